@@ -1,0 +1,1 @@
+"""Adapters to the outside world: calendars, mail, contact files, persistence, configuration."""

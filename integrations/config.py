@@ -1,0 +1,523 @@
+"""Configuration: `parse_config` turns TOML text into a frozen Config; `load_config` finds it.
+
+Unknown keys, wrong types and bad values are errors that name the file and the key. Secrets are
+never literals here: the config names the environment variable that holds each one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from scheduler.model import WEEKDAYS, SchedulingPolicy, Window
+
+GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
+GOOGLE_API_ENDPOINT = "https://www.googleapis.com/calendar/v3/"
+
+DEFAULT_CADENCE_DAYS: dict[str, int] = {
+    "mentor": 45,
+    "advocate": 60,
+    "sponsor": 60,
+    "department-head": 90,
+    "peer": 90,
+    "recruiter": 120,
+    "friend": 60,
+    "other": 180,
+}
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who wrote the file."""
+
+
+@dataclass(frozen=True)
+class OwnerConfig:
+    name: str = "Demo Owner"
+    emails: tuple[str, ...] = ("owner@example.com",)
+    timezone: str = "Europe/Berlin"
+
+
+@dataclass(frozen=True)
+class CalendarConfig:
+    name: str
+    kind: str  # "ics" | "google" | "caldav"
+    path: str = ""
+    url: str = ""
+    username: str = ""
+    password_env: str = ""
+    calendar_ids: tuple[str, ...] = ("primary",)
+    max_bytes: int = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    backend: str = "file"  # "file" | "smtp"
+    from_address: str = "meetagain@localhost"
+    outbox_dir: str = "outbox"
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"  # "starttls" | "ssl" | "none"
+    username: str = ""
+    password_env: str = "MEETAGAIN_SMTP_PASSWORD"
+    timeout_seconds: int = 20
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    cadence_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CADENCE_DAYS))
+    follow_up_after_days: int = 2
+    follow_up_window_days: int = 21
+    decline_cooldown_days: int = 30
+    ignored_invites_to_pause: int = 3
+
+
+@dataclass(frozen=True)
+class GoogleConfig:
+    client_id: str = ""
+    client_secret_env: str = "MEETAGAIN_GOOGLE_CLIENT_SECRET"
+    auth_uri: str = GOOGLE_AUTH_URI
+    token_uri: str = GOOGLE_TOKEN_URI
+    revoke_uri: str = GOOGLE_REVOKE_URI
+    api_endpoint: str = GOOGLE_API_ENDPOINT
+
+    @property
+    def client_secret(self) -> str:
+        return os.environ.get(self.client_secret_env, "")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = ""  # empty: SQLite file in the instance folder
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    base_url: str = "http://127.0.0.1:5000"
+    instance_path: str = "instance"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything meetagain reads from config.toml, with defaults for what is absent."""
+
+    owner: OwnerConfig = field(default_factory=OwnerConfig)
+    windows: tuple[Window, ...] = ()
+    scheduling: SchedulingPolicy = field(default_factory=SchedulingPolicy)
+    calendars: tuple[CalendarConfig, ...] = ()
+    mail: MailConfig = field(default_factory=MailConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    google: GoogleConfig = field(default_factory=GoogleConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    source: str = "<defaults>"
+    base_dir: str = "."
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.owner.timezone)
+
+    @property
+    def instance_dir(self) -> Path:
+        path = Path(self.web.instance_path)
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
+    @property
+    def database_url(self) -> str:
+        """The database to use: MEETAGAIN_DATABASE_URL wins, then [database] url, then SQLite."""
+        env = os.environ.get("MEETAGAIN_DATABASE_URL", "")
+        if env:
+            return env
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.instance_dir / 'meetagain.db').resolve()}"
+
+    def calendar(self, name: str) -> CalendarConfig | None:
+        return next((c for c in self.calendars if c.name == name), None)
+
+
+DEFAULT_WINDOWS: tuple[Window, ...] = (
+    Window("breakfast", time(7, 30), time(9, 0), frozenset(range(5))),
+    Window("lunch", time(12, 0), time(13, 30), frozenset(range(5))),
+)
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_time(value: str) -> time:
+    """Parse "HH:MM" (24-hour) or raise ValueError."""
+    match = _HHMM.match(value)
+    if not match:
+        raise ValueError(f'"{value}" is not a time HH:MM')
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_weekdays(values: list[str] | str) -> frozenset[int]:
+    """Parse weekday names ("mon", "tue", ...) into 0-based numbers, Monday first."""
+    items = values.split(",") if isinstance(values, str) else values
+    days: set[int] = set()
+    for item in items:
+        key = str(item).strip().lower()[:3]
+        if key not in WEEKDAYS:
+            raise ValueError(f'"{item}" is not a weekday (use mon, tue, wed, thu, fri, sat, sun)')
+        days.add(WEEKDAYS.index(key))
+    if not days:
+        raise ValueError("needs at least one weekday")
+    return frozenset(days)
+
+
+def check_zone(name: str) -> str:
+    """Return name if it is an IANA time zone, else raise ValueError."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+        raise ValueError(
+            f'"{name}" is not a known time zone (use an IANA name like Europe/Berlin)'
+        ) from None
+    return name
+
+
+class _Reader:
+    """Reads one TOML table, checking types and remembering which keys were used."""
+
+    def __init__(self, source: str, section: str, table: Any) -> None:
+        self.source = source
+        self.section = section
+        if not isinstance(table, dict):
+            raise self.error(f"[{section}] must be a table")
+        self.table: dict[str, Any] = table
+        self.used: set[str] = set()
+
+    def error(self, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {message}")
+
+    def key_error(self, key: str, message: str) -> ConfigError:
+        return self.error(f"[{self.section}] {key} {message}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        self.used.add(key)
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if bool not in kinds and isinstance(value, bool):
+            raise self.key_error(key, f"must be {_kind_name(kinds)}, got {value!r}")
+        if not isinstance(value, kinds):
+            raise self.key_error(key, f"must be {_kind_name(kinds)}, got {value!r}")
+        return value
+
+    def positive_int(self, key: str, default: int, minimum: int = 0) -> int:
+        value: int = self.get(key, int, default)
+        if value < minimum:
+            raise self.key_error(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.get(key, (list, str), list(default))
+        items = [value] if isinstance(value, str) else value
+        if not all(isinstance(v, str) for v in items):
+            raise self.key_error(key, "must be a list of strings")
+        return tuple(items)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            raise self.error(f"[{self.section}] unknown key {unknown[0]!r}")
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {
+        str: "a string",
+        int: "an integer",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+        float: "a number",
+    }
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+_SECTIONS = {
+    "owner",
+    "windows",
+    "scheduling",
+    "calendars",
+    "mail",
+    "rules",
+    "google",
+    "database",
+    "web",
+}
+
+
+def parse_config(text: str, source: str = "config.toml", base_dir: str = ".") -> Config:
+    """Parse TOML text into a Config; errors name `source`, the section and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return _build(data, source, base_dir)
+
+
+def _build(data: dict[str, Any], source: str, base_dir: str) -> Config:
+    unknown = sorted(set(data) - _SECTIONS)
+    if unknown:
+        raise ConfigError(f"{source}: unknown section or key {unknown[0]!r}")
+    return Config(
+        owner=_owner(_Reader(source, "owner", data.get("owner", {}))),
+        windows=_windows(source, data.get("windows")),
+        scheduling=_scheduling(_Reader(source, "scheduling", data.get("scheduling", {}))),
+        calendars=_calendars(source, data.get("calendars", [])),
+        mail=_mail(_Reader(source, "mail", data.get("mail", {}))),
+        rules=_rules(source, data.get("rules", {})),
+        google=_google(_Reader(source, "google", data.get("google", {}))),
+        database=_database(_Reader(source, "database", data.get("database", {}))),
+        web=_web(_Reader(source, "web", data.get("web", {}))),
+        source=source,
+        base_dir=base_dir,
+    )
+
+
+def _owner(r: _Reader) -> OwnerConfig:
+    default = OwnerConfig()
+    name = r.get("name", str, default.name)
+    emails = r.strings("emails", default.emails)
+    for email in emails:
+        if "@" not in email:
+            raise r.key_error("emails", f'"{email}" is not an email address')
+    tz = r.get("timezone", str, default.timezone)
+    try:
+        check_zone(tz)
+    except ValueError as exc:
+        raise r.key_error("timezone", str(exc)) from None
+    r.finish()
+    return OwnerConfig(name=name, emails=tuple(emails), timezone=tz)
+
+
+def _windows(source: str, table: Any) -> tuple[Window, ...]:
+    if table is None:
+        return DEFAULT_WINDOWS
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(f"{source}: [windows] must hold at least one [windows.NAME] table")
+    windows = []
+    for name, body in table.items():
+        r = _Reader(source, f"windows.{name}", body)
+        values: dict[str, Any] = {}
+        for key in ("start", "end"):
+            raw = r.get(key, str, None)
+            if raw is None:
+                raise r.key_error(key, "is missing")
+            try:
+                values[key] = parse_time(raw)
+            except ValueError as exc:
+                raise r.key_error(key, str(exc)) from None
+        try:
+            days = parse_weekdays(
+                r.get("weekdays", (list, str), ["mon", "tue", "wed", "thu", "fri"])
+            )
+        except ValueError as exc:
+            raise r.key_error("weekdays", str(exc)) from None
+        r.finish()
+        if values["end"] <= values["start"]:
+            raise r.key_error("end", f'"{values["end"]:%H:%M}" is not after start')
+        windows.append(Window(name, values["start"], values["end"], days))
+    return tuple(windows)
+
+
+def _scheduling(r: _Reader) -> SchedulingPolicy:
+    from datetime import timedelta
+
+    d = SchedulingPolicy()
+    policy = SchedulingPolicy(
+        duration=timedelta(minutes=r.positive_int("duration_minutes", 45, 5)),
+        buffer=timedelta(minutes=r.positive_int("buffer_minutes", 10)),
+        notice=timedelta(hours=r.positive_int("min_notice_hours", 24)),
+        horizon_days=r.positive_int("horizon_days", d.horizon_days, 1),
+        max_per_day=r.positive_int("max_per_day", d.max_per_day),
+        max_per_week=r.positive_int("max_per_week", d.max_per_week),
+        times_per_invite=r.positive_int("times_per_invite", d.times_per_invite, 1),
+    )
+    r.finish()
+    return policy
+
+
+_CALENDAR_KINDS = ("ics", "google", "caldav")
+
+
+def _calendars(source: str, entries: Any) -> tuple[CalendarConfig, ...]:
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: [[calendars]] must be an array of tables")
+    result: list[CalendarConfig] = []
+    for index, body in enumerate(entries, start=1):
+        r = _Reader(source, f"calendars #{index}", body)
+        name = r.get("name", str, "")
+        if not name:
+            raise r.key_error("name", "is missing")
+        r.section = f"calendars {name!r}"
+        kind = r.get("kind", str, "")
+        if kind not in _CALENDAR_KINDS:
+            raise r.key_error("kind", f'"{kind}" must be one of {", ".join(_CALENDAR_KINDS)}')
+        cal = CalendarConfig(
+            name=name,
+            kind=kind,
+            path=r.get("path", str, ""),
+            url=r.get("url", str, ""),
+            username=r.get("username", str, ""),
+            password_env=r.get("password_env", str, ""),
+            calendar_ids=r.strings("calendar_ids", ("primary",)),
+            max_bytes=r.positive_int("max_bytes", 20 * 1024 * 1024, 1),
+        )
+        r.finish()
+        if kind == "ics" and not (cal.path or cal.url):
+            raise r.key_error("path", "or url is required for an ics calendar")
+        if kind == "caldav" and not cal.url:
+            raise r.key_error("url", "is required for a caldav calendar")
+        if any(c.name == name for c in result):
+            raise r.key_error("name", f'"{name}" is used by two calendars')
+        result.append(cal)
+    return tuple(result)
+
+
+def _mail(r: _Reader) -> MailConfig:
+    d = MailConfig()
+    backend = r.get("backend", str, d.backend)
+    if backend not in ("file", "smtp"):
+        raise r.key_error("backend", f'"{backend}" must be "file" or "smtp"')
+    security = r.get("security", str, d.security)
+    if security not in ("starttls", "ssl", "none"):
+        raise r.key_error("security", f'"{security}" must be starttls, ssl or none')
+    port = r.positive_int("port", d.port, 1)
+    if port > 65535:
+        raise r.key_error("port", f"must be at most 65535, got {port}")
+    mail = MailConfig(
+        backend=backend,
+        from_address=r.get("from_address", str, d.from_address),
+        outbox_dir=r.get("outbox_dir", str, d.outbox_dir),
+        host=r.get("host", str, d.host),
+        port=port,
+        security=security,
+        username=r.get("username", str, d.username),
+        password_env=r.get("password_env", str, d.password_env),
+        timeout_seconds=r.positive_int("timeout_seconds", d.timeout_seconds, 1),
+    )
+    r.finish()
+    return mail
+
+
+def _rules(source: str, table: Any) -> RulesConfig:
+    r = _Reader(source, "rules", table)
+    d = RulesConfig()
+    cadence = dict(DEFAULT_CADENCE_DAYS)
+    cad_table = r.get("cadence_days", dict, {})
+    cr = _Reader(source, "rules.cadence_days", cad_table)
+    for key in cad_table:
+        if key not in DEFAULT_CADENCE_DAYS:
+            raise cr.error(f"[rules.cadence_days] unknown relationship {key!r}")
+        cadence[key] = cr.positive_int(key, cadence[key], 1)
+    cr.finish()
+    rules = RulesConfig(
+        cadence_days=cadence,
+        follow_up_after_days=r.positive_int("follow_up_after_days", d.follow_up_after_days),
+        follow_up_window_days=r.positive_int("follow_up_window_days", d.follow_up_window_days),
+        decline_cooldown_days=r.positive_int("decline_cooldown_days", d.decline_cooldown_days),
+        ignored_invites_to_pause=r.positive_int(
+            "ignored_invites_to_pause", d.ignored_invites_to_pause, 1
+        ),
+    )
+    r.finish()
+    return rules
+
+
+def _google(r: _Reader) -> GoogleConfig:
+    d = GoogleConfig()
+    google = GoogleConfig(
+        client_id=r.get("client_id", str, d.client_id),
+        client_secret_env=r.get("client_secret_env", str, d.client_secret_env),
+        auth_uri=_url(r, "auth_uri", d.auth_uri),
+        token_uri=_url(r, "token_uri", d.token_uri),
+        revoke_uri=_url(r, "revoke_uri", d.revoke_uri),
+        api_endpoint=_url(r, "api_endpoint", d.api_endpoint),
+    )
+    r.finish()
+    return google
+
+
+def _url(r: _Reader, key: str, default: str) -> str:
+    value: str = r.get(key, str, default)
+    if not value.startswith(("http://", "https://")):
+        raise r.key_error(key, f'"{value}" is not an http(s) URL')
+    return value
+
+
+def _database(r: _Reader) -> DatabaseConfig:
+    db = DatabaseConfig(url=r.get("url", str, ""))
+    r.finish()
+    return db
+
+
+def _web(r: _Reader) -> WebConfig:
+    d = WebConfig()
+    web = WebConfig(
+        base_url=_url(r, "base_url", d.base_url).rstrip("/"),
+        instance_path=r.get("instance_path", str, d.instance_path),
+    )
+    r.finish()
+    return web
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, override: Mapping[str, Any] | None = None
+) -> Config:
+    """Read the config file (path, $MEETAGAIN_CONFIG, or ./config.toml if present).
+
+    Without a file the defaults apply. `override` is merged over the file's tables.
+    """
+    chosen = path or os.environ.get("MEETAGAIN_CONFIG") or None
+    if chosen is None and Path("config.toml").is_file():
+        chosen = "config.toml"
+    data: dict[str, Any] = {}
+    source = "<defaults>"
+    base_dir = "."
+    if chosen is not None:
+        file = Path(chosen)
+        source = str(file)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: config file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{source}: cannot read config file: {exc}") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+        base_dir = str(file.resolve().parent)
+    if override:
+        data = _merge(data, override)
+    config = _build(data, source, base_dir)
+    instance = os.environ.get("MEETAGAIN_INSTANCE")
+    if instance:
+        config = replace(config, web=replace(config.web, instance_path=instance))
+    return config

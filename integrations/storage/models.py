@@ -1,0 +1,266 @@
+"""SQLAlchemy models. Every table holding a user's data carries `user_id`.
+
+The schema is created by the Alembic migrations in `migrations/`; keep both in step.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from integrations.storage.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(500), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Per-user overrides of [windows], [scheduling] and [rules]: the same shape as the TOML.
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    setup_step: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Calendar(Base):
+    __tablename__ = "calendars"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # ics | google | caldav
+    location: Mapped[str] = mapped_column(Text, default="")  # path or URL
+    username: Mapped[str] = mapped_column(String(200), default="")
+    secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    external_id: Mapped[str] = mapped_column(String(500), default="")  # Google calendar id
+    counts_as_busy: Mapped[bool] = mapped_column(Boolean, default=True)
+    receives_events: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BusyCache(Base):
+    """Parsed busy intervals of one source, valid while its validator (ETag, hash) holds."""
+
+    __tablename__ = "busy_cache"
+    __table_args__ = (UniqueConstraint("user_id", "source_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    source_key: Mapped[str] = mapped_column(String(128))
+    validator: Mapped[str] = mapped_column(String(500), default="")
+    etag: Mapped[str] = mapped_column(String(500), default="")
+    last_modified: Mapped[str] = mapped_column(String(200), default="")
+    covers_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    covers_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GoogleConnection(Base):
+    __tablename__ = "google_connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    account_email: Mapped[str] = mapped_column(String(320), default="")
+    token_encrypted: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet of the token JSON
+    token_uri: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(Text, default="")  # space separated, as granted
+    status: Mapped[str] = mapped_column(String(32), default="ok")  # ok | needs_reconnect
+    status_detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OAuthState(Base):
+    """A pending OAuth authorization: single use, short-lived, kept server-side."""
+
+    __tablename__ = "oauth_states"
+
+    state: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_verifier_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    company: Mapped[str] = mapped_column(String(300), default="")
+    title: Mapped[str] = mapped_column(String(300), default="")
+    relationship_kind: Mapped[str] = mapped_column("relationship", String(32), default="other")
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    how_met: Mapped[str] = mapped_column(Text, default="")
+    first_met: Mapped[date | None] = mapped_column(Date, nullable=True)
+    cadence_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    preferred_meals: Mapped[list] = mapped_column(JSON, default=list)
+    preferred_days: Mapped[list] = mapped_column(JSON, default=list)
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+    city: Mapped[str] = mapped_column(String(200), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    questions: Mapped[list] = mapped_column(JSON, default=list)
+    do_not_invite: Mapped[bool] = mapped_column(Boolean, default=False)
+    snoozed_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    linkedin_url: Mapped[str] = mapped_column(String(500), default="", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    emails: Mapped[list[ContactEmail]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", order_by="ContactEmail.position"
+    )
+    interactions: Mapped[list[Interaction]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", order_by="Interaction.occurred_on"
+    )
+
+
+class ContactEmail(Base):
+    __tablename__ = "contact_emails"
+    __table_args__ = (UniqueConstraint("user_id", "email_lower"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    email_lower: Mapped[str] = mapped_column(String(320))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    contact: Mapped[Contact] = relationship(back_populates="emails")
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+    __table_args__ = (UniqueConstraint("user_id", "contact_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    occurred_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16), default="meeting")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(16), default="manual")  # manual|import|calendar
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Calendar event UID (auto-logged) or import marker, so re-runs do not duplicate.
+    external_id: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    contact: Mapped[Contact] = relationship(back_populates="interactions")
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex
+    email: Mapped[str] = mapped_column(String(320))
+    message: Mapped[str] = mapped_column(Text, default="")
+    # open | accepted | declined | suggested | expired | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    invitee_timezone: Mapped[str] = mapped_column(String(64), default="")
+    answer_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    times: Mapped[list[InviteTime]] = relationship(
+        back_populates="invite", cascade="all, delete-orphan", order_by="InviteTime.start"
+    )
+
+
+class InviteTime(Base):
+    __tablename__ = "invite_times"
+    __table_args__ = (UniqueConstraint("invite_id", "start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    window: Mapped[str] = mapped_column(String(64), default="")
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    invite: Mapped[Invite] = relationship(back_populates="times")
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        # No double booking, ever: one active booking per owner and start time.
+        Index(
+            "uq_bookings_active_start",
+            "user_id",
+            "start",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | cancelled
+    ical_uid: Mapped[str] = mapped_column(String(200))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    calendar_event_id: Mapped[str] = mapped_column(String(500), default="")
+    calendar_error: Mapped[str] = mapped_column(Text, default="")
+    met: Mapped[str | None] = mapped_column(String(8), nullable=True)  # yes | no
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """Work to do outside the transaction: emails and calendar writes, retried until done."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # email | calendar_insert | calendar_delete
+    payload: Mapped[dict] = mapped_column(JSON)
+    message_id: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

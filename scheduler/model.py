@@ -1,0 +1,183 @@
+"""Domain value objects. Every datetime here is timezone-aware; intervals are half-open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def require_aware(value: datetime, what: str) -> datetime:
+    """Return value, refusing naive datetimes so no wall-clock time slips in without a zone."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
+    return value
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Interval:
+    """A half-open span of time [start, end) between two aware datetimes."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        require_aware(self.start, "Interval.start")
+        require_aware(self.end, "Interval.end")
+        if self.end < self.start:
+            raise ValueError(f"interval ends before it starts: {self.start} .. {self.end}")
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    def overlaps(self, other: Interval) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def contains(self, other: Interval) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A named wall-clock range in the user's zone on chosen weekdays (0 = Monday)."""
+
+    name: str
+    start: time
+    end: time
+    weekdays: frozenset[int] = frozenset(range(5))
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"window {self.name!r} ends at {self.end} before it starts")
+        if not self.weekdays or not all(0 <= d <= 6 for d in self.weekdays):
+            raise ValueError(f"window {self.name!r} needs weekdays between 0 (Mon) and 6 (Sun)")
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Slot:
+    """A maximal free sub-interval of one window occurrence."""
+
+    start: datetime
+    end: datetime
+    window: str
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.start, self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulingPolicy:
+    """How slots are cut: meeting length, buffer around busy time, notice, caps."""
+
+    duration: timedelta = timedelta(minutes=45)
+    buffer: timedelta = timedelta(minutes=10)
+    notice: timedelta = timedelta(hours=24)
+    horizon_days: int = 14
+    max_per_day: int = 1
+    max_per_week: int = 3
+    times_per_invite: int = 3
+
+
+class Relationship(StrEnum):
+    MENTOR = "mentor"
+    ADVOCATE = "advocate"
+    SPONSOR = "sponsor"
+    PEER = "peer"
+    DEPARTMENT_HEAD = "department-head"
+    RECRUITER = "recruiter"
+    FRIEND = "friend"
+    OTHER = "other"
+
+
+class Meal(StrEnum):
+    BREAKFAST = "breakfast"
+    LUNCH = "lunch"
+    COFFEE = "coffee"
+
+
+class InteractionKind(StrEnum):
+    COFFEE = "coffee"
+    MEAL = "meal"
+    MEETING = "meeting"
+    CALL = "call"
+    EMAIL = "email"
+    EVENT = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One time the user and a contact met or spoke; the log is the source of truth."""
+
+    on: date
+    kind: InteractionKind = InteractionKind.MEETING
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A person in the user's network, with what the rules need to decide if they are due."""
+
+    name: str
+    emails: tuple[str, ...] = ()
+    company: str = ""
+    title: str = ""
+    relationship: Relationship = Relationship.OTHER
+    tags: tuple[str, ...] = ()
+    how_met: str = ""
+    first_met: date | None = None
+    interactions: tuple[Interaction, ...] = ()
+    cadence_days: int | None = None
+    preferred_meals: frozenset[Meal] = frozenset()
+    preferred_days: frozenset[int] = frozenset()
+    timezone: str | None = None
+    city: str = ""
+    notes: str = ""
+    questions: tuple[str, ...] = ()
+    do_not_invite: bool = False
+    snoozed_until: date | None = None
+    linkedin_url: str = ""
+    paused: bool = False
+    id: int | None = None
+
+    @property
+    def email(self) -> str:
+        return self.emails[0] if self.emails else ""
+
+    @property
+    def last_met(self) -> date | None:
+        return max((i.on for i in self.interactions), default=None)
+
+    @property
+    def times_met(self) -> int:
+        return len(self.interactions)
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedTime:
+    """One time offered to a contact, cut from a slot."""
+
+    start: datetime
+    end: datetime
+    window: str
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A contact paired with the times to offer them and the reasons why now."""
+
+    contact: Contact
+    times: tuple[ProposedTime, ...]
+    reasons: tuple[str, ...]
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BusyReport:
+    """Busy intervals read from calendars plus warnings about what could not be read."""
+
+    intervals: tuple[Interval, ...]
+    warnings: tuple[str, ...] = field(default=())

@@ -1,0 +1,233 @@
+"""The `meetagain` command line. Imports stay lazy so `meetagain --help` starts fast."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from web.errors import UserError
+
+# Command groups living in their own modules, imported only when used.
+LAZY_COMMANDS: dict[str, str] = {
+    "slots": "web.commands.calendar:slots",
+    "busy": "web.commands.calendar:busy",
+    "contacts": "web.commands.contacts:contacts",
+    "due": "web.commands.contacts:due",
+    "plan": "web.commands.contacts:plan",
+    "invites": "web.commands.invites:invites",
+    "worker": "web.commands.invites:worker",
+}
+
+LAZY_HELP: dict[str, str] = {
+    "slots": "Free breakfast and lunch slots from calendars.",
+    "busy": "Merged busy time from calendars.",
+    "contacts": "Import, export and list contacts.",
+    "due": "Who is due for a coffee, and why.",
+    "plan": "This week's proposals: contacts paired with free times.",
+    "invites": "Create coffee invites.",
+    "worker": "Send queued mail and calendar writes (the outbox).",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when it runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            # --help lists short help without importing every module.
+            if ctx.resilient_parsing or _listing_help():
+                return click.Command(cmd_name, help=LAZY_HELP[cmd_name])
+            module_name, attr = LAZY_COMMANDS[cmd_name].split(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+def _listing_help() -> bool:
+    args = sys.argv[1:]
+    positional = [a for a in args if not a.startswith("-")]
+    return ("--help" in args or "-h" in args) and not positional
+
+
+class State:
+    """What the global options chose; builds the runtime on first use."""
+
+    def __init__(self, config_path: str | None, db_url: str | None, user: str | None) -> None:
+        self.config_path = config_path
+        self.db_url = db_url
+        self.user = user
+        self._runtime: Any = None
+
+    @property
+    def config(self) -> Any:
+        return self.runtime.config
+
+    @property
+    def runtime(self) -> Any:
+        if self._runtime is None:
+            from integrations.config import load_config
+            from web.composition import Runtime
+
+            override = {"database": {"url": self.db_url}} if self.db_url else None
+            config = load_config(self.config_path, override)
+            self._runtime = Runtime(config)
+        return self._runtime
+
+    def owner_id(self, *, create: bool = False) -> int:
+        owner: int = self.runtime.owner_id(self.user, create=create)
+        return owner
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="MEETAGAIN_CONFIG",
+    help="Config file (default: ./config.toml if present).",
+)
+@click.option("--db", "db_url", help="Database URL (overrides [database] url).")
+@click.option("--user", help="Act as this user (email); default: the config's owner.")
+@click.option("--verbose", is_flag=True, help="Show tracebacks on errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context, config_path: str | None, db_url: str | None, user: str | None, verbose: bool
+) -> None:
+    """meetagain: keep in touch over breakfast and lunch."""
+    ctx.obj = State(config_path, db_url, user)
+
+
+@cli.command()
+@click.option(
+    "--demo-secret",
+    is_flag=True,
+    hidden=True,
+    help="Accepted for the Makefile; init always creates a missing secret.",
+)
+@pass_state
+def init(state: State, demo_secret: bool) -> None:
+    """Create the instance folder, its secret key (mode 0600) and the database."""
+    from web.instance import create_secret, ensure_instance
+
+    config = state.config
+    folder = ensure_instance(config.instance_dir)
+    if create_secret(folder):
+        click.echo(f"created secret key {folder / 'secret_key'} (mode 0600)")
+    else:
+        click.echo(f"kept existing secret key {folder / 'secret_key'}")
+    state.runtime.upgrade_database()
+    state.owner_id(create=True)
+    click.echo(f"database ready: {_display_url(config.database_url)}")
+
+
+@cli.command()
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Date the demo data is relative to (default: today).",
+)
+@pass_state
+def demo(state: State, today: Any) -> None:
+    """Load the demo calendar and about 25 contacts (safe to run again)."""
+    from web.demo import load_demo
+
+    runtime = state.runtime
+    if not runtime.database_is_current():
+        runtime.upgrade_database()
+    summary = load_demo(runtime, state.owner_id(create=True), today.date() if today else None)
+    click.echo(summary)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--drain-outbox/--no-drain-outbox",
+    default=False,
+    help="Send queued mail from inside the server process (the demo does).",
+)
+@pass_state
+def serve(state: State, host: str, port: int, drain_outbox: bool) -> None:
+    """Run the development server."""
+    from web.app import create_app
+
+    runtime = state.runtime
+    if not runtime.database_is_current():
+        raise UserError("the database is not up to date: run `meetagain db upgrade`")
+    app = create_app(runtime=runtime, drain_outbox=drain_outbox)
+    click.echo(f"meetagain on http://{host}:{port}/")
+    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
+@cli.group(name="db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command()
+@click.option("--revision", default="head", show_default=True)
+@pass_state
+def upgrade(state: State, revision: str) -> None:
+    """Run the database migrations."""
+    state.runtime.upgrade_database() if revision == "head" else _upgrade_to(state, revision)
+    click.echo(f"database at revision {revision}: {_display_url(state.config.database_url)}")
+
+
+def _upgrade_to(state: State, revision: str) -> None:
+    from integrations.storage import db
+
+    db.upgrade(state.config.database_url, revision)
+
+
+def _display_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _one_line(exc: object) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return " ".join(line.strip() for line in text.splitlines())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: known errors print one line and exit 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in args
+    try:
+        cli.main(args=args, prog_name="meetagain", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"error: {_one_line(exc.format_message())}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # every failure gets one clear line; --verbose shows the rest
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"error: {_describe(exc)}", err=True)
+        sys.exit(2)
+    sys.exit(0)
+
+
+def _describe(exc: Exception) -> str:
+    from integrations.config import ConfigError
+
+    if isinstance(exc, UserError | ConfigError):
+        return _one_line(exc)
+    return f"{exc.__class__.__name__}: {_one_line(exc)} (run with --verbose for details)"
