@@ -114,7 +114,7 @@ class Config:
     """Everything meetagain reads from config.toml, with defaults for what is absent."""
 
     owner: OwnerConfig = field(default_factory=OwnerConfig)
-    windows: tuple[Window, ...] = ()
+    windows: tuple[Window, ...] = field(default_factory=lambda: DEFAULT_WINDOWS)
     scheduling: SchedulingPolicy = field(default_factory=SchedulingPolicy)
     calendars: tuple[CalendarConfig, ...] = ()
     mail: MailConfig = field(default_factory=MailConfig)
@@ -521,3 +521,29 @@ def load_config(
     if instance:
         config = replace(config, web=replace(config.web, instance_path=instance))
     return config
+
+
+def with_user_settings(config: Config, settings: Mapping[str, Any], timezone: str = "") -> Config:
+    """The config as one user sees it: their saved [windows], [scheduling], [rules] and zone.
+
+    `settings` has the TOML shape (e.g. {"windows": {"lunch": {"start": "12:00", ...}}}) and is
+    validated exactly like the file, so a bad saved value is reported, never half-applied.
+    """
+    source = f"{config.source} (user settings)"
+    unknown = sorted(set(settings) - {"windows", "scheduling", "rules"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown user setting {unknown[0]!r}")
+    changes: dict[str, Any] = {}
+    if "windows" in settings:
+        changes["windows"] = _windows(source, settings["windows"])
+    if "scheduling" in settings:
+        changes["scheduling"] = _scheduling(_Reader(source, "scheduling", settings["scheduling"]))
+    if "rules" in settings:
+        changes["rules"] = _rules(source, settings["rules"])
+    if timezone:
+        try:
+            check_zone(timezone)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: timezone {exc}") from None
+        changes["owner"] = replace(config.owner, timezone=timezone)
+    return replace(config, **changes)
