@@ -6,10 +6,11 @@ never literals here: the config names the environment variable that holds each o
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
@@ -136,10 +137,8 @@ class Config:
 
     @property
     def database_url(self) -> str:
-        """The database to use: MEETAGAIN_DATABASE_URL wins, then [database] url, then SQLite."""
-        env = os.environ.get("MEETAGAIN_DATABASE_URL", "")
-        if env:
-            return env
+        """The database to use: [database] url (load_config puts $MEETAGAIN_DATABASE_URL there),
+        else a SQLite file in the instance folder."""
         if self.database.url:
             return self.database.url
         return f"sqlite:///{(self.instance_dir / 'meetagain.db').resolve()}"
@@ -234,7 +233,13 @@ class _Reader:
     def finish(self) -> None:
         unknown = sorted(set(self.table) - self.used)
         if unknown:
-            raise self.error(f"[{self.section}] unknown key {unknown[0]!r}")
+            hint = _did_you_mean(unknown[0], self.used)
+            raise self.error(f"[{self.section}] unknown key {unknown[0]!r}{hint}")
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:
@@ -274,7 +279,11 @@ def parse_config(text: str, source: str = "config.toml", base_dir: str = ".") ->
 def _build(data: dict[str, Any], source: str, base_dir: str) -> Config:
     unknown = sorted(set(data) - _SECTIONS)
     if unknown:
-        raise ConfigError(f"{source}: unknown section or key {unknown[0]!r}")
+        name = unknown[0]
+        hint = _did_you_mean(name, _SECTIONS)
+        if isinstance(data[name], dict | list):
+            raise ConfigError(f"{source}: unknown section [{name}]{hint}")
+        raise ConfigError(f"{source}: unknown key {name!r} outside any section{hint}")
     return Config(
         owner=_owner(_Reader(source, "owner", data.get("owner", {}))),
         windows=_windows(source, data.get("windows")),
@@ -331,7 +340,9 @@ def _windows(source: str, table: Any) -> tuple[Window, ...]:
             raise r.key_error("weekdays", str(exc)) from None
         r.finish()
         if values["end"] <= values["start"]:
-            raise r.key_error("end", f'"{values["end"]:%H:%M}" is not after start')
+            raise r.key_error(
+                "end", f'"{values["end"]:%H:%M}" is not after start "{values["start"]:%H:%M}"'
+            )
         windows.append(Window(name, values["start"], values["end"], days))
     return tuple(windows)
 
@@ -367,6 +378,8 @@ def _calendars(source: str, entries: Any) -> tuple[CalendarConfig, ...]:
             raise r.key_error("name", "is missing")
         r.section = f"calendars {name!r}"
         kind = r.get("kind", str, "")
+        if not kind:
+            raise r.key_error("kind", f"is missing (use one of {', '.join(_CALENDAR_KINDS)})")
         if kind not in _CALENDAR_KINDS:
             raise r.key_error("kind", f'"{kind}" must be one of {", ".join(_CALENDAR_KINDS)}')
         cal = CalendarConfig(
@@ -424,7 +437,10 @@ def _rules(source: str, table: Any) -> RulesConfig:
     cr = _Reader(source, "rules.cadence_days", cad_table)
     for key in cad_table:
         if key not in DEFAULT_CADENCE_DAYS:
-            raise cr.error(f"[rules.cadence_days] unknown relationship {key!r}")
+            known = ", ".join(DEFAULT_CADENCE_DAYS)
+            raise cr.error(
+                f"[rules.cadence_days] unknown relationship {key!r} (known: {known})"
+            )
         cadence[key] = cr.positive_int(key, cadence[key], 1)
     cr.finish()
     rules = RulesConfig(
@@ -492,7 +508,9 @@ def load_config(
 ) -> Config:
     """Read the config file (path, $MEETAGAIN_CONFIG, or ./config.toml if present).
 
-    Without a file the defaults apply. `override` is merged over the file's tables.
+    Without a file the defaults apply. Precedence, lowest first: defaults, the file, the
+    environment ($MEETAGAIN_DATABASE_URL, $MEETAGAIN_INSTANCE), then `override` (what the
+    command line asked for, e.g. `--db`), merged over the file's tables.
     """
     chosen = path or os.environ.get("MEETAGAIN_CONFIG") or None
     if chosen is None and Path("config.toml").is_file():
@@ -514,13 +532,17 @@ def load_config(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: not valid TOML: {exc}") from None
         base_dir = str(file.resolve().parent)
+    from_env: dict[str, dict[str, str]] = {}
+    if os.environ.get("MEETAGAIN_DATABASE_URL"):
+        from_env["database"] = {"url": os.environ["MEETAGAIN_DATABASE_URL"]}
+    if os.environ.get("MEETAGAIN_INSTANCE"):
+        # Relative to where the command runs, not to the config file.
+        instance = Path(os.environ["MEETAGAIN_INSTANCE"]).absolute()
+        from_env["web"] = {"instance_path": str(instance)}
+    data = _merge(data, from_env)
     if override:
         data = _merge(data, override)
-    config = _build(data, source, base_dir)
-    instance = os.environ.get("MEETAGAIN_INSTANCE")
-    if instance:
-        config = replace(config, web=replace(config.web, instance_path=instance))
-    return config
+    return _build(data, source, base_dir)
 
 
 def with_user_settings(config: Config, settings: Mapping[str, Any], timezone: str = "") -> Config:

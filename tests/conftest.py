@@ -110,7 +110,9 @@ def make_config(tmp_path: Path, database_url: str | None = None, **sections: Any
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Runtime:
+def runtime(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Runtime]:
     """A migrated database (SQLite and PostgreSQL) with an instance folder and secret key."""
     from web.instance import create_secret, ensure_instance
 
@@ -120,7 +122,10 @@ def runtime(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) 
     create_secret(ensure_instance(config.instance_dir))
     rt = Runtime(config)
     rt.upgrade_database()
-    return rt
+    yield rt
+    # Close pooled connections before the database is dropped (else a ResourceWarning).
+    if "engine" in rt.__dict__:
+        rt.engine.dispose()
 
 
 @pytest.fixture

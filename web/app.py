@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from integrations.config import Config, load_config
 from web.composition import Runtime
 from web.instance import read_secret
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 def create_app(
@@ -19,11 +27,107 @@ def create_app(
         runtime = Runtime(config or load_config())
     app = Flask(__name__, instance_path=str(runtime.config.instance_dir.resolve()))
     app.config["SECRET_KEY"] = read_secret(runtime.config.instance_dir)
+    https = runtime.config.web.base_url.startswith("https://")
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        SESSION_COOKIE_NAME="meetagain_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead; forms left open stay valid
+        PREFERRED_URL_SCHEME="https" if https else "http",
+    )
     app.extensions["meetagain"] = runtime
     app.extensions["meetagain.adapters"] = adapters
+    CSRFProtect(app)
+
+    from web import auth
+    from web.blueprints import auth as auth_bp
+    from web.blueprints import calendars, contacts, dashboard, settings, setup
+
+    app.before_request(auth.load_user)
+    for module in (setup, auth_bp, dashboard, contacts, calendars, settings):
+        app.register_blueprint(module.bp)
+    _register_invites(app)
+    if adapters.get("drain_outbox"):  # `make run`: send queued mail from this process (INVITES)
+        from web.services.outbox_worker import OutboxThread
+
+        app.extensions["meetagain.outbox"] = OutboxThread(runtime, adapters.get("mailer")).start()
+    _register_context(app)
+    _register_errors(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def _register_invites(app: Flask) -> None:
+    """The public invite pages (INVITES helper), when that module is present."""
+    try:
+        from web.blueprints import invites
+    except ImportError:
+        return
+    app.register_blueprint(invites.bp)
+
+
+def _register_context(app: Flask) -> None:
+    from web.services.google import NEEDS_RECONNECT, connection
+
+    @app.context_processor
+    def banners() -> dict[str, Any]:
+        user = g.get("user")
+        reconnect = False
+        if user is not None:
+            conn = connection(app.extensions["meetagain"], user.id)
+            reconnect = conn is not None and conn.status == NEEDS_RECONNECT
+        return {"current_user": user, "google_needs_reconnect": reconnect}
+
+
+def _register_errors(app: Flask) -> None:
+    messages = {
+        400: ("That request could not be understood", "Check the form and try again."),
+        403: ("Not allowed", "You do not have access to this page."),
+        404: ("Not found", "There is nothing here, or it belongs to someone else."),
+        405: ("Not allowed", "This address does not accept that kind of request."),
+        410: ("Gone", "This link is no longer valid."),
+        413: ("File too large", "Uploads can be at most 20 MB."),
+        429: ("Slow down", "Too many requests; wait a minute and try again."),
+    }
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> tuple[str, int]:
+        return (
+            render_template(
+                "error.html",
+                title="The form expired",
+                message="For your safety the form could not be accepted. "
+                "Go back, reload the page and submit it again.",
+                code=400,
+            ),
+            400,
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        code = exc.code or 500
+        if code < 400:
+            return exc
+        title, message = messages.get(code, (exc.name, exc.description or ""))
+        return render_template("error.html", title=title, message=message, code=code), code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[str, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return (
+            render_template(
+                "error.html",
+                title="Something went wrong",
+                message="meetagain hit an unexpected problem; nothing you saved was lost. "
+                "Try again, and if it keeps happening check the server log.",
+                code=500,
+            ),
+            500,
+        )

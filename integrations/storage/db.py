@@ -9,7 +9,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+
+from integrations.config import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -23,19 +26,39 @@ def normalise_url(url: str) -> str:
     return url
 
 
+_URL_HINT = "use sqlite:///PATH or postgresql://USER@HOST/NAME"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite files get WAL, foreign keys and a busy timeout."""
+    """Create an engine; SQLite files get WAL, foreign keys and a busy timeout.
+
+    A URL that names no known database or driver is a ConfigError worded for the user.
+    """
     url = normalise_url(url)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
-        engine = create_engine(url, **kwargs)
-        _tune_sqlite(engine)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"database URL {url!r} is not a URL ({_URL_HINT})") from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+            engine = create_engine(url, **kwargs)
+            _tune_sqlite(engine)
+            return engine
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    except NoSuchModuleError:
+        raise ConfigError(
+            f"database URL {shown!r} names an unknown database {parsed.drivername!r} ({_URL_HINT})"
+        ) from None
+    except ImportError as exc:
+        raise ConfigError(
+            f"database URL {shown!r} needs the Python package {exc.name!r}, which is not "
+            "installed (for PostgreSQL: pip install 'meetagain[postgres]')"
+        ) from None
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -131,6 +131,8 @@ class Contact(Base):
     do_not_invite: Mapped[bool] = mapped_column(Boolean, default=False)
     snoozed_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the user last unpaused the contact: ignored invites before it no longer count.
+    unpaused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     linkedin_url: Mapped[str] = mapped_column(String(500), default="", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -93,6 +93,7 @@ def upgrade() -> None:
         sa.Column("do_not_invite", sa.Boolean(), nullable=False),
         sa.Column("snoozed_until", sa.Date(), nullable=True),
         sa.Column("paused", sa.Boolean(), nullable=False),
+        sa.Column("unpaused_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("linkedin_url", sa.String(length=500), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,1 @@
+"""Calendar adapters: each turns a calendar into busy intervals for the scheduler."""

@@ -1,0 +1,164 @@
+"""CalDAV calendars (the `caldav` package): a time-range query, then our own ICS semantics.
+
+We ask the server only to *select* objects (a calendar-query REPORT with a time range, widened by
+two days on each side) and fetch them unexpanded, then expand and filter them here with the same
+`parse_busy` used for files and feeds. Server-side expansion is not trusted for correctness:
+Radicale, for one, reads floating and all-day times as UTC, ignores X-WR-TIMEZONE and does not
+know the owner's addresses, so declined invitations would stay busy. One code path for every
+ICS-based source means one set of semantics, tested once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from integrations.calendars.errors import CalendarError
+from scheduler.intervals import merge
+from scheduler.model import BusyReport, Interval
+
+DEFAULT_TIMEOUT = 20
+_MARGIN = timedelta(days=2)  # covers every UTC offset for floating and all-day events
+
+
+class CalDavSource:
+    """One CalDAV calendar, addressed by its collection URL (no principal discovery)."""
+
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        *,
+        zone: ZoneInfo,
+        me: Sequence[str] = (),
+        name: str | None = None,
+        timeout: int = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not url.lower().startswith(("http://", "https://")):
+            raise CalendarError(f"{url}: a CalDAV calendar URL must start with http:// or https://")
+        self.url = url
+        self.username = username
+        self.password = password
+        self.zone = zone
+        self.me = tuple(me)
+        self.name = name or url
+        self.timeout = timeout
+
+    def busy(self, interval: Interval) -> list[Interval]:
+        """Busy intervals overlapping `interval`; raises CalendarError if the server fails."""
+        return list(self.busy_report(interval).intervals)
+
+    def busy_report(self, interval: Interval) -> BusyReport:
+        """Busy intervals plus warnings (objects that could not be parsed are skipped)."""
+        return self.report_from(self.fetch(interval), interval)
+
+    def report_from(self, objects: Sequence[tuple[str, bytes]], interval: Interval) -> BusyReport:
+        """Busy time of fetched objects (see `fetch`) within `interval`."""
+        from integrations.calendars.ics import parse_busy
+
+        busy: list[Interval] = []
+        warnings: list[str] = []
+        for href, data in objects:
+            label = f"{self.name} ({href})"
+            try:
+                report = parse_busy(data, interval, zone=self.zone, me=self.me, source=label)
+            except CalendarError as exc:
+                warnings.append(f"skipped: {exc}")
+                continue
+            busy.extend(report.intervals)
+            warnings.extend(report.warnings)
+        return BusyReport(tuple(merge(busy)), tuple(warnings))
+
+    def fetch(self, interval: Interval) -> list[tuple[str, bytes]]:
+        """(href, iCalendar bytes) of the objects the server selects around `interval`."""
+        with _client(self.url, self.username, self.password, self.timeout) as client:
+            calendar = client.calendar(url=self.url)
+            objects = _guard(
+                self.url,
+                lambda: calendar.search(
+                    start=interval.start - _MARGIN,
+                    end=interval.end + _MARGIN,
+                    event=True,
+                    expand=False,
+                    post_filter=False,
+                ),
+            )
+            result: list[tuple[str, bytes]] = []
+            for obj in objects:
+                data = obj.data
+                if isinstance(data, str):
+                    data = data.encode("utf-8")
+                result.append((str(getattr(obj, "url", "") or ""), data or b""))
+            return result
+
+
+def test_connection(
+    url: str,
+    username: str,
+    password: str,
+    *,
+    zone: ZoneInfo | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Read the calendar once and say what was found, for the web app's "test connection".
+
+    Raises CalendarError with the reason when the calendar cannot be read.
+    """
+    from datetime import UTC
+
+    zone = zone or ZoneInfo("UTC")
+    start = (now or datetime.now(UTC)).astimezone(zone)
+    interval = Interval(start, start + timedelta(days=14))
+    source = CalDavSource(url, username, password, zone=zone)
+    with _client(url, username, password, DEFAULT_TIMEOUT) as client:
+        calendar = client.calendar(url=url)
+        display = _guard(url, calendar.get_display_name) or url
+    objects = source.fetch(interval)
+    report = source.report_from(objects, interval)
+    count = len(report.intervals)
+    events = "1 busy time" if count == 1 else f"{count} busy times"
+    note = f" ({len(report.warnings)} objects skipped)" if report.warnings else ""
+    return (
+        f"Connected to calendar {display!r}: {events} in the next 14 days "
+        f"({len(objects)} calendar objects read){note}."
+    )
+
+
+def _client(url: str, username: str, password: str, timeout: int) -> Any:
+    from caldav.davclient import DAVClient
+
+    return DAVClient(
+        url=url,
+        username=username or None,
+        password=password or None,
+        timeout=timeout,
+        enable_rfc6764=False,
+    )
+
+
+def _guard(url: str, call: Any) -> Any:
+    """Run a caldav call, turning its many error types into one CalendarError line."""
+    from caldav.lib import error as dav_error
+
+    try:
+        return call()
+    except dav_error.AuthorizationError:
+        raise CalendarError(
+            f"{url}: the CalDAV server refused the username or password (HTTP 401/403)"
+        ) from None
+    except dav_error.NotFoundError:
+        raise CalendarError(f"{url}: no calendar at this URL (HTTP 404)") from None
+    except dav_error.DAVError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CalendarError(f"{url}: the CalDAV server answered with an error: {reason}") from None
+    except Exception as exc:  # niquests/requests connection errors have no common base here
+        raise CalendarError(f"{url}: cannot reach the CalDAV server: {_why(exc)}") from None
+
+
+def _why(exc: BaseException) -> str:
+    from integrations.calendars.feed import _why as why
+
+    return why(exc)

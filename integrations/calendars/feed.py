@@ -1,0 +1,307 @@
+"""ICS feeds over HTTP(S) and webcal: conditional GET, size and redirect limits, clear errors.
+
+`webcal://` is a convention, not a protocol: it means "this https URL is a calendar". We map
+`webcal://` and `webcals://` to `https://`, except for loopback hosts (127.0.0.0/8, ::1,
+localhost), which map to `http://` because nothing on the local machine serves TLS for it (a
+calendar app on the same laptop, or the tests). Only http and https are fetched, also after
+redirects, so a feed can never make us read `file:` or `ftp:` URLs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import requests
+
+from integrations.calendars.errors import CalendarError
+from scheduler.model import BusyReport, Interval
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_TIMEOUT = 20.0
+MAX_REDIRECTS = 5
+_CHUNK = 64 * 1024
+_USER_AGENT = "meetagain (calendar feed reader)"
+
+
+class ValidatorStore(Protocol):
+    """Where a feed remembers its validators and parsed busy time between runs (optional)."""
+
+    def get(self, key: str, interval: Interval) -> Any: ...
+
+    def put(self, key: str, interval: Interval, report: BusyReport, **validators: str) -> None: ...
+
+
+@dataclass
+class FeedStats:
+    """What the source did on the wire and in the parser, for tests and diagnostics."""
+
+    downloads: int = 0  # 200 answers whose body was read
+    not_modified: int = 0  # 304 answers
+    parses: int = 0  # times the ICS text was parsed
+
+
+def normalise_feed_url(url: str) -> str:
+    """Map webcal(s):// to https:// (http:// for loopback hosts); refuse other schemes."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme in ("webcal", "webcals"):
+        scheme = "http" if _is_loopback_host(parts.hostname or "") else "https"
+    if scheme not in ("http", "https"):
+        shown = parts.scheme or "no scheme"
+        raise CalendarError(
+            f"{url}: only http, https and webcal calendar URLs are read, not {shown}"
+        )
+    if not parts.hostname:
+        raise CalendarError(f"{url}: the URL has no host name")
+    return urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class IcsFeedSource:
+    """A calendar published as an ICS URL; remembers ETag/Last-Modified to skip unchanged feeds."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        zone: ZoneInfo,
+        me: Sequence[str] = (),
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        timeout: float = DEFAULT_TIMEOUT,
+        cache: ValidatorStore | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.url = url
+        self.fetch_url = normalise_feed_url(url)
+        self.name = name or url
+        self.zone = zone
+        self.me = tuple(me)
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+        self.cache = cache
+        self.stats = FeedStats()
+        # In-memory validators and the last body, used when no cache store is given.
+        self._etag = ""
+        self._last_modified = ""
+        self._body: bytes | None = None
+        self._reports: dict[Interval, BusyReport] = {}
+
+    @property
+    def cache_key(self) -> str:
+        return f"feed:{self.fetch_url}"
+
+    def busy(self, interval: Interval) -> list[Interval]:
+        """Busy intervals overlapping `interval`; raises CalendarError if the feed can't be read."""
+        return list(self.busy_report(interval).intervals)
+
+    def busy_report(self, interval: Interval) -> BusyReport:
+        """Busy intervals plus warnings (skipped malformed events)."""
+        # Send validators only when a 304 can be answered from what we kept.
+        stored = self.cache.get(self.cache_key, interval) if self.cache is not None else None
+        etag = last_modified = ""
+        if stored is not None:
+            etag = getattr(stored, "etag", "") or ""
+            last_modified = getattr(stored, "last_modified", "") or ""
+        elif self.cache is None and self._body is not None:
+            etag, last_modified = self._etag, self._last_modified
+
+        body, new_etag, new_last_modified = self._fetch(etag, last_modified)
+        if body is None:  # 304: the feed did not change
+            if stored is not None:
+                return _within(_as_report(stored), interval)
+            if interval in self._reports:
+                return self._reports[interval]
+            if self._body is None:  # a 304 we did not ask for; read it all again
+                body, new_etag, new_last_modified = self._fetch("", "")
+                assert body is not None
+            else:
+                body = self._body
+        self._etag, self._last_modified = new_etag, new_last_modified
+        if self.cache is None:
+            report = self._parse(body, interval)
+            self._body = body
+            self._reports = {interval: report}
+            return report
+        # Store a wider range than asked (whole days and a week ahead, as files do), so that
+        # tomorrow's plan over an unchanged feed is still answered by a 304 and the cache.
+        from integrations.calendars.cache import BusyCache
+
+        covers = BusyCache.covering(interval)
+        wide = self._parse(body, covers)
+        self.cache.put(self.cache_key, covers, wide, etag=new_etag, last_modified=new_last_modified)
+        return _within(wide, interval)
+
+    def _parse(self, body: bytes, interval: Interval) -> BusyReport:
+        from integrations.calendars.ics import parse_busy
+
+        self.stats.parses += 1
+        return parse_busy(body, interval, zone=self.zone, me=self.me, source=self.url)
+
+    def _fetch(self, etag: str, last_modified: str) -> tuple[bytes | None, str, str]:
+        """GET the feed; (None, etag, lm) on 304, else (body, etag, lm). Follows <= 5 redirects."""
+        headers = {"User-Agent": _USER_AGENT, "Accept": "text/calendar, */*;q=0.5"}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        deadline = time.monotonic() + self.timeout
+        url = self.fetch_url
+        with requests.Session() as session:
+            for hop in range(MAX_REDIRECTS + 1):
+                response = self._get(session, url, headers, deadline)
+                with response:
+                    if response.is_redirect:
+                        location = response.headers.get("Location", "")
+                        if hop == MAX_REDIRECTS:
+                            raise CalendarError(
+                                f"{self.url}: more than {MAX_REDIRECTS} redirects "
+                                f"(last to {location})"
+                            )
+                        url = _redirect_target(self.url, url, location)
+                        continue
+                    if response.status_code == 304:
+                        self.stats.not_modified += 1
+                        return (
+                            None,
+                            response.headers.get("ETag", etag),
+                            response.headers.get("Last-Modified", last_modified),
+                        )
+                    if response.status_code >= 400:
+                        status = f"{response.status_code} {response.reason or ''}".rstrip()
+                        raise CalendarError(f"{self.url}: the server answered HTTP {status}")
+                    if response.status_code != 200:
+                        raise CalendarError(
+                            f"{self.url}: unexpected HTTP {response.status_code} for a calendar"
+                        )
+                    body = self._read_body(response, deadline)
+                    self.stats.downloads += 1
+                    return (
+                        body,
+                        response.headers.get("ETag", ""),
+                        response.headers.get("Last-Modified", ""),
+                    )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _get(
+        self, session: requests.Session, url: str, headers: dict[str, str], deadline: float
+    ) -> requests.Response:
+        remaining = max(deadline - time.monotonic(), 0.001)
+        try:
+            return session.get(
+                url, headers=headers, stream=True, allow_redirects=False, timeout=remaining
+            )
+        except requests.exceptions.Timeout:
+            raise CalendarError(
+                f"{self.url}: no answer within {self.timeout:g} s (timeout)"
+            ) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise CalendarError(f"{self.url}: cannot connect: {_why(exc)}") from None
+        except requests.exceptions.RequestException as exc:
+            raise CalendarError(f"{self.url}: cannot fetch: {exc}") from None
+
+    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+        too_big = CalendarError(
+            f"{self.url}: the calendar is larger than the limit of {_size(self.max_bytes)}"
+        )
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise too_big
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            for chunk in response.iter_content(_CHUNK):
+                total += len(chunk)
+                if total > self.max_bytes:
+                    raise too_big
+                if time.monotonic() > deadline:
+                    raise CalendarError(
+                        f"{self.url}: download not finished within {self.timeout:g} s (timeout)"
+                    )
+                chunks.append(chunk)
+        except requests.exceptions.RequestException as exc:
+            raise CalendarError(f"{self.url}: download interrupted: {_why(exc)}") from None
+        return b"".join(chunks)
+
+
+def _redirect_target(original: str, current: str, location: str) -> str:
+    if not location:
+        raise CalendarError(f"{original}: a redirect without a Location header")
+    target = urljoin(current, location)
+    scheme = urlsplit(target).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise CalendarError(
+            f"{original}: redirected to {target}, but only http and https are followed"
+        )
+    return target
+
+
+def _within(report: BusyReport, interval: Interval) -> BusyReport:
+    inside = tuple(i for i in report.intervals if i.start < interval.end and interval.start < i.end)
+    return BusyReport(inside, report.warnings)
+
+
+def _as_report(stored: Any) -> BusyReport:
+    if isinstance(stored, BusyReport):
+        return stored
+    report = getattr(stored, "report", None)
+    if isinstance(report, BusyReport):
+        return report
+    return BusyReport(tuple(stored.intervals), tuple(getattr(stored, "warnings", ())))
+
+
+def _why(exc: BaseException) -> str:
+    """The root cause of a connection failure in words: refused, DNS, reset, TLS..."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    causes: list[BaseException] = []
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        causes.append(current)
+        stack.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+        for attr in ("reason", "__cause__", "__context__"):
+            nested = getattr(current, attr, None)
+            if isinstance(nested, BaseException):
+                stack.append(nested)
+    for cause in causes:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused (nothing is listening there)"
+        if isinstance(cause, socket.gaierror) or "NameResolution" in type(cause).__name__:
+            return "the host name could not be resolved (DNS)"
+        if isinstance(cause, TimeoutError | socket.timeout):
+            return "timed out"
+        if isinstance(cause, ConnectionResetError):
+            return "the connection was reset"
+        if "SSL" in type(cause).__name__:
+            return f"TLS error: {cause}"
+    text = str(exc)
+    if "Failed to resolve" in text or "Name or service not known" in text:
+        return "the host name could not be resolved (DNS)"
+    if "Connection refused" in text:
+        return "connection refused (nothing is listening there)"
+    return text
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
+        return f"{n // (1024 * 1024)} MB"
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n // 1024} KB"
+    return f"{n} bytes"

@@ -1,0 +1,483 @@
+"""ICS (RFC 5545) calendars to busy intervals: icalendar + recurring-ical-events + x-wr-timezone.
+
+Busy semantics (each has a fixture under tests/data/ics/):
+- a VEVENT is busy over [start, end) unless TRANSP:TRANSPARENT, STATUS:CANCELLED (on the series or
+  one instance) or the owner's own ATTENDEE has PARTSTAT=DECLINED; TENTATIVE is busy;
+- all-day (DATE) events cover whole days in the user's zone, end exclusive;
+- DTSTART alone: a date-time is zero length (blocks nothing), a date is one day;
+- floating times are wall-clock times in the user's zone;
+- VFREEBUSY periods are busy unless FBTYPE=FREE.
+
+The heavy libraries are imported inside the functions so that a warm cache never loads them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from integrations.calendars.errors import CalendarError
+from scheduler.intervals import merge
+from scheduler.model import BusyReport, Interval
+
+# Properties whose breakage makes an event's time unknowable: such an event is skipped.
+_TIME_PROPERTIES = frozenset(
+    {"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"}
+)
+# Margin around the asked interval when selecting raw events: covers every UTC offset and the
+# difference between floating/all-day times read in the user's zone and UTC.
+_SLOP = timedelta(days=2)
+
+
+def parse_busy(
+    data: bytes,
+    interval: Interval,
+    *,
+    zone: ZoneInfo,
+    me: Sequence[str] = (),
+    source: str = "",
+) -> BusyReport:
+    """Busy intervals of an ICS calendar overlapping `interval`, merged, plus warnings.
+
+    Raises CalendarError naming `source` (and the line, where known) if the calendar cannot be
+    parsed at all; a malformed event inside a good calendar is skipped with a warning.
+    """
+    import icalendar
+    import x_wr_timezone
+
+    label = source or "calendar"
+    if not data.strip():
+        raise CalendarError(f"{label}: empty file, not an iCalendar (expected BEGIN:VCALENDAR)")
+    selected, offsets = _select_events(data, interval)
+    try:
+        calendars = icalendar.Calendar.from_ical(selected, multiple=True)
+    except Exception as exc:  # icalendar raises ValueError and friends without line numbers
+        raise CalendarError(f"{label}: {_describe_parse_error(data, exc)}") from None
+    if not calendars or calendars[0].name != "VCALENDAR":
+        problem = _find_structural_problem(data) or "not an iCalendar file (no BEGIN:VCALENDAR)"
+        raise CalendarError(f"{label}: {problem}")
+
+    warnings: list[str] = []
+    busy: list[Interval] = []
+    me_set = {_address(m) for m in me if m}
+    index = 0
+    for cal in calendars:
+        vevents = [c for c in cal.subcomponents if c.name == "VEVENT"]
+        lines = offsets[index : index + len(vevents)] if len(offsets) >= len(vevents) else []
+        index += len(vevents)
+        bad = _broken_events(vevents, lines, data, label)
+        for event, message in bad:
+            warnings.append(message)
+            cal.subcomponents.remove(event)
+        cal = x_wr_timezone.to_standard(cal)
+        busy.extend(_expand(cal, interval, zone, me_set, label, warnings))
+        busy.extend(_freebusy(cal, interval, zone))
+    return BusyReport(intervals=tuple(merge(busy)), warnings=tuple(warnings))
+
+
+def _address(value: object) -> str:
+    text = str(value).strip().lower()
+    return text[len("mailto:") :] if text.startswith("mailto:") else text
+
+
+# --- choosing which raw VEVENTs to parse --------------------------------------------------------
+
+_RECURRING = re.compile(rb"RRULE|RDATE|EXRULE|RECURRENCE-ID", re.IGNORECASE)
+_DTSTART = re.compile(rb"^DTSTART(?:;[^:\r\n]*)?:(\d{8})", re.IGNORECASE | re.MULTILINE)
+_DTEND = re.compile(rb"^DTEND(?:;[^:\r\n]*)?:(\d{8})", re.IGNORECASE | re.MULTILINE)
+_DURATION = re.compile(rb"^DURATION[;:]", re.IGNORECASE | re.MULTILINE)
+
+
+def _select_events(data: bytes, interval: Interval) -> tuple[bytes, list[int]]:
+    """Drop single (non-recurring) VEVENTs that certainly lie far outside `interval`.
+
+    Parsing is most of the cost of a big calendar, and most events of a three-year export are
+    far from the weeks asked about. Anything not plainly datable (folded lines, DURATION,
+    recurrence, odd case) is kept. Returns the data to parse and, for each kept VEVENT in order,
+    its byte offset in `data` (for line numbers in warnings).
+    """
+    lo = int((interval.start.astimezone(UTC) - _SLOP).strftime("%Y%m%d"))
+    hi = int((interval.end.astimezone(UTC) + _SLOP).strftime("%Y%m%d"))
+    parts: list[bytes] = []
+    offsets: list[int] = []
+    pos = 0
+    copied = 0
+    while True:
+        begin = data.find(b"\nBEGIN:VEVENT", pos)
+        if begin == -1:
+            break
+        begin += 1
+        end = data.find(b"\nEND:VEVENT", begin)
+        if end == -1:
+            break
+        stop = data.find(b"\n", end + 1)
+        stop = len(data) if stop == -1 else stop + 1
+        pos = stop - 1  # the next search needs the newline that ends this block
+        block = data[begin:stop]
+        if _far_away(block, lo, hi):
+            parts.append(data[copied:begin])
+            copied = stop
+        else:
+            offsets.append(begin)
+    if not parts:
+        return data, offsets
+    parts.append(data[copied:])
+    return b"".join(parts), offsets
+
+
+def _far_away(block: bytes, lo: int, hi: int) -> bool:
+    if _RECURRING.search(block):
+        return False
+    start = _DTSTART.search(block)
+    if start is None:
+        return False
+    first = int(start.group(1))
+    if first > hi:
+        return True
+    end = _DTEND.search(block)
+    if end is not None:
+        return int(end.group(1)) < lo
+    if _DURATION.search(block):
+        return False
+    return first < lo
+
+
+# --- errors with line numbers ----------------------------------------------------------------
+
+_CONTENT_LINE = re.compile(r"^[A-Za-z0-9-]+(?:;[^:]*)?:", re.DOTALL)
+
+
+def _describe_parse_error(data: bytes, exc: Exception) -> str:
+    """A one-line reason for an unparseable calendar, with the line and component if found."""
+    problem = _find_structural_problem(data)
+    if problem:
+        return problem
+    reason = " ".join(str(exc).split())
+    if len(reason) > 200:
+        reason = reason[:200] + "..."
+    return f"not a valid iCalendar file: {reason}"
+
+
+def _find_structural_problem(data: bytes) -> str:
+    text = data.decode("utf-8", errors="replace")
+    stack: list[tuple[str, int]] = []
+    seen_calendar = False
+    # Unfold while keeping the number of the first physical line of each logical line.
+    logical: list[tuple[int, str]] = []
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        if raw[:1] in (" ", "\t") and logical:
+            first, value = logical[-1]
+            logical[-1] = (first, value + raw[1:])
+        else:
+            logical.append((line_no, raw))
+    for number, line in logical:
+        if not line.strip():
+            continue
+        upper = line.upper()
+        where = f" in {stack[-1][0]}" if stack else ""
+        if not _CONTENT_LINE.match(line):
+            shown = line if len(line) <= 60 else line[:60] + "..."
+            return f"line {number}{where}: cannot parse {shown!r} (expected NAME:VALUE)"
+        if upper.startswith("BEGIN:"):
+            name = line[6:].strip().upper()
+            if not stack and name != "VCALENDAR" and not seen_calendar:
+                return f"line {number}: expected BEGIN:VCALENDAR, found BEGIN:{name}"
+            seen_calendar = True
+            stack.append((name, number))
+        elif upper.startswith("END:"):
+            name = line[4:].strip().upper()
+            if not stack:
+                return f"line {number}: END:{name} without a matching BEGIN"
+            if stack[-1][0] != name:
+                open_name, open_line = stack[-1]
+                return (
+                    f"line {number}: END:{name} but {open_name} opened on line {open_line} "
+                    "is not closed"
+                )
+            stack.pop()
+        elif not stack:
+            return f"line {number}: {line[:40]!r} outside BEGIN:VCALENDAR"
+    if stack:
+        name, opened = stack[-1]
+        return f"line {opened}: BEGIN:{name} is never closed with END:{name}"
+    if not seen_calendar:
+        return "not an iCalendar file (no BEGIN:VCALENDAR)"
+    return ""
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _broken_events(
+    vevents: list[Any], offsets: list[int], data: bytes, label: str
+) -> list[tuple[Any, str]]:
+    """VEVENTs whose times cannot be read, each with a warning naming its UID and line."""
+    bad: list[tuple[Any, str]] = []
+    for position, event in enumerate(vevents):
+        reason, prop = _event_problem(event)
+        if reason:
+            uid = str(event.get("UID", "")) or "(no UID)"
+            line = ""
+            if offsets:
+                offset = _property_offset(data, offsets[position], prop)
+                line = f" (line {_line_of(data, offset)})"
+            bad.append((event, f"{label}: skipped event UID {uid}{line}: {reason}"))
+    return bad
+
+
+def _property_offset(data: bytes, begin: int, prop: str) -> int:
+    """Where property `prop` of the VEVENT starting at `begin` is; else the BEGIN line."""
+    if not prop:
+        return begin
+    end = data.find(b"\nEND:VEVENT", begin)
+    pattern = re.compile(rb"\n" + re.escape(prop.encode()) + rb"[;:]", re.IGNORECASE)
+    found = pattern.search(data, begin, end if end != -1 else len(data))
+    return found.start() + 1 if found else begin
+
+
+def _event_problem(event: Any) -> tuple[str, str]:
+    """Why the event's times cannot be used, and the property at fault ("" if fine)."""
+    for name, message in getattr(event, "errors", ()):
+        if str(name).upper() in _TIME_PROPERTIES:
+            return f"bad {str(name).upper()}: {message}", str(name).upper()
+    if "DTSTART" not in event:
+        return "no DTSTART", ""
+    try:
+        start = event.decoded("DTSTART")
+        if "DTEND" in event:
+            end = event.decoded("DTEND")
+            if isinstance(start, datetime) != isinstance(end, datetime):
+                return "DTSTART and DTEND mix a date with a date-time", "DTEND"
+            if _comparable(end, start) < _comparable(start, end):
+                return "DTEND is before DTSTART", "DTEND"
+        if "DURATION" in event:
+            duration = event.decoded("DURATION")
+            if isinstance(duration, timedelta) and duration < timedelta(0):
+                return "DURATION is negative", "DURATION"
+    except Exception as exc:  # whatever the library finds wrong, say it and move on
+        return f"cannot read its times: {' '.join(str(exc).split())[:160]}", ""
+    return "", ""
+
+
+def _comparable(value: date, other: date) -> Any:
+    """Make two DTSTART/DTEND values comparable (naive vs aware mixes compare as wall times)."""
+    if (
+        isinstance(value, datetime)
+        and isinstance(other, datetime)
+        and (value.tzinfo is None) != (other.tzinfo is None)
+    ):
+        return value.replace(tzinfo=None)
+    return value
+
+
+# --- expansion -------------------------------------------------------------------------------
+
+
+def _expand(
+    cal: Any,
+    interval: Interval,
+    zone: ZoneInfo,
+    me: set[str],
+    label: str,
+    warnings: list[str],
+) -> list[Interval]:
+    import recurring_ical_events
+
+    # Naive bounds with a margin: floating and all-day times are compared as wall times by the
+    # library; the exact overlap test is done below on aware values.
+    lo = (interval.start.astimezone(zone) - _SLOP).replace(tzinfo=None)
+    hi = (interval.end.astimezone(zone) + _SLOP).replace(tzinfo=None)
+    try:
+        occurrences = list(recurring_ical_events.of(cal).between(lo, hi))
+    except Exception:
+        occurrences = _expand_per_series(cal, lo, hi, label, warnings)
+    busy: list[Interval] = []
+    for occ in occurrences:
+        if not _blocks(occ, me):
+            continue
+        try:
+            start = to_aware(occ.start, zone)
+            end = to_aware(occ.end, zone)
+        except Exception as exc:  # an instance whose times the library cannot give
+            warnings.append(f"{label}: skipped an instance of {_uid(occ)}: {exc}")
+            continue
+        if end > start and start < interval.end and interval.start < end:
+            busy.append(Interval(start, end))
+    return busy
+
+
+def _expand_per_series(
+    cal: Any, lo: datetime, hi: datetime, label: str, warnings: list[str]
+) -> list[Any]:
+    """Expand one UID at a time so that one broken series costs only itself, with a warning."""
+    import icalendar
+    import recurring_ical_events
+
+    timezones = [c for c in cal.subcomponents if c.name == "VTIMEZONE"]
+    by_uid: dict[str, list[Any]] = {}
+    for comp in cal.subcomponents:
+        if comp.name == "VEVENT":
+            by_uid.setdefault(str(comp.get("UID", id(comp))), []).append(comp)
+    result: list[Any] = []
+    for uid, comps in by_uid.items():
+        single = icalendar.Calendar()
+        for part in (*timezones, *comps):
+            single.add_component(part)
+        try:
+            result.extend(recurring_ical_events.of(single).between(lo, hi))
+        except Exception as exc:
+            reason = " ".join(str(exc).split())[:160]
+            warnings.append(f"{label}: skipped event UID {uid}: cannot expand it: {reason}")
+    return result
+
+
+def _uid(component: Any) -> str:
+    return str(component.get("UID", "")) or "(no UID)"
+
+
+def _blocks(event: Any, me: set[str]) -> bool:
+    if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
+        return False
+    if str(event.get("STATUS", "")).upper() == "CANCELLED":
+        return False
+    if me:
+        attendees = event.get("ATTENDEE", [])
+        if not isinstance(attendees, list):
+            attendees = [attendees]
+        for attendee in attendees:
+            if _address(attendee) in me:
+                partstat = str(getattr(attendee, "params", {}).get("PARTSTAT", "")).upper()
+                if partstat == "DECLINED":
+                    return False
+    return True
+
+
+def to_aware(value: date | datetime, zone: ZoneInfo) -> datetime:
+    """A DATE is midnight in `zone`; a floating time is wall-clock in `zone`; aware stays.
+
+    A wall time that does not exist (a DST gap) moves forward by the gap, as zoneinfo's fold=0
+    reading gives (02:30 on a spring-forward day becomes 03:30).
+    """
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time(0), tzinfo=zone)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(UTC)
+
+
+def _freebusy(cal: Any, interval: Interval, zone: ZoneInfo) -> list[Interval]:
+    busy: list[Interval] = []
+    for component in cal.walk("VFREEBUSY"):
+        values = component.get("FREEBUSY", [])
+        if not isinstance(values, list):
+            values = [values]
+        for prop in values:
+            if str(prop.params.get("FBTYPE", "BUSY")).upper() == "FREE":
+                continue
+            for period in _periods(prop):
+                start, second = period
+                start_dt = to_aware(start, zone)
+                end_dt = (
+                    start_dt + second if isinstance(second, timedelta) else to_aware(second, zone)
+                )
+                if end_dt > start_dt and start_dt < interval.end and interval.start < end_dt:
+                    busy.append(Interval(start_dt, end_dt))
+    return busy
+
+
+def _periods(prop: Any) -> Iterable[tuple[Any, Any]]:
+    """The (start, end-or-duration) pairs of one FREEBUSY property (one or several periods)."""
+    import icalendar
+
+    dts = getattr(prop, "dts", None)
+    if dts is not None:  # vDDDLists of periods
+        for item in dts:
+            yield item.dt
+        return
+    raw = prop.to_ical().decode() if hasattr(prop, "to_ical") else str(prop)
+    for piece in raw.split(","):
+        yield icalendar.vPeriod.from_ical(piece.strip())
+
+
+# --- a file as a CalendarSource --------------------------------------------------------------
+
+
+class IcsFileSource:
+    """A local .ics file as a CalendarSource, with an optional busy cache."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        zone: ZoneInfo,
+        me: Sequence[str] = (),
+        cache: Any = None,
+        name: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.name = name or str(path)
+        self.zone = zone
+        self.me = tuple(me)
+        self.cache = cache
+        self.warnings: list[str] = []
+
+    def _read(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            raise CalendarError(f"{self.name}: calendar file not found") from None
+        except IsADirectoryError:
+            raise CalendarError(f"{self.name}: is a folder, not an .ics file") from None
+        except OSError as exc:
+            raise CalendarError(f"{self.name}: cannot read calendar file: {exc.strerror}") from None
+
+    def cache_key(self) -> str:
+        from integrations.calendars.cache import source_key
+
+        return source_key(f"file:{self.path.resolve()}", self.zone, self.me)
+
+    def busy_report(self, interval: Interval) -> BusyReport:
+        """Busy intervals and warnings; an unchanged file comes from the cache, not even read."""
+        cache = self.cache
+        if cache is None:
+            report = parse_busy(
+                self._read(), interval, zone=self.zone, me=self.me, source=self.name
+            )
+            self.warnings = list(report.warnings)
+            return report
+        key = self.cache_key()
+        try:
+            st = self.path.stat()
+            stat_validator = f"stat:{st.st_mtime_ns}:{st.st_size}"
+        except OSError:
+            stat_validator = ""
+        if stat_validator:
+            hit = cache.get_report(key, stat_validator, interval)
+            if hit is not None:
+                self.warnings = list(hit.warnings)
+                return hit
+        data = self._read()
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        validator = f"{stat_validator}|{digest}" if stat_validator else digest
+        hit = cache.get_report(key, digest, interval)
+        if hit is not None:  # touched but unchanged: remember the new mtime, skip the parse
+            cache.revalidate(key, validator)
+            self.warnings = list(hit.warnings)
+            return hit
+        covers = cache.covering(interval)
+        report = parse_busy(data, covers, zone=self.zone, me=self.me, source=self.name)
+        cache.put(key, validator, covers, list(report.intervals), warnings=report.warnings)
+        self.warnings = list(report.warnings)
+        inside = [i for i in report.intervals if i.start < interval.end and interval.start < i.end]
+        return BusyReport(tuple(inside), report.warnings)
+
+    def busy(self, interval: Interval) -> list[Interval]:
+        """Busy intervals overlapping `interval` (warnings are kept in `.warnings`)."""
+        return list(self.busy_report(interval).intervals)

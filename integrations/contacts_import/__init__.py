@@ -1,0 +1,119 @@
+"""Contact import and export: native CSV, LinkedIn Connections.csv, vCard 3.0/4.0, mapped CSV.
+
+`import_contacts` runs inside the caller's session: wrap it in one transaction so a failure
+leaves the contacts exactly as they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Mapping
+from datetime import date
+from os import PathLike
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from integrations.contacts_import.apply import ImportReport, run_import
+from integrations.contacts_import.readers import (
+    FORMATS,
+    ContactFileError,
+    parse_file,
+    parse_mapping,
+)
+from integrations.contacts_import.records import EXTRA_COLUMNS, NATIVE_COLUMNS
+from integrations.storage.contacts import load_contacts
+from scheduler.model import WEEKDAYS, Contact
+
+__all__ = [
+    "FORMATS",
+    "ContactFileError",
+    "ImportReport",
+    "export_csv",
+    "export_rows",
+    "import_contacts",
+    "parse_mapping",
+]
+
+
+def import_contacts(
+    session: Session,
+    user_id: int,
+    path_or_bytes: str | PathLike[str] | bytes,
+    format: str = "auto",
+    mapping: str | Mapping[str, str] | None = None,
+    *,
+    source: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import a file into the user's contacts; bad rows land in `problems` with their line.
+
+    Raises ContactFileError when the file as a whole is unusable.
+    """
+    if isinstance(path_or_bytes, bytes):
+        data = path_or_bytes
+        label = source or "<upload>"
+    else:
+        path = Path(path_or_bytes)
+        label = source or str(path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ContactFileError(f"{label}: no such file") from None
+        except OSError as exc:
+            raise ContactFileError(f"{label}: cannot read: {exc.strerror or exc}") from None
+    parsed = parse_file(data, source=label, format=format, mapping=parse_mapping(mapping))
+    if on_total is not None:
+        on_total(parsed.total)
+    report = run_import(session, user_id, parsed.items, progress=progress)
+    report.format = parsed.format
+    return report
+
+
+def _multi(values: object) -> str:
+    return ";".join(str(v) for v in values)  # type: ignore[attr-defined]
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def export_rows(contacts: list[Contact]) -> list[list[str]]:
+    """Header plus one row per contact, in the native CSV layout."""
+    rows = [[*NATIVE_COLUMNS, *EXTRA_COLUMNS]]
+    for c in contacts:
+        rows.append(
+            [
+                c.name,
+                _multi(c.emails),
+                c.company,
+                c.title,
+                c.relationship.value,
+                _multi(c.tags),
+                c.how_met,
+                _day(c.first_met),
+                _day(c.last_met),
+                str(c.times_met) if c.times_met else "",
+                str(c.cadence_days) if c.cadence_days else "",
+                _multi(sorted(m.value for m in c.preferred_meals)),
+                _multi(WEEKDAYS[d] for d in sorted(c.preferred_days)),
+                c.timezone or "",
+                c.city,
+                c.notes,
+                _multi(c.questions),
+                "yes" if c.do_not_invite else "no",
+                _day(c.snoozed_until),
+                c.linkedin_url,
+            ]
+        )
+    return rows
+
+
+def export_csv(session: Session, user_id: int) -> str:
+    """The user's contacts as native CSV text (what `contacts import` reads back losslessly)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows(export_rows(load_contacts(session, user_id)))
+    return out.getvalue()

@@ -1,0 +1,304 @@
+"""Merge imported records into a user's contacts: by email first, then by LinkedIn URL.
+
+Fast on large files: existing emails, URLs, contacts and interaction counts are read once into
+dicts, records are merged in memory, and the writes are bulk Core statements. Everything runs
+in the caller's transaction, so a failure anywhere leaves the database as it was.
+
+Interactions from `last_met`/`times_met`: a contact should end up with at least `times_met`
+confirmed interactions, the latest on `last_met`. Missing ones are added as "meeting"
+interactions with source "import": one on `last_met` when the log has nothing that recent, the
+rest on `first_met` (or on `last_met` when there is no first-met date). Export writes first_met,
+last_met and the count back, so export then import reproduces the same columns, and importing
+the same file again adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from integrations.contacts_import.records import ContactRecord
+from integrations.storage import models
+
+_C = models.Contact.__table__
+_E = models.ContactEmail.__table__
+_I = models.Interaction.__table__
+
+# Contact columns an import may set, with their empty value for new contacts.
+FIELDS: dict[str, Any] = {
+    "company": "",
+    "title": "",
+    "relationship": "other",
+    "tags": [],
+    "how_met": "",
+    "first_met": None,
+    "cadence_days": None,
+    "preferred_meals": [],
+    "preferred_days": [],
+    "timezone": "",
+    "city": "",
+    "notes": "",
+    "questions": [],
+    "do_not_invite": False,
+    "snoozed_until": None,
+}
+CHUNK = 1000
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    unchanged: int = 0
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    format: str = ""
+
+    def summary(self) -> str:
+        return f"created {self.created}, updated {self.updated}, skipped {self.skipped}"
+
+
+@dataclass
+class _Target:
+    """A contact being built or changed: an existing row (id) or a new one (id None)."""
+
+    id: int | None
+    name: str
+    values: dict[str, Any]
+    emails: list[str]
+    linkedin_url: str
+    original: dict[str, Any] | None = None  # stored values, to tell updated from unchanged
+    original_name: str = ""
+    original_url: str = ""
+    new_emails: list[str] = field(default_factory=list)
+    count: int = 0  # confirmed interactions
+    last: date | None = None
+    new_interactions: list[date] = field(default_factory=list)
+
+
+class Importer:
+    def __init__(self, session: Session, user_id: int) -> None:
+        self.session = session
+        self.user_id = user_id
+        conn = session.connection()
+        self.by_email: dict[str, _Target | int] = {
+            lower: cid
+            for lower, cid in conn.execute(
+                select(_E.c.email_lower, _E.c.contact_id).where(_E.c.user_id == user_id)
+            )
+        }
+        self.by_url: dict[str, _Target | int] = {}
+        for url, cid in conn.execute(
+            select(_C.c.linkedin_url, _C.c.id)
+            .where(_C.c.user_id == user_id, _C.c.linkedin_url != "")
+            .order_by(_C.c.id.desc())
+        ):
+            self.by_url[url] = cid
+        # Rows with neither email nor profile URL can only be recognised by their name.
+        self.by_name: dict[str, _Target | int] = {}
+        for name, cid in conn.execute(
+            select(_C.c.name, _C.c.id).where(_C.c.user_id == user_id).order_by(_C.c.id.desc())
+        ):
+            self.by_name[name.casefold()] = cid
+        self.targets: dict[int, _Target] = {}
+        self.new: list[_Target] = []
+
+    # --- merging in memory ---
+
+    def _load(self, cid: int) -> _Target:
+        target = self.targets.get(cid)
+        if target is not None:
+            return target
+        conn = self.session.connection()
+        row = conn.execute(select(_C).where(_C.c.id == cid)).mappings().one()
+        values = {key: row[key] for key in FIELDS}
+        emails = [
+            e for (e,) in conn.execute(
+                select(_E.c.email).where(_E.c.contact_id == cid).order_by(_E.c.position, _E.c.id)
+            )
+        ]
+        count, last = conn.execute(
+            select(func.count(_I.c.id), func.max(_I.c.occurred_on)).where(
+                _I.c.contact_id == cid, _I.c.confirmed.is_(True)
+            )
+        ).one()
+        target = _Target(
+            id=cid,
+            name=row["name"],
+            values=dict(values),
+            emails=emails,
+            linkedin_url=row["linkedin_url"],
+            original=values,
+            original_name=row["name"],
+            original_url=row["linkedin_url"],
+            count=count,
+            last=last,
+        )
+        self.targets[cid] = target
+        return target
+
+    def _find(self, rec: ContactRecord) -> _Target | None:
+        for email in rec.emails:
+            hit = self.by_email.get(email.lower())
+            if hit is not None:
+                return hit if isinstance(hit, _Target) else self._load(hit)
+        if rec.linkedin_url:
+            hit = self.by_url.get(rec.linkedin_url)
+            if hit is not None:
+                return hit if isinstance(hit, _Target) else self._load(hit)
+        if not rec.emails and not rec.linkedin_url:
+            hit = self.by_name.get(rec.name.casefold())
+            if hit is not None:
+                return hit if isinstance(hit, _Target) else self._load(hit)
+        return None
+
+    def merge(self, rec: ContactRecord) -> None:
+        target = self._find(rec)
+        if target is None:
+            target = _Target(
+                id=None,
+                name=rec.name,
+                values=dict(FIELDS) | {k: v for k, v in rec.values.items() if k in FIELDS},
+                emails=[],
+                linkedin_url=rec.linkedin_url,
+            )
+            self.new.append(target)
+            self.by_name.setdefault(rec.name.casefold(), target)
+        else:
+            target.name = rec.name or target.name
+            for key, value in rec.values.items():
+                if key not in FIELDS:
+                    continue
+                if key in rec.soft:
+                    if target.values.get(key) in (None, "", []):
+                        target.values[key] = value
+                else:
+                    target.values[key] = value
+            if rec.linkedin_url and not target.linkedin_url:
+                target.linkedin_url = rec.linkedin_url
+        for email in rec.emails:
+            lower = email.lower()
+            if lower in self.by_email:
+                continue  # already this contact's, or another contact's: emails stay unique
+            self.by_email[lower] = target
+            target.new_emails.append(email)
+        if target.linkedin_url and target.linkedin_url not in self.by_url:
+            self.by_url[target.linkedin_url] = target
+        self._interactions(target, rec)
+
+    def _interactions(self, target: _Target, rec: ContactRecord) -> None:
+        if rec.last_met is None:
+            return
+        wanted = rec.times_met if rec.times_met is not None else 1
+        count = target.count + len(target.new_interactions)
+        last = max([d for d in (target.last, *target.new_interactions) if d], default=None)
+        if last is None or last < rec.last_met:
+            target.new_interactions.append(rec.last_met)
+            count += 1
+        first = target.values.get("first_met")
+        earlier = first if isinstance(first, date) and first <= rec.last_met else rec.last_met
+        while count < wanted:
+            target.new_interactions.append(earlier)
+            count += 1
+
+    # --- writing ---
+
+    def write(self, report: ImportReport) -> None:
+        now = datetime.now(UTC)
+        conn = self.session.connection()
+        changed = []
+        for t in self.targets.values():
+            differs = (
+                t.values != t.original
+                or t.name != t.original_name
+                or t.linkedin_url != t.original_url
+            )
+            if differs or t.new_emails or t.new_interactions:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+            if differs:
+                changed.append(
+                    {"cid": t.id, "name": t.name, "linkedin_url": t.linkedin_url,
+                     "updated_at": now, **t.values}
+                )
+        report.created = len(self.new)
+        for chunk in _chunks(changed):
+            conn.execute(
+                update(_C).where(_C.c.id == bindparam("cid")),
+                [{k: v for k, v in row.items()} for row in chunk],
+            )
+        for chunk in _chunks(self.new):
+            params = [
+                {
+                    "user_id": self.user_id,
+                    "name": t.name,
+                    "linkedin_url": t.linkedin_url,
+                    "paused": False,
+                    "created_at": now,
+                    "updated_at": now,
+                    **t.values,
+                }
+                for t in chunk
+            ]
+            ids = conn.execute(
+                insert(_C).returning(_C.c.id, sort_by_parameter_order=True), params
+            ).scalars().all()
+            for t, cid in zip(chunk, ids, strict=True):
+                t.id = cid
+        everyone = [*self.targets.values(), *self.new]
+        email_rows = []
+        for t in everyone:
+            start = len(t.emails)
+            for i, email in enumerate(t.new_emails):
+                email_rows.append(
+                    {"user_id": self.user_id, "contact_id": t.id, "email": email,
+                     "email_lower": email.lower(), "position": start + i}
+                )
+        for chunk in _chunks(email_rows):
+            conn.execute(insert(_E), chunk)
+        interaction_rows = [
+            {"user_id": self.user_id, "contact_id": t.id, "occurred_on": on, "kind": "meeting",
+             "notes": "", "source": "import", "confirmed": True, "external_id": None,
+             "created_at": now}
+            for t in everyone
+            for on in t.new_interactions
+        ]
+        for chunk in _chunks(interaction_rows):
+            conn.execute(insert(_I), chunk)
+
+
+def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def run_import(
+    session: Session,
+    user_id: int,
+    items: Iterable[ContactRecord | tuple[int, str]],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Merge every record, collect the bad rows, then write all changes in bulk."""
+    report = ImportReport()
+    importer = Importer(session, user_id)
+    done = 0
+    for item in items:
+        if isinstance(item, tuple):
+            report.problems.append(item)
+            report.skipped += 1
+        else:
+            importer.merge(item)
+        done += 1
+        if progress is not None and done % 200 == 0:
+            progress(200)
+    if progress is not None and done % 200:
+        progress(done % 200)
+    importer.write(report)
+    return report

@@ -1,0 +1,309 @@
+"""File formats: decode, detect and turn each row or card into a ContactRecord (or a problem)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from integrations.contacts_import.records import (
+    EXTRA_COLUMNS,
+    NATIVE_COLUMNS,
+    ContactRecord,
+    RowError,
+    native_record,
+    normalise_linkedin,
+    parse_date,
+    parse_email,
+)
+
+FORMATS = ("auto", "csv", "linkedin", "vcard")
+LINKEDIN_HEADER = ("First Name", "Last Name", "URL", "Email Address", "Company", "Position")
+MAP_TARGETS = (*NATIVE_COLUMNS, *EXTRA_COLUMNS, "first_name", "last_name")
+
+
+class ContactFileError(Exception):
+    """The file as a whole cannot be imported (encoding, header, unknown format)."""
+
+
+Item = ContactRecord | tuple[int, str]  # a record, or (line, reason) for a bad row
+
+
+@dataclass
+class Parsed:
+    format: str
+    total: int  # rows or cards, for the progress bar
+    items: Iterator[Item]
+
+
+def decode(data: bytes, source: str) -> str:
+    """UTF-8 text, with or without a byte order mark."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ContactFileError(
+            f"{source}: line {line}: not UTF-8 text (save the file as UTF-8 and try again)"
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse_mapping(spec: str | Mapping[str, str] | None) -> dict[str, str]:
+    """`"Full Name=name,E-mail=email"` -> {"Full Name": "name", "E-mail": "email"}."""
+    if spec is None:
+        return {}
+    pairs = spec.items() if isinstance(spec, Mapping) else (
+        tuple(p.split("=", 1)) if "=" in p else (p, "") for p in spec.split(",") if p.strip()
+    )
+    mapping: dict[str, str] = {}
+    for source_col, target in pairs:
+        target = target.strip().lower()
+        if not target:
+            raise ContactFileError(f"--map: {source_col.strip()!r} needs '=field'")
+        if target not in MAP_TARGETS:
+            raise ContactFileError(
+                f"--map: unknown field {target!r} (use one of {', '.join(MAP_TARGETS)})"
+            )
+        mapping[source_col.strip()] = target
+    return mapping
+
+
+def parse_file(
+    data: bytes, *, source: str, format: str = "auto", mapping: Mapping[str, str] | None = None
+) -> Parsed:
+    if format not in FORMATS:
+        raise ContactFileError(f"unknown format {format!r} (use {', '.join(FORMATS)})")
+    text = decode(data, source)
+    if format == "vcard" or (
+        format == "auto"
+        and (source.lower().endswith((".vcf", ".vcard")) or text.lstrip().upper().startswith("BEGIN:VCARD"))
+    ):
+        return _vcards(text, source)
+    return _csv(text, source=source, format=format, mapping=mapping or {})
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+
+def _csv(text: str, *, source: str, format: str, mapping: Mapping[str, str]) -> Parsed:
+    lines = text.split("\n")
+    header_index = 0
+    # LinkedIn exports start with a "Notes:" preamble; the real header follows a blank line.
+    for i, line in enumerate(lines[:50]):
+        if line.startswith("First Name") and "Last Name" in line:
+            header_index = i
+            break
+    else:
+        while header_index < len(lines) and not lines[header_index].strip():
+            header_index += 1
+    if header_index >= len(lines) or not lines[header_index].strip():
+        raise ContactFileError(f"{source}: the file is empty")
+    body = "\n".join(lines[header_index:])
+    sample = "\n".join(lines[header_index : header_index + 20])
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    reader = csv.reader(io.StringIO(body), delimiter=delimiter, quotechar='"', doublequote=True)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ContactFileError(f"{source}: the file is empty") from None
+    offset = header_index  # physical line = offset + reader.line_num
+    total = max(0, sum(1 for line in lines[header_index + 1 :] if line.strip()))
+
+    is_linkedin = all(h in header for h in ("First Name", "Last Name", "URL"))
+    if format == "linkedin" and not is_linkedin:
+        raise ContactFileError(
+            f"{source}: line {offset + 1}: not a LinkedIn Connections.csv header "
+            f"(expected {','.join(LINKEDIN_HEADER)},Connected On)"
+        )
+    if is_linkedin and format in ("auto", "linkedin") and not mapping:
+        return Parsed("linkedin", total, _linkedin_rows(reader, header, offset))
+
+    if mapping:
+        missing = [col for col in mapping if col not in header]
+        if missing:
+            raise ContactFileError(
+                f"{source}: line {offset + 1}: column {missing[0]!r} from --map is not in the "
+                f"header ({', '.join(header)})"
+            )
+    columns = [mapping.get(h, h.lower() if h.lower() in MAP_TARGETS else "") for h in header]
+    if "name" not in columns and not ({"first_name", "last_name"} & set(columns)) and (
+        "email" not in columns
+    ):
+        raise ContactFileError(
+            f"{source}: line {offset + 1}: no name or email column in the header; expected "
+            f"{','.join(NATIVE_COLUMNS)} (or map yours with --map \"Your Column=name,...\")"
+        )
+    return Parsed("csv" if not mapping else "mapped", total, _native_rows(reader, columns, offset))
+
+
+def _native_rows(reader: Iterator[list[str]], columns: list[str], offset: int) -> Iterator[Item]:
+    for cells in reader:
+        line = offset + reader.line_num  # type: ignore[attr-defined]
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
+            yield (line, f"has {len(cells)} fields but the header has {len(columns)}")
+            continue
+        row = {col: cell for col, cell in zip(columns, cells, strict=False) if col}
+        try:
+            yield native_record(row, line)
+        except RowError as exc:
+            yield (line, str(exc))
+
+
+def _linkedin_rows(reader: Iterator[list[str]], header: list[str], offset: int) -> Iterator[Item]:
+    index = {h: i for i, h in enumerate(header)}
+
+    def cell(cells: list[str], name: str) -> str:
+        i = index.get(name)
+        return cells[i].strip() if i is not None and i < len(cells) else ""
+
+    for cells in reader:
+        line = offset + reader.line_num  # type: ignore[attr-defined]
+        if not any(c.strip() for c in cells):
+            continue
+        try:
+            name = " ".join(p for p in (cell(cells, "First Name"), cell(cells, "Last Name")) if p)
+            email = cell(cells, "Email Address")
+            emails = [parse_email(email, "Email Address")] if email else []
+            url = normalise_linkedin(cell(cells, "URL"))
+            if not name and not emails:
+                raise RowError("has no name and no email")
+            rec = ContactRecord(line=line, name=name or emails[0].split("@")[0], emails=emails)
+            rec.linkedin_url = url
+            if cell(cells, "Company"):
+                rec.values["company"] = cell(cells, "Company")
+            if cell(cells, "Position"):
+                rec.values["title"] = cell(cells, "Position")
+            connected = cell(cells, "Connected On")
+            if connected:
+                rec.values["first_met"] = parse_date(connected, "Connected On")
+                rec.values["how_met"] = "LinkedIn"
+                rec.soft.update({"first_met", "how_met"})
+            if not emails and not url:
+                raise RowError("has neither an email nor a profile URL to recognise it by")
+            yield rec
+        except RowError as exc:
+            yield (line, str(exc))
+
+
+# --- vCard -------------------------------------------------------------------------------
+
+_BEGIN = re.compile(r"^BEGIN:VCARD\s*$", re.IGNORECASE)
+_END = re.compile(r"^END:VCARD\s*$", re.IGNORECASE)
+
+
+def _vcards(text: str, source: str) -> Parsed:
+    lines = text.split("\n")
+    cards: list[tuple[int, str]] = []
+    start: int | None = None
+    for i, line in enumerate(lines):
+        if _BEGIN.match(line):
+            if start is not None:
+                cards.append((start + 1, "\n".join(lines[start:i])))  # unterminated: report it
+            start = i
+        elif _END.match(line) and start is not None:
+            cards.append((start + 1, "\n".join(lines[start : i + 1])))
+            start = None
+    if start is not None:
+        cards.append((start + 1, "\n".join(lines[start:])))
+    if not cards:
+        raise ContactFileError(f"{source}: no BEGIN:VCARD found: not a vCard file")
+    return Parsed("vcard", len(cards), (_card(line, body) for line, body in cards))
+
+
+def _card(line: int, body: str) -> Item:
+    import vobject
+
+    if not _END.match(body.rstrip().split("\n")[-1]):
+        return (line, "card has no END:VCARD")
+    try:
+        card = vobject.readOne(body + "\n", ignoreUnreadable=True)
+    except Exception as exc:  # vobject raises several kinds for malformed cards
+        return (line, f"unreadable card: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}")
+    try:
+        return _card_record(line, card)
+    except RowError as exc:
+        return (line, str(exc))
+
+
+def _values(card: object, name: str) -> list[object]:
+    return [c.value for c in getattr(card, "contents", {}).get(name, [])]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value if v).strip()
+    return str(value or "").strip()
+
+
+def _card_record(line: int, card: object) -> ContactRecord:
+    emails: list[str] = []
+    for value in _values(card, "email"):
+        raw = _text(value)
+        if raw:
+            email = parse_email(raw, "EMAIL")
+            if email.lower() not in {e.lower() for e in emails}:
+                emails.append(email)
+    name = next((_text(v) for v in _values(card, "fn") if _text(v)), "")
+    if not name:
+        for n in _values(card, "n"):
+            parts = [
+                _text(getattr(n, attr, "")) for attr in ("prefix", "given", "additional", "family")
+            ]
+            name = " ".join(p for p in parts if p)
+            if name:
+                break
+    if not name and not emails:
+        raise RowError("card has no FN, no N and no EMAIL")
+    rec = ContactRecord(line=line, name=name or emails[0].split("@")[0], emails=emails)
+    orgs = _values(card, "org")
+    if orgs:
+        org = orgs[0]
+        company = _text(org[0] if isinstance(org, list) and org else org)
+        if company:
+            rec.values["company"] = company
+    title = next((_text(v) for v in _values(card, "title") if _text(v)), "")
+    if title:
+        rec.values["title"] = title
+    note = next((_text(v) for v in _values(card, "note") if _text(v)), "")
+    if note:
+        rec.values["notes"] = note
+    for adr in _values(card, "adr"):
+        city = _text(getattr(adr, "city", ""))
+        if city:
+            rec.values["city"] = city
+            break
+    for url in _values(card, "url"):
+        if "linkedin.com/" in _text(url).lower():
+            rec.linkedin_url = normalise_linkedin(_text(url))
+            break
+    for tz in _values(card, "tz"):
+        zone = _text(tz)
+        if "/" in zone:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(zone)
+                rec.values["timezone"] = zone
+            except (ZoneInfoNotFoundError, ValueError):
+                pass
+    categories = _values(card, "categories")
+    if categories:
+        tags: list[str] = []
+        for c in categories:
+            items = c if isinstance(c, list) else str(c).split(",")
+            # Google's export labels every card "myContacts": a system group, not a tag.
+            tags.extend(
+                _text(x) for x in items if _text(x) and _text(x) not in ("myContacts", "starred")
+            )
+        if tags:
+            rec.values["tags"] = tags
+            rec.soft.add("tags")
+    return rec

@@ -1,0 +1,219 @@
+"""What one imported row says about a contact, and the value parsers all formats share."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from scheduler.model import WEEKDAYS, Meal, Relationship
+
+NATIVE_COLUMNS: tuple[str, ...] = (
+    "name",
+    "email",
+    "company",
+    "title",
+    "relationship",
+    "tags",
+    "how_met",
+    "first_met",
+    "last_met",
+    "times_met",
+    "cadence_days",
+    "preferred_meals",
+    "preferred_days",
+    "timezone",
+    "city",
+    "notes",
+    "questions",
+    "do_not_invite",
+    "snooze_until",
+)
+# Written after the documented columns so contacts found through LinkedIn round-trip too.
+EXTRA_COLUMNS: tuple[str, ...] = ("linkedin_url",)
+
+_EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
+_TRUE = {"yes", "true", "1", "y"}
+_FALSE = {"no", "false", "0", "n"}
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+)}
+
+
+class RowError(ValueError):
+    """One row cannot be imported; the message names the field and the value."""
+
+
+@dataclass
+class ContactRecord:
+    """One contact as a file describes it. `given` names the fields the file set explicitly;
+    `soft` fields only fill gaps on an existing contact (LinkedIn's how-met, for example)."""
+
+    line: int
+    name: str = ""
+    emails: list[str] = field(default_factory=list)
+    values: dict[str, object] = field(default_factory=dict)
+    soft: set[str] = field(default_factory=set)
+    linkedin_url: str = ""
+    last_met: date | None = None
+    times_met: int | None = None
+
+
+def parse_email(value: str, column: str = "email") -> str:
+    value = value.strip()
+    if value.lower().startswith("mailto:"):
+        value = value[7:]
+    if not _EMAIL.match(value):
+        raise RowError(f"{column} {value!r} is not an email address")
+    return value
+
+
+def parse_emails(value: str, column: str = "email") -> list[str]:
+    return [parse_email(v, column) for v in split_multi(value)]
+
+
+def split_multi(value: str) -> list[str]:
+    return [v.strip() for v in value.split(";") if v.strip()]
+
+
+def parse_date(value: str, column: str) -> date:
+    value = value.strip()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        pass
+    parts = value.replace(",", " ").split()
+    if len(parts) == 3 and parts[0].isdigit() and parts[1][:3].lower() in _MONTHS:
+        try:
+            return date(int(parts[2]), _MONTHS[parts[1][:3].lower()], int(parts[0]))
+        except ValueError:
+            pass
+    raise RowError(f"{column} {value!r} is not a date (use YYYY-MM-DD)")
+
+
+def parse_bool(value: str, column: str) -> bool:
+    key = value.strip().lower()
+    if key in _TRUE:
+        return True
+    if key in _FALSE:
+        return False
+    raise RowError(f"{column} {value!r} is not yes/no/true/false/1/0")
+
+
+def parse_int(value: str, column: str, minimum: int = 0) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise RowError(f"{column} {value!r} is not a whole number") from None
+    if number < minimum:
+        raise RowError(f"{column} {value!r} must be at least {minimum}")
+    return number
+
+
+def parse_relationship(value: str) -> Relationship:
+    key = value.strip().lower().replace("_", "-").replace(" ", "-")
+    try:
+        return Relationship(key)
+    except ValueError:
+        names = ", ".join(r.value for r in Relationship)
+        raise RowError(f"relationship {value!r} is not one of {names}") from None
+
+
+def parse_meals(value: str) -> list[str]:
+    meals = []
+    for item in split_multi(value):
+        try:
+            meals.append(Meal(item.lower()).value)
+        except ValueError:
+            raise RowError(
+                f"preferred_meals {item!r} is not breakfast, lunch or coffee"
+            ) from None
+    return sorted(set(meals))
+
+
+def parse_days(value: str) -> list[int]:
+    days = set()
+    for item in split_multi(value):
+        key = item.lower()[:3]
+        if key not in WEEKDAYS:
+            raise RowError(f"preferred_days {item!r} is not a weekday (mon, tue, ...)")
+        days.add(WEEKDAYS.index(key))
+    return sorted(days)
+
+
+def parse_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = value.strip()
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+        raise RowError(f"timezone {value!r} is not a known time zone (like Europe/Berlin)") from None
+    return value
+
+
+def normalise_linkedin(url: str) -> str:
+    """A LinkedIn profile URL in one canonical form, so re-exports with variations match."""
+    url = url.strip()
+    if not url:
+        return ""
+    lowered = url.lower().split("?")[0].rstrip("/")
+    for prefix in ("https://", "http://"):
+        if lowered.startswith(prefix):
+            lowered = lowered[len(prefix) :]
+    if lowered.startswith("www."):
+        lowered = lowered[4:]
+    return "https://www." + lowered
+
+
+def native_record(row: dict[str, str], line: int) -> ContactRecord:
+    """A record from a row keyed by native column names (native and mapped CSV)."""
+    get = lambda key: (row.get(key) or "").strip()  # noqa: E731
+    name = get("name")
+    if not name:
+        first, last = get("first_name"), get("last_name")
+        name = " ".join(p for p in (first, last) if p)
+    emails = parse_emails(get("email")) if get("email") else []
+    if not name:
+        if not emails:
+            raise RowError("has no name and no email")
+        name = emails[0].split("@")[0]
+    rec = ContactRecord(line=line, name=name, emails=emails)
+    v = rec.values
+    for key in ("company", "title", "how_met", "city", "notes"):
+        if get(key):
+            v[key] = get(key)
+    if get("relationship"):
+        v["relationship"] = parse_relationship(get("relationship")).value
+    if get("tags"):
+        v["tags"] = split_multi(get("tags"))
+    if get("questions"):
+        v["questions"] = split_multi(get("questions"))
+    if get("first_met"):
+        v["first_met"] = parse_date(get("first_met"), "first_met")
+    if get("cadence_days"):
+        v["cadence_days"] = parse_int(get("cadence_days"), "cadence_days", 1)
+    if get("preferred_meals"):
+        v["preferred_meals"] = parse_meals(get("preferred_meals"))
+    if get("preferred_days"):
+        v["preferred_days"] = parse_days(get("preferred_days"))
+    if get("timezone"):
+        v["timezone"] = parse_zone(get("timezone"))
+    if get("do_not_invite"):
+        v["do_not_invite"] = parse_bool(get("do_not_invite"), "do_not_invite")
+    if get("snooze_until"):
+        v["snoozed_until"] = parse_date(get("snooze_until"), "snooze_until")
+    if get("linkedin_url"):
+        rec.linkedin_url = normalise_linkedin(get("linkedin_url"))
+    if get("last_met"):
+        rec.last_met = parse_date(get("last_met"), "last_met")
+    if get("times_met"):
+        rec.times_met = parse_int(get("times_met"), "times_met")
+    if rec.times_met and rec.last_met is None:
+        raise RowError(f"times_met {rec.times_met} needs a last_met date")
+    if rec.times_met == 0 and rec.last_met is not None:
+        raise RowError("times_met 0 contradicts last_met")
+    first = v.get("first_met")
+    if isinstance(first, date) and rec.last_met is not None and first > rec.last_met:
+        raise RowError(f"first_met {first} is after last_met {rec.last_met}")
+    return rec

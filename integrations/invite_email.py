@@ -1,0 +1,162 @@
+"""The emails meetagain sends: the invite itself, answers to the owner, booking confirmations.
+
+Every message is multipart text + HTML, comes from the app's address with Reply-To the person
+it speaks for, and gets its Message-ID here, once, so outbox retries reuse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from html import escape
+from urllib.parse import quote
+
+from scheduler.invites import format_span, utc_iso
+from scheduler.model import ProposedTime
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    email: str
+
+    def address(self) -> Address:
+        return _address(self.name, self.email)
+
+
+def _address(name: str, email: str) -> Address:
+    user, _, domain = email.partition("@")
+    return Address(display_name=name, username=user, domain=domain)
+
+
+def new_message(
+    *,
+    from_address: str,
+    on_behalf_of: Party,
+    to: Party,
+    subject: str,
+    text: str,
+    html: str,
+    when: object,
+) -> EmailMessage:
+    """A multipart/alternative message with a fresh Message-ID and Reply-To the sender."""
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = _address(f"{on_behalf_of.name} via meetagain", from_address)
+    msg["Reply-To"] = on_behalf_of.address()
+    msg["To"] = to.address()
+    msg["Date"] = format_datetime(when)  # type: ignore[arg-type]
+    msg["Message-ID"] = make_msgid(domain=from_address.partition("@")[2] or "meetagain.local")
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(_html_page(html), subtype="html", cte="quoted-printable")
+    return msg
+
+
+def attach_calendar(msg: EmailMessage, ics: bytes, *, method: str) -> None:
+    """Add the event both inline (text/calendar; method=...) and as an .ics attachment."""
+    text = ics.decode("utf-8")
+    msg.add_alternative(text, subtype="calendar", params={"method": method}, cte="base64")
+    msg.add_attachment(
+        ics,
+        maintype="application",
+        subtype="ics",
+        filename="invite.ics" if method != "CANCEL" else "cancel.ics",
+    )
+
+
+def _html_page(body: str) -> str:
+    return (
+        '<!doctype html><html><body style="font-family:system-ui,sans-serif;'
+        'line-height:1.5;max-width:36rem">' + body + "</body></html>"
+    )
+
+
+def time_link(url: str, start: object) -> str:
+    """The link that picks one proposed time (a page with one confirm button)."""
+    return f"{url}?pick={quote(utc_iso(start), safe=':')}"  # type: ignore[arg-type]
+
+
+def build_invite_email(
+    *,
+    from_address: str,
+    owner: Party,
+    invitee: Party,
+    message_text: str,
+    times: Sequence[ProposedTime],
+    zone_names: Sequence[str],
+    url: str,
+    when: object,
+) -> EmailMessage:
+    """The invite: the personal message, one link per time, "none of these" and "not now".
+
+    `zone_names` is the invitee's zone when known (one name), else the zones to show each time
+    in (the owner's first), so nobody has to guess which 12:00 is meant.
+    """
+    first = invitee.name.split()[0] if invitee.name else ""
+    lines = [message_text.strip(), "", "Pick a time (one click opens it, one more confirms):"]
+    items = []
+    for t in times:
+        label = " / ".join(format_span(t.start, t.end, z) for z in zone_names)
+        link = time_link(url, t.start)
+        lines.append(f"  - {label}\n    {link}")
+        items.append(f'<li><a href="{escape(link)}">{escape(label)}</a></li>')
+    lines += [
+        "",
+        f"None of these work? {url}?action=suggest",
+        f"Not now? {url}?action=decline",
+        "",
+        f"Or open the invite: {url}",
+    ]
+    html = (
+        f"<p>{escape(message_text.strip()).replace(chr(10), '<br>')}</p>"
+        "<p>Pick a time (one click opens it, one more confirms):</p>"
+        f"<ul>{''.join(items)}</ul>"
+        f'<p><a href="{escape(url)}?action=suggest">None of these work</a> · '
+        f'<a href="{escape(url)}?action=decline">Not now</a></p>'
+        f'<p style="color:#555">Or open the invite: <a href="{escape(url)}">{escape(url)}</a></p>'
+    )
+    return new_message(
+        from_address=from_address,
+        on_behalf_of=owner,
+        to=invitee,
+        subject=f"Coffee{', ' + first if first else ''}? {owner.name} would like to catch up",
+        text="\n".join(lines) + "\n",
+        html=html,
+        when=when,
+    )
+
+
+def build_notice(
+    *,
+    from_address: str,
+    on_behalf_of: Party,
+    to: Party,
+    subject: str,
+    paragraphs: Sequence[str],
+    links: Sequence[tuple[str, str]] = (),
+    when: object,
+) -> EmailMessage:
+    """A short notice (an answer for the owner, a confirmation for the invitee)."""
+    text = "\n\n".join(paragraphs)
+    if links:
+        text += "\n\n" + "\n".join(f"{label}: {href}" for label, href in links)
+    html = "".join(f"<p>{escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    if links:
+        html += (
+            "<p>"
+            + " · ".join(f'<a href="{escape(href)}">{escape(label)}</a>' for label, href in links)
+            + "</p>"
+        )
+    return new_message(
+        from_address=from_address,
+        on_behalf_of=on_behalf_of,
+        to=to,
+        subject=subject,
+        text=text + "\n",
+        html=html,
+        when=when,
+    )

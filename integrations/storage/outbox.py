@@ -1,0 +1,208 @@
+"""The outbox: work that must happen after a transaction commits (emails, calendar writes).
+
+`enqueue` writes a row in the caller's transaction, so the work exists if and only if the
+change that caused it committed. Workers `claim` rows atomically (PostgreSQL: `FOR UPDATE SKIP
+LOCKED`, so several workers can run; SQLite: one `UPDATE ... WHERE status = 'pending'` statement),
+which leases them for a while: a worker killed mid-send leaves the row pending and it is sent
+again when the lease runs out. Delivery is therefore at-least-once; emails carry a Message-ID
+fixed at enqueue time, so a duplicate is recognisable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from integrations.storage.db import is_sqlite, transaction
+from integrations.storage.models import OutboxMessage
+from scheduler.invites import retry_delay
+
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"
+
+LEASE = timedelta(minutes=2)
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CAP = timedelta(hours=2)
+MAX_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed outbox row, detached from any session."""
+
+    id: int
+    user_id: int
+    kind: str
+    payload: dict[str, Any]
+    message_id: str
+    attempts: int
+
+
+def enqueue(
+    session: Session,
+    *,
+    user_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    message_id: str = "",
+) -> OutboxMessage:
+    """Add work to the outbox inside the caller's transaction."""
+    row = OutboxMessage(
+        user_id=user_id,
+        kind=kind,
+        payload=payload,
+        message_id=message_id,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        last_error="",
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def enqueue_email(
+    session: Session,
+    *,
+    user_id: int,
+    message: EmailMessage,
+    now: datetime,
+    purpose: str = "",
+    **extra: Any,
+) -> OutboxMessage:
+    """Queue a built email; its Message-ID (required) is what makes duplicates recognisable."""
+    message_id = str(message.get("Message-ID", ""))
+    if not message_id:
+        raise ValueError("an outbox email needs a Message-ID")
+    recipients = [
+        a.addr_spec for h in ("To", "Cc") for a in getattr(message.get(h), "addresses", ())
+    ]
+    sender = str(message.get("Sender") or "") or message["From"].addresses[0].addr_spec
+    payload = {
+        "sender": sender,
+        "recipients": recipients,
+        "subject": str(message.get("Subject", "")),
+        "purpose": purpose,
+        "message": message.as_bytes().decode("ascii", "surrogateescape"),
+        **extra,
+    }
+    return enqueue(
+        session, user_id=user_id, kind="email", payload=payload, now=now, message_id=message_id
+    )
+
+
+def claim(
+    sessions: sessionmaker[Session],
+    *,
+    now: datetime,
+    limit: int = 10,
+    lease: timedelta = LEASE,
+) -> list[Job]:
+    """Lease up to `limit` due rows for this worker and return them, oldest first."""
+    with transaction(sessions, immediate=True) as session:
+        due = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if not is_sqlite(session.get_bind()):  # type: ignore[arg-type]
+            due = due.with_for_update(skip_locked=True)
+        # One statement: on SQLite the write lock makes it atomic; the status check in the
+        # WHERE clause means a row another worker already leased is never claimed twice.
+        stmt = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.status == PENDING)
+            .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + lease)
+            .returning(
+                OutboxMessage.id,
+                OutboxMessage.user_id,
+                OutboxMessage.kind,
+                OutboxMessage.payload,
+                OutboxMessage.message_id,
+                OutboxMessage.attempts,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = session.execute(stmt).all()
+    return sorted((Job(*row) for row in rows), key=lambda j: j.id)
+
+
+def mark_sent(sessions: sessionmaker[Session], job_id: int, *, now: datetime) -> None:
+    """The work is done: never send it again."""
+    with transaction(sessions) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == job_id)
+            .values(status=SENT, sent_at=now, last_error="")
+        )
+
+
+def mark_failed(
+    sessions: sessionmaker[Session],
+    job_id: int,
+    error: str,
+    *,
+    now: datetime,
+    permanent: bool = False,
+) -> str:
+    """Record the failure; retry later with exponential backoff unless it cannot succeed.
+
+    Returns the row's new status ("pending" for a retry, "failed" when it gave up).
+    """
+    with transaction(sessions) as session:
+        row = session.get(OutboxMessage, job_id)
+        if row is None:
+            return FAILED
+        row.last_error = error[:2000]
+        if permanent or row.attempts >= MAX_ATTEMPTS:
+            row.status = FAILED
+        else:
+            row.next_attempt_at = now + retry_delay(row.attempts, base=RETRY_BASE, cap=RETRY_CAP)
+        return row.status
+
+
+def retry_now(session: Session, user_id: int, job_id: int, *, now: datetime) -> bool:
+    """Put a failed or waiting row of this user back in the queue to be tried at once."""
+    row = session.get(OutboxMessage, job_id)
+    if row is None or row.user_id != user_id or row.status == SENT:
+        return False
+    row.status = PENDING
+    row.next_attempt_at = now
+    return True
+
+
+def problems(session: Session, user_id: int, *, limit: int = 20) -> list[OutboxMessage]:
+    """This user's rows that failed at least once and are not delivered: for the dashboard."""
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.user_id == user_id,
+            OutboxMessage.status != SENT,
+            OutboxMessage.last_error != "",
+        )
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def pending_count(session: Session) -> int:
+    """How many rows are waiting to be delivered (any user)."""
+    from sqlalchemy import func
+
+    return int(
+        session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == PENDING)
+        )
+        or 0
+    )

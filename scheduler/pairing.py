@@ -1,0 +1,336 @@
+"""Pairing: which due contacts to invite now, and which times to offer each of them.
+
+Pure and deterministic. The rules, precisely:
+
+- A *time* starts on a quarter hour (wall clock of the slot's zone) inside a free slot and lasts
+  `policy.duration`; it must end inside the slot.
+- A time *suits* a contact when its window fits their meal preference (breakfast -> the
+  "breakfast" window, lunch -> the "lunch" window, coffee or no preference -> any window), it
+  falls on one of their preferred weekdays (none = any day), and, when their time zone is known,
+  it lies between 07:00 and 20:00 on one day in that zone.
+- Times overlapping `taken` (times already offered in open invites) or an already booked coffee
+  are never offered; a day whose booked coffees already reach `max_per_day` is not used.
+- Each proposal gets `k_c = min(k, number of distinct days among the contact's suitable times)`
+  times, all on different days; no two times of the plan (of any proposals) overlap. Because
+  invitees may pick times on the same day, accepting re-checks the daily cap.
+- At most the week's remaining capacity of proposals: `max_per_week` minus coffees booked in
+  the 7 days from the first slot's day, minus `pending` (open invites awaiting answers).
+- Among all valid plans the one with the highest total score wins (scores compared in
+  thousandths, so float summation order cannot break ties); equal totals go to the plan whose
+  contacts come first in the due order (score descending, then name, then id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from scheduler.model import (
+    Contact,
+    Interval,
+    Meal,
+    ProposedTime,
+    Proposal,
+    SchedulingPolicy,
+    Slot,
+)
+from scheduler.rules import DueContact
+
+QUARTER = 15 * 60
+EARLIEST_LOCAL = time(7, 0)
+LATEST_LOCAL = time(20, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Time:
+    index: int
+    start: int  # UTC epoch seconds
+    end: int
+    day: date  # local date in the owner's zone
+    weekday: int
+    window: str
+    proposed: ProposedTime
+
+
+def _epoch(value: datetime) -> int:
+    return int(value.astimezone(UTC).timestamp())
+
+
+def candidate_times(slots: Sequence[Slot], duration: timedelta) -> list[ProposedTime]:
+    """Every quarter-hour start inside each slot with room for `duration`, in slot order."""
+    result: list[ProposedTime] = []
+    length = int(duration.total_seconds())
+    for slot in sorted(slots, key=lambda s: (_epoch(s.start), s.window)):
+        zone = slot.start.tzinfo
+        begin = _epoch(slot.start)
+        finish = _epoch(slot.end)
+        # Quarter hours in UTC are quarter hours in every zone whose offset is a multiple of
+        # 15 minutes, which is all of today's zones.
+        t = -(-begin // QUARTER) * QUARTER
+        while t + length <= finish:
+            start = datetime.fromtimestamp(t, UTC).astimezone(zone)
+            end = datetime.fromtimestamp(t + length, UTC).astimezone(zone)
+            result.append(ProposedTime(start, end, slot.window))
+            t += QUARTER
+    return result
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _signature(contact: Contact) -> tuple[frozenset[str] | None, frozenset[int], str]:
+    meals = contact.preferred_meals
+    windows: frozenset[str] | None
+    if not meals or Meal.COFFEE in meals:
+        windows = None
+    else:
+        windows = frozenset(m.value for m in meals)
+    zone = contact.timezone if _zone(contact.timezone) is not None else ""
+    return windows, contact.preferred_days, zone or ""
+
+
+def _suits(t: _Time, sig: tuple[frozenset[str] | None, frozenset[int], str]) -> bool:
+    windows, days, zone_name = sig
+    if windows is not None and t.window not in windows:
+        return False
+    if days and t.weekday not in days:
+        return False
+    if zone_name:
+        zone = ZoneInfo(zone_name)
+        start = t.proposed.start.astimezone(zone)
+        end = t.proposed.end.astimezone(zone)
+        if start.time() < EARLIEST_LOCAL or end.date() != start.date():
+            return False
+        if end.time() > LATEST_LOCAL:
+            return False
+    return True
+
+
+@dataclass(slots=True)
+class _Candidate:
+    order: int
+    due: DueContact
+    points: int  # score in thousandths
+    times: tuple[int, ...]  # indices into the time table, by start
+    need: int  # k_c
+
+
+def week_capacity(
+    booked: Sequence[datetime],
+    first_day: date | None,
+    zone: tzinfo | None,
+    policy: SchedulingPolicy,
+    pending: int = 0,
+) -> int:
+    """`max_per_week` minus coffees booked in the 7 days from `first_day`, minus `pending`."""
+    if first_day is None:
+        return 0
+    last_day = first_day + timedelta(days=7)
+    in_week = sum(1 for b in booked if first_day <= b.astimezone(zone).date() < last_day)
+    return max(0, policy.max_per_week - in_week - pending)
+
+
+def pair(
+    due: Sequence[DueContact],
+    slots: Sequence[Slot],
+    *,
+    policy: SchedulingPolicy,
+    booked: Sequence[datetime] = (),
+    taken: Sequence[Interval] = (),
+    k: int | None = None,
+    pending: int = 0,
+    zone: tzinfo | None = None,
+) -> list[Proposal]:
+    """The best plan: up to the week's capacity of proposals, each with up to k times."""
+    k = policy.times_per_invite if k is None else k
+    if not due or not slots or k <= 0:
+        return []
+    zone = zone or slots[0].start.tzinfo
+    duration = policy.duration
+    booked_per_day: dict[date, int] = {}
+    for b in booked:
+        day = b.astimezone(zone).date()
+        booked_per_day[day] = booked_per_day.get(day, 0) + 1
+    blocked_days = {d for d, n in booked_per_day.items() if n >= policy.max_per_day}
+    blocked = sorted(
+        [(_epoch(i.start), _epoch(i.end)) for i in taken]
+        + [(_epoch(b), _epoch(b + duration)) for b in booked]
+    )
+
+    table: list[_Time] = []
+    for pt in candidate_times(slots, duration):
+        s, e = _epoch(pt.start), _epoch(pt.end)
+        local = pt.start.astimezone(zone)
+        if local.date() in blocked_days:
+            continue
+        if any(bs < e and s < be for bs, be in blocked):
+            continue
+        table.append(_Time(len(table), s, e, local.date(), local.weekday(), pt.window, pt))
+    if not table:
+        return []
+    first_day = min(s.start.astimezone(zone).date() for s in slots)
+    capacity = week_capacity(booked, first_day, zone, policy, pending)
+    if capacity <= 0:
+        return []
+
+    # Pruning before the search. Two contacts with the same signature (meal windows, weekdays,
+    # zone) can use exactly the same times, so they are interchangeable in any plan. A plan has
+    # at most `capacity` proposals, so it uses at most `capacity` contacts of one signature; if
+    # it used one outside that signature's top `capacity` (in due order), some top member would
+    # be unused and swapping them keeps the plan valid with a total at least as high (and earlier
+    # in the tie-break). So only the top `capacity` contacts of each signature can matter, which
+    # turns 20,000 contacts into a few hundred at most; contacts no time suits drop out too.
+    ordered = sorted(
+        due, key=lambda d: (-round(d.score * 1000), d.contact.name.casefold(), d.contact.id or 0)
+    )
+    per_signature: dict[tuple[frozenset[str] | None, frozenset[int], str], int] = {}
+    suitable: dict[tuple[frozenset[str] | None, frozenset[int], str], tuple[int, ...]] = {}
+    candidates: list[_Candidate] = []
+    for d in ordered:
+        sig = _signature(d.contact)
+        used = per_signature.get(sig, 0)
+        if used >= capacity:
+            continue
+        per_signature[sig] = used + 1
+        if sig not in suitable:
+            suitable[sig] = tuple(t.index for t in table if _suits(t, sig))
+        times = suitable[sig]
+        if not times:
+            continue
+        need = min(k, len({table[i].day for i in times}))
+        candidates.append(
+            _Candidate(len(candidates), d, round(d.score * 1000), times, need)
+        )
+
+    search = _Search(table, candidates, capacity)
+    search.run()
+    proposals = []
+    for cand, chosen in search.best_plan:
+        times = tuple(table[i].proposed for i in sorted(chosen, key=lambda i: table[i].start))
+        proposals.append(
+            Proposal(
+                contact=cand.due.contact,
+                times=times,
+                reasons=cand.due.reasons,
+                score=cand.due.score,
+            )
+        )
+    return proposals
+
+
+class _Search:
+    """Branch and bound over contacts in due order, with an exact time assignment per subset.
+
+    Subsets are visited include-first in due order, i.e. in lexicographic order of their
+    indices, and a plan replaces the best only when strictly better: so among plans with the
+    same total the earliest in the tie-break wins. The bound is the current total plus the
+    best remaining scores that still fit in the capacity (scores are sorted descending).
+    """
+
+    def __init__(self, table: list[_Time], candidates: list[_Candidate], capacity: int) -> None:
+        self.table = table
+        self.candidates = candidates
+        self.capacity = capacity
+        self.best_points = -1
+        self.best_plan: list[tuple[_Candidate, tuple[int, ...]]] = []
+
+    def run(self) -> None:
+        self._branch(0, [], 0, [])
+
+    def _bound(self, start: int, room: int) -> int:
+        return sum(c.points for c in self.candidates[start : start + room])
+
+    def _branch(
+        self,
+        start: int,
+        chosen: list[_Candidate],
+        points: int,
+        assignment: list[tuple[_Candidate, tuple[int, ...]]],
+    ) -> None:
+        if points > self.best_points:
+            self.best_points = points
+            self.best_plan = list(assignment)
+        room = self.capacity - len(chosen)
+        if room == 0:
+            return
+        for i in range(start, len(self.candidates)):
+            if points + self._bound(i, room) <= self.best_points:
+                return  # candidates are sorted by points: later starts bound no higher
+            cand = self.candidates[i]
+            plan = _assign([*chosen, cand], self.table)
+            if plan is None:
+                continue
+            self._branch(i + 1, [*chosen, cand], points + cand.points, plan)
+
+
+def _assign(
+    chosen: list[_Candidate], table: list[_Time]
+) -> list[tuple[_Candidate, tuple[int, ...]]] | None:
+    """Times for every chosen contact (k_c each, distinct days, nothing overlapping), or None.
+
+    Exact backtracking; the most constrained contacts go first, and each contact prefers the
+    days least used by the contacts placed before it, then the earliest times, so proposals
+    spread over the week.
+    """
+    order = sorted(chosen, key=lambda c: (len(c.times), c.order))
+    used: list[int] = []
+    load: dict[date, int] = {}
+    result: dict[int, tuple[int, ...]] = {}
+
+    def free(i: int) -> bool:
+        t = table[i]
+        return all(not (table[u].start < t.end and t.start < table[u].end) for u in used)
+
+    def place(pos: int) -> bool:
+        if pos == len(order):
+            return True
+        cand = order[pos]
+        options = sorted(
+            (i for i in cand.times if free(i)),
+            key=lambda i: (load.get(table[i].day, 0), table[i].start),
+        )
+        if len({table[i].day for i in options}) < cand.need:
+            return False
+        picked: list[int] = []
+        days: set[date] = set()
+
+        def pick(from_index: int) -> bool:
+            if len(picked) == cand.need:
+                for i in picked:
+                    used.append(i)
+                    load[table[i].day] = load.get(table[i].day, 0) + 1
+                ok = place(pos + 1)
+                if ok:
+                    result[cand.order] = tuple(picked)
+                for i in picked:
+                    used.pop()
+                    load[table[i].day] -= 1
+                return ok
+            for j in range(from_index, len(options)):
+                i = options[j]
+                t = table[i]
+                if t.day in days or any(
+                    table[p].start < t.end and t.start < table[p].end for p in picked
+                ):
+                    continue
+                picked.append(i)
+                days.add(t.day)
+                if pick(j + 1):
+                    return True
+                picked.pop()
+                days.discard(t.day)
+            return False
+
+        return pick(0)
+
+    if not place(0):
+        return None
+    return [(c, result[c.order]) for c in sorted(chosen, key=lambda c: c.order)]

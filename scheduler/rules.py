@@ -1,0 +1,259 @@
+"""The rules engine: who is due for a coffee, who is excluded, and why, in plain sentences.
+
+Pure: `today` is passed in, nothing is read from the clock or the outside world.
+
+Scoring, so the order reads right:
+- a follow-up (met exactly once, between `follow_up_after_days` and `follow_up_window_days` ago)
+  scores FOLLOW_UP_BASE plus the days since the meeting, so every follow-up ranks above every
+  cadence-due contact, and among follow-ups the one whose window closes first comes first;
+- a cadence-due contact scores `weight(relationship) * min(days_since / cadence, OVERDUE_CAP)`,
+  i.e. how overdue relative to its own cadence, weighted by how much the relationship matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from scheduler.model import Contact, InteractionKind, Relationship
+
+FOLLOW_UP_BASE = 100.0
+OVERDUE_CAP = 10.0
+
+# How much an overdue relationship matters relative to a peer.
+RELATIONSHIP_WEIGHT: dict[Relationship, float] = {
+    Relationship.MENTOR: 1.5,
+    Relationship.SPONSOR: 1.4,
+    Relationship.ADVOCATE: 1.3,
+    Relationship.DEPARTMENT_HEAD: 1.2,
+    Relationship.PEER: 1.0,
+    Relationship.FRIEND: 1.0,
+    Relationship.RECRUITER: 0.8,
+    Relationship.OTHER: 0.7,
+}
+
+_LABEL: dict[Relationship, str] = {
+    Relationship.DEPARTMENT_HEAD: "Department head",
+}
+
+_LAST: dict[InteractionKind, str] = {
+    InteractionKind.COFFEE: "last coffee",
+    InteractionKind.MEAL: "last meal",
+    InteractionKind.MEETING: "last met",
+    InteractionKind.CALL: "last call",
+    InteractionKind.EMAIL: "last email",
+    InteractionKind.EVENT: "last seen at an event",
+}
+
+
+class RulesLike(Protocol):
+    """What the engine reads from `integrations.config.RulesConfig` (or any look-alike)."""
+
+    @property
+    def cadence_days(self) -> Mapping[str, int]: ...
+    @property
+    def follow_up_after_days(self) -> int: ...
+    @property
+    def follow_up_window_days(self) -> int: ...
+    @property
+    def decline_cooldown_days(self) -> int: ...
+    @property
+    def ignored_invites_to_pause(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class DefaultRules:
+    """The documented defaults, for callers without a config."""
+
+    cadence_days: Mapping[str, int] = field(
+        default_factory=lambda: {
+            "mentor": 45,
+            "advocate": 60,
+            "sponsor": 60,
+            "department-head": 90,
+            "peer": 90,
+            "recruiter": 120,
+            "friend": 60,
+            "other": 180,
+        }
+    )
+    follow_up_after_days: int = 2
+    follow_up_window_days: int = 21
+    decline_cooldown_days: int = 30
+    ignored_invites_to_pause: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class InviteHistory:
+    """What past invites to one contact say about asking again.
+
+    `open_since`: creation date of an invite still waiting for an answer (None if none).
+    `last_declined` / `last_ignored`: date of the latest decline / expiry without answer.
+    `ignored_in_a_row`: invites that expired unanswered since the last answer (or unpause).
+    """
+
+    open_since: date | None = None
+    last_declined: date | None = None
+    last_ignored: date | None = None
+    ignored_in_a_row: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DueContact:
+    contact: Contact
+    score: float
+    reasons: tuple[str, ...]
+    kind: str  # "follow-up" | "cadence"
+
+
+@dataclass(frozen=True, slots=True)
+class Excluded:
+    contact: Contact
+    reasons: tuple[str, ...]
+    paused: bool = False  # ignored too many invites: flagged until the user unpauses
+
+
+@dataclass(frozen=True, slots=True)
+class DueReport:
+    due: list[DueContact]
+    excluded: list[Excluded]
+    not_yet_met: list[Contact] = field(default_factory=list)
+
+
+def day_label(day: date, today: date) -> str:
+    """'10 Mar', with the year when it is not this year's."""
+    text = f"{day.day} {day:%b}"
+    return text if day.year == today.year else f"{text} {day.year}"
+
+
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
+
+
+def _ago(n: int) -> str:
+    return "today" if n == 0 else f"{_days(n)} ago"
+
+
+def relationship_label(rel: Relationship) -> str:
+    return _LABEL.get(rel, rel.value.capitalize())
+
+
+def cadence_for(contact: Contact, rules: RulesLike) -> int:
+    """The contact's own cadence if set, else the relationship's default."""
+    if contact.cadence_days:
+        return contact.cadence_days
+    return int(rules.cadence_days.get(contact.relationship.value, 180))
+
+
+def exclusion_reasons(
+    contact: Contact, *, today: date, rules: RulesLike, history: InviteHistory | None
+) -> tuple[list[str], bool]:
+    """Why the contact must not be invited now (empty if nothing stops it) and the paused flag."""
+    reasons: list[str] = []
+    paused = False
+    if contact.do_not_invite:
+        reasons.append("Marked do-not-invite")
+    if contact.snoozed_until is not None and contact.snoozed_until > today:
+        left = (contact.snoozed_until - today).days
+        reasons.append(
+            f"Snoozed until {day_label(contact.snoozed_until, today)}, {_days(left)} from now"
+        )
+    if contact.paused:
+        paused = True
+        reasons.append("Paused after ignored invites: unpause to invite again")
+    if history is not None:
+        limit = rules.ignored_invites_to_pause
+        if history.ignored_in_a_row >= limit and not contact.paused:
+            paused = True
+            reasons.append(
+                f"Ignored {history.ignored_in_a_row} invites in a row: paused until you unpause"
+            )
+        if history.open_since is not None:
+            reasons.append(
+                f"An invite sent on {day_label(history.open_since, today)} "
+                f"({_ago((today - history.open_since).days)}) is still open"
+            )
+        cooldown = rules.decline_cooldown_days
+        for when, verb in ((history.last_declined, "Declined"), (history.last_ignored, "Ignored")):
+            if when is None:
+                continue
+            ago = (today - when).days
+            if 0 <= ago < cooldown:
+                reasons.append(
+                    f"{verb} an invite {_ago(ago)}: waiting {cooldown} days before asking "
+                    f"again ({_days(cooldown - ago)} left)"
+                )
+    return reasons, paused
+
+
+def evaluate(
+    contacts: Iterable[Contact],
+    *,
+    today: date,
+    rules: RulesLike | None = None,
+    history: Mapping[int, InviteHistory] | None = None,
+) -> DueReport:
+    """Split contacts into due (descending score), excluded (with reasons) and not yet met.
+
+    Contacts that are neither (met recently, cadence not reached) are left out.
+    """
+    rules = rules or DefaultRules()
+    history = history or {}
+    due: list[DueContact] = []
+    excluded: list[Excluded] = []
+    not_met: list[Contact] = []
+    after = rules.follow_up_after_days
+    window = rules.follow_up_window_days
+    for contact in contacts:
+        hist = history.get(contact.id) if contact.id is not None else None
+        reasons, paused = exclusion_reasons(contact, today=today, rules=rules, history=hist)
+        if reasons:
+            excluded.append(Excluded(contact, tuple(reasons), paused))
+            continue
+        last = contact.last_met
+        times = contact.times_met
+        if last is None and contact.first_met is None:
+            not_met.append(contact)
+            continue
+        if times <= 1:
+            met_on = last if last is not None else contact.first_met
+            assert met_on is not None
+            since = (today - met_on).days
+            if after <= since <= window:
+                at = f" at {contact.how_met}" if contact.how_met else ""
+                due.append(
+                    DueContact(
+                        contact,
+                        round(FOLLOW_UP_BASE + since, 3),
+                        (
+                            f"Met once{at} on {day_label(met_on, today)}, {_ago(since)}: "
+                            "follow up while it's fresh",
+                        ),
+                        "follow-up",
+                    )
+                )
+                continue
+            if since < after:
+                continue
+        cadence = cadence_for(contact, rules)
+        if last is not None:
+            since = (today - last).days
+            latest = max(contact.interactions, key=lambda i: i.on)
+            kind = latest.kind
+            what = f"{_LAST[kind]} {_ago(since)}"
+        else:
+            assert contact.first_met is not None
+            since = (today - contact.first_met).days
+            via = f" via {contact.how_met}" if contact.how_met else ""
+            what = f"met once{via} {_ago(since)}"
+        if since < cadence:
+            continue
+        own = " (own cadence)" if contact.cadence_days else ""
+        ratio = min(since / cadence, OVERDUE_CAP)
+        score = round(RELATIONSHIP_WEIGHT[contact.relationship] * ratio, 3)
+        reason = f"{relationship_label(contact.relationship)}, {what}, every {cadence} days{own}"
+        due.append(DueContact(contact, score, (reason,), "cadence"))
+    due.sort(key=lambda d: (-d.score, d.contact.name.casefold(), d.contact.id or 0))
+    return DueReport(due=due, excluded=excluded, not_yet_met=not_met)

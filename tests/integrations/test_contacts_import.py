@@ -1,0 +1,214 @@
+"""Importing contacts from real files: native CSV, LinkedIn, vCard, mapped Excel CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from integrations.contacts_import import ContactFileError, export_csv, import_contacts
+from integrations.storage.contacts import load_contacts
+from integrations.storage.db import transaction
+from scheduler.model import Contact, Meal, Relationship
+from web.composition import Runtime
+
+DATA = Path(__file__).parent.parent / "data" / "contacts"
+EXCEL_MAP = "Full Name=name,E-mail=email,Firma=company,Notizen=notes"
+
+
+def run(runtime: Runtime, user: int, source: Path | bytes, **kw: object):  # type: ignore[no-untyped-def]
+    with transaction(runtime.sessions) as session:
+        return import_contacts(session, user, source, **kw)  # type: ignore[arg-type]
+
+
+def contacts(runtime: Runtime, user: int) -> dict[str, Contact]:
+    with transaction(runtime.sessions) as session:
+        return {c.name: c for c in load_contacts(session, user)}
+
+
+def export(runtime: Runtime, user: int) -> str:
+    with transaction(runtime.sessions) as session:
+        return export_csv(session, user)
+
+
+@pytest.fixture
+def user(runtime: Runtime) -> Iterator[int]:
+    yield runtime.owner_id(create=True)
+    runtime.engine.dispose()  # close pooled connections before the database is dropped
+
+
+def test_native_csv_imports_every_column(runtime: Runtime, user: int) -> None:
+    report = run(runtime, user, DATA / "native.csv")
+    assert (report.created, report.updated, report.skipped) == (5, 0, 0)
+    jonas = contacts(runtime, user)["Jonas Weber"]
+    assert jonas.emails == ("jonas.weber@example.com", "jonas@nordlicht.example")
+    assert jonas.relationship is Relationship.MENTOR
+    assert jonas.tags == ("board", "berlin")
+    assert jonas.notes == "Prefers Italian, no fish"
+    assert jonas.preferred_meals == {Meal.LUNCH}
+    assert jonas.preferred_days == {1, 3}
+    assert (jonas.first_met, jonas.last_met, jonas.times_met) == (
+        date(2019, 5, 2),
+        date(2026, 1, 26),
+        4,
+    )
+    priya = contacts(runtime, user)["Priya Raman"]
+    assert priya.cadence_days == 30 and priya.snoozed_until == date(2026, 4, 1)
+    assert priya.timezone == "Europe/London"
+    assert contacts(runtime, user)["Yusuf Demir"].do_not_invite
+
+
+def test_export_then_import_is_lossless(runtime: Runtime, user: int, tmp_path: Path) -> None:
+    run(runtime, user, DATA / "native.csv")
+    run(runtime, user, DATA / "linkedin_connections.csv")
+    first = export(runtime, user)
+    other = runtime.owner_id("someone.else@example.com", create=True)
+    report = run(runtime, other, first.encode())
+    assert report.skipped == 0
+    assert export(runtime, other) == first
+    strip = lambda c: (c.name, c.emails, c.first_met, c.last_met, c.times_met, c.linkedin_url)  # noqa: E731
+    assert sorted(map(strip, contacts(runtime, other).values())) == sorted(
+        map(strip, contacts(runtime, user).values())
+    )
+
+
+def test_importing_the_same_file_twice_changes_nothing(runtime: Runtime, user: int) -> None:
+    for name in ("native.csv", "linkedin_connections.csv", "apple_contacts.vcf", "contacts_v4.vcf"):
+        run(runtime, user, DATA / name)
+        before = export(runtime, user)
+        report = run(runtime, user, DATA / name)
+        assert (report.created, report.updated) == (0, 0), name
+        assert export(runtime, user) == before
+
+
+def test_linkedin_export_skips_the_notes_preamble_and_keeps_accents_and_commas(
+    runtime: Runtime, user: int
+) -> None:
+    report = run(runtime, user, DATA / "linkedin_connections.csv")
+    assert report.format == "linkedin"
+    assert (report.created, report.skipped) == (4, 2)
+    assert report.problems == [
+        (9, "Connected On '31 Foo 2024' is not a date (use YYYY-MM-DD)"),
+        (10, "Email Address 'not-an-email' is not an email address"),
+    ]
+    jose = contacts(runtime, user)["José Núñez"]
+    assert jose.company == "Acme, Inc."
+    assert (jose.first_met, jose.how_met) == (date(2024, 3, 15), "LinkedIn")
+    assert jose.linkedin_url == "https://www.linkedin.com/in/jose-nunez-1a2b3c"
+    assert contacts(runtime, user)["Zoë Müller"].title == "Founder, CEO"
+
+
+def test_linkedin_merges_by_email_then_by_profile_url(runtime: Runtime, user: int) -> None:
+    run(runtime, user, DATA / "native.csv")  # Ana Souza met at PyData, with an email
+    report = run(runtime, user, DATA / "linkedin_connections.csv")
+    assert (report.created, report.updated) == (3, 1)
+    ana = contacts(runtime, user)["Ana Souza"]
+    assert ana.how_met == "PyData Berlin"  # LinkedIn fills gaps, it does not overwrite
+    assert ana.linkedin_url == "https://www.linkedin.com/in/anasouza"
+    # José has no email: a re-export with a different name spelling still finds him by URL.
+    renamed = (DATA / "linkedin_connections.csv").read_text(encoding="utf-8").replace(
+        "José,Núñez", "Jose,Nunez"
+    )
+    report = run(runtime, user, renamed.encode())
+    assert report.created == 0
+    assert "Jose Nunez" in contacts(runtime, user)
+
+
+def test_vcards_from_apple_contacts(runtime: Runtime, user: int) -> None:
+    report = run(runtime, user, DATA / "apple_contacts.vcf")
+    assert report.format == "vcard"
+    assert (report.created, report.skipped) == (2, 1)
+    assert report.problems == [(27, "card has no FN, no N and no EMAIL")]
+    found = contacts(runtime, user)
+    jonas = found["Jonas Weber"]
+    assert jonas.emails == ("jonas.weber@example.com", "jonas@home.example")
+    assert jonas.notes.endswith("always asks about the kids.")  # folded line joined
+    assert (jonas.company, jonas.city) == ("Nordlicht GmbH", "Berlin")
+    assert "Dr. Chidi Anan Okafor" in found  # N without FN
+
+
+def test_vcards_from_google_contacts_merge_duplicate_emails(runtime: Runtime, user: int) -> None:
+    report = run(runtime, user, DATA / "google_contacts.vcf")
+    assert (report.created, report.skipped) == (2, 0)
+    sofia = contacts(runtime, user)["Sofia Rossi"]
+    assert sofia.emails == ("sofia.rossi@example.it", "sofia.r@gmail.example")
+    assert sofia.tags == ("Product",)
+    assert contacts(runtime, user)["Marcus Lee"].notes == "Met at KubeCon EU, talked about eBPF"
+
+
+def test_vcard_4_with_folded_lines_and_bad_cards(runtime: Runtime, user: int) -> None:
+    report = run(runtime, user, DATA / "contacts_v4.vcf")
+    assert (report.created, report.skipped) == (2, 2)
+    assert [line for line, _ in report.problems] == [19, 24]
+    isabel = contacts(runtime, user)["Isabel García"]
+    assert isabel.timezone == "Europe/Madrid"
+    assert "mentoring programme" in isabel.notes
+    assert contacts(runtime, user)["Greta Larsen"].city == "Copenhagen"
+
+
+def test_excel_csv_with_bom_and_semicolons_imports_through_a_mapping(
+    runtime: Runtime, user: int
+) -> None:
+    report = run(runtime, user, DATA / "excel_semicolon_bom.csv", mapping=EXCEL_MAP)
+    assert (report.created, report.skipped) == (3, 0)
+    found = contacts(runtime, user)
+    assert found["Jürgen Groß"].notes == "Likes pretzels; early riser"
+    assert found["Jürgen Groß"].company == "Bäckerei Groß"
+    again = run(runtime, user, DATA / "excel_semicolon_bom.csv", mapping=EXCEL_MAP)
+    assert (again.created, again.updated) == (0, 0)
+
+
+def test_bad_rows_are_reported_by_line_and_the_rest_imports(runtime: Runtime, user: int) -> None:
+    report = run(runtime, user, DATA / "native_bad_rows.csv")
+    assert (report.created, report.skipped) == (2, 4)
+    assert [line for line, _ in report.problems] == [3, 4, 6, 7]
+    assert "relationship 'boss'" in report.problems[0][1]
+    good = contacts(runtime, user)["Good One"]
+    assert (good.times_met, good.last_met) == (3, date(2025, 6, 1))
+    # times_met 3: the last on last_met, the earlier ones on first_met.
+    assert [i.on for i in good.interactions] == [date(2025, 1, 1)] * 2 + [date(2025, 6, 1)]
+
+
+def test_a_file_that_is_not_contacts_is_refused_with_one_line(
+    runtime: Runtime, user: int, tmp_path: Path
+) -> None:
+    bad = tmp_path / "numbers.csv"
+    bad.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(ContactFileError, match="numbers.csv: line 1: no name or email column"):
+        run(runtime, user, bad)
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes("name,email\nJürgen,j@example.de\n".encode("latin-1"))
+    with pytest.raises(ContactFileError, match="latin1.csv: line 2: not UTF-8"):
+        run(runtime, user, latin)
+    with pytest.raises(ContactFileError, match="not a LinkedIn"):
+        run(runtime, user, DATA / "native.csv", format="linkedin")
+
+
+def test_a_crash_in_the_middle_of_an_import_leaves_the_contacts_as_they_were(
+    sqlite_runtime: Runtime, tmp_path: Path
+) -> None:
+    runtime = sqlite_runtime
+    user = runtime.owner_id(create=True)
+    run(runtime, user, DATA / "native.csv")
+    before = export(runtime, user)
+    # A database rule that rejects one contact, far down a file whose earlier rows update
+    # existing contacts and create new ones (written in earlier chunks).
+    with runtime.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER reject_boom BEFORE INSERT ON contacts WHEN NEW.name = 'Boom' "
+            "BEGIN SELECT RAISE(ABORT, 'rejected by the database'); END"
+        )
+    rows = ["name,email,company"]
+    rows += ["Jonas Weber,jonas.weber@example.com,Changed GmbH"]
+    rows += [f"Person {i},p{i}@example.com,Acme" for i in range(2500)]
+    rows += ["Boom,boom@example.com,Acme"]
+    big = tmp_path / "big.csv"
+    big.write_text("\n".join(rows) + "\n")
+    with pytest.raises(Exception, match="rejected by the database"):
+        run(runtime, user, big)
+    assert export(runtime, user) == before
+    with runtime.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from contacts")).scalar() == 5

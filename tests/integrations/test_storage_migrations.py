@@ -1,0 +1,223 @@
+"""Migrations on SQLite and PostgreSQL: the schema they build, and the rules it enforces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from integrations.config import ConfigError
+from integrations.storage import db, models
+from integrations.storage.models import Base
+
+# Tables that hold no one user's data. Add a table here only if that is really so.
+NOT_USER_DATA = {"alembic_version", "users"}
+
+NOW = datetime(2026, 3, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    db.upgrade(database_url)
+    engine = db.make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def test_upgrade_from_an_empty_database_creates_every_table(engine: Engine) -> None:
+    tables = set(inspect(engine).get_table_names())
+    assert tables == set(Base.metadata.tables) | {"alembic_version"}
+    assert db.current_revision(engine) == db.head_revision()
+
+
+def test_the_migrations_build_exactly_the_schema_the_models_describe(engine: Engine) -> None:
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert differences == []
+
+
+def test_upgrade_is_idempotent(database_url: str, engine: Engine) -> None:
+    with db.transaction(db.make_sessionmaker(engine)) as session:
+        session.add(_user("a@example.com"))
+    db.upgrade(database_url)
+    db.upgrade(database_url)
+    assert db.current_revision(engine) == db.head_revision()
+    with db.transaction(db.make_sessionmaker(engine)) as session:
+        assert session.scalars(select(models.User.email)).all() == ["a@example.com"]
+
+
+def test_every_table_holding_user_data_carries_the_owning_user_id(engine: Engine) -> None:
+    inspector = inspect(engine)
+    for table in set(inspector.get_table_names()) - NOT_USER_DATA:
+        columns = {c["name"] for c in inspector.get_columns(table)}
+        assert "user_id" in columns, f"table {table} has no user_id"
+        references = {
+            (fk["referred_table"], tuple(fk["referred_columns"]))
+            for fk in inspector.get_foreign_keys(table)
+            if fk["constrained_columns"] == ["user_id"]
+        }
+        assert references == {("users", ("id",))}, f"{table}.user_id does not reference users"
+
+
+def test_sqlite_runs_with_wal_and_foreign_keys_on(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_a_row_pointing_at_a_missing_user_is_refused(engine: Engine) -> None:
+    with (
+        pytest.raises(IntegrityError),
+        db.transaction(db.make_sessionmaker(engine)) as session,
+    ):
+        session.add(_contact(user_id=4242))
+
+
+def test_deleting_a_user_deletes_their_data(engine: Engine) -> None:
+    sessions = db.make_sessionmaker(engine)
+    with db.transaction(sessions) as session:
+        user = _user("gone@example.com")
+        session.add(user)
+        session.flush()
+        session.add(_contact(user.id))
+    with db.transaction(sessions) as session:
+        session.execute(text("DELETE FROM users WHERE email = 'gone@example.com'"))
+    with db.transaction(sessions) as session:
+        assert session.scalars(select(models.Contact)).all() == []
+
+
+def test_only_one_active_booking_may_hold_a_start_time(engine: Engine) -> None:
+    sessions = db.make_sessionmaker(engine)
+    with db.transaction(sessions) as session:
+        user = _user("owner@example.com")
+        session.add(user)
+        session.flush()
+        contact = _contact(user.id)
+        session.add(contact)
+        session.flush()
+        invite = _invite(user.id, contact.id, "a")
+        other_invite = _invite(user.id, contact.id, "b")
+        session.add_all([invite, other_invite])
+        session.flush()
+        session.add(_booking(user.id, invite.id, contact.id, "active"))
+        ids = (user.id, other_invite.id, contact.id)
+
+    with pytest.raises(IntegrityError), db.transaction(sessions) as session:
+        session.add(_booking(*ids, "active"))
+
+    # A cancelled booking at the same start is history, not a double booking.
+    with db.transaction(sessions) as session:
+        session.add(_booking(*ids, "cancelled"))
+        session.add(_booking(*ids, "cancelled"))
+    # And another start time is free to book.
+    with db.transaction(sessions) as session:
+        session.add(_booking(*ids, "active", start=NOW + timedelta(days=1)))
+    with db.transaction(sessions) as session:
+        statuses = session.scalars(select(models.Booking.status).order_by(models.Booking.id))
+        assert list(statuses) == ["active", "cancelled", "cancelled", "active"]
+
+
+def test_a_second_user_may_book_the_same_start_time(engine: Engine) -> None:
+    sessions = db.make_sessionmaker(engine)
+    with db.transaction(sessions) as session:
+        for email in ("one@example.com", "two@example.com"):
+            user = _user(email)
+            session.add(user)
+            session.flush()
+            contact = _contact(user.id)
+            session.add(contact)
+            session.flush()
+            invite = _invite(user.id, contact.id, email)
+            session.add(invite)
+            session.flush()
+            session.add(_booking(user.id, invite.id, contact.id, "active"))
+    with db.transaction(sessions) as session:
+        assert len(session.scalars(select(models.Booking)).all()) == 2
+
+
+def test_datetimes_come_back_aware_in_utc(engine: Engine) -> None:
+    sessions = db.make_sessionmaker(engine)
+    berlin = datetime(2026, 3, 29, 3, 30, tzinfo=UTC).astimezone()
+    with db.transaction(sessions) as session:
+        user = _user("tz@example.com")
+        user.created_at = berlin
+        session.add(user)
+    with db.transaction(sessions) as session:
+        stored = session.scalars(select(models.User.created_at)).one()
+    assert stored == berlin
+    assert stored.tzinfo is UTC
+
+
+def test_a_failed_unit_of_work_leaves_nothing_behind(engine: Engine) -> None:
+    sessions = db.make_sessionmaker(engine)
+    with pytest.raises(RuntimeError), db.transaction(sessions) as session:
+        session.add(_user("half@example.com"))
+        session.flush()
+        raise RuntimeError("crash mid-way")
+    with db.transaction(sessions) as session:
+        assert session.scalars(select(models.User)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("foo://somewhere/db", "database URL 'foo://somewhere/db' names an unknown database"),
+        ("not a url", "database URL 'not a url' is not a URL"),
+        ("postgresql+nosuchdriver://u:pw@h/db", "names an unknown database"),
+    ],
+)
+def test_a_database_url_meetagain_cannot_use_is_a_clear_error(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        db.make_engine(url)
+    assert "pw" not in str(info.value)
+
+
+def test_plain_postgresql_urls_use_psycopg_3() -> None:
+    assert db.normalise_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert db.normalise_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert db.normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+# --- rows --------------------------------------------------------------------------------------
+
+
+def _user(email: str) -> models.User:
+    return models.User(email=email, name="", timezone="UTC", settings={}, created_at=NOW)
+
+
+def _contact(user_id: int) -> models.Contact:
+    return models.Contact(user_id=user_id, name="Ana", created_at=NOW, updated_at=NOW)
+
+
+def _invite(user_id: int, contact_id: int, token: str) -> models.Invite:
+    return models.Invite(
+        user_id=user_id,
+        contact_id=contact_id,
+        token_hash=token.ljust(64, "0"),
+        email="ana@example.org",
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=14),
+    )
+
+
+def _booking(
+    user_id: int, invite_id: int, contact_id: int, status: str, start: datetime = NOW
+) -> models.Booking:
+    return models.Booking(
+        user_id=user_id,
+        invite_id=invite_id,
+        contact_id=contact_id,
+        start=start,
+        end=start + timedelta(minutes=45),
+        status=status,
+        ical_uid=f"{invite_id}-{status}@meetagain",
+        created_at=NOW,
+    )

@@ -1,0 +1,217 @@
+"""Pairing: suitable times, no double offers, caps, and an optimal plan (against brute force)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduler.model import Contact, Interval, Meal, SchedulingPolicy, Slot
+from scheduler.pairing import candidate_times, pair
+from scheduler.rules import DueContact
+
+BERLIN = ZoneInfo("Europe/Berlin")
+MONDAY = date(2026, 3, 16)
+POLICY = SchedulingPolicy(max_per_day=1, max_per_week=3, times_per_invite=3)
+
+
+def at(day: int, hh: int, mm: int = 0) -> datetime:
+    return datetime.combine(MONDAY + timedelta(days=day), time(hh, mm), tzinfo=BERLIN)
+
+
+def week_slots(days: int = 5) -> list[Slot]:
+    slots = []
+    for d in range(days):
+        slots.append(Slot(at(d, 7, 30), at(d, 9), "breakfast"))
+        slots.append(Slot(at(d, 12), at(d, 13, 30), "lunch"))
+    return slots
+
+
+def due(name: str, score: float, cid: int, **kw: object) -> DueContact:
+    contact = Contact(name=name, emails=(f"{name.lower()}@example.com",), id=cid, **kw)  # type: ignore[arg-type]
+    return DueContact(contact, score, (f"{name} is due",), "cadence")
+
+
+def overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_times_start_on_quarter_hours_and_fit_inside_their_slot() -> None:
+    slot = Slot(at(0, 7, 40), at(0, 9, 5), "breakfast")
+    times = candidate_times([slot], timedelta(minutes=45))
+    assert [t.start.strftime("%H:%M") for t in times] == ["07:45", "08:00", "08:15"]
+    assert all(t.end <= slot.end for t in times)
+
+
+def test_each_proposal_gets_three_times_on_three_different_days() -> None:
+    plan = pair([due("Ana", 2.0, 1)], week_slots(), policy=POLICY)
+    [proposal] = plan
+    assert len(proposal.times) == 3
+    assert len({t.start.date() for t in proposal.times}) == 3
+    assert proposal.reasons == ("Ana is due",)
+
+
+def test_no_two_proposals_share_or_overlap_a_time() -> None:
+    people = [due(n, 3.0 - i / 10, i) for i, n in enumerate(["Ana", "Ben", "Cem", "Dan"])]
+    plan = pair(people, week_slots(), policy=POLICY)
+    assert len(plan) == 3
+    spans = [(t.start, t.end) for p in plan for t in p.times]
+    assert not any(overlaps(a, b) for a, b in itertools.combinations(spans, 2))
+    assert [p.contact.name for p in plan] == ["Ana", "Ben", "Cem"]
+
+
+def test_meal_preferences_pick_the_matching_window_and_coffee_takes_any() -> None:
+    people = [
+        due("Bre", 3.0, 1, preferred_meals=frozenset({Meal.BREAKFAST})),
+        due("Lun", 2.0, 2, preferred_meals=frozenset({Meal.LUNCH})),
+        due("Cof", 1.0, 3, preferred_meals=frozenset({Meal.COFFEE})),
+    ]
+    plan = {p.contact.name: p for p in pair(people, week_slots(), policy=POLICY)}
+    assert {t.window for t in plan["Bre"].times} == {"breakfast"}
+    assert {t.window for t in plan["Lun"].times} == {"lunch"}
+    assert len(plan["Cof"].times) == 3
+
+
+def test_preferred_weekdays_are_respected_and_fewer_days_mean_fewer_times() -> None:
+    tue_thu = due("Lena", 2.0, 1, preferred_days=frozenset({1, 3}))
+    [p] = pair([tue_thu], week_slots(), policy=POLICY)
+    assert sorted(t.start.weekday() for t in p.times) == [1, 3]
+
+
+def test_times_fall_between_seven_and_twenty_in_the_contacts_own_zone() -> None:
+    # 07:30 in Berlin is 06:30 in London: too early for a Londoner; Los Angeles sleeps at lunch.
+    london = due("Priya", 2.0, 1, timezone="Europe/London", preferred_meals=frozenset({Meal.BREAKFAST}))
+    [p] = pair([london], week_slots(), policy=POLICY)
+    assert all(t.start.astimezone(ZoneInfo("Europe/London")).time() >= time(7) for t in p.times)
+    los_angeles = due("Noah", 2.0, 2, timezone="America/Los_Angeles")
+    assert pair([los_angeles], week_slots(), policy=POLICY) == []
+
+
+def test_times_already_offered_in_open_invites_are_not_offered_again() -> None:
+    taken = [Interval(at(d, 7, 30), at(d, 9)) for d in range(5)]
+    [p] = pair([due("Ana", 2.0, 1)], week_slots(), policy=POLICY, taken=taken)
+    assert {t.window for t in p.times} == {"lunch"}
+
+
+def test_days_at_the_daily_cap_are_not_used_and_bookings_count_against_the_week() -> None:
+    booked = [at(0, 12), at(1, 12)]
+    people = [due(n, 3.0 - i / 10, i) for i, n in enumerate(["Ana", "Ben", "Cem"])]
+    plan = pair(people, week_slots(), policy=POLICY, booked=booked)
+    assert [p.contact.name for p in plan] == ["Ana"]  # 3 per week, 2 already booked
+    assert all(t.start.weekday() not in (0, 1) for t in plan[0].times)
+
+
+def test_open_invites_awaiting_answers_count_against_the_weekly_capacity() -> None:
+    people = [due(n, 3.0 - i / 10, i) for i, n in enumerate(["Ana", "Ben", "Cem"])]
+    assert len(pair(people, week_slots(), policy=POLICY, pending=2)) == 1
+
+
+def test_twenty_thousand_due_contacts_pair_quickly() -> None:
+    import time as clock
+
+    people = [
+        due(f"P{i:05d}", 1.0 + (i % 997) / 1000, i, preferred_days=frozenset({i % 5}))
+        for i in range(20_000)
+    ]
+    started = clock.perf_counter()
+    plan = pair(people, week_slots(10), policy=POLICY)
+    assert clock.perf_counter() - started < 2.0
+    assert len(plan) == 3
+
+
+# --- optimality against brute force -------------------------------------------------------
+
+WINDOWS = ("breakfast", "lunch")
+
+
+@st.composite
+def instances(draw: st.DrawFn) -> tuple[list[DueContact], list[Slot], SchedulingPolicy]:
+    days = draw(st.integers(1, 3))
+    slots = []
+    for d in range(days):
+        for w, hour in zip(WINDOWS, (8, 12), strict=True):
+            if draw(st.booleans()):
+                length = draw(st.sampled_from([45, 60, 75, 90]))
+                start = at(d, hour, draw(st.sampled_from([0, 15, 30])))
+                slots.append(Slot(start, start + timedelta(minutes=length), w))
+    n = draw(st.integers(1, 5))
+    people = []
+    for i in range(n):
+        meals = draw(st.sampled_from([frozenset(), frozenset({Meal.BREAKFAST}),
+                                      frozenset({Meal.LUNCH}), frozenset({Meal.COFFEE})]))
+        prefs = draw(st.sampled_from([frozenset(), frozenset({0}), frozenset({1, 2})]))
+        score = draw(st.sampled_from([1.0, 1.5, 2.0, 2.5, 3.0, 101.0]))
+        people.append(due(f"C{i}", score, i, preferred_meals=meals, preferred_days=prefs))
+    policy = SchedulingPolicy(
+        duration=timedelta(minutes=45),
+        max_per_day=1,
+        max_per_week=draw(st.integers(1, 3)),
+        times_per_invite=draw(st.integers(1, 3)),
+    )
+    return people, slots, policy
+
+
+def suits(d: DueContact, t_start: datetime, window: str) -> bool:
+    c = d.contact
+    if c.preferred_meals and Meal.COFFEE not in c.preferred_meals:
+        if window not in {m.value for m in c.preferred_meals}:
+            return False
+    return not c.preferred_days or t_start.weekday() in c.preferred_days
+
+
+def brute_force_best(
+    people: list[DueContact], slots: list[Slot], policy: SchedulingPolicy
+) -> int:
+    times = candidate_times(slots, policy.duration)
+    k = policy.times_per_invite
+    options = {}
+    for d in people:
+        mine = [t for t in times if suits(d, t.start, t.window)]
+        need = min(k, len({t.start.date() for t in mine}))
+        options[d.contact.id] = [
+            combo
+            for combo in itertools.combinations(mine, need)
+            if len({t.start.date() for t in combo}) == need
+            and not any(overlaps((a.start, a.end), (b.start, b.end))
+                        for a, b in itertools.combinations(combo, 2))
+        ] if mine else []
+    best = 0
+    for size in range(1, policy.max_per_week + 1):
+        for group in itertools.combinations(people, size):
+            for choice in itertools.product(*(options[d.contact.id] for d in group)):
+                spans = [(t.start, t.end) for combo in choice for t in combo]
+                if any(overlaps(a, b) for a, b in itertools.combinations(spans, 2)):
+                    continue
+                best = max(best, sum(round(d.score * 1000) for d in group))
+                break
+    return best
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances())
+def test_the_plan_has_the_highest_total_score_of_all_valid_plans(
+    instance: tuple[list[DueContact], list[Slot], SchedulingPolicy],
+) -> None:
+    people, slots, policy = instance
+    plan = pair(people, slots, policy=policy)
+    # The plan is valid...
+    spans = [(t.start, t.end) for p in plan for t in p.times]
+    assert not any(overlaps(a, b) for a, b in itertools.combinations(spans, 2))
+    assert len(plan) <= policy.max_per_week
+    by_id = {d.contact.id: d for d in people}
+    for p in plan:
+        assert 1 <= len(p.times) <= policy.times_per_invite
+        assert len({t.start.date() for t in p.times}) == len(p.times)
+        assert all(suits(by_id[p.contact.id], t.start, t.window) for t in p.times)
+    # ...and no valid plan scores higher.
+    assert sum(round(p.score * 1000) for p in plan) == brute_force_best(people, slots, policy)
+
+
+def test_the_same_input_gives_the_same_plan() -> None:
+    people = [due(n, 2.0, i) for i, n in enumerate(["Ana", "Ben", "Cem", "Dan"])]
+    assert pair(people, week_slots(), policy=POLICY) == pair(
+        list(reversed(people)), week_slots(), policy=POLICY
+    )

@@ -1,0 +1,141 @@
+"""The contacts CLI as a person runs it: a real instance, real files, real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent.parent / "data" / "contacts"
+NOW = "2026-03-16T08:00:00+01:00"
+
+
+@pytest.fixture
+def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[owner]\nname = "Test Owner"\nemails = ["owner@example.com"]\n'
+        'timezone = "Europe/Berlin"\n\n[web]\ninstance_path = "instance"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEETAGAIN_")}
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "web", "--config", str(config), *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+        )
+        if ok:
+            assert done.returncode == 0, done.stderr
+        return done
+
+    run("init")
+    return run
+
+
+def test_import_prints_the_counts_and_one_line_per_skipped_row(cli) -> None:  # type: ignore[no-untyped-def]
+    done = cli("contacts", "import", str(DATA / "linkedin_connections.csv"))
+    assert done.stdout.splitlines() == [
+        "created 4, updated 0, skipped 2",
+        "skipped line 9: Connected On '31 Foo 2024' is not a date (use YYYY-MM-DD)",
+        "skipped line 10: Email Address 'not-an-email' is not an email address",
+    ]
+    again = cli("contacts", "import", str(DATA / "linkedin_connections.csv"), "--format", "linkedin")
+    assert again.stdout.splitlines()[0] == "created 0, updated 0, skipped 2"
+
+
+def test_a_mapped_excel_csv_imports_and_an_unmapped_one_exits_2(cli) -> None:  # type: ignore[no-untyped-def]
+    bad = cli("contacts", "import", str(DATA / "excel_semicolon_bom.csv"), ok=False)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: ") and "no name or email column" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    done = cli(
+        "contacts", "import", str(DATA / "excel_semicolon_bom.csv"),
+        "--map", "Full Name=name,E-mail=email,Firma=company",
+    )
+    assert done.stdout.strip() == "created 3, updated 0, skipped 0"
+
+
+def test_a_missing_file_exits_2_with_one_clear_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    done = cli("contacts", "import", str(tmp_path / "nope.vcf"), ok=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: {tmp_path / 'nope.vcf'}: no such file"
+
+
+def test_export_then_import_into_a_fresh_instance_is_lossless(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("contacts", "import", str(DATA / "native.csv"))
+    cli("contacts", "import", str(DATA / "apple_contacts.vcf"))
+    exported = cli("contacts", "export").stdout
+    assert exported.splitlines()[0].startswith(
+        "name,email,company,title,relationship,tags,how_met,first_met,last_met,times_met,"
+        "cadence_days,preferred_meals,preferred_days,timezone,city,notes,questions,"
+        "do_not_invite,snooze_until"
+    )
+    copy = tmp_path / "export.csv"
+    copy.write_text(exported)
+    cli("--db", f"sqlite:///{tmp_path / 'other.db'}", "init")
+    cli("--db", f"sqlite:///{tmp_path / 'other.db'}", "contacts", "import", str(copy))
+    again = cli("--db", f"sqlite:///{tmp_path / 'other.db'}", "contacts", "export").stdout
+    assert again == exported
+
+
+def test_list_as_json_has_the_documented_shape(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("contacts", "import", str(DATA / "native.csv"))
+    data = json.loads(cli("contacts", "list", "--format", "json").stdout)
+    jonas = next(c for c in data["contacts"] if c["name"] == "Jonas Weber")
+    assert jonas["emails"] == ["jonas.weber@example.com", "jonas@nordlicht.example"]
+    assert jonas["relationship"] == "mentor"
+    assert jonas["tags"] == ["board", "berlin"]
+    assert (jonas["first_met"], jonas["last_met"], jonas["times_met"]) == (
+        "2019-05-02",
+        "2026-01-26",
+        4,
+    )
+    assert {"company", "title", "how_met"} <= set(jonas)
+
+
+def test_due_lists_by_descending_score_with_reasons_and_exclusions(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("demo", "--today", "2026-03-16")
+    data = json.loads(cli("due", "--now", NOW, "--format", "json").stdout)
+    scores = [d["score"] for d in data["due"]]
+    assert scores == sorted(scores, reverse=True)
+    first = data["due"][0]
+    assert set(first) == {"name", "email", "score", "reasons"}
+    assert first["reasons"][0].endswith("follow up while it's fresh")
+    jonas = next(d for d in data["due"] if d["name"] == "Jonas Weber")
+    assert jonas["reasons"] == ["Mentor, last coffee 59 days ago, every 45 days"]
+    excluded = {e["name"]: e["reasons"] for e in data["excluded"]}
+    assert excluded["Yusuf Demir"] == ["Marked do-not-invite"]
+    assert excluded["Clara Dubois"] == ["Snoozed until 5 Apr, 20 days from now"]
+    text = cli("due", "--now", NOW).stdout
+    assert "Mentor, last coffee 59 days ago, every 45 days" in text
+
+
+def test_plan_offers_three_times_on_different_days_to_at_most_three_people(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("demo", "--today", "2026-03-16")
+    data = json.loads(cli("plan", "--now", NOW, "--format", "json").stdout)
+    proposals = data["proposals"]
+    assert 1 <= len(proposals) <= 3
+    for p in proposals:
+        assert set(p) == {"name", "email", "times", "reasons"}
+        assert len(p["times"]) == 3
+        assert len({t["start"][:10] for t in p["times"]}) == 3
+        assert all(set(t) == {"start", "end", "window"} for t in p["times"])
+    starts = [t["start"] for p in proposals for t in p["times"]]
+    assert len(starts) == len(set(starts))
+    assert all(s >= "2026-03-17" for s in starts)  # 24 hours' notice
+    text = cli("plan", "--now", NOW).stdout
+    assert proposals[0]["name"] in text
+
+
+def test_a_bad_now_exits_2(cli) -> None:  # type: ignore[no-untyped-def]
+    done = cli("due", "--now", "yesterday", ok=False)
+    assert done.returncode == 2
+    assert "--now 'yesterday' is not an ISO 8601 time" in done.stderr

@@ -1,0 +1,350 @@
+"""The `meetagain` command as a user runs it: a real process, its exit code and its output."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from integrations.storage import db, models
+
+TODAY = date(2026, 3, 18)  # a Wednesday; the demo is relative to the --today given
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEETAGAIN_")}
+    env.update(extra)
+    return env
+
+
+def meetagain(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m web ARGS` (the same entry point as the `meetagain` script)."""
+    return subprocess.run(
+        [sys.executable, "-m", "web", *args],
+        cwd=cwd,
+        env=env or clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def counts(url: str) -> dict[str, int]:
+    engine = db.make_engine(url)
+    tables = (
+        models.User,
+        models.Contact,
+        models.ContactEmail,
+        models.Interaction,
+        models.Calendar,
+    )
+    try:
+        with engine.connect() as conn:
+            return {
+                t.__tablename__: conn.scalar(select(func.count()).select_from(t)) or 0
+                for t in tables
+            }
+    finally:
+        engine.dispose()
+
+
+# --- help and entry points ---------------------------------------------------------------------
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    result = meetagain(tmp_path, "--help")
+    assert result.returncode == 0, result.stderr
+    for command in ("init", "demo", "serve", "db", "slots", "busy", "contacts", "due", "plan"):
+        assert re.search(rf"^\s+{command}\s", result.stdout, re.MULTILINE), command
+    assert result.stderr == ""
+
+
+def test_the_installed_meetagain_script_runs() -> None:
+    script = Path(sys.executable).parent / "meetagain"
+    if not script.exists():
+        pytest.skip("meetagain is not installed next to this Python")
+    result = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, timeout=60, env=clean_env()
+    )
+    assert result.returncode == 0
+    assert "breakfast and lunch" in result.stdout
+
+
+# --- init --------------------------------------------------------------------------------------
+
+
+def test_init_creates_the_instance_folder_a_private_secret_and_the_database(
+    tmp_path: Path,
+) -> None:
+    result = meetagain(tmp_path, "init")
+    assert result.returncode == 0, result.stderr
+    instance = tmp_path / "instance"
+    secret = instance / "secret_key"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+    assert len(secret.read_text().strip()) >= 32
+    assert (instance / "meetagain.db").is_file()
+    url = f"sqlite:///{instance / 'meetagain.db'}"
+    assert counts(url)["users"] == 1
+    assert "created secret key" in result.stdout
+
+
+def test_init_twice_keeps_the_secret_and_changes_nothing(tmp_path: Path) -> None:
+    assert meetagain(tmp_path, "init").returncode == 0
+    secret = tmp_path / "instance" / "secret_key"
+    first = secret.read_bytes()
+    url = f"sqlite:///{tmp_path / 'instance' / 'meetagain.db'}"
+    before = counts(url)
+
+    again = meetagain(tmp_path, "init")
+    assert again.returncode == 0, again.stderr
+    assert "kept existing secret key" in again.stdout
+    assert secret.read_bytes() == first
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert counts(url) == before
+
+
+def test_init_never_overwrites_a_secret_it_did_not_write(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "secret_key").write_text("x" * 40)
+    result = meetagain(tmp_path, "init")
+    assert result.returncode == 0, result.stderr
+    assert (instance / "secret_key").read_text() == "x" * 40
+
+
+def test_init_uses_the_database_given_with_db(tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere" / "mine.db"
+    result = meetagain(tmp_path, "--db", f"sqlite:///{other}", "init")
+    assert result.returncode == 0, result.stderr
+    assert other.is_file()
+    assert not (tmp_path / "instance" / "meetagain.db").exists()
+
+
+def test_init_honours_a_config_file_and_the_instance_variable(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[owner]\nemails = ["ada@example.com"]\n')
+    env = clean_env(MEETAGAIN_INSTANCE=str(tmp_path / "state"))
+    assert meetagain(tmp_path, "init", env=env).returncode == 0
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'state' / 'meetagain.db'}")
+    with engine.connect() as conn:
+        assert conn.scalars(select(models.User.email)).all() == ["ada@example.com"]
+    engine.dispose()
+
+
+# --- demo --------------------------------------------------------------------------------------
+
+
+def test_demo_twice_leaves_the_same_data(tmp_path: Path, database_url: str) -> None:
+    args = ("--db", database_url, "demo", "--today", TODAY.isoformat())
+    first = meetagain(tmp_path, *args)
+    assert first.returncode == 0, first.stderr
+    after_first = counts(database_url)
+    calendar = (tmp_path / "instance" / "demo-calendar.ics").read_bytes()
+
+    second = meetagain(tmp_path, *args)
+    assert second.returncode == 0, second.stderr
+    assert counts(database_url) == after_first
+    assert (tmp_path / "instance" / "demo-calendar.ics").read_bytes() == calendar
+    assert "0 added" in second.stdout
+
+
+def test_demo_holds_about_25_contacts_with_varied_relationships_and_histories(
+    tmp_path: Path,
+) -> None:
+    assert meetagain(tmp_path, "demo", "--today", TODAY.isoformat()).returncode == 0
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'instance' / 'meetagain.db'}")
+    with engine.connect() as conn:
+        contacts = conn.execute(
+            select(
+                models.Contact.id,
+                models.Contact.relationship_kind.label("relationship"),
+                models.Contact.do_not_invite,
+            )
+        ).all()
+        met = dict(
+            conn.execute(
+                select(models.Interaction.contact_id, func.count()).group_by(
+                    models.Interaction.contact_id
+                )
+            ).all()
+        )
+    engine.dispose()
+    assert 20 <= len(contacts) <= 30
+    assert len({c.relationship for c in contacts}) >= 6
+    times_met = [met.get(c.id, 0) for c in contacts]
+    assert 0 in times_met  # never met
+    assert 1 in times_met  # met once: the follow-up the product exists for
+    assert max(times_met) >= 3  # an old friend
+    assert any(c.do_not_invite for c in contacts)
+
+
+def test_the_demo_calendar_is_a_valid_two_week_calendar_around_today(tmp_path: Path) -> None:
+    import recurring_ical_events
+    from icalendar import Calendar
+
+    assert meetagain(tmp_path, "demo", "--today", TODAY.isoformat()).returncode == 0
+    calendar = Calendar.from_ical((tmp_path / "instance" / "demo-calendar.ics").read_bytes())
+    monday = TODAY - timedelta(days=TODAY.weekday())
+    events = recurring_ical_events.of(calendar).between(monday, monday + timedelta(days=14))
+    assert len(events) >= 15
+    everything = recurring_ical_events.of(calendar).between(
+        monday - timedelta(days=365), monday + timedelta(days=365)
+    )
+    assert len(everything) == len(events)
+
+
+def test_demo_before_init_prepares_the_database_itself(tmp_path: Path) -> None:
+    result = meetagain(tmp_path, "demo")
+    assert result.returncode == 0, result.stderr
+    assert counts(f"sqlite:///{tmp_path / 'instance' / 'meetagain.db'}")["contacts"] >= 20
+
+
+# --- db upgrade --------------------------------------------------------------------------------
+
+
+def test_db_upgrade_migrates_an_empty_database(tmp_path: Path, database_url: str) -> None:
+    result = meetagain(tmp_path, "--db", database_url, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    engine = db.make_engine(database_url)
+    assert db.current_revision(engine) == db.head_revision()
+    engine.dispose()
+    assert meetagain(tmp_path, "--db", database_url, "db", "upgrade").returncode == 0
+
+
+def test_db_upgrade_hides_the_database_password(tmp_path: Path) -> None:
+    url = "postgresql://me:hunter2@127.0.0.1:1/none"
+    result = meetagain(tmp_path, "--db", url, "db", "upgrade")
+    assert result.returncode == 2
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+# --- errors: one line, exit 2, --verbose for the traceback -------------------------------------
+
+
+def test_a_bad_config_file_is_one_line_naming_file_and_key(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[windows.lunch]\nstart = "25:00"\nend = "13:30"\n')
+    line = one_error_line(meetagain(tmp_path, "init"))
+    assert line == 'error: config.toml: [windows.lunch] start "25:00" is not a time HH:MM'
+
+
+def test_a_missing_config_file_is_one_line(tmp_path: Path) -> None:
+    line = one_error_line(meetagain(tmp_path, "--config", "missing.toml", "init"))
+    assert line == "error: missing.toml: config file not found"
+    assert not (tmp_path / "instance").exists()
+
+
+def test_a_config_file_named_by_the_environment_must_exist(tmp_path: Path) -> None:
+    env = clean_env(MEETAGAIN_CONFIG=str(tmp_path / "gone.toml"))
+    line = one_error_line(meetagain(tmp_path, "init", env=env))
+    assert line == f"error: {tmp_path / 'gone.toml'}: config file not found"
+
+
+def test_invalid_toml_is_one_line_with_the_line_number(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[owner\n")
+    line = one_error_line(meetagain(tmp_path, "demo"))
+    assert line.startswith("error: config.toml: not valid TOML:")
+    assert "line 1" in line
+
+
+def test_an_unknown_database_driver_is_one_line(tmp_path: Path) -> None:
+    line = one_error_line(meetagain(tmp_path, "--db", "oracle+nope://db/x", "db", "upgrade"))
+    assert "names an unknown database 'oracle+nope'" in line
+
+
+def test_an_unknown_command_is_one_line(tmp_path: Path) -> None:
+    line = one_error_line(meetagain(tmp_path, "frobnicate"))
+    assert "frobnicate" in line
+
+
+def test_verbose_shows_the_traceback_and_then_the_line(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[owner]\nnmae = 1\n")
+    result = meetagain(tmp_path, "--verbose", "init")
+    assert result.returncode == 2
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "error: config.toml: [owner] unknown key 'nmae' (did you mean 'name'?)"
+    )
+
+
+# --- serve -------------------------------------------------------------------------------------
+
+
+def test_serve_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
+    assert meetagain(tmp_path, "init").returncode == 0
+    (tmp_path / "instance" / "secret_key").unlink()
+    line = one_error_line(meetagain(tmp_path, "serve", "--port", "0"))
+    assert "no secret key" in line
+    assert "MEETAGAIN_SECRET_KEY" in line
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    env = clean_env(MEETAGAIN_SECRET_KEY="k" * 40)
+    line = one_error_line(meetagain(tmp_path, "serve", "--port", "0", env=env))
+    assert "meetagain db upgrade" in line
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """`meetagain serve` on an ephemeral loopback port; yields its base URL."""
+    assert meetagain(tmp_path, "init").returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web", "serve", "--host", "127.0.0.1", "--port", "0"],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield _wait_for_port(process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def _wait_for_port(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        match = re.search(r"Running on (http://127\.0\.0\.1:\d+)", line)
+        if match:
+            return match.group(1)
+    raise AssertionError("serve did not start:\n" + "".join(seen))
+
+
+def test_serve_answers_health_checks(served: str) -> None:
+    with urllib.request.urlopen(f"{served}/healthz", timeout=10) as response:
+        assert response.status == 200
+        assert b'"ok"' in response.read()

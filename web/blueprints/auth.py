@@ -1,0 +1,40 @@
+"""Sign in and sign out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from web.auth import runtime, safe_next, sign_in, sign_out
+from web.services.accounts import authenticate, needs_first_account
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str | tuple[str, int]:
+    """The sign-in form; first run goes to setup instead."""
+    if needs_first_account(runtime()):
+        return redirect(url_for("setup.account"))
+    nxt = request.args.get("next")
+    if g.get("user") is not None and request.method == "GET":
+        return redirect(safe_next(nxt))
+    errors: dict[str, str] = {}
+    email = ""
+    if request.method == "POST":
+        email = request.form.get("email", "").strip()
+        password = request.form.get("password", "")
+        user_id = authenticate(runtime(), email, password)
+        if user_id is not None:
+            sign_in(user_id)
+            return redirect(safe_next(nxt), code=303)
+        errors["_form"] = "That email and password do not match an account."
+        return render_template("auth/login.html", errors=errors, email=email, next=nxt), 401
+    return render_template("auth/login.html", errors=errors, email=email, next=nxt)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    sign_out()
+    flash("You are signed out.", "ok")
+    return redirect(url_for("auth.login"), code=303)

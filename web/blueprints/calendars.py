@@ -1,0 +1,380 @@
+"""Calendars: ICS feeds and uploads, CalDAV, the Google connection and which calendars count."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from integrations.calendars.errors import CalendarError
+from integrations.storage import models
+from integrations.storage.db import transaction
+from scheduler.model import Interval
+from scheduler.ports import CalendarSource
+from web.auth import current_user, login_required, redirect_to, runtime
+from web.services import google as google_service
+from web.services.accounts import UserView, secret_box, user_config
+
+log = logging.getLogger(__name__)
+bp = Blueprint("calendars", __name__, url_prefix="/calendars")
+
+README_GOOGLE = "https://github.com/meetagain/meetagain#connecting-google-calendar"
+URL_SCHEMES = ("http", "https", "webcal", "webcals")
+
+
+def _rows(user_id: int) -> list[models.Calendar]:
+    with transaction(runtime().sessions) as session:
+        return list(
+            session.scalars(
+                select(models.Calendar)
+                .where(models.Calendar.user_id == user_id)
+                .order_by(models.Calendar.kind, models.Calendar.name)
+            )
+        )
+
+
+def _own_row(calendar_id: int) -> models.Calendar:
+    """The calendar if it belongs to the signed-in user; 404 otherwise (never 403)."""
+    with transaction(runtime().sessions) as session:
+        row = session.get(models.Calendar, calendar_id)
+        if row is None or row.user_id != current_user().id:
+            abort(404)
+        return row
+
+
+def calendars_context(user: UserView, **extra: Any) -> dict[str, Any]:
+    rows = _rows(user.id)
+    google = runtime().config.google
+    return {
+        "ics": [r for r in rows if r.kind == "ics"],
+        "caldav": [r for r in rows if r.kind == "caldav"],
+        "google_calendars": [r for r in rows if r.kind == "google"],
+        "google_connection": google_service.connection(runtime(), user.id),
+        "google_configured": google.configured,
+        "readme_google": README_GOOGLE,
+        "zone": user_config(runtime(), user).zone,
+        "errors": extra.pop("errors", {}),
+        "form": extra.pop("form", {}),
+        **extra,
+    }
+
+
+@bp.get("")
+@login_required
+def index() -> str:
+    return render_template("calendars/index.html", step=None, **calendars_context(current_user()))
+
+
+def _render_with_errors(errors: dict[str, str], form: dict[str, str]) -> tuple[str, int]:
+    step = 2 if request.form.get("wizard") == "1" else None
+    context = calendars_context(current_user(), errors=errors, form=form)
+    return render_template("calendars/index.html", step=step, **context), 400
+
+
+def _back() -> Response:
+    if request.form.get("wizard") == "1":
+        return redirect_to("setup.calendars")
+    return redirect_to("calendars.index")
+
+
+def _name_taken(user_id: int, name: str) -> bool:
+    with transaction(runtime().sessions) as session:
+        return (
+            session.scalar(
+                select(models.Calendar.id).where(
+                    models.Calendar.user_id == user_id, models.Calendar.name == name
+                )
+            )
+            is not None
+        )
+
+
+def _add_row(user_id: int, **fields: Any) -> int:
+    with transaction(runtime().sessions) as session:
+        row = models.Calendar(
+            user_id=user_id,
+            counts_as_busy=True,
+            receives_events=False,
+            last_error="",
+            created_at=datetime.now(UTC),
+            **fields,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def _upload_dir(user_id: int) -> Path:
+    folder = runtime().config.instance_dir / "uploads" / f"user-{user_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@bp.post("/ics")
+@login_required
+def add_ics() -> Response | tuple[str, int]:
+    """Add an ICS feed URL or an uploaded .ics file; the calendar is read once right away."""
+    user = current_user()
+    name = request.form.get("name", "").strip()
+    url = request.form.get("url", "").strip()
+    upload = request.files.get("file")
+    form = {"name": name, "url": url}
+    errors: dict[str, str] = {}
+    has_file = upload is not None and bool(upload.filename)
+    if has_file == bool(url):
+        errors["url"] = "Paste a feed URL or choose a file (one of the two)."
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in URL_SCHEMES or not parts.netloc:
+            errors["url"] = "Use an address starting with https://, http:// or webcal://."
+    if not name:
+        name = (upload.filename if has_file and upload else urlsplit(url).netloc) or "Calendar"
+        name = name[:180]
+    if _name_taken(user.id, name):
+        errors["name"] = f'You already have a calendar called "{name}"; choose another name.'
+    data = b""
+    if has_file and upload is not None and not errors:
+        data = upload.read()
+        problem = _check_ics(data, upload.filename or "upload.ics", user)
+        if problem:
+            errors["file"] = problem
+    if errors:
+        return _render_with_errors(errors, form)
+    if has_file:
+        path = _upload_dir(user.id) / f"{secrets.token_hex(8)}.ics"
+        path.write_bytes(data)
+        os_location = str(path.resolve())
+    else:
+        os_location = url
+    calendar_id = _add_row(user.id, name=name, kind="ics", location=os_location)
+    _check_now(calendar_id, user)
+    flash(f'Calendar "{name}" added.', "ok")
+    return _back()
+
+
+def _check_ics(data: bytes, filename: str, user: UserView) -> str:
+    """"" when the upload parses as a calendar, else one line saying what is wrong."""
+    from integrations.calendars.ics import parse_busy
+
+    if not data.strip():
+        return f"{filename} is empty."
+    zone = user_config(runtime(), user).zone
+    now = datetime.now(zone)
+    try:
+        parse_busy(data, Interval(now, now + timedelta(days=14)), zone=zone, source=filename)
+    except CalendarError as exc:
+        return str(exc)
+    except Exception as exc:  # a parser surprise is still the file's fault, not a 500
+        return f"{filename}: not a readable calendar ({exc.__class__.__name__})"
+    return ""
+
+
+@bp.post("/caldav")
+@login_required
+def add_caldav() -> Response | str | tuple[str, int]:
+    """Add a CalDAV calendar, or only test the connection (action=test)."""
+    user = current_user()
+    form = {
+        "name": request.form.get("name", "").strip(),
+        "caldav_url": request.form.get("caldav_url", "").strip(),
+        "username": request.form.get("username", "").strip(),
+    }
+    password = request.form.get("password", "")
+    errors: dict[str, str] = {}
+    parts = urlsplit(form["caldav_url"])
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        errors["caldav_url"] = "Use the calendar's https:// address from your provider."
+    if not form["username"]:
+        errors["username"] = "Enter the user name for this calendar."
+    name = form["name"] or (parts.netloc or "CalDAV")
+    if not errors and _name_taken(user.id, name):
+        errors["name"] = f'You already have a calendar called "{name}"; choose another name.'
+    if errors:
+        return _render_with_errors(errors, form)
+    if request.form.get("action") == "test":
+        result, ok = _test_caldav(form["caldav_url"], form["username"], password)
+        context = calendars_context(user, errors={}, form=form, caldav_test=(ok, result))
+        step = 2 if request.form.get("wizard") == "1" else None
+        return render_template("calendars/index.html", step=step, **context)
+    secret = secret_box(runtime()).encrypt_text(password) if password else None
+    calendar_id = _add_row(
+        user.id,
+        name=name,
+        kind="caldav",
+        location=form["caldav_url"],
+        username=form["username"],
+        secret_encrypted=secret,
+    )
+    _check_now(calendar_id, user)
+    flash(f'Calendar "{name}" added.', "ok")
+    return _back()
+
+
+def _test_caldav(url: str, username: str, password: str) -> tuple[str, bool]:
+    try:
+        from integrations.calendars.caldav_source import test_connection
+    except ImportError:
+        return "CalDAV support is not available in this build.", False
+    try:
+        found = test_connection(url, username, password)
+    except CalendarError as exc:
+        return str(exc), False
+    except Exception as exc:  # any library failure is shown, never a 500
+        return f"{exc.__class__.__name__}: {exc}", False
+    return str(found), True
+
+
+def source_for(row: models.Calendar, user: UserView) -> CalendarSource:
+    """A CalendarSource for one stored calendar row (raises CalendarError when unusable)."""
+    from integrations.calendars.sources import open_source
+
+    cfg = user_config(runtime(), user)
+    zone = cfg.zone
+    me = tuple({user.email, *cfg.owner.emails})
+    if row.kind == "ics":
+        return open_source(row.location, None, zone=zone, me=me, runtime=runtime())
+    if row.kind == "caldav":
+        from integrations.calendars.caldav_source import CalDavSource
+
+        password = (
+            secret_box(runtime()).decrypt_text(row.secret_encrypted)
+            if row.secret_encrypted
+            else ""
+        )
+        source: CalendarSource = CalDavSource(
+            row.location, row.username, password, zone=zone, me=me
+        )
+        source.name = row.name
+        return source
+    if row.kind == "google":
+        from integrations.calendars.google_source import GoogleFreeBusySource
+
+        creds = google_service.credentials_for(runtime(), user.id)
+        if creds is None:
+            raise CalendarError(f"{row.name}: Google is not connected or needs reconnecting")
+        return GoogleFreeBusySource(
+            creds, [row.external_id], api_endpoint=cfg.google.api_endpoint, name=row.name
+        )
+    raise CalendarError(f"{row.name}: unknown kind {row.kind!r}")
+
+
+def _check_now(calendar_id: int, user: UserView) -> str:
+    """Read the calendar for the next two weeks, recording when and any error."""
+    with transaction(runtime().sessions) as session:
+        row = session.get(models.Calendar, calendar_id)
+        if row is None:
+            return "gone"
+    zone = user_config(runtime(), user).zone
+    now = datetime.now(zone)
+    error = ""
+    count = 0
+    try:
+        from integrations.calendars.sources import source_report
+
+        report = source_report(source_for(row, user), Interval(now, now + timedelta(days=14)))
+        count = len(report.intervals)
+        if report.warnings:
+            error = "; ".join(report.warnings)[:2000]
+    except CalendarError as exc:
+        error = str(exc)
+    except Exception as exc:  # adapters report their own errors; anything else is shown too
+        log.warning("reading calendar %s failed: %s", calendar_id, exc.__class__.__name__)
+        error = f"{exc.__class__.__name__}: {exc}"[:2000]
+    with transaction(runtime().sessions) as session:
+        row = session.get(models.Calendar, calendar_id)
+        if row is not None:
+            row.last_read_at = datetime.now(UTC)
+            row.last_error = error
+    return error or f"read {count} busy period{'' if count == 1 else 's'} in the next two weeks"
+
+
+@bp.get("/<int:calendar_id>")
+@login_required
+def show(calendar_id: int) -> str:
+    row = _own_row(calendar_id)
+    return render_template(
+        "calendars/show.html", cal=row, zone=user_config(runtime(), current_user()).zone
+    )
+
+
+@bp.post("/<int:calendar_id>/check")
+@login_required
+def check(calendar_id: int) -> Response:
+    row = _own_row(calendar_id)
+    outcome = _check_now(row.id, current_user())
+    flash(f'"{row.name}": {outcome}', "ok")
+    return redirect(url_for("calendars.show", calendar_id=row.id), code=303)
+
+
+@bp.post("/<int:calendar_id>/test")
+@login_required
+def test(calendar_id: int) -> Response:
+    row = _own_row(calendar_id)
+    if row.kind != "caldav":
+        abort(404)
+    password = (
+        secret_box(runtime()).decrypt_text(row.secret_encrypted) if row.secret_encrypted else ""
+    )
+    result, ok = _test_caldav(row.location, row.username, password)
+    flash(f'"{row.name}": {result}', "ok" if ok else "error")
+    return redirect(url_for("calendars.show", calendar_id=row.id), code=303)
+
+
+@bp.post("/<int:calendar_id>/delete")
+@login_required
+def remove(calendar_id: int) -> Response:
+    row = _own_row(calendar_id)
+    if row.kind == "google":
+        flash("Google calendars go away when you disconnect Google.", "error")
+        return redirect_to("calendars.index")
+    uploads = (runtime().config.instance_dir / "uploads").resolve()
+    with transaction(runtime().sessions) as session:
+        stored = session.get(models.Calendar, row.id)
+        if stored is not None:
+            session.delete(stored)
+    location = Path(row.location) if row.kind == "ics" and row.location.startswith("/") else None
+    if location is not None and uploads in location.resolve().parents:
+        location.unlink(missing_ok=True)
+    flash(f'Calendar "{row.name}" removed.', "ok")
+    return redirect_to("calendars.index")
+
+
+@bp.post("/choose")
+@login_required
+def choose() -> Response:
+    """Which calendars count as busy, and which Google calendar receives coffee events."""
+    user = current_user()
+    busy = {int(v) for v in request.form.getlist("busy") if v.isdigit()}
+    receiver_raw = request.form.get("receiver", "")
+    receiver = int(receiver_raw) if receiver_raw.isdigit() else None
+    with transaction(runtime().sessions) as session:
+        rows = list(
+            session.scalars(select(models.Calendar).where(models.Calendar.user_id == user.id))
+        )
+        ids = {r.id for r in rows}
+        if receiver is not None and receiver not in ids:
+            abort(404)
+        for row in rows:
+            row.counts_as_busy = row.id in busy
+            if row.kind == "google":
+                row.receives_events = row.id == receiver
+    flash("Calendar choices saved.", "ok")
+    return _back()
+
+
+@bp.post("/google/disconnect")
+@login_required
+def google_disconnect() -> Response:
+    note = google_service.disconnect(runtime(), current_user().id)
+    if note:
+        flash(f"Google Calendar disconnected here, but: {note}", "error")
+    else:
+        flash("Google Calendar disconnected and meetagain's access revoked.", "ok")
+    return _back()

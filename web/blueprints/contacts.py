@@ -1,0 +1,494 @@
+"""Contacts: search and sort by overdue, a page per person, edit, log, snooze, import, export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from integrations.config import Config
+from integrations.storage import models
+from integrations.storage.contacts import ContactRepository, set_emails, to_domain
+from integrations.storage.db import transaction
+from scheduler.model import Contact, InteractionKind, Meal, Relationship
+from web.auth import current_user, login_required, runtime
+from web.services.accounts import UserView, user_config
+
+bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+
+SORTS = {"overdue": "Most overdue first", "name": "Name", "last": "Longest since last met"}
+
+
+@dataclass(frozen=True)
+class ContactLine:
+    """One contact with how overdue they are, for lists, the dashboard and the health chart."""
+
+    contact: Contact
+    cadence: int
+    last: date | None
+    due_on: date | None
+    overdue_days: int | None  # None: never met; negative: days until due
+    today: date
+
+    @property
+    def state(self) -> str:
+        c = self.contact
+        if c.do_not_invite:
+            return "do not invite"
+        if c.paused:
+            return "paused"
+        if c.snoozed_until and c.snoozed_until > self.today:
+            return f"snoozed until {c.snoozed_until:%d %b}"
+        if self.overdue_days is None:
+            return "never met"
+        if self.overdue_days > 0:
+            return f"{self.overdue_days} days overdue"
+        if self.overdue_days > -14:
+            return f"due in {-self.overdue_days} days"
+        return "on track"
+
+
+def cadence_for(contact: Contact, config: Config) -> int:
+    if contact.cadence_days:
+        return contact.cadence_days
+    return int(dict(config.rules.cadence_days).get(contact.relationship.value, 180))
+
+
+def line_for(contact: Contact, config: Config, today: date) -> ContactLine:
+    cadence = cadence_for(contact, config)
+    last = contact.last_met or contact.first_met
+    if last is None:
+        return ContactLine(contact, cadence, None, None, None, today)
+    due_on = last + timedelta(days=cadence)
+    return ContactLine(contact, cadence, last, due_on, (today - due_on).days, today)
+
+
+def contact_lines(user: UserView, today: date) -> list[ContactLine]:
+    config = user_config(runtime(), user)
+    with transaction(runtime().sessions) as session:
+        contacts = ContactRepository(session, user.id).all()
+    return [line_for(c, config, today) for c in contacts]
+
+
+def _today(user: UserView) -> date:
+    return datetime.now(user_config(runtime(), user).zone).date()
+
+
+def count_contacts(user_id: int) -> int:
+    with transaction(runtime().sessions) as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(models.Contact)
+                .where(models.Contact.user_id == user_id)
+            )
+            or 0
+        )
+
+
+def _matches(line: ContactLine, query: str) -> bool:
+    c = line.contact
+    haystack = " ".join(
+        [c.name, c.company, c.title, c.how_met, c.city, " ".join(c.emails), " ".join(c.tags)]
+    ).lower()
+    return all(word in haystack for word in query.lower().split())
+
+
+def _sort_key(sort: str) -> Any:
+    if sort == "name":
+        return lambda line: line.contact.name.lower()
+    if sort == "last":
+        return lambda line: (line.last is not None, line.last or date.min, line.contact.name)
+    # Most overdue first; never-met contacts after the overdue ones.
+    return lambda line: (
+        -(line.overdue_days if line.overdue_days is not None else -10**6),
+        line.contact.name.lower(),
+    )
+
+
+@bp.get("")
+@login_required
+def index() -> str:
+    user = current_user()
+    query = request.args.get("q", "").strip()[:200]
+    sort = request.args.get("sort", "overdue")
+    if sort not in SORTS:
+        sort = "overdue"
+    lines = contact_lines(user, _today(user))
+    if query:
+        lines = [line for line in lines if _matches(line, query)]
+    lines.sort(key=_sort_key(sort))
+    return render_template(
+        "contacts/index.html", lines=lines, query=query, sort=sort, sorts=SORTS, total=len(lines)
+    )
+
+
+def _own(session: Any, contact_id: int) -> models.Contact:
+    row = ContactRepository(session, current_user().id).get_row(contact_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.get("/<int:contact_id>")
+@login_required
+def show(contact_id: int) -> str:
+    user = current_user()
+    with transaction(runtime().sessions) as session:
+        row = _own(session, contact_id)
+        contact = to_domain(row)
+        log = sorted(row.interactions, key=lambda i: (i.occurred_on, i.id), reverse=True)
+        log_view = [
+            {"on": i.occurred_on, "kind": i.kind, "notes": i.notes, "source": i.source,
+             "confirmed": i.confirmed}
+            for i in log
+        ]
+    line = line_for(contact, user_config(runtime(), user), _today(user))
+    return render_template(
+        "contacts/show.html",
+        c=contact,
+        line=line,
+        log=log_view,
+        errors={},
+        form=_form_values(contact),
+        relationships=[r.value for r in Relationship],
+        kinds=[k.value for k in InteractionKind],
+        meals=[m.value for m in Meal],
+        today=_today(user),
+    )
+
+
+def _form_values(c: Contact) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "emails": ", ".join(c.emails),
+        "company": c.company,
+        "title": c.title,
+        "relationship": c.relationship.value,
+        "how_met": c.how_met,
+        "cadence_days": c.cadence_days or "",
+        "tags": ", ".join(c.tags),
+        "city": c.city,
+        "timezone": c.timezone or "",
+        "notes": c.notes,
+        "questions": "\n".join(c.questions),
+        "meals": sorted(m.value for m in c.preferred_meals),
+        "linkedin_url": c.linkedin_url,
+    }
+
+
+def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read and check the edit/new form; returns clean values and per-field errors."""
+    from integrations.config import check_zone
+
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {
+        "name": form.get("name", "").strip()[:300],
+        "company": form.get("company", "").strip()[:300],
+        "title": form.get("title", "").strip()[:300],
+        "how_met": form.get("how_met", "").strip()[:2000],
+        "city": form.get("city", "").strip()[:200],
+        "notes": form.get("notes", "").strip()[:20000],
+        "linkedin_url": form.get("linkedin_url", "").strip()[:500],
+    }
+    if not values["name"]:
+        errors["name"] = "Enter a name."
+    emails = [e.strip() for e in form.get("emails", "").replace(";", ",").split(",") if e.strip()]
+    bad = [e for e in emails if "@" not in e or " " in e]
+    if bad:
+        errors["emails"] = f'"{bad[0]}" is not an email address.'
+    values["emails"] = emails
+    rel = form.get("relationship", "other")
+    if rel not in {r.value for r in Relationship}:
+        errors["relationship"] = "Pick a relationship from the list."
+        rel = "other"
+    values["relationship"] = rel
+    cadence = form.get("cadence_days", "").strip()
+    values["cadence_days"] = None
+    if cadence:
+        if not cadence.isdigit() or not 1 <= int(cadence) <= 3650:
+            errors["cadence_days"] = "Enter a number of days between 1 and 3650, or leave empty."
+        else:
+            values["cadence_days"] = int(cadence)
+    zone = form.get("timezone", "").strip()
+    if zone:
+        try:
+            check_zone(zone)
+        except ValueError as exc:
+            errors["timezone"] = str(exc)
+    values["timezone"] = zone
+    values["tags"] = [t.strip() for t in form.get("tags", "").split(",") if t.strip()][:30]
+    values["questions"] = [q.strip() for q in form.get("questions", "").splitlines() if q.strip()]
+    values["meals"] = sorted(m for m in form.getlist("meals") if m in {x.value for x in Meal})
+    return values, errors
+
+
+def _apply(row: models.Contact, values: dict[str, Any], user_id: int) -> None:
+    for key in ("name", "company", "title", "how_met", "city", "notes", "linkedin_url"):
+        setattr(row, key, values[key])
+    row.relationship_kind = values["relationship"]
+    row.cadence_days = values["cadence_days"]
+    row.timezone = values["timezone"]
+    row.tags = values["tags"]
+    row.questions = values["questions"]
+    row.preferred_meals = values["meals"]
+    keep = {e.lower() for e in values["emails"]}
+    for existing in list(row.emails):
+        if existing.email_lower not in keep:
+            row.emails.remove(existing)
+    set_emails(row, values["emails"], user_id)
+    row.updated_at = datetime.now(UTC)
+
+
+def _email_conflict(session: Any, user_id: int, emails: list[str], contact_id: int | None) -> str:
+    for email in emails:
+        other = session.scalar(
+            select(models.ContactEmail).where(
+                models.ContactEmail.user_id == user_id,
+                models.ContactEmail.email_lower == email.lower(),
+            )
+        )
+        if other is not None and other.contact_id != contact_id:
+            return f"{email} already belongs to another contact."
+    return ""
+
+
+@bp.post("/<int:contact_id>/edit")
+@login_required
+def edit(contact_id: int) -> WerkzeugResponse | tuple[str, int]:
+    user = current_user()
+    values, errors = _parse_contact_form(request.form)
+    with transaction(runtime().sessions) as session:
+        row = _own(session, contact_id)
+        if not errors:
+            conflict = _email_conflict(session, user.id, values["emails"], contact_id)
+            if conflict:
+                errors["emails"] = conflict
+        if not errors:
+            _apply(row, values, user.id)
+            flash("Contact saved.", "ok")
+            return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+        contact = to_domain(row)
+        log_view = [
+            {"on": i.occurred_on, "kind": i.kind, "notes": i.notes, "source": i.source,
+             "confirmed": i.confirmed}
+            for i in sorted(row.interactions, key=lambda i: i.occurred_on, reverse=True)
+        ]
+    form = dict(values)
+    form["emails"] = request.form.get("emails", "")
+    form["tags"] = request.form.get("tags", "")
+    form["questions"] = request.form.get("questions", "")
+    form["cadence_days"] = request.form.get("cadence_days", "")
+    line = line_for(contact, user_config(runtime(), user), _today(user))
+    return (
+        render_template(
+            "contacts/show.html",
+            c=contact,
+            line=line,
+            log=log_view,
+            errors=errors,
+            form=form,
+            relationships=[r.value for r in Relationship],
+            kinds=[k.value for k in InteractionKind],
+            meals=[m.value for m in Meal],
+            today=_today(user),
+            open_edit=True,
+        ),
+        400,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> WerkzeugResponse | str | tuple[str, int]:
+    user = current_user()
+    if request.method == "GET":
+        return render_template(
+            "contacts/new.html", errors={}, form={}, relationships=[r.value for r in Relationship]
+        )
+    values, errors = _parse_contact_form(request.form)
+    last_met = request.form.get("last_met", "").strip()
+    met_on: date | None = None
+    if last_met:
+        try:
+            met_on = date.fromisoformat(last_met)
+        except ValueError:
+            errors["last_met"] = "Use a date like 2026-03-01."
+        else:
+            if met_on > _today(user):
+                errors["last_met"] = "That date is in the future."
+    with transaction(runtime().sessions) as session:
+        if not errors:
+            conflict = _email_conflict(session, user.id, values["emails"], None)
+            if conflict:
+                errors["emails"] = conflict
+        if not errors:
+            now = datetime.now(UTC)
+            row = models.Contact(user_id=user.id, created_at=now, updated_at=now)
+            session.add(row)
+            _apply(row, values, user.id)
+            row.first_met = met_on
+            if met_on:
+                row.interactions.append(
+                    models.Interaction(
+                        user_id=user.id, occurred_on=met_on, kind="meeting", notes="",
+                        source="manual", confirmed=True, created_at=now,
+                    )
+                )
+            session.flush()
+            new_id = row.id
+    if errors:
+        form = {k: request.form.get(k, "") for k in request.form}
+        wizard = request.form.get("wizard") == "1"
+        template = "setup/contacts.html" if wizard else "contacts/new.html"
+        return (
+            render_template(
+                template, errors=errors, form=form, relationships=[r.value for r in Relationship],
+                step=3 if request.form.get("wizard") == "1" else None,
+                count=count_contacts(user.id), report=None,
+            ),
+            400,
+        )
+    flash(f"Added {values['name']}.", "ok")
+    if request.form.get("wizard") == "1":
+        return redirect(url_for("setup.contacts"), code=303)
+    return redirect(url_for("contacts.show", contact_id=new_id), code=303)
+
+
+@bp.post("/<int:contact_id>/log")
+@login_required
+def log_meeting(contact_id: int) -> WerkzeugResponse:
+    user = current_user()
+    raw = request.form.get("on", "").strip()
+    kind = request.form.get("kind", "coffee")
+    notes = request.form.get("notes", "").strip()[:20000]
+    try:
+        on = date.fromisoformat(raw)
+    except ValueError:
+        flash(f'"{raw}" is not a date like 2026-03-01; nothing was logged.', "error")
+        return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+    if kind not in {k.value for k in InteractionKind}:
+        kind = "meeting"
+    if on > _today(user):
+        flash("A meeting can only be logged for today or earlier.", "error")
+        return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+    with transaction(runtime().sessions) as session:
+        row = _own(session, contact_id)
+        row.interactions.append(
+            models.Interaction(
+                user_id=user.id, occurred_on=on, kind=kind, notes=notes, source="manual",
+                confirmed=True, created_at=datetime.now(UTC),
+            )
+        )
+        if row.first_met is None or on < row.first_met:
+            row.first_met = on
+        row.updated_at = datetime.now(UTC)
+    flash("Meeting logged; the cadence starts again from that day.", "ok")
+    return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+
+
+@bp.post("/<int:contact_id>/snooze")
+@login_required
+def snooze(contact_id: int) -> WerkzeugResponse:
+    user = current_user()
+    raw = request.form.get("days", "").strip()
+    until: date | None = None
+    if raw not in ("", "0"):
+        if not raw.isdigit() or not 1 <= int(raw) <= 3650:
+            flash("Snooze for a number of days between 1 and 3650.", "error")
+            return redirect(_back_to(contact_id), code=303)
+        until = _today(user) + timedelta(days=int(raw))
+    with transaction(runtime().sessions) as session:
+        row = _own(session, contact_id)
+        row.snoozed_until = until
+        row.updated_at = datetime.now(UTC)
+        name = row.name
+    flash(f"{name} snoozed until {until:%d %b %Y}." if until else f"{name} is no longer snoozed.",
+          "ok")
+    return redirect(_back_to(contact_id), code=303)
+
+
+def _back_to(contact_id: int) -> str:
+    target = request.form.get("next", "")
+    if target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("contacts.show", contact_id=contact_id)
+
+
+@bp.post("/<int:contact_id>/do-not-invite")
+@login_required
+def do_not_invite(contact_id: int) -> WerkzeugResponse:
+    value = request.form.get("value") == "1"
+    with transaction(runtime().sessions) as session:
+        row = _own(session, contact_id)
+        row.do_not_invite = value
+        row.updated_at = datetime.now(UTC)
+        name = row.name
+    flash(f"{name} will not be invited." if value else f"{name} can be invited again.", "ok")
+    return redirect(_back_to(contact_id), code=303)
+
+
+@bp.post("/import")
+@login_required
+def import_file() -> WerkzeugResponse | str | tuple[str, int]:
+    """Import an uploaded CSV, LinkedIn export or vCard; show the per-row report."""
+    user = current_user()
+    upload = request.files.get("file")
+    wizard = request.form.get("wizard") == "1"
+    template = "setup/contacts.html" if wizard else "contacts/import.html"
+    context: dict[str, Any] = {"step": 3 if wizard else None, "errors": {}, "form": {},
+                               "relationships": [r.value for r in Relationship]}
+    if upload is None or not upload.filename:
+        context["errors"] = {"import": "Choose a file to import."}
+        context.update(count=count_contacts(user.id), report=None)
+        return render_template(template, **context), 400
+    data = upload.read()
+    fmt = request.form.get("format", "auto")
+    if fmt not in ("auto", "csv", "linkedin", "vcard"):
+        fmt = "auto"
+    from integrations.contacts_import import ContactFileError, import_contacts
+
+    try:
+        with transaction(runtime().sessions) as session:
+            report = import_contacts(
+                session, user.id, data, format=fmt, source=upload.filename
+            )
+    except ContactFileError as exc:  # names the file and line; nothing was stored
+        context["errors"] = {"import": str(exc)}
+        context.update(count=count_contacts(user.id), report=None)
+        return render_template(template, **context), 400
+    except Exception as exc:  # any other failure also leaves the contacts as they were
+        context["errors"] = {"import": f"{upload.filename}: {exc.__class__.__name__}: {exc}"}
+        context.update(count=count_contacts(user.id), report=None)
+        return render_template(template, **context), 400
+    context.update(count=count_contacts(user.id), report=report, filename=upload.filename)
+    return render_template(template, **context)
+
+
+@bp.get("/import")
+@login_required
+def import_page() -> str:
+    return render_template(
+        "contacts/import.html", step=None, errors={}, form={}, report=None,
+        count=count_contacts(current_user().id),
+    )
+
+
+@bp.get("/export.csv")
+@login_required
+def export() -> Response:
+    """All of the user's contacts as the native CSV (re-importable)."""
+    user = current_user()
+    from integrations.contacts_import import export_csv
+
+    with transaction(runtime().sessions) as session:
+        text = export_csv(session, user.id)
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="meetagain-contacts.csv"'},
+    )

@@ -1,0 +1,314 @@
+"""The dashboard: this week's plan with its actions, the week picture, invites, coffees, health."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from integrations.calendars.errors import CalendarError
+from integrations.storage.contacts import ContactRepository
+from integrations.storage.db import transaction
+from scheduler.model import Proposal, ProposedTime, SchedulingPolicy, Slot, Window
+from web.auth import current_user, login_required, redirect_to, runtime
+from web.blueprints.contacts import ContactLine, contact_lines
+from web.errors import UserError
+from web.services.accounts import UserView, user_config
+
+log = logging.getLogger(__name__)
+bp = Blueprint("dashboard", __name__)
+
+DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+HEALTH_BUCKETS = (
+    ("on-track", "On track"),
+    ("due-soon", "Due within 2 weeks"),
+    ("overdue", "Overdue up to a month"),
+    ("long-overdue", "Overdue more than a month"),
+    ("never", "Never met"),
+    ("paused", "Snoozed, paused or not invited"),
+)
+
+
+@dataclass(frozen=True)
+class PlanView:
+    proposals: list[Proposal]
+    slots: list[Slot]
+    warnings: list[str]
+    error: str = ""
+
+
+def _plan(user: UserView, now: datetime) -> PlanView:
+    """This week's plan, with unreadable calendars reported rather than raised."""
+    try:
+        from web.services.planning import plan_for_user
+    except ImportError:
+        return PlanView([], [], [], "Planning is not available in this build.")
+    try:
+        result = plan_for_user(runtime(), user.id, now=now)
+    except (CalendarError, UserError) as exc:
+        return PlanView([], [], [], str(exc))
+    return PlanView(
+        proposals=list(result.proposals),
+        slots=list(getattr(result, "slots", []) or []),
+        warnings=[str(w) for w in getattr(result, "warnings", []) or []],
+    )
+
+
+def alternatives(
+    proposal: Proposal, slots: list[Slot], policy: SchedulingPolicy, limit: int = 8
+) -> list[ProposedTime]:
+    """Other free times the owner may swap in ("change a time"), one per slot, soonest first."""
+    chosen = {t.start for t in proposal.times}
+    out: list[ProposedTime] = []
+    for slot in sorted(slots):
+        if slot.end - slot.start < policy.duration or slot.start in chosen:
+            continue
+        out.append(ProposedTime(slot.start, slot.start + policy.duration, slot.window))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def health(lines: list[ContactLine]) -> list[dict[str, Any]]:
+    """Contacts counted by how overdue they are, for the small bar chart."""
+    counts = dict.fromkeys((key for key, _ in HEALTH_BUCKETS), 0)
+    for line in lines:
+        c = line.contact
+        if c.do_not_invite or c.paused or (c.snoozed_until and c.snoozed_until > line.today):
+            counts["paused"] += 1
+        elif line.overdue_days is None:
+            counts["never"] += 1
+        elif line.overdue_days > 30:
+            counts["long-overdue"] += 1
+        elif line.overdue_days > 0:
+            counts["overdue"] += 1
+        elif line.overdue_days > -14:
+            counts["due-soon"] += 1
+        else:
+            counts["on-track"] += 1
+    biggest = max(counts.values(), default=0) or 1
+    return [
+        {"key": key, "label": label, "count": counts[key],
+         "width": round(counts[key] / biggest * 100, 1)}
+        for key, label in HEALTH_BUCKETS
+    ]
+
+
+def week_view(
+    windows: tuple[Window, ...], slots: list[Slot], zone: ZoneInfo, start: date, days: int = 7
+) -> dict[str, Any]:
+    """Meal windows per day (taken parts shaded) with free slots drawn on top."""
+    spans = [(w.start, w.end) for w in windows]
+    first = max(0, min((s.hour for s, _ in spans), default=7) - 1)
+    last = min(24, max((e.hour + (1 if e.minute else 0) for _, e in spans), default=14) + 1)
+    span = (last - first) * 60
+
+    def pos(moment: time) -> float:
+        return round(((moment.hour - first) * 60 + moment.minute) / span * 100, 2)
+
+    columns: list[list[dict[str, Any]]] = []
+    labels: list[str] = []
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        labels.append(f"{DAY_LABELS[day.weekday()]} {day.day}")
+        blocks: list[dict[str, Any]] = []
+        for w in windows:
+            if day.weekday() in w.weekdays:
+                blocks.append({"name": w.name, "kind": "busy", "top": pos(w.start),
+                               "height": round(pos(w.end) - pos(w.start), 2),
+                               "label": f"{w.start:%H:%M}–{w.end:%H:%M} taken"})
+        for slot in slots:
+            s, e = slot.start.astimezone(zone), slot.end.astimezone(zone)
+            if s.date() != day:
+                continue
+            end_t = e.time() if e.date() == day else time(23, 59)
+            blocks.append({"name": slot.window, "kind": "free", "top": pos(s.time()),
+                           "height": max(1.5, round(pos(end_t) - pos(s.time()), 2)),
+                           "label": f"{s:%H:%M}–{e:%H:%M} free"})
+        columns.append(blocks)
+    hours = [{"label": f"{h:02d}:00", "top": round((h - first) * 60 / span * 100, 2)}
+             for h in range(first, last + 1)]
+    return {"days": columns, "labels": labels, "hours": hours,
+            "legend": [("free", "free for a coffee"), ("busy", "meal window, busy")]}
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    user = current_user()
+    config = user_config(runtime(), user)
+    zone = config.zone
+    now = datetime.now(UTC)
+    plan = _plan(user, now)
+    today = now.astimezone(zone).date()
+    lines = contact_lines(user, today)
+    from web.services import invites as invite_service
+
+    upcoming = invite_service.upcoming(runtime(), user.id, now=now)
+    confirm = invite_service.to_confirm(runtime(), user.id, now=now)
+    open_invites = invite_service.open_invites(runtime(), user.id, now=now)
+    cards = [
+        {"proposal": p, "options": alternatives(p, plan.slots, config.scheduling)}
+        for p in plan.proposals
+    ]
+    return render_template(
+        "dashboard/index.html",
+        plan=plan,
+        cards=cards,
+        zone=zone,
+        picture=week_view(config.windows, plan.slots, zone, today),
+        health=health(lines),
+        upcoming=upcoming,
+        confirm=confirm,
+        open_invites=open_invites,
+        contact_count=len(lines),
+        user=user,
+        now=now,
+    )
+
+
+def _own_contact_name(contact_id: int) -> str:
+    with transaction(runtime().sessions) as session:
+        row = ContactRepository(session, current_user().id).get_row(contact_id)
+        if row is None:
+            abort(404)
+        return row.name
+
+
+def _proposal_for(contact_id: int, now: datetime) -> tuple[Proposal | None, PlanView]:
+    plan = _plan(current_user(), now)
+    found = next((p for p in plan.proposals if p.contact.id == contact_id), None)
+    return found, plan
+
+
+@bp.get("/plan/<int:contact_id>")
+@login_required
+def proposal(contact_id: int) -> str:
+    """One proposal on its own page: reasons, times to choose from, the message to send."""
+    name = _own_contact_name(contact_id)
+    user = current_user()
+    config = user_config(runtime(), user)
+    now = datetime.now(UTC)
+    found, plan = _proposal_for(contact_id, now)
+    options = alternatives(found, plan.slots, config.scheduling) if found else []
+    return render_template(
+        "dashboard/proposal.html", name=name, proposal=found, options=options,
+        zone=config.zone, contact_id=contact_id,
+    )
+
+
+@bp.post("/plan/<int:contact_id>/approve")
+@login_required
+def approve(contact_id: int) -> Response:
+    """Send an invite with the ticked times (the proposed ones or swapped-in free times)."""
+    name = _own_contact_name(contact_id)
+    user = current_user()
+    config = user_config(runtime(), user)
+    now = datetime.now(UTC)
+    found, plan = _proposal_for(contact_id, now)
+    if found is None:
+        flash(f"{name} is no longer in this week's plan; nothing was sent.", "error")
+        return redirect_to("dashboard.index")
+    offered = {t.start.isoformat(): t for t in found.times}
+    offered.update(
+        {t.start.isoformat(): t for t in alternatives(found, plan.slots, config.scheduling, 50)}
+    )
+    picked_raw = request.form.getlist("time")
+    unknown = [p for p in picked_raw if p not in offered]
+    if unknown:
+        flash("One of the chosen times is no longer free; pick again.", "error")
+        return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)
+    picked = [offered[p] for p in dict.fromkeys(picked_raw)]
+    if not picked:
+        flash("Tick at least one time to offer.", "error")
+        return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)
+    message = request.form.get("message", "").strip()[:5000] or None
+    from web.services.invites import create_invite
+
+    try:
+        created = create_invite(runtime(), user.id, contact_id, picked, message, now=now)
+    except UserError as exc:
+        flash(f"Could not invite {name}: {exc}", "error")
+        return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)
+    flash(
+        f"Invite to {name} created with {len(created.times)} time"
+        f"{'' if len(created.times) == 1 else 's'}; the email is on its way. "
+        f"Link: {created.url}",
+        "ok",
+    )
+    return redirect_to("dashboard.index")
+
+
+@bp.post("/plan/<int:contact_id>/skip")
+@login_required
+def skip(contact_id: int) -> Response:
+    """Leave the contact out of this week's plan (snoozed until next Monday)."""
+    user = current_user()
+    today = datetime.now(user_config(runtime(), user).zone).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    with transaction(runtime().sessions) as session:
+        row = ContactRepository(session, user.id).get_row(contact_id)
+        if row is None:
+            abort(404)
+        row.snoozed_until = monday
+        row.updated_at = datetime.now(UTC)
+        name = row.name
+    flash(f"Skipped {name} this week.", "ok")
+    return redirect_to("dashboard.index")
+
+
+@bp.post("/plan/<int:contact_id>/snooze")
+@login_required
+def snooze(contact_id: int) -> Response:
+    user = current_user()
+    raw = request.form.get("days", "30")
+    days = int(raw) if raw.isdigit() and 1 <= int(raw) <= 3650 else 30
+    today = datetime.now(user_config(runtime(), user).zone).date()
+    with transaction(runtime().sessions) as session:
+        row = ContactRepository(session, user.id).get_row(contact_id)
+        if row is None:
+            abort(404)
+        row.snoozed_until = today + timedelta(days=days)
+        row.updated_at = datetime.now(UTC)
+        name = row.name
+    flash(f"{name} snoozed for {days} days.", "ok")
+    return redirect_to("dashboard.index")
+
+
+@bp.post("/invites/<int:invite_id>/cancel")
+@login_required
+def cancel_invite(invite_id: int) -> Response:
+    from web.services.invites import cancel_invite as cancel
+
+    try:
+        cancel(runtime(), current_user().id, invite_id, now=datetime.now(UTC))
+    except LookupError:
+        abort(404)
+    flash("Invite withdrawn; its link no longer works.", "ok")
+    return redirect_to("dashboard.index")
+
+
+@bp.post("/bookings/<int:booking_id>/met")
+@login_required
+def met(booking_id: int) -> Response:
+    """Answer "did you meet?" for a coffee that has passed."""
+    from web.services.invites import record_meeting
+
+    answer = request.form.get("met") == "yes"
+    try:
+        record_meeting(
+            runtime(), current_user().id, booking_id, met=answer,
+            notes=request.form.get("notes", "")[:20000], now=datetime.now(UTC),
+        )
+    except LookupError:
+        abort(404)
+    except UserError as exc:
+        flash(str(exc), "error")
+        return redirect_to("dashboard.index")
+    flash("Logged, the cadence starts again." if answer else "Back in the plan.", "ok")
+    return redirect_to("dashboard.index")

@@ -1,0 +1,508 @@
+"""Public invite pages under /i/<token> (no sign-in) and the owner's booking pages.
+
+The token in the URL is the invitee's only credential: 192 random bits, stored as a SHA-256
+hash. Because an attacker cannot forge a request without it, the public forms are exempt from
+the session CSRF check (which would also break the scriptable HTTP contract):
+
+    POST /i/<token>  action=accept&start=<ISO 8601>  -> 303 to the confirmation page,
+                                                        409 when the time is no longer available
+    POST /i/<token>  action=decline[&note=...]       -> 303 to a thank-you page
+    POST /i/<token>  action=suggest[&note=...]       -> 303 (with a note: thank-you page;
+                                                        without: back to the page, more times)
+
+Unknown tokens answer 404, expired or used ones 410, all with the same friendly page. Public
+responses carry Referrer-Policy: no-referrer (the token must not leak), X-Frame-Options: DENY, a
+strict CSP (scripts only from our own static files) and Cache-Control: no-store.
+
+Rate limiting is a token bucket per client address kept in this process's memory: each
+gunicorn worker counts on its own, so the effective limit is the per-process one times the
+number of workers. Behind a reverse proxy, configure ProxyFix so the client address is real.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from flask.sansio.app import App
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from scheduler.invites import OfferedTime, format_span, utc_iso
+from web.auth import current_user, login_required, runtime
+from web.services import invites as svc
+
+bp = Blueprint("invites", __name__)
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+RATE_LIMIT_KEY = "MEETAGAIN_INVITE_RATE_LIMIT"
+DEFAULT_RATE = (60.0, 1.0)  # burst of 60 requests, then one a second per client address
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "invites.page",
+        "invites.answer",
+        "invites.booking",
+        "invites.booking_action",
+        "invites.ics",
+        "invites.thanks",
+    }
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- rate limiting -------------------------------------------------------------------------
+
+
+class TokenBucket:
+    """Per-key token buckets in memory (so per process); thread-safe."""
+
+    def __init__(self, capacity: float, per_second: float, max_keys: int = 10_000) -> None:
+        self.capacity = capacity
+        self.per_second = per_second
+        self.max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        moment = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, moment))
+            tokens = min(self.capacity, tokens + (moment - last) * self.per_second)
+            allowed = tokens >= 1
+            if allowed:
+                tokens -= 1
+            if len(self._buckets) >= self.max_keys and key not in self._buckets:
+                self._buckets.clear()  # crude bound on memory; forgetting only helps clients
+            self._buckets[key] = (tokens, moment)
+            return allowed
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    app: App = state.app
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        for view in (page, answer, booking_action):
+            csrf.exempt(view)
+    adapters = app.extensions.get("meetagain.adapters", {})
+    rate = adapters.get("invite_rate_limit", app.config.get(RATE_LIMIT_KEY, DEFAULT_RATE))
+    app.extensions["meetagain.invite_bucket"] = TokenBucket(*rate) if rate else None
+
+
+@bp.before_request
+def _limit() -> Response | None:
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        return None
+    bucket: TokenBucket | None = current_app.extensions.get("meetagain.invite_bucket")
+    if bucket is not None and not bucket.allow(request.remote_addr or "?"):
+        resp = make_response(
+            render_template(
+                "invites/message.html",
+                title="Slow down",
+                text="Too many requests from your address. Wait a minute and try again.",
+            ),
+            429,
+        )
+        resp.headers["Retry-After"] = "60"
+        return resp
+    return None
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- rendering helpers ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            z
+            for z in available_timezones()
+            if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/"))
+        )
+        + ["UTC"]
+    )
+
+
+@lru_cache(maxsize=64)
+def _zone_options(selected: str) -> Markup:
+    # Rendered once per selected zone: the list is long and the same for everyone.
+    parts = []
+    for name in _zone_names():
+        sel = " selected" if name == selected else ""
+        parts.append(f'<option value="{name}"{sel}>{name.replace("_", " ")}</option>')
+    return Markup("".join(parts))
+
+
+def _valid_zone(name: str | None) -> str:
+    if not name or name not in _zone_names():
+        return ""
+    return name
+
+
+def _time_items(
+    times: tuple[OfferedTime, ...] | list[OfferedTime], zone: str
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "iso": utc_iso(t.start),
+            "end_iso": utc_iso(t.end),
+            "label": format_span(t.start, t.end, zone),
+            "window": t.window,
+        }
+        for t in times
+    ]
+
+
+def _gone(view: svc.InviteView | None, reason: str = "") -> Response:
+    if view is not None and view.status == "accepted" and view.booking is not None:
+        text = "You already picked a time for this coffee."
+    elif view is not None and view.status in ("declined", "suggested"):
+        text = "You already answered this invite. Thank you!"
+    else:
+        text = "This invite has expired or was withdrawn."
+    resp = make_response(
+        render_template(
+            "invites/message.html",
+            title="This link is no longer active",
+            text=text,
+            booking_link=view is not None
+            and view.booking is not None
+            and view.booking.status == "active",
+        ),
+        410,
+    )
+    return resp
+
+
+def _not_found() -> Response:
+    return make_response(
+        render_template(
+            "invites/message.html",
+            title="We could not find this invite",
+            text="Check that the link was copied completely. If it still does not work, reply "
+            "to the email you got it from.",
+        ),
+        404,
+    )
+
+
+def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Response:
+    chosen = _valid_zone(request.values.get("tz"))
+    zone = chosen or view.invitee_timezone or view.owner_timezone
+    pick = request.args.get("pick", "")
+    remaining = extra.pop("remaining", None)
+    times = _time_items(view.remaining if remaining is None else remaining, zone)
+    html = render_template(
+        "invites/invite.html",
+        view=view,
+        zone=zone,
+        explicit_zone=bool(chosen),
+        zone_options=_zone_options(zone),
+        times=times,
+        pick=pick if any(t["iso"] == pick for t in times) else "",
+        focus=request.args.get("action", ""),
+        **extra,
+    )
+    return make_response(html, status)
+
+
+# --- public pages ----------------------------------------------------------------------------
+
+
+@bp.get("/i/<token>")
+def page(token: str) -> Response:
+    """The invite: who, why, the times in your zone, and accept / decline / suggest."""
+    try:
+        view = svc.load_invite(runtime(), token, now=_now())
+    except svc.InviteNotFound:
+        return _not_found()
+    if view.state != "open":
+        return _gone(view)
+    return _render_page(view, more=request.args.get("more") == "1")
+
+
+@bp.post("/i/<token>")
+def answer(token: str) -> Response:
+    """The HTTP contract: action=accept&start=ISO, action=decline, action=suggest."""
+    rt = runtime()
+    now = _now()
+    action = request.form.get("action", "")
+    tz = _valid_zone(request.form.get("tz"))
+    note = request.form.get("note", "")
+    try:
+        if action == "accept":
+            start = _parse_start(request.form.get("start", ""))
+            svc.accept_invite(rt, token, start, now=now, invitee_timezone=tz)
+            return redirect(url_for("invites.booking", token=token), code=303)
+        if action == "decline":
+            svc.decline_invite(rt, token, note=note, now=now, invitee_timezone=tz)
+            return redirect(url_for("invites.thanks", token=token), code=303)
+        if action == "suggest":
+            added = svc.suggest_other_times(rt, token, note=note, now=now, invitee_timezone=tz)
+            if note.strip():
+                return redirect(url_for("invites.thanks", token=token), code=303)
+            target = url_for("invites.page", token=token, more="1" if added else "0", tz=tz or None)
+            return redirect(f"{target}#times", code=303)
+    except svc.InviteNotFound:
+        return _not_found()
+    except svc.InviteGone:
+        return _gone(_safe_view(token))
+    except svc.TimeUnavailable as exc:
+        view = _safe_view(token)
+        if view is None:
+            return _not_found()
+        return _render_page(view, status=409, conflict=exc.reason, remaining=exc.remaining)
+    abort(400)
+
+
+def _parse_start(raw: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        abort(400)
+    if value.tzinfo is None:
+        abort(400)
+    return value
+
+
+def _safe_view(token: str) -> svc.InviteView | None:
+    try:
+        return svc.load_invite(runtime(), token, now=_now())
+    except svc.InviteNotFound:
+        return None
+
+
+@bp.get("/i/<token>/booking")
+def booking(token: str) -> Response:
+    """The confirmation page: when, add to calendar, cancel or reschedule."""
+    view = _safe_view(token)
+    if view is None:
+        return _not_found()
+    if view.booking is None or view.booking.status != "active":
+        return _gone(view)
+    zone = _valid_zone(request.args.get("tz")) or view.invitee_timezone or view.owner_timezone
+    return make_response(
+        render_template(
+            "invites/booking.html",
+            view=view,
+            zone=zone,
+            label=format_span(view.booking.start, view.booking.end, zone),
+            iso=utc_iso(view.booking.start),
+            end_iso=utc_iso(view.booking.end),
+        )
+    )
+
+
+@bp.post("/i/<token>/booking")
+def booking_action(token: str) -> Response:
+    """The invitee cancels, or cancels to pick another time (reschedule)."""
+    action = request.form.get("action", "")
+    if action not in ("cancel", "reschedule"):
+        abort(400)
+    try:
+        svc.cancel_booking_by_token(
+            runtime(),
+            token,
+            now=_now(),
+            reschedule=action == "reschedule",
+            note=request.form.get("note", ""),
+        )
+    except svc.InviteNotFound:
+        return _not_found()
+    except svc.InviteGone:
+        return _gone(_safe_view(token))
+    if action == "reschedule":
+        return redirect(url_for("invites.page", token=token) + "#times", code=303)
+    return make_response(
+        render_template(
+            "invites/message.html",
+            title="Cancelled",
+            text="The coffee is cancelled and the other side has been told.",
+        )
+    )
+
+
+@bp.get("/i/<token>/event.ics")
+def ics(token: str) -> Response:
+    """ "Add to calendar": the booked coffee as an .ics file."""
+    try:
+        data = svc.event_ics(runtime(), token, now=_now())
+    except svc.InviteNotFound:
+        return _not_found()
+    except svc.InviteGone:
+        return _gone(_safe_view(token))
+    resp = make_response(data)
+    resp.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    resp.headers["Content-Disposition"] = 'attachment; filename="coffee.ics"'
+    return resp
+
+
+@bp.get("/i/<token>/thanks")
+def thanks(token: str) -> Response:
+    view = _safe_view(token)
+    if view is None:
+        return _not_found()
+    if view.status not in ("declined", "suggested"):
+        return redirect(url_for("invites.page", token=token), code=303)
+    text = (
+        f"{view.owner_name} has been told. Thank you for letting them know!"
+        if view.status == "declined"
+        else f"{view.owner_name} has your note and will get back to you."
+    )
+    return make_response(render_template("invites/message.html", title="Thanks", text=text))
+
+
+# --- owner pages -----------------------------------------------------------------------------
+
+
+@bp.get("/invites/bookings/<int:booking_id>")
+@login_required
+def owner_booking(booking_id: int) -> Any:
+    user = current_user()
+    try:
+        coffee = svc.booking_for_user(runtime(), user.id, booking_id)
+        status = svc.booking_status(runtime(), user.id, booking_id)
+    except LookupError:
+        abort(404)
+    zone = user.timezone or runtime().config.owner.timezone
+    return render_template(
+        "invites/owner_booking.html",
+        coffee=coffee,
+        status=status,
+        label=format_span(coffee.start, coffee.end, zone),
+    )
+
+
+@bp.post("/invites/bookings/<int:booking_id>")
+@login_required
+def owner_booking_action(booking_id: int) -> Any:
+    user = current_user()
+    action = request.form.get("action", "")
+    if action not in ("cancel", "reschedule"):
+        abort(400)
+    try:
+        url = svc.cancel_booking(
+            runtime(),
+            user.id,
+            booking_id,
+            now=_now(),
+            reschedule=action == "reschedule",
+            note=request.form.get("note", ""),
+        )
+    except LookupError:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    return render_template("invites/owner_cancelled.html", url=url)
+
+
+@bp.post("/invites/bookings/<int:booking_id>/met")
+@login_required
+def did_you_meet(booking_id: int) -> Any:
+    """The dashboard's "Did you meet Ana?" form: yes logs the coffee, no replans the contact."""
+    user = current_user()
+    answer_value = request.form.get("met", "")
+    if answer_value not in ("yes", "no"):
+        abort(400)
+    try:
+        questions = svc.record_meeting(
+            runtime(),
+            user.id,
+            booking_id,
+            met=answer_value == "yes",
+            notes=request.form.get("notes", ""),
+            now=_now(),
+        )
+    except LookupError:
+        abort(404)
+    except svc.UserError:
+        abort(400)
+    from flask import flash
+
+    if answer_value == "yes":
+        flash("Logged. The cadence starts again from this coffee.", "ok")
+        if questions:
+            flash("Next time, ask: " + questions[0], "info")
+    else:
+        flash("Noted: they are back in the plan.", "info")
+    return redirect(request.form.get("next") or "/", code=303)
+
+
+@bp.post("/invites/<int:invite_id>/cancel")
+@login_required
+def owner_cancel_invite(invite_id: int) -> Any:
+    try:
+        svc.cancel_invite(runtime(), current_user().id, invite_id, now=_now())
+    except LookupError:
+        abort(404)
+    return redirect(request.form.get("next") or "/", code=303)
+
+
+@bp.get("/dev/outbox")
+@login_required
+def dev_outbox() -> Any:
+    """The file outbox of the demo: every email meetagain would have sent."""
+    from integrations.mail import FileMailer, mailer_from_config
+    from integrations.storage import outbox
+    from integrations.storage.db import transaction
+
+    rt = runtime()
+    mailer = current_app.extensions.get("meetagain.adapters", {}).get(
+        "mailer"
+    ) or mailer_from_config(rt.config)
+    mails = mailer.messages() if isinstance(mailer, FileMailer) else []
+    with transaction(rt.sessions) as session:
+        problems = outbox.problems(session, current_user().id)
+        pending = outbox.pending_count(session)
+    items = []
+    for m in mails[:100]:
+        body = m.message.get_body(preferencelist=("plain",))
+        items.append(
+            {
+                "subject": m.subject,
+                "to": m.to,
+                "file": m.path.name,
+                "date": str(m.message.get("Date", "")),
+                "text": body.get_content() if body is not None else "",
+            }
+        )
+    return render_template(
+        "invites/dev_outbox.html",
+        items=items,
+        problems=problems,
+        pending=pending,
+        file_backend=isinstance(mailer, FileMailer),
+        folder=str(mailer.folder) if isinstance(mailer, FileMailer) else "",
+    )

@@ -1,0 +1,451 @@
+"""First-run account creation and the four-step setup wizard, including Google OAuth."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import delete
+from werkzeug.wrappers import Response
+
+from integrations.config import DEFAULT_CADENCE_DAYS, parse_time
+from integrations.google import SCOPE_PURPOSE
+from integrations.google.oauth import OAuthError, exchange_code, start_authorization
+from integrations.storage import models
+from integrations.storage.db import transaction
+from scheduler.model import WEEKDAYS, Window
+from web.auth import current_user, login_required, redirect_to, runtime, sign_in
+from web.services import google as google_service
+from web.services.accounts import (
+    AccountError,
+    create_first_account,
+    needs_first_account,
+    save_rules,
+    save_time_and_windows,
+    secret_box,
+    user_config,
+)
+
+log = logging.getLogger(__name__)
+bp = Blueprint("setup", __name__, url_prefix="/setup")
+
+STATE_LIFETIME = timedelta(minutes=10)
+STANDARD_WINDOWS = ("breakfast", "lunch")
+DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> tuple[str, ...]:
+    return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
+
+
+# ---------------------------------------------------------------- account
+
+
+@bp.route("", methods=["GET", "POST"])
+def account() -> Response | str | tuple[str, int]:
+    """First run: create the owner account (or claim the one `meetagain init` made)."""
+    if not needs_first_account(runtime()):
+        if g.get("user") is not None:
+            return redirect(url_for("setup.time"))
+        return redirect(url_for("auth.login"))
+    errors: dict[str, str] = {}
+    form: dict[str, str] = {}
+    if request.method == "POST":
+        form = {k: request.form.get(k, "") for k in ("name", "email")}
+        password = request.form.get("password", "")
+        if password != request.form.get("confirm", ""):
+            errors["confirm"] = "The two passwords differ."
+        else:
+            try:
+                user_id = create_first_account(runtime(), form["email"], password, form["name"])
+            except AccountError as exc:
+                errors[exc.field or "_form"] = str(exc)
+            else:
+                sign_in(user_id)
+                return redirect_to("setup.time")
+        return render_template("setup/account.html", errors=errors, form=form), 400
+    return render_template("setup/account.html", errors=errors, form=form)
+
+
+# ---------------------------------------------------------------- step 1: zone and meal windows
+
+
+def _window_rows(windows: tuple[Window, ...]) -> list[dict[str, Any]]:
+    by_name = {w.name: w for w in windows}
+    names = list(dict.fromkeys([*STANDARD_WINDOWS, *by_name]))
+    rows = []
+    for name in names:
+        w = by_name.get(name)
+        rows.append(
+            {
+                "name": name,
+                "on": w is not None,
+                "start": f"{w.start:%H:%M}" if w else ("07:30" if name == "breakfast" else "12:00"),
+                "end": f"{w.end:%H:%M}" if w else ("09:00" if name == "breakfast" else "13:30"),
+                "days": sorted(w.weekdays) if w else [0, 1, 2, 3, 4],
+            }
+        )
+    return rows
+
+
+def week_picture(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Blocks for a CSS weekly grid: one column per day, top/height in percent of the axis."""
+    spans: list[tuple[time, time]] = []
+    for row in rows:
+        try:
+            spans.append((parse_time(row["start"]), parse_time(row["end"])))
+        except ValueError:
+            continue
+    first = min((s.hour for s, _ in spans), default=7)
+    last = max((e.hour + (1 if e.minute else 0) for _, e in spans), default=14)
+    first, last = max(0, first - 1), min(24, last + 1)
+    span = (last - first) * 60
+    days: list[list[dict[str, Any]]] = [[] for _ in range(7)]
+    for row in rows:
+        if not row["on"]:
+            continue
+        try:
+            s, e = parse_time(row["start"]), parse_time(row["end"])
+        except ValueError:
+            continue
+        if e <= s:
+            continue
+        top = ((s.hour - first) * 60 + s.minute) / span * 100
+        height = ((e.hour - s.hour) * 60 + e.minute - s.minute) / span * 100
+        for d in row["days"]:
+            days[d].append(
+                {
+                    "name": row["name"],
+                    "top": round(top, 2),
+                    "height": round(height, 2),
+                    "label": f"{row['start']}–{row['end']}",
+                }
+            )
+    hours = [{"label": f"{h:02d}:00", "top": round((h - first) * 60 / span * 100, 2)}
+             for h in range(first, last + 1)]
+    return {"days": days, "labels": DAY_LABELS, "hours": hours}
+
+
+@bp.route("/time", methods=["GET", "POST"], endpoint="time")
+@login_required
+def time_and_meals() -> Response | str | tuple[str, int]:
+    user = current_user()
+    rows = _window_rows(user_config(runtime(), user).windows)
+    errors: dict[str, str] = {}
+    zone = user.timezone
+    if request.method == "POST":
+        zone = request.form.get("timezone", "").strip()
+        if zone not in zone_names():
+            errors["timezone"] = f'"{zone}" is not a time zone in the list; pick one.'
+        posted_rows, windows = [], {}
+        for row in rows:
+            name = row["name"]
+            entry = {
+                "name": name,
+                "on": request.form.get(f"w_{name}_on") == "1",
+                "start": request.form.get(f"w_{name}_start", "").strip(),
+                "end": request.form.get(f"w_{name}_end", "").strip(),
+                "days": sorted(
+                    {int(d) for d in request.form.getlist(f"w_{name}_days") if d in "0123456"}
+                ),
+            }
+            posted_rows.append(entry)
+            if not entry["on"]:
+                continue
+            for key in ("start", "end"):
+                try:
+                    parse_time(entry[key])
+                except ValueError:
+                    errors[f"w_{name}_{key}"] = (
+                        f"Use a 24-hour time like 07:30 (got {entry[key]!r})."
+                    )
+            if not errors.get(f"w_{name}_start") and not errors.get(f"w_{name}_end") and (
+                parse_time(entry["end"]) <= parse_time(entry["start"])
+            ):
+                errors[f"w_{name}_end"] = "The end must be after the start."
+            if not entry["days"]:
+                errors[f"w_{name}_days"] = "Pick at least one day."
+            windows[name] = {
+                "start": entry["start"],
+                "end": entry["end"],
+                "weekdays": [WEEKDAYS[d] for d in entry["days"]],
+            }
+        rows = posted_rows
+        if not windows and not errors:
+            errors["_form"] = "Keep at least one meal window switched on."
+        if not errors:
+            try:
+                save_time_and_windows(runtime(), user.id, zone, windows)
+            except AccountError as exc:
+                errors[exc.field or "_form"] = str(exc)
+            else:
+                flash("Time zone and meal times saved.", "ok")
+                return redirect_to("setup.calendars")
+    status = 400 if errors else 200
+    page = render_template(
+        "setup/time.html",
+        step=1,
+        zones=zone_names(),
+        zone=zone,
+        detect=user.setup_step < 1,
+        rows=rows,
+        picture=week_picture(rows),
+        day_labels=DAY_LABELS,
+        errors=errors,
+    )
+    return (page, status) if errors else page
+
+
+# ---------------------------------------------------------------- step 2: calendars
+
+
+@bp.get("/calendars")
+@login_required
+def calendars() -> str:
+    from web.blueprints.calendars import calendars_context
+
+    return render_template("calendars/index.html", step=2, **calendars_context(current_user()))
+
+
+@bp.post("/google/start")
+@login_required
+def google_start() -> Response:
+    """Send the browser to Google's consent page; keep state and verifier server-side."""
+    google = runtime().config.google
+    if not google.configured:
+        flash("Google Calendar is not configured on this server.", "error")
+        return redirect_to("calendars.index")
+    auth = start_authorization(google, redirect_uri())
+    now = datetime.now(UTC)
+    with transaction(runtime().sessions) as session:
+        # Old, unfinished attempts of this user are of no further use.
+        session.execute(
+            delete(models.OAuthState).where(
+                models.OAuthState.user_id == current_user().id,
+                models.OAuthState.created_at < now - STATE_LIFETIME,
+            )
+        )
+        session.add(
+            models.OAuthState(
+                state=auth.state,
+                user_id=current_user().id,
+                code_verifier_encrypted=secret_box(runtime()).encrypt_text(auth.code_verifier),
+                created_at=now,
+            )
+        )
+    return redirect(auth.url, code=303)
+
+
+def redirect_uri() -> str:
+    return runtime().config.web.base_url + "/setup/google/callback"
+
+
+def _oauth_problem(title: str, message: str, status: int = 400) -> tuple[str, int]:
+    return (
+        render_template(
+            "setup/google_problem.html", title=title, message=message, missing=[], step=2
+        ),
+        status,
+    )
+
+
+@bp.get("/google/callback")
+@login_required
+def google_callback() -> Response | str | tuple[str, int]:
+    """Finish the OAuth flow: check state (single use, 10 minutes), trade the code, store."""
+    user = current_user()
+    state = request.args.get("state", "")
+    error = request.args.get("error", "")
+    now = datetime.now(UTC)
+    verifier: str | None = None
+    with transaction(runtime().sessions) as session:
+        row = session.get(models.OAuthState, state) if state else None
+        if row is not None and row.user_id == user.id and row.used_at is None:
+            row.used_at = now  # single use, whatever happens next
+            fresh = now - row.created_at <= STATE_LIFETIME
+            if fresh:
+                try:
+                    verifier = secret_box(runtime()).decrypt_text(row.code_verifier_encrypted)
+                except Exception:  # a damaged verifier is reported by the token endpoint
+                    verifier = ""
+        else:
+            fresh = False
+            row = None
+    if error:
+        if error == "access_denied":
+            return _oauth_problem(
+                "Google access was not granted",
+                "You chose not to let meetagain see your Google Calendar. Nothing was "
+                "connected. You can try again at any time, or add an ICS feed or CalDAV "
+                "calendar instead.",
+            )
+        return _oauth_problem(
+            "Google sign-in did not finish", f"Google reported: {error[:200]}. Please try again."
+        )
+    if row is None:
+        return _oauth_problem(
+            "This sign-in link does not match",
+            "The answer from Google does not belong to a sign-in started here (the state "
+            "does not match, or it was already used). Start again from the Calendars page.",
+        )
+    if not fresh:
+        return _oauth_problem(
+            "This sign-in took too long",
+            "The Google sign-in was started more than 10 minutes ago. Start again from the "
+            "Calendars page.",
+        )
+    google = runtime().config.google
+    query = request.query_string.decode("ascii", "replace")
+    try:
+        result = exchange_code(
+            google,
+            redirect_uri(),
+            state=state,
+            code_verifier=verifier,
+            authorization_response=f"{redirect_uri()}?{query}",
+        )
+    except OAuthError as exc:
+        return _oauth_problem("Google did not accept the connection", str(exc))
+    if result.missing_scopes:
+        from integrations.google.oauth import revoke
+
+        if result.credentials.refresh_token:
+            revoke(google.revoke_uri, result.credentials.refresh_token)
+        missing = [SCOPE_PURPOSE[s] for s in result.missing_scopes]
+        return (
+            render_template(
+                "setup/google_problem.html",
+                title="Some permissions were left unticked",
+                message="meetagain needs every permission on Google's consent page. Nothing "
+                "was connected. Connect again and leave these ticked:",
+                missing=missing,
+                step=2,
+            ),
+            400,
+        )
+    try:
+        found = google_service.fetch_calendars(runtime(), result.credentials)
+    except Exception as exc:  # the calendar list failing must not lose the grant
+        log.warning("calendarList failed after connecting: %s", type(exc).__name__)
+        found = []
+    primary = next((c.id for c in found if c.primary), "")
+    google_service.save_connection(
+        runtime(), user.id, result.credentials, result.granted_scopes, account_email=primary
+    )
+    google_service.sync_calendars(runtime(), user.id, found)
+    flash(
+        "Google Calendar connected. Choose which calendars count as busy and which one "
+        "receives coffee invitations.",
+        "ok",
+    )
+    return redirect(url_for("calendars.index") + "#google", code=303)
+
+
+# ---------------------------------------------------------------- step 3: contacts
+
+
+@bp.get("/contacts")
+@login_required
+def contacts() -> str:
+    from web.blueprints.contacts import count_contacts
+
+    return render_template(
+        "setup/contacts.html",
+        step=3,
+        errors={},
+        form={},
+        count=count_contacts(current_user().id),
+        report=None,
+    )
+
+
+# ---------------------------------------------------------------- step 4: rules
+
+RULE_FIELDS = (
+    ("follow_up_after_days", "Follow up after (days without an answer)", 0),
+    ("follow_up_window_days", "Stop following up after (days)", 0),
+    ("decline_cooldown_days", "After a decline, wait (days)", 0),
+    ("ignored_invites_to_pause", "Pause a contact after this many ignored invites", 1),
+)
+SCHEDULING_FIELDS = (
+    ("duration_minutes", "Meeting length (minutes)", 5),
+    ("buffer_minutes", "Buffer around other events (minutes)", 0),
+    ("min_notice_hours", "Minimum notice (hours)", 0),
+    ("horizon_days", "Plan this many days ahead", 1),
+    ("max_per_day", "At most this many coffees a day", 0),
+    ("max_per_week", "At most this many coffees a week", 0),
+    ("times_per_invite", "Times offered per invite", 1),
+)
+
+
+def _rule_values(user_cfg: Any) -> dict[str, Any]:
+    p = user_cfg.scheduling
+    r = user_cfg.rules
+    values: dict[str, Any] = {f"cad_{k}": v for k, v in dict(r.cadence_days).items()}
+    values.update(
+        follow_up_after_days=r.follow_up_after_days,
+        follow_up_window_days=r.follow_up_window_days,
+        decline_cooldown_days=r.decline_cooldown_days,
+        ignored_invites_to_pause=r.ignored_invites_to_pause,
+        duration_minutes=int(p.duration.total_seconds() // 60),
+        buffer_minutes=int(p.buffer.total_seconds() // 60),
+        min_notice_hours=int(p.notice.total_seconds() // 3600),
+        horizon_days=p.horizon_days,
+        max_per_day=p.max_per_day,
+        max_per_week=p.max_per_week,
+        times_per_invite=p.times_per_invite,
+    )
+    return values
+
+
+@bp.route("/rules", methods=["GET", "POST"])
+@login_required
+def rules() -> Response | str | tuple[str, int]:
+    user = current_user()
+    values = _rule_values(user_config(runtime(), user))
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        numbers: dict[str, int] = {}
+        minimums = {k: m for k, _, m in (*RULE_FIELDS, *SCHEDULING_FIELDS)}
+        minimums.update({f"cad_{k}": 1 for k in DEFAULT_CADENCE_DAYS})
+        for key, minimum in minimums.items():
+            raw = request.form.get(key, "").strip()
+            values[key] = raw
+            try:
+                number = int(raw)
+            except ValueError:
+                errors[key] = "Enter a whole number."
+                continue
+            if number < minimum:
+                errors[key] = f"Must be at least {minimum}."
+            elif number > 10000:
+                errors[key] = "That is too large."
+            numbers[key] = number
+        if not errors:
+            rules_settings: dict[str, Any] = {
+                "cadence_days": {k: numbers[f"cad_{k}"] for k in DEFAULT_CADENCE_DAYS}
+            }
+            rules_settings.update({k: numbers[k] for k, _, _ in RULE_FIELDS})
+            scheduling = {k: numbers[k] for k, _, _ in SCHEDULING_FIELDS}
+            try:
+                save_rules(runtime(), user.id, rules_settings, scheduling)
+            except AccountError as exc:
+                errors["_form"] = str(exc)
+            else:
+                flash("Rules saved.", "ok")
+                return redirect_to("dashboard.index")
+    page = render_template(
+        "setup/rules.html",
+        step=4,
+        values=values,
+        errors=errors,
+        cadences=list(DEFAULT_CADENCE_DAYS),
+        rule_fields=RULE_FIELDS,
+        scheduling_fields=SCHEDULING_FIELDS,
+    )
+    return (page, 400) if errors else page

@@ -1,0 +1,355 @@
+"""`meetagain slots` and `meetagain busy`: free meal slots and merged busy time from calendars.
+
+The output formats are a stable contract (see issue 3): `--format json` prints one JSON object
+with RFC 3339 times in the user's UTC offset; `--format text` is a table grouped by day.
+Flags override the config; without them the config and its defaults apply.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from web.cli import State, pass_state
+from web.errors import UserError
+
+_WINDOW = re.compile(r"^\s*([A-Za-z][\w-]*)\s*=\s*([^-\s]+)\s*-\s*(\S+)\s*$")
+
+
+def _common(command: Any) -> Any:
+    """Options shared by `slots` and `busy` (applied bottom-up, so listed in reverse)."""
+    options = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="Output format.",
+        ),
+        click.option(
+            "--me",
+            "me",
+            multiple=True,
+            metavar="EMAIL",
+            help="The owner's address(es): events they declined are free (default: config).",
+        ),
+        click.option(
+            "--days", type=int, default=None, help="How many days (default: horizon_days)."
+        ),
+        click.option(
+            "--from",
+            "from_",
+            default=None,
+            metavar="YYYY-MM-DD",
+            help="First day (default: today in the zone).",
+        ),
+        click.option(
+            "--tz", default=None, metavar="ZONE", help="IANA time zone (default: config owner)."
+        ),
+        click.option(
+            "--calendar",
+            "calendars",
+            multiple=True,
+            metavar="SRC",
+            help="ICS path, http(s)/webcal URL or [[calendars]] name; repeatable "
+            "(default: every [[calendars]] entry).",
+        ),
+    ]
+    for option in options:
+        command = option(command)
+    return command
+
+
+@dataclass(frozen=True)
+class _Range:
+    zone: ZoneInfo
+    first: date
+    days: int
+
+    @property
+    def interval(self) -> Any:
+        from scheduler.model import Interval
+        from scheduler.slots import local
+
+        return Interval(
+            local(self.first, time(0), self.zone),
+            local(self.first + timedelta(days=self.days), time(0), self.zone),
+        )
+
+
+def _zone(state: State, tz: str | None) -> ZoneInfo:
+    from integrations.config import check_zone
+
+    name = tz if tz is not None else state.config.owner.timezone
+    try:
+        return ZoneInfo(check_zone(name))
+    except ValueError as exc:
+        raise UserError(f"--tz: {exc}") from None
+
+
+def _now(value: str | None, zone: ZoneInfo) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        raise UserError(
+            f'--now: "{value}" is not an ISO 8601 time like 2026-03-23T08:00:00+01:00'
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
+
+
+def _range(
+    state: State, zone: ZoneInfo, from_: str | None, days: int | None, now: datetime
+) -> _Range:
+    if from_ is None:
+        first = now.astimezone(zone).date()
+    else:
+        try:
+            first = date.fromisoformat(from_.strip())
+        except ValueError:
+            raise UserError(f'--from: "{from_}" is not a date YYYY-MM-DD') from None
+    count = days if days is not None else state.config.scheduling.horizon_days
+    if count < 1:
+        raise UserError(f"--days: must be at least 1, got {count}")
+    if count > 3660:
+        raise UserError(f"--days: at most 3660 days, got {count}")
+    return _Range(zone, first, count)
+
+
+def _read_busy(
+    state: State, specs: Sequence[str], zone: ZoneInfo, me: Sequence[str], interval: Any
+) -> Any:
+    """Merged busy time of the calendars; warnings go to stderr; failures are UserErrors."""
+    from integrations.calendars.cache import open_cache
+    from integrations.calendars.errors import CalendarError
+    from integrations.calendars.sources import collect_busy, open_source
+
+    config = state.config
+    chosen = list(specs) or [c.name for c in config.calendars]
+    if not chosen:
+        raise UserError(
+            "no calendar given: use --calendar PATH|URL|NAME or add [[calendars]] to the config"
+        )
+    runtime = state.runtime
+    cache = open_cache(runtime)
+    try:
+        sources = [
+            open_source(spec, config, zone=zone, me=me, runtime=runtime, cache=cache)
+            for spec in chosen
+        ]
+        report = collect_busy(sources, interval)
+    except CalendarError as exc:
+        raise UserError(str(exc)) from None
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return report
+
+
+def _me(state: State, me: Sequence[str]) -> tuple[str, ...]:
+    return tuple(me) if me else tuple(state.config.owner.emails)
+
+
+def _windows(state: State, specs: Sequence[str], weekdays: str | None) -> tuple[Any, ...]:
+    from integrations.config import parse_time, parse_weekdays
+    from scheduler.model import Window
+
+    days: frozenset[int] | None = None
+    if weekdays is not None:
+        try:
+            days = parse_weekdays(weekdays)
+        except ValueError as exc:
+            raise UserError(f"--weekdays: {exc}") from None
+    configured = {w.name: w for w in state.config.windows}
+    if not specs:
+        windows = tuple(state.config.windows)
+        return tuple(replace(w, weekdays=days) for w in windows) if days else windows
+    result = []
+    for spec in specs:
+        match = _WINDOW.match(spec)
+        if not match:
+            raise UserError(f'--window: "{spec}" is not NAME=HH:MM-HH:MM (like lunch=12:00-13:30)')
+        name, raw_start, raw_end = match.groups()
+        try:
+            start, end = parse_time(raw_start), parse_time(raw_end)
+        except ValueError as exc:
+            raise UserError(f'--window "{spec}": {exc}') from None
+        if end <= start:
+            raise UserError(f'--window "{spec}": the end {raw_end} is not after the start')
+        default_days = configured[name].weekdays if name in configured else frozenset(range(5))
+        result.append(Window(name, start, end, days or default_days))
+    return tuple(result)
+
+
+def _minutes(value: int | None, flag: str, default: timedelta) -> timedelta:
+    if value is None:
+        return default
+    if value < 0:
+        raise UserError(f"{flag}: must not be negative, got {value}")
+    return timedelta(minutes=value)
+
+
+def _rfc3339(value: datetime, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).isoformat()
+
+
+def _span_text(start: datetime, end: datetime) -> str:
+    if end.date() == start.date():
+        return f"{start:%H:%M}-{end:%H:%M}"
+    if end.time() == time(0) and end.date() == start.date() + timedelta(days=1):
+        return f"{start:%H:%M}-24:00"
+    return f"{start:%H:%M}-{end:%a %Y-%m-%d %H:%M}"
+
+
+def _length(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    if hours and rest:
+        return f"{hours} h {rest:02d} min"
+    return f"{hours} h" if hours else f"{rest} min"
+
+
+def _heading(what: str, rng: _Range) -> str:
+    last = rng.first + timedelta(days=rng.days - 1)
+    return f"{what} in {rng.zone.key}, {rng.first:%a %Y-%m-%d} to {last:%a %Y-%m-%d}"
+
+
+@click.command()
+@_common
+@click.option(
+    "--now",
+    "now_",
+    default=None,
+    metavar="ISO8601",
+    help="Pretend it is this time (default: the real now).",
+)
+@click.option(
+    "--window",
+    "windows",
+    multiple=True,
+    metavar="NAME=HH:MM-HH:MM",
+    help="Meal window in the zone; repeatable; replaces the config's windows.",
+)
+@click.option("--weekdays", default=None, metavar="mon,tue,...", help="Days the windows apply.")
+@click.option("--duration", type=int, default=None, metavar="MIN", help="Meeting length.")
+@click.option("--buffer", type=int, default=None, metavar="MIN", help="Gap kept around busy time.")
+@click.option("--notice", type=int, default=None, metavar="MIN", help="Minimum notice.")
+@pass_state
+def slots(
+    state: State,
+    calendars: tuple[str, ...],
+    tz: str | None,
+    from_: str | None,
+    days: int | None,
+    me: tuple[str, ...],
+    fmt: str,
+    now_: str | None,
+    windows: tuple[str, ...],
+    weekdays: str | None,
+    duration: int | None,
+    buffer: int | None,
+    notice: int | None,
+) -> None:
+    """Free breakfast and lunch slots from calendars."""
+    from scheduler.model import Interval
+    from scheduler.slots import free_slots
+
+    zone = _zone(state, tz)
+    now = _now(now_, zone)
+    rng = _range(state, zone, from_, days, now)
+    chosen_windows = _windows(state, windows, weekdays)
+    policy = state.config.scheduling
+    policy = replace(
+        policy,
+        duration=_minutes(duration, "--duration", policy.duration),
+        buffer=_minutes(buffer, "--buffer", policy.buffer),
+        notice=_minutes(notice, "--notice", policy.notice),
+    )
+    if policy.duration <= timedelta(0):
+        raise UserError("--duration: must be at least 1 minute")
+    interval = rng.interval
+    # Busy time just outside the range still matters once widened by the buffer.
+    wider = Interval(interval.start - policy.buffer, interval.end + policy.buffer)
+    report = _read_busy(state, calendars, zone, _me(state, me), wider)
+    found = free_slots(
+        report.intervals,
+        chosen_windows,
+        zone=zone,
+        start=rng.first,
+        days=rng.days,
+        now=now,
+        policy=policy,
+    )
+    if fmt == "json":
+        payload = {
+            "slots": [
+                {
+                    "window": s.window,
+                    "start": _rfc3339(s.start, zone),
+                    "end": _rfc3339(s.end, zone),
+                }
+                for s in found
+            ]
+        }
+        click.echo(json.dumps(payload))
+        return
+    click.echo(_heading("Free slots", rng))
+    if not found:
+        click.echo("  no free slots")
+        return
+    width = max(len(s.window) for s in found)
+    current: date | None = None
+    for s in found:
+        start, end = s.start.astimezone(zone), s.end.astimezone(zone)
+        if start.date() != current:
+            current = start.date()
+            click.echo(f"{start:%a %Y-%m-%d}")
+        click.echo(
+            f"  {s.window:<{width}}  {_span_text(start, end)}  ({_length(s.end - s.start)})"
+        )
+
+
+@click.command()
+@_common
+@pass_state
+def busy(
+    state: State,
+    calendars: tuple[str, ...],
+    tz: str | None,
+    from_: str | None,
+    days: int | None,
+    me: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Merged busy time from calendars."""
+    zone = _zone(state, tz)
+    rng = _range(state, zone, from_, days, datetime.now(UTC))
+    report = _read_busy(state, calendars, zone, _me(state, me), rng.interval)
+    intervals = report.intervals
+    if fmt == "json":
+        payload = {
+            "busy": [
+                {"start": _rfc3339(i.start, zone), "end": _rfc3339(i.end, zone)} for i in intervals
+            ]
+        }
+        click.echo(json.dumps(payload))
+        return
+    click.echo(_heading("Busy", rng))
+    if not intervals:
+        click.echo("  nothing busy")
+        return
+    current: date | None = None
+    for i in intervals:
+        start, end = i.start.astimezone(zone), i.end.astimezone(zone)
+        if start.date() != current:
+            current = start.date()
+            click.echo(f"{start:%a %Y-%m-%d}")
+        click.echo(f"  {_span_text(start, end)}  ({_length(i.end - i.start)})")

@@ -1,0 +1,262 @@
+"""`meetagain contacts import|export|list`, `meetagain due` and `meetagain plan`.
+
+Output formats are a stable contract (issue 4): `--format json` prints one JSON object;
+`due` lists in descending score; import prints `created N, updated N, skipped N` and then one
+line per skipped row.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from web.cli import State, pass_state
+from web.errors import UserError
+
+_FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+_NOW = click.option(
+    "--now",
+    "now_text",
+    default=None,
+    metavar="ISO8601",
+    help="Pretend it is this moment (default: now); a date or a time with an offset.",
+)
+# Files with fewer rows than this import too fast for a progress bar to help.
+PROGRESS_FROM = 2000
+
+
+def parse_now(text: str | None, zone_name: str) -> datetime:
+    """`--now`: an ISO 8601 moment; a naive value or a bare date is read in the user's zone."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(zone_name)
+    if not text:
+        return datetime.now(UTC).astimezone(zone)
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(
+            f"--now {text!r} is not an ISO 8601 time (like 2026-03-16T08:00:00+01:00)"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value
+
+
+def _user_zone(state: State, user_id: int) -> str:
+    from integrations.storage import models
+    from integrations.storage.db import transaction
+
+    with transaction(state.runtime.sessions) as session:
+        user = session.get(models.User, user_id)
+        return (user.timezone if user is not None and user.timezone else "") or (
+            state.config.owner.timezone
+        )
+
+
+@click.group()
+def contacts() -> None:
+    """Import, export and list contacts."""
+
+
+@contacts.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "csv", "linkedin", "vcard"]),
+    default="auto",
+    show_default=True,
+    help="File format (auto: by extension and header).",
+)
+@click.option(
+    "--map",
+    "mapping",
+    default=None,
+    metavar="COL=field,...",
+    help='Map your CSV headers to fields, e.g. "Full Name=name,E-mail=email".',
+)
+@pass_state
+def import_command(state: State, file: str, fmt: str, mapping: str | None) -> None:
+    """Import contacts from native CSV, LinkedIn Connections.csv, vCard or any mapped CSV."""
+    from integrations.contacts_import import ContactFileError, import_contacts
+    from integrations.storage.db import transaction
+
+    user_id = state.owner_id()
+    bar: Any = None
+    show = sys.stderr.isatty()
+
+    def on_total(total: int) -> None:
+        nonlocal bar
+        if show and total >= PROGRESS_FROM:
+            bar = click.progressbar(length=total, label="importing", file=sys.stderr)
+            bar.__enter__()
+
+    def progress(n: int) -> None:
+        if bar is not None:
+            bar.update(n)
+
+    try:
+        with transaction(state.runtime.sessions, immediate=True) as session:
+            report = import_contacts(
+                session, user_id, file, fmt, mapping, progress=progress, on_total=on_total
+            )
+    except ContactFileError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(report.summary())
+    for line, reason in report.problems:
+        click.echo(f"skipped line {line}: {reason}")
+
+
+@contacts.command(name="export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True
+)
+@pass_state
+def export_command(state: State, fmt: str) -> None:
+    """Write all contacts as native CSV to stdout (what `contacts import` reads back)."""
+    from integrations.contacts_import import export_csv
+    from integrations.storage.db import transaction
+
+    user_id = state.owner_id()
+    with transaction(state.runtime.sessions) as session:
+        text = export_csv(session, user_id)
+    click.echo(text, nl=False)
+
+
+def contact_json(c: Any) -> dict[str, Any]:
+    day = lambda d: d.isoformat() if d else None  # noqa: E731
+    return {
+        "id": c.id,
+        "name": c.name,
+        "emails": list(c.emails),
+        "company": c.company,
+        "title": c.title,
+        "relationship": c.relationship.value,
+        "tags": list(c.tags),
+        "how_met": c.how_met,
+        "first_met": day(c.first_met),
+        "last_met": day(c.last_met),
+        "times_met": c.times_met,
+        "cadence_days": c.cadence_days,
+        "preferred_meals": sorted(m.value for m in c.preferred_meals),
+        "preferred_days": sorted(c.preferred_days),
+        "timezone": c.timezone,
+        "city": c.city,
+        "notes": c.notes,
+        "questions": list(c.questions),
+        "do_not_invite": c.do_not_invite,
+        "snoozed_until": day(c.snoozed_until),
+        "paused": c.paused,
+        "linkedin_url": c.linkedin_url,
+    }
+
+
+@contacts.command(name="list")
+@_FORMAT
+@pass_state
+def list_command(state: State, fmt: str) -> None:
+    """List contacts by name."""
+    from integrations.storage.contacts import load_contacts
+    from integrations.storage.db import transaction
+
+    user_id = state.owner_id()
+    with transaction(state.runtime.sessions) as session:
+        found = load_contacts(session, user_id)
+    if fmt == "json":
+        click.echo(json.dumps({"contacts": [contact_json(c) for c in found]}, ensure_ascii=False))
+        return
+    if not found:
+        click.echo("no contacts yet: try `meetagain contacts import FILE` or `meetagain demo`")
+        return
+    for c in found:
+        last = c.last_met.isoformat() if c.last_met else "never"
+        company = f" ({c.company})" if c.company else ""
+        click.echo(
+            f"{c.name}{company} <{c.email or '-'}>  {c.relationship.value}, "
+            f"last met {last}, met {c.times_met}x"
+        )
+
+
+@click.command()
+@_NOW
+@_FORMAT
+@pass_state
+def due(state: State, now_text: str | None, fmt: str) -> None:
+    """Who is due for a coffee, and why (highest score first)."""
+    from web.services.planning import due_for_user
+
+    user_id = state.owner_id()
+    now = parse_now(now_text, _user_zone(state, user_id))
+    report = due_for_user(state.runtime, user_id, now=now)
+    if fmt == "json":
+        payload = {
+            "due": [
+                {"name": d.contact.name, "email": d.contact.email, "score": d.score,
+                 "reasons": list(d.reasons)}
+                for d in report.due
+            ],
+            "excluded": [
+                {"name": e.contact.name, "email": e.contact.email, "reasons": list(e.reasons)}
+                for e in report.excluded
+            ],
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False))
+        return
+    if not report.due:
+        click.echo("nobody is due right now")
+    for d in report.due:
+        click.echo(f"{d.score:8.2f}  {d.contact.name} <{d.contact.email or '-'}>")
+        for reason in d.reasons:
+            click.echo(f"          {reason}")
+    if report.excluded:
+        click.echo("\nexcluded:")
+        for e in report.excluded:
+            click.echo(f"  {e.contact.name}: {'; '.join(e.reasons)}")
+    if report.not_yet_met:
+        names = ", ".join(c.name for c in report.not_yet_met[:20])
+        more = len(report.not_yet_met) - 20
+        click.echo(f"\nnot yet met: {names}" + (f" and {more} more" if more > 0 else ""))
+
+
+@click.command()
+@_NOW
+@_FORMAT
+@pass_state
+def plan(state: State, now_text: str | None, fmt: str) -> None:
+    """This week's proposals: due contacts paired with free times that suit them."""
+    from web.services.planning import plan_for_user, proposals_json
+
+    user_id = state.owner_id()
+    now = parse_now(now_text, _user_zone(state, user_id))
+    result = plan_for_user(state.runtime, user_id, now=now)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if fmt == "json":
+        click.echo(
+            json.dumps({"proposals": proposals_json(result.proposals)}, ensure_ascii=False)
+        )
+        return
+    if not result.proposals:
+        click.echo("no proposals: nobody due, no free slots, or this week is full")
+        return
+    for p in result.proposals:
+        click.echo(f"{p.contact.name} <{p.contact.email or '-'}>")
+        for reason in p.reasons:
+            click.echo(f"  why: {reason}")
+        for t in p.times:
+            click.echo(f"  {t.start:%a %d %b %H:%M}-{t.end:%H:%M} ({t.window})")

@@ -1,0 +1,124 @@
+"""`meetagain invites create` and `meetagain worker` (drains the outbox)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from web.cli import State, pass_state
+from web.errors import UserError
+
+
+@click.group(name="invites")
+def invites() -> None:
+    """Create coffee invites."""
+
+
+def _parse_at(values: tuple[str, ...], zone: ZoneInfo, duration: Any) -> list[Any]:
+    from scheduler.model import ProposedTime
+
+    times = []
+    for raw in values:
+        try:
+            start = datetime.fromisoformat(raw)
+        except ValueError:
+            raise UserError(
+                f'--at "{raw}" is not an ISO 8601 time (e.g. 2026-12-01T12:30 or '
+                "2026-12-01T12:30+01:00)"
+            ) from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=zone)  # wall-clock time in the user's zone
+        times.append(ProposedTime(start, start + duration, ""))
+    return times
+
+
+@invites.command()
+@click.option("--contact", "contact_email", required=True, help="The contact's email address.")
+@click.option("--at", "at", multiple=True, help="A proposed start (ISO 8601); repeat for more.")
+@click.option("--message", default=None, help="The personal message (default: a template).")
+@click.option("--no-email", is_flag=True, help="Do not send an email; just print the link.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@pass_state
+def create(
+    state: State,
+    contact_email: str,
+    at: tuple[str, ...],
+    message: str | None,
+    no_email: bool,
+    fmt: str,
+) -> None:
+    """Create an invite (times from this week's plan unless --at is given) and print its link."""
+    from integrations.storage.contacts import ContactRepository
+    from integrations.storage.db import transaction
+    from integrations.storage.models import User
+    from web.services.invites import create_invite, user_config
+
+    runtime = state.runtime
+    user_id = state.owner_id()
+    now = datetime.now(UTC)
+    with transaction(runtime.sessions) as session:
+        row = ContactRepository(session, user_id).row_by_email(contact_email)
+        if row is None:
+            raise UserError(f"no contact with email {contact_email}: add it with `contacts`")
+        contact_id = row.id
+        user = session.get(User, user_id)
+        assert user is not None
+        config = user_config(runtime, user)
+    zone = ZoneInfo(config.owner.timezone)
+    if at:
+        times = _parse_at(at, zone, config.scheduling.duration)
+    else:
+        times = _times_from_plan(runtime, user_id, contact_id, contact_email, now=now)
+    created = create_invite(
+        runtime, user_id, contact_id, times, message, send_email=not no_email, now=now
+    )
+    out_times = [t.start.astimezone(zone).isoformat() for t in created.times]
+    if fmt == "json":
+        click.echo(json.dumps({"url": created.url, "times": out_times}))
+        return
+    click.echo(created.url)
+    for t in out_times:
+        click.echo(f"  {t}")
+    if not no_email:
+        click.echo("the invite email is queued (see `meetagain worker`)")
+
+
+def _times_from_plan(
+    runtime: Any, user_id: int, contact_id: int, email: str, *, now: datetime
+) -> list[Any]:
+    try:
+        from web.services.planning import plan_for_user
+    except ImportError:
+        raise UserError("planning is not available here: give the times with --at") from None
+    plan = plan_for_user(runtime, user_id, now=now)
+    for proposal in plan.proposals:
+        if proposal.contact.id == contact_id:
+            return list(proposal.times)
+    raise UserError(f"{email} is not in this week's plan: give the times with --at ISO")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Drain what is due once, then exit.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
+@pass_state
+def worker(state: State, once: bool, interval: float) -> None:
+    """Send queued mail and calendar writes (the outbox); several may run on PostgreSQL."""
+    import threading
+
+    from web.services.outbox_worker import drain, run
+
+    runtime = state.runtime
+    if once:
+        result = drain(runtime)
+        click.echo(f"sent {result.sent}, retrying {result.retrying}, failed {result.failed}")
+        return
+    stop = threading.Event()
+    click.echo("draining the outbox; Ctrl-C stops")
+    try:
+        run(runtime, stop=stop, interval=interval)
+    except KeyboardInterrupt:
+        stop.set()

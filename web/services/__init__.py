@@ -1,0 +1,1 @@
+"""Application services: use cases the web app and the CLI share; no Flask here."""

@@ -1,0 +1,1385 @@
+"""Coffee invites: create, answer (accept, decline, suggest), book, cancel, and "did you meet?".
+
+Services take the runtime and plain values, never Flask objects. Everything that talks to the
+outside world after a change (emails, Google Calendar writes) is written to the outbox in the
+same transaction as the change and done by the outbox worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from integrations.config import Config, ConfigError, with_user_settings
+from integrations.icalendar_invite import CoffeeEvent, build_ics
+from integrations.invite_email import Party, attach_calendar, build_invite_email, build_notice
+from integrations.storage import models
+from integrations.storage.db import transaction
+from integrations.storage.outbox import enqueue, enqueue_email
+from scheduler import invites as rules
+from scheduler.invites import OfferedTime, format_span
+from scheduler.model import BusyReport, Interval, ProposedTime
+from web.composition import Runtime
+from web.errors import UserError
+
+log = logging.getLogger(__name__)
+
+TOKEN_BYTES = 24  # 192 random bits
+MORE_TIMES = 6
+SUGGEST_DAYS = 14
+
+
+# --- errors the web layer maps to status codes ---------------------------------------------
+
+
+class InviteNotFound(Exception):
+    """No invite has this token (404): forged, mistyped or deleted."""
+
+
+class InviteGone(Exception):
+    """The invite expired, was cancelled or already answered (410)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TimeUnavailable(Exception):
+    """The chosen time is no longer offered or no longer free (409)."""
+
+    def __init__(self, reason: str, remaining: Sequence[OfferedTime] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.remaining = list(remaining)
+
+
+# --- views ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedInvite:
+    url: str
+    invite_id: int
+    times: tuple[ProposedTime, ...]
+
+
+@dataclass(frozen=True)
+class BookingView:
+    id: int
+    start: datetime
+    end: datetime
+    status: str
+    ical_uid: str
+    sequence: int
+    calendar_event_id: str
+    calendar_error: str
+    met: str | None
+
+
+@dataclass(frozen=True)
+class InviteView:
+    """What the public invite page shows; nothing here identifies rows to the invitee."""
+
+    id: int
+    user_id: int
+    status: str
+    state: str  # open | answered | gone
+    owner_name: str
+    owner_email: str
+    owner_timezone: str
+    contact_name: str
+    contact_email: str
+    message: str
+    invitee_timezone: str
+    times: tuple[OfferedTime, ...]
+    remaining: tuple[OfferedTime, ...]
+    expires_at: datetime
+    answer_note: str
+    booking: BookingView | None = None
+    windows: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class UpcomingCoffee:
+    """A booked coffee for the dashboard, with what the prep card needs."""
+
+    booking_id: int
+    contact_id: int
+    contact_name: str
+    start: datetime
+    end: datetime
+    calendar_error: str
+    how_met: str
+    notes: str
+    questions: tuple[str, ...]
+    last_met: date | None
+
+
+@dataclass(frozen=True)
+class OpenInvite:
+    invite_id: int
+    contact_id: int
+    contact_name: str
+    status: str
+    created_at: datetime
+    expires_at: datetime
+    times: tuple[OfferedTime, ...]
+    answer_note: str
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def invite_url(config: Config, token: str) -> str:
+    return f"{config.web.base_url}/i/{token}"
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _offered(row: models.InviteTime) -> OfferedTime:
+    return OfferedTime(_aware(row.start), _aware(row.end), row.window, row.withdrawn)
+
+
+def _booking_view(row: models.Booking) -> BookingView:
+    return BookingView(
+        id=row.id,
+        start=row.start,
+        end=row.end,
+        status=row.status,
+        ical_uid=row.ical_uid,
+        sequence=row.sequence,
+        calendar_event_id=row.calendar_event_id,
+        calendar_error=row.calendar_error,
+        met=row.met,
+    )
+
+
+def user_config(runtime: Runtime, user: models.User) -> Config:
+    """The config as this user sees it (their windows, policy and zone)."""
+    try:
+        return with_user_settings(runtime.config, user.settings or {}, user.timezone or "")
+    except ConfigError:
+        return runtime.config
+
+
+def _zone_name(user: models.User, config: Config) -> str:
+    """The owner's zone: their saved one (user_config folds it into the config)."""
+    return config.owner.timezone or user.timezone or "UTC"
+
+
+def default_message(owner_name: str, contact: models.Contact) -> str:
+    """The editable personal message: their name, how you met, one question to ask."""
+    first = contact.name.split()[0] if contact.name else "there"
+    lines = [f"Hi {first},", ""]
+    if contact.how_met:
+        lines.append(f"it's been a while since {contact.how_met}, and I'd love to catch up.")
+    else:
+        lines.append("it's been a while, and I'd love to catch up.")
+    lines.append("Would you have time for a coffee or a bite? Here are a few times that work.")
+    questions = [q for q in (contact.questions or []) if q]
+    if questions:
+        lines += ["", f"I'd love to hear: {questions[0]}"]
+    lines += ["", owner_name or ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _load_invite(session: Session, token: str, *, lock: bool = False) -> models.Invite:
+    stmt = (
+        select(models.Invite)
+        .where(models.Invite.token_hash == hash_token(token))
+        .options(selectinload(models.Invite.times))
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    invite = session.scalar(stmt)
+    if invite is None:
+        raise InviteNotFound("no such invite")
+    return invite
+
+
+def _view(
+    session: Session, runtime: Runtime, invite: models.Invite, *, now: datetime
+) -> InviteView:
+    user = session.get(models.User, invite.user_id)
+    contact = session.get(models.Contact, invite.contact_id)
+    assert user is not None and contact is not None
+    config = user_config(runtime, user)
+    times = tuple(_offered(t) for t in invite.times)
+    booking = session.scalar(
+        select(models.Booking)
+        .where(models.Booking.invite_id == invite.id)
+        .order_by(models.Booking.id.desc())
+        .limit(1)
+    )
+    return InviteView(
+        id=invite.id,
+        user_id=invite.user_id,
+        status=invite.status,
+        state=rules.link_state(invite.status, invite.expires_at, now=now),
+        owner_name=user.name or user.email,
+        owner_email=user.email,
+        owner_timezone=_zone_name(user, config),
+        contact_name=contact.name,
+        contact_email=invite.email,
+        message=invite.message,
+        invitee_timezone=invite.invitee_timezone,
+        times=times,
+        remaining=tuple(rules.remaining(times, now=now)),
+        expires_at=invite.expires_at,
+        answer_note=invite.answer_note,
+        booking=_booking_view(booking) if booking is not None else None,
+        windows=tuple(sorted({t.window for t in times if t.window})),
+    )
+
+
+def _check_zone(name: str) -> str:
+    if not name:
+        return ""
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return ""
+    return name
+
+
+def _parties(session: Session, invite: models.Invite) -> tuple[Party, Party]:
+    user = session.get(models.User, invite.user_id)
+    contact = session.get(models.Contact, invite.contact_id)
+    assert user is not None and contact is not None
+    return Party(user.name or user.email, user.email), Party(contact.name, invite.email)
+
+
+def _display_zones(view_zone: str, owner_zone: str) -> list[str]:
+    return [view_zone] if view_zone else [owner_zone, "UTC"] if owner_zone != "UTC" else ["UTC"]
+
+
+# --- creating -------------------------------------------------------------------------------
+
+
+def create_invite(
+    runtime: Runtime,
+    user_id: int,
+    contact_id: int,
+    times: Sequence[ProposedTime],
+    message: str | None = None,
+    *,
+    send_email: bool = True,
+    now: datetime,
+) -> CreatedInvite:
+    """Create an invite with its times; its email goes to the outbox in the same transaction."""
+    rules_now = _aware(now)
+    ordered = sorted(times, key=lambda t: t.start)
+    for t in ordered:
+        if t.start.tzinfo is None or t.end.tzinfo is None:
+            raise UserError(f"proposed time {t.start.isoformat()} has no time zone")
+        if t.end <= t.start:
+            raise UserError(f"proposed time {t.start.isoformat()} ends before it starts")
+        if t.start <= rules_now:
+            raise UserError(f"proposed time {t.start.isoformat()} is in the past")
+    if len({t.start for t in ordered}) != len(ordered):
+        raise UserError("the same time is proposed twice")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    with transaction(runtime.sessions) as session:
+        contact = session.get(models.Contact, contact_id)
+        if contact is None or contact.user_id != user_id:
+            raise UserError(f"no contact {contact_id} for this user")
+        user = session.get(models.User, user_id)
+        assert user is not None
+        email = contact.emails[0].email if contact.emails else ""
+        if send_email and not email:
+            raise UserError(
+                f"{contact.name} has no email address: use --no-email and send the link"
+            )
+        text = (
+            message
+            if message is not None and message.strip()
+            else default_message(user.name, contact)
+        )
+        invite = models.Invite(
+            user_id=user_id,
+            contact_id=contact_id,
+            token_hash=hash_token(token),
+            email=email,
+            message=text,
+            status=rules.OPEN,
+            invitee_timezone=_check_zone(contact.timezone or ""),
+            answer_note="",
+            created_at=rules_now,
+            expires_at=rules.expires_at((t.start for t in ordered), now=rules_now),
+        )
+        invite.times = [
+            models.InviteTime(
+                user_id=user_id,
+                start=t.start.astimezone(UTC),
+                end=t.end.astimezone(UTC),
+                window=t.window,
+                withdrawn=False,
+            )
+            for t in ordered
+        ]
+        session.add(invite)
+        session.flush()
+        url = invite_url(runtime.config, token)
+        if send_email:
+            config = user_config(runtime, user)
+            owner_zone = _zone_name(user, config)
+            msg = build_invite_email(
+                from_address=runtime.config.mail.from_address,
+                owner=Party(user.name or user.email, user.email),
+                invitee=Party(contact.name, email),
+                message_text=text,
+                times=ordered,
+                zone_names=_display_zones(invite.invitee_timezone, owner_zone),
+                url=url,
+                when=rules_now,
+            )
+            enqueue_email(
+                session,
+                user_id=user_id,
+                message=msg,
+                now=rules_now,
+                purpose="invite",
+                invite_id=invite.id,
+            )
+        return CreatedInvite(url=url, invite_id=invite.id, times=tuple(ordered))
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:
+    """The invite behind a token, for its public page (InviteNotFound when there is none)."""
+    with transaction(runtime.sessions) as session:
+        return _view(session, runtime, _load_invite(session, token), now=now)
+
+
+def event_ics(runtime: Runtime, token: str, *, now: datetime) -> bytes:
+    """The booked coffee as a downloadable .ics (METHOD:PUBLISH), for "add to calendar"."""
+    with transaction(runtime.sessions) as session:
+        invite = _load_invite(session, token)
+        booking = session.scalar(
+            select(models.Booking).where(
+                models.Booking.invite_id == invite.id, models.Booking.status == "active"
+            )
+        )
+        if booking is None:
+            raise InviteGone("nothing is booked for this invite")
+        owner, invitee = _parties(session, invite)
+        return build_ics(
+            _coffee_event(runtime, booking, owner, invitee, token_url=None),
+            method="PUBLISH",
+            dtstamp=now,
+        )
+
+
+# --- live busy --------------------------------------------------------------------------------
+
+
+@dataclass
+class OwnerCalendars:
+    """The owner's calendars, opened (credentials fetched) before any lock is taken.
+
+    Getting Google credentials may refresh and save a token, a write that must not wait on the
+    booking transaction's lock; reading them is what happens inside it.
+    """
+
+    sources: list[Any]
+    warnings: list[str]
+
+
+def owner_calendars(runtime: Runtime, user_id: int) -> OwnerCalendars:
+    """Open every calendar of the user that counts as busy, bypassing the busy cache."""
+    with transaction(runtime.sessions) as session:
+        user = session.get(models.User, user_id)
+        assert user is not None
+        config = user_config(runtime, user)
+        zone = ZoneInfo(_zone_name(user, config))
+        me = (user.email, *config.owner.emails)
+        rows = list(
+            session.scalars(
+                select(models.Calendar).where(
+                    models.Calendar.user_id == user_id, models.Calendar.counts_as_busy.is_(True)
+                )
+            )
+        )
+    sources: list[Any] = []
+    warnings: list[str] = []
+    google_ids = [r.external_id or "primary" for r in rows if r.kind == "google"]
+    for row in rows:
+        if row.kind == "google":
+            continue
+        try:
+            sources.append(_open_row(runtime, config, row, zone=zone, me=me))
+        except Exception as exc:  # an unreadable calendar is reported, never fatal here
+            warnings.append(f"{row.name}: {exc}")
+    if google_ids:
+        google = _google_source(runtime, user_id, google_ids)
+        if google is None:
+            warnings.append("Google Calendar is not connected; its busy time was not checked")
+        else:
+            sources.append(google)
+    return OwnerCalendars(sources, warnings)
+
+
+def read_busy(calendars: OwnerCalendars, interval: Interval) -> BusyReport:
+    """Read the opened calendars now for `interval`.
+
+    A calendar that cannot be read becomes a warning, not a refusal: the owner offered these
+    times when they were free, and inside meetagain the bookings table and its unique index
+    still rule out double booking.
+    """
+    from integrations.calendars.errors import CalendarError
+    from integrations.calendars.sources import collect_busy
+
+    warnings = list(calendars.warnings)
+    if not calendars.sources:
+        return BusyReport((), tuple(warnings))
+    try:
+        report = collect_busy(calendars.sources, interval)
+    except CalendarError as exc:
+        return BusyReport((), (*warnings, str(exc)))
+    except Exception as exc:  # e.g. Google RefreshError: the grant was revoked meanwhile
+        return BusyReport((), (*warnings, f"{exc.__class__.__name__}: {exc}"))
+    return BusyReport(report.intervals, (*warnings, *report.warnings))
+
+
+def _open_row(
+    runtime: Runtime, config: Config, row: models.Calendar, *, zone: ZoneInfo, me: Sequence[str]
+) -> Any:
+    from integrations.calendars.sources import open_source
+
+    if row.kind == "caldav":
+        from integrations.calendars.caldav_source import CalDavSource
+
+        password = ""
+        if row.secret_encrypted:
+            from web.services.accounts import secret_box
+
+            password = secret_box(runtime).decrypt_text(row.secret_encrypted)
+        return CalDavSource(row.location, row.username, password, zone=zone, me=me)
+    # runtime=None: no cache, the file or feed is read now.
+    return open_source(row.location, config, zone=zone, me=me, runtime=None)
+
+
+def _google_source(runtime: Runtime, user_id: int, calendar_ids: list[str]) -> Any:
+    try:
+        from integrations.calendars.google_source import GoogleFreeBusySource
+        from web.services.google import credentials_for
+    except ImportError:  # pragma: no cover
+        return None
+    creds = credentials_for(runtime, user_id)
+    if creds is None:
+        return None
+    return GoogleFreeBusySource(
+        creds, calendar_ids, api_endpoint=runtime.config.google.api_endpoint, sleep=_short_sleep
+    )
+
+
+def _google_connected(session: Session, user_id: int) -> bool:
+    row = session.scalar(
+        select(models.GoogleConnection).where(models.GoogleConnection.user_id == user_id)
+    )
+    return row is not None and row.status == "ok"
+
+
+# --- accepting ---------------------------------------------------------------------------------
+
+
+def accept_invite(
+    runtime: Runtime,
+    token: str,
+    start: datetime,
+    *,
+    now: datetime,
+    invitee_timezone: str = "",
+) -> BookingView:
+    """Book the chosen time, atomically, or raise InviteNotFound / InviteGone / TimeUnavailable.
+
+    One transaction: lock the invite and the owner (PostgreSQL FOR UPDATE; SQLite BEGIN
+    IMMEDIATE), check the time is still offered, read the owner's calendars live for that
+    interval, insert the booking under the unique (owner, start) index for active bookings and
+    withdraw overlapping times from the owner's other open invites. The calendar event and the
+    emails go to the outbox in the same transaction.
+    """
+    start = _aware(start)
+    conflict: TimeUnavailable | None = None
+    try:
+        with transaction(runtime.sessions, immediate=True) as session:
+            invite = _load_invite(session, token, lock=True)
+            # Serialise bookings per owner on PostgreSQL (SQLite's BEGIN IMMEDIATE already does):
+            # two invites offering overlapping times must not both pass the overlap check.
+            session.execute(
+                select(models.User.id).where(models.User.id == invite.user_id).with_for_update()
+            )
+            state = rules.link_state(invite.status, invite.expires_at, now=now)
+            times = [_offered(t) for t in invite.times]
+            if invite.status == "accepted":
+                raise TimeUnavailable("this invite has already been accepted")
+            if state != rules.OPEN:
+                raise InviteGone("expired" if invite.status == rules.OPEN else invite.status)
+            chosen = rules.find_offered(times, start, now=now)
+            if chosen is None:
+                raise TimeUnavailable(
+                    "that time is no longer available", rules.remaining(times, now=now)
+                )
+            booked = session.scalars(
+                select(models.Booking).where(
+                    models.Booking.user_id == invite.user_id,
+                    models.Booking.status == "active",
+                    models.Booking.start < chosen.end,
+                    models.Booking.end > chosen.start,
+                )
+            ).first()
+            busy = live_busy(runtime, session, invite.user_id, chosen.interval)
+            for warning in busy.warnings:
+                log.warning("accept invite %s: %s", invite.id, warning)
+            if booked is not None or rules.conflicts(chosen.interval, busy.intervals):
+                # The owner got busy since the invite was sent: take the time off this invite.
+                _withdraw(session, invite.user_id, chosen.interval, keep_invite=None)
+                session.flush()
+                conflict = TimeUnavailable(
+                    "that time is no longer free",
+                    [t for t in rules.remaining(times, now=now) if t.start != chosen.start],
+                )
+            else:
+                return _book(
+                    runtime,
+                    session,
+                    invite,
+                    chosen,
+                    now=now,
+                    invitee_timezone=invitee_timezone,
+                    manage_url=invite_url(runtime.config, token),
+                )
+    except IntegrityError:
+        # Another accept booked this owner's start first: the unique index said no.
+        view = load_invite(runtime, token, now=now)
+        raise TimeUnavailable(
+            "that time was just booked by someone else",
+            [t for t in view.remaining if t.start != start],
+        ) from None
+    assert conflict is not None
+    raise conflict
+
+
+def _withdraw(
+    session: Session, user_id: int, interval: Interval, *, keep_invite: int | None
+) -> None:
+    open_ids = select(models.Invite.id).where(
+        models.Invite.user_id == user_id, models.Invite.status == rules.OPEN
+    )
+    if keep_invite is not None:
+        open_ids = open_ids.where(models.Invite.id != keep_invite)
+    session.execute(
+        update(models.InviteTime)
+        .where(
+            models.InviteTime.user_id == user_id,
+            models.InviteTime.invite_id.in_(open_ids.scalar_subquery()),
+            models.InviteTime.start < interval.end,
+            models.InviteTime.end > interval.start,
+        )
+        .values(withdrawn=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _book(
+    runtime: Runtime,
+    session: Session,
+    invite: models.Invite,
+    chosen: OfferedTime,
+    *,
+    now: datetime,
+    invitee_timezone: str,
+    manage_url: str,
+) -> BookingView:
+    domain = runtime.config.mail.from_address.partition("@")[2] or "meetagain.local"
+    booking = models.Booking(
+        user_id=invite.user_id,
+        invite_id=invite.id,
+        contact_id=invite.contact_id,
+        start=chosen.start,
+        end=chosen.end,
+        status="active",
+        ical_uid=f"{secrets.token_hex(16)}@{domain}",
+        sequence=0,
+        calendar_event_id="",
+        calendar_error="",
+        met=None,
+        created_at=now,
+    )
+    session.add(booking)
+    session.flush()  # the unique index decides here
+    invite.status = "accepted"
+    invite.answered_at = now
+    zone = _check_zone(invitee_timezone)
+    if zone:
+        invite.invitee_timezone = zone
+    _withdraw(session, invite.user_id, chosen.interval, keep_invite=invite.id)
+    _queue_booking_messages(runtime, session, invite, booking, now=now, manage_url=manage_url)
+    return _booking_view(booking)
+
+
+def _coffee_event(
+    runtime: Runtime,
+    booking: models.Booking,
+    owner: Party,
+    invitee: Party,
+    *,
+    token_url: str | None,
+) -> CoffeeEvent:
+    first = invitee.name.split()[0] if invitee.name else invitee.email
+    return CoffeeEvent(
+        uid=booking.ical_uid,
+        sequence=booking.sequence,
+        start=booking.start,
+        end=booking.end,
+        summary=f"Coffee: {owner.name} & {invitee.name or invitee.email}",
+        description=f"Coffee with {first}, booked through meetagain.",
+        organizer_email=owner.email,
+        organizer_name=owner.name,
+        attendee_email=invitee.email,
+        attendee_name=invitee.name,
+        url=token_url or "",
+    )
+
+
+def _owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:
+    base = runtime.config.web.base_url
+    return [
+        ("Open meetagain", f"{base}/"),
+        ("Cancel or reschedule", f"{base}/invites/bookings/{booking_id}"),
+    ]
+
+
+def _queue_booking_messages(
+    runtime: Runtime,
+    session: Session,
+    invite: models.Invite,
+    booking: models.Booking,
+    *,
+    now: datetime,
+    manage_url: str = "",
+) -> None:
+    owner, invitee = _parties(session, invite)
+    user = session.get(models.User, invite.user_id)
+    assert user is not None
+    owner_zone = _zone_name(user, user_config(runtime, user))
+    when_owner = format_span(booking.start, booking.end, owner_zone)
+    google = _google_connected(session, invite.user_id)
+    from_address = runtime.config.mail.from_address
+    # The owner is told of every answer.
+    notice = build_notice(
+        from_address=from_address,
+        on_behalf_of=invitee,
+        to=owner,
+        subject=f"{invitee.name} accepted: coffee {when_owner}",
+        paragraphs=[
+            f"{invitee.name} picked {when_owner}.",
+            "It is on your Google Calendar shortly."
+            if google
+            else "The calendar invitation is attached; open it to add the coffee to your calendar.",
+        ],
+        links=_owner_links(runtime, booking.id),
+        when=now,
+    )
+    if not google and user.email and invitee.email:
+        ics = build_ics(
+            _coffee_event(runtime, booking, owner, invitee, token_url=None),
+            method="REQUEST",
+            dtstamp=now,
+        )
+        attach_calendar(notice, ics, method="REQUEST")
+    enqueue_email(
+        session,
+        user_id=invite.user_id,
+        message=notice,
+        now=now,
+        purpose="answer",
+        booking_id=booking.id,
+    )
+    if google:
+        enqueue(
+            session,
+            user_id=invite.user_id,
+            kind="calendar_insert",
+            payload={"booking_id": booking.id},
+            now=now,
+        )
+    if invitee.email:
+        _queue_invitee_confirmation(
+            runtime, session, invite, booking, with_ics=not google, now=now, manage_url=manage_url
+        )
+
+
+def _queue_invitee_confirmation(
+    runtime: Runtime,
+    session: Session,
+    invite: models.Invite,
+    booking: models.Booking,
+    *,
+    with_ics: bool,
+    now: datetime,
+    note: str = "",
+    manage_url: str = "",
+) -> None:
+    owner, invitee = _parties(session, invite)
+    user = session.get(models.User, invite.user_id)
+    assert user is not None
+    zones = _display_zones(invite.invitee_timezone, _zone_name(user, user_config(runtime, user)))
+    when = " / ".join(format_span(booking.start, booking.end, z) for z in zones)
+    paragraphs = [f"You're booked: coffee with {owner.name}, {when}."]
+    if note:
+        paragraphs.append(note)
+    paragraphs.append(
+        "The calendar invitation is attached."
+        if with_ics
+        else f"{owner.name}'s calendar sends you the invitation."
+    )
+    msg = build_notice(
+        from_address=runtime.config.mail.from_address,
+        on_behalf_of=owner,
+        to=invitee,
+        subject=f"Coffee with {owner.name}: {when}",
+        paragraphs=paragraphs,
+        links=[
+            ("Add to calendar (.ics)", f"{manage_url}/event.ics"),
+            ("Cancel or reschedule", f"{manage_url}/booking"),
+        ]
+        if manage_url
+        else [],
+        when=now,
+    )
+    if with_ics:
+        ics = build_ics(
+            _coffee_event(runtime, booking, owner, invitee, token_url=None),
+            method="REQUEST",
+            dtstamp=now,
+        )
+        attach_calendar(msg, ics, method="REQUEST")
+    enqueue_email(
+        session,
+        user_id=invite.user_id,
+        message=msg,
+        now=now,
+        purpose="confirmation",
+        booking_id=booking.id,
+    )
+
+
+# --- declining and suggesting ------------------------------------------------------------------
+
+
+def _open_for_answer(session: Session, token: str, *, now: datetime) -> models.Invite:
+    invite = _load_invite(session, token, lock=True)
+    if rules.link_state(invite.status, invite.expires_at, now=now) != rules.OPEN:
+        raise InviteGone("expired" if invite.status == rules.OPEN else invite.status)
+    return invite
+
+
+def decline_invite(
+    runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
+) -> None:
+    """ "Not now": close the invite, keep the optional note, tell the owner."""
+    with transaction(runtime.sessions, immediate=True) as session:
+        invite = _open_for_answer(session, token, now=now)
+        invite.status = "declined"
+        invite.answer_note = note.strip()[:2000]
+        invite.answered_at = now
+        if _check_zone(invitee_timezone):
+            invite.invitee_timezone = invitee_timezone
+        _notify_owner(
+            runtime,
+            session,
+            invite,
+            now=now,
+            verb="declined",
+            detail="They said not now." + _quoted(invite.answer_note),
+        )
+
+
+def suggest_other_times(
+    runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
+) -> list[OfferedTime]:
+    """ "None of these work": with a note, record it and tell the owner; without one, add up to
+    six more free times (fresh busy check, next two weeks, same windows) and return them.
+    """
+    note = note.strip()[:2000]
+    with transaction(runtime.sessions, immediate=True) as session:
+        invite = _open_for_answer(session, token, now=now)
+        if _check_zone(invitee_timezone):
+            invite.invitee_timezone = invitee_timezone
+        if note:
+            invite.status = "suggested"
+            invite.answer_note = note
+            invite.answered_at = now
+            _notify_owner(
+                runtime,
+                session,
+                invite,
+                now=now,
+                verb="suggested something else",
+                detail=_quoted(note).strip(),
+            )
+            return []
+        added = _more_times(runtime, session, invite, now=now)
+        session.flush()
+        return added
+
+
+def _quoted(note: str) -> str:
+    return f'\n\nTheir note: "{note}"' if note else ""
+
+
+def _more_times(
+    runtime: Runtime, session: Session, invite: models.Invite, *, now: datetime
+) -> list[OfferedTime]:
+    user = session.get(models.User, invite.user_id)
+    assert user is not None
+    config = user_config(runtime, user)
+    zone = ZoneInfo(_zone_name(user, config))
+    wanted = {t.window for t in invite.times if t.window}
+    windows = [w for w in config.windows if not wanted or w.name in wanted] or list(config.windows)
+    horizon = Interval(now, now + timedelta(days=SUGGEST_DAYS + 1))
+    report = live_busy(runtime, session, invite.user_id, horizon)
+    taken = [
+        Interval(b.start, b.end)
+        for b in session.scalars(
+            select(models.Booking).where(
+                models.Booking.user_id == invite.user_id,
+                models.Booking.status == "active",
+                models.Booking.end > now,
+            )
+        )
+    ]
+    from scheduler.slots import free_slots
+
+    slots = free_slots(
+        [*report.intervals, *taken],
+        windows,
+        zone=zone,
+        start=now.astimezone(zone).date(),
+        days=SUGGEST_DAYS,
+        now=now,
+        policy=config.scheduling,
+    )
+    existing = {_aware(t.start) for t in invite.times}
+    fresh = rules.cut_times(
+        slots, duration=config.scheduling.duration, limit=MORE_TIMES, exclude=existing
+    )
+    added = []
+    for t in fresh:
+        invite.times.append(
+            models.InviteTime(
+                user_id=invite.user_id,
+                start=t.start.astimezone(UTC),
+                end=t.end.astimezone(UTC),
+                window=t.window,
+                withdrawn=False,
+            )
+        )
+        added.append(OfferedTime(t.start, t.end, t.window))
+    if added:
+        invite.expires_at = max(
+            invite.expires_at, rules.expires_at((t.start for t in added), now=now)
+        )
+    return added
+
+
+def _notify_owner(
+    runtime: Runtime,
+    session: Session,
+    invite: models.Invite,
+    *,
+    now: datetime,
+    verb: str,
+    detail: str,
+) -> None:
+    owner, invitee = _parties(session, invite)
+    if not owner.email:
+        return
+    msg = build_notice(
+        from_address=runtime.config.mail.from_address,
+        on_behalf_of=invitee,
+        to=owner,
+        subject=f"{invitee.name} {verb}",
+        paragraphs=[f"{invitee.name} answered your coffee invite: {verb}.{detail}"],
+        links=[("Open meetagain", f"{runtime.config.web.base_url}/")],
+        when=now,
+    )
+    enqueue_email(
+        session, user_id=invite.user_id, message=msg, now=now, purpose="answer", invite_id=invite.id
+    )
+
+
+# --- cancelling ----------------------------------------------------------------------------
+
+
+def cancel_booking_by_token(
+    runtime: Runtime, token: str, *, now: datetime, reschedule: bool = False, note: str = ""
+) -> None:
+    """The invitee cancels (or reschedules) through their invite link."""
+    with transaction(runtime.sessions, immediate=True) as session:
+        invite = _load_invite(session, token, lock=True)
+        booking = session.scalar(
+            select(models.Booking)
+            .where(models.Booking.invite_id == invite.id, models.Booking.status == "active")
+            .with_for_update()
+        )
+        if booking is None:
+            raise InviteGone("nothing is booked for this invite")
+        _cancel(runtime, session, invite, booking, now=now, by_owner=False, note=note)
+        if reschedule:
+            _reopen(runtime, session, invite, now=now)
+
+
+def cancel_booking(
+    runtime: Runtime,
+    user_id: int,
+    booking_id: int,
+    *,
+    now: datetime,
+    reschedule: bool = False,
+    note: str = "",
+) -> str | None:
+    """The owner cancels (or reschedules) a booking; returns a fresh invite URL on reschedule.
+
+    Raises LookupError for a booking that is not this user's (the web layer answers 404).
+    """
+    with transaction(runtime.sessions, immediate=True) as session:
+        booking = session.get(models.Booking, booking_id, with_for_update=True)
+        if booking is None or booking.user_id != user_id:
+            raise LookupError("no such booking")
+        if booking.status != "active":
+            raise InviteGone("this coffee is already cancelled")
+        invite = session.get(models.Invite, booking.invite_id)
+        assert invite is not None
+        _cancel(runtime, session, invite, booking, now=now, by_owner=True, note=note)
+        if not reschedule:
+            return None
+        # The invitee needs a new link: the old token is only stored as a hash.
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        invite.token_hash = hash_token(token)
+        _reopen(runtime, session, invite, now=now)
+        url = invite_url(runtime.config, token)
+        owner, invitee = _parties(session, invite)
+        if invitee.email:
+            msg = build_notice(
+                from_address=runtime.config.mail.from_address,
+                on_behalf_of=owner,
+                to=invitee,
+                subject=f"{owner.name} asks to find another time",
+                paragraphs=[f"{owner.name} had to move our coffee. Pick another time here:"],
+                links=[("Choose a new time", url)],
+                when=now,
+            )
+            enqueue_email(session, user_id=user_id, message=msg, now=now, purpose="reschedule")
+        return url
+
+
+def _reopen(runtime: Runtime, session: Session, invite: models.Invite, *, now: datetime) -> None:
+    invite.status = rules.OPEN
+    invite.answered_at = None
+    _more_times(runtime, session, invite, now=now)
+    invite.expires_at = max(invite.expires_at, now + timedelta(days=7))
+
+
+def _cancel(
+    runtime: Runtime,
+    session: Session,
+    invite: models.Invite,
+    booking: models.Booking,
+    *,
+    now: datetime,
+    by_owner: bool,
+    note: str,
+) -> None:
+    booking.status = "cancelled"
+    booking.sequence += 1
+    invite.status = "cancelled"
+    owner, invitee = _parties(session, invite)
+    event = _coffee_event(runtime, booking, owner, invitee, token_url=None)
+    user = session.get(models.User, invite.user_id)
+    assert user is not None
+    when = format_span(booking.start, booking.end, _zone_name(user, user_config(runtime, user)))
+    who = owner.name if by_owner else invitee.name
+    if booking.calendar_event_id:
+        enqueue(
+            session,
+            user_id=invite.user_id,
+            kind="calendar_delete",
+            payload={"booking_id": booking.id, "event_id": booking.calendar_event_id},
+            now=now,
+        )
+    for to, sender in ((invitee, owner), (owner, invitee)):
+        if not to.email:
+            continue
+        if booking.calendar_event_id and to is invitee:
+            continue  # Google tells the attendee itself (sendUpdates=all)
+        msg = build_notice(
+            from_address=runtime.config.mail.from_address,
+            on_behalf_of=sender,
+            to=to,
+            subject=f"Cancelled: coffee {when}",
+            paragraphs=[f"{who} cancelled the coffee on {when}." + _quoted(note)],
+            when=now,
+        )
+        attach_calendar(msg, build_ics(event, method="CANCEL", dtstamp=now), method="CANCEL")
+        enqueue_email(
+            session,
+            user_id=invite.user_id,
+            message=msg,
+            now=now,
+            purpose="cancel",
+            booking_id=booking.id,
+        )
+
+
+# --- the outbox's calendar work -------------------------------------------------------------
+
+
+def _short_sleep(seconds: float) -> None:
+    # Quick in-call retries for a blip; longer outages are the outbox's backoff's job.
+    import time
+
+    time.sleep(min(seconds, 1.0))
+
+
+class CalendarWriteFailed(Exception):
+    """Google said no for now; the outbox retries (the booking stands)."""
+
+    permanent = False
+
+
+def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) -> None:
+    """Outbox job: put a booking on the owner's Google Calendar with the invitee as attendee.
+
+    Without usable credentials (disconnected, or the grant was revoked) the invitation goes by
+    email instead and the owner sees why. A Google error is recorded on the booking (shown on
+    the dashboard) and raised so the outbox retries with backoff.
+    """
+    from google.auth.exceptions import RefreshError
+
+    with transaction(runtime.sessions) as session:
+        booking = session.get(models.Booking, booking_id)
+        if booking is None or booking.status != "active" or booking.calendar_event_id:
+            return
+        invite = session.get(models.Invite, booking.invite_id)
+        assert invite is not None
+        owner, invitee = _parties(session, invite)
+        event = _coffee_event(runtime, booking, owner, invitee, token_url=None)
+        calendar_id = (
+            session.scalar(
+                select(models.Calendar.external_id).where(
+                    models.Calendar.user_id == booking.user_id,
+                    models.Calendar.kind == "google",
+                    models.Calendar.receives_events.is_(True),
+                )
+            )
+            or "primary"
+        )
+    from web.services.google import credentials_for
+
+    creds = credentials_for(runtime, booking.user_id)
+    error = ""
+    event_id = ""
+    if creds is None:
+        error = (
+            "Google Calendar needs reconnecting, so the coffee was not added there; "
+            "the invitation went out by email instead."
+        )
+    else:
+        from integrations.calendars.google_source import GoogleEventWriter
+
+        writer = GoogleEventWriter(
+            creds,
+            calendar_id=calendar_id,
+            api_endpoint=runtime.config.google.api_endpoint,
+            sleep=_short_sleep,
+        )
+        try:
+            event_id = writer.create_event(
+                summary=event.summary,
+                interval=Interval(event.start, event.end),
+                attendee=event.attendee_email,
+                description=event.description,
+                uid=event.uid,
+            )
+        except RefreshError:
+            from web.services.google import mark_needs_reconnect
+
+            mark_needs_reconnect(
+                runtime, booking.user_id, "Google no longer accepts meetagain's access."
+            )
+            error = (
+                "Google Calendar needs reconnecting, so the coffee was not added there; "
+                "the invitation went out by email instead."
+            )
+        except Exception as exc:  # any Google failure: keep the booking, tell, retry
+            _record_calendar_problem(
+                runtime, booking_id, f"Google Calendar: {exc}", now=now, fall_back_to_email=True
+            )
+            raise CalendarWriteFailed(f"Google Calendar: {exc}") from exc
+    if event_id:
+        with transaction(runtime.sessions) as session:
+            row = session.get(models.Booking, booking_id)
+            if row is not None:
+                row.calendar_event_id = event_id
+                row.calendar_error = ""
+        return
+    _record_calendar_problem(
+        runtime, booking_id, error, now=now, fall_back_to_email=True, final=True
+    )
+
+
+def _record_calendar_problem(
+    runtime: Runtime,
+    booking_id: int,
+    error: str,
+    *,
+    now: datetime,
+    fall_back_to_email: bool,
+    final: bool = False,
+) -> None:
+    with transaction(runtime.sessions) as session:
+        booking = session.get(models.Booking, booking_id)
+        if booking is None:
+            return
+        first_problem = not booking.calendar_error
+        booking.calendar_error = error[:2000]
+        if fall_back_to_email and first_problem:
+            # The invitee still gets the .ics, whatever Google does later (same UID, so a
+            # later Google invitation updates the same event instead of adding one).
+            invite = session.get(models.Invite, booking.invite_id)
+            assert invite is not None
+            if invite.email:
+                _queue_invitee_confirmation(
+                    runtime,
+                    session,
+                    invite,
+                    booking,
+                    with_ics=True,
+                    now=now,
+                )
+        if final:
+            log.warning("booking %s: %s", booking_id, error)
+
+
+def delete_calendar_event(runtime: Runtime, booking_id: int, event_id: str) -> None:
+    """Outbox job: remove a cancelled coffee from Google Calendar (Google tells the attendee)."""
+    from web.services.google import credentials_for
+
+    with transaction(runtime.sessions) as session:
+        booking = session.get(models.Booking, booking_id)
+        if booking is None:
+            return
+        user_id = booking.user_id
+        calendar_id = (
+            session.scalar(
+                select(models.Calendar.external_id).where(
+                    models.Calendar.user_id == user_id,
+                    models.Calendar.kind == "google",
+                    models.Calendar.receives_events.is_(True),
+                )
+            )
+            or "primary"
+        )
+    creds = credentials_for(runtime, user_id)
+    if creds is None:
+        raise CalendarWriteFailed("Google Calendar needs reconnecting to remove the event")
+    from integrations.calendars.google_source import GoogleEventWriter
+
+    GoogleEventWriter(
+        creds, calendar_id=calendar_id, api_endpoint=runtime.config.google.api_endpoint
+    ).delete_event(event_id)
+
+
+# --- owner views and after the coffee ------------------------------------------------------
+
+
+def upcoming(runtime: Runtime, user_id: int, *, now: datetime) -> list[UpcomingCoffee]:
+    """Booked coffees not yet over, soonest first, with their prep card."""
+    with transaction(runtime.sessions) as session:
+        rows = session.scalars(
+            select(models.Booking)
+            .where(
+                models.Booking.user_id == user_id,
+                models.Booking.status == "active",
+                models.Booking.end > now,
+            )
+            .order_by(models.Booking.start)
+        ).all()
+        return [_coffee(session, b) for b in rows]
+
+
+def to_confirm(runtime: Runtime, user_id: int, *, now: datetime) -> list[UpcomingCoffee]:
+    """Coffees whose time has passed and that nobody said "we met" or "we did not" about."""
+    with transaction(runtime.sessions) as session:
+        rows = session.scalars(
+            select(models.Booking)
+            .where(
+                models.Booking.user_id == user_id,
+                models.Booking.status == "active",
+                models.Booking.end <= now,
+                models.Booking.met.is_(None),
+            )
+            .order_by(models.Booking.start)
+        ).all()
+        return [_coffee(session, b) for b in rows]
+
+
+def _coffee(session: Session, booking: models.Booking) -> UpcomingCoffee:
+    contact = session.get(models.Contact, booking.contact_id)
+    assert contact is not None
+    met = [i.occurred_on for i in contact.interactions if i.confirmed]
+    return UpcomingCoffee(
+        booking_id=booking.id,
+        contact_id=contact.id,
+        contact_name=contact.name,
+        start=booking.start,
+        end=booking.end,
+        calendar_error=booking.calendar_error,
+        how_met=contact.how_met,
+        notes=contact.notes,
+        questions=tuple(contact.questions or ()),
+        last_met=max(met, default=None),
+    )
+
+
+def record_meeting(
+    runtime: Runtime,
+    user_id: int,
+    booking_id: int,
+    *,
+    met: bool,
+    notes: str = "",
+    now: datetime,
+) -> tuple[str, ...]:
+    """Answer "did you meet?": yes logs a coffee (the cadence restarts), no puts the contact back
+    in the plan. Returns the contact's questions to ask next time. LookupError if not theirs.
+    """
+    with transaction(runtime.sessions) as session:
+        booking = session.get(models.Booking, booking_id)
+        if booking is None or booking.user_id != user_id:
+            raise LookupError("no such booking")
+        if not rules.has_passed(booking.end, now=now):
+            raise UserError("this coffee has not happened yet")
+        contact = session.get(models.Contact, booking.contact_id)
+        assert contact is not None
+        booking.met = "yes" if met else "no"
+        if met:
+            user = session.get(models.User, user_id)
+            assert user is not None
+            zone = ZoneInfo(_zone_name(user, user_config(runtime, user)))
+            existing = session.scalar(
+                select(models.Interaction).where(
+                    models.Interaction.contact_id == contact.id,
+                    models.Interaction.external_id == booking.ical_uid,
+                )
+            )
+            if existing is None:
+                session.add(
+                    models.Interaction(
+                        user_id=user_id,
+                        contact_id=contact.id,
+                        occurred_on=booking.start.astimezone(zone).date(),
+                        kind="coffee",
+                        notes=notes.strip(),
+                        source="manual",
+                        confirmed=True,
+                        external_id=booking.ical_uid,
+                        created_at=now,
+                    )
+                )
+            elif notes.strip():
+                existing.notes = notes.strip()
+        return tuple(contact.questions or ())
+
+
+def open_invites(runtime: Runtime, user_id: int, *, now: datetime) -> list[OpenInvite]:
+    """The user's invites that are waiting or were answered without a booking, newest first."""
+    with transaction(runtime.sessions) as session:
+        rows = session.scalars(
+            select(models.Invite)
+            .where(
+                models.Invite.user_id == user_id,
+                models.Invite.status.in_(("open", "declined", "suggested")),
+            )
+            .options(selectinload(models.Invite.times))
+            .order_by(models.Invite.created_at.desc())
+            .limit(50)
+        ).all()
+        result = []
+        for inv in rows:
+            contact = session.get(models.Contact, inv.contact_id)
+            assert contact is not None
+            state = rules.link_state(inv.status, inv.expires_at, now=now)
+            result.append(
+                OpenInvite(
+                    invite_id=inv.id,
+                    contact_id=inv.contact_id,
+                    contact_name=contact.name,
+                    status="expired" if state == "gone" else inv.status,
+                    created_at=inv.created_at,
+                    expires_at=inv.expires_at,
+                    times=tuple(_offered(t) for t in inv.times),
+                    answer_note=inv.answer_note,
+                )
+            )
+        return result
+
+
+def cancel_invite(runtime: Runtime, user_id: int, invite_id: int, *, now: datetime) -> None:
+    """The owner withdraws an open invite; its link then answers 410."""
+    with transaction(runtime.sessions) as session:
+        invite = session.get(models.Invite, invite_id)
+        if invite is None or invite.user_id != user_id:
+            raise LookupError("no such invite")
+        if invite.status == rules.OPEN:
+            invite.status = "cancelled"
+            invite.answered_at = now
+
+
+def expire_invites(runtime: Runtime, *, now: datetime) -> int:
+    """Mark open invites whose link ran out as expired (they count as ignored); returns how many."""
+    with transaction(runtime.sessions) as session:
+        result = session.execute(
+            update(models.Invite)
+            .where(models.Invite.status == rules.OPEN, models.Invite.expires_at <= now)
+            .values(status="expired")
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def booking_for_user(runtime: Runtime, user_id: int, booking_id: int) -> UpcomingCoffee:
+    """One of the user's bookings (LookupError when it is not theirs)."""
+    with transaction(runtime.sessions) as session:
+        booking = session.get(models.Booking, booking_id)
+        if booking is None or booking.user_id != user_id:
+            raise LookupError("no such booking")
+        return _coffee(session, booking)
+
+
+def booking_status(runtime: Runtime, user_id: int, booking_id: int) -> BookingView:
+    with transaction(runtime.sessions) as session:
+        booking = session.get(models.Booking, booking_id)
+        if booking is None or booking.user_id != user_id:
+            raise LookupError("no such booking")
+        return _booking_view(booking)

@@ -1,0 +1,134 @@
+"""Drains the outbox: sends emails and performs calendar writes, retrying with backoff.
+
+`drain` does one pass; `run` loops until stopped. `meetagain worker` runs `run` in its own
+process (several may run at once on PostgreSQL); `make run` starts `OutboxThread` inside the
+web server. Expired invites are closed on each pass as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from integrations.mail import mailer_from_config
+from integrations.storage import outbox
+from scheduler.ports import Mailer
+from web.composition import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def perform(runtime: Runtime, job: outbox.Job, mailer: Mailer, *, now: datetime) -> None:
+    """Do one job; raise to have it retried (or failed, when the error says `permanent`)."""
+    from web.services import invites
+
+    if job.kind == "email":
+        payload = job.payload
+        message = str(payload["message"]).encode("ascii", "surrogateescape")
+        mailer.send(message, sender=payload["sender"], recipients=list(payload["recipients"]))
+    elif job.kind == "calendar_insert":
+        invites.write_calendar_event(runtime, int(job.payload["booking_id"]), now=now)
+    elif job.kind == "calendar_delete":
+        invites.delete_calendar_event(
+            runtime, int(job.payload["booking_id"]), str(job.payload["event_id"])
+        )
+    else:
+        raise ValueError(f"unknown outbox kind {job.kind!r}")
+
+
+def drain(
+    runtime: Runtime,
+    mailer: Mailer | None = None,
+    *,
+    now: datetime | None = None,
+    limit: int = 50,
+    clock: Callable[[], datetime] = _now,
+) -> DrainResult:
+    """Claim what is due and do it; one pass. Returns what happened."""
+    from web.services.invites import expire_invites
+
+    mailer = mailer or mailer_from_config(runtime.config)
+    result = DrainResult()
+    moment = now or clock()
+    expire_invites(runtime, now=moment)
+    jobs = outbox.claim(runtime.sessions, now=moment, limit=limit)
+    for job in jobs:
+        try:
+            perform(runtime, job, mailer, now=now or clock())
+        except Exception as exc:  # every failure is recorded on the row, with its reason
+            permanent = bool(getattr(exc, "permanent", False))
+            reason = getattr(exc, "reason", None) or str(exc) or exc.__class__.__name__
+            status = outbox.mark_failed(
+                runtime.sessions, job.id, reason, now=now or clock(), permanent=permanent
+            )
+            log.warning("outbox %s (%s) attempt %s: %s", job.id, job.kind, job.attempts, reason)
+            if status == outbox.FAILED:
+                result.failed += 1
+            else:
+                result.retrying += 1
+        else:
+            outbox.mark_sent(runtime.sessions, job.id, now=now or clock())
+            result.sent += 1
+    return result
+
+
+def run(
+    runtime: Runtime,
+    mailer: Mailer | None = None,
+    *,
+    stop: threading.Event,
+    interval: float = 2.0,
+) -> None:
+    """Drain until `stop` is set, sleeping `interval` seconds when there is nothing to do."""
+    mailer = mailer or mailer_from_config(runtime.config)
+    while not stop.is_set():
+        try:
+            result = drain(runtime, mailer)
+        except Exception:  # the database may be briefly unavailable; keep the loop alive
+            log.exception("outbox pass failed")
+            result = DrainResult()
+        if result.handled == 0:
+            stop.wait(interval)
+
+
+class OutboxThread:
+    """The in-process sender for `make run`: a daemon thread running `run`."""
+
+    def __init__(self, runtime: Runtime, mailer: Mailer | None = None, interval: float = 1.0):
+        self.runtime = runtime
+        self.mailer = mailer
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(
+            target=run,
+            args=(runtime, mailer),
+            kwargs={"stop": self.stop_event, "interval": interval},
+            name="meetagain-outbox",
+            daemon=True,
+        )
+
+    def start(self) -> OutboxThread:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)

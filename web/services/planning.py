@@ -1,0 +1,268 @@
+"""Plan a user's week: read calendars, contacts, invites and bookings; run rules and pairing.
+
+No Flask here: the web app and the CLI (`meetagain due`, `meetagain plan`) both call these.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.config import Config, with_user_settings
+from integrations.storage import models
+from integrations.storage.contacts import load_contacts
+from integrations.storage.db import transaction
+from scheduler.model import BusyReport, Interval, Proposal, Slot
+from scheduler.pairing import pair
+from scheduler.rules import DueReport, InviteHistory, evaluate
+from web.composition import Runtime
+from web.errors import UserError
+
+_ANSWERED = ("accepted", "declined", "suggested")
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    proposals: list[Proposal]
+    due_report: DueReport
+    warnings: list[str] = field(default_factory=list)
+    slots: list[Slot] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _InviteFacts:
+    history: dict[int, InviteHistory]
+    taken: list[Interval]
+    pending: int
+    booked: list[datetime]
+
+
+def user_and_config(session: Session, runtime: Runtime, user_id: int) -> tuple[models.User, Config]:
+    """The user row and the config as they see it (their windows, scheduling, rules, zone)."""
+    user = session.get(models.User, user_id)
+    if user is None:
+        raise UserError(f"no user with id {user_id}")
+    return user, with_user_settings(runtime.config, user.settings or {}, user.timezone or "")
+
+
+def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInfo) -> _InviteFacts:
+    """Invite history per contact, times held by open invites, and active bookings."""
+    conn = session.connection()
+    inv = models.Invite.__table__
+    unpaused = dict(
+        conn.execute(
+            select(models.Contact.id, models.Contact.unpaused_at).where(
+                models.Contact.user_id == user_id, models.Contact.unpaused_at.is_not(None)
+            )
+        ).all()
+    )
+    per_contact: dict[int, list[Any]] = defaultdict(list)
+    open_ids: list[int] = []
+    for row in conn.execute(
+        select(
+            inv.c.id, inv.c.contact_id, inv.c.status, inv.c.created_at, inv.c.expires_at,
+            inv.c.answered_at,
+        )
+        .where(inv.c.user_id == user_id)
+        .order_by(inv.c.created_at, inv.c.id)
+    ):
+        per_contact[row.contact_id].append(row)
+    history: dict[int, InviteHistory] = {}
+    for cid, rows in per_contact.items():
+        open_since: date | None = None
+        last_declined: date | None = None
+        last_ignored: date | None = None
+        streak = 0
+        since = unpaused.get(cid)
+        for r in rows:
+            expired = r.status == "expired" or (r.status == "open" and r.expires_at <= now)
+            if r.status == "open" and not expired:
+                open_since = r.created_at.astimezone(zone).date()
+                open_ids.append(r.id)
+            elif expired:
+                last_ignored = r.expires_at.astimezone(zone).date()
+                if since is None or r.created_at > since:
+                    streak += 1
+            elif r.status in _ANSWERED:
+                streak = 0
+                if r.status == "declined":
+                    answered = r.answered_at or r.created_at
+                    last_declined = answered.astimezone(zone).date()
+        history[cid] = InviteHistory(open_since, last_declined, last_ignored, streak)
+    taken: list[Interval] = []
+    if open_ids:
+        times = models.InviteTime.__table__
+        for start, end in conn.execute(
+            select(times.c.start, times.c.end).where(
+                times.c.user_id == user_id,
+                times.c.invite_id.in_(open_ids),
+                times.c.withdrawn.is_(False),
+            )
+        ):
+            taken.append(Interval(start, end))
+    book = models.Booking.__table__
+    booked = [
+        start
+        for (start,) in conn.execute(
+            select(book.c.start).where(
+                book.c.user_id == user_id,
+                book.c.status == "active",
+                book.c.start >= now - timedelta(days=7),
+            )
+        )
+    ]
+    return _InviteFacts(history, taken, len(open_ids), booked)
+
+
+def read_busy(
+    runtime: Runtime,
+    session: Session,
+    user: models.User,
+    config: Config,
+    interval: Interval,
+    zone: ZoneInfo,
+) -> BusyReport:
+    """Busy time from the user's calendars that count as busy; failures become warnings."""
+    from integrations.calendars.sources import collect_busy, open_source
+
+    me = tuple(dict.fromkeys((user.email, *config.owner.emails)))
+    rows = list(
+        session.scalars(
+            select(models.Calendar)
+            .where(models.Calendar.user_id == user.id, models.Calendar.counts_as_busy.is_(True))
+            .order_by(models.Calendar.id)
+        )
+    )
+    sources: list[Any] = []
+    warnings: list[str] = []
+    google_ids: list[str] = []
+    for row in rows:
+        try:
+            if row.kind == "google":
+                google_ids.append(row.external_id or "primary")
+            elif row.kind == "caldav":
+                from integrations.calendars.caldav_source import CalDavSource
+
+                password = ""
+                if row.secret_encrypted:
+                    from web.services.accounts import secret_box
+
+                    password = secret_box(runtime).decrypt_text(row.secret_encrypted)
+                sources.append(
+                    CalDavSource(row.location, row.username, password, zone=zone, me=me)
+                )
+            else:
+                source = open_source(row.location, config, zone=zone, me=me, runtime=runtime)
+                source.name = row.name
+                sources.append(source)
+        except Exception as exc:  # one unreadable calendar must not stop the plan
+            warnings.append(f"{row.name}: {exc}")
+    if google_ids:
+        try:
+            from integrations.calendars.google_source import GoogleFreeBusySource
+            from web.services.google import credentials_for
+
+            creds = credentials_for(runtime, user.id)
+            if creds is None:
+                warnings.append("Google Calendar is not connected: its busy time was not read")
+            else:
+                sources.append(
+                    GoogleFreeBusySource(
+                        creds, google_ids, api_endpoint=config.google.api_endpoint
+                    )
+                )
+        except Exception as exc:
+            warnings.append(f"Google Calendar: {exc}")
+    # Calendars from the config file belong to the owner the file describes.
+    if not rows and user.email in {e.lower() for e in config.owner.emails}:
+        for entry in config.calendars:
+            try:
+                sources.append(
+                    open_source(
+                        entry.name, config, zone=zone, me=me, runtime=runtime, user_id=user.id
+                    )
+                )
+            except Exception as exc:
+                warnings.append(f"{entry.name}: {exc}")
+    if not sources:
+        if not rows and not config.calendars:
+            warnings.append("No calendar connected: every window counts as free")
+        return BusyReport((), tuple(warnings))
+    try:
+        report = collect_busy(sources, interval)
+    except Exception as exc:  # collect_busy raises when every source failed
+        warnings.append(f"{exc} (times were not checked against this calendar)")
+        return BusyReport((), tuple(warnings))
+    return BusyReport(report.intervals, tuple(warnings) + tuple(report.warnings))
+
+
+def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:
+    """Who is due (descending score), who is excluded and why, who is not yet met."""
+    with transaction(runtime.sessions) as session:
+        user, config = user_and_config(session, runtime, user_id)
+        zone = ZoneInfo(config.owner.timezone)
+        facts = invite_facts(session, user_id, now=now, zone=zone)
+        contacts = load_contacts(session, user_id)
+    today = now.astimezone(zone).date()
+    return evaluate(contacts, today=today, rules=config.rules, history=facts.history)
+
+
+def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResult:
+    """This week's proposals for one user, with the due report, warnings and free slots."""
+    from scheduler.slots import free_slots
+
+    with transaction(runtime.sessions) as session:
+        user, config = user_and_config(session, runtime, user_id)
+        zone = ZoneInfo(config.owner.timezone)
+        policy = config.scheduling
+        today = now.astimezone(zone).date()
+        facts = invite_facts(session, user_id, now=now, zone=zone)
+        contacts = load_contacts(session, user_id)
+        start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
+        interval = Interval(start, start + timedelta(days=policy.horizon_days + 1))
+        busy = read_busy(runtime, session, user, config, interval, zone)
+    report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
+    booked_busy = [Interval(b, b + policy.duration) for b in facts.booked]
+    slots = free_slots(
+        [*busy.intervals, *booked_busy],
+        config.windows,
+        zone=zone,
+        start=today,
+        days=policy.horizon_days,
+        now=now,
+        policy=policy,
+    )
+    proposals = pair(
+        report.due,
+        slots,
+        policy=policy,
+        booked=facts.booked,
+        taken=facts.taken,
+        k=policy.times_per_invite,
+        pending=facts.pending,
+        zone=zone,
+    )
+    return PlanResult(proposals, report, list(busy.warnings), slots)
+
+
+def proposals_json(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
+    """The CLI's `plan --format json` shape."""
+    return [
+        {
+            "name": p.contact.name,
+            "email": p.contact.email,
+            "times": [
+                {"start": t.start.isoformat(), "end": t.end.isoformat(), "window": t.window}
+                for t in p.times
+            ],
+            "reasons": list(p.reasons),
+        }
+        for p in proposals
+    ]

@@ -1,0 +1,22 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    // Preselect the browser's time zone on first setup, if the list has it.
+    var select = document.querySelector("select[data-detect-zone]");
+    if (select && window.Intl && Intl.DateTimeFormat) {
+      var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if (zone) {
+        for (var i = 0; i < select.options.length; i++) {
+          if (select.options[i].value === zone) { select.value = zone; break; }
+        }
+      }
+    }
+    // Tell the user what a destructive button will do before it happens.
+    document.querySelectorAll("button.danger").forEach(function (button) {
+      button.addEventListener("click", function (event) {
+        if (!window.confirm(button.textContent.trim() + "?")) { event.preventDefault(); }
+      });
+    });
+  });
+})();

@@ -1,0 +1,11 @@
+"""The WSGI entry point for production servers: `gunicorn 'web.wsgi:app'`.
+
+This is the one module that builds an app at import, because a WSGI server imports a module and
+looks up a callable. Nothing else imports it. Configuration comes from $MEETAGAIN_CONFIG (or
+./config.toml) and the environment, exactly as for the `meetagain` command.
+"""
+
+from integrations.config import load_config
+from web.app import create_app
+
+app = create_app(load_config())
