@@ -438,9 +438,7 @@ def _rules(source: str, table: Any) -> RulesConfig:
     for key in cad_table:
         if key not in DEFAULT_CADENCE_DAYS:
             known = ", ".join(DEFAULT_CADENCE_DAYS)
-            raise cr.error(
-                f"[rules.cadence_days] unknown relationship {key!r} (known: {known})"
-            )
+            raise cr.error(f"[rules.cadence_days] unknown relationship {key!r} (known: {known})")
         cadence[key] = cr.positive_int(key, cadence[key], 1)
     cr.finish()
     rules = RulesConfig(
@@ -464,10 +462,21 @@ def _google(r: _Reader) -> GoogleConfig:
         auth_uri=_url(r, "auth_uri", d.auth_uri),
         token_uri=_url(r, "token_uri", d.token_uri),
         revoke_uri=_url(r, "revoke_uri", d.revoke_uri),
-        api_endpoint=_url(r, "api_endpoint", d.api_endpoint),
+        api_endpoint=_api_endpoint(r, d.api_endpoint),
     )
     r.finish()
     return google
+
+
+def _api_endpoint(r: _Reader, default: str) -> str:
+    # The client library replaces root URL and service path with this value, so without the
+    # "/calendar/v3/" part every request would go to the wrong path.
+    value = _url(r, "api_endpoint", default)
+    if not value.endswith("/"):
+        value += "/"
+    if not value.endswith("/calendar/v3/"):
+        raise r.key_error("api_endpoint", f'"{value}" must end in /calendar/v3/')
+    return value
 
 
 def _url(r: _Reader, key: str, default: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import smtplib
 import ssl
 import tempfile
@@ -17,6 +18,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from integrations.config import Config
+
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 class MailError(Exception):
@@ -126,6 +130,7 @@ class SmtpMailer:
     def send(self, message: bytes, *, sender: str, recipients: list[str]) -> None:
         """Deliver or raise MailError with the server's reply (permanent for 5xx refusals)."""
         where = f"{self.host}:{self.port}"
+        message = _BARE_LF.sub(b"\r\n", message)  # SMTP lines end in CRLF
         try:
             client = self._connect()
         except (OSError, smtplib.SMTPException) as exc:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
-from scheduler.model import Contact, InteractionKind, Relationship
+from scheduler.model import Contact, Interaction, InteractionKind, Relationship
 
 FOLLOW_UP_BASE = 100.0
 OVERDUE_CAP = 10.0
@@ -122,6 +122,10 @@ class DueReport:
     not_yet_met: list[Contact] = field(default_factory=list)
 
 
+def _on(item: Interaction) -> date:
+    return item.on
+
+
 def day_label(day: date, today: date) -> str:
     """'10 Mar', with the year when it is not this year's."""
     text = f"{day.day} {day:%b}"
@@ -206,19 +210,27 @@ def evaluate(
     not_met: list[Contact] = []
     after = rules.follow_up_after_days
     window = rules.follow_up_window_days
+    cadences = rules.cadence_days
     for contact in contacts:
-        hist = history.get(contact.id) if contact.id is not None else None
-        reasons, paused = exclusion_reasons(contact, today=today, rules=rules, history=hist)
-        if reasons:
-            excluded.append(Excluded(contact, tuple(reasons), paused))
-            continue
-        last = contact.last_met
-        times = contact.times_met
-        if last is None and contact.first_met is None:
+        hist = history.get(contact.id) if history and contact.id is not None else None
+        if (
+            hist is not None
+            or contact.do_not_invite
+            or contact.paused
+            or (contact.snoozed_until is not None and contact.snoozed_until > today)
+        ):
+            reasons, paused = exclusion_reasons(contact, today=today, rules=rules, history=hist)
+            if reasons:
+                excluded.append(Excluded(contact, tuple(reasons), paused))
+                continue
+        log = contact.interactions
+        latest = max(log, key=_on) if log else None
+        times = len(log)
+        if latest is None and contact.first_met is None:
             not_met.append(contact)
             continue
         if times <= 1:
-            met_on = last if last is not None else contact.first_met
+            met_on = latest.on if latest is not None else contact.first_met
             assert met_on is not None
             since = (today - met_on).days
             if after <= since <= window:
@@ -237,19 +249,19 @@ def evaluate(
                 continue
             if since < after:
                 continue
-        cadence = cadence_for(contact, rules)
-        if last is not None:
-            since = (today - last).days
-            latest = max(contact.interactions, key=lambda i: i.on)
-            kind = latest.kind
-            what = f"{_LAST[kind]} {_ago(since)}"
+        cadence = contact.cadence_days or int(cadences.get(contact.relationship.value, 180))
+        if latest is not None:
+            since = (today - latest.on).days
+            if since < cadence:
+                continue
+            what = f"{_LAST[latest.kind]} {_ago(since)}"
         else:
             assert contact.first_met is not None
             since = (today - contact.first_met).days
+            if since < cadence:
+                continue
             via = f" via {contact.how_met}" if contact.how_met else ""
             what = f"met once{via} {_ago(since)}"
-        if since < cadence:
-            continue
         own = " (own cadence)" if contact.cadence_days else ""
         ratio = min(since / cadence, OVERDUE_CAP)
         score = round(RELATIONSHIP_WEIGHT[contact.relationship] * ratio, 3)

@@ -64,20 +64,27 @@ class State:
         self.db_url = db_url
         self.user = user
         self._runtime: Any = None
+        self._config: Any = None
 
     @property
     def config(self) -> Any:
-        return self.runtime.config
+        # Loaded without building the runtime, so commands that need no database (slots, busy
+        # on files) never import SQLAlchemy.
+        if self._runtime is not None:
+            return self._runtime.config
+        if self._config is None:
+            from integrations.config import load_config
+
+            override = {"database": {"url": self.db_url}} if self.db_url else None
+            self._config = load_config(self.config_path, override)
+        return self._config
 
     @property
     def runtime(self) -> Any:
         if self._runtime is None:
-            from integrations.config import load_config
             from web.composition import Runtime
 
-            override = {"database": {"url": self.db_url}} if self.db_url else None
-            config = load_config(self.config_path, override)
-            self._runtime = Runtime(config)
+            self._runtime = Runtime(self.config)
         return self._runtime
 
     def owner_id(self, *, create: bool = False) -> int:
@@ -230,4 +237,8 @@ def _describe(exc: Exception) -> str:
 
     if isinstance(exc, UserError | ConfigError):
         return _one_line(exc)
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        # The driver's own words (server down, no such database), without SQLAlchemy's wrapping.
+        return f"database: {_one_line(exc.orig)} (run with --verbose for details)"
     return f"{exc.__class__.__name__}: {_one_line(exc)} (run with --verbose for details)"

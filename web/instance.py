@@ -38,6 +38,8 @@ def read_secret(path: Path) -> str:
     """The secret key from $MEETAGAIN_SECRET_KEY or the instance folder; refuse without one."""
     env = os.environ.get(SECRET_ENV, "")
     if env:
+        if len(env) < 32:
+            raise UserError(f"{SECRET_ENV} is too short (at least 32 characters)")
         return env
     file = path / SECRET_FILE
     try:

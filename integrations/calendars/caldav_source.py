@@ -113,9 +113,7 @@ def test_connection(
     start = (now or datetime.now(UTC)).astimezone(zone)
     interval = Interval(start, start + timedelta(days=14))
     source = CalDavSource(url, username, password, zone=zone)
-    with _client(url, username, password, DEFAULT_TIMEOUT) as client:
-        calendar = client.calendar(url=url)
-        display = _guard(url, calendar.get_display_name) or url
+    display = _describe_collection(url, username, password)
     objects = source.fetch(interval)
     report = source.report_from(objects, interval)
     count = len(report.intervals)
@@ -125,6 +123,35 @@ def test_connection(
         f"Connected to calendar {display!r}: {events} in the next 14 days "
         f"({len(objects)} calendar objects read){note}."
     )
+
+
+def _describe_collection(url: str, username: str, password: str) -> str:
+    """The display name of the calendar at `url`; CalendarError if it is not a calendar."""
+    from caldav.elements import dav
+
+    calendar_type = "{urn:ietf:params:xml:ns:caldav}calendar"
+    with _client(url, username, password, DEFAULT_TIMEOUT) as client:
+        collection = client.calendar(url=url)
+        props = _guard(
+            url, lambda: collection.get_properties([dav.ResourceType(), dav.DisplayName()])
+        )
+        kinds = props.get("{DAV:}resourcetype") or []
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+        if calendar_type in kinds:
+            return str(props.get("{DAV:}displayname") or url)
+        hint = ""
+        if "{DAV:}principal" in kinds:
+            from caldav.collection import Principal
+
+            found = _guard(url, lambda: Principal(client=client, url=url).get_calendars())
+            names = [f"{c.get_display_name() or c.url} ({c.url})" for c in found]
+            if names:
+                hint = ": its calendars are " + ", ".join(names)
+        raise CalendarError(
+            f"{url}: this is not a calendar but a CalDAV "
+            f"{'account' if '{DAV:}principal' in kinds else 'folder'}; give the URL of one "
+            f"calendar{hint}"
+        )
 
 
 def _client(url: str, username: str, password: str, timeout: int) -> Any:

@@ -47,19 +47,29 @@ class FeedStats:
     parses: int = 0  # times the ICS text was parsed
 
 
+def redact_url(url: str) -> str:
+    """The URL with any password in it replaced by ***, for messages and logs."""
+    parts = urlsplit(url.strip())
+    if parts.password is None:
+        return url.strip()
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
 def normalise_feed_url(url: str) -> str:
     """Map webcal(s):// to https:// (http:// for loopback hosts); refuse other schemes."""
     parts = urlsplit(url.strip())
+    shown_url = redact_url(url)
     scheme = parts.scheme.lower()
     if scheme in ("webcal", "webcals"):
         scheme = "http" if _is_loopback_host(parts.hostname or "") else "https"
     if scheme not in ("http", "https"):
         shown = parts.scheme or "no scheme"
         raise CalendarError(
-            f"{url}: only http, https and webcal calendar URLs are read, not {shown}"
+            f"{shown_url}: only http, https and webcal calendar URLs are read, not {shown}"
         )
     if not parts.hostname:
-        raise CalendarError(f"{url}: the URL has no host name")
+        raise CalendarError(f"{shown_url}: the URL has no host name")
     return urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
 
 
@@ -86,9 +96,9 @@ class IcsFeedSource:
         cache: ValidatorStore | None = None,
         name: str | None = None,
     ) -> None:
-        self.url = url
+        self.url = redact_url(url)  # what messages show: never a password from the URL
         self.fetch_url = normalise_feed_url(url)
-        self.name = name or url
+        self.name = name or self.url
         self.zone = zone
         self.me = tuple(me)
         self.max_bytes = max_bytes
@@ -126,13 +136,15 @@ class IcsFeedSource:
                 return _within(_as_report(stored), interval)
             if interval in self._reports:
                 return self._reports[interval]
-            if self._body is None:  # a 304 we did not ask for; read it all again
-                body, new_etag, new_last_modified = self._fetch("", "")
-                assert body is not None
-            else:
-                body = self._body
+            if self._body is None:  # a 304 to a GET without validators: nothing to reuse
+                raise CalendarError(
+                    f"{self.url}: the server answered 304 Not Modified to a plain GET"
+                )
+            body = self._body
         self._etag, self._last_modified = new_etag, new_last_modified
         if self.cache is None:
+            if body == self._body and interval in self._reports:  # same bytes, no validators
+                return self._reports[interval]
             report = self._parse(body, interval)
             self._body = body
             self._reports = {interval: report}
@@ -170,7 +182,7 @@ class IcsFeedSource:
                         if hop == MAX_REDIRECTS:
                             raise CalendarError(
                                 f"{self.url}: more than {MAX_REDIRECTS} redirects "
-                                f"(last to {location})"
+                                f"(last to {redact_url(location)})"
                             )
                         url = _redirect_target(self.url, url, location)
                         continue
@@ -245,7 +257,7 @@ def _redirect_target(original: str, current: str, location: str) -> str:
     scheme = urlsplit(target).scheme.lower()
     if scheme not in ("http", "https"):
         raise CalendarError(
-            f"{original}: redirected to {target}, but only http and https are followed"
+            f"{original}: redirected to {redact_url(target)}, but only http and https are followed"
         )
     return target
 

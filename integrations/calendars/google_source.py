@@ -167,14 +167,14 @@ class GoogleFreeBusySource:
 
     def busy(self, interval: Interval) -> list[Interval]:
         """Busy intervals; raises CalendarError only when no selected calendar could be read."""
-        report = self.busy_report(interval)
-        failed = [w for w in report.warnings if w.startswith(f"{self.name}: calendar ")]
-        if self.calendar_ids and len(failed) >= len(self.calendar_ids):
-            raise CalendarError("; ".join(failed))
-        return list(report.intervals)
+        return list(self.busy_report(interval).intervals)
 
     def busy_report(self, interval: Interval) -> BusyReport:
-        """Busy intervals plus one warning per calendar Google could not answer for."""
+        """Busy intervals plus one warning per calendar Google could not answer for.
+
+        When not one selected calendar could be read, raises CalendarError instead: an empty
+        answer would make the owner look free all week.
+        """
         if not self.calendar_ids:
             return BusyReport(())
         zone = self.zone or interval.start.tzinfo
@@ -186,6 +186,8 @@ class GoogleFreeBusySource:
             f"{self.name}: calendar {cid!r} could not be read ({reason})"
             for cid, reason in failed.items()
         )
+        if len(failed) >= len(set(self.calendar_ids)):
+            raise CalendarError("; ".join(warnings))
         return BusyReport(tuple(sorted(busy)), warnings)
 
     def _query(

@@ -112,35 +112,56 @@ class Importer:
 
     def _load(self, cid: int) -> _Target:
         target = self.targets.get(cid)
-        if target is not None:
-            return target
-        conn = self.session.connection()
-        row = conn.execute(select(_C).where(_C.c.id == cid)).mappings().one()
-        values = {key: row[key] for key in FIELDS}
-        emails = [
-            e for (e,) in conn.execute(
-                select(_E.c.email).where(_E.c.contact_id == cid).order_by(_E.c.position, _E.c.id)
-            )
-        ]
-        count, last = conn.execute(
-            select(func.count(_I.c.id), func.max(_I.c.occurred_on)).where(
-                _I.c.contact_id == cid, _I.c.confirmed.is_(True)
-            )
-        ).one()
-        target = _Target(
-            id=cid,
-            name=row["name"],
-            values=dict(values),
-            emails=emails,
-            linkedin_url=row["linkedin_url"],
-            original=values,
-            original_name=row["name"],
-            original_url=row["linkedin_url"],
-            count=count,
-            last=last,
-        )
-        self.targets[cid] = target
+        if target is None:
+            self.preload([cid])
+            target = self.targets[cid]
         return target
+
+    def preload(self, ids: Iterable[int]) -> None:
+        """Read the stored state of the contacts a file will touch, in bulk, by chunks of ids."""
+        wanted = sorted({cid for cid in ids if cid not in self.targets})
+        conn = self.session.connection()
+        for chunk in _chunks(wanted, 500):
+            emails: dict[int, list[str]] = {cid: [] for cid in chunk}
+            for cid, email in conn.execute(
+                select(_E.c.contact_id, _E.c.email)
+                .where(_E.c.contact_id.in_(chunk))
+                .order_by(_E.c.contact_id, _E.c.position, _E.c.id)
+            ):
+                emails[cid].append(email)
+            counts: dict[int, tuple[int, date | None]] = {
+                cid: (n, last)
+                for cid, n, last in conn.execute(
+                    select(_I.c.contact_id, func.count(_I.c.id), func.max(_I.c.occurred_on))
+                    .where(_I.c.contact_id.in_(chunk), _I.c.confirmed.is_(True))
+                    .group_by(_I.c.contact_id)
+                )
+            }
+            for row in conn.execute(select(_C).where(_C.c.id.in_(chunk))).mappings():
+                cid = row["id"]
+                values = {key: row[key] for key in FIELDS}
+                count, last = counts.get(cid, (0, None))
+                self.targets[cid] = _Target(
+                    id=cid,
+                    name=row["name"],
+                    values=dict(values),
+                    emails=emails[cid],
+                    linkedin_url=row["linkedin_url"],
+                    original=values,
+                    original_name=row["name"],
+                    original_url=row["linkedin_url"],
+                    count=count,
+                    last=last,
+                )
+
+    def matches(self, rec: ContactRecord) -> list[int]:
+        """Stored contacts a record could merge into (to preload them)."""
+        hits: list[_Target | int | None] = [self.by_email.get(e.lower()) for e in rec.emails]
+        if rec.linkedin_url:
+            hits.append(self.by_url.get(rec.linkedin_url))
+        if not rec.emails and not rec.linkedin_url:
+            hits.append(self.by_name.get(rec.name.casefold()))
+        return [h for h in hits if isinstance(h, int)]
 
     def _find(self, rec: ContactRecord) -> _Target | None:
         for email in rec.emails:
@@ -288,17 +309,21 @@ def run_import(
     """Merge every record, collect the bad rows, then write all changes in bulk."""
     report = ImportReport()
     importer = Importer(session, user_id)
+    records: list[ContactRecord] = []
     done = 0
     for item in items:
         if isinstance(item, tuple):
             report.problems.append(item)
             report.skipped += 1
         else:
-            importer.merge(item)
+            records.append(item)
         done += 1
         if progress is not None and done % 200 == 0:
             progress(200)
     if progress is not None and done % 200:
         progress(done % 200)
+    importer.preload(cid for rec in records for cid in importer.matches(rec))
+    for rec in records:
+        importer.merge(rec)
     importer.write(report)
     return report

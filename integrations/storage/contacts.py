@@ -7,11 +7,14 @@ ORM rows with their relationships, and the plan path needs nothing else.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Text, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.storage import models
@@ -57,35 +60,67 @@ def to_domain(row: models.Contact) -> Contact:
     )
 
 
+@lru_cache(maxsize=8192)
+def _parse_list(text: str) -> tuple[Any, ...]:
+    loaded = json.loads(text)
+    return tuple(loaded) if isinstance(loaded, list) else ()
+
+
+def _json_list(value: Any) -> tuple[Any, ...]:
+    # Columns are read as text (see load_contacts): most lists are empty or repeat (the same
+    # weekdays, meals, tags), so skip the parser or reuse its answer.
+    if value is None or value == "[]" or value == "":
+        return ()
+    if isinstance(value, str):
+        return _parse_list(value)
+    return tuple(value)
+
+
+@lru_cache(maxsize=8192)
+def _parse_day(text: str) -> date:
+    return date.fromisoformat(text[:10])
+
+
+def _day(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return _parse_day(str(value))
+
+
 def load_contacts(
     session: Session, user_id: int, *, ids: Iterable[int] | None = None
 ) -> list[Contact]:
-    """All of a user's contacts (or those with `ids`), ordered by name, via Core selects."""
+    """All of a user's contacts (or those with `ids`), ordered by name, via Core selects.
+
+    JSON and date columns are fetched as plain text and decoded here: SQLAlchemy's per-value
+    result processors (a regex per SQLite date, json.loads per list) cost more than the query.
+    """
     wanted = None if ids is None else list(ids)
     conn = session.connection()
+    raw = lambda col: type_coerce(col, Text)  # noqa: E731
     cq = select(
         _C.c.id,
         _C.c.name,
         _C.c.company,
         _C.c.title,
         _C.c.relationship,
-        _C.c.tags,
+        raw(_C.c.tags),
         _C.c.how_met,
-        _C.c.first_met,
+        raw(_C.c.first_met),
         _C.c.cadence_days,
-        _C.c.preferred_meals,
-        _C.c.preferred_days,
+        raw(_C.c.preferred_meals),
+        raw(_C.c.preferred_days),
         _C.c.timezone,
         _C.c.city,
         _C.c.notes,
-        _C.c.questions,
+        raw(_C.c.questions),
         _C.c.do_not_invite,
-        _C.c.snoozed_until,
+        raw(_C.c.snoozed_until),
         _C.c.linkedin_url,
         _C.c.paused,
     ).where(_C.c.user_id == user_id)
     eq = select(_E.c.contact_id, _E.c.email).where(_E.c.user_id == user_id)
-    iq = select(_I.c.contact_id, _I.c.occurred_on, _I.c.kind, _I.c.notes).where(
+    iq = select(_I.c.contact_id, raw(_I.c.occurred_on), _I.c.kind, _I.c.notes).where(
         _I.c.user_id == user_id, _I.c.confirmed.is_(True)
     )
     if wanted is not None:
@@ -95,38 +130,54 @@ def load_contacts(
         eq = eq.where(_E.c.contact_id.in_(wanted))
         iq = iq.where(_I.c.contact_id.in_(wanted))
     emails: dict[int, list[str]] = defaultdict(list)
-    for cid, email in conn.execute(eq.order_by(_E.c.contact_id, _E.c.position, _E.c.id)):
+    for cid, email in conn.execute(eq.order_by(_E.c.contact_id, _E.c.position, _E.c.id)).all():
         emails[cid].append(email)
     log: dict[int, list[Interaction]] = defaultdict(list)
+    kinds = _KINDS
+    meeting = InteractionKind.MEETING
     for cid, on, kind, notes in conn.execute(
         iq.order_by(_I.c.contact_id, _I.c.occurred_on, _I.c.id)
-    ):
-        log[cid].append(Interaction(on, _KINDS.get(kind, InteractionKind.MEETING), notes))
+    ).all():
+        log[cid].append(Interaction(_day(on), kinds.get(kind, meeting), notes))  # type: ignore[arg-type]
     result = []
-    for r in conn.execute(cq.order_by(_C.c.name, _C.c.id)):
+    # Few distinct preference lists exist: build each frozenset once.
+    meal_sets: dict[Any, frozenset[Meal]] = {}
+    day_sets: dict[Any, frozenset[int]] = {}
+    for (
+        cid, name, company, title, rel, tags, how_met, first_met, cadence, meals, days, zone,
+        city, notes, questions, dni, snoozed, url, paused,
+    ) in conn.execute(cq.order_by(_C.c.name, _C.c.id)).all():
+        meal_set = meal_sets.get(meals)
+        if meal_set is None:
+            meal_set = meal_sets[meals] = frozenset(
+                _MEALS[m] for m in _json_list(meals) if m in _MEALS
+            )
+        day_set = day_sets.get(days)
+        if day_set is None:
+            day_set = day_sets[days] = frozenset(int(d) for d in _json_list(days))
         result.append(
             Contact(
-                id=r.id,
-                name=r.name,
-                emails=tuple(emails.get(r.id, ())),
-                company=r.company,
-                title=r.title,
-                relationship=_RELS.get(r.relationship, Relationship.OTHER),
-                tags=tuple(r.tags or ()),
-                how_met=r.how_met,
-                first_met=r.first_met,
-                interactions=tuple(log.get(r.id, ())),
-                cadence_days=r.cadence_days,
-                preferred_meals=frozenset(_MEALS[m] for m in r.preferred_meals or () if m in _MEALS),
-                preferred_days=frozenset(int(d) for d in r.preferred_days or ()),
-                timezone=r.timezone or None,
-                city=r.city,
-                notes=r.notes,
-                questions=tuple(r.questions or ()),
-                do_not_invite=bool(r.do_not_invite),
-                snoozed_until=r.snoozed_until,
-                linkedin_url=r.linkedin_url,
-                paused=bool(r.paused),
+                name=name,
+                emails=tuple(emails.get(cid, ())),
+                company=company,
+                title=title,
+                relationship=_RELS.get(rel, Relationship.OTHER),
+                tags=_json_list(tags),
+                how_met=how_met,
+                first_met=_day(first_met),
+                interactions=tuple(log.get(cid, ())),
+                cadence_days=cadence,
+                preferred_meals=meal_set,
+                preferred_days=day_set,
+                timezone=zone or None,
+                city=city,
+                notes=notes,
+                questions=_json_list(questions),
+                do_not_invite=bool(dni),
+                snoozed_until=_day(snoozed),
+                linkedin_url=url,
+                paused=bool(paused),
+                id=cid,
             )
         )
     return result

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from typing import Any
 
 from sqlalchemy import select, update
@@ -92,7 +93,8 @@ def enqueue_email(
         "recipients": recipients,
         "subject": str(message.get("Subject", "")),
         "purpose": purpose,
-        "message": message.as_bytes().decode("ascii", "surrogateescape"),
+        # SMTP wants CRLF line ends; a bare-LF message is one endless line to a server.
+        "message": message.as_bytes(policy=SMTP_POLICY).decode("ascii", "surrogateescape"),
         **extra,
     }
     return enqueue(

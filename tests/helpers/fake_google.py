@@ -6,12 +6,28 @@
 over a socket exactly as they would to Google. Tests set state on the fake and assert on what it
 recorded (`requests`, `events`), never on which client methods were called.
 
-    with FakeGoogle() as google:
-        google.add_calendar("work@example.com", "Work", busy=[(start, end)])
+    with FakeGoogle(account_email="owner@example.com") as google:
+        google.add_calendar("team@group.calendar.google.com", "Team", busy=[(start, end)])
         google.fail_next("freeBusy", status=503, headers={"Retry-After": "0"})
         creds = google.credentials()           # skip the browser dance when it is not the subject
         ...
         assert google.events[0].attendees == ["ana@example.com"]
+
+URLs: base_url, auth_uri (/o/oauth2/auth), token_uri (/token), revoke_uri (/revoke),
+api_endpoint (/calendar/v3/); client_config(redirect_uri) for Flow.from_client_config;
+google_config_section() for a `[google]` config table (set MEETAGAIN_GOOGLE_CLIENT_SECRET to
+`client_secret` yourself).
+State: calendars (calendarList entries; the primary one is account_email), add_calendar(),
+set_busy(id, [(start, end)]), busy, calendar_errors[id] = "notFound"..., deny_next,
+grant_scopes (None = as asked), redirect_uris (None = any), page_size, require_pkce,
+max_freebusy_days, access_token_lifetime; fail_next(endpoint, status, times=, reason=,
+message=, headers=, body=); revoke_refresh_tokens(); expire_access_tokens();
+issue_tokens(scopes) -> token response dict; credentials(scopes) -> Credentials.
+Records: requests (RecordedRequest: method, path, endpoint, query, json, form, headers with
+Title-Case names, status), requests_to(endpoint), events (FakeEvent: calendar_id, id, body,
+query, resource, deleted, delete_query, attendees, send_updates, meet_link, start, end),
+live_events(calendar_id=None), revoked_tokens.
+Inserted events (not deleted) also count as busy in freeBusy, as they would in Google.
 """
 
 from __future__ import annotations

@@ -60,9 +60,18 @@ class _Handler:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1, port chosen by the OS; can be stopped and started on that port."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        tls: Any = None,
+        implicit_tls: bool = False,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         self.handler = _Handler()
         self.port = 0
+        self.tls = tls  # server SSLContext: STARTTLS offered (or implicit TLS)
+        self.implicit_tls = implicit_tls
+        self.credentials = credentials
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -74,6 +83,24 @@ class SmtpServer:
     def reject(self, address: str, reply: str) -> None:
         self.handler.reject[address.lower()] = reply
 
+    def _protocol(self) -> SMTP:
+        options: dict[str, Any] = {"hostname": "meetagain-test"}
+        if self.tls is not None and not self.implicit_tls:
+            options.update(tls_context=self.tls, require_starttls=True)
+        if self.credentials is not None:
+            expected = self.credentials
+
+            def check(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> Any:
+                from aiosmtpd.smtp import AuthResult
+
+                ok = (auth.login.decode(), auth.password.decode()) == expected
+                return AuthResult(success=ok, handled=False)
+
+            options.update(
+                authenticator=check, auth_required=True, auth_require_tls=self.tls is not None
+            )
+        return SMTP(self.handler, **options)
+
     def start(self) -> SmtpServer:
         loop = asyncio.new_event_loop()
         ready = threading.Event()
@@ -83,9 +110,10 @@ class SmtpServer:
 
             async def serve() -> None:
                 self._server = await loop.create_server(
-                    lambda: SMTP(self.handler, hostname="meetagain-test"),
+                    self._protocol,
                     host="127.0.0.1",
                     port=self.port,
+                    ssl=self.tls if self.implicit_tls else None,
                 )
                 self.port = self._server.sockets[0].getsockname()[1]
                 ready.set()
@@ -118,8 +146,8 @@ class SmtpServer:
 
 
 @contextmanager
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
+def smtp_server(**options: Any) -> Iterator[SmtpServer]:
+    server = SmtpServer(**options).start()
     try:
         yield server
     finally:
@@ -192,3 +220,48 @@ def next_weekday_at(now: datetime, days: int, hour: int, minute: int, zone: Any)
     """A wall-clock time `days` days after `now` in `zone`."""
     day = (now.astimezone(zone) + timedelta(days=days)).date()
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+
+
+def self_signed_tls(folder: Any) -> tuple[Any, Any]:
+    """A certificate for 127.0.0.1: (server SSLContext, client SSLContext trusting it)."""
+    import ipaddress
+    import ssl
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    base = Path(folder)
+    cert_file, key_file = base / "cert.pem", base / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client

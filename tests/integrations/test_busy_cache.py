@@ -180,3 +180,23 @@ def test_feed_store_keeps_validators_for_a_conditional_get(runtime: Runtime) -> 
     assert stored.report == BusyReport(busy, ("w",))
     other_owner = FeedStore(cache, zone=BERLIN, me=("someone@example.com",))
     assert other_owner.get("feed:https://example.com/a.ics", MARCH) is None
+
+
+def test_the_sqlite3_fast_path_and_sqlalchemy_read_each_others_entries(
+    sqlite_runtime: Runtime,
+) -> None:
+    fast = open_cache(sqlite_runtime.config)
+    assert fast is not None and fast.sqlite_path is not None
+    slow = BusyCache(sqlite_runtime.engine)
+    busy = [Interval(datetime(2026, 3, 2, 7, tzinfo=UTC), datetime(2026, 3, 2, 8, tzinfo=UTC))]
+    covers = Interval(datetime(2026, 2, 20, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    fast.put("a", "v1", covers, busy)
+    slow.put("b", "v2", covers, busy, etag="e")
+    assert slow.get("a", "v1", MARCH) == busy
+    assert fast.get("b", "v2", MARCH) == busy
+    entry = fast.peek("b")
+    assert entry is not None and entry.covers == covers and entry.etag == "e"
+    slow.revalidate("a", "v3")
+    assert fast.get("a", "v3", MARCH) == busy
+    assert len(rows(sqlite_runtime)) == 2
+    sqlite_runtime.engine.dispose()

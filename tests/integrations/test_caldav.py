@@ -220,3 +220,12 @@ def test_test_connection_names_the_calendar_and_counts_the_next_two_weeks(
 def test_test_connection_reports_a_wrong_url(radicale: RadicaleServer) -> None:
     with pytest.raises(CalendarError, match="nothing-here"):
         check_connection(radicale.calendar_url("nothing-here"), USERNAME, PASSWORD)
+
+
+def test_test_connection_on_an_account_url_lists_its_calendars(radicale: RadicaleServer) -> None:
+    work = radicale.make_calendar("work", "Work")
+    with pytest.raises(CalendarError) as info:
+        check_connection(f"{radicale.base_url}/{USERNAME}/", USERNAME, PASSWORD)
+    message = str(info.value)
+    assert "is not a calendar but a CalDAV account" in message
+    assert f"its calendars are Work ({work})" in message

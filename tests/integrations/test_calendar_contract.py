@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -62,7 +63,29 @@ def ics_event(n: int, interval: Interval) -> bytes:
     return ics_for([interval]).replace(b"contract-0@", f"contract-{n}@".encode())
 
 
-@pytest.fixture(params=["memory", "ics-file", "ics-feed", "caldav", "google"])
+def busy_cache(stack: ExitStack, folder: Path) -> Any:
+    """A BusyCache on a freshly migrated SQLite database under `folder`."""
+    from integrations.calendars.cache import BusyCache
+    from integrations.storage.db import make_engine, upgrade
+
+    url = f"sqlite:///{folder / 'cache.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    stack.callback(engine.dispose)
+    return BusyCache(engine)
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        "ics-file",
+        "ics-file-cached",
+        "ics-feed",
+        "ics-feed-cached",
+        "caldav",
+        "google",
+    ]
+)
 def make_source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
     """A function that seeds the adapter under test with intervals and returns it as a source."""
     kind: str = request.param
@@ -73,19 +96,24 @@ def make_source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fact
                 from integrations.calendars.memory import MemoryCalendar
 
                 return MemoryCalendar(intervals)
-            if kind == "ics-file":
+            if kind.startswith("ics-file"):
                 from integrations.calendars.ics import IcsFileSource
 
                 path = tmp_path / "calendar.ics"
                 path.write_bytes(ics_for(intervals))
-                return IcsFileSource(path, zone=BERLIN)
-            if kind == "ics-feed":
+                cache = busy_cache(stack, tmp_path) if kind.endswith("cached") else None
+                return IcsFileSource(path, zone=BERLIN, cache=cache)
+            if kind.startswith("ics-feed"):
+                from integrations.calendars.cache import FeedStore
                 from integrations.calendars.feed import IcsFeedSource
                 from tests.helpers.http_server import LoopbackHttpServer
 
                 server = stack.enter_context(LoopbackHttpServer())
                 url = server.serve("/calendar.ics", ics_for(intervals), etag='"1"')
-                return IcsFeedSource(url, zone=BERLIN)
+                store = None
+                if kind.endswith("cached"):
+                    store = FeedStore(busy_cache(stack, tmp_path), zone=BERLIN)
+                return IcsFeedSource(url, zone=BERLIN, cache=store)
             if kind == "caldav":
                 from integrations.calendars.caldav_source import CalDavSource
                 from tests.helpers.radicale_server import PASSWORD, USERNAME, RadicaleServer

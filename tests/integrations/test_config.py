@@ -104,6 +104,14 @@ def test_the_commented_examples_in_the_example_config_are_valid_when_switched_on
     assert config.database.url.startswith("postgresql://")
 
 
+def test_every_toml_snippet_in_the_readme_is_valid_config() -> None:
+    readme = (EXAMPLE.parent / "README.md").read_text(encoding="utf-8")
+    snippets = re.findall(r"```toml\n(.*?)```", readme, re.DOTALL)
+    assert len(snippets) >= 4
+    for snippet in snippets:
+        parse_config(snippet, source="README.md")
+
+
 def _documented_keys() -> dict[str, set[str]]:
     """Section name -> keys that appear in the example (switched on), arrays merged."""
     data = tomllib.loads(uncommented(EXAMPLE.read_text(encoding="utf-8")))
@@ -325,15 +333,27 @@ def test_a_key_outside_any_section_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[scheduling]\nduration_minutes = \"45\"\n", "[scheduling] duration_minutes must be an integer, got '45'"),  # noqa: E501
-        ("[scheduling]\nmax_per_day = true\n", "[scheduling] max_per_day must be an integer, got True"),  # noqa: E501
+        (
+            '[scheduling]\nduration_minutes = "45"\n',
+            "[scheduling] duration_minutes must be an integer, got '45'",
+        ),
+        (
+            "[scheduling]\nmax_per_day = true\n",
+            "[scheduling] max_per_day must be an integer, got True",
+        ),
         ("[owner]\nname = 3\n", "[owner] name must be a string, got 3"),
         ("[owner]\nemails = [1]\n", "[owner] emails must be a list of strings"),
         ("owner = 3\n", "[owner] must be a table"),
         ("[rules]\ncadence_days = 3\n", "[rules] cadence_days must be a table, got 3"),
-        ("[windows.lunch]\nstart = 1200\nend = \"13:00\"\n", "[windows.lunch] start must be a string, got 1200"),  # noqa: E501
-        ("[[calendars]]\nname = \"a\"\nkind = \"google\"\nmax_bytes = 1.5\n", "[calendars 'a'] max_bytes must be an integer, got 1.5"),  # noqa: E501
-        ("[calendars]\nname = \"a\"\n", "[[calendars]] must be an array of tables"),
+        (
+            '[windows.lunch]\nstart = 1200\nend = "13:00"\n',
+            "[windows.lunch] start must be a string, got 1200",
+        ),
+        (
+            '[[calendars]]\nname = "a"\nkind = "google"\nmax_bytes = 1.5\n',
+            "[calendars 'a'] max_bytes must be an integer, got 1.5",
+        ),
+        ('[calendars]\nname = "a"\n', "[[calendars]] must be an array of tables"),
     ],
 )
 def test_a_value_of_the_wrong_type_names_the_key_and_what_it_must_be(
@@ -377,7 +397,9 @@ def test_an_empty_windows_table_is_refused() -> None:
 
 
 def test_a_bad_weekday_is_named() -> None:
-    assert error_of('[windows.lunch]\nstart = "12:00"\nend = "13:00"\nweekdays = ["mon", "fun"]\n') == (  # noqa: E501
+    assert error_of(
+        '[windows.lunch]\nstart = "12:00"\nend = "13:00"\nweekdays = ["mon", "fun"]\n'
+    ) == (
         'config.toml: [windows.lunch] weekdays "fun" is not a weekday '
         "(use mon, tue, wed, thu, fri, sat, sun)"
     )
@@ -409,10 +431,22 @@ def test_bad_mail_settings_are_named(text: str, message: str) -> None:
     [
         ('kind = "ics"\npath = "a.ics"', "[calendars #1] name is missing"),
         ('name = "work"', "[calendars 'work'] kind is missing (use one of ics, google, caldav)"),
-        ('name = "work"\nkind = "outlook"', '[calendars \'work\'] kind "outlook" must be one of ics, google, caldav'),  # noqa: E501
-        ('name = "work"\nkind = "ics"', "[calendars 'work'] path or url is required for an ics calendar"),  # noqa: E501
-        ('name = "dav"\nkind = "caldav"', "[calendars 'dav'] url is required for a caldav calendar"),  # noqa: E501
-        ('name = "g"\nkind = "google"\npassword = "x"', "[calendars 'g'] unknown key 'password' (did you mean 'password_env'?)"),  # noqa: E501
+        (
+            'name = "work"\nkind = "outlook"',
+            "[calendars 'work'] kind \"outlook\" must be one of ics, google, caldav",
+        ),
+        (
+            'name = "work"\nkind = "ics"',
+            "[calendars 'work'] path or url is required for an ics calendar",
+        ),
+        (
+            'name = "dav"\nkind = "caldav"',
+            "[calendars 'dav'] url is required for a caldav calendar",
+        ),
+        (
+            'name = "g"\nkind = "google"\npassword = "x"',
+            "[calendars 'g'] unknown key 'password' (did you mean 'password_env'?)",
+        ),
     ],
 )
 def test_incomplete_calendars_are_named(text: str, message: str) -> None:
@@ -443,6 +477,14 @@ def test_a_google_endpoint_that_is_not_http_is_refused() -> None:
     assert error_of('[google]\ntoken_uri = "file:///etc/passwd"\n') == (
         'config.toml: [google] token_uri "file:///etc/passwd" is not an http(s) URL'
     )
+
+
+def test_the_google_api_endpoint_must_name_the_calendar_v3_path() -> None:
+    assert error_of('[google]\napi_endpoint = "http://127.0.0.1:8080/"\n') == (
+        'config.toml: [google] api_endpoint "http://127.0.0.1:8080/" must end in /calendar/v3/'
+    )
+    config = parse_config('[google]\napi_endpoint = "http://127.0.0.1:8080/calendar/v3"\n')
+    assert config.google.api_endpoint == "http://127.0.0.1:8080/calendar/v3/"
 
 
 def test_invalid_toml_is_reported_with_its_line(tmp_path: Path) -> None:

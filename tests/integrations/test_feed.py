@@ -72,6 +72,17 @@ def test_an_unchanged_feed_with_last_modified_is_a_304(server: LoopbackHttpServe
     assert server.hits[1].headers.get("If-Modified-Since") == "Sun, 01 Mar 2026 09:30:00 GMT"
 
 
+def test_a_feed_without_validators_is_not_parsed_again_when_its_bytes_are_unchanged(
+    server: LoopbackHttpServer,
+) -> None:
+    url = server.serve("/cal.ics", LUNCH_MEETING)
+    source = IcsFeedSource(url, zone=BERLIN)
+    assert source.busy(WEEK) == source.busy(WEEK) == [Interval(at(24, 12), at(24, 13))]
+    assert server.statuses("/cal.ics") == [200, 200]
+    assert "If-None-Match" not in server.hits[1].headers
+    assert (source.stats.downloads, source.stats.parses) == (2, 1)
+
+
 def test_a_changed_feed_is_downloaded_and_parsed_again(server: LoopbackHttpServer) -> None:
     url = server.serve("/cal.ics", LUNCH_MEETING, etag='"v1"')
     source = IcsFeedSource(url, zone=BERLIN)
@@ -141,6 +152,14 @@ def test_a_redirect_to_another_scheme_is_refused(server: LoopbackHttpServer, tar
 def test_a_url_with_another_scheme_is_refused(url: str) -> None:
     with pytest.raises(CalendarError, match="only http, https and webcal"):
         IcsFeedSource(url, zone=BERLIN)
+
+
+def test_a_password_in_the_url_never_appears_in_an_error(server: LoopbackHttpServer) -> None:
+    url = server.url("/missing.ics").replace("http://", "http://me:s3cret@")
+    with pytest.raises(CalendarError) as info:
+        IcsFeedSource(url, zone=BERLIN).busy(WEEK)
+    assert "s3cret" not in str(info.value)
+    assert "me:***@127.0.0.1" in str(info.value)
 
 
 def test_webcal_means_https_except_on_loopback() -> None:

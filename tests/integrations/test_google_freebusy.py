@@ -104,8 +104,11 @@ def test_a_calendar_google_cannot_read_is_a_warning_naming_it(google: FakeGoogle
 
 def test_when_every_calendar_fails_busy_raises_instead_of_looking_free(google: FakeGoogle) -> None:
     google.calendar_errors["primary"] = "internalError"
+    src = source(google, ["primary"])
     with pytest.raises(CalendarError, match=r"calendar 'primary' could not be read \(internal"):
-        source(google, ["primary"]).busy(WEEK)
+        src.busy(WEEK)
+    with pytest.raises(CalendarError):
+        src.busy_report(WEEK)
 
 
 def test_503_with_retry_after_is_retried_after_that_many_seconds(google: FakeGoogle) -> None:

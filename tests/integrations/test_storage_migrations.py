@@ -52,6 +52,15 @@ def test_upgrade_is_idempotent(database_url: str, engine: Engine) -> None:
         assert session.scalars(select(models.User.email)).all() == ["a@example.com"]
 
 
+def test_the_migrations_go_down_to_empty_and_up_again(database_url: str, engine: Engine) -> None:
+    from alembic import command
+
+    command.downgrade(db.alembic_config(database_url), "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    db.upgrade(database_url)
+    assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
+
+
 def test_every_table_holding_user_data_carries_the_owning_user_id(engine: Engine) -> None:
     inspector = inspect(engine)
     for table in set(inspector.get_table_names()) - NOT_USER_DATA:

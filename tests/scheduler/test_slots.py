@@ -203,14 +203,14 @@ def test_berlin_breakfast_moves_one_hour_earlier_in_utc_after_spring_forward() -
 
 def test_a_window_inside_the_spring_forward_gap_is_moved_forward_by_the_gap() -> None:
     night = Window("night", time(2, 0), time(2, 45), EVERY_DAY)
-    (_, occurrence), = window_occurrences([night], start=date(2026, 3, 29), days=1, zone=BERLIN)
+    ((_, occurrence),) = window_occurrences([night], start=date(2026, 3, 29), days=1, zone=BERLIN)
     assert occurrence.start.astimezone(BERLIN).strftime("%H:%M%z") == "03:00+0200"
     assert occurrence.end.astimezone(BERLIN).strftime("%H:%M%z") == "03:45+0200"
 
 
 def test_an_ambiguous_window_on_fall_back_day_is_read_as_the_first_occurrence() -> None:
     night = Window("night", time(2, 15), time(2, 45), EVERY_DAY)
-    (_, occurrence), = window_occurrences([night], start=date(2026, 10, 25), days=1, zone=BERLIN)
+    ((_, occurrence),) = window_occurrences([night], start=date(2026, 10, 25), days=1, zone=BERLIN)
     assert occurrence.start.astimezone(UTC).strftime("%H:%M") == "00:15"
     assert occurrence.duration == timedelta(minutes=30)
 

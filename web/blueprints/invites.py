@@ -460,16 +460,6 @@ def did_you_meet(booking_id: int) -> Any:
     return redirect(request.form.get("next") or "/", code=303)
 
 
-@bp.post("/invites/<int:invite_id>/cancel")
-@login_required
-def owner_cancel_invite(invite_id: int) -> Any:
-    try:
-        svc.cancel_invite(runtime(), current_user().id, invite_id, now=_now())
-    except LookupError:
-        abort(404)
-    return redirect(request.form.get("next") or "/", code=303)
-
-
 @bp.get("/dev/outbox")
 @login_required
 def dev_outbox() -> Any:

@@ -343,7 +343,9 @@ def google_callback() -> Response | str | tuple[str, int]:
         "receives coffee invitations.",
         "ok",
     )
-    return redirect(url_for("calendars.index") + "#google", code=303)
+    # Back into the wizard while setup is unfinished, else to the calendars page.
+    target = "setup.calendars" if user.setup_step < 4 else "calendars.index"
+    return redirect(url_for(target) + "#google", code=303)
 
 
 # ---------------------------------------------------------------- step 3: contacts

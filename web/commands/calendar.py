@@ -139,8 +139,12 @@ def _read_busy(
         raise UserError(
             "no calendar given: use --calendar PATH|URL|NAME or add [[calendars]] to the config"
         )
-    runtime = state.runtime
-    cache = open_cache(runtime)
+    # The runtime (and with it SQLAlchemy) is built only when a Google calendar needs it.
+    needs_runtime = any(
+        (entry := config.calendar(spec)) is not None and entry.kind == "google" for spec in chosen
+    )
+    runtime = state.runtime if needs_runtime else None
+    cache = open_cache(runtime if runtime is not None else config)
     try:
         sources = [
             open_source(spec, config, zone=zone, me=me, runtime=runtime, cache=cache)
@@ -312,9 +316,7 @@ def slots(
         if start.date() != current:
             current = start.date()
             click.echo(f"{start:%a %Y-%m-%d}")
-        click.echo(
-            f"  {s.window:<{width}}  {_span_text(start, end)}  ({_length(s.end - s.start)})"
-        )
+        click.echo(f"  {s.window:<{width}}  {_span_text(start, end)}  ({_length(s.end - s.start)})")
 
 
 @click.command()

@@ -459,6 +459,16 @@ def read_busy(calendars: OwnerCalendars, interval: Interval) -> BusyReport:
     return BusyReport(report.intervals, (*warnings, *report.warnings))
 
 
+def _owner_of_token(runtime: Runtime, token: str) -> int:
+    with transaction(runtime.sessions) as session:
+        user_id = session.scalar(
+            select(models.Invite.user_id).where(models.Invite.token_hash == hash_token(token))
+        )
+    if user_id is None:
+        raise InviteNotFound("no such invite")
+    return int(user_id)
+
+
 def _open_row(
     runtime: Runtime, config: Config, row: models.Calendar, *, zone: ZoneInfo, me: Sequence[str]
 ) -> Any:
@@ -519,6 +529,7 @@ def accept_invite(
     """
     start = _aware(start)
     conflict: TimeUnavailable | None = None
+    calendars = owner_calendars(runtime, _owner_of_token(runtime, token))
     try:
         with transaction(runtime.sessions, immediate=True) as session:
             invite = _load_invite(session, token, lock=True)
@@ -546,7 +557,7 @@ def accept_invite(
                     models.Booking.end > chosen.start,
                 )
             ).first()
-            busy = live_busy(runtime, session, invite.user_id, chosen.interval)
+            busy = read_busy(calendars, chosen.interval)
             for warning in busy.warnings:
                 log.warning("accept invite %s: %s", invite.id, warning)
             if booked is not None or rules.conflicts(chosen.interval, busy.intervals):
@@ -821,6 +832,7 @@ def suggest_other_times(
     six more free times (fresh busy check, next two weeks, same windows) and return them.
     """
     note = note.strip()[:2000]
+    calendars = None if note else owner_calendars(runtime, _owner_of_token(runtime, token))
     with transaction(runtime.sessions, immediate=True) as session:
         invite = _open_for_answer(session, token, now=now)
         if _check_zone(invitee_timezone):
@@ -838,7 +850,8 @@ def suggest_other_times(
                 detail=_quoted(note).strip(),
             )
             return []
-        added = _more_times(runtime, session, invite, now=now)
+        assert calendars is not None
+        added = _more_times(runtime, session, invite, calendars, now=now)
         session.flush()
         return added
 
@@ -848,7 +861,12 @@ def _quoted(note: str) -> str:
 
 
 def _more_times(
-    runtime: Runtime, session: Session, invite: models.Invite, *, now: datetime
+    runtime: Runtime,
+    session: Session,
+    invite: models.Invite,
+    calendars: OwnerCalendars,
+    *,
+    now: datetime,
 ) -> list[OfferedTime]:
     user = session.get(models.User, invite.user_id)
     assert user is not None
@@ -857,7 +875,7 @@ def _more_times(
     wanted = {t.window for t in invite.times if t.window}
     windows = [w for w in config.windows if not wanted or w.name in wanted] or list(config.windows)
     horizon = Interval(now, now + timedelta(days=SUGGEST_DAYS + 1))
-    report = live_busy(runtime, session, invite.user_id, horizon)
+    report = read_busy(calendars, horizon)
     taken = [
         Interval(b.start, b.end)
         for b in session.scalars(
@@ -935,6 +953,7 @@ def cancel_booking_by_token(
     runtime: Runtime, token: str, *, now: datetime, reschedule: bool = False, note: str = ""
 ) -> None:
     """The invitee cancels (or reschedules) through their invite link."""
+    calendars = owner_calendars(runtime, _owner_of_token(runtime, token)) if reschedule else None
     with transaction(runtime.sessions, immediate=True) as session:
         invite = _load_invite(session, token, lock=True)
         booking = session.scalar(
@@ -945,8 +964,8 @@ def cancel_booking_by_token(
         if booking is None:
             raise InviteGone("nothing is booked for this invite")
         _cancel(runtime, session, invite, booking, now=now, by_owner=False, note=note)
-        if reschedule:
-            _reopen(runtime, session, invite, now=now)
+        if calendars is not None:
+            _reopen(runtime, session, invite, calendars, now=now)
 
 
 def cancel_booking(
@@ -962,6 +981,7 @@ def cancel_booking(
 
     Raises LookupError for a booking that is not this user's (the web layer answers 404).
     """
+    calendars = owner_calendars(runtime, user_id) if reschedule else None
     with transaction(runtime.sessions, immediate=True) as session:
         booking = session.get(models.Booking, booking_id, with_for_update=True)
         if booking is None or booking.user_id != user_id:
@@ -971,12 +991,12 @@ def cancel_booking(
         invite = session.get(models.Invite, booking.invite_id)
         assert invite is not None
         _cancel(runtime, session, invite, booking, now=now, by_owner=True, note=note)
-        if not reschedule:
+        if calendars is None:
             return None
         # The invitee needs a new link: the old token is only stored as a hash.
         token = secrets.token_urlsafe(TOKEN_BYTES)
         invite.token_hash = hash_token(token)
-        _reopen(runtime, session, invite, now=now)
+        _reopen(runtime, session, invite, calendars, now=now)
         url = invite_url(runtime.config, token)
         owner, invitee = _parties(session, invite)
         if invitee.email:
@@ -993,10 +1013,17 @@ def cancel_booking(
         return url
 
 
-def _reopen(runtime: Runtime, session: Session, invite: models.Invite, *, now: datetime) -> None:
+def _reopen(
+    runtime: Runtime,
+    session: Session,
+    invite: models.Invite,
+    calendars: OwnerCalendars,
+    *,
+    now: datetime,
+) -> None:
     invite.status = rules.OPEN
     invite.answered_at = None
-    _more_times(runtime, session, invite, now=now)
+    _more_times(runtime, session, invite, calendars, now=now)
     invite.expires_at = max(invite.expires_at, now + timedelta(days=7))
 
 
@@ -1178,7 +1205,35 @@ def _record_calendar_problem(
                     now=now,
                 )
         if final:
+            # No Google event will come: the owner needs the calendar invitation too.
             log.warning("booking %s: %s", booking_id, error)
+            invite = session.get(models.Invite, booking.invite_id)
+            assert invite is not None
+            owner, invitee = _parties(session, invite)
+            if owner.email:
+                msg = build_notice(
+                    from_address=runtime.config.mail.from_address,
+                    on_behalf_of=invitee,
+                    to=owner,
+                    subject=f"Add to your calendar: coffee with {invitee.name}",
+                    paragraphs=[error, "The calendar invitation is attached."],
+                    links=_owner_links(runtime, booking.id),
+                    when=now,
+                )
+                ics = build_ics(
+                    _coffee_event(runtime, booking, owner, invitee, token_url=None),
+                    method="REQUEST",
+                    dtstamp=now,
+                )
+                attach_calendar(msg, ics, method="REQUEST")
+                enqueue_email(
+                    session,
+                    user_id=booking.user_id,
+                    message=msg,
+                    now=now,
+                    purpose="calendar_fallback",
+                    booking_id=booking.id,
+                )
 
 
 def delete_calendar_event(runtime: Runtime, booking_id: int, event_id: str) -> None:

@@ -1,0 +1,369 @@
+"""Invite pages under load: gunicorn (2 sync workers) on loopback, driven by wrk from another
+process, beside a bare Flask "hello" app served the same way in the same run.
+
+Figures: requests/s and p50/p99 latency for GET /i/<token> (the invite page) and for
+POST action=accept (each request books a different invite, so every answer must be a 303),
+with zero errors required. The database is a prepared SQLite file (MEETAGAIN_BENCH_DB can point
+at PostgreSQL instead); the owner has the demo's ICS calendar, read live on every accept.
+Without /usr/bin/wrk a small threaded Python client does the same bounded load.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.report import ROOT, BenchError, Report, bench_env
+
+SECONDS = float(os.environ.get("MEETAGAIN_BENCH_SECONDS", "5"))
+CONNECTIONS = 4
+WORKERS = 2
+ACCEPT_INVITES = 6000  # more than any run can book, so every accept finds a free invite
+WRK = shutil.which("wrk") or ("/usr/bin/wrk" if Path("/usr/bin/wrk").exists() else None)
+
+
+# --- the apps gunicorn serves (factories: "bench.bench_invites:hello()") ----------------------
+
+
+def hello() -> Any:
+    """The baseline: the smallest Flask app there is."""
+    from flask import Flask
+
+    app = Flask("hello")
+
+    @app.get("/")
+    def index() -> str:
+        return "hello"
+
+    return app
+
+
+def invite_app() -> Any:
+    """meetagain as deployed ($MEETAGAIN_CONFIG), with the per-address rate limit off: every
+    request of the benchmark comes from one address."""
+    from integrations.config import load_config
+    from web.app import create_app
+
+    return create_app(load_config(), invite_rate_limit=None)
+
+
+# --- preparing the database ------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    config: Path
+    page_token: str
+    accept_file: Path
+    database_url: str
+
+
+def prepare(folder: Path) -> Prepared:
+    """A migrated database with an owner, the demo calendar, one invite to view and many to
+    accept (one time each, all different)."""
+    from integrations.config import load_config
+    from integrations.storage import models
+    from integrations.storage.contacts import ContactRepository
+    from integrations.storage.db import transaction
+    from scheduler.invites import utc_iso
+    from scheduler.model import Contact, ProposedTime
+    from web.composition import Runtime
+    from web.demo import demo_calendar
+    from web.instance import create_secret, ensure_instance
+    from web.services.invites import create_invite
+
+    url = os.environ.get("MEETAGAIN_BENCH_DB") or f"sqlite:///{folder / 'bench.db'}"
+    config_file = folder / "config.toml"
+    config_file.write_text(
+        f'[owner]\nname = "Olivia Owner"\nemails = ["olivia@example.com"]\n'
+        f'timezone = "Europe/Berlin"\n\n[database]\nurl = "{url}"\n\n'
+        f'[web]\ninstance_path = "{folder / "instance"}"\n'
+    )
+    config = load_config(config_file)
+    create_secret(ensure_instance(config.instance_dir))
+    runtime = Runtime(config)
+    runtime.upgrade_database()
+    now = datetime.now(UTC)
+    owner = runtime.owner_id(create=True)
+    ics = folder / "work.ics"
+    ics.write_bytes(demo_calendar(now.astimezone(config.zone).date(), config.zone,
+                                  "olivia@example.com"))
+    with transaction(runtime.sessions) as session:
+        session.add(models.Calendar(
+            user_id=owner, name="Work", kind="ics", location=str(ics), counts_as_busy=True,
+            receives_events=False, last_error="", created_at=now,
+        ))
+        repo = ContactRepository(session, owner)
+        contacts = [
+            repo.add(Contact(name=f"Guest {n}", emails=(f"guest{n}@example.org",),
+                             how_met="a conference", questions=("What are you building?",))).id
+            for n in range(20)
+        ]
+    first = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=40)
+    page = create_invite(
+        runtime, owner, contacts[0],
+        [ProposedTime(first + timedelta(hours=h), first + timedelta(hours=h, minutes=45), "lunch")
+         for h in (0, 24, 48)],
+        now=now, send_email=False,
+    )
+    lines = []
+    for n in range(ACCEPT_INVITES):
+        start = first + timedelta(days=5, minutes=50 * n)
+        created = create_invite(
+            runtime, owner, contacts[1 + n % 19],
+            [ProposedTime(start, start + timedelta(minutes=45), "lunch")],
+            now=now, send_email=False,
+        )
+        lines.append(f"{created.url.rsplit('/', 1)[1]} {utc_iso(start)}")
+    accept_file = folder / "accept.txt"
+    accept_file.write_text("\n".join(lines) + "\n")
+    runtime.engine.dispose()
+    return Prepared(config_file, page.url.rsplit("/", 1)[1], accept_file, url)
+
+
+def count_bookings(prepared: Prepared) -> int:
+    from sqlalchemy import func, select
+
+    from integrations.config import load_config
+    from integrations.storage import models
+    from integrations.storage.db import transaction
+    from web.composition import Runtime
+
+    runtime = Runtime(load_config(prepared.config))
+    with transaction(runtime.sessions) as session:
+        n = int(session.scalar(select(func.count()).select_from(models.Booking)) or 0)
+    runtime.engine.dispose()
+    return n
+
+
+# --- serving and loading -----------------------------------------------------------------------
+
+
+class Gunicorn:
+    """gunicorn on 127.0.0.1 with an ephemeral port, read back from its log."""
+
+    def __init__(self, app: str, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.handle = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", str(WORKERS),
+             "--worker-class", "sync", "--log-level", "info", "--access-logfile", "-",
+             "--access-logformat", "%(s)s", app],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.handle,
+        )
+        self.port = 0
+
+    def __enter__(self) -> Gunicorn:
+        deadline = time.monotonic() + 60
+        booted = 0
+        while time.monotonic() < deadline:
+            text = self.log.read_text()
+            match = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", text)
+            booted = text.count("Booting worker")
+            if match and booted >= WORKERS:
+                self.port = int(match.group(1))
+                time.sleep(1.0)  # let the workers import the app
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.__exit__()
+        raise BenchError(f"gunicorn did not start:\n{self.log.read_text()[-2000:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.handle.close()
+
+    def statuses(self) -> dict[str, int]:
+        """Status codes from the access log (one line per request, "%(s)s")."""
+        counts: dict[str, int] = {}
+        for line in self.log.read_text().splitlines():
+            if re.fullmatch(r"\d{3}", line.strip()):
+                counts[line.strip()] = counts.get(line.strip(), 0) + 1
+        return counts
+
+
+@dataclass
+class Load:
+    requests: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+_ACCEPT_LUA = """
+local items = {}
+for line in io.lines(os.getenv("ACCEPT_FILE")) do
+  local token, start = line:match("^(%S+) (%S+)$")
+  items[#items + 1] = {token, start}
+end
+local n = 0
+request = function()
+  n = n + 1
+  local item = items[n]
+  return wrk.format("POST", "/i/" .. item[1],
+    {["Content-Type"] = "application/x-www-form-urlencoded"},
+    "action=accept&start=" .. item[2])
+end
+"""
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text)
+    if not match:
+        raise BenchError(f"cannot read wrk latency {text!r}")
+    factor = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[match.group(2)]
+    return float(match.group(1)) * factor
+
+
+def wrk(url: str, *, script: Path | None = None, env: dict[str, str] | None = None) -> Load:
+    """Closed-loop load with CONNECTIONS connections for SECONDS, from one wrk thread."""
+    assert WRK is not None
+    argv = [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS:g}s", "--latency"]
+    if script is not None:
+        argv += ["-s", str(script)]
+    out = subprocess.run(
+        [*argv, url], capture_output=True, text=True, env=env, timeout=SECONDS + 60, check=False
+    )
+    text = out.stdout
+    if out.returncode != 0:
+        raise BenchError(f"wrk failed: {out.stderr[-1000:]}")
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", text).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", text).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", text).group(1))  # type: ignore[union-attr]
+    errors = 0
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if bad:
+        errors += int(bad.group(1))
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if sock:
+        errors += sum(int(g) for g in sock.groups())
+    return Load(requests, rps, p50, p99, errors)
+
+
+def python_load(url: str, bodies: list[tuple[str, str]] | None = None) -> Load:
+    """The same closed loop from a threaded Python client (when wrk is missing)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop = time.monotonic() + SECONDS
+    counter = iter(range(10**9))
+
+    def client() -> None:
+        nonlocal errors
+        while time.monotonic() < stop:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            began = time.perf_counter()
+            try:
+                if bodies is None:
+                    conn.request("GET", parts.path)
+                else:
+                    token, start = bodies[next(counter)]
+                    conn.request("POST", f"/i/{token}", body=f"action=accept&start={start}",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+                status = conn.getresponse().status
+                ok = status < 400
+            except OSError:
+                ok = False
+            finally:
+                conn.close()
+            with lock:
+                latencies.append((time.perf_counter() - began) * 1000)
+                errors += 0 if ok else 1
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(CONNECTIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
+    return Load(len(latencies), len(latencies) / elapsed, pick(0.5), pick(0.99), errors)
+
+
+# --- the benchmark ----------------------------------------------------------------------------
+
+
+def run(report: Report) -> None:
+    folder = report.tmpdir("invites")
+    prepared = prepare(folder)
+    env = bench_env()
+    env["MEETAGAIN_CONFIG"] = str(prepared.config)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["ACCEPT_FILE"] = str(prepared.accept_file)
+    script = folder / "accept.lua"
+    script.write_text(_ACCEPT_LUA)
+    accepts = [tuple(line.split()) for line in prepared.accept_file.read_text().splitlines()]
+    tool = "wrk" if WRK else "python client"
+
+    def measure(app: str, path: str, name: str, accept: bool = False) -> tuple[Load, Gunicorn]:
+        with Gunicorn(app, env, folder / f"{name}.log") as server:
+            url = f"http://127.0.0.1:{server.port}{path}"
+            if WRK:
+                load = wrk(url, script=script if accept else None, env=env)
+            else:
+                load = python_load(url, accepts if accept else None)  # type: ignore[arg-type]
+        return load, server
+
+    hello_load, _ = measure("bench.bench_invites:hello()", "/", "hello")
+    page_load, page_server = measure(
+        "bench.bench_invites:invite_app()", f"/i/{prepared.page_token}", "page"
+    )
+    accept_load, accept_server = measure(
+        "bench.bench_invites:invite_app()", "/", "accept", accept=True
+    )
+    booked = count_bookings(prepared)
+    page_codes = page_server.statuses()
+    accept_codes = accept_server.statuses()
+    if accept_load.requests > ACCEPT_INVITES:
+        raise BenchError(f"{accept_load.requests} accepts but only {ACCEPT_INVITES} invites")
+
+    base = f"hello ({tool}, {CONNECTIONS} conns)"
+    report.figure("invite page requests/s", page_load.rps, "req/s", baseline_name=base,
+                  baseline_value=hello_load.rps, target=">= 50%")
+    report.figure("invite page p50", page_load.p50_ms, "ms", baseline_name="hello p50",
+                  baseline_value=hello_load.p50_ms, target="informational")
+    report.figure("invite page p99", page_load.p99_ms, "ms", baseline_name="hello p99",
+                  baseline_value=hello_load.p99_ms, target="informational")
+    report.figure("accept requests/s", accept_load.rps, "req/s", baseline_name=base,
+                  baseline_value=hello_load.rps, target=">= 25%")
+    report.figure("accept p50", accept_load.p50_ms, "ms", baseline_name="hello p50",
+                  baseline_value=hello_load.p50_ms, target="informational")
+    report.figure("accept p99", accept_load.p99_ms, "ms", baseline_name="hello p99",
+                  baseline_value=hello_load.p99_ms, target="informational")
+    errors = hello_load.errors + page_load.errors + accept_load.errors
+    errors += sum(n for code, n in page_codes.items() if code != "200")
+    errors += sum(n for code, n in accept_codes.items() if code != "303")
+    report.figure("errors (non-2xx/3xx, socket, unexpected status)", errors, "",
+                  target="<= 0")
+    report.figure("bookings made == accepts answered 303", booked, "",
+                  baseline_name="accept 303s", baseline_value=accept_codes.get("303", 0),
+                  target="<= 1x")
+    report.note(
+        f"invites: {page_load.requests} page views, {accept_load.requests} accepts, "
+        f"{booked} bookings; db {prepared.database_url.split(':', 1)[0]}; {tool}, "
+        f"{CONNECTIONS} connections, {SECONDS:g}s each, gunicorn {WORKERS} sync workers"
+    )

@@ -1,0 +1,83 @@
+"""Several users on one database: each sees only their own data; others' URLs are 404."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from integrations.storage import models
+from integrations.storage.db import transaction
+from tests.web.support import PASSWORD, Web, ics_bytes, make_app, text
+from web.composition import Runtime
+from web.services.accounts import create_first_account, create_user
+
+
+@pytest.fixture
+def two_users(runtime: Runtime) -> Iterator[tuple[Web, Web, dict[str, int]]]:
+    """Alice (with a contact and a calendar) and Bob, signed in on two clients."""
+    app: Flask = make_app(runtime)
+    alice_id = create_first_account(runtime, "alice@example.com", PASSWORD)
+    create_user(runtime, "bob@example.com", PASSWORD)
+    # Plain clients (not `with`): two preserved request contexts would interleave.
+    alice, bob = Web(app.test_client()), Web(app.test_client())
+    alice.sign_in("alice@example.com")
+    bob.sign_in("bob@example.com")
+    alice.get("/contacts/new")
+    made = alice.post("/contacts/new", {"name": "Ana Secret", "emails": "ana@example.org"})
+    contact_id = int(made.location.rsplit("/", 1)[1])
+    alice.get("/calendars")
+    alice.post(
+        "/calendars/ics",
+        {"name": "Alice work", "file": (io.BytesIO(ics_bytes()), "a.ics")},
+        content_type="multipart/form-data",
+    )
+    with transaction(runtime.sessions) as session:
+        calendar_id = session.scalar(
+            select(models.Calendar.id).where(models.Calendar.user_id == alice_id)
+        )
+    yield alice, bob, {"contact": contact_id, "calendar": calendar_id}
+
+
+def test_each_user_sees_only_their_own_contacts_and_calendars(
+    two_users: tuple[Web, Web, dict[str, int]],
+) -> None:
+    alice, bob, _ = two_users
+    assert "Ana Secret" in text(alice.get("/contacts"))
+    assert "Ana Secret" not in text(bob.get("/contacts"))
+    assert "Alice work" not in text(bob.get("/calendars"))
+    assert "Ana Secret" not in text(bob.get("/contacts/export.csv"))
+    assert "Ana Secret" not in text(bob.get("/"))
+
+
+def test_another_users_contact_calendar_and_plan_urls_are_404(
+    two_users: tuple[Web, Web, dict[str, int]],
+) -> None:
+    alice, bob, ids = two_users
+    contact, calendar = ids["contact"], ids["calendar"]
+    assert alice.get(f"/contacts/{contact}").status_code == 200
+    assert alice.get(f"/plan/{contact}").status_code == 200
+    assert alice.get(f"/calendars/{calendar}").status_code == 200
+    bob.get("/settings")
+    for url in (f"/contacts/{contact}", f"/calendars/{calendar}", f"/plan/{contact}"):
+        assert bob.get(url).status_code == 404, url
+    posts = [
+        (f"/contacts/{contact}/edit", {"name": "Hijacked"}),
+        (f"/contacts/{contact}/log", {"on": "2020-01-01"}),
+        (f"/contacts/{contact}/snooze", {"days": "30"}),
+        (f"/contacts/{contact}/do-not-invite", {"value": "1"}),
+        (f"/plan/{contact}/approve", {"time": "2030-01-01T12:00:00+00:00"}),
+        (f"/plan/{contact}/skip", {}),
+        (f"/plan/{contact}/snooze", {"days": "30"}),
+        (f"/calendars/{calendar}/check", {}),
+        (f"/calendars/{calendar}/delete", {}),
+        ("/calendars/choose", {"receiver": str(calendar)}),
+    ]
+    for url, data in posts:
+        assert bob.post(url, data).status_code == 404, url
+    page = text(alice.get(f"/contacts/{contact}"))
+    assert "Ana Secret" in page and "Hijacked" not in page
+    assert "Alice work" in text(alice.get("/calendars"))

@@ -1,0 +1,387 @@
+"""`meetagain slots` and `meetagain busy` as a user runs them: real subprocesses, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ICS = Path(__file__).parent.parent / "data" / "ics"
+ROOT = Path(__file__).parent.parent.parent
+
+
+def meetagain(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MEETAGAIN_")}
+    clean.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "web", *args],
+        cwd=cwd,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def ok(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    result = meetagain(*args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def fails(*args: str, cwd: Path) -> str:
+    result = meetagain(*args, cwd=cwd)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+MARCH_2 = ["--tz", "Europe/Berlin", "--from", "2026-03-02", "--now", "2026-03-01T09:00:00+01:00"]
+
+
+def test_slots_json_is_one_object_with_rfc3339_times_in_the_users_offset(tmp_path: Path) -> None:
+    result = ok(
+        "slots",
+        "--calendar",
+        str(ICS / "declined.ics"),
+        "--calendar",
+        str(ICS / "second_calendar.ics"),
+        *MARCH_2,
+        "--days",
+        "2",
+        "--me",
+        "owner@example.com",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    # Monday: breakfast is within the 24 h notice, lunch keeps only 20 minutes after the
+    # accepted talk plus buffer.
+    assert json.loads(result.stdout) == {
+        "slots": [
+            {
+                "window": "breakfast",
+                "start": "2026-03-03T07:30:00+01:00",
+                "end": "2026-03-03T09:00:00+01:00",
+            },
+            {
+                "window": "lunch",
+                "start": "2026-03-03T12:00:00+01:00",
+                "end": "2026-03-03T13:30:00+01:00",
+            },
+        ]
+    }
+    assert result.stdout.count("\n") == 1
+
+
+def test_every_slot_flag_overrides_the_defaults(tmp_path: Path) -> None:
+    result = ok(
+        "slots",
+        "--calendar",
+        str(ICS / "declined.ics"),
+        *MARCH_2,
+        "--days",
+        "7",
+        "--window",
+        "coffee=15:30-17:00",
+        "--weekdays",
+        "mon,wed",
+        "--duration",
+        "30",
+        "--buffer",
+        "0",
+        "--notice",
+        "0",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert json.loads(result.stdout)["slots"] == [
+        {
+            "window": "coffee",
+            "start": "2026-03-02T16:00:00+01:00",
+            "end": "2026-03-02T17:00:00+01:00",
+        },
+        {
+            "window": "coffee",
+            "start": "2026-03-04T15:30:00+01:00",
+            "end": "2026-03-04T17:00:00+01:00",
+        },
+    ]
+
+
+def test_the_offset_in_the_output_follows_dst(tmp_path: Path) -> None:
+    result = ok(
+        "busy",
+        "--calendar",
+        str(ICS / "weekly_across_dst_berlin.ics"),
+        "--tz",
+        "Europe/Berlin",
+        "--from",
+        "2026-03-23",
+        "--days",
+        "14",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert json.loads(result.stdout) == {
+        "busy": [
+            {"start": "2026-03-23T07:30:00+01:00", "end": "2026-03-23T08:30:00+01:00"},
+            {"start": "2026-03-30T07:30:00+02:00", "end": "2026-03-30T08:30:00+02:00"},
+        ]
+    }
+
+
+def test_busy_merges_calendars_and_shows_them_in_the_chosen_zone(tmp_path: Path) -> None:
+    result = ok(
+        "busy",
+        "--calendar",
+        str(ICS / "declined.ics"),
+        "--calendar",
+        str(ICS / "second_calendar.ics"),
+        "--tz",
+        "America/New_York",
+        "--from",
+        "2026-03-02",
+        "--days",
+        "1",
+        "--me",
+        "OWNER@example.com",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert json.loads(result.stdout)["busy"] == [
+        {"start": "2026-03-02T02:20:00-05:00", "end": "2026-03-02T03:30:00-05:00"},
+        {"start": "2026-03-02T06:00:00-05:00", "end": "2026-03-02T07:00:00-05:00"},
+        {"start": "2026-03-02T09:00:00-05:00", "end": "2026-03-02T10:00:00-05:00"},
+    ]
+
+
+def test_text_output_is_a_table_grouped_by_day(tmp_path: Path) -> None:
+    result = ok(
+        "slots",
+        "--calendar",
+        str(ICS / "recurrence_id_moved.ics"),
+        *MARCH_2,
+        "--days",
+        "2",
+        "--notice",
+        "0",
+        cwd=tmp_path,
+    )
+    assert result.stdout.splitlines() == [
+        "Free slots in Europe/Berlin, Mon 2026-03-02 to Tue 2026-03-03",
+        "Mon 2026-03-02",
+        "  breakfast  07:30-09:00  (1 h 30 min)",
+        "Tue 2026-03-03",
+        "  breakfast  07:30-09:00  (1 h 30 min)",
+        "  lunch      12:00-13:30  (1 h 30 min)",
+    ]
+    busy = ok(
+        "busy", "--calendar", str(ICS / "all_day.ics"), *MARCH_2[:4], "--days", "3", cwd=tmp_path
+    )
+    assert busy.stdout.splitlines() == [
+        "Busy in Europe/Berlin, Mon 2026-03-02 to Wed 2026-03-04",
+        "Tue 2026-03-03",
+        "  00:00-24:00  (24 h)",
+    ]
+
+
+def test_from_defaults_to_today_in_the_zone_of_now(tmp_path: Path) -> None:
+    result = ok(
+        "slots",
+        "--calendar",
+        str(ICS / "declined.ics"),
+        "--tz",
+        "Asia/Tokyo",
+        "--now",
+        "2026-03-02T20:00:00Z",  # already Tuesday in Tokyo
+        "--days",
+        "1",
+        "--notice",
+        "0",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    starts = [s["start"] for s in json.loads(result.stdout)["slots"]]
+    assert starts == ["2026-03-03T07:30:00+09:00", "2026-03-03T12:00:00+09:00"]
+
+
+def test_a_malformed_event_is_a_warning_on_stderr_and_the_rest_is_used(tmp_path: Path) -> None:
+    result = ok(
+        "busy",
+        "--calendar",
+        str(ICS / "malformed_event.ics"),
+        *MARCH_2[:4],
+        "--days",
+        "2",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert len(json.loads(result.stdout)["busy"]) == 2
+    (warning,) = result.stderr.strip().splitlines()
+    assert warning.startswith("warning: ")
+    assert "broken-start@example.com" in warning and "line 14" in warning
+
+
+def test_an_unknown_zone_exits_2_with_one_line(tmp_path: Path) -> None:
+    line = fails(
+        "slots", "--calendar", str(ICS / "declined.ics"), "--tz", "Mars/Olympus", cwd=tmp_path
+    )
+    assert "Mars/Olympus" in line and "time zone" in line
+
+
+@pytest.mark.parametrize(
+    ("window", "problem"),
+    [
+        ("lunch=12:00-25:00", '"25:00" is not a time'),
+        ("lunch=13:00-12:00", "not after the start"),
+        ("lunch 12:00-13:00", "NAME=HH:MM-HH:MM"),
+    ],
+)
+def test_a_malformed_window_exits_2_naming_it(tmp_path: Path, window: str, problem: str) -> None:
+    line = fails("slots", "--calendar", str(ICS / "declined.ics"), "--window", window, cwd=tmp_path)
+    assert "--window" in line and problem in line
+
+
+def test_a_missing_calendar_file_exits_2_naming_the_path(tmp_path: Path) -> None:
+    line = fails("busy", "--calendar", "no/such/calendar.ics", cwd=tmp_path)
+    assert "no/such/calendar.ics" in line
+
+
+def test_an_unparseable_calendar_exits_2_with_line_and_component(tmp_path: Path) -> None:
+    line = fails("slots", "--calendar", str(ICS / "unclosed_event.ics"), *MARCH_2, cwd=tmp_path)
+    assert "unclosed_event.ics" in line and "line 13" in line and "VEVENT" in line
+
+
+def test_an_unreachable_feed_exits_2_saying_why(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/team.ics"
+    line = fails("busy", "--calendar", url, *MARCH_2[:4], cwd=tmp_path)
+    assert url in line and "refused" in line
+
+
+def test_config_calendars_windows_and_policy_apply_without_flags(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        f"""
+[owner]
+emails = ["owner@example.com"]
+timezone = "Europe/Berlin"
+
+[windows.brunch]
+start = "10:00"
+end = "11:30"
+weekdays = ["mon"]
+
+[scheduling]
+duration_minutes = 60
+buffer_minutes = 0
+min_notice_hours = 0
+horizon_days = 7
+
+[[calendars]]
+name = "work"
+kind = "ics"
+path = "{ICS / "duration.ics"}"
+""",
+        encoding="utf-8",
+    )
+    result = ok(
+        "slots",
+        "--from",
+        "2026-03-02",
+        "--now",
+        "2026-03-01T00:00:00Z",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert json.loads(result.stdout)["slots"] == []  # the workshop 10:30-12:00 leaves 30 min
+    by_name = ok(
+        "slots",
+        "--calendar",
+        "work",
+        "--from",
+        "2026-03-09",
+        "--now",
+        "2026-03-01T00:00:00Z",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert json.loads(by_name.stdout)["slots"] == [
+        {
+            "window": "brunch",
+            "start": "2026-03-09T10:00:00+01:00",
+            "end": "2026-03-09T11:30:00+01:00",
+        }
+    ]
+    overridden = ok(
+        "slots",
+        "--from",
+        "2026-03-02",
+        "--now",
+        "2026-03-01T00:00:00Z",
+        "--duration",
+        "20",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert [s["start"] for s in json.loads(overridden.stdout)["slots"]] == [
+        "2026-03-02T10:00:00+01:00"
+    ]
+
+
+def test_slots_work_in_a_fresh_checkout_without_creating_a_database(tmp_path: Path) -> None:
+    ok("busy", "--calendar", str(ICS / "declined.ics"), *MARCH_2[:4], "--days", "1", cwd=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+WATCH = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: sys.stderr.write('loaded:' + ','.join(sorted(m for m in "
+    "('icalendar', 'recurring_ical_events', 'sqlalchemy') if m in sys.modules)) + '\\n'))\n"
+    "sys.argv[0] = 'meetagain'\n"
+    "from web.cli import main\n"
+    "main()\n"
+)
+
+
+def test_a_warm_cache_answers_without_loading_the_ics_parser(tmp_path: Path) -> None:
+    ok("init", cwd=tmp_path)
+    args = ["slots", "--calendar", str(ICS / "declined.ics"), *MARCH_2, "--days", "3"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEETAGAIN_")}
+
+    def run() -> tuple[str, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", WATCH, *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout, done.stderr.strip().splitlines()[-1]
+
+    cold_out, cold_loaded = run()
+    warm_out, warm_loaded = run()
+    assert warm_out == cold_out
+    assert cold_loaded == "loaded:icalendar,recurring_ical_events"
+    assert warm_loaded == "loaded:"

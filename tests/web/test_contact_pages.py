@@ -1,0 +1,189 @@
+"""Contacts in the web app: add, search, sort, the contact page, edit, log, snooze, import."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from integrations.storage import models
+from integrations.storage.db import transaction
+from tests.web.support import Web, text
+from web.composition import Runtime
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def add(site: Web, name: str, email: str = "", **extra: str) -> int:
+    site.get("/contacts/new")
+    response = site.post("/contacts/new", {"name": name, "emails": email, **extra})
+    assert response.status_code == 303, text(response)
+    return int(response.location.rstrip("/").rsplit("/", 1)[1])
+
+
+def contact_row(runtime: Runtime, contact_id: int) -> models.Contact:
+    with transaction(runtime.sessions) as session:
+        row = session.get(models.Contact, contact_id)
+        assert row is not None
+        row.emails, row.interactions  # noqa: B018 - load before the session closes
+        return row
+
+
+def test_adding_a_contact_by_hand_with_when_you_last_met(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    met = (today() - timedelta(days=40)).isoformat()
+    contact_id = add(site, "Ana Souza", "ana@example.org", relationship="mentor",
+                     how_met="PyData", last_met=met)
+    row = contact_row(sqlite_runtime, contact_id)
+    assert row.relationship_kind == "mentor"
+    assert [e.email for e in row.emails] == ["ana@example.org"]
+    assert [i.occurred_on.isoformat() for i in row.interactions] == [met]
+    page = text(site.get(f"/contacts/{contact_id}"))
+    assert "Ana Souza" in page and "PyData" in page and "every 45 days" in page
+
+
+def test_a_contact_without_a_name_or_with_a_bad_email_is_refused(site: Web, owner: int) -> None:
+    site.get("/contacts/new")
+    response = site.post("/contacts/new", {"name": "", "emails": "not-an-email"})
+    assert response.status_code == 400
+    page = text(response)
+    assert "Enter a name." in page and "is not an email address" in page
+
+
+def test_an_email_can_belong_to_only_one_contact(site: Web, owner: int) -> None:
+    add(site, "Ana", "ana@example.org")
+    site.get("/contacts/new")
+    response = site.post("/contacts/new", {"name": "Other Ana", "emails": "ANA@example.org"})
+    assert response.status_code == 400
+    assert "already belongs to another contact" in text(response)
+
+
+def test_search_finds_by_name_company_and_tag_and_sorting_puts_overdue_first(
+    site: Web, owner: int
+) -> None:
+    old = (today() - timedelta(days=400)).isoformat()
+    recent = (today() - timedelta(days=2)).isoformat()
+    add(site, "Zed Recent", "zed@example.org", company="Acme", last_met=recent)
+    add(site, "Amy Overdue", "amy@example.org", company="Globex", last_met=old)
+    page = text(site.get("/contacts"))
+    assert page.index("Amy Overdue") < page.index("Zed Recent")
+    by_name = text(site.get("/contacts?sort=name"))
+    assert by_name.index("Amy Overdue") < by_name.index("Zed Recent")
+    found = text(site.get("/contacts?q=acme"))
+    assert "Zed Recent" in found and "Amy Overdue" not in found
+    assert "1 contact matching" in found
+
+
+def test_editing_keeps_what_was_not_changed_and_bad_input_loses_nothing(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    contact_id = add(site, "Ana", "ana@example.org", company="Lumen")
+    site.get(f"/contacts/{contact_id}")
+    good = {
+        "name": "Ana Souza", "emails": "ana@example.org, ana@work.example", "company": "Lumen",
+        "relationship": "peer", "cadence_days": "30", "questions": "How is dbt?\nNew job?",
+        "notes": "Likes espresso", "tags": "data, berlin", "meals": ["breakfast"],
+    }
+    assert site.post(f"/contacts/{contact_id}/edit", good).status_code == 303
+    row = contact_row(sqlite_runtime, contact_id)
+    assert row.name == "Ana Souza" and row.cadence_days == 30
+    assert row.questions == ["How is dbt?", "New job?"]
+    assert [e.email for e in row.emails] == ["ana@example.org", "ana@work.example"]
+    bad = {**good, "name": "Changed", "cadence_days": "-4", "timezone": "Nowhere/Land"}
+    response = site.post(f"/contacts/{contact_id}/edit", bad)
+    assert response.status_code == 400
+    page = text(response)
+    assert "between 1 and 3650" in page and "is not a known time zone" in page
+    assert contact_row(sqlite_runtime, contact_id).name == "Ana Souza"
+
+
+def test_logging_a_meeting_restarts_the_cadence(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    contact_id = add(site, "Ana", "ana@example.org",
+                     last_met=(today() - timedelta(days=300)).isoformat())
+    assert "days overdue" in text(site.get(f"/contacts/{contact_id}"))
+    response = site.post(f"/contacts/{contact_id}/log",
+                         {"on": today().isoformat(), "kind": "coffee",
+                          "notes": "Talked about dbt"})
+    assert response.status_code == 303
+    page = text(site.get(f"/contacts/{contact_id}"))
+    assert "Talked about dbt" in page and "days overdue" not in page
+
+
+def test_a_meeting_cannot_be_logged_with_a_bad_or_future_date(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    contact_id = add(site, "Ana", "ana@example.org")
+    site.get(f"/contacts/{contact_id}")
+    site.post(f"/contacts/{contact_id}/log", {"on": "yesterday"})
+    future = (today() + timedelta(days=5)).isoformat()
+    site.post(f"/contacts/{contact_id}/log", {"on": future})
+    assert contact_row(sqlite_runtime, contact_id).interactions == []
+
+
+def test_snooze_and_do_not_invite(site: Web, owner: int, sqlite_runtime: Runtime) -> None:
+    contact_id = add(site, "Ana", "ana@example.org")
+    site.get(f"/contacts/{contact_id}")
+    site.post(f"/contacts/{contact_id}/snooze", {"days": "30"})
+    row = contact_row(sqlite_runtime, contact_id)
+    assert row.snoozed_until is not None and row.snoozed_until > today()
+    site.post(f"/contacts/{contact_id}/snooze", {"days": "0"})
+    assert contact_row(sqlite_runtime, contact_id).snoozed_until is None
+    site.post(f"/contacts/{contact_id}/do-not-invite", {"value": "1"})
+    assert contact_row(sqlite_runtime, contact_id).do_not_invite
+    assert "Allow invites again" in text(site.get(f"/contacts/{contact_id}"))
+    site.post(f"/contacts/{contact_id}/do-not-invite", {"value": "0"})
+    assert not contact_row(sqlite_runtime, contact_id).do_not_invite
+
+
+def test_importing_a_file_shows_the_per_row_report(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    data = (
+        "name,email,company,relationship\n"
+        "Ana Souza,ana@example.org,Lumen,peer\n"
+        "Broken Row,not-an-email,X,peer\n"
+        "Jonas Weber,jonas@example.com,Nordlicht,mentor\n"
+    ).encode()
+    site.get("/contacts/import")
+    response = site.post(
+        "/contacts/import", {"file": (io.BytesIO(data), "people.csv"), "format": "auto"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    page = text(response)
+    assert "Imported people.csv" in page
+    assert "<strong>2</strong> added" in page and "<strong>1</strong> skipped" in page
+    assert "not-an-email" in page
+    with transaction(sqlite_runtime.sessions) as session:
+        assert len(list(session.scalars(select(models.Contact)))) == 2
+
+
+def test_an_unreadable_import_file_is_explained_and_changes_nothing(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    site.get("/setup/contacts")
+    response = site.post(
+        "/contacts/import",
+        {"file": (io.BytesIO(b"\xff\xfe\x00bad"), "people.csv"), "wizard": "1"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "people.csv" in text(response) and "UTF-8" in text(response)
+    with transaction(sqlite_runtime.sessions) as session:
+        assert session.scalar(select(models.Contact)) is None
+
+
+def test_export_gives_the_native_csv(site: Web, owner: int) -> None:
+    add(site, "Ana Souza", "ana@example.org", company="Lumen")
+    response = site.get("/contacts/export.csv")
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    body = text(response)
+    assert body.splitlines()[0].startswith("name,email,company")
+    assert "Ana Souza,ana@example.org,Lumen" in body

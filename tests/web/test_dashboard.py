@@ -1,0 +1,143 @@
+"""The dashboard: the plan with approve / change a time / skip / snooze, week, health, invites."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from integrations.storage import models
+from integrations.storage.db import transaction
+from tests.web.support import Web, text
+from web.composition import Runtime
+from web.demo import load_demo
+
+
+def with_demo(runtime: Runtime, owner: int) -> None:
+    load_demo(runtime, owner)
+
+
+def proposal_ids(page: str) -> list[int]:
+    return [int(n) for n in re.findall(r'action="/plan/(\d+)/approve"', page)]
+
+
+def offered_times(page: str, contact_id: int) -> tuple[list[str], list[str]]:
+    """(checked times, alternative times) in the approve form of one contact."""
+    form = page.split(f'action="/plan/{contact_id}/approve"', 1)[1].split("</form>", 1)[0]
+    checked = re.findall(r'name="time" value="([^"]+)" checked', form)
+    alternatives = re.findall(r'name="time" value="([^"]+)">', form)
+    return checked, alternatives
+
+
+def invites(runtime: Runtime) -> list[models.Invite]:
+    with transaction(runtime.sessions) as session:
+        rows = list(session.scalars(select(models.Invite)))
+        for row in rows:
+            row.times  # noqa: B018 - load before the session closes
+        return rows
+
+
+def test_the_dashboard_shows_proposals_week_and_network_health(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    with_demo(sqlite_runtime, owner)
+    page = text(site.get("/"))
+    assert proposal_ids(page), "the demo data yields proposals"
+    assert 'class="reasons"' in page
+    assert 'class="block free' in page and 'class="block busy' in page
+    assert "Network health" in page and "Overdue more than a month" in page
+    assert "No coffees booked yet." in page
+
+
+def test_approving_sends_an_invite_with_the_proposed_times(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    with_demo(sqlite_runtime, owner)
+    page = text(site.get("/"))
+    contact_id = proposal_ids(page)[0]
+    checked, _ = offered_times(page, contact_id)
+    response = site.post(f"/plan/{contact_id}/approve", {"time": checked})
+    assert response.status_code == 303
+    [invite] = invites(sqlite_runtime)
+    assert invite.contact_id == contact_id and invite.status == "open"
+    assert sorted(t.start for t in invite.times) == sorted(
+        datetime.fromisoformat(t).astimezone(UTC) for t in checked
+    )
+    after = text(site.get("/"))
+    assert "created with" in after and "waiting for an answer" in after
+    assert contact_id not in proposal_ids(after)
+
+
+def test_changing_a_time_offers_the_swapped_in_free_time(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    with_demo(sqlite_runtime, owner)
+    page = text(site.get("/"))
+    contact_id = proposal_ids(page)[0]
+    checked, alternatives = offered_times(page, contact_id)
+    assert alternatives
+    chosen = [checked[0], alternatives[-1]]
+    assert site.post(f"/plan/{contact_id}/approve", {"time": chosen}).status_code == 303
+    [invite] = invites(sqlite_runtime)
+    assert {t.start for t in invite.times} == {
+        datetime.fromisoformat(t).astimezone(UTC) for t in chosen
+    }
+
+
+def test_a_time_that_was_not_offered_is_refused_and_nothing_is_sent(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    with_demo(sqlite_runtime, owner)
+    page = text(site.get("/"))
+    contact_id = proposal_ids(page)[0]
+    odd = (datetime.now(UTC) + timedelta(days=3)).replace(hour=3, minute=17).isoformat()
+    response = site.post(f"/plan/{contact_id}/approve", {"time": [odd]})
+    assert response.status_code == 303
+    assert "no longer free" in text(site.get(response.location))
+    nothing = site.post(f"/plan/{contact_id}/approve", {})
+    assert "Tick at least one time" in text(site.get(nothing.location))
+    assert invites(sqlite_runtime) == []
+
+
+def test_skip_leaves_the_contact_out_until_next_week_and_snooze_for_longer(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    with_demo(sqlite_runtime, owner)
+    page = text(site.get("/"))
+    first, second = proposal_ids(page)[:2]
+    site.post(f"/plan/{first}/skip")
+    site.post(f"/plan/{second}/snooze", {"days": "90"})
+    with transaction(sqlite_runtime.sessions) as session:
+        skipped = session.get(models.Contact, first)
+        snoozed = session.get(models.Contact, second)
+        assert skipped is not None and snoozed is not None
+        assert skipped.snoozed_until is not None and skipped.snoozed_until.weekday() == 0
+        assert (skipped.snoozed_until - datetime.now(UTC).date()).days <= 8
+        assert snoozed.snoozed_until is not None
+        assert (snoozed.snoozed_until - datetime.now(UTC).date()).days >= 89
+    after = proposal_ids(text(site.get("/")))
+    assert first not in after and second not in after
+
+
+def test_a_single_proposal_page_and_withdrawing_an_invite(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    with_demo(sqlite_runtime, owner)
+    page = text(site.get("/"))
+    contact_id = proposal_ids(page)[0]
+    single = text(site.get(f"/plan/{contact_id}"))
+    assert "Approve and invite" in single
+    checked, _ = offered_times(single, contact_id)
+    site.post(f"/plan/{contact_id}/approve", {"time": checked})
+    [invite] = invites(sqlite_runtime)
+    assert "is not in this week's plan" in text(site.get(f"/plan/{contact_id}"))
+    site.get("/")
+    assert site.post(f"/invites/{invite.id}/cancel").status_code == 303
+    assert invites(sqlite_runtime)[0].status == "cancelled"
+
+
+def test_a_new_owner_without_contacts_is_pointed_to_setup(site: Web, owner: int) -> None:
+    page = text(site.get("/"))
+    assert "Setup is not finished" in page
+    assert "add contacts" in page

@@ -1,0 +1,221 @@
+"""When the outside world fails: SMTP down or refusing, Google erroring or revoked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_string, policy
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select
+
+from integrations.google import SCOPES
+from integrations.mail import SmtpMailer
+from integrations.storage import models, outbox
+from integrations.storage.db import transaction
+from scheduler.invites import utc_iso
+from tests.conftest import make_config
+from tests.helpers.fake_google import FakeGoogle
+from tests.helpers.invite_fixtures import (
+    make_contact,
+    make_owner,
+    next_weekday_at,
+    smtp_server,
+    times_at,
+)
+from web.app import create_app
+from web.composition import Runtime
+from web.instance import create_secret, ensure_instance
+from web.services import invites as svc
+from web.services.google import connection, save_connection
+from web.services.outbox_worker import drain
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _invite(runtime: Runtime, owner: int, contact: int) -> svc.CreatedInvite:
+    now = _now()
+    starts = (next_weekday_at(now, 3, 12, 0, BERLIN), next_weekday_at(now, 4, 12, 0, BERLIN))
+    return svc.create_invite(runtime, owner, contact, times_at(*starts), now=now)
+
+
+def _rows(runtime: Runtime) -> list[models.OutboxMessage]:
+    with transaction(runtime.sessions) as session:
+        return list(session.scalars(select(models.OutboxMessage).order_by(models.OutboxMessage.id)))
+
+
+def test_mail_queued_while_smtp_is_down_is_delivered_once_it_is_back(
+    sqlite_runtime: Runtime,
+) -> None:
+    owner = make_owner(sqlite_runtime)
+    contacts = [make_contact(sqlite_runtime, owner, f"Guest {n}", f"g{n}@example.org")
+                for n in range(3)]
+    with smtp_server() as server:
+        port = server.port
+        server.stop()  # the SMTP server goes down before anything is sent
+        for contact in contacts:
+            _invite(sqlite_runtime, owner, contact)
+        mailer = SmtpMailer("127.0.0.1", port, security="none", timeout=2)
+        now = _now()
+        first = drain(sqlite_runtime, mailer, now=now)
+        assert (first.sent, first.retrying, first.failed) == (0, 3, 0)
+        assert all("cannot connect" in r.last_error for r in _rows(sqlite_runtime))
+        # Before the backoff runs out nothing is tried again.
+        assert drain(sqlite_runtime, mailer, now=now + timedelta(seconds=5)).handled == 0
+
+        server.start()  # back, on the same port
+        second = drain(sqlite_runtime, mailer, now=now + timedelta(minutes=5))
+        assert (second.sent, second.retrying, second.failed) == (3, 0, 0)
+        ids = sorted(str(r.message["Message-ID"]) for r in server.received)
+        assert ids == sorted(r.message_id for r in _rows(sqlite_runtime))  # all, once each
+        assert all(r.status == "sent" and r.last_error == "" for r in _rows(sqlite_runtime))
+        assert drain(sqlite_runtime, mailer, now=now + timedelta(hours=5)).handled == 0
+        assert len(server.received) == 3
+
+
+def test_a_recipient_the_smtp_server_refuses_is_a_visible_failure(
+    sqlite_runtime: Runtime,
+) -> None:
+    owner = make_owner(sqlite_runtime, password="correct horse battery")
+    ana = make_contact(sqlite_runtime, owner)
+    _invite(sqlite_runtime, owner, ana)
+    with smtp_server() as server:
+        server.reject("ana@example.org", "550 5.1.1 <ana@example.org>: Recipient address rejected")
+        mailer = SmtpMailer("127.0.0.1", server.port, security="none", timeout=5)
+        result = drain(sqlite_runtime, mailer, now=_now())
+        assert (result.sent, result.failed) == (0, 1)
+    with transaction(sqlite_runtime.sessions) as session:
+        [problem] = outbox.problems(session, owner)
+        assert problem.status == "failed"
+        assert "550" in problem.last_error and "Recipient address rejected" in problem.last_error
+
+    app = create_app(runtime=sqlite_runtime, mailer=mailer)
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["user_id"] = owner
+    page = client.get("/dev/outbox").get_data(as_text=True)
+    assert "Recipient address rejected" in page
+
+
+@pytest.fixture
+def google(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Runtime, FakeGoogle]]:
+    """A runtime whose [google] section points at a FakeGoogle, with mail to a file outbox."""
+    with FakeGoogle(account_email="olivia@example.com") as fake:
+        monkeypatch.setenv("MEETAGAIN_GOOGLE_CLIENT_SECRET", fake.client_secret)
+        monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
+        monkeypatch.chdir(tmp_path)
+        config = make_config(
+            tmp_path, f"sqlite:///{tmp_path / 'g.db'}", google=fake.google_config_section()
+        )
+        create_secret(ensure_instance(config.instance_dir))
+        runtime = Runtime(config)
+        runtime.upgrade_database()
+        yield runtime, fake
+
+
+def _connect_google(runtime: Runtime, fake: FakeGoogle, owner: int) -> None:
+    save_connection(runtime, owner, fake.credentials(), tuple(SCOPES), "olivia@example.com")
+    with transaction(runtime.sessions) as session:
+        session.add(
+            models.Calendar(
+                user_id=owner, name="Google: olivia", kind="google", location="",
+                external_id="olivia@example.com", counts_as_busy=True, receives_events=True,
+                last_error="", created_at=_now(),
+            )
+        )
+
+
+def _accept(runtime: Runtime, created: svc.CreatedInvite) -> int:
+    app = create_app(runtime=runtime, invite_rate_limit=None)
+    resp = app.test_client().post(
+        urlsplit(created.url).path,
+        data={"action": "accept", "start": utc_iso(created.times[0].start)},
+    )
+    assert resp.status_code == 303
+    with transaction(runtime.sessions) as session:
+        [booking] = session.scalars(select(models.Booking)).all()
+        return booking.id
+
+
+def _booking(runtime: Runtime, booking_id: int) -> models.Booking:
+    with transaction(runtime.sessions) as session:
+        row = session.get(models.Booking, booking_id)
+        assert row is not None
+        return row
+
+
+def _calendar_mails(runtime: Runtime) -> dict[str, Any]:
+    """Recipient -> the text/calendar part of each queued email that carries one."""
+    found = {}
+    for row in _rows(runtime):
+        if row.kind != "email":
+            continue
+        msg = message_from_string(row.payload["message"], policy=policy.default)
+        for part in msg.walk():
+            if part.get_content_type() == "text/calendar":
+                found[msg["To"].addresses[0].addr_spec] = part
+    return found
+
+
+def test_a_google_503_keeps_the_booking_tells_the_owner_and_succeeds_on_retry(
+    google: tuple[Runtime, FakeGoogle],
+) -> None:
+    runtime, fake = google
+    owner = make_owner(runtime)
+    _connect_google(runtime, fake, owner)
+    created = _invite(runtime, owner, make_contact(runtime, owner))
+    booking_id = _accept(runtime, created)
+    assert any(r.kind == "calendar_insert" for r in _rows(runtime))
+
+    fake.fail_next("events.insert", 503, times=5)  # more than one attempt's quick retries
+    now = _now()
+    first = drain(runtime, now=now)
+    assert first.retrying == 1
+    failed = _booking(runtime, booking_id)
+    assert failed.status == "active" and failed.calendar_event_id == ""
+    assert "503" in failed.calendar_error  # shown on the dashboard
+    # The invitee still gets the .ics right away.
+    assert "ana@example.org" in _calendar_mails(runtime)
+
+    second = drain(runtime, now=now + timedelta(minutes=5))
+    assert second.failed == 0
+    done = _booking(runtime, booking_id)
+    assert done.calendar_event_id and done.calendar_error == ""
+    [event] = fake.live_events()
+    assert event.attendees == ["ana@example.org"]
+    assert event.send_updates == "all"
+    assert event.start == created.times[0].start
+
+
+def test_a_token_revoked_during_booking_keeps_the_booking_and_falls_back_to_email(
+    google: tuple[Runtime, FakeGoogle],
+) -> None:
+    runtime, fake = google
+    owner = make_owner(runtime)
+    _connect_google(runtime, fake, owner)
+    created = _invite(runtime, owner, make_contact(runtime, owner))
+    fake.revoke_refresh_tokens()  # the user revoked meetagain in their Google account
+    booking_id = _accept(runtime, created)  # the live busy check cannot reach Google
+
+    drain(runtime, now=_now())
+    booking = _booking(runtime, booking_id)
+    assert booking.status == "active" and booking.calendar_event_id == ""
+    assert "reconnecting" in booking.calendar_error
+    conn = connection(runtime, owner)
+    assert conn is not None and conn.status == "needs_reconnect"
+    assert fake.live_events() == []
+    parts = _calendar_mails(runtime)
+    assert set(parts) == {"ana@example.org", "olivia@example.com"}
+    for part in parts.values():
+        assert part.get_param("method") == "REQUEST"
+        [event] = Calendar.from_ical(part.get_content()).walk("VEVENT")
+        assert str(event["uid"]) == booking.ical_uid
