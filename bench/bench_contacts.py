@@ -54,7 +54,9 @@ def run(report: Report) -> None:
     calendars = generate_calendars(folder / "calendars")
     config = _config(folder, calendars)
     linkedin_file = linkedin(folder / "Connections.csv", ROWS)
-    native_file = native(folder / "contacts.csv", ROWS, today=__import__("datetime").date(2026, 3, 16))
+    native_file = native(
+        folder / "contacts.csv", ROWS, today=__import__("datetime").date(2026, 3, 16)
+    )
     report.note(
         f"{ROWS} LinkedIn rows ({linkedin_file.stat().st_size // 1024} KiB); {ROWS} contacts "
         f"with histories; 8 weeks of slots from {len(calendars)} generated calendars"
@@ -76,16 +78,24 @@ def run(report: Report) -> None:
         )
         best, peak = min(best, seconds), max(peak, mb)
     report.figure(
-        f"import {ROWS} LinkedIn rows", best, "s", baseline_name="python -c pass",
-        baseline_value=base, target="< 10 s",
+        f"import {ROWS} LinkedIn rows",
+        best,
+        "s",
+        baseline_name="python -c pass",
+        baseline_value=base,
+        target="< 10 s",
     )
     report.figure("import peak memory", peak, "MB", target="informational")
     again, _ = timed_subprocess(
         cli(folder / "import-0.db", "contacts", "import", str(linkedin_file)), env=env, cwd=folder
     )
     report.figure(
-        "re-import the same file (no changes)", again, "s", baseline_name="first import",
-        baseline_value=best, target="< 10 s",
+        "re-import the same file (no changes)",
+        again,
+        "s",
+        baseline_name="first import",
+        baseline_value=best,
+        target="< 10 s",
     )
 
     # Due and plan over 20,000 contacts with histories.
@@ -95,26 +105,40 @@ def run(report: Report) -> None:
     timed_subprocess(cli(db, "plan", "--now", NOW), env=env, cwd=folder)  # fills the busy cache
     load, load_mb = timed_subprocess(
         [sys.executable, "-c", _LOAD_ONLY, str(config), f"sqlite:///{db}"],
-        env=env, cwd=folder, repeat=REPEAT,
+        env=env,
+        cwd=folder,
+        repeat=REPEAT,
     )
     report.figure(f"load {ROWS} contacts (baseline)", load, "s", target="informational")
     due_s, due_mb = timed_subprocess(
         cli(db, "due", "--now", NOW, "--format", "json"), env=env, cwd=folder, repeat=REPEAT
     )
     report.figure(
-        "meetagain due", due_s, "s", baseline_name="load contacts", baseline_value=load,
+        "meetagain due",
+        due_s,
+        "s",
+        baseline_name="load contacts",
+        baseline_value=load,
         target="<= 1.5x",
     )
     plan_s, plan_mb = timed_subprocess(
         cli(db, "plan", "--now", NOW, "--format", "json"), env=env, cwd=folder, repeat=REPEAT
     )
     report.figure(
-        "meetagain plan (8 weeks)", plan_s, "s", baseline_name="load contacts",
-        baseline_value=load, target="<= 1.5x",
+        "meetagain plan (8 weeks)",
+        plan_s,
+        "s",
+        baseline_name="load contacts",
+        baseline_value=load,
+        target="<= 1.5x",
     )
     report.figure(
-        "meetagain plan peak memory", plan_mb, "MB", baseline_name="load contacts",
-        baseline_value=load_mb, target="informational",
+        "meetagain plan peak memory",
+        plan_mb,
+        "MB",
+        baseline_name="load contacts",
+        baseline_value=load_mb,
+        target="informational",
     )
     report.note(
         f"best of {REPEAT}; due peak {due_mb:.0f} MB; the plan's busy time comes from the "

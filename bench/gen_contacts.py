@@ -17,23 +17,93 @@ from datetime import date, timedelta
 from pathlib import Path
 
 FIRST = (
-    "Ana", "Jonas", "Priya", "Marcus", "Sofia", "Daniel", "Lena", "Tom", "Aisha", "Chen",
-    "Isabel", "Oliver", "Fatima", "Lukas", "Emma", "Rafael", "Hannah", "Noah", "Mia", "Yusuf",
-    "Clara", "Ben", "Greta", "Mateo", "Zoë", "José", "François", "Søren", "Łukasz", "Ingrid",
+    "Ana",
+    "Jonas",
+    "Priya",
+    "Marcus",
+    "Sofia",
+    "Daniel",
+    "Lena",
+    "Tom",
+    "Aisha",
+    "Chen",
+    "Isabel",
+    "Oliver",
+    "Fatima",
+    "Lukas",
+    "Emma",
+    "Rafael",
+    "Hannah",
+    "Noah",
+    "Mia",
+    "Yusuf",
+    "Clara",
+    "Ben",
+    "Greta",
+    "Mateo",
+    "Zoë",
+    "José",
+    "François",
+    "Søren",
+    "Łukasz",
+    "Ingrid",
 )
 LAST = (
-    "Souza", "Weber", "Raman", "Lee", "Rossi", "Kim", "Fischer", "Becker", "Bello", "Wei",
-    "García", "Schmidt", "Zahra", "Braun", "Johansson", "Costa", "Müller", "Williams", "Novak",
-    "Demir", "Dubois", "Carter", "Larsen", "Rinaldi", "Núñez", "Lefèvre", "Kowalski", "Ødegård",
+    "Souza",
+    "Weber",
+    "Raman",
+    "Lee",
+    "Rossi",
+    "Kim",
+    "Fischer",
+    "Becker",
+    "Bello",
+    "Wei",
+    "García",
+    "Schmidt",
+    "Zahra",
+    "Braun",
+    "Johansson",
+    "Costa",
+    "Müller",
+    "Williams",
+    "Novak",
+    "Demir",
+    "Dubois",
+    "Carter",
+    "Larsen",
+    "Rinaldi",
+    "Núñez",
+    "Lefèvre",
+    "Kowalski",
+    "Ødegård",
 )
 COMPANIES = (
-    "Acme, Inc.", "Nordlicht GmbH", "Helix Bio", "Atlas Cloud", "Fermata", "Brightpath",
-    "Stadtwerke", "Société Générale", "Lumen Analytics", "Ventura Capital", "Globex",
+    "Acme, Inc.",
+    "Nordlicht GmbH",
+    "Helix Bio",
+    "Atlas Cloud",
+    "Fermata",
+    "Brightpath",
+    "Stadtwerke",
+    "Société Générale",
+    "Lumen Analytics",
+    "Ventura Capital",
+    "Globex",
 )
 TITLES = ("Engineer", "Head of Data", "CTO", "Founder, CEO", "VP Engineering", "Recruiter")
 RELATIONSHIPS = (
-    "mentor", "advocate", "sponsor", "peer", "peer", "peer", "department-head", "recruiter",
-    "friend", "other", "other",
+    "mentor",
+    "advocate",
+    "sponsor",
+    "peer",
+    "peer",
+    "peer",
+    "department-head",
+    "recruiter",
+    "friend",
+    "other",
+    "other",
 )
 ZONES = ("", "", "", "Europe/Berlin", "Europe/London", "America/New_York", "Asia/Tokyo")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -57,17 +127,30 @@ def linkedin(path: Path, rows: int, seed: int = 11) -> Path:
         handle.write(PREAMBLE)
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(
-            ["First Name", "Last Name", "URL", "Email Address", "Company", "Position",
-             "Connected On"]
+            [
+                "First Name",
+                "Last Name",
+                "URL",
+                "Email Address",
+                "Company",
+                "Position",
+                "Connected On",
+            ]
         )
         for i in range(rows):
             first, last = _name(rng, i)
             email = f"person{i}@example.com" if rng.random() < 0.66 else ""
             day = date(2015, 1, 1) + timedelta(days=rng.randrange(11 * 365))
             writer.writerow(
-                [first, last, f"https://www.linkedin.com/in/person-{i:05d}", email,
-                 rng.choice(COMPANIES), rng.choice(TITLES),
-                 f"{day.day:02d} {MONTHS[day.month - 1]} {day.year}"]
+                [
+                    first,
+                    last,
+                    f"https://www.linkedin.com/in/person-{i:05d}",
+                    email,
+                    rng.choice(COMPANIES),
+                    rng.choice(TITLES),
+                    f"{day.day:02d} {MONTHS[day.month - 1]} {day.year}",
+                ]
             )
     return path
 
@@ -77,9 +160,27 @@ def native(path: Path, rows: int, today: date, seed: int = 13) -> Path:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(
-            "name,email,company,title,relationship,tags,how_met,first_met,last_met,times_met,"
-            "cadence_days,preferred_meals,preferred_days,timezone,city,notes,questions,"
-            "do_not_invite,snooze_until".split(",")
+            [
+                "name",
+                "email",
+                "company",
+                "title",
+                "relationship",
+                "tags",
+                "how_met",
+                "first_met",
+                "last_met",
+                "times_met",
+                "cadence_days",
+                "preferred_meals",
+                "preferred_days",
+                "timezone",
+                "city",
+                "notes",
+                "questions",
+                "do_not_invite",
+                "snooze_until",
+            ]
         )
         for i in range(rows):
             first, last = _name(rng, i)

@@ -31,8 +31,8 @@ from scheduler.model import (
     Contact,
     Interval,
     Meal,
-    ProposedTime,
     Proposal,
+    ProposedTime,
     SchedulingPolicy,
     Slot,
 )
@@ -88,11 +88,9 @@ def _zone(name: str | None) -> ZoneInfo | None:
 
 def _signature(contact: Contact) -> tuple[frozenset[str] | None, frozenset[int], str]:
     meals = contact.preferred_meals
-    windows: frozenset[str] | None
-    if not meals or Meal.COFFEE in meals:
-        windows = None
-    else:
-        windows = frozenset(m.value for m in meals)
+    # Coffee fits any window; no preference does too.
+    open_to_any = not meals or Meal.COFFEE in meals
+    windows = None if open_to_any else frozenset(m.value for m in meals)
     zone = contact.timezone if _zone(contact.timezone) is not None else ""
     return windows, contact.preferred_days, zone or ""
 
@@ -202,13 +200,11 @@ def pair(
         per_signature[sig] = used + 1
         if sig not in suitable:
             suitable[sig] = tuple(t.index for t in table if _suits(t, sig))
-        times = suitable[sig]
-        if not times:
+        fits = suitable[sig]
+        if not fits:
             continue
-        need = min(k, len({table[i].day for i in times}))
-        candidates.append(
-            _Candidate(len(candidates), d, round(d.score * 1000), times, need)
-        )
+        need = min(k, len({table[i].day for i in fits}))
+        candidates.append(_Candidate(len(candidates), d, round(d.score * 1000), fits, need))
 
     search = _Search(table, candidates, capacity)
     search.run()

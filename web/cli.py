@@ -173,7 +173,8 @@ def serve(state: State, host: str, port: int, drain_outbox: bool) -> None:
     if not runtime.database_is_current():
         raise UserError("the database is not up to date: run `meetagain db upgrade`")
     app = create_app(runtime=runtime, drain_outbox=drain_outbox)
-    click.echo(f"meetagain on http://{host}:{port}/")
+    if port:  # with --port 0 the server picks one and prints it itself
+        click.echo(f"meetagain on http://{host}:{port}/")
     app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from integrations.calendars.errors import CalendarError
@@ -114,8 +114,8 @@ def attended(
 
 def log_attendance(session: Session, user_id: int, found: Iterable[Attendance]) -> int:
     """Store unconfirmed interactions for occurrences with contacts; returns how many are new."""
-    emails = models.ContactEmail.__table__
-    table = models.Interaction.__table__
+    emails = cast(Table, models.ContactEmail.__table__)
+    table = cast(Table, models.Interaction.__table__)
     conn = session.connection()
     by_email = dict(
         conn.execute(

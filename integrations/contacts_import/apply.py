@@ -17,17 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from integrations.contacts_import.records import ContactRecord
 from integrations.storage import models
 
-_C = models.Contact.__table__
-_E = models.ContactEmail.__table__
-_I = models.Interaction.__table__
+_C = cast(Table, models.Contact.__table__)
+_E = cast(Table, models.ContactEmail.__table__)
+_I = cast(Table, models.Interaction.__table__)
 
 # Contact columns an import may set, with their empty value for new contacts.
 FIELDS: dict[str, Any] = {
@@ -245,8 +245,13 @@ class Importer:
                 report.unchanged += 1
             if differs:
                 changed.append(
-                    {"cid": t.id, "name": t.name, "linkedin_url": t.linkedin_url,
-                     "updated_at": now, **t.values}
+                    {
+                        "cid": t.id,
+                        "name": t.name,
+                        "linkedin_url": t.linkedin_url,
+                        "updated_at": now,
+                        **t.values,
+                    }
                 )
         report.created = len(self.new)
         for chunk in _chunks(changed):
@@ -267,9 +272,11 @@ class Importer:
                 }
                 for t in chunk
             ]
-            ids = conn.execute(
-                insert(_C).returning(_C.c.id, sort_by_parameter_order=True), params
-            ).scalars().all()
+            ids = (
+                conn.execute(insert(_C).returning(_C.c.id, sort_by_parameter_order=True), params)
+                .scalars()
+                .all()
+            )
             for t, cid in zip(chunk, ids, strict=True):
                 t.id = cid
         everyone = [*self.targets.values(), *self.new]
@@ -278,15 +285,28 @@ class Importer:
             start = len(t.emails)
             for i, email in enumerate(t.new_emails):
                 email_rows.append(
-                    {"user_id": self.user_id, "contact_id": t.id, "email": email,
-                     "email_lower": email.lower(), "position": start + i}
+                    {
+                        "user_id": self.user_id,
+                        "contact_id": t.id,
+                        "email": email,
+                        "email_lower": email.lower(),
+                        "position": start + i,
+                    }
                 )
         for chunk in _chunks(email_rows):
             conn.execute(insert(_E), chunk)
         interaction_rows = [
-            {"user_id": self.user_id, "contact_id": t.id, "occurred_on": on, "kind": "meeting",
-             "notes": "", "source": "import", "confirmed": True, "external_id": None,
-             "created_at": now}
+            {
+                "user_id": self.user_id,
+                "contact_id": t.id,
+                "occurred_on": on,
+                "kind": "meeting",
+                "notes": "",
+                "source": "import",
+                "confirmed": True,
+                "external_id": None,
+                "created_at": now,
+            }
             for t in everyone
             for on in t.new_interactions
         ]

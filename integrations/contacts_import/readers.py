@@ -54,8 +54,10 @@ def parse_mapping(spec: str | Mapping[str, str] | None) -> dict[str, str]:
     """`"Full Name=name,E-mail=email"` -> {"Full Name": "name", "E-mail": "email"}."""
     if spec is None:
         return {}
-    pairs = spec.items() if isinstance(spec, Mapping) else (
-        tuple(p.split("=", 1)) if "=" in p else (p, "") for p in spec.split(",") if p.strip()
+    pairs = (
+        spec.items()
+        if isinstance(spec, Mapping)
+        else (tuple(p.split("=", 1)) if "=" in p else (p, "") for p in spec.split(",") if p.strip())
     )
     mapping: dict[str, str] = {}
     for source_col, target in pairs:
@@ -78,7 +80,10 @@ def parse_file(
     text = decode(data, source)
     if format == "vcard" or (
         format == "auto"
-        and (source.lower().endswith((".vcf", ".vcard")) or text.lstrip().upper().startswith("BEGIN:VCARD"))
+        and (
+            source.lower().endswith((".vcf", ".vcard"))
+            or text.lstrip().upper().startswith("BEGIN:VCARD")
+        )
     ):
         return _vcards(text, source)
     return _csv(text, source=source, format=format, mapping=mapping or {})
@@ -132,12 +137,14 @@ def _csv(text: str, *, source: str, format: str, mapping: Mapping[str, str]) -> 
                 f"header ({', '.join(header)})"
             )
     columns = [mapping.get(h, h.lower() if h.lower() in MAP_TARGETS else "") for h in header]
-    if "name" not in columns and not ({"first_name", "last_name"} & set(columns)) and (
-        "email" not in columns
+    if (
+        "name" not in columns
+        and not ({"first_name", "last_name"} & set(columns))
+        and ("email" not in columns)
     ):
         raise ContactFileError(
             f"{source}: line {offset + 1}: no name or email column in the header; expected "
-            f"{','.join(NATIVE_COLUMNS)} (or map yours with --map \"Your Column=name,...\")"
+            f'{",".join(NATIVE_COLUMNS)} (or map yours with --map "Your Column=name,...")'
         )
     return Parsed("csv" if not mapping else "mapped", total, _native_rows(reader, columns, offset))
 
@@ -226,7 +233,10 @@ def _card(line: int, body: str) -> Item:
     try:
         card = vobject.readOne(body + "\n", ignoreUnreadable=True)
     except Exception as exc:  # vobject raises several kinds for malformed cards
-        return (line, f"unreadable card: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}")
+        return (
+            line,
+            f"unreadable card: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}",
+        )
     try:
         return _card_record(line, card)
     except RowError as exc:

@@ -35,9 +35,12 @@ EXTRA_COLUMNS: tuple[str, ...] = ("linkedin_url",)
 _EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
 _TRUE = {"yes", "true", "1", "y"}
 _FALSE = {"no", "false", "0", "n"}
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
-)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 
 
 class RowError(ValueError):
@@ -125,9 +128,7 @@ def parse_meals(value: str) -> list[str]:
         try:
             meals.append(Meal(item.lower()).value)
         except ValueError:
-            raise RowError(
-                f"preferred_meals {item!r} is not breakfast, lunch or coffee"
-            ) from None
+            raise RowError(f"preferred_meals {item!r} is not breakfast, lunch or coffee") from None
     return sorted(set(meals))
 
 
@@ -148,7 +149,9 @@ def parse_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
-        raise RowError(f"timezone {value!r} is not a known time zone (like Europe/Berlin)") from None
+        raise RowError(
+            f"timezone {value!r} is not a known time zone (like Europe/Berlin)"
+        ) from None
     return value
 
 
@@ -213,7 +216,7 @@ def native_record(row: dict[str, str], line: int) -> ContactRecord:
         raise RowError(f"times_met {rec.times_met} needs a last_met date")
     if rec.times_met == 0 and rec.last_met is not None:
         raise RowError("times_met 0 contradicts last_met")
-    first = v.get("first_met")
-    if isinstance(first, date) and rec.last_met is not None and first > rec.last_met:
-        raise RowError(f"first_met {first} is after last_met {rec.last_met}")
+    first_met = v.get("first_met")
+    if isinstance(first_met, date) and rec.last_met is not None and first_met > rec.last_met:
+        raise RowError(f"first_met {first_met} is after last_met {rec.last_met}")
     return rec

@@ -12,17 +12,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, Text, select, type_coerce
+from sqlalchemy import Select, Table, Text, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.storage import models
 from scheduler.model import Contact, Interaction, InteractionKind, Meal, Relationship
 
-_C = models.Contact.__table__
-_E = models.ContactEmail.__table__
-_I = models.Interaction.__table__
+_C = cast(Table, models.Contact.__table__)
+_E = cast(Table, models.ContactEmail.__table__)
+_I = cast(Table, models.Interaction.__table__)
 
 _KINDS = {k.value: k for k in InteractionKind}
 _RELS = {r.value: r for r in Relationship}
@@ -144,17 +144,37 @@ def load_contacts(
     meal_sets: dict[Any, frozenset[Meal]] = {}
     day_sets: dict[Any, frozenset[int]] = {}
     for (
-        cid, name, company, title, rel, tags, how_met, first_met, cadence, meals, days, zone,
-        city, notes, questions, dni, snoozed, url, paused,
+        cid,
+        name,
+        company,
+        title,
+        rel,
+        tags,
+        how_met,
+        first_met,
+        cadence,
+        meals,
+        days,
+        zone,
+        city,
+        notes,
+        questions,
+        dni,
+        snoozed,
+        url,
+        paused,
     ) in conn.execute(cq.order_by(_C.c.name, _C.c.id)).all():
-        meal_set = meal_sets.get(meals)
+        # PostgreSQL's driver hands JSON back already parsed (lists); SQLite gives text.
+        meal_key = meals if meals is None or isinstance(meals, str) else tuple(meals)
+        meal_set = meal_sets.get(meal_key)
         if meal_set is None:
-            meal_set = meal_sets[meals] = frozenset(
+            meal_set = meal_sets[meal_key] = frozenset(
                 _MEALS[m] for m in _json_list(meals) if m in _MEALS
             )
-        day_set = day_sets.get(days)
+        day_key = days if days is None or isinstance(days, str) else tuple(days)
+        day_set = day_sets.get(day_key)
         if day_set is None:
-            day_set = day_sets[days] = frozenset(int(d) for d in _json_list(days))
+            day_set = day_sets[day_key] = frozenset(int(d) for d in _json_list(days))
         result.append(
             Contact(
                 name=name,
@@ -190,7 +210,7 @@ class ContactRepository:
         self.session = session
         self.user_id = user_id
 
-    def _query(self) -> Select[tuple[models.Contact]]:
+    def _query(self) -> Select[models.Contact]:
         return (
             select(models.Contact)
             .where(models.Contact.user_id == self.user_id)
@@ -242,7 +262,9 @@ class ContactRepository:
                 row.emails.remove(existing)
         self.session.flush()
         set_emails(row, wanted, self.user_id)
-        for position, item in enumerate(sorted(row.emails, key=lambda e: lowered.index(e.email_lower))):
+        for position, item in enumerate(
+            sorted(row.emails, key=lambda e: lowered.index(e.email_lower))
+        ):
             item.position = position
         self.session.flush()
         return row

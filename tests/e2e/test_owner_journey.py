@@ -96,7 +96,8 @@ def test_a_new_owner_sets_up_connects_google_imports_contacts_and_approves_a_pla
         expect(page.locator(".week .block.free").first).to_be_attached()
         live.shot(page, "dashboard-plan")
         proposal.get_by_role("button", name="Approve and invite").click()
-        expect(page.locator(".flash").filter(has_text="Invite to Priya Raman created")).to_be_visible()
+        flash = page.locator(".flash").filter(has_text="Invite to Priya Raman created")
+        expect(flash).to_be_visible()
         expect(page.get_by_role("table").filter(has_text="Priya Raman")).to_be_visible()
         live.shot(page, "dashboard-approved")
 

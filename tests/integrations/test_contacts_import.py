@@ -109,8 +109,10 @@ def test_linkedin_merges_by_email_then_by_profile_url(runtime: Runtime, user: in
     assert ana.how_met == "PyData Berlin"  # LinkedIn fills gaps, it does not overwrite
     assert ana.linkedin_url == "https://www.linkedin.com/in/anasouza"
     # José has no email: a re-export with a different name spelling still finds him by URL.
-    renamed = (DATA / "linkedin_connections.csv").read_text(encoding="utf-8").replace(
-        "José,Núñez", "Jose,Nunez"
+    renamed = (
+        (DATA / "linkedin_connections.csv")
+        .read_text(encoding="utf-8")
+        .replace("José,Núñez", "Jose,Nunez")
     )
     report = run(runtime, user, renamed.encode())
     assert report.created == 0

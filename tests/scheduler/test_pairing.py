@@ -83,7 +83,9 @@ def test_preferred_weekdays_are_respected_and_fewer_days_mean_fewer_times() -> N
 
 def test_times_fall_between_seven_and_twenty_in_the_contacts_own_zone() -> None:
     # 07:30 in Berlin is 06:30 in London: too early for a Londoner; Los Angeles sleeps at lunch.
-    london = due("Priya", 2.0, 1, timezone="Europe/London", preferred_meals=frozenset({Meal.BREAKFAST}))
+    london = due(
+        "Priya", 2.0, 1, timezone="Europe/London", preferred_meals=frozenset({Meal.BREAKFAST})
+    )
     [p] = pair([london], week_slots(), policy=POLICY)
     assert all(t.start.astimezone(ZoneInfo("Europe/London")).time() >= time(7) for t in p.times)
     los_angeles = due("Noah", 2.0, 2, timezone="America/Los_Angeles")
@@ -140,8 +142,16 @@ def instances(draw: st.DrawFn) -> tuple[list[DueContact], list[Slot], Scheduling
     n = draw(st.integers(1, 5))
     people = []
     for i in range(n):
-        meals = draw(st.sampled_from([frozenset(), frozenset({Meal.BREAKFAST}),
-                                      frozenset({Meal.LUNCH}), frozenset({Meal.COFFEE})]))
+        meals = draw(
+            st.sampled_from(
+                [
+                    frozenset(),
+                    frozenset({Meal.BREAKFAST}),
+                    frozenset({Meal.LUNCH}),
+                    frozenset({Meal.COFFEE}),
+                ]
+            )
+        )
         prefs = draw(st.sampled_from([frozenset(), frozenset({0}), frozenset({1, 2})]))
         score = draw(st.sampled_from([1.0, 1.5, 2.0, 2.5, 3.0, 101.0]))
         people.append(due(f"C{i}", score, i, preferred_meals=meals, preferred_days=prefs))
@@ -156,28 +166,32 @@ def instances(draw: st.DrawFn) -> tuple[list[DueContact], list[Slot], Scheduling
 
 def suits(d: DueContact, t_start: datetime, window: str) -> bool:
     c = d.contact
-    if c.preferred_meals and Meal.COFFEE not in c.preferred_meals:
-        if window not in {m.value for m in c.preferred_meals}:
-            return False
+    picky = c.preferred_meals and Meal.COFFEE not in c.preferred_meals
+    if picky and window not in {m.value for m in c.preferred_meals}:
+        return False
     return not c.preferred_days or t_start.weekday() in c.preferred_days
 
 
-def brute_force_best(
-    people: list[DueContact], slots: list[Slot], policy: SchedulingPolicy
-) -> int:
+def brute_force_best(people: list[DueContact], slots: list[Slot], policy: SchedulingPolicy) -> int:
     times = candidate_times(slots, policy.duration)
     k = policy.times_per_invite
     options = {}
     for d in people:
         mine = [t for t in times if suits(d, t.start, t.window)]
         need = min(k, len({t.start.date() for t in mine}))
-        options[d.contact.id] = [
-            combo
-            for combo in itertools.combinations(mine, need)
-            if len({t.start.date() for t in combo}) == need
-            and not any(overlaps((a.start, a.end), (b.start, b.end))
-                        for a, b in itertools.combinations(combo, 2))
-        ] if mine else []
+        options[d.contact.id] = (
+            [
+                combo
+                for combo in itertools.combinations(mine, need)
+                if len({t.start.date() for t in combo}) == need
+                and not any(
+                    overlaps((a.start, a.end), (b.start, b.end))
+                    for a, b in itertools.combinations(combo, 2)
+                )
+            ]
+            if mine
+            else []
+        )
     best = 0
     for size in range(1, policy.max_per_week + 1):
         for group in itertools.combinations(people, size):

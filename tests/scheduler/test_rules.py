@@ -97,7 +97,9 @@ def test_a_first_met_date_without_interactions_counts_as_meeting_once() -> None:
     [due] = evaluate([c], today=TODAY, rules=RULES).due
     assert due.kind == "follow-up"
     old = person(
-        "Dan", how_met="LinkedIn", first_met=TODAY - timedelta(days=200),
+        "Dan",
+        how_met="LinkedIn",
+        first_met=TODAY - timedelta(days=200),
         relationship=Relationship.RECRUITER,
     )
     [due] = evaluate([old], today=TODAY, rules=RULES).due

@@ -47,7 +47,9 @@ def test_import_prints_the_counts_and_one_line_per_skipped_row(cli) -> None:  # 
         "skipped line 9: Connected On '31 Foo 2024' is not a date (use YYYY-MM-DD)",
         "skipped line 10: Email Address 'not-an-email' is not an email address",
     ]
-    again = cli("contacts", "import", str(DATA / "linkedin_connections.csv"), "--format", "linkedin")
+    again = cli(
+        "contacts", "import", str(DATA / "linkedin_connections.csv"), "--format", "linkedin"
+    )
     assert again.stdout.splitlines()[0] == "created 0, updated 0, skipped 2"
 
 
@@ -57,8 +59,11 @@ def test_a_mapped_excel_csv_imports_and_an_unmapped_one_exits_2(cli) -> None:  #
     assert bad.stderr.startswith("error: ") and "no name or email column" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
     done = cli(
-        "contacts", "import", str(DATA / "excel_semicolon_bom.csv"),
-        "--map", "Full Name=name,E-mail=email,Firma=company",
+        "contacts",
+        "import",
+        str(DATA / "excel_semicolon_bom.csv"),
+        "--map",
+        "Full Name=name,E-mail=email,Firma=company",
     )
     assert done.stdout.strip() == "created 3, updated 0, skipped 0"
 

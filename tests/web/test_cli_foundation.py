@@ -80,6 +80,28 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     assert result.stderr == ""
 
 
+@pytest.mark.parametrize("args", [["--help"], ["db", "--help"]])
+def test_help_imports_no_heavy_library(tmp_path: Path, args: list[str]) -> None:
+    # What keeps `meetagain --help` well under half a second: no framework is imported for it.
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "web", *args],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    imported = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    heavy = {"sqlalchemy", "alembic", "flask", "werkzeug", "jinja2", "google", "googleapiclient"}
+    heavy |= {"icalendar", "recurring_ical_events", "caldav", "cryptography", "requests"}
+    assert imported & heavy == set()
+
+
 def test_the_installed_meetagain_script_runs() -> None:
     script = Path(sys.executable).parent / "meetagain"
     if not script.exists():

@@ -145,11 +145,11 @@ def test_importing_a_file_shows_the_per_row_report(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:
     data = (
-        "name,email,company,relationship\n"
-        "Ana Souza,ana@example.org,Lumen,peer\n"
-        "Broken Row,not-an-email,X,peer\n"
-        "Jonas Weber,jonas@example.com,Nordlicht,mentor\n"
-    ).encode()
+        b"name,email,company,relationship\n"
+        b"Ana Souza,ana@example.org,Lumen,peer\n"
+        b"Broken Row,not-an-email,X,peer\n"
+        b"Jonas Weber,jonas@example.com,Nordlicht,mentor\n"
+    )
     site.get("/contacts/import")
     response = site.post(
         "/contacts/import", {"file": (io.BytesIO(data), "people.csv"), "format": "auto"},

@@ -141,3 +141,26 @@ def test_a_new_owner_without_contacts_is_pointed_to_setup(site: Web, owner: int)
     page = text(site.get("/"))
     assert "Setup is not finished" in page
     assert "add contacts" in page
+
+
+def test_planning_records_when_each_calendar_was_read_and_why_one_was_not(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    with_demo(sqlite_runtime, owner)
+    now = datetime.now(UTC)
+    with transaction(sqlite_runtime.sessions) as session:
+        session.add(
+            models.Calendar(
+                user_id=owner, name="Lost file", kind="ics", location="/nonexistent/lost.ics",
+                counts_as_busy=True, receives_events=False, last_error="", created_at=now,
+            )
+        )
+    page = text(site.get("/"))
+    assert proposal_ids(page), "one unreadable calendar does not stop the plan"
+    with transaction(sqlite_runtime.sessions) as session:
+        rows = {c.name: c for c in session.scalars(select(models.Calendar))}
+    assert rows["Work (demo)"].last_read_at is not None
+    assert rows["Work (demo)"].last_error == ""
+    assert rows["Lost file"].last_read_at is None
+    assert "no such calendar file" in rows["Lost file"].last_error
+    assert "Lost file" in text(site.get("/calendars"))

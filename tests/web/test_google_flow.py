@@ -323,7 +323,10 @@ def test_without_a_client_id_the_connect_button_is_disabled_and_explained(
 ) -> None:
     page = text(web_no_google.get("/calendars"))
     assert 'disabled aria-describedby="google-why"' in page
-    assert "README" in page
+    assert 'href="/settings/help/google"' in page
+    help_page = text(web_no_google.get("/settings/help/google"))
+    assert "Authorised redirect URIs" in help_page
+    assert "http://127.0.0.1:5000/setup/google/callback" in help_page
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
-from email import message_from_string, policy
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday
 from web.app import create_app
 from web.composition import Runtime
 from web.services import invites as svc
+from web.services.outbox_worker import message_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -77,11 +79,13 @@ def _outbox(runtime: Runtime) -> list[models.OutboxMessage]:
 
 
 def _emails(runtime: Runtime) -> list[Any]:
-    return [
-        message_from_string(row.payload["message"], policy=policy.default)
-        for row in _outbox(runtime)
-        if row.kind == "email"
-    ]
+    """Every queued email as the worker would send it, in queue order."""
+    found = []
+    for row in _outbox(runtime):
+        if row.kind in ("email", "email_render"):
+            raw, _, _ = message_of(runtime, row.kind, row.payload, row.message_id)
+            found.append(message_from_bytes(raw, policy=policy.default))
+    return found
 
 
 def test_creating_an_invite_queues_its_email_in_the_same_transaction(
@@ -113,7 +117,9 @@ def test_the_token_is_long_random_and_stored_only_as_its_hash(
         row = session.get(models.Invite, created.invite_id)
         assert row is not None
         assert row.token_hash == svc.hash_token(token) and token not in row.token_hash
-        assert str(created.invite_id) not in token
+    # Opaque: the URL is the base URL, /i/ and 24 random bytes, nothing else.
+    assert created.url == f"http://127.0.0.1:5000/i/{token}"
+    assert len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) == 24
 
 
 def test_the_invite_page_shows_times_with_zone_names_and_a_zone_picker(

@@ -104,4 +104,4 @@ def test_fifty_concurrent_accepts_of_one_shared_time_book_it_exactly_once(
             expected_times[(invite_id, shared)] = True
     assert after["times"] == expected_times
     # The booking's own messages (owner notice, invitee confirmation) and nothing more.
-    assert after["outbox"] == [("email", "answer"), ("email", "confirmation")]
+    assert after["outbox"] == [("email_render", "answer"), ("email_render", "confirmation")]

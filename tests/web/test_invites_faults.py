@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_string, policy
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +33,7 @@ from web.composition import Runtime
 from web.instance import create_secret, ensure_instance
 from web.services import invites as svc
 from web.services.google import connection, save_connection
-from web.services.outbox_worker import drain
+from web.services.outbox_worker import drain, message_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -157,9 +157,10 @@ def _calendar_mails(runtime: Runtime) -> dict[str, Any]:
     """Recipient -> the text/calendar part of each queued email that carries one."""
     found = {}
     for row in _rows(runtime):
-        if row.kind != "email":
+        if row.kind not in ("email", "email_render"):
             continue
-        msg = message_from_string(row.payload["message"], policy=policy.default)
+        raw, _, _ = message_of(runtime, row.kind, row.payload, row.message_id)
+        msg = message_from_bytes(raw, policy=policy.default)
         for part in msg.walk():
             if part.get_content_type() == "text/calendar":
                 found[msg["To"].addresses[0].addr_spec] = part

@@ -25,7 +25,6 @@ from web.services.accounts import UserView, secret_box, user_config
 log = logging.getLogger(__name__)
 bp = Blueprint("calendars", __name__, url_prefix="/calendars")
 
-README_GOOGLE = "https://github.com/meetagain/meetagain#connecting-google-calendar"
 URL_SCHEMES = ("http", "https", "webcal", "webcals")
 
 
@@ -58,7 +57,7 @@ def calendars_context(user: UserView, **extra: Any) -> dict[str, Any]:
         "google_calendars": [r for r in rows if r.kind == "google"],
         "google_connection": google_service.connection(runtime(), user.id),
         "google_configured": google.configured,
-        "readme_google": README_GOOGLE,
+        "readme_google": url_for("settings.help_google"),
         "zone": user_config(runtime(), user).zone,
         "errors": extra.pop("errors", {}),
         "form": extra.pop("form", {}),

@@ -59,6 +59,34 @@ def _plan(user: UserView, now: datetime) -> PlanView:
     )
 
 
+def record_reads(user_id: int, warnings: list[str], now: datetime) -> None:
+    """After planning, note on each busy calendar when it was read or why it was not."""
+    from sqlalchemy import select
+
+    from integrations.storage import models
+
+    with transaction(runtime().sessions) as session:
+        rows = session.scalars(
+            select(models.Calendar).where(
+                models.Calendar.user_id == user_id, models.Calendar.counts_as_busy.is_(True)
+            )
+        )
+        for row in rows:
+            if row.kind == "google":
+                mine = [
+                    w for w in warnings
+                    if ("Google" in w or w.startswith("google:"))
+                    and ("calendar '" not in w or row.external_id in w)
+                ]
+            else:
+                mine = [
+                    w for w in warnings if row.name in w or (row.location and row.location in w)
+                ]
+            row.last_error = "; ".join(mine)[:2000]
+            if not mine:
+                row.last_read_at = now
+
+
 def alternatives(
     proposal: Proposal, slots: list[Slot], policy: SchedulingPolicy, limit: int = 8
 ) -> list[ProposedTime]:
@@ -145,6 +173,8 @@ def index() -> str:
     zone = config.zone
     now = datetime.now(UTC)
     plan = _plan(user, now)
+    if not plan.error:
+        record_reads(user.id, plan.warnings, now)
     today = now.astimezone(zone).date()
     lines = contact_lines(user, today)
     from web.services import invites as invite_service
@@ -166,6 +196,7 @@ def index() -> str:
         upcoming=upcoming,
         confirm=confirm,
         open_invites=open_invites,
+        problems=delivery_problems(user.id),
         contact_count=len(lines),
         user=user,
         now=now,
@@ -293,22 +324,37 @@ def cancel_invite(invite_id: int) -> Response:
     return redirect_to("dashboard.index")
 
 
-@bp.post("/bookings/<int:booking_id>/met")
+@bp.post("/outbox/<int:job_id>/retry")
 @login_required
-def met(booking_id: int) -> Response:
-    """Answer "did you meet?" for a coffee that has passed."""
-    from web.services.invites import record_meeting
+def retry_delivery(job_id: int) -> Response:
+    """Try a failed email or calendar write again now."""
+    from integrations.storage import outbox
 
-    answer = request.form.get("met") == "yes"
-    try:
-        record_meeting(
-            runtime(), current_user().id, booking_id, met=answer,
-            notes=request.form.get("notes", "")[:20000], now=datetime.now(UTC),
-        )
-    except LookupError:
+    with transaction(runtime().sessions) as session:
+        found = outbox.retry_now(session, current_user().id, job_id, now=datetime.now(UTC))
+    if not found:
         abort(404)
-    except UserError as exc:
-        flash(str(exc), "error")
-        return redirect_to("dashboard.index")
-    flash("Logged, the cadence starts again." if answer else "Back in the plan.", "ok")
+    flash("Queued to be tried again now.", "ok")
     return redirect_to("dashboard.index")
+
+
+def delivery_problems(user_id: int) -> list[dict[str, Any]]:
+    """Emails and calendar writes that failed at least once, with the server's reason."""
+    from integrations.storage import outbox
+
+    labels = {"email": "Email", "calendar_insert": "Calendar event",
+              "calendar_delete": "Calendar cancellation"}
+    with transaction(runtime().sessions) as session:
+        return [
+            {
+                "id": row.id,
+                "what": labels.get(row.kind, row.kind),
+                "to": ", ".join(row.payload.get("recipients", []) or [])
+                if isinstance(row.payload, dict) else "",
+                "status": row.status,
+                "attempts": row.attempts,
+                "error": row.last_error,
+                "next": row.next_attempt_at,
+            }
+            for row in outbox.problems(session, user_id)
+        ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, render_template
 
 from web.auth import current_user, login_required, runtime
@@ -23,4 +25,33 @@ def index() -> str:
         config=config,
         google=connection(runtime(), user.id),
         contacts=count_contacts(user.id),
+    )
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+GOOGLE_SECTION = "### Connecting Google Calendar"
+
+
+def readme_section(heading: str) -> str:
+    """One section of the README (up to the next heading of the same level), or ""."""
+    try:
+        text = README.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    start = text.find(heading)
+    if start < 0:
+        return ""
+    level = heading.split(" ", 1)[0]
+    rest = text[start + len(heading):]
+    ends = [i for i in (rest.find(f"\n{level} "), rest.find("\n## ")) if i >= 0]
+    return rest[: min(ends)].strip() if ends else rest.strip()
+
+
+@bp.get("/help/google")
+def help_google() -> str:
+    """The README's "Connecting Google Calendar" section, served by the app (works offline)."""
+    return render_template(
+        "settings/help_google.html",
+        section=readme_section(GOOGLE_SECTION),
+        base_url=runtime().config.web.base_url,
     )

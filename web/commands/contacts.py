@@ -123,9 +123,7 @@ def import_command(state: State, file: str, fmt: str, mapping: str | None) -> No
 
 
 @contacts.command(name="export")
-@click.option(
-    "--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
 @pass_state
 def export_command(state: State, fmt: str) -> None:
     """Write all contacts as native CSV to stdout (what `contacts import` reads back)."""
@@ -206,8 +204,12 @@ def due(state: State, now_text: str | None, fmt: str) -> None:
     if fmt == "json":
         payload = {
             "due": [
-                {"name": d.contact.name, "email": d.contact.email, "score": d.score,
-                 "reasons": list(d.reasons)}
+                {
+                    "name": d.contact.name,
+                    "email": d.contact.email,
+                    "score": d.score,
+                    "reasons": list(d.reasons),
+                }
                 for d in report.due
             ],
             "excluded": [
@@ -247,9 +249,7 @@ def plan(state: State, now_text: str | None, fmt: str) -> None:
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
-        click.echo(
-            json.dumps({"proposals": proposals_json(result.proposals)}, ensure_ascii=False)
-        )
+        click.echo(json.dumps({"proposals": proposals_json(result.proposals)}, ensure_ascii=False))
         return
     if not result.proposals:
         click.echo("no proposals: nobody due, no free slots, or this week is full")

@@ -13,6 +13,8 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -688,16 +690,96 @@ def _queue_booking_messages(
     now: datetime,
     manage_url: str = "",
 ) -> None:
+    """Queue what a booking sets off. The emails are rendered by the outbox worker (they are
+    the slow part), from the booking as it stands, with the Message-ID fixed here."""
+    google = _google_connected(session, invite.user_id)
+    # The owner is told of every answer.
+    _enqueue_render(
+        runtime,
+        session,
+        invite.user_id,
+        now=now,
+        render="booking_owner",
+        booking_id=booking.id,
+        google=google,
+        purpose="answer",
+        subject=f"{invite.email or 'The invitee'} accepted",
+    )
+    if google:
+        enqueue(
+            session,
+            user_id=invite.user_id,
+            kind="calendar_insert",
+            payload={"booking_id": booking.id},
+            now=now,
+        )
+    if invite.email:
+        _enqueue_render(
+            runtime,
+            session,
+            invite.user_id,
+            now=now,
+            render="booking_invitee",
+            booking_id=booking.id,
+            with_ics=not google,
+            manage_url=manage_url,
+            purpose="confirmation",
+            subject=f"Booking confirmation to {invite.email}",
+        )
+
+
+def _enqueue_render(
+    runtime: Runtime, session: Session, user_id: int, *, now: datetime, **payload: Any
+) -> None:
+    domain = runtime.config.mail.from_address.partition("@")[2] or "meetagain.local"
+    enqueue(
+        session,
+        user_id=user_id,
+        kind="email_render",
+        payload={**payload, "at": now.isoformat()},
+        now=now,
+        message_id=make_msgid(domain=domain),
+    )
+
+
+def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) -> EmailMessage:
+    """Build a queued "email_render" message (worker side); the same job gives the same
+    Message-ID and Date on every attempt."""
+    at = datetime.fromisoformat(str(payload["at"]))
+    with transaction(runtime.sessions) as session:
+        booking = session.get(models.Booking, int(payload["booking_id"]))
+        if booking is None:
+            raise LookupError(f"booking {payload['booking_id']} no longer exists")
+        if payload["render"] == "booking_owner":
+            msg = _owner_booking_notice(
+                runtime, session, booking, google=bool(payload.get("google")), now=at
+            )
+        elif payload["render"] == "booking_invitee":
+            msg = _invitee_confirmation(
+                runtime,
+                session,
+                booking,
+                with_ics=bool(payload.get("with_ics")),
+                now=at,
+                manage_url=str(payload.get("manage_url", "")),
+            )
+        else:
+            raise ValueError(f"unknown email {payload['render']!r}")
+    msg.replace_header("Message-ID", message_id)
+    return msg
+
+
+def _owner_booking_notice(
+    runtime: Runtime, session: Session, booking: models.Booking, *, google: bool, now: datetime
+) -> EmailMessage:
+    invite = session.get(models.Invite, booking.invite_id)
+    user = session.get(models.User, booking.user_id)
+    assert invite is not None and user is not None
     owner, invitee = _parties(session, invite)
-    user = session.get(models.User, invite.user_id)
-    assert user is not None
     owner_zone = _zone_name(user, user_config(runtime, user))
     when_owner = format_span(booking.start, booking.end, owner_zone)
-    google = _google_connected(session, invite.user_id)
-    from_address = runtime.config.mail.from_address
-    # The owner is told of every answer.
     notice = build_notice(
-        from_address=from_address,
+        from_address=runtime.config.mail.from_address,
         on_behalf_of=invitee,
         to=owner,
         subject=f"{invitee.name} accepted: coffee {when_owner}",
@@ -710,49 +792,30 @@ def _queue_booking_messages(
         links=_owner_links(runtime, booking.id),
         when=now,
     )
-    if not google and user.email and invitee.email:
+    if not google and owner.email and invitee.email:
         ics = build_ics(
             _coffee_event(runtime, booking, owner, invitee, token_url=None),
             method="REQUEST",
             dtstamp=now,
         )
         attach_calendar(notice, ics, method="REQUEST")
-    enqueue_email(
-        session,
-        user_id=invite.user_id,
-        message=notice,
-        now=now,
-        purpose="answer",
-        booking_id=booking.id,
-    )
-    if google:
-        enqueue(
-            session,
-            user_id=invite.user_id,
-            kind="calendar_insert",
-            payload={"booking_id": booking.id},
-            now=now,
-        )
-    if invitee.email:
-        _queue_invitee_confirmation(
-            runtime, session, invite, booking, with_ics=not google, now=now, manage_url=manage_url
-        )
+    return notice
 
 
-def _queue_invitee_confirmation(
+def _invitee_confirmation(
     runtime: Runtime,
     session: Session,
-    invite: models.Invite,
     booking: models.Booking,
     *,
     with_ics: bool,
     now: datetime,
     note: str = "",
     manage_url: str = "",
-) -> None:
+) -> EmailMessage:
+    invite = session.get(models.Invite, booking.invite_id)
+    user = session.get(models.User, booking.user_id)
+    assert invite is not None and user is not None
     owner, invitee = _parties(session, invite)
-    user = session.get(models.User, invite.user_id)
-    assert user is not None
     zones = _display_zones(invite.invitee_timezone, _zone_name(user, user_config(runtime, user)))
     when = " / ".join(format_span(booking.start, booking.end, z) for z in zones)
     paragraphs = [f"You're booked: coffee with {owner.name}, {when}."]
@@ -784,6 +847,20 @@ def _queue_invitee_confirmation(
             dtstamp=now,
         )
         attach_calendar(msg, ics, method="REQUEST")
+    return msg
+
+
+def _queue_invitee_confirmation(
+    runtime: Runtime,
+    session: Session,
+    invite: models.Invite,
+    booking: models.Booking,
+    *,
+    with_ics: bool,
+    now: datetime,
+    note: str = "",
+) -> None:
+    msg = _invitee_confirmation(runtime, session, booking, with_ics=with_ics, now=now, note=note)
     enqueue_email(
         session,
         user_id=invite.user_id,

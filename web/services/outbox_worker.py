@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.policy import SMTP
+from typing import Any
 
 from integrations.mail import mailer_from_config
 from integrations.storage import outbox
@@ -40,10 +42,9 @@ def perform(runtime: Runtime, job: outbox.Job, mailer: Mailer, *, now: datetime)
     """Do one job; raise to have it retried (or failed, when the error says `permanent`)."""
     from web.services import invites
 
-    if job.kind == "email":
-        payload = job.payload
-        message = str(payload["message"]).encode("ascii", "surrogateescape")
-        mailer.send(message, sender=payload["sender"], recipients=list(payload["recipients"]))
+    if job.kind in ("email", "email_render"):
+        message, sender, recipients = message_of(runtime, job.kind, job.payload, job.message_id)
+        mailer.send(message, sender=sender, recipients=recipients)
     elif job.kind == "calendar_insert":
         invites.write_calendar_event(runtime, int(job.payload["booking_id"]), now=now)
     elif job.kind == "calendar_delete":
@@ -52,6 +53,24 @@ def perform(runtime: Runtime, job: outbox.Job, mailer: Mailer, *, now: datetime)
         )
     else:
         raise ValueError(f"unknown outbox kind {job.kind!r}")
+
+
+def message_of(
+    runtime: Runtime, kind: str, payload: dict[str, Any], message_id: str
+) -> tuple[bytes, str, list[str]]:
+    """The raw message, envelope sender and recipients of an outbox email row.
+
+    "email" rows carry the finished message; "email_render" rows are built now, by the worker,
+    so the request that queued them stays fast. Their Message-ID was fixed at enqueue time.
+    """
+    if kind == "email":
+        raw = str(payload["message"]).encode("ascii", "surrogateescape")
+        return raw, str(payload["sender"]), [str(r) for r in payload["recipients"]]
+    from web.services.invites import render_email
+
+    msg = render_email(runtime, payload, message_id=message_id)
+    recipients = [a.addr_spec for h in ("To", "Cc") for a in getattr(msg.get(h), "addresses", ())]
+    return msg.as_bytes(policy=SMTP), runtime.config.mail.from_address, recipients
 
 
 def drain(

@@ -67,7 +67,11 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
     open_ids: list[int] = []
     for row in conn.execute(
         select(
-            inv.c.id, inv.c.contact_id, inv.c.status, inv.c.created_at, inv.c.expires_at,
+            inv.c.id,
+            inv.c.contact_id,
+            inv.c.status,
+            inv.c.created_at,
+            inv.c.expires_at,
             inv.c.answered_at,
         )
         .where(inv.c.user_id == user_id)
@@ -155,9 +159,7 @@ def read_busy(
                     from web.services.accounts import secret_box
 
                     password = secret_box(runtime).decrypt_text(row.secret_encrypted)
-                sources.append(
-                    CalDavSource(row.location, row.username, password, zone=zone, me=me)
-                )
+                sources.append(CalDavSource(row.location, row.username, password, zone=zone, me=me))
             else:
                 source = open_source(row.location, config, zone=zone, me=me, runtime=runtime)
                 source.name = row.name
@@ -174,9 +176,7 @@ def read_busy(
                 warnings.append("Google Calendar is not connected: its busy time was not read")
             else:
                 sources.append(
-                    GoogleFreeBusySource(
-                        creds, google_ids, api_endpoint=config.google.api_endpoint
-                    )
+                    GoogleFreeBusySource(creds, google_ids, api_endpoint=config.google.api_endpoint)
                 )
         except Exception as exc:
             warnings.append(f"Google Calendar: {exc}")

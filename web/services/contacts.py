@@ -1,0 +1,466 @@
+"""Contact use cases for the web app: list, search, edit, log, snooze, pause, confirm.
+
+Every function is scoped by `user_id`: a contact id of another user behaves as if it did not
+exist. No Flask here; errors are ContactError with the form field they belong to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from integrations.storage import models
+from integrations.storage.contacts import ContactRepository, load_contacts
+from integrations.storage.db import transaction
+from scheduler.model import (
+    WEEKDAYS,
+    Contact,
+    Interaction,
+    InteractionKind,
+    Meal,
+    Relationship,
+)
+from scheduler.rules import cadence_for, evaluate
+from web.composition import Runtime
+from web.services.planning import invite_facts, user_and_config
+
+_EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
+
+
+class ContactError(Exception):
+    """Bad contact input; `field` names the form field it belongs to."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ContactNotFound(ContactError):
+    pass
+
+
+@dataclass(frozen=True)
+class ContactListItem:
+    contact: Contact
+    status: str  # "due" | "excluded" | "not-yet-met" | "ok"
+    score: float
+    reasons: tuple[str, ...]
+    cadence_days: int
+    days_since: int | None  # since last met (or first met)
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class PendingInteraction:
+    id: int
+    contact_id: int
+    contact_name: str
+    on: date
+    kind: str
+    notes: str
+
+
+@dataclass(frozen=True)
+class ContactDetail:
+    item: ContactListItem
+    pending: list[PendingInteraction] = field(default_factory=list)
+
+
+def _today(runtime: Runtime, session: Session, user_id: int, now: datetime) -> tuple[date, Any]:
+    _, config = user_and_config(session, runtime, user_id)
+    zone = ZoneInfo(config.owner.timezone)
+    return now.astimezone(zone).date(), config
+
+
+def _items(
+    runtime: Runtime, session: Session, user_id: int, contacts: list[Contact], now: datetime
+) -> list[ContactListItem]:
+    today, config = _today(runtime, session, user_id, now)
+    facts = invite_facts(session, user_id, now=now, zone=ZoneInfo(config.owner.timezone))
+    report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
+    due = {d.contact.id: d for d in report.due}
+    excluded = {e.contact.id: e for e in report.excluded}
+    not_met = {c.id for c in report.not_yet_met}
+    items = []
+    for c in contacts:
+        ref = c.last_met or c.first_met
+        since = (today - ref).days if ref else None
+        cadence = cadence_for(c, config.rules)
+        if c.id in due:
+            d = due[c.id]
+            items.append(ContactListItem(c, "due", d.score, d.reasons, cadence, since))
+        elif c.id in excluded:
+            e = excluded[c.id]
+            items.append(ContactListItem(c, "excluded", 0.0, e.reasons, cadence, since, e.paused))
+        elif c.id in not_met:
+            items.append(ContactListItem(c, "not-yet-met", 0.0, ("Not yet met",), cadence, since))
+        else:
+            items.append(ContactListItem(c, "ok", 0.0, (), cadence, since))
+    return items
+
+
+def _matches(c: Contact, words: list[str]) -> bool:
+    text = " ".join(
+        (
+            c.name,
+            " ".join(c.emails),
+            c.company,
+            c.title,
+            c.city,
+            c.how_met,
+            " ".join(c.tags),
+            c.relationship.value,
+        )
+    ).casefold()
+    return all(w in text for w in words)
+
+
+def list_contacts(
+    runtime: Runtime,
+    user_id: int,
+    *,
+    now: datetime,
+    query: str = "",
+    sort: str = "overdue",
+) -> list[ContactListItem]:
+    """Contacts matching every word of `query`; sort "overdue" (due by score first) or "name"."""
+    with transaction(runtime.sessions) as session:
+        contacts = load_contacts(session, user_id)
+        words = query.casefold().split()
+        if words:
+            contacts = [c for c in contacts if _matches(c, words)]
+        items = _items(runtime, session, user_id, contacts, now)
+    if sort == "name":
+        return items
+    if sort != "overdue":
+        raise ContactError(f"unknown sort {sort!r} (use overdue or name)", "sort")
+    rank = {"due": 0, "ok": 1, "not-yet-met": 2, "excluded": 3}
+    return sorted(items, key=lambda i: (rank[i.status], -i.score, i.contact.name.casefold()))
+
+
+def get_contact(runtime: Runtime, user_id: int, contact_id: int, *, now: datetime) -> ContactDetail:
+    with transaction(runtime.sessions) as session:
+        found = load_contacts(session, user_id, ids=[contact_id])
+        if not found:
+            raise ContactNotFound(f"no contact {contact_id}")
+        [item] = _items(runtime, session, user_id, found, now)
+        pending = _pending(session, user_id, contact_id)
+    return ContactDetail(item, pending)
+
+
+def _check(contact: Contact) -> Contact:
+    name = contact.name.strip()
+    if not name:
+        raise ContactError("a contact needs a name", "name")
+    emails: list[str] = []
+    for email in contact.emails:
+        email = email.strip()
+        if not email:
+            continue
+        if not _EMAIL.match(email):
+            raise ContactError(f"{email!r} is not an email address", "emails")
+        if email.lower() not in {e.lower() for e in emails}:
+            emails.append(email)
+    if contact.cadence_days is not None and contact.cadence_days < 1:
+        raise ContactError("the cadence must be at least 1 day", "cadence_days")
+    if contact.timezone:
+        try:
+            ZoneInfo(contact.timezone)
+        except Exception:
+            raise ContactError(
+                f"{contact.timezone!r} is not a known time zone", "timezone"
+            ) from None
+    return replace(contact, name=name, emails=tuple(emails))
+
+
+def _email_owner(session: Session, user_id: int, emails: Iterable[str]) -> dict[str, int]:
+    lowered = [e.lower() for e in emails]
+    if not lowered:
+        return {}
+    rows = session.execute(
+        select(models.ContactEmail.email_lower, models.ContactEmail.contact_id).where(
+            models.ContactEmail.user_id == user_id, models.ContactEmail.email_lower.in_(lowered)
+        )
+    )
+    return {email: cid for email, cid in rows}
+
+
+def create_contact(runtime: Runtime, user_id: int, contact: Contact) -> int:
+    """Store a new contact; an email another contact already has is refused."""
+    contact = _check(replace(contact, id=None))
+    with transaction(runtime.sessions, immediate=True) as session:
+        taken = _email_owner(session, user_id, contact.emails)
+        if taken:
+            raise ContactError(f"{next(iter(taken))} belongs to another contact", "emails")
+        row = ContactRepository(session, user_id).add(contact, interaction_source="manual")
+        return row.id
+
+
+_FIELDS = {
+    "name",
+    "emails",
+    "company",
+    "title",
+    "relationship",
+    "tags",
+    "how_met",
+    "first_met",
+    "cadence_days",
+    "preferred_meals",
+    "preferred_days",
+    "timezone",
+    "city",
+    "notes",
+    "questions",
+    "do_not_invite",
+    "snoozed_until",
+    "linkedin_url",
+}
+
+
+def coerce_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Form-ish values (strings, lists of strings) to the domain types of Contact's fields."""
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key not in _FIELDS:
+            raise ContactError(f"unknown field {key!r}", key)
+        try:
+            if key in ("emails", "tags", "questions"):
+                items = value.split(";") if isinstance(value, str) else list(value)
+                out[key] = tuple(str(v).strip() for v in items if str(v).strip())
+            elif key == "relationship":
+                out[key] = Relationship(value)
+            elif key == "preferred_meals":
+                items = value.split(";") if isinstance(value, str) else list(value)
+                out[key] = frozenset(Meal(str(v).strip()) for v in items if str(v).strip())
+            elif key == "preferred_days":
+                items = value.split(";") if isinstance(value, str) else list(value)
+                out[key] = frozenset(
+                    v if isinstance(v, int) else WEEKDAYS.index(str(v).strip().lower()[:3])
+                    for v in items
+                    if str(v).strip()
+                )
+            elif key in ("first_met", "snoozed_until"):
+                out[key] = (
+                    date.fromisoformat(value) if isinstance(value, str) and value else value or None
+                )
+            elif key == "cadence_days":
+                out[key] = int(value) if value not in (None, "") else None
+            elif key == "do_not_invite":
+                out[key] = (
+                    value
+                    if isinstance(value, bool)
+                    else str(value).lower() in ("1", "yes", "true", "on")
+                )
+            elif key == "timezone":
+                out[key] = str(value).strip() or None
+            else:
+                out[key] = str(value).strip()
+        except (ValueError, TypeError):
+            raise ContactError(f"{value!r} is not a valid {key.replace('_', ' ')}", key) from None
+    return out
+
+
+def update_contact(
+    runtime: Runtime, user_id: int, contact_id: int, changes: Mapping[str, Any]
+) -> Contact:
+    """Change some fields of a contact (values as in Contact, or as form strings)."""
+    values = coerce_changes(changes)
+    with transaction(runtime.sessions, immediate=True) as session:
+        repo = ContactRepository(session, user_id)
+        current = repo.get(contact_id)
+        if current is None:
+            raise ContactNotFound(f"no contact {contact_id}")
+        updated = _check(replace(current, **values))
+        taken = {
+            e: cid
+            for e, cid in _email_owner(session, user_id, updated.emails).items()
+            if cid != contact_id
+        }
+        if taken:
+            raise ContactError(f"{next(iter(taken))} belongs to another contact", "emails")
+        repo.update(updated)
+        result = repo.get(contact_id)
+        assert result is not None
+        return result
+
+
+def _owned(session: Session, user_id: int, contact_id: int) -> models.Contact:
+    row = session.scalar(
+        select(models.Contact).where(
+            models.Contact.id == contact_id, models.Contact.user_id == user_id
+        )
+    )
+    if row is None:
+        raise ContactNotFound(f"no contact {contact_id}")
+    return row
+
+
+def log_interaction(
+    runtime: Runtime,
+    user_id: int,
+    contact_id: int,
+    *,
+    on: date,
+    kind: str | InteractionKind = InteractionKind.COFFEE,
+    notes: str = "",
+) -> None:
+    """Record that the user met or spoke with the contact: the cadence restarts from `on`."""
+    try:
+        kind = InteractionKind(kind)
+    except ValueError:
+        names = ", ".join(k.value for k in InteractionKind)
+        raise ContactError(f"{kind!r} is not one of {names}", "kind") from None
+    with transaction(runtime.sessions) as session:
+        _owned(session, user_id, contact_id)
+        ContactRepository(session, user_id).log(contact_id, Interaction(on, kind, notes.strip()))
+
+
+def snooze(runtime: Runtime, user_id: int, contact_id: int, until: date | None) -> None:
+    """Leave the contact out of plans until `until` (None wakes them up)."""
+    with transaction(runtime.sessions) as session:
+        _owned(session, user_id, contact_id).snoozed_until = until
+
+
+def snooze_for(
+    runtime: Runtime, user_id: int, contact_id: int, days: int, *, now: datetime
+) -> date:
+    with transaction(runtime.sessions) as session:
+        today, _ = _today(runtime, session, user_id, now)
+    until = today + timedelta(days=days)
+    snooze(runtime, user_id, contact_id, until)
+    return until
+
+
+def set_do_not_invite(runtime: Runtime, user_id: int, contact_id: int, value: bool) -> None:
+    with transaction(runtime.sessions) as session:
+        _owned(session, user_id, contact_id).do_not_invite = value
+
+
+def unpause(runtime: Runtime, user_id: int, contact_id: int, *, now: datetime) -> None:
+    """Invite again a contact paused after ignored invites; older ignored invites stop counting."""
+    with transaction(runtime.sessions) as session:
+        row = _owned(session, user_id, contact_id)
+        row.paused = False
+        row.unpaused_at = now
+
+
+def _pending(
+    session: Session, user_id: int, contact_id: int | None = None
+) -> list[PendingInteraction]:
+    i = models.Interaction
+    q = (
+        select(i.id, i.contact_id, models.Contact.name, i.occurred_on, i.kind, i.notes)
+        .join(models.Contact, models.Contact.id == i.contact_id)
+        .where(i.user_id == user_id, i.confirmed.is_(False), i.source == "calendar")
+        .order_by(i.occurred_on.desc(), i.id)
+    )
+    if contact_id is not None:
+        q = q.where(i.contact_id == contact_id)
+    return [PendingInteraction(*row) for row in session.execute(q)]
+
+
+def pending_interactions(runtime: Runtime, user_id: int) -> list[PendingInteraction]:
+    """Meetings found in calendars and waiting for the user's confirmation, newest first."""
+    with transaction(runtime.sessions) as session:
+        return _pending(session, user_id)
+
+
+def confirm_interactions(
+    runtime: Runtime, user_id: int, ids: Iterable[int], *, reject: Iterable[int] = ()
+) -> tuple[int, int]:
+    """Confirm some auto-logged meetings and reject others; returns (confirmed, rejected).
+
+    A rejected meeting keeps its row (source "rejected") so reading the calendar again does
+    not bring it back.
+    """
+    confirm_ids = sorted(set(ids))
+    reject_ids = sorted(set(reject) - set(confirm_ids))
+    i = models.Interaction
+    with transaction(runtime.sessions) as session:
+        scope = (i.user_id == user_id, i.confirmed.is_(False), i.source == "calendar")
+        done = dropped = 0
+        if confirm_ids:
+            done = _count(
+                session.execute(
+                    update(i).where(i.id.in_(confirm_ids), *scope).values(confirmed=True)
+                )
+            )
+        if reject_ids:
+            dropped = _count(
+                session.execute(
+                    update(i).where(i.id.in_(reject_ids), *scope).values(source="rejected")
+                )
+            )
+    return done, dropped
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def delete_contact(runtime: Runtime, user_id: int, contact_id: int) -> None:
+    with transaction(runtime.sessions) as session:
+        _owned(session, user_id, contact_id)
+        session.execute(
+            delete(models.Contact).where(
+                models.Contact.id == contact_id, models.Contact.user_id == user_id
+            )
+        )
+
+
+def sync_attendance(
+    runtime: Runtime, user_id: int, *, now: datetime, days: int = 365
+) -> tuple[int, list[str]]:
+    """Read past meetings from the user's ICS calendars (files and feeds) and log those with
+    contacts as unconfirmed interactions. Returns (new, warnings)."""
+    from integrations.calendars.attendance import attended, log_attendance
+
+    warnings: list[str] = []
+    new = 0
+    with transaction(runtime.sessions) as session:
+        user, config = user_and_config(session, runtime, user_id)
+        zone = ZoneInfo(config.owner.timezone)
+        today = now.astimezone(zone).date()
+        me = (user.email, *config.owner.emails)
+        rows = session.scalars(
+            select(models.Calendar).where(
+                models.Calendar.user_id == user_id, models.Calendar.kind == "ics"
+            )
+        ).all()
+        for row in rows:
+            try:
+                data = _read_ics(row.location, config)
+                found = attended(
+                    data,
+                    start=today - timedelta(days=days),
+                    end=today,
+                    zone=zone,
+                    now=now,
+                    me=me,
+                    source=row.name,
+                )
+            except Exception as exc:  # one unreadable calendar must not stop the others
+                warnings.append(f"{row.name}: {exc}")
+                continue
+            new += log_attendance(session, user_id, found)
+    return new, warnings
+
+
+def _read_ics(location: str, config: Any) -> bytes:
+    if location.lower().startswith(("http://", "https://", "webcal://", "webcals://")):
+        import requests
+
+        url = "http" + location[6:] if location.lower().startswith("webcal") else location
+        response = requests.get(url, timeout=20)
+        response.raise_for_status()
+        return response.content
+    return Path(location).expanduser().read_bytes()
