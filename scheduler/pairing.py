@@ -191,6 +191,7 @@ def pair(
     )
     per_signature: dict[tuple[frozenset[str] | None, frozenset[int], str], int] = {}
     suitable: dict[tuple[frozenset[str] | None, frozenset[int], str], tuple[int, ...]] = {}
+    per_fits: dict[tuple[int, ...], int] = {}
     candidates: list[_Candidate] = []
     for d in ordered:
         sig = _signature(d.contact)
@@ -201,8 +202,11 @@ def pair(
         if sig not in suitable:
             suitable[sig] = tuple(t.index for t in table if _suits(t, sig))
         fits = suitable[sig]
-        if not fits:
+        # Different signatures can allow exactly the same times (a zone whose 07:00-20:00
+        # covers every window, say): the same argument applies to each set of times.
+        if not fits or per_fits.get(fits, 0) >= capacity:
             continue
+        per_fits[fits] = per_fits.get(fits, 0) + 1
         need = min(k, len({table[i].day for i in fits}))
         candidates.append(_Candidate(len(candidates), d, round(d.score * 1000), fits, need))
 
@@ -227,8 +231,12 @@ class _Search:
 
     Subsets are visited include-first in due order, i.e. in lexicographic order of their
     indices, and a plan replaces the best only when strictly better: so among plans with the
-    same total the earliest in the tie-break wins. The bound is the current total plus the
-    best remaining scores that still fit in the capacity (scores are sorted descending).
+    same total the earliest in the tie-break wins. Two upper bounds prune a branch: the best
+    remaining scores that still fit in the capacity (scores are sorted descending), and a
+    fractional knapsack over the times still available: every proposal uses k_c times that
+    overlap nothing else, and no plan can use more than the largest set of non-overlapping
+    times in the table, so when slots are scarce a contact needing three of them is weighed
+    against three contacts needing one each.
     """
 
     def __init__(self, table: list[_Time], candidates: list[_Candidate], capacity: int) -> None:
@@ -237,12 +245,33 @@ class _Search:
         self.capacity = capacity
         self.best_points = -1
         self.best_plan: list[tuple[_Candidate, tuple[int, ...]]] = []
+        self.max_times = _max_disjoint(table)
+        # Contacts allowed the same times are interchangeable: a group of them that cannot be
+        # placed together cannot be placed whoever they are.
+        self.infeasible: set[tuple[tuple[int, ...], ...]] = set()
+        self.by_density = sorted(
+            range(len(candidates)),
+            key=lambda j: (-candidates[j].points / candidates[j].need, j),
+        )
 
     def run(self) -> None:
         self._branch(0, [], 0, [])
 
     def _bound(self, start: int, room: int) -> int:
         return sum(c.points for c in self.candidates[start : start + room])
+
+    def _knapsack_bound(self, start: int, left: int) -> float:
+        bound = 0.0
+        for j in self.by_density:
+            if left <= 0:
+                break
+            if j < start:
+                continue
+            cand = self.candidates[j]
+            take = min(cand.need, left)
+            bound += cand.points * take / cand.need
+            left -= take
+        return bound
 
     def _branch(
         self,
@@ -257,14 +286,34 @@ class _Search:
         room = self.capacity - len(chosen)
         if room == 0:
             return
+        left = self.max_times - sum(c.need for c in chosen)
+        # Totals are whole numbers: a bound below best + 1 cannot lead to a strictly better plan.
+        if points + self._knapsack_bound(start, left) < self.best_points + 1 - 1e-6:
+            return
         for i in range(start, len(self.candidates)):
             if points + self._bound(i, room) <= self.best_points:
                 return  # candidates are sorted by points: later starts bound no higher
             cand = self.candidates[i]
-            plan = _assign([*chosen, cand], self.table)
+            group = [*chosen, cand]
+            key = tuple(sorted(c.times for c in group))
+            if key in self.infeasible:
+                continue
+            plan = _assign(group, self.table)
             if plan is None:
+                self.infeasible.add(key)
                 continue
             self._branch(i + 1, [*chosen, cand], points + cand.points, plan)
+
+
+def _max_disjoint(table: list[_Time]) -> int:
+    """The largest number of pairwise non-overlapping times (earliest end first is optimal)."""
+    count = 0
+    free_from = -1
+    for t in sorted(table, key=lambda t: (t.end, t.start)):
+        if t.start >= free_from:
+            count += 1
+            free_from = t.end
+    return count
 
 
 def _assign(
@@ -285,9 +334,21 @@ def _assign(
         t = table[i]
         return all(not (table[u].start < t.end and t.start < table[u].end) for u in used)
 
+    # What happens from `pos` on depends only on the times already used: remember dead ends.
+    dead_ends: set[tuple[int, frozenset[int]]] = set()
+
     def place(pos: int) -> bool:
         if pos == len(order):
             return True
+        state = (pos, frozenset(used))
+        if state in dead_ends:
+            return False
+        if not place_here(pos):
+            dead_ends.add(state)
+            return False
+        return True
+
+    def place_here(pos: int) -> bool:
         cand = order[pos]
         options = sorted(
             (i for i in cand.times if free(i)),

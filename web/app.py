@@ -41,6 +41,9 @@ def create_app(
     app.extensions["meetagain"] = runtime
     app.extensions["meetagain.adapters"] = adapters
     CSRFProtect(app)
+    from integrations.google.oauth import quiet_token_loggers
+
+    quiet_token_loggers()
 
     from web import auth
     from web.blueprints import auth as auth_bp
@@ -65,11 +68,9 @@ def create_app(
 
 
 def _register_invites(app: Flask) -> None:
-    """The public invite pages (INVITES helper), when that module is present."""
-    try:
-        from web.blueprints import invites
-    except ImportError:
-        return
+    """The public invite pages and the owner's booking pages (INVITES helper)."""
+    from web.blueprints import invites
+
     app.register_blueprint(invites.bp)
 
 
@@ -81,7 +82,11 @@ def _register_context(app: Flask) -> None:
         user = g.get("user")
         reconnect = False
         if user is not None:
-            conn = connection(app.extensions["meetagain"], user.id)
+            try:
+                conn = connection(app.extensions["meetagain"], user.id)
+            except Exception:  # an error page must render even when the database is down
+                log.exception("could not read the Google connection for the banner")
+                conn = None
             reconnect = conn is not None and conn.status == NEEDS_RECONNECT
         return {"current_user": user, "google_needs_reconnect": reconnect}
 

@@ -27,6 +27,9 @@ from zoneinfo import ZoneInfo
 from scheduler.model import BusyReport, Interval
 
 _MAGIC = b"MAB1"
+# Entries not refreshed for this long are dropped on the next write, so calendars no longer
+# used do not pile up; an unchanged calendar just gets parsed once more.
+STALE_AFTER = timedelta(days=90)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -224,8 +227,9 @@ class BusyCache:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     conn.execute(
-                        f"DELETE FROM busy_cache WHERE source_key = ? AND {user_sql}",
-                        (key, *user_args),
+                        f"DELETE FROM busy_cache WHERE (source_key = ? AND {user_sql}) "
+                        "OR fetched_at < ?",
+                        (key, *user_args, _to_sqlite(values["fetched_at"] - STALE_AFTER)),
                     )
                     conn.execute(
                         f"INSERT INTO busy_cache ({names}) VALUES ({marks})", tuple(row.values())
@@ -238,8 +242,9 @@ class BusyCache:
         from sqlalchemy import delete, insert
 
         table = self._table()
+        stale = table.c.fetched_at < values["fetched_at"] - STALE_AFTER
         with self.engine.begin() as conn:
-            conn.execute(delete(table).where(self._where(table, key)))
+            conn.execute(delete(table).where(self._where(table, key) | stale))
             conn.execute(insert(table).values(**values))
 
     def _set_validator(self, key: str, validator: str) -> None:

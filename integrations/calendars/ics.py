@@ -71,12 +71,12 @@ def parse_busy(
         vevents = [c for c in cal.subcomponents if c.name == "VEVENT"]
         lines = offsets[index : index + len(vevents)] if len(offsets) >= len(vevents) else []
         index += len(vevents)
-        bad = _broken_events(vevents, lines, data, label)
-        for event, message in bad:
-            warnings.append(message)
-            cal.subcomponents.remove(event)
+        bad = _broken_events(vevents, lines, data, label, warnings)
+        if bad:
+            skipped = {id(event) for event in bad}
+            cal.subcomponents[:] = [c for c in cal.subcomponents if id(c) not in skipped]
         cal = x_wr_timezone.to_standard(cal)
-        busy.extend(_expand(cal, interval, zone, me_set, label, warnings))
+        busy.extend(_expand(cal, interval, zone, me_set, label, warnings, data))
         busy.extend(_freebusy(cal, interval, zone))
     return BusyReport(intervals=tuple(merge(busy)), warnings=tuple(warnings))
 
@@ -89,8 +89,13 @@ def _address(value: object) -> str:
 # --- choosing which raw VEVENTs to parse --------------------------------------------------------
 
 _RECURRING = re.compile(rb"RRULE|RDATE|EXRULE|RECURRENCE-ID", re.IGNORECASE)
-_DTSTART = re.compile(rb"^DTSTART(?:;[^:\r\n]*)?:(\d{8})", re.IGNORECASE | re.MULTILINE)
-_DTEND = re.compile(rb"^DTEND(?:;[^:\r\n]*)?:(\d{8})", re.IGNORECASE | re.MULTILINE)
+# Only a complete, plausible value on one unfolded line counts; anything else is parsed (and a
+# malformed one then reported), never dropped unseen.
+_VALUE = (
+    rb":(\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?:T(?:[01]\d|2[0-3])[0-5]\d[0-5]\dZ?)?\r?$"
+)
+_DTSTART = re.compile(rb"^DTSTART(?:;[^:\r\n]*)?" + _VALUE, re.IGNORECASE | re.MULTILINE)
+_DTEND = re.compile(rb"^DTEND(?:;[^:\r\n]*)?" + _VALUE, re.IGNORECASE | re.MULTILINE)
 _DURATION = re.compile(rb"^DURATION[;:]", re.IGNORECASE | re.MULTILINE)
 
 
@@ -216,20 +221,44 @@ def _line_of(data: bytes, offset: int) -> int:
 
 
 def _broken_events(
-    vevents: list[Any], offsets: list[int], data: bytes, label: str
-) -> list[tuple[Any, str]]:
-    """VEVENTs whose times cannot be read, each with a warning naming its UID and line."""
-    bad: list[tuple[Any, str]] = []
+    vevents: list[Any], offsets: list[int], data: bytes, label: str, warnings: list[str]
+) -> list[Any]:
+    """VEVENTs whose times cannot be read; each gets a warning naming its UID and line.
+
+    Events read with a guess (an unknown TZID, which icalendar reads as UTC) are kept, with a
+    warning.
+    """
+    bad: list[Any] = []
     for position, event in enumerate(vevents):
         reason, prop = _event_problem(event)
+        note = "" if reason else _unknown_tzid(event)
+        if not (reason or note):
+            continue
+        uid = str(event.get("UID", "")) or "(no UID)"
+        line = ""
+        if offsets:
+            offset = _property_offset(data, offsets[position], prop or "DTSTART")
+            line = f" (line {_line_of(data, offset)})"
         if reason:
-            uid = str(event.get("UID", "")) or "(no UID)"
-            line = ""
-            if offsets:
-                offset = _property_offset(data, offsets[position], prop)
-                line = f" (line {_line_of(data, offset)})"
-            bad.append((event, f"{label}: skipped event UID {uid}{line}: {reason}"))
+            bad.append(event)
+            warnings.append(f"{label}: skipped event UID {uid}{line}: {reason}")
+        else:
+            warnings.append(f"{label}: event UID {uid}{line}: {note}")
     return bad
+
+
+def _unknown_tzid(event: Any) -> str:
+    """A note when DTSTART names a TZID that neither a VTIMEZONE nor the zone database knows
+    (icalendar then gives a floating time, which is read in the user's zone)."""
+    prop = event.get("DTSTART")
+    tzid = getattr(prop, "params", {}).get("TZID")
+    value = getattr(prop, "dt", None)
+    if not tzid or not isinstance(value, datetime) or value.tzinfo is not None:
+        return ""
+    return (
+        f"unknown time zone TZID={str(tzid)!r} (no VTIMEZONE for it): "
+        "its times are read in the user's time zone"
+    )
 
 
 def _property_offset(data: bytes, begin: int, prop: str) -> int:
@@ -249,6 +278,16 @@ def _event_problem(event: Any) -> tuple[str, str]:
             return f"bad {str(name).upper()}: {message}", str(name).upper()
     if "DTSTART" not in event:
         return "no DTSTART", ""
+    rules = event.get("RRULE", [])
+    for rule in rules if isinstance(rules, list) else [rules]:
+        # Guards against rules that would never finish expanding (INTERVAL=0 loops forever in
+        # dateutil) or flood the range (a rule per second or minute is no calendar event).
+        intervals = rule.get("INTERVAL", [1])
+        if any(not isinstance(i, int) or i < 1 for i in intervals):
+            return f"RRULE INTERVAL must be at least 1, got {intervals[0]}", "RRULE"
+        freq = str((rule.get("FREQ") or [""])[0]).upper()
+        if freq in ("SECONDLY", "MINUTELY"):
+            return f"RRULE FREQ={freq} is not supported for busy time", "RRULE"
     try:
         start = event.decoded("DTSTART")
         if "DTEND" in event:
@@ -287,6 +326,7 @@ def _expand(
     me: set[str],
     label: str,
     warnings: list[str],
+    data: bytes = b"",
 ) -> list[Interval]:
     import recurring_ical_events
 
@@ -297,7 +337,7 @@ def _expand(
     try:
         occurrences = list(recurring_ical_events.of(cal).between(lo, hi))
     except Exception:
-        occurrences = _expand_per_series(cal, lo, hi, label, warnings)
+        occurrences = _expand_per_series(cal, lo, hi, label, warnings, data)
     busy: list[Interval] = []
     for occ in occurrences:
         if not _blocks(occ, me):
@@ -314,7 +354,7 @@ def _expand(
 
 
 def _expand_per_series(
-    cal: Any, lo: datetime, hi: datetime, label: str, warnings: list[str]
+    cal: Any, lo: datetime, hi: datetime, label: str, warnings: list[str], data: bytes = b""
 ) -> list[Any]:
     """Expand one UID at a time so that one broken series costs only itself, with a warning."""
     import icalendar
@@ -334,7 +374,9 @@ def _expand_per_series(
             result.extend(recurring_ical_events.of(single).between(lo, hi))
         except Exception as exc:
             reason = " ".join(str(exc).split())[:160]
-            warnings.append(f"{label}: skipped event UID {uid}: cannot expand it: {reason}")
+            found = data.find(f"\nUID:{uid}".encode()) if data else -1
+            line = f" (line {_line_of(data, found + 1)})" if found != -1 else ""
+            warnings.append(f"{label}: skipped event UID {uid}{line}: cannot expand it: {reason}")
     return result
 
 

@@ -150,8 +150,11 @@ def _csv(text: str, *, source: str, format: str, mapping: Mapping[str, str]) -> 
 
 
 def _native_rows(reader: Iterator[list[str]], columns: list[str], offset: int) -> Iterator[Item]:
+    read_to = reader.line_num  # type: ignore[attr-defined]
     for cells in reader:
-        line = offset + reader.line_num  # type: ignore[attr-defined]
+        # A quoted cell may span lines: a row starts on the line after the previous row.
+        line = offset + read_to + 1
+        read_to = reader.line_num  # type: ignore[attr-defined]
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
@@ -171,8 +174,11 @@ def _linkedin_rows(reader: Iterator[list[str]], header: list[str], offset: int) 
         i = index.get(name)
         return cells[i].strip() if i is not None and i < len(cells) else ""
 
+    read_to = reader.line_num  # type: ignore[attr-defined]
     for cells in reader:
-        line = offset + reader.line_num  # type: ignore[attr-defined]
+        # A quoted cell may span lines: a row starts on the line after the previous row.
+        line = offset + read_to + 1
+        read_to = reader.line_num  # type: ignore[attr-defined]
         if not any(c.strip() for c in cells):
             continue
         try:

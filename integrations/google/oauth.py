@@ -23,6 +23,18 @@ from integrations.config import GoogleConfig
 from integrations.google import SCOPES
 
 _ENV_LOCK = threading.Lock()
+# These libraries log whole token responses at DEBUG; tokens must never reach a log.
+TOKEN_LOGGERS = ("requests_oauthlib", "oauthlib")
+
+
+def quiet_token_loggers() -> None:
+    """Keep libraries that print tokens at DEBUG from doing so, whatever the root level."""
+    import logging
+
+    for name in TOKEN_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
 
 
 class OAuthError(Exception):

@@ -208,7 +208,11 @@ class Invite(Base):
 
 class InviteTime(Base):
     __tablename__ = "invite_times"
-    __table_args__ = (UniqueConstraint("invite_id", "start"),)
+    __table_args__ = (
+        UniqueConstraint("invite_id", "start"),
+        # Booking withdraws overlapping times of the owner's other invites: a range lookup.
+        Index("ix_invite_times_user_start", "user_id", "start"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

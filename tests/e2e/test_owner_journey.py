@@ -47,14 +47,23 @@ def test_a_new_owner_sets_up_connects_google_imports_contacts_and_approves_a_pla
     live.google.set_busy(
         "ana@example.com", [(now + timedelta(days=1), now + timedelta(days=1, hours=2))]
     )
-    context = chromium.new_context(timezone_id="America/New_York", locale="en-GB",
-                                   **DEVICES[device])
+    context = chromium.new_context(
+        timezone_id="America/New_York", locale="en-GB", **DEVICES[device]
+    )
     context.set_default_timeout(15000)
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
     try:
         page.goto(live.url("/"))
         expect(page).to_have_url(re.compile(r"/setup$"))
+        # Keyboard users land on the skip link first, then the form, with a visible focus ring.
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
+        expect(page.get_by_label("Your name")).to_be_focused()
+        outline = page.get_by_label("Your name").evaluate("e => getComputedStyle(e).outlineStyle")
+        assert outline != "none"
         page.get_by_label("Your name").fill("Ana Owner")
         page.get_by_label("Email").fill("ana@example.com")
         page.get_by_label("Password", exact=True).fill(PASSWORD)

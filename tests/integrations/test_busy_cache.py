@@ -200,3 +200,18 @@ def test_the_sqlite3_fast_path_and_sqlalchemy_read_each_others_entries(
     assert fast.get("a", "v3", MARCH) == busy
     assert len(rows(sqlite_runtime)) == 2
     sqlite_runtime.engine.dispose()
+
+
+def test_entries_not_refreshed_for_ninety_days_are_dropped_on_the_next_write(
+    runtime: Runtime,
+) -> None:
+    cache = open_cache(runtime)
+    assert cache is not None
+    covers = Interval(datetime(2026, 2, 20, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    cache._now = lambda: datetime(2026, 1, 1, tzinfo=UTC)
+    cache.put("old", "v", covers, [])
+    cache._now = lambda: datetime(2026, 3, 1, tzinfo=UTC)
+    cache.put("recent", "v", covers, [])
+    cache._now = lambda: datetime(2026, 4, 2, tzinfo=UTC)
+    cache.put("new", "v", covers, [])
+    assert sorted(r.source_key for r in rows(runtime)) == ["new", "recent"]

@@ -80,7 +80,9 @@ def test_contacts_of_another_user_are_invisible(runtime: Runtime, user: int) -> 
 def test_an_email_belongs_to_one_contact_per_user(runtime: Runtime, user: int) -> None:
     service.create_contact(runtime, user, sample())
     with pytest.raises(service.ContactError, match="belongs to another contact") as info:
-        service.create_contact(runtime, user, sample(name="Someone", emails=("JONAS@home.example",)))
+        service.create_contact(
+            runtime, user, sample(name="Someone", emails=("JONAS@home.example",))
+        )
     assert info.value.field == "emails"
 
 
@@ -90,8 +92,12 @@ def test_update_changes_fields_and_emails(runtime: Runtime, user: int) -> None:
         runtime,
         user,
         cid,
-        {"emails": "jonas@new.example; Jonas.Weber@example.com", "relationship": "friend",
-         "preferred_days": ["mon", "fri"], "cadence_days": "30"},
+        {
+            "emails": "jonas@new.example; Jonas.Weber@example.com",
+            "relationship": "friend",
+            "preferred_days": ["mon", "fri"],
+            "cadence_days": "30",
+        },
     )
     assert updated.emails == ("jonas@new.example", "Jonas.Weber@example.com")
     assert updated.relationship is Relationship.FRIEND
@@ -133,13 +139,26 @@ def test_snooze_do_not_invite_and_unpause(runtime: Runtime, user: int) -> None:
 def test_search_and_sort_by_overdue(runtime: Runtime, user: int) -> None:
     service.create_contact(runtime, user, sample())
     service.create_contact(
-        runtime, user,
-        sample(name="Ana Souza", emails=("ana@example.org",), how_met="PyData",
-               relationship=Relationship.PEER, interactions=(Interaction(TODAY - timedelta(days=5)),)),
+        runtime,
+        user,
+        sample(
+            name="Ana Souza",
+            emails=("ana@example.org",),
+            how_met="PyData",
+            relationship=Relationship.PEER,
+            interactions=(Interaction(TODAY - timedelta(days=5)),),
+        ),
     )
     service.create_contact(
-        runtime, user, sample(name="Chen Wei", emails=("chen@example.cn",), interactions=(),
-                              first_met=None, company="Yunfan"),
+        runtime,
+        user,
+        sample(
+            name="Chen Wei",
+            emails=("chen@example.cn",),
+            interactions=(),
+            first_met=None,
+            company="Yunfan",
+        ),
     )
     names = [i.contact.name for i in service.list_contacts(runtime, user, now=NOW)]
     assert names == ["Ana Souza", "Jonas Weber", "Chen Wei"]
@@ -148,17 +167,31 @@ def test_search_and_sort_by_overdue(runtime: Runtime, user: int) -> None:
     assert found[0].status == "not-yet-met"
 
 
-def _invite(session: object, user: int, cid: int, status: str, created: datetime,
-            times: list[tuple[datetime, datetime]] = ()) -> None:  # type: ignore[assignment]
+def _invite(
+    session: object,
+    user: int,
+    cid: int,
+    status: str,
+    created: datetime,
+    times: list[tuple[datetime, datetime]] = (),
+) -> None:  # type: ignore[assignment]
     invite = models.Invite(
-        user_id=user, contact_id=cid, token_hash=f"{cid}-{status}-{created.timestamp()}",
-        email="x@example.com", message="", status=status, invitee_timezone="",
-        answer_note="", created_at=created, expires_at=created + timedelta(days=7),
+        user_id=user,
+        contact_id=cid,
+        token_hash=f"{cid}-{status}-{created.timestamp()}",
+        email="x@example.com",
+        message="",
+        status=status,
+        invitee_timezone="",
+        answer_note="",
+        created_at=created,
+        expires_at=created + timedelta(days=7),
         answered_at=created + timedelta(days=1) if status == "declined" else None,
     )
     for start, end in times:
-        invite.times.append(models.InviteTime(user_id=user, start=start, end=end, window="lunch",
-                                              withdrawn=False))
+        invite.times.append(
+            models.InviteTime(user_id=user, start=start, end=end, window="lunch", withdrawn=False)
+        )
     session.add(invite)  # type: ignore[attr-defined]
 
 
@@ -206,7 +239,10 @@ def test_open_invites_and_bookings_shape_the_plan(runtime: Runtime, user: int) -
     with transaction(runtime.sessions) as session:
         zoe = session.scalar(select(models.Contact).where(models.Contact.name == "Zoe Adams"))
         assert zoe is not None
-        held = (datetime(2026, 3, 18, 12, 0, tzinfo=BERLIN), datetime(2026, 3, 18, 12, 45, tzinfo=BERLIN))
+        held = (
+            datetime(2026, 3, 18, 12, 0, tzinfo=BERLIN),
+            datetime(2026, 3, 18, 12, 45, tzinfo=BERLIN),
+        )
         _invite(session, user, zoe.id, "open", NOW - timedelta(hours=1), [held])
     result = plan_for_user(runtime, user, now=NOW)
     assert "Zoe Adams" not in [p.contact.name for p in result.proposals]
@@ -223,11 +259,26 @@ def test_a_failing_calendar_is_a_warning_and_planning_continues(
     with transaction(runtime.sessions) as session:
         session.add(
             models.Calendar(
-                user_id=user, name="Broken", kind="ics", location=str(tmp_path / "gone.ics"),
-                counts_as_busy=True, receives_events=False, last_error="",
+                user_id=user,
+                name="Broken",
+                kind="ics",
+                location=str(tmp_path / "gone.ics"),
+                counts_as_busy=True,
+                receives_events=False,
+                last_error="",
                 created_at=datetime.now(UTC),
             )
         )
     result = plan_for_user(runtime, user, now=NOW)
     assert len(result.warnings) == 1 and "Broken" in result.warnings[0]
     assert len(result.proposals) == 3
+
+
+def test_an_uploaded_file_imports_and_a_bad_one_names_the_file(runtime: Runtime, user: int) -> None:
+    data = (Path(__file__).parent.parent / "data" / "contacts" / "google_contacts.vcf").read_bytes()
+    report = service.import_file(runtime, user, data, filename="contacts.vcf")
+    assert (report.created, report.skipped) == (2, 0)
+    assert service.export_file(runtime, user).count("\n") == 3
+    with pytest.raises(service.ContactError, match="^notes.txt: line 1: no name or email") as info:
+        service.import_file(runtime, user, b"a,b\n1,2\n", filename="notes.txt")
+    assert info.value.field == "file"

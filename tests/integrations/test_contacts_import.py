@@ -214,3 +214,16 @@ def test_a_crash_in_the_middle_of_an_import_leaves_the_contacts_as_they_were(
     assert export(runtime, user) == before
     with runtime.engine.connect() as conn:
         assert conn.execute(text("select count(*) from contacts")).scalar() == 5
+
+
+def test_a_bad_row_after_a_multi_line_note_is_reported_on_its_own_line(
+    runtime: Runtime, user: int
+) -> None:
+    data = (
+        b"name,email,notes\n"
+        b'Ana,ana@example.org,"line one\nline two\nline three"\n'
+        b"Bad,not-an-email,\n"
+    )
+    report = run(runtime, user, data)
+    assert report.problems == [(5, "email 'not-an-email' is not an email address")]
+    assert contacts(runtime, user)["Ana"].notes == "line one\nline two\nline three"

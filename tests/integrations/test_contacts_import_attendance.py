@@ -45,8 +45,14 @@ def test_attended_meetings_skip_declined_cancelled_future_and_the_owner() -> Non
 
 def test_an_unreadable_calendar_names_its_source() -> None:
     with pytest.raises(CalendarError, match="work.ics: not a readable calendar"):
-        attended(b"garbage", start=date(2026, 1, 1), end=date(2026, 2, 1), zone=BERLIN,
-                 now=NOW, source="work.ics")
+        attended(
+            b"garbage",
+            start=date(2026, 1, 1),
+            end=date(2026, 2, 1),
+            zone=BERLIN,
+            now=NOW,
+            source="work.ics",
+        )
 
 
 @pytest.fixture
@@ -99,9 +105,7 @@ def test_meetings_with_contacts_are_logged_unconfirmed_once_and_confirmed_in_bul
     assert service.sync_attendance(runtime, user, now=NOW) == (0, [])
 
 
-def test_another_users_interactions_cannot_be_confirmed(
-    sqlite_runtime: Runtime, user: int
-) -> None:
+def test_another_users_interactions_cannot_be_confirmed(sqlite_runtime: Runtime, user: int) -> None:
     runtime = sqlite_runtime
     service.sync_attendance(runtime, user, now=NOW)
     ids = [p.id for p in service.pending_interactions(runtime, user)]

@@ -265,3 +265,21 @@ def test_only_events_overlapping_the_asked_interval_are_returned() -> None:
     )
     report = read("declined.ics", asked)
     assert spans(report) == ["2026-03-02 08:00-09:00"]
+
+
+def test_rules_that_cannot_be_expanded_are_skipped_with_warnings_not_hangs() -> None:
+    report = read("bad_rules.ics", days("2026-03-01", 10))
+    assert spans(report) == ["2026-03-02 08:00-09:00"]
+    warnings = "\n".join(report.warnings)
+    assert len(report.warnings) == 3
+    assert "interval-zero@example.com (line 16): RRULE INTERVAL must be at least 1" in warnings
+    assert "bysetpos-zero@example.com (line 20)" in warnings
+    assert "every-minute@example.com (line 32): RRULE FREQ=MINUTELY" in warnings
+
+
+def test_an_unknown_tzid_is_read_in_the_users_zone_with_a_warning() -> None:
+    report = read("unknown_tzid.ics", days("2026-03-02", 1))
+    assert spans(report) == ["2026-03-02 12:00-13:00"]
+    (warning,) = report.warnings
+    assert "mars-meeting@example.com (line 7)" in warning
+    assert "Olympus Mons Time" in warning

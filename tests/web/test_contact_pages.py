@@ -36,8 +36,9 @@ def test_adding_a_contact_by_hand_with_when_you_last_met(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:
     met = (today() - timedelta(days=40)).isoformat()
-    contact_id = add(site, "Ana Souza", "ana@example.org", relationship="mentor",
-                     how_met="PyData", last_met=met)
+    contact_id = add(
+        site, "Ana Souza", "ana@example.org", relationship="mentor", how_met="PyData", last_met=met
+    )
     row = contact_row(sqlite_runtime, contact_id)
     assert row.relationship_kind == "mentor"
     assert [e.email for e in row.emails] == ["ana@example.org"]
@@ -84,9 +85,15 @@ def test_editing_keeps_what_was_not_changed_and_bad_input_loses_nothing(
     contact_id = add(site, "Ana", "ana@example.org", company="Lumen")
     site.get(f"/contacts/{contact_id}")
     good = {
-        "name": "Ana Souza", "emails": "ana@example.org, ana@work.example", "company": "Lumen",
-        "relationship": "peer", "cadence_days": "30", "questions": "How is dbt?\nNew job?",
-        "notes": "Likes espresso", "tags": "data, berlin", "meals": ["breakfast"],
+        "name": "Ana Souza",
+        "emails": "ana@example.org, ana@work.example",
+        "company": "Lumen",
+        "relationship": "peer",
+        "cadence_days": "30",
+        "questions": "How is dbt?\nNew job?",
+        "notes": "Likes espresso",
+        "tags": "data, berlin",
+        "meals": ["breakfast"],
     }
     assert site.post(f"/contacts/{contact_id}/edit", good).status_code == 303
     row = contact_row(sqlite_runtime, contact_id)
@@ -104,12 +111,14 @@ def test_editing_keeps_what_was_not_changed_and_bad_input_loses_nothing(
 def test_logging_a_meeting_restarts_the_cadence(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:
-    contact_id = add(site, "Ana", "ana@example.org",
-                     last_met=(today() - timedelta(days=300)).isoformat())
+    contact_id = add(
+        site, "Ana", "ana@example.org", last_met=(today() - timedelta(days=300)).isoformat()
+    )
     assert "days overdue" in text(site.get(f"/contacts/{contact_id}"))
-    response = site.post(f"/contacts/{contact_id}/log",
-                         {"on": today().isoformat(), "kind": "coffee",
-                          "notes": "Talked about dbt"})
+    response = site.post(
+        f"/contacts/{contact_id}/log",
+        {"on": today().isoformat(), "kind": "coffee", "notes": "Talked about dbt"},
+    )
     assert response.status_code == 303
     page = text(site.get(f"/contacts/{contact_id}"))
     assert "Talked about dbt" in page and "days overdue" not in page
@@ -152,7 +161,8 @@ def test_importing_a_file_shows_the_per_row_report(
     )
     site.get("/contacts/import")
     response = site.post(
-        "/contacts/import", {"file": (io.BytesIO(data), "people.csv"), "format": "auto"},
+        "/contacts/import",
+        {"file": (io.BytesIO(data), "people.csv"), "format": "auto"},
         content_type="multipart/form-data",
     )
     assert response.status_code == 200
@@ -187,3 +197,69 @@ def test_export_gives_the_native_csv(site: Web, owner: int) -> None:
     body = text(response)
     assert body.splitlines()[0].startswith("name,email,company")
     assert "Ana Souza,ana@example.org,Lumen" in body
+
+
+def test_a_meeting_found_in_a_calendar_waits_for_confirmation(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    contact_id = add(site, "Ana", "ana@example.org")
+    with transaction(sqlite_runtime.sessions) as session:
+        found = models.Interaction(
+            user_id=owner,
+            contact_id=contact_id,
+            occurred_on=today() - timedelta(days=2),
+            kind="meeting",
+            notes="Lunch with Ana",
+            source="calendar",
+            confirmed=False,
+            external_id="uid-1",
+            created_at=datetime.now(UTC),
+        )
+        rejected = models.Interaction(
+            user_id=owner,
+            contact_id=contact_id,
+            occurred_on=today() - timedelta(days=9),
+            kind="meeting",
+            notes="Ana's birthday",
+            source="calendar",
+            confirmed=False,
+            external_id="uid-2",
+            created_at=datetime.now(UTC),
+        )
+        session.add_all([found, rejected])
+        session.flush()
+        found_id, rejected_id = found.id, rejected.id
+    dashboard = text(site.get("/"))
+    assert "Meetings found in your calendars" in dashboard and "Lunch with Ana" in dashboard
+    assert "Lunch with Ana" in text(site.get(f"/contacts/{contact_id}"))
+    assert (
+        site.post(
+            f"/contacts/interactions/{found_id}", {"action": "confirm", "next": "/"}
+        ).status_code
+        == 303
+    )
+    assert (
+        site.post(f"/contacts/interactions/{rejected_id}", {"action": "reject"}).status_code == 303
+    )
+    with transaction(sqlite_runtime.sessions) as session:
+        kept = session.get(models.Interaction, found_id)
+        dropped = session.get(models.Interaction, rejected_id)
+        assert kept is not None and kept.confirmed
+        assert dropped is not None and not dropped.confirmed and dropped.source == "rejected"
+    assert "Meetings found in your calendars" not in text(site.get("/"))
+    assert site.post(f"/contacts/interactions/{found_id}", {"action": "confirm"}).status_code == 404
+
+
+def test_a_paused_contact_can_be_invited_again(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    contact_id = add(site, "Ana", "ana@example.org")
+    with transaction(sqlite_runtime.sessions) as session:
+        row = session.get(models.Contact, contact_id)
+        assert row is not None
+        row.paused = True
+    page = text(site.get(f"/contacts/{contact_id}"))
+    assert "Invite again" in page
+    assert site.post(f"/contacts/{contact_id}/unpause").status_code == 303
+    assert not contact_row(sqlite_runtime, contact_id).paused
+    assert site.post("/contacts/999999/unpause").status_code == 404

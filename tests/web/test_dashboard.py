@@ -151,8 +151,14 @@ def test_planning_records_when_each_calendar_was_read_and_why_one_was_not(
     with transaction(sqlite_runtime.sessions) as session:
         session.add(
             models.Calendar(
-                user_id=owner, name="Lost file", kind="ics", location="/nonexistent/lost.ics",
-                counts_as_busy=True, receives_events=False, last_error="", created_at=now,
+                user_id=owner,
+                name="Lost file",
+                kind="ics",
+                location="/nonexistent/lost.ics",
+                counts_as_busy=True,
+                receives_events=False,
+                last_error="",
+                created_at=now,
             )
         )
     page = text(site.get("/"))
@@ -164,3 +170,90 @@ def test_planning_records_when_each_calendar_was_read_and_why_one_was_not(
     assert rows["Lost file"].last_read_at is None
     assert "no such calendar file" in rows["Lost file"].last_error
     assert "Lost file" in text(site.get("/calendars"))
+
+
+def test_a_failed_delivery_is_shown_with_the_reason_and_can_be_retried(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    now = datetime.now(UTC)
+    with transaction(sqlite_runtime.sessions) as session:
+        job = models.OutboxMessage(
+            user_id=owner,
+            kind="email",
+            payload={"recipients": ["ana@example.org"]},
+            message_id="<x@meetagain>",
+            status="failed",
+            attempts=5,
+            next_attempt_at=now + timedelta(hours=1),
+            last_error="550 5.1.1 mailbox unavailable",
+            created_at=now,
+        )
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    page = text(site.get("/"))
+    assert "Delivery problems" in page and "550 5.1.1 mailbox unavailable" in page
+    assert "ana@example.org" in page
+    assert site.post(f"/outbox/{job_id}/retry").status_code == 303
+    with transaction(sqlite_runtime.sessions) as session:
+        row = session.get(models.OutboxMessage, job_id)
+        assert row is not None and row.status == "pending"
+        assert row.next_attempt_at <= now + timedelta(seconds=5)
+    assert site.post("/outbox/999999/retry").status_code == 404
+
+
+def test_a_booked_coffee_shows_its_prep_card(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    from web.services.invites import accept_invite
+
+    with_demo(sqlite_runtime, owner)
+    page = text(site.get("/"))
+    contact_id = proposal_ids(page)[0]
+    checked, _ = offered_times(page, contact_id)
+    response = site.post(f"/plan/{contact_id}/approve", {"time": checked})
+    flashed = text(site.get(response.location))
+    token = re.search(r"/i/([A-Za-z0-9_-]+)", flashed)
+    assert token is not None
+    accept_invite(
+        sqlite_runtime, token.group(1), datetime.fromisoformat(checked[0]), now=datetime.now(UTC)
+    )
+    with transaction(sqlite_runtime.sessions) as session:
+        contact = session.get(models.Contact, contact_id)
+        assert contact is not None
+        contact.questions = ["How did the launch go?"]
+        session.add(
+            models.Interaction(
+                user_id=owner,
+                contact_id=contact_id,
+                occurred_on=datetime.now(UTC).date() - timedelta(days=300),
+                kind="coffee",
+                notes="Planning a move to Lisbon",
+                source="manual",
+                confirmed=True,
+                created_at=datetime.now(UTC),
+            )
+        )
+    page = text(site.get("/"))
+    upcoming = page.split('id="h-upcoming"', 1)[1].split("</section>", 1)[0]
+    assert "How did the launch go?" in upcoming
+    assert "Planning a move to Lisbon" in upcoming
+    assert "How you met" in upcoming
+
+
+def test_the_invite_message_is_prefilled_and_the_edited_text_is_sent(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    with_demo(sqlite_runtime, owner)
+    page = text(site.get("/"))
+    contact_id = proposal_ids(page)[0]
+    with transaction(sqlite_runtime.sessions) as session:
+        contact = session.get(models.Contact, contact_id)
+        assert contact is not None
+        first_name = contact.name.split()[0]
+    assert f"Hi {first_name}," in page
+    checked, _ = offered_times(page, contact_id)
+    edited = f"Hi {first_name}, coffee at the usual place? Olivia"
+    site.post(f"/plan/{contact_id}/approve", {"time": checked, "message": edited})
+    [invite] = invites(sqlite_runtime)
+    assert invite.message.strip() == edited

@@ -4,6 +4,7 @@ talk over a socket to the local FakeGoogle; the browser's redirects are followed
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -105,8 +106,9 @@ def age_token(runtime: Runtime, user_id: int = 1) -> None:
 
 
 def test_connecting_google_stores_encrypted_tokens_and_lists_calendars(
-    gweb: Web, grt: Runtime, google: FakeGoogle
+    gweb: Web, grt: Runtime, google: FakeGoogle, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     url = start(gweb)
     query = parse_qs(urlsplit(url).query)
     assert url.startswith(google.auth_uri)
@@ -143,6 +145,12 @@ def test_connecting_google_stores_encrypted_tokens_and_lists_calendars(
 
     page = text(gweb.get("/calendars"))
     assert "Team (Google)" in page and "working" in page
+    # Tokens never reach the logs, even at DEBUG.
+    age_token(grt)
+    assert google_service.credentials_for(grt, 1) is not None
+    logged = caplog.text
+    for secret in (token["token"], token["refresh_token"], stored_token(grt)["token"]):
+        assert str(secret) not in logged
 
 
 def test_after_connecting_the_user_picks_busy_calendars_and_the_one_for_coffees(
@@ -293,8 +301,15 @@ def test_planning_keeps_working_with_other_calendars_when_google_is_revoked(
     gweb.get("/calendars")
     gweb.post(
         "/calendars/ics",
-        {"name": "Work", "file": (__import__("io").BytesIO(ics_bytes(
-            ("Stand-up", "20300101T090000Z", "20300101T091500Z"))), "work.ics")},
+        {
+            "name": "Work",
+            "file": (
+                __import__("io").BytesIO(
+                    ics_bytes(("Stand-up", "20300101T090000Z", "20300101T091500Z"))
+                ),
+                "work.ics",
+            ),
+        },
         content_type="multipart/form-data",
     )
     page = text(gweb.get("/"))

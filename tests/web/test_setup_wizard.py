@@ -52,8 +52,11 @@ def test_saving_zone_and_windows_stores_them_as_user_settings(
     user = stored_user(sqlite_runtime)
     assert user.timezone == "America/New_York"
     assert user.settings["windows"] == {
-        "breakfast": {"start": "07:00", "end": "08:30",
-                      "weekdays": ["mon", "tue", "wed", "thu", "fri"]},
+        "breakfast": {
+            "start": "07:00",
+            "end": "08:30",
+            "weekdays": ["mon", "tue", "wed", "thu", "fri"],
+        },
         "lunch": {"start": "12:30", "end": "14:00", "weekdays": ["tue", "thu"]},
     }
     assert user.setup_step == 1
@@ -84,9 +87,7 @@ def test_a_bad_time_is_reported_next_to_its_field_and_nothing_is_saved(
 
 def test_an_end_before_the_start_and_no_days_are_explained(site: Web, owner: int) -> None:
     site.get("/setup/time")
-    response = site.post(
-        "/setup/time", windows_form(w_breakfast_end="06:00", w_lunch_days=[])
-    )
+    response = site.post("/setup/time", windows_form(w_breakfast_end="06:00", w_lunch_days=[]))
     page = text(response)
     assert "The end must be after the start." in page
     assert "Pick at least one day." in page
@@ -111,12 +112,25 @@ def test_all_windows_switched_off_is_refused(site: Web, owner: int) -> None:
 
 def rules_form(**changes: object) -> dict[str, object]:
     page_values = {
-        "cad_mentor": "30", "cad_advocate": "60", "cad_sponsor": "60", "cad_peer": "90",
-        "cad_department-head": "90", "cad_recruiter": "120", "cad_friend": "60",
-        "cad_other": "180", "follow_up_after_days": "3", "follow_up_window_days": "21",
-        "decline_cooldown_days": "30", "ignored_invites_to_pause": "3",
-        "duration_minutes": "60", "buffer_minutes": "10", "min_notice_hours": "24",
-        "horizon_days": "14", "max_per_day": "1", "max_per_week": "2", "times_per_invite": "3",
+        "cad_mentor": "30",
+        "cad_advocate": "60",
+        "cad_sponsor": "60",
+        "cad_peer": "90",
+        "cad_department-head": "90",
+        "cad_recruiter": "120",
+        "cad_friend": "60",
+        "cad_other": "180",
+        "follow_up_after_days": "3",
+        "follow_up_window_days": "21",
+        "decline_cooldown_days": "30",
+        "ignored_invites_to_pause": "3",
+        "duration_minutes": "60",
+        "buffer_minutes": "10",
+        "min_notice_hours": "24",
+        "horizon_days": "14",
+        "max_per_day": "1",
+        "max_per_week": "2",
+        "times_per_invite": "3",
     }
     page_values.update({k: str(v) for k, v in changes.items()})
     return dict(page_values)
@@ -151,6 +165,11 @@ def test_bad_rule_values_are_reported_per_field_and_keep_the_old_rules(
 
 def test_settings_links_back_to_every_setup_step(site: Web, owner: int) -> None:
     page = text(site.get("/settings"))
-    for url in ("/setup/time", "/calendars", "/contacts/import", "/setup/rules",
-                "/contacts/export.csv"):
+    for url in (
+        "/setup/time",
+        "/calendars",
+        "/contacts/import",
+        "/setup/rules",
+        "/contacts/export.csv",
+    ):
         assert f'href="{url}"' in page

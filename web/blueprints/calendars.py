@@ -159,7 +159,7 @@ def add_ics() -> Response | tuple[str, int]:
 
 
 def _check_ics(data: bytes, filename: str, user: UserView) -> str:
-    """"" when the upload parses as a calendar, else one line saying what is wrong."""
+    """ "" when the upload parses as a calendar, else one line saying what is wrong."""
     from integrations.calendars.ics import parse_busy
 
     if not data.strip():
@@ -243,9 +243,7 @@ def source_for(row: models.Calendar, user: UserView) -> CalendarSource:
         from integrations.calendars.caldav_source import CalDavSource
 
         password = (
-            secret_box(runtime()).decrypt_text(row.secret_encrypted)
-            if row.secret_encrypted
-            else ""
+            secret_box(runtime()).decrypt_text(row.secret_encrypted) if row.secret_encrypted else ""
         )
         source: CalendarSource = CalDavSource(
             row.location, row.username, password, zone=zone, me=me

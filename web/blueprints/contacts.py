@@ -15,7 +15,7 @@ from integrations.storage import models
 from integrations.storage.contacts import ContactRepository, set_emails, to_domain
 from integrations.storage.db import transaction
 from scheduler.model import Contact, InteractionKind, Meal, Relationship
-from web.auth import current_user, login_required, runtime
+from web.auth import current_user, login_required, runtime, safe_next
 from web.services.accounts import UserView, user_config
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -105,7 +105,7 @@ def _sort_key(sort: str) -> Any:
         return lambda line: (line.last is not None, line.last or date.min, line.contact.name)
     # Most overdue first; never-met contacts after the overdue ones.
     return lambda line: (
-        -(line.overdue_days if line.overdue_days is not None else -10**6),
+        -(line.overdue_days if line.overdue_days is not None else -(10**6)),
         line.contact.name.lower(),
     )
 
@@ -122,8 +122,21 @@ def index() -> str:
     if query:
         lines = [line for line in lines if _matches(line, query)]
     lines.sort(key=_sort_key(sort))
+    from web.services.contacts import list_contacts
+
+    # What the rules say about each contact (due and why, or why not), from the CONTACTS service.
+    plan_status = {
+        item.contact.id: item
+        for item in list_contacts(runtime(), user.id, now=datetime.now(UTC), sort="name")
+    }
     return render_template(
-        "contacts/index.html", lines=lines, query=query, sort=sort, sorts=SORTS, total=len(lines)
+        "contacts/index.html",
+        lines=lines,
+        query=query,
+        sort=sort,
+        sorts=SORTS,
+        total=len(lines),
+        plan_status=plan_status,
     )
 
 
@@ -143,15 +156,24 @@ def show(contact_id: int) -> str:
         contact = to_domain(row)
         log = sorted(row.interactions, key=lambda i: (i.occurred_on, i.id), reverse=True)
         log_view = [
-            {"on": i.occurred_on, "kind": i.kind, "notes": i.notes, "source": i.source,
-             "confirmed": i.confirmed}
+            {
+                "on": i.occurred_on,
+                "kind": i.kind,
+                "notes": i.notes,
+                "source": i.source,
+                "confirmed": i.confirmed,
+            }
             for i in log
         ]
     line = line_for(contact, user_config(runtime(), user), _today(user))
+    from web.services.contacts import get_contact
+
+    detail = get_contact(runtime(), user.id, contact_id, now=datetime.now(UTC))
     return render_template(
         "contacts/show.html",
         c=contact,
         line=line,
+        detail=detail,
         log=log_view,
         errors={},
         form=_form_values(contact),
@@ -274,8 +296,13 @@ def edit(contact_id: int) -> WerkzeugResponse | tuple[str, int]:
             return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
         contact = to_domain(row)
         log_view = [
-            {"on": i.occurred_on, "kind": i.kind, "notes": i.notes, "source": i.source,
-             "confirmed": i.confirmed}
+            {
+                "on": i.occurred_on,
+                "kind": i.kind,
+                "notes": i.notes,
+                "source": i.source,
+                "confirmed": i.confirmed,
+            }
             for i in sorted(row.interactions, key=lambda i: i.occurred_on, reverse=True)
         ]
     form = dict(values)
@@ -284,11 +311,15 @@ def edit(contact_id: int) -> WerkzeugResponse | tuple[str, int]:
     form["questions"] = request.form.get("questions", "")
     form["cadence_days"] = request.form.get("cadence_days", "")
     line = line_for(contact, user_config(runtime(), user), _today(user))
+    from web.services.contacts import get_contact
+
+    detail = get_contact(runtime(), user.id, contact_id, now=datetime.now(UTC))
     return (
         render_template(
             "contacts/show.html",
             c=contact,
             line=line,
+            detail=detail,
             log=log_view,
             errors=errors,
             form=form,
@@ -335,8 +366,13 @@ def new() -> WerkzeugResponse | str | tuple[str, int]:
             if met_on:
                 row.interactions.append(
                     models.Interaction(
-                        user_id=user.id, occurred_on=met_on, kind="meeting", notes="",
-                        source="manual", confirmed=True, created_at=now,
+                        user_id=user.id,
+                        occurred_on=met_on,
+                        kind="meeting",
+                        notes="",
+                        source="manual",
+                        confirmed=True,
+                        created_at=now,
                     )
                 )
             session.flush()
@@ -347,9 +383,13 @@ def new() -> WerkzeugResponse | str | tuple[str, int]:
         template = "setup/contacts.html" if wizard else "contacts/new.html"
         return (
             render_template(
-                template, errors=errors, form=form, relationships=[r.value for r in Relationship],
+                template,
+                errors=errors,
+                form=form,
+                relationships=[r.value for r in Relationship],
                 step=3 if request.form.get("wizard") == "1" else None,
-                count=count_contacts(user.id), report=None,
+                count=count_contacts(user.id),
+                report=None,
             ),
             400,
         )
@@ -380,8 +420,13 @@ def log_meeting(contact_id: int) -> WerkzeugResponse:
         row = _own(session, contact_id)
         row.interactions.append(
             models.Interaction(
-                user_id=user.id, occurred_on=on, kind=kind, notes=notes, source="manual",
-                confirmed=True, created_at=datetime.now(UTC),
+                user_id=user.id,
+                occurred_on=on,
+                kind=kind,
+                notes=notes,
+                source="manual",
+                confirmed=True,
+                created_at=datetime.now(UTC),
             )
         )
         if row.first_met is None or on < row.first_met:
@@ -407,15 +452,17 @@ def snooze(contact_id: int) -> WerkzeugResponse:
         row.snoozed_until = until
         row.updated_at = datetime.now(UTC)
         name = row.name
-    flash(f"{name} snoozed until {until:%d %b %Y}." if until else f"{name} is no longer snoozed.",
-          "ok")
+    flash(
+        f"{name} snoozed until {until:%d %b %Y}." if until else f"{name} is no longer snoozed.",
+        "ok",
+    )
     return redirect(_back_to(contact_id), code=303)
 
 
 def _back_to(contact_id: int) -> str:
     target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith("//"):
-        return target
+    if target:
+        return safe_next(target)
     return url_for("contacts.show", contact_id=contact_id)
 
 
@@ -440,8 +487,12 @@ def import_file() -> WerkzeugResponse | str | tuple[str, int]:
     upload = request.files.get("file")
     wizard = request.form.get("wizard") == "1"
     template = "setup/contacts.html" if wizard else "contacts/import.html"
-    context: dict[str, Any] = {"step": 3 if wizard else None, "errors": {}, "form": {},
-                               "relationships": [r.value for r in Relationship]}
+    context: dict[str, Any] = {
+        "step": 3 if wizard else None,
+        "errors": {},
+        "form": {},
+        "relationships": [r.value for r in Relationship],
+    }
     if upload is None or not upload.filename:
         context["errors"] = {"import": "Choose a file to import."}
         context.update(count=count_contacts(user.id), report=None)
@@ -454,9 +505,7 @@ def import_file() -> WerkzeugResponse | str | tuple[str, int]:
 
     try:
         with transaction(runtime().sessions) as session:
-            report = import_contacts(
-                session, user.id, data, format=fmt, source=upload.filename
-            )
+            report = import_contacts(session, user.id, data, format=fmt, source=upload.filename)
     except ContactFileError as exc:  # names the file and line; nothing was stored
         context["errors"] = {"import": str(exc)}
         context.update(count=count_contacts(user.id), report=None)
@@ -473,7 +522,11 @@ def import_file() -> WerkzeugResponse | str | tuple[str, int]:
 @login_required
 def import_page() -> str:
     return render_template(
-        "contacts/import.html", step=None, errors={}, form={}, report=None,
+        "contacts/import.html",
+        step=None,
+        errors={},
+        form={},
+        report=None,
         count=count_contacts(current_user().id),
     )
 
@@ -492,3 +545,38 @@ def export() -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="meetagain-contacts.csv"'},
     )
+
+
+@bp.post("/<int:contact_id>/unpause")
+@login_required
+def unpause(contact_id: int) -> WerkzeugResponse:
+    """Invite again a contact that was paused after ignored invites."""
+    from web.services.contacts import ContactNotFound
+    from web.services.contacts import unpause as do_unpause
+
+    try:
+        do_unpause(runtime(), current_user().id, contact_id, now=datetime.now(UTC))
+    except ContactNotFound:
+        abort(404)
+    flash("They can be invited again.", "ok")
+    return redirect(_back_to(contact_id), code=303)
+
+
+@bp.post("/interactions/<int:interaction_id>")
+@login_required
+def confirm_interaction(interaction_id: int) -> WerkzeugResponse:
+    """Confirm (or reject) a meeting found in a calendar before it counts."""
+    from web.services.contacts import confirm_interactions
+
+    confirm = request.form.get("action") == "confirm"
+    done, dropped = confirm_interactions(
+        runtime(),
+        current_user().id,
+        [interaction_id] if confirm else [],
+        reject=[] if confirm else [interaction_id],
+    )
+    if not done and not dropped:
+        abort(404)
+    flash("Meeting confirmed." if confirm else "Not counted as a meeting.", "ok")
+    target = request.form.get("next", "")
+    return redirect(safe_next(target), code=303)

@@ -19,6 +19,7 @@ from web.auth import current_user, login_required, redirect_to, runtime
 from web.blueprints.contacts import ContactLine, contact_lines
 from web.errors import UserError
 from web.services.accounts import UserView, user_config
+from web.services.contacts import pending_interactions
 
 log = logging.getLogger(__name__)
 bp = Blueprint("dashboard", __name__)
@@ -52,11 +53,28 @@ def _plan(user: UserView, now: datetime) -> PlanView:
         result = plan_for_user(runtime(), user.id, now=now)
     except (CalendarError, UserError) as exc:
         return PlanView([], [], [], str(exc))
+    except Exception as exc:  # the rest of the dashboard still works without a plan
+        log.exception("planning failed for user %s", user.id)
+        return PlanView([], [], [], f"The plan could not be made ({exc.__class__.__name__}).")
     return PlanView(
         proposals=list(result.proposals),
         slots=list(getattr(result, "slots", []) or []),
         warnings=[str(w) for w in getattr(result, "warnings", []) or []],
     )
+
+
+def default_messages(user: UserView, contact_ids: list[int]) -> dict[int, str]:
+    """The editable invite message per proposed contact (name, how you met, a question)."""
+    from web.services.invites import default_message
+
+    messages: dict[int, str] = {}
+    with transaction(runtime().sessions) as session:
+        repo = ContactRepository(session, user.id)
+        for contact_id in contact_ids:
+            row = repo.get_row(contact_id)
+            if row is not None:
+                messages[contact_id] = default_message(user.name, row)
+    return messages
 
 
 def record_reads(user_id: int, warnings: list[str], now: datetime) -> None:
@@ -74,7 +92,8 @@ def record_reads(user_id: int, warnings: list[str], now: datetime) -> None:
         for row in rows:
             if row.kind == "google":
                 mine = [
-                    w for w in warnings
+                    w
+                    for w in warnings
                     if ("Google" in w or w.startswith("google:"))
                     and ("calendar '" not in w or row.external_id in w)
                 ]
@@ -121,8 +140,12 @@ def health(lines: list[ContactLine]) -> list[dict[str, Any]]:
             counts["on-track"] += 1
     biggest = max(counts.values(), default=0) or 1
     return [
-        {"key": key, "label": label, "count": counts[key],
-         "width": round(counts[key] / biggest * 100, 1)}
+        {
+            "key": key,
+            "label": label,
+            "count": counts[key],
+            "width": round(counts[key] / biggest * 100, 1),
+        }
         for key, label in HEALTH_BUCKETS
     ]
 
@@ -147,22 +170,40 @@ def week_view(
         blocks: list[dict[str, Any]] = []
         for w in windows:
             if day.weekday() in w.weekdays:
-                blocks.append({"name": w.name, "kind": "busy", "top": pos(w.start),
-                               "height": round(pos(w.end) - pos(w.start), 2),
-                               "label": f"{w.start:%H:%M}–{w.end:%H:%M} taken"})
+                blocks.append(
+                    {
+                        "name": w.name,
+                        "kind": "busy",
+                        "top": pos(w.start),
+                        "height": round(pos(w.end) - pos(w.start), 2),
+                        "label": f"{w.start:%H:%M}–{w.end:%H:%M} taken",
+                    }
+                )
         for slot in slots:
             s, e = slot.start.astimezone(zone), slot.end.astimezone(zone)
             if s.date() != day:
                 continue
             end_t = e.time() if e.date() == day else time(23, 59)
-            blocks.append({"name": slot.window, "kind": "free", "top": pos(s.time()),
-                           "height": max(1.5, round(pos(end_t) - pos(s.time()), 2)),
-                           "label": f"{s:%H:%M}–{e:%H:%M} free"})
+            blocks.append(
+                {
+                    "name": slot.window,
+                    "kind": "free",
+                    "top": pos(s.time()),
+                    "height": max(1.5, round(pos(end_t) - pos(s.time()), 2)),
+                    "label": f"{s:%H:%M}–{e:%H:%M} free",
+                }
+            )
         columns.append(blocks)
-    hours = [{"label": f"{h:02d}:00", "top": round((h - first) * 60 / span * 100, 2)}
-             for h in range(first, last + 1)]
-    return {"days": columns, "labels": labels, "hours": hours,
-            "legend": [("free", "free for a coffee"), ("busy", "meal window, busy")]}
+    hours = [
+        {"label": f"{h:02d}:00", "top": round((h - first) * 60 / span * 100, 2)}
+        for h in range(first, last + 1)
+    ]
+    return {
+        "days": columns,
+        "labels": labels,
+        "hours": hours,
+        "legend": [("free", "free for a coffee"), ("busy", "meal window, busy")],
+    }
 
 
 @bp.get("/")
@@ -196,7 +237,10 @@ def index() -> str:
         upcoming=upcoming,
         confirm=confirm,
         open_invites=open_invites,
+        messages=default_messages(user, [p.contact.id for p in plan.proposals if p.contact.id]),
         problems=delivery_problems(user.id),
+        pending=pending_interactions(runtime(), user.id),
+        last_notes=last_notes(user.id, [c.contact_id for c in upcoming]),
         contact_count=len(lines),
         user=user,
         now=now,
@@ -227,9 +271,15 @@ def proposal(contact_id: int) -> str:
     now = datetime.now(UTC)
     found, plan = _proposal_for(contact_id, now)
     options = alternatives(found, plan.slots, config.scheduling) if found else []
+    messages = default_messages(user, [contact_id]) if found else {}
     return render_template(
-        "dashboard/proposal.html", name=name, proposal=found, options=options,
-        zone=config.zone, contact_id=contact_id,
+        "dashboard/proposal.html",
+        messages=messages,
+        name=name,
+        proposal=found,
+        options=options,
+        zone=config.zone,
+        contact_id=contact_id,
     )
 
 
@@ -338,19 +388,51 @@ def retry_delivery(job_id: int) -> Response:
     return redirect_to("dashboard.index")
 
 
+def last_notes(user_id: int, contact_ids: list[int]) -> dict[int, tuple[date, str]]:
+    """The latest logged note per contact, for the prep cards."""
+    from sqlalchemy import select
+
+    from integrations.storage import models
+
+    if not contact_ids:
+        return {}
+    found: dict[int, tuple[date, str]] = {}
+    with transaction(runtime().sessions) as session:
+        rows = session.execute(
+            select(
+                models.Interaction.contact_id,
+                models.Interaction.occurred_on,
+                models.Interaction.notes,
+            )
+            .where(
+                models.Interaction.user_id == user_id,
+                models.Interaction.contact_id.in_(contact_ids),
+                models.Interaction.notes != "",
+            )
+            .order_by(models.Interaction.occurred_on, models.Interaction.id)
+        )
+        for contact_id, on, notes in rows:
+            found[contact_id] = (on, notes)
+    return found
+
+
 def delivery_problems(user_id: int) -> list[dict[str, Any]]:
     """Emails and calendar writes that failed at least once, with the server's reason."""
     from integrations.storage import outbox
 
-    labels = {"email": "Email", "calendar_insert": "Calendar event",
-              "calendar_delete": "Calendar cancellation"}
+    labels = {
+        "email": "Email",
+        "calendar_insert": "Calendar event",
+        "calendar_delete": "Calendar cancellation",
+    }
     with transaction(runtime().sessions) as session:
         return [
             {
                 "id": row.id,
                 "what": labels.get(row.kind, row.kind),
                 "to": ", ".join(row.payload.get("recipients", []) or [])
-                if isinstance(row.payload, dict) else "",
+                if isinstance(row.payload, dict)
+                else "",
                 "status": row.status,
                 "attempts": row.attempts,
                 "error": row.last_error,

@@ -143,23 +143,80 @@ def _headers(response: Response) -> Response:
 # --- rendering helpers ---------------------------------------------------------------------
 
 
+# The picker lists these (and the zone in use); the page's script adds every zone the browser
+# knows. Any IANA name is accepted in ?tz=, listed or not. A short list keeps the page small.
+COMMON_ZONES = (
+    "Pacific/Honolulu",
+    "America/Anchorage",
+    "America/Los_Angeles",
+    "America/Vancouver",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Chicago",
+    "America/Mexico_City",
+    "America/Bogota",
+    "America/Lima",
+    "America/New_York",
+    "America/Toronto",
+    "America/Halifax",
+    "America/Santiago",
+    "America/Sao_Paulo",
+    "America/Argentina/Buenos_Aires",
+    "Atlantic/Reykjavik",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Africa/Lagos",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Amsterdam",
+    "Europe/Stockholm",
+    "Europe/Warsaw",
+    "Europe/Zurich",
+    "Africa/Cairo",
+    "Africa/Johannesburg",
+    "Europe/Athens",
+    "Europe/Helsinki",
+    "Europe/Kyiv",
+    "Europe/Istanbul",
+    "Europe/Moscow",
+    "Asia/Jerusalem",
+    "Asia/Dubai",
+    "Africa/Nairobi",
+    "Asia/Karachi",
+    "Asia/Kolkata",
+    "Asia/Dhaka",
+    "Asia/Bangkok",
+    "Asia/Jakarta",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Manila",
+    "Asia/Seoul",
+    "Asia/Tokyo",
+    "Australia/Perth",
+    "Australia/Brisbane",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "Pacific/Apia",
+    "UTC",
+)
+
+
 @lru_cache(maxsize=1)
-def _zone_names() -> tuple[str, ...]:
-    return tuple(
-        sorted(
-            z
-            for z in available_timezones()
-            if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/"))
-        )
-        + ["UTC"]
-    )
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _zone_options(selected: str) -> Markup:
-    # Rendered once per selected zone: the list is long and the same for everyone.
+    # Rendered once per selected zone: the list is the same for everyone.
+    names = sorted(set(COMMON_ZONES) | {selected}, key=lambda z: (z != "UTC", z))
     parts = []
-    for name in _zone_names():
+    for name in names:
         sel = " selected" if name == selected else ""
         parts.append(f'<option value="{name}"{sel}>{name.replace("_", " ")}</option>')
     return Markup("".join(parts))

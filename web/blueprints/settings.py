@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, render_template, request
+from werkzeug.wrappers import Response
 
-from web.auth import current_user, login_required, runtime
+from web.auth import current_user, login_required, redirect_to, runtime
 from web.blueprints.contacts import count_contacts
-from web.services.accounts import user_config
+from web.services.accounts import AccountError, create_user, user_config
 from web.services.google import connection
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -16,7 +17,7 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 @bp.get("")
 @login_required
-def index() -> str:
+def index(errors: dict[str, str] | None = None, form: dict[str, str] | None = None) -> str:
     user = current_user()
     config = user_config(runtime(), user)
     return render_template(
@@ -25,7 +26,28 @@ def index() -> str:
         config=config,
         google=connection(runtime(), user.id),
         contacts=count_contacts(user.id),
+        errors=errors or {},
+        form=form or {},
     )
+
+
+@bp.post("/users")
+@login_required
+def add_user() -> Response | tuple[str, int]:
+    """Add another person with their own contacts, calendars and plan on this instance."""
+    form = {k: request.form.get(k, "") for k in ("email", "name")}
+    try:
+        create_user(
+            runtime(),
+            form["email"],
+            request.form.get("password", ""),
+            form["name"],
+            timezone=current_user().timezone,
+        )
+    except AccountError as exc:
+        return index({exc.field or "_form": str(exc)}, form), 400
+    flash(f"Account for {form['email'].strip().lower()} created; they can sign in now.", "ok")
+    return redirect_to("settings.index")
 
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -42,7 +64,7 @@ def readme_section(heading: str) -> str:
     if start < 0:
         return ""
     level = heading.split(" ", 1)[0]
-    rest = text[start + len(heading):]
+    rest = text[start + len(heading) :]
     ends = [i for i in (rest.find(f"\n{level} "), rest.find("\n## ")) if i >= 0]
     return rest[: min(ends)].strip() if ends else rest.strip()
 

@@ -126,8 +126,10 @@ def week_picture(rows: list[dict[str, Any]]) -> dict[str, Any]:
                     "label": f"{row['start']}–{row['end']}",
                 }
             )
-    hours = [{"label": f"{h:02d}:00", "top": round((h - first) * 60 / span * 100, 2)}
-             for h in range(first, last + 1)]
+    hours = [
+        {"label": f"{h:02d}:00", "top": round((h - first) * 60 / span * 100, 2)}
+        for h in range(first, last + 1)
+    ]
     return {"days": days, "labels": DAY_LABELS, "hours": hours}
 
 
@@ -164,8 +166,10 @@ def time_and_meals() -> Response | str | tuple[str, int]:
                     errors[f"w_{name}_{key}"] = (
                         f"Use a 24-hour time like 07:30 (got {entry[key]!r})."
                     )
-            if not errors.get(f"w_{name}_start") and not errors.get(f"w_{name}_end") and (
-                parse_time(entry["end"]) <= parse_time(entry["start"])
+            if (
+                not errors.get(f"w_{name}_start")
+                and not errors.get(f"w_{name}_end")
+                and (parse_time(entry["end"]) <= parse_time(entry["start"]))
             ):
                 errors[f"w_{name}_end"] = "The end must be after the start."
             if not entry["days"]:

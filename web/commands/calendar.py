@@ -42,7 +42,11 @@ def _common(command: Any) -> Any:
             help="The owner's address(es): events they declined are free (default: config).",
         ),
         click.option(
-            "--days", type=int, default=None, help="How many days (default: horizon_days)."
+            "--days",
+            type=int,
+            default=None,
+            metavar="N",
+            help="How many days (default: horizon_days).",
         ),
         click.option(
             "--from",

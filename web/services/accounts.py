@@ -74,9 +74,7 @@ def _check_email(email: str) -> str:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise AccountError(
-            f"Choose a password of at least {MIN_PASSWORD} characters.", "password"
-        )
+        raise AccountError(f"Choose a password of at least {MIN_PASSWORD} characters.", "password")
 
 
 def create_first_account(runtime: Runtime, email: str, password: str, name: str = "") -> int:

@@ -464,3 +464,33 @@ def _read_ics(location: str, config: Any) -> bytes:
         response.raise_for_status()
         return response.content
     return Path(location).expanduser().read_bytes()
+
+
+def import_file(
+    runtime: Runtime,
+    user_id: int,
+    data: bytes,
+    *,
+    filename: str = "upload",
+    format: str = "auto",
+    mapping: str | Mapping[str, str] | None = None,
+) -> Any:
+    """Import an uploaded file in one transaction; returns the ImportReport.
+
+    A file that cannot be read at all raises ContactError (field "file") and changes nothing.
+    """
+    from integrations.contacts_import import ContactFileError, import_contacts
+
+    try:
+        with transaction(runtime.sessions, immediate=True) as session:
+            return import_contacts(session, user_id, data, format, mapping, source=filename)
+    except ContactFileError as exc:
+        raise ContactError(str(exc), "file") from None
+
+
+def export_file(runtime: Runtime, user_id: int) -> str:
+    """All of the user's contacts as native CSV text."""
+    from integrations.contacts_import import export_csv
+
+    with transaction(runtime.sessions) as session:
+        return export_csv(session, user_id)

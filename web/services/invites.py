@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import secrets
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Any
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -26,7 +31,7 @@ from integrations.config import Config, ConfigError, with_user_settings
 from integrations.icalendar_invite import CoffeeEvent, build_ics
 from integrations.invite_email import Party, attach_calendar, build_invite_email, build_notice
 from integrations.storage import models
-from integrations.storage.db import transaction
+from integrations.storage.db import is_sqlite, transaction
 from integrations.storage.outbox import enqueue, enqueue_email
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime, format_span
@@ -34,11 +39,17 @@ from scheduler.model import BusyReport, Interval, ProposedTime
 from web.composition import Runtime
 from web.errors import UserError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
 TOKEN_BYTES = 24  # 192 random bits
 MORE_TIMES = 6
 SUGGEST_DAYS = 14
+LONGEST_MEETING = timedelta(hours=12)
 
 
 # --- errors the web layer maps to status codes ---------------------------------------------
@@ -215,41 +226,6 @@ def _load_invite(session: Session, token: str, *, lock: bool = False) -> models.
     return invite
 
 
-def _view(
-    session: Session, runtime: Runtime, invite: models.Invite, *, now: datetime
-) -> InviteView:
-    user = session.get(models.User, invite.user_id)
-    contact = session.get(models.Contact, invite.contact_id)
-    assert user is not None and contact is not None
-    config = user_config(runtime, user)
-    times = tuple(_offered(t) for t in invite.times)
-    booking = session.scalar(
-        select(models.Booking)
-        .where(models.Booking.invite_id == invite.id)
-        .order_by(models.Booking.id.desc())
-        .limit(1)
-    )
-    return InviteView(
-        id=invite.id,
-        user_id=invite.user_id,
-        status=invite.status,
-        state=rules.link_state(invite.status, invite.expires_at, now=now),
-        owner_name=user.name or user.email,
-        owner_email=user.email,
-        owner_timezone=_zone_name(user, config),
-        contact_name=contact.name,
-        contact_email=invite.email,
-        message=invite.message,
-        invitee_timezone=invite.invitee_timezone,
-        times=times,
-        remaining=tuple(rules.remaining(times, now=now)),
-        expires_at=invite.expires_at,
-        answer_note=invite.answer_note,
-        booking=_booking_view(booking) if booking is not None else None,
-        windows=tuple(sorted({t.window for t in times if t.window})),
-    )
-
-
 def _check_zone(name: str) -> str:
     if not name:
         return ""
@@ -292,6 +268,8 @@ def create_invite(
             raise UserError(f"proposed time {t.start.isoformat()} has no time zone")
         if t.end <= t.start:
             raise UserError(f"proposed time {t.start.isoformat()} ends before it starts")
+        if t.end - t.start > LONGEST_MEETING:
+            raise UserError(f"proposed time {t.start.isoformat()} is longer than 12 hours")
         if t.start <= rules_now:
             raise UserError(f"proposed time {t.start.isoformat()} is in the past")
     if len({t.start for t in ordered}) != len(ordered):
@@ -365,10 +343,93 @@ def create_invite(
 # --- reading --------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
+def _page_statements() -> tuple[Any, Any, Any]:
+    """The invite page's SELECTs, built once (building a statement costs more than running it)."""
+    inv, usr, con = models.Invite.__table__.c, models.User.__table__.c, models.Contact.__table__.c
+    tim, bkg = models.InviteTime.__table__.c, models.Booking.__table__.c
+    invite = (
+        select(
+            inv.id,
+            inv.user_id,
+            inv.status,
+            inv.expires_at,
+            inv.message,
+            inv.email,
+            inv.invitee_timezone,
+            inv.answer_note,
+            usr.name.label("owner_name"),
+            usr.email.label("owner_email"),
+            usr.timezone.label("owner_zone"),
+            con.name.label("contact_name"),
+        )
+        .join_from(models.Invite.__table__, models.User.__table__, usr.id == inv.user_id)
+        .join(models.Contact.__table__, con.id == inv.contact_id)
+        .where(inv.token_hash == bindparam("token_hash"))
+    )
+    times = (
+        select(tim.start, tim.end, tim.window, tim.withdrawn)
+        .where(tim.invite_id == bindparam("invite_id"))
+        .order_by(tim.start)
+    )
+    booking = (
+        select(models.Booking.__table__)
+        .where(bkg.invite_id == bindparam("invite_id"))
+        .order_by(bkg.id.desc())
+        .limit(1)
+    )
+    return invite, times, booking
+
+
 def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:
-    """The invite behind a token, for its public page (InviteNotFound when there is none)."""
-    with transaction(runtime.sessions) as session:
-        return _view(session, runtime, _load_invite(session, token), now=now)
+    """The invite behind a token, for its public page (InviteNotFound when there is none).
+
+    The busiest read of the app (every visit of every invite link), so it is two or three plain
+    SELECTs on one connection rather than ORM loads.
+    """
+    invite_stmt, times_stmt, booking_stmt = _page_statements()
+    with runtime.engine.connect() as conn:
+        row = conn.execute(invite_stmt, {"token_hash": hash_token(token)}).first()
+        if row is None:
+            raise InviteNotFound("no such invite")
+        times = tuple(
+            OfferedTime(_aware(t.start), _aware(t.end), t.window, t.withdrawn)
+            for t in conn.execute(times_stmt, {"invite_id": row.id})
+        )
+        booking = None
+        if row.status != rules.OPEN:
+            b = conn.execute(booking_stmt, {"invite_id": row.id}).first()
+            if b is not None:
+                booking = BookingView(
+                    id=b.id,
+                    start=b.start,
+                    end=b.end,
+                    status=b.status,
+                    ical_uid=b.ical_uid,
+                    sequence=b.sequence,
+                    calendar_event_id=b.calendar_event_id,
+                    calendar_error=b.calendar_error,
+                    met=b.met,
+                )
+    return InviteView(
+        id=row.id,
+        user_id=row.user_id,
+        status=row.status,
+        state=rules.link_state(row.status, row.expires_at, now=now),
+        owner_name=row.owner_name or row.owner_email,
+        owner_email=row.owner_email,
+        owner_timezone=_check_zone(row.owner_zone) or runtime.config.owner.timezone,
+        contact_name=row.contact_name,
+        contact_email=row.email,
+        message=row.message,
+        invitee_timezone=row.invitee_timezone,
+        times=times,
+        remaining=tuple(rules.remaining(times, now=now)),
+        expires_at=row.expires_at,
+        answer_note=row.answer_note,
+        booking=booking,
+        windows=tuple(sorted({t.window for t in times if t.window})),
+    )
 
 
 def event_ics(runtime: Runtime, token: str, *, now: datetime) -> bytes:
@@ -405,18 +466,28 @@ class OwnerCalendars:
     warnings: list[str]
 
 
-def owner_calendars(runtime: Runtime, user_id: int) -> OwnerCalendars:
-    """Open every calendar of the user that counts as busy, bypassing the busy cache."""
+def owner_calendars(
+    runtime: Runtime, user_id: int | None = None, *, token: str | None = None
+) -> OwnerCalendars:
+    """Open every calendar of the user (or of the invite `token` belongs to) that counts as
+    busy, bypassing the busy cache. InviteNotFound for an unknown token."""
     with transaction(runtime.sessions) as session:
+        if token is not None:
+            user_id = session.scalar(
+                select(models.Invite.user_id).where(models.Invite.token_hash == hash_token(token))
+            )
+            if user_id is None:
+                raise InviteNotFound("no such invite")
         user = session.get(models.User, user_id)
         assert user is not None
+        owner_id = user.id
         config = user_config(runtime, user)
         zone = ZoneInfo(_zone_name(user, config))
         me = (user.email, *config.owner.emails)
         rows = list(
             session.scalars(
                 select(models.Calendar).where(
-                    models.Calendar.user_id == user_id, models.Calendar.counts_as_busy.is_(True)
+                    models.Calendar.user_id == owner_id, models.Calendar.counts_as_busy.is_(True)
                 )
             )
         )
@@ -431,7 +502,7 @@ def owner_calendars(runtime: Runtime, user_id: int) -> OwnerCalendars:
         except Exception as exc:  # an unreadable calendar is reported, never fatal here
             warnings.append(f"{row.name}: {exc}")
     if google_ids:
-        google = _google_source(runtime, user_id, google_ids)
+        google = _google_source(runtime, owner_id, google_ids)
         if google is None:
             warnings.append("Google Calendar is not connected; its busy time was not checked")
         else:
@@ -461,20 +532,10 @@ def read_busy(calendars: OwnerCalendars, interval: Interval) -> BusyReport:
     return BusyReport(report.intervals, (*warnings, *report.warnings))
 
 
-def _owner_of_token(runtime: Runtime, token: str) -> int:
-    with transaction(runtime.sessions) as session:
-        user_id = session.scalar(
-            select(models.Invite.user_id).where(models.Invite.token_hash == hash_token(token))
-        )
-    if user_id is None:
-        raise InviteNotFound("no such invite")
-    return int(user_id)
-
-
 def _open_row(
     runtime: Runtime, config: Config, row: models.Calendar, *, zone: ZoneInfo, me: Sequence[str]
 ) -> Any:
-    from integrations.calendars.sources import open_source
+    from integrations.calendars.sources import is_url, open_source
 
     if row.kind == "caldav":
         from integrations.calendars.caldav_source import CalDavSource
@@ -485,8 +546,49 @@ def _open_row(
 
             password = secret_box(runtime).decrypt_text(row.secret_encrypted)
         return CalDavSource(row.location, row.username, password, zone=zone, me=me)
-    # runtime=None: no cache, the file or feed is read now.
-    return open_source(row.location, config, zone=zone, me=me, runtime=None)
+    # runtime=None: not the database's busy cache; feeds and servers are asked now.
+    source = open_source(row.location, config, zone=zone, me=me, runtime=None)
+    path = Path(row.location).expanduser()
+    if row.kind == "ics" and not is_url(row.location) and path.is_file():
+        return LiveFile(source, path, zone=str(zone), me=tuple(me))
+    return source
+
+
+_Parsed = tuple[tuple[int, int, int], Interval, list[Interval]]
+
+
+class LiveFile:
+    """A local calendar file read live: every call looks at the file as it is now.
+
+    Parsing costs milliseconds, so the parse of a wide window is kept in memory and reused only
+    while the file is exactly the one parsed (same inode, size and modification time in ns);
+    any change to the file is seen by the next call.
+    """
+
+    WINDOW = timedelta(days=120)
+    _memo: ClassVar[dict[tuple[str, str, tuple[str, ...]], _Parsed]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, source: Any, path: Path, *, zone: str, me: tuple[str, ...]) -> None:
+        self.source = source
+        self.path = path
+        self.name = getattr(source, "name", str(path))
+        self.key = (str(path.resolve()), zone, me)
+
+    def busy(self, interval: Interval) -> list[Interval]:
+        st = self.path.stat()
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._lock:
+            hit = self._memo.get(self.key)
+        if hit is not None and hit[0] == stamp and hit[1].contains(interval):
+            return [i for i in hit[2] if i.overlaps(interval)]
+        covered = Interval(interval.start, max(interval.end, interval.start + self.WINDOW))
+        found = list(self.source.busy(covered))
+        after = self.path.stat()
+        if (after.st_ino, after.st_size, after.st_mtime_ns) == stamp:  # unchanged while parsed
+            with self._lock:
+                self._memo[self.key] = (stamp, covered, found)
+        return [i for i in found if i.overlaps(interval)]
 
 
 def _google_source(runtime: Runtime, user_id: int, calendar_ids: list[str]) -> Any:
@@ -531,9 +633,9 @@ def accept_invite(
     """
     start = _aware(start)
     conflict: TimeUnavailable | None = None
-    calendars = owner_calendars(runtime, _owner_of_token(runtime, token))
+    calendars = owner_calendars(runtime, token=token)
     try:
-        with transaction(runtime.sessions, immediate=True) as session:
+        with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
             invite = _load_invite(session, token, lock=True)
             # Serialise bookings per owner on PostgreSQL (SQLite's BEGIN IMMEDIATE already does):
             # two invites offering overlapping times must not both pass the overlap check.
@@ -556,6 +658,7 @@ def accept_invite(
                     models.Booking.user_id == invite.user_id,
                     models.Booking.status == "active",
                     models.Booking.start < chosen.end,
+                    models.Booking.start > chosen.start - LONGEST_MEETING,
                     models.Booking.end > chosen.start,
                 )
             ).first()
@@ -591,20 +694,51 @@ def accept_invite(
     raise conflict
 
 
+@contextmanager
+def writer_lock(runtime: Runtime) -> Iterator[None]:
+    """On a SQLite file, queue writers on an OS file lock before BEGIN IMMEDIATE.
+
+    SQLite's own busy handler polls with growing sleeps, so under load a waiting writer sleeps
+    far longer than the transaction it waits for; an flock() wakes the next writer as soon as
+    the lock is free, across threads and processes (gunicorn workers). PostgreSQL needs none.
+    """
+    engine = runtime.engine
+    database = engine.url.database or ""
+    if fcntl is None or not is_sqlite(engine) or database in ("", ":memory:"):
+        yield
+        return
+    fd = os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 def _withdraw(
     session: Session, user_id: int, interval: Interval, *, keep_invite: int | None
 ) -> None:
-    open_ids = select(models.Invite.id).where(
-        models.Invite.user_id == user_id, models.Invite.status == rules.OPEN
+    # A correlated EXISTS: the few times in range each check their invite, instead of listing
+    # every open invite of the owner first.
+    still_open = (
+        select(models.Invite.id)
+        .where(
+            models.Invite.id == models.InviteTime.invite_id,
+            models.Invite.status == rules.OPEN,
+        )
+        .exists()
     )
-    if keep_invite is not None:
-        open_ids = open_ids.where(models.Invite.id != keep_invite)
+    keep = models.InviteTime.invite_id != keep_invite if keep_invite is not None else true()
     session.execute(
         update(models.InviteTime)
         .where(
             models.InviteTime.user_id == user_id,
-            models.InviteTime.invite_id.in_(open_ids.scalar_subquery()),
+            still_open,
+            keep,
             models.InviteTime.start < interval.end,
+            # No meeting is longer than this, so the index on (user_id, start) bounds the scan.
+            models.InviteTime.start > interval.start - LONGEST_MEETING,
             models.InviteTime.end > interval.start,
         )
         .values(withdrawn=True)
@@ -885,7 +1019,7 @@ def decline_invite(
     runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
 ) -> None:
     """ "Not now": close the invite, keep the optional note, tell the owner."""
-    with transaction(runtime.sessions, immediate=True) as session:
+    with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
         invite = _open_for_answer(session, token, now=now)
         invite.status = "declined"
         invite.answer_note = note.strip()[:2000]
@@ -909,8 +1043,8 @@ def suggest_other_times(
     six more free times (fresh busy check, next two weeks, same windows) and return them.
     """
     note = note.strip()[:2000]
-    calendars = None if note else owner_calendars(runtime, _owner_of_token(runtime, token))
-    with transaction(runtime.sessions, immediate=True) as session:
+    calendars = None if note else owner_calendars(runtime, token=token)
+    with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
         invite = _open_for_answer(session, token, now=now)
         if _check_zone(invitee_timezone):
             invite.invitee_timezone = invitee_timezone
@@ -1030,8 +1164,8 @@ def cancel_booking_by_token(
     runtime: Runtime, token: str, *, now: datetime, reschedule: bool = False, note: str = ""
 ) -> None:
     """The invitee cancels (or reschedules) through their invite link."""
-    calendars = owner_calendars(runtime, _owner_of_token(runtime, token)) if reschedule else None
-    with transaction(runtime.sessions, immediate=True) as session:
+    calendars = owner_calendars(runtime, token=token) if reschedule else None
+    with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
         invite = _load_invite(session, token, lock=True)
         booking = session.scalar(
             select(models.Booking)
@@ -1059,7 +1193,7 @@ def cancel_booking(
     Raises LookupError for a booking that is not this user's (the web layer answers 404).
     """
     calendars = owner_calendars(runtime, user_id) if reschedule else None
-    with transaction(runtime.sessions, immediate=True) as session:
+    with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
         booking = session.get(models.Booking, booking_id, with_for_update=True)
         if booking is None or booking.user_id != user_id:
             raise LookupError("no such booking")

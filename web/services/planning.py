@@ -5,6 +5,7 @@ No Flask here: the web app and the CLI (`meetagain due`, `meetagain plan`) both 
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -162,7 +163,8 @@ def read_busy(
                 sources.append(CalDavSource(row.location, row.username, password, zone=zone, me=me))
             else:
                 source = open_source(row.location, config, zone=zone, me=me, runtime=runtime)
-                source.name = row.name
+                with contextlib.suppress(AttributeError):  # warnings then name the row
+                    source.name = row.name
                 sources.append(source)
         except Exception as exc:  # one unreadable calendar must not stop the plan
             warnings.append(f"{row.name}: {exc}")

@@ -42,6 +42,19 @@
       if (detected) { apply(detected); }
       return;
     }
+    if (typeof Intl.supportedValuesOf === "function") {
+      // The server lists common zones only (a small page); add every zone this browser knows.
+      var listed = {};
+      Array.prototype.forEach.call(select.options, function (o) { listed[o.value] = true; });
+      Intl.supportedValuesOf("timeZone").forEach(function (name) {
+        if (!listed[name]) {
+          var extra = document.createElement("option");
+          extra.value = name;
+          extra.textContent = name.replace(/_/g, " ");
+          select.appendChild(extra);
+        }
+      });
+    }
     var zone = select.getAttribute("data-explicit") === "1" ? select.value : (detected || select.value);
     if (zone && !Array.prototype.some.call(select.options, function (o) { return o.value === zone; })) {
       var option = document.createElement("option");

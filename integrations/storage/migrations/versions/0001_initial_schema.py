@@ -266,11 +266,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("invite_times", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_invite_times_user_id"), ["user_id"], unique=False)
+        batch_op.create_index("ix_invite_times_user_start", ["user_id", "start"], unique=False)
 
 
 def downgrade() -> None:
 
     with op.batch_alter_table("invite_times", schema=None) as batch_op:
+        batch_op.drop_index("ix_invite_times_user_start")
         batch_op.drop_index(batch_op.f("ix_invite_times_user_id"))
 
     op.drop_table("invite_times")

@@ -1,0 +1,140 @@
+"""Opening calendars from a spec (path, URL, [[calendars]] name) and merging their busy time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from integrations.calendars.errors import CalendarError
+from integrations.calendars.ics import IcsFileSource
+from integrations.calendars.memory import MemoryCalendar
+from integrations.calendars.sources import collect_busy, open_source
+from integrations.config import parse_config
+from scheduler.model import Interval
+from tests.conftest import make_config
+from web.composition import Runtime
+
+ICS = Path(__file__).parent.parent / "data" / "ics"
+BERLIN = ZoneInfo("Europe/Berlin")
+MONDAY = Interval(datetime(2026, 3, 2, tzinfo=BERLIN), datetime(2026, 3, 3, tzinfo=BERLIN))
+
+
+def config_with(text: str, base_dir: Path) -> object:
+    return parse_config(text, source="config.toml", base_dir=str(base_dir))
+
+
+def test_a_path_opens_an_ics_file_named_as_given() -> None:
+    source = open_source(str(ICS / "declined.ics"), None, zone=BERLIN)
+    assert isinstance(source, IcsFileSource)
+    assert source.name == str(ICS / "declined.ics")
+    assert len(source.busy(MONDAY)) == 3
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.com/team.ics", "webcal://example.com/team.ics", "http://127.0.0.1/a.ics"],
+)
+def test_urls_open_an_ics_feed_without_fetching_yet(url: str) -> None:
+    from integrations.calendars.feed import IcsFeedSource
+
+    source = open_source(url, None, zone=BERLIN)
+    assert isinstance(source, IcsFeedSource)
+    assert source.name == url
+
+
+def test_a_calendars_entry_is_found_by_name_with_its_path_relative_to_the_config(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "cals").mkdir()
+    (tmp_path / "cals" / "work.ics").write_bytes((ICS / "tentative.ics").read_bytes())
+    config = config_with(
+        '[[calendars]]\nname = "work"\nkind = "ics"\npath = "cals/work.ics"\n', tmp_path
+    )
+    source = open_source("work", config, zone=BERLIN)
+    assert source.name == "work"
+    assert len(source.busy(MONDAY)) == 1
+
+
+def test_an_unknown_spec_names_itself_and_the_configured_calendars(tmp_path: Path) -> None:
+    config = config_with('[[calendars]]\nname = "work"\nkind = "ics"\npath = "w.ics"\n', tmp_path)
+    with pytest.raises(CalendarError, match=r"holidays\.ics: no such calendar file.*\(work\)"):
+        open_source("holidays.ics", config, zone=BERLIN)
+
+
+def test_a_caldav_entry_needs_its_password_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_CALDAV_PASSWORD", raising=False)
+    config = config_with(
+        '[[calendars]]\nname = "dav"\nkind = "caldav"\nurl = "http://127.0.0.1:1/cal/"\n'
+        'username = "me"\npassword_env = "TEST_CALDAV_PASSWORD"\n',
+        tmp_path,
+    )
+    with pytest.raises(CalendarError, match="TEST_CALDAV_PASSWORD"):
+        open_source("dav", config, zone=BERLIN)
+    monkeypatch.setenv("TEST_CALDAV_PASSWORD", "secret")
+    assert open_source("dav", config, zone=BERLIN).name == "dav"
+
+
+def test_a_google_entry_without_a_database_says_what_to_do(tmp_path: Path) -> None:
+    config = config_with('[[calendars]]\nname = "g"\nkind = "google"\n', tmp_path)
+    with pytest.raises(CalendarError, match="connect Google in the web app"):
+        open_source("g", config, zone=BERLIN)
+
+
+def test_a_google_entry_without_a_connection_says_to_connect_google(
+    sqlite_runtime: Runtime, tmp_path: Path
+) -> None:
+    sqlite_runtime.owner_id(create=True)
+    config = config_with('[[calendars]]\nname = "g"\nkind = "google"\n', tmp_path)
+    with pytest.raises(CalendarError, match="connect Google in the web app"):
+        open_source("g", config, zone=BERLIN, runtime=sqlite_runtime)
+    sqlite_runtime.engine.dispose()
+
+
+def test_collect_busy_merges_every_source() -> None:
+    memory = MemoryCalendar(
+        [
+            Interval(
+                datetime(2026, 3, 2, 8, 50, tzinfo=BERLIN), datetime(2026, 3, 2, 10, tzinfo=BERLIN)
+            )
+        ]
+    )
+    report = collect_busy([IcsFileSource(ICS / "declined.ics", zone=BERLIN), memory], MONDAY)
+    starts = [
+        (i.start.astimezone(BERLIN).hour, i.end.astimezone(BERLIN).hour) for i in report.intervals
+    ]
+    assert starts == [(8, 10), (12, 13), (15, 16)]
+    assert report.warnings == ()
+
+
+def test_a_failing_source_among_several_becomes_a_warning_naming_it(tmp_path: Path) -> None:
+    gone = IcsFileSource(tmp_path / "gone.ics", zone=BERLIN, name="gone.ics")
+    report = collect_busy([gone, IcsFileSource(ICS / "tentative.ics", zone=BERLIN)], MONDAY)
+    assert len(report.intervals) == 1
+    assert report.warnings == ("calendar skipped: gone.ics: calendar file not found",)
+
+
+def test_the_only_source_failing_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(CalendarError, match="gone.ics: calendar file not found"):
+        collect_busy([IcsFileSource(tmp_path / "gone.ics", zone=BERLIN, name="gone.ics")], MONDAY)
+
+
+def test_every_source_failing_is_an_error_naming_them_all(tmp_path: Path) -> None:
+    sources = [
+        IcsFileSource(tmp_path / "a.ics", zone=BERLIN, name="a.ics"),
+        IcsFileSource(ICS / "unclosed_event.ics", zone=BERLIN, name="b.ics"),
+    ]
+    with pytest.raises(
+        CalendarError, match=r"no calendar could be read: a\.ics.*; b\.ics: line 13"
+    ):
+        collect_busy(sources, MONDAY)
+
+
+def test_open_source_uses_the_runtime_database_as_cache(tmp_path: Path) -> None:
+    config = make_config(tmp_path, f"sqlite:///{tmp_path / 'none.db'}")
+    source = open_source(str(ICS / "declined.ics"), config, zone=BERLIN, runtime=Runtime(config))
+    assert isinstance(source, IcsFileSource) and source.cache is None  # no database yet
