@@ -205,13 +205,16 @@ def test_the_sqlite3_fast_path_and_sqlalchemy_read_each_others_entries(
 def test_entries_not_refreshed_for_ninety_days_are_dropped_on_the_next_write(
     runtime: Runtime,
 ) -> None:
-    cache = open_cache(runtime)
-    assert cache is not None
+    found = open_cache(runtime)
+    assert found is not None
+
+    def cache_at(when: datetime) -> BusyCache:
+        if found.sqlite_path is not None:
+            return BusyCache(sqlite_path=found.sqlite_path, now=lambda: when)
+        return BusyCache(found.engine, now=lambda: when)
+
     covers = Interval(datetime(2026, 2, 20, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
-    cache._now = lambda: datetime(2026, 1, 1, tzinfo=UTC)
-    cache.put("old", "v", covers, [])
-    cache._now = lambda: datetime(2026, 3, 1, tzinfo=UTC)
-    cache.put("recent", "v", covers, [])
-    cache._now = lambda: datetime(2026, 4, 2, tzinfo=UTC)
-    cache.put("new", "v", covers, [])
+    cache_at(datetime(2026, 1, 1, tzinfo=UTC)).put("old", "v", covers, [])
+    cache_at(datetime(2026, 3, 1, tzinfo=UTC)).put("recent", "v", covers, [])
+    cache_at(datetime(2026, 4, 2, tzinfo=UTC)).put("new", "v", covers, [])
     assert sorted(r.source_key for r in rows(runtime)) == ["new", "recent"]

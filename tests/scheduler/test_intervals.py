@@ -104,3 +104,21 @@ def test_widened_intervals_contain_the_originals(spans: list[Interval], minutes:
     for original, grown in zip([s for s in spans if s.duration], wide, strict=True):
         assert grown.start == original.start - by
         assert grown.end == original.end + by
+
+
+FOLD_NIGHT = datetime(2026, 10, 24, 23, 0, tzinfo=UTC)  # Berlin falls back at 01:00 UTC
+
+
+@given(st.lists(st.tuples(st.integers(0, 240), st.integers(0, 90)), max_size=12))
+def test_merge_and_subtract_give_the_same_instants_whatever_zone_the_times_are_written_in(
+    spans: list[tuple[int, int]],
+) -> None:
+    utc = [
+        Interval(FOLD_NIGHT + timedelta(minutes=s), FOLD_NIGHT + timedelta(minutes=s + n))
+        for s, n in spans
+    ]
+    berlin = [Interval(i.start.astimezone(BERLIN), i.end.astimezone(BERLIN)) for i in utc]
+    assert merge(berlin) == merge(utc)
+    night = Interval(FOLD_NIGHT, FOLD_NIGHT + timedelta(hours=5))
+    night_berlin = Interval(night.start.astimezone(BERLIN), night.end.astimezone(BERLIN))
+    assert subtract(night_berlin, berlin) == subtract(night, utc)

@@ -227,3 +227,14 @@ def test_a_signed_in_user_can_add_another_person_who_then_signs_in(
     bob = Web(app.test_client())
     assert bob.sign_in("bob@example.com").status_code == 303
     assert "Signed in as bob@example.com" in text(bob.get("/settings"))
+
+
+def test_repeated_wrong_passwords_are_slowed_down(site: Web, owner: int) -> None:
+    site.post("/logout")
+    site.get("/login")
+    for _ in range(10):
+        wrong = site.post("/login", {"email": "owner@example.com", "password": "guess-guess"})
+        assert wrong.status_code == 401
+    blocked = site.post("/login", {"email": "owner@example.com", "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert "Too many failed sign-ins" in text(blocked)
