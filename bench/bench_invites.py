@@ -96,33 +96,58 @@ def prepare(folder: Path) -> Prepared:
     now = datetime.now(UTC)
     owner = runtime.owner_id(create=True)
     ics = folder / "work.ics"
-    ics.write_bytes(demo_calendar(now.astimezone(config.zone).date(), config.zone,
-                                  "olivia@example.com"))
+    ics.write_bytes(
+        demo_calendar(now.astimezone(config.zone).date(), config.zone, "olivia@example.com")
+    )
     with transaction(runtime.sessions) as session:
-        session.add(models.Calendar(
-            user_id=owner, name="Work", kind="ics", location=str(ics), counts_as_busy=True,
-            receives_events=False, last_error="", created_at=now,
-        ))
+        session.add(
+            models.Calendar(
+                user_id=owner,
+                name="Work",
+                kind="ics",
+                location=str(ics),
+                counts_as_busy=True,
+                receives_events=False,
+                last_error="",
+                created_at=now,
+            )
+        )
         repo = ContactRepository(session, owner)
         contacts = [
-            repo.add(Contact(name=f"Guest {n}", emails=(f"guest{n}@example.org",),
-                             how_met="a conference", questions=("What are you building?",))).id
+            repo.add(
+                Contact(
+                    name=f"Guest {n}",
+                    emails=(f"guest{n}@example.org",),
+                    how_met="a conference",
+                    questions=("What are you building?",),
+                )
+            ).id
             for n in range(20)
         ]
     first = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=40)
     page = create_invite(
-        runtime, owner, contacts[0],
-        [ProposedTime(first + timedelta(hours=h), first + timedelta(hours=h, minutes=45), "lunch")
-         for h in (0, 24, 48)],
-        now=now, send_email=False,
+        runtime,
+        owner,
+        contacts[0],
+        [
+            ProposedTime(
+                first + timedelta(hours=h), first + timedelta(hours=h, minutes=45), "lunch"
+            )
+            for h in (0, 24, 48)
+        ],
+        now=now,
+        send_email=False,
     )
     lines = []
     for n in range(ACCEPT_INVITES):
         start = first + timedelta(days=5, minutes=50 * n)
         created = create_invite(
-            runtime, owner, contacts[1 + n % 19],
+            runtime,
+            owner,
+            contacts[1 + n % 19],
             [ProposedTime(start, start + timedelta(minutes=45), "lunch")],
-            now=now, send_email=False,
+            now=now,
+            send_email=False,
         )
         lines.append(f"{created.url.rsplit('/', 1)[1]} {utc_iso(start)}")
     accept_file = folder / "accept.txt"
@@ -156,11 +181,28 @@ class Gunicorn:
         self.log = log
         self.handle = log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", str(WORKERS),
-             "--worker-class", "sync", "--log-level", "info",
-             "--access-logfile", str(log.with_suffix(".access")),
-             "--access-logformat", "%(s)s", app],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.handle,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                "127.0.0.1:0",
+                "--workers",
+                str(WORKERS),
+                "--worker-class",
+                "sync",
+                "--log-level",
+                "info",
+                "--access-logfile",
+                str(log.with_suffix(".access")),
+                "--access-logformat",
+                "%(s)s",
+                app,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.handle,
         )
         self.port = 0
         self.skip = 0
@@ -290,8 +332,12 @@ def python_load(url: str, bodies: list[tuple[str, str]] | None = None) -> Load:
                     conn.request("GET", parts.path)
                 else:
                     token, start = bodies[next(counter)]
-                    conn.request("POST", f"/i/{token}", body=f"action=accept&start={start}",
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+                    conn.request(
+                        "POST",
+                        f"/i/{token}",
+                        body=f"action=accept&start={start}",
+                        headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    )
                 status = conn.getresponse().status
                 ok = status < 400
             except OSError:
@@ -323,8 +369,12 @@ def _warm_up(port: int, requests: list[tuple[str, str | None]]) -> None:
             if start is None:
                 conn.request("GET", path)
             else:
-                conn.request("POST", path, body=f"action=accept&start={start}",
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+                conn.request(
+                    "POST",
+                    path,
+                    body=f"action=accept&start={start}",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
             conn.getresponse().read()
         finally:
             conn.close()
@@ -375,26 +425,66 @@ def run(report: Report) -> None:
         raise BenchError(f"{accept_load.requests} accepts but only {ACCEPT_INVITES} invites")
 
     base = f"hello ({tool}, {CONNECTIONS} conns)"
-    report.figure("invite page requests/s", page_load.rps, "req/s", baseline_name=base,
-                  baseline_value=hello_load.rps, target=">= 50%")
-    report.figure("invite page p50", page_load.p50_ms, "ms", baseline_name="hello p50",
-                  baseline_value=hello_load.p50_ms, target="informational")
-    report.figure("invite page p99", page_load.p99_ms, "ms", baseline_name="hello p99",
-                  baseline_value=hello_load.p99_ms, target="informational")
-    report.figure("accept requests/s", accept_load.rps, "req/s", baseline_name=base,
-                  baseline_value=hello_load.rps, target=">= 25%")
-    report.figure("accept p50", accept_load.p50_ms, "ms", baseline_name="hello p50",
-                  baseline_value=hello_load.p50_ms, target="informational")
-    report.figure("accept p99", accept_load.p99_ms, "ms", baseline_name="hello p99",
-                  baseline_value=hello_load.p99_ms, target="informational")
+    report.figure(
+        "invite page requests/s",
+        page_load.rps,
+        "req/s",
+        baseline_name=base,
+        baseline_value=hello_load.rps,
+        target=">= 50%",
+    )
+    report.figure(
+        "invite page p50",
+        page_load.p50_ms,
+        "ms",
+        baseline_name="hello p50",
+        baseline_value=hello_load.p50_ms,
+        target="informational",
+    )
+    report.figure(
+        "invite page p99",
+        page_load.p99_ms,
+        "ms",
+        baseline_name="hello p99",
+        baseline_value=hello_load.p99_ms,
+        target="informational",
+    )
+    report.figure(
+        "accept requests/s",
+        accept_load.rps,
+        "req/s",
+        baseline_name=base,
+        baseline_value=hello_load.rps,
+        target=">= 25%",
+    )
+    report.figure(
+        "accept p50",
+        accept_load.p50_ms,
+        "ms",
+        baseline_name="hello p50",
+        baseline_value=hello_load.p50_ms,
+        target="informational",
+    )
+    report.figure(
+        "accept p99",
+        accept_load.p99_ms,
+        "ms",
+        baseline_name="hello p99",
+        baseline_value=hello_load.p99_ms,
+        target="informational",
+    )
     errors = hello_load.errors + page_load.errors + accept_load.errors
     errors += sum(n for code, n in page_codes.items() if code != "200")
     errors += sum(n for code, n in accept_codes.items() if code != "303")
-    report.figure("errors (non-2xx/3xx, socket, unexpected status)", errors, "",
-                  target="<= 0")
-    report.figure("bookings made == accepts answered 303", booked, "",
-                  baseline_name="accept 303s", baseline_value=accept_codes.get("303", 0),
-                  target="<= 1x")
+    report.figure("errors (non-2xx/3xx, socket, unexpected status)", errors, "", target="<= 0")
+    report.figure(
+        "bookings made == accepts answered 303",
+        booked,
+        "",
+        baseline_name="accept 303s",
+        baseline_value=accept_codes.get("303", 0),
+        target="<= 1x",
+    )
     report.note(
         f"invites: {page_load.requests} page views, {accept_load.requests} accepts, "
         f"{booked} bookings; db {prepared.database_url.split(':', 1)[0]}; {tool}, "

@@ -303,6 +303,9 @@ def _owner(r: _Reader) -> OwnerConfig:
     default = OwnerConfig()
     name = r.get("name", str, default.name)
     emails = r.strings("emails", default.emails)
+    if not emails:
+        # The first email identifies the owner in the database; an empty list has no owner.
+        raise r.key_error("emails", "needs at least one email address")
     for email in emails:
         if "@" not in email:
             raise r.key_error("emails", f'"{email}" is not an email address')
@@ -347,14 +350,16 @@ def _windows(source: str, table: Any) -> tuple[Window, ...]:
     return tuple(windows)
 
 
-def _scheduling(r: _Reader) -> SchedulingPolicy:
+def _scheduling(r: _Reader, d: SchedulingPolicy | None = None) -> SchedulingPolicy:
+    """Read [scheduling]; keys left out keep the values of `d` (the defaults unless given)."""
     from datetime import timedelta
 
-    d = SchedulingPolicy()
+    d = d or SchedulingPolicy()
+    minute, hour = timedelta(minutes=1), timedelta(hours=1)
     policy = SchedulingPolicy(
-        duration=timedelta(minutes=r.positive_int("duration_minutes", 45, 5)),
-        buffer=timedelta(minutes=r.positive_int("buffer_minutes", 10)),
-        notice=timedelta(hours=r.positive_int("min_notice_hours", 24)),
+        duration=timedelta(minutes=r.positive_int("duration_minutes", d.duration // minute, 5)),
+        buffer=timedelta(minutes=r.positive_int("buffer_minutes", d.buffer // minute)),
+        notice=timedelta(hours=r.positive_int("min_notice_hours", d.notice // hour)),
         horizon_days=r.positive_int("horizon_days", d.horizon_days, 1),
         max_per_day=r.positive_int("max_per_day", d.max_per_day),
         max_per_week=r.positive_int("max_per_week", d.max_per_week),
@@ -429,10 +434,11 @@ def _mail(r: _Reader) -> MailConfig:
     return mail
 
 
-def _rules(source: str, table: Any) -> RulesConfig:
+def _rules(source: str, table: Any, d: RulesConfig | None = None) -> RulesConfig:
+    """Read [rules]; keys left out keep the values of `d` (the defaults unless given)."""
     r = _Reader(source, "rules", table)
-    d = RulesConfig()
-    cadence = dict(DEFAULT_CADENCE_DAYS)
+    d = d or RulesConfig()
+    cadence = dict(d.cadence_days)
     cad_table = r.get("cadence_days", dict, {})
     cr = _Reader(source, "rules.cadence_days", cad_table)
     for key in cad_table:
@@ -568,9 +574,12 @@ def with_user_settings(config: Config, settings: Mapping[str, Any], timezone: st
     if "windows" in settings:
         changes["windows"] = _windows(source, settings["windows"])
     if "scheduling" in settings:
-        changes["scheduling"] = _scheduling(_Reader(source, "scheduling", settings["scheduling"]))
+        # Saved settings overlay the file's values: a key the user never set keeps the file's.
+        changes["scheduling"] = _scheduling(
+            _Reader(source, "scheduling", settings["scheduling"]), config.scheduling
+        )
     if "rules" in settings:
-        changes["rules"] = _rules(source, settings["rules"])
+        changes["rules"] = _rules(source, settings["rules"], config.rules)
     if timezone:
         try:
             check_zone(timezone)

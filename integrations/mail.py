@@ -19,7 +19,6 @@ from pathlib import Path
 
 from integrations.config import Config
 
-
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 
 

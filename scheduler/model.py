@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -23,21 +23,26 @@ class Interval:
     start: datetime
     end: datetime
 
+    # Comparisons and differences go through UTC: two datetimes sharing a tzinfo compare by wall
+    # clock, which is wrong across a DST change (02:30 CEST is before 02:10 CET).
+
     def __post_init__(self) -> None:
         require_aware(self.start, "Interval.start")
         require_aware(self.end, "Interval.end")
-        if self.end < self.start:
+        if self.end.astimezone(UTC) < self.start.astimezone(UTC):
             raise ValueError(f"interval ends before it starts: {self.start} .. {self.end}")
 
     @property
     def duration(self) -> timedelta:
-        return self.end - self.start
+        return self.end.astimezone(UTC) - self.start.astimezone(UTC)
 
     def overlaps(self, other: Interval) -> bool:
-        return self.start < other.end and other.start < self.end
+        start, end = self.start.astimezone(UTC), self.end.astimezone(UTC)
+        return start < other.end.astimezone(UTC) and other.start.astimezone(UTC) < end
 
     def contains(self, other: Interval) -> bool:
-        return self.start <= other.start and other.end <= self.end
+        start, end = self.start.astimezone(UTC), self.end.astimezone(UTC)
+        return start <= other.start.astimezone(UTC) and other.end.astimezone(UTC) <= end
 
 
 @dataclass(frozen=True, slots=True)

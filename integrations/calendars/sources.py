@@ -155,6 +155,14 @@ def _google_credentials(runtime: Any, user_id: int | None, label: str) -> Any:
         from web.services.google import credentials_for
     except ImportError:
         raise CalendarError(f"{label}: Google support is not available in this build") from None
+    from integrations.calendars.cache import sqlite_file
+
+    database = sqlite_file(runtime.config.database_url)
+    if database is not None and not os.path.isfile(database):  # do not create it here
+        raise CalendarError(
+            f"{label}: there is no database yet: run `meetagain init`, then connect Google in "
+            "the web app"
+        )
     try:
         owner = user_id if user_id is not None else runtime.owner_id()
     except Exception as exc:  # no database or no user yet

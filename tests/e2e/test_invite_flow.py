@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -66,8 +66,13 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             f"sqlite:///{tmp_path / 'e2e.db'}",
             google=google.google_config_section(),
             web={"instance_path": str(tmp_path / "instance"), "base_url": base_url},
-            mail={"backend": "smtp", "host": "127.0.0.1", "port": smtp.port,
-                  "security": "none", "from_address": "meetagain@example.com"},
+            mail={
+                "backend": "smtp",
+                "host": "127.0.0.1",
+                "port": smtp.port,
+                "security": "none",
+                "from_address": "meetagain@example.com",
+            },
         )
         create_secret(ensure_instance(config.instance_dir))
         runtime = Runtime(config)
@@ -100,9 +105,15 @@ def _seed(runtime: Runtime, google: FakeGoogle) -> int:
         user.setup_step = 5
         session.add(
             models.Calendar(
-                user_id=owner, name="olivia@example.com", kind="google", location="",
-                external_id="olivia@example.com", counts_as_busy=True, receives_events=True,
-                last_error="", created_at=now,
+                user_id=owner,
+                name="olivia@example.com",
+                kind="google",
+                location="",
+                external_id="olivia@example.com",
+                counts_as_busy=True,
+                receives_events=True,
+                last_error="",
+                created_at=now,
             )
         )
         ContactRepository(session, owner).add(
@@ -113,7 +124,9 @@ def _seed(runtime: Runtime, google: FakeGoogle) -> int:
                 relationship=Relationship.MENTOR,
                 how_met="PyData Berlin",
                 interactions=(
-                    Interaction(date.today() - timedelta(days=200), InteractionKind.COFFEE),
+                    Interaction(
+                        datetime.now(UTC).date() - timedelta(days=200), InteractionKind.COFFEE
+                    ),
                 ),
                 questions=("How did the dbt migration go?",),
             )
@@ -150,9 +163,7 @@ def test_an_approved_plan_becomes_a_booked_coffee_on_both_calendars(
     # The invite arrives at the SMTP server (the in-process sender drains the outbox).
     mail = _wait(
         "the invite email",
-        lambda: next(
-            (r for r in world.smtp.received if r.recipients == ["ana@example.org"]), None
-        ),
+        lambda: next((r for r in world.smtp.received if r.recipients == ["ana@example.org"]), None),
     )
     text = mail.message.get_body(preferencelist=("plain",)).get_content()
     match = re.search(r"Or open the invite: (\S+)", text)
@@ -198,8 +209,11 @@ def test_an_approved_plan_becomes_a_booked_coffee_on_both_calendars(
     # And the owner was told of the answer by email.
     _wait(
         "the owner's notice",
-        lambda: any("accepted" in str(r.message["Subject"]) for r in world.smtp.received
-                    if r.recipients == ["olivia@example.com"]),
+        lambda: any(
+            "accepted" in str(r.message["Subject"])
+            for r in world.smtp.received
+            if r.recipients == ["olivia@example.com"]
+        ),
     )
     invitee.close()
     owner.close()

@@ -374,6 +374,12 @@ def test_a_path_or_empty_time_zone_is_refused(zone: str) -> None:
     assert "is not a known time zone" in error_of(f'[owner]\ntimezone = "{zone}"\n')
 
 
+def test_an_owner_without_any_email_is_refused() -> None:
+    assert error_of("[owner]\nemails = []\n") == (
+        "config.toml: [owner] emails needs at least one email address"
+    )
+
+
 def test_an_owner_email_without_an_at_sign_is_refused() -> None:
     assert error_of('[owner]\nemails = ["me"]\n') == (
         'config.toml: [owner] emails "me" is not an email address'
@@ -522,6 +528,23 @@ def test_user_settings_replace_windows_scheduling_rules_and_zone() -> None:
     assert mine.rules.cadence_days["friend"] == 14
     assert mine.owner.timezone == "America/New_York"
     assert base.owner.timezone == "Europe/Berlin"
+
+
+def test_user_settings_keep_the_files_values_for_keys_the_user_never_set() -> None:
+    base = parse_config(
+        "[scheduling]\nduration_minutes = 30\nmin_notice_hours = 48\n"
+        "[rules]\nfollow_up_after_days = 5\n[rules.cadence_days]\nmentor = 20\n"
+    )
+    mine = with_user_settings(
+        base,
+        {"scheduling": {"max_per_week": 5}, "rules": {"cadence_days": {"friend": 14}}},
+    )
+    assert mine.scheduling.max_per_week == 5
+    assert mine.scheduling.duration == timedelta(minutes=30)
+    assert mine.scheduling.notice == timedelta(hours=48)
+    assert mine.rules.follow_up_after_days == 5
+    assert mine.rules.cadence_days["mentor"] == 20
+    assert mine.rules.cadence_days["friend"] == 14
 
 
 def test_user_settings_are_validated_like_the_file() -> None:

@@ -68,6 +68,11 @@ def test_the_owner_address_may_be_given_with_mailto_and_any_case() -> None:
     assert "2026-03-02 08:00-09:00" not in spans(report)
 
 
+def test_declining_one_instance_of_a_series_frees_only_that_instance() -> None:
+    report = read("declined_one_instance.ics", days("2026-03-02", 21), me=("owner@example.com",))
+    assert spans(report) == ["2026-03-03 12:15-13:00", "2026-03-17 12:15-13:00"]
+
+
 def test_tentative_events_are_busy() -> None:
     report = read("tentative.ics", days("2026-03-02", 1), me=("owner@example.com",))
     assert spans(report) == ["2026-03-02 12:00-13:00"]
@@ -96,11 +101,14 @@ def test_byday_ordinals_pick_the_last_friday_and_the_second_tuesday() -> None:
 
 
 def test_rdate_adds_occurrences_to_an_event() -> None:
-    report = read("rdate.ics", days("2026-03-01", 14))
+    report = read("rdate.ics", days("2026-03-01", 21))
     assert spans(report) == [
         "2026-03-02 08:00-08:45",
         "2026-03-05 12:00-12:45",
         "2026-03-11 08:00-08:45",
+        "2026-03-16 10:00-11:00",
+        "2026-03-18 15:00-16:30",
+        "2026-03-19 15:00-15:30",
     ]
 
 
@@ -283,3 +291,10 @@ def test_an_unknown_tzid_is_read_in_the_users_zone_with_a_warning() -> None:
     (warning,) = report.warnings
     assert "mars-meeting@example.com (line 7)" in warning
     assert "Olympus Mons Time" in warning
+
+
+def test_an_all_day_event_on_a_day_whose_midnight_does_not_exist_covers_that_whole_day() -> None:
+    santiago = ZoneInfo("America/Santiago")  # clocks jump 00:00 -> 01:00 on 6 September 2026
+    report = read("all_day_santiago_dst.ics", days("2026-09-05", 3, santiago), santiago)
+    assert spans(report, santiago) == ["2026-09-06 01:00-2026-09-07 00:00"]
+    assert report.intervals[0].duration == timedelta(hours=23)

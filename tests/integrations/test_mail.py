@@ -63,14 +63,24 @@ def test_smtp_starttls_with_authentication(tmp_path: Path) -> None:
     server_tls, client_tls = self_signed_tls(tmp_path)
     with smtp_server(tls=server_tls, credentials=("olivia", "s3cret")) as server:
         SmtpMailer(
-            "127.0.0.1", server.port, security="starttls", username="olivia", password="s3cret",
-            timeout=5, ssl_context=client_tls,
+            "127.0.0.1",
+            server.port,
+            security="starttls",
+            username="olivia",
+            password="s3cret",
+            timeout=5,
+            ssl_context=client_tls,
         ).send(_message(), sender="meetagain@example.com", recipients=["ana@example.org"])
         assert len(server.received) == 1
         with pytest.raises(MailError) as wrong:
             SmtpMailer(
-                "127.0.0.1", server.port, security="starttls", username="olivia",
-                password="nope", timeout=5, ssl_context=client_tls,
+                "127.0.0.1",
+                server.port,
+                security="starttls",
+                username="olivia",
+                password="nope",
+                timeout=5,
+                ssl_context=client_tls,
             ).send(_message(), sender="meetagain@example.com", recipients=["ana@example.org"])
     assert "535" in wrong.value.reason and not wrong.value.permanent
 
@@ -112,7 +122,8 @@ def test_one_refused_recipient_of_two_is_final_so_the_other_gets_no_duplicate() 
         server.reject("bob@example.org", "550 5.1.1 no such user")
         with pytest.raises(MailError) as partial:
             SmtpMailer("127.0.0.1", server.port, security="none", timeout=5).send(
-                _message(), sender="meetagain@example.com",
+                _message(),
+                sender="meetagain@example.com",
                 recipients=["ana@example.org", "bob@example.org"],
             )
         assert [r.recipients for r in server.received] == [["ana@example.org"]]
@@ -129,8 +140,15 @@ def test_the_mailer_follows_the_config_and_reads_the_password_from_the_environme
     smtp = mailer_from_config(
         make_config(
             tmp_path,
-            mail={"backend": "smtp", "host": "127.0.0.1", "port": 2525, "security": "none",
-                  "username": "olivia", "password_env": "SMTP_PW", "timeout_seconds": 7},
+            mail={
+                "backend": "smtp",
+                "host": "127.0.0.1",
+                "port": 2525,
+                "security": "none",
+                "username": "olivia",
+                "password_env": "SMTP_PW",
+                "timeout_seconds": 7,
+            },
         )
     )
     assert isinstance(smtp, SmtpMailer)
@@ -140,10 +158,16 @@ def test_the_mailer_follows_the_config_and_reads_the_password_from_the_environme
 def _event() -> CoffeeEvent:
     start = datetime(2026, 12, 1, 12, 0, tzinfo=BERLIN)
     return CoffeeEvent(
-        uid="abc123@example.com", sequence=0, start=start, end=start + timedelta(minutes=45),
-        summary="Coffee: Olivia & Ana", description="Booked through meetagain",
-        organizer_email="olivia@example.com", organizer_name="Olivia Owner",
-        attendee_email="ana@example.org", attendee_name="Ana Souza",
+        uid="abc123@example.com",
+        sequence=0,
+        start=start,
+        end=start + timedelta(minutes=45),
+        summary="Coffee: Olivia & Ana",
+        description="Booked through meetagain",
+        organizer_email="olivia@example.com",
+        organizer_name="Olivia Owner",
+        attendee_email="ana@example.org",
+        attendee_name="Ana Souza",
     )
 
 
@@ -165,8 +189,11 @@ def test_an_icalendar_that_does_not_say_what_was_meant_is_refused() -> None:
     data = build_ics(_event(), method="REQUEST", dtstamp=NOW)
     other = _event()
     with pytest.raises(ValueError, match="DTSTART"):
-        validate(data, CoffeeEvent(**{**other.__dict__, "start": other.start + timedelta(hours=1)}),
-                 method="REQUEST")
+        validate(
+            data,
+            CoffeeEvent(**{**other.__dict__, "start": other.start + timedelta(hours=1)}),
+            method="REQUEST",
+        )
     with pytest.raises(ValueError, match="method"):
         build_ics(_event(), method="PUBLISHX", dtstamp=NOW)
 

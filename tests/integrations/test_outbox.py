@@ -21,7 +21,11 @@ def _enqueue(runtime: Runtime, user: int, n: int = 1) -> list[int]:
     with transaction(runtime.sessions) as session:
         return [
             outbox.enqueue(
-                session, user_id=user, kind="email", payload={"n": i}, now=NOW,
+                session,
+                user_id=user,
+                kind="email",
+                payload={"n": i},
+                now=NOW,
                 message_id=f"<m{i}@test>",
             ).id
             for i in range(n)
@@ -57,18 +61,23 @@ def test_failures_back_off_exponentially_and_give_up_when_permanent(runtime: Run
     moment = NOW
     for _ in range(4):
         [job] = outbox.claim(runtime.sessions, now=moment)
-        assert outbox.mark_failed(runtime.sessions, job.id, "421 try later", now=moment) == "pending"
+        assert (
+            outbox.mark_failed(runtime.sessions, job.id, "421 try later", now=moment) == "pending"
+        )
         with transaction(runtime.sessions) as session:
             row = session.get(OutboxMessage, row_id)
             assert row is not None and row.last_error == "421 try later"
             waits.append(row.next_attempt_at - moment)
-            assert outbox.claim(runtime.sessions, now=row.next_attempt_at - timedelta(seconds=1)) == []
+            assert (
+                outbox.claim(runtime.sessions, now=row.next_attempt_at - timedelta(seconds=1)) == []
+            )
             moment = row.next_attempt_at
     assert waits == [outbox.RETRY_BASE * 2**n for n in range(4)]
     [job] = outbox.claim(runtime.sessions, now=moment)
-    assert outbox.mark_failed(
-        runtime.sessions, job.id, "550 no such user", now=moment, permanent=True
-    ) == "failed"
+    assert (
+        outbox.mark_failed(runtime.sessions, job.id, "550 no such user", now=moment, permanent=True)
+        == "failed"
+    )
     assert outbox.claim(runtime.sessions, now=moment + timedelta(days=30)) == []
     with transaction(runtime.sessions) as session:
         [problem] = outbox.problems(session, user)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.intervals import merge, subtract, widen
@@ -73,6 +73,7 @@ def test_widen_grows_both_sides_and_ignores_empty_intervals() -> None:
     assert widen([iv(10, 20), iv(50, 50)], timedelta(minutes=5)) == [iv(5, 25)]
 
 
+@settings(deadline=None)
 @given(st.lists(intervals, max_size=30))
 def test_merge_is_idempotent_sorted_disjoint_and_covers_the_same_instants(
     spans: list[Interval],
@@ -84,6 +85,7 @@ def test_merge_is_idempotent_sorted_disjoint_and_covers_the_same_instants(
         assert left.end < right.start
 
 
+@settings(deadline=None)
 @given(intervals, st.lists(intervals, max_size=30))
 def test_free_and_busy_together_cover_the_base_exactly(
     base: Interval, busy: list[Interval]
@@ -96,6 +98,7 @@ def test_free_and_busy_together_cover_the_base_exactly(
         assert piece.duration > timedelta(0)
 
 
+@settings(deadline=None)
 @given(st.lists(intervals, max_size=20), st.integers(0, 60))
 def test_widened_intervals_contain_the_originals(spans: list[Interval], minutes: int) -> None:
     by = timedelta(minutes=minutes)
@@ -109,6 +112,7 @@ def test_widened_intervals_contain_the_originals(spans: list[Interval], minutes:
 FOLD_NIGHT = datetime(2026, 10, 24, 23, 0, tzinfo=UTC)  # Berlin falls back at 01:00 UTC
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 240), st.integers(0, 90)), max_size=12))
 def test_merge_and_subtract_give_the_same_instants_whatever_zone_the_times_are_written_in(
     spans: list[tuple[int, int]],

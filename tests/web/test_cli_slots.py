@@ -385,3 +385,30 @@ def test_a_warm_cache_answers_without_loading_the_ics_parser(tmp_path: Path) -> 
     assert warm_out == cold_out
     assert cold_loaded == "loaded:icalendar,recurring_ical_events"
     assert warm_loaded == "loaded:"
+
+
+def test_a_feed_read_twice_after_init_is_a_304_the_second_time(tmp_path: Path) -> None:
+    from tests.helpers.http_server import LoopbackHttpServer
+
+    ok("init", cwd=tmp_path)
+    with LoopbackHttpServer() as server:
+        url = server.serve("/team.ics", (ICS / "declined.ics").read_bytes(), etag='"v1"')
+        webcal = url.replace("http://", "webcal://")
+        args = ["busy", "--calendar", webcal, *MARCH_2[:4], "--days", "1", "--format", "json"]
+        first = ok(*args, cwd=tmp_path)
+        second = ok(*args, cwd=tmp_path)
+        assert server.statuses("/team.ics") == [200, 304]
+    assert first.stdout == second.stdout
+    # The default owner (owner@example.com) declined one of the three events.
+    assert len(json.loads(first.stdout)["busy"]) == 2
+
+
+def test_a_google_calendar_before_init_says_what_to_do_without_creating_files(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[[calendars]]\nname = "google"\nkind = "google"\n', encoding="utf-8"
+    )
+    line = fails("slots", "--calendar", "google", *MARCH_2, cwd=tmp_path)
+    assert "meetagain init" in line and "connect Google" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]

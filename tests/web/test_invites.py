@@ -243,8 +243,14 @@ def test_a_time_that_became_busy_on_the_owners_calendar_is_refused_live(
     with transaction(sqlite_runtime.sessions) as session:
         session.add(
             models.Calendar(
-                user_id=owner, name="Work", kind="ics", location=str(ics), counts_as_busy=True,
-                receives_events=False, last_error="", created_at=now,
+                user_id=owner,
+                name="Work",
+                kind="ics",
+                location=str(ics),
+                counts_as_busy=True,
+                receives_events=False,
+                last_error="",
+                created_at=now,
             )
         )
     created = _invite(sqlite_runtime, owner, ana, start)
@@ -260,9 +266,13 @@ def _calendar(*events: tuple[datetime, datetime]) -> str:
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN"]
     for n, (a, b) in enumerate(events):
         lines += [
-            "BEGIN:VEVENT", f"UID:busy-{n}@test", "DTSTAMP:20260101T000000Z",
+            "BEGIN:VEVENT",
+            f"UID:busy-{n}@test",
+            "DTSTAMP:20260101T000000Z",
             f"DTSTART:{a.astimezone(UTC):%Y%m%dT%H%M%SZ}",
-            f"DTEND:{b.astimezone(UTC):%Y%m%dT%H%M%SZ}", "SUMMARY:Busy", "END:VEVENT",
+            f"DTEND:{b.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+            "SUMMARY:Busy",
+            "END:VEVENT",
         ]
     lines.append("END:VCALENDAR")
     return "\r\n".join(lines) + "\r\n"
@@ -293,9 +303,10 @@ def test_suggesting_with_a_note_records_it_and_tells_the_owner(
         invite = session.get(models.Invite, created.invite_id)
         assert invite is not None
         assert invite.status == "suggested" and invite.answer_note == "Any morning next month"
-    assert "Any morning next month" in _emails(sqlite_runtime)[-1].get_body(
-        preferencelist=("plain",)
-    ).get_content()
+    assert (
+        "Any morning next month"
+        in _emails(sqlite_runtime)[-1].get_body(preferencelist=("plain",)).get_content()
+    )
 
 
 def test_asking_for_other_times_adds_free_times_in_the_same_windows(
@@ -326,11 +337,10 @@ def test_the_invitee_can_cancel_and_the_owner_gets_a_cancel_ics(
     with transaction(sqlite_runtime.sessions) as session:
         [booking] = session.scalars(select(models.Booking)).all()
         assert booking.status == "cancelled" and booking.sequence == 1
-    cancels = [
-        m for m in _emails(sqlite_runtime) if m["Subject"].startswith("Cancelled")
-    ]
+    cancels = [m for m in _emails(sqlite_runtime) if m["Subject"].startswith("Cancelled")]
     assert {m["To"].addresses[0].addr_spec for m in cancels} == {
-        "olivia@example.com", "ana@example.org"
+        "olivia@example.com",
+        "ana@example.org",
     }
     part = next(p for p in cancels[0].walk() if p.get_content_type() == "text/calendar")
     assert part.get_param("method") == "CANCEL"
@@ -368,9 +378,17 @@ def test_the_cli_creates_an_invite_and_prints_json(
     result = CliRunner().invoke(
         cli,
         [
-            "--db", sqlite_runtime.config.database_url, "invites", "create",
-            "--contact", "ana@example.org", "--at", when.replace(tzinfo=None).isoformat(),
-            "--no-email", "--format", "json",
+            "--db",
+            sqlite_runtime.config.database_url,
+            "invites",
+            "create",
+            "--contact",
+            "ana@example.org",
+            "--at",
+            when.replace(tzinfo=None).isoformat(),
+            "--no-email",
+            "--format",
+            "json",
         ],
         catch_exceptions=False,
     )
@@ -402,3 +420,80 @@ def test_did_you_meet_yes_logs_the_coffee_and_no_does_not(
         ).all()
         assert logged.kind == "coffee" and logged.notes == "Talked dbt"
         assert logged.occurred_on == booking.start.astimezone(BERLIN).date()
+
+
+def test_the_did_you_meet_form_logs_the_coffee_for_its_owner(
+    app: Flask, sqlite_runtime: Runtime, owner: int, ana: int
+) -> None:
+    long_ago = _now() - timedelta(days=10)
+    start = long_ago + timedelta(days=2)
+    created = svc.create_invite(
+        sqlite_runtime, owner, ana, times_at(start), send_email=False, now=long_ago
+    )
+    token = created.url.rsplit("/", 1)[1]
+    booking = svc.accept_invite(sqlite_runtime, token, start, now=long_ago + timedelta(hours=1))
+    [coffee] = svc.to_confirm(sqlite_runtime, owner, now=_now())
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["user_id"] = owner
+    with app.test_request_context("/"):
+        from flask import render_template
+
+        html = render_template("invites/_did_you_meet.html", coffee=coffee, csrf_token=lambda: "t")
+    assert f'action="/invites/bookings/{booking.id}/met"' in html and "Did you meet Ana?" in html
+    resp = client.post(f"/invites/bookings/{booking.id}/met", data={"met": "yes", "notes": "Good"})
+    assert resp.status_code == 303
+    assert svc.to_confirm(sqlite_runtime, owner, now=_now()) == []
+    with transaction(sqlite_runtime.sessions) as session:
+        row = session.get(models.Booking, booking.id)
+        assert row is not None and row.met == "yes"
+
+
+def test_the_cli_takes_the_times_from_this_weeks_plan_when_none_are_given(
+    sqlite_runtime: Runtime,
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from web.cli import cli
+    from web.demo import load_demo
+
+    owner_id = sqlite_runtime.owner_id(create=True)
+    load_demo(sqlite_runtime, owner_id)
+    db = ["--db", sqlite_runtime.config.database_url]
+    plan = CliRunner().invoke(cli, [*db, "plan", "--format", "json"], catch_exceptions=False)
+    assert plan.exit_code == 0, plan.output
+    proposals = json.loads(plan.output)["proposals"]
+    first = proposals[0]
+    result = CliRunner().invoke(
+        cli,
+        [*db, "invites", "create", "--contact", first["email"], "--format", "json"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    planned = [datetime.fromisoformat(t["start"]) for t in first["times"]]
+    assert [datetime.fromisoformat(t) for t in data["times"]] == planned
+    assert len(_emails(sqlite_runtime)) == 1  # the invite email is queued
+
+
+def test_the_cli_explains_an_unknown_contact(sqlite_runtime: Runtime) -> None:
+    from web.cli import main
+
+    sqlite_runtime.owner_id(create=True)
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "--db",
+                sqlite_runtime.config.database_url,
+                "invites",
+                "create",
+                "--contact",
+                "nobody@example.org",
+                "--at",
+                "2030-01-01T12:00",
+            ]
+        )
+    assert exit_info.value.code == 2

@@ -34,13 +34,18 @@ def _snapshot(runtime: Runtime) -> dict[str, object]:
                 for i in session.scalars(select(models.Invite))
             },
             "times": {
-                (t.invite_id, t.start): t.withdrawn for t in session.scalars(select(models.InviteTime))
+                (t.invite_id, t.start): t.withdrawn
+                for t in session.scalars(select(models.InviteTime))
             },
             "bookings": [
                 (b.invite_id, b.start, b.status) for b in session.scalars(select(models.Booking))
             ],
-            "outbox": [(o.kind, o.payload.get("purpose")) for o in session.scalars(
-                select(models.OutboxMessage).order_by(models.OutboxMessage.id))],
+            "outbox": [
+                (o.kind, o.payload.get("purpose"))
+                for o in session.scalars(
+                    select(models.OutboxMessage).order_by(models.OutboxMessage.id)
+                )
+            ],
         }
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import render_template
 from icalendar import Calendar
 from sqlalchemy import select
 
@@ -57,8 +58,9 @@ def test_mail_queued_while_smtp_is_down_is_delivered_once_it_is_back(
     sqlite_runtime: Runtime,
 ) -> None:
     owner = make_owner(sqlite_runtime)
-    contacts = [make_contact(sqlite_runtime, owner, f"Guest {n}", f"g{n}@example.org")
-                for n in range(3)]
+    contacts = [
+        make_contact(sqlite_runtime, owner, f"Guest {n}", f"g{n}@example.org") for n in range(3)
+    ]
     with smtp_server() as server:
         port = server.port
         server.stop()  # the SMTP server goes down before anything is sent
@@ -98,7 +100,12 @@ def test_a_recipient_the_smtp_server_refuses_is_a_visible_failure(
         assert problem.status == "failed"
         assert "550" in problem.last_error and "Recipient address rejected" in problem.last_error
 
+    [shown] = svc.delivery_problems(sqlite_runtime, owner)
+    assert shown.status == "failed" and "Recipient address rejected" in shown.last_error
     app = create_app(runtime=sqlite_runtime, mailer=mailer)
+    with app.test_request_context("/"):
+        html = render_template("invites/_delivery_problems.html", delivery_problems=[shown])
+    assert "Recipient address rejected" in html and "gave up after 1 attempt" in html
     client = app.test_client()
     with client.session_transaction() as session:
         session["user_id"] = owner
@@ -127,9 +134,15 @@ def _connect_google(runtime: Runtime, fake: FakeGoogle, owner: int) -> None:
     with transaction(runtime.sessions) as session:
         session.add(
             models.Calendar(
-                user_id=owner, name="Google: olivia", kind="google", location="",
-                external_id="olivia@example.com", counts_as_busy=True, receives_events=True,
-                last_error="", created_at=_now(),
+                user_id=owner,
+                name="Google: olivia",
+                kind="google",
+                location="",
+                external_id="olivia@example.com",
+                counts_as_busy=True,
+                receives_events=True,
+                last_error="",
+                created_at=_now(),
             )
         )
 

@@ -91,7 +91,10 @@ def test_an_expired_invite_gets_410(
     assert page.status_code == 410
     _assert_public_headers(page)
     start = utc_iso(created.times[0].start)
-    assert client.post(_path(created.url), data={"action": "accept", "start": start}).status_code == 410
+    assert (
+        client.post(_path(created.url), data={"action": "accept", "start": start}).status_code
+        == 410
+    )
     assert client.post(_path(created.url), data={"action": "decline"}).status_code == 410
     assert _bookings(sqlite_runtime) == 0
     # The worker's pass marks it expired (it then counts as ignored).
@@ -103,7 +106,10 @@ def test_a_used_token_cannot_book_again(
 ) -> None:
     created = _created(sqlite_runtime, owner)
     first, second = (utc_iso(t.start) for t in created.times)
-    assert client.post(_path(created.url), data={"action": "accept", "start": first}).status_code == 303
+    assert (
+        client.post(_path(created.url), data={"action": "accept", "start": first}).status_code
+        == 303
+    )
     assert client.get(_path(created.url)).status_code == 410
     again = client.post(_path(created.url), data={"action": "accept", "start": second})
     assert again.status_code == 409
@@ -150,7 +156,9 @@ def test_owner_pages_need_sign_in(app: Flask, sqlite_runtime: Runtime, owner: in
     client = app.test_client()
     created = _created(sqlite_runtime, owner)
     token = created.url.rsplit("/", 1)[1]
-    booking = svc.accept_invite(sqlite_runtime, token, created.times[0].start, now=datetime.now(UTC))
+    booking = svc.accept_invite(
+        sqlite_runtime, token, created.times[0].start, now=datetime.now(UTC)
+    )
     for method, url in (
         ("get", f"/invites/bookings/{booking.id}"),
         ("post", f"/invites/bookings/{booking.id}"),
@@ -171,18 +179,23 @@ def test_another_users_bookings_and_invites_are_404(
 ) -> None:
     created = _created(sqlite_runtime, owner)
     token = created.url.rsplit("/", 1)[1]
-    booking = svc.accept_invite(sqlite_runtime, token, created.times[0].start, now=datetime.now(UTC))
-    mallory = make_owner(sqlite_runtime, email="mallory@example.com", name="Mallory",
-                         password="another password")
+    booking = svc.accept_invite(
+        sqlite_runtime, token, created.times[0].start, now=datetime.now(UTC)
+    )
+    mallory = make_owner(
+        sqlite_runtime, email="mallory@example.com", name="Mallory", password="another password"
+    )
     app.config["WTF_CSRF_ENABLED"] = False  # this test is about ownership, not CSRF
     client = app.test_client()
     with client.session_transaction() as session:
         session["user_id"] = mallory
     assert client.get(f"/invites/bookings/{booking.id}").status_code == 404
-    assert client.post(f"/invites/bookings/{booking.id}", data={"action": "cancel"}).status_code == 404
-    assert client.post(
-        f"/invites/bookings/{booking.id}/met", data={"met": "yes"}
-    ).status_code == 404
+    assert (
+        client.post(f"/invites/bookings/{booking.id}", data={"action": "cancel"}).status_code == 404
+    )
+    assert (
+        client.post(f"/invites/bookings/{booking.id}/met", data={"met": "yes"}).status_code == 404
+    )
     assert client.post(f"/invites/{created.invite_id}/cancel").status_code == 404
     with transaction(sqlite_runtime.sessions) as session:
         row = session.get(models.Booking, booking.id)

@@ -1649,3 +1649,34 @@ def booking_status(runtime: Runtime, user_id: int, booking_id: int) -> BookingVi
         if booking is None or booking.user_id != user_id:
             raise LookupError("no such booking")
         return _booking_view(booking)
+
+
+@dataclass(frozen=True)
+class DeliveryProblem:
+    """An email or calendar write that failed at least once, with the server's reason."""
+
+    id: int
+    what: str
+    status: str  # pending (will retry) | failed (gave up)
+    attempts: int
+    last_error: str
+    next_attempt_at: datetime
+
+
+def delivery_problems(runtime: Runtime, user_id: int) -> list[DeliveryProblem]:
+    """For the dashboard: this user's outbox rows that failed and are not delivered yet."""
+    from integrations.storage.outbox import problems
+
+    labels = {"calendar_insert": "Google Calendar event", "calendar_delete": "Google Calendar"}
+    with transaction(runtime.sessions) as session:
+        return [
+            DeliveryProblem(
+                id=row.id,
+                what=str(row.payload.get("subject") or labels.get(row.kind, row.kind)),
+                status=row.status,
+                attempts=row.attempts,
+                last_error=row.last_error,
+                next_attempt_at=row.next_attempt_at,
+            )
+            for row in problems(session, user_id)
+        ]
