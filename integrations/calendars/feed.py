@@ -158,6 +158,14 @@ class IcsFeedSource:
         self.cache.put(self.cache_key, covers, wide, etag=new_etag, last_modified=new_last_modified)
         return _within(wide, interval)
 
+    def download(self) -> bytes:
+        """The feed's current bytes: a plain GET with the same scheme, size, redirect and
+        time limits as `busy`, for readers that need the events themselves (attendance)."""
+        body, _, _ = self._fetch("", "")
+        if body is None:
+            raise CalendarError(f"{self.url}: the server answered 304 Not Modified to a plain GET")
+        return body
+
     def _parse(self, body: bytes, interval: Interval) -> BusyReport:
         from integrations.calendars.ics import parse_busy
 

@@ -134,12 +134,14 @@ def _parse_google_time(value: str) -> datetime:
 
 
 def chunk_interval(interval: Interval, days: int = MAX_DAYS_PER_QUERY) -> list[Interval]:
-    """Split `interval` into consecutive pieces of at most `days` days."""
+    """Split `interval` into consecutive pieces of at most `days` days (of 24 real hours)."""
     step = timedelta(days=days)
     pieces: list[Interval] = []
-    start = interval.start
-    while start < interval.end:
-        end = min(start + step, interval.end)
+    # In UTC: adding days to a zoned datetime adds wall-clock days, which span 60 days and an
+    # hour across an autumn DST change, and Google refuses a range over its limit.
+    start, stop = interval.start.astimezone(UTC), interval.end.astimezone(UTC)
+    while start < stop:
+        end = min(start + step, stop)
         pieces.append(Interval(start, end))
         start = end
     return pieces or [interval]

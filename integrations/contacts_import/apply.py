@@ -57,6 +57,8 @@ class ImportReport:
     skipped: int = 0
     unchanged: int = 0
     problems: list[tuple[int, str]] = field(default_factory=list)
+    # Rows imported with something left out (an email another contact already has).
+    notes: list[tuple[int, str]] = field(default_factory=list)
     format: str = ""
 
     def summary(self) -> str:
@@ -107,6 +109,7 @@ class Importer:
             self.by_name[name.casefold()] = cid
         self.targets: dict[int, _Target] = {}
         self.new: list[_Target] = []
+        self.notes: list[tuple[int, str]] = []
 
     # --- merging in memory ---
 
@@ -204,8 +207,14 @@ class Importer:
                 target.linkedin_url = rec.linkedin_url
         for email in rec.emails:
             lower = email.lower()
-            if lower in self.by_email:
-                continue  # already this contact's, or another contact's: emails stay unique
+            owner = self.by_email.get(lower)
+            if owner is not None:
+                # Emails stay unique: one already another contact's is left there, and said so.
+                if owner is not target and owner != target.id:
+                    self.notes.append(
+                        (rec.line, f"email {email} already belongs to another contact; kept there")
+                    )
+                continue
             self.by_email[lower] = target
             target.new_emails.append(email)
         if target.linkedin_url and target.linkedin_url not in self.by_url:
@@ -346,4 +355,5 @@ def run_import(
     for rec in records:
         importer.merge(rec)
     importer.write(report)
+    report.notes = importer.notes
     return report

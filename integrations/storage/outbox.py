@@ -110,6 +110,15 @@ def claim(
     lease: timedelta = LEASE,
 ) -> list[Job]:
     """Lease up to `limit` due rows for this worker and return them, oldest first."""
+    # A plain read first: an idle worker polling every second must not take the write lock.
+    with transaction(sessions) as session:
+        anything = session.scalar(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
+            .limit(1)
+        )
+    if anything is None:
+        return []
     with transaction(sessions, immediate=True) as session:
         due = (
             select(OutboxMessage.id)

@@ -227,3 +227,16 @@ def test_a_bad_row_after_a_multi_line_note_is_reported_on_its_own_line(
     report = run(runtime, user, data)
     assert report.problems == [(5, "email 'not-an-email' is not an email address")]
     assert contacts(runtime, user)["Ana"].notes == "line one\nline two\nline three"
+
+
+def test_an_email_another_contact_already_has_stays_there_and_the_row_says_so(
+    runtime: Runtime, user: int
+) -> None:
+    run(runtime, user, b"name,email\nAna,ana@example.org\nBen,ben@example.org\n")
+    report = run(runtime, user, b"name,email\nAna Lima,ana@example.org;ben@example.org\n")
+    assert report.notes == [
+        (2, "email ben@example.org already belongs to another contact; kept there")
+    ]
+    found = contacts(runtime, user)
+    assert found["Ana Lima"].emails == ("ana@example.org",)
+    assert found["Ben"].emails == ("ben@example.org",)

@@ -79,6 +79,20 @@ def test_long_ranges_are_split_into_requests_of_at_most_60_days(google: FakeGoog
     assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:], strict=False))
 
 
+def test_a_range_across_the_autumn_dst_change_is_split_into_at_most_60_real_days(
+    google: FakeGoogle,
+) -> None:
+    # 60 wall-clock days from 1 September in Berlin are 60 days and one hour.
+    start = datetime(2026, 9, 1, tzinfo=BERLIN)
+    source(google, ["primary"]).busy(Interval(start, start + timedelta(days=61)))
+    pieces = [
+        (datetime.fromisoformat(r.json["timeMin"]), datetime.fromisoformat(r.json["timeMax"]))
+        for r in google.requests_to("freeBusy")
+    ]
+    assert len(pieces) == 2
+    assert all(end - start <= timedelta(days=60) for start, end in pieces)
+
+
 def test_many_calendars_are_asked_at_most_50_at_a_time(google: FakeGoogle) -> None:
     ids = [f"c{n}@group.calendar.google.com" for n in range(120)]
     for n, cid in enumerate(ids):

@@ -233,3 +233,28 @@ def test_a_token_revoked_during_booking_keeps_the_booking_and_falls_back_to_emai
         assert part.get_param("method") == "REQUEST"
         [event] = Calendar.from_ical(part.get_content()).walk("VEVENT")
         assert str(event["uid"]) == booking.ical_uid
+
+
+def test_cancelling_a_coffee_on_google_deletes_the_event_with_updates(
+    google: tuple[Runtime, FakeGoogle],
+) -> None:
+    runtime, fake = google
+    owner = make_owner(runtime)
+    _connect_google(runtime, fake, owner)
+    created = _invite(runtime, owner, make_contact(runtime, owner))
+    booking_id = _accept(runtime, created)
+    drain(runtime, now=_now())
+    [event] = fake.live_events()
+
+    svc.cancel_booking(runtime, owner, booking_id, now=_now())
+    drain(runtime, now=_now())
+    assert fake.live_events() == []
+    [deleted] = [e for e in fake.events if e.id == event.id]
+    assert deleted.deleted and deleted.delete_query.get("sendUpdates") == ["all"]
+    # Google tells Ana; the owner still gets a METHOD:CANCEL by email.
+    cancels = {
+        to: part
+        for to, part in _calendar_mails(runtime).items()
+        if part.get_param("method") == "CANCEL"
+    }
+    assert set(cancels) == {"olivia@example.com"}

@@ -120,6 +120,8 @@ def import_command(state: State, file: str, fmt: str, mapping: str | None) -> No
     click.echo(report.summary())
     for line, reason in report.problems:
         click.echo(f"skipped line {line}: {reason}")
+    for line, note in report.notes:
+        click.echo(f"line {line}: {note}")
 
 
 @contacts.command(name="export")
@@ -162,6 +164,22 @@ def contact_json(c: Any) -> dict[str, Any]:
         "paused": c.paused,
         "linkedin_url": c.linkedin_url,
     }
+
+
+@contacts.command(name="meetings")
+@_NOW
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3660))
+@pass_state
+def meetings_command(state: State, now_text: str | None, days: int) -> None:
+    """Log past meetings with contacts found in your ICS calendars, for you to confirm."""
+    from web.services.contacts import sync_attendance
+
+    user_id = state.owner_id()
+    now = parse_now(now_text, _user_zone(state, user_id))
+    new, warnings = sync_attendance(state.runtime, user_id, now=now, days=days)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"found {new} new past meetings with contacts: confirm them in the web app")
 
 
 @contacts.command(name="list")

@@ -457,12 +457,11 @@ def sync_attendance(
 
 def _read_ics(location: str, config: Any) -> bytes:
     if location.lower().startswith(("http://", "https://", "webcal://", "webcals://")):
-        import requests
+        # Through the feed adapter: webcal means https, and the size, redirect and time limits
+        # of every other feed read hold here too.
+        from integrations.calendars.feed import IcsFeedSource
 
-        url = "http" + location[6:] if location.lower().startswith("webcal") else location
-        response = requests.get(url, timeout=20)
-        response.raise_for_status()
-        return response.content
+        return IcsFeedSource(location, zone=ZoneInfo("UTC")).download()
     return Path(location).expanduser().read_bytes()
 
 

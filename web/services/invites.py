@@ -1625,6 +1625,14 @@ def cancel_invite(runtime: Runtime, user_id: int, invite_id: int, *, now: dateti
 def expire_invites(runtime: Runtime, *, now: datetime) -> int:
     """Mark open invites whose link ran out as expired (they count as ignored); returns how many."""
     with transaction(runtime.sessions) as session:
+        # Read first: the worker calls this every pass and should not take a write lock idly.
+        due = session.scalar(
+            select(models.Invite.id)
+            .where(models.Invite.status == rules.OPEN, models.Invite.expires_at <= now)
+            .limit(1)
+        )
+        if due is None:
+            return 0
         result = session.execute(
             update(models.Invite)
             .where(models.Invite.status == rules.OPEN, models.Invite.expires_at <= now)
