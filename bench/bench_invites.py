@@ -4,7 +4,8 @@ process, beside a bare Flask "hello" app served the same way in the same run.
 Figures: requests/s and p50/p99 latency for GET /i/<token> (the invite page) and for
 POST action=accept (each request books a different invite, so every answer must be a 303),
 with zero errors required. The database is a prepared SQLite file (MEETAGAIN_BENCH_DB can point
-at PostgreSQL instead); the owner has the demo's ICS calendar, read live on every accept.
+at an empty PostgreSQL database instead); the owner has the demo ICS calendar, read live on
+every accept.
 Without /usr/bin/wrk a small threaded Python client does the same bounded load.
 """
 
@@ -30,6 +31,8 @@ CONNECTIONS = 4
 WORKERS = 2
 ACCEPT_INVITES = 6000  # more than any run can book, so every accept finds a free invite
 WRK = shutil.which("wrk") or ("/usr/bin/wrk" if Path("/usr/bin/wrk").exists() else None)
+if os.environ.get("MEETAGAIN_BENCH_CLIENT") == "python":  # force the fallback client
+    WRK = None
 
 
 # --- the apps gunicorn serves (factories: "bench.bench_invites:hello()") ----------------------

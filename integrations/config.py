@@ -163,13 +163,18 @@ def parse_time(value: str) -> time:
     return time(int(match.group(1)), int(match.group(2)))
 
 
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 def parse_weekdays(values: list[str] | str) -> frozenset[int]:
     """Parse weekday names ("mon", "tue", ...) into 0-based numbers, Monday first."""
     items = values.split(",") if isinstance(values, str) else values
     days: set[int] = set()
     for item in items:
-        key = str(item).strip().lower()[:3]
-        if key not in WEEKDAYS:
+        text = str(item).strip().lower()
+        key = text[:3]
+        # "tue", "tues" and "tuesday" are Tuesday; "monkey" is not Monday.
+        if key not in WEEKDAYS or not _DAY_NAMES[WEEKDAYS.index(key)].startswith(text):
             raise ValueError(f'"{item}" is not a weekday (use mon, tue, wed, thu, fri, sat, sun)')
         days.add(WEEKDAYS.index(key))
     if not days:

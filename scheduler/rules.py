@@ -226,6 +226,10 @@ def evaluate(
         log = contact.interactions
         latest = max(log, key=_on) if log else None
         times = len(log)
+        # The first meeting counts even when the log does not hold it: met at PyCon on 1 Mar
+        # (first met) and for coffee on 10 Mar is twice, so the coffee is no new follow-up.
+        if contact.first_met is not None and (not log or contact.first_met < min(map(_on, log))):
+            times += 1
         if latest is None and contact.first_met is None:
             not_met.append(contact)
             continue

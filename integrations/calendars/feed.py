@@ -271,7 +271,7 @@ def _redirect_target(original: str, current: str, location: str) -> str:
 
 
 def _within(report: BusyReport, interval: Interval) -> BusyReport:
-    inside = tuple(i for i in report.intervals if i.start < interval.end and interval.start < i.end)
+    inside = tuple(i for i in report.intervals if i.overlaps(interval))  # compared in UTC
     return BusyReport(inside, report.warnings)
 
 

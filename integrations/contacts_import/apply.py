@@ -81,6 +81,7 @@ class _Target:
     count: int = 0  # confirmed interactions
     last: date | None = None
     new_interactions: list[date] = field(default_factory=list)
+    line: int = 0  # the first line of this file that described the contact (0: none yet)
 
 
 class Importer:
@@ -219,6 +220,10 @@ class Importer:
             target.new_emails.append(email)
         if target.linkedin_url and target.linkedin_url not in self.by_url:
             self.by_url[target.linkedin_url] = target
+        if target.line and target.line != rec.line:
+            # Two rows of one file for one person: the later one wins, and the user hears of it.
+            self.notes.append((rec.line, f"the same contact as line {target.line}: merged"))
+        target.line = target.line or rec.line
         self._interactions(target, rec)
 
     def _interactions(self, target: _Target, rec: ContactRecord) -> None:

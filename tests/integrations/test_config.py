@@ -411,6 +411,16 @@ def test_a_bad_weekday_is_named() -> None:
     )
 
 
+def test_weekdays_may_be_spelt_out_but_not_merely_start_like_one() -> None:
+    config = parse_config(
+        '[windows.lunch]\nstart = "12:00"\nend = "13:00"\nweekdays = ["Tuesday", "thurs"]\n'
+    )
+    assert config.windows[0].weekdays == frozenset({1, 3})
+    assert 'weekdays "monkey" is not a weekday' in error_of(
+        '[windows.lunch]\nstart = "12:00"\nend = "13:00"\nweekdays = ["monkey"]\n'
+    )
+
+
 def test_an_empty_weekday_list_is_refused() -> None:
     assert error_of('[windows.lunch]\nstart = "12:00"\nend = "13:00"\nweekdays = []\n') == (
         "config.toml: [windows.lunch] weekdays needs at least one weekday"

@@ -145,6 +145,7 @@ def test_search_and_sort_by_overdue(runtime: Runtime, user: int) -> None:
             name="Ana Souza",
             emails=("ana@example.org",),
             how_met="PyData",
+            first_met=TODAY - timedelta(days=5),
             relationship=Relationship.PEER,
             interactions=(Interaction(TODAY - timedelta(days=5)),),
         ),

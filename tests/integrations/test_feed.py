@@ -183,6 +183,14 @@ def test_a_feed_larger_than_the_limit_is_refused_naming_url_and_limit(
     assert str(info.value) == f"{url}: the calendar is larger than the limit of 2 KB"
 
 
+def test_download_gives_the_feeds_bytes_within_the_same_limits(server: LoopbackHttpServer) -> None:
+    url = server.serve("/cal.ics", LUNCH_MEETING, etag='"v1"')
+    assert IcsFeedSource(url, zone=BERLIN).download() == LUNCH_MEETING
+    assert server.hits[0].headers.get("If-None-Match") is None
+    with pytest.raises(CalendarError, match="larger than the limit of 100 bytes"):
+        IcsFeedSource(url, zone=BERLIN, max_bytes=100).download()
+
+
 def test_the_size_limit_holds_while_streaming_without_a_content_length(
     server: LoopbackHttpServer,
 ) -> None:

@@ -106,6 +106,20 @@ def test_a_first_met_date_without_interactions_counts_as_meeting_once() -> None:
     assert due.reasons == ("Recruiter, met once via LinkedIn 200 days ago, every 120 days",)
 
 
+def test_a_coffee_after_the_first_meeting_is_the_follow_up_not_a_new_first_meeting() -> None:
+    c = person(
+        how_met="PyCon",
+        first_met=TODAY - timedelta(days=12),
+        interactions=met(3),
+        relationship=Relationship.PEER,
+    )
+    report = evaluate([c], today=TODAY, rules=RULES)
+    assert report.due == []  # met twice, 3 days ago: the peer cadence (90 days) runs again
+    same_day = person(how_met="PyCon", first_met=TODAY - timedelta(days=3), interactions=met(3))
+    [due] = evaluate([same_day], today=TODAY, rules=RULES).due
+    assert due.kind == "follow-up"
+
+
 def test_follow_ups_rank_above_every_overdue_contact() -> None:
     mentor = person("Jonas", relationship=Relationship.MENTOR, interactions=met(440, 500))
     fresh = person("Ana", how_met="PyCon", interactions=met(3))

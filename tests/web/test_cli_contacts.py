@@ -184,3 +184,20 @@ def test_a_large_import_shows_a_progress_bar_on_a_terminal(cli, tmp_path: Path) 
     assert done.returncode == 0
     assert done.stdout.strip() == "created 0, updated 0, skipped 0"
     assert b"importing" in shown and b"100%" in shown
+
+
+def test_past_meetings_in_the_configured_calendar_are_logged_once_for_confirmation(
+    cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        config.read_text()
+        + f'\n[[calendars]]\nname = "work"\nkind = "ics"\npath = "{DATA / "past_meetings.ics"}"\n'
+    )
+    cli("contacts", "import", str(DATA / "native.csv"))
+    done = cli("contacts", "meetings", "--now", NOW)
+    assert done.stdout.strip() == (
+        "found 4 new past meetings with contacts: confirm them in the web app"
+    )
+    again = cli("contacts", "meetings", "--now", NOW)
+    assert again.stdout.startswith("found 0 new past meetings")

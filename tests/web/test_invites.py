@@ -497,3 +497,45 @@ def test_the_cli_explains_an_unknown_contact(sqlite_runtime: Runtime) -> None:
             ]
         )
     assert exit_info.value.code == 2
+
+
+def test_the_worker_command_sends_queued_mail_to_the_file_outbox(
+    sqlite_runtime: Runtime, owner: int, ana: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from web.cli import main
+
+    _invite(sqlite_runtime, owner, ana)
+    with pytest.raises(SystemExit) as done:
+        main(["--db", sqlite_runtime.config.database_url, "worker", "--once"])
+    assert done.value.code == 0
+    assert "sent 1, retrying 0, failed 0" in capsys.readouterr().out
+    [eml] = (sqlite_runtime.config.instance_dir / "outbox").glob("*.eml")
+    assert b"Subject: Coffee, Ana?" in eml.read_bytes()
+
+
+def test_the_worker_command_refuses_a_database_that_is_not_set_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from web.cli import main
+
+    with pytest.raises(SystemExit) as failed:
+        main(["--db", f"sqlite:///{tmp_path / 'empty.db'}", "worker", "--once"])
+    assert failed.value.code == 2
+    assert "run `meetagain init`" in capsys.readouterr().err
+
+
+def test_cancelling_a_coffee_offers_its_time_again_on_other_open_invites(
+    client: FlaskClient, sqlite_runtime: Runtime, owner: int, ana: int
+) -> None:
+    bob = make_contact(sqlite_runtime, owner, "Bob Stone", "bob@example.com")
+    shared = next_weekday_at(_now(), 3, 12, 0, BERLIN)
+    first = _invite(sqlite_runtime, owner, ana, shared)
+    second = _invite(sqlite_runtime, owner, bob, shared)
+    booking = svc.accept_invite(sqlite_runtime, first.url.rsplit("/", 1)[1], shared, now=_now())
+    assert svc.load_invite(sqlite_runtime, second.url.rsplit("/", 1)[1], now=_now()).remaining == ()
+
+    svc.cancel_booking(sqlite_runtime, owner, booking.id, now=_now())
+    [again] = svc.load_invite(sqlite_runtime, second.url.rsplit("/", 1)[1], now=_now()).remaining
+    assert again.start == shared
+    resp = client.post(_path(second.url), data={"action": "accept", "start": utc_iso(shared)})
+    assert resp.status_code == 303

@@ -110,3 +110,28 @@ def test_fifty_concurrent_accepts_of_one_shared_time_book_it_exactly_once(
     assert after["times"] == expected_times
     # The booking's own messages (owner notice, invitee confirmation) and nothing more.
     assert after["outbox"] == [("email_render", "answer"), ("email_render", "confirmation")]
+
+
+def test_cancel_and_rebook_work_on_both_databases(runtime: Runtime) -> None:
+    now = datetime.now(UTC)
+    owner = make_owner(runtime)
+    shared = next_weekday_at(now, 3, 12, 0, BERLIN)
+    first, second = (
+        svc.create_invite(
+            runtime,
+            owner,
+            make_contact(runtime, owner, f"Guest {n}", f"g{n}@example.org"),
+            times_at(shared),
+            now=now,
+        )
+        for n in range(2)
+    )
+    token1, token2 = (c.url.rsplit("/", 1)[1] for c in (first, second))
+    booking = svc.accept_invite(runtime, token1, shared, now=now)
+    svc.cancel_booking(runtime, owner, booking.id, now=now)
+    rebooked = svc.accept_invite(runtime, token2, shared, now=now)
+    assert rebooked.start == shared and rebooked.id != booking.id
+    url = svc.cancel_booking(runtime, owner, rebooked.id, now=now, reschedule=True)
+    assert (
+        url is not None and svc.load_invite(runtime, url.rsplit("/", 1)[1], now=now).state == "open"
+    )

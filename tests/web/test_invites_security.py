@@ -113,6 +113,7 @@ def test_a_used_token_cannot_book_again(
     assert client.get(_path(created.url)).status_code == 410
     again = client.post(_path(created.url), data={"action": "accept", "start": second})
     assert again.status_code == 409
+    assert "already picked a time" in again.get_data(as_text=True)
     assert client.post(_path(created.url), data={"action": "decline"}).status_code == 410
     assert _bookings(sqlite_runtime) == 1
     # The invitee keeps their confirmation page and calendar file.

@@ -307,7 +307,9 @@ def page(token: str) -> Response:
         return _not_found()
     if view.state != "open":
         return _gone(view)
-    return _render_page(view, more=request.args.get("more") == "1")
+    return _render_page(
+        view, more=request.args.get("more") == "1", no_more=request.args.get("more") == "0"
+    )
 
 
 @bp.post("/i/<token>")
@@ -340,6 +342,11 @@ def answer(token: str) -> Response:
         view = _safe_view(token)
         if view is None:
             return _not_found()
+        if view.status == "accepted":
+            # A second accept on a used link (a double click, a reused link): it is taken.
+            resp = _gone(view)
+            resp.status_code = 409
+            return resp
         return _render_page(view, status=409, conflict=exc.reason, remaining=exc.remaining)
     abort(400)
 

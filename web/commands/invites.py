@@ -36,6 +36,11 @@ def _parse_at(values: tuple[str, ...], zone: ZoneInfo, duration: Any) -> list[An
     return times
 
 
+def _require_current(runtime: Any) -> None:
+    if not runtime.database_is_current():
+        raise UserError("the database is not set up or not up to date: run `meetagain init`")
+
+
 @invites.command()
 @click.option("--contact", "contact_email", required=True, help="The contact's email address.")
 @click.option("--at", "at", multiple=True, help="A proposed start (ISO 8601); repeat for more.")
@@ -58,6 +63,7 @@ def create(
     from web.services.invites import create_invite, user_config
 
     runtime = state.runtime
+    _require_current(runtime)
     user_id = state.owner_id()
     now = datetime.now(UTC)
     with transaction(runtime.sessions) as session:
@@ -112,6 +118,7 @@ def worker(state: State, once: bool, interval: float) -> None:
     from web.services.outbox_worker import drain, run
 
     runtime = state.runtime
+    _require_current(runtime)
     if once:
         result = drain(runtime)
         click.echo(f"sent {result.sent}, retrying {result.retrying}, failed {result.failed}")

@@ -436,9 +436,16 @@ def sync_attendance(
                 models.Calendar.user_id == user_id, models.Calendar.kind == "ics"
             )
         ).all()
-        for row in rows:
+        locations = [(row.name, row.location) for row in rows]
+        # Like planning: the config file's calendars belong to the owner the file describes.
+        if not rows and user.email in {e.lower() for e in config.owner.emails}:
+            for entry in config.calendars:
+                if entry.kind == "ics":
+                    where = entry.url or str(Path(config.base_dir) / Path(entry.path).expanduser())
+                    locations.append((entry.name, where))
+        for name, location in locations:
             try:
-                data = _read_ics(row.location, config)
+                data = _read_ics(location, config)
                 found = attended(
                     data,
                     start=today - timedelta(days=days),
@@ -446,10 +453,10 @@ def sync_attendance(
                     zone=zone,
                     now=now,
                     me=me,
-                    source=row.name,
+                    source=name,
                 )
             except Exception as exc:  # one unreadable calendar must not stop the others
-                warnings.append(f"{row.name}: {exc}")
+                warnings.append(f"{name}: {exc}")
                 continue
             new += log_attendance(session, user_id, found)
     return new, warnings

@@ -746,6 +746,44 @@ def _withdraw(
     )
 
 
+def _restore(session: Session, user_id: int, interval: Interval, *, now: datetime) -> None:
+    """A cancelled coffee frees its time: offer it again on the owner's other open invites
+    (unless another booking holds it). Accepting re-checks the calendars live anyway."""
+    still_open = (
+        select(models.Invite.id)
+        .where(
+            models.Invite.id == models.InviteTime.invite_id,
+            models.Invite.status == rules.OPEN,
+        )
+        .exists()
+    )
+    other_booking = (
+        select(models.Booking.id)
+        .where(
+            models.Booking.user_id == user_id,
+            models.Booking.status == "active",
+            models.Booking.start < models.InviteTime.end,
+            models.Booking.end > models.InviteTime.start,
+        )
+        .exists()
+    )
+    session.execute(
+        update(models.InviteTime)
+        .where(
+            models.InviteTime.user_id == user_id,
+            models.InviteTime.withdrawn.is_(True),
+            models.InviteTime.start < interval.end,
+            models.InviteTime.start > interval.start - LONGEST_MEETING,
+            models.InviteTime.end > interval.start,
+            models.InviteTime.start > now,
+            still_open,
+            ~other_booking,
+        )
+        .values(withdrawn=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _book(
     runtime: Runtime,
     session: Session,
@@ -876,6 +914,12 @@ def _enqueue_render(
     )
 
 
+class NothingToSend(Exception):
+    """A queued email that can never be built; retrying cannot help."""
+
+    permanent = True
+
+
 def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) -> EmailMessage:
     """Build a queued "email_render" message (worker side); the same job gives the same
     Message-ID and Date on every attempt."""
@@ -883,7 +927,7 @@ def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) 
     with transaction(runtime.sessions) as session:
         booking = session.get(models.Booking, int(payload["booking_id"]))
         if booking is None:
-            raise LookupError(f"booking {payload['booking_id']} no longer exists")
+            raise NothingToSend(f"booking {payload['booking_id']} no longer exists")
         if payload["render"] == "booking_owner":
             msg = _owner_booking_notice(
                 runtime, session, booking, google=bool(payload.get("google")), now=at
@@ -898,7 +942,7 @@ def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) 
                 manage_url=str(payload.get("manage_url", "")),
             )
         else:
-            raise ValueError(f"unknown email {payload['render']!r}")
+            raise NothingToSend(f"unknown email {payload['render']!r}")
     msg.replace_header("Message-ID", message_id)
     return msg
 
@@ -1251,6 +1295,8 @@ def _cancel(
     booking.status = "cancelled"
     booking.sequence += 1
     invite.status = "cancelled"
+    session.flush()
+    _restore(session, booking.user_id, Interval(booking.start, booking.end), now=now)
     owner, invitee = _parties(session, invite)
     event = _coffee_event(runtime, booking, owner, invitee, token_url=None)
     user = session.get(models.User, invite.user_id)

@@ -160,7 +160,11 @@ def read_busy(
                     from web.services.accounts import secret_box
 
                     password = secret_box(runtime).decrypt_text(row.secret_encrypted)
-                sources.append(CalDavSource(row.location, row.username, password, zone=zone, me=me))
+                sources.append(
+                    CalDavSource(
+                        row.location, row.username, password, zone=zone, me=me, name=row.name
+                    )
+                )
             else:
                 source = open_source(row.location, config, zone=zone, me=me, runtime=runtime)
                 with contextlib.suppress(AttributeError):  # warnings then name the row
