@@ -89,6 +89,7 @@ class GoogleConfig:
     token_uri: str = GOOGLE_TOKEN_URI
     revoke_uri: str = GOOGLE_REVOKE_URI
     api_endpoint: str = GOOGLE_API_ENDPOINT
+    meet_link: bool = False  # add a Google Meet link to booked coffees
 
     @property
     def client_secret(self) -> str:
@@ -474,6 +475,7 @@ def _google(r: _Reader) -> GoogleConfig:
         token_uri=_url(r, "token_uri", d.token_uri),
         revoke_uri=_url(r, "revoke_uri", d.revoke_uri),
         api_endpoint=_api_endpoint(r, d.api_endpoint),
+        meet_link=r.get("meet_link", bool, d.meet_link),
     )
     r.finish()
     return google

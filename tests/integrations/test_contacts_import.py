@@ -240,3 +240,14 @@ def test_an_email_another_contact_already_has_stays_there_and_the_row_says_so(
     found = contacts(runtime, user)
     assert found["Ana Lima"].emails == ("ana@example.org",)
     assert found["Ben"].emails == ("ben@example.org",)
+
+
+def test_two_rows_for_one_email_merge_and_the_later_row_says_so(
+    runtime: Runtime, user: int
+) -> None:
+    report = run(
+        runtime, user, b"name,email,company\nAna,ana@example.org,Old\nAna L,ANA@example.org,New\n"
+    )
+    assert (report.created, report.updated) == (1, 0)
+    assert report.notes == [(3, "the same contact as line 2: merged")]
+    assert contacts(runtime, user)["Ana L"].company == "New"

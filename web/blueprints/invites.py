@@ -44,7 +44,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from scheduler.invites import OfferedTime, format_span, utc_iso
-from web.auth import current_user, login_required, runtime
+from web.auth import current_user, login_required, runtime, safe_next
 from web.services import invites as svc
 
 bp = Blueprint("invites", __name__)
@@ -521,7 +521,7 @@ def did_you_meet(booking_id: int) -> Any:
             flash("Next time, ask: " + questions[0], "info")
     else:
         flash("Noted: they are back in the plan.", "info")
-    return redirect(request.form.get("next") or "/", code=303)
+    return redirect(safe_next(request.form.get("next")), code=303)
 
 
 @bp.get("/dev/outbox")

@@ -438,7 +438,10 @@ def sync_attendance(
         ).all()
         locations = [(row.name, row.location) for row in rows]
         # Like planning: the config file's calendars belong to the owner the file describes.
-        if not rows and user.email in {e.lower() for e in config.owner.emails}:
+        has_rows = session.scalar(
+            select(models.Calendar.id).where(models.Calendar.user_id == user_id).limit(1)
+        )
+        if has_rows is None and user.email in {e.lower() for e in config.owner.emails}:
             for entry in config.calendars:
                 if entry.kind == "ics":
                     where = entry.url or str(Path(config.base_dir) / Path(entry.path).expanduser())

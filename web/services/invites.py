@@ -1395,6 +1395,7 @@ def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) ->
             creds,
             calendar_id=calendar_id,
             api_endpoint=runtime.config.google.api_endpoint,
+            meet=runtime.config.google.meet_link,
             sleep=_short_sleep,
         )
         try:
