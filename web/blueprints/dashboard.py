@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from integrations.calendars.errors import CalendarError
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
-from scheduler.model import Proposal, ProposedTime, SchedulingPolicy, Slot, Window
+from scheduler.model import Interval, Proposal, ProposedTime, SchedulingPolicy, Slot, Window
 from web.auth import current_user, login_required, redirect_to, runtime
 from web.blueprints.contacts import ContactLine, contact_lines
 from web.errors import UserError
@@ -41,6 +53,7 @@ class PlanView:
     slots: list[Slot]
     warnings: list[str]
     error: str = ""
+    busy: list[Interval] = field(default_factory=list)
 
 
 def _plan(user: UserView, now: datetime) -> PlanView:
@@ -60,6 +73,7 @@ def _plan(user: UserView, now: datetime) -> PlanView:
         proposals=list(result.proposals),
         slots=list(getattr(result, "slots", []) or []),
         warnings=[str(w) for w in getattr(result, "warnings", []) or []],
+        busy=list(getattr(result, "busy", []) or []),
     )
 
 
@@ -150,46 +164,99 @@ def health(lines: list[ContactLine]) -> list[dict[str, Any]]:
     ]
 
 
+# Busy time widens the picture's hour axis, but only within this waking day, so an all-day
+# event or a late dinner does not squash the meal windows into a thin line.
+AXIS_FIRST, AXIS_LAST = 7, 20
+
+
+def _day_parts(
+    spans: Sequence[Interval], zone: ZoneInfo, day: date
+) -> list[tuple[datetime, datetime]]:
+    """The parts of `spans` that fall on `day` (in `zone`), as local datetimes."""
+    day_start = datetime.combine(day, time(0), tzinfo=zone)
+    day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    parts = []
+    for span in spans:
+        s, e = max(span.start, day_start), min(span.end, day_end)
+        if e > s:
+            parts.append((s.astimezone(zone), e.astimezone(zone)))
+    return parts
+
+
 def week_view(
-    windows: tuple[Window, ...], slots: list[Slot], zone: ZoneInfo, start: date, days: int = 7
+    windows: tuple[Window, ...],
+    slots: list[Slot],
+    zone: ZoneInfo,
+    start: date,
+    days: int = 7,
+    busy: Sequence[Interval] = (),
 ) -> dict[str, Any]:
-    """Meal windows per day (taken parts shaded) with free slots drawn on top."""
+    """Meal windows per day, busy time from the calendars, and free slots drawn on top."""
     spans = [(w.start, w.end) for w in windows]
     first = max(0, min((s.hour for s, _ in spans), default=7) - 1)
     last = min(24, max((e.hour + (1 if e.minute else 0) for _, e in spans), default=14) + 1)
+    dates = [start + timedelta(days=offset) for offset in range(days)]
+    busy_by_day = {day: _day_parts(busy, zone, day) for day in dates}
+    for parts in busy_by_day.values():
+        for s, e in parts:
+            begin = max(AXIS_FIRST * 60, s.hour * 60 + s.minute)
+            end = min(AXIS_LAST * 60, 24 * 60 if e.date() != s.date() else e.hour * 60 + e.minute)
+            if end > begin:
+                first = min(first, begin // 60)
+                last = max(last, -(-end // 60))
     span = (last - first) * 60
 
-    def pos(moment: time) -> float:
-        return round(((moment.hour - first) * 60 + moment.minute) / span * 100, 2)
+    def minutes(moment: datetime, day: date) -> int:
+        if moment.date() != day:  # the part ends at midnight
+            return 24 * 60
+        return moment.hour * 60 + moment.minute
+
+    def pos(m: int) -> float:
+        return round(min(max(m - first * 60, 0), span) / span * 100, 2)
 
     columns: list[list[dict[str, Any]]] = []
     labels: list[str] = []
-    for offset in range(days):
-        day = start + timedelta(days=offset)
+    for day in dates:
         labels.append(f"{DAY_LABELS[day.weekday()]} {day.day}")
         blocks: list[dict[str, Any]] = []
         for w in windows:
             if day.weekday() in w.weekdays:
+                top = pos(w.start.hour * 60 + w.start.minute)
+                bottom = pos(w.end.hour * 60 + w.end.minute)
                 blocks.append(
                     {
                         "name": w.name,
-                        "kind": "busy",
-                        "top": pos(w.start),
-                        "height": round(pos(w.end) - pos(w.start), 2),
-                        "label": f"{w.start:%H:%M}–{w.end:%H:%M} taken",
+                        "kind": "meal",
+                        "top": top,
+                        "height": round(bottom - top, 2),
+                        "label": f"{w.start:%H:%M}–{w.end:%H:%M} meal window",
                     }
                 )
+        for s, e in busy_by_day[day]:
+            top, bottom = pos(minutes(s, day)), pos(minutes(e, day))
+            if bottom <= top:
+                continue  # entirely outside the hours shown
+            until = "24:00" if e.date() != day else f"{e:%H:%M}"
+            blocks.append(
+                {
+                    "name": "",
+                    "kind": "busy",
+                    "top": top,
+                    "height": max(1.0, round(bottom - top, 2)),
+                    "label": f"{s:%H:%M}–{until} busy",
+                }
+            )
         for slot in slots:
             s, e = slot.start.astimezone(zone), slot.end.astimezone(zone)
             if s.date() != day:
                 continue
-            end_t = e.time() if e.date() == day else time(23, 59)
+            top = pos(minutes(s, day))
             blocks.append(
                 {
                     "name": slot.window,
                     "kind": "free",
-                    "top": pos(s.time()),
-                    "height": max(1.5, round(pos(end_t) - pos(s.time()), 2)),
+                    "top": top,
+                    "height": max(1.5, round(pos(minutes(e, day)) - top, 2)),
                     "label": f"{s:%H:%M}–{e:%H:%M} free",
                 }
             )
@@ -202,7 +269,11 @@ def week_view(
         "days": columns,
         "labels": labels,
         "hours": hours,
-        "legend": [("free", "free for a coffee"), ("busy", "meal window, busy")],
+        "legend": [
+            ("free", "free for a coffee"),
+            ("busy", "busy in your calendars"),
+            ("meal", "meal window"),
+        ],
     }
 
 
@@ -221,6 +292,9 @@ def index() -> str:
     from web.services import invites as invite_service
 
     upcoming = invite_service.upcoming(runtime(), user.id, now=now)
+    has_calendars = _has_calendars(user.id)
+    if has_calendars:
+        look_for_meetings(current_app, user.id, now)
     confirm = invite_service.to_confirm(runtime(), user.id, now=now)
     open_invites = invite_service.open_invites(runtime(), user.id, now=now)
     cards = [
@@ -232,14 +306,15 @@ def index() -> str:
         plan=plan,
         cards=cards,
         zone=zone,
-        picture=week_view(config.windows, plan.slots, zone, today),
+        picture=week_view(config.windows, plan.slots, zone, today, busy=plan.busy),
         health=health(lines),
         upcoming=upcoming,
         confirm=confirm,
         open_invites=open_invites,
         messages=default_messages(user, [p.contact.id for p in plan.proposals if p.contact.id]),
-        problems=delivery_problems(user.id),
+        delivery_problems=invite_service.delivery_problems(runtime(), user.id),
         pending=pending_interactions(runtime(), user.id),
+        has_calendars=has_calendars,
         last_notes=last_notes(user.id, [c.contact_id for c in upcoming]),
         contact_count=len(lines),
         user=user,
@@ -416,27 +491,86 @@ def last_notes(user_id: int, contact_ids: list[int]) -> dict[int, tuple[date, st
     return found
 
 
-def delivery_problems(user_id: int) -> list[dict[str, Any]]:
-    """Emails and calendar writes that failed at least once, with the server's reason."""
-    from integrations.storage import outbox
+# --- past meetings found in the calendars -----------------------------------------------------
 
-    labels = {
-        "email": "Email",
-        "calendar_insert": "Calendar event",
-        "calendar_delete": "Calendar cancellation",
-    }
+# The dashboard reads past meetings from the calendars at most this often per user and process,
+# so page loads stay fast; "Look for past meetings" reads them at once.
+MEETINGS_EVERY = timedelta(hours=6)
+MEETINGS_FIRST_DAYS = 365  # how far back the first look reaches
+MEETINGS_AGAIN_DAYS = 14  # later looks only need the recent past
+_meetings_lock = threading.Lock()
+
+
+def _has_calendars(user_id: int) -> bool:
+    from sqlalchemy import select
+
+    from integrations.storage import models
+
     with transaction(runtime().sessions) as session:
-        return [
-            {
-                "id": row.id,
-                "what": labels.get(row.kind, row.kind),
-                "to": ", ".join(row.payload.get("recipients", []) or [])
-                if isinstance(row.payload, dict)
-                else "",
-                "status": row.status,
-                "attempts": row.attempts,
-                "error": row.last_error,
-                "next": row.next_attempt_at,
-            }
-            for row in outbox.problems(session, user_id)
-        ]
+        found = session.scalar(
+            select(models.Calendar.id).where(models.Calendar.user_id == user_id).limit(1)
+        )
+    return found is not None
+
+
+def look_for_meetings(app: Flask, user_id: int, now: datetime, *, force: bool = False) -> int:
+    """Log past meetings with contacts from the calendars (throttled); returns how many are new.
+
+    Failures are logged, not raised: the planning warnings already name unreadable calendars.
+    """
+    from web.services.contacts import sync_attendance
+
+    seen: dict[int, datetime] = app.extensions.setdefault("meetagain.meetings_read", {})
+    with _meetings_lock:
+        last = seen.get(user_id)
+        if not force and last is not None and now - last < MEETINGS_EVERY:
+            return 0
+        seen[user_id] = now
+    days = MEETINGS_FIRST_DAYS if force or last is None else MEETINGS_AGAIN_DAYS
+    try:
+        new, warnings = sync_attendance(runtime(), user_id, now=now, days=days)
+    except Exception:
+        log.exception("reading past meetings failed for user %s", user_id)
+        return 0
+    for warning in warnings:
+        log.info("past meetings of user %s: %s", user_id, warning)
+    return new
+
+
+@bp.post("/meetings/scan")
+@login_required
+def scan_meetings() -> Response:
+    """The "Look for past meetings" button: read the calendars now, however recently read."""
+    new = look_for_meetings(current_app, current_user().id, datetime.now(UTC), force=True)
+    if new:
+        flash(
+            f"Found {new} new past meeting{'' if new == 1 else 's'} with your contacts: "
+            "confirm below.",
+            "ok",
+        )
+    else:
+        flash("No new past meetings with your contacts in your calendars.", "info")
+    return redirect_to("dashboard.index")
+
+
+@bp.post("/meetings/confirm")
+@login_required
+def confirm_meetings() -> Response:
+    """Confirm (or reject) the ticked meetings found in the calendars, all at once."""
+    from web.services.contacts import confirm_interactions
+
+    ids = [int(v) for v in request.form.getlist("id") if v.isdigit()]
+    if not ids:
+        flash("Tick at least one meeting.", "error")
+        return redirect_to("dashboard.index")
+    if request.form.get("action") == "reject":
+        _, dropped = confirm_interactions(runtime(), current_user().id, [], reject=ids)
+        flash(f"{dropped} meeting{'' if dropped == 1 else 's'} not counted.", "ok")
+    else:
+        done, _ = confirm_interactions(runtime(), current_user().id, ids)
+        flash(
+            f"{done} meeting{'' if done == 1 else 's'} confirmed: "
+            "the cadence restarts from those days.",
+            "ok",
+        )
+    return redirect_to("dashboard.index")

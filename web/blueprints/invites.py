@@ -108,6 +108,7 @@ def _setup(state: BlueprintSetupState) -> None:
     adapters = app.extensions.get("meetagain.adapters", {})
     rate = adapters.get("invite_rate_limit", app.config.get(RATE_LIMIT_KEY, DEFAULT_RATE))
     app.extensions["meetagain.invite_bucket"] = TokenBucket(*rate) if rate else None
+    app.extensions["meetagain.invite_pages"] = PageCache()
 
 
 @bp.before_request
@@ -275,23 +276,57 @@ def _not_found() -> Response:
     )
 
 
+class PageCache:
+    """Rendered invite pages in this process's memory, keyed by everything the page shows.
+
+    The key is the whole InviteView as just read from the database (status, times and their
+    withdrawn flags, the times still open at this moment, the message, names, zones) plus the
+    request's own inputs, so a hit is byte-for-byte what rendering again would give and any
+    change in the database is a different key: there is nothing to invalidate. Bounded; the
+    oldest entry goes first.
+    """
+
+    def __init__(self, max_entries: int = 512) -> None:
+        self.max_entries = max_entries
+        self._pages: dict[tuple[Any, ...], str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> str | None:
+        return self._pages.get(key)
+
+    def put(self, key: tuple[Any, ...], html: str) -> None:
+        with self._lock:
+            while len(self._pages) >= self.max_entries:
+                self._pages.pop(next(iter(self._pages)))
+            self._pages[key] = html
+
+
 def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Response:
     chosen = _valid_zone(request.values.get("tz"))
     zone = chosen or view.invitee_timezone or view.owner_timezone
     pick = request.args.get("pick", "")
+    focus = request.args.get("action", "")
     remaining = extra.pop("remaining", None)
-    times = _time_items(view.remaining if remaining is None else remaining, zone)
-    html = render_template(
-        "invites/invite.html",
-        view=view,
-        zone=zone,
-        explicit_zone=bool(chosen),
-        zone_options=_zone_options(zone),
-        times=times,
-        pick=pick if any(t["iso"] == pick for t in times) else "",
-        focus=request.args.get("action", ""),
-        **extra,
-    )
+    offered = view.remaining if remaining is None else tuple(remaining)
+    cache: PageCache | None = current_app.extensions.get("meetagain.invite_pages")
+    # script_root: the static URLs in the page depend on where the app is mounted.
+    key = (view, zone, bool(chosen), pick, focus, offered, request.script_root, *extra.items())
+    html = cache.get(key) if cache is not None else None
+    if html is None:
+        times = _time_items(offered, zone)
+        html = render_template(
+            "invites/invite.html",
+            view=view,
+            zone=zone,
+            explicit_zone=bool(chosen),
+            zone_options=_zone_options(zone),
+            times=times,
+            pick=pick if any(t["iso"] == pick for t in times) else "",
+            focus=focus,
+            **extra,
+        )
+        if cache is not None:
+            cache.put(key, html)
     return make_response(html, status)
 
 

@@ -226,7 +226,9 @@ def _load_invite(session: Session, token: str, *, lock: bool = False) -> models.
     return invite
 
 
+@lru_cache(maxsize=512)
 def _check_zone(name: str) -> str:
+    # Cached: it runs on every page view, and whether a name is a zone does not change.
     if not name:
         return ""
     try:
@@ -344,10 +346,12 @@ def create_invite(
 
 
 @lru_cache(maxsize=1)
-def _page_statements() -> tuple[Any, Any, Any]:
+def _page_statements() -> tuple[Any, Any]:
     """The invite page's SELECTs, built once (building a statement costs more than running it)."""
     inv, usr, con = models.Invite.__table__.c, models.User.__table__.c, models.Contact.__table__.c
     tim, bkg = models.InviteTime.__table__.c, models.Booking.__table__.c
+    # One statement: the invite, its owner and contact, and one row per proposed time (an
+    # invite without times gives one row with NULL times).
     invite = (
         select(
             inv.id,
@@ -362,14 +366,15 @@ def _page_statements() -> tuple[Any, Any, Any]:
             usr.email.label("owner_email"),
             usr.timezone.label("owner_zone"),
             con.name.label("contact_name"),
+            tim.start.label("t_start"),
+            tim.end.label("t_end"),
+            tim.window.label("t_window"),
+            tim.withdrawn.label("t_withdrawn"),
         )
         .join_from(models.Invite.__table__, models.User.__table__, usr.id == inv.user_id)
         .join(models.Contact.__table__, con.id == inv.contact_id)
+        .outerjoin(models.InviteTime.__table__, tim.invite_id == inv.id)
         .where(inv.token_hash == bindparam("token_hash"))
-    )
-    times = (
-        select(tim.start, tim.end, tim.window, tim.withdrawn)
-        .where(tim.invite_id == bindparam("invite_id"))
         .order_by(tim.start)
     )
     booking = (
@@ -378,23 +383,25 @@ def _page_statements() -> tuple[Any, Any, Any]:
         .order_by(bkg.id.desc())
         .limit(1)
     )
-    return invite, times, booking
+    return invite, booking
 
 
 def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:
     """The invite behind a token, for its public page (InviteNotFound when there is none).
 
-    The busiest read of the app (every visit of every invite link), so it is two or three plain
-    SELECTs on one connection rather than ORM loads.
+    The busiest read of the app (every visit of every invite link), so it is one plain SELECT
+    (two once answered) on one connection rather than ORM loads.
     """
-    invite_stmt, times_stmt, booking_stmt = _page_statements()
+    invite_stmt, booking_stmt = _page_statements()
     with runtime.engine.connect() as conn:
-        row = conn.execute(invite_stmt, {"token_hash": hash_token(token)}).first()
-        if row is None:
+        rows = conn.execute(invite_stmt, {"token_hash": hash_token(token)}).all()
+        if not rows:
             raise InviteNotFound("no such invite")
+        row = rows[0]
         times = tuple(
-            OfferedTime(_aware(t.start), _aware(t.end), t.window, t.withdrawn)
-            for t in conn.execute(times_stmt, {"invite_id": row.id})
+            OfferedTime(_aware(t.t_start), _aware(t.t_end), t.t_window, bool(t.t_withdrawn))
+            for t in rows
+            if t.t_start is not None
         )
         booking = None
         if row.status != rules.OPEN:
@@ -1716,22 +1723,31 @@ class DeliveryProblem:
     attempts: int
     last_error: str
     next_attempt_at: datetime
+    to: str = ""  # the recipients of an email, comma-separated
+    subject: str = ""
 
 
 def delivery_problems(runtime: Runtime, user_id: int) -> list[DeliveryProblem]:
     """For the dashboard: this user's outbox rows that failed and are not delivered yet."""
     from integrations.storage.outbox import problems
 
-    labels = {"calendar_insert": "Google Calendar event", "calendar_delete": "Google Calendar"}
+    labels = {
+        "email": "Email",
+        "email_render": "Email",
+        "calendar_insert": "Google Calendar event",
+        "calendar_delete": "Google Calendar cancellation",
+    }
     with transaction(runtime.sessions) as session:
         return [
             DeliveryProblem(
                 id=row.id,
-                what=str(row.payload.get("subject") or labels.get(row.kind, row.kind)),
+                what=labels.get(row.kind, row.kind),
                 status=row.status,
                 attempts=row.attempts,
                 last_error=row.last_error,
                 next_attempt_at=row.next_attempt_at,
+                to=", ".join(str(r) for r in row.payload.get("recipients", None) or ()),
+                subject=str(row.payload.get("subject") or ""),
             )
             for row in problems(session, user_id)
         ]

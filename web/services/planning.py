@@ -35,6 +35,7 @@ class PlanResult:
     due_report: DueReport
     warnings: list[str] = field(default_factory=list)
     slots: list[Slot] = field(default_factory=list)
+    busy: list[Interval] = field(default_factory=list)  # merged, calendars and bookings
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:
 
 def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResult:
     """This week's proposals for one user, with the due report, warnings and free slots."""
+    from scheduler.intervals import merge
     from scheduler.slots import free_slots
 
     with transaction(runtime.sessions) as session:
@@ -236,8 +238,9 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         busy = read_busy(runtime, session, user, config, interval, zone)
     report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
     booked_busy = [Interval(b, b + policy.duration) for b in facts.booked]
+    all_busy = merge([*busy.intervals, *booked_busy])
     slots = free_slots(
-        [*busy.intervals, *booked_busy],
+        all_busy,
         config.windows,
         zone=zone,
         start=today,
@@ -255,7 +258,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         pending=facts.pending,
         zone=zone,
     )
-    return PlanResult(proposals, report, list(busy.warnings), slots)
+    return PlanResult(proposals, report, list(busy.warnings), slots, all_busy)
 
 
 def proposals_json(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
