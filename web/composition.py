@@ -35,22 +35,52 @@ class Runtime:
         return db.current_revision(self.engine) == db.head_revision()
 
     def owner_id(self, email: str | None = None, *, create: bool = False) -> int:
-        """The id of the user the CLI acts for: `email`, else the config's owner."""
-        wanted = (email or self.config.owner.emails[0]).strip().lower()
-        with db.transaction(self.sessions) as session:
-            user = session.scalar(select(User).where(User.email == wanted))
-            if user is None:
-                if not create:
-                    from web.errors import UserError
+        """The id of the user the CLI acts for.
 
-                    raise UserError(f"no user {wanted} in the database: run `meetagain init`")
-                user = User(
-                    email=wanted,
-                    name=self.config.owner.name,
-                    timezone=self.config.owner.timezone,
-                    settings={},
-                    created_at=datetime.now(UTC),
+        `email` (from --user) must exist. Without it: the config's owner if that user exists,
+        else the only user there is (the web setup page may have renamed the owner), else with
+        `create` a new owner from the config. Several users and no match is an error naming them.
+        """
+        from web.errors import UserError
+
+        if db.current_revision(self.engine) is None:
+            raise UserError(
+                f"the database {self._shown_url()} is not set up: run `meetagain init` "
+                "(or `meetagain db upgrade`)"
+            )
+        configured = self.config.owner.emails[0].strip().lower()
+        with db.transaction(self.sessions) as session:
+            if email:
+                wanted = email.strip().lower()
+                user = session.scalar(select(User).where(User.email == wanted))
+                if user is None:
+                    raise UserError(f"no user {wanted} in the database")
+                return user.id
+            user = session.scalar(select(User).where(User.email == configured))
+            if user is not None:
+                return user.id
+            users = list(session.scalars(select(User).order_by(User.id).limit(6)))
+            if len(users) == 1:
+                return users[0].id
+            if users:
+                names = ", ".join(u.email for u in users[:5])
+                raise UserError(
+                    f"several users and none is {configured}: pass --user (one of {names})"
                 )
-                session.add(user)
-                session.flush()
+            if not create:
+                raise UserError("no users in the database yet: run `meetagain init`")
+            user = User(
+                email=configured,
+                name=self.config.owner.name,
+                timezone=self.config.owner.timezone,
+                settings={},
+                created_at=datetime.now(UTC),
+            )
+            session.add(user)
+            session.flush()
             return user.id
+
+    def _shown_url(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.config.database_url).render_as_string(hide_password=True)
