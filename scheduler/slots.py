@@ -63,7 +63,9 @@ def free_slots(
     sorted by (start, window name).
     """
     require_aware(now, "now")
-    earliest = (now + policy.notice).astimezone(UTC)
+    # Notice is elapsed time: added in UTC, since wall-clock addition in a zone-aware `now`
+    # would make 24 h of notice 23 h (or 25 h) across a clock change.
+    earliest = now.astimezone(UTC) + policy.notice
     blocked = merge(widen(busy, policy.buffer))
     starts = [b.start for b in blocked]
     slots: list[tuple[datetime, str, datetime]] = []

@@ -68,7 +68,15 @@ def login_required(view: F) -> F:
 
 def safe_next(target: str | None) -> str:
     """Only same-site relative paths are followed after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Control characters are refused too: URL parsers drop tabs and newlines, so "/\t/evil"
+    # would become the off-site "//evil" (and a newline cannot go in a header at all).
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)
+    ):
         return target
     return url_for("dashboard.index")
 

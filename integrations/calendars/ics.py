@@ -76,6 +76,9 @@ def parse_busy(
             skipped = {id(event) for event in bad}
             cal.subcomponents[:] = [c for c in cal.subcomponents if id(c) not in skipped]
         cal = x_wr_timezone.to_standard(cal)
+        # Applied once: recurring-ical-events would apply it again (undoing the UTC below).
+        cal.pop("X-WR-TIMEZONE", None)
+        _single_events_in_utc(cal)
         busy.extend(_expand(cal, interval, zone, me_set, label, warnings, data))
         busy.extend(_freebusy(cal, interval, zone))
     return BusyReport(intervals=tuple(merge(busy)), warnings=tuple(warnings))
@@ -353,6 +356,42 @@ def _expand(
     return busy
 
 
+def _single_events_in_utc(cal: Any) -> None:
+    """Rewrite in UTC the single events whose end the expander would get wrong by an hour.
+
+    recurring-ical-events ends an occurrence at start + (DTEND - DTSTART) counted on the start
+    zone's wall clock, so a DTEND in another zone (a flight), an end inside the repeated hour of
+    a fall-back night, or an exact DURATION (PT10H) is off by the clock change when the start's
+    zone changes clocks during the event. A single event's DTSTART and DTEND are instants, so
+    reading both in UTC is exact.
+    """
+    from icalendar import vDDDTypes
+
+    for event in cal.walk("VEVENT"):
+        if "RRULE" in event or "RDATE" in event or "RECURRENCE-ID" in event:
+            continue  # series keep their wall-clock rules; overrides are already read exactly
+        start = getattr(event.get("DTSTART"), "dt", None)
+        if not isinstance(start, datetime) or start.tzinfo is None:
+            continue
+        end = getattr(event.get("DTEND"), "dt", None)
+        if isinstance(end, datetime) and end.tzinfo is not None:
+            # What the expander computes, compared as instants (`==` within one zone would
+            # compare wall clocks and miss the repeated hour).
+            if (start + (end - start)).astimezone(UTC) == end.astimezone(UTC):
+                continue
+            event["DTEND"] = vDDDTypes(end.astimezone(UTC))
+        elif end is None:
+            duration = getattr(event.get("DURATION"), "dt", None)
+            # Whole days are nominal (same wall time on a later day); hours and minutes exact.
+            if not isinstance(duration, timedelta) or duration.days or not duration.seconds:
+                continue
+            if (start + duration).astimezone(UTC) == start.astimezone(UTC) + duration:
+                continue
+        else:
+            continue
+        event["DTSTART"] = vDDDTypes(start.astimezone(UTC))
+
+
 def _expand_per_series(
     cal: Any, lo: datetime, hi: datetime, label: str, warnings: list[str], data: bytes = b""
 ) -> list[Any]:
@@ -517,7 +556,7 @@ class IcsFileSource:
         report = parse_busy(data, covers, zone=self.zone, me=self.me, source=self.name)
         cache.put(key, validator, covers, list(report.intervals), warnings=report.warnings)
         self.warnings = list(report.warnings)
-        inside = [i for i in report.intervals if i.start < interval.end and interval.start < i.end]
+        inside = [i for i in report.intervals if i.overlaps(interval)]
         return BusyReport(tuple(inside), report.warnings)
 
     def busy(self, interval: Interval) -> list[Interval]:

@@ -20,8 +20,6 @@ class MemoryCalendar:
 
     def busy(self, interval: Interval) -> list[Interval]:
         """Stored intervals overlapping `interval`; empty intervals block nothing."""
-        return [
-            i
-            for i in self.intervals
-            if i.end > i.start and i.start < interval.end and interval.start < i.end
-        ]
+        # Interval's own methods compare instants; `<` on two datetimes sharing a zone compares
+        # wall clocks, which is wrong inside a DST fold.
+        return [i for i in self.intervals if i.duration and i.overlaps(interval)]

@@ -209,9 +209,9 @@ def collect_busy(sources: Sequence[CalendarSource], interval: Interval) -> BusyR
                 raise CalendarError(message) from exc
             failures.append(message)
             continue
-        intervals.extend(
-            i for i in report.intervals if i.start < interval.end and interval.start < i.end
-        )
+        # overlaps() compares instants (sources may answer in the user's zone, where `<` would
+        # compare wall clocks and get the DST fold wrong).
+        intervals.extend(i for i in report.intervals if i.overlaps(interval))
         warnings.extend(report.warnings)
     if sources and len(failures) == len(sources):
         raise CalendarError("no calendar could be read: " + "; ".join(failures))

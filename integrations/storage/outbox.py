@@ -10,13 +10,15 @@ fixed at enqueue time, so a duplicate is recognisable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.storage.db import is_sqlite, transaction
@@ -69,6 +71,41 @@ def enqueue(
     session.add(row)
     session.flush()
     return row
+
+
+def enqueue_many(
+    conn: Connection,
+    *,
+    user_id: int,
+    jobs: Sequence[tuple[str, dict[str, Any], str]],
+    now: datetime,
+) -> None:
+    """Add several (kind, payload, message_id) jobs in the caller's Core transaction, in one
+    statement: for hot paths that do not go through the ORM (accepting an invite)."""
+    if not jobs:
+        return
+    conn.execute(
+        _insert_statement(),
+        [
+            {
+                "user_id": user_id,
+                "kind": kind,
+                "payload": payload,
+                "message_id": message_id,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "created_at": now,
+            }
+            for kind, payload, message_id in jobs
+        ],
+    )
+
+
+@lru_cache(maxsize=1)
+def _insert_statement() -> Any:
+    return insert(OutboxMessage.__table__)
 
 
 def enqueue_email(

@@ -173,6 +173,19 @@ def test_duration_or_dtend_give_the_end() -> None:
     ]
 
 
+def test_a_single_event_ending_in_another_zone_lasts_exactly_until_its_end() -> None:
+    # Start and end are instants even when the start's zone changes clocks during the event.
+    spring = read("mixed_zone_single_events.ics", days("2026-03-07", 3))
+    assert spans(spring) == ["2026-03-08 02:00-13:00"]
+    assert spring.intervals[0].duration == timedelta(hours=11)
+    overnight = read("mixed_zone_single_events.ics", days("2026-03-28", 2))
+    assert spans(overnight) == ["2026-03-28 22:00-2026-03-29 09:00"]
+    autumn = read("mixed_zone_single_events.ics", days("2026-10-24", 2))
+    assert [(i.start.isoformat(), i.end.isoformat()) for i in autumn.intervals] == [
+        ("2026-10-24T23:30:00+00:00", "2026-10-25T01:30:00+00:00")
+    ]
+
+
 def test_dtstart_alone_is_a_moment_on_a_time_and_a_whole_day_on_a_date() -> None:
     report = read("dtstart_only.ics", days("2026-03-01", 10))
     assert spans(report) == ["2026-03-04 00:00-2026-03-05 00:00"]
@@ -193,6 +206,44 @@ def test_an_outlook_vtimezone_with_a_windows_name_is_honoured_across_dst() -> No
     ]
 
 
+@pytest.mark.parametrize("name", ["outlook_windows_zone.ics", "custom_named_vtimezone.ics"])
+def test_a_vtimezone_is_honoured_for_a_user_in_another_zone(name: str) -> None:
+    # Read in UTC, so a TZID wrongly taken as floating (the user's zone) would show up.
+    utc = ZoneInfo("UTC")
+    report = read(name, days("2026-03-22", 21, utc), utc)
+    assert spans(report, utc) == [
+        "2026-03-23 07:30-08:30",
+        "2026-03-30 06:30-07:30",
+        "2026-04-06 06:30-07:30",
+    ]
+    assert report.warnings == ()
+
+
+def test_until_as_local_time_and_overrides_in_utc_match_a_berlin_series() -> None:
+    report = read("until_local_and_utc_overrides.ics", days("2026-03-01", 42))
+    assert spans(report) == [
+        "2026-03-02 12:30-13:15",
+        "2026-03-09 12:30-13:15",
+        "2026-03-16 12:30-13:15",
+        "2026-03-23 08:00-08:30",
+        "2026-03-23 12:00-13:00",
+        "2026-03-30 08:00-08:30",
+        "2026-03-31 15:00-16:00",
+    ]
+
+
+def test_multi_day_all_day_events_cover_whole_local_days_across_a_clock_change() -> None:
+    la = read("all_day_across_dst.ics", days("2026-03-01", 14, LOS_ANGELES), LOS_ANGELES)
+    assert spans(la, LOS_ANGELES) == ["2026-03-07 00:00-2026-03-10 00:00"]
+    assert [i.start.astimezone(LOS_ANGELES).utcoffset() for i in la.intervals] == [
+        timedelta(hours=-8)
+    ]
+    assert la.intervals[0].duration == timedelta(hours=71)
+    berlin = read("all_day_across_dst.ics", days("2026-03-26", 7))
+    assert spans(berlin) == ["2026-03-28 00:00-2026-03-30 00:00"]
+    assert berlin.intervals[0].duration == timedelta(hours=47)
+
+
 def test_a_google_export_with_x_wr_timezone_is_read_as_google_shows_it() -> None:
     report = read("x_wr_timezone_google_export.ics", days("2026-03-15", 21))
     # The weekly event stays at 09:00 Berlin after 29 March, though written as 08:00 UTC,
@@ -202,6 +253,11 @@ def test_a_google_export_with_x_wr_timezone_is_read_as_google_shows_it() -> None
         "2026-03-17 12:00-13:00",
         "2026-03-23 09:00-10:00",
         "2026-03-30 09:00-10:00",
+    ]
+    # Read in Berlin time, this event ends in the repeated hour: it still lasts its 2 hours.
+    fold = read("x_wr_timezone_google_export.ics", days("2026-10-24", 2))
+    assert [(i.start.isoformat(), i.end.isoformat()) for i in fold.intervals] == [
+        ("2026-10-24T23:30:00+00:00", "2026-10-25T01:30:00+00:00")
     ]
 
 

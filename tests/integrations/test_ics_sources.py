@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -109,6 +109,23 @@ def test_collect_busy_merges_every_source() -> None:
     ]
     assert starts == [(8, 10), (12, 13), (15, 16)]
     assert report.warnings == ()
+
+
+def test_busy_time_in_the_users_zone_inside_the_autumn_fold_is_compared_by_instant() -> None:
+    # On 25 October 2026 Berlin's 02:00-03:00 happens twice. 02:30 CEST (fold 0) to 02:10 CET
+    # (fold 1) is 40 minutes; compared by wall clock it would look like it ends before it starts.
+    busy = Interval(
+        datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN),
+        datetime(2026, 10, 25, 2, 10, fold=1, tzinfo=BERLIN),
+    )
+    night = Interval(
+        datetime(2026, 10, 25, 0, 0, tzinfo=BERLIN),
+        datetime(2026, 10, 25, 2, 20, fold=1, tzinfo=BERLIN),  # asked until 02:20 CET
+    )
+    report = collect_busy([MemoryCalendar([busy])], night)
+    assert [(i.start.astimezone(UTC), i.end.astimezone(UTC)) for i in report.intervals] == [
+        (datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 10, tzinfo=UTC))
+    ]
 
 
 def test_a_failing_source_among_several_becomes_a_warning_naming_it(tmp_path: Path) -> None:

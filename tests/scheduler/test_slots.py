@@ -100,6 +100,24 @@ def test_slots_start_no_earlier_than_now_plus_notice_clipped_exactly() -> None:
     ]
 
 
+def test_notice_is_elapsed_time_even_when_now_is_given_in_a_zone_that_changes_clocks() -> None:
+    # 24 h after Saturday 12:00 CET is Sunday 13:00 CEST: Berlin springs forward that night, so
+    # adding 24 h to the wall clock would offer a lunch only 23 hours away.
+    policy = SchedulingPolicy(
+        duration=timedelta(minutes=30), buffer=timedelta(0), notice=timedelta(hours=24)
+    )
+    slots = free_slots(
+        [],
+        [LUNCH],
+        zone=BERLIN,
+        start=date(2026, 3, 29),
+        days=1,
+        now=berlin("2026-03-28", "12:00"),
+        policy=policy,
+    )
+    assert shown(slots) == ["lunch 2026-03-29 13:00-13:30"]
+
+
 def test_now_in_another_zone_is_compared_as_an_instant() -> None:
     now = datetime(2026, 3, 2, 6, 0, tzinfo=ZoneInfo("America/New_York"))  # 12:00 Berlin
     slots = free_slots(
@@ -193,6 +211,36 @@ def test_breakfast_on_the_monday_after_a_clock_change_is_still_at_seven_thirty(
     assert after.start.date() == monday
     assert (before.start.time(), after.start.time()) == (time(7, 30), time(7, 30))
     assert str(after.start.tzinfo) == zone_name
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "utc_breakfast"),
+    [
+        ("Asia/Kathmandu", datetime(2026, 3, 2, 1, 45, tzinfo=UTC)),  # +05:45
+        ("Asia/Kolkata", datetime(2026, 3, 2, 2, 0, tzinfo=UTC)),  # +05:30
+        ("America/St_Johns", datetime(2026, 3, 2, 11, 0, tzinfo=UTC)),  # -03:30
+        ("Pacific/Chatham", datetime(2026, 3, 1, 17, 45, tzinfo=UTC)),  # +13:45 (summer)
+        ("Pacific/Kiritimati", datetime(2026, 3, 1, 17, 30, tzinfo=UTC)),  # +14
+        ("Pacific/Pago_Pago", datetime(2026, 3, 2, 18, 30, tzinfo=UTC)),  # -11
+    ],
+)
+def test_windows_in_zones_with_odd_or_extreme_offsets_are_local_wall_times(
+    zone_name: str, utc_breakfast: datetime
+) -> None:
+    zone = ZoneInfo(zone_name)
+    busy = [Interval(utc_breakfast, utc_breakfast + timedelta(minutes=45))]  # 07:30-08:15 local
+    slots = free_slots(
+        busy,
+        [BREAKFAST],
+        zone=zone,
+        start=date(2026, 3, 2),
+        days=1,
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+        policy=NO_RULES,
+    )
+    assert shown(slots) == ["breakfast 2026-03-02 08:15-09:00"]
+    assert slots[0].start.astimezone(UTC) == utc_breakfast + timedelta(minutes=45)
+    assert str(slots[0].start.tzinfo) == zone_name
 
 
 def test_berlin_breakfast_moves_one_hour_earlier_in_utc_after_spring_forward() -> None:

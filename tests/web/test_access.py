@@ -6,8 +6,9 @@ import io
 from collections.abc import Iterator
 
 import pytest
-from flask import Flask
+from flask import Flask, url_for
 from sqlalchemy import select
+from werkzeug.routing import Rule
 
 from integrations.storage import models
 from integrations.storage.db import transaction
@@ -82,3 +83,71 @@ def test_another_users_contact_calendar_and_plan_urls_are_404(
     page = text(alice.get(f"/contacts/{contact}"))
     assert "Ana Secret" in page and "Hijacked" not in page
     assert "Alice work" in text(alice.get("/calendars"))
+
+
+# Anyone may open these: sign-in, first-run setup, the Google help page, the health check,
+# static files, and the public invite pages under /i/ (the secret link is the credential).
+PUBLIC_ENDPOINTS = {"static", "healthz", "auth.login", "auth.logout", "setup.account"}
+PUBLIC_ENDPOINTS |= {"settings.help_google"}
+
+
+def _is_public_invite(rule: Rule) -> bool:
+    return rule.rule.startswith("/i/")
+
+
+def _urls(app: Flask, method: str, *, include_public: bool) -> list[str]:
+    """Every route of the app that answers `method`, with 1 for each id in the path."""
+    urls = []
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            if method not in (rule.methods or set()) or _is_public_invite(rule):
+                continue
+            if not include_public and rule.endpoint in PUBLIC_ENDPOINTS:
+                continue
+            urls.append(url_for(rule.endpoint, **dict.fromkeys(rule.arguments, 1)))
+    assert len(urls) > 5, urls  # the url map was read, not silently empty
+    return sorted(set(urls))
+
+
+def test_every_owner_page_in_the_url_map_sends_an_anonymous_visitor_to_sign_in(
+    app: Flask, site: Web, owner: int
+) -> None:
+    site.post("/logout")
+    for url in _urls(app, "GET", include_public=False):
+        response = site.get(url)
+        assert response.status_code == 302, url
+        assert "/login" in response.location, url
+
+
+def test_every_owner_form_in_the_url_map_refuses_an_anonymous_post(
+    app: Flask, site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    site.post("/logout")
+    site.get("/login")  # a valid CSRF token of an anonymous session
+    for url in _urls(app, "POST", include_public=False):
+        response = site.client.post(url, data={"csrf_token": site.token, "name": "Sneaky"})
+        assert response.status_code in (302, 303), url
+        assert "/login" in response.location, url
+    with transaction(sqlite_runtime.sessions) as session:
+        assert session.scalar(select(models.Contact)) is None
+        assert session.scalar(select(models.Calendar)) is None
+
+
+@pytest.mark.parametrize("token", [None, "forged-token"])
+def test_every_form_outside_the_public_invite_pages_needs_the_csrf_token(
+    app: Flask, site: Web, owner: int, sqlite_runtime: Runtime, token: str | None
+) -> None:
+    site.get("/settings")
+    urls = _urls(app, "POST", include_public=True)
+    assert "/login" in urls and "/contacts/new" in urls and "/logout" in urls
+    for url in urls:
+        data = {"name": "Sneaky", "email": "s@example.org", "password": PASSWORD}
+        if token:
+            data["csrf_token"] = token
+        response = site.client.post(url, data=data)
+        assert response.status_code == 400, url
+        assert "The form expired" in text(response), url
+    # Still signed in (logout refused too) and nothing was stored.
+    assert site.get("/settings").status_code == 200
+    with transaction(sqlite_runtime.sessions) as session:
+        assert session.scalar(select(models.Contact)) is None

@@ -122,6 +122,28 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(site: Web, own
     assert "evil" not in response.location
 
 
+@pytest.mark.parametrize(
+    "target", ["/\t/evil.example/", "/\n/evil.example", "/\r\n/evil.example", "/\\evil.example"]
+)
+def test_a_next_address_with_control_characters_cannot_leave_the_site(
+    site: Web, owner: int, target: str
+) -> None:
+    # Browsers and URL parsers drop tabs and newlines: "/<tab>/evil" would mean "//evil".
+    site.post("/logout")
+    site.get("/login")
+    response = site.client.post(
+        "/login",
+        query_string={"next": target},
+        data={"csrf_token": site.token, "email": "owner@example.com", "password": PASSWORD},
+    )
+    assert response.status_code == 303
+    assert response.location == "/"
+    site.get("/contacts/new")  # the signed-in session's CSRF token
+    contact = site.post("/contacts/new", {"name": "Ana"}).location
+    response = site.post(f"{contact}/snooze", {"days": "7", "next": target})
+    assert response.status_code == 303 and response.location == contact
+
+
 @pytest.mark.parametrize("url", OWNER_PAGES)
 def test_every_owner_page_requires_sign_in(site: Web, owner: int, url: str) -> None:
     site.post("/logout")

@@ -198,6 +198,62 @@ def test_text_output_is_a_table_grouped_by_day(tmp_path: Path) -> None:
     ]
 
 
+def test_json_uses_the_users_quarter_hour_offset_exactly(tmp_path: Path) -> None:
+    # The floating 08:00-09:00 dentist is in Kathmandu time (+05:45) for a user there.
+    result = ok(
+        "slots",
+        "--calendar",
+        str(ICS / "floating.ics"),
+        "--tz",
+        "Asia/Kathmandu",
+        "--from",
+        "2026-03-02",
+        "--days",
+        "1",
+        "--now",
+        "2026-03-01T00:00:00Z",
+        "--window",
+        "breakfast=07:30-09:00",
+        "--duration",
+        "30",
+        "--buffer",
+        "0",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert result.stdout == (
+        '{"slots": [{"window": "breakfast", "start": "2026-03-02T07:30:00+05:45", '
+        '"end": "2026-03-02T08:00:00+05:45"}]}\n'
+    )
+
+
+def test_a_slot_across_the_autumn_clock_change_shows_its_real_length(tmp_path: Path) -> None:
+    # 01:00-03:30 on 25 October 2026 in Berlin lasts 3 h 30 min: 02:00-03:00 happens twice.
+    result = ok(
+        "slots",
+        "--calendar",
+        str(ICS / "all_day.ics"),
+        "--tz",
+        "Europe/Berlin",
+        "--from",
+        "2026-10-25",
+        "--days",
+        "1",
+        "--now",
+        "2026-10-01T00:00:00Z",
+        "--window",
+        "night=01:00-03:30",
+        "--weekdays",
+        "sun",
+        "--buffer",
+        "0",
+        cwd=tmp_path,
+    )
+    lines = result.stdout.splitlines()
+    assert lines[1:] == ["Sun 2026-10-25", "  night  01:00-03:30  (3 h 30 min)"]
+
+
 def test_from_defaults_to_today_in_the_zone_of_now(tmp_path: Path) -> None:
     result = ok(
         "slots",

@@ -174,6 +174,31 @@ def test_importing_a_file_shows_the_per_row_report(
         assert len(list(session.scalars(select(models.Contact)))) == 2
 
 
+def test_the_import_report_also_lists_rows_imported_with_a_note(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    add(site, "Ana Souza", "ana@example.org")
+    add(site, "Ben Okafor", "ben@example.org")
+    data = (
+        b"name,email\n"
+        b'Ana Souza,"ana@example.org; ben@example.org"\n'  # Ben's email stays with Ben
+        b"Jonas Weber,jonas@example.com\n"
+        b"Jonas Weber,jonas@example.com\n"
+    )
+    site.get("/contacts/import")
+    response = site.post(
+        "/contacts/import",
+        {"file": (io.BytesIO(data), "people.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    page = text(response)
+    assert "Rows imported with a note" in page
+    assert "ben@example.org already belongs to another contact" in page
+    assert "the same contact as line 3: merged" in page
+    assert '<h2 id="h-report">' in page  # under the page's h1, no level skipped
+
+
 def test_an_unreadable_import_file_is_explained_and_changes_nothing(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:

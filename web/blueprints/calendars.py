@@ -19,6 +19,7 @@ from integrations.storage.db import transaction
 from scheduler.model import Interval
 from scheduler.ports import CalendarSource
 from web.auth import current_user, login_required, redirect_to, runtime
+from web.forms import whole_number, whole_numbers
 from web.services import google as google_service
 from web.services.accounts import UserView, secret_box, user_config
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("calendars", __name__, url_prefix="/calendars")
 
 URL_SCHEMES = ("http", "https", "webcal", "webcals")
+MAX_NAME = 200  # the calendars.name and .username columns
 
 
 def _rows(user_id: int) -> list[models.Calendar]:
@@ -133,10 +135,12 @@ def add_ics() -> Response | tuple[str, int]:
         parts = urlsplit(url)
         if parts.scheme.lower() not in URL_SCHEMES or not parts.netloc:
             errors["url"] = "Use an address starting with https://, http:// or webcal://."
+    if len(name) > MAX_NAME:
+        errors["name"] = f"Keep the name to {MAX_NAME} characters or fewer."
     if not name:
         name = (upload.filename if has_file and upload else urlsplit(url).netloc) or "Calendar"
         name = name[:180]
-    if _name_taken(user.id, name):
+    if not errors.get("name") and _name_taken(user.id, name):
         errors["name"] = f'You already have a calendar called "{name}"; choose another name.'
     data = b""
     if has_file and upload is not None and not errors:
@@ -180,8 +184,9 @@ def _check_ics(data: bytes, filename: str, user: UserView) -> str:
 def add_caldav() -> Response | str | tuple[str, int]:
     """Add a CalDAV calendar, or only test the connection (action=test)."""
     user = current_user()
+    # The CalDAV form's name field is "caldav_name": the ICS form on the same page has "name".
     form = {
-        "name": request.form.get("name", "").strip(),
+        "name": request.form.get("caldav_name", request.form.get("name", "")).strip(),
         "caldav_url": request.form.get("caldav_url", "").strip(),
         "username": request.form.get("username", "").strip(),
     }
@@ -192,14 +197,21 @@ def add_caldav() -> Response | str | tuple[str, int]:
         errors["caldav_url"] = "Use the calendar's https:// address from your provider."
     if not form["username"]:
         errors["username"] = "Enter the user name for this calendar."
-    name = form["name"] or (parts.netloc or "CalDAV")
+    elif len(form["username"]) > MAX_NAME:
+        errors["username"] = f"Keep the user name to {MAX_NAME} characters or fewer."
+    if len(form["name"]) > MAX_NAME:
+        errors["caldav_name"] = f"Keep the name to {MAX_NAME} characters or fewer."
+    name = form["name"] or (parts.netloc[:MAX_NAME] or "CalDAV")
     if not errors and _name_taken(user.id, name):
-        errors["name"] = f'You already have a calendar called "{name}"; choose another name.'
+        errors["caldav_name"] = f'You already have a calendar called "{name}"; choose another name.'
     if errors:
-        return _render_with_errors(errors, form)
+        return _render_with_errors(errors, {**form, "caldav_name": form["name"], "name": ""})
     if request.form.get("action") == "test":
         result, ok = _test_caldav(form["caldav_url"], form["username"], password)
-        context = calendars_context(user, errors={}, form=form, caldav_test=(ok, result))
+        context = calendars_context(
+            user, errors={}, form={**form, "caldav_name": form["name"], "name": ""},
+            caldav_test=(ok, result),
+        )
         step = 2 if request.form.get("wizard") == "1" else None
         return render_template("calendars/index.html", step=step, **context)
     secret = secret_box(runtime()).encrypt_text(password) if password else None
@@ -348,9 +360,8 @@ def remove(calendar_id: int) -> Response:
 def choose() -> Response:
     """Which calendars count as busy, and which Google calendar receives coffee events."""
     user = current_user()
-    busy = {int(v) for v in request.form.getlist("busy") if v.isdigit()}
-    receiver_raw = request.form.get("receiver", "")
-    receiver = int(receiver_raw) if receiver_raw.isdigit() else None
+    busy = set(whole_numbers(request.form.getlist("busy")))
+    receiver = whole_number(request.form.get("receiver"))
     with transaction(runtime().sessions) as session:
         rows = list(
             session.scalars(select(models.Calendar).where(models.Calendar.user_id == user.id))

@@ -16,6 +16,7 @@ from integrations.storage.contacts import ContactRepository, set_emails, to_doma
 from integrations.storage.db import transaction
 from scheduler.model import Contact, InteractionKind, Meal, Relationship
 from web.auth import current_user, login_required, runtime, safe_next
+from web.forms import whole_number
 from web.services.accounts import UserView, user_config
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -220,7 +221,7 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     if not values["name"]:
         errors["name"] = "Enter a name."
     emails = [e.strip() for e in form.get("emails", "").replace(";", ",").split(",") if e.strip()]
-    bad = [e for e in emails if "@" not in e or " " in e]
+    bad = [e for e in emails if "@" not in e or " " in e or len(e) > 320]
     if bad:
         errors["emails"] = f'"{bad[0]}" is not an email address.'
     values["emails"] = emails
@@ -232,10 +233,11 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     cadence = form.get("cadence_days", "").strip()
     values["cadence_days"] = None
     if cadence:
-        if not cadence.isdigit() or not 1 <= int(cadence) <= 3650:
+        days = whole_number(cadence)
+        if days is None or not 1 <= days <= 3650:
             errors["cadence_days"] = "Enter a number of days between 1 and 3650, or leave empty."
         else:
-            values["cadence_days"] = int(cadence)
+            values["cadence_days"] = days
     zone = form.get("timezone", "").strip()
     if zone:
         try:
@@ -443,10 +445,11 @@ def snooze(contact_id: int) -> WerkzeugResponse:
     raw = request.form.get("days", "").strip()
     until: date | None = None
     if raw not in ("", "0"):
-        if not raw.isdigit() or not 1 <= int(raw) <= 3650:
-            flash("Snooze for a number of days between 1 and 3650.", "error")
+        days = whole_number(raw)
+        if days is None or not 1 <= days <= 3650:
+            flash("Snooze for a number of days between 1 and 3650; nothing was changed.", "error")
             return redirect(_back_to(contact_id), code=303)
-        until = _today(user) + timedelta(days=int(raw))
+        until = _today(user) + timedelta(days=days)
     with transaction(runtime().sessions) as session:
         row = _own(session, contact_id)
         row.snoozed_until = until

@@ -30,6 +30,7 @@ from scheduler.model import Interval, Proposal, ProposedTime, SchedulingPolicy, 
 from web.auth import current_user, login_required, redirect_to, runtime
 from web.blueprints.contacts import ContactLine, contact_lines
 from web.errors import UserError
+from web.forms import whole_number, whole_numbers
 from web.services.accounts import UserView, user_config
 from web.services.contacts import pending_interactions
 
@@ -422,8 +423,11 @@ def skip(contact_id: int) -> Response:
 @login_required
 def snooze(contact_id: int) -> Response:
     user = current_user()
-    raw = request.form.get("days", "30")
-    days = int(raw) if raw.isdigit() and 1 <= int(raw) <= 3650 else 30
+    days = whole_number(request.form.get("days", "30"))
+    if days is None or not 1 <= days <= 3650:
+        _own_contact_name(contact_id)  # someone else's contact stays a 404
+        flash("Snooze for a number of days between 1 and 3650; nothing was changed.", "error")
+        return redirect_to("dashboard.index")
     today = datetime.now(user_config(runtime(), user).zone).date()
     with transaction(runtime().sessions) as session:
         row = ContactRepository(session, user.id).get_row(contact_id)
@@ -559,7 +563,7 @@ def confirm_meetings() -> Response:
     """Confirm (or reject) the ticked meetings found in the calendars, all at once."""
     from web.services.contacts import confirm_interactions
 
-    ids = [int(v) for v in request.form.getlist("id") if v.isdigit()]
+    ids = whole_numbers(request.form.getlist("id"))
     if not ids:
         flash("Tick at least one meeting.", "error")
         return redirect_to("dashboard.index")

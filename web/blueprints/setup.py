@@ -36,6 +36,7 @@ bp = Blueprint("setup", __name__, url_prefix="/setup")
 STATE_LIFETIME = timedelta(minutes=10)
 STANDARD_WINDOWS = ("breakfast", "lunch")
 DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+DAY_VALUES = frozenset("0123456")  # the weekday checkboxes' values, Monday = 0
 
 
 @lru_cache(maxsize=1)
@@ -153,7 +154,7 @@ def time_and_meals() -> Response | str | tuple[str, int]:
                 "start": request.form.get(f"w_{name}_start", "").strip(),
                 "end": request.form.get(f"w_{name}_end", "").strip(),
                 "days": sorted(
-                    {int(d) for d in request.form.getlist(f"w_{name}_days") if d in "0123456"}
+                    {int(d) for d in request.form.getlist(f"w_{name}_days") if d in DAY_VALUES}
                 ),
             }
             posted_rows.append(entry)

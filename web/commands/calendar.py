@@ -285,7 +285,10 @@ def slots(
         raise UserError("--duration: must be at least 1 minute")
     interval = rng.interval
     # Busy time just outside the range still matters once widened by the buffer.
-    wider = Interval(interval.start - policy.buffer, interval.end + policy.buffer)
+    # In UTC: wall-clock arithmetic at a midnight clock change (Santiago) could move it inwards.
+    wider = Interval(
+        interval.start.astimezone(UTC) - policy.buffer, interval.end.astimezone(UTC) + policy.buffer
+    )
     report = _read_busy(state, calendars, zone, _me(state, me), wider)
     found = free_slots(
         report.intervals,
@@ -320,7 +323,9 @@ def slots(
         if start.date() != current:
             current = start.date()
             click.echo(f"{start:%a %Y-%m-%d}")
-        click.echo(f"  {s.window:<{width}}  {_span_text(start, end)}  ({_length(s.end - s.start)})")
+        # Interval.duration is elapsed time; `end - start` in one zone ignores a DST change.
+        length = _length(s.interval.duration)
+        click.echo(f"  {s.window:<{width}}  {_span_text(start, end)}  ({length})")
 
 
 @click.command()
@@ -358,4 +363,4 @@ def busy(
         if start.date() != current:
             current = start.date()
             click.echo(f"{start:%a %Y-%m-%d}")
-        click.echo(f"  {_span_text(start, end)}  ({_length(i.end - i.start)})")
+        click.echo(f"  {_span_text(start, end)}  ({_length(i.duration)})")

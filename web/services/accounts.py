@@ -102,7 +102,7 @@ def create_first_account(runtime: Runtime, email: str, password: str, name: str 
             )
             session.add(row)
         row.email = email
-        row.name = name.strip() or row.name or email.split("@")[0]
+        row.name = (name.strip() or row.name or email.split("@")[0])[:200]
         row.password_hash = generate_password_hash(password)
         session.flush()
         return row.id
@@ -119,7 +119,7 @@ def create_user(
             raise AccountError("There is already an account with this email.", "email")
         row = models.User(
             email=email,
-            name=name.strip() or email.split("@")[0],
+            name=(name.strip() or email.split("@")[0])[:200],
             password_hash=generate_password_hash(password),
             timezone=timezone or runtime.config.owner.timezone,
             settings={},

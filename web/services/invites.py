@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, true, update
+from sqlalchemy import Connection, bindparam, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -32,7 +32,7 @@ from integrations.icalendar_invite import CoffeeEvent, build_ics
 from integrations.invite_email import Party, attach_calendar, build_invite_email, build_notice
 from integrations.storage import models
 from integrations.storage.db import is_sqlite, transaction
-from integrations.storage.outbox import enqueue, enqueue_email
+from integrations.storage.outbox import enqueue, enqueue_email, enqueue_many
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime, format_span
 from scheduler.model import BusyReport, Interval, ProposedTime
@@ -386,54 +386,105 @@ def _page_statements() -> tuple[Any, Any]:
     return invite, booking
 
 
+_Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]
+
+
+@lru_cache(maxsize=8)
+def _page_sql(dialect: Any) -> tuple[_Compiled, ...]:
+    """The page's statements compiled once per dialect: SQL text, bind parameter order (None
+    for drivers that take named parameters) and the values fixed in the statement (LIMIT)."""
+    compiled = []
+    for stmt in _page_statements():
+        c = stmt.compile(dialect=dialect)
+        order = tuple(c.positiontup) if c.positional and c.positiontup is not None else None
+        compiled.append((c.string, order, dict(c.params)))
+    return tuple(compiled)
+
+
+def _fetch(cursor: Any, compiled: _Compiled, **params: Any) -> list[Any]:
+    sql, order, fixed = compiled
+    values = {**fixed, **params}
+    cursor.execute(sql, tuple(values[n] for n in order) if order is not None else values)
+    return list(cursor.fetchall())
+
+
+def _utc(value: Any) -> datetime:
+    """A UTCDateTime column read through the driver directly: SQLite hands back the stored
+    text, PostgreSQL an aware datetime; both become aware UTC, as the column type does."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:
     """The invite behind a token, for its public page (InviteNotFound when there is none).
 
-    The busiest read of the app (every visit of every invite link), so it is one plain SELECT
-    (two once answered) on one connection rather than ORM loads.
+    The busiest read of the app (every visit of every invite link), so it is one prebuilt
+    SELECT (two once answered) on the driver's connection from the pool, without the ORM or a
+    transaction around it: one statement reads one consistent snapshot.
     """
-    invite_stmt, booking_stmt = _page_statements()
-    with runtime.engine.connect() as conn:
-        rows = conn.execute(invite_stmt, {"token_hash": hash_token(token)}).all()
-        if not rows:
-            raise InviteNotFound("no such invite")
-        row = rows[0]
-        times = tuple(
-            OfferedTime(_aware(t.t_start), _aware(t.t_end), t.t_window, bool(t.t_withdrawn))
-            for t in rows
-            if t.t_start is not None
-        )
-        booking = None
-        if row.status != rules.OPEN:
-            b = conn.execute(booking_stmt, {"invite_id": row.id}).first()
-            if b is not None:
-                booking = BookingView(
-                    id=b.id,
-                    start=b.start,
-                    end=b.end,
-                    status=b.status,
-                    ical_uid=b.ical_uid,
-                    sequence=b.sequence,
-                    calendar_event_id=b.calendar_event_id,
-                    calendar_error=b.calendar_error,
-                    met=b.met,
-                )
+    invite_sql, booking_sql = _page_sql(runtime.engine.dialect)
+    raw = runtime.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            rows = _fetch(cursor, invite_sql, token_hash=hash_token(token))
+            if not rows:
+                raise InviteNotFound("no such invite")
+            (
+                invite_id,
+                user_id,
+                status,
+                expires_at,
+                message,
+                email,
+                invitee_zone,
+                answer_note,
+                owner_name,
+                owner_email,
+                owner_zone,
+                contact_name,
+            ) = rows[0][:12]
+            booking = None
+            if status != rules.OPEN:
+                found = _fetch(cursor, booking_sql, invite_id=invite_id)
+                if found:
+                    b = dict(zip((d[0] for d in cursor.description), found[0], strict=True))
+                    booking = BookingView(
+                        id=b["id"],
+                        start=_utc(b["start"]),
+                        end=_utc(b["end"]),
+                        status=b["status"],
+                        ical_uid=b["ical_uid"],
+                        sequence=b["sequence"],
+                        calendar_event_id=b["calendar_event_id"],
+                        calendar_error=b["calendar_error"],
+                        met=b["met"],
+                    )
+        finally:
+            cursor.close()
+    finally:
+        raw.close()  # back to the pool
+    expires = _utc(expires_at)
+    times = tuple(
+        OfferedTime(_utc(r[12]), _utc(r[13]), r[14], bool(r[15])) for r in rows if r[12] is not None
+    )
     return InviteView(
-        id=row.id,
-        user_id=row.user_id,
-        status=row.status,
-        state=rules.link_state(row.status, row.expires_at, now=now),
-        owner_name=row.owner_name or row.owner_email,
-        owner_email=row.owner_email,
-        owner_timezone=_check_zone(row.owner_zone) or runtime.config.owner.timezone,
-        contact_name=row.contact_name,
-        contact_email=row.email,
-        message=row.message,
-        invitee_timezone=row.invitee_timezone,
+        id=invite_id,
+        user_id=user_id,
+        status=status,
+        state=rules.link_state(status, expires, now=now),
+        owner_name=owner_name or owner_email,
+        owner_email=owner_email,
+        owner_timezone=_check_zone(owner_zone) or runtime.config.owner.timezone,
+        contact_name=contact_name,
+        contact_email=email,
+        message=message,
+        invitee_timezone=invitee_zone,
         times=times,
         remaining=tuple(rules.remaining(times, now=now)),
-        expires_at=row.expires_at,
-        answer_note=row.answer_note,
+        expires_at=expires,
+        answer_note=answer_note,
         booking=booking,
         windows=tuple(sorted({t.window for t in times if t.window})),
     )
@@ -612,14 +663,105 @@ def _google_source(runtime: Runtime, user_id: int, calendar_ids: list[str]) -> A
     )
 
 
-def _google_connected(session: Session, user_id: int) -> bool:
-    row = session.scalar(
-        select(models.GoogleConnection).where(models.GoogleConnection.user_id == user_id)
-    )
-    return row is not None and row.status == "ok"
-
-
 # --- accepting ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _AcceptSql:
+    invite: Any
+    lock_owner: Any
+    booked: Any
+    insert_booking: Any
+    accepted: Any
+    accepted_in_zone: Any
+    withdraw_others: Any
+    withdraw_all: Any
+
+
+@lru_cache(maxsize=1)
+def _accept_sql() -> _AcceptSql:
+    """Accepting's statements, built once: Core on one connection, no ORM unit of work."""
+    inv, tim = models.Invite.__table__, models.InviteTime.__table__
+    bkg, usr = models.Booking.__table__, models.User.__table__
+    gc = models.GoogleConnection.__table__
+    google = select(gc.c.status).where(gc.c.user_id == inv.c.user_id).scalar_subquery()
+    invite = (
+        select(
+            inv.c.id,
+            inv.c.user_id,
+            inv.c.contact_id,
+            inv.c.status,
+            inv.c.expires_at,
+            inv.c.email,
+            google.label("google_status"),
+            tim.c.start.label("t_start"),
+            tim.c.end.label("t_end"),
+            tim.c.window.label("t_window"),
+            tim.c.withdrawn.label("t_withdrawn"),
+        )
+        .outerjoin(tim, tim.c.invite_id == inv.c.id)
+        .where(inv.c.token_hash == bindparam("token_hash"))
+        .order_by(tim.c.start)
+        .with_for_update(of=inv)  # PostgreSQL: lock the invite row; SQLite: BEGIN IMMEDIATE
+    )
+    # Serialise bookings per owner on PostgreSQL (SQLite's BEGIN IMMEDIATE already does): two
+    # invites offering overlapping times must not both pass the overlap check.
+    lock_owner = select(usr.c.id).where(usr.c.id == bindparam("owner")).with_for_update()
+    booked = (
+        select(bkg.c.id)
+        .where(
+            bkg.c.user_id == bindparam("owner"),
+            # A literal, not a parameter: it lets the partial unique index on (user_id, start)
+            # WHERE status = 'active' serve this range scan.
+            bkg.c.status == literal_column("'active'"),
+            bkg.c.start < bindparam("t_end"),
+            bkg.c.start > bindparam("earliest"),
+            bkg.c.end > bindparam("t_start"),
+        )
+        .limit(1)
+    )
+    accepted = (
+        update(inv)
+        .where(inv.c.id == bindparam("invite_id"))
+        .values(status="accepted", answered_at=bindparam("at"))
+    )
+    accepted_in_zone = accepted.values(invitee_timezone=bindparam("zone"))
+    still_open = (
+        select(inv.c.id)
+        .where(inv.c.id == tim.c.invite_id, inv.c.status == literal_column("'open'"))
+        .exists()
+    )
+    withdraw_all = (
+        update(tim)
+        .where(
+            tim.c.user_id == bindparam("owner"),
+            still_open,
+            tim.c.start < bindparam("t_end"),
+            # No meeting is longer than this, so the index on (user_id, start) bounds the scan.
+            tim.c.start > bindparam("earliest"),
+            tim.c.end > bindparam("t_start"),
+        )
+        .values(withdrawn=True)
+    )
+    withdraw_others = withdraw_all.where(tim.c.invite_id != bindparam("keep"))
+    return _AcceptSql(
+        invite=invite,
+        lock_owner=lock_owner,
+        booked=booked,
+        insert_booking=insert(bkg),
+        accepted=accepted,
+        accepted_in_zone=accepted_in_zone,
+        withdraw_others=withdraw_others,
+        withdraw_all=withdraw_all,
+    )
+
+
+def _span(interval: Interval) -> dict[str, datetime]:
+    return {
+        "t_start": interval.start,
+        "t_end": interval.end,
+        "earliest": interval.start - LONGEST_MEETING,
+    }
 
 
 def accept_invite(
@@ -637,59 +779,67 @@ def accept_invite(
     interval, insert the booking under the unique (owner, start) index for active bookings and
     withdraw overlapping times from the owner's other open invites. The calendar event and the
     emails go to the outbox in the same transaction.
+
+    The busiest write of the app, so it runs prebuilt Core statements on one connection. The
+    calendars are opened (credentials fetched, which may write a refreshed token) before the
+    lock; they are read inside it, so a busy time added up to the moment of booking is seen.
     """
     start = _aware(start)
+    sql = _accept_sql()
+    engine = runtime.engine
+    sqlite = is_sqlite(engine)
     conflict: TimeUnavailable | None = None
     calendars = owner_calendars(runtime, token=token)
     try:
-        with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
-            invite = _load_invite(session, token, lock=True)
-            # Serialise bookings per owner on PostgreSQL (SQLite's BEGIN IMMEDIATE already does):
-            # two invites offering overlapping times must not both pass the overlap check.
-            session.execute(
-                select(models.User.id).where(models.User.id == invite.user_id).with_for_update()
-            )
-            state = rules.link_state(invite.status, invite.expires_at, now=now)
-            times = [_offered(t) for t in invite.times]
-            if invite.status == "accepted":
-                raise TimeUnavailable("this invite has already been accepted")
-            if state != rules.OPEN:
-                raise InviteGone("expired" if invite.status == rules.OPEN else invite.status)
-            chosen = rules.find_offered(times, start, now=now)
-            if chosen is None:
-                raise TimeUnavailable(
-                    "that time is no longer available", rules.remaining(times, now=now)
-                )
-            booked = session.scalars(
-                select(models.Booking).where(
-                    models.Booking.user_id == invite.user_id,
-                    models.Booking.status == "active",
-                    models.Booking.start < chosen.end,
-                    models.Booking.start > chosen.start - LONGEST_MEETING,
-                    models.Booking.end > chosen.start,
-                )
-            ).first()
-            busy = read_busy(calendars, chosen.interval)
-            for warning in busy.warnings:
-                log.warning("accept invite %s: %s", invite.id, warning)
-            if booked is not None or rules.conflicts(chosen.interval, busy.intervals):
-                # The owner got busy since the invite was sent: take the time off this invite.
-                _withdraw(session, invite.user_id, chosen.interval, keep_invite=None)
-                session.flush()
-                conflict = TimeUnavailable(
-                    "that time is no longer free",
-                    [t for t in rules.remaining(times, now=now) if t.start != chosen.start],
-                )
-            else:
-                return _book(
-                    runtime,
-                    session,
-                    invite,
-                    chosen,
-                    now=now,
-                    invitee_timezone=invitee_timezone,
-                    manage_url=invite_url(runtime.config, token),
-                )
+        with writer_lock(runtime), engine.connect() as conn:
+            if sqlite:
+                conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            with conn.begin():
+                rows = conn.execute(sql.invite, {"token_hash": hash_token(token)}).all()
+                if not rows:
+                    raise InviteNotFound("no such invite")
+                invite = rows[0]
+                owner = invite.user_id
+                if not sqlite:
+                    conn.execute(sql.lock_owner, {"owner": owner})
+                times = [
+                    OfferedTime(_aware(r.t_start), _aware(r.t_end), r.t_window, bool(r.t_withdrawn))
+                    for r in rows
+                    if r.t_start is not None
+                ]
+                state = rules.link_state(invite.status, invite.expires_at, now=now)
+                if invite.status == "accepted":
+                    raise TimeUnavailable("this invite has already been accepted")
+                if state != rules.OPEN:
+                    raise InviteGone("expired" if invite.status == rules.OPEN else invite.status)
+                chosen = rules.find_offered(times, start, now=now)
+                if chosen is None:
+                    raise TimeUnavailable(
+                        "that time is no longer available", rules.remaining(times, now=now)
+                    )
+                span = _span(chosen.interval)
+                booked = conn.execute(sql.booked, {"owner": owner, **span}).first()
+                busy = read_busy(calendars, chosen.interval)
+                for warning in busy.warnings:
+                    log.warning("accept invite %s: %s", invite.id, warning)
+                if booked is not None or rules.conflicts(chosen.interval, busy.intervals):
+                    # The owner got busy since the invite was sent: take the time off this
+                    # invite (and every other open one).
+                    conn.execute(sql.withdraw_all, {"owner": owner, **span})
+                    conflict = TimeUnavailable(
+                        "that time is no longer free",
+                        [t for t in rules.remaining(times, now=now) if t.start != chosen.start],
+                    )
+                else:
+                    return _book(
+                        runtime,
+                        conn,
+                        invite,
+                        chosen,
+                        now=now,
+                        invitee_timezone=invitee_timezone,
+                        manage_url=invite_url(runtime.config, token),
+                    )
     except IntegrityError:
         # Another accept booked this owner's start first: the unique index said no.
         view = load_invite(runtime, token, now=now)
@@ -721,36 +871,6 @@ def writer_lock(runtime: Runtime) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
-
-
-def _withdraw(
-    session: Session, user_id: int, interval: Interval, *, keep_invite: int | None
-) -> None:
-    # A correlated EXISTS: the few times in range each check their invite, instead of listing
-    # every open invite of the owner first.
-    still_open = (
-        select(models.Invite.id)
-        .where(
-            models.Invite.id == models.InviteTime.invite_id,
-            models.Invite.status == rules.OPEN,
-        )
-        .exists()
-    )
-    keep = models.InviteTime.invite_id != keep_invite if keep_invite is not None else true()
-    session.execute(
-        update(models.InviteTime)
-        .where(
-            models.InviteTime.user_id == user_id,
-            still_open,
-            keep,
-            models.InviteTime.start < interval.end,
-            # No meeting is longer than this, so the index on (user_id, start) bounds the scan.
-            models.InviteTime.start > interval.start - LONGEST_MEETING,
-            models.InviteTime.end > interval.start,
-        )
-        .values(withdrawn=True)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def _restore(session: Session, user_id: int, interval: Interval, *, now: datetime) -> None:
@@ -793,39 +913,64 @@ def _restore(session: Session, user_id: int, interval: Interval, *, now: datetim
 
 def _book(
     runtime: Runtime,
-    session: Session,
-    invite: models.Invite,
+    conn: Connection,
+    invite: Any,
     chosen: OfferedTime,
     *,
     now: datetime,
     invitee_timezone: str,
     manage_url: str,
 ) -> BookingView:
+    sql = _accept_sql()
     domain = runtime.config.mail.from_address.partition("@")[2] or "meetagain.local"
-    booking = models.Booking(
-        user_id=invite.user_id,
-        invite_id=invite.id,
-        contact_id=invite.contact_id,
+    uid = f"{secrets.token_hex(16)}@{domain}"
+    result = conn.execute(
+        sql.insert_booking,
+        {
+            "user_id": invite.user_id,
+            "invite_id": invite.id,
+            "contact_id": invite.contact_id,
+            "start": chosen.start,
+            "end": chosen.end,
+            "status": "active",
+            "ical_uid": uid,
+            "sequence": 0,
+            "calendar_event_id": "",
+            "calendar_error": "",
+            "met": None,
+            "created_at": now,
+        },
+    )  # the unique index decides here
+    booking_id = int(result.inserted_primary_key[0])
+    zone = _check_zone(invitee_timezone)
+    if zone:
+        conn.execute(sql.accepted_in_zone, {"invite_id": invite.id, "at": now, "zone": zone})
+    else:
+        conn.execute(sql.accepted, {"invite_id": invite.id, "at": now})
+    conn.execute(
+        sql.withdraw_others,
+        {"owner": invite.user_id, "keep": invite.id, **_span(chosen.interval)},
+    )
+    _queue_booking_messages(
+        runtime,
+        conn,
+        invite,
+        booking_id,
+        google=invite.google_status == "ok",
+        now=now,
+        manage_url=manage_url,
+    )
+    return BookingView(
+        id=booking_id,
         start=chosen.start,
         end=chosen.end,
         status="active",
-        ical_uid=f"{secrets.token_hex(16)}@{domain}",
+        ical_uid=uid,
         sequence=0,
         calendar_event_id="",
         calendar_error="",
         met=None,
-        created_at=now,
     )
-    session.add(booking)
-    session.flush()  # the unique index decides here
-    invite.status = "accepted"
-    invite.answered_at = now
-    zone = _check_zone(invitee_timezone)
-    if zone:
-        invite.invitee_timezone = zone
-    _withdraw(session, invite.user_id, chosen.interval, keep_invite=invite.id)
-    _queue_booking_messages(runtime, session, invite, booking, now=now, manage_url=manage_url)
-    return _booking_view(booking)
 
 
 def _coffee_event(
@@ -862,63 +1007,53 @@ def _owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:
 
 def _queue_booking_messages(
     runtime: Runtime,
-    session: Session,
-    invite: models.Invite,
-    booking: models.Booking,
+    conn: Connection,
+    invite: Any,
+    booking_id: int,
     *,
+    google: bool,
     now: datetime,
     manage_url: str = "",
 ) -> None:
-    """Queue what a booking sets off. The emails are rendered by the outbox worker (they are
-    the slow part), from the booking as it stands, with the Message-ID fixed here."""
-    google = _google_connected(session, invite.user_id)
-    # The owner is told of every answer.
-    _enqueue_render(
-        runtime,
-        session,
-        invite.user_id,
-        now=now,
-        render="booking_owner",
-        booking_id=booking.id,
-        google=google,
-        purpose="answer",
-        subject=f"{invite.email or 'The invitee'} accepted",
-    )
-    if google:
-        enqueue(
-            session,
-            user_id=invite.user_id,
-            kind="calendar_insert",
-            payload={"booking_id": booking.id},
-            now=now,
-        )
-    if invite.email:
-        _enqueue_render(
-            runtime,
-            session,
-            invite.user_id,
-            now=now,
-            render="booking_invitee",
-            booking_id=booking.id,
-            with_ics=not google,
-            manage_url=manage_url,
-            purpose="confirmation",
-            subject=f"Booking confirmation to {invite.email}",
-        )
-
-
-def _enqueue_render(
-    runtime: Runtime, session: Session, user_id: int, *, now: datetime, **payload: Any
-) -> None:
+    """Queue what a booking sets off, in one INSERT. The emails are rendered by the outbox
+    worker (they are the slow part), from the booking as it stands, with the Message-ID fixed
+    here."""
     domain = runtime.config.mail.from_address.partition("@")[2] or "meetagain.local"
-    enqueue(
-        session,
-        user_id=user_id,
-        kind="email_render",
-        payload={**payload, "at": now.isoformat()},
-        now=now,
-        message_id=make_msgid(domain=domain),
-    )
+    at = now.isoformat()
+    # The owner is told of every answer.
+    jobs: list[tuple[str, dict[str, Any], str]] = [
+        (
+            "email_render",
+            {
+                "render": "booking_owner",
+                "booking_id": booking_id,
+                "google": google,
+                "purpose": "answer",
+                "subject": f"{invite.email or 'The invitee'} accepted",
+                "at": at,
+            },
+            make_msgid(domain=domain),
+        )
+    ]
+    if google:
+        jobs.append(("calendar_insert", {"booking_id": booking_id}, ""))
+    if invite.email:
+        jobs.append(
+            (
+                "email_render",
+                {
+                    "render": "booking_invitee",
+                    "booking_id": booking_id,
+                    "with_ics": not google,
+                    "manage_url": manage_url,
+                    "purpose": "confirmation",
+                    "subject": f"Booking confirmation to {invite.email}",
+                    "at": at,
+                },
+                make_msgid(domain=domain),
+            )
+        )
+    enqueue_many(conn, user_id=invite.user_id, jobs=jobs, now=now)
 
 
 class NothingToSend(Exception):

@@ -1,0 +1,197 @@
+"""Odd form input is answered with a message, never a 500, and never loses stored data."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from integrations.storage import models
+from integrations.storage.db import transaction
+from tests.web.support import PASSWORD, Web, ics_bytes, make_app, text
+from web.composition import Runtime
+from web.services.accounts import create_first_account
+
+# "²" and "٣" pass str.isdigit(); 5000 digits pass it too but int() refuses them.
+ODD_NUMBERS = ["²", "٣", "9" * 5000, "-5", "1e3", "3.5"]
+
+
+def add_contact(site: Web, name: str = "Ana Souza", email: str = "ana@example.org") -> int:
+    site.get("/contacts/new")
+    response = site.post("/contacts/new", {"name": name, "emails": email})
+    assert response.status_code == 303, text(response)
+    return int(response.location.rsplit("/", 1)[1])
+
+
+def contact(runtime: Runtime, contact_id: int) -> models.Contact:
+    with transaction(runtime.sessions) as session:
+        row = session.get(models.Contact, contact_id)
+        assert row is not None
+        return row
+
+
+@pytest.mark.parametrize("days", ODD_NUMBERS)
+def test_an_odd_snooze_length_is_refused_and_changes_nothing(
+    site: Web, owner: int, sqlite_runtime: Runtime, days: str
+) -> None:
+    contact_id = add_contact(site)
+    for url in (f"/contacts/{contact_id}/snooze", f"/plan/{contact_id}/snooze"):
+        response = site.post(url, {"days": days})
+        assert response.status_code == 303, url
+        page = text(site.get(response.location))
+        assert "between 1 and 3650; nothing was changed" in page, url
+        assert contact(sqlite_runtime, contact_id).snoozed_until is None
+
+
+def test_an_odd_snooze_of_someone_elses_contact_on_the_plan_is_still_404(
+    site: Web, owner: int
+) -> None:
+    assert site.post("/plan/999/snooze", {"days": "-5"}).status_code == 404
+
+
+@pytest.mark.parametrize("cadence", ODD_NUMBERS[:4])
+def test_an_odd_cadence_is_reported_next_to_its_field(
+    site: Web, owner: int, sqlite_runtime: Runtime, cadence: str
+) -> None:
+    contact_id = add_contact(site)
+    site.get(f"/contacts/{contact_id}")
+    response = site.post(
+        f"/contacts/{contact_id}/edit", {"name": "Changed", "cadence_days": cadence}
+    )
+    assert response.status_code == 400
+    assert "between 1 and 3650" in text(response)
+    assert contact(sqlite_runtime, contact_id).name == "Ana Souza"
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 5000, "x"])
+def test_odd_ids_in_the_calendar_choice_and_meeting_confirmation_are_ignored(
+    site: Web, owner: int, sqlite_runtime: Runtime, value: str
+) -> None:
+    site.get("/calendars")
+    site.post(
+        "/calendars/ics",
+        {"name": "Work", "file": (io.BytesIO(ics_bytes()), "work.ics")},
+        content_type="multipart/form-data",
+    )
+    response = site.post("/calendars/choose", {"busy": [value], "receiver": value})
+    assert response.status_code == 303
+    with transaction(sqlite_runtime.sessions) as session:
+        [cal] = session.scalars(select(models.Calendar))
+        assert not cal.counts_as_busy  # nothing valid was ticked
+    response = site.post("/meetings/confirm", {"id": [value]})
+    assert response.status_code == 303
+    assert "Tick at least one meeting" in text(site.get("/"))
+
+
+@pytest.mark.parametrize("day", ["", "56", "7", "-1", "²"])
+def test_an_odd_weekday_in_the_meal_windows_is_ignored(
+    site: Web, owner: int, sqlite_runtime: Runtime, day: str
+) -> None:
+    site.get("/setup/time")
+    form = {
+        "timezone": "Europe/Berlin",
+        "w_lunch_on": "1",
+        "w_lunch_start": "12:00",
+        "w_lunch_end": "13:00",
+        "w_lunch_days": [day],
+    }
+    response = site.post("/setup/time", form)
+    assert response.status_code == 400
+    assert "Pick at least one day" in text(response)
+    response = site.post("/setup/time", {**form, "w_lunch_days": [day, "2"]})
+    assert response.status_code == 303
+    with transaction(sqlite_runtime.sessions) as session:
+        user = session.scalar(select(models.User))
+        assert user is not None
+        assert user.settings["windows"]["lunch"]["weekdays"] == ["wed"]
+
+
+@pytest.fixture
+def both_databases(runtime: Runtime) -> Iterator[Web]:
+    """A signed-in owner on SQLite and on PostgreSQL (which enforces column lengths)."""
+    create_first_account(runtime, "owner@example.com", PASSWORD, "Olivia Owner")
+    site = Web(make_app(runtime).test_client())
+    assert site.sign_in("owner@example.com").status_code == 303
+    yield site
+
+
+def test_over_long_names_are_refused_with_a_message_on_every_database(
+    both_databases: Web, runtime: Runtime
+) -> None:
+    site = both_databases
+    site.get("/calendars")
+    response = site.post(
+        "/calendars/ics",
+        {"name": "N" * 300, "file": (io.BytesIO(ics_bytes()), "work.ics")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "200 characters or fewer" in text(response)
+    response = site.post(
+        "/calendars/caldav",
+        {"caldav_url": "http://127.0.0.1:1/cal/", "username": "u" * 300, "password": "x"},
+    )
+    assert response.status_code == 400
+    assert "200 characters or fewer" in text(response)
+    site.get("/contacts/new")
+    response = site.post("/contacts/new", {"name": "Ana", "emails": "a" * 330 + "@example.org"})
+    assert response.status_code == 400
+    assert "is not an email address" in text(response)
+    response = site.post(
+        "/settings/users",
+        {"email": "b" * 250 + "@example.org", "password": PASSWORD, "name": "B" * 300},
+    )
+    assert response.status_code == 303
+    with transaction(runtime.sessions) as session:
+        assert session.scalar(select(models.Calendar)) is None
+        assert session.scalar(select(models.Contact)) is None
+        names = set(session.scalars(select(models.User.name)))
+        assert "B" * 200 in names
+
+
+def test_a_binary_file_is_refused_as_contacts_and_as_a_calendar(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    add_contact(site)
+    blob = bytes(range(256)) * 40
+    site.get("/contacts/import")
+    for fmt in ("auto", "csv", "linkedin", "vcard"):
+        response = site.post(
+            "/contacts/import",
+            {"file": (io.BytesIO(blob), "photo.jpg"), "format": fmt},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 400, fmt
+        assert "photo.jpg" in text(response), fmt
+    site.get("/calendars")
+    response = site.post(
+        "/calendars/ics",
+        {"name": "Photo", "file": (io.BytesIO(blob), "photo.ics")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "photo.ics" in text(response)
+    with transaction(sqlite_runtime.sessions) as session:
+        assert [c.name for c in session.scalars(select(models.Contact))] == ["Ana Souza"]
+        assert session.scalar(select(models.Calendar)) is None
+
+
+def test_unknown_ids_are_404_not_500(site: Web, owner: int) -> None:
+    for url in ("/contacts/999", "/calendars/999", "/plan/999", "/invites/bookings/999"):
+        assert site.get(url).status_code == 404, url
+    for url in (
+        "/contacts/999/edit",
+        "/contacts/999/log",
+        "/contacts/999/do-not-invite",
+        "/contacts/interactions/999",
+        "/calendars/999/check",
+        "/calendars/999/delete",
+        "/plan/999/skip",
+        "/invites/999/cancel",
+        "/outbox/999/retry",
+    ):
+        data = {"name": "X", "on": datetime.now(UTC).date().isoformat()}
+        assert site.post(url, data).status_code == 404, url

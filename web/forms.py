@@ -1,0 +1,24 @@
+"""Small, strict readers for form values, so odd input is a message and never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# More digits than any id or count we store; also keeps int() clear of its 4300-digit limit.
+MAX_DIGITS = 12
+
+
+def whole_number(raw: str | None) -> int | None:
+    """The non-negative integer written with ASCII digits in `raw`, else None.
+
+    `str.isdigit` alone accepts "²" or "٣", which `int` then rejects or reads unexpectedly.
+    """
+    text = (raw or "").strip()
+    if not text or len(text) > MAX_DIGITS or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+def whole_numbers(values: Iterable[str]) -> list[int]:
+    """The values that are whole numbers (ids from checkboxes), in order; others are dropped."""
+    return [n for n in (whole_number(v) for v in values) if n is not None]
