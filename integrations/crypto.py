@@ -39,9 +39,10 @@ class SecretBox:
     def encrypt(self, data: bytes) -> bytes:
         return self._fernet.encrypt(data)
 
-    def decrypt(self, token: bytes) -> bytes:
+    def decrypt(self, token: bytes, ttl: int | None = None) -> bytes:
+        """The plaintext; with `ttl`, tokens older than that many seconds are refused too."""
         try:
-            return self._fernet.decrypt(token)
+            return self._fernet.decrypt(token, ttl=ttl)
         except InvalidToken:
             raise DecryptionError(
                 "stored secret cannot be decrypted: was the instance secret key changed?"

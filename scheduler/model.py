@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -16,8 +17,38 @@ def require_aware(value: datetime, what: str) -> datetime:
     return value
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Interval:
+class _OrderedByInstant:
+    """Ordering by the UTC instants of `_order_key()`: the generated dataclass ordering would
+    compare datetimes sharing a tzinfo by wall clock, which is wrong inside a DST fold."""
+
+    __slots__ = ()
+
+    def _order_key(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, _OrderedByInstant) or type(other) is not type(self):
+            return NotImplemented
+        return self._order_key() < other._order_key()
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, _OrderedByInstant) or type(other) is not type(self):
+            return NotImplemented
+        return self._order_key() <= other._order_key()
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, _OrderedByInstant) or type(other) is not type(self):
+            return NotImplemented
+        return self._order_key() > other._order_key()
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, _OrderedByInstant) or type(other) is not type(self):
+            return NotImplemented
+        return self._order_key() >= other._order_key()
+
+
+@dataclass(frozen=True, slots=True)
+class Interval(_OrderedByInstant):
     """A half-open span of time [start, end) between two aware datetimes."""
 
     start: datetime
@@ -25,6 +56,9 @@ class Interval:
 
     # Comparisons and differences go through UTC: two datetimes sharing a tzinfo compare by wall
     # clock, which is wrong across a DST change (02:30 CEST is before 02:10 CET).
+
+    def _order_key(self) -> tuple[Any, ...]:
+        return (self.start.astimezone(UTC), self.end.astimezone(UTC))
 
     def __post_init__(self) -> None:
         require_aware(self.start, "Interval.start")
@@ -61,13 +95,16 @@ class Window:
             raise ValueError(f"window {self.name!r} needs weekdays between 0 (Mon) and 6 (Sun)")
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Slot:
-    """A maximal free sub-interval of one window occurrence."""
+@dataclass(frozen=True, slots=True)
+class Slot(_OrderedByInstant):
+    """A maximal free sub-interval of one window occurrence; ordered by instants, then window."""
 
     start: datetime
     end: datetime
     window: str
+
+    def _order_key(self) -> tuple[Any, ...]:
+        return (self.start.astimezone(UTC), self.end.astimezone(UTC), self.window)
 
     @property
     def interval(self) -> Interval:

@@ -8,11 +8,13 @@ Pure and deterministic. The rules, precisely:
   "breakfast" window, lunch -> the "lunch" window, coffee or no preference -> any window), it
   falls on one of their preferred weekdays (none = any day), and, when their time zone is known,
   it lies between 07:00 and 20:00 on one day in that zone.
-- Times overlapping `taken` (times already offered in open invites) or an already booked coffee
-  are never offered; a day whose booked coffees already reach `max_per_day` is not used.
+- Times overlapping `taken` (times already offered in open invites) or an already booked coffee,
+  or less than `policy.buffer` away from one, are never offered; a day whose booked coffees
+  already reach `max_per_day` is not used.
 - Each proposal gets `k_c = min(k, number of distinct days among the contact's suitable times)`
-  times, all on different days; no two times of the plan (of any proposals) overlap. Because
-  invitees may pick times on the same day, accepting re-checks the daily cap.
+  times, all on different days; no two times of the plan (of any proposals) overlap or come
+  within `policy.buffer` of each other. Because invitees may pick times on the same day,
+  accepting re-checks the daily cap.
 - At most the week's remaining capacity of proposals: `max_per_week` minus coffees booked in
   the 7 days from the first slot's day, minus `pending` (open invites awaiting answers).
 - Among all valid plans the one with the highest total score wins (scores compared in
@@ -158,9 +160,10 @@ def pair(
         day = b.astimezone(zone).date()
         booked_per_day[day] = booked_per_day.get(day, 0) + 1
     blocked_days = {d for d, n in booked_per_day.items() if n >= policy.max_per_day}
+    gap = int(policy.buffer.total_seconds())
     blocked = sorted(
-        [(_epoch(i.start), _epoch(i.end)) for i in taken]
-        + [(_epoch(b), _epoch(b + duration)) for b in booked]
+        [(_epoch(i.start) - gap, _epoch(i.end) + gap) for i in taken]
+        + [(_epoch(b) - gap, _epoch(b + duration) + gap) for b in booked]
     )
 
     table: list[_Time] = []
@@ -210,7 +213,7 @@ def pair(
         need = min(k, len({table[i].day for i in fits}))
         candidates.append(_Candidate(len(candidates), d, round(d.score * 1000), fits, need))
 
-    search = _Search(table, candidates, capacity)
+    search = _Search(table, candidates, capacity, gap)
     search.run()
     proposals = []
     for cand, chosen in search.best_plan:
@@ -239,13 +242,16 @@ class _Search:
     against three contacts needing one each.
     """
 
-    def __init__(self, table: list[_Time], candidates: list[_Candidate], capacity: int) -> None:
+    def __init__(
+        self, table: list[_Time], candidates: list[_Candidate], capacity: int, gap: int = 0
+    ) -> None:
         self.table = table
         self.candidates = candidates
         self.capacity = capacity
+        self.gap = gap
         self.best_points = -1
         self.best_plan: list[tuple[_Candidate, tuple[int, ...]]] = []
-        self.max_times = _max_disjoint(table)
+        self.max_times = _max_disjoint(table, gap)
         # Contacts allowed the same times are interchangeable: a group of them that cannot be
         # placed together cannot be placed whoever they are.
         self.infeasible: set[tuple[tuple[int, ...], ...]] = set()
@@ -298,28 +304,30 @@ class _Search:
             key = tuple(sorted(c.times for c in group))
             if key in self.infeasible:
                 continue
-            plan = _assign(group, self.table)
+            plan = _assign(group, self.table, self.gap)
             if plan is None:
                 self.infeasible.add(key)
                 continue
             self._branch(i + 1, [*chosen, cand], points + cand.points, plan)
 
 
-def _max_disjoint(table: list[_Time]) -> int:
-    """The largest number of pairwise non-overlapping times (earliest end first is optimal)."""
+def _max_disjoint(table: list[_Time], gap: int = 0) -> int:
+    """The largest number of times pairwise at least `gap` seconds apart (earliest end first is
+    optimal: it is the classic problem for the intervals [start, end + gap))."""
     count = 0
     free_from = -1
     for t in sorted(table, key=lambda t: (t.end, t.start)):
         if t.start >= free_from:
             count += 1
-            free_from = t.end
+            free_from = t.end + gap
     return count
 
 
 def _assign(
-    chosen: list[_Candidate], table: list[_Time]
+    chosen: list[_Candidate], table: list[_Time], gap: int = 0
 ) -> list[tuple[_Candidate, tuple[int, ...]]] | None:
-    """Times for every chosen contact (k_c each, distinct days, nothing overlapping), or None.
+    """Times for every chosen contact (k_c each, distinct days, each at least `gap` seconds from
+    every other), or None.
 
     Exact backtracking; the most constrained contacts go first, and each contact prefers the
     days least used by the contacts placed before it, then the earliest times, so proposals
@@ -332,7 +340,9 @@ def _assign(
 
     def free(i: int) -> bool:
         t = table[i]
-        return all(not (table[u].start < t.end and t.start < table[u].end) for u in used)
+        return all(
+            not (table[u].start < t.end + gap and t.start < table[u].end + gap) for u in used
+        )
 
     # What happens from `pos` on depends only on the times already used: remember dead ends.
     dead_ends: set[tuple[int, frozenset[int]]] = set()
@@ -375,7 +385,7 @@ def _assign(
                 i = options[j]
                 t = table[i]
                 if t.day in days or any(
-                    table[p].start < t.end and t.start < table[p].end for p in picked
+                    table[p].start < t.end + gap and t.start < table[p].end + gap for p in picked
                 ):
                     continue
                 picked.append(i)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from scheduler.model import Contact, Interaction, InteractionKind, Relationship
@@ -92,12 +92,14 @@ class InviteHistory:
     `open_since`: creation date of an invite still waiting for an answer (None if none).
     `last_declined` / `last_ignored`: date of the latest decline / expiry without answer.
     `ignored_in_a_row`: invites that expired unanswered since the last answer (or unpause).
+    `booked_for`: start of the next coffee booked and not yet over, in the owner's zone.
     """
 
     open_since: date | None = None
     last_declined: date | None = None
     last_ignored: date | None = None
     ignored_in_a_row: int = 0
+    booked_for: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,9 @@ def exclusion_reasons(
             reasons.append(
                 f"Ignored {history.ignored_in_a_row} invites in a row: paused until you unpause"
             )
+        if history.booked_for is not None:
+            b = history.booked_for
+            reasons.append(f"Coffee booked for {b:%a} {b.day} {b:%b}, {b:%H:%M}")
         if history.open_since is not None:
             reasons.append(
                 f"An invite sent on {day_label(history.open_since, today)} "

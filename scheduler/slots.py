@@ -59,13 +59,16 @@ def free_slots(
     """Maximal free parts of each window occurrence, at least `policy.duration` long.
 
     Busy time is widened by `policy.buffer` on both sides; nothing starts before
-    `now + policy.notice` (pieces are clipped there exactly). Slots are in the user's zone,
+    `now + policy.notice` (pieces are clipped there, rounded up to a whole minute so that a
+    real `now` does not give times like 12:07:33.482913). Slots are in the user's zone,
     sorted by (start, window name).
     """
     require_aware(now, "now")
     # Notice is elapsed time: added in UTC, since wall-clock addition in a zone-aware `now`
     # would make 24 h of notice 23 h (or 25 h) across a clock change.
     earliest = now.astimezone(UTC) + policy.notice
+    if earliest.second or earliest.microsecond:
+        earliest = earliest.replace(second=0, microsecond=0) + timedelta(minutes=1)
     blocked = merge(widen(busy, policy.buffer))
     starts = [b.start for b in blocked]
     slots: list[tuple[datetime, str, datetime]] = []

@@ -64,6 +64,11 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/favicon.ico")
+    def favicon() -> Any:
+        """Browsers ask for /favicon.ico whatever the page says; answer instead of a 404."""
+        return app.send_static_file("favicon.svg")
+
     return app
 
 

@@ -172,10 +172,35 @@ def serve(state: State, host: str, port: int, drain_outbox: bool) -> None:
     runtime = state.runtime
     if not runtime.database_is_current():
         raise UserError("the database is not up to date: run `meetagain db upgrade`")
+    if port:
+        _check_port_free(host, port)
     app = create_app(runtime=runtime, drain_outbox=drain_outbox)
     if port:  # with --port 0 the server picks one and prints it itself
         click.echo(f"meetagain on http://{host}:{port}/")
     app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """One clear line instead of Werkzeug's two and exit 1 when the port is taken."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UserError(f"cannot serve on {host}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # The same option Werkzeug's server sets, so a port in TIME_WAIT is not called busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UserError(
+                    f"port {port} on {host} is already in use: pass --port or stop the other server"
+                ) from None
+            raise UserError(f"cannot serve on {host} port {port}: {exc.strerror or exc}") from None
 
 
 @cli.group(name="db")

@@ -99,7 +99,7 @@ def test_a_new_owner_sets_up_connects_google_imports_contacts_and_approves_a_pla
         expect(page.get_by_role("heading", name="Rules")).to_be_visible()
         live.shot(page, "rules")
         page.get_by_role("button", name="Save rules").click()
-        expect(page.get_by_role("heading", name="This week")).to_be_visible()
+        expect(page.get_by_role("heading", name="Your plan")).to_be_visible()
         proposal = page.locator("li.proposal").filter(has_text="Priya Raman")
         expect(proposal).to_be_visible()
         expect(page.locator(".week .block.free").first).to_be_attached()

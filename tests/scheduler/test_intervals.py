@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.intervals import merge, subtract, widen
-from scheduler.model import Interval
+from scheduler.model import Interval, Slot
 
 BASE = datetime(2026, 3, 1, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -56,6 +56,19 @@ def test_merge_compares_instants_not_wall_times_inside_a_dst_fold() -> None:
     second = Interval(late, (late.astimezone(UTC) + twenty).astimezone(BERLIN))
     # (Ambiguous wall times never compare equal across zones, so compare in UTC.)
     assert [(i.start.hour, i.start.minute) for i in merge([second, first])] == [(0, 30), (1, 10)]
+
+
+def test_intervals_and_slots_sort_by_instant_inside_a_dst_fold() -> None:
+    early = datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN)  # 00:30 UTC (CEST)
+    late = datetime(2026, 10, 25, 2, 10, fold=1, tzinfo=BERLIN)  # 01:10 UTC (CET)
+    end = datetime(2026, 10, 25, 4, 0, tzinfo=BERLIN)
+    assert sorted([Interval(late, end), Interval(early, end)]) == [
+        Interval(early, end),
+        Interval(late, end),
+    ]
+    assert Interval(early, end) < Interval(late, end)
+    slots = [Slot(late, end, "night"), Slot(early, end, "night")]
+    assert [s.start.fold for s in sorted(slots)] == [0, 1]
 
 
 def test_subtract_leaves_the_gaps_of_the_base() -> None:

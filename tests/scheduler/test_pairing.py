@@ -35,8 +35,11 @@ def due(name: str, score: float, cid: int, **kw: object) -> DueContact:
     return DueContact(contact, score, (f"{name} is due",), "cadence")
 
 
-def overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
+def overlaps(
+    a: tuple[datetime, datetime], b: tuple[datetime, datetime], gap: timedelta = timedelta(0)
+) -> bool:
+    """Whether the spans overlap or come closer than `gap` (the policy's buffer)."""
+    return a[0] < b[1] + gap and b[0] < a[1] + gap
 
 
 def test_times_start_on_quarter_hours_and_fit_inside_their_slot() -> None:
@@ -90,6 +93,32 @@ def test_times_fall_between_seven_and_twenty_in_the_contacts_own_zone() -> None:
     assert all(t.start.astimezone(ZoneInfo("Europe/London")).time() >= time(7) for t in p.times)
     los_angeles = due("Noah", 2.0, 2, timezone="America/Los_Angeles")
     assert pair([los_angeles], week_slots(), policy=POLICY) == []
+
+
+def test_no_time_is_proposed_within_the_buffer_of_a_time_offered_or_booked() -> None:
+    # Rafael holds Mon 12:00-12:45 in an open invite and Aisha Tue 07:30-08:15; a coffee is
+    # booked Wed 12:00. With a 10 minute buffer, 12:45 on Monday and 08:15 on Tuesday are too
+    # close: nothing may start before 12:55 (so 13:00 would not fit the slot) or 08:25.
+    taken = [Interval(at(0, 12), at(0, 12, 45)), Interval(at(1, 7, 30), at(1, 8, 15))]
+    booked = [at(2, 12)]
+    people = [due(n, 3.0 - i / 10, i) for i, n in enumerate(["Ana", "Ben", "Cem"])]
+    policy = SchedulingPolicy(max_per_day=2, max_per_week=10, times_per_invite=3)
+    plan = pair(people, week_slots(7), policy=policy, taken=taken, booked=booked)
+    assert len(plan) == 3
+    held = [(i.start, i.end) for i in taken] + [(b, b + policy.duration) for b in booked]
+    spans = [(t.start, t.end) for p in plan for t in p.times]
+    assert not any(overlaps(a, b, policy.buffer) for a in spans for b in held)
+    assert at(0, 12, 45) not in {t.start for p in plan for t in p.times}
+    assert at(1, 8, 15) not in {t.start for p in plan for t in p.times}
+
+
+def test_two_proposals_of_one_plan_keep_the_buffer_between_them() -> None:
+    policy = SchedulingPolicy(max_per_day=2, max_per_week=10, times_per_invite=3)
+    people = [due(n, 3.0 - i / 10, i) for i, n in enumerate(["Ana", "Ben", "Cem", "Dan"])]
+    plan = pair(people, week_slots(2), policy=policy)
+    spans = [(t.start, t.end) for p in plan for t in p.times]
+    assert spans
+    assert not any(overlaps(a, b, policy.buffer) for a, b in itertools.combinations(spans, 2))
 
 
 def test_times_already_offered_in_open_invites_are_not_offered_again() -> None:
@@ -189,6 +218,7 @@ def instances(draw: st.DrawFn) -> Instance:
         )
     policy = SchedulingPolicy(
         duration=timedelta(minutes=45),
+        buffer=timedelta(minutes=draw(st.sampled_from([0, 10, 15, 30]))),
         max_per_day=1,
         max_per_week=draw(st.integers(1, 3)),
         times_per_invite=draw(st.integers(1, 3)),
@@ -230,7 +260,7 @@ def brute_force_best(instance: Instance) -> int:
         t
         for t in candidate_times(slots, policy.duration)
         if t.start.date() not in full_days
-        and not any(overlaps((t.start, t.end), span) for span in busy)
+        and not any(overlaps((t.start, t.end), span, policy.buffer) for span in busy)
     ]
     capacity = 0
     if slots:
@@ -248,7 +278,7 @@ def brute_force_best(instance: Instance) -> int:
                 for combo in itertools.combinations(mine, need)
                 if len({t.start.date() for t in combo}) == need
                 and not any(
-                    overlaps((a.start, a.end), (b.start, b.end))
+                    overlaps((a.start, a.end), (b.start, b.end), policy.buffer)
                     for a, b in itertools.combinations(combo, 2)
                 )
             ]
@@ -260,7 +290,7 @@ def brute_force_best(instance: Instance) -> int:
         for group in itertools.combinations(people, size):
             for choice in itertools.product(*(options[d.contact.id] for d in group)):
                 spans = [(t.start, t.end) for combo in choice for t in combo]
-                if any(overlaps(a, b) for a, b in itertools.combinations(spans, 2)):
+                if any(overlaps(a, b, policy.buffer) for a, b in itertools.combinations(spans, 2)):
                     continue
                 best = max(best, sum(round(d.score * 1000) for d in group))
                 break
@@ -274,9 +304,10 @@ def test_the_plan_has_the_highest_total_score_of_all_valid_plans(instance: Insta
     plan = pair(people, slots, policy=policy, taken=taken, booked=booked)
     # The plan is valid...
     spans = [(t.start, t.end) for p in plan for t in p.times]
-    assert not any(overlaps(a, b) for a, b in itertools.combinations(spans, 2))
+    gap = policy.buffer
+    assert not any(overlaps(a, b, gap) for a, b in itertools.combinations(spans, 2))
     held = [(i.start, i.end) for i in taken] + [(b, b + policy.duration) for b in booked]
-    assert not any(overlaps(a, b) for a in spans for b in held)
+    assert not any(overlaps(a, b, gap) for a in spans for b in held)
     assert not {a.date() for a, _ in spans} & {b.date() for b in booked}
     assert len(plan) <= policy.max_per_week
     by_id = {d.contact.id: d for d in people}

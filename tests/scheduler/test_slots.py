@@ -100,6 +100,21 @@ def test_slots_start_no_earlier_than_now_plus_notice_clipped_exactly() -> None:
     ]
 
 
+def test_a_slot_clipped_by_a_real_now_starts_on_the_next_whole_minute() -> None:
+    slots = free_slots(
+        [],
+        [LUNCH],
+        zone=BERLIN,
+        start=date(2026, 3, 2),
+        days=1,
+        now=datetime(2026, 3, 2, 12, 7, 33, 482913, tzinfo=BERLIN),
+        policy=NO_RULES,
+    )
+    assert [(s.start.isoformat(), s.end.isoformat()) for s in slots] == [
+        ("2026-03-02T12:08:00+01:00", "2026-03-02T13:30:00+01:00")
+    ]
+
+
 def test_notice_is_elapsed_time_even_when_now_is_given_in_a_zone_that_changes_clocks() -> None:
     # 24 h after Saturday 12:00 CET is Sunday 13:00 CEST: Berlin springs forward that night, so
     # adding 24 h to the wall clock would offer a lunch only 23 hours away.

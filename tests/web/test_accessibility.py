@@ -4,9 +4,12 @@ a label for every form control, and a CSRF token in every form that posts."""
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 
+import web
 from tests.web.support import Web, ics_bytes, text
 from web.composition import Runtime
 from web.demo import load_demo
@@ -127,3 +130,33 @@ def test_the_sign_in_and_first_run_pages_are_accessible_too(site: Web) -> None:
     assert problems(text(site.get("/setup"))) == []
     site.post("/setup", {"email": "o@example.com", "password": "x", "confirm": "y"})
     assert problems(text(site.post("/setup", {"email": "bad", "password": "x"}))) == []
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_text_colours_have_good_contrast_and_the_focus_ring_shows_on_white() -> None:
+    css = (Path(web.__file__).parent / "static" / "app.css").read_text()
+    colour = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{6})", css))
+    for fg, bg in [
+        ("text", "bg"),
+        ("muted", "bg"),
+        ("muted", "card"),
+        ("primary", "card"),
+        ("primary", "bg"),
+        ("error", "card"),
+        ("error", "error-bg"),
+        ("warn", "warn-bg"),
+    ]:
+        assert contrast(colour[fg], colour[bg]) >= 4.5, (fg, bg)
+    ring = re.search(r":focus-visible\s*\{[^}]*outline:\s*\d+px solid var\(--([\w-]+)\)", css)
+    assert ring is not None
+    assert contrast(colour[ring.group(1)], colour["card"]) >= 3, ring.group(1)

@@ -15,6 +15,7 @@ from tests.helpers.radicale_server import USERNAME as DAV_USER
 from tests.helpers.radicale_server import RadicaleServer
 from tests.web.support import Web, ics_bytes, instance_uploads, text
 from web.composition import Runtime
+from web.services.accounts import secret_box
 
 CAL = ics_bytes(("Stand-up", "20300107T090000Z", "20300107T091500Z"))
 
@@ -114,6 +115,34 @@ def test_caldav_test_connection_reports_what_it_found_and_saving_encrypts_the_pa
         site.get(f"/calendars/{cal.id}")
         retest = site.post(f"/calendars/{cal.id}/test")
         assert "works" in text(site.get(retest.location)) or retest.status_code == 303
+
+
+def test_after_a_successful_test_add_calendar_keeps_the_tested_password_without_retyping(
+    site: Web, owner: int, sqlite_runtime: Runtime, tmp_path: Path
+) -> None:
+    with RadicaleServer(tmp_path / "dav") as dav:
+        url = dav.make_calendar("work", "Work calendar")
+        form = {"caldav_url": url, "username": DAV_USER, "caldav_name": "Dav"}
+        site.get("/calendars")
+        tested = site.post(
+            "/calendars/caldav", {**form, "password": DAV_PASSWORD, "action": "test"}
+        )
+        page = text(tested)
+        assert "Connection works" in page and DAV_PASSWORD not in page
+        assert 'value="Dav"' in page  # the name typed in the CalDAV form is kept as well
+        sealed = page.split('name="password_sealed" value="', 1)[1].split('"', 1)[0]
+        # What a browser sends when the user now presses "Add calendar": the password box is
+        # empty again (browsers never refill it), the sealed copy comes along.
+        saved = site.post("/calendars/caldav", {**form, "password_sealed": sealed})
+        assert saved.status_code == 303
+        [cal] = calendars(sqlite_runtime)
+        assert cal.name == "Dav" and cal.secret_encrypted is not None
+        assert secret_box(sqlite_runtime).decrypt_text(cal.secret_encrypted) == DAV_PASSWORD
+    # A tampered seal is ignored: the calendar is saved without a password, not with garbage.
+    site.get("/calendars")
+    form = {"caldav_url": url, "username": "other", "caldav_name": "Dav 2"}
+    site.post("/calendars/caldav", {**form, "password_sealed": sealed[:-4] + "AAAA"})
+    assert calendars(sqlite_runtime)[1].secret_encrypted is None
 
 
 def test_caldav_test_connection_explains_a_failure(site: Web, owner: int) -> None:

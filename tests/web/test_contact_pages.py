@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from integrations.storage import models
 from integrations.storage.db import transaction
+from scheduler.model import Contact
 from tests.web.support import Web, text
+from web.blueprints.contacts import ContactLine
 from web.composition import Runtime
 
 
@@ -288,3 +291,13 @@ def test_a_paused_contact_can_be_invited_again(
     assert site.post(f"/contacts/{contact_id}/unpause").status_code == 303
     assert not contact_row(sqlite_runtime, contact_id).paused
     assert site.post("/contacts/999999/unpause").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("overdue", "state"),
+    [(1, "1 day overdue"), (2, "2 days overdue"), (0, "due today"), (-1, "due in 1 day")],
+)
+def test_how_overdue_a_contact_is_reads_as_plain_english(overdue: int, state: str) -> None:
+    on = today()
+    line = ContactLine(Contact("Ana"), 30, on, on, overdue, on)
+    assert line.state == state

@@ -56,7 +56,12 @@ def _now() -> datetime:
 
 
 def _invite(
-    runtime: Runtime, owner: int, contact: int, *starts: datetime, send_email: bool = True
+    runtime: Runtime,
+    owner: int,
+    contact: int,
+    *starts: datetime,
+    send_email: bool = True,
+    share_times: bool = False,
 ) -> svc.CreatedInvite:
     if not starts:
         now = _now()
@@ -65,7 +70,13 @@ def _invite(
             next_weekday_at(now, 4, 8, 0, BERLIN),
         )
     return svc.create_invite(
-        runtime, owner, contact, times_at(*starts), send_email=send_email, now=_now()
+        runtime,
+        owner,
+        contact,
+        times_at(*starts),
+        send_email=send_email,
+        now=_now(),
+        share_times=share_times,
     )
 
 
@@ -220,7 +231,7 @@ def test_a_booked_time_is_withdrawn_from_every_other_open_invite(
     shared = next_weekday_at(now, 3, 12, 0, BERLIN)
     other = next_weekday_at(now, 5, 12, 0, BERLIN)
     first = _invite(sqlite_runtime, owner, ana, shared)
-    second = _invite(sqlite_runtime, owner, bob, shared, other)
+    second = _invite(sqlite_runtime, owner, bob, shared, other, share_times=True)
     ok = client.post(_path(first.url), data={"action": "accept", "start": utc_iso(shared)})
     assert ok.status_code == 303
     late = client.post(_path(second.url), data={"action": "accept", "start": utc_iso(shared)})
@@ -530,7 +541,7 @@ def test_cancelling_a_coffee_offers_its_time_again_on_other_open_invites(
     bob = make_contact(sqlite_runtime, owner, "Bob Stone", "bob@example.com")
     shared = next_weekday_at(_now(), 3, 12, 0, BERLIN)
     first = _invite(sqlite_runtime, owner, ana, shared)
-    second = _invite(sqlite_runtime, owner, bob, shared)
+    second = _invite(sqlite_runtime, owner, bob, shared, share_times=True)
     booking = svc.accept_invite(sqlite_runtime, first.url.rsplit("/", 1)[1], shared, now=_now())
     assert svc.load_invite(sqlite_runtime, second.url.rsplit("/", 1)[1], now=_now()).remaining == ()
 

@@ -61,7 +61,13 @@ def test_fifty_concurrent_accepts_of_one_shared_time_book_it_exactly_once(
         contact = make_contact(runtime, owner, f"Guest {n}", f"guest{n}@example.org")
         mine = next_weekday_at(now, 4 + n, 8, 0, BERLIN)
         created = svc.create_invite(
-            runtime, owner, contact, times_at(shared, mine), send_email=False, now=now
+            runtime,
+            owner,
+            contact,
+            times_at(shared, mine),
+            send_email=False,
+            now=now,
+            share_times=True,  # on purpose: ten invites race for one time
         )
         tokens.append(created.url.rsplit("/", 1)[1])
         own_times[created.invite_id] = mine
@@ -123,6 +129,7 @@ def test_cancel_and_rebook_work_on_both_databases(runtime: Runtime) -> None:
             make_contact(runtime, owner, f"Guest {n}", f"g{n}@example.org"),
             times_at(shared),
             now=now,
+            share_times=True,
         )
         for n in range(2)
     )

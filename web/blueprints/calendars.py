@@ -14,6 +14,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from integrations.calendars.errors import CalendarError
+from integrations.crypto import DecryptionError
 from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.model import Interval
@@ -157,9 +158,20 @@ def add_ics() -> Response | tuple[str, int]:
     else:
         os_location = url
     calendar_id = _add_row(user.id, name=name, kind="ics", location=os_location)
-    _check_now(calendar_id, user)
-    flash(f'Calendar "{name}" added.', "ok")
+    _flash_added(name, *_check_now(calendar_id, user))
     return _back()
+
+
+def _flash_added(name: str, ok: bool, outcome: str) -> None:
+    """A calendar is kept even when the first read fails, but the user is told why."""
+    if ok:
+        flash(f'Calendar "{name}" added: {outcome}.', "ok")
+    else:
+        flash(
+            f'Calendar "{name}" added, but it could not be read: {outcome}. It is left out of '
+            "planning until it can be read; check the address, then use Read now.",
+            "warn",
+        )
 
 
 def _check_ics(data: bytes, filename: str, user: UserView) -> str:
@@ -190,7 +202,7 @@ def add_caldav() -> Response | str | tuple[str, int]:
         "caldav_url": request.form.get("caldav_url", "").strip(),
         "username": request.form.get("username", "").strip(),
     }
-    password = request.form.get("password", "")
+    password = request.form.get("password", "") or _unseal(request.form.get("password_sealed"))
     errors: dict[str, str] = {}
     parts = urlsplit(form["caldav_url"])
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -209,8 +221,14 @@ def add_caldav() -> Response | str | tuple[str, int]:
     if request.form.get("action") == "test":
         result, ok = _test_caldav(form["caldav_url"], form["username"], password)
         context = calendars_context(
-            user, errors={}, form={**form, "caldav_name": form["name"], "name": ""},
+            user,
+            errors={},
+            form={**form, "caldav_name": form["name"], "name": ""},
             caldav_test=(ok, result),
+            # The tested password rides along sealed, so "Add calendar" needs no retyping.
+            password_sealed=secret_box(runtime()).encrypt_text(password).decode()
+            if password
+            else "",
         )
         step = 2 if request.form.get("wizard") == "1" else None
         return render_template("calendars/index.html", step=step, **context)
@@ -223,9 +241,21 @@ def add_caldav() -> Response | str | tuple[str, int]:
         username=form["username"],
         secret_encrypted=secret,
     )
-    _check_now(calendar_id, user)
-    flash(f'Calendar "{name}" added.', "ok")
+    _flash_added(name, *_check_now(calendar_id, user))
     return _back()
+
+
+SEALED_LIFETIME = 1800  # seconds a tested CalDAV password is kept in the form
+
+
+def _unseal(sealed: str | None) -> str:
+    """The password sealed into the form after a test, or "" if absent, altered or stale."""
+    if not sealed:
+        return ""
+    try:
+        return secret_box(runtime()).decrypt(sealed.encode(), ttl=SEALED_LIFETIME).decode()
+    except (DecryptionError, UnicodeError):
+        return ""
 
 
 def _test_caldav(url: str, username: str, password: str) -> tuple[str, bool]:
@@ -274,15 +304,16 @@ def source_for(row: models.Calendar, user: UserView) -> CalendarSource:
     raise CalendarError(f"{row.name}: unknown kind {row.kind!r}")
 
 
-def _check_now(calendar_id: int, user: UserView) -> str:
-    """Read the calendar for the next two weeks, recording when and any error."""
+def _check_now(calendar_id: int, user: UserView) -> tuple[bool, str]:
+    """Read the calendar for the next two weeks, recording when (on success) and any error."""
     with transaction(runtime().sessions) as session:
         row = session.get(models.Calendar, calendar_id)
         if row is None:
-            return "gone"
+            return False, "gone"
     zone = user_config(runtime(), user).zone
     now = datetime.now(zone)
     error = ""
+    failed = False
     count = 0
     try:
         from integrations.calendars.sources import source_report
@@ -292,16 +323,20 @@ def _check_now(calendar_id: int, user: UserView) -> str:
         if report.warnings:
             error = "; ".join(report.warnings)[:2000]
     except CalendarError as exc:
-        error = str(exc)
+        error, failed = str(exc), True
     except Exception as exc:  # adapters report their own errors; anything else is shown too
         log.warning("reading calendar %s failed: %s", calendar_id, exc.__class__.__name__)
-        error = f"{exc.__class__.__name__}: {exc}"[:2000]
+        error, failed = f"{exc.__class__.__name__}: {exc}"[:2000], True
     with transaction(runtime().sessions) as session:
         row = session.get(models.Calendar, calendar_id)
         if row is not None:
-            row.last_read_at = datetime.now(UTC)
+            if not failed:  # "Last read" is the last successful read, not the last attempt
+                row.last_read_at = datetime.now(UTC)
             row.last_error = error
-    return error or f"read {count} busy period{'' if count == 1 else 's'} in the next two weeks"
+    if failed:
+        return False, error
+    read = f"read {count} busy period{'' if count == 1 else 's'} in the next two weeks"
+    return True, f"{read} ({error})" if error else read
 
 
 @bp.get("/<int:calendar_id>")
@@ -317,8 +352,8 @@ def show(calendar_id: int) -> str:
 @login_required
 def check(calendar_id: int) -> Response:
     row = _own_row(calendar_id)
-    outcome = _check_now(row.id, current_user())
-    flash(f'"{row.name}": {outcome}', "ok")
+    ok, outcome = _check_now(row.id, current_user())
+    flash(f'"{row.name}": {outcome}', "ok" if ok else "error")
     return redirect(url_for("calendars.show", calendar_id=row.id), code=303)
 
 

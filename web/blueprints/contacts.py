@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -34,6 +34,12 @@ class ContactLine:
     due_on: date | None
     overdue_days: int | None  # None: never met; negative: days until due
     today: date
+    follow_up: bool = False  # the rules say due now (a met-once follow-up, say)
+
+    @property
+    def last_met(self) -> date | None:
+        """The last logged meeting only; a first-met or LinkedIn-connected date is not one."""
+        return self.contact.last_met
 
     @property
     def state(self) -> str:
@@ -47,10 +53,18 @@ class ContactLine:
         if self.overdue_days is None:
             return "never met"
         if self.overdue_days > 0:
-            return f"{self.overdue_days} days overdue"
+            return f"{_days(self.overdue_days)} overdue"
+        if self.follow_up:
+            return "follow up now"
+        if self.overdue_days == 0:
+            return "due today"
         if self.overdue_days > -14:
-            return f"due in {-self.overdue_days} days"
+            return f"due in {_days(-self.overdue_days)}"
         return "on track"
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
 
 
 def cadence_for(contact: Contact, config: Config) -> int:
@@ -130,6 +144,13 @@ def index() -> str:
         item.contact.id: item
         for item in list_contacts(runtime(), user.id, now=datetime.now(UTC), sort="name")
     }
+    # The status column agrees with the "due" badge (a met-once follow-up is not "on track").
+    lines = [
+        replace(line, follow_up=True)
+        if getattr(plan_status.get(line.contact.id), "status", "") == "due"
+        else line
+        for line in lines
+    ]
     return render_template(
         "contacts/index.html",
         lines=lines,
@@ -173,9 +194,10 @@ def show(contact_id: int) -> str:
     return render_template(
         "contacts/show.html",
         c=contact,
-        line=line,
+        line=replace(line, follow_up=detail.item.status == "due"),
         detail=detail,
         log=log_view,
+        **_coming_up(user, contact_id),
         errors={},
         form=_form_values(contact),
         relationships=[r.value for r in Relationship],
@@ -183,6 +205,28 @@ def show(contact_id: int) -> str:
         meals=[m.value for m in Meal],
         today=_today(user),
     )
+
+
+def _coming_up(user: UserView, contact_id: int) -> dict[str, Any]:
+    """This contact's booked coffees still ahead and invites waiting for an answer."""
+    from web.services import invites as invite_service
+
+    now = datetime.now(UTC)
+    coffees = [
+        c
+        for c in invite_service.upcoming(runtime(), user.id, now=now)
+        if c.contact_id == contact_id
+    ]
+    waiting = [
+        i
+        for i in invite_service.open_invites(runtime(), user.id, now=now)
+        if i.contact_id == contact_id
+    ]
+    return {
+        "coffees": coffees,
+        "waiting": waiting,
+        "zone": user_config(runtime(), user).zone,
+    }
 
 
 def _form_values(c: Contact) -> dict[str, Any]:
@@ -204,6 +248,17 @@ def _form_values(c: Contact) -> dict[str, Any]:
     }
 
 
+def _is_email(value: str) -> bool:
+    """The same check the contacts importer makes ("half@" is not an address)."""
+    from integrations.contacts_import.records import RowError, parse_email
+
+    try:
+        parse_email(value)
+    except RowError:
+        return False
+    return len(value) <= 320
+
+
 def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     """Read and check the edit/new form; returns clean values and per-field errors."""
     from integrations.config import check_zone
@@ -221,7 +276,7 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     if not values["name"]:
         errors["name"] = "Enter a name."
     emails = [e.strip() for e in form.get("emails", "").replace(";", ",").split(",") if e.strip()]
-    bad = [e for e in emails if "@" not in e or " " in e or len(e) > 320]
+    bad = [e for e in emails if not _is_email(e)]
     if bad:
         errors["emails"] = f'"{bad[0]}" is not an email address.'
     values["emails"] = emails
@@ -320,9 +375,10 @@ def edit(contact_id: int) -> WerkzeugResponse | tuple[str, int]:
         render_template(
             "contacts/show.html",
             c=contact,
-            line=line,
+            line=replace(line, follow_up=detail.item.status == "due"),
             detail=detail,
             log=log_view,
+            **_coming_up(user, contact_id),
             errors=errors,
             form=form,
             relationships=[r.value for r in Relationship],
@@ -510,7 +566,7 @@ def import_file() -> WerkzeugResponse | str | tuple[str, int]:
         with transaction(runtime().sessions) as session:
             report = import_contacts(session, user.id, data, format=fmt, source=upload.filename)
     except ContactFileError as exc:  # names the file and line; nothing was stored
-        context["errors"] = {"import": str(exc)}
+        context["errors"] = {"import": _for_the_web(str(exc))}
         context.update(count=count_contacts(user.id), report=None)
         return render_template(template, **context), 400
     except Exception as exc:  # any other failure also leaves the contacts as they were
@@ -519,6 +575,30 @@ def import_file() -> WerkzeugResponse | str | tuple[str, int]:
         return render_template(template, **context), 400
     context.update(count=count_contacts(user.id), report=report, filename=upload.filename)
     return render_template(template, **context)
+
+
+def _for_the_web(message: str) -> str:
+    """The importer's wording is the CLI's; a web user cannot pass --map, so say what to do."""
+    if "--map" not in message or "no name or email column" not in message:
+        return message
+    where = message.split("no name or email column", 1)[0]
+    return (
+        f"{where}no name or email column in the header. Rename your columns to name, email, "
+        "company, … (the CSV template linked above has them all), then import it again."
+    )
+
+
+@bp.get("/template.csv")
+@login_required
+def csv_template() -> Response:
+    """An empty CSV with meetagain's own header, to fill in and import."""
+    from integrations.contacts_import.records import NATIVE_COLUMNS
+
+    return Response(
+        ",".join(NATIVE_COLUMNS) + "\r\n",
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="meetagain-contacts-template.csv"'},
+    )
 
 
 @bp.get("/import")

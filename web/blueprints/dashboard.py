@@ -55,6 +55,7 @@ class PlanView:
     warnings: list[str]
     error: str = ""
     busy: list[Interval] = field(default_factory=list)
+    due_count: int = 0  # contacts the rules call due, proposed or not
 
 
 def _plan(user: UserView, now: datetime) -> PlanView:
@@ -75,7 +76,36 @@ def _plan(user: UserView, now: datetime) -> PlanView:
         slots=list(getattr(result, "slots", []) or []),
         warnings=[str(w) for w in getattr(result, "warnings", []) or []],
         busy=list(getattr(result, "busy", []) or []),
+        due_count=len(getattr(getattr(result, "due_report", None), "due", []) or []),
     )
+
+
+def plan_span(today: date, horizon_days: int) -> str:
+    """The days the plan covers, like "Thu 26 Nov – Wed 9 Dec"."""
+    last = today + timedelta(days=max(1, horizon_days) - 1)
+    return f"{today:%a} {today.day} {today:%b} – {last:%a} {last.day} {last:%b}"
+
+
+def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, int] | None:
+    """When people are due but nobody is proposed because `max_per_week` is used up: how many
+    coffees are booked or offered in the plan's first week, and the cap; else None."""
+    if plan.proposals or plan.error or not plan.due_count:
+        return None
+    from scheduler.pairing import week_capacity
+    from web.services.planning import invite_facts
+
+    config = user_config(runtime(), user)
+    zone = config.zone
+    policy = config.scheduling
+    with transaction(runtime().sessions) as session:
+        facts = invite_facts(session, user.id, now=now, zone=zone)
+    # The cap counts the week from the first free slot, as pairing does.
+    first = (min(plan.slots).start if plan.slots else now).astimezone(zone).date()
+    if week_capacity(facts.booked, first, zone, policy, facts.pending) > 0:
+        return None
+    last = first + timedelta(days=7)
+    booked = sum(1 for b in facts.booked if first <= b.astimezone(zone).date() < last)
+    return {"booked": booked, "offered": facts.pending, "max": policy.max_per_week}
 
 
 def default_messages(user: UserView, contact_ids: list[int]) -> dict[int, str]:
@@ -320,6 +350,8 @@ def index() -> str:
         contact_count=len(lines),
         user=user,
         now=now,
+        span=plan_span(today, config.scheduling.horizon_days),
+        cap=week_cap(user, plan, now),
     )
 
 

@@ -17,8 +17,8 @@ from integrations.google import SCOPE_PURPOSE
 from integrations.google.oauth import OAuthError, exchange_code, start_authorization
 from integrations.storage import models
 from integrations.storage.db import transaction
-from scheduler.model import WEEKDAYS, Window
-from web.auth import current_user, login_required, redirect_to, runtime, sign_in
+from scheduler.model import WEEKDAYS, Relationship, Window
+from web.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
 from web.services import google as google_service
 from web.services.accounts import (
     AccountError,
@@ -74,6 +74,17 @@ def account() -> Response | str | tuple[str, int]:
 
 
 # ---------------------------------------------------------------- step 1: zone and meal windows
+
+
+def _next() -> str:
+    """Where a step opened from Settings returns to after saving ("" inside the wizard)."""
+    target = request.values.get("next", "")
+    return safe_next(target) if target else ""
+
+
+def _done(wizard_step: str) -> Response:
+    target = _next()
+    return redirect(target, code=303) if target else redirect_to(wizard_step)
 
 
 def _window_rows(windows: tuple[Window, ...]) -> list[dict[str, Any]]:
@@ -190,7 +201,7 @@ def time_and_meals() -> Response | str | tuple[str, int]:
                 errors[exc.field or "_form"] = str(exc)
             else:
                 flash("Time zone and meal times saved.", "ok")
-                return redirect_to("setup.calendars")
+                return _done("setup.calendars")
     status = 400 if errors else 200
     page = render_template(
         "setup/time.html",
@@ -202,6 +213,7 @@ def time_and_meals() -> Response | str | tuple[str, int]:
         picture=week_picture(rows),
         day_labels=DAY_LABELS,
         errors=errors,
+        next=_next(),
     )
     return (page, status) if errors else page
 
@@ -368,6 +380,7 @@ def contacts() -> str:
         form={},
         count=count_contacts(current_user().id),
         report=None,
+        relationships=[r.value for r in Relationship],
     )
 
 
@@ -445,7 +458,7 @@ def rules() -> Response | str | tuple[str, int]:
                 errors["_form"] = str(exc)
             else:
                 flash("Rules saved.", "ok")
-                return redirect_to("dashboard.index")
+                return _done("dashboard.index")
     page = render_template(
         "setup/rules.html",
         step=4,
@@ -454,5 +467,6 @@ def rules() -> Response | str | tuple[str, int]:
         cadences=list(DEFAULT_CADENCE_DAYS),
         rule_fields=RULE_FIELDS,
         scheduling_fields=SCHEDULING_FIELDS,
+        next=_next(),
     )
     return (page, 400) if errors else page

@@ -8,6 +8,7 @@ same transaction as the change and done by the outbox worker.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, insert, literal_column, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -33,9 +34,10 @@ from integrations.invite_email import Party, attach_calendar, build_invite_email
 from integrations.storage import models
 from integrations.storage.db import is_sqlite, transaction
 from integrations.storage.outbox import enqueue, enqueue_email, enqueue_many
+from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime, format_span
-from scheduler.model import BusyReport, Interval, ProposedTime
+from scheduler.model import BusyReport, Interval, ProposedTime, SchedulingPolicy
 from web.composition import Runtime
 from web.errors import UserError
 
@@ -261,8 +263,16 @@ def create_invite(
     *,
     send_email: bool = True,
     now: datetime,
+    force: bool = False,
+    share_times: bool = False,
 ) -> CreatedInvite:
-    """Create an invite with its times; its email goes to the outbox in the same transaction."""
+    """Create an invite with its times; its email goes to the outbox in the same transaction.
+
+    Refuses (UserError) a time within the buffer of a booked coffee, on a day or in a week at
+    its cap, or within the buffer of a time offered in another open invite (`share_times`
+    allows the last, for tests of racing accepts). Unless `force`, also refuses a contact who
+    is do-not-invite, snoozed or paused, or who already has an open invite.
+    """
     rules_now = _aware(now)
     ordered = sorted(times, key=lambda t: t.start)
     for t in ordered:
@@ -283,6 +293,16 @@ def create_invite(
             raise UserError(f"no contact {contact_id} for this user")
         user = session.get(models.User, user_id)
         assert user is not None
+        _check_new_invite(
+            session,
+            runtime,
+            user,
+            contact,
+            ordered,
+            now=rules_now,
+            force=force,
+            share_times=share_times,
+        )
         email = contact.emails[0].email if contact.emails else ""
         if send_email and not email:
             raise UserError(
@@ -342,6 +362,92 @@ def create_invite(
         return CreatedInvite(url=url, invite_id=invite.id, times=tuple(ordered))
 
 
+def contact_problem(
+    session: Session, contact: models.Contact, *, zone: ZoneInfo, now: datetime
+) -> str | None:
+    """Why the contact must not get a new invite (do-not-invite, snoozed, paused, an invite
+    already open), in one sentence, or None."""
+    if contact.do_not_invite:
+        return f"{contact.name} is marked do-not-invite"
+    today = now.astimezone(zone).date()
+    if contact.snoozed_until is not None and contact.snoozed_until > today:
+        until = contact.snoozed_until
+        return f"{contact.name} is snoozed until {until:%a} {until.day} {until:%b} {until.year}"
+    if contact.paused:
+        return f"{contact.name} is paused after ignored invites: unpause them first"
+    sent = session.scalar(
+        select(models.Invite.created_at)
+        .where(
+            models.Invite.user_id == contact.user_id,
+            models.Invite.contact_id == contact.id,
+            models.Invite.status == rules.OPEN,
+            models.Invite.expires_at > now,
+        )
+        .order_by(models.Invite.created_at.desc())
+        .limit(1)
+    )
+    if sent is not None:
+        day = sent.astimezone(zone).date()
+        return f"{contact.name} already has an open invite (sent {day:%a} {day.day} {day:%b})"
+    return None
+
+
+def _check_new_invite(
+    session: Session,
+    runtime: Runtime,
+    user: models.User,
+    contact: models.Contact,
+    times: Sequence[ProposedTime],
+    *,
+    now: datetime,
+    force: bool,
+    share_times: bool,
+) -> None:
+    config = user_config(runtime, user)
+    zone = ZoneInfo(_zone_name(user, config))
+    policy = config.scheduling
+    if not force:
+        problem = contact_problem(session, contact, zone=zone, now=now)
+        if problem:
+            raise UserError(problem)
+    if not times:
+        return
+    lo = min(t.start for t in times) - timedelta(days=7) - LONGEST_MEETING - policy.buffer
+    hi = max(t.end for t in times) + timedelta(days=7) + policy.buffer
+    bkg, tim, inv = models.Booking, models.InviteTime, models.Invite
+    bookings = [
+        Interval(_aware(s), _aware(e))
+        for s, e in session.execute(
+            select(bkg.start, bkg.end).where(
+                bkg.user_id == user.id, bkg.status == "active", bkg.start >= lo, bkg.start < hi
+            )
+        )
+    ]
+    offered: list[Interval] = []
+    if not share_times:
+        offered = [
+            Interval(_aware(s), _aware(e))
+            for s, e in session.execute(
+                select(tim.start, tim.end)
+                .join(inv, inv.id == tim.invite_id)
+                .where(
+                    tim.user_id == user.id,
+                    tim.withdrawn.is_(False),
+                    tim.start >= lo,
+                    tim.start < hi,
+                    inv.status == rules.OPEN,
+                    inv.expires_at > now,
+                )
+            )
+        ]
+    for t in times:
+        problem = booking_rules.time_problem(
+            Interval(t.start, t.end), bookings=bookings, offered=offered, zone=zone, policy=policy
+        )
+        if problem:
+            raise UserError(f"{booking_rules.at(t.start, zone)} cannot be offered: {problem}")
+
+
 # --- reading --------------------------------------------------------------------------------
 
 
@@ -389,16 +495,13 @@ def _page_statements() -> tuple[Any, Any]:
 _Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]
 
 
-@lru_cache(maxsize=8)
-def _page_sql(dialect: Any) -> tuple[_Compiled, ...]:
-    """The page's statements compiled once per dialect: SQL text, bind parameter order (None
+@lru_cache(maxsize=32)
+def _compiled(dialect: Any, stmt: Any) -> _Compiled:
+    """A prebuilt statement compiled once per dialect: SQL text, bind parameter order (None
     for drivers that take named parameters) and the values fixed in the statement (LIMIT)."""
-    compiled = []
-    for stmt in _page_statements():
-        c = stmt.compile(dialect=dialect)
-        order = tuple(c.positiontup) if c.positional and c.positiontup is not None else None
-        compiled.append((c.string, order, dict(c.params)))
-    return tuple(compiled)
+    c = stmt.compile(dialect=dialect)
+    order = tuple(c.positiontup) if c.positional and c.positiontup is not None else None
+    return c.string, order, dict(c.params)
 
 
 def _fetch(cursor: Any, compiled: _Compiled, **params: Any) -> list[Any]:
@@ -406,6 +509,21 @@ def _fetch(cursor: Any, compiled: _Compiled, **params: Any) -> list[Any]:
     values = {**fixed, **params}
     cursor.execute(sql, tuple(values[n] for n in order) if order is not None else values)
     return list(cursor.fetchall())
+
+
+@contextmanager
+def _driver_cursor(runtime: Runtime) -> Iterator[Any]:
+    """A DB-API cursor on a pooled connection, for hot reads that are one statement each: no
+    ORM, no SQLAlchemy result processing and no transaction of our own around them."""
+    raw = runtime.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+    finally:
+        raw.close()  # back to the pool (which rolls back whatever the driver began)
 
 
 def _utc(value: Any) -> datetime:
@@ -423,48 +541,42 @@ def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:
     SELECT (two once answered) on the driver's connection from the pool, without the ORM or a
     transaction around it: one statement reads one consistent snapshot.
     """
-    invite_sql, booking_sql = _page_sql(runtime.engine.dialect)
-    raw = runtime.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        try:
-            rows = _fetch(cursor, invite_sql, token_hash=hash_token(token))
-            if not rows:
-                raise InviteNotFound("no such invite")
-            (
-                invite_id,
-                user_id,
-                status,
-                expires_at,
-                message,
-                email,
-                invitee_zone,
-                answer_note,
-                owner_name,
-                owner_email,
-                owner_zone,
-                contact_name,
-            ) = rows[0][:12]
-            booking = None
-            if status != rules.OPEN:
-                found = _fetch(cursor, booking_sql, invite_id=invite_id)
-                if found:
-                    b = dict(zip((d[0] for d in cursor.description), found[0], strict=True))
-                    booking = BookingView(
-                        id=b["id"],
-                        start=_utc(b["start"]),
-                        end=_utc(b["end"]),
-                        status=b["status"],
-                        ical_uid=b["ical_uid"],
-                        sequence=b["sequence"],
-                        calendar_event_id=b["calendar_event_id"],
-                        calendar_error=b["calendar_error"],
-                        met=b["met"],
-                    )
-        finally:
-            cursor.close()
-    finally:
-        raw.close()  # back to the pool
+    invite_stmt, booking_stmt = _page_statements()
+    dialect = runtime.engine.dialect
+    with _driver_cursor(runtime) as cursor:
+        rows = _fetch(cursor, _compiled(dialect, invite_stmt), token_hash=hash_token(token))
+        if not rows:
+            raise InviteNotFound("no such invite")
+        (
+            invite_id,
+            user_id,
+            status,
+            expires_at,
+            message,
+            email,
+            invitee_zone,
+            answer_note,
+            owner_name,
+            owner_email,
+            owner_zone,
+            contact_name,
+        ) = rows[0][:12]
+        booking = None
+        if status != rules.OPEN:
+            found = _fetch(cursor, _compiled(dialect, booking_stmt), invite_id=invite_id)
+            if found:
+                b = dict(zip((d[0] for d in cursor.description), found[0], strict=True))
+                booking = BookingView(
+                    id=b["id"],
+                    start=_utc(b["start"]),
+                    end=_utc(b["end"]),
+                    status=b["status"],
+                    ical_uid=b["ical_uid"],
+                    sequence=b["sequence"],
+                    calendar_event_id=b["calendar_event_id"],
+                    calendar_error=b["calendar_error"],
+                    met=b["met"],
+                )
     expires = _utc(expires_at)
     times = tuple(
         OfferedTime(_utc(r[12]), _utc(r[13]), r[14], bool(r[15])) for r in rows if r[12] is not None
@@ -522,6 +634,47 @@ class OwnerCalendars:
 
     sources: list[Any]
     warnings: list[str]
+    # The owner's booking rules (buffer, caps) and zone, read with the calendars.
+    policy: SchedulingPolicy = field(default_factory=SchedulingPolicy)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+
+@lru_cache(maxsize=1)
+def _calendar_statements() -> tuple[Any, Any]:
+    """The owner and their calendars that count as busy, by user id or by invite token: one
+    row per calendar (or one with NULL calendar columns when there is none)."""
+    usr, cal, inv = models.User.__table__, models.Calendar.__table__, models.Invite.__table__
+    base = (
+        select(
+            usr.c.id,
+            usr.c.email,
+            usr.c.timezone,
+            usr.c.settings,
+            cal.c.id.label("calendar_id"),
+            cal.c.name,
+            cal.c.kind,
+            cal.c.location,
+            cal.c.username,
+            cal.c.secret_encrypted,
+            cal.c.external_id,
+        )
+        .outerjoin_from(usr, cal, and_(cal.c.user_id == usr.c.id, cal.c.counts_as_busy.is_(True)))
+        .order_by(cal.c.id)
+    )
+    by_user = base.where(usr.c.id == bindparam("user_id"))
+    owner_of = select(inv.c.user_id).where(inv.c.token_hash == bindparam("token_hash"))
+    by_token = base.where(usr.c.id == owner_of.scalar_subquery())
+    return by_user, by_token
+
+
+@dataclass(frozen=True)
+class _CalendarRow:
+    name: str
+    kind: str
+    location: str
+    username: str
+    secret_encrypted: bytes | None
+    external_id: str
 
 
 def owner_calendars(
@@ -529,29 +682,71 @@ def owner_calendars(
 ) -> OwnerCalendars:
     """Open every calendar of the user (or of the invite `token` belongs to) that counts as
     busy, bypassing the busy cache. InviteNotFound for an unknown token."""
-    with transaction(runtime.sessions) as session:
+    by_user, by_token = _calendar_statements()
+    dialect = runtime.engine.dialect
+    with _driver_cursor(runtime) as cursor:
         if token is not None:
-            user_id = session.scalar(
-                select(models.Invite.user_id).where(models.Invite.token_hash == hash_token(token))
-            )
-            if user_id is None:
+            found = _fetch(cursor, _compiled(dialect, by_token), token_hash=hash_token(token))
+            if not found:
                 raise InviteNotFound("no such invite")
-        user = session.get(models.User, user_id)
-        assert user is not None
-        owner_id = user.id
-        config = user_config(runtime, user)
-        zone = ZoneInfo(_zone_name(user, config))
-        me = (user.email, *config.owner.emails)
-        rows = list(
-            session.scalars(
-                select(models.Calendar).where(
-                    models.Calendar.user_id == owner_id, models.Calendar.counts_as_busy.is_(True)
-                )
-            )
-        )
+        else:
+            found = _fetch(cursor, _compiled(dialect, by_user), user_id=user_id)
+    assert found, f"no user {user_id}"
+    owner_id, email, timezone, settings = found[0][:4]
+    rows = tuple(_CalendarRow(*r[5:11]) for r in found if r[4] is not None)
+    # Opening is pure given these rows and the config, except that a local file is checked to
+    # exist: reuse what was opened for exactly the same rows when every source is a LiveFile
+    # (which looks at the file again on every read). Google is opened each time (credentials).
+    raw_settings = settings if isinstance(settings, str | bytes) else json.dumps(settings)
+    key = (id(runtime.config), owner_id, email, timezone, raw_settings, rows)
+    opened = _OPENED.get(key)
+    if opened is None or opened.base is not runtime.config:
+        opened = _open_calendars(runtime, rows, email, timezone, settings)
+        if all(isinstance(src, LiveFile) for src in opened.sources):
+            if len(_OPENED) >= 256:
+                _OPENED.clear()
+            _OPENED[key] = opened
+    sources = list(opened.sources)
+    warnings = list(opened.warnings)
+    google_ids = [r.external_id or "primary" for r in rows if r.kind == "google"]
+    if google_ids:
+        google = _google_source(runtime, owner_id, google_ids)
+        if google is None:
+            warnings.append("Google Calendar is not connected; its busy time was not checked")
+        else:
+            sources.append(google)
+    return OwnerCalendars(sources, warnings, opened.policy, opened.zone)
+
+
+@dataclass(frozen=True)
+class _Opened:
+    base: Config
+    sources: tuple[Any, ...]
+    warnings: tuple[str, ...]
+    policy: SchedulingPolicy
+    zone: ZoneInfo
+
+
+_OPENED: dict[tuple[Any, ...], _Opened] = {}
+
+
+def _open_calendars(
+    runtime: Runtime,
+    rows: Sequence[_CalendarRow],
+    email: str,
+    timezone: str | None,
+    settings: Any,
+) -> _Opened:
+    if isinstance(settings, str | bytes):  # SQLite hands back the JSON text
+        settings = json.loads(settings)
+    try:
+        config = with_user_settings(runtime.config, settings or {}, timezone or "")
+    except ConfigError:
+        config = runtime.config
+    zone = ZoneInfo(config.owner.timezone or timezone or "UTC")
+    me = (email, *config.owner.emails)
     sources: list[Any] = []
     warnings: list[str] = []
-    google_ids = [r.external_id or "primary" for r in rows if r.kind == "google"]
     for row in rows:
         if row.kind == "google":
             continue
@@ -559,13 +754,7 @@ def owner_calendars(
             sources.append(_open_row(runtime, config, row, zone=zone, me=me))
         except Exception as exc:  # an unreadable calendar is reported, never fatal here
             warnings.append(f"{row.name}: {exc}")
-    if google_ids:
-        google = _google_source(runtime, owner_id, google_ids)
-        if google is None:
-            warnings.append("Google Calendar is not connected; its busy time was not checked")
-        else:
-            sources.append(google)
-    return OwnerCalendars(sources, warnings)
+    return _Opened(runtime.config, tuple(sources), tuple(warnings), config.scheduling, zone)
 
 
 def read_busy(calendars: OwnerCalendars, interval: Interval) -> BusyReport:
@@ -591,7 +780,7 @@ def read_busy(calendars: OwnerCalendars, interval: Interval) -> BusyReport:
 
 
 def _open_row(
-    runtime: Runtime, config: Config, row: models.Calendar, *, zone: ZoneInfo, me: Sequence[str]
+    runtime: Runtime, config: Config, row: _CalendarRow, *, zone: ZoneInfo, me: Sequence[str]
 ) -> Any:
     from integrations.calendars.sources import is_url, open_source
 
@@ -818,20 +1007,33 @@ def accept_invite(
                         "that time is no longer available", rules.remaining(times, now=now)
                     )
                 span = _span(chosen.interval)
-                booked = conn.execute(sql.booked, {"owner": owner, **span}).first()
-                busy = read_busy(calendars, chosen.interval)
+                policy, zone = calendars.policy, calendars.zone
+                # The owner's other active bookings, widened by the buffer, are busy time;
+                # those of the weeks offered decide the daily and weekly caps.
+                held = _held_bookings(conn, owner, [*times, chosen], policy, zone)
+                busy = read_busy(calendars, _widened(chosen.interval, policy.buffer))
                 for warning in busy.warnings:
                     log.warning("accept invite %s: %s", invite.id, warning)
-                if booked is not None or rules.conflicts(chosen.interval, busy.intervals):
+                full = booking_rules.cap_problem(
+                    chosen.start, [h.start for h in held], zone=zone, policy=policy
+                )
+                if booking_rules.too_close(
+                    chosen.interval, [*held, *busy.intervals], policy.buffer
+                ):
                     # The owner got busy since the invite was sent: take the time off this
                     # invite (and every other open one).
                     conn.execute(sql.withdraw_all, {"owner": owner, **span})
                     conflict = TimeUnavailable(
                         "that time is no longer free",
-                        [t for t in rules.remaining(times, now=now) if t.start != chosen.start],
+                        _bookable(times, held, policy, zone, now=now, skip=chosen.start),
+                    )
+                elif full is not None:
+                    conflict = TimeUnavailable(
+                        "that day is no longer available",
+                        _bookable(times, held, policy, zone, now=now, skip=chosen.start),
                     )
                 else:
-                    return _book(
+                    booked = _book(
                         runtime,
                         conn,
                         invite,
@@ -840,6 +1042,10 @@ def accept_invite(
                         invitee_timezone=invitee_timezone,
                         manage_url=invite_url(runtime.config, token),
                     )
+                    _withdraw_conflicting(
+                        conn, owner, chosen, [*held, chosen.interval], policy, zone
+                    )
+                    return booked
     except IntegrityError:
         # Another accept booked this owner's start first: the unique index said no.
         view = load_invite(runtime, token, now=now)
@@ -849,6 +1055,115 @@ def accept_invite(
         ) from None
     assert conflict is not None
     raise conflict
+
+
+@lru_cache(maxsize=1)
+def _booking_rules_sql() -> tuple[Any, Any, Any]:
+    """Active bookings of an owner in a range; withdrawing open invites' times starting in a
+    range, or overlapping a span. Only rows still offered are updated: on PostgreSQL a second
+    update of a row in one transaction re-checks its foreign key, whose share lock on the
+    invite would deadlock with accepts waiting on the owner lock."""
+    tim, bkg = models.InviteTime.__table__, models.Booking.__table__
+    inv = models.Invite.__table__
+    held = select(bkg.c.start, bkg.c.end).where(
+        bkg.c.user_id == bindparam("owner"),
+        bkg.c.status == literal_column("'active'"),
+        bkg.c.start >= bindparam("lo"),
+        bkg.c.start < bindparam("hi"),
+    )
+    still_open = (
+        select(inv.c.id)
+        .where(inv.c.id == tim.c.invite_id, inv.c.status == literal_column("'open'"))
+        .exists()
+    )
+    withdraw = (
+        update(tim)
+        .where(
+            tim.c.user_id == bindparam("owner"),
+            still_open,
+            tim.c.withdrawn.is_(False),
+            tim.c.start >= bindparam("lo"),
+            tim.c.start < bindparam("hi"),
+        )
+        .values(withdrawn=True)
+    )
+    near = (
+        update(tim)
+        .where(
+            tim.c.user_id == bindparam("owner"),
+            still_open,
+            tim.c.withdrawn.is_(False),
+            tim.c.start < bindparam("t_end"),
+            tim.c.start > bindparam("earliest"),
+            tim.c.end > bindparam("t_start"),
+        )
+        .values(withdrawn=True)
+    )
+    return held, withdraw, near
+
+
+def _widened(interval: Interval, by: timedelta) -> Interval:
+    return Interval(interval.start - by, interval.end + by)
+
+
+def _held_bookings(
+    conn: Connection,
+    owner: int,
+    times: Sequence[OfferedTime],
+    policy: SchedulingPolicy,
+    zone: ZoneInfo,
+) -> list[Interval]:
+    """The owner's active bookings that can matter to `times`: near them or in their weeks."""
+    weeks = [booking_rules.week_bounds(t.start.astimezone(zone).date(), zone) for t in times]
+    lo = min(*(w.start for w in weeks), *(t.start - LONGEST_MEETING - policy.buffer for t in times))
+    hi = max(*(w.end for w in weeks), *(t.end + policy.buffer for t in times))
+    held, _, _ = _booking_rules_sql()
+    rows = conn.execute(held, {"owner": owner, "lo": lo, "hi": hi})
+    return [Interval(_aware(s), _aware(e)) for s, e in rows]
+
+
+def _bookable(
+    times: Sequence[OfferedTime],
+    held: Sequence[Interval],
+    policy: SchedulingPolicy,
+    zone: ZoneInfo,
+    *,
+    now: datetime,
+    skip: datetime,
+) -> list[OfferedTime]:
+    """The remaining times (but `skip`) that the bookings and the caps still allow."""
+    starts = [h.start for h in held]
+    return [
+        t
+        for t in rules.remaining(times, now=now)
+        if t.start != skip
+        and not booking_rules.too_close(t.interval, held, policy.buffer)
+        and booking_rules.cap_problem(t.start, starts, zone=zone, policy=policy) is None
+    ]
+
+
+def _withdraw_conflicting(
+    conn: Connection,
+    owner: int,
+    chosen: OfferedTime,
+    held: Sequence[Interval],
+    policy: SchedulingPolicy,
+    zone: ZoneInfo,
+) -> None:
+    """After a booking, take off other open invites every time it rules out: those within the
+    buffer of it, and all those of its day (or week) once that is full."""
+    _, withdraw, near = _booking_rules_sql()
+    if policy.buffer:
+        conn.execute(near, {"owner": owner, **_span(_widened(chosen.interval, policy.buffer))})
+    day = chosen.start.astimezone(zone).date()
+    starts = [h.start for h in held]
+    on_day = sum(1 for s in starts if s.astimezone(zone).date() == day)
+    if on_day >= policy.max_per_day:
+        bounds = booking_rules.day_bounds(day, zone)
+        conn.execute(withdraw, {"owner": owner, "lo": bounds.start, "hi": bounds.end})
+    week = booking_rules.week_bounds(day, zone)
+    if sum(1 for s in starts if week.start <= s < week.end) >= policy.max_per_week:
+        conn.execute(withdraw, {"owner": owner, "lo": week.start, "hi": week.end})
 
 
 @contextmanager

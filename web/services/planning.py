@@ -55,7 +55,10 @@ def user_and_config(session: Session, runtime: Runtime, user_id: int) -> tuple[m
 
 
 def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInfo) -> _InviteFacts:
-    """Invite history per contact, times held by open invites, and active bookings."""
+    """Invite history per contact, times held by open invites, and active bookings.
+
+    A contact with an invite still open or a coffee booked and not yet over is excluded from
+    the plan (the history says why)."""
     conn = session.connection()
     inv = models.Invite.__table__
     unpaused = dict(
@@ -80,7 +83,17 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
         .order_by(inv.c.created_at, inv.c.id)
     ):
         per_contact[row.contact_id].append(row)
-    history: dict[int, InviteHistory] = {}
+    book = models.Booking.__table__
+    upcoming: dict[int, datetime] = {}
+    for cid, start in conn.execute(
+        select(book.c.contact_id, book.c.start)
+        .where(book.c.user_id == user_id, book.c.status == "active", book.c.end > now)
+        .order_by(book.c.start)
+    ):
+        upcoming.setdefault(cid, start.astimezone(zone))
+    history: dict[int, InviteHistory] = {
+        cid: InviteHistory(booked_for=start) for cid, start in upcoming.items()
+    }
     for cid, rows in per_contact.items():
         open_since: date | None = None
         last_declined: date | None = None
@@ -101,7 +114,9 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
                 if r.status == "declined":
                     answered = r.answered_at or r.created_at
                     last_declined = answered.astimezone(zone).date()
-        history[cid] = InviteHistory(open_since, last_declined, last_ignored, streak)
+        history[cid] = InviteHistory(
+            open_since, last_declined, last_ignored, streak, upcoming.get(cid)
+        )
     taken: list[Interval] = []
     if open_ids:
         times = models.InviteTime.__table__
@@ -113,7 +128,6 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
             )
         ):
             taken.append(Interval(start, end))
-    book = models.Booking.__table__
     booked = [
         start
         for (start,) in conn.execute(

@@ -15,7 +15,8 @@
     // Tell the user what a destructive button will do before it happens.
     document.querySelectorAll("button.danger").forEach(function (button) {
       button.addEventListener("click", function (event) {
-        if (!window.confirm(button.textContent.trim() + "?")) { event.preventDefault(); }
+        var question = button.getAttribute("data-confirm") || button.textContent.trim() + "?";
+        if (!window.confirm(question)) { event.preventDefault(); }
       });
     });
   });

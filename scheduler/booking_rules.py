@@ -1,0 +1,123 @@
+"""Booking rules shared by creating, accepting and planning: buffer and daily/weekly caps.
+
+Pure: stdlib and zoneinfo only, no clock. A coffee may not sit within `policy.buffer` of a
+booked coffee or of a time offered in another open invite; a day (in the owner's zone) holds at
+most `max_per_day` booked coffees and a week (Monday to Sunday, owner's zone) `max_per_week`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+from scheduler.model import Interval, SchedulingPolicy
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def too_close(candidate: Interval, others: Iterable[Interval], buffer: timedelta) -> list[Interval]:
+    """The intervals overlapping the candidate or less than `buffer` away from it."""
+    start, end = _utc(candidate.start) - buffer, _utc(candidate.end) + buffer
+    return sorted(o for o in others if _utc(o.start) < end and start < _utc(o.end))
+
+
+def day_bounds(day: date, zone: tzinfo) -> Interval:
+    """Local midnight to the next local midnight of `day` in `zone` (23 or 25 h across DST)."""
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return Interval(_utc(start), _utc(end))
+
+
+def week_bounds(day: date, zone: tzinfo) -> Interval:
+    """The Monday-to-Sunday week holding `day`, as local midnights in `zone`."""
+    monday = day - timedelta(days=day.weekday())
+    return Interval(
+        day_bounds(monday, zone).start, day_bounds(monday + timedelta(days=7), zone).start
+    )
+
+
+def _label(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def _coffees(n: int) -> str:
+    return f"{n} coffee{'' if n == 1 else 's'}"
+
+
+def cap_problem(
+    start: datetime, booked: Iterable[datetime], *, zone: tzinfo, policy: SchedulingPolicy
+) -> str | None:
+    """Why a coffee starting at `start` would exceed the daily or weekly cap, or None.
+
+    `booked` are the starts of the owner's active bookings (any range; only the day and the
+    week of `start` count).
+    """
+    day = start.astimezone(zone).date()
+    week = week_bounds(day, zone)
+    on_day = in_week = 0
+    for b in booked:
+        if b.astimezone(zone).date() == day:
+            on_day += 1
+        if week.start <= _utc(b) < week.end:
+            in_week += 1
+    if on_day >= policy.max_per_day:
+        return (
+            f"{_label(day)} already has {_coffees(on_day)} booked "
+            f"(at most {policy.max_per_day} a day)"
+        )
+    if in_week >= policy.max_per_week:
+        monday = day - timedelta(days=day.weekday())
+        return (
+            f"the week of {_label(monday)} already has {_coffees(in_week)} booked "
+            f"(at most {policy.max_per_week} a week)"
+        )
+    return None
+
+
+def at(value: datetime, zone: tzinfo) -> str:
+    """ "Fri 27 Nov, 12:00" in `zone`: how the rules name a time in sentences."""
+    local = value.astimezone(zone)
+    return f"{_label(local.date())}, {local:%H:%M}"
+
+
+def time_problem(
+    candidate: Interval,
+    *,
+    bookings: Sequence[Interval] = (),
+    offered: Sequence[Interval] = (),
+    busy: Sequence[Interval] = (),
+    zone: tzinfo,
+    policy: SchedulingPolicy,
+) -> str | None:
+    """Why the owner cannot offer `candidate`, in one sentence, or None when it is fine.
+
+    Checks, in order: a booked coffee within the buffer, the daily and weekly caps, a time
+    offered in another open invite within the buffer, busy calendar time within the buffer.
+    """
+    near = too_close(candidate, bookings, policy.buffer)
+    if near:
+        booked = at(near[0].start, zone)
+        return f"{_near(candidate, near[0], policy.buffer)} the coffee booked for {booked}"
+    cap = cap_problem(candidate.start, (b.start for b in bookings), zone=zone, policy=policy)
+    if cap:
+        return cap
+    near = too_close(candidate, offered, policy.buffer)
+    if near:
+        return (
+            f"{_near(candidate, near[0], policy.buffer)} {at(near[0].start, zone)}, "
+            "already offered in another open invite"
+        )
+    near = too_close(candidate, busy, policy.buffer)
+    if near:
+        begin, until = at(near[0].start, zone), near[0].end.astimezone(zone)
+        return f"{_near(candidate, near[0], policy.buffer)} busy time ({begin}–{until:%H:%M})"
+    return None
+
+
+def _near(candidate: Interval, other: Interval, buffer: timedelta) -> str:
+    if candidate.overlaps(other):
+        return "it overlaps"
+    n = int(buffer.total_seconds() // 60)
+    return f"it is within {n} minute{'' if n == 1 else 's'} of"
