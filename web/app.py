@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, g, render_template, request
+from flask import Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -38,6 +38,9 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead; forms left open stay valid
         PREFERRED_URL_SCHEME="https" if https else "http",
     )
+    from web.sessions import CachedSigningSessionInterface
+
+    app.session_interface = CachedSigningSessionInterface()
     app.extensions["meetagain"] = runtime
     app.extensions["meetagain.adapters"] = adapters
     CSRFProtect(app)
@@ -59,6 +62,7 @@ def create_app(
         app.extensions["meetagain.outbox"] = OutboxThread(runtime, adapters.get("mailer")).start()
     _register_context(app)
     _register_errors(app)
+    _register_headers(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -94,6 +98,30 @@ def _register_context(app: Flask) -> None:
                 conn = None
             reconnect = conn is not None and conn.status == NEEDS_RECONNECT
         return {"current_user": user, "google_needs_reconnect": reconnect}
+
+
+# Owner pages must not be framed (clickjacking of "Approve" or "Disconnect"), nor sniffed, nor
+# leak their URLs (invite links, secret feed addresses) to other sites. Inline style attributes
+# position the week picture; no inline script exists. form-action is left out on purpose:
+# "Connect Google" posts to us and we redirect to Google, which form-action would block.
+OWNER_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": OWNER_CSP,
+}
+
+
+def _register_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)  # the invite pages set stricter ones
+        return response
 
 
 def _register_errors(app: Flask) -> None:

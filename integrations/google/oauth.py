@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from google.oauth2.credentials import Credentials
@@ -35,6 +37,20 @@ def quiet_token_loggers() -> None:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET or logger.level < logging.INFO:
             logger.setLevel(logging.INFO)
+
+
+RELAX_SCOPE = "OAUTHLIB_RELAX_TOKEN_SCOPE"
+INSECURE_TRANSPORT = "OAUTHLIB_INSECURE_TRANSPORT"
+
+
+def _loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def plain_http_allowed(*urls: str) -> bool:
+    """True when every URL is https or on loopback, where Google also accepts plain http."""
+    return all(url.lower().startswith("https://") or _loopback(url) for url in urls)
 
 
 class OAuthError(Exception):
@@ -86,12 +102,31 @@ def _flow(
     )
 
 
+@contextmanager
+def _oauthlib_settings(**values: str) -> Iterator[None]:
+    """Set oauthlib's environment switches for one call (process-wide, hence the lock)."""
+    with _ENV_LOCK:
+        saved = {k: os.environ.get(k) for k in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
 def start_authorization(google: GoogleConfig, redirect_uri: str) -> Authorization:
     """Build the consent URL (offline access, PKCE S256, forced consent)."""
     flow = _flow(google, redirect_uri, verifier=None)
-    url, state = flow.authorization_url(
-        access_type="offline", include_granted_scopes="true", prompt="consent"
-    )
+    # An http authorize URI is only accepted on loopback (a local stand-in for Google).
+    allow = {INSECURE_TRANSPORT: "1"} if plain_http_allowed(google.auth_uri) else {}
+    with _oauthlib_settings(**allow):
+        url, state = flow.authorization_url(
+            access_type="offline", include_granted_scopes="true", prompt="consent"
+        )
     assert flow.code_verifier is not None
     return Authorization(url=url, state=state, code_verifier=flow.code_verifier)
 
@@ -105,12 +140,19 @@ def exchange_code(
     authorization_response: str,
 ) -> TokenResult:
     """Trade the callback's code for tokens; raises OAuthError with a readable reason."""
+    if not (
+        plain_http_allowed(redirect_uri, google.token_uri) or os.environ.get(INSECURE_TRANSPORT)
+    ):
+        raise OAuthError(
+            "Google sign-in needs https: plain http works only on this computer (127.0.0.1 or "
+            "localhost). Set [web] base_url to the https address of this meetagain."
+        )
     flow = _flow(google, redirect_uri, state=state, verifier=code_verifier or None)
     # Google may grant more (include_granted_scopes) or fewer scopes than asked; oauthlib
     # would raise a bare Warning for that unless relaxed. We check the granted set ourselves.
-    with _ENV_LOCK:
-        previous = os.environ.get("OAUTHLIB_RELAX_TOKEN_SCOPE")
-        os.environ["OAUTHLIB_RELAX_TOKEN_SCOPE"] = "1"
+    # oauthlib also refuses every http URL, but Google accepts http redirect URIs on loopback
+    # (the README's `make run` setup): checked above, so only https or loopback gets here.
+    with _oauthlib_settings(**{RELAX_SCOPE: "1", INSECURE_TRANSPORT: "1"}):
         try:
             token = flow.fetch_token(authorization_response=authorization_response)
         except OAuth2Error as exc:
@@ -120,10 +162,6 @@ def exchange_code(
             raise OAuthError(f"could not reach Google's token endpoint: {exc}") from None
         finally:
             flow.oauth2session.close()  # its pooled connection would otherwise linger
-            if previous is None:
-                os.environ.pop("OAUTHLIB_RELAX_TOKEN_SCOPE", None)
-            else:
-                os.environ["OAUTHLIB_RELAX_TOKEN_SCOPE"] = previous
     scope = token.get("scope", "")
     granted = scope.split() if isinstance(scope, str) else list(scope or [])
     creds = flow.credentials

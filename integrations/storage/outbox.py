@@ -105,7 +105,8 @@ def enqueue_many(
 
 @lru_cache(maxsize=1)
 def _insert_statement() -> Any:
-    return insert(OutboxMessage.__table__)
+    table: Any = OutboxMessage.__table__  # a Table; the ORM types it as FromClause
+    return insert(table)
 
 
 def enqueue_email(

@@ -260,3 +260,15 @@ def test_repeated_wrong_passwords_are_slowed_down(site: Web, owner: int) -> None
     blocked = site.post("/login", {"email": "owner@example.com", "password": PASSWORD})
     assert blocked.status_code == 429
     assert "Too many failed sign-ins" in text(blocked)
+
+
+def test_owner_pages_cannot_be_framed_sniffed_or_leak_their_address(site: Web, owner: int) -> None:
+    for url in ("/", "/login", "/calendars", "/contacts/new", "/nowhere"):
+        headers = site.get(url).headers
+        assert headers["X-Frame-Options"] == "DENY", url
+        assert headers["X-Content-Type-Options"] == "nosniff", url
+        assert headers["Referrer-Policy"] == "same-origin", url
+        policy = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy, url
+        # "Connect Google" redirects a form post to Google: form-action would block it.
+        assert "form-action" not in policy, url

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -246,6 +247,36 @@ def test_without_the_code_verifier_google_refuses_and_the_page_says_so(
     assert google_service.connection(grt, 1) is None
 
 
+def test_on_this_computer_google_connects_over_plain_http_as_the_readme_says(
+    gweb: Web, grt: Runtime, google: FakeGoogle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make run` serves http://127.0.0.1:5000, which Google accepts as a redirect URI; oauthlib
+    # alone would refuse the http callback unless the user knew to set this variable.
+    monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT")
+    response = gweb.get(consent(start(gweb)))
+    assert response.status_code == 303, text(response)
+    assert google_service.connection(grt, 1) is not None
+    assert "OAUTHLIB_INSECURE_TRANSPORT" not in os.environ  # not left switched on
+
+
+def test_google_sign_in_over_plain_http_off_this_computer_is_refused_with_the_fix(
+    grt: Runtime, google: FakeGoogle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integrations.google.oauth import OAuthError, exchange_code
+
+    monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT")
+    redirect = "http://meetagain.example/setup/google/callback"
+    with pytest.raises(OAuthError, match=r"needs https.*\[web\] base_url"):
+        exchange_code(
+            grt.config.google,
+            redirect,
+            state="s",
+            code_verifier="v" * 50,
+            authorization_response=f"{redirect}?code=c&state=s",
+        )
+    assert google.requests_to("token") == []
+
+
 def test_a_user_who_unticks_a_permission_is_told_which_one_is_missing(
     gweb: Web, grt: Runtime, google: FakeGoogle
 ) -> None:
@@ -288,6 +319,21 @@ def test_a_revoked_grant_marks_the_connection_and_shows_a_banner_on_every_page(
         page = text(gweb.get(url))
         assert "Google Calendar needs reconnecting" in page, url
     assert "Reconnect Google Calendar" in text(gweb.get("/calendars"))
+
+
+def test_disconnecting_a_grant_google_already_dropped_is_not_reported_as_a_failure(
+    gweb: Web, grt: Runtime, google: FakeGoogle
+) -> None:
+    connect(gweb)
+    google.revoke_refresh_tokens()
+    age_token(grt)
+    assert google_service.credentials_for(grt, 1) is None  # now "needs reconnecting"
+    gweb.get("/calendars")
+    page = text(gweb.get(gweb.post("/calendars/google/disconnect").location))
+    assert "Google Calendar disconnected and meetagain&#39;s access revoked" in page
+    assert "but:" not in page
+    assert google_service.connection(grt, 1) is None
+    assert "Google Calendar needs reconnecting" not in page
 
 
 def test_planning_keeps_working_with_other_calendars_when_google_is_revoked(

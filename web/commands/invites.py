@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,10 +24,18 @@ def _parse_at(values: tuple[str, ...], zone: ZoneInfo, duration: Any) -> list[An
     times = []
     for raw in values:
         try:
-            start = datetime.fromisoformat(raw)
+            date.fromisoformat(raw.strip())
+        except ValueError:
+            pass
+        else:  # a bare date would silently mean midnight
+            raise UserError(
+                f'--at "{raw}" has no time of day: give a date and time like {raw.strip()}T12:30'
+            )
+        try:
+            start = datetime.fromisoformat(raw.strip())
         except ValueError:
             raise UserError(
-                f'--at "{raw}" is not an ISO 8601 time (e.g. 2026-12-01T12:30 or '
+                f'--at "{raw}" is not an ISO 8601 date and time (e.g. 2026-12-01T12:30 or '
                 "2026-12-01T12:30+01:00)"
             ) from None
         if start.tzinfo is None:
@@ -43,10 +51,22 @@ def _require_current(runtime: Any) -> None:
 
 @invites.command()
 @click.option("--contact", "contact_email", required=True, help="The contact's email address.")
-@click.option("--at", "at", multiple=True, help="A proposed start (ISO 8601); repeat for more.")
+@click.option(
+    "--at",
+    "at",
+    multiple=True,
+    help="A proposed start, date and time (ISO 8601, like 2026-12-01T12:30); without an "
+    "offset the time is in your time zone. Repeat for more.",
+)
 @click.option("--message", default=None, help="The personal message (default: a template).")
 @click.option("--no-email", is_flag=True, help="Do not send an email; just print the link.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Invite even a do-not-invite, snoozed or paused contact or one with an open invite, "
+    "and allow --at times outside the meal windows (with a warning).",
+)
 @pass_state
 def create(
     state: State,
@@ -55,12 +75,13 @@ def create(
     message: str | None,
     no_email: bool,
     fmt: str,
+    force: bool,
 ) -> None:
     """Create an invite (times from this week's plan unless --at is given) and print its link."""
     from integrations.storage.contacts import ContactRepository
     from integrations.storage.db import transaction
     from integrations.storage.models import User
-    from web.services.invites import create_invite, user_config
+    from web.services.invites import contact_problem, create_invite, user_config
 
     runtime = state.runtime
     _require_current(runtime)
@@ -74,14 +95,28 @@ def create(
         user = session.get(User, user_id)
         assert user is not None
         config = user_config(runtime, user)
-    zone = ZoneInfo(config.owner.timezone)
+        zone = ZoneInfo(config.owner.timezone)
+        problem = None if force else contact_problem(session, row, zone=zone, now=now)
+    if problem:
+        raise UserError(problem)
+    warnings: list[str] = []
     if at:
         times = _parse_at(at, zone, config.scheduling.duration)
+        warnings = _check_at(runtime, user_id, times, config, force=force, now=now)
     else:
         times = _times_from_plan(runtime, user_id, contact_id, contact_email, now=now)
     created = create_invite(
-        runtime, user_id, contact_id, times, message, send_email=not no_email, now=now
+        runtime,
+        user_id,
+        contact_id,
+        times,
+        message,
+        send_email=not no_email,
+        now=now,
+        force=force,
     )
+    for warning in warnings:  # after success, so a refusal stays one line
+        click.echo(f"warning: {warning}", err=True)
     out_times = [t.start.astimezone(zone).isoformat() for t in created.times]
     if fmt == "json":
         click.echo(json.dumps({"url": created.url, "times": out_times}))
@@ -91,6 +126,49 @@ def create(
         click.echo(f"  {t}")
     if not no_email:
         click.echo("the invite email is queued (see `meetagain worker`)")
+
+
+def _check_at(
+    runtime: Any, user_id: int, times: list[Any], config: Any, *, force: bool, now: datetime
+) -> list[str]:
+    """Hand-given times: not past, not busy in the calendars (within the buffer), and inside
+    a meal window unless --force. Returns the warnings to show once the invite is made."""
+    from integrations.storage.db import transaction
+    from scheduler.booking_rules import at, time_problem
+    from scheduler.model import Interval
+    from scheduler.slots import window_occurrences
+    from web.services.planning import read_busy, user_and_config
+
+    zone = ZoneInfo(config.owner.timezone)
+    policy = config.scheduling
+    warnings: list[str] = []
+    for t in times:
+        if t.start <= now:
+            raise UserError(f"--at {t.start.isoformat()}: {at(t.start, zone)} is in the past")
+        local = t.start.astimezone(zone).date()
+        occurrences = window_occurrences(config.windows, start=local, days=1, zone=zone)
+        if not any(span.contains(Interval(t.start, t.end)) for _, span in occurrences):
+            names = ", ".join(f"{w.name} {w.start:%H:%M}-{w.end:%H:%M}" for w in config.windows)
+            text = f"{at(t.start, zone)} is outside your meal windows ({names or 'none'})"
+            if not force:
+                raise UserError(f"--at {t.start.isoformat()}: {text}; --force offers it anyway")
+            warnings.append(text)
+    span = Interval(
+        min(t.start for t in times) - policy.buffer, max(t.end for t in times) + policy.buffer
+    )
+    with transaction(runtime.sessions) as session:
+        user, user_config = user_and_config(session, runtime, user_id)
+        busy = read_busy(runtime, session, user, user_config, span, zone)
+    warnings.extend(busy.warnings)
+    for t in times:
+        problem = time_problem(
+            Interval(t.start, t.end), busy=busy.intervals, zone=zone, policy=policy
+        )
+        if problem:
+            raise UserError(
+                f"--at {t.start.isoformat()}: {at(t.start, zone)} is not free: {problem}"
+            )
+    return warnings
 
 
 def _times_from_plan(

@@ -259,6 +259,8 @@ def disconnect(runtime: Runtime, user_id: int) -> str:
         token = data.get("refresh_token") or data.get("token")
         if token:
             note = revoke(runtime.config.google.revoke_uri, token)
+        if row.status == NEEDS_RECONNECT and note.startswith("Google answered"):
+            note = ""  # Google already dropped this grant; refusing to revoke it is no problem
     with transaction(runtime.sessions) as session:
         session.execute(
             delete(models.GoogleConnection).where(models.GoogleConnection.user_id == user_id)

@@ -702,7 +702,7 @@ def owner_calendars(
     opened = _OPENED.get(key)
     if opened is None or opened.base is not runtime.config:
         opened = _open_calendars(runtime, rows, email, timezone, settings)
-        if all(isinstance(src, LiveFile) for src in opened.sources):
+        if not opened.warnings and all(isinstance(src, LiveFile) for src in opened.sources):
             if len(_OPENED) >= 256:
                 _OPENED.clear()
             _OPENED[key] = opened
@@ -863,15 +863,17 @@ class _AcceptSql:
     insert_booking: Any
     accepted: Any
     accepted_in_zone: Any
-    withdraw_others: Any
     withdraw_all: Any
 
 
 @lru_cache(maxsize=1)
 def _accept_sql() -> _AcceptSql:
     """Accepting's statements, built once: Core on one connection, no ORM unit of work."""
-    inv, tim = models.Invite.__table__, models.InviteTime.__table__
-    bkg, usr = models.Booking.__table__, models.User.__table__
+    # Tables; the ORM types them as FromClause, which insert() and update() do not accept.
+    inv: Any = models.Invite.__table__
+    tim: Any = models.InviteTime.__table__
+    bkg: Any = models.Booking.__table__
+    usr = models.User.__table__
     gc = models.GoogleConnection.__table__
     google = select(gc.c.status).where(gc.c.user_id == inv.c.user_id).scalar_subquery()
     invite = (
@@ -932,7 +934,6 @@ def _accept_sql() -> _AcceptSql:
         )
         .values(withdrawn=True)
     )
-    withdraw_others = withdraw_all.where(tim.c.invite_id != bindparam("keep"))
     return _AcceptSql(
         invite=invite,
         lock_owner=lock_owner,
@@ -940,7 +941,6 @@ def _accept_sql() -> _AcceptSql:
         insert_booking=insert(bkg),
         accepted=accepted,
         accepted_in_zone=accepted_in_zone,
-        withdraw_others=withdraw_others,
         withdraw_all=withdraw_all,
     )
 
@@ -1063,8 +1063,8 @@ def _booking_rules_sql() -> tuple[Any, Any, Any]:
     range, or overlapping a span. Only rows still offered are updated: on PostgreSQL a second
     update of a row in one transaction re-checks its foreign key, whose share lock on the
     invite would deadlock with accepts waiting on the owner lock."""
-    tim, bkg = models.InviteTime.__table__, models.Booking.__table__
-    inv = models.Invite.__table__
+    tim: Any = models.InviteTime.__table__  # a Table; typed as FromClause by the ORM
+    bkg, inv = models.Booking.__table__, models.Invite.__table__
     held = select(bkg.c.start, bkg.c.end).where(
         bkg.c.user_id == bindparam("owner"),
         bkg.c.status == literal_column("'active'"),
@@ -1153,8 +1153,9 @@ def _withdraw_conflicting(
     """After a booking, take off other open invites every time it rules out: those within the
     buffer of it, and all those of its day (or week) once that is full."""
     _, withdraw, near = _booking_rules_sql()
-    if policy.buffer:
-        conn.execute(near, {"owner": owner, **_span(_widened(chosen.interval, policy.buffer))})
+    # The booked time itself (widened by the buffer, if any): one UPDATE for both. The booked
+    # invite is no longer open by now, so its own times stay as they are.
+    conn.execute(near, {"owner": owner, **_span(_widened(chosen.interval, policy.buffer))})
     day = chosen.start.astimezone(zone).date()
     starts = [h.start for h in held]
     on_day = sum(1 for s in starts if s.astimezone(zone).date() == day)
@@ -1256,16 +1257,13 @@ def _book(
             "created_at": now,
         },
     )  # the unique index decides here
-    booking_id = int(result.inserted_primary_key[0])
+    (booking_id,) = result.inserted_primary_key or (None,)
+    assert booking_id is not None
     zone = _check_zone(invitee_timezone)
     if zone:
         conn.execute(sql.accepted_in_zone, {"invite_id": invite.id, "at": now, "zone": zone})
     else:
         conn.execute(sql.accepted, {"invite_id": invite.id, "at": now})
-    conn.execute(
-        sql.withdraw_others,
-        {"owner": invite.user_id, "keep": invite.id, **_span(chosen.interval)},
-    )
     _queue_booking_messages(
         runtime,
         conn,
