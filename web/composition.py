@@ -37,9 +37,9 @@ class Runtime:
     def owner_id(self, email: str | None = None, *, create: bool = False) -> int:
         """The id of the user the CLI acts for.
 
-        `email` (from --user) must exist. Without it: the config's owner if that user exists,
-        else the only user there is (the web setup page may have renamed the owner), else with
-        `create` a new owner from the config. Several users and no match is an error naming them.
+        `email` (from --user) must exist unless `create`. Without it: the config's owner if that
+        user exists, else the only user there is (the web setup page may have renamed the owner),
+        else with `create` a new owner from the config. Several users and no match is an error.
         """
         from web.errors import UserError
 
@@ -53,8 +53,10 @@ class Runtime:
             if email:
                 wanted = email.strip().lower()
                 user = session.scalar(select(User).where(User.email == wanted))
-                if user is None:
+                if user is None and not create:
                     raise UserError(f"no user {wanted} in the database")
+                if user is None:
+                    user = self._new_user(session, wanted)
                 return user.id
             user = session.scalar(select(User).where(User.email == configured))
             if user is not None:
@@ -69,16 +71,19 @@ class Runtime:
                 )
             if not create:
                 raise UserError("no users in the database yet: run `meetagain init`")
-            user = User(
-                email=configured,
-                name=self.config.owner.name,
-                timezone=self.config.owner.timezone,
-                settings={},
-                created_at=datetime.now(UTC),
-            )
-            session.add(user)
-            session.flush()
-            return user.id
+            return self._new_user(session, configured).id
+
+    def _new_user(self, session: Session, email: str) -> User:
+        user = User(
+            email=email,
+            name=self.config.owner.name,
+            timezone=self.config.owner.timezone,
+            settings={},
+            created_at=datetime.now(UTC),
+        )
+        session.add(user)
+        session.flush()
+        return user
 
     def _shown_url(self) -> str:
         from sqlalchemy.engine import make_url

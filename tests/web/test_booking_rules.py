@@ -198,6 +198,31 @@ def test_accepting_keeps_the_buffer_to_another_booked_coffee(
     assert active_bookings(sqlite_runtime) == [at(FRIDAY, 12)]
 
 
+def test_cancelling_the_days_coffee_offers_that_days_other_times_again(
+    sqlite_runtime: Runtime, client: FlaskClient, owner: int, rafael: int, zoe: int
+) -> None:
+    offer_rafael = svc.create_invite(
+        sqlite_runtime, owner, rafael, times_at(at(FRIDAY, 12)), now=_now()
+    )
+    offer_zoe = svc.create_invite(
+        sqlite_runtime,
+        owner,
+        zoe,
+        times_at(at(FRIDAY, 8), at(FRIDAY, 12, 45), at(NEXT_TUESDAY, 12)),
+        now=_now(),
+        share_times=True,
+    )
+    booking = svc.accept_invite(sqlite_runtime, token_of(offer_rafael), at(FRIDAY, 12), now=_now())
+    assert remaining(sqlite_runtime, offer_zoe) == [at(NEXT_TUESDAY, 12)]
+    svc.cancel_booking(sqlite_runtime, owner, booking.id, now=_now())
+    assert remaining(sqlite_runtime, offer_zoe) == [
+        at(FRIDAY, 8),
+        at(FRIDAY, 12, 45),
+        at(NEXT_TUESDAY, 12),
+    ]
+    assert accept(client, offer_zoe, at(FRIDAY, 12, 45)).status_code == 303
+
+
 # --- creating invites (the dashboard's approve and the CLI both go through this) ------------
 
 

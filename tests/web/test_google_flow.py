@@ -172,6 +172,20 @@ def test_after_connecting_the_user_picks_busy_calendars_and_the_one_for_coffees(
     assert not rows["owner@example.com"].receives_events
 
 
+def test_calendars_added_at_google_later_appear_after_reloading_the_list(
+    gweb: Web, grt: Runtime, google: FakeGoogle
+) -> None:
+    connect(gweb)
+    google.add_calendar("family@group.calendar.google.com", "Family")
+    gweb.get("/calendars")
+    page = text(gweb.get(gweb.post("/calendars/google/refresh").location))
+    assert "Found 3 Google calendars" in page and "Family (Google)" in page
+    with transaction(grt.sessions) as session:
+        rows = {c.external_id: c for c in session.scalars(select(models.Calendar))}
+    assert not rows["family@group.calendar.google.com"].counts_as_busy  # the user decides
+    assert rows["owner@example.com"].counts_as_busy and rows["owner@example.com"].receives_events
+
+
 def test_denying_access_at_google_shows_a_clear_page_and_connects_nothing(
     gweb: Web, grt: Runtime, google: FakeGoogle
 ) -> None:
@@ -319,6 +333,29 @@ def test_a_revoked_grant_marks_the_connection_and_shows_a_banner_on_every_page(
         page = text(gweb.get(url))
         assert "Google Calendar needs reconnecting" in page, url
     assert "Reconnect Google Calendar" in text(gweb.get("/calendars"))
+
+
+def test_reconnecting_after_a_revoked_grant_clears_the_banner_and_keeps_calendar_choices(
+    gweb: Web, grt: Runtime, google: FakeGoogle
+) -> None:
+    connect(gweb)
+    with transaction(grt.sessions) as session:
+        ids = {c.external_id: c.id for c in session.scalars(select(models.Calendar))}
+    team = ids["team@group.calendar.google.com"]
+    gweb.get("/calendars")
+    gweb.post("/calendars/choose", {"busy": [str(team)], "receiver": str(team)})
+    google.revoke_refresh_tokens()
+    age_token(grt)
+    assert google_service.credentials_for(grt, 1) is None
+    assert "Google Calendar needs reconnecting" in text(gweb.get("/"))
+    connect(gweb)  # the banner's "Reconnect Google Calendar" runs the same flow
+    assert "Google Calendar needs reconnecting" not in text(gweb.get("/"))
+    assert google_service.credentials_for(grt, 1) is not None
+    with transaction(grt.sessions) as session:
+        rows = {c.external_id: c for c in session.scalars(select(models.Calendar))}
+    assert rows["team@group.calendar.google.com"].counts_as_busy
+    assert rows["team@group.calendar.google.com"].receives_events
+    assert not rows["owner@example.com"].counts_as_busy
 
 
 def test_disconnecting_a_grant_google_already_dropped_is_not_reported_as_a_failure(

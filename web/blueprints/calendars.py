@@ -412,6 +412,26 @@ def choose() -> Response:
     return _back()
 
 
+@bp.post("/google/refresh")
+@login_required
+def google_refresh() -> Response:
+    """Read the calendar list from Google again (calendars added or removed there since)."""
+    user = current_user()
+    creds = google_service.credentials_for(runtime(), user.id)
+    if creds is None:
+        flash("Google Calendar is not connected or needs reconnecting; connect it first.", "error")
+        return _back()
+    try:
+        found = google_service.fetch_calendars(runtime(), creds)
+    except Exception as exc:  # Google unreachable or refusing: say so, keep what is stored
+        log.warning("calendarList failed: %s", exc.__class__.__name__)
+        flash(f"Could not read your calendar list from Google ({exc.__class__.__name__}).", "error")
+        return _back()
+    google_service.sync_calendars(runtime(), user.id, found)
+    flash(f"Found {len(found)} Google calendar{'' if len(found) == 1 else 's'}.", "ok")
+    return _back()
+
+
 @bp.post("/google/disconnect")
 @login_required
 def google_disconnect() -> Response:

@@ -1227,6 +1227,46 @@ def _restore(session: Session, user_id: int, interval: Interval, *, now: datetim
     )
 
 
+def _restore_by_rules(
+    runtime: Runtime, session: Session, user_id: int, start: datetime, *, now: datetime
+) -> None:
+    """A cancelled coffee may also free its day (or week) and the buffer around it: offer
+    again the times of open invites in that week that the remaining bookings allow."""
+    user = session.get(models.User, user_id)
+    assert user is not None
+    config = user_config(runtime, user)
+    zone, policy = ZoneInfo(_zone_name(user, config)), config.scheduling
+    week = booking_rules.week_bounds(start.astimezone(zone).date(), zone)
+    lo, hi = week.start - LONGEST_MEETING - policy.buffer, week.end + policy.buffer
+    bookings = [
+        Interval(_aware(s), _aware(e))
+        for s, e in session.execute(
+            select(models.Booking.start, models.Booking.end).where(
+                models.Booking.user_id == user_id,
+                models.Booking.status == "active",
+                models.Booking.start >= lo,
+                models.Booking.start < hi,
+            )
+        )
+    ]
+    withdrawn = session.scalars(
+        select(models.InviteTime)
+        .join(models.Invite, models.Invite.id == models.InviteTime.invite_id)
+        .where(
+            models.InviteTime.user_id == user_id,
+            models.InviteTime.withdrawn.is_(True),
+            models.InviteTime.start >= week.start,
+            models.InviteTime.start < week.end,
+            models.InviteTime.start > now,
+            models.Invite.status == rules.OPEN,
+        )
+    )
+    for row in withdrawn:
+        span = Interval(_aware(row.start), _aware(row.end))
+        if booking_rules.time_problem(span, bookings=bookings, zone=zone, policy=policy) is None:
+            row.withdrawn = False
+
+
 def _book(
     runtime: Runtime,
     conn: Connection,
@@ -1752,6 +1792,7 @@ def _cancel(
     invite.status = "cancelled"
     session.flush()
     _restore(session, booking.user_id, Interval(booking.start, booking.end), now=now)
+    _restore_by_rules(runtime, session, booking.user_id, booking.start, now=now)
     owner, invitee = _parties(session, invite)
     event = _coffee_event(runtime, booking, owner, invitee, token_url=None)
     user = session.get(models.User, invite.user_id)
