@@ -195,3 +195,59 @@ def test_unknown_ids_are_404_not_500(site: Web, owner: int) -> None:
     ):
         data = {"name": "X", "on": datetime.now(UTC).date().isoformat()}
         assert site.post(url, data).status_code == 404, url
+
+
+def test_a_caldav_password_sealed_under_an_old_secret_key_is_explained_not_a_500(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    from integrations.crypto import SecretBox
+
+    with transaction(sqlite_runtime.sessions) as session:
+        row = models.Calendar(
+            user_id=owner,
+            name="Dav",
+            kind="caldav",
+            location="http://127.0.0.1:9/dav/",
+            username="me",
+            secret_encrypted=SecretBox("an older secret key, long enough to be used").encrypt(
+                b"pw"
+            ),
+            counts_as_busy=True,
+            receives_events=False,
+            last_error="",
+            created_at=datetime.now(UTC),
+        )
+        session.add(row)
+        session.flush()
+        calendar_id = row.id
+    site.get(f"/calendars/{calendar_id}")
+    for action in ("test", "check"):
+        response = site.post(f"/calendars/{calendar_id}/{action}")
+        assert response.status_code == 303, action
+        page = text(site.get(response.location))
+        assert "cannot be decrypted" in page, action
+    assert site.get("/").status_code == 200
+
+
+def test_an_import_the_database_refuses_is_one_readable_line_without_sql(
+    both_databases: Web, runtime: Runtime
+) -> None:
+    site = both_databases
+    site.get("/contacts/new")
+    site.post("/contacts/new", {"name": "Ana Souza", "emails": "ana@example.org"})
+    long_row = "N" * 400 + ",a@example.org," + "C" * 400
+    data = f"name,email,company\nBen,ben@example.org,X\n{long_row}\n".encode()
+    site.get("/contacts/import")
+    response = site.post(
+        "/contacts/import",
+        {"file": (io.BytesIO(data), "people.csv")},
+        content_type="multipart/form-data",
+    )
+    page = text(response)
+    # SQLite stores long text as is; PostgreSQL refuses it. Either way: no SQL, nothing lost.
+    assert "INSERT INTO" not in page and "[SQL" not in page
+    if response.status_code == 400:
+        assert "people.csv: a value in the file is too long to store" in page
+    with transaction(runtime.sessions) as session:
+        names = set(session.scalars(select(models.Contact.name)))
+    assert "Ana Souza" in names

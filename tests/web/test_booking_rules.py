@@ -377,6 +377,33 @@ def test_the_cli_refuses_a_snoozed_contact_unless_forced(sqlite_runtime: Runtime
     assert cli(*args, "--force").exit_code == 0
 
 
+def test_the_cli_refuses_a_contact_paused_after_three_ignored_invites(
+    sqlite_runtime: Runtime, cli: Any
+) -> None:
+    owner = sqlite_runtime.owner_id(create=True)
+    contact = _cli_contact(sqlite_runtime, "Noah Berg", "noah@example.org")
+    with transaction(sqlite_runtime.sessions) as session:
+        for weeks in (12, 8, 6):
+            sent = _now() - timedelta(weeks=weeks)
+            session.add(
+                models.Invite(
+                    user_id=owner,
+                    contact_id=contact,
+                    token_hash=f"{weeks:064d}",
+                    email="noah@example.org",
+                    message="Coffee?",
+                    status="expired",
+                    invitee_timezone="",
+                    answer_note="",
+                    created_at=sent,
+                    expires_at=sent + timedelta(days=14),
+                )
+            )
+    args = ["--contact", "noah@example.org", "--at", _iso(at(FRIDAY, 12)), "--no-email"]
+    refused_with(cli(*args), "Noah Berg is paused after ignored invites")
+    assert cli(*args, "--force").exit_code == 0
+
+
 def test_the_cli_wants_a_time_of_day_not_just_a_date(sqlite_runtime: Runtime, cli: Any) -> None:
     _cli_contact(sqlite_runtime, "Ana Souza", "ana@example.org")
     refused_with(

@@ -363,9 +363,13 @@ def test(calendar_id: int) -> Response:
     row = _own_row(calendar_id)
     if row.kind != "caldav":
         abort(404)
-    password = (
-        secret_box(runtime()).decrypt_text(row.secret_encrypted) if row.secret_encrypted else ""
-    )
+    try:
+        password = (
+            secret_box(runtime()).decrypt_text(row.secret_encrypted) if row.secret_encrypted else ""
+        )
+    except DecryptionError as exc:
+        flash(f'"{row.name}": {exc} Remove this calendar and add it again.', "error")
+        return redirect(url_for("calendars.show", calendar_id=row.id), code=303)
     result, ok = _test_caldav(row.location, row.username, password)
     flash(f'"{row.name}": {result}', "ok" if ok else "error")
     return redirect(url_for("calendars.show", calendar_id=row.id), code=303)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -570,11 +572,25 @@ def import_file() -> WerkzeugResponse | str | tuple[str, int]:
         context.update(count=count_contacts(user.id), report=None)
         return render_template(template, **context), 400
     except Exception as exc:  # any other failure also leaves the contacts as they were
-        context["errors"] = {"import": f"{upload.filename}: {exc.__class__.__name__}: {exc}"}
+        context["errors"] = {"import": _import_failure(upload.filename, exc)}
         context.update(count=count_contacts(user.id), report=None)
         return render_template(template, **context), 400
     context.update(count=count_contacts(user.id), report=report, filename=upload.filename)
     return render_template(template, **context)
+
+
+def _import_failure(filename: str, exc: Exception) -> str:
+    """One line for an import the database refused; never the SQL text the driver reports."""
+    from sqlalchemy.exc import DataError, SQLAlchemyError
+
+    logging.getLogger(__name__).warning("import of %s failed: %r", filename, exc.__class__)
+    if isinstance(exc, DataError):
+        limit = re.search(r"varying\((\d+)\)", str(exc))
+        most = f" (at most {limit.group(1)} characters)" if limit else ""
+        return f"{filename}: a value in the file is too long to store{most}; nothing was imported."
+    if isinstance(exc, SQLAlchemyError):
+        return f"{filename}: the database refused the import; nothing was imported."
+    return f"{filename}: {exc.__class__.__name__}: {exc}"
 
 
 def _for_the_web(message: str) -> str:

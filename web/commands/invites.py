@@ -96,7 +96,17 @@ def create(
         assert user is not None
         config = user_config(runtime, user)
         zone = ZoneInfo(config.owner.timezone)
-        problem = None if force else contact_problem(session, row, zone=zone, now=now)
+        problem = (
+            None
+            if force
+            else contact_problem(
+                session,
+                row,
+                zone=zone,
+                now=now,
+                pause_after=config.rules.ignored_invites_to_pause,
+            )
+        )
     if problem:
         raise UserError(problem)
     warnings: list[str] = []

@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -363,17 +364,30 @@ def create_invite(
 
 
 def contact_problem(
-    session: Session, contact: models.Contact, *, zone: ZoneInfo, now: datetime
+    session: Session,
+    contact: models.Contact,
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+    pause_after: int | None = None,
 ) -> str | None:
     """Why the contact must not get a new invite (do-not-invite, snoozed, paused, an invite
-    already open), in one sentence, or None."""
+    already open), in one sentence, or None. `pause_after`: the rules' number of invites
+    ignored in a row that pauses a contact."""
     if contact.do_not_invite:
         return f"{contact.name} is marked do-not-invite"
     today = now.astimezone(zone).date()
     if contact.snoozed_until is not None and contact.snoozed_until > today:
         until = contact.snoozed_until
         return f"{contact.name} is snoozed until {until:%a} {until.day} {until:%b} {until.year}"
-    if contact.paused:
+    paused = contact.paused
+    if not paused and pause_after:
+        from web.services.planning import invite_facts
+
+        history = invite_facts(session, contact.user_id, now=now, zone=zone).history
+        found = history.get(contact.id)
+        paused = found is not None and found.ignored_in_a_row >= pause_after
+    if paused:
         return f"{contact.name} is paused after ignored invites: unpause them first"
     sent = session.scalar(
         select(models.Invite.created_at)
@@ -407,7 +421,13 @@ def _check_new_invite(
     zone = ZoneInfo(_zone_name(user, config))
     policy = config.scheduling
     if not force:
-        problem = contact_problem(session, contact, zone=zone, now=now)
+        problem = contact_problem(
+            session,
+            contact,
+            zone=zone,
+            now=now,
+            pause_after=config.rules.ignored_invites_to_pause,
+        )
         if problem:
             raise UserError(problem)
     if not times:
@@ -511,11 +531,42 @@ def _fetch(cursor: Any, compiled: _Compiled, **params: Any) -> list[Any]:
     return list(cursor.fetchall())
 
 
+_readers = threading.local()
+
+
+def _sqlite_reader(engine: Any) -> Any:
+    """This thread's own connection to a SQLite file, kept for single-statement reads.
+
+    It runs in autocommit mode (see db._tune_sqlite), so no transaction or snapshot outlives a
+    statement; keeping it spares the pool's check-out and reset on every page view. Dropped
+    with the engine, and never shared across a fork.
+    """
+    pid = os.getpid()
+    if getattr(_readers, "pid", None) != pid:
+        _readers.pid = pid
+        _readers.by_engine = weakref.WeakKeyDictionary()
+    conn = _readers.by_engine.get(engine)
+    if conn is None:
+        fairy = engine.raw_connection()
+        fairy.detach()  # ours from now on: the pool forgets it
+        conn = fairy.dbapi_connection
+        _readers.by_engine[engine] = conn
+    return conn
+
+
 @contextmanager
 def _driver_cursor(runtime: Runtime) -> Iterator[Any]:
-    """A DB-API cursor on a pooled connection, for hot reads that are one statement each: no
-    ORM, no SQLAlchemy result processing and no transaction of our own around them."""
-    raw = runtime.engine.raw_connection()
+    """A DB-API cursor, for hot reads that are one statement each: no ORM, no SQLAlchemy
+    result processing and no transaction of our own around them."""
+    engine = runtime.engine
+    if is_sqlite(engine) and (engine.url.database or "") not in ("", ":memory:"):
+        cursor = _sqlite_reader(engine).cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+        return
+    raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
         try:
@@ -859,7 +910,6 @@ def _google_source(runtime: Runtime, user_id: int, calendar_ids: list[str]) -> A
 class _AcceptSql:
     invite: Any
     lock_owner: Any
-    booked: Any
     insert_booking: Any
     accepted: Any
     accepted_in_zone: Any
@@ -898,19 +948,6 @@ def _accept_sql() -> _AcceptSql:
     # Serialise bookings per owner on PostgreSQL (SQLite's BEGIN IMMEDIATE already does): two
     # invites offering overlapping times must not both pass the overlap check.
     lock_owner = select(usr.c.id).where(usr.c.id == bindparam("owner")).with_for_update()
-    booked = (
-        select(bkg.c.id)
-        .where(
-            bkg.c.user_id == bindparam("owner"),
-            # A literal, not a parameter: it lets the partial unique index on (user_id, start)
-            # WHERE status = 'active' serve this range scan.
-            bkg.c.status == literal_column("'active'"),
-            bkg.c.start < bindparam("t_end"),
-            bkg.c.start > bindparam("earliest"),
-            bkg.c.end > bindparam("t_start"),
-        )
-        .limit(1)
-    )
     accepted = (
         update(inv)
         .where(inv.c.id == bindparam("invite_id"))
@@ -937,7 +974,6 @@ def _accept_sql() -> _AcceptSql:
     return _AcceptSql(
         invite=invite,
         lock_owner=lock_owner,
-        booked=booked,
         insert_booking=insert(bkg),
         accepted=accepted,
         accepted_in_zone=accepted_in_zone,

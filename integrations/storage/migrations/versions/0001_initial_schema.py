@@ -242,6 +242,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("bookings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_bookings_invite_id"), ["invite_id"], unique=False)
         batch_op.create_index(
             "uq_bookings_active_start",
             ["user_id", "start"],
@@ -282,6 +283,7 @@ def downgrade() -> None:
             sqlite_where=sa.text("status = 'active'"),
             postgresql_where=sa.text("status = 'active'"),
         )
+        batch_op.drop_index(batch_op.f("ix_bookings_invite_id"))
 
     op.drop_table("bookings")
     with op.batch_alter_table("invites", schema=None) as batch_op:
