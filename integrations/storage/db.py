@@ -77,8 +77,7 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "BEGIN")
-        if mode:  # "" (see `reader`): no transaction, each statement is its own snapshot
-            conn.exec_driver_sql(mode)
+        conn.exec_driver_sql(mode)
 
 
 def is_sqlite(engine: Engine) -> bool:

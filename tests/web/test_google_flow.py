@@ -172,6 +172,25 @@ def test_after_connecting_the_user_picks_busy_calendars_and_the_one_for_coffees(
     assert not rows["owner@example.com"].receives_events
 
 
+def test_a_read_only_google_calendar_cannot_be_chosen_to_receive_coffees(
+    gweb: Web, grt: Runtime, google: FakeGoogle
+) -> None:
+    google.add_calendar("holidays@group.v.calendar.google.com", "Holidays", access_role="reader")
+    connect(gweb)
+    with transaction(grt.sessions) as session:
+        ids = {c.external_id: c.id for c in session.scalars(select(models.Calendar))}
+    holidays = ids["holidays@group.v.calendar.google.com"]
+    gweb.get("/calendars")
+    response = gweb.post("/calendars/choose", {"busy": [str(holidays)], "receiver": str(holidays)})
+    page = text(gweb.get(response.location))
+    assert "read-only for you at Google" in page
+    with transaction(grt.sessions) as session:
+        rows = {c.external_id: c for c in session.scalars(select(models.Calendar))}
+    assert rows["holidays@group.v.calendar.google.com"].counts_as_busy  # busy choice still saved
+    assert not rows["holidays@group.v.calendar.google.com"].receives_events
+    assert rows["owner@example.com"].receives_events
+
+
 def test_calendars_added_at_google_later_appear_after_reloading_the_list(
     gweb: Web, grt: Runtime, google: FakeGoogle
 ) -> None:

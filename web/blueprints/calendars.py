@@ -401,19 +401,41 @@ def choose() -> Response:
     user = current_user()
     busy = set(whole_numbers(request.form.getlist("busy")))
     receiver = whole_number(request.form.get("receiver"))
+    keep_receiver = False
+    if receiver is not None:
+        target = _own_row(receiver)  # someone else's calendar id is a 404
+        changed = target.kind == "google" and not target.receives_events
+        if changed and _read_only_at_google(user.id, target.external_id):
+            flash(
+                f'"{target.name}" is read-only for you at Google, so coffees cannot be added '
+                "to it; the calendar that receives them was not changed. Pick one you own.",
+                "error",
+            )
+            keep_receiver = True
     with transaction(runtime().sessions) as session:
         rows = list(
             session.scalars(select(models.Calendar).where(models.Calendar.user_id == user.id))
         )
-        ids = {r.id for r in rows}
-        if receiver is not None and receiver not in ids:
-            abort(404)
         for row in rows:
             row.counts_as_busy = row.id in busy
-            if row.kind == "google":
+            if row.kind == "google" and not keep_receiver:
                 row.receives_events = row.id == receiver
     flash("Calendar choices saved.", "ok")
     return _back()
+
+
+def _read_only_at_google(user_id: int, external_id: str) -> bool:
+    """True when calendarList says this calendar takes no new events (reader roles)."""
+    creds = google_service.credentials_for(runtime(), user_id)
+    if creds is None:
+        return False
+    try:
+        found = google_service.fetch_calendars(runtime(), creds)
+    except Exception as exc:  # unknown: a failed booking write is reported later anyway
+        log.warning("calendarList failed: %s", exc.__class__.__name__)
+        return False
+    role = next((c.access_role for c in found if c.id == external_id), "")
+    return role in ("reader", "freeBusyReader")
 
 
 @bp.post("/google/refresh")
