@@ -245,13 +245,21 @@ def problems(session: Session, user_id: int, *, limit: int = 20) -> list[OutboxM
     return list(session.scalars(stmt))
 
 
-def pending_count(session: Session) -> int:
-    """How many rows are waiting to be delivered (any user)."""
+def pending_count(session: Session, user_id: int | None = None) -> int:
+    """How many rows are waiting to be delivered: one user's, or everyone's without a user."""
     from sqlalchemy import func
 
-    return int(
-        session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == PENDING)
+    query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == PENDING)
+    if user_id is not None:
+        query = query.where(OutboxMessage.user_id == user_id)
+    return int(session.scalar(query) or 0)
+
+
+def message_ids(session: Session, user_id: int) -> set[str]:
+    """The Message-IDs of every email queued for one user, to tell their mail from others'."""
+    rows = session.scalars(
+        select(OutboxMessage.message_id).where(
+            OutboxMessage.user_id == user_id, OutboxMessage.message_id != ""
         )
-        or 0
     )
+    return {m.strip() for m in rows}

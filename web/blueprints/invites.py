@@ -571,10 +571,18 @@ def dev_outbox() -> Any:
     mailer = current_app.extensions.get("meetagain.adapters", {}).get(
         "mailer"
     ) or mailer_from_config(rt.config)
-    mails = mailer.messages() if isinstance(mailer, FileMailer) else []
+    user_id = current_user().id
     with transaction(rt.sessions) as session:
-        problems = outbox.problems(session, current_user().id)
-        pending = outbox.pending_count(session)
+        problems = outbox.problems(session, user_id)
+        pending = outbox.pending_count(session, user_id)
+        mine = outbox.message_ids(session, user_id)
+    # The folder holds every user's mail; each sees only what was queued for them, since the
+    # links inside an invite email are enough to answer it.
+    mails = [
+        m
+        for m in (mailer.messages() if isinstance(mailer, FileMailer) else [])
+        if str(m.message.get("Message-ID", "")).strip() in mine
+    ]
     items = []
     for m in mails[:100]:
         body = m.message.get_body(preferencelist=("plain",))
