@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import String, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from integrations.contacts_import.records import ContactRecord
@@ -28,6 +28,46 @@ from integrations.storage import models
 _C = cast(Table, models.Contact.__table__)
 _E = cast(Table, models.ContactEmail.__table__)
 _I = cast(Table, models.Interaction.__table__)
+
+
+def _lengths(table: Table) -> dict[str, int]:
+    """The character limit of each VARCHAR column, read from the model (Text has none)."""
+    return {
+        c.name: c.type.length
+        for c in table.c
+        if isinstance(c.type, String) and c.type.length is not None
+    }
+
+
+# PostgreSQL refuses longer values (and NUL characters) and would abort the whole import;
+# SQLite stores them. Checking each record first keeps one bad row from sinking the rest.
+CONTACT_LENGTHS = _lengths(_C)
+EMAIL_LENGTH = min(_lengths(_E)[key] for key in ("email", "email_lower"))
+
+
+def unstorable(rec: ContactRecord) -> str | None:
+    """Why a record cannot be stored as it is (a value too long for its column, a NUL), or None."""
+    texts: list[tuple[str, str]] = [("name", rec.name), ("linkedin_url", rec.linkedin_url)]
+    for key, value in rec.values.items():
+        if isinstance(value, str):
+            texts.append((key, value))
+        elif isinstance(value, list):
+            texts.extend((key, item) for item in value if isinstance(item, str))
+    texts.extend(("email", email) for email in rec.emails)
+    reasons: list[str] = []
+    for name, value in texts:
+        if "\x00" in value:
+            reason = f"{name} contains a NUL character"
+        else:
+            limit = EMAIL_LENGTH if name == "email" else CONTACT_LENGTHS.get(name)
+            # email_lower is stored too, and lowering can lengthen a few characters.
+            length = max(len(value), len(value.lower())) if name == "email" else len(value)
+            if limit is None or length <= limit:
+                continue
+            reason = f"{name} is {length} characters, at most {limit}"
+        if reason not in reasons:
+            reasons.append(reason)
+    return "; ".join(reasons) or None
 
 # Contact columns an import may set, with their empty value for new contacts.
 FIELDS: dict[str, Any] = {
@@ -346,6 +386,10 @@ def run_import(
     records: list[ContactRecord] = []
     done = 0
     for item in items:
+        if not isinstance(item, tuple):
+            reason = unstorable(item)
+            if reason is not None:
+                item = (item.line, reason)
         if isinstance(item, tuple):
             report.problems.append(item)
             report.skipped += 1

@@ -17,6 +17,7 @@ from integrations.contacts_import.records import (
     normalise_linkedin,
     parse_date,
     parse_email,
+    parse_zone,
 )
 
 FORMATS = ("auto", "csv", "linkedin", "vcard")
@@ -302,13 +303,11 @@ def _card_record(line: int, card: object) -> ContactRecord:
             break
     for tz in _values(card, "tz"):
         zone = _text(tz)
+        # vCard allows a UTC offset ("-05:00") here: only an IANA name is kept, others ignored.
         if "/" in zone:
-            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
             try:
-                ZoneInfo(zone)
-                rec.values["timezone"] = zone
-            except (ZoneInfoNotFoundError, ValueError):
+                rec.values["timezone"] = parse_zone(zone)
+            except RowError:
                 pass
     categories = _values(card, "categories")
     if categories:

@@ -148,9 +148,11 @@ def parse_zone(value: str) -> str:
     value = value.strip()
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+    # OSError: a key naming a tzdata folder, or one too long for a file name.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        shown = value if len(value) <= 60 else value[:57] + "..."
         raise RowError(
-            f"timezone {value!r} is not a known time zone (like Europe/Berlin)"
+            f"timezone {shown!r} is not a known time zone (like Europe/Berlin)"
         ) from None
     return value
 
