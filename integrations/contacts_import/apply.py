@@ -69,6 +69,7 @@ def unstorable(rec: ContactRecord) -> str | None:
             reasons.append(reason)
     return "; ".join(reasons) or None
 
+
 # Contact columns an import may set, with their empty value for new contacts.
 FIELDS: dict[str, Any] = {
     "company": "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -305,10 +306,8 @@ def _card_record(line: int, card: object) -> ContactRecord:
         zone = _text(tz)
         # vCard allows a UTC offset ("-05:00") here: only an IANA name is kept, others ignored.
         if "/" in zone:
-            try:
+            with contextlib.suppress(RowError):
                 rec.values["timezone"] = parse_zone(zone)
-            except RowError:
-                pass
     categories = _values(card, "categories")
     if categories:
         tags: list[str] = []

@@ -7,6 +7,9 @@ abort the whole import there while SQLite stored it: these run on both databases
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,3 +142,33 @@ def test_a_vcard_time_zone_naming_a_folder_is_ignored_not_fatal(
     assert (report.created, report.skipped) == (1, 1)
     assert report.problems == [(7, "company is 301 characters, at most 300")]
     assert names(runtime, user) == {"Ana"}
+
+
+def test_the_cli_imports_the_good_rows_and_names_the_overlong_one(
+    database_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[owner]\nname = "Test Owner"\nemails = ["owner@example.com"]\n'
+        'timezone = "Europe/Berlin"\n\n[web]\ninstance_path = "instance"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEETAGAIN_")}
+    env["MEETAGAIN_DATABASE_URL"] = database_url
+    rows = [good(1), good(2), ["Too Long", "too.long@example.com", "C" * 412, "", "", "", ""]]
+    path = write_csv(tmp_path / "contacts.csv", [*rows, good(3)])
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "web", "--config", str(config), *args]
+        done = subprocess.run(
+            command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    cli("init")
+    done = cli("contacts", "import", str(path))
+
+    assert done.stdout.splitlines() == [
+        "created 3, updated 0, skipped 1",
+        "skipped line 4: company is 412 characters, at most 300",
+    ]
