@@ -130,14 +130,25 @@ def _limit() -> Response | None:
     return None
 
 
+PUBLIC_HEADERS = (
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cache-Control", "no-store"),
+)
+_PUBLIC_HEADER_KEYS = frozenset(name.lower() for name, _ in PUBLIC_HEADERS)
+
+
 @bp.after_request
 def _headers(response: Response) -> Response:
     if request.endpoint in PUBLIC_ENDPOINTS:
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "no-store"
+        headers = response.headers
+        if _PUBLIC_HEADER_KEYS.isdisjoint(key.lower() for key, _ in headers.items()):
+            headers.extend(PUBLIC_HEADERS)  # the usual case: none set yet, one pass
+        else:
+            for name, value in PUBLIC_HEADERS:
+                headers[name] = value  # replaces any a view set
     return response
 
 
@@ -352,14 +363,15 @@ def answer(token: str) -> Response:
     """The HTTP contract: action=accept&start=ISO, action=decline, action=suggest."""
     rt = runtime()
     now = _now()
-    action = request.form.get("action", "")
-    tz = _valid_zone(request.form.get("tz"))
-    note = request.form.get("note", "")
+    form = request.form
+    action = form.get("action", "")
+    tz = _valid_zone(form.get("tz"))
+    note = form.get("note", "")
     try:
         if action == "accept":
-            start = _parse_start(request.form.get("start", ""))
+            start = _parse_start(form.get("start", ""))
             svc.accept_invite(rt, token, start, now=now, invitee_timezone=tz)
-            return redirect(url_for("invites.booking", token=token), code=303)
+            return _see_other(url_for("invites.booking", token=token))
         if action == "decline":
             svc.decline_invite(rt, token, note=note, now=now, invitee_timezone=tz)
             return redirect(url_for("invites.thanks", token=token), code=303)
@@ -384,6 +396,12 @@ def answer(token: str) -> Response:
             return resp
         return _render_page(view, status=409, conflict=exc.reason, remaining=exc.remaining)
     abort(400)
+
+
+def _see_other(location: str) -> Response:
+    """A bodiless 303 to `location`, a path url_for built (so already a URI): what
+    redirect() sends, without the HTML page nobody reads. The accept answer is the hot one."""
+    return Response(status=303, headers={"Location": location})
 
 
 def _parse_start(raw: str) -> datetime:

@@ -14,19 +14,19 @@ import os
 import secrets
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import make_msgid
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, bindparam, insert, literal_column, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, bindparam, case, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.config import Config, ConfigError, with_user_settings
@@ -34,7 +34,8 @@ from integrations.icalendar_invite import CoffeeEvent, build_ics
 from integrations.invite_email import Party, attach_calendar, build_invite_email, build_notice
 from integrations.storage import models
 from integrations.storage.db import is_sqlite, transaction
-from integrations.storage.outbox import enqueue, enqueue_email, enqueue_many
+from integrations.storage.outbox import enqueue, enqueue_email
+from integrations.storage.types import UTCDateTime
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime, format_span
@@ -852,7 +853,8 @@ def _open_row(
     return source
 
 
-_Parsed = tuple[tuple[int, int, int], Interval, list[Interval]]
+# (file stamp, interval covered, busy intervals, their (start, end) in UTC for filtering)
+_Parsed = tuple[tuple[int, int, int], Interval, list[Interval], list[tuple[datetime, datetime]]]
 
 
 class LiveFile:
@@ -879,13 +881,16 @@ class LiveFile:
         with self._lock:
             hit = self._memo.get(self.key)
         if hit is not None and hit[0] == stamp and hit[1].contains(interval):
-            return [i for i in hit[2] if i.overlaps(interval)]
+            # Interval.overlaps, on UTC bounds computed once per parse.
+            lo, hi = interval.start.astimezone(UTC), interval.end.astimezone(UTC)
+            return [i for i, (s, e) in zip(hit[2], hit[3], strict=True) if s < hi and lo < e]
         covered = Interval(interval.start, max(interval.end, interval.start + self.WINDOW))
         found = list(self.source.busy(covered))
         after = self.path.stat()
         if (after.st_ino, after.st_size, after.st_mtime_ns) == stamp:  # unchanged while parsed
+            spans = [(i.start.astimezone(UTC), i.end.astimezone(UTC)) for i in found]
             with self._lock:
-                self._memo[self.key] = (stamp, covered, found)
+                self._memo[self.key] = (stamp, covered, found, spans)
         return [i for i in found if i.overlaps(interval)]
 
 
@@ -910,19 +915,53 @@ def _google_source(runtime: Runtime, user_id: int, calendar_ids: list[str]) -> A
 class _AcceptSql:
     invite: Any
     lock_owner: Any
+    held: Any
+    held_counts: Any
     insert_booking: Any
     accepted: Any
     accepted_in_zone: Any
+    insert_outbox: Any
     withdraw_all: Any
+    withdraw_near: Any
+    withdraw_range: Any
+
+
+_BOOKING_COLUMNS = (
+    "user_id",
+    "invite_id",
+    "contact_id",
+    "start",
+    "end",
+    "status",
+    "ical_uid",
+    "sequence",
+    "calendar_event_id",
+    "calendar_error",
+    "met",
+    "created_at",
+)
+_OUTBOX_COLUMNS = (
+    "user_id",
+    "kind",
+    "payload",
+    "message_id",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "created_at",
+)
 
 
 @lru_cache(maxsize=1)
 def _accept_sql() -> _AcceptSql:
-    """Accepting's statements, built once: Core on one connection, no ORM unit of work."""
+    """Accepting's statements, built once as Core and run on the driver's cursor (`_DriverSql`):
+    the same SQL SQLAlchemy would send, without its per-statement work."""
     # Tables; the ORM types them as FromClause, which insert() and update() do not accept.
     inv: Any = models.Invite.__table__
     tim: Any = models.InviteTime.__table__
     bkg: Any = models.Booking.__table__
+    out: Any = models.OutboxMessage.__table__
     usr = models.User.__table__
     gc = models.GoogleConnection.__table__
     google = select(gc.c.status).where(gc.c.user_id == inv.c.user_id).scalar_subquery()
@@ -948,6 +987,25 @@ def _accept_sql() -> _AcceptSql:
     # Serialise bookings per owner on PostgreSQL (SQLite's BEGIN IMMEDIATE already does): two
     # invites offering overlapping times must not both pass the overlap check.
     lock_owner = select(usr.c.id).where(usr.c.id == bindparam("owner")).with_for_update()
+    held = select(bkg.c.start, bkg.c.end).where(
+        bkg.c.user_id == bindparam("owner"),
+        bkg.c.status == literal_column("'active'"),
+        bkg.c.start >= bindparam("lo"),
+        bkg.c.start < bindparam("hi"),
+    )
+    # The rules for one chosen time, counted by the database in one row: active bookings
+    # within the buffer of it, on its day and in its week (bounds computed by _Limits).
+    starts, ends = bkg.c.start, bkg.c.end
+    held_counts = select(
+        func.count(case((and_(starts < bindparam("near_hi"), ends > bindparam("near_lo")), 1))),
+        func.count(case((and_(starts >= bindparam("day_lo"), starts < bindparam("day_hi")), 1))),
+        func.count(case((and_(starts >= bindparam("week_lo"), starts < bindparam("week_hi")), 1))),
+    ).where(
+        bkg.c.user_id == bindparam("owner"),
+        bkg.c.status == literal_column("'active'"),
+        starts >= bindparam("lo"),
+        starts < bindparam("hi"),
+    )
     accepted = (
         update(inv)
         .where(inv.c.id == bindparam("invite_id"))
@@ -971,14 +1029,171 @@ def _accept_sql() -> _AcceptSql:
         )
         .values(withdrawn=True)
     )
+    # After a booking: withdraw open invites' times starting in a range (a full day or week),
+    # or overlapping a span. Only rows still offered are updated: on PostgreSQL a second update
+    # of a row in one transaction re-checks its foreign key, whose share lock on the invite
+    # would deadlock with accepts waiting on the owner lock.
+    withdraw_range = (
+        update(tim)
+        .where(
+            tim.c.user_id == bindparam("owner"),
+            still_open,
+            tim.c.withdrawn.is_(False),
+            tim.c.start >= bindparam("lo"),
+            tim.c.start < bindparam("hi"),
+        )
+        .values(withdrawn=True)
+    )
+    withdraw_near = (
+        update(tim)
+        .where(
+            tim.c.user_id == bindparam("owner"),
+            still_open,
+            tim.c.withdrawn.is_(False),
+            tim.c.start < bindparam("t_end"),
+            tim.c.start > bindparam("earliest"),
+            tim.c.end > bindparam("t_start"),
+        )
+        .values(withdrawn=True)
+    )
     return _AcceptSql(
         invite=invite,
         lock_owner=lock_owner,
-        insert_booking=insert(bkg),
+        held=held,
+        held_counts=held_counts,
+        insert_booking=insert(bkg)
+        .values({c: bindparam(c) for c in _BOOKING_COLUMNS})
+        .returning(bkg.c.id),
         accepted=accepted,
         accepted_in_zone=accepted_in_zone,
+        insert_outbox=insert(out).values({c: bindparam(c) for c in _OUTBOX_COLUMNS}),
         withdraw_all=withdraw_all,
+        withdraw_near=withdraw_near,
+        withdraw_range=withdraw_range,
     )
+
+
+@dataclass(frozen=True)
+class _DriverSql:
+    """A Core statement compiled once for one dialect, to run on the driver's own cursor."""
+
+    sql: str
+    fixed: dict[str, Any]  # the statement's own values, already processed
+    # SQLAlchemy's bind processors for the typed parameters (UTC datetimes, JSON), applied as
+    # its own execution would: what is stored is exactly what the ORM and Core store.
+    processors: dict[str, Callable[[Any], Any]]
+    pick: Callable[[dict[str, Any]], Any] | None  # positional drivers: the values in order
+
+    def params(self, values: dict[str, Any]) -> Any:
+        merged = self.fixed.copy()
+        processors = self.processors
+        for name, value in values.items():
+            process = processors.get(name)
+            merged[name] = value if process is None else process(value)
+        return merged if self.pick is None else self.pick(merged)
+
+
+@lru_cache(maxsize=64)
+def _driver_sql(dialect: Any, stmt: Any) -> _DriverSql:
+    c = stmt.compile(dialect=dialect)
+    processors: dict[str, Callable[[Any], Any]] = {}
+    for bind, name in c.bind_names.items():  # names as in positiontup and c.params
+        if isinstance(bind.type, UTCDateTime):
+            processors[name] = _stored_time(dialect)
+            continue
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors[name] = process
+    fixed = {
+        name: value if value is None or name not in processors else processors[name](value)
+        for name, value in c.params.items()
+    }
+    pick: Callable[[dict[str, Any]], Any] | None = None
+    if c.positional and c.positiontup is not None:
+        order = tuple(c.positiontup)
+        pick = itemgetter(*order) if len(order) > 1 else lambda d: tuple(d[n] for n in order)
+    return _DriverSql(c.string, fixed, processors, pick)
+
+
+@lru_cache(maxsize=8)
+def _stored_time(dialect: Any) -> Callable[[Any], Any]:
+    """UTCDateTime's bind processing for `dialect`: an aware datetime as the column stores it
+    (SQLite: text, which sorts like the instants; PostgreSQL: an aware UTC datetime). On
+    SQLite, `isoformat` does what SQLAlchemy's formatting does, faster; it is used only when
+    both give the same text for a set of samples."""
+    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    if process is None:
+        return lambda value: None if value is None else _check_aware(value).astimezone(UTC)
+    if dialect.name != "sqlite":
+        return process
+
+    @lru_cache(maxsize=256)  # an accept stores `now` six times, and its start and end twice
+    def text(value: Any) -> Any:
+        if value is None:
+            return None
+        utc = _check_aware(value).astimezone(UTC).replace(tzinfo=None)
+        return utc.isoformat(" ", "microseconds")
+
+    samples = (
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 2, 59, 59, 999999, tzinfo=ZoneInfo("Europe/Berlin")),
+        datetime(999, 12, 31, 23, 0, 0, 5, tzinfo=timezone(timedelta(hours=-5))),
+    )
+    return text if all(text(v) == process(v) for v in samples) else process
+
+
+def _check_aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"refusing to store naive datetime {value.isoformat()}")
+    return value
+
+
+class _Tx:
+    """The accept transaction's cursor and dialect: prebuilt statements in, plain rows out."""
+
+    def __init__(self, cursor: Any, dialect: Any) -> None:
+        self.cursor = cursor
+        self.dialect = dialect
+
+    def run(self, stmt: Any, **params: Any) -> Any:
+        prepared = _driver_sql(self.dialect, stmt)
+        self.cursor.execute(prepared.sql, prepared.params(params))
+        return self.cursor
+
+    def run_many(self, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
+        prepared = _driver_sql(self.dialect, stmt)
+        self.cursor.executemany(prepared.sql, [prepared.params(r) for r in rows])
+
+
+@contextmanager
+def _write_transaction(runtime: Runtime) -> Iterator[_Tx]:
+    """One write transaction on the driver's connection: committed when the block ends,
+    rolled back on any error. SQLite: BEGIN IMMEDIATE takes the database's write lock up front
+    (the connection is in autocommit mode, so BEGIN and COMMIT are ours); PostgreSQL: the
+    driver begins, and the statements lock rows with FOR UPDATE."""
+    engine = runtime.engine
+    sqlite = is_sqlite(engine)
+    fairy = None
+    if sqlite and (engine.url.database or "") not in ("", ":memory:"):
+        dbapi = _sqlite_reader(engine)  # this thread's connection, never inside a transaction
+    else:
+        fairy = engine.raw_connection()
+        dbapi = fairy.dbapi_connection
+    try:
+        cursor = dbapi.cursor()
+        try:
+            if sqlite:
+                cursor.execute("BEGIN IMMEDIATE")
+            yield _Tx(cursor, engine.dialect)
+            dbapi.commit()
+        except BaseException:
+            dbapi.rollback()
+            raise
+        finally:
+            cursor.close()
+    finally:
+        if fairy is not None:
+            fairy.close()  # back to the pool
 
 
 def _span(interval: Interval) -> dict[str, datetime]:
@@ -1001,88 +1216,94 @@ def accept_invite(
 
     One transaction: lock the invite and the owner (PostgreSQL FOR UPDATE; SQLite BEGIN
     IMMEDIATE), check the time is still offered, read the owner's calendars live for that
-    interval, insert the booking under the unique (owner, start) index for active bookings and
-    withdraw overlapping times from the owner's other open invites. The calendar event and the
-    emails go to the outbox in the same transaction.
+    interval, check the buffer and the daily and weekly caps against the owner's active
+    bookings, insert the booking under the unique (owner, start) index for active bookings and
+    withdraw the times it rules out from the owner's other open invites. The calendar event
+    and the emails go to the outbox in the same transaction.
 
-    The busiest write of the app, so it runs prebuilt Core statements on one connection. The
-    calendars are opened (credentials fetched, which may write a refreshed token) before the
-    lock; they are read inside it, so a busy time added up to the moment of booking is seen.
+    The busiest write of the app, so it runs prebuilt statements on the driver's connection
+    and reads only the bookings of the chosen time's week. The calendars are opened
+    (credentials fetched, which may write a refreshed token) before the lock; they are read
+    inside it, so a busy time added up to the moment of booking is seen.
     """
     start = _aware(start)
     sql = _accept_sql()
     engine = runtime.engine
     sqlite = is_sqlite(engine)
+    integrity_error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
     conflict: TimeUnavailable | None = None
     calendars = owner_calendars(runtime, token=token)
+    # What does not depend on the database is worked out before the lock is taken.
+    token_hash, manage_url = hash_token(token), invite_url(runtime.config, token)
+    limits = _Limits(start, calendars.zone)
     try:
-        with writer_lock(runtime), engine.connect() as conn:
-            if sqlite:
-                conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            with conn.begin():
-                rows = conn.execute(sql.invite, {"token_hash": hash_token(token)}).all()
-                if not rows:
-                    raise InviteNotFound("no such invite")
-                invite = rows[0]
-                owner = invite.user_id
-                if not sqlite:
-                    conn.execute(sql.lock_owner, {"owner": owner})
-                times = [
-                    OfferedTime(_aware(r.t_start), _aware(r.t_end), r.t_window, bool(r.t_withdrawn))
-                    for r in rows
-                    if r.t_start is not None
-                ]
-                state = rules.link_state(invite.status, invite.expires_at, now=now)
-                if invite.status == "accepted":
-                    raise TimeUnavailable("this invite has already been accepted")
-                if state != rules.OPEN:
-                    raise InviteGone("expired" if invite.status == rules.OPEN else invite.status)
-                chosen = rules.find_offered(times, start, now=now)
-                if chosen is None:
-                    raise TimeUnavailable(
-                        "that time is no longer available", rules.remaining(times, now=now)
-                    )
-                span = _span(chosen.interval)
-                policy, zone = calendars.policy, calendars.zone
-                # The owner's other active bookings, widened by the buffer, are busy time;
-                # those of the weeks offered decide the daily and weekly caps.
-                held = _held_bookings(conn, owner, [*times, chosen], policy, zone)
-                busy = read_busy(calendars, _widened(chosen.interval, policy.buffer))
-                for warning in busy.warnings:
-                    log.warning("accept invite %s: %s", invite.id, warning)
-                full = booking_rules.cap_problem(
-                    chosen.start, [h.start for h in held], zone=zone, policy=policy
+        with writer_lock(runtime), _write_transaction(runtime) as tx:
+            rows = tx.run(sql.invite, token_hash=token_hash).fetchall()
+            if not rows:
+                raise InviteNotFound("no such invite")
+            invite_id, owner, contact_id, status, expires_at, email, google_status = rows[0][:7]
+            if not sqlite:
+                tx.run(sql.lock_owner, owner=owner).fetchall()
+            times = [
+                OfferedTime(_utc(r[7]), _utc(r[8]), r[9], bool(r[10]))
+                for r in rows
+                if r[7] is not None
+            ]
+            state = rules.link_state(status, _utc(expires_at), now=now)
+            if status == "accepted":
+                raise TimeUnavailable("this invite has already been accepted")
+            if state != rules.OPEN:
+                raise InviteGone("expired" if status == rules.OPEN else status)
+            chosen = rules.find_offered(times, start, now=now)
+            if chosen is None:
+                raise TimeUnavailable(
+                    "that time is no longer available", rules.remaining(times, now=now)
                 )
-                if booking_rules.too_close(
-                    chosen.interval, [*held, *busy.intervals], policy.buffer
-                ):
-                    # The owner got busy since the invite was sent: take the time off this
-                    # invite (and every other open one).
-                    conn.execute(sql.withdraw_all, {"owner": owner, **span})
-                    conflict = TimeUnavailable(
-                        "that time is no longer free",
-                        _bookable(times, held, policy, zone, now=now, skip=chosen.start),
-                    )
-                elif full is not None:
-                    conflict = TimeUnavailable(
-                        "that day is no longer available",
-                        _bookable(times, held, policy, zone, now=now, skip=chosen.start),
-                    )
-                else:
-                    booked = _book(
-                        runtime,
-                        conn,
-                        invite,
-                        chosen,
-                        now=now,
-                        invitee_timezone=invitee_timezone,
-                        manage_url=invite_url(runtime.config, token),
-                    )
-                    _withdraw_conflicting(
-                        conn, owner, chosen, [*held, chosen.interval], policy, zone
-                    )
-                    return booked
-    except IntegrityError:
+            policy, zone = calendars.policy, calendars.zone
+            interval = chosen.interval
+            # The owner's other active bookings near the chosen time, on its day, in its week.
+            bounds = limits.bounds(interval, policy.buffer)
+            near, on_day, in_week = tx.run(sql.held_counts, owner=owner, **bounds).fetchone()
+            widened = _widened(interval, policy.buffer)
+            busy = read_busy(calendars, widened)
+            for warning in busy.warnings:
+                log.warning("accept invite %s: %s", invite_id, warning)
+            if near or booking_rules.too_close(interval, busy.intervals, policy.buffer):
+                # The owner got busy since the invite was sent: take the time off this
+                # invite (and every other open one).
+                tx.run(sql.withdraw_all, owner=owner, **_span(interval))
+                conflict = TimeUnavailable(
+                    "that time is no longer free",
+                    _bookable(tx, owner, times, policy, zone, now=now, skip=chosen.start),
+                )
+            elif on_day >= policy.max_per_day or in_week >= policy.max_per_week:
+                conflict = TimeUnavailable(
+                    "that day is no longer available",
+                    _bookable(tx, owner, times, policy, zone, now=now, skip=chosen.start),
+                )
+            else:
+                booked = _book(
+                    runtime,
+                    tx,
+                    invite_id=invite_id,
+                    owner=owner,
+                    contact_id=contact_id,
+                    email=email,
+                    google=google_status == "ok",
+                    chosen=chosen,
+                    now=now,
+                    invitee_timezone=invitee_timezone,
+                    manage_url=manage_url,
+                )
+                # Take off other open invites every time the booking rules out: those
+                # within the buffer of it, and all those of its day (or week) once full.
+                tx.run(sql.withdraw_near, owner=owner, **_span(widened))
+                if on_day + 1 >= policy.max_per_day:
+                    tx.run(sql.withdraw_range, owner=owner, lo=limits.day_lo, hi=limits.day_hi)
+                if in_week + 1 >= policy.max_per_week:
+                    tx.run(sql.withdraw_range, owner=owner, lo=limits.week_lo, hi=limits.week_hi)
+                return booked
+    except integrity_error:
         # Another accept booked this owner's start first: the unique index said no.
         view = load_invite(runtime, token, now=now)
         raise TimeUnavailable(
@@ -1093,81 +1314,63 @@ def accept_invite(
     raise conflict
 
 
-@lru_cache(maxsize=1)
-def _booking_rules_sql() -> tuple[Any, Any, Any]:
-    """Active bookings of an owner in a range; withdrawing open invites' times starting in a
-    range, or overlapping a span. Only rows still offered are updated: on PostgreSQL a second
-    update of a row in one transaction re-checks its foreign key, whose share lock on the
-    invite would deadlock with accepts waiting on the owner lock."""
-    tim: Any = models.InviteTime.__table__  # a Table; typed as FromClause by the ORM
-    bkg, inv = models.Booking.__table__, models.Invite.__table__
-    held = select(bkg.c.start, bkg.c.end).where(
-        bkg.c.user_id == bindparam("owner"),
-        bkg.c.status == literal_column("'active'"),
-        bkg.c.start >= bindparam("lo"),
-        bkg.c.start < bindparam("hi"),
-    )
-    still_open = (
-        select(inv.c.id)
-        .where(inv.c.id == tim.c.invite_id, inv.c.status == literal_column("'open'"))
-        .exists()
-    )
-    withdraw = (
-        update(tim)
-        .where(
-            tim.c.user_id == bindparam("owner"),
-            still_open,
-            tim.c.withdrawn.is_(False),
-            tim.c.start >= bindparam("lo"),
-            tim.c.start < bindparam("hi"),
-        )
-        .values(withdrawn=True)
-    )
-    near = (
-        update(tim)
-        .where(
-            tim.c.user_id == bindparam("owner"),
-            still_open,
-            tim.c.withdrawn.is_(False),
-            tim.c.start < bindparam("t_end"),
-            tim.c.start > bindparam("earliest"),
-            tim.c.end > bindparam("t_start"),
-        )
-        .values(withdrawn=True)
-    )
-    return held, withdraw, near
+class _Limits:
+    """The booking rules around a chosen start, computed once: its day and its week (Monday
+    to Sunday) in the owner's zone, the buffer around the chosen time (what
+    booking_rules.too_close and cap_problem check), and the range of bookings that matter."""
+
+    def __init__(self, start: datetime, zone: ZoneInfo) -> None:
+        # Local midnights in UTC, as booking_rules.day_bounds and week_bounds give them.
+        day = start.astimezone(zone).date()
+        monday = day - timedelta(days=day.weekday())
+        self.day_lo, self.day_hi = _midnight(day, zone), _midnight(day + ONE_DAY, zone)
+        self.week_lo, self.week_hi = _midnight(monday, zone), _midnight(monday + ONE_WEEK, zone)
+
+    def bounds(self, chosen: Interval, buffer: timedelta) -> dict[str, datetime]:
+        """The held_counts statement's bounds for `chosen` (which starts at the start given)."""
+        near_lo, near_hi = chosen.start - buffer, chosen.end + buffer
+        # A booking within the buffer starts before near_hi and ends after near_lo, so it
+        # starts after near_lo - LONGEST_MEETING.
+        return {
+            "lo": min(self.week_lo, near_lo - LONGEST_MEETING),
+            "hi": max(self.week_hi, near_hi),
+            "near_lo": near_lo,
+            "near_hi": near_hi,
+            "day_lo": self.day_lo,
+            "day_hi": self.day_hi,
+            "week_lo": self.week_lo,
+            "week_hi": self.week_hi,
+        }
+
+
+ONE_DAY, ONE_WEEK = timedelta(days=1), timedelta(days=7)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def _widened(interval: Interval, by: timedelta) -> Interval:
     return Interval(interval.start - by, interval.end + by)
 
 
-def _held_bookings(
-    conn: Connection,
+def _bookable(
+    tx: _Tx,
     owner: int,
     times: Sequence[OfferedTime],
-    policy: SchedulingPolicy,
-    zone: ZoneInfo,
-) -> list[Interval]:
-    """The owner's active bookings that can matter to `times`: near them or in their weeks."""
-    weeks = [booking_rules.week_bounds(t.start.astimezone(zone).date(), zone) for t in times]
-    lo = min(*(w.start for w in weeks), *(t.start - LONGEST_MEETING - policy.buffer for t in times))
-    hi = max(*(w.end for w in weeks), *(t.end + policy.buffer for t in times))
-    held, _, _ = _booking_rules_sql()
-    rows = conn.execute(held, {"owner": owner, "lo": lo, "hi": hi})
-    return [Interval(_aware(s), _aware(e)) for s, e in rows]
-
-
-def _bookable(
-    times: Sequence[OfferedTime],
-    held: Sequence[Interval],
     policy: SchedulingPolicy,
     zone: ZoneInfo,
     *,
     now: datetime,
     skip: datetime,
 ) -> list[OfferedTime]:
-    """The remaining times (but `skip`) that the bookings and the caps still allow."""
+    """The remaining times (but `skip`) that the owner's bookings and the caps still allow
+    (for the 409 page: read for the weeks of all the invite's times)."""
+    weeks = [booking_rules.week_bounds(t.start.astimezone(zone).date(), zone) for t in times]
+    lo = min(*(w.start for w in weeks), *(t.start - LONGEST_MEETING - policy.buffer for t in times))
+    hi = max(*(w.end for w in weeks), *(t.end + policy.buffer for t in times))
+    rows = tx.run(_accept_sql().held, owner=owner, lo=lo, hi=hi).fetchall()
+    held = [Interval(_utc(s), _utc(e)) for s, e in rows]
     starts = [h.start for h in held]
     return [
         t
@@ -1176,31 +1379,6 @@ def _bookable(
         and not booking_rules.too_close(t.interval, held, policy.buffer)
         and booking_rules.cap_problem(t.start, starts, zone=zone, policy=policy) is None
     ]
-
-
-def _withdraw_conflicting(
-    conn: Connection,
-    owner: int,
-    chosen: OfferedTime,
-    held: Sequence[Interval],
-    policy: SchedulingPolicy,
-    zone: ZoneInfo,
-) -> None:
-    """After a booking, take off other open invites every time it rules out: those within the
-    buffer of it, and all those of its day (or week) once that is full."""
-    _, withdraw, near = _booking_rules_sql()
-    # The booked time itself (widened by the buffer, if any): one UPDATE for both. The booked
-    # invite is no longer open by now, so its own times stay as they are.
-    conn.execute(near, {"owner": owner, **_span(_widened(chosen.interval, policy.buffer))})
-    day = chosen.start.astimezone(zone).date()
-    starts = [h.start for h in held]
-    on_day = sum(1 for s in starts if s.astimezone(zone).date() == day)
-    if on_day >= policy.max_per_day:
-        bounds = booking_rules.day_bounds(day, zone)
-        conn.execute(withdraw, {"owner": owner, "lo": bounds.start, "hi": bounds.end})
-    week = booking_rules.week_bounds(day, zone)
-    if sum(1 for s in starts if week.start <= s < week.end) >= policy.max_per_week:
-        conn.execute(withdraw, {"owner": owner, "lo": week.start, "hi": week.end})
 
 
 @contextmanager
@@ -1305,10 +1483,14 @@ def _restore_by_rules(
 
 def _book(
     runtime: Runtime,
-    conn: Connection,
-    invite: Any,
-    chosen: OfferedTime,
+    tx: _Tx,
     *,
+    invite_id: int,
+    owner: int,
+    contact_id: int,
+    email: str,
+    google: bool,
+    chosen: OfferedTime,
     now: datetime,
     invitee_timezone: str,
     manage_url: str,
@@ -1316,36 +1498,35 @@ def _book(
     sql = _accept_sql()
     domain = runtime.config.mail.from_address.partition("@")[2] or "meetagain.local"
     uid = f"{secrets.token_hex(16)}@{domain}"
-    result = conn.execute(
+    row = tx.run(
         sql.insert_booking,
-        {
-            "user_id": invite.user_id,
-            "invite_id": invite.id,
-            "contact_id": invite.contact_id,
-            "start": chosen.start,
-            "end": chosen.end,
-            "status": "active",
-            "ical_uid": uid,
-            "sequence": 0,
-            "calendar_event_id": "",
-            "calendar_error": "",
-            "met": None,
-            "created_at": now,
-        },
-    )  # the unique index decides here
-    (booking_id,) = result.inserted_primary_key or (None,)
-    assert booking_id is not None
+        user_id=owner,
+        invite_id=invite_id,
+        contact_id=contact_id,
+        start=chosen.start,
+        end=chosen.end,
+        status="active",
+        ical_uid=uid,
+        sequence=0,
+        calendar_event_id="",
+        calendar_error="",
+        met=None,
+        created_at=now,
+    ).fetchone()  # the unique index decides here
+    assert row is not None
+    booking_id = row[0]
     zone = _check_zone(invitee_timezone)
     if zone:
-        conn.execute(sql.accepted_in_zone, {"invite_id": invite.id, "at": now, "zone": zone})
+        tx.run(sql.accepted_in_zone, invite_id=invite_id, at=now, zone=zone)
     else:
-        conn.execute(sql.accepted, {"invite_id": invite.id, "at": now})
+        tx.run(sql.accepted, invite_id=invite_id, at=now)
     _queue_booking_messages(
-        runtime,
-        conn,
-        invite,
-        booking_id,
-        google=invite.google_status == "ok",
+        tx,
+        owner=owner,
+        email=email,
+        booking_id=booking_id,
+        domain=domain,
+        google=google,
         now=now,
         manage_url=manage_url,
     )
@@ -1395,19 +1576,19 @@ def _owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:
 
 
 def _queue_booking_messages(
-    runtime: Runtime,
-    conn: Connection,
-    invite: Any,
-    booking_id: int,
+    tx: _Tx,
     *,
+    owner: int,
+    email: str,
+    booking_id: int,
+    domain: str,
     google: bool,
     now: datetime,
     manage_url: str = "",
 ) -> None:
-    """Queue what a booking sets off, in one INSERT. The emails are rendered by the outbox
-    worker (they are the slow part), from the booking as it stands, with the Message-ID fixed
-    here."""
-    domain = runtime.config.mail.from_address.partition("@")[2] or "meetagain.local"
+    """Queue what a booking sets off, in the booking's transaction. The emails are rendered by
+    the outbox worker (they are the slow part), from the booking as it stands, with the
+    Message-ID fixed here."""
     at = now.isoformat()
     # The owner is told of every answer.
     jobs: list[tuple[str, dict[str, Any], str]] = [
@@ -1418,7 +1599,7 @@ def _queue_booking_messages(
                 "booking_id": booking_id,
                 "google": google,
                 "purpose": "answer",
-                "subject": f"{invite.email or 'The invitee'} accepted",
+                "subject": f"{email or 'The invitee'} accepted",
                 "at": at,
             },
             make_msgid(domain=domain),
@@ -1426,7 +1607,7 @@ def _queue_booking_messages(
     ]
     if google:
         jobs.append(("calendar_insert", {"booking_id": booking_id}, ""))
-    if invite.email:
+    if email:
         jobs.append(
             (
                 "email_render",
@@ -1436,13 +1617,29 @@ def _queue_booking_messages(
                     "with_ics": not google,
                     "manage_url": manage_url,
                     "purpose": "confirmation",
-                    "subject": f"Booking confirmation to {invite.email}",
+                    "subject": f"Booking confirmation to {email}",
                     "at": at,
                 },
                 make_msgid(domain=domain),
             )
         )
-    enqueue_many(conn, user_id=invite.user_id, jobs=jobs, now=now)
+    tx.run_many(
+        _accept_sql().insert_outbox,
+        [
+            {
+                "user_id": owner,
+                "kind": kind,
+                "payload": payload,
+                "message_id": message_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "created_at": now,
+            }
+            for kind, payload, message_id in jobs
+        ],
+    )
 
 
 class NothingToSend(Exception):
