@@ -1,0 +1,180 @@
+"""The invitee's other answers: declining, and suggesting other times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.invite_email import build_notice
+from integrations.storage import models
+from integrations.storage.db import transaction
+from integrations.storage.outbox import enqueue_email
+from scheduler import invites as rules
+from scheduler.invites import OfferedTime
+from scheduler.model import Interval
+from web.composition import Runtime
+from web.services.invites.accepting import writer_lock
+from web.services.invites.busy import OwnerCalendars, owner_calendars, read_busy
+from web.services.invites.errors import InviteGone
+from web.services.invites.helpers import (
+    MORE_TIMES,
+    SUGGEST_DAYS,
+    _aware,
+    _check_zone,
+    _load_invite,
+    _parties,
+    _zone_name,
+    user_config,
+)
+
+
+def _open_for_answer(session: Session, token: str, *, now: datetime) -> models.Invite:
+    invite = _load_invite(session, token, lock=True)
+    if rules.link_state(invite.status, invite.expires_at, now=now) != rules.OPEN:
+        raise InviteGone("expired" if invite.status == rules.OPEN else invite.status)
+    return invite
+
+
+def decline_invite(
+    runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
+) -> None:
+    """ "Not now": close the invite, keep the optional note, tell the owner."""
+    with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
+        invite = _open_for_answer(session, token, now=now)
+        invite.status = "declined"
+        invite.answer_note = note.strip()[:2000]
+        invite.answered_at = now
+        if _check_zone(invitee_timezone):
+            invite.invitee_timezone = invitee_timezone
+        _notify_owner(
+            runtime,
+            session,
+            invite,
+            now=now,
+            verb="declined",
+            detail="They said not now." + _quoted(invite.answer_note),
+        )
+
+
+def suggest_other_times(
+    runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
+) -> list[OfferedTime]:
+    """ "None of these work": with a note, record it and tell the owner; without one, add up to
+    six more free times (fresh busy check, next two weeks, same windows) and return them.
+    """
+    note = note.strip()[:2000]
+    calendars = None if note else owner_calendars(runtime, token=token)
+    with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
+        invite = _open_for_answer(session, token, now=now)
+        if _check_zone(invitee_timezone):
+            invite.invitee_timezone = invitee_timezone
+        if note:
+            invite.status = "suggested"
+            invite.answer_note = note
+            invite.answered_at = now
+            _notify_owner(
+                runtime,
+                session,
+                invite,
+                now=now,
+                verb="suggested something else",
+                detail=_quoted(note).strip(),
+            )
+            return []
+        assert calendars is not None
+        added = _more_times(runtime, session, invite, calendars, now=now)
+        session.flush()
+        return added
+
+
+def _quoted(note: str) -> str:
+    return f'\n\nTheir note: "{note}"' if note else ""
+
+
+def _more_times(
+    runtime: Runtime,
+    session: Session,
+    invite: models.Invite,
+    calendars: OwnerCalendars,
+    *,
+    now: datetime,
+) -> list[OfferedTime]:
+    user = session.get(models.User, invite.user_id)
+    assert user is not None
+    config = user_config(runtime, user)
+    zone = ZoneInfo(_zone_name(user, config))
+    wanted = {t.window for t in invite.times if t.window}
+    windows = [w for w in config.windows if not wanted or w.name in wanted] or list(config.windows)
+    horizon = Interval(now, now + timedelta(days=SUGGEST_DAYS + 1))
+    report = read_busy(calendars, horizon)
+    taken = [
+        Interval(b.start, b.end)
+        for b in session.scalars(
+            select(models.Booking).where(
+                models.Booking.user_id == invite.user_id,
+                models.Booking.status == "active",
+                models.Booking.end > now,
+            )
+        )
+    ]
+    from scheduler.slots import free_slots
+
+    slots = free_slots(
+        [*report.intervals, *taken],
+        windows,
+        zone=zone,
+        start=now.astimezone(zone).date(),
+        days=SUGGEST_DAYS,
+        now=now,
+        policy=config.scheduling,
+    )
+    existing = {_aware(t.start) for t in invite.times}
+    fresh = rules.cut_times(
+        slots, duration=config.scheduling.duration, limit=MORE_TIMES, exclude=existing
+    )
+    added = []
+    for t in fresh:
+        invite.times.append(
+            models.InviteTime(
+                user_id=invite.user_id,
+                start=t.start.astimezone(UTC),
+                end=t.end.astimezone(UTC),
+                window=t.window,
+                withdrawn=False,
+            )
+        )
+        added.append(OfferedTime(t.start, t.end, t.window))
+    if added:
+        invite.expires_at = max(
+            invite.expires_at, rules.expires_at((t.start for t in added), now=now)
+        )
+    return added
+
+
+def _notify_owner(
+    runtime: Runtime,
+    session: Session,
+    invite: models.Invite,
+    *,
+    now: datetime,
+    verb: str,
+    detail: str,
+) -> None:
+    owner, invitee = _parties(session, invite)
+    if not owner.email:
+        return
+    msg = build_notice(
+        from_address=runtime.config.mail.from_address,
+        on_behalf_of=invitee,
+        to=owner,
+        subject=f"{invitee.name} {verb}",
+        paragraphs=[f"{invitee.name} answered your coffee invite: {verb}.{detail}"],
+        links=[("Open meetagain", f"{runtime.config.web.base_url}/")],
+        when=now,
+    )
+    enqueue_email(
+        session, user_id=invite.user_id, message=msg, now=now, purpose="answer", invite_id=invite.id
+    )

@@ -1,0 +1,224 @@
+"""The owner's live busy times, read when an invitee accepts (calendars opened once, cached)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from integrations.config import Config, ConfigError, with_user_settings
+from scheduler.model import BusyReport, Interval, SchedulingPolicy
+from web.composition import Runtime
+from web.services.invites.driver import _compiled, _driver_cursor, _fetch
+from web.services.invites.errors import InviteNotFound
+from web.services.invites.helpers import _short_sleep, hash_token
+from web.services.invites.sql import _calendar_statements
+
+
+@dataclass
+class OwnerCalendars:
+    """The owner's calendars, opened (credentials fetched) before any lock is taken.
+
+    Getting Google credentials may refresh and save a token, a write that must not wait on the
+    booking transaction's lock; reading them is what happens inside it.
+    """
+
+    sources: list[Any]
+    warnings: list[str]
+    # The owner's booking rules (buffer, caps) and zone, read with the calendars.
+    policy: SchedulingPolicy = field(default_factory=SchedulingPolicy)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+
+@dataclass(frozen=True)
+class _CalendarRow:
+    name: str
+    kind: str
+    location: str
+    username: str
+    secret_encrypted: bytes | None
+    external_id: str
+
+
+def owner_calendars(
+    runtime: Runtime, user_id: int | None = None, *, token: str | None = None
+) -> OwnerCalendars:
+    """Open every calendar of the user (or of the invite `token` belongs to) that counts as
+    busy, bypassing the busy cache. InviteNotFound for an unknown token."""
+    by_user, by_token = _calendar_statements()
+    dialect = runtime.engine.dialect
+    with _driver_cursor(runtime) as cursor:
+        if token is not None:
+            found = _fetch(cursor, _compiled(dialect, by_token), token_hash=hash_token(token))
+            if not found:
+                raise InviteNotFound("no such invite")
+        else:
+            found = _fetch(cursor, _compiled(dialect, by_user), user_id=user_id)
+    assert found, f"no user {user_id}"
+    owner_id, email, timezone, settings = found[0][:4]
+    rows = tuple(_CalendarRow(*r[5:11]) for r in found if r[4] is not None)
+    # Opening is pure given these rows and the config, except that a local file is checked to
+    # exist: reuse what was opened for exactly the same rows when every source is a LiveFile
+    # (which looks at the file again on every read). Google is opened each time (credentials).
+    raw_settings = settings if isinstance(settings, str | bytes) else json.dumps(settings)
+    key = (id(runtime.config), owner_id, email, timezone, raw_settings, rows)
+    opened = _OPENED.get(key)
+    if opened is None or opened.base is not runtime.config:
+        opened = _open_calendars(runtime, rows, email, timezone, settings)
+        if not opened.warnings and all(isinstance(src, LiveFile) for src in opened.sources):
+            if len(_OPENED) >= 256:
+                _OPENED.clear()
+            _OPENED[key] = opened
+    sources = list(opened.sources)
+    warnings = list(opened.warnings)
+    google_ids = [r.external_id or "primary" for r in rows if r.kind == "google"]
+    if google_ids:
+        google = _google_source(runtime, owner_id, google_ids)
+        if google is None:
+            warnings.append("Google Calendar is not connected; its busy time was not checked")
+        else:
+            sources.append(google)
+    return OwnerCalendars(sources, warnings, opened.policy, opened.zone)
+
+
+@dataclass(frozen=True)
+class _Opened:
+    base: Config
+    sources: tuple[Any, ...]
+    warnings: tuple[str, ...]
+    policy: SchedulingPolicy
+    zone: ZoneInfo
+
+
+_OPENED: dict[tuple[Any, ...], _Opened] = {}
+
+
+def _open_calendars(
+    runtime: Runtime,
+    rows: Sequence[_CalendarRow],
+    email: str,
+    timezone: str | None,
+    settings: Any,
+) -> _Opened:
+    if isinstance(settings, str | bytes):  # SQLite hands back the JSON text
+        settings = json.loads(settings)
+    try:
+        config = with_user_settings(runtime.config, settings or {}, timezone or "")
+    except ConfigError:
+        config = runtime.config
+    zone = ZoneInfo(config.owner.timezone or timezone or "UTC")
+    me = (email, *config.owner.emails)
+    sources: list[Any] = []
+    warnings: list[str] = []
+    for row in rows:
+        if row.kind == "google":
+            continue
+        try:
+            sources.append(_open_row(runtime, config, row, zone=zone, me=me))
+        except Exception as exc:  # an unreadable calendar is reported, never fatal here
+            warnings.append(f"{row.name}: {exc}")
+    return _Opened(runtime.config, tuple(sources), tuple(warnings), config.scheduling, zone)
+
+
+def read_busy(calendars: OwnerCalendars, interval: Interval) -> BusyReport:
+    """Read the opened calendars now for `interval`.
+
+    A calendar that cannot be read becomes a warning, not a refusal: the owner offered these
+    times when they were free, and inside meetagain the bookings table and its unique index
+    still rule out double booking.
+    """
+    from integrations.calendars.errors import CalendarError
+    from integrations.calendars.sources import collect_busy
+
+    warnings = list(calendars.warnings)
+    if not calendars.sources:
+        return BusyReport((), tuple(warnings))
+    try:
+        report = collect_busy(calendars.sources, interval)
+    except CalendarError as exc:
+        return BusyReport((), (*warnings, str(exc)))
+    except Exception as exc:  # e.g. Google RefreshError: the grant was revoked meanwhile
+        return BusyReport((), (*warnings, f"{exc.__class__.__name__}: {exc}"))
+    return BusyReport(report.intervals, (*warnings, *report.warnings))
+
+
+def _open_row(
+    runtime: Runtime, config: Config, row: _CalendarRow, *, zone: ZoneInfo, me: Sequence[str]
+) -> Any:
+    from integrations.calendars.sources import is_url, open_source
+
+    if row.kind == "caldav":
+        from integrations.calendars.caldav_source import CalDavSource
+
+        password = ""
+        if row.secret_encrypted:
+            from web.services.accounts import secret_box
+
+            password = secret_box(runtime).decrypt_text(row.secret_encrypted)
+        return CalDavSource(row.location, row.username, password, zone=zone, me=me)
+    # runtime=None: not the database's busy cache; feeds and servers are asked now.
+    source = open_source(row.location, config, zone=zone, me=me, runtime=None)
+    path = Path(row.location).expanduser()
+    if row.kind == "ics" and not is_url(row.location) and path.is_file():
+        return LiveFile(source, path, zone=str(zone), me=tuple(me))
+    return source
+
+
+# (file stamp, interval covered, busy intervals, their (start, end) in UTC for filtering)
+_Parsed = tuple[tuple[int, int, int], Interval, list[Interval], list[tuple[datetime, datetime]]]
+
+
+class LiveFile:
+    """A local calendar file read live: every call looks at the file as it is now.
+
+    Parsing costs milliseconds, so the parse of a wide window is kept in memory and reused only
+    while the file is exactly the one parsed (same inode, size and modification time in ns);
+    any change to the file is seen by the next call.
+    """
+
+    WINDOW = timedelta(days=120)
+    _memo: ClassVar[dict[tuple[str, str, tuple[str, ...]], _Parsed]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, source: Any, path: Path, *, zone: str, me: tuple[str, ...]) -> None:
+        self.source = source
+        self.path = path
+        self.name = getattr(source, "name", str(path))
+        self.key = (str(path.resolve()), zone, me)
+
+    def busy(self, interval: Interval) -> list[Interval]:
+        st = self.path.stat()
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._lock:
+            hit = self._memo.get(self.key)
+        if hit is not None and hit[0] == stamp and hit[1].contains(interval):
+            # Interval.overlaps, on UTC bounds computed once per parse.
+            lo, hi = interval.start.astimezone(UTC), interval.end.astimezone(UTC)
+            return [i for i, (s, e) in zip(hit[2], hit[3], strict=True) if s < hi and lo < e]
+        covered = Interval(interval.start, max(interval.end, interval.start + self.WINDOW))
+        found = list(self.source.busy(covered))
+        after = self.path.stat()
+        if (after.st_ino, after.st_size, after.st_mtime_ns) == stamp:  # unchanged while parsed
+            spans = [(i.start.astimezone(UTC), i.end.astimezone(UTC)) for i in found]
+            with self._lock:
+                self._memo[self.key] = (stamp, covered, found, spans)
+        return [i for i in found if i.overlaps(interval)]
+
+
+def _google_source(runtime: Runtime, user_id: int, calendar_ids: list[str]) -> Any:
+    try:
+        from integrations.calendars.google_source import GoogleFreeBusySource
+        from web.services.google import credentials_for
+    except ImportError:  # pragma: no cover
+        return None
+    creds = credentials_for(runtime, user_id)
+    if creds is None:
+        return None
+    return GoogleFreeBusySource(
+        creds, calendar_ids, api_endpoint=runtime.config.google.api_endpoint, sleep=_short_sleep
+    )

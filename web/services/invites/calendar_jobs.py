@@ -1,0 +1,197 @@
+"""The outbox's calendar work: writing and deleting the Google Calendar event of a booking."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+
+from integrations.invite_email import build_notice
+from integrations.storage import models
+from integrations.storage.db import transaction
+from integrations.storage.outbox import enqueue_email
+from scheduler.model import Interval
+from web.composition import Runtime
+from web.services.invites.helpers import _parties, _short_sleep
+from web.services.invites.notices import (
+    _attach_request,
+    _coffee_event,
+    _owner_links,
+    _queue_invitee_confirmation,
+)
+
+log = logging.getLogger(__name__)
+
+
+class CalendarWriteFailed(Exception):
+    """Google said no for now; the outbox retries (the booking stands)."""
+
+    permanent = False
+
+
+def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) -> None:
+    """Outbox job: put a booking on the owner's Google Calendar with the invitee as attendee.
+
+    Without usable credentials (disconnected, or the grant was revoked) the invitation goes by
+    email instead and the owner sees why. A Google error is recorded on the booking (shown on
+    the dashboard) and raised so the outbox retries with backoff.
+    """
+    from google.auth.exceptions import RefreshError
+
+    with transaction(runtime.sessions) as session:
+        booking = session.get(models.Booking, booking_id)
+        if booking is None or booking.status != "active" or booking.calendar_event_id:
+            return
+        invite = session.get(models.Invite, booking.invite_id)
+        assert invite is not None
+        owner, invitee = _parties(session, invite)
+        event = _coffee_event(runtime, booking, owner, invitee, token_url=None)
+        calendar_id = (
+            session.scalar(
+                select(models.Calendar.external_id).where(
+                    models.Calendar.user_id == booking.user_id,
+                    models.Calendar.kind == "google",
+                    models.Calendar.receives_events.is_(True),
+                )
+            )
+            or "primary"
+        )
+    from web.services.google import credentials_for
+
+    creds = credentials_for(runtime, booking.user_id)
+    error = ""
+    event_id = ""
+    if creds is None:
+        error = (
+            "Google Calendar needs reconnecting, so the coffee was not added there; "
+            "the invitation went out by email instead."
+        )
+    else:
+        from integrations.calendars.google_source import GoogleEventWriter
+
+        writer = GoogleEventWriter(
+            creds,
+            calendar_id=calendar_id,
+            api_endpoint=runtime.config.google.api_endpoint,
+            meet=runtime.config.google.meet_link,
+            sleep=_short_sleep,
+        )
+        try:
+            event_id = writer.create_event(
+                summary=event.summary,
+                interval=Interval(event.start, event.end),
+                attendee=event.attendee_email,
+                description=event.description,
+                uid=event.uid,
+            )
+        except RefreshError:
+            from web.services.google import mark_needs_reconnect
+
+            mark_needs_reconnect(
+                runtime, booking.user_id, "Google no longer accepts meetagain's access."
+            )
+            error = (
+                "Google Calendar needs reconnecting, so the coffee was not added there; "
+                "the invitation went out by email instead."
+            )
+        except Exception as exc:  # any Google failure: keep the booking, tell, retry
+            _record_calendar_problem(
+                runtime, booking_id, f"Google Calendar: {exc}", now=now, fall_back_to_email=True
+            )
+            raise CalendarWriteFailed(f"Google Calendar: {exc}") from exc
+    if event_id:
+        with transaction(runtime.sessions) as session:
+            row = session.get(models.Booking, booking_id)
+            if row is not None:
+                row.calendar_event_id = event_id
+                row.calendar_error = ""
+        return
+    _record_calendar_problem(
+        runtime, booking_id, error, now=now, fall_back_to_email=True, final=True
+    )
+
+
+def _record_calendar_problem(
+    runtime: Runtime,
+    booking_id: int,
+    error: str,
+    *,
+    now: datetime,
+    fall_back_to_email: bool,
+    final: bool = False,
+) -> None:
+    with transaction(runtime.sessions) as session:
+        booking = session.get(models.Booking, booking_id)
+        if booking is None:
+            return
+        first_problem = not booking.calendar_error
+        booking.calendar_error = error[:2000]
+        if fall_back_to_email and first_problem:
+            # The invitee still gets the .ics, whatever Google does later (same UID, so a
+            # later Google invitation updates the same event instead of adding one).
+            invite = session.get(models.Invite, booking.invite_id)
+            assert invite is not None
+            if invite.email:
+                _queue_invitee_confirmation(
+                    runtime,
+                    session,
+                    invite,
+                    booking,
+                    with_ics=True,
+                    now=now,
+                )
+        if final:
+            # No Google event will come: the owner needs the calendar invitation too.
+            log.warning("booking %s: %s", booking_id, error)
+            invite = session.get(models.Invite, booking.invite_id)
+            assert invite is not None
+            owner, invitee = _parties(session, invite)
+            if owner.email:
+                msg = build_notice(
+                    from_address=runtime.config.mail.from_address,
+                    on_behalf_of=invitee,
+                    to=owner,
+                    subject=f"Add to your calendar: coffee with {invitee.name}",
+                    paragraphs=[error, "The calendar invitation is attached."],
+                    links=_owner_links(runtime, booking.id),
+                    when=now,
+                )
+                _attach_request(runtime, msg, booking, owner, invitee, now=now)
+                enqueue_email(
+                    session,
+                    user_id=booking.user_id,
+                    message=msg,
+                    now=now,
+                    purpose="calendar_fallback",
+                    booking_id=booking.id,
+                )
+
+
+def delete_calendar_event(runtime: Runtime, booking_id: int, event_id: str) -> None:
+    """Outbox job: remove a cancelled coffee from Google Calendar (Google tells the attendee)."""
+    from web.services.google import credentials_for
+
+    with transaction(runtime.sessions) as session:
+        booking = session.get(models.Booking, booking_id)
+        if booking is None:
+            return
+        user_id = booking.user_id
+        calendar_id = (
+            session.scalar(
+                select(models.Calendar.external_id).where(
+                    models.Calendar.user_id == user_id,
+                    models.Calendar.kind == "google",
+                    models.Calendar.receives_events.is_(True),
+                )
+            )
+            or "primary"
+        )
+    creds = credentials_for(runtime, user_id)
+    if creds is None:
+        raise CalendarWriteFailed("Google Calendar needs reconnecting to remove the event")
+    from integrations.calendars.google_source import GoogleEventWriter
+
+    GoogleEventWriter(
+        creds, calendar_id=calendar_id, api_endpoint=runtime.config.google.api_endpoint
+    ).delete_event(event_id)

@@ -1,0 +1,247 @@
+"""Creating an invite: validation of the contact and the offered times, then the invite row."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.invite_email import Party, build_invite_email
+from integrations.storage import models
+from integrations.storage.db import transaction
+from integrations.storage.outbox import enqueue_email
+from scheduler import booking_rules
+from scheduler import invites as rules
+from scheduler.model import Interval, ProposedTime
+from web.composition import Runtime
+from web.errors import UserError
+from web.services.invites.helpers import (
+    LONGEST_MEETING,
+    TOKEN_BYTES,
+    _aware,
+    _check_zone,
+    _display_zones,
+    _zone_name,
+    default_message,
+    hash_token,
+    invite_url,
+    user_config,
+)
+from web.services.invites.views import CreatedInvite
+
+
+def create_invite(
+    runtime: Runtime,
+    user_id: int,
+    contact_id: int,
+    times: Sequence[ProposedTime],
+    message: str | None = None,
+    *,
+    send_email: bool = True,
+    now: datetime,
+    force: bool = False,
+    share_times: bool = False,
+) -> CreatedInvite:
+    """Create an invite with its times; its email goes to the outbox in the same transaction.
+
+    Refuses (UserError) a time within the buffer of a booked coffee, on a day or in a week at
+    its cap, or within the buffer of a time offered in another open invite (`share_times`
+    allows the last, for tests of racing accepts). Unless `force`, also refuses a contact who
+    is do-not-invite, snoozed or paused, or who already has an open invite.
+    """
+    rules_now = _aware(now)
+    ordered = sorted(times, key=lambda t: t.start)
+    for t in ordered:
+        if t.start.tzinfo is None or t.end.tzinfo is None:
+            raise UserError(f"proposed time {t.start.isoformat()} has no time zone")
+        if t.end <= t.start:
+            raise UserError(f"proposed time {t.start.isoformat()} ends before it starts")
+        if t.end - t.start > LONGEST_MEETING:
+            raise UserError(f"proposed time {t.start.isoformat()} is longer than 12 hours")
+        if t.start <= rules_now:
+            raise UserError(f"proposed time {t.start.isoformat()} is in the past")
+    if len({t.start for t in ordered}) != len(ordered):
+        raise UserError("the same time is proposed twice")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    with transaction(runtime.sessions) as session:
+        contact = session.get(models.Contact, contact_id)
+        if contact is None or contact.user_id != user_id:
+            raise UserError(f"no contact {contact_id} for this user")
+        user = session.get(models.User, user_id)
+        assert user is not None
+        _check_new_invite(
+            session,
+            runtime,
+            user,
+            contact,
+            ordered,
+            now=rules_now,
+            force=force,
+            share_times=share_times,
+        )
+        email = contact.emails[0].email if contact.emails else ""
+        if send_email and not email:
+            raise UserError(
+                f"{contact.name} has no email address: use --no-email and send the link"
+            )
+        text = (
+            message
+            if message is not None and message.strip()
+            else default_message(user.name, contact)
+        )
+        invite = models.Invite(
+            user_id=user_id,
+            contact_id=contact_id,
+            token_hash=hash_token(token),
+            email=email,
+            message=text,
+            status=rules.OPEN,
+            invitee_timezone=_check_zone(contact.timezone or ""),
+            answer_note="",
+            created_at=rules_now,
+            expires_at=rules.expires_at((t.start for t in ordered), now=rules_now),
+        )
+        invite.times = [
+            models.InviteTime(
+                user_id=user_id,
+                start=t.start.astimezone(UTC),
+                end=t.end.astimezone(UTC),
+                window=t.window,
+                withdrawn=False,
+            )
+            for t in ordered
+        ]
+        session.add(invite)
+        session.flush()
+        url = invite_url(runtime.config, token)
+        if send_email:
+            config = user_config(runtime, user)
+            owner_zone = _zone_name(user, config)
+            msg = build_invite_email(
+                from_address=runtime.config.mail.from_address,
+                owner=Party(user.name or user.email, user.email),
+                invitee=Party(contact.name, email),
+                message_text=text,
+                times=ordered,
+                zone_names=_display_zones(invite.invitee_timezone, owner_zone),
+                url=url,
+                when=rules_now,
+            )
+            enqueue_email(
+                session,
+                user_id=user_id,
+                message=msg,
+                now=rules_now,
+                purpose="invite",
+                invite_id=invite.id,
+            )
+        return CreatedInvite(url=url, invite_id=invite.id, times=tuple(ordered))
+
+
+def contact_problem(
+    session: Session,
+    contact: models.Contact,
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+    pause_after: int | None = None,
+) -> str | None:
+    """Why the contact must not get a new invite (do-not-invite, snoozed, paused, an invite
+    already open), in one sentence, or None. `pause_after`: the rules' number of invites
+    ignored in a row that pauses a contact."""
+    if contact.do_not_invite:
+        return f"{contact.name} is marked do-not-invite"
+    today = now.astimezone(zone).date()
+    if contact.snoozed_until is not None and contact.snoozed_until > today:
+        until = contact.snoozed_until
+        return f"{contact.name} is snoozed until {until:%a} {until.day} {until:%b} {until.year}"
+    paused = contact.paused
+    if not paused and pause_after:
+        from web.services.planning import invite_facts
+
+        history = invite_facts(session, contact.user_id, now=now, zone=zone).history
+        found = history.get(contact.id)
+        paused = found is not None and found.ignored_in_a_row >= pause_after
+    if paused:
+        return f"{contact.name} is paused after ignored invites: unpause them first"
+    sent = session.scalar(
+        select(models.Invite.created_at)
+        .where(
+            models.Invite.user_id == contact.user_id,
+            models.Invite.contact_id == contact.id,
+            models.Invite.status == rules.OPEN,
+            models.Invite.expires_at > now,
+        )
+        .order_by(models.Invite.created_at.desc())
+        .limit(1)
+    )
+    if sent is not None:
+        day = sent.astimezone(zone).date()
+        return f"{contact.name} already has an open invite (sent {day:%a} {day.day} {day:%b})"
+    return None
+
+
+def _check_new_invite(
+    session: Session,
+    runtime: Runtime,
+    user: models.User,
+    contact: models.Contact,
+    times: Sequence[ProposedTime],
+    *,
+    now: datetime,
+    force: bool,
+    share_times: bool,
+) -> None:
+    config = user_config(runtime, user)
+    zone = ZoneInfo(_zone_name(user, config))
+    policy = config.scheduling
+    if not force:
+        problem = contact_problem(
+            session,
+            contact,
+            zone=zone,
+            now=now,
+            pause_after=config.rules.ignored_invites_to_pause,
+        )
+        if problem:
+            raise UserError(problem)
+    if not times:
+        return
+    lo = min(t.start for t in times) - timedelta(days=7) - LONGEST_MEETING - policy.buffer
+    hi = max(t.end for t in times) + timedelta(days=7) + policy.buffer
+    bkg, tim, inv = models.Booking, models.InviteTime, models.Invite
+    bookings = [
+        Interval(_aware(s), _aware(e))
+        for s, e in session.execute(
+            select(bkg.start, bkg.end).where(
+                bkg.user_id == user.id, bkg.status == "active", bkg.start >= lo, bkg.start < hi
+            )
+        )
+    ]
+    offered: list[Interval] = []
+    if not share_times:
+        offered = [
+            Interval(_aware(s), _aware(e))
+            for s, e in session.execute(
+                select(tim.start, tim.end)
+                .join(inv, inv.id == tim.invite_id)
+                .where(
+                    tim.user_id == user.id,
+                    tim.withdrawn.is_(False),
+                    tim.start >= lo,
+                    tim.start < hi,
+                    inv.status == rules.OPEN,
+                    inv.expires_at > now,
+                )
+            )
+        ]
+    for t in times:
+        problem = booking_rules.time_problem(
+            Interval(t.start, t.end), bookings=bookings, offered=offered, zone=zone, policy=policy
+        )
+        if problem:
+            raise UserError(f"{booking_rules.at(t.start, zone)} cannot be offered: {problem}")

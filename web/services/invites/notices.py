@@ -1,0 +1,197 @@
+"""Emails about a booking, for the owner and the invitee, and the coffee's calendar event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from integrations.icalendar_invite import CoffeeEvent, build_ics
+from integrations.invite_email import Party, attach_calendar, build_notice
+from integrations.storage import models
+from integrations.storage.db import transaction
+from integrations.storage.outbox import enqueue_email
+from scheduler.invites import format_span
+from web.composition import Runtime
+from web.services.invites.helpers import _display_zones, _parties, _zone_name, user_config
+
+
+def _coffee_event(
+    runtime: Runtime,
+    booking: models.Booking,
+    owner: Party,
+    invitee: Party,
+    *,
+    token_url: str | None,
+) -> CoffeeEvent:
+    first = invitee.name.split()[0] if invitee.name else invitee.email
+    return CoffeeEvent(
+        uid=booking.ical_uid,
+        sequence=booking.sequence,
+        start=booking.start,
+        end=booking.end,
+        summary=f"Coffee: {owner.name} & {invitee.name or invitee.email}",
+        description=f"Coffee with {first}, booked through meetagain.",
+        organizer_email=owner.email,
+        organizer_name=owner.name,
+        attendee_email=invitee.email,
+        attendee_name=invitee.name,
+        url=token_url or "",
+    )
+
+
+def _owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:
+    base = runtime.config.web.base_url
+    return [
+        ("Open meetagain", f"{base}/"),
+        ("Cancel or reschedule", f"{base}/invites/bookings/{booking_id}"),
+    ]
+
+
+def _booking_context(
+    runtime: Runtime, session: Session, booking: models.Booking
+) -> tuple[models.Invite, str, Party, Party]:
+    """The invite behind a booking, the owner's zone name, and the owner and invitee."""
+    invite = session.get(models.Invite, booking.invite_id)
+    user = session.get(models.User, booking.user_id)
+    assert invite is not None and user is not None
+    owner, invitee = _parties(session, invite)
+    return invite, _zone_name(user, user_config(runtime, user)), owner, invitee
+
+
+def _attach_request(
+    runtime: Runtime,
+    msg: EmailMessage,
+    booking: models.Booking,
+    owner: Party,
+    invitee: Party,
+    *,
+    now: datetime,
+) -> None:
+    """Attach the coffee as an iCalendar REQUEST, the invitation a calendar app adds."""
+    ics = build_ics(
+        _coffee_event(runtime, booking, owner, invitee, token_url=None),
+        method="REQUEST",
+        dtstamp=now,
+    )
+    attach_calendar(msg, ics, method="REQUEST")
+
+
+class NothingToSend(Exception):
+    """A queued email that can never be built; retrying cannot help."""
+
+    permanent = True
+
+
+def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) -> EmailMessage:
+    """Build a queued "email_render" message (worker side); the same job gives the same
+    Message-ID and Date on every attempt."""
+    at = datetime.fromisoformat(str(payload["at"]))
+    with transaction(runtime.sessions) as session:
+        booking = session.get(models.Booking, int(payload["booking_id"]))
+        if booking is None:
+            raise NothingToSend(f"booking {payload['booking_id']} no longer exists")
+        if payload["render"] == "booking_owner":
+            msg = _owner_booking_notice(
+                runtime, session, booking, google=bool(payload.get("google")), now=at
+            )
+        elif payload["render"] == "booking_invitee":
+            msg = _invitee_confirmation(
+                runtime,
+                session,
+                booking,
+                with_ics=bool(payload.get("with_ics")),
+                now=at,
+                manage_url=str(payload.get("manage_url", "")),
+            )
+        else:
+            raise NothingToSend(f"unknown email {payload['render']!r}")
+    msg.replace_header("Message-ID", message_id)
+    return msg
+
+
+def _owner_booking_notice(
+    runtime: Runtime, session: Session, booking: models.Booking, *, google: bool, now: datetime
+) -> EmailMessage:
+    _, owner_zone, owner, invitee = _booking_context(runtime, session, booking)
+    when_owner = format_span(booking.start, booking.end, owner_zone)
+    notice = build_notice(
+        from_address=runtime.config.mail.from_address,
+        on_behalf_of=invitee,
+        to=owner,
+        subject=f"{invitee.name} accepted: coffee {when_owner}",
+        paragraphs=[
+            f"{invitee.name} picked {when_owner}.",
+            "It is on your Google Calendar shortly."
+            if google
+            else "The calendar invitation is attached; open it to add the coffee to your calendar.",
+        ],
+        links=_owner_links(runtime, booking.id),
+        when=now,
+    )
+    if not google and owner.email and invitee.email:
+        _attach_request(runtime, notice, booking, owner, invitee, now=now)
+    return notice
+
+
+def _invitee_confirmation(
+    runtime: Runtime,
+    session: Session,
+    booking: models.Booking,
+    *,
+    with_ics: bool,
+    now: datetime,
+    note: str = "",
+    manage_url: str = "",
+) -> EmailMessage:
+    invite, owner_zone, owner, invitee = _booking_context(runtime, session, booking)
+    zones = _display_zones(invite.invitee_timezone, owner_zone)
+    when = " / ".join(format_span(booking.start, booking.end, z) for z in zones)
+    paragraphs = [f"You're booked: coffee with {owner.name}, {when}."]
+    if note:
+        paragraphs.append(note)
+    paragraphs.append(
+        "The calendar invitation is attached."
+        if with_ics
+        else f"{owner.name}'s calendar sends you the invitation."
+    )
+    msg = build_notice(
+        from_address=runtime.config.mail.from_address,
+        on_behalf_of=owner,
+        to=invitee,
+        subject=f"Coffee with {owner.name}: {when}",
+        paragraphs=paragraphs,
+        links=[
+            ("Add to calendar (.ics)", f"{manage_url}/event.ics"),
+            ("Cancel or reschedule", f"{manage_url}/booking"),
+        ]
+        if manage_url
+        else [],
+        when=now,
+    )
+    if with_ics:
+        _attach_request(runtime, msg, booking, owner, invitee, now=now)
+    return msg
+
+
+def _queue_invitee_confirmation(
+    runtime: Runtime,
+    session: Session,
+    invite: models.Invite,
+    booking: models.Booking,
+    *,
+    with_ics: bool,
+    now: datetime,
+    note: str = "",
+) -> None:
+    msg = _invitee_confirmation(runtime, session, booking, with_ics=with_ics, now=now, note=note)
+    enqueue_email(
+        session,
+        user_id=invite.user_id,
+        message=msg,
+        now=now,
+        purpose="confirmation",
+        booking_id=booking.id,
+    )
