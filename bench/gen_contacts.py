@@ -16,6 +16,8 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
+from integrations.contacts_import.records import NATIVE_COLUMNS
+
 FIRST = (
     "Ana",
     "Jonas",
@@ -159,29 +161,7 @@ def native(path: Path, rows: int, today: date, seed: int = 13) -> Path:
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(
-            [
-                "name",
-                "email",
-                "company",
-                "title",
-                "relationship",
-                "tags",
-                "how_met",
-                "first_met",
-                "last_met",
-                "times_met",
-                "cadence_days",
-                "preferred_meals",
-                "preferred_days",
-                "timezone",
-                "city",
-                "notes",
-                "questions",
-                "do_not_invite",
-                "snooze_until",
-            ]
-        )
+        writer.writerow(NATIVE_COLUMNS)
         for i in range(rows):
             first, last = _name(rng, i)
             first_met = today - timedelta(days=rng.randrange(3, 2000))
