@@ -436,6 +436,10 @@ class FeedStore:
             return None
         return StoredFeed(report, entry.etag, entry.last_modified)
 
+    def get_same_content(self, key: str, content: str, interval: Interval) -> BusyReport | None:
+        """The stored busy time if it was parsed from bytes with this hash and covers `interval`."""
+        return self.cache.get_report(self._key(key), content, interval) if content else None
+
     def put(
         self,
         key: str,
@@ -444,10 +448,12 @@ class FeedStore:
         *,
         etag: str = "",
         last_modified: str = "",
+        content: str = "",
         **_: str,
     ) -> None:
-        """Remember the feed's busy time over `interval` with its validators."""
-        validator = f"etag:{etag}" if etag else f"lm:{last_modified}" if last_modified else "none"
+        """Remember the feed's busy time over `interval` with its validators and content hash."""
+        parts = [f"etag:{etag}" if etag else "", f"lm:{last_modified}" if last_modified else ""]
+        validator = "|".join(p for p in (*parts, content) if p) or "none"
         self.cache.put(
             self._key(key),
             validator,

@@ -9,6 +9,7 @@ redirects, so a feed can never make us read `file:` or `ftp:` URLs.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
 import time
@@ -36,6 +37,10 @@ class ValidatorStore(Protocol):
     def get(self, key: str, interval: Interval) -> Any: ...
 
     def put(self, key: str, interval: Interval, report: BusyReport, **validators: str) -> None: ...
+
+    def get_same_content(self, key: str, content: str, interval: Interval) -> BusyReport | None:
+        """What was stored for exactly these bytes (by hash) if it covers `interval`."""
+        ...
 
 
 @dataclass
@@ -153,9 +158,22 @@ class IcsFeedSource:
         # tomorrow's plan over an unchanged feed is still answered by a 304 and the cache.
         from integrations.calendars.cache import BusyCache
 
+        # Feeds that send neither ETag nor Last-Modified must be downloaded every time, but
+        # unchanged bytes (same hash) are not parsed again.
+        content = "sha256:" + hashlib.sha256(body).hexdigest()
+        same = self.cache.get_same_content(self.cache_key, content, interval)
+        if same is not None:
+            return _within(same, interval)
         covers = BusyCache.covering(interval)
         wide = self._parse(body, covers)
-        self.cache.put(self.cache_key, covers, wide, etag=new_etag, last_modified=new_last_modified)
+        self.cache.put(
+            self.cache_key,
+            covers,
+            wide,
+            etag=new_etag,
+            last_modified=new_last_modified,
+            content=content,
+        )
         return _within(wide, interval)
 
     def download(self) -> bytes:

@@ -126,6 +126,37 @@ def test_validators_survive_in_the_database_cache_between_source_objects(
         engine.dispose()
 
 
+def test_a_feed_without_validators_is_downloaded_again_but_not_reparsed_when_unchanged(
+    server: LoopbackHttpServer, tmp_path: Path
+) -> None:
+    from integrations.calendars.cache import BusyCache, FeedStore
+    from integrations.storage.db import make_engine, upgrade
+
+    db_url = f"sqlite:///{tmp_path / 'cache.db'}"
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        url = server.serve("/plain.ics", LUNCH_MEETING)  # no ETag, no Last-Modified
+        parses = []
+        for _ in range(2):
+            store = FeedStore(BusyCache(engine), zone=BERLIN)
+            source = IcsFeedSource(url, zone=BERLIN, cache=store)
+            assert source.busy(WEEK) == [Interval(at(24, 12), at(24, 13))]
+            parses.append(source.stats.parses)
+        assert server.statuses("/plain.ics") == [200, 200]
+        assert parses == [1, 0]
+
+        # New bytes at the same address are parsed, whatever the cache holds.
+        moved = LUNCH_MEETING.replace(b"T120000", b"T140000").replace(b"T130000", b"T150000")
+        server.serve("/plain.ics", moved)
+        store = FeedStore(BusyCache(engine), zone=BERLIN)
+        source = IcsFeedSource(url, zone=BERLIN, cache=store)
+        assert source.busy(WEEK) == [Interval(at(24, 14), at(24, 15))]
+        assert source.stats.parses == 1
+    finally:
+        engine.dispose()
+
+
 def test_five_redirects_are_followed(server: LoopbackHttpServer) -> None:
     server.serve("/cal.ics", LUNCH_MEETING)
     first = server.redirect_chain("/cal.ics", hops=5)
