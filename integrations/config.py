@@ -18,22 +18,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scheduler.model import WEEKDAYS, SchedulingPolicy, Window
+from scheduler.rules import DEFAULT_CADENCE_DAYS
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 GOOGLE_API_ENDPOINT = "https://www.googleapis.com/calendar/v3/"
 
-DEFAULT_CADENCE_DAYS: dict[str, int] = {
-    "mentor": 45,
-    "advocate": 60,
-    "sponsor": 60,
-    "department-head": 90,
-    "peer": 90,
-    "recruiter": 120,
-    "friend": 60,
-    "other": 180,
-}
 
 
 class ConfigError(Exception):

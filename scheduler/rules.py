@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Protocol
 
 from scheduler.model import Contact, Interaction, InteractionKind, Relationship
@@ -63,22 +64,26 @@ class RulesLike(Protocol):
     def ignored_invites_to_pause(self) -> int: ...
 
 
+# The documented cadence per relationship, in days; [rules.cadence_days] overrides it.
+DEFAULT_CADENCE_DAYS: Mapping[str, int] = MappingProxyType(
+    {
+        "mentor": 45,
+        "advocate": 60,
+        "sponsor": 60,
+        "department-head": 90,
+        "peer": 90,
+        "recruiter": 120,
+        "friend": 60,
+        "other": 180,
+    }
+)
+
+
 @dataclass(frozen=True)
 class DefaultRules:
     """The documented defaults, for callers without a config."""
 
-    cadence_days: Mapping[str, int] = field(
-        default_factory=lambda: {
-            "mentor": 45,
-            "advocate": 60,
-            "sponsor": 60,
-            "department-head": 90,
-            "peer": 90,
-            "recruiter": 120,
-            "friend": 60,
-            "other": 180,
-        }
-    )
+    cadence_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CADENCE_DAYS))
     follow_up_after_days: int = 2
     follow_up_window_days: int = 21
     decline_cooldown_days: int = 30

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -148,10 +148,20 @@ def get_user(runtime: Runtime, user_id: int) -> UserView | None:
         return _view(row) if row is not None else None
 
 
-def user_config(runtime: Runtime, user: UserView) -> Config:
+class HasSettings(Protocol):
+    """A user row or view: what the effective config is built from."""
+
+    @property
+    def settings(self) -> Any: ...
+
+    @property
+    def timezone(self) -> Any: ...
+
+
+def user_config(runtime: Runtime, user: HasSettings) -> Config:
     """The config as this user sees it; falls back to the file's values if settings are bad."""
     try:
-        return with_user_settings(runtime.config, user.settings, user.timezone)
+        return with_user_settings(runtime.config, user.settings or {}, user.timezone or "")
     except ConfigError:
         return runtime.config
 

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from integrations.config import Config, ConfigError, with_user_settings
+from integrations.config import Config
 from integrations.invite_email import Party
 from integrations.storage import models
 from scheduler.invites import OfferedTime
-from web.composition import Runtime
+from web.services.accounts import user_config as user_config  # re-exported for the package
 from web.services.invites.errors import InviteNotFound
 from web.services.invites.views import BookingView
 
@@ -58,14 +58,6 @@ def _booking_view(row: models.Booking) -> BookingView:
         calendar_error=row.calendar_error,
         met=row.met,
     )
-
-
-def user_config(runtime: Runtime, user: models.User) -> Config:
-    """The config as this user sees it (their windows, policy and zone)."""
-    try:
-        return with_user_settings(runtime.config, user.settings or {}, user.timezone or "")
-    except ConfigError:
-        return runtime.config
 
 
 def _zone_name(user: models.User, config: Config) -> str:
