@@ -119,8 +119,12 @@ SECURITY_HEADERS = {
 def _register_headers(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)  # the invite pages set stricter ones
+        # The invite pages set stricter ones; those stay. One pass over the headers, since
+        # Headers.setdefault scans them once per name.
+        present = {key.lower() for key, _ in response.headers.items()}
+        response.headers.extend(
+            (name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present
+        )
         return response
 
 

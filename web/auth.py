@@ -21,9 +21,15 @@ def runtime() -> Runtime:
     return rt
 
 
+# Endpoints (registered by their blueprints) that never read the signed-in user.
+SESSIONLESS_KEY = "meetagain.sessionless"
+
+
 def load_user() -> None:
     """Before each request: resolve the signed-in user (or None) into `g.user`."""
     g.user = None
+    if request.endpoint in current_app.extensions.get(SESSIONLESS_KEY, ()):
+        return  # invitee pages: the owner's session is none of their business
     user_id = session.get("user_id")
     if isinstance(user_id, int):
         user = get_user(runtime(), user_id)

@@ -2,7 +2,8 @@
 
 Flask builds a new serializer on every request (it runs before any view, on every page); the
 serializer depends only on the secret key and its fallbacks, so it is kept and rebuilt only
-when they change.
+when they change. Requests without a cookie (every invitee, every script) that leave the
+session untouched skip the cookie parsing and the cookie settings altogether.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import Flask
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 
 
@@ -31,3 +32,13 @@ class CachedSigningSessionInterface(SecureCookieSessionInterface):
         with self._lock:
             self._cached = (key, serializer)
         return serializer
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if "HTTP_COOKIE" not in request.environ:
+            return self.session_class()  # what Flask gives for "no session cookie"
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not session and not session.modified and not session.accessed:
+            return  # Flask would work out every cookie setting, then do nothing
+        super().save_session(app, session, response)

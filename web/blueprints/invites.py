@@ -44,7 +44,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from scheduler.invites import OfferedTime, format_span, utc_iso
-from web.auth import current_user, login_required, runtime, safe_next
+from web.auth import SESSIONLESS_KEY, current_user, login_required, runtime, safe_next
 from web.services import invites as svc
 
 bp = Blueprint("invites", __name__)
@@ -109,6 +109,9 @@ def _setup(state: BlueprintSetupState) -> None:
     rate = adapters.get("invite_rate_limit", app.config.get(RATE_LIMIT_KEY, DEFAULT_RATE))
     app.extensions["meetagain.invite_bucket"] = TokenBucket(*rate) if rate else None
     app.extensions["meetagain.invite_pages"] = PageCache()
+    app.extensions[SESSIONLESS_KEY] = app.extensions.get(SESSIONLESS_KEY, frozenset()) | {
+        *PUBLIC_ENDPOINTS
+    }
 
 
 @bp.before_request
