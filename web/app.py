@@ -79,8 +79,10 @@ def create_app(
 def _register_invites(app: Flask) -> None:
     """The public invite pages and the owner's booking pages (INVITES helper)."""
     from web.blueprints import invites
+    from web.invite_fastpath import InviteFastPath
 
     app.register_blueprint(invites.bp)
+    app.wsgi_app = InviteFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
 
 
 def _register_context(app: Flask) -> None:

@@ -14,6 +14,9 @@ Unknown tokens answer 404, expired or used ones 410, all with the same friendly 
 responses carry Referrer-Policy: no-referrer (the token must not leak), X-Frame-Options: DENY, a
 strict CSP (scripts only from our own static files) and Cache-Control: no-store.
 
+The two busiest requests, a page already rendered and an accept, are answered by
+web.invite_fastpath beneath Flask, with the same bytes; everything else comes here.
+
 Rate limiting is a token bucket per client address kept in this process's memory: each
 gunicorn worker counts on its own, so the effective limit is the per-process one times the
 number of workers. Behind a reverse proxy, configure ProxyFix so the client address is real.
@@ -54,6 +57,10 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 RATE_LIMIT_KEY = "MEETAGAIN_INVITE_RATE_LIMIT"
+RATE_VERDICT_KEY = "meetagain.rate_allowed"  # in the WSGI environ
+# In the WSGI environ: what accept_invite raised when the fast path (web.invite_fastpath) already
+# tried this accept, so the view answers from it instead of trying again.
+ACCEPT_OUTCOME_KEY = "meetagain.accept_outcome"
 DEFAULT_RATE = (60.0, 1.0)  # burst of 60 requests, then one a second per client address
 PUBLIC_ENDPOINTS = frozenset(
     {
@@ -114,12 +121,22 @@ def _setup(state: BlueprintSetupState) -> None:
     }
 
 
+def rate_allowed(app: Any, environ: dict[str, Any]) -> bool:
+    """Whether this request's client address is within the invite pages' rate limit. Asked
+    once per request: the verdict is kept in the environ for whoever asks next."""
+    verdict = environ.get(RATE_VERDICT_KEY)
+    if verdict is None:
+        bucket: TokenBucket | None = app.extensions.get("meetagain.invite_bucket")
+        verdict = bucket is None or bucket.allow(environ.get("REMOTE_ADDR") or "?")
+        environ[RATE_VERDICT_KEY] = verdict
+    return bool(verdict)
+
+
 @bp.before_request
 def _limit() -> Response | None:
     if request.endpoint not in PUBLIC_ENDPOINTS:
         return None
-    bucket: TokenBucket | None = current_app.extensions.get("meetagain.invite_bucket")
-    if bucket is not None and not bucket.allow(request.remote_addr or "?"):
+    if not rate_allowed(current_app, request.environ):
         resp = make_response(
             render_template(
                 "invites/message.html",
@@ -237,7 +254,8 @@ def _zone_options(selected: str) -> Markup:
     return Markup("".join(parts))
 
 
-def _valid_zone(name: str | None) -> str:
+def valid_zone(name: str | None) -> str:
+    """`name` when it is a time zone we know, else ""."""
     if not name or name not in _zone_names():
         return ""
     return name
@@ -315,16 +333,45 @@ class PageCache:
             self._pages[key] = html
 
 
+def page_key(
+    view: svc.InviteView,
+    *,
+    zone: str,
+    explicit_zone: bool,
+    pick: str,
+    focus: str,
+    offered: tuple[OfferedTime, ...],
+    script_root: str,
+    extra: tuple[tuple[str, Any], ...],
+) -> tuple[Any, ...]:
+    """The PageCache key of an invite page: everything the rendered page depends on (the
+    static URLs in it depend on where the app is mounted: script_root)."""
+    return (view, zone, explicit_zone, pick, focus, offered, script_root, *extra)
+
+
+def plain_page_extra(more: str | None) -> tuple[tuple[str, Any], ...]:
+    """The page view's extra template values for its `more` argument (None: not given)."""
+    return (("more", more == "1"), ("no_more", more == "0"))
+
+
 def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Response:
-    chosen = _valid_zone(request.values.get("tz"))
+    chosen = valid_zone(request.values.get("tz"))
     zone = chosen or view.invitee_timezone or view.owner_timezone
     pick = request.args.get("pick", "")
     focus = request.args.get("action", "")
     remaining = extra.pop("remaining", None)
     offered = view.remaining if remaining is None else tuple(remaining)
     cache: PageCache | None = current_app.extensions.get("meetagain.invite_pages")
-    # script_root: the static URLs in the page depend on where the app is mounted.
-    key = (view, zone, bool(chosen), pick, focus, offered, request.script_root, *extra.items())
+    key = page_key(
+        view,
+        zone=zone,
+        explicit_zone=bool(chosen),
+        pick=pick,
+        focus=focus,
+        offered=offered,
+        script_root=request.script_root,
+        extra=tuple(extra.items()),
+    )
     html = cache.get(key) if cache is not None else None
     if html is None:
         times = _time_items(offered, zone)
@@ -356,9 +403,7 @@ def page(token: str) -> Response:
         return _not_found()
     if view.state != "open":
         return _gone(view)
-    return _render_page(
-        view, more=request.args.get("more") == "1", no_more=request.args.get("more") == "0"
-    )
+    return _render_page(view, **dict(plain_page_extra(request.args.get("more"))))
 
 
 @bp.post("/i/<token>")
@@ -368,11 +413,14 @@ def answer(token: str) -> Response:
     now = _now()
     form = request.form
     action = form.get("action", "")
-    tz = _valid_zone(form.get("tz"))
+    tz = valid_zone(form.get("tz"))
     note = form.get("note", "")
     try:
         if action == "accept":
             start = _parse_start(form.get("start", ""))
+            tried: BaseException | None = request.environ.get(ACCEPT_OUTCOME_KEY)
+            if tried is not None:
+                raise tried  # the fast path's attempt failed; answer from how it failed
             svc.accept_invite(rt, token, start, now=now, invitee_timezone=tz)
             return _see_other(url_for("invites.booking", token=token))
         if action == "decline":
@@ -407,12 +455,18 @@ def _see_other(location: str) -> Response:
     return Response(status=303, headers={"Location": location})
 
 
-def _parse_start(raw: str) -> datetime:
+def parse_start(raw: str) -> datetime | None:
+    """The `start` field of an accept: an ISO 8601 instant with its offset (None otherwise)."""
     try:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
-        abort(400)
-    if value.tzinfo is None:
+        return None
+    return None if value.tzinfo is None else value
+
+
+def _parse_start(raw: str) -> datetime:
+    value = parse_start(raw)
+    if value is None:
         abort(400)
     return value
 
@@ -432,7 +486,7 @@ def booking(token: str) -> Response:
         return _not_found()
     if view.booking is None or view.booking.status != "active":
         return _gone(view)
-    zone = _valid_zone(request.args.get("tz")) or view.invitee_timezone or view.owner_timezone
+    zone = valid_zone(request.args.get("tz")) or view.invitee_timezone or view.owner_timezone
     return make_response(
         render_template(
             "invites/booking.html",
