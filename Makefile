@@ -35,7 +35,13 @@ test: $(VENV)/.stamp-dev
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The invite benchmark drives the server with wrk (Debian's package) when it can be had, else with
+# its own Python client, which competes with the server for the CPU.
 bench: $(VENV)/.stamp-dev
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q wrk >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1; }; }; } || true
+	@command -v wrk >/dev/null 2>&1 || echo "wrk is not installed: the invite benchmark uses its Python client"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
