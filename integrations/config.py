@@ -26,7 +26,6 @@ GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 GOOGLE_API_ENDPOINT = "https://www.googleapis.com/calendar/v3/"
 
 
-
 class ConfigError(Exception):
     """A configuration problem, worded for the person who wrote the file."""
 
@@ -81,6 +80,7 @@ class GoogleConfig:
     revoke_uri: str = GOOGLE_REVOKE_URI
     api_endpoint: str = GOOGLE_API_ENDPOINT
     meet_link: bool = False  # add a Google Meet link to booked coffees
+    timeout: float = 20.0  # seconds to wait for Google's answer to one call
 
     @property
     def client_secret(self) -> str:
@@ -467,9 +467,17 @@ def _google(r: _Reader) -> GoogleConfig:
         revoke_uri=_url(r, "revoke_uri", d.revoke_uri),
         api_endpoint=_api_endpoint(r, d.api_endpoint),
         meet_link=r.get("meet_link", bool, d.meet_link),
+        timeout=_seconds(r, "timeout", d.timeout),
     )
     r.finish()
     return google
+
+
+def _seconds(r: _Reader, key: str, default: float) -> float:
+    value = float(r.get(key, (int, float), default))
+    if not 0 < value <= 600:
+        raise r.key_error(key, f"must be a number of seconds between 0 and 600, got {value:g}")
+    return value
 
 
 def _api_endpoint(r: _Reader, default: str) -> str:

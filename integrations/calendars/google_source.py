@@ -25,20 +25,27 @@ from scheduler.model import BusyReport, Interval
 MAX_DAYS_PER_QUERY = 60
 MAX_CALENDARS_PER_QUERY = 50
 MAX_ATTEMPTS = 5
+TIMEOUT = 20.0  # seconds for one HTTP call; config: [google] timeout
 MAX_RETRY_WAIT = 30.0  # seconds; a longer Retry-After fails now instead of blocking a request
 _RETRY_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 
 Sleep = Callable[[float], None]
 
 
-def google_service(credentials: Any, api_endpoint: str) -> Any:
-    """A Calendar v3 service for `credentials`, talking to `api_endpoint` (…/calendar/v3/)."""
+def google_service(credentials: Any, api_endpoint: str, *, timeout: float = TIMEOUT) -> Any:
+    """A Calendar v3 service for `credentials`, talking to `api_endpoint` (…/calendar/v3/),
+    waiting at most `timeout` seconds for each HTTP answer (the library's default is 60)."""
+    import google_auth_httplib2
     from googleapiclient.discovery import build
+    from googleapiclient.http import build_http
 
+    # What build() makes from `credentials` itself, with our timeout on the transport.
+    http = build_http()
+    http.timeout = timeout
     return build(
         "calendar",
         "v3",
-        credentials=credentials,
+        http=google_auth_httplib2.AuthorizedHttp(credentials, http=http),
         static_discovery=True,
         cache_discovery=False,
         client_options={"api_endpoint": api_endpoint},
@@ -159,6 +166,8 @@ class GoogleFreeBusySource:
         name: str = "google",
         zone: ZoneInfo | None = None,
         sleep: Sleep = time.sleep,
+        timeout: float = TIMEOUT,
+        attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self.credentials = credentials
         self.calendar_ids = tuple(calendar_ids)
@@ -166,6 +175,8 @@ class GoogleFreeBusySource:
         self.name = name
         self.zone = zone
         self.sleep = sleep
+        self.timeout = timeout
+        self.attempts = attempts
 
     def busy(self, interval: Interval) -> list[Interval]:
         """Busy intervals; raises CalendarError only when no selected calendar could be read."""
@@ -182,7 +193,7 @@ class GoogleFreeBusySource:
         zone = self.zone or interval.start.tzinfo
         busy: list[Interval] = []
         failed: dict[str, str] = {}
-        with google_service(self.credentials, self.api_endpoint) as service:
+        with google_service(self.credentials, self.api_endpoint, timeout=self.timeout) as service:
             self._query(service, interval, zone, busy, failed)
         warnings = tuple(
             f"{self.name}: calendar {cid!r} could not be read ({reason})"
@@ -212,6 +223,7 @@ class GoogleFreeBusySource:
                     service.freebusy().query(body=body),
                     what=f"{self.name}: freeBusy",
                     sleep=self.sleep,
+                    attempts=self.attempts,
                 )
                 calendars = answer.get("calendars", {})
                 for cid in ids:
@@ -232,12 +244,12 @@ class GoogleFreeBusySource:
 
 
 def calendar_list(
-    credentials: Any, api_endpoint: str, *, sleep: Sleep = time.sleep
+    credentials: Any, api_endpoint: str, *, sleep: Sleep = time.sleep, timeout: float = TIMEOUT
 ) -> list[dict[str, Any]]:
     """The user's calendars: dicts with id, summary, primary, access_role (all pages)."""
     result: list[dict[str, Any]] = []
     token: str | None = None
-    with google_service(credentials, api_endpoint) as service:
+    with google_service(credentials, api_endpoint, timeout=timeout) as service:
         while True:
             kwargs: dict[str, Any] = {"maxResults": 250}
             if token:
@@ -275,12 +287,14 @@ class GoogleEventWriter:
         api_endpoint: str,
         meet: bool = False,
         sleep: Sleep = time.sleep,
+        timeout: float = TIMEOUT,
     ) -> None:
         self.credentials = credentials
         self.calendar_id = calendar_id
         self.api_endpoint = api_endpoint
         self.meet = meet
         self.sleep = sleep
+        self.timeout = timeout
 
     def create_event(
         self,
@@ -321,7 +335,9 @@ class GoogleEventWriter:
             kwargs["conferenceDataVersion"] = 1
         what = f"Google calendar {self.calendar_id!r}: create event"
         try:
-            with google_service(self.credentials, self.api_endpoint) as service:
+            with google_service(
+                self.credentials, self.api_endpoint, timeout=self.timeout
+            ) as service:
                 created = execute(
                     service.events().insert(body=body, **kwargs), what=what, sleep=self.sleep
                 )
@@ -338,7 +354,9 @@ class GoogleEventWriter:
 
         what = f"Google calendar {self.calendar_id!r}: delete event {event_id}"
         try:
-            with google_service(self.credentials, self.api_endpoint) as service:
+            with google_service(
+                self.credentials, self.api_endpoint, timeout=self.timeout
+            ) as service:
                 execute(
                     service.events().delete(
                         calendarId=self.calendar_id, eventId=event_id, sendUpdates="all"

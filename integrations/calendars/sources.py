@@ -146,6 +146,7 @@ def _from_config(
             list(entry.calendar_ids),
             api_endpoint=config.google.api_endpoint,
             name=entry.name,
+            timeout=config.google.timeout,
         )
     raise CalendarError(f"{label}: unknown kind {entry.kind!r}")
 

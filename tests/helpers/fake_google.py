@@ -37,6 +37,7 @@ import hashlib
 import json
 import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -200,6 +201,7 @@ class FakeGoogle:
         # Internals -----------------------------------------------------------------------------
         self._lock = threading.RLock()
         self._failures: dict[str, deque[_Failure]] = {}
+        self._stalls: dict[str, deque[float]] = {}
         self._codes: dict[str, _PendingCode] = {}
         self._grants: dict[str, _Grant] = {}  # refresh token -> grant
         self._access: dict[str, _AccessToken] = {}
@@ -309,6 +311,13 @@ class FakeGoogle:
             for _ in range(times):
                 queue.append(_Failure(status, reason, message, dict(headers or {}), body))
 
+    def stall_next(self, endpoint: str, seconds: float, *, times: int = 1) -> None:
+        """Answer the next `times` calls to `endpoint` only after `seconds` (a slow Google)."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; use one of {', '.join(ENDPOINTS)}")
+        with self._lock:
+            self._stalls.setdefault(endpoint, deque()).extend([seconds] * times)
+
     def revoke_refresh_tokens(self) -> None:
         """Revoke every grant: refreshes answer invalid_grant, access tokens stop working."""
         with self._lock:
@@ -406,6 +415,11 @@ class FakeGoogle:
 
     def _handle(self, req: _Request) -> _Response:
         endpoint = _endpoint_of(req.method, req.path)
+        with self._lock:
+            stalls = self._stalls.get(endpoint or "")
+            stall = stalls.popleft() if stalls else 0.0
+        if stall:
+            time.sleep(stall)  # outside the lock: other calls are answered meanwhile
         with self._lock:
             failure = self._take_failure(endpoint) if endpoint else None
             if endpoint is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -259,3 +260,28 @@ def test_cancelling_a_coffee_on_google_deletes_the_event_with_updates(
         if part.get_param("method") == "CANCEL"
     }
     assert set(cancels) == {"olivia@example.com"}
+
+
+def test_a_slow_google_does_not_hold_up_an_accept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The live busy read happens inside the booking's lock, so it waits at most [google]
+    # timeout (capped at 5 s) once; what Google could not answer in time becomes a warning.
+    with FakeGoogle(account_email="olivia@example.com") as fake:
+        monkeypatch.setenv("MEETAGAIN_GOOGLE_CLIENT_SECRET", fake.client_secret)
+        monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
+        section = {**fake.google_config_section(), "timeout": 0.5}
+        config = make_config(tmp_path, f"sqlite:///{tmp_path / 'g.db'}", google=section)
+        create_secret(ensure_instance(config.instance_dir))
+        runtime = Runtime(config)
+        runtime.upgrade_database()
+        owner = make_owner(runtime)
+        _connect_google(runtime, fake, owner)
+        created = _invite(runtime, owner, make_contact(runtime, owner))
+        fake.stall_next("freeBusy", 6.0, times=3)
+        began = time.monotonic()
+        booking_id = _accept(runtime, created)
+        elapsed = time.monotonic() - began
+        assert elapsed < 3.0, f"the accept waited {elapsed:.1f} s for Google"
+        assert _booking(runtime, booking_id).status == "active"
+        assert "cannot reach Google Calendar" in caplog.text

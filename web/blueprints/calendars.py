@@ -299,7 +299,11 @@ def source_for(row: models.Calendar, user: UserView) -> CalendarSource:
         if creds is None:
             raise CalendarError(f"{row.name}: Google is not connected or needs reconnecting")
         return GoogleFreeBusySource(
-            creds, [row.external_id], api_endpoint=cfg.google.api_endpoint, name=row.name
+            creds,
+            [row.external_id],
+            api_endpoint=cfg.google.api_endpoint,
+            name=row.name,
+            timeout=cfg.google.timeout,
         )
     raise CalendarError(f"{row.name}: unknown kind {row.kind!r}")
 

@@ -164,7 +164,9 @@ def fetch_calendars(runtime: Runtime, credentials: Credentials) -> list[GoogleCa
     """The user's calendars from calendarList (through the REMOTE adapter)."""
     from integrations.calendars.google_source import calendar_list
 
-    items = calendar_list(credentials, runtime.config.google.api_endpoint)
+    items = calendar_list(
+        credentials, runtime.config.google.api_endpoint, timeout=runtime.config.google.timeout
+    )
     return [
         GoogleCalendarInfo(
             id=str(item["id"]),

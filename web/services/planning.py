@@ -197,7 +197,12 @@ def read_busy(
                 warnings.append("Google Calendar is not connected: its busy time was not read")
             else:
                 sources.append(
-                    GoogleFreeBusySource(creds, google_ids, api_endpoint=config.google.api_endpoint)
+                    GoogleFreeBusySource(
+                        creds,
+                        google_ids,
+                        api_endpoint=config.google.api_endpoint,
+                        timeout=config.google.timeout,
+                    )
                 )
         except Exception as exc:
             warnings.append(f"Google Calendar: {exc}")

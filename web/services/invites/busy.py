@@ -19,6 +19,8 @@ from web.services.invites.errors import InviteNotFound
 from web.services.invites.helpers import _short_sleep, hash_token
 from web.services.invites.sql import _calendar_statements
 
+LIVE_GOOGLE_TIMEOUT = 5.0  # seconds: the most an accept waits for each Google answer
+
 
 @dataclass
 class OwnerCalendars:
@@ -219,6 +221,13 @@ def _google_source(runtime: Runtime, user_id: int, calendar_ids: list[str]) -> A
     creds = credentials_for(runtime, user_id)
     if creds is None:
         return None
+    # Read inside the booking's lock: a slow or failing Google must not hold every other
+    # accept up, so one short try and one retry; what cannot be read becomes a warning.
     return GoogleFreeBusySource(
-        creds, calendar_ids, api_endpoint=runtime.config.google.api_endpoint, sleep=_short_sleep
+        creds,
+        calendar_ids,
+        api_endpoint=runtime.config.google.api_endpoint,
+        sleep=_short_sleep,
+        timeout=min(runtime.config.google.timeout, LIVE_GOOGLE_TIMEOUT),
+        attempts=2,
     )

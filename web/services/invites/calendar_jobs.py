@@ -76,6 +76,7 @@ def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) ->
             api_endpoint=runtime.config.google.api_endpoint,
             meet=runtime.config.google.meet_link,
             sleep=_short_sleep,
+            timeout=runtime.config.google.timeout,
         )
         try:
             event_id = writer.create_event(
@@ -193,5 +194,8 @@ def delete_calendar_event(runtime: Runtime, booking_id: int, event_id: str) -> N
     from integrations.calendars.google_source import GoogleEventWriter
 
     GoogleEventWriter(
-        creds, calendar_id=calendar_id, api_endpoint=runtime.config.google.api_endpoint
+        creds,
+        calendar_id=calendar_id,
+        api_endpoint=runtime.config.google.api_endpoint,
+        timeout=runtime.config.google.timeout,
     ).delete_event(event_id)
