@@ -33,11 +33,13 @@ def open_source(
     runtime: Any = None,
     user_id: int | None = None,
     cache: Any = None,
+    timeout: float | None = None,
 ) -> CalendarSource:
     """The CalendarSource a spec names: a [[calendars]] entry, an http(s)/webcal URL or a file.
 
-    With a `runtime` whose database is migrated, parsed busy time is cached in it. Raises
-    CalendarError when the spec names nothing usable.
+    With a `runtime` whose database is migrated, parsed busy time is cached in it. `timeout`
+    bounds a feed's download (seconds; default the feed's own). Raises CalendarError when the
+    spec names nothing usable.
     """
     spec = spec.strip()
     if not spec:
@@ -52,7 +54,7 @@ def open_source(
             entry, config, zone=zone, me=me, runtime=runtime, user_id=user_id, cache=cache
         )
     if is_url(spec):
-        return _feed(spec, zone=zone, me=me, cache=cache)
+        return _feed(spec, zone=zone, me=me, cache=cache, timeout=timeout)
     path = Path(spec).expanduser()
     if not path.exists():
         names = ", ".join(c.name for c in getattr(config, "calendars", ())) or "none configured"
@@ -72,6 +74,7 @@ def _feed(
     cache: Any,
     max_bytes: int | None = None,
     name: str | None = None,
+    timeout: float | None = None,
 ) -> CalendarSource:
     from integrations.calendars.feed import IcsFeedSource
 
@@ -83,6 +86,8 @@ def _feed(
     kwargs: dict[str, Any] = {"zone": zone, "me": tuple(me), "cache": store}
     if max_bytes is not None:
         kwargs["max_bytes"] = max_bytes
+    if timeout is not None:
+        kwargs["timeout"] = timeout
     source: CalendarSource = IcsFeedSource(url, **kwargs)
     if name:
         source.name = name

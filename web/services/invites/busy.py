@@ -19,7 +19,9 @@ from web.services.invites.errors import InviteNotFound
 from web.services.invites.helpers import _short_sleep, hash_token
 from web.services.invites.sql import _calendar_statements
 
-LIVE_GOOGLE_TIMEOUT = 5.0  # seconds: the most an accept waits for each Google answer
+# Seconds: the most an accept waits for a calendar server's (Google, CalDAV, a feed) answer.
+# Calendars are read inside the booking's lock, where every other accept waits too.
+LIVE_TIMEOUT = 5
 
 
 @dataclass
@@ -162,9 +164,11 @@ def _open_row(
             from web.services.accounts import secret_box
 
             password = secret_box(runtime).decrypt_text(row.secret_encrypted)
-        return CalDavSource(row.location, row.username, password, zone=zone, me=me)
+        return CalDavSource(
+            row.location, row.username, password, zone=zone, me=me, timeout=LIVE_TIMEOUT
+        )
     # runtime=None: not the database's busy cache; feeds and servers are asked now.
-    source = open_source(row.location, config, zone=zone, me=me, runtime=None)
+    source = open_source(row.location, config, zone=zone, me=me, runtime=None, timeout=LIVE_TIMEOUT)
     path = Path(row.location).expanduser()
     if row.kind == "ics" and not is_url(row.location) and path.is_file():
         return LiveFile(source, path, zone=str(zone), me=tuple(me))
@@ -228,6 +232,6 @@ def _google_source(runtime: Runtime, user_id: int, calendar_ids: list[str]) -> A
         calendar_ids,
         api_endpoint=runtime.config.google.api_endpoint,
         sleep=_short_sleep,
-        timeout=min(runtime.config.google.timeout, LIVE_GOOGLE_TIMEOUT),
+        timeout=min(runtime.config.google.timeout, LIVE_TIMEOUT),
         attempts=2,
     )
