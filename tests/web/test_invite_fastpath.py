@@ -30,21 +30,24 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 @pytest.fixture
 def app(sqlite_runtime: Runtime) -> Flask:
-    app = create_app(runtime=sqlite_runtime, invite_rate_limit=None)
-    app.config["TESTING"] = True
-    return app
+    """The app as served (fast path in front), for an owner with no account yet; the
+    per-address rate limit is off, as every request here comes from one address."""
+    make_owner(sqlite_runtime)
+    return create_app(runtime=sqlite_runtime, invite_rate_limit=None)
+
+
+@pytest.fixture
+def owner(app: Flask, sqlite_runtime: Runtime) -> int:
+    with transaction(sqlite_runtime.sessions) as session:
+        return int(session.scalar(select(models.User.id)) or 0)
 
 
 @pytest.fixture
 def flask_only(app: Flask) -> Client:
+    """The Flask app beneath the fast path."""
     fast = app.wsgi_app
     assert isinstance(fast, InviteFastPath)
     return Client(fast.wsgi_app)
-
-
-@pytest.fixture
-def owner(sqlite_runtime: Runtime) -> int:
-    return make_owner(sqlite_runtime)
 
 
 def _invite(
