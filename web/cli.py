@@ -174,10 +174,31 @@ def serve(state: State, host: str, port: int, drain_outbox: bool) -> None:
         raise UserError("the database is not up to date: run `meetagain db upgrade`")
     if port:
         _check_port_free(host, port)
+        runtime = _served_at(runtime, host, port)
     app = create_app(runtime=runtime, drain_outbox=drain_outbox)
     if port:  # with --port 0 the server picks one and prints it itself
         click.echo(f"meetagain on http://{host}:{port}/")
     app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
+def _served_at(runtime: Any, host: str, port: int) -> Any:
+    """The runtime whose links (invite emails, redirects) point at this server: without a
+    [web] base_url of the user's own, that is the host and port it serves on."""
+    from dataclasses import replace
+
+    from integrations.config import WebConfig
+    from web.composition import Runtime
+
+    config = runtime.config
+    if config.web.base_url != WebConfig().base_url:
+        return runtime  # configured: the public address, whatever the local port
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    base_url = f"http://{shown}:{port}"
+    if base_url == config.web.base_url:
+        return runtime
+    runtime.engine.dispose()  # the serving runtime opens its own
+    return Runtime(replace(config, web=replace(config.web, base_url=base_url)))
 
 
 def _check_port_free(host: str, port: int) -> None:

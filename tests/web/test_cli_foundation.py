@@ -326,6 +326,22 @@ def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     assert "meetagain db upgrade" in line
 
 
+def test_serve_builds_links_for_the_port_it_serves_unless_base_url_is_set(tmp_path: Path) -> None:
+    from tests.conftest import make_config
+    from web.cli import _served_at
+    from web.composition import Runtime
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    default = Runtime(make_config(tmp_path, url))
+    assert _served_at(default, "127.0.0.1", 5055).config.web.base_url == "http://127.0.0.1:5055"
+    assert _served_at(default, "0.0.0.0", 8000).config.web.base_url == "http://127.0.0.1:8000"
+    assert _served_at(default, "127.0.0.1", 5000) is default
+    public = Runtime(make_config(tmp_path, url, web={"base_url": "https://coffee.example.org"}))
+    assert _served_at(public, "127.0.0.1", 5055).config.web.base_url == (
+        "https://coffee.example.org"
+    )
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """`meetagain serve` on an ephemeral loopback port; yields its base URL."""

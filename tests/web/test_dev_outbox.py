@@ -42,3 +42,17 @@ def test_each_user_sees_only_their_own_invite_emails_in_the_file_outbox(
     theirs = text(site.get("/dev/outbox"))
     assert "carl@example.org" in theirs
     assert "ana@example.org" not in theirs
+
+
+def test_the_links_in_an_outbox_email_can_be_clicked(
+    sqlite_runtime: Runtime, site: Web, owner: int
+) -> None:
+    now = datetime.now(UTC)
+    contact = make_contact(sqlite_runtime, owner, name="Ana <b>Souza</b>", email="ana@example.org")
+    created = svc.create_invite(
+        sqlite_runtime, owner, contact, times_at(next_weekday_at(now, 3, 12, 0, BERLIN)), now=now
+    )
+    drain(sqlite_runtime, mailer_from_config(sqlite_runtime.config), now=now)
+    page = site.get("/dev/outbox").get_data(as_text=True)
+    assert f'<a href="{created.url}">{created.url}</a>' in page
+    assert "&lt;b&gt;Souza&lt;/b&gt;" in page and "<b>Souza</b>" not in page  # text stays text

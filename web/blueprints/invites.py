@@ -24,6 +24,7 @@ number of workers. Behind a reverse proxy, configure ProxyFix so the client addr
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -43,7 +44,7 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from scheduler.invites import OfferedTime, format_span, utc_iso
@@ -632,6 +633,22 @@ def did_you_meet(booking_id: int) -> Any:
     else:
         flash("Noted: they are back in the plan.", "info")
     return redirect(safe_next(request.form.get("next")), code=303)
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+@bp.app_template_filter("link_urls")
+def link_urls(text: str) -> Markup:
+    """Plain text, escaped, with its http(s) addresses as links (the outbox's invite links)."""
+    out, last = [], 0
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(".,;:)")
+        end = match.start() + len(url)
+        out += [escape(text[last : match.start()]), Markup('<a href="{0}">{0}</a>').format(url)]
+        last = end
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
 
 
 @bp.get("/dev/outbox")

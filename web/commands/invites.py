@@ -90,7 +90,10 @@ def create(
     with transaction(runtime.sessions) as session:
         row = ContactRepository(session, user_id).row_by_email(contact_email)
         if row is None:
-            raise UserError(f"no contact with email {contact_email}: add it with `contacts`")
+            raise UserError(
+                f"no contact with email {contact_email}: add it in the web app or import it "
+                "with `meetagain contacts import FILE` (`meetagain contacts list` shows them)"
+            )
         contact_id = row.id
         user = session.get(User, user_id)
         assert user is not None

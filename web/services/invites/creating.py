@@ -181,7 +181,7 @@ def contact_problem(
     )
     if sent is not None:
         day = sent.astimezone(zone).date()
-        return f"{contact.name} already has an open invite (sent {day:%a} {day.day} {day:%b})"
+        return f"{contact.name} already has an open invite (created {day:%a} {day.day} {day:%b})"
     return None
 
 
