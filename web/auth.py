@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from web.composition import Runtime
 from web.services.accounts import UserView, get_user, needs_first_account
+from web.sessions import SESSIONLESS_KEY
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -19,10 +20,6 @@ def runtime() -> Runtime:
     """The composition root this app was built with."""
     rt: Runtime = current_app.extensions["meetagain"]
     return rt
-
-
-# Endpoints (registered by their blueprints) that never read the signed-in user.
-SESSIONLESS_KEY = "meetagain.sessionless"
 
 
 def load_user() -> None:

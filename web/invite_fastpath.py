@@ -65,8 +65,12 @@ class InviteFastPath:
             return None
         try:
             view = svc.load_invite(self.app.extensions["meetagain"], token, now=_now())
-        except Exception:  # not found, database trouble: the view answers (and logs)
+        except svc.InviteNotFound as exc:
+            environ[views.LOADED_INVITE_KEY] = exc  # the view answers 404 without asking again
             return None
+        except Exception:  # database trouble: the view tries again, and answers (and logs)
+            return None
+        environ[views.LOADED_INVITE_KEY] = view  # for the view, if it answers instead
         root = _script_root(environ)
         if view.state != "open" or root is None:
             return None
@@ -97,14 +101,18 @@ class InviteFastPath:
         from web.services import invites as svc
 
         content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or -1)
-        except ValueError:
+        raw_length = environ.get("CONTENT_LENGTH") or ""
+        if (
+            content_type != _FORM_TYPE
+            or not (raw_length.isascii() and raw_length.isdigit())
+            or not 0 < int(raw_length) <= _MAX_BODY
+            or environ.get("HTTP_TRANSFER_ENCODING")  # werkzeug reads those its own way
+        ):
             return None
-        if content_type != _FORM_TYPE or not 0 < length <= _MAX_BODY:
-            return None
-        body = environ["wsgi.input"].read(length)
+        body = environ["wsgi.input"].read(int(raw_length))
         environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if it answers
+        if len(body) != int(raw_length):
+            return None  # the client went away mid-body
         try:
             fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
         except (UnicodeDecodeError, ValueError):

@@ -11,9 +11,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
+
+# The app.extensions key listing the endpoints that never use the session (web.auth reads it).
+SESSIONLESS_KEY = "meetagain.sessionless"
 
 
 class CachedSigningSessionInterface(SecureCookieSessionInterface):
@@ -41,4 +44,6 @@ class CachedSigningSessionInterface(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not session and not session.modified and not session.accessed:
             return  # Flask would work out every cookie setting, then do nothing
+        if request.endpoint in app.extensions.get(SESSIONLESS_KEY, ()):
+            return  # invitee pages: no Set-Cookie or Vary for whoever has a session
         super().save_session(app, session, response)

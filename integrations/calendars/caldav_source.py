@@ -10,6 +10,7 @@ ICS-based source means one set of semantics, tested once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from integrations.calendars.errors import CalendarError
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, Interval
 
-DEFAULT_TIMEOUT = 20
+DEFAULT_TIMEOUT = 20.0
 _MARGIN = timedelta(days=2)  # covers every UTC offset for floating and all-day events
 
 
@@ -35,7 +36,7 @@ class CalDavSource:
         zone: ZoneInfo,
         me: Sequence[str] = (),
         name: str | None = None,
-        timeout: int = DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         if not url.lower().startswith(("http://", "https://")):
             raise CalendarError(f"{url}: a CalDAV calendar URL must start with http:// or https://")
@@ -154,14 +155,14 @@ def _describe_collection(url: str, username: str, password: str) -> str:
         )
 
 
-def _client(url: str, username: str, password: str, timeout: int) -> Any:
+def _client(url: str, username: str, password: str, timeout: float) -> Any:
     from caldav.davclient import DAVClient
 
     return DAVClient(
         url=url,
         username=username or None,
         password=password or None,
-        timeout=timeout,
+        timeout=max(1, math.ceil(timeout)),  # the caldav library takes whole seconds
         enable_rfc6764=False,
     )
 

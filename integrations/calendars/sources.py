@@ -38,8 +38,8 @@ def open_source(
     """The CalendarSource a spec names: a [[calendars]] entry, an http(s)/webcal URL or a file.
 
     With a `runtime` whose database is migrated, parsed busy time is cached in it. `timeout`
-    bounds a feed's download (seconds; default the feed's own). Raises CalendarError when the
-    spec names nothing usable.
+    bounds each wait for a server's answer (seconds; default each source's own). Raises
+    CalendarError when the spec names nothing usable.
     """
     spec = spec.strip()
     if not spec:
@@ -51,7 +51,14 @@ def open_source(
     entry = config.calendar(spec) if config is not None else None
     if entry is not None:
         return _from_config(
-            entry, config, zone=zone, me=me, runtime=runtime, user_id=user_id, cache=cache
+            entry,
+            config,
+            zone=zone,
+            me=me,
+            runtime=runtime,
+            user_id=user_id,
+            cache=cache,
+            timeout=timeout,
         )
     if is_url(spec):
         return _feed(spec, zone=zone, me=me, cache=cache, timeout=timeout)
@@ -103,6 +110,7 @@ def _from_config(
     runtime: Any,
     user_id: int | None,
     cache: Any,
+    timeout: float | None = None,
 ) -> CalendarSource:
     label = f"calendar {entry.name!r}"
     if entry.kind == "ics":
@@ -114,6 +122,7 @@ def _from_config(
                 cache=cache,
                 max_bytes=entry.max_bytes,
                 name=entry.name,
+                timeout=timeout,
             )
         path = Path(entry.path).expanduser()
         if not path.is_absolute():
@@ -130,10 +139,15 @@ def _from_config(
                     "is not set"
                 )
             password = os.environ[entry.password_env]
-        from integrations.calendars.caldav_source import CalDavSource
+        from integrations.calendars.caldav_source import DEFAULT_TIMEOUT, CalDavSource
 
         source: CalendarSource = CalDavSource(
-            entry.url, entry.username, password, zone=zone, me=tuple(me)
+            entry.url,
+            entry.username,
+            password,
+            zone=zone,
+            me=tuple(me),
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
         )
         source.name = entry.name
         return source
@@ -151,7 +165,7 @@ def _from_config(
             list(entry.calendar_ids),
             api_endpoint=config.google.api_endpoint,
             name=entry.name,
-            timeout=config.google.timeout,
+            timeout=config.google.timeout if timeout is None else timeout,
         )
     raise CalendarError(f"{label}: unknown kind {entry.kind!r}")
 

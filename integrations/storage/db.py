@@ -74,7 +74,8 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout = 30000")
         # Reads map the file instead of copying pages: with several processes (gunicorn
         # workers), every commit by one empties the others' page caches, and refilling them from
-        # the map is much cheaper than read() calls.
+        # the map is much cheaper than read() calls. (A mapped file on a network filesystem
+        # turns I/O errors into crashes; the database belongs on a local disk anyway.)
         cursor.execute("PRAGMA mmap_size = 268435456")
         cursor.close()
 

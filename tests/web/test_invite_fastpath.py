@@ -6,6 +6,7 @@ so every comparison is the same request answered both ways.
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
 from web.app import create_app
+from web.blueprints.invites import ACCEPT_OUTCOME_KEY
 from web.composition import Runtime
 from web.invite_fastpath import InviteFastPath
 from web.services import invites as svc
@@ -70,6 +72,12 @@ def _same(a: TestResponse, b: TestResponse, *, skip: tuple[str, ...] = ()) -> No
     assert a.get_data() == b.get_data()
 
 
+def _without_views(app: Flask, monkeypatch: Any, *endpoints: str) -> None:
+    """Take views out of the app: a request they would have answered is now a 500, so a
+    good answer can only come from the fast path."""
+    monkeypatch.setattr(app, "view_functions", {**app.view_functions, **dict.fromkeys(endpoints)})
+
+
 def _bookings(runtime: Runtime) -> int:
     with transaction(runtime.sessions) as session:
         return int(session.scalar(select(func.count()).select_from(models.Booking)) or 0)
@@ -81,8 +89,7 @@ def test_a_cached_invite_page_is_the_page_flask_renders(
     path, _ = _invite(sqlite_runtime, owner, "ana@example.org")
     client = app.test_client()
     first = client.get(path)  # rendered by the view, which caches it
-    # The second visit must come from the fast path: the view is out of the way now.
-    monkeypatch.setattr(app, "view_functions", {**app.view_functions, "invites.page": None})
+    _without_views(app, monkeypatch, "invites.page")
     second = client.get(path)
     assert second.status_code == 200 and b"<form" in second.get_data()
     _same(second, first)
@@ -109,14 +116,15 @@ def test_invite_page_cases_the_fast_path_leaves_to_flask_look_the_same_both_ways
 
 
 def test_accept_through_the_fast_path_answers_as_the_view_does(
-    app: Flask, flask_only: Client, sqlite_runtime: Runtime, owner: int
+    app: Flask, flask_only: Client, sqlite_runtime: Runtime, owner: int, monkeypatch: Any
 ) -> None:
     fast_path, fast_starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
     view_path, view_starts = _invite(sqlite_runtime, owner, "bo@example.org", 4)
+    view = flask_only.post(view_path, data={"action": "accept", "start": utc_iso(view_starts[0])})
+    _without_views(app, monkeypatch, "invites.answer")
     fast = app.test_client().post(
         fast_path, data={"action": "accept", "start": utc_iso(fast_starts[0])}
     )
-    view = flask_only.post(view_path, data={"action": "accept", "start": utc_iso(view_starts[0])})
     assert fast.status_code == view.status_code == 303
     assert fast.headers["Location"] == f"{fast_path}/booking"
     assert view.headers["Location"] == f"{view_path}/booking"
@@ -140,9 +148,20 @@ def test_a_refused_accept_is_tried_once_and_rendered_by_the_view(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(svc, "accept_invite", counted)
+    fast = app.wsgi_app
+    assert isinstance(fast, InviteFastPath)
+    handed: list[Any] = []
+    flask_app = fast.wsgi_app
+
+    def seen_by_flask(environ: dict[str, Any], start_response: Any) -> Any:
+        handed.append(environ.get(ACCEPT_OUTCOME_KEY))
+        return flask_app(environ, start_response)
+
+    monkeypatch.setattr(fast, "wsgi_app", seen_by_flask)
     refused = client.post(path, data=body)
     assert refused.status_code == 409
-    assert calls == [path.rsplit("/", 1)[1]]  # not tried again by the view
+    assert calls == [path.rsplit("/", 1)[1]]  # tried once, by the fast path
+    assert isinstance(handed[0], svc.TimeUnavailable)  # how it failed, handed to the view
     assert utc_iso(starts[1]) in refused.get_data(as_text=True)  # the time still open
     _same(refused, flask_only.post(path, data=body))
     assert _bookings(sqlite_runtime) == 1
@@ -174,12 +193,13 @@ def test_the_fast_path_keeps_the_rate_limit(sqlite_runtime: Runtime, owner: int)
 
 
 def test_mounted_below_a_prefix_the_fast_path_links_below_it(
-    app: Flask, sqlite_runtime: Runtime, owner: int
+    app: Flask, sqlite_runtime: Runtime, owner: int, monkeypatch: Any
 ) -> None:
     path, starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
     client = Client(app)
     environ = {"SCRIPT_NAME": "/coffee"}
     first = client.get(path, environ_overrides=environ)
+    _without_views(app, monkeypatch, "invites.page", "invites.answer")
     second = client.get(path, environ_overrides=environ)
     assert b'href="/coffee/static/' in second.get_data()
     assert second.get_data() == first.get_data()
@@ -189,3 +209,42 @@ def test_mounted_below_a_prefix_the_fast_path_links_below_it(
         environ_overrides=environ,
     )
     assert accepted.headers["Location"] == f"/coffee{path}/booking"
+
+
+def test_an_owner_signed_in_gets_the_same_public_page_as_anyone(
+    app: Flask, sqlite_runtime: Runtime, owner: int, monkeypatch: Any
+) -> None:
+    # The owner clicks their own invite link while signed in: the public page neither
+    # refreshes nor varies on the session cookie, whichever path answers it.
+    path, _ = _invite(sqlite_runtime, owner, "ana@example.org")
+    client = app.test_client()
+    client.set_cookie(
+        "meetagain_session", _signed_session(app, {"user_id": owner, "_permanent": True})
+    )
+    rendered = client.get(path)
+    _without_views(app, monkeypatch, "invites.page")
+    cached = client.get(path)
+    for response in (rendered, cached):
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers and "Vary" not in response.headers
+    _same(rendered, cached)
+
+
+def test_a_body_shorter_than_its_content_length_is_left_to_flask(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    path, starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
+    body = f"action=accept&start={utc_iso(starts[0])}".encode()
+    environ = {
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body) + 10),  # the client went away mid-body
+        "wsgi.input": io.BytesIO(body),
+    }
+    answer = Client(app).post(path, environ_overrides=environ)
+    assert answer.status_code == 400
+    assert _bookings(sqlite_runtime) == 0
+
+
+def _signed_session(app: Flask, data: dict[str, Any]) -> str:
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    return str(serializer.dumps(data))

@@ -35,6 +35,7 @@ from web.composition import Runtime
 from web.instance import create_secret, ensure_instance
 from web.services import invites as svc
 from web.services.google import connection, save_connection
+from web.services.invites import busy
 from web.services.outbox_worker import drain, message_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -262,15 +263,26 @@ def test_cancelling_a_coffee_on_google_deletes_the_event_with_updates(
     assert set(cancels) == {"olivia@example.com"}
 
 
+@pytest.mark.parametrize(
+    ("configured", "cap"),
+    [(0.5, busy.LIVE_TIMEOUT), (20.0, 0.5)],
+    ids=["[google] timeout", "the accept's own cap"],
+)
 def test_a_slow_google_does_not_hold_up_an_accept(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    configured: float,
+    cap: float,
 ) -> None:
     # The live busy read happens inside the booking's lock, so it waits at most [google]
-    # timeout (capped at 5 s) once; what Google could not answer in time becomes a warning.
+    # timeout, capped for the accept (5 s; shortened here to keep the test quick); what Google
+    # could not answer in time becomes a warning.
+    monkeypatch.setattr(busy, "LIVE_TIMEOUT", cap)
     with FakeGoogle(account_email="olivia@example.com") as fake:
         monkeypatch.setenv("MEETAGAIN_GOOGLE_CLIENT_SECRET", fake.client_secret)
         monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
-        section = {**fake.google_config_section(), "timeout": 0.5}
+        section = {**fake.google_config_section(), "timeout": configured}
         config = make_config(tmp_path, f"sqlite:///{tmp_path / 'g.db'}", google=section)
         create_secret(ensure_instance(config.instance_dir))
         runtime = Runtime(config)

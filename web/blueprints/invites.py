@@ -48,8 +48,9 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from scheduler.invites import OfferedTime, format_span, utc_iso
-from web.auth import SESSIONLESS_KEY, current_user, login_required, runtime, safe_next
+from web.auth import current_user, login_required, runtime, safe_next
 from web.services import invites as svc
+from web.sessions import SESSIONLESS_KEY
 
 bp = Blueprint("invites", __name__)
 
@@ -59,9 +60,11 @@ CSP = (
 )
 RATE_LIMIT_KEY = "MEETAGAIN_INVITE_RATE_LIMIT"
 RATE_VERDICT_KEY = "meetagain.rate_allowed"  # in the WSGI environ
-# In the WSGI environ: what accept_invite raised when the fast path (web.invite_fastpath) already
-# tried this accept, so the view answers from it instead of trying again.
+# In the WSGI environ, from the fast path (web.invite_fastpath), so that the views do not do
+# again what it did: what accept_invite raised when it tried this accept, and the invite it
+# loaded for a page it could not answer (or the InviteNotFound it got).
 ACCEPT_OUTCOME_KEY = "meetagain.accept_outcome"
+LOADED_INVITE_KEY = "meetagain.loaded_invite"
 DEFAULT_RATE = (60.0, 1.0)  # burst of 60 requests, then one a second per client address
 PUBLIC_ENDPOINTS = frozenset(
     {
@@ -398,8 +401,11 @@ def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Re
 @bp.get("/i/<token>")
 def page(token: str) -> Response:
     """The invite: who, why, the times in your zone, and accept / decline / suggest."""
+    loaded = request.environ.pop(LOADED_INVITE_KEY, None)
     try:
-        view = svc.load_invite(runtime(), token, now=_now())
+        if isinstance(loaded, svc.InviteNotFound):
+            raise loaded
+        view = loaded if loaded is not None else svc.load_invite(runtime(), token, now=_now())
     except svc.InviteNotFound:
         return _not_found()
     if view.state != "open":
@@ -419,7 +425,7 @@ def answer(token: str) -> Response:
     try:
         if action == "accept":
             start = _parse_start(form.get("start", ""))
-            tried: BaseException | None = request.environ.get(ACCEPT_OUTCOME_KEY)
+            tried: BaseException | None = request.environ.pop(ACCEPT_OUTCOME_KEY, None)
             if tried is not None:
                 raise tried  # the fast path's attempt failed; answer from how it failed
             svc.accept_invite(rt, token, start, now=now, invitee_timezone=tz)

@@ -5,6 +5,7 @@ Tokens live only in `google_connections.token_encrypted` (Fernet), never in the 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -112,7 +113,8 @@ def credentials_for(runtime: Runtime, user_id: int) -> Credentials | None:
         return creds
     try:
         with requests.Session() as http:
-            creds.refresh(Request(http))
+            # google-auth waits 120 s for the token endpoint by default.
+            creds.refresh(functools.partial(Request(http), timeout=runtime.config.google.timeout))
     except RefreshError as exc:
         text = str(exc)
         if "invalid_grant" in text:

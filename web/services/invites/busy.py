@@ -19,8 +19,9 @@ from web.services.invites.errors import InviteNotFound
 from web.services.invites.helpers import _short_sleep, hash_token
 from web.services.invites.sql import _calendar_statements
 
-# Seconds: the most an accept waits for a calendar server's (Google, CalDAV, a feed) answer.
-# Calendars are read inside the booking's lock, where every other accept waits too.
+# Seconds: the longest an accept waits for any one answer (connect, each read) of a calendar
+# server (Google, CalDAV, a feed). Calendars are read inside the booking's lock, where every
+# other accept waits too; a server that does not answer in time becomes a warning.
 LIVE_TIMEOUT = 5
 
 
@@ -226,7 +227,7 @@ def _google_source(runtime: Runtime, user_id: int, calendar_ids: list[str]) -> A
     if creds is None:
         return None
     # Read inside the booking's lock: a slow or failing Google must not hold every other
-    # accept up, so one short try and one retry; what cannot be read becomes a warning.
+    # accept up, so short waits and one retry (after a 5xx or 429 only; a timeout is final).
     return GoogleFreeBusySource(
         creds,
         calendar_ids,
