@@ -280,24 +280,23 @@ def _time_items(
 
 
 def _gone(view: svc.InviteView | None, reason: str = "") -> Response:
+    # 410 whatever the reason (the link is used up), but an invitee coming back to a coffee
+    # they booked is told so first, with the way to their booking.
+    booked = view is not None and view.booking is not None and view.booking.status == "active"
+    title = "This link is no longer active"
     if view is not None and view.status == "accepted" and view.booking is not None:
         text = "You already picked a time for this coffee."
+        if booked:
+            title = "You're booked"
+            text = "You already picked a time for this coffee; your booking is one click away."
     elif view is not None and view.status in ("declined", "suggested"):
         text = "You already answered this invite. Thank you!"
     else:
         text = "This invite has expired or was withdrawn."
-    resp = make_response(
-        render_template(
-            "invites/message.html",
-            title="This link is no longer active",
-            text=text,
-            booking_link=view is not None
-            and view.booking is not None
-            and view.booking.status == "active",
-        ),
+    return make_response(
+        render_template("invites/message.html", title=title, text=text, booking_link=booked),
         410,
     )
-    return resp
 
 
 def _not_found() -> Response:
