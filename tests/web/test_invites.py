@@ -208,6 +208,8 @@ def test_accepting_a_time_books_it_and_redirects_to_the_confirmation(
         assert ev.decoded("dtstart") == chosen.start
     owner_mail = next(m for m in mails if m["To"].addresses[0].addr_spec == "olivia@example.com")
     assert "accepted" in owner_mail["Subject"]
+    # Every calendar was read: no warning about an unchecked one.
+    assert "could not be checked" not in owner_mail.get_body(("plain",)).get_content()
 
 
 def test_accepting_a_time_that_is_not_offered_answers_409_with_the_remaining_times(

@@ -297,3 +297,14 @@ def test_a_slow_google_does_not_hold_up_an_accept(
         assert elapsed < 3.0, f"the accept waited {elapsed:.1f} s for Google"
         assert _booking(runtime, booking_id).status == "active"
         assert "cannot reach Google Calendar" in caplog.text
+        # The owner is told the booking went ahead unchecked, so a clash can be caught.
+        [notice] = [
+            message_from_bytes(
+                message_of(runtime, r.kind, r.payload, r.message_id)[0], policy=policy.default
+            )
+            for r in _rows(runtime)
+            if r.kind == "email_render" and r.payload.get("render") == "booking_owner"
+        ]
+        body = notice.get_body(preferencelist=("plain",)).get_content()
+        assert "could not be checked at the moment of booking" in body
+        assert "cannot reach Google Calendar" in body

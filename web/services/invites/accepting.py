@@ -145,6 +145,7 @@ def accept_invite(
                     now=now,
                     invitee_timezone=invitee_timezone,
                     manage_url=manage_url,
+                    unread=busy.warnings,
                 )
                 # Take off other open invites every time the booking rules out: those
                 # within the buffer of it, and all those of its day (or week) once full.
@@ -345,6 +346,7 @@ def _book(
     now: datetime,
     invitee_timezone: str,
     manage_url: str,
+    unread: Sequence[str] = (),
 ) -> BookingView:
     sql = _accept_sql()
     domain = runtime.config.mail.from_address.partition("@")[2] or "meetagain.local"
@@ -380,6 +382,7 @@ def _book(
         google=google,
         now=now,
         manage_url=manage_url,
+        unread=unread,
     )
     return BookingView(
         id=booking_id,
@@ -404,10 +407,12 @@ def _queue_booking_messages(
     google: bool,
     now: datetime,
     manage_url: str = "",
+    unread: Sequence[str] = (),
 ) -> None:
     """Queue what a booking sets off, in the booking's transaction. The emails are rendered by
     the outbox worker (they are the slow part), from the booking as it stands, with the
-    Message-ID fixed here."""
+    Message-ID fixed here. `unread`: the calendars the live check could not read, which the
+    owner's notice names."""
     at = now.isoformat()
     # The owner is told of every answer.
     jobs: list[tuple[str, dict[str, Any], str]] = [
@@ -420,6 +425,7 @@ def _queue_booking_messages(
                 "purpose": "answer",
                 "subject": f"{email or 'The invitee'} accepted",
                 "at": at,
+                **({"unread_calendars": list(unread)} if unread else {}),
             },
             make_msgid(domain=domain),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
@@ -95,7 +96,12 @@ def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) 
             raise NothingToSend(f"booking {payload['booking_id']} no longer exists")
         if payload["render"] == "booking_owner":
             msg = _owner_booking_notice(
-                runtime, session, booking, google=bool(payload.get("google")), now=at
+                runtime,
+                session,
+                booking,
+                google=bool(payload.get("google")),
+                now=at,
+                unread=[str(w) for w in payload.get("unread_calendars", [])],
             )
         elif payload["render"] == "booking_invitee":
             msg = _invitee_confirmation(
@@ -113,21 +119,34 @@ def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) 
 
 
 def _owner_booking_notice(
-    runtime: Runtime, session: Session, booking: models.Booking, *, google: bool, now: datetime
+    runtime: Runtime,
+    session: Session,
+    booking: models.Booking,
+    *,
+    google: bool,
+    now: datetime,
+    unread: Sequence[str] = (),
 ) -> EmailMessage:
     _, owner_zone, owner, invitee = _booking_context(runtime, session, booking)
     when_owner = format_span(booking.start, booking.end, owner_zone)
+    paragraphs = [
+        f"{invitee.name} picked {when_owner}.",
+        "It is on your Google Calendar shortly."
+        if google
+        else "The calendar invitation is attached; open it to add the coffee to your calendar.",
+    ]
+    if unread:
+        # The booking went ahead without them: say so, so a clash can be caught in time.
+        paragraphs.append(
+            "Some of your calendars could not be checked at the moment of booking, so make sure "
+            "nothing else is on at that time: " + "; ".join(unread)
+        )
     notice = build_notice(
         from_address=runtime.config.mail.from_address,
         on_behalf_of=invitee,
         to=owner,
         subject=f"{invitee.name} accepted: coffee {when_owner}",
-        paragraphs=[
-            f"{invitee.name} picked {when_owner}.",
-            "It is on your Google Calendar shortly."
-            if google
-            else "The calendar invitation is attached; open it to add the coffee to your calendar.",
-        ],
+        paragraphs=paragraphs,
         links=_owner_links(runtime, booking.id),
         when=now,
     )
