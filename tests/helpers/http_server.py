@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -35,6 +36,7 @@ class Resource:
     status: int = 200
     location: str | None = None  # set for a redirect (status 301/302/307/308)
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (a slow server)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ def _make_handler(owner: LoopbackHttpServer) -> type[BaseHTTPRequestHandler]:
         def _answer(self, *, send_body: bool) -> None:
             path = self.path.split("?", 1)[0]
             resource = owner.resources.get(path)
+            if resource is not None and resource.delay:
+                time.sleep(resource.delay)
             headers = {k: v for k, v in self.headers.items()}
             if resource is None:
                 self._send(

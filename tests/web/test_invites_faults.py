@@ -23,6 +23,7 @@ from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
 from tests.conftest import make_config
 from tests.helpers.fake_google import FakeGoogle
+from tests.helpers.http_server import LoopbackHttpServer
 from tests.helpers.invite_fixtures import (
     make_contact,
     make_owner,
@@ -308,3 +309,50 @@ def test_a_slow_google_does_not_hold_up_an_accept(
         body = notice.get_body(preferencelist=("plain",)).get_content()
         assert "could not be checked at the moment of booking" in body
         assert "cannot reach Google Calendar" in body
+
+
+def test_several_slow_calendars_hold_an_accept_up_once_not_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Google and a feed both hang. Each is waited for at most LIVE_TIMEOUT, but together only
+    # LIVE_DEADLINE (both shortened here so the test is quick): the accept does not add them up.
+    monkeypatch.setattr(busy, "LIVE_TIMEOUT", 3.0)
+    monkeypatch.setattr(busy, "LIVE_DEADLINE", 1.0)
+    with FakeGoogle(account_email="olivia@example.com") as fake, LoopbackHttpServer() as feeds:
+        monkeypatch.setenv("MEETAGAIN_GOOGLE_CLIENT_SECRET", fake.client_secret)
+        monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
+        config = make_config(
+            tmp_path, f"sqlite:///{tmp_path / 'g.db'}", google=fake.google_config_section()
+        )
+        create_secret(ensure_instance(config.instance_dir))
+        runtime = Runtime(config)
+        runtime.upgrade_database()
+        owner = make_owner(runtime)
+        _connect_google(runtime, fake, owner)
+        feed = feeds.serve("/team.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", delay=6.0)
+        with transaction(runtime.sessions) as session:
+            session.add(
+                models.Calendar(
+                    user_id=owner,
+                    name="Team",
+                    kind="ics",
+                    location=feed,
+                    counts_as_busy=True,
+                    receives_events=False,
+                    last_error="",
+                    created_at=_now(),
+                )
+            )
+        created = _invite(runtime, owner, make_contact(runtime, owner))
+        fake.stall_next("freeBusy", 6.0, times=3)
+        began = time.monotonic()
+        booking_id = _accept(runtime, created)
+        elapsed = time.monotonic() - began
+        assert elapsed < 2.5, f"the accept waited {elapsed:.1f} s for the calendars"
+        assert _booking(runtime, booking_id).status == "active"
+        [row] = [r for r in _rows(runtime) if r.payload.get("render") == "booking_owner"]
+        unread = " ".join(row.payload["unread_calendars"])
+        assert unread == "Google Calendar: no answer within 1 s Team: no answer within 1 s" or (
+            unread == "Team: no answer within 1 s Google Calendar: no answer within 1 s"
+        )
+        assert feed not in unread  # a feed's address may be secret: the name stands for it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from integrations.config import Config, ConfigError, with_user_settings
+from scheduler.intervals import merge
 from scheduler.model import BusyReport, Interval, SchedulingPolicy
 from web.composition import Runtime
 from web.services.invites.driver import _compiled, _driver_cursor, _fetch
@@ -23,6 +25,7 @@ from web.services.invites.sql import _calendar_statements
 # server (Google, CalDAV, a feed). Calendars are read inside the booking's lock, where every
 # other accept waits too; a server that does not answer in time becomes a warning.
 LIVE_TIMEOUT = 5
+LIVE_DEADLINE = 8  # seconds: the longest an accept waits for all of them together
 
 
 @dataclass
@@ -131,25 +134,47 @@ def _open_calendars(
 
 
 def read_busy(calendars: OwnerCalendars, interval: Interval) -> BusyReport:
-    """Read the opened calendars now for `interval`.
+    """Read the opened calendars now for `interval`: local files here, calendar servers side
+    by side, for at most LIVE_DEADLINE seconds in all.
 
-    A calendar that cannot be read becomes a warning, not a refusal: the owner offered these
-    times when they were free, and inside meetagain the bookings table and its unique index
-    still rule out double booking.
+    A calendar that cannot be read (in time) becomes a warning, not a refusal: the owner offered
+    these times when they were free, the owner's notice names what went unchecked, and inside
+    meetagain the bookings table and its unique index still rule out double booking.
     """
-    from integrations.calendars.errors import CalendarError
-    from integrations.calendars.sources import collect_busy
-
     warnings = list(calendars.warnings)
-    if not calendars.sources:
-        return BusyReport((), tuple(warnings))
+    local = [s for s in calendars.sources if isinstance(s, LiveFile)]
+    remote = [s for s in calendars.sources if not isinstance(s, LiveFile)]
+    reports = [_read_one(source, interval) for source in local]
+    if remote:
+        # Each server's waits are bounded by LIVE_TIMEOUT, but a server may be asked several
+        # times (CalDAV, Google's retry) and an owner may have several: one deadline for all.
+        pool = ThreadPoolExecutor(max_workers=len(remote), thread_name_prefix="live-calendar")
+        try:
+            futures = {pool.submit(_read_one, s, interval): s for s in remote}
+            done, late = wait(futures, timeout=LIVE_DEADLINE)
+            reports += [f.result() for f in done]
+            reports += [
+                BusyReport((), (f"{futures[f].name}: no answer within {LIVE_DEADLINE:g} s",))
+                for f in late
+            ]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # the late ones end on their timeouts
+    intervals = [i for r in reports for i in r.intervals if i.overlaps(interval)]
+    warnings += [w for r in reports for w in r.warnings]
+    return BusyReport(tuple(merge(intervals)), tuple(warnings))
+
+
+def _read_one(source: Any, interval: Interval) -> BusyReport:
+    """One calendar's busy time and warnings; any failure is a warning naming it."""
+    from integrations.calendars.errors import CalendarError
+    from integrations.calendars.sources import source_report
+
     try:
-        report = collect_busy(calendars.sources, interval)
+        return source_report(source, interval)
     except CalendarError as exc:
-        return BusyReport((), (*warnings, str(exc)))
+        return BusyReport((), (str(exc),))
     except Exception as exc:  # e.g. Google RefreshError: the grant was revoked meanwhile
-        return BusyReport((), (*warnings, f"{exc.__class__.__name__}: {exc}"))
-    return BusyReport(report.intervals, (*warnings, *report.warnings))
+        return BusyReport((), (f"{source.name}: {exc.__class__.__name__}: {exc}",))
 
 
 def _open_row(
@@ -165,14 +190,20 @@ def _open_row(
             from web.services.accounts import secret_box
 
             password = secret_box(runtime).decrypt_text(row.secret_encrypted)
-        return CalDavSource(
+        source: Any = CalDavSource(
             row.location, row.username, password, zone=zone, me=me, timeout=LIVE_TIMEOUT
         )
-    # runtime=None: not the database's busy cache; feeds and servers are asked now.
-    source = open_source(row.location, config, zone=zone, me=me, runtime=None, timeout=LIVE_TIMEOUT)
-    path = Path(row.location).expanduser()
-    if row.kind == "ics" and not is_url(row.location) and path.is_file():
-        return LiveFile(source, path, zone=str(zone), me=tuple(me))
+    else:
+        # runtime=None: not the database's busy cache; feeds and servers are asked now.
+        source = open_source(
+            row.location, config, zone=zone, me=me, runtime=None, timeout=LIVE_TIMEOUT
+        )
+        path = Path(row.location).expanduser()
+        if row.kind == "ics" and not is_url(row.location) and path.is_file():
+            source = LiveFile(source, path, zone=str(zone), me=tuple(me))
+    # Warnings (the log, the owner's notice) name the calendar as the owner named it, not by
+    # its address, which for a feed may be a secret.
+    source.name = row.name
     return source
 
 
@@ -232,6 +263,7 @@ def _google_source(runtime: Runtime, user_id: int, calendar_ids: list[str]) -> A
         creds,
         calendar_ids,
         api_endpoint=runtime.config.google.api_endpoint,
+        name="Google Calendar",
         sleep=_short_sleep,
         timeout=min(runtime.config.google.timeout, LIVE_TIMEOUT),
         attempts=2,
