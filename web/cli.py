@@ -20,6 +20,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "plan": "web.commands.contacts:plan",
     "invites": "web.commands.invites:invites",
     "worker": "web.commands.invites:worker",
+    "password": "web.commands.accounts:password",
 }
 
 LAZY_HELP: dict[str, str] = {
@@ -30,6 +31,7 @@ LAZY_HELP: dict[str, str] = {
     "plan": "This week's proposals: contacts paired with free times.",
     "invites": "Create coffee invites.",
     "worker": "Send queued mail and calendar writes (the outbox).",
+    "password": "Set an account's password (a forgotten one).",
 }
 
 

@@ -251,6 +251,23 @@ def test_a_signed_in_user_can_add_another_person_who_then_signs_in(
     assert "Signed in as bob@example.com" in text(bob.get("/settings"))
 
 
+def test_the_owner_changes_their_password_in_settings(site: Web, owner: int) -> None:
+    wrong = site.post(
+        "/settings/password", {"current_password": "not-it-at-all", "new_password": "n" * 12}
+    )
+    assert wrong.status_code == 400 and "not your current password" in text(wrong)
+    short = site.post("/settings/password", {"current_password": PASSWORD, "new_password": "x"})
+    assert short.status_code == 400 and "at least 8 characters" in text(short)
+    changed = site.post(
+        "/settings/password", {"current_password": PASSWORD, "new_password": "a fresh passphrase"}
+    )
+    assert changed.status_code == 303
+    assert "Password changed" in text(site.get(changed.headers["Location"]))
+    site.post("/logout")
+    assert site.sign_in("owner@example.com").status_code == 401  # the old one is gone
+    assert site.sign_in("owner@example.com", "a fresh passphrase").status_code == 303
+
+
 def test_repeated_wrong_passwords_are_slowed_down(site: Web, owner: int) -> None:
     site.post("/logout")
     site.get("/login")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from integrations.config import load_config
 from integrations.storage import db, models
-from tests.web.test_cli_foundation import meetagain, one_error_line
+from tests.web.test_cli_foundation import clean_env, meetagain, one_error_line
 from web.composition import Runtime
-from web.services.accounts import create_first_account, create_user
+from web.services.accounts import authenticate, create_first_account, create_user
 
 
 def _runtime(tmp_path: Path) -> Runtime:
@@ -65,3 +67,33 @@ def test_a_database_that_was_never_set_up_is_named_with_the_fix(tmp_path: Path) 
     line = one_error_line(meetagain(tmp_path, "--db", url, "due"))
     assert "is not set up" in line and "meetagain init" in line
     assert db.current_revision(db.make_engine(url)) is None
+
+
+def test_a_forgotten_password_is_set_again_from_the_command_line(tmp_path: Path) -> None:
+    assert meetagain(tmp_path, "init").returncode == 0
+    rt = _runtime(tmp_path)
+    create_first_account(rt, "nora@example.org", "a long enough password")
+    create_user(rt, "sam@example.org", "another long password")
+    rt.engine.dispose()
+
+    def password(*args: str, typed: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "web", *args, "password"],
+            cwd=tmp_path,
+            env=clean_env(),
+            input=typed,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    short = password("--user", "sam@example.org", typed="short\nshort\n")
+    assert short.returncode == 2 and "at least 8 characters" in short.stderr
+    done = password("--user", "sam@example.org", typed="remembered at last\nremembered at last\n")
+    assert done.returncode == 0, done.stderr
+    assert "Password changed" in done.stdout
+    rt = _runtime(tmp_path)
+    assert authenticate(rt, "sam@example.org", "remembered at last") is not None
+    assert authenticate(rt, "sam@example.org", "another long password") is None
+    assert authenticate(rt, "nora@example.org", "a long enough password") is not None
+    rt.engine.dispose()

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from web.auth import current_user, login_required, redirect_to, runtime
 from web.blueprints.contacts import count_contacts
-from web.services.accounts import AccountError, create_user, user_config
+from web.services.accounts import AccountError, change_password, create_user, user_config
 from web.services.google import connection
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -47,6 +47,23 @@ def add_user() -> Response | tuple[str, int]:
     except AccountError as exc:
         return index({exc.field or "_form": str(exc)}, form), 400
     flash(f"Account for {form['email'].strip().lower()} created; they can sign in now.", "ok")
+    return redirect_to("settings.index")
+
+
+@bp.post("/password")
+@login_required
+def password() -> Response | tuple[str, int]:
+    """Change your own password (the current one is asked again)."""
+    try:
+        change_password(
+            runtime(),
+            current_user().id,
+            request.form.get("current_password", ""),
+            request.form.get("new_password", ""),
+        )
+    except AccountError as exc:
+        return index({exc.field or "_password": str(exc)}), 400
+    flash("Password changed. Use the new one next time you sign in.", "ok")
     return redirect_to("settings.index")
 
 

@@ -131,6 +131,24 @@ def create_user(
         return row.id
 
 
+def change_password(runtime: Runtime, user_id: int, current: str | None, new: str) -> None:
+    """Set a new password; `current` must match the old one (None: not asked, for the CLI run
+    by whoever administers the instance, e.g. after a forgotten password)."""
+    try:
+        _check_password(new)
+    except AccountError as exc:
+        raise AccountError(str(exc), "new_password") from None
+    with transaction(runtime.sessions) as session:
+        row = session.get(models.User, user_id)
+        if row is None:
+            raise AccountError("There is no such account.")
+        if current is not None and not (
+            row.password_hash and check_password_hash(row.password_hash, current)
+        ):
+            raise AccountError("That is not your current password.", "current_password")
+        row.password_hash = generate_password_hash(new)
+
+
 def authenticate(runtime: Runtime, email: str, password: str) -> int | None:
     """The user id when email and password match, else None."""
     email = email.strip().lower()
