@@ -30,8 +30,9 @@ def load_user() -> None:
     user_id = session.get("user_id")
     if isinstance(user_id, int):
         user = get_user(runtime(), user_id)
-        if user is None:
-            session.clear()
+        if user is None or session.get("password") != user.password_marker:
+            session.clear()  # gone, or signed in under a password changed since
+            user = None
         g.user = user
 
 
@@ -48,6 +49,13 @@ def sign_in(user_id: int) -> None:
     session.clear()
     session["user_id"] = user_id
     session.permanent = True
+    remember_password(user_id)
+
+
+def remember_password(user_id: int) -> None:
+    """Tie the session to the user's current password: changing it ends every other session."""
+    user = get_user(runtime(), user_id)
+    session["password"] = user.password_marker if user is not None else ""
 
 
 def sign_out() -> None:

@@ -268,6 +268,21 @@ def test_the_owner_changes_their_password_in_settings(site: Web, owner: int) -> 
     assert site.sign_in("owner@example.com", "a fresh passphrase").status_code == 303
 
 
+def test_changing_the_password_signs_out_every_other_session(
+    app: Flask, site: Web, owner: int
+) -> None:
+    elsewhere = Web(app.test_client())  # the owner's phone, say
+    assert elsewhere.sign_in("owner@example.com").status_code == 303
+    assert elsewhere.get("/settings").status_code == 200
+    changed = site.post(
+        "/settings/password", {"current_password": PASSWORD, "new_password": "a fresh passphrase"}
+    )
+    assert changed.status_code == 303
+    assert site.get("/settings").status_code == 200  # where it was changed: still signed in
+    gone = elsewhere.get("/settings")
+    assert gone.status_code in (302, 303) and "/login" in gone.headers["Location"]
+
+
 def test_repeated_wrong_passwords_are_slowed_down(site: Web, owner: int) -> None:
     site.post("/logout")
     site.get("/login")

@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Blueprint, flash, render_template, request
 from werkzeug.wrappers import Response
 
-from web.auth import current_user, login_required, redirect_to, runtime
+from web.auth import current_user, login_required, redirect_to, remember_password, runtime
 from web.blueprints.contacts import count_contacts
 from web.services.accounts import AccountError, change_password, create_user, user_config
 from web.services.google import connection
@@ -63,6 +63,7 @@ def password() -> Response | tuple[str, int]:
         )
     except AccountError as exc:
         return index({exc.field or "_password": str(exc)}), 400
+    remember_password(current_user().id)  # this session goes on; every other one is over
     flash("Password changed. Use the new one next time you sign in.", "ok")
     return redirect_to("settings.index")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -38,6 +39,13 @@ class UserView:
     timezone: str
     settings: dict[str, Any] = field(default_factory=dict)
     setup_step: int = 0
+    # Changes with the password: a session signed in under another one is over (web.auth).
+    password_marker: str = ""
+
+
+def password_marker(password_hash: str) -> str:
+    """A short fingerprint of a password hash, kept in the session cookie (not the hash)."""
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16] if password_hash else ""
 
 
 def secret_box(runtime: Runtime) -> SecretBox:
@@ -53,6 +61,7 @@ def _view(row: models.User) -> UserView:
         timezone=row.timezone,
         settings=copy.deepcopy(row.settings or {}),
         setup_step=row.setup_step,
+        password_marker=password_marker(row.password_hash or ""),
     )
 
 
