@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 
 from web.app import create_app
 from web.composition import Runtime
-from web.services.accounts import create_first_account, create_user
+from web.services.accounts import create_first_account, create_user, get_user
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"
@@ -112,3 +112,12 @@ def ics_bytes(*events: tuple[str, str, str]) -> bytes:
 def instance_uploads(runtime: Runtime) -> list[Path]:
     folder = runtime.config.instance_dir / "uploads"
     return sorted(folder.rglob("*.ics")) if folder.exists() else []
+
+
+def sign_in_as(client: FlaskClient, runtime: Runtime, user_id: int) -> None:
+    """Put `client` in the session web.auth.sign_in makes for `user_id`, without the forms."""
+    user = get_user(runtime, user_id)
+    assert user is not None
+    with client.session_transaction() as session:
+        session["user_id"] = user_id
+        session["password"] = user.password_marker

@@ -20,6 +20,7 @@ from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.invites import format_span, utc_iso
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
+from tests.web.support import sign_in_as
 from web.app import create_app
 from web.composition import Runtime
 from web.services import invites as svc
@@ -450,8 +451,7 @@ def test_the_did_you_meet_form_logs_the_coffee_for_its_owner(
     [coffee] = svc.to_confirm(sqlite_runtime, owner, now=_now())
     app.config["WTF_CSRF_ENABLED"] = False
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["user_id"] = owner
+    sign_in_as(client, sqlite_runtime, owner)
     with app.test_request_context("/"):
         from flask import render_template
 

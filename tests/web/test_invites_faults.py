@@ -31,6 +31,7 @@ from tests.helpers.invite_fixtures import (
     smtp_server,
     times_at,
 )
+from tests.web.support import sign_in_as
 from web.app import create_app
 from web.composition import Runtime
 from web.instance import create_secret, ensure_instance
@@ -111,8 +112,7 @@ def test_a_recipient_the_smtp_server_refuses_is_a_visible_failure(
         html = render_template("invites/_delivery_problems.html", delivery_problems=[shown])
     assert "Recipient address rejected" in html and "gave up after 1 attempt" in html
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["user_id"] = owner
+    sign_in_as(client, sqlite_runtime, owner)
     page = client.get("/dev/outbox").get_data(as_text=True)
     assert "Recipient address rejected" in page
 

@@ -16,6 +16,7 @@ from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
+from tests.web.support import sign_in_as
 from web.app import create_app
 from web.composition import Runtime
 from web.services import invites as svc
@@ -188,8 +189,7 @@ def test_another_users_bookings_and_invites_are_404(
     )
     app.config["WTF_CSRF_ENABLED"] = False  # this test is about ownership, not CSRF
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["user_id"] = mallory
+    sign_in_as(client, sqlite_runtime, mallory)
     assert client.get(f"/invites/bookings/{booking.id}").status_code == 404
     assert (
         client.post(f"/invites/bookings/{booking.id}", data={"action": "cancel"}).status_code == 404
@@ -203,8 +203,7 @@ def test_another_users_bookings_and_invites_are_404(
         assert row is not None and row.status == "active" and row.met is None
         invite = session.get(models.Invite, created.invite_id)
         assert invite is not None and invite.status == "accepted"
-    with client.session_transaction() as session:
-        session["user_id"] = owner
+    sign_in_as(client, sqlite_runtime, owner)
     assert client.get(f"/invites/bookings/{booking.id}").status_code == 200
 
 
@@ -212,8 +211,7 @@ def test_owner_forms_still_need_the_csrf_token(
     client: FlaskClient, sqlite_runtime: Runtime, owner: int
 ) -> None:
     created = _created(sqlite_runtime, owner)
-    with client.session_transaction() as session:
-        session["user_id"] = owner
+    sign_in_as(client, sqlite_runtime, owner)
     resp = client.post(f"/invites/{created.invite_id}/cancel")
     assert resp.status_code == 400
 
