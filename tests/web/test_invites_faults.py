@@ -121,16 +121,22 @@ def test_a_recipient_the_smtp_server_refuses_is_a_visible_failure(
 def google(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Runtime, FakeGoogle]]:
     """A runtime whose [google] section points at a FakeGoogle, with mail to a file outbox."""
     with FakeGoogle(account_email="olivia@example.com") as fake:
-        monkeypatch.setenv("MEETAGAIN_GOOGLE_CLIENT_SECRET", fake.client_secret)
-        monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
         monkeypatch.chdir(tmp_path)
-        config = make_config(
-            tmp_path, f"sqlite:///{tmp_path / 'g.db'}", google=fake.google_config_section()
-        )
-        create_secret(ensure_instance(config.instance_dir))
-        runtime = Runtime(config)
-        runtime.upgrade_database()
-        yield runtime, fake
+        yield _google_runtime(tmp_path, monkeypatch, fake), fake
+
+
+def _google_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeGoogle, **google: Any
+) -> Runtime:
+    """A migrated SQLite runtime whose [google] section (plus `google`) points at `fake`."""
+    monkeypatch.setenv("MEETAGAIN_GOOGLE_CLIENT_SECRET", fake.client_secret)
+    monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
+    section = {**fake.google_config_section(), **google}
+    config = make_config(tmp_path, f"sqlite:///{tmp_path / 'g.db'}", google=section)
+    create_secret(ensure_instance(config.instance_dir))
+    runtime = Runtime(config)
+    runtime.upgrade_database()
+    return runtime
 
 
 def _connect_google(runtime: Runtime, fake: FakeGoogle, owner: int) -> None:
@@ -264,6 +270,16 @@ def test_cancelling_a_coffee_on_google_deletes_the_event_with_updates(
     assert set(cancels) == {"olivia@example.com"}
 
 
+def _accept_while_google_hangs(
+    runtime: Runtime, fake: FakeGoogle, created: svc.CreatedInvite
+) -> tuple[int, float]:
+    """Accept while freeBusy takes 6 s to answer: the booking id and the seconds it took."""
+    fake.stall_next("freeBusy", 6.0, times=3)
+    began = time.monotonic()
+    booking_id = _accept(runtime, created)
+    return booking_id, time.monotonic() - began
+
+
 @pytest.mark.parametrize(
     ("configured", "cap"),
     [(0.5, busy.LIVE_TIMEOUT), (20.0, 0.5)],
@@ -281,20 +297,11 @@ def test_a_slow_google_does_not_hold_up_an_accept(
     # could not answer in time becomes a warning.
     monkeypatch.setattr(busy, "LIVE_TIMEOUT", cap)
     with FakeGoogle(account_email="olivia@example.com") as fake:
-        monkeypatch.setenv("MEETAGAIN_GOOGLE_CLIENT_SECRET", fake.client_secret)
-        monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
-        section = {**fake.google_config_section(), "timeout": configured}
-        config = make_config(tmp_path, f"sqlite:///{tmp_path / 'g.db'}", google=section)
-        create_secret(ensure_instance(config.instance_dir))
-        runtime = Runtime(config)
-        runtime.upgrade_database()
+        runtime = _google_runtime(tmp_path, monkeypatch, fake, timeout=configured)
         owner = make_owner(runtime)
         _connect_google(runtime, fake, owner)
         created = _invite(runtime, owner, make_contact(runtime, owner))
-        fake.stall_next("freeBusy", 6.0, times=3)
-        began = time.monotonic()
-        booking_id = _accept(runtime, created)
-        elapsed = time.monotonic() - began
+        booking_id, elapsed = _accept_while_google_hangs(runtime, fake, created)
         assert elapsed < 3.0, f"the accept waited {elapsed:.1f} s for Google"
         assert _booking(runtime, booking_id).status == "active"
         assert "cannot reach Google Calendar" in caplog.text
@@ -319,14 +326,7 @@ def test_several_slow_calendars_hold_an_accept_up_once_not_each(
     monkeypatch.setattr(busy, "LIVE_TIMEOUT", 3.0)
     monkeypatch.setattr(busy, "LIVE_DEADLINE", 1.0)
     with FakeGoogle(account_email="olivia@example.com") as fake, LoopbackHttpServer() as feeds:
-        monkeypatch.setenv("MEETAGAIN_GOOGLE_CLIENT_SECRET", fake.client_secret)
-        monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
-        config = make_config(
-            tmp_path, f"sqlite:///{tmp_path / 'g.db'}", google=fake.google_config_section()
-        )
-        create_secret(ensure_instance(config.instance_dir))
-        runtime = Runtime(config)
-        runtime.upgrade_database()
+        runtime = _google_runtime(tmp_path, monkeypatch, fake)
         owner = make_owner(runtime)
         _connect_google(runtime, fake, owner)
         feed = feeds.serve("/team.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", delay=6.0)
@@ -344,10 +344,7 @@ def test_several_slow_calendars_hold_an_accept_up_once_not_each(
                 )
             )
         created = _invite(runtime, owner, make_contact(runtime, owner))
-        fake.stall_next("freeBusy", 6.0, times=3)
-        began = time.monotonic()
-        booking_id = _accept(runtime, created)
-        elapsed = time.monotonic() - began
+        booking_id, elapsed = _accept_while_google_hangs(runtime, fake, created)
         assert elapsed < 2.5, f"the accept waited {elapsed:.1f} s for the calendars"
         assert _booking(runtime, booking_id).status == "active"
         [row] = [r for r in _rows(runtime) if r.payload.get("render") == "booking_owner"]
