@@ -73,6 +73,12 @@ def _driver_cursor(runtime: Runtime) -> Iterator[Any]:
             cursor.close()
         return
     raw = engine.raw_connection()
+    # PostgreSQL: one statement is one snapshot, so no transaction around it: no BEGIN and
+    # ROLLBACK round trips. (An SQLite database in memory keeps the pool's handling.)
+    server = not is_sqlite(engine)
+    dbapi: Any = raw.dbapi_connection
+    if server:
+        dbapi.autocommit = True
     try:
         cursor = raw.cursor()
         try:
@@ -80,6 +86,8 @@ def _driver_cursor(runtime: Runtime) -> Iterator[Any]:
         finally:
             cursor.close()
     finally:
+        if server and not dbapi.closed:
+            dbapi.autocommit = False  # as the pool hands connections out
         raw.close()  # back to the pool (which rolls back whatever the driver began)
 
 
