@@ -20,6 +20,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from web.blueprints import invites as views
+from web.services import invites as svc
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from flask import Flask
@@ -57,9 +60,6 @@ class InviteFastPath:
 
     def _page(self, token: str, environ: WSGIEnvironment) -> tuple[str, list[Any], bytes] | None:
         """The invite page as the page view would render it, when it is in the page cache."""
-        from web.blueprints import invites as views
-        from web.services import invites as svc
-
         cache: views.PageCache | None = self.app.extensions.get("meetagain.invite_pages")
         if cache is None or not views.rate_allowed(self.app, environ):
             return None
@@ -97,9 +97,6 @@ class InviteFastPath:
 
     def _accept(self, token: str, environ: WSGIEnvironment) -> tuple[str, list[Any], bytes] | None:
         """`action=accept&start=...` booked: the 303 to the confirmation page."""
-        from web.blueprints import invites as views
-        from web.services import invites as svc
-
         content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
         raw_length = environ.get("CONTENT_LENGTH") or ""
         if (

@@ -1,3 +1,4 @@
-"""Web fixtures (defined in tests/web/support.py): `app`, `site` (CSRF-aware client), `owner`."""
+"""Web fixtures (defined in tests/web/support.py): `app`, `client`, `site` (CSRF-aware
+client), `owner`."""
 
-from tests.web.support import app, owner, site  # noqa: F401
+from tests.web.support import app, client, owner, site  # noqa: F401

@@ -59,7 +59,9 @@ class Web:
 
 
 def make_app(runtime: Runtime) -> Flask:
-    app = create_app(runtime=runtime)
+    """The app for tests: the invite pages' per-address rate limit is off, since every request
+    of a test comes from one address (the tests of that limit build their own app)."""
+    app = create_app(runtime=runtime, invite_rate_limit=None)
     app.config["TESTING"] = True
     return app
 
@@ -67,6 +69,12 @@ def make_app(runtime: Runtime) -> Flask:
 @pytest.fixture
 def app(sqlite_runtime: Runtime) -> Flask:
     return make_app(sqlite_runtime)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A plain test client (no CSRF token handling): the invite pages need none."""
+    return app.test_client()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -25,7 +24,6 @@ from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
 from scheduler.model import Contact, Interaction, Meal
 from tests.helpers.invite_fixtures import make_contact, make_owner, times_at
-from web.app import create_app
 from web.composition import Runtime
 from web.errors import UserError
 from web.services import invites as svc
@@ -50,18 +48,6 @@ def at(day: date, hh: int, mm: int = 0) -> datetime:
 
 FRIDAY = weekday_after(3, 4)
 NEXT_TUESDAY = FRIDAY + timedelta(days=4)
-
-
-@pytest.fixture
-def app(sqlite_runtime: Runtime) -> Flask:
-    app = create_app(runtime=sqlite_runtime, invite_rate_limit=None)
-    app.config["TESTING"] = True
-    return app
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 @pytest.fixture

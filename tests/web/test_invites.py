@@ -21,25 +21,12 @@ from integrations.storage.db import transaction
 from scheduler.invites import format_span, utc_iso
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
 from tests.web.support import sign_in_as
-from web.app import create_app
 from web.composition import Runtime
 from web.services import invites as svc
 from web.services.outbox_worker import message_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def app(sqlite_runtime: Runtime) -> Flask:
-    app = create_app(runtime=sqlite_runtime, invite_rate_limit=None)
-    app.config["TESTING"] = True
-    return app
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 @pytest.fixture

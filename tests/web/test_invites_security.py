@@ -25,18 +25,6 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture
-def app(sqlite_runtime: Runtime) -> Flask:
-    app = create_app(runtime=sqlite_runtime, invite_rate_limit=None)
-    app.config["TESTING"] = True
-    return app
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
 def owner(sqlite_runtime: Runtime) -> int:
     return make_owner(sqlite_runtime, password="correct horse battery")
 
