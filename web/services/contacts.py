@@ -470,8 +470,10 @@ def _read_ics(location: str, config: Any) -> bytes:
         # Through the feed adapter: webcal means https, and the size, redirect and time limits
         # of every other feed read hold here too.
         from integrations.calendars.feed import IcsFeedSource
+        from integrations.net import NetworkPolicy
 
-        return IcsFeedSource(location, zone=ZoneInfo("UTC")).download()
+        network = NetworkPolicy.from_config(config)
+        return IcsFeedSource(location, zone=ZoneInfo("UTC"), network=network).download()
     return Path(location).expanduser().read_bytes()
 
 

@@ -169,6 +169,7 @@ def read_busy(
                 google_ids.append(row.external_id or "primary")
             elif row.kind == "caldav":
                 from integrations.calendars.caldav_source import CalDavSource
+                from integrations.net import NetworkPolicy
 
                 password = ""
                 if row.secret_encrypted:
@@ -177,7 +178,13 @@ def read_busy(
                     password = secret_box(runtime).decrypt_text(row.secret_encrypted)
                 sources.append(
                     CalDavSource(
-                        row.location, row.username, password, zone=zone, me=me, name=row.name
+                        row.location,
+                        row.username,
+                        password,
+                        zone=zone,
+                        me=me,
+                        name=row.name,
+                        network=NetworkPolicy.from_config(config),
                     )
                 )
             else:

@@ -184,6 +184,7 @@ def _open_row(
 
     if row.kind == "caldav":
         from integrations.calendars.caldav_source import CalDavSource
+        from integrations.net import NetworkPolicy
 
         password = ""
         if row.secret_encrypted:
@@ -191,7 +192,13 @@ def _open_row(
 
             password = secret_box(runtime).decrypt_text(row.secret_encrypted)
         source: Any = CalDavSource(
-            row.location, row.username, password, zone=zone, me=me, timeout=LIVE_TIMEOUT
+            row.location,
+            row.username,
+            password,
+            zone=zone,
+            me=me,
+            timeout=LIVE_TIMEOUT,
+            network=NetworkPolicy.from_config(config),
         )
     else:
         # runtime=None: not the database's busy cache; feeds and servers are asked now.
