@@ -11,13 +11,13 @@ import os
 import re
 import smtplib
 import ssl
-import tempfile
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 from integrations.config import Config
+from integrations.files import write_atomically
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 
@@ -59,10 +59,7 @@ class FileMailer:
             envelope = (
                 f"X-Envelope-From: {sender}\r\nX-Envelope-To: {', '.join(recipients)}\r\n"
             ).encode()
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(envelope + message)
-            os.replace(tmp, target)
+            write_atomically(target, envelope + message)
         except OSError as exc:
             raise MailError(f"cannot write {self.folder}: {exc.strerror or exc}") from exc
 

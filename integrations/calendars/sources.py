@@ -36,13 +36,16 @@ def open_source(
     cache: Any = None,
     timeout: float | None = None,
     network: NetworkPolicy | None = None,
+    name: str | None = None,
 ) -> CalendarSource:
     """The CalendarSource a spec names: a [[calendars]] entry, an http(s)/webcal URL or a file.
 
     With a `runtime` whose database is migrated, parsed busy time is cached in it. `timeout`
     bounds each wait for a server's answer (seconds; default each source's own). `network`
-    says which addresses URLs may reach (default: the config's [security]). Raises
-    CalendarError when the spec names nothing usable.
+    says which addresses URLs may reach (default: the config's [security]). `name` is how
+    messages name the calendar (a stored calendar's name: never its file path or feed URL,
+    which may hold a secret); default the spec. Raises CalendarError when the spec names
+    nothing usable.
     """
     spec = spec.strip()
     network = network or NetworkPolicy.from_config(config)
@@ -66,8 +69,12 @@ def open_source(
             network=network,
         )
     if is_url(spec):
-        return _feed(spec, zone=zone, me=me, cache=cache, timeout=timeout, network=network)
+        return _feed(
+            spec, zone=zone, me=me, cache=cache, timeout=timeout, network=network, name=name
+        )
     path = Path(spec).expanduser()
+    if not path.exists() and name:
+        raise CalendarError(f"{name}: the calendar file is missing; add the calendar again")
     if not path.exists():
         names = ", ".join(c.name for c in getattr(config, "calendars", ())) or "none configured"
         raise CalendarError(
@@ -75,7 +82,7 @@ def open_source(
         )
     from integrations.calendars.ics import IcsFileSource
 
-    return IcsFileSource(path, zone=zone, me=me, cache=cache, name=spec)
+    return IcsFileSource(path, zone=zone, me=me, cache=cache, name=name or spec)
 
 
 def _feed(

@@ -147,9 +147,9 @@ def test_a_redirect_from_an_allowed_host_to_loopback_is_refused(
     only_public = NetworkPolicy(allowed=(ipaddress.ip_network("127.0.0.2/32"),))
     with LoopbackHttpServer(host="127.0.0.2") as public:
         public.serve("/ok.ics", b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n")
-        assert IcsFeedSource(public.url("/ok.ics"), zone=BERLIN, network=only_public).busy(
-            WEEK
-        ) == []  # the allowed host itself is read
+        assert (
+            IcsFeedSource(public.url("/ok.ics"), zone=BERLIN, network=only_public).busy(WEEK) == []
+        )  # the allowed host itself is read
         url = public.redirect("/cal.ics", admin.url("/admin"))
         with pytest.raises(CalendarError) as info:
             IcsFeedSource(url, zone=BERLIN, network=only_public, name="Feed").busy(WEEK)
