@@ -57,8 +57,9 @@ class LoopbackHttpServer:
     answer 304 with no body. `hits` records every request with the status it got.
     """
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host  # any 127.x.y.z: a second loopback address is a second "host"
+        self.port = port  # 0: any free port
         self.resources: dict[str, Resource] = {}
         self.hits: list[Hit] = []
         self._lock = threading.Lock()
@@ -101,7 +102,7 @@ class LoopbackHttpServer:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> LoopbackHttpServer:
-        self._server = QuietHTTPServer((self.host, 0), _make_handler(self))
+        self._server = QuietHTTPServer((self.host, self.port), _make_handler(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -197,3 +197,37 @@ def test_a_caldav_redirect_to_loopback_is_refused(admin: LoopbackHttpServer) -> 
     assert "127.0.0.1: loopback addresses are not contacted" in str(info.value)
     assert [h.method for h in public.hits] == ["PROPFIND"]
     assert admin.hits == []
+
+
+def test_a_name_is_resolved_once_and_only_the_checked_address_is_connected_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A rebinding DNS server: first an allowed address, then loopback on the same port. The
+    # guard's one lookup is the address connected to, with the Host header kept for the name.
+    only_public = NetworkPolicy(allowed=(ipaddress.ip_network("127.0.0.2/32"),))
+    answers = iter(["127.0.0.2"] + ["127.0.0.1"] * 5)
+    lookups: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def rebinding_dns(host: object, port: object, *args: object, **kwargs: object) -> object:
+        if host == "feed.example":
+            lookups.append(str(host))
+            return real_getaddrinfo(next(answers), port, *args, **kwargs)  # type: ignore[arg-type]
+        return real_getaddrinfo(host, port, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    calendar = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+    with LoopbackHttpServer(host="127.0.0.2") as public:
+        port = public.base_url.rsplit(":", 1)[1]
+        with LoopbackHttpServer(port=int(port)) as internal:
+            internal.serve("/cal.ics", SECRET)
+            public.serve("/cal.ics", calendar)
+            url = f"http://feed.example:{port}/cal.ics"
+            source = IcsFeedSource(url, zone=BERLIN, network=only_public, name="Feed")
+            assert source.busy(WEEK) == []
+            assert lookups == ["feed.example"]
+            assert public.hits[0].headers["Host"] == f"feed.example:{port}"
+            # The next read resolves again, gets loopback, and is refused before connecting.
+            with pytest.raises(CalendarError, match="loopback addresses are not contacted"):
+                IcsFeedSource(url, zone=BERLIN, network=only_public, name="Feed").busy(WEEK)
+            assert internal.hits == []
