@@ -61,7 +61,9 @@ class FileMailer:
             ).encode()
             write_atomically(target, envelope + message)
         except OSError as exc:
-            raise MailError(f"cannot write {self.folder}: {exc.strerror or exc}") from exc
+            # The folder is not named: logs and the outbox table carry no absolute paths.
+            reason = exc.strerror or exc.__class__.__name__
+            raise MailError(f"cannot write to the mail outbox folder: {reason}") from exc
 
     def messages(self) -> list[StoredMail]:
         """The stored messages, newest first."""

@@ -139,6 +139,7 @@ def test_the_file_outbox_leaves_no_partial_message_when_the_disk_is_full(tmp_pat
 
     mailer = FileMailer(tmp_path / "outbox")
     message = b"Message-ID: <m1@example.com>\r\nSubject: hi\r\n\r\n" + b"x" * 200_000
-    with _file_size_limit(64 * 1024), pytest.raises(MailError):
+    with _file_size_limit(64 * 1024), pytest.raises(MailError) as caught:
         mailer.send(message, sender="a@example.com", recipients=["b@example.com"])
+    assert str(caught.value) == "cannot write to the mail outbox folder: File too large"
     assert list((tmp_path / "outbox").iterdir()) == []
