@@ -6,8 +6,11 @@ from __future__ import annotations
 import io
 import logging
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from integrations.storage import models
@@ -119,3 +122,50 @@ def test_planning_warnings_name_a_calendar_whose_feed_fails(
     warnings = " ".join(plan.warnings)
     assert "Team" in warnings
     assert TOKEN not in warnings and "127.0.0.1" not in warnings
+
+
+def test_the_owners_accepted_email_names_unread_calendars_without_path_or_token(
+    client: FlaskClient, sqlite_runtime: Runtime
+) -> None:
+    from scheduler.invites import utc_iso
+    from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
+    from web.services import invites as svc
+
+    owner = make_owner(sqlite_runtime)
+    upload = sqlite_runtime.config.instance_dir.resolve() / "uploads" / "user-1" / "gone.ics"
+    with LoopbackHttpServer() as server:
+        feed = server.url(f"/{TOKEN}/team.ics")  # answers 404
+        with transaction(sqlite_runtime.sessions) as session:
+            for name, location in (("Work", str(upload)), ("Team", feed)):
+                session.add(
+                    models.Calendar(
+                        user_id=owner,
+                        name=name,
+                        kind="ics",
+                        location=location,
+                        counts_as_busy=True,
+                        receives_events=False,
+                        last_error="",
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        now = datetime.now(UTC)
+        start = next_weekday_at(now, 3, 12, 0, ZoneInfo("Europe/Berlin"))
+        created = svc.create_invite(
+            sqlite_runtime, owner, make_contact(sqlite_runtime, owner), times_at(start), now=now
+        )
+        path = urlsplit(created.url).path
+        response = client.post(path, data={"action": "accept", "start": utc_iso(start)})
+        assert response.status_code == 303
+    with transaction(sqlite_runtime.sessions) as session:
+        payloads = [
+            row.payload
+            for row in session.scalars(select(models.OutboxMessage))
+            if row.payload.get("render") == "booking_owner"
+        ]
+    [payload] = payloads
+    unread = payload["unread_calendars"]
+    assert sorted(u.split(":")[0] for u in unread) == ["Team", "Work"]
+    for line in unread:
+        assert TOKEN not in line and str(sqlite_runtime.config.instance_dir) not in line
+        assert "/" not in line  # no path and no URL at all
