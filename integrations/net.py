@@ -28,7 +28,7 @@ _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 # What `allow_private_networks = true` opens: the owner's own machine and LAN. Link-local
 # (169.254.169.254 is the cloud metadata service) and multicast stay closed.
 _PRIVATE_KINDS = frozenset({"loopback", "private network", "reserved", "unspecified"})
-ALLOW_HINT = "an administrator can allow it with [security] allow_private_networks"
+_ALLOW_HINT = "an administrator can allow it with [security] allow_private_networks"
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ def why(exc: BaseException) -> str:
     """The root cause of a connection failure in words: refused by policy, DNS, reset, TLS..."""
     refused = refused_in(exc)
     if refused is not None:
-        hint = f" ({ALLOW_HINT})" if refused.kind in _PRIVATE_KINDS else ""
+        hint = f" ({_ALLOW_HINT})" if refused.kind in _PRIVATE_KINDS else ""
         return f"{refused.host}: {refused.kind} addresses are not contacted{hint}"
     causes = list(_causes(exc))
     for cause in causes:
