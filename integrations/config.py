@@ -7,6 +7,7 @@ never literals here: the config names the environment variable that holds each o
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -103,6 +104,14 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class SecurityConfig:
+    # Feeds and CalDAV servers on loopback, private or link-local addresses are refused unless
+    # allowed here (a user-given URL must not reach the server's own network).
+    allow_private_networks: bool = False
+    allowed_networks: tuple[str, ...] = ()  # CIDRs allowed even when the above is false
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything meetagain reads from config.toml, with defaults for what is absent."""
 
@@ -115,6 +124,7 @@ class Config:
     google: GoogleConfig = field(default_factory=GoogleConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
     source: str = "<defaults>"
     base_dir: str = "."
 
@@ -261,6 +271,7 @@ _SECTIONS = {
     "google",
     "database",
     "web",
+    "security",
 }
 
 
@@ -291,6 +302,7 @@ def _build(data: dict[str, Any], source: str, base_dir: str) -> Config:
         google=_google(_Reader(source, "google", data.get("google", {}))),
         database=_database(_Reader(source, "database", data.get("database", {}))),
         web=_web(_Reader(source, "web", data.get("web", {}))),
+        security=_security(_Reader(source, "security", data.get("security", {}))),
         source=source,
         base_dir=base_dir,
     )
@@ -512,6 +524,24 @@ def _web(r: _Reader) -> WebConfig:
     )
     r.finish()
     return web
+
+
+def _security(r: _Reader) -> SecurityConfig:
+    d = SecurityConfig()
+    networks = r.strings("allowed_networks", d.allowed_networks)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise r.key_error(
+                "allowed_networks", f'"{network}" is not an IP address or network (CIDR)'
+            ) from None
+    security = SecurityConfig(
+        allow_private_networks=r.get("allow_private_networks", bool, d.allow_private_networks),
+        allowed_networks=networks,
+    )
+    r.finish()
+    return security
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,13 +11,13 @@ import os
 import re
 import smtplib
 import ssl
-import tempfile
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 from integrations.config import Config
+from integrations.files import write_atomically
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 
@@ -59,12 +59,11 @@ class FileMailer:
             envelope = (
                 f"X-Envelope-From: {sender}\r\nX-Envelope-To: {', '.join(recipients)}\r\n"
             ).encode()
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(envelope + message)
-            os.replace(tmp, target)
+            write_atomically(target, envelope + message)
         except OSError as exc:
-            raise MailError(f"cannot write {self.folder}: {exc.strerror or exc}") from exc
+            # The folder is not named: logs and the outbox table carry no absolute paths.
+            reason = exc.strerror or exc.__class__.__name__
+            raise MailError(f"cannot write to the mail outbox folder: {reason}") from exc
 
     def messages(self) -> list[StoredMail]:
         """The stored messages, newest first."""

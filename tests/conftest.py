@@ -101,8 +101,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def make_config(tmp_path: Path, database_url: str | None = None, **sections: Any) -> Config:
-    """A Config with its instance folder under tmp_path; sections override TOML tables."""
-    override: dict[str, Any] = {"web": {"instance_path": str(tmp_path / "instance")}}
+    """A Config with its instance folder under tmp_path; sections override TOML tables.
+
+    The tests' own servers (feeds, Radicale, the fake Google) listen on loopback, which the
+    network guard refuses by default: this config allows it explicitly. Security tests pass
+    `security={"allow_private_networks": False}` to test the default.
+    """
+    override: dict[str, Any] = {
+        "web": {"instance_path": str(tmp_path / "instance")},
+        "security": {"allow_private_networks": True},
+    }
     if database_url:
         override["database"] = {"url": database_url}
     override.update(sections)

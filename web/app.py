@@ -130,6 +130,11 @@ def _register_headers(app: Flask) -> None:
         return response
 
 
+def exc_name(exc: BaseException) -> str:
+    """The exception's class, for a log line that must not carry SQL, paths or values."""
+    return exc.__class__.__name__
+
+
 def _register_errors(app: Flask) -> None:
     messages = {
         400: ("That request could not be understood", "Check the form and try again."),
@@ -164,7 +169,25 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[str, int]:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        from integrations.files import is_disk_full
+
+        # The route's pattern, not the path: an invite link's path is its secret token.
+        route = request.url_rule.rule if request.url_rule is not None else "(no route)"
+        if is_disk_full(exc):
+            # The transaction rolled back and partial files were removed: nothing was saved.
+            log.error("no space left to save on %s %s: %s", request.method, route, exc_name(exc))
+            return (
+                render_template(
+                    "error.html",
+                    title="Not saved: the server's disk is full",
+                    message="There is no space left on the server to store this, so it was "
+                    "not saved. Nothing you had saved before was lost. Try again later; if it "
+                    "keeps happening, tell whoever runs this server to free some disk space.",
+                    code=507,
+                ),
+                507,
+            )
+        log.exception("unhandled error on %s %s", request.method, route)
         return (
             render_template(
                 "error.html",

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from integrations.files import write_atomically
 from integrations.storage import models
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
@@ -427,7 +428,8 @@ def load_demo(runtime: Runtime, user_id: int, today: date | None = None) -> str:
     folder = config.instance_dir
     folder.mkdir(parents=True, exist_ok=True)
     ics_path = Path(folder) / "demo-calendar.ics"
-    ics_path.write_bytes(demo_calendar(today, zone, config.owner.emails[0]))
+    # Whole or not at all: a full disk must not leave a truncated calendar in its place.
+    write_atomically(ics_path, demo_calendar(today, zone, config.owner.emails[0]))
     added = 0
     with transaction(runtime.sessions) as session:
         now = datetime.now(UTC)

@@ -6,17 +6,22 @@ two days on each side) and fetch them unexpanded, then expand and filter them he
 Radicale, for one, reads floating and all-day times as UTC, ignores X-WR-TIMEZONE and does not
 know the owner's addresses, so declined invitations would stay busy. One code path for every
 ICS-based source means one set of semantics, tested once.
+
+The caldav library's HTTP session is replaced by one from `integrations.net`, so every request it
+makes (and every redirect it follows) reaches only addresses the network policy allows.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from integrations.calendars.errors import CalendarError
+from integrations.net import NetworkPolicy, open_session, why
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, Interval
 
@@ -37,16 +42,20 @@ class CalDavSource:
         me: Sequence[str] = (),
         name: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        network: NetworkPolicy | None = None,
     ) -> None:
         if not url.lower().startswith(("http://", "https://")):
-            raise CalendarError(f"{url}: a CalDAV calendar URL must start with http:// or https://")
+            raise CalendarError(
+                f"{name or url}: a CalDAV calendar URL must start with http:// or https://"
+            )
         self.url = url
         self.username = username
         self.password = password
         self.zone = zone
         self.me = tuple(me)
-        self.name = name or url
+        self.name = name or url  # what messages show
         self.timeout = timeout
+        self.network = network or NetworkPolicy()
 
     def busy(self, interval: Interval) -> list[Interval]:
         """Busy intervals overlapping `interval`; raises CalendarError if the server fails."""
@@ -75,10 +84,10 @@ class CalDavSource:
 
     def fetch(self, interval: Interval) -> list[tuple[str, bytes]]:
         """(href, iCalendar bytes) of the objects the server selects around `interval`."""
-        with _client(self.url, self.username, self.password, self.timeout) as client:
+        with _client(self.url, self.username, self.password, self.timeout, self.network) as client:
             calendar = client.calendar(url=self.url)
             objects = _guard(
-                self.url,
+                self.name,
                 lambda: calendar.search(
                     start=interval.start - _MARGIN,
                     end=interval.end + _MARGIN,
@@ -103,6 +112,7 @@ def test_connection(
     *,
     zone: ZoneInfo | None = None,
     now: datetime | None = None,
+    network: NetworkPolicy | None = None,
 ) -> str:
     """Read the calendar once and say what was found, for the web app's "test connection".
 
@@ -113,8 +123,9 @@ def test_connection(
     zone = zone or ZoneInfo("UTC")
     start = (now or datetime.now(UTC)).astimezone(zone)
     interval = Interval(start, start + timedelta(days=14))
-    source = CalDavSource(url, username, password, zone=zone)
-    display = _describe_collection(url, username, password)
+    network = network or NetworkPolicy()
+    source = CalDavSource(url, username, password, zone=zone, network=network)
+    display = _describe_collection(url, username, password, network)
     objects = source.fetch(interval)
     report = source.report_from(objects, interval)
     count = len(report.intervals)
@@ -126,12 +137,12 @@ def test_connection(
     )
 
 
-def _describe_collection(url: str, username: str, password: str) -> str:
+def _describe_collection(url: str, username: str, password: str, network: NetworkPolicy) -> str:
     """The display name of the calendar at `url`; CalendarError if it is not a calendar."""
     from caldav.elements import dav
 
     calendar_type = "{urn:ietf:params:xml:ns:caldav}calendar"
-    with _client(url, username, password, DEFAULT_TIMEOUT) as client:
+    with _client(url, username, password, DEFAULT_TIMEOUT, network) as client:
         collection = client.calendar(url=url)
         props = _guard(
             url, lambda: collection.get_properties([dav.ResourceType(), dav.DisplayName()])
@@ -155,19 +166,24 @@ def _describe_collection(url: str, username: str, password: str) -> str:
         )
 
 
-def _client(url: str, username: str, password: str, timeout: float) -> Any:
+def _client(url: str, username: str, password: str, timeout: float, network: NetworkPolicy) -> Any:
     from caldav.davclient import DAVClient
 
-    return DAVClient(
+    client = DAVClient(
         url=url,
         username=username or None,
         password=password or None,
         timeout=max(1, math.ceil(timeout)),  # the caldav library takes whole seconds
-        enable_rfc6764=False,
+        enable_rfc6764=False,  # no DNS discovery: only the URL given is contacted
     )
+    # DAVClient sends every request through `session` (a niquests Session); ours checks each
+    # address it connects to. Its own session has not connected yet: closing it costs nothing.
+    client.session.close()
+    client.session = open_session(network)
+    return client
 
 
-def _guard(url: str, call: Any) -> Any:
+def _guard(label: str, call: Any) -> Any:
     """Run a caldav call, turning its many error types into one CalendarError line."""
     from caldav.lib import error as dav_error
 
@@ -175,18 +191,16 @@ def _guard(url: str, call: Any) -> Any:
         return call()
     except dav_error.AuthorizationError:
         raise CalendarError(
-            f"{url}: the CalDAV server refused the username or password (HTTP 401/403)"
+            f"{label}: the CalDAV server refused the username or password (HTTP 401/403)"
         ) from None
     except dav_error.NotFoundError:
-        raise CalendarError(f"{url}: no calendar at this URL (HTTP 404)") from None
+        raise CalendarError(f"{label}: no calendar at this URL (HTTP 404)") from None
     except dav_error.DAVError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CalendarError(f"{url}: the CalDAV server answered with an error: {reason}") from None
-    except Exception as exc:  # niquests/requests connection errors have no common base here
-        raise CalendarError(f"{url}: cannot reach the CalDAV server: {_why(exc)}") from None
-
-
-def _why(exc: BaseException) -> str:
-    from integrations.calendars.feed import _why as why
-
-    return why(exc)
+        # Only the status code: the reason and body the server sent are never shown.
+        status = re.match(r"\s*(\d{3})\b", str(getattr(exc, "reason", "")))
+        reason = f"HTTP {status.group(1)}" if status else type(exc).__name__
+        raise CalendarError(
+            f"{label}: the CalDAV server answered with an error: {reason}"
+        ) from None
+    except Exception as exc:  # niquests connection errors have no common base here
+        raise CalendarError(f"{label}: cannot reach the CalDAV server: {why(exc)}") from None

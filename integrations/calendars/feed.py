@@ -4,24 +4,29 @@
 `webcal://` and `webcals://` to `https://`, except for loopback hosts (127.0.0.0/8, ::1,
 localhost), which map to `http://` because nothing on the local machine serves TLS for it (a
 calendar app on the same laptop, or the tests). Only http and https are fetched, also after
-redirects, so a feed can never make us read `file:` or `ftp:` URLs.
+redirects, so a feed can never make us read `file:` or `ftp:` URLs. Every request goes through
+`integrations.net`, which refuses private and loopback addresses unless the policy allows them.
+
+Messages name the calendar (`name`, as its owner called it), never the feed's address: a feed
+URL often carries a secret token in its path.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-import requests
+import niquests
 
 from integrations.calendars.errors import CalendarError
+from integrations.net import NetworkPolicy, open_session, why
 from scheduler.model import BusyReport, Interval
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -64,17 +69,14 @@ def redact_url(url: str) -> str:
 def normalise_feed_url(url: str) -> str:
     """Map webcal(s):// to https:// (http:// for loopback hosts); refuse other schemes."""
     parts = urlsplit(url.strip())
-    shown_url = redact_url(url)
     scheme = parts.scheme.lower()
     if scheme in ("webcal", "webcals"):
         scheme = "http" if _is_loopback_host(parts.hostname or "") else "https"
     if scheme not in ("http", "https"):
         shown = parts.scheme or "no scheme"
-        raise CalendarError(
-            f"{shown_url}: only http, https and webcal calendar URLs are read, not {shown}"
-        )
+        raise CalendarError(f"only http, https and webcal calendar URLs are read, not {shown}")
     if not parts.hostname:
-        raise CalendarError(f"{shown_url}: the URL has no host name")
+        raise CalendarError("the calendar URL has no host name")
     return urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
 
 
@@ -100,10 +102,12 @@ class IcsFeedSource:
         timeout: float = DEFAULT_TIMEOUT,
         cache: ValidatorStore | None = None,
         name: str | None = None,
+        network: NetworkPolicy | None = None,
     ) -> None:
-        self.url = redact_url(url)  # what messages show: never a password from the URL
+        self.url = redact_url(url)  # never a password from the URL
         self.fetch_url = normalise_feed_url(url)
-        self.name = name or self.url
+        self.name = name or self.url  # what messages show; the owner's name for stored feeds
+        self.network = network or NetworkPolicy()
         self.zone = zone
         self.me = tuple(me)
         self.max_bytes = max_bytes
@@ -143,7 +147,7 @@ class IcsFeedSource:
                 return self._reports[interval]
             if self._body is None:  # a 304 to a GET without validators: nothing to reuse
                 raise CalendarError(
-                    f"{self.url}: the server answered 304 Not Modified to a plain GET"
+                    f"{self.name}: the server answered 304 Not Modified to a plain GET"
                 )
             body = self._body
         self._etag, self._last_modified = new_etag, new_last_modified
@@ -181,14 +185,14 @@ class IcsFeedSource:
         time limits as `busy`, for readers that need the events themselves (attendance)."""
         body, _, _ = self._fetch("", "")
         if body is None:
-            raise CalendarError(f"{self.url}: the server answered 304 Not Modified to a plain GET")
+            raise CalendarError(f"{self.name}: the server answered 304 Not Modified to a plain GET")
         return body
 
     def _parse(self, body: bytes, interval: Interval) -> BusyReport:
         from integrations.calendars.ics import parse_busy
 
         self.stats.parses += 1
-        return parse_busy(body, interval, zone=self.zone, me=self.me, source=self.url)
+        return parse_busy(body, interval, zone=self.zone, me=self.me, source=self.name)
 
     def _fetch(self, etag: str, last_modified: str) -> tuple[bytes | None, str, str]:
         """GET the feed; (None, etag, lm) on 304, else (body, etag, lm). Follows <= 5 redirects."""
@@ -199,18 +203,15 @@ class IcsFeedSource:
             headers["If-Modified-Since"] = last_modified
         deadline = time.monotonic() + self.timeout
         url = self.fetch_url
-        with requests.Session() as session:
+        with open_session(self.network) as session:
             for hop in range(MAX_REDIRECTS + 1):
                 response = self._get(session, url, headers, deadline)
                 with response:
                     if response.is_redirect:
                         location = response.headers.get("Location", "")
                         if hop == MAX_REDIRECTS:
-                            raise CalendarError(
-                                f"{self.url}: more than {MAX_REDIRECTS} redirects "
-                                f"(last to {redact_url(location)})"
-                            )
-                        url = _redirect_target(self.url, url, location)
+                            raise CalendarError(f"{self.name}: more than {MAX_REDIRECTS} redirects")
+                        url = _redirect_target(self.name, url, location)
                         continue
                     if response.status_code == 304:
                         self.stats.not_modified += 1
@@ -219,12 +220,14 @@ class IcsFeedSource:
                             response.headers.get("ETag", etag),
                             response.headers.get("Last-Modified", last_modified),
                         )
-                    if response.status_code >= 400:
-                        status = f"{response.status_code} {response.reason or ''}".rstrip()
-                        raise CalendarError(f"{self.url}: the server answered HTTP {status}")
-                    if response.status_code != 200:
+                    code = response.status_code or 0
+                    if code >= 400:
                         raise CalendarError(
-                            f"{self.url}: unexpected HTTP {response.status_code} for a calendar"
+                            f"{self.name}: the server answered HTTP {_status(code)}"
+                        )
+                    if code != 200:
+                        raise CalendarError(
+                            f"{self.name}: unexpected HTTP {response.status_code} for a calendar"
                         )
                     body = self._read_body(response, deadline)
                     self.stats.downloads += 1
@@ -236,25 +239,23 @@ class IcsFeedSource:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _get(
-        self, session: requests.Session, url: str, headers: dict[str, str], deadline: float
-    ) -> requests.Response:
+        self, session: niquests.Session, url: str, headers: dict[str, str], deadline: float
+    ) -> niquests.Response:
         remaining = max(deadline - time.monotonic(), 0.001)
         try:
             return session.get(
                 url, headers=headers, stream=True, allow_redirects=False, timeout=remaining
             )
-        except requests.exceptions.Timeout:
+        except niquests.exceptions.Timeout:
             raise CalendarError(
-                f"{self.url}: no answer within {self.timeout:g} s (timeout)"
+                f"{self.name}: no answer within {self.timeout:g} s (timeout)"
             ) from None
-        except requests.exceptions.ConnectionError as exc:
-            raise CalendarError(f"{self.url}: cannot connect: {_why(exc)}") from None
-        except requests.exceptions.RequestException as exc:
-            raise CalendarError(f"{self.url}: cannot fetch: {exc}") from None
+        except niquests.exceptions.RequestException as exc:
+            raise CalendarError(f"{self.name}: cannot connect: {why(exc)}") from None
 
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+    def _read_body(self, response: niquests.Response, deadline: float) -> bytes:
         too_big = CalendarError(
-            f"{self.url}: the calendar is larger than the limit of {_size(self.max_bytes)}"
+            f"{self.name}: the calendar is larger than the limit of {_size(self.max_bytes)}"
         )
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
@@ -268,22 +269,23 @@ class IcsFeedSource:
                     raise too_big
                 if time.monotonic() > deadline:
                     raise CalendarError(
-                        f"{self.url}: download not finished within {self.timeout:g} s (timeout)"
+                        f"{self.name}: download not finished within {self.timeout:g} s (timeout)"
                     )
                 chunks.append(chunk)
-        except requests.exceptions.RequestException as exc:
-            raise CalendarError(f"{self.url}: download interrupted: {_why(exc)}") from None
+        except niquests.exceptions.RequestException as exc:
+            raise CalendarError(f"{self.name}: download interrupted: {why(exc)}") from None
         return b"".join(chunks)
 
 
-def _redirect_target(original: str, current: str, location: str) -> str:
+def _redirect_target(name: str, current: str, location: str) -> str:
     if not location:
-        raise CalendarError(f"{original}: a redirect without a Location header")
+        raise CalendarError(f"{name}: a redirect without a Location header")
     target = urljoin(current, location)
     scheme = urlsplit(target).scheme.lower()
     if scheme not in ("http", "https"):
+        shown = scheme or "no scheme"
         raise CalendarError(
-            f"{original}: redirected to {redact_url(target)}, but only http and https are followed"
+            f"{name}: redirected to a {shown} address, but only http and https are followed"
         )
     return target
 
@@ -302,39 +304,12 @@ def _as_report(stored: Any) -> BusyReport:
     return BusyReport(tuple(stored.intervals), tuple(getattr(stored, "warnings", ())))
 
 
-def _why(exc: BaseException) -> str:
-    """The root cause of a connection failure in words: refused, DNS, reset, TLS..."""
-    seen: set[int] = set()
-    stack: list[BaseException] = [exc]
-    causes: list[BaseException] = []
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        causes.append(current)
-        stack.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
-        for attr in ("reason", "__cause__", "__context__"):
-            nested = getattr(current, attr, None)
-            if isinstance(nested, BaseException):
-                stack.append(nested)
-    for cause in causes:
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused (nothing is listening there)"
-        if isinstance(cause, socket.gaierror) or "NameResolution" in type(cause).__name__:
-            return "the host name could not be resolved (DNS)"
-        if isinstance(cause, TimeoutError | socket.timeout):
-            return "timed out"
-        if isinstance(cause, ConnectionResetError):
-            return "the connection was reset"
-        if "SSL" in type(cause).__name__:
-            return f"TLS error: {cause}"
-    text = str(exc)
-    if "Failed to resolve" in text or "Name or service not known" in text:
-        return "the host name could not be resolved (DNS)"
-    if "Connection refused" in text:
-        return "connection refused (nothing is listening there)"
-    return text
+def _status(code: int) -> str:
+    """The code with its standard phrase: the server's own reason text is never shown."""
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return str(code)
 
 
 def _size(n: int) -> str:

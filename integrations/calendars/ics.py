@@ -166,10 +166,8 @@ def _describe_parse_error(data: bytes, exc: Exception) -> str:
     problem = _find_structural_problem(data)
     if problem:
         return problem
-    reason = " ".join(str(exc).split())
-    if len(reason) > 200:
-        reason = reason[:200] + "..."
-    return f"not a valid iCalendar file: {reason}"
+    # Not the parser's text: it quotes the file, and a fetched file's bytes are never shown.
+    return f"not a valid iCalendar file ({exc.__class__.__name__})"
 
 
 def _find_structural_problem(data: bytes) -> str:
@@ -190,16 +188,17 @@ def _find_structural_problem(data: bytes) -> str:
         upper = line.upper()
         where = f" in {stack[-1][0]}" if stack else ""
         if not _CONTENT_LINE.match(line):
-            shown = line if len(line) <= 60 else line[:60] + "..."
-            return f"line {number}{where}: cannot parse {shown!r} (expected NAME:VALUE)"
+            if not seen_calendar:
+                return f"line {number}: not an iCalendar file (expected BEGIN:VCALENDAR)"
+            return f"line {number}{where}: not an iCalendar line (expected NAME:VALUE)"
         if upper.startswith("BEGIN:"):
-            name = line[6:].strip().upper()
+            name = _component(line[6:])
             if not stack and name != "VCALENDAR" and not seen_calendar:
-                return f"line {number}: expected BEGIN:VCALENDAR, found BEGIN:{name}"
+                return f"line {number}: not an iCalendar file (expected BEGIN:VCALENDAR)"
             seen_calendar = True
             stack.append((name, number))
         elif upper.startswith("END:"):
-            name = line[4:].strip().upper()
+            name = _component(line[4:])
             if not stack:
                 return f"line {number}: END:{name} without a matching BEGIN"
             if stack[-1][0] != name:
@@ -210,13 +209,21 @@ def _find_structural_problem(data: bytes) -> str:
                 )
             stack.pop()
         elif not stack:
-            return f"line {number}: {line[:40]!r} outside BEGIN:VCALENDAR"
+            if not seen_calendar:
+                return f"line {number}: not an iCalendar file (expected BEGIN:VCALENDAR)"
+            return f"line {number}: a property outside BEGIN:VCALENDAR ... END:VCALENDAR"
     if stack:
         name, opened = stack[-1]
         return f"line {opened}: BEGIN:{name} is never closed with END:{name}"
     if not seen_calendar:
         return "not an iCalendar file (no BEGIN:VCALENDAR)"
     return ""
+
+
+def _component(text: str) -> str:
+    """A component name as messages show it: a name like VEVENT, never arbitrary file text."""
+    name = text.strip().upper()
+    return name if re.fullmatch(r"[A-Z][A-Z0-9-]{0,39}", name) else "(unnamed component)"
 
 
 def _line_of(data: bytes, offset: int) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from integrations.calendars.errors import CalendarError
+from integrations.net import NetworkPolicy
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, Interval
 from scheduler.ports import CalendarSource
@@ -34,14 +35,20 @@ def open_source(
     user_id: int | None = None,
     cache: Any = None,
     timeout: float | None = None,
+    network: NetworkPolicy | None = None,
+    name: str | None = None,
 ) -> CalendarSource:
     """The CalendarSource a spec names: a [[calendars]] entry, an http(s)/webcal URL or a file.
 
     With a `runtime` whose database is migrated, parsed busy time is cached in it. `timeout`
-    bounds each wait for a server's answer (seconds; default each source's own). Raises
-    CalendarError when the spec names nothing usable.
+    bounds each wait for a server's answer (seconds; default each source's own). `network`
+    says which addresses URLs may reach (default: the config's [security]). `name` is how
+    messages name the calendar (a stored calendar's name: never its file path or feed URL,
+    which may hold a secret); default the spec. Raises CalendarError when the spec names
+    nothing usable.
     """
     spec = spec.strip()
+    network = network or NetworkPolicy.from_config(config)
     if not spec:
         raise CalendarError("empty calendar name: give a path, a URL or a [[calendars]] name")
     if cache is None and runtime is not None:
@@ -59,10 +66,15 @@ def open_source(
             user_id=user_id,
             cache=cache,
             timeout=timeout,
+            network=network,
         )
     if is_url(spec):
-        return _feed(spec, zone=zone, me=me, cache=cache, timeout=timeout)
+        return _feed(
+            spec, zone=zone, me=me, cache=cache, timeout=timeout, network=network, name=name
+        )
     path = Path(spec).expanduser()
+    if not path.exists() and name:
+        raise CalendarError(f"{name}: the calendar file is missing; add the calendar again")
     if not path.exists():
         names = ", ".join(c.name for c in getattr(config, "calendars", ())) or "none configured"
         raise CalendarError(
@@ -70,7 +82,7 @@ def open_source(
         )
     from integrations.calendars.ics import IcsFileSource
 
-    return IcsFileSource(path, zone=zone, me=me, cache=cache, name=spec)
+    return IcsFileSource(path, zone=zone, me=me, cache=cache, name=name or spec)
 
 
 def _feed(
@@ -82,6 +94,7 @@ def _feed(
     max_bytes: int | None = None,
     name: str | None = None,
     timeout: float | None = None,
+    network: NetworkPolicy,
 ) -> CalendarSource:
     from integrations.calendars.feed import IcsFeedSource
 
@@ -90,7 +103,7 @@ def _feed(
         from integrations.calendars.cache import FeedStore
 
         store = FeedStore(cache, zone=zone, me=me)
-    kwargs: dict[str, Any] = {"zone": zone, "me": tuple(me), "cache": store}
+    kwargs: dict[str, Any] = {"zone": zone, "me": tuple(me), "cache": store, "network": network}
     if max_bytes is not None:
         kwargs["max_bytes"] = max_bytes
     if timeout is not None:
@@ -111,6 +124,7 @@ def _from_config(
     user_id: int | None,
     cache: Any,
     timeout: float | None = None,
+    network: NetworkPolicy,
 ) -> CalendarSource:
     label = f"calendar {entry.name!r}"
     if entry.kind == "ics":
@@ -123,6 +137,7 @@ def _from_config(
                 max_bytes=entry.max_bytes,
                 name=entry.name,
                 timeout=timeout,
+                network=network,
             )
         path = Path(entry.path).expanduser()
         if not path.is_absolute():
@@ -148,6 +163,7 @@ def _from_config(
             zone=zone,
             me=tuple(me),
             timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+            network=network,
         )
         source.name = entry.name
         return source

@@ -51,13 +51,15 @@ class Hit:
 
 
 class LoopbackHttpServer:
-    """Serves `resources` (path -> Resource) on 127.0.0.1:<ephemeral>; use as a context manager.
+    """Serves `resources` (path -> Resource) on host:<ephemeral>; use as a context manager.
 
     Conditional GET: If-None-Match against the ETag and If-Modified-Since against Last-Modified
     answer 304 with no body. `hits` records every request with the status it got.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host  # any 127.x.y.z: a second loopback address is a second "host"
+        self.port = port  # 0: any free port
         self.resources: dict[str, Resource] = {}
         self.hits: list[Hit] = []
         self._lock = threading.Lock()
@@ -91,7 +93,7 @@ class LoopbackHttpServer:
     @property
     def base_url(self) -> str:
         assert self._server is not None, "server not started"
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"http://{self.host}:{self._server.server_port}"
 
     def statuses(self, path: str) -> list[int]:
         """The statuses answered for path, in order."""
@@ -100,7 +102,7 @@ class LoopbackHttpServer:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> LoopbackHttpServer:
-        self._server = QuietHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = QuietHTTPServer((self.host, self.port), _make_handler(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -132,7 +134,13 @@ def _make_handler(owner: LoopbackHttpServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             self._answer(send_body=True)
 
+        # WebDAV methods get the same answers, so a CalDAV client can be redirected too.
+        do_PROPFIND = do_REPORT = do_GET
+
         def _answer(self, *, send_body: bool) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:  # a PROPFIND's body: read it, so the connection can be reused
+                self.rfile.read(length)
             path = self.path.split("?", 1)[0]
             resource = owner.resources.get(path)
             if resource is not None and resource.delay:

@@ -13,10 +13,12 @@ import pytest
 from integrations.calendars.caldav_source import CalDavSource
 from integrations.calendars.caldav_source import test_connection as check_connection
 from integrations.calendars.errors import CalendarError
+from integrations.net import NetworkPolicy
 from scheduler.model import Interval
 from tests.helpers.radicale_server import PASSWORD, USERNAME, RadicaleServer
 
 BERLIN = ZoneInfo("Europe/Berlin")
+LOOPBACK = NetworkPolicy(allow_private=True)  # the test servers are on loopback
 WEEK = Interval(datetime(2026, 3, 23, tzinfo=BERLIN), datetime(2026, 3, 30, tzinfo=BERLIN))
 
 
@@ -42,7 +44,14 @@ def radicale(tmp_path: Path) -> Iterator[RadicaleServer]:
 
 
 def source_for(url: str, **kwargs: object) -> CalDavSource:
-    return CalDavSource(url, USERNAME, PASSWORD, zone=BERLIN, **kwargs)  # type: ignore[arg-type]
+    return CalDavSource(
+        url,
+        USERNAME,
+        PASSWORD,
+        zone=BERLIN,
+        network=LOOPBACK,
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 def test_events_on_a_caldav_calendar_are_busy(radicale: RadicaleServer) -> None:
@@ -210,7 +219,7 @@ def test_test_connection_names_the_calendar_and_counts_the_next_two_weeks(
         ),
     )
     now = datetime(2026, 3, 23, 9, tzinfo=UTC)
-    message = check_connection(url, USERNAME, PASSWORD, zone=BERLIN, now=now)
+    message = check_connection(url, USERNAME, PASSWORD, network=LOOPBACK, zone=BERLIN, now=now)
     assert message == (
         "Connected to calendar 'Work calendar': 2 busy times in the next 14 days "
         "(1 calendar objects read)."
@@ -219,13 +228,15 @@ def test_test_connection_names_the_calendar_and_counts_the_next_two_weeks(
 
 def test_test_connection_reports_a_wrong_url(radicale: RadicaleServer) -> None:
     with pytest.raises(CalendarError, match="nothing-here"):
-        check_connection(radicale.calendar_url("nothing-here"), USERNAME, PASSWORD)
+        check_connection(
+            radicale.calendar_url("nothing-here"), USERNAME, PASSWORD, network=LOOPBACK
+        )
 
 
 def test_test_connection_on_an_account_url_lists_its_calendars(radicale: RadicaleServer) -> None:
     work = radicale.make_calendar("work", "Work")
     with pytest.raises(CalendarError) as info:
-        check_connection(f"{radicale.base_url}/{USERNAME}/", USERNAME, PASSWORD)
+        check_connection(f"{radicale.base_url}/{USERNAME}/", USERNAME, PASSWORD, network=LOOPBACK)
     message = str(info.value)
     assert "is not a calendar but a CalDAV account" in message
     assert f"its calendars are Work ({work})" in message

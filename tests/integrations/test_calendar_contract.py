@@ -17,11 +17,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from integrations.net import NetworkPolicy
 from scheduler.intervals import merge
 from scheduler.model import Interval
 from scheduler.ports import CalendarSource
 
 BERLIN = ZoneInfo("Europe/Berlin")
+LOOPBACK = NetworkPolicy(allow_private=True)  # the test servers are on loopback
 NEW_YORK = ZoneInfo("America/New_York")
 Factory = Callable[[Sequence[Interval]], CalendarSource]
 
@@ -113,7 +115,7 @@ def make_source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fact
                 store = None
                 if kind.endswith("cached"):
                     store = FeedStore(busy_cache(stack, tmp_path), zone=BERLIN)
-                return IcsFeedSource(url, zone=BERLIN, cache=store)
+                return IcsFeedSource(url, zone=BERLIN, cache=store, network=LOOPBACK)
             if kind == "caldav":
                 from integrations.calendars.caldav_source import CalDavSource
                 from tests.helpers.radicale_server import PASSWORD, USERNAME, RadicaleServer
@@ -122,7 +124,7 @@ def make_source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fact
                 url = dav.make_calendar("contract")
                 for n, interval in enumerate(intervals):
                     dav.put(url, f"event-{n}.ics", ics_event(n, interval))
-                return CalDavSource(url, USERNAME, PASSWORD, zone=BERLIN)
+                return CalDavSource(url, USERNAME, PASSWORD, zone=BERLIN, network=LOOPBACK)
             if kind == "google":
                 from integrations.calendars.google_source import GoogleFreeBusySource
                 from tests.helpers.fake_google import FakeGoogle

@@ -328,8 +328,12 @@ def test_an_unreachable_feed_exits_2_saying_why(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/team.ics"
+    # Loopback is allowed explicitly; without it the guard refuses before connecting.
     line = fails("busy", "--calendar", url, *MARCH_2[:4], cwd=tmp_path)
-    assert url in line and "refused" in line
+    assert url in line and "loopback addresses are not contacted" in line
+    (tmp_path / "config.toml").write_text("[security]\nallow_private_networks = true\n")
+    line = fails("busy", "--calendar", url, *MARCH_2[:4], cwd=tmp_path)
+    assert url in line and "connection refused" in line
 
 
 def test_config_calendars_windows_and_policy_apply_without_flags(tmp_path: Path) -> None:
@@ -446,6 +450,8 @@ def test_a_warm_cache_answers_without_loading_the_ics_parser(tmp_path: Path) -> 
 def test_a_feed_read_twice_after_init_is_a_304_the_second_time(tmp_path: Path) -> None:
     from tests.helpers.http_server import LoopbackHttpServer
 
+    # The feed is on loopback: allowed explicitly, as a self-hoster would.
+    (tmp_path / "config.toml").write_text("[security]\nallow_private_networks = true\n")
     ok("init", cwd=tmp_path)
     with LoopbackHttpServer() as server:
         url = server.serve("/team.ics", (ICS / "declined.ics").read_bytes(), etag='"v1"')

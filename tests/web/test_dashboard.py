@@ -168,7 +168,8 @@ def test_planning_records_when_each_calendar_was_read_and_why_one_was_not(
     assert rows["Work (demo)"].last_read_at is not None
     assert rows["Work (demo)"].last_error == ""
     assert rows["Lost file"].last_read_at is None
-    assert "no such calendar file" in rows["Lost file"].last_error
+    assert "Lost file: the calendar file is missing" in rows["Lost file"].last_error
+    assert "/nonexistent" not in rows["Lost file"].last_error  # named, never by its path
     assert "Lost file" in text(site.get("/calendars"))
 
 

@@ -15,6 +15,8 @@ from werkzeug.wrappers import Response
 
 from integrations.calendars.errors import CalendarError
 from integrations.crypto import DecryptionError
+from integrations.files import write_atomically
+from integrations.net import NetworkPolicy
 from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.model import Interval
@@ -151,13 +153,19 @@ def add_ics() -> Response | tuple[str, int]:
             errors["file"] = problem
     if errors:
         return _render_with_errors(errors, form)
+    path: Path | None = None
     if has_file:
         path = _upload_dir(user.id) / f"{secrets.token_hex(8)}.ics"
-        path.write_bytes(data)
+        write_atomically(path, data)  # a full disk leaves no partial or empty file
         os_location = str(path.resolve())
     else:
         os_location = url
-    calendar_id = _add_row(user.id, name=name, kind="ics", location=os_location)
+    try:
+        calendar_id = _add_row(user.id, name=name, kind="ics", location=os_location)
+    except BaseException:
+        if path is not None:  # not saved: no file without its calendar
+            path.unlink(missing_ok=True)
+        raise
     _flash_added(name, *_check_now(calendar_id, user))
     return _back()
 
@@ -264,12 +272,17 @@ def _test_caldav(url: str, username: str, password: str) -> tuple[str, bool]:
     except ImportError:
         return "CalDAV support is not available in this build.", False
     try:
-        found = test_connection(url, username, password)
+        found = test_connection(url, username, password, network=_network())
     except CalendarError as exc:
         return str(exc), False
     except Exception as exc:  # any library failure is shown, never a 500
         return f"{exc.__class__.__name__}: {exc}", False
     return str(found), True
+
+
+def _network() -> NetworkPolicy:
+    """Which addresses the user's feed and CalDAV URLs may reach (the server's [security])."""
+    return NetworkPolicy.from_config(runtime().config)
 
 
 def source_for(row: models.Calendar, user: UserView) -> CalendarSource:
@@ -280,18 +293,31 @@ def source_for(row: models.Calendar, user: UserView) -> CalendarSource:
     zone = cfg.zone
     me = tuple({user.email, *cfg.owner.emails})
     if row.kind == "ics":
-        return open_source(row.location, None, zone=zone, me=me, runtime=runtime())
+        # Messages name the calendar as the owner did, never by its address or file path.
+        return open_source(
+            row.location,
+            None,
+            zone=zone,
+            me=me,
+            runtime=runtime(),
+            network=_network(),
+            name=row.name,
+        )
     if row.kind == "caldav":
         from integrations.calendars.caldav_source import CalDavSource
 
         password = (
             secret_box(runtime()).decrypt_text(row.secret_encrypted) if row.secret_encrypted else ""
         )
-        source: CalendarSource = CalDavSource(
-            row.location, row.username, password, zone=zone, me=me
+        return CalDavSource(
+            row.location,
+            row.username,
+            password,
+            zone=zone,
+            me=me,
+            name=row.name,
+            network=_network(),
         )
-        source.name = row.name
-        return source
     if row.kind == "google":
         from integrations.calendars.google_source import GoogleFreeBusySource
 

@@ -572,6 +572,10 @@ def import_file() -> WerkzeugResponse | str | tuple[str, int]:
         context.update(count=count_contacts(user.id), report=None)
         return render_template(template, **context), 400
     except Exception as exc:  # any other failure also leaves the contacts as they were
+        from integrations.files import is_disk_full
+
+        if is_disk_full(exc):
+            raise  # the app's "disk is full" page (507) says nothing was saved
         context["errors"] = {"import": _import_failure(upload.filename, exc)}
         context.update(count=count_contacts(user.id), report=None)
         return render_template(template, **context), 400

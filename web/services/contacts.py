@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from integrations.calendars.errors import CalendarError, about
 from integrations.storage import models
 from integrations.storage.contacts import ContactRepository, load_contacts
 from integrations.storage.db import transaction
@@ -448,7 +449,7 @@ def sync_attendance(
                     locations.append((entry.name, where))
         for name, location in locations:
             try:
-                data = _read_ics(location, config)
+                data = _read_ics(name, location, config)
                 found = attended(
                     data,
                     start=today - timedelta(days=days),
@@ -459,20 +460,27 @@ def sync_attendance(
                     source=name,
                 )
             except Exception as exc:  # one unreadable calendar must not stop the others
-                warnings.append(f"{name}: {exc}")
+                warnings.append(about(name, exc))
                 continue
             new += log_attendance(session, user_id, found)
     return new, warnings
 
 
-def _read_ics(location: str, config: Any) -> bytes:
+def _read_ics(name: str, location: str, config: Any) -> bytes:
+    """The calendar's bytes; errors name it `name`, never by its path or feed URL."""
     if location.lower().startswith(("http://", "https://", "webcal://", "webcals://")):
         # Through the feed adapter: webcal means https, and the size, redirect and time limits
         # of every other feed read hold here too.
         from integrations.calendars.feed import IcsFeedSource
+        from integrations.net import NetworkPolicy
 
-        return IcsFeedSource(location, zone=ZoneInfo("UTC")).download()
-    return Path(location).expanduser().read_bytes()
+        network = NetworkPolicy.from_config(config)
+        feed = IcsFeedSource(location, zone=ZoneInfo("UTC"), network=network, name=name)
+        return feed.download()
+    try:
+        return Path(location).expanduser().read_bytes()
+    except OSError as exc:
+        raise CalendarError(f"{name}: cannot read the calendar file ({exc.strerror})") from None
 
 
 def import_file(

@@ -5,7 +5,6 @@ No Flask here: the web app and the CLI (`meetagain due`, `meetagain plan`) both 
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integrations.calendars.errors import about
 from integrations.config import Config, with_user_settings
 from integrations.storage import models
 from integrations.storage.contacts import load_contacts
@@ -169,6 +169,7 @@ def read_busy(
                 google_ids.append(row.external_id or "primary")
             elif row.kind == "caldav":
                 from integrations.calendars.caldav_source import CalDavSource
+                from integrations.net import NetworkPolicy
 
                 password = ""
                 if row.secret_encrypted:
@@ -177,16 +178,23 @@ def read_busy(
                     password = secret_box(runtime).decrypt_text(row.secret_encrypted)
                 sources.append(
                     CalDavSource(
-                        row.location, row.username, password, zone=zone, me=me, name=row.name
+                        row.location,
+                        row.username,
+                        password,
+                        zone=zone,
+                        me=me,
+                        name=row.name,
+                        network=NetworkPolicy.from_config(config),
                     )
                 )
             else:
-                source = open_source(row.location, config, zone=zone, me=me, runtime=runtime)
-                with contextlib.suppress(AttributeError):  # warnings then name the row
-                    source.name = row.name
+                # Named as the owner named it: a feed's URL or an upload's path is never shown.
+                source = open_source(
+                    row.location, config, zone=zone, me=me, runtime=runtime, name=row.name
+                )
                 sources.append(source)
         except Exception as exc:  # one unreadable calendar must not stop the plan
-            warnings.append(f"{row.name}: {exc}")
+            warnings.append(about(row.name, exc))
     if google_ids:
         try:
             from integrations.calendars.google_source import GoogleFreeBusySource

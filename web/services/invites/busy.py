@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from integrations.calendars.errors import about
 from integrations.config import Config, ConfigError, with_user_settings
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, Interval, SchedulingPolicy
@@ -129,7 +130,7 @@ def _open_calendars(
         try:
             sources.append(_open_row(runtime, config, row, zone=zone, me=me))
         except Exception as exc:  # an unreadable calendar is reported, never fatal here
-            warnings.append(f"{row.name}: {exc}")
+            warnings.append(about(row.name, exc))
     return _Opened(runtime.config, tuple(sources), tuple(warnings), config.scheduling, zone)
 
 
@@ -184,6 +185,7 @@ def _open_row(
 
     if row.kind == "caldav":
         from integrations.calendars.caldav_source import CalDavSource
+        from integrations.net import NetworkPolicy
 
         password = ""
         if row.secret_encrypted:
@@ -191,12 +193,24 @@ def _open_row(
 
             password = secret_box(runtime).decrypt_text(row.secret_encrypted)
         source: Any = CalDavSource(
-            row.location, row.username, password, zone=zone, me=me, timeout=LIVE_TIMEOUT
+            row.location,
+            row.username,
+            password,
+            zone=zone,
+            me=me,
+            timeout=LIVE_TIMEOUT,
+            network=NetworkPolicy.from_config(config),
         )
     else:
         # runtime=None: not the database's busy cache; feeds and servers are asked now.
         source = open_source(
-            row.location, config, zone=zone, me=me, runtime=None, timeout=LIVE_TIMEOUT
+            row.location,
+            config,
+            zone=zone,
+            me=me,
+            runtime=None,
+            timeout=LIVE_TIMEOUT,
+            name=row.name,
         )
         path = Path(row.location).expanduser()
         if row.kind == "ics" and not is_url(row.location) and path.is_file():

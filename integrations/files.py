@@ -1,0 +1,58 @@
+"""Files in the instance folder: written whole or not at all, and telling a full disk apart."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+# "No space left", "disk quota exceeded" and "file too large" (a size limit): no room to save.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full"
+_POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder, then rename.
+
+    On any failure (a full disk) nothing is left behind: no partial or empty file.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when `exc` (or what it wraps) says there is no room left to save: a file write or
+    a database (SQLite's SQLITE_FULL, PostgreSQL's disk_full) that ran out of space."""
+    for cause in _chain(exc):
+        if isinstance(cause, OSError) and cause.errno in _NO_ROOM:
+            return True
+        if getattr(cause, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        if getattr(cause, "sqlstate", None) == _POSTGRES_DISK_FULL:
+            return True
+    return False
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)  # SQLAlchemy's DBAPIError wraps the driver's
+        if isinstance(orig, BaseException):
+            yield orig
+        current = current.__cause__ or current.__context__
