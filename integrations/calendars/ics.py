@@ -331,8 +331,8 @@ def _broken_events(
         event.pop("STATUS", None)
         event.add("STATUS", "CANCELLED")
         warnings.append(
-            f"{label}: skipped the moved occurrence of event UID {uid}{line}: {reason}; "
-            f"the occurrence of {moved} it replaces is cancelled, not busy"
+            f"{label}: moved occurrence of event UID {uid}{line} not counted: {reason}; "
+            f"the occurrence it replaces ({moved}) stays cancelled"
         )
     return bad
 
