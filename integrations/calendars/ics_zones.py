@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 # The properties whose values icalendar would have given a TZID while parsing.
-_TIMED = ("DTSTART", "DTEND", "RECURRENCE-ID", "DUE", "RDATE", "EXDATE")
+_TIMED = frozenset({"DTSTART", "DTEND", "RECURRENCE-ID", "DUE", "RDATE", "EXDATE"})
 # Zone database entries that are not places ("localtime" is the machine's own zone).
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 _DISPLAY = re.compile(
@@ -132,16 +132,14 @@ def apply_own_zones(cal: Any, zone: ZoneInfo, around: datetime) -> ZoneReport:
     from icalendar.prop import vBroken
 
     report = ZoneReport()
-    own = _own_zones(cal, report)
+    own = OwnZones(cal, report)
     chosen: dict[str, ZoneChoice] = {}
     for component in cal.subcomponents:
         if component.name == "VTIMEZONE":
             continue
         for part in (component, *component.subcomponents):
-            for name in _TIMED:
-                value = part.get(name)
-                if value is None:
-                    continue
+            for name in _TIMED.intersection(part.keys()):
+                value = part[name]
                 for prop in value if isinstance(value, list) else (value,):
                     if isinstance(prop, vBroken):
                         continue  # reported by the caller, with its line
@@ -171,36 +169,49 @@ def _localized(value: Any, tz: tzinfo) -> Any:
     return value  # a DATE is a day wherever it is read; a UTC ("Z") time is already exact
 
 
-def _own_zones(cal: Any, report: ZoneReport) -> dict[str, tzinfo]:
-    """The zones defined by `cal`'s VTIMEZONEs, under each TZID they carry."""
-    from icalendar.timezone import tzp
+class OwnZones:
+    """The zones a calendar's VTIMEZONEs define, under every TZID each carries, built when
+    first asked for (a VTIMEZONE named like an IANA zone is never needed)."""
 
-    own: dict[str, tzinfo] = {}
-    for component in cal.subcomponents:
-        if component.name != "VTIMEZONE":
-            continue
-        value = component.get("TZID")
-        names = [str(v) for v in (value if isinstance(value, list) else [value]) if v]
-        if not names:
-            report.problems.append("a VTIMEZONE without a TZID is ignored")
-            continue
-        if len(names) > 1:  # a real school feed names one zone twice; the first name stays
-            component["TZID"] = names[0]
-        try:
-            tz = tzp.create_timezone(component)  # built for this calendar alone, not stored
-        except Exception:  # dateutil and icalendar raise assorted errors on broken VTIMEZONEs
-            report.problems.append(
-                f"the VTIMEZONE {names[0]!r} cannot be read; its times are read as if it "
-                "were missing"
-            )
-            continue
-        for name in names:
-            own.setdefault(name, tz)
-            own.setdefault(name.strip("/"), tz)
-    return own
+    def __init__(self, cal: Any, report: ZoneReport) -> None:
+        self._report = report
+        self._components: dict[str, Any] = {}
+        self._built: dict[int, tzinfo | None] = {}
+        for component in cal.subcomponents:
+            if component.name != "VTIMEZONE":
+                continue
+            value = component.get("TZID")
+            names = [str(v) for v in (value if isinstance(value, list) else [value]) if v]
+            if not names:
+                report.problems.append("a VTIMEZONE without a TZID is ignored")
+                continue
+            if len(names) > 1:  # a real school feed names one zone twice; the first name stays
+                component["TZID"] = names[0]
+            for name in names:
+                self._components.setdefault(name, component)
+                self._components.setdefault(name.strip("/"), component)
+
+    def get(self, name: str) -> tzinfo | None:
+        """The zone this calendar defines as `name`, or None."""
+        from icalendar.timezone import tzp
+
+        component = self._components.get(name)
+        if component is None:
+            return None
+        key = id(component)
+        if key not in self._built:
+            try:
+                self._built[key] = tzp.create_timezone(component)  # not stored by icalendar
+            except Exception:  # dateutil and icalendar raise assorted errors on broken ones
+                self._built[key] = None
+                self._report.problems.append(
+                    f"the VTIMEZONE {str(component.get('TZID'))!r} cannot be read; its times "
+                    "are read as if it were missing"
+                )
+        return self._built[key]
 
 
-def resolve_tzid(tzid: str, own: dict[str, tzinfo], zone: ZoneInfo, around: datetime) -> ZoneChoice:
+def resolve_tzid(tzid: str, own: OwnZones, zone: ZoneInfo, around: datetime) -> ZoneChoice:
     """How a calendar's times in `tzid` are read (the order is in the module docstring)."""
     from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
@@ -209,8 +220,9 @@ def resolve_tzid(tzid: str, own: dict[str, tzinfo], zone: ZoneInfo, around: date
         if name in _iana():
             return ZoneChoice(ZoneInfo(name))
     for name in (tzid, cleaned):
-        if name in own:
-            return ZoneChoice(own[name])
+        defined = own.get(name)
+        if defined is not None:
+            return ZoneChoice(defined)
     if cleaned in WINDOWS_TO_OLSON:
         return ZoneChoice(ZoneInfo(WINDOWS_TO_OLSON[cleaned]))
     display = _DISPLAY.match(cleaned)
