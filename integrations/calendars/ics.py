@@ -6,6 +6,9 @@ Busy semantics (each has a fixture under tests/data/ics/):
 - all-day (DATE) events cover whole days in the user's zone, end exclusive;
 - DTSTART alone: a date-time is zero length (blocks nothing), a date is one day;
 - floating times are wall-clock times in the user's zone;
+- a TZID is resolved per calendar (ics_zones): its own VTIMEZONE, IANA and Windows names;
+- a DURATION's days and weeks are nominal, its hours exact, in every occurrence (RFC 5545 3.3.6);
+- a moved occurrence (RECURRENCE-ID) whose times cannot be read still cancels the one it moves;
 - VFREEBUSY periods are busy unless FBTYPE=FREE.
 
 The heavy libraries are imported inside the functions so that a warm cache never loads them.
