@@ -328,6 +328,9 @@ def _broken_events(
             bad.append(event)
             warnings.append(f"{label}: skipped event UID {uid}{line}: {reason}")
             continue
+        # Cancels just this occurrence: with RANGE=THISANDFUTURE the cancellation would spread
+        # to every later one, whose times this override was meant to change, not remove.
+        event["RECURRENCE-ID"].params.pop("RANGE", None)
         event["DTSTART"] = event["RECURRENCE-ID"]
         event.pop("DTEND", None)
         event.pop("DURATION", None)

@@ -58,8 +58,9 @@ class ZoneReport:
 
 # --- parsing without the shared store ------------------------------------------------------
 
-# catch_warnings swaps process-wide state; our own reads never interleave their swaps.
-_LIBRARY_WARNINGS = threading.Lock()
+# catch_warnings swaps process-wide state; our own reads never interleave their swaps (which
+# could leave the swapped state in place). Re-entrant: a read may happen inside another.
+_LIBRARY_WARNINGS = threading.RLock()
 
 
 @contextmanager
