@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # The properties whose values icalendar would have given a TZID while parsing.
 _TIMED = frozenset({"DTSTART", "DTEND", "RECURRENCE-ID", "DUE", "RDATE", "EXDATE"})
@@ -218,8 +218,9 @@ def resolve_tzid(tzid: str, own: OwnZones, zone: ZoneInfo, around: datetime) -> 
 
     cleaned = tzid.strip().strip("/")
     for name in (tzid, cleaned):
-        if name in _iana():
-            return ZoneChoice(ZoneInfo(name))
+        known = _iana_zone(name)
+        if known is not None:
+            return ZoneChoice(known)
     for name in (tzid, cleaned):
         defined = own.get(name)
         if defined is not None:
@@ -235,9 +236,10 @@ def resolve_tzid(tzid: str, own: OwnZones, zone: ZoneInfo, around: datetime) -> 
         parts = cleaned.split("/")
         for start in range(1, len(parts)):
             guess = "/".join(parts[start:])
-            if guess in _iana():
+            known = _iana_zone(guess)
+            if known is not None:
                 return ZoneChoice(
-                    ZoneInfo(guess),
+                    known,
                     f"time zone TZID={tzid!r} has no VTIMEZONE: its times are read as "
                     f"{guess}, the zone its name ends with",
                 )
@@ -289,6 +291,17 @@ def _from_display(found: re.Match[str], around: datetime) -> ZoneChoice | None:
         f"unknown time zone TZID={found.string!r} (no VTIMEZONE for it): its times are read "
         f"at {stated} all year, the offset its name states, without daylight saving time",
     )
+
+
+def _iana_zone(name: str) -> ZoneInfo | None:
+    """The zone database's zone of that name, or None (without listing the whole database,
+    which costs a cold process more than reading a small calendar)."""
+    if not name or name in _NOT_ZONES:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # unknown, not a key, or a folder
+        return None
 
 
 @functools.cache
