@@ -138,7 +138,8 @@ def _zone_warnings(
             at = position.get(id(first))
             if offsets and at is not None:
                 line = f" (line {_line_of(data, _property_offset(data, offsets[at], 'DTSTART'))})"
-            more = f" and {len(users) - 1} more" if len(users) > 1 else ""
+            others = len(users) - 1
+            more = f" and {others} other event{'s' if others > 1 else ''}" if others else ""
             where = f"event UID {_uid(first)}{line}{more}: "
         warnings.append(f"{label}: {where}{note}")
 
