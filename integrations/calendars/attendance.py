@@ -54,19 +54,27 @@ def attended(
     source: str = "calendar",
 ) -> list[Attendance]:
     """Occurrences between `start` and `end` (dates in `zone`) that ended before `now`."""
-    import icalendar
     import recurring_ical_events
 
-    try:
-        calendar = icalendar.Calendar.from_ical(data)
-    except Exception as exc:  # icalendar raises ValueError and friends on broken input
-        raise CalendarError(f"{source}: not a readable calendar: {exc}") from None
+    from integrations.calendars.ics_zones import apply_own_zones, library_warnings, read_calendars
+
+    # Read as parse_busy reads (each calendar with its own time zones); the library's warnings
+    # are not shown here, only kept from being printed raw.
+    with library_warnings(source, []):
+        try:
+            calendars = read_calendars(data)
+        except Exception:  # icalendar raises ValueError and friends on broken input
+            raise CalendarError(f"{source}: not a readable calendar") from None
+        if len(calendars) != 1 or calendars[0].name != "VCALENDAR":
+            raise CalendarError(f"{source}: not a readable calendar (expected one VCALENDAR)")
+        calendar = calendars[0]
+        apply_own_zones(calendar, zone, _as_datetime(start, zone))
+        try:
+            events = recurring_ical_events.of(calendar).between(start, end + timedelta(days=1))
+        except Exception as exc:
+            raise CalendarError(f"{source}: cannot expand events: {exc}") from None
     owners = {m.strip().lower() for m in me}
     result: list[Attendance] = []
-    try:
-        events = recurring_ical_events.of(calendar).between(start, end + timedelta(days=1))
-    except Exception as exc:
-        raise CalendarError(f"{source}: cannot expand events: {exc}") from None
     for event in events:
         if str(event.get("STATUS", "")).upper() == "CANCELLED":
             continue

@@ -6,6 +6,9 @@ Busy semantics (each has a fixture under tests/data/ics/):
 - all-day (DATE) events cover whole days in the user's zone, end exclusive;
 - DTSTART alone: a date-time is zero length (blocks nothing), a date is one day;
 - floating times are wall-clock times in the user's zone;
+- a TZID is resolved per calendar (ics_zones): its own VTIMEZONE, IANA and Windows names;
+- a DURATION's days and weeks are nominal, its hours exact, in every occurrence (RFC 5545 3.3.6);
+- a moved occurrence (RECURRENCE-ID) whose times cannot be read still cancels the one it moves;
 - VFREEBUSY periods are busy unless FBTYPE=FREE.
 
 The heavy libraries are imported inside the functions so that a warm cache never loads them.
@@ -23,6 +26,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from integrations.calendars.errors import CalendarError
+from integrations.calendars.ics_zones import (
+    ZoneReport,
+    apply_own_zones,
+    library_warnings,
+    read_calendars,
+)
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, Interval
 
@@ -46,42 +55,93 @@ def parse_busy(
     """Busy intervals of an ICS calendar overlapping `interval`, merged, plus warnings.
 
     Raises CalendarError naming `source` (and the line, where known) if the calendar cannot be
-    parsed at all; a malformed event inside a good calendar is skipped with a warning.
+    parsed at all; a malformed event inside a good calendar is skipped with a warning. Messages
+    never quote the file's bytes. Each calendar is read with its own VTIMEZONEs (ics_zones).
     """
-    import icalendar
     import x_wr_timezone
 
     label = source or "calendar"
     if not data.strip():
         raise CalendarError(f"{label}: empty file, not an iCalendar (expected BEGIN:VCALENDAR)")
+    encoding = _wide_encoding(data)
+    if encoding:
+        raise CalendarError(
+            f"{label}: the file is {encoding} encoded; iCalendar files are UTF-8 "
+            "(save or export it as UTF-8)"
+        )
     selected, offsets = _select_events(data, interval)
-    try:
-        calendars = icalendar.Calendar.from_ical(selected, multiple=True)
-    except Exception as exc:  # icalendar raises ValueError and friends without line numbers
-        raise CalendarError(f"{label}: {_describe_parse_error(data, exc)}") from None
-    if not calendars or calendars[0].name != "VCALENDAR":
-        problem = _find_structural_problem(data) or "not an iCalendar file (no BEGIN:VCALENDAR)"
-        raise CalendarError(f"{label}: {problem}")
-
     warnings: list[str] = []
     busy: list[Interval] = []
     me_set = {_address(m) for m in me if m}
-    index = 0
-    for cal in calendars:
-        vevents = [c for c in cal.subcomponents if c.name == "VEVENT"]
-        lines = offsets[index : index + len(vevents)] if len(offsets) >= len(vevents) else []
-        index += len(vevents)
-        bad = _broken_events(vevents, lines, data, label, warnings)
-        if bad:
-            skipped = {id(event) for event in bad}
-            cal.subcomponents[:] = [c for c in cal.subcomponents if id(c) not in skipped]
-        cal = x_wr_timezone.to_standard(cal)
-        # Applied once: recurring-ical-events would apply it again (undoing the UTC below).
-        cal.pop("X-WR-TIMEZONE", None)
-        _single_events_in_utc(cal)
-        busy.extend(_expand(cal, interval, zone, me_set, label, warnings, data))
-        busy.extend(_freebusy(cal, interval, zone))
+    with library_warnings(label, warnings):
+        try:
+            calendars = read_calendars(selected)
+        except Exception:  # icalendar raises ValueError and friends without line numbers
+            raise CalendarError(f"{label}: {_describe_parse_error(data)}") from None
+        if not calendars or calendars[0].name != "VCALENDAR":
+            problem = _find_structural_problem(data) or "not an iCalendar file (no BEGIN:VCALENDAR)"
+            raise CalendarError(f"{label}: {problem}")
+        index = 0
+        for cal in calendars:
+            vevents = [c for c in cal.subcomponents if c.name == "VEVENT"]
+            lines = offsets[index : index + len(vevents)] if len(offsets) >= len(vevents) else []
+            index += len(vevents)
+            zones = apply_own_zones(cal, zone, interval.start)
+            _zone_warnings(zones, vevents, lines, data, label, warnings)
+            bad = _broken_events(vevents, lines, data, label, warnings)
+            if bad:
+                skipped = {id(event) for event in bad}
+                cal.subcomponents[:] = [c for c in cal.subcomponents if id(c) not in skipped]
+            cal = x_wr_timezone.to_standard(cal)
+            # Applied once: recurring-ical-events would apply it again (undoing the UTC below).
+            cal.pop("X-WR-TIMEZONE", None)
+            _single_events_in_utc(cal)
+            busy.extend(_expand(cal, interval, zone, me_set, label, warnings, data))
+            busy.extend(_freebusy(cal, interval, zone))
     return BusyReport(intervals=tuple(merge(busy)), warnings=tuple(warnings))
+
+
+def _wide_encoding(data: bytes) -> str:
+    """ "UTF-16" or "UTF-32" when the file plainly is (a byte order mark, or ASCII text with
+    zero bytes between the letters), else ""."""
+    head = data[:4]
+    if head in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return "UTF-32"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "UTF-16"
+    if (
+        len(head) == 4
+        and (head[1] == head[3] == 0 or head[0] == head[2] == 0)
+        and head.count(0) == 2
+    ):
+        return "UTF-16"
+    return ""
+
+
+def _zone_warnings(
+    zones: ZoneReport,
+    vevents: list[Any],
+    offsets: list[int],
+    data: bytes,
+    label: str,
+    warnings: list[str],
+) -> None:
+    """One warning per TZID read with a guess, naming the first event that uses it."""
+    warnings.extend(f"{label}: {problem}" for problem in zones.problems)
+    position = {id(event): n for n, event in enumerate(vevents)}
+    for tzid, note in zones.notes.items():
+        users = zones.users.get(tzid, [])
+        first = users[0] if users else None
+        where = ""
+        if first is not None:
+            line = ""
+            at = position.get(id(first))
+            if offsets and at is not None:
+                line = f" (line {_line_of(data, _property_offset(data, offsets[at], 'DTSTART'))})"
+            others = len(users) - 1
+            more = f" and {others} other event{'s' if others > 1 else ''}" if others else ""
+            where = f"event UID {_uid(first)}{line}{more}: "
+        warnings.append(f"{label}: {where}{note}")
 
 
 def _address(value: object) -> str:
@@ -100,6 +160,7 @@ _VALUE = (
 _DTSTART = re.compile(rb"^DTSTART(?:;[^:\r\n]*)?" + _VALUE, re.IGNORECASE | re.MULTILINE)
 _DTEND = re.compile(rb"^DTEND(?:;[^:\r\n]*)?" + _VALUE, re.IGNORECASE | re.MULTILINE)
 _DURATION = re.compile(rb"^DURATION[;:]", re.IGNORECASE | re.MULTILINE)
+_ANY_DTEND = re.compile(rb"^DTEND[;:]", re.IGNORECASE | re.MULTILINE)
 
 
 def _select_events(data: bytes, interval: Interval) -> tuple[bytes, list[int]]:
@@ -151,8 +212,8 @@ def _far_away(block: bytes, lo: int, hi: int) -> bool:
     end = _DTEND.search(block)
     if end is not None:
         return int(end.group(1)) < lo
-    if _DURATION.search(block):
-        return False
+    if _ANY_DTEND.search(block) or _DURATION.search(block):
+        return False  # an end not read here (folded, say) may lie anywhere: keep the event
     return first < lo
 
 
@@ -161,16 +222,36 @@ def _far_away(block: bytes, lo: int, hi: int) -> bool:
 _CONTENT_LINE = re.compile(r"^[A-Za-z0-9-]+(?:;[^:]*)?:", re.DOTALL)
 
 
-def _describe_parse_error(data: bytes, exc: Exception) -> str:
+def _describe_parse_error(data: bytes) -> str:
     """A one-line reason for an unparseable calendar, with the line and component if found."""
-    problem = _find_structural_problem(data)
-    if problem:
-        return problem
-    # Not the parser's text: it quotes the file, and a fetched file's bytes are never shown.
-    return f"not a valid iCalendar file ({exc.__class__.__name__})"
+    return _find_structural_problem(data) or "not a valid iCalendar file"
+
+
+# Component names shown back in messages; anything else is file content and is not quoted.
+_KNOWN_COMPONENTS = frozenset(
+    {
+        "VCALENDAR",
+        "VEVENT",
+        "VTODO",
+        "VJOURNAL",
+        "VFREEBUSY",
+        "VTIMEZONE",
+        "STANDARD",
+        "DAYLIGHT",
+        "VALARM",
+        "VAVAILABILITY",
+        "AVAILABLE",
+        "VCARD",
+    }
+)
+
+
+def _shown(name: str) -> str:
+    return name if name in _KNOWN_COMPONENTS else "(an unknown component)"
 
 
 def _find_structural_problem(data: bytes) -> str:
+    """The first structural fault of a calendar, as "line N: ...", or "" if none is found."""
     text = data.decode("utf-8", errors="replace")
     stack: list[tuple[str, int]] = []
     seen_calendar = False
@@ -186,44 +267,39 @@ def _find_structural_problem(data: bytes) -> str:
         if not line.strip():
             continue
         upper = line.upper()
-        where = f" in {stack[-1][0]}" if stack else ""
-        if not _CONTENT_LINE.match(line):
-            if not seen_calendar:
-                return f"line {number}: not an iCalendar file (expected BEGIN:VCALENDAR)"
+        if not seen_calendar and not upper.lstrip("\ufeff").startswith("BEGIN:"):
+            return f"line {number}: not an iCalendar file (expected BEGIN:VCALENDAR)"
+        where = f" in {_shown(stack[-1][0])}" if stack else ""
+        if not _CONTENT_LINE.match(line.lstrip("\ufeff")):
             return f"line {number}{where}: not an iCalendar line (expected NAME:VALUE)"
-        if upper.startswith("BEGIN:"):
-            name = _component(line[6:])
+        if upper.lstrip("\ufeff").startswith("BEGIN:"):
+            name = line.lstrip("\ufeff")[6:].strip().upper()
             if not stack and name != "VCALENDAR" and not seen_calendar:
-                return f"line {number}: not an iCalendar file (expected BEGIN:VCALENDAR)"
+                return (
+                    f"line {number}: not an iCalendar file (expected BEGIN:VCALENDAR, "
+                    f"found BEGIN:{_shown(name)})"
+                )
             seen_calendar = True
             stack.append((name, number))
         elif upper.startswith("END:"):
-            name = _component(line[4:])
+            name = line[4:].strip().upper()
             if not stack:
-                return f"line {number}: END:{name} without a matching BEGIN"
+                return f"line {number}: END:{_shown(name)} without a matching BEGIN"
             if stack[-1][0] != name:
                 open_name, open_line = stack[-1]
                 return (
-                    f"line {number}: END:{name} but {open_name} opened on line {open_line} "
-                    "is not closed"
+                    f"line {number}: END:{_shown(name)} but {_shown(open_name)} opened on line "
+                    f"{open_line} is not closed"
                 )
             stack.pop()
         elif not stack:
-            if not seen_calendar:
-                return f"line {number}: not an iCalendar file (expected BEGIN:VCALENDAR)"
             return f"line {number}: a property outside BEGIN:VCALENDAR ... END:VCALENDAR"
     if stack:
         name, opened = stack[-1]
-        return f"line {opened}: BEGIN:{name} is never closed with END:{name}"
+        return f"line {opened}: BEGIN:{_shown(name)} is never closed with END:{_shown(name)}"
     if not seen_calendar:
         return "not an iCalendar file (no BEGIN:VCALENDAR)"
     return ""
-
-
-def _component(text: str) -> str:
-    """A component name as messages show it: a name like VEVENT, never arbitrary file text."""
-    name = text.strip().upper()
-    return name if re.fullmatch(r"[A-Z][A-Z0-9-]{0,39}", name) else "(unnamed component)"
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -235,40 +311,48 @@ def _broken_events(
 ) -> list[Any]:
     """VEVENTs whose times cannot be read; each gets a warning naming its UID and line.
 
-    Events read with a guess (an unknown TZID, which icalendar reads as UTC) are kept, with a
-    warning.
+    A moved occurrence (RECURRENCE-ID) with unreadable times is not dropped but kept as a
+    cancellation, so the occurrence it moves does not come back as busy.
     """
     bad: list[Any] = []
     for position, event in enumerate(vevents):
         reason, prop = _event_problem(event)
-        note = "" if reason else _unknown_tzid(event)
-        if not (reason or note):
+        if not reason:
             continue
-        uid = str(event.get("UID", "")) or "(no UID)"
+        uid = _uid(event)
         line = ""
         if offsets:
             offset = _property_offset(data, offsets[position], prop or "DTSTART")
             line = f" (line {_line_of(data, offset)})"
-        if reason:
+        moved = _original_start(event) if prop != "RRULE" else None
+        if moved is None:
             bad.append(event)
             warnings.append(f"{label}: skipped event UID {uid}{line}: {reason}")
-        else:
-            warnings.append(f"{label}: event UID {uid}{line}: {note}")
+            continue
+        # Cancels just this occurrence: with RANGE=THISANDFUTURE the cancellation would spread
+        # to every later one, whose times this override was meant to change, not remove.
+        event["RECURRENCE-ID"].params.pop("RANGE", None)
+        event["DTSTART"] = event["RECURRENCE-ID"]
+        event.pop("DTEND", None)
+        event.pop("DURATION", None)
+        event.pop("STATUS", None)
+        event.add("STATUS", "CANCELLED")
+        warnings.append(
+            f"{label}: moved occurrence of event UID {uid}{line} not counted: {reason}; "
+            f"the occurrence it replaces ({moved}) stays cancelled"
+        )
     return bad
 
 
-def _unknown_tzid(event: Any) -> str:
-    """A note when DTSTART names a TZID that neither a VTIMEZONE nor the zone database knows
-    (icalendar then gives a floating time, which is read in the user's zone)."""
-    prop = event.get("DTSTART")
-    tzid = getattr(prop, "params", {}).get("TZID")
-    value = getattr(prop, "dt", None)
-    if not tzid or not isinstance(value, datetime) or value.tzinfo is not None:
-        return ""
-    return (
-        f"unknown time zone TZID={str(tzid)!r} (no VTIMEZONE for it): "
-        "its times are read in the user's time zone"
-    )
+def _original_start(event: Any) -> str | None:
+    """When the occurrence an override replaces was (its readable RECURRENCE-ID), else None."""
+    value = getattr(event.get("RECURRENCE-ID"), "dt", None)
+    if isinstance(value, datetime):
+        zone = getattr(value.tzinfo, "key", None) or value.tzname() or "floating"
+        return f"{value:%Y-%m-%d %H:%M} ({zone})"
+    if isinstance(value, date):
+        return value.isoformat()
+    return None
 
 
 def _property_offset(data: bytes, begin: int, prop: str) -> int:
@@ -283,9 +367,10 @@ def _property_offset(data: bytes, begin: int, prop: str) -> int:
 
 def _event_problem(event: Any) -> tuple[str, str]:
     """Why the event's times cannot be used, and the property at fault ("" if fine)."""
-    for name, message in getattr(event, "errors", ()):
+    for name, _message in getattr(event, "errors", ()):
         if str(name).upper() in _TIME_PROPERTIES:
-            return f"bad {str(name).upper()}: {message}", str(name).upper()
+            # The library's message quotes the value; the file's bytes are not shown back.
+            return f"bad {str(name).upper()}: its value cannot be read", str(name).upper()
     if "DTSTART" not in event:
         return "no DTSTART", ""
     rules = event.get("RRULE", [])
@@ -310,8 +395,8 @@ def _event_problem(event: Any) -> tuple[str, str]:
             duration = event.decoded("DURATION")
             if isinstance(duration, timedelta) and duration < timedelta(0):
                 return "DURATION is negative", "DURATION"
-    except Exception as exc:  # whatever the library finds wrong, say it and move on
-        return f"cannot read its times: {' '.join(str(exc).split())[:160]}", ""
+    except Exception:  # whatever the library finds wrong, say so (not its words) and move on
+        return "cannot read its times", ""
     return "", ""
 
 
@@ -354,7 +439,7 @@ def _expand(
             continue
         try:
             start = to_aware(occ.start, zone)
-            end = to_aware(occ.end, zone)
+            end = _occurrence_end(occ, zone)
         except Exception as exc:  # an instance whose times the library cannot give
             warnings.append(f"{label}: skipped an instance of {_uid(occ)}: {exc}")
             continue
@@ -363,40 +448,56 @@ def _expand(
     return busy
 
 
+# Marks an event whose DURATION has an exact part (hours, minutes, seconds): the expander's
+# occurrences are shallow copies of their event, so the mark reaches each of them.
+_EXACT_DURATION = "X-MEETAGAIN-EXACT-DURATION"
+
+
 def _single_events_in_utc(cal: Any) -> None:
-    """Rewrite in UTC the single events whose end the expander would get wrong by an hour.
+    """Prepare the events whose end the expander would get wrong by a clock change.
 
     recurring-ical-events ends an occurrence at start + (DTEND - DTSTART) counted on the start
-    zone's wall clock, so a DTEND in another zone (a flight), an end inside the repeated hour of
-    a fall-back night, or an exact DURATION (PT10H) is off by the clock change when the start's
-    zone changes clocks during the event. A single event's DTSTART and DTEND are instants, so
-    reading both in UTC is exact.
+    zone's wall clock, so a DTEND in another zone (a flight) or an end inside the repeated hour
+    of a fall-back night is off by the clock change when the start's zone changes clocks during
+    the event. A single event's DTSTART and DTEND are instants, so reading both in UTC is exact.
+    A DURATION's hours are exact in every occurrence (RFC 5545 3.3.6): such events are marked
+    for `_occurrence_end`.
     """
     from icalendar import vDDDTypes
 
     for event in cal.walk("VEVENT"):
-        if "RRULE" in event or "RDATE" in event or "RECURRENCE-ID" in event:
-            continue  # series keep their wall-clock rules; overrides are already read exactly
         start = getattr(event.get("DTSTART"), "dt", None)
-        if not isinstance(start, datetime) or start.tzinfo is None:
+        if not isinstance(start, datetime):
             continue
         end = getattr(event.get("DTEND"), "dt", None)
+        if end is None:
+            duration = getattr(event.get("DURATION"), "dt", None)
+            if isinstance(duration, timedelta) and (duration.seconds or duration.microseconds):
+                event[_EXACT_DURATION] = event["DURATION"]
+            continue
+        if start.tzinfo is None or "RRULE" in event or "RDATE" in event:
+            continue  # series keep their wall-clock rules
+        if "RECURRENCE-ID" in event:
+            continue  # overrides are already read exactly
         if isinstance(end, datetime) and end.tzinfo is not None:
             # What the expander computes, compared as instants (`==` within one zone would
             # compare wall clocks and miss the repeated hour).
             if (start + (end - start)).astimezone(UTC) == end.astimezone(UTC):
                 continue
             event["DTEND"] = vDDDTypes(end.astimezone(UTC))
-        elif end is None:
-            duration = getattr(event.get("DURATION"), "dt", None)
-            # Whole days are nominal (same wall time on a later day); hours and minutes exact.
-            if not isinstance(duration, timedelta) or duration.days or not duration.seconds:
-                continue
-            if (start + duration).astimezone(UTC) == start.astimezone(UTC) + duration:
-                continue
-        else:
-            continue
-        event["DTSTART"] = vDDDTypes(start.astimezone(UTC))
+            event["DTSTART"] = vDDDTypes(start.astimezone(UTC))
+
+
+def _occurrence_end(occurrence: Any, zone: ZoneInfo) -> datetime:
+    """An occurrence's end in UTC: from DTEND as the expander gave it, or from an exact
+    DURATION (days and weeks nominal, on the start's wall clock; the rest exact)."""
+    mark = occurrence.get(_EXACT_DURATION)
+    local = occurrence.start
+    if mark is None or not isinstance(local, datetime):
+        return to_aware(occurrence.end, zone)
+    duration: timedelta = mark.dt
+    nominal = to_aware(local + timedelta(days=duration.days), zone)
+    return nominal + timedelta(seconds=duration.seconds, microseconds=duration.microseconds)
 
 
 def _expand_per_series(
