@@ -17,7 +17,7 @@ from integrations.storage import db, models
 from integrations.storage.models import Base
 
 # Tables that hold no one user's data. Add a table here only if that is really so.
-NOT_USER_DATA = {"alembic_version", "users"}
+NOT_USER_DATA = {"alembic_version", "users", "setup_tokens"}
 
 NOW = datetime(2026, 3, 23, 9, 0, tzinfo=UTC)
 
