@@ -45,14 +45,21 @@ def index(errors: dict[str, str] | None = None, form: dict[str, str] | None = No
         config=config,
         google=connection(runtime(), user.id),
         contacts=count_contacts(user.id),
-        sessions=[(s, device(s.user_agent)) for s in list_sessions(runtime(), user.id, session_token())],
+        sessions=[
+            (s, device(s.user_agent)) for s in list_sessions(runtime(), user.id, session_token())
+        ],
         min_password=MIN_PASSWORD,
         errors=errors or {},
         form=form or {},
     )
 
 
-_BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
 _SYSTEMS = (
     ("Android", "Android"),
     ("iPhone", "iPhone"),

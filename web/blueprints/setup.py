@@ -26,10 +26,10 @@ from web.services.accounts import (
     AccountError,
     create_first_account,
     needs_first_account,
-    setup_token_valid,
     save_rules,
     save_time_and_windows,
     secret_box,
+    setup_token_valid,
     user_config,
 )
 

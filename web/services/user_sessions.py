@@ -113,7 +113,9 @@ def end_session(runtime: Runtime, user_id: int, session_id: int) -> bool:
 def end_session_by_token(runtime: Runtime, token: str) -> None:
     """Sign-out: the session behind this cookie ends, on the server too."""
     with transaction(runtime.sessions) as session:
-        session.execute(delete(models.UserSession).where(models.UserSession.token_hash == _hash(token)))
+        session.execute(
+            delete(models.UserSession).where(models.UserSession.token_hash == _hash(token))
+        )
 
 
 def end_sessions(runtime: Runtime, user_id: int, *, keep_token: str = "") -> int:

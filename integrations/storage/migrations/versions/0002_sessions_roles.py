@@ -99,7 +99,8 @@ def _clean_control_characters(bind: sa.Connection) -> None:
         cleaned = _clean(value, joiner="")
         taken = bind.scalar(
             sa.text(
-                "SELECT id FROM contact_emails WHERE user_id = :u AND email_lower = :e AND id != :id"
+                "SELECT id FROM contact_emails"
+                " WHERE user_id = :u AND email_lower = :e AND id != :id"
             ),
             {"u": user_id, "e": cleaned.lower(), "id": row_id},
         )
