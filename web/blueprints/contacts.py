@@ -267,7 +267,7 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     from integrations.config import check_zone
 
     errors: dict[str, str] = {}
-    for key, what in (("name", "the name"), ("emails", "the emails")):
+    for key, what in (("name", "the name"), ("emails", "the email address")):
         refused = refuse_controls(form.get(key, ""), what)
         if refused:
             errors[key] = refused

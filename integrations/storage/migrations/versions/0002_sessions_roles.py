@@ -22,13 +22,15 @@ _CONTROL_RUNS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("role", sa.String(length=16), server_default="user", nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("disabled", sa.Boolean(), server_default=sa.text("false"), nullable=False)
-        )
+    # Plain ALTER TABLE, not batch mode: on SQLite batch mode copies and drops `users`, and
+    # dropping it with foreign keys on deletes every user's data (ON DELETE CASCADE).
+    op.add_column(
+        "users", sa.Column("role", sa.String(length=16), server_default="user", nullable=False)
+    )
+    op.add_column(
+        "users",
+        sa.Column("disabled", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+    )
     op.create_table(
         "user_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -119,6 +121,6 @@ def downgrade() -> None:
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_sessions_user_id"))
     op.drop_table("user_sessions")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("disabled")
-        batch_op.drop_column("role")
+    # Not batch mode either (see upgrade); SQLite 3.35+ drops a column itself.
+    op.drop_column("users", "disabled")
+    op.drop_column("users", "role")
