@@ -50,7 +50,7 @@ def new_message(
 ) -> EmailMessage:
     """A multipart/alternative message with a fresh Message-ID and Reply-To the sender."""
     msg = EmailMessage()
-    msg["Subject"] = subject
+    msg["Subject"] = without_controls(subject)  # built from names: one line, always
     msg["From"] = _address(f"{on_behalf_of.name} via meetagain", from_address)
     msg["Reply-To"] = on_behalf_of.address()
     msg["To"] = to.address()

@@ -158,3 +158,25 @@ def test_requests_without_a_cookie_and_invite_pages_never_look_a_session_up(
     with _session_lookups(sqlite_runtime) as seen:
         assert site.get("/settings").status_code == 200
     assert seen  # owner pages do check the session
+
+
+def test_a_session_unused_for_two_weeks_is_over_and_a_used_one_shows_when(
+    app: Flask, site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    old = datetime.now(UTC) - timedelta(minutes=30)
+    with transaction(sqlite_runtime.sessions) as session:
+        session.execute(update(models.UserSession).values(last_seen_at=old))
+    assert site.get("/settings").status_code == 200
+    with transaction(sqlite_runtime.sessions) as session:
+        seen = session.scalar(select(models.UserSession.last_seen_at))
+    assert seen is not None and seen > old + timedelta(minutes=25)  # "last seen" moved on
+
+    with transaction(sqlite_runtime.sessions) as session:
+        session.execute(update(models.UserSession).values(last_seen_at=old - timedelta(days=15)))
+    assert _signed_out(site.get("/settings"))
+    with transaction(sqlite_runtime.sessions) as session:
+        assert session.scalar(select(models.UserSession)) is None

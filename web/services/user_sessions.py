@@ -11,8 +11,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from integrations.storage import models
 from integrations.storage.db import transaction
@@ -60,21 +61,35 @@ def start_session(
 
 def resolve_session(runtime: Runtime, token: str, *, now: datetime) -> UserView | None:
     """The user a session token belongs to, or None when that session has ended."""
+    token_hash = _hash(token)
     with transaction(runtime.sessions) as session:
         found = session.execute(
-            select(models.UserSession, models.User)
+            select(models.UserSession.id, models.UserSession.last_seen_at, models.User)
             .join(models.User, models.User.id == models.UserSession.user_id)
-            .where(models.UserSession.token_hash == _hash(token))
+            .where(models.UserSession.token_hash == token_hash)
         ).first()
         if found is None:
             return None
-        row, user = found
-        if user.disabled or now - row.last_seen_at > IDLE_LIMIT:
-            session.delete(row)
-            return None
-        if now - row.last_seen_at >= TOUCH_EVERY:
-            row.last_seen_at = now
-        return user_view(user)
+        session_id, last_seen, user = found
+        view = user_view(user)
+    if user.disabled or now - last_seen > IDLE_LIMIT:
+        _write(runtime, delete(models.UserSession).where(models.UserSession.id == session_id))
+        return None
+    if now - last_seen >= TOUCH_EVERY:
+        # A write of its own, taken as a writer from the start (SQLite: BEGIN IMMEDIATE), so
+        # a page that reads never has to upgrade its read lock.
+        _write(
+            runtime,
+            update(models.UserSession)
+            .where(models.UserSession.id == session_id)
+            .values(last_seen_at=now),
+        )
+    return view
+
+
+def _write(runtime: Runtime, statement: Any) -> None:
+    with transaction(runtime.sessions, immediate=True) as session:
+        session.execute(statement)
 
 
 def list_sessions(runtime: Runtime, user_id: int, current_token: str = "") -> list[SessionView]:
