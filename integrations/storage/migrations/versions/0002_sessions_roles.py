@@ -53,10 +53,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("token_hash"),
     )
     bind = op.get_bind()
-    # The first account becomes the admin; existing further accounts stay plain users.
+    # The first account becomes the admin; existing further accounts stay plain users. With
+    # none yet, the setup page makes whoever claims the instance the admin.
     first = bind.scalar(sa.text("SELECT min(id) FROM users WHERE password_hash != ''"))
-    if first is None:
-        first = bind.scalar(sa.text("SELECT min(id) FROM users"))
     if first is not None:
         bind.execute(sa.text("UPDATE users SET role = 'admin' WHERE id = :id"), {"id": first})
     _clean_control_characters(bind)
