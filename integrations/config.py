@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scheduler.model import WEEKDAYS, SchedulingPolicy, Window
 from scheduler.rules import DEFAULT_CADENCE_DAYS
+from scheduler.text import control_character
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -311,12 +312,14 @@ def _build(data: dict[str, Any], source: str, base_dir: str) -> Config:
 def _owner(r: _Reader) -> OwnerConfig:
     default = OwnerConfig()
     name = r.get("name", str, default.name)
+    if control_character(name):
+        raise r.key_error("name", f"contains {control_character(name)}; use one line of text")
     emails = r.strings("emails", default.emails)
     if not emails:
         # The first email identifies the owner in the database; an empty list has no owner.
         raise r.key_error("emails", "needs at least one email address")
     for email in emails:
-        if "@" not in email:
+        if "@" not in email or control_character(email):
             raise r.key_error("emails", f'"{email}" is not an email address')
     tz = r.get("timezone", str, default.timezone)
     try:

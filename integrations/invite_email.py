@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from scheduler.invites import format_span, utc_iso
 from scheduler.model import ProposedTime
+from scheduler.text import without_controls
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,13 @@ class Party:
 
 
 def _address(name: str, email: str) -> Address:
-    user, _, domain = email.partition("@")
-    return Address(display_name=name, username=user, domain=domain)
+    """A header address built from its parts, so no name can add or change a recipient.
+
+    Control characters are refused at input and cleaned from stored rows by migration
+    0002; dropping any left here keeps one bad row from failing every message it is in.
+    """
+    user, _, domain = without_controls(email).replace(" ", "").partition("@")
+    return Address(display_name=without_controls(name), username=user, domain=domain)
 
 
 def new_message(
@@ -44,7 +50,7 @@ def new_message(
 ) -> EmailMessage:
     """A multipart/alternative message with a fresh Message-ID and Reply-To the sender."""
     msg = EmailMessage()
-    msg["Subject"] = subject
+    msg["Subject"] = without_controls(subject)  # built from names: one line, always
     msg["From"] = _address(f"{on_behalf_of.name} via meetagain", from_address)
     msg["Reply-To"] = on_behalf_of.address()
     msg["To"] = to.address()

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from web.composition import Runtime
-from web.services.accounts import UserView, get_user, needs_first_account
+from web.services.accounts import UserView, needs_first_account
+from web.services.user_sessions import end_session_by_token, resolve_session, start_session
 from web.sessions import SESSIONLESS_KEY
+
+# The cookie's one key: the token of a server-side session (web.services.user_sessions).
+SESSION_TOKEN = "sid"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,13 +32,19 @@ def load_user() -> None:
     g.user = None
     if request.endpoint in current_app.extensions.get(SESSIONLESS_KEY, ()):
         return  # invitee pages: the owner's session is none of their business
-    user_id = session.get("user_id")
-    if isinstance(user_id, int):
-        user = get_user(runtime(), user_id)
-        if user is None or session.get("password") != user.password_marker:
-            session.clear()  # gone, or signed in under a password changed since
-            user = None
-        g.user = user
+    if not session:
+        return  # no cookie (or an empty one): nothing to look up
+    token = session.get(SESSION_TOKEN)
+    user = None
+    if isinstance(token, str) and token:
+        user = resolve_session(runtime(), token, now=datetime.now(UTC))
+    if user is None:
+        # Signed out, ended elsewhere (sign out everywhere, password change, disabled), or a
+        # cookie from before sessions lived on the server: the cookie is worth nothing.
+        session.pop(SESSION_TOKEN, None)
+        session.pop("user_id", None)
+        session.pop("password", None)
+    g.user = user
 
 
 def current_user() -> UserView:
@@ -45,20 +56,30 @@ def current_user() -> UserView:
 
 
 def sign_in(user_id: int) -> None:
+    """Start a server-side session for `user_id` and put its token in the cookie."""
     # A fresh session on sign-in so a planted session id cannot be carried over.
     session.clear()
-    session["user_id"] = user_id
+    session[SESSION_TOKEN] = start_session(
+        runtime(),
+        user_id,
+        user_agent=request.user_agent.string or "",
+        address=request.remote_addr or "",
+        now=datetime.now(UTC),
+    )
     session.permanent = True
-    remember_password(user_id)
 
 
-def remember_password(user_id: int) -> None:
-    """Tie the session to the user's current password: changing it ends every other session."""
-    user = get_user(runtime(), user_id)
-    session["password"] = user.password_marker if user is not None else ""
+def session_token() -> str:
+    """The token of the signed-in browser's session ("" when signed out)."""
+    token = session.get(SESSION_TOKEN)
+    return token if isinstance(token, str) else ""
 
 
 def sign_out() -> None:
+    """End this browser's session on the server, then forget the cookie."""
+    token = session_token()
+    if token:
+        end_session_by_token(runtime(), token)
     session.clear()
 
 
@@ -75,6 +96,19 @@ def login_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return cast(F, wrapped)
+
+
+def admin_required(view: F) -> F:
+    """Signed-in admins only: others get 403 (anonymous visitors are sent to sign in)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        user = g.get("user")
+        if user is not None and not user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return login_required(cast(F, wrapped))
 
 
 def safe_next(target: str | None) -> str:

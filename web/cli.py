@@ -137,6 +137,14 @@ def init(state: State, demo_secret: bool) -> None:
     state.runtime.upgrade_database()
     state.owner_id(create=True)
     click.echo(f"database ready: {_display_url(config.database_url)}")
+    from web.services.accounts import new_setup_token
+
+    token = new_setup_token(state.runtime)
+    if token is not None:
+        # Anyone could claim a fresh server: from elsewhere, /setup needs this one-time link.
+        base = config.web.base_url.rstrip("/")
+        click.echo(f"create the first account (the admin) at: {base}/setup?token={token}")
+        click.echo("  (one-time link; on this machine itself the setup page opens without it)")
 
 
 @cli.command()

@@ -25,6 +25,7 @@ from integrations.contacts_import.readers import (
 from integrations.contacts_import.records import EXTRA_COLUMNS, NATIVE_COLUMNS
 from integrations.storage.contacts import load_contacts
 from scheduler.model import WEEKDAYS, Contact
+from scheduler.text import spreadsheet_safe
 
 __all__ = [
     "FORMATS",
@@ -81,7 +82,8 @@ def _day(value: date | None) -> str:
 
 
 def export_rows(contacts: list[Contact]) -> list[list[str]]:
-    """Header plus one row per contact, in the native CSV layout."""
+    """Header plus one row per contact, in the native CSV layout. Cells a spreadsheet would
+    run as a formula get a leading ' (OWASP CSV injection); import takes it off again."""
     rows = [[*NATIVE_COLUMNS, *EXTRA_COLUMNS]]
     for c in contacts:
         rows.append(
@@ -108,7 +110,7 @@ def export_rows(contacts: list[Contact]) -> list[list[str]]:
                 c.linkedin_url,
             ]
         )
-    return rows
+    return [[spreadsheet_safe(cell) for cell in row] for row in rows]
 
 
 def export_csv(session: Session, user_id: int) -> str:

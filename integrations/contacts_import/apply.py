@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from integrations.contacts_import.records import ContactRecord
 from integrations.storage import models
+from scheduler.text import control_character
 
 _C = cast(Table, models.Contact.__table__)
 _E = cast(Table, models.ContactEmail.__table__)
@@ -45,6 +46,10 @@ CONTACT_LENGTHS = _lengths(_C)
 EMAIL_LENGTH = min(_lengths(_E)[key] for key in ("email", "email_lower"))
 
 
+# The fields that end up in mail headers and calendar properties (To, ATTENDEE's CN).
+HEADER_FIELDS = frozenset({"name", "email"})
+
+
 def unstorable(rec: ContactRecord) -> str | None:
     """Why a record cannot be stored as it is (a value too long for its column, a NUL), or None."""
     texts: list[tuple[str, str]] = [("name", rec.name), ("linkedin_url", rec.linkedin_url)]
@@ -58,6 +63,9 @@ def unstorable(rec: ContactRecord) -> str | None:
     for name, value in texts:
         if "\x00" in value:
             reason = f"{name} contains a NUL character"
+        elif name in HEADER_FIELDS and control_character(value):
+            # Names and emails go into mail headers, where a line break starts a new header.
+            reason = f"{name} contains {control_character(value)}: use one line of plain text"
         else:
             limit = EMAIL_LENGTH if name == "email" else CONTACT_LENGTHS.get(name)
             # email_lower is stored too, and lowering can lengthen a few characters.

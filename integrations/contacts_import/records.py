@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from datetime import date
 
 from scheduler.model import WEEKDAYS, Meal, Relationship
+from scheduler.text import EARLIEST_YEAR, LATEST_YEAR, from_spreadsheet_safe, in_supported_range
 
 NATIVE_COLUMNS: tuple[str, ...] = (
     "name",
@@ -81,17 +83,21 @@ def split_multi(value: str) -> list[str]:
 
 def parse_date(value: str, column: str) -> date:
     value = value.strip()
+    parsed: date | None = None
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
-        pass
-    parts = value.replace(",", " ").split()
-    if len(parts) == 3 and parts[0].isdigit() and parts[1][:3].lower() in _MONTHS:
-        try:
-            return date(int(parts[2]), _MONTHS[parts[1][:3].lower()], int(parts[0]))
-        except ValueError:
-            pass
-    raise RowError(f"{column} {value!r} is not a date (use YYYY-MM-DD)")
+        parts = value.replace(",", " ").split()
+        if len(parts) == 3 and parts[0].isdigit() and parts[1][:3].lower() in _MONTHS:
+            with contextlib.suppress(ValueError):
+                parsed = date(int(parts[2]), _MONTHS[parts[1][:3].lower()], int(parts[0]))
+    if parsed is None:
+        raise RowError(f"{column} {value!r} is not a date (use YYYY-MM-DD)")
+    if not in_supported_range(parsed):
+        raise RowError(
+            f"{column} {value!r} is out of range (years {EARLIEST_YEAR} to {LATEST_YEAR})"
+        )
+    return parsed
 
 
 def parse_bool(value: str, column: str) -> bool:
@@ -173,7 +179,8 @@ def normalise_linkedin(url: str) -> str:
 
 def native_record(row: dict[str, str], line: int) -> ContactRecord:
     """A record from a row keyed by native column names (native and mapped CSV)."""
-    get = lambda key: (row.get(key) or "").strip()  # noqa: E731
+    # from_spreadsheet_safe: an export's formula guard (a leading ') comes off again.
+    get = lambda key: from_spreadsheet_safe((row.get(key) or "").strip())  # noqa: E731
     name = get("name")
     if not name:
         first, last = get("first_name"), get("last_name")

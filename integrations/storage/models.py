@@ -41,6 +41,36 @@ class User(Base):
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
     setup_step: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # admin | user: the first account is the admin, who alone adds, disables and removes users.
+    role: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
+    # A disabled user cannot sign in and has no sessions; their data stays.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+
+class UserSession(Base):
+    """One signed-in browser: the cookie holds the token, the table only its SHA-256.
+
+    Deleting the row ends the session (sign out, password change, an admin disabling the user).
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SetupToken(Base):
+    """The one-time link `meetagain init` prints on a fresh instance (SHA-256 of the token)."""
+
+    __tablename__ = "setup_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Calendar(Base):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email.policy import SMTP
 from functools import lru_cache
 from typing import Any
 
@@ -33,6 +33,10 @@ LEASE = timedelta(minutes=2)
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=2)
 MAX_ATTEMPTS = 10
+# SMTP line ends; headers are folded only past RFC 5322's hard limit of 998 characters, since
+# the email package can drop the quotes of a long display name when it folds an address
+# header ("Doe, Jane" <j@x> would come back as two recipients).
+SMTP_POLICY = SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from integrations.storage import db, models
 from integrations.storage.models import Base
 
 # Tables that hold no one user's data. Add a table here only if that is really so.
-NOT_USER_DATA = {"alembic_version", "users"}
+NOT_USER_DATA = {"alembic_version", "users", "setup_tokens"}
 
 NOW = datetime(2026, 3, 23, 9, 0, tzinfo=UTC)
 
@@ -230,3 +230,33 @@ def _booking(
         ical_uid=f"{invite_id}-{status}@meetagain",
         created_at=NOW,
     )
+
+
+def test_upgrading_a_database_with_data_keeps_it_and_makes_the_first_user_admin(
+    database_url: str,
+) -> None:
+    """0002 adds columns to `users`: done by copying the table (SQLite's batch mode), its
+    ON DELETE CASCADE would have emptied every table that points at it."""
+    db.upgrade(database_url)
+    engine = db.make_engine(database_url)
+    sessions = db.make_sessionmaker(engine)
+    with db.transaction(sessions) as session:
+        first, second = _user("first@example.com"), _user("second@example.com")
+        first.password_hash = second.password_hash = "scrypt:x"
+        session.add_all([first, second])
+        session.flush()
+        session.add(_contact(first.id))
+    engine.dispose()
+    from alembic import command
+
+    command.downgrade(db.alembic_config(database_url), "0001")
+    db.upgrade(database_url)
+    engine = db.make_engine(database_url)
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM contacts")) == 1
+        roles = conn.execute(text("SELECT email, role, disabled FROM users ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(r) for r in roles] == [
+        ("first@example.com", "admin", False),
+        ("second@example.com", "user", False),
+    ]

@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 
 from web.app import create_app
 from web.composition import Runtime
-from web.services.accounts import create_first_account, create_user, get_user
+from web.services.accounts import create_first_account, create_user
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"
@@ -124,8 +124,13 @@ def instance_uploads(runtime: Runtime) -> list[Path]:
 
 def sign_in_as(client: FlaskClient, runtime: Runtime, user_id: int) -> None:
     """Put `client` in the session web.auth.sign_in makes for `user_id`, without the forms."""
-    user = get_user(runtime, user_id)
-    assert user is not None
+    from datetime import UTC, datetime
+
+    from web.auth import SESSION_TOKEN
+    from web.services.user_sessions import start_session
+
+    token = start_session(
+        runtime, user_id, user_agent="test", address="127.0.0.1", now=datetime.now(UTC)
+    )
     with client.session_transaction() as session:
-        session["user_id"] = user_id
-        session["password"] = user.password_marker
+        session[SESSION_TOKEN] = token

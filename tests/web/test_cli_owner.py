@@ -88,7 +88,7 @@ def test_a_forgotten_password_is_set_again_from_the_command_line(tmp_path: Path)
         )
 
     short = password("--user", "sam@example.org", typed="short\nshort\n")
-    assert short.returncode == 2 and "at least 8 characters" in short.stderr
+    assert short.returncode == 2 and "at least 10 characters" in short.stderr
     done = password("--user", "sam@example.org", typed="remembered at last\nremembered at last\n")
     assert done.returncode == 0, done.stderr
     assert "Password changed" in done.stdout

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from werkzeug.wrappers import Response
 
 from web.auth import runtime, safe_next, sign_in, sign_out
-from web.services.accounts import authenticate, needs_first_account
+from web.services.accounts import AccountError, authenticate, needs_first_account
 
 bp = Blueprint("auth", __name__)
 
@@ -75,7 +75,11 @@ def login() -> Response | str | tuple[str, int]:
         if failures.blocked(client):
             errors["_form"] = "Too many failed sign-ins from your address: wait a few minutes."
             return render_template("auth/login.html", errors=errors, email=email, next=nxt), 429
-        user_id = authenticate(runtime(), email, password)
+        try:
+            user_id = authenticate(runtime(), email, password)
+        except AccountError as exc:  # the right password of a disabled account
+            errors["_form"] = str(exc)
+            return render_template("auth/login.html", errors=errors, email=email, next=nxt), 403
         if user_id is not None:
             failures.clear(client)
             sign_in(user_id)

@@ -17,6 +17,7 @@ from integrations.storage import models
 from integrations.storage.contacts import ContactRepository, set_emails, to_domain
 from integrations.storage.db import transaction
 from scheduler.model import Contact, InteractionKind, Meal, Relationship
+from scheduler.text import EARLIEST_YEAR, in_supported_range, refuse_controls
 from web.auth import current_user, login_required, runtime, safe_next
 from web.forms import whole_number
 from web.services.accounts import UserView, user_config
@@ -266,6 +267,10 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     from integrations.config import check_zone
 
     errors: dict[str, str] = {}
+    for key, what in (("name", "the name"), ("emails", "the email address")):
+        refused = refuse_controls(form.get(key, ""), what)
+        if refused:
+            errors[key] = refused
     values: dict[str, Any] = {
         "name": form.get("name", "").strip()[:300],
         "company": form.get("company", "").strip()[:300],
@@ -276,11 +281,11 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
         "linkedin_url": form.get("linkedin_url", "").strip()[:500],
     }
     if not values["name"]:
-        errors["name"] = "Enter a name."
+        errors.setdefault("name", "Enter a name.")
     emails = [e.strip() for e in form.get("emails", "").replace(";", ",").split(",") if e.strip()]
     bad = [e for e in emails if not _is_email(e)]
     if bad:
-        errors["emails"] = f'"{bad[0]}" is not an email address.'
+        errors.setdefault("emails", f'"{bad[0]}" is not an email address.')
     values["emails"] = emails
     rel = form.get("relationship", "other")
     if rel not in {r.value for r in Relationship}:
@@ -410,7 +415,9 @@ def new() -> WerkzeugResponse | str | tuple[str, int]:
         except ValueError:
             errors["last_met"] = "Use a date like 2026-03-01."
         else:
-            if met_on > _today(user):
+            if not in_supported_range(met_on):
+                errors["last_met"] = f"Use a date from {EARLIEST_YEAR} on, like 2026-03-01."
+            elif met_on > _today(user):
                 errors["last_met"] = "That date is in the future."
     with transaction(runtime().sessions) as session:
         if not errors:
@@ -470,6 +477,9 @@ def log_meeting(contact_id: int) -> WerkzeugResponse:
         on = date.fromisoformat(raw)
     except ValueError:
         flash(f'"{raw}" is not a date like 2026-03-01; nothing was logged.', "error")
+        return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+    if not in_supported_range(on):
+        flash(f"{raw} is before {EARLIEST_YEAR} or far ahead; nothing was logged.", "error")
         return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
     if kind not in {k.value for k in InteractionKind}:
         kind = "meeting"

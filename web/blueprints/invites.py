@@ -48,6 +48,7 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from scheduler.invites import OfferedTime, format_span, utc_iso
+from scheduler.text import in_supported_range
 from web.auth import current_user, login_required, runtime, safe_next
 from web.services import invites as svc
 from web.sessions import SESSIONLESS_KEY
@@ -423,7 +424,9 @@ def answer(token: str) -> Response:
     note = form.get("note", "")
     try:
         if action == "accept":
-            start = _parse_start(form.get("start", ""))
+            start = parse_start(form.get("start", ""))
+            if start is None:
+                return _bad_start()
             tried: BaseException | None = request.environ.pop(ACCEPT_OUTCOME_KEY, None)
             if tried is not None:
                 raise tried  # the fast path's attempt failed; answer from how it failed
@@ -462,19 +465,27 @@ def _see_other(location: str) -> Response:
 
 
 def parse_start(raw: str) -> datetime | None:
-    """The `start` field of an accept: an ISO 8601 instant with its offset (None otherwise)."""
+    """The `start` field of an accept: an ISO 8601 instant with its offset, in the years a
+    meeting can be in (None otherwise: year 1 or 9999 would overflow on the way to UTC)."""
     try:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
         return None
-    return None if value.tzinfo is None else value
-
-
-def _parse_start(raw: str) -> datetime:
-    value = parse_start(raw)
-    if value is None:
-        abort(400)
+    if value.tzinfo is None or not in_supported_range(value):
+        return None
     return value
+
+
+def _bad_start() -> Response:
+    """400 for an accept whose `start` is no date and time any invite can offer."""
+    body = render_template(
+        "error.html",
+        title="That time could not be read",
+        message="The time to accept must be one of the invite's times, as the invite page "
+        "sends it (an ISO 8601 date and time with its offset). Open the invite and pick one.",
+        code=400,
+    )
+    return make_response(body, 400)
 
 
 def _safe_view(token: str) -> svc.InviteView | None:

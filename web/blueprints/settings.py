@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from flask import Blueprint, flash, render_template, request
+from flask import Blueprint, abort, flash, render_template, request
 from werkzeug.wrappers import Response
 
-from web.auth import current_user, login_required, redirect_to, remember_password, runtime
+from web.auth import (
+    admin_required,
+    current_user,
+    login_required,
+    redirect_to,
+    runtime,
+    session_token,
+    sign_out,
+)
 from web.blueprints.contacts import count_contacts
-from web.services.accounts import AccountError, change_password, create_user, user_config
+from web.services.accounts import (
+    MIN_PASSWORD,
+    AccountError,
+    change_password,
+    create_user,
+    list_users,
+    remove_user,
+    set_disabled,
+    user_config,
+)
 from web.services.google import connection
+from web.services.user_sessions import end_session, end_sessions, list_sessions
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -26,13 +45,79 @@ def index(errors: dict[str, str] | None = None, form: dict[str, str] | None = No
         config=config,
         google=connection(runtime(), user.id),
         contacts=count_contacts(user.id),
+        sessions=[
+            (s, device(s.user_agent)) for s in list_sessions(runtime(), user.id, session_token())
+        ],
+        min_password=MIN_PASSWORD,
+        errors=errors or {},
+        form=form or {},
+    )
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+
+
+def device(user_agent: str) -> str:
+    """A short name for a browser's User-Agent ("Firefox on Linux"), or the raw text."""
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), "")
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return re.sub(r"\s+", " ", user_agent)[:80] or "Unknown device"
+
+
+@bp.post("/sessions/<int:session_id>/end")
+@login_required
+def end_one_session(session_id: int) -> Response:
+    """Sign out one of your browsers (the row in the sessions list)."""
+    if not end_session(runtime(), current_user().id, session_id):
+        abort(404)
+    flash("That session is signed out.", "ok")
+    return redirect_to("settings.index")
+
+
+@bp.post("/sessions/end-all")
+@login_required
+def end_all_sessions() -> Response:
+    """Sign out everywhere, this browser included."""
+    end_sessions(runtime(), current_user().id)
+    sign_out()
+    flash("You are signed out everywhere.", "ok")
+    return redirect_to("auth.login")
+
+
+# ---------------------------------------------------------------- admin: users
+
+
+@bp.get("/users")
+@admin_required
+def users(errors: dict[str, str] | None = None, form: dict[str, str] | None = None) -> str:
+    """The admin's list of accounts: add, disable, enable, remove."""
+    return render_template(
+        "settings/users.html",
+        users=list_users(runtime()),
+        me=current_user(),
+        min_password=MIN_PASSWORD,
         errors=errors or {},
         form=form or {},
     )
 
 
 @bp.post("/users")
-@login_required
+@admin_required
 def add_user() -> Response | tuple[str, int]:
     """Add another person with their own contacts, calendars and plan on this instance."""
     form = {k: request.form.get(k, "") for k in ("email", "name")}
@@ -45,9 +130,43 @@ def add_user() -> Response | tuple[str, int]:
             timezone=current_user().timezone,
         )
     except AccountError as exc:
-        return index({exc.field or "_form": str(exc)}, form), 400
+        return users({exc.field or "_form": str(exc)}, form), 400
     flash(f"Account for {form['email'].strip().lower()} created; they can sign in now.", "ok")
-    return redirect_to("settings.index")
+    return redirect_to("settings.users")
+
+
+@bp.post("/users/<int:user_id>/disable")
+@admin_required
+def disable_user(user_id: int) -> Response | tuple[str, int]:
+    """Disable an account: its sessions end and it cannot sign in; its data stays."""
+    return _change_user(user_id, "disable")
+
+
+@bp.post("/users/<int:user_id>/enable")
+@admin_required
+def enable_user(user_id: int) -> Response | tuple[str, int]:
+    return _change_user(user_id, "enable")
+
+
+@bp.post("/users/<int:user_id>/remove")
+@admin_required
+def remove(user_id: int) -> Response | tuple[str, int]:
+    """Remove an account with all its data (contacts, calendars, invites)."""
+    return _change_user(user_id, "remove")
+
+
+def _change_user(user_id: int, action: str) -> Response | tuple[str, int]:
+    try:
+        if action == "remove":
+            email = remove_user(runtime(), current_user().id, user_id)
+            flash(f"{email} and all their data are removed.", "ok")
+        else:
+            email = set_disabled(runtime(), current_user().id, user_id, action == "disable")
+            done = "disabled: their sessions ended" if action == "disable" else "enabled again"
+            flash(f"{email} is {done}.", "ok")
+    except AccountError as exc:
+        return users({"_form": str(exc)}), 400
+    return redirect_to("settings.users")
 
 
 @bp.post("/password")
@@ -55,15 +174,16 @@ def add_user() -> Response | tuple[str, int]:
 def password() -> Response | tuple[str, int]:
     """Change your own password (the current one is asked again)."""
     try:
+        # This session goes on; every other one is over.
         change_password(
             runtime(),
             current_user().id,
             request.form.get("current_password", ""),
             request.form.get("new_password", ""),
+            keep_session=session_token(),
         )
     except AccountError as exc:
         return index({exc.field or "_password": str(exc)}), 400
-    remember_password(current_user().id)  # this session goes on; every other one is over
     flash("Password changed. Use the new one next time you sign in.", "ok")
     return redirect_to("settings.index")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
@@ -21,12 +22,14 @@ from scheduler.model import WEEKDAYS, Relationship, Window
 from web.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
 from web.services import google as google_service
 from web.services.accounts import (
+    MIN_PASSWORD,
     AccountError,
     create_first_account,
     needs_first_account,
     save_rules,
     save_time_and_windows,
     secret_box,
+    setup_token_valid,
     user_config,
 )
 
@@ -46,16 +49,43 @@ def zone_names() -> tuple[str, ...]:
 
 # ---------------------------------------------------------------- account
 
+# Headers a reverse proxy adds: a request carrying one came from elsewhere through the proxy.
+_FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def from_loopback() -> bool:
+    """True when the request comes from this machine itself, not through a proxy."""
+    try:
+        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+    return loopback and not any(h in request.headers for h in _FORWARDED)
+
 
 @bp.route("", methods=["GET", "POST"])
 def account() -> Response | str | tuple[str, int]:
-    """First run: create the owner account (or claim the one `meetagain init` made)."""
+    """First run: create the owner account (or claim the one `meetagain init` made). From
+    another machine this needs the one-time link `meetagain init` printed."""
     if not needs_first_account(runtime()):
         if g.get("user") is not None:
             return redirect(url_for("setup.time"))
         return redirect(url_for("auth.login"))
+    token = request.values.get("token", "")
+    if not from_loopback() and not setup_token_valid(runtime(), token):
+        return (
+            render_template(
+                "error.html",
+                title="Setup needs its link",
+                message="This meetagain has no account yet. To create the first one, open the "
+                "setup link that `meetagain init` printed on the server (run it again for a "
+                "new link), or open this page on the server itself.",
+                code=403,
+            ),
+            403,
+        )
     errors: dict[str, str] = {}
     form: dict[str, str] = {}
+    page = {"setup_token": token, "min_password": MIN_PASSWORD}
     if request.method == "POST":
         form = {k: request.form.get(k, "") for k in ("name", "email")}
         password = request.form.get("password", "")
@@ -69,8 +99,8 @@ def account() -> Response | str | tuple[str, int]:
             else:
                 sign_in(user_id)
                 return redirect_to("setup.time")
-        return render_template("setup/account.html", errors=errors, form=form), 400
-    return render_template("setup/account.html", errors=errors, form=form)
+        return render_template("setup/account.html", errors=errors, form=form, **page), 400
+    return render_template("setup/account.html", errors=errors, form=form, **page)
 
 
 # ---------------------------------------------------------------- step 1: zone and meal windows

@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from integrations.config import Config, ConfigError, with_user_settings
 from integrations.crypto import SecretBox
 from integrations.storage import models
 from integrations.storage.db import transaction
+from scheduler.text import refuse_controls
 from web.composition import Runtime
 from web.instance import read_secret
 
-MIN_PASSWORD = 8
+MIN_PASSWORD = 10
+# zxcvbn's score: 3 is "safely unguessable" (about 10^8 guesses or more).
+MIN_STRENGTH = 3
+# zxcvbn's time grows with the length; beyond this many characters a password is strong anyway.
+STRENGTH_CHECKED_CHARS = 100
+ADMIN, USER = "admin", "user"
 # Compared against when the email is unknown, so a miss costs as much as a hit.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -39,13 +47,12 @@ class UserView:
     timezone: str
     settings: dict[str, Any] = field(default_factory=dict)
     setup_step: int = 0
-    # Changes with the password: a session signed in under another one is over (web.auth).
-    password_marker: str = ""
+    role: str = USER
+    disabled: bool = False
 
-
-def password_marker(password_hash: str) -> str:
-    """A short fingerprint of a password hash, kept in the session cookie (not the hash)."""
-    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16] if password_hash else ""
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
 
 
 def secret_box(runtime: Runtime) -> SecretBox:
@@ -53,7 +60,8 @@ def secret_box(runtime: Runtime) -> SecretBox:
     return SecretBox(read_secret(runtime.config.instance_dir))
 
 
-def _view(row: models.User) -> UserView:
+def user_view(row: models.User) -> UserView:
+    """The read-only view of a user row."""
     return UserView(
         id=row.id,
         email=row.email,
@@ -61,7 +69,8 @@ def _view(row: models.User) -> UserView:
         timezone=row.timezone,
         settings=copy.deepcopy(row.settings or {}),
         setup_step=row.setup_step,
-        password_marker=password_marker(row.password_hash or ""),
+        role=row.role,
+        disabled=row.disabled,
     )
 
 
@@ -75,21 +84,53 @@ def needs_first_account(runtime: Runtime) -> bool:
 
 
 def _check_email(email: str) -> str:
+    refused = refuse_controls(email, "the email address")
+    if refused:
+        raise AccountError(refused, "email")
     email = email.strip().lower()
     if not email or "@" not in email or len(email) > 320 or " " in email:
         raise AccountError("Enter an email address like you@example.com.", "email")
     return email
 
 
-def _check_password(password: str) -> None:
+def _check_name(name: str) -> str:
+    refused = refuse_controls(name, "the name")
+    if refused:
+        raise AccountError(refused, "name")
+    return name.strip()
+
+
+def password_problem(password: str, *hints: str) -> str | None:
+    """Why `password` is too weak (at least MIN_PASSWORD characters, not easy to guess for
+    zxcvbn, not made of the account's own email or name), or None when it will do."""
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"Choose a password of at least {MIN_PASSWORD} characters.", "password")
+        return f"Choose a password of at least {MIN_PASSWORD} characters."
+    inputs = [h for hint in hints if hint for h in (hint, *hint.replace("@", " ").split())]
+    result = zxcvbn(password[:STRENGTH_CHECKED_CHARS], user_inputs=inputs)
+    if result["score"] >= MIN_STRENGTH:
+        return None
+    feedback = result.get("feedback") or {}
+    why = str(feedback.get("warning") or "").rstrip(".")
+    tips = " ".join(str(t) for t in feedback.get("suggestions") or ())
+    reason = f" ({why})" if why else ""
+    return (
+        f"This password is too easy to guess{reason}. "
+        f"{tips or 'Add a few uncommon words.'} A few unrelated words make a strong one."
+    ).strip()
+
+
+def _check_password(password: str, *hints: str, field: str = "password") -> None:
+    problem = password_problem(password, *hints)
+    if problem:
+        raise AccountError(problem, field)
 
 
 def create_first_account(runtime: Runtime, email: str, password: str, name: str = "") -> int:
-    """Create the owner, or claim the password-less user `meetagain init`/`demo` made."""
+    """Create the owner, or claim the password-less user `meetagain init`/`demo` made; the
+    owner is the admin. The setup link of `meetagain init` is used up."""
     email = _check_email(email)
-    _check_password(password)
+    name = _check_name(name)
+    _check_password(password, email, name)
     with transaction(runtime.sessions, immediate=True) as session:
         if session.scalar(select(models.User.id).where(models.User.password_hash != "")):
             raise AccountError("This meetagain already has an owner: sign in instead.")
@@ -111,8 +152,11 @@ def create_first_account(runtime: Runtime, email: str, password: str, name: str 
             )
             session.add(row)
         row.email = email
-        row.name = (name.strip() or row.name or email.split("@")[0])[:200]
+        row.name = (name or row.name or email.split("@")[0])[:200]
         row.password_hash = generate_password_hash(password)
+        row.role = ADMIN
+        row.disabled = False
+        session.execute(delete(models.SetupToken))
         session.flush()
         return row.id
 
@@ -122,13 +166,14 @@ def create_user(
 ) -> int:
     """Add another user with their own data (several people can share one database)."""
     email = _check_email(email)
-    _check_password(password)
+    name = _check_name(name)
+    _check_password(password, email, name)
     with transaction(runtime.sessions) as session:
         if session.scalar(select(models.User.id).where(models.User.email == email)):
             raise AccountError("There is already an account with this email.", "email")
         row = models.User(
             email=email,
-            name=(name.strip() or email.split("@")[0])[:200],
+            name=(name or email.split("@")[0])[:200],
             password_hash=generate_password_hash(password),
             timezone=timezone or runtime.config.owner.timezone,
             settings={},
@@ -140,13 +185,14 @@ def create_user(
         return row.id
 
 
-def change_password(runtime: Runtime, user_id: int, current: str | None, new: str) -> None:
-    """Set a new password; `current` must match the old one (None: not asked, for the CLI run
-    by whoever administers the instance, e.g. after a forgotten password)."""
-    try:
-        _check_password(new)
-    except AccountError as exc:
-        raise AccountError(str(exc), "new_password") from None
+def change_password(
+    runtime: Runtime, user_id: int, current: str | None, new: str, *, keep_session: str = ""
+) -> None:
+    """Set a new password and end every session of the user but `keep_session` (a session
+    token: the browser that changed it). `current` must match the old password (None: not
+    asked, for the CLI run by whoever administers the instance, e.g. after a forgotten one)."""
+    from web.services.user_sessions import end_sessions
+
     with transaction(runtime.sessions) as session:
         row = session.get(models.User, user_id)
         if row is None:
@@ -155,24 +201,31 @@ def change_password(runtime: Runtime, user_id: int, current: str | None, new: st
             row.password_hash and check_password_hash(row.password_hash, current)
         ):
             raise AccountError("That is not your current password.", "current_password")
+        _check_password(new, row.email, row.name, field="new_password")
         row.password_hash = generate_password_hash(new)
+    end_sessions(runtime, user_id, keep_token=keep_session)
 
 
 def authenticate(runtime: Runtime, email: str, password: str) -> int | None:
-    """The user id when email and password match, else None."""
+    """The user id when email and password match, else None; AccountError when they match a
+    disabled account."""
     email = email.strip().lower()
     with transaction(runtime.sessions) as session:
         row = session.scalar(select(models.User).where(models.User.email == email))
         if row is None or not row.password_hash:
             check_password_hash(_DUMMY_HASH, password)
             return None
-        return row.id if check_password_hash(row.password_hash, password) else None
+        if not check_password_hash(row.password_hash, password):
+            return None
+        if row.disabled:
+            raise AccountError("This account is disabled: ask the admin of this meetagain.")
+        return row.id
 
 
 def get_user(runtime: Runtime, user_id: int) -> UserView | None:
     with transaction(runtime.sessions) as session:
         row = session.get(models.User, user_id)
-        return _view(row) if row is not None else None
+        return user_view(row) if row is not None else None
 
 
 class HasSettings(Protocol):
@@ -236,3 +289,74 @@ def advance_setup(runtime: Runtime, user_id: int, step: int) -> None:
         row = session.get(models.User, user_id)
         if row is not None and row.setup_step < step:
             row.setup_step = step
+
+
+# ---------------------------------------------------------------- admin: users and setup link
+
+
+def list_users(runtime: Runtime) -> list[UserView]:
+    """Every account, oldest first (for the admin's users page)."""
+    with transaction(runtime.sessions) as session:
+        return [user_view(r) for r in session.scalars(select(models.User).order_by(models.User.id))]
+
+
+def _other_user(session: Any, admin_id: int, user_id: int) -> models.User:
+    admin = session.get(models.User, admin_id)
+    if admin is None or admin.role != ADMIN or admin.disabled:
+        raise AccountError("Only an admin can change other accounts.")
+    if user_id == admin_id:
+        raise AccountError("You cannot disable or remove your own account.")
+    row = session.get(models.User, user_id)
+    if row is None:
+        raise AccountError("There is no such account.")
+    return row
+
+
+def set_disabled(runtime: Runtime, admin_id: int, user_id: int, disabled: bool) -> str:
+    """Disable (every session ends, sign-in refused) or enable an account; returns its email."""
+    with transaction(runtime.sessions, immediate=True) as session:
+        row = _other_user(session, admin_id, user_id)
+        row.disabled = disabled
+        if disabled:
+            session.execute(delete(models.UserSession).where(models.UserSession.user_id == user_id))
+        return row.email
+
+
+def remove_user(runtime: Runtime, admin_id: int, user_id: int) -> str:
+    """Delete an account and all its data (contacts, calendars, invites); returns its email."""
+    with transaction(runtime.sessions, immediate=True) as session:
+        row = _other_user(session, admin_id, user_id)
+        email = row.email
+        session.delete(row)
+        return email
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_setup_token(runtime: Runtime) -> str | None:
+    """On a fresh instance, a new one-time setup token (replacing any earlier one); None once
+    an account exists."""
+    token = secrets.token_urlsafe(24)
+    with transaction(runtime.sessions, immediate=True) as session:
+        if session.scalar(select(models.User.id).where(models.User.password_hash != "")):
+            return None
+        session.execute(delete(models.SetupToken))
+        session.add(models.SetupToken(token_hash=_token_hash(token), created_at=datetime.now(UTC)))
+    return token
+
+
+def setup_token_valid(runtime: Runtime, token: str) -> bool:
+    """True when `token` is the setup link `meetagain init` printed (and not used yet)."""
+    if not token:
+        return False
+    with transaction(runtime.sessions) as session:
+        return (
+            session.scalar(
+                select(models.SetupToken.token_hash).where(
+                    models.SetupToken.token_hash == _token_hash(token)
+                )
+            )
+            is not None
+        )

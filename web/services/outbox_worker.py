@@ -12,7 +12,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.policy import SMTP
 from typing import Any
 
 from integrations.mail import mailer_from_config
@@ -70,7 +69,7 @@ def message_of(
 
     msg = render_email(runtime, payload, message_id=message_id)
     recipients = [a.addr_spec for h in ("To", "Cc") for a in getattr(msg.get(h), "addresses", ())]
-    return msg.as_bytes(policy=SMTP), runtime.config.mail.from_address, recipients
+    return msg.as_bytes(policy=outbox.SMTP_POLICY), runtime.config.mail.from_address, recipients
 
 
 def drain(

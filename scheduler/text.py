@@ -1,0 +1,62 @@
+"""Rules for text that leaves the app in headers and spreadsheets; pure, no I/O.
+
+Names and email addresses end up in mail headers (To, From, Reply-To, Subject) and in
+calendar properties, where a CR or LF starts a new header and other control characters make
+servers refuse the message. Exported CSV cells end up in spreadsheets, which run a cell that
+starts like a formula.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+# C0 controls, DEL and C1 controls (U+0080-U+009F; U+0085 is a line break to some parsers).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_RUNS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+# OWASP CSV injection: a cell starting with one of these may be read as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+# Dates a request may carry: far enough for any meeting or first encounter, and far enough
+# from date.min/date.max that adding a cadence or a week can never overflow.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2999
+
+
+def control_character(value: str) -> str | None:
+    """A readable name of the first control character in `value`, or None if it has none."""
+    found = _CONTROLS.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    names = {"\r": "a carriage return", "\n": "a line break", "\t": "a tab", "\x00": "a NUL"}
+    return names.get(char, f"the control character U+{ord(char):04X}")
+
+
+def refuse_controls(value: str, what: str) -> str | None:
+    """The message refusing `value` as `what` ("the name"), or None when it is clean."""
+    found = control_character(value)
+    if found is None:
+        return None
+    return f"{what[:1].upper()}{what[1:]} contains {found}; use one line of plain text."
+
+
+def without_controls(value: str) -> str:
+    """`value` with every run of control characters replaced by one space, trimmed."""
+    return _CONTROL_RUNS.sub(" ", value).strip()
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """The cell as a spreadsheet will show it and never run it (a leading ' when needed)."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def from_spreadsheet_safe(cell: str) -> str:
+    """Undo `spreadsheet_safe`, so an export reads back unchanged."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
+def in_supported_range(value: date | datetime) -> bool:
+    """True for dates a request may carry (see EARLIEST_YEAR and LATEST_YEAR)."""
+    return EARLIEST_YEAR <= value.year <= LATEST_YEAR
