@@ -92,6 +92,16 @@ class GoogleConfig:
 
 
 @dataclass(frozen=True)
+class SyncConfig:
+    """How calendars are synced into the store, and the limits of one ICS parse."""
+
+    interval_minutes: int = 10
+    ics_max_bytes: int = 20 * 1024 * 1024
+    ics_max_components: int = 100_000
+    ics_max_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class DatabaseConfig:
     url: str = ""  # empty: SQLite file in the instance folder
 
@@ -115,6 +125,7 @@ class Config:
     google: GoogleConfig = field(default_factory=GoogleConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
     source: str = "<defaults>"
     base_dir: str = "."
 
@@ -261,6 +272,7 @@ _SECTIONS = {
     "google",
     "database",
     "web",
+    "sync",
 }
 
 
@@ -291,6 +303,7 @@ def _build(data: dict[str, Any], source: str, base_dir: str) -> Config:
         google=_google(_Reader(source, "google", data.get("google", {}))),
         database=_database(_Reader(source, "database", data.get("database", {}))),
         web=_web(_Reader(source, "web", data.get("web", {}))),
+        sync=_sync(_Reader(source, "sync", data.get("sync", {}))),
         source=source,
         base_dir=base_dir,
     )
@@ -512,6 +525,18 @@ def _web(r: _Reader) -> WebConfig:
     )
     r.finish()
     return web
+
+
+def _sync(r: _Reader) -> SyncConfig:
+    d = SyncConfig()
+    sync = SyncConfig(
+        interval_minutes=r.positive_int("interval_minutes", d.interval_minutes, 1),
+        ics_max_bytes=r.positive_int("ics_max_bytes", d.ics_max_bytes, 1024),
+        ics_max_components=r.positive_int("ics_max_components", d.ics_max_components, 1),
+        ics_max_seconds=_seconds(r, "ics_max_seconds", d.ics_max_seconds),
+    )
+    r.finish()
+    return sync
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

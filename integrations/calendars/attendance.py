@@ -154,3 +154,22 @@ def log_attendance(session: Session, user_id: int, found: Iterable[Attendance]) 
     if rows:
         conn.execute(insert(table), rows)
     return len(rows)
+
+
+def from_occurrences(found: Iterable[Any], *, zone: ZoneInfo) -> list[Attendance]:
+    """Past meetings among stored occurrences (any kind of calendar): those with attendees.
+
+    The store keeps declined and cancelled events as not busy; those are no meetings either.
+    """
+    result = [
+        Attendance(
+            uid=o.uid or o.key or o.start.isoformat(),
+            on=o.start.astimezone(zone).date(),
+            summary=o.summary,
+            emails=tuple(o.attendees),
+        )
+        for o in found
+        if o.busy and o.attendees
+    ]
+    result.sort(key=lambda a: (a.on, a.uid))
+    return result

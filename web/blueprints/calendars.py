@@ -18,7 +18,6 @@ from integrations.crypto import DecryptionError
 from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.model import Interval
-from scheduler.ports import CalendarSource
 from web.auth import current_user, login_required, redirect_to, runtime
 from web.forms import whole_number, whole_numbers
 from web.services import google as google_service
@@ -272,92 +271,40 @@ def _test_caldav(url: str, username: str, password: str) -> tuple[str, bool]:
     return str(found), True
 
 
-def source_for(row: models.Calendar, user: UserView) -> CalendarSource:
-    """A CalendarSource for one stored calendar row (raises CalendarError when unusable)."""
-    from integrations.calendars.sources import open_source
-
-    cfg = user_config(runtime(), user)
-    zone = cfg.zone
-    me = tuple({user.email, *cfg.owner.emails})
-    if row.kind == "ics":
-        return open_source(row.location, None, zone=zone, me=me, runtime=runtime())
-    if row.kind == "caldav":
-        from integrations.calendars.caldav_source import CalDavSource
-
-        password = (
-            secret_box(runtime()).decrypt_text(row.secret_encrypted) if row.secret_encrypted else ""
-        )
-        source: CalendarSource = CalDavSource(
-            row.location, row.username, password, zone=zone, me=me
-        )
-        source.name = row.name
-        return source
-    if row.kind == "google":
-        from integrations.calendars.google_source import GoogleFreeBusySource
-
-        creds = google_service.credentials_for(runtime(), user.id)
-        if creds is None:
-            raise CalendarError(f"{row.name}: Google is not connected or needs reconnecting")
-        return GoogleFreeBusySource(
-            creds,
-            [row.external_id],
-            api_endpoint=cfg.google.api_endpoint,
-            name=row.name,
-            timeout=cfg.google.timeout,
-        )
-    raise CalendarError(f"{row.name}: unknown kind {row.kind!r}")
-
-
 def _check_now(calendar_id: int, user: UserView) -> tuple[bool, str]:
-    """Read the calendar for the next two weeks, recording when (on success) and any error."""
-    with transaction(runtime().sessions) as session:
-        row = session.get(models.Calendar, calendar_id)
-        if row is None:
-            return False, "gone"
-    zone = user_config(runtime(), user).zone
-    now = datetime.now(zone)
-    error = ""
-    failed = False
-    count = 0
-    try:
-        from integrations.calendars.sources import source_report
+    """Sync a calendar just added (a POST): its busy time is in the store for the next page."""
+    from web.services.calendar_sync import sync_calendar
 
-        report = source_report(source_for(row, user), Interval(now, now + timedelta(days=14)))
-        count = len(report.intervals)
-        if report.warnings:
-            error = "; ".join(report.warnings)[:2000]
-    except CalendarError as exc:
-        error, failed = str(exc), True
-    except Exception as exc:  # adapters report their own errors; anything else is shown too
-        log.warning("reading calendar %s failed: %s", calendar_id, exc.__class__.__name__)
-        error, failed = f"{exc.__class__.__name__}: {exc}"[:2000], True
-    with transaction(runtime().sessions) as session:
-        row = session.get(models.Calendar, calendar_id)
-        if row is not None:
-            if not failed:  # "Last read" is the last successful read, not the last attempt
-                row.last_read_at = datetime.now(UTC)
-            row.last_error = error
-    if failed:
+    error = sync_calendar(runtime(), calendar_id)
+    if error:
         return False, error
-    read = f"read {count} busy period{'' if count == 1 else 's'} in the next two weeks"
-    return True, f"{read} ({error})" if error else read
+    return True, "read into meetagain"
 
 
 @bp.get("/<int:calendar_id>")
 @login_required
 def show(calendar_id: int) -> str:
+    from web.services.calendar_sync import statuses
+
     row = _own_row(calendar_id)
+    status = next((s for s in statuses(runtime(), row.user_id) if s.calendar_id == row.id), None)
     return render_template(
-        "calendars/show.html", cal=row, zone=user_config(runtime(), current_user()).zone
+        "calendars/show.html",
+        cal=row,
+        status=status,
+        zone=user_config(runtime(), current_user()).zone,
     )
 
 
 @bp.post("/<int:calendar_id>/check")
 @login_required
 def check(calendar_id: int) -> Response:
+    """"Read now": the sync reads the calendar at its next pass; the page shows it queued."""
+    from web.services.calendar_sync import queue_sync
+
     row = _own_row(calendar_id)
-    ok, outcome = _check_now(row.id, current_user())
-    flash(f'"{row.name}": {outcome}', "ok" if ok else "error")
+    queue_sync(runtime(), row.id)
+    flash(f'"{row.name}": queued to be read now; this page shows when it is done.', "ok")
     return redirect(url_for("calendars.show", calendar_id=row.id), code=303)
 
 
@@ -385,6 +332,9 @@ def remove(calendar_id: int) -> Response:
     row = _own_row(calendar_id)
     if row.kind == "google":
         flash("Google calendars go away when you disconnect Google.", "error")
+        return redirect_to("calendars.index")
+    if row.origin == "config":
+        flash(f'"{row.name}" is set in config.toml: remove it there.', "error")
         return redirect_to("calendars.index")
     uploads = (runtime().config.instance_dir / "uploads").resolve()
     with transaction(runtime().sessions) as session:

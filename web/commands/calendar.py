@@ -63,8 +63,8 @@ def _common(command: Any) -> Any:
             "calendars",
             multiple=True,
             metavar="SRC",
-            help="ICS path, http(s)/webcal URL or [[calendars]] name; repeatable "
-            "(default: every [[calendars]] entry).",
+            help="ICS path, http(s)/webcal URL or a calendar's name as the app shows it; "
+            "repeatable (default: your calendars that count as busy).",
         ),
     ]
     for option in options:
@@ -132,34 +132,112 @@ def _range(
 def _read_busy(
     state: State, specs: Sequence[str], zone: ZoneInfo, me: Sequence[str], interval: Any
 ) -> Any:
-    """Merged busy time of the calendars; warnings go to stderr; failures are UserErrors."""
-    from integrations.calendars.cache import open_cache
-    from integrations.calendars.errors import CalendarError
-    from integrations.calendars.sources import collect_busy, open_source
+    """Merged busy time; warnings go to stderr; failures are UserErrors.
 
-    config = state.config
-    chosen = list(specs) or [c.name for c in config.calendars]
-    if not chosen:
-        raise UserError(
-            "no calendar given: use --calendar PATH|URL|NAME or add [[calendars]] to the config"
-        )
-    # The runtime (and with it SQLAlchemy) is built only when a Google calendar needs it.
-    needs_runtime = any(
-        (entry := config.calendar(spec)) is not None and entry.kind == "google" for spec in chosen
-    )
-    runtime = state.runtime if needs_runtime else None
-    cache = open_cache(runtime if runtime is not None else config)
+    A file or URL given with --calendar is read now (ad hoc). Any other name, and no
+    --calendar at all, means the user's calendars as the app shows them, from the store (read
+    first if due). Before `meetagain init` there is no store: [[calendars]] are read now.
+    """
+    from pathlib import Path
+
+    from integrations.calendars.errors import CalendarError
+    from integrations.calendars.registry import is_url
+    from scheduler.intervals import merge
+    from scheduler.model import BusyReport
+
+    adhoc = [s for s in specs if is_url(s) or Path(s).expanduser().exists()]
+    named = [s for s in specs if s not in adhoc]
+    reports: list[Any] = []
+    if named or not specs:
+        stored = _store_busy(state, named, interval)
+        if stored is None:  # no database yet: the config's calendars, read now
+            names = named or [c.name for c in state.config.calendars]
+            if not names:
+                raise UserError(
+                    "no calendar given: use --calendar PATH|URL|NAME, add [[calendars]] to the "
+                    "config or add calendars in the web app"
+                )
+            adhoc = [*named, *adhoc] if named else names
+        else:
+            reports.append(stored)
+    if adhoc:
+        reports.append(_live_busy(state, adhoc, zone, me, interval))
     try:
-        sources = [
-            open_source(spec, config, zone=zone, me=me, runtime=runtime, cache=cache)
-            for spec in chosen
-        ]
-        report = collect_busy(sources, interval)
-    except CalendarError as exc:
+        report = BusyReport(
+            tuple(merge([i for r in reports for i in r.intervals])),
+            tuple(w for r in reports for w in r.warnings),
+        )
+    except CalendarError as exc:  # pragma: no cover - merge raises nothing of this kind
         raise UserError(str(exc)) from None
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     return report
+
+
+def _database_exists(state: State) -> bool:
+    import os
+
+    from integrations.calendars.cache import sqlite_file
+
+    path = sqlite_file(state.config.database_url)
+    return path is None or os.path.isfile(path)
+
+
+def _store_busy(state: State, names: Sequence[str], interval: Any) -> Any:
+    """Busy time of the user's stored calendars (all that count as busy, or `names`), synced
+    first where due; None when there is no database yet."""
+    from integrations.calendars.errors import CalendarError
+    from integrations.storage.db import transaction
+    from integrations.storage.models import User
+    from web.services import calendar_sync
+
+    if not _database_exists(state):
+        return None
+    runtime = state.runtime
+    if not runtime.database_is_current():
+        return None
+    user_id = state.owner_id()
+    calendar_sync.refresh_config_calendars(runtime)
+    calendar_sync.ensure_states(runtime)
+    calendar_sync.sync_user(runtime, user_id)
+    with transaction(runtime.sessions) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        try:
+            found = calendar_sync.read_busy(runtime, session, user, interval, names=names)
+        except CalendarError as exc:
+            raise UserError(str(exc)) from None
+    return found.report
+
+
+def _live_busy(
+    state: State, specs: Sequence[str], zone: ZoneInfo, me: Sequence[str], interval: Any
+) -> Any:
+    """Read ad-hoc calendars (files, URLs, [[calendars]] names before `init`) now."""
+    from integrations.calendars.cache import open_cache
+    from integrations.calendars.errors import CalendarError
+    from integrations.calendars.registry import open_source, resolve_spec
+    from integrations.calendars.sources import collect_busy
+
+    config = state.config
+    cache = open_cache(config)
+    try:
+        sources = []
+        for spec in specs:
+            calendar = resolve_spec(spec, config)
+            if calendar.kind == "google":  # stored calendars come from the store
+                raise CalendarError(
+                    f"{calendar.name}: Google calendars need the database: run `meetagain init`, "
+                    "then connect Google in the web app"
+                )
+            entry = config.calendar(spec)
+            max_bytes = entry.max_bytes if entry is not None else None
+            sources.append(
+                open_source(calendar, zone=zone, me=me, cache=cache, max_bytes=max_bytes)
+            )
+        return collect_busy(sources, interval)
+    except CalendarError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _me(state: State, me: Sequence[str]) -> tuple[str, ...]:

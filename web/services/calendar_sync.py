@@ -1,0 +1,388 @@
+"""The user's calendars: config.toml's [[calendars]] as rows, syncing into the store, and busy
+time read from the store. No Flask here: the web app, the CLI and the worker call these.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.calendars.errors import CalendarError
+from integrations.calendars.events import ParseLimits
+from integrations.calendars.registry import GoogleAccess, StoredCalendar, from_config, open_source
+from integrations.calendars.sync import SyncStats, horizon, sync_source
+from integrations.config import Config, with_user_settings
+from integrations.storage import calendar_store, models
+from integrations.storage.db import transaction
+from scheduler.model import BusyReport, Interval
+from scheduler.ports import CalendarSource
+from web.composition import Runtime
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)  # a claimed calendar is free again after this (a crashed worker)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def interval_of(config: Config) -> timedelta:
+    return timedelta(minutes=config.sync.interval_minutes)
+
+
+def limits_of(config: Config) -> ParseLimits:
+    s = config.sync
+    return ParseLimits(s.ics_max_bytes, s.ics_max_components, s.ics_max_seconds)
+
+
+def stored_calendar(runtime: Runtime, row: models.Calendar) -> StoredCalendar:
+    """The registry's description of a row (its password decrypted)."""
+    password = ""
+    if row.secret_encrypted:
+        from web.services.accounts import secret_box
+
+        password = secret_box(runtime).decrypt_text(row.secret_encrypted)
+    return StoredCalendar(
+        name=row.name,
+        kind=row.kind,
+        location=row.location,
+        username=row.username,
+        password=password,
+        external_id=row.external_id,
+        id=row.id,
+        origin=row.origin,
+    )
+
+
+def google_access(runtime: Runtime, user_id: int) -> GoogleAccess:
+    from web.services.google import credentials_for
+
+    google = runtime.config.google
+    return GoogleAccess(credentials_for(runtime, user_id), google.api_endpoint, google.timeout)
+
+
+def owner_addresses(user: models.User, config: Config) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((user.email, *config.owner.emails)))
+
+
+def open_row(
+    runtime: Runtime,
+    row: models.Calendar,
+    *,
+    zone: ZoneInfo,
+    me: Sequence[str],
+    google: GoogleAccess | None = None,
+    **options: Any,
+) -> CalendarSource:
+    """The live CalendarSource of a stored calendar (through the registry)."""
+    if row.kind == "google" and google is None:
+        google = google_access(runtime, row.user_id)
+    return open_source(stored_calendar(runtime, row), zone=zone, me=me, google=google, **options)
+
+
+# --- calendars from config.toml ---------------------------------------------------------------
+
+
+def config_owner(session: Session, config: Config) -> models.User | None:
+    """The user config.toml describes (by [owner] emails), if they exist yet."""
+    emails = [e.strip().lower() for e in config.owner.emails]
+    return session.scalar(select(models.User).where(models.User.email.in_(emails)).limit(1))
+
+
+def refresh_config_calendars(runtime: Runtime) -> int:
+    """Make the owner's "from config.toml" calendars match [[calendars]]; returns how many.
+
+    Run at `serve`, `worker` and CLI start and before each sync pass, never at app creation.
+    """
+    from web.services.accounts import secret_box
+
+    config = runtime.config
+    now = _now()
+    with transaction(runtime.sessions, immediate=True) as session:
+        owner = config_owner(session, config)
+        if owner is None:
+            return 0
+        existing = {
+            row.name: row
+            for row in session.scalars(
+                select(models.Calendar).where(
+                    models.Calendar.user_id == owner.id, models.Calendar.origin == "config"
+                )
+            )
+        }
+        taken = set(
+            session.scalars(
+                select(models.Calendar.name).where(
+                    models.Calendar.user_id == owner.id, models.Calendar.origin != "config"
+                )
+            )
+        )
+        wanted = [c for entry in config.calendars for c in from_config(entry, config.base_dir)]
+        kept: set[str] = set()
+        for found in wanted:
+            cal = found.calendar
+            if cal.name in taken:
+                log.warning("[[calendars]] %r: a calendar of that name exists in the app", cal.name)
+                continue
+            kept.add(cal.name)
+            row = existing.get(cal.name)
+            secret = secret_box(runtime).encrypt_text(cal.password) if cal.password else None
+            if row is None:
+                row = models.Calendar(
+                    user_id=owner.id,
+                    name=cal.name,
+                    counts_as_busy=True,
+                    receives_events=False,
+                    created_at=now,
+                    origin="config",
+                )
+                session.add(row)
+            changed = (row.kind, row.location, row.username, row.external_id) != (
+                cal.kind,
+                cal.location,
+                cal.username,
+                cal.external_id,
+            )
+            row.kind, row.location, row.username = cal.kind, cal.location, cal.username
+            row.external_id = cal.external_id
+            if cal.password or not found.problem:
+                row.secret_encrypted = secret
+            row.last_error = found.problem
+            session.flush()
+            calendar_store.ensure_state(session, row.id, owner.id, now)
+            if changed:
+                calendar_store.queue(session, row.id, now)
+        for name, row in existing.items():
+            if name not in kept:
+                session.delete(row)
+        return len(kept)
+
+
+# --- syncing ----------------------------------------------------------------------------------
+
+
+def user_and_config(session: Session, runtime: Runtime, user_id: int) -> tuple[models.User, Config]:
+    user = session.get(models.User, user_id)
+    if user is None:
+        raise CalendarError(f"no user with id {user_id}")
+    return user, with_user_settings(runtime.config, user.settings or {}, user.timezone or "")
+
+
+def sync_calendar(
+    runtime: Runtime, calendar_id: int, *, now: datetime | None = None, meetings: bool = True
+) -> str:
+    """Read one calendar into the store; returns "" or the error, which is also recorded.
+
+    The calendar server is read with no transaction open; the result is written in one.
+    """
+    now = now or _now()
+    with transaction(runtime.sessions) as session:
+        row = session.get(models.Calendar, calendar_id)
+        if row is None:
+            return "gone"
+        user, config = user_and_config(session, runtime, row.user_id)
+        calendar_store.ensure_state(session, row.id, row.user_id, now)
+        state = calendar_store.load_state(session, calendar_id)
+        problem = row.last_error if row.origin == "config" else ""
+        session.expunge(row)
+    zone = ZoneInfo(config.owner.timezone)
+    me = owner_addresses(user, config)
+    span = horizon(now, config.scheduling.horizon_days)
+    next_at = now + interval_of(runtime.config)
+    error = problem if "(password_env)" in problem else ""
+    result = None
+    if not error:
+        try:
+            source = open_row(runtime, row, zone=zone, me=me)
+            result = sync_source(source, state, span, zone=zone, me=me, limits=limits_of(config))
+        except CalendarError as exc:
+            error = str(exc)
+        except Exception as exc:  # an adapter's surprise: recorded on the calendar, named
+            log.warning("sync of calendar %s failed: %s", calendar_id, exc.__class__.__name__)
+            error = f"{row.name}: {exc.__class__.__name__}: {exc}"
+    with transaction(runtime.sessions, immediate=True) as session:
+        if session.get(models.Calendar, calendar_id) is None:
+            return "gone"
+        if result is None:
+            calendar_store.save_error(session, calendar_id, error, now=now, next_at=next_at)
+            stored = session.get(models.Calendar, calendar_id)
+            if stored is not None:
+                stored.last_error = error[:2000]
+            return error
+        calendar_store.save_result(
+            session, calendar_id, row.user_id, result, now=now, next_at=next_at
+        )
+        if meetings:
+            _log_meetings(session, row.user_id, calendar_id, zone=zone, now=now)
+        stored = session.get(models.Calendar, calendar_id)
+        if stored is not None:  # what the app's list shows as "last read"
+            stored.last_read_at = now
+            stored.last_error = ""
+    return ""
+
+
+def _log_meetings(
+    session: Session, user_id: int, calendar_id: int, *, zone: ZoneInfo, now: datetime
+) -> int:
+    """Past meetings with contacts in this calendar become unconfirmed interactions."""
+    from integrations.calendars.attendance import from_occurrences, log_attendance
+
+    found = calendar_store.occurrences(
+        session, calendar_id, before=now, since=now - timedelta(days=400)
+    )
+    return log_attendance(session, user_id, from_occurrences(found, zone=zone))
+
+
+def log_meetings(runtime: Runtime, user_id: int, *, now: datetime | None = None) -> int:
+    """Past meetings with contacts in every stored calendar of the user; returns how many new."""
+    now = now or _now()
+    new = 0
+    with transaction(runtime.sessions) as session:
+        _, config = user_and_config(session, runtime, user_id)
+        zone = ZoneInfo(config.owner.timezone)
+        ids = session.scalars(
+            select(models.Calendar.id).where(models.Calendar.user_id == user_id)
+        ).all()
+        for calendar_id in ids:
+            new += _log_meetings(session, user_id, calendar_id, zone=zone, now=now)
+    return new
+
+
+def run_due(runtime: Runtime, *, now: datetime | None = None, limit: int = 10) -> SyncStats:
+    """Claim and sync up to `limit` calendars that are due (several workers may run this)."""
+    now = now or _now()
+    stats = SyncStats()
+    with transaction(runtime.sessions, immediate=True) as session:
+        ids = calendar_store.claim_due(session, now=now, lease=LEASE, limit=limit)
+    for calendar_id in ids:
+        error = sync_calendar(runtime, calendar_id, now=now)
+        if error:
+            stats.failed += 1
+            stats.errors.append(error)
+        else:
+            stats.synced += 1
+    return stats
+
+
+def ensure_states(runtime: Runtime) -> None:
+    """A sync state for every calendar (rows added before the store existed get one)."""
+    now = _now()
+    with transaction(runtime.sessions) as session:
+        missing = session.execute(
+            select(models.Calendar.id, models.Calendar.user_id)
+            .outerjoin(
+                models.CalendarSync, models.CalendarSync.calendar_id == models.Calendar.id
+            )
+            .where(models.CalendarSync.calendar_id.is_(None))
+        ).all()
+        for calendar_id, user_id in missing:
+            calendar_store.ensure_state(session, calendar_id, user_id, now)
+
+
+def sync_user(
+    runtime: Runtime, user_id: int, *, stale_only: bool = True, meetings: bool = True
+) -> list[str]:
+    """Sync the user's calendars now (the CLI, before it reads); returns the errors."""
+    now = _now()
+    with transaction(runtime.sessions) as session:
+        rows = session.execute(
+            select(models.Calendar.id, models.CalendarSync.next_sync_at)
+            .outerjoin(
+                models.CalendarSync, models.CalendarSync.calendar_id == models.Calendar.id
+            )
+            .where(models.Calendar.user_id == user_id)
+        ).all()
+    errors = []
+    for calendar_id, due in rows:
+        if stale_only and due is not None and due > now:
+            continue
+        error = sync_calendar(runtime, calendar_id, now=now, meetings=meetings)
+        if error:
+            errors.append(error)
+    return errors
+
+
+def look_for_meetings(runtime: Runtime, user_id: int) -> int:
+    """"Look for past meetings": read the user's calendars now, then log the meetings found."""
+    sync_user(runtime, user_id, stale_only=False, meetings=False)
+    return log_meetings(runtime, user_id)
+
+
+def queue_sync(runtime: Runtime, calendar_id: int) -> None:
+    """"Read now": the next pass of the sync loop reads this calendar."""
+    now = _now()
+    with transaction(runtime.sessions) as session:
+        row = session.get(models.Calendar, calendar_id)
+        if row is None:
+            return
+        calendar_store.ensure_state(session, calendar_id, row.user_id, now)
+        calendar_store.queue(session, calendar_id, now)
+
+
+# --- reading the store ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredBusy:
+    report: BusyReport
+    stale: tuple[str, ...]  # calendars whose data is older than twice the sync interval
+
+
+def read_busy(
+    runtime: Runtime,
+    session: Session,
+    user: models.User,
+    interval: Interval,
+    *,
+    names: Sequence[str] = (),
+    now: datetime | None = None,
+) -> StoredBusy:
+    """Busy time of the user's calendars that count as busy (or of `names`), from the store.
+
+    Warnings name each calendar never read yet or whose last read failed.
+    """
+    now = now or _now()
+    statuses = calendar_store.statuses(session, user.id, now=now)
+    if names:
+        known = {s.name: s for s in statuses}
+        missing = [n for n in names if n not in known]
+        if missing:
+            shown = ", ".join(sorted(known)) or "none"
+            raise CalendarError(f"{missing[0]}: no calendar of that name (yours: {shown})")
+        chosen = [known[n] for n in names]
+    else:
+        chosen = [s for s in statuses if s.counts_as_busy]
+    warnings: list[str] = []
+    stale: list[str] = []
+    limit = 2 * interval_of(runtime.config)
+    for s in chosen:
+        if s.last_synced_at is None:
+            detail = s.last_error.removeprefix(f"{s.name}: ")
+            why = f" ({detail})" if detail else ""
+            warnings.append(f"{s.name}: not read yet{why}; its busy time is not counted")
+            continue
+        if s.last_error:
+            warnings.append(
+                f"{s.last_error} (busy time as of {s.last_synced_at:%Y-%m-%d %H:%M} UTC is used)"
+            )
+        if now - s.last_synced_at > limit:
+            stale.append(s.name)
+    if not statuses and not names:
+        warnings.append("No calendar connected: every window counts as free")
+    intervals = calendar_store.busy(session, user.id, interval, [s.calendar_id for s in chosen])
+    from scheduler.intervals import merge
+
+    return StoredBusy(BusyReport(tuple(merge(intervals)), tuple(warnings)), tuple(stale))
+
+
+def statuses(runtime: Runtime, user_id: int) -> list[calendar_store.CalendarStatus]:
+    with transaction(runtime.sessions) as session:
+        return calendar_store.statuses(session, user_id, now=_now())
