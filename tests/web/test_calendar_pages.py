@@ -15,8 +15,8 @@ from tests.helpers.radicale_server import USERNAME as DAV_USER
 from tests.helpers.radicale_server import RadicaleServer
 from tests.web.support import Web, ics_bytes, instance_uploads, text
 from web.composition import Runtime
-from web.services.calendar_sync import run_due
 from web.services.accounts import secret_box
+from web.services.calendar_sync import run_due
 
 CAL = ics_bytes(("Stand-up", "20300107T090000Z", "20300107T091500Z"))
 

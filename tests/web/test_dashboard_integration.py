@@ -31,9 +31,9 @@ from tests.helpers.invite_fixtures import (
 from tests.web.support import Web, text
 from web.app import create_app
 from web.composition import Runtime
-from web.services.calendar_sync import sync_user
 from web.instance import create_secret, ensure_instance
 from web.services import invites as svc
+from web.services.calendar_sync import sync_user
 from web.services.google import save_connection
 from web.services.outbox_worker import drain
 
