@@ -109,6 +109,17 @@ class FakeEvent:
     resource: dict[str, Any]  # what the fake answered
     deleted: bool = False
     delete_query: dict[str, list[str]] = field(default_factory=dict)
+    seq: int = 0  # when it last changed, for events.list sync tokens
+
+    @property
+    def blocks(self) -> bool:
+        """Whether freeBusy counts it: opaque and not declined by the calendar's owner."""
+        if self.resource.get("transparency") == "transparent":
+            return False
+        return not any(
+            a.get("self") and a.get("responseStatus") == "declined"
+            for a in self.resource.get("attendees", [])
+        )
 
     @property
     def attendees(self) -> list[str]:
@@ -198,6 +209,7 @@ class FakeGoogle:
         self.requests: list[RecordedRequest] = []
         self.events: list[FakeEvent] = []
         self.revoked_tokens: list[str] = []
+        self.events_page_size = 2500  # events.list: most items per page (Google's maximum)
         # Internals -----------------------------------------------------------------------------
         self._lock = threading.RLock()
         self._failures: dict[str, deque[_Failure]] = {}
@@ -207,6 +219,8 @@ class FakeGoogle:
         self._access: dict[str, _AccessToken] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._seq = 0  # bumped on every change to an event
+        self._token_floor = 0  # sync tokens older than this answer 410 Gone
         self.add_calendar(account_email, account_email, primary=True)
 
     # -- URLs -------------------------------------------------------------------------------------
@@ -353,6 +367,74 @@ class FakeGoogle:
             scopes=list(scopes),
             expiry=expiry,
         )
+
+    def put_event(
+        self,
+        calendar_id: str,
+        event_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        summary: str = "",
+        location: str = "",
+        attendees: Sequence[str] = (),
+        transparency: str | None = None,
+        declined: bool = False,
+        recurring_event_id: str | None = None,
+    ) -> FakeEvent:
+        """Create or change an event made in Google itself (not through the API), as events.list
+        and freeBusy then show it. `declined`: the calendar's owner declined it."""
+        with self._lock:
+            self._seq += 1
+            people = [{"email": a, "responseStatus": "accepted"} for a in attendees]
+            if declined or attendees:
+                people.append(
+                    {
+                        "email": calendar_id,
+                        "self": True,
+                        "responseStatus": "declined" if declined else "accepted",
+                    }
+                )
+            resource: dict[str, Any] = {
+                "kind": "calendar#event",
+                "id": event_id,
+                "status": "confirmed",
+                "iCalUID": f"{(recurring_event_id or event_id)}@google.com",
+                "summary": summary,
+                "location": location,
+                "start": {"dateTime": _format_time(start)},
+                "end": {"dateTime": _format_time(end)},
+                "organizer": {"email": calendar_id, "self": True},
+                "attendees": people,
+                "updated": _format_time(datetime.now(UTC)),
+            }
+            if transparency:
+                resource["transparency"] = transparency
+            if recurring_event_id:
+                resource["recurringEventId"] = recurring_event_id
+            body = {k: resource[k] for k in ("start", "end", "summary")}
+            for event in self.events:
+                if event.id == event_id and event.calendar_id == calendar_id:
+                    event.body, event.resource, event.deleted = body, resource, False
+                    event.seq = self._seq
+                    return event
+            event = FakeEvent(calendar_id, event_id, body, {}, resource, seq=self._seq)
+            self.events.append(event)
+            return event
+
+    def remove_event(self, calendar_id: str, event_id: str) -> None:
+        """Delete an event in Google itself (events.list with a sync token reports it)."""
+        with self._lock:
+            self._seq += 1
+            for event in self.events:
+                if event.id == event_id and event.calendar_id == calendar_id:
+                    event.deleted = True
+                    event.seq = self._seq
+
+    def expire_sync_tokens(self) -> None:
+        """Every sync token handed out so far answers 410 Gone from now on."""
+        with self._lock:
+            self._token_floor = self._seq + 1
 
     def requests_to(self, endpoint: str) -> list[RecordedRequest]:
         """The recorded requests to one endpoint, in order."""
@@ -631,7 +713,7 @@ class FakeGoogle:
             spans += [
                 (e.start, e.end)
                 for e in self.live_events(real)
-                if "dateTime" in e.body.get("start", {})
+                if "dateTime" in e.body.get("start", {}) and e.blocks
             ]
             calendars[asked] = {
                 "busy": [
@@ -684,7 +766,10 @@ class FakeGoogle:
                 "conferenceId": code,
             }
             resource["hangoutLink"] = link
-        self.events.append(FakeEvent(calendar_id, event_id, body, req.query, resource))
+        self._seq += 1
+        self.events.append(
+            FakeEvent(calendar_id, event_id, body, req.query, resource, seq=self._seq)
+        )
         return _json(200, resource)
 
     def _events_delete(self, req: _Request) -> _Response:
@@ -696,25 +781,63 @@ class FakeGoogle:
                     return _json(410, _api_error(410, "deleted", "Resource has been deleted"))
                 event.deleted = True
                 event.delete_query = req.query
+                self._seq += 1
+                event.seq = self._seq
                 return _Response(204, {}, b"")
         return _json(404, _api_error(404, "notFound", "Not Found"))
 
     def _events_list(self, req: _Request) -> _Response:
+        """events.list with timeMin/timeMax, pages (maxResults, pageToken) and sync tokens: a
+        full listing's last page carries nextSyncToken; a listing with syncToken returns what
+        changed since (deleted events as status "cancelled"), or 410 once tokens expired."""
         calendar_id = self._resolve(req.path.split("/")[4])
         if not self._known(calendar_id):
             return _json(404, _api_error(404, "notFound", "Not Found"))
         q = {k: v[0] for k, v in req.query.items()}
+        since: int | None = None
+        if "syncToken" in q:
+            if any(k in q for k in ("timeMin", "timeMax", "updatedMin", "q", "orderBy")):
+                return _json(400, _api_error(400, "invalid", "Invalid combination with syncToken"))
+            try:
+                since = int(q["syncToken"].removeprefix("seq:"))
+            except ValueError:
+                return _json(400, _api_error(400, "invalid", "Invalid sync token value."))
+            if since < self._token_floor:
+                return _json(
+                    410,
+                    _api_error(
+                        410,
+                        "fullSyncRequired",
+                        "Sync token is no longer valid, a full sync is required.",
+                    ),
+                )
         items = []
-        for event in self.live_events(calendar_id):
-            if "dateTime" not in event.body.get("start", {}):
+        for event in list(self.events):
+            if event.calendar_id != calendar_id or "dateTime" not in event.body.get("start", {}):
+                continue
+            if since is not None:
+                if event.seq <= since:
+                    continue
+                if event.deleted:
+                    items.append({"kind": "calendar#event", "id": event.id, "status": "cancelled"})
+                    continue
+            elif event.deleted:
                 continue
             if "timeMin" in q and event.end <= _parse_time(q["timeMin"]):
                 continue
             if "timeMax" in q and event.start >= _parse_time(q["timeMax"]):
                 continue
             items.append(event.resource)
-        items.sort(key=lambda r: _parse_time(r["start"]["dateTime"]))
-        return _json(200, {"kind": "calendar#events", "items": items})
+        items.sort(key=lambda r: (r.get("start", {}).get("dateTime", ""), r["id"]))
+        size = min(int(q.get("maxResults", 250)), self.events_page_size)
+        offset = int(q.get("pageToken", "0") or 0)
+        page = items[offset : offset + size]
+        answer: dict[str, Any] = {"kind": "calendar#events", "items": page}
+        if offset + size < len(items):
+            answer["nextPageToken"] = str(offset + size)
+        else:
+            answer["nextSyncToken"] = f"seq:{self._seq}"
+        return _json(200, answer)
 
 
 # -- HTTP plumbing ------------------------------------------------------------------------------

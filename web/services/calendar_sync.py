@@ -260,6 +260,7 @@ def run_due(runtime: Runtime, *, now: datetime | None = None, limit: int = 10) -
     """Claim and sync up to `limit` calendars that are due (several workers may run this)."""
     now = now or _now()
     stats = SyncStats()
+    ensure_states(runtime, now=now)  # calendars added since (app, Google's list) are due
     with transaction(runtime.sessions, immediate=True) as session:
         ids = calendar_store.claim_due(session, now=now, lease=LEASE, limit=limit)
     for calendar_id in ids:
@@ -272,9 +273,9 @@ def run_due(runtime: Runtime, *, now: datetime | None = None, limit: int = 10) -
     return stats
 
 
-def ensure_states(runtime: Runtime) -> None:
+def ensure_states(runtime: Runtime, *, now: datetime | None = None) -> None:
     """A sync state for every calendar (rows added before the store existed get one)."""
-    now = _now()
+    now = now or _now()
     with transaction(runtime.sessions) as session:
         missing = session.execute(
             select(models.Calendar.id, models.Calendar.user_id)
