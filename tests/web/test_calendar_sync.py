@@ -22,6 +22,7 @@ from tests.helpers.fake_google import FakeGoogle
 from tests.helpers.http_server import LoopbackHttpServer
 from tests.helpers.invite_fixtures import make_owner
 from tests.helpers.radicale_server import PASSWORD, RadicaleServer
+from tests.web.support import Web, text
 from web.composition import Runtime
 from web.instance import create_secret, ensure_instance
 from web.services.accounts import secret_box
@@ -392,3 +393,92 @@ def test_workers_claim_a_due_calendar_once(tmp_path: Path, monkeypatch: pytest.M
     assert run_due(runtime, now=now + timedelta(minutes=7)).synced == 0  # next in 10 minutes
     with transaction(runtime.sessions) as session:
         assert session.scalars(select(models.CalendarOccurrence)).all()
+
+
+def test_the_accept_refuses_a_time_made_busy_in_a_config_toml_caldav_calendar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from urllib.parse import urlsplit
+
+    from scheduler.invites import utc_iso
+    from tests.helpers.invite_fixtures import make_contact, next_weekday_at, times_at
+    from web.app import create_app
+    from web.services import invites as svc
+    from web.services.calendar_sync import refresh_config_calendars
+
+    berlin = ZoneInfo("Europe/Berlin")
+    with RadicaleServer(tmp_path / "dav") as dav:
+        url = dav.make_calendar("work")
+        monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
+        monkeypatch.setenv("TEST_DAV_PASSWORD", PASSWORD)
+        config = make_config(
+            tmp_path,
+            f"sqlite:///{tmp_path / 'c.db'}",
+            owner={"emails": ["olivia@example.com"], "timezone": "Europe/Berlin"},
+            calendars=[
+                {
+                    "name": "Work (CalDAV)",
+                    "kind": "caldav",
+                    "url": url,
+                    "username": "owner",
+                    "password_env": "TEST_DAV_PASSWORD",
+                }
+            ],
+        )
+        create_secret(ensure_instance(config.instance_dir))
+        runtime = Runtime(config)
+        runtime.upgrade_database()
+        owner = make_owner(runtime)
+        assert refresh_config_calendars(runtime) == 1  # what `serve` and `worker` do at start
+        assert run_due(runtime).synced == 1
+        with transaction(runtime.sessions) as session:
+            [row] = session.scalars(select(models.Calendar)).all()
+            assert (row.name, row.origin, row.user_id) == ("Work (CalDAV)", "config", owner)
+        now = datetime.now(UTC)
+        start = next_weekday_at(now, 3, 12, 0, berlin)
+        created = svc.create_invite(
+            runtime, owner, make_contact(runtime, owner), times_at(start), now=now
+        )
+        # After the invite went out, a meeting lands on that time in the CalDAV calendar.
+        dav.put(
+            url,
+            "clash.ics",
+            _vcalendar(
+                _vevent("clash", start - timedelta(minutes=15), start + timedelta(minutes=30))
+            ),
+        )
+        app = create_app(runtime=runtime, invite_rate_limit=None)
+        resp = app.test_client().post(
+            urlsplit(created.url).path, data={"action": "accept", "start": utc_iso(start)}
+        )
+        assert resp.status_code == 409
+        with transaction(runtime.sessions) as session:
+            assert session.scalars(select(models.Booking)).all() == []
+
+
+def test_config_calendars_are_shown_as_from_config_toml_and_cannot_be_removed_in_the_app(
+    site: Web, owner: int, sqlite_runtime: Runtime, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from integrations.config import CalendarConfig
+    from web.services.calendar_sync import refresh_config_calendars
+
+    ics = tmp_path / "team.ics"
+    ics.write_bytes(_vcalendar(_vevent("x", at(0, 9), at(0, 10))))
+    entry = CalendarConfig(name="Team", kind="ics", path=str(ics))
+    sqlite_runtime.config = replace(sqlite_runtime.config, calendars=(entry,))
+    refresh_config_calendars(sqlite_runtime)
+    refresh_config_calendars(sqlite_runtime)  # again at the next start: still one row
+    with transaction(sqlite_runtime.sessions) as session:
+        [row] = session.scalars(select(models.Calendar)).all()
+    assert (row.user_id, row.origin) == (owner, "config")
+    page = text(site.get(f"/calendars/{row.id}"))
+    assert "from config.toml" in page and "Remove" not in page
+    site.post(f"/calendars/{row.id}/delete")
+    with transaction(sqlite_runtime.sessions) as session:
+        assert len(session.scalars(select(models.Calendar)).all()) == 1
+    sqlite_runtime.config = replace(sqlite_runtime.config, calendars=())
+    refresh_config_calendars(sqlite_runtime)  # gone from config.toml: gone from the app
+    with transaction(sqlite_runtime.sessions) as session:
+        assert session.scalars(select(models.Calendar)).all() == []
