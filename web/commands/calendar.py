@@ -197,9 +197,7 @@ def _store_busy(state: State, names: Sequence[str], interval: Any) -> Any:
     if not runtime.database_is_current():
         return None
     user_id = state.owner_id()
-    calendar_sync.refresh_config_calendars(runtime)
-    calendar_sync.ensure_states(runtime)
-    calendar_sync.sync_user(runtime, user_id)
+    calendar_sync.before_reading(runtime, user_id)
     with transaction(runtime.sessions) as session:
         user = session.get(User, user_id)
         assert user is not None

@@ -259,10 +259,12 @@ def due(state: State, now_text: str | None, fmt: str) -> None:
 @pass_state
 def plan(state: State, now_text: str | None, fmt: str) -> None:
     """This week's proposals: due contacts paired with free times that suit them."""
+    from web.services.calendar_sync import before_reading
     from web.services.planning import plan_for_user, proposals_json
 
     user_id = state.owner_id()
     now = parse_now(now_text, _user_zone(state, user_id))
+    before_reading(state.runtime, user_id)  # errors show as the plan's warnings
     result = plan_for_user(state.runtime, user_id, now=now)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

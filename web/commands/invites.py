@@ -81,11 +81,13 @@ def create(
     from integrations.storage.contacts import ContactRepository
     from integrations.storage.db import transaction
     from integrations.storage.models import User
+    from web.services.calendar_sync import before_reading
     from web.services.invites import contact_problem, create_invite, user_config
 
     runtime = state.runtime
     _require_current(runtime)
     user_id = state.owner_id()
+    before_reading(runtime, user_id)  # the busy check reads the calendar store
     now = datetime.now(UTC)
     with transaction(runtime.sessions) as session:
         row = ContactRepository(session, user_id).row_by_email(contact_email)

@@ -311,6 +311,14 @@ def sync_user(
     return errors
 
 
+def before_reading(runtime: Runtime, user_id: int) -> list[str]:
+    """What a CLI command does before it reads the store: the config's calendars as rows, then
+    the user's calendars that are due (or never read) synced now. Returns the sync errors."""
+    refresh_config_calendars(runtime)
+    ensure_states(runtime)
+    return sync_user(runtime, user_id)
+
+
 def look_for_meetings(runtime: Runtime, user_id: int) -> int:
     """"Look for past meetings": read the user's calendars now, then log the meetings found."""
     sync_user(runtime, user_id, stale_only=False, meetings=False)
