@@ -89,10 +89,10 @@ class _Range:
         )
 
 
-def _zone(state: State, tz: str | None) -> ZoneInfo:
+def _zone(config: Any, tz: str | None) -> ZoneInfo:
     from integrations.config import check_zone
 
-    name = tz if tz is not None else state.config.owner.timezone
+    name = tz if tz is not None else config.owner.timezone
     try:
         return ZoneInfo(check_zone(name))
     except ValueError as exc:
@@ -112,7 +112,7 @@ def _now(value: str | None, zone: ZoneInfo) -> datetime:
 
 
 def _range(
-    state: State, zone: ZoneInfo, from_: str | None, days: int | None, now: datetime
+    config: Any, zone: ZoneInfo, from_: str | None, days: int | None, now: datetime
 ) -> _Range:
     if from_ is None:
         first = now.astimezone(zone).date()
@@ -121,7 +121,7 @@ def _range(
             first = date.fromisoformat(from_.strip())
         except ValueError:
             raise UserError(f'--from: "{from_}" is not a date YYYY-MM-DD') from None
-    count = days if days is not None else state.config.scheduling.horizon_days
+    count = days if days is not None else config.scheduling.horizon_days
     if count < 1:
         raise UserError(f"--days: must be at least 1, got {count}")
     if count > 3660:
@@ -238,11 +238,29 @@ def _live_busy(
         raise UserError(str(exc)) from None
 
 
-def _me(state: State, me: Sequence[str]) -> tuple[str, ...]:
-    return tuple(me) if me else tuple(state.config.owner.emails)
+def _me(config: Any, me: Sequence[str]) -> tuple[str, ...]:
+    return tuple(me) if me else tuple(config.owner.emails)
 
 
-def _windows(state: State, specs: Sequence[str], weekdays: str | None) -> tuple[Any, ...]:
+def _settings(state: State, specs: Sequence[str]) -> Any:
+    """The config as the user sees it (their windows, rules and zone set in the web app) when
+    the user's calendars are read from the store; for files and URLs alone, the config file."""
+    from pathlib import Path
+
+    from integrations.calendars.registry import is_url
+
+    if specs and all(is_url(s) or Path(s).expanduser().exists() for s in specs):
+        return state.config
+    if not _database_exists(state) or not state.runtime.database_is_current():
+        return state.config
+    from integrations.storage.db import transaction
+    from web.services.calendar_sync import user_and_config
+
+    with transaction(state.runtime.sessions) as session:
+        return user_and_config(session, state.runtime, state.owner_id())[1]
+
+
+def _windows(config: Any, specs: Sequence[str], weekdays: str | None) -> tuple[Any, ...]:
     from integrations.config import parse_time, parse_weekdays
     from scheduler.model import Window
 
@@ -252,9 +270,9 @@ def _windows(state: State, specs: Sequence[str], weekdays: str | None) -> tuple[
             days = parse_weekdays(weekdays)
         except ValueError as exc:
             raise UserError(f"--weekdays: {exc}") from None
-    configured = {w.name: w for w in state.config.windows}
+    configured = {w.name: w for w in config.windows}
     if not specs:
-        windows = tuple(state.config.windows)
+        windows = tuple(config.windows)
         return tuple(replace(w, weekdays=days) for w in windows) if days else windows
     result = []
     for spec in specs:
@@ -346,11 +364,12 @@ def slots(
     from scheduler.model import Interval
     from scheduler.slots import free_slots
 
-    zone = _zone(state, tz)
+    config = _settings(state, calendars)
+    zone = _zone(config, tz)
     now = _now(now_, zone)
-    rng = _range(state, zone, from_, days, now)
-    chosen_windows = _windows(state, windows, weekdays)
-    policy = state.config.scheduling
+    rng = _range(config, zone, from_, days, now)
+    chosen_windows = _windows(config, windows, weekdays)
+    policy = config.scheduling
     policy = replace(
         policy,
         duration=_minutes(duration, "--duration", policy.duration),
@@ -365,7 +384,7 @@ def slots(
     wider = Interval(
         interval.start.astimezone(UTC) - policy.buffer, interval.end.astimezone(UTC) + policy.buffer
     )
-    report = _read_busy(state, calendars, zone, _me(state, me), wider)
+    report = _read_busy(state, calendars, zone, _me(config, me), wider)
     found = free_slots(
         report.intervals,
         chosen_windows,
@@ -417,9 +436,10 @@ def busy(
     fmt: str,
 ) -> None:
     """Merged busy time from calendars."""
-    zone = _zone(state, tz)
-    rng = _range(state, zone, from_, days, datetime.now(UTC))
-    report = _read_busy(state, calendars, zone, _me(state, me), rng.interval)
+    config = _settings(state, calendars)
+    zone = _zone(config, tz)
+    rng = _range(config, zone, from_, days, datetime.now(UTC))
+    report = _read_busy(state, calendars, zone, _me(config, me), rng.interval)
     intervals = report.intervals
     if fmt == "json":
         payload = {
