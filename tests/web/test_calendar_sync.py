@@ -482,3 +482,29 @@ def test_config_calendars_are_shown_as_from_config_toml_and_cannot_be_removed_in
     refresh_config_calendars(sqlite_runtime)  # gone from config.toml: gone from the app
     with transaction(sqlite_runtime.sessions) as session:
         assert session.scalars(select(models.Calendar)).all() == []
+
+
+def test_a_calendar_over_a_parse_limit_shows_the_error_on_its_page_and_the_rest_works(
+    site: Web, owner: int, sqlite_runtime: Runtime, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from integrations.config import SyncConfig
+
+    sqlite_runtime.config = replace(sqlite_runtime.config, sync=SyncConfig(ics_max_components=5))
+    big = tmp_path / "big.ics"
+    big.write_bytes(_vcalendar("".join(_vevent(f"e{n}", at(0, 8), at(0, 9)) for n in range(9))))
+    small = tmp_path / "small.ics"
+    small.write_bytes(_vcalendar(_vevent("one", at(1, 12), at(1, 13))))
+    big_id = _add(sqlite_runtime, owner, kind="ics", location=str(big))
+    with transaction(sqlite_runtime.sessions) as session:
+        session.get(models.Calendar, big_id).name = "Big team"  # type: ignore[union-attr]
+    small_id = _add(sqlite_runtime, owner, kind="ics", location=str(small))
+    assert run_due(sqlite_runtime).failed == 1
+    page = text(site.get(f"/calendars/{big_id}"))
+    assert "Big team: the calendar has 10 components, more than the limit of 5" in page
+    assert "([sync] ics_max_components)" in page and str(big) not in page
+    assert busy(sqlite_runtime, small_id) == [(at(1, 12), at(1, 13))]
+    dashboard = site.get("/")
+    assert dashboard.status_code == 200
+    assert "Big team: not read yet (the calendar has 10 components" in text(dashboard)

@@ -174,15 +174,24 @@ def _flash_added(name: str, ok: bool, outcome: str) -> None:
 
 
 def _check_ics(data: bytes, filename: str, user: UserView) -> str:
-    """ "" when the upload parses as a calendar, else one line saying what is wrong."""
-    from integrations.calendars.ics import parse_busy
+    """ "" when the upload parses as a calendar, else one line saying what is wrong. Bounded by
+    the [sync] limits of size, components and time, like every other parse."""
+    from integrations.calendars.events import parse_occurrences
+    from web.services.calendar_sync import limits_of
 
     if not data.strip():
         return f"{filename} is empty."
-    zone = user_config(runtime(), user).zone
+    config = user_config(runtime(), user)
+    zone = config.zone
     now = datetime.now(zone)
     try:
-        parse_busy(data, Interval(now, now + timedelta(days=14)), zone=zone, source=filename)
+        parse_occurrences(
+            data,
+            Interval(now, now + timedelta(days=14)),
+            zone=zone,
+            source=filename,
+            limits=limits_of(config),
+        )
     except CalendarError as exc:
         return str(exc)
     except Exception as exc:  # a parser surprise is still the file's fault, not a 500
