@@ -513,7 +513,9 @@ def scan_meetings() -> Response:
     """The "Look for past meetings" button: read the calendars now and log past meetings."""
     from web.services.calendar_sync import look_for_meetings
 
-    new = look_for_meetings(runtime(), current_user().id)
+    new, errors = look_for_meetings(runtime(), current_user().id)
+    for error in errors:
+        flash(error, "warn")
     if new:
         flash(
             f"Found {new} new past meeting{'' if new == 1 else 's'} with your contacts: "

@@ -168,15 +168,16 @@ def contact_json(c: Any) -> dict[str, Any]:
 
 @contacts.command(name="meetings")
 @_NOW
-@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3660))
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 90))
 @pass_state
 def meetings_command(state: State, now_text: str | None, days: int) -> None:
-    """Log past meetings with contacts found in your ICS calendars, for you to confirm."""
-    from web.services.contacts import sync_attendance
+    """Read your calendars now and log past meetings with contacts, for you to confirm."""
+    from web.services.calendar_sync import look_for_meetings, refresh_config_calendars
 
     user_id = state.owner_id()
     now = parse_now(now_text, _user_zone(state, user_id))
-    new, warnings = sync_attendance(state.runtime, user_id, now=now, days=days)
+    refresh_config_calendars(state.runtime)
+    new, warnings = look_for_meetings(state.runtime, user_id, now=now, days=days)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"found {new} new past meetings with contacts: confirm them in the web app")

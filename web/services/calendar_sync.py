@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from integrations.calendars.errors import CalendarError
 from integrations.calendars.events import ParseLimits
 from integrations.calendars.registry import GoogleAccess, StoredCalendar, from_config, open_source
-from integrations.calendars.sync import SyncStats, horizon, sync_source
+from integrations.calendars.sync import PAST_DAYS, SyncStats, horizon, sync_source
 from integrations.config import Config, with_user_settings
 from integrations.storage import calendar_store, models
 from integrations.storage.db import transaction
@@ -230,18 +230,25 @@ def sync_calendar(
 
 
 def _log_meetings(
-    session: Session, user_id: int, calendar_id: int, *, zone: ZoneInfo, now: datetime
+    session: Session,
+    user_id: int,
+    calendar_id: int,
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+    days: int = PAST_DAYS,
 ) -> int:
     """Past meetings with contacts in this calendar become unconfirmed interactions."""
     from integrations.calendars.attendance import from_occurrences, log_attendance
 
-    found = calendar_store.occurrences(
-        session, calendar_id, before=now, since=now - timedelta(days=400)
-    )
+    since = now - timedelta(days=days)
+    found = calendar_store.occurrences(session, calendar_id, before=now, since=since)
     return log_attendance(session, user_id, from_occurrences(found, zone=zone))
 
 
-def log_meetings(runtime: Runtime, user_id: int, *, now: datetime | None = None) -> int:
+def log_meetings(
+    runtime: Runtime, user_id: int, *, now: datetime | None = None, days: int = PAST_DAYS
+) -> int:
     """Past meetings with contacts in every stored calendar of the user; returns how many new."""
     now = now or _now()
     new = 0
@@ -252,7 +259,7 @@ def log_meetings(runtime: Runtime, user_id: int, *, now: datetime | None = None)
             select(models.Calendar.id).where(models.Calendar.user_id == user_id)
         ).all()
         for calendar_id in ids:
-            new += _log_meetings(session, user_id, calendar_id, zone=zone, now=now)
+            new += _log_meetings(session, user_id, calendar_id, zone=zone, now=now, days=days)
     return new
 
 
@@ -289,10 +296,15 @@ def ensure_states(runtime: Runtime, *, now: datetime | None = None) -> None:
 
 
 def sync_user(
-    runtime: Runtime, user_id: int, *, stale_only: bool = True, meetings: bool = True
+    runtime: Runtime,
+    user_id: int,
+    *,
+    stale_only: bool = True,
+    meetings: bool = True,
+    now: datetime | None = None,
 ) -> list[str]:
     """Sync the user's calendars now (the CLI, before it reads); returns the errors."""
-    now = _now()
+    now = now or _now()
     with transaction(runtime.sessions) as session:
         rows = session.execute(
             select(models.Calendar.id, models.CalendarSync.next_sync_at)
@@ -319,10 +331,14 @@ def before_reading(runtime: Runtime, user_id: int) -> list[str]:
     return sync_user(runtime, user_id)
 
 
-def look_for_meetings(runtime: Runtime, user_id: int) -> int:
-    """"Look for past meetings": read the user's calendars now, then log the meetings found."""
-    sync_user(runtime, user_id, stale_only=False, meetings=False)
-    return log_meetings(runtime, user_id)
+def look_for_meetings(
+    runtime: Runtime, user_id: int, *, now: datetime | None = None, days: int = PAST_DAYS
+) -> tuple[int, list[str]]:
+    """"Look for past meetings": read the user's calendars now, then log the meetings of the
+    last `days` days found in them. Returns (new, errors)."""
+    now = now or _now()
+    errors = sync_user(runtime, user_id, stale_only=False, meetings=False, now=now)
+    return log_meetings(runtime, user_id, now=now, days=days), errors
 
 
 def queue_sync(runtime: Runtime, calendar_id: int) -> None:

@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -415,64 +414,6 @@ def delete_contact(runtime: Runtime, user_id: int, contact_id: int) -> None:
                 models.Contact.id == contact_id, models.Contact.user_id == user_id
             )
         )
-
-
-def sync_attendance(
-    runtime: Runtime, user_id: int, *, now: datetime, days: int = 365
-) -> tuple[int, list[str]]:
-    """Read past meetings from the user's ICS calendars (files and feeds) and log those with
-    contacts as unconfirmed interactions. Returns (new, warnings)."""
-    from integrations.calendars.attendance import attended, log_attendance
-
-    warnings: list[str] = []
-    new = 0
-    with transaction(runtime.sessions) as session:
-        user, config = user_and_config(session, runtime, user_id)
-        zone = ZoneInfo(config.owner.timezone)
-        today = now.astimezone(zone).date()
-        me = (user.email, *config.owner.emails)
-        rows = session.scalars(
-            select(models.Calendar).where(
-                models.Calendar.user_id == user_id, models.Calendar.kind == "ics"
-            )
-        ).all()
-        locations = [(row.name, row.location) for row in rows]
-        # Like planning: the config file's calendars belong to the owner the file describes.
-        has_rows = session.scalar(
-            select(models.Calendar.id).where(models.Calendar.user_id == user_id).limit(1)
-        )
-        if has_rows is None and user.email in {e.lower() for e in config.owner.emails}:
-            for entry in config.calendars:
-                if entry.kind == "ics":
-                    where = entry.url or str(Path(config.base_dir) / Path(entry.path).expanduser())
-                    locations.append((entry.name, where))
-        for name, location in locations:
-            try:
-                data = _read_ics(location, config)
-                found = attended(
-                    data,
-                    start=today - timedelta(days=days),
-                    end=today,
-                    zone=zone,
-                    now=now,
-                    me=me,
-                    source=name,
-                )
-            except Exception as exc:  # one unreadable calendar must not stop the others
-                warnings.append(f"{name}: {exc}")
-                continue
-            new += log_attendance(session, user_id, found)
-    return new, warnings
-
-
-def _read_ics(location: str, config: Any) -> bytes:
-    if location.lower().startswith(("http://", "https://", "webcal://", "webcals://")):
-        # Through the feed adapter: webcal means https, and the size, redirect and time limits
-        # of every other feed read hold here too.
-        from integrations.calendars.feed import IcsFeedSource
-
-        return IcsFeedSource(location, zone=ZoneInfo("UTC")).download()
-    return Path(location).expanduser().read_bytes()
 
 
 def import_file(
