@@ -224,10 +224,11 @@ class GoogleBackend:
 
 def _add(runtime: Runtime, owner: int, **fields: Any) -> int:
     secret = fields.pop("secret", None)
+    name = fields.pop("name", "Team calendar")
     with transaction(runtime.sessions) as session:
         row = models.Calendar(
             user_id=owner,
-            name="Team calendar",
+            name=name,
             counts_as_busy=True,
             receives_events=False,
             last_error="",
@@ -496,9 +497,7 @@ def test_a_calendar_over_a_parse_limit_shows_the_error_on_its_page_and_the_rest_
     big.write_bytes(_vcalendar("".join(_vevent(f"e{n}", at(0, 8), at(0, 9)) for n in range(9))))
     small = tmp_path / "small.ics"
     small.write_bytes(_vcalendar(_vevent("one", at(1, 12), at(1, 13))))
-    big_id = _add(sqlite_runtime, owner, kind="ics", location=str(big))
-    with transaction(sqlite_runtime.sessions) as session:
-        session.get(models.Calendar, big_id).name = "Big team"  # type: ignore[union-attr]
+    big_id = _add(sqlite_runtime, owner, kind="ics", location=str(big), name="Big team")
     small_id = _add(sqlite_runtime, owner, kind="ics", location=str(small))
     assert run_due(sqlite_runtime).failed == 1
     page = text(site.get(f"/calendars/{big_id}"))
@@ -508,3 +507,87 @@ def test_a_calendar_over_a_parse_limit_shows_the_error_on_its_page_and_the_rest_
     dashboard = site.get("/")
     assert dashboard.status_code == 200
     assert "Big team: not read yet (the calendar has 10 components" in text(dashboard)
+
+
+def test_the_worker_syncs_due_calendars_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEETAGAIN_")}
+    subprocess.run([sys.executable, "-m", "web", "init"], cwd=tmp_path, env=env, check=True)
+    config = make_config(tmp_path, f"sqlite:///{tmp_path / 'instance' / 'meetagain.db'}")
+    runtime = Runtime(config)
+    owner = runtime.owner_id(create=True)
+    path = tmp_path / "work.ics"
+    path.write_bytes(_vcalendar(_vevent("x", at(0, 9), at(0, 10))))
+    cal = _add(runtime, owner, kind="ics", location=str(path))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "web", "worker", "--interval", "0.2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and busy(runtime, cal) == []:
+            time.sleep(0.2)
+        assert busy(runtime, cal) == [(at(0, 9), at(0, 10))]
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    runtime.engine.dispose()
+
+
+def test_serve_syncs_in_its_own_background_thread(sqlite_runtime: Runtime, tmp_path: Path) -> None:
+    import time
+
+    from web.app import create_app
+
+    owner = make_owner(sqlite_runtime)
+    path = tmp_path / "work.ics"
+    path.write_bytes(_vcalendar(_vevent("x", at(0, 9), at(0, 10))))
+    cal = _add(sqlite_runtime, owner, kind="ics", location=str(path))
+    app = create_app(runtime=sqlite_runtime, sync_calendars=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and busy(sqlite_runtime, cal) == []:
+            time.sleep(0.1)
+        assert busy(sqlite_runtime, cal) == [(at(0, 9), at(0, 10))]
+    finally:
+        app.extensions["meetagain.outbox"].stop()
+
+
+def test_two_workers_on_postgresql_claim_different_calendars_side_by_side(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from web.services.calendar_sync import ensure_states
+
+    monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
+    config = make_config(tmp_path, postgres_url)
+    create_secret(ensure_instance(config.instance_dir))
+    runtime = Runtime(config)
+    runtime.upgrade_database()
+    owner = make_owner(runtime)
+    ids = [_add(runtime, owner, kind="ics", location="/x.ics", name=f"C{n}") for n in range(2)]
+    ensure_states(runtime)
+    now = datetime.now(UTC)
+    lease = timedelta(minutes=5)
+    first = runtime.sessions()
+    second = runtime.sessions()
+    try:
+        one = calendar_store.claim_due(first, now=now, lease=lease, limit=1)  # not committed
+        two = calendar_store.claim_due(second, now=now, lease=lease, limit=5)  # does not wait
+        assert one == [ids[0]] and two == [ids[1]]
+        first.commit()
+        second.commit()
+    finally:
+        first.close()
+        second.close()
+    runtime.engine.dispose()
