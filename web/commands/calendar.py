@@ -174,6 +174,27 @@ def _read_busy(
     return report
 
 
+def _store_ready(state: State) -> bool:
+    """True when there is a database with the calendar store; an older database is an error
+    that says to upgrade (without loading Alembic to find out)."""
+    if not _database_exists(state):
+        return False
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with state.runtime.engine.connect() as conn:
+        try:
+            conn.execute(text("SELECT 1 FROM calendar_sync LIMIT 1"))
+        except DBAPIError:
+            conn.rollback()
+            try:
+                conn.execute(text("SELECT 1 FROM users LIMIT 1"))
+            except DBAPIError:
+                return False  # an empty file: not set up yet
+            raise UserError("the database is not up to date: run `meetagain db upgrade`") from None
+    return True
+
+
 def _database_exists(state: State) -> bool:
     import os
 
@@ -191,11 +212,9 @@ def _store_busy(state: State, names: Sequence[str], interval: Any) -> Any:
     from integrations.storage.models import User
     from web.services import calendar_sync
 
-    if not _database_exists(state):
+    if not _store_ready(state):
         return None
     runtime = state.runtime
-    if not runtime.database_is_current():
-        return None
     user_id = state.owner_id()
     calendar_sync.before_reading(runtime, user_id)
     with transaction(runtime.sessions) as session:
@@ -251,7 +270,7 @@ def _settings(state: State, specs: Sequence[str]) -> Any:
 
     if specs and all(is_url(s) or Path(s).expanduser().exists() for s in specs):
         return state.config
-    if not _database_exists(state) or not state.runtime.database_is_current():
+    if not _store_ready(state):
         return state.config
     from integrations.storage.db import transaction
     from web.services.calendar_sync import user_and_config
