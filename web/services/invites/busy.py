@@ -178,13 +178,14 @@ def _read_one(source: Any, interval: Interval) -> BusyReport:
     """One calendar's busy time and warnings; any failure is a warning naming it."""
     from integrations.calendars.errors import CalendarError
     from integrations.calendars.sources import source_report
+    from integrations.calendars.sync import named
 
     try:
         return source_report(source, interval)
-    except CalendarError as exc:
-        return BusyReport((), (str(exc),))
+    except CalendarError as exc:  # named as the owner named it, never by its address
+        return BusyReport((), (named(str(exc), source),))
     except Exception as exc:  # e.g. Google RefreshError: the grant was revoked meanwhile
-        return BusyReport((), (f"{source.name}: {exc.__class__.__name__}: {exc}",))
+        return BusyReport((), (named(f"{exc.__class__.__name__}: {exc}", source),))
 
 
 def _open_row(
