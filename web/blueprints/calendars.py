@@ -282,12 +282,20 @@ def _test_caldav(url: str, username: str, password: str) -> tuple[str, bool]:
 
 def _check_now(calendar_id: int, user: UserView) -> tuple[bool, str]:
     """Sync a calendar just added (a POST): its busy time is in the store for the next page."""
+    from integrations.storage import calendar_store
+    from scheduler.intervals import merge
     from web.services.calendar_sync import sync_calendar
 
     error = sync_calendar(runtime(), calendar_id)
     if error:
         return False, error
-    return True, "read into meetagain"
+    now = datetime.now(UTC)
+    with transaction(runtime().sessions) as session:
+        found = calendar_store.busy(
+            session, user.id, Interval(now, now + timedelta(days=14)), [calendar_id]
+        )
+    count = len(merge(found))
+    return True, f"read {count} busy period{'' if count == 1 else 's'} in the next two weeks"
 
 
 @bp.get("/<int:calendar_id>")
