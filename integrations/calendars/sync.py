@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -372,3 +372,60 @@ class SyncStats:
     failed: int = 0
     requests: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+# --- Google push channels ----------------------------------------------------------------------
+
+CHANNEL_TTL = timedelta(days=7)  # what we ask for; Google may grant less
+RENEW_BEFORE = timedelta(days=1)  # a channel is replaced this long before it expires
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A push channel Google opened for a calendar (events.watch)."""
+
+    id: str
+    resource_id: str
+    expires_at: datetime
+
+
+def watch_google(source: Any, *, address: str, channel_id: str, token: str) -> Channel:
+    """Ask Google to POST to `address` whenever the calendar of `source` changes.
+
+    Google sends `token` back in X-Goog-Channel-Token with every notification.
+    """
+    from integrations.calendars.google_source import execute, google_service
+
+    calendar_id = source.calendar_ids[0] if source.calendar_ids else "primary"
+    body = {
+        "id": channel_id,
+        "type": "web_hook",
+        "address": address,
+        "token": token,
+        "params": {"ttl": str(int(CHANNEL_TTL.total_seconds()))},
+    }
+    with google_service(source.credentials, source.api_endpoint, timeout=source.timeout) as svc:
+        answer = execute(
+            svc.events().watch(calendarId=calendar_id, body=body),
+            what=f"{source.name}: events.watch",
+            sleep=source.sleep,
+            attempts=min(source.attempts, 3),
+        )
+    expires_ms = int(answer.get("expiration") or 0)
+    expires = (
+        datetime.fromtimestamp(expires_ms / 1000, tz=UTC) if expires_ms else datetime.now(UTC)
+    )
+    return Channel(str(answer.get("id", channel_id)), str(answer.get("resourceId", "")), expires)
+
+
+def stop_google_channel(source: Any, channel_id: str, resource_id: str) -> None:
+    """Close a push channel (channels.stop); a channel Google no longer knows is fine."""
+    from integrations.calendars.google_source import execute, google_service
+
+    with google_service(source.credentials, source.api_endpoint, timeout=source.timeout) as svc:
+        execute(
+            svc.channels().stop(body={"id": channel_id, "resourceId": resource_id}),
+            what=f"{source.name}: channels.stop",
+            sleep=source.sleep,
+            attempts=1,
+        )

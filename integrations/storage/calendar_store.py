@@ -52,6 +52,9 @@ def ensure_state(session: Session, calendar_id: int, user_id: int, now: datetime
                 etag="",
                 last_modified="",
                 content_hash="",
+                channel_id="",
+                channel_resource_id="",
+                channel_token_hash="",
             )
         )
         session.flush()

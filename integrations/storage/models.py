@@ -88,6 +88,11 @@ class CalendarSync(Base):
     # The range the stored occurrences cover (the horizon of the last full read).
     covers_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     covers_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Google push (events.watch): the channel, its resource, a hash of its token, its expiry.
+    channel_id: Mapped[str] = mapped_column(String(200), default="", index=True)
+    channel_resource_id: Mapped[str] = mapped_column(String(500), default="")
+    channel_token_hash: Mapped[str] = mapped_column(String(64), default="")
+    channel_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class CalendarOccurrence(Base):

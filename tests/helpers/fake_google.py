@@ -74,6 +74,15 @@ _ENDPOINT_SCOPES: dict[str, frozenset[str]] = {
             "https://www.googleapis.com/auth/calendar.events.readonly",
         }
     ),
+    "events.watch": frozenset(
+        {
+            SCOPE_EVENTS,
+            SCOPE_CALENDAR,
+            SCOPE_READONLY,
+            "https://www.googleapis.com/auth/calendar.events.readonly",
+        }
+    ),
+    "channels.stop": frozenset({SCOPE_EVENTS, SCOPE_CALENDAR, SCOPE_READONLY}),
 }
 
 ENDPOINTS = ("authorize", "token", "revoke", *_ENDPOINT_SCOPES)
@@ -210,6 +219,8 @@ class FakeGoogle:
         self.events: list[FakeEvent] = []
         self.revoked_tokens: list[str] = []
         self.events_page_size = 2500  # events.list: most items per page (Google's maximum)
+        self.channels: dict[str, dict[str, Any]] = {}  # events.watch: channel id -> channel
+        self.channel_lifetime = timedelta(days=7)  # the longest a channel is granted
         # Internals -----------------------------------------------------------------------------
         self._lock = threading.RLock()
         self._failures: dict[str, deque[_Failure]] = {}
@@ -651,6 +662,8 @@ class FakeGoogle:
             "events.insert": self._events_insert,
             "events.delete": self._events_delete,
             "events.list": self._events_list,
+            "events.watch": self._events_watch,
+            "channels.stop": self._channels_stop,
         }[endpoint]
         return handler(req)
 
@@ -785,6 +798,50 @@ class FakeGoogle:
                 event.seq = self._seq
                 return _Response(204, {}, b"")
         return _json(404, _api_error(404, "notFound", "Not Found"))
+
+    def _events_watch(self, req: _Request) -> _Response:
+        """Open a push channel: Google would POST to `address` on every change (tests do)."""
+        calendar_id = self._resolve(req.path.split("/")[4])
+        body = req.json if isinstance(req.json, dict) else {}
+        if body.get("type") != "web_hook" or not body.get("id"):
+            return _json(400, _api_error(400, "invalid", "Invalid channel."))
+        address = str(body.get("address", ""))
+        if not address.startswith("https://"):
+            return _json(
+                400, _api_error(400, "push.webhookUrlNotHttps", "WebHook callback must be HTTPS")
+            )
+        lifetime = self.channel_lifetime
+        ttl = (body.get("params") or {}).get("ttl")
+        if ttl:
+            lifetime = min(lifetime, timedelta(seconds=int(ttl)))
+        expires = datetime.now(UTC) + lifetime
+        channel = {
+            "kind": "api#channel",
+            "id": body["id"],
+            "resourceId": secrets.token_hex(8),
+            "resourceUri": f"{self.api_endpoint}calendars/{calendar_id}/events",
+            "token": body.get("token", ""),
+            "address": address,
+            "calendar_id": calendar_id,
+            "expiration": str(int(expires.timestamp() * 1000)),
+            "stopped": False,
+        }
+        self.channels[body["id"]] = channel
+        return _json(
+            200,
+            {
+                k: channel[k]
+                for k in ("kind", "id", "resourceId", "resourceUri", "token", "expiration")
+            },
+        )
+
+    def _channels_stop(self, req: _Request) -> _Response:
+        body = req.json if isinstance(req.json, dict) else {}
+        channel = self.channels.get(str(body.get("id", "")))
+        if channel is None or channel["resourceId"] != body.get("resourceId"):
+            return _json(404, _api_error(404, "notFound", "Channel not found"))
+        channel["stopped"] = True
+        return _Response(204, {}, b"")
 
     def _events_list(self, req: _Request) -> _Response:
         """events.list with timeMin/timeMax, pages (maxResults, pageToken) and sync tokens: a
@@ -922,6 +979,10 @@ def _endpoint_of(method: str, path: str) -> str | None:
         return "freeBusy"
     if rest == ["users", "me", "calendarList"] and method == "GET":
         return "calendarList"
+    if rest == ["channels", "stop"] and method == "POST":
+        return "channels.stop"
+    if len(rest) == 4 and rest[0] == "calendars" and rest[2:] == ["events", "watch"]:
+        return "events.watch" if method == "POST" else None
     if len(rest) == 3 and rest[0] == "calendars" and rest[2] == "events":
         return {"POST": "events.insert", "GET": "events.list"}.get(method)
     if len(rest) == 4 and rest[0] == "calendars" and rest[2] == "events" and method == "DELETE":

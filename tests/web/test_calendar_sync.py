@@ -591,3 +591,72 @@ def test_two_workers_on_postgresql_claim_different_calendars_side_by_side(
         first.close()
         second.close()
     runtime.engine.dispose()
+
+
+def test_google_push_channels_with_an_https_base_url_queue_a_sync_and_are_renewed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from web.app import create_app
+
+    with FakeGoogle(account_email="olivia@example.com") as fake:
+        monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
+        monkeypatch.setenv("MEETAGAIN_GOOGLE_CLIENT_SECRET", fake.client_secret)
+        config = make_config(
+            tmp_path,
+            f"sqlite:///{tmp_path / 'p.db'}",
+            google=fake.google_config_section(),
+            web={"base_url": "https://meet.example.org", "instance_path": str(tmp_path / "i")},
+        )
+        create_secret(ensure_instance(config.instance_dir))
+        runtime = Runtime(config)
+        runtime.upgrade_database()
+        owner = make_owner(runtime)
+        cal = GoogleBackend(fake).add_row(runtime, owner)
+        assert synced(runtime, cal) == []
+        [channel] = fake.channels.values()
+        assert channel["address"] == "https://meet.example.org/calendars/google/push"
+        client = create_app(runtime=runtime).test_client()
+
+        def notify(token: str, state: str = "exists") -> int:
+            return client.post(
+                "/calendars/google/push",
+                headers={
+                    "X-Goog-Channel-ID": channel["id"],
+                    "X-Goog-Channel-Token": token,
+                    "X-Goog-Resource-ID": channel["resourceId"],
+                    "X-Goog-Resource-State": state,
+                },
+            ).status_code
+
+        assert notify("forged") == 404
+        assert run_due(runtime).synced == 0  # nothing queued by a forged notification
+        fake.put_event(fake.account_email, "new", at(0, 9), at(0, 10))
+        assert notify(channel["token"]) == 204
+        assert run_due(runtime).synced == 1  # the push queued it: read at the next pass
+        assert busy(runtime, cal) == [(at(0, 9), at(0, 10))]
+        assert len(fake.channels) == 1  # still valid for days: not renewed
+        with transaction(runtime.sessions) as session:
+            state = session.get(models.CalendarSync, cal)
+            assert state is not None
+            state.channel_expires_at = datetime.now(UTC) + timedelta(hours=2)
+        assert synced(runtime, cal) == [(at(0, 9), at(0, 10))]
+        assert len(fake.channels) == 2 and channel["stopped"]  # renewed before it expired
+
+
+def test_without_an_https_base_url_there_is_no_push_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeGoogle(account_email="olivia@example.com") as fake:
+        backend = GoogleBackend(fake)
+        monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
+        monkeypatch.setenv("MEETAGAIN_GOOGLE_CLIENT_SECRET", fake.client_secret)
+        config = make_config(
+            tmp_path, f"sqlite:///{tmp_path / 'h.db'}", google=fake.google_config_section()
+        )
+        create_secret(ensure_instance(config.instance_dir))
+        runtime = Runtime(config)
+        runtime.upgrade_database()
+        cal = backend.add_row(runtime, make_owner(runtime))
+        backend.create("x", at(0, 9), at(0, 10))
+        assert synced(runtime, cal) == [(at(0, 9), at(0, 10))]  # polling alone
+        assert fake.requests_to("events.watch") == [] and fake.channels == {}

@@ -429,6 +429,30 @@ def google_refresh() -> Response:
     return _back()
 
 
+@bp.post("/google/push")
+def google_push() -> tuple[str, int]:
+    """Google's push notification (events.watch): the calendar is read at the next pass.
+
+    Public, without CSRF: it is verified by the channel token Google sends back.
+    """
+    from web.services.calendar_sync import push_received
+
+    ok = push_received(
+        runtime(),
+        request.headers.get("X-Goog-Channel-ID", ""),
+        request.headers.get("X-Goog-Channel-Token", ""),
+        request.headers.get("X-Goog-Resource-State", ""),
+    )
+    return ("", 204) if ok else ("unknown channel", 404)
+
+
+@bp.record_once
+def _exempt_push(state: Any) -> None:
+    csrf = state.app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(google_push)
+
+
 @bp.post("/google/disconnect")
 @login_required
 def google_disconnect() -> Response:

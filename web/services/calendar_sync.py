@@ -4,7 +4,10 @@ time read from the store. No Flask here: the web app, the CLI and the worker cal
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -199,6 +202,7 @@ def sync_calendar(
     next_at = now + interval_of(runtime.config)
     error = problem if "(password_env)" in problem else ""
     result = None
+    source: Any = None
     if not error:
         try:
             source = open_row(runtime, row, zone=zone, me=me)
@@ -226,7 +230,76 @@ def sync_calendar(
         if stored is not None:  # what the app's list shows as "last read"
             stored.last_read_at = now
             stored.last_error = ""
+    if row.kind == "google" and push_enabled(runtime.config):
+        _renew_channel(runtime, calendar_id, source, now=now)
     return ""
+
+
+# --- Google push channels ---------------------------------------------------------------------
+
+PUSH_PATH = "/calendars/google/push"
+
+
+def push_enabled(config: Config) -> bool:
+    """Push channels need an address Google can reach over https: `[web] base_url`."""
+    return config.web.base_url.startswith("https://")
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _renew_channel(runtime: Runtime, calendar_id: int, source: Any, *, now: datetime) -> None:
+    """Open a push channel for a Google calendar, or a new one shortly before the old expires;
+    failures are logged (polling goes on)."""
+    from integrations.calendars.sync import RENEW_BEFORE, stop_google_channel, watch_google
+
+    with transaction(runtime.sessions) as session:
+        state = session.get(models.CalendarSync, calendar_id)
+        if state is None:
+            return
+        expires = state.channel_expires_at
+        if state.channel_id and expires is not None and expires - now > RENEW_BEFORE:
+            return
+        old = (state.channel_id, state.channel_resource_id)
+    token = secrets.token_urlsafe(32)
+    address = runtime.config.web.base_url.rstrip("/") + PUSH_PATH
+    try:
+        channel = watch_google(
+            source, address=address, channel_id=secrets.token_hex(16), token=token
+        )
+    except CalendarError as exc:
+        log.warning("push channel for calendar %s: %s", calendar_id, exc)
+        return
+    with transaction(runtime.sessions, immediate=True) as session:
+        state = session.get(models.CalendarSync, calendar_id)
+        if state is None:
+            return
+        state.channel_id = channel.id
+        state.channel_resource_id = channel.resource_id
+        state.channel_token_hash = _token_hash(token)
+        state.channel_expires_at = channel.expires_at
+    if old[0]:
+        try:
+            stop_google_channel(source, *old)
+        except CalendarError as exc:  # it expires by itself anyway
+            log.info("stopping push channel %s: %s", old[0], exc)
+
+
+def push_received(runtime: Runtime, channel_id: str, token: str, resource_state: str) -> bool:
+    """A notification from Google: True (and the calendar queued for its next sync) when the
+    channel is ours and the token matches; "sync" (the channel's first message) queues nothing."""
+    if not channel_id or not token:
+        return False
+    with transaction(runtime.sessions) as session:
+        state = session.scalar(
+            select(models.CalendarSync).where(models.CalendarSync.channel_id == channel_id)
+        )
+        if state is None or not hmac.compare_digest(state.channel_token_hash, _token_hash(token)):
+            return False
+        if resource_state != "sync":
+            calendar_store.queue(session, state.calendar_id, _now())
+    return True
 
 
 def _log_meetings(
@@ -286,9 +359,7 @@ def ensure_states(runtime: Runtime, *, now: datetime | None = None) -> None:
     with transaction(runtime.sessions) as session:
         missing = session.execute(
             select(models.Calendar.id, models.Calendar.user_id)
-            .outerjoin(
-                models.CalendarSync, models.CalendarSync.calendar_id == models.Calendar.id
-            )
+            .outerjoin(models.CalendarSync, models.CalendarSync.calendar_id == models.Calendar.id)
             .where(models.CalendarSync.calendar_id.is_(None))
         ).all()
         for calendar_id, user_id in missing:
@@ -308,9 +379,7 @@ def sync_user(
     with transaction(runtime.sessions) as session:
         rows = session.execute(
             select(models.Calendar.id, models.CalendarSync.next_sync_at)
-            .outerjoin(
-                models.CalendarSync, models.CalendarSync.calendar_id == models.Calendar.id
-            )
+            .outerjoin(models.CalendarSync, models.CalendarSync.calendar_id == models.Calendar.id)
             .where(models.Calendar.user_id == user_id)
         ).all()
     errors = []
@@ -334,7 +403,7 @@ def before_reading(runtime: Runtime, user_id: int) -> list[str]:
 def look_for_meetings(
     runtime: Runtime, user_id: int, *, now: datetime | None = None, days: int = PAST_DAYS
 ) -> tuple[int, list[str]]:
-    """"Look for past meetings": read the user's calendars now, then log the meetings of the
+    """ "Look for past meetings": read the user's calendars now, then log the meetings of the
     last `days` days found in them. Returns (new, errors)."""
     now = now or _now()
     errors = sync_user(runtime, user_id, stale_only=False, meetings=False, now=now)
@@ -342,7 +411,7 @@ def look_for_meetings(
 
 
 def queue_sync(runtime: Runtime, calendar_id: int) -> None:
-    """"Read now": the next pass of the sync loop reads this calendar."""
+    """ "Read now": the next pass of the sync loop reads this calendar."""
     now = _now()
     with transaction(runtime.sessions) as session:
         row = session.get(models.Calendar, calendar_id)

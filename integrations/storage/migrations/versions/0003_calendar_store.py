@@ -37,6 +37,10 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.String(length=100), nullable=False),
         sa.Column("covers_start", sa.DateTime(timezone=True), nullable=True),
         sa.Column("covers_end", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("channel_id", sa.String(length=200), nullable=False, server_default=""),
+        sa.Column("channel_resource_id", sa.String(length=500), nullable=False, server_default=""),
+        sa.Column("channel_token_hash", sa.String(length=64), nullable=False, server_default=""),
+        sa.Column("channel_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["calendar_id"], ["calendars.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("calendar_id"),
@@ -44,6 +48,7 @@ def upgrade() -> None:
     with op.batch_alter_table("calendar_sync", schema=None) as batch_op:
         batch_op.create_index("ix_calendar_sync_user_id", ["user_id"], unique=False)
         batch_op.create_index("ix_calendar_sync_next_sync_at", ["next_sync_at"], unique=False)
+        batch_op.create_index("ix_calendar_sync_channel_id", ["channel_id"], unique=False)
     op.create_table(
         "calendar_occurrences",
         sa.Column("id", sa.Integer(), nullable=False),
