@@ -5,7 +5,8 @@
 - ICS feeds: a conditional GET (ETag / Last-Modified), then a hash of the content: unchanged
   bytes are not parsed again.
 - Local and uploaded files: a hash of the content (an upload is parsed once).
-- CalDAV: a time-range query over the horizon; unchanged objects (same hash) are not parsed.
+- CalDAV: the collection's sync token (RFC 6578) first: unchanged, nothing more is asked; else a
+  time-range query over the horizon, and unchanged objects (same hash) are not parsed.
 
 `sync_source` does the network I/O and parsing and returns what to store; it holds no lock and
 knows no database. The caller (the sync service) writes the result in one short transaction.
@@ -209,6 +210,9 @@ def _sync_caldav(
     me: Sequence[str],
     limits: ParseLimits,
 ) -> SyncResult:
+    token = _collection_token(source)
+    if token and token == state.sync_token and _covers(state, span):
+        return SyncResult(state, UNCHANGED, requests=1)  # nothing changed in the collection
     objects = source.fetch(span.wanted)
     total = sum(len(data) for _, data in objects)
     if total > limits.max_bytes:
@@ -230,8 +234,21 @@ def _sync_caldav(
         found.extend(occs)
         warnings.extend(notes)
     found.sort(key=lambda o: (o.start, o.end, o.uid))
-    new = SyncState(content_hash=content, covers=span.wanted)
-    return SyncResult(new, REPLACE, tuple(found), warnings=tuple(warnings), requests=1)
+    new = SyncState(sync_token=token, content_hash=content, covers=span.wanted)
+    return SyncResult(new, REPLACE, tuple(found), warnings=tuple(warnings), requests=2)
+
+
+def _collection_token(source: Any) -> str:
+    """The collection's DAV:sync-token (RFC 6578), which changes whenever anything in it does;
+    "" when the server keeps none (then the objects are fetched and hashed every time)."""
+    from caldav.elements import dav
+
+    from integrations.calendars.caldav_source import _client, _guard
+
+    with _client(source.url, source.username, source.password, source.timeout) as client:
+        calendar = client.calendar(url=source.url)
+        token = _guard(source.url, lambda: calendar.get_property(dav.SyncToken()))
+    return str(token or "")
 
 
 # --- Google ------------------------------------------------------------------------------------

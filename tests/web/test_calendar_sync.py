@@ -151,7 +151,8 @@ class CalDavBackend(IcsEvents):
         with transaction(self.runtime.sessions) as session:
             state = session.get(models.CalendarSync, self.row)
             assert state is not None
-            state.content_hash = ""
+            assert state.sync_token  # Radicale keeps a collection sync token (RFC 6578)
+            state.content_hash = state.sync_token = ""
 
     def _location(self, url: str) -> None:
         assert self.runtime is not None
