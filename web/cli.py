@@ -67,6 +67,7 @@ class State:
         self.user = user
         self._runtime: Any = None
         self._config: Any = None
+        self._owner: int | None = None
 
     @property
     def config(self) -> Any:
@@ -90,8 +91,9 @@ class State:
         return self._runtime
 
     def owner_id(self, *, create: bool = False) -> int:
-        owner: int = self.runtime.owner_id(self.user, create=create)
-        return owner
+        if self._owner is None or create:
+            self._owner = int(self.runtime.owner_id(self.user, create=create))
+        return self._owner
 
 
 pass_state = click.make_pass_decorator(State)
