@@ -661,3 +661,19 @@ def test_without_an_https_base_url_there_is_no_push_channel(
         backend.create("x", at(0, 9), at(0, 10))
         assert synced(runtime, cal) == [(at(0, 9), at(0, 10))]  # polling alone
         assert fake.requests_to("events.watch") == [] and fake.channels == {}
+
+
+def test_an_event_skipped_when_read_is_shown_by_the_calendars_name(
+    site: Web, owner: int, sqlite_runtime: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "private" / "upload-3f9a.ics"
+    path.parent.mkdir()
+    path.write_bytes(
+        (Path(__file__).parent.parent / "data" / "ics" / "malformed_event.ics").read_bytes()
+    )
+    cal = _add(sqlite_runtime, owner, kind="ics", location=str(path), name="Work")
+    assert sync_calendar(sqlite_runtime, cal) == ""
+    page = text(site.get(f"/calendars/{cal}"))
+    assert "Skipped when read" in page and "Work: skipped event UID" in page
+    dashboard = text(site.get("/"))
+    assert "Work: skipped event UID" in dashboard and "upload-3f9a" not in dashboard

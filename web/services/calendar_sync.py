@@ -469,6 +469,7 @@ def read_busy(
             )
         if now - s.last_synced_at > limit:
             stale.append(s.name)
+        warnings.extend(w for w in s.warnings.splitlines() if w)  # events skipped when read
     if not statuses and not names:
         warnings.append("No calendar connected: every window counts as free")
     intervals = calendar_store.busy(session, user.id, interval, [s.calendar_id for s in chosen])
