@@ -152,6 +152,18 @@ def queue(session: Session, calendar_id: int, now: datetime) -> None:
     )
 
 
+def _due(now: datetime) -> Any:
+    return (SYNC.c.next_sync_at <= now) & (
+        SYNC.c.claimed_until.is_(None) | (SYNC.c.claimed_until < now)
+    )
+
+
+def any_due(session: Session, *, now: datetime) -> bool:
+    """Whether some calendar's sync is due (a read: no lock)."""
+    found = session.connection().execute(select(SYNC.c.calendar_id).where(_due(now)).limit(1))
+    return found.first() is not None
+
+
 def claim_due(session: Session, *, now: datetime, lease: timedelta, limit: int) -> list[int]:
     """Claim up to `limit` calendars whose sync is due and not held by another worker.
 
@@ -160,10 +172,7 @@ def claim_due(session: Session, *, now: datetime, lease: timedelta, limit: int) 
     """
     query = (
         select(SYNC.c.calendar_id)
-        .where(
-            SYNC.c.next_sync_at <= now,
-            (SYNC.c.claimed_until.is_(None)) | (SYNC.c.claimed_until < now),
-        )
+        .where(_due(now))
         .order_by(SYNC.c.next_sync_at, SYNC.c.calendar_id)
         .limit(limit)
         .with_for_update(skip_locked=True)

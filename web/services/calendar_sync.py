@@ -341,6 +341,9 @@ def run_due(runtime: Runtime, *, now: datetime | None = None, limit: int = 10) -
     now = now or _now()
     stats = SyncStats()
     ensure_states(runtime, now=now)  # calendars added since (app, Google's list) are due
+    with transaction(runtime.sessions) as session:
+        if not calendar_store.any_due(session, now=now):
+            return stats  # the common case: no write lock taken
     with transaction(runtime.sessions, immediate=True) as session:
         ids = calendar_store.claim_due(session, now=now, lease=LEASE, limit=limit)
     for calendar_id in ids:
