@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from integrations.calendars.errors import CalendarError
 from integrations.calendars.events import ParseLimits
 from integrations.calendars.registry import GoogleAccess, StoredCalendar, from_config, open_source
-from integrations.calendars.sync import PAST_DAYS, SyncStats, horizon, sync_source
+from integrations.calendars.sync import PAST_DAYS, SyncStats, horizon, named, sync_source
 from integrations.config import Config, with_user_settings
 from integrations.storage import calendar_store, models
 from integrations.storage.db import transaction
@@ -146,6 +146,7 @@ def refresh_config_calendars(runtime: Runtime) -> int:
                     receives_events=False,
                     created_at=now,
                     origin="config",
+                    last_error="",
                 )
                 session.add(row)
             changed = (row.kind, row.location, row.username, row.external_id) != (
@@ -158,7 +159,10 @@ def refresh_config_calendars(runtime: Runtime) -> int:
             row.external_id = cal.external_id
             if cal.password or not found.problem:
                 row.secret_encrypted = secret
-            row.last_error = found.problem
+            if found.problem:
+                row.last_error = found.problem
+            elif "(password_env)" in (row.last_error or ""):  # fixed since: the sync says the rest
+                row.last_error = ""
             session.flush()
             calendar_store.ensure_state(session, row.id, owner.id, now)
             if changed:
@@ -211,7 +215,8 @@ def sync_calendar(
             error = str(exc)
         except Exception as exc:  # an adapter's surprise: recorded on the calendar, named
             log.warning("sync of calendar %s failed: %s", calendar_id, exc.__class__.__name__)
-            error = f"{row.name}: {exc.__class__.__name__}: {exc}"
+            error = f"{exc.__class__.__name__}: {exc}"
+            error = named(error, source) if source is not None else f"{row.name}: {error}"
     with transaction(runtime.sessions, immediate=True) as session:
         if session.get(models.Calendar, calendar_id) is None:
             return "gone"
