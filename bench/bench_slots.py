@@ -127,3 +127,41 @@ def run(report: Report) -> None:
         target="informational",
     )
     report.note(f"best of {REPEAT} (warm: {REPEAT + 2}); no-database peak {nodb_mb:.0f} MB")
+    _from_the_store(report, work, paths, env, base_s)
+
+
+def _from_the_store(
+    report: Report, work: Path, paths: list[Path], env: dict[str, str], base_s: float
+) -> None:
+    """`meetagain slots` without --calendar: the same 5 calendars as [[calendars]] of the config,
+    synced once into the calendar store, then read from it (8 weeks from today)."""
+    folder = work / "store"
+    folder.mkdir()
+    entries = "".join(
+        f'[[calendars]]\nname = "Calendar {n + 1}"\nkind = "ics"\npath = "{p}"\n\n'
+        for n, p in enumerate(paths)
+    )
+    # The store reaches the planning horizon plus 30 days ahead: 8 weeks need 28 + 30 days.
+    (folder / "config.toml").write_text(
+        f"[scheduling]\nhorizon_days = 28\n\n{entries}", encoding="utf-8"
+    )
+    _best(meetagain_argv("init"), folder, env, 1)
+    window = ["--days", "56", "--format", "json"]
+    first_s, _, first_out = _best(meetagain_argv("slots", *window), folder, env, 1)
+    store_s, store_mb, store_out = _best(meetagain_argv("slots", *window), folder, env, REPEAT + 2)
+    files = [a for p in paths for a in ("--calendar", str(p))]
+    _, _, parsed_out = _best(meetagain_argv("slots", *files, *window), folder, env, 1)
+    if not (store_out == first_out == parsed_out):
+        raise BenchError("`meetagain slots` from the store printed other slots than from the files")
+    report.note(
+        f"first run (syncs the 5 calendars into the store): {first_s:.2f} s; "
+        f"from the store, peak {store_mb:.0f} MB"
+    )
+    report.figure(
+        "slots 8 weeks from the store",
+        store_s,
+        "s",
+        baseline_name="parse only (icalendar)",
+        baseline_value=base_s,
+        target="<= 0.1x",
+    )

@@ -94,6 +94,16 @@ class GoogleConfig:
 
 
 @dataclass(frozen=True)
+class SyncConfig:
+    """How calendars are synced into the store, and the limits of one ICS parse."""
+
+    interval_minutes: int = 10
+    ics_max_bytes: int = 20 * 1024 * 1024
+    ics_max_components: int = 100_000
+    ics_max_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class DatabaseConfig:
     url: str = ""  # empty: SQLite file in the instance folder
 
@@ -126,6 +136,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     web: WebConfig = field(default_factory=WebConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
     source: str = "<defaults>"
     base_dir: str = "."
 
@@ -273,6 +284,7 @@ _SECTIONS = {
     "database",
     "web",
     "security",
+    "sync",
 }
 
 
@@ -304,6 +316,7 @@ def _build(data: dict[str, Any], source: str, base_dir: str) -> Config:
         database=_database(_Reader(source, "database", data.get("database", {}))),
         web=_web(_Reader(source, "web", data.get("web", {}))),
         security=_security(_Reader(source, "security", data.get("security", {}))),
+        sync=_sync(_Reader(source, "sync", data.get("sync", {}))),
         source=source,
         base_dir=base_dir,
     )
@@ -545,6 +558,18 @@ def _security(r: _Reader) -> SecurityConfig:
     )
     r.finish()
     return security
+
+
+def _sync(r: _Reader) -> SyncConfig:
+    d = SyncConfig()
+    sync = SyncConfig(
+        interval_minutes=r.positive_int("interval_minutes", d.interval_minutes, 1),
+        ics_max_bytes=r.positive_int("ics_max_bytes", d.ics_max_bytes, 1024),
+        ics_max_components=r.positive_int("ics_max_components", d.ics_max_components, 1),
+        ics_max_seconds=_seconds(r, "ics_max_seconds", d.ics_max_seconds),
+    )
+    r.finish()
+    return sync
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

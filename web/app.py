@@ -56,10 +56,13 @@ def create_app(
     for module in (setup, auth_bp, dashboard, contacts, calendars, settings):
         app.register_blueprint(module.bp)
     _register_invites(app)
-    if adapters.get("drain_outbox"):  # `make run`: send queued mail from this process (INVITES)
+    drain, sync = bool(adapters.get("drain_outbox")), bool(adapters.get("sync_calendars"))
+    if drain or sync:  # `meetagain serve`: send mail and sync calendars from this process
         from web.services.outbox_worker import OutboxThread
 
-        app.extensions["meetagain.outbox"] = OutboxThread(runtime, adapters.get("mailer")).start()
+        app.extensions["meetagain.outbox"] = OutboxThread(
+            runtime, adapters.get("mailer"), drain_outbox=drain, sync_calendars=sync
+        ).start()
     _register_context(app)
     _register_errors(app)
     _register_headers(app)

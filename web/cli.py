@@ -30,7 +30,7 @@ LAZY_HELP: dict[str, str] = {
     "due": "Who is due for a coffee, and why.",
     "plan": "This week's proposals: contacts paired with free times.",
     "invites": "Create coffee invites.",
-    "worker": "Send queued mail and calendar writes (the outbox).",
+    "worker": "Send queued mail and calendar writes, and sync calendars.",
     "password": "Set an account's password (a forgotten one).",
 }
 
@@ -67,6 +67,7 @@ class State:
         self.user = user
         self._runtime: Any = None
         self._config: Any = None
+        self._owner: int | None = None
 
     @property
     def config(self) -> Any:
@@ -90,8 +91,9 @@ class State:
         return self._runtime
 
     def owner_id(self, *, create: bool = False) -> int:
-        owner: int = self.runtime.owner_id(self.user, create=create)
-        return owner
+        if self._owner is None or create:
+            self._owner = int(self.runtime.owner_id(self.user, create=create))
+        return self._owner
 
 
 pass_state = click.make_pass_decorator(State)
@@ -174,8 +176,14 @@ def demo(state: State, today: Any) -> None:
     default=False,
     help="Send queued mail from inside the server process (the demo does).",
 )
+@click.option(
+    "--sync-calendars/--no-sync-calendars",
+    default=True,
+    show_default=True,
+    help="Sync calendars into the store from inside the server process (else run `worker`).",
+)
 @pass_state
-def serve(state: State, host: str, port: int, drain_outbox: bool) -> None:
+def serve(state: State, host: str, port: int, drain_outbox: bool, sync_calendars: bool) -> None:
     """Run the development server."""
     from web.app import create_app
 
@@ -185,7 +193,7 @@ def serve(state: State, host: str, port: int, drain_outbox: bool) -> None:
     if port:
         _check_port_free(host, port)
         runtime = _served_at(runtime, host, port)
-    app = create_app(runtime=runtime, drain_outbox=drain_outbox)
+    app = create_app(runtime=runtime, drain_outbox=drain_outbox, sync_calendars=sync_calendars)
     if port:  # with --port 0 the server picks one and prints it itself
         click.echo(f"meetagain on http://{host}:{port}/")
     app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)

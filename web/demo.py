@@ -439,23 +439,27 @@ def load_demo(runtime: Runtime, user_id: int, today: date | None = None) -> str:
             )
         )
         if cal is None:
-            session.add(
-                models.Calendar(
-                    user_id=user_id,
-                    name=DEMO_CALENDAR_NAME,
-                    kind="ics",
-                    location=str(ics_path.resolve()),
-                    counts_as_busy=True,
-                    receives_events=False,
-                    last_error="",
-                    created_at=now,
-                )
+            cal = models.Calendar(
+                user_id=user_id,
+                name=DEMO_CALENDAR_NAME,
+                kind="ics",
+                location=str(ics_path.resolve()),
+                counts_as_busy=True,
+                receives_events=False,
+                last_error="",
+                created_at=now,
             )
+            session.add(cal)
+            session.flush()
+        calendar_id = cal.id
         repo = ContactRepository(session, user_id)
         for contact in demo_contacts(today):
             if repo.row_by_email(contact.emails[0]) is None:
                 repo.add(contact, interaction_source="demo")
                 added += 1
+    from web.services.calendar_sync import sync_calendar
+
+    sync_calendar(runtime, calendar_id)  # the calendar file was just (re)written
     total = len(_PEOPLE)
     return (
         f"demo calendar written to {ics_path}; contacts: {added} added, "

@@ -1,7 +1,8 @@
 """Past meetings with contacts, found in the owner's calendars, become unconfirmed interactions.
 
-An event counts when it has ended, is not cancelled, the owner did not decline it, and one of its
-attendees (or its organizer) has a contact's email. Each occurrence is logged once per contact
+Read from the calendar store, so every kind of calendar counts (ICS, CalDAV, Google). An
+occurrence counts when it has ended, is not cancelled, the owner did not decline it, and one of
+its attendees (or its organizer) has a contact's email. Each occurrence is logged once per contact
 as a "meeting" with source "calendar", `confirmed = False` (the user confirms in bulk), and
 `external_id = "<UID>/<YYYY-MM-DD>"`, so reading the calendar again never duplicates it, and an
 occurrence the user rejected stays rejected.
@@ -9,16 +10,15 @@ occurrence the user rejected stays rejected.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from integrations.calendars.errors import CalendarError
 from integrations.storage import models
 
 
@@ -28,96 +28,6 @@ class Attendance:
     on: date
     summary: str
     emails: tuple[str, ...]  # lowercased attendee and organizer addresses, without the owner's
-
-
-def _address(value: Any) -> str:
-    text = str(value).strip()
-    if text.lower().startswith("mailto:"):
-        text = text[7:]
-    return text.strip().lower()
-
-
-def _as_datetime(value: date | datetime, zone: ZoneInfo) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=zone)
-    return datetime(value.year, value.month, value.day, tzinfo=zone)
-
-
-def attended(
-    data: bytes,
-    *,
-    start: date,
-    end: date,
-    zone: ZoneInfo,
-    now: datetime,
-    me: Sequence[str] = (),
-    source: str = "calendar",
-) -> list[Attendance]:
-    """Occurrences between `start` and `end` (dates in `zone`) that ended before `now`."""
-    import recurring_ical_events
-
-    from integrations.calendars.ics_zones import apply_own_zones, library_warnings, read_calendars
-
-    # Read as parse_busy reads (each calendar with its own time zones); the library's warnings
-    # are not shown here, only kept from being printed raw.
-    with library_warnings(source, []):
-        try:
-            calendars = read_calendars(data)
-        except Exception:  # icalendar raises ValueError and friends on broken input
-            raise CalendarError(f"{source}: not a readable calendar") from None
-        if len(calendars) != 1 or calendars[0].name != "VCALENDAR":
-            raise CalendarError(f"{source}: not a readable calendar (expected one VCALENDAR)")
-        calendar = calendars[0]
-        apply_own_zones(calendar, zone, _as_datetime(start, zone))
-        try:
-            events = recurring_ical_events.of(calendar).between(start, end + timedelta(days=1))
-        except Exception as exc:
-            raise CalendarError(f"{source}: cannot expand events: {exc}") from None
-    owners = {m.strip().lower() for m in me}
-    result: list[Attendance] = []
-    for event in events:
-        if str(event.get("STATUS", "")).upper() == "CANCELLED":
-            continue
-        attendees = event.get("ATTENDEE", [])
-        if not isinstance(attendees, list):
-            attendees = [attendees]
-        emails: list[str] = []
-        declined = False
-        for attendee in attendees:
-            address = _address(attendee)
-            partstat = str(getattr(attendee, "params", {}).get("PARTSTAT", "")).upper()
-            if address in owners:
-                declined = declined or partstat == "DECLINED"
-            elif address and partstat != "DECLINED":
-                emails.append(address)
-        organizer = event.get("ORGANIZER")
-        if organizer is not None:
-            address = _address(organizer)
-            if address and address not in owners:
-                emails.append(address)
-        if declined or not emails:
-            continue
-        begin = event.get("DTSTART")
-        finish = event.get("DTEND") or begin
-        if begin is None:
-            continue
-        begin_at = _as_datetime(begin.dt, zone)
-        end_at = _as_datetime(finish.dt, zone) if finish is not None else begin_at
-        if end_at > now:
-            continue
-        day = begin_at.astimezone(zone).date()
-        if not start <= day <= end:
-            continue
-        result.append(
-            Attendance(
-                uid=str(event.get("UID", "")) or f"{source}-{begin_at.isoformat()}",
-                on=day,
-                summary=str(event.get("SUMMARY", "")),
-                emails=tuple(dict.fromkeys(emails)),
-            )
-        )
-    result.sort(key=lambda a: (a.on, a.uid))
-    return result
 
 
 def log_attendance(session: Session, user_id: int, found: Iterable[Attendance]) -> int:
@@ -162,3 +72,22 @@ def log_attendance(session: Session, user_id: int, found: Iterable[Attendance]) 
     if rows:
         conn.execute(insert(table), rows)
     return len(rows)
+
+
+def from_occurrences(found: Iterable[Any], *, zone: ZoneInfo) -> list[Attendance]:
+    """Past meetings among stored occurrences (any kind of calendar): those with attendees.
+
+    The store keeps declined and cancelled events as not busy; those are no meetings either.
+    """
+    result = [
+        Attendance(
+            uid=o.uid or o.key or o.start.isoformat(),
+            on=o.start.astimezone(zone).date(),
+            summary=o.summary,
+            emails=tuple(o.attendees),
+        )
+        for o in found
+        if o.busy and o.attendees
+    ]
+    result.sort(key=lambda a: (a.on, a.uid))
+    return result

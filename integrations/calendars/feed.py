@@ -188,6 +188,11 @@ class IcsFeedSource:
             raise CalendarError(f"{self.name}: the server answered 304 Not Modified to a plain GET")
         return body
 
+    def fetch_if_changed(self, etag: str, last_modified: str) -> tuple[bytes | None, str, str]:
+        """A conditional GET for the sync: (None, etag, lm) when unchanged (304), else
+        (body, etag, lm), with the same limits as `busy`."""
+        return self._fetch(etag, last_modified)
+
     def _parse(self, body: bytes, interval: Interval) -> BusyReport:
         from integrations.calendars.ics import parse_busy
 

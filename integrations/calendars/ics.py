@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,9 +58,42 @@ def parse_busy(
     parsed at all; a malformed event inside a good calendar is skipped with a warning. Messages
     never quote the file's bytes. Each calendar is read with its own VTIMEZONEs (ics_zones).
     """
+    found, warnings = expand_calendar(data, interval, zone=zone, me=me, source=source)
+    busy = [Interval(o.start, o.end) for o in found if o.blocks]
+    return BusyReport(intervals=tuple(merge(busy)), warnings=tuple(warnings))
+
+
+class Expanded:
+    """One occurrence overlapping the asked interval: its component (None for a VFREEBUSY
+    period), aware instants, and whether it blocks the owner."""
+
+    __slots__ = ("component", "start", "end", "blocks")
+
+    def __init__(self, component: Any, start: datetime, end: datetime, blocks: bool) -> None:
+        self.component = component
+        self.start = start
+        self.end = end
+        self.blocks = blocks
+
+
+def expand_calendar(
+    data: bytes,
+    interval: Interval,
+    *,
+    zone: ZoneInfo,
+    me: Sequence[str] = (),
+    source: str = "",
+    check: Callable[[], None] | None = None,
+) -> tuple[list[Expanded], list[str]]:
+    """Every occurrence of `data` overlapping `interval` (busy or not), and warnings.
+
+    The one reading of an ICS calendar: `parse_busy` and the calendar store both use it.
+    `check` is called between steps (a deadline: it raises to stop a parse that takes too long).
+    """
     import x_wr_timezone
 
     label = source or "calendar"
+    check = check or _no_check
     if not data.strip():
         raise CalendarError(f"{label}: empty file, not an iCalendar (expected BEGIN:VCALENDAR)")
     encoding = _wide_encoding(data)
@@ -71,7 +104,7 @@ def parse_busy(
         )
     selected, offsets = _select_events(data, interval)
     warnings: list[str] = []
-    busy: list[Interval] = []
+    found: list[Expanded] = []
     me_set = {_address(m) for m in me if m}
     with library_warnings(label, warnings):
         try:
@@ -81,6 +114,7 @@ def parse_busy(
         if not calendars or calendars[0].name != "VCALENDAR":
             problem = _find_structural_problem(data) or "not an iCalendar file (no BEGIN:VCALENDAR)"
             raise CalendarError(f"{label}: {problem}")
+        check()
         index = 0
         for cal in calendars:
             vevents = [c for c in cal.subcomponents if c.name == "VEVENT"]
@@ -96,9 +130,16 @@ def parse_busy(
             # Applied once: recurring-ical-events would apply it again (undoing the UTC below).
             cal.pop("X-WR-TIMEZONE", None)
             _single_events_in_utc(cal)
-            busy.extend(_expand(cal, interval, zone, me_set, label, warnings, data))
-            busy.extend(_freebusy(cal, interval, zone))
-    return BusyReport(intervals=tuple(merge(busy)), warnings=tuple(warnings))
+            check()
+            found.extend(_expand(cal, interval, zone, me_set, label, warnings, data, check))
+            found.extend(
+                Expanded(None, s.start, s.end, True) for s in _freebusy(cal, interval, zone)
+            )
+    return found, warnings
+
+
+def _no_check() -> None:
+    return None
 
 
 def _wide_encoding(data: bytes) -> str:
@@ -422,7 +463,8 @@ def _expand(
     label: str,
     warnings: list[str],
     data: bytes = b"",
-) -> list[Interval]:
+    check: Callable[[], None] = _no_check,
+) -> list[Expanded]:
     import recurring_ical_events
 
     # Naive bounds with a margin: floating and all-day times are compared as wall times by the
@@ -433,10 +475,11 @@ def _expand(
         occurrences = list(recurring_ical_events.of(cal).between(lo, hi))
     except Exception:
         occurrences = _expand_per_series(cal, lo, hi, label, warnings, data)
-    busy: list[Interval] = []
-    for occ in occurrences:
-        if not _blocks(occ, me):
-            continue
+    check()
+    found: list[Expanded] = []
+    for count, occ in enumerate(occurrences):
+        if count % 1000 == 999:
+            check()
         try:
             start = to_aware(occ.start, zone)
             end = _occurrence_end(occ, zone)
@@ -444,8 +487,8 @@ def _expand(
             warnings.append(f"{label}: skipped an instance of {_uid(occ)}: {exc}")
             continue
         if end > start and start < interval.end and interval.start < end:
-            busy.append(Interval(start, end))
-    return busy
+            found.append(Expanded(occ, start, end, _blocks(occ, me)))
+    return found
 
 
 # Marks an event whose DURATION has an exact part (hours, minutes, seconds): the expander's
@@ -621,7 +664,7 @@ class IcsFileSource:
         try:
             return self.path.read_bytes()
         except FileNotFoundError:
-            raise CalendarError(f"{self.name}: calendar file not found") from None
+            raise CalendarError(f"{self.name}: the calendar file is missing; add the calendar again") from None
         except IsADirectoryError:
             raise CalendarError(f"{self.name}: is a folder, not an .ics file") from None
         except OSError as exc:

@@ -131,10 +131,19 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+    """The schema's revision (Alembic's version table), or None before the first migration.
+
+    Read with one query rather than through Alembic, which every command would otherwise import.
+    """
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
 
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        try:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        except DBAPIError:  # no version table: nothing migrated yet
+            return None
+    return str(rows[0][0]) if rows else None
 
 
 def head_revision() -> str:

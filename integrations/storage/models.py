@@ -90,6 +90,61 @@ class Calendar(Base):
     last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # "app": added in the web app; "config": a [[calendars]] entry of config.toml (not editable).
+    origin: Mapped[str] = mapped_column(String(16), default="app", server_default="app")
+
+
+class CalendarSync(Base):
+    """Sync state of one calendar: when and how it was last read, and what to send next time."""
+
+    __tablename__ = "calendar_sync"
+
+    calendar_id: Mapped[int] = mapped_column(
+        ForeignKey("calendars.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # When the next sync is due ("Read now" sets it to now); workers claim by it.
+    next_sync_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    warnings: Mapped[str] = mapped_column(Text, default="")
+    # Validators: Google sync token, HTTP ETag / Last-Modified, a hash of the content read.
+    sync_token: Mapped[str] = mapped_column(Text, default="")
+    etag: Mapped[str] = mapped_column(String(500), default="")
+    last_modified: Mapped[str] = mapped_column(String(200), default="")
+    content_hash: Mapped[str] = mapped_column(String(100), default="")
+    # The range the stored occurrences cover (the horizon of the last full read).
+    covers_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    covers_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Google push (events.watch): the channel, its resource, a hash of its token, its expiry.
+    channel_id: Mapped[str] = mapped_column(String(200), default="", index=True)
+    channel_resource_id: Mapped[str] = mapped_column(String(500), default="")
+    channel_token_hash: Mapped[str] = mapped_column(String(64), default="")
+    channel_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CalendarOccurrence(Base):
+    """One occurrence of an event in a synced calendar, with busy semantics already applied."""
+
+    __tablename__ = "calendar_occurrences"
+    __table_args__ = (Index("ix_calendar_occurrences_user_start", "user_id", "start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(
+        ForeignKey("calendars.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The server's key of what this came from (Google event id), to apply deltas; "" otherwise.
+    source_key: Mapped[str] = mapped_column(String(500), default="")
+    uid: Mapped[str] = mapped_column(String(500), default="")
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    busy: Mapped[bool] = mapped_column(Boolean, default=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(Text, default="")
+    attendees: Mapped[list] = mapped_column(JSON, default=list)  # lowercased emails
 
 
 class BusyCache(Base):

@@ -74,6 +74,15 @@ _ENDPOINT_SCOPES: dict[str, frozenset[str]] = {
             "https://www.googleapis.com/auth/calendar.events.readonly",
         }
     ),
+    "events.watch": frozenset(
+        {
+            SCOPE_EVENTS,
+            SCOPE_CALENDAR,
+            SCOPE_READONLY,
+            "https://www.googleapis.com/auth/calendar.events.readonly",
+        }
+    ),
+    "channels.stop": frozenset({SCOPE_EVENTS, SCOPE_CALENDAR, SCOPE_READONLY}),
 }
 
 ENDPOINTS = ("authorize", "token", "revoke", *_ENDPOINT_SCOPES)
@@ -109,6 +118,17 @@ class FakeEvent:
     resource: dict[str, Any]  # what the fake answered
     deleted: bool = False
     delete_query: dict[str, list[str]] = field(default_factory=dict)
+    seq: int = 0  # when it last changed, for events.list sync tokens
+
+    @property
+    def blocks(self) -> bool:
+        """Whether freeBusy counts it: opaque and not declined by the calendar's owner."""
+        if self.resource.get("transparency") == "transparent":
+            return False
+        return not any(
+            a.get("self") and a.get("responseStatus") == "declined"
+            for a in self.resource.get("attendees", [])
+        )
 
     @property
     def attendees(self) -> list[str]:
@@ -198,6 +218,9 @@ class FakeGoogle:
         self.requests: list[RecordedRequest] = []
         self.events: list[FakeEvent] = []
         self.revoked_tokens: list[str] = []
+        self.events_page_size = 2500  # events.list: most items per page (Google's maximum)
+        self.channels: dict[str, dict[str, Any]] = {}  # events.watch: channel id -> channel
+        self.channel_lifetime = timedelta(days=7)  # the longest a channel is granted
         # Internals -----------------------------------------------------------------------------
         self._lock = threading.RLock()
         self._failures: dict[str, deque[_Failure]] = {}
@@ -207,6 +230,8 @@ class FakeGoogle:
         self._access: dict[str, _AccessToken] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._seq = 0  # bumped on every change to an event
+        self._token_floor = 0  # sync tokens older than this answer 410 Gone
         self.add_calendar(account_email, account_email, primary=True)
 
     # -- URLs -------------------------------------------------------------------------------------
@@ -353,6 +378,74 @@ class FakeGoogle:
             scopes=list(scopes),
             expiry=expiry,
         )
+
+    def put_event(
+        self,
+        calendar_id: str,
+        event_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        summary: str = "",
+        location: str = "",
+        attendees: Sequence[str] = (),
+        transparency: str | None = None,
+        declined: bool = False,
+        recurring_event_id: str | None = None,
+    ) -> FakeEvent:
+        """Create or change an event made in Google itself (not through the API), as events.list
+        and freeBusy then show it. `declined`: the calendar's owner declined it."""
+        with self._lock:
+            self._seq += 1
+            people = [{"email": a, "responseStatus": "accepted"} for a in attendees]
+            if declined or attendees:
+                people.append(
+                    {
+                        "email": calendar_id,
+                        "self": True,
+                        "responseStatus": "declined" if declined else "accepted",
+                    }
+                )
+            resource: dict[str, Any] = {
+                "kind": "calendar#event",
+                "id": event_id,
+                "status": "confirmed",
+                "iCalUID": f"{(recurring_event_id or event_id)}@google.com",
+                "summary": summary,
+                "location": location,
+                "start": {"dateTime": _format_time(start)},
+                "end": {"dateTime": _format_time(end)},
+                "organizer": {"email": calendar_id, "self": True},
+                "attendees": people,
+                "updated": _format_time(datetime.now(UTC)),
+            }
+            if transparency:
+                resource["transparency"] = transparency
+            if recurring_event_id:
+                resource["recurringEventId"] = recurring_event_id
+            body = {k: resource[k] for k in ("start", "end", "summary")}
+            for event in self.events:
+                if event.id == event_id and event.calendar_id == calendar_id:
+                    event.body, event.resource, event.deleted = body, resource, False
+                    event.seq = self._seq
+                    return event
+            event = FakeEvent(calendar_id, event_id, body, {}, resource, seq=self._seq)
+            self.events.append(event)
+            return event
+
+    def remove_event(self, calendar_id: str, event_id: str) -> None:
+        """Delete an event in Google itself (events.list with a sync token reports it)."""
+        with self._lock:
+            self._seq += 1
+            for event in self.events:
+                if event.id == event_id and event.calendar_id == calendar_id:
+                    event.deleted = True
+                    event.seq = self._seq
+
+    def expire_sync_tokens(self) -> None:
+        """Every sync token handed out so far answers 410 Gone from now on."""
+        with self._lock:
+            self._token_floor = self._seq + 1
 
     def requests_to(self, endpoint: str) -> list[RecordedRequest]:
         """The recorded requests to one endpoint, in order."""
@@ -569,6 +662,8 @@ class FakeGoogle:
             "events.insert": self._events_insert,
             "events.delete": self._events_delete,
             "events.list": self._events_list,
+            "events.watch": self._events_watch,
+            "channels.stop": self._channels_stop,
         }[endpoint]
         return handler(req)
 
@@ -631,7 +726,7 @@ class FakeGoogle:
             spans += [
                 (e.start, e.end)
                 for e in self.live_events(real)
-                if "dateTime" in e.body.get("start", {})
+                if "dateTime" in e.body.get("start", {}) and e.blocks
             ]
             calendars[asked] = {
                 "busy": [
@@ -684,7 +779,10 @@ class FakeGoogle:
                 "conferenceId": code,
             }
             resource["hangoutLink"] = link
-        self.events.append(FakeEvent(calendar_id, event_id, body, req.query, resource))
+        self._seq += 1
+        self.events.append(
+            FakeEvent(calendar_id, event_id, body, req.query, resource, seq=self._seq)
+        )
         return _json(200, resource)
 
     def _events_delete(self, req: _Request) -> _Response:
@@ -696,25 +794,107 @@ class FakeGoogle:
                     return _json(410, _api_error(410, "deleted", "Resource has been deleted"))
                 event.deleted = True
                 event.delete_query = req.query
+                self._seq += 1
+                event.seq = self._seq
                 return _Response(204, {}, b"")
         return _json(404, _api_error(404, "notFound", "Not Found"))
 
+    def _events_watch(self, req: _Request) -> _Response:
+        """Open a push channel: Google would POST to `address` on every change (tests do)."""
+        calendar_id = self._resolve(req.path.split("/")[4])
+        body = req.json if isinstance(req.json, dict) else {}
+        if body.get("type") != "web_hook" or not body.get("id"):
+            return _json(400, _api_error(400, "invalid", "Invalid channel."))
+        address = str(body.get("address", ""))
+        if not address.startswith("https://"):
+            return _json(
+                400, _api_error(400, "push.webhookUrlNotHttps", "WebHook callback must be HTTPS")
+            )
+        lifetime = self.channel_lifetime
+        ttl = (body.get("params") or {}).get("ttl")
+        if ttl:
+            lifetime = min(lifetime, timedelta(seconds=int(ttl)))
+        expires = datetime.now(UTC) + lifetime
+        channel = {
+            "kind": "api#channel",
+            "id": body["id"],
+            "resourceId": secrets.token_hex(8),
+            "resourceUri": f"{self.api_endpoint}calendars/{calendar_id}/events",
+            "token": body.get("token", ""),
+            "address": address,
+            "calendar_id": calendar_id,
+            "expiration": str(int(expires.timestamp() * 1000)),
+            "stopped": False,
+        }
+        self.channels[body["id"]] = channel
+        return _json(
+            200,
+            {
+                k: channel[k]
+                for k in ("kind", "id", "resourceId", "resourceUri", "token", "expiration")
+            },
+        )
+
+    def _channels_stop(self, req: _Request) -> _Response:
+        body = req.json if isinstance(req.json, dict) else {}
+        channel = self.channels.get(str(body.get("id", "")))
+        if channel is None or channel["resourceId"] != body.get("resourceId"):
+            return _json(404, _api_error(404, "notFound", "Channel not found"))
+        channel["stopped"] = True
+        return _Response(204, {}, b"")
+
     def _events_list(self, req: _Request) -> _Response:
+        """events.list with timeMin/timeMax, pages (maxResults, pageToken) and sync tokens: a
+        full listing's last page carries nextSyncToken; a listing with syncToken returns what
+        changed since (deleted events as status "cancelled"), or 410 once tokens expired."""
         calendar_id = self._resolve(req.path.split("/")[4])
         if not self._known(calendar_id):
             return _json(404, _api_error(404, "notFound", "Not Found"))
         q = {k: v[0] for k, v in req.query.items()}
+        since: int | None = None
+        if "syncToken" in q:
+            if any(k in q for k in ("timeMin", "timeMax", "updatedMin", "q", "orderBy")):
+                return _json(400, _api_error(400, "invalid", "Invalid combination with syncToken"))
+            try:
+                since = int(q["syncToken"].removeprefix("seq:"))
+            except ValueError:
+                return _json(400, _api_error(400, "invalid", "Invalid sync token value."))
+            if since < self._token_floor:
+                return _json(
+                    410,
+                    _api_error(
+                        410,
+                        "fullSyncRequired",
+                        "Sync token is no longer valid, a full sync is required.",
+                    ),
+                )
         items = []
-        for event in self.live_events(calendar_id):
-            if "dateTime" not in event.body.get("start", {}):
+        for event in list(self.events):
+            if event.calendar_id != calendar_id or "dateTime" not in event.body.get("start", {}):
+                continue
+            if since is not None:
+                if event.seq <= since:
+                    continue
+                if event.deleted:
+                    items.append({"kind": "calendar#event", "id": event.id, "status": "cancelled"})
+                    continue
+            elif event.deleted:
                 continue
             if "timeMin" in q and event.end <= _parse_time(q["timeMin"]):
                 continue
             if "timeMax" in q and event.start >= _parse_time(q["timeMax"]):
                 continue
             items.append(event.resource)
-        items.sort(key=lambda r: _parse_time(r["start"]["dateTime"]))
-        return _json(200, {"kind": "calendar#events", "items": items})
+        items.sort(key=lambda r: (r.get("start", {}).get("dateTime", ""), r["id"]))
+        size = min(int(q.get("maxResults", 250)), self.events_page_size)
+        offset = int(q.get("pageToken", "0") or 0)
+        page = items[offset : offset + size]
+        answer: dict[str, Any] = {"kind": "calendar#events", "items": page}
+        if offset + size < len(items):
+            answer["nextPageToken"] = str(offset + size)
+        else:
+            answer["nextSyncToken"] = f"seq:{self._seq}"
+        return _json(200, answer)
 
 
 # -- HTTP plumbing ------------------------------------------------------------------------------
@@ -799,6 +979,10 @@ def _endpoint_of(method: str, path: str) -> str | None:
         return "freeBusy"
     if rest == ["users", "me", "calendarList"] and method == "GET":
         return "calendarList"
+    if rest == ["channels", "stop"] and method == "POST":
+        return "channels.stop"
+    if len(rest) == 4 and rest[0] == "calendars" and rest[2:] == ["events", "watch"]:
+        return "events.watch" if method == "POST" else None
     if len(rest) == 3 and rest[0] == "calendars" and rest[2] == "events":
         return {"POST": "events.insert", "GET": "events.list"}.get(method)
     if len(rest) == 4 and rest[0] == "calendars" and rest[2] == "events" and method == "DELETE":

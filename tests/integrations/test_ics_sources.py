@@ -1,4 +1,5 @@
-"""Opening calendars from a spec (path, URL, [[calendars]] name) and merging their busy time."""
+"""The registry: a calendar from a spec (path, URL, [[calendars]] name) becomes a source; merging
+their busy time."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import pytest
 from integrations.calendars.errors import CalendarError
 from integrations.calendars.ics import IcsFileSource
 from integrations.calendars.memory import MemoryCalendar
-from integrations.calendars.sources import collect_busy, open_source
+from integrations.calendars.registry import GoogleAccess, open_source, resolve_spec
+from integrations.calendars.sources import collect_busy
 from integrations.config import parse_config
 from scheduler.model import Interval
-from tests.conftest import make_config
-from web.composition import Runtime
+from scheduler.ports import CalendarSource
 
 ICS = Path(__file__).parent.parent / "data" / "ics"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -26,10 +27,14 @@ def config_with(text: str, base_dir: Path) -> object:
     return parse_config(text, source="config.toml", base_dir=str(base_dir))
 
 
+def open_spec(spec: str, config: object, **options: object) -> CalendarSource:
+    return open_source(resolve_spec(spec, config), zone=BERLIN, **options)  # type: ignore[arg-type]
+
+
 def test_a_path_opens_an_ics_file_named_as_given() -> None:
-    source = open_source(str(ICS / "declined.ics"), None, zone=BERLIN)
+    source = open_spec(str(ICS / "declined.ics"), None)
     assert isinstance(source, IcsFileSource)
-    assert source.name == str(ICS / "declined.ics")
+    assert source.name == str(ICS / "declined.ics")  # ad hoc: named as given
     assert len(source.busy(MONDAY)) == 3
 
 
@@ -40,7 +45,7 @@ def test_a_path_opens_an_ics_file_named_as_given() -> None:
 def test_urls_open_an_ics_feed_without_fetching_yet(url: str) -> None:
     from integrations.calendars.feed import IcsFeedSource
 
-    source = open_source(url, None, zone=BERLIN)
+    source = open_spec(url, None)
     assert isinstance(source, IcsFeedSource)
     assert source.name == url
 
@@ -53,7 +58,7 @@ def test_a_calendars_entry_is_found_by_name_with_its_path_relative_to_the_config
     config = config_with(
         '[[calendars]]\nname = "work"\nkind = "ics"\npath = "cals/work.ics"\n', tmp_path
     )
-    source = open_source("work", config, zone=BERLIN)
+    source = open_spec("work", config)
     assert source.name == "work"
     assert len(source.busy(MONDAY)) == 1
 
@@ -61,7 +66,7 @@ def test_a_calendars_entry_is_found_by_name_with_its_path_relative_to_the_config
 def test_an_unknown_spec_names_itself_and_the_configured_calendars(tmp_path: Path) -> None:
     config = config_with('[[calendars]]\nname = "work"\nkind = "ics"\npath = "w.ics"\n', tmp_path)
     with pytest.raises(CalendarError, match=r"holidays\.ics: no such calendar file.*\(work\)"):
-        open_source("holidays.ics", config, zone=BERLIN)
+        open_spec("holidays.ics", config)
 
 
 def test_a_caldav_entry_needs_its_password_variable(
@@ -74,25 +79,22 @@ def test_a_caldav_entry_needs_its_password_variable(
         tmp_path,
     )
     with pytest.raises(CalendarError, match="TEST_CALDAV_PASSWORD"):
-        open_source("dav", config, zone=BERLIN)
+        open_spec("dav", config)
     monkeypatch.setenv("TEST_CALDAV_PASSWORD", "secret")
-    assert open_source("dav", config, zone=BERLIN).name == "dav"
+    assert open_spec("dav", config).name == "dav"
 
 
 def test_a_google_entry_without_a_database_says_what_to_do(tmp_path: Path) -> None:
     config = config_with('[[calendars]]\nname = "g"\nkind = "google"\n', tmp_path)
     with pytest.raises(CalendarError, match="connect Google in the web app"):
-        open_source("g", config, zone=BERLIN)
+        open_spec("g", config)
 
 
-def test_a_google_entry_without_a_connection_says_to_connect_google(
-    sqlite_runtime: Runtime, tmp_path: Path
-) -> None:
-    sqlite_runtime.owner_id(create=True)
+def test_a_google_entry_without_a_connection_says_to_connect_google(tmp_path: Path) -> None:
     config = config_with('[[calendars]]\nname = "g"\nkind = "google"\n', tmp_path)
-    with pytest.raises(CalendarError, match="connect Google in the web app"):
-        open_source("g", config, zone=BERLIN, runtime=sqlite_runtime)
-    sqlite_runtime.engine.dispose()
+    access = GoogleAccess(None, "http://127.0.0.1:1/calendar/v3/")
+    with pytest.raises(CalendarError, match="g: Google is not connected"):
+        open_spec("g", config, google=access)
 
 
 def test_collect_busy_merges_every_source() -> None:
@@ -132,11 +134,11 @@ def test_a_failing_source_among_several_becomes_a_warning_naming_it(tmp_path: Pa
     gone = IcsFileSource(tmp_path / "gone.ics", zone=BERLIN, name="gone.ics")
     report = collect_busy([gone, IcsFileSource(ICS / "tentative.ics", zone=BERLIN)], MONDAY)
     assert len(report.intervals) == 1
-    assert report.warnings == ("calendar skipped: gone.ics: calendar file not found",)
+    assert report.warnings == ("calendar skipped: gone.ics: the calendar file is missing; add the calendar again",)
 
 
 def test_the_only_source_failing_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(CalendarError, match="gone.ics: calendar file not found"):
+    with pytest.raises(CalendarError, match="gone.ics: the calendar file is missing"):
         collect_busy([IcsFileSource(tmp_path / "gone.ics", zone=BERLIN, name="gone.ics")], MONDAY)
 
 
@@ -149,9 +151,3 @@ def test_every_source_failing_is_an_error_naming_them_all(tmp_path: Path) -> Non
         CalendarError, match=r"no calendar could be read: a\.ics.*; b\.ics: line 13"
     ):
         collect_busy(sources, MONDAY)
-
-
-def test_open_source_uses_the_runtime_database_as_cache(tmp_path: Path) -> None:
-    config = make_config(tmp_path, f"sqlite:///{tmp_path / 'none.db'}")
-    source = open_source(str(ICS / "declined.ics"), config, zone=BERLIN, runtime=Runtime(config))
-    assert isinstance(source, IcsFileSource) and source.cache is None  # no database yet

@@ -16,6 +16,7 @@ from tests.helpers.radicale_server import RadicaleServer
 from tests.web.support import Web, ics_bytes, instance_uploads, text
 from web.composition import Runtime
 from web.services.accounts import secret_box
+from web.services.calendar_sync import run_due
 
 CAL = ics_bytes(("Stand-up", "20300107T090000Z", "20300107T091500Z"))
 
@@ -180,18 +181,21 @@ def test_choosing_which_calendars_count_as_busy(
     assert work.counts_as_busy and not family.counts_as_busy
 
 
-def test_read_now_updates_the_last_read_time(
+def test_read_now_queues_a_sync_the_page_shows_until_it_is_done(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:
     upload(site, CAL, name="Work")
     [before] = calendars(sqlite_runtime)
-    site.get(f"/calendars/{before.id}")
+    assert "queued to be read" not in text(site.get(f"/calendars/{before.id}"))
     response = site.post(f"/calendars/{before.id}/check")
     assert response.status_code == 303
+    page = text(site.get(response.location))
+    assert "queued to be read now" in page and "queued to be read" in page
+    assert run_due(sqlite_runtime).synced == 1  # the worker's next pass
     [after] = calendars(sqlite_runtime)
     assert after.last_read_at is not None and before.last_read_at is not None
-    assert after.last_read_at >= before.last_read_at
-    assert "busy period" in text(site.get(response.location))
+    assert after.last_read_at > before.last_read_at
+    assert "queued to be read" not in text(site.get(f"/calendars/{before.id}"))
 
 
 def test_removing_an_uploaded_calendar_deletes_its_file(

@@ -474,3 +474,61 @@ def test_a_google_calendar_before_init_says_what_to_do_without_creating_files(
     line = fails("slots", "--calendar", "google", *MARCH_2, cwd=tmp_path)
     assert "meetagain init" in line and "connect Google" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_without_calendar_slots_reads_the_apps_calendars_by_their_names_and_windows(
+    tmp_path: Path,
+) -> None:
+    """The CLI acts like the app: the calendars added there (from the store), their names, and
+    the meal windows the user set in the app."""
+    from datetime import UTC, datetime, timedelta
+
+    from integrations.storage import models
+    from integrations.storage.db import transaction
+    from tests.conftest import make_config
+    from web.composition import Runtime
+
+    today = datetime.now(UTC).date()
+    monday = today + timedelta(days=14 - today.weekday())
+    when = ["--tz", "Europe/Berlin", "--from", monday.isoformat(), "--days", "1"]
+    assert "error: no calendar given" in fails("slots", *when, cwd=tmp_path)  # before init
+    ok("init", cwd=tmp_path)
+    work = tmp_path / "work.ics"
+    work.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:a@t\r\n"
+        "DTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART;TZID=Europe/Berlin:{monday:%Y%m%d}T120000\r\n"
+        f"DTEND;TZID=Europe/Berlin:{monday:%Y%m%d}T130000\r\n"
+        "SUMMARY:Team lunch\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    config = make_config(tmp_path, f"sqlite:///{tmp_path / 'instance' / 'meetagain.db'}")
+    runtime = Runtime(config)
+    owner = runtime.owner_id(create=True)
+    with transaction(runtime.sessions) as session:
+        user = session.get(models.User, owner)
+        assert user is not None
+        user.settings = {"windows": {"lunch": {"start": "12:00", "end": "14:00"}}}
+        session.add(
+            models.Calendar(
+                user_id=owner,
+                name="Work (app)",
+                kind="ics",
+                location=str(work),
+                counts_as_busy=True,
+                receives_events=False,
+                last_error="",
+                created_at=datetime.now(UTC),
+            )
+        )
+    runtime.engine.dispose()
+    every = json.loads(ok("slots", "--format", "json", *when, cwd=tmp_path).stdout)
+    named = json.loads(
+        ok("slots", "--calendar", "Work (app)", "--format", "json", *when, cwd=tmp_path).stdout
+    )
+    assert every == named
+    lunch = [s for s in every["slots"] if s["window"] == "lunch"]
+    # Busy 12:00-13:00 in the app's calendar (plus the 10-minute buffer); the user's lunch
+    # window (set in the app) runs to 14:00, where the config file's ends at 13:30.
+    assert [(s["start"][11:16], s["end"][11:16]) for s in lunch] == [("13:10", "14:00")]
+    line = fails("slots", "--calendar", "Holidays", *when, cwd=tmp_path)
+    assert line == "error: Holidays: no calendar of that name (yours: Work (app))"

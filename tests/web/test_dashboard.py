@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from integrations.storage.db import transaction
 from tests.web.support import Web, text
 from web.composition import Runtime
 from web.demo import load_demo
+from web.services.calendar_sync import ensure_states, run_due
 
 
 def with_demo(runtime: Runtime, owner: int) -> None:
@@ -143,7 +145,7 @@ def test_a_new_owner_without_contacts_is_pointed_to_setup(site: Web, owner: int)
     assert "add contacts" in page
 
 
-def test_planning_records_when_each_calendar_was_read_and_why_one_was_not(
+def test_the_sync_records_when_each_calendar_was_read_and_why_one_was_not(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:
     with_demo(sqlite_runtime, owner)
@@ -161,16 +163,51 @@ def test_planning_records_when_each_calendar_was_read_and_why_one_was_not(
                 created_at=now,
             )
         )
+    ensure_states(sqlite_runtime)
+    run_due(sqlite_runtime)  # the worker's pass
     page = text(site.get("/"))
     assert proposal_ids(page), "one unreadable calendar does not stop the plan"
+    assert "Lost file: not read yet (the calendar file is missing; add the calendar again)" in page
     with transaction(sqlite_runtime.sessions) as session:
         rows = {c.name: c for c in session.scalars(select(models.Calendar))}
     assert rows["Work (demo)"].last_read_at is not None
     assert rows["Work (demo)"].last_error == ""
     assert rows["Lost file"].last_read_at is None
-    assert "Lost file: the calendar file is missing" in rows["Lost file"].last_error
-    assert "/nonexistent" not in rows["Lost file"].last_error  # named, never by its path
+    assert rows["Lost file"].last_error == "Lost file: the calendar file is missing; add the calendar again"
+    assert "/nonexistent" not in page  # named as the owner named it, never by its path
     assert "Lost file" in text(site.get("/calendars"))
+
+
+def test_a_dashboard_get_reads_no_calendar_and_writes_nothing(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    with_demo(sqlite_runtime, owner)
+    with transaction(sqlite_runtime.sessions) as session:
+        [cal] = session.scalars(select(models.Calendar)).all()
+        Path(cal.location).unlink()  # a read now would fail and be recorded
+        before = session.get(models.CalendarSync, cal.id)
+        assert before is not None
+        state = (before.last_synced_at, before.last_error, cal.last_read_at, cal.last_error)
+    page = text(site.get("/"))
+    assert proposal_ids(page), "the plan comes from the store"
+    with transaction(sqlite_runtime.sessions) as session:
+        after = session.get(models.CalendarSync, cal.id)
+        row = session.get(models.Calendar, cal.id)
+        assert after is not None and row is not None
+        assert (after.last_synced_at, after.last_error, row.last_read_at, row.last_error) == state
+
+
+def test_data_older_than_twice_the_sync_interval_is_flagged(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    with_demo(sqlite_runtime, owner)
+    assert "may be out of date" not in text(site.get("/"))
+    with transaction(sqlite_runtime.sessions) as session:
+        for row in session.scalars(select(models.CalendarSync)):
+            row.last_synced_at = datetime.now(UTC) - timedelta(minutes=21)
+    assert "Calendar data may be out of date (not read for a while): Work (demo)" in text(
+        site.get("/")
+    )
 
 
 def test_a_failed_delivery_is_shown_with_the_reason_and_can_be_retried(

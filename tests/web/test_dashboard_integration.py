@@ -33,6 +33,7 @@ from web.app import create_app
 from web.composition import Runtime
 from web.instance import create_secret, ensure_instance
 from web.services import invites as svc
+from web.services.calendar_sync import sync_user
 from web.services.google import save_connection
 from web.services.outbox_worker import drain
 
@@ -66,6 +67,7 @@ def add_ics_calendar(runtime: Runtime, owner: int, path: Path, body: str) -> Non
                 created_at=_now(),
             )
         )
+    sync_user(runtime, owner)  # what the worker does in the background
 
 
 def vevent(uid: str, start: datetime, end: datetime, summary: str, *extra: str) -> str:
@@ -204,7 +206,7 @@ def test_a_past_meeting_with_a_contact_in_a_calendar_is_confirmed_in_bulk_on_the
         ),
     )
 
-    page = text(site.get("/"))  # the dashboard reads the calendar by itself
+    page = text(site.get("/"))  # the sync found them
     section = page.split('id="h-pending"', 1)[1].split("</section>", 1)[0]
     assert "Meetings found in your calendars" in page
     assert "Coffee with Ana" in section and "Lunch with Jonas" in section
@@ -277,7 +279,7 @@ def test_look_for_past_meetings_reads_a_calendar_changed_since_the_last_look(
         + "END:VCALENDAR\r\n",
         encoding="utf-8",
     )
-    # The dashboard does not read the calendars on every load ...
+    # The dashboard never reads the calendars itself ...
     assert "Breakfast with Ana" not in text(site.get("/"))
     # ... the button does it at once.
     assert site.post("/meetings/scan").status_code == 303

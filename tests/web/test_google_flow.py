@@ -26,6 +26,7 @@ from web.composition import Runtime
 from web.instance import create_secret, ensure_instance
 from web.services import google as google_service
 from web.services.accounts import create_first_account, secret_box
+from web.services.calendar_sync import run_due
 
 
 @pytest.fixture
@@ -414,6 +415,7 @@ def test_planning_keeps_working_with_other_calendars_when_google_is_revoked(
         },
         content_type="multipart/form-data",
     )
+    run_due(grt)  # the worker's pass finds the grant revoked
     page = text(gweb.get("/"))
     assert "Google Calendar needs reconnecting" in page
     assert "Planning is not available" not in page

@@ -15,12 +15,9 @@ from werkzeug.wrappers import Response
 
 from integrations.calendars.errors import CalendarError
 from integrations.crypto import DecryptionError
-from integrations.files import write_atomically
-from integrations.net import NetworkPolicy
 from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.model import Interval
-from scheduler.ports import CalendarSource
 from web.auth import current_user, login_required, redirect_to, runtime
 from web.forms import whole_number, whole_numbers
 from web.services import google as google_service
@@ -153,19 +150,13 @@ def add_ics() -> Response | tuple[str, int]:
             errors["file"] = problem
     if errors:
         return _render_with_errors(errors, form)
-    path: Path | None = None
     if has_file:
         path = _upload_dir(user.id) / f"{secrets.token_hex(8)}.ics"
-        write_atomically(path, data)  # a full disk leaves no partial or empty file
+        path.write_bytes(data)
         os_location = str(path.resolve())
     else:
         os_location = url
-    try:
-        calendar_id = _add_row(user.id, name=name, kind="ics", location=os_location)
-    except BaseException:
-        if path is not None:  # not saved: no file without its calendar
-            path.unlink(missing_ok=True)
-        raise
+    calendar_id = _add_row(user.id, name=name, kind="ics", location=os_location)
     _flash_added(name, *_check_now(calendar_id, user))
     return _back()
 
@@ -183,15 +174,24 @@ def _flash_added(name: str, ok: bool, outcome: str) -> None:
 
 
 def _check_ics(data: bytes, filename: str, user: UserView) -> str:
-    """ "" when the upload parses as a calendar, else one line saying what is wrong."""
-    from integrations.calendars.ics import parse_busy
+    """ "" when the upload parses as a calendar, else one line saying what is wrong. Bounded by
+    the [sync] limits of size, components and time, like every other parse."""
+    from integrations.calendars.events import parse_occurrences
+    from web.services.calendar_sync import limits_of
 
     if not data.strip():
         return f"{filename} is empty."
-    zone = user_config(runtime(), user).zone
+    config = user_config(runtime(), user)
+    zone = config.zone
     now = datetime.now(zone)
     try:
-        parse_busy(data, Interval(now, now + timedelta(days=14)), zone=zone, source=filename)
+        parse_occurrences(
+            data,
+            Interval(now, now + timedelta(days=14)),
+            zone=zone,
+            source=filename,
+            limits=limits_of(config),
+        )
     except CalendarError as exc:
         return str(exc)
     except Exception as exc:  # a parser surprise is still the file's fault, not a 500
@@ -272,7 +272,7 @@ def _test_caldav(url: str, username: str, password: str) -> tuple[str, bool]:
     except ImportError:
         return "CalDAV support is not available in this build.", False
     try:
-        found = test_connection(url, username, password, network=_network())
+        found = test_connection(url, username, password)
     except CalendarError as exc:
         return str(exc), False
     except Exception as exc:  # any library failure is shown, never a 500
@@ -280,110 +280,52 @@ def _test_caldav(url: str, username: str, password: str) -> tuple[str, bool]:
     return str(found), True
 
 
-def _network() -> NetworkPolicy:
-    """Which addresses the user's feed and CalDAV URLs may reach (the server's [security])."""
-    return NetworkPolicy.from_config(runtime().config)
-
-
-def source_for(row: models.Calendar, user: UserView) -> CalendarSource:
-    """A CalendarSource for one stored calendar row (raises CalendarError when unusable)."""
-    from integrations.calendars.sources import open_source
-
-    cfg = user_config(runtime(), user)
-    zone = cfg.zone
-    me = tuple({user.email, *cfg.owner.emails})
-    if row.kind == "ics":
-        # Messages name the calendar as the owner did, never by its address or file path.
-        return open_source(
-            row.location,
-            None,
-            zone=zone,
-            me=me,
-            runtime=runtime(),
-            network=_network(),
-            name=row.name,
-        )
-    if row.kind == "caldav":
-        from integrations.calendars.caldav_source import CalDavSource
-
-        password = (
-            secret_box(runtime()).decrypt_text(row.secret_encrypted) if row.secret_encrypted else ""
-        )
-        return CalDavSource(
-            row.location,
-            row.username,
-            password,
-            zone=zone,
-            me=me,
-            name=row.name,
-            network=_network(),
-        )
-    if row.kind == "google":
-        from integrations.calendars.google_source import GoogleFreeBusySource
-
-        creds = google_service.credentials_for(runtime(), user.id)
-        if creds is None:
-            raise CalendarError(f"{row.name}: Google is not connected or needs reconnecting")
-        return GoogleFreeBusySource(
-            creds,
-            [row.external_id],
-            api_endpoint=cfg.google.api_endpoint,
-            name=row.name,
-            timeout=cfg.google.timeout,
-        )
-    raise CalendarError(f"{row.name}: unknown kind {row.kind!r}")
-
-
 def _check_now(calendar_id: int, user: UserView) -> tuple[bool, str]:
-    """Read the calendar for the next two weeks, recording when (on success) and any error."""
-    with transaction(runtime().sessions) as session:
-        row = session.get(models.Calendar, calendar_id)
-        if row is None:
-            return False, "gone"
-    zone = user_config(runtime(), user).zone
-    now = datetime.now(zone)
-    error = ""
-    failed = False
-    count = 0
-    try:
-        from integrations.calendars.sources import source_report
+    """Sync a calendar just added (a POST): its busy time is in the store for the next page."""
+    from integrations.storage import calendar_store
+    from scheduler.intervals import merge
+    from web.services.calendar_sync import statuses, sync_calendar
 
-        report = source_report(source_for(row, user), Interval(now, now + timedelta(days=14)))
-        count = len(report.intervals)
-        if report.warnings:
-            error = "; ".join(report.warnings)[:2000]
-    except CalendarError as exc:
-        error, failed = str(exc), True
-    except Exception as exc:  # adapters report their own errors; anything else is shown too
-        log.warning("reading calendar %s failed: %s", calendar_id, exc.__class__.__name__)
-        error, failed = f"{exc.__class__.__name__}: {exc}"[:2000], True
-    with transaction(runtime().sessions) as session:
-        row = session.get(models.Calendar, calendar_id)
-        if row is not None:
-            if not failed:  # "Last read" is the last successful read, not the last attempt
-                row.last_read_at = datetime.now(UTC)
-            row.last_error = error
-    if failed:
+    error = sync_calendar(runtime(), calendar_id)
+    if error:
         return False, error
+    now = datetime.now(UTC)
+    with transaction(runtime().sessions) as session:
+        found = calendar_store.busy(
+            session, user.id, Interval(now, now + timedelta(days=14)), [calendar_id]
+        )
+    count = len(merge(found))
     read = f"read {count} busy period{'' if count == 1 else 's'} in the next two weeks"
-    return True, f"{read} ({error})" if error else read
+    # What the read skipped is said at once too, not only on the calendar's page.
+    status = next((s for s in statuses(runtime(), user.id) if s.calendar_id == calendar_id), None)
+    skipped = "; ".join(status.warnings.splitlines()) if status and status.warnings else ""
+    return True, f"{read} ({skipped})" if skipped else read
 
 
 @bp.get("/<int:calendar_id>")
 @login_required
 def show(calendar_id: int) -> str:
+    from web.services.calendar_sync import statuses
+
     row = _own_row(calendar_id)
+    status = next((s for s in statuses(runtime(), row.user_id) if s.calendar_id == row.id), None)
     return render_template(
-        "calendars/show.html", cal=row, zone=user_config(runtime(), current_user()).zone
+        "calendars/show.html",
+        cal=row,
+        status=status,
+        zone=user_config(runtime(), current_user()).zone,
     )
 
 
 @bp.post("/<int:calendar_id>/check")
 @login_required
 def check(calendar_id: int) -> Response:
+    """"Read now": the sync reads the calendar at its next pass; the page shows it queued."""
+    from web.services.calendar_sync import queue_sync
+
     row = _own_row(calendar_id)
-    ok, outcome = _check_now(row.id, current_user())
-    flash(f'"{row.name}": {outcome}', "ok" if ok else "error")
+    queue_sync(runtime(), row.id)
+    flash(f'"{row.name}": queued to be read now; this page shows when it is done.', "ok")
     return redirect(url_for("calendars.show", calendar_id=row.id), code=303)
 
 
@@ -411,6 +353,9 @@ def remove(calendar_id: int) -> Response:
     row = _own_row(calendar_id)
     if row.kind == "google":
         flash("Google calendars go away when you disconnect Google.", "error")
+        return redirect_to("calendars.index")
+    if row.origin == "config":
+        flash(f'"{row.name}" is set in config.toml: remove it there.', "error")
         return redirect_to("calendars.index")
     uploads = (runtime().config.instance_dir / "uploads").resolve()
     with transaction(runtime().sessions) as session:
@@ -486,6 +431,30 @@ def google_refresh() -> Response:
     google_service.sync_calendars(runtime(), user.id, found)
     flash(f"Found {len(found)} Google calendar{'' if len(found) == 1 else 's'}.", "ok")
     return _back()
+
+
+@bp.post("/google/push")
+def google_push() -> tuple[str, int]:
+    """Google's push notification (events.watch): the calendar is read at the next pass.
+
+    Public, without CSRF: it is verified by the channel token Google sends back.
+    """
+    from web.services.calendar_sync import push_received
+
+    ok = push_received(
+        runtime(),
+        request.headers.get("X-Goog-Channel-ID", ""),
+        request.headers.get("X-Goog-Channel-Token", ""),
+        request.headers.get("X-Goog-Resource-State", ""),
+    )
+    return ("", 204) if ok else ("unknown channel", 404)
+
+
+@bp.record_once
+def _exempt_push(state: Any) -> None:
+    csrf = state.app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(google_push)
 
 
 @bp.post("/google/disconnect")

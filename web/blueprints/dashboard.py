@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -12,9 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -56,6 +53,7 @@ class PlanView:
     error: str = ""
     busy: list[Interval] = field(default_factory=list)
     due_count: int = 0  # contacts the rules call due, proposed or not
+    stale: list[str] = field(default_factory=list)  # calendars not synced for two intervals
 
 
 def _plan(user: UserView, now: datetime) -> PlanView:
@@ -77,6 +75,7 @@ def _plan(user: UserView, now: datetime) -> PlanView:
         warnings=[str(w) for w in getattr(result, "warnings", []) or []],
         busy=list(getattr(result, "busy", []) or []),
         due_count=len(getattr(getattr(result, "due_report", None), "due", []) or []),
+        stale=list(result.stale),
     )
 
 
@@ -120,35 +119,6 @@ def default_messages(user: UserView, contact_ids: list[int]) -> dict[int, str]:
             if row is not None:
                 messages[contact_id] = default_message(user.name, row)
     return messages
-
-
-def record_reads(user_id: int, warnings: list[str], now: datetime) -> None:
-    """After planning, note on each busy calendar when it was read or why it was not."""
-    from sqlalchemy import select
-
-    from integrations.storage import models
-
-    with transaction(runtime().sessions) as session:
-        rows = session.scalars(
-            select(models.Calendar).where(
-                models.Calendar.user_id == user_id, models.Calendar.counts_as_busy.is_(True)
-            )
-        )
-        for row in rows:
-            if row.kind == "google":
-                mine = [
-                    w
-                    for w in warnings
-                    if ("Google" in w or w.startswith("google:"))
-                    and ("calendar '" not in w or row.external_id in w)
-                ]
-            else:
-                mine = [
-                    w for w in warnings if row.name in w or (row.location and row.location in w)
-                ]
-            row.last_error = "; ".join(mine)[:2000]
-            if not mine:
-                row.last_read_at = now
 
 
 def alternatives(
@@ -316,16 +286,12 @@ def index() -> str:
     zone = config.zone
     now = datetime.now(UTC)
     plan = _plan(user, now)
-    if not plan.error:
-        record_reads(user.id, plan.warnings, now)
     today = now.astimezone(zone).date()
     lines = contact_lines(user, today)
     from web.services import invites as invite_service
 
     upcoming = invite_service.upcoming(runtime(), user.id, now=now)
     has_calendars = _has_calendars(user.id)
-    if has_calendars:
-        look_for_meetings(current_app, user.id, now)
     confirm = invite_service.to_confirm(runtime(), user.id, now=now)
     open_invites = invite_service.open_invites(runtime(), user.id, now=now)
     cards = [
@@ -529,14 +495,6 @@ def last_notes(user_id: int, contact_ids: list[int]) -> dict[int, tuple[date, st
 
 # --- past meetings found in the calendars -----------------------------------------------------
 
-# The dashboard reads past meetings from the calendars at most this often per user and process,
-# so page loads stay fast; "Look for past meetings" reads them at once.
-MEETINGS_EVERY = timedelta(hours=6)
-MEETINGS_FIRST_DAYS = 365  # how far back the first look reaches
-MEETINGS_AGAIN_DAYS = 14  # later looks only need the recent past
-_meetings_lock = threading.Lock()
-
-
 def _has_calendars(user_id: int) -> bool:
     from sqlalchemy import select
 
@@ -549,35 +507,15 @@ def _has_calendars(user_id: int) -> bool:
     return found is not None
 
 
-def look_for_meetings(app: Flask, user_id: int, now: datetime, *, force: bool = False) -> int:
-    """Log past meetings with contacts from the calendars (throttled); returns how many are new.
-
-    Failures are logged, not raised: the planning warnings already name unreadable calendars.
-    """
-    from web.services.contacts import sync_attendance
-
-    seen: dict[int, datetime] = app.extensions.setdefault("meetagain.meetings_read", {})
-    with _meetings_lock:
-        last = seen.get(user_id)
-        if not force and last is not None and now - last < MEETINGS_EVERY:
-            return 0
-        seen[user_id] = now
-    days = MEETINGS_FIRST_DAYS if force or last is None else MEETINGS_AGAIN_DAYS
-    try:
-        new, warnings = sync_attendance(runtime(), user_id, now=now, days=days)
-    except Exception:
-        log.exception("reading past meetings failed for user %s", user_id)
-        return 0
-    for warning in warnings:
-        log.info("past meetings of user %s: %s", user_id, warning)
-    return new
-
-
 @bp.post("/meetings/scan")
 @login_required
 def scan_meetings() -> Response:
-    """The "Look for past meetings" button: read the calendars now, however recently read."""
-    new = look_for_meetings(current_app, current_user().id, datetime.now(UTC), force=True)
+    """The "Look for past meetings" button: read the calendars now and log past meetings."""
+    from web.services.calendar_sync import look_for_meetings
+
+    new, errors = look_for_meetings(runtime(), current_user().id)
+    for error in errors:
+        flash(error, "warn")
     if new:
         flash(
             f"Found {new} new past meeting{'' if new == 1 else 's'} with your contacts: "

@@ -63,8 +63,8 @@ def _common(command: Any) -> Any:
             "calendars",
             multiple=True,
             metavar="SRC",
-            help="ICS path, http(s)/webcal URL or [[calendars]] name; repeatable "
-            "(default: every [[calendars]] entry).",
+            help="ICS path, http(s)/webcal URL or a calendar's name as the app shows it; "
+            "repeatable (default: your calendars that count as busy).",
         ),
     ]
     for option in options:
@@ -89,10 +89,10 @@ class _Range:
         )
 
 
-def _zone(state: State, tz: str | None) -> ZoneInfo:
+def _zone(config: Any, tz: str | None) -> ZoneInfo:
     from integrations.config import check_zone
 
-    name = tz if tz is not None else state.config.owner.timezone
+    name = tz if tz is not None else config.owner.timezone
     try:
         return ZoneInfo(check_zone(name))
     except ValueError as exc:
@@ -112,7 +112,7 @@ def _now(value: str | None, zone: ZoneInfo) -> datetime:
 
 
 def _range(
-    state: State, zone: ZoneInfo, from_: str | None, days: int | None, now: datetime
+    config: Any, zone: ZoneInfo, from_: str | None, days: int | None, now: datetime
 ) -> _Range:
     if from_ is None:
         first = now.astimezone(zone).date()
@@ -121,7 +121,7 @@ def _range(
             first = date.fromisoformat(from_.strip())
         except ValueError:
             raise UserError(f'--from: "{from_}" is not a date YYYY-MM-DD') from None
-    count = days if days is not None else state.config.scheduling.horizon_days
+    count = days if days is not None else config.scheduling.horizon_days
     if count < 1:
         raise UserError(f"--days: must be at least 1, got {count}")
     if count > 3660:
@@ -132,41 +132,162 @@ def _range(
 def _read_busy(
     state: State, specs: Sequence[str], zone: ZoneInfo, me: Sequence[str], interval: Any
 ) -> Any:
-    """Merged busy time of the calendars; warnings go to stderr; failures are UserErrors."""
-    from integrations.calendars.cache import open_cache
-    from integrations.calendars.errors import CalendarError
-    from integrations.calendars.sources import collect_busy, open_source
+    """Merged busy time; warnings go to stderr; failures are UserErrors.
 
-    config = state.config
-    chosen = list(specs) or [c.name for c in config.calendars]
-    if not chosen:
-        raise UserError(
-            "no calendar given: use --calendar PATH|URL|NAME or add [[calendars]] to the config"
-        )
-    # The runtime (and with it SQLAlchemy) is built only when a Google calendar needs it.
-    needs_runtime = any(
-        (entry := config.calendar(spec)) is not None and entry.kind == "google" for spec in chosen
-    )
-    runtime = state.runtime if needs_runtime else None
-    cache = open_cache(runtime if runtime is not None else config)
+    A file or URL given with --calendar is read now (ad hoc). Any other name, and no
+    --calendar at all, means the user's calendars as the app shows them, from the store (read
+    first if due). Before `meetagain init` there is no store: [[calendars]] are read now.
+    """
+    from pathlib import Path
+
+    from integrations.calendars.errors import CalendarError
+    from integrations.calendars.registry import is_url
+    from scheduler.intervals import merge
+    from scheduler.model import BusyReport
+
+    adhoc = [s for s in specs if is_url(s) or Path(s).expanduser().exists()]
+    named = [s for s in specs if s not in adhoc]
+    reports: list[Any] = []
+    if named or not specs:
+        stored = _store_busy(state, named, interval)
+        if stored is None:  # no database yet: the config's calendars, read now
+            names = named or [c.name for c in state.config.calendars]
+            if not names:
+                raise UserError(
+                    "no calendar given: use --calendar PATH|URL|NAME, add [[calendars]] to the "
+                    "config or add calendars in the web app"
+                )
+            adhoc = [*named, *adhoc] if named else names
+        else:
+            reports.append(stored)
+    if adhoc:
+        reports.append(_live_busy(state, adhoc, zone, me, interval))
     try:
-        sources = [
-            open_source(spec, config, zone=zone, me=me, runtime=runtime, cache=cache)
-            for spec in chosen
-        ]
-        report = collect_busy(sources, interval)
-    except CalendarError as exc:
+        report = BusyReport(
+            tuple(merge([i for r in reports for i in r.intervals])),
+            tuple(w for r in reports for w in r.warnings),
+        )
+    except CalendarError as exc:  # pragma: no cover - merge raises nothing of this kind
         raise UserError(str(exc)) from None
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     return report
 
 
-def _me(state: State, me: Sequence[str]) -> tuple[str, ...]:
-    return tuple(me) if me else tuple(state.config.owner.emails)
+def _store_ready(state: State) -> bool:
+    """True when there is a database with the calendar store; an older database is an error
+    that says to upgrade (without loading Alembic to find out)."""
+    if not _database_exists(state):
+        return False
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with state.runtime.engine.connect() as conn:
+        try:
+            conn.execute(text("SELECT 1 FROM calendar_sync LIMIT 1"))
+        except DBAPIError:
+            conn.rollback()
+            try:
+                conn.execute(text("SELECT 1 FROM users LIMIT 1"))
+            except DBAPIError:
+                return False  # an empty file: not set up yet
+            raise UserError("the database is not up to date: run `meetagain db upgrade`") from None
+    return True
 
 
-def _windows(state: State, specs: Sequence[str], weekdays: str | None) -> tuple[Any, ...]:
+def _database_exists(state: State) -> bool:
+    import os
+
+    from integrations.calendars.cache import sqlite_file
+
+    path = sqlite_file(state.config.database_url)
+    return path is None or os.path.isfile(path)
+
+
+def _store_busy(state: State, names: Sequence[str], interval: Any) -> Any:
+    """Busy time of the user's stored calendars (all that count as busy, or `names`), synced
+    first where due; None when there is no database yet."""
+    from integrations.calendars.errors import CalendarError
+    from integrations.storage.db import transaction
+    from integrations.storage.models import User
+    from web.services import calendar_sync
+
+    if not _store_ready(state):
+        return None
+    runtime = state.runtime
+    user_id = state.owner_id()
+    calendar_sync.before_reading(runtime, user_id)
+    with transaction(runtime.sessions) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        try:
+            found = calendar_sync.read_busy(runtime, session, user, interval, names=names)
+        except CalendarError as exc:
+            raise UserError(str(exc)) from None
+    return found.report
+
+
+def _live_busy(
+    state: State, specs: Sequence[str], zone: ZoneInfo, me: Sequence[str], interval: Any
+) -> Any:
+    """Read ad-hoc calendars (files, URLs, [[calendars]] names before `init`) now."""
+    from integrations.calendars.cache import open_cache
+    from integrations.calendars.errors import CalendarError
+    from integrations.calendars.registry import open_source, resolve_spec
+    from integrations.calendars.sources import collect_busy
+    from integrations.net import NetworkPolicy
+
+    config = state.config
+    cache = open_cache(config)
+    try:
+        sources = []
+        for spec in specs:
+            calendar = resolve_spec(spec, config)
+            if calendar.kind == "google":  # stored calendars come from the store
+                raise CalendarError(
+                    f"{calendar.name}: Google calendars need the database: run `meetagain init`, "
+                    "then connect Google in the web app"
+                )
+            entry = config.calendar(spec)
+            max_bytes = entry.max_bytes if entry is not None else None
+            sources.append(
+                open_source(
+                    calendar,
+                    zone=zone,
+                    me=me,
+                    cache=cache,
+                    max_bytes=max_bytes,
+                    network=NetworkPolicy.from_config(config),
+                )
+            )
+        return collect_busy(sources, interval)
+    except CalendarError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _me(config: Any, me: Sequence[str]) -> tuple[str, ...]:
+    return tuple(me) if me else tuple(config.owner.emails)
+
+
+def _settings(state: State, specs: Sequence[str]) -> Any:
+    """The config as the user sees it (their windows, rules and zone set in the web app) when
+    the user's calendars are read from the store; for files and URLs alone, the config file."""
+    from pathlib import Path
+
+    from integrations.calendars.registry import is_url
+
+    if specs and all(is_url(s) or Path(s).expanduser().exists() for s in specs):
+        return state.config
+    if not _store_ready(state):
+        return state.config
+    from integrations.storage.db import transaction
+    from web.services.calendar_sync import user_and_config
+
+    with transaction(state.runtime.sessions) as session:
+        return user_and_config(session, state.runtime, state.owner_id())[1]
+
+
+def _windows(config: Any, specs: Sequence[str], weekdays: str | None) -> tuple[Any, ...]:
     from integrations.config import parse_time, parse_weekdays
     from scheduler.model import Window
 
@@ -176,9 +297,9 @@ def _windows(state: State, specs: Sequence[str], weekdays: str | None) -> tuple[
             days = parse_weekdays(weekdays)
         except ValueError as exc:
             raise UserError(f"--weekdays: {exc}") from None
-    configured = {w.name: w for w in state.config.windows}
+    configured = {w.name: w for w in config.windows}
     if not specs:
-        windows = tuple(state.config.windows)
+        windows = tuple(config.windows)
         return tuple(replace(w, weekdays=days) for w in windows) if days else windows
     result = []
     for spec in specs:
@@ -270,11 +391,12 @@ def slots(
     from scheduler.model import Interval
     from scheduler.slots import free_slots
 
-    zone = _zone(state, tz)
+    config = _settings(state, calendars)
+    zone = _zone(config, tz)
     now = _now(now_, zone)
-    rng = _range(state, zone, from_, days, now)
-    chosen_windows = _windows(state, windows, weekdays)
-    policy = state.config.scheduling
+    rng = _range(config, zone, from_, days, now)
+    chosen_windows = _windows(config, windows, weekdays)
+    policy = config.scheduling
     policy = replace(
         policy,
         duration=_minutes(duration, "--duration", policy.duration),
@@ -289,7 +411,7 @@ def slots(
     wider = Interval(
         interval.start.astimezone(UTC) - policy.buffer, interval.end.astimezone(UTC) + policy.buffer
     )
-    report = _read_busy(state, calendars, zone, _me(state, me), wider)
+    report = _read_busy(state, calendars, zone, _me(config, me), wider)
     found = free_slots(
         report.intervals,
         chosen_windows,
@@ -341,9 +463,10 @@ def busy(
     fmt: str,
 ) -> None:
     """Merged busy time from calendars."""
-    zone = _zone(state, tz)
-    rng = _range(state, zone, from_, days, datetime.now(UTC))
-    report = _read_busy(state, calendars, zone, _me(state, me), rng.interval)
+    config = _settings(state, calendars)
+    zone = _zone(config, tz)
+    rng = _range(config, zone, from_, days, datetime.now(UTC))
+    report = _read_busy(state, calendars, zone, _me(config, me), rng.interval)
     intervals = report.intervals
     if fmt == "json":
         payload = {

@@ -168,15 +168,16 @@ def contact_json(c: Any) -> dict[str, Any]:
 
 @contacts.command(name="meetings")
 @_NOW
-@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3660))
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 90))
 @pass_state
 def meetings_command(state: State, now_text: str | None, days: int) -> None:
-    """Log past meetings with contacts found in your ICS calendars, for you to confirm."""
-    from web.services.contacts import sync_attendance
+    """Read your calendars now and log past meetings with contacts, for you to confirm."""
+    from web.services.calendar_sync import look_for_meetings, refresh_config_calendars
 
     user_id = state.owner_id()
     now = parse_now(now_text, _user_zone(state, user_id))
-    new, warnings = sync_attendance(state.runtime, user_id, now=now, days=days)
+    refresh_config_calendars(state.runtime)
+    new, warnings = look_for_meetings(state.runtime, user_id, now=now, days=days)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"found {new} new past meetings with contacts: confirm them in the web app")
@@ -259,10 +260,12 @@ def due(state: State, now_text: str | None, fmt: str) -> None:
 @pass_state
 def plan(state: State, now_text: str | None, fmt: str) -> None:
     """This week's proposals: due contacts paired with free times that suit them."""
+    from web.services.calendar_sync import before_reading
     from web.services.planning import plan_for_user, proposals_json
 
     user_id = state.owner_id()
     now = parse_now(now_text, _user_zone(state, user_id))
+    before_reading(state.runtime, user_id)  # errors show as the plan's warnings
     result = plan_for_user(state.runtime, user_id, now=now)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

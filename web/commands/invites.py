@@ -81,11 +81,13 @@ def create(
     from integrations.storage.contacts import ContactRepository
     from integrations.storage.db import transaction
     from integrations.storage.models import User
+    from web.services.calendar_sync import before_reading
     from web.services.invites import contact_problem, create_invite, user_config
 
     runtime = state.runtime
     _require_current(runtime)
     user_id = state.owner_id()
+    before_reading(runtime, user_id)  # the busy check reads the calendar store
     now = datetime.now(UTC)
     with transaction(runtime.sessions) as session:
         row = ContactRepository(session, user_id).row_by_email(contact_email)
@@ -170,8 +172,8 @@ def _check_at(
         min(t.start for t in times) - policy.buffer, max(t.end for t in times) + policy.buffer
     )
     with transaction(runtime.sessions) as session:
-        user, user_config = user_and_config(session, runtime, user_id)
-        busy = read_busy(runtime, session, user, user_config, span, zone)
+        user, _ = user_and_config(session, runtime, user_id)
+        busy, _stale = read_busy(runtime, session, user, span)
     warnings.extend(busy.warnings)
     for t in times:
         problem = time_problem(
@@ -199,13 +201,22 @@ def _times_from_plan(
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Drain what is due once, then exit.")
+@click.option("--once", is_flag=True, help="Drain and sync what is due once, then exit.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
+@click.option(
+    "--sync-calendars/--no-sync-calendars",
+    default=True,
+    show_default=True,
+    help="Also sync calendars into the store.",
+)
 @pass_state
-def worker(state: State, once: bool, interval: float) -> None:
-    """Send queued mail and calendar writes (the outbox); several may run on PostgreSQL."""
+def worker(state: State, once: bool, interval: float, sync_calendars: bool) -> None:
+    """Send queued mail and calendar writes (the outbox) and sync calendars; several may run on
+    PostgreSQL. SIGTERM finishes the job in hand, then stops."""
+    import signal
     import threading
 
+    from web.services import calendar_sync
     from web.services.outbox_worker import drain, run
 
     runtime = state.runtime
@@ -213,10 +224,18 @@ def worker(state: State, once: bool, interval: float) -> None:
     if once:
         result = drain(runtime)
         click.echo(f"sent {result.sent}, retrying {result.retrying}, failed {result.failed}")
+        if sync_calendars:
+            calendar_sync.refresh_config_calendars(runtime)
+            calendar_sync.ensure_states(runtime)
+            stats = calendar_sync.run_due(runtime, limit=1000)
+            click.echo(f"calendars synced {stats.synced}, failed {stats.failed}")
+            for error in stats.errors:
+                click.echo(f"warning: {error}", err=True)
         return
     stop = threading.Event()
-    click.echo("draining the outbox; Ctrl-C stops")
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo("draining the outbox and syncing calendars; Ctrl-C or SIGTERM stops")
     try:
-        run(runtime, stop=stop, interval=interval)
+        run(runtime, stop=stop, interval=interval, sync_calendars=sync_calendars)
     except KeyboardInterrupt:
         stop.set()

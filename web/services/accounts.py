@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -28,7 +29,11 @@ MIN_STRENGTH = 3
 STRENGTH_CHECKED_CHARS = 100
 ADMIN, USER = "admin", "user"
 # Compared against when the email is unknown, so a miss costs as much as a hit.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check against for unknown users (same time as a real check); made on first
+    use, not at import: commands that never sign anyone in should not pay for it."""
+    return generate_password_hash("not-a-real-password")
 
 
 class AccountError(Exception):
@@ -213,7 +218,7 @@ def authenticate(runtime: Runtime, email: str, password: str) -> int | None:
     with transaction(runtime.sessions) as session:
         row = session.scalar(select(models.User).where(models.User.email == email))
         if row is None or not row.password_hash:
-            check_password_hash(_DUMMY_HASH, password)
+            check_password_hash(_dummy_hash(), password)
             return None
         if not check_password_hash(row.password_hash, password):
             return None

@@ -10,14 +10,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from integrations.calendars.errors import CalendarError, about
 from integrations.storage import models
 from integrations.storage.contacts import ContactRepository, load_contacts
 from integrations.storage.db import transaction
@@ -30,7 +28,6 @@ from scheduler.model import (
     Relationship,
 )
 from scheduler.rules import cadence_for, evaluate
-from scheduler.text import in_supported_range, refuse_controls
 from web.composition import Runtime
 from web.services.planning import invite_facts, user_and_config
 
@@ -159,17 +156,11 @@ def get_contact(runtime: Runtime, user_id: int, contact_id: int, *, now: datetim
 
 
 def _check(contact: Contact) -> Contact:
-    refused = refuse_controls(contact.name, "the name")
-    if refused:
-        raise ContactError(refused, "name")
     name = contact.name.strip()
     if not name:
         raise ContactError("a contact needs a name", "name")
     emails: list[str] = []
     for email in contact.emails:
-        refused = refuse_controls(email, f"the email {email.strip()!r}")
-        if refused:
-            raise ContactError(refused, "emails")
         email = email.strip()
         if not email:
             continue
@@ -257,10 +248,9 @@ def coerce_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
                     if str(v).strip()
                 )
             elif key in ("first_met", "snoozed_until"):
-                day = date.fromisoformat(value) if isinstance(value, str) and value else value
-                if isinstance(day, date) and not in_supported_range(day):
-                    raise ValueError(f"{day} is out of range")
-                out[key] = day or None
+                out[key] = (
+                    date.fromisoformat(value) if isinstance(value, str) and value else value or None
+                )
             elif key == "cadence_days":
                 out[key] = int(value) if value not in (None, "") else None
             elif key == "do_not_invite":
@@ -424,71 +414,6 @@ def delete_contact(runtime: Runtime, user_id: int, contact_id: int) -> None:
                 models.Contact.id == contact_id, models.Contact.user_id == user_id
             )
         )
-
-
-def sync_attendance(
-    runtime: Runtime, user_id: int, *, now: datetime, days: int = 365
-) -> tuple[int, list[str]]:
-    """Read past meetings from the user's ICS calendars (files and feeds) and log those with
-    contacts as unconfirmed interactions. Returns (new, warnings)."""
-    from integrations.calendars.attendance import attended, log_attendance
-
-    warnings: list[str] = []
-    new = 0
-    with transaction(runtime.sessions) as session:
-        user, config = user_and_config(session, runtime, user_id)
-        zone = ZoneInfo(config.owner.timezone)
-        today = now.astimezone(zone).date()
-        me = (user.email, *config.owner.emails)
-        rows = session.scalars(
-            select(models.Calendar).where(
-                models.Calendar.user_id == user_id, models.Calendar.kind == "ics"
-            )
-        ).all()
-        locations = [(row.name, row.location) for row in rows]
-        # Like planning: the config file's calendars belong to the owner the file describes.
-        has_rows = session.scalar(
-            select(models.Calendar.id).where(models.Calendar.user_id == user_id).limit(1)
-        )
-        if has_rows is None and user.email in {e.lower() for e in config.owner.emails}:
-            for entry in config.calendars:
-                if entry.kind == "ics":
-                    where = entry.url or str(Path(config.base_dir) / Path(entry.path).expanduser())
-                    locations.append((entry.name, where))
-        for name, location in locations:
-            try:
-                data = _read_ics(name, location, config)
-                found = attended(
-                    data,
-                    start=today - timedelta(days=days),
-                    end=today,
-                    zone=zone,
-                    now=now,
-                    me=me,
-                    source=name,
-                )
-            except Exception as exc:  # one unreadable calendar must not stop the others
-                warnings.append(about(name, exc))
-                continue
-            new += log_attendance(session, user_id, found)
-    return new, warnings
-
-
-def _read_ics(name: str, location: str, config: Any) -> bytes:
-    """The calendar's bytes; errors name it `name`, never by its path or feed URL."""
-    if location.lower().startswith(("http://", "https://", "webcal://", "webcals://")):
-        # Through the feed adapter: webcal means https, and the size, redirect and time limits
-        # of every other feed read hold here too.
-        from integrations.calendars.feed import IcsFeedSource
-        from integrations.net import NetworkPolicy
-
-        network = NetworkPolicy.from_config(config)
-        feed = IcsFeedSource(location, zone=ZoneInfo("UTC"), network=network, name=name)
-        return feed.download()
-    try:
-        return Path(location).expanduser().read_bytes()
-    except OSError as exc:
-        raise CalendarError(f"{name}: cannot read the calendar file ({exc.strerror})") from None
 
 
 def import_file(

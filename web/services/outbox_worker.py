@@ -1,8 +1,9 @@
 """Drains the outbox: sends emails and performs calendar writes, retrying with backoff.
 
-`drain` does one pass; `run` loops until stopped. `meetagain worker` runs `run` in its own
-process (several may run at once on PostgreSQL); `make run` starts `OutboxThread` inside the
-web server. Expired invites are closed on each pass as well.
+`drain` does one pass; `run` loops until stopped, and also syncs the calendars that are due
+(web.services.calendar_sync). `meetagain worker` runs `run` in its own process (several may run
+at once on PostgreSQL); `meetagain serve` starts `OutboxThread` inside the web server. Expired
+invites are closed on each pass as well.
 """
 
 from __future__ import annotations
@@ -114,23 +115,50 @@ def run(
     *,
     stop: threading.Event,
     interval: float = 2.0,
+    drain_outbox: bool = True,
+    sync_calendars: bool = True,
 ) -> None:
-    """Drain until `stop` is set, sleeping `interval` seconds when there is nothing to do."""
-    mailer = mailer or mailer_from_config(runtime.config)
-    while not stop.is_set():
+    """Until `stop` is set: drain the outbox and sync the calendars that are due, sleeping
+    `interval` seconds when there is nothing to do. A job in hand is finished before stopping."""
+    from web.services import calendar_sync
+
+    mailer = mailer or mailer_from_config(runtime.config) if drain_outbox else mailer
+    if sync_calendars:
         try:
-            result = drain(runtime, mailer)
-        except Exception:  # the database may be briefly unavailable; keep the loop alive
-            log.exception("outbox pass failed")
-            result = DrainResult()
-        if result.handled == 0:
+            calendar_sync.refresh_config_calendars(runtime)
+            calendar_sync.ensure_states(runtime)
+        except Exception:  # the loop still drains and syncs what is stored
+            log.exception("reading [[calendars]] from the config failed")
+    while not stop.is_set():
+        handled = 0
+        if drain_outbox and mailer is not None:
+            try:
+                handled += drain(runtime, mailer).handled
+            except Exception:  # the database may be briefly unavailable; keep the loop alive
+                log.exception("outbox pass failed")
+        if sync_calendars and not stop.is_set():
+            try:
+                stats = calendar_sync.run_due(runtime, limit=1)
+                handled += stats.synced + stats.failed
+            except Exception:
+                log.exception("calendar sync pass failed")
+        if handled == 0:
             stop.wait(interval)
 
 
 class OutboxThread:
-    """The in-process sender for `make run`: a daemon thread running `run`."""
+    """The in-process worker for `make run` and `meetagain serve`: a daemon thread running
+    `run` (the outbox, the calendar sync, or both)."""
 
-    def __init__(self, runtime: Runtime, mailer: Mailer | None = None, interval: float = 1.0):
+    def __init__(
+        self,
+        runtime: Runtime,
+        mailer: Mailer | None = None,
+        interval: float = 1.0,
+        *,
+        drain_outbox: bool = True,
+        sync_calendars: bool = False,
+    ):
         self.runtime = runtime
         self.mailer = mailer
         self.interval = interval
@@ -138,8 +166,13 @@ class OutboxThread:
         self.thread = threading.Thread(
             target=run,
             args=(runtime, mailer),
-            kwargs={"stop": self.stop_event, "interval": interval},
-            name="meetagain-outbox",
+            kwargs={
+                "stop": self.stop_event,
+                "interval": interval,
+                "drain_outbox": drain_outbox,
+                "sync_calendars": sync_calendars,
+            },
+            name="meetagain-worker",
             daemon=True,
         )
 

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrations.calendars.errors import about
 from integrations.config import Config, with_user_settings
 from integrations.storage import models
 from integrations.storage.contacts import load_contacts
@@ -36,6 +35,7 @@ class PlanResult:
     warnings: list[str] = field(default_factory=list)
     slots: list[Slot] = field(default_factory=list)
     busy: list[Interval] = field(default_factory=list)  # merged, calendars and bookings
+    stale: list[str] = field(default_factory=list)  # calendars not synced for 2 intervals
 
 
 @dataclass(frozen=True)
@@ -142,99 +142,14 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
 
 
 def read_busy(
-    runtime: Runtime,
-    session: Session,
-    user: models.User,
-    config: Config,
-    interval: Interval,
-    zone: ZoneInfo,
-) -> BusyReport:
-    """Busy time from the user's calendars that count as busy; failures become warnings."""
-    from integrations.calendars.sources import collect_busy, open_source
+    runtime: Runtime, session: Session, user: models.User, interval: Interval
+) -> tuple[BusyReport, tuple[str, ...]]:
+    """Busy time of the user's calendars that count as busy, from the calendar store, and the
+    names of calendars whose data is stale."""
+    from web.services.calendar_sync import read_busy as stored_busy
 
-    me = tuple(dict.fromkeys((user.email, *config.owner.emails)))
-    rows = list(
-        session.scalars(
-            select(models.Calendar)
-            .where(models.Calendar.user_id == user.id, models.Calendar.counts_as_busy.is_(True))
-            .order_by(models.Calendar.id)
-        )
-    )
-    sources: list[Any] = []
-    warnings: list[str] = []
-    google_ids: list[str] = []
-    for row in rows:
-        try:
-            if row.kind == "google":
-                google_ids.append(row.external_id or "primary")
-            elif row.kind == "caldav":
-                from integrations.calendars.caldav_source import CalDavSource
-                from integrations.net import NetworkPolicy
-
-                password = ""
-                if row.secret_encrypted:
-                    from web.services.accounts import secret_box
-
-                    password = secret_box(runtime).decrypt_text(row.secret_encrypted)
-                sources.append(
-                    CalDavSource(
-                        row.location,
-                        row.username,
-                        password,
-                        zone=zone,
-                        me=me,
-                        name=row.name,
-                        network=NetworkPolicy.from_config(config),
-                    )
-                )
-            else:
-                # Named as the owner named it: a feed's URL or an upload's path is never shown.
-                source = open_source(
-                    row.location, config, zone=zone, me=me, runtime=runtime, name=row.name
-                )
-                sources.append(source)
-        except Exception as exc:  # one unreadable calendar must not stop the plan
-            warnings.append(about(row.name, exc))
-    if google_ids:
-        try:
-            from integrations.calendars.google_source import GoogleFreeBusySource
-            from web.services.google import credentials_for
-
-            creds = credentials_for(runtime, user.id)
-            if creds is None:
-                warnings.append("Google Calendar is not connected: its busy time was not read")
-            else:
-                sources.append(
-                    GoogleFreeBusySource(
-                        creds,
-                        google_ids,
-                        api_endpoint=config.google.api_endpoint,
-                        timeout=config.google.timeout,
-                    )
-                )
-        except Exception as exc:
-            warnings.append(f"Google Calendar: {exc}")
-    # Calendars from the config file belong to the owner the file describes.
-    if not rows and user.email in {e.lower() for e in config.owner.emails}:
-        for entry in config.calendars:
-            try:
-                sources.append(
-                    open_source(
-                        entry.name, config, zone=zone, me=me, runtime=runtime, user_id=user.id
-                    )
-                )
-            except Exception as exc:
-                warnings.append(f"{entry.name}: {exc}")
-    if not sources:
-        if not rows and not config.calendars:
-            warnings.append("No calendar connected: every window counts as free")
-        return BusyReport((), tuple(warnings))
-    try:
-        report = collect_busy(sources, interval)
-    except Exception as exc:  # collect_busy raises when every source failed
-        warnings.append(f"{exc} (times were not checked against this calendar)")
-        return BusyReport((), tuple(warnings))
-    return BusyReport(report.intervals, tuple(warnings) + tuple(report.warnings))
+    found = stored_busy(runtime, session, user, interval)
+    return found.report, found.stale
 
 
 def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:
@@ -262,7 +177,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         contacts = load_contacts(session, user_id)
         start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
         interval = Interval(start, start + timedelta(days=policy.horizon_days + 1))
-        busy = read_busy(runtime, session, user, config, interval, zone)
+        busy, stale = read_busy(runtime, session, user, interval)
     report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
     booked_busy = [Interval(b, b + policy.duration) for b in facts.booked]
     all_busy = merge([*busy.intervals, *booked_busy])
@@ -285,7 +200,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         pending=facts.pending,
         zone=zone,
     )
-    return PlanResult(proposals, report, list(busy.warnings), slots, all_busy)
+    return PlanResult(proposals, report, list(busy.warnings), slots, all_busy, list(stale))
 
 
 def proposals_json(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:

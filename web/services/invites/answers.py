@@ -16,8 +16,8 @@ from scheduler import invites as rules
 from scheduler.invites import OfferedTime
 from scheduler.model import Interval
 from web.composition import Runtime
+from web.services.calendar_sync import read_busy as stored_busy
 from web.services.invites.accepting import writer_lock
-from web.services.invites.busy import OwnerCalendars, owner_calendars, read_busy
 from web.services.invites.errors import InviteGone
 from web.services.invites.helpers import (
     MORE_TIMES,
@@ -63,10 +63,10 @@ def suggest_other_times(
     runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
 ) -> list[OfferedTime]:
     """ "None of these work": with a note, record it and tell the owner; without one, add up to
-    six more free times (fresh busy check, next two weeks, same windows) and return them.
+    six more free times (busy time from the calendar store, next two weeks, same windows) and
+    return them. No calendar server is asked while the write lock is held.
     """
     note = note.strip()[:2000]
-    calendars = None if note else owner_calendars(runtime, token=token)
     with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
         invite = _open_for_answer(session, token, now=now)
         if _check_zone(invitee_timezone):
@@ -84,8 +84,7 @@ def suggest_other_times(
                 detail=_quoted(note).strip(),
             )
             return []
-        assert calendars is not None
-        added = _more_times(runtime, session, invite, calendars, now=now)
+        added = _more_times(runtime, session, invite, now=now)
         session.flush()
         return added
 
@@ -98,7 +97,6 @@ def _more_times(
     runtime: Runtime,
     session: Session,
     invite: models.Invite,
-    calendars: OwnerCalendars,
     *,
     now: datetime,
 ) -> list[OfferedTime]:
@@ -109,7 +107,7 @@ def _more_times(
     wanted = {t.window for t in invite.times if t.window}
     windows = [w for w in config.windows if not wanted or w.name in wanted] or list(config.windows)
     horizon = Interval(now, now + timedelta(days=SUGGEST_DAYS + 1))
-    report = read_busy(calendars, horizon)
+    report = stored_busy(runtime, session, user, horizon, now=now).report
     taken = [
         Interval(b.start, b.end)
         for b in session.scalars(

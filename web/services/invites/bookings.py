@@ -22,7 +22,6 @@ from web.composition import Runtime
 from web.errors import UserError
 from web.services.invites.accepting import _restore, _restore_by_rules, writer_lock
 from web.services.invites.answers import _more_times, _quoted
-from web.services.invites.busy import OwnerCalendars, owner_calendars
 from web.services.invites.errors import InviteGone
 from web.services.invites.helpers import (
     TOKEN_BYTES,
@@ -43,7 +42,6 @@ def cancel_booking_by_token(
     runtime: Runtime, token: str, *, now: datetime, reschedule: bool = False, note: str = ""
 ) -> None:
     """The invitee cancels (or reschedules) through their invite link."""
-    calendars = owner_calendars(runtime, token=token) if reschedule else None
     with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
         invite = _load_invite(session, token, lock=True)
         booking = session.scalar(
@@ -54,8 +52,8 @@ def cancel_booking_by_token(
         if booking is None:
             raise InviteGone("nothing is booked for this invite")
         _cancel(runtime, session, invite, booking, now=now, by_owner=False, note=note)
-        if calendars is not None:
-            _reopen(runtime, session, invite, calendars, now=now)
+        if reschedule:
+            _reopen(runtime, session, invite, now=now)
 
 
 def cancel_booking(
@@ -71,7 +69,6 @@ def cancel_booking(
 
     Raises LookupError for a booking that is not this user's (the web layer answers 404).
     """
-    calendars = owner_calendars(runtime, user_id) if reschedule else None
     with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
         booking = session.get(models.Booking, booking_id, with_for_update=True)
         if booking is None or booking.user_id != user_id:
@@ -81,12 +78,12 @@ def cancel_booking(
         invite = session.get(models.Invite, booking.invite_id)
         assert invite is not None
         _cancel(runtime, session, invite, booking, now=now, by_owner=True, note=note)
-        if calendars is None:
+        if not reschedule:
             return None
         # The invitee needs a new link: the old token is only stored as a hash.
         token = secrets.token_urlsafe(TOKEN_BYTES)
         invite.token_hash = hash_token(token)
-        _reopen(runtime, session, invite, calendars, now=now)
+        _reopen(runtime, session, invite, now=now)
         url = invite_url(runtime.config, token)
         owner, invitee = _parties(session, invite)
         if invitee.email:
@@ -107,13 +104,13 @@ def _reopen(
     runtime: Runtime,
     session: Session,
     invite: models.Invite,
-    calendars: OwnerCalendars,
     *,
     now: datetime,
 ) -> None:
+    """Open the invite again with fresh free times (from the calendar store)."""
     invite.status = rules.OPEN
     invite.answered_at = None
-    _more_times(runtime, session, invite, calendars, now=now)
+    _more_times(runtime, session, invite, now=now)
     invite.expires_at = max(invite.expires_at, now + timedelta(days=7))
 
 

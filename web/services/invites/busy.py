@@ -13,7 +13,9 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from integrations.calendars.errors import about
+from integrations.calendars.registry import GoogleAccess, StoredCalendar, open_source
 from integrations.config import Config, ConfigError, with_user_settings
+from integrations.net import NetworkPolicy
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, Interval, SchedulingPolicy
 from web.composition import Runtime
@@ -85,13 +87,19 @@ def owner_calendars(
             _OPENED[key] = opened
     sources = list(opened.sources)
     warnings = list(opened.warnings)
-    google_ids = [r.external_id or "primary" for r in rows if r.kind == "google"]
-    if google_ids:
-        google = _google_source(runtime, owner_id, google_ids)
-        if google is None:
+    google_rows = [r for r in rows if r.kind == "google"]
+    if google_rows:
+        # Opened each time: getting the credentials may refresh (and save) the token.
+        access = _google_access(runtime, owner_id)
+        if access.credentials is None:
             warnings.append("Google Calendar is not connected; its busy time was not checked")
-        else:
-            sources.append(google)
+            google_rows = []
+        for row in google_rows:
+            try:
+                source = _open_row(runtime, row, zone=opened.zone, me=opened.me, google=access)
+                sources.append(source)
+            except Exception as exc:  # not connected: reported, never fatal here
+                warnings.append(about(row.name, exc))
     return OwnerCalendars(sources, warnings, opened.policy, opened.zone)
 
 
@@ -102,6 +110,7 @@ class _Opened:
     warnings: tuple[str, ...]
     policy: SchedulingPolicy
     zone: ZoneInfo
+    me: tuple[str, ...] = ()
 
 
 _OPENED: dict[tuple[Any, ...], _Opened] = {}
@@ -128,10 +137,12 @@ def _open_calendars(
         if row.kind == "google":
             continue
         try:
-            sources.append(_open_row(runtime, config, row, zone=zone, me=me))
+            sources.append(_open_row(runtime, row, zone=zone, me=me))
         except Exception as exc:  # an unreadable calendar is reported, never fatal here
             warnings.append(about(row.name, exc))
-    return _Opened(runtime.config, tuple(sources), tuple(warnings), config.scheduling, zone)
+    return _Opened(
+        runtime.config, tuple(sources), tuple(warnings), config.scheduling, zone, me
+    )
 
 
 def read_busy(calendars: OwnerCalendars, interval: Interval) -> BusyReport:
@@ -169,55 +180,51 @@ def _read_one(source: Any, interval: Interval) -> BusyReport:
     """One calendar's busy time and warnings; any failure is a warning naming it."""
     from integrations.calendars.errors import CalendarError
     from integrations.calendars.sources import source_report
+    from integrations.calendars.sync import named
 
     try:
         return source_report(source, interval)
-    except CalendarError as exc:
-        return BusyReport((), (str(exc),))
+    except CalendarError as exc:  # named as the owner named it, never by its address
+        return BusyReport((), (named(str(exc), source),))
     except Exception as exc:  # e.g. Google RefreshError: the grant was revoked meanwhile
-        return BusyReport((), (f"{source.name}: {exc.__class__.__name__}: {exc}",))
+        return BusyReport((), (named(f"{exc.__class__.__name__}: {exc}", source),))
 
 
 def _open_row(
-    runtime: Runtime, config: Config, row: _CalendarRow, *, zone: ZoneInfo, me: Sequence[str]
+    runtime: Runtime,
+    row: _CalendarRow,
+    *,
+    zone: ZoneInfo,
+    me: Sequence[str],
+    google: GoogleAccess | None = None,
 ) -> Any:
-    from integrations.calendars.sources import is_url, open_source
+    """A stored calendar through the registry, with the accept's short waits."""
+    from web.services.accounts import secret_box
 
-    if row.kind == "caldav":
-        from integrations.calendars.caldav_source import CalDavSource
-        from integrations.net import NetworkPolicy
-
-        password = ""
-        if row.secret_encrypted:
-            from web.services.accounts import secret_box
-
-            password = secret_box(runtime).decrypt_text(row.secret_encrypted)
-        source: Any = CalDavSource(
-            row.location,
-            row.username,
-            password,
-            zone=zone,
-            me=me,
-            timeout=LIVE_TIMEOUT,
-            network=NetworkPolicy.from_config(config),
-        )
-    else:
-        # runtime=None: not the database's busy cache; feeds and servers are asked now.
-        source = open_source(
-            row.location,
-            config,
-            zone=zone,
-            me=me,
-            runtime=None,
-            timeout=LIVE_TIMEOUT,
-            name=row.name,
-        )
-        path = Path(row.location).expanduser()
-        if row.kind == "ics" and not is_url(row.location) and path.is_file():
-            source = LiveFile(source, path, zone=str(zone), me=tuple(me))
-    # Warnings (the log, the owner's notice) name the calendar as the owner named it, not by
-    # its address, which for a feed may be a secret.
-    source.name = row.name
+    secret = row.secret_encrypted
+    password = secret_box(runtime).decrypt_text(secret) if secret else ""
+    calendar = StoredCalendar(
+        name=row.name,
+        kind=row.kind,
+        location=row.location,
+        username=row.username,
+        password=password,
+        external_id=row.external_id,
+    )
+    # Read inside the booking's lock: a slow or failing server must not hold every other
+    # accept up, so short waits and (Google) one retry after a 5xx or 429 only.
+    source = open_source(
+        calendar,
+        zone=zone,
+        me=me,
+        google=google,
+        timeout=LIVE_TIMEOUT,
+        sleep=_short_sleep,
+        attempts=2,
+        network=NetworkPolicy.from_config(runtime.config),
+    )
+    if row.kind == "ics" and not calendar.is_feed and Path(row.location).is_file():
+        source = LiveFile(source, Path(row.location), zone=str(zone), me=tuple(me))
     return source
 
 
@@ -262,23 +269,7 @@ class LiveFile:
         return [i for i in found if i.overlaps(interval)]
 
 
-def _google_source(runtime: Runtime, user_id: int, calendar_ids: list[str]) -> Any:
-    try:
-        from integrations.calendars.google_source import GoogleFreeBusySource
-        from web.services.google import credentials_for
-    except ImportError:  # pragma: no cover
-        return None
-    creds = credentials_for(runtime, user_id)
-    if creds is None:
-        return None
-    # Read inside the booking's lock: a slow or failing Google must not hold every other
-    # accept up, so short waits and one retry (after a 5xx or 429 only; a timeout is final).
-    return GoogleFreeBusySource(
-        creds,
-        calendar_ids,
-        api_endpoint=runtime.config.google.api_endpoint,
-        name="Google Calendar",
-        sleep=_short_sleep,
-        timeout=min(runtime.config.google.timeout, LIVE_TIMEOUT),
-        attempts=2,
-    )
+def _google_access(runtime: Runtime, user_id: int) -> GoogleAccess:
+    from web.services.calendar_sync import google_access
+
+    return google_access(runtime, user_id)

@@ -1,0 +1,267 @@
+"""The calendar store: event occurrences per calendar and each calendar's sync state.
+
+Pages, planning and the CLI read busy time and past meetings here; only the sync writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from integrations.calendars.events import Occurrence
+from integrations.calendars.sync import DELTA, REPLACE, SyncResult, SyncState
+from integrations.storage import models
+from scheduler.model import Interval
+
+OCC = cast(Table, models.CalendarOccurrence.__table__)
+SYNC = cast(Table, models.CalendarSync.__table__)
+
+
+@dataclass(frozen=True)
+class CalendarStatus:
+    """What a page shows about one calendar's sync."""
+
+    calendar_id: int
+    name: str
+    kind: str
+    origin: str
+    counts_as_busy: bool
+    last_synced_at: datetime | None
+    last_error: str
+    warnings: str
+    queued: bool  # a sync is due now ("Read now", or never synced)
+    running: bool  # a worker holds it
+
+
+def ensure_state(session: Session, calendar_id: int, user_id: int, now: datetime) -> None:
+    """A sync-state row for the calendar, due at once if it is new."""
+    if session.get(models.CalendarSync, calendar_id) is None:
+        session.add(
+            models.CalendarSync(
+                calendar_id=calendar_id,
+                user_id=user_id,
+                next_sync_at=now,
+                last_error="",
+                warnings="",
+                sync_token="",
+                etag="",
+                last_modified="",
+                content_hash="",
+                channel_id="",
+                channel_resource_id="",
+                channel_token_hash="",
+            )
+        )
+        session.flush()
+
+
+def load_state(session: Session, calendar_id: int) -> SyncState:
+    row = session.get(models.CalendarSync, calendar_id)
+    if row is None:
+        return SyncState()
+    covers = None
+    if row.covers_start is not None and row.covers_end is not None:
+        covers = Interval(row.covers_start, row.covers_end)
+    return SyncState(row.sync_token, row.etag, row.last_modified, row.content_hash, covers)
+
+
+def _rows(calendar_id: int, user_id: int, found: Iterable[Occurrence]) -> list[dict[str, Any]]:
+    return [
+        {
+            "calendar_id": calendar_id,
+            "user_id": user_id,
+            "source_key": o.key[:500],
+            "uid": o.uid[:500],
+            "start": o.start,
+            "end": o.end,
+            "busy": o.busy,
+            "summary": o.summary,
+            "location": o.location,
+            "attendees": list(o.attendees),
+        }
+        for o in found
+    ]
+
+
+def save_result(
+    session: Session,
+    calendar_id: int,
+    user_id: int,
+    result: SyncResult,
+    *,
+    now: datetime,
+    next_at: datetime,
+) -> None:
+    """Apply a sync's occurrences and new state; clears the last error and the claim."""
+    conn = session.connection()
+    if result.mode == REPLACE:
+        conn.execute(delete(OCC).where(OCC.c.calendar_id == calendar_id))
+    elif result.mode == DELTA:
+        keys = {*result.removed, *(o.key for o in result.occurrences)}
+        if keys:
+            conn.execute(
+                delete(OCC).where(OCC.c.calendar_id == calendar_id, OCC.c.source_key.in_(keys))
+            )
+    rows = _rows(calendar_id, user_id, result.occurrences)
+    if rows:
+        conn.execute(insert(OCC), rows)
+    state = result.state
+    values: dict[str, Any] = {
+        "sync_token": state.sync_token,
+        "etag": state.etag[:500],
+        "last_modified": state.last_modified[:200],
+        "content_hash": state.content_hash[:100],
+        "covers_start": state.covers.start if state.covers else None,
+        "covers_end": state.covers.end if state.covers else None,
+        "last_synced_at": now,
+        "last_attempt_at": now,
+        "last_error": "",
+        "next_sync_at": next_at,
+        "claimed_until": None,
+    }
+    if result.mode != "unchanged":
+        values["warnings"] = "\n".join(result.warnings)[:4000]
+    conn.execute(update(SYNC).where(SYNC.c.calendar_id == calendar_id).values(**values))
+
+
+def save_error(
+    session: Session, calendar_id: int, message: str, *, now: datetime, next_at: datetime
+) -> None:
+    """Record why a sync failed; the stored occurrences stay (planning goes on from them)."""
+    session.connection().execute(
+        update(SYNC)
+        .where(SYNC.c.calendar_id == calendar_id)
+        .values(
+            last_error=message[:2000],
+            last_attempt_at=now,
+            next_sync_at=next_at,
+            claimed_until=None,
+        )
+    )
+
+
+def queue(session: Session, calendar_id: int, now: datetime) -> None:
+    """Make the calendar due now ("Read now")."""
+    session.connection().execute(
+        update(SYNC).where(SYNC.c.calendar_id == calendar_id).values(next_sync_at=now)
+    )
+
+
+def _due(now: datetime) -> Any:
+    return (SYNC.c.next_sync_at <= now) & (
+        SYNC.c.claimed_until.is_(None) | (SYNC.c.claimed_until < now)
+    )
+
+
+def any_due(session: Session, *, now: datetime) -> bool:
+    """Whether some calendar's sync is due (a read: no lock)."""
+    found = session.connection().execute(select(SYNC.c.calendar_id).where(_due(now)).limit(1))
+    return found.first() is not None
+
+
+def claim_due(session: Session, *, now: datetime, lease: timedelta, limit: int) -> list[int]:
+    """Claim up to `limit` calendars whose sync is due and not held by another worker.
+
+    On PostgreSQL, FOR UPDATE SKIP LOCKED lets several workers claim side by side; SQLite's
+    write lock (the caller begins IMMEDIATE) serialises the claim.
+    """
+    query = (
+        select(SYNC.c.calendar_id)
+        .where(_due(now))
+        .order_by(SYNC.c.next_sync_at, SYNC.c.calendar_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    conn = session.connection()
+    ids = [row[0] for row in conn.execute(query)]
+    if ids:
+        conn.execute(
+            update(SYNC).where(SYNC.c.calendar_id.in_(ids)).values(claimed_until=now + lease)
+        )
+    return ids
+
+
+def busy(
+    session: Session, user_id: int, interval: Interval, calendar_ids: Sequence[int]
+) -> list[Interval]:
+    """Busy occurrences of the given calendars overlapping `interval` (unmerged)."""
+    if not calendar_ids:
+        return []
+    query = select(OCC.c.start, OCC.c.end).where(
+        OCC.c.user_id == user_id,
+        OCC.c.calendar_id.in_(list(calendar_ids)),
+        OCC.c.busy.is_(True),
+        OCC.c.start < interval.end,
+        OCC.c.end > interval.start,
+    )
+    return [Interval(start, end) for start, end in session.connection().execute(query)]
+
+
+def occurrences(
+    session: Session, calendar_id: int, *, before: datetime, since: datetime
+) -> list[Occurrence]:
+    """Occurrences of one calendar that ended in [since, before), with attendees."""
+    query = (
+        select(OCC)
+        .where(OCC.c.calendar_id == calendar_id, OCC.c.end <= before, OCC.c.end > since)
+        .order_by(OCC.c.start)
+    )
+    return [
+        Occurrence(
+            r.start,
+            r.end,
+            r.busy,
+            uid=r.uid,
+            summary=r.summary,
+            location=r.location,
+            attendees=tuple(r.attendees or ()),
+            key=r.source_key,
+        )
+        for r in session.connection().execute(query)
+    ]
+
+
+def statuses(session: Session, user_id: int, *, now: datetime) -> list[CalendarStatus]:
+    """Every calendar of the user with its sync state, ordered by kind and name."""
+    cal = models.Calendar.__table__
+    query = (
+        select(
+            cal.c.id,
+            cal.c.name,
+            cal.c.kind,
+            cal.c.origin,
+            cal.c.counts_as_busy,
+            SYNC.c.last_synced_at,
+            SYNC.c.last_error,
+            SYNC.c.warnings,
+            SYNC.c.next_sync_at,
+            SYNC.c.claimed_until,
+        )
+        .select_from(cal.outerjoin(SYNC, SYNC.c.calendar_id == cal.c.id))
+        .where(cal.c.user_id == user_id)
+        .order_by(cal.c.kind, cal.c.name)
+    )
+    result = []
+    for r in session.connection().execute(query):
+        running = r.claimed_until is not None and r.claimed_until > now
+        queued = r.next_sync_at is None or (r.next_sync_at <= now and not running)
+        result.append(
+            CalendarStatus(
+                r.id,
+                r.name,
+                r.kind,
+                r.origin,
+                bool(r.counts_as_busy),
+                r.last_synced_at,
+                r.last_error or "",
+                r.warnings or "",
+                queued,
+                running,
+            )
+        )
+    return result
