@@ -660,11 +660,20 @@ class IcsFileSource:
         self.cache = cache
         self.warnings: list[str] = []
 
-    def _read(self) -> bytes:
+    def read(self, max_bytes: int | None = None) -> bytes:
+        """The file's bytes; CalendarError naming the calendar (never its path) when it cannot be
+        read or is larger than `max_bytes`."""
         try:
+            if max_bytes is not None and self.path.stat().st_size > max_bytes:
+                raise CalendarError(
+                    f"{self.name}: the calendar is larger than the limit of "
+                    f"{max_bytes // 1024} KiB ([sync] ics_max_bytes)"
+                )
             return self.path.read_bytes()
         except FileNotFoundError:
-            raise CalendarError(f"{self.name}: the calendar file is missing; add the calendar again") from None
+            raise CalendarError(
+                f"{self.name}: the calendar file is missing; add the calendar again"
+            ) from None
         except IsADirectoryError:
             raise CalendarError(f"{self.name}: is a folder, not an .ics file") from None
         except OSError as exc:
@@ -680,7 +689,7 @@ class IcsFileSource:
         cache = self.cache
         if cache is None:
             report = parse_busy(
-                self._read(), interval, zone=self.zone, me=self.me, source=self.name
+                self.read(), interval, zone=self.zone, me=self.me, source=self.name
             )
             self.warnings = list(report.warnings)
             return report
@@ -695,7 +704,7 @@ class IcsFileSource:
             if hit is not None:
                 self.warnings = list(hit.warnings)
                 return hit
-        data = self._read()
+        data = self.read()
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         validator = f"{stat_validator}|{digest}" if stat_validator else digest
         hit = cache.get_report(key, digest, interval)

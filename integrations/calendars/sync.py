@@ -178,21 +178,7 @@ def _sync_file(
     me: Sequence[str],
     limits: ParseLimits,
 ) -> SyncResult:
-    path = source.path
-    try:
-        size = path.stat().st_size
-        if size > limits.max_bytes:
-            raise CalendarError(
-                f"{source.name}: the calendar is larger than the limit of "
-                f"{limits.max_bytes // 1024} KiB ([sync] ics_max_bytes)"
-            )
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CalendarError(f"{source.name}: the calendar file is missing; add the calendar again") from None
-    except IsADirectoryError:
-        raise CalendarError(f"{source.name}: is a folder, not an .ics file") from None
-    except OSError as exc:
-        raise CalendarError(f"{source.name}: cannot read calendar file: {exc.strerror}") from None
+    data = source.read(limits.max_bytes)
     content = _hash(data)
     if _covers(state, span) and content == state.content_hash:
         return SyncResult(state, UNCHANGED)
@@ -431,9 +417,7 @@ def watch_google(source: Any, *, address: str, channel_id: str, token: str) -> C
             attempts=min(source.attempts, 3),
         )
     expires_ms = int(answer.get("expiration") or 0)
-    expires = (
-        datetime.fromtimestamp(expires_ms / 1000, tz=UTC) if expires_ms else datetime.now(UTC)
-    )
+    expires = datetime.fromtimestamp(expires_ms / 1000, tz=UTC) if expires_ms else datetime.now(UTC)
     return Channel(str(answer.get("id", channel_id)), str(answer.get("resourceId", "")), expires)
 
 

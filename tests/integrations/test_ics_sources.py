@@ -134,7 +134,9 @@ def test_a_failing_source_among_several_becomes_a_warning_naming_it(tmp_path: Pa
     gone = IcsFileSource(tmp_path / "gone.ics", zone=BERLIN, name="gone.ics")
     report = collect_busy([gone, IcsFileSource(ICS / "tentative.ics", zone=BERLIN)], MONDAY)
     assert len(report.intervals) == 1
-    assert report.warnings == ("calendar skipped: gone.ics: the calendar file is missing; add the calendar again",)
+    assert report.warnings == (
+        "calendar skipped: gone.ics: the calendar file is missing; add the calendar again",
+    )
 
 
 def test_the_only_source_failing_is_an_error(tmp_path: Path) -> None:

@@ -173,7 +173,10 @@ def test_the_sync_records_when_each_calendar_was_read_and_why_one_was_not(
     assert rows["Work (demo)"].last_read_at is not None
     assert rows["Work (demo)"].last_error == ""
     assert rows["Lost file"].last_read_at is None
-    assert rows["Lost file"].last_error == "Lost file: the calendar file is missing; add the calendar again"
+    assert (
+        rows["Lost file"].last_error
+        == "Lost file: the calendar file is missing; add the calendar again"
+    )
     assert "/nonexistent" not in page  # named as the owner named it, never by its path
     assert "Lost file" in text(site.get("/calendars"))
 
