@@ -169,7 +169,7 @@ def _check_at(
     span = Interval(
         min(t.start for t in times) - policy.buffer, max(t.end for t in times) + policy.buffer
     )
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:  # calendars read inside
         user, user_config = user_and_config(session, runtime, user_id)
         busy = read_busy(runtime, session, user, user_config, span, zone)
     warnings.extend(busy.warnings)

@@ -67,7 +67,7 @@ def _view(row: models.User) -> UserView:
 
 def needs_first_account(runtime: Runtime) -> bool:
     """True until some user has a password: the setup page is open only then."""
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:
         count = session.scalar(
             select(func.count()).select_from(models.User).where(models.User.password_hash != "")
         )
@@ -90,7 +90,7 @@ def create_first_account(runtime: Runtime, email: str, password: str, name: str 
     """Create the owner, or claim the password-less user `meetagain init`/`demo` made."""
     email = _check_email(email)
     _check_password(password)
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         if session.scalar(select(models.User.id).where(models.User.password_hash != "")):
             raise AccountError("This meetagain already has an owner: sign in instead.")
         unclaimed = list(
@@ -161,7 +161,7 @@ def change_password(runtime: Runtime, user_id: int, current: str | None, new: st
 def authenticate(runtime: Runtime, email: str, password: str) -> int | None:
     """The user id when email and password match, else None."""
     email = email.strip().lower()
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:
         row = session.scalar(select(models.User).where(models.User.email == email))
         if row is None or not row.password_hash:
             check_password_hash(_DUMMY_HASH, password)
@@ -170,7 +170,7 @@ def authenticate(runtime: Runtime, email: str, password: str) -> int | None:
 
 
 def get_user(runtime: Runtime, user_id: int) -> UserView | None:
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:
         row = session.get(models.User, user_id)
         return _view(row) if row is not None else None
 

@@ -14,7 +14,7 @@ from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime
-from scheduler.model import Interval
+from scheduler.model import BusyReport, Interval
 from web.composition import Runtime
 from web.services.invites.accepting import writer_lock
 from web.services.invites.busy import OwnerCalendars, owner_calendars, read_busy
@@ -29,6 +29,7 @@ from web.services.invites.helpers import (
     _zone_name,
     user_config,
 )
+from web.services.invites.pages import load_invite
 
 
 def _open_for_answer(session: Session, token: str, *, now: datetime) -> models.Invite:
@@ -42,7 +43,7 @@ def decline_invite(
     runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
 ) -> None:
     """ "Not now": close the invite, keep the optional note, tell the owner."""
-    with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
+    with writer_lock(runtime), transaction(runtime.sessions) as session:
         invite = _open_for_answer(session, token, now=now)
         invite.status = "declined"
         invite.answer_note = note.strip()[:2000]
@@ -66,8 +67,10 @@ def suggest_other_times(
     six more free times (fresh busy check, next two weeks, same windows) and return them.
     """
     note = note.strip()[:2000]
-    calendars = None if note else owner_calendars(runtime, token=token)
-    with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
+    # The calendars are read before the lock (no network I/O while it is held); an invite
+    # that is not open any more is refused below without a read.
+    report = None if note else _busy_for_more_times(runtime, token, now=now)
+    with writer_lock(runtime), transaction(runtime.sessions) as session:
         invite = _open_for_answer(session, token, now=now)
         if _check_zone(invitee_timezone):
             invite.invitee_timezone = invitee_timezone
@@ -84,8 +87,8 @@ def suggest_other_times(
                 detail=_quoted(note).strip(),
             )
             return []
-        assert calendars is not None
-        added = _more_times(runtime, session, invite, calendars, now=now)
+        assert report is not None
+        added = _more_times(runtime, session, invite, report, now=now)
         session.flush()
         return added
 
@@ -94,11 +97,26 @@ def _quoted(note: str) -> str:
     return f'\n\nTheir note: "{note}"' if note else ""
 
 
+def _busy_for_more_times(runtime: Runtime, token: str, *, now: datetime) -> BusyReport:
+    """The owner's busy time over the days more times are looked for (nothing when the
+    invite is no longer open: the transaction then refuses it)."""
+    calendars = owner_calendars(runtime, token=token)
+    if load_invite(runtime, token, now=now).state != rules.OPEN:
+        return BusyReport((), ())
+    return _busy_ahead(calendars, now=now)
+
+
+def _busy_ahead(calendars: OwnerCalendars, *, now: datetime) -> BusyReport:
+    """The owner's calendars read live over the days more times are looked for (call it
+    before any write lock is taken: the invitee waits for the answer, nobody else)."""
+    return read_busy(calendars, Interval(now, now + timedelta(days=SUGGEST_DAYS + 1)))
+
+
 def _more_times(
     runtime: Runtime,
     session: Session,
     invite: models.Invite,
-    calendars: OwnerCalendars,
+    report: BusyReport,
     *,
     now: datetime,
 ) -> list[OfferedTime]:
@@ -108,8 +126,6 @@ def _more_times(
     zone = ZoneInfo(_zone_name(user, config))
     wanted = {t.window for t in invite.times if t.window}
     windows = [w for w in config.windows if not wanted or w.name in wanted] or list(config.windows)
-    horizon = Interval(now, now + timedelta(days=SUGGEST_DAYS + 1))
-    report = read_busy(calendars, horizon)
     taken = [
         Interval(b.start, b.end)
         for b in session.scalars(

@@ -17,12 +17,12 @@ from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue, enqueue_email
 from scheduler import invites as rules
 from scheduler.invites import format_span
-from scheduler.model import Interval
+from scheduler.model import BusyReport, Interval
 from web.composition import Runtime
 from web.errors import UserError
 from web.services.invites.accepting import _restore, _restore_by_rules, writer_lock
-from web.services.invites.answers import _more_times, _quoted
-from web.services.invites.busy import OwnerCalendars, owner_calendars
+from web.services.invites.answers import _busy_ahead, _more_times, _quoted
+from web.services.invites.busy import owner_calendars
 from web.services.invites.errors import InviteGone
 from web.services.invites.helpers import (
     TOKEN_BYTES,
@@ -43,8 +43,9 @@ def cancel_booking_by_token(
     runtime: Runtime, token: str, *, now: datetime, reschedule: bool = False, note: str = ""
 ) -> None:
     """The invitee cancels (or reschedules) through their invite link."""
-    calendars = owner_calendars(runtime, token=token) if reschedule else None
-    with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
+    # Calendars are read before the lock: no network I/O while it is held.
+    busy = _busy_ahead(owner_calendars(runtime, token=token), now=now) if reschedule else None
+    with writer_lock(runtime), transaction(runtime.sessions) as session:
         invite = _load_invite(session, token, lock=True)
         booking = session.scalar(
             select(models.Booking)
@@ -54,8 +55,8 @@ def cancel_booking_by_token(
         if booking is None:
             raise InviteGone("nothing is booked for this invite")
         _cancel(runtime, session, invite, booking, now=now, by_owner=False, note=note)
-        if calendars is not None:
-            _reopen(runtime, session, invite, calendars, now=now)
+        if busy is not None:
+            _reopen(runtime, session, invite, busy, now=now)
 
 
 def cancel_booking(
@@ -71,8 +72,9 @@ def cancel_booking(
 
     Raises LookupError for a booking that is not this user's (the web layer answers 404).
     """
-    calendars = owner_calendars(runtime, user_id) if reschedule else None
-    with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
+    # Calendars are read before the lock: no network I/O while it is held.
+    busy = _busy_ahead(owner_calendars(runtime, user_id), now=now) if reschedule else None
+    with writer_lock(runtime), transaction(runtime.sessions) as session:
         booking = session.get(models.Booking, booking_id, with_for_update=True)
         if booking is None or booking.user_id != user_id:
             raise LookupError("no such booking")
@@ -81,12 +83,12 @@ def cancel_booking(
         invite = session.get(models.Invite, booking.invite_id)
         assert invite is not None
         _cancel(runtime, session, invite, booking, now=now, by_owner=True, note=note)
-        if calendars is None:
+        if busy is None:
             return None
         # The invitee needs a new link: the old token is only stored as a hash.
         token = secrets.token_urlsafe(TOKEN_BYTES)
         invite.token_hash = hash_token(token)
-        _reopen(runtime, session, invite, calendars, now=now)
+        _reopen(runtime, session, invite, busy, now=now)
         url = invite_url(runtime.config, token)
         owner, invitee = _parties(session, invite)
         if invitee.email:
@@ -107,13 +109,13 @@ def _reopen(
     runtime: Runtime,
     session: Session,
     invite: models.Invite,
-    calendars: OwnerCalendars,
+    busy: BusyReport,
     *,
     now: datetime,
 ) -> None:
     invite.status = rules.OPEN
     invite.answered_at = None
-    _more_times(runtime, session, invite, calendars, now=now)
+    _more_times(runtime, session, invite, busy, now=now)
     invite.expires_at = max(invite.expires_at, now + timedelta(days=7))
 
 

@@ -22,8 +22,8 @@ from web.services.invites.helpers import _short_sleep, hash_token
 from web.services.invites.sql import _calendar_statements
 
 # Seconds: the longest an accept waits for any one answer (connect, each read) of a calendar
-# server (Google, CalDAV, a feed). Calendars are read inside the booking's lock, where every
-# other accept waits too; a server that does not answer in time becomes a warning.
+# server (Google, CalDAV, a feed). The invitee waits for the answer (no lock is held while
+# calendars are read); a server that does not answer in time becomes a warning.
 LIVE_TIMEOUT = 5
 LIVE_DEADLINE = 8  # seconds: the longest an accept waits for all of them together
 
@@ -32,8 +32,8 @@ LIVE_DEADLINE = 8  # seconds: the longest an accept waits for all of them togeth
 class OwnerCalendars:
     """The owner's calendars, opened (credentials fetched) before any lock is taken.
 
-    Getting Google credentials may refresh and save a token, a write that must not wait on the
-    booking transaction's lock; reading them is what happens inside it.
+    Getting Google credentials may refresh and save a token; both that and reading them happen
+    before the booking transaction, which does no network I/O.
     """
 
     sources: list[Any]
@@ -257,8 +257,8 @@ def _google_source(runtime: Runtime, user_id: int, calendar_ids: list[str]) -> A
     creds = credentials_for(runtime, user_id)
     if creds is None:
         return None
-    # Read inside the booking's lock: a slow or failing Google must not hold every other
-    # accept up, so short waits and one retry (after a 5xx or 429 only; a timeout is final).
+    # The invitee waits for it: a slow or failing Google must not hold the accept up for
+    # long, so short waits and one retry (after a 5xx or 429 only; a timeout is final).
     return GoogleFreeBusySource(
         creds,
         calendar_ids,
