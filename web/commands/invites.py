@@ -83,7 +83,7 @@ def create(
     from integrations.storage.models import User
     from web.services.invites import contact_problem, create_invite, user_config
 
-    runtime = state.runtime
+    runtime = state.runtime_for_links()
     _require_current(runtime)
     user_id = state.owner_id()
     now = datetime.now(UTC)
