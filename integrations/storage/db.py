@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,9 +49,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs.setdefault(
-                "connect_args", {"timeout": BUSY_TIMEOUT, "check_same_thread": False}
-            )
+            kwargs.setdefault("connect_args", {"timeout": BUSY_TIMEOUT, "check_same_thread": False})
             engine = create_engine(url, **kwargs)
             _tune_sqlite(engine)
             return engine
@@ -103,6 +102,9 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+_writing = threading.local()  # the SQLite engines this thread holds a write transaction on
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error.
@@ -112,8 +114,19 @@ def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> I
     writes) begins a plain snapshot instead, which never waits. PostgreSQL callers lock rows
     with SELECT ... FOR UPDATE where a read decides a write.
     """
+    bind = factory.kw.get("bind")
+    sqlite = bind is not None and is_sqlite(bind)
     session = factory()
-    if read_only and factory.kw.get("bind") is not None and is_sqlite(factory.kw["bind"]):
+    held: set[int] = _writing.__dict__.setdefault("engines", set())
+    mine = sqlite and not read_only
+    if mine:
+        if id(bind) in held:
+            # Another connection of this thread holds the write lock: this one would wait
+            # for it until the busy timeout. Say so at once (a bug in the caller).
+            session.close()
+            raise RuntimeError("a write transaction inside another one on the same thread")
+        held.add(id(bind))
+    elif sqlite:
         session.connection(execution_options={"sqlite_begin": "BEGIN"})
     try:
         yield session
@@ -123,6 +136,8 @@ def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> I
         raise
     finally:
         session.close()
+        if mine:
+            held.discard(id(bind))
 
 
 def alembic_config(url: str) -> Any:
