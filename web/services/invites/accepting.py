@@ -119,13 +119,15 @@ def accept_invite(
             bounds = limits.bounds(interval, policy.buffer)
             near, on_day, in_week = tx.run(sql.held_counts, owner=owner, **bounds).fetchone()
             widened = _widened(interval, policy.buffer)
-            if checked is None or not checked[0].contains(widened):
+            if checked is None or not (checked[0] is None or checked[0].contains(widened)):
                 # The invite changed since it was read: the calendars were not asked about
                 # this time. Rare; the invitee picks again rather than book it unchecked.
                 raise TimeUnavailable(
                     "that time is no longer available", rules.remaining(times, now=now)
                 )
             busy = checked[1]
+            for warning in busy.warnings:
+                log.warning("accept invite %s: %s", invite_id, warning)
             if near or booking_rules.too_close(interval, busy.intervals, policy.buffer):
                 # The owner got busy since the invite was sent: take the time off this
                 # invite (and every other open one).
@@ -175,10 +177,12 @@ def accept_invite(
 
 def _live_check(
     runtime: Runtime, calendars: OwnerCalendars, token: str, start: datetime, *, now: datetime
-) -> tuple[Interval, BusyReport] | None:
+) -> tuple[Interval | None, BusyReport] | None:
     """Ask the owner's calendars about the chosen time and its buffer, before any lock: the
-    span asked about and the answer, or None when the time is not on offer (the transaction
-    then says why, without a calendar read)."""
+    span asked about (None: the answer holds for any, as there is no calendar to ask) and the
+    answer, or None when the time is not on offer (the transaction then says why)."""
+    if not calendars.sources:  # nothing to read, so no need to look the time up first
+        return None, BusyReport((), tuple(calendars.warnings))
     try:
         view = load_invite(runtime, token, now=now)
     except InviteNotFound:
@@ -189,10 +193,7 @@ def _live_check(
     if chosen is None:
         return None
     widened = _widened(chosen.interval, calendars.policy.buffer)
-    busy = read_busy(calendars, widened)
-    for warning in busy.warnings:
-        log.warning("accept invite %s: %s", view.id, warning)
-    return widened, busy
+    return widened, read_busy(calendars, widened)
 
 
 class _Limits:
