@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from integrations.config import Config, load_config
@@ -169,6 +170,22 @@ def _register_errors(app: Flask) -> None:
             return exc
         title, message = messages.get(code, (exc.name, exc.description or ""))
         return render_template("error.html", title=title, message=message, code=code), code
+
+    @app.errorhandler(OperationalError)
+    def database_busy(exc: OperationalError) -> Any:
+        # SQLite waited BUSY_TIMEOUT for another writer's lock: the save was not made and the
+        # user is told to send it again (a 503, not a crash); anything else is a real error.
+        if "database is locked" not in str(exc.orig):
+            return unexpected(exc)
+        log.warning("database busy on %s %s", request.method, request.path)
+        page = render_template(
+            "error.html",
+            title="Busy, please try again",
+            message="meetagain was busy saving something else and did not save this. "
+            "Go back and send it again.",
+            code=503,
+        )
+        return page, 503, {"Retry-After": "5"}
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[str, int]:

@@ -90,6 +90,24 @@ class State:
             self._runtime = Runtime(self.config)
         return self._runtime
 
+    def runtime_for_links(self) -> Any:
+        """The runtime whose links (invite URLs, links in mail) reach this meetagain:
+        [web] base_url when set, else where a running `meetagain serve` listens (recorded
+        in the instance folder), else the default http://127.0.0.1:5000."""
+        if self._runtime is None:
+            from dataclasses import replace
+
+            from integrations.config import WebConfig
+            from web.composition import Runtime
+            from web.instance import serving_url
+
+            config = self.config
+            served = serving_url(config.instance_dir)
+            if served and config.web.base_url == WebConfig().base_url:
+                config = replace(config, web=replace(config.web, base_url=served))
+            self._runtime = Runtime(config)
+        return self.runtime
+
     def owner_id(self, *, create: bool = False) -> int:
         if self._owner is None or create:
             self._owner = int(self.runtime.owner_id(self.user, create=create))
@@ -185,18 +203,52 @@ def demo(state: State, today: Any) -> None:
 @pass_state
 def serve(state: State, host: str, port: int, drain_outbox: bool, sync_calendars: bool) -> None:
     """Run the development server."""
+    from werkzeug.serving import make_server
+
     from web.app import create_app
+    from web.instance import forget_serving, record_serving
 
     runtime = state.runtime
     if not runtime.database_is_current():
         raise UserError("the database is not up to date: run `meetagain db upgrade`")
     if port:
         _check_port_free(host, port)
-        runtime = _served_at(runtime, host, port)
-    app = create_app(runtime=runtime, drain_outbox=drain_outbox, sync_calendars=sync_calendars)
-    if port:  # with --port 0 the server picks one and prints it itself
-        click.echo(f"meetagain on http://{host}:{port}/")
-    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    # Bound first, so that with --port 0 the links name the port the system picked.
+    app: dict[str, Any] = {}
+    server = make_server(
+        host, port, lambda environ, respond: app["wsgi"](environ, respond), threaded=True
+    )
+    runtime = _served_at(runtime, host, server.port)
+    app["wsgi"] = create_app(
+        runtime=runtime, drain_outbox=drain_outbox, sync_calendars=sync_calendars
+    )
+    instance = runtime.config.instance_dir
+    # `meetagain invites create` and the other CLI commands read this to build their links.
+    record_serving(instance, runtime.config.web.base_url)
+    click.echo(f"meetagain on {_shown_address(host, server.port)}")
+    _exit_on_sigterm()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        forget_serving(instance)
+
+
+def _exit_on_sigterm() -> None:
+    """`kill` (SIGTERM) ends the server like Ctrl-C does, through its clean-up."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def _shown_address(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}"
 
 
 def _served_at(runtime: Any, host: str, port: int) -> Any:
@@ -210,9 +262,7 @@ def _served_at(runtime: Any, host: str, port: int) -> Any:
     config = runtime.config
     if config.web.base_url != WebConfig().base_url:
         return runtime  # configured: the public address, whatever the local port
-    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
-    shown = f"[{shown}]" if ":" in shown else shown
-    base_url = f"http://{shown}:{port}"
+    base_url = _shown_address(host, port)
     if base_url == config.web.base_url:
         return runtime
     runtime.engine.dispose()  # the serving runtime opens its own

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -10,6 +11,7 @@ from web.errors import UserError
 
 SECRET_FILE = "secret_key"
 SECRET_ENV = "MEETAGAIN_SECRET_KEY"
+SERVING_FILE = "serving.json"  # where `meetagain serve` listens, while it runs
 
 
 def ensure_instance(path: Path) -> Path:
@@ -51,3 +53,43 @@ def read_secret(path: Path) -> str:
     if len(secret) < 32:
         raise UserError(f"{file}: the secret key is too short (at least 32 characters)")
     return secret
+
+
+def record_serving(path: Path, base_url: str) -> None:
+    """Note where this process serves, so CLI commands build links that reach it."""
+    ensure_instance(path)
+    file = path / SERVING_FILE
+    temp = file.with_suffix(f".{os.getpid()}.tmp")
+    temp.write_text(json.dumps({"url": base_url, "pid": os.getpid()}))
+    temp.replace(file)
+
+
+def forget_serving(path: Path) -> None:
+    """Remove the note written by record_serving (unless another server has replaced it)."""
+    file = path / SERVING_FILE
+    if _serving_entry(file).get("pid") == os.getpid():
+        file.unlink(missing_ok=True)
+
+
+def serving_url(path: Path) -> str | None:
+    """The address a running `meetagain serve` recorded in the instance folder, or None (none
+    recorded, or its process is gone: a server that was killed leaves its note behind)."""
+    entry = _serving_entry(path / SERVING_FILE)
+    url, pid = entry.get("url"), entry.get("pid")
+    if not isinstance(url, str) or not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, run by another user
+        pass
+    return url
+
+
+def _serving_entry(file: Path) -> dict[str, object]:
+    try:
+        entry = json.loads(file.read_text())
+    except (OSError, ValueError):
+        return {}
+    return entry if isinstance(entry, dict) else {}

@@ -286,6 +286,7 @@ class GoogleEventWriter:
         *,
         api_endpoint: str,
         meet: bool = False,
+        zone: str = "UTC",
         sleep: Sleep = time.sleep,
         timeout: float = TIMEOUT,
     ) -> None:
@@ -293,6 +294,7 @@ class GoogleEventWriter:
         self.calendar_id = calendar_id
         self.api_endpoint = api_endpoint
         self.meet = meet
+        self.zone = ZoneInfo(zone)  # the owner's: events are written in it, with its name
         self.sleep = sleep
         self.timeout = timeout
 
@@ -318,8 +320,8 @@ class GoogleEventWriter:
             "id": event_id,
             "summary": summary,
             "description": description,
-            "start": _event_time(interval.start),
-            "end": _event_time(interval.end),
+            "start": _event_time(interval.start, self.zone),
+            "end": _event_time(interval.end, self.zone),
             "attendees": [{"email": attendee}],
             "extendedProperties": {"private": {"meetagain_uid": uid}},
             "reminders": {"useDefault": True},
@@ -371,9 +373,7 @@ class GoogleEventWriter:
             raise
 
 
-def _event_time(value: datetime) -> dict[str, str]:
-    out = {"dateTime": value.isoformat()}
-    key = getattr(value.tzinfo, "key", None)
-    if key:
-        out["timeZone"] = key
-    return out
+def _event_time(value: datetime, zone: ZoneInfo) -> dict[str, str]:
+    """An event's start or end as Google stores it: local time in `zone`, and the zone's name
+    (without it, Google keeps the event in UTC and the owner's calendar shows it so)."""
+    return {"dateTime": value.astimezone(zone).isoformat(), "timeZone": zone.key}

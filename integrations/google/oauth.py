@@ -187,14 +187,18 @@ def token_json(credentials: Credentials, granted_scopes: Sequence[str] = ()) -> 
 
 
 def credentials_from_token(
-    data: Mapping[str, Any], google: GoogleConfig, token_uri: str
+    data: Mapping[str, Any],
+    google: GoogleConfig,
+    token_uri: str,
+    *,
+    cls: type[Credentials] = Credentials,
 ) -> Credentials:
     """Credentials with the stored token URI honoured (from_authorized_user_info ignores it)."""
     expiry = None
     if data.get("expiry"):
         # google-auth compares expiry with a naive UTC now.
         expiry = datetime.fromisoformat(data["expiry"]).astimezone(UTC).replace(tzinfo=None)
-    return Credentials(
+    return cls(
         data.get("token"),
         refresh_token=data.get("refresh_token"),
         token_uri=token_uri,

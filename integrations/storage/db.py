@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,10 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# Seconds a SQLite writer waits for another's write lock before giving up (then the error is
+# a 503 "try again", never a lost save): writers hold it for milliseconds, never across I/O.
+BUSY_TIMEOUT = 20
+
 _URL_HINT = "use sqlite:///PATH or postgresql://USER@HOST/NAME"
 
 
@@ -44,7 +49,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+            kwargs.setdefault("connect_args", {"timeout": BUSY_TIMEOUT, "check_same_thread": False})
             engine = create_engine(url, **kwargs)
             _tune_sqlite(engine)
             return engine
@@ -62,8 +67,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _tune_sqlite(engine: Engine) -> None:
-    # pysqlite's own transaction handling would defer BEGIN; we issue it ourselves so that
-    # `BEGIN IMMEDIATE` is possible where a write lock must be taken up front.
+    # pysqlite's own transaction handling would defer BEGIN; we issue it ourselves (the
+    # documented SQLAlchemy recipe) so that every transaction begins IMMEDIATE: in WAL mode a
+    # transaction that reads and then writes cannot wait for the write lock (SQLite answers
+    # "database is locked" at once, whatever the busy timeout, when another writer committed
+    # since its read), while one that takes the lock at BEGIN simply waits its turn. Known
+    # read-only units of work opt out with the execution option sqlite_begin="BEGIN".
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
@@ -71,7 +80,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT * 1000}")
         # Reads map the file instead of copying pages: with several processes (gunicorn
         # workers), every commit by one empties the others' page caches, and refilling them from
         # the map is much cheaper than read() calls. (A mapped file on a network filesystem
@@ -81,7 +90,7 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "BEGIN")
+        mode = conn.get_execution_options().get("sqlite_begin", "BEGIN IMMEDIATE")
         conn.exec_driver_sql(mode)
 
 
@@ -93,16 +102,32 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+_writing = threading.local()  # the SQLite engines this thread holds a write transaction on
+
+
 @contextmanager
-def transaction(factory: sessionmaker[Session], *, immediate: bool = False) -> Iterator[Session]:
+def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error.
 
-    `immediate=True` takes SQLite's write lock at BEGIN, so two writers serialise instead of
-    one failing late; PostgreSQL callers lock rows with SELECT ... FOR UPDATE instead.
+    On SQLite it takes the write lock at BEGIN (waiting for it up to BUSY_TIMEOUT), so two
+    writers serialise instead of one failing late; `read_only=True` (for a unit that never
+    writes) begins a plain snapshot instead, which never waits. PostgreSQL callers lock rows
+    with SELECT ... FOR UPDATE where a read decides a write.
     """
+    bind = factory.kw.get("bind")
+    sqlite = bind is not None and is_sqlite(bind)
     session = factory()
-    if immediate and factory.kw.get("bind") is not None and is_sqlite(factory.kw["bind"]):
-        session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+    held: set[int] = _writing.__dict__.setdefault("engines", set())
+    mine = sqlite and not read_only
+    if mine:
+        if id(bind) in held:
+            # Another connection of this thread holds the write lock: this one would wait
+            # for it until the busy timeout. Say so at once (a bug in the caller).
+            session.close()
+            raise RuntimeError("a write transaction inside another one on the same thread")
+        held.add(id(bind))
+    elif sqlite:
+        session.connection(execution_options={"sqlite_begin": "BEGIN"})
     try:
         yield session
         session.commit()
@@ -111,6 +136,8 @@ def transaction(factory: sessionmaker[Session], *, immediate: bool = False) -> I
         raise
     finally:
         session.close()
+        if mine:
+            held.discard(id(bind))
 
 
 def alembic_config(url: str) -> Any:

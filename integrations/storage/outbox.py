@@ -161,7 +161,7 @@ def claim(
         )
     if anything is None:
         return []
-    with transaction(sessions, immediate=True) as session:
+    with transaction(sessions) as session:
         due = (
             select(OutboxMessage.id)
             .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)

@@ -231,6 +231,7 @@ def writer(google: FakeGoogle, **kwargs: object) -> GoogleEventWriter:
         google.credentials(),
         "primary",
         api_endpoint=google.api_endpoint,
+        zone="Europe/Berlin",  # the owner's
         sleep=Sleeps(),
         **kwargs,  # type: ignore[arg-type]
     )

@@ -64,7 +64,7 @@ def test_failures_back_off_exponentially_and_give_up_when_permanent(runtime: Run
         assert (
             outbox.mark_failed(runtime.sessions, job.id, "421 try later", now=moment) == "pending"
         )
-        with transaction(runtime.sessions) as session:
+        with transaction(runtime.sessions, read_only=True) as session:
             row = session.get(OutboxMessage, row_id)
             assert row is not None and row.last_error == "421 try later"
             waits.append(row.next_attempt_at - moment)

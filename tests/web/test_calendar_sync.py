@@ -386,9 +386,9 @@ def test_workers_claim_a_due_calendar_once(tmp_path: Path, monkeypatch: pytest.M
     cal = _add(runtime, owner, kind="ics", location=str(path))
     ensure_states(runtime)
     now = datetime.now(UTC)
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         first = calendar_store.claim_due(session, now=now, lease=timedelta(minutes=5), limit=5)
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         second = calendar_store.claim_due(session, now=now, lease=timedelta(minutes=5), limit=5)
     assert first == [cal] and second == []
     assert run_due(runtime, now=now + timedelta(minutes=6)).synced == 1  # the lease ran out

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -345,26 +346,8 @@ def test_serve_builds_links_for_the_port_it_serves_unless_base_url_is_set(tmp_pa
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """`meetagain serve` on an ephemeral loopback port; yields its base URL."""
-    assert meetagain(tmp_path, "init").returncode == 0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "web", "serve", "--host", "127.0.0.1", "--port", "0"],
-        cwd=tmp_path,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        yield _wait_for_port(process)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
+    with _serving(tmp_path) as base:
+        yield base
 
 
 def _wait_for_port(process: subprocess.Popen[str]) -> str:
@@ -376,7 +359,7 @@ def _wait_for_port(process: subprocess.Popen[str]) -> str:
         if not line and process.poll() is not None:
             break
         seen.append(line)
-        match = re.search(r"Running on (http://127\.0\.0\.1:\d+)", line)
+        match = re.search(r"meetagain on (http://127\.0\.0\.1:\d+)", line)
         if match:
             return match.group(1)
     raise AssertionError("serve did not start:\n" + "".join(seen))
@@ -386,6 +369,83 @@ def test_serve_answers_health_checks(served: str) -> None:
     with urllib.request.urlopen(f"{served}/healthz", timeout=10) as response:
         assert response.status == 200
         assert b'"ok"' in response.read()
+
+
+def _next_weekday_lunch(days: int = 3) -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from integrations.config import OwnerConfig
+
+    day = datetime.now(ZoneInfo(OwnerConfig().timezone)).date() + timedelta(days=days)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, datetime.min.time()).replace(hour=12, minute=30).isoformat()
+
+
+def _invite_link(cwd: Path, days: int = 3) -> str:
+    import json
+
+    ran = meetagain(
+        cwd, "invites", "create", "--contact", "ana@example.org", "--at", _next_weekday_lunch(days),
+        "--no-email", "--format", "json", "--force",
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    url: str = json.loads(ran.stdout)["url"]
+    return url
+
+
+def test_cli_invite_links_point_at_the_running_server_else_at_port_5000(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("name,email\nAna Souza,ana@example.org\n")
+    serving = tmp_path / "instance" / "serving.json"
+    with _serving(tmp_path) as base:
+        assert meetagain(tmp_path, "contacts", "import", "c.csv").returncode == 0
+        assert _invite_link(tmp_path).startswith(f"{base}/i/")
+        assert base != "http://127.0.0.1:5000"
+        assert serving.exists()
+    assert not serving.exists()  # removed when the server stopped
+    assert _invite_link(tmp_path, days=10).startswith("http://127.0.0.1:5000/i/")
+
+
+def test_cli_invite_links_use_the_configured_base_url_even_while_serving(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("name,email\nAna Souza,ana@example.org\n")
+    (tmp_path / "config.toml").write_text('[web]\nbase_url = "https://coffee.example.org"\n')
+    with _serving(tmp_path, stop=signal.SIGTERM):
+        assert meetagain(tmp_path, "contacts", "import", "c.csv").returncode == 0
+        assert _invite_link(tmp_path).startswith("https://coffee.example.org/i/")
+    assert not (tmp_path / "instance" / "serving.json").exists()  # SIGTERM cleans up too
+
+
+def test_a_server_killed_without_clean_up_does_not_capture_cli_links(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("name,email\nAna Souza,ana@example.org\n")
+    with _serving(tmp_path, stop=signal.SIGKILL):
+        assert meetagain(tmp_path, "contacts", "import", "c.csv").returncode == 0
+    assert (tmp_path / "instance" / "serving.json").exists()  # left behind by kill -9
+    assert _invite_link(tmp_path).startswith("http://127.0.0.1:5000/i/")
+
+
+@contextmanager
+def _serving(cwd: Path, stop: int = signal.SIGINT) -> Iterator[str]:
+    assert meetagain(cwd, "init").returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web", "serve", "--host", "127.0.0.1", "--port", "0"],
+        cwd=cwd,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield _wait_for_port(process)
+    finally:
+        process.send_signal(stop)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
 
 
 def test_serve_refuses_a_short_secret_key_from_the_environment(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from integrations.mail import SmtpMailer
 from integrations.storage import models, outbox
 from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
+from scheduler.model import Interval
 from tests.conftest import make_config
 from tests.helpers.fake_google import FakeGoogle
 from tests.helpers.http_server import LoopbackHttpServer
@@ -233,7 +234,9 @@ def test_a_token_revoked_during_booking_keeps_the_booking_and_falls_back_to_emai
     drain(runtime, now=_now())
     booking = _booking(runtime, booking_id)
     assert booking.status == "active" and booking.calendar_event_id == ""
-    assert "reconnecting" in booking.calendar_error
+    # The live check found the grant revoked, before booking: the invitation goes by email
+    # straight away, and Google is not asked to write an event it would refuse.
+    assert fake.requests_to("events.insert") == []
     conn = connection(runtime, owner)
     assert conn is not None and conn.status == "needs_reconnect"
     assert fake.live_events() == []
@@ -359,3 +362,127 @@ def test_several_slow_calendars_hold_an_accept_up_once_not_each(
             [f"{google_name}: no answer within 1 s", "Team: no answer within 1 s"]
         )
         assert feed not in unread  # a feed's address may be secret: the name stands for it
+
+
+# --- a Google grant revoked while its access token is still valid ------------------------------
+
+
+RAW = ("RefreshError", "invalid_grant", "Traceback")
+
+
+def test_a_grant_revoked_before_its_token_expires_asks_to_reconnect_at_the_first_call(
+    google: tuple[Runtime, FakeGoogle],
+) -> None:
+    """Google answers the still-valid access token 401 and the refresh invalid_grant: the
+    first call (here the accept's busy check, a freeBusy) marks the connection at once."""
+    runtime, fake = google
+    owner = make_owner(runtime)
+    _connect_google(runtime, fake, owner)
+    fake.revoke_refresh_tokens()  # the owner removed meetagain in their Google account
+    span = Interval(_now() + timedelta(days=1), _now() + timedelta(days=2))
+
+    report = busy.read_busy(busy.owner_calendars(runtime, owner), span)
+
+    assert [r.status for r in fake.requests_to("freeBusy")] == [401]
+    conn = connection(runtime, owner)
+    assert conn is not None and conn.status == "needs_reconnect"
+    assert report.warnings == (
+        "Google Calendar needs reconnecting: Google no longer accepts meetagain's access "
+        "(it was revoked or expired).",
+    )
+    app = create_app(runtime=runtime, invite_rate_limit=None)
+    with app.test_client() as client:
+        sign_in_as(client, runtime, owner)
+        for url in ("/contacts", "/settings", "/calendars"):
+            page = client.get(url).get_data(as_text=True)
+            assert "Google Calendar needs reconnecting" in page, url
+            assert not [word for word in RAW if word in page], url
+
+
+def test_a_grant_revoked_before_reloading_the_calendar_list_is_said_plainly(
+    google: tuple[Runtime, FakeGoogle],
+) -> None:
+    runtime, fake = google
+    owner = make_owner(runtime, password="correct horse battery")
+    _connect_google(runtime, fake, owner)
+    fake.revoke_refresh_tokens()
+    app = create_app(runtime=runtime, invite_rate_limit=None)
+    app.config["WTF_CSRF_ENABLED"] = False
+    with app.test_client() as client:
+        sign_in_as(client, runtime, owner)
+        answer = client.post("/calendars/google/refresh", follow_redirects=True)
+    page = answer.get_data(as_text=True)
+    assert "Google Calendar needs reconnecting" in page
+    assert not [word for word in RAW if word in page]
+    assert [r.status for r in fake.requests_to("calendarList")] == [401]
+    conn = connection(runtime, owner)
+    assert conn is not None and conn.status == "needs_reconnect"
+
+
+def test_a_token_refreshed_after_a_401_is_saved_so_the_next_call_does_not_refresh_again(
+    google: tuple[Runtime, FakeGoogle],
+) -> None:
+    runtime, fake = google
+    owner = make_owner(runtime)
+    _connect_google(runtime, fake, owner)
+    fake.expire_access_tokens()  # Google ended the token early; our stored expiry says valid
+    span = Interval(_now() + timedelta(days=1), _now() + timedelta(days=2))
+    before, refreshes = _stored_token(runtime, owner), len(fake.requests_to("token"))
+
+    assert busy.read_busy(busy.owner_calendars(runtime, owner), span).warnings == ()
+    assert len(fake.requests_to("token")) == refreshes + 1  # the 401, then one refresh
+    saved = _stored_token(runtime, owner)
+    assert saved["token"] != before["token"]
+    assert saved["refresh_token"] == before["refresh_token"]
+
+    assert busy.read_busy(busy.owner_calendars(runtime, owner), span).warnings == ()
+    assert len(fake.requests_to("token")) == refreshes + 1  # the saved token was used
+    assert [r.status for r in fake.requests_to("freeBusy")] == [401, 200, 200]
+    assert _stored_token(runtime, owner) == saved
+
+
+def _stored_token(runtime: Runtime, owner: int) -> dict[str, Any]:
+    import json
+
+    from web.services.accounts import secret_box
+
+    row = connection(runtime, owner)
+    assert row is not None
+    data: dict[str, Any] = json.loads(secret_box(runtime).decrypt_text(row.token_encrypted))
+    return data
+
+
+def test_a_coffee_written_to_google_carries_the_owners_time_zone(
+    google: tuple[Runtime, FakeGoogle],
+) -> None:
+    runtime, fake = google
+    owner = make_owner(runtime, timezone="America/New_York")
+    _connect_google(runtime, fake, owner)
+    created = _invite(runtime, owner, make_contact(runtime, owner))
+    _accept(runtime, created)
+    drain(runtime, now=_now())
+
+    [event] = fake.live_events()
+    start = created.times[0].start.astimezone(ZoneInfo("America/New_York"))
+    assert event.body["start"] == {"dateTime": start.isoformat(), "timeZone": "America/New_York"}
+    assert event.body["end"]["timeZone"] == "America/New_York"
+
+
+def test_a_grant_revoked_after_the_booking_sends_the_invitation_by_email_and_asks_to_reconnect(
+    google: tuple[Runtime, FakeGoogle],
+) -> None:
+    runtime, fake = google
+    owner = make_owner(runtime)
+    _connect_google(runtime, fake, owner)
+    created = _invite(runtime, owner, make_contact(runtime, owner))
+    booking_id = _accept(runtime, created)
+    fake.revoke_refresh_tokens()  # between the booking and the calendar write
+
+    drain(runtime, now=_now())
+    booking = _booking(runtime, booking_id)
+    assert booking.status == "active" and booking.calendar_event_id == ""
+    assert "reconnecting" in booking.calendar_error
+    assert not [word for word in RAW if word in booking.calendar_error]
+    conn = connection(runtime, owner)
+    assert conn is not None and conn.status == "needs_reconnect"
+    assert set(_calendar_mails(runtime)) == {"ana@example.org", "olivia@example.com"}

@@ -424,6 +424,9 @@ def google_refresh() -> Response:
         return _back()
     try:
         found = google_service.fetch_calendars(runtime(), creds)
+    except CalendarError as exc:  # worded for the owner (a revoked grant: reconnect)
+        flash(f"Could not read your calendar list from Google: {exc}", "error")
+        return _back()
     except Exception as exc:  # Google unreachable or refusing: say so, keep what is stored
         log.warning("calendarList failed: %s", exc.__class__.__name__)
         flash(f"Could not read your calendar list from Google ({exc.__class__.__name__}).", "error")

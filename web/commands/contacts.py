@@ -108,7 +108,7 @@ def import_command(state: State, file: str, fmt: str, mapping: str | None) -> No
             bar.update(n)
 
     try:
-        with transaction(state.runtime.sessions, immediate=True) as session:
+        with transaction(state.runtime.sessions) as session:
             report = import_contacts(
                 session, user_id, file, fmt, mapping, progress=progress, on_total=on_total
             )

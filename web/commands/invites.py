@@ -84,7 +84,7 @@ def create(
     from web.services.calendar_sync import before_reading
     from web.services.invites import contact_problem, create_invite, user_config
 
-    runtime = state.runtime
+    runtime = state.runtime_for_links()
     _require_current(runtime)
     user_id = state.owner_id()
     before_reading(runtime, user_id)  # the busy check reads the calendar store

@@ -81,7 +81,7 @@ def user_view(row: models.User) -> UserView:
 
 def needs_first_account(runtime: Runtime) -> bool:
     """True until some user has a password: the setup page is open only then."""
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:
         count = session.scalar(
             select(func.count()).select_from(models.User).where(models.User.password_hash != "")
         )
@@ -136,7 +136,7 @@ def create_first_account(runtime: Runtime, email: str, password: str, name: str 
     email = _check_email(email)
     name = _check_name(name)
     _check_password(password, email, name)
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         if session.scalar(select(models.User.id).where(models.User.password_hash != "")):
             raise AccountError("This meetagain already has an owner: sign in instead.")
         unclaimed = list(
@@ -215,7 +215,7 @@ def authenticate(runtime: Runtime, email: str, password: str) -> int | None:
     """The user id when email and password match, else None; AccountError when they match a
     disabled account."""
     email = email.strip().lower()
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:
         row = session.scalar(select(models.User).where(models.User.email == email))
         if row is None or not row.password_hash:
             check_password_hash(_dummy_hash(), password)
@@ -228,7 +228,7 @@ def authenticate(runtime: Runtime, email: str, password: str) -> int | None:
 
 
 def get_user(runtime: Runtime, user_id: int) -> UserView | None:
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:
         row = session.get(models.User, user_id)
         return user_view(row) if row is not None else None
 
@@ -319,7 +319,7 @@ def _other_user(session: Any, admin_id: int, user_id: int) -> models.User:
 
 def set_disabled(runtime: Runtime, admin_id: int, user_id: int, disabled: bool) -> str:
     """Disable (every session ends, sign-in refused) or enable an account; returns its email."""
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         row = _other_user(session, admin_id, user_id)
         row.disabled = disabled
         if disabled:
@@ -329,7 +329,7 @@ def set_disabled(runtime: Runtime, admin_id: int, user_id: int, disabled: bool) 
 
 def remove_user(runtime: Runtime, admin_id: int, user_id: int) -> str:
     """Delete an account and all its data (contacts, calendars, invites); returns its email."""
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         row = _other_user(session, admin_id, user_id)
         email = row.email
         session.delete(row)
@@ -344,7 +344,7 @@ def new_setup_token(runtime: Runtime) -> str | None:
     """On a fresh instance, a new one-time setup token (replacing any earlier one); None once
     an account exists."""
     token = secrets.token_urlsafe(24)
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         if session.scalar(select(models.User.id).where(models.User.password_hash != "")):
             return None
         session.execute(delete(models.SetupToken))

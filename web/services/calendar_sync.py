@@ -111,7 +111,7 @@ def refresh_config_calendars(runtime: Runtime) -> int:
 
     config = runtime.config
     now = _now()
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         owner = config_owner(session, config)
         if owner is None:
             return 0
@@ -219,7 +219,7 @@ def sync_calendar(
             log.warning("sync of calendar %s failed: %s", calendar_id, exc.__class__.__name__)
             error = f"{exc.__class__.__name__}: {exc}"
             error = named(error, source) if source is not None else f"{row.name}: {error}"
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         if session.get(models.Calendar, calendar_id) is None:
             return "gone"
         if result is None:
@@ -278,7 +278,7 @@ def _renew_channel(runtime: Runtime, calendar_id: int, source: Any, *, now: date
     except CalendarError as exc:
         log.warning("push channel for calendar %s: %s", calendar_id, exc)
         return
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         state = session.get(models.CalendarSync, calendar_id)
         if state is None:
             return
@@ -351,7 +351,7 @@ def run_due(runtime: Runtime, *, now: datetime | None = None, limit: int = 10) -
     with transaction(runtime.sessions) as session:
         if not calendar_store.any_due(session, now=now):
             return stats  # the common case: no write lock taken
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         ids = calendar_store.claim_due(session, now=now, lease=LEASE, limit=limit)
     for calendar_id in ids:
         error = sync_calendar(runtime, calendar_id, now=now)

@@ -195,7 +195,7 @@ def _email_owner(session: Session, user_id: int, emails: Iterable[str]) -> dict[
 def create_contact(runtime: Runtime, user_id: int, contact: Contact) -> int:
     """Store a new contact; an email another contact already has is refused."""
     contact = _check(replace(contact, id=None))
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         taken = _email_owner(session, user_id, contact.emails)
         if taken:
             raise ContactError(f"{next(iter(taken))} belongs to another contact", "emails")
@@ -273,7 +273,7 @@ def update_contact(
 ) -> Contact:
     """Change some fields of a contact (values as in Contact, or as form strings)."""
     values = coerce_changes(changes)
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         repo = ContactRepository(session, user_id)
         current = repo.get(contact_id)
         if current is None:
@@ -432,7 +432,7 @@ def import_file(
     from integrations.contacts_import import ContactFileError, import_contacts
 
     try:
-        with transaction(runtime.sessions, immediate=True) as session:
+        with transaction(runtime.sessions) as session:
             return import_contacts(session, user_id, data, format, mapping, source=filename)
     except ContactFileError as exc:
         raise ContactError(str(exc), "file") from None

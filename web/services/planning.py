@@ -154,7 +154,7 @@ def read_busy(
 
 def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:
     """Who is due (descending score), who is excluded and why, who is not yet met."""
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:
         user, config = user_and_config(session, runtime, user_id)
         zone = ZoneInfo(config.owner.timezone)
         facts = invite_facts(session, user_id, now=now, zone=zone)
@@ -168,7 +168,9 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
     from scheduler.intervals import merge
     from scheduler.slots import free_slots
 
-    with transaction(runtime.sessions) as session:
+    # Read only (calendars are read inside, and opening one may save a refreshed token on
+    # another connection: a write lock held here would make that wait for this).
+    with transaction(runtime.sessions, read_only=True) as session:
         user, config = user_and_config(session, runtime, user_id)
         zone = ZoneInfo(config.owner.timezone)
         policy = config.scheduling

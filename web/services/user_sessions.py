@@ -88,7 +88,7 @@ def resolve_session(runtime: Runtime, token: str, *, now: datetime) -> UserView 
 
 
 def _write(runtime: Runtime, statement: Any) -> None:
-    with transaction(runtime.sessions, immediate=True) as session:
+    with transaction(runtime.sessions) as session:
         session.execute(statement)
 
 

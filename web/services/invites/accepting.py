@@ -20,9 +20,9 @@ from integrations.storage.db import is_sqlite
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime
-from scheduler.model import Interval, SchedulingPolicy
+from scheduler.model import BusyReport, Interval, SchedulingPolicy
 from web.composition import Runtime
-from web.services.invites.busy import owner_calendars, read_busy
+from web.services.invites.busy import OwnerCalendars, owner_calendars, read_busy
 from web.services.invites.driver import _Tx, _utc, _write_transaction
 from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavailable
 from web.services.invites.helpers import (
@@ -65,17 +65,18 @@ def accept_invite(
 ) -> BookingView:
     """Book the chosen time, atomically, or raise InviteNotFound / InviteGone / TimeUnavailable.
 
-    One transaction: lock the invite and the owner (PostgreSQL FOR UPDATE; SQLite BEGIN
-    IMMEDIATE), check the time is still offered, read the owner's calendars live for that
-    interval, check the buffer and the daily and weekly caps against the owner's active
-    bookings, insert the booking under the unique (owner, start) index for active bookings and
-    withdraw the times it rules out from the owner's other open invites. The calendar event
-    and the emails go to the outbox in the same transaction.
+    First, with no lock and no transaction: the invite is read and the owner's calendars are
+    asked live about the chosen time (at most LIVE_TIMEOUT per answer, LIVE_DEADLINE in all).
+    Then one short transaction with no network I/O: lock the invite and the owner (PostgreSQL
+    FOR UPDATE; SQLite BEGIN IMMEDIATE), check the time is still offered and is the time the
+    calendars were asked about, check it against what they answered, the buffer and the daily
+    and weekly caps against the owner's active bookings, insert the booking under the unique
+    (owner, start) index for active bookings and withdraw the times it rules out from the
+    owner's other open invites. The calendar event and the emails go to the outbox in the
+    same transaction.
 
     The busiest write of the app, so it runs prebuilt statements on the driver's connection
-    and reads only the bookings of the chosen time's week. The calendars are opened
-    (credentials fetched, which may write a refreshed token) before the lock; they are read
-    inside it, so a busy time added up to the moment of booking is seen.
+    and reads only the bookings of the chosen time's week.
     """
     start = _aware(start)
     sql = _accept_sql()
@@ -84,9 +85,11 @@ def accept_invite(
     integrity_error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
     conflict: TimeUnavailable | None = None
     calendars = owner_calendars(runtime, token=token)
-    # What does not depend on the database is worked out before the lock is taken.
+    # What does not depend on the database is worked out before the lock is taken, and so is
+    # the live calendar check: every other writer would wait on a lock held across it.
     token_hash, manage_url = hash_token(token), invite_url(runtime.config, token)
     limits = _Limits(start, calendars.zone)
+    checked = _live_check(runtime, calendars, token, start, now=now)
     try:
         with writer_lock(runtime), _write_transaction(runtime) as tx:
             rows = tx.run(sql.invite, token_hash=token_hash).fetchall()
@@ -116,7 +119,13 @@ def accept_invite(
             bounds = limits.bounds(interval, policy.buffer)
             near, on_day, in_week = tx.run(sql.held_counts, owner=owner, **bounds).fetchone()
             widened = _widened(interval, policy.buffer)
-            busy = read_busy(calendars, widened)
+            if checked is None or not (checked[0] is None or checked[0].contains(widened)):
+                # The invite changed since it was read: the calendars were not asked about
+                # this time. Rare; the invitee picks again rather than book it unchecked.
+                raise TimeUnavailable(
+                    "that time is no longer available", rules.remaining(times, now=now)
+                )
+            busy = checked[1]
             for warning in busy.warnings:
                 log.warning("accept invite %s: %s", invite_id, warning)
             if near or booking_rules.too_close(interval, busy.intervals, policy.buffer):
@@ -164,6 +173,27 @@ def accept_invite(
         ) from None
     assert conflict is not None
     raise conflict
+
+
+def _live_check(
+    runtime: Runtime, calendars: OwnerCalendars, token: str, start: datetime, *, now: datetime
+) -> tuple[Interval | None, BusyReport] | None:
+    """Ask the owner's calendars about the chosen time and its buffer, before any lock: the
+    span asked about (None: the answer holds for any, as there is no calendar to ask) and the
+    answer, or None when the time is not on offer (the transaction then says why)."""
+    if not calendars.sources:  # nothing to read, so no need to look the time up first
+        return None, BusyReport((), tuple(calendars.warnings))
+    try:
+        view = load_invite(runtime, token, now=now)
+    except InviteNotFound:
+        return None
+    if view.state != rules.OPEN:
+        return None
+    chosen = rules.find_offered(view.times, start, now=now)
+    if chosen is None:
+        return None
+    widened = _widened(chosen.interval, calendars.policy.buffer)
+    return widened, read_busy(calendars, widened)
 
 
 class _Limits:

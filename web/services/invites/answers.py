@@ -42,7 +42,7 @@ def decline_invite(
     runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
 ) -> None:
     """ "Not now": close the invite, keep the optional note, tell the owner."""
-    with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
+    with writer_lock(runtime), transaction(runtime.sessions) as session:
         invite = _open_for_answer(session, token, now=now)
         invite.status = "declined"
         invite.answer_note = note.strip()[:2000]
@@ -67,7 +67,7 @@ def suggest_other_times(
     return them. No calendar server is asked while the write lock is held.
     """
     note = note.strip()[:2000]
-    with writer_lock(runtime), transaction(runtime.sessions, immediate=True) as session:
+    with writer_lock(runtime), transaction(runtime.sessions) as session:
         invite = _open_for_answer(session, token, now=now)
         if _check_zone(invitee_timezone):
             invite.invitee_timezone = invitee_timezone

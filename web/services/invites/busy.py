@@ -25,8 +25,8 @@ from web.services.invites.helpers import _short_sleep, hash_token
 from web.services.invites.sql import _calendar_statements
 
 # Seconds: the longest an accept waits for any one answer (connect, each read) of a calendar
-# server (Google, CalDAV, a feed). Calendars are read inside the booking's lock, where every
-# other accept waits too; a server that does not answer in time becomes a warning.
+# server (Google, CalDAV, a feed). The invitee waits for the answer (no lock is held while
+# calendars are read); a server that does not answer in time becomes a warning.
 LIVE_TIMEOUT = 5
 LIVE_DEADLINE = 8  # seconds: the longest an accept waits for all of them together
 
@@ -35,8 +35,8 @@ LIVE_DEADLINE = 8  # seconds: the longest an accept waits for all of them togeth
 class OwnerCalendars:
     """The owner's calendars, opened (credentials fetched) before any lock is taken.
 
-    Getting Google credentials may refresh and save a token, a write that must not wait on the
-    booking transaction's lock; reading them is what happens inside it.
+    Getting Google credentials may refresh and save a token; both that and reading them happen
+    before the booking transaction, which does no network I/O.
     """
 
     sources: list[Any]

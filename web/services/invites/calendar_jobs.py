@@ -16,6 +16,7 @@ from web.composition import Runtime
 from web.services.invites.helpers import _parties, _short_sleep
 from web.services.invites.notices import (
     _attach_request,
+    _booking_context,
     _coffee_event,
     _owner_links,
     _queue_invitee_confirmation,
@@ -37,15 +38,13 @@ def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) ->
     email instead and the owner sees why. A Google error is recorded on the booking (shown on
     the dashboard) and raised so the outbox retries with backoff.
     """
-    from google.auth.exceptions import RefreshError
+    from integrations.google.credentials import GoogleAccessRevoked
 
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:
         booking = session.get(models.Booking, booking_id)
         if booking is None or booking.status != "active" or booking.calendar_event_id:
             return
-        invite = session.get(models.Invite, booking.invite_id)
-        assert invite is not None
-        owner, invitee = _parties(session, invite)
+        _, zone, owner, invitee = _booking_context(runtime, session, booking)
         event = _coffee_event(runtime, booking, owner, invitee, token_url=None)
         calendar_id = (
             session.scalar(
@@ -75,6 +74,7 @@ def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) ->
             calendar_id=calendar_id,
             api_endpoint=runtime.config.google.api_endpoint,
             meet=runtime.config.google.meet_link,
+            zone=zone,  # the event keeps the owner's zone (recurring edits, DST) at Google
             sleep=_short_sleep,
             timeout=runtime.config.google.timeout,
         )
@@ -86,12 +86,7 @@ def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) ->
                 description=event.description,
                 uid=event.uid,
             )
-        except RefreshError:
-            from web.services.google import mark_needs_reconnect
-
-            mark_needs_reconnect(
-                runtime, booking.user_id, "Google no longer accepts meetagain's access."
-            )
+        except GoogleAccessRevoked:  # the connection is marked "needs reconnecting"
             error = (
                 "Google Calendar needs reconnecting, so the coffee was not added there; "
                 "the invitation went out by email instead."
