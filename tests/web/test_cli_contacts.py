@@ -120,7 +120,10 @@ def test_due_lists_by_descending_score_with_reasons_and_exclusions(cli) -> None:
     assert excluded["Yusuf Demir"] == ["Marked do-not-invite"]
     assert excluded["Clara Dubois"] == ["Snoozed until 5 Apr, 20 days from now"]
     text = cli("due", "--now", NOW).stdout
-    assert "Jonas Weber <jonas.weber@example.com>: Mentor, last coffee 59 days ago, every 45 days" in text
+    assert (
+        "Jonas Weber <jonas.weber@example.com>: Mentor, last coffee 59 days ago, every 45 days"
+        in text
+    )
     first_line = text.splitlines()[0]
     assert first_line.startswith(" 1. ") and first_line.endswith("follow up while it's fresh")
     assert str(data["due"][0]["score"]) not in text  # reasons, not bare scores

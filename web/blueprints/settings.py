@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from web.auth import current_user, login_required, redirect_to, remember_password, runtime
 from web.blueprints.contacts import count_contacts
 from web.services.accounts import AccountError, change_password, create_user, user_config
+from web.demo import demo_present, remove_demo
 from web.services.google import connection
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -26,6 +27,7 @@ def index(errors: dict[str, str] | None = None, form: dict[str, str] | None = No
         config=config,
         google=connection(runtime(), user.id),
         contacts=count_contacts(user.id),
+        demo=demo_present(runtime(), user.id),
         errors=errors or {},
         form=form or {},
     )
@@ -65,6 +67,28 @@ def password() -> Response | tuple[str, int]:
         return index({exc.field or "_password": str(exc)}), 400
     remember_password(current_user().id)  # this session goes on; every other one is over
     flash("Password changed. Use the new one next time you sign in.", "ok")
+    return redirect_to("settings.index")
+
+
+@bp.get("/demo/remove")
+@login_required
+def confirm_remove_demo() -> str:
+    """Ask before removing the demo data (a GET never changes anything)."""
+    return render_template(
+        "settings/remove_demo.html", demo=demo_present(runtime(), current_user().id)
+    )
+
+
+@bp.post("/demo/remove")
+@login_required
+def remove_demo_data() -> Response:
+    """Remove the demo contacts, calendar, invites and bookings in one go."""
+    removed = remove_demo(runtime(), current_user().id)
+    flash(
+        f"Demo data removed: {removed.contacts} contacts, the demo calendar, "
+        f"{removed.invites} invites and {removed.bookings} bookings.",
+        "ok",
+    )
     return redirect_to("settings.index")
 
 
