@@ -151,7 +151,7 @@ def index() -> str:
     # What the rules say about each contact (due and why, or why not), from the CONTACTS service.
     ranked = list_contacts(runtime(), user.id, now=datetime.now(UTC), sort="overdue")
     plan_status = {item.contact.id: item for item in ranked}
-    snoozed = 0
+    total, snoozed = len(lines), 0
     if sort == "overdue":
         # Who the rules say is due now comes first, in the rules' order (follow-ups first);
         # snoozed contacts are not overdue for anything and are left out.
@@ -176,7 +176,7 @@ def index() -> str:
         query=query,
         sort=sort,
         sorts=SORTS,
-        total=len(lines),
+        total=total,
         snoozed=snoozed,
         plan_status=plan_status,
     )
