@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -78,7 +78,7 @@ def test_merging_a_duplicate_joins_histories_and_fills_the_empty_fields(
     from playwright.sync_api import expect
 
     context, page = _signed_in_with_demo(live, chromium, viewport)
-    met = (date.today() - timedelta(days=3)).isoformat()
+    met = (datetime.now(live.runtime.config.zone).date() - timedelta(days=3)).isoformat()
     try:
         # A duplicate added by hand, without an email: flagged, and a resubmission adds nothing.
         page.goto(live.url("/contacts/new"))

@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 
 from web.auth import current_user, login_required, redirect_to, remember_password, runtime
 from web.blueprints.contacts import count_contacts
-from web.services.accounts import AccountError, change_password, create_user, user_config
 from web.demo import demo_present, remove_demo
+from web.services.accounts import AccountError, change_password, create_user, user_config
 from web.services.google import connection
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
