@@ -186,21 +186,33 @@ def _linkedin_rows(reader: Iterator[list[str]], header: list[str], offset: int) 
         try:
             name = " ".join(p for p in (cell(cells, "First Name"), cell(cells, "Last Name")) if p)
             email = cell(cells, "Email Address")
-            emails = [parse_email(email, "Email Address")] if email else []
+            warnings: list[str] = []
+            try:
+                emails = [parse_email(email, "Email Address")] if email else []
+            except RowError as exc:
+                if not name:
+                    raise
+                warnings.append(f"{exc}; Email Address left empty")
+                emails = []
             url = normalise_linkedin(cell(cells, "URL"))
             if not name and not emails:
                 raise RowError("has no name and no email")
             rec = ContactRecord(line=line, name=name or emails[0].split("@")[0], emails=emails)
             rec.linkedin_url = url
+            rec.warnings = warnings
             if cell(cells, "Company"):
                 rec.values["company"] = cell(cells, "Company")
             if cell(cells, "Position"):
                 rec.values["title"] = cell(cells, "Position")
             connected = cell(cells, "Connected On")
             if connected:
-                rec.values["first_met"] = parse_date(connected, "Connected On")
                 rec.values["how_met"] = "LinkedIn"
-                rec.soft.update({"first_met", "how_met"})
+                rec.soft.add("how_met")
+                try:
+                    rec.values["first_met"] = parse_date(connected, "Connected On")
+                    rec.soft.add("first_met")
+                except RowError as exc:
+                    warnings.append(f"{exc}; Connected On left empty")
             if not emails and not url:
                 raise RowError("has neither an email nor a profile URL to recognise it by")
             yield rec

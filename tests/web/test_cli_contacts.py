@@ -43,14 +43,15 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_import_prints_the_counts_and_one_line_per_skipped_row(cli) -> None:  # type: ignore[no-untyped-def]
     done = cli("contacts", "import", str(DATA / "linkedin_connections.csv"))
     assert done.stdout.splitlines() == [
-        "created 4, updated 0, skipped 2",
-        "skipped line 9: Connected On '31 Foo 2024' is not a date (use YYYY-MM-DD)",
-        "skipped line 10: Email Address 'not-an-email' is not an email address",
+        "created 6, updated 0, already up to date 0, skipped 0",
+        "line 9: Connected On '31 Foo 2024' is not a date (use YYYY-MM-DD); "
+        "Connected On left empty",
+        "line 10: Email Address 'not-an-email' is not an email address; Email Address left empty",
     ]
     again = cli(
         "contacts", "import", str(DATA / "linkedin_connections.csv"), "--format", "linkedin"
     )
-    assert again.stdout.splitlines()[0] == "created 0, updated 0, skipped 2"
+    assert again.stdout.splitlines()[0] == "created 0, updated 0, already up to date 6, skipped 0"
 
 
 def test_a_mapped_excel_csv_imports_and_an_unmapped_one_exits_2(cli) -> None:  # type: ignore[no-untyped-def]
@@ -65,7 +66,7 @@ def test_a_mapped_excel_csv_imports_and_an_unmapped_one_exits_2(cli) -> None:  #
         "--map",
         "Full Name=name,E-mail=email,Firma=company",
     )
-    assert done.stdout.strip() == "created 3, updated 0, skipped 0"
+    assert done.stdout.strip() == "created 3, updated 0, already up to date 0, skipped 0"
 
 
 def test_a_missing_file_exits_2_with_one_clear_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -188,7 +189,7 @@ def test_a_large_import_shows_a_progress_bar_on_a_terminal(cli, tmp_path: Path) 
         pass
     os.close(master)
     assert done.returncode == 0
-    assert done.stdout.strip() == "created 0, updated 0, skipped 0"
+    assert done.stdout.strip() == "created 0, updated 0, already up to date 2500, skipped 0"
     assert b"importing" in shown and b"100%" in shown
 
 
