@@ -263,3 +263,29 @@ def test_two_rows_for_one_email_merge_and_the_later_row_says_so(
     assert (report.created, report.updated) == (1, 0)
     assert report.notes == [(3, "the same contact as line 2: merged")]
     assert contacts(runtime, user)["Ana L"].company == "New"
+
+
+def test_a_google_contacts_export_is_recognised_by_its_header(runtime: Runtime, user: int) -> None:
+    report = run(runtime, user, DATA / "google_contacts.csv")
+    assert (report.format, report.created, report.skipped) == ("google", 2, 0)
+    found = contacts(runtime, user)
+    priya = found["Priya Raman"]
+    assert priya.emails == ("priya.raman@example.com", "priya@home.example")
+    assert (priya.company, priya.title, priya.city) == ("Lumen Analytics", "Data Lead", "Berlin")
+    assert priya.notes == "Met at PyData, talks fast"
+    # Google puts several addresses of one label in one cell, separated by " ::: ".
+    assert found["Tomás Ortega"].emails == ("tomas@example.es", "tomas.o@example.es")
+
+
+def test_an_outlook_export_is_recognised_by_its_header(runtime: Runtime, user: int) -> None:
+    report = run(runtime, user, DATA / "outlook_contacts.csv")
+    assert (report.format, report.created, report.skipped) == ("outlook", 1, 0)
+    hannah = contacts(runtime, user)["Hannah Berg"]
+    assert hannah.emails == ("hannah.berg@example.se", "hb@home.example")
+    # Outlook's "Title" is "Ms."; the job is in "Job Title".
+    assert (hannah.company, hannah.title, hannah.city) == (
+        "Nordic Soft",
+        "Product Manager",
+        "Stockholm",
+    )
+    assert hannah.notes == "Coffee fan"
