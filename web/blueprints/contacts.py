@@ -708,9 +708,14 @@ def import_file() -> WerkzeugResponse | str | tuple[str, int]:
         fmt = "auto"
     from integrations.contacts_import import ContactFileError, import_contacts
 
+    # The same column mapping as the CLI's --map ("Full Name=name,E-mail=email").
+    mapping = request.form.get("map", "").strip()[:2000] or None
+    context["form"] = {"map": mapping or ""}
     try:
         with transaction(runtime().sessions) as session:
-            report = import_contacts(session, user.id, data, format=fmt, source=upload.filename)
+            report = import_contacts(
+                session, user.id, data, format=fmt, mapping=mapping, source=upload.filename
+            )
     except ContactFileError as exc:  # names the file and line; nothing was stored
         context["errors"] = {"import": _for_the_web(str(exc))}
         context.update(count=count_contacts(user.id), report=None)
@@ -742,13 +747,18 @@ def _import_failure(filename: str, exc: Exception) -> str:
 
 
 def _for_the_web(message: str) -> str:
-    """The importer's wording is the CLI's; a web user cannot pass --map, so say what to do."""
-    if "--map" not in message or "no name or email column" not in message:
+    """The importer's wording is the CLI's; on the web, --map is the "Column mapping" field."""
+    if message.startswith("--map: "):
+        return "Column mapping: " + message[len("--map: ") :]
+    if "--map" not in message:
         return message
+    if "no name or email column" not in message:
+        return message.replace("from --map", "from the column mapping")
     where = message.split("no name or email column", 1)[0]
     return (
         f"{where}no name or email column in the header. Rename your columns to name, email, "
-        "company, … (the CSV template linked above has them all), then import it again."
+        "company, … (the CSV template linked above has them all), or map them in “Column "
+        "mapping” (like: Full Name=name,E-mail=email), then import it again."
     )
 
 
