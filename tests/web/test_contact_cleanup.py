@@ -179,3 +179,35 @@ def test_merge_moves_invites_and_keeps_one_copy_of_a_calendar_meeting(
         moved = session.get(models.Invite, invite.invite_id)
         assert moved is not None and moved.contact_id == keep
         assert session.get(models.Contact, other) is None
+
+
+def test_the_invite_form_on_a_contact_page_offers_any_day_ahead_not_only_the_plan(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    contact_id = add(site, "Ana Souza", "ana@example.org")
+    page = text(site.get(f"/contacts/{contact_id}"))
+    assert 'href="#h-invite">Invite</a>' in page and "Send invite" in page
+    far = today() + timedelta(days=40)
+    while far.weekday() >= 5:  # a working day, inside the default lunch window
+        far += timedelta(days=1)
+    early = site.post(f"/contacts/{contact_id}/invite", {"day": far.isoformat(), "time": "03:00"})
+    assert "outside your meal windows" in text(site.get(early.location))
+    past = site.post(
+        f"/contacts/{contact_id}/invite",
+        {"day": (today() - timedelta(days=1)).isoformat(), "time": "12:30"},
+    )
+    assert "is in the past" in text(site.get(past.location))
+    assert invite_service.open_invites(sqlite_runtime, owner, now=datetime.now(UTC)) == []
+    sent = site.post(
+        f"/contacts/{contact_id}/invite",
+        {"day": far.isoformat(), "time": "12:30", "message": "Coffee next month?"},
+    )
+    shown = text(site.get(sent.location))
+    assert f"Invite sent for {far:%a %d %b %Y}, 12:30" in shown
+    [waiting] = invite_service.open_invites(sqlite_runtime, owner, now=datetime.now(UTC))
+    assert waiting.contact_id == contact_id
+    assert [t.start.astimezone(BERLIN).date() for t in waiting.times] == [far]
+    invites_to_ana = [
+        p for p in outbox(sqlite_runtime) if p.get("recipients") == ["ana@example.org"]
+    ]
+    assert invites_to_ana

@@ -503,6 +503,33 @@ def _new_contact(values: dict[str, Any], met_on: date | None) -> Contact:
     )
 
 
+@bp.post("/<int:contact_id>/invite")
+@login_required
+def invite(contact_id: int) -> WerkzeugResponse:
+    """Invite this contact to a time of the user's choosing (any day, not only this week's)."""
+    from web.errors import UserError
+    from web.services.contacts import ContactNotFound, invite_at
+
+    day, clock = request.form.get("day", "").strip(), request.form.get("time", "").strip()
+    try:
+        start = datetime.fromisoformat(f"{day}T{clock}")
+    except ValueError:
+        flash(f'"{day} {clock}" is not a date and time; nothing was sent.', "error")
+        return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+    message = request.form.get("message", "").strip()[:5000] or None
+    try:
+        created = invite_at(
+            runtime(), current_user().id, contact_id, start, now=datetime.now(UTC), message=message
+        )
+    except ContactNotFound:
+        abort(404)
+    except UserError as exc:
+        flash(f"Not sent: {exc}.", "error")
+        return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+    flash(f"Invite sent for {start:%a %d %b %Y, %H:%M}. Link: {created.url}", "ok")
+    return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+
+
 @bp.get("/<int:contact_id>/delete")
 @login_required
 def confirm_delete(contact_id: int) -> str:

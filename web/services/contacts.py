@@ -695,3 +695,35 @@ def export_file(runtime: Runtime, user_id: int) -> str:
 
     with transaction(runtime.sessions) as session:
         return export_csv(session, user_id)
+
+
+def invite_at(
+    runtime: Runtime,
+    user_id: int,
+    contact_id: int,
+    local_start: datetime,
+    *,
+    now: datetime,
+    message: str | None = None,
+) -> Any:
+    """Invite a contact to one time of the user's choosing, any day ahead (not only the plan's
+    two weeks): `local_start` is a wall-clock time in the user's zone. Returns CreatedInvite."""
+    from scheduler.model import ProposedTime
+    from web.services.invites import create_invite
+    from web.services.planning import check_hand_picked
+
+    with transaction(runtime.sessions) as session:
+        _owned(session, user_id, contact_id)
+        _, config = user_and_config(session, runtime, user_id)
+    start = local_start.replace(tzinfo=ZoneInfo(config.owner.timezone))
+    times = [ProposedTime(start, start + config.scheduling.duration, "")]
+    check_hand_picked(
+        runtime,
+        user_id,
+        times,
+        force=False,
+        now=now,
+        label=lambda t: "That time",
+        force_hint="; pick a time in one of them",
+    )
+    return create_invite(runtime, user_id, contact_id, times, message, now=now)
