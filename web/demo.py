@@ -474,8 +474,9 @@ class DemoRemoved:
     bookings: int
 
     def summary(self) -> str:
+        calendars = f"{self.calendars} calendar{'' if self.calendars == 1 else 's'}"
         return (
-            f"demo data removed: {self.contacts} contacts, {self.calendars} calendar, "
+            f"demo data removed: {self.contacts} contacts, {calendars}, "
             f"{self.invites} invites, {self.bookings} bookings"
         )
 

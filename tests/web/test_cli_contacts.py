@@ -208,3 +208,24 @@ def test_past_meetings_in_the_configured_calendar_are_logged_once_for_confirmati
     )
     again = cli("contacts", "meetings", "--now", NOW)
     assert again.stdout.startswith("found 0 new past meetings")
+
+
+def test_demo_remove_takes_away_the_demo_contacts_and_calendar_and_keeps_yours(
+    cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    cli("demo", "--today", "2026-03-16")
+    mine = tmp_path / "mine.csv"
+    mine.write_text("name,email\nReal Person,real@example.org\n")
+    cli("contacts", "import", str(mine))
+    assert (tmp_path / "instance" / "demo-calendar.ics").exists()
+    done = cli("demo", "--remove")
+    assert done.stdout.strip() == (
+        "demo data removed: 25 contacts, 1 calendar, 0 invites, 0 bookings"
+    )
+    listed = json.loads(cli("contacts", "list", "--format", "json").stdout)
+    assert [c["name"] for c in listed["contacts"]] == ["Real Person"]
+    assert not (tmp_path / "instance" / "demo-calendar.ics").exists()
+    again = cli("demo", "--remove")
+    assert (
+        again.stdout.strip() == "demo data removed: 0 contacts, 0 calendars, 0 invites, 0 bookings"
+    )
