@@ -146,8 +146,8 @@ def add_ics() -> Response | tuple[str, int]:
         from integrations.calendars.ics import calendar_name
 
         own = calendar_name(data) if data else ""
-        name = own or (upload.filename if has_file and upload else urlsplit(url).netloc)
-        name = (name or "Calendar")[:180]
+        fallback = (upload.filename if has_file and upload else urlsplit(url).netloc) or ""
+        name = (own or fallback or "Calendar")[:180]
     if not errors.get("name") and _name_taken(user.id, name):
         errors["name"] = f'You already have a calendar called "{name}"; choose another name.'
     if has_file and upload is not None and not errors:
