@@ -65,6 +65,12 @@ def test_most_overdue_first_puts_the_follow_up_due_now_first_and_leaves_snoozed_
     assert names_in_order(page) == ["Fresh Meeting", "Old Peer"]
     assert "1 snoozed contact not shown" in page
     assert "Sleepy Mentor" in names_in_order(text(site.get("/contacts?sort=name")))
+    # Searched for, a snoozed contact is found (after the others).
+    assert names_in_order(text(site.get("/contacts?sort=overdue&q=e"))) == [
+        "Fresh Meeting",
+        "Old Peer",
+        "Sleepy Mentor",
+    ]
 
 
 def test_a_first_meeting_is_when_you_last_met_and_never_contradicts_met_once(

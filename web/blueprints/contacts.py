@@ -154,15 +154,20 @@ def index() -> str:
     total, snoozed = len(lines), 0
     if sort == "overdue":
         # Who the rules say is due now comes first, in the rules' order (follow-ups first);
-        # snoozed contacts are not overdue for anything and are left out.
+        # snoozed contacts are not overdue for anything and are left out, unless searched
+        # for by name, when they come last.
         order = {item.contact.id: n for n, item in enumerate(ranked) if item.status == "due"}
-        awake = [
+        asleep = [
             line
             for line in lines
-            if not (line.contact.snoozed_until and line.contact.snoozed_until > today)
+            if line.contact.snoozed_until and line.contact.snoozed_until > today
         ]
-        snoozed = len(lines) - len(awake)
+        awake = [line for line in lines if line not in asleep]
         lines = sorted(awake, key=lambda line: order.get(line.contact.id, len(order)))
+        if query:
+            lines += asleep
+        else:
+            snoozed = len(asleep)
     # The status column agrees with the "due" badge (a met-once follow-up is not "on track").
     lines = [
         replace(line, follow_up=True)
