@@ -113,6 +113,7 @@ def test_merging_a_duplicate_joins_histories_and_fills_the_empty_fields(
         expect(history.locator("li")).to_have_count(before + 1)  # Jonas's coffees and the meetup
         expect(history).to_contain_text(date.fromisoformat(met).strftime("%d %b %Y"))
         expect(page.locator("dl.facts")).to_contain_text("jonas.weber@example.com")
+        live.shot(page, f"merged-contact-{viewport}")
         page.get_by_role("link", name="← Contacts").click()
         expect(page.get_by_text(re.compile(r"^25 contacts"))).to_be_visible()
         expect(page.get_by_role("link", name="J. Weber", exact=True)).to_have_count(0)

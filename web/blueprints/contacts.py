@@ -617,7 +617,12 @@ def merge(contact_id: int) -> WerkzeugResponse:
     except ContactError as exc:
         flash(f"{exc}; nothing was merged.", "error")
         return redirect(url_for("contacts.merge_page", contact_id=contact_id), code=303)
-    flash(f"Merged {gone} into {kept.name}: one history, {len(kept.emails)} email(s).", "ok")
+    emails = len(kept.emails)
+    flash(
+        f"Merged {gone} into {kept.name}: one history, {emails} email"
+        f"{'' if emails == 1 else 's'}.",
+        "ok",
+    )
     return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
 
 
