@@ -619,8 +619,7 @@ def merge(contact_id: int) -> WerkzeugResponse:
         return redirect(url_for("contacts.merge_page", contact_id=contact_id), code=303)
     emails = len(kept.emails)
     flash(
-        f"Merged {gone} into {kept.name}: one history, {emails} email"
-        f"{'' if emails == 1 else 's'}.",
+        f"Merged {gone} into {kept.name}: one history, {emails} email{'' if emails == 1 else 's'}.",
         "ok",
     )
     return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
