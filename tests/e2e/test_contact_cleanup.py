@@ -17,11 +17,13 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "correct horse battery"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
+# The browser's own zone differs from the owner's (Europe/Berlin) on the phone.
+ZONES = {"desktop": "Europe/Berlin", "phone": "America/Los_Angeles"}
 
 
 def _signed_in_with_demo(live: LiveApp, chromium: Any, viewport: str) -> tuple[Any, Any]:
     load_demo(live.runtime, live.runtime.owner_id(create=True))
-    context = chromium.new_context(viewport=VIEWPORTS[viewport])
+    context = chromium.new_context(viewport=VIEWPORTS[viewport], timezone_id=ZONES[viewport])
     context.set_default_timeout(15000)
     page = context.new_page()
     page.goto(live.url("/"))
