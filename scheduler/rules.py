@@ -151,6 +151,22 @@ def relationship_label(rel: Relationship) -> str:
     return _LABEL.get(rel, rel.value.capitalize())
 
 
+def connected_only(contact: Contact) -> bool:
+    """The first-met date is a LinkedIn connection, not a meeting: nothing logged since."""
+    return (
+        contact.first_met is not None
+        and not contact.interactions
+        and contact.how_met.strip().casefold() == "linkedin"
+    )
+
+
+def last_met(contact: Contact) -> date | None:
+    """The latest meeting: a logged one, else the first meeting (a connection is none)."""
+    if contact.interactions:
+        return contact.last_met
+    return None if connected_only(contact) else contact.first_met
+
+
 def cadence_for(contact: Contact, rules: RulesLike) -> int:
     """The contact's own cadence if set, else the relationship's default."""
     if contact.cadence_days:
@@ -249,12 +265,17 @@ def evaluate(
             since = (today - met_on).days
             if after <= since <= window:
                 at = f" at {contact.how_met}" if contact.how_met else ""
+                first = (
+                    f"Connected on {contact.how_met}"
+                    if connected_only(contact)
+                    else f"Met once{at}"
+                )
                 due.append(
                     DueContact(
                         contact,
                         round(FOLLOW_UP_BASE + since, 3),
                         (
-                            f"Met once{at} on {day_label(met_on, today)}, {_ago(since)}: "
+                            f"{first} on {day_label(met_on, today)}, {_ago(since)}: "
                             "follow up while it's fresh",
                         ),
                         "follow-up",
@@ -275,7 +296,11 @@ def evaluate(
             if since < cadence:
                 continue
             via = f" via {contact.how_met}" if contact.how_met else ""
-            what = f"met once{via} {_ago(since)}"
+            what = (
+                f"connected on {contact.how_met} {_ago(since)}"
+                if connected_only(contact)
+                else f"met once{via} {_ago(since)}"
+            )
         own = " (own cadence)" if contact.cadence_days else ""
         ratio = min(since / cadence, OVERDUE_CAP)
         score = round(RELATIONSHIP_WEIGHT[contact.relationship] * ratio, 3)

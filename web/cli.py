@@ -174,14 +174,22 @@ def init(state: State, demo_secret: bool) -> None:
     default=None,
     help="Date the demo data is relative to (default: today).",
 )
+@click.option(
+    "--remove",
+    is_flag=True,
+    help="Remove the demo contacts, calendar, invites and bookings instead.",
+)
 @pass_state
-def demo(state: State, today: Any) -> None:
-    """Load the demo calendar and about 25 contacts (safe to run again)."""
-    from web.demo import load_demo
+def demo(state: State, today: Any, remove: bool) -> None:
+    """Load the demo calendar and about 25 contacts (safe to run again), or --remove them."""
+    from web.demo import load_demo, remove_demo
 
     runtime = state.runtime
     if not runtime.database_is_current():
         runtime.upgrade_database()
+    if remove:
+        click.echo(remove_demo(runtime, state.owner_id(create=True)).summary())
+        return
     summary = load_demo(runtime, state.owner_id(create=True), today.date() if today else None)
     click.echo(summary)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from integrations.files import write_atomically
 from integrations.storage import models
@@ -465,3 +466,89 @@ def load_demo(runtime: Runtime, user_id: int, today: date | None = None) -> str:
         f"demo calendar written to {ics_path}; contacts: {added} added, "
         f"{total - added} already there"
     )
+
+
+@dataclass(frozen=True)
+class DemoRemoved:
+    """What `remove_demo` took away."""
+
+    contacts: int
+    calendars: int
+    invites: int
+    bookings: int
+
+    def summary(self) -> str:
+        calendars = f"{self.calendars} calendar{'' if self.calendars == 1 else 's'}"
+        return (
+            f"demo data removed: {self.contacts} contacts, {calendars}, "
+            f"{self.invites} invites, {self.bookings} bookings"
+        )
+
+
+def remove_demo(runtime: Runtime, user_id: int) -> DemoRemoved:
+    """Remove what `load_demo` added: its contacts (matched by their demo email, with their
+    history), their invites and bookings, and the demo calendar with its file."""
+    emails = [p.email.lower() for p in _PEOPLE]
+    with transaction(runtime.sessions) as session:
+        ids = list(
+            session.scalars(
+                select(models.ContactEmail.contact_id).where(
+                    models.ContactEmail.user_id == user_id,
+                    models.ContactEmail.email_lower.in_(emails),
+                )
+            ).all()
+        )
+        invites = _count(session, models.Invite, user_id, ids)
+        bookings = _count(session, models.Booking, user_id, ids)
+        # Invites, bookings, emails and interactions go with the contact (ON DELETE CASCADE).
+        for table in (models.Booking, models.Invite):
+            session.execute(
+                delete(table).where(table.user_id == user_id, table.contact_id.in_(ids))
+            )
+        session.execute(
+            delete(models.Contact).where(
+                models.Contact.user_id == user_id, models.Contact.id.in_(ids)
+            )
+        )
+        calendars = session.scalars(
+            select(models.Calendar).where(
+                models.Calendar.user_id == user_id, models.Calendar.name == DEMO_CALENDAR_NAME
+            )
+        ).all()
+        files = [Path(c.location) for c in calendars]
+        for cal in calendars:
+            session.delete(cal)
+    ours = (Path(runtime.config.instance_dir) / "demo-calendar.ics").resolve()
+    for path in files:
+        if path.resolve() == ours:  # only the file load_demo wrote, never one of the user's
+            path.unlink(missing_ok=True)
+    return DemoRemoved(len(ids), len(calendars), invites, bookings)
+
+
+def _count(session: Any, table: Any, user_id: int, ids: list[int]) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(table)
+            .where(table.user_id == user_id, table.contact_id.in_(ids))
+        )
+        or 0
+    )
+
+
+def demo_present(runtime: Runtime, user_id: int) -> int:
+    """How many demo contacts and calendars the user has (0: nothing to remove)."""
+    emails = [p.email.lower() for p in _PEOPLE]
+    with transaction(runtime.sessions) as session:
+        contacts = session.scalar(
+            select(func.count()).where(
+                models.ContactEmail.user_id == user_id,
+                models.ContactEmail.email_lower.in_(emails),
+            )
+        )
+        calendars = session.scalar(
+            select(func.count()).where(
+                models.Calendar.user_id == user_id, models.Calendar.name == DEMO_CALENDAR_NAME
+            )
+        )
+    return int(contacts or 0) + int(calendars or 0)

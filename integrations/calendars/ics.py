@@ -722,3 +722,20 @@ class IcsFileSource:
     def busy(self, interval: Interval) -> list[Interval]:
         """Busy intervals overlapping `interval` (warnings are kept in `.warnings`)."""
         return list(self.busy_report(interval).intervals)
+
+
+_CALNAME = re.compile(rb"^X-WR-CALNAME(?:;[^:\r\n]*)?:(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def calendar_name(data: bytes, limit: int = 180) -> str:
+    """The calendar's own name (X-WR-CALNAME, before its first component), or ""."""
+    head = data[: data.find(b"BEGIN:VEVENT")] if b"BEGIN:VEVENT" in data else data[:65536]
+    # Unfold continuation lines (RFC 5545 3.1) before reading the property.
+    head = re.sub(rb"\r?\n[ \t]", b"", head)
+    found = _CALNAME.search(head)
+    if found is None:
+        return ""
+    text = found.group(1).decode("utf-8", "replace").strip()
+    text = text.replace("\\,", ",").replace("\\;", ";").replace("\\n", " ").replace("\\\\", "\\")
+    text = "".join(ch for ch in text if ch.isprintable()).strip()
+    return text[:limit]

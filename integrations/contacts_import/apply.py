@@ -111,7 +111,10 @@ class ImportReport:
     format: str = ""
 
     def summary(self) -> str:
-        return f"created {self.created}, updated {self.updated}, skipped {self.skipped}"
+        return (
+            f"created {self.created}, updated {self.updated}, "
+            f"already up to date {self.unchanged}, skipped {self.skipped}"
+        )
 
 
 @dataclass
@@ -393,6 +396,7 @@ def run_import(
     report = ImportReport()
     importer = Importer(session, user_id)
     records: list[ContactRecord] = []
+    warnings: list[tuple[int, str]] = []
     done = 0
     for item in items:
         if not isinstance(item, tuple):
@@ -404,6 +408,7 @@ def run_import(
             report.skipped += 1
         else:
             records.append(item)
+            warnings.extend((item.line, w) for w in item.warnings)
         done += 1
         if progress is not None and done % 200 == 0:
             progress(200)
@@ -413,5 +418,5 @@ def run_import(
     for rec in records:
         importer.merge(rec)
     importer.write(report)
-    report.notes = importer.notes
+    report.notes = sorted(warnings + importer.notes, key=lambda note: note[0])
     return report

@@ -131,6 +131,12 @@ def _csv(text: str, *, source: str, format: str, mapping: Mapping[str, str]) -> 
     if is_linkedin and format in ("auto", "linkedin") and not mapping:
         return Parsed("linkedin", total, _linkedin_rows(reader, header, offset))
 
+    if not mapping and format in ("auto", "csv"):
+        known = known_export(header)
+        if known is not None:
+            name, preset = known
+            columns = [preset.get(h, "") for h in header]
+            return Parsed(name, total, _native_rows(reader, columns, offset))
     if mapping:
         missing = [col for col in mapping if col not in header]
         if missing:
@@ -151,6 +157,47 @@ def _csv(text: str, *, source: str, format: str, mapping: Mapping[str, str]) -> 
     return Parsed("csv" if not mapping else "mapped", total, _native_rows(reader, columns, offset))
 
 
+# Other address books' CSV exports, recognised by their header: the column mapping each needs.
+_GOOGLE = {
+    "Name": "name",
+    "Given Name": "first_name",
+    "Family Name": "last_name",
+    "First Name": "first_name",
+    "Last Name": "last_name",
+    **{f"E-mail {n} - Value": "email" for n in range(1, 6)},
+    "Organization 1 - Name": "company",
+    "Organization 1 - Title": "title",
+    "Organization Name": "company",
+    "Organization Title": "title",
+    "Address 1 - City": "city",
+    "Notes": "notes",
+}
+_OUTLOOK = {
+    "First Name": "first_name",
+    "Last Name": "last_name",
+    "E-mail Address": "email",
+    "E-mail 2 Address": "email",
+    "E-mail 3 Address": "email",
+    "Company": "company",
+    "Job Title": "title",
+    "Business City": "city",
+    "Notes": "notes",
+}
+
+
+def known_export(header: list[str]) -> tuple[str, dict[str, str]] | None:
+    """("google" | "outlook", its column mapping) when the header is one of theirs."""
+    if "E-mail 1 - Value" in header:
+        return "google", _GOOGLE
+    if "E-mail Address" in header and "First Name" in header and "Job Title" in header:
+        return "outlook", _OUTLOOK
+    return None
+
+
+# Several columns may feed one field (E-mail 1, E-mail 2, ...): their values are joined.
+_JOINED = {"email", "tags", "questions"}
+
+
 def _native_rows(reader: Iterator[list[str]], columns: list[str], offset: int) -> Iterator[Item]:
     read_to = reader.line_num  # type: ignore[attr-defined]
     for cells in reader:
@@ -162,7 +209,16 @@ def _native_rows(reader: Iterator[list[str]], columns: list[str], offset: int) -
         if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
             yield (line, f"has {len(cells)} fields but the header has {len(columns)}")
             continue
-        row = {col: cell for col, cell in zip(columns, cells, strict=False) if col}
+        row: dict[str, str] = {}
+        for col, cell in zip(columns, cells, strict=False):
+            if not col or not cell.strip():
+                continue
+            if col == "email":
+                cell = cell.replace(" ::: ", ";")  # Google's several values in one cell
+            if col in row and col in _JOINED:
+                row[col] = f"{row[col]};{cell}"
+            else:
+                row.setdefault(col, cell)
         try:
             yield native_record(row, line)
         except RowError as exc:
@@ -186,21 +242,33 @@ def _linkedin_rows(reader: Iterator[list[str]], header: list[str], offset: int) 
         try:
             name = " ".join(p for p in (cell(cells, "First Name"), cell(cells, "Last Name")) if p)
             email = cell(cells, "Email Address")
-            emails = [parse_email(email, "Email Address")] if email else []
+            warnings: list[str] = []
+            try:
+                emails = [parse_email(email, "Email Address")] if email else []
+            except RowError as exc:
+                if not name:
+                    raise
+                warnings.append(f"{exc}; Email Address left empty")
+                emails = []
             url = normalise_linkedin(cell(cells, "URL"))
             if not name and not emails:
                 raise RowError("has no name and no email")
             rec = ContactRecord(line=line, name=name or emails[0].split("@")[0], emails=emails)
             rec.linkedin_url = url
+            rec.warnings = warnings
             if cell(cells, "Company"):
                 rec.values["company"] = cell(cells, "Company")
             if cell(cells, "Position"):
                 rec.values["title"] = cell(cells, "Position")
             connected = cell(cells, "Connected On")
             if connected:
-                rec.values["first_met"] = parse_date(connected, "Connected On")
                 rec.values["how_met"] = "LinkedIn"
-                rec.soft.update({"first_met", "how_met"})
+                rec.soft.add("how_met")
+                try:
+                    rec.values["first_met"] = parse_date(connected, "Connected On")
+                    rec.soft.add("first_met")
+                except RowError as exc:
+                    warnings.append(f"{exc}; Connected On left empty")
             if not emails and not url:
                 raise RowError("has neither an email nor a profile URL to recognise it by")
             yield rec

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -60,6 +61,8 @@ class ContactRecord:
     values: dict[str, object] = field(default_factory=dict)
     soft: set[str] = field(default_factory=set)
     linkedin_url: str = ""
+    # A field that could not be read is left empty and said so; the row is still imported.
+    warnings: list[str] = field(default_factory=list)
     last_met: date | None = None
     times_met: int | None = None
 
@@ -178,54 +181,77 @@ def normalise_linkedin(url: str) -> str:
 
 
 def native_record(row: dict[str, str], line: int) -> ContactRecord:
-    """A record from a row keyed by native column names (native and mapped CSV)."""
+    """A record from a row keyed by native column names (native and mapped CSV).
+
+    Only a row with neither a name nor an email is refused (RowError); a field whose value
+    cannot be read is left empty with a warning naming it.
+    """
     # from_spreadsheet_safe: an export's formula guard (a leading ') comes off again.
     get = lambda key: from_spreadsheet_safe((row.get(key) or "").strip())  # noqa: E731
     name = get("name")
     if not name:
         first, last = get("first_name"), get("last_name")
         name = " ".join(p for p in (first, last) if p)
-    emails = parse_emails(get("email")) if get("email") else []
+    warnings: list[str] = []
+
+    def read(key: str, parse: Callable[[str], object]) -> object:
+        if not get(key):
+            return None
+        try:
+            return parse(get(key))
+        except RowError as exc:
+            warnings.append(f"{exc}; {key} left empty")
+            return None
+
+    try:
+        emails = parse_emails(get("email")) if get("email") else []
+    except RowError as exc:
+        if not name:
+            raise  # nothing else to know the contact by
+        warnings.append(f"{exc}; email left empty")
+        emails = []
     if not name:
         if not emails:
             raise RowError("has no name and no email")
         name = emails[0].split("@")[0]
-    rec = ContactRecord(line=line, name=name, emails=emails)
+    rec = ContactRecord(line=line, name=name, emails=emails, warnings=warnings)
     v = rec.values
     for key in ("company", "title", "how_met", "city", "notes"):
         if get(key):
             v[key] = get(key)
-    if get("relationship"):
-        v["relationship"] = parse_relationship(get("relationship")).value
-    if get("tags"):
-        v["tags"] = split_multi(get("tags"))
-    if get("questions"):
-        v["questions"] = split_multi(get("questions"))
-    if get("first_met"):
-        v["first_met"] = parse_date(get("first_met"), "first_met")
-    if get("cadence_days"):
-        v["cadence_days"] = parse_int(get("cadence_days"), "cadence_days", 1)
-    if get("preferred_meals"):
-        v["preferred_meals"] = parse_meals(get("preferred_meals"))
-    if get("preferred_days"):
-        v["preferred_days"] = parse_days(get("preferred_days"))
-    if get("timezone"):
-        v["timezone"] = parse_zone(get("timezone"))
-    if get("do_not_invite"):
-        v["do_not_invite"] = parse_bool(get("do_not_invite"), "do_not_invite")
-    if get("snooze_until"):
-        v["snoozed_until"] = parse_date(get("snooze_until"), "snooze_until")
-    if get("linkedin_url"):
-        rec.linkedin_url = normalise_linkedin(get("linkedin_url"))
-    if get("last_met"):
-        rec.last_met = parse_date(get("last_met"), "last_met")
-    if get("times_met"):
-        rec.times_met = parse_int(get("times_met"), "times_met")
+    parsers: dict[str, tuple[str, Callable[[str], object]]] = {
+        "relationship": ("relationship", lambda t: parse_relationship(t).value),
+        "tags": ("tags", split_multi),
+        "questions": ("questions", split_multi),
+        "first_met": ("first_met", lambda t: parse_date(t, "first_met")),
+        "cadence_days": ("cadence_days", lambda t: parse_int(t, "cadence_days", 1)),
+        "preferred_meals": ("preferred_meals", parse_meals),
+        "preferred_days": ("preferred_days", parse_days),
+        "timezone": ("timezone", parse_zone),
+        "do_not_invite": ("do_not_invite", lambda t: parse_bool(t, "do_not_invite")),
+        "snooze_until": ("snoozed_until", lambda t: parse_date(t, "snooze_until")),
+    }
+    for column, (key, parse) in parsers.items():
+        value = read(column, parse)
+        if value is not None:
+            v[key] = value
+    url = read("linkedin_url", normalise_linkedin)
+    if isinstance(url, str):
+        rec.linkedin_url = url
+    last_met = read("last_met", lambda t: parse_date(t, "last_met"))
+    rec.last_met = last_met if isinstance(last_met, date) else None
+    times = read("times_met", lambda t: parse_int(t, "times_met"))
+    rec.times_met = times if isinstance(times, int) else None
     if rec.times_met and rec.last_met is None:
-        raise RowError(f"times_met {rec.times_met} needs a last_met date")
+        warnings.append(f"times_met {rec.times_met} needs a last_met date; times_met left empty")
+        rec.times_met = None
     if rec.times_met == 0 and rec.last_met is not None:
-        raise RowError("times_met 0 contradicts last_met")
+        warnings.append("times_met 0 contradicts last_met; times_met left empty")
+        rec.times_met = None
     first_met = v.get("first_met")
     if isinstance(first_met, date) and rec.last_met is not None and first_met > rec.last_met:
-        raise RowError(f"first_met {first_met} is after last_met {rec.last_met}")
+        warnings.append(
+            f"first_met {first_met} is after last_met {rec.last_met}; first_met left empty"
+        )
+        del v["first_met"]
     return rec

@@ -89,11 +89,16 @@ def test_linkedin_export_skips_the_notes_preamble_and_keeps_accents_and_commas(
 ) -> None:
     report = run(runtime, user, DATA / "linkedin_connections.csv")
     assert report.format == "linkedin"
-    assert (report.created, report.skipped) == (4, 2)
-    assert report.problems == [
-        (9, "Connected On '31 Foo 2024' is not a date (use YYYY-MM-DD)"),
-        (10, "Email Address 'not-an-email' is not an email address"),
+    # A row with one bad field is kept, that field empty, and the line and field named.
+    assert (report.created, report.skipped) == (6, 0)
+    assert report.problems == []
+    assert report.notes == [
+        (9, "Connected On '31 Foo 2024' is not a date (use YYYY-MM-DD); Connected On left empty"),
+        (10, "Email Address 'not-an-email' is not an email address; Email Address left empty"),
     ]
+    broken = contacts(runtime, user)["Broken Date"]
+    assert (broken.first_met, broken.company) == (None, "Nowhere")
+    assert contacts(runtime, user)["Søren Kierkegaard"].emails == ()
     jose = contacts(runtime, user)["José Núñez"]
     assert jose.company == "Acme, Inc."
     assert (jose.first_met, jose.how_met) == (date(2024, 3, 15), "LinkedIn")
@@ -104,7 +109,7 @@ def test_linkedin_export_skips_the_notes_preamble_and_keeps_accents_and_commas(
 def test_linkedin_merges_by_email_then_by_profile_url(runtime: Runtime, user: int) -> None:
     run(runtime, user, DATA / "native.csv")  # Ana Souza met at PyData, with an email
     report = run(runtime, user, DATA / "linkedin_connections.csv")
-    assert (report.created, report.updated) == (3, 1)
+    assert (report.created, report.updated) == (5, 1)
     ana = contacts(runtime, user)["Ana Souza"]
     assert ana.how_met == "PyData Berlin"  # LinkedIn fills gaps, it does not overwrite
     assert ana.linkedin_url == "https://www.linkedin.com/in/anasouza"
@@ -165,9 +170,16 @@ def test_excel_csv_with_bom_and_semicolons_imports_through_a_mapping(
 
 def test_bad_rows_are_reported_by_line_and_the_rest_imports(runtime: Runtime, user: int) -> None:
     report = run(runtime, user, DATA / "native_bad_rows.csv")
-    assert (report.created, report.skipped) == (2, 4)
-    assert [line for line, _ in report.problems] == [3, 4, 6, 7]
-    assert "relationship 'boss'" in report.problems[0][1]
+    # Each bad row has one bad field: the row is kept, that field empty, and said so.
+    assert (report.created, report.skipped) == (6, 0)
+    assert [line for line, _ in report.notes] == [3, 4, 6, 7]
+    assert report.notes[0][1].startswith("relationship 'boss' is not one of")
+    assert all(note.endswith(" left empty") for _, note in report.notes)
+    found = contacts(runtime, user)
+    assert found["Bad Relationship"].relationship.value == "other"
+    assert (found["Bad Date"].first_met, found["Bad Date"].company) == (None, "Acme")
+    assert found["Bad Email"].emails == ()
+    assert found["Bad Count"].interactions == ()
     good = contacts(runtime, user)["Good One"]
     assert (good.times_met, good.last_met) == (3, date(2025, 6, 1))
     # times_met 3: the last on last_met, the earlier ones on first_met.
@@ -225,7 +237,7 @@ def test_a_bad_row_after_a_multi_line_note_is_reported_on_its_own_line(
         b"Bad,not-an-email,\n"
     )
     report = run(runtime, user, data)
-    assert report.problems == [(5, "email 'not-an-email' is not an email address")]
+    assert report.notes == [(5, "email 'not-an-email' is not an email address; email left empty")]
     assert contacts(runtime, user)["Ana"].notes == "line one\nline two\nline three"
 
 
@@ -251,3 +263,29 @@ def test_two_rows_for_one_email_merge_and_the_later_row_says_so(
     assert (report.created, report.updated) == (1, 0)
     assert report.notes == [(3, "the same contact as line 2: merged")]
     assert contacts(runtime, user)["Ana L"].company == "New"
+
+
+def test_a_google_contacts_export_is_recognised_by_its_header(runtime: Runtime, user: int) -> None:
+    report = run(runtime, user, DATA / "google_contacts.csv")
+    assert (report.format, report.created, report.skipped) == ("google", 2, 0)
+    found = contacts(runtime, user)
+    priya = found["Priya Raman"]
+    assert priya.emails == ("priya.raman@example.com", "priya@home.example")
+    assert (priya.company, priya.title, priya.city) == ("Lumen Analytics", "Data Lead", "Berlin")
+    assert priya.notes == "Met at PyData, talks fast"
+    # Google puts several addresses of one label in one cell, separated by " ::: ".
+    assert found["Tomás Ortega"].emails == ("tomas@example.es", "tomas.o@example.es")
+
+
+def test_an_outlook_export_is_recognised_by_its_header(runtime: Runtime, user: int) -> None:
+    report = run(runtime, user, DATA / "outlook_contacts.csv")
+    assert (report.format, report.created, report.skipped) == ("outlook", 1, 0)
+    hannah = contacts(runtime, user)["Hannah Berg"]
+    assert hannah.emails == ("hannah.berg@example.se", "hb@home.example")
+    # Outlook's "Title" is "Ms."; the job is in "Job Title".
+    assert (hannah.company, hannah.title, hannah.city) == (
+        "Nordic Soft",
+        "Product Manager",
+        "Stockholm",
+    )
+    assert hannah.notes == "Coffee fan"

@@ -110,12 +110,13 @@ def test_an_unknown_time_zone_is_reported_on_its_row(
     ]
     report = run(runtime, user, write_csv(tmp_path / "contacts.csv", rows))
 
-    assert report.problems == [
-        (3, "timezone 'Mars/Olympus_Mons' is not a known time zone (like Europe/Berlin)"),
-        (4, "timezone 'America/Argentina' is not a known time zone (like Europe/Berlin)"),
-        (5, f"timezone 'Europe/{'x' * 50}...' is not a known time zone (like Europe/Berlin)"),
+    left = "; timezone left empty"
+    assert report.notes == [
+        (3, f"timezone 'Mars/Olympus_Mons' is not a known time zone (like Europe/Berlin){left}"),
+        (4, f"timezone 'America/Argentina' is not a known time zone (like Europe/Berlin){left}"),
+        (5, f"timezone 'Europe/{'x' * 50}...' is not a known time zone (like Europe/Berlin){left}"),
     ]
-    assert names(runtime, user) == {"Good 1", "Good 2"}
+    assert names(runtime, user) == {"Good 1", "Zoned", "Folder", "Huge", "Good 2"}
 
 
 def test_a_nul_character_is_reported_on_its_row(
@@ -169,6 +170,6 @@ def test_the_cli_imports_the_good_rows_and_names_the_overlong_one(
     done = cli("contacts", "import", str(path))
 
     assert done.stdout.splitlines() == [
-        "created 3, updated 0, skipped 1",
+        "created 3, updated 0, already up to date 0, skipped 1",
         "skipped line 4: company is 412 characters, at most 300",
     ]

@@ -9,7 +9,7 @@ import pytest
 
 from integrations.config import RulesConfig
 from scheduler.model import Contact, Interaction, InteractionKind, Relationship
-from scheduler.rules import DefaultRules, InviteHistory, evaluate
+from scheduler.rules import DefaultRules, InviteHistory, connected_only, evaluate, last_met
 
 TODAY = date(2026, 3, 20)
 RULES = RulesConfig()
@@ -96,6 +96,10 @@ def test_a_first_met_date_without_interactions_counts_as_meeting_once() -> None:
     c = person(how_met="LinkedIn", first_met=TODAY - timedelta(days=5))
     [due] = evaluate([c], today=TODAY, rules=RULES).due
     assert due.kind == "follow-up"
+    assert due.reasons[0].startswith("Connected on LinkedIn on ")
+    assert last_met(c) is None and connected_only(c)
+    met = person(how_met="PyCon", first_met=TODAY - timedelta(days=5))
+    assert last_met(met) == met.first_met and not connected_only(met)
     old = person(
         "Dan",
         how_met="LinkedIn",
@@ -103,7 +107,8 @@ def test_a_first_met_date_without_interactions_counts_as_meeting_once() -> None:
         relationship=Relationship.RECRUITER,
     )
     [due] = evaluate([old], today=TODAY, rules=RULES).due
-    assert due.reasons == ("Recruiter, met once via LinkedIn 200 days ago, every 120 days",)
+    # A LinkedIn connection date counts for timing, but it is "connected", not a meeting.
+    assert due.reasons == ("Recruiter, connected on LinkedIn 200 days ago, every 120 days",)
 
 
 def test_a_coffee_after_the_first_meeting_is_the_follow_up_not_a_new_first_meeting() -> None:

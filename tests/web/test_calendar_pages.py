@@ -50,6 +50,19 @@ def test_an_uploaded_ics_file_is_kept_in_the_instance_folder_and_read_once(
     assert "Last read" in page and "never" not in page
 
 
+def test_an_uploaded_calendar_without_a_name_takes_its_own_name_not_the_file_name(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    named = CAL.replace(
+        b"VERSION:2.0\r\n", b"VERSION:2.0\r\nX-WR-CALNAME:Team\\, Berlin office\r\n", 1
+    )
+    assert named != CAL
+    assert upload(site, named, filename="basic.ics").status_code == 303
+    assert upload(site, CAL, filename="plain.ics").status_code == 303
+    assert [c.name for c in calendars(sqlite_runtime)] == ["Team, Berlin office", "plain.ics"]
+    assert "Team, Berlin office" in text(site.get("/calendars"))
+
+
 def test_a_broken_ics_upload_is_refused_with_the_reason_and_not_stored(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:

@@ -43,14 +43,15 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_import_prints_the_counts_and_one_line_per_skipped_row(cli) -> None:  # type: ignore[no-untyped-def]
     done = cli("contacts", "import", str(DATA / "linkedin_connections.csv"))
     assert done.stdout.splitlines() == [
-        "created 4, updated 0, skipped 2",
-        "skipped line 9: Connected On '31 Foo 2024' is not a date (use YYYY-MM-DD)",
-        "skipped line 10: Email Address 'not-an-email' is not an email address",
+        "created 6, updated 0, already up to date 0, skipped 0",
+        "line 9: Connected On '31 Foo 2024' is not a date (use YYYY-MM-DD); "
+        "Connected On left empty",
+        "line 10: Email Address 'not-an-email' is not an email address; Email Address left empty",
     ]
     again = cli(
         "contacts", "import", str(DATA / "linkedin_connections.csv"), "--format", "linkedin"
     )
-    assert again.stdout.splitlines()[0] == "created 0, updated 0, skipped 2"
+    assert again.stdout.splitlines()[0] == "created 0, updated 0, already up to date 6, skipped 0"
 
 
 def test_a_mapped_excel_csv_imports_and_an_unmapped_one_exits_2(cli) -> None:  # type: ignore[no-untyped-def]
@@ -65,7 +66,7 @@ def test_a_mapped_excel_csv_imports_and_an_unmapped_one_exits_2(cli) -> None:  #
         "--map",
         "Full Name=name,E-mail=email,Firma=company",
     )
-    assert done.stdout.strip() == "created 3, updated 0, skipped 0"
+    assert done.stdout.strip() == "created 3, updated 0, already up to date 0, skipped 0"
 
 
 def test_a_missing_file_exits_2_with_one_clear_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -120,7 +121,13 @@ def test_due_lists_by_descending_score_with_reasons_and_exclusions(cli) -> None:
     assert excluded["Yusuf Demir"] == ["Marked do-not-invite"]
     assert excluded["Clara Dubois"] == ["Snoozed until 5 Apr, 20 days from now"]
     text = cli("due", "--now", NOW).stdout
-    assert "Mentor, last coffee 59 days ago, every 45 days" in text
+    assert (
+        "Jonas Weber <jonas.weber@example.com>: Mentor, last coffee 59 days ago, every 45 days"
+        in text
+    )
+    first_line = text.splitlines()[0]
+    assert first_line.startswith(" 1. ") and first_line.endswith("follow up while it's fresh")
+    assert str(data["due"][0]["score"]) not in text  # reasons, not bare scores
 
 
 def test_plan_offers_three_times_on_different_days_to_at_most_three_people(cli) -> None:  # type: ignore[no-untyped-def]
@@ -182,7 +189,7 @@ def test_a_large_import_shows_a_progress_bar_on_a_terminal(cli, tmp_path: Path) 
         pass
     os.close(master)
     assert done.returncode == 0
-    assert done.stdout.strip() == "created 0, updated 0, skipped 0"
+    assert done.stdout.strip() == "created 0, updated 0, already up to date 2500, skipped 0"
     assert b"importing" in shown and b"100%" in shown
 
 
@@ -201,3 +208,24 @@ def test_past_meetings_in_the_configured_calendar_are_logged_once_for_confirmati
     )
     again = cli("contacts", "meetings", "--now", NOW)
     assert again.stdout.startswith("found 0 new past meetings")
+
+
+def test_demo_remove_takes_away_the_demo_contacts_and_calendar_and_keeps_yours(
+    cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    cli("demo", "--today", "2026-03-16")
+    mine = tmp_path / "mine.csv"
+    mine.write_text("name,email\nReal Person,real@example.org\n")
+    cli("contacts", "import", str(mine))
+    assert (tmp_path / "instance" / "demo-calendar.ics").exists()
+    done = cli("demo", "--remove")
+    assert done.stdout.strip() == (
+        "demo data removed: 25 contacts, 1 calendar, 0 invites, 0 bookings"
+    )
+    listed = json.loads(cli("contacts", "list", "--format", "json").stdout)
+    assert [c["name"] for c in listed["contacts"]] == ["Real Person"]
+    assert not (tmp_path / "instance" / "demo-calendar.ics").exists()
+    again = cli("demo", "--remove")
+    assert (
+        again.stdout.strip() == "demo data removed: 0 contacts, 0 calendars, 0 invites, 0 bookings"
+    )

@@ -273,6 +273,28 @@ def test_cancelling_a_coffee_on_google_deletes_the_event_with_updates(
     assert set(cancels) == {"olivia@example.com"}
 
 
+def test_deleting_a_contact_with_a_coffee_on_google_removes_the_event_too(
+    google: tuple[Runtime, FakeGoogle],
+) -> None:
+    from web.services.contacts import delete_contact
+
+    runtime, fake = google
+    owner = make_owner(runtime)
+    _connect_google(runtime, fake, owner)
+    contact = make_contact(runtime, owner)
+    _accept(runtime, _invite(runtime, owner, contact))
+    drain(runtime, now=_now())
+    [event] = fake.live_events()
+
+    done = delete_contact(runtime, owner, contact, now=_now())
+    assert (done.cancelled, done.withdrawn) == (1, 0)
+    drain(runtime, now=_now())
+    # The booking went with the contact; its event on Google goes too, Google telling Ana.
+    assert fake.live_events() == []
+    [deleted] = [e for e in fake.events if e.id == event.id]
+    assert deleted.deleted and deleted.delete_query.get("sendUpdates") == ["all"]
+
+
 def _accept_while_google_hangs(
     runtime: Runtime, fake: FakeGoogle, created: svc.CreatedInvite
 ) -> tuple[int, float]:

@@ -128,6 +128,25 @@ def test_a_csv_without_name_or_email_columns_is_explained_for_the_web_with_a_tem
     assert "mine.csv: line 1: no name or email column" in error
     assert "Rename your columns" in error and "CSV template" in error
     assert 'href="/contacts/template.csv"' in text(response)
+    assert "Column mapping" in error
+    # The web offers the CLI's --map: the same file, mapped, imports.
+    mapped = site.post(
+        "/contacts/import",
+        {
+            "file": (io.BytesIO(b"Full Name,Mail\nAna,ana@example.org\n"), "mine.csv"),
+            "map": "Full Name=name,Mail=email",
+        },
+        content_type="multipart/form-data",
+    )
+    assert mapped.status_code == 200
+    assert "<strong>1</strong> added" in text(mapped)
+    unknown = site.post(
+        "/contacts/import",
+        {"file": (io.BytesIO(b"Full Name\nBo\n"), "b.csv"), "map": "Full Name=fullname"},
+        content_type="multipart/form-data",
+    )
+    assert unknown.status_code == 400
+    assert "Column mapping: unknown field &#39;fullname&#39;" in text(unknown)
     template = site.get("/contacts/template.csv")
     assert template.status_code == 200 and template.mimetype == "text/csv"
     assert template.get_data(as_text=True).strip() == ",".join(NATIVE_COLUMNS)

@@ -137,14 +137,17 @@ def add_ics() -> Response | tuple[str, int]:
             errors["url"] = "Use an address starting with https://, http:// or webcal://."
     if len(name) > MAX_NAME:
         errors["name"] = f"Keep the name to {MAX_NAME} characters or fewer."
+    data = upload.read() if has_file and upload is not None else b""
     if not name:
-        name = (upload.filename if has_file and upload else urlsplit(url).netloc) or "Calendar"
-        name = name[:180]
+        # An uploaded calendar is called what it calls itself, not after its file.
+        from integrations.calendars.ics import calendar_name
+
+        own = calendar_name(data) if data else ""
+        fallback = (upload.filename if has_file and upload else urlsplit(url).netloc) or ""
+        name = (own or fallback or "Calendar")[:180]
     if not errors.get("name") and _name_taken(user.id, name):
         errors["name"] = f'You already have a calendar called "{name}"; choose another name.'
-    data = b""
     if has_file and upload is not None and not errors:
-        data = upload.read()
         problem = _check_ics(data, upload.filename or "upload.ics", user)
         if problem:
             errors["file"] = problem

@@ -17,6 +17,8 @@ from integrations.storage import models
 from integrations.storage.contacts import ContactRepository, set_emails, to_domain
 from integrations.storage.db import transaction
 from scheduler.model import Contact, InteractionKind, Meal, Relationship
+from scheduler.rules import connected_only
+from scheduler.rules import last_met as rules_last_met
 from scheduler.text import EARLIEST_YEAR, in_supported_range, refuse_controls
 from web.auth import current_user, login_required, runtime, safe_next
 from web.forms import whole_number
@@ -41,8 +43,12 @@ class ContactLine:
 
     @property
     def last_met(self) -> date | None:
-        """The last logged meeting only; a first-met or LinkedIn-connected date is not one."""
-        return self.contact.last_met
+        """The last meeting, a first meeting included; a LinkedIn connection is not one."""
+        return rules_last_met(self.contact)
+
+    @property
+    def connected(self) -> bool:
+        return connected_only(self.contact)
 
     @property
     def state(self) -> str:
@@ -136,17 +142,33 @@ def index() -> str:
     sort = request.args.get("sort", "overdue")
     if sort not in SORTS:
         sort = "overdue"
-    lines = contact_lines(user, _today(user))
+    today = _today(user)
+    lines = contact_lines(user, today)
     if query:
         lines = [line for line in lines if _matches(line, query)]
     lines.sort(key=_sort_key(sort))
     from web.services.contacts import list_contacts
 
     # What the rules say about each contact (due and why, or why not), from the CONTACTS service.
-    plan_status = {
-        item.contact.id: item
-        for item in list_contacts(runtime(), user.id, now=datetime.now(UTC), sort="name")
-    }
+    ranked = list_contacts(runtime(), user.id, now=datetime.now(UTC), sort="overdue")
+    plan_status = {item.contact.id: item for item in ranked}
+    total, snoozed = len(lines), 0
+    if sort == "overdue":
+        # Who the rules say is due now comes first, in the rules' order (follow-ups first);
+        # snoozed contacts are not overdue for anything and are left out, unless searched
+        # for by name, when they come last.
+        order = {item.contact.id: n for n, item in enumerate(ranked) if item.status == "due"}
+        asleep = [
+            line
+            for line in lines
+            if line.contact.snoozed_until and line.contact.snoozed_until > today
+        ]
+        awake = [line for line in lines if line not in asleep]
+        lines = sorted(awake, key=lambda line: order.get(line.contact.id, len(order)))
+        if query:
+            lines += asleep
+        else:
+            snoozed = len(asleep)
     # The status column agrees with the "due" badge (a met-once follow-up is not "on track").
     lines = [
         replace(line, follow_up=True)
@@ -160,7 +182,8 @@ def index() -> str:
         query=query,
         sort=sort,
         sorts=SORTS,
-        total=len(lines),
+        total=total,
+        snoozed=snoozed,
         plan_status=plan_status,
     )
 
@@ -182,6 +205,7 @@ def show(contact_id: int) -> str:
         log = sorted(row.interactions, key=lambda i: (i.occurred_on, i.id), reverse=True)
         log_view = [
             {
+                "id": i.id,
                 "on": i.occurred_on,
                 "kind": i.kind,
                 "notes": i.notes,
@@ -189,6 +213,7 @@ def show(contact_id: int) -> str:
                 "confirmed": i.confirmed,
             }
             for i in log
+            if i.source != "rejected"
         ]
     line = line_for(contact, user_config(runtime(), user), _today(user))
     from web.services.contacts import get_contact
@@ -361,6 +386,7 @@ def edit(contact_id: int) -> WerkzeugResponse | tuple[str, int]:
         contact = to_domain(row)
         log_view = [
             {
+                "id": i.id,
                 "on": i.occurred_on,
                 "kind": i.kind,
                 "notes": i.notes,
@@ -368,6 +394,7 @@ def edit(contact_id: int) -> WerkzeugResponse | tuple[str, int]:
                 "confirmed": i.confirmed,
             }
             for i in sorted(row.interactions, key=lambda i: i.occurred_on, reverse=True)
+            if i.source != "rejected"
         ]
     form = dict(values)
     form["emails"] = request.form.get("emails", "")
@@ -419,31 +446,23 @@ def new() -> WerkzeugResponse | str | tuple[str, int]:
                 errors["last_met"] = f"Use a date from {EARLIEST_YEAR} on, like 2026-03-01."
             elif met_on > _today(user):
                 errors["last_met"] = "That date is in the future."
-    with transaction(runtime().sessions) as session:
-        if not errors:
-            conflict = _email_conflict(session, user.id, values["emails"], None)
-            if conflict:
-                errors["emails"] = conflict
-        if not errors:
-            now = datetime.now(UTC)
-            row = models.Contact(user_id=user.id, created_at=now, updated_at=now)
-            session.add(row)
-            _apply(row, values, user.id)
-            row.first_met = met_on
-            if met_on:
-                row.interactions.append(
-                    models.Interaction(
-                        user_id=user.id,
-                        occurred_on=met_on,
-                        kind="meeting",
-                        notes="",
-                        source="manual",
-                        confirmed=True,
-                        created_at=now,
-                    )
-                )
-            session.flush()
-            new_id = row.id
+    new_id = 0
+    if not errors:
+        from web.services.contacts import ContactError, DuplicateContact, create_contact
+
+        try:
+            new_id = create_contact(runtime(), user.id, _new_contact(values, met_on))
+        except DuplicateContact as exc:
+            # The same form sent twice: the contact is there once, and that is the answer.
+            flash(f"{values['name']} is already in your contacts; nothing was added twice.", "ok")
+            if request.form.get("wizard") == "1":
+                return redirect(url_for("setup.contacts"), code=303)
+            return redirect(url_for("contacts.show", contact_id=exc.contact_id), code=303)
+        except ContactError as exc:
+            message = str(exc)
+            if "belongs to another contact" in message:
+                message = message.replace("belongs to", "already belongs to")
+            errors[exc.field or "name"] = f"{message[:1].upper()}{message[1:]}."
     if errors:
         form = {k: request.form.get(k, "") for k in request.form}
         wizard = request.form.get("wizard") == "1"
@@ -460,10 +479,171 @@ def new() -> WerkzeugResponse | str | tuple[str, int]:
             ),
             400,
         )
-    flash(f"Added {values['name']}.", "ok")
+    if values["emails"]:
+        flash(f"Added {values['name']}.", "ok")
+    else:
+        flash(
+            f"Added {values['name']} without an email: add one before you can invite them.",
+            "warn",
+        )
     if request.form.get("wizard") == "1":
         return redirect(url_for("setup.contacts"), code=303)
     return redirect(url_for("contacts.show", contact_id=new_id), code=303)
+
+
+def _new_contact(values: dict[str, Any], met_on: date | None) -> Contact:
+    """The form's clean values as a domain contact (a "last met" date is its first meeting)."""
+    from scheduler.model import Interaction
+
+    return Contact(
+        name=values["name"],
+        emails=tuple(values["emails"]),
+        company=values["company"],
+        title=values["title"],
+        relationship=Relationship(values["relationship"]),
+        tags=tuple(values["tags"]),
+        how_met=values["how_met"],
+        first_met=met_on,
+        interactions=(Interaction(met_on, InteractionKind.MEETING),) if met_on else (),
+        cadence_days=values["cadence_days"],
+        preferred_meals=frozenset(Meal(m) for m in values["meals"]),
+        timezone=values["timezone"] or None,
+        city=values["city"],
+        notes=values["notes"],
+        questions=tuple(values["questions"]),
+        linkedin_url=values["linkedin_url"],
+    )
+
+
+@bp.post("/<int:contact_id>/invite")
+@login_required
+def invite(contact_id: int) -> WerkzeugResponse:
+    """Invite this contact to a time of the user's choosing (any day, not only this week's)."""
+    from web.errors import UserError
+    from web.services.contacts import ContactNotFound, invite_at
+
+    day, clock = request.form.get("day", "").strip(), request.form.get("time", "").strip()
+    try:
+        start = datetime.fromisoformat(f"{day}T{clock}")
+    except ValueError:
+        flash(f'"{day} {clock}" is not a date and time; nothing was sent.', "error")
+        return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+    message = request.form.get("message", "").strip()[:5000] or None
+    try:
+        created = invite_at(
+            runtime(), current_user().id, contact_id, start, now=datetime.now(UTC), message=message
+        )
+    except ContactNotFound:
+        abort(404)
+    except UserError as exc:
+        flash(f"Not sent: {exc}.", "error")
+        return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+    flash(f"Invite sent for {start:%a %d %b %Y, %H:%M}. Link: {created.url}", "ok")
+    return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+
+
+@bp.get("/<int:contact_id>/delete")
+@login_required
+def confirm_delete(contact_id: int) -> str:
+    """Ask before deleting: say what goes with the contact."""
+    user = current_user()
+    detail = _detail_or_404(user.id, contact_id)
+    return render_template(
+        "contacts/delete.html", c=detail.item.contact, **_coming_up(user, contact_id)
+    )
+
+
+@bp.post("/<int:contact_id>/delete")
+@login_required
+def delete(contact_id: int) -> WerkzeugResponse:
+    from web.services.contacts import ContactNotFound, delete_contact
+
+    try:
+        done = delete_contact(runtime(), current_user().id, contact_id, now=datetime.now(UTC))
+    except ContactNotFound:
+        abort(404)
+    told = []
+    if done.withdrawn:
+        told.append(f"{done.withdrawn} open invite{'' if done.withdrawn == 1 else 's'} withdrawn")
+    if done.cancelled:
+        told.append(f"{done.cancelled} coffee{'' if done.cancelled == 1 else 's'} cancelled")
+    extra = f" ({', '.join(told)}; they have been told by email)" if told else ""
+    flash(f"Deleted {done.name}{extra}.", "ok")
+    return redirect(url_for("contacts.index"), code=303)
+
+
+def _detail_or_404(user_id: int, contact_id: int) -> Any:
+    from web.services.contacts import ContactNotFound, get_contact
+
+    try:
+        return get_contact(runtime(), user_id, contact_id, now=datetime.now(UTC))
+    except ContactNotFound:
+        abort(404)
+
+
+@bp.get("/<int:contact_id>/merge")
+@login_required
+def merge_page(contact_id: int) -> str:
+    """Pick the duplicate to fold into this contact; with one picked, show what will result."""
+    from scheduler.merge import merged_fields
+    from web.services.contacts import list_contacts
+
+    user = current_user()
+    keep = _detail_or_404(user.id, contact_id).item.contact
+    others = [
+        i.contact
+        for i in list_contacts(runtime(), user.id, now=datetime.now(UTC), sort="name")
+        if i.contact.id != contact_id
+    ]
+    picked = whole_number(request.args.get("other", ""))
+    other = next((c for c in others if c.id == picked), None)
+    return render_template(
+        "contacts/merge.html",
+        c=keep,
+        others=others,
+        other=other,
+        result=merged_fields(keep, other) if other else None,
+    )
+
+
+@bp.post("/<int:contact_id>/merge")
+@login_required
+def merge(contact_id: int) -> WerkzeugResponse:
+    from web.services.contacts import ContactError, ContactNotFound, merge_contacts
+
+    user = current_user()
+    other = whole_number(request.form.get("other", ""))
+    if other is None:
+        flash("Pick the contact to merge into this one.", "error")
+        return redirect(url_for("contacts.merge_page", contact_id=contact_id), code=303)
+    try:
+        gone = _detail_or_404(user.id, other).item.contact.name
+        kept = merge_contacts(runtime(), user.id, contact_id, other)
+    except ContactNotFound:
+        abort(404)
+    except ContactError as exc:
+        flash(f"{exc}; nothing was merged.", "error")
+        return redirect(url_for("contacts.merge_page", contact_id=contact_id), code=303)
+    emails = len(kept.emails)
+    flash(
+        f"Merged {gone} into {kept.name}: one history, {emails} email{'' if emails == 1 else 's'}.",
+        "ok",
+    )
+    return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+
+
+@bp.post("/meetings/<int:interaction_id>/delete")
+@login_required
+def delete_meeting(interaction_id: int) -> WerkzeugResponse:
+    """Undo a logged meeting (logged by mistake, or the wrong day)."""
+    from web.services.contacts import ContactNotFound, delete_interaction
+
+    try:
+        contact_id, on = delete_interaction(runtime(), current_user().id, interaction_id)
+    except ContactNotFound:
+        abort(404)
+    flash(f"The meeting on {on:%d %b %Y} is no longer in the history.", "ok")
+    return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
 
 
 @bp.post("/<int:contact_id>/log")
@@ -574,9 +754,14 @@ def import_file() -> WerkzeugResponse | str | tuple[str, int]:
         fmt = "auto"
     from integrations.contacts_import import ContactFileError, import_contacts
 
+    # The same column mapping as the CLI's --map ("Full Name=name,E-mail=email").
+    mapping = request.form.get("map", "").strip()[:2000] or None
+    context["form"] = {"map": mapping or ""}
     try:
         with transaction(runtime().sessions) as session:
-            report = import_contacts(session, user.id, data, format=fmt, source=upload.filename)
+            report = import_contacts(
+                session, user.id, data, format=fmt, mapping=mapping, source=upload.filename
+            )
     except ContactFileError as exc:  # names the file and line; nothing was stored
         context["errors"] = {"import": _for_the_web(str(exc))}
         context.update(count=count_contacts(user.id), report=None)
@@ -608,13 +793,18 @@ def _import_failure(filename: str, exc: Exception) -> str:
 
 
 def _for_the_web(message: str) -> str:
-    """The importer's wording is the CLI's; a web user cannot pass --map, so say what to do."""
-    if "--map" not in message or "no name or email column" not in message:
+    """The importer's wording is the CLI's; on the web, --map is the "Column mapping" field."""
+    if message.startswith("--map: "):
+        return "Column mapping: " + message[len("--map: ") :]
+    if "--map" not in message:
         return message
+    if "no name or email column" not in message:
+        return message.replace("from --map", "from the column mapping")
     where = message.split("no name or email column", 1)[0]
     return (
         f"{where}no name or email column in the header. Rename your columns to name, email, "
-        "company, … (the CSV template linked above has them all), then import it again."
+        "company, … (the CSV template linked above has them all), or map them in “Column "
+        "mapping” (like: Full Name=name,E-mail=email), then import it again."
     )
 
 

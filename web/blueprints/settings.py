@@ -18,6 +18,7 @@ from web.auth import (
     sign_out,
 )
 from web.blueprints.contacts import count_contacts
+from web.demo import demo_present, remove_demo
 from web.services.accounts import (
     MIN_PASSWORD,
     AccountError,
@@ -45,6 +46,7 @@ def index(errors: dict[str, str] | None = None, form: dict[str, str] | None = No
         config=config,
         google=connection(runtime(), user.id),
         contacts=count_contacts(user.id),
+        demo=demo_present(runtime(), user.id),
         sessions=[
             (s, device(s.user_agent)) for s in list_sessions(runtime(), user.id, session_token())
         ],
@@ -185,6 +187,28 @@ def password() -> Response | tuple[str, int]:
     except AccountError as exc:
         return index({exc.field or "_password": str(exc)}), 400
     flash("Password changed. Use the new one next time you sign in.", "ok")
+    return redirect_to("settings.index")
+
+
+@bp.get("/demo/remove")
+@login_required
+def confirm_remove_demo() -> str:
+    """Ask before removing the demo data (a GET never changes anything)."""
+    return render_template(
+        "settings/remove_demo.html", demo=demo_present(runtime(), current_user().id)
+    )
+
+
+@bp.post("/demo/remove")
+@login_required
+def remove_demo_data() -> Response:
+    """Remove the demo contacts, calendar, invites and bookings in one go."""
+    removed = remove_demo(runtime(), current_user().id)
+    flash(
+        f"Demo data removed: {removed.contacts} contacts, the demo calendar, "
+        f"{removed.invites} invites and {removed.bookings} bookings.",
+        "ok",
+    )
     return redirect_to("settings.index")
 
 

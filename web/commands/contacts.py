@@ -240,10 +240,10 @@ def due(state: State, now_text: str | None, fmt: str) -> None:
         return
     if not report.due:
         click.echo("nobody is due right now")
-    for d in report.due:
-        click.echo(f"{d.score:8.2f}  {d.contact.name} <{d.contact.email or '-'}>")
-        for reason in d.reasons:
-            click.echo(f"          {reason}")
+    # Reasons, not scores: the order already says who comes first (JSON keeps the score).
+    for rank, d in enumerate(report.due, 1):
+        email = f" <{d.contact.email}>" if d.contact.email else " (no email: cannot be invited)"
+        click.echo(f"{rank:2d}. {d.contact.name}{email}: {'; '.join(d.reasons)}")
     if report.excluded:
         click.echo("\nexcluded:")
         for e in report.excluded:

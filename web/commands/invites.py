@@ -146,44 +146,12 @@ def create(
 def _check_at(
     runtime: Any, user_id: int, times: list[Any], config: Any, *, force: bool, now: datetime
 ) -> list[str]:
-    """Hand-given times: not past, not busy in the calendars (within the buffer), and inside
-    a meal window unless --force. Returns the warnings to show once the invite is made."""
-    from integrations.storage.db import transaction
-    from scheduler.booking_rules import at, time_problem
-    from scheduler.model import Interval
-    from scheduler.slots import window_occurrences
-    from web.services.planning import read_busy, user_and_config
+    """Hand-given times, checked as the web's "Invite" form checks them."""
+    from web.services.planning import check_hand_picked
 
-    zone = ZoneInfo(config.owner.timezone)
-    policy = config.scheduling
-    warnings: list[str] = []
-    for t in times:
-        if t.start <= now:
-            raise UserError(f"--at {t.start.isoformat()}: {at(t.start, zone)} is in the past")
-        local = t.start.astimezone(zone).date()
-        occurrences = window_occurrences(config.windows, start=local, days=1, zone=zone)
-        if not any(span.contains(Interval(t.start, t.end)) for _, span in occurrences):
-            names = ", ".join(f"{w.name} {w.start:%H:%M}-{w.end:%H:%M}" for w in config.windows)
-            text = f"{at(t.start, zone)} is outside your meal windows ({names or 'none'})"
-            if not force:
-                raise UserError(f"--at {t.start.isoformat()}: {text}; --force offers it anyway")
-            warnings.append(text)
-    span = Interval(
-        min(t.start for t in times) - policy.buffer, max(t.end for t in times) + policy.buffer
+    return check_hand_picked(
+        runtime, user_id, times, force=force, now=now, label=lambda t: f"--at {t.start.isoformat()}"
     )
-    with transaction(runtime.sessions) as session:
-        user, _ = user_and_config(session, runtime, user_id)
-        busy, _stale = read_busy(runtime, session, user, span)
-    warnings.extend(busy.warnings)
-    for t in times:
-        problem = time_problem(
-            Interval(t.start, t.end), busy=busy.intervals, zone=zone, policy=policy
-        )
-        if problem:
-            raise UserError(
-                f"--at {t.start.isoformat()}: {at(t.start, zone)} is not free: {problem}"
-            )
-    return warnings
 
 
 def _times_from_plan(

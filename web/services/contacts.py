@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from integrations.storage import models
@@ -192,10 +192,40 @@ def _email_owner(session: Session, user_id: int, emails: Iterable[str]) -> dict[
     return {email: cid for email, cid in rows}
 
 
+class DuplicateContact(ContactError):
+    """The contact is already there (a form sent twice, say); `contact_id` is the one stored."""
+
+    def __init__(self, message: str, contact_id: int) -> None:
+        super().__init__(message, "name")
+        self.contact_id = contact_id
+
+
+def _same_person(session: Session, user_id: int, contact: Contact) -> int | None:
+    """A stored contact this one repeats: same name, and the same email or neither has one."""
+    c = models.Contact
+    rows = session.execute(
+        select(c.id).where(c.user_id == user_id, func.lower(c.name) == contact.name.lower())
+    ).all()
+    for (cid,) in rows:
+        have = {
+            e.lower()
+            for e in session.scalars(
+                select(models.ContactEmail.email).where(models.ContactEmail.contact_id == cid)
+            )
+        }
+        if have == {e.lower() for e in contact.emails}:
+            return int(cid)
+    return None
+
+
 def create_contact(runtime: Runtime, user_id: int, contact: Contact) -> int:
-    """Store a new contact; an email another contact already has is refused."""
+    """Store a new contact; an email another contact already has is refused, and the same
+    contact sent again (same name and emails) raises DuplicateContact naming the stored one."""
     contact = _check(replace(contact, id=None))
     with transaction(runtime.sessions) as session:
+        again = _same_person(session, user_id, contact)
+        if again is not None:
+            raise DuplicateContact(f"{contact.name} is already in your contacts", again)
         taken = _email_owner(session, user_id, contact.emails)
         if taken:
             raise ContactError(f"{next(iter(taken))} belongs to another contact", "emails")
@@ -406,14 +436,168 @@ def _count(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def delete_contact(runtime: Runtime, user_id: int, contact_id: int) -> None:
+@dataclass(frozen=True)
+class DeletedContact:
+    """What deleting a contact did: their name, invites withdrawn and coffees cancelled."""
+
+    name: str
+    withdrawn: int
+    cancelled: int
+
+
+# Invites the invitee can still act on; withdrawing one tells them.
+_LIVE_INVITES = ("open", "suggested")
+
+
+def delete_contact(
+    runtime: Runtime, user_id: int, contact_id: int, *, now: datetime
+) -> DeletedContact:
+    """Delete a contact and their history; coffees still ahead are cancelled and invites they
+    can still answer are withdrawn, each with an email to them through the outbox."""
+    from web.services import invites as invite_service
+
     with transaction(runtime.sessions) as session:
         _owned(session, user_id, contact_id)
+    # Booked coffees go the way every owner cancellation goes (emails, calendar event).
+    ahead = [
+        c for c in invite_service.upcoming(runtime, user_id, now=now) if c.contact_id == contact_id
+    ]
+    for coffee in ahead:
+        invite_service.cancel_booking(runtime, user_id, coffee.booking_id, now=now)
+    with transaction(runtime.sessions) as session:
+        row = _owned(session, user_id, contact_id)
+        name = row.name
+        live = session.scalars(
+            select(models.Invite).where(
+                models.Invite.user_id == user_id,
+                models.Invite.contact_id == contact_id,
+                models.Invite.status.in_(_LIVE_INVITES),
+                models.Invite.expires_at > now,
+            )
+        ).all()
+        for invite in live:
+            invite.status = "cancelled"
+            invite.answered_at = now
+            _tell_withdrawn(runtime, session, user_id, invite, name, now=now)
+        session.flush()
         session.execute(
             delete(models.Contact).where(
                 models.Contact.id == contact_id, models.Contact.user_id == user_id
             )
         )
+    return DeletedContact(name, len(live), len(ahead))
+
+
+def _tell_withdrawn(
+    runtime: Runtime,
+    session: Session,
+    user_id: int,
+    invite: models.Invite,
+    name: str,
+    *,
+    now: datetime,
+) -> None:
+    """Queue a kind note to the invitee that the invite no longer stands."""
+    from integrations.invite_email import Party, build_notice
+    from integrations.storage.outbox import enqueue_email
+
+    if not invite.email:
+        return
+    user = session.get(models.User, user_id)
+    assert user is not None
+    owner = Party(user.name or user.email, user.email)
+    msg = build_notice(
+        from_address=runtime.config.mail.from_address,
+        on_behalf_of=owner,
+        to=Party(name, invite.email),
+        subject=f"{owner.name} withdrew the coffee invitation",
+        paragraphs=[
+            f"Hi {name.split()[0] if name.split() else name},",
+            f"{owner.name} has withdrawn the coffee invitation sent to you on "
+            f"{invite.created_at:%d %b}. There is nothing you need to do; "
+            "the link in that email no longer works.",
+        ],
+        when=now,
+    )
+    enqueue_email(session, user_id=user_id, message=msg, now=now, purpose="withdraw")
+
+
+def merge_contacts(runtime: Runtime, user_id: int, keep_id: int, other_id: int) -> Contact:
+    """Fold `other_id` into `keep_id`: one interaction history, emails, invites and bookings;
+    empty fields of the kept contact are filled from the other (`scheduler.merge`)."""
+    from scheduler.merge import merged_fields
+
+    if keep_id == other_id:
+        raise ContactError("pick two different contacts to merge", "other")
+    with transaction(runtime.sessions) as session:
+        repo = ContactRepository(session, user_id)
+        keep, other = repo.get(keep_id), repo.get(other_id)
+        if keep is None:
+            raise ContactNotFound(f"no contact {keep_id}")
+        if other is None:
+            raise ContactNotFound(f"no contact {other_id}")
+        merged = merged_fields(keep, other)
+        i = models.Interaction
+        # A calendar meeting logged on both records (same event UID) is kept once.
+        theirs = select(i.external_id).where(
+            i.contact_id == keep_id, i.user_id == user_id, i.external_id.is_not(None)
+        )
+        session.execute(
+            delete(i).where(i.contact_id == other_id, i.external_id.in_(theirs.scalar_subquery()))
+        )
+        session.execute(
+            update(i)
+            .where(i.contact_id == other_id, i.user_id == user_id)
+            .values(contact_id=keep_id)
+        )
+        for table in (models.Invite, models.Booking):
+            session.execute(
+                update(table)
+                .where(table.contact_id == other_id, table.user_id == user_id)
+                .values(contact_id=keep_id)
+            )
+        # The other's emails move over: drop them first, the unique index is per user.
+        session.execute(
+            delete(models.ContactEmail).where(models.ContactEmail.contact_id == other_id)
+        )
+        session.execute(
+            delete(models.Contact).where(
+                models.Contact.id == other_id, models.Contact.user_id == user_id
+            )
+        )
+        session.expire_all()
+        repo.update(merged)
+        result = repo.get(keep_id)
+        assert result is not None
+        return result
+
+
+def delete_interaction(runtime: Runtime, user_id: int, interaction_id: int) -> tuple[int, date]:
+    """Undo a logged meeting; returns (contact id, its date).
+
+    A meeting found in a calendar is marked rejected rather than removed, so reading the
+    calendar again does not bring it back. A first-met date that only this meeting set goes too.
+    """
+    i = models.Interaction
+    with transaction(runtime.sessions) as session:
+        item = session.scalar(select(i).where(i.id == interaction_id, i.user_id == user_id))
+        if item is None:
+            raise ContactNotFound(f"no logged meeting {interaction_id}")
+        contact_id, on = item.contact_id, item.occurred_on
+        if item.source == "calendar":
+            item.source, item.confirmed = "rejected", False
+        else:
+            session.delete(item)
+        session.flush()
+        row = _owned(session, user_id, contact_id)
+        left = session.scalars(
+            select(i.occurred_on).where(
+                i.contact_id == contact_id, i.confirmed.is_(True), i.user_id == user_id
+            )
+        ).all()
+        if row.first_met == on and on not in left:
+            row.first_met = min(left, default=None)
+        return contact_id, on
 
 
 def import_file(
@@ -444,3 +628,35 @@ def export_file(runtime: Runtime, user_id: int) -> str:
 
     with transaction(runtime.sessions) as session:
         return export_csv(session, user_id)
+
+
+def invite_at(
+    runtime: Runtime,
+    user_id: int,
+    contact_id: int,
+    local_start: datetime,
+    *,
+    now: datetime,
+    message: str | None = None,
+) -> Any:
+    """Invite a contact to one time of the user's choosing, any day ahead (not only the plan's
+    two weeks): `local_start` is a wall-clock time in the user's zone. Returns CreatedInvite."""
+    from scheduler.model import ProposedTime
+    from web.services.invites import create_invite
+    from web.services.planning import check_hand_picked
+
+    with transaction(runtime.sessions) as session:
+        _owned(session, user_id, contact_id)
+        _, config = user_and_config(session, runtime, user_id)
+    start = local_start.replace(tzinfo=ZoneInfo(config.owner.timezone))
+    times = [ProposedTime(start, start + config.scheduling.duration, "")]
+    check_hand_picked(
+        runtime,
+        user_id,
+        times,
+        force=False,
+        now=now,
+        label=lambda t: "That time",
+        force_hint="; pick a time in one of them",
+    )
+    return create_invite(runtime, user_id, contact_id, times, message, now=now)

@@ -49,7 +49,7 @@ def perform(runtime: Runtime, job: outbox.Job, mailer: Mailer, *, now: datetime)
         invites.write_calendar_event(runtime, int(job.payload["booking_id"]), now=now)
     elif job.kind == "calendar_delete":
         invites.delete_calendar_event(
-            runtime, int(job.payload["booking_id"]), str(job.payload["event_id"])
+            runtime, int(job.payload["booking_id"]), str(job.payload["event_id"]), job.user_id
         )
     else:
         raise ValueError(f"unknown outbox kind {job.kind!r}")

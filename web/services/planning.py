@@ -219,3 +219,52 @@ def proposals_json(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
         }
         for p in proposals
     ]
+
+
+def check_hand_picked(
+    runtime: Runtime,
+    user_id: int,
+    times: Sequence[Any],
+    *,
+    force: bool,
+    now: datetime,
+    label: Any = None,
+    force_hint: str = "; --force offers it anyway",
+) -> list[str]:
+    """Times a person chose (not from the plan): not past, free in the calendars (within the
+    buffer), and inside a meal window unless `force`. Raises UserError naming the time, each
+    message prefixed with `label(time)` when given; returns the warnings to show afterwards."""
+    from scheduler.booking_rules import at, time_problem
+    from scheduler.slots import window_occurrences
+
+    with transaction(runtime.sessions) as session:
+        _, config = user_and_config(session, runtime, user_id)
+    zone = ZoneInfo(config.owner.timezone)
+    policy = config.scheduling
+    named = label or (lambda t: at(t.start, zone))
+    warnings: list[str] = []
+    for t in times:
+        if t.start <= now:
+            raise UserError(f"{named(t)}: {at(t.start, zone)} is in the past")
+        local = t.start.astimezone(zone).date()
+        occurrences = window_occurrences(config.windows, start=local, days=1, zone=zone)
+        if not any(span.contains(Interval(t.start, t.end)) for _, span in occurrences):
+            names = ", ".join(f"{w.name} {w.start:%H:%M}-{w.end:%H:%M}" for w in config.windows)
+            text = f"{at(t.start, zone)} is outside your meal windows ({names or 'none'})"
+            if not force:
+                raise UserError(f"{named(t)}: {text}{force_hint}")
+            warnings.append(text)
+    span = Interval(
+        min(t.start for t in times) - policy.buffer, max(t.end for t in times) + policy.buffer
+    )
+    with transaction(runtime.sessions) as session:
+        user, _ = user_and_config(session, runtime, user_id)
+        busy, _stale = read_busy(runtime, session, user, span)
+    warnings.extend(busy.warnings)
+    for t in times:
+        problem = time_problem(
+            Interval(t.start, t.end), busy=busy.intervals, zone=zone, policy=policy
+        )
+        if problem:
+            raise UserError(f"{named(t)}: {at(t.start, zone)} is not free: {problem}")
+    return warnings

@@ -12,8 +12,9 @@
         }
       }
     }
-    // Tell the user what a destructive button will do before it happens.
-    document.querySelectorAll("button.danger").forEach(function (button) {
+    // Tell the user what a destructive button will do before it happens (a button on a page
+    // that is itself the question is marked data-confirmed and asks nothing more).
+    document.querySelectorAll("button.danger:not([data-confirmed])").forEach(function (button) {
       button.addEventListener("click", function (event) {
         var question = button.getAttribute("data-confirm") || button.textContent.trim() + "?";
         if (!window.confirm(question)) { event.preventDefault(); }

@@ -164,15 +164,22 @@ def _record_calendar_problem(
                 )
 
 
-def delete_calendar_event(runtime: Runtime, booking_id: int, event_id: str) -> None:
-    """Outbox job: remove a cancelled coffee from Google Calendar (Google tells the attendee)."""
+def delete_calendar_event(
+    runtime: Runtime, booking_id: int, event_id: str, user_id: int | None = None
+) -> None:
+    """Outbox job: remove a cancelled coffee from Google Calendar (Google tells the attendee).
+
+    The booking may be gone by then (its contact was deleted): the job's own user still
+    owns the event, so it is removed all the same.
+    """
     from web.services.google import credentials_for
 
     with transaction(runtime.sessions) as session:
         booking = session.get(models.Booking, booking_id)
-        if booking is None:
+        if booking is not None:
+            user_id = booking.user_id
+        if user_id is None:
             return
-        user_id = booking.user_id
         calendar_id = (
             session.scalar(
                 select(models.Calendar.external_id).where(
