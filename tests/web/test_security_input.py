@@ -225,10 +225,13 @@ def test_logging_a_meeting_in_year_1_is_refused_with_a_message(
         assert session.scalar(select(models.Interaction)) is None
 
 
-def test_an_imported_date_in_year_1_is_a_row_problem(
+def test_an_imported_date_in_year_1_is_reported_and_left_empty(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:
+    # The row is kept (issue #15: one bad field does not drop a row); the date is not stored.
     csv = b"name,email,first_met\nAna,ana@example.org,0001-01-01\n"
     page = text(site.post("/contacts/import", {"file": (__import__("io").BytesIO(csv), "c.csv")}))
     assert "first_met &#39;0001-01-01&#39; is out of range" in page
-    assert _contacts(sqlite_runtime) == []
+    assert _contacts(sqlite_runtime) == ["Ana"]
+    with transaction(sqlite_runtime.sessions) as session:
+        assert session.scalar(select(models.Contact.first_met)) is None

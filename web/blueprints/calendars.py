@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from integrations.calendars.errors import CalendarError
 from integrations.crypto import DecryptionError
+from integrations.net import NetworkPolicy
 from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.model import Interval
@@ -275,7 +276,9 @@ def _test_caldav(url: str, username: str, password: str) -> tuple[str, bool]:
     except ImportError:
         return "CalDAV support is not available in this build.", False
     try:
-        found = test_connection(url, username, password)
+        found = test_connection(
+            url, username, password, network=NetworkPolicy.from_config(runtime().config)
+        )
     except CalendarError as exc:
         return str(exc), False
     except Exception as exc:  # any library failure is shown, never a 500

@@ -28,6 +28,7 @@ from scheduler.model import (
     Relationship,
 )
 from scheduler.rules import cadence_for, evaluate
+from scheduler.text import in_supported_range, refuse_controls
 from web.composition import Runtime
 from web.services.planning import invite_facts, user_and_config
 
@@ -156,11 +157,17 @@ def get_contact(runtime: Runtime, user_id: int, contact_id: int, *, now: datetim
 
 
 def _check(contact: Contact) -> Contact:
+    refused = refuse_controls(contact.name, "the name")
+    if refused:
+        raise ContactError(refused, "name")
     name = contact.name.strip()
     if not name:
         raise ContactError("a contact needs a name", "name")
     emails: list[str] = []
     for email in contact.emails:
+        refused = refuse_controls(email, f"the email {email.strip()!r}")
+        if refused:
+            raise ContactError(refused, "emails")
         email = email.strip()
         if not email:
             continue
@@ -278,9 +285,10 @@ def coerce_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
                     if str(v).strip()
                 )
             elif key in ("first_met", "snoozed_until"):
-                out[key] = (
-                    date.fromisoformat(value) if isinstance(value, str) and value else value or None
-                )
+                day = date.fromisoformat(value) if isinstance(value, str) and value else value
+                if isinstance(day, date) and not in_supported_range(day):
+                    raise ValueError(f"{day} is out of range")
+                out[key] = day or None
             elif key == "cadence_days":
                 out[key] = int(value) if value not in (None, "") else None
             elif key == "do_not_invite":
