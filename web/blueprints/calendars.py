@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from integrations.calendars.errors import CalendarError
 from integrations.crypto import DecryptionError
+from integrations.files import write_atomically
 from integrations.net import NetworkPolicy
 from integrations.storage import models
 from integrations.storage.db import transaction
@@ -154,13 +155,19 @@ def add_ics() -> Response | tuple[str, int]:
             errors["file"] = problem
     if errors:
         return _render_with_errors(errors, form)
+    path: Path | None = None
     if has_file:
         path = _upload_dir(user.id) / f"{secrets.token_hex(8)}.ics"
-        path.write_bytes(data)
+        write_atomically(path, data)  # a full disk leaves no partial or empty file
         os_location = str(path.resolve())
     else:
         os_location = url
-    calendar_id = _add_row(user.id, name=name, kind="ics", location=os_location)
+    try:
+        calendar_id = _add_row(user.id, name=name, kind="ics", location=os_location)
+    except BaseException:
+        if path is not None:  # not saved: no file without its calendar
+            path.unlink(missing_ok=True)
+        raise
     _flash_added(name, *_check_now(calendar_id, user))
     return _back()
 
