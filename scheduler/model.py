@@ -122,6 +122,9 @@ class SchedulingPolicy:
     max_per_day: int = 1
     max_per_week: int = 3
     times_per_invite: int = 3
+    # A video call's time must fall within the invitee's waking hours, in their zone.
+    waking_start: time = time(7, 0)
+    waking_end: time = time(21, 0)
 
 
 class Relationship(StrEnum):

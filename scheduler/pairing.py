@@ -166,7 +166,7 @@ def pair(
     home: City | None = None,
     trips: Sequence[Trip] = (),
     city_of: Mapping[int, str] | None = None,
-    waking: tuple[time, time] = DEFAULT_WAKING,
+    waking: tuple[time, time] | None = None,
     places: Sequence[Place] = (),
     default_places: Mapping[str, int] | None = None,
     video_link: str = "",
@@ -177,6 +177,7 @@ def pair(
     the key of the contact's `city` text). Each time carries its mode and place (`places`,
     `default_places` per meal window, `video_link` for calls)."""
     k = policy.times_per_invite if k is None else k
+    waking = waking or (policy.waking_start, policy.waking_end)
     if not due or not slots or k <= 0:
         return []
     zone = zone or slots[0].start.tzinfo
