@@ -170,6 +170,7 @@ def pair(
     places: Sequence[Place] = (),
     default_places: Mapping[str, int] | None = None,
     video_link: str = "",
+    video_place: str = "Video call",
 ) -> list[Proposal]:
     """The best plan: up to the week's capacity of proposals, each with up to k times.
 
@@ -270,7 +271,7 @@ def pair(
                 spot = choose_place(places, t.window, t.city, default_places)
                 place, url = (spot.text, spot.map_link) if spot else ("", "")
             else:
-                place, url = "Video call", video_link
+                place, url = video_place, video_link
             times.append(
                 replace(t.proposed, mode=mode.value, place=place, place_url=url, city=city)
             )
