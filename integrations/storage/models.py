@@ -228,6 +228,7 @@ class InviteTime(Base):
     place: Mapped[str] = mapped_column(String(500), default="")
     place_url: Mapped[str] = mapped_column(String(2000), default="")
     city: Mapped[str] = mapped_column(String(200), default="")
+    zone: Mapped[str] = mapped_column(String(64), default="")  # the owner's zone at that time
 
     invite: Mapped[Invite] = relationship(back_populates="times")
 

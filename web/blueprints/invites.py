@@ -274,9 +274,23 @@ def _time_items(
             "end_iso": utc_iso(t.end),
             "label": format_span(t.start, t.end, zone),
             "window": t.window,
+            **where_items(t),
         }
         for t in times
     ]
+
+
+def where_items(t: OfferedTime) -> dict[str, str]:
+    """Where a time happens, for the invitee: the place (with its map link) or the video call,
+    and the owner's meal in the owner's own zone ("lunch in Berlin, 13:00")."""
+    from zoneinfo import ZoneInfo
+
+    from scheduler.places import time_label
+
+    meal = ""
+    if t.window and t.zone and t.mode:
+        meal = time_label(t.start.astimezone(ZoneInfo(t.zone)), t.window, t.city, t.mode, None)
+    return {"mode": t.mode, "place": t.place, "place_url": t.place_url, "meal": meal}
 
 
 def _gone(view: svc.InviteView | None, reason: str = "") -> Response:

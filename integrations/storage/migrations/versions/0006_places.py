@@ -57,6 +57,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("city", sa.String(length=200), nullable=False, server_default="")
         )
+        batch_op.add_column(
+            sa.Column("zone", sa.String(length=64), nullable=False, server_default="")
+        )
     with op.batch_alter_table("invites", schema=None) as batch_op:
         batch_op.add_column(sa.Column("place_note", sa.Text(), nullable=False, server_default=""))
 
@@ -65,6 +68,7 @@ def downgrade() -> None:
     with op.batch_alter_table("invites", schema=None) as batch_op:
         batch_op.drop_column("place_note")
     with op.batch_alter_table("invite_times", schema=None) as batch_op:
+        batch_op.drop_column("zone")
         batch_op.drop_column("city")
         batch_op.drop_column("place_url")
         batch_op.drop_column("place")
