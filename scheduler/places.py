@@ -193,6 +193,23 @@ def choose_place(
     return None
 
 
+def describe_where(mode: str, place: str, place_url: str, meal: str, owner_name: str) -> str:
+    """'Video call · Olivia's lunch in Berlin, 13:00' or 'In person at Tatte · map: https://…'."""
+    if mode == Mode.VIDEO:
+        text = "Video call"
+        if meal:
+            text += f" · {owner_name}'s {meal}" if owner_name else f" · {meal}"
+        return text
+    if mode != Mode.IN_PERSON:
+        return ""
+    text = f"In person at {place}" if place else "In person"
+    if meal:
+        text += f" · {meal}"
+    if place_url:
+        text += f" · map: {place_url}"
+    return text
+
+
 def time_label(
     start: datetime,
     meal: str,

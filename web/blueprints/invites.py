@@ -515,6 +515,9 @@ def booking(token: str) -> Response:
             label=format_span(view.booking.start, view.booking.end, zone),
             iso=utc_iso(view.booking.start),
             end_iso=utc_iso(view.booking.end),
+            where=next(
+                (where_items(t) for t in view.times if t.start == view.booking.start), None
+            ),
         )
     )
 
