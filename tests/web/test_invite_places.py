@@ -85,3 +85,28 @@ def test_a_video_invite_puts_the_room_in_the_ics_and_names_the_owners_meal(
     client.post(path, data={"action": "accept", "start": utc_iso(t.start)})
     [event] = Calendar.from_ical(client.get(path + "/event.ics").data).walk("VEVENT")
     assert str(event["location"]) == room and str(event["url"]) == room
+
+
+def test_the_invitee_can_say_another_place_suits_them_better(
+    client: FlaskClient, sqlite_runtime: Runtime
+) -> None:
+    owner = make_owner(sqlite_runtime)
+    ana = make_contact(sqlite_runtime, owner)
+    now = datetime.now(UTC)
+    [t] = times_at(next_weekday_at(now, 2, 8, 0, BERLIN))
+    t = replace(t, mode="in_person", place=PLACE, place_url=MAP, city="Berlin")
+    created = svc.create_invite(sqlite_runtime, owner, ana, [t], send_email=False, now=now)
+    path = urlsplit(created.url).path
+    assert "Another place suits you better?" in client.get(path).get_data(as_text=True)
+    resp = client.post(path, data={"action": "place", "note": "Near Alexanderplatz?"})
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("place=sent#place")
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "has your note about the place" in page
+    assert client.post(path, data={"action": "place", "note": " "}).status_code == 400
+    with transaction(sqlite_runtime.sessions) as session:
+        invite = session.get(models.Invite, created.invite_id)
+        assert invite is not None and invite.place_note == "Near Alexanderplatz?"
+        assert invite.status == "open"  # a time can still be picked
+    [notice] = _emails(sqlite_runtime)
+    assert notice["Subject"].endswith("suggested another place")
+    assert "Near Alexanderplatz?" in notice.get_body(preferencelist=("plain",)).get_content()

@@ -423,7 +423,11 @@ def page(token: str) -> Response:
         return _not_found()
     if view.state != "open":
         return _gone(view)
-    return _render_page(view, **dict(plain_page_extra(request.args.get("more"))))
+    extra = dict(plain_page_extra(request.args.get("more")))
+    if request.args.get("place") == "sent":
+        # Only then: a plain visit keeps the page cache key the fast path looks up.
+        extra["place_sent"] = True
+    return _render_page(view, **extra)
 
 
 @bp.post("/i/<token>")
@@ -452,6 +456,12 @@ def answer(token: str) -> Response:
                 return redirect(url_for("invites.thanks", token=token), code=303)
             target = url_for("invites.page", token=token, more="1" if added else "0", tz=tz or None)
             return redirect(f"{target}#times", code=303)
+        if action == "place":
+            if not note.strip():
+                abort(400)
+            svc.suggest_place(rt, token, note=note, now=now, invitee_timezone=tz)
+            target = url_for("invites.page", token=token, tz=tz or None, place="sent")
+            return redirect(f"{target}#place", code=303)
     except svc.InviteNotFound:
         return _not_found()
     except svc.InviteGone:
@@ -515,9 +525,7 @@ def booking(token: str) -> Response:
             label=format_span(view.booking.start, view.booking.end, zone),
             iso=utc_iso(view.booking.start),
             end_iso=utc_iso(view.booking.end),
-            where=next(
-                (where_items(t) for t in view.times if t.start == view.booking.start), None
-            ),
+            where=next((where_items(t) for t in view.times if t.start == view.booking.start), None),
         )
     )
 
