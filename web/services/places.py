@@ -5,7 +5,7 @@ No Flask here: the settings pages and the CLI call these; the plan reads `where_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -17,6 +17,7 @@ from integrations.config import Config
 from integrations.storage import models
 from integrations.storage import places as store
 from integrations.storage.db import transaction
+from scheduler.model import ProposedTime
 from scheduler.places import City, Place, Trip
 from web.composition import Runtime
 from web.errors import UserError
@@ -170,6 +171,24 @@ def page(runtime: Runtime, user_id: int, config: Config) -> dict[str, Any]:
         "trips": trip_view,
         "windows": [w.name for w in config.windows],
     }
+
+
+def owner_places(runtime: Runtime, user_id: int) -> list[Place]:
+    with transaction(runtime.sessions) as session:
+        return store.load_places(session, user_id)[0]
+
+
+def with_place(
+    runtime: Runtime, user_id: int, times: list[ProposedTime], place_id: int
+) -> list[ProposedTime]:
+    """The times with the owner's chosen place on every in-person one (calls keep their room)."""
+    chosen = next((p for p in owner_places(runtime, user_id) if p.id == place_id), None)
+    if chosen is None:
+        raise UserError(f"no place with id {place_id}")
+    return [
+        replace(t, place=chosen.text, place_url=chosen.map_link) if t.mode == "in_person" else t
+        for t in times
+    ]
 
 
 def city_suggestions(prefix: str) -> list[dict[str, str]]:
