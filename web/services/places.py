@@ -5,6 +5,7 @@ No Flask here: the settings pages and the CLI call these; the plan reads `where_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -19,6 +20,7 @@ from integrations.storage import places as store
 from integrations.storage.db import transaction
 from scheduler.model import ProposedTime
 from scheduler.places import City, Place, Trip
+from scheduler.trips import Occurrence, merge_trips, trips_from_occurrences
 from web.composition import Runtime
 from web.errors import UserError
 
@@ -59,14 +61,22 @@ def resolved_city(text: str) -> City:
 
 
 def where_for(
-    session: Session, config: Config, user_id: int, *, today: date, google_connected: bool
+    session: Session,
+    config: Config,
+    user_id: int,
+    *,
+    today: date,
+    google_connected: bool,
+    occurrences: Sequence[Occurrence] = (),
 ) -> Where:
-    """Home city, manual trips (calendar trips join here once the calendar store exists),
-    places with the default per meal, and the video link to put on calls."""
+    """Home city, trips (entered by hand, and read from `occurrences`: the calendar store's
+    events in the horizon), places with the default per meal, and the video link for calls."""
     home = geo.resolve(config.owner.city) if config.owner.city else None
     if home is not None and not home.resolved:
         home = City(home.name, flag=home.flag)
-    trips = store.load_trips(session, user_id, geo.resolve, until_after=today)
+    manual = store.load_trips(session, user_id, geo.resolve, until_after=today)
+    found = trips_from_occurrences(occurrences, home, geo.resolve) if occurrences else []
+    trips = merge_trips([*manual, *found]) if found else manual
     places, defaults = store.load_places(session, user_id)
     if google_connected and config.google.meet_link:
         video = Where(home, trips, places, defaults, "", MEET_PLACE)
