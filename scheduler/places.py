@@ -182,7 +182,7 @@ def choose_place(
 
     Places in another city never apply: during a trip the home places do not.
     """
-    here = [p for p in places if same_city(city_key(p.city), city) or same_city(p.city, city)]
+    here = [p for p in places if same_city(city_key(p.city), city)]
     wanted = (defaults or {}).get(meal)
     for p in here:
         if wanted is not None and p.id == wanted and p.suits(meal):

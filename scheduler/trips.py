@@ -248,7 +248,7 @@ def trip_priority(
     for trip in sorted(trips, key=lambda t: (t.start, t.key)):
         if trip.end < today:
             continue
-        there: list[tuple[int, Contact, str]] = []  # (overdue days, contact, how)
+        there: list[tuple[int, Contact]] = []  # (days overdue, negative when not yet due)
         for c in contacts:
             if c.id in skip or c.do_not_invite or c.paused or not same_city(key_of(c), trip.key):
                 continue
@@ -261,18 +261,18 @@ def trip_priority(
             overdue = (today - last).days - cadence
             if id(c) not in due_ids and overdue < -NEARLY_DUE_DAYS:
                 continue
-            there.append((overdue, c, ""))
+            there.append((overdue, c))
         if not there:
             continue
         there.sort(key=lambda item: (-item[0], item[1].name.casefold(), item[1].id or 0))
-        people = tuple(c for _, c, _ in there)
+        people = tuple(c for _, c in there)
         verb = "lives" if len(people) == 1 else "live"
         sentence = f"You're in {trip.label}: {_names(people)} {verb} there"
-        worst, who, _ = there[0]
+        worst, who = there[0]
         if worst >= 7:
             sentence += f"; {_names([who])} is {_weeks_or_days(worst)} overdue"
         notes.append(TripNote(trip, people, sentence))
-        for overdue, c, _ in there:
+        for overdue, c in there:
             if id(c) in boosted:
                 continue
             current = due_ids.get(id(c))

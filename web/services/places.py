@@ -79,10 +79,9 @@ def where_for(
     trips = merge_trips([*manual, *found]) if found else manual
     places, defaults = store.load_places(session, user_id)
     if google_connected and config.google.meet_link:
-        video = Where(home, trips, places, defaults, "", MEET_PLACE)
-    else:
-        video = Where(home, trips, places, defaults, config.owner.video_room_url)
-    return video
+        # The Meet link is made with the Google event, so the invite can only say so.
+        return Where(home, trips, places, defaults, "", MEET_PLACE)
+    return Where(home, trips, places, defaults, config.owner.video_room_url)
 
 
 def google_connected(session: Session, user_id: int) -> bool:
