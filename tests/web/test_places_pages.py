@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from html import unescape
 
+from integrations.storage.contacts import ContactRepository
+from integrations.storage.db import transaction
+from scheduler.model import Contact
 from tests.web.support import Web, text
 from web.composition import Runtime
 from web.services.accounts import get_user, user_config
@@ -71,3 +74,14 @@ def test_the_cities_endpoint_suggests_the_biggest_first(site: Web, owner: int) -
 
 def test_the_cities_endpoint_needs_a_signed_in_owner(site: Web) -> None:
     assert site.get("/places/cities.json?q=bost").status_code in (302, 303, 401)
+
+
+def test_a_contact_page_says_how_their_city_resolved(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    with transaction(sqlite_runtime.sessions) as session:
+        repo = ContactRepository(session, owner)
+        ana = repo.add(Contact("Ana", ("ana@example.org",), city="Boston")).id
+        cam = repo.add(Contact("Cam", ("cam@example.org",), city="Cambridge")).id
+    assert "Boston, US · America/New_York" in text(site.get(f"/contacts/{ana}"))
+    assert "several cities have this name" in text(site.get(f"/contacts/{cam}"))

@@ -30,6 +30,17 @@ def index(errors: dict[str, str] | None = None, form: dict[str, str] | None = No
     )
 
 
+@bp.app_template_filter("city_note")
+def city_note(typed: str) -> str:
+    """How a typed city resolved, for pages: "Boston, US · America/New_York", or the flag."""
+    city = svc.resolved_city(typed)
+    if city.resolved:
+        return f"{city.name}, {city.country} · {city.timezone}"
+    if city.flag == "ambiguous":
+        return 'several cities have this name: add the country, like "Cambridge, GB"'
+    return "not a city we know: meetings with them are video calls"
+
+
 @bp.get("/cities.json")
 @login_required
 def cities() -> Response:
