@@ -333,7 +333,10 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
             google_connected=google_connected(session, user_id),
         )
     report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
-    keys = city_keys(contacts)
+    # Cities only matter against where the owner is: without a home city or a trip nobody's
+    # city is compared (and the city index is never loaded).
+    places_known = where.home is not None or bool(where.trips)
+    keys = city_keys(contacts) if places_known else {}
     report, trips, notes = _with_trips(
         report, contacts, where, keys, today=today, horizon_days=policy.horizon_days, config=config
     )
@@ -353,7 +356,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
     for d in report.due:
         # A contact's zone, when not set, is their city's: waking hours need one.
         c = d.contact
-        if not c.timezone and c.city:
+        if places_known and not c.timezone and c.city:
             city = resolved_city(c.city)
             if city.resolved:
                 d = replace(d, contact=replace(c, timezone=city.timezone))
