@@ -157,8 +157,13 @@ def linkedin(path: Path, rows: int, seed: int = 11) -> Path:
     return path
 
 
-def native(path: Path, rows: int, today: date, seed: int = 13) -> Path:
+def native(
+    path: Path, rows: int, today: date, seed: int = 13, cities: tuple[str, ...] = ()
+) -> Path:
+    """Contacts with histories; all in Berlin unless `cities` is given (then one of them each,
+    drawn from a second generator so every other column stays the same)."""
     rng = random.Random(seed)
+    where = random.Random(seed + 1)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(NATIVE_COLUMNS)
@@ -187,7 +192,7 @@ def native(path: Path, rows: int, today: date, seed: int = 13) -> Path:
                     meals,
                     days,
                     rng.choice(ZONES),
-                    "Berlin",
+                    where.choice(cities) if cities else "Berlin",
                     "",
                     "",
                     "yes" if rng.random() < 0.02 else "no",

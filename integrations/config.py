@@ -37,6 +37,8 @@ class OwnerConfig:
     name: str = "Demo Owner"
     emails: tuple[str, ...] = ("owner@example.com",)
     timezone: str = "Europe/Berlin"
+    city: str = ""  # home city as typed; integrations.geo resolves it
+    video_room_url: str = ""  # a personal video room, used when no Meet link is made
 
 
 @dataclass(frozen=True)
@@ -339,8 +341,22 @@ def _owner(r: _Reader) -> OwnerConfig:
         check_zone(tz)
     except ValueError as exc:
         raise r.key_error("timezone", str(exc)) from None
+    city, video = _owner_place(r, default)
     r.finish()
-    return OwnerConfig(name=name, emails=tuple(emails), timezone=tz)
+    return OwnerConfig(
+        name=name, emails=tuple(emails), timezone=tz, city=city, video_room_url=video
+    )
+
+
+def _owner_place(r: _Reader, d: OwnerConfig) -> tuple[str, str]:
+    """[owner] city and video_room_url (also the keys of the user's saved "owner" settings)."""
+    city = " ".join(r.get("city", str, d.city).split())
+    if len(city) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in city):
+        raise r.key_error("city", "must be a city name of at most 200 printable characters")
+    video = r.get("video_room_url", str, d.video_room_url)
+    if video and not video.startswith(("https://", "http://")):
+        raise r.key_error("video_room_url", f'"{video}" is not an http(s) URL')
+    return city, video
 
 
 def _windows(source: str, table: Any) -> tuple[Window, ...]:
@@ -389,9 +405,23 @@ def _scheduling(r: _Reader, d: SchedulingPolicy | None = None) -> SchedulingPoli
         max_per_day=r.positive_int("max_per_day", d.max_per_day),
         max_per_week=r.positive_int("max_per_week", d.max_per_week),
         times_per_invite=r.positive_int("times_per_invite", d.times_per_invite, 1),
+        waking_start=_hhmm(r, "waking_start", d.waking_start),
+        waking_end=_hhmm(r, "waking_end", d.waking_end),
     )
+    if policy.waking_end <= policy.waking_start:
+        raise r.key_error("waking_end", f"{policy.waking_end:%H:%M} is not after waking_start")
     r.finish()
     return policy
+
+
+def _hhmm(r: _Reader, key: str, default: time) -> time:
+    raw = r.get(key, str, None)
+    if raw is None:
+        return default
+    try:
+        return parse_time(raw)
+    except ValueError as exc:
+        raise r.key_error(key, str(exc)) from None
 
 
 _CALENDAR_KINDS = ("ics", "google", "caldav")
@@ -631,7 +661,7 @@ def with_user_settings(config: Config, settings: Mapping[str, Any], timezone: st
     validated exactly like the file, so a bad saved value is reported, never half-applied.
     """
     source = f"{config.source} (user settings)"
-    unknown = sorted(set(settings) - {"windows", "scheduling", "rules"})
+    unknown = sorted(set(settings) - {"windows", "scheduling", "rules", "owner"})
     if unknown:
         raise ConfigError(f"{source}: unknown user setting {unknown[0]!r}")
     changes: dict[str, Any] = {}
@@ -644,10 +674,18 @@ def with_user_settings(config: Config, settings: Mapping[str, Any], timezone: st
         )
     if "rules" in settings:
         changes["rules"] = _rules(source, settings["rules"], config.rules)
+    owner = config.owner
+    if "owner" in settings:
+        r = _Reader(source, "owner", settings["owner"])
+        city, video = _owner_place(r, owner)
+        r.finish()
+        owner = replace(owner, city=city, video_room_url=video)
     if timezone:
         try:
             check_zone(timezone)
         except ValueError as exc:
             raise ConfigError(f"{source}: timezone {exc}") from None
-        changes["owner"] = replace(config.owner, timezone=timezone)
+        owner = replace(owner, timezone=timezone)
+    if owner is not config.owner:
+        changes["owner"] = owner
     return replace(config, **changes)

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from scheduler.invites import format_span, utc_iso
 from scheduler.model import ProposedTime
+from scheduler.places import describe_where, time_label
 from scheduler.text import without_controls
 
 
@@ -108,8 +109,11 @@ def build_invite_email(
     for t in times:
         label = " / ".join(format_span(t.start, t.end, z) for z in zone_names)
         link = time_link(url, t.start)
-        lines.append(f"  - {label}\n    {link}")
-        items.append(f'<li><a href="{escape(link)}">{escape(label)}</a></li>')
+        meal = time_label(t.start, t.window, t.city, t.mode, None) if t.mode and t.window else ""
+        where = describe_where(t.mode, t.place, t.place_url, meal, owner.name)
+        lines.append(f"  - {label}\n    {link}" + (f"\n    {where}" if where else ""))
+        note = f'<br><span style="color:#555">{escape(where)}</span>' if where else ""
+        items.append(f'<li><a href="{escape(link)}">{escape(label)}</a>{note}</li>')
     lines += [
         "",
         f"None of these work? {url}?action=suggest",

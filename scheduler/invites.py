@@ -25,6 +25,11 @@ class OfferedTime:
     end: datetime
     window: str = ""
     withdrawn: bool = False
+    mode: str = ""  # "in_person" | "video" | "" (not recorded)
+    place: str = ""
+    place_url: str = ""
+    city: str = ""  # where the owner is at that time
+    zone: str = ""  # the owner's zone at that time
 
     @property
     def interval(self) -> Interval:

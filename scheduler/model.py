@@ -122,6 +122,9 @@ class SchedulingPolicy:
     max_per_day: int = 1
     max_per_week: int = 3
     times_per_invite: int = 3
+    # A video call's time must fall within the invitee's waking hours, in their zone.
+    waking_start: time = time(7, 0)
+    waking_end: time = time(21, 0)
 
 
 class Relationship(StrEnum):
@@ -205,6 +208,10 @@ class ProposedTime:
     start: datetime
     end: datetime
     window: str
+    mode: str = ""  # "in_person" | "video" ("" when pairing did not decide)
+    place: str = ""  # the place's name and address, or "Video call"
+    place_url: str = ""  # the place's map link, or the video-room URL
+    city: str = ""  # where the owner is at that time (home or a trip's city)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +222,8 @@ class Proposal:
     times: tuple[ProposedTime, ...]
     reasons: tuple[str, ...]
     score: float = 0.0
+    city: str = ""  # the contact's city, as resolved (or as typed)
+    trip: str = ""  # the label of the trip its in-person times belong to ("Boston 10–12 Dec")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,11 @@ Pure and deterministic. The rules, precisely:
 - A *time* starts on a quarter hour (wall clock of the slot's zone) inside a free slot and lasts
   `policy.duration`; it must end inside the slot.
 - A time *suits* a contact when its window fits their meal preference (breakfast -> the
-  "breakfast" window, lunch -> the "lunch" window, coffee or no preference -> any window), it
-  falls on one of their preferred weekdays (none = any day), and, when their time zone is known,
-  it lies between 07:00 and 20:00 on one day in that zone.
+  "breakfast" window, lunch -> the "lunch" window, coffee or no preference -> any window), and
+  it falls on one of their preferred weekdays (none = any day). Each time is in person or a
+  video call (`scheduler.places.choose_mode`: in person when the contact lives where the owner
+  is at that time, at home or on a trip); a video time must also lie within the contact's
+  waking hours (default 07:00-21:00) on one day in their zone, when that zone is known.
 - Times overlapping `taken` (times already offered in open invites) or an already booked coffee,
   or less than `policy.buffer` away from one, are never offered; a day whose booked coffees
   already reach `max_per_day` is not used.
@@ -24,8 +26,8 @@ Pure and deterministic. The rules, precisely:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,11 +40,25 @@ from scheduler.model import (
     SchedulingPolicy,
     Slot,
 )
+from scheduler.places import (
+    DEFAULT_WAKING,
+    City,
+    Mode,
+    Place,
+    Trip,
+    awake,
+    choose_mode,
+    choose_place,
+    city_key,
+    same_city,
+    trip_at,
+)
 from scheduler.rules import DueContact
 
 QUARTER = 15 * 60
-EARLIEST_LOCAL = time(7, 0)
-LATEST_LOCAL = time(20, 0)
+ELSEWHERE = "|elsewhere"  # the city class of a contact living where the owner never is
+
+_Signature = tuple[frozenset[str] | None, frozenset[int], str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +70,9 @@ class _Time:
     weekday: int
     window: str
     proposed: ProposedTime
+    city: str = ""  # key of the city the owner is in at that time
+    zone: str = ""  # the owner's zone at that time
+    trip: int = -1  # index into the trips, -1 at home
 
 
 def _epoch(value: datetime) -> int:
@@ -88,29 +107,27 @@ def _zone(name: str | None) -> ZoneInfo | None:
         return None
 
 
-def _signature(contact: Contact) -> tuple[frozenset[str] | None, frozenset[int], str]:
+def _signature(contact: Contact, city: str) -> _Signature:
     meals = contact.preferred_meals
     # Coffee fits any window; no preference does too.
     open_to_any = not meals or Meal.COFFEE in meals
     windows = None if open_to_any else frozenset(m.value for m in meals)
     zone = contact.timezone if _zone(contact.timezone) is not None else ""
-    return windows, contact.preferred_days, zone or ""
+    return windows, contact.preferred_days, zone or "", city
 
 
-def _suits(t: _Time, sig: tuple[frozenset[str] | None, frozenset[int], str]) -> bool:
-    windows, days, zone_name = sig
+def _mode(t: _Time, sig: _Signature) -> Mode:
+    return choose_mode(sig[3], t.city, sig[2], t.zone)
+
+
+def _suits(t: _Time, sig: _Signature, waking: tuple[time, time] = DEFAULT_WAKING) -> bool:
+    windows, days, zone_name, _city = sig
     if windows is not None and t.window not in windows:
         return False
     if days and t.weekday not in days:
         return False
-    if zone_name:
-        zone = ZoneInfo(zone_name)
-        start = t.proposed.start.astimezone(zone)
-        end = t.proposed.end.astimezone(zone)
-        if start.time() < EARLIEST_LOCAL or end.date() != start.date():
-            return False
-        if end.time() > LATEST_LOCAL:
-            return False
+    if zone_name and _mode(t, sig) is Mode.VIDEO:
+        return awake(t.proposed.start, t.proposed.end, ZoneInfo(zone_name), waking)
     return True
 
 
@@ -148,9 +165,22 @@ def pair(
     k: int | None = None,
     pending: int = 0,
     zone: tzinfo | None = None,
+    home: City | None = None,
+    trips: Sequence[Trip] = (),
+    city_of: Mapping[int, str] | None = None,
+    waking: tuple[time, time] | None = None,
+    places: Sequence[Place] = (),
+    default_places: Mapping[str, int] | None = None,
+    video_link: str = "",
+    video_place: str = "Video call",
 ) -> list[Proposal]:
-    """The best plan: up to the week's capacity of proposals, each with up to k times."""
+    """The best plan: up to the week's capacity of proposals, each with up to k times.
+
+    `home` and `trips` say where the owner is; `city_of` maps contact ids to city keys (default:
+    the key of the contact's `city` text). Each time carries its mode and place (`places`,
+    `default_places` per meal window, `video_link` for calls)."""
     k = policy.times_per_invite if k is None else k
+    waking = waking or (policy.waking_start, policy.waking_end)
     if not due or not slots or k <= 0:
         return []
     zone = zone or slots[0].start.tzinfo
@@ -166,6 +196,8 @@ def pair(
         + [(_epoch(b) - gap, _epoch(b + duration) + gap) for b in booked]
     )
 
+    home_key = home.key if home is not None else ""
+    home_zone = getattr(zone, "key", "") or ""
     table: list[_Time] = []
     for pt in candidate_times(slots, duration):
         s, e = _epoch(pt.start), _epoch(pt.end)
@@ -174,7 +206,9 @@ def pair(
             continue
         if any(bs < e and s < be for bs, be in blocked):
             continue
-        table.append(_Time(len(table), s, e, local.date(), local.weekday(), pt.window, pt))
+        trip = trip_at(pt.start, trips)
+        where = (trip.key, trip.timezone, trips.index(trip)) if trip else (home_key, home_zone, -1)
+        table.append(_Time(len(table), s, e, local.date(), local.weekday(), pt.window, pt, *where))
     if not table:
         return []
     first_day = min(s.start.astimezone(zone).date() for s in slots)
@@ -192,18 +226,30 @@ def pair(
     ordered = sorted(
         due, key=lambda d: (-round(d.score * 1000), d.contact.name.casefold(), d.contact.id or 0)
     )
-    per_signature: dict[tuple[frozenset[str] | None, frozenset[int], str], int] = {}
-    suitable: dict[tuple[frozenset[str] | None, frozenset[int], str], tuple[int, ...]] = {}
+    per_signature: dict[_Signature, int] = {}
+    suitable: dict[_Signature, tuple[int, ...]] = {}
+    cities = city_of or {}
+    # Only the cities the owner is in matter to the rules: every other known city behaves the
+    # same (video everywhere), so they share one class and 30,000 contacts in 500 cities make
+    # a handful of signatures instead of thousands.
+    where_owner = [k for k in dict.fromkeys([home_key, *(t.key for t in trips)]) if k]
+
+    def contact_city(c: Contact) -> str:
+        key = cities[c.id] if c.id is not None and c.id in cities else city_key(c.city)
+        if not key:
+            return ""
+        return next((k for k in where_owner if same_city(key, k)), ELSEWHERE)
+
     per_fits: dict[tuple[int, ...], int] = {}
     candidates: list[_Candidate] = []
     for d in ordered:
-        sig = _signature(d.contact)
+        sig = _signature(d.contact, contact_city(d.contact))
         used = per_signature.get(sig, 0)
         if used >= capacity:
             continue
         per_signature[sig] = used + 1
         if sig not in suitable:
-            suitable[sig] = tuple(t.index for t in table if _suits(t, sig))
+            suitable[sig] = tuple(t.index for t in table if _suits(t, sig, waking))
         fits = suitable[sig]
         # Different signatures can allow exactly the same times (a zone whose 07:00-20:00
         # covers every window, say): the same argument applies to each set of times.
@@ -216,14 +262,34 @@ def pair(
     search = _Search(table, candidates, capacity, gap)
     search.run()
     proposals = []
+    home_name = home.name if home is not None else ""
     for cand, chosen in search.best_plan:
-        times = tuple(table[i].proposed for i in sorted(chosen, key=lambda i: table[i].start))
+        sig = _signature(cand.due.contact, contact_city(cand.due.contact))
+        times = []
+        trip_label = ""
+        for i in sorted(chosen, key=lambda i: table[i].start):
+            t = table[i]
+            mode = _mode(t, sig)
+            trip = trips[t.trip] if t.trip >= 0 else None
+            city = trip.city if trip is not None else home_name
+            if mode is Mode.IN_PERSON:
+                if trip is not None:
+                    trip_label = trip_label or trip.label
+                spot = choose_place(places, t.window, t.city, default_places)
+                place, url = (spot.text, spot.map_link) if spot else ("", "")
+            else:
+                place, url = video_place, video_link
+            times.append(
+                replace(t.proposed, mode=mode.value, place=place, place_url=url, city=city)
+            )
         proposals.append(
             Proposal(
                 contact=cand.due.contact,
-                times=times,
+                times=tuple(times),
                 reasons=cand.due.reasons,
                 score=cand.due.score,
+                city=cand.due.contact.city,
+                trip=trip_label,
             )
         )
     return proposals

@@ -51,10 +51,10 @@ def create_app(
 
     from web import auth
     from web.blueprints import auth as auth_bp
-    from web.blueprints import calendars, contacts, dashboard, settings, setup
+    from web.blueprints import calendars, contacts, dashboard, places, settings, setup
 
     app.before_request(auth.load_user)
-    for module in (setup, auth_bp, dashboard, contacts, calendars, settings):
+    for module in (setup, auth_bp, dashboard, contacts, calendars, settings, places):
         app.register_blueprint(module.bp)
     _register_invites(app)
     drain, sync = bool(adapters.get("drain_outbox")), bool(adapters.get("sync_calendars"))

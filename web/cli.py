@@ -21,6 +21,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "invites": "web.commands.invites:invites",
     "worker": "web.commands.invites:worker",
     "password": "web.commands.accounts:password",
+    "trips": "web.commands.places:trips",
+    "places": "web.commands.places:places",
 }
 
 LAZY_HELP: dict[str, str] = {
@@ -32,6 +34,8 @@ LAZY_HELP: dict[str, str] = {
     "invites": "Create coffee invites.",
     "worker": "Send queued mail and calendar writes, and sync calendars.",
     "password": "Set an account's password (a forgotten one).",
+    "trips": "Trips you enter by hand (city, dates).",
+    "places": "Places where you like to meet.",
 }
 
 

@@ -307,6 +307,7 @@ class GoogleEventWriter:
         description: str,
         uid: str,
         meet: bool | None = None,
+        location: str = "",
     ) -> str:
         """events.insert with the attendee and sendUpdates=all; returns the Google event id.
 
@@ -326,6 +327,8 @@ class GoogleEventWriter:
             "extendedProperties": {"private": {"meetagain_uid": uid}},
             "reminders": {"useDefault": True},
         }
+        if location:
+            body["location"] = location
         kwargs: dict[str, Any] = {"calendarId": self.calendar_id, "sendUpdates": "all"}
         if self.meet if meet is None else meet:
             body["conferenceData"] = {

@@ -202,6 +202,29 @@ def busy(
     return [Interval(start, end) for start, end in session.connection().execute(query)]
 
 
+def upcoming(session: Session, user_id: int, interval: Interval) -> list[Occurrence]:
+    """Every occurrence of the user's calendars overlapping `interval`, busy or not (trips and
+    events the owner attends with contacts are read from these)."""
+    query = (
+        select(OCC)
+        .where(OCC.c.user_id == user_id, OCC.c.start < interval.end, OCC.c.end > interval.start)
+        .order_by(OCC.c.start)
+    )
+    return [
+        Occurrence(
+            r.start,
+            r.end,
+            r.busy,
+            uid=r.uid,
+            summary=r.summary,
+            location=r.location,
+            attendees=tuple(r.attendees or ()),
+            key=r.source_key,
+        )
+        for r in session.connection().execute(query)
+    ]
+
+
 def occurrences(
     session: Session, calendar_id: int, *, before: datetime, since: datetime
 ) -> list[Occurrence]:

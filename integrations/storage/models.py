@@ -282,6 +282,8 @@ class Invite(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     invitee_timezone: Mapped[str] = mapped_column(String(64), default="")
     answer_note: Mapped[str] = mapped_column(Text, default="")
+    # The invitee's "another place suits me better" note.
+    place_note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -306,8 +308,42 @@ class InviteTime(Base):
     end: Mapped[datetime] = mapped_column(UTCDateTime)
     window: Mapped[str] = mapped_column(String(64), default="")
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where: "in_person" at `place` (map link in `place_url`) or "video" (room in `place_url`).
+    mode: Mapped[str] = mapped_column(String(16), default="")
+    place: Mapped[str] = mapped_column(String(500), default="")
+    place_url: Mapped[str] = mapped_column(String(2000), default="")
+    city: Mapped[str] = mapped_column(String(200), default="")
+    zone: Mapped[str] = mapped_column(String(64), default="")  # the owner's zone at that time
 
     invite: Mapped[Invite] = relationship(back_populates="times")
+
+
+class Place(Base):
+    """Somewhere the owner likes to meet; `meals` lists the windows it suits (empty = any)."""
+
+    __tablename__ = "places"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(500), default="")
+    map_link: Mapped[str] = mapped_column(String(2000), default="")
+    city: Mapped[str] = mapped_column(String(200), default="")
+    meals: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The meal windows this place is the default for.
+    default_for: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Trip(Base):
+    """A trip the owner entered by hand (trips read from calendars come from the store)."""
+
+    __tablename__ = "trips"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    city: Mapped[str] = mapped_column(String(200))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
 
 
 class Booking(Base):

@@ -247,7 +247,7 @@ def suits(d: DueContact, t_start: datetime, window: str) -> bool:
         local_end = (t_start + timedelta(minutes=45)).astimezone(ZoneInfo(c.timezone))
         if local_start.time() < time(7) or local_end.date() != local_start.date():
             return False
-        if local_end.time() > time(20):
+        if local_end.time() > time(21):
             return False
     return not c.preferred_days or t_start.weekday() in c.preferred_days
 

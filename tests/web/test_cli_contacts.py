@@ -136,10 +136,13 @@ def test_plan_offers_three_times_on_different_days_to_at_most_three_people(cli) 
     proposals = data["proposals"]
     assert 1 <= len(proposals) <= 3
     for p in proposals:
-        assert set(p) == {"name", "email", "times", "reasons"}
+        assert set(p) == {"name", "email", "city", "trip", "times", "reasons"}
         assert len(p["times"]) == 3
         assert len({t["start"][:10] for t in p["times"]}) == 3
-        assert all(set(t) == {"start", "end", "window"} for t in p["times"])
+        for t in p["times"]:
+            assert {"start", "end", "window", "mode"} <= set(t)
+            assert set(t) <= {"start", "end", "window", "mode", "place", "place_url"}
+            assert t["mode"] in ("in_person", "video")
     starts = [t["start"] for p in proposals for t in p["times"]]
     assert len(starts) == len(set(starts))
     assert all(s >= "2026-03-17" for s in starts)  # 24 hours' notice

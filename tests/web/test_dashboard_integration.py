@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -383,7 +384,7 @@ def google_runtime(
         runtime.engine.dispose()
 
 
-def _book_on_google(runtime: Runtime, fake: FakeGoogle) -> None:
+def _book_on_google(runtime: Runtime, fake: FakeGoogle, **where: str) -> None:
     owner = make_owner(runtime)
     save_connection(runtime, owner, fake.credentials(), tuple(SCOPES), "olivia@example.com")
     with transaction(runtime.sessions) as session:
@@ -405,7 +406,7 @@ def _book_on_google(runtime: Runtime, fake: FakeGoogle) -> None:
         runtime,
         owner,
         make_contact(runtime, owner),
-        times_at(next_weekday_at(now, 3, 12, 0, BERLIN)),
+        [replace(t, **where) for t in times_at(next_weekday_at(now, 3, 12, 0, BERLIN))],
         send_email=False,
         now=now,
     )
@@ -441,3 +442,26 @@ def test_without_meet_link_the_booked_coffee_on_google_has_no_conference(
     [event] = fake.live_events()
     assert "conferenceData" not in event.body and "conferenceDataVersion" not in event.query
     assert event.meet_link is None
+
+
+@pytest.mark.parametrize("google_runtime", [True], indirect=True)
+def test_an_in_person_coffee_on_google_has_its_place_and_no_meet_link(
+    google_runtime: tuple[Runtime, FakeGoogle],
+) -> None:
+    runtime, fake = google_runtime
+    place = "Café Einstein, Unter den Linden 42"
+    _book_on_google(runtime, fake, mode="in_person", place=place, city="Berlin")
+    [event] = fake.live_events()
+    assert event.body["location"] == place
+    assert f"Where: {place}" in event.body["description"]
+    assert "conferenceData" not in event.body and event.meet_link is None
+
+
+@pytest.mark.parametrize("google_runtime", [True], indirect=True)
+def test_a_video_call_on_google_gets_a_meet_link(
+    google_runtime: tuple[Runtime, FakeGoogle],
+) -> None:
+    runtime, fake = google_runtime
+    _book_on_google(runtime, fake, mode="video", place="Video call", city="Berlin")
+    [event] = fake.live_events()
+    assert event.meet_link and event.meet_link.startswith("https://meet.google.com/")

@@ -54,6 +54,8 @@ class PlanView:
     busy: list[Interval] = field(default_factory=list)
     due_count: int = 0  # contacts the rules call due, proposed or not
     stale: list[str] = field(default_factory=list)  # calendars not synced for two intervals
+    trips: list[Any] = field(default_factory=list)  # scheduler.places.Trip within the horizon
+    trip_notes: list[str] = field(default_factory=list)
 
 
 def _plan(user: UserView, now: datetime) -> PlanView:
@@ -76,7 +78,16 @@ def _plan(user: UserView, now: datetime) -> PlanView:
         busy=list(getattr(result, "busy", []) or []),
         due_count=len(getattr(getattr(result, "due_report", None), "due", []) or []),
         stale=list(result.stale),
+        trips=list(result.trips),
+        trip_notes=[n.sentence for n in result.trip_notes],
     )
+
+
+def _places(user_id: int) -> list[Any]:
+    """The owner's places, for the proposal form's place picker."""
+    from web.services.places import owner_places
+
+    return owner_places(runtime(), user_id)
 
 
 def plan_span(today: date, horizon_days: int) -> str:
@@ -191,8 +202,10 @@ def week_view(
     start: date,
     days: int = 7,
     busy: Sequence[Interval] = (),
+    trips: Sequence[Any] = (),
 ) -> dict[str, Any]:
-    """Meal windows per day, busy time from the calendars, and free slots drawn on top."""
+    """Meal windows per day, busy time from the calendars, and free slots drawn on top; a day
+    of a trip is shaded and names the trip's city (its free times are in that city's hours)."""
     spans = [(w.start, w.end) for w in windows]
     first = max(0, min((s.hour for s, _ in spans), default=7) - 1)
     last = min(24, max((e.hour + (1 if e.minute else 0) for _, e in spans), default=14) + 1)
@@ -220,6 +233,12 @@ def week_view(
     for day in dates:
         labels.append(f"{DAY_LABELS[day.weekday()]} {day.day}")
         blocks: list[dict[str, Any]] = []
+        trip = next((t for t in trips if t.covers(day)), None)
+        if trip is not None:
+            labels[-1] += f" {trip.city}"
+            blocks.append(
+                {"name": "", "kind": "trip", "top": 0, "height": 100, "label": f"in {trip.city}"}
+            )
         for w in windows:
             if day.weekday() in w.weekdays:
                 top = pos(w.start.hour * 60 + w.start.minute)
@@ -274,6 +293,7 @@ def week_view(
             ("free", "free for a coffee"),
             ("busy", "busy in your calendars"),
             ("meal", "meal window"),
+            *([("trip", "away on a trip")] if trips else []),
         ],
     }
 
@@ -302,8 +322,11 @@ def index() -> str:
         "dashboard/index.html",
         plan=plan,
         cards=cards,
+        places=_places(user.id),
         zone=zone,
-        picture=week_view(config.windows, plan.slots, zone, today, busy=plan.busy),
+        picture=week_view(
+            config.windows, plan.slots, zone, today, busy=plan.busy, trips=plan.trips
+        ),
         health=health(lines),
         upcoming=upcoming,
         confirm=confirm,
@@ -354,6 +377,7 @@ def proposal(contact_id: int) -> str:
         options=options,
         zone=config.zone,
         contact_id=contact_id,
+        places=_places(current_user().id),
     )
 
 
@@ -379,6 +403,15 @@ def approve(contact_id: int) -> Response:
         flash("One of the chosen times is no longer free; pick again.", "error")
         return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)
     picked = [offered[p] for p in dict.fromkeys(picked_raw)]
+    place_id = request.form.get("place", "")
+    if place_id.isdigit():
+        from web.services.places import with_place
+
+        try:
+            picked = with_place(runtime(), user.id, picked, int(place_id))
+        except UserError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)
     if not picked:
         flash("Tick at least one time to offer.", "error")
         return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)

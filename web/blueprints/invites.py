@@ -275,9 +275,23 @@ def _time_items(
             "end_iso": utc_iso(t.end),
             "label": format_span(t.start, t.end, zone),
             "window": t.window,
+            **where_items(t),
         }
         for t in times
     ]
+
+
+def where_items(t: OfferedTime) -> dict[str, str]:
+    """Where a time happens, for the invitee: the place (with its map link) or the video call,
+    and the owner's meal in the owner's own zone ("lunch in Berlin, 13:00")."""
+    from zoneinfo import ZoneInfo
+
+    from scheduler.places import time_label
+
+    meal = ""
+    if t.window and t.zone and t.mode:
+        meal = time_label(t.start.astimezone(ZoneInfo(t.zone)), t.window, t.city, t.mode, None)
+    return {"mode": t.mode, "place": t.place, "place_url": t.place_url, "meal": meal}
 
 
 def _gone(view: svc.InviteView | None, reason: str = "") -> Response:
@@ -410,7 +424,11 @@ def page(token: str) -> Response:
         return _not_found()
     if view.state != "open":
         return _gone(view)
-    return _render_page(view, **dict(plain_page_extra(request.args.get("more"))))
+    extra = dict(plain_page_extra(request.args.get("more")))
+    if request.args.get("place") == "sent":
+        # Only then: a plain visit keeps the page cache key the fast path looks up.
+        extra["place_sent"] = True
+    return _render_page(view, **extra)
 
 
 @bp.post("/i/<token>")
@@ -441,6 +459,12 @@ def answer(token: str) -> Response:
                 return redirect(url_for("invites.thanks", token=token), code=303)
             target = url_for("invites.page", token=token, more="1" if added else "0", tz=tz or None)
             return redirect(f"{target}#times", code=303)
+        if action == "place":
+            if not note.strip():
+                abort(400)
+            svc.suggest_place(rt, token, note=note, now=now, invitee_timezone=tz)
+            target = url_for("invites.page", token=token, tz=tz or None, place="sent")
+            return redirect(f"{target}#place", code=303)
     except svc.InviteNotFound:
         return _not_found()
     except svc.InviteGone:
@@ -512,6 +536,7 @@ def booking(token: str) -> Response:
             label=format_span(view.booking.start, view.booking.end, zone),
             iso=utc_iso(view.booking.start),
             end_iso=utc_iso(view.booking.end),
+            where=next((where_items(t) for t in view.times if t.start == view.booking.start), None),
         )
     )
 

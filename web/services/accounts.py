@@ -288,6 +288,11 @@ def save_rules(
     advance_setup(runtime, user_id, 4)
 
 
+def save_owner_place(runtime: Runtime, user_id: int, city: str, video_room_url: str) -> None:
+    """Store the user's home city and video-room URL (validated like [owner] in the file)."""
+    _save_settings(runtime, user_id, {"owner": {"city": city, "video_room_url": video_room_url}})
+
+
 def advance_setup(runtime: Runtime, user_id: int, step: int) -> None:
     """Remember the furthest wizard step the user completed."""
     with transaction(runtime.sessions) as session:

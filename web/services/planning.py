@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,11 +19,15 @@ from integrations.config import Config, with_user_settings
 from integrations.storage import models
 from integrations.storage.contacts import load_contacts
 from integrations.storage.db import transaction
-from scheduler.model import BusyReport, Interval, Proposal, Slot
+from scheduler.model import BusyReport, Contact, Interval, Proposal, ProposedTime, Slot
 from scheduler.pairing import pair
+from scheduler.places import Trip, city_key
 from scheduler.rules import DueReport, InviteHistory, evaluate
+from scheduler.trips import Occurrence as TripOccurrence
+from scheduler.trips import TripNote, plan_slots, trip_priority
 from web.composition import Runtime
 from web.errors import UserError
+from web.services.places import Where, google_connected, resolved_city, where_for
 
 _ANSWERED = ("accepted", "declined", "suggested")
 
@@ -36,6 +40,8 @@ class PlanResult:
     slots: list[Slot] = field(default_factory=list)
     busy: list[Interval] = field(default_factory=list)  # merged, calendars and bookings
     stale: list[str] = field(default_factory=list)  # calendars not synced for 2 intervals
+    trips: list[Trip] = field(default_factory=list)
+    trip_notes: list[TripNote] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,73 @@ def read_busy(
     return found.report, found.stale
 
 
+def city_keys(contacts: Sequence[Contact]) -> dict[int, str]:
+    """Each contact's city as a comparison key: the resolved city when the name resolves
+    (so "NYC"-style aliases and "Boston, US" match), else the text as typed."""
+    keys: dict[int, str] = {}
+    for c in contacts:
+        if c.id is None or not c.city:
+            continue
+        city = resolved_city(c.city)
+        keys[c.id] = city.key if city.resolved else city_key(c.city)
+    return keys
+
+
+def _with_trips(
+    report: DueReport,
+    contacts: Sequence[Contact],
+    where: Where,
+    keys: dict[int, str],
+    *,
+    today: date,
+    horizon_days: int,
+    config: Config,
+) -> tuple[DueReport, list[Trip], list[TripNote]]:
+    """The due list with trip priority applied (trips starting within the horizon)."""
+    last = today + timedelta(days=horizon_days)
+    trips = [t for t in where.trips if t.start <= last and t.end >= today]
+    excluded = {e.contact.id for e in report.excluded if e.contact.id is not None}
+    due, notes = trip_priority(
+        trips,
+        report.due,
+        contacts,
+        today=today,
+        rules=config.rules,
+        city_of=keys,
+        excluded=excluded,
+    )
+    return replace(report, due=due), trips, notes
+
+
+def stored_occurrences(
+    session: Session, user_id: int, today: date, config: Config
+) -> list[TripOccurrence]:
+    """The calendar store's events over the planning horizon, as the trip rules read them."""
+    from integrations.storage import calendar_store
+
+    zone = ZoneInfo(config.owner.timezone)
+    start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
+    horizon = Interval(start, start + timedelta(days=config.scheduling.horizon_days + 1))
+    return [
+        TripOccurrence(
+            o.start.astimezone(zone),
+            o.end.astimezone(zone),
+            summary=o.summary,
+            location=o.location,
+            all_day=_whole_days(o.start.astimezone(zone), o.end.astimezone(zone)),
+            attendees=o.attendees,
+        )
+        for o in calendar_store.upcoming(session, user_id, horizon)
+    ]
+
+
+def _whole_days(start: datetime, end: datetime) -> bool:
+    """An all-day event is stored as local midnight to local midnight (the store keeps
+    instants, not DATE values)."""
+    midnight = datetime.min.time()
+    return start.time() == midnight and end.time() == midnight and end > start
+
+
 def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:
     """Who is due (descending score), who is excluded and why, who is not yet met."""
     with transaction(runtime.sessions, read_only=True) as session:
@@ -159,14 +232,34 @@ def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:
         zone = ZoneInfo(config.owner.timezone)
         facts = invite_facts(session, user_id, now=now, zone=zone)
         contacts = load_contacts(session, user_id)
-    today = now.astimezone(zone).date()
-    return evaluate(contacts, today=today, rules=config.rules, history=facts.history)
+        today = now.astimezone(zone).date()
+        where = where_for(
+            session,
+            config,
+            user_id,
+            today=today,
+            google_connected=google_connected(session, user_id),
+            occurrences=stored_occurrences(session, user_id, today, config),
+        )
+    report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
+    if not where.trips:
+        return report
+    keys = city_keys(contacts)
+    report, _, _ = _with_trips(
+        report,
+        contacts,
+        where,
+        keys,
+        today=today,
+        horizon_days=config.scheduling.horizon_days,
+        config=config,
+    )
+    return report
 
 
 def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResult:
     """This week's proposals for one user, with the due report, warnings and free slots."""
     from scheduler.intervals import merge
-    from scheduler.slots import free_slots
 
     # Read only (calendars are read inside, and opening one may save a refreshed token on
     # another connection: a write lock held here would make that wait for this).
@@ -180,20 +273,45 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
         interval = Interval(start, start + timedelta(days=policy.horizon_days + 1))
         busy, stale = read_busy(runtime, session, user, interval)
+        where = where_for(
+            session,
+            config,
+            user_id,
+            today=today,
+            google_connected=google_connected(session, user_id),
+            occurrences=stored_occurrences(session, user_id, today, config),
+        )
     report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
+    # Cities only matter against where the owner is: without a home city or a trip nobody's
+    # city is compared (and the city index is never loaded).
+    places_known = where.home is not None or bool(where.trips)
+    keys = city_keys(contacts) if places_known else {}
+    report, trips, notes = _with_trips(
+        report, contacts, where, keys, today=today, horizon_days=policy.horizon_days, config=config
+    )
     booked_busy = [Interval(b, b + policy.duration) for b in facts.booked]
     all_busy = merge([*busy.intervals, *booked_busy])
-    slots = free_slots(
+    slots = plan_slots(
         all_busy,
         config.windows,
         zone=zone,
+        trips=trips,
         start=today,
         days=policy.horizon_days,
         now=now,
         policy=policy,
     )
+    due = []
+    for d in report.due:
+        # A contact's zone, when not set, is their city's: waking hours need one.
+        c = d.contact
+        if places_known and not c.timezone and c.city:
+            city = resolved_city(c.city)
+            if city.resolved:
+                d = replace(d, contact=replace(c, timezone=city.timezone))
+        due.append(d)
     proposals = pair(
-        report.due,
+        due,
         slots,
         policy=policy,
         booked=facts.booked,
@@ -201,8 +319,17 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         k=policy.times_per_invite,
         pending=facts.pending,
         zone=zone,
+        home=where.home,
+        trips=trips,
+        city_of=keys,
+        places=where.places,
+        default_places=where.defaults,
+        video_link=where.video_link,
+        video_place=where.video_place,
     )
-    return PlanResult(proposals, report, list(busy.warnings), slots, all_busy, list(stale))
+    return PlanResult(
+        proposals, report, list(busy.warnings), slots, all_busy, list(stale), trips, notes
+    )
 
 
 def proposals_json(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
@@ -211,10 +338,9 @@ def proposals_json(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
         {
             "name": p.contact.name,
             "email": p.contact.email,
-            "times": [
-                {"start": t.start.isoformat(), "end": t.end.isoformat(), "window": t.window}
-                for t in p.times
-            ],
+            "city": p.city or None,
+            "trip": p.trip or None,
+            "times": [_time_json(t) for t in p.times],
             "reasons": list(p.reasons),
         }
         for p in proposals
@@ -268,3 +394,18 @@ def check_hand_picked(
         if problem:
             raise UserError(f"{named(t)}: {at(t.start, zone)} is not free: {problem}")
     return warnings
+
+
+def _time_json(t: ProposedTime) -> dict[str, Any]:
+    """One time: RFC 3339 in the owner's offset at that time (the trip city's on a trip)."""
+    out: dict[str, Any] = {
+        "start": t.start.isoformat(),
+        "end": t.end.isoformat(),
+        "window": t.window,
+        "mode": t.mode,
+    }
+    if t.place:
+        out["place"] = t.place
+    if t.place_url:
+        out["place_url"] = t.place_url
+    return out

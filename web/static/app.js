@@ -12,6 +12,27 @@
         }
       }
     }
+    // City type-ahead: fill the input's datalist from the cities endpoint as the user types.
+    document.querySelectorAll("input[data-cities]").forEach(function (input) {
+      var list = document.getElementById(input.getAttribute("list"));
+      var timer = null;
+      input.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          if (input.value.trim().length < 2 || !list || !window.fetch) { return; }
+          fetch(input.getAttribute("data-cities") + "?q=" + encodeURIComponent(input.value), {
+            credentials: "same-origin"
+          }).then(function (r) { return r.ok ? r.json() : { cities: [] }; }).then(function (data) {
+            list.replaceChildren();
+            data.cities.forEach(function (c) {
+              var option = document.createElement("option");
+              option.value = c.label;
+              list.appendChild(option);
+            });
+          });
+        }, 150);
+      });
+    });
     // Tell the user what a destructive button will do before it happens (a button on a page
     // that is itself the question is marked data-confirmed and asks nothing more).
     document.querySelectorAll("button.danger:not([data-confirmed])").forEach(function (button) {

@@ -9,7 +9,7 @@ The package re-exports the public API; each submodule holds one part of it.
 
 from web.errors import UserError
 from web.services.invites.accepting import accept_invite, writer_lock
-from web.services.invites.answers import decline_invite, suggest_other_times
+from web.services.invites.answers import decline_invite, suggest_other_times, suggest_place
 from web.services.invites.bookings import (
     DeliveryProblem,
     booking_for_user,
@@ -94,6 +94,7 @@ __all__ = [
     "record_meeting",
     "render_email",
     "suggest_other_times",
+    "suggest_place",
     "to_confirm",
     "upcoming",
     "user_config",

@@ -89,6 +89,29 @@ def suggest_other_times(
         return added
 
 
+def suggest_place(
+    runtime: Runtime, token: str, *, note: str, now: datetime, invitee_timezone: str = ""
+) -> None:
+    """ "Another place suits me better": keep the note on the invite (still open: a time can
+    still be picked) and tell the owner."""
+    note = note.strip()[:2000]
+    if not note:
+        raise InviteGone("no place was named")
+    with writer_lock(runtime), transaction(runtime.sessions) as session:
+        invite = _open_for_answer(session, token, now=now)
+        if _check_zone(invitee_timezone):
+            invite.invitee_timezone = invitee_timezone
+        invite.place_note = note
+        _notify_owner(
+            runtime,
+            session,
+            invite,
+            now=now,
+            verb="suggested another place",
+            detail=_quoted(note),
+        )
+
+
 def _quoted(note: str) -> str:
     return f'\n\nTheir note: "{note}"' if note else ""
 

@@ -20,6 +20,7 @@ from web.services.invites.notices import (
     _coffee_event,
     _owner_links,
     _queue_invitee_confirmation,
+    where_of,
 )
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) ->
             return
         _, zone, owner, invitee = _booking_context(runtime, session, booking)
         event = _coffee_event(runtime, booking, owner, invitee, token_url=None)
+        mode = where_of(booking)[0]
         calendar_id = (
             session.scalar(
                 select(models.Calendar.external_id).where(
@@ -85,6 +87,9 @@ def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) ->
                 attendee=event.attendee_email,
                 description=event.description,
                 uid=event.uid,
+                location=event.location,
+                # A Meet link for calls only; an in-person coffee has its place instead.
+                meet=None if not mode else mode == "video" and runtime.config.google.meet_link,
             )
         except GoogleAccessRevoked:  # the connection is marked "needs reconnecting"
             error = (

@@ -112,6 +112,11 @@ def create_invite(
                 end=t.end.astimezone(UTC),
                 window=t.window,
                 withdrawn=False,
+                mode=t.mode,
+                place=t.place[:500],
+                place_url=t.place_url[:2000],
+                city=t.city[:200],
+                zone=str(getattr(t.start.tzinfo, "key", "") or "")[:64],
             )
             for t in ordered
         ]

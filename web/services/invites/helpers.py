@@ -43,7 +43,17 @@ def _aware(value: datetime) -> datetime:
 
 
 def _offered(row: models.InviteTime) -> OfferedTime:
-    return OfferedTime(_aware(row.start), _aware(row.end), row.window, row.withdrawn)
+    return OfferedTime(
+        _aware(row.start),
+        _aware(row.end),
+        row.window,
+        row.withdrawn,
+        row.mode,
+        row.place,
+        row.place_url,
+        row.city,
+        row.zone,
+    )
 
 
 def _booking_view(row: models.Booking) -> BookingView:

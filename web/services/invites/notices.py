@@ -7,7 +7,8 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
 from integrations.icalendar_invite import CoffeeEvent, build_ics
 from integrations.invite_email import Party, attach_calendar, build_notice
@@ -28,19 +29,40 @@ def _coffee_event(
     token_url: str | None,
 ) -> CoffeeEvent:
     first = invitee.name.split()[0] if invitee.name else invitee.email
+    mode, place, place_url = where_of(booking)
+    description = f"Coffee with {first}, booked through meetagain."
+    if mode == "video":
+        description += f"\nVideo call: {place_url or place}"
+    elif place:
+        description += f"\nWhere: {place}" + (f"\nMap: {place_url}" if place_url else "")
     return CoffeeEvent(
         uid=booking.ical_uid,
         sequence=booking.sequence,
         start=booking.start,
         end=booking.end,
         summary=f"Coffee: {owner.name} & {invitee.name or invitee.email}",
-        description=f"Coffee with {first}, booked through meetagain.",
+        description=description,
         organizer_email=owner.email,
         organizer_name=owner.name,
         attendee_email=invitee.email,
         attendee_name=invitee.name,
-        url=token_url or "",
+        location=(place_url or place) if mode == "video" else place,
+        url=place_url or token_url or "",
     )
+
+
+def where_of(booking: models.Booking) -> tuple[str, str, str]:
+    """Mode, place and link of the invite time a booking took ("" each when not recorded)."""
+    session = object_session(booking)
+    if session is None:
+        return "", "", ""
+    tim = models.InviteTime
+    row = session.execute(
+        select(tim.mode, tim.place, tim.place_url).where(
+            tim.invite_id == booking.invite_id, tim.start == booking.start
+        )
+    ).first()
+    return (row.mode, row.place, row.place_url) if row is not None else ("", "", "")
 
 
 def _owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:

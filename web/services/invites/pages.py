@@ -65,7 +65,9 @@ def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:
                 )
     expires = _utc(expires_at)
     times = tuple(
-        OfferedTime(_utc(r[12]), _utc(r[13]), r[14], bool(r[15])) for r in rows if r[12] is not None
+        OfferedTime(_utc(r[12]), _utc(r[13]), r[14], bool(r[15]), r[16], r[17], r[18], r[19], r[20])
+        for r in rows
+        if r[12] is not None
     )
     return InviteView(
         id=invite_id,

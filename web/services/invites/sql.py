@@ -36,6 +36,11 @@ def _page_statements() -> tuple[Any, Any]:
             tim.end.label("t_end"),
             tim.window.label("t_window"),
             tim.withdrawn.label("t_withdrawn"),
+            tim.mode.label("t_mode"),
+            tim.place.label("t_place"),
+            tim.place_url.label("t_place_url"),
+            tim.city.label("t_city"),
+            tim.zone.label("t_zone"),
         )
         .join_from(models.Invite.__table__, models.User.__table__, usr.id == inv.user_id)
         .join(models.Contact.__table__, con.id == inv.contact_id)

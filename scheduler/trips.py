@@ -1,0 +1,341 @@
+"""Trips and events the owner attends with contacts: slots in the trip's zone, priorities, hints.
+
+Pure: calendar occurrences arrive as plain records (`Occurrence`), cities through a `resolve`
+callable (the caller passes `integrations.geo.resolve`); the clock is never read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from scheduler.model import Contact, Interval, SchedulingPolicy, Slot, Window
+from scheduler.places import City, Trip, city_key, same_city
+from scheduler.rules import DueContact, RulesLike, cadence_for
+from scheduler.slots import free_slots, window_occurrences
+
+# Contacts in the trip city whose cadence comes due within this many days of the trip's end
+# count as "nearly due": seeing them while there beats a video call next month.
+NEARLY_DUE_DAYS = 21
+# Added to the score of contacts in the city of a trip inside the horizon: above every
+# cadence score (capped at 10 x 1.5), below follow-ups (100+), which stay most urgent.
+TRIP_BONUS = 50.0
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """What the calendar store keeps of one event occurrence, as the domain needs it.
+
+    `end` is exclusive; for all-day events `start`/`end` are midnights in the owner's zone."""
+
+    start: datetime
+    end: datetime
+    summary: str = ""
+    location: str = ""
+    all_day: bool = False
+    attendees: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AttendedEvent:
+    """An upcoming event in the owner's calendars that contacts attend too."""
+
+    summary: str
+    start: datetime
+    end: datetime
+    city: str = ""
+    timezone: str = ""
+    attendees: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TripNote:
+    trip: Trip
+    contacts: tuple[Contact, ...]
+    sentence: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventSuggestion:
+    contact: Contact
+    event: AttendedEvent
+    sentence: str
+    slots: tuple[Slot, ...]
+
+
+Resolver = Callable[[str], City | None]
+
+_TRIP_WORDS = re.compile(r"\b(?:trip|travel|flight|visit|conference)\s+(?:to|in)\s+(.+)$", re.I)
+_TO_IN = re.compile(r"\b(?:to|in)\s+(.+)$", re.I)
+
+
+def _city_of(text: str, resolve: Resolver) -> City | None:
+    """The first resolved city named by `text`: the whole text, then comma-separated parts
+    from the end (an address names its city late), then what follows 'to'/'in'."""
+    text = text.strip()
+    if not text:
+        return None
+    tries = [text]
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    tries += [", ".join(parts[i : i + 2]) for i in range(len(parts) - 2, -1, -1)]
+    tries += list(reversed(parts))
+    for pattern in (_TRIP_WORDS, _TO_IN):
+        m = pattern.search(text)
+        if m:
+            tries.append(m.group(1).strip(" .!"))
+    for candidate in dict.fromkeys(tries):
+        city = resolve(candidate)
+        if city is not None and city.resolved:
+            return city
+    return None
+
+
+def trips_from_occurrences(
+    records: Iterable[Occurrence], home: City | None, resolve: Resolver
+) -> list[Trip]:
+    """Trips read from calendar events: all-day or multi-day events, and events with a LOCATION,
+    in a city other than home. Overlapping or adjoining trips to one city become one."""
+    found: list[Trip] = []
+    for r in records:
+        long = r.all_day or r.end.astimezone(UTC) - r.start.astimezone(UTC) >= timedelta(hours=24)
+        city = _city_of(r.location, resolve) if r.location else None
+        if city is None and long:
+            city = _city_of(r.summary, resolve)
+        if city is None or (home is not None and same_city(city.key, home.key)):
+            continue
+        zone = ZoneInfo(city.timezone)
+        first = r.start.date() if r.all_day else r.start.astimezone(zone).date()
+        last_moment = r.end - timedelta(microseconds=1)
+        last = last_moment.date() if r.all_day else last_moment.astimezone(zone).date()
+        found.append(
+            Trip(city.name, city.timezone, first, max(first, last), city.country, "calendar")
+        )
+    return merge_trips(found)
+
+
+def merge_trips(trips: Iterable[Trip]) -> list[Trip]:
+    """Trips sorted by start, overlapping or adjoining trips to the same city joined."""
+    result: list[Trip] = []
+    for t in sorted(trips, key=lambda t: (t.start, t.end, t.key)):
+        if result:
+            last = result[-1]
+            if same_city(last.key, t.key) and t.start <= last.end + timedelta(days=1):
+                if t.end > last.end:
+                    source = last.source if last.source == t.source else "manual"
+                    result[-1] = Trip(
+                        last.city, last.timezone, last.start, t.end, last.country, source, last.id
+                    )
+                continue
+        result.append(t)
+    return result
+
+
+def events_from_occurrences(
+    records: Iterable[Occurrence],
+    contacts: Sequence[Contact],
+    resolve: Resolver,
+    home: City | None,
+) -> list[AttendedEvent]:
+    """Events that list at least one contact's email among their attendees, in start order."""
+    known = {e.casefold() for c in contacts for e in c.emails}
+    events: list[AttendedEvent] = []
+    for r in records:
+        who = tuple(a for a in r.attendees if a.casefold() in known)
+        if not who:
+            continue
+        city = _city_of(r.location, resolve) if r.location else None
+        if city is None and home is not None:
+            city = home
+        events.append(
+            AttendedEvent(
+                r.summary or "an event",
+                r.start,
+                r.end,
+                city.name if city else "",
+                city.timezone if city else "",
+                who,
+            )
+        )
+    events.sort(key=lambda e: (e.start.astimezone(UTC), e.summary))
+    return events
+
+
+def plan_slots(
+    busy: Sequence[Interval],
+    windows: Sequence[Window],
+    *,
+    zone: ZoneInfo,
+    trips: Sequence[Trip],
+    start: date,
+    days: int,
+    now: datetime,
+    policy: SchedulingPolicy,
+) -> list[Slot]:
+    """Free slots over the horizon: meal windows in the home zone on days at home and in the
+    trip city's zone (slots carry that zone) on the days of a trip."""
+    home = free_slots(busy, windows, zone=zone, start=start, days=days, now=now, policy=policy)
+    if not trips:
+        return home
+    last = start + timedelta(days=days)
+    result = [s for s in home if not any(t.covers_instant(s.start) for t in trips)]
+    for trip in trips:
+        first = max(trip.start, start)
+        end = min(trip.end + timedelta(days=1), last)
+        if end <= first:
+            continue
+        result += free_slots(
+            busy,
+            windows,
+            zone=trip.zone,
+            start=first,
+            days=(end - first).days,
+            now=now,
+            policy=policy,
+        )
+    # A home slot late on the day before a trip can overlap a trip slot across zones: keep one.
+    result.sort()
+    kept: list[Slot] = []
+    for s in result:
+        if kept and kept[-1].interval.overlaps(s.interval):
+            continue
+        kept.append(s)
+    return kept
+
+
+def _weeks_or_days(days: int) -> str:
+    if days >= 14:
+        return f"{days // 7} weeks"
+    return "1 day" if days == 1 else f"{days} days"
+
+
+def _names(contacts: Sequence[Contact]) -> str:
+    names = [c.name.split()[0] if c.name.split() else c.name for c in contacts]
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def trip_priority(
+    trips: Sequence[Trip],
+    due: Sequence[DueContact],
+    contacts: Sequence[Contact],
+    *,
+    today: date,
+    rules: RulesLike,
+    city_of: Mapping[int, str] | None = None,
+    excluded: Iterable[int] = (),
+) -> tuple[list[DueContact], list[TripNote]]:
+    """Due contacts reordered for trips: those living in a trip city, due or nearly due, come first
+    (score + TRIP_BONUS, the trip's sentence as first reason); plus one note per trip.
+
+    `city_of` maps contact id to a city key (default: the contact's own `city` text)."""
+    if not trips:
+        return list(due), []
+    city_of = city_of or {}
+    skip = set(excluded)
+
+    def key_of(c: Contact) -> str:
+        if c.id is not None and c.id in city_of:
+            return city_of[c.id]
+        return city_key(c.city)
+
+    due_ids = {id(d.contact): d for d in due}
+    boosted: dict[int, DueContact] = {}
+    notes: list[TripNote] = []
+    for trip in sorted(trips, key=lambda t: (t.start, t.key)):
+        if trip.end < today:
+            continue
+        there: list[tuple[int, Contact]] = []  # (days overdue, negative when not yet due)
+        for c in contacts:
+            if c.id in skip or c.do_not_invite or c.paused or not same_city(key_of(c), trip.key):
+                continue
+            if c.snoozed_until is not None and c.snoozed_until > trip.end:
+                continue
+            last = c.last_met or c.first_met
+            if last is None:
+                continue
+            cadence = cadence_for(c, rules)
+            overdue = (today - last).days - cadence
+            if id(c) not in due_ids and overdue < -NEARLY_DUE_DAYS:
+                continue
+            there.append((overdue, c))
+        if not there:
+            continue
+        there.sort(key=lambda item: (-item[0], item[1].name.casefold(), item[1].id or 0))
+        people = tuple(c for _, c in there)
+        verb = "lives" if len(people) == 1 else "live"
+        sentence = f"You're in {trip.label}: {_names(people)} {verb} there"
+        worst, who = there[0]
+        if worst >= 7:
+            sentence += f"; {_names([who])} is {_weeks_or_days(worst)} overdue"
+        notes.append(TripNote(trip, people, sentence))
+        for overdue, c in there:
+            if id(c) in boosted:
+                continue
+            current = due_ids.get(id(c))
+            base = current.score if current is not None else 0.0
+            reasons = (sentence, *(current.reasons if current is not None else ()))
+            if current is None:
+                reasons = (sentence, f"Nearly due: {_weeks_or_days(max(-overdue, 0))} to go")
+            boosted[id(c)] = DueContact(c, round(base + TRIP_BONUS, 3), reasons, "trip")
+    result = [boosted.get(id(d.contact), d) for d in due]
+    in_result = {id(d.contact) for d in result}
+    result += [d for key, d in boosted.items() if key not in in_result]
+    result.sort(key=lambda d: (-d.score, d.contact.name.casefold(), d.contact.id or 0))
+    return result, notes
+
+
+def event_suggestions(
+    events: Sequence[AttendedEvent],
+    contacts: Sequence[Contact],
+    windows: Sequence[Window],
+    *,
+    now: datetime,
+    owner_zone: ZoneInfo,
+    policy: SchedulingPolicy,
+) -> list[EventSuggestion]:
+    """'Ana will be at TechConf on Thursday: breakfast before it?' with the meal windows of the
+    event's day (in its city's zone) that fit before it starts or after it ends."""
+    by_email = {e.casefold(): c for c in contacts for e in c.emails}
+    earliest = now.astimezone(UTC) + policy.notice
+    out: list[EventSuggestion] = []
+    for ev in events:
+        if ev.end.astimezone(UTC) <= earliest:
+            continue
+        zone = ZoneInfo(ev.timezone) if ev.timezone else owner_zone
+        day = ev.start.astimezone(zone).date()
+        slots: list[Slot] = []
+        meal_before = meal_after = ""
+        for name, occ in window_occurrences(windows, start=day, days=1, zone=zone):
+            s, e = occ.start.astimezone(UTC), occ.end.astimezone(UTC)
+            s = max(s, earliest)
+            before_end = min(e, ev.start.astimezone(UTC) - policy.buffer)
+            after_start = max(s, ev.end.astimezone(UTC) + policy.buffer)
+            if before_end - s >= policy.duration:
+                slots.append(Slot(s.astimezone(zone), before_end.astimezone(zone), name))
+                meal_before = meal_before or name
+            elif e - after_start >= policy.duration:
+                slots.append(Slot(after_start.astimezone(zone), e.astimezone(zone), name))
+                meal_after = meal_after or name
+        if not slots:
+            continue
+        ask = f"{meal_before} before it?" if meal_before else f"{meal_after} after it?"
+        weekday = ev.start.astimezone(zone).strftime("%A")
+        seen: set[int] = set()
+        for email in ev.attendees:
+            contact = by_email.get(email.casefold())
+            if contact is None or id(contact) in seen:
+                continue
+            seen.add(id(contact))
+            first = contact.name.split()[0] if contact.name.split() else contact.name
+            sentence = f"{first} will be at {ev.summary} on {weekday}: {ask}"
+            out.append(EventSuggestion(contact, ev, sentence, tuple(slots)))
+    return out
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """Midnight starting `day` in `zone` (for all-day occurrences)."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC).astimezone(zone)

@@ -1,0 +1,241 @@
+"""Trips: slots in the trip city's zone, trips read from events, trip priority, shared events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from scheduler.model import Contact, Interaction, Relationship, SchedulingPolicy, Window
+from scheduler.pairing import pair
+from scheduler.places import City, Place, Trip
+from scheduler.rules import DefaultRules, evaluate
+from scheduler.trips import (
+    AttendedEvent,
+    Occurrence,
+    event_suggestions,
+    events_from_occurrences,
+    merge_trips,
+    plan_slots,
+    trip_priority,
+    trips_from_occurrences,
+)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+HOME = City("Berlin", "DE", "Europe/Berlin")
+WINDOWS = (
+    Window("breakfast", time(7, 30), time(9), frozenset(range(7))),
+    Window("lunch", time(12), time(13, 30), frozenset(range(7))),
+)
+POLICY = SchedulingPolicy(max_per_day=1, max_per_week=3, times_per_invite=3, notice=timedelta(0))
+CITIES = {
+    "boston": City("Boston", "US", "America/New_York", 42.36, -71.06),
+    "new york": City("New York", "US", "America/New_York"),
+    "berlin": City("Berlin", "DE", "Europe/Berlin"),
+    "santiago": City("Santiago", "CL", "America/Santiago"),
+}
+
+
+def resolve(name: str) -> City | None:
+    return CITIES.get(" ".join(name.split()).casefold())
+
+
+def boston(start: date, end: date) -> Trip:
+    return Trip("Boston", "America/New_York", start, end, "US")
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "city", "start"),
+    [
+        ("America/New_York", "Boston", date(2026, 3, 7)),  # clocks change on 8 Mar
+        ("America/New_York", "Boston", date(2026, 10, 31)),  # and on 1 Nov
+        ("America/Santiago", "Santiago", date(2026, 4, 4)),  # changes at midnight (5 Apr)
+        ("America/Santiago", "Santiago", date(2026, 9, 5)),  # 6 Sep: midnight does not exist
+    ],
+)
+def test_trip_days_use_meal_windows_in_the_trip_citys_zone(
+    zone_name: str, city: str, start: date
+) -> None:
+    zone = ZoneInfo(zone_name)
+    trip = Trip(city, zone_name, start, start + timedelta(days=2))
+    now = datetime.combine(start - timedelta(days=3), time(0), tzinfo=BERLIN)
+    slots = plan_slots(
+        [],
+        WINDOWS,
+        zone=BERLIN,
+        trips=[trip],
+        start=start - timedelta(days=2),
+        days=7,
+        now=now,
+        policy=POLICY,
+    )
+    on_trip = [s for s in slots if trip.covers_instant(s.start)]
+    assert {s.start.astimezone(zone).date() for s in on_trip} == {
+        start + timedelta(days=d) for d in range(3)
+    }
+    for s in on_trip:
+        assert s.start.tzinfo == zone
+        local = s.start.astimezone(zone).time()
+        assert local in (time(7, 30), time(12)), s
+    # At home before and after: Berlin wall clock.
+    home = [s for s in slots if not trip.covers_instant(s.start)]
+    assert home and all(s.start.astimezone(BERLIN).time() in (time(7, 30), time(12)) for s in home)
+    # Never two slots at once.
+    assert all(not a.interval.overlaps(b.interval) for a, b in zip(slots, slots[1:], strict=False))
+
+
+def test_an_all_day_trip_to_boston_becomes_a_three_day_trip() -> None:
+    first = date(2026, 12, 10)
+    records = [
+        Occurrence(
+            datetime.combine(first, time(0), tzinfo=BERLIN),
+            datetime.combine(first + timedelta(days=3), time(0), tzinfo=BERLIN),
+            "Trip to Boston",
+            all_day=True,
+        ),
+        # A dentist at home and a meeting without a place are no trips.
+        Occurrence(
+            datetime(2026, 12, 14, 9, tzinfo=BERLIN),
+            datetime(2026, 12, 14, 10, tzinfo=BERLIN),
+            "Dentist",
+            "Friedrichstraße 1, Berlin",
+        ),
+        Occurrence(
+            datetime(2026, 12, 15, 9, tzinfo=BERLIN), datetime(2026, 12, 15, 10, tzinfo=BERLIN)
+        ),
+        # A talk with a LOCATION in New York is a one-day trip there, on its New York date.
+        Occurrence(
+            datetime(2026, 12, 18, 2, tzinfo=BERLIN),
+            datetime(2026, 12, 18, 3, tzinfo=BERLIN),
+            "Talk",
+            "Javits Center, 429 11th Ave, New York",
+        ),
+    ]
+    trips = trips_from_occurrences(records, HOME, resolve)
+    assert [(t.city, t.start, t.end, t.source) for t in trips] == [
+        ("Boston", first, date(2026, 12, 12), "calendar"),
+        ("New York", date(2026, 12, 17), date(2026, 12, 17), "calendar"),
+    ]
+
+
+def test_manual_and_calendar_trips_to_one_city_merge() -> None:
+    a = boston(date(2026, 12, 10), date(2026, 12, 12))
+    b = Trip("Boston", "America/New_York", date(2026, 12, 13), date(2026, 12, 14), "US", "calendar")
+    [merged] = merge_trips([b, a])
+    assert (merged.start, merged.end) == (date(2026, 12, 10), date(2026, 12, 14))
+
+
+def contact(name: str, cid: int, city: str, last: date, rel: Relationship) -> Contact:
+    return Contact(
+        name=name,
+        emails=(f"{name.lower()}@example.com",),
+        id=cid,
+        city=city,
+        relationship=rel,
+        interactions=(Interaction(last - timedelta(days=400)), Interaction(last)),
+    )
+
+
+def test_a_trip_puts_the_contacts_who_live_there_first_with_a_sentence() -> None:
+    today = date(2026, 12, 1)
+    ana = contact("Ana Lima", 1, "Boston", today - timedelta(days=90 + 21), Relationship.PEER)
+    ben = contact("Ben Okafor", 2, "Boston", today - timedelta(days=80), Relationship.PEER)
+    cleo = contact("Cleo", 3, "Berlin", today - timedelta(days=400), Relationship.MENTOR)
+    dan = contact("Dan", 4, "Boston", today - timedelta(days=10), Relationship.PEER)
+    contacts = [ana, ben, cleo, dan]
+    report = evaluate(contacts, today=today)
+    assert [d.contact.name for d in report.due] == ["Cleo", "Ana Lima"]
+    ordered, notes = trip_priority(
+        [boston(date(2026, 12, 10), date(2026, 12, 12))],
+        report.due,
+        contacts,
+        today=today,
+        rules=DefaultRules(),
+    )
+    assert [d.contact.name for d in ordered] == ["Ana Lima", "Ben Okafor", "Cleo"]
+    [note] = notes
+    assert note.sentence == (
+        "You're in Boston 10–12 Dec: Ana and Ben live there; Ana is 3 weeks overdue"
+    )
+    assert ordered[0].reasons[0] == note.sentence
+    assert ordered[1].reasons == (note.sentence, "Nearly due: 10 days to go")
+
+
+def test_during_a_trip_boston_contacts_meet_in_person_in_boston_time() -> None:
+    today = date(2026, 12, 7)
+    now = datetime.combine(today, time(6), tzinfo=BERLIN)
+    trip = boston(date(2026, 12, 10), date(2026, 12, 12))
+    slots = plan_slots(
+        [], WINDOWS, zone=BERLIN, trips=[trip], start=today, days=7, now=now, policy=POLICY
+    )
+    ana = Contact("Ana", ("ana@example.com",), id=1, city="Boston", timezone="America/New_York")
+    from scheduler.rules import DueContact
+
+    tatte = Place("Tatte", "1 Beacon St", "https://maps.example/tatte", "Boston", id=7)
+    home_cafe = Place("Café Einstein", city="Berlin", id=1)
+    [p] = pair(
+        [DueContact(ana, 51.0, ("trip",), "trip")],
+        slots,
+        policy=POLICY,
+        zone=BERLIN,
+        home=HOME,
+        trips=[trip],
+        places=[home_cafe, tatte],
+    )
+    assert p.trip == "Boston 10–12 Dec"
+    in_person = [t for t in p.times if t.mode == "in_person"]
+    assert in_person, p.times
+    for t in in_person:
+        assert trip.covers_instant(t.start)
+        assert t.start.utcoffset() == timedelta(hours=-5)  # Boston's offset, in the JSON too
+        assert (t.place, t.place_url, t.city) == (
+            "Tatte, 1 Beacon St",
+            "https://maps.example/tatte",
+            "Boston",
+        )
+    for t in p.times:
+        if t.mode == "video":
+            local = t.start.astimezone(NEW_YORK).time()
+            assert time(7) <= local
+
+
+def test_events_we_both_attend_suggest_breakfast_before_it() -> None:
+    ana = Contact("Ana Lima", ("ana@example.com",), id=1, city="Boston")
+    start = datetime(2026, 12, 10, 10, 0, tzinfo=NEW_YORK)  # a Thursday
+    records = [
+        Occurrence(
+            start,
+            start + timedelta(hours=8),
+            "TechConf",
+            "Hynes, Boston",
+            False,
+            ("ANA@example.com", "x@y.z"),
+        ),
+        Occurrence(start, start + timedelta(hours=1), "Standup", "", False, ("bob@example.com",)),
+    ]
+    events = events_from_occurrences(records, [ana], resolve, HOME)
+    assert events == [
+        AttendedEvent(
+            "TechConf",
+            start,
+            start + timedelta(hours=8),
+            "Boston",
+            "America/New_York",
+            ("ANA@example.com",),
+        )
+    ]
+    now = datetime(2026, 12, 1, 9, tzinfo=BERLIN)
+    [s] = event_suggestions(events, [ana], WINDOWS, now=now, owner_zone=BERLIN, policy=POLICY)
+    assert s.sentence == "Ana will be at TechConf on Thursday: breakfast before it?"
+    [slot] = s.slots
+    assert (
+        slot.window,
+        slot.start.astimezone(NEW_YORK).time(),
+        slot.end.astimezone(NEW_YORK).time(),
+    ) == (
+        "breakfast",
+        time(7, 30),
+        time(9, 0),
+    )

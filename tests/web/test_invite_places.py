@@ -1,0 +1,112 @@
+"""An invite says where: the email, the invite and booking pages and the .ics carry the place."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask.testing import FlaskClient
+from icalendar import Calendar
+from sqlalchemy import select
+
+from integrations.storage import models
+from integrations.storage.db import transaction
+from scheduler.invites import format_span, utc_iso
+from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
+from web.composition import Runtime
+from web.services import invites as svc
+from web.services.outbox_worker import message_of
+
+BERLIN = ZoneInfo("Europe/Berlin")
+PLACE = "Café Einstein, Unter den Linden 42"
+MAP = "https://maps.example/einstein"
+
+
+def _emails(runtime: Runtime) -> list[Any]:
+    found = []
+    with transaction(runtime.sessions) as session:
+        rows = list(session.scalars(select(models.OutboxMessage).order_by(models.OutboxMessage.id)))
+    for row in rows:
+        if row.kind in ("email", "email_render"):
+            raw, _, _ = message_of(runtime, row.kind, row.payload, row.message_id)
+            found.append(message_from_bytes(raw, policy=policy.default))
+    return found
+
+
+def test_an_accepted_in_person_invite_carries_the_place_everywhere(
+    client: FlaskClient, sqlite_runtime: Runtime
+) -> None:
+    owner = make_owner(sqlite_runtime)
+    ana = make_contact(sqlite_runtime, owner)
+    now = datetime.now(UTC)
+    [t] = times_at(next_weekday_at(now, 2, 8, 0, BERLIN))
+    t = replace(t, window="breakfast", mode="in_person", place=PLACE, place_url=MAP, city="Berlin")
+    created = svc.create_invite(sqlite_runtime, owner, ana, [t], send_email=True, now=now)
+    [mail] = _emails(sqlite_runtime)
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert f"In person at {PLACE} · breakfast in Berlin, 08:00 · map: {MAP}" in text
+
+    path = urlsplit(created.url).path
+    page = client.get(path).get_data(as_text=True)
+    assert "In person</strong> at Café Einstein, Unter den Linden 42" in page
+    assert f'href="{MAP}"' in page
+
+    resp = client.post(path, data={"action": "accept", "start": utc_iso(t.start)})
+    assert resp.status_code == 303
+    booking = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "at Café Einstein, Unter den Linden 42" in booking and f'href="{MAP}"' in booking
+
+    ics = client.get(path + "/event.ics")
+    [event] = Calendar.from_ical(ics.data).walk("VEVENT")
+    assert str(event["location"]) == PLACE
+    assert str(event["url"]) == MAP
+    assert f"Where: {PLACE}" in str(event["description"])
+
+
+def test_a_video_invite_puts_the_room_in_the_ics_and_names_the_owners_meal(
+    client: FlaskClient, sqlite_runtime: Runtime
+) -> None:
+    owner = make_owner(sqlite_runtime)
+    bob = make_contact(sqlite_runtime, owner, "Bob Stone", "bob@example.com", "America/New_York")
+    now = datetime.now(UTC)
+    [t] = times_at(next_weekday_at(now, 3, 13, 0, BERLIN))
+    room = "https://meet.example/olivia"
+    t = replace(t, window="lunch", mode="video", place="Video call", place_url=room, city="Berlin")
+    created = svc.create_invite(sqlite_runtime, owner, bob, [t], send_email=True, now=now)
+    [mail] = _emails(sqlite_runtime)
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "Video call · Olivia Owner's lunch in Berlin, 13:00" in text
+    assert format_span(t.start, t.end, "America/New_York") in text  # and Bob's own time
+    path = urlsplit(created.url).path
+    client.post(path, data={"action": "accept", "start": utc_iso(t.start)})
+    [event] = Calendar.from_ical(client.get(path + "/event.ics").data).walk("VEVENT")
+    assert str(event["location"]) == room and str(event["url"]) == room
+
+
+def test_the_invitee_can_say_another_place_suits_them_better(
+    client: FlaskClient, sqlite_runtime: Runtime
+) -> None:
+    owner = make_owner(sqlite_runtime)
+    ana = make_contact(sqlite_runtime, owner)
+    now = datetime.now(UTC)
+    [t] = times_at(next_weekday_at(now, 2, 8, 0, BERLIN))
+    t = replace(t, mode="in_person", place=PLACE, place_url=MAP, city="Berlin")
+    created = svc.create_invite(sqlite_runtime, owner, ana, [t], send_email=False, now=now)
+    path = urlsplit(created.url).path
+    assert "Another place suits you better?" in client.get(path).get_data(as_text=True)
+    resp = client.post(path, data={"action": "place", "note": "Near Alexanderplatz?"})
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("place=sent#place")
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "has your note about the place" in page
+    assert client.post(path, data={"action": "place", "note": " "}).status_code == 400
+    with transaction(sqlite_runtime.sessions) as session:
+        invite = session.get(models.Invite, created.invite_id)
+        assert invite is not None and invite.place_note == "Near Alexanderplatz?"
+        assert invite.status == "open"  # a time can still be picked
+    [notice] = _emails(sqlite_runtime)
+    assert notice["Subject"].endswith("suggested another place")
+    assert "Near Alexanderplatz?" in notice.get_body(preferencelist=("plain",)).get_content()

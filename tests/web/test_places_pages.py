@@ -1,0 +1,87 @@
+"""The places page: home city and video room, places, trips, and the cities type-ahead."""
+
+from __future__ import annotations
+
+from html import unescape
+
+from integrations.storage.contacts import ContactRepository
+from integrations.storage.db import transaction
+from scheduler.model import Contact
+from tests.web.support import Web, text
+from web.composition import Runtime
+from web.services.accounts import get_user, user_config
+
+
+def test_the_owner_sets_a_home_city_and_a_video_room(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    page = text(site.get("/places"))
+    assert "Home city and video room" in page and 'data-cities="/places/cities.json"' in page
+    resp = site.post("/places/home", {"city": "Boston", "video_room_url": "https://meet.example/o"})
+    assert resp.status_code == 303
+    config = user_config(sqlite_runtime, get_user(sqlite_runtime, owner))
+    assert (config.owner.city, config.owner.video_room_url) == ("Boston", "https://meet.example/o")
+    assert "Boston, US (America/New_York)" in text(site.get("/places"))
+    site.post("/places/home", {"city": "Cambridge", "video_room_url": ""})
+    assert "is ambiguous: add the country" in text(site.get("/places"))
+    bad = site.post("/places/home", {"city": "Berlin", "video_room_url": "ftp://x"})
+    assert bad.status_code == 400 and "is not an http(s) URL" in text(bad)
+
+
+def test_places_and_trips_are_added_listed_and_removed(site: Web, owner: int) -> None:
+    resp = site.post(
+        "/places/add",
+        {
+            "name": "Café Einstein",
+            "address": "Unter den Linden 42",
+            "map_link": "https://maps.example/einstein",
+            "city": "Berlin",
+            "meals": ["breakfast"],
+            "default_for": ["breakfast"],
+        },
+    )
+    assert resp.status_code == 303
+    page = text(site.get("/places"))
+    assert "<strong>Café Einstein</strong>, Unter den Linden 42" in page
+    assert "default for breakfast" in page
+    bad = site.post("/places/add", {"name": "X", "map_link": "javascript:alert(1)"})
+    assert bad.status_code == 400 and "is not an http(s) link" in text(bad)
+
+    assert (
+        site.post(
+            "/places/trips", {"trip_city": "Boston", "start": "2026-12-10", "end": "2026-12-12"}
+        ).status_code
+        == 303
+    )
+    page = text(site.get("/places"))
+    assert "Boston <span" in page and "2026-12-10 – 2026-12-12" in page
+    wrong = site.post(
+        "/places/trips", {"trip_city": "Cambridge", "start": "2026-12-10", "end": "2026-12-12"}
+    )
+    assert wrong.status_code == 400 and "names several cities" in text(wrong)
+    wrong = site.post(
+        "/places/trips", {"trip_city": "Boston", "start": "tomorrow", "end": "2026-12-12"}
+    )
+    assert wrong.status_code == 400 and "From: 'tomorrow' is not a date" in unescape(text(wrong))
+
+
+def test_the_cities_endpoint_suggests_the_biggest_first(site: Web, owner: int) -> None:
+    data = site.get("/places/cities.json?q=bost").get_json()
+    assert [c["label"] for c in data["cities"]][:2] == ["Boston, US", "Boston, GB"]
+    assert data["cities"][0]["timezone"] == "America/New_York"
+    assert site.get("/places/cities.json?q=b").get_json() == {"cities": []}
+
+
+def test_the_cities_endpoint_needs_a_signed_in_owner(site: Web) -> None:
+    assert site.get("/places/cities.json?q=bost").status_code in (302, 303, 401)
+
+
+def test_a_contact_page_says_how_their_city_resolved(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    with transaction(sqlite_runtime.sessions) as session:
+        repo = ContactRepository(session, owner)
+        ana = repo.add(Contact("Ana", ("ana@example.org",), city="Boston")).id
+        cam = repo.add(Contact("Cam", ("cam@example.org",), city="Cambridge")).id
+    assert "Boston, US · America/New_York" in text(site.get(f"/contacts/{ana}"))
+    assert "several cities have this name" in text(site.get(f"/contacts/{cam}"))

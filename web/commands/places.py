@@ -1,0 +1,146 @@
+"""`meetagain trips add|list|remove` and `meetagain places add|list|remove`."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+import click
+
+from web.cli import State, pass_state
+from web.errors import UserError
+
+if TYPE_CHECKING:
+    from integrations.config import Config
+
+
+def _day(value: str, what: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise UserError(f"{what} {value!r} is not a date (use YYYY-MM-DD)") from None
+
+
+@click.group()
+def trips() -> None:
+    """Trips you enter by hand: the plan meets the people who live there."""
+
+
+@trips.command("add")
+@click.argument("city")
+@click.argument("start", metavar="FROM")
+@click.argument("end", metavar="TO")
+@pass_state
+def trips_add(state: State, city: str, start: str, end: str) -> None:
+    """Add a trip to CITY from FROM to TO (dates, both included)."""
+    from web.services.places import add_trip
+
+    trip_id = add_trip(
+        state.runtime,
+        state.owner_id(),
+        city=city,
+        start=_day(start, "FROM"),
+        end=_day(end, "TO"),
+    )
+    click.echo(f"trip {trip_id} added")
+
+
+@trips.command("list")
+@pass_state
+def trips_list(state: State) -> None:
+    """List your trips, with the city each name resolved to."""
+    from integrations.geo import label
+    from web.services.places import page
+
+    user_id = state.owner_id()
+    with_user = _config(state, user_id)
+    for t in page(state.runtime, user_id, with_user)["trips"]:
+        where = label(t["where"]) if t["where"].resolved else f"{t['where'].flag} city"
+        click.echo(f"{t['id']}  {t['start']} .. {t['end']}  {t['city']} ({where})")
+
+
+@trips.command("remove")
+@click.argument("trip_id", type=int)
+@pass_state
+def trips_remove(state: State, trip_id: int) -> None:
+    """Remove a trip by its id (see `trips list`)."""
+    from web.services.places import remove_trip
+
+    remove_trip(state.runtime, state.owner_id(), trip_id)
+    click.echo(f"trip {trip_id} removed")
+
+
+def _config(state: State, user_id: int) -> Config:
+    from integrations.storage import models
+    from integrations.storage.db import transaction
+    from web.services.accounts import user_config
+
+    with transaction(state.runtime.sessions) as session:
+        user = session.get(models.User, user_id)
+        if user is None:
+            raise UserError(f"no user with id {user_id}")
+        return user_config(state.runtime, user)
+
+
+@click.group()
+def places() -> None:
+    """Places where you like to meet, and the default place per meal window."""
+
+
+@places.command("add")
+@click.argument("name")
+@click.option("--address", default="", help="Street address.")
+@click.option("--map-link", default="", help="A map link (https://...).")
+@click.option("--city", default="", help="The place's city (default: your home city).")
+@click.option("--meal", "meals", multiple=True, help="A meal window it suits; repeatable.")
+@click.option("--default-for", "default_for", multiple=True, help="Default for this meal window.")
+@pass_state
+def places_add(
+    state: State,
+    name: str,
+    address: str,
+    map_link: str,
+    city: str,
+    meals: tuple[str, ...],
+    default_for: tuple[str, ...],
+) -> None:
+    """Add a place."""
+    from web.services.places import add_place
+
+    user_id = state.owner_id()
+    config = _config(state, user_id)
+    place_id = add_place(
+        state.runtime,
+        user_id,
+        name=name,
+        address=address,
+        map_link=map_link,
+        city=city or config.owner.city,
+        meals=meals,
+        default_for=default_for,
+    )
+    click.echo(f"place {place_id} added")
+
+
+@places.command("list")
+@pass_state
+def places_list(state: State) -> None:
+    """List your places."""
+    from web.services.places import page
+
+    user_id = state.owner_id()
+    for item in page(state.runtime, user_id, _config(state, user_id))["places"]:
+        p = item["place"]
+        default = f"  default for {', '.join(item['default_for'])}" if item["default_for"] else ""
+        click.echo(f"{p.id}  {p.text}  ({p.city or 'no city'}){default}")
+
+
+@places.command("remove")
+@click.argument("place_id", type=int)
+@pass_state
+def places_remove(state: State, place_id: int) -> None:
+    """Remove a place by its id."""
+    from web.services.places import remove_place
+
+    remove_place(state.runtime, state.owner_id(), place_id)
+    click.echo(f"place {place_id} removed")

@@ -1,0 +1,208 @@
+"""Where the owner meets: home city, places, hand-entered trips, and what the plan needs of them.
+
+No Flask here: the settings pages and the CLI call these; the plan reads `where_for`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations import geo
+from integrations.config import Config
+from integrations.storage import models
+from integrations.storage import places as store
+from integrations.storage.db import transaction
+from scheduler.model import ProposedTime
+from scheduler.places import City, Place, Trip
+from scheduler.trips import Occurrence, merge_trips, trips_from_occurrences
+from web.composition import Runtime
+from web.errors import UserError
+
+MEET_PLACE = "Google Meet (the link is in the calendar invitation)"
+
+
+@dataclass(frozen=True)
+class Where:
+    """What the plan needs to know about where the owner is and meets."""
+
+    home: City | None
+    trips: list[Trip] = field(default_factory=list)
+    places: list[Place] = field(default_factory=list)
+    defaults: dict[str, int] = field(default_factory=dict)
+    video_link: str = ""
+    video_place: str = "Video call"
+
+
+def _printable(value: str, what: str, limit: int) -> str:
+    text = " ".join(value.split())
+    if len(text) > limit or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise UserError(f"{what} must be at most {limit} printable characters")
+    return text
+
+
+def _url(value: str, what: str) -> str:
+    text = value.strip()
+    if text and not text.startswith(("https://", "http://")):
+        raise UserError(f'{what} "{text[:80]}" is not an http(s) link')
+    if len(text) > 2000:
+        raise UserError(f"{what} is longer than 2000 characters")
+    return text
+
+
+def resolved_city(text: str) -> City:
+    """The city the owner or a contact typed, resolved (or flagged)."""
+    return geo.resolve(text)
+
+
+def where_for(
+    session: Session,
+    config: Config,
+    user_id: int,
+    *,
+    today: date,
+    google_connected: bool,
+    occurrences: Sequence[Occurrence] = (),
+) -> Where:
+    """Home city, trips (entered by hand, and read from `occurrences`: the calendar store's
+    events in the horizon), places with the default per meal, and the video link for calls."""
+    home = geo.resolve(config.owner.city) if config.owner.city else None
+    if home is not None and not home.resolved:
+        home = City(home.name, flag=home.flag)
+    manual = store.load_trips(session, user_id, geo.resolve, until_after=today)
+    found = trips_from_occurrences(occurrences, home, geo.resolve) if occurrences else []
+    trips = merge_trips([*manual, *found]) if found else manual
+    places, defaults = store.load_places(session, user_id)
+    if google_connected and config.google.meet_link:
+        # The Meet link is made with the Google event, so the invite can only say so.
+        return Where(home, trips, places, defaults, "", MEET_PLACE)
+    return Where(home, trips, places, defaults, config.owner.video_room_url)
+
+
+def google_connected(session: Session, user_id: int) -> bool:
+    return (
+        session.scalar(
+            select(models.GoogleConnection.id).where(models.GoogleConnection.user_id == user_id)
+        )
+        is not None
+    )
+
+
+def add_place(
+    runtime: Runtime,
+    user_id: int,
+    *,
+    name: str,
+    address: str = "",
+    map_link: str = "",
+    city: str = "",
+    meals: tuple[str, ...] = (),
+    default_for: tuple[str, ...] = (),
+) -> int:
+    """Store a place; its city is kept as typed (flagged on the page if it does not resolve)."""
+    name = _printable(name, "The place's name", 200)
+    if not name:
+        raise UserError("The place needs a name")
+    place = Place(
+        name,
+        _printable(address, "The address", 500),
+        _url(map_link, "The map link"),
+        _printable(city, "The city", 200),
+        frozenset(_printable(m, "A meal", 64) for m in meals if m.strip()),
+    )
+    with transaction(runtime.sessions) as session:
+        return store.add_place(session, user_id, place, tuple(m for m in default_for if m))
+
+
+def remove_place(runtime: Runtime, user_id: int, place_id: int) -> None:
+    with transaction(runtime.sessions) as session:
+        if not store.delete_place(session, user_id, place_id):
+            raise UserError(f"no place with id {place_id}")
+
+
+def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: date) -> int:
+    """Store a trip; the city must resolve (a trip needs a time zone)."""
+    typed = _printable(city, "The trip's city", 200)
+    resolved = geo.resolve(typed)
+    if resolved.flag == "ambiguous":
+        raise UserError(f'"{typed}" names several cities: add the country, like "{typed}, US"')
+    if not resolved.resolved:
+        raise UserError(f'"{typed}" is not a city we know: check the spelling')
+    if end < start:
+        raise UserError(f"The trip ends on {end} before it starts on {start}")
+    if (end - start).days > 366:
+        raise UserError("A trip lasts at most a year")
+    with transaction(runtime.sessions) as session:
+        return store.add_trip(session, user_id, typed, start, end)
+
+
+def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> None:
+    with transaction(runtime.sessions) as session:
+        if not store.delete_trip(session, user_id, trip_id):
+            raise UserError(f"no trip with id {trip_id}")
+
+
+def page(runtime: Runtime, user_id: int, config: Config) -> dict[str, Any]:
+    """What the places page shows: home city, places, trips, each city with its resolution."""
+    with transaction(runtime.sessions) as session:
+        places, defaults = store.load_places(session, user_id)
+        trips = store.trip_rows(session, user_id)
+        trip_view = [
+            {
+                "id": t.id,
+                "city": t.city,
+                "start": t.start,
+                "end": t.end,
+                "where": geo.resolve(t.city),
+            }
+            for t in trips
+        ]
+    default_of = {
+        pid: sorted(m for m, p in defaults.items() if p == pid) for pid in defaults.values()
+    }
+    return {
+        "home": config.owner.city,
+        "home_city": geo.resolve(config.owner.city) if config.owner.city else None,
+        "video_room_url": config.owner.video_room_url,
+        "places": [
+            {
+                "place": p,
+                "where": geo.resolve(p.city) if p.city else None,
+                "default_for": default_of.get(p.id or 0, []),
+            }
+            for p in places
+        ],
+        "trips": trip_view,
+        "windows": [w.name for w in config.windows],
+    }
+
+
+def owner_places(runtime: Runtime, user_id: int) -> list[Place]:
+    with transaction(runtime.sessions) as session:
+        return store.load_places(session, user_id)[0]
+
+
+def with_place(
+    runtime: Runtime, user_id: int, times: list[ProposedTime], place_id: int
+) -> list[ProposedTime]:
+    """The times with the owner's chosen place on every in-person one (calls keep their room)."""
+    chosen = next((p for p in owner_places(runtime, user_id) if p.id == place_id), None)
+    if chosen is None:
+        raise UserError(f"no place with id {place_id}")
+    return [
+        replace(t, place=chosen.text, place_url=chosen.map_link) if t.mode == "in_person" else t
+        for t in times
+    ]
+
+
+def city_suggestions(prefix: str) -> list[dict[str, str]]:
+    """Type-ahead: the most populous cities starting with `prefix`."""
+    return [
+        {"label": geo.label(c), "name": c.name, "country": c.country, "timezone": c.timezone}
+        for c in geo.suggest(prefix[:100])
+    ]
