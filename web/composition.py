@@ -49,7 +49,7 @@ class Runtime:
                 "(or `meetagain db upgrade`)"
             )
         configured = self.config.owner.emails[0].strip().lower()
-        with db.transaction(self.sessions) as session:
+        with db.transaction(self.sessions, read_only=not create) as session:
             if email:
                 wanted = email.strip().lower()
                 user = session.scalar(select(User).where(User.email == wanted))

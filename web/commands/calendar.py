@@ -283,8 +283,9 @@ def _settings(state: State, specs: Sequence[str]) -> Any:
     from integrations.storage.db import transaction
     from web.services.calendar_sync import user_and_config
 
-    with transaction(state.runtime.sessions) as session:
-        return user_and_config(session, state.runtime, state.owner_id())[1]
+    owner = state.owner_id()  # before the transaction: looking the owner up opens its own
+    with transaction(state.runtime.sessions, read_only=True) as session:
+        return user_and_config(session, state.runtime, owner)[1]
 
 
 def _windows(config: Any, specs: Sequence[str], weekdays: str | None) -> tuple[Any, ...]:
