@@ -532,3 +532,48 @@ def test_without_calendar_slots_reads_the_apps_calendars_by_their_names_and_wind
     assert [(s["start"][11:16], s["end"][11:16]) for s in lunch] == [("13:10", "14:00")]
     line = fails("slots", "--calendar", "Holidays", *when, cwd=tmp_path)
     assert line == "error: Holidays: no calendar of that name (yours: Work (app))"
+
+
+def test_after_init_config_calendars_are_read_from_the_store_without_calendar(
+    tmp_path: Path,
+) -> None:
+    """A fresh `init` with [[calendars]] and no account yet: `slots` syncs the config's calendar
+    into the store and answers as reading the file would."""
+    (tmp_path / "config.toml").write_text(
+        f"""
+[owner]
+emails = ["owner@example.com"]
+timezone = "Europe/Berlin"
+
+[[calendars]]
+name = "work"
+kind = "ics"
+path = "{tmp_path / "work.ics"}"
+""",
+        encoding="utf-8",
+    )
+    ok("init", cwd=tmp_path)
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    work = tmp_path / "work.ics"
+    work.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:a@t\r\n"
+        "DTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART;TZID=Europe/Berlin:{monday:%Y%m%d}T073000\r\n"
+        f"DTEND;TZID=Europe/Berlin:{monday:%Y%m%d}T083000\r\n"
+        "SUMMARY:Early call\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    when = ["--tz", "Europe/Berlin", "--from", monday.isoformat(), "--days", "2"]
+    from_store = json.loads(ok("slots", *when, "--format", "json", cwd=tmp_path).stdout)
+    from_file = json.loads(
+        ok("slots", "--calendar", str(work), *when, "--format", "json", cwd=tmp_path).stdout
+    )
+    assert from_store == from_file
+    breakfast = [s["start"][:10] for s in from_store["slots"] if s["window"] == "breakfast"]
+    # The call leaves 20 minutes of Monday's breakfast: too short for a coffee; Tuesday is free.
+    assert breakfast == [(monday + timedelta(days=1)).isoformat()]
+    # Outside the dates the store keeps, it says so rather than offering unknown times.
+    far = ok("slots", "--from", "2020-01-06", "--days", "1", "--tz", "Europe/Berlin", cwd=tmp_path)
+    assert "busy time outside those dates is not counted" in far.stderr

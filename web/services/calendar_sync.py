@@ -482,6 +482,14 @@ def read_busy(
         warnings.extend(w for w in s.warnings.splitlines() if w)  # events skipped when read
     if not statuses and not names:
         warnings.append("No calendar connected: every window counts as free")
+    held = horizon(_now(), runtime.config.scheduling.horizon_days).needed
+    if chosen and not held.contains(interval):
+        # The store keeps a horizon around today; busy time outside it is not known here.
+        warnings.append(
+            f"the calendars are kept from {held.start:%Y-%m-%d} to {held.end:%Y-%m-%d}: busy "
+            "time outside those dates is not counted (name a calendar file with --calendar to "
+            "read it directly)"
+        )
     intervals = calendar_store.busy(session, user.id, interval, [s.calendar_id for s in chosen])
     from scheduler.intervals import merge
 
