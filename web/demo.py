@@ -425,7 +425,8 @@ def load_demo(runtime: Runtime, user_id: int, today: date | None = None) -> str:
     """Write the demo calendar, register it and add the demo contacts that are missing."""
     config = runtime.config
     zone = config.zone
-    today = today or datetime.now(zone).date()
+    real_today = datetime.now(zone).date()
+    today = today or real_today
     folder = config.instance_dir
     folder.mkdir(parents=True, exist_ok=True)
     ics_path = Path(folder) / "demo-calendar.ics"
@@ -460,7 +461,9 @@ def load_demo(runtime: Runtime, user_id: int, today: date | None = None) -> str:
                 added += 1
     from web.services.calendar_sync import sync_calendar
 
-    sync_calendar(runtime, calendar_id)  # the calendar file was just (re)written
+    # The calendar file was just (re)written; a demo pinned to another day is read around it.
+    pinned = datetime.combine(today, time(8), tzinfo=zone)
+    sync_calendar(runtime, calendar_id, now=None if today == real_today else pinned)
     total = len(_PEOPLE)
     return (
         f"demo calendar written to {ics_path}; contacts: {added} added, "

@@ -576,4 +576,4 @@ path = "{tmp_path / "work.ics"}"
     assert breakfast == [(monday + timedelta(days=1)).isoformat()]
     # Outside the dates the store keeps, it says so rather than offering unknown times.
     far = ok("slots", "--from", "2020-01-06", "--days", "1", "--tz", "Europe/Berlin", cwd=tmp_path)
-    assert "busy time outside those dates is not counted" in far.stderr
+    assert "busy time is kept only for the days around today" in far.stderr

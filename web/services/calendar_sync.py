@@ -482,18 +482,27 @@ def read_busy(
         warnings.extend(w for w in s.warnings.splitlines() if w)  # events skipped when read
     if not statuses and not names:
         warnings.append("No calendar connected: every window counts as free")
-    held = horizon(_now(), runtime.config.scheduling.horizon_days).needed
-    if chosen and not held.contains(interval):
-        # The store keeps a horizon around today; busy time outside it is not known here.
+    outside = [
+        s.name
+        for s in chosen
+        if s.last_synced_at is not None
+        and not _holds(calendar_store.load_state(session, s.calendar_id).covers, interval)
+    ]
+    if outside:
+        # The store keeps a horizon around the day of the sync; busy time outside is not known.
         warnings.append(
-            f"the calendars are kept from {held.start:%Y-%m-%d} to {held.end:%Y-%m-%d}: busy "
-            "time outside those dates is not counted (name a calendar file with --calendar to "
-            "read it directly)"
+            f"{', '.join(outside)}: busy time is kept only for the days around today, not all "
+            "of the days asked for, so some of them are not counted (name a calendar file "
+            "with --calendar to read it directly)"
         )
     intervals = calendar_store.busy(session, user.id, interval, [s.calendar_id for s in chosen])
     from scheduler.intervals import merge
 
     return StoredBusy(BusyReport(tuple(merge(intervals)), tuple(warnings)), tuple(stale))
+
+
+def _holds(covers: Interval | None, interval: Interval) -> bool:
+    return covers is not None and covers.start <= interval.start and interval.end <= covers.end
 
 
 def statuses(runtime: Runtime, user_id: int) -> list[calendar_store.CalendarStatus]:
