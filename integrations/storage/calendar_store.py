@@ -202,6 +202,19 @@ def busy(
     return [Interval(start, end) for start, end in session.connection().execute(query)]
 
 
+def _occurrence(r: Any) -> Occurrence:
+    return Occurrence(
+        r.start,
+        r.end,
+        r.busy,
+        uid=r.uid,
+        summary=r.summary,
+        location=r.location,
+        attendees=tuple(r.attendees or ()),
+        key=r.source_key,
+    )
+
+
 def upcoming(session: Session, user_id: int, interval: Interval) -> list[Occurrence]:
     """Every occurrence of the user's calendars overlapping `interval`, busy or not (trips and
     events the owner attends with contacts are read from these)."""
@@ -210,19 +223,7 @@ def upcoming(session: Session, user_id: int, interval: Interval) -> list[Occurre
         .where(OCC.c.user_id == user_id, OCC.c.start < interval.end, OCC.c.end > interval.start)
         .order_by(OCC.c.start)
     )
-    return [
-        Occurrence(
-            r.start,
-            r.end,
-            r.busy,
-            uid=r.uid,
-            summary=r.summary,
-            location=r.location,
-            attendees=tuple(r.attendees or ()),
-            key=r.source_key,
-        )
-        for r in session.connection().execute(query)
-    ]
+    return [_occurrence(r) for r in session.connection().execute(query)]
 
 
 def occurrences(
@@ -234,19 +235,7 @@ def occurrences(
         .where(OCC.c.calendar_id == calendar_id, OCC.c.end <= before, OCC.c.end > since)
         .order_by(OCC.c.start)
     )
-    return [
-        Occurrence(
-            r.start,
-            r.end,
-            r.busy,
-            uid=r.uid,
-            summary=r.summary,
-            location=r.location,
-            attendees=tuple(r.attendees or ()),
-            key=r.source_key,
-        )
-        for r in session.connection().execute(query)
-    ]
+    return [_occurrence(r) for r in session.connection().execute(query)]
 
 
 def statuses(session: Session, user_id: int, *, now: datetime) -> list[CalendarStatus]:
