@@ -263,3 +263,27 @@ def message_ids(session: Session, user_id: int) -> set[str]:
         )
     )
     return {m.strip() for m in rows}
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the outbox, for monitoring: pending and given-up rows, the oldest age."""
+
+    pending: int
+    failed: int
+    oldest_pending: datetime | None
+
+
+def backlog(session: Session) -> Backlog:
+    """The outbox as an operator watches it (every user's rows)."""
+    from sqlalchemy import func
+
+    pending, oldest = session.execute(
+        select(func.count(), func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.status == PENDING
+        )
+    ).one()
+    failed = session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == FAILED)
+    )
+    return Backlog(pending=int(pending or 0), failed=int(failed or 0), oldest_pending=oldest)
