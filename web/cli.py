@@ -178,6 +178,12 @@ def serve(state: State, host: str, port: int, drain_outbox: bool) -> None:
         _check_port_free(host, port)
         runtime = _served_at(runtime, host, port)
     app = create_app(runtime=runtime, drain_outbox=drain_outbox)
+    import logging
+
+    from web import logs
+
+    logs.configure(runtime.config.log)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our access line says it once
     if port:  # with --port 0 the server picks one and prints it itself
         click.echo(f"meetagain on http://{host}:{port}/")
     app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)

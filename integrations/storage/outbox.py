@@ -196,6 +196,19 @@ def mark_sent(sessions: sessionmaker[Session], job_id: int, *, now: datetime) ->
         )
 
 
+def release(sessions: sessionmaker[Session], job_ids: Sequence[int], *, now: datetime) -> None:
+    """Give claimed jobs back untried (a worker stopping): due again now, the attempt undone."""
+    if not job_ids:
+        return
+    with transaction(sessions) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(job_ids)), OutboxMessage.status == PENDING)
+            .values(attempts=OutboxMessage.attempts - 1, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def mark_failed(
     sessions: sessionmaker[Session],
     job_id: int,

@@ -37,8 +37,8 @@ def login() -> Response | str | tuple[str, int]:
 
 def too_many_sign_ins(limit: RequestLimit) -> Response:
     """The sign-in form again, saying why it is refused (web.limits' on_breach for sign-in)."""
-    which = "this account" if "/sign_in_per_account/" in limit.key else "your address"
-    errors = {"_form": f"Too many failed sign-ins into {which}: wait a few minutes."}
+    which = "into this account" if "/sign_in_per_account/" in limit.key else "from your address"
+    errors = {"_form": f"Too many failed sign-ins {which}: wait a few minutes."}
     page = render_template(
         "auth/login.html",
         errors=errors,

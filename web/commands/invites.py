@@ -203,10 +203,16 @@ def _times_from_plan(
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
 @pass_state
 def worker(state: State, once: bool, interval: float) -> None:
-    """Send queued mail and calendar writes (the outbox); several may run on PostgreSQL."""
+    """Send queued mail and calendar writes (the outbox); several may run on PostgreSQL.
+
+    SIGTERM (systemctl stop) or Ctrl-C lets the message in hand finish, then the worker exits.
+    """
+    import signal
     import threading
 
-    from web.services.outbox_worker import drain, run
+    from web import logs
+    from web.services.outbox_worker import drain, outbox_job
+    from web.services.worker import run_jobs
 
     runtime = state.runtime
     _require_current(runtime)
@@ -214,9 +220,14 @@ def worker(state: State, once: bool, interval: float) -> None:
         result = drain(runtime)
         click.echo(f"sent {result.sent}, retrying {result.retrying}, failed {result.failed}")
         return
+    logs.configure(runtime.config.log)
     stop = threading.Event()
-    click.echo("draining the outbox; Ctrl-C stops")
-    try:
-        run(runtime, stop=stop, interval=interval)
-    except KeyboardInterrupt:
+
+    def stopping(signum: int, _frame: object) -> None:
         stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
+    click.echo("worker started: draining the outbox; SIGTERM or Ctrl-C stops")
+    run_jobs([outbox_job(runtime, interval=interval)], stop)
+    click.echo("worker stopped")

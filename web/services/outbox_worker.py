@@ -1,8 +1,9 @@
 """Drains the outbox: sends emails and performs calendar writes, retrying with backoff.
 
-`drain` does one pass; `run` loops until stopped. `meetagain worker` runs `run` in its own
-process (several may run at once on PostgreSQL); `make run` starts `OutboxThread` inside the
-web server. Expired invites are closed on each pass as well.
+`drain` does one pass; `outbox_job` makes it a job of the worker's runner (web.services.worker),
+which `run` loops until stopped. `meetagain worker` runs the jobs in its own process (several may
+run at once on PostgreSQL, each message claimed by one); `make run` starts `OutboxThread` inside
+the web server. Expired invites are closed on each pass as well.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from integrations.mail import mailer_from_config
 from integrations.storage import outbox
 from scheduler.ports import Mailer
 from web.composition import Runtime
+from web.services.worker import Job, run_jobs
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,10 @@ def drain(
     now: datetime | None = None,
     limit: int = 50,
     clock: Callable[[], datetime] = _now,
+    stop: threading.Event | None = None,
 ) -> DrainResult:
-    """Claim what is due and do it; one pass. Returns what happened."""
+    """Claim what is due and do it; one pass, ended early (after the job in hand) by `stop`.
+    Returns what happened."""
     from web.services.invites import expire_invites
 
     mailer = mailer or mailer_from_config(runtime.config)
@@ -89,7 +93,12 @@ def drain(
     moment = now or clock()
     expire_invites(runtime, now=moment)
     jobs = outbox.claim(runtime.sessions, now=moment, limit=limit)
-    for job in jobs:
+    for index, job in enumerate(jobs):
+        if stop is not None and stop.is_set():
+            # Stopping: what was claimed but not started goes back to the queue at once,
+            # instead of waiting for its lease to run out.
+            outbox.release(runtime.sessions, [j.id for j in jobs[index:]], now=now or clock())
+            break
         try:
             perform(runtime, job, mailer, now=now or clock())
         except Exception as exc:  # every failure is recorded on the row, with its reason
@@ -109,6 +118,16 @@ def drain(
     return result
 
 
+def outbox_job(runtime: Runtime, mailer: Mailer | None = None, interval: float = 2.0) -> Job:
+    """The outbox as a job of the worker's runner."""
+    chosen = mailer or mailer_from_config(runtime.config)
+
+    def one_pass(stop: threading.Event) -> int:
+        return drain(runtime, chosen, stop=stop).handled
+
+    return Job("outbox", one_pass, interval)
+
+
 def run(
     runtime: Runtime,
     mailer: Mailer | None = None,
@@ -116,16 +135,8 @@ def run(
     stop: threading.Event,
     interval: float = 2.0,
 ) -> None:
-    """Drain until `stop` is set, sleeping `interval` seconds when there is nothing to do."""
-    mailer = mailer or mailer_from_config(runtime.config)
-    while not stop.is_set():
-        try:
-            result = drain(runtime, mailer)
-        except Exception:  # the database may be briefly unavailable; keep the loop alive
-            log.exception("outbox pass failed")
-            result = DrainResult()
-        if result.handled == 0:
-            stop.wait(interval)
+    """Drain until `stop` is set, waiting `interval` seconds when there is nothing to do."""
+    run_jobs([outbox_job(runtime, mailer, interval)], stop)
 
 
 class OutboxThread:
