@@ -69,6 +69,7 @@ class RequestObserver:
                 ms,
                 addr,
                 extra={
+                    "request_id": environ.get(REQUEST_ID_KEY, ""),
                     "method": method,
                     "path": shown,
                     "status": status,
