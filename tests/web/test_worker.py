@@ -10,35 +10,15 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy import select
 
-from integrations.storage import outbox
 from integrations.storage.db import transaction
 from integrations.storage.models import OutboxMessage
-from tests.helpers.invite_fixtures import make_owner
+from tests.helpers.invite_fixtures import make_owner, queue_emails
 from web.composition import Runtime
 from web.services.outbox_worker import drain
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def queue_emails(runtime: Runtime, user: int, count: int, *, now: datetime) -> list[str]:
-    """`count` finished emails in the outbox; their Message-IDs."""
-    ids = []
-    with transaction(runtime.sessions) as session:
-        for n in range(count):
-            message = EmailMessage()
-            message["From"] = "meetagain@example.org"
-            message["To"] = f"guest{n}@example.org"
-            message["Subject"] = f"Coffee {n}"
-            message["Message-ID"] = f"<queued-{n}@meetagain.test>"
-            message.set_content(f"message {n}")
-            outbox.enqueue_email(session, user_id=user, message=message, now=now)
-            ids.append(message["Message-ID"])
-    return ids
 
 
 class StoppingMailer:
