@@ -114,6 +114,38 @@ class DatabaseConfig:
 class WebConfig:
     base_url: str = "http://127.0.0.1:5000"
     instance_path: str = "instance"
+    # Where rate limits are counted: "memory://" (each process on its own) or a shared store
+    # such as "redis://127.0.0.1:6379/0" (every process and node together).
+    rate_limit_storage: str = "memory://"
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers count
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Rate limits in Flask-Limiter's notation ("10 per 5 minutes")."""
+
+    sign_in_per_account: str = "10 per 5 minutes"  # failed sign-ins into one account
+    sign_in_per_address: str = "50 per 5 minutes"  # failed sign-ins from one client address
+    invite_pages: str = "60 per minute"  # public invite requests from one client address
+    imports: str = "30 per hour"  # contact imports by one user
+    read_now: str = "60 per hour"  # "read now" of calendars by one user
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = False
+    path: str = "/metrics"
+    token_env: str = "MEETAGAIN_METRICS_TOKEN"
+
+    @property
+    def token(self) -> str:
+        return os.environ.get(self.token_env, "")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    format: str = "text"  # "text" | "json"
+    level: str = "info"
 
 
 @dataclass(frozen=True)
@@ -139,6 +171,9 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    log: LogConfig = field(default_factory=LogConfig)
     source: str = "<defaults>"
     base_dir: str = "."
 
@@ -287,6 +322,9 @@ _SECTIONS = {
     "web",
     "security",
     "sync",
+    "limits",
+    "metrics",
+    "log",
 }
 
 
@@ -319,6 +357,9 @@ def _build(data: dict[str, Any], source: str, base_dir: str) -> Config:
         web=_web(_Reader(source, "web", data.get("web", {}))),
         security=_security(_Reader(source, "security", data.get("security", {}))),
         sync=_sync(_Reader(source, "sync", data.get("sync", {}))),
+        limits=_limits(_Reader(source, "limits", data.get("limits", {}))),
+        metrics=_metrics(_Reader(source, "metrics", data.get("metrics", {}))),
+        log=_log(_Reader(source, "log", data.get("log", {}))),
         source=source,
         base_dir=base_dir,
     )
@@ -564,9 +605,17 @@ def _database(r: _Reader) -> DatabaseConfig:
 
 def _web(r: _Reader) -> WebConfig:
     d = WebConfig()
+    storage = r.get("rate_limit_storage", str, d.rate_limit_storage)
+    if storage.partition("://")[0] not in _LIMIT_STORAGES or "://" not in storage:
+        raise r.key_error(
+            "rate_limit_storage",
+            f'"{storage}" must be "memory://" or a redis://, rediss:// or redis+unix:// URL',
+        )
     web = WebConfig(
         base_url=_url(r, "base_url", d.base_url).rstrip("/"),
         instance_path=r.get("instance_path", str, d.instance_path),
+        rate_limit_storage=storage,
+        trusted_proxies=r.positive_int("trusted_proxies", d.trusted_proxies),
     )
     r.finish()
     return web
@@ -600,6 +649,58 @@ def _sync(r: _Reader) -> SyncConfig:
     )
     r.finish()
     return sync
+
+
+_LIMIT_STORAGES = ("memory", "redis", "rediss", "redis+unix")
+
+
+def _limits(r: _Reader) -> LimitsConfig:
+    d = LimitsConfig()
+    values = {}
+    for key in LimitsConfig.__dataclass_fields__:
+        value: str = r.get(key, str, getattr(d, key))
+        values[key] = _limit(r, key, value)
+    r.finish()
+    return LimitsConfig(**values)
+
+
+def _limit(r: _Reader, key: str, value: str) -> str:
+    from limits import parse_many
+
+    try:
+        parsed = parse_many(value)
+    except ValueError:
+        parsed = []
+    if len(parsed) != 1:
+        raise r.key_error(key, f'"{value}" is not a rate limit such as "10 per 5 minutes"')
+    return value
+
+
+def _metrics(r: _Reader) -> MetricsConfig:
+    d = MetricsConfig()
+    path = r.get("path", str, d.path)
+    if not re.fullmatch(r"/[A-Za-z0-9/_.-]*", path) or path in ("/healthz", "/readyz"):
+        raise r.key_error("path", f'"{path}" must be a path such as "/metrics"')
+    metrics = MetricsConfig(
+        enabled=r.get("enabled", bool, d.enabled),
+        path=path,
+        token_env=r.get("token_env", str, d.token_env),
+    )
+    r.finish()
+    return metrics
+
+
+def _log(r: _Reader) -> LogConfig:
+    d = LogConfig()
+    fmt = r.get("format", str, d.format)
+    if fmt not in ("text", "json"):
+        raise r.key_error("format", f'"{fmt}" must be "text" or "json"')
+    level = r.get("level", str, d.level).lower()
+    if level not in ("debug", "info", "warning", "error"):
+        raise r.key_error("level", f'"{level}" must be debug, info, warning or error')
+    log = LogConfig(format=fmt, level=level)
+    r.finish()
+    return log
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

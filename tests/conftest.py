@@ -19,6 +19,9 @@ DATA = Path(__file__).parent / "data"
 POSTGRES_URL = os.environ.get(
     "MEETAGAIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("MEETAGAIN_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+# The Redis database the tests use (and empty): one of their own, away from the default 0.
+REDIS_TEST_DB = 13
 
 
 def _is_loopback(address: Any) -> bool:
@@ -89,6 +92,45 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     yield f"{base}/{name}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _redis_available() -> str | None:
+    """None when Redis answers, else the reason it does not."""
+    try:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return None
+    except Exception as exc:  # any failure means "not reachable here"
+        return f"{exc.__class__.__name__}: {exc}".splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """The URL of a reachable Redis (no database); skips (or fails with REQUIRE_REDIS=1)."""
+    reason = _redis_available()
+    if reason is not None:
+        if os.environ.get("REQUIRE_REDIS") == "1":
+            pytest.fail(f"REQUIRE_REDIS=1 but Redis is unreachable: {reason}")
+        pytest.skip(f"Redis unreachable: {reason}")
+    return REDIS_URL.rstrip("/")
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> Iterator[str]:
+    """The tests' own Redis database, emptied before and after the test."""
+    import redis
+
+    url = f"{redis_server}/{REDIS_TEST_DB}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -6,7 +6,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, g, make_response, render_template, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -14,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from integrations.config import Config, load_config
 from web.composition import Runtime
 from web.instance import read_secret
+from web.limits import retry_after
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +51,33 @@ def create_app(
 
     quiet_token_loggers()
 
-    from web import auth
+    from web import auth, health, limits, metrics, observe
     from web.blueprints import auth as auth_bp
     from web.blueprints import calendars, contacts, dashboard, places, settings, setup
 
+    app.before_request(observe.remember_endpoint)
     app.before_request(auth.load_user)
     for module in (setup, auth_bp, dashboard, contacts, calendars, settings, places):
         app.register_blueprint(module.bp)
     _register_invites(app)
+    health.init_app(app, runtime)
+    limits.init_app(
+        app,
+        runtime.config,
+        invite_limit=adapters.get("invite_rate_limit", runtime.config.limits.invite_pages),
+        on_breach={"auth.login": auth_bp.too_many_sign_ins},
+    )
+    collected = metrics.init_app(app, runtime)
+    # Outermost first: the real client address (behind trusted proxies), then the request id,
+    # access line and metrics around everything, the invite fast path included.
+    app.wsgi_app = observe.RequestObserver(app.wsgi_app, collected)  # type: ignore[method-assign]
+    if runtime.config.web.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = runtime.config.web.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
     drain, sync = bool(adapters.get("drain_outbox")), bool(adapters.get("sync_calendars"))
     if drain or sync:  # `meetagain serve`: send mail and sync calendars from this process
         from web.services.outbox_worker import OutboxThread
@@ -67,10 +88,6 @@ def create_app(
     _register_context(app)
     _register_errors(app)
     _register_headers(app)
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.get("/favicon.ico")
     def favicon() -> Any:
@@ -162,6 +179,15 @@ def _register_errors(app: Flask) -> None:
             ),
             400,
         )
+
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(exc: RateLimitExceeded) -> Any:
+        title, message = messages[429]
+        response = exc.response or make_response(
+            render_template("error.html", title=title, message=message, code=429), 429
+        )
+        response.headers["Retry-After"] = str(retry_after(exc.limit.limit))
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

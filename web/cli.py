@@ -234,6 +234,12 @@ def serve(state: State, host: str, port: int, drain_outbox: bool, sync_calendars
     app["wsgi"] = create_app(
         runtime=runtime, drain_outbox=drain_outbox, sync_calendars=sync_calendars
     )
+    import logging
+
+    from web import logs
+
+    logs.configure(runtime.config.log)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our access line says it once
     instance = runtime.config.instance_dir
     # `meetagain invites create` and the other CLI commands read this to build their links.
     record_serving(instance, runtime.config.web.base_url)

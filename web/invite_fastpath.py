@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from web.blueprints import invites as views
+from web.metrics import count_accept
+from web.observe import ENDPOINT_KEY
 from web.services import invites as svc
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ class InviteFastPath:
                     answer = self._accept(match[1], environ)
                 if answer is not None:
                     status, headers, body = answer
+                    environ[ENDPOINT_KEY] = "invites.page" if method == "GET" else "invites.answer"
                     start_response(status, headers)
                     return [body]
         return self.wsgi_app(environ, start_response)
@@ -134,6 +137,7 @@ class InviteFastPath:
         except Exception as exc:  # refused (or failed): the view answers from it
             environ[views.ACCEPT_OUTCOME_KEY] = exc
             return None
+        count_accept(self.app, "booked")
         headers = [
             ("Content-Type", "text/plain; charset=utf-8"),
             ("Content-Length", "0"),

@@ -200,6 +200,19 @@ def mark_sent(sessions: sessionmaker[Session], job_id: int, *, now: datetime) ->
         )
 
 
+def release(sessions: sessionmaker[Session], job_ids: Sequence[int], *, now: datetime) -> None:
+    """Give claimed jobs back untried (a worker stopping): due again now, the attempt undone."""
+    if not job_ids:
+        return
+    with transaction(sessions) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(job_ids)), OutboxMessage.status == PENDING)
+            .values(attempts=OutboxMessage.attempts - 1, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def mark_failed(
     sessions: sessionmaker[Session],
     job_id: int,
@@ -267,3 +280,27 @@ def message_ids(session: Session, user_id: int) -> set[str]:
         )
     )
     return {m.strip() for m in rows}
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the outbox, for monitoring: pending and given-up rows, the oldest age."""
+
+    pending: int
+    failed: int
+    oldest_pending: datetime | None
+
+
+def backlog(session: Session) -> Backlog:
+    """The outbox as an operator watches it (every user's rows)."""
+    from sqlalchemy import func
+
+    pending, oldest = session.execute(
+        select(func.count(), func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.status == PENDING
+        )
+    ).one()
+    failed = session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == FAILED)
+    )
+    return Backlog(pending=int(pending or 0), failed=int(failed or 0), oldest_pending=oldest)

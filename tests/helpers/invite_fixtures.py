@@ -15,7 +15,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from werkzeug.serving import make_server
 
-from integrations.storage import models
+from integrations.storage import models, outbox
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from scheduler.model import Contact, ProposedTime
@@ -210,6 +210,22 @@ def make_contact(
             )
         )
         return row.id
+
+
+def queue_emails(runtime: Runtime, user: int, count: int, *, now: datetime) -> list[str]:
+    """`count` finished emails in the outbox; their Message-IDs."""
+    ids = []
+    with transaction(runtime.sessions) as session:
+        for n in range(count):
+            message = EmailMessage()
+            message["From"] = "meetagain@example.org"
+            message["To"] = f"guest{n}@example.org"
+            message["Subject"] = f"Coffee {n}"
+            message["Message-ID"] = f"<queued-{n}@meetagain.test>"
+            message.set_content(f"message {n}")
+            outbox.enqueue_email(session, user_id=user, message=message, now=now)
+            ids.append(message["Message-ID"])
+    return ids
 
 
 def times_at(*starts: datetime, minutes: int = 45, window: str = "lunch") -> list[ProposedTime]:

@@ -87,7 +87,8 @@ def test_another_users_contact_calendar_and_plan_urls_are_404(
 
 # Anyone may open these: sign-in, first-run setup, the Google help page, the health check,
 # static files, and the public invite pages under /i/ (the secret link is the credential).
-PUBLIC_ENDPOINTS = {"static", "healthz", "auth.login", "auth.logout", "setup.account"}
+PUBLIC_ENDPOINTS = {"static", "health.healthz", "health.readyz", "auth.login", "auth.logout"}
+PUBLIC_ENDPOINTS |= {"setup.account"}
 PUBLIC_ENDPOINTS |= {"settings.help_google", "favicon"}
 # Google's push notifications: no session and no CSRF token; the channel's secret token, which
 # only Google and meetagain know, is the credential (test_calendar_sync checks it).

@@ -231,7 +231,7 @@ def test_an_unexpected_error_shows_a_friendly_500_without_a_traceback(
 
 
 def test_health_check_needs_no_sign_in(site: Web) -> None:
-    assert site.get("/healthz").json == {"status": "ok"}
+    assert site.get("/healthz").json == {"status": "ok", "checks": {"database": "ok"}}
 
 
 def test_the_admin_can_add_another_person_who_then_signs_in(
@@ -291,7 +291,8 @@ def test_repeated_wrong_passwords_are_slowed_down(site: Web, owner: int) -> None
         assert wrong.status_code == 401
     blocked = site.post("/login", {"email": "owner@example.com", "password": PASSWORD})
     assert blocked.status_code == 429
-    assert "Too many failed sign-ins" in text(blocked)
+    assert "Too many failed sign-ins into this account" in text(blocked)
+    assert blocked.headers["Retry-After"] == "300"
 
 
 def test_owner_pages_cannot_be_framed_sniffed_or_leak_their_address(site: Web, owner: int) -> None:

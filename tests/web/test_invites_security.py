@@ -207,7 +207,7 @@ def test_owner_forms_still_need_the_csrf_token(
 def test_invite_pages_are_rate_limited_per_client_address(
     sqlite_runtime: Runtime, owner: int
 ) -> None:
-    app = create_app(runtime=sqlite_runtime, invite_rate_limit=(3, 0.001))
+    app = create_app(runtime=sqlite_runtime, invite_rate_limit="3 per minute")
     client = app.test_client()
     created = _created(sqlite_runtime, owner)
     path = _path(created.url)

@@ -17,16 +17,15 @@ strict CSP (scripts only from our own static files) and Cache-Control: no-store.
 The two busiest requests, a page already rendered and an accept, are answered by
 web.invite_fastpath beneath Flask, with the same bytes; everything else comes here.
 
-Rate limiting is a token bucket per client address kept in this process's memory: each
-gunicorn worker counts on its own, so the effective limit is the per-process one times the
-number of workers. Behind a reverse proxy, configure ProxyFix so the client address is real.
+The public pages share one rate limit per client address (`[limits] invite_pages`, counted by
+Flask-Limiter's store: see web.limits), asked once per request by whichever answers it, the fast
+path or these views.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -50,6 +49,8 @@ from werkzeug.wrappers import Response
 from scheduler.invites import OfferedTime, format_span, utc_iso
 from scheduler.text import in_supported_range
 from web.auth import current_user, login_required, runtime, safe_next
+from web.limits import invite_limit
+from web.metrics import count_accept
 from web.services import invites as svc
 from web.sessions import SESSIONLESS_KEY
 
@@ -59,14 +60,12 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-RATE_LIMIT_KEY = "MEETAGAIN_INVITE_RATE_LIMIT"
 RATE_VERDICT_KEY = "meetagain.rate_allowed"  # in the WSGI environ
 # In the WSGI environ, from the fast path (web.invite_fastpath), so that the views do not do
 # again what it did: what accept_invite raised when it tried this accept, and the invite it
 # loaded for a page it could not answer (or the InviteNotFound it got).
 ACCEPT_OUTCOME_KEY = "meetagain.accept_outcome"
 LOADED_INVITE_KEY = "meetagain.loaded_invite"
-DEFAULT_RATE = (60.0, 1.0)  # burst of 60 requests, then one a second per client address
 PUBLIC_ENDPOINTS = frozenset(
     {
         "invites.page",
@@ -86,30 +85,6 @@ def _now() -> datetime:
 # --- rate limiting -------------------------------------------------------------------------
 
 
-class TokenBucket:
-    """Per-key token buckets in memory (so per process); thread-safe."""
-
-    def __init__(self, capacity: float, per_second: float, max_keys: int = 10_000) -> None:
-        self.capacity = capacity
-        self.per_second = per_second
-        self.max_keys = max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str, now: float | None = None) -> bool:
-        moment = time.monotonic() if now is None else now
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.capacity, moment))
-            tokens = min(self.capacity, tokens + (moment - last) * self.per_second)
-            allowed = tokens >= 1
-            if allowed:
-                tokens -= 1
-            if len(self._buckets) >= self.max_keys and key not in self._buckets:
-                self._buckets.clear()  # crude bound on memory; forgetting only helps clients
-            self._buckets[key] = (tokens, moment)
-            return allowed
-
-
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     app: App = state.app
@@ -117,9 +92,6 @@ def _setup(state: BlueprintSetupState) -> None:
     if csrf is not None:
         for view in (page, answer, booking_action):
             csrf.exempt(view)
-    adapters = app.extensions.get("meetagain.adapters", {})
-    rate = adapters.get("invite_rate_limit", app.config.get(RATE_LIMIT_KEY, DEFAULT_RATE))
-    app.extensions["meetagain.invite_bucket"] = TokenBucket(*rate) if rate else None
     app.extensions["meetagain.invite_pages"] = PageCache()
     app.extensions[SESSIONLESS_KEY] = app.extensions.get(SESSIONLESS_KEY, frozenset()) | {
         *PUBLIC_ENDPOINTS
@@ -131,8 +103,8 @@ def rate_allowed(app: Any, environ: dict[str, Any]) -> bool:
     once per request: the verdict is kept in the environ for whoever asks next."""
     verdict = environ.get(RATE_VERDICT_KEY)
     if verdict is None:
-        bucket: TokenBucket | None = app.extensions.get("meetagain.invite_bucket")
-        verdict = bucket is None or bucket.allow(environ.get("REMOTE_ADDR") or "?")
+        limit = invite_limit(app)
+        verdict = limit is None or limit.hit(environ.get("REMOTE_ADDR") or "?")
         environ[RATE_VERDICT_KEY] = verdict
     return bool(verdict)
 
@@ -142,6 +114,7 @@ def _limit() -> Response | None:
     if request.endpoint not in PUBLIC_ENDPOINTS:
         return None
     if not rate_allowed(current_app, request.environ):
+        limit = invite_limit(current_app)
         resp = make_response(
             render_template(
                 "invites/message.html",
@@ -150,7 +123,7 @@ def _limit() -> Response | None:
             ),
             429,
         )
-        resp.headers["Retry-After"] = "60"
+        resp.headers["Retry-After"] = str(limit.retry_after if limit is not None else 60)
         return resp
     return None
 
@@ -444,11 +417,13 @@ def answer(token: str) -> Response:
         if action == "accept":
             start = parse_start(form.get("start", ""))
             if start is None:
+                count_accept(current_app, "invalid")
                 return _bad_start()
             tried: BaseException | None = request.environ.pop(ACCEPT_OUTCOME_KEY, None)
             if tried is not None:
                 raise tried  # the fast path's attempt failed; answer from how it failed
             svc.accept_invite(rt, token, start, now=now, invitee_timezone=tz)
+            count_accept(current_app, "booked")
             return _see_other(url_for("invites.booking", token=token))
         if action == "decline":
             svc.decline_invite(rt, token, note=note, now=now, invitee_timezone=tz)
@@ -466,10 +441,13 @@ def answer(token: str) -> Response:
             target = url_for("invites.page", token=token, tz=tz or None, place="sent")
             return redirect(f"{target}#place", code=303)
     except svc.InviteNotFound:
+        _count_accept_refusal(action, "not_found")
         return _not_found()
     except svc.InviteGone:
+        _count_accept_refusal(action, "gone")
         return _gone(_safe_view(token))
     except svc.TimeUnavailable as exc:
+        _count_accept_refusal(action, "conflict")
         view = _safe_view(token)
         if view is None:
             return _not_found()
@@ -480,6 +458,11 @@ def answer(token: str) -> Response:
             return resp
         return _render_page(view, status=409, conflict=exc.reason, remaining=exc.remaining)
     abort(400)
+
+
+def _count_accept_refusal(action: str, outcome: str) -> None:
+    if action == "accept":
+        count_accept(current_app, outcome)
 
 
 def _see_other(location: str) -> Response:

@@ -180,10 +180,11 @@ def _times_from_plan(
 @pass_state
 def worker(state: State, once: bool, interval: float, sync_calendars: bool) -> None:
     """Send queued mail and calendar writes (the outbox) and sync calendars; several may run on
-    PostgreSQL. SIGTERM finishes the job in hand, then stops."""
+    PostgreSQL. SIGTERM (systemctl stop) or Ctrl-C lets the job in hand finish, then it exits."""
     import signal
     import threading
 
+    from web import logs
     from web.services import calendar_sync
     from web.services.outbox_worker import drain, run
 
@@ -200,10 +201,15 @@ def worker(state: State, once: bool, interval: float, sync_calendars: bool) -> N
             for error in stats.errors:
                 click.echo(f"warning: {error}", err=True)
         return
+    logs.configure(runtime.config.log)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    click.echo("draining the outbox and syncing calendars; Ctrl-C or SIGTERM stops")
-    try:
-        run(runtime, stop=stop, interval=interval, sync_calendars=sync_calendars)
-    except KeyboardInterrupt:
+
+    def stopping(signum: int, _frame: object) -> None:
         stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
+    what = "draining the outbox and syncing calendars" if sync_calendars else "draining the outbox"
+    click.echo(f"worker started: {what}; SIGTERM or Ctrl-C stops")
+    run(runtime, stop=stop, interval=interval, sync_calendars=sync_calendars)
+    click.echo("worker stopped")

@@ -1,9 +1,10 @@
 """Drains the outbox: sends emails and performs calendar writes, retrying with backoff.
 
-`drain` does one pass; `run` loops until stopped, and also syncs the calendars that are due
-(web.services.calendar_sync). `meetagain worker` runs `run` in its own process (several may run
-at once on PostgreSQL); `meetagain serve` starts `OutboxThread` inside the web server. Expired
-invites are closed on each pass as well.
+`drain` does one pass; `outbox_job` makes it a job of the worker's runner (web.services.worker)
+and `sync_job` does the same for the calendars that are due (web.services.calendar_sync); `run`
+loops over both until stopped. `meetagain worker` runs them in its own process (several may run
+at once on PostgreSQL, each message and calendar claimed by one); `meetagain serve` starts
+`OutboxThread` inside the web server. Expired invites are closed on each pass as well.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from integrations.mail import mailer_from_config
 from integrations.storage import outbox
 from scheduler.ports import Mailer
 from web.composition import Runtime
+from web.services.worker import Job, run_jobs
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,10 @@ def drain(
     now: datetime | None = None,
     limit: int = 50,
     clock: Callable[[], datetime] = _now,
+    stop: threading.Event | None = None,
 ) -> DrainResult:
-    """Claim what is due and do it; one pass. Returns what happened."""
+    """Claim what is due and do it; one pass, ended early (after the job in hand) by `stop`.
+    Returns what happened."""
     from web.services.invites import expire_invites
 
     mailer = mailer or mailer_from_config(runtime.config)
@@ -89,7 +93,12 @@ def drain(
     moment = now or clock()
     expire_invites(runtime, now=moment)
     jobs = outbox.claim(runtime.sessions, now=moment, limit=limit)
-    for job in jobs:
+    for index, job in enumerate(jobs):
+        if stop is not None and stop.is_set():
+            # Stopping: what was claimed but not started goes back to the queue at once,
+            # instead of waiting for its lease to run out.
+            outbox.release(runtime.sessions, [j.id for j in jobs[index:]], now=now or clock())
+            break
         try:
             perform(runtime, job, mailer, now=now or clock())
         except Exception as exc:  # every failure is recorded on the row, with its reason
@@ -109,6 +118,16 @@ def drain(
     return result
 
 
+def outbox_job(runtime: Runtime, mailer: Mailer | None = None, interval: float = 2.0) -> Job:
+    """The outbox as a job of the worker's runner."""
+    chosen = mailer or mailer_from_config(runtime.config)
+
+    def one_pass(stop: threading.Event) -> int:
+        return drain(runtime, chosen, stop=stop).handled
+
+    return Job("outbox", one_pass, interval)
+
+
 def run(
     runtime: Runtime,
     mailer: Mailer | None = None,
@@ -118,32 +137,33 @@ def run(
     drain_outbox: bool = True,
     sync_calendars: bool = True,
 ) -> None:
-    """Until `stop` is set: drain the outbox and sync the calendars that are due, sleeping
-    `interval` seconds when there is nothing to do. A job in hand is finished before stopping."""
+    """Until `stop` is set: drain the outbox and sync the calendars that are due, each job
+    waiting `interval` seconds after a pass that found nothing. A job in hand is finished
+    before stopping."""
+    jobs: list[Job] = []
+    if drain_outbox:
+        jobs.append(outbox_job(runtime, mailer, interval))
+    if sync_calendars:
+        jobs.append(sync_job(runtime, interval))
+    if jobs:
+        run_jobs(jobs, stop)
+
+
+def sync_job(runtime: Runtime, interval: float = 2.0) -> Job:
+    """The calendar sync as a job of the worker's runner: one due calendar per pass."""
     from web.services import calendar_sync
 
-    mailer = mailer or mailer_from_config(runtime.config) if drain_outbox else mailer
-    if sync_calendars:
-        try:
-            calendar_sync.refresh_config_calendars(runtime)
-            calendar_sync.ensure_states(runtime)
-        except Exception:  # the loop still drains and syncs what is stored
-            log.exception("reading [[calendars]] from the config failed")
-    while not stop.is_set():
-        handled = 0
-        if drain_outbox and mailer is not None:
-            try:
-                handled += drain(runtime, mailer).handled
-            except Exception:  # the database may be briefly unavailable; keep the loop alive
-                log.exception("outbox pass failed")
-        if sync_calendars and not stop.is_set():
-            try:
-                stats = calendar_sync.run_due(runtime, limit=1)
-                handled += stats.synced + stats.failed
-            except Exception:
-                log.exception("calendar sync pass failed")
-        if handled == 0:
-            stop.wait(interval)
+    try:
+        calendar_sync.refresh_config_calendars(runtime)
+        calendar_sync.ensure_states(runtime)
+    except Exception:  # the job still syncs what is stored
+        log.exception("reading [[calendars]] from the config failed")
+
+    def one_pass(stop: threading.Event) -> int:
+        stats = calendar_sync.run_due(runtime, limit=1)
+        return stats.synced + stats.failed
+
+    return Job("calendar sync", one_pass, interval)
 
 
 class OutboxThread:
