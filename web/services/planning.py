@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integrations import geo
 from integrations.config import Config, with_user_settings
 from integrations.storage import models
 from integrations.storage.contacts import load_contacts
@@ -24,7 +25,7 @@ from scheduler.pairing import pair
 from scheduler.places import Trip, city_key
 from scheduler.rules import DueReport, InviteHistory, evaluate
 from scheduler.trips import Occurrence as TripOccurrence
-from scheduler.trips import TripNote, plan_slots, trip_priority
+from scheduler.trips import TripNote, plan_slots, trip_markers, trip_priority
 from web.composition import Runtime
 from web.errors import UserError
 from web.services.places import Where, google_connected, resolved_city, where_for
@@ -148,13 +149,17 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
 
 
 def read_busy(
-    runtime: Runtime, session: Session, user: models.User, interval: Interval
+    runtime: Runtime,
+    session: Session,
+    user: models.User,
+    interval: Interval,
+    exclude: Sequence[Interval] = (),
 ) -> tuple[BusyReport, tuple[str, ...]]:
     """Busy time of the user's calendars that count as busy, from the calendar store, and the
-    names of calendars whose data is stale."""
+    names of calendars whose data is stale (`exclude`: all-day trip markers, not busy)."""
     from web.services.calendar_sync import read_busy as stored_busy
 
-    found = stored_busy(runtime, session, user, interval)
+    found = stored_busy(runtime, session, user, interval, exclude=exclude)
     return found.report, found.stale
 
 
@@ -272,15 +277,17 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         contacts = load_contacts(session, user_id)
         start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
         interval = Interval(start, start + timedelta(days=policy.horizon_days + 1))
-        busy, stale = read_busy(runtime, session, user, interval)
+        occurrences = stored_occurrences(session, user_id, today, config)
         where = where_for(
             session,
             config,
             user_id,
             today=today,
             google_connected=google_connected(session, user_id),
-            occurrences=stored_occurrences(session, user_id, today, config),
+            occurrences=occurrences,
         )
+        markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
+        busy, stale = read_busy(runtime, session, user, interval, markers)
     report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
     # Cities only matter against where the owner is: without a home city or a trip nobody's
     # city is compared (and the city index is never loaded).
