@@ -21,11 +21,18 @@ from integrations.storage import models
 from integrations.storage.contacts import load_contacts
 from integrations.storage.db import transaction
 from scheduler.model import BusyReport, Contact, Interval, Proposal, ProposedTime, Slot
-from scheduler.pairing import pair
+from scheduler.pairing import candidate_times, locate, pair
 from scheduler.places import Trip, city_key
 from scheduler.rules import DueReport, InviteHistory, evaluate
 from scheduler.trips import Occurrence as TripOccurrence
-from scheduler.trips import TripNote, plan_slots, trip_markers, trip_priority
+from scheduler.trips import (
+    TripNote,
+    event_suggestions,
+    events_from_occurrences,
+    plan_slots,
+    trip_markers,
+    trip_priority,
+)
 from web.composition import Runtime
 from web.errors import UserError
 from web.services.places import Where, google_connected, resolved_city, where_for
@@ -43,6 +50,19 @@ class PlanResult:
     stale: list[str] = field(default_factory=list)  # calendars not synced for 2 intervals
     trips: list[Trip] = field(default_factory=list)
     trip_notes: list[TripNote] = field(default_factory=list)
+    events: list[EventOffer] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EventOffer:
+    """'Ana will be at TechConf on Thursday: breakfast before it?' with times around it."""
+
+    contact: Contact
+    event: str
+    city: str
+    sentence: str
+    times: tuple[ProposedTime, ...]
+    trip: str = ""
 
 
 @dataclass(frozen=True)
@@ -334,9 +354,80 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         video_link=where.video_link,
         video_place=where.video_place,
     )
-    return PlanResult(
-        proposals, report, list(busy.warnings), slots, all_busy, list(stale), trips, notes
+    events = _event_offers(
+        occurrences, contacts, report, where, keys, config, now=now, zone=zone, trips=trips
     )
+    return PlanResult(
+        proposals, report, list(busy.warnings), slots, all_busy, list(stale), trips, notes, events
+    )
+
+
+def _event_offers(
+    occurrences: Sequence[TripOccurrence],
+    contacts: Sequence[Contact],
+    report: DueReport,
+    where: Where,
+    keys: dict[int, str],
+    config: Config,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    trips: Sequence[Trip],
+) -> list[EventOffer]:
+    """Upcoming events that list a contact as attendee, with times around each, placed like the
+    plan's (contacts who must not be invited are left out)."""
+    if not occurrences:
+        return []
+    skip = {e.contact.id for e in report.excluded if e.contact.id is not None}
+    invitable = [c for c in contacts if not c.do_not_invite and c.id not in skip and c.emails]
+    events = events_from_occurrences(occurrences, invitable, geo.resolve, where.home)
+    if not events:
+        return []
+    policy = config.scheduling
+    offers: list[EventOffer] = []
+    for s in event_suggestions(
+        events, invitable, config.windows, now=now, owner_zone=zone, policy=policy
+    ):
+        # The latest start before the event and the earliest after it: closest to it.
+        chosen: list[ProposedTime] = []
+        for slot in s.slots:
+            found = candidate_times([slot], policy.duration)
+            if found:
+                chosen.append(found[-1] if found[-1].end <= s.event.start else found[0])
+        city = geo.resolve(s.event.city) if s.event.city else None
+        times, trip = locate(
+            chosen[: policy.times_per_invite],
+            s.contact,
+            zone=zone,
+            home=where.home,
+            trips=trips,
+            city_of=keys,
+            places=where.places,
+            default_places=where.defaults,
+            video_link=where.video_link,
+            video_place=where.video_place,
+            city=city,
+        )
+        offers.append(
+            EventOffer(s.contact, s.event.summary, s.event.city, s.sentence, tuple(times), trip)
+        )
+    return offers
+
+
+def events_json(offers: Sequence[EventOffer]) -> list[dict[str, Any]]:
+    """The `events` list of `plan --format json`: events you both attend, times around them."""
+    return [
+        {
+            "name": o.contact.name,
+            "email": o.contact.email,
+            "event": o.event,
+            "city": o.city or None,
+            "trip": o.trip or None,
+            "sentence": o.sentence,
+            "times": [_time_json(t) for t in o.times],
+        }
+        for o in offers
+    ]
 
 
 def proposals_json(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
