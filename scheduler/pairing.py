@@ -324,10 +324,13 @@ def locate(
     video_link: str = "",
     video_place: str = "Video call",
     city: City | None = None,
+    suitable_only: bool = False,
+    waking: tuple[time, time] = DEFAULT_WAKING,
 ) -> tuple[list[ProposedTime], str]:
     """Times chosen outside `pair` (other free times, times around an event) with the mode, place
     and city `pair` would give them; plus the trip label. `city` overrides where the owner is
-    (an event in a city that is not a trip)."""
+    (an event in a city that is not a trip); `suitable_only` drops the times `pair` would not
+    offer this contact (their meals and days, a video call outside their waking hours)."""
     home_key = home.key if home is not None else ""
     home_zone = getattr(zone, "key", "") or ""
     cities = city_of or {}
@@ -354,6 +357,8 @@ def locate(
             pt,
             *where,
         )
+        if suitable_only and not _suits(t, sig, waking):
+            continue
         located, found = _located(
             t,
             sig,

@@ -195,6 +195,15 @@ def city_keys(contacts: Sequence[Contact]) -> dict[int, str]:
     return keys
 
 
+def with_city_zone(c: Contact) -> Contact:
+    """The contact with their city's zone when they have none: waking hours need one."""
+    if not c.timezone and c.city:
+        city = resolved_city(c.city)
+        if city.resolved:
+            return replace(c, timezone=city.timezone)
+    return c
+
+
 def _with_trips(
     report: DueReport,
     contacts: Sequence[Contact],
@@ -328,15 +337,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         now=now,
         policy=policy,
     )
-    due = []
-    for d in report.due:
-        # A contact's zone, when not set, is their city's: waking hours need one.
-        c = d.contact
-        if places_known and not c.timezone and c.city:
-            city = resolved_city(c.city)
-            if city.resolved:
-                d = replace(d, contact=replace(c, timezone=city.timezone))
-        due.append(d)
+    due = [replace(d, contact=with_city_zone(d.contact)) if places_known else d for d in report.due]
     proposals = pair(
         due,
         slots,
