@@ -273,6 +273,10 @@ def plan(state: State, now_text: str | None, fmt: str) -> None:
         out = {"proposals": proposals_json(result.proposals), "events": events_json(result.events)}
         click.echo(json.dumps(out, ensure_ascii=False))
         return
+    for offer in result.events:
+        click.echo(offer.sentence)
+        for t in offer.times:
+            click.echo(f"  {t.start:%a %d %b %H:%M}-{t.end:%H:%M} ({t.window}, {t.mode})")
     if not result.proposals:
         click.echo("no proposals: nobody due, no free slots, or this week is full")
         return
