@@ -269,19 +269,12 @@ def pair(
         trip_label = ""
         for i in sorted(chosen, key=lambda i: table[i].start):
             t = table[i]
-            mode = _mode(t, sig)
             trip = trips[t.trip] if t.trip >= 0 else None
-            city = trip.city if trip is not None else home_name
-            if mode is Mode.IN_PERSON:
-                if trip is not None:
-                    trip_label = trip_label or trip.label
-                spot = choose_place(places, t.window, t.city, default_places)
-                place, url = (spot.text, spot.map_link) if spot else ("", "")
-            else:
-                place, url = video_place, video_link
-            times.append(
-                replace(t.proposed, mode=mode.value, place=place, place_url=url, city=city)
+            located, label = _located(
+                t, sig, trip, home_name, places, default_places, video_link, video_place
             )
+            trip_label = trip_label or label
+            times.append(located)
         proposals.append(
             Proposal(
                 contact=cand.due.contact,
@@ -293,6 +286,92 @@ def pair(
             )
         )
     return proposals
+
+
+def _located(
+    t: _Time,
+    sig: _Signature,
+    trip: Trip | None,
+    home_name: str,
+    places: Sequence[Place],
+    default_places: Mapping[str, int] | None,
+    video_link: str,
+    video_place: str,
+) -> tuple[ProposedTime, str]:
+    """One time with its mode, place and city; plus the trip's label when met there in person."""
+    mode = _mode(t, sig)
+    city = trip.city if trip is not None else home_name
+    label = ""
+    if mode is Mode.IN_PERSON:
+        label = trip.label if trip is not None else ""
+        spot = choose_place(places, t.window, t.city, default_places)
+        place, url = (spot.text, spot.map_link) if spot else ("", "")
+    else:
+        place, url = video_place, video_link
+    return replace(t.proposed, mode=mode.value, place=place, place_url=url, city=city), label
+
+
+def locate(
+    times: Sequence[ProposedTime],
+    contact: Contact,
+    *,
+    zone: tzinfo,
+    home: City | None = None,
+    trips: Sequence[Trip] = (),
+    city_of: Mapping[int, str] | None = None,
+    places: Sequence[Place] = (),
+    default_places: Mapping[str, int] | None = None,
+    video_link: str = "",
+    video_place: str = "Video call",
+    city: City | None = None,
+    suitable_only: bool = False,
+    waking: tuple[time, time] = DEFAULT_WAKING,
+) -> tuple[list[ProposedTime], str]:
+    """Times chosen outside `pair` (other free times, times around an event) with the mode, place
+    and city `pair` would give them; plus the trip label. `city` overrides where the owner is
+    (an event in a city that is not a trip); `suitable_only` drops the times `pair` would not
+    offer this contact (their meals and days, a video call outside their waking hours)."""
+    home_key = home.key if home is not None else ""
+    home_zone = getattr(zone, "key", "") or ""
+    cities = city_of or {}
+    key = cities.get(contact.id, "") if contact.id is not None else ""
+    sig = _signature(contact, key or city_key(contact.city))
+    out: list[ProposedTime] = []
+    label = ""
+    for pt in times:
+        trip = trip_at(pt.start, trips)
+        if city is not None and city.resolved and (trip is None or trip.key != city.key):
+            where = (city.key, city.timezone, -1)
+            name = city.name
+        else:
+            where = (trip.key, trip.timezone, 0) if trip else (home_key, home_zone, -1)
+            name = home.name if home is not None else ""
+        local = pt.start.astimezone(zone)
+        t = _Time(
+            0,
+            _epoch(pt.start),
+            _epoch(pt.end),
+            local.date(),
+            local.weekday(),
+            pt.window,
+            pt,
+            *where,
+        )
+        if suitable_only and not _suits(t, sig, waking):
+            continue
+        located, found = _located(
+            t,
+            sig,
+            trip if where[2] == 0 else None,
+            name,
+            places,
+            default_places,
+            video_link,
+            video_place,
+        )
+        label = label or found
+        out.append(located)
+    return out, label
 
 
 class _Search:

@@ -116,6 +116,18 @@ def trips_from_occurrences(
     return merge_trips(found)
 
 
+def trip_markers(
+    records: Iterable[Occurrence], home: City | None, resolve: Resolver
+) -> list[Interval]:
+    """The all-day events that make a trip ("Trip to Boston"): they say where the owner is,
+    not that they are busy, so they do not block the meal windows of the trip's days."""
+    return [
+        Interval(r.start, r.end)
+        for r in records
+        if r.all_day and trips_from_occurrences([r], home, resolve)
+    ]
+
+
 def merge_trips(trips: Iterable[Trip]) -> list[Trip]:
     """Trips sorted by start, overlapping or adjoining trips to the same city joined."""
     result: list[Trip] = []

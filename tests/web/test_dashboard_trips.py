@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -67,3 +68,66 @@ def test_a_trip_shows_its_sentence_its_days_and_in_person_times_there(
         if t.mode == "video":
             assert t.place_url == "https://meet.example/olivia"
     assert datetime.now(UTC) < min(t.start for t in times)
+
+
+def test_an_event_you_both_attend_offers_breakfast_before_it_in_its_city(
+    site: Web, owner: int, sqlite_runtime: Runtime, tmp_path: Path
+) -> None:
+    from web.services.calendar_sync import ensure_states, run_due
+    from web.services.planning import events_json, plan_for_user
+
+    boston = ZoneInfo("America/New_York")
+    save_owner_place(sqlite_runtime, owner, "Berlin", "https://meet.example/olivia")
+    add_place(sqlite_runtime, owner, name="Tatte", address="1 Beacon St", city="Boston")
+    day = datetime.now(boston).date() + timedelta(days=3)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    start = datetime.combine(day, time(10), tzinfo=boston).astimezone(UTC)
+    end = datetime.combine(day, time(17), tzinfo=boston).astimezone(UTC)
+    ics = tmp_path / "conf.ics"
+    ics.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:techconf\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{start:%Y%m%dT%H%M%SZ}\r\n"
+        f"DTEND:{end:%Y%m%dT%H%M%SZ}\r\nSUMMARY:TechConf\r\nLOCATION:Boston\r\n"
+        "ATTENDEE;CN=Ana:mailto:Ana@Example.org\r\nATTENDEE:mailto:stranger@example.net\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    with transaction(sqlite_runtime.sessions) as session:
+        ContactRepository(session, owner).add(
+            Contact(
+                "Ana Lima",
+                ("ana@example.org",),
+                relationship=Relationship.PEER,
+                city="Boston",
+                interactions=(Interaction(datetime.now(UTC).date() - timedelta(days=20)),),
+            )
+        )
+        session.add(
+            models.Calendar(
+                user_id=owner,
+                name="Conferences",
+                kind="ics",
+                location=str(ics),
+                counts_as_busy=True,
+                receives_events=False,
+                last_error="",
+                created_at=datetime.now(UTC),
+            )
+        )
+    ensure_states(sqlite_runtime)
+    assert run_due(sqlite_runtime).synced == 1
+
+    sentence = f"Ana will be at TechConf on {day:%A}: breakfast before it?"
+    plan = plan_for_user(sqlite_runtime, owner, now=datetime.now(UTC))
+    [offer] = events_json(plan.events)
+    assert (offer["name"], offer["event"], offer["sentence"]) == ("Ana Lima", "TechConf", sentence)
+    [t] = offer["times"]
+    when = datetime.fromisoformat(t["start"])
+    assert when.utcoffset() == when.astimezone(boston).utcoffset()  # Boston time
+    assert when.date() == day and datetime.fromisoformat(t["end"]) <= start
+    assert (t["window"], t["mode"], t["place"]) == ("breakfast", "in_person", "Tatte, 1 Beacon St")
+
+    page = text(site.get("/"))
+    note = page.split('class="flash info event-note"', 1)[1].split("</div>", 1)[0]
+    assert sentence in note
+    assert f"{when:%H:%M}–" in note and "In person at Tatte, 1 Beacon St" in note

@@ -110,3 +110,51 @@ def test_the_invitee_can_say_another_place_suits_them_better(
     [notice] = _emails(sqlite_runtime)
     assert notice["Subject"].endswith("suggested another place")
     assert "Near Alexanderplatz?" in notice.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_other_free_times_carry_the_mode_and_place_the_plan_would_give(
+    sqlite_runtime: Runtime,
+) -> None:
+    from integrations.storage.contacts import ContactRepository
+    from web.services.accounts import save_owner_place
+    from web.services.places import add_place
+
+    owner = make_owner(sqlite_runtime)
+    save_owner_place(sqlite_runtime, owner, "Berlin", "https://meet.example/olivia")
+    add_place(
+        sqlite_runtime, owner, name="Café Einstein", address="Unter den Linden 42", city="Berlin"
+    )
+    ana = make_contact(sqlite_runtime, owner)
+    bob = make_contact(sqlite_runtime, owner, "Bob Stone", "bob@example.com")
+    dan = make_contact(sqlite_runtime, owner, "Dan Reyes", "dan@example.com")
+    with transaction(sqlite_runtime.sessions) as session:
+        repo = ContactRepository(session, owner)
+        for cid, city in ((ana, "Berlin"), (bob, "Halifax"), (dan, "New York")):
+            c = repo.get(cid)
+            assert c is not None
+            repo.update(replace(c, city=city))
+    now = datetime.now(UTC)
+    tokens = []
+    for days, cid in ((2, ana), (3, bob), (4, dan)):
+        [t] = times_at(next_weekday_at(now, days, 12, 0, BERLIN))
+        created = svc.create_invite(sqlite_runtime, owner, cid, [t], now=now)
+        tokens.append(urlsplit(created.url).path.rstrip("/").rsplit("/", 1)[1])
+    # Berlin's lunch (12:00-13:30) is 06:00-07:30 in New York: no 45 minutes there are awake.
+    assert svc.suggest_other_times(sqlite_runtime, tokens.pop(), now=now) == []
+    halifax = ZoneInfo("America/Halifax")
+    for token, mode in zip(tokens, ("in_person", "video"), strict=True):
+        more = svc.suggest_other_times(sqlite_runtime, token, now=now)
+        assert more, mode
+        assert {m.mode for m in more} == {mode}
+        if mode == "in_person":
+            assert {m.place for m in more} == {"Café Einstein, Unter den Linden 42"}
+        else:
+            assert {(m.place, m.place_url) for m in more} == {
+                ("Video call", "https://meet.example/olivia")
+            }
+            for m in more:  # within the Halifax invitee's waking hours (07:00-21:00)
+                a, b = m.start.astimezone(halifax), m.end.astimezone(halifax)
+                assert a.hour >= 7 and (b.hour, b.minute) <= (21, 0), (a, b)
+        with transaction(sqlite_runtime.sessions) as session:
+            stored = session.scalars(select(models.InviteTime)).all()
+            assert {s.mode for s in stored} >= {mode}  # kept on the invite for its pages

@@ -56,6 +56,22 @@ class PlanView:
     stale: list[str] = field(default_factory=list)  # calendars not synced for two intervals
     trips: list[Any] = field(default_factory=list)  # scheduler.places.Trip within the horizon
     trip_notes: list[str] = field(default_factory=list)
+    events: list[tuple[str, list[str]]] = field(default_factory=list)  # sentence, times
+
+
+def _event_lines(offers: Any) -> list[tuple[str, list[str]]]:
+    """Each event you both attend: its sentence and its times (in the event city's zone)."""
+    from scheduler.places import describe_where
+
+    lines = []
+    for o in offers:
+        times = [
+            f"{t.start:%a} {t.start.day} {t.start:%b} {t.start:%H:%M}–{t.end:%H:%M} · "
+            + describe_where(t.mode, t.place, t.place_url, t.window, "")
+            for t in o.times
+        ]
+        lines.append((o.sentence, times))
+    return lines
 
 
 def _plan(user: UserView, now: datetime) -> PlanView:
@@ -80,6 +96,7 @@ def _plan(user: UserView, now: datetime) -> PlanView:
         stale=list(result.stale),
         trips=list(result.trips),
         trip_notes=[n.sentence for n in result.trip_notes],
+        events=_event_lines(result.events),
     )
 
 
@@ -527,6 +544,7 @@ def last_notes(user_id: int, contact_ids: list[int]) -> dict[int, tuple[date, st
 
 
 # --- past meetings found in the calendars -----------------------------------------------------
+
 
 def _has_calendars(user_id: int) -> bool:
     from sqlalchemy import select

@@ -261,7 +261,7 @@ def due(state: State, now_text: str | None, fmt: str) -> None:
 def plan(state: State, now_text: str | None, fmt: str) -> None:
     """This week's proposals: due contacts paired with free times that suit them."""
     from web.services.calendar_sync import before_reading
-    from web.services.planning import plan_for_user, proposals_json
+    from web.services.planning import events_json, plan_for_user, proposals_json
 
     user_id = state.owner_id()
     now = parse_now(now_text, _user_zone(state, user_id))
@@ -270,8 +270,13 @@ def plan(state: State, now_text: str | None, fmt: str) -> None:
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
-        click.echo(json.dumps({"proposals": proposals_json(result.proposals)}, ensure_ascii=False))
+        out = {"proposals": proposals_json(result.proposals), "events": events_json(result.events)}
+        click.echo(json.dumps(out, ensure_ascii=False))
         return
+    for offer in result.events:
+        click.echo(offer.sentence)
+        for t in offer.times:
+            click.echo(f"  {t.start:%a %d %b %H:%M}-{t.end:%H:%M} ({t.window}, {t.mode})")
     if not result.proposals:
         click.echo("no proposals: nobody due, no free slots, or this week is full")
         return

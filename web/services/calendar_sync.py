@@ -448,8 +448,10 @@ def read_busy(
     *,
     names: Sequence[str] = (),
     now: datetime | None = None,
+    exclude: Sequence[Interval] = (),
 ) -> StoredBusy:
-    """Busy time of the user's calendars that count as busy (or of `names`), from the store.
+    """Busy time of the user's calendars that count as busy (or of `names`), from the store,
+    leaving out occurrences spanning exactly one of `exclude` (all-day trip markers).
 
     Warnings name each calendar never read yet or whose last read failed.
     """
@@ -496,6 +498,9 @@ def read_busy(
             "with --calendar to read it directly)"
         )
     intervals = calendar_store.busy(session, user.id, interval, [s.calendar_id for s in chosen])
+    if exclude:
+        markers = {(i.start, i.end) for i in exclude}
+        intervals = [i for i in intervals if (i.start, i.end) not in markers]
     from scheduler.intervals import merge
 
     return StoredBusy(BusyReport(tuple(merge(intervals)), tuple(warnings)), tuple(stale))

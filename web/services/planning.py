@@ -15,16 +15,24 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integrations import geo
 from integrations.config import Config, with_user_settings
 from integrations.storage import models
 from integrations.storage.contacts import load_contacts
 from integrations.storage.db import transaction
 from scheduler.model import BusyReport, Contact, Interval, Proposal, ProposedTime, Slot
-from scheduler.pairing import pair
+from scheduler.pairing import candidate_times, locate, pair
 from scheduler.places import Trip, city_key
 from scheduler.rules import DueReport, InviteHistory, evaluate
 from scheduler.trips import Occurrence as TripOccurrence
-from scheduler.trips import TripNote, plan_slots, trip_priority
+from scheduler.trips import (
+    TripNote,
+    event_suggestions,
+    events_from_occurrences,
+    plan_slots,
+    trip_markers,
+    trip_priority,
+)
 from web.composition import Runtime
 from web.errors import UserError
 from web.services.places import Where, google_connected, resolved_city, where_for
@@ -42,6 +50,19 @@ class PlanResult:
     stale: list[str] = field(default_factory=list)  # calendars not synced for 2 intervals
     trips: list[Trip] = field(default_factory=list)
     trip_notes: list[TripNote] = field(default_factory=list)
+    events: list[EventOffer] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EventOffer:
+    """'Ana will be at TechConf on Thursday: breakfast before it?' with times around it."""
+
+    contact: Contact
+    event: str
+    city: str
+    sentence: str
+    times: tuple[ProposedTime, ...]
+    trip: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,13 +169,17 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
 
 
 def read_busy(
-    runtime: Runtime, session: Session, user: models.User, interval: Interval
+    runtime: Runtime,
+    session: Session,
+    user: models.User,
+    interval: Interval,
+    exclude: Sequence[Interval] = (),
 ) -> tuple[BusyReport, tuple[str, ...]]:
     """Busy time of the user's calendars that count as busy, from the calendar store, and the
-    names of calendars whose data is stale."""
+    names of calendars whose data is stale (`exclude`: all-day trip markers, not busy)."""
     from web.services.calendar_sync import read_busy as stored_busy
 
-    found = stored_busy(runtime, session, user, interval)
+    found = stored_busy(runtime, session, user, interval, exclude=exclude)
     return found.report, found.stale
 
 
@@ -168,6 +193,15 @@ def city_keys(contacts: Sequence[Contact]) -> dict[int, str]:
         city = resolved_city(c.city)
         keys[c.id] = city.key if city.resolved else city_key(c.city)
     return keys
+
+
+def with_city_zone(c: Contact) -> Contact:
+    """The contact with their city's zone when they have none: waking hours need one."""
+    if not c.timezone and c.city:
+        city = resolved_city(c.city)
+        if city.resolved:
+            return replace(c, timezone=city.timezone)
+    return c
 
 
 def _with_trips(
@@ -272,15 +306,17 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         contacts = load_contacts(session, user_id)
         start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
         interval = Interval(start, start + timedelta(days=policy.horizon_days + 1))
-        busy, stale = read_busy(runtime, session, user, interval)
+        occurrences = stored_occurrences(session, user_id, today, config)
         where = where_for(
             session,
             config,
             user_id,
             today=today,
             google_connected=google_connected(session, user_id),
-            occurrences=stored_occurrences(session, user_id, today, config),
+            occurrences=occurrences,
         )
+        markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
+        busy, stale = read_busy(runtime, session, user, interval, markers)
     report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
     # Cities only matter against where the owner is: without a home city or a trip nobody's
     # city is compared (and the city index is never loaded).
@@ -301,15 +337,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         now=now,
         policy=policy,
     )
-    due = []
-    for d in report.due:
-        # A contact's zone, when not set, is their city's: waking hours need one.
-        c = d.contact
-        if places_known and not c.timezone and c.city:
-            city = resolved_city(c.city)
-            if city.resolved:
-                d = replace(d, contact=replace(c, timezone=city.timezone))
-        due.append(d)
+    due = [replace(d, contact=with_city_zone(d.contact)) if places_known else d for d in report.due]
     proposals = pair(
         due,
         slots,
@@ -327,9 +355,80 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         video_link=where.video_link,
         video_place=where.video_place,
     )
-    return PlanResult(
-        proposals, report, list(busy.warnings), slots, all_busy, list(stale), trips, notes
+    events = _event_offers(
+        occurrences, contacts, report, where, keys, config, now=now, zone=zone, trips=trips
     )
+    return PlanResult(
+        proposals, report, list(busy.warnings), slots, all_busy, list(stale), trips, notes, events
+    )
+
+
+def _event_offers(
+    occurrences: Sequence[TripOccurrence],
+    contacts: Sequence[Contact],
+    report: DueReport,
+    where: Where,
+    keys: dict[int, str],
+    config: Config,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    trips: Sequence[Trip],
+) -> list[EventOffer]:
+    """Upcoming events that list a contact as attendee, with times around each, placed like the
+    plan's (contacts who must not be invited are left out)."""
+    if not occurrences:
+        return []
+    skip = {e.contact.id for e in report.excluded if e.contact.id is not None}
+    invitable = [c for c in contacts if not c.do_not_invite and c.id not in skip and c.emails]
+    events = events_from_occurrences(occurrences, invitable, geo.resolve, where.home)
+    if not events:
+        return []
+    policy = config.scheduling
+    offers: list[EventOffer] = []
+    for s in event_suggestions(
+        events, invitable, config.windows, now=now, owner_zone=zone, policy=policy
+    ):
+        # The latest start before the event and the earliest after it: closest to it.
+        chosen: list[ProposedTime] = []
+        for slot in s.slots:
+            found = candidate_times([slot], policy.duration)
+            if found:
+                chosen.append(found[-1] if found[-1].end <= s.event.start else found[0])
+        city = geo.resolve(s.event.city) if s.event.city else None
+        times, trip = locate(
+            chosen[: policy.times_per_invite],
+            s.contact,
+            zone=zone,
+            home=where.home,
+            trips=trips,
+            city_of=keys,
+            places=where.places,
+            default_places=where.defaults,
+            video_link=where.video_link,
+            video_place=where.video_place,
+            city=city,
+        )
+        offers.append(
+            EventOffer(s.contact, s.event.summary, s.event.city, s.sentence, tuple(times), trip)
+        )
+    return offers
+
+
+def events_json(offers: Sequence[EventOffer]) -> list[dict[str, Any]]:
+    """The `events` list of `plan --format json`: events you both attend, times around them."""
+    return [
+        {
+            "name": o.contact.name,
+            "email": o.contact.email,
+            "event": o.event,
+            "city": o.city or None,
+            "trip": o.trip or None,
+            "sentence": o.sentence,
+            "times": [_time_json(t) for t in o.times],
+        }
+        for o in offers
+    ]
 
 
 def proposals_json(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:

@@ -8,13 +8,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integrations import geo
 from integrations.invite_email import build_notice
 from integrations.storage import models
+from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime
-from scheduler.model import Interval
+from scheduler.model import Interval, Slot
+from scheduler.pairing import candidate_times, locate
+from scheduler.trips import plan_slots, trip_markers
 from web.composition import Runtime
 from web.services.calendar_sync import read_busy as stored_busy
 from web.services.invites.accepting import writer_lock
@@ -29,6 +33,8 @@ from web.services.invites.helpers import (
     _zone_name,
     user_config,
 )
+from web.services.places import google_connected, where_for
+from web.services.planning import city_keys, stored_occurrences, with_city_zone
 
 
 def _open_for_answer(session: Session, token: str, *, now: datetime) -> models.Invite:
@@ -129,8 +135,21 @@ def _more_times(
     zone = ZoneInfo(_zone_name(user, config))
     wanted = {t.window for t in invite.times if t.window}
     windows = [w for w in config.windows if not wanted or w.name in wanted] or list(config.windows)
+    policy = config.scheduling
+    today = now.astimezone(zone).date()
+    # Where the owner is and where the invitee lives decide mode and place, as in the plan.
+    occurrences = stored_occurrences(session, user.id, today, config)
+    where = where_for(
+        session,
+        config,
+        user.id,
+        today=today,
+        google_connected=google_connected(session, user.id),
+        occurrences=occurrences,
+    )
+    markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
     horizon = Interval(now, now + timedelta(days=SUGGEST_DAYS + 1))
-    report = stored_busy(runtime, session, user, horizon, now=now).report
+    report = stored_busy(runtime, session, user, horizon, now=now, exclude=markers).report
     taken = [
         Interval(b.start, b.end)
         for b in session.scalars(
@@ -141,23 +160,47 @@ def _more_times(
             )
         )
     ]
-    from scheduler.slots import free_slots
-
-    slots = free_slots(
+    slots = plan_slots(
         [*report.intervals, *taken],
         windows,
         zone=zone,
-        start=now.astimezone(zone).date(),
+        trips=where.trips,
+        start=today,
         days=SUGGEST_DAYS,
         now=now,
-        policy=config.scheduling,
+        policy=policy,
     )
     existing = {_aware(t.start) for t in invite.times}
-    fresh = rules.cut_times(
-        slots, duration=config.scheduling.duration, limit=MORE_TIMES, exclude=existing
+    duration = policy.duration
+    contact = ContactRepository(session, invite.user_id).get(invite.contact_id)
+    candidates = candidate_times(slots, duration)
+    if contact is not None:  # a removed contact's invite gets times without a place
+        # Every quarter hour, so a video call can start once the invitee is awake.
+        candidates, _ = locate(
+            candidates,
+            with_city_zone(contact),
+            zone=zone,
+            home=where.home,
+            trips=where.trips,
+            city_of=city_keys([contact]),
+            places=where.places,
+            default_places=where.defaults,
+            video_link=where.video_link,
+            video_place=where.video_place,
+            suitable_only=True,
+            waking=(policy.waking_start, policy.waking_end),
+        )
+    by_start = {c.start: c for c in candidates}
+    cut = rules.cut_times(
+        [Slot(c.start, c.end, c.window) for c in candidates],
+        duration=duration,
+        limit=MORE_TIMES,
+        exclude=existing,
     )
+    fresh = [by_start[c.start] for c in cut]
     added = []
     for t in fresh:
+        owner_zone = str(getattr(t.start.tzinfo, "key", "") or "")[:64]
         invite.times.append(
             models.InviteTime(
                 user_id=invite.user_id,
@@ -165,9 +208,18 @@ def _more_times(
                 end=t.end.astimezone(UTC),
                 window=t.window,
                 withdrawn=False,
+                mode=t.mode,
+                place=t.place[:500],
+                place_url=t.place_url[:2000],
+                city=t.city[:200],
+                zone=owner_zone,
             )
         )
-        added.append(OfferedTime(t.start, t.end, t.window))
+        added.append(
+            OfferedTime(
+                t.start, t.end, t.window, False, t.mode, t.place, t.place_url, t.city, owner_zone
+            )
+        )
     if added:
         invite.expires_at = max(
             invite.expires_at, rules.expires_at((t.start for t in added), now=now)
