@@ -8,7 +8,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -657,10 +667,10 @@ def log_meeting(contact_id: int) -> WerkzeugResponse:
         on = date.fromisoformat(raw)
     except ValueError:
         flash(f'"{raw}" is not a date like 2026-03-01; nothing was logged.', "error")
-        return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+        return make_response(show(contact_id), 400)  # the page again, saying why
     if not in_supported_range(on):
         flash(f"{raw} is before {EARLIEST_YEAR} or far ahead; nothing was logged.", "error")
-        return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+        return make_response(show(contact_id), 400)
     if kind not in {k.value for k in InteractionKind}:
         kind = "meeting"
     if on > _today(user):
