@@ -33,6 +33,8 @@ def _runtime(folder: Path, **sections: Any) -> Any:
     override: dict[str, Any] = {
         "web": {"instance_path": str(folder / "instance")},
         "database": {"url": f"sqlite:///{folder / 'bench.db'}"},
+        # The bench's feed servers are on loopback, which calendars may reach only when allowed.
+        "security": {"allow_private_networks": True},
         **sections,
     }
     config = load_config(None, override)

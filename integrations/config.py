@@ -659,7 +659,8 @@ def _limits(r: _Reader) -> LimitsConfig:
     values = {}
     for key in LimitsConfig.__dataclass_fields__:
         value: str = r.get(key, str, getattr(d, key))
-        values[key] = _limit(r, key, value)
+        # The defaults are known good: checking them would load `limits` for every CLI command.
+        values[key] = value if value == getattr(d, key) else _limit(r, key, value)
     r.finish()
     return LimitsConfig(**values)
 
