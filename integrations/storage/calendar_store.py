@@ -36,6 +36,7 @@ class CalendarStatus:
     warnings: str
     queued: bool  # a sync is due now ("Read now", or never synced)
     running: bool  # a worker holds it
+    covers: Interval | None = None  # the range the stored occurrences cover
 
 
 def ensure_state(session: Session, calendar_id: int, user_id: int, now: datetime) -> None:
@@ -253,6 +254,8 @@ def statuses(session: Session, user_id: int, *, now: datetime) -> list[CalendarS
             SYNC.c.warnings,
             SYNC.c.next_sync_at,
             SYNC.c.claimed_until,
+            SYNC.c.covers_start,
+            SYNC.c.covers_end,
         )
         .select_from(cal.outerjoin(SYNC, SYNC.c.calendar_id == cal.c.id))
         .where(cal.c.user_id == user_id)
@@ -274,6 +277,9 @@ def statuses(session: Session, user_id: int, *, now: datetime) -> list[CalendarS
                 r.warnings or "",
                 queued,
                 running,
+                Interval(r.covers_start, r.covers_end)
+                if r.covers_start is not None and r.covers_end is not None
+                else None,
             )
         )
     return result

@@ -487,8 +487,7 @@ def read_busy(
     outside = [
         s.name
         for s in chosen
-        if s.last_synced_at is not None
-        and not _holds(calendar_store.load_state(session, s.calendar_id).covers, interval)
+        if s.last_synced_at is not None and not _holds(s.covers, interval)
     ]
     if outside:
         # The store keeps a horizon around the day of the sync; busy time outside is not known.
