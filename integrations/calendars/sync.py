@@ -97,17 +97,17 @@ def sync_source(
     from integrations.calendars.google_source import GoogleFreeBusySource
     from integrations.calendars.ics import IcsFileSource
 
-    limits = limits or ParseLimits()
     name = source.name
+    read = _Reading(span, zone, tuple(me), limits or ParseLimits(), name)
     try:
         if isinstance(source, GoogleFreeBusySource):
             return _sync_google(source, state, span, zone=zone)
         if isinstance(source, IcsFeedSource):
-            return _sync_feed(source, state, span, zone=zone, me=me, limits=limits)
+            return _sync_feed(source, state, read)
         if isinstance(source, IcsFileSource):
-            return _sync_file(source, state, span, zone=zone, me=me, limits=limits)
+            return _sync_file(source, state, read)
         if isinstance(source, CalDavSource):
-            return _sync_caldav(source, state, span, zone=zone, me=me, limits=limits)
+            return _sync_caldav(source, state, read)
     except CalendarError as exc:
         raise CalendarError(named(str(exc), source)) from None
     raise CalendarError(f"{name}: this kind of calendar cannot be synced")
@@ -132,27 +132,29 @@ def _hash(*parts: bytes) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _parsed(
-    data: bytes,
-    span: Horizon,
-    *,
-    zone: ZoneInfo,
-    me: Sequence[str],
-    label: str,
-    limits: ParseLimits,
-) -> tuple[list[Occurrence], list[str]]:
-    return parse_occurrences(data, span.wanted, zone=zone, me=me, source=label, limits=limits)
+@dataclass(frozen=True)
+class _Reading:
+    """How an iCalendar-based source is read: over which range, in which zone, for whom."""
+
+    span: Horizon
+    zone: ZoneInfo
+    me: tuple[str, ...]
+    limits: ParseLimits
+    label: str
+
+    def parse(self, data: bytes) -> tuple[list[Occurrence], list[str]]:
+        return parse_occurrences(
+            data,
+            self.span.wanted,
+            zone=self.zone,
+            me=self.me,
+            source=self.label,
+            limits=self.limits,
+        )
 
 
-def _sync_feed(
-    source: Any,
-    state: SyncState,
-    span: Horizon,
-    *,
-    zone: ZoneInfo,
-    me: Sequence[str],
-    limits: ParseLimits,
-) -> SyncResult:
+def _sync_feed(source: Any, state: SyncState, read: _Reading) -> SyncResult:
+    span, limits = read.span, read.limits
     fresh = not _covers(state, span)
     etag, last_modified = ("", "") if fresh else (state.etag, state.last_modified)
     source.max_bytes = min(source.max_bytes, limits.max_bytes)
@@ -164,38 +166,24 @@ def _sync_feed(
     validators = {"etag": new_etag, "last_modified": new_lm}
     if not fresh and content == state.content_hash:
         return SyncResult(replace(state, **validators), UNCHANGED, requests=1)
-    found, warnings = _parsed(body, span, zone=zone, me=me, label=source.name, limits=limits)
+    found, warnings = read.parse(body)
     new = SyncState(content_hash=content, covers=span.wanted, **validators)
     return SyncResult(new, REPLACE, tuple(found), warnings=tuple(warnings), requests=1)
 
 
-def _sync_file(
-    source: Any,
-    state: SyncState,
-    span: Horizon,
-    *,
-    zone: ZoneInfo,
-    me: Sequence[str],
-    limits: ParseLimits,
-) -> SyncResult:
+def _sync_file(source: Any, state: SyncState, read: _Reading) -> SyncResult:
+    span, limits = read.span, read.limits
     data = source.read(limits.max_bytes)
     content = _hash(data)
     if _covers(state, span) and content == state.content_hash:
         return SyncResult(state, UNCHANGED)
-    found, warnings = _parsed(data, span, zone=zone, me=me, label=source.name, limits=limits)
+    found, warnings = read.parse(data)
     new = SyncState(content_hash=content, covers=span.wanted)
     return SyncResult(new, REPLACE, tuple(found), warnings=tuple(warnings))
 
 
-def _sync_caldav(
-    source: Any,
-    state: SyncState,
-    span: Horizon,
-    *,
-    zone: ZoneInfo,
-    me: Sequence[str],
-    limits: ParseLimits,
-) -> SyncResult:
+def _sync_caldav(source: Any, state: SyncState, read: _Reading) -> SyncResult:
+    span, limits = read.span, read.limits
     token = _collection_token(source)
     if token and token == state.sync_token and _covers(state, span):
         return SyncResult(state, UNCHANGED, requests=1)  # nothing changed in the collection
@@ -213,7 +201,7 @@ def _sync_caldav(
     warnings: list[str] = []
     for href, data in objects:
         try:
-            occs, notes = _parsed(data, span, zone=zone, me=me, label=source.name, limits=limits)
+            occs, notes = read.parse(data)
         except CalendarError as exc:
             warnings.append(f"skipped an event ({href.rsplit('/', 1)[-1]}): {exc}")
             continue

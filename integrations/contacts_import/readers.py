@@ -198,14 +198,19 @@ def known_export(header: list[str]) -> tuple[str, dict[str, str]] | None:
 _JOINED = {"email", "tags", "questions"}
 
 
-def _native_rows(reader: Iterator[list[str]], columns: list[str], offset: int) -> Iterator[Item]:
+def _numbered_rows(reader: Iterator[list[str]], offset: int) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank row with the file line it starts on."""
     read_to = reader.line_num  # type: ignore[attr-defined]
     for cells in reader:
         # A quoted cell may span lines: a row starts on the line after the previous row.
         line = offset + read_to + 1
         read_to = reader.line_num  # type: ignore[attr-defined]
-        if not any(c.strip() for c in cells):
-            continue
+        if any(c.strip() for c in cells):
+            yield line, cells
+
+
+def _native_rows(reader: Iterator[list[str]], columns: list[str], offset: int) -> Iterator[Item]:
+    for line, cells in _numbered_rows(reader, offset):
         if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
             yield (line, f"has {len(cells)} fields but the header has {len(columns)}")
             continue
@@ -232,13 +237,7 @@ def _linkedin_rows(reader: Iterator[list[str]], header: list[str], offset: int) 
         i = index.get(name)
         return cells[i].strip() if i is not None and i < len(cells) else ""
 
-    read_to = reader.line_num  # type: ignore[attr-defined]
-    for cells in reader:
-        # A quoted cell may span lines: a row starts on the line after the previous row.
-        line = offset + read_to + 1
-        read_to = reader.line_num  # type: ignore[attr-defined]
-        if not any(c.strip() for c in cells):
-            continue
+    for line, cells in _numbered_rows(reader, offset):
         try:
             name = " ".join(p for p in (cell(cells, "First Name"), cell(cells, "Last Name")) if p)
             email = cell(cells, "Email Address")
