@@ -117,11 +117,13 @@ class StoreCollector:
             waiting = outbox.backlog(session)
             kinds = sync_status(session)
         yield GaugeMetricFamily(
-            "meetagain_outbox_pending", "Outbox jobs (mail, calendar writes) waiting.",
+            "meetagain_outbox_pending",
+            "Outbox jobs (mail, calendar writes) waiting.",
             value=waiting.pending,
         )
         yield GaugeMetricFamily(
-            "meetagain_outbox_failed", "Outbox jobs given up after their retries.",
+            "meetagain_outbox_failed",
+            "Outbox jobs given up after their retries.",
             value=waiting.failed,
         )
         oldest = (now - waiting.oldest_pending).total_seconds() if waiting.oldest_pending else 0

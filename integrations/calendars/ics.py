@@ -688,9 +688,7 @@ class IcsFileSource:
         """Busy intervals and warnings; an unchanged file comes from the cache, not even read."""
         cache = self.cache
         if cache is None:
-            report = parse_busy(
-                self.read(), interval, zone=self.zone, me=self.me, source=self.name
-            )
+            report = parse_busy(self.read(), interval, zone=self.zone, me=self.me, source=self.name)
             self.warnings = list(report.warnings)
             return report
         key = self.cache_key()

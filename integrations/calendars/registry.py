@@ -179,9 +179,7 @@ def from_config(entry: Any, base_dir: str | os.PathLike[str]) -> list[Configured
                     f"{name}: the environment variable {entry.password_env} (password_env) "
                     "is not set"
                 )
-        found = StoredCalendar(
-            name, "caldav", entry.url, entry.username, password, origin="config"
-        )
+        found = StoredCalendar(name, "caldav", entry.url, entry.username, password, origin="config")
         return [ConfiguredCalendar(found, problem)]
     if entry.kind == "google":
         ids = list(entry.calendar_ids) or ["primary"]

@@ -28,6 +28,8 @@ MIN_STRENGTH = 3
 # zxcvbn's time grows with the length; beyond this many characters a password is strong anyway.
 STRENGTH_CHECKED_CHARS = 100
 ADMIN, USER = "admin", "user"
+
+
 # Compared against when the email is unknown, so a miss costs as much as a hit.
 @functools.cache
 def _dummy_hash() -> str:

@@ -485,9 +485,7 @@ def read_busy(
     if not statuses and not names:
         warnings.append("No calendar connected: every window counts as free")
     outside = [
-        s.name
-        for s in chosen
-        if s.last_synced_at is not None and not _holds(s.covers, interval)
+        s.name for s in chosen if s.last_synced_at is not None and not _holds(s.covers, interval)
     ]
     if outside:
         # The store keeps a horizon around the day of the sync; busy time outside is not known.

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from google.oauth2.credentials import Credentials
-from sqlalchemy import select
 
 from integrations.google.credentials import NEEDS_RECONNECT, GoogleCredentialStore
+from integrations.storage import calendars as calendar_rows
 from integrations.storage import models
 from integrations.storage.db import transaction
 from web.composition import Runtime
@@ -85,71 +85,14 @@ def fetch_calendars(runtime: Runtime, credentials: Credentials) -> list[GoogleCa
 
 
 def sync_calendars(runtime: Runtime, user_id: int, calendars: list[GoogleCalendarInfo]) -> None:
-    """Mirror calendarList into `calendars` rows (kind google); keep the user's choices."""
-    now = _now()
+    """Mirror calendarList into the user's Google calendars; keep the user's choices."""
     with transaction(runtime.sessions) as session:
-        rows = {
-            r.external_id: r
-            for r in session.scalars(
-                select(models.Calendar).where(
-                    models.Calendar.user_id == user_id, models.Calendar.kind == "google"
-                )
-            )
-        }
-        taken = set(
-            session.scalars(
-                select(models.Calendar.name).where(
-                    models.Calendar.user_id == user_id, models.Calendar.kind != "google"
-                )
-            )
+        calendar_rows.mirror_google(
+            session,
+            user_id,
+            [(c.id, f"{c.summary} (Google)", c.primary) for c in calendars],
+            now=_now(),
         )
-        any_receiver = any(r.receives_events for r in rows.values())
-        seen: set[str] = set()
-        for cal in calendars:
-            seen.add(cal.id)
-            name = _unique_name(f"{cal.summary} (Google)", taken)
-            taken.add(name)
-            row = rows.get(cal.id)
-            if row is None:
-                row = models.Calendar(
-                    user_id=user_id,
-                    kind="google",
-                    external_id=cal.id,
-                    location="",
-                    username="",
-                    counts_as_busy=cal.primary,
-                    receives_events=cal.primary and not any_receiver,
-                    last_error="",
-                    created_at=now,
-                )
-                session.add(row)
-            row.name = name
-        for external_id, row in rows.items():
-            if external_id not in seen:
-                session.delete(row)
-
-
-def _unique_name(name: str, taken: set[str]) -> str:
-    candidate, n = name, 2
-    while candidate in taken:
-        candidate = f"{name} {n}"
-        n += 1
-    return candidate
-
-
-def choose_calendars(
-    runtime: Runtime, user_id: int, busy_ids: set[int], receiver_id: int | None
-) -> None:
-    """Set which Google calendars count as busy and which one receives coffee events."""
-    with transaction(runtime.sessions) as session:
-        rows = session.scalars(
-            select(models.Calendar).where(
-                models.Calendar.user_id == user_id, models.Calendar.kind == "google"
-            )
-        )
-        for row in rows:
-            row.counts_as_busy = row.id in busy_ids
-            row.receives_events = row.id == receiver_id
 
 
 def disconnect(runtime: Runtime, user_id: int) -> str:

@@ -140,9 +140,7 @@ def _open_calendars(
             sources.append(_open_row(runtime, row, zone=zone, me=me))
         except Exception as exc:  # an unreadable calendar is reported, never fatal here
             warnings.append(about(row.name, exc))
-    return _Opened(
-        runtime.config, tuple(sources), tuple(warnings), config.scheduling, zone, me
-    )
+    return _Opened(runtime.config, tuple(sources), tuple(warnings), config.scheduling, zone, me)
 
 
 def read_busy(calendars: OwnerCalendars, interval: Interval) -> BusyReport:

@@ -67,9 +67,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("calendar_occurrences", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_calendar_occurrences_calendar_id", ["calendar_id"], unique=False
-        )
+        batch_op.create_index("ix_calendar_occurrences_calendar_id", ["calendar_id"], unique=False)
         batch_op.create_index(
             "ix_calendar_occurrences_user_start", ["user_id", "start"], unique=False
         )
