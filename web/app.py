@@ -69,7 +69,7 @@ def create_app(
     )
     collected = metrics.init_app(app, runtime)
     # Outermost first: the real client address (behind trusted proxies), then the request id,
-    # access line and metrics around everything, the invite fast path included.
+    # access line and metrics around everything.
     app.wsgi_app = observe.RequestObserver(app.wsgi_app, collected)  # type: ignore[method-assign]
     if runtime.config.web.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -100,10 +100,8 @@ def create_app(
 def _register_invites(app: Flask) -> None:
     """The public invite pages and the owner's booking pages (INVITES helper)."""
     from web.blueprints import invites
-    from web.invite_fastpath import InviteFastPath
 
     app.register_blueprint(invites.bp)
-    app.wsgi_app = InviteFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
 
 
 def _register_context(app: Flask) -> None:

@@ -51,66 +51,46 @@ class Job:
     attempts: int
 
 
+@dataclass(frozen=True)
+class Queued:
+    """An outbox row just written."""
+
+    id: int
+
+
 def enqueue(
-    session: Session,
+    db: Session | Connection,
     *,
     user_id: int,
     kind: str,
     payload: dict[str, Any],
     now: datetime,
     message_id: str = "",
-) -> OutboxMessage:
-    """Add work to the outbox inside the caller's transaction."""
-    row = OutboxMessage(
-        user_id=user_id,
-        kind=kind,
-        payload=payload,
-        message_id=message_id,
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        last_error="",
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def enqueue_many(
-    conn: Connection,
-    *,
-    user_id: int,
-    jobs: Sequence[tuple[str, dict[str, Any], str]],
-    now: datetime,
-) -> None:
-    """Add several (kind, payload, message_id) jobs in the caller's Core transaction, in one
-    statement: for hot paths that do not go through the ORM (accepting an invite)."""
-    if not jobs:
-        return
-    conn.execute(
+) -> Queued:
+    """Add work to the outbox inside the caller's transaction (one INSERT on its connection)."""
+    conn = db.connection() if isinstance(db, Session) else db
+    row_id = conn.execute(
         _insert_statement(),
-        [
-            {
-                "user_id": user_id,
-                "kind": kind,
-                "payload": payload,
-                "message_id": message_id,
-                "status": PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": "",
-                "created_at": now,
-            }
-            for kind, payload, message_id in jobs
-        ],
-    )
+        {
+            "user_id": user_id,
+            "kind": kind,
+            "payload": payload,
+            "message_id": message_id,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": "",
+            "created_at": now,
+        },
+    ).scalar_one()
+    return Queued(row_id)
 
 
 @lru_cache(maxsize=1)
 def _insert_statement() -> Any:
+    """Built once per process: a constant statement, cheaper to keep than to build."""
     table: Any = OutboxMessage.__table__  # a Table; the ORM types it as FromClause
-    return insert(table)
+    return insert(table).returning(table.c.id)
 
 
 def enqueue_email(
@@ -121,7 +101,7 @@ def enqueue_email(
     now: datetime,
     purpose: str = "",
     **extra: Any,
-) -> OutboxMessage:
+) -> Queued:
     """Queue a built email; its Message-ID (required) is what makes duplicates recognisable."""
     message_id = str(message.get("Message-ID", ""))
     if not message_id:

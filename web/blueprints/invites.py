@@ -14,12 +14,8 @@ Unknown tokens answer 404, expired or used ones 410, all with the same friendly 
 responses carry Referrer-Policy: no-referrer (the token must not leak), X-Frame-Options: DENY, a
 strict CSP (scripts only from our own static files) and Cache-Control: no-store.
 
-The two busiest requests, a page already rendered and an accept, are answered by
-web.invite_fastpath beneath Flask, with the same bytes; everything else comes here.
-
 The public pages share one rate limit per client address (`[limits] invite_pages`, counted by
-Flask-Limiter's store: see web.limits), asked once per request by whichever answers it, the fast
-path or these views.
+Flask-Limiter's store: see web.limits), asked once per request.
 """
 
 from __future__ import annotations
@@ -61,11 +57,6 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 RATE_VERDICT_KEY = "meetagain.rate_allowed"  # in the WSGI environ
-# In the WSGI environ, from the fast path (web.invite_fastpath), so that the views do not do
-# again what it did: what accept_invite raised when it tried this accept, and the invite it
-# loaded for a page it could not answer (or the InviteNotFound it got).
-ACCEPT_OUTCOME_KEY = "meetagain.accept_outcome"
-LOADED_INVITE_KEY = "meetagain.loaded_invite"
 PUBLIC_ENDPOINTS = frozenset(
     {
         "invites.page",
@@ -388,18 +379,14 @@ def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Re
 @bp.get("/i/<token>")
 def page(token: str) -> Response:
     """The invite: who, why, the times in your zone, and accept / decline / suggest."""
-    loaded = request.environ.pop(LOADED_INVITE_KEY, None)
     try:
-        if isinstance(loaded, svc.InviteNotFound):
-            raise loaded
-        view = loaded if loaded is not None else svc.load_invite(runtime(), token, now=_now())
+        view = svc.load_invite(runtime(), token, now=_now())
     except svc.InviteNotFound:
         return _not_found()
     if view.state != "open":
         return _gone(view)
     extra = dict(plain_page_extra(request.args.get("more")))
     if request.args.get("place") == "sent":
-        # Only then: a plain visit keeps the page cache key the fast path looks up.
         extra["place_sent"] = True
     return _render_page(view, **extra)
 
@@ -419,9 +406,6 @@ def answer(token: str) -> Response:
             if start is None:
                 count_accept(current_app, "invalid")
                 return _bad_start()
-            tried: BaseException | None = request.environ.pop(ACCEPT_OUTCOME_KEY, None)
-            if tried is not None:
-                raise tried  # the fast path's attempt failed; answer from how it failed
             svc.accept_invite(rt, token, start, now=now, invitee_timezone=tz)
             count_accept(current_app, "booked")
             return _see_other(url_for("invites.booking", token=token))

@@ -8,7 +8,7 @@ The package re-exports the public API; each submodule holds one part of it.
 """
 
 from web.errors import UserError
-from web.services.invites.accepting import accept_invite, writer_lock
+from web.services.invites.accepting import accept_invite
 from web.services.invites.answers import decline_invite, suggest_other_times, suggest_place
 from web.services.invites.bookings import (
     DeliveryProblem,
@@ -99,5 +99,4 @@ __all__ = [
     "upcoming",
     "user_config",
     "write_calendar_event",
-    "writer_lock",
 ]

@@ -1,29 +1,28 @@
-"""Accepting an invite: the locked accept transaction, booking rules, and what a booking queues."""
+"""Accepting an invite: the live calendar check, then one short booking transaction."""
 
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.storage import models
-from integrations.storage.db import is_sqlite
+from integrations.storage.db import snapshot, transaction
+from integrations.storage.invites import AcceptTarget, InviteStore
+from integrations.storage.outbox import enqueue
 from scheduler import booking_rules
 from scheduler import invites as rules
-from scheduler.invites import OfferedTime
 from scheduler.model import BusyReport, Interval, SchedulingPolicy
 from web.composition import Runtime
-from web.services.invites.busy import OwnerCalendars, owner_calendars, read_busy
-from web.services.invites.driver import _Tx, _utc, _write_transaction
+from web.services.invites.busy import OwnerCalendars, open_calendars, read_busy
 from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavailable
 from web.services.invites.helpers import (
     LONGEST_MEETING,
@@ -35,24 +34,9 @@ from web.services.invites.helpers import (
     user_config,
 )
 from web.services.invites.pages import load_invite
-from web.services.invites.sql import _accept_sql
 from web.services.invites.views import BookingView
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on Windows
-    fcntl = None  # type: ignore[assignment]
-
-
 log = logging.getLogger(__name__)
-
-
-def _span(interval: Interval) -> dict[str, datetime]:
-    return {
-        "t_start": interval.start,
-        "t_end": interval.end,
-        "earliest": interval.start - LONGEST_MEETING,
-    }
 
 
 def accept_invite(
@@ -65,224 +49,133 @@ def accept_invite(
 ) -> BookingView:
     """Book the chosen time, atomically, or raise InviteNotFound / InviteGone / TimeUnavailable.
 
-    First, with no lock and no transaction: the invite is read and the owner's calendars are
-    asked live about the chosen time (at most LIVE_TIMEOUT per answer, LIVE_DEADLINE in all).
-    Then one short transaction with no network I/O: lock the invite and the owner (PostgreSQL
-    FOR UPDATE; SQLite BEGIN IMMEDIATE), check the time is still offered and is the time the
-    calendars were asked about, check it against what they answered, the buffer and the daily
-    and weekly caps against the owner's active bookings, insert the booking under the unique
-    (owner, start) index for active bookings and withdraw the times it rules out from the
-    owner's other open invites. The calendar event and the emails go to the outbox in the
-    same transaction.
-
-    The busiest write of the app, so it runs prebuilt statements on the driver's connection
-    and reads only the bookings of the chosen time's week.
+    First, with no lock held: the owner's calendars are asked live about the chosen start and
+    what may follow it (at most LIVE_TIMEOUT per answer, LIVE_DEADLINE in all). Then one short
+    unit of work with no network I/O: lock the invite and the owner (PostgreSQL FOR UPDATE;
+    SQLite BEGIN IMMEDIATE), check the time is still offered, check it against what the
+    calendars answered and, through
+    scheduler.booking_rules, the buffer and the daily and weekly caps against the owner's
+    active bookings; insert the booking under the unique (owner, start) index for active
+    bookings and withdraw the times it rules out from the owner's other open invites. The
+    calendar event and the emails go to the outbox in the same transaction.
     """
     start = _aware(start)
-    sql = _accept_sql()
-    engine = runtime.engine
-    sqlite = is_sqlite(engine)
-    integrity_error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
+    token_hash = hash_token(token)
+    # The live calendar check happens before the lock is taken: every other writer would
+    # wait on a lock held across it.
+    with snapshot(runtime.engine) as conn:
+        owner = InviteStore(conn).owner_calendars(token_hash=token_hash)
+    if owner is None:
+        raise InviteNotFound("no such invite")
+    calendars = open_calendars(runtime, owner)
+    busy = _live_check(calendars, start)
+    policy, zone = calendars.policy, calendars.zone
     conflict: TimeUnavailable | None = None
-    calendars = owner_calendars(runtime, token=token)
-    # What does not depend on the database is worked out before the lock is taken, and so is
-    # the live calendar check: every other writer would wait on a lock held across it.
-    token_hash, manage_url = hash_token(token), invite_url(runtime.config, token)
-    limits = _Limits(start, calendars.zone)
-    checked = _live_check(runtime, calendars, token, start, now=now)
     try:
-        with writer_lock(runtime), _write_transaction(runtime) as tx:
-            rows = tx.run(sql.invite, token_hash=token_hash).fetchall()
-            if not rows:
+        with transaction(runtime.sessions) as session:
+            store = InviteStore(session.connection())
+            target = store.lock_for_accept(token_hash)
+            if target is None:
                 raise InviteNotFound("no such invite")
-            invite_id, owner, contact_id, status, expires_at, email, google_status = rows[0][:7]
-            if not sqlite:
-                tx.run(sql.lock_owner, owner=owner).fetchall()
-            times = [
-                OfferedTime(_utc(r[7]), _utc(r[8]), r[9], bool(r[10]))
-                for r in rows
-                if r[7] is not None
-            ]
-            state = rules.link_state(status, _utc(expires_at), now=now)
-            if status == "accepted":
+            times = target.times
+            if target.status == "accepted":
                 raise TimeUnavailable("this invite has already been accepted")
-            if state != rules.OPEN:
-                raise InviteGone("expired" if status == rules.OPEN else status)
+            if rules.link_state(target.status, target.expires_at, now=now) != rules.OPEN:
+                raise InviteGone("expired" if target.status == rules.OPEN else target.status)
             chosen = rules.find_offered(times, start, now=now)
             if chosen is None:
                 raise TimeUnavailable(
                     "that time is no longer available", rules.remaining(times, now=now)
                 )
-            policy, zone = calendars.policy, calendars.zone
             interval = chosen.interval
-            # The owner's other active bookings near the chosen time, on its day, in its week.
-            bounds = limits.bounds(interval, policy.buffer)
-            near, on_day, in_week = tx.run(sql.held_counts, owner=owner, **bounds).fetchone()
             widened = _widened(interval, policy.buffer)
-            if checked is None or not (checked[0] is None or checked[0].contains(widened)):
-                # The invite changed since it was read: the calendars were not asked about
-                # this time. Rare; the invitee picks again rather than book it unchecked.
-                raise TimeUnavailable(
-                    "that time is no longer available", rules.remaining(times, now=now)
-                )
-            busy = checked[1]
             for warning in busy.warnings:
-                log.warning("accept invite %s: %s", invite_id, warning)
-            if near or booking_rules.too_close(interval, busy.intervals, policy.buffer):
+                log.warning("accept invite %s: %s", target.id, warning)
+            # The owner's active bookings the rules look at: the chosen time's week and buffer.
+            week = booking_rules.week_bounds(interval.start.astimezone(zone).date(), zone)
+            held = store.active_bookings(
+                target.user_id,
+                min(week.start, widened.start - LONGEST_MEETING),
+                max(week.end, widened.end),
+            )
+            starts = [h.start for h in held]
+            if booking_rules.too_close(interval, [*held, *busy.intervals], policy.buffer):
                 # The owner got busy since the invite was sent: take the time off this
-                # invite (and every other open one).
-                tx.run(sql.withdraw_all, owner=owner, **_span(interval))
-                conflict = TimeUnavailable(
-                    "that time is no longer free",
-                    _bookable(tx, owner, times, policy, zone, now=now, skip=chosen.start),
-                )
-            elif on_day >= policy.max_per_day or in_week >= policy.max_per_week:
-                conflict = TimeUnavailable(
-                    "that day is no longer available",
-                    _bookable(tx, owner, times, policy, zone, now=now, skip=chosen.start),
+                # invite (and every other open one); that is committed, then refused.
+                store.withdraw_overlapping(target.user_id, interval)
+                conflict = _refusal("that time is no longer free", store, target, policy, zone, now)
+            elif booking_rules.cap_problem(interval.start, starts, zone=zone, policy=policy):
+                conflict = _refusal(
+                    "that day is no longer available", store, target, policy, zone, now
                 )
             else:
                 booked = _book(
                     runtime,
-                    tx,
-                    invite_id=invite_id,
-                    owner=owner,
-                    contact_id=contact_id,
-                    email=email,
-                    google=google_status == "ok",
-                    chosen=chosen,
+                    store,
+                    target,
+                    interval,
                     now=now,
-                    invitee_timezone=invitee_timezone,
-                    manage_url=manage_url,
+                    invitee_timezone=_check_zone(invitee_timezone),
+                    manage_url=invite_url(runtime.config, token),
                     unread=busy.warnings,
                 )
-                # Take off other open invites every time the booking rules out: those
-                # within the buffer of it, and all those of its day (or week) once full.
-                tx.run(sql.withdraw_near, owner=owner, **_span(widened))
-                if on_day + 1 >= policy.max_per_day:
-                    tx.run(sql.withdraw_range, owner=owner, lo=limits.day_lo, hi=limits.day_hi)
-                if in_week + 1 >= policy.max_per_week:
-                    tx.run(sql.withdraw_range, owner=owner, lo=limits.week_lo, hi=limits.week_hi)
-                return booked
-    except integrity_error:
+                # Take off other open invites every time the booking rules out: those within
+                # the buffer of it, and all those of its day (or week) once full.
+                store.withdraw_overlapping(target.user_id, widened)
+                for span in booking_rules.full_ranges(
+                    interval.start, starts, zone=zone, policy=policy
+                ):
+                    store.withdraw_starting_in(target.user_id, span)
+    except IntegrityError:
         # Another accept booked this owner's start first: the unique index said no.
         view = load_invite(runtime, token, now=now)
         raise TimeUnavailable(
             "that time was just booked by someone else",
             [t for t in view.remaining if t.start != start],
         ) from None
-    assert conflict is not None
-    raise conflict
+    if conflict is not None:
+        raise conflict
+    return booked
 
 
-def _live_check(
-    runtime: Runtime, calendars: OwnerCalendars, token: str, start: datetime, *, now: datetime
-) -> tuple[Interval | None, BusyReport] | None:
-    """Ask the owner's calendars about the chosen time and its buffer, before any lock: the
-    span asked about (None: the answer holds for any, as there is no calendar to ask) and the
-    answer, or None when the time is not on offer (the transaction then says why)."""
-    if not calendars.sources:  # nothing to read, so no need to look the time up first
-        return None, BusyReport((), tuple(calendars.warnings))
-    try:
-        view = load_invite(runtime, token, now=now)
-    except InviteNotFound:
-        return None
-    if view.state != rules.OPEN:
-        return None
-    chosen = rules.find_offered(view.times, start, now=now)
-    if chosen is None:
-        return None
-    widened = _widened(chosen.interval, calendars.policy.buffer)
-    return widened, read_busy(calendars, widened)
-
-
-class _Limits:
-    """The booking rules around a chosen start, computed once: its day and its week (Monday
-    to Sunday) in the owner's zone, the buffer around the chosen time (what
-    booking_rules.too_close and cap_problem check), and the range of bookings that matter."""
-
-    def __init__(self, start: datetime, zone: ZoneInfo) -> None:
-        # Local midnights in UTC, as booking_rules.day_bounds and week_bounds give them.
-        day = start.astimezone(zone).date()
-        monday = day - timedelta(days=day.weekday())
-        self.day_lo, self.day_hi = _midnight(day, zone), _midnight(day + ONE_DAY, zone)
-        self.week_lo, self.week_hi = _midnight(monday, zone), _midnight(monday + ONE_WEEK, zone)
-
-    def bounds(self, chosen: Interval, buffer: timedelta) -> dict[str, datetime]:
-        """The held_counts statement's bounds for `chosen` (which starts at the start given)."""
-        near_lo, near_hi = chosen.start - buffer, chosen.end + buffer
-        # A booking within the buffer starts before near_hi and ends after near_lo, so it
-        # starts after near_lo - LONGEST_MEETING.
-        return {
-            "lo": min(self.week_lo, near_lo - LONGEST_MEETING),
-            "hi": max(self.week_hi, near_hi),
-            "near_lo": near_lo,
-            "near_hi": near_hi,
-            "day_lo": self.day_lo,
-            "day_hi": self.day_hi,
-            "week_lo": self.week_lo,
-            "week_hi": self.week_hi,
-        }
-
-
-ONE_DAY, ONE_WEEK = timedelta(days=1), timedelta(days=7)
-
-
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+def _live_check(calendars: OwnerCalendars, start: datetime) -> BusyReport:
+    """Ask the owner's calendars, before any lock, about the span any time offered at `start`
+    lies in with its buffer (no meeting is longer than LONGEST_MEETING). Whether `start` is
+    on offer at all is the transaction's to say."""
+    if not calendars.sources:  # nothing to read
+        return BusyReport((), tuple(calendars.warnings))
+    buffer = calendars.policy.buffer
+    return read_busy(calendars, Interval(start - buffer, start + LONGEST_MEETING + buffer))
 
 
 def _widened(interval: Interval, by: timedelta) -> Interval:
     return Interval(interval.start - by, interval.end + by)
 
 
-def _bookable(
-    tx: _Tx,
-    owner: int,
-    times: Sequence[OfferedTime],
+def _refusal(
+    reason: str,
+    store: InviteStore,
+    target: AcceptTarget,
     policy: SchedulingPolicy,
     zone: ZoneInfo,
-    *,
     now: datetime,
-    skip: datetime,
-) -> list[OfferedTime]:
-    """The remaining times (but `skip`) that the owner's bookings and the caps still allow
-    (for the 409 page: read for the weeks of all the invite's times)."""
+) -> TimeUnavailable:
+    """The accept's refusal (raised once the unit of work committed): with the remaining
+    times (but the chosen one) that the owner's bookings and the caps still allow (for the 409
+    page: read for the weeks of all the invite's times)."""
+    times = target.times
     weeks = [booking_rules.week_bounds(t.start.astimezone(zone).date(), zone) for t in times]
     lo = min(*(w.start for w in weeks), *(t.start - LONGEST_MEETING - policy.buffer for t in times))
     hi = max(*(w.end for w in weeks), *(t.end + policy.buffer for t in times))
-    rows = tx.run(_accept_sql().held, owner=owner, lo=lo, hi=hi).fetchall()
-    held = [Interval(_utc(s), _utc(e)) for s, e in rows]
+    held = store.active_bookings(target.user_id, lo, hi)
     starts = [h.start for h in held]
-    return [
+    remaining = [
         t
         for t in rules.remaining(times, now=now)
-        if t.start != skip
-        and not booking_rules.too_close(t.interval, held, policy.buffer)
+        if booking_rules.too_close(t.interval, held, policy.buffer) == []
         and booking_rules.cap_problem(t.start, starts, zone=zone, policy=policy) is None
     ]
-
-
-@contextmanager
-def writer_lock(runtime: Runtime) -> Iterator[None]:
-    """On a SQLite file, queue writers on an OS file lock before BEGIN IMMEDIATE.
-
-    SQLite's own busy handler polls with growing sleeps, so under load a waiting writer sleeps
-    far longer than the transaction it waits for; an flock() wakes the next writer as soon as
-    the lock is free, across threads and processes (gunicorn workers). PostgreSQL needs none.
-    """
-    engine = runtime.engine
-    database = engine.url.database or ""
-    if fcntl is None or not is_sqlite(engine) or database in ("", ":memory:"):
-        yield
-        return
-    fd = os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    return TimeUnavailable(reason, remaining)
 
 
 def _restore(session: Session, user_id: int, interval: Interval, *, now: datetime) -> None:
@@ -365,70 +258,39 @@ def _restore_by_rules(
 
 def _book(
     runtime: Runtime,
-    tx: _Tx,
+    store: InviteStore,
+    target: AcceptTarget,
+    chosen: Interval,
     *,
-    invite_id: int,
-    owner: int,
-    contact_id: int,
-    email: str,
-    google: bool,
-    chosen: OfferedTime,
     now: datetime,
     invitee_timezone: str,
     manage_url: str,
     unread: Sequence[str] = (),
 ) -> BookingView:
-    sql = _accept_sql()
     domain = runtime.config.mail.from_address.partition("@")[2] or "meetagain.local"
-    uid = f"{secrets.token_hex(16)}@{domain}"
-    row = tx.run(
-        sql.insert_booking,
-        user_id=owner,
-        invite_id=invite_id,
-        contact_id=contact_id,
-        start=chosen.start,
-        end=chosen.end,
-        status="active",
-        ical_uid=uid,
-        sequence=0,
-        calendar_event_id="",
-        calendar_error="",
-        met=None,
-        created_at=now,
-    ).fetchone()  # the unique index decides here
-    assert row is not None
-    booking_id = row[0]
-    zone = _check_zone(invitee_timezone)
-    if zone:
-        tx.run(sql.accepted_in_zone, invite_id=invite_id, at=now, zone=zone)
-    else:
-        tx.run(sql.accepted, invite_id=invite_id, at=now)
+    booked = store.book(
+        target,
+        chosen,
+        ical_uid=f"{secrets.token_hex(16)}@{domain}",
+        now=now,
+        invitee_timezone=invitee_timezone,
+    )  # the unique index decides here
     _queue_booking_messages(
-        tx,
-        owner=owner,
-        email=email,
-        booking_id=booking_id,
+        store.conn,
+        owner=target.user_id,
+        email=target.email,
+        booking_id=booked.id,
         domain=domain,
-        google=google,
+        google=target.google_connected,
         now=now,
         manage_url=manage_url,
         unread=unread,
     )
-    return BookingView(
-        id=booking_id,
-        start=chosen.start,
-        end=chosen.end,
-        status="active",
-        ical_uid=uid,
-        sequence=0,
-        calendar_event_id="",
-        calendar_error="",
-        met=None,
-    )
+    return booked
 
 
 def _queue_booking_messages(
-    tx: _Tx,
+    conn: Connection,
     *,
     owner: int,
     email: str,
@@ -478,20 +340,5 @@ def _queue_booking_messages(
                 make_msgid(domain=domain),
             )
         )
-    tx.run_many(
-        _accept_sql().insert_outbox,
-        [
-            {
-                "user_id": owner,
-                "kind": kind,
-                "payload": payload,
-                "message_id": message_id,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": "",
-                "created_at": now,
-            }
-            for kind, payload, message_id in jobs
-        ],
-    )
+    for kind, payload, message_id in jobs:
+        enqueue(conn, user_id=owner, kind=kind, payload=payload, now=now, message_id=message_id)

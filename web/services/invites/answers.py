@@ -21,7 +21,6 @@ from scheduler.pairing import candidate_times, locate
 from scheduler.trips import plan_slots, trip_markers
 from web.composition import Runtime
 from web.services.calendar_sync import read_busy as stored_busy
-from web.services.invites.accepting import writer_lock
 from web.services.invites.errors import InviteGone
 from web.services.invites.helpers import (
     MORE_TIMES,
@@ -48,7 +47,7 @@ def decline_invite(
     runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
 ) -> None:
     """ "Not now": close the invite, keep the optional note, tell the owner."""
-    with writer_lock(runtime), transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions) as session:
         invite = _open_for_answer(session, token, now=now)
         invite.status = "declined"
         invite.answer_note = note.strip()[:2000]
@@ -73,7 +72,7 @@ def suggest_other_times(
     return them. No calendar server is asked while the write lock is held.
     """
     note = note.strip()[:2000]
-    with writer_lock(runtime), transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions) as session:
         invite = _open_for_answer(session, token, now=now)
         if _check_zone(invitee_timezone):
             invite.invitee_timezone = invitee_timezone
@@ -103,7 +102,7 @@ def suggest_place(
     note = note.strip()[:2000]
     if not note:
         raise InviteGone("no place was named")
-    with writer_lock(runtime), transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions) as session:
         invite = _open_for_answer(session, token, now=now)
         if _check_zone(invitee_timezone):
             invite.invitee_timezone = invitee_timezone

@@ -20,7 +20,7 @@ from scheduler.invites import format_span
 from scheduler.model import Interval
 from web.composition import Runtime
 from web.errors import UserError
-from web.services.invites.accepting import _restore, _restore_by_rules, writer_lock
+from web.services.invites.accepting import _restore, _restore_by_rules
 from web.services.invites.answers import _more_times, _quoted
 from web.services.invites.errors import InviteGone
 from web.services.invites.helpers import (
@@ -42,7 +42,7 @@ def cancel_booking_by_token(
     runtime: Runtime, token: str, *, now: datetime, reschedule: bool = False, note: str = ""
 ) -> None:
     """The invitee cancels (or reschedules) through their invite link."""
-    with writer_lock(runtime), transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions) as session:
         invite = _load_invite(session, token, lock=True)
         booking = session.scalar(
             select(models.Booking)
@@ -69,7 +69,7 @@ def cancel_booking(
 
     Raises LookupError for a booking that is not this user's (the web layer answers 404).
     """
-    with writer_lock(runtime), transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions) as session:
         booking = session.get(models.Booking, booking_id, with_for_update=True)
         if booking is None or booking.user_id != user_id:
             raise LookupError("no such booking")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from integrations.config import Config
 from integrations.invite_email import Party
 from integrations.storage import models
+from integrations.storage.invites import LONGEST_MEETING as STORE_LONGEST_MEETING
 from scheduler.invites import OfferedTime
 from web.services.accounts import user_config as user_config  # re-exported for the package
 from web.services.invites.errors import InviteNotFound
@@ -27,7 +28,7 @@ MORE_TIMES = 6
 SUGGEST_DAYS = 14
 
 
-LONGEST_MEETING = timedelta(hours=12)
+LONGEST_MEETING = STORE_LONGEST_MEETING
 
 
 def hash_token(token: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from integrations.storage.invites import BookedCoffee
 from scheduler.invites import OfferedTime
 from scheduler.model import ProposedTime
 
@@ -16,17 +17,8 @@ class CreatedInvite:
     times: tuple[ProposedTime, ...]
 
 
-@dataclass(frozen=True)
-class BookingView:
-    id: int
-    start: datetime
-    end: datetime
-    status: str
-    ical_uid: str
-    sequence: int
-    calendar_event_id: str
-    calendar_error: str
-    met: str | None
+# A booking as the pages show it: the store's record.
+BookingView = BookedCoffee
 
 
 @dataclass(frozen=True)
