@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.config import ConfigError
@@ -93,7 +94,12 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "BEGIN IMMEDIATE")
-        conn.exec_driver_sql(mode)
+        # Straight to the driver: BEGIN returns nothing, and every unit of work sends one. Its
+        # errors (a write lock not had within the busy timeout) are SQLAlchemy's, as usual.
+        try:
+            conn.connection.driver_connection.execute(mode)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(mode, (), exc, sqlite3.Error) from exc
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -58,6 +58,15 @@ class Queued:
     id: int
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """Work to queue: its kind, what it needs, and an email's fixed Message-ID."""
+
+    kind: str
+    payload: dict[str, Any]
+    message_id: str = ""
+
+
 def enqueue(
     db: Session | Connection,
     *,
@@ -67,30 +76,48 @@ def enqueue(
     now: datetime,
     message_id: str = "",
 ) -> Queued:
-    """Add work to the outbox inside the caller's transaction (one INSERT on its connection)."""
+    """Add work to the outbox inside the caller's transaction."""
     conn = db.connection() if isinstance(db, Session) else db
-    row_id = conn.execute(
-        _insert_statement(),
-        {
-            "user_id": user_id,
-            "kind": kind,
-            "payload": payload,
-            "message_id": message_id,
-            "status": PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "last_error": "",
-            "created_at": now,
-        },
-    ).scalar_one()
-    return Queued(row_id)
+    row = _row(user_id, NewJob(kind, payload, message_id), now)
+    return Queued(conn.execute(_insert_returning_id(), row).scalar_one())
+
+
+def enqueue_all(
+    db: Session | Connection, *, user_id: int, jobs: Sequence[NewJob], now: datetime
+) -> None:
+    """Add several jobs inside the caller's transaction, in one INSERT on its connection."""
+    conn = db.connection() if isinstance(db, Session) else db
+    if jobs:
+        conn.execute(_insert_statement(), [_row(user_id, job, now) for job in jobs])
+
+
+def _row(user_id: int, job: NewJob, now: datetime) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "kind": job.kind,
+        "payload": job.payload,
+        "message_id": job.message_id,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "created_at": now,
+    }
+
+
+def _table() -> Any:
+    return OutboxMessage.__table__  # a Table; the ORM types it as FromClause
 
 
 @lru_cache(maxsize=1)
 def _insert_statement() -> Any:
     """Built once per process: a constant statement, cheaper to keep than to build."""
-    table: Any = OutboxMessage.__table__  # a Table; the ORM types it as FromClause
-    return insert(table).returning(table.c.id)
+    return insert(_table())
+
+
+@lru_cache(maxsize=1)
+def _insert_returning_id() -> Any:
+    return _insert_statement().returning(_table().c.id)
 
 
 def enqueue_email(

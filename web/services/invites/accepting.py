@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.utils import make_msgid
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select, update
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 from integrations.storage import models
 from integrations.storage.db import snapshot, transaction
 from integrations.storage.invites import AcceptTarget, InviteStore
-from integrations.storage.outbox import enqueue
+from integrations.storage.outbox import NewJob, enqueue_all
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.model import BusyReport, Interval, SchedulingPolicy
@@ -307,8 +306,8 @@ def _queue_booking_messages(
     owner's notice names."""
     at = now.isoformat()
     # The owner is told of every answer.
-    jobs: list[tuple[str, dict[str, Any], str]] = [
-        (
+    jobs = [
+        NewJob(
             "email_render",
             {
                 "render": "booking_owner",
@@ -323,10 +322,10 @@ def _queue_booking_messages(
         )
     ]
     if google:
-        jobs.append(("calendar_insert", {"booking_id": booking_id}, ""))
+        jobs.append(NewJob("calendar_insert", {"booking_id": booking_id}))
     if email:
         jobs.append(
-            (
+            NewJob(
                 "email_render",
                 {
                     "render": "booking_invitee",
@@ -340,5 +339,4 @@ def _queue_booking_messages(
                 make_msgid(domain=domain),
             )
         )
-    for kind, payload, message_id in jobs:
-        enqueue(conn, user_id=owner, kind=kind, payload=payload, now=now, message_id=message_id)
+    enqueue_all(conn, user_id=owner, jobs=jobs, now=now)

@@ -1,0 +1,198 @@
+"""The invite page and the accept, through the one Flask path: cached pages are the bytes the
+view renders, the accept's HTTP contract, the rate limit, a prefix mount and odd bodies."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from werkzeug.test import Client, TestResponse
+
+from integrations.storage import models
+from integrations.storage.db import transaction
+from scheduler.invites import utc_iso
+from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
+from web.app import create_app
+from web.composition import Runtime
+from web.services import invites as svc
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def app(sqlite_runtime: Runtime) -> Flask:
+    """The app as served, for an owner with no account yet; the per-address rate limit is
+    off, as every request here comes from one address."""
+    make_owner(sqlite_runtime)
+    return create_app(runtime=sqlite_runtime, invite_rate_limit=None)
+
+
+@pytest.fixture
+def owner(app: Flask, sqlite_runtime: Runtime) -> int:
+    with transaction(sqlite_runtime.sessions) as session:
+        return int(session.scalar(select(models.User.id)) or 0)
+
+
+def _invite(runtime: Runtime, owner: int, email: str, *days: int) -> tuple[str, list[datetime]]:
+    now = datetime.now(UTC)
+    contact = make_contact(runtime, owner, name=email.split("@")[0].title(), email=email)
+    starts = [next_weekday_at(now, d, 12, 0, BERLIN) for d in days or (3, 4)]
+    created = svc.create_invite(runtime, owner, contact, times_at(*starts), now=now)
+    return urlsplit(created.url).path, starts
+
+
+def _same(a: TestResponse, b: TestResponse, *, skip: tuple[str, ...] = ()) -> None:
+    skip = (*skip, "X-Request-ID")  # every request has its own (web.observe adds it)
+    assert a.status == b.status
+    assert sorted((k, v) for k, v in a.headers.items() if k not in skip) == sorted(
+        (k, v) for k, v in b.headers.items() if k not in skip
+    )
+    assert a.get_data() == b.get_data()
+
+
+def _bookings(runtime: Runtime) -> int:
+    with transaction(runtime.sessions) as session:
+        return int(session.scalar(select(func.count()).select_from(models.Booking)) or 0)
+
+
+def test_a_cached_invite_page_is_the_page_first_rendered(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    path, _ = _invite(sqlite_runtime, owner, "ana@example.org")
+    client = app.test_client()
+    first = client.get(path)  # rendered, and cached
+    second = client.get(path)  # from the cache
+    assert second.status_code == 200 and b"<form" in second.get_data()
+    _same(second, first)
+
+
+def test_invite_page_cases_answer_as_before(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    path, _ = _invite(sqlite_runtime, owner, "ana@example.org")
+    client = app.test_client()
+    assert client.get(path).status_code == 200
+    assert client.get(f"{path}?tz=America/New_York").status_code == 200
+    assert client.get("/i/not-a-token").status_code == 404
+    assert client.get("/i/" + "x" * 32).status_code == 404
+    svc.decline_invite(sqlite_runtime, path.rsplit("/", 1)[1], now=datetime.now(UTC))
+    assert client.get(path).status_code == 410
+
+
+def test_an_accept_is_a_bodiless_303_to_the_booking(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    first, first_starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
+    second, second_starts = _invite(sqlite_runtime, owner, "bo@example.org", 4)
+    client = app.test_client()
+    a = client.post(first, data={"action": "accept", "start": utc_iso(first_starts[0])})
+    b = client.post(second, data={"action": "accept", "start": utc_iso(second_starts[0])})
+    assert a.status_code == b.status_code == 303
+    assert a.headers["Location"] == f"{first}/booking"
+    assert b.headers["Location"] == f"{second}/booking"
+    assert a.get_data() == b""
+    _same(a, b, skip=("Location",))
+    assert _bookings(sqlite_runtime) == 2
+
+
+def test_a_refused_accept_is_a_409_page_with_the_times_still_open(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    path, starts = _invite(sqlite_runtime, owner, "ana@example.org", 3, 4)
+    client = app.test_client()
+    body = {"action": "accept", "start": utc_iso(starts[0])}
+    offered_not = client.post(path, data={"action": "accept", "start": "2030-01-07T11:00:00+00:00"})
+    assert offered_not.status_code == 409
+    text = offered_not.get_data(as_text=True)
+    assert utc_iso(starts[0]) in text and utc_iso(starts[1]) in text  # the times still open
+    assert client.post(path, data=body).status_code == 303
+    again = client.post(path, data=body)
+    assert again.status_code == 409  # a used link: taken
+    assert _bookings(sqlite_runtime) == 1
+
+
+def test_other_requests_still_work(app: Flask, sqlite_runtime: Runtime, owner: int) -> None:
+    path, starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
+    client = app.test_client()
+    start = utc_iso(starts[0])
+    # A bad start is a 400; a JSON body is not the contract; decline is another action.
+    assert client.post(path, data={"action": "accept", "start": "soon"}).status_code == 400
+    assert client.post(path, json={"action": "accept", "start": start}).status_code == 400
+    declined = client.post(path, data={"action": "decline", "note": "Busy month, sorry"})
+    assert declined.status_code == 303 and declined.headers["Location"].endswith("/thanks")
+    assert _bookings(sqlite_runtime) == 0
+
+
+def test_the_invite_pages_keep_the_rate_limit(sqlite_runtime: Runtime, owner: int) -> None:
+    app = create_app(runtime=sqlite_runtime, invite_rate_limit="3 per minute")
+    path, starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
+    client = app.test_client()
+    codes = [client.get(path).status_code for _ in range(3)]
+    accept = client.post(path, data={"action": "accept", "start": utc_iso(starts[0])})
+    assert codes == [200, 200, 200]
+    assert accept.status_code == 429 and accept.headers["Retry-After"] == "60"
+    assert _bookings(sqlite_runtime) == 0
+
+
+def test_mounted_below_a_prefix_the_pages_link_below_it(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    path, starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
+    client = Client(app)
+    environ = {"SCRIPT_NAME": "/coffee"}
+    first = client.get(path, environ_overrides=environ)
+    second = client.get(path, environ_overrides=environ)
+    assert b'href="/coffee/static/' in second.get_data()
+    assert second.get_data() == first.get_data()
+    accepted = client.post(
+        path,
+        data={"action": "accept", "start": utc_iso(starts[0])},
+        environ_overrides=environ,
+    )
+    assert accepted.headers["Location"] == f"/coffee{path}/booking"
+
+
+def test_an_owner_signed_in_gets_the_same_public_page_as_anyone(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    # The owner clicks their own invite link while signed in: the public page neither
+    # refreshes nor varies on the session cookie.
+    path, _ = _invite(sqlite_runtime, owner, "ana@example.org")
+    anyone = app.test_client().get(path)
+    client = app.test_client()
+    client.set_cookie(
+        "meetagain_session", _signed_session(app, {"user_id": owner, "_permanent": True})
+    )
+    rendered = client.get(path)
+    cached = client.get(path)
+    for response in (rendered, cached):
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers and "Vary" not in response.headers
+    _same(rendered, cached)
+    _same(rendered, anyone)
+
+
+def test_a_body_shorter_than_its_content_length_books_nothing(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    path, starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
+    body = f"action=accept&start={utc_iso(starts[0])}".encode()
+    environ = {
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body) + 10),  # the client went away mid-body
+        "wsgi.input": io.BytesIO(body),
+    }
+    answer = Client(app).post(path, environ_overrides=environ)
+    assert answer.status_code == 400
+    assert _bookings(sqlite_runtime) == 0
+
+
+def _signed_session(app: Flask, data: dict[str, Any]) -> str:
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    return str(serializer.dumps(data))
