@@ -99,9 +99,10 @@ def create_app(
 
 def _register_invites(app: Flask) -> None:
     """The public invite pages and the owner's booking pages (INVITES helper)."""
-    from web.blueprints import invites
+    from web.blueprints import bookings, invites
 
     app.register_blueprint(invites.bp)
+    app.register_blueprint(bookings.bp)
 
 
 def _register_context(app: Flask) -> None:

@@ -348,15 +348,3 @@ def add_interactions(
                 created_at=now,
             )
         )
-
-
-def last_met_dates(session: Session, user_id: int) -> dict[int, date]:
-    """Each contact's latest confirmed interaction date."""
-    from sqlalchemy import func
-
-    q = (
-        select(_I.c.contact_id, func.max(_I.c.occurred_on))
-        .where(_I.c.user_id == user_id, _I.c.confirmed.is_(True))
-        .group_by(_I.c.contact_id)
-    )
-    return {cid: on for cid, on in session.connection().execute(q)}

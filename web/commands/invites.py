@@ -157,10 +157,8 @@ def _check_at(
 def _times_from_plan(
     runtime: Any, user_id: int, contact_id: int, email: str, *, now: datetime
 ) -> list[Any]:
-    try:
-        from web.services.planning import plan_for_user
-    except ImportError:
-        raise UserError("planning is not available here: give the times with --at") from None
+    from web.services.planning import plan_for_user
+
     plan = plan_for_user(runtime, user_id, now=now)
     for proposal in plan.proposals:
         if proposal.contact.id == contact_id:
