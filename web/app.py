@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from integrations.config import Config, load_config
 from web.composition import Runtime
+from web.errors import UserError
 from web.instance import read_secret
 from web.limits import retry_after
 
@@ -187,6 +188,14 @@ def _register_errors(app: Flask) -> None:
         )
         response.headers["Retry-After"] = str(retry_after(exc.limit.limit))
         return response
+
+    @app.errorhandler(UserError)
+    def service_error(exc: UserError) -> Any:
+        """A service's refusal (web.errors), once for every view: its page and status."""
+        return (
+            render_template("error.html", title=exc.title, message=str(exc), code=exc.status),
+            exc.status,
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request
 from markupsafe import Markup, escape
 
 from scheduler.invites import format_span
@@ -25,11 +25,8 @@ def _now() -> datetime:
 @login_required
 def owner_booking(booking_id: int) -> Any:
     user = current_user()
-    try:
-        coffee = svc.booking_for_user(runtime(), user.id, booking_id)
-        status = svc.booking_status(runtime(), user.id, booking_id)
-    except LookupError:
-        abort(404)
+    coffee = svc.booking_for_user(runtime(), user.id, booking_id)
+    status = svc.booking_status(runtime(), user.id, booking_id)
     zone = user.timezone or runtime().config.owner.timezone
     return render_template(
         "invites/owner_booking.html",
@@ -46,19 +43,14 @@ def owner_booking_action(booking_id: int) -> Any:
     action = request.form.get("action", "")
     if action not in ("cancel", "reschedule"):
         abort(400)
-    try:
-        url = svc.cancel_booking(
-            runtime(),
-            user.id,
-            booking_id,
-            now=_now(),
-            reschedule=action == "reschedule",
-            note=request.form.get("note", ""),
-        )
-    except LookupError:
-        abort(404)
-    except svc.InviteGone:
-        abort(410)
+    url = svc.cancel_booking(
+        runtime(),
+        user.id,
+        booking_id,
+        now=_now(),
+        reschedule=action == "reschedule",
+        note=request.form.get("note", ""),
+    )
     return render_template("invites/owner_cancelled.html", url=url)
 
 
@@ -70,20 +62,14 @@ def did_you_meet(booking_id: int) -> Any:
     answer_value = request.form.get("met", "")
     if answer_value not in ("yes", "no"):
         abort(400)
-    try:
-        questions = svc.record_meeting(
-            runtime(),
-            user.id,
-            booking_id,
-            met=answer_value == "yes",
-            notes=request.form.get("notes", ""),
-            now=_now(),
-        )
-    except LookupError:
-        abort(404)
-    except svc.UserError:
-        abort(400)
-    from flask import flash
+    questions = svc.record_meeting(
+        runtime(),
+        user.id,
+        booking_id,
+        met=answer_value == "yes",
+        notes=request.form.get("notes", ""),
+        now=_now(),
+    )
 
     if answer_value == "yes":
         flash("Logged. The cadence starts again from this coffee.", "ok")

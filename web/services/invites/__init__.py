@@ -7,7 +7,7 @@ same transaction as the change and done by the outbox worker.
 The package re-exports the public API; each submodule holds one part of it.
 """
 
-from web.errors import UserError
+from web.errors import Conflict, Invalid, NotFound, Unavailable, UserError
 from web.services.invites.accepting import accept_invite
 from web.services.invites.answers import decline_invite, suggest_other_times, suggest_place
 from web.services.invites.bookings import (
@@ -54,6 +54,10 @@ from web.services.invites.views import (
 
 __all__ = [
     "BookingView",
+    "Conflict",
+    "Invalid",
+    "NotFound",
+    "Unavailable",
     "CalendarWriteFailed",
     "CreatedInvite",
     "DeliveryProblem",

@@ -19,7 +19,7 @@ from scheduler import invites as rules
 from scheduler.invites import format_span
 from scheduler.model import Interval
 from web.composition import Runtime
-from web.errors import UserError
+from web.errors import NotFound, UserError
 from web.services.invites.accepting import _restore, _restore_by_rules
 from web.services.invites.answers import _more_times, _quoted
 from web.services.invites.errors import InviteGone
@@ -67,12 +67,12 @@ def cancel_booking(
 ) -> str | None:
     """The owner cancels (or reschedules) a booking; returns a fresh invite URL on reschedule.
 
-    Raises LookupError for a booking that is not this user's (the web layer answers 404).
+    Raises NotFound for a booking that is not this user's.
     """
     with transaction(runtime.sessions) as session:
         booking = session.get(models.Booking, booking_id, with_for_update=True)
         if booking is None or booking.user_id != user_id:
-            raise LookupError("no such booking")
+            raise NotFound(f"no booking {booking_id}")
         if booking.status != "active":
             raise InviteGone("this coffee is already cancelled")
         invite = session.get(models.Invite, booking.invite_id)
@@ -228,12 +228,12 @@ def record_meeting(
     now: datetime,
 ) -> tuple[str, ...]:
     """Answer "did you meet?": yes logs a coffee (the cadence restarts), no puts the contact back
-    in the plan. Returns the contact's questions to ask next time. LookupError if not theirs.
+    in the plan. Returns the contact's questions to ask next time. NotFound if not theirs.
     """
     with transaction(runtime.sessions) as session:
         booking = session.get(models.Booking, booking_id)
         if booking is None or booking.user_id != user_id:
-            raise LookupError("no such booking")
+            raise NotFound(f"no booking {booking_id}")
         if not rules.has_passed(booking.end, now=now):
             raise UserError("this coffee has not happened yet")
         contact = session.get(models.Contact, booking.contact_id)
@@ -306,7 +306,7 @@ def cancel_invite(runtime: Runtime, user_id: int, invite_id: int, *, now: dateti
     with transaction(runtime.sessions) as session:
         invite = session.get(models.Invite, invite_id)
         if invite is None or invite.user_id != user_id:
-            raise LookupError("no such invite")
+            raise NotFound(f"no invite {invite_id}")
         if invite.status == rules.OPEN:
             invite.status = "cancelled"
             invite.answered_at = now
@@ -333,11 +333,11 @@ def expire_invites(runtime: Runtime, *, now: datetime) -> int:
 
 
 def booking_for_user(runtime: Runtime, user_id: int, booking_id: int) -> UpcomingCoffee:
-    """One of the user's bookings (LookupError when it is not theirs)."""
+    """One of the user's bookings (NotFound when it is not theirs)."""
     with transaction(runtime.sessions) as session:
         booking = session.get(models.Booking, booking_id)
         if booking is None or booking.user_id != user_id:
-            raise LookupError("no such booking")
+            raise NotFound(f"no booking {booking_id}")
         return _coffee(session, booking)
 
 
@@ -345,7 +345,7 @@ def booking_status(runtime: Runtime, user_id: int, booking_id: int) -> BookingVi
     with transaction(runtime.sessions) as session:
         booking = session.get(models.Booking, booking_id)
         if booking is None or booking.user_id != user_id:
-            raise LookupError("no such booking")
+            raise NotFound(f"no booking {booking_id}")
         return _booking_view(booking)
 
 
