@@ -30,7 +30,12 @@ from web.services.invites.calendar_jobs import (
     delete_calendar_event,
     write_calendar_event,
 )
-from web.services.invites.creating import contact_problem, create_invite
+from web.services.invites.creating import (
+    InviteByEmail,
+    contact_problem,
+    create_invite,
+    invite_by_email,
+)
 from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavailable
 from web.services.invites.helpers import (
     LONGEST_MEETING,
@@ -61,6 +66,7 @@ __all__ = [
     "CalendarWriteFailed",
     "CreatedInvite",
     "DeliveryProblem",
+    "InviteByEmail",
     "InviteGone",
     "InviteNotFound",
     "InviteView",
@@ -90,6 +96,7 @@ __all__ = [
     "event_ics",
     "expire_invites",
     "hash_token",
+    "invite_by_email",
     "invite_url",
     "load_invite",
     "open_invites",

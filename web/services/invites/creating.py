@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,13 +13,14 @@ from sqlalchemy.orm import Session
 
 from integrations.invite_email import Party, build_invite_email
 from integrations.storage import models
+from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.model import Interval, ProposedTime
 from web.composition import Runtime
-from web.errors import UserError
+from web.errors import Invalid, NotFound, UserError
 from web.services.invites.helpers import (
     LONGEST_MEETING,
     TOKEN_BYTES,
@@ -250,3 +252,75 @@ def _check_new_invite(
         )
         if problem:
             raise UserError(f"{booking_rules.at(t.start, zone)} cannot be offered: {problem}")
+
+
+@dataclass(frozen=True)
+class InviteByEmail:
+    """An invite made for a contact named by email address, with what to tell the owner."""
+
+    created: CreatedInvite
+    zone: ZoneInfo
+    warnings: tuple[str, ...]
+
+
+def invite_by_email(
+    runtime: Runtime,
+    user_id: int,
+    email: str,
+    starts: Sequence[datetime],
+    message: str | None = None,
+    *,
+    send_email: bool = True,
+    force: bool = False,
+    now: datetime,
+    label: Callable[[ProposedTime], str] | None = None,
+) -> InviteByEmail:
+    """Invite the contact with this email address: at `starts` (checked as hand-picked times;
+    a start without an offset is wall-clock time in the owner's zone) or, without any, at the
+    contact's times in this week's plan. `label` names a hand-picked time in warnings."""
+    from web.services.planning import check_hand_picked, plan_for_user
+
+    with transaction(runtime.sessions) as session:
+        row = ContactRepository(session, user_id).row_by_email(email)
+        if row is None:
+            raise NotFound(
+                f"no contact with email {email}: add it in the web app or import it "
+                "with `meetagain contacts import FILE` (`meetagain contacts list` shows them)"
+            )
+        contact_id = row.id
+        user = session.get(models.User, user_id)
+        assert user is not None
+        config = user_config(runtime, user)
+        zone = ZoneInfo(config.owner.timezone)
+        problem = (
+            None
+            if force
+            else contact_problem(
+                session, row, zone=zone, now=now, pause_after=config.rules.ignored_invites_to_pause
+            )
+        )
+    if problem:
+        raise Invalid(problem)
+    warnings: list[str] = []
+    if starts:
+        duration = config.scheduling.duration
+        local = [s if s.tzinfo is not None else s.replace(tzinfo=zone) for s in starts]
+        times = [ProposedTime(s, s + duration, "") for s in local]
+        warnings = check_hand_picked(runtime, user_id, times, force=force, now=now, label=label)
+    else:
+        plan = plan_for_user(runtime, user_id, now=now)
+        found = [p for p in plan.proposals if p.contact.id == contact_id]
+        if not found:
+            raise Invalid(f"{email} is not in this week's plan: give the times with --at ISO")
+        times = list(found[0].times)
+    created = create_invite(
+        runtime,
+        user_id,
+        contact_id,
+        times,
+        message,
+        send_email=send_email,
+        now=now,
+        force=force,
+    )
+    return InviteByEmail(created, zone, tuple(warnings))
