@@ -21,7 +21,6 @@ from integrations.storage.invites import CalendarRow, InviteStore, OwnerCalendar
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, Interval, SchedulingPolicy
 from web.composition import Runtime
-from web.services.invites.helpers import _short_sleep
 
 # Seconds: the longest an accept waits for any one answer (connect, each read) of a calendar
 # server (Google, CalDAV, a feed). The invitee waits for the answer (no lock is held while
@@ -200,7 +199,7 @@ def _open_row(
         me=me,
         google=google,
         timeout=LIVE_TIMEOUT,
-        sleep=_short_sleep,
+        sleep=short_sleep,
         attempts=2,
         network=NetworkPolicy.from_config(runtime.config),
     )
@@ -254,3 +253,10 @@ def _google_access(runtime: Runtime, user_id: int) -> GoogleAccess:
     from web.services.calendar_sync import google_access
 
     return google_access(runtime, user_id)
+
+
+def short_sleep(seconds: float) -> None:
+    # Quick in-call retries for a blip; longer outages are the outbox's backoff's job.
+    import time
+
+    time.sleep(min(seconds, 1.0))

@@ -13,9 +13,8 @@ from integrations.storage.invites import InviteStore
 from scheduler import invites as rules
 from web.composition import Runtime
 from web.services.invites.errors import InviteGone, InviteNotFound
-from web.services.invites.helpers import _check_zone, _load_invite, _parties, hash_token
-from web.services.invites.notices import _coffee_event
-from web.services.invites.views import InviteView
+from web.services.invites.model import InviteView, check_zone, hash_token, invite_row, parties
+from web.services.invites.notify import coffee_event
 
 
 def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:
@@ -32,7 +31,7 @@ def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:
         state=rules.link_state(page.status, page.expires_at, now=now),
         owner_name=page.owner_name or page.owner_email,
         owner_email=page.owner_email,
-        owner_timezone=_check_zone(page.owner_zone) or runtime.config.owner.timezone,
+        owner_timezone=check_zone(page.owner_zone) or runtime.config.owner.timezone,
         contact_name=page.contact_name,
         contact_email=page.email,
         message=page.message,
@@ -49,7 +48,7 @@ def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:
 def event_ics(runtime: Runtime, token: str, *, now: datetime) -> bytes:
     """The booked coffee as a downloadable .ics (METHOD:PUBLISH), for "add to calendar"."""
     with transaction(runtime.sessions) as session:
-        invite = _load_invite(session, token)
+        invite = invite_row(session, token)
         booking = session.scalar(
             select(models.Booking).where(
                 models.Booking.invite_id == invite.id, models.Booking.status == "active"
@@ -57,9 +56,9 @@ def event_ics(runtime: Runtime, token: str, *, now: datetime) -> bytes:
         )
         if booking is None:
             raise InviteGone("nothing is booked for this invite")
-        owner, invitee = _parties(session, invite)
+        owner, invitee = parties(session, invite)
         return build_ics(
-            _coffee_event(runtime, booking, owner, invitee, token_url=None),
+            coffee_event(runtime, booking, owner, invitee, token_url=None),
             method="PUBLISH",
             dtstamp=now,
         )

@@ -1,9 +1,11 @@
-"""Small shared pieces: token hashing, invite URLs, user zones and config, loading an invite."""
+"""What an invite is to the services: its token and link, the read models the pages and the
+dashboard show, and loading an invite row by token."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -13,22 +15,76 @@ from sqlalchemy.orm import Session, selectinload
 from integrations.config import Config
 from integrations.invite_email import Party
 from integrations.storage import models
-from integrations.storage.invites import LONGEST_MEETING as STORE_LONGEST_MEETING
+from integrations.storage.invites import LONGEST_MEETING as LONGEST_MEETING  # re-exported
+from integrations.storage.invites import BookedCoffee
 from scheduler.invites import OfferedTime
+from scheduler.model import ProposedTime
 from web.services.accounts import user_config as user_config  # re-exported for the package
 from web.services.invites.errors import InviteNotFound
-from web.services.invites.views import BookingView
 
 TOKEN_BYTES = 24  # 192 random bits
 
 
-MORE_TIMES = 6
+@dataclass(frozen=True)
+class CreatedInvite:
+    url: str
+    invite_id: int
+    times: tuple[ProposedTime, ...]
 
 
-SUGGEST_DAYS = 14
+# A booking as the pages show it: the store's record.
+BookingView = BookedCoffee
 
 
-LONGEST_MEETING = STORE_LONGEST_MEETING
+@dataclass(frozen=True)
+class InviteView:
+    """What the public invite page shows; nothing here identifies rows to the invitee."""
+
+    id: int
+    user_id: int
+    status: str
+    state: str  # open | answered | gone
+    owner_name: str
+    owner_email: str
+    owner_timezone: str
+    contact_name: str
+    contact_email: str
+    message: str
+    invitee_timezone: str
+    times: tuple[OfferedTime, ...]
+    remaining: tuple[OfferedTime, ...]
+    expires_at: datetime
+    answer_note: str
+    booking: BookingView | None = None
+    windows: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class UpcomingCoffee:
+    """A booked coffee for the dashboard, with what the prep card needs."""
+
+    booking_id: int
+    contact_id: int
+    contact_name: str
+    start: datetime
+    end: datetime
+    calendar_error: str
+    how_met: str
+    notes: str
+    questions: tuple[str, ...]
+    last_met: date | None
+
+
+@dataclass(frozen=True)
+class OpenInvite:
+    invite_id: int
+    contact_id: int
+    contact_name: str
+    status: str
+    created_at: datetime
+    expires_at: datetime
+    times: tuple[OfferedTime, ...]
+    answer_note: str
 
 
 def hash_token(token: str) -> str:
@@ -39,14 +95,14 @@ def invite_url(config: Config, token: str) -> str:
     return f"{config.web.base_url}/i/{token}"
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _offered(row: models.InviteTime) -> OfferedTime:
+def offered_time(row: models.InviteTime) -> OfferedTime:
     return OfferedTime(
-        _aware(row.start),
-        _aware(row.end),
+        aware(row.start),
+        aware(row.end),
         row.window,
         row.withdrawn,
         row.mode,
@@ -57,7 +113,7 @@ def _offered(row: models.InviteTime) -> OfferedTime:
     )
 
 
-def _booking_view(row: models.Booking) -> BookingView:
+def booking_view(row: models.Booking) -> BookingView:
     return BookingView(
         id=row.id,
         start=row.start,
@@ -71,28 +127,12 @@ def _booking_view(row: models.Booking) -> BookingView:
     )
 
 
-def _zone_name(user: models.User, config: Config) -> str:
+def zone_name(user: models.User, config: Config) -> str:
     """The owner's zone: their saved one (user_config folds it into the config)."""
     return config.owner.timezone or user.timezone or "UTC"
 
 
-def default_message(owner_name: str, contact: models.Contact) -> str:
-    """The editable personal message: their name, how you met, one question to ask."""
-    first = contact.name.split()[0] if contact.name else "there"
-    lines = [f"Hi {first},", ""]
-    if contact.how_met:
-        lines.append(f"it's been a while since {contact.how_met}, and I'd love to catch up.")
-    else:
-        lines.append("it's been a while, and I'd love to catch up.")
-    lines.append("Would you have time for a coffee or a bite? Here are a few times that work.")
-    questions = [q for q in (contact.questions or []) if q]
-    if questions:
-        lines += ["", f"I'd love to hear: {questions[0]}"]
-    lines += ["", owner_name or ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _load_invite(session: Session, token: str, *, lock: bool = False) -> models.Invite:
+def invite_row(session: Session, token: str, *, lock: bool = False) -> models.Invite:
     stmt = (
         select(models.Invite)
         .where(models.Invite.token_hash == hash_token(token))
@@ -107,7 +147,7 @@ def _load_invite(session: Session, token: str, *, lock: bool = False) -> models.
 
 
 @lru_cache(maxsize=512)
-def _check_zone(name: str) -> str:
+def check_zone(name: str) -> str:
     # Cached: it runs on every page view, and whether a name is a zone does not change.
     if not name:
         return ""
@@ -118,19 +158,12 @@ def _check_zone(name: str) -> str:
     return name
 
 
-def _parties(session: Session, invite: models.Invite) -> tuple[Party, Party]:
+def parties(session: Session, invite: models.Invite) -> tuple[Party, Party]:
     user = session.get(models.User, invite.user_id)
     contact = session.get(models.Contact, invite.contact_id)
     assert user is not None and contact is not None
     return Party(user.name or user.email, user.email), Party(contact.name, invite.email)
 
 
-def _display_zones(view_zone: str, owner_zone: str) -> list[str]:
+def display_zones(view_zone: str, owner_zone: str) -> list[str]:
     return [view_zone] if view_zone else [owner_zone, "UTC"] if owner_zone != "UTC" else ["UTC"]
-
-
-def _short_sleep(seconds: float) -> None:
-    # Quick in-call retries for a blip; longer outages are the outbox's backoff's job.
-    import time
-
-    time.sleep(min(seconds, 1.0))

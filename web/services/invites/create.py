@@ -21,19 +21,18 @@ from scheduler import invites as rules
 from scheduler.model import Interval, ProposedTime
 from web.composition import Runtime
 from web.errors import Invalid, NotFound, UserError
-from web.services.invites.helpers import (
+from web.services.invites.model import (
     LONGEST_MEETING,
     TOKEN_BYTES,
-    _aware,
-    _check_zone,
-    _display_zones,
-    _zone_name,
-    default_message,
+    CreatedInvite,
+    aware,
+    check_zone,
+    display_zones,
     hash_token,
     invite_url,
     user_config,
+    zone_name,
 )
-from web.services.invites.views import CreatedInvite
 
 
 def create_invite(
@@ -55,7 +54,7 @@ def create_invite(
     allows the last, for tests of racing accepts). Unless `force`, also refuses a contact who
     is do-not-invite, snoozed or paused, or who already has an open invite.
     """
-    rules_now = _aware(now)
+    rules_now = aware(now)
     ordered = sorted(times, key=lambda t: t.start)
     for t in ordered:
         if t.start.tzinfo is None or t.end.tzinfo is None:
@@ -102,7 +101,7 @@ def create_invite(
             email=email,
             message=text,
             status=rules.OPEN,
-            invitee_timezone=_check_zone(contact.timezone or ""),
+            invitee_timezone=check_zone(contact.timezone or ""),
             answer_note="",
             created_at=rules_now,
             expires_at=rules.expires_at((t.start for t in ordered), now=rules_now),
@@ -127,14 +126,14 @@ def create_invite(
         url = invite_url(runtime.config, token)
         if send_email:
             config = user_config(runtime, user)
-            owner_zone = _zone_name(user, config)
+            owner_zone = zone_name(user, config)
             msg = build_invite_email(
                 from_address=runtime.config.mail.from_address,
                 owner=Party(user.name or user.email, user.email),
                 invitee=Party(contact.name, email),
                 message_text=text,
                 times=ordered,
-                zone_names=_display_zones(invite.invitee_timezone, owner_zone),
+                zone_names=display_zones(invite.invitee_timezone, owner_zone),
                 url=url,
                 when=rules_now,
             )
@@ -204,7 +203,7 @@ def _check_new_invite(
     share_times: bool,
 ) -> None:
     config = user_config(runtime, user)
-    zone = ZoneInfo(_zone_name(user, config))
+    zone = ZoneInfo(zone_name(user, config))
     policy = config.scheduling
     if not force:
         problem = contact_problem(
@@ -222,7 +221,7 @@ def _check_new_invite(
     hi = max(t.end for t in times) + timedelta(days=7) + policy.buffer
     bkg, tim, inv = models.Booking, models.InviteTime, models.Invite
     bookings = [
-        Interval(_aware(s), _aware(e))
+        Interval(aware(s), aware(e))
         for s, e in session.execute(
             select(bkg.start, bkg.end).where(
                 bkg.user_id == user.id, bkg.status == "active", bkg.start >= lo, bkg.start < hi
@@ -232,7 +231,7 @@ def _check_new_invite(
     offered: list[Interval] = []
     if not share_times:
         offered = [
-            Interval(_aware(s), _aware(e))
+            Interval(aware(s), aware(e))
             for s, e in session.execute(
                 select(tim.start, tim.end)
                 .join(inv, inv.id == tim.invite_id)
@@ -324,3 +323,19 @@ def invite_by_email(
         force=force,
     )
     return InviteByEmail(created, zone, tuple(warnings))
+
+
+def default_message(owner_name: str, contact: models.Contact) -> str:
+    """The editable personal message: their name, how you met, one question to ask."""
+    first = contact.name.split()[0] if contact.name else "there"
+    lines = [f"Hi {first},", ""]
+    if contact.how_met:
+        lines.append(f"it's been a while since {contact.how_met}, and I'd love to catch up.")
+    else:
+        lines.append("it's been a while, and I'd love to catch up.")
+    lines.append("Would you have time for a coffee or a bite? Here are a few times that work.")
+    questions = [q for q in (contact.questions or []) if q]
+    if questions:
+        lines += ["", f"I'd love to hear: {questions[0]}"]
+    lines += ["", owner_name or ""]
+    return "\n".join(lines).rstrip() + "\n"

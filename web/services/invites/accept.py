@@ -9,11 +9,9 @@ from datetime import datetime, timedelta
 from email.utils import make_msgid
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from integrations.storage import models
 from integrations.storage.db import snapshot, transaction
 from integrations.storage.invites import AcceptTarget, InviteStore
 from integrations.storage.outbox import NewJob, enqueue_all
@@ -23,17 +21,15 @@ from scheduler.model import BusyReport, Interval, SchedulingPolicy
 from web.composition import Runtime
 from web.services.invites.busy import OwnerCalendars, open_calendars, read_busy
 from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavailable
-from web.services.invites.helpers import (
+from web.services.invites.model import (
     LONGEST_MEETING,
-    _aware,
-    _check_zone,
-    _zone_name,
+    BookingView,
+    aware,
+    check_zone,
     hash_token,
     invite_url,
-    user_config,
 )
 from web.services.invites.pages import load_invite
-from web.services.invites.views import BookingView
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +54,7 @@ def accept_invite(
     bookings and withdraw the times it rules out from the owner's other open invites. The
     calendar event and the emails go to the outbox in the same transaction.
     """
-    start = _aware(start)
+    start = aware(start)
     token_hash = hash_token(token)
     # The live calendar check happens before the lock is taken: every other writer would
     # wait on a lock held across it.
@@ -114,7 +110,7 @@ def accept_invite(
                     target,
                     interval,
                     now=now,
-                    invitee_timezone=_check_zone(invitee_timezone),
+                    invitee_timezone=check_zone(invitee_timezone),
                     manage_url=invite_url(runtime.config, token),
                     unread=busy.warnings,
                 )
@@ -175,84 +171,6 @@ def _refusal(
         and booking_rules.cap_problem(t.start, starts, zone=zone, policy=policy) is None
     ]
     return TimeUnavailable(reason, remaining)
-
-
-def _restore(session: Session, user_id: int, interval: Interval, *, now: datetime) -> None:
-    """A cancelled coffee frees its time: offer it again on the owner's other open invites
-    (unless another booking holds it). Accepting re-checks the calendars live anyway."""
-    still_open = (
-        select(models.Invite.id)
-        .where(
-            models.Invite.id == models.InviteTime.invite_id,
-            models.Invite.status == rules.OPEN,
-        )
-        .exists()
-    )
-    other_booking = (
-        select(models.Booking.id)
-        .where(
-            models.Booking.user_id == user_id,
-            models.Booking.status == "active",
-            models.Booking.start < models.InviteTime.end,
-            models.Booking.end > models.InviteTime.start,
-        )
-        .exists()
-    )
-    session.execute(
-        update(models.InviteTime)
-        .where(
-            models.InviteTime.user_id == user_id,
-            models.InviteTime.withdrawn.is_(True),
-            models.InviteTime.start < interval.end,
-            models.InviteTime.start > interval.start - LONGEST_MEETING,
-            models.InviteTime.end > interval.start,
-            models.InviteTime.start > now,
-            still_open,
-            ~other_booking,
-        )
-        .values(withdrawn=False)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _restore_by_rules(
-    runtime: Runtime, session: Session, user_id: int, start: datetime, *, now: datetime
-) -> None:
-    """A cancelled coffee may also free its day (or week) and the buffer around it: offer
-    again the times of open invites in that week that the remaining bookings allow."""
-    user = session.get(models.User, user_id)
-    assert user is not None
-    config = user_config(runtime, user)
-    zone, policy = ZoneInfo(_zone_name(user, config)), config.scheduling
-    week = booking_rules.week_bounds(start.astimezone(zone).date(), zone)
-    lo, hi = week.start - LONGEST_MEETING - policy.buffer, week.end + policy.buffer
-    bookings = [
-        Interval(_aware(s), _aware(e))
-        for s, e in session.execute(
-            select(models.Booking.start, models.Booking.end).where(
-                models.Booking.user_id == user_id,
-                models.Booking.status == "active",
-                models.Booking.start >= lo,
-                models.Booking.start < hi,
-            )
-        )
-    ]
-    withdrawn = session.scalars(
-        select(models.InviteTime)
-        .join(models.Invite, models.Invite.id == models.InviteTime.invite_id)
-        .where(
-            models.InviteTime.user_id == user_id,
-            models.InviteTime.withdrawn.is_(True),
-            models.InviteTime.start >= week.start,
-            models.InviteTime.start < week.end,
-            models.InviteTime.start > now,
-            models.Invite.status == rules.OPEN,
-        )
-    )
-    for row in withdrawn:
-        span = Interval(_aware(row.start), _aware(row.end))
-        if booking_rules.time_problem(span, bookings=bookings, zone=zone, policy=policy) is None:
-            row.withdrawn = False
 
 
 def _book(

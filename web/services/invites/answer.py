@@ -22,22 +22,23 @@ from scheduler.trips import plan_slots, trip_markers
 from web.composition import Runtime
 from web.services.calendar_sync import read_busy as stored_busy
 from web.services.invites.errors import InviteGone
-from web.services.invites.helpers import (
-    MORE_TIMES,
-    SUGGEST_DAYS,
-    _aware,
-    _check_zone,
-    _load_invite,
-    _parties,
-    _zone_name,
+from web.services.invites.model import (
+    aware,
+    check_zone,
+    invite_row,
+    parties,
     user_config,
+    zone_name,
 )
 from web.services.places import google_connected, where_for
 from web.services.planning import city_keys, stored_occurrences, with_city_zone
 
+MORE_TIMES = 6
+SUGGEST_DAYS = 14
+
 
 def _open_for_answer(session: Session, token: str, *, now: datetime) -> models.Invite:
-    invite = _load_invite(session, token, lock=True)
+    invite = invite_row(session, token, lock=True)
     if rules.link_state(invite.status, invite.expires_at, now=now) != rules.OPEN:
         raise InviteGone("expired" if invite.status == rules.OPEN else invite.status)
     return invite
@@ -52,7 +53,7 @@ def decline_invite(
         invite.status = "declined"
         invite.answer_note = note.strip()[:2000]
         invite.answered_at = now
-        if _check_zone(invitee_timezone):
+        if check_zone(invitee_timezone):
             invite.invitee_timezone = invitee_timezone
         _notify_owner(
             runtime,
@@ -60,7 +61,7 @@ def decline_invite(
             invite,
             now=now,
             verb="declined",
-            detail="They said not now." + _quoted(invite.answer_note),
+            detail="They said not now." + quoted(invite.answer_note),
         )
 
 
@@ -74,7 +75,7 @@ def suggest_other_times(
     note = note.strip()[:2000]
     with transaction(runtime.sessions) as session:
         invite = _open_for_answer(session, token, now=now)
-        if _check_zone(invitee_timezone):
+        if check_zone(invitee_timezone):
             invite.invitee_timezone = invitee_timezone
         if note:
             invite.status = "suggested"
@@ -86,10 +87,10 @@ def suggest_other_times(
                 invite,
                 now=now,
                 verb="suggested something else",
-                detail=_quoted(note).strip(),
+                detail=quoted(note).strip(),
             )
             return []
-        added = _more_times(runtime, session, invite, now=now)
+        added = more_times(runtime, session, invite, now=now)
         session.flush()
         return added
 
@@ -104,7 +105,7 @@ def suggest_place(
         raise InviteGone("no place was named")
     with transaction(runtime.sessions) as session:
         invite = _open_for_answer(session, token, now=now)
-        if _check_zone(invitee_timezone):
+        if check_zone(invitee_timezone):
             invite.invitee_timezone = invitee_timezone
         invite.place_note = note
         _notify_owner(
@@ -113,15 +114,15 @@ def suggest_place(
             invite,
             now=now,
             verb="suggested another place",
-            detail=_quoted(note),
+            detail=quoted(note),
         )
 
 
-def _quoted(note: str) -> str:
+def quoted(note: str) -> str:
     return f'\n\nTheir note: "{note}"' if note else ""
 
 
-def _more_times(
+def more_times(
     runtime: Runtime,
     session: Session,
     invite: models.Invite,
@@ -131,7 +132,7 @@ def _more_times(
     user = session.get(models.User, invite.user_id)
     assert user is not None
     config = user_config(runtime, user)
-    zone = ZoneInfo(_zone_name(user, config))
+    zone = ZoneInfo(zone_name(user, config))
     wanted = {t.window for t in invite.times if t.window}
     windows = [w for w in config.windows if not wanted or w.name in wanted] or list(config.windows)
     policy = config.scheduling
@@ -169,7 +170,7 @@ def _more_times(
         now=now,
         policy=policy,
     )
-    existing = {_aware(t.start) for t in invite.times}
+    existing = {aware(t.start) for t in invite.times}
     duration = policy.duration
     contact = ContactRepository(session, invite.user_id).get(invite.contact_id)
     candidates = candidate_times(slots, duration)
@@ -235,7 +236,7 @@ def _notify_owner(
     verb: str,
     detail: str,
 ) -> None:
-    owner, invitee = _parties(session, invite)
+    owner, invitee = parties(session, invite)
     if not owner.email:
         return
     msg = build_notice(

@@ -17,10 +17,10 @@ from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
 from scheduler.invites import format_span
 from web.composition import Runtime
-from web.services.invites.helpers import _display_zones, _parties, _zone_name, user_config
+from web.services.invites.model import display_zones, parties, user_config, zone_name
 
 
-def _coffee_event(
+def coffee_event(
     runtime: Runtime,
     booking: models.Booking,
     owner: Party,
@@ -65,7 +65,7 @@ def where_of(booking: models.Booking) -> tuple[str, str, str]:
     return (row.mode, row.place, row.place_url) if row is not None else ("", "", "")
 
 
-def _owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:
+def owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:
     base = runtime.config.web.base_url
     return [
         ("Open meetagain", f"{base}/"),
@@ -73,18 +73,18 @@ def _owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:
     ]
 
 
-def _booking_context(
+def booking_context(
     runtime: Runtime, session: Session, booking: models.Booking
 ) -> tuple[models.Invite, str, Party, Party]:
     """The invite behind a booking, the owner's zone name, and the owner and invitee."""
     invite = session.get(models.Invite, booking.invite_id)
     user = session.get(models.User, booking.user_id)
     assert invite is not None and user is not None
-    owner, invitee = _parties(session, invite)
-    return invite, _zone_name(user, user_config(runtime, user)), owner, invitee
+    owner, invitee = parties(session, invite)
+    return invite, zone_name(user, user_config(runtime, user)), owner, invitee
 
 
-def _attach_request(
+def attach_request(
     runtime: Runtime,
     msg: EmailMessage,
     booking: models.Booking,
@@ -95,7 +95,7 @@ def _attach_request(
 ) -> None:
     """Attach the coffee as an iCalendar REQUEST, the invitation a calendar app adds."""
     ics = build_ics(
-        _coffee_event(runtime, booking, owner, invitee, token_url=None),
+        coffee_event(runtime, booking, owner, invitee, token_url=None),
         method="REQUEST",
         dtstamp=now,
     )
@@ -149,7 +149,7 @@ def _owner_booking_notice(
     now: datetime,
     unread: Sequence[str] = (),
 ) -> EmailMessage:
-    _, owner_zone, owner, invitee = _booking_context(runtime, session, booking)
+    _, owner_zone, owner, invitee = booking_context(runtime, session, booking)
     when_owner = format_span(booking.start, booking.end, owner_zone)
     paragraphs = [
         f"{invitee.name} picked {when_owner}.",
@@ -169,11 +169,11 @@ def _owner_booking_notice(
         to=owner,
         subject=f"{invitee.name} accepted: coffee {when_owner}",
         paragraphs=paragraphs,
-        links=_owner_links(runtime, booking.id),
+        links=owner_links(runtime, booking.id),
         when=now,
     )
     if not google and owner.email and invitee.email:
-        _attach_request(runtime, notice, booking, owner, invitee, now=now)
+        attach_request(runtime, notice, booking, owner, invitee, now=now)
     return notice
 
 
@@ -187,8 +187,8 @@ def _invitee_confirmation(
     note: str = "",
     manage_url: str = "",
 ) -> EmailMessage:
-    invite, owner_zone, owner, invitee = _booking_context(runtime, session, booking)
-    zones = _display_zones(invite.invitee_timezone, owner_zone)
+    invite, owner_zone, owner, invitee = booking_context(runtime, session, booking)
+    zones = display_zones(invite.invitee_timezone, owner_zone)
     when = " / ".join(format_span(booking.start, booking.end, z) for z in zones)
     paragraphs = [f"You're booked: coffee with {owner.name}, {when}."]
     if note:
@@ -213,11 +213,11 @@ def _invitee_confirmation(
         when=now,
     )
     if with_ics:
-        _attach_request(runtime, msg, booking, owner, invitee, now=now)
+        attach_request(runtime, msg, booking, owner, invitee, now=now)
     return msg
 
 
-def _queue_invitee_confirmation(
+def queue_invitee_confirmation(
     runtime: Runtime,
     session: Session,
     invite: models.Invite,

@@ -3,39 +3,37 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from integrations.icalendar_invite import build_ics
 from integrations.invite_email import attach_calendar, build_notice
 from integrations.storage import models
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue, enqueue_email
+from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.invites import format_span
 from scheduler.model import Interval
 from web.composition import Runtime
 from web.errors import NotFound, UserError
-from web.services.invites.accepting import _restore, _restore_by_rules
-from web.services.invites.answers import _more_times, _quoted
+from web.services.invites.answer import more_times, quoted
 from web.services.invites.errors import InviteGone
-from web.services.invites.helpers import (
+from web.services.invites.model import (
+    LONGEST_MEETING,
     TOKEN_BYTES,
-    _booking_view,
-    _load_invite,
-    _offered,
-    _parties,
-    _zone_name,
+    aware,
     hash_token,
+    invite_row,
     invite_url,
+    parties,
     user_config,
+    zone_name,
 )
-from web.services.invites.notices import _coffee_event
-from web.services.invites.views import BookingView, OpenInvite, UpcomingCoffee
+from web.services.invites.notify import coffee_event
 
 
 def cancel_booking_by_token(
@@ -43,7 +41,7 @@ def cancel_booking_by_token(
 ) -> None:
     """The invitee cancels (or reschedules) through their invite link."""
     with transaction(runtime.sessions) as session:
-        invite = _load_invite(session, token, lock=True)
+        invite = invite_row(session, token, lock=True)
         booking = session.scalar(
             select(models.Booking)
             .where(models.Booking.invite_id == invite.id, models.Booking.status == "active")
@@ -85,7 +83,7 @@ def cancel_booking(
         invite.token_hash = hash_token(token)
         _reopen(runtime, session, invite, now=now)
         url = invite_url(runtime.config, token)
-        owner, invitee = _parties(session, invite)
+        owner, invitee = parties(session, invite)
         if invitee.email:
             msg = build_notice(
                 from_address=runtime.config.mail.from_address,
@@ -110,7 +108,7 @@ def _reopen(
     """Open the invite again with fresh free times (from the calendar store)."""
     invite.status = rules.OPEN
     invite.answered_at = None
-    _more_times(runtime, session, invite, now=now)
+    more_times(runtime, session, invite, now=now)
     invite.expires_at = max(invite.expires_at, now + timedelta(days=7))
 
 
@@ -128,13 +126,13 @@ def _cancel(
     booking.sequence += 1
     invite.status = "cancelled"
     session.flush()
-    _restore(session, booking.user_id, Interval(booking.start, booking.end), now=now)
-    _restore_by_rules(runtime, session, booking.user_id, booking.start, now=now)
-    owner, invitee = _parties(session, invite)
-    event = _coffee_event(runtime, booking, owner, invitee, token_url=None)
+    restore_times(session, booking.user_id, Interval(booking.start, booking.end), now=now)
+    restore_by_rules(runtime, session, booking.user_id, booking.start, now=now)
+    owner, invitee = parties(session, invite)
+    event = coffee_event(runtime, booking, owner, invitee, token_url=None)
     user = session.get(models.User, invite.user_id)
     assert user is not None
-    when = format_span(booking.start, booking.end, _zone_name(user, user_config(runtime, user)))
+    when = format_span(booking.start, booking.end, zone_name(user, user_config(runtime, user)))
     who = owner.name if by_owner else invitee.name
     if booking.calendar_event_id:
         enqueue(
@@ -154,7 +152,7 @@ def _cancel(
             on_behalf_of=sender,
             to=to,
             subject=f"Cancelled: coffee {when}",
-            paragraphs=[f"{who} cancelled the coffee on {when}." + _quoted(note)],
+            paragraphs=[f"{who} cancelled the coffee on {when}." + quoted(note)],
             when=now,
         )
         attach_calendar(msg, build_ics(event, method="CANCEL", dtstamp=now), method="CANCEL")
@@ -169,53 +167,6 @@ def _cancel(
 
 
 # --- owner views and after the coffee ------------------------------------------------------
-
-
-def upcoming(runtime: Runtime, user_id: int, *, now: datetime) -> list[UpcomingCoffee]:
-    """Booked coffees not yet over, soonest first, with their prep card."""
-    return _active_coffees(runtime, user_id, models.Booking.end > now)
-
-
-def to_confirm(runtime: Runtime, user_id: int, *, now: datetime) -> list[UpcomingCoffee]:
-    """Coffees whose time has passed and that nobody said "we met" or "we did not" about."""
-    return _active_coffees(
-        runtime, user_id, models.Booking.end <= now, models.Booking.met.is_(None)
-    )
-
-
-def _active_coffees(
-    runtime: Runtime, user_id: int, *conditions: ColumnElement[bool]
-) -> list[UpcomingCoffee]:
-    """The user's active bookings that meet `conditions`, soonest first, as coffees."""
-    with transaction(runtime.sessions) as session:
-        rows = session.scalars(
-            select(models.Booking)
-            .where(
-                models.Booking.user_id == user_id,
-                models.Booking.status == "active",
-                *conditions,
-            )
-            .order_by(models.Booking.start)
-        ).all()
-        return [_coffee(session, b) for b in rows]
-
-
-def _coffee(session: Session, booking: models.Booking) -> UpcomingCoffee:
-    contact = session.get(models.Contact, booking.contact_id)
-    assert contact is not None
-    met = [i.occurred_on for i in contact.interactions if i.confirmed]
-    return UpcomingCoffee(
-        booking_id=booking.id,
-        contact_id=contact.id,
-        contact_name=contact.name,
-        start=booking.start,
-        end=booking.end,
-        calendar_error=booking.calendar_error,
-        how_met=contact.how_met,
-        notes=contact.notes,
-        questions=tuple(contact.questions or ()),
-        last_met=max(met, default=None),
-    )
 
 
 def record_meeting(
@@ -242,7 +193,7 @@ def record_meeting(
         if met:
             user = session.get(models.User, user_id)
             assert user is not None
-            zone = ZoneInfo(_zone_name(user, user_config(runtime, user)))
+            zone = ZoneInfo(zone_name(user, user_config(runtime, user)))
             existing = session.scalar(
                 select(models.Interaction).where(
                     models.Interaction.contact_id == contact.id,
@@ -266,39 +217,6 @@ def record_meeting(
             elif notes.strip():
                 existing.notes = notes.strip()
         return tuple(contact.questions or ())
-
-
-def open_invites(runtime: Runtime, user_id: int, *, now: datetime) -> list[OpenInvite]:
-    """The user's invites that are waiting or were answered without a booking, newest first."""
-    with transaction(runtime.sessions) as session:
-        rows = session.scalars(
-            select(models.Invite)
-            .where(
-                models.Invite.user_id == user_id,
-                models.Invite.status.in_(("open", "declined", "suggested")),
-            )
-            .options(selectinload(models.Invite.times))
-            .order_by(models.Invite.created_at.desc())
-            .limit(50)
-        ).all()
-        result = []
-        for inv in rows:
-            contact = session.get(models.Contact, inv.contact_id)
-            assert contact is not None
-            state = rules.link_state(inv.status, inv.expires_at, now=now)
-            result.append(
-                OpenInvite(
-                    invite_id=inv.id,
-                    contact_id=inv.contact_id,
-                    contact_name=contact.name,
-                    status="expired" if state == "gone" else inv.status,
-                    created_at=inv.created_at,
-                    expires_at=inv.expires_at,
-                    times=tuple(_offered(t) for t in inv.times),
-                    answer_note=inv.answer_note,
-                )
-            )
-        return result
 
 
 def cancel_invite(runtime: Runtime, user_id: int, invite_id: int, *, now: datetime) -> None:
@@ -332,58 +250,79 @@ def expire_invites(runtime: Runtime, *, now: datetime) -> int:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-def booking_for_user(runtime: Runtime, user_id: int, booking_id: int) -> UpcomingCoffee:
-    """One of the user's bookings (NotFound when it is not theirs)."""
-    with transaction(runtime.sessions) as session:
-        booking = session.get(models.Booking, booking_id)
-        if booking is None or booking.user_id != user_id:
-            raise NotFound(f"no booking {booking_id}")
-        return _coffee(session, booking)
+def restore_times(session: Session, user_id: int, interval: Interval, *, now: datetime) -> None:
+    """A cancelled coffee frees its time: offer it again on the owner's other open invites
+    (unless another booking holds it). Accepting re-checks the calendars live anyway."""
+    still_open = (
+        select(models.Invite.id)
+        .where(
+            models.Invite.id == models.InviteTime.invite_id,
+            models.Invite.status == rules.OPEN,
+        )
+        .exists()
+    )
+    other_booking = (
+        select(models.Booking.id)
+        .where(
+            models.Booking.user_id == user_id,
+            models.Booking.status == "active",
+            models.Booking.start < models.InviteTime.end,
+            models.Booking.end > models.InviteTime.start,
+        )
+        .exists()
+    )
+    session.execute(
+        update(models.InviteTime)
+        .where(
+            models.InviteTime.user_id == user_id,
+            models.InviteTime.withdrawn.is_(True),
+            models.InviteTime.start < interval.end,
+            models.InviteTime.start > interval.start - LONGEST_MEETING,
+            models.InviteTime.end > interval.start,
+            models.InviteTime.start > now,
+            still_open,
+            ~other_booking,
+        )
+        .values(withdrawn=False)
+        .execution_options(synchronize_session=False)
+    )
 
 
-def booking_status(runtime: Runtime, user_id: int, booking_id: int) -> BookingView:
-    with transaction(runtime.sessions) as session:
-        booking = session.get(models.Booking, booking_id)
-        if booking is None or booking.user_id != user_id:
-            raise NotFound(f"no booking {booking_id}")
-        return _booking_view(booking)
-
-
-@dataclass(frozen=True)
-class DeliveryProblem:
-    """An email or calendar write that failed at least once, with the server's reason."""
-
-    id: int
-    what: str
-    status: str  # pending (will retry) | failed (gave up)
-    attempts: int
-    last_error: str
-    next_attempt_at: datetime
-    to: str = ""  # the recipients of an email, comma-separated
-    subject: str = ""
-
-
-def delivery_problems(runtime: Runtime, user_id: int) -> list[DeliveryProblem]:
-    """For the dashboard: this user's outbox rows that failed and are not delivered yet."""
-    from integrations.storage.outbox import problems
-
-    labels = {
-        "email": "Email",
-        "email_render": "Email",
-        "calendar_insert": "Google Calendar event",
-        "calendar_delete": "Google Calendar cancellation",
-    }
-    with transaction(runtime.sessions) as session:
-        return [
-            DeliveryProblem(
-                id=row.id,
-                what=labels.get(row.kind, row.kind),
-                status=row.status,
-                attempts=row.attempts,
-                last_error=row.last_error,
-                next_attempt_at=row.next_attempt_at,
-                to=", ".join(str(r) for r in row.payload.get("recipients", None) or ()),
-                subject=str(row.payload.get("subject") or ""),
+def restore_by_rules(
+    runtime: Runtime, session: Session, user_id: int, start: datetime, *, now: datetime
+) -> None:
+    """A cancelled coffee may also free its day (or week) and the buffer around it: offer
+    again the times of open invites in that week that the remaining bookings allow."""
+    user = session.get(models.User, user_id)
+    assert user is not None
+    config = user_config(runtime, user)
+    zone, policy = ZoneInfo(zone_name(user, config)), config.scheduling
+    week = booking_rules.week_bounds(start.astimezone(zone).date(), zone)
+    lo, hi = week.start - LONGEST_MEETING - policy.buffer, week.end + policy.buffer
+    bookings = [
+        Interval(aware(s), aware(e))
+        for s, e in session.execute(
+            select(models.Booking.start, models.Booking.end).where(
+                models.Booking.user_id == user_id,
+                models.Booking.status == "active",
+                models.Booking.start >= lo,
+                models.Booking.start < hi,
             )
-            for row in problems(session, user_id)
-        ]
+        )
+    ]
+    withdrawn = session.scalars(
+        select(models.InviteTime)
+        .join(models.Invite, models.Invite.id == models.InviteTime.invite_id)
+        .where(
+            models.InviteTime.user_id == user_id,
+            models.InviteTime.withdrawn.is_(True),
+            models.InviteTime.start >= week.start,
+            models.InviteTime.start < week.end,
+            models.InviteTime.start > now,
+            models.Invite.status == rules.OPEN,
+        )
+    )
+    for row in withdrawn:
+        span = Interval(aware(row.start), aware(row.end))
+        if booking_rules.time_problem(span, bookings=bookings, zone=zone, policy=policy) is None:
+            row.withdrawn = False
