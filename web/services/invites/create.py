@@ -45,13 +45,12 @@ def create_invite(
     send_email: bool = True,
     now: datetime,
     force: bool = False,
-    share_times: bool = False,
 ) -> CreatedInvite:
     """Create an invite with its times; its email goes to the outbox in the same transaction.
 
     Refuses (UserError) a time within the buffer of a booked coffee, on a day or in a week at
-    its cap, or within the buffer of a time offered in another open invite (`share_times`
-    allows the last, for tests of racing accepts). Unless `force`, also refuses a contact who
+    its cap, or within the buffer of a time offered in another open invite (one time, one
+    invite). Unless `force`, also refuses a contact who
     is do-not-invite, snoozed or paused, or who already has an open invite.
     """
     rules_now = aware(now)
@@ -82,7 +81,6 @@ def create_invite(
             ordered,
             now=rules_now,
             force=force,
-            share_times=share_times,
         )
         email = contact.emails[0].email if contact.emails else ""
         if send_email and not email:
@@ -200,7 +198,6 @@ def _check_new_invite(
     *,
     now: datetime,
     force: bool,
-    share_times: bool,
 ) -> None:
     config = user_config(runtime, user)
     zone = ZoneInfo(zone_name(user, config))
@@ -228,23 +225,21 @@ def _check_new_invite(
             )
         )
     ]
-    offered: list[Interval] = []
-    if not share_times:
-        offered = [
-            Interval(aware(s), aware(e))
-            for s, e in session.execute(
-                select(tim.start, tim.end)
-                .join(inv, inv.id == tim.invite_id)
-                .where(
-                    tim.user_id == user.id,
-                    tim.withdrawn.is_(False),
-                    tim.start >= lo,
-                    tim.start < hi,
-                    inv.status == rules.OPEN,
-                    inv.expires_at > now,
-                )
+    offered = [
+        Interval(aware(s), aware(e))
+        for s, e in session.execute(
+            select(tim.start, tim.end)
+            .join(inv, inv.id == tim.invite_id)
+            .where(
+                tim.user_id == user.id,
+                tim.withdrawn.is_(False),
+                tim.start >= lo,
+                tim.start < hi,
+                inv.status == rules.OPEN,
+                inv.expires_at > now,
             )
-        ]
+        )
+    ]
     for t in times:
         problem = booking_rules.time_problem(
             Interval(t.start, t.end), bookings=bookings, offered=offered, zone=zone, policy=policy
