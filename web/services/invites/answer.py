@@ -28,6 +28,7 @@ from web.services.invites.model import (
     invite_row,
     parties,
     user_config,
+    zone_key,
     zone_name,
 )
 from web.services.places import google_connected, where_for
@@ -200,7 +201,7 @@ def more_times(
     fresh = [by_start[c.start] for c in cut]
     added = []
     for t in fresh:
-        owner_zone = str(getattr(t.start.tzinfo, "key", "") or "")[:64]
+        owner_zone = zone_key(t.start)
         invite.times.append(
             models.InviteTime(
                 user_id=invite.user_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -241,13 +242,13 @@ def expire_invites(runtime: Runtime, *, now: datetime) -> int:
         )
         if due is None:
             return 0
-        result = session.execute(
-            update(models.Invite)
-            .where(models.Invite.status == rules.OPEN, models.Invite.expires_at <= now)
+        table: Any = models.Invite.__table__  # a Table; the ORM types it as FromClause
+        result = session.connection().execute(
+            update(table)
+            .where(table.c.status == rules.OPEN, table.c.expires_at <= now)
             .values(status="expired")
-            .execution_options(synchronize_session=False)
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return result.rowcount
 
 
 def restore_times(session: Session, user_id: int, interval: Interval, *, now: datetime) -> None:

@@ -31,6 +31,7 @@ from web.services.invites.model import (
     hash_token,
     invite_url,
     user_config,
+    zone_key,
     zone_name,
 )
 
@@ -115,7 +116,7 @@ def create_invite(
                 place=t.place[:500],
                 place_url=t.place_url[:2000],
                 city=t.city[:200],
-                zone=str(getattr(t.start.tzinfo, "key", "") or "")[:64],
+                zone=zone_key(t.start),
             )
             for t in ordered
         ]

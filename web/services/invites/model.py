@@ -167,3 +167,9 @@ def parties(session: Session, invite: models.Invite) -> tuple[Party, Party]:
 
 def display_zones(view_zone: str, owner_zone: str) -> list[str]:
     return [view_zone] if view_zone else [owner_zone, "UTC"] if owner_zone != "UTC" else ["UTC"]
+
+
+def zone_key(value: datetime) -> str:
+    """The IANA name of `value`'s zone ("" for a fixed offset), as an offered time stores it."""
+    zone = value.tzinfo
+    return zone.key[:64] if isinstance(zone, ZoneInfo) else ""
