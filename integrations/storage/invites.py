@@ -181,10 +181,6 @@ class InviteStore:
         if not rows:
             return None
         first = rows[0]
-        if self.conn.dialect.name != "sqlite":
-            # Serialise one owner's accepts: two invites offering overlapping times must not
-            # both pass the overlap check.
-            self.conn.execute(s.lock_owner, {"owner": first.user_id}).all()
         return AcceptTarget(
             id=first.id,
             user_id=first.user_id,
@@ -300,7 +296,6 @@ class _Statements:
     calendars_by_user: Any
     calendars_by_token: Any
     accept_target: Any
-    lock_owner: Any
     held: Any
     insert_booking: Any
     accepted: Any
@@ -391,10 +386,14 @@ def _statements() -> _Statements:
             google.label("google_status"),
             *time_columns,
         )
+        .join(usr, usr.c.id == inv.c.user_id)
         .outerjoin(tim, tim.c.invite_id == inv.c.id)
         .where(inv.c.token_hash == bindparam("token_hash"))
         .order_by(tim.c.start)
-        .with_for_update(of=inv)
+        # PostgreSQL: lock the invite and its owner, in this order in every accept: one
+        # owner's accepts serialise, so two invites offering overlapping times cannot both
+        # pass the overlap check. (SQLite: the unit of work began IMMEDIATE.)
+        .with_for_update(of=[inv, usr])
     )
     accepted = (
         update(inv)
@@ -412,7 +411,6 @@ def _statements() -> _Statements:
         calendars_by_user=calendars.where(usr.c.id == bindparam("user_id")),
         calendars_by_token=calendars.where(usr.c.id == owner_of.scalar_subquery()),
         accept_target=accept_target,
-        lock_owner=select(usr.c.id).where(usr.c.id == bindparam("owner")).with_for_update(),
         held=select(bkg.c.start, bkg.c.end).where(
             bkg.c.user_id == bindparam("owner"),
             # A literal, so that SQLite uses the partial index on active (user_id, start).
