@@ -45,9 +45,7 @@ def _path(url: str) -> str:
 
 def _emails(runtime: Runtime, purpose: str | None = None) -> list[Any]:
     with transaction(runtime.sessions) as session:
-        rows = list(
-            session.scalars(select(models.OutboxMessage).order_by(models.OutboxMessage.id))
-        )
+        rows = list(session.scalars(select(models.OutboxMessage).order_by(models.OutboxMessage.id)))
     found = []
     for row in rows:
         if row.kind not in ("email", "email_render"):
@@ -269,54 +267,59 @@ def test_a_concurrent_move_and_accept_of_one_time_book_it_once(runtime: Runtime)
     """On SQLite and PostgreSQL: a move and another invite's accept of the same time, at once."""
     owner = make_owner(runtime)
     for attempt in range(3):
-        booked = Booked(
-            runtime,
-            owner,
-            make_contact(runtime, owner, name=f"Ana {attempt}", email=f"ana{attempt}@example.org"),
-            weeks=attempt,
-        )
-        target = booked.starts[2] + timedelta(hours=4)
-        # The target is offered on the booked invite too (as "pick another time" would).
-        with transaction(runtime.sessions) as session:
-            session.add(
-                models.InviteTime(
-                    invite_id=booked.created.invite_id,
-                    user_id=owner,
-                    start=target,
-                    end=target + timedelta(minutes=45),
-                    window="breakfast",
-                    withdrawn=False,
-                )
-            )
-        bo = make_contact(runtime, owner, name=f"Bo {attempt}", email=f"bo{attempt}@example.org")
-        other = svc.create_invite(runtime, owner, bo, times_at(target), send_email=False, now=_now())
-        gate = threading.Barrier(2)
-        outcomes: list[str] = []
-
-        def move(booked: Booked = booked, target: datetime = target) -> None:
-            gate.wait()
-            try:
-                moving.move_booking(runtime, moving.invitee_side(booked.token), target, now=_now())
-                outcomes.append("moved")
-            except svc.TimeUnavailable:
-                outcomes.append("refused")
-
-        def accept(other: Any = other, target: datetime = target) -> None:
-            gate.wait()
-            try:
-                svc.accept_invite(runtime, other.url.rsplit("/", 1)[1], target, now=_now())
-                outcomes.append("accepted")
-            except svc.TimeUnavailable:
-                outcomes.append("refused")
-
-        threads = [threading.Thread(target=move), threading.Thread(target=accept)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        outcomes, target = _race(runtime, owner, attempt)
         assert sorted(outcomes).count("refused") == 1, outcomes
         at_target = [b for b in _active(runtime, owner) if b[1] == target]
         assert len(at_target) == 1
+
+
+def _race(runtime: Runtime, owner: int, attempt: int) -> tuple[list[str], datetime]:
+    booked = Booked(
+        runtime,
+        owner,
+        make_contact(runtime, owner, name=f"Ana {attempt}", email=f"ana{attempt}@example.org"),
+        weeks=attempt,
+    )
+    target = booked.starts[2] + timedelta(hours=4)
+    # The target is offered on the booked invite too (as "pick another time" would).
+    with transaction(runtime.sessions) as session:
+        session.add(
+            models.InviteTime(
+                invite_id=booked.created.invite_id,
+                user_id=owner,
+                start=target,
+                end=target + timedelta(minutes=45),
+                window="lunch",
+                withdrawn=False,
+            )
+        )
+    bo = make_contact(runtime, owner, name=f"Bo {attempt}", email=f"bo{attempt}@example.org")
+    other = svc.create_invite(runtime, owner, bo, times_at(target), send_email=False, now=_now())
+    gate = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def move() -> None:
+        gate.wait()
+        try:
+            moving.move_booking(runtime, moving.invitee_side(booked.token), target, now=_now())
+            outcomes.append("moved")
+        except svc.TimeUnavailable:
+            outcomes.append("refused")
+
+    def accept() -> None:
+        gate.wait()
+        try:
+            svc.accept_invite(runtime, other.url.rsplit("/", 1)[1], target, now=_now())
+            outcomes.append("accepted")
+        except svc.TimeUnavailable:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=move), threading.Thread(target=accept)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return outcomes, target
 
 
 # --- cancel with a reason -------------------------------------------------------------------
@@ -377,7 +380,9 @@ def _sent_to(folder: Any, address: str) -> list[Any]:
     return [m for m in FileMailer(folder).messages() if address in m.to]
 
 
-def test_an_undone_withdraw_sends_nothing(site: Web, sqlite_runtime: Runtime, tmp_path: Any) -> None:
+def test_an_undone_withdraw_sends_nothing(
+    site: Web, sqlite_runtime: Runtime, tmp_path: Any
+) -> None:
     from tests.web.support import PASSWORD
     from web.services.accounts import create_first_account
 
@@ -417,12 +422,17 @@ def test_after_a_minute_the_withdrawn_invitee_is_told_kindly_with_the_reason(
     assert 'Olivia Owner wrote: "Plans changed"' in body
     assert "Ana Souza cancelled" not in body and "Ana Souza" not in mail.subject
     with pytest.raises(svc.UserError):
-        moving.undo_withdraw(sqlite_runtime, owner, created.invite_id, now=now + timedelta(seconds=61))
+        moving.undo_withdraw(
+            sqlite_runtime, owner, created.invite_id, now=now + timedelta(seconds=61)
+        )
 
 
 def test_move_pages_answer_404_for_unknown_bookings(client: FlaskClient) -> None:
     assert client.get("/i/" + "x" * 32 + "/move").status_code == 404
-    assert client.post("/i/" + "x" * 32 + "/move", data={"start": "2030-01-01T12:00:00Z"}).status_code == 404
+    assert (
+        client.post("/i/" + "x" * 32 + "/move", data={"start": "2030-01-01T12:00:00Z"}).status_code
+        == 404
+    )
 
 
 def test_the_app_serves_move_pages_for_another_runtime(runtime: Runtime) -> None:

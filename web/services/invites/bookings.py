@@ -147,8 +147,8 @@ def _cancel(
     for to, sender in ((invitee, owner), (owner, invitee)):
         if not to.email:
             continue
-        if booking.calendar_event_id and to is invitee:
-            continue  # Google tells the attendee itself (sendUpdates=all)
+        if booking.calendar_event_id and to is invitee and not note.strip():
+            continue  # Google tells the attendee itself (sendUpdates=all), but not a reason
         subject, paragraph = cancel_text(
             reader_is_owner=to is owner,
             by_owner=by_owner,
@@ -380,6 +380,7 @@ def delivery_problems(runtime: Runtime, user_id: int) -> list[DeliveryProblem]:
         "email_render": "Email",
         "calendar_insert": "Google Calendar event",
         "calendar_delete": "Google Calendar cancellation",
+        "calendar_update": "Google Calendar move",
     }
     with transaction(runtime.sessions) as session:
         return [

@@ -156,14 +156,16 @@ def move_booking(
         if booking.status != "active":
             raise InviteGone("this coffee is cancelled")
         view = _choices_view(runtime, session, invite, booking, now=now)
-        user_id, seen = booking.user_id, booking.start
+        user_id, seen = booking.user_id, _aware(booking.start)
+        own = Interval(seen, _aware(booking.end))
     chosen = rules.find_offered(view.times, start, now=now)
     if chosen is None:
         raise TimeUnavailable("that time is no longer available", view.times)
     # The live check, before any lock (as accept does): every other writer would wait on it.
     calendars = owner_calendars(runtime, user_id)
     widened = _widened(chosen.interval, calendars.policy.buffer)
-    busy = read_busy(calendars, widened)
+    # The coffee's own event (on a calendar it was written to) is not in its own way.
+    busy = [i for i in read_busy(calendars, widened).intervals if i != own]
     conflict: TimeUnavailable | None = None
     try:
         with writer_lock(runtime), transaction(runtime.sessions) as session:
@@ -178,7 +180,7 @@ def move_booking(
             chosen = rules.find_offered(current.times, start, now=now)
             if chosen is None:
                 raise TimeUnavailable("that time is no longer available", current.times)
-            if booking_rules.too_close(chosen.interval, busy.intervals, calendars.policy.buffer):
+            if booking_rules.too_close(chosen.interval, busy, calendars.policy.buffer):
                 for row in invite.times:
                     if _aware(row.start) == chosen.start:
                         row.withdrawn = True
