@@ -444,3 +444,42 @@ def test_the_app_serves_move_pages_for_another_runtime(runtime: Runtime) -> None
     assert client.post(path + "/booking", data={"action": "reschedule"}).status_code == 303
     assert client.post(path + "/move", data={"start": utc_iso(booked.starts[1])}).status_code == 303
     assert _booking(runtime, booked.booking.id).start == booked.starts[1]
+
+
+def test_a_taken_time_on_the_move_page_says_so_and_keeps_the_booking(
+    client: FlaskClient, sqlite_runtime: Runtime, booked: Booked, owner: int
+) -> None:
+    path = _path(booked.created.url)
+    client.post(path + "/booking", data={"action": "reschedule"})
+    target = booked.starts[2]
+    bo = make_contact(sqlite_runtime, owner, name="Bo Li", email="bo@example.org")
+    other = svc.create_invite(
+        sqlite_runtime, owner, bo, times_at(target), send_email=False, now=_now()
+    )
+    svc.accept_invite(sqlite_runtime, other.url.rsplit("/", 1)[1], target, now=_now())
+    resp = client.post(path + "/move", data={"start": utc_iso(target)})
+    assert resp.status_code == 409
+    html = text(resp)
+    assert "The coffee stays where it was" in html
+    assert f'value="{utc_iso(booked.starts[1])}"' in html  # the rest is still on offer
+    assert _booking(sqlite_runtime, booked.booking.id).start == booked.starts[0]
+
+
+def test_a_move_updates_the_calendar_event_in_place(
+    sqlite_runtime: Runtime, booked: Booked
+) -> None:
+    with transaction(sqlite_runtime.sessions) as session:
+        row = session.get(models.Booking, booked.booking.id)
+        assert row is not None
+        row.calendar_event_id = "ma-event-1"
+    moving.move_booking(
+        sqlite_runtime, moving.invitee_side(booked.token), booked.starts[1], now=_now()
+    )
+    with transaction(sqlite_runtime.sessions) as session:
+        jobs = [
+            (j.kind, j.payload.get("event_id"))
+            for j in session.scalars(select(models.OutboxMessage))
+            if j.kind.startswith("calendar")
+        ]
+    assert ("calendar_update", "ma-event-1") in jobs
+    assert not [k for k, _ in jobs if k == "calendar_delete"]
