@@ -117,14 +117,14 @@ def test_reschedule_keeps_the_booking_until_a_new_time_is_picked(
     new_label = format_span(starts[1], starts[1] + timedelta(minutes=45), NEW_YORK)
     assert new_label in labels
     assert format_span(starts[0], starts[0] + timedelta(minutes=45), NEW_YORK) not in labels
-    world_shot = world.screens / f"move-{invitee_view['width']}.png"
-    ana.screenshot(path=str(world_shot), full_page=True)
+    ana.screenshot(path=str(world.screens / f"move-{invitee_view['width']}.png"), full_page=True)
     ana.locator("ul.move-times label", has_text=new_label).click()
     ana.fill("#move-note", "A work trip came up")
     ana.get_by_role("button", name="Move the coffee").click()
     ana.wait_for_url(url + "/booking")
     assert ana.locator("#booked-time").inner_text() == new_label
     assert "Moved to" in ana.locator("#moved-note").inner_text()
+    ana.screenshot(path=str(world.screens / f"moved-{invitee_view['width']}.png"), full_page=True)
 
     # The same booking moved: same UID, next sequence; the Google event moved in place.
     moved = _booking(world)
@@ -163,6 +163,8 @@ def test_reschedule_keeps_the_booking_until_a_new_time_is_picked(
     page.wait_for_url(f"{world.base_url}/invites/bookings/{booking.id}")
     again = _booking(world)
     assert (again.id, again.start, again.sequence) == (booking.id, starts[2], 2)
+    page.screenshot(path=str(world.screens / f"moved-owner-{owner_view['width']}.png"))
+    _publish(world.screens)
     invitee.close()
     owner.close()
 
@@ -186,6 +188,7 @@ def test_cancel_asks_first_and_the_reason_reaches_the_other_side(
             starts[0], starts[0] + timedelta(minutes=45), NEW_YORK
         )
         ana.fill("#cancel-note", "I am ill, sorry")
+        ana.screenshot(path=str(world.screens / "cancel-invitee.png"), full_page=True)
         ana.get_by_role("button", name="Yes, cancel the coffee").click()
         ana.wait_for_load_state()
         assert "Cancelled" in ana.content()
@@ -200,6 +203,7 @@ def test_cancel_asks_first_and_the_reason_reaches_the_other_side(
         page.wait_for_url(re.compile(r".*/cancel$"))
         assert _booking(world).status == "active"
         page.fill("#cancel-note", "My flight moved")
+        page.screenshot(path=str(world.screens / "cancel-owner.png"), full_page=True)
         page.get_by_role("button", name="Yes, cancel the coffee").click()
         page.wait_for_load_state()
         owner.close()
@@ -212,3 +216,18 @@ def test_cancel_asks_first_and_the_reason_reaches_the_other_side(
         assert 'Your note to Ana Souza: "My flight moved"' in _text(mail)
     assert _booking(world).status == "cancelled"
     invitee.close()
+    _publish(world.screens)
+
+
+def _publish(screens: Any) -> None:
+    """Copy the screenshots to the team folder for people to look at (best effort)."""
+    import shutil
+    from pathlib import Path
+
+    team = Path("/work/team/screens")
+    try:
+        team.mkdir(parents=True, exist_ok=True)
+        for shot in sorted(screens.glob("*.png")):
+            shutil.copy(shot, team / f"reschedule-{shot.name}")
+    except OSError:
+        return
