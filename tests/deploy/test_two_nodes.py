@@ -258,7 +258,8 @@ def _feed(now: datetime) -> bytes:
         "SUMMARY:Busy\r\nEND:VEVENT\r\n"
         for n in range(1, FEED_EVENTS + 1)
     )
-    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{events}END:VCALENDAR\r\n".encode()
+    head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+    return f"{head}{events}END:VCALENDAR\r\n".encode()
 
 
 def _sync_due_once_runs_once(
