@@ -401,7 +401,9 @@ def test_workers_racing_for_a_due_feed_fetch_it_once(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Eight sync passes at once (workers side by side; FOR UPDATE SKIP LOCKED on PostgreSQL,
-    the IMMEDIATE write lock on SQLite): the feed is read once while the others find it held."""
+    the IMMEDIATE write lock on SQLite): the feed is read once while the others find it held.
+    The calendar has no sync state yet (as when added from Google's list): every pass creates
+    it side by side, and none fails for it."""
     import threading
 
     monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
