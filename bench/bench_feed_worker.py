@@ -1,13 +1,13 @@
 """One worker keeps 2,000 unchanged ICS feeds fresh: what that costs in CPU.
 
-2,000 feed calendars, each its own URL on a loopback HTTP server in another process (so its CPU
-is not counted) that answers a conditional GET with 304. After a first round (full reads, not
-measured), every calendar is made due and the worker's own calendar-sync job (the one path
-`meetagain worker` runs: claim one due calendar, conditional GET, record the result) runs until
-nothing is due. Its process CPU time (user + sys) for that round is one 10-minute interval's
-work, reported as CPU seconds per 600 s and as a share of one core, beside the CPU time of a
-bare HTTP client loop (niquests, a fresh session per feed as the worker opens) making the same
-2,000 conditional requests in the same run.
+2,000 feed calendars (in SQLite, the embedded default), each its own URL on a loopback HTTP
+server in another process (so its CPU is not counted) that answers a conditional GET with 304.
+After a first round (full reads, not measured), every calendar is made due and the worker's own
+calendar-sync job (the one path `meetagain worker` runs: claim one due calendar, conditional GET,
+record the result) runs until nothing is due. Its process CPU time (user + sys) for that round
+is one 10-minute interval's work, reported as CPU seconds per 600 s and as a share of one core,
+beside the CPU time of a bare HTTP client loop (niquests, a fresh session per feed as the worker
+opens) making the same 2,000 conditional requests in the same run.
 """
 
 from __future__ import annotations
