@@ -160,6 +160,7 @@ def test_picking_a_time_moves_the_same_booking_and_both_sides_hear_moved_to(
     assert 'Ana Souza\'s note: "Traffic, sorry"' in _body(owner_mail)
     invitee_mail = next(m for m in moved if m["To"].addresses[0].addr_spec == "ana@example.org")
     assert "You moved it" in _body(invitee_mail) and "Ana Souza moved" not in _body(invitee_mail)
+    assert booked.created.url + "/booking" in _body(invitee_mail)
     assert not [m for m in _emails(sqlite_runtime) if "Cancel" in m["Subject"]]
     # Old links say where it went.
     assert "Moved to" in text(client.get(path + "/booking"))

@@ -48,6 +48,7 @@ from web.services.invites.helpers import (
     _offered,
     _parties,
     _zone_name,
+    invite_url,
     user_config,
 )
 from web.services.invites.notices import _coffee_event
@@ -229,8 +230,18 @@ def _move(
             payload={"booking_id": booking.id, "event_id": booking.calendar_event_id},
             now=now,
         )
+    # The invitee's links, when they moved it themselves (the token is stored only hashed).
+    manage = invite_url(runtime.config, who.token) if who.token else ""
     _queue_moved_emails(
-        runtime, session, invite, booking, old, by_owner=who.by_owner, now=now, note=note
+        runtime,
+        session,
+        invite,
+        booking,
+        old,
+        by_owner=who.by_owner,
+        now=now,
+        note=note,
+        manage_url=manage,
     )
 
 
@@ -460,6 +471,7 @@ def _queue_moved_emails(
     by_owner: bool,
     now: datetime,
     note: str,
+    manage_url: str = "",
 ) -> None:
     user = session.get(models.User, booking.user_id)
     assert user is not None
@@ -470,7 +482,13 @@ def _queue_moved_emails(
     base = runtime.config.web.base_url
     readers: list[tuple[Party, Party, bool, list[str], list[tuple[str, str]]]] = [
         (owner, invitee, True, [owner_zone], [("Open", f"{base}/invites/bookings/{booking.id}")]),
-        (invitee, owner, False, _display_zones(invite.invitee_timezone, owner_zone), []),
+        (
+            invitee,
+            owner,
+            False,
+            _display_zones(invite.invitee_timezone, owner_zone),
+            [("Your booking", f"{manage_url}/booking")] if manage_url else [],
+        ),
     ]
     for to, sender, is_owner, zones, links in readers:
         if not to.email:
