@@ -231,3 +231,35 @@ def _publish(screens: Any) -> None:
             shutil.copy(shot, team / f"reschedule-{shot.name}")
     except OSError:
         return
+
+
+def test_withdraw_asks_first_and_can_be_undone_within_the_minute(
+    world: World, chromium: Any
+) -> None:
+    url, _ = _invite(world)
+    owner = chromium.new_context(timezone_id=BERLIN, viewport=PHONE)
+    page = _sign_in(world, owner)
+    page.get_by_role("link", name="Withdraw…").first.click()
+    page.wait_for_url(re.compile(r".*/withdraw$"))
+    assert "Withdraw the invite to Ana Souza?" in page.content()
+    page.fill("#withdraw-note", "Plans changed")
+    page.get_by_role("button", name="Yes, withdraw").click()
+    page.wait_for_url(re.compile(r".*/withdrawn$"))
+    page.screenshot(path=str(world.screens / "withdrawn-undo.png"), full_page=True)
+    with transaction(world.runtime.sessions) as session:
+        [invite] = session.scalars(select(models.Invite)).all()
+        assert invite.status == "cancelled"
+    page.get_by_role("button", name="Undo").click()
+    page.wait_for_url(world.base_url + "/")
+    assert "nobody was told" in page.content()
+    with transaction(world.runtime.sessions) as session:
+        [invite] = session.scalars(select(models.Invite)).all()
+        assert invite.status == "open"
+    # Only the invite itself ever reached Ana: no note about a withdraw.
+    assert not any(
+        "withdraw" in str(r.message["Subject"]).lower()
+        for r in world.smtp.received
+        if r.recipients == ["ana@example.org"]
+    )
+    owner.close()
+    _publish(world.screens)
