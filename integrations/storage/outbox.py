@@ -75,10 +75,13 @@ def enqueue(
     payload: dict[str, Any],
     now: datetime,
     message_id: str = "",
+    not_before: datetime | None = None,
 ) -> Queued:
-    """Add work to the outbox inside the caller's transaction."""
+    """Add work to the outbox inside the caller's transaction (due now, or at `not_before`)."""
     conn = db.connection() if isinstance(db, Session) else db
     row = _row(user_id, NewJob(kind, payload, message_id), now)
+    if not_before is not None:
+        row["next_attempt_at"] = not_before
     return Queued(conn.execute(_insert_returning_id(), row).scalar_one())
 
 
@@ -127,6 +130,7 @@ def enqueue_email(
     message: EmailMessage,
     now: datetime,
     purpose: str = "",
+    not_before: datetime | None = None,
     **extra: Any,
 ) -> Queued:
     """Queue a built email; its Message-ID (required) is what makes duplicates recognisable."""
@@ -147,7 +151,13 @@ def enqueue_email(
         **extra,
     }
     return enqueue(
-        session, user_id=user_id, kind="email", payload=payload, now=now, message_id=message_id
+        session,
+        user_id=user_id,
+        kind="email",
+        payload=payload,
+        now=now,
+        message_id=message_id,
+        not_before=not_before,
     )
 
 

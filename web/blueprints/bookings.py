@@ -7,12 +7,24 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup, escape
+from werkzeug.wrappers import Response
 
 from scheduler.invites import format_span
 from web.auth import current_user, login_required, runtime, safe_next
+from web.blueprints.invites import move_page_response, moved_from, offer_times, pick_move
 from web.services import invites as svc
+from web.services.invites import moving
 
 bp = Blueprint("bookings", __name__)
 
@@ -33,6 +45,7 @@ def owner_booking(booking_id: int) -> Any:
         coffee=coffee,
         status=status,
         label=format_span(coffee.start, coffee.end, zone),
+        moved=moved_from(moving.owner_side(user.id, booking_id), zone),
     )
 
 
@@ -43,6 +56,11 @@ def owner_booking_action(booking_id: int) -> Any:
     action = request.form.get("action", "")
     if action not in ("cancel", "reschedule"):
         abort(400)
+    if action == "reschedule":  # the booking stays until a new time is picked
+        return offer_times(
+            moving.owner_side(user.id, booking_id),
+            url_for("bookings.owner_move_page", booking_id=booking_id),
+        )
     url = svc.cancel_booking(
         runtime(),
         user.id,
@@ -140,3 +158,106 @@ def dev_outbox() -> Any:
         file_backend=isinstance(mailer, FileMailer),
         folder=str(mailer.folder) if isinstance(mailer, FileMailer) else "",
     )
+
+
+# --- moving a booking, confirmed cancel and withdraw (issue 15) --------------------------------
+
+
+def _owner_zone() -> str:
+    return current_user().timezone or runtime().config.owner.timezone or "UTC"
+
+
+@bp.get("/invites/bookings/<int:booking_id>/move")
+@login_required
+def owner_move_page(booking_id: int) -> Response:
+    return move_page_response(
+        moving.owner_side(current_user().id, booking_id),
+        public=False,
+        zone=_owner_zone(),
+        back=url_for("bookings.owner_booking", booking_id=booking_id),
+        action=url_for("bookings.owner_move_pick", booking_id=booking_id),
+    )
+
+
+@bp.post("/invites/bookings/<int:booking_id>/move")
+@login_required
+def owner_move_pick(booking_id: int) -> Response:
+    return pick_move(
+        moving.owner_side(current_user().id, booking_id),
+        public=False,
+        zone=_owner_zone(),
+        done=url_for("bookings.owner_booking", booking_id=booking_id),
+        back=url_for("bookings.owner_booking", booking_id=booking_id),
+        action=url_for("bookings.owner_move_pick", booking_id=booking_id),
+    )
+
+
+@bp.get("/invites/bookings/<int:booking_id>/cancel")
+@login_required
+def owner_cancel_confirm(booking_id: int) -> Any:
+    coffee = svc.booking_for_user(runtime(), current_user().id, booking_id)
+    status = svc.booking_status(runtime(), current_user().id, booking_id)
+    if status.status != "active":
+        abort(410)
+    zone = _owner_zone()
+    return render_template(
+        "invites/owner_cancel.html",
+        coffee=coffee,
+        label=format_span(coffee.start, coffee.end, zone),
+    )
+
+
+@bp.get("/invites/<int:invite_id>/withdraw")
+@login_required
+def withdraw_confirm(invite_id: int) -> Any:
+    """ "Withdraw the invite to Ana?": asks first, with an optional note for them."""
+    found = [
+        i
+        for i in svc.open_invites(runtime(), current_user().id, now=_now())
+        if i.invite_id == invite_id and i.status == "open"
+    ]
+    if not found:
+        abort(404)
+    return render_template("invites/withdraw_confirm.html", invite=found[0])
+
+
+@bp.post("/invites/<int:invite_id>/withdraw")
+@login_required
+def withdraw(invite_id: int) -> Response:
+    try:
+        moving.withdraw_invite(
+            runtime(), current_user().id, invite_id, now=_now(), note=request.form.get("note", "")
+        )
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    return redirect(url_for("bookings.withdrawn_page", invite_id=invite_id), code=303)
+
+
+@bp.get("/invites/<int:invite_id>/withdrawn")
+@login_required
+def withdrawn_page(invite_id: int) -> Any:
+    try:
+        done = moving.withdrawn(runtime(), current_user().id, invite_id, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    return render_template(
+        "invites/withdrawn.html",
+        done=done,
+        seconds=max(0, int((done.undo_until - _now()).total_seconds())),
+    )
+
+
+@bp.post("/invites/<int:invite_id>/undo")
+@login_required
+def undo_withdraw(invite_id: int) -> Response:
+    try:
+        moving.undo_withdraw(runtime(), current_user().id, invite_id, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.UserError as exc:
+        flash(f"Could not undo: {exc}.", "error")
+        return redirect(url_for("bookings.withdrawn_page", invite_id=invite_id), code=303)
+    flash("Undone: the invite is open again and nobody was told.", "ok")
+    return redirect(url_for("dashboard.index"), code=303)

@@ -47,6 +47,7 @@ from web.auth import runtime
 from web.limits import invite_limit
 from web.metrics import count_accept
 from web.services import invites as svc
+from web.services.invites import moving
 from web.sessions import SESSIONLESS_KEY
 
 bp = Blueprint("invites", __name__)
@@ -64,6 +65,9 @@ PUBLIC_ENDPOINTS = frozenset(
         "invites.booking_action",
         "invites.ics",
         "invites.thanks",
+        "invites.move_page",
+        "invites.move_pick",
+        "invites.cancel_confirm",
     }
 )
 
@@ -267,6 +271,11 @@ def _gone(view: svc.InviteView | None, reason: str = "") -> Response:
         if booked:
             title = "You're booked"
             text = "You already picked a time for this coffee; your booking is one click away."
+        if booked and view.booking is not None and view.booking.sequence:
+            # Only a move changes an active booking's sequence: the old link says where to.
+            zone = view.invitee_timezone or view.owner_timezone
+            title = "This coffee has moved"
+            text = f"It has moved to {format_span(view.booking.start, view.booking.end, zone)}."
     elif view is not None and view.status in ("declined", "suggested"):
         text = "You already answered this invite. Thank you!"
     else:
@@ -503,6 +512,7 @@ def booking(token: str) -> Response:
             iso=utc_iso(view.booking.start),
             end_iso=utc_iso(view.booking.end),
             where=next((where_items(t) for t in view.times if t.start == view.booking.start), None),
+            moved=moved_from(moving.invitee_side(token), zone),
         )
     )
 
@@ -513,6 +523,8 @@ def booking_action(token: str) -> Response:
     action = request.form.get("action", "")
     if action not in ("cancel", "reschedule"):
         abort(400)
+    if action == "reschedule":  # the booking stays until a new time is picked
+        return offer_times(moving.invitee_side(token), url_for("invites.move_page", token=token))
     try:
         svc.cancel_booking_by_token(
             runtime(),
@@ -564,3 +576,131 @@ def thanks(token: str) -> Response:
         else f"{view.owner_name} has your note and will get back to you."
     )
     return make_response(render_template("invites/message.html", title="Thanks", text=text))
+
+
+# --- moving a booking, confirmed cancel and withdraw (issue 15) --------------------------------
+
+
+@bp.record_once
+def _setup_moves(state: BlueprintSetupState) -> None:
+    csrf = state.app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(move_pick)  # the token in the URL is the credential, as for `answer`
+
+
+def moved_from(who: Any, zone: str) -> str:
+    """ "Moved from <old time>" for a booking page, or "" for a booking never moved."""
+    try:
+        choices = moving.move_choices(runtime(), who, now=_now())
+    except (svc.InviteNotFound, svc.InviteGone):
+        return ""
+    if choices.moved_from is None:
+        return ""
+    length = choices.end - choices.start
+    return format_span(choices.moved_from, choices.moved_from + length, zone)
+
+
+def offer_times(who: Any, target: str) -> Response:
+    """ "Pick another time": fresh times are offered (a POST), then the move page lists them."""
+    try:
+        moving.offer_new_times(runtime(), who, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    return redirect(target, code=303)
+
+
+def move_page_response(
+    who: Any, *, public: bool, zone: str, status: int = 200, conflict: str = "", **links: Any
+) -> Response:
+    try:
+        choices = moving.move_choices(runtime(), who, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    html = render_template(
+        "invites/move_public.html" if public else "invites/owner_move.html",
+        choices=choices,
+        zone=zone,
+        current=format_span(choices.start, choices.end, zone),
+        times=_time_items(choices.times, zone),
+        conflict=conflict,
+        **links,
+    )
+    return make_response(html, status)
+
+
+def pick_move(who: Any, *, public: bool, zone: str, done: str, **links: Any) -> Response:
+    start = parse_start(request.form.get("start", ""))
+    if start is None:
+        return move_page_response(
+            who, public=public, zone=zone, status=400, conflict="Pick one of the times.", **links
+        )
+    try:
+        moving.move_booking(runtime(), who, start, now=_now(), note=request.form.get("note", ""))
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    except svc.TimeUnavailable as exc:
+        return move_page_response(
+            who,
+            public=public,
+            zone=zone,
+            status=409,
+            conflict=f"Sorry, {exc.reason}. The coffee stays where it was; pick another time.",
+            **links,
+        )
+    return redirect(done, code=303)
+
+
+def invitee_zone(token: str) -> str:
+    view = _safe_view(token)
+    chosen = valid_zone(request.values.get("tz"))
+    if view is None:
+        return chosen or "UTC"
+    return chosen or view.invitee_timezone or view.owner_timezone
+
+
+@bp.get("/i/<token>/move")
+def move_page(token: str) -> Response:
+    """The invitee's move page: the booking stays; the times it can move to."""
+    return move_page_response(
+        moving.invitee_side(token),
+        public=True,
+        zone=invitee_zone(token),
+        back=url_for("invites.booking", token=token),
+        action=url_for("invites.move_pick", token=token),
+    )
+
+
+@bp.post("/i/<token>/move")
+def move_pick(token: str) -> Response:
+    return pick_move(
+        moving.invitee_side(token),
+        public=True,
+        zone=invitee_zone(token),
+        done=url_for("invites.booking", token=token),
+        back=url_for("invites.booking", token=token),
+        action=url_for("invites.move_pick", token=token),
+    )
+
+
+@bp.get("/i/<token>/cancel")
+def cancel_confirm(token: str) -> Response:
+    """ "Cancel the coffee?": asks first, with an optional note for the owner."""
+    view = _safe_view(token)
+    if view is None:
+        return _not_found()
+    if view.booking is None or view.booking.status != "active":
+        return _gone(view)
+    zone = invitee_zone(token)
+    return make_response(
+        render_template(
+            "invites/cancel_public.html",
+            view=view,
+            label=format_span(view.booking.start, view.booking.end, zone),
+        )
+    )

@@ -15,18 +15,15 @@ from integrations.invite_email import attach_calendar, build_notice
 from integrations.storage import models
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue, enqueue_email
-from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.invites import format_span
 from scheduler.model import Interval
 from web.composition import Runtime
 from web.errors import NotFound, UserError
-from web.services.invites.answer import more_times, quoted
+from web.services.invites.answer import more_times
 from web.services.invites.errors import InviteGone
 from web.services.invites.model import (
-    LONGEST_MEETING,
     TOKEN_BYTES,
-    aware,
     hash_token,
     invite_row,
     invite_url,
@@ -34,7 +31,9 @@ from web.services.invites.model import (
     user_config,
     zone_name,
 )
+from web.services.invites.moving import cancel_text
 from web.services.invites.notify import coffee_event
+from web.services.invites.reoffer import restore_by_rules, restore_times
 
 
 def cancel_booking_by_token(
@@ -134,7 +133,6 @@ def _cancel(
     user = session.get(models.User, invite.user_id)
     assert user is not None
     when = format_span(booking.start, booking.end, zone_name(user, user_config(runtime, user)))
-    who = owner.name if by_owner else invitee.name
     if booking.calendar_event_id:
         enqueue(
             session,
@@ -146,14 +144,22 @@ def _cancel(
     for to, sender in ((invitee, owner), (owner, invitee)):
         if not to.email:
             continue
-        if booking.calendar_event_id and to is invitee:
-            continue  # Google tells the attendee itself (sendUpdates=all)
+        if booking.calendar_event_id and to is invitee and not note.strip():
+            continue  # Google tells the attendee itself (sendUpdates=all), but not a reason
+        subject, paragraph = cancel_text(
+            reader_is_owner=to is owner,
+            by_owner=by_owner,
+            owner=owner.name,
+            invitee=invitee.name or invitee.email,
+            when=when,
+            note=note.strip()[:2000],
+        )
         msg = build_notice(
             from_address=runtime.config.mail.from_address,
             on_behalf_of=sender,
             to=to,
-            subject=f"Cancelled: coffee {when}",
-            paragraphs=[f"{who} cancelled the coffee on {when}." + quoted(note)],
+            subject=subject,
+            paragraphs=[paragraph],
             when=now,
         )
         attach_calendar(msg, build_ics(event, method="CANCEL", dtstamp=now), method="CANCEL")
@@ -249,81 +255,3 @@ def expire_invites(runtime: Runtime, *, now: datetime) -> int:
             .values(status="expired")
         )
         return result.rowcount
-
-
-def restore_times(session: Session, user_id: int, interval: Interval, *, now: datetime) -> None:
-    """A cancelled coffee frees its time: offer it again on the owner's other open invites
-    (unless another booking holds it). Accepting re-checks the calendars live anyway."""
-    still_open = (
-        select(models.Invite.id)
-        .where(
-            models.Invite.id == models.InviteTime.invite_id,
-            models.Invite.status == rules.OPEN,
-        )
-        .exists()
-    )
-    other_booking = (
-        select(models.Booking.id)
-        .where(
-            models.Booking.user_id == user_id,
-            models.Booking.status == "active",
-            models.Booking.start < models.InviteTime.end,
-            models.Booking.end > models.InviteTime.start,
-        )
-        .exists()
-    )
-    session.execute(
-        update(models.InviteTime)
-        .where(
-            models.InviteTime.user_id == user_id,
-            models.InviteTime.withdrawn.is_(True),
-            models.InviteTime.start < interval.end,
-            models.InviteTime.start > interval.start - LONGEST_MEETING,
-            models.InviteTime.end > interval.start,
-            models.InviteTime.start > now,
-            still_open,
-            ~other_booking,
-        )
-        .values(withdrawn=False)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def restore_by_rules(
-    runtime: Runtime, session: Session, user_id: int, start: datetime, *, now: datetime
-) -> None:
-    """A cancelled coffee may also free its day (or week) and the buffer around it: offer
-    again the times of open invites in that week that the remaining bookings allow."""
-    user = session.get(models.User, user_id)
-    assert user is not None
-    config = user_config(runtime, user)
-    zone, policy = ZoneInfo(zone_name(user, config)), config.scheduling
-    week = booking_rules.week_bounds(start.astimezone(zone).date(), zone)
-    lo, hi = week.start - LONGEST_MEETING - policy.buffer, week.end + policy.buffer
-    bookings = [
-        Interval(aware(s), aware(e))
-        for s, e in session.execute(
-            select(models.Booking.start, models.Booking.end).where(
-                models.Booking.user_id == user_id,
-                models.Booking.status == "active",
-                models.Booking.start >= lo,
-                models.Booking.start < hi,
-            )
-        )
-    ]
-    withdrawn = session.scalars(
-        select(models.InviteTime)
-        .join(models.Invite, models.Invite.id == models.InviteTime.invite_id)
-        .where(
-            models.InviteTime.user_id == user_id,
-            models.InviteTime.withdrawn.is_(True),
-            models.InviteTime.start >= week.start,
-            models.InviteTime.start < week.end,
-            models.InviteTime.start > now,
-            models.Invite.status == rules.OPEN,
-        )
-    )
-    for row in withdrawn:
-        span = Interval(aware(row.start), aware(row.end))
-        if booking_rules.time_problem(span, bookings=bookings, zone=zone, policy=policy) is None:
-            row.withdrawn = False

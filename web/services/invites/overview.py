@@ -142,6 +142,7 @@ def delivery_problems(runtime: Runtime, user_id: int) -> list[DeliveryProblem]:
         "email_render": "Email",
         "calendar_insert": "Google Calendar event",
         "calendar_delete": "Google Calendar cancellation",
+        "calendar_update": "Google Calendar move",
     }
     with transaction(runtime.sessions) as session:
         return [
