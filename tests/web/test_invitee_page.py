@@ -64,12 +64,12 @@ def test_choosing_a_time_without_javascript_asks_for_one_confirmation_and_books_
     # Each time is a "Choose" link (a GET), its confirm form closed.
     choose = f'href="?pick={utc_iso(first.start).replace(":", "%3A")}#times"'
     assert choose in html
-    assert html.count('<form method="post" class="confirm" hidden>') == 2
+    assert html.count(f'<form method="post" action="{path}" class="confirm" hidden>') == 2
 
     picked = client.get(f"{path}?pick={utc_iso(first.start)}")
     page = picked.get_data(as_text=True)
     assert picked.status_code == 200 and _bookings(sqlite_runtime) == 0  # a GET never books
-    assert page.count('<form method="post" class="confirm">') == 1
+    assert page.count(f'<form method="post" action="{path}" class="confirm">') == 1
     assert "Confirm this time</button>" in page and "autofocus" in page
     assert "Back to all times" in page
 

@@ -568,9 +568,7 @@ def booking(token: str) -> Response:
             iso=utc_iso(start),
             end_iso=utc_iso(end),
             where=where,
-            google_link=google_calendar_link(
-                title, start, end, details=details, location=location
-            ),
+            google_link=google_calendar_link(title, start, end, details=details, location=location),
             outlook_link=outlook_calendar_link(
                 title, start, end, details=details, location=location
             ),
