@@ -104,7 +104,7 @@ def test_a_time_taken_meanwhile_says_so_and_shows_the_rest(
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     label = format_span(taken.start, taken.end, "Europe/Berlin")
-    assert f"Someone took <time" in html and label in html and "in the meantime" in html
+    assert "Someone took <time" in html and label in html and "in the meantime" in html
     assert "Here are the times still open" in html
     assert format_span(rest.start, rest.end, "Europe/Berlin") in html
     assert f'name="start" value="{utc_iso(taken.start)}"' not in html
