@@ -287,6 +287,8 @@ class Invite(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the owner dismissed the answered invite from their "Open invites" list.
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     times: Mapped[list[InviteTime]] = relationship(
         back_populates="invite", cascade="all, delete-orphan", order_by="InviteTime.start"

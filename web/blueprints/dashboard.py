@@ -501,6 +501,23 @@ def cancel_invite(invite_id: int) -> Response:
     return redirect_to("dashboard.index")
 
 
+@bp.post("/invites/<int:invite_id>/dismiss")
+@login_required
+def dismiss_invite(invite_id: int) -> Response:
+    """Clear an answered invite (declined, other times asked, booked elsewhere) from the list."""
+    from web.services.invites import dismiss_invite as dismiss
+
+    try:
+        name = dismiss(runtime(), current_user().id, invite_id, now=datetime.now(UTC))
+    except LookupError:
+        abort(404)
+    except UserError as exc:
+        flash(str(exc), "error")
+        return redirect_to("dashboard.index")
+    flash(f"The invite to {name} is cleared from the list.", "ok")
+    return redirect_to("dashboard.index")
+
+
 @bp.post("/outbox/<int:job_id>/retry")
 @login_required
 def retry_delivery(job_id: int) -> Response:

@@ -10,6 +10,7 @@ The package re-exports the public API; each submodule holds one part of it.
 from web.errors import UserError
 from web.services.invites.accepting import accept_invite, writer_lock
 from web.services.invites.answers import decline_invite, suggest_other_times, suggest_place
+from web.services.invites.archive import dismiss_invite
 from web.services.invites.bookings import (
     DeliveryProblem,
     booking_for_user,
@@ -78,6 +79,7 @@ __all__ = [
     "cancel_booking_by_token",
     "cancel_invite",
     "contact_problem",
+    "dismiss_invite",
     "create_invite",
     "decline_invite",
     "default_message",
