@@ -82,7 +82,7 @@ def free_slots(
         first = max(bisect_left(starts, base.start) - 1, 0)
         last = bisect_left(starts, base.end)
         for piece in subtract(base, blocked[first:last]):
-            if piece.duration >= policy.duration:
+            if piece.duration >= policy.length_for(name):
                 slots.append((piece.start, name, piece.end))
     slots.sort()
     return [Slot(s.astimezone(zone), e.astimezone(zone), name) for s, name, e in slots]

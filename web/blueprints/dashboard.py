@@ -146,7 +146,7 @@ def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, Any] | 
 
 def default_messages(user: UserView, contact_ids: list[int]) -> dict[int, str]:
     """The editable invite message per proposed contact (name, how you met, a question)."""
-    from web.services.invites import default_message
+    from web.services.invites import personal_message
 
     messages: dict[int, str] = {}
     with transaction(runtime().sessions) as session:
@@ -154,7 +154,7 @@ def default_messages(user: UserView, contact_ids: list[int]) -> dict[int, str]:
         for contact_id in contact_ids:
             row = repo.get_row(contact_id)
             if row is not None:
-                messages[contact_id] = default_message(user.name, row)
+                messages[contact_id] = personal_message(user, row)
     return messages
 
 
@@ -165,9 +165,10 @@ def alternatives(
     chosen = {t.start for t in proposal.times}
     out: list[ProposedTime] = []
     for slot in sorted(slots):
-        if slot.end - slot.start < policy.duration or slot.start in chosen:
+        length = policy.length_for(slot.window)
+        if slot.end - slot.start < length or slot.start in chosen:
             continue
-        out.append(ProposedTime(slot.start, slot.start + policy.duration, slot.window))
+        out.append(ProposedTime(slot.start, slot.start + length, slot.window))
         if len(out) >= limit:
             break
     return out

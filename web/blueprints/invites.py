@@ -46,7 +46,7 @@ from flask.sansio.app import App
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
-from scheduler.calendar_links import google_calendar_link, outlook_calendar_link
+from integrations.calendar_links import google_calendar_link, outlook_calendar_link
 from scheduler.invites import OfferedTime, format_span, uses_12_hour_clock, utc_iso
 from scheduler.text import in_supported_range
 from web.auth import current_user, login_required, runtime, safe_next

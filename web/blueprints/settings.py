@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from flask import Blueprint, abort, flash, render_template, request
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from web.auth import (
@@ -231,11 +232,33 @@ def readme_section(heading: str) -> str:
     return rest[: min(ends)].strip() if ends else rest.strip()
 
 
+# The redirect URIs the README shows as examples; the help page puts this server's in their place.
+README_REDIRECTS = (
+    "http://127.0.0.1:5000/setup/google/callback",
+    "https://YOUR-HOST/setup/google/callback",
+)
+
+
+def readme_html(section: str, redirect: str) -> Markup:
+    """A README section (Markdown) as HTML, with this server's redirect URI throughout."""
+    from markdown_it import MarkdownIt
+
+    for example in README_REDIRECTS:
+        section = section.replace(example, redirect)
+    # CommonMark, raw HTML off: the README's own Markdown, escaped like any other text.
+    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(section)
+    return Markup(html)
+
+
 @bp.get("/help/google")
 def help_google() -> str:
-    """The README's "Connecting Google Calendar" section, served by the app (works offline)."""
+    """The README's "Connecting Google Calendar" section as HTML (works offline)."""
+    from web.blueprints.setup import redirect_uri
+
+    redirect = redirect_uri()
+    section = readme_section(GOOGLE_SECTION)
     return render_template(
         "settings/help_google.html",
-        section=readme_section(GOOGLE_SECTION),
-        base_url=runtime().config.web.base_url,
+        section=readme_html(section, redirect) if section else "",
+        redirect=redirect,
     )

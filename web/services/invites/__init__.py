@@ -45,6 +45,7 @@ from web.services.invites.helpers import (
 )
 from web.services.invites.notices import NothingToSend, render_email
 from web.services.invites.pages import event_ics, load_invite
+from web.services.invites.personal import personal_message
 from web.services.invites.views import (
     BookingView,
     CreatedInvite,
@@ -91,6 +92,7 @@ __all__ = [
     "invite_url",
     "load_invite",
     "open_invites",
+    "personal_message",
     "owner_calendars",
     "read_busy",
     "record_meeting",
