@@ -470,6 +470,8 @@ def index() -> str:
         now=now,
         span=plan_span(today, config.scheduling.horizon_days),
         cap=week_cap(user, plan, now),
+        # The demo writes mail to files: the outbox page shows what would have been sent.
+        file_outbox=runtime().config.mail.backend == "file",
     )
 
 

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, render_template, request
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from scheduler.message import PLACEHOLDERS
 from web.auth import (
     admin_required,
     current_user,
@@ -27,7 +28,9 @@ from web.services.accounts import (
     create_user,
     list_users,
     remove_user,
+    save_invite_text,
     set_disabled,
+    update_profile,
     user_config,
 )
 from web.services.google import connection
@@ -54,7 +57,36 @@ def index(errors: dict[str, str] | None = None, form: dict[str, str] | None = No
         min_password=MIN_PASSWORD,
         errors=errors or {},
         form=form or {},
+        placeholder_hint="Placeholders: "
+        + "; ".join(f"{{{name}}} for {what}" for name, what in PLACEHOLDERS.items())
+        + ".",
     )
+
+
+@bp.post("/profile")
+@login_required
+def profile() -> Response | tuple[str, int]:
+    """Your name (invites are signed with it) and the email you sign in with."""
+    form = {k: request.form.get(k, "") for k in ("name", "email")}
+    try:
+        update_profile(runtime(), current_user().id, form["name"], form["email"])
+    except AccountError as exc:
+        return index({exc.field or "_profile": str(exc)}, form), 400
+    flash("Your name and email are saved.", "ok")
+    return redirect_to("settings.index")
+
+
+@bp.post("/invite-text")
+@login_required
+def invite_text() -> Response | tuple[str, int]:
+    """The message new invites start with (a template) and the signature under it."""
+    form = {k: request.form.get(k, "") for k in ("message_template", "signature")}
+    try:
+        save_invite_text(runtime(), current_user().id, form["message_template"], form["signature"])
+    except AccountError as exc:
+        return index({exc.field or "_invite_text": str(exc)}, form), 400
+    flash("Invite message saved: new invites start with it.", "ok")
+    return redirect_to("settings.index")
 
 
 _BROWSERS = (
