@@ -16,19 +16,18 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, not batch mode: on SQLite batch mode copies and drops the table, and
+# dropping `users` or `invites` with foreign keys on deletes their rows' children (ON DELETE
+# CASCADE). SQLite 3.35+ drops a column itself.
 def upgrade() -> None:
-    with op.batch_alter_table("invites", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("dismissed_at", sa.DateTime(timezone=True), nullable=True))
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("message_template", sa.Text(), nullable=False, server_default="")
-        )
-        batch_op.add_column(sa.Column("signature", sa.Text(), nullable=False, server_default=""))
+    op.add_column("invites", sa.Column("dismissed_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "users", sa.Column("message_template", sa.Text(), nullable=False, server_default="")
+    )
+    op.add_column("users", sa.Column("signature", sa.Text(), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("signature")
-        batch_op.drop_column("message_template")
-    with op.batch_alter_table("invites", schema=None) as batch_op:
-        batch_op.drop_column("dismissed_at")
+    op.drop_column("users", "signature")
+    op.drop_column("users", "message_template")
+    op.drop_column("invites", "dismissed_at")
