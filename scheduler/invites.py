@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from scheduler.model import Interval, ProposedTime, Slot, require_aware
 
@@ -152,6 +153,9 @@ _TWELVE_HOUR_REGIONS = frozenset(
 _TWENTY_FOUR_HOUR_REGIONS = frozenset({"GB", "IE", "ZA", "SG", "DE", "FR", "NL", "IL"})
 
 
+# Cached: every invite page view asks (the fast path too), browsers send a handful of distinct
+# headers, and the answer for a header never changes. Bounded.
+@lru_cache(maxsize=256)
 def uses_12_hour_clock(accept_language: str) -> bool:
     """Whether the reader's first language (an Accept-Language header or a BCP 47 tag such as
     "en-US,en;q=0.9") reads times on a 12-hour clock; no language given: the 24-hour clock."""

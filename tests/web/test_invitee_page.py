@@ -200,3 +200,15 @@ def _href(html: str, element_id: str) -> str:
 
     tag = html[html.index(f'id="{element_id}"') :].split(">", 1)[0]
     return unescape(tag.split('href="', 1)[1].split('"', 1)[0])
+
+
+def test_the_fast_path_serves_each_reader_the_page_of_their_own_clock(
+    client: FlaskClient, sqlite_runtime: Runtime, owner: int
+) -> None:
+    path, _ = _invite(sqlite_runtime, owner, make_contact(sqlite_runtime, owner))
+    # The first visit of each language renders (and caches) its page; the second is served
+    # from the cache beneath Flask: neither gets the other's clock.
+    for _ in range(2):
+        us = client.get(path, headers={"Accept-Language": "en-US"}).get_data(as_text=True)
+        gb = client.get(path, headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
+        assert "12:00 PM–12:45 PM" in us and "PM" not in gb and "12:00–12:45" in gb
