@@ -3,7 +3,7 @@ taken meanwhile, the searchable zone picker, the clock of the reader's language,
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -212,3 +212,26 @@ def test_the_fast_path_serves_each_reader_the_page_of_their_own_clock(
         us = client.get(path, headers={"Accept-Language": "en-US"}).get_data(as_text=True)
         gb = client.get(path, headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
         assert "12:00 PM–12:45 PM" in us and "PM" not in gb and "12:00–12:45" in gb
+
+
+def test_a_link_to_a_time_that_has_started_says_so(
+    client: FlaskClient, sqlite_runtime: Runtime, owner: int
+) -> None:
+    ana = make_contact(sqlite_runtime, owner)
+    now = _now()
+    soon = now + timedelta(hours=1)
+    later = next_weekday_at(now, 4, 8, 0, BERLIN)
+    created = svc.create_invite(
+        sqlite_runtime, owner, ana, times_at(soon, later), send_email=False, now=now, force=True
+    )
+    path = urlsplit(created.url).path
+    # The first time has begun (moved to five minutes ago); the email's link to it explains.
+    with transaction(sqlite_runtime.sessions) as session:
+        for t in session.scalars(select(models.InviteTime)):
+            if t.start == soon:
+                t.start = now - timedelta(minutes=5)
+                t.end = now + timedelta(minutes=40)
+                moved = t.start
+    html = client.get(f"{path}?pick={utc_iso(moved)}").get_data(as_text=True)
+    assert "has already started." in html and "Someone took" not in html
+    assert format_span(later, later + timedelta(minutes=45), "Europe/Berlin") in html

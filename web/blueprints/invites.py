@@ -315,7 +315,9 @@ def _taken_time(view: svc.InviteView, pick: str, zone: str, hour12: bool) -> dic
     for t in view.times:
         if utc_iso(t.start) == pick:
             label = format_span(t.start, t.end, zone, hour12=hour12)
-            return {"iso": pick, "end_iso": utc_iso(t.end), "label": label}
+            # Withdrawn: booked by someone else; otherwise it is too close or past now.
+            why = "taken" if t.withdrawn else "passed"
+            return {"iso": pick, "end_iso": utc_iso(t.end), "label": label, "why": why}
     return {}
 
 
