@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from datetime import UTC, datetime, time, timedelta
+from datetime import time
 from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import delete
 from werkzeug.wrappers import Response
 
 from integrations.config import DEFAULT_CADENCE_DAYS, parse_time
-from integrations.google import SCOPE_PURPOSE
-from integrations.google.oauth import OAuthError, exchange_code, start_authorization
-from integrations.storage import models
-from integrations.storage.db import transaction
 from scheduler.model import WEEKDAYS, Relationship, Window
 from web.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
 from web.forms import whole_number
@@ -29,7 +24,6 @@ from web.services.accounts import (
     needs_first_account,
     save_rules,
     save_time_and_windows,
-    secret_box,
     setup_token_valid,
     user_config,
 )
@@ -37,7 +31,6 @@ from web.services.accounts import (
 log = logging.getLogger(__name__)
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 
-STATE_LIFETIME = timedelta(minutes=10)
 STANDARD_WINDOWS = ("breakfast", "lunch")
 DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DAY_VALUES = frozenset("0123456")  # the weekday checkboxes' values, Monday = 0
@@ -276,128 +269,39 @@ def calendars() -> str:
 @login_required
 def google_start() -> Response:
     """Send the browser to Google's consent page; keep state and verifier server-side."""
-    google = runtime().config.google
-    if not google.configured:
+    if not runtime().config.google.configured:
         flash("Google Calendar is not configured on this server.", "error")
         return redirect_to("calendars.index")
-    auth = start_authorization(google, redirect_uri())
-    now = datetime.now(UTC)
-    with transaction(runtime().sessions) as session:
-        # Old, unfinished attempts of this user are of no further use.
-        session.execute(
-            delete(models.OAuthState).where(
-                models.OAuthState.user_id == current_user().id,
-                models.OAuthState.created_at < now - STATE_LIFETIME,
-            )
-        )
-        session.add(
-            models.OAuthState(
-                state=auth.state,
-                user_id=current_user().id,
-                code_verifier_encrypted=secret_box(runtime()).encrypt_text(auth.code_verifier),
-                created_at=now,
-            )
-        )
-    return redirect(auth.url, code=303)
+    url = google_service.begin_connection(runtime(), current_user().id, redirect_uri())
+    return redirect(url, code=303)
 
 
 def redirect_uri() -> str:
     return runtime().config.web.base_url + "/setup/google/callback"
 
 
-def _oauth_problem(title: str, message: str, status: int = 400) -> tuple[str, int]:
-    return (
-        render_template(
-            "setup/google_problem.html", title=title, message=message, missing=[], step=2
-        ),
-        status,
-    )
-
-
 @bp.get("/google/callback")
 @login_required
 def google_callback() -> Response | str | tuple[str, int]:
-    """Finish the OAuth flow: check state (single use, 10 minutes), trade the code, store."""
+    """Finish the OAuth flow, or say why it did not finish."""
     user = current_user()
-    state = request.args.get("state", "")
-    error = request.args.get("error", "")
-    now = datetime.now(UTC)
-    verifier: str | None = None
-    with transaction(runtime().sessions) as session:
-        row = session.get(models.OAuthState, state) if state else None
-        if row is not None and row.user_id == user.id and row.used_at is None:
-            row.used_at = now  # single use, whatever happens next
-            fresh = now - row.created_at <= STATE_LIFETIME
-            if fresh:
-                try:
-                    verifier = secret_box(runtime()).decrypt_text(row.code_verifier_encrypted)
-                except Exception:  # a damaged verifier is reported by the token endpoint
-                    verifier = ""
-        else:
-            fresh = False
-            row = None
-    if error:
-        if error == "access_denied":
-            return _oauth_problem(
-                "Google access was not granted",
-                "You chose not to let meetagain see your Google Calendar. Nothing was "
-                "connected. You can try again at any time, or add an ICS feed or CalDAV "
-                "calendar instead.",
-            )
-        return _oauth_problem(
-            "Google sign-in did not finish", f"Google reported: {error[:200]}. Please try again."
-        )
-    if row is None:
-        return _oauth_problem(
-            "This sign-in link does not match",
-            "The answer from Google does not belong to a sign-in started here (the state "
-            "does not match, or it was already used). Start again from the Calendars page.",
-        )
-    if not fresh:
-        return _oauth_problem(
-            "This sign-in took too long",
-            "The Google sign-in was started more than 10 minutes ago. Start again from the "
-            "Calendars page.",
-        )
-    google = runtime().config.google
-    query = request.query_string.decode("ascii", "replace")
-    try:
-        result = exchange_code(
-            google,
-            redirect_uri(),
-            state=state,
-            code_verifier=verifier,
-            authorization_response=f"{redirect_uri()}?{query}",
-        )
-    except OAuthError as exc:
-        return _oauth_problem("Google did not accept the connection", str(exc))
-    if result.missing_scopes:
-        from integrations.google.oauth import revoke
-
-        if result.credentials.refresh_token:
-            revoke(google.revoke_uri, result.credentials.refresh_token)
-        missing = [SCOPE_PURPOSE[s] for s in result.missing_scopes]
-        return (
-            render_template(
-                "setup/google_problem.html",
-                title="Some permissions were left unticked",
-                message="meetagain needs every permission on Google's consent page. Nothing "
-                "was connected. Connect again and leave these ticked:",
-                missing=missing,
-                step=2,
-            ),
-            400,
-        )
-    try:
-        found = google_service.fetch_calendars(runtime(), result.credentials)
-    except Exception as exc:  # the calendar list failing must not lose the grant
-        log.warning("calendarList failed after connecting: %s", type(exc).__name__)
-        found = []
-    primary = next((c.id for c in found if c.primary), "")
-    google_service.save_connection(
-        runtime(), user.id, result.credentials, result.granted_scopes, account_email=primary
+    problem = google_service.finish_connection(
+        runtime(),
+        user.id,
+        state=request.args.get("state", ""),
+        error=request.args.get("error", ""),
+        redirect_uri=redirect_uri(),
+        query=request.query_string.decode("ascii", "replace"),
     )
-    google_service.sync_calendars(runtime(), user.id, found)
+    if problem is not None:
+        page = render_template(
+            "setup/google_problem.html",
+            title=problem.title,
+            message=problem.message,
+            missing=list(problem.missing),
+            step=2,
+        )
+        return page, 400
     flash(
         "Google Calendar connected. Choose which calendars count as busy and which one "
         "receives coffee invitations.",

@@ -71,15 +71,12 @@ def trips_remove(state: State, trip_id: int) -> None:
 
 
 def _config(state: State, user_id: int) -> Config:
-    from integrations.storage import models
-    from integrations.storage.db import transaction
-    from web.services.accounts import user_config
+    from web.services.accounts import get_user, user_config
 
-    with transaction(state.runtime.sessions) as session:
-        user = session.get(models.User, user_id)
-        if user is None:
-            raise UserError(f"no user with id {user_id}")
-        return user_config(state.runtime, user)
+    user = get_user(state.runtime, user_id)
+    if user is None:
+        raise UserError(f"no user with id {user_id}")
+    return user_config(state.runtime, user)
 
 
 @click.group()

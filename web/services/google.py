@@ -6,19 +6,27 @@ Tokens (storage, refresh, revocation) are `integrations.google.credentials`; the
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.oauth2.credentials import Credentials
 
+from integrations.calendars.errors import CalendarError
+from integrations.crypto import DecryptionError
+from integrations.google import SCOPE_PURPOSE
 from integrations.google.credentials import NEEDS_RECONNECT, GoogleCredentialStore
+from integrations.google.oauth import OAuthError, exchange_code, revoke, start_authorization
 from integrations.storage import calendars as calendar_rows
-from integrations.storage import models
+from integrations.storage import models, oauth_states
 from integrations.storage.db import transaction
 from web.composition import Runtime
 from web.services.accounts import secret_box
 
 __all__ = ["NEEDS_RECONNECT", "GoogleCalendarInfo", "credential_store"]
+
+log = logging.getLogger(__name__)
+STATE_LIFETIME = timedelta(minutes=10)  # from the consent page back to the callback
 
 
 @dataclass(frozen=True)
@@ -99,3 +107,88 @@ def disconnect(runtime: Runtime, user_id: int) -> str:
     """Revoke the grant at Google and delete the tokens and Google calendars ("" or a note
     on why revoking failed; the local data is deleted regardless)."""
     return credential_store(runtime).disconnect(user_id)
+
+
+def begin_connection(runtime: Runtime, user_id: int, redirect_uri: str) -> str:
+    """The Google consent page to send the user to; state and PKCE verifier stay here."""
+    auth = start_authorization(runtime.config.google, redirect_uri)
+    sealed = secret_box(runtime).encrypt_text(auth.code_verifier)
+    with transaction(runtime.sessions) as session:
+        oauth_states.begin(
+            session, auth.state, user_id, sealed, now=_now(), lifetime=STATE_LIFETIME
+        )
+    return auth.url
+
+
+@dataclass(frozen=True)
+class ConnectProblem:
+    """Why connecting Google did not finish, for the page that says so."""
+
+    title: str
+    message: str
+    missing: tuple[str, ...] = ()  # the permissions left unticked
+
+
+def finish_connection(
+    runtime: Runtime, user_id: int, *, state: str, error: str, redirect_uri: str, query: str
+) -> ConnectProblem | None:
+    """Finish the OAuth flow: check state (single use, 10 minutes), trade the code, store the
+    grant and mirror the calendar list. None when connected."""
+    with transaction(runtime.sessions) as session:
+        taken = oauth_states.take(session, state, user_id, now=_now(), lifetime=STATE_LIFETIME)
+    if error:
+        if error == "access_denied":
+            return ConnectProblem(
+                "Google access was not granted",
+                "You chose not to let meetagain see your Google Calendar. Nothing was "
+                "connected. You can try again at any time, or add an ICS feed or CalDAV "
+                "calendar instead.",
+            )
+        return ConnectProblem(
+            "Google sign-in did not finish", f"Google reported: {error[:200]}. Please try again."
+        )
+    if taken is None:
+        return ConnectProblem(
+            "This sign-in link does not match",
+            "The answer from Google does not belong to a sign-in started here (the state "
+            "does not match, or it was already used). Start again from the Calendars page.",
+        )
+    if not taken.fresh:
+        return ConnectProblem(
+            "This sign-in took too long",
+            "The Google sign-in was started more than 10 minutes ago. Start again from the "
+            "Calendars page.",
+        )
+    try:
+        verifier = secret_box(runtime).decrypt_text(taken.code_verifier_encrypted)
+    except DecryptionError:  # a damaged verifier is reported by the token endpoint
+        verifier = ""
+    google = runtime.config.google
+    try:
+        result = exchange_code(
+            google,
+            redirect_uri,
+            state=state,
+            code_verifier=verifier,
+            authorization_response=f"{redirect_uri}?{query}",
+        )
+    except OAuthError as exc:
+        return ConnectProblem("Google did not accept the connection", str(exc))
+    if result.missing_scopes:
+        if result.credentials.refresh_token:
+            revoke(google.revoke_uri, result.credentials.refresh_token)
+        return ConnectProblem(
+            "Some permissions were left unticked",
+            "meetagain needs every permission on Google's consent page. Nothing was "
+            "connected. Connect again and leave these ticked:",
+            tuple(SCOPE_PURPOSE[s] for s in result.missing_scopes),
+        )
+    try:
+        found = fetch_calendars(runtime, result.credentials)
+    except CalendarError as exc:  # the calendar list failing must not lose the grant
+        log.warning("calendarList failed after connecting: %s", exc)
+        found = []
+    primary = next((c.id for c in found if c.primary), "")
+    save_connection(runtime, user_id, result.credentials, result.granted_scopes, primary)
+    sync_calendars(runtime, user_id, found)
+    return None
