@@ -3,7 +3,8 @@
 Pure and deterministic. The rules, precisely:
 
 - A *time* starts on a quarter hour (wall clock of the slot's zone) inside a free slot and lasts
-  `policy.duration`; it must end inside the slot.
+  its window's meeting length (`policy.length_for`, else `policy.duration`); it must end
+  inside the slot.
 - A time *suits* a contact when its window fits their meal preference (breakfast -> the
   "breakfast" window, lunch -> the "lunch" window, coffee or no preference -> any window), and
   it falls on one of their preferred weekdays (none = any day). Each time is in person or a

@@ -56,7 +56,8 @@ def free_slots(
     now: datetime,
     policy: SchedulingPolicy,
 ) -> list[Slot]:
-    """Maximal free parts of each window occurrence, at least `policy.duration` long.
+    """Maximal free parts of each window occurrence, at least the window's meeting length
+    (`policy.length_for(window)`) long.
 
     Busy time is widened by `policy.buffer` on both sides; nothing starts before
     `now + policy.notice` (pieces are clipped there, rounded up to a whole minute so that a
