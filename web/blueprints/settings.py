@@ -275,6 +275,12 @@ def readme_html(section: str, redirect: str) -> Markup:
     """A README section (Markdown) as HTML, with this server's redirect URI throughout."""
     from markdown_it import MarkdownIt
 
+    # The README's "add the deployed one as well" is this server's own URI here: said once.
+    section = re.sub(
+        r"For a deployed instance add\s+`https://YOUR-HOST/setup/google/callback`\s+as well:",
+        "That is this server's redirect URI (on a deployed instance too):",
+        section,
+    )
     for example in README_REDIRECTS:
         section = section.replace(example, redirect)
     # CommonMark, raw HTML off: the README's own Markdown, escaped like any other text.
