@@ -201,6 +201,13 @@ _VALUE = (
 _DTSTART = re.compile(rb"^DTSTART(?:;[^:\r\n]*)?" + _VALUE, re.IGNORECASE | re.MULTILINE)
 _DTEND = re.compile(rb"^DTEND(?:;[^:\r\n]*)?" + _VALUE, re.IGNORECASE | re.MULTILINE)
 _DURATION = re.compile(rb"^DURATION[;:]", re.IGNORECASE | re.MULTILINE)
+# A plain, complete DURATION on one line that is not folded on (a continuation line could add
+# a part, making the event longer than read here): weeks, days, hours, minutes, seconds.
+_PLAIN_DURATION = re.compile(
+    rb"^DURATION(?:;[^:\r\n]*)?:\+?P(?:(\d{1,6})W)?(?:(\d{1,6})D)?"
+    rb"(?:T(?:(\d{1,7})H)?(?:(\d{1,9})M)?(?:(\d{1,10})S)?)?\r?\n(?![ \t])",
+    re.IGNORECASE | re.MULTILINE,
+)
 _ANY_DTEND = re.compile(rb"^DTEND[;:]", re.IGNORECASE | re.MULTILINE)
 
 
@@ -253,9 +260,33 @@ def _far_away(block: bytes, lo: int, hi: int) -> bool:
     end = _DTEND.search(block)
     if end is not None:
         return int(end.group(1)) < lo
-    if _ANY_DTEND.search(block) or _DURATION.search(block):
+    if _ANY_DTEND.search(block):
         return False  # an end not read here (folded, say) may lie anywhere: keep the event
+    if _DURATION.search(block):
+        last = _duration_end(block, first)
+        return last is not None and last < lo
     return first < lo
+
+
+def _duration_end(block: bytes, first: int) -> int | None:
+    """The day (YYYYMMDD) by which an event starting on day `first` with a plain DURATION has
+    ended, at the latest; None when the DURATION is not plainly readable (then it is parsed).
+
+    Counted from the end of the start day, in whole days rounded up, so a start time later that
+    day, a DST change or the event's zone can only make the true end earlier (the caller's
+    margin covers the rest, as for DTEND).
+    """
+    found = _PLAIN_DURATION.findall(block)
+    if len(found) != 1 or not any(found[0]):
+        return None
+    weeks, days, hours, minutes, seconds = (int(v or 0) for v in found[0])
+    span = timedelta(weeks=weeks, days=days + 1, hours=hours, minutes=minutes, seconds=seconds)
+    whole = span.days + (1 if span % timedelta(days=1) else 0)
+    try:
+        day = date(first // 10000, first // 100 % 100, first % 100) + timedelta(days=whole)
+    except (ValueError, OverflowError):
+        return None
+    return int(day.strftime("%Y%m%d"))
 
 
 # --- errors with line numbers ----------------------------------------------------------------

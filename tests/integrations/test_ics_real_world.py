@@ -224,6 +224,26 @@ def test_a_long_event_whose_dtend_line_is_folded_is_busy_in_every_window_it_cove
     assert report.warnings == ()
 
 
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        # P20DT8H from 2 March 08:00 UTC: busy in a window near its end, 18 days after its start.
+        ("2026-03-20", ["2026-03-02 08:00-2026-03-22 16:00"]),
+        # P1DT240H (11 days), its DURATION line folded after "P1D": read whole, so not taken
+        # for a one-day event and dropped unseen.
+        ("2026-02-10", ["2026-02-01 09:00-2026-02-12 09:00"]),
+        # Only the one-hour coffee of 1 January falls here.
+        ("2026-01-01", ["2026-01-01 09:00-10:00"]),
+    ],
+)
+def test_an_event_ending_by_its_duration_is_busy_until_its_end_whatever_the_window(
+    first: str, expected: list[str]
+) -> None:
+    report = read("long_events_by_duration.ics", utc_days(first, 2))
+    assert spans(report.intervals) == expected
+    assert report.warnings == ()
+
+
 # --- 5. an inverted override still cancels what it moved --------------------------------------
 
 
