@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from integrations.storage.dbapi import sqlite_file as sqlite_file  # re-exported
 from scheduler.model import BusyReport, Interval
 
 _MAGIC = b"MAB1"
@@ -352,17 +353,6 @@ def _to_sqlite(value: datetime) -> str:
 def _from_sqlite(value: Any) -> datetime:
     parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return _aware(parsed)
-
-
-def sqlite_file(url: str) -> str | None:
-    """The file of an SQLite URL ("sqlite:///path"), or None for other databases and memory."""
-    scheme, sep, rest = url.partition(":///")
-    if not sep or scheme.split("+")[0] != "sqlite":
-        return None
-    path = rest.split("?", 1)[0]
-    if not path or path == ":memory:":
-        return None
-    return path
 
 
 def open_cache(source: Any, *, user_id: int | None = None) -> BusyCache | None:
