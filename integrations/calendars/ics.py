@@ -192,7 +192,9 @@ def _address(value: object) -> str:
 
 # --- choosing which raw VEVENTs to parse --------------------------------------------------------
 
-_RECURRING = re.compile(rb"RRULE|RDATE|EXRULE|RECURRENCE-ID", re.IGNORECASE)
+_SERIES = re.compile(rb"RRULE|RDATE|EXRULE", re.IGNORECASE)
+_ANY_RECURRENCE_ID = re.compile(rb"RECURRENCE-ID", re.IGNORECASE)
+_RANGE = re.compile(rb"RANGE\s*=", re.IGNORECASE)
 # Only a complete, plausible value on one unfolded line counts; anything else is parsed (and a
 # malformed one then reported), never dropped unseen.
 _VALUE = (
@@ -200,6 +202,9 @@ _VALUE = (
 )
 _DTSTART = re.compile(rb"^DTSTART(?:;[^:\r\n]*)?" + _VALUE, re.IGNORECASE | re.MULTILINE)
 _DTEND = re.compile(rb"^DTEND(?:;[^:\r\n]*)?" + _VALUE, re.IGNORECASE | re.MULTILINE)
+_RECURRENCE_ID = re.compile(
+    rb"^RECURRENCE-ID(?:;[^:\r\n]*)?" + _VALUE, re.IGNORECASE | re.MULTILINE
+)
 _DURATION = re.compile(rb"^DURATION[;:]", re.IGNORECASE | re.MULTILINE)
 # A plain, complete DURATION on one line that is not folded on (a continuation line could add
 # a part, making the event longer than read here): weeks, days, hours, minutes, seconds.
@@ -249,8 +254,10 @@ def _select_events(data: bytes, interval: Interval) -> tuple[bytes, list[int]]:
 
 
 def _far_away(block: bytes, lo: int, hi: int) -> bool:
-    if _RECURRING.search(block):
+    if _SERIES.search(block):
         return False
+    if _ANY_RECURRENCE_ID.search(block) and not _moved_from_far_away(block, lo, hi):
+        return False  # a moved occurrence cancels the one it replaces: kept if that is near
     start = _DTSTART.search(block)
     if start is None:
         return False
@@ -266,6 +273,16 @@ def _far_away(block: bytes, lo: int, hi: int) -> bool:
         last = _duration_end(block, first)
         return last is not None and last < lo
     return first < lo
+
+
+def _moved_from_far_away(block: bytes, lo: int, hi: int) -> bool:
+    """Whether a moved occurrence (RECURRENCE-ID) plainly replaces one far outside the range:
+    then only its own times matter, as for a single event. One that applies to the
+    occurrences after it too (RANGE=THISANDFUTURE) or cannot be read here is kept."""
+    if _RANGE.search(block) or len(_ANY_RECURRENCE_ID.findall(block)) != 1:
+        return False
+    original = _RECURRENCE_ID.search(block)
+    return original is not None and not lo <= int(original.group(1)) <= hi
 
 
 def _duration_end(block: bytes, first: int) -> int | None:

@@ -244,6 +244,26 @@ def test_an_event_ending_by_its_duration_is_busy_until_its_end_whatever_the_wind
     assert report.warnings == ()
 
 
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        # Monday 9 March moved to 20 April: gone here, although the moved one is far away.
+        ("2026-03-09", []),
+        # The moved one (from 9 March, far away) and the series an hour later since 16 March.
+        ("2026-04-20", ["2026-04-20 10:00-11:00", "2026-04-20 15:00-16:00"]),
+        # RANGE=THISANDFUTURE on 16 March, far from here, still moves this one an hour later.
+        ("2026-05-04", ["2026-05-04 10:00-11:00"]),
+    ],
+)
+def test_moved_occurrences_count_where_they_were_and_where_they_went_however_far_apart(
+    first: str, expected: list[str]
+) -> None:
+    # Mondays 09:00-10:00 UTC from 2 March, ten times (to 4 May).
+    report = read("moved_occurrences_far_apart.ics", utc_days(first, 1))
+    assert spans(report.intervals) == expected
+    assert report.warnings == ()
+
+
 # --- 5. an inverted override still cancels what it moved --------------------------------------
 
 
