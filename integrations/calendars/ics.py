@@ -193,6 +193,7 @@ def _address(value: object) -> str:
 # --- choosing which raw VEVENTs to parse --------------------------------------------------------
 
 _SERIES = re.compile(rb"RRULE|RDATE|EXRULE", re.IGNORECASE)
+_RDATE = re.compile(rb"RDATE", re.IGNORECASE)
 _ANY_RECURRENCE_ID = re.compile(rb"RECURRENCE-ID", re.IGNORECASE)
 _RANGE = re.compile(rb"RANGE\s*=", re.IGNORECASE)
 # Only a complete, plausible value on one unfolded line counts; anything else is parsed (and a
@@ -217,12 +218,15 @@ _ANY_DTEND = re.compile(rb"^DTEND[;:]", re.IGNORECASE | re.MULTILINE)
 
 
 def _select_events(data: bytes, interval: Interval) -> tuple[bytes, list[int]]:
-    """Drop single (non-recurring) VEVENTs that certainly lie far outside `interval`.
+    """Drop VEVENTs that certainly lie far outside `interval`: single events (by DTSTART and
+    DTEND or a plain DURATION), moved occurrences whose original and new times are both far,
+    and series that start after it (no RDATE).
 
-    Parsing is most of the cost of a big calendar, and most events of a three-year export are
-    far from the weeks asked about. Anything not plainly datable (folded lines, DURATION,
-    recurrence, odd case) is kept. Returns the data to parse and, for each kept VEVENT in order,
-    its byte offset in `data` (for line numbers in warnings).
+    Parsing and expanding are most of the cost of a big calendar, and most events of a
+    three-year export are far from the weeks asked about. Anything not plainly datable (folded
+    lines, RDATE, RANGE=THISANDFUTURE, a series that started before the end, odd case) is kept.
+    Returns the data to parse and, for each kept VEVENT in order, its byte offset in `data`
+    (for line numbers in warnings).
     """
     lo = int((interval.start.astimezone(UTC) - _SLOP).strftime("%Y%m%d"))
     hi = int((interval.end.astimezone(UTC) + _SLOP).strftime("%Y%m%d"))
@@ -255,7 +259,7 @@ def _select_events(data: bytes, interval: Interval) -> tuple[bytes, list[int]]:
 
 def _far_away(block: bytes, lo: int, hi: int) -> bool:
     if _SERIES.search(block):
-        return False
+        return _series_starts_after(block, hi)
     if _ANY_RECURRENCE_ID.search(block) and not _moved_from_far_away(block, lo, hi):
         return False  # a moved occurrence cancels the one it replaces: kept if that is near
     start = _DTSTART.search(block)
@@ -273,6 +277,15 @@ def _far_away(block: bytes, lo: int, hi: int) -> bool:
         last = _duration_end(block, first)
         return last is not None and last < lo
     return first < lo
+
+
+def _series_starts_after(block: bytes, hi: int) -> bool:
+    """Whether a series plainly starts after the range: its DTSTART is its first occurrence and
+    its rules only repeat forwards from there. RDATE may add a date anywhere: kept."""
+    if _RDATE.search(block) or _ANY_RECURRENCE_ID.search(block):
+        return False
+    start = _DTSTART.search(block)
+    return start is not None and int(start.group(1)) > hi
 
 
 def _moved_from_far_away(block: bytes, lo: int, hi: int) -> bool:

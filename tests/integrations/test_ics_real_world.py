@@ -264,6 +264,24 @@ def test_moved_occurrences_count_where_they_were_and_where_they_went_however_far
     assert report.warnings == ()
 
 
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        # Both series start in June; the course's second session was held on 4 March and the
+        # mentoring has an extra date (RDATE) on 5 March, before its DTSTART.
+        ("2026-03-04", ["2026-03-04 14:00-15:00", "2026-03-05 12:00-13:00"]),
+        ("2026-06-01", ["2026-06-01 09:00-10:00", "2026-06-01 12:00-13:00"]),
+        ("2026-06-08", ["2026-06-08 12:00-13:00"]),
+    ],
+)
+def test_a_series_starting_later_still_counts_its_dates_moved_or_added_earlier(
+    first: str, expected: list[str]
+) -> None:
+    report = read("series_starting_later_with_earlier_dates.ics", utc_days(first, 2))
+    assert spans(report.intervals) == expected
+    assert report.warnings == ()
+
+
 # --- 5. an inverted override still cancels what it moved --------------------------------------
 
 
