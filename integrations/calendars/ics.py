@@ -192,10 +192,7 @@ def _address(value: object) -> str:
 
 # --- choosing which raw VEVENTs to parse --------------------------------------------------------
 
-_SERIES = re.compile(rb"RRULE|RDATE|EXRULE", re.IGNORECASE)
-_RDATE = re.compile(rb"RDATE", re.IGNORECASE)
-_ANY_RECURRENCE_ID = re.compile(rb"RECURRENCE-ID", re.IGNORECASE)
-_RANGE = re.compile(rb"RANGE\s*=", re.IGNORECASE)
+_RANGE = re.compile(rb"RANGE\s*=")  # searched in the upper-cased block
 # Only a complete, plausible value on one unfolded line counts; anything else is parsed (and a
 # malformed one then reported), never dropped unseen.
 _VALUE = (
@@ -258,9 +255,10 @@ def _select_events(data: bytes, interval: Interval) -> tuple[bytes, list[int]]:
 
 
 def _far_away(block: bytes, lo: int, hi: int) -> bool:
-    if _SERIES.search(block):
-        return _series_starts_after(block, hi)
-    if _ANY_RECURRENCE_ID.search(block) and not _moved_from_far_away(block, lo, hi):
+    upper = block.upper()  # property names are case-insensitive; `in` is fast on bytes
+    if b"RRULE" in upper or b"RDATE" in upper or b"EXRULE" in upper:
+        return _series_starts_after(block, upper, hi)
+    if b"RECURRENCE-ID" in upper and not _moved_from_far_away(block, upper, lo, hi):
         return False  # a moved occurrence cancels the one it replaces: kept if that is near
     start = _DTSTART.search(block)
     if start is None:
@@ -279,20 +277,20 @@ def _far_away(block: bytes, lo: int, hi: int) -> bool:
     return first < lo
 
 
-def _series_starts_after(block: bytes, hi: int) -> bool:
+def _series_starts_after(block: bytes, upper: bytes, hi: int) -> bool:
     """Whether a series plainly starts after the range: its DTSTART is its first occurrence and
     its rules only repeat forwards from there. RDATE may add a date anywhere: kept."""
-    if _RDATE.search(block) or _ANY_RECURRENCE_ID.search(block):
+    if b"RDATE" in upper or b"RECURRENCE-ID" in upper:
         return False
     start = _DTSTART.search(block)
     return start is not None and int(start.group(1)) > hi
 
 
-def _moved_from_far_away(block: bytes, lo: int, hi: int) -> bool:
+def _moved_from_far_away(block: bytes, upper: bytes, lo: int, hi: int) -> bool:
     """Whether a moved occurrence (RECURRENCE-ID) plainly replaces one far outside the range:
     then only its own times matter, as for a single event. One that applies to the
     occurrences after it too (RANGE=THISANDFUTURE) or cannot be read here is kept."""
-    if _RANGE.search(block) or len(_ANY_RECURRENCE_ID.findall(block)) != 1:
+    if _RANGE.search(upper) or upper.count(b"RECURRENCE-ID") != 1:
         return False
     original = _RECURRENCE_ID.search(block)
     return original is not None and not lo <= int(original.group(1)) <= hi
