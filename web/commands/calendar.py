@@ -12,13 +12,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
 
 from web.cli import State, pass_state
 from web.errors import UserError
+
+if TYPE_CHECKING:
+    from integrations.storage.dbapi import Db
 
 _WINDOW = re.compile(r"^\s*([A-Za-z][\w-]*)\s*=\s*([^-\s]+)\s*-\s*(\S+)\s*$")
 
@@ -178,7 +181,7 @@ def _read_busy(
 class _Store:
     """The calendar store, ready to read over a plain connection, and whose calendars."""
 
-    db: Any  # integrations.storage.dbapi.Db
+    db: Db
     user_id: int
 
 
