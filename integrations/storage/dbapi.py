@@ -65,8 +65,7 @@ class Db:
         if isinstance(value, datetime):
             if value.tzinfo is None:
                 raise ValueError(f"refusing to compare with naive datetime {value.isoformat()}")
-            utc = value.astimezone(UTC)
-            return utc.replace(tzinfo=None).strftime(_SQLITE_FORMAT) if self.sqlite else utc
+            return sqlite_time(value) if self.sqlite else value.astimezone(UTC)
         return value
 
     @staticmethod
@@ -97,6 +96,12 @@ class Db:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def sqlite_time(value: datetime) -> str:
+    """An aware time as SQLAlchemy stores it on SQLite (naive UTC text), so that statements
+    run over sqlite3 and through SQLAlchemy read and compare what the other wrote."""
+    return value.astimezone(UTC).replace(tzinfo=None).strftime(_SQLITE_FORMAT)
 
 
 def sqlite_file(url: str) -> str | None:
