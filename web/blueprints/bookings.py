@@ -22,7 +22,13 @@ from werkzeug.wrappers import Response
 
 from scheduler.invites import format_span
 from web.auth import current_user, login_required, runtime, safe_next
-from web.blueprints.invites import move_page_response, moved_from, offer_times, pick_move
+from web.blueprints.invites import (
+    move_page_response,
+    moved_from,
+    offer_times,
+    pick_move,
+    reader_uses_12_hour_clock,
+)
 from web.services import invites as svc
 from web.services.invites import moving
 
@@ -44,7 +50,7 @@ def owner_booking(booking_id: int) -> Any:
         "invites/owner_booking.html",
         coffee=coffee,
         status=status,
-        label=format_span(coffee.start, coffee.end, zone),
+        label=format_span(coffee.start, coffee.end, zone, hour12=reader_uses_12_hour_clock()),
         moved=moved_from(moving.owner_side(user.id, booking_id), zone),
     )
 
@@ -203,7 +209,7 @@ def owner_cancel_confirm(booking_id: int) -> Any:
     return render_template(
         "invites/owner_cancel.html",
         coffee=coffee,
-        label=format_span(coffee.start, coffee.end, zone),
+        label=format_span(coffee.start, coffee.end, zone, hour12=reader_uses_12_hour_clock()),
     )
 
 

@@ -13,7 +13,11 @@ only each other's public names:
     pages      the invitee's page read and the .ics
     accept     the live calendar check, then the booking in one unit of work
     answer     decline, suggest other times or a place
-    change     cancel (by either side), expire, "did you meet?"; rescheduling will live here
+    change     cancel (by either side), expire, "did you meet?"
+    personal   the invite's personal message (the owner's template, else the default)
+    archive    dismissing answered invites from the dashboard's list
+    moving     moving a booking to another time, withdrawing an invite (with undo)
+    reoffer    offering freed times again after a cancel or a move
     overview   the owner's lists: upcoming, to confirm, open invites, delivery problems
     notify     every email text and what an email needs (rendered by the outbox worker)
     busy       the owner's calendars opened and read live for an accept
@@ -29,6 +33,7 @@ from web.services.invites.answer import (
     suggest_other_times,
     suggest_place,
 )
+from web.services.invites.archive import dismiss_invite
 from web.services.invites.busy import LiveFile, OwnerCalendars, owner_calendars, read_busy
 from web.services.invites.calendar_jobs import (
     CalendarWriteFailed,
@@ -46,7 +51,6 @@ from web.services.invites.create import (
     InviteByEmail,
     contact_problem,
     create_invite,
-    default_message,
     invite_by_email,
 )
 from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavailable
@@ -73,6 +77,7 @@ from web.services.invites.overview import (
     upcoming,
 )
 from web.services.invites.pages import event_ics, load_invite
+from web.services.invites.personal import default_message, personal_message
 
 __all__ = [
     "BookingView",
@@ -105,9 +110,12 @@ __all__ = [
     "cancel_booking_by_token",
     "cancel_invite",
     "contact_problem",
+    "dismiss_invite",
     "create_invite",
     "decline_invite",
     "default_message",
+    "dismiss_invite",
+    "personal_message",
     "delete_calendar_event",
     "delivery_problems",
     "event_ics",
@@ -117,6 +125,7 @@ __all__ = [
     "invite_url",
     "load_invite",
     "open_invites",
+    "personal_message",
     "owner_calendars",
     "read_busy",
     "record_meeting",

@@ -34,6 +34,7 @@ from web.services.invites.model import (
     zone_key,
     zone_name,
 )
+from web.services.invites.personal import personal_message
 
 
 def create_invite(
@@ -89,9 +90,7 @@ def create_invite(
                 f"{contact.name} has no email address: use --no-email and send the link"
             )
         text = (
-            message
-            if message is not None and message.strip()
-            else default_message(user.name, contact)
+            message if message is not None and message.strip() else personal_message(user, contact)
         )
         invite = models.Invite(
             user_id=user_id,
@@ -319,19 +318,3 @@ def invite_by_email(
         force=force,
     )
     return InviteByEmail(created, zone, tuple(warnings))
-
-
-def default_message(owner_name: str, contact: models.Contact) -> str:
-    """The editable personal message: their name, how you met, one question to ask."""
-    first = contact.name.split()[0] if contact.name else "there"
-    lines = [f"Hi {first},", ""]
-    if contact.how_met:
-        lines.append(f"it's been a while since {contact.how_met}, and I'd love to catch up.")
-    else:
-        lines.append("it's been a while, and I'd love to catch up.")
-    lines.append("Would you have time for a coffee or a bite? Here are a few times that work.")
-    questions = [q for q in (contact.questions or []) if q]
-    if questions:
-        lines += ["", f"I'd love to hear: {questions[0]}"]
-    lines += ["", owner_name or ""]
-    return "\n".join(lines).rstrip() + "\n"
