@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from integrations.emails import cancelled, moved
 from integrations.icalendar_invite import build_ics
-from integrations.invite_email import attach_calendar, build_notice
+from integrations.invite_email import attach_calendar, build_email
 from integrations.storage import models
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue, enqueue_email
@@ -21,7 +22,7 @@ from scheduler.model import Interval
 from web.composition import Runtime
 from web.errors import UserError
 from web.services.invites.accepting import _restore, _restore_by_rules, writer_lock
-from web.services.invites.answers import _more_times, _quoted
+from web.services.invites.answers import _more_times
 from web.services.invites.errors import InviteGone
 from web.services.invites.helpers import (
     TOKEN_BYTES,
@@ -87,13 +88,11 @@ def cancel_booking(
         url = invite_url(runtime.config, token)
         owner, invitee = _parties(session, invite)
         if invitee.email:
-            msg = build_notice(
+            msg = build_email(
                 from_address=runtime.config.mail.from_address,
                 on_behalf_of=owner,
                 to=invitee,
-                subject=f"{owner.name} asks to find another time",
-                paragraphs=[f"{owner.name} had to move our coffee. Pick another time here:"],
-                links=[("Choose a new time", url)],
+                email=moved.for_invitee(owner=owner.name, url=url),
                 when=now,
             )
             enqueue_email(session, user_id=user_id, message=msg, now=now, purpose="reschedule")
@@ -135,7 +134,6 @@ def _cancel(
     user = session.get(models.User, invite.user_id)
     assert user is not None
     when = format_span(booking.start, booking.end, _zone_name(user, user_config(runtime, user)))
-    who = owner.name if by_owner else invitee.name
     if booking.calendar_event_id:
         enqueue(
             session,
@@ -149,12 +147,18 @@ def _cancel(
             continue
         if booking.calendar_event_id and to is invitee:
             continue  # Google tells the attendee itself (sendUpdates=all)
-        msg = build_notice(
+        msg = build_email(
             from_address=runtime.config.mail.from_address,
             on_behalf_of=sender,
             to=to,
-            subject=f"Cancelled: coffee {when}",
-            paragraphs=[f"{who} cancelled the coffee on {when}." + _quoted(note)],
+            email=cancelled.render(
+                reader="owner" if to is owner else "invitee",
+                by="owner" if by_owner else "invitee",
+                owner=owner.name,
+                invitee=invitee.name,
+                when=when,
+                note=note,
+            ),
             when=now,
         )
         attach_calendar(msg, build_ics(event, method="CANCEL", dtstamp=now), method="CANCEL")

@@ -91,7 +91,7 @@ def create_invite(
         text = (
             message
             if message is not None and message.strip()
-            else default_message(user.name, contact)
+            else default_message(user.name, contact, rules_now.date())
         )
         invite = models.Invite(
             user_id=user_id,
