@@ -3,8 +3,9 @@
 `drain` does one pass; `outbox_job` makes it a job of the worker's runner (web.services.worker),
 `scheduled_mail_job` queues the reminders and weekly digests that are due (web.services.reminders,
 web.services.digest), and `sync_job` does the same for the calendars that are due
-(web.services.calendar_sync); `run` loops over them until stopped. `meetagain worker` runs them in its own process (several may run
-at once on PostgreSQL, each message and calendar claimed by one); `meetagain serve` starts
+(web.services.calendar_sync); `run` loops over them until stopped. `meetagain worker` runs them
+in its own process (several may run at once on PostgreSQL, each message and calendar claimed by
+one); `meetagain serve` starts
 `OutboxThread` inside the web server. Expired invites are closed on each pass as well.
 """
 
