@@ -40,10 +40,11 @@ MOST_ROWS = 10
 class DigestLinkError(Exception):
     """An approve link that cannot be used; the message says why, for the page."""
 
-    def __init__(self, title: str, message: str) -> None:
+    def __init__(self, title: str, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.title = title
         self.message = message
+        self.status = status  # 400 damaged or refused, 410 used or expired
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def check_link(runtime: Runtime, token: str, *, now: datetime) -> Approval:
             "Already approved",
             f"This link was already used: the invite to {name} has been sent. "
             "Each approve link works once.",
+            410,
         )
     if now >= expires:
         raise DigestLinkError(
@@ -152,6 +154,7 @@ def check_link(runtime: Runtime, token: str, *, now: datetime) -> Approval:
             f"The times proposed for {name} are out of date (the link expired "
             f"{format_span(expires, expires, zone).split(' –')[0]}). "
             "Open the dashboard for this week's plan.",
+            410,
         )
     times = _times(data)
     return Approval(
@@ -179,6 +182,7 @@ def approve(runtime: Runtime, token: str, *, now: datetime) -> tuple[Approval, s
         raise DigestLinkError(
             "Already approved",
             f"This link was already used: the invite to {approval.contact_name} has been sent.",
+            410,
         )
     try:
         created = create_invite(
