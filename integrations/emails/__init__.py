@@ -13,6 +13,31 @@ asks for another time), `withdrawn` (to the invitee), `reminder` (prep card to t
 short note to the invitee), `digest` (the owner's Monday email), `calendar_fallback` (owner).
 """
 
+from integrations.emails import (
+    answer,
+    booked,
+    calendar_fallback,
+    cancelled,
+    digest,
+    invite,
+    moved,
+    reminder,
+    withdrawn,
+)
 from integrations.emails.base import Email, Link, first_name, quoted
 
-__all__ = ["Email", "Link", "first_name", "quoted"]
+__all__ = [
+    "Email",
+    "Link",
+    "answer",
+    "booked",
+    "calendar_fallback",
+    "cancelled",
+    "digest",
+    "first_name",
+    "invite",
+    "moved",
+    "quoted",
+    "reminder",
+    "withdrawn",
+]

@@ -25,9 +25,10 @@ def mark_once(session: Session, *, user_id: int, kind: str, key: str, now: datet
         upsert(MARKS)
         .values(user_id=user_id, kind=kind, key=key[:200], created_at=now)
         .on_conflict_do_nothing()
+        .returning(MARKS.c.id)
     )
-    result = session.connection().execute(stmt)
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: the driver's rowcount is not reliable for DO NOTHING.
+    return session.connection().execute(stmt).first() is not None
 
 
 def is_marked(session: Session, *, kind: str, key: str) -> bool:
