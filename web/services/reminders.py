@@ -9,11 +9,13 @@ a reminder goes out once however many workers run; cancelled bookings get none.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integrations.config import EmailsConfig
 from integrations.emails import reminder
 from integrations.invite_email import Party, build_email
 from integrations.storage import mail_marks, models, outbox
@@ -29,27 +31,53 @@ LAST_NOTES = 3
 
 
 def send_due_reminders(runtime: Runtime, *, now: datetime, limit: int = 100) -> int:
-    """Queue every reminder due at `now`; returns how many were queued."""
+    """Queue every reminder due at `now`; returns how many were queued. A plain read finds
+    the bookings with a reminder due and not yet sent, so an idle pass takes no write lock."""
     booking = models.Booking
     with transaction(runtime.sessions, read_only=True) as session:
-        candidates = list(
-            session.scalars(
-                select(booking.id)
-                .where(
-                    booking.status == "active",
-                    booking.start > now,
-                    booking.start <= now + LOOK_AHEAD,
-                )
-                .order_by(booking.start)
+        rows = session.execute(
+            select(booking, models.Invite.invitee_timezone)
+            .join(models.Invite, models.Invite.id == booking.invite_id)
+            .where(
+                booking.status == "active",
+                booking.start > now,
+                booking.start <= now + LOOK_AHEAD,
             )
-        )
+            .order_by(booking.start)
+        ).all()
+        configs: dict[int, Any] = {}
+        candidates = []
+        for row, invitee_timezone in rows:
+            if row.user_id not in configs:
+                user = session.get(models.User, row.user_id)
+                configs[row.user_id] = user_config(runtime, user) if user is not None else None
+            config = configs[row.user_id]
+            if config is None:
+                continue
+            owner_zone = ZoneInfo(config.owner.timezone or "UTC")
+            zones = (("owner", owner_zone), ("invitee", _zone(invitee_timezone) or owner_zone))
+            if any(
+                _due(row, zone, config.emails, now=now)
+                and not mail_marks.is_marked(session, kind="reminder", key=f"{row.id}:{reader}")
+                for reader, zone in zones
+            ):
+                candidates.append(row.id)
     queued = 0
-    for booking_id in candidates:
+    for booking_id in candidates[:limit]:
         with transaction(runtime.sessions) as session:
             queued += _remind(runtime, session, booking_id, now=now)
-        if queued >= limit:
-            break
     return queued
+
+
+def _due(booking: models.Booking, zone: ZoneInfo, emails: EmailsConfig, *, now: datetime) -> bool:
+    return reminder_due(
+        booking.start,
+        booking.created_at,
+        zone,
+        now=now,
+        days_before=emails.reminder_days_before,
+        at=emails.reminder_time,
+    )
 
 
 def _remind(runtime: Runtime, session: Session, booking_id: int, *, now: datetime) -> int:
@@ -74,14 +102,7 @@ def _remind(runtime: Runtime, session: Session, booking_id: int, *, now: datetim
         to = owner if reader == "owner" else invitee
         if not to.email:
             continue
-        if not reminder_due(
-            booking.start,
-            booking.created_at,
-            zone,
-            now=now,
-            days_before=emails.reminder_days_before,
-            at=emails.reminder_time,
-        ):
+        if not _due(booking, zone, emails, now=now):
             continue
         if not mail_marks.mark_once(
             session, user_id=user.id, kind="reminder", key=f"{booking.id}:{reader}", now=now
