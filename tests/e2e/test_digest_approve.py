@@ -129,7 +129,9 @@ def test_expired_and_tampered_digest_links_say_why(
         response = page.goto(expired)
         assert response is not None and response.status == 410
         expect(page.get_by_role("heading", name="This link has expired")).to_be_visible()
-        expect(page.get_by_role("alert")).to_contain_text("The times proposed for Ana Souza")
+        expect(page.get_by_role("alert")).to_contain_text(
+            "The times proposed for Ana Souza are out of date (the link expired on "
+        )
         live.shot(page, f"digest-expired-{viewport}")
 
         response = page.goto(tampered)

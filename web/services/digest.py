@@ -151,8 +151,8 @@ def check_link(runtime: Runtime, token: str, *, now: datetime) -> Approval:
     if now >= expires:
         raise DigestLinkError(
             "This link has expired",
-            f"The times proposed for {name} are out of date (the link expired "
-            f"{format_span(expires, expires, zone).split(' –')[0]}). "
+            f"The times proposed for {name} are out of date (the link expired on "
+            f"{_moment(expires, zone)}). "
             "Open the dashboard for this week's plan.",
             410,
         )
@@ -166,6 +166,11 @@ def check_link(runtime: Runtime, token: str, *, now: datetime) -> Approval:
         expires_at=expires,
         nonce=str(data["n"]),
     )
+
+
+def _moment(at: datetime, zone: str) -> str:
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M} ({zone})"
 
 
 def approve(runtime: Runtime, token: str, *, now: datetime) -> tuple[Approval, str]:
