@@ -1,20 +1,24 @@
-"""A booked coffee was cancelled: each reader is told in their own words."""
+"""A booked coffee was cancelled: each reader is told in their own words (never "<your own
+name> cancelled"), with the canceller's note attributed to its writer."""
 
 from __future__ import annotations
 
-from integrations.emails.base import Email, quoted, sentences
+from integrations.emails.base import Email, sentences
 
 
 def render(*, reader: str, by: str, owner: str, invitee: str, when: str, note: str = "") -> Email:
     """`reader` and `by` are "owner" or "invitee"; `owner`/`invitee` are their names."""
     other = invitee if reader == "owner" else owner
+    note = note.strip()
     if reader == by:
-        first = f"You cancelled the coffee with {other} on {when}."
-        second = f"{other} has been told." + (" " + quoted(note, whose="Your") if note else "")
+        first = f"You cancelled your coffee with {other} on {when}; {other} has been told."
+        second = f'Your note to {other}: "{note}"' if note else ""
     else:
-        first = f"{other} cancelled the coffee on {when}."
-        second = quoted(note, whose="Their")
-    return Email(subject=f"Cancelled: coffee {when}", paragraphs=sentences(first, second))
+        first = f"{other} cancelled your coffee on {when}."
+        second = f'{other}\'s note: "{note}"' if note else ""
+    return Email(
+        subject=f"Cancelled: coffee with {other}, {when}", paragraphs=sentences(first, second)
+    )
 
 
 def for_owner(*, by: str, owner: str, invitee: str, when: str, note: str = "") -> Email:

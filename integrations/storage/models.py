@@ -45,6 +45,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
     # A disabled user cannot sign in and has no sessions; their data stays.
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The owner's own invite text (Settings > Invite message): a template for the message with
+    # {first_name}-style placeholders ("" = the built-in one), and a signature under it.
+    message_template: Mapped[str] = mapped_column(Text, default="", server_default="")
+    signature: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class UserSession(Base):
@@ -287,6 +291,8 @@ class Invite(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the owner dismissed the answered invite from their "Open invites" list.
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     times: Mapped[list[InviteTime]] = relationship(
         back_populates="invite", cascade="all, delete-orphan", order_by="InviteTime.start"
@@ -374,6 +380,8 @@ class Booking(Base):
     calendar_error: Mapped[str] = mapped_column(Text, default="")
     met: Mapped[str | None] = mapped_column(String(8), nullable=True)  # yes | no
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The start it had before its last move (None: never moved), for "moved to ..." on old links.
+    moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
 
 
 class OutboxMessage(Base):

@@ -55,6 +55,9 @@ RENDERINGS: dict[str, Callable[[], Email]] = {
     "withdrawn/invitee": lambda: withdrawn.for_invitee(
         owner=OWNER, invitee=INVITEE, sent_on="01 Dec"
     ),
+    "withdrawn/invitee/with-note": lambda: withdrawn.for_invitee(
+        owner=OWNER, invitee=INVITEE, note="Travel"
+    ),
     "calendar_fallback/owner": lambda: calendar_fallback.for_owner(
         invitee=INVITEE, error="Google refused the event.", home_url="http://x/"
     ),
@@ -116,17 +119,17 @@ def test_the_invitee_is_never_told_their_own_name(name: str) -> None:
 
 def test_who_cancelled_is_told_in_the_second_person() -> None:
     mine = cancelled.for_invitee(by="invitee", owner=OWNER, invitee=INVITEE, when=WHEN)
-    assert mine.text().startswith(f"You cancelled the coffee with {OWNER}")
+    assert mine.text().startswith(f"You cancelled your coffee with {OWNER}")
     theirs = cancelled.for_owner(by="invitee", owner=OWNER, invitee=INVITEE, when=WHEN)
-    assert theirs.text().startswith(f"{INVITEE} cancelled the coffee")
+    assert theirs.text().startswith(f"{INVITEE} cancelled your coffee")
 
 
 def test_the_owners_own_note_is_not_their_note() -> None:
     own = cancelled.for_owner(by="owner", owner=OWNER, invitee=INVITEE, when=WHEN, note="Sick")
-    assert 'Your note: "Sick"' in own.text()
-    assert "Their note" not in own.text()
+    assert f'Your note to {INVITEE}: "Sick"' in own.text()
+    assert "Their note" not in own.text() and f"{OWNER}'s note" not in own.text()
     told = cancelled.for_invitee(by="owner", owner=OWNER, invitee=INVITEE, when=WHEN, note="Sick")
-    assert 'Their note: "Sick"' in told.text()
+    assert f'{OWNER}\'s note: "Sick"' in told.text()
 
 
 def test_a_decline_reads_as_two_sentences() -> None:

@@ -46,12 +46,14 @@ from flask.sansio.app import App
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
-from scheduler.invites import OfferedTime, format_span, utc_iso
+from integrations.calendar_links import google_calendar_link, outlook_calendar_link
+from scheduler.invites import OfferedTime, format_span, uses_12_hour_clock, utc_iso
 from scheduler.text import in_supported_range
 from web.auth import current_user, login_required, runtime, safe_next
 from web.limits import invite_limit
 from web.metrics import count_accept
 from web.services import invites as svc
+from web.services.invites import moving
 from web.sessions import SESSIONLESS_KEY
 
 bp = Blueprint("invites", __name__)
@@ -74,6 +76,9 @@ PUBLIC_ENDPOINTS = frozenset(
         "invites.booking_action",
         "invites.ics",
         "invites.thanks",
+        "invites.move_page",
+        "invites.move_pick",
+        "invites.cancel_confirm",
     }
 )
 
@@ -223,12 +228,13 @@ def _zone_names() -> frozenset[str]:
 
 @lru_cache(maxsize=256)
 def _zone_options(selected: str) -> Markup:
-    # Rendered once per selected zone: the list is the same for everyone.
+    # The searchable picker's <datalist>, rendered once per selected zone: the list is the same
+    # for everyone. Each option names the city too, so typing "Berlin" or "berlin" finds it.
     names = sorted(set(COMMON_ZONES) | {selected}, key=lambda z: (z != "UTC", z))
     parts = []
     for name in names:
-        sel = " selected" if name == selected else ""
-        parts.append(f'<option value="{name}"{sel}>{name.replace("_", " ")}</option>')
+        city = name.rsplit("/", 1)[-1].replace("_", " ")
+        parts.append(f'<option value="{name}" label="{city}"></option>')
     return Markup("".join(parts))
 
 
@@ -239,14 +245,35 @@ def valid_zone(name: str | None) -> str:
     return name
 
 
+@lru_cache(maxsize=1)
+def _zones_by_city() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in sorted(_zone_names(), key=lambda z: (z not in COMMON_ZONES, z)):
+        found.setdefault(name.rsplit("/", 1)[-1].replace("_", " ").casefold(), name)
+        found.setdefault(name.casefold(), name)
+    return found
+
+
+def typed_zone(text: str | None) -> str:
+    """The zone someone typed in the picker: an IANA name ("Europe/Berlin"), in any case, or
+    its city ("berlin", "New York"); "" when it names none."""
+    text = (text or "").strip()
+    return valid_zone(text) or _zones_by_city().get(text.replace("_", " ").casefold(), "")
+
+
+def reader_uses_12_hour_clock() -> bool:
+    """Whether this request's reader reads a 12-hour clock (by Accept-Language)."""
+    return uses_12_hour_clock(request.headers.get("Accept-Language", ""))
+
+
 def _time_items(
-    times: tuple[OfferedTime, ...] | list[OfferedTime], zone: str
+    times: tuple[OfferedTime, ...] | list[OfferedTime], zone: str, hour12: bool = False
 ) -> list[dict[str, Any]]:
     return [
         {
             "iso": utc_iso(t.start),
             "end_iso": utc_iso(t.end),
-            "label": format_span(t.start, t.end, zone),
+            "label": format_span(t.start, t.end, zone, hour12=hour12),
             "window": t.window,
             **where_items(t),
         }
@@ -277,6 +304,13 @@ def _gone(view: svc.InviteView | None, reason: str = "") -> Response:
         if booked:
             title = "You're booked"
             text = "You already picked a time for this coffee; your booking is one click away."
+        if booked and view.booking is not None and view.booking.sequence:
+            # Only a move changes an active booking's sequence: the old link says where to.
+            zone = view.invitee_timezone or view.owner_timezone
+            title = "This coffee has moved"
+            clock = reader_uses_12_hour_clock()
+            when = format_span(view.booking.start, view.booking.end, zone, hour12=clock)
+            text = f"It has moved to {when}."
     elif view is not None and view.status in ("declined", "suggested"):
         text = "You already answered this invite. Thank you!"
     else:
@@ -285,6 +319,17 @@ def _gone(view: svc.InviteView | None, reason: str = "") -> Response:
         render_template("invites/message.html", title=title, text=text, booking_link=booked),
         410,
     )
+
+
+def _taken_time(view: svc.InviteView, pick: str, zone: str, hour12: bool) -> dict[str, str]:
+    """The time a ?pick= link asked for, when the invite offered it but it is gone now."""
+    for t in view.times:
+        if utc_iso(t.start) == pick:
+            label = format_span(t.start, t.end, zone, hour12=hour12)
+            # Withdrawn: booked by someone else; otherwise it is too close or past now.
+            why = "taken" if t.withdrawn else "passed"
+            return {"iso": pick, "end_iso": utc_iso(t.end), "label": label, "why": why}
+    return {}
 
 
 def _not_found() -> Response:
@@ -334,10 +379,12 @@ def page_key(
     offered: tuple[OfferedTime, ...],
     script_root: str,
     extra: tuple[tuple[str, Any], ...],
+    hour12: bool = False,
 ) -> tuple[Any, ...]:
     """The PageCache key of an invite page: everything the rendered page depends on (the
-    static URLs in it depend on where the app is mounted: script_root)."""
-    return (view, zone, explicit_zone, pick, focus, offered, script_root, *extra)
+    static URLs in it depend on where the app is mounted: script_root; the clock on the
+    reader's language)."""
+    return (view, zone, explicit_zone, pick, focus, offered, script_root, hour12, *extra)
 
 
 def plain_page_extra(more: str | None) -> tuple[tuple[str, Any], ...]:
@@ -346,10 +393,14 @@ def plain_page_extra(more: str | None) -> tuple[tuple[str, Any], ...]:
 
 
 def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Response:
-    chosen = valid_zone(request.values.get("tz"))
+    typed = request.values.get("tz", "").strip()
+    chosen = typed_zone(typed)
     zone = chosen or view.invitee_timezone or view.owner_timezone
+    if typed and not chosen:
+        extra["zone_unknown"] = typed[:64]
     pick = request.args.get("pick", "")
     focus = request.args.get("action", "")
+    hour12 = reader_uses_12_hour_clock()
     remaining = extra.pop("remaining", None)
     offered = view.remaining if remaining is None else tuple(remaining)
     cache: PageCache | None = current_app.extensions.get("meetagain.invite_pages")
@@ -362,10 +413,12 @@ def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Re
         offered=offered,
         script_root=request.script_root,
         extra=tuple(extra.items()),
+        hour12=hour12,
     )
     html = cache.get(key) if cache is not None else None
     if html is None:
-        times = _time_items(offered, zone)
+        times = _time_items(offered, zone, hour12)
+        picked = any(t["iso"] == pick for t in times)
         html = render_template(
             "invites/invite.html",
             view=view,
@@ -373,8 +426,11 @@ def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Re
             explicit_zone=bool(chosen),
             zone_options=_zone_options(zone),
             times=times,
-            pick=pick if any(t["iso"] == pick for t in times) else "",
-            focus=focus,
+            pick=pick if picked else "",
+            # The email's link to a time someone else took meanwhile: say so, show the rest.
+            pick_taken=_taken_time(view, pick, zone, hour12) if pick and not picked else {},
+            focus=focus if focus in ("decline", "suggest") else "",
+            hour12=hour12,
             **extra,
         )
         if cache is not None:
@@ -510,16 +566,26 @@ def booking(token: str) -> Response:
         return _not_found()
     if view.booking is None or view.booking.status != "active":
         return _gone(view)
-    zone = valid_zone(request.args.get("tz")) or view.invitee_timezone or view.owner_timezone
+    zone = typed_zone(request.args.get("tz")) or view.invitee_timezone or view.owner_timezone
+    where = next((where_items(t) for t in view.times if t.start == view.booking.start), None)
+    start, end = view.booking.start, view.booking.end
+    title = f"Coffee with {view.owner_name}"
+    location = (where or {}).get("place", "") or (where or {}).get("place_url", "")
+    details = f"Coffee with {view.owner_name}, booked with meetagain."
     return make_response(
         render_template(
             "invites/booking.html",
             view=view,
             zone=zone,
-            label=format_span(view.booking.start, view.booking.end, zone),
-            iso=utc_iso(view.booking.start),
-            end_iso=utc_iso(view.booking.end),
-            where=next((where_items(t) for t in view.times if t.start == view.booking.start), None),
+            label=format_span(start, end, zone, hour12=reader_uses_12_hour_clock()),
+            iso=utc_iso(start),
+            end_iso=utc_iso(end),
+            where=where,
+            google_link=google_calendar_link(title, start, end, details=details, location=location),
+            outlook_link=outlook_calendar_link(
+                title, start, end, details=details, location=location
+            ),
+            moved=_moved_from(moving.invitee_side(token), zone),
         )
     )
 
@@ -530,6 +596,8 @@ def booking_action(token: str) -> Response:
     action = request.form.get("action", "")
     if action not in ("cancel", "reschedule"):
         abort(400)
+    if action == "reschedule":  # the booking stays until a new time is picked
+        return _offer_times(moving.invitee_side(token), url_for("invites.move_page", token=token))
     try:
         svc.cancel_booking_by_token(
             runtime(),
@@ -600,7 +668,8 @@ def owner_booking(booking_id: int) -> Any:
         "invites/owner_booking.html",
         coffee=coffee,
         status=status,
-        label=format_span(coffee.start, coffee.end, zone),
+        label=format_span(coffee.start, coffee.end, zone, hour12=reader_uses_12_hour_clock()),
+        moved=_moved_from(moving.owner_side(user.id, booking_id), zone),
     )
 
 
@@ -611,6 +680,11 @@ def owner_booking_action(booking_id: int) -> Any:
     action = request.form.get("action", "")
     if action not in ("cancel", "reschedule"):
         abort(400)
+    if action == "reschedule":  # the booking stays until a new time is picked
+        return _offer_times(
+            moving.owner_side(user.id, booking_id),
+            url_for("invites.owner_move_page", booking_id=booking_id),
+        )
     try:
         url = svc.cancel_booking(
             runtime(),
@@ -719,3 +793,240 @@ def dev_outbox() -> Any:
         file_backend=isinstance(mailer, FileMailer),
         folder=str(mailer.folder) if isinstance(mailer, FileMailer) else "",
     )
+
+
+# --- moving a booking, confirmed cancel and withdraw (issue 15) --------------------------------
+
+
+@bp.record_once
+def _setup_moves(state: BlueprintSetupState) -> None:
+    csrf = state.app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(move_pick)  # the token in the URL is the credential, as for `answer`
+
+
+def _moved_from(who: Any, zone: str) -> str:
+    """ "Moved from <old time>" for a booking page, or "" for a booking never moved."""
+    try:
+        choices = moving.move_choices(runtime(), who, now=_now())
+    except (svc.InviteNotFound, svc.InviteGone):
+        return ""
+    if choices.moved_from is None:
+        return ""
+    length = choices.end - choices.start
+    return format_span(
+        choices.moved_from, choices.moved_from + length, zone, hour12=reader_uses_12_hour_clock()
+    )
+
+
+def _offer_times(who: Any, target: str) -> Response:
+    """ "Pick another time": fresh times are offered (a POST), then the move page lists them."""
+    try:
+        moving.offer_new_times(runtime(), who, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    return redirect(target, code=303)
+
+
+def _move_page(
+    who: Any, *, public: bool, zone: str, status: int = 200, conflict: str = "", **links: Any
+) -> Response:
+    try:
+        choices = moving.move_choices(runtime(), who, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    html = render_template(
+        "invites/move_public.html" if public else "invites/owner_move.html",
+        choices=choices,
+        zone=zone,
+        current=format_span(choices.start, choices.end, zone, hour12=reader_uses_12_hour_clock()),
+        times=_time_items(choices.times, zone, reader_uses_12_hour_clock()),
+        conflict=conflict,
+        **links,
+    )
+    return make_response(html, status)
+
+
+def _pick(who: Any, *, public: bool, zone: str, done: str, **links: Any) -> Response:
+    start = parse_start(request.form.get("start", ""))
+    if start is None:
+        return _move_page(
+            who, public=public, zone=zone, status=400, conflict="Pick one of the times.", **links
+        )
+    try:
+        moving.move_booking(runtime(), who, start, now=_now(), note=request.form.get("note", ""))
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    except svc.TimeUnavailable as exc:
+        return _move_page(
+            who,
+            public=public,
+            zone=zone,
+            status=409,
+            conflict=f"Sorry, {exc.reason}. The coffee stays where it was; pick another time.",
+            **links,
+        )
+    return redirect(done, code=303)
+
+
+def _invitee_zone(token: str) -> str:
+    view = _safe_view(token)
+    chosen = valid_zone(request.values.get("tz"))
+    if view is None:
+        return chosen or "UTC"
+    return chosen or view.invitee_timezone or view.owner_timezone
+
+
+@bp.get("/i/<token>/move")
+def move_page(token: str) -> Response:
+    """The invitee's move page: the booking stays; the times it can move to."""
+    return _move_page(
+        moving.invitee_side(token),
+        public=True,
+        zone=_invitee_zone(token),
+        back=url_for("invites.booking", token=token),
+        action=url_for("invites.move_pick", token=token),
+    )
+
+
+@bp.post("/i/<token>/move")
+def move_pick(token: str) -> Response:
+    return _pick(
+        moving.invitee_side(token),
+        public=True,
+        zone=_invitee_zone(token),
+        done=url_for("invites.booking", token=token),
+        back=url_for("invites.booking", token=token),
+        action=url_for("invites.move_pick", token=token),
+    )
+
+
+@bp.get("/i/<token>/cancel")
+def cancel_confirm(token: str) -> Response:
+    """ "Cancel the coffee?": asks first, with an optional note for the owner."""
+    view = _safe_view(token)
+    if view is None:
+        return _not_found()
+    if view.booking is None or view.booking.status != "active":
+        return _gone(view)
+    zone = _invitee_zone(token)
+    return make_response(
+        render_template(
+            "invites/cancel_public.html",
+            view=view,
+            label=format_span(
+                view.booking.start, view.booking.end, zone, hour12=reader_uses_12_hour_clock()
+            ),
+        )
+    )
+
+
+def _owner_zone() -> str:
+    return current_user().timezone or runtime().config.owner.timezone or "UTC"
+
+
+@bp.get("/invites/bookings/<int:booking_id>/move")
+@login_required
+def owner_move_page(booking_id: int) -> Response:
+    return _move_page(
+        moving.owner_side(current_user().id, booking_id),
+        public=False,
+        zone=_owner_zone(),
+        back=url_for("invites.owner_booking", booking_id=booking_id),
+        action=url_for("invites.owner_move_pick", booking_id=booking_id),
+    )
+
+
+@bp.post("/invites/bookings/<int:booking_id>/move")
+@login_required
+def owner_move_pick(booking_id: int) -> Response:
+    return _pick(
+        moving.owner_side(current_user().id, booking_id),
+        public=False,
+        zone=_owner_zone(),
+        done=url_for("invites.owner_booking", booking_id=booking_id),
+        back=url_for("invites.owner_booking", booking_id=booking_id),
+        action=url_for("invites.owner_move_pick", booking_id=booking_id),
+    )
+
+
+@bp.get("/invites/bookings/<int:booking_id>/cancel")
+@login_required
+def owner_cancel_confirm(booking_id: int) -> Any:
+    try:
+        coffee = svc.booking_for_user(runtime(), current_user().id, booking_id)
+        status = svc.booking_status(runtime(), current_user().id, booking_id)
+    except LookupError:
+        abort(404)
+    if status.status != "active":
+        abort(410)
+    zone = _owner_zone()
+    return render_template(
+        "invites/owner_cancel.html",
+        coffee=coffee,
+        label=format_span(coffee.start, coffee.end, zone, hour12=reader_uses_12_hour_clock()),
+    )
+
+
+@bp.get("/invites/<int:invite_id>/withdraw")
+@login_required
+def withdraw_confirm(invite_id: int) -> Any:
+    """ "Withdraw the invite to Ana?": asks first, with an optional note for them."""
+    found = [
+        i
+        for i in svc.open_invites(runtime(), current_user().id, now=_now())
+        if i.invite_id == invite_id and i.status == "open"
+    ]
+    if not found:
+        abort(404)
+    return render_template("invites/withdraw_confirm.html", invite=found[0])
+
+
+@bp.post("/invites/<int:invite_id>/withdraw")
+@login_required
+def withdraw(invite_id: int) -> Response:
+    try:
+        moving.withdraw_invite(
+            runtime(), current_user().id, invite_id, now=_now(), note=request.form.get("note", "")
+        )
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    return redirect(url_for("invites.withdrawn_page", invite_id=invite_id), code=303)
+
+
+@bp.get("/invites/<int:invite_id>/withdrawn")
+@login_required
+def withdrawn_page(invite_id: int) -> Any:
+    try:
+        done = moving.withdrawn(runtime(), current_user().id, invite_id, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    return render_template(
+        "invites/withdrawn.html",
+        done=done,
+        seconds=max(0, int((done.undo_until - _now()).total_seconds())),
+    )
+
+
+@bp.post("/invites/<int:invite_id>/undo")
+@login_required
+def undo_withdraw(invite_id: int) -> Response:
+    from flask import flash
+
+    try:
+        moving.undo_withdraw(runtime(), current_user().id, invite_id, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.UserError as exc:
+        flash(f"Could not undo: {exc}.", "error")
+        return redirect(url_for("invites.withdrawn_page", invite_id=invite_id), code=303)
+    flash("Undone: the invite is open again and nobody was told.", "ok")
+    return redirect(url_for("dashboard.index"), code=303)

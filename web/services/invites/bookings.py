@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from integrations.emails import cancelled, moved
+from integrations.emails import moved
 from integrations.icalendar_invite import build_ics
-from integrations.invite_email import attach_calendar, build_email
+from integrations.invite_email import attach_calendar, build_email, build_notice
 from integrations.storage import models
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue, enqueue_email
@@ -23,6 +23,7 @@ from web.composition import Runtime
 from web.errors import UserError
 from web.services.invites.accepting import _restore, _restore_by_rules, writer_lock
 from web.services.invites.answers import _more_times
+from web.services.invites.archive import moved_on
 from web.services.invites.errors import InviteGone
 from web.services.invites.helpers import (
     TOKEN_BYTES,
@@ -35,6 +36,7 @@ from web.services.invites.helpers import (
     invite_url,
     user_config,
 )
+from web.services.invites.moving import cancel_text
 from web.services.invites.notices import _coffee_event
 from web.services.invites.views import BookingView, OpenInvite, UpcomingCoffee
 
@@ -145,20 +147,22 @@ def _cancel(
     for to, sender in ((invitee, owner), (owner, invitee)):
         if not to.email:
             continue
-        if booking.calendar_event_id and to is invitee:
-            continue  # Google tells the attendee itself (sendUpdates=all)
-        msg = build_email(
+        if booking.calendar_event_id and to is invitee and not note.strip():
+            continue  # Google tells the attendee itself (sendUpdates=all), but not a reason
+        subject, paragraph = cancel_text(
+            reader_is_owner=to is owner,
+            by_owner=by_owner,
+            owner=owner.name,
+            invitee=invitee.name or invitee.email,
+            when=when,
+            note=note.strip()[:2000],
+        )
+        msg = build_notice(
             from_address=runtime.config.mail.from_address,
             on_behalf_of=sender,
             to=to,
-            email=cancelled.render(
-                reader="owner" if to is owner else "invitee",
-                by="owner" if by_owner else "invitee",
-                owner=owner.name,
-                invitee=invitee.name,
-                when=when,
-                note=note,
-            ),
+            subject=subject,
+            paragraphs=[paragraph],
             when=now,
         )
         attach_calendar(msg, build_ics(event, method="CANCEL", dtstamp=now), method="CANCEL")
@@ -280,16 +284,27 @@ def open_invites(runtime: Runtime, user_id: int, *, now: datetime) -> list[OpenI
             .where(
                 models.Invite.user_id == user_id,
                 models.Invite.status.in_(("open", "declined", "suggested")),
+                models.Invite.dismissed_at.is_(None),
             )
             .options(selectinload(models.Invite.times))
             .order_by(models.Invite.created_at.desc())
             .limit(50)
         ).all()
         result = []
+        later = moved_on(session, user_id, (inv.contact_id for inv in rows))
         for inv in rows:
+            state = rules.link_state(inv.status, inv.expires_at, now=now)
+            if rules.archived(
+                "expired" if state == "gone" else inv.status,
+                dismissed=inv.dismissed_at is not None,
+                answered_at=inv.answered_at,
+                created_at=inv.created_at,
+                contact_moved_on=later.get(inv.contact_id),
+                all_withdrawn=bool(inv.times) and all(t.withdrawn for t in inv.times),
+            ):
+                continue  # dismissed, or dealt with since (a newer invite, a booking)
             contact = session.get(models.Contact, inv.contact_id)
             assert contact is not None
-            state = rules.link_state(inv.status, inv.expires_at, now=now)
             result.append(
                 OpenInvite(
                     invite_id=inv.id,
@@ -376,6 +391,7 @@ def delivery_problems(runtime: Runtime, user_id: int) -> list[DeliveryProblem]:
         "email_render": "Email",
         "calendar_insert": "Google Calendar event",
         "calendar_delete": "Google Calendar cancellation",
+        "calendar_update": "Google Calendar move",
     }
     with transaction(runtime.sessions) as session:
         return [

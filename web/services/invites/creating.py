@@ -26,11 +26,11 @@ from web.services.invites.helpers import (
     _check_zone,
     _display_zones,
     _zone_name,
-    default_message,
     hash_token,
     invite_url,
     user_config,
 )
+from web.services.invites.personal import personal_message
 from web.services.invites.views import CreatedInvite
 
 
@@ -91,7 +91,7 @@ def create_invite(
         text = (
             message
             if message is not None and message.strip()
-            else default_message(user.name, contact, rules_now.date())
+            else personal_message(user, contact, rules_now.date())
         )
         invite = models.Invite(
             user_id=user_id,

@@ -1,7 +1,7 @@
 """mail marks: reminders and digests sent once, digest links used once
 
 Revision ID: 0007_digest_reminders
-Revises: 0006_places
+Revises: 0012_reschedule
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_digest_reminders"
-down_revision = "0006_places"
+down_revision = "0012_reschedule"
 branch_labels = None
 depends_on = None
 
