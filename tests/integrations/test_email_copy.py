@@ -52,6 +52,18 @@ RENDERINGS: dict[str, Callable[[], Email]] = {
         by="owner", owner=OWNER, invitee=INVITEE, when=WHEN, note="Sick today"
     ),
     "moved/invitee": lambda: moved.for_invitee(owner=OWNER, url="http://x/i/new"),
+    "moved/owner/by-owner": lambda: moved.render(
+        reader="owner", by="owner", owner=OWNER, invitee=INVITEE, new=WHEN, old=WHEN, note="Clash"
+    ),
+    "moved/owner/by-invitee": lambda: moved.render(
+        reader="owner", by="invitee", owner=OWNER, invitee=INVITEE, new=WHEN, old=WHEN, note="x"
+    ),
+    "moved/invitee/by-invitee": lambda: moved.render(
+        reader="invitee", by="invitee", owner=OWNER, invitee=INVITEE, new=WHEN, old=WHEN, note="y"
+    ),
+    "moved/invitee/by-owner": lambda: moved.render(
+        reader="invitee", by="owner", owner=OWNER, invitee=INVITEE, new=WHEN, old=WHEN, note="z"
+    ),
     "withdrawn/invitee": lambda: withdrawn.for_invitee(
         owner=OWNER, invitee=INVITEE, sent_on="01 Dec"
     ),

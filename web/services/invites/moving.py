@@ -402,10 +402,6 @@ def moved_label(start: datetime, end: datetime, zone: str) -> str:
 # --- the emails ------------------------------------------------------------------------------
 
 
-def _quote(note: str, *, writer: str) -> str:
-    return f'\n\n{writer}: "{note}"' if note else ""
-
-
 def moved_text(
     *,
     reader_is_owner: bool,
@@ -416,19 +412,20 @@ def moved_text(
     old: str,
     note: str = "",
 ) -> tuple[str, list[str]]:
-    """Subject and paragraphs of the "moved" email, written for its reader."""
-    other = invitee if reader_is_owner else owner
-    mine = by_owner == reader_is_owner
-    who = "You moved it" if mine else f"{other} moved it"
-    first = f"Your coffee with {other} has moved to {new} (it was {old}). {who}."
-    quote = _quote(note, writer="Your note" if mine else f"{other}'s note")
-    return (
-        f"Moved to {new}: coffee with {other}",
-        [
-            first + quote,
-            "The updated calendar invitation is attached; it replaces the old time.",
-        ],
+    """Subject and paragraphs of the "moved" email, written for its reader; the copy is
+    `integrations.emails.moved`."""
+    from integrations.emails import moved
+
+    email = moved.render(
+        reader="owner" if reader_is_owner else "invitee",
+        by="owner" if by_owner else "invitee",
+        owner=owner,
+        invitee=invitee,
+        new=new,
+        old=old,
+        note=note,
     )
+    return email.subject, list(email.paragraphs)
 
 
 def cancel_text(
