@@ -144,7 +144,9 @@ def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, Any] | 
     }
 
 
-def default_messages(user: UserView, contact_ids: list[int]) -> dict[int, str]:
+def default_messages(
+    user: UserView, contact_ids: list[int], today: date | None = None
+) -> dict[int, str]:
     """The editable invite message per proposed contact (name, how you met, a question)."""
     from web.services.invites import personal_message
 
@@ -154,7 +156,7 @@ def default_messages(user: UserView, contact_ids: list[int]) -> dict[int, str]:
         for contact_id in contact_ids:
             row = repo.get_row(contact_id)
             if row is not None:
-                messages[contact_id] = personal_message(user, row)
+                messages[contact_id] = personal_message(user, row, today)
     return messages
 
 
@@ -460,7 +462,9 @@ def index() -> str:
         upcoming=upcoming,
         confirm=confirm,
         open_invites=open_invites,
-        messages=default_messages(user, [p.contact.id for p in plan.proposals if p.contact.id]),
+        messages=default_messages(
+            user, [p.contact.id for p in plan.proposals if p.contact.id], today
+        ),
         delivery_problems=invite_service.delivery_problems(runtime(), user.id),
         pending=pending_interactions(runtime(), user.id),
         has_calendars=has_calendars,
@@ -499,7 +503,8 @@ def proposal(contact_id: int) -> str:
     now = datetime.now(UTC)
     found, plan = _proposal_for(contact_id, now)
     options = alternatives(found, plan.slots, config.scheduling) if found else []
-    messages = default_messages(user, [contact_id]) if found else {}
+    today = now.astimezone(ZoneInfo(config.owner.timezone)).date()
+    messages = default_messages(user, [contact_id], today) if found else {}
     return render_template(
         "dashboard/proposal.html",
         messages=messages,

@@ -3,6 +3,7 @@ else the built-in message."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Protocol
 
 from integrations.storage import models
@@ -18,11 +19,13 @@ class Owner(Protocol):
     def signature(self) -> str: ...
 
 
-def personal_message(owner: Owner, contact: models.Contact) -> str:
+def personal_message(owner: Owner, contact: models.Contact, today: date | None = None) -> str:
     """The editable message for `contact`, from `owner`'s own template and signature."""
     template = owner.message_template or ""
     if not template.strip():
-        return with_signature(default_message(owner.name, contact), owner.signature, owner.name)
+        return with_signature(
+            default_message(owner.name, contact, today), owner.signature, owner.name
+        )
     questions = [q for q in (contact.questions or []) if q]
     values = {
         "first_name": contact.name.split()[0] if contact.name else "there",
@@ -34,17 +37,16 @@ def personal_message(owner: Owner, contact: models.Contact) -> str:
     return with_signature(fill_template(template, values), owner.signature, owner.name)
 
 
-def default_message(owner_name: str, contact: models.Contact) -> str:
+def default_message(owner_name: str, contact: models.Contact, today: date | None = None) -> str:
     """The editable personal message: their name, how you met, one question to ask."""
-    first = contact.name.split()[0] if contact.name else "there"
-    lines = [f"Hi {first},", ""]
-    if contact.how_met:
-        lines.append(f"it's been a while since {contact.how_met}, and I'd love to catch up.")
-    else:
-        lines.append("it's been a while, and I'd love to catch up.")
-    lines.append("Would you have time for a coffee or a bite? Here are a few times that work.")
-    questions = [q for q in (contact.questions or []) if q]
-    if questions:
-        lines += ["", f"I'd love to hear: {questions[0]}"]
-    lines += ["", owner_name or ""]
-    return "\n".join(lines).rstrip() + "\n"
+    from integrations.emails import invite as invite_email
+
+    met = [i.occurred_on for i in contact.interactions if i.kind != "email" and i.confirmed]
+    days = (today - max(met)).days if today is not None and met else None
+    return invite_email.default_message(
+        owner_name,
+        contact.name,
+        how_met=contact.how_met,
+        questions=list(contact.questions or []),
+        days_since_met=days,
+    )
