@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from html import escape
 from urllib.parse import quote
 
-from integrations.emails import Email
+from integrations.emails import Email, Link, invite
 from scheduler.invites import format_span, utc_iso
 from scheduler.model import ProposedTime
 from scheduler.places import describe_where, time_label
@@ -99,45 +98,23 @@ def build_invite_email(
     url: str,
     when: object,
 ) -> EmailMessage:
-    """The invite: the personal message, one link per time, "none of these" and "not now".
+    """The invite (copy in `integrations.emails.invite`) with one link per time.
 
     `zone_names` is the invitee's zone when known (one name), else the zones to show each time
     in (the owner's first), so nobody has to guess which 12:00 is meant.
     """
-    first = invitee.name.split()[0] if invitee.name else ""
-    lines = [message_text.strip(), "", "Pick a time (one click opens it, one more confirms):"]
+
     items = []
     for t in times:
         label = " / ".join(format_span(t.start, t.end, z) for z in zone_names)
-        link = time_link(url, t.start)
         meal = time_label(t.start, t.window, t.city, t.mode, None) if t.mode and t.window else ""
         where = describe_where(t.mode, t.place, t.place_url, meal, owner.name)
-        lines.append(f"  - {label}\n    {link}" + (f"\n    {where}" if where else ""))
-        note = f'<br><span style="color:#555">{escape(where)}</span>' if where else ""
-        items.append(f'<li><a href="{escape(link)}">{escape(label)}</a>{note}</li>')
-    lines += [
-        "",
-        f"None of these work? {url}?action=suggest",
-        f"Not now? {url}?action=decline",
-        "",
-        f"Or open the invite: {url}",
-    ]
-    html = (
-        f"<p>{escape(message_text.strip()).replace(chr(10), '<br>')}</p>"
-        "<p>Pick a time (one click opens it, one more confirms):</p>"
-        f"<ul>{''.join(items)}</ul>"
-        f'<p><a href="{escape(url)}?action=suggest">None of these work</a> · '
-        f'<a href="{escape(url)}?action=decline">Not now</a></p>'
-        f'<p style="color:#555">Or open the invite: <a href="{escape(url)}">{escape(url)}</a></p>'
+        items.append(Link(label, time_link(url, t.start), where))
+    email = invite.for_invitee(
+        owner=owner.name, invitee=invitee.name, message=message_text, times=items, url=url
     )
-    return new_message(
-        from_address=from_address,
-        on_behalf_of=owner,
-        to=invitee,
-        subject=f"Coffee{', ' + first if first else ''}? {owner.name} would like to catch up",
-        text="\n".join(lines) + "\n",
-        html=html,
-        when=when,
+    return build_email(
+        from_address=from_address, on_behalf_of=owner, to=invitee, email=email, when=when
     )
 
 
@@ -151,25 +128,10 @@ def build_notice(
     links: Sequence[tuple[str, str]] = (),
     when: object,
 ) -> EmailMessage:
-    """A short notice (an answer for the owner, a confirmation for the invitee)."""
-    text = "\n\n".join(paragraphs)
-    if links:
-        text += "\n\n" + "\n".join(f"{label}: {href}" for label, href in links)
-    html = "".join(f"<p>{escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
-    if links:
-        html += (
-            "<p>"
-            + " · ".join(f'<a href="{escape(href)}">{escape(label)}</a>' for label, href in links)
-            + "</p>"
-        )
-    return new_message(
-        from_address=from_address,
-        on_behalf_of=on_behalf_of,
-        to=to,
-        subject=subject,
-        text=text + "\n",
-        html=html,
-        when=when,
+    """A short notice from ready sentences, rendered like every template's `Email`."""
+    email = Email(subject, tuple(paragraphs), tuple(Link(label, href) for label, href in links))
+    return build_email(
+        from_address=from_address, on_behalf_of=on_behalf_of, to=to, email=email, when=when
     )
 
 

@@ -11,6 +11,7 @@ from html import escape
 class Link:
     label: str
     href: str
+    note: str = ""  # a line under the link (where a proposed time is)
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,15 @@ class Email:
 
 
 def _plain(line: str | Link) -> str:
-    return f"{line.label}: {line.href}" if isinstance(line, Link) else line
+    if not isinstance(line, Link):
+        return line
+    return f"{line.label}: {line.href}" + (f"\n    {line.note}" if line.note else "")
 
 
 def _html(line: str | Link) -> str:
     if isinstance(line, Link):
-        return f'<a href="{escape(line.href)}">{escape(line.label)}</a>'
+        note = f'<br><span style="color:#555">{escape(line.note)}</span>' if line.note else ""
+        return f'<a href="{escape(line.href)}">{escape(line.label)}</a>{note}'
     return escape(line)
 
 

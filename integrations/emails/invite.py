@@ -1,10 +1,11 @@
-"""The invite's default personal message (the owner edits it before sending)."""
+"""The invite: its default personal message (the owner edits it before sending), and the email
+that carries it with one link per proposed time."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from integrations.emails.base import first_name
+from integrations.emails.base import Email, Link, first_name, links
 
 # Under this many days since the last meeting, "it's been a while" would be untrue.
 A_WHILE_DAYS = 30
@@ -32,3 +33,21 @@ def default_message(
         lines += ["", f"I'd love to hear: {asked[0]}"]
     lines += ["", owner_name or ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def for_invitee(
+    *, owner: str, invitee: str, message: str, times: Sequence[Link], url: str
+) -> Email:
+    """The invite email: the owner's message, a link per time (label, link, where), then
+    "none of these" and "not now"."""
+    first = first_name(invitee, "")
+    return Email(
+        subject=f"Coffee{', ' + first if first else ''}? {owner} would like to catch up",
+        paragraphs=(message.strip(),),
+        sections=(("Pick a time (one click opens it, one more confirms):", tuple(times)),),
+        links=links(
+            ("None of these work", f"{url}?action=suggest"),
+            ("Not now", f"{url}?action=decline"),
+            ("Or open the invite", url),
+        ),
+    )

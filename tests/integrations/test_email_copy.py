@@ -10,6 +10,7 @@ import pytest
 
 from integrations.emails import (
     Email,
+    Link,
     answer,
     booked,
     calendar_fallback,
@@ -26,6 +27,13 @@ WHEN = "Tue 1 Dec, 12:00–12:45 (Europe/Berlin)"
 
 # (template, reader) -> a rendering; every email module appears, for each reader it has.
 RENDERINGS: dict[str, Callable[[], Email]] = {
+    "invite/invitee": lambda: invite.for_invitee(
+        owner=OWNER,
+        invitee=INVITEE,
+        message=invite.default_message(OWNER, INVITEE, how_met="PyData", days_since_met=90),
+        times=[Link(WHEN, "http://x/i/t?pick=2026-12-01T11:00:00Z", "Café Einstein")],
+        url="http://x/i/t",
+    ),
     "booked/owner": lambda: booked.for_owner(
         invitee=INVITEE, when=WHEN, google=False, unread=("Work",), home_url="http://x/"
     ),
@@ -168,3 +176,13 @@ def test_the_prep_card_has_how_they_met_notes_and_questions() -> None:
 def test_the_digest_links_approve_in_html() -> None:
     html = RENDERINGS["digest/owner"]().html()
     assert '<a href="http://x/digest/a">Approve and send</a>' in html
+
+
+def test_the_invite_email_links_each_time_with_its_place_and_the_other_answers() -> None:
+    email = RENDERINGS["invite/invitee"]()
+    text, html = email.text(), email.html()
+    assert email.subject == "Coffee, Rafael? Olivia Owner would like to catch up"
+    assert f"{WHEN}: http://x/i/t?pick=2026-12-01T11:00:00Z\n    Café Einstein" in text
+    assert "None of these work: http://x/i/t?action=suggest" in text
+    assert "Not now: http://x/i/t?action=decline" in text
+    assert 'href="http://x/i/t?pick=2026-12-01T11:00:00Z"' in html and "Café Einstein" in html
