@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Protocol
 
@@ -174,6 +174,53 @@ def cadence_for(contact: Contact, rules: RulesLike) -> int:
     return int(rules.cadence_days.get(contact.relationship.value, 180))
 
 
+def due_date(contact: Contact, rules: RulesLike) -> date | None:
+    """The day the cadence comes round: the last meeting (or the first) plus the cadence."""
+    last = contact.last_met or contact.first_met
+    return None if last is None else last + timedelta(days=cadence_for(contact, rules))
+
+
+def asleep(contact: Contact, today: date) -> bool:
+    """Snoozed past today: not overdue for anything until the snooze ends."""
+    return contact.snoozed_until is not None and contact.snoozed_until > today
+
+
+# The dashboard's health chart: every contact in one bucket, by how overdue they are.
+HEALTH_BUCKETS = (
+    ("on-track", "On track"),
+    ("due-soon", "Due within 2 weeks"),
+    ("overdue", "Overdue up to a month"),
+    ("long-overdue", "Overdue more than a month"),
+    ("never", "Never met"),
+    ("paused", "Snoozed, paused or not invited"),
+)
+
+
+def health_bucket(contact: Contact, today: date, rules: RulesLike) -> str:
+    """Which bucket of HEALTH_BUCKETS the contact counts in today."""
+    if contact.do_not_invite or contact.paused or asleep(contact, today):
+        return "paused"
+    due_on = due_date(contact, rules)
+    if due_on is None:
+        return "never"
+    overdue = (today - due_on).days
+    if overdue > 30:
+        return "long-overdue"
+    if overdue > 0:
+        return "overdue"
+    if overdue > -14:
+        return "due-soon"
+    return "on-track"
+
+
+def health_counts(contacts: Iterable[Contact], today: date, rules: RulesLike) -> dict[str, int]:
+    """How many contacts fall in each of HEALTH_BUCKETS today."""
+    counts = dict.fromkeys((key for key, _ in HEALTH_BUCKETS), 0)
+    for contact in contacts:
+        counts[health_bucket(contact, today, rules)] += 1
+    return counts
+
+
 def exclusion_reasons(
     contact: Contact, *, today: date, rules: RulesLike, history: InviteHistory | None
 ) -> tuple[list[str], bool]:
@@ -236,7 +283,6 @@ def evaluate(
     not_met: list[Contact] = []
     after = rules.follow_up_after_days
     window = rules.follow_up_window_days
-    cadences = rules.cadence_days
     for contact in contacts:
         hist = history.get(contact.id) if history and contact.id is not None else None
         if (
@@ -284,7 +330,7 @@ def evaluate(
                 continue
             if since < after:
                 continue
-        cadence = contact.cadence_days or int(cadences.get(contact.relationship.value, 180))
+        cadence = cadence_for(contact, rules)
         if latest is not None:
             since = (today - latest.on).days
             if since < cadence:

@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Text, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    Text,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.storage import models
@@ -88,9 +102,18 @@ def _day(value: Any) -> date | None:
 
 
 def load_contacts(
-    session: Session, user_id: int, *, ids: Iterable[int] | None = None
+    session: Session,
+    user_id: int,
+    *,
+    ids: Iterable[int] | None = None,
+    words: Sequence[str] = (),
+    rule_only: bool = False,
 ) -> list[Contact]:
-    """All of a user's contacts (or those with `ids`), ordered by name, via Core selects.
+    """All of a user's contacts (or those with `ids`, or matching every one of `words`),
+    ordered by name, via Core selects.
+
+    `rule_only` reads just what `scheduler.rules` needs to say who is due (no emails, notes,
+    preferences or other text): for lists that show a page of full contacts afterwards.
 
     JSON and date columns are fetched as plain text and decoded here: SQLAlchemy's per-value
     result processors (a regex per SQLite date, json.loads per list) cost more than the query.
@@ -98,6 +121,8 @@ def load_contacts(
     wanted = None if ids is None else list(ids)
     conn = session.connection()
     raw = lambda col: type_coerce(col, Text)  # noqa: E731
+    if rule_only:
+        return _rule_contacts(conn, user_id, _matching(user_id, words))
     cq = select(
         _C.c.id,
         _C.c.name,
@@ -129,6 +154,11 @@ def load_contacts(
         cq = cq.where(_C.c.id.in_(wanted))
         eq = eq.where(_E.c.contact_id.in_(wanted))
         iq = iq.where(_I.c.contact_id.in_(wanted))
+    if words:
+        found = _matching(user_id, words)
+        cq = cq.where(_C.c.id.in_(found))
+        eq = eq.where(_E.c.contact_id.in_(found))
+        iq = iq.where(_I.c.contact_id.in_(found))
     emails: dict[int, list[str]] = defaultdict(list)
     for cid, email in conn.execute(eq.order_by(_E.c.contact_id, _E.c.position, _E.c.id)).all():
         emails[cid].append(email)
@@ -350,13 +380,165 @@ def add_interactions(
         )
 
 
-def last_met_dates(session: Session, user_id: int) -> dict[int, date]:
-    """Each contact's latest confirmed interaction date."""
-    from sqlalchemy import func
+def _like(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
-    q = (
-        select(_I.c.contact_id, func.max(_I.c.occurred_on))
-        .where(_I.c.user_id == user_id, _I.c.confirmed.is_(True))
-        .group_by(_I.c.contact_id)
+
+def _matching(user_id: int, words: Sequence[str]) -> Select[Any]:
+    """Ids of the user's contacts whose name, company, title, how met, city, relationship,
+    tags or an email contain every word (case does not matter)."""
+    q = select(_C.c.id).where(_C.c.user_id == user_id)
+    for word in words:
+        pattern = _like(word.lower())
+        fields = [
+            func.lower(col).like(pattern, escape="\\")
+            for col in (
+                _C.c.name,
+                _C.c.company,
+                _C.c.title,
+                _C.c.how_met,
+                _C.c.city,
+                _C.c.relationship,
+                type_coerce(_C.c.tags, Text),
+            )
+        ]
+        email = exists().where(
+            _E.c.contact_id == _C.c.id, _E.c.email_lower.like(pattern, escape="\\")
+        )
+        q = q.where(or_(*fields, email))
+    return q
+
+
+def _rule_contacts(conn: Connection, user_id: int, found: Select[Any]) -> list[Contact]:
+    """Contacts with only what the rules read (name, relationship, how met, first met,
+    cadence, do-not-invite, snooze, pause and the dates and kinds of confirmed meetings)."""
+    raw = lambda col: type_coerce(col, Text)  # noqa: E731
+    log: dict[int, list[Interaction]] = defaultdict(list)
+    kinds = _KINDS
+    meeting = InteractionKind.MEETING
+    for cid, on, kind in conn.execute(
+        select(_I.c.contact_id, raw(_I.c.occurred_on), _I.c.kind)
+        .where(_I.c.user_id == user_id, _I.c.confirmed.is_(True), _I.c.contact_id.in_(found))
+        .order_by(_I.c.contact_id, _I.c.occurred_on, _I.c.id)
+    ):
+        log[cid].append(Interaction(_day(on), kinds.get(kind, meeting)))  # type: ignore[arg-type]
+    rels = _RELS
+    other = Relationship.OTHER
+    none: tuple[Interaction, ...] = ()
+    return [
+        Contact(
+            name=name,
+            relationship=rels.get(rel, other),
+            how_met=how_met,
+            first_met=_day(first_met),
+            interactions=tuple(log[cid]) if cid in log else none,
+            cadence_days=cadence,
+            do_not_invite=bool(dni),
+            snoozed_until=_day(snoozed),
+            paused=bool(paused),
+            id=cid,
+        )
+        for cid, name, rel, how_met, first_met, cadence, dni, snoozed, paused in conn.execute(
+            select(
+                _C.c.id,
+                _C.c.name,
+                _C.c.relationship,
+                _C.c.how_met,
+                raw(_C.c.first_met),
+                _C.c.cadence_days,
+                _C.c.do_not_invite,
+                raw(_C.c.snoozed_until),
+                _C.c.paused,
+            )
+            .where(_C.c.user_id == user_id, _C.c.id.in_(found))
+            .order_by(_C.c.name, _C.c.id)
+        )
+    ]
+
+
+def count_contacts(session: Session, user_id: int, words: Sequence[str] = ()) -> int:
+    """How many contacts the user has (matching every one of `words`)."""
+    found = _matching(user_id, words).subquery()
+    return int(session.scalar(select(func.count()).select_from(found)) or 0)
+
+
+def page_ids(
+    session: Session,
+    user_id: int,
+    *,
+    words: Sequence[str] = (),
+    sort: str = "name",
+    offset: int = 0,
+    limit: int = 50,
+) -> list[int]:
+    """One page of contact ids, sorted in the database: "name" (case aside), or "last":
+    never met first, then the longest since the last meeting (or the first one)."""
+    q = _matching(user_id, words)
+    if sort == "last":
+        latest = (
+            select(func.max(_I.c.occurred_on))
+            .where(_I.c.contact_id == _C.c.id, _I.c.confirmed.is_(True))
+            .scalar_subquery()
+        )
+        last = func.coalesce(latest, _C.c.first_met)
+        q = q.order_by(case((last.is_(None), 0), else_=1), last, _C.c.name, _C.c.id)
+    else:
+        q = q.order_by(func.lower(_C.c.name), _C.c.id)
+    return list(session.scalars(q.offset(offset).limit(limit)))
+
+
+@dataclass(frozen=True)
+class LoggedInteraction:
+    """One line of a contact's history as the contact page shows it."""
+
+    id: int
+    on: date
+    kind: str
+    notes: str
+    source: str
+    confirmed: bool
+
+
+def history(session: Session, user_id: int, contact_id: int) -> list[LoggedInteraction]:
+    """A contact's logged meetings, newest first, rejected calendar finds left out."""
+    rows = session.execute(
+        select(_I.c.id, _I.c.occurred_on, _I.c.kind, _I.c.notes, _I.c.source, _I.c.confirmed)
+        .where(_I.c.user_id == user_id, _I.c.contact_id == contact_id, _I.c.source != "rejected")
+        .order_by(_I.c.occurred_on.desc(), _I.c.id.desc())
     )
-    return {cid: on for cid, on in session.connection().execute(q)}
+    return [LoggedInteraction(*row) for row in rows]
+
+
+def latest_notes(
+    session: Session, user_id: int, contact_ids: Sequence[int]
+) -> dict[int, tuple[date, str]]:
+    """The latest logged note per contact."""
+    if not contact_ids:
+        return {}
+    found: dict[int, tuple[date, str]] = {}
+    for contact_id, on, notes in session.execute(
+        select(_I.c.contact_id, _I.c.occurred_on, _I.c.notes)
+        .where(_I.c.user_id == user_id, _I.c.contact_id.in_(list(contact_ids)), _I.c.notes != "")
+        .order_by(_I.c.occurred_on, _I.c.id)
+    ):
+        found[contact_id] = (on, notes)
+    return found
+
+
+def exists_contact(session: Session, user_id: int, contact_id: int) -> str | None:
+    """The contact's name, or None when the user has no such contact."""
+    return session.scalar(select(_C.c.name).where(_C.c.id == contact_id, _C.c.user_id == user_id))
+
+
+def set_fields(session: Session, user_id: int, contact_id: int, **values: Any) -> str | None:
+    """Change some columns of one contact (snoozed_until, do_not_invite, paused, ...);
+    returns its name, or None when the user has no such contact."""
+    name = exists_contact(session, user_id, contact_id)
+    if name is not None:
+        session.execute(
+            update(_C)
+            .where(and_(_C.c.id == contact_id, _C.c.user_id == user_id))
+            .values(updated_at=datetime.now(UTC), **values)
+        )
+    return name

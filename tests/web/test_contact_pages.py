@@ -12,7 +12,7 @@ from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.model import Contact
 from tests.web.support import Web, text
-from web.blueprints.contacts import ContactLine
+from web.services.contacts import ContactLine
 from web.composition import Runtime
 
 

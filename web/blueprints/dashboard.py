@@ -21,28 +21,20 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from integrations.calendars.errors import CalendarError
-from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from scheduler.model import Interval, Proposal, ProposedTime, SchedulingPolicy, Slot, Window
+from scheduler.rules import HEALTH_BUCKETS
 from web.auth import current_user, login_required, redirect_to, runtime
-from web.blueprints.contacts import ContactLine, contact_lines
 from web.errors import UserError
 from web.forms import whole_number, whole_numbers
+from web.services import contacts as contact_service
 from web.services.accounts import UserView, user_config
-from web.services.contacts import pending_interactions
+from web.services.contacts import ContactNotFound, pending_interactions
 
 log = logging.getLogger(__name__)
 bp = Blueprint("dashboard", __name__)
 
 DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-HEALTH_BUCKETS = (
-    ("on-track", "On track"),
-    ("due-soon", "Due within 2 weeks"),
-    ("overdue", "Overdue up to a month"),
-    ("long-overdue", "Overdue more than a month"),
-    ("never", "Never met"),
-    ("paused", "Snoozed, paused or not invited"),
-)
 
 
 @dataclass(frozen=True)
@@ -57,6 +49,8 @@ class PlanView:
     trips: list[Any] = field(default_factory=list)  # scheduler.places.Trip within the horizon
     trip_notes: list[str] = field(default_factory=list)
     events: list[tuple[str, list[str]]] = field(default_factory=list)  # sentence, times
+    health: dict[str, int] | None = None  # contacts per health bucket (None: no plan made)
+    contact_count: int = 0
 
 
 def _event_lines(offers: Any) -> list[tuple[str, list[str]]]:
@@ -97,6 +91,8 @@ def _plan(user: UserView, now: datetime) -> PlanView:
         trips=list(result.trips),
         trip_notes=[n.sentence for n in result.trip_notes],
         events=_event_lines(result.events),
+        health=result.health,
+        contact_count=result.contact_count,
     )
 
 
@@ -137,16 +133,7 @@ def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, int] | 
 
 def default_messages(user: UserView, contact_ids: list[int]) -> dict[int, str]:
     """The editable invite message per proposed contact (name, how you met, a question)."""
-    from web.services.invites import default_message
-
-    messages: dict[int, str] = {}
-    with transaction(runtime().sessions) as session:
-        repo = ContactRepository(session, user.id)
-        for contact_id in contact_ids:
-            row = repo.get_row(contact_id)
-            if row is not None:
-                messages[contact_id] = default_message(user.name, row)
-    return messages
+    return contact_service.invite_messages(runtime(), user.id, contact_ids)
 
 
 def alternatives(
@@ -164,23 +151,8 @@ def alternatives(
     return out
 
 
-def health(lines: list[ContactLine]) -> list[dict[str, Any]]:
+def health(counts: dict[str, int]) -> list[dict[str, Any]]:
     """Contacts counted by how overdue they are, for the small bar chart."""
-    counts = dict.fromkeys((key for key, _ in HEALTH_BUCKETS), 0)
-    for line in lines:
-        c = line.contact
-        if c.do_not_invite or c.paused or (c.snoozed_until and c.snoozed_until > line.today):
-            counts["paused"] += 1
-        elif line.overdue_days is None:
-            counts["never"] += 1
-        elif line.overdue_days > 30:
-            counts["long-overdue"] += 1
-        elif line.overdue_days > 0:
-            counts["overdue"] += 1
-        elif line.overdue_days > -14:
-            counts["due-soon"] += 1
-        else:
-            counts["on-track"] += 1
     biggest = max(counts.values(), default=0) or 1
     return [
         {
@@ -324,7 +296,14 @@ def index() -> str:
     now = datetime.now(UTC)
     plan = _plan(user, now)
     today = now.astimezone(zone).date()
-    lines = contact_lines(user, today)
+    # The plan read every contact already: its counts serve the chart. Without a plan (its
+    # error is shown) they are read on their own.
+    counts = plan.health
+    if counts is None:
+        counts = contact_service.health(runtime(), user.id, now=now)
+        contact_count = contact_service.how_many(runtime(), user.id)
+    else:
+        contact_count = plan.contact_count
     from web.services import invites as invite_service
 
     upcoming = invite_service.upcoming(runtime(), user.id, now=now)
@@ -344,7 +323,7 @@ def index() -> str:
         picture=week_view(
             config.windows, plan.slots, zone, today, busy=plan.busy, trips=plan.trips
         ),
-        health=health(lines),
+        health=health(counts),
         upcoming=upcoming,
         confirm=confirm,
         open_invites=open_invites,
@@ -352,8 +331,8 @@ def index() -> str:
         delivery_problems=invite_service.delivery_problems(runtime(), user.id),
         pending=pending_interactions(runtime(), user.id),
         has_calendars=has_calendars,
-        last_notes=last_notes(user.id, [c.contact_id for c in upcoming]),
-        contact_count=len(lines),
+        last_notes=contact_service.last_notes(runtime(), user.id, [c.contact_id for c in upcoming]),
+        contact_count=contact_count,
         user=user,
         now=now,
         span=plan_span(today, config.scheduling.horizon_days),
@@ -362,11 +341,10 @@ def index() -> str:
 
 
 def _own_contact_name(contact_id: int) -> str:
-    with transaction(runtime().sessions) as session:
-        row = ContactRepository(session, current_user().id).get_row(contact_id)
-        if row is None:
-            abort(404)
-        return row.name
+    try:
+        return contact_service.name_of(runtime(), current_user().id, contact_id)
+    except ContactNotFound:
+        abort(404)
 
 
 def _proposal_for(contact_id: int, now: datetime) -> tuple[Proposal | None, PlanView]:
@@ -453,16 +431,12 @@ def approve(contact_id: int) -> Response:
 @login_required
 def skip(contact_id: int) -> Response:
     """Leave the contact out of this week's plan (snoozed until next Monday)."""
-    user = current_user()
-    today = datetime.now(user_config(runtime(), user).zone).date()
-    monday = today + timedelta(days=7 - today.weekday())
-    with transaction(runtime().sessions) as session:
-        row = ContactRepository(session, user.id).get_row(contact_id)
-        if row is None:
-            abort(404)
-        row.snoozed_until = monday
-        row.updated_at = datetime.now(UTC)
-        name = row.name
+    try:
+        name = contact_service.skip_this_week(
+            runtime(), current_user().id, contact_id, now=datetime.now(UTC)
+        )
+    except ContactNotFound:
+        abort(404)
     flash(f"Skipped {name} this week.", "ok")
     return redirect_to("dashboard.index")
 
@@ -476,14 +450,12 @@ def snooze(contact_id: int) -> Response:
         _own_contact_name(contact_id)  # someone else's contact stays a 404
         flash("Snooze for a number of days between 1 and 3650; nothing was changed.", "error")
         return redirect_to("dashboard.index")
-    today = datetime.now(user_config(runtime(), user).zone).date()
-    with transaction(runtime().sessions) as session:
-        row = ContactRepository(session, user.id).get_row(contact_id)
-        if row is None:
-            abort(404)
-        row.snoozed_until = today + timedelta(days=days)
-        row.updated_at = datetime.now(UTC)
-        name = row.name
+    try:
+        name = contact_service.snooze_for(
+            runtime(), user.id, contact_id, days, now=datetime.now(UTC)
+        ).name
+    except ContactNotFound:
+        abort(404)
     flash(f"{name} snoozed for {days} days.", "ok")
     return redirect_to("dashboard.index")
 
@@ -513,34 +485,6 @@ def retry_delivery(job_id: int) -> Response:
         abort(404)
     flash("Queued to be tried again now.", "ok")
     return redirect_to("dashboard.index")
-
-
-def last_notes(user_id: int, contact_ids: list[int]) -> dict[int, tuple[date, str]]:
-    """The latest logged note per contact, for the prep cards."""
-    from sqlalchemy import select
-
-    from integrations.storage import models
-
-    if not contact_ids:
-        return {}
-    found: dict[int, tuple[date, str]] = {}
-    with transaction(runtime().sessions) as session:
-        rows = session.execute(
-            select(
-                models.Interaction.contact_id,
-                models.Interaction.occurred_on,
-                models.Interaction.notes,
-            )
-            .where(
-                models.Interaction.user_id == user_id,
-                models.Interaction.contact_id.in_(contact_ids),
-                models.Interaction.notes != "",
-            )
-            .order_by(models.Interaction.occurred_on, models.Interaction.id)
-        )
-        for contact_id, on, notes in rows:
-            found[contact_id] = (on, notes)
-    return found
 
 
 # --- past meetings found in the calendars -----------------------------------------------------

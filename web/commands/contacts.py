@@ -55,14 +55,12 @@ def parse_now(text: str | None, zone_name: str) -> datetime:
 
 
 def _user_zone(state: State, user_id: int) -> str:
-    from integrations.storage import models
-    from integrations.storage.db import transaction
+    from web.services.accounts import get_user
 
-    with transaction(state.runtime.sessions) as session:
-        user = session.get(models.User, user_id)
-        return (user.timezone if user is not None and user.timezone else "") or (
-            state.config.owner.timezone
-        )
+    user = get_user(state.runtime, user_id)
+    return (user.timezone if user is not None and user.timezone else "") or (
+        state.config.owner.timezone
+    )
 
 
 @click.group()
@@ -90,8 +88,7 @@ def contacts() -> None:
 @pass_state
 def import_command(state: State, file: str, fmt: str, mapping: str | None) -> None:
     """Import contacts from native CSV, LinkedIn Connections.csv, vCard or any mapped CSV."""
-    from integrations.contacts_import import ContactFileError, import_contacts
-    from integrations.storage.db import transaction
+    from web.services.contacts import ContactError, import_file
 
     user_id = state.owner_id()
     bar: Any = None
@@ -108,11 +105,17 @@ def import_command(state: State, file: str, fmt: str, mapping: str | None) -> No
             bar.update(n)
 
     try:
-        with transaction(state.runtime.sessions) as session:
-            report = import_contacts(
-                session, user_id, file, fmt, mapping, progress=progress, on_total=on_total
-            )
-    except ContactFileError as exc:
+        report = import_file(
+            state.runtime,
+            user_id,
+            file,
+            filename=file,
+            format=fmt,
+            mapping=mapping,
+            progress=progress,
+            on_total=on_total,
+        )
+    except ContactError as exc:
         raise UserError(str(exc)) from None
     finally:
         if bar is not None:
@@ -129,12 +132,9 @@ def import_command(state: State, file: str, fmt: str, mapping: str | None) -> No
 @pass_state
 def export_command(state: State, fmt: str) -> None:
     """Write all contacts as native CSV to stdout (what `contacts import` reads back)."""
-    from integrations.contacts_import import export_csv
-    from integrations.storage.db import transaction
+    from web.services.contacts import export_file
 
-    user_id = state.owner_id()
-    with transaction(state.runtime.sessions) as session:
-        text = export_csv(session, user_id)
+    text = export_file(state.runtime, state.owner_id())
     click.echo(text, nl=False)
 
 
@@ -188,12 +188,9 @@ def meetings_command(state: State, now_text: str | None, days: int) -> None:
 @pass_state
 def list_command(state: State, fmt: str) -> None:
     """List contacts by name."""
-    from integrations.storage.contacts import load_contacts
-    from integrations.storage.db import transaction
+    from web.services.contacts import all_contacts
 
-    user_id = state.owner_id()
-    with transaction(state.runtime.sessions) as session:
-        found = load_contacts(session, user_id)
+    found = all_contacts(state.runtime, state.owner_id())
     if fmt == "json":
         click.echo(json.dumps({"contacts": [contact_json(c) for c in found]}, ensure_ascii=False))
         return

@@ -7,7 +7,7 @@ exist. No Flask here; errors are ContactError with the form field they belong to
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,7 +17,17 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from integrations.storage import models
-from integrations.storage.contacts import ContactRepository, load_contacts
+from integrations.storage.contacts import (
+    ContactRepository,
+    LoggedInteraction,
+    count_contacts,
+    exists_contact,
+    history,
+    latest_notes,
+    load_contacts,
+    page_ids,
+    set_fields,
+)
 from integrations.storage.db import transaction
 from scheduler.model import (
     WEEKDAYS,
@@ -27,7 +37,17 @@ from scheduler.model import (
     Meal,
     Relationship,
 )
-from scheduler.rules import cadence_for, evaluate
+from scheduler.rules import (
+    DueReport,
+    RulesLike,
+    asleep,
+    cadence_for,
+    connected_only,
+    due_date,
+    evaluate,
+    health_counts,
+)
+from scheduler.rules import last_met as rules_last_met
 from scheduler.text import in_supported_range, refuse_controls
 from web.composition import Runtime
 from web.services.planning import invite_facts, user_and_config
@@ -72,6 +92,64 @@ class PendingInteraction:
 class ContactDetail:
     item: ContactListItem
     pending: list[PendingInteraction] = field(default_factory=list)
+    line: ContactLine | None = None
+    log: list[LoggedInteraction] = field(default_factory=list)  # newest first
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+@dataclass(frozen=True)
+class ContactLine:
+    """One contact with how overdue they are, for the list, the contact page and the chart."""
+
+    contact: Contact
+    cadence: int
+    last: date | None
+    due_on: date | None
+    overdue_days: int | None  # None: never met; negative: days until due
+    today: date
+    follow_up: bool = False  # the rules say due now (a met-once follow-up, say)
+
+    @property
+    def last_met(self) -> date | None:
+        """The last meeting, a first meeting included; a LinkedIn connection is not one."""
+        return rules_last_met(self.contact)
+
+    @property
+    def connected(self) -> bool:
+        return connected_only(self.contact)
+
+    @property
+    def state(self) -> str:
+        c = self.contact
+        if c.do_not_invite:
+            return "do not invite"
+        if c.paused:
+            return "paused"
+        if asleep(c, self.today) and c.snoozed_until is not None:
+            return f"snoozed until {c.snoozed_until:%d %b}"
+        if self.overdue_days is None:
+            return "never met"
+        if self.overdue_days > 0:
+            return f"{_days(self.overdue_days)} overdue"
+        if self.follow_up:
+            return "follow up now"
+        if self.overdue_days == 0:
+            return "due today"
+        if self.overdue_days > -14:
+            return f"due in {_days(-self.overdue_days)}"
+        return "on track"
+
+
+def line_for(contact: Contact, rules: RulesLike, today: date, *, due: bool = False) -> ContactLine:
+    """The contact's line: cadence, last meeting and how overdue (`due`: the rules say so)."""
+    cadence = cadence_for(contact, rules)
+    due_on = due_date(contact, rules)
+    last = contact.last_met or contact.first_met
+    overdue = None if due_on is None else (today - due_on).days
+    return ContactLine(contact, cadence, last, due_on, overdue, today, due)
 
 
 def _today(runtime: Runtime, session: Session, user_id: int, now: datetime) -> tuple[date, Any]:
@@ -86,6 +164,13 @@ def _items(
     today, config = _today(runtime, session, user_id, now)
     facts = invite_facts(session, user_id, now=now, zone=ZoneInfo(config.owner.timezone))
     report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
+    return _classified(contacts, report, today, config.rules)
+
+
+def _classified(
+    contacts: list[Contact], report: DueReport, today: date, rules: RulesLike
+) -> list[ContactListItem]:
+    """What the rules' report says about each of `contacts` (due and why, or why not)."""
     due = {d.contact.id: d for d in report.due}
     excluded = {e.contact.id: e for e in report.excluded}
     not_met = {c.id for c in report.not_yet_met}
@@ -93,7 +178,7 @@ def _items(
     for c in contacts:
         ref = c.last_met or c.first_met
         since = (today - ref).days if ref else None
-        cadence = cadence_for(c, config.rules)
+        cadence = cadence_for(c, rules)
         if c.id in due:
             d = due[c.id]
             items.append(ContactListItem(c, "due", d.score, d.reasons, cadence, since))
@@ -146,14 +231,142 @@ def list_contacts(
     return sorted(items, key=lambda i: (rank[i.status], -i.score, i.contact.name.casefold()))
 
 
+PAGE_SIZE = 50
+SORTS = {"overdue": "Most overdue first", "name": "Name", "last": "Longest since last met"}
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of the contacts list with what the rules say about each line."""
+
+    lines: list[ContactLine]
+    status: dict[int, ContactListItem]
+    total: int  # contacts matching the search (snoozed ones included)
+    snoozed: int  # snoozed contacts left out of "most overdue first"
+    page: int
+    pages: int
+    query: str
+    sort: str
+
+
+class PageNotFound(ContactError):
+    """A page number past the end of the list (or not a page number)."""
+
+    def __init__(self, message: str, pages: int) -> None:
+        super().__init__(message, "page")
+        self.pages = pages
+
+
+def contact_page(
+    runtime: Runtime,
+    user_id: int,
+    *,
+    now: datetime,
+    query: str = "",
+    sort: str = "overdue",
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+) -> ContactPage:
+    """Contacts matching every word of `query`, one page of them, searched and sorted in the
+    database. "overdue": who the rules say is due now first, in the rules' order (follow-ups
+    first), then by how overdue; snoozed contacts are left out (counted in `snoozed`) unless
+    searched for, when they come last. "name" and "last" (longest since last met): the database
+    sorts and pages, and only the page is read in full."""
+    if sort not in SORTS:
+        raise ContactError(f"unknown sort {sort!r} (use {', '.join(SORTS)})", "sort")
+    words = query.lower().split()
+    with transaction(runtime.sessions, read_only=True) as session:
+        today, config = _today(runtime, session, user_id, now)
+        rules = config.rules
+        history = invite_facts(session, user_id, now=now, zone=ZoneInfo(config.owner.timezone))
+        snoozed = 0
+        if sort == "overdue":
+            # The rules decide who is due: they read every matching contact, but only the
+            # columns they need; the page's contacts are then read in full.
+            light = load_contacts(session, user_id, words=words, rule_only=True)
+            total = len(light)
+            report = evaluate(light, today=today, rules=rules, history=history.history)
+            order = {d.contact.id: n for n, d in enumerate(report.due)}
+
+            def how_overdue(c: Contact) -> tuple[int, str]:
+                due_on = due_date(c, rules)
+                return (-(today - due_on).days if due_on else 10**6, c.name.lower())
+
+            light.sort(key=how_overdue)
+            awake = [c for c in light if not asleep(c, today)]
+            ordered = sorted(awake, key=lambda c: order.get(c.id, len(order)))
+            if words:
+                ordered += [c for c in light if asleep(c, today)]
+            else:
+                snoozed = total - len(awake)
+            pages = _pages(len(ordered), per_page, page)
+            start = (page - 1) * per_page
+            ids = [c.id for c in ordered[start : start + per_page] if c.id is not None]
+        else:
+            total = count_contacts(session, user_id, words)
+            pages = _pages(total, per_page, page)
+            ids = page_ids(
+                session,
+                user_id,
+                words=words,
+                sort=sort,
+                offset=(page - 1) * per_page,
+                limit=per_page,
+            )
+        found = {c.id: c for c in load_contacts(session, user_id, ids=ids)}
+        shown = [found[i] for i in ids if i in found]
+        report = evaluate(shown, today=today, rules=rules, history=history.history)
+    status = {
+        item.contact.id: item
+        for item in _classified(shown, report, today, rules)
+        if item.contact.id is not None
+    }
+    due_ids = {cid for cid, item in status.items() if item.status == "due"}
+    lines = [line_for(c, rules, today, due=c.id in due_ids) for c in shown]
+    return ContactPage(lines, status, total, snoozed, page, pages, query, sort)
+
+
+def _pages(count: int, per_page: int, page: int) -> int:
+    pages = max(1, -(-count // per_page))
+    if page < 1 or page > pages:
+        raise PageNotFound(
+            f"there is no page {page}: the list has {pages} page{'' if pages == 1 else 's'}",
+            pages,
+        )
+    return pages
+
+
+def health(runtime: Runtime, user_id: int, *, now: datetime) -> dict[str, int]:
+    """How many contacts are in each bucket of the health chart (`HEALTH_BUCKETS`)."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        today, config = _today(runtime, session, user_id, now)
+        light = load_contacts(session, user_id, rule_only=True)
+    return health_counts(light, today, config.rules)
+
+
+def all_contacts(runtime: Runtime, user_id: int) -> list[Contact]:
+    """Every contact of the user, by name."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        return load_contacts(session, user_id)
+
+
+def how_many(runtime: Runtime, user_id: int) -> int:
+    """How many contacts the user has."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        return count_contacts(session, user_id)
+
+
 def get_contact(runtime: Runtime, user_id: int, contact_id: int, *, now: datetime) -> ContactDetail:
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:
         found = load_contacts(session, user_id, ids=[contact_id])
         if not found:
             raise ContactNotFound(f"no contact {contact_id}")
         [item] = _items(runtime, session, user_id, found, now)
         pending = _pending(session, user_id, contact_id)
-    return ContactDetail(item, pending)
+        today, config = _today(runtime, session, user_id, now)
+        log = history(session, user_id, contact_id)
+    line = line_for(item.contact, config.rules, today, due=item.status == "due")
+    return ContactDetail(item, pending, line, log)
 
 
 def _check(contact: Contact) -> Contact:
@@ -357,29 +570,86 @@ def log_interaction(
         names = ", ".join(k.value for k in InteractionKind)
         raise ContactError(f"{kind!r} is not one of {names}", "kind") from None
     with transaction(runtime.sessions) as session:
-        _owned(session, user_id, contact_id)
+        row = _owned(session, user_id, contact_id)
         ContactRepository(session, user_id).log(contact_id, Interaction(on, kind, notes.strip()))
+        # A meeting before the first one known is the first one now.
+        if row.first_met is None or on < row.first_met:
+            set_fields(session, user_id, contact_id, first_met=on)
+        else:
+            set_fields(session, user_id, contact_id)
 
 
-def snooze(runtime: Runtime, user_id: int, contact_id: int, until: date | None) -> None:
-    """Leave the contact out of plans until `until` (None wakes them up)."""
+def snooze(runtime: Runtime, user_id: int, contact_id: int, until: date | None) -> str:
+    """Leave the contact out of plans until `until` (None wakes them up); returns their name."""
     with transaction(runtime.sessions) as session:
-        _owned(session, user_id, contact_id).snoozed_until = until
+        name = set_fields(session, user_id, contact_id, snoozed_until=until)
+    if name is None:
+        raise ContactNotFound(f"no contact {contact_id}")
+    return name
+
+
+@dataclass(frozen=True)
+class Snoozed:
+    name: str
+    until: date
 
 
 def snooze_for(
     runtime: Runtime, user_id: int, contact_id: int, days: int, *, now: datetime
-) -> date:
-    with transaction(runtime.sessions) as session:
+) -> Snoozed:
+    """Snooze for `days` from today (in the user's zone)."""
+    with transaction(runtime.sessions, read_only=True) as session:
         today, _ = _today(runtime, session, user_id, now)
     until = today + timedelta(days=days)
-    snooze(runtime, user_id, contact_id, until)
-    return until
+    return Snoozed(snooze(runtime, user_id, contact_id, until), until)
 
 
-def set_do_not_invite(runtime: Runtime, user_id: int, contact_id: int, value: bool) -> None:
+def skip_this_week(runtime: Runtime, user_id: int, contact_id: int, *, now: datetime) -> str:
+    """Leave the contact out of this week's plan: snoozed until next Monday. Their name."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        today, _ = _today(runtime, session, user_id, now)
+    return snooze(runtime, user_id, contact_id, today + timedelta(days=7 - today.weekday()))
+
+
+def set_do_not_invite(runtime: Runtime, user_id: int, contact_id: int, value: bool) -> str:
+    """Mark the contact not to be invited (or invitable again); returns their name."""
     with transaction(runtime.sessions) as session:
-        _owned(session, user_id, contact_id).do_not_invite = value
+        name = set_fields(session, user_id, contact_id, do_not_invite=value)
+    if name is None:
+        raise ContactNotFound(f"no contact {contact_id}")
+    return name
+
+
+def name_of(runtime: Runtime, user_id: int, contact_id: int) -> str:
+    """The contact's name; ContactNotFound when the user has no such contact."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        name = exists_contact(session, user_id, contact_id)
+    if name is None:
+        raise ContactNotFound(f"no contact {contact_id}")
+    return name
+
+
+def last_notes(
+    runtime: Runtime, user_id: int, contact_ids: list[int]
+) -> dict[int, tuple[date, str]]:
+    """The latest logged note per contact, for the prep cards."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        return latest_notes(session, user_id, contact_ids)
+
+
+def invite_messages(runtime: Runtime, user_id: int, contact_ids: list[int]) -> dict[int, str]:
+    """The editable invite message per contact (name, how you met, a question)."""
+    from web.services.invites import default_message
+
+    messages: dict[int, str] = {}
+    with transaction(runtime.sessions, read_only=True) as session:
+        user, _ = user_and_config(session, runtime, user_id)
+        repo = ContactRepository(session, user_id)
+        for contact_id in contact_ids:
+            row = repo.get_row(contact_id)
+            if row is not None:
+                messages[contact_id] = default_message(user.name, row)
+    return messages
 
 
 def unpause(runtime: Runtime, user_id: int, contact_id: int, *, now: datetime) -> None:
@@ -611,21 +881,29 @@ def delete_interaction(runtime: Runtime, user_id: int, interaction_id: int) -> t
 def import_file(
     runtime: Runtime,
     user_id: int,
-    data: bytes,
+    data: bytes | str,
     *,
     filename: str = "upload",
     format: str = "auto",
     mapping: str | Mapping[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> Any:
-    """Import an uploaded file in one transaction; returns the ImportReport.
-
-    A file that cannot be read at all raises ContactError (field "file") and changes nothing.
-    """
+    """Import a file (its bytes, or a path as text) in one transaction; returns the
+    ImportReport. A file that cannot be read at all raises ContactError (field "file") and
+    changes nothing."""
     from integrations.contacts_import import ContactFileError, import_contacts
 
+    extra: dict[str, Any] = {}
+    if progress is not None:
+        extra["progress"] = progress
+    if on_total is not None:
+        extra["on_total"] = on_total
     try:
         with transaction(runtime.sessions) as session:
-            return import_contacts(session, user_id, data, format, mapping, source=filename)
+            return import_contacts(
+                session, user_id, data, format, mapping, source=filename, **extra
+            )
     except ContactFileError as exc:
         raise ContactError(str(exc), "file") from None
 
@@ -634,7 +912,7 @@ def export_file(runtime: Runtime, user_id: int) -> str:
     """All of the user's contacts as native CSV text."""
     from integrations.contacts_import import export_csv
 
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:
         return export_csv(session, user_id)
 
 

@@ -23,7 +23,7 @@ from integrations.storage.db import transaction
 from scheduler.model import BusyReport, Contact, Interval, Proposal, ProposedTime, Slot
 from scheduler.pairing import candidate_times, locate, pair
 from scheduler.places import Trip, city_key
-from scheduler.rules import DueReport, InviteHistory, evaluate
+from scheduler.rules import DueReport, InviteHistory, evaluate, health_counts
 from scheduler.trips import Occurrence as TripOccurrence
 from scheduler.trips import (
     TripNote,
@@ -51,6 +51,8 @@ class PlanResult:
     trips: list[Trip] = field(default_factory=list)
     trip_notes: list[TripNote] = field(default_factory=list)
     events: list[EventOffer] = field(default_factory=list)
+    health: dict[str, int] = field(default_factory=dict)  # contacts per HEALTH_BUCKETS key
+    contact_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -359,7 +361,17 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         occurrences, contacts, report, where, keys, config, now=now, zone=zone, trips=trips
     )
     return PlanResult(
-        proposals, report, list(busy.warnings), slots, all_busy, list(stale), trips, notes, events
+        proposals,
+        report,
+        list(busy.warnings),
+        slots,
+        all_busy,
+        list(stale),
+        trips,
+        notes,
+        events,
+        health_counts(contacts, today, config.rules),
+        len(contacts),
     )
 
 
