@@ -16,7 +16,6 @@ from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
-    Connection,
     Select,
     Table,
     Text,
@@ -29,6 +28,7 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.storage import models
@@ -107,13 +107,9 @@ def load_contacts(
     *,
     ids: Iterable[int] | None = None,
     words: Sequence[str] = (),
-    rule_only: bool = False,
 ) -> list[Contact]:
     """All of a user's contacts (or those with `ids`, or matching every one of `words`),
     ordered by name, via Core selects.
-
-    `rule_only` reads just what `scheduler.rules` needs to say who is due (no emails, notes,
-    preferences or other text): for lists that show a page of full contacts afterwards.
 
     JSON and date columns are fetched as plain text and decoded here: SQLAlchemy's per-value
     result processors (a regex per SQLite date, json.loads per list) cost more than the query.
@@ -121,8 +117,6 @@ def load_contacts(
     wanted = None if ids is None else list(ids)
     conn = session.connection()
     raw = lambda col: type_coerce(col, Text)  # noqa: E731
-    if rule_only:
-        return _rule_contacts(conn, user_id, _matching(user_id, words))
     cq = select(
         _C.c.id,
         _C.c.name,
@@ -389,6 +383,7 @@ def _matching(user_id: int, words: Sequence[str]) -> Select[Any]:
     """Ids of the user's contacts whose name, company, title, how met, city, relationship,
     tags or an email contain every word (case does not matter)."""
     q = select(_C.c.id).where(_C.c.user_id == user_id)
+    mail = _E.alias("searched_emails")
     for word in words:
         pattern = _like(word.lower())
         fields = [
@@ -400,61 +395,21 @@ def _matching(user_id: int, words: Sequence[str]) -> Select[Any]:
                 _C.c.how_met,
                 _C.c.city,
                 _C.c.relationship,
-                type_coerce(_C.c.tags, Text),
+                sql_cast(_C.c.tags, Text),
             )
         ]
-        email = exists().where(
-            _E.c.contact_id == _C.c.id, _E.c.email_lower.like(pattern, escape="\\")
+        email = (
+            exists()
+            .where(mail.c.contact_id == _C.c.id, mail.c.email_lower.like(pattern, escape="\\"))
+            .correlate(_C)
         )
         q = q.where(or_(*fields, email))
     return q
 
 
-def _rule_contacts(conn: Connection, user_id: int, found: Select[Any]) -> list[Contact]:
-    """Contacts with only what the rules read (name, relationship, how met, first met,
-    cadence, do-not-invite, snooze, pause and the dates and kinds of confirmed meetings)."""
-    raw = lambda col: type_coerce(col, Text)  # noqa: E731
-    log: dict[int, list[Interaction]] = defaultdict(list)
-    kinds = _KINDS
-    meeting = InteractionKind.MEETING
-    for cid, on, kind in conn.execute(
-        select(_I.c.contact_id, raw(_I.c.occurred_on), _I.c.kind)
-        .where(_I.c.user_id == user_id, _I.c.confirmed.is_(True), _I.c.contact_id.in_(found))
-        .order_by(_I.c.contact_id, _I.c.occurred_on, _I.c.id)
-    ):
-        log[cid].append(Interaction(_day(on), kinds.get(kind, meeting)))  # type: ignore[arg-type]
-    rels = _RELS
-    other = Relationship.OTHER
-    none: tuple[Interaction, ...] = ()
-    return [
-        Contact(
-            name=name,
-            relationship=rels.get(rel, other),
-            how_met=how_met,
-            first_met=_day(first_met),
-            interactions=tuple(log[cid]) if cid in log else none,
-            cadence_days=cadence,
-            do_not_invite=bool(dni),
-            snoozed_until=_day(snoozed),
-            paused=bool(paused),
-            id=cid,
-        )
-        for cid, name, rel, how_met, first_met, cadence, dni, snoozed, paused in conn.execute(
-            select(
-                _C.c.id,
-                _C.c.name,
-                _C.c.relationship,
-                _C.c.how_met,
-                raw(_C.c.first_met),
-                _C.c.cadence_days,
-                _C.c.do_not_invite,
-                raw(_C.c.snoozed_until),
-                _C.c.paused,
-            )
-            .where(_C.c.user_id == user_id, _C.c.id.in_(found))
-            .order_by(_C.c.name, _C.c.id)
-        )
-    ]
+def matching_ids(session: Session, user_id: int, words: Sequence[str]) -> list[int]:
+    """Ids of the user's contacts matching every one of `words`."""
+    return list(session.scalars(_matching(user_id, words)))
 
 
 def count_contacts(session: Session, user_id: int, words: Sequence[str] = ()) -> int:
@@ -542,3 +497,21 @@ def set_fields(session: Session, user_id: int, contact_id: int, **values: Any) -
             .values(updated_at=datetime.now(UTC), **values)
         )
     return name
+
+
+def fingerprint(session: Session, user_id: int) -> tuple[Any, ...]:
+    """What changes whenever the user's contacts, their emails or their confirmed meetings do:
+    how many contacts and meetings, the newest ids, the latest `updated_at` (every write of a
+    contact sets it) and how many meetings are confirmed.
+
+    Cheap (index lookups), so a result derived from all contacts can be reused for as long as
+    this stays the same."""
+    conn = session.connection()
+    mine = _C.c.user_id == user_id
+    contacts = conn.execute(select(func.count(), func.max(_C.c.id)).where(mine)).one()
+    updated = conn.execute(select(func.max(_C.c.updated_at)).where(mine)).scalar()
+    emails = conn.execute(select(func.max(_E.c.id)).where(_E.c.user_id == user_id)).scalar()
+    met = _I.c.user_id == user_id
+    meetings = conn.execute(select(func.count(), func.max(_I.c.id)).where(met)).one()
+    confirmed = conn.execute(select(func.count()).where(met, _I.c.confirmed.is_(True))).scalar()
+    return (*contacts, updated, emails, *meetings, confirmed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from integrations.storage.contacts import (
     history,
     latest_notes,
     load_contacts,
+    matching_ids,
     page_ids,
     set_fields,
 )
@@ -45,12 +46,12 @@ from scheduler.rules import (
     connected_only,
     due_date,
     evaluate,
-    health_counts,
 )
 from scheduler.rules import last_met as rules_last_met
 from scheduler.text import in_supported_range, refuse_controls
 from web.composition import Runtime
 from web.services.planning import invite_facts, user_and_config
+from web.services.rule_snapshot import snapshot
 
 _EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
 
@@ -192,22 +193,6 @@ def _classified(
     return items
 
 
-def _matches(c: Contact, words: list[str]) -> bool:
-    text = " ".join(
-        (
-            c.name,
-            " ".join(c.emails),
-            c.company,
-            c.title,
-            c.city,
-            c.how_met,
-            " ".join(c.tags),
-            c.relationship.value,
-        )
-    ).casefold()
-    return all(w in text for w in words)
-
-
 def list_contacts(
     runtime: Runtime,
     user_id: int,
@@ -217,11 +202,8 @@ def list_contacts(
     sort: str = "overdue",
 ) -> list[ContactListItem]:
     """Contacts matching every word of `query`; sort "overdue" (due by score first) or "name"."""
-    with transaction(runtime.sessions) as session:
-        contacts = load_contacts(session, user_id)
-        words = query.casefold().split()
-        if words:
-            contacts = [c for c in contacts if _matches(c, words)]
+    with transaction(runtime.sessions, read_only=True) as session:
+        contacts = load_contacts(session, user_id, words=query.lower().split())
         items = _items(runtime, session, user_id, contacts, now)
     if sort == "name":
         return items
@@ -281,27 +263,23 @@ def contact_page(
         history = invite_facts(session, user_id, now=now, zone=ZoneInfo(config.owner.timezone))
         snoozed = 0
         if sort == "overdue":
-            # The rules decide who is due: they read every matching contact, but only the
-            # columns they need; the page's contacts are then read in full.
-            light = load_contacts(session, user_id, words=words, rule_only=True)
-            total = len(light)
-            report = evaluate(light, today=today, rules=rules, history=history.history)
-            order = {d.contact.id: n for n, d in enumerate(report.due)}
-
-            def how_overdue(c: Contact) -> tuple[int, str]:
-                due_on = due_date(c, rules)
-                return (-(today - due_on).days if due_on else 10**6, c.name.lower())
-
-            light.sort(key=how_overdue)
-            awake = [c for c in light if not asleep(c, today)]
-            ordered = sorted(awake, key=lambda c: order.get(c.id, len(order)))
+            # The rules decide who is due and in what order: over every contact, reused from
+            # the snapshot while nothing changed; the search only picks from that order.
+            snap = snapshot(session, user_id, today=today, rules=rules, history=history.history)
+            ranked, sleeping = snap.ranked, snap.asleep
             if words:
-                ordered += [c for c in light if asleep(c, today)]
+                found_ids = set(matching_ids(session, user_id, words))
+                ranked = [i for i in ranked if i in found_ids]
+                ordered = ranked + [i for i in sleeping if i in found_ids]
+                total = len(found_ids)
             else:
-                snoozed = total - len(awake)
+                ordered = ranked
+                total = len(snap.contacts)
+                snoozed = len(sleeping)
             pages = _pages(len(ordered), per_page, page)
             start = (page - 1) * per_page
-            ids = [c.id for c in ordered[start : start + per_page] if c.id is not None]
+            every = snap.by_id()
+            shown = [every[i] for i in ordered[start : start + per_page]]
         else:
             total = count_contacts(session, user_id, words)
             pages = _pages(total, per_page, page)
@@ -313,8 +291,8 @@ def contact_page(
                 offset=(page - 1) * per_page,
                 limit=per_page,
             )
-        found = {c.id: c for c in load_contacts(session, user_id, ids=ids)}
-        shown = [found[i] for i in ids if i in found]
+            found = {c.id: c for c in load_contacts(session, user_id, ids=ids)}
+            shown = [found[i] for i in ids if i in found]
         report = evaluate(shown, today=today, rules=rules, history=history.history)
     status = {
         item.contact.id: item
@@ -340,8 +318,10 @@ def health(runtime: Runtime, user_id: int, *, now: datetime) -> dict[str, int]:
     """How many contacts are in each bucket of the health chart (`HEALTH_BUCKETS`)."""
     with transaction(runtime.sessions, read_only=True) as session:
         today, config = _today(runtime, session, user_id, now)
-        light = load_contacts(session, user_id, rule_only=True)
-    return health_counts(light, today, config.rules)
+        facts = invite_facts(session, user_id, now=now, zone=ZoneInfo(config.owner.timezone))
+        return snapshot(
+            session, user_id, today=today, rules=config.rules, history=facts.history
+        ).health
 
 
 def all_contacts(runtime: Runtime, user_id: int) -> list[Contact]:
@@ -655,9 +635,8 @@ def invite_messages(runtime: Runtime, user_id: int, contact_ids: list[int]) -> d
 def unpause(runtime: Runtime, user_id: int, contact_id: int, *, now: datetime) -> None:
     """Invite again a contact paused after ignored invites; older ignored invites stop counting."""
     with transaction(runtime.sessions) as session:
-        row = _owned(session, user_id, contact_id)
-        row.paused = False
-        row.unpaused_at = now
+        if set_fields(session, user_id, contact_id, paused=False, unpaused_at=now) is None:
+            raise ContactNotFound(f"no contact {contact_id}")
 
 
 def _pending(
@@ -875,6 +854,7 @@ def delete_interaction(runtime: Runtime, user_id: int, interaction_id: int) -> t
         ).all()
         if row.first_met == on and on not in left:
             row.first_met = min(left, default=None)
+        row.updated_at = datetime.now(UTC)
         return contact_id, on
 
 

@@ -18,12 +18,11 @@ from sqlalchemy.orm import Session
 from integrations import geo
 from integrations.config import Config, with_user_settings
 from integrations.storage import models
-from integrations.storage.contacts import load_contacts
 from integrations.storage.db import transaction
 from scheduler.model import BusyReport, Contact, Interval, Proposal, ProposedTime, Slot
-from scheduler.pairing import candidate_times, locate, pair
+from scheduler.pairing import candidate_times, locate, pair, shortlist
 from scheduler.places import Trip, city_key
-from scheduler.rules import DueReport, InviteHistory, evaluate, health_counts
+from scheduler.rules import DueReport, InviteHistory
 from scheduler.trips import Occurrence as TripOccurrence
 from scheduler.trips import (
     TripNote,
@@ -36,6 +35,7 @@ from scheduler.trips import (
 from web.composition import Runtime
 from web.errors import UserError
 from web.services.places import Where, google_connected, resolved_city, where_for
+from web.services.rule_snapshot import snapshot
 
 _ANSWERED = ("accepted", "declined", "suggested")
 
@@ -267,8 +267,9 @@ def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:
         user, config = user_and_config(session, runtime, user_id)
         zone = ZoneInfo(config.owner.timezone)
         facts = invite_facts(session, user_id, now=now, zone=zone)
-        contacts = load_contacts(session, user_id)
         today = now.astimezone(zone).date()
+        snap = snapshot(session, user_id, today=today, rules=config.rules, history=facts.history)
+        contacts = snap.contacts
         where = where_for(
             session,
             config,
@@ -277,7 +278,7 @@ def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:
             google_connected=google_connected(session, user_id),
             occurrences=stored_occurrences(session, user_id, today, config),
         )
-    report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
+    report = snap.report
     if not where.trips:
         return report
     keys = city_keys(contacts)
@@ -305,7 +306,8 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         policy = config.scheduling
         today = now.astimezone(zone).date()
         facts = invite_facts(session, user_id, now=now, zone=zone)
-        contacts = load_contacts(session, user_id)
+        snap = snapshot(session, user_id, today=today, rules=config.rules, history=facts.history)
+        contacts = snap.contacts
         start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
         interval = Interval(start, start + timedelta(days=policy.horizon_days + 1))
         occurrences = stored_occurrences(session, user_id, today, config)
@@ -319,13 +321,31 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         )
         markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
         busy, stale = read_busy(runtime, session, user, interval, markers)
-    report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
     # Cities only matter against where the owner is: without a home city or a trip nobody's
     # city is compared (and the city index is never loaded).
     places_known = where.home is not None or bool(where.trips)
-    keys = city_keys(contacts) if places_known else {}
-    report, trips, notes = _with_trips(
-        report, contacts, where, keys, today=today, horizon_days=policy.horizon_days, config=config
+
+    def plan_inputs() -> tuple[dict[int, str], DueReport, list[Trip], list[TripNote], Any]:
+        keys = city_keys(contacts) if places_known else {}
+        report, trips, notes = _with_trips(
+            snap.report,
+            contacts,
+            where,
+            keys,
+            today=today,
+            horizon_days=policy.horizon_days,
+            config=config,
+        )
+        due = [
+            replace(d, contact=with_city_zone(d.contact)) if places_known else d for d in report.due
+        ]
+        # At most max_per_week proposals: pairing can only use this shortlist of the due.
+        short = shortlist(due, policy.max_per_week, home=where.home, trips=trips, city_of=keys)
+        return keys, report, trips, notes, short
+
+    keys, report, trips, notes, due = snap.get(
+        ("plan", where.home, tuple(where.trips), policy.horizon_days, policy.max_per_week),
+        plan_inputs,
     )
     booked_busy = [Interval(b, b + policy.duration) for b in facts.booked]
     all_busy = merge([*busy.intervals, *booked_busy])
@@ -339,7 +359,6 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         now=now,
         policy=policy,
     )
-    due = [replace(d, contact=with_city_zone(d.contact)) if places_known else d for d in report.due]
     proposals = pair(
         due,
         slots,
@@ -370,7 +389,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         trips,
         notes,
         events,
-        health_counts(contacts, today, config.rules),
+        snap.health,
         len(contacts),
     )
 
