@@ -159,21 +159,8 @@ def _form_values(c: Contact) -> dict[str, Any]:
     }
 
 
-def _is_email(value: str) -> bool:
-    """The same check the contacts importer makes ("half@" is not an address)."""
-    from integrations.contacts_import.records import RowError, parse_email
-
-    try:
-        parse_email(value)
-    except RowError:
-        return False
-    return len(value) <= 320
-
-
 def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     """Read and check the edit/new form; returns clean values and per-field errors."""
-    from integrations.config import check_zone
-
     errors: dict[str, str] = {}
     for key, what in (("name", "the name"), ("emails", "the email address")):
         refused = refuse_controls(form.get(key, ""), what)
@@ -191,7 +178,7 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     if not values["name"]:
         errors.setdefault("name", "Enter a name.")
     emails = [e.strip() for e in form.get("emails", "").replace(";", ",").split(",") if e.strip()]
-    bad = [e for e in emails if not _is_email(e)]
+    bad = [e for e in emails if not service.is_email(e)]
     if bad:
         errors.setdefault("emails", f'"{bad[0]}" is not an email address.')
     values["emails"] = emails
@@ -209,11 +196,9 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
         else:
             values["cadence_days"] = days
     zone = form.get("timezone", "").strip()
-    if zone:
-        try:
-            check_zone(zone)
-        except ValueError as exc:
-            errors["timezone"] = str(exc)
+    problem = service.zone_problem(zone) if zone else None
+    if problem:
+        errors["timezone"] = problem
     values["timezone"] = zone
     values["tags"] = [t.strip() for t in form.get("tags", "").split(",") if t.strip()][:30]
     values["questions"] = [q.strip() for q in form.get("questions", "").splitlines() if q.strip()]
@@ -633,10 +618,8 @@ def _for_the_web(message: str) -> str:
 @login_required
 def csv_template() -> Response:
     """An empty CSV with meetagain's own header, to fill in and import."""
-    from integrations.contacts_import.records import NATIVE_COLUMNS
-
     return Response(
-        ",".join(NATIVE_COLUMNS) + "\r\n",
+        service.csv_template(),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="meetagain-contacts-template.csv"'},
     )

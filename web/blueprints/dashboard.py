@@ -115,13 +115,12 @@ def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, int] | 
     if plan.proposals or plan.error or not plan.due_count:
         return None
     from scheduler.pairing import week_capacity
-    from web.services.planning import invite_facts
+    from web.services.planning import invites_and_bookings
 
     config = user_config(runtime(), user)
     zone = config.zone
     policy = config.scheduling
-    with transaction(runtime().sessions) as session:
-        facts = invite_facts(session, user.id, now=now, zone=zone)
+    facts = invites_and_bookings(runtime(), user.id, now=now, zone=zone)
     # The cap counts the week from the first free slot, as pairing does.
     first = (min(plan.slots).start if plan.slots else now).astimezone(zone).date()
     if week_capacity(facts.booked, first, zone, policy, facts.pending) > 0:
@@ -491,15 +490,9 @@ def retry_delivery(job_id: int) -> Response:
 
 
 def _has_calendars(user_id: int) -> bool:
-    from sqlalchemy import select
+    from web.services.calendars import calendars_of
 
-    from integrations.storage import models
-
-    with transaction(runtime().sessions) as session:
-        found = session.scalar(
-            select(models.Calendar.id).where(models.Calendar.user_id == user_id).limit(1)
-        )
-    return found is not None
+    return bool(calendars_of(runtime(), user_id))
 
 
 @bp.post("/meetings/scan")

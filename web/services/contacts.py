@@ -239,6 +239,35 @@ class PageNotFound(ContactError):
         self.pages = pages
 
 
+def is_email(value: str) -> bool:
+    """The same check the contacts importer makes ("half@" is not an address)."""
+    from integrations.contacts_import.records import RowError, parse_email
+
+    try:
+        parse_email(value)
+    except RowError:
+        return False
+    return len(value) <= 320
+
+
+def zone_problem(name: str) -> str | None:
+    """Why `name` is not a time zone meetagain can use (None when it is)."""
+    from integrations.config import check_zone
+
+    try:
+        check_zone(name)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def csv_template() -> str:
+    """An empty CSV with meetagain's own header, to fill in and import."""
+    from integrations.contacts_import.records import NATIVE_COLUMNS
+
+    return ",".join(NATIVE_COLUMNS) + "\r\n"
+
+
 def contact_page(
     runtime: Runtime,
     user_id: int,

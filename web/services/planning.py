@@ -170,6 +170,14 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
     return _InviteFacts(history, taken, len(open_ids), booked)
 
 
+def invites_and_bookings(
+    runtime: Runtime, user_id: int, *, now: datetime, zone: ZoneInfo
+) -> _InviteFacts:
+    """`invite_facts` in a unit of work of its own, for pages."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        return invite_facts(session, user_id, now=now, zone=zone)
+
+
 def read_busy(
     runtime: Runtime,
     session: Session,
