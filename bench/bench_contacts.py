@@ -123,6 +123,15 @@ def pages(report: Report) -> None:
     urls = ("/", "/contacts")
     small = _page_medians(_page_runtime(folder / "small", SMALL_ROWS, SMALL_MET), urls)
     big = _page_medians(_page_runtime(folder / "big", PAGE_ROWS, PAGE_MET), urls)
+    env = bench_env()
+    cli: dict[str, dict[str, float]] = {}
+    for size in ("small", "big"):
+        db = f"sqlite:///{folder / size / 'pages.db'}"
+        for name, args in (("contacts list", ("contacts", "list")), ("due", ("due",))):
+            seconds, _ = timed_subprocess(
+                meetagain_argv("--db", db, *args), env=env, cwd=folder, repeat=REPEAT
+            )
+            cli.setdefault(name, {})[size] = seconds
     report.note(
         f"{PAGE_ROWS} contacts ({PAGE_ROWS - PAGE_MET} LinkedIn connections, {PAGE_MET} with "
         f"logged meetings) against {SMALL_ROWS} ({SMALL_MET} met); median of {GETS} GETs; "
@@ -136,6 +145,15 @@ def pages(report: Report) -> None:
             baseline_name=f"{SMALL_ROWS} contacts",
             baseline_value=small[url][0],
             target="<= 3x",
+        )
+    for name, seconds in cli.items():
+        report.figure(
+            f"meetagain {name}, {PAGE_ROWS} contacts",
+            seconds["big"],
+            "s",
+            baseline_name=f"{SMALL_ROWS} contacts",
+            baseline_value=seconds["small"],
+            target="informational",
         )
     report.figure(
         f"/contacts first page size, {PAGE_ROWS} contacts",

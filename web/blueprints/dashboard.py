@@ -49,8 +49,6 @@ class PlanView:
     trips: list[Any] = field(default_factory=list)  # scheduler.places.Trip within the horizon
     trip_notes: list[str] = field(default_factory=list)
     events: list[tuple[str, list[str]]] = field(default_factory=list)  # sentence, times
-    health: dict[str, int] | None = None  # contacts per health bucket (None: no plan made)
-    contact_count: int = 0
 
 
 def _event_lines(offers: Any) -> list[tuple[str, list[str]]]:
@@ -91,8 +89,6 @@ def _plan(user: UserView, now: datetime) -> PlanView:
         trips=list(result.trips),
         trip_notes=[n.sentence for n in result.trip_notes],
         events=_event_lines(result.events),
-        health=result.health,
-        contact_count=result.contact_count,
     )
 
 
@@ -295,14 +291,7 @@ def index() -> str:
     now = datetime.now(UTC)
     plan = _plan(user, now)
     today = now.astimezone(zone).date()
-    # The plan read every contact already: its counts serve the chart. Without a plan (its
-    # error is shown) they are read on their own.
-    counts = plan.health
-    if counts is None:
-        counts = contact_service.health(runtime(), user.id, now=now)
-        contact_count = contact_service.how_many(runtime(), user.id)
-    else:
-        contact_count = plan.contact_count
+    counts = contact_service.health(runtime(), user.id, now=now)
     from web.services import invites as invite_service
 
     upcoming = invite_service.upcoming(runtime(), user.id, now=now)
@@ -331,7 +320,7 @@ def index() -> str:
         pending=pending_interactions(runtime(), user.id),
         has_calendars=has_calendars,
         last_notes=contact_service.last_notes(runtime(), user.id, [c.contact_id for c in upcoming]),
-        contact_count=contact_count,
+        contact_count=sum(counts.values()),
         user=user,
         now=now,
         span=plan_span(today, config.scheduling.horizon_days),

@@ -295,7 +295,7 @@ def contact_page(
             # The rules decide who is due and in what order: over every contact, reused from
             # the snapshot while nothing changed; the search only picks from that order.
             snap = snapshot(session, user_id, today=today, rules=rules, history=history.history)
-            ranked, sleeping = snap.ranked, snap.asleep
+            ranked, sleeping = snap.ranked()
             if words:
                 found_ids = set(matching_ids(session, user_id, words))
                 ranked = [i for i in ranked if i in found_ids]
@@ -350,7 +350,7 @@ def health(runtime: Runtime, user_id: int, *, now: datetime) -> dict[str, int]:
         facts = invite_facts(session, user_id, now=now, zone=ZoneInfo(config.owner.timezone))
         return snapshot(
             session, user_id, today=today, rules=config.rules, history=facts.history
-        ).health
+        ).health()
 
 
 def all_contacts(runtime: Runtime, user_id: int) -> list[Contact]:

@@ -51,8 +51,6 @@ class PlanResult:
     trips: list[Trip] = field(default_factory=list)
     trip_notes: list[TripNote] = field(default_factory=list)
     events: list[EventOffer] = field(default_factory=list)
-    health: dict[str, int] = field(default_factory=dict)  # contacts per HEALTH_BUCKETS key
-    contact_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -397,8 +395,6 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         trips,
         notes,
         events,
-        snap.health,
-        len(contacts),
     )
 
 

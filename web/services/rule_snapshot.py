@@ -41,17 +41,21 @@ KEEP = 4  # users whose snapshot is kept (the most recently used)
 
 @dataclass
 class Snapshot:
-    """All of a user's contacts (by name) and what the rules say about them today."""
+    """All of a user's contacts (by name) and what the rules say about them today; what is
+    derived further (the chart's counts, the list's order, the plan's shortlist) is made on
+    first use and kept with it."""
 
     contacts: list[Contact]
     report: DueReport
-    health: dict[str, int]
-    # The contacts list's "most overdue first": who is due in the rules' order, then the rest
-    # by how overdue; snoozed contacts (`asleep`) apart, in the same order.
-    ranked: list[int]
-    asleep: list[int]
-    # Further results derived from this one (the plan's shortlist, say), by their own key.
+    today: date
+    rules: RulesLike
     derived: dict[Hashable, Any] = field(default_factory=dict)
+
+    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """The derived result under `key`, made once."""
+        if key not in self.derived:
+            self.derived[key] = make()
+        return self.derived[key]
 
     def by_id(self) -> dict[int, Contact]:
         found: dict[int, Contact] = self.get(
@@ -59,11 +63,36 @@ class Snapshot:
         )
         return found
 
-    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        """The derived result under `key`, made once."""
-        if key not in self.derived:
-            self.derived[key] = make()
-        return self.derived[key]
+    def health(self) -> dict[str, int]:
+        """How many contacts are in each of the health chart's buckets."""
+        found: dict[str, int] = self.get(
+            "health", lambda: health_counts(self.contacts, self.today, self.rules)
+        )
+        return found
+
+    def ranked(self) -> tuple[list[int], list[int]]:
+        """The contacts list's "most overdue first": who is due in the rules' order, then the
+        rest by how overdue; and apart, in the same order, the snoozed contacts."""
+        found: tuple[list[int], list[int]] = self.get("ranked", self._rank)
+        return found
+
+    def _rank(self) -> tuple[list[int], list[int]]:
+        today, rules = self.today, self.rules
+        order = {d.contact.id: n for n, d in enumerate(self.report.due)}
+
+        def how_overdue(c: Contact) -> tuple[int, str]:
+            due_on = due_date(c, rules)
+            return (-(today - due_on).days if due_on else 10**6, c.name.lower())
+
+        by_overdue = sorted(self.contacts, key=how_overdue)
+        awake = sorted(
+            (c for c in by_overdue if not asleep(c, today)),
+            key=lambda c: order.get(c.id, len(order)),
+        )
+        return (
+            [c.id for c in awake if c.id is not None],
+            [c.id for c in by_overdue if c.id is not None and asleep(c, today)],
+        )
 
 
 _memo: OrderedDict[tuple[str, int], tuple[Hashable, Snapshot]] = OrderedDict()
@@ -104,21 +133,4 @@ def _make(
     history: Mapping[int, InviteHistory],
 ) -> Snapshot:
     report = evaluate(contacts, today=today, rules=rules, history=history)
-    order = {d.contact.id: n for n, d in enumerate(report.due)}
-
-    def how_overdue(c: Contact) -> tuple[int, str]:
-        due_on = due_date(c, rules)
-        return (-(today - due_on).days if due_on else 10**6, c.name.lower())
-
-    by_overdue = sorted(contacts, key=how_overdue)
-    awake = sorted(
-        (c for c in by_overdue if not asleep(c, today)),
-        key=lambda c: order.get(c.id, len(order)),
-    )
-    return Snapshot(
-        contacts=contacts,
-        report=report,
-        health=health_counts(contacts, today, rules),
-        ranked=[c.id for c in awake if c.id is not None],
-        asleep=[c.id for c in by_overdue if c.id is not None and asleep(c, today)],
-    )
+    return Snapshot(contacts, report, today, rules)
