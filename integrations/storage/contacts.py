@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     and_,
     case,
+    delete,
     exists,
     func,
     or_,
@@ -515,3 +516,166 @@ def fingerprint(session: Session, user_id: int) -> tuple[Any, ...]:
     meetings = conn.execute(select(func.count(), func.max(_I.c.id)).where(met)).one()
     confirmed = conn.execute(select(func.count()).where(met, _I.c.confirmed.is_(True))).scalar()
     return (*contacts, updated, emails, *meetings, confirmed)
+
+
+@dataclass(frozen=True)
+class PendingInteraction:
+    """A meeting found in a calendar, waiting for the user to confirm it."""
+
+    id: int
+    contact_id: int
+    contact_name: str
+    on: date
+    kind: str
+    notes: str
+
+
+def pending_meetings(
+    session: Session, user_id: int, contact_id: int | None = None
+) -> list[PendingInteraction]:
+    """Meetings found in calendars and not confirmed yet, newest first."""
+    q = (
+        select(_I.c.id, _I.c.contact_id, _C.c.name, _I.c.occurred_on, _I.c.kind, _I.c.notes)
+        .join(_C, _C.c.id == _I.c.contact_id)
+        .where(_I.c.user_id == user_id, _I.c.confirmed.is_(False), _I.c.source == "calendar")
+        .order_by(_I.c.occurred_on.desc(), _I.c.id)
+    )
+    if contact_id is not None:
+        q = q.where(_I.c.contact_id == contact_id)
+    return [PendingInteraction(*row) for row in session.execute(q)]
+
+
+def confirm_meetings(
+    session: Session, user_id: int, confirm: Sequence[int], reject: Sequence[int]
+) -> tuple[int, int]:
+    """Confirm some meetings found in calendars and reject others (a rejected one keeps its
+    row, source "rejected", so reading the calendar again does not bring it back)."""
+    scope = (_I.c.user_id == user_id, _I.c.confirmed.is_(False), _I.c.source == "calendar")
+    done = dropped = 0
+    if confirm:
+        done = _count(
+            session.execute(
+                update(_I).where(_I.c.id.in_(list(confirm)), *scope).values(confirmed=True)
+            )
+        )
+    if reject:
+        dropped = _count(
+            session.execute(
+                update(_I).where(_I.c.id.in_(list(reject)), *scope).values(source="rejected")
+            )
+        )
+    return done, dropped
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def email_owners(session: Session, user_id: int, emails: Iterable[str]) -> dict[str, int]:
+    """Which of `emails` (lowercased) belong to which of the user's contacts."""
+    lowered = [e.lower() for e in emails]
+    if not lowered:
+        return {}
+    rows = session.execute(
+        select(_E.c.email_lower, _E.c.contact_id).where(
+            _E.c.user_id == user_id, _E.c.email_lower.in_(lowered)
+        )
+    )
+    return {email: cid for email, cid in rows}
+
+
+def same_person(session: Session, user_id: int, name: str, emails: Iterable[str]) -> int | None:
+    """A stored contact with this name (case aside) and exactly these emails (or none)."""
+    wanted = {e.lower() for e in emails}
+    for (cid,) in session.execute(
+        select(_C.c.id).where(_C.c.user_id == user_id, func.lower(_C.c.name) == name.lower())
+    ).all():
+        have = {
+            e.lower() for e in session.scalars(select(_E.c.email).where(_E.c.contact_id == cid))
+        }
+        if have == wanted:
+            return int(cid)
+    return None
+
+
+def record_meeting(session: Session, user_id: int, contact_id: int, meeting: Interaction) -> bool:
+    """Log a meeting the user had (the cadence restarts from it); a meeting before the first
+    one known is the first one now. False when the user has no such contact."""
+    first = session.execute(
+        select(_C.c.first_met).where(_C.c.id == contact_id, _C.c.user_id == user_id)
+    ).one_or_none()
+    if first is None:
+        return False
+    ContactRepository(session, user_id).log(contact_id, meeting)
+    if first[0] is None or meeting.on < first[0]:
+        set_fields(session, user_id, contact_id, first_met=meeting.on)
+    else:
+        set_fields(session, user_id, contact_id)
+    return True
+
+
+def undo_meeting(session: Session, user_id: int, interaction_id: int) -> tuple[int, date] | None:
+    """Take a logged meeting out of the history: a calendar find is marked rejected (so
+    reading the calendar again does not bring it back), any other is deleted; a first-met date
+    only this meeting set goes too. Returns (contact id, its date), or None if there is none."""
+    found = session.execute(
+        select(_I.c.contact_id, _I.c.occurred_on, _I.c.source).where(
+            _I.c.id == interaction_id, _I.c.user_id == user_id
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+    contact_id, on, source = found
+    if source == "calendar":
+        session.execute(
+            update(_I).where(_I.c.id == interaction_id).values(source="rejected", confirmed=False)
+        )
+    else:
+        session.execute(delete(_I).where(_I.c.id == interaction_id))
+    left = set(
+        session.scalars(
+            select(_I.c.occurred_on).where(
+                _I.c.contact_id == contact_id, _I.c.confirmed.is_(True), _I.c.user_id == user_id
+            )
+        )
+    )
+    first = session.scalar(select(_C.c.first_met).where(_C.c.id == contact_id))
+    if first == on and on not in left:
+        set_fields(session, user_id, contact_id, first_met=min(left, default=None))
+    else:
+        set_fields(session, user_id, contact_id)
+    return contact_id, on
+
+
+def fold_into(session: Session, user_id: int, keep_id: int, other_id: int) -> None:
+    """Move the other contact's meetings, invites and bookings to the kept one and delete the
+    other (with its emails). A calendar meeting logged on both (same event UID) is kept once."""
+    inv = cast(Table, models.Invite.__table__)
+    book = cast(Table, models.Booking.__table__)
+    theirs = select(_I.c.external_id).where(
+        _I.c.contact_id == keep_id, _I.c.user_id == user_id, _I.c.external_id.is_not(None)
+    )
+    session.execute(
+        delete(_I).where(
+            _I.c.contact_id == other_id, _I.c.external_id.in_(theirs.scalar_subquery())
+        )
+    )
+    for table in (_I, inv, book):
+        session.execute(
+            update(table)
+            .where(table.c.contact_id == other_id, table.c.user_id == user_id)
+            .values(contact_id=keep_id)
+        )
+    # The other's emails move over: drop them first, the unique index is per user.
+    session.execute(delete(_E).where(_E.c.contact_id == other_id))
+    remove(session, user_id, other_id)
+    session.expire_all()
+
+
+def remove(session: Session, user_id: int, contact_id: int) -> None:
+    """Delete a contact; their emails and history go with them."""
+    session.execute(
+        delete(models.Contact).where(
+            models.Contact.id == contact_id, models.Contact.user_id == user_id
+        )
+    )

@@ -9,25 +9,34 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.storage import models
 from integrations.storage.contacts import (
     ContactRepository,
     LoggedInteraction,
+    PendingInteraction,
+    confirm_meetings,
     count_contacts,
+    email_owners,
     exists_contact,
+    fold_into,
     history,
     latest_notes,
     load_contacts,
     matching_ids,
     page_ids,
+    pending_meetings,
+    record_meeting,
+    remove,
+    same_person,
     set_fields,
+    undo_meeting,
 )
 from integrations.storage.db import transaction
 from scheduler.model import (
@@ -77,16 +86,6 @@ class ContactListItem:
     cadence_days: int
     days_since: int | None  # since last met (or first met)
     paused: bool = False
-
-
-@dataclass(frozen=True)
-class PendingInteraction:
-    id: int
-    contact_id: int
-    contact_name: str
-    on: date
-    kind: str
-    notes: str
 
 
 @dataclass(frozen=True)
@@ -371,7 +370,7 @@ def get_contact(runtime: Runtime, user_id: int, contact_id: int, *, now: datetim
         if not found:
             raise ContactNotFound(f"no contact {contact_id}")
         [item] = _items(runtime, session, user_id, found, now)
-        pending = _pending(session, user_id, contact_id)
+        pending = pending_meetings(session, user_id, contact_id)
         today, config = _today(runtime, session, user_id, now)
         log = history(session, user_id, contact_id)
     line = line_for(item.contact, config.rules, today, due=item.status == "due")
@@ -409,18 +408,6 @@ def _check(contact: Contact) -> Contact:
     return replace(contact, name=name, emails=tuple(emails))
 
 
-def _email_owner(session: Session, user_id: int, emails: Iterable[str]) -> dict[str, int]:
-    lowered = [e.lower() for e in emails]
-    if not lowered:
-        return {}
-    rows = session.execute(
-        select(models.ContactEmail.email_lower, models.ContactEmail.contact_id).where(
-            models.ContactEmail.user_id == user_id, models.ContactEmail.email_lower.in_(lowered)
-        )
-    )
-    return {email: cid for email, cid in rows}
-
-
 class DuplicateContact(ContactError):
     """The contact is already there (a form sent twice, say); `contact_id` is the one stored."""
 
@@ -429,33 +416,15 @@ class DuplicateContact(ContactError):
         self.contact_id = contact_id
 
 
-def _same_person(session: Session, user_id: int, contact: Contact) -> int | None:
-    """A stored contact this one repeats: same name, and the same email or neither has one."""
-    c = models.Contact
-    rows = session.execute(
-        select(c.id).where(c.user_id == user_id, func.lower(c.name) == contact.name.lower())
-    ).all()
-    for (cid,) in rows:
-        have = {
-            e.lower()
-            for e in session.scalars(
-                select(models.ContactEmail.email).where(models.ContactEmail.contact_id == cid)
-            )
-        }
-        if have == {e.lower() for e in contact.emails}:
-            return int(cid)
-    return None
-
-
 def create_contact(runtime: Runtime, user_id: int, contact: Contact) -> int:
     """Store a new contact; an email another contact already has is refused, and the same
     contact sent again (same name and emails) raises DuplicateContact naming the stored one."""
     contact = _check(replace(contact, id=None))
     with transaction(runtime.sessions) as session:
-        again = _same_person(session, user_id, contact)
+        again = same_person(session, user_id, contact.name, contact.emails)
         if again is not None:
             raise DuplicateContact(f"{contact.name} is already in your contacts", again)
-        taken = _email_owner(session, user_id, contact.emails)
+        taken = email_owners(session, user_id, contact.emails)
         if taken:
             raise ContactError(f"{next(iter(taken))} belongs to another contact", "emails")
         row = ContactRepository(session, user_id).add(contact, interaction_source="manual")
@@ -541,7 +510,7 @@ def update_contact(
         updated = _check(replace(current, **values))
         taken = {
             e: cid
-            for e, cid in _email_owner(session, user_id, updated.emails).items()
+            for e, cid in email_owners(session, user_id, updated.emails).items()
             if cid != contact_id
         }
         if taken:
@@ -552,15 +521,12 @@ def update_contact(
         return result
 
 
-def _owned(session: Session, user_id: int, contact_id: int) -> models.Contact:
-    row = session.scalar(
-        select(models.Contact).where(
-            models.Contact.id == contact_id, models.Contact.user_id == user_id
-        )
-    )
-    if row is None:
+def _owned(session: Session, user_id: int, contact_id: int) -> str:
+    """The contact's name; ContactNotFound when the user has no such contact."""
+    name = exists_contact(session, user_id, contact_id)
+    if name is None:
         raise ContactNotFound(f"no contact {contact_id}")
-    return row
+    return name
 
 
 def log_interaction(
@@ -579,13 +545,8 @@ def log_interaction(
         names = ", ".join(k.value for k in InteractionKind)
         raise ContactError(f"{kind!r} is not one of {names}", "kind") from None
     with transaction(runtime.sessions) as session:
-        row = _owned(session, user_id, contact_id)
-        ContactRepository(session, user_id).log(contact_id, Interaction(on, kind, notes.strip()))
-        # A meeting before the first one known is the first one now.
-        if row.first_met is None or on < row.first_met:
-            set_fields(session, user_id, contact_id, first_met=on)
-        else:
-            set_fields(session, user_id, contact_id)
+        if not record_meeting(session, user_id, contact_id, Interaction(on, kind, notes.strip())):
+            raise ContactNotFound(f"no contact {contact_id}")
 
 
 def snooze(runtime: Runtime, user_id: int, contact_id: int, until: date | None) -> str:
@@ -632,10 +593,7 @@ def set_do_not_invite(runtime: Runtime, user_id: int, contact_id: int, value: bo
 def name_of(runtime: Runtime, user_id: int, contact_id: int) -> str:
     """The contact's name; ContactNotFound when the user has no such contact."""
     with transaction(runtime.sessions, read_only=True) as session:
-        name = exists_contact(session, user_id, contact_id)
-    if name is None:
-        raise ContactNotFound(f"no contact {contact_id}")
-    return name
+        return _owned(session, user_id, contact_id)
 
 
 def last_notes(
@@ -668,25 +626,10 @@ def unpause(runtime: Runtime, user_id: int, contact_id: int, *, now: datetime) -
             raise ContactNotFound(f"no contact {contact_id}")
 
 
-def _pending(
-    session: Session, user_id: int, contact_id: int | None = None
-) -> list[PendingInteraction]:
-    i = models.Interaction
-    q = (
-        select(i.id, i.contact_id, models.Contact.name, i.occurred_on, i.kind, i.notes)
-        .join(models.Contact, models.Contact.id == i.contact_id)
-        .where(i.user_id == user_id, i.confirmed.is_(False), i.source == "calendar")
-        .order_by(i.occurred_on.desc(), i.id)
-    )
-    if contact_id is not None:
-        q = q.where(i.contact_id == contact_id)
-    return [PendingInteraction(*row) for row in session.execute(q)]
-
-
 def pending_interactions(runtime: Runtime, user_id: int) -> list[PendingInteraction]:
     """Meetings found in calendars and waiting for the user's confirmation, newest first."""
-    with transaction(runtime.sessions) as session:
-        return _pending(session, user_id)
+    with transaction(runtime.sessions, read_only=True) as session:
+        return pending_meetings(session, user_id)
 
 
 def confirm_interactions(
@@ -699,27 +642,8 @@ def confirm_interactions(
     """
     confirm_ids = sorted(set(ids))
     reject_ids = sorted(set(reject) - set(confirm_ids))
-    i = models.Interaction
     with transaction(runtime.sessions) as session:
-        scope = (i.user_id == user_id, i.confirmed.is_(False), i.source == "calendar")
-        done = dropped = 0
-        if confirm_ids:
-            done = _count(
-                session.execute(
-                    update(i).where(i.id.in_(confirm_ids), *scope).values(confirmed=True)
-                )
-            )
-        if reject_ids:
-            dropped = _count(
-                session.execute(
-                    update(i).where(i.id.in_(reject_ids), *scope).values(source="rejected")
-                )
-            )
-    return done, dropped
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
+        return confirm_meetings(session, user_id, confirm_ids, reject_ids)
 
 
 @dataclass(frozen=True)
@@ -751,8 +675,7 @@ def delete_contact(
     for coffee in ahead:
         invite_service.cancel_booking(runtime, user_id, coffee.booking_id, now=now)
     with transaction(runtime.sessions) as session:
-        row = _owned(session, user_id, contact_id)
-        name = row.name
+        name = _owned(session, user_id, contact_id)
         live = session.scalars(
             select(models.Invite).where(
                 models.Invite.user_id == user_id,
@@ -766,11 +689,7 @@ def delete_contact(
             invite.answered_at = now
             _tell_withdrawn(runtime, session, user_id, invite, name, now=now)
         session.flush()
-        session.execute(
-            delete(models.Contact).where(
-                models.Contact.id == contact_id, models.Contact.user_id == user_id
-            )
-        )
+        remove(session, user_id, contact_id)
     return DeletedContact(name, len(live), len(ahead))
 
 
@@ -823,35 +742,7 @@ def merge_contacts(runtime: Runtime, user_id: int, keep_id: int, other_id: int) 
         if other is None:
             raise ContactNotFound(f"no contact {other_id}")
         merged = merged_fields(keep, other)
-        i = models.Interaction
-        # A calendar meeting logged on both records (same event UID) is kept once.
-        theirs = select(i.external_id).where(
-            i.contact_id == keep_id, i.user_id == user_id, i.external_id.is_not(None)
-        )
-        session.execute(
-            delete(i).where(i.contact_id == other_id, i.external_id.in_(theirs.scalar_subquery()))
-        )
-        session.execute(
-            update(i)
-            .where(i.contact_id == other_id, i.user_id == user_id)
-            .values(contact_id=keep_id)
-        )
-        for table in (models.Invite, models.Booking):
-            session.execute(
-                update(table)
-                .where(table.contact_id == other_id, table.user_id == user_id)
-                .values(contact_id=keep_id)
-            )
-        # The other's emails move over: drop them first, the unique index is per user.
-        session.execute(
-            delete(models.ContactEmail).where(models.ContactEmail.contact_id == other_id)
-        )
-        session.execute(
-            delete(models.Contact).where(
-                models.Contact.id == other_id, models.Contact.user_id == user_id
-            )
-        )
-        session.expire_all()
+        fold_into(session, user_id, keep_id, other_id)
         repo.update(merged)
         result = repo.get(keep_id)
         assert result is not None
@@ -864,27 +755,11 @@ def delete_interaction(runtime: Runtime, user_id: int, interaction_id: int) -> t
     A meeting found in a calendar is marked rejected rather than removed, so reading the
     calendar again does not bring it back. A first-met date that only this meeting set goes too.
     """
-    i = models.Interaction
     with transaction(runtime.sessions) as session:
-        item = session.scalar(select(i).where(i.id == interaction_id, i.user_id == user_id))
-        if item is None:
-            raise ContactNotFound(f"no logged meeting {interaction_id}")
-        contact_id, on = item.contact_id, item.occurred_on
-        if item.source == "calendar":
-            item.source, item.confirmed = "rejected", False
-        else:
-            session.delete(item)
-        session.flush()
-        row = _owned(session, user_id, contact_id)
-        left = session.scalars(
-            select(i.occurred_on).where(
-                i.contact_id == contact_id, i.confirmed.is_(True), i.user_id == user_id
-            )
-        ).all()
-        if row.first_met == on and on not in left:
-            row.first_met = min(left, default=None)
-        row.updated_at = datetime.now(UTC)
-        return contact_id, on
+        undone = undo_meeting(session, user_id, interaction_id)
+    if undone is None:
+        raise ContactNotFound(f"no logged meeting {interaction_id}")
+    return undone
 
 
 def import_file(
