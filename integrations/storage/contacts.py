@@ -679,3 +679,30 @@ def remove(session: Session, user_id: int, contact_id: int) -> None:
             models.Contact.id == contact_id, models.Contact.user_id == user_id
         )
     )
+
+
+@dataclass(frozen=True)
+class ContactName:
+    """A contact as a picker lists it."""
+
+    id: int
+    name: str
+    email: str
+
+
+def names(session: Session, user_id: int) -> list[ContactName]:
+    """Every contact's id, name and first email, by name."""
+    first = (
+        select(_E.c.email)
+        .where(_E.c.contact_id == _C.c.id)
+        .order_by(_E.c.position, _E.c.id)
+        .limit(1)
+        .correlate(_C)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(_C.c.id, _C.c.name, first)
+        .where(_C.c.user_id == user_id)
+        .order_by(_C.c.name, _C.c.id)
+    )
+    return [ContactName(cid, name, email or "") for cid, name, email in rows]

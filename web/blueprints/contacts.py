@@ -409,17 +409,18 @@ def _detail_or_404(user_id: int, contact_id: int) -> Any:
 def merge_page(contact_id: int) -> str:
     """Pick the duplicate to fold into this contact; with one picked, show what will result."""
     from scheduler.merge import merged_fields
-    from web.services.contacts import list_contacts
 
     user = current_user()
     keep = _detail_or_404(user.id, contact_id).item.contact
-    others = [
-        i.contact
-        for i in list_contacts(runtime(), user.id, now=datetime.now(UTC), sort="name")
-        if i.contact.id != contact_id
-    ]
+    others = [o for o in service.names_and_emails(runtime(), user.id) if o.id != contact_id]
     picked = whole_number(request.args.get("other", ""))
-    other = next((c for c in others if c.id == picked), None)
+    other: Contact | None = None
+    if picked is not None and picked != contact_id:
+        try:
+            found = service.get_contact(runtime(), user.id, picked, now=datetime.now(UTC))
+        except ContactNotFound:
+            found = None
+        other = found.item.contact if found is not None else None
     return render_template(
         "contacts/merge.html",
         c=keep,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from integrations.storage import models
 from integrations.storage.contacts import (
+    ContactName,
     ContactRepository,
     LoggedInteraction,
     PendingInteraction,
@@ -30,6 +31,7 @@ from integrations.storage.contacts import (
     latest_notes,
     load_contacts,
     matching_ids,
+    names,
     page_ids,
     pending_meetings,
     record_meeting,
@@ -356,6 +358,12 @@ def all_contacts(runtime: Runtime, user_id: int) -> list[Contact]:
     """Every contact of the user, by name."""
     with transaction(runtime.sessions, read_only=True) as session:
         return load_contacts(session, user_id)
+
+
+def names_and_emails(runtime: Runtime, user_id: int) -> list[ContactName]:
+    """Every contact's id, name and first email, by name (for a picker)."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        return names(session, user_id)
 
 
 def how_many(runtime: Runtime, user_id: int) -> int:
