@@ -194,26 +194,6 @@ def _classified(
     return items
 
 
-def list_contacts(
-    runtime: Runtime,
-    user_id: int,
-    *,
-    now: datetime,
-    query: str = "",
-    sort: str = "overdue",
-) -> list[ContactListItem]:
-    """Contacts matching every word of `query`; sort "overdue" (due by score first) or "name"."""
-    with transaction(runtime.sessions, read_only=True) as session:
-        contacts = load_contacts(session, user_id, words=query.lower().split())
-        items = _items(runtime, session, user_id, contacts, now)
-    if sort == "name":
-        return items
-    if sort != "overdue":
-        raise ContactError(f"unknown sort {sort!r} (use overdue or name)", "sort")
-    rank = {"due": 0, "ok": 1, "not-yet-met": 2, "excluded": 3}
-    return sorted(items, key=lambda i: (rank[i.status], -i.score, i.contact.name.casefold()))
-
-
 PAGE_SIZE = 50
 SORTS = {"overdue": "Most overdue first", "name": "Name", "last": "Longest since last met"}
 
