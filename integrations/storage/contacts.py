@@ -456,7 +456,7 @@ class LoggedInteraction:
     confirmed: bool
 
 
-def history(session: Session, user_id: int, contact_id: int) -> list[LoggedInteraction]:
+def meeting_history(session: Session, user_id: int, contact_id: int) -> list[LoggedInteraction]:
     """A contact's logged meetings, newest first, rejected calendar finds left out."""
     rows = session.execute(
         select(_I.c.id, _I.c.occurred_on, _I.c.kind, _I.c.notes, _I.c.source, _I.c.confirmed)

@@ -180,3 +180,39 @@ def test_sorting_by_name_and_by_longest_since_met_across_pages(
         text(site.get("/contacts?sort=name&page=2"))
     )
     assert by_name == sorted(by_name, key=str.lower) and len(by_name) == PAGE_SIZE + 1
+
+
+def test_snoozing_editing_and_deleting_show_in_the_list_at_once(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    day = today()
+    rows = [
+        {
+            "name": f"Peer {i}",
+            "email": f"peer{i}@example.org",
+            "relationship": "peer",
+            "last_met": (day - timedelta(days=200 + 10 * i)).isoformat(),
+            "times_met": "2",
+        }
+        for i in range(3)
+    ]
+    import_rows(sqlite_runtime, owner, rows)
+    page = text(site.get("/contacts"))
+    ids = {name: int(cid) for cid, name in re.findall(r'href="/contacts/(\d+)">(Peer \d)<', page)}
+    site.get(f"/contacts/{ids['Peer 2']}")
+    site.post(f"/contacts/{ids['Peer 2']}/snooze", {"days": "30"})
+    after = text(site.get("/contacts"))
+    assert names(after) == ["Peer 1", "Peer 0"] and "1 snoozed contact not shown" in after
+    # A mentor (every 45 days) last met 200 days ago is more overdue than any peer.
+    site.get(f"/contacts/{ids['Peer 0']}")
+    edited = site.post(
+        f"/contacts/{ids['Peer 0']}/edit",
+        {"name": "Peer 0", "emails": "peer0@example.org", "relationship": "mentor"},
+    )
+    assert edited.status_code == 303
+    assert names(text(site.get("/contacts"))) == ["Peer 0", "Peer 1"]
+    site.get(f"/contacts/{ids['Peer 1']}/delete")
+    assert site.post(f"/contacts/{ids['Peer 1']}/delete").status_code == 303
+    assert names(text(site.get("/contacts"))) == ["Peer 0"]
+    health = text(site.get("/"))
+    assert "Network health" in health

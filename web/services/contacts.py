@@ -27,10 +27,10 @@ from integrations.storage.contacts import (
     email_owners,
     exists_contact,
     fold_into,
-    history,
     latest_notes,
     load_contacts,
     matching_ids,
+    meeting_history,
     names,
     page_ids,
     pending_meetings,
@@ -270,12 +270,12 @@ def contact_page(
     with transaction(runtime.sessions, read_only=True) as session:
         today, config = _today(runtime, session, user_id, now)
         rules = config.rules
-        history = invite_facts(session, user_id, now=now, zone=ZoneInfo(config.owner.timezone))
+        facts = invite_facts(session, user_id, now=now, zone=ZoneInfo(config.owner.timezone))
         snoozed = 0
         if sort == "overdue":
             # The rules decide who is due and in what order: over every contact, reused from
             # the snapshot while nothing changed; the search only picks from that order.
-            snap = snapshot(session, user_id, today=today, rules=rules, history=history.history)
+            snap = snapshot(session, user_id, today=today, rules=rules, history=facts.history)
             ranked, sleeping = snap.ranked()
             if words:
                 found_ids = set(matching_ids(session, user_id, words))
@@ -303,7 +303,7 @@ def contact_page(
             )
             found = {c.id: c for c in load_contacts(session, user_id, ids=ids)}
             shown = [found[i] for i in ids if i in found]
-        report = evaluate(shown, today=today, rules=rules, history=history.history)
+        report = evaluate(shown, today=today, rules=rules, history=facts.history)
     status = {
         item.contact.id: item
         for item in _classified(shown, report, today, rules)
@@ -360,7 +360,7 @@ def get_contact(runtime: Runtime, user_id: int, contact_id: int, *, now: datetim
         [item] = _items(runtime, session, user_id, found, now)
         pending = pending_meetings(session, user_id, contact_id)
         today, config = _today(runtime, session, user_id, now)
-        log = history(session, user_id, contact_id)
+        log = meeting_history(session, user_id, contact_id)
     line = line_for(item.contact, config.rules, today, due=item.status == "due")
     return ContactDetail(item, pending, line, log)
 
