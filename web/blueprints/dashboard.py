@@ -21,7 +21,6 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from integrations.calendars.errors import CalendarError
-from integrations.storage.db import transaction
 from scheduler.model import Interval, Proposal, ProposedTime, SchedulingPolicy, Slot, Window
 from scheduler.rules import HEALTH_BUCKETS
 from web.auth import current_user, login_required, redirect_to, runtime
@@ -68,10 +67,8 @@ def _event_lines(offers: Any) -> list[tuple[str, list[str]]]:
 
 def _plan(user: UserView, now: datetime) -> PlanView:
     """This week's plan, with unreadable calendars reported rather than raised."""
-    try:
-        from web.services.planning import plan_for_user
-    except ImportError:
-        return PlanView([], [], [], "Planning is not available in this build.")
+    from web.services.planning import plan_for_user
+
     try:
         result = plan_for_user(runtime(), user.id, now=now)
     except (CalendarError, UserError) as exc:
@@ -81,10 +78,10 @@ def _plan(user: UserView, now: datetime) -> PlanView:
         return PlanView([], [], [], f"The plan could not be made ({exc.__class__.__name__}).")
     return PlanView(
         proposals=list(result.proposals),
-        slots=list(getattr(result, "slots", []) or []),
-        warnings=[str(w) for w in getattr(result, "warnings", []) or []],
-        busy=list(getattr(result, "busy", []) or []),
-        due_count=len(getattr(getattr(result, "due_report", None), "due", []) or []),
+        slots=list(result.slots),
+        warnings=[str(w) for w in result.warnings],
+        busy=list(result.busy),
+        due_count=len(result.due_report.due),
         stale=list(result.stale),
         trips=list(result.trips),
         trip_notes=[n.sentence for n in result.trip_notes],
@@ -465,11 +462,9 @@ def cancel_invite(invite_id: int) -> Response:
 @login_required
 def retry_delivery(job_id: int) -> Response:
     """Try a failed email or calendar write again now."""
-    from integrations.storage import outbox
+    from web.services.outbox_worker import retry_now
 
-    with transaction(runtime().sessions) as session:
-        found = outbox.retry_now(session, current_user().id, job_id, now=datetime.now(UTC))
-    if not found:
+    if not retry_now(runtime(), current_user().id, job_id, now=datetime.now(UTC)):
         abort(404)
     flash("Queued to be tried again now.", "ok")
     return redirect_to("dashboard.index")
