@@ -15,12 +15,13 @@ this only decides when their answer can be reused.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,7 @@ from scheduler.rules import (
     health_counts,
 )
 
+T = TypeVar("T")
 KEEP = 4  # users whose snapshot is kept (the most recently used)
 
 
@@ -54,7 +56,7 @@ class Snapshot:
     def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
         """The derived result under `key`, made once."""
         if key not in self.derived:
-            self.derived[key] = make()
+            self.derived[key] = _without_collections(make)
         return self.derived[key]
 
     def by_id(self) -> dict[int, Contact]:
@@ -117,13 +119,29 @@ def snapshot(
         if found is not None and found[0] == key:
             _memo.move_to_end(who)
             return found[1]
-    made = _make(load_contacts(session, user_id), today, rules, history)
+    made = _without_collections(
+        lambda: _make(load_contacts(session, user_id), today, rules, history)
+    )
     with _lock:
         _memo[who] = (key, made)
         _memo.move_to_end(who)
         while len(_memo) > KEEP:
             _memo.popitem(last=False)
     return made
+
+
+def _without_collections(build: Callable[[], T]) -> T:
+    """Build with the cyclic garbage collector paused: tens of thousands of new (acyclic)
+    contacts would otherwise set off collections that walk every live object, the previous
+    snapshot included, which doubles the time of a build. Reference counting still frees
+    everything; collection resumes right after."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return build()
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _make(
