@@ -353,6 +353,24 @@ class GoogleEventWriter:
             raise
         return str(created.get("id", event_id))
 
+    def move_event(self, event_id: str, interval: Interval, *, sequence: int) -> None:
+        """events.patch of start, end (and SEQUENCE) with sendUpdates=all: the same event at a
+        new time, so the attendee's calendar moves it rather than cancelling it."""
+        what = f"Google calendar {self.calendar_id!r}: move event {event_id}"
+        body = {
+            "start": _event_time(interval.start, self.zone),
+            "end": _event_time(interval.end, self.zone),
+            "sequence": sequence,
+        }
+        with google_service(self.credentials, self.api_endpoint, timeout=self.timeout) as service:
+            execute(
+                service.events().patch(
+                    calendarId=self.calendar_id, eventId=event_id, body=body, sendUpdates="all"
+                ),
+                what=what,
+                sleep=self.sleep,
+            )
+
     def delete_event(self, event_id: str) -> None:
         """events.delete with sendUpdates=all; an event already gone counts as deleted."""
         from googleapiclient.errors import HttpError

@@ -40,25 +40,32 @@ class CalendarStatus:
 
 
 def ensure_state(session: Session, calendar_id: int, user_id: int, now: datetime) -> None:
-    """A sync-state row for the calendar, due at once if it is new."""
-    if session.get(models.CalendarSync, calendar_id) is None:
-        session.add(
-            models.CalendarSync(
-                calendar_id=calendar_id,
-                user_id=user_id,
-                next_sync_at=now,
-                last_error="",
-                warnings="",
-                sync_token="",
-                etag="",
-                last_modified="",
-                content_hash="",
-                channel_id="",
-                channel_resource_id="",
-                channel_token_hash="",
-            )
-        )
-        session.flush()
+    """A sync-state row for the calendar, due at once if it is new.
+
+    Workers side by side may both find it missing: the insert does nothing when another
+    transaction added the row meanwhile (ON CONFLICT DO NOTHING), rather than failing the pass.
+    """
+    if session.get(models.CalendarSync, calendar_id) is not None:
+        return
+    values: dict[str, Any] = {
+        "calendar_id": calendar_id,
+        "user_id": user_id,
+        "next_sync_at": now,
+        "last_error": "",
+        "warnings": "",
+        "sync_token": "",
+        "etag": "",
+        "last_modified": "",
+        "content_hash": "",
+        "channel_id": "",
+        "channel_resource_id": "",
+        "channel_token_hash": "",
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    session.connection().execute(upsert(SYNC).values(**values).on_conflict_do_nothing())
 
 
 def load_state(session: Session, calendar_id: int) -> SyncState:

@@ -385,6 +385,8 @@ class Booking(Base):
     calendar_error: Mapped[str] = mapped_column(Text, default="")
     met: Mapped[str | None] = mapped_column(String(8), nullable=True)  # yes | no
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The start it had before its last move (None: never moved), for "moved to ..." on old links.
+    moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
 
 
 class OutboxMessage(Base):

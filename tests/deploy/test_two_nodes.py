@@ -6,6 +6,9 @@ server: what a team deployment promises, with real processes (gunicorn with depl
   node's cached invite pages offer it afterwards;
 - a rate limit of N per minute allows N across both nodes together, not 2N (nor one per worker);
 - 100 queued emails reach the SMTP server exactly once each, sent by two workers side by side;
+- a calendar sync due once runs once: with both workers looping, an ICS feed (slow to answer, so
+  the sync is in flight across several passes of the other worker) is fetched once and its
+  events stored once;
 - the nodes' metrics (gunicorn multiprocess mode) add up to the bookings made;
 - SIGTERM stops workers and nodes cleanly.
 """
@@ -17,7 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,10 +30,11 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from integrations.storage import db, models
+from integrations.storage import calendar_store, calendars, db, models
 from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
 from tests.conftest import make_config
+from tests.helpers.http_server import LoopbackHttpServer
 from tests.helpers.invite_fixtures import (
     SmtpServer,
     make_contact,
@@ -77,6 +81,9 @@ enabled = true
 
 [log]
 format = "json"
+
+[security]
+allow_private_networks = true  # the test's ICS feed is on loopback
 """
     )
     return path
@@ -137,11 +144,14 @@ def test_two_nodes_one_database(
 
             user = make_owner(seeded, email="mail@example.com")
             queued = queue_emails(seeded, user, 100, now=datetime.now(UTC))
+            worker_env = meetagain_env({**env, "PYTHONUNBUFFERED": "1"})
             with (
-                worker(meetagain_env(env), tmp_path, "worker-1") as first,
-                worker(meetagain_env(env), tmp_path, "worker-2") as second,
+                LoopbackHttpServer() as feeds,
+                worker(worker_env, tmp_path, "worker-1") as first,
+                worker(worker_env, tmp_path, "worker-2") as second,
             ):
                 _wait_until_delivered(seeded)
+                _sync_due_once_runs_once(seeded, user, feeds, (first, second))
                 assert first.terminate() == 0 and second.terminate() == 0
             _each_sent_once(seeded, smtp, queued)
         assert web_a.popen.returncode == 0 and web_b.popen.returncode == 0
@@ -234,6 +244,66 @@ def _wait_until_delivered(runtime: Runtime, timeout: float = 90) -> None:
             return
         time.sleep(0.3)
     raise AssertionError(f"{waiting} outbox messages still not sent")
+
+
+FEED_EVENTS = 3
+
+
+def _feed(now: datetime) -> bytes:
+    day = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    events = "".join(
+        f"BEGIN:VEVENT\r\nUID:two-nodes-{n}@example.org\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART:{day + timedelta(days=n):%Y%m%dT%H%M%SZ}\r\n"
+        f"DTEND:{day + timedelta(days=n, hours=1):%Y%m%dT%H%M%SZ}\r\n"
+        "SUMMARY:Busy\r\nEND:VEVENT\r\n"
+        for n in range(1, FEED_EVENTS + 1)
+    )
+    head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+    return f"{head}{events}END:VCALENDAR\r\n".encode()
+
+
+def _sync_due_once_runs_once(
+    runtime: Runtime, user: int, feeds: LoopbackHttpServer, workers: tuple[Any, ...]
+) -> None:
+    for process in workers:  # both loops are running before the calendar becomes due
+        _wait_for(lambda p=process: "worker started" in p.output(), f"{process.log.name} start")
+    now = datetime.now(UTC)
+    # The feed answers after 1.5 s: the other worker passes (every 0.3 s) while it is read.
+    url = feeds.serve("/team.ics", _feed(now), etag='"v1"', delay=1.5)
+    with transaction(runtime.sessions) as session:
+        calendar_id = calendars.add(
+            session, user, name="Team feed", kind="ics", location=url, now=now
+        )
+        calendar_store.ensure_state(session, calendar_id, user, now)  # due now, once
+
+    def synced() -> bool:
+        with transaction(runtime.sessions) as session:
+            state = session.get(models.CalendarSync, calendar_id)
+            return state is not None and state.last_synced_at is not None
+
+    _wait_for(synced, "the due calendar's sync")
+    time.sleep(3)  # ten more passes of each worker: nothing is due again
+    assert feeds.statuses("/team.ics") == [200]  # fetched once, by one of the two workers
+    with transaction(runtime.sessions) as session:
+        state = session.get(models.CalendarSync, calendar_id)
+        assert state is not None and state.last_error == "" and state.claimed_until is None
+        assert state.last_attempt_at == state.last_synced_at  # one attempt, recorded once
+        assert state.next_sync_at - state.last_synced_at == timedelta(minutes=10)
+        stored = session.scalars(
+            select(models.CalendarOccurrence.uid).where(
+                models.CalendarOccurrence.calendar_id == calendar_id
+            )
+        ).all()
+    assert sorted(stored) == [f"two-nodes-{n}@example.org" for n in range(1, FEED_EVENTS + 1)]
+
+
+def _wait_for(ready: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _each_sent_once(runtime: Runtime, smtp: SmtpServer, queued: list[str]) -> None:

@@ -66,6 +66,7 @@ _ENDPOINT_SCOPES: dict[str, frozenset[str]] = {
     "calendarList": frozenset({SCOPE_CALENDARLIST, SCOPE_CALENDAR, SCOPE_READONLY}),
     "events.insert": frozenset({SCOPE_EVENTS, SCOPE_CALENDAR}),
     "events.delete": frozenset({SCOPE_EVENTS, SCOPE_CALENDAR}),
+    "events.patch": frozenset({SCOPE_EVENTS, SCOPE_CALENDAR}),
     "events.list": frozenset(
         {
             SCOPE_EVENTS,
@@ -118,6 +119,7 @@ class FakeEvent:
     resource: dict[str, Any]  # what the fake answered
     deleted: bool = False
     delete_query: dict[str, list[str]] = field(default_factory=dict)
+    patch_query: dict[str, list[str]] = field(default_factory=dict)
     seq: int = 0  # when it last changed, for events.list sync tokens
 
     @property
@@ -661,6 +663,7 @@ class FakeGoogle:
             "calendarList": self._calendar_list,
             "events.insert": self._events_insert,
             "events.delete": self._events_delete,
+            "events.patch": self._events_patch,
             "events.list": self._events_list,
             "events.watch": self._events_watch,
             "channels.stop": self._channels_stop,
@@ -784,6 +787,22 @@ class FakeGoogle:
             FakeEvent(calendar_id, event_id, body, req.query, resource, seq=self._seq)
         )
         return _json(200, resource)
+
+    def _events_patch(self, req: _Request) -> _Response:
+        """events.patch: the fields sent replace the event's (kept in `body` and `resource`,
+        the query in `patch_query`); the id stays."""
+        parts = req.path.split("/")
+        calendar_id, event_id = self._resolve(parts[4]), parts[6]
+        body = req.json if isinstance(req.json, dict) else {}
+        for event in self.events:
+            if event.id == event_id and event.calendar_id == calendar_id and not event.deleted:
+                event.body = {**event.body, **body}
+                event.resource = {**event.resource, **body}
+                event.patch_query = req.query
+                self._seq += 1
+                event.seq = self._seq
+                return _json(200, event.resource)
+        return _json(404, _api_error(404, "notFound", "Not Found"))
 
     def _events_delete(self, req: _Request) -> _Response:
         parts = req.path.split("/")
@@ -987,6 +1006,8 @@ def _endpoint_of(method: str, path: str) -> str | None:
         return {"POST": "events.insert", "GET": "events.list"}.get(method)
     if len(rest) == 4 and rest[0] == "calendars" and rest[2] == "events" and method == "DELETE":
         return "events.delete"
+    if len(rest) == 4 and rest[0] == "calendars" and rest[2] == "events" and method == "PATCH":
+        return "events.patch"
     return None
 
 

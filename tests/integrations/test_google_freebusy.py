@@ -318,3 +318,22 @@ def test_cancelling_deletes_the_event_and_notifies_attendees(google: FakeGoogle)
     w.delete_event(event_id)  # already gone: fine
     [event] = google.events
     assert event.deleted and event.delete_query["sendUpdates"] == ["all"]
+
+
+def test_moving_patches_the_same_event_to_the_new_time_and_notifies_attendees(
+    google: FakeGoogle,
+) -> None:
+    w = writer(google)
+    event_id = w.create_event(
+        summary="Coffee",
+        interval=Interval(at(24, 12), at(24, 13)),
+        attendee="ana@example.com",
+        description="",
+        uid="invite-1",
+    )
+    w.move_event(event_id, Interval(at(25, 8), at(25, 9)), sequence=1)
+    [event] = google.live_events()
+    assert event.id == event_id and not event.deleted
+    assert (event.start, event.end) == (at(25, 8), at(25, 9))
+    assert event.patch_query["sendUpdates"] == ["all"]
+    assert event.attendees == ["ana@example.com"] and event.body["sequence"] == 1

@@ -397,6 +397,50 @@ def test_workers_claim_a_due_calendar_once(tmp_path: Path, monkeypatch: pytest.M
         assert session.scalars(select(models.CalendarOccurrence)).all()
 
 
+def test_workers_racing_for_a_due_feed_fetch_it_once(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight sync passes at once (workers side by side; FOR UPDATE SKIP LOCKED on PostgreSQL,
+    the IMMEDIATE write lock on SQLite): the feed is read once while the others find it held.
+    The calendar has no sync state yet (as when added from Google's list): every pass creates
+    it side by side, and none fails for it."""
+    import threading
+
+    monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
+    config = make_config(tmp_path, database_url)
+    create_secret(ensure_instance(config.instance_dir))
+    runtime = Runtime(config)
+    runtime.upgrade_database()
+    owner = make_owner(runtime)
+    with LoopbackHttpServer() as server:
+        body = _vcalendar(_vevent("x", at(1, 9), at(1, 10)))
+        url = server.serve("/race.ics", body, etag='"r1"', delay=0.5)  # in flight meanwhile
+        cal = _add(runtime, owner, kind="ics", location=url)
+        gate = threading.Barrier(8)
+        synced: list[int] = []
+
+        def worker() -> None:
+            gate.wait()
+            stats = run_due(runtime, limit=5)
+            synced.append(stats.synced + stats.failed)
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(synced) == [0] * 7 + [1]
+        assert server.statuses("/race.ics") == [200]
+    with transaction(runtime.sessions) as session:
+        stored = session.scalars(
+            select(models.CalendarOccurrence.uid).where(
+                models.CalendarOccurrence.calendar_id == cal
+            )
+        ).all()
+    assert stored == ["x"]
+    runtime.engine.dispose()
+
+
 def test_the_accept_refuses_a_time_made_busy_in_a_config_toml_caldav_calendar(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

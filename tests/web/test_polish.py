@@ -164,9 +164,11 @@ def test_the_booking_page_is_a_card_with_the_note_label_above_its_box(
     _, booking_id = book_a_coffee(site, sqlite_runtime)
     page = text(site.get(f"/invites/bookings/{booking_id}"))
     card = page.split('<section class="card booking-card"', 1)[1].split("</section>", 1)[0]
-    note = card.split('<div class="field">', 1)[1].split("</div>", 1)[0]
-    assert note.index('<label for="note">') < note.index('<textarea id="note"')
-    assert "Reschedule" in card and "Cancel the coffee" in card
+    assert "Pick another time" in card and "Cancel the coffee" in card
+    # The reason for the other side is asked on the cancel page, which asks first.
+    confirm = text(site.get(f"/invites/bookings/{booking_id}/cancel"))
+    note = confirm.split('<div class="field">', 1)[1].split("</div>", 1)[0]
+    assert note.index('<label for="cancel-note">') < note.index('<textarea id="cancel-note"')
 
 
 def test_the_contact_page_shows_the_booked_coffee_and_open_invites(

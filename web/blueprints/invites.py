@@ -52,6 +52,7 @@ from web.auth import current_user, login_required, runtime, safe_next
 from web.limits import invite_limit
 from web.metrics import count_accept
 from web.services import invites as svc
+from web.services.invites import moving
 from web.sessions import SESSIONLESS_KEY
 
 bp = Blueprint("invites", __name__)
@@ -74,6 +75,9 @@ PUBLIC_ENDPOINTS = frozenset(
         "invites.booking_action",
         "invites.ics",
         "invites.thanks",
+        "invites.move_page",
+        "invites.move_pick",
+        "invites.cancel_confirm",
     }
 )
 
@@ -277,6 +281,11 @@ def _gone(view: svc.InviteView | None, reason: str = "") -> Response:
         if booked:
             title = "You're booked"
             text = "You already picked a time for this coffee; your booking is one click away."
+        if booked and view.booking is not None and view.booking.sequence:
+            # Only a move changes an active booking's sequence: the old link says where to.
+            zone = view.invitee_timezone or view.owner_timezone
+            title = "This coffee has moved"
+            text = f"It has moved to {format_span(view.booking.start, view.booking.end, zone)}."
     elif view is not None and view.status in ("declined", "suggested"):
         text = "You already answered this invite. Thank you!"
     else:
@@ -520,6 +529,7 @@ def booking(token: str) -> Response:
             iso=utc_iso(view.booking.start),
             end_iso=utc_iso(view.booking.end),
             where=next((where_items(t) for t in view.times if t.start == view.booking.start), None),
+            moved=_moved_from(moving.invitee_side(token), zone),
         )
     )
 
@@ -530,6 +540,8 @@ def booking_action(token: str) -> Response:
     action = request.form.get("action", "")
     if action not in ("cancel", "reschedule"):
         abort(400)
+    if action == "reschedule":  # the booking stays until a new time is picked
+        return _offer_times(moving.invitee_side(token), url_for("invites.move_page", token=token))
     try:
         svc.cancel_booking_by_token(
             runtime(),
@@ -601,6 +613,7 @@ def owner_booking(booking_id: int) -> Any:
         coffee=coffee,
         status=status,
         label=format_span(coffee.start, coffee.end, zone),
+        moved=_moved_from(moving.owner_side(user.id, booking_id), zone),
     )
 
 
@@ -611,6 +624,11 @@ def owner_booking_action(booking_id: int) -> Any:
     action = request.form.get("action", "")
     if action not in ("cancel", "reschedule"):
         abort(400)
+    if action == "reschedule":  # the booking stays until a new time is picked
+        return _offer_times(
+            moving.owner_side(user.id, booking_id),
+            url_for("invites.owner_move_page", booking_id=booking_id),
+        )
     try:
         url = svc.cancel_booking(
             runtime(),
@@ -719,3 +737,236 @@ def dev_outbox() -> Any:
         file_backend=isinstance(mailer, FileMailer),
         folder=str(mailer.folder) if isinstance(mailer, FileMailer) else "",
     )
+
+
+# --- moving a booking, confirmed cancel and withdraw (issue 15) --------------------------------
+
+
+@bp.record_once
+def _setup_moves(state: BlueprintSetupState) -> None:
+    csrf = state.app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(move_pick)  # the token in the URL is the credential, as for `answer`
+
+
+def _moved_from(who: Any, zone: str) -> str:
+    """ "Moved from <old time>" for a booking page, or "" for a booking never moved."""
+    try:
+        choices = moving.move_choices(runtime(), who, now=_now())
+    except (svc.InviteNotFound, svc.InviteGone):
+        return ""
+    if choices.moved_from is None:
+        return ""
+    length = choices.end - choices.start
+    return format_span(choices.moved_from, choices.moved_from + length, zone)
+
+
+def _offer_times(who: Any, target: str) -> Response:
+    """ "Pick another time": fresh times are offered (a POST), then the move page lists them."""
+    try:
+        moving.offer_new_times(runtime(), who, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    return redirect(target, code=303)
+
+
+def _move_page(
+    who: Any, *, public: bool, zone: str, status: int = 200, conflict: str = "", **links: Any
+) -> Response:
+    try:
+        choices = moving.move_choices(runtime(), who, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    html = render_template(
+        "invites/move_public.html" if public else "invites/owner_move.html",
+        choices=choices,
+        zone=zone,
+        current=format_span(choices.start, choices.end, zone),
+        times=_time_items(choices.times, zone),
+        conflict=conflict,
+        **links,
+    )
+    return make_response(html, status)
+
+
+def _pick(who: Any, *, public: bool, zone: str, done: str, **links: Any) -> Response:
+    start = parse_start(request.form.get("start", ""))
+    if start is None:
+        return _move_page(
+            who, public=public, zone=zone, status=400, conflict="Pick one of the times.", **links
+        )
+    try:
+        moving.move_booking(runtime(), who, start, now=_now(), note=request.form.get("note", ""))
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    except svc.TimeUnavailable as exc:
+        return _move_page(
+            who,
+            public=public,
+            zone=zone,
+            status=409,
+            conflict=f"Sorry, {exc.reason}. The coffee stays where it was; pick another time.",
+            **links,
+        )
+    return redirect(done, code=303)
+
+
+def _invitee_zone(token: str) -> str:
+    view = _safe_view(token)
+    chosen = valid_zone(request.values.get("tz"))
+    if view is None:
+        return chosen or "UTC"
+    return chosen or view.invitee_timezone or view.owner_timezone
+
+
+@bp.get("/i/<token>/move")
+def move_page(token: str) -> Response:
+    """The invitee's move page: the booking stays; the times it can move to."""
+    return _move_page(
+        moving.invitee_side(token),
+        public=True,
+        zone=_invitee_zone(token),
+        back=url_for("invites.booking", token=token),
+        action=url_for("invites.move_pick", token=token),
+    )
+
+
+@bp.post("/i/<token>/move")
+def move_pick(token: str) -> Response:
+    return _pick(
+        moving.invitee_side(token),
+        public=True,
+        zone=_invitee_zone(token),
+        done=url_for("invites.booking", token=token),
+        back=url_for("invites.booking", token=token),
+        action=url_for("invites.move_pick", token=token),
+    )
+
+
+@bp.get("/i/<token>/cancel")
+def cancel_confirm(token: str) -> Response:
+    """ "Cancel the coffee?": asks first, with an optional note for the owner."""
+    view = _safe_view(token)
+    if view is None:
+        return _not_found()
+    if view.booking is None or view.booking.status != "active":
+        return _gone(view)
+    zone = _invitee_zone(token)
+    return make_response(
+        render_template(
+            "invites/cancel_public.html",
+            view=view,
+            label=format_span(view.booking.start, view.booking.end, zone),
+        )
+    )
+
+
+def _owner_zone() -> str:
+    return current_user().timezone or runtime().config.owner.timezone or "UTC"
+
+
+@bp.get("/invites/bookings/<int:booking_id>/move")
+@login_required
+def owner_move_page(booking_id: int) -> Response:
+    return _move_page(
+        moving.owner_side(current_user().id, booking_id),
+        public=False,
+        zone=_owner_zone(),
+        back=url_for("invites.owner_booking", booking_id=booking_id),
+        action=url_for("invites.owner_move_pick", booking_id=booking_id),
+    )
+
+
+@bp.post("/invites/bookings/<int:booking_id>/move")
+@login_required
+def owner_move_pick(booking_id: int) -> Response:
+    return _pick(
+        moving.owner_side(current_user().id, booking_id),
+        public=False,
+        zone=_owner_zone(),
+        done=url_for("invites.owner_booking", booking_id=booking_id),
+        back=url_for("invites.owner_booking", booking_id=booking_id),
+        action=url_for("invites.owner_move_pick", booking_id=booking_id),
+    )
+
+
+@bp.get("/invites/bookings/<int:booking_id>/cancel")
+@login_required
+def owner_cancel_confirm(booking_id: int) -> Any:
+    try:
+        coffee = svc.booking_for_user(runtime(), current_user().id, booking_id)
+        status = svc.booking_status(runtime(), current_user().id, booking_id)
+    except LookupError:
+        abort(404)
+    if status.status != "active":
+        abort(410)
+    zone = _owner_zone()
+    return render_template(
+        "invites/owner_cancel.html",
+        coffee=coffee,
+        label=format_span(coffee.start, coffee.end, zone),
+    )
+
+
+@bp.get("/invites/<int:invite_id>/withdraw")
+@login_required
+def withdraw_confirm(invite_id: int) -> Any:
+    """ "Withdraw the invite to Ana?": asks first, with an optional note for them."""
+    found = [
+        i
+        for i in svc.open_invites(runtime(), current_user().id, now=_now())
+        if i.invite_id == invite_id and i.status == "open"
+    ]
+    if not found:
+        abort(404)
+    return render_template("invites/withdraw_confirm.html", invite=found[0])
+
+
+@bp.post("/invites/<int:invite_id>/withdraw")
+@login_required
+def withdraw(invite_id: int) -> Response:
+    try:
+        moving.withdraw_invite(
+            runtime(), current_user().id, invite_id, now=_now(), note=request.form.get("note", "")
+        )
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    return redirect(url_for("invites.withdrawn_page", invite_id=invite_id), code=303)
+
+
+@bp.get("/invites/<int:invite_id>/withdrawn")
+@login_required
+def withdrawn_page(invite_id: int) -> Any:
+    try:
+        done = moving.withdrawn(runtime(), current_user().id, invite_id, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    return render_template(
+        "invites/withdrawn.html",
+        done=done,
+        seconds=max(0, int((done.undo_until - _now()).total_seconds())),
+    )
+
+
+@bp.post("/invites/<int:invite_id>/undo")
+@login_required
+def undo_withdraw(invite_id: int) -> Response:
+    from flask import flash
+
+    try:
+        moving.undo_withdraw(runtime(), current_user().id, invite_id, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.UserError as exc:
+        flash(f"Could not undo: {exc}.", "error")
+        return redirect(url_for("invites.withdrawn_page", invite_id=invite_id), code=303)
+    flash("Undone: the invite is open again and nobody was told.", "ok")
+    return redirect(url_for("dashboard.index"), code=303)

@@ -58,6 +58,10 @@ def perform(runtime: Runtime, job: outbox.Job, mailer: Mailer, *, now: datetime)
         mailer.send(message, sender=sender, recipients=recipients)
     elif job.kind == "calendar_insert":
         invites.write_calendar_event(runtime, int(job.payload["booking_id"]), now=now)
+    elif job.kind == "calendar_update":
+        from web.services.invites.moving import update_calendar_event
+
+        update_calendar_event(runtime, int(job.payload["booking_id"]), str(job.payload["event_id"]))
     elif job.kind == "calendar_delete":
         invites.delete_calendar_event(
             runtime, int(job.payload["booking_id"]), str(job.payload["event_id"]), job.user_id

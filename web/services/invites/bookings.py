@@ -21,7 +21,7 @@ from scheduler.model import Interval
 from web.composition import Runtime
 from web.errors import UserError
 from web.services.invites.accepting import _restore, _restore_by_rules, writer_lock
-from web.services.invites.answers import _more_times, _quoted
+from web.services.invites.answers import _more_times
 from web.services.invites.errors import InviteGone
 from web.services.invites.helpers import (
     TOKEN_BYTES,
@@ -34,6 +34,7 @@ from web.services.invites.helpers import (
     invite_url,
     user_config,
 )
+from web.services.invites.moving import cancel_text
 from web.services.invites.notices import _coffee_event
 from web.services.invites.views import BookingView, OpenInvite, UpcomingCoffee
 
@@ -135,7 +136,6 @@ def _cancel(
     user = session.get(models.User, invite.user_id)
     assert user is not None
     when = format_span(booking.start, booking.end, _zone_name(user, user_config(runtime, user)))
-    who = owner.name if by_owner else invitee.name
     if booking.calendar_event_id:
         enqueue(
             session,
@@ -147,14 +147,22 @@ def _cancel(
     for to, sender in ((invitee, owner), (owner, invitee)):
         if not to.email:
             continue
-        if booking.calendar_event_id and to is invitee:
-            continue  # Google tells the attendee itself (sendUpdates=all)
+        if booking.calendar_event_id and to is invitee and not note.strip():
+            continue  # Google tells the attendee itself (sendUpdates=all), but not a reason
+        subject, paragraph = cancel_text(
+            reader_is_owner=to is owner,
+            by_owner=by_owner,
+            owner=owner.name,
+            invitee=invitee.name or invitee.email,
+            when=when,
+            note=note.strip()[:2000],
+        )
         msg = build_notice(
             from_address=runtime.config.mail.from_address,
             on_behalf_of=sender,
             to=to,
-            subject=f"Cancelled: coffee {when}",
-            paragraphs=[f"{who} cancelled the coffee on {when}." + _quoted(note)],
+            subject=subject,
+            paragraphs=[paragraph],
             when=now,
         )
         attach_calendar(msg, build_ics(event, method="CANCEL", dtstamp=now), method="CANCEL")
@@ -372,6 +380,7 @@ def delivery_problems(runtime: Runtime, user_id: int) -> list[DeliveryProblem]:
         "email_render": "Email",
         "calendar_insert": "Google Calendar event",
         "calendar_delete": "Google Calendar cancellation",
+        "calendar_update": "Google Calendar move",
     }
     with transaction(runtime.sessions) as session:
         return [
