@@ -12,7 +12,8 @@ Scoring, so the order reads right:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from bisect import insort
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
@@ -352,5 +353,39 @@ def evaluate(
         score = round(RELATIONSHIP_WEIGHT[contact.relationship] * ratio, 3)
         reason = f"{relationship_label(contact.relationship)}, {what}, every {cadence} days{own}"
         due.append(DueContact(contact, score, (reason,), "cadence"))
-    due.sort(key=lambda d: (-d.score, d.contact.name.casefold(), d.contact.id or 0))
+    due.sort(key=_due_order)
+    return DueReport(due=due, excluded=excluded, not_yet_met=not_met)
+
+
+def _due_order(d: DueContact) -> tuple[float, str, int]:
+    return (-d.score, d.contact.name.casefold(), d.contact.id or 0)
+
+
+def reevaluate(
+    report: DueReport,
+    contacts: Sequence[Contact],
+    changed: Sequence[Contact],
+    *,
+    today: date,
+    rules: RulesLike | None = None,
+    history: Mapping[int, InviteHistory] | None = None,
+) -> DueReport:
+    """What `evaluate(contacts, ...)` says, from `report` (its answer for the same contacts,
+    day, rules and history before `changed` changed) by evaluating only `changed` again: each
+    contact is judged on its own, so only their places in the lists move. `changed` are
+    contacts of `contacts` (same ids), as they are now."""
+    ids = {c.id for c in changed}
+    fresh = evaluate(changed, today=today, rules=rules, history=history)
+    due = [d for d in report.due if d.contact.id not in ids]
+    for d in fresh.due:
+        insort(due, d, key=_due_order)
+    position = {c.id: n for n, c in enumerate(contacts)}
+    excluded = sorted(
+        [e for e in report.excluded if e.contact.id not in ids] + fresh.excluded,
+        key=lambda e: position[e.contact.id],
+    )
+    not_met = sorted(
+        [c for c in report.not_yet_met if c.id not in ids] + fresh.not_yet_met,
+        key=lambda c: position[c.id],
+    )
     return DueReport(due=due, excluded=excluded, not_yet_met=not_met)

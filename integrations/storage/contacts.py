@@ -564,6 +564,13 @@ def confirm_meetings(
                 update(_I).where(_I.c.id.in_(list(reject)), *scope).values(source="rejected")
             )
         )
+    touched = select(_I.c.contact_id).where(_I.c.id.in_([*confirm, *reject]))
+    if done or dropped:
+        session.execute(
+            update(_C)
+            .where(_C.c.user_id == user_id, _C.c.id.in_(touched))
+            .values(updated_at=datetime.now(UTC))
+        )
     return done, dropped
 
 
@@ -706,3 +713,39 @@ def names(session: Session, user_id: int) -> list[ContactName]:
         .order_by(_C.c.name, _C.c.id)
     )
     return [ContactName(cid, name, email or "") for cid, name, email in rows]
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What was written since an earlier `fingerprint`: the contacts touched, and how many
+    meetings were added (and how many of those confirmed)."""
+
+    contact_ids: frozenset[int]
+    meetings: int
+    confirmed: int
+
+
+def changes_since(session: Session, user_id: int, before: tuple[Any, ...]) -> Changes:
+    """The contacts changed since `before` (a `fingerprint`): updated after its latest
+    `updated_at`, added after its newest id, or with an email or a meeting added since."""
+    _, max_id, updated, max_email, _, max_meeting, _ = before
+    ids: set[int] = set()
+    mine = _C.c.user_id == user_id
+    ids.update(session.scalars(select(_C.c.id).where(mine, _C.c.id > (max_id or 0))))
+    if updated is not None:
+        ids.update(session.scalars(select(_C.c.id).where(mine, _C.c.updated_at > updated)))
+    ids.update(
+        session.scalars(
+            select(_E.c.contact_id).where(_E.c.user_id == user_id, _E.c.id > (max_email or 0))
+        )
+    )
+    meetings = confirmed = 0
+    for contact_id, is_confirmed in session.execute(
+        select(_I.c.contact_id, _I.c.confirmed).where(
+            _I.c.user_id == user_id, _I.c.id > (max_meeting or 0)
+        )
+    ):
+        ids.add(contact_id)
+        meetings += 1
+        confirmed += bool(is_confirmed)
+    return Changes(frozenset(ids), meetings, confirmed)

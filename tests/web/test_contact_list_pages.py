@@ -216,3 +216,58 @@ def test_snoozing_editing_and_deleting_show_in_the_list_at_once(
     assert names(text(site.get("/contacts"))) == ["Peer 0"]
     health = text(site.get("/"))
     assert "Network health" in health
+
+
+def test_the_list_after_changes_is_the_list_a_fresh_start_shows(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """What the rules said about everyone is kept and brought up to date contact by contact;
+    after every kind of change it must be what computing it all again gives."""
+    from web.services import contacts as service
+    from web.services import rule_snapshot
+
+    day = today()
+    rows = [
+        {
+            "name": f"Person {i % 9}",
+            "email": f"p{i}@example.org",
+            "relationship": ("peer", "mentor", "other")[i % 3],
+            "first_met": (day - timedelta(days=30 * i + 3)).isoformat(),
+            "last_met": (day - timedelta(days=17 * i)).isoformat() if i % 4 else "",
+            "times_met": str(i % 3) if i % 4 else "",
+        }
+        for i in range(40)
+    ]
+    import_rows(sqlite_runtime, owner, rows)
+    now = datetime.now(UTC)
+
+    def seen() -> tuple[object, ...]:
+        page = service.contact_page(sqlite_runtime, owner, now=now, per_page=100)
+        return (
+            [(line.contact.id, line.state) for line in page.lines],
+            sorted((cid, item.status, item.reasons) for cid, item in page.status.items()),
+            page.snoozed,
+            service.health(sqlite_runtime, owner, now=now),
+        )
+
+    def fresh() -> tuple[object, ...]:
+        rule_snapshot._memo.clear()
+        return seen()
+
+    ids = [line.contact.id for line in service.contact_page(sqlite_runtime, owner, now=now).lines]
+    assert seen() == fresh()
+    service.log_interaction(sqlite_runtime, owner, ids[0], on=day, kind="coffee")
+    assert seen() == fresh()
+    service.snooze(sqlite_runtime, owner, ids[1], day + timedelta(days=9))
+    assert seen() == fresh()
+    service.set_do_not_invite(sqlite_runtime, owner, ids[2], True)
+    assert seen() == fresh()
+    service.update_contact(sqlite_runtime, owner, ids[3], {"cadence_days": "7"})
+    assert seen() == fresh()
+    met = service.get_contact(sqlite_runtime, owner, ids[0], now=now).log[0].id
+    service.delete_interaction(sqlite_runtime, owner, met)
+    assert seen() == fresh()
+    service.update_contact(sqlite_runtime, owner, ids[4], {"name": "Aaron First"})
+    assert seen() == fresh()
+    service.delete_contact(sqlite_runtime, owner, ids[5], now=now)
+    assert seen() == fresh()

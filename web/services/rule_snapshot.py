@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from integrations.storage.contacts import fingerprint, load_contacts
+from integrations.storage.contacts import changes_since, fingerprint, load_contacts
 from scheduler.model import Contact
 from scheduler.rules import (
     DueReport,
@@ -34,7 +35,9 @@ from scheduler.rules import (
     asleep,
     due_date,
     evaluate,
+    health_bucket,
     health_counts,
+    reevaluate,
 )
 
 T = TypeVar("T")
@@ -78,26 +81,35 @@ class Snapshot:
         found: tuple[list[int], list[int]] = self.get("ranked", self._rank)
         return found
 
+    def overdue_key(self, c: Contact) -> tuple[int, str, str, int]:
+        """Most overdue first, never met last; then by name (case aside), name and id."""
+        due_on = due_date(c, self.rules)
+        overdue = -(self.today - due_on).days if due_on else 10**6
+        return (overdue, c.name.lower(), c.name, c.id or 0)
+
+    def by_overdue(self) -> list[int]:
+        """Every contact's id, most overdue first."""
+        found: list[int] = self.get(
+            "by overdue",
+            lambda: [c.id for c in sorted(self.contacts, key=self.overdue_key) if c.id],
+        )
+        return found
+
     def _rank(self) -> tuple[list[int], list[int]]:
-        today, rules = self.today, self.rules
-        order = {d.contact.id: n for n, d in enumerate(self.report.due)}
-
-        def how_overdue(c: Contact) -> tuple[int, str]:
-            due_on = due_date(c, rules)
-            return (-(today - due_on).days if due_on else 10**6, c.name.lower())
-
-        by_overdue = sorted(self.contacts, key=how_overdue)
-        awake = sorted(
-            (c for c in by_overdue if not asleep(c, today)),
-            key=lambda c: order.get(c.id, len(order)),
-        )
-        return (
-            [c.id for c in awake if c.id is not None],
-            [c.id for c in by_overdue if c.id is not None and asleep(c, today)],
-        )
+        every = self.by_id()
+        due = [d.contact.id for d in self.report.due if d.contact.id is not None]
+        taken = set(due)
+        today = self.today
+        rest, sleeping = [], []
+        for cid in self.by_overdue():
+            if asleep(every[cid], today):
+                sleeping.append(cid)
+            elif cid not in taken:
+                rest.append(cid)
+        return due + rest, sleeping
 
 
-_memo: OrderedDict[tuple[str, int], tuple[Hashable, Snapshot]] = OrderedDict()
+_memo: OrderedDict[tuple[str, int], tuple[tuple[Any, ...], Snapshot]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -119,9 +131,17 @@ def snapshot(
         if found is not None and found[0] == key:
             _memo.move_to_end(who)
             return found[1]
-    made = _without_collections(
-        lambda: _make(load_contacts(session, user_id), today, rules, history)
-    )
+    made = None
+    if found is not None and found[0][1:] == key[1:]:
+        # The same day, rules and history: a few contacts changed, judge only them again.
+        before, old = found[0][0], found[1]
+        made = _without_collections(
+            lambda: _refresh(session, user_id, old, before, key[0], history)
+        )
+    if made is None:
+        made = _without_collections(
+            lambda: _make(load_contacts(session, user_id), today, rules, history)
+        )
     with _lock:
         _memo[who] = (key, made)
         _memo.move_to_end(who)
@@ -142,6 +162,63 @@ def _without_collections(build: Callable[[], T]) -> T:
     finally:
         if paused:
             gc.enable()
+
+
+REFRESH_AT_MOST = 200  # more contacts changed than this: build anew
+
+
+def _refresh(
+    session: Session,
+    user_id: int,
+    old: Snapshot,
+    before: tuple[Any, ...],
+    now: tuple[Any, ...],
+    history: Mapping[int, InviteHistory],
+) -> Snapshot | None:
+    """`old` brought up to date when contacts were only changed or given meetings (none
+    added, removed or renamed, no meeting removed or confirmed later); else None."""
+    changes = changes_since(session, user_id, before)
+    count, max_id, *_ = before
+    meetings, confirmed = before[4], before[6]
+    if (
+        now[0] != count
+        or now[1] != max_id
+        or now[4] != meetings + changes.meetings
+        or now[6] != confirmed + changes.confirmed
+        or not changes.contact_ids
+        or len(changes.contact_ids) > REFRESH_AT_MOST
+    ):
+        return None
+    every = old.by_id()
+    fresh = load_contacts(session, user_id, ids=changes.contact_ids)
+    if any(c.id not in every or every[c.id].name != c.name for c in fresh):
+        return None  # the list's order by name would move
+    if len(fresh) != len(changes.contact_ids):
+        return None
+    now_by_id = {c.id: c for c in fresh}
+    contacts = [now_by_id.get(c.id, c) for c in old.contacts]
+    report = reevaluate(
+        old.report, contacts, fresh, today=old.today, rules=old.rules, history=history
+    )
+    made = Snapshot(contacts, report, old.today, old.rules)
+    if "health" in old.derived:
+        counts = dict(old.health())
+        for c in fresh:
+            counts[health_bucket(every[c.id or 0], old.today, old.rules)] -= 1
+            counts[health_bucket(c, old.today, old.rules)] += 1
+        made.derived["health"] = counts
+    if "by overdue" in old.derived:
+        current = made.by_id()
+
+        def key(cid: int) -> tuple[int, str, str, int]:
+            return made.overdue_key(current[cid])
+
+        order = [cid for cid in old.by_overdue() if cid not in now_by_id]
+        for c in fresh:
+            if c.id is not None:
+                order.insert(bisect_left(order, made.overdue_key(c), key=key), c.id)
+        made.derived["by overdue"] = order
+    return made
 
 
 def _make(
