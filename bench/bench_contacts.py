@@ -150,7 +150,8 @@ def pages(report: Report) -> None:
         f"{PAGE_ROWS} contacts ({PAGE_ROWS - PAGE_MET} LinkedIn connections, {PAGE_MET} with "
         f"logged meetings) against {SMALL_ROWS} ({SMALL_MET} met); median of {GETS} GETs "
         "(they reuse what the rules said about everyone while nothing changed; 'after a meeting "
-        "is logged' is the one GET that computes it again); SQLite, no calendars"
+        "is logged' is the first GET after a change, which judges that contact again); SQLite, "
+        "no calendars"
     )
     for url, name in (("/", "dashboard GET"), ("/contacts", "/contacts first page")):
         report.figure(
