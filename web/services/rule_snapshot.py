@@ -5,12 +5,15 @@ first" order all read every contact: for a heavy networker (30,000 LinkedIn conn
 is half a second of loading and rules per page. The result depends only on the stored contacts,
 their emails and confirmed meetings (`contacts.fingerprint`, a few milliseconds to read), the
 day, the rules and the invite history, so it is kept here and reused while those stay the same.
+When only a few contacts changed (a meeting logged, a snooze, an edit), only they are loaded and
+judged again (`scheduler.rules.reevaluate`); anything else (contacts added, removed or renamed,
+another day, other rules or invites) builds it anew.
 
 Why a module-level memo (it outlives a request): it is keyed by everything the result depends
 on, read fresh from the database on every call, so a change by another process or worker is
 seen by the next request; it holds the last result of at most `KEEP` users (the memory of one
-network each), and nothing in it is ever mutated. The rules themselves stay in `scheduler`:
-this only decides when their answer can be reused.
+network each). Contacts and reports in it are never changed, derived results only added. The
+rules themselves stay in `scheduler`: this only decides when their answer can be reused.
 """
 
 from __future__ import annotations
