@@ -92,7 +92,7 @@ def run(report: Report) -> None:
         "s",
         baseline_name=baseline,
         baseline_value=base_s,
-        target="<= 1.3x",
+        target="<= 0.5x",
     )
     report.figure(
         "slots 8 weeks, warm cache",

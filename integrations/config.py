@@ -13,12 +13,12 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from scheduler.model import WEEKDAYS, SchedulingPolicy, Window
+from scheduler.model import WEEKDAYS, SchedulingPolicy, Window, with_window_lengths
 from scheduler.rules import DEFAULT_CADENCE_DAYS
 from scheduler.text import control_character
 
@@ -345,10 +345,13 @@ def _build(data: dict[str, Any], source: str, base_dir: str) -> Config:
         if isinstance(data[name], dict | list):
             raise ConfigError(f"{source}: unknown section [{name}]{hint}")
         raise ConfigError(f"{source}: unknown key {name!r} outside any section{hint}")
+    windows = _windows(source, data.get("windows"))
     return Config(
         owner=_owner(_Reader(source, "owner", data.get("owner", {}))),
-        windows=_windows(source, data.get("windows")),
-        scheduling=_scheduling(_Reader(source, "scheduling", data.get("scheduling", {}))),
+        windows=windows,
+        scheduling=with_window_lengths(
+            _scheduling(_Reader(source, "scheduling", data.get("scheduling", {}))), windows
+        ),
         calendars=_calendars(source, data.get("calendars", [])),
         mail=_mail(_Reader(source, "mail", data.get("mail", {}))),
         rules=_rules(source, data.get("rules", {})),
@@ -423,12 +426,16 @@ def _windows(source: str, table: Any) -> tuple[Window, ...]:
             )
         except ValueError as exc:
             raise r.key_error("weekdays", str(exc)) from None
+        minutes = r.get("duration_minutes", int, 0)
+        if minutes and minutes < 5:
+            raise r.key_error("duration_minutes", f"must be at least 5, got {minutes}")
         r.finish()
         if values["end"] <= values["start"]:
             raise r.key_error(
                 "end", f'"{values["end"]:%H:%M}" is not after start "{values["start"]:%H:%M}"'
             )
-        windows.append(Window(name, values["start"], values["end"], days))
+        length = timedelta(minutes=minutes) if minutes else None
+        windows.append(Window(name, values["start"], values["end"], days, length))
     return tuple(windows)
 
 
@@ -790,4 +797,8 @@ def with_user_settings(config: Config, settings: Mapping[str, Any], timezone: st
         owner = replace(owner, timezone=timezone)
     if owner is not config.owner:
         changes["owner"] = owner
+    if "windows" in changes or "scheduling" in changes:
+        changes["scheduling"] = with_window_lengths(
+            changes.get("scheduling", config.scheduling), changes.get("windows", config.windows)
+        )
     return replace(config, **changes)

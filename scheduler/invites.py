@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from scheduler.model import Interval, ProposedTime, Slot, require_aware
 
@@ -114,17 +115,26 @@ def has_passed(end: datetime, *, now: datetime) -> bool:
     return now >= end
 
 
-def format_span(start: datetime, end: datetime, zone_name: str) -> str:
-    """ "Tue 1 Dec, 12:00–12:45 (Europe/Berlin)": the same text the invite page's script writes."""
+def format_span(start: datetime, end: datetime, zone_name: str, *, hour12: bool = False) -> str:
+    """ "Tue 1 Dec, 12:00–12:45 (Europe/Berlin)", or with `hour12` "Tue 1 Dec, 8:00 AM–8:45 AM
+    (America/Los_Angeles)": the same text the invite page's script writes."""
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(zone_name)
     a, b = start.astimezone(zone), end.astimezone(zone)
     day = f"{a:%a} {a.day} {a:%b}"
-    span = f"{a:%H:%M}–{b:%H:%M}"
+    span = f"{clock_time(a, hour12)}–{clock_time(b, hour12)}"
     if b.date() != a.date():
-        span = f"{a:%H:%M}–{b:%a} {b:%H:%M}"
+        span = f"{clock_time(a, hour12)}–{b:%a} {clock_time(b, hour12)}"
     return f"{day}, {span} ({zone_name})"
+
+
+def clock_time(moment: datetime, hour12: bool = False) -> str:
+    """ "13:05" on a 24-hour clock, "1:05 PM" on a 12-hour one (midnight "12:00 AM")."""
+    if not hour12:
+        return f"{moment:%H:%M}"
+    hour = moment.hour % 12 or 12
+    return f"{hour}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
 
 
 def utc_iso(value: datetime) -> str:
@@ -132,3 +142,72 @@ def utc_iso(value: datetime) -> str:
     from datetime import UTC
 
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Languages and regions whose people read a 12-hour clock (after CLDR's preferred hour
+# format): a region wins over its language ("en-GB" is 24-hour, "en" alone is 12-hour).
+_TWELVE_HOUR_LANGUAGES = frozenset({"en", "ar", "hi", "bn", "ur", "ko", "fil", "tl", "el", "pa"})
+_TWELVE_HOUR_REGIONS = frozenset(
+    {"US", "CA", "AU", "NZ", "IN", "PH", "PK", "BD", "EG", "SA", "MX", "CO", "KR", "TW", "MY"}
+)
+_TWENTY_FOUR_HOUR_REGIONS = frozenset({"GB", "IE", "ZA", "SG", "DE", "FR", "NL", "IL"})
+
+
+# Cached: every invite page view asks (the fast path too), browsers send a handful of distinct
+# headers, and the answer for a header never changes. Bounded.
+@lru_cache(maxsize=256)
+def uses_12_hour_clock(accept_language: str) -> bool:
+    """Whether the reader's first language (an Accept-Language header or a BCP 47 tag such as
+    "en-US,en;q=0.9") reads times on a 12-hour clock; no language given: the 24-hour clock."""
+    best: tuple[float, str] | None = None
+    for part in accept_language.split(","):
+        tag, _, params = part.strip().partition(";")
+        tag = tag.strip()
+        if not tag or tag == "*":
+            continue
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if weight > 0 and (best is None or weight > best[0]):
+            best = (weight, tag)
+    if best is None:
+        return False
+    pieces = best[1].replace("_", "-").split("-")
+    language = pieces[0].lower()
+    region = next((p.upper() for p in pieces[1:] if len(p) == 2 and p.isalpha()), "")
+    if region in _TWENTY_FOUR_HOUR_REGIONS:
+        return False
+    if region in _TWELVE_HOUR_REGIONS:
+        return language in _TWELVE_HOUR_LANGUAGES or language in {"es", "zh", "ms", "en"}
+    return language in _TWELVE_HOUR_LANGUAGES
+
+
+def archived(
+    status: str,
+    *,
+    dismissed: bool,
+    answered_at: datetime | None,
+    created_at: datetime,
+    contact_moved_on: datetime | None,
+    all_withdrawn: bool,
+) -> bool:
+    """Whether an invite leaves the owner's "Open invites" list.
+
+    An invite still waiting stays (unless every one of its times was booked elsewhere and the
+    owner dismissed it). An answered one (declined, asked for other times, expired, or with
+    every time booked elsewhere) goes when the owner dismisses it, or once it is dealt with:
+    the contact got a newer invite or booked a coffee after it (`contact_moved_on`, the latest
+    such moment).
+    """
+    answered = status != OPEN or all_withdrawn
+    if not answered:
+        return False
+    if dismissed:
+        return True
+    since = answered_at or created_at
+    return contact_moved_on is not None and contact_moved_on > since

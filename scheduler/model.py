@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -87,12 +88,16 @@ class Window:
     start: time
     end: time
     weekdays: frozenset[int] = frozenset(range(5))
+    # The length of a meeting in this window; None: the policy's `duration`.
+    duration: timedelta | None = None
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
             raise ValueError(f"window {self.name!r} ends at {self.end} before it starts")
         if not self.weekdays or not all(0 <= d <= 6 for d in self.weekdays):
             raise ValueError(f"window {self.name!r} needs weekdays between 0 (Mon) and 6 (Sun)")
+        if self.duration is not None and self.duration <= timedelta(0):
+            raise ValueError(f"window {self.name!r} needs a positive meeting length")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,21 @@ class SchedulingPolicy:
     # A video call's time must fall within the invitee's waking hours, in their zone.
     waking_start: time = time(7, 0)
     waking_end: time = time(21, 0)
+    # Meeting lengths of the windows that have their own (window name, length); see length_for.
+    lengths: tuple[tuple[str, timedelta], ...] = ()
+
+    def length_for(self, window: str) -> timedelta:
+        """How long a meeting in `window` lasts: the window's own length, else `duration`."""
+        for name, length in self.lengths:
+            if name == window:
+                return length
+        return self.duration
+
+
+def with_window_lengths(policy: SchedulingPolicy, windows: Iterable[Window]) -> SchedulingPolicy:
+    """`policy` knowing the meeting length of each window that sets its own."""
+    lengths = tuple((w.name, w.duration) for w in windows if w.duration is not None)
+    return policy if lengths == policy.lengths else replace(policy, lengths=lengths)
 
 
 class Relationship(StrEnum):

@@ -3,7 +3,8 @@
 Pure and deterministic. The rules, precisely:
 
 - A *time* starts on a quarter hour (wall clock of the slot's zone) inside a free slot and lasts
-  `policy.duration`; it must end inside the slot.
+  its window's meeting length (`policy.length_for`, else `policy.duration`); it must end
+  inside the slot.
 - A time *suits* a contact when its window fits their meal preference (breakfast -> the
   "breakfast" window, lunch -> the "lunch" window, coffee or no preference -> any window), and
   it falls on one of their preferred weekdays (none = any day). Each time is in person or a
@@ -79,11 +80,15 @@ def _epoch(value: datetime) -> int:
     return int(value.astimezone(UTC).timestamp())
 
 
-def candidate_times(slots: Sequence[Slot], duration: timedelta) -> list[ProposedTime]:
-    """Every quarter-hour start inside each slot with room for `duration`, in slot order."""
+def candidate_times(
+    slots: Sequence[Slot], duration: timedelta, *, per_window: SchedulingPolicy | None = None
+) -> list[ProposedTime]:
+    """Every quarter-hour start inside each slot with room for `duration` (with `per_window`:
+    the meeting length of the slot's window), in slot order."""
     result: list[ProposedTime] = []
-    length = int(duration.total_seconds())
     for slot in sorted(slots, key=lambda s: (_epoch(s.start), s.window)):
+        meeting = per_window.length_for(slot.window) if per_window is not None else duration
+        length = int(meeting.total_seconds())
         zone = slot.start.tzinfo
         begin = _epoch(slot.start)
         finish = _epoch(slot.end)
@@ -252,7 +257,7 @@ def pair(
     home_key = home.key if home is not None else ""
     home_zone = getattr(zone, "key", "") or ""
     table: list[_Time] = []
-    for pt in candidate_times(slots, duration):
+    for pt in candidate_times(slots, duration, per_window=policy):
         s, e = _epoch(pt.start), _epoch(pt.end)
         local = pt.start.astimezone(zone)
         if local.date() in blocked_days:

@@ -56,7 +56,8 @@ def free_slots(
     now: datetime,
     policy: SchedulingPolicy,
 ) -> list[Slot]:
-    """Maximal free parts of each window occurrence, at least `policy.duration` long.
+    """Maximal free parts of each window occurrence, at least the window's meeting length
+    (`policy.length_for(window)`) long.
 
     Busy time is widened by `policy.buffer` on both sides; nothing starts before
     `now + policy.notice` (pieces are clipped there, rounded up to a whole minute so that a
@@ -82,7 +83,7 @@ def free_slots(
         first = max(bisect_left(starts, base.start) - 1, 0)
         last = bisect_left(starts, base.end)
         for piece in subtract(base, blocked[first:last]):
-            if piece.duration >= policy.duration:
+            if piece.duration >= policy.length_for(name):
                 slots.append((piece.start, name, piece.end))
     slots.sort()
     return [Slot(s.astimezone(zone), e.astimezone(zone), name) for s, name, e in slots]

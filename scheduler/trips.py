@@ -326,10 +326,10 @@ def event_suggestions(
             s = max(s, earliest)
             before_end = min(e, ev.start.astimezone(UTC) - policy.buffer)
             after_start = max(s, ev.end.astimezone(UTC) + policy.buffer)
-            if before_end - s >= policy.duration:
+            if before_end - s >= policy.length_for(name):
                 slots.append(Slot(s.astimezone(zone), before_end.astimezone(zone), name))
                 meal_before = meal_before or name
-            elif e - after_start >= policy.duration:
+            elif e - after_start >= policy.length_for(name):
                 slots.append(Slot(after_start.astimezone(zone), e.astimezone(zone), name))
                 meal_after = meal_after or name
         if not slots:

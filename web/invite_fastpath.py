@@ -86,6 +86,7 @@ class InviteFastPath:
             offered=view.remaining,
             script_root=root,
             extra=views.plain_page_extra(None),
+            hour12=views.uses_12_hour_clock(environ.get("HTTP_ACCEPT_LANGUAGE", "")),
         )
         html = cache.get(key)
         if html is None:

@@ -24,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from integrations.storage.dbapi import Db, sqlite_time
+from integrations.storage.dbapi import sqlite_file as sqlite_file  # re-exported
 from scheduler.model import BusyReport, Interval
 
 _MAGIC = b"MAB1"
@@ -340,29 +342,14 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-# SQLAlchemy's SQLite DateTime stores naive UTC text in this shape; the sqlite3 path matches it so
-# either side reads what the other wrote.
-_SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-
-
 def _to_sqlite(value: datetime) -> str:
-    return value.astimezone(UTC).replace(tzinfo=None).strftime(_SQLITE_FORMAT)
+    return sqlite_time(value)
 
 
 def _from_sqlite(value: Any) -> datetime:
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return _aware(parsed)
-
-
-def sqlite_file(url: str) -> str | None:
-    """The file of an SQLite URL ("sqlite:///path"), or None for other databases and memory."""
-    scheme, sep, rest = url.partition(":///")
-    if not sep or scheme.split("+")[0] != "sqlite":
-        return None
-    path = rest.split("?", 1)[0]
-    if not path or path == ":memory:":
-        return None
-    return path
+    parsed = Db.time(value)
+    assert parsed is not None
+    return parsed
 
 
 def open_cache(source: Any, *, user_id: int | None = None) -> BusyCache | None:

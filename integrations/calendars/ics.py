@@ -192,7 +192,7 @@ def _address(value: object) -> str:
 
 # --- choosing which raw VEVENTs to parse --------------------------------------------------------
 
-_RECURRING = re.compile(rb"RRULE|RDATE|EXRULE|RECURRENCE-ID", re.IGNORECASE)
+_RANGE = re.compile(rb"RANGE\s*=")  # searched in the upper-cased block
 # Only a complete, plausible value on one unfolded line counts; anything else is parsed (and a
 # malformed one then reported), never dropped unseen.
 _VALUE = (
@@ -200,17 +200,30 @@ _VALUE = (
 )
 _DTSTART = re.compile(rb"^DTSTART(?:;[^:\r\n]*)?" + _VALUE, re.IGNORECASE | re.MULTILINE)
 _DTEND = re.compile(rb"^DTEND(?:;[^:\r\n]*)?" + _VALUE, re.IGNORECASE | re.MULTILINE)
+_RECURRENCE_ID = re.compile(
+    rb"^RECURRENCE-ID(?:;[^:\r\n]*)?" + _VALUE, re.IGNORECASE | re.MULTILINE
+)
 _DURATION = re.compile(rb"^DURATION[;:]", re.IGNORECASE | re.MULTILINE)
+# A plain, complete DURATION on one line that is not folded on (a continuation line could add
+# a part, making the event longer than read here): weeks, days, hours, minutes, seconds.
+_PLAIN_DURATION = re.compile(
+    rb"^DURATION(?:;[^:\r\n]*)?:\+?P(?:(\d{1,6})W)?(?:(\d{1,6})D)?"
+    rb"(?:T(?:(\d{1,7})H)?(?:(\d{1,9})M)?(?:(\d{1,10})S)?)?\r?\n(?![ \t])",
+    re.IGNORECASE | re.MULTILINE,
+)
 _ANY_DTEND = re.compile(rb"^DTEND[;:]", re.IGNORECASE | re.MULTILINE)
 
 
 def _select_events(data: bytes, interval: Interval) -> tuple[bytes, list[int]]:
-    """Drop single (non-recurring) VEVENTs that certainly lie far outside `interval`.
+    """Drop VEVENTs that certainly lie far outside `interval`: single events (by DTSTART and
+    DTEND or a plain DURATION), moved occurrences whose original and new times are both far,
+    and series that start after it (no RDATE).
 
-    Parsing is most of the cost of a big calendar, and most events of a three-year export are
-    far from the weeks asked about. Anything not plainly datable (folded lines, DURATION,
-    recurrence, odd case) is kept. Returns the data to parse and, for each kept VEVENT in order,
-    its byte offset in `data` (for line numbers in warnings).
+    Parsing and expanding are most of the cost of a big calendar, and most events of a
+    three-year export are far from the weeks asked about. Anything not plainly datable (folded
+    lines, RDATE, RANGE=THISANDFUTURE, a series that started before the end, odd case) is kept.
+    Returns the data to parse and, for each kept VEVENT in order, its byte offset in `data`
+    (for line numbers in warnings).
     """
     lo = int((interval.start.astimezone(UTC) - _SLOP).strftime("%Y%m%d"))
     hi = int((interval.end.astimezone(UTC) + _SLOP).strftime("%Y%m%d"))
@@ -242,8 +255,11 @@ def _select_events(data: bytes, interval: Interval) -> tuple[bytes, list[int]]:
 
 
 def _far_away(block: bytes, lo: int, hi: int) -> bool:
-    if _RECURRING.search(block):
-        return False
+    upper = block.upper()  # property names are case-insensitive; `in` is fast on bytes
+    if b"RRULE" in upper or b"RDATE" in upper or b"EXRULE" in upper:
+        return _series_starts_after(block, upper, hi)
+    if b"RECURRENCE-ID" in upper and not _moved_from_far_away(block, upper, lo, hi):
+        return False  # a moved occurrence cancels the one it replaces: kept if that is near
     start = _DTSTART.search(block)
     if start is None:
         return False
@@ -253,9 +269,52 @@ def _far_away(block: bytes, lo: int, hi: int) -> bool:
     end = _DTEND.search(block)
     if end is not None:
         return int(end.group(1)) < lo
-    if _ANY_DTEND.search(block) or _DURATION.search(block):
+    if _ANY_DTEND.search(block):
         return False  # an end not read here (folded, say) may lie anywhere: keep the event
+    if _DURATION.search(block):
+        last = _duration_end(block, first)
+        return last is not None and last < lo
     return first < lo
+
+
+def _series_starts_after(block: bytes, upper: bytes, hi: int) -> bool:
+    """Whether a series plainly starts after the range: its DTSTART is its first occurrence and
+    its rules only repeat forwards from there. RDATE may add a date anywhere: kept."""
+    if b"RDATE" in upper or b"RECURRENCE-ID" in upper:
+        return False
+    start = _DTSTART.search(block)
+    return start is not None and int(start.group(1)) > hi
+
+
+def _moved_from_far_away(block: bytes, upper: bytes, lo: int, hi: int) -> bool:
+    """Whether a moved occurrence (RECURRENCE-ID) plainly replaces one far outside the range:
+    then only its own times matter, as for a single event. One that applies to the
+    occurrences after it too (RANGE=THISANDFUTURE) or cannot be read here is kept."""
+    if _RANGE.search(upper) or upper.count(b"RECURRENCE-ID") != 1:
+        return False
+    original = _RECURRENCE_ID.search(block)
+    return original is not None and not lo <= int(original.group(1)) <= hi
+
+
+def _duration_end(block: bytes, first: int) -> int | None:
+    """The day (YYYYMMDD) by which an event starting on day `first` with a plain DURATION has
+    ended, at the latest; None when the DURATION is not plainly readable (then it is parsed).
+
+    Counted from the end of the start day, in whole days rounded up, so a start time later that
+    day, a DST change or the event's zone can only make the true end earlier (the caller's
+    margin covers the rest, as for DTEND).
+    """
+    found = _PLAIN_DURATION.findall(block)
+    if len(found) != 1 or not any(found[0]):
+        return None
+    weeks, days, hours, minutes, seconds = (int(v or 0) for v in found[0])
+    span = timedelta(weeks=weeks, days=days + 1, hours=hours, minutes=minutes, seconds=seconds)
+    whole = span.days + (1 if span % timedelta(days=1) else 0)
+    try:
+        day = date(first // 10000, first // 100 % 100, first % 100) + timedelta(days=whole)
+    except (ValueError, OverflowError):
+        return None
+    return int(day.strftime("%Y%m%d"))
 
 
 # --- errors with line numbers ----------------------------------------------------------------

@@ -1,12 +1,15 @@
 """The calendar store: event occurrences per calendar and each calendar's sync state.
 
 Pages, planning and the CLI read busy time and past meetings here; only the sync writes.
+The writes are SQLAlchemy Core statements in the caller's unit of work. The reads on the path
+of `meetagain slots` (statuses, busy time) are plain SQL in `calendar_reads`, run here over the
+session's own connection, so the CLI can run the same statements without importing SQLAlchemy
+(see that module).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -15,28 +18,13 @@ from sqlalchemy.orm import Session
 
 from integrations.calendars.events import Occurrence
 from integrations.calendars.sync import DELTA, REPLACE, SyncResult, SyncState
-from integrations.storage import models
+from integrations.storage import calendar_reads, models
+from integrations.storage.calendar_reads import CalendarStatus as CalendarStatus  # re-exported
+from integrations.storage.dbapi import Db
 from scheduler.model import Interval
 
 OCC = cast(Table, models.CalendarOccurrence.__table__)
 SYNC = cast(Table, models.CalendarSync.__table__)
-
-
-@dataclass(frozen=True)
-class CalendarStatus:
-    """What a page shows about one calendar's sync."""
-
-    calendar_id: int
-    name: str
-    kind: str
-    origin: str
-    counts_as_busy: bool
-    last_synced_at: datetime | None
-    last_error: str
-    warnings: str
-    queued: bool  # a sync is due now ("Read now", or never synced)
-    running: bool  # a worker holds it
-    covers: Interval | None = None  # the range the stored occurrences cover
 
 
 def ensure_state(session: Session, calendar_id: int, user_id: int, now: datetime) -> None:
@@ -198,16 +186,7 @@ def busy(
     session: Session, user_id: int, interval: Interval, calendar_ids: Sequence[int]
 ) -> list[Interval]:
     """Busy occurrences of the given calendars overlapping `interval` (unmerged)."""
-    if not calendar_ids:
-        return []
-    query = select(OCC.c.start, OCC.c.end).where(
-        OCC.c.user_id == user_id,
-        OCC.c.calendar_id.in_(list(calendar_ids)),
-        OCC.c.busy.is_(True),
-        OCC.c.start < interval.end,
-        OCC.c.end > interval.start,
-    )
-    return [Interval(start, end) for start, end in session.connection().execute(query)]
+    return calendar_reads.busy(Db.of_session(session), user_id, interval, calendar_ids)
 
 
 def _occurrence(r: Any) -> Occurrence:
@@ -248,45 +227,4 @@ def occurrences(
 
 def statuses(session: Session, user_id: int, *, now: datetime) -> list[CalendarStatus]:
     """Every calendar of the user with its sync state, ordered by kind and name."""
-    cal = models.Calendar.__table__
-    query = (
-        select(
-            cal.c.id,
-            cal.c.name,
-            cal.c.kind,
-            cal.c.origin,
-            cal.c.counts_as_busy,
-            SYNC.c.last_synced_at,
-            SYNC.c.last_error,
-            SYNC.c.warnings,
-            SYNC.c.next_sync_at,
-            SYNC.c.claimed_until,
-            SYNC.c.covers_start,
-            SYNC.c.covers_end,
-        )
-        .select_from(cal.outerjoin(SYNC, SYNC.c.calendar_id == cal.c.id))
-        .where(cal.c.user_id == user_id)
-        .order_by(cal.c.kind, cal.c.name)
-    )
-    result = []
-    for r in session.connection().execute(query):
-        running = r.claimed_until is not None and r.claimed_until > now
-        queued = r.next_sync_at is None or (r.next_sync_at <= now and not running)
-        result.append(
-            CalendarStatus(
-                r.id,
-                r.name,
-                r.kind,
-                r.origin,
-                bool(r.counts_as_busy),
-                r.last_synced_at,
-                r.last_error or "",
-                r.warnings or "",
-                queued,
-                running,
-                Interval(r.covers_start, r.covers_end)
-                if r.covers_start is not None and r.covers_end is not None
-                else None,
-            )
-        )
-    return result
+    return calendar_reads.statuses(Db.of_session(session), user_id, now=now)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.config import ConfigError
+from integrations.storage.dbapi import BUSY_TIMEOUT as BUSY_TIMEOUT  # re-exported
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -26,10 +27,6 @@ def normalise_url(url: str) -> str:
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
-
-# Seconds a SQLite writer waits for another's write lock before giving up (then the error is
-# a 503 "try again", never a lost save): writers hold it for milliseconds, never across I/O.
-BUSY_TIMEOUT = 20
 
 _URL_HINT = "use sqlite:///PATH or postgresql://USER@HOST/NAME"
 

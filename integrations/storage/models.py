@@ -45,6 +45,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
     # A disabled user cannot sign in and has no sessions; their data stays.
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The owner's own invite text (Settings > Invite message): a template for the message with
+    # {first_name}-style placeholders ("" = the built-in one), and a signature under it.
+    message_template: Mapped[str] = mapped_column(Text, default="", server_default="")
+    signature: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class UserSession(Base):
@@ -298,6 +302,8 @@ class Invite(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the owner dismissed the answered invite from their "Open invites" list.
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     times: Mapped[list[InviteTime]] = relationship(
         back_populates="invite", cascade="all, delete-orphan", order_by="InviteTime.start"

@@ -176,18 +176,21 @@ def test_an_approved_plan_becomes_a_booked_coffee_on_both_calendars(
 
     # Ana, in New York, opens the link: the page shows the times in her zone.
     invitee = chromium.new_context(
-        timezone_id="America/New_York", viewport={"width": 390, "height": 844}
+        timezone_id="America/New_York", locale="en-US", viewport={"width": 390, "height": 844}
     )
     ana = invitee.new_page()
     ana.goto(url)
     assert ana.locator("#tz").input_value() == "America/New_York"
     labels = ana.locator("ul.times time.when").all_inner_texts()
-    assert labels == [format_span(a, b, "America/New_York") for a, b in times]
+    assert labels == [format_span(a, b, "America/New_York", hour12=True) for a, b in times]
     ana.screenshot(path=str(world.screens / "02-invite-new-york.png"), full_page=True)
-    ana.locator("ul.times button").first.click()
+    ana.locator("ul.times a.choose").first.click()
+    ana.get_by_role("button", name="Confirm this time").click()
     ana.wait_for_url(url + "/booking")
     assert "You're booked" in ana.content()
-    assert ana.locator("#booked-time").inner_text() == format_span(*times[0], "America/New_York")
+    assert ana.locator("#booked-time").inner_text() == format_span(
+        *times[0], "America/New_York", hour12=True
+    )
     ana.screenshot(path=str(world.screens / "03-booked.png"), full_page=True)
 
     # The calendar write goes through the outbox to Google, with Ana as attendee.

@@ -98,7 +98,8 @@ def test_reschedule_keeps_the_booking_until_a_new_time_is_picked(
     invitee = chromium.new_context(timezone_id=NEW_YORK, viewport=invitee_view)
     ana = invitee.new_page()
     ana.goto(url)
-    ana.locator("ul.times button").first.click()
+    ana.locator("ul.times a.choose").first.click()
+    ana.get_by_role("button", name="Confirm this time").click()
     ana.wait_for_url(url + "/booking")
     event = _wait("events.insert", lambda: next(iter(world.google.live_events()), None))
     event_id = event.id
@@ -108,15 +109,18 @@ def test_reschedule_keeps_the_booking_until_a_new_time_is_picked(
     ana.get_by_role("button", name="Pick another time").click()
     ana.wait_for_url(url + "/move")
     assert (
-        format_span(starts[0], starts[0] + timedelta(minutes=45), NEW_YORK)
+        format_span(starts[0], starts[0] + timedelta(minutes=45), NEW_YORK, hour12=True)
         in ana.locator("#current-time").inner_text()
     )
     booking = _booking(world)
     assert (booking.status, booking.start, booking.sequence) == ("active", starts[0], 0)
     labels = ana.locator("ul.move-times time").all_inner_texts()
-    new_label = format_span(starts[1], starts[1] + timedelta(minutes=45), NEW_YORK)
+    new_label = format_span(starts[1], starts[1] + timedelta(minutes=45), NEW_YORK, hour12=True)
     assert new_label in labels
-    assert format_span(starts[0], starts[0] + timedelta(minutes=45), NEW_YORK) not in labels
+    assert (
+        format_span(starts[0], starts[0] + timedelta(minutes=45), NEW_YORK, hour12=True)
+        not in labels
+    )
     ana.screenshot(path=str(world.screens / f"move-{invitee_view['width']}.png"), full_page=True)
     ana.locator("ul.move-times label", has_text=new_label).click()
     ana.fill("#move-note", "A work trip came up")
@@ -143,7 +147,8 @@ def test_reschedule_keeps_the_booking_until_a_new_time_is_picked(
     to_owner = _mail_to(world, "olivia@example.com", "Moved to")
     assert 'Ana Souza\'s note: "A work trip came up"' in _text(to_owner)
     to_ana = _mail_to(world, "ana@example.org", "Moved to")
-    assert new_label in _text(to_ana)
+    # Emails keep the 24-hour clock; the pages follow the reader's (en-US here: 12-hour).
+    assert format_span(starts[1], starts[1] + timedelta(minutes=45), NEW_YORK) in _text(to_ana)
     assert not any("Cancel" in str(r.message["Subject"]) for r in world.smtp.received)
     # The old invite link says where the coffee went.
     ana.goto(url)
@@ -153,11 +158,11 @@ def test_reschedule_keeps_the_booking_until_a_new_time_is_picked(
     owner = chromium.new_context(timezone_id=BERLIN, viewport=owner_view)
     page = _sign_in(world, owner)
     page.goto(f"{world.base_url}/invites/bookings/{booking.id}")
-    berlin_label = format_span(starts[1], starts[1] + timedelta(minutes=45), BERLIN)
+    berlin_label = format_span(starts[1], starts[1] + timedelta(minutes=45), BERLIN, hour12=True)
     assert "Moved to " + berlin_label in page.locator("#moved-note").inner_text()
     page.get_by_role("button", name="Pick another time").click()
     page.wait_for_url(re.compile(r".*/move$"))
-    third = format_span(starts[2], starts[2] + timedelta(minutes=45), BERLIN)
+    third = format_span(starts[2], starts[2] + timedelta(minutes=45), BERLIN, hour12=True)
     page.locator("ul.move-times label", has_text=third).click()
     page.get_by_role("button", name="Move the coffee").click()
     page.wait_for_url(f"{world.base_url}/invites/bookings/{booking.id}")
@@ -177,7 +182,8 @@ def test_cancel_asks_first_and_the_reason_reaches_the_other_side(
     invitee = chromium.new_context(timezone_id=NEW_YORK, viewport=PHONE)
     ana = invitee.new_page()
     ana.goto(url)
-    ana.locator("ul.times button").first.click()
+    ana.locator("ul.times a.choose").first.click()
+    ana.get_by_role("button", name="Confirm this time").click()
     ana.wait_for_url(url + "/booking")
     booking = _booking(world)
     if who == "invitee":
@@ -185,7 +191,7 @@ def test_cancel_asks_first_and_the_reason_reaches_the_other_side(
         ana.wait_for_url(url + "/cancel")
         assert _booking(world).status == "active"  # asking changes nothing
         assert ana.locator("#cancel-time").inner_text() == format_span(
-            starts[0], starts[0] + timedelta(minutes=45), NEW_YORK
+            starts[0], starts[0] + timedelta(minutes=45), NEW_YORK, hour12=True
         )
         ana.fill("#cancel-note", "I am ill, sorry")
         ana.screenshot(path=str(world.screens / "cancel-invitee.png"), full_page=True)

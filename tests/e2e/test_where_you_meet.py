@@ -61,7 +61,7 @@ def test_a_new_york_invitee_sees_a_video_call_at_a_sane_hour_and_the_owners_lunc
     url = _invite(live, ana, [video])
 
     context = chromium.new_context(
-        timezone_id="America/New_York", viewport={"width": 390, "height": 844}
+        timezone_id="America/New_York", locale="en-GB", viewport={"width": 390, "height": 844}
     )
     page = context.new_page()
     page.goto(url)

@@ -149,8 +149,10 @@ def test_every_setting_is_documented_in_the_example_config(section: str, cls: ty
 def test_every_scheduling_and_window_setting_is_documented_in_the_example_config() -> None:
     keys = _documented_keys()
     fields = {SCHEDULING_KEYS.get(f.name, f.name) for f in dataclasses.fields(SchedulingPolicy)}
-    assert fields == keys["scheduling"]
-    assert {f.name for f in dataclasses.fields(Window)} - {"name"} == keys["windows"]
+    # `lengths` is no key of its own: it collects the windows' duration_minutes.
+    assert fields - {"lengths"} == keys["scheduling"]
+    window_keys = {SCHEDULING_KEYS.get(f.name, f.name) for f in dataclasses.fields(Window)}
+    assert window_keys - {"name"} == keys["windows"]
     assert set(DEFAULT_CADENCE_DAYS) == keys["rules.cadence_days"]
 
 
@@ -570,3 +572,27 @@ def test_user_settings_are_validated_like_the_file() -> None:
         with_user_settings(base, {}, timezone="Nowhere/Land")
     with pytest.raises(ConfigError, match=r"\[scheduling\] unknown key 'speed'"):
         with_user_settings(base, {"scheduling": {"speed": 3}})
+
+
+def test_a_window_can_have_its_own_meeting_length() -> None:
+    config = parse_config(
+        """
+[scheduling]
+duration_minutes = 45
+[windows.breakfast]
+start = "07:30"
+end = "09:00"
+duration_minutes = 30
+[windows.lunch]
+start = "12:00"
+end = "13:30"
+"""
+    )
+    policy = config.scheduling
+    assert policy.length_for("breakfast") == timedelta(minutes=30)
+    assert policy.length_for("lunch") == timedelta(minutes=45)
+
+
+def test_a_window_meeting_length_under_five_minutes_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"\[windows.lunch\] duration_minutes"):
+        parse_config('[windows.lunch]\nstart = "12:00"\nend = "13:00"\nduration_minutes = 2\n')

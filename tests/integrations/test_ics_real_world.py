@@ -224,6 +224,64 @@ def test_a_long_event_whose_dtend_line_is_folded_is_busy_in_every_window_it_cove
     assert report.warnings == ()
 
 
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        # P20DT8H from 2 March 08:00 UTC: busy in a window near its end, 18 days after its start.
+        ("2026-03-20", ["2026-03-02 08:00-2026-03-22 16:00"]),
+        # P1DT240H (11 days), its DURATION line folded after "P1D": read whole, so not taken
+        # for a one-day event and dropped unseen.
+        ("2026-02-10", ["2026-02-01 09:00-2026-02-12 09:00"]),
+        # Only the one-hour coffee of 1 January falls here.
+        ("2026-01-01", ["2026-01-01 09:00-10:00"]),
+    ],
+)
+def test_an_event_ending_by_its_duration_is_busy_until_its_end_whatever_the_window(
+    first: str, expected: list[str]
+) -> None:
+    report = read("long_events_by_duration.ics", utc_days(first, 2))
+    assert spans(report.intervals) == expected
+    assert report.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        # Monday 9 March moved to 20 April: gone here, although the moved one is far away.
+        ("2026-03-09", []),
+        # The moved one (from 9 March, far away) and the series an hour later since 16 March.
+        ("2026-04-20", ["2026-04-20 10:00-11:00", "2026-04-20 15:00-16:00"]),
+        # RANGE=THISANDFUTURE on 16 March, far from here, still moves this one an hour later.
+        ("2026-05-04", ["2026-05-04 10:00-11:00"]),
+    ],
+)
+def test_moved_occurrences_count_where_they_were_and_where_they_went_however_far_apart(
+    first: str, expected: list[str]
+) -> None:
+    # Mondays 09:00-10:00 UTC from 2 March, ten times (to 4 May).
+    report = read("moved_occurrences_far_apart.ics", utc_days(first, 1))
+    assert spans(report.intervals) == expected
+    assert report.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        # Both series start in June; the course's second session was held on 4 March and the
+        # mentoring has an extra date (RDATE) on 5 March, before its DTSTART.
+        ("2026-03-04", ["2026-03-04 14:00-15:00", "2026-03-05 12:00-13:00"]),
+        ("2026-06-01", ["2026-06-01 09:00-10:00", "2026-06-01 12:00-13:00"]),
+        ("2026-06-08", ["2026-06-08 12:00-13:00"]),
+    ],
+)
+def test_a_series_starting_later_still_counts_its_dates_moved_or_added_earlier(
+    first: str, expected: list[str]
+) -> None:
+    report = read("series_starting_later_with_earlier_dates.ics", utc_days(first, 2))
+    assert spans(report.intervals) == expected
+    assert report.warnings == ()
+
+
 # --- 5. an inverted override still cancels what it moved --------------------------------------
 
 

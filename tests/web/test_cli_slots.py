@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -577,3 +578,113 @@ path = "{tmp_path / "work.ics"}"
     # Outside the dates the store keeps, it says so rather than offering unknown times.
     far = ok("slots", "--from", "2020-01-06", "--days", "1", "--tz", "Europe/Berlin", cwd=tmp_path)
     assert "busy time is kept only for the days around today" in far.stderr
+
+
+def _calendar_with(path: Path, day: date, start: str, end: str, summary: str) -> None:
+    path.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{summary}@t\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART;TZID=Europe/Berlin:{day:%Y%m%d}T{start}00\r\n"
+        f"DTEND;TZID=Europe/Berlin:{day:%Y%m%d}T{end}00\r\n"
+        f"SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+def _config_with_calendars(folder: Path, database_url: str, *names: str) -> None:
+    entries = "".join(
+        f'[[calendars]]\nname = "{n}"\nkind = "ics"\npath = "{folder / (n + ".ics")}"\n\n'
+        for n in names
+    )
+    (folder / "config.toml").write_text(
+        f'[database]\nurl = "{database_url}"\n\n[owner]\nemails = ["owner@example.com"]\n'
+        f'timezone = "Europe/Berlin"\n\n{entries}',
+        encoding="utf-8",
+    )
+
+
+def _breakfasts(folder: Path, when: list[str]) -> list[str]:
+    found = json.loads(ok("slots", *when, "--format", "json", cwd=folder).stdout)
+    return [s["start"][:16] for s in found["slots"] if s["window"] == "breakfast"]
+
+
+def test_a_second_read_from_the_store_loads_neither_sqlalchemy_nor_the_ics_parser(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    monday = datetime.now(UTC).date() + timedelta(days=7 - datetime.now(UTC).weekday())
+    _calendar_with(tmp_path / "work.ics", monday, "0730", "0830", "Early call")
+    _config_with_calendars(tmp_path, f"sqlite:///{tmp_path / 'meetagain.db'}", "work")
+    ok("init", cwd=tmp_path)
+    args = ["slots", "--tz", "Europe/Berlin", "--from", monday.isoformat(), "--days", "2"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEETAGAIN_")}
+
+    def run() -> tuple[str, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", WATCH, *args, "--format", "json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout, done.stderr.strip().splitlines()[-1]
+
+    first_out, first_loaded = run()  # syncs the calendar into the store
+    second_out, second_loaded = run()
+    assert second_out == first_out
+    assert first_loaded == "loaded:icalendar,recurring_ical_events,sqlalchemy"
+    assert second_loaded == "loaded:"
+    # The early call leaves Monday's breakfast too short; Tuesday's is free.
+    starts = [
+        s["start"][:10] for s in json.loads(second_out)["slots"] if s["window"] == "breakfast"
+    ]
+    assert starts == [(monday + timedelta(days=1)).isoformat()]
+
+
+def test_slots_from_the_store_follow_config_calendars_added_changed_and_queued(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Reading the store as it is happens only when nothing is due: a calendar added to
+    config.toml, one whose file moved, and one queued by "Read now" are read first."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.conftest import make_config
+    from web.composition import Runtime
+    from web.services import calendar_sync
+
+    monday = datetime.now(UTC).date() + timedelta(days=7 - datetime.now(UTC).weekday())
+    tuesday = monday + timedelta(days=1)
+    when = ["--tz", "Europe/Berlin", "--from", monday.isoformat(), "--days", "2"]
+    _calendar_with(tmp_path / "work.ics", monday, "0730", "0830", "Early call")
+    _config_with_calendars(tmp_path, database_url, "work")
+    ok("init", cwd=tmp_path)
+    assert _breakfasts(tmp_path, when) == [f"{tuesday}T07:30"]
+    assert _breakfasts(tmp_path, when) == [f"{tuesday}T07:30"]  # from the store as it is
+
+    # Added to config.toml: read before the next answer.
+    _calendar_with(tmp_path / "gym.ics", tuesday, "0700", "0900", "Gym")
+    _config_with_calendars(tmp_path, database_url, "work", "gym")
+    assert _breakfasts(tmp_path, when) == []
+
+    # The entry now names another file (the refresh sees a new location and queues it).
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    _calendar_with(moved / "gym.ics", tuesday, "0730", "0740", "Short gym")
+    text = (tmp_path / "config.toml").read_text(encoding="utf-8")
+    (tmp_path / "config.toml").write_text(
+        text.replace(str(tmp_path / "gym.ics"), str(moved / "gym.ics")), encoding="utf-8"
+    )
+    assert _breakfasts(tmp_path, when) == [f"{tuesday}T07:50"]
+
+    # "Read now" on the work calendar after its file changed: read again before answering.
+    _calendar_with(tmp_path / "work.ics", monday, "0630", "0700", "Earlier call")
+    runtime = Runtime(make_config(tmp_path, database_url))
+    try:
+        owner = runtime.owner_id()
+        work = next(s for s in calendar_sync.statuses(runtime, owner) if s.name == "work")
+        calendar_sync.queue_sync(runtime, work.calendar_id)
+    finally:
+        runtime.engine.dispose()
+    assert _breakfasts(tmp_path, when) == [f"{monday}T07:30", f"{tuesday}T07:50"]

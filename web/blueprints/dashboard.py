@@ -102,7 +102,7 @@ def plan_span(today: date, horizon_days: int) -> str:
     return f"{today:%a} {today.day} {today:%b} – {last:%a} {last.day} {last:%b}"
 
 
-def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, int] | None:
+def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, Any] | None:
     """When people are due but nobody is proposed because `max_per_week` is used up: how many
     coffees are booked or offered in the plan's first week, and the cap; else None."""
     if plan.proposals or plan.error or not plan.due_count:
@@ -120,12 +120,21 @@ def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, int] | 
         return None
     last = first + timedelta(days=7)
     booked = sum(1 for b in facts.booked if first <= b.astimezone(zone).date() < last)
-    return {"booked": booked, "offered": facts.pending, "max": policy.max_per_week}
+    end = last - timedelta(days=1)
+    return {
+        "booked": booked,
+        "offered": facts.pending,
+        "max": policy.max_per_week,
+        # The seven days the cap counts, named: they start at the first free time, which is
+        # not always today.
+        "week": f"{DAY_LABELS[first.weekday()]} {first.day} {first:%b} – "
+        f"{DAY_LABELS[end.weekday()]} {end.day} {end:%b}",
+    }
 
 
 def default_messages(user: UserView, contact_ids: list[int]) -> dict[int, str]:
     """The editable invite message per proposed contact (name, how you met, a question)."""
-    return contact_service.invite_messages(runtime(), user.id, contact_ids)
+    return contact_service.invite_messages(runtime(), user, contact_ids)
 
 
 def alternatives(
@@ -135,9 +144,10 @@ def alternatives(
     chosen = {t.start for t in proposal.times}
     out: list[ProposedTime] = []
     for slot in sorted(slots):
-        if slot.end - slot.start < policy.duration or slot.start in chosen:
+        length = policy.length_for(slot.window)
+        if slot.end - slot.start < length or slot.start in chosen:
             continue
-        out.append(ProposedTime(slot.start, slot.start + policy.duration, slot.window))
+        out.append(ProposedTime(slot.start, slot.start + length, slot.window))
         if len(out) >= limit:
             break
     return out
@@ -184,14 +194,24 @@ def week_view(
     days: int = 7,
     busy: Sequence[Interval] = (),
     trips: Sequence[Any] = (),
+    offered: Sequence[tuple[Interval, str]] = (),
+    booked: Sequence[tuple[Interval, str]] = (),
+    now: datetime | None = None,
+    notice: timedelta = timedelta(0),
 ) -> dict[str, Any]:
     """Meal windows per day, busy time from the calendars, and free slots drawn on top; a day
-    of a trip is shaded and names the trip's city (its free times are in that city's hours)."""
+    of a trip is shaded and names the trip's city (its free times are in that city's hours).
+
+    Times already offered in open invites and coffees booked are drawn and named (`offered`,
+    `booked`: each interval with the contact's name); meal windows that start before
+    `now + notice` are marked as too soon, so an empty window there is explained."""
     spans = [(w.start, w.end) for w in windows]
     first = max(0, min((s.hour for s, _ in spans), default=7) - 1)
     last = min(24, max((e.hour + (1 if e.minute else 0) for _, e in spans), default=14) + 1)
     dates = [start + timedelta(days=offset) for offset in range(days)]
     busy_by_day = {day: _day_parts(busy, zone, day) for day in dates}
+    notice_until = now + notice if now is not None else None
+    too_soon = False
     for parts in busy_by_day.values():
         for s, e in parts:
             begin = max(AXIS_FIRST * 60, s.hour * 60 + s.minute)
@@ -224,13 +244,22 @@ def week_view(
             if day.weekday() in w.weekdays:
                 top = pos(w.start.hour * 60 + w.start.minute)
                 bottom = pos(w.end.hour * 60 + w.end.minute)
+                label = f"{w.start:%H:%M}–{w.end:%H:%M} meal window"
+                kind = "meal"
+                opens = datetime.combine(day, w.start, tzinfo=zone)
+                closes = datetime.combine(day, w.end, tzinfo=zone)
+                if now is not None and closes <= now:
+                    kind, label = "meal past", label + ", already past"
+                elif notice_until is not None and opens < notice_until:
+                    kind, label = "meal soon", label + f", within your {_hours(notice)} notice"
+                    too_soon = True
                 blocks.append(
                     {
                         "name": w.name,
-                        "kind": "meal",
+                        "kind": kind,
                         "top": top,
                         "height": round(bottom - top, 2),
-                        "label": f"{w.start:%H:%M}–{w.end:%H:%M} meal window",
+                        "label": label,
                     }
                 )
         for s, e in busy_by_day[day]:
@@ -261,7 +290,34 @@ def week_view(
                     "label": f"{s:%H:%M}–{e:%H:%M} free",
                 }
             )
+        for kind, spans_named, what in (
+            ("offered", offered, "offered to"),
+            ("booked", booked, "coffee with"),
+        ):
+            for interval, name in spans_named:
+                s, e = interval.start.astimezone(zone), interval.end.astimezone(zone)
+                if s.date() != day:
+                    continue
+                top = pos(minutes(s, day))
+                blocks.append(
+                    {
+                        "name": "",
+                        "kind": kind,
+                        "top": top,
+                        "height": max(4.0, round(pos(minutes(e, day)) - top, 2)),
+                        "label": f"{s:%H:%M}–{e:%H:%M} {what} {name}",
+                        "text": name.split(" ")[0],
+                    }
+                )
         columns.append(blocks)
+    notes = []
+    if too_soon and notice_until is not None:
+        ends = notice_until.astimezone(zone)
+        notes.append(
+            f"Meal windows before {DAY_LABELS[ends.weekday()]} {ends.day} {ends:%b} "
+            f"{ends:%H:%M} are within your {_hours(notice)} notice, so no times are offered "
+            "there (change the notice in the rules)."
+        )
     hours = [
         {"label": f"{h:02d}:00", "top": round((h - first) * 60 / span * 100, 2)}
         for h in range(first, last + 1)
@@ -272,11 +328,68 @@ def week_view(
         "hours": hours,
         "legend": [
             ("free", "free for a coffee"),
+            *([("offered", "offered in an open invite")] if offered else []),
+            *([("booked", "coffee booked")] if booked else []),
             ("busy", "busy in your calendars"),
             ("meal", "meal window"),
+            *([("soon", "too soon (notice)")] if too_soon else []),
             *([("trip", "away on a trip")] if trips else []),
         ],
+        "notes": notes,
+        "title": f"{DAY_LABELS[dates[0].weekday()]} {dates[0].day} {dates[0]:%b} – "
+        f"{DAY_LABELS[dates[-1].weekday()]} {dates[-1].day} {dates[-1]:%b}",
     }
+
+
+def _hours(span: timedelta) -> str:
+    """ "24-hour" / "90-minute": a notice as the picture's notes say it."""
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60}-hour" if minutes % 60 == 0 else f"{minutes}-minute"
+
+
+def plan_weeks(
+    config: Any,
+    plan: PlanView,
+    today: date,
+    *,
+    now: datetime,
+    offered: Sequence[tuple[Interval, str]] = (),
+    booked: Sequence[tuple[Interval, str]] = (),
+) -> list[dict[str, Any]]:
+    """One week picture per week of the plan's horizon (14 days: two pictures)."""
+    horizon = max(1, config.scheduling.horizon_days)
+    return [
+        week_view(
+            config.windows,
+            plan.slots,
+            config.zone,
+            today + timedelta(days=first),
+            days=min(7, horizon - first),
+            busy=plan.busy,
+            trips=plan.trips,
+            offered=offered,
+            booked=booked,
+            now=now,
+            notice=config.scheduling.notice,
+        )
+        for first in range(0, horizon, 7)
+    ]
+
+
+def offered_and_booked(
+    open_invites: Sequence[Any], upcoming: Sequence[Any]
+) -> tuple[list[tuple[Interval, str]], list[tuple[Interval, str]]]:
+    """The times still offered in invites waiting for an answer, and the coffees booked, each
+    with the contact's name, for the week pictures."""
+    offered = [
+        (Interval(t.start, t.end), inv.contact_name)
+        for inv in open_invites
+        if inv.status == "open"
+        for t in inv.times
+        if not t.withdrawn
+    ]
+    booked = [(Interval(c.start, c.end), c.contact_name) for c in upcoming]
+    return offered, booked
 
 
 @bp.get("/")
@@ -295,6 +408,7 @@ def index() -> str:
     has_calendars = _has_calendars(user.id)
     confirm = invite_service.to_confirm(runtime(), user.id, now=now)
     open_invites = invite_service.open_invites(runtime(), user.id, now=now)
+    offered, booked = offered_and_booked(open_invites, upcoming)
     cards = [
         {"proposal": p, "options": alternatives(p, plan.slots, config.scheduling)}
         for p in plan.proposals
@@ -305,9 +419,7 @@ def index() -> str:
         cards=cards,
         places=_places(user.id),
         zone=zone,
-        picture=week_view(
-            config.windows, plan.slots, zone, today, busy=plan.busy, trips=plan.trips
-        ),
+        weeks=plan_weeks(config, plan, today, now=now, offered=offered, booked=booked),
         health=health(counts),
         upcoming=upcoming,
         confirm=confirm,
@@ -322,6 +434,8 @@ def index() -> str:
         now=now,
         span=plan_span(today, config.scheduling.horizon_days),
         cap=week_cap(user, plan, now),
+        # The demo writes mail to files: the outbox page shows what would have been sent.
+        file_outbox=runtime().config.mail.backend == "file",
     )
 
 
@@ -455,6 +569,23 @@ def cancel_invite(invite_id: int) -> Response:
     except LookupError:
         abort(404)
     flash("Invite withdrawn; its link no longer works.", "ok")
+    return redirect_to("dashboard.index")
+
+
+@bp.post("/invites/<int:invite_id>/dismiss")
+@login_required
+def dismiss_invite(invite_id: int) -> Response:
+    """Clear an answered invite (declined, other times asked, booked elsewhere) from the list."""
+    from web.services.invites import dismiss_invite as dismiss
+
+    try:
+        name = dismiss(runtime(), current_user().id, invite_id, now=datetime.now(UTC))
+    except LookupError:
+        abort(404)
+    except UserError as exc:
+        flash(str(exc), "error")
+        return redirect_to("dashboard.index")
+    flash(f"The invite to {name} is cleared from the list.", "ok")
     return redirect_to("dashboard.index")
 
 

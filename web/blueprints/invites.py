@@ -46,7 +46,8 @@ from flask.sansio.app import App
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
-from scheduler.invites import OfferedTime, format_span, utc_iso
+from integrations.calendar_links import google_calendar_link, outlook_calendar_link
+from scheduler.invites import OfferedTime, format_span, uses_12_hour_clock, utc_iso
 from scheduler.text import in_supported_range
 from web.auth import current_user, login_required, runtime, safe_next
 from web.limits import invite_limit
@@ -227,12 +228,13 @@ def _zone_names() -> frozenset[str]:
 
 @lru_cache(maxsize=256)
 def _zone_options(selected: str) -> Markup:
-    # Rendered once per selected zone: the list is the same for everyone.
+    # The searchable picker's <datalist>, rendered once per selected zone: the list is the same
+    # for everyone. Each option names the city too, so typing "Berlin" or "berlin" finds it.
     names = sorted(set(COMMON_ZONES) | {selected}, key=lambda z: (z != "UTC", z))
     parts = []
     for name in names:
-        sel = " selected" if name == selected else ""
-        parts.append(f'<option value="{name}"{sel}>{name.replace("_", " ")}</option>')
+        city = name.rsplit("/", 1)[-1].replace("_", " ")
+        parts.append(f'<option value="{name}" label="{city}"></option>')
     return Markup("".join(parts))
 
 
@@ -243,14 +245,35 @@ def valid_zone(name: str | None) -> str:
     return name
 
 
+@lru_cache(maxsize=1)
+def _zones_by_city() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in sorted(_zone_names(), key=lambda z: (z not in COMMON_ZONES, z)):
+        found.setdefault(name.rsplit("/", 1)[-1].replace("_", " ").casefold(), name)
+        found.setdefault(name.casefold(), name)
+    return found
+
+
+def typed_zone(text: str | None) -> str:
+    """The zone someone typed in the picker: an IANA name ("Europe/Berlin"), in any case, or
+    its city ("berlin", "New York"); "" when it names none."""
+    text = (text or "").strip()
+    return valid_zone(text) or _zones_by_city().get(text.replace("_", " ").casefold(), "")
+
+
+def reader_uses_12_hour_clock() -> bool:
+    """Whether this request's reader reads a 12-hour clock (by Accept-Language)."""
+    return uses_12_hour_clock(request.headers.get("Accept-Language", ""))
+
+
 def _time_items(
-    times: tuple[OfferedTime, ...] | list[OfferedTime], zone: str
+    times: tuple[OfferedTime, ...] | list[OfferedTime], zone: str, hour12: bool = False
 ) -> list[dict[str, Any]]:
     return [
         {
             "iso": utc_iso(t.start),
             "end_iso": utc_iso(t.end),
-            "label": format_span(t.start, t.end, zone),
+            "label": format_span(t.start, t.end, zone, hour12=hour12),
             "window": t.window,
             **where_items(t),
         }
@@ -285,7 +308,9 @@ def _gone(view: svc.InviteView | None, reason: str = "") -> Response:
             # Only a move changes an active booking's sequence: the old link says where to.
             zone = view.invitee_timezone or view.owner_timezone
             title = "This coffee has moved"
-            text = f"It has moved to {format_span(view.booking.start, view.booking.end, zone)}."
+            clock = reader_uses_12_hour_clock()
+            when = format_span(view.booking.start, view.booking.end, zone, hour12=clock)
+            text = f"It has moved to {when}."
     elif view is not None and view.status in ("declined", "suggested"):
         text = "You already answered this invite. Thank you!"
     else:
@@ -294,6 +319,17 @@ def _gone(view: svc.InviteView | None, reason: str = "") -> Response:
         render_template("invites/message.html", title=title, text=text, booking_link=booked),
         410,
     )
+
+
+def _taken_time(view: svc.InviteView, pick: str, zone: str, hour12: bool) -> dict[str, str]:
+    """The time a ?pick= link asked for, when the invite offered it but it is gone now."""
+    for t in view.times:
+        if utc_iso(t.start) == pick:
+            label = format_span(t.start, t.end, zone, hour12=hour12)
+            # Withdrawn: booked by someone else; otherwise it is too close or past now.
+            why = "taken" if t.withdrawn else "passed"
+            return {"iso": pick, "end_iso": utc_iso(t.end), "label": label, "why": why}
+    return {}
 
 
 def _not_found() -> Response:
@@ -343,10 +379,12 @@ def page_key(
     offered: tuple[OfferedTime, ...],
     script_root: str,
     extra: tuple[tuple[str, Any], ...],
+    hour12: bool = False,
 ) -> tuple[Any, ...]:
     """The PageCache key of an invite page: everything the rendered page depends on (the
-    static URLs in it depend on where the app is mounted: script_root)."""
-    return (view, zone, explicit_zone, pick, focus, offered, script_root, *extra)
+    static URLs in it depend on where the app is mounted: script_root; the clock on the
+    reader's language)."""
+    return (view, zone, explicit_zone, pick, focus, offered, script_root, hour12, *extra)
 
 
 def plain_page_extra(more: str | None) -> tuple[tuple[str, Any], ...]:
@@ -355,10 +393,14 @@ def plain_page_extra(more: str | None) -> tuple[tuple[str, Any], ...]:
 
 
 def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Response:
-    chosen = valid_zone(request.values.get("tz"))
+    typed = request.values.get("tz", "").strip()
+    chosen = typed_zone(typed)
     zone = chosen or view.invitee_timezone or view.owner_timezone
+    if typed and not chosen:
+        extra["zone_unknown"] = typed[:64]
     pick = request.args.get("pick", "")
     focus = request.args.get("action", "")
+    hour12 = reader_uses_12_hour_clock()
     remaining = extra.pop("remaining", None)
     offered = view.remaining if remaining is None else tuple(remaining)
     cache: PageCache | None = current_app.extensions.get("meetagain.invite_pages")
@@ -371,10 +413,12 @@ def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Re
         offered=offered,
         script_root=request.script_root,
         extra=tuple(extra.items()),
+        hour12=hour12,
     )
     html = cache.get(key) if cache is not None else None
     if html is None:
-        times = _time_items(offered, zone)
+        times = _time_items(offered, zone, hour12)
+        picked = any(t["iso"] == pick for t in times)
         html = render_template(
             "invites/invite.html",
             view=view,
@@ -382,8 +426,11 @@ def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Re
             explicit_zone=bool(chosen),
             zone_options=_zone_options(zone),
             times=times,
-            pick=pick if any(t["iso"] == pick for t in times) else "",
-            focus=focus,
+            pick=pick if picked else "",
+            # The email's link to a time someone else took meanwhile: say so, show the rest.
+            pick_taken=_taken_time(view, pick, zone, hour12) if pick and not picked else {},
+            focus=focus if focus in ("decline", "suggest") else "",
+            hour12=hour12,
             **extra,
         )
         if cache is not None:
@@ -519,16 +566,25 @@ def booking(token: str) -> Response:
         return _not_found()
     if view.booking is None or view.booking.status != "active":
         return _gone(view)
-    zone = valid_zone(request.args.get("tz")) or view.invitee_timezone or view.owner_timezone
+    zone = typed_zone(request.args.get("tz")) or view.invitee_timezone or view.owner_timezone
+    where = next((where_items(t) for t in view.times if t.start == view.booking.start), None)
+    start, end = view.booking.start, view.booking.end
+    title = f"Coffee with {view.owner_name}"
+    location = (where or {}).get("place", "") or (where or {}).get("place_url", "")
+    details = f"Coffee with {view.owner_name}, booked with meetagain."
     return make_response(
         render_template(
             "invites/booking.html",
             view=view,
             zone=zone,
-            label=format_span(view.booking.start, view.booking.end, zone),
-            iso=utc_iso(view.booking.start),
-            end_iso=utc_iso(view.booking.end),
-            where=next((where_items(t) for t in view.times if t.start == view.booking.start), None),
+            label=format_span(start, end, zone, hour12=reader_uses_12_hour_clock()),
+            iso=utc_iso(start),
+            end_iso=utc_iso(end),
+            where=where,
+            google_link=google_calendar_link(title, start, end, details=details, location=location),
+            outlook_link=outlook_calendar_link(
+                title, start, end, details=details, location=location
+            ),
             moved=_moved_from(moving.invitee_side(token), zone),
         )
     )
@@ -612,7 +668,7 @@ def owner_booking(booking_id: int) -> Any:
         "invites/owner_booking.html",
         coffee=coffee,
         status=status,
-        label=format_span(coffee.start, coffee.end, zone),
+        label=format_span(coffee.start, coffee.end, zone, hour12=reader_uses_12_hour_clock()),
         moved=_moved_from(moving.owner_side(user.id, booking_id), zone),
     )
 
@@ -758,7 +814,9 @@ def _moved_from(who: Any, zone: str) -> str:
     if choices.moved_from is None:
         return ""
     length = choices.end - choices.start
-    return format_span(choices.moved_from, choices.moved_from + length, zone)
+    return format_span(
+        choices.moved_from, choices.moved_from + length, zone, hour12=reader_uses_12_hour_clock()
+    )
 
 
 def _offer_times(who: Any, target: str) -> Response:
@@ -785,8 +843,8 @@ def _move_page(
         "invites/move_public.html" if public else "invites/owner_move.html",
         choices=choices,
         zone=zone,
-        current=format_span(choices.start, choices.end, zone),
-        times=_time_items(choices.times, zone),
+        current=format_span(choices.start, choices.end, zone, hour12=reader_uses_12_hour_clock()),
+        times=_time_items(choices.times, zone, reader_uses_12_hour_clock()),
         conflict=conflict,
         **links,
     )
@@ -862,7 +920,9 @@ def cancel_confirm(token: str) -> Response:
         render_template(
             "invites/cancel_public.html",
             view=view,
-            label=format_span(view.booking.start, view.booking.end, zone),
+            label=format_span(
+                view.booking.start, view.booking.end, zone, hour12=reader_uses_12_hour_clock()
+            ),
         )
     )
 
@@ -910,7 +970,7 @@ def owner_cancel_confirm(booking_id: int) -> Any:
     return render_template(
         "invites/owner_cancel.html",
         coffee=coffee,
-        label=format_span(coffee.start, coffee.end, zone),
+        label=format_span(coffee.start, coffee.end, zone, hour12=reader_uses_12_hour_clock()),
     )
 
 

@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 
 from flask import Blueprint, abort, flash, render_template, request
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from scheduler.message import PLACEHOLDERS
 from web.auth import (
     admin_required,
     current_user,
@@ -26,7 +28,9 @@ from web.services.accounts import (
     create_user,
     list_users,
     remove_user,
+    save_invite_text,
     set_disabled,
+    update_profile,
     user_config,
 )
 from web.services.google import connection
@@ -53,7 +57,36 @@ def index(errors: dict[str, str] | None = None, form: dict[str, str] | None = No
         min_password=MIN_PASSWORD,
         errors=errors or {},
         form=form or {},
+        placeholder_hint="Placeholders: "
+        + "; ".join(f"{{{name}}} for {what}" for name, what in PLACEHOLDERS.items())
+        + ".",
     )
+
+
+@bp.post("/profile")
+@login_required
+def profile() -> Response | tuple[str, int]:
+    """Your name (invites are signed with it) and the email you sign in with."""
+    form = {k: request.form.get(k, "") for k in ("name", "email")}
+    try:
+        update_profile(runtime(), current_user().id, form["name"], form["email"])
+    except AccountError as exc:
+        return index({exc.field or "_profile": str(exc)}, form), 400
+    flash("Your name and email are saved.", "ok")
+    return redirect_to("settings.index")
+
+
+@bp.post("/invite-text")
+@login_required
+def invite_text() -> Response | tuple[str, int]:
+    """The message new invites start with (a template) and the signature under it."""
+    form = {k: request.form.get(k, "") for k in ("message_template", "signature")}
+    try:
+        save_invite_text(runtime(), current_user().id, form["message_template"], form["signature"])
+    except AccountError as exc:
+        return index({exc.field or "_invite_text": str(exc)}, form), 400
+    flash("Invite message saved: new invites start with it.", "ok")
+    return redirect_to("settings.index")
 
 
 _BROWSERS = (
@@ -231,11 +264,39 @@ def readme_section(heading: str) -> str:
     return rest[: min(ends)].strip() if ends else rest.strip()
 
 
+# The redirect URIs the README shows as examples; the help page puts this server's in their place.
+README_REDIRECTS = (
+    "http://127.0.0.1:5000/setup/google/callback",
+    "https://YOUR-HOST/setup/google/callback",
+)
+
+
+def readme_html(section: str, redirect: str) -> Markup:
+    """A README section (Markdown) as HTML, with this server's redirect URI throughout."""
+    from markdown_it import MarkdownIt
+
+    # The README's "add the deployed one as well" is this server's own URI here: said once.
+    section = re.sub(
+        r"For a deployed instance add\s+`https://YOUR-HOST/setup/google/callback`\s+as well:",
+        "That is this server's redirect URI (on a deployed instance too):",
+        section,
+    )
+    for example in README_REDIRECTS:
+        section = section.replace(example, redirect)
+    # CommonMark, raw HTML off: the README's own Markdown, escaped like any other text.
+    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(section)
+    return Markup(html)
+
+
 @bp.get("/help/google")
 def help_google() -> str:
-    """The README's "Connecting Google Calendar" section, served by the app (works offline)."""
+    """The README's "Connecting Google Calendar" section as HTML (works offline)."""
+    from web.blueprints.setup import redirect_uri
+
+    redirect = redirect_uri()
+    section = readme_section(GOOGLE_SECTION)
     return render_template(
         "settings/help_google.html",
-        section=readme_section(GOOGLE_SECTION),
-        base_url=runtime().config.web.base_url,
+        section=readme_html(section, redirect) if section else "",
+        redirect=redirect,
     )

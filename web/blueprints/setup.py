@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from integrations.config import DEFAULT_CADENCE_DAYS, parse_time
 from scheduler.model import WEEKDAYS, Relationship, Window
 from web.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
+from web.forms import whole_number
 from web.services import google as google_service
 from web.services.accounts import (
     MIN_PASSWORD,
@@ -123,6 +124,7 @@ def _window_rows(windows: tuple[Window, ...]) -> list[dict[str, Any]]:
                 "start": f"{w.start:%H:%M}" if w else ("07:30" if name == "breakfast" else "12:00"),
                 "end": f"{w.end:%H:%M}" if w else ("09:00" if name == "breakfast" else "13:30"),
                 "days": sorted(w.weekdays) if w else [0, 1, 2, 3, 4],
+                "minutes": str(int(w.duration.total_seconds() // 60)) if w and w.duration else "",
             }
         )
     return rows
@@ -190,6 +192,7 @@ def time_and_meals() -> Response | str | tuple[str, int]:
                 "days": sorted(
                     {int(d) for d in request.form.getlist(f"w_{name}_days") if d in DAY_VALUES}
                 ),
+                "minutes": request.form.get(f"w_{name}_minutes", "").strip(),
             }
             posted_rows.append(entry)
             if not entry["on"]:
@@ -214,6 +217,15 @@ def time_and_meals() -> Response | str | tuple[str, int]:
                 "end": entry["end"],
                 "weekdays": [WEEKDAYS[d] for d in entry["days"]],
             }
+            if entry["minutes"]:
+                minutes = whole_number(entry["minutes"])
+                if minutes is None or not 5 <= minutes <= 600:
+                    errors[f"w_{name}_minutes"] = (
+                        "Give the meeting length in minutes, 5 to 600, or leave it empty "
+                        f"for the usual length (got {entry['minutes']!r})."
+                    )
+                else:
+                    windows[name]["duration_minutes"] = minutes
         rows = posted_rows
         if not windows and not errors:
             errors["_form"] = "Keep at least one meal window switched on."
@@ -233,6 +245,7 @@ def time_and_meals() -> Response | str | tuple[str, int]:
         zone=zone,
         detect=user.setup_step < 1,
         rows=rows,
+        usual_minutes=int(user_config(runtime(), user).scheduling.duration.total_seconds() // 60),
         picture=week_picture(rows),
         day_labels=DAY_LABELS,
         errors=errors,

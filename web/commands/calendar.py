@@ -12,13 +12,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
 
 from web.cli import State, pass_state
 from web.errors import UserError
+
+if TYPE_CHECKING:
+    from integrations.storage.dbapi import Db
 
 _WINDOW = re.compile(r"^\s*([A-Za-z][\w-]*)\s*=\s*([^-\s]+)\s*-\s*(\S+)\s*$")
 
@@ -174,11 +177,69 @@ def _read_busy(
     return report
 
 
+@dataclass(frozen=True)
+class _Store:
+    """The calendar store, ready to read over a plain connection, and whose calendars."""
+
+    db: Db
+    user_id: int
+
+
+_STORE = "meetagain.calendar_store"
+
+
+def _store(state: State) -> _Store | None:
+    """The store to read (opened once per command), or None before `meetagain init`.
+
+    When nothing needs a refresh or a sync first (the usual case), the store is read over
+    `sqlite3` (or the engine's raw connection) and SQLAlchemy is never imported; otherwise the
+    config's calendars are made rows and due calendars synced first (`before_reading`).
+    """
+    meta = click.get_current_context().meta
+    if _STORE not in meta:
+        meta[_STORE] = _open_store(state)
+    found: _Store | None = meta[_STORE]
+    return found
+
+
+def _open_store(state: State) -> _Store | None:
+    from integrations.storage import calendar_reads
+    from integrations.storage.dbapi import Db, connect_sqlite, sqlite_file
+    from web.services import calendar_read
+
+    config = state.config
+    path = sqlite_file(config.database_url)
+    if path is not None:
+        db = connect_sqlite(path)
+        if db is None:
+            return None  # no database yet: nothing is created by reading
+        click.get_current_context().call_on_close(db.close)
+    else:
+        raw = state.runtime.engine.raw_connection()
+        click.get_current_context().call_on_close(raw.close)  # back to the engine's pool
+        db = Db(raw.driver_connection)
+    email = (state.user or config.owner.emails[0]).strip().lower()
+    try:
+        with db.snapshot():
+            owners = calendar_reads.owners(db, [email])
+            if owners and calendar_read.nothing_to_sync(
+                db, config, owners[0].id, now=datetime.now(UTC)
+            ):
+                return _Store(db, owners[0].id)
+    except db.Error:
+        pass  # an empty or older database: the full path below says what to do
+    if not _store_ready(state):
+        return None
+    from web.services import calendar_sync
+
+    user_id = state.owner_id()
+    calendar_sync.before_reading(state.runtime, user_id)
+    return _Store(db, user_id)
+
+
 def _store_ready(state: State) -> bool:
     """True when there is a database with the calendar store; an older database is an error
     that says to upgrade (without loading Alembic to find out)."""
-    if not _database_exists(state):
-        return False
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
@@ -195,33 +256,20 @@ def _store_ready(state: State) -> bool:
     return True
 
 
-def _database_exists(state: State) -> bool:
-    import os
-
-    from integrations.calendars.cache import sqlite_file
-
-    path = sqlite_file(state.config.database_url)
-    return path is None or os.path.isfile(path)
-
-
 def _store_busy(state: State, names: Sequence[str], interval: Any) -> Any:
     """Busy time of the user's stored calendars (all that count as busy, or `names`), synced
     first where due; None when there is no database yet."""
     from integrations.calendars.errors import CalendarError
-    from integrations.storage.db import transaction
-    from integrations.storage.models import User
-    from web.services import calendar_sync
+    from web.services import calendar_read
 
-    if not _store_ready(state):
+    store = _store(state)
+    if store is None:
         return None
-    runtime = state.runtime
-    user_id = state.owner_id()
-    calendar_sync.before_reading(runtime, user_id)
-    with transaction(runtime.sessions) as session:
-        user = session.get(User, user_id)
-        assert user is not None
+    with store.db.snapshot():
         try:
-            found = calendar_sync.read_busy(runtime, session, user, interval, names=names)
+            found = calendar_read.read_busy(
+                store.db, state.config, store.user_id, interval, names=names
+            )
         except CalendarError as exc:
             raise UserError(str(exc)) from None
     return found.report
@@ -278,14 +326,13 @@ def _settings(state: State, specs: Sequence[str]) -> Any:
 
     if specs and all(is_url(s) or Path(s).expanduser().exists() for s in specs):
         return state.config
-    if not _store_ready(state):
+    store = _store(state)
+    if store is None:
         return state.config
-    from integrations.storage.db import transaction
-    from web.services.calendar_sync import user_and_config
+    from web.services.calendar_read import user_config
 
-    owner = state.owner_id()  # before the transaction: looking the owner up opens its own
-    with transaction(state.runtime.sessions, read_only=True) as session:
-        return user_and_config(session, state.runtime, owner)[1]
+    with store.db.snapshot():
+        return user_config(store.db, state.config, store.user_id)
 
 
 def _windows(config: Any, specs: Sequence[str], weekdays: str | None) -> tuple[Any, ...]:

@@ -56,6 +56,8 @@ class UserView:
     setup_step: int = 0
     role: str = USER
     disabled: bool = False
+    message_template: str = ""
+    signature: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -78,6 +80,8 @@ def user_view(row: models.User) -> UserView:
         setup_step=row.setup_step,
         role=row.role,
         disabled=row.disabled,
+        message_template=row.message_template or "",
+        signature=row.signature or "",
     )
 
 
@@ -372,3 +376,58 @@ def setup_token_valid(runtime: Runtime, token: str) -> bool:
             )
             is not None
         )
+
+
+def update_profile(runtime: Runtime, user_id: int, name: str, email: str) -> UserView:
+    """Change your own name and email (the email you sign in with); nothing changes on error."""
+    name = _check_name(name)
+    if not name:
+        raise AccountError("Enter your name: invites are signed with it.", "name")
+    if len(name) > 200:
+        raise AccountError("Keep your name under 200 characters.", "name")
+    email = _check_email(email)
+    with transaction(runtime.sessions) as session:
+        row = session.get(models.User, user_id)
+        if row is None:
+            raise AccountError("This account no longer exists.")
+        taken = session.scalar(
+            select(models.User.id).where(models.User.email == email, models.User.id != user_id)
+        )
+        if taken is not None:
+            raise AccountError("Another account already signs in with that email.", "email")
+        row.name = name
+        row.email = email
+        session.flush()
+        return user_view(row)
+
+
+def save_invite_text(runtime: Runtime, user_id: int, template: str, signature: str) -> None:
+    """Store your own invite message template and signature ("" = the built-in message)."""
+    from scheduler.message import MAX_SIGNATURE, MAX_TEMPLATE, PLACEHOLDERS, unknown_placeholders
+
+    for value, what, field_name in (
+        (template, "the message template", "message_template"),
+        (signature, "the signature", "signature"),
+    ):
+        refused = refuse_controls(value.replace("\r", "").replace("\n", ""), what)
+        if refused:
+            raise AccountError(refused, field_name)
+    if len(template) > MAX_TEMPLATE:
+        raise AccountError(
+            f"Keep the template under {MAX_TEMPLATE} characters.", "message_template"
+        )
+    if len(signature) > MAX_SIGNATURE:
+        raise AccountError(f"Keep the signature under {MAX_SIGNATURE} characters.", "signature")
+    unknown = unknown_placeholders(template)
+    if unknown:
+        known = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+        raise AccountError(
+            f"The template uses {{{unknown[0]}}}, which is no placeholder: use {known}.",
+            "message_template",
+        )
+    with transaction(runtime.sessions) as session:
+        row = session.get(models.User, user_id)
+        if row is None:
+            raise AccountError("This account no longer exists.")
+        row.message_template = template.replace("\r\n", "\n").strip()
+        row.signature = signature.replace("\r\n", "\n").strip()

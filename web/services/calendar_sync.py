@@ -9,7 +9,6 @@ import hmac
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,9 +24,13 @@ from integrations.config import Config, with_user_settings
 from integrations.net import NetworkPolicy
 from integrations.storage import calendar_store, models
 from integrations.storage.db import transaction
-from scheduler.model import BusyReport, Interval
+from integrations.storage.dbapi import Db
+from scheduler.model import Interval
 from scheduler.ports import CalendarSource
 from web.composition import Runtime
+from web.services import calendar_read
+from web.services.calendar_read import StoredBusy as StoredBusy  # re-exported
+from web.services.calendar_read import interval_of as interval_of  # re-exported
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +39,6 @@ LEASE = timedelta(minutes=5)  # a claimed calendar is free again after this (a c
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def interval_of(config: Config) -> timedelta:
-    return timedelta(minutes=config.sync.interval_minutes)
 
 
 def limits_of(config: Config) -> ParseLimits:
@@ -434,12 +433,6 @@ def queue_sync(runtime: Runtime, calendar_id: int) -> None:
 # --- reading the store ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StoredBusy:
-    report: BusyReport
-    stale: tuple[str, ...]  # calendars whose data is older than twice the sync interval
-
-
 def read_busy(
     runtime: Runtime,
     session: Session,
@@ -450,61 +443,17 @@ def read_busy(
     now: datetime | None = None,
     exclude: Sequence[Interval] = (),
 ) -> StoredBusy:
-    """Busy time of the user's calendars that count as busy (or of `names`), from the store,
-    leaving out occurrences spanning exactly one of `exclude` (all-day trip markers).
-
-    Warnings name each calendar never read yet or whose last read failed.
-    """
-    now = now or _now()
-    statuses = calendar_store.statuses(session, user.id, now=now)
-    if names:
-        known = {s.name: s for s in statuses}
-        missing = [n for n in names if n not in known]
-        if missing:
-            shown = ", ".join(sorted(known)) or "none"
-            raise CalendarError(f"{missing[0]}: no calendar of that name (yours: {shown})")
-        chosen = [known[n] for n in names]
-    else:
-        chosen = [s for s in statuses if s.counts_as_busy]
-    warnings: list[str] = []
-    stale: list[str] = []
-    limit = 2 * interval_of(runtime.config)
-    for s in chosen:
-        if s.last_synced_at is None:
-            detail = s.last_error.removeprefix(f"{s.name}: ")
-            why = f" ({detail})" if detail else ""
-            warnings.append(f"{s.name}: not read yet{why}; its busy time is not counted")
-            continue
-        if s.last_error:
-            warnings.append(
-                f"{s.last_error} (busy time as of {s.last_synced_at:%Y-%m-%d %H:%M} UTC is used)"
-            )
-        if now - s.last_synced_at > limit:
-            stale.append(s.name)
-        warnings.extend(w for w in s.warnings.splitlines() if w)  # events skipped when read
-    if not statuses and not names:
-        warnings.append("No calendar connected: every window counts as free")
-    outside = [
-        s.name for s in chosen if s.last_synced_at is not None and not _holds(s.covers, interval)
-    ]
-    if outside:
-        # The store keeps a horizon around the day of the sync; busy time outside is not known.
-        warnings.append(
-            f"{', '.join(outside)}: busy time is kept only for the days around today, not all "
-            "of the days asked for, so some of them are not counted (name a calendar file "
-            "with --calendar to read it directly)"
-        )
-    intervals = calendar_store.busy(session, user.id, interval, [s.calendar_id for s in chosen])
-    if exclude:
-        markers = {(i.start, i.end) for i in exclude}
-        intervals = [i for i in intervals if (i.start, i.end) not in markers]
-    from scheduler.intervals import merge
-
-    return StoredBusy(BusyReport(tuple(merge(intervals)), tuple(warnings)), tuple(stale))
-
-
-def _holds(covers: Interval | None, interval: Interval) -> bool:
-    return covers is not None and covers.start <= interval.start and interval.end <= covers.end
+    """Busy time of the user's calendars from the store, in this unit of work (the one read of
+    `calendar_read.read_busy`, over the session's connection)."""
+    return calendar_read.read_busy(
+        Db.of_session(session),
+        runtime.config,
+        user.id,
+        interval,
+        names=names,
+        now=now or _now(),
+        exclude=exclude,
+    )
 
 
 def statuses(runtime: Runtime, user_id: int) -> list[calendar_store.CalendarStatus]:

@@ -61,6 +61,7 @@ from scheduler.rules import (
 from scheduler.rules import last_met as rules_last_met
 from scheduler.text import in_supported_range, refuse_controls
 from web.composition import Runtime
+from web.services.accounts import UserView
 from web.services.planning import invite_facts, user_and_config
 from web.services.rule_snapshot import snapshot
 
@@ -592,18 +593,17 @@ def last_notes(
         return latest_notes(session, user_id, contact_ids)
 
 
-def invite_messages(runtime: Runtime, user_id: int, contact_ids: list[int]) -> dict[int, str]:
-    """The editable invite message per contact (name, how you met, a question)."""
-    from web.services.invites import default_message
+def invite_messages(runtime: Runtime, owner: UserView, contact_ids: list[int]) -> dict[int, str]:
+    """The editable invite message per contact, from the owner's template and signature."""
+    from web.services.invites import personal_message
 
     messages: dict[int, str] = {}
     with transaction(runtime.sessions, read_only=True) as session:
-        user, _ = user_and_config(session, runtime, user_id)
-        repo = ContactRepository(session, user_id)
+        repo = ContactRepository(session, owner.id)
         for contact_id in contact_ids:
             row = repo.get_row(contact_id)
             if row is not None:
-                messages[contact_id] = default_message(user.name, row)
+                messages[contact_id] = personal_message(owner, row)
     return messages
 
 

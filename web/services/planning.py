@@ -427,7 +427,7 @@ def _event_offers(
         # The latest start before the event and the earliest after it: closest to it.
         chosen: list[ProposedTime] = []
         for slot in s.slots:
-            found = candidate_times([slot], policy.duration)
+            found = candidate_times([slot], policy.duration, per_window=policy)
             if found:
                 chosen.append(found[-1] if found[-1].end <= s.event.start else found[0])
         city = geo.resolve(s.event.city) if s.event.city else None

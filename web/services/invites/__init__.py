@@ -10,6 +10,7 @@ The package re-exports the public API; each submodule holds one part of it.
 from web.errors import UserError
 from web.services.invites.accepting import accept_invite, writer_lock
 from web.services.invites.answers import decline_invite, suggest_other_times, suggest_place
+from web.services.invites.archive import dismiss_invite
 from web.services.invites.bookings import (
     DeliveryProblem,
     booking_for_user,
@@ -44,6 +45,7 @@ from web.services.invites.helpers import (
 )
 from web.services.invites.notices import NothingToSend, render_email
 from web.services.invites.pages import event_ics, load_invite
+from web.services.invites.personal import personal_message
 from web.services.invites.views import (
     BookingView,
     CreatedInvite,
@@ -78,6 +80,7 @@ __all__ = [
     "cancel_booking_by_token",
     "cancel_invite",
     "contact_problem",
+    "dismiss_invite",
     "create_invite",
     "decline_invite",
     "default_message",
@@ -89,6 +92,7 @@ __all__ = [
     "invite_url",
     "load_invite",
     "open_invites",
+    "personal_message",
     "owner_calendars",
     "read_busy",
     "record_meeting",

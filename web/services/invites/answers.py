@@ -173,7 +173,7 @@ def _more_times(
     existing = {_aware(t.start) for t in invite.times}
     duration = policy.duration
     contact = ContactRepository(session, invite.user_id).get(invite.contact_id)
-    candidates = candidate_times(slots, duration)
+    candidates = candidate_times(slots, duration, per_window=policy)
     if contact is not None:  # a removed contact's invite gets times without a place
         # Every quarter hour, so a video call can start once the invitee is awake.
         candidates, _ = locate(

@@ -22,6 +22,7 @@ from web.composition import Runtime
 from web.errors import UserError
 from web.services.invites.accepting import _restore, _restore_by_rules, writer_lock
 from web.services.invites.answers import _more_times
+from web.services.invites.archive import moved_on
 from web.services.invites.errors import InviteGone
 from web.services.invites.helpers import (
     TOKEN_BYTES,
@@ -284,16 +285,27 @@ def open_invites(runtime: Runtime, user_id: int, *, now: datetime) -> list[OpenI
             .where(
                 models.Invite.user_id == user_id,
                 models.Invite.status.in_(("open", "declined", "suggested")),
+                models.Invite.dismissed_at.is_(None),
             )
             .options(selectinload(models.Invite.times))
             .order_by(models.Invite.created_at.desc())
             .limit(50)
         ).all()
         result = []
+        later = moved_on(session, user_id, (inv.contact_id for inv in rows))
         for inv in rows:
+            state = rules.link_state(inv.status, inv.expires_at, now=now)
+            if rules.archived(
+                "expired" if state == "gone" else inv.status,
+                dismissed=inv.dismissed_at is not None,
+                answered_at=inv.answered_at,
+                created_at=inv.created_at,
+                contact_moved_on=later.get(inv.contact_id),
+                all_withdrawn=bool(inv.times) and all(t.withdrawn for t in inv.times),
+            ):
+                continue  # dismissed, or dealt with since (a newer invite, a booking)
             contact = session.get(models.Contact, inv.contact_id)
             assert contact is not None
-            state = rules.link_state(inv.status, inv.expires_at, now=now)
             result.append(
                 OpenInvite(
                     invite_id=inv.id,

@@ -26,11 +26,11 @@ from web.services.invites.helpers import (
     _check_zone,
     _display_zones,
     _zone_name,
-    default_message,
     hash_token,
     invite_url,
     user_config,
 )
+from web.services.invites.personal import personal_message
 from web.services.invites.views import CreatedInvite
 
 
@@ -89,9 +89,7 @@ def create_invite(
                 f"{contact.name} has no email address: use --no-email and send the link"
             )
         text = (
-            message
-            if message is not None and message.strip()
-            else default_message(user.name, contact)
+            message if message is not None and message.strip() else personal_message(user, contact)
         )
         invite = models.Invite(
             user_id=user_id,

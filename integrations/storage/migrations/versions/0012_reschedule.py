@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_reschedule"
-down_revision = "0006_places"
+down_revision = "0008_settings_ui"
 branch_labels = None
 depends_on = None
 

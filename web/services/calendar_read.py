@@ -1,0 +1,141 @@
+"""Reading the user's busy time from the calendar store, without SQLAlchemy.
+
+The pages, planning and the worker call `read_busy` through `calendar_sync.read_busy` inside
+their units of work (`Db.of_session`); `meetagain slots` and `busy` call it over a plain
+connection (`integrations.storage.dbapi`), after `nothing_to_sync` said the store needs no
+refresh or sync first. When it does, the CLI takes the full path (`calendar_sync.before_reading`,
+which writes through SQLAlchemy) and then reads here all the same: one read, two ways in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from integrations.calendars.errors import CalendarError
+from integrations.config import Config, with_user_settings
+from integrations.storage import calendar_reads
+from integrations.storage.dbapi import Db
+from scheduler.intervals import merge
+from scheduler.model import BusyReport, Interval
+
+
+@dataclass(frozen=True)
+class StoredBusy:
+    report: BusyReport
+    stale: tuple[str, ...]  # calendars whose data is older than twice the sync interval
+
+
+def interval_of(config: Config) -> timedelta:
+    """How often a calendar is synced ([sync] interval_minutes)."""
+    return timedelta(minutes=config.sync.interval_minutes)
+
+
+def user_config(db: Db, config: Config, user_id: int) -> Config:
+    """The config as the user sees it: their windows, rules and zone set in the web app."""
+    found = calendar_reads.owner(db, user_id)
+    if found is None:
+        raise CalendarError(f"no user with id {user_id}")
+    return with_user_settings(config, found.settings, found.timezone)
+
+
+def nothing_to_sync(db: Db, config: Config, user_id: int, *, now: datetime) -> bool:
+    """True when what a CLI command does before reading (`calendar_sync.before_reading`: the
+    config's calendars made rows, states made, due calendars synced) would change nothing, so
+    the store can be read as it is. Anything unsure answers False (the full path decides)."""
+    from integrations.calendars.registry import from_config
+
+    if calendar_reads.calendars_due(db, user_id, now=now):
+        return False
+    emails = [e.strip().lower() for e in config.owner.emails]
+    found = calendar_reads.owners(db, emails)
+    if len(found) > 1:
+        return False  # which one the refresh picks is the full path's business
+    if not found:
+        return True  # no owner: the refresh has nothing to do
+    rows = {r.name: r for r in calendar_reads.config_rows(db, found[0].id)}
+    wanted = [c for entry in config.calendars for c in from_config(entry, config.base_dir)]
+    if len(wanted) != len(rows) or len({w.calendar.name for w in wanted}) != len(wanted):
+        return False
+    if calendar_reads.app_calendar_names(db, found[0].id) & set(rows):
+        return False
+    for entry in wanted:
+        cal, row = entry.calendar, rows.get(entry.calendar.name)
+        if row is None or entry.problem or cal.password or row.has_secret:
+            return False  # secrets are (re-)encrypted by the refresh
+        if "(password_env)" in row.last_error:
+            return False
+        if (row.kind, row.location, row.username, row.external_id) != (
+            cal.kind,
+            cal.location,
+            cal.username,
+            cal.external_id,
+        ):
+            return False
+    return True
+
+
+def read_busy(
+    db: Db,
+    config: Config,
+    user_id: int,
+    interval: Interval,
+    *,
+    names: Sequence[str] = (),
+    now: datetime | None = None,
+    exclude: Sequence[Interval] = (),
+) -> StoredBusy:
+    """Busy time of the user's calendars that count as busy (or of `names`), from the store,
+    leaving out occurrences spanning exactly one of `exclude` (all-day trip markers).
+
+    Warnings name each calendar never read yet or whose last read failed.
+    """
+    now = now or datetime.now(UTC)
+    statuses = calendar_reads.statuses(db, user_id, now=now)
+    if names:
+        known = {s.name: s for s in statuses}
+        missing = [n for n in names if n not in known]
+        if missing:
+            shown = ", ".join(sorted(known)) or "none"
+            raise CalendarError(f"{missing[0]}: no calendar of that name (yours: {shown})")
+        chosen = [known[n] for n in names]
+    else:
+        chosen = [s for s in statuses if s.counts_as_busy]
+    warnings: list[str] = []
+    stale: list[str] = []
+    limit = 2 * interval_of(config)
+    for s in chosen:
+        if s.last_synced_at is None:
+            detail = s.last_error.removeprefix(f"{s.name}: ")
+            why = f" ({detail})" if detail else ""
+            warnings.append(f"{s.name}: not read yet{why}; its busy time is not counted")
+            continue
+        if s.last_error:
+            warnings.append(
+                f"{s.last_error} (busy time as of {s.last_synced_at:%Y-%m-%d %H:%M} UTC is used)"
+            )
+        if now - s.last_synced_at > limit:
+            stale.append(s.name)
+        warnings.extend(w for w in s.warnings.splitlines() if w)  # events skipped when read
+    if not statuses and not names:
+        warnings.append("No calendar connected: every window counts as free")
+    outside = [
+        s.name for s in chosen if s.last_synced_at is not None and not _holds(s.covers, interval)
+    ]
+    if outside:
+        # The store keeps a horizon around the day of the sync; busy time outside is not known.
+        warnings.append(
+            f"{', '.join(outside)}: busy time is kept only for the days around today, not all "
+            "of the days asked for, so some of them are not counted (name a calendar file "
+            "with --calendar to read it directly)"
+        )
+    intervals = calendar_reads.busy(db, user_id, interval, [s.calendar_id for s in chosen])
+    if exclude:
+        markers = {(i.start, i.end) for i in exclude}
+        intervals = [i for i in intervals if (i.start, i.end) not in markers]
+    return StoredBusy(BusyReport(tuple(merge(intervals)), tuple(warnings)), tuple(stale))
+
+
+def _holds(covers: Interval | None, interval: Interval) -> bool:
+    return covers is not None and covers.start <= interval.start and interval.end <= covers.end

@@ -1,0 +1,35 @@
+"""The personal message an invite starts with: the owner's template and signature (Settings),
+else the built-in message."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from integrations.storage import models
+from scheduler.message import fill_template, with_signature
+from web.services.invites.helpers import default_message
+
+
+class Owner(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def message_template(self) -> str: ...
+    @property
+    def signature(self) -> str: ...
+
+
+def personal_message(owner: Owner, contact: models.Contact) -> str:
+    """The editable message for `contact`, from `owner`'s own template and signature."""
+    template = owner.message_template or ""
+    if not template.strip():
+        return with_signature(default_message(owner.name, contact), owner.signature, owner.name)
+    questions = [q for q in (contact.questions or []) if q]
+    values = {
+        "first_name": contact.name.split()[0] if contact.name else "there",
+        "name": contact.name or "",
+        "how_met": contact.how_met or "",
+        "question": questions[0] if questions else "",
+        "my_name": owner.name or "",
+    }
+    return with_signature(fill_template(template, values), owner.signature, owner.name)
