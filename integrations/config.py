@@ -143,6 +143,15 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class EmailsConfig:
+    """Reminders before a coffee and the weekly digest (users override these in Settings)."""
+
+    reminder_days_before: int = 1  # 0 turns reminders off
+    reminder_time: time = time(17, 0)  # the reader's local wall-clock time
+    digest: bool = True  # the Monday 07:00 digest
+
+
+@dataclass(frozen=True)
 class LogConfig:
     format: str = "text"  # "text" | "json"
     level: str = "info"
@@ -174,6 +183,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    emails: EmailsConfig = field(default_factory=EmailsConfig)
     source: str = "<defaults>"
     base_dir: str = "."
 
@@ -325,6 +335,7 @@ _SECTIONS = {
     "limits",
     "metrics",
     "log",
+    "emails",
 }
 
 
@@ -363,6 +374,7 @@ def _build(data: dict[str, Any], source: str, base_dir: str) -> Config:
         limits=_limits(_Reader(source, "limits", data.get("limits", {}))),
         metrics=_metrics(_Reader(source, "metrics", data.get("metrics", {}))),
         log=_log(_Reader(source, "log", data.get("log", {}))),
+        emails=_emails(_Reader(source, "emails", data.get("emails", {}))),
         source=source,
         base_dir=base_dir,
     )
@@ -698,6 +710,20 @@ def _metrics(r: _Reader) -> MetricsConfig:
     return metrics
 
 
+def _emails(r: _Reader, base: EmailsConfig | None = None) -> EmailsConfig:
+    d = base or EmailsConfig()
+    days = r.positive_int("reminder_days_before", d.reminder_days_before, 0)
+    if days > 14:
+        raise r.key_error("reminder_days_before", f"must be at most 14, got {days}")
+    emails = EmailsConfig(
+        reminder_days_before=days,
+        reminder_time=_hhmm(r, "reminder_time", d.reminder_time),
+        digest=r.get("digest", bool, d.digest),
+    )
+    r.finish()
+    return emails
+
+
 def _log(r: _Reader) -> LogConfig:
     d = LogConfig()
     fmt = r.get("format", str, d.format)
@@ -770,7 +796,7 @@ def with_user_settings(config: Config, settings: Mapping[str, Any], timezone: st
     validated exactly like the file, so a bad saved value is reported, never half-applied.
     """
     source = f"{config.source} (user settings)"
-    unknown = sorted(set(settings) - {"windows", "scheduling", "rules", "owner"})
+    unknown = sorted(set(settings) - {"windows", "scheduling", "rules", "owner", "emails"})
     if unknown:
         raise ConfigError(f"{source}: unknown user setting {unknown[0]!r}")
     changes: dict[str, Any] = {}
@@ -783,6 +809,8 @@ def with_user_settings(config: Config, settings: Mapping[str, Any], timezone: st
         )
     if "rules" in settings:
         changes["rules"] = _rules(source, settings["rules"], config.rules)
+    if "emails" in settings:
+        changes["emails"] = _emails(_Reader(source, "emails", settings["emails"]), config.emails)
     owner = config.owner
     if "owner" in settings:
         r = _Reader(source, "owner", settings["owner"])

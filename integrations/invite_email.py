@@ -14,6 +14,7 @@ from email.utils import format_datetime, make_msgid
 from html import escape
 from urllib.parse import quote
 
+from integrations.emails import Email
 from scheduler.invites import format_span, utc_iso
 from scheduler.model import ProposedTime
 from scheduler.places import describe_where, time_label
@@ -168,5 +169,25 @@ def build_notice(
         subject=subject,
         text=text + "\n",
         html=html,
+        when=when,
+    )
+
+
+def build_email(
+    *,
+    from_address: str,
+    on_behalf_of: Party,
+    to: Party,
+    email: Email,
+    when: object,
+) -> EmailMessage:
+    """A message from a template of `integrations.emails` (its text and HTML parts)."""
+    return new_message(
+        from_address=from_address,
+        on_behalf_of=on_behalf_of,
+        to=to,
+        subject=email.subject,
+        text=email.text(),
+        html=email.html(),
         when=when,
     )

@@ -53,11 +53,11 @@ def create_app(
 
     from web import auth, health, limits, metrics, observe
     from web.blueprints import auth as auth_bp
-    from web.blueprints import calendars, contacts, dashboard, places, settings, setup
+    from web.blueprints import calendars, contacts, dashboard, digest, places, settings, setup
 
     app.before_request(observe.remember_endpoint)
     app.before_request(auth.load_user)
-    for module in (setup, auth_bp, dashboard, contacts, calendars, settings, places):
+    for module in (setup, auth_bp, dashboard, contacts, calendars, settings, places, digest):
         app.register_blueprint(module.bp)
     _register_invites(app)
     health.init_app(app, runtime)

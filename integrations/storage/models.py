@@ -411,3 +411,18 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class MailMark(Base):
+    """A scheduled email or a single-use link done once: (kind, key) is unique, so a reminder
+    (key: booking and reader), a week's digest (key: user and ISO week) or a used digest link
+    (key: its nonce) is recorded by whoever inserts first, however many workers race."""
+
+    __tablename__ = "mail_marks"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # reminder | digest | digest_link
+    key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -304,3 +304,20 @@ def backlog(session: Session) -> Backlog:
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == FAILED)
     )
     return Backlog(pending=int(pending or 0), failed=int(failed or 0), oldest_pending=oldest)
+
+
+def booking_manage_url(session: Session, user_id: int, booking_id: int, booked_at: datetime) -> str:
+    """The invitee's cancel/reschedule link of a booking, as its confirmation email carried it
+    (the invite token is stored only as a hash, so this row is the one place that has it)."""
+    rows = session.scalars(
+        select(OutboxMessage.payload).where(
+            OutboxMessage.user_id == user_id,
+            OutboxMessage.kind == "email_render",
+            OutboxMessage.created_at >= booked_at - timedelta(minutes=5),
+            OutboxMessage.created_at <= booked_at + timedelta(minutes=5),
+        )
+    )
+    for payload in rows:
+        if payload.get("booking_id") == booking_id and payload.get("manage_url"):
+            return str(payload["manage_url"])
+    return ""

@@ -94,6 +94,10 @@ PUBLIC_ENDPOINTS |= {"settings.help_google", "favicon"}
 # only Google and meetagain know, is the credential (test_calendar_sync checks it).
 WEBHOOKS = {"calendars.google_push"}
 PUBLIC_ENDPOINTS |= WEBHOOKS
+# The weekly digest's approve links: the signed, single-use, expiring link is the credential,
+# like an invite link, so the owner can approve from a phone without signing in (test_reminders
+# _digest and tests/e2e/test_digest_approve check expired, reused and altered links).
+PUBLIC_ENDPOINTS |= {"digest.confirm", "digest.send"}
 
 
 def _is_public_invite(rule: Rule) -> bool:

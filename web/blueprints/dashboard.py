@@ -132,9 +132,11 @@ def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, Any] | 
     }
 
 
-def default_messages(user: UserView, contact_ids: list[int]) -> dict[int, str]:
+def default_messages(
+    user: UserView, contact_ids: list[int], today: date | None = None
+) -> dict[int, str]:
     """The editable invite message per proposed contact (name, how you met, a question)."""
-    return contact_service.invite_messages(runtime(), user, contact_ids)
+    return contact_service.invite_messages(runtime(), user, contact_ids, today)
 
 
 def alternatives(
@@ -424,7 +426,9 @@ def index() -> str:
         upcoming=upcoming,
         confirm=confirm,
         open_invites=open_invites,
-        messages=default_messages(user, [p.contact.id for p in plan.proposals if p.contact.id]),
+        messages=default_messages(
+            user, [p.contact.id for p in plan.proposals if p.contact.id], today
+        ),
         delivery_problems=invite_service.delivery_problems(runtime(), user.id),
         pending=pending_interactions(runtime(), user.id),
         has_calendars=has_calendars,
@@ -462,7 +466,8 @@ def proposal(contact_id: int) -> str:
     now = datetime.now(UTC)
     found, plan = _proposal_for(contact_id, now)
     options = alternatives(found, plan.slots, config.scheduling) if found else []
-    messages = default_messages(user, [contact_id]) if found else {}
+    today = now.astimezone(ZoneInfo(config.owner.timezone)).date()
+    messages = default_messages(user, [contact_id], today) if found else {}
     return render_template(
         "dashboard/proposal.html",
         messages=messages,

@@ -28,6 +28,7 @@ from web.services.accounts import (
     create_user,
     list_users,
     remove_user,
+    save_email_settings,
     save_invite_text,
     set_disabled,
     update_profile,
@@ -300,3 +301,24 @@ def help_google() -> str:
         section=readme_html(section, redirect) if section else "",
         redirect=redirect,
     )
+
+
+# --- Emails: reminders and the weekly digest (issue 15) -------------------------------------
+
+
+@bp.post("/emails")
+@login_required
+def emails() -> Response | tuple[str, int]:
+    """Save the weekly digest opt-out and when reminders go out."""
+    try:
+        save_email_settings(
+            runtime(),
+            current_user().id,
+            digest=request.form.get("digest") == "1",
+            reminder_days_before=request.form.get("reminder_days_before", ""),
+            reminder_time=request.form.get("reminder_time", ""),
+        )
+    except AccountError as exc:
+        return index({exc.field or "_emails": str(exc)}), 400
+    flash("Email settings saved.", "ok")
+    return redirect_to("settings.index")

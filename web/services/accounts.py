@@ -299,6 +299,35 @@ def save_owner_place(runtime: Runtime, user_id: int, city: str, video_room_url: 
     _save_settings(runtime, user_id, {"owner": {"city": city, "video_room_url": video_room_url}})
 
 
+def save_email_settings(
+    runtime: Runtime,
+    user_id: int,
+    *,
+    digest: bool,
+    reminder_days_before: str,
+    reminder_time: str,
+) -> None:
+    """Store the weekly digest opt-out and the reminder's day and time (validated like
+    [emails] in the file; nothing changes on error)."""
+    from web.forms import whole_number
+
+    days = whole_number(reminder_days_before)
+    if days is None:
+        raise AccountError(
+            "Days before must be a whole number from 0 to 14.", "reminder_days_before"
+        )
+    changes = {
+        "digest": digest,
+        "reminder_days_before": days,
+        "reminder_time": reminder_time.strip(),
+    }
+    try:
+        _save_settings(runtime, user_id, {"emails": changes})
+    except AccountError as exc:
+        field = "reminder_time" if "reminder_time" in str(exc) else "reminder_days_before"
+        raise AccountError(str(exc), field) from None
+
+
 def advance_setup(runtime: Runtime, user_id: int, step: int) -> None:
     """Remember the furthest wizard step the user completed."""
     with transaction(runtime.sessions) as session:

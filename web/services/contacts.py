@@ -593,8 +593,11 @@ def last_notes(
         return latest_notes(session, user_id, contact_ids)
 
 
-def invite_messages(runtime: Runtime, owner: UserView, contact_ids: list[int]) -> dict[int, str]:
-    """The editable invite message per contact, from the owner's template and signature."""
+def invite_messages(
+    runtime: Runtime, owner: UserView, contact_ids: list[int], today: date | None = None
+) -> dict[int, str]:
+    """The editable invite message per contact, from the owner's template and signature
+    (`today` says how long since you met)."""
     from web.services.invites import personal_message
 
     messages: dict[int, str] = {}
@@ -603,7 +606,7 @@ def invite_messages(runtime: Runtime, owner: UserView, contact_ids: list[int]) -
         for contact_id in contact_ids:
             row = repo.get_row(contact_id)
             if row is not None:
-                messages[contact_id] = personal_message(owner, row)
+                messages[contact_id] = personal_message(owner, row, today)
     return messages
 
 
@@ -691,7 +694,8 @@ def _tell_withdrawn(
     now: datetime,
 ) -> None:
     """Queue a kind note to the invitee that the invite no longer stands."""
-    from integrations.invite_email import Party, build_notice
+    from integrations.emails import withdrawn
+    from integrations.invite_email import Party, build_email
     from integrations.storage.outbox import enqueue_email
 
     if not invite.email:
@@ -699,17 +703,13 @@ def _tell_withdrawn(
     user = session.get(models.User, user_id)
     assert user is not None
     owner = Party(user.name or user.email, user.email)
-    msg = build_notice(
+    msg = build_email(
         from_address=runtime.config.mail.from_address,
         on_behalf_of=owner,
         to=Party(name, invite.email),
-        subject=f"{owner.name} withdrew the coffee invitation",
-        paragraphs=[
-            f"Hi {name.split()[0] if name.split() else name},",
-            f"{owner.name} has withdrawn the coffee invitation sent to you on "
-            f"{invite.created_at:%d %b}. There is nothing you need to do; "
-            "the link in that email no longer works.",
-        ],
+        email=withdrawn.for_invitee(
+            owner=owner.name, invitee=name, sent_on=f"{invite.created_at:%d %b}"
+        ),
         when=now,
     )
     enqueue_email(session, user_id=user_id, message=msg, now=now, purpose="withdraw")

@@ -1,9 +1,11 @@
 """Drains the outbox: sends emails and performs calendar writes, retrying with backoff.
 
-`drain` does one pass; `outbox_job` makes it a job of the worker's runner (web.services.worker)
-and `sync_job` does the same for the calendars that are due (web.services.calendar_sync); `run`
-loops over both until stopped. `meetagain worker` runs them in its own process (several may run
-at once on PostgreSQL, each message and calendar claimed by one); `meetagain serve` starts
+`drain` does one pass; `outbox_job` makes it a job of the worker's runner (web.services.worker),
+`scheduled_mail_job` queues the reminders and weekly digests that are due (web.services.reminders,
+web.services.digest), and `sync_job` does the same for the calendars that are due
+(web.services.calendar_sync); `run` loops over them until stopped. `meetagain worker` runs them
+in its own process (several may run at once on PostgreSQL, each message and calendar claimed by
+one); `meetagain serve` starts
 `OutboxThread` inside the web server. Expired invites are closed on each pass as well.
 """
 
@@ -141,6 +143,28 @@ def outbox_job(runtime: Runtime, mailer: Mailer | None = None, interval: float =
     return Job("outbox", one_pass, interval)
 
 
+def queue_scheduled_mail(runtime: Runtime, *, now: datetime) -> int:
+    """Queue the reminders and weekly digests due at `now` (each once, however many workers
+    run); the outbox pass sends them. Returns how many emails were queued."""
+    from web.services import digest, reminders
+
+    return reminders.send_due_reminders(runtime, now=now) + digest.send_due_digests(
+        runtime, now=now
+    )
+
+
+def scheduled_mail_job(
+    runtime: Runtime, interval: float = 60.0, clock: Callable[[], datetime] = _now
+) -> Job:
+    """Reminders and digests as a job of the worker's runner: a pass a minute is enough for
+    emails due at a wall-clock minute."""
+
+    def one_pass(stop: threading.Event) -> int:
+        return queue_scheduled_mail(runtime, now=clock())
+
+    return Job("scheduled mail", one_pass, interval)
+
+
 def run(
     runtime: Runtime,
     mailer: Mailer | None = None,
@@ -156,6 +180,7 @@ def run(
     jobs: list[Job] = []
     if drain_outbox:
         jobs.append(outbox_job(runtime, mailer, interval))
+        jobs.append(scheduled_mail_job(runtime, max(interval, 60.0)))
     if sync_calendars:
         jobs.append(sync_job(runtime, interval))
     if jobs:

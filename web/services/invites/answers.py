@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations import geo
-from integrations.invite_email import build_notice
+from integrations.emails import answer as answer_email
+from integrations.invite_email import build_email
 from integrations.storage import models
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
@@ -60,8 +61,8 @@ def decline_invite(
             session,
             invite,
             now=now,
-            verb="declined",
-            detail="They said not now." + _quoted(invite.answer_note),
+            answer="declined",
+            note=invite.answer_note,
         )
 
 
@@ -86,8 +87,8 @@ def suggest_other_times(
                 session,
                 invite,
                 now=now,
-                verb="suggested something else",
-                detail=_quoted(note).strip(),
+                answer="suggested",
+                note=note,
             )
             return []
         added = _more_times(runtime, session, invite, now=now)
@@ -113,13 +114,9 @@ def suggest_place(
             session,
             invite,
             now=now,
-            verb="suggested another place",
-            detail=_quoted(note),
+            answer="place",
+            note=note,
         )
-
-
-def _quoted(note: str) -> str:
-    return f'\n\nTheir note: "{note}"' if note else ""
 
 
 def _more_times(
@@ -233,19 +230,22 @@ def _notify_owner(
     invite: models.Invite,
     *,
     now: datetime,
-    verb: str,
-    detail: str,
+    answer: str,
+    note: str,
 ) -> None:
     owner, invitee = _parties(session, invite)
     if not owner.email:
         return
-    msg = build_notice(
+    msg = build_email(
         from_address=runtime.config.mail.from_address,
         on_behalf_of=invitee,
         to=owner,
-        subject=f"{invitee.name} {verb}",
-        paragraphs=[f"{invitee.name} answered your coffee invite: {verb}.{detail}"],
-        links=[("Open meetagain", f"{runtime.config.web.base_url}/")],
+        email=answer_email.for_owner(
+            invitee=invitee.name,
+            answer=answer,
+            note=note,
+            home_url=f"{runtime.config.web.base_url}/",
+        ),
         when=now,
     )
     enqueue_email(

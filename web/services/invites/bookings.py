@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from integrations.emails import moved
 from integrations.icalendar_invite import build_ics
-from integrations.invite_email import attach_calendar, build_notice
+from integrations.invite_email import attach_calendar, build_email, build_notice
 from integrations.storage import models
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue, enqueue_email
@@ -89,13 +90,11 @@ def cancel_booking(
         url = invite_url(runtime.config, token)
         owner, invitee = _parties(session, invite)
         if invitee.email:
-            msg = build_notice(
+            msg = build_email(
                 from_address=runtime.config.mail.from_address,
                 on_behalf_of=owner,
                 to=invitee,
-                subject=f"{owner.name} asks to find another time",
-                paragraphs=[f"{owner.name} had to move our coffee. Pick another time here:"],
-                links=[("Choose a new time", url)],
+                email=moved.for_invitee(owner=owner.name, url=url),
                 when=now,
             )
             enqueue_email(session, user_id=user_id, message=msg, now=now, purpose="reschedule")

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from integrations.invite_email import build_notice
+from integrations.emails import calendar_fallback
+from integrations.invite_email import build_email
 from integrations.storage import models
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
@@ -149,13 +150,17 @@ def _record_calendar_problem(
             assert invite is not None
             owner, invitee = _parties(session, invite)
             if owner.email:
-                msg = build_notice(
+                links = dict(_owner_links(runtime, booking.id))
+                msg = build_email(
                     from_address=runtime.config.mail.from_address,
                     on_behalf_of=invitee,
                     to=owner,
-                    subject=f"Add to your calendar: coffee with {invitee.name}",
-                    paragraphs=[error, "The calendar invitation is attached."],
-                    links=_owner_links(runtime, booking.id),
+                    email=calendar_fallback.for_owner(
+                        invitee=invitee.name,
+                        error=error,
+                        home_url=links["Open meetagain"],
+                        manage_url=links["Cancel or reschedule"],
+                    ),
                     when=now,
                 )
                 _attach_request(runtime, msg, booking, owner, invitee, now=now)

@@ -89,7 +89,9 @@ def create_invite(
                 f"{contact.name} has no email address: use --no-email and send the link"
             )
         text = (
-            message if message is not None and message.strip() else personal_message(user, contact)
+            message
+            if message is not None and message.strip()
+            else personal_message(user, contact, rules_now.date())
         )
         invite = models.Invite(
             user_id=user_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -75,20 +75,19 @@ def _zone_name(user: models.User, config: Config) -> str:
     return config.owner.timezone or user.timezone or "UTC"
 
 
-def default_message(owner_name: str, contact: models.Contact) -> str:
+def default_message(owner_name: str, contact: models.Contact, today: date | None = None) -> str:
     """The editable personal message: their name, how you met, one question to ask."""
-    first = contact.name.split()[0] if contact.name else "there"
-    lines = [f"Hi {first},", ""]
-    if contact.how_met:
-        lines.append(f"it's been a while since {contact.how_met}, and I'd love to catch up.")
-    else:
-        lines.append("it's been a while, and I'd love to catch up.")
-    lines.append("Would you have time for a coffee or a bite? Here are a few times that work.")
-    questions = [q for q in (contact.questions or []) if q]
-    if questions:
-        lines += ["", f"I'd love to hear: {questions[0]}"]
-    lines += ["", owner_name or ""]
-    return "\n".join(lines).rstrip() + "\n"
+    from integrations.emails import invite as invite_email
+
+    met = [i.occurred_on for i in contact.interactions if i.kind != "email" and i.confirmed]
+    days = (today - max(met)).days if today is not None and met else None
+    return invite_email.default_message(
+        owner_name,
+        contact.name,
+        how_met=contact.how_met,
+        questions=list(contact.questions or []),
+        days_since_met=days,
+    )
 
 
 def _load_invite(session: Session, token: str, *, lock: bool = False) -> models.Invite:

@@ -402,10 +402,6 @@ def moved_label(start: datetime, end: datetime, zone: str) -> str:
 # --- the emails ------------------------------------------------------------------------------
 
 
-def _quote(note: str, *, writer: str) -> str:
-    return f'\n\n{writer}: "{note}"' if note else ""
-
-
 def moved_text(
     *,
     reader_is_owner: bool,
@@ -416,49 +412,47 @@ def moved_text(
     old: str,
     note: str = "",
 ) -> tuple[str, list[str]]:
-    """Subject and paragraphs of the "moved" email, written for its reader."""
-    other = invitee if reader_is_owner else owner
-    mine = by_owner == reader_is_owner
-    who = "You moved it" if mine else f"{other} moved it"
-    first = f"Your coffee with {other} has moved to {new} (it was {old}). {who}."
-    quote = _quote(note, writer="Your note" if mine else f"{other}'s note")
-    return (
-        f"Moved to {new}: coffee with {other}",
-        [
-            first + quote,
-            "The updated calendar invitation is attached; it replaces the old time.",
-        ],
+    """Subject and paragraphs of the "moved" email, written for its reader; the copy is
+    `integrations.emails.moved`."""
+    from integrations.emails import moved
+
+    email = moved.render(
+        reader="owner" if reader_is_owner else "invitee",
+        by="owner" if by_owner else "invitee",
+        owner=owner,
+        invitee=invitee,
+        new=new,
+        old=old,
+        note=note,
     )
+    return email.subject, list(email.paragraphs)
 
 
 def cancel_text(
     *, reader_is_owner: bool, by_owner: bool, owner: str, invitee: str, when: str, note: str = ""
 ) -> tuple[str, str]:
     """Subject and paragraph of the "cancelled" email, written for its reader (never "<your
-    own name> cancelled")."""
-    other = invitee if reader_is_owner else owner
-    mine = by_owner == reader_is_owner
-    if mine:
-        text = f"You cancelled your coffee with {other} on {when}; {other} has been told."
-        text += _quote(note, writer=f"Your note to {other}")
-    else:
-        text = f"{other} cancelled your coffee on {when}."
-        text += _quote(note, writer=f"{other}'s note")
-    return f"Cancelled: coffee with {other}, {when}", text
+    own name> cancelled"); the copy is `integrations.emails.cancelled`."""
+    from integrations.emails import cancelled
+
+    email = cancelled.render(
+        reader="owner" if reader_is_owner else "invitee",
+        by="owner" if by_owner else "invitee",
+        owner=owner,
+        invitee=invitee,
+        when=when,
+        note=note,
+    )
+    return email.subject, "\n\n".join(email.paragraphs)
 
 
 def withdrawn_text(*, owner: str, invitee: str, note: str = "") -> tuple[str, list[str]]:
-    """Subject and paragraphs of the kind note an invitee gets when their invite is withdrawn."""
-    first = invitee.split()[0] if invitee.strip() else "there"
-    paragraphs = [
-        f"Hi {first},",
-        f"{owner} has had to withdraw the coffee invitation they sent you, so the times in it "
-        "are no longer on offer. There is nothing you need to do.",
-    ]
-    if note:
-        paragraphs.append(f'{owner} wrote: "{note}"')
-    paragraphs.append("Sorry for the change of plans.")
-    return f"{owner} had to withdraw the coffee invitation", paragraphs
+    """Subject and paragraphs of the kind note an invitee gets when their invite is withdrawn;
+    the copy is `integrations.emails.withdrawn`."""
+    from integrations.emails import withdrawn
+
+    email = withdrawn.for_invitee(owner=owner, invitee=invitee, note=note)
+    return email.subject, list(email.paragraphs)
 
 
 def _queue_moved_emails(

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from integrations.emails import booked
 from integrations.icalendar_invite import CoffeeEvent, build_ics
-from integrations.invite_email import Party, attach_calendar, build_notice
+from integrations.invite_email import Party, attach_calendar, build_email
 from integrations.storage import models
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
@@ -151,25 +152,19 @@ def _owner_booking_notice(
 ) -> EmailMessage:
     _, owner_zone, owner, invitee = _booking_context(runtime, session, booking)
     when_owner = format_span(booking.start, booking.end, owner_zone)
-    paragraphs = [
-        f"{invitee.name} picked {when_owner}.",
-        "It is on your Google Calendar shortly."
-        if google
-        else "The calendar invitation is attached; open it to add the coffee to your calendar.",
-    ]
-    if unread:
-        # The booking went ahead without them: say so, so a clash can be caught in time.
-        paragraphs.append(
-            "Some of your calendars could not be checked at the moment of booking, so make sure "
-            "nothing else is on at that time: " + "; ".join(unread)
-        )
-    notice = build_notice(
+    links = dict(_owner_links(runtime, booking.id))
+    notice = build_email(
         from_address=runtime.config.mail.from_address,
         on_behalf_of=invitee,
         to=owner,
-        subject=f"{invitee.name} accepted: coffee {when_owner}",
-        paragraphs=paragraphs,
-        links=_owner_links(runtime, booking.id),
+        email=booked.for_owner(
+            invitee=invitee.name,
+            when=when_owner,
+            google=google,
+            unread=unread,
+            home_url=links["Open meetagain"],
+            manage_url=links["Cancel or reschedule"],
+        ),
         when=now,
     )
     if not google and owner.email and invitee.email:
@@ -190,26 +185,13 @@ def _invitee_confirmation(
     invite, owner_zone, owner, invitee = _booking_context(runtime, session, booking)
     zones = _display_zones(invite.invitee_timezone, owner_zone)
     when = " / ".join(format_span(booking.start, booking.end, z) for z in zones)
-    paragraphs = [f"You're booked: coffee with {owner.name}, {when}."]
-    if note:
-        paragraphs.append(note)
-    paragraphs.append(
-        "The calendar invitation is attached."
-        if with_ics
-        else f"{owner.name}'s calendar sends you the invitation."
-    )
-    msg = build_notice(
+    msg = build_email(
         from_address=runtime.config.mail.from_address,
         on_behalf_of=owner,
         to=invitee,
-        subject=f"Coffee with {owner.name}: {when}",
-        paragraphs=paragraphs,
-        links=[
-            ("Add to calendar (.ics)", f"{manage_url}/event.ics"),
-            ("Cancel or reschedule", f"{manage_url}/booking"),
-        ]
-        if manage_url
-        else [],
+        email=booked.for_invitee(
+            owner=owner.name, when=when, with_ics=with_ics, note=note, manage_url=manage_url
+        ),
         when=now,
     )
     if with_ics:

@@ -3,6 +3,7 @@ else the built-in message."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Protocol
 
 from integrations.storage import models
@@ -19,11 +20,13 @@ class Owner(Protocol):
     def signature(self) -> str: ...
 
 
-def personal_message(owner: Owner, contact: models.Contact) -> str:
+def personal_message(owner: Owner, contact: models.Contact, today: date | None = None) -> str:
     """The editable message for `contact`, from `owner`'s own template and signature."""
     template = owner.message_template or ""
     if not template.strip():
-        return with_signature(default_message(owner.name, contact), owner.signature, owner.name)
+        return with_signature(
+            default_message(owner.name, contact, today), owner.signature, owner.name
+        )
     questions = [q for q in (contact.questions or []) if q]
     values = {
         "first_name": contact.name.split()[0] if contact.name else "there",

@@ -1,7 +1,7 @@
 """indexes for a heavy networker's contacts: the change fingerprint and unpaused contacts
 
 Revision ID: 0009_contacts_scale
-Revises: 0012_reschedule
+Revises: 0007_digest_reminders
 Create Date: 2026-12-04
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0009_contacts_scale"
-down_revision = "0012_reschedule"
+down_revision = "0007_digest_reminders"
 branch_labels = None
 depends_on = None
 
