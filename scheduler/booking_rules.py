@@ -76,6 +76,24 @@ def cap_problem(
     return None
 
 
+def full_ranges(
+    start: datetime, booked: Iterable[datetime], *, zone: tzinfo, policy: SchedulingPolicy
+) -> list[Interval]:
+    """The day and/or week of `start` that its caps leave no room in once `start` is booked,
+    as cap_problem counts them: `booked` are the other active bookings' starts."""
+    day = start.astimezone(zone).date()
+    day_span, week_span = day_bounds(day, zone), week_bounds(day, zone)
+    starts = [_utc(b) for b in booked]
+    on_day = 1 + sum(1 for b in starts if day_span.start <= b < day_span.end)
+    in_week = 1 + sum(1 for b in starts if week_span.start <= b < week_span.end)
+    full = []
+    if on_day >= policy.max_per_day:
+        full.append(day_span)
+    if in_week >= policy.max_per_week:
+        full.append(week_span)
+    return full
+
+
 def at(value: datetime, zone: tzinfo) -> str:
     """ "Fri 27 Nov, 12:00" in `zone`: how the rules name a time in sentences."""
     local = value.astimezone(zone)

@@ -15,7 +15,6 @@ from scheduler.model import Interval, ProposedTime, Slot, require_aware
 MAX_LINK_LIFETIME = timedelta(days=14)
 OPEN = "open"
 ANSWERED = frozenset({"accepted", "declined", "suggested"})
-FINAL = frozenset({"accepted", "declined", "suggested", "expired", "cancelled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +67,6 @@ def find_offered(
     """The remaining time starting exactly at `start` (compared as instants), if any."""
     require_aware(start, "start")
     return next((t for t in remaining(times, now=now) if t.start == start), None)
-
-
-def conflicts(candidate: Interval, busy: Iterable[Interval]) -> list[Interval]:
-    """The busy intervals that overlap the candidate (half-open, so touching is fine)."""
-    return sorted(b for b in busy if b.overlaps(candidate))
 
 
 def cut_times(

@@ -17,20 +17,6 @@ class CalendarSource(Protocol):
         ...
 
 
-class EventWriter(Protocol):
-    """Somewhere a booked coffee can be written as a calendar event."""
-
-    def create_event(
-        self, *, summary: str, interval: Interval, attendee: str, description: str, uid: str
-    ) -> str:
-        """Create the event and return its identifier in the calendar."""
-        ...
-
-    def delete_event(self, event_id: str) -> None:
-        """Cancel the event, notifying attendees."""
-        ...
-
-
 class Mailer(Protocol):
     """Delivers one already-built email message."""
 

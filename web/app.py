@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from integrations.config import Config, load_config
 from web.composition import Runtime
+from web.errors import UserError
 from web.instance import read_secret
 from web.limits import retry_after
 
@@ -69,7 +70,7 @@ def create_app(
     )
     collected = metrics.init_app(app, runtime)
     # Outermost first: the real client address (behind trusted proxies), then the request id,
-    # access line and metrics around everything, the invite fast path included.
+    # access line and metrics around everything.
     app.wsgi_app = observe.RequestObserver(app.wsgi_app, collected)  # type: ignore[method-assign]
     if runtime.config.web.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -99,11 +100,10 @@ def create_app(
 
 def _register_invites(app: Flask) -> None:
     """The public invite pages and the owner's booking pages (INVITES helper)."""
-    from web.blueprints import invites
-    from web.invite_fastpath import InviteFastPath
+    from web.blueprints import bookings, invites
 
     app.register_blueprint(invites.bp)
-    app.wsgi_app = InviteFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.register_blueprint(bookings.bp)
 
 
 def _register_context(app: Flask) -> None:
@@ -188,6 +188,14 @@ def _register_errors(app: Flask) -> None:
         )
         response.headers["Retry-After"] = str(retry_after(exc.limit.limit))
         return response
+
+    @app.errorhandler(UserError)
+    def service_error(exc: UserError) -> Any:
+        """A service's refusal (web.errors), once for every view: its page and status."""
+        return (
+            render_template("error.html", title=exc.title, message=str(exc), code=exc.status),
+            exc.status,
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -1,5 +1,43 @@
-"""Errors meant for the person at the keyboard: one clear line, no traceback."""
+"""The services' errors: meant for the person at the keyboard, one clear line, no traceback.
+
+One hierarchy, mapped once to HTTP (web.app's error handler: the class's `status`) and once
+to the command line (web.cli: the message, exit status 2):
+
+    UserError            400  bad input or an unreadable resource (the base)
+      Invalid            400  input that breaks a rule, naming what and where
+      NotFound           404  nothing of that id is the user's (or the token's)
+      Conflict           409  the thing changed under the request (taken, already answered)
+      Unavailable        503  a server or lock needed for it did not answer in time
+"""
 
 
 class UserError(Exception):
     """Bad input or an unreadable resource, worded to say what was wrong and where."""
+
+    status = 400
+    title = "That request could not be carried out"
+
+
+class Invalid(UserError):
+    """Input that breaks a rule."""
+
+
+class NotFound(UserError):
+    """No such thing, or it belongs to someone else."""
+
+    status = 404
+    title = "Not found"
+
+
+class Conflict(UserError):
+    """The thing changed under the request."""
+
+    status = 409
+    title = "That changed meanwhile"
+
+
+class Unavailable(UserError):
+    """Something the request needs did not answer in time; trying again may work."""
+
+    status = 503
+    title = "Try again in a moment"

@@ -85,8 +85,8 @@ RULES = (
 
 
 class AddressLimit:
-    """The invite pages' limit per client address, asked from beneath Flask too (the invite
-    fast path): a hit on the same Flask-Limiter store and strategy as every other limit."""
+    """The invite pages' limit per client address: a hit on the same Flask-Limiter store and
+    strategy as every other limit."""
 
     def __init__(self, limiter: Limiter, item: RateLimitItem, scope: str) -> None:
         self.limiter = limiter
@@ -132,6 +132,14 @@ def init_app(
         headers_enabled=False,
     )
     breach = on_breach or {}
+    ruled = frozenset(endpoint for rule in RULES for endpoint in rule.endpoints)
+
+    @limiter.request_filter
+    def _unruled() -> bool:
+        # Only the RULES' endpoints have limits (the invite pages count theirs with
+        # AddressLimit): every other request skips Flask-Limiter's per-request lookup.
+        return request.endpoint not in ruled
+
     for rule in RULES:
         rate = getattr(config.limits, rule.setting)
         for endpoint in rule.endpoints:

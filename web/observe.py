@@ -1,4 +1,4 @@
-"""WSGI middleware around the whole app (the invite fast path included): a request id for every
+"""WSGI middleware around the whole app: a request id for every
 request (the client's X-Request-ID when it is a plain short one, else a new one; echoed in the
 response), one access line per request (logger "meetagain.access", path redacted) and, when
 metrics are on, its latency and status per endpoint.
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from web.metrics import Metrics
 
 REQUEST_ID_KEY = "meetagain.request_id"  # in the WSGI environ
-ENDPOINT_KEY = "meetagain.endpoint"  # in the WSGI environ, set by what answered beneath Flask
+ENDPOINT_KEY = "meetagain.endpoint"  # in the WSGI environ, set by remember_endpoint
 UNMATCHED = "unmatched"  # the endpoint label of a request no route matched
 
 access_log = logging.getLogger(logs.ACCESS_LOGGER)

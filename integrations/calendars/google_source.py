@@ -277,7 +277,7 @@ def event_id_for(uid: str) -> str:
 
 
 class GoogleEventWriter:
-    """Writes booked coffees to one Google calendar (EventWriter), inviting the attendee."""
+    """Writes booked coffees to one Google calendar, inviting the attendee."""
 
     def __init__(
         self,

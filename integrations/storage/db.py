@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.config import ConfigError
@@ -88,7 +91,12 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "BEGIN IMMEDIATE")
-        conn.exec_driver_sql(mode)
+        # Straight to the driver: BEGIN returns nothing, and every unit of work sends one. Its
+        # errors (a write lock not had within the busy timeout) are SQLAlchemy's, as usual.
+        try:
+            conn.connection.driver_connection.execute(mode)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(mode, (), exc, sqlite3.Error) from exc
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -107,8 +115,12 @@ def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> I
     """One unit of work: commit on success, roll back on any error.
 
     On SQLite it takes the write lock at BEGIN (waiting for it up to BUSY_TIMEOUT), so two
-    writers serialise instead of one failing late; `read_only=True` (for a unit that never
-    writes) begins a plain snapshot instead, which never waits. PostgreSQL callers lock rows
+    writers serialise instead of one failing late. Writers to a SQLite file first queue on an
+    OS file lock (`_queued_writer`): SQLite's busy handler polls with growing sleeps, so under
+    load a waiting writer would sleep far longer than the transaction it waits for (the
+    invite benchmark's accepts: a p50 of 32 ms for 2.5 ms of work without it).
+    `read_only=True` (for a unit that never writes) begins a plain snapshot instead, which
+    never waits. PostgreSQL callers lock rows
     with SELECT ... FOR UPDATE where a read decides a write.
     """
     bind = factory.kw.get("bind")
@@ -116,6 +128,7 @@ def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> I
     session = factory()
     held: set[int] = _writing.__dict__.setdefault("engines", set())
     mine = sqlite and not read_only
+    queue = -1
     if mine:
         if id(bind) in held:
             # Another connection of this thread holds the write lock: this one would wait
@@ -123,6 +136,7 @@ def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> I
             session.close()
             raise RuntimeError("a write transaction inside another one on the same thread")
         held.add(id(bind))
+        queue = _queued_writer(bind)  # type: ignore[arg-type]
     elif sqlite:
         session.connection(execution_options={"sqlite_begin": "BEGIN"})
     try:
@@ -135,6 +149,37 @@ def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> I
         session.close()
         if mine:
             held.discard(id(bind))
+            if queue >= 0:
+                fcntl.flock(queue, fcntl.LOCK_UN)
+                os.close(queue)
+
+
+def _queued_writer(engine: Engine) -> int:
+    """Wait for this SQLite file's writer lock (flock on FILE.write-lock, which wakes the next
+    waiter, in any thread or process, as soon as it is released); its descriptor, or -1 for a
+    database in memory."""
+    database = engine.url.database or ""
+    if database in ("", ":memory:"):
+        return -1
+    fd = os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only unit of work without an ORM session, for the hot reads (the invite page,
+    the calendars an accept asks): one consistent snapshot (SQLite: a deferred BEGIN, which
+    never waits for the write lock), ended with a rollback. Writes go through `transaction`."""
+    with engine.connect() as conn:
+        if is_sqlite(engine):
+            conn.execution_options(sqlite_begin="BEGIN")
+        with conn.begin():
+            yield conn
 
 
 def alembic_config(url: str) -> Any:

@@ -51,66 +51,76 @@ class Job:
     attempts: int
 
 
+@dataclass(frozen=True)
+class Queued:
+    """An outbox row just written."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """Work to queue: its kind, what it needs, and an email's fixed Message-ID."""
+
+    kind: str
+    payload: dict[str, Any]
+    message_id: str = ""
+
+
 def enqueue(
-    session: Session,
+    db: Session | Connection,
     *,
     user_id: int,
     kind: str,
     payload: dict[str, Any],
     now: datetime,
     message_id: str = "",
-) -> OutboxMessage:
-    """Add work to the outbox inside the caller's transaction."""
-    row = OutboxMessage(
-        user_id=user_id,
-        kind=kind,
-        payload=payload,
-        message_id=message_id,
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        last_error="",
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row
+    not_before: datetime | None = None,
+) -> Queued:
+    """Add work to the outbox inside the caller's transaction (due now, or at `not_before`)."""
+    conn = db.connection() if isinstance(db, Session) else db
+    row = _row(user_id, NewJob(kind, payload, message_id), now)
+    if not_before is not None:
+        row["next_attempt_at"] = not_before
+    return Queued(conn.execute(_insert_returning_id(), row).scalar_one())
 
 
-def enqueue_many(
-    conn: Connection,
-    *,
-    user_id: int,
-    jobs: Sequence[tuple[str, dict[str, Any], str]],
-    now: datetime,
+def enqueue_all(
+    db: Session | Connection, *, user_id: int, jobs: Sequence[NewJob], now: datetime
 ) -> None:
-    """Add several (kind, payload, message_id) jobs in the caller's Core transaction, in one
-    statement: for hot paths that do not go through the ORM (accepting an invite)."""
-    if not jobs:
-        return
-    conn.execute(
-        _insert_statement(),
-        [
-            {
-                "user_id": user_id,
-                "kind": kind,
-                "payload": payload,
-                "message_id": message_id,
-                "status": PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": "",
-                "created_at": now,
-            }
-            for kind, payload, message_id in jobs
-        ],
-    )
+    """Add several jobs inside the caller's transaction, in one INSERT on its connection."""
+    conn = db.connection() if isinstance(db, Session) else db
+    if jobs:
+        conn.execute(_insert_statement(), [_row(user_id, job, now) for job in jobs])
+
+
+def _row(user_id: int, job: NewJob, now: datetime) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "kind": job.kind,
+        "payload": job.payload,
+        "message_id": job.message_id,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "created_at": now,
+    }
+
+
+def _table() -> Any:
+    return OutboxMessage.__table__  # a Table; the ORM types it as FromClause
 
 
 @lru_cache(maxsize=1)
 def _insert_statement() -> Any:
-    table: Any = OutboxMessage.__table__  # a Table; the ORM types it as FromClause
-    return insert(table)
+    """Built once per process: a constant statement, cheaper to keep than to build."""
+    return insert(_table())
+
+
+@lru_cache(maxsize=1)
+def _insert_returning_id() -> Any:
+    return _insert_statement().returning(_table().c.id)
 
 
 def enqueue_email(
@@ -120,8 +130,9 @@ def enqueue_email(
     message: EmailMessage,
     now: datetime,
     purpose: str = "",
+    not_before: datetime | None = None,
     **extra: Any,
-) -> OutboxMessage:
+) -> Queued:
     """Queue a built email; its Message-ID (required) is what makes duplicates recognisable."""
     message_id = str(message.get("Message-ID", ""))
     if not message_id:
@@ -140,7 +151,13 @@ def enqueue_email(
         **extra,
     }
     return enqueue(
-        session, user_id=user_id, kind="email", payload=payload, now=now, message_id=message_id
+        session,
+        user_id=user_id,
+        kind="email",
+        payload=payload,
+        now=now,
+        message_id=message_id,
+        not_before=not_before,
     )
 
 

@@ -37,6 +37,7 @@ from tests.conftest import make_config
 from tests.helpers.http_server import LoopbackHttpServer
 from tests.helpers.invite_fixtures import (
     SmtpServer,
+    create_sharing_invite,
     make_contact,
     make_owner,
     next_weekday_at,
@@ -117,8 +118,8 @@ def test_two_nodes_one_database(
     tokens = []
     for n in range(RACERS):
         contact = make_contact(seeded, owner, f"Guest {n}", f"guest{n}@example.org")
-        created = svc.create_invite(
-            seeded, owner, contact, times_at(shared), send_email=False, now=now, share_times=True
+        created = create_sharing_invite(
+            seeded, owner, contact, times_at(shared), send_email=False, now=now
         )
         tokens.append(created.url.rsplit("/", 1)[1])
 

@@ -19,7 +19,12 @@ from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.invites import format_span, utc_iso
 from tests.e2e.conftest import LiveApp
-from tests.helpers.invite_fixtures import make_contact, next_weekday_at, times_at
+from tests.helpers.invite_fixtures import (
+    create_sharing_invite,
+    make_contact,
+    next_weekday_at,
+    times_at,
+)
 from web.services.accounts import create_first_account
 from web.services.invites import accept_invite, create_invite
 
@@ -156,7 +161,7 @@ def test_a_time_taken_meanwhile_says_so_and_the_email_links_focus_their_section(
     rt = live.runtime
     ben = make_contact(rt, invited.owner, "Ben Ito", "ben@example.org")
     taken_start, taken_end = invited.times[0]
-    other = create_invite(
+    other = create_sharing_invite(
         rt,
         invited.owner,
         ben,
@@ -164,7 +169,6 @@ def test_a_time_taken_meanwhile_says_so_and_the_email_links_focus_their_section(
         None,
         send_email=False,
         now=datetime.now(UTC),
-        share_times=True,
     )
     accept_invite(rt, other.url.rsplit("/", 1)[1], taken_start, now=datetime.now(UTC))
 

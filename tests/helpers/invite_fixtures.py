@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -281,3 +281,27 @@ def self_signed_tls(folder: Any) -> tuple[Any, Any]:
     server.load_cert_chain(cert_file, key_file)
     client = ssl.create_default_context(cafile=str(cert_file))
     return server, client
+
+
+def create_sharing_invite(
+    runtime: Runtime, owner: int, contact: int, times: Sequence[ProposedTime], *a: Any, **kw: Any
+) -> Any:
+    """create_invite for times that another open invite already offers. The app never offers
+    one time in two invites (one time, one invite), but two invitees racing for one time is
+    what the booking's unique index and lock guard, so tests set it up: the owner's offered
+    times are set aside while this invite is created, then offered again."""
+    from sqlalchemy import select, update
+
+    from web.services import invites as svc
+
+    tim = models.InviteTime
+    with transaction(runtime.sessions) as session:
+        offered = list(
+            session.scalars(select(tim.id).where(tim.user_id == owner, tim.withdrawn.is_(False)))
+        )
+        session.execute(update(tim).where(tim.id.in_(offered)).values(withdrawn=True))
+    try:
+        return svc.create_invite(runtime, owner, contact, times, *a, **kw)
+    finally:
+        with transaction(runtime.sessions) as session:
+            session.execute(update(tim).where(tim.id.in_(offered)).values(withdrawn=False))

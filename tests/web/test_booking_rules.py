@@ -23,7 +23,7 @@ from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
 from scheduler.model import Contact, Interaction, Meal
-from tests.helpers.invite_fixtures import make_contact, make_owner, times_at
+from tests.helpers.invite_fixtures import create_sharing_invite, make_contact, make_owner, times_at
 from web.composition import Runtime
 from web.errors import UserError
 from web.services import invites as svc
@@ -105,13 +105,12 @@ def test_after_rafael_books_friday_noon_zoe_can_no_longer_take_any_time_that_fri
     )
     # Zoe's invite was sent before the buffer rule existed: 12:45 right after Rafael's 12:00,
     # Friday breakfast, and a Tuesday lunch.
-    offer_zoe = svc.create_invite(
+    offer_zoe = create_sharing_invite(
         sqlite_runtime,
         owner,
         zoe,
         times_at(at(FRIDAY, 8), at(FRIDAY, 12, 45), at(NEXT_TUESDAY, 12)),
         now=_now(),
-        share_times=True,
     )
     assert accept(client, offer_rafael, at(FRIDAY, 12)).status_code == 303
     # Both Friday times are withdrawn from Zoe's invite: one is within the 10 minute buffer,
@@ -190,13 +189,12 @@ def test_cancelling_the_days_coffee_offers_that_days_other_times_again(
     offer_rafael = svc.create_invite(
         sqlite_runtime, owner, rafael, times_at(at(FRIDAY, 12)), now=_now()
     )
-    offer_zoe = svc.create_invite(
+    offer_zoe = create_sharing_invite(
         sqlite_runtime,
         owner,
         zoe,
         times_at(at(FRIDAY, 8), at(FRIDAY, 12, 45), at(NEXT_TUESDAY, 12)),
         now=_now(),
-        share_times=True,
     )
     booking = svc.accept_invite(sqlite_runtime, token_of(offer_rafael), at(FRIDAY, 12), now=_now())
     assert remaining(sqlite_runtime, offer_zoe) == [at(NEXT_TUESDAY, 12)]

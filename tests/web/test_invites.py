@@ -19,7 +19,13 @@ from sqlalchemy import func, select
 from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.invites import format_span, utc_iso
-from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
+from tests.helpers.invite_fixtures import (
+    create_sharing_invite,
+    make_contact,
+    make_owner,
+    next_weekday_at,
+    times_at,
+)
 from tests.web.support import sign_in_as
 from web.composition import Runtime
 from web.services import invites as svc
@@ -49,7 +55,7 @@ def _invite(
     contact: int,
     *starts: datetime,
     send_email: bool = True,
-    share_times: bool = False,
+    share_times: bool = False,  # another open invite offers these times too
 ) -> svc.CreatedInvite:
     if not starts:
         now = _now()
@@ -57,14 +63,14 @@ def _invite(
             next_weekday_at(now, 3, 12, 0, BERLIN),
             next_weekday_at(now, 4, 8, 0, BERLIN),
         )
-    return svc.create_invite(
+    create = create_sharing_invite if share_times else svc.create_invite
+    return create(  # type: ignore[no-any-return]
         runtime,
         owner,
         contact,
         times_at(*starts),
         send_email=send_email,
         now=_now(),
-        share_times=share_times,
     )
 
 

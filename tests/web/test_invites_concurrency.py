@@ -13,6 +13,7 @@ from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
 from tests.helpers.invite_fixtures import (
+    create_sharing_invite,
     make_contact,
     make_owner,
     next_weekday_at,
@@ -60,14 +61,9 @@ def test_fifty_concurrent_accepts_of_one_shared_time_book_it_exactly_once(
     for n in range(10):
         contact = make_contact(runtime, owner, f"Guest {n}", f"guest{n}@example.org")
         mine = next_weekday_at(now, 4 + n, 8, 0, BERLIN)
-        created = svc.create_invite(
-            runtime,
-            owner,
-            contact,
-            times_at(shared, mine),
-            send_email=False,
-            now=now,
-            share_times=True,  # on purpose: ten invites race for one time
+        # On purpose: ten invites race for one time.
+        created = create_sharing_invite(
+            runtime, owner, contact, times_at(shared, mine), send_email=False, now=now
         )
         tokens.append(created.url.rsplit("/", 1)[1])
         own_times[created.invite_id] = mine
@@ -123,13 +119,12 @@ def test_cancel_and_rebook_work_on_both_databases(runtime: Runtime) -> None:
     owner = make_owner(runtime)
     shared = next_weekday_at(now, 3, 12, 0, BERLIN)
     first, second = (
-        svc.create_invite(
+        create_sharing_invite(
             runtime,
             owner,
             make_contact(runtime, owner, f"Guest {n}", f"g{n}@example.org"),
             times_at(shared),
             now=now,
-            share_times=True,
         )
         for n in range(2)
     )

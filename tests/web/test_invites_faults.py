@@ -26,6 +26,7 @@ from tests.conftest import make_config
 from tests.helpers.fake_google import FakeGoogle
 from tests.helpers.http_server import LoopbackHttpServer
 from tests.helpers.invite_fixtures import (
+    create_sharing_invite,
     make_contact,
     make_owner,
     next_weekday_at,
@@ -52,7 +53,7 @@ def _invite(runtime: Runtime, owner: int, contact: int) -> svc.CreatedInvite:
     now = _now()
     starts = (next_weekday_at(now, 3, 12, 0, BERLIN), next_weekday_at(now, 4, 12, 0, BERLIN))
     # Several contacts get the same times here: what matters is the mail, not the slots.
-    return svc.create_invite(runtime, owner, contact, times_at(*starts), now=now, share_times=True)
+    return create_sharing_invite(runtime, owner, contact, times_at(*starts), now=now)
 
 
 def _rows(runtime: Runtime) -> list[models.OutboxMessage]:

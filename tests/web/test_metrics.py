@@ -19,6 +19,7 @@ from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
 from tests.helpers.invite_fixtures import (
+    create_sharing_invite,
     make_contact,
     make_owner,
     next_weekday_at,
@@ -27,7 +28,6 @@ from tests.helpers.invite_fixtures import (
 )
 from web.app import create_app
 from web.composition import Runtime
-from web.services import invites as svc
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TOKEN = "metrics-token-for-tests"
@@ -86,9 +86,7 @@ def test_during_a_load_the_accept_count_equals_the_bookings_made(
     for n in range(6):
         contact = make_contact(runtime, owner, f"Guest {n}", f"guest{n}@example.org")
         mine = next_weekday_at(now, 4 + n, 8, 0, BERLIN)
-        created = svc.create_invite(
-            runtime, owner, contact, times_at(shared, mine), now=now, share_times=True
-        )
+        created = create_sharing_invite(runtime, owner, contact, times_at(shared, mine), now=now)
         plans.append((created.url.rsplit("/", 1)[1], mine))
     app = _metrics_app(runtime, monkeypatch)
     statuses: list[int] = []

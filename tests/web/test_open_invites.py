@@ -8,7 +8,12 @@ from zoneinfo import ZoneInfo
 
 from integrations.storage import models
 from integrations.storage.db import transaction
-from tests.helpers.invite_fixtures import make_contact, next_weekday_at, times_at
+from tests.helpers.invite_fixtures import (
+    create_sharing_invite,
+    make_contact,
+    next_weekday_at,
+    times_at,
+)
 from tests.web.support import Web, second_user, text
 from web.composition import Runtime
 from web.services import invites as svc
@@ -30,14 +35,14 @@ def _invite(
     force: bool = False,
 ) -> tuple[int, str]:
     start = next_weekday_at(_now(), day, 12, 0, BERLIN)
-    created = svc.create_invite(
+    create = create_sharing_invite if share else svc.create_invite
+    created = create(
         runtime,
         owner,
         contact,
         times_at(start),
         send_email=False,
         now=_now(),
-        share_times=share,
         force=force,
     )
     return created.invite_id, created.url.rsplit("/", 1)[1]

@@ -64,8 +64,8 @@ def test_invite_tokens_never_reach_the_access_log(
     token = path.rsplit("/", 1)[1]
     client = app.test_client()
     client.get(path)  # rendered by Flask
-    client.get(path)  # from the fast path's cache
-    client.post(path, data={"action": "accept", "start": utc_iso(start)})  # the fast path
+    client.get(path)  # from the page cache
+    client.post(path, data={"action": "accept", "start": utc_iso(start)})
     client.get(f"{path}/booking?tz=Europe/Paris")
     client.get("/setup/google/callback?state=s3cr3t&code=4/0AbCdEf")
     lines = [r.getMessage() for r in _access(caplog)]

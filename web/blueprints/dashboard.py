@@ -569,10 +569,7 @@ def snooze(contact_id: int) -> Response:
 def cancel_invite(invite_id: int) -> Response:
     from web.services.invites import cancel_invite as cancel
 
-    try:
-        cancel(runtime(), current_user().id, invite_id, now=datetime.now(UTC))
-    except LookupError:
-        abort(404)
+    cancel(runtime(), current_user().id, invite_id, now=datetime.now(UTC))
     flash("Invite withdrawn; its link no longer works.", "ok")
     return redirect_to("dashboard.index")
 

@@ -1,4 +1,4 @@
-"""Public invite pages under /i/<token> (no sign-in) and the owner's booking pages.
+"""Public invite pages under /i/<token> (no sign-in); the owner's pages are in bookings.py.
 
 The token in the URL is the invitee's only credential: 192 random bits, stored as a SHA-256
 hash. Because an attacker cannot forge a request without it, the public forms are exempt from
@@ -14,17 +14,12 @@ Unknown tokens answer 404, expired or used ones 410, all with the same friendly 
 responses carry Referrer-Policy: no-referrer (the token must not leak), X-Frame-Options: DENY, a
 strict CSP (scripts only from our own static files) and Cache-Control: no-store.
 
-The two busiest requests, a page already rendered and an accept, are answered by
-web.invite_fastpath beneath Flask, with the same bytes; everything else comes here.
-
 The public pages share one rate limit per client address (`[limits] invite_pages`, counted by
-Flask-Limiter's store: see web.limits), asked once per request by whichever answers it, the fast
-path or these views.
+Flask-Limiter's store: see web.limits), asked once per request.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -43,13 +38,13 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from integrations.calendar_links import google_calendar_link, outlook_calendar_link
 from scheduler.invites import OfferedTime, format_span, uses_12_hour_clock, utc_iso
 from scheduler.text import in_supported_range
-from web.auth import current_user, login_required, runtime, safe_next
+from web.auth import runtime
 from web.limits import invite_limit
 from web.metrics import count_accept
 from web.services import invites as svc
@@ -63,11 +58,6 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 RATE_VERDICT_KEY = "meetagain.rate_allowed"  # in the WSGI environ
-# In the WSGI environ, from the fast path (web.invite_fastpath), so that the views do not do
-# again what it did: what accept_invite raised when it tried this accept, and the invite it
-# loaded for a page it could not answer (or the InviteNotFound it got).
-ACCEPT_OUTCOME_KEY = "meetagain.accept_outcome"
-LOADED_INVITE_KEY = "meetagain.loaded_invite"
 PUBLIC_ENDPOINTS = frozenset(
     {
         "invites.page",
@@ -444,18 +434,14 @@ def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Re
 @bp.get("/i/<token>")
 def page(token: str) -> Response:
     """The invite: who, why, the times in your zone, and accept / decline / suggest."""
-    loaded = request.environ.pop(LOADED_INVITE_KEY, None)
     try:
-        if isinstance(loaded, svc.InviteNotFound):
-            raise loaded
-        view = loaded if loaded is not None else svc.load_invite(runtime(), token, now=_now())
+        view = svc.load_invite(runtime(), token, now=_now())
     except svc.InviteNotFound:
         return _not_found()
     if view.state != "open":
         return _gone(view)
     extra = dict(plain_page_extra(request.args.get("more")))
     if request.args.get("place") == "sent":
-        # Only then: a plain visit keeps the page cache key the fast path looks up.
         extra["place_sent"] = True
     return _render_page(view, **extra)
 
@@ -475,9 +461,6 @@ def answer(token: str) -> Response:
             if start is None:
                 count_accept(current_app, "invalid")
                 return _bad_start()
-            tried: BaseException | None = request.environ.pop(ACCEPT_OUTCOME_KEY, None)
-            if tried is not None:
-                raise tried  # the fast path's attempt failed; answer from how it failed
             svc.accept_invite(rt, token, start, now=now, invitee_timezone=tz)
             count_accept(current_app, "booked")
             return _see_other(url_for("invites.booking", token=token))
@@ -585,7 +568,7 @@ def booking(token: str) -> Response:
             outlook_link=outlook_calendar_link(
                 title, start, end, details=details, location=location
             ),
-            moved=_moved_from(moving.invitee_side(token), zone),
+            moved=moved_from(moving.invitee_side(token), zone),
         )
     )
 
@@ -597,7 +580,7 @@ def booking_action(token: str) -> Response:
     if action not in ("cancel", "reschedule"):
         abort(400)
     if action == "reschedule":  # the booking stays until a new time is picked
-        return _offer_times(moving.invitee_side(token), url_for("invites.move_page", token=token))
+        return offer_times(moving.invitee_side(token), url_for("invites.move_page", token=token))
     try:
         svc.cancel_booking_by_token(
             runtime(),
@@ -651,150 +634,6 @@ def thanks(token: str) -> Response:
     return make_response(render_template("invites/message.html", title="Thanks", text=text))
 
 
-# --- owner pages -----------------------------------------------------------------------------
-
-
-@bp.get("/invites/bookings/<int:booking_id>")
-@login_required
-def owner_booking(booking_id: int) -> Any:
-    user = current_user()
-    try:
-        coffee = svc.booking_for_user(runtime(), user.id, booking_id)
-        status = svc.booking_status(runtime(), user.id, booking_id)
-    except LookupError:
-        abort(404)
-    zone = user.timezone or runtime().config.owner.timezone
-    return render_template(
-        "invites/owner_booking.html",
-        coffee=coffee,
-        status=status,
-        label=format_span(coffee.start, coffee.end, zone, hour12=reader_uses_12_hour_clock()),
-        moved=_moved_from(moving.owner_side(user.id, booking_id), zone),
-    )
-
-
-@bp.post("/invites/bookings/<int:booking_id>")
-@login_required
-def owner_booking_action(booking_id: int) -> Any:
-    user = current_user()
-    action = request.form.get("action", "")
-    if action not in ("cancel", "reschedule"):
-        abort(400)
-    if action == "reschedule":  # the booking stays until a new time is picked
-        return _offer_times(
-            moving.owner_side(user.id, booking_id),
-            url_for("invites.owner_move_page", booking_id=booking_id),
-        )
-    try:
-        url = svc.cancel_booking(
-            runtime(),
-            user.id,
-            booking_id,
-            now=_now(),
-            reschedule=action == "reschedule",
-            note=request.form.get("note", ""),
-        )
-    except LookupError:
-        abort(404)
-    except svc.InviteGone:
-        abort(410)
-    return render_template("invites/owner_cancelled.html", url=url)
-
-
-@bp.post("/invites/bookings/<int:booking_id>/met")
-@login_required
-def did_you_meet(booking_id: int) -> Any:
-    """The dashboard's "Did you meet Ana?" form: yes logs the coffee, no replans the contact."""
-    user = current_user()
-    answer_value = request.form.get("met", "")
-    if answer_value not in ("yes", "no"):
-        abort(400)
-    try:
-        questions = svc.record_meeting(
-            runtime(),
-            user.id,
-            booking_id,
-            met=answer_value == "yes",
-            notes=request.form.get("notes", ""),
-            now=_now(),
-        )
-    except LookupError:
-        abort(404)
-    except svc.UserError:
-        abort(400)
-    from flask import flash
-
-    if answer_value == "yes":
-        flash("Logged. The cadence starts again from this coffee.", "ok")
-        if questions:
-            flash("Next time, ask: " + questions[0], "info")
-    else:
-        flash("Noted: they are back in the plan.", "info")
-    return redirect(safe_next(request.form.get("next")), code=303)
-
-
-_URL = re.compile(r"https?://[^\s<>\"']+")
-
-
-@bp.app_template_filter("link_urls")
-def link_urls(text: str) -> Markup:
-    """Plain text, escaped, with its http(s) addresses as links (the outbox's invite links)."""
-    out, last = [], 0
-    for match in _URL.finditer(text):
-        url = match.group(0).rstrip(".,;:)")
-        end = match.start() + len(url)
-        out += [escape(text[last : match.start()]), Markup('<a href="{0}">{0}</a>').format(url)]
-        last = end
-    out.append(escape(text[last:]))
-    return Markup("").join(out)
-
-
-@bp.get("/dev/outbox")
-@login_required
-def dev_outbox() -> Any:
-    """The file outbox of the demo: every email meetagain would have sent."""
-    from integrations.mail import FileMailer, mailer_from_config
-    from integrations.storage import outbox
-    from integrations.storage.db import transaction
-
-    rt = runtime()
-    mailer = current_app.extensions.get("meetagain.adapters", {}).get(
-        "mailer"
-    ) or mailer_from_config(rt.config)
-    user_id = current_user().id
-    with transaction(rt.sessions) as session:
-        problems = outbox.problems(session, user_id)
-        pending = outbox.pending_count(session, user_id)
-        mine = outbox.message_ids(session, user_id)
-    # The folder holds every user's mail; each sees only what was queued for them, since the
-    # links inside an invite email are enough to answer it.
-    mails = [
-        m
-        for m in (mailer.messages() if isinstance(mailer, FileMailer) else [])
-        if str(m.message.get("Message-ID", "")).strip() in mine
-    ]
-    items = []
-    for m in mails[:100]:
-        body = m.message.get_body(preferencelist=("plain",))
-        items.append(
-            {
-                "subject": m.subject,
-                "to": m.to,
-                "file": m.path.name,
-                "date": str(m.message.get("Date", "")),
-                "text": body.get_content() if body is not None else "",
-            }
-        )
-    return render_template(
-        "invites/dev_outbox.html",
-        items=items,
-        problems=problems,
-        pending=pending,
-        file_backend=isinstance(mailer, FileMailer),
-        folder=str(mailer.folder) if isinstance(mailer, FileMailer) else "",
-    )
-
-
 # --- moving a booking, confirmed cancel and withdraw (issue 15) --------------------------------
 
 
@@ -805,7 +644,7 @@ def _setup_moves(state: BlueprintSetupState) -> None:
         csrf.exempt(move_pick)  # the token in the URL is the credential, as for `answer`
 
 
-def _moved_from(who: Any, zone: str) -> str:
+def moved_from(who: Any, zone: str) -> str:
     """ "Moved from <old time>" for a booking page, or "" for a booking never moved."""
     try:
         choices = moving.move_choices(runtime(), who, now=_now())
@@ -819,7 +658,7 @@ def _moved_from(who: Any, zone: str) -> str:
     )
 
 
-def _offer_times(who: Any, target: str) -> Response:
+def offer_times(who: Any, target: str) -> Response:
     """ "Pick another time": fresh times are offered (a POST), then the move page lists them."""
     try:
         moving.offer_new_times(runtime(), who, now=_now())
@@ -830,7 +669,7 @@ def _offer_times(who: Any, target: str) -> Response:
     return redirect(target, code=303)
 
 
-def _move_page(
+def move_page_response(
     who: Any, *, public: bool, zone: str, status: int = 200, conflict: str = "", **links: Any
 ) -> Response:
     try:
@@ -851,10 +690,10 @@ def _move_page(
     return make_response(html, status)
 
 
-def _pick(who: Any, *, public: bool, zone: str, done: str, **links: Any) -> Response:
+def pick_move(who: Any, *, public: bool, zone: str, done: str, **links: Any) -> Response:
     start = parse_start(request.form.get("start", ""))
     if start is None:
-        return _move_page(
+        return move_page_response(
             who, public=public, zone=zone, status=400, conflict="Pick one of the times.", **links
         )
     try:
@@ -864,7 +703,7 @@ def _pick(who: Any, *, public: bool, zone: str, done: str, **links: Any) -> Resp
     except svc.InviteGone:
         abort(410)
     except svc.TimeUnavailable as exc:
-        return _move_page(
+        return move_page_response(
             who,
             public=public,
             zone=zone,
@@ -875,7 +714,7 @@ def _pick(who: Any, *, public: bool, zone: str, done: str, **links: Any) -> Resp
     return redirect(done, code=303)
 
 
-def _invitee_zone(token: str) -> str:
+def invitee_zone(token: str) -> str:
     view = _safe_view(token)
     chosen = valid_zone(request.values.get("tz"))
     if view is None:
@@ -886,10 +725,10 @@ def _invitee_zone(token: str) -> str:
 @bp.get("/i/<token>/move")
 def move_page(token: str) -> Response:
     """The invitee's move page: the booking stays; the times it can move to."""
-    return _move_page(
+    return move_page_response(
         moving.invitee_side(token),
         public=True,
-        zone=_invitee_zone(token),
+        zone=invitee_zone(token),
         back=url_for("invites.booking", token=token),
         action=url_for("invites.move_pick", token=token),
     )
@@ -897,10 +736,10 @@ def move_page(token: str) -> Response:
 
 @bp.post("/i/<token>/move")
 def move_pick(token: str) -> Response:
-    return _pick(
+    return pick_move(
         moving.invitee_side(token),
         public=True,
-        zone=_invitee_zone(token),
+        zone=invitee_zone(token),
         done=url_for("invites.booking", token=token),
         back=url_for("invites.booking", token=token),
         action=url_for("invites.move_pick", token=token),
@@ -915,7 +754,7 @@ def cancel_confirm(token: str) -> Response:
         return _not_found()
     if view.booking is None or view.booking.status != "active":
         return _gone(view)
-    zone = _invitee_zone(token)
+    zone = invitee_zone(token)
     return make_response(
         render_template(
             "invites/cancel_public.html",
@@ -925,108 +764,3 @@ def cancel_confirm(token: str) -> Response:
             ),
         )
     )
-
-
-def _owner_zone() -> str:
-    return current_user().timezone or runtime().config.owner.timezone or "UTC"
-
-
-@bp.get("/invites/bookings/<int:booking_id>/move")
-@login_required
-def owner_move_page(booking_id: int) -> Response:
-    return _move_page(
-        moving.owner_side(current_user().id, booking_id),
-        public=False,
-        zone=_owner_zone(),
-        back=url_for("invites.owner_booking", booking_id=booking_id),
-        action=url_for("invites.owner_move_pick", booking_id=booking_id),
-    )
-
-
-@bp.post("/invites/bookings/<int:booking_id>/move")
-@login_required
-def owner_move_pick(booking_id: int) -> Response:
-    return _pick(
-        moving.owner_side(current_user().id, booking_id),
-        public=False,
-        zone=_owner_zone(),
-        done=url_for("invites.owner_booking", booking_id=booking_id),
-        back=url_for("invites.owner_booking", booking_id=booking_id),
-        action=url_for("invites.owner_move_pick", booking_id=booking_id),
-    )
-
-
-@bp.get("/invites/bookings/<int:booking_id>/cancel")
-@login_required
-def owner_cancel_confirm(booking_id: int) -> Any:
-    try:
-        coffee = svc.booking_for_user(runtime(), current_user().id, booking_id)
-        status = svc.booking_status(runtime(), current_user().id, booking_id)
-    except LookupError:
-        abort(404)
-    if status.status != "active":
-        abort(410)
-    zone = _owner_zone()
-    return render_template(
-        "invites/owner_cancel.html",
-        coffee=coffee,
-        label=format_span(coffee.start, coffee.end, zone, hour12=reader_uses_12_hour_clock()),
-    )
-
-
-@bp.get("/invites/<int:invite_id>/withdraw")
-@login_required
-def withdraw_confirm(invite_id: int) -> Any:
-    """ "Withdraw the invite to Ana?": asks first, with an optional note for them."""
-    found = [
-        i
-        for i in svc.open_invites(runtime(), current_user().id, now=_now())
-        if i.invite_id == invite_id and i.status == "open"
-    ]
-    if not found:
-        abort(404)
-    return render_template("invites/withdraw_confirm.html", invite=found[0])
-
-
-@bp.post("/invites/<int:invite_id>/withdraw")
-@login_required
-def withdraw(invite_id: int) -> Response:
-    try:
-        moving.withdraw_invite(
-            runtime(), current_user().id, invite_id, now=_now(), note=request.form.get("note", "")
-        )
-    except svc.InviteNotFound:
-        abort(404)
-    except svc.InviteGone:
-        abort(410)
-    return redirect(url_for("invites.withdrawn_page", invite_id=invite_id), code=303)
-
-
-@bp.get("/invites/<int:invite_id>/withdrawn")
-@login_required
-def withdrawn_page(invite_id: int) -> Any:
-    try:
-        done = moving.withdrawn(runtime(), current_user().id, invite_id, now=_now())
-    except svc.InviteNotFound:
-        abort(404)
-    return render_template(
-        "invites/withdrawn.html",
-        done=done,
-        seconds=max(0, int((done.undo_until - _now()).total_seconds())),
-    )
-
-
-@bp.post("/invites/<int:invite_id>/undo")
-@login_required
-def undo_withdraw(invite_id: int) -> Response:
-    from flask import flash
-
-    try:
-        moving.undo_withdraw(runtime(), current_user().id, invite_id, now=_now())
-    except svc.InviteNotFound:
-        abort(404)
-    except svc.UserError as exc:
-        flash(f"Could not undo: {exc}.", "error")
-        return redirect(url_for("invites.withdrawn_page", invite_id=invite_id), code=303)
-    flash("Undone: the invite is open again and nobody was told.", "ok")
-    return redirect(url_for("dashboard.index"), code=303)

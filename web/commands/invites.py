@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -18,10 +17,10 @@ def invites() -> None:
     """Create coffee invites."""
 
 
-def _parse_at(values: tuple[str, ...], zone: ZoneInfo, duration: Any) -> list[Any]:
-    from scheduler.model import ProposedTime
-
-    times = []
+def _parse_at(values: tuple[str, ...]) -> list[datetime]:
+    """The --at starts: ISO 8601 dates and times, with or without an offset (without: the
+    owner's zone, which the service applies)."""
+    starts = []
     for raw in values:
         try:
             date.fromisoformat(raw.strip())
@@ -32,16 +31,13 @@ def _parse_at(values: tuple[str, ...], zone: ZoneInfo, duration: Any) -> list[An
                 f'--at "{raw}" has no time of day: give a date and time like {raw.strip()}T12:30'
             )
         try:
-            start = datetime.fromisoformat(raw.strip())
+            starts.append(datetime.fromisoformat(raw.strip()))
         except ValueError:
             raise UserError(
                 f'--at "{raw}" is not an ISO 8601 date and time (e.g. 2026-12-01T12:30 or '
                 "2026-12-01T12:30+01:00)"
             ) from None
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=zone)  # wall-clock time in the user's zone
-        times.append(ProposedTime(start, start + duration, ""))
-    return times
+    return starts
 
 
 def _require_current(runtime: Any) -> None:
@@ -78,58 +74,25 @@ def create(
     force: bool,
 ) -> None:
     """Create an invite (times from this week's plan unless --at is given) and print its link."""
-    from integrations.storage.contacts import ContactRepository
-    from integrations.storage.db import transaction
-    from integrations.storage.models import User
     from web.services.calendar_sync import before_reading
-    from web.services.invites import contact_problem, create_invite, user_config
+    from web.services.invites import invite_by_email
 
     runtime = state.runtime_for_links()
     _require_current(runtime)
     user_id = state.owner_id()
     before_reading(runtime, user_id)  # the busy check reads the calendar store
-    now = datetime.now(UTC)
-    with transaction(runtime.sessions) as session:
-        row = ContactRepository(session, user_id).row_by_email(contact_email)
-        if row is None:
-            raise UserError(
-                f"no contact with email {contact_email}: add it in the web app or import it "
-                "with `meetagain contacts import FILE` (`meetagain contacts list` shows them)"
-            )
-        contact_id = row.id
-        user = session.get(User, user_id)
-        assert user is not None
-        config = user_config(runtime, user)
-        zone = ZoneInfo(config.owner.timezone)
-        problem = (
-            None
-            if force
-            else contact_problem(
-                session,
-                row,
-                zone=zone,
-                now=now,
-                pause_after=config.rules.ignored_invites_to_pause,
-            )
-        )
-    if problem:
-        raise UserError(problem)
-    warnings: list[str] = []
-    if at:
-        times = _parse_at(at, zone, config.scheduling.duration)
-        warnings = _check_at(runtime, user_id, times, config, force=force, now=now)
-    else:
-        times = _times_from_plan(runtime, user_id, contact_id, contact_email, now=now)
-    created = create_invite(
+    made = invite_by_email(
         runtime,
         user_id,
-        contact_id,
-        times,
+        contact_email,
+        _parse_at(at),
         message,
         send_email=not no_email,
-        now=now,
         force=force,
+        now=datetime.now(UTC),
+        label=lambda t: f"--at {t.start.isoformat()}",
     )
+    created, zone, warnings = made.created, made.zone, made.warnings
     for warning in warnings:  # after success, so a refusal stays one line
         click.echo(f"warning: {warning}", err=True)
     out_times = [t.start.astimezone(zone).isoformat() for t in created.times]
@@ -141,31 +104,6 @@ def create(
         click.echo(f"  {t}")
     if not no_email:
         click.echo("the invite email is queued (see `meetagain worker`)")
-
-
-def _check_at(
-    runtime: Any, user_id: int, times: list[Any], config: Any, *, force: bool, now: datetime
-) -> list[str]:
-    """Hand-given times, checked as the web's "Invite" form checks them."""
-    from web.services.planning import check_hand_picked
-
-    return check_hand_picked(
-        runtime, user_id, times, force=force, now=now, label=lambda t: f"--at {t.start.isoformat()}"
-    )
-
-
-def _times_from_plan(
-    runtime: Any, user_id: int, contact_id: int, email: str, *, now: datetime
-) -> list[Any]:
-    try:
-        from web.services.planning import plan_for_user
-    except ImportError:
-        raise UserError("planning is not available here: give the times with --at") from None
-    plan = plan_for_user(runtime, user_id, now=now)
-    for proposal in plan.proposals:
-        if proposal.contact.id == contact_id:
-            return list(proposal.times)
-    raise UserError(f"{email} is not in this week's plan: give the times with --at ISO")
 
 
 @click.command()

@@ -4,61 +4,91 @@ Services take the runtime and plain values, never Flask objects. Everything that
 outside world after a change (emails, Google Calendar writes) is written to the outbox in the
 same transaction as the change and done by the outbox worker.
 
-The package re-exports the public API; each submodule holds one part of it.
+The package re-exports the public API; each submodule holds one part of it, and modules use
+only each other's public names:
+
+    model      the token and link of an invite, the read models pages show, loading by token
+    errors     InviteNotFound, InviteGone, TimeUnavailable (in web.errors' hierarchy)
+    create     validating and creating an invite (and `invite_by_email` for the CLI)
+    pages      the invitee's page read and the .ics
+    accept     the live calendar check, then the booking in one unit of work
+    answer     decline, suggest other times or a place
+    change     cancel (by either side), expire, "did you meet?"
+    personal   the invite's personal message (the owner's template, else the default)
+    archive    dismissing answered invites from the dashboard's list
+    moving     moving a booking to another time, withdrawing an invite (with undo)
+    reoffer    offering freed times again after a cancel or a move
+    overview   the owner's lists: upcoming, to confirm, open invites, delivery problems
+    notify     every email text and what an email needs (rendered by the outbox worker)
+    busy       the owner's calendars opened and read live for an accept
+    calendar_jobs  the outbox's Google Calendar writes
 """
 
-from web.errors import UserError
-from web.services.invites.accepting import accept_invite, writer_lock
-from web.services.invites.answers import decline_invite, suggest_other_times, suggest_place
-from web.services.invites.archive import dismiss_invite
-from web.services.invites.bookings import (
-    DeliveryProblem,
-    booking_for_user,
-    booking_status,
-    cancel_booking,
-    cancel_booking_by_token,
-    cancel_invite,
-    delivery_problems,
-    expire_invites,
-    open_invites,
-    record_meeting,
-    to_confirm,
-    upcoming,
+from web.errors import Conflict, Invalid, NotFound, Unavailable, UserError
+from web.services.invites.accept import accept_invite
+from web.services.invites.answer import (
+    MORE_TIMES,
+    SUGGEST_DAYS,
+    decline_invite,
+    suggest_other_times,
+    suggest_place,
 )
+from web.services.invites.archive import dismiss_invite
 from web.services.invites.busy import LiveFile, OwnerCalendars, owner_calendars, read_busy
 from web.services.invites.calendar_jobs import (
     CalendarWriteFailed,
     delete_calendar_event,
     write_calendar_event,
 )
-from web.services.invites.creating import contact_problem, create_invite
-from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavailable
-from web.services.invites.helpers import (
-    LONGEST_MEETING,
-    MORE_TIMES,
-    SUGGEST_DAYS,
-    TOKEN_BYTES,
-    default_message,
-    hash_token,
-    invite_url,
-    user_config,
+from web.services.invites.change import (
+    cancel_booking,
+    cancel_booking_by_token,
+    cancel_invite,
+    expire_invites,
+    record_meeting,
 )
-from web.services.invites.notices import NothingToSend, render_email
-from web.services.invites.pages import event_ics, load_invite
-from web.services.invites.personal import personal_message
-from web.services.invites.views import (
+from web.services.invites.create import (
+    InviteByEmail,
+    contact_problem,
+    create_invite,
+    invite_by_email,
+)
+from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavailable
+from web.services.invites.model import (
+    LONGEST_MEETING,
+    TOKEN_BYTES,
     BookingView,
     CreatedInvite,
     InviteView,
     OpenInvite,
     UpcomingCoffee,
+    hash_token,
+    invite_url,
+    user_config,
 )
+from web.services.invites.notify import NothingToSend, render_email
+from web.services.invites.overview import (
+    DeliveryProblem,
+    booking_for_user,
+    booking_status,
+    delivery_problems,
+    open_invites,
+    to_confirm,
+    upcoming,
+)
+from web.services.invites.pages import event_ics, load_invite
+from web.services.invites.personal import default_message, personal_message
 
 __all__ = [
     "BookingView",
+    "Conflict",
+    "Invalid",
+    "NotFound",
+    "Unavailable",
     "CalendarWriteFailed",
     "CreatedInvite",
     "DeliveryProblem",
+    "InviteByEmail",
     "InviteGone",
     "InviteNotFound",
     "InviteView",
@@ -84,11 +114,14 @@ __all__ = [
     "create_invite",
     "decline_invite",
     "default_message",
+    "dismiss_invite",
+    "personal_message",
     "delete_calendar_event",
     "delivery_problems",
     "event_ics",
     "expire_invites",
     "hash_token",
+    "invite_by_email",
     "invite_url",
     "load_invite",
     "open_invites",
@@ -103,5 +136,4 @@ __all__ = [
     "upcoming",
     "user_config",
     "write_calendar_event",
-    "writer_lock",
 ]

@@ -16,13 +16,11 @@ from integrations.calendars.errors import about
 from integrations.calendars.registry import GoogleAccess, StoredCalendar, open_source
 from integrations.config import Config, ConfigError, with_user_settings
 from integrations.net import NetworkPolicy
+from integrations.storage.db import snapshot
+from integrations.storage.invites import CalendarRow, InviteStore, OwnerCalendarRows
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, Interval, SchedulingPolicy
 from web.composition import Runtime
-from web.services.invites.driver import _compiled, _driver_cursor, _fetch
-from web.services.invites.errors import InviteNotFound
-from web.services.invites.helpers import _short_sleep, hash_token
-from web.services.invites.sql import _calendar_statements
 
 # Seconds: the longest an accept waits for any one answer (connect, each read) of a calendar
 # server (Google, CalDAV, a feed). The invitee waits for the answer (no lock is held while
@@ -46,37 +44,23 @@ class OwnerCalendars:
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
 
 
-@dataclass(frozen=True)
-class _CalendarRow:
-    name: str
-    kind: str
-    location: str
-    username: str
-    secret_encrypted: bytes | None
-    external_id: str
+def owner_calendars(runtime: Runtime, user_id: int) -> OwnerCalendars:
+    """Open every calendar of the user that counts as busy, bypassing the busy cache."""
+    with snapshot(runtime.engine) as conn:
+        found = InviteStore(conn).owner_calendars(user_id=user_id)
+    assert found is not None, f"no user {user_id}"
+    return open_calendars(runtime, found)
 
 
-def owner_calendars(
-    runtime: Runtime, user_id: int | None = None, *, token: str | None = None
-) -> OwnerCalendars:
-    """Open every calendar of the user (or of the invite `token` belongs to) that counts as
-    busy, bypassing the busy cache. InviteNotFound for an unknown token."""
-    by_user, by_token = _calendar_statements()
-    dialect = runtime.engine.dialect
-    with _driver_cursor(runtime) as cursor:
-        if token is not None:
-            found = _fetch(cursor, _compiled(dialect, by_token), token_hash=hash_token(token))
-            if not found:
-                raise InviteNotFound("no such invite")
-        else:
-            found = _fetch(cursor, _compiled(dialect, by_user), user_id=user_id)
-    assert found, f"no user {user_id}"
-    owner_id, email, timezone, settings = found[0][:4]
-    rows = tuple(_CalendarRow(*r[5:11]) for r in found if r[4] is not None)
+def open_calendars(runtime: Runtime, found: OwnerCalendarRows) -> OwnerCalendars:
+    """Open the calendars read from the store (Google's credentials fetched here, before any
+    lock is taken)."""
+    owner_id, email, timezone, settings = found.user_id, found.email, found.timezone, found.settings
+    rows = found.calendars
     # Opening is pure given these rows and the config, except that a local file is checked to
     # exist: reuse what was opened for exactly the same rows when every source is a LiveFile
     # (which looks at the file again on every read). Google is opened each time (credentials).
-    raw_settings = settings if isinstance(settings, str | bytes) else json.dumps(settings)
+    raw_settings = json.dumps(settings, sort_keys=True)
     key = (id(runtime.config), owner_id, email, timezone, raw_settings, rows)
     opened = _OPENED.get(key)
     if opened is None or opened.base is not runtime.config:
@@ -118,13 +102,11 @@ _OPENED: dict[tuple[Any, ...], _Opened] = {}
 
 def _open_calendars(
     runtime: Runtime,
-    rows: Sequence[_CalendarRow],
+    rows: Sequence[CalendarRow],
     email: str,
     timezone: str | None,
     settings: Any,
 ) -> _Opened:
-    if isinstance(settings, str | bytes):  # SQLite hands back the JSON text
-        settings = json.loads(settings)
     try:
         config = with_user_settings(runtime.config, settings or {}, timezone or "")
     except ConfigError:
@@ -190,7 +172,7 @@ def _read_one(source: Any, interval: Interval) -> BusyReport:
 
 def _open_row(
     runtime: Runtime,
-    row: _CalendarRow,
+    row: CalendarRow,
     *,
     zone: ZoneInfo,
     me: Sequence[str],
@@ -217,7 +199,7 @@ def _open_row(
         me=me,
         google=google,
         timeout=LIVE_TIMEOUT,
-        sleep=_short_sleep,
+        sleep=short_sleep,
         attempts=2,
         network=NetworkPolicy.from_config(runtime.config),
     )
@@ -271,3 +253,10 @@ def _google_access(runtime: Runtime, user_id: int) -> GoogleAccess:
     from web.services.calendar_sync import google_access
 
     return google_access(runtime, user_id)
+
+
+def short_sleep(seconds: float) -> None:
+    # Quick in-call retries for a blip; longer outages are the outbox's backoff's job.
+    import time
+
+    time.sleep(min(seconds, 1.0))

@@ -14,13 +14,14 @@ from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
 from scheduler.model import Interval
 from web.composition import Runtime
-from web.services.invites.helpers import _parties, _short_sleep
-from web.services.invites.notices import (
-    _attach_request,
-    _booking_context,
-    _coffee_event,
-    _owner_links,
-    _queue_invitee_confirmation,
+from web.services.invites.busy import short_sleep
+from web.services.invites.model import parties
+from web.services.invites.notify import (
+    attach_request,
+    booking_context,
+    coffee_event,
+    owner_links,
+    queue_invitee_confirmation,
     where_of,
 )
 
@@ -46,8 +47,8 @@ def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) ->
         booking = session.get(models.Booking, booking_id)
         if booking is None or booking.status != "active" or booking.calendar_event_id:
             return
-        _, zone, owner, invitee = _booking_context(runtime, session, booking)
-        event = _coffee_event(runtime, booking, owner, invitee, token_url=None)
+        _, zone, owner, invitee = booking_context(runtime, session, booking)
+        event = coffee_event(runtime, booking, owner, invitee, token_url=None)
         mode = where_of(booking)[0]
         calendar_id = (
             session.scalar(
@@ -78,7 +79,7 @@ def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) ->
             api_endpoint=runtime.config.google.api_endpoint,
             meet=runtime.config.google.meet_link,
             zone=zone,  # the event keeps the owner's zone (recurring edits, DST) at Google
-            sleep=_short_sleep,
+            sleep=short_sleep,
             timeout=runtime.config.google.timeout,
         )
         try:
@@ -135,7 +136,7 @@ def _record_calendar_problem(
             invite = session.get(models.Invite, booking.invite_id)
             assert invite is not None
             if invite.email:
-                _queue_invitee_confirmation(
+                queue_invitee_confirmation(
                     runtime,
                     session,
                     invite,
@@ -148,9 +149,9 @@ def _record_calendar_problem(
             log.warning("booking %s: %s", booking_id, error)
             invite = session.get(models.Invite, booking.invite_id)
             assert invite is not None
-            owner, invitee = _parties(session, invite)
+            owner, invitee = parties(session, invite)
             if owner.email:
-                links = dict(_owner_links(runtime, booking.id))
+                links = dict(owner_links(runtime, booking.id))
                 msg = build_email(
                     from_address=runtime.config.mail.from_address,
                     on_behalf_of=invitee,
@@ -163,7 +164,7 @@ def _record_calendar_problem(
                     ),
                     when=now,
                 )
-                _attach_request(runtime, msg, booking, owner, invitee, now=now)
+                attach_request(runtime, msg, booking, owner, invitee, now=now)
                 enqueue_email(
                     session,
                     user_id=booking.user_id,

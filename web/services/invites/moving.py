@@ -35,23 +35,22 @@ from scheduler.invites import OfferedTime, format_span
 from scheduler.model import Interval, SchedulingPolicy
 from web.composition import Runtime
 from web.errors import UserError
-from web.services.invites.accepting import _restore, _restore_by_rules, writer_lock
-from web.services.invites.answers import _more_times
+from web.services.invites.answer import SUGGEST_DAYS, more_times
 from web.services.invites.busy import owner_calendars, read_busy
 from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavailable
-from web.services.invites.helpers import (
+from web.services.invites.model import (
     LONGEST_MEETING,
-    SUGGEST_DAYS,
-    _aware,
-    _display_zones,
-    _load_invite,
-    _offered,
-    _parties,
-    _zone_name,
+    aware,
+    display_zones,
+    invite_row,
     invite_url,
+    offered_time,
+    parties,
     user_config,
+    zone_name,
 )
-from web.services.invites.notices import _coffee_event
+from web.services.invites.notify import coffee_event
+from web.services.invites.reoffer import restore_by_rules, restore_times
 
 UNDO_WINDOW = timedelta(minutes=1)
 
@@ -128,14 +127,14 @@ def offer_new_times(runtime: Runtime, who: _Who, *, now: datetime) -> MoveChoice
     horizon = Interval(now, now + timedelta(days=SUGGEST_DAYS + 1))
     calendars = owner_calendars(runtime, user_id)
     busy = read_busy(calendars, horizon).intervals
-    with writer_lock(runtime), transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions) as session:
         booking, invite = _find(session, who, lock=True)
         if booking.status != "active":
             raise InviteGone("this coffee is cancelled")
-        _more_times(runtime, session, invite, now=now)
+        more_times(runtime, session, invite, now=now)
         session.flush()
         for row in invite.times:
-            span = Interval(_aware(row.start), _aware(row.end))
+            span = Interval(aware(row.start), aware(row.end))
             if not row.withdrawn and booking_rules.too_close(span, busy, calendars.policy.buffer):
                 row.withdrawn = True
         session.flush()
@@ -150,15 +149,15 @@ def move_booking(
 
     The same booking row moves: same UID, SEQUENCE + 1, the Google event updated in place.
     """
-    start = _aware(start)
+    start = aware(start)
     note = note.strip()[:2000]
     with transaction(runtime.sessions, read_only=True) as session:
         booking, invite = _find(session, who)
         if booking.status != "active":
             raise InviteGone("this coffee is cancelled")
         view = _choices_view(runtime, session, invite, booking, now=now)
-        user_id, seen = booking.user_id, _aware(booking.start)
-        own = Interval(seen, _aware(booking.end))
+        user_id, seen = booking.user_id, aware(booking.start)
+        own = Interval(seen, aware(booking.end))
     chosen = rules.find_offered(view.times, start, now=now)
     if chosen is None:
         raise TimeUnavailable("that time is no longer available", view.times)
@@ -169,13 +168,13 @@ def move_booking(
     busy = [i for i in read_busy(calendars, widened).intervals if i != own]
     conflict: TimeUnavailable | None = None
     try:
-        with writer_lock(runtime), transaction(runtime.sessions) as session:
+        with transaction(runtime.sessions) as session:
             # Lock the owner first, as accept does: moves and accepts of one owner queue here.
             session.get(models.User, user_id, with_for_update=True)
             booking, invite = _find(session, who, lock=True)
             if booking.status != "active":
                 raise InviteGone("this coffee is cancelled")
-            if _aware(booking.start) != seen:
+            if aware(booking.start) != seen:
                 raise TimeUnavailable("this coffee was just moved", ())
             current = _choices_view(runtime, session, invite, booking, now=now)
             chosen = rules.find_offered(current.times, start, now=now)
@@ -183,7 +182,7 @@ def move_booking(
                 raise TimeUnavailable("that time is no longer available", current.times)
             if booking_rules.too_close(chosen.interval, busy, calendars.policy.buffer):
                 for row in invite.times:
-                    if _aware(row.start) == chosen.start:
+                    if aware(row.start) == chosen.start:
                         row.withdrawn = True
                 conflict = TimeUnavailable(
                     "that time is no longer free",
@@ -213,14 +212,14 @@ def _move(
     now: datetime,
     note: str,
 ) -> None:
-    old = Interval(_aware(booking.start), _aware(booking.end))
+    old = Interval(aware(booking.start), aware(booking.end))
     booking.moved_from = old.start
     booking.start, booking.end = chosen.start.astimezone(UTC), chosen.end.astimezone(UTC)
     booking.sequence += 1
     session.flush()  # the unique index of active starts decides here
     # The old time is free again for the owner's other open invites; the new one is not.
-    _restore(session, booking.user_id, old, now=now)
-    _restore_by_rules(runtime, session, booking.user_id, old.start, now=now)
+    restore_times(session, booking.user_id, old, now=now)
+    restore_by_rules(runtime, session, booking.user_id, old.start, now=now)
     _withdraw_ruled_out(runtime, session, booking, now=now)
     if booking.calendar_event_id:
         enqueue(
@@ -253,8 +252,8 @@ def _withdraw_ruled_out(
     user = session.get(models.User, booking.user_id)
     assert user is not None
     config = user_config(runtime, user)
-    zone, policy = ZoneInfo(_zone_name(user, config)), config.scheduling
-    start = _aware(booking.start)
+    zone, policy = ZoneInfo(zone_name(user, config)), config.scheduling
+    start = aware(booking.start)
     week = booking_rules.week_bounds(start.astimezone(zone).date(), zone)
     lo, hi = week.start - LONGEST_MEETING - policy.buffer, week.end + policy.buffer
     held = _held(session, booking.user_id, lo, hi)
@@ -270,7 +269,7 @@ def _withdraw_ruled_out(
         )
     )
     for row in rows:
-        span = Interval(_aware(row.start), _aware(row.end))
+        span = Interval(aware(row.start), aware(row.end))
         if booking_rules.time_problem(span, bookings=held, zone=zone, policy=policy):
             row.withdrawn = True
 
@@ -287,7 +286,7 @@ def _held(
     )
     if but is not None:
         stmt = stmt.where(models.Booking.id != but)
-    return [Interval(_aware(s), _aware(e)) for s, e in session.execute(stmt)]
+    return [Interval(aware(s), aware(e)) for s, e in session.execute(stmt)]
 
 
 def _choices_view(
@@ -302,7 +301,7 @@ def _choices_view(
     contact = session.get(models.Contact, booking.contact_id)
     assert user is not None and contact is not None
     config = user_config(runtime, user)
-    owner_zone = _zone_name(user, config)
+    owner_zone = zone_name(user, config)
     times = (
         _allowed(invite, booking, config.scheduling, ZoneInfo(owner_zone), session, now=now)
         if booking.status == "active"
@@ -310,14 +309,14 @@ def _choices_view(
     )
     return MoveChoices(
         booking_id=booking.id,
-        start=_aware(booking.start),
-        end=_aware(booking.end),
+        start=aware(booking.start),
+        end=aware(booking.end),
         owner_name=user.name or user.email,
         contact_name=contact.name,
         owner_timezone=owner_zone,
         invitee_timezone=invite.invitee_timezone or "",
         times=tuple(times),
-        moved_from=_aware(booking.moved_from) if booking.moved_from else None,
+        moved_from=aware(booking.moved_from) if booking.moved_from else None,
     )
 
 
@@ -333,8 +332,10 @@ def _allowed(
     """The invite's times the booking may move to: offered and not withdrawn, not its own
     time, outside the notice period, and allowed by the owner's other bookings (buffer, day
     and week caps), soonest first."""
-    offered = sorted((_offered(t) for t in invite.times if not t.withdrawn), key=lambda t: t.start)
-    own = _aware(booking.start)
+    offered = sorted(
+        (offered_time(t) for t in invite.times if not t.withdrawn), key=lambda t: t.start
+    )
+    own = aware(booking.start)
     offered = [t for t in offered if t.start != own and t.start >= now + policy.notice]
     if not offered:
         return []
@@ -365,7 +366,7 @@ def _find(
     """The booking `who` names (its latest, for a token) and its invite; InviteNotFound when
     there is none for them."""
     if who.token is not None:
-        invite = _load_invite(session, who.token, lock=lock)
+        invite = invite_row(session, who.token, lock=lock)
         stmt = (
             select(models.Booking)
             .where(models.Booking.invite_id == invite.id)
@@ -469,9 +470,9 @@ def _queue_moved_emails(
 ) -> None:
     user = session.get(models.User, booking.user_id)
     assert user is not None
-    owner_zone = _zone_name(user, user_config(runtime, user))
-    owner, invitee = _parties(session, invite)
-    event = _coffee_event(runtime, booking, owner, invitee, token_url=None)
+    owner_zone = zone_name(user, user_config(runtime, user))
+    owner, invitee = parties(session, invite)
+    event = coffee_event(runtime, booking, owner, invitee, token_url=None)
     ics = build_ics(event, method="REQUEST", dtstamp=now)
     base = runtime.config.web.base_url
     readers: list[tuple[Party, Party, bool, list[str], list[tuple[str, str]]]] = [
@@ -480,7 +481,7 @@ def _queue_moved_emails(
             invitee,
             owner,
             False,
-            _display_zones(invite.invitee_timezone, owner_zone),
+            display_zones(invite.invitee_timezone, owner_zone),
             [("Your booking", f"{manage_url}/booking")] if manage_url else [],
         ),
     ]
@@ -527,7 +528,7 @@ def withdraw_invite(
     """The owner withdraws an open invite (its link then answers 410). The invitee's kind note
     waits in the outbox for UNDO_WINDOW, so an undo in time sends nothing."""
     note = note.strip()[:2000]
-    with writer_lock(runtime), transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions) as session:
         invite = session.get(models.Invite, invite_id, with_for_update=True)
         if invite is None or invite.user_id != user_id:
             raise InviteNotFound("no such invite")
@@ -535,7 +536,7 @@ def withdraw_invite(
             raise InviteGone(f"this invite is {invite.status}")
         invite.status = "cancelled"
         invite.answered_at = now
-        owner, invitee = _parties(session, invite)
+        owner, invitee = parties(session, invite)
         if invitee.email:
             subject, paragraphs = withdrawn_text(owner=owner.name, invitee=invitee.name, note=note)
             msg = build_notice(
@@ -546,15 +547,15 @@ def withdraw_invite(
                 paragraphs=paragraphs,
                 when=now + UNDO_WINDOW,
             )
-            row = enqueue_email(
+            enqueue_email(
                 session,
                 user_id=user_id,
                 message=msg,
                 now=now,
+                not_before=now + UNDO_WINDOW,
                 purpose="withdraw",
                 invite_id=invite.id,
             )
-            row.next_attempt_at = now + UNDO_WINDOW
         return Withdrawn(invite.id, invitee.name, now + UNDO_WINDOW, told=False)
 
 
@@ -565,20 +566,20 @@ def withdrawn(runtime: Runtime, user_id: int, invite_id: int, *, now: datetime) 
         if invite is None or invite.user_id != user_id or invite.status != "cancelled":
             raise InviteNotFound("no such withdrawn invite")
         contact = session.get(models.Contact, invite.contact_id)
-        until = _aware(invite.answered_at or now) + UNDO_WINDOW
+        until = aware(invite.answered_at or now) + UNDO_WINDOW
         return Withdrawn(invite.id, contact.name if contact else "", until, told=now >= until)
 
 
 def undo_withdraw(runtime: Runtime, user_id: int, invite_id: int, *, now: datetime) -> None:
     """Open the invite again, unless its minute has passed (UserError): the note to the
     invitee is dropped unsent."""
-    with writer_lock(runtime), transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions) as session:
         invite = session.get(models.Invite, invite_id, with_for_update=True)
         if invite is None or invite.user_id != user_id:
             raise InviteNotFound("no such invite")
         if invite.status != "cancelled" or invite.answered_at is None:
             raise UserError("this invite is not withdrawn")
-        if now >= _aware(invite.answered_at) + UNDO_WINDOW:
+        if now >= aware(invite.answered_at) + UNDO_WINDOW:
             raise UserError("the minute to undo has passed; the invitee has been told")
         pending = session.scalars(
             select(models.OutboxMessage).where(
@@ -617,8 +618,8 @@ def update_calendar_event(runtime: Runtime, booking_id: int, event_id: str) -> N
             return
         user = session.get(models.User, booking.user_id)
         assert user is not None
-        zone = _zone_name(user, user_config(runtime, user))
-        interval = Interval(_aware(booking.start), _aware(booking.end))
+        zone = zone_name(user, user_config(runtime, user))
+        interval = Interval(aware(booking.start), aware(booking.end))
         sequence = booking.sequence
         calendar_id = (
             session.scalar(

@@ -8,7 +8,6 @@ from typing import Protocol
 
 from integrations.storage import models
 from scheduler.message import fill_template, with_signature
-from web.services.invites.helpers import default_message
 
 
 class Owner(Protocol):
@@ -36,3 +35,18 @@ def personal_message(owner: Owner, contact: models.Contact, today: date | None =
         "my_name": owner.name or "",
     }
     return with_signature(fill_template(template, values), owner.signature, owner.name)
+
+
+def default_message(owner_name: str, contact: models.Contact, today: date | None = None) -> str:
+    """The editable personal message: their name, how you met, one question to ask."""
+    from integrations.emails import invite as invite_email
+
+    met = [i.occurred_on for i in contact.interactions if i.kind != "email" and i.confirmed]
+    days = (today - max(met)).days if today is not None and met else None
+    return invite_email.default_message(
+        owner_name,
+        contact.name,
+        how_met=contact.how_met,
+        questions=list(contact.questions or []),
+        days_since_met=days,
+    )

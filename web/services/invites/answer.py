@@ -22,24 +22,25 @@ from scheduler.pairing import candidate_times, locate
 from scheduler.trips import plan_slots, trip_markers
 from web.composition import Runtime
 from web.services.calendar_sync import read_busy as stored_busy
-from web.services.invites.accepting import writer_lock
 from web.services.invites.errors import InviteGone
-from web.services.invites.helpers import (
-    MORE_TIMES,
-    SUGGEST_DAYS,
-    _aware,
-    _check_zone,
-    _load_invite,
-    _parties,
-    _zone_name,
+from web.services.invites.model import (
+    aware,
+    check_zone,
+    invite_row,
+    parties,
     user_config,
+    zone_key,
+    zone_name,
 )
 from web.services.places import google_connected, where_for
 from web.services.planning import city_keys, stored_occurrences, with_city_zone
 
+MORE_TIMES = 6
+SUGGEST_DAYS = 14
+
 
 def _open_for_answer(session: Session, token: str, *, now: datetime) -> models.Invite:
-    invite = _load_invite(session, token, lock=True)
+    invite = invite_row(session, token, lock=True)
     if rules.link_state(invite.status, invite.expires_at, now=now) != rules.OPEN:
         raise InviteGone("expired" if invite.status == rules.OPEN else invite.status)
     return invite
@@ -49,12 +50,12 @@ def decline_invite(
     runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
 ) -> None:
     """ "Not now": close the invite, keep the optional note, tell the owner."""
-    with writer_lock(runtime), transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions) as session:
         invite = _open_for_answer(session, token, now=now)
         invite.status = "declined"
         invite.answer_note = note.strip()[:2000]
         invite.answered_at = now
-        if _check_zone(invitee_timezone):
+        if check_zone(invitee_timezone):
             invite.invitee_timezone = invitee_timezone
         _notify_owner(
             runtime,
@@ -74,9 +75,9 @@ def suggest_other_times(
     return them. No calendar server is asked while the write lock is held.
     """
     note = note.strip()[:2000]
-    with writer_lock(runtime), transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions) as session:
         invite = _open_for_answer(session, token, now=now)
-        if _check_zone(invitee_timezone):
+        if check_zone(invitee_timezone):
             invite.invitee_timezone = invitee_timezone
         if note:
             invite.status = "suggested"
@@ -91,7 +92,7 @@ def suggest_other_times(
                 note=note,
             )
             return []
-        added = _more_times(runtime, session, invite, now=now)
+        added = more_times(runtime, session, invite, now=now)
         session.flush()
         return added
 
@@ -104,9 +105,9 @@ def suggest_place(
     note = note.strip()[:2000]
     if not note:
         raise InviteGone("no place was named")
-    with writer_lock(runtime), transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions) as session:
         invite = _open_for_answer(session, token, now=now)
-        if _check_zone(invitee_timezone):
+        if check_zone(invitee_timezone):
             invite.invitee_timezone = invitee_timezone
         invite.place_note = note
         _notify_owner(
@@ -119,7 +120,7 @@ def suggest_place(
         )
 
 
-def _more_times(
+def more_times(
     runtime: Runtime,
     session: Session,
     invite: models.Invite,
@@ -129,7 +130,7 @@ def _more_times(
     user = session.get(models.User, invite.user_id)
     assert user is not None
     config = user_config(runtime, user)
-    zone = ZoneInfo(_zone_name(user, config))
+    zone = ZoneInfo(zone_name(user, config))
     wanted = {t.window for t in invite.times if t.window}
     windows = [w for w in config.windows if not wanted or w.name in wanted] or list(config.windows)
     policy = config.scheduling
@@ -167,7 +168,7 @@ def _more_times(
         now=now,
         policy=policy,
     )
-    existing = {_aware(t.start) for t in invite.times}
+    existing = {aware(t.start) for t in invite.times}
     duration = policy.duration
     contact = ContactRepository(session, invite.user_id).get(invite.contact_id)
     candidates = candidate_times(slots, duration, per_window=policy)
@@ -197,7 +198,7 @@ def _more_times(
     fresh = [by_start[c.start] for c in cut]
     added = []
     for t in fresh:
-        owner_zone = str(getattr(t.start.tzinfo, "key", "") or "")[:64]
+        owner_zone = zone_key(t.start)
         invite.times.append(
             models.InviteTime(
                 user_id=invite.user_id,
@@ -233,7 +234,7 @@ def _notify_owner(
     answer: str,
     note: str,
 ) -> None:
-    owner, invitee = _parties(session, invite)
+    owner, invitee = parties(session, invite)
     if not owner.email:
         return
     msg = build_email(

@@ -18,10 +18,10 @@ from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
 from scheduler.invites import format_span
 from web.composition import Runtime
-from web.services.invites.helpers import _display_zones, _parties, _zone_name, user_config
+from web.services.invites.model import display_zones, parties, user_config, zone_name
 
 
-def _coffee_event(
+def coffee_event(
     runtime: Runtime,
     booking: models.Booking,
     owner: Party,
@@ -66,7 +66,7 @@ def where_of(booking: models.Booking) -> tuple[str, str, str]:
     return (row.mode, row.place, row.place_url) if row is not None else ("", "", "")
 
 
-def _owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:
+def owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:
     base = runtime.config.web.base_url
     return [
         ("Open meetagain", f"{base}/"),
@@ -74,18 +74,18 @@ def _owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:
     ]
 
 
-def _booking_context(
+def booking_context(
     runtime: Runtime, session: Session, booking: models.Booking
 ) -> tuple[models.Invite, str, Party, Party]:
     """The invite behind a booking, the owner's zone name, and the owner and invitee."""
     invite = session.get(models.Invite, booking.invite_id)
     user = session.get(models.User, booking.user_id)
     assert invite is not None and user is not None
-    owner, invitee = _parties(session, invite)
-    return invite, _zone_name(user, user_config(runtime, user)), owner, invitee
+    owner, invitee = parties(session, invite)
+    return invite, zone_name(user, user_config(runtime, user)), owner, invitee
 
 
-def _attach_request(
+def attach_request(
     runtime: Runtime,
     msg: EmailMessage,
     booking: models.Booking,
@@ -96,7 +96,7 @@ def _attach_request(
 ) -> None:
     """Attach the coffee as an iCalendar REQUEST, the invitation a calendar app adds."""
     ics = build_ics(
-        _coffee_event(runtime, booking, owner, invitee, token_url=None),
+        coffee_event(runtime, booking, owner, invitee, token_url=None),
         method="REQUEST",
         dtstamp=now,
     )
@@ -150,9 +150,9 @@ def _owner_booking_notice(
     now: datetime,
     unread: Sequence[str] = (),
 ) -> EmailMessage:
-    _, owner_zone, owner, invitee = _booking_context(runtime, session, booking)
+    _, owner_zone, owner, invitee = booking_context(runtime, session, booking)
     when_owner = format_span(booking.start, booking.end, owner_zone)
-    links = dict(_owner_links(runtime, booking.id))
+    links = dict(owner_links(runtime, booking.id))
     notice = build_email(
         from_address=runtime.config.mail.from_address,
         on_behalf_of=invitee,
@@ -168,7 +168,7 @@ def _owner_booking_notice(
         when=now,
     )
     if not google and owner.email and invitee.email:
-        _attach_request(runtime, notice, booking, owner, invitee, now=now)
+        attach_request(runtime, notice, booking, owner, invitee, now=now)
     return notice
 
 
@@ -182,8 +182,8 @@ def _invitee_confirmation(
     note: str = "",
     manage_url: str = "",
 ) -> EmailMessage:
-    invite, owner_zone, owner, invitee = _booking_context(runtime, session, booking)
-    zones = _display_zones(invite.invitee_timezone, owner_zone)
+    invite, owner_zone, owner, invitee = booking_context(runtime, session, booking)
+    zones = display_zones(invite.invitee_timezone, owner_zone)
     when = " / ".join(format_span(booking.start, booking.end, z) for z in zones)
     msg = build_email(
         from_address=runtime.config.mail.from_address,
@@ -195,11 +195,11 @@ def _invitee_confirmation(
         when=now,
     )
     if with_ics:
-        _attach_request(runtime, msg, booking, owner, invitee, now=now)
+        attach_request(runtime, msg, booking, owner, invitee, now=now)
     return msg
 
 
-def _queue_invitee_confirmation(
+def queue_invitee_confirmation(
     runtime: Runtime,
     session: Session,
     invite: models.Invite,

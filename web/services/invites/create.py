@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,26 +13,28 @@ from sqlalchemy.orm import Session
 
 from integrations.invite_email import Party, build_invite_email
 from integrations.storage import models
+from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.model import Interval, ProposedTime
 from web.composition import Runtime
-from web.errors import UserError
-from web.services.invites.helpers import (
+from web.errors import Invalid, NotFound, UserError
+from web.services.invites.model import (
     LONGEST_MEETING,
     TOKEN_BYTES,
-    _aware,
-    _check_zone,
-    _display_zones,
-    _zone_name,
+    CreatedInvite,
+    aware,
+    check_zone,
+    display_zones,
     hash_token,
     invite_url,
     user_config,
+    zone_key,
+    zone_name,
 )
 from web.services.invites.personal import personal_message
-from web.services.invites.views import CreatedInvite
 
 
 def create_invite(
@@ -44,16 +47,15 @@ def create_invite(
     send_email: bool = True,
     now: datetime,
     force: bool = False,
-    share_times: bool = False,
 ) -> CreatedInvite:
     """Create an invite with its times; its email goes to the outbox in the same transaction.
 
     Refuses (UserError) a time within the buffer of a booked coffee, on a day or in a week at
-    its cap, or within the buffer of a time offered in another open invite (`share_times`
-    allows the last, for tests of racing accepts). Unless `force`, also refuses a contact who
+    its cap, or within the buffer of a time offered in another open invite (one time, one
+    invite). Unless `force`, also refuses a contact who
     is do-not-invite, snoozed or paused, or who already has an open invite.
     """
-    rules_now = _aware(now)
+    rules_now = aware(now)
     ordered = sorted(times, key=lambda t: t.start)
     for t in ordered:
         if t.start.tzinfo is None or t.end.tzinfo is None:
@@ -81,7 +83,6 @@ def create_invite(
             ordered,
             now=rules_now,
             force=force,
-            share_times=share_times,
         )
         email = contact.emails[0].email if contact.emails else ""
         if send_email and not email:
@@ -100,7 +101,7 @@ def create_invite(
             email=email,
             message=text,
             status=rules.OPEN,
-            invitee_timezone=_check_zone(contact.timezone or ""),
+            invitee_timezone=check_zone(contact.timezone or ""),
             answer_note="",
             created_at=rules_now,
             expires_at=rules.expires_at((t.start for t in ordered), now=rules_now),
@@ -116,7 +117,7 @@ def create_invite(
                 place=t.place[:500],
                 place_url=t.place_url[:2000],
                 city=t.city[:200],
-                zone=str(getattr(t.start.tzinfo, "key", "") or "")[:64],
+                zone=zone_key(t.start),
             )
             for t in ordered
         ]
@@ -125,14 +126,14 @@ def create_invite(
         url = invite_url(runtime.config, token)
         if send_email:
             config = user_config(runtime, user)
-            owner_zone = _zone_name(user, config)
+            owner_zone = zone_name(user, config)
             msg = build_invite_email(
                 from_address=runtime.config.mail.from_address,
                 owner=Party(user.name or user.email, user.email),
                 invitee=Party(contact.name, email),
                 message_text=text,
                 times=ordered,
-                zone_names=_display_zones(invite.invitee_timezone, owner_zone),
+                zone_names=display_zones(invite.invitee_timezone, owner_zone),
                 url=url,
                 when=rules_now,
             )
@@ -199,10 +200,9 @@ def _check_new_invite(
     *,
     now: datetime,
     force: bool,
-    share_times: bool,
 ) -> None:
     config = user_config(runtime, user)
-    zone = ZoneInfo(_zone_name(user, config))
+    zone = ZoneInfo(zone_name(user, config))
     policy = config.scheduling
     if not force:
         problem = contact_problem(
@@ -220,33 +220,103 @@ def _check_new_invite(
     hi = max(t.end for t in times) + timedelta(days=7) + policy.buffer
     bkg, tim, inv = models.Booking, models.InviteTime, models.Invite
     bookings = [
-        Interval(_aware(s), _aware(e))
+        Interval(aware(s), aware(e))
         for s, e in session.execute(
             select(bkg.start, bkg.end).where(
                 bkg.user_id == user.id, bkg.status == "active", bkg.start >= lo, bkg.start < hi
             )
         )
     ]
-    offered: list[Interval] = []
-    if not share_times:
-        offered = [
-            Interval(_aware(s), _aware(e))
-            for s, e in session.execute(
-                select(tim.start, tim.end)
-                .join(inv, inv.id == tim.invite_id)
-                .where(
-                    tim.user_id == user.id,
-                    tim.withdrawn.is_(False),
-                    tim.start >= lo,
-                    tim.start < hi,
-                    inv.status == rules.OPEN,
-                    inv.expires_at > now,
-                )
+    offered = [
+        Interval(aware(s), aware(e))
+        for s, e in session.execute(
+            select(tim.start, tim.end)
+            .join(inv, inv.id == tim.invite_id)
+            .where(
+                tim.user_id == user.id,
+                tim.withdrawn.is_(False),
+                tim.start >= lo,
+                tim.start < hi,
+                inv.status == rules.OPEN,
+                inv.expires_at > now,
             )
-        ]
+        )
+    ]
     for t in times:
         problem = booking_rules.time_problem(
             Interval(t.start, t.end), bookings=bookings, offered=offered, zone=zone, policy=policy
         )
         if problem:
             raise UserError(f"{booking_rules.at(t.start, zone)} cannot be offered: {problem}")
+
+
+@dataclass(frozen=True)
+class InviteByEmail:
+    """An invite made for a contact named by email address, with what to tell the owner."""
+
+    created: CreatedInvite
+    zone: ZoneInfo
+    warnings: tuple[str, ...]
+
+
+def invite_by_email(
+    runtime: Runtime,
+    user_id: int,
+    email: str,
+    starts: Sequence[datetime],
+    message: str | None = None,
+    *,
+    send_email: bool = True,
+    force: bool = False,
+    now: datetime,
+    label: Callable[[ProposedTime], str] | None = None,
+) -> InviteByEmail:
+    """Invite the contact with this email address: at `starts` (checked as hand-picked times;
+    a start without an offset is wall-clock time in the owner's zone) or, without any, at the
+    contact's times in this week's plan. `label` names a hand-picked time in warnings."""
+    from web.services.planning import check_hand_picked, plan_for_user
+
+    with transaction(runtime.sessions) as session:
+        row = ContactRepository(session, user_id).row_by_email(email)
+        if row is None:
+            raise NotFound(
+                f"no contact with email {email}: add it in the web app or import it "
+                "with `meetagain contacts import FILE` (`meetagain contacts list` shows them)"
+            )
+        contact_id = row.id
+        user = session.get(models.User, user_id)
+        assert user is not None
+        config = user_config(runtime, user)
+        zone = ZoneInfo(config.owner.timezone)
+        problem = (
+            None
+            if force
+            else contact_problem(
+                session, row, zone=zone, now=now, pause_after=config.rules.ignored_invites_to_pause
+            )
+        )
+    if problem:
+        raise Invalid(problem)
+    warnings: list[str] = []
+    if starts:
+        duration = config.scheduling.duration
+        local = [s if s.tzinfo is not None else s.replace(tzinfo=zone) for s in starts]
+        times = [ProposedTime(s, s + duration, "") for s in local]
+        warnings = check_hand_picked(runtime, user_id, times, force=force, now=now, label=label)
+    else:
+        plan = plan_for_user(runtime, user_id, now=now)
+        found = [p for p in plan.proposals if p.contact.id == contact_id]
+        if not found:
+            raise Invalid(f"{email} is not in this week's plan: give the times with --at ISO")
+        times = list(found[0].times)
+    created = create_invite(
+        runtime,
+        user_id,
+        contact_id,
+        times,
+        message,
+        send_email=send_email,
+        now=now,
+        force=force,
+    )
+    return InviteByEmail(created, zone, tuple(warnings))

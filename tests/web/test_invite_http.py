@@ -1,8 +1,5 @@
-"""The invite fast path answers exactly as the Flask views do, and hands them everything else.
-
-`app` goes through the fast path (it is app.wsgi_app); `flask_only` is the Flask app beneath it,
-so every comparison is the same request answered both ways.
-"""
+"""The invite page and the accept, through the one Flask path: cached pages are the bytes the
+view renders, the accept's HTTP contract, the rate limit, a prefix mount and odd bodies."""
 
 from __future__ import annotations
 
@@ -22,9 +19,7 @@ from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
 from web.app import create_app
-from web.blueprints.invites import ACCEPT_OUTCOME_KEY
 from web.composition import Runtime
-from web.invite_fastpath import InviteFastPath
 from web.services import invites as svc
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -32,8 +27,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 @pytest.fixture
 def app(sqlite_runtime: Runtime) -> Flask:
-    """The app as served (fast path in front), for an owner with no account yet; the
-    per-address rate limit is off, as every request here comes from one address."""
+    """The app as served, for an owner with no account yet; the per-address rate limit is
+    off, as every request here comes from one address."""
     make_owner(sqlite_runtime)
     return create_app(runtime=sqlite_runtime, invite_rate_limit=None)
 
@@ -44,29 +39,11 @@ def owner(app: Flask, sqlite_runtime: Runtime) -> int:
         return int(session.scalar(select(models.User.id)) or 0)
 
 
-def _fast_path(app: Flask) -> InviteFastPath:
-    """The fast path among the app's WSGI middleware (beneath the request observer)."""
-    layer: Any = app.wsgi_app
-    while not isinstance(layer, InviteFastPath):
-        layer = layer.wsgi_app
-    return layer
-
-
-@pytest.fixture
-def flask_only(app: Flask) -> Client:
-    """The Flask app beneath the fast path."""
-    return Client(_fast_path(app).wsgi_app)
-
-
-def _invite(
-    runtime: Runtime, owner: int, email: str, *days: int, share: bool = False
-) -> tuple[str, list[datetime]]:
+def _invite(runtime: Runtime, owner: int, email: str, *days: int) -> tuple[str, list[datetime]]:
     now = datetime.now(UTC)
     contact = make_contact(runtime, owner, name=email.split("@")[0].title(), email=email)
     starts = [next_weekday_at(now, d, 12, 0, BERLIN) for d in days or (3, 4)]
-    created = svc.create_invite(
-        runtime, owner, contact, times_at(*starts), now=now, share_times=share
-    )
+    created = svc.create_invite(runtime, owner, contact, times_at(*starts), now=now)
     return urlsplit(created.url).path, starts
 
 
@@ -79,107 +56,72 @@ def _same(a: TestResponse, b: TestResponse, *, skip: tuple[str, ...] = ()) -> No
     assert a.get_data() == b.get_data()
 
 
-def _without_views(app: Flask, monkeypatch: Any, *endpoints: str) -> None:
-    """Take views out of the app: a request they would have answered is now a 500, so a
-    good answer can only come from the fast path."""
-    monkeypatch.setattr(app, "view_functions", {**app.view_functions, **dict.fromkeys(endpoints)})
-
-
 def _bookings(runtime: Runtime) -> int:
     with transaction(runtime.sessions) as session:
         return int(session.scalar(select(func.count()).select_from(models.Booking)) or 0)
 
 
-def test_a_cached_invite_page_is_the_page_flask_renders(
-    app: Flask, flask_only: Client, sqlite_runtime: Runtime, owner: int, monkeypatch: Any
+def test_a_cached_invite_page_is_the_page_first_rendered(
+    app: Flask, sqlite_runtime: Runtime, owner: int
 ) -> None:
     path, _ = _invite(sqlite_runtime, owner, "ana@example.org")
     client = app.test_client()
-    first = client.get(path)  # rendered by the view, which caches it
-    _without_views(app, monkeypatch, "invites.page")
-    second = client.get(path)
+    first = client.get(path)  # rendered, and cached
+    second = client.get(path)  # from the cache
     assert second.status_code == 200 and b"<form" in second.get_data()
     _same(second, first)
-    monkeypatch.undo()
-    _same(second, flask_only.get(path))
 
 
-def test_invite_page_cases_the_fast_path_leaves_to_flask_look_the_same_both_ways(
-    app: Flask, flask_only: Client, sqlite_runtime: Runtime, owner: int
+def test_invite_page_cases_answer_as_before(
+    app: Flask, sqlite_runtime: Runtime, owner: int
 ) -> None:
-    path, starts = _invite(sqlite_runtime, owner, "ana@example.org")
+    path, _ = _invite(sqlite_runtime, owner, "ana@example.org")
     client = app.test_client()
-    client.get(path)
-    for url in (
-        f"{path}?tz=America/New_York",  # a query string
-        "/i/not-a-token",  # not a token's shape
-        "/i/" + "x" * 32,  # unknown
-    ):
-        _same(client.get(url), flask_only.get(url))
+    assert client.get(path).status_code == 200
+    assert client.get(f"{path}?tz=America/New_York").status_code == 200
+    assert client.get("/i/not-a-token").status_code == 404
+    assert client.get("/i/" + "x" * 32).status_code == 404
     svc.decline_invite(sqlite_runtime, path.rsplit("/", 1)[1], now=datetime.now(UTC))
-    gone = client.get(path)
-    assert gone.status_code == 410
-    _same(gone, flask_only.get(path))
+    assert client.get(path).status_code == 410
 
 
-def test_accept_through_the_fast_path_answers_as_the_view_does(
-    app: Flask, flask_only: Client, sqlite_runtime: Runtime, owner: int, monkeypatch: Any
+def test_an_accept_is_a_bodiless_303_to_the_booking(
+    app: Flask, sqlite_runtime: Runtime, owner: int
 ) -> None:
-    fast_path, fast_starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
-    view_path, view_starts = _invite(sqlite_runtime, owner, "bo@example.org", 4)
-    view = flask_only.post(view_path, data={"action": "accept", "start": utc_iso(view_starts[0])})
-    _without_views(app, monkeypatch, "invites.answer")
-    fast = app.test_client().post(
-        fast_path, data={"action": "accept", "start": utc_iso(fast_starts[0])}
-    )
-    assert fast.status_code == view.status_code == 303
-    assert fast.headers["Location"] == f"{fast_path}/booking"
-    assert view.headers["Location"] == f"{view_path}/booking"
-    _same(fast, view, skip=("Location",))
+    first, first_starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
+    second, second_starts = _invite(sqlite_runtime, owner, "bo@example.org", 4)
+    client = app.test_client()
+    a = client.post(first, data={"action": "accept", "start": utc_iso(first_starts[0])})
+    b = client.post(second, data={"action": "accept", "start": utc_iso(second_starts[0])})
+    assert a.status_code == b.status_code == 303
+    assert a.headers["Location"] == f"{first}/booking"
+    assert b.headers["Location"] == f"{second}/booking"
+    assert a.get_data() == b""
+    _same(a, b, skip=("Location",))
     assert _bookings(sqlite_runtime) == 2
 
 
-def test_a_refused_accept_is_tried_once_and_rendered_by_the_view(
-    app: Flask, flask_only: Client, sqlite_runtime: Runtime, owner: int, monkeypatch: Any
+def test_a_refused_accept_is_a_409_page_with_the_times_still_open(
+    app: Flask, sqlite_runtime: Runtime, owner: int
 ) -> None:
     path, starts = _invite(sqlite_runtime, owner, "ana@example.org", 3, 4)
-    other, _ = _invite(sqlite_runtime, owner, "bo@example.org", 3, share=True)
     client = app.test_client()
     body = {"action": "accept", "start": utc_iso(starts[0])}
-    assert client.post(other, data=body).status_code == 303  # takes the shared time
-    calls: list[str] = []
-    real = svc.accept_invite
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args[1])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(svc, "accept_invite", counted)
-    fast = _fast_path(app)
-    handed: list[Any] = []
-    flask_app = fast.wsgi_app
-
-    def seen_by_flask(environ: dict[str, Any], start_response: Any) -> Any:
-        handed.append(environ.get(ACCEPT_OUTCOME_KEY))
-        return flask_app(environ, start_response)
-
-    monkeypatch.setattr(fast, "wsgi_app", seen_by_flask)
-    refused = client.post(path, data=body)
-    assert refused.status_code == 409
-    assert calls == [path.rsplit("/", 1)[1]]  # tried once, by the fast path
-    assert isinstance(handed[0], svc.TimeUnavailable)  # how it failed, handed to the view
-    assert utc_iso(starts[1]) in refused.get_data(as_text=True)  # the time still open
-    _same(refused, flask_only.post(path, data=body))
+    offered_not = client.post(path, data={"action": "accept", "start": "2030-01-07T11:00:00+00:00"})
+    assert offered_not.status_code == 409
+    text = offered_not.get_data(as_text=True)
+    assert utc_iso(starts[0]) in text and utc_iso(starts[1]) in text  # the times still open
+    assert client.post(path, data=body).status_code == 303
+    again = client.post(path, data=body)
+    assert again.status_code == 409  # a used link: taken
     assert _bookings(sqlite_runtime) == 1
 
 
-def test_requests_the_fast_path_does_not_take_still_work(
-    app: Flask, sqlite_runtime: Runtime, owner: int
-) -> None:
+def test_other_requests_still_work(app: Flask, sqlite_runtime: Runtime, owner: int) -> None:
     path, starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
     client = app.test_client()
     start = utc_iso(starts[0])
-    # A bad start is Flask's 400; a JSON body is not the contract; decline is another action.
+    # A bad start is a 400; a JSON body is not the contract; decline is another action.
     assert client.post(path, data={"action": "accept", "start": "soon"}).status_code == 400
     assert client.post(path, json={"action": "accept", "start": start}).status_code == 400
     declined = client.post(path, data={"action": "decline", "note": "Busy month, sorry"})
@@ -187,7 +129,7 @@ def test_requests_the_fast_path_does_not_take_still_work(
     assert _bookings(sqlite_runtime) == 0
 
 
-def test_the_fast_path_keeps_the_rate_limit(sqlite_runtime: Runtime, owner: int) -> None:
+def test_the_invite_pages_keep_the_rate_limit(sqlite_runtime: Runtime, owner: int) -> None:
     app = create_app(runtime=sqlite_runtime, invite_rate_limit="3 per minute")
     path, starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
     client = app.test_client()
@@ -198,14 +140,13 @@ def test_the_fast_path_keeps_the_rate_limit(sqlite_runtime: Runtime, owner: int)
     assert _bookings(sqlite_runtime) == 0
 
 
-def test_mounted_below_a_prefix_the_fast_path_links_below_it(
-    app: Flask, sqlite_runtime: Runtime, owner: int, monkeypatch: Any
+def test_mounted_below_a_prefix_the_pages_link_below_it(
+    app: Flask, sqlite_runtime: Runtime, owner: int
 ) -> None:
     path, starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)
     client = Client(app)
     environ = {"SCRIPT_NAME": "/coffee"}
     first = client.get(path, environ_overrides=environ)
-    _without_views(app, monkeypatch, "invites.page", "invites.answer")
     second = client.get(path, environ_overrides=environ)
     assert b'href="/coffee/static/' in second.get_data()
     assert second.get_data() == first.get_data()
@@ -218,25 +159,26 @@ def test_mounted_below_a_prefix_the_fast_path_links_below_it(
 
 
 def test_an_owner_signed_in_gets_the_same_public_page_as_anyone(
-    app: Flask, sqlite_runtime: Runtime, owner: int, monkeypatch: Any
+    app: Flask, sqlite_runtime: Runtime, owner: int
 ) -> None:
     # The owner clicks their own invite link while signed in: the public page neither
-    # refreshes nor varies on the session cookie, whichever path answers it.
+    # refreshes nor varies on the session cookie.
     path, _ = _invite(sqlite_runtime, owner, "ana@example.org")
+    anyone = app.test_client().get(path)
     client = app.test_client()
     client.set_cookie(
         "meetagain_session", _signed_session(app, {"user_id": owner, "_permanent": True})
     )
     rendered = client.get(path)
-    _without_views(app, monkeypatch, "invites.page")
     cached = client.get(path)
     for response in (rendered, cached):
         assert response.status_code == 200
         assert "Set-Cookie" not in response.headers and "Vary" not in response.headers
     _same(rendered, cached)
+    _same(rendered, anyone)
 
 
-def test_a_body_shorter_than_its_content_length_is_left_to_flask(
+def test_a_body_shorter_than_its_content_length_books_nothing(
     app: Flask, sqlite_runtime: Runtime, owner: int
 ) -> None:
     path, starts = _invite(sqlite_runtime, owner, "ana@example.org", 3)

@@ -1,0 +1,435 @@
+"""The invite store: invites, their offered times and the bookings made from them.
+
+It owns the SQL of the invite page, of opening the owner's calendars for an accept and of the
+accept itself, and returns named records. It runs on the connection of the caller's unit of
+work (`db.snapshot` for reads, `db.transaction` for the accept): on SQLite the latter began
+IMMEDIATE, so the accept holds the write lock from its
+first read; on PostgreSQL `lock_for_accept` locks the invite and its owner with FOR UPDATE, so
+two accepts of one owner's times serialise there too. The rules (buffer, daily and weekly caps)
+are not here: the service reads the bookings and asks `scheduler.booking_rules`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, insert, literal_column, select, update
+
+from integrations.storage import models
+from scheduler.invites import OPEN, OfferedTime
+from scheduler.model import Interval
+
+# No coffee is longer than this, so "starts after start - LONGEST_MEETING" bounds a search for
+# meetings overlapping a time by the (user_id, start) index.
+LONGEST_MEETING = timedelta(hours=12)
+ACTIVE = "active"
+
+
+@dataclass(frozen=True)
+class BookedCoffee:
+    """A booking as the invitee's pages and the owner's notices show it."""
+
+    id: int
+    start: datetime
+    end: datetime
+    status: str
+    ical_uid: str
+    sequence: int
+    calendar_event_id: str
+    calendar_error: str
+    met: str | None
+
+
+@dataclass(frozen=True)
+class InvitePage:
+    """An invite with its owner, contact, offered times (in start order) and latest booking."""
+
+    id: int
+    user_id: int
+    status: str
+    expires_at: datetime
+    message: str
+    email: str
+    invitee_timezone: str
+    answer_note: str
+    owner_name: str
+    owner_email: str
+    owner_zone: str
+    contact_name: str
+    times: tuple[OfferedTime, ...]
+    booking: BookedCoffee | None
+
+
+@dataclass(frozen=True)
+class AcceptTarget:
+    """The locked invite an accept decides about."""
+
+    id: int
+    user_id: int
+    contact_id: int
+    status: str
+    expires_at: datetime
+    email: str
+    google_connected: bool
+    times: tuple[OfferedTime, ...]
+
+
+@dataclass(frozen=True)
+class CalendarRow:
+    """A calendar that counts as busy, as stored (its secret still encrypted)."""
+
+    name: str
+    kind: str
+    location: str
+    username: str
+    secret_encrypted: bytes | None
+    external_id: str
+
+
+@dataclass(frozen=True)
+class OwnerCalendarRows:
+    """An owner, their saved settings and the calendars that count as busy."""
+
+    user_id: int
+    email: str
+    timezone: str
+    settings: dict[str, Any]
+    calendars: tuple[CalendarRow, ...]
+
+
+class InviteStore:
+    """SQL for invites and bookings, on the connection of the caller's unit of work."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def page(self, token_hash: str) -> InvitePage | None:
+        """The invite behind a token hash, or None."""
+        s = _statements()
+        rows = self.conn.execute(s.page, {"token_hash": token_hash}).all()
+        if not rows:
+            return None
+        first = rows[0]
+        booking = None
+        if first.status != OPEN:
+            found = self.conn.execute(s.latest_booking, {"invite_id": first.id}).first()
+            if found is not None:
+                booking = _booked(found)
+        return InvitePage(
+            id=first.id,
+            user_id=first.user_id,
+            status=first.status,
+            expires_at=first.expires_at,
+            message=first.message,
+            email=first.email,
+            invitee_timezone=first.invitee_timezone,
+            answer_note=first.answer_note,
+            owner_name=first.owner_name,
+            owner_email=first.owner_email,
+            owner_zone=first.owner_zone,
+            contact_name=first.contact_name,
+            times=_times(rows),
+            booking=booking,
+        )
+
+    def owner_calendars(
+        self, *, user_id: int | None = None, token_hash: str | None = None
+    ) -> OwnerCalendarRows | None:
+        """The owner (by id, or of the invite with this token hash) and their busy calendars."""
+        s = _statements()
+        if token_hash is not None:
+            rows = self.conn.execute(s.calendars_by_token, {"token_hash": token_hash}).all()
+        else:
+            rows = self.conn.execute(s.calendars_by_user, {"user_id": user_id}).all()
+        if not rows:
+            return None
+        first = rows[0]
+        calendars = tuple(
+            CalendarRow(
+                name=r.name,
+                kind=r.kind,
+                location=r.location,
+                username=r.username,
+                secret_encrypted=r.secret_encrypted,
+                external_id=r.external_id,
+            )
+            for r in rows
+            if r.calendar_id is not None
+        )
+        return OwnerCalendarRows(
+            first.user_id, first.email, first.timezone or "", first.settings or {}, calendars
+        )
+
+    def active_bookings(self, owner: int, lo: datetime, hi: datetime) -> list[Interval]:
+        """The owner's active bookings starting in [lo, hi)."""
+        rows = self.conn.execute(_statements().held, {"owner": owner, "lo": lo, "hi": hi})
+        return [Interval(r.start, r.end) for r in rows]
+
+    # --- the accept --------------------------------------------------------------------------
+
+    def lock_for_accept(self, token_hash: str) -> AcceptTarget | None:
+        """The invite and its times, locked with its owner until the unit of work ends
+        (PostgreSQL: FOR UPDATE; SQLite: the unit of work began IMMEDIATE)."""
+        s = _statements()
+        rows = self.conn.execute(s.accept_target, {"token_hash": token_hash}).all()
+        if not rows:
+            return None
+        first = rows[0]
+        return AcceptTarget(
+            id=first.id,
+            user_id=first.user_id,
+            contact_id=first.contact_id,
+            status=first.status,
+            expires_at=first.expires_at,
+            email=first.email,
+            google_connected=first.google_status == "ok",
+            times=_times(rows),
+        )
+
+    def book(
+        self,
+        target: AcceptTarget,
+        chosen: Interval,
+        *,
+        ical_uid: str,
+        now: datetime,
+        invitee_timezone: str,
+    ) -> BookedCoffee:
+        """Insert the booking (the unique index on active (owner, start) may refuse it with
+        IntegrityError) and mark the invite accepted."""
+        s = _statements()
+        booking_id = self.conn.execute(
+            s.insert_booking,
+            {
+                "user_id": target.user_id,
+                "invite_id": target.id,
+                "contact_id": target.contact_id,
+                "start": chosen.start,
+                "end": chosen.end,
+                "status": ACTIVE,
+                "ical_uid": ical_uid,
+                "sequence": 0,
+                "calendar_event_id": "",
+                "calendar_error": "",
+                "met": None,
+                "created_at": now,
+            },
+        ).scalar_one()
+        values: dict[str, Any] = {"invite_id": target.id, "at": now}
+        if invitee_timezone:
+            self.conn.execute(s.accepted_in_zone, {**values, "zone": invitee_timezone})
+        else:
+            self.conn.execute(s.accepted, values)
+        return BookedCoffee(
+            id=booking_id,
+            start=chosen.start,
+            end=chosen.end,
+            status=ACTIVE,
+            ical_uid=ical_uid,
+            sequence=0,
+            calendar_event_id="",
+            calendar_error="",
+            met=None,
+        )
+
+    def withdraw_overlapping(self, owner: int, span: Interval) -> None:
+        """Take `span` (and whatever overlaps it) off the owner's open invites."""
+        self.conn.execute(
+            _statements().withdraw_near,
+            {
+                "owner": owner,
+                "t_start": span.start,
+                "t_end": span.end,
+                "earliest": span.start - LONGEST_MEETING,
+            },
+        )
+
+    def withdraw_starting_in(self, owner: int, span: Interval) -> None:
+        """Take every time starting in `span` (a full day or week) off the owner's open invites."""
+        self.conn.execute(
+            _statements().withdraw_range, {"owner": owner, "lo": span.start, "hi": span.end}
+        )
+
+
+def _times(rows: Sequence[Any]) -> tuple[OfferedTime, ...]:
+    return tuple(
+        OfferedTime(
+            r.t_start,
+            r.t_end,
+            r.t_window,
+            bool(r.t_withdrawn),
+            r.t_mode,
+            r.t_place,
+            r.t_place_url,
+            r.t_city,
+            r.t_zone,
+        )
+        for r in rows
+        if r.t_start is not None
+    )
+
+
+def _booked(row: Any) -> BookedCoffee:
+    return BookedCoffee(
+        id=row.id,
+        start=row.start,
+        end=row.end,
+        status=row.status,
+        ical_uid=row.ical_uid,
+        sequence=row.sequence,
+        calendar_event_id=row.calendar_event_id,
+        calendar_error=row.calendar_error,
+        met=row.met,
+    )
+
+
+@dataclass(frozen=True)
+class _Statements:
+    page: Any
+    latest_booking: Any
+    calendars_by_user: Any
+    calendars_by_token: Any
+    accept_target: Any
+    held: Any
+    insert_booking: Any
+    accepted: Any
+    accepted_in_zone: Any
+    withdraw_near: Any
+    withdraw_range: Any
+
+
+@lru_cache(maxsize=1)
+def _statements() -> _Statements:
+    """The store's statements, built once per process: they are constants with bind
+    parameters, and building one costs more than SQLAlchemy's cached compile of it."""
+    inv: Any = models.Invite.__table__  # Tables; the ORM types them as FromClause
+    tim: Any = models.InviteTime.__table__
+    bkg: Any = models.Booking.__table__
+    usr: Any = models.User.__table__
+    con: Any = models.Contact.__table__
+    cal: Any = models.Calendar.__table__
+    gc: Any = models.GoogleConnection.__table__
+    time_columns = (
+        tim.c.start.label("t_start"),
+        tim.c.end.label("t_end"),
+        tim.c.window.label("t_window"),
+        tim.c.withdrawn.label("t_withdrawn"),
+        tim.c.mode.label("t_mode"),
+        tim.c.place.label("t_place"),
+        tim.c.place_url.label("t_place_url"),
+        tim.c.city.label("t_city"),
+        tim.c.zone.label("t_zone"),
+    )
+    # One statement: the invite, its owner and contact, one row per offered time (an invite
+    # without times gives one row with NULL times).
+    page = (
+        select(
+            inv.c.id,
+            inv.c.user_id,
+            inv.c.status,
+            inv.c.expires_at,
+            inv.c.message,
+            inv.c.email,
+            inv.c.invitee_timezone,
+            inv.c.answer_note,
+            usr.c.name.label("owner_name"),
+            usr.c.email.label("owner_email"),
+            usr.c.timezone.label("owner_zone"),
+            con.c.name.label("contact_name"),
+            *time_columns,
+        )
+        .join_from(inv, usr, usr.c.id == inv.c.user_id)
+        .join(con, con.c.id == inv.c.contact_id)
+        .outerjoin(tim, tim.c.invite_id == inv.c.id)
+        .where(inv.c.token_hash == bindparam("token_hash"))
+        .order_by(tim.c.start)
+    )
+    latest_booking = (
+        select(bkg)
+        .where(bkg.c.invite_id == bindparam("invite_id"))
+        .order_by(bkg.c.id.desc())
+        .limit(1)
+    )
+    calendars = (
+        select(
+            usr.c.id.label("user_id"),
+            usr.c.email,
+            usr.c.timezone,
+            usr.c.settings,
+            cal.c.id.label("calendar_id"),
+            cal.c.name,
+            cal.c.kind,
+            cal.c.location,
+            cal.c.username,
+            cal.c.secret_encrypted,
+            cal.c.external_id,
+        )
+        .outerjoin_from(usr, cal, and_(cal.c.user_id == usr.c.id, cal.c.counts_as_busy.is_(True)))
+        .order_by(cal.c.id)
+    )
+    owner_of = select(inv.c.user_id).where(inv.c.token_hash == bindparam("token_hash"))
+    google = select(gc.c.status).where(gc.c.user_id == inv.c.user_id).scalar_subquery()
+    accept_target = (
+        select(
+            inv.c.id,
+            inv.c.user_id,
+            inv.c.contact_id,
+            inv.c.status,
+            inv.c.expires_at,
+            inv.c.email,
+            google.label("google_status"),
+            *time_columns,
+        )
+        .join(usr, usr.c.id == inv.c.user_id)
+        .outerjoin(tim, tim.c.invite_id == inv.c.id)
+        .where(inv.c.token_hash == bindparam("token_hash"))
+        .order_by(tim.c.start)
+        # PostgreSQL: lock the invite and its owner, in this order in every accept: one
+        # owner's accepts serialise, so two invites offering overlapping times cannot both
+        # pass the overlap check. (SQLite: the unit of work began IMMEDIATE.)
+        .with_for_update(of=[inv, usr])
+    )
+    accepted = (
+        update(inv)
+        .where(inv.c.id == bindparam("invite_id"))
+        .values(status="accepted", answered_at=bindparam("at"))
+    )
+    still_open = select(inv.c.id).where(inv.c.id == tim.c.invite_id, inv.c.status == OPEN).exists()
+    # Only rows still offered are updated: on PostgreSQL a second update of a row in one
+    # transaction re-checks its foreign key, whose share lock on the invite would deadlock with
+    # accepts waiting on the owner lock.
+    offered = (tim.c.user_id == bindparam("owner"), still_open, tim.c.withdrawn.is_(False))
+    return _Statements(
+        page=page,
+        latest_booking=latest_booking,
+        calendars_by_user=calendars.where(usr.c.id == bindparam("user_id")),
+        calendars_by_token=calendars.where(usr.c.id == owner_of.scalar_subquery()),
+        accept_target=accept_target,
+        held=select(bkg.c.start, bkg.c.end).where(
+            bkg.c.user_id == bindparam("owner"),
+            # A literal, so that SQLite uses the partial index on active (user_id, start).
+            bkg.c.status == literal_column("'active'"),
+            bkg.c.start >= bindparam("lo"),
+            bkg.c.start < bindparam("hi"),
+        ),
+        insert_booking=insert(bkg).returning(bkg.c.id),
+        accepted=accepted,
+        accepted_in_zone=accepted.values(invitee_timezone=bindparam("zone")),
+        withdraw_near=update(tim)
+        .where(
+            *offered,
+            tim.c.start < bindparam("t_end"),
+            tim.c.start > bindparam("earliest"),
+            tim.c.end > bindparam("t_start"),
+        )
+        .values(withdrawn=True),
+        withdraw_range=update(tim)
+        .where(*offered, tim.c.start >= bindparam("lo"), tim.c.start < bindparam("hi"))
+        .values(withdrawn=True),
+    )

@@ -1,0 +1,269 @@
+"""The owner's side of invites: a booked coffee (cancel, reschedule), "did you meet?", and the
+demo's file outbox at /dev/outbox. Signed in only; the public pages are in invites.py."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup, escape
+from werkzeug.wrappers import Response
+
+from scheduler.invites import format_span
+from web.auth import current_user, login_required, runtime, safe_next
+from web.blueprints.invites import (
+    move_page_response,
+    moved_from,
+    offer_times,
+    pick_move,
+    reader_uses_12_hour_clock,
+)
+from web.services import invites as svc
+from web.services.invites import moving
+
+bp = Blueprint("bookings", __name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@bp.get("/invites/bookings/<int:booking_id>")
+@login_required
+def owner_booking(booking_id: int) -> Any:
+    user = current_user()
+    coffee = svc.booking_for_user(runtime(), user.id, booking_id)
+    status = svc.booking_status(runtime(), user.id, booking_id)
+    zone = user.timezone or runtime().config.owner.timezone
+    return render_template(
+        "invites/owner_booking.html",
+        coffee=coffee,
+        status=status,
+        label=format_span(coffee.start, coffee.end, zone, hour12=reader_uses_12_hour_clock()),
+        moved=moved_from(moving.owner_side(user.id, booking_id), zone),
+    )
+
+
+@bp.post("/invites/bookings/<int:booking_id>")
+@login_required
+def owner_booking_action(booking_id: int) -> Any:
+    user = current_user()
+    action = request.form.get("action", "")
+    if action not in ("cancel", "reschedule"):
+        abort(400)
+    if action == "reschedule":  # the booking stays until a new time is picked
+        return offer_times(
+            moving.owner_side(user.id, booking_id),
+            url_for("bookings.owner_move_page", booking_id=booking_id),
+        )
+    url = svc.cancel_booking(
+        runtime(),
+        user.id,
+        booking_id,
+        now=_now(),
+        reschedule=action == "reschedule",
+        note=request.form.get("note", ""),
+    )
+    return render_template("invites/owner_cancelled.html", url=url)
+
+
+@bp.post("/invites/bookings/<int:booking_id>/met")
+@login_required
+def did_you_meet(booking_id: int) -> Any:
+    """The dashboard's "Did you meet Ana?" form: yes logs the coffee, no replans the contact."""
+    user = current_user()
+    answer_value = request.form.get("met", "")
+    if answer_value not in ("yes", "no"):
+        abort(400)
+    questions = svc.record_meeting(
+        runtime(),
+        user.id,
+        booking_id,
+        met=answer_value == "yes",
+        notes=request.form.get("notes", ""),
+        now=_now(),
+    )
+
+    if answer_value == "yes":
+        flash("Logged. The cadence starts again from this coffee.", "ok")
+        if questions:
+            flash("Next time, ask: " + questions[0], "info")
+    else:
+        flash("Noted: they are back in the plan.", "info")
+    return redirect(safe_next(request.form.get("next")), code=303)
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+@bp.app_template_filter("link_urls")
+def link_urls(text: str) -> Markup:
+    """Plain text, escaped, with its http(s) addresses as links (the outbox's invite links)."""
+    out, last = [], 0
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(".,;:)")
+        end = match.start() + len(url)
+        out += [escape(text[last : match.start()]), Markup('<a href="{0}">{0}</a>').format(url)]
+        last = end
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+@bp.get("/dev/outbox")
+@login_required
+def dev_outbox() -> Any:
+    """The file outbox of the demo: every email meetagain would have sent."""
+    from integrations.mail import FileMailer, mailer_from_config
+    from integrations.storage import outbox
+    from integrations.storage.db import transaction
+
+    rt = runtime()
+    mailer = current_app.extensions.get("meetagain.adapters", {}).get(
+        "mailer"
+    ) or mailer_from_config(rt.config)
+    user_id = current_user().id
+    with transaction(rt.sessions) as session:
+        problems = outbox.problems(session, user_id)
+        pending = outbox.pending_count(session, user_id)
+        mine = outbox.message_ids(session, user_id)
+    # The folder holds every user's mail; each sees only what was queued for them, since the
+    # links inside an invite email are enough to answer it.
+    mails = [
+        m
+        for m in (mailer.messages() if isinstance(mailer, FileMailer) else [])
+        if str(m.message.get("Message-ID", "")).strip() in mine
+    ]
+    items = []
+    for m in mails[:100]:
+        body = m.message.get_body(preferencelist=("plain",))
+        items.append(
+            {
+                "subject": m.subject,
+                "to": m.to,
+                "file": m.path.name,
+                "date": str(m.message.get("Date", "")),
+                "text": body.get_content() if body is not None else "",
+            }
+        )
+    return render_template(
+        "invites/dev_outbox.html",
+        items=items,
+        problems=problems,
+        pending=pending,
+        file_backend=isinstance(mailer, FileMailer),
+        folder=str(mailer.folder) if isinstance(mailer, FileMailer) else "",
+    )
+
+
+# --- moving a booking, confirmed cancel and withdraw (issue 15) --------------------------------
+
+
+def _owner_zone() -> str:
+    return current_user().timezone or runtime().config.owner.timezone or "UTC"
+
+
+@bp.get("/invites/bookings/<int:booking_id>/move")
+@login_required
+def owner_move_page(booking_id: int) -> Response:
+    return move_page_response(
+        moving.owner_side(current_user().id, booking_id),
+        public=False,
+        zone=_owner_zone(),
+        back=url_for("bookings.owner_booking", booking_id=booking_id),
+        action=url_for("bookings.owner_move_pick", booking_id=booking_id),
+    )
+
+
+@bp.post("/invites/bookings/<int:booking_id>/move")
+@login_required
+def owner_move_pick(booking_id: int) -> Response:
+    return pick_move(
+        moving.owner_side(current_user().id, booking_id),
+        public=False,
+        zone=_owner_zone(),
+        done=url_for("bookings.owner_booking", booking_id=booking_id),
+        back=url_for("bookings.owner_booking", booking_id=booking_id),
+        action=url_for("bookings.owner_move_pick", booking_id=booking_id),
+    )
+
+
+@bp.get("/invites/bookings/<int:booking_id>/cancel")
+@login_required
+def owner_cancel_confirm(booking_id: int) -> Any:
+    coffee = svc.booking_for_user(runtime(), current_user().id, booking_id)
+    status = svc.booking_status(runtime(), current_user().id, booking_id)
+    if status.status != "active":
+        abort(410)
+    zone = _owner_zone()
+    return render_template(
+        "invites/owner_cancel.html",
+        coffee=coffee,
+        label=format_span(coffee.start, coffee.end, zone, hour12=reader_uses_12_hour_clock()),
+    )
+
+
+@bp.get("/invites/<int:invite_id>/withdraw")
+@login_required
+def withdraw_confirm(invite_id: int) -> Any:
+    """ "Withdraw the invite to Ana?": asks first, with an optional note for them."""
+    found = [
+        i
+        for i in svc.open_invites(runtime(), current_user().id, now=_now())
+        if i.invite_id == invite_id and i.status == "open"
+    ]
+    if not found:
+        abort(404)
+    return render_template("invites/withdraw_confirm.html", invite=found[0])
+
+
+@bp.post("/invites/<int:invite_id>/withdraw")
+@login_required
+def withdraw(invite_id: int) -> Response:
+    try:
+        moving.withdraw_invite(
+            runtime(), current_user().id, invite_id, now=_now(), note=request.form.get("note", "")
+        )
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.InviteGone:
+        abort(410)
+    return redirect(url_for("bookings.withdrawn_page", invite_id=invite_id), code=303)
+
+
+@bp.get("/invites/<int:invite_id>/withdrawn")
+@login_required
+def withdrawn_page(invite_id: int) -> Any:
+    try:
+        done = moving.withdrawn(runtime(), current_user().id, invite_id, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    return render_template(
+        "invites/withdrawn.html",
+        done=done,
+        seconds=max(0, int((done.undo_until - _now()).total_seconds())),
+    )
+
+
+@bp.post("/invites/<int:invite_id>/undo")
+@login_required
+def undo_withdraw(invite_id: int) -> Response:
+    try:
+        moving.undo_withdraw(runtime(), current_user().id, invite_id, now=_now())
+    except svc.InviteNotFound:
+        abort(404)
+    except svc.UserError as exc:
+        flash(f"Could not undo: {exc}.", "error")
+        return redirect(url_for("bookings.withdrawn_page", invite_id=invite_id), code=303)
+    flash("Undone: the invite is open again and nobody was told.", "ok")
+    return redirect(url_for("dashboard.index"), code=303)

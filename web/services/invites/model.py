@@ -1,0 +1,175 @@
+"""What an invite is to the services: its token and link, the read models the pages and the
+dashboard show, and loading an invite row by token."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from integrations.config import Config
+from integrations.invite_email import Party
+from integrations.storage import models
+from integrations.storage.invites import LONGEST_MEETING as LONGEST_MEETING  # re-exported
+from integrations.storage.invites import BookedCoffee
+from scheduler.invites import OfferedTime
+from scheduler.model import ProposedTime
+from web.services.accounts import user_config as user_config  # re-exported for the package
+from web.services.invites.errors import InviteNotFound
+
+TOKEN_BYTES = 24  # 192 random bits
+
+
+@dataclass(frozen=True)
+class CreatedInvite:
+    url: str
+    invite_id: int
+    times: tuple[ProposedTime, ...]
+
+
+# A booking as the pages show it: the store's record.
+BookingView = BookedCoffee
+
+
+@dataclass(frozen=True)
+class InviteView:
+    """What the public invite page shows; nothing here identifies rows to the invitee."""
+
+    id: int
+    user_id: int
+    status: str
+    state: str  # open | answered | gone
+    owner_name: str
+    owner_email: str
+    owner_timezone: str
+    contact_name: str
+    contact_email: str
+    message: str
+    invitee_timezone: str
+    times: tuple[OfferedTime, ...]
+    remaining: tuple[OfferedTime, ...]
+    expires_at: datetime
+    answer_note: str
+    booking: BookingView | None = None
+    windows: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class UpcomingCoffee:
+    """A booked coffee for the dashboard, with what the prep card needs."""
+
+    booking_id: int
+    contact_id: int
+    contact_name: str
+    start: datetime
+    end: datetime
+    calendar_error: str
+    how_met: str
+    notes: str
+    questions: tuple[str, ...]
+    last_met: date | None
+
+
+@dataclass(frozen=True)
+class OpenInvite:
+    invite_id: int
+    contact_id: int
+    contact_name: str
+    status: str
+    created_at: datetime
+    expires_at: datetime
+    times: tuple[OfferedTime, ...]
+    answer_note: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def invite_url(config: Config, token: str) -> str:
+    return f"{config.web.base_url}/i/{token}"
+
+
+def aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def offered_time(row: models.InviteTime) -> OfferedTime:
+    return OfferedTime(
+        aware(row.start),
+        aware(row.end),
+        row.window,
+        row.withdrawn,
+        row.mode,
+        row.place,
+        row.place_url,
+        row.city,
+        row.zone,
+    )
+
+
+def booking_view(row: models.Booking) -> BookingView:
+    return BookingView(
+        id=row.id,
+        start=row.start,
+        end=row.end,
+        status=row.status,
+        ical_uid=row.ical_uid,
+        sequence=row.sequence,
+        calendar_event_id=row.calendar_event_id,
+        calendar_error=row.calendar_error,
+        met=row.met,
+    )
+
+
+def zone_name(user: models.User, config: Config) -> str:
+    """The owner's zone: their saved one (user_config folds it into the config)."""
+    return config.owner.timezone or user.timezone or "UTC"
+
+
+def invite_row(session: Session, token: str, *, lock: bool = False) -> models.Invite:
+    stmt = (
+        select(models.Invite)
+        .where(models.Invite.token_hash == hash_token(token))
+        .options(selectinload(models.Invite.times))
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    invite = session.scalar(stmt)
+    if invite is None:
+        raise InviteNotFound("no such invite")
+    return invite
+
+
+@lru_cache(maxsize=512)
+def check_zone(name: str) -> str:
+    # Cached: it runs on every page view, and whether a name is a zone does not change.
+    if not name:
+        return ""
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return ""
+    return name
+
+
+def parties(session: Session, invite: models.Invite) -> tuple[Party, Party]:
+    user = session.get(models.User, invite.user_id)
+    contact = session.get(models.Contact, invite.contact_id)
+    assert user is not None and contact is not None
+    return Party(user.name or user.email, user.email), Party(contact.name, invite.email)
+
+
+def display_zones(view_zone: str, owner_zone: str) -> list[str]:
+    return [view_zone] if view_zone else [owner_zone, "UTC"] if owner_zone != "UTC" else ["UTC"]
+
+
+def zone_key(value: datetime) -> str:
+    """The IANA name of `value`'s zone ("" for a fixed offset), as an offered time stores it."""
+    zone = value.tzinfo
+    return zone.key[:64] if isinstance(zone, ZoneInfo) else ""
