@@ -158,10 +158,17 @@ def linkedin(path: Path, rows: int, seed: int = 11) -> Path:
 
 
 def native(
-    path: Path, rows: int, today: date, seed: int = 13, cities: tuple[str, ...] = ()
+    path: Path,
+    rows: int,
+    today: date,
+    seed: int = 13,
+    cities: tuple[str, ...] = (),
+    *,
+    all_met: bool = False,
 ) -> Path:
     """Contacts with histories; all in Berlin unless `cities` is given (then one of them each,
-    drawn from a second generator so every other column stays the same)."""
+    drawn from a second generator so every other column stays the same). With `all_met` every
+    contact has at least one logged meeting (the draws are the same, so is everything else)."""
     rng = random.Random(seed)
     where = random.Random(seed + 1)
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -170,7 +177,7 @@ def native(
         for i in range(rows):
             first, last = _name(rng, i)
             first_met = today - timedelta(days=rng.randrange(3, 2000))
-            times = rng.choice((0, 1, 1, 2, 3, 4, 6, 10))
+            times = rng.choice((0, 1, 1, 2, 3, 4, 6, 10)) or (1 if all_met else 0)
             span = (today - first_met).days
             last_met = first_met + timedelta(days=rng.randrange(span + 1)) if times else None
             meals = rng.choice(("", "", "breakfast", "lunch", "coffee", "breakfast;lunch"))

@@ -27,7 +27,7 @@ Pure and deterministic. The rules, precisely:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -160,6 +160,59 @@ def week_capacity(
     return max(0, policy.max_per_week - in_week - pending)
 
 
+def _city_classes(
+    home: City | None, trips: Sequence[Trip], city_of: Mapping[int, str] | None
+) -> Callable[[Contact], str]:
+    """A contact's city class: the owner's home or a trip city they live in, ELSEWHERE for any
+    other known city, "" for none. Only the cities the owner is in matter to the rules: every
+    other known city behaves the same (video everywhere), so they share one class and 30,000
+    contacts in 500 cities make a handful of signatures instead of thousands."""
+    cities = city_of or {}
+    home_key = home.key if home is not None else ""
+    where_owner = [k for k in dict.fromkeys([home_key, *(t.key for t in trips)]) if k]
+
+    def contact_city(c: Contact) -> str:
+        key = cities[c.id] if c.id is not None and c.id in cities else city_key(c.city)
+        if not key:
+            return ""
+        return next((k for k in where_owner if same_city(key, k)), ELSEWHERE)
+
+    return contact_city
+
+
+def shortlist(
+    due: Sequence[DueContact],
+    keep: int,
+    *,
+    home: City | None = None,
+    trips: Sequence[Trip] = (),
+    city_of: Mapping[int, str] | None = None,
+) -> list[DueContact]:
+    """The due contacts a plan of at most `keep` proposals can use, in the plan's order.
+
+    Two contacts with the same signature (meal windows, weekdays, zone, city class) can use
+    exactly the same times, so they are interchangeable in any plan. A plan has at most `keep`
+    proposals, so it uses at most `keep` contacts of one signature; if it used one outside that
+    signature's top `keep` (in due order), some top member would be unused and swapping them
+    keeps the plan valid with a total at least as high (and earlier in the tie-break). So only
+    the top `keep` contacts of each signature can matter, which turns 20,000 contacts into a few
+    hundred at most. `pair` over the shortlist for any `keep` >= its capacity plans the same."""
+    ordered = sorted(
+        due, key=lambda d: (-round(d.score * 1000), d.contact.name.casefold(), d.contact.id or 0)
+    )
+    contact_city = _city_classes(home, trips, city_of)
+    per_signature: dict[_Signature, int] = {}
+    kept: list[DueContact] = []
+    for d in ordered:
+        sig = _signature(d.contact, contact_city(d.contact))
+        used = per_signature.get(sig, 0)
+        if used >= keep:
+            continue
+        per_signature[sig] = used + 1
+        kept.append(d)
+    return kept
+
+
 def pair(
     due: Sequence[DueContact],
     slots: Sequence[Slot],
@@ -221,38 +274,12 @@ def pair(
     if capacity <= 0:
         return []
 
-    # Pruning before the search. Two contacts with the same signature (meal windows, weekdays,
-    # zone) can use exactly the same times, so they are interchangeable in any plan. A plan has
-    # at most `capacity` proposals, so it uses at most `capacity` contacts of one signature; if
-    # it used one outside that signature's top `capacity` (in due order), some top member would
-    # be unused and swapping them keeps the plan valid with a total at least as high (and earlier
-    # in the tie-break). So only the top `capacity` contacts of each signature can matter, which
-    # turns 20,000 contacts into a few hundred at most; contacts no time suits drop out too.
-    ordered = sorted(
-        due, key=lambda d: (-round(d.score * 1000), d.contact.name.casefold(), d.contact.id or 0)
-    )
-    per_signature: dict[_Signature, int] = {}
-    suitable: dict[_Signature, tuple[int, ...]] = {}
-    cities = city_of or {}
-    # Only the cities the owner is in matter to the rules: every other known city behaves the
-    # same (video everywhere), so they share one class and 30,000 contacts in 500 cities make
-    # a handful of signatures instead of thousands.
-    where_owner = [k for k in dict.fromkeys([home_key, *(t.key for t in trips)]) if k]
-
-    def contact_city(c: Contact) -> str:
-        key = cities[c.id] if c.id is not None and c.id in cities else city_key(c.city)
-        if not key:
-            return ""
-        return next((k for k in where_owner if same_city(key, k)), ELSEWHERE)
-
+    contact_city = _city_classes(home, trips, city_of)
     per_fits: dict[tuple[int, ...], int] = {}
+    suitable: dict[_Signature, tuple[int, ...]] = {}
     candidates: list[_Candidate] = []
-    for d in ordered:
+    for d in shortlist(due, capacity, home=home, trips=trips, city_of=city_of):
         sig = _signature(d.contact, contact_city(d.contact))
-        used = per_signature.get(sig, 0)
-        if used >= capacity:
-            continue
-        per_signature[sig] = used + 1
         if sig not in suitable:
             suitable[sig] = tuple(t.index for t in table if _suits(t, sig, waking))
         fits = suitable[sig]

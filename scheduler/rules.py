@@ -12,9 +12,10 @@ Scoring, so the order reads right:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from bisect import insort
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Protocol
 
@@ -174,6 +175,53 @@ def cadence_for(contact: Contact, rules: RulesLike) -> int:
     return int(rules.cadence_days.get(contact.relationship.value, 180))
 
 
+def due_date(contact: Contact, rules: RulesLike) -> date | None:
+    """The day the cadence comes round: the last meeting (or the first) plus the cadence."""
+    last = contact.last_met or contact.first_met
+    return None if last is None else last + timedelta(days=cadence_for(contact, rules))
+
+
+def asleep(contact: Contact, today: date) -> bool:
+    """Snoozed past today: not overdue for anything until the snooze ends."""
+    return contact.snoozed_until is not None and contact.snoozed_until > today
+
+
+# The dashboard's health chart: every contact in one bucket, by how overdue they are.
+HEALTH_BUCKETS = (
+    ("on-track", "On track"),
+    ("due-soon", "Due within 2 weeks"),
+    ("overdue", "Overdue up to a month"),
+    ("long-overdue", "Overdue more than a month"),
+    ("never", "Never met"),
+    ("paused", "Snoozed, paused or not invited"),
+)
+
+
+def health_bucket(contact: Contact, today: date, rules: RulesLike) -> str:
+    """Which bucket of HEALTH_BUCKETS the contact counts in today."""
+    if contact.do_not_invite or contact.paused or asleep(contact, today):
+        return "paused"
+    due_on = due_date(contact, rules)
+    if due_on is None:
+        return "never"
+    overdue = (today - due_on).days
+    if overdue > 30:
+        return "long-overdue"
+    if overdue > 0:
+        return "overdue"
+    if overdue > -14:
+        return "due-soon"
+    return "on-track"
+
+
+def health_counts(contacts: Iterable[Contact], today: date, rules: RulesLike) -> dict[str, int]:
+    """How many contacts fall in each of HEALTH_BUCKETS today."""
+    counts = dict.fromkeys((key for key, _ in HEALTH_BUCKETS), 0)
+    for contact in contacts:
+        counts[health_bucket(contact, today, rules)] += 1
+    return counts
+
+
 def exclusion_reasons(
     contact: Contact, *, today: date, rules: RulesLike, history: InviteHistory | None
 ) -> tuple[list[str], bool]:
@@ -236,7 +284,6 @@ def evaluate(
     not_met: list[Contact] = []
     after = rules.follow_up_after_days
     window = rules.follow_up_window_days
-    cadences = rules.cadence_days
     for contact in contacts:
         hist = history.get(contact.id) if history and contact.id is not None else None
         if (
@@ -284,7 +331,7 @@ def evaluate(
                 continue
             if since < after:
                 continue
-        cadence = contact.cadence_days or int(cadences.get(contact.relationship.value, 180))
+        cadence = cadence_for(contact, rules)
         if latest is not None:
             since = (today - latest.on).days
             if since < cadence:
@@ -306,5 +353,39 @@ def evaluate(
         score = round(RELATIONSHIP_WEIGHT[contact.relationship] * ratio, 3)
         reason = f"{relationship_label(contact.relationship)}, {what}, every {cadence} days{own}"
         due.append(DueContact(contact, score, (reason,), "cadence"))
-    due.sort(key=lambda d: (-d.score, d.contact.name.casefold(), d.contact.id or 0))
+    due.sort(key=_due_order)
+    return DueReport(due=due, excluded=excluded, not_yet_met=not_met)
+
+
+def _due_order(d: DueContact) -> tuple[float, str, int]:
+    return (-d.score, d.contact.name.casefold(), d.contact.id or 0)
+
+
+def reevaluate(
+    report: DueReport,
+    contacts: Sequence[Contact],
+    changed: Sequence[Contact],
+    *,
+    today: date,
+    rules: RulesLike | None = None,
+    history: Mapping[int, InviteHistory] | None = None,
+) -> DueReport:
+    """What `evaluate(contacts, ...)` says, from `report` (its answer for the same contacts,
+    day, rules and history before `changed` changed) by evaluating only `changed` again: each
+    contact is judged on its own, so only their places in the lists move. `changed` are
+    contacts of `contacts` (same ids), as they are now."""
+    ids = {c.id for c in changed}
+    fresh = evaluate(changed, today=today, rules=rules, history=history)
+    due = [d for d in report.due if d.contact.id not in ids]
+    for d in fresh.due:
+        insort(due, d, key=_due_order)
+    position = {c.id: n for n, c in enumerate(contacts)}
+    excluded = sorted(
+        [e for e in report.excluded if e.contact.id not in ids] + fresh.excluded,
+        key=lambda e: position[e.contact.id],
+    )
+    not_met = sorted(
+        [c for c in report.not_yet_met if c.id not in ids] + fresh.not_yet_met,
+        key=lambda c: position[c.id],
+    )
     return DueReport(due=due, excluded=excluded, not_yet_met=not_met)

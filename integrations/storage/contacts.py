@@ -9,12 +9,27 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Text, select, type_coerce
+from sqlalchemy import (
+    Select,
+    Table,
+    Text,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.storage import models
@@ -88,9 +103,14 @@ def _day(value: Any) -> date | None:
 
 
 def load_contacts(
-    session: Session, user_id: int, *, ids: Iterable[int] | None = None
+    session: Session,
+    user_id: int,
+    *,
+    ids: Iterable[int] | None = None,
+    words: Sequence[str] = (),
 ) -> list[Contact]:
-    """All of a user's contacts (or those with `ids`), ordered by name, via Core selects.
+    """All of a user's contacts (or those with `ids`, or matching every one of `words`),
+    ordered by name, via Core selects.
 
     JSON and date columns are fetched as plain text and decoded here: SQLAlchemy's per-value
     result processors (a regex per SQLite date, json.loads per list) cost more than the query.
@@ -129,6 +149,11 @@ def load_contacts(
         cq = cq.where(_C.c.id.in_(wanted))
         eq = eq.where(_E.c.contact_id.in_(wanted))
         iq = iq.where(_I.c.contact_id.in_(wanted))
+    if words:
+        found = _matching(user_id, words)
+        cq = cq.where(_C.c.id.in_(found))
+        eq = eq.where(_E.c.contact_id.in_(found))
+        iq = iq.where(_I.c.contact_id.in_(found))
     emails: dict[int, list[str]] = defaultdict(list)
     for cid, email in conn.execute(eq.order_by(_E.c.contact_id, _E.c.position, _E.c.id)).all():
         emails[cid].append(email)
@@ -348,3 +373,379 @@ def add_interactions(
                 created_at=now,
             )
         )
+
+
+def _like(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _matching(user_id: int, words: Sequence[str]) -> Select[Any]:
+    """Ids of the user's contacts whose name, company, title, how met, city, relationship,
+    tags or an email contain every word (case does not matter)."""
+    q = select(_C.c.id).where(_C.c.user_id == user_id)
+    mail = _E.alias("searched_emails")
+    for word in words:
+        pattern = _like(word.lower())
+        fields = [
+            func.lower(col).like(pattern, escape="\\")
+            for col in (
+                _C.c.name,
+                _C.c.company,
+                _C.c.title,
+                _C.c.how_met,
+                _C.c.city,
+                _C.c.relationship,
+                sql_cast(_C.c.tags, Text),
+            )
+        ]
+        email = (
+            exists()
+            .where(mail.c.contact_id == _C.c.id, mail.c.email_lower.like(pattern, escape="\\"))
+            .correlate(_C)
+        )
+        q = q.where(or_(*fields, email))
+    return q
+
+
+def matching_ids(session: Session, user_id: int, words: Sequence[str]) -> list[int]:
+    """Ids of the user's contacts matching every one of `words`."""
+    return list(session.scalars(_matching(user_id, words)))
+
+
+def count_contacts(session: Session, user_id: int, words: Sequence[str] = ()) -> int:
+    """How many contacts the user has (matching every one of `words`)."""
+    found = _matching(user_id, words).subquery()
+    return int(session.scalar(select(func.count()).select_from(found)) or 0)
+
+
+def page_ids(
+    session: Session,
+    user_id: int,
+    *,
+    words: Sequence[str] = (),
+    sort: str = "name",
+    offset: int = 0,
+    limit: int = 50,
+) -> list[int]:
+    """One page of contact ids, sorted in the database: "name" (case aside), or "last":
+    never met first, then the longest since the last meeting (or the first one)."""
+    q = _matching(user_id, words)
+    if sort == "last":
+        latest = (
+            select(func.max(_I.c.occurred_on))
+            .where(_I.c.contact_id == _C.c.id, _I.c.confirmed.is_(True))
+            .scalar_subquery()
+        )
+        last = func.coalesce(latest, _C.c.first_met)
+        q = q.order_by(case((last.is_(None), 0), else_=1), last, _C.c.name, _C.c.id)
+    else:
+        q = q.order_by(func.lower(_C.c.name), _C.c.id)
+    return list(session.scalars(q.offset(offset).limit(limit)))
+
+
+@dataclass(frozen=True)
+class LoggedInteraction:
+    """One line of a contact's history as the contact page shows it."""
+
+    id: int
+    on: date
+    kind: str
+    notes: str
+    source: str
+    confirmed: bool
+
+
+def meeting_history(session: Session, user_id: int, contact_id: int) -> list[LoggedInteraction]:
+    """A contact's logged meetings, newest first, rejected calendar finds left out."""
+    rows = session.execute(
+        select(_I.c.id, _I.c.occurred_on, _I.c.kind, _I.c.notes, _I.c.source, _I.c.confirmed)
+        .where(_I.c.user_id == user_id, _I.c.contact_id == contact_id, _I.c.source != "rejected")
+        .order_by(_I.c.occurred_on.desc(), _I.c.id.desc())
+    )
+    return [LoggedInteraction(*row) for row in rows]
+
+
+def latest_notes(
+    session: Session, user_id: int, contact_ids: Sequence[int]
+) -> dict[int, tuple[date, str]]:
+    """The latest logged note per contact."""
+    if not contact_ids:
+        return {}
+    found: dict[int, tuple[date, str]] = {}
+    for contact_id, on, notes in session.execute(
+        select(_I.c.contact_id, _I.c.occurred_on, _I.c.notes)
+        .where(_I.c.user_id == user_id, _I.c.contact_id.in_(list(contact_ids)), _I.c.notes != "")
+        .order_by(_I.c.occurred_on, _I.c.id)
+    ):
+        found[contact_id] = (on, notes)
+    return found
+
+
+def exists_contact(session: Session, user_id: int, contact_id: int) -> str | None:
+    """The contact's name, or None when the user has no such contact."""
+    return session.scalar(select(_C.c.name).where(_C.c.id == contact_id, _C.c.user_id == user_id))
+
+
+def set_fields(session: Session, user_id: int, contact_id: int, **values: Any) -> str | None:
+    """Change some columns of one contact (snoozed_until, do_not_invite, paused, ...);
+    returns its name, or None when the user has no such contact."""
+    name = exists_contact(session, user_id, contact_id)
+    if name is not None:
+        session.execute(
+            update(_C)
+            .where(and_(_C.c.id == contact_id, _C.c.user_id == user_id))
+            .values(updated_at=datetime.now(UTC), **values)
+        )
+    return name
+
+
+def fingerprint(session: Session, user_id: int) -> tuple[Any, ...]:
+    """What changes whenever the user's contacts, their emails or their confirmed meetings do:
+    how many contacts and meetings, the newest ids, the latest `updated_at` (every write of a
+    contact sets it) and how many meetings are confirmed.
+
+    Cheap (index lookups), so a result derived from all contacts can be reused for as long as
+    this stays the same."""
+    conn = session.connection()
+    mine = _C.c.user_id == user_id
+    contacts = conn.execute(select(func.count(), func.max(_C.c.id)).where(mine)).one()
+    updated = conn.execute(select(func.max(_C.c.updated_at)).where(mine)).scalar()
+    emails = conn.execute(select(func.max(_E.c.id)).where(_E.c.user_id == user_id)).scalar()
+    met = _I.c.user_id == user_id
+    meetings = conn.execute(select(func.count(), func.max(_I.c.id)).where(met)).one()
+    confirmed = conn.execute(select(func.count()).where(met, _I.c.confirmed.is_(True))).scalar()
+    return (*contacts, updated, emails, *meetings, confirmed)
+
+
+@dataclass(frozen=True)
+class PendingInteraction:
+    """A meeting found in a calendar, waiting for the user to confirm it."""
+
+    id: int
+    contact_id: int
+    contact_name: str
+    on: date
+    kind: str
+    notes: str
+
+
+def pending_meetings(
+    session: Session, user_id: int, contact_id: int | None = None
+) -> list[PendingInteraction]:
+    """Meetings found in calendars and not confirmed yet, newest first."""
+    q = (
+        select(_I.c.id, _I.c.contact_id, _C.c.name, _I.c.occurred_on, _I.c.kind, _I.c.notes)
+        .join(_C, _C.c.id == _I.c.contact_id)
+        .where(_I.c.user_id == user_id, _I.c.confirmed.is_(False), _I.c.source == "calendar")
+        .order_by(_I.c.occurred_on.desc(), _I.c.id)
+    )
+    if contact_id is not None:
+        q = q.where(_I.c.contact_id == contact_id)
+    return [PendingInteraction(*row) for row in session.execute(q)]
+
+
+def confirm_meetings(
+    session: Session, user_id: int, confirm: Sequence[int], reject: Sequence[int]
+) -> tuple[int, int]:
+    """Confirm some meetings found in calendars and reject others (a rejected one keeps its
+    row, source "rejected", so reading the calendar again does not bring it back)."""
+    scope = (_I.c.user_id == user_id, _I.c.confirmed.is_(False), _I.c.source == "calendar")
+    done = dropped = 0
+    if confirm:
+        done = _count(
+            session.execute(
+                update(_I).where(_I.c.id.in_(list(confirm)), *scope).values(confirmed=True)
+            )
+        )
+    if reject:
+        dropped = _count(
+            session.execute(
+                update(_I).where(_I.c.id.in_(list(reject)), *scope).values(source="rejected")
+            )
+        )
+    touched = select(_I.c.contact_id).where(_I.c.id.in_([*confirm, *reject]))
+    if done or dropped:
+        session.execute(
+            update(_C)
+            .where(_C.c.user_id == user_id, _C.c.id.in_(touched))
+            .values(updated_at=datetime.now(UTC))
+        )
+    return done, dropped
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def email_owners(session: Session, user_id: int, emails: Iterable[str]) -> dict[str, int]:
+    """Which of `emails` (lowercased) belong to which of the user's contacts."""
+    lowered = [e.lower() for e in emails]
+    if not lowered:
+        return {}
+    rows = session.execute(
+        select(_E.c.email_lower, _E.c.contact_id).where(
+            _E.c.user_id == user_id, _E.c.email_lower.in_(lowered)
+        )
+    )
+    return {email: cid for email, cid in rows}
+
+
+def same_person(session: Session, user_id: int, name: str, emails: Iterable[str]) -> int | None:
+    """A stored contact with this name (case aside) and exactly these emails (or none)."""
+    wanted = {e.lower() for e in emails}
+    for (cid,) in session.execute(
+        select(_C.c.id).where(_C.c.user_id == user_id, func.lower(_C.c.name) == name.lower())
+    ).all():
+        have = {
+            e.lower() for e in session.scalars(select(_E.c.email).where(_E.c.contact_id == cid))
+        }
+        if have == wanted:
+            return int(cid)
+    return None
+
+
+def record_meeting(session: Session, user_id: int, contact_id: int, meeting: Interaction) -> bool:
+    """Log a meeting the user had (the cadence restarts from it); a meeting before the first
+    one known is the first one now. False when the user has no such contact."""
+    first = session.execute(
+        select(_C.c.first_met).where(_C.c.id == contact_id, _C.c.user_id == user_id)
+    ).one_or_none()
+    if first is None:
+        return False
+    ContactRepository(session, user_id).log(contact_id, meeting)
+    if first[0] is None or meeting.on < first[0]:
+        set_fields(session, user_id, contact_id, first_met=meeting.on)
+    else:
+        set_fields(session, user_id, contact_id)
+    return True
+
+
+def undo_meeting(session: Session, user_id: int, interaction_id: int) -> tuple[int, date] | None:
+    """Take a logged meeting out of the history: a calendar find is marked rejected (so
+    reading the calendar again does not bring it back), any other is deleted; a first-met date
+    only this meeting set goes too. Returns (contact id, its date), or None if there is none."""
+    found = session.execute(
+        select(_I.c.contact_id, _I.c.occurred_on, _I.c.source).where(
+            _I.c.id == interaction_id, _I.c.user_id == user_id
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+    contact_id, on, source = found
+    if source == "calendar":
+        session.execute(
+            update(_I).where(_I.c.id == interaction_id).values(source="rejected", confirmed=False)
+        )
+    else:
+        session.execute(delete(_I).where(_I.c.id == interaction_id))
+    left = set(
+        session.scalars(
+            select(_I.c.occurred_on).where(
+                _I.c.contact_id == contact_id, _I.c.confirmed.is_(True), _I.c.user_id == user_id
+            )
+        )
+    )
+    first = session.scalar(select(_C.c.first_met).where(_C.c.id == contact_id))
+    if first == on and on not in left:
+        set_fields(session, user_id, contact_id, first_met=min(left, default=None))
+    else:
+        set_fields(session, user_id, contact_id)
+    return contact_id, on
+
+
+def fold_into(session: Session, user_id: int, keep_id: int, other_id: int) -> None:
+    """Move the other contact's meetings, invites and bookings to the kept one and delete the
+    other (with its emails). A calendar meeting logged on both (same event UID) is kept once."""
+    inv = cast(Table, models.Invite.__table__)
+    book = cast(Table, models.Booking.__table__)
+    theirs = select(_I.c.external_id).where(
+        _I.c.contact_id == keep_id, _I.c.user_id == user_id, _I.c.external_id.is_not(None)
+    )
+    session.execute(
+        delete(_I).where(
+            _I.c.contact_id == other_id, _I.c.external_id.in_(theirs.scalar_subquery())
+        )
+    )
+    for table in (_I, inv, book):
+        session.execute(
+            update(table)
+            .where(table.c.contact_id == other_id, table.c.user_id == user_id)
+            .values(contact_id=keep_id)
+        )
+    # The other's emails move over: drop them first, the unique index is per user.
+    session.execute(delete(_E).where(_E.c.contact_id == other_id))
+    remove(session, user_id, other_id)
+    session.expire_all()
+
+
+def remove(session: Session, user_id: int, contact_id: int) -> None:
+    """Delete a contact; their emails and history go with them."""
+    session.execute(
+        delete(models.Contact).where(
+            models.Contact.id == contact_id, models.Contact.user_id == user_id
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ContactName:
+    """A contact as a picker lists it."""
+
+    id: int
+    name: str
+    email: str
+
+
+def names(session: Session, user_id: int) -> list[ContactName]:
+    """Every contact's id, name and first email, by name."""
+    first = (
+        select(_E.c.email)
+        .where(_E.c.contact_id == _C.c.id)
+        .order_by(_E.c.position, _E.c.id)
+        .limit(1)
+        .correlate(_C)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(_C.c.id, _C.c.name, first)
+        .where(_C.c.user_id == user_id)
+        .order_by(_C.c.name, _C.c.id)
+    )
+    return [ContactName(cid, name, email or "") for cid, name, email in rows]
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What was written since an earlier `fingerprint`: the contacts touched, and how many
+    meetings were added (and how many of those confirmed)."""
+
+    contact_ids: frozenset[int]
+    meetings: int
+    confirmed: int
+
+
+def changes_since(session: Session, user_id: int, before: tuple[Any, ...]) -> Changes:
+    """The contacts changed since `before` (a `fingerprint`): updated after its latest
+    `updated_at`, added after its newest id, or with an email or a meeting added since."""
+    _, max_id, updated, max_email, _, max_meeting, _ = before
+    ids: set[int] = set()
+    mine = _C.c.user_id == user_id
+    ids.update(session.scalars(select(_C.c.id).where(mine, _C.c.id > (max_id or 0))))
+    if updated is not None:
+        ids.update(session.scalars(select(_C.c.id).where(mine, _C.c.updated_at > updated)))
+    ids.update(
+        session.scalars(
+            select(_E.c.contact_id).where(_E.c.user_id == user_id, _E.c.id > (max_email or 0))
+        )
+    )
+    meetings = confirmed = 0
+    for contact_id, is_confirmed in session.execute(
+        select(_I.c.contact_id, _I.c.confirmed).where(
+            _I.c.user_id == user_id, _I.c.id > (max_meeting or 0)
+        )
+    ):
+        ids.add(contact_id)
+        meetings += 1
+        confirmed += bool(is_confirmed)
+    return Changes(frozenset(ids), meetings, confirmed)

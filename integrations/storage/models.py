@@ -200,6 +200,11 @@ class OAuthState(Base):
 
 class Contact(Base):
     __tablename__ = "contacts"
+    __table_args__ = (
+        # The change fingerprint (storage.contacts.fingerprint) and the unpaused contacts.
+        Index("ix_contacts_user_updated", "user_id", "updated_at"),
+        Index("ix_contacts_user_unpaused", "user_id", "unpaused_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -236,7 +241,10 @@ class Contact(Base):
 
 class ContactEmail(Base):
     __tablename__ = "contact_emails"
-    __table_args__ = (UniqueConstraint("user_id", "email_lower"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "email_lower"),
+        Index("ix_contact_emails_user", "user_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -252,7 +260,10 @@ class ContactEmail(Base):
 
 class Interaction(Base):
     __tablename__ = "interactions"
-    __table_args__ = (UniqueConstraint("user_id", "contact_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "contact_id", "external_id"),
+        Index("ix_interactions_user_confirmed", "user_id", "confirmed"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -324,3 +324,32 @@ def test_the_same_input_gives_the_same_plan() -> None:
     assert pair(people, week_slots(), policy=POLICY) == pair(
         list(reversed(people)), week_slots(), policy=POLICY
     )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 40),
+            st.sampled_from([frozenset(), frozenset({Meal.BREAKFAST}), frozenset({Meal.LUNCH})]),
+            st.sampled_from([frozenset(), frozenset({0, 2}), frozenset({4})]),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 3),
+)
+def test_pairing_a_shortlist_plans_the_same_as_pairing_everyone(
+    people: list[tuple[int, frozenset[Meal], frozenset[int]]], booked: int
+) -> None:
+    from scheduler.pairing import shortlist
+
+    everyone = [
+        due(f"P{n:02d}", score / 10, n, preferred_meals=meals, preferred_days=days)
+        for n, (score, meals, days) in enumerate(people)
+    ]
+    taken = [at(d, 12) for d in range(booked)]
+    kept = shortlist(everyone, POLICY.max_per_week)
+    assert len(kept) <= len(everyone)
+    assert pair(kept, week_slots(), policy=POLICY, booked=taken) == pair(
+        everyone, week_slots(), policy=POLICY, booked=taken
+    )

@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from integrations.config import RulesConfig
 from scheduler.model import Contact, Interaction, InteractionKind, Relationship
@@ -224,3 +226,50 @@ def test_rules_from_the_config_change_the_numbers() -> None:
     report = evaluate([peer, once], today=TODAY, rules=rules)
     # Bo met once 6 days ago: outside the shortened 5-day window, far from the 180-day cadence.
     assert [d.contact.name for d in report.due] == ["Ana"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(list(Relationship)),
+            st.one_of(st.none(), st.integers(0, 400)),  # first met, days ago
+            st.lists(st.integers(0, 400), max_size=3),  # meetings, days ago
+            st.one_of(st.none(), st.integers(-10, 30)),  # snoozed until, days from today
+            st.booleans(),  # do not invite
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.data(),
+)
+def test_judging_only_the_changed_contacts_again_gives_the_same_report(
+    rows: list[tuple[Relationship, int | None, list[int], int | None, bool]], data: st.DataObject
+) -> None:
+    from scheduler.rules import reevaluate
+
+    today = date(2026, 3, 16)
+
+    def person(
+        n: int, row: tuple[Relationship, int | None, list[int], int | None, bool]
+    ) -> Contact:
+        rel, first, met, snooze, dni = row
+        return Contact(
+            name=f"C{n % 7}",
+            id=n + 1,
+            relationship=rel,
+            first_met=today - timedelta(days=first) if first is not None else None,
+            interactions=tuple(
+                Interaction(today - timedelta(days=d), InteractionKind.COFFEE) for d in sorted(met)
+            ),
+            snoozed_until=today + timedelta(days=snooze) if snooze is not None else None,
+            do_not_invite=dni,
+        )
+
+    before = [person(n, row) for n, row in enumerate(rows)]
+    picked = data.draw(st.sets(st.integers(0, len(rows) - 1), min_size=1))
+    new_rows = {n: data.draw(st.sampled_from(rows)) for n in picked}
+    after = [person(n, new_rows[n]) if n in new_rows else c for n, c in enumerate(before)]
+    changed = [after[n] for n in sorted(picked)]
+    report = reevaluate(evaluate(before, today=today), after, changed, today=today)
+    assert report == evaluate(after, today=today)

@@ -12,8 +12,8 @@ from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.model import Contact
 from tests.web.support import Web, text
-from web.blueprints.contacts import ContactLine
 from web.composition import Runtime
+from web.services.contacts import ContactLine
 
 
 def today() -> date:

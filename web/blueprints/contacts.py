@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,93 +18,17 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from integrations.config import Config
-from integrations.storage import models
-from integrations.storage.contacts import ContactRepository, set_emails, to_domain
-from integrations.storage.db import transaction
 from scheduler.model import Contact, InteractionKind, Meal, Relationship
-from scheduler.rules import connected_only
-from scheduler.rules import last_met as rules_last_met
 from scheduler.text import EARLIEST_YEAR, in_supported_range, refuse_controls
 from web.auth import current_user, login_required, runtime, safe_next
 from web.forms import whole_number
+from web.services import contacts as service
 from web.services.accounts import UserView, user_config
+from web.services.contacts import SORTS, ContactError, ContactNotFound, PageNotFound
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
-
-SORTS = {"overdue": "Most overdue first", "name": "Name", "last": "Longest since last met"}
-
-
-@dataclass(frozen=True)
-class ContactLine:
-    """One contact with how overdue they are, for lists, the dashboard and the health chart."""
-
-    contact: Contact
-    cadence: int
-    last: date | None
-    due_on: date | None
-    overdue_days: int | None  # None: never met; negative: days until due
-    today: date
-    follow_up: bool = False  # the rules say due now (a met-once follow-up, say)
-
-    @property
-    def last_met(self) -> date | None:
-        """The last meeting, a first meeting included; a LinkedIn connection is not one."""
-        return rules_last_met(self.contact)
-
-    @property
-    def connected(self) -> bool:
-        return connected_only(self.contact)
-
-    @property
-    def state(self) -> str:
-        c = self.contact
-        if c.do_not_invite:
-            return "do not invite"
-        if c.paused:
-            return "paused"
-        if c.snoozed_until and c.snoozed_until > self.today:
-            return f"snoozed until {c.snoozed_until:%d %b}"
-        if self.overdue_days is None:
-            return "never met"
-        if self.overdue_days > 0:
-            return f"{_days(self.overdue_days)} overdue"
-        if self.follow_up:
-            return "follow up now"
-        if self.overdue_days == 0:
-            return "due today"
-        if self.overdue_days > -14:
-            return f"due in {_days(-self.overdue_days)}"
-        return "on track"
-
-
-def _days(n: int) -> str:
-    return f"{n} day" if n == 1 else f"{n} days"
-
-
-def cadence_for(contact: Contact, config: Config) -> int:
-    if contact.cadence_days:
-        return contact.cadence_days
-    return int(dict(config.rules.cadence_days).get(contact.relationship.value, 180))
-
-
-def line_for(contact: Contact, config: Config, today: date) -> ContactLine:
-    cadence = cadence_for(contact, config)
-    last = contact.last_met or contact.first_met
-    if last is None:
-        return ContactLine(contact, cadence, None, None, None, today)
-    due_on = last + timedelta(days=cadence)
-    return ContactLine(contact, cadence, last, due_on, (today - due_on).days, today)
-
-
-def contact_lines(user: UserView, today: date) -> list[ContactLine]:
-    config = user_config(runtime(), user)
-    with transaction(runtime().sessions) as session:
-        contacts = ContactRepository(session, user.id).all()
-    return [line_for(c, config, today) for c in contacts]
 
 
 def _today(user: UserView) -> date:
@@ -113,136 +36,86 @@ def _today(user: UserView) -> date:
 
 
 def count_contacts(user_id: int) -> int:
-    with transaction(runtime().sessions) as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(models.Contact)
-                .where(models.Contact.user_id == user_id)
-            )
-            or 0
-        )
-
-
-def _matches(line: ContactLine, query: str) -> bool:
-    c = line.contact
-    haystack = " ".join(
-        [c.name, c.company, c.title, c.how_met, c.city, " ".join(c.emails), " ".join(c.tags)]
-    ).lower()
-    return all(word in haystack for word in query.lower().split())
-
-
-def _sort_key(sort: str) -> Any:
-    if sort == "name":
-        return lambda line: line.contact.name.lower()
-    if sort == "last":
-        return lambda line: (line.last is not None, line.last or date.min, line.contact.name)
-    # Most overdue first; never-met contacts after the overdue ones.
-    return lambda line: (
-        -(line.overdue_days if line.overdue_days is not None else -(10**6)),
-        line.contact.name.lower(),
-    )
+    return service.how_many(runtime(), user_id)
 
 
 @bp.get("")
 @login_required
-def index() -> str:
+def index() -> str | tuple[str, int]:
     user = current_user()
     query = request.args.get("q", "").strip()[:200]
     sort = request.args.get("sort", "overdue")
     if sort not in SORTS:
         sort = "overdue"
-    today = _today(user)
-    lines = contact_lines(user, today)
-    if query:
-        lines = [line for line in lines if _matches(line, query)]
-    lines.sort(key=_sort_key(sort))
-    from web.services.contacts import list_contacts
-
-    # What the rules say about each contact (due and why, or why not), from the CONTACTS service.
-    ranked = list_contacts(runtime(), user.id, now=datetime.now(UTC), sort="overdue")
-    plan_status = {item.contact.id: item for item in ranked}
-    total, snoozed = len(lines), 0
-    if sort == "overdue":
-        # Who the rules say is due now comes first, in the rules' order (follow-ups first);
-        # snoozed contacts are not overdue for anything and are left out, unless searched
-        # for by name, when they come last.
-        order = {item.contact.id: n for n, item in enumerate(ranked) if item.status == "due"}
-        asleep = [
-            line
-            for line in lines
-            if line.contact.snoozed_until and line.contact.snoozed_until > today
-        ]
-        awake = [line for line in lines if line not in asleep]
-        lines = sorted(awake, key=lambda line: order.get(line.contact.id, len(order)))
-        if query:
-            lines += asleep
-        else:
-            snoozed = len(asleep)
-    # The status column agrees with the "due" badge (a met-once follow-up is not "on track").
-    lines = [
-        replace(line, follow_up=True)
-        if getattr(plan_status.get(line.contact.id), "status", "") == "due"
-        else line
-        for line in lines
-    ]
+    raw_page = request.args.get("page", "1").strip()
+    page = whole_number(raw_page) if raw_page else 1
+    context: dict[str, Any] = {"query": query, "sort": sort, "sorts": SORTS}
+    try:
+        if page is None:
+            raise PageNotFound(f'"{raw_page[:20]}" is not a page number', 1)
+        found = service.contact_page(
+            runtime(), user.id, now=datetime.now(UTC), query=query, sort=sort, page=page
+        )
+    except PageNotFound as exc:
+        # A page past the end (an old link, a list that shrank): say so, link back.
+        return (
+            render_template(
+                "contacts/index.html",
+                **context,
+                lines=[],
+                total=0,
+                snoozed=0,
+                plan_status={},
+                page=1,
+                pages=exc.pages,
+                missing=f"{str(exc)[:1].upper()}{str(exc)[1:]}.",
+            ),
+            404,
+        )
     return render_template(
         "contacts/index.html",
-        lines=lines,
-        query=query,
-        sort=sort,
-        sorts=SORTS,
-        total=total,
-        snoozed=snoozed,
-        plan_status=plan_status,
+        **context,
+        lines=found.lines,
+        total=found.total,
+        snoozed=found.snoozed,
+        plan_status=found.status,
+        page=found.page,
+        pages=found.pages,
+        missing="",
     )
 
 
-def _own(session: Any, contact_id: int) -> models.Contact:
-    row = ContactRepository(session, current_user().id).get_row(contact_id)
-    if row is None:
-        abort(404)
-    return row
+def _detail_page(
+    user: UserView,
+    contact_id: int,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
+    open_edit: bool = False,
+) -> str:
+    detail = _detail_or_404(user.id, contact_id)
+    contact = detail.item.contact
+    return render_template(
+        "contacts/show.html",
+        c=contact,
+        line=detail.line,
+        detail=detail,
+        log=detail.log,
+        **_coming_up(user, contact_id),
+        errors=errors or {},
+        form=form if form is not None else _form_values(contact),
+        relationships=[r.value for r in Relationship],
+        kinds=[k.value for k in InteractionKind],
+        meals=[m.value for m in Meal],
+        today=_today(user),
+        **({"open_edit": True} if open_edit else {}),
+    )
 
 
 @bp.get("/<int:contact_id>")
 @login_required
 def show(contact_id: int) -> str:
-    user = current_user()
-    with transaction(runtime().sessions) as session:
-        row = _own(session, contact_id)
-        contact = to_domain(row)
-        log = sorted(row.interactions, key=lambda i: (i.occurred_on, i.id), reverse=True)
-        log_view = [
-            {
-                "id": i.id,
-                "on": i.occurred_on,
-                "kind": i.kind,
-                "notes": i.notes,
-                "source": i.source,
-                "confirmed": i.confirmed,
-            }
-            for i in log
-            if i.source != "rejected"
-        ]
-    line = line_for(contact, user_config(runtime(), user), _today(user))
-    from web.services.contacts import get_contact
-
-    detail = get_contact(runtime(), user.id, contact_id, now=datetime.now(UTC))
-    return render_template(
-        "contacts/show.html",
-        c=contact,
-        line=replace(line, follow_up=detail.item.status == "due"),
-        detail=detail,
-        log=log_view,
-        **_coming_up(user, contact_id),
-        errors={},
-        form=_form_values(contact),
-        relationships=[r.value for r in Relationship],
-        kinds=[k.value for k in InteractionKind],
-        meals=[m.value for m in Meal],
-        today=_today(user),
-    )
+    return _detail_page(current_user(), contact_id)
 
 
 def _coming_up(user: UserView, contact_id: int) -> dict[str, Any]:
@@ -286,21 +159,8 @@ def _form_values(c: Contact) -> dict[str, Any]:
     }
 
 
-def _is_email(value: str) -> bool:
-    """The same check the contacts importer makes ("half@" is not an address)."""
-    from integrations.contacts_import.records import RowError, parse_email
-
-    try:
-        parse_email(value)
-    except RowError:
-        return False
-    return len(value) <= 320
-
-
 def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     """Read and check the edit/new form; returns clean values and per-field errors."""
-    from integrations.config import check_zone
-
     errors: dict[str, str] = {}
     for key, what in (("name", "the name"), ("emails", "the email address")):
         refused = refuse_controls(form.get(key, ""), what)
@@ -318,7 +178,7 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     if not values["name"]:
         errors.setdefault("name", "Enter a name.")
     emails = [e.strip() for e in form.get("emails", "").replace(";", ",").split(",") if e.strip()]
-    bad = [e for e in emails if not _is_email(e)]
+    bad = [e for e in emails if not service.is_email(e)]
     if bad:
         errors.setdefault("emails", f'"{bad[0]}" is not an email address.')
     values["emails"] = emails
@@ -336,11 +196,9 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
         else:
             values["cadence_days"] = days
     zone = form.get("timezone", "").strip()
-    if zone:
-        try:
-            check_zone(zone)
-        except ValueError as exc:
-            errors["timezone"] = str(exc)
+    problem = service.zone_problem(zone) if zone else None
+    if problem:
+        errors["timezone"] = problem
     values["timezone"] = zone
     values["tags"] = [t.strip() for t in form.get("tags", "").split(",") if t.strip()][:30]
     values["questions"] = [q.strip() for q in form.get("questions", "").splitlines() if q.strip()]
@@ -348,34 +206,22 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     return values, errors
 
 
-def _apply(row: models.Contact, values: dict[str, Any], user_id: int) -> None:
-    for key in ("name", "company", "title", "how_met", "city", "notes", "linkedin_url"):
-        setattr(row, key, values[key])
-    row.relationship_kind = values["relationship"]
-    row.cadence_days = values["cadence_days"]
-    row.timezone = values["timezone"]
-    row.tags = values["tags"]
-    row.questions = values["questions"]
-    row.preferred_meals = values["meals"]
-    keep = {e.lower() for e in values["emails"]}
-    for existing in list(row.emails):
-        if existing.email_lower not in keep:
-            row.emails.remove(existing)
-    set_emails(row, values["emails"], user_id)
-    row.updated_at = datetime.now(UTC)
-
-
-def _email_conflict(session: Any, user_id: int, emails: list[str], contact_id: int | None) -> str:
-    for email in emails:
-        other = session.scalar(
-            select(models.ContactEmail).where(
-                models.ContactEmail.user_id == user_id,
-                models.ContactEmail.email_lower == email.lower(),
-            )
-        )
-        if other is not None and other.contact_id != contact_id:
-            return f"{email} already belongs to another contact."
-    return ""
+def _changes(values: dict[str, Any]) -> dict[str, Any]:
+    """The form's clean values as the contact service's changes."""
+    changes = {
+        key: values[key]
+        for key in ("name", "company", "title", "how_met", "city", "notes", "linkedin_url")
+    }
+    changes.update(
+        relationship=values["relationship"],
+        cadence_days=values["cadence_days"],
+        timezone=values["timezone"],
+        tags=values["tags"],
+        questions=values["questions"],
+        preferred_meals=values["meals"],
+        emails=values["emails"],
+    )
+    return changes
 
 
 @bp.post("/<int:contact_id>/edit")
@@ -383,56 +229,23 @@ def _email_conflict(session: Any, user_id: int, emails: list[str], contact_id: i
 def edit(contact_id: int) -> WerkzeugResponse | tuple[str, int]:
     user = current_user()
     values, errors = _parse_contact_form(request.form)
-    with transaction(runtime().sessions) as session:
-        row = _own(session, contact_id)
-        if not errors:
-            conflict = _email_conflict(session, user.id, values["emails"], contact_id)
-            if conflict:
-                errors["emails"] = conflict
-        if not errors:
-            _apply(row, values, user.id)
+    if not errors:
+        try:
+            service.update_contact(runtime(), user.id, contact_id, _changes(values))
+        except ContactNotFound:
+            abort(404)
+        except ContactError as exc:
+            message = str(exc).replace("belongs to", "already belongs to")
+            errors[exc.field or "name"] = f"{message}."
+        else:
             flash("Contact saved.", "ok")
             return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
-        contact = to_domain(row)
-        log_view = [
-            {
-                "id": i.id,
-                "on": i.occurred_on,
-                "kind": i.kind,
-                "notes": i.notes,
-                "source": i.source,
-                "confirmed": i.confirmed,
-            }
-            for i in sorted(row.interactions, key=lambda i: i.occurred_on, reverse=True)
-            if i.source != "rejected"
-        ]
     form = dict(values)
     form["emails"] = request.form.get("emails", "")
     form["tags"] = request.form.get("tags", "")
     form["questions"] = request.form.get("questions", "")
     form["cadence_days"] = request.form.get("cadence_days", "")
-    line = line_for(contact, user_config(runtime(), user), _today(user))
-    from web.services.contacts import get_contact
-
-    detail = get_contact(runtime(), user.id, contact_id, now=datetime.now(UTC))
-    return (
-        render_template(
-            "contacts/show.html",
-            c=contact,
-            line=replace(line, follow_up=detail.item.status == "due"),
-            detail=detail,
-            log=log_view,
-            **_coming_up(user, contact_id),
-            errors=errors,
-            form=form,
-            relationships=[r.value for r in Relationship],
-            kinds=[k.value for k in InteractionKind],
-            meals=[m.value for m in Meal],
-            today=_today(user),
-            open_edit=True,
-        ),
-        400,
-    )
+    return _detail_page(user, contact_id, errors=errors, form=form, open_edit=True), 400
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -596,17 +409,18 @@ def _detail_or_404(user_id: int, contact_id: int) -> Any:
 def merge_page(contact_id: int) -> str:
     """Pick the duplicate to fold into this contact; with one picked, show what will result."""
     from scheduler.merge import merged_fields
-    from web.services.contacts import list_contacts
 
     user = current_user()
     keep = _detail_or_404(user.id, contact_id).item.contact
-    others = [
-        i.contact
-        for i in list_contacts(runtime(), user.id, now=datetime.now(UTC), sort="name")
-        if i.contact.id != contact_id
-    ]
+    others = [o for o in service.names_and_emails(runtime(), user.id) if o.id != contact_id]
     picked = whole_number(request.args.get("other", ""))
-    other = next((c for c in others if c.id == picked), None)
+    other: Contact | None = None
+    if picked is not None and picked != contact_id:
+        try:
+            found = service.get_contact(runtime(), user.id, picked, now=datetime.now(UTC))
+        except ContactNotFound:
+            found = None
+        other = found.item.contact if found is not None else None
     return render_template(
         "contacts/merge.html",
         c=keep,
@@ -676,22 +490,10 @@ def log_meeting(contact_id: int) -> WerkzeugResponse:
     if on > _today(user):
         flash("A meeting can only be logged for today or earlier.", "error")
         return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
-    with transaction(runtime().sessions) as session:
-        row = _own(session, contact_id)
-        row.interactions.append(
-            models.Interaction(
-                user_id=user.id,
-                occurred_on=on,
-                kind=kind,
-                notes=notes,
-                source="manual",
-                confirmed=True,
-                created_at=datetime.now(UTC),
-            )
-        )
-        if row.first_met is None or on < row.first_met:
-            row.first_met = on
-        row.updated_at = datetime.now(UTC)
+    try:
+        service.log_interaction(runtime(), user.id, contact_id, on=on, kind=kind, notes=notes)
+    except ContactNotFound:
+        abort(404)
     flash("Meeting logged; the cadence starts again from that day.", "ok")
     return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
 
@@ -708,11 +510,10 @@ def snooze(contact_id: int) -> WerkzeugResponse:
             flash("Snooze for a number of days between 1 and 3650; nothing was changed.", "error")
             return redirect(_back_to(contact_id), code=303)
         until = _today(user) + timedelta(days=days)
-    with transaction(runtime().sessions) as session:
-        row = _own(session, contact_id)
-        row.snoozed_until = until
-        row.updated_at = datetime.now(UTC)
-        name = row.name
+    try:
+        name = service.snooze(runtime(), user.id, contact_id, until)
+    except ContactNotFound:
+        abort(404)
     flash(
         f"{name} snoozed until {until:%d %b %Y}." if until else f"{name} is no longer snoozed.",
         "ok",
@@ -731,11 +532,10 @@ def _back_to(contact_id: int) -> str:
 @login_required
 def do_not_invite(contact_id: int) -> WerkzeugResponse:
     value = request.form.get("value") == "1"
-    with transaction(runtime().sessions) as session:
-        row = _own(session, contact_id)
-        row.do_not_invite = value
-        row.updated_at = datetime.now(UTC)
-        name = row.name
+    try:
+        name = service.set_do_not_invite(runtime(), current_user().id, contact_id, value)
+    except ContactNotFound:
+        abort(404)
     flash(f"{name} will not be invited." if value else f"{name} can be invited again.", "ok")
     return redirect(_back_to(contact_id), code=303)
 
@@ -762,17 +562,14 @@ def import_file() -> WerkzeugResponse | str | tuple[str, int]:
     fmt = request.form.get("format", "auto")
     if fmt not in ("auto", "csv", "linkedin", "vcard"):
         fmt = "auto"
-    from integrations.contacts_import import ContactFileError, import_contacts
-
     # The same column mapping as the CLI's --map ("Full Name=name,E-mail=email").
     mapping = request.form.get("map", "").strip()[:2000] or None
     context["form"] = {"map": mapping or ""}
     try:
-        with transaction(runtime().sessions) as session:
-            report = import_contacts(
-                session, user.id, data, format=fmt, mapping=mapping, source=upload.filename
-            )
-    except ContactFileError as exc:  # names the file and line; nothing was stored
+        report = service.import_file(
+            runtime(), user.id, data, filename=upload.filename, format=fmt, mapping=mapping
+        )
+    except ContactError as exc:  # names the file and line; nothing was stored
         context["errors"] = {"import": _for_the_web(str(exc))}
         context.update(count=count_contacts(user.id), report=None)
         return render_template(template, **context), 400
@@ -822,10 +619,8 @@ def _for_the_web(message: str) -> str:
 @login_required
 def csv_template() -> Response:
     """An empty CSV with meetagain's own header, to fill in and import."""
-    from integrations.contacts_import.records import NATIVE_COLUMNS
-
     return Response(
-        ",".join(NATIVE_COLUMNS) + "\r\n",
+        service.csv_template(),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="meetagain-contacts-template.csv"'},
     )
@@ -848,11 +643,7 @@ def import_page() -> str:
 @login_required
 def export() -> Response:
     """All of the user's contacts as the native CSV (re-importable)."""
-    user = current_user()
-    from integrations.contacts_import import export_csv
-
-    with transaction(runtime().sessions) as session:
-        text = export_csv(session, user.id)
+    text = service.export_file(runtime(), current_user().id)
     return Response(
         text,
         mimetype="text/csv",

@@ -21,28 +21,19 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from integrations.calendars.errors import CalendarError
-from integrations.storage.contacts import ContactRepository
-from integrations.storage.db import transaction
 from scheduler.model import Interval, Proposal, ProposedTime, SchedulingPolicy, Slot, Window
+from scheduler.rules import HEALTH_BUCKETS
 from web.auth import current_user, login_required, redirect_to, runtime
-from web.blueprints.contacts import ContactLine, contact_lines
 from web.errors import UserError
 from web.forms import whole_number, whole_numbers
+from web.services import contacts as contact_service
 from web.services.accounts import UserView, user_config
-from web.services.contacts import pending_interactions
+from web.services.contacts import ContactNotFound, pending_interactions
 
 log = logging.getLogger(__name__)
 bp = Blueprint("dashboard", __name__)
 
 DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-HEALTH_BUCKETS = (
-    ("on-track", "On track"),
-    ("due-soon", "Due within 2 weeks"),
-    ("overdue", "Overdue up to a month"),
-    ("long-overdue", "Overdue more than a month"),
-    ("never", "Never met"),
-    ("paused", "Snoozed, paused or not invited"),
-)
 
 
 @dataclass(frozen=True)
@@ -76,10 +67,8 @@ def _event_lines(offers: Any) -> list[tuple[str, list[str]]]:
 
 def _plan(user: UserView, now: datetime) -> PlanView:
     """This week's plan, with unreadable calendars reported rather than raised."""
-    try:
-        from web.services.planning import plan_for_user
-    except ImportError:
-        return PlanView([], [], [], "Planning is not available in this build.")
+    from web.services.planning import plan_for_user
+
     try:
         result = plan_for_user(runtime(), user.id, now=now)
     except (CalendarError, UserError) as exc:
@@ -89,10 +78,10 @@ def _plan(user: UserView, now: datetime) -> PlanView:
         return PlanView([], [], [], f"The plan could not be made ({exc.__class__.__name__}).")
     return PlanView(
         proposals=list(result.proposals),
-        slots=list(getattr(result, "slots", []) or []),
-        warnings=[str(w) for w in getattr(result, "warnings", []) or []],
-        busy=list(getattr(result, "busy", []) or []),
-        due_count=len(getattr(getattr(result, "due_report", None), "due", []) or []),
+        slots=list(result.slots),
+        warnings=[str(w) for w in result.warnings],
+        busy=list(result.busy),
+        due_count=len(result.due_report.due),
         stale=list(result.stale),
         trips=list(result.trips),
         trip_notes=[n.sentence for n in result.trip_notes],
@@ -119,13 +108,12 @@ def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, Any] | 
     if plan.proposals or plan.error or not plan.due_count:
         return None
     from scheduler.pairing import week_capacity
-    from web.services.planning import invite_facts
+    from web.services.planning import invites_and_bookings
 
     config = user_config(runtime(), user)
     zone = config.zone
     policy = config.scheduling
-    with transaction(runtime().sessions) as session:
-        facts = invite_facts(session, user.id, now=now, zone=zone)
+    facts = invites_and_bookings(runtime(), user.id, now=now, zone=zone)
     # The cap counts the week from the first free slot, as pairing does.
     first = (min(plan.slots).start if plan.slots else now).astimezone(zone).date()
     if week_capacity(facts.booked, first, zone, policy, facts.pending) > 0:
@@ -148,16 +136,7 @@ def default_messages(
     user: UserView, contact_ids: list[int], today: date | None = None
 ) -> dict[int, str]:
     """The editable invite message per proposed contact (name, how you met, a question)."""
-    from web.services.invites import personal_message
-
-    messages: dict[int, str] = {}
-    with transaction(runtime().sessions) as session:
-        repo = ContactRepository(session, user.id)
-        for contact_id in contact_ids:
-            row = repo.get_row(contact_id)
-            if row is not None:
-                messages[contact_id] = personal_message(user, row, today)
-    return messages
+    return contact_service.invite_messages(runtime(), user, contact_ids, today)
 
 
 def alternatives(
@@ -176,23 +155,8 @@ def alternatives(
     return out
 
 
-def health(lines: list[ContactLine]) -> list[dict[str, Any]]:
+def health(counts: dict[str, int]) -> list[dict[str, Any]]:
     """Contacts counted by how overdue they are, for the small bar chart."""
-    counts = dict.fromkeys((key for key, _ in HEALTH_BUCKETS), 0)
-    for line in lines:
-        c = line.contact
-        if c.do_not_invite or c.paused or (c.snoozed_until and c.snoozed_until > line.today):
-            counts["paused"] += 1
-        elif line.overdue_days is None:
-            counts["never"] += 1
-        elif line.overdue_days > 30:
-            counts["long-overdue"] += 1
-        elif line.overdue_days > 0:
-            counts["overdue"] += 1
-        elif line.overdue_days > -14:
-            counts["due-soon"] += 1
-        else:
-            counts["on-track"] += 1
     biggest = max(counts.values(), default=0) or 1
     return [
         {
@@ -439,7 +403,7 @@ def index() -> str:
     now = datetime.now(UTC)
     plan = _plan(user, now)
     today = now.astimezone(zone).date()
-    lines = contact_lines(user, today)
+    counts = contact_service.health(runtime(), user.id, now=now)
     from web.services import invites as invite_service
 
     upcoming = invite_service.upcoming(runtime(), user.id, now=now)
@@ -458,7 +422,7 @@ def index() -> str:
         places=_places(user.id),
         zone=zone,
         weeks=plan_weeks(config, plan, today, now=now, offered=offered, booked=booked),
-        health=health(lines),
+        health=health(counts),
         upcoming=upcoming,
         confirm=confirm,
         open_invites=open_invites,
@@ -468,8 +432,8 @@ def index() -> str:
         delivery_problems=invite_service.delivery_problems(runtime(), user.id),
         pending=pending_interactions(runtime(), user.id),
         has_calendars=has_calendars,
-        last_notes=last_notes(user.id, [c.contact_id for c in upcoming]),
-        contact_count=len(lines),
+        last_notes=contact_service.last_notes(runtime(), user.id, [c.contact_id for c in upcoming]),
+        contact_count=sum(counts.values()),
         user=user,
         now=now,
         span=plan_span(today, config.scheduling.horizon_days),
@@ -480,11 +444,10 @@ def index() -> str:
 
 
 def _own_contact_name(contact_id: int) -> str:
-    with transaction(runtime().sessions) as session:
-        row = ContactRepository(session, current_user().id).get_row(contact_id)
-        if row is None:
-            abort(404)
-        return row.name
+    try:
+        return contact_service.name_of(runtime(), current_user().id, contact_id)
+    except ContactNotFound:
+        abort(404)
 
 
 def _proposal_for(contact_id: int, now: datetime) -> tuple[Proposal | None, PlanView]:
@@ -572,16 +535,12 @@ def approve(contact_id: int) -> Response:
 @login_required
 def skip(contact_id: int) -> Response:
     """Leave the contact out of this week's plan (snoozed until next Monday)."""
-    user = current_user()
-    today = datetime.now(user_config(runtime(), user).zone).date()
-    monday = today + timedelta(days=7 - today.weekday())
-    with transaction(runtime().sessions) as session:
-        row = ContactRepository(session, user.id).get_row(contact_id)
-        if row is None:
-            abort(404)
-        row.snoozed_until = monday
-        row.updated_at = datetime.now(UTC)
-        name = row.name
+    try:
+        name = contact_service.skip_this_week(
+            runtime(), current_user().id, contact_id, now=datetime.now(UTC)
+        )
+    except ContactNotFound:
+        abort(404)
     flash(f"Skipped {name} this week.", "ok")
     return redirect_to("dashboard.index")
 
@@ -595,14 +554,12 @@ def snooze(contact_id: int) -> Response:
         _own_contact_name(contact_id)  # someone else's contact stays a 404
         flash("Snooze for a number of days between 1 and 3650; nothing was changed.", "error")
         return redirect_to("dashboard.index")
-    today = datetime.now(user_config(runtime(), user).zone).date()
-    with transaction(runtime().sessions) as session:
-        row = ContactRepository(session, user.id).get_row(contact_id)
-        if row is None:
-            abort(404)
-        row.snoozed_until = today + timedelta(days=days)
-        row.updated_at = datetime.now(UTC)
-        name = row.name
+    try:
+        name = contact_service.snooze_for(
+            runtime(), user.id, contact_id, days, now=datetime.now(UTC)
+        ).name
+    except ContactNotFound:
+        abort(404)
     flash(f"{name} snoozed for {days} days.", "ok")
     return redirect_to("dashboard.index")
 
@@ -638,57 +595,21 @@ def dismiss_invite(invite_id: int) -> Response:
 @login_required
 def retry_delivery(job_id: int) -> Response:
     """Try a failed email or calendar write again now."""
-    from integrations.storage import outbox
+    from web.services.outbox_worker import retry_now
 
-    with transaction(runtime().sessions) as session:
-        found = outbox.retry_now(session, current_user().id, job_id, now=datetime.now(UTC))
-    if not found:
+    if not retry_now(runtime(), current_user().id, job_id, now=datetime.now(UTC)):
         abort(404)
     flash("Queued to be tried again now.", "ok")
     return redirect_to("dashboard.index")
-
-
-def last_notes(user_id: int, contact_ids: list[int]) -> dict[int, tuple[date, str]]:
-    """The latest logged note per contact, for the prep cards."""
-    from sqlalchemy import select
-
-    from integrations.storage import models
-
-    if not contact_ids:
-        return {}
-    found: dict[int, tuple[date, str]] = {}
-    with transaction(runtime().sessions) as session:
-        rows = session.execute(
-            select(
-                models.Interaction.contact_id,
-                models.Interaction.occurred_on,
-                models.Interaction.notes,
-            )
-            .where(
-                models.Interaction.user_id == user_id,
-                models.Interaction.contact_id.in_(contact_ids),
-                models.Interaction.notes != "",
-            )
-            .order_by(models.Interaction.occurred_on, models.Interaction.id)
-        )
-        for contact_id, on, notes in rows:
-            found[contact_id] = (on, notes)
-    return found
 
 
 # --- past meetings found in the calendars -----------------------------------------------------
 
 
 def _has_calendars(user_id: int) -> bool:
-    from sqlalchemy import select
+    from web.services.calendars import calendars_of
 
-    from integrations.storage import models
-
-    with transaction(runtime().sessions) as session:
-        found = session.scalar(
-            select(models.Calendar.id).where(models.Calendar.user_id == user_id).limit(1)
-        )
-    return found is not None
+    return bool(calendars_of(runtime(), user_id))
 
 
 @bp.post("/meetings/scan")

@@ -55,14 +55,12 @@ def parse_now(text: str | None, zone_name: str) -> datetime:
 
 
 def _user_zone(state: State, user_id: int) -> str:
-    from integrations.storage import models
-    from integrations.storage.db import transaction
+    from web.services.accounts import get_user
 
-    with transaction(state.runtime.sessions) as session:
-        user = session.get(models.User, user_id)
-        return (user.timezone if user is not None and user.timezone else "") or (
-            state.config.owner.timezone
-        )
+    user = get_user(state.runtime, user_id)
+    return (user.timezone if user is not None and user.timezone else "") or (
+        state.config.owner.timezone
+    )
 
 
 @click.group()
@@ -90,8 +88,7 @@ def contacts() -> None:
 @pass_state
 def import_command(state: State, file: str, fmt: str, mapping: str | None) -> None:
     """Import contacts from native CSV, LinkedIn Connections.csv, vCard or any mapped CSV."""
-    from integrations.contacts_import import ContactFileError, import_contacts
-    from integrations.storage.db import transaction
+    from web.services.contacts import ContactError, import_file
 
     user_id = state.owner_id()
     bar: Any = None
@@ -108,11 +105,17 @@ def import_command(state: State, file: str, fmt: str, mapping: str | None) -> No
             bar.update(n)
 
     try:
-        with transaction(state.runtime.sessions) as session:
-            report = import_contacts(
-                session, user_id, file, fmt, mapping, progress=progress, on_total=on_total
-            )
-    except ContactFileError as exc:
+        report = import_file(
+            state.runtime,
+            user_id,
+            file,
+            filename=file,
+            format=fmt,
+            mapping=mapping,
+            progress=progress,
+            on_total=on_total,
+        )
+    except ContactError as exc:
         raise UserError(str(exc)) from None
     finally:
         if bar is not None:
@@ -129,12 +132,9 @@ def import_command(state: State, file: str, fmt: str, mapping: str | None) -> No
 @pass_state
 def export_command(state: State, fmt: str) -> None:
     """Write all contacts as native CSV to stdout (what `contacts import` reads back)."""
-    from integrations.contacts_import import export_csv
-    from integrations.storage.db import transaction
+    from web.services.contacts import export_file
 
-    user_id = state.owner_id()
-    with transaction(state.runtime.sessions) as session:
-        text = export_csv(session, user_id)
+    text = export_file(state.runtime, state.owner_id())
     click.echo(text, nl=False)
 
 
@@ -188,25 +188,24 @@ def meetings_command(state: State, now_text: str | None, days: int) -> None:
 @pass_state
 def list_command(state: State, fmt: str) -> None:
     """List contacts by name."""
-    from integrations.storage.contacts import load_contacts
-    from integrations.storage.db import transaction
+    from web.services.contacts import all_contacts
 
-    user_id = state.owner_id()
-    with transaction(state.runtime.sessions) as session:
-        found = load_contacts(session, user_id)
+    found = all_contacts(state.runtime, state.owner_id())
     if fmt == "json":
         click.echo(json.dumps({"contacts": [contact_json(c) for c in found]}, ensure_ascii=False))
         return
     if not found:
         click.echo("no contacts yet: try `meetagain contacts import FILE` or `meetagain demo`")
         return
+    lines = []
     for c in found:
         last = c.last_met.isoformat() if c.last_met else "never"
         company = f" ({c.company})" if c.company else ""
-        click.echo(
+        lines.append(
             f"{c.name}{company} <{c.email or '-'}>  {c.relationship.value}, "
             f"last met {last}, met {c.times_met}x"
         )
+    click.echo("\n".join(lines))  # one write: 30,000 contacts are 30,000 lines
 
 
 @click.command()
@@ -238,20 +237,22 @@ def due(state: State, now_text: str | None, fmt: str) -> None:
         }
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
+    out: list[str] = []  # written at once: a big network is tens of thousands of lines
     if not report.due:
-        click.echo("nobody is due right now")
+        out.append("nobody is due right now")
     # Reasons, not scores: the order already says who comes first (JSON keeps the score).
     for rank, d in enumerate(report.due, 1):
         email = f" <{d.contact.email}>" if d.contact.email else " (no email: cannot be invited)"
-        click.echo(f"{rank:2d}. {d.contact.name}{email}: {'; '.join(d.reasons)}")
+        out.append(f"{rank:2d}. {d.contact.name}{email}: {'; '.join(d.reasons)}")
     if report.excluded:
-        click.echo("\nexcluded:")
+        out.append("\nexcluded:")
         for e in report.excluded:
-            click.echo(f"  {e.contact.name}: {'; '.join(e.reasons)}")
+            out.append(f"  {e.contact.name}: {'; '.join(e.reasons)}")
     if report.not_yet_met:
         names = ", ".join(c.name for c in report.not_yet_met[:20])
         more = len(report.not_yet_met) - 20
-        click.echo(f"\nnot yet met: {names}" + (f" and {more} more" if more > 0 else ""))
+        out.append(f"\nnot yet met: {names}" + (f" and {more} more" if more > 0 else ""))
+    click.echo("\n".join(out))
 
 
 @click.command()

@@ -7,17 +7,39 @@ exist. No Flask here; errors are ContactError with the form field they belong to
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.storage import models
-from integrations.storage.contacts import ContactRepository, load_contacts
+from integrations.storage.contacts import (
+    ContactName,
+    ContactRepository,
+    LoggedInteraction,
+    PendingInteraction,
+    confirm_meetings,
+    count_contacts,
+    email_owners,
+    exists_contact,
+    fold_into,
+    latest_notes,
+    load_contacts,
+    matching_ids,
+    meeting_history,
+    names,
+    page_ids,
+    pending_meetings,
+    record_meeting,
+    remove,
+    same_person,
+    set_fields,
+    undo_meeting,
+)
 from integrations.storage.db import transaction
 from scheduler.model import (
     WEEKDAYS,
@@ -27,10 +49,21 @@ from scheduler.model import (
     Meal,
     Relationship,
 )
-from scheduler.rules import cadence_for, evaluate
+from scheduler.rules import (
+    DueReport,
+    RulesLike,
+    asleep,
+    cadence_for,
+    connected_only,
+    due_date,
+    evaluate,
+)
+from scheduler.rules import last_met as rules_last_met
 from scheduler.text import in_supported_range, refuse_controls
 from web.composition import Runtime
+from web.services.accounts import UserView
 from web.services.planning import invite_facts, user_and_config
+from web.services.rule_snapshot import snapshot
 
 _EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
 
@@ -59,19 +92,67 @@ class ContactListItem:
 
 
 @dataclass(frozen=True)
-class PendingInteraction:
-    id: int
-    contact_id: int
-    contact_name: str
-    on: date
-    kind: str
-    notes: str
-
-
-@dataclass(frozen=True)
 class ContactDetail:
     item: ContactListItem
     pending: list[PendingInteraction] = field(default_factory=list)
+    line: ContactLine | None = None
+    log: list[LoggedInteraction] = field(default_factory=list)  # newest first
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+@dataclass(frozen=True)
+class ContactLine:
+    """One contact with how overdue they are, for the list, the contact page and the chart."""
+
+    contact: Contact
+    cadence: int
+    last: date | None
+    due_on: date | None
+    overdue_days: int | None  # None: never met; negative: days until due
+    today: date
+    follow_up: bool = False  # the rules say due now (a met-once follow-up, say)
+
+    @property
+    def last_met(self) -> date | None:
+        """The last meeting, a first meeting included; a LinkedIn connection is not one."""
+        return rules_last_met(self.contact)
+
+    @property
+    def connected(self) -> bool:
+        return connected_only(self.contact)
+
+    @property
+    def state(self) -> str:
+        c = self.contact
+        if c.do_not_invite:
+            return "do not invite"
+        if c.paused:
+            return "paused"
+        if asleep(c, self.today) and c.snoozed_until is not None:
+            return f"snoozed until {c.snoozed_until:%d %b}"
+        if self.overdue_days is None:
+            return "never met"
+        if self.overdue_days > 0:
+            return f"{_days(self.overdue_days)} overdue"
+        if self.follow_up:
+            return "follow up now"
+        if self.overdue_days == 0:
+            return "due today"
+        if self.overdue_days > -14:
+            return f"due in {_days(-self.overdue_days)}"
+        return "on track"
+
+
+def line_for(contact: Contact, rules: RulesLike, today: date, *, due: bool = False) -> ContactLine:
+    """The contact's line: cadence, last meeting and how overdue (`due`: the rules say so)."""
+    cadence = cadence_for(contact, rules)
+    due_on = due_date(contact, rules)
+    last = contact.last_met or contact.first_met
+    overdue = None if due_on is None else (today - due_on).days
+    return ContactLine(contact, cadence, last, due_on, overdue, today, due)
 
 
 def _today(runtime: Runtime, session: Session, user_id: int, now: datetime) -> tuple[date, Any]:
@@ -86,6 +167,13 @@ def _items(
     today, config = _today(runtime, session, user_id, now)
     facts = invite_facts(session, user_id, now=now, zone=ZoneInfo(config.owner.timezone))
     report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
+    return _classified(contacts, report, today, config.rules)
+
+
+def _classified(
+    contacts: list[Contact], report: DueReport, today: date, rules: RulesLike
+) -> list[ContactListItem]:
+    """What the rules' report says about each of `contacts` (due and why, or why not)."""
     due = {d.contact.id: d for d in report.due}
     excluded = {e.contact.id: e for e in report.excluded}
     not_met = {c.id for c in report.not_yet_met}
@@ -93,7 +181,7 @@ def _items(
     for c in contacts:
         ref = c.last_met or c.first_met
         since = (today - ref).days if ref else None
-        cadence = cadence_for(c, config.rules)
+        cadence = cadence_for(c, rules)
         if c.id in due:
             d = due[c.id]
             items.append(ContactListItem(c, "due", d.score, d.reasons, cadence, since))
@@ -107,53 +195,175 @@ def _items(
     return items
 
 
-def _matches(c: Contact, words: list[str]) -> bool:
-    text = " ".join(
-        (
-            c.name,
-            " ".join(c.emails),
-            c.company,
-            c.title,
-            c.city,
-            c.how_met,
-            " ".join(c.tags),
-            c.relationship.value,
-        )
-    ).casefold()
-    return all(w in text for w in words)
+PAGE_SIZE = 50
+SORTS = {"overdue": "Most overdue first", "name": "Name", "last": "Longest since last met"}
 
 
-def list_contacts(
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of the contacts list with what the rules say about each line."""
+
+    lines: list[ContactLine]
+    status: dict[int, ContactListItem]
+    total: int  # contacts matching the search (snoozed ones included)
+    snoozed: int  # snoozed contacts left out of "most overdue first"
+    page: int
+    pages: int
+    query: str
+    sort: str
+
+
+class PageNotFound(ContactError):
+    """A page number past the end of the list (or not a page number)."""
+
+    def __init__(self, message: str, pages: int) -> None:
+        super().__init__(message, "page")
+        self.pages = pages
+
+
+def is_email(value: str) -> bool:
+    """The same check the contacts importer makes ("half@" is not an address)."""
+    from integrations.contacts_import.records import RowError, parse_email
+
+    try:
+        parse_email(value)
+    except RowError:
+        return False
+    return len(value) <= 320
+
+
+def zone_problem(name: str) -> str | None:
+    """Why `name` is not a time zone meetagain can use (None when it is)."""
+    from integrations.config import check_zone
+
+    try:
+        check_zone(name)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def csv_template() -> str:
+    """An empty CSV with meetagain's own header, to fill in and import."""
+    from integrations.contacts_import.records import NATIVE_COLUMNS
+
+    return ",".join(NATIVE_COLUMNS) + "\r\n"
+
+
+def contact_page(
     runtime: Runtime,
     user_id: int,
     *,
     now: datetime,
     query: str = "",
     sort: str = "overdue",
-) -> list[ContactListItem]:
-    """Contacts matching every word of `query`; sort "overdue" (due by score first) or "name"."""
-    with transaction(runtime.sessions) as session:
-        contacts = load_contacts(session, user_id)
-        words = query.casefold().split()
-        if words:
-            contacts = [c for c in contacts if _matches(c, words)]
-        items = _items(runtime, session, user_id, contacts, now)
-    if sort == "name":
-        return items
-    if sort != "overdue":
-        raise ContactError(f"unknown sort {sort!r} (use overdue or name)", "sort")
-    rank = {"due": 0, "ok": 1, "not-yet-met": 2, "excluded": 3}
-    return sorted(items, key=lambda i: (rank[i.status], -i.score, i.contact.name.casefold()))
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+) -> ContactPage:
+    """Contacts matching every word of `query`, one page of them, searched and sorted in the
+    database. "overdue": who the rules say is due now first, in the rules' order (follow-ups
+    first), then by how overdue; snoozed contacts are left out (counted in `snoozed`) unless
+    searched for, when they come last. "name" and "last" (longest since last met): the database
+    sorts and pages, and only the page is read in full."""
+    if sort not in SORTS:
+        raise ContactError(f"unknown sort {sort!r} (use {', '.join(SORTS)})", "sort")
+    words = query.lower().split()
+    with transaction(runtime.sessions, read_only=True) as session:
+        today, config = _today(runtime, session, user_id, now)
+        rules = config.rules
+        facts = invite_facts(session, user_id, now=now, zone=ZoneInfo(config.owner.timezone))
+        snoozed = 0
+        if sort == "overdue":
+            # The rules decide who is due and in what order: over every contact, reused from
+            # the snapshot while nothing changed; the search only picks from that order.
+            snap = snapshot(session, user_id, today=today, rules=rules, history=facts.history)
+            ranked, sleeping = snap.ranked()
+            if words:
+                found_ids = set(matching_ids(session, user_id, words))
+                ranked = [i for i in ranked if i in found_ids]
+                ordered = ranked + [i for i in sleeping if i in found_ids]
+                total = len(found_ids)
+            else:
+                ordered = ranked
+                total = len(snap.contacts)
+                snoozed = len(sleeping)
+            pages = _pages(len(ordered), per_page, page)
+            start = (page - 1) * per_page
+            every = snap.by_id()
+            shown = [every[i] for i in ordered[start : start + per_page]]
+        else:
+            total = count_contacts(session, user_id, words)
+            pages = _pages(total, per_page, page)
+            ids = page_ids(
+                session,
+                user_id,
+                words=words,
+                sort=sort,
+                offset=(page - 1) * per_page,
+                limit=per_page,
+            )
+            found = {c.id: c for c in load_contacts(session, user_id, ids=ids)}
+            shown = [found[i] for i in ids if i in found]
+        report = evaluate(shown, today=today, rules=rules, history=facts.history)
+    status = {
+        item.contact.id: item
+        for item in _classified(shown, report, today, rules)
+        if item.contact.id is not None
+    }
+    due_ids = {cid for cid, item in status.items() if item.status == "due"}
+    lines = [line_for(c, rules, today, due=c.id in due_ids) for c in shown]
+    return ContactPage(lines, status, total, snoozed, page, pages, query, sort)
+
+
+def _pages(count: int, per_page: int, page: int) -> int:
+    pages = max(1, -(-count // per_page))
+    if page < 1 or page > pages:
+        raise PageNotFound(
+            f"there is no page {page}: the list has {pages} page{'' if pages == 1 else 's'}",
+            pages,
+        )
+    return pages
+
+
+def health(runtime: Runtime, user_id: int, *, now: datetime) -> dict[str, int]:
+    """How many contacts are in each bucket of the health chart (`HEALTH_BUCKETS`)."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        today, config = _today(runtime, session, user_id, now)
+        facts = invite_facts(session, user_id, now=now, zone=ZoneInfo(config.owner.timezone))
+        return snapshot(
+            session, user_id, today=today, rules=config.rules, history=facts.history
+        ).health()
+
+
+def all_contacts(runtime: Runtime, user_id: int) -> list[Contact]:
+    """Every contact of the user, by name."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        return load_contacts(session, user_id)
+
+
+def names_and_emails(runtime: Runtime, user_id: int) -> list[ContactName]:
+    """Every contact's id, name and first email, by name (for a picker)."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        return names(session, user_id)
+
+
+def how_many(runtime: Runtime, user_id: int) -> int:
+    """How many contacts the user has."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        return count_contacts(session, user_id)
 
 
 def get_contact(runtime: Runtime, user_id: int, contact_id: int, *, now: datetime) -> ContactDetail:
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:
         found = load_contacts(session, user_id, ids=[contact_id])
         if not found:
             raise ContactNotFound(f"no contact {contact_id}")
         [item] = _items(runtime, session, user_id, found, now)
-        pending = _pending(session, user_id, contact_id)
-    return ContactDetail(item, pending)
+        pending = pending_meetings(session, user_id, contact_id)
+        today, config = _today(runtime, session, user_id, now)
+        log = meeting_history(session, user_id, contact_id)
+    line = line_for(item.contact, config.rules, today, due=item.status == "due")
+    return ContactDetail(item, pending, line, log)
 
 
 def _check(contact: Contact) -> Contact:
@@ -187,18 +397,6 @@ def _check(contact: Contact) -> Contact:
     return replace(contact, name=name, emails=tuple(emails))
 
 
-def _email_owner(session: Session, user_id: int, emails: Iterable[str]) -> dict[str, int]:
-    lowered = [e.lower() for e in emails]
-    if not lowered:
-        return {}
-    rows = session.execute(
-        select(models.ContactEmail.email_lower, models.ContactEmail.contact_id).where(
-            models.ContactEmail.user_id == user_id, models.ContactEmail.email_lower.in_(lowered)
-        )
-    )
-    return {email: cid for email, cid in rows}
-
-
 class DuplicateContact(ContactError):
     """The contact is already there (a form sent twice, say); `contact_id` is the one stored."""
 
@@ -207,33 +405,15 @@ class DuplicateContact(ContactError):
         self.contact_id = contact_id
 
 
-def _same_person(session: Session, user_id: int, contact: Contact) -> int | None:
-    """A stored contact this one repeats: same name, and the same email or neither has one."""
-    c = models.Contact
-    rows = session.execute(
-        select(c.id).where(c.user_id == user_id, func.lower(c.name) == contact.name.lower())
-    ).all()
-    for (cid,) in rows:
-        have = {
-            e.lower()
-            for e in session.scalars(
-                select(models.ContactEmail.email).where(models.ContactEmail.contact_id == cid)
-            )
-        }
-        if have == {e.lower() for e in contact.emails}:
-            return int(cid)
-    return None
-
-
 def create_contact(runtime: Runtime, user_id: int, contact: Contact) -> int:
     """Store a new contact; an email another contact already has is refused, and the same
     contact sent again (same name and emails) raises DuplicateContact naming the stored one."""
     contact = _check(replace(contact, id=None))
     with transaction(runtime.sessions) as session:
-        again = _same_person(session, user_id, contact)
+        again = same_person(session, user_id, contact.name, contact.emails)
         if again is not None:
             raise DuplicateContact(f"{contact.name} is already in your contacts", again)
-        taken = _email_owner(session, user_id, contact.emails)
+        taken = email_owners(session, user_id, contact.emails)
         if taken:
             raise ContactError(f"{next(iter(taken))} belongs to another contact", "emails")
         row = ContactRepository(session, user_id).add(contact, interaction_source="manual")
@@ -319,7 +499,7 @@ def update_contact(
         updated = _check(replace(current, **values))
         taken = {
             e: cid
-            for e, cid in _email_owner(session, user_id, updated.emails).items()
+            for e, cid in email_owners(session, user_id, updated.emails).items()
             if cid != contact_id
         }
         if taken:
@@ -330,15 +510,12 @@ def update_contact(
         return result
 
 
-def _owned(session: Session, user_id: int, contact_id: int) -> models.Contact:
-    row = session.scalar(
-        select(models.Contact).where(
-            models.Contact.id == contact_id, models.Contact.user_id == user_id
-        )
-    )
-    if row is None:
+def _owned(session: Session, user_id: int, contact_id: int) -> str:
+    """The contact's name; ContactNotFound when the user has no such contact."""
+    name = exists_contact(session, user_id, contact_id)
+    if name is None:
         raise ContactNotFound(f"no contact {contact_id}")
-    return row
+    return name
 
 
 def log_interaction(
@@ -357,58 +534,93 @@ def log_interaction(
         names = ", ".join(k.value for k in InteractionKind)
         raise ContactError(f"{kind!r} is not one of {names}", "kind") from None
     with transaction(runtime.sessions) as session:
-        _owned(session, user_id, contact_id)
-        ContactRepository(session, user_id).log(contact_id, Interaction(on, kind, notes.strip()))
+        if not record_meeting(session, user_id, contact_id, Interaction(on, kind, notes.strip())):
+            raise ContactNotFound(f"no contact {contact_id}")
 
 
-def snooze(runtime: Runtime, user_id: int, contact_id: int, until: date | None) -> None:
-    """Leave the contact out of plans until `until` (None wakes them up)."""
+def snooze(runtime: Runtime, user_id: int, contact_id: int, until: date | None) -> str:
+    """Leave the contact out of plans until `until` (None wakes them up); returns their name."""
     with transaction(runtime.sessions) as session:
-        _owned(session, user_id, contact_id).snoozed_until = until
+        name = set_fields(session, user_id, contact_id, snoozed_until=until)
+    if name is None:
+        raise ContactNotFound(f"no contact {contact_id}")
+    return name
+
+
+@dataclass(frozen=True)
+class Snoozed:
+    name: str
+    until: date
 
 
 def snooze_for(
     runtime: Runtime, user_id: int, contact_id: int, days: int, *, now: datetime
-) -> date:
-    with transaction(runtime.sessions) as session:
+) -> Snoozed:
+    """Snooze for `days` from today (in the user's zone)."""
+    with transaction(runtime.sessions, read_only=True) as session:
         today, _ = _today(runtime, session, user_id, now)
     until = today + timedelta(days=days)
-    snooze(runtime, user_id, contact_id, until)
-    return until
+    return Snoozed(snooze(runtime, user_id, contact_id, until), until)
 
 
-def set_do_not_invite(runtime: Runtime, user_id: int, contact_id: int, value: bool) -> None:
+def skip_this_week(runtime: Runtime, user_id: int, contact_id: int, *, now: datetime) -> str:
+    """Leave the contact out of this week's plan: snoozed until next Monday. Their name."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        today, _ = _today(runtime, session, user_id, now)
+    return snooze(runtime, user_id, contact_id, today + timedelta(days=7 - today.weekday()))
+
+
+def set_do_not_invite(runtime: Runtime, user_id: int, contact_id: int, value: bool) -> str:
+    """Mark the contact not to be invited (or invitable again); returns their name."""
     with transaction(runtime.sessions) as session:
-        _owned(session, user_id, contact_id).do_not_invite = value
+        name = set_fields(session, user_id, contact_id, do_not_invite=value)
+    if name is None:
+        raise ContactNotFound(f"no contact {contact_id}")
+    return name
+
+
+def name_of(runtime: Runtime, user_id: int, contact_id: int) -> str:
+    """The contact's name; ContactNotFound when the user has no such contact."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        return _owned(session, user_id, contact_id)
+
+
+def last_notes(
+    runtime: Runtime, user_id: int, contact_ids: list[int]
+) -> dict[int, tuple[date, str]]:
+    """The latest logged note per contact, for the prep cards."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        return latest_notes(session, user_id, contact_ids)
+
+
+def invite_messages(
+    runtime: Runtime, owner: UserView, contact_ids: list[int], today: date | None = None
+) -> dict[int, str]:
+    """The editable invite message per contact, from the owner's template and signature
+    (`today` says how long since you met)."""
+    from web.services.invites import personal_message
+
+    messages: dict[int, str] = {}
+    with transaction(runtime.sessions, read_only=True) as session:
+        repo = ContactRepository(session, owner.id)
+        for contact_id in contact_ids:
+            row = repo.get_row(contact_id)
+            if row is not None:
+                messages[contact_id] = personal_message(owner, row, today)
+    return messages
 
 
 def unpause(runtime: Runtime, user_id: int, contact_id: int, *, now: datetime) -> None:
     """Invite again a contact paused after ignored invites; older ignored invites stop counting."""
     with transaction(runtime.sessions) as session:
-        row = _owned(session, user_id, contact_id)
-        row.paused = False
-        row.unpaused_at = now
-
-
-def _pending(
-    session: Session, user_id: int, contact_id: int | None = None
-) -> list[PendingInteraction]:
-    i = models.Interaction
-    q = (
-        select(i.id, i.contact_id, models.Contact.name, i.occurred_on, i.kind, i.notes)
-        .join(models.Contact, models.Contact.id == i.contact_id)
-        .where(i.user_id == user_id, i.confirmed.is_(False), i.source == "calendar")
-        .order_by(i.occurred_on.desc(), i.id)
-    )
-    if contact_id is not None:
-        q = q.where(i.contact_id == contact_id)
-    return [PendingInteraction(*row) for row in session.execute(q)]
+        if set_fields(session, user_id, contact_id, paused=False, unpaused_at=now) is None:
+            raise ContactNotFound(f"no contact {contact_id}")
 
 
 def pending_interactions(runtime: Runtime, user_id: int) -> list[PendingInteraction]:
     """Meetings found in calendars and waiting for the user's confirmation, newest first."""
-    with transaction(runtime.sessions) as session:
-        return _pending(session, user_id)
+    with transaction(runtime.sessions, read_only=True) as session:
+        return pending_meetings(session, user_id)
 
 
 def confirm_interactions(
@@ -421,27 +633,8 @@ def confirm_interactions(
     """
     confirm_ids = sorted(set(ids))
     reject_ids = sorted(set(reject) - set(confirm_ids))
-    i = models.Interaction
     with transaction(runtime.sessions) as session:
-        scope = (i.user_id == user_id, i.confirmed.is_(False), i.source == "calendar")
-        done = dropped = 0
-        if confirm_ids:
-            done = _count(
-                session.execute(
-                    update(i).where(i.id.in_(confirm_ids), *scope).values(confirmed=True)
-                )
-            )
-        if reject_ids:
-            dropped = _count(
-                session.execute(
-                    update(i).where(i.id.in_(reject_ids), *scope).values(source="rejected")
-                )
-            )
-    return done, dropped
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
+        return confirm_meetings(session, user_id, confirm_ids, reject_ids)
 
 
 @dataclass(frozen=True)
@@ -473,8 +666,7 @@ def delete_contact(
     for coffee in ahead:
         invite_service.cancel_booking(runtime, user_id, coffee.booking_id, now=now)
     with transaction(runtime.sessions) as session:
-        row = _owned(session, user_id, contact_id)
-        name = row.name
+        name = _owned(session, user_id, contact_id)
         live = session.scalars(
             select(models.Invite).where(
                 models.Invite.user_id == user_id,
@@ -488,11 +680,7 @@ def delete_contact(
             invite.answered_at = now
             _tell_withdrawn(runtime, session, user_id, invite, name, now=now)
         session.flush()
-        session.execute(
-            delete(models.Contact).where(
-                models.Contact.id == contact_id, models.Contact.user_id == user_id
-            )
-        )
+        remove(session, user_id, contact_id)
     return DeletedContact(name, len(live), len(ahead))
 
 
@@ -542,35 +730,7 @@ def merge_contacts(runtime: Runtime, user_id: int, keep_id: int, other_id: int) 
         if other is None:
             raise ContactNotFound(f"no contact {other_id}")
         merged = merged_fields(keep, other)
-        i = models.Interaction
-        # A calendar meeting logged on both records (same event UID) is kept once.
-        theirs = select(i.external_id).where(
-            i.contact_id == keep_id, i.user_id == user_id, i.external_id.is_not(None)
-        )
-        session.execute(
-            delete(i).where(i.contact_id == other_id, i.external_id.in_(theirs.scalar_subquery()))
-        )
-        session.execute(
-            update(i)
-            .where(i.contact_id == other_id, i.user_id == user_id)
-            .values(contact_id=keep_id)
-        )
-        for table in (models.Invite, models.Booking):
-            session.execute(
-                update(table)
-                .where(table.contact_id == other_id, table.user_id == user_id)
-                .values(contact_id=keep_id)
-            )
-        # The other's emails move over: drop them first, the unique index is per user.
-        session.execute(
-            delete(models.ContactEmail).where(models.ContactEmail.contact_id == other_id)
-        )
-        session.execute(
-            delete(models.Contact).where(
-                models.Contact.id == other_id, models.Contact.user_id == user_id
-            )
-        )
-        session.expire_all()
+        fold_into(session, user_id, keep_id, other_id)
         repo.update(merged)
         result = repo.get(keep_id)
         assert result is not None
@@ -583,46 +743,39 @@ def delete_interaction(runtime: Runtime, user_id: int, interaction_id: int) -> t
     A meeting found in a calendar is marked rejected rather than removed, so reading the
     calendar again does not bring it back. A first-met date that only this meeting set goes too.
     """
-    i = models.Interaction
     with transaction(runtime.sessions) as session:
-        item = session.scalar(select(i).where(i.id == interaction_id, i.user_id == user_id))
-        if item is None:
-            raise ContactNotFound(f"no logged meeting {interaction_id}")
-        contact_id, on = item.contact_id, item.occurred_on
-        if item.source == "calendar":
-            item.source, item.confirmed = "rejected", False
-        else:
-            session.delete(item)
-        session.flush()
-        row = _owned(session, user_id, contact_id)
-        left = session.scalars(
-            select(i.occurred_on).where(
-                i.contact_id == contact_id, i.confirmed.is_(True), i.user_id == user_id
-            )
-        ).all()
-        if row.first_met == on and on not in left:
-            row.first_met = min(left, default=None)
-        return contact_id, on
+        undone = undo_meeting(session, user_id, interaction_id)
+    if undone is None:
+        raise ContactNotFound(f"no logged meeting {interaction_id}")
+    return undone
 
 
 def import_file(
     runtime: Runtime,
     user_id: int,
-    data: bytes,
+    data: bytes | str,
     *,
     filename: str = "upload",
     format: str = "auto",
     mapping: str | Mapping[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> Any:
-    """Import an uploaded file in one transaction; returns the ImportReport.
-
-    A file that cannot be read at all raises ContactError (field "file") and changes nothing.
-    """
+    """Import a file (its bytes, or a path as text) in one transaction; returns the
+    ImportReport. A file that cannot be read at all raises ContactError (field "file") and
+    changes nothing."""
     from integrations.contacts_import import ContactFileError, import_contacts
 
+    extra: dict[str, Any] = {}
+    if progress is not None:
+        extra["progress"] = progress
+    if on_total is not None:
+        extra["on_total"] = on_total
     try:
         with transaction(runtime.sessions) as session:
-            return import_contacts(session, user_id, data, format, mapping, source=filename)
+            return import_contacts(
+                session, user_id, data, format, mapping, source=filename, **extra
+            )
     except ContactFileError as exc:
         raise ContactError(str(exc), "file") from None
 
@@ -631,7 +784,7 @@ def export_file(runtime: Runtime, user_id: int) -> str:
     """All of the user's contacts as native CSV text."""
     from integrations.contacts_import import export_csv
 
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions, read_only=True) as session:
         return export_csv(session, user_id)
 
 

@@ -42,6 +42,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def retry_now(runtime: Runtime, user_id: int, job_id: int, *, now: datetime) -> bool:
+    """Try one of the user's failed emails or calendar writes again on the next pass;
+    False when the user has no such job."""
+    from integrations.storage.db import transaction
+
+    with transaction(runtime.sessions) as session:
+        return outbox.retry_now(session, user_id, job_id, now=now)
+
+
 def perform(runtime: Runtime, job: outbox.Job, mailer: Mailer, *, now: datetime) -> None:
     """Do one job; raise to have it retried (or failed, when the error says `permanent`)."""
     from web.services import invites

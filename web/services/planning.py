@@ -18,12 +18,11 @@ from sqlalchemy.orm import Session
 from integrations import geo
 from integrations.config import Config, with_user_settings
 from integrations.storage import models
-from integrations.storage.contacts import load_contacts
 from integrations.storage.db import transaction
 from scheduler.model import BusyReport, Contact, Interval, Proposal, ProposedTime, Slot
-from scheduler.pairing import candidate_times, locate, pair
+from scheduler.pairing import candidate_times, locate, pair, shortlist
 from scheduler.places import Trip, city_key
-from scheduler.rules import DueReport, InviteHistory, evaluate
+from scheduler.rules import DueReport, InviteHistory
 from scheduler.trips import Occurrence as TripOccurrence
 from scheduler.trips import (
     TripNote,
@@ -36,6 +35,7 @@ from scheduler.trips import (
 from web.composition import Runtime
 from web.errors import UserError
 from web.services.places import Where, google_connected, resolved_city, where_for
+from web.services.rule_snapshot import snapshot
 
 _ANSWERED = ("accepted", "declined", "suggested")
 
@@ -168,6 +168,14 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
     return _InviteFacts(history, taken, len(open_ids), booked)
 
 
+def invites_and_bookings(
+    runtime: Runtime, user_id: int, *, now: datetime, zone: ZoneInfo
+) -> _InviteFacts:
+    """`invite_facts` in a unit of work of its own, for pages."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        return invite_facts(session, user_id, now=now, zone=zone)
+
+
 def read_busy(
     runtime: Runtime,
     session: Session,
@@ -265,8 +273,9 @@ def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:
         user, config = user_and_config(session, runtime, user_id)
         zone = ZoneInfo(config.owner.timezone)
         facts = invite_facts(session, user_id, now=now, zone=zone)
-        contacts = load_contacts(session, user_id)
         today = now.astimezone(zone).date()
+        snap = snapshot(session, user_id, today=today, rules=config.rules, history=facts.history)
+        contacts = snap.contacts
         where = where_for(
             session,
             config,
@@ -275,7 +284,7 @@ def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:
             google_connected=google_connected(session, user_id),
             occurrences=stored_occurrences(session, user_id, today, config),
         )
-    report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
+    report = snap.report
     if not where.trips:
         return report
     keys = city_keys(contacts)
@@ -303,7 +312,8 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         policy = config.scheduling
         today = now.astimezone(zone).date()
         facts = invite_facts(session, user_id, now=now, zone=zone)
-        contacts = load_contacts(session, user_id)
+        snap = snapshot(session, user_id, today=today, rules=config.rules, history=facts.history)
+        contacts = snap.contacts
         start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
         interval = Interval(start, start + timedelta(days=policy.horizon_days + 1))
         occurrences = stored_occurrences(session, user_id, today, config)
@@ -317,13 +327,31 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         )
         markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
         busy, stale = read_busy(runtime, session, user, interval, markers)
-    report = evaluate(contacts, today=today, rules=config.rules, history=facts.history)
     # Cities only matter against where the owner is: without a home city or a trip nobody's
     # city is compared (and the city index is never loaded).
     places_known = where.home is not None or bool(where.trips)
-    keys = city_keys(contacts) if places_known else {}
-    report, trips, notes = _with_trips(
-        report, contacts, where, keys, today=today, horizon_days=policy.horizon_days, config=config
+
+    def plan_inputs() -> tuple[dict[int, str], DueReport, list[Trip], list[TripNote], Any]:
+        keys = city_keys(contacts) if places_known else {}
+        report, trips, notes = _with_trips(
+            snap.report,
+            contacts,
+            where,
+            keys,
+            today=today,
+            horizon_days=policy.horizon_days,
+            config=config,
+        )
+        due = [
+            replace(d, contact=with_city_zone(d.contact)) if places_known else d for d in report.due
+        ]
+        # At most max_per_week proposals: pairing can only use this shortlist of the due.
+        short = shortlist(due, policy.max_per_week, home=where.home, trips=trips, city_of=keys)
+        return keys, report, trips, notes, short
+
+    keys, report, trips, notes, due = snap.get(
+        ("plan", where.home, tuple(where.trips), policy.horizon_days, policy.max_per_week),
+        plan_inputs,
     )
     booked_busy = [Interval(b, b + policy.duration) for b in facts.booked]
     all_busy = merge([*busy.intervals, *booked_busy])
@@ -337,7 +365,6 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         now=now,
         policy=policy,
     )
-    due = [replace(d, contact=with_city_zone(d.contact)) if places_known else d for d in report.due]
     proposals = pair(
         due,
         slots,
@@ -359,7 +386,15 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         occurrences, contacts, report, where, keys, config, now=now, zone=zone, trips=trips
     )
     return PlanResult(
-        proposals, report, list(busy.warnings), slots, all_busy, list(stale), trips, notes, events
+        proposals,
+        report,
+        list(busy.warnings),
+        slots,
+        all_busy,
+        list(stale),
+        trips,
+        notes,
+        events,
     )
 
 
