@@ -217,3 +217,50 @@ def test_the_invite_form_on_a_contact_page_offers_any_day_ahead_not_only_the_pla
         p for p in outbox(sqlite_runtime) if p.get("recipients") == ["ana@example.org"]
     ]
     assert invites_to_ana
+
+
+def test_an_invitee_who_asked_for_other_times_gets_a_reply_with_up_to_three_times(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    contact_id = add(site, "Ana Souza", "ana@example.org")
+    first = today() + timedelta(days=20)
+    while first.weekday() >= 5:
+        first += timedelta(days=1)
+    sent = site.post(f"/contacts/{contact_id}/invite", {"day": first.isoformat(), "time": "12:30"})
+    shown = text(site.get(sent.location))
+    link = shown.split("Link: ", 1)[1].split()[0].split("<", 1)[0]
+    invite_service.suggest_other_times(
+        sqlite_runtime,
+        link.rsplit("/", 1)[1],
+        note="Mornings suit me better",
+        now=datetime.now(UTC),
+    )
+    dashboard = text(site.get("/"))
+    assert f'href="/contacts/{contact_id}#h-invite">Reply with times</a>' in dashboard
+    page = text(site.get(f"/contacts/{contact_id}"))
+    assert "Reply with times</h2>" in page
+    assert "Ana Souza asked for other times: “Mornings suit me better”" in page
+
+    days = [first + timedelta(days=n) for n in (1, 2, 3)]
+    days = [d + timedelta(days=2) if d.weekday() >= 5 else d for d in days]
+    reply = site.post(
+        f"/contacts/{contact_id}/invite",
+        {
+            "day": days[0].isoformat(),
+            "time": "12:00",
+            "day2": days[1].isoformat(),
+            "time2": "12:30",
+            "day3": days[2].isoformat(),
+            "time3": "12:45",
+        },
+    )
+    answered = text(site.get(reply.location))
+    assert "Invite sent for " in answered
+    waiting = invite_service.open_invites(sqlite_runtime, owner, now=datetime.now(UTC))
+    # The answered invite leaves the list once the reply is sent; the reply holds three times.
+    [answer] = [w for w in waiting if w.contact_id == contact_id]
+    assert answer.status == "open"
+    local = sorted(t.start.astimezone(BERLIN) for t in answer.times)
+    assert [(t.date(), f"{t:%H:%M}") for t in local] == sorted(
+        zip(days, ("12:00", "12:30", "12:45"), strict=True)
+    )

@@ -345,23 +345,29 @@ def invite(contact_id: int) -> WerkzeugResponse:
     from web.errors import UserError
     from web.services.contacts import ContactNotFound, invite_at
 
-    day, clock = request.form.get("day", "").strip(), request.form.get("time", "").strip()
-    try:
-        start = datetime.fromisoformat(f"{day}T{clock}")
-    except ValueError:
-        flash(f'"{day} {clock}" is not a date and time; nothing was sent.', "error")
-        return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+    starts: list[datetime] = []
+    for suffix in ("", "2", "3"):  # the first time is required, two more are optional
+        day = request.form.get(f"day{suffix}", "").strip()
+        clock = request.form.get(f"time{suffix}", "").strip()
+        if suffix and not day:
+            continue
+        try:
+            starts.append(datetime.fromisoformat(f"{day}T{clock}"))
+        except ValueError:
+            flash(f'"{day} {clock}" is not a date and time; nothing was sent.', "error")
+            return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
     message = request.form.get("message", "").strip()[:5000] or None
     try:
         created = invite_at(
-            runtime(), current_user().id, contact_id, start, now=datetime.now(UTC), message=message
+            runtime(), current_user().id, contact_id, starts, now=datetime.now(UTC), message=message
         )
     except ContactNotFound:
         abort(404)
     except UserError as exc:
         flash(f"Not sent: {exc}.", "error")
         return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
-    flash(f"Invite sent for {start:%a %d %b %Y, %H:%M}. Link: {created.url}", "ok")
+    when = ", ".join(f"{s:%a %d %b %Y, %H:%M}" for s in sorted(set(starts)))
+    flash(f"Invite sent for {when}. Link: {created.url}", "ok")
     return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
 
 

@@ -7,7 +7,7 @@ exist. No Flask here; errors are ContactError with the form field they belong to
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -792,13 +792,14 @@ def invite_at(
     runtime: Runtime,
     user_id: int,
     contact_id: int,
-    local_start: datetime,
+    local_starts: Sequence[datetime],
     *,
     now: datetime,
     message: str | None = None,
 ) -> Any:
-    """Invite a contact to one time of the user's choosing, any day ahead (not only the plan's
-    two weeks): `local_start` is a wall-clock time in the user's zone. Returns CreatedInvite."""
+    """Invite a contact to times of the user's choosing, any day ahead (not only the plan's two
+    weeks; also the reply to someone who asked for other times): each start is a wall-clock
+    time in the user's zone. Returns CreatedInvite."""
     from scheduler.model import ProposedTime
     from web.services.invites import create_invite
     from web.services.planning import check_hand_picked
@@ -806,8 +807,9 @@ def invite_at(
     with transaction(runtime.sessions) as session:
         _owned(session, user_id, contact_id)
         _, config = user_and_config(session, runtime, user_id)
-    start = local_start.replace(tzinfo=ZoneInfo(config.owner.timezone))
-    times = [ProposedTime(start, start + config.scheduling.duration, "")]
+    zone = ZoneInfo(config.owner.timezone)
+    starts = sorted({s.replace(tzinfo=zone) for s in local_starts})
+    times = [ProposedTime(s, s + config.scheduling.duration, "") for s in starts]
     check_hand_picked(
         runtime,
         user_id,
