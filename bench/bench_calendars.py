@@ -65,7 +65,7 @@ def _add_calendar(runtime: Any, owner: int, name: str, **fields: Any) -> int:
 
 def _dashboard_median(runtime: Any) -> float:
     from tests.web.support import Web
-    from web.app import create_app
+    from web.http.app import create_app
 
     app = create_app(runtime=runtime, invite_rate_limit=None)
     with app.test_client() as client:
@@ -86,9 +86,9 @@ def _dashboard_median(runtime: Any) -> float:
 
 def _dashboard(report: Report, work: Path) -> None:
     from tests.helpers.http_server import LoopbackHttpServer
-    from web.demo import demo_contacts
     from web.services.accounts import create_first_account
     from web.services.calendar_sync import sync_user
+    from web.services.demo import demo_contacts
 
     def user(folder: Path) -> tuple[Any, int]:
         folder.mkdir()

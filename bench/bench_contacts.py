@@ -94,7 +94,7 @@ def _page_runtime(folder: Path, rows: int, met: int) -> Any:
 def _page_medians(runtime: Any, urls: tuple[str, ...]) -> dict[str, tuple[float, int]]:
     """Median GET time and body size of each page, signed in as the owner."""
     from tests.web.support import Web
-    from web.app import create_app
+    from web.http.app import create_app
 
     app = create_app(runtime=runtime, invite_rate_limit=None)
     found: dict[str, tuple[float, int]] = {}

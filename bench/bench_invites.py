@@ -67,7 +67,7 @@ def invite_app() -> Any:
     """meetagain as deployed ($MEETAGAIN_CONFIG), with the per-address rate limit off: every
     request of the benchmark comes from one address."""
     from integrations.config import load_config
-    from web.app import create_app
+    from web.http.app import create_app
 
     return create_app(load_config(), invite_rate_limit=None)
 
@@ -94,8 +94,8 @@ def prepare(folder: Path, url: str, *, owners: int = 1) -> Prepared:
     from scheduler.invites import utc_iso
     from scheduler.model import Contact, ProposedTime
     from web.composition import Runtime
-    from web.demo import demo_calendar
     from web.instance import create_secret, ensure_instance
+    from web.services.demo import demo_calendar
     from web.services.invites import create_invite
 
     config_file = folder / "config.toml"

@@ -1,4 +1,4 @@
-"""gunicorn settings for meetagain: `gunicorn --config deploy/gunicorn.conf.py 'web.wsgi:app'`.
+"""gunicorn settings for meetagain: `gunicorn --config deploy/gunicorn.conf.py 'web.http.wsgi:app'`.
 
 The systemd unit deploy/meetagain-web.service runs exactly that. Flags on the command line win
 over this file (the tests add --bind). meetagain itself reads $MEETAGAIN_CONFIG and the
@@ -28,7 +28,7 @@ preload_app = False
 # logger class below redacts it as well.
 accesslog = None
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
-logger_class = "web.gunicorn_logging.RedactingLogger"
+logger_class = "web.http.gunicorn_logging.RedactingLogger"
 errorlog = "-"
 
 

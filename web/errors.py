@@ -1,6 +1,6 @@
 """The services' errors: meant for the person at the keyboard, one clear line, no traceback.
 
-One hierarchy, mapped once to HTTP (web.app's error handler: the class's `status`) and once
+One hierarchy, mapped once to HTTP (web.http.app's error handler: the class's `status`) and once
 to the command line (web.cli: the message, exit status 2):
 
     UserError            400  bad input or an unreadable resource (the base)

@@ -22,9 +22,9 @@ from click.testing import CliRunner
 
 from tests.helpers.invite_fixtures import make_contact, next_weekday_at, times_at
 from tests.helpers.processes import GUNICORN_CONF, ROOT, gunicorn, meetagain_env
-from web.app import create_app
 from web.cli import cli
 from web.composition import Runtime
+from web.http.app import create_app
 from web.services import invites as svc
 
 DEPLOY = ROOT / "deploy"
@@ -76,8 +76,8 @@ def test_unit_start_commands_exist(path: Path) -> None:
         config = rest[rest.index("--config") + 1]
         assert config == "/opt/meetagain/deploy/gunicorn.conf.py"
         assert (ROOT / "deploy" / Path(config).name) == GUNICORN_CONF
-        assert rest[-1] == "web.wsgi:app"
-        assert (ROOT / "web" / "wsgi.py").is_file()
+        assert rest[-1] == "web.http.wsgi:app"
+        assert (ROOT / "web" / "http" / "wsgi.py").is_file()
 
 
 def test_the_web_unit_stops_gracefully_within_its_timeout() -> None:

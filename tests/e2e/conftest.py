@@ -14,8 +14,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.conftest import make_config
 from tests.helpers.fake_google import FakeGoogle
-from web.app import create_app
 from web.composition import Runtime
+from web.http.app import create_app
 from web.instance import create_secret, ensure_instance
 
 CHROMIUM = "/usr/bin/chromium"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from integrations.storage import models
 from tests.e2e.conftest import LiveApp
-from web.demo import load_demo
+from web.services.demo import load_demo
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import LiveApp
-from web.demo import load_demo
+from web.services.demo import load_demo
 
 pytestmark = pytest.mark.e2e
 

@@ -24,8 +24,8 @@ from scheduler.model import Contact, Interaction, InteractionKind, Relationship
 from tests.conftest import make_config
 from tests.helpers.fake_google import FakeGoogle
 from tests.helpers.invite_fixtures import SmtpServer, smtp_server
-from web.app import create_app
 from web.composition import Runtime
+from web.http.app import create_app
 from web.instance import create_secret, ensure_instance
 from web.services.accounts import create_first_account
 from web.services.google import save_connection

@@ -81,7 +81,7 @@ def gunicorn(
         "--workers",
         str(workers),
         *extra,
-        "web.wsgi:app",
+        "web.http.wsgi:app",
     ]
     process = Process(args, env, folder / f"gunicorn-{port}.log", ROOT)
     base = f"http://127.0.0.1:{port}"

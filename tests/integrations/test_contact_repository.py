@@ -15,8 +15,8 @@ from integrations.storage.contacts import ContactRepository, load_contacts, to_d
 from integrations.storage.db import transaction
 from scheduler.model import Contact, Interaction, InteractionKind, Meal, Relationship
 from web.composition import Runtime
-from web.demo import load_demo
 from web.services import contacts as service
+from web.services.demo import load_demo
 from web.services.planning import due_for_user, plan_for_user
 
 BERLIN = ZoneInfo("Europe/Berlin")

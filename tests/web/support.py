@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from web.app import create_app
 from web.composition import Runtime
+from web.http.app import create_app
 from web.services.accounts import create_first_account, create_user
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -123,10 +123,10 @@ def instance_uploads(runtime: Runtime) -> list[Path]:
 
 
 def sign_in_as(client: FlaskClient, runtime: Runtime, user_id: int) -> None:
-    """Put `client` in the session web.auth.sign_in makes for `user_id`, without the forms."""
+    """Put `client` in the session web.http.auth.sign_in makes for `user_id`, without the forms."""
     from datetime import UTC, datetime
 
-    from web.auth import SESSION_TOKEN
+    from web.http.auth import SESSION_TOKEN
     from web.services.user_sessions import start_session
 
     token = start_session(

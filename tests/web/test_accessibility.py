@@ -12,7 +12,7 @@ from pathlib import Path
 import web
 from tests.web.support import Web, ics_bytes, text
 from web.composition import Runtime
-from web.demo import load_demo
+from web.services.demo import load_demo
 
 
 @dataclass
@@ -144,7 +144,7 @@ def contrast(a: str, b: str) -> float:
 
 
 def test_text_colours_have_good_contrast_and_the_focus_ring_shows_on_white() -> None:
-    css = (Path(web.__file__).parent / "static" / "app.css").read_text()
+    css = (Path(web.__file__).parent / "http" / "static" / "app.css").read_text()
     colour = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{6})", css))
     for fg, bg in [
         ("text", "bg"),

@@ -57,7 +57,7 @@ def test_setup_creates_the_owner_with_a_hashed_password_and_signs_in(
 def test_setup_claims_the_user_that_meetagain_demo_created(
     site: Web, sqlite_runtime: Runtime
 ) -> None:
-    from web.demo import load_demo
+    from web.services.demo import load_demo
 
     demo_id = sqlite_runtime.owner_id(create=True)
     load_demo(sqlite_runtime, demo_id)
@@ -197,7 +197,7 @@ def test_the_app_refuses_to_start_without_a_secret_key(
 ) -> None:
     from pathlib import Path
 
-    from web.app import create_app
+    from web.http.app import create_app
 
     monkeypatch.delenv("MEETAGAIN_SECRET_KEY", raising=False)
     config = make_config(Path(str(tmp_path)) / "empty")

@@ -481,8 +481,8 @@ def test_approving_from_a_stale_plan_a_time_just_offered_to_someone_else_says_so
     import re
 
     from tests.web.support import PASSWORD, text
-    from web.demo import load_demo
     from web.services.accounts import create_first_account
+    from web.services.demo import load_demo
 
     user = create_first_account(sqlite_runtime, "owner@example.com", PASSWORD, "Olivia Owner")
     assert site.sign_in("owner@example.com").status_code == 303

@@ -448,7 +448,7 @@ def test_the_accept_refuses_a_time_made_busy_in_a_config_toml_caldav_calendar(
 
     from scheduler.invites import utc_iso
     from tests.helpers.invite_fixtures import make_contact, next_weekday_at, times_at
-    from web.app import create_app
+    from web.http.app import create_app
     from web.services import invites as svc
     from web.services.calendar_sync import refresh_config_calendars
 
@@ -593,7 +593,7 @@ def test_the_worker_syncs_due_calendars_and_stops_on_sigterm(tmp_path: Path) -> 
 def test_serve_syncs_in_its_own_background_thread(sqlite_runtime: Runtime, tmp_path: Path) -> None:
     import time
 
-    from web.app import create_app
+    from web.http.app import create_app
 
     owner = make_owner(sqlite_runtime)
     path = tmp_path / "work.ics"
@@ -641,7 +641,7 @@ def test_two_workers_on_postgresql_claim_different_calendars_side_by_side(
 def test_google_push_channels_with_an_https_base_url_queue_a_sync_and_are_renewed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from web.app import create_app
+    from web.http.app import create_app
 
     with FakeGoogle(account_email="olivia@example.com") as fake:
         monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)

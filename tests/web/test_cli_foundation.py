@@ -470,7 +470,7 @@ def test_gunicorn_serves_the_wsgi_entry_point(tmp_path: Path) -> None:
     )
     assert meetagain(tmp_path, "db", "upgrade", env=env).returncode == 0
     process = subprocess.Popen(
-        [str(gunicorn), "--workers", "1", "--bind", "127.0.0.1:0", "web.wsgi:app"],
+        [str(gunicorn), "--workers", "1", "--bind", "127.0.0.1:0", "web.http.wsgi:app"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

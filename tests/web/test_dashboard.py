@@ -12,8 +12,8 @@ from integrations.storage import models
 from integrations.storage.db import transaction
 from tests.web.support import Web, text
 from web.composition import Runtime
-from web.demo import load_demo
 from web.services.calendar_sync import ensure_states, run_due
+from web.services.demo import load_demo
 
 
 def with_demo(runtime: Runtime, owner: int) -> None:

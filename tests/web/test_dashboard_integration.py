@@ -30,8 +30,8 @@ from tests.helpers.invite_fixtures import (
     times_at,
 )
 from tests.web.support import Web, text
-from web.app import create_app
 from web.composition import Runtime
+from web.http.app import create_app
 from web.instance import create_secret, ensure_instance
 from web.services import invites as svc
 from web.services.calendar_sync import sync_user

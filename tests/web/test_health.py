@@ -15,8 +15,8 @@ from integrations.config import WebConfig
 from integrations.storage import db
 from tests.conftest import make_config
 from tests.helpers.tcp_proxy import tcp_proxy
-from web.app import create_app
 from web.composition import Runtime
+from web.http.app import create_app
 from web.instance import create_secret, ensure_instance
 
 

@@ -18,8 +18,8 @@ from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
-from web.app import create_app
 from web.composition import Runtime
+from web.http.app import create_app
 from web.services import invites as svc
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -48,7 +48,7 @@ def _invite(runtime: Runtime, owner: int, email: str, *days: int) -> tuple[str, 
 
 
 def _same(a: TestResponse, b: TestResponse, *, skip: tuple[str, ...] = ()) -> None:
-    skip = (*skip, "X-Request-ID")  # every request has its own (web.observe adds it)
+    skip = (*skip, "X-Request-ID")  # every request has its own (web.http.observe adds it)
     assert a.status == b.status
     assert sorted((k, v) for k, v in a.headers.items() if k not in skip) == sorted(
         (k, v) for k, v in b.headers.items() if k not in skip

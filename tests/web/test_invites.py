@@ -467,7 +467,7 @@ def test_the_cli_takes_the_times_from_this_weeks_plan_when_none_are_given(
     from click.testing import CliRunner
 
     from web.cli import cli
-    from web.demo import load_demo
+    from web.services.demo import load_demo
 
     owner_id = sqlite_runtime.owner_id(create=True)
     load_demo(sqlite_runtime, owner_id)

@@ -34,8 +34,8 @@ from tests.helpers.invite_fixtures import (
     times_at,
 )
 from tests.web.support import sign_in_as
-from web.app import create_app
 from web.composition import Runtime
+from web.http.app import create_app
 from web.instance import create_secret, ensure_instance
 from web.services import invites as svc
 from web.services.google import connection, save_connection

@@ -17,8 +17,8 @@ from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
 from tests.web.support import sign_in_as
-from web.app import create_app
 from web.composition import Runtime
+from web.http.app import create_app
 from web.services import invites as svc
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -26,8 +26,8 @@ from tests.helpers.invite_fixtures import (
     serve_wsgi,
     times_at,
 )
-from web.app import create_app
 from web.composition import Runtime
+from web.http.app import create_app
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TOKEN = "metrics-token-for-tests"

@@ -19,8 +19,8 @@ from integrations.storage.db import transaction
 from tests.helpers.http_server import LoopbackHttpServer
 from tests.web.support import Web, ics_bytes, text
 from web.composition import Runtime
-from web.demo import load_demo
 from web.services.accounts import save_rules
+from web.services.demo import load_demo
 
 
 def today() -> date:

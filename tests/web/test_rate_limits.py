@@ -16,8 +16,8 @@ from flask import Flask
 
 from tests.helpers.invite_fixtures import make_contact, next_weekday_at, times_at
 from tests.web.support import PASSWORD, Web, make_app, second_user, text
-from web.app import create_app
 from web.composition import Runtime
+from web.http.app import create_app
 from web.services import invites as svc
 
 BERLIN = ZoneInfo("Europe/Berlin")

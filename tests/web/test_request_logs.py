@@ -16,8 +16,8 @@ from flask import Flask
 from integrations.config import LogConfig
 from scheduler.invites import utc_iso
 from tests.helpers.invite_fixtures import make_contact, next_weekday_at, times_at
-from web import logs
 from web.composition import Runtime
+from web.http import logs
 from web.services import invites as svc
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from scheduler.model import Interval, Window
 from tests.helpers.invite_fixtures import make_contact, next_weekday_at, times_at
 from tests.web.support import Web, text
-from web.blueprints.dashboard import week_view
 from web.composition import Runtime
+from web.http.blueprints.dashboard import week_view
 from web.services import invites as svc
 from web.services.accounts import get_user, save_rules, user_config
 

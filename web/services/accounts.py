@@ -309,7 +309,7 @@ def save_email_settings(
 ) -> None:
     """Store the weekly digest opt-out and the reminder's day and time (validated like
     [emails] in the file; nothing changes on error)."""
-    from web.forms import whole_number
+    from web.http.forms import whole_number
 
     days = whole_number(reminder_days_before)
     if days is None:

@@ -1,6 +1,6 @@
 """Prometheus metrics (`[metrics] enabled`), through prometheus_client.
 
-Counted per request (web.observe): latency and status per endpoint; per accept: its outcome.
+Counted per request (web.http.observe): latency and status per endpoint; per accept: its outcome.
 Read from the database at scrape time: the outbox backlog and, per calendar kind, how long ago
 the least recently read calendar was read and how many failed their last read.
 

@@ -158,7 +158,7 @@ def readyz() -> tuple[dict[str, Any], int]:
 
 
 def init_app(app: Any, runtime: Runtime) -> None:
-    from web.sessions import SESSIONLESS_KEY
+    from web.http.sessions import SESSIONLESS_KEY
 
     app.extensions["meetagain.health"] = Health(runtime)
     app.register_blueprint(bp)

@@ -10,7 +10,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from scheduler.message import PLACEHOLDERS
-from web.auth import (
+from web.http.auth import (
     admin_required,
     current_user,
     login_required,
@@ -19,8 +19,7 @@ from web.auth import (
     session_token,
     sign_out,
 )
-from web.blueprints.contacts import count_contacts
-from web.demo import demo_present, remove_demo
+from web.http.blueprints.contacts import count_contacts
 from web.services.accounts import (
     MIN_PASSWORD,
     AccountError,
@@ -34,6 +33,7 @@ from web.services.accounts import (
     update_profile,
     user_config,
 )
+from web.services.demo import demo_present, remove_demo
 from web.services.google import connection
 from web.services.user_sessions import end_session, end_sessions, list_sessions
 
@@ -246,7 +246,7 @@ def remove_demo_data() -> Response:
     return redirect_to("settings.index")
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 GOOGLE_SECTION = "### Connecting Google Calendar"
 
 
@@ -292,7 +292,7 @@ def readme_html(section: str, redirect: str) -> Markup:
 @bp.get("/help/google")
 def help_google() -> str:
     """The README's "Connecting Google Calendar" section as HTML (works offline)."""
-    from web.blueprints.setup import redirect_uri
+    from web.http.blueprints.setup import redirect_uri
 
     redirect = redirect_uri()
     section = readme_section(GOOGLE_SECTION)

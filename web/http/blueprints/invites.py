@@ -15,7 +15,7 @@ responses carry Referrer-Policy: no-referrer (the token must not leak), X-Frame-
 strict CSP (scripts only from our own static files) and Cache-Control: no-store.
 
 The public pages share one rate limit per client address (`[limits] invite_pages`, counted by
-Flask-Limiter's store: see web.limits), asked once per request.
+Flask-Limiter's store: see web.http.limits), asked once per request.
 """
 
 from __future__ import annotations
@@ -44,12 +44,12 @@ from werkzeug.wrappers import Response
 from integrations.calendar_links import google_calendar_link, outlook_calendar_link
 from scheduler.invites import OfferedTime, format_span, uses_12_hour_clock, utc_iso
 from scheduler.text import in_supported_range
-from web.auth import runtime
-from web.limits import invite_limit
-from web.metrics import count_accept
+from web.http.auth import runtime
+from web.http.limits import invite_limit
+from web.http.metrics import count_accept
+from web.http.sessions import SESSIONLESS_KEY
 from web.services import invites as svc
 from web.services.invites import moving
-from web.sessions import SESSIONLESS_KEY
 
 bp = Blueprint("invites", __name__)
 

@@ -122,7 +122,7 @@ def worker(state: State, once: bool, interval: float, sync_calendars: bool) -> N
     import signal
     import threading
 
-    from web import logs
+    from web.http import logs
     from web.services import calendar_sync
     from web.services.outbox_worker import drain, run
 

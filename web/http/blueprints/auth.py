@@ -6,7 +6,7 @@ from flask import Blueprint, flash, g, make_response, redirect, render_template,
 from flask_limiter import RequestLimit
 from werkzeug.wrappers import Response
 
-from web.auth import runtime, safe_next, sign_in, sign_out
+from web.http.auth import runtime, safe_next, sign_in, sign_out
 from web.services.accounts import AccountError, authenticate, needs_first_account
 
 bp = Blueprint("auth", __name__)
@@ -33,14 +33,14 @@ def login() -> Response | str | tuple[str, int]:
         if user_id is not None:
             sign_in(user_id)
             return redirect(safe_next(nxt), code=303)
-        # A 401 is what web.limits counts, per account and per client address.
+        # A 401 is what web.http.limits counts, per account and per client address.
         errors["_form"] = "That email and password do not match an account."
         return render_template("auth/login.html", errors=errors, email=email, next=nxt), 401
     return render_template("auth/login.html", errors=errors, email=email, next=nxt)
 
 
 def too_many_sign_ins(limit: RequestLimit) -> Response:
-    """The sign-in form again, saying why it is refused (web.limits' on_breach for sign-in)."""
+    """The sign-in form again, saying why it is refused (web.http.limits' on_breach for sign-in)."""
     which = "into this account" if "/sign_in_per_account/" in limit.key else "from your address"
     errors = {"_form": f"Too many failed sign-ins {which}: wait a few minutes."}
     page = render_template(

@@ -14,8 +14,8 @@ from werkzeug.wrappers import Response
 
 from integrations.config import DEFAULT_CADENCE_DAYS, parse_time
 from scheduler.model import WEEKDAYS, Relationship, Window
-from web.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
-from web.forms import whole_number
+from web.http.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
+from web.http.forms import whole_number
 from web.services import google as google_service
 from web.services.accounts import (
     MIN_PASSWORD,
@@ -260,7 +260,7 @@ def time_and_meals() -> Response | str | tuple[str, int]:
 @bp.get("/calendars")
 @login_required
 def calendars() -> str:
-    from web.blueprints.calendars import calendars_context
+    from web.http.blueprints.calendars import calendars_context
 
     return render_template("calendars/index.html", step=2, **calendars_context(current_user()))
 
@@ -318,7 +318,7 @@ def google_callback() -> Response | str | tuple[str, int]:
 @bp.get("/contacts")
 @login_required
 def contacts() -> str:
-    from web.blueprints.contacts import count_contacts
+    from web.http.blueprints.contacts import count_contacts
 
     return render_template(
         "setup/contacts.html",

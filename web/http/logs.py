@@ -1,6 +1,6 @@
 """Logging: one line per request with its request id, text or JSON (`[log] format`), and the
 one rule that keeps secrets out of logs: `redact` (invite tokens in paths, credentials in query
-strings). The app's access lines, gunicorn's access log (web.gunicorn_logging) and every log
+strings). The app's access lines, gunicorn's access log (web.http.gunicorn_logging) and every log
 record made during a request (through `RequestIdFilter`) carry the request id.
 """
 
@@ -19,7 +19,7 @@ from integrations.config import LogConfig
 ACCESS_LOGGER = "meetagain.access"
 REDACTED = "[redacted]"
 
-# The request id of the request being served (set by web.observe), for every log record.
+# The request id of the request being served (set by web.http.observe), for every log record.
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 # /i/<token> and everything below it: the token is the invitee's only credential.
@@ -85,7 +85,7 @@ _MARK = "_meetagain_handler"
 
 def configure(config: LogConfig, stream: Any = None) -> logging.Handler:
     """Send log records to stderr (or `stream`) in the configured format, once per process:
-    called by the entry points (gunicorn's web.wsgi, `meetagain serve`, `meetagain worker`),
+    called by the entry points (gunicorn's web.http.wsgi, `meetagain serve`, `meetagain worker`),
     never by the app factory."""
     root = logging.getLogger()
     for handler in list(root.handlers):

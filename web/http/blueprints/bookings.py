@@ -21,8 +21,8 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from scheduler.invites import format_span
-from web.auth import current_user, login_required, runtime, safe_next
-from web.blueprints.invites import (
+from web.http.auth import current_user, login_required, runtime, safe_next
+from web.http.blueprints.invites import (
     move_page_response,
     moved_from,
     offer_times,

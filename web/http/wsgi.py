@@ -1,4 +1,4 @@
-"""The WSGI entry point for production servers: `gunicorn 'web.wsgi:app'`.
+"""The WSGI entry point for production servers: `gunicorn 'web.http.wsgi:app'`.
 
 This is the one module that builds an app at import, because a WSGI server imports a module and
 looks up a callable. Nothing else imports it. Configuration comes from $MEETAGAIN_CONFIG (or
@@ -7,8 +7,8 @@ stderr as `[log]` says (text or JSON).
 """
 
 from integrations.config import load_config
-from web import logs
-from web.app import create_app
+from web.http import logs
+from web.http.app import create_app
 
 _config = load_config()
 logs.configure(_config.log)

@@ -15,8 +15,8 @@ from werkzeug.exceptions import HTTPException
 from integrations.config import Config, load_config
 from web.composition import Runtime
 from web.errors import UserError
+from web.http.limits import retry_after
 from web.instance import read_secret
-from web.limits import retry_after
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead; forms left open stay valid
         PREFERRED_URL_SCHEME="https" if https else "http",
     )
-    from web.sessions import CachedSigningSessionInterface
+    from web.http.sessions import CachedSigningSessionInterface
 
     app.session_interface = CachedSigningSessionInterface()
     app.extensions["meetagain"] = runtime
@@ -52,9 +52,9 @@ def create_app(
 
     quiet_token_loggers()
 
-    from web import auth, health, limits, metrics, observe
-    from web.blueprints import auth as auth_bp
-    from web.blueprints import calendars, contacts, dashboard, digest, places, settings, setup
+    from web.http import auth, health, limits, metrics, observe
+    from web.http.blueprints import auth as auth_bp
+    from web.http.blueprints import calendars, contacts, dashboard, digest, places, settings, setup
 
     app.before_request(observe.remember_endpoint)
     app.before_request(auth.load_user)
@@ -100,7 +100,7 @@ def create_app(
 
 def _register_invites(app: Flask) -> None:
     """The public invite pages and the owner's booking pages (INVITES helper)."""
-    from web.blueprints import bookings, invites
+    from web.http.blueprints import bookings, invites
 
     app.register_blueprint(invites.bp)
     app.register_blueprint(bookings.bp)

@@ -1,8 +1,8 @@
 """gunicorn's access log without secrets (deploy/gunicorn.conf.py names this class).
 
-meetagain writes its own access line per request (web.observe); gunicorn's is off in the
+meetagain writes its own access line per request (web.http.observe); gunicorn's is off in the
 deploy config. Whoever switches it on (`accesslog = "-"`) gets every field passed through the
-same `web.logs.redact` first: no invite token, no OAuth code, no setup token.
+same `web.http.logs.redact` first: no invite token, no OAuth code, no setup token.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from web.logs import redact
+from web.http.logs import redact
 
 
 class RedactingLogger(Logger):

@@ -15,7 +15,7 @@ from flask import Flask, Request, Response, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 
-# The app.extensions key listing the endpoints that never use the session (web.auth reads it).
+# The app.extensions key listing the endpoints that never use the session (web.http.auth reads it).
 SESSIONLESS_KEY = "meetagain.sessionless"
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from web.auth import current_user, login_required, redirect_to, runtime
-from web.forms import whole_number, whole_numbers
+from web.http.auth import current_user, login_required, redirect_to, runtime
+from web.http.forms import whole_number, whole_numbers
 from web.services import calendars as calendars_service
 from web.services import google as google_service
 from web.services.accounts import UserView, user_config

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, render_template
 
-from web.auth import runtime
+from web.http.auth import runtime
 from web.services.digest import DigestLinkError, approve, check_link
 
 bp = Blueprint("digest", __name__, url_prefix="/digest")

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, render_template, request
 from werkzeug.wrappers import Response
 
-from web.auth import current_user, login_required, redirect_to, runtime
 from web.errors import UserError
+from web.http.auth import current_user, login_required, redirect_to, runtime
 from web.services import places as svc
 from web.services.accounts import AccountError, save_owner_place, user_config
 

@@ -22,8 +22,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from scheduler.model import Contact, InteractionKind, Meal, Relationship
 from scheduler.text import EARLIEST_YEAR, in_supported_range, refuse_controls
-from web.auth import current_user, login_required, runtime, safe_next
-from web.forms import whole_number
+from web.http.auth import current_user, login_required, runtime, safe_next
+from web.http.forms import whole_number
 from web.services import contacts as service
 from web.services.accounts import UserView, user_config
 from web.services.contacts import SORTS, ContactError, ContactNotFound, PageNotFound

@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from web import logs
+from web.http import logs
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from web.metrics import Metrics
+    from web.http.metrics import Metrics
 
 REQUEST_ID_KEY = "meetagain.request_id"  # in the WSGI environ
 ENDPOINT_KEY = "meetagain.endpoint"  # in the WSGI environ, set by remember_endpoint

@@ -23,9 +23,9 @@ from werkzeug.wrappers import Response
 from integrations.calendars.errors import CalendarError
 from scheduler.model import Interval, Proposal, ProposedTime, SchedulingPolicy, Slot, Window
 from scheduler.rules import HEALTH_BUCKETS
-from web.auth import current_user, login_required, redirect_to, runtime
 from web.errors import UserError
-from web.forms import whole_number, whole_numbers
+from web.http.auth import current_user, login_required, redirect_to, runtime
+from web.http.forms import whole_number, whole_numbers
 from web.services import contacts as contact_service
 from web.services.accounts import UserView, user_config
 from web.services.contacts import ContactNotFound, pending_interactions

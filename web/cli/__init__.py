@@ -13,16 +13,16 @@ from web.errors import UserError
 
 # Command groups living in their own modules, imported only when used.
 LAZY_COMMANDS: dict[str, str] = {
-    "slots": "web.commands.calendar:slots",
-    "busy": "web.commands.calendar:busy",
-    "contacts": "web.commands.contacts:contacts",
-    "due": "web.commands.contacts:due",
-    "plan": "web.commands.contacts:plan",
-    "invites": "web.commands.invites:invites",
-    "worker": "web.commands.invites:worker",
-    "password": "web.commands.accounts:password",
-    "trips": "web.commands.places:trips",
-    "places": "web.commands.places:places",
+    "slots": "web.cli.calendar:slots",
+    "busy": "web.cli.calendar:busy",
+    "contacts": "web.cli.contacts:contacts",
+    "due": "web.cli.contacts:due",
+    "plan": "web.cli.contacts:plan",
+    "invites": "web.cli.invites:invites",
+    "worker": "web.cli.invites:worker",
+    "password": "web.cli.accounts:password",
+    "trips": "web.cli.places:trips",
+    "places": "web.cli.places:places",
 }
 
 LAZY_HELP: dict[str, str] = {
@@ -186,7 +186,7 @@ def init(state: State, demo_secret: bool) -> None:
 @pass_state
 def demo(state: State, today: Any, remove: bool) -> None:
     """Load the demo calendar and about 25 contacts (safe to run again), or --remove them."""
-    from web.demo import load_demo, remove_demo
+    from web.services.demo import load_demo, remove_demo
 
     runtime = state.runtime
     if not runtime.database_is_current():
@@ -217,7 +217,7 @@ def serve(state: State, host: str, port: int, drain_outbox: bool, sync_calendars
     """Run the development server."""
     from werkzeug.serving import make_server
 
-    from web.app import create_app
+    from web.http.app import create_app
     from web.instance import forget_serving, record_serving
 
     runtime = state.runtime
@@ -236,7 +236,7 @@ def serve(state: State, host: str, port: int, drain_outbox: bool, sync_calendars
     )
     import logging
 
-    from web import logs
+    from web.http import logs
 
     logs.configure(runtime.config.log)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our access line says it once

@@ -11,9 +11,9 @@ from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from web.composition import Runtime
+from web.http.sessions import SESSIONLESS_KEY
 from web.services.accounts import UserView, needs_first_account
 from web.services.user_sessions import end_session_by_token, resolve_session, start_session
-from web.sessions import SESSIONLESS_KEY
 
 # The cookie's one key: the token of a server-side session (web.services.user_sessions).
 SESSION_TOKEN = "sid"
