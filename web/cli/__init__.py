@@ -242,16 +242,18 @@ def serve(state: State, host: str, port: int, drain_outbox: bool, sync_calendars
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our access line says it once
     instance = runtime.config.instance_dir
     # `meetagain invites create` and the other CLI commands read this to build their links.
-    record_serving(instance, runtime.config.web.base_url)
-    click.echo(f"meetagain on {_shown_address(host, server.port)}")
     _exit_on_sigterm()
     try:
+        record_serving(instance, runtime.config.web.base_url)
+        click.echo(f"meetagain on {_shown_address(host, server.port)}")
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        # First: closing waits for request threads, and links must stop naming this port
+        # even if the process is killed meanwhile.
         forget_serving(instance)
+        server.server_close()
 
 
 def _exit_on_sigterm() -> None:

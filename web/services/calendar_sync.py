@@ -9,6 +9,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from integrations.net import NetworkPolicy
 from integrations.storage import calendar_store, models
 from integrations.storage.db import transaction
 from integrations.storage.dbapi import Db
+from integrations.storage.invites import CalendarRow
 from scheduler.model import Interval
 from scheduler.ports import CalendarSource
 from web.composition import Runtime
@@ -46,23 +48,24 @@ def limits_of(config: Config) -> ParseLimits:
     return ParseLimits(s.ics_max_bytes, s.ics_max_components, s.ics_max_seconds)
 
 
-def stored_calendar(runtime: Runtime, row: models.Calendar) -> StoredCalendar:
-    """The registry's description of a row (its password decrypted)."""
+def stored_calendar(runtime: Runtime, row: models.Calendar | CalendarRow) -> StoredCalendar:
+    """The registry's description of a stored calendar (its password decrypted)."""
     password = ""
     if row.secret_encrypted:
         from web.services.accounts import secret_box
 
         password = secret_box(runtime).decrypt_text(row.secret_encrypted)
-    return StoredCalendar(
+    calendar = StoredCalendar(
         name=row.name,
         kind=row.kind,
         location=row.location,
         username=row.username,
         password=password,
         external_id=row.external_id,
-        id=row.id,
-        origin=row.origin,
     )
+    if isinstance(row, models.Calendar):
+        return replace(calendar, id=row.id, origin=row.origin)
+    return calendar
 
 
 def google_access(runtime: Runtime, user_id: int) -> GoogleAccess:

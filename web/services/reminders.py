@@ -24,6 +24,7 @@ from scheduler.invites import format_span
 from scheduler.reminders import reminder_due
 from web.composition import Runtime
 from web.services.accounts import user_config
+from web.services.invites.notify import where_of
 
 # The longest `reminder_days_before` allowed, plus a day: bookings further out are not read.
 LOOK_AHEAD = timedelta(days=15)
@@ -95,7 +96,7 @@ def _remind(runtime: Runtime, session: Session, booking_id: int, *, now: datetim
     invitee_zone = _zone(invite.invitee_timezone) or owner_zone
     owner = Party(user.name or user.email, user.email)
     invitee = Party(contact.name, invite.email)
-    mode, place, place_url = _where_of(session, booking)
+    mode, place, place_url = where_of(booking)
     where = _where(mode, place, place_url, owner.name)
     queued = 0
     for reader, zone in (("owner", owner_zone), ("invitee", invitee_zone)):
@@ -180,14 +181,3 @@ def _zone(name: str) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ValueError, KeyError, OSError):
         return None
-
-
-def _where_of(session: Session, booking: models.Booking) -> tuple[str, str, str]:
-    """Mode, place and link of the invite time the booking took."""
-    tim = models.InviteTime
-    row = session.execute(
-        select(tim.mode, tim.place, tim.place_url).where(
-            tim.invite_id == booking.invite_id, tim.start == booking.start
-        )
-    ).first()
-    return (row.mode, row.place, row.place_url) if row is not None else ("", "", "")

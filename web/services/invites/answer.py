@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from web.services.invites.model import (
     check_zone,
     invite_row,
     parties,
+    time_row,
     user_config,
     zone_key,
     zone_name,
@@ -199,20 +200,7 @@ def more_times(
     added = []
     for t in fresh:
         owner_zone = zone_key(t.start)
-        invite.times.append(
-            models.InviteTime(
-                user_id=invite.user_id,
-                start=t.start.astimezone(UTC),
-                end=t.end.astimezone(UTC),
-                window=t.window,
-                withdrawn=False,
-                mode=t.mode,
-                place=t.place[:500],
-                place_url=t.place_url[:2000],
-                city=t.city[:200],
-                zone=owner_zone,
-            )
-        )
+        invite.times.append(time_row(invite.user_id, t))
         added.append(
             OfferedTime(
                 t.start, t.end, t.window, False, t.mode, t.place, t.place_url, t.city, owner_zone

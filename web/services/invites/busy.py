@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from integrations.calendars.errors import about
-from integrations.calendars.registry import GoogleAccess, StoredCalendar, open_source
+from integrations.calendars.registry import GoogleAccess, open_source
 from integrations.config import Config, ConfigError, with_user_settings
 from integrations.net import NetworkPolicy
 from integrations.storage.db import snapshot
@@ -179,18 +179,9 @@ def _open_row(
     google: GoogleAccess | None = None,
 ) -> Any:
     """A stored calendar through the registry, with the accept's short waits."""
-    from web.services.accounts import secret_box
+    from web.services.calendar_sync import stored_calendar
 
-    secret = row.secret_encrypted
-    password = secret_box(runtime).decrypt_text(secret) if secret else ""
-    calendar = StoredCalendar(
-        name=row.name,
-        kind=row.kind,
-        location=row.location,
-        username=row.username,
-        password=password,
-        external_id=row.external_id,
-    )
+    calendar = stored_calendar(runtime, row)
     # Read inside the booking's lock: a slow or failing server must not hold every other
     # accept up, so short waits and (Google) one retry after a 5xx or 429 only.
     source = open_source(

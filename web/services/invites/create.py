@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -30,8 +30,8 @@ from web.services.invites.model import (
     display_zones,
     hash_token,
     invite_url,
+    time_row,
     user_config,
-    zone_key,
     zone_name,
 )
 from web.services.invites.personal import personal_message
@@ -106,21 +106,7 @@ def create_invite(
             created_at=rules_now,
             expires_at=rules.expires_at((t.start for t in ordered), now=rules_now),
         )
-        invite.times = [
-            models.InviteTime(
-                user_id=user_id,
-                start=t.start.astimezone(UTC),
-                end=t.end.astimezone(UTC),
-                window=t.window,
-                withdrawn=False,
-                mode=t.mode,
-                place=t.place[:500],
-                place_url=t.place_url[:2000],
-                city=t.city[:200],
-                zone=zone_key(t.start),
-            )
-            for t in ordered
-        ]
+        invite.times = [time_row(user_id, t) for t in ordered]
         session.add(invite)
         session.flush()
         url = invite_url(runtime.config, token)

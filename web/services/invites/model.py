@@ -173,3 +173,19 @@ def zone_key(value: datetime) -> str:
     """The IANA name of `value`'s zone ("" for a fixed offset), as an offered time stores it."""
     zone = value.tzinfo
     return zone.key[:64] if isinstance(zone, ZoneInfo) else ""
+
+
+def time_row(user_id: int, t: ProposedTime) -> models.InviteTime:
+    """A proposed time as stored on an invite (texts cut to their columns)."""
+    return models.InviteTime(
+        user_id=user_id,
+        start=t.start.astimezone(UTC),
+        end=t.end.astimezone(UTC),
+        window=t.window,
+        withdrawn=False,
+        mode=t.mode,
+        place=t.place[:500],
+        place_url=t.place_url[:2000],
+        city=t.city[:200],
+        zone=zone_key(t.start),
+    )
