@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -37,6 +37,21 @@ class Where:
     defaults: dict[str, int] = field(default_factory=dict)
     video_link: str = ""
     video_place: str = "Video call"
+
+    def placing(
+        self, *, zone: tzinfo, city_of: dict[int, str], trips: Sequence[Trip] | None = None
+    ) -> dict[str, Any]:
+        """Where the owner is and meets, as `scheduler.pairing.pair` and `locate` take it."""
+        return {
+            "zone": zone,
+            "home": self.home,
+            "trips": self.trips if trips is None else trips,
+            "city_of": city_of,
+            "places": self.places,
+            "default_places": self.defaults,
+            "video_link": self.video_link,
+            "video_place": self.video_place,
+        }
 
 
 def _printable(value: str, what: str, limit: int) -> str:

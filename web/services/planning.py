@@ -373,14 +373,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         taken=facts.taken,
         k=policy.times_per_invite,
         pending=facts.pending,
-        zone=zone,
-        home=where.home,
-        trips=trips,
-        city_of=keys,
-        places=where.places,
-        default_places=where.defaults,
-        video_link=where.video_link,
-        video_place=where.video_place,
+        **where.placing(zone=zone, trips=trips, city_of=keys),
     )
     events = _event_offers(
         occurrences, contacts, report, where, keys, config, now=now, zone=zone, trips=trips
@@ -434,14 +427,7 @@ def _event_offers(
         times, trip = locate(
             chosen[: policy.times_per_invite],
             s.contact,
-            zone=zone,
-            home=where.home,
-            trips=trips,
-            city_of=keys,
-            places=where.places,
-            default_places=where.defaults,
-            video_link=where.video_link,
-            video_place=where.video_place,
+            **where.placing(zone=zone, trips=trips, city_of=keys),
             city=city,
         )
         offers.append(

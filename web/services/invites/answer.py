@@ -178,14 +178,7 @@ def more_times(
         candidates, _ = locate(
             candidates,
             with_city_zone(contact),
-            zone=zone,
-            home=where.home,
-            trips=where.trips,
-            city_of=city_keys([contact]),
-            places=where.places,
-            default_places=where.defaults,
-            video_link=where.video_link,
-            video_place=where.video_place,
+            **where.placing(zone=zone, city_of=city_keys([contact])),
             suitable_only=True,
             waking=(policy.waking_start, policy.waking_end),
         )
