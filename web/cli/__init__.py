@@ -119,6 +119,15 @@ class State:
 
 
 pass_state = click.make_pass_decorator(State)
+# `--format text|json`, as every listing command takes it.
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

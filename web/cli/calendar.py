@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from web.cli import State, pass_state
+from web.cli import State, format_option, pass_state
 from web.errors import UserError
 
 if TYPE_CHECKING:
@@ -29,14 +29,7 @@ _WINDOW = re.compile(r"^\s*([A-Za-z][\w-]*)\s*=\s*([^-\s]+)\s*-\s*(\S+)\s*$")
 def _common(command: Any) -> Any:
     """Options shared by `slots` and `busy` (applied bottom-up, so listed in reverse)."""
     options = [
-        click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(["text", "json"]),
-            default="text",
-            show_default=True,
-            help="Output format.",
-        ),
+        format_option,
         click.option(
             "--me",
             "me",

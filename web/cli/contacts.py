@@ -14,17 +14,9 @@ from typing import Any
 
 import click
 
-from web.cli import State, pass_state
+from web.cli import State, format_option, pass_state
 from web.errors import UserError
 
-_FORMAT = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
 _NOW = click.option(
     "--now",
     "now_text",
@@ -184,7 +176,7 @@ def meetings_command(state: State, now_text: str | None, days: int) -> None:
 
 
 @contacts.command(name="list")
-@_FORMAT
+@format_option
 @pass_state
 def list_command(state: State, fmt: str) -> None:
     """List contacts by name."""
@@ -210,7 +202,7 @@ def list_command(state: State, fmt: str) -> None:
 
 @click.command()
 @_NOW
-@_FORMAT
+@format_option
 @pass_state
 def due(state: State, now_text: str | None, fmt: str) -> None:
     """Who is due for a coffee, and why (highest score first)."""
@@ -257,7 +249,7 @@ def due(state: State, now_text: str | None, fmt: str) -> None:
 
 @click.command()
 @_NOW
-@_FORMAT
+@format_option
 @pass_state
 def plan(state: State, now_text: str | None, fmt: str) -> None:
     """This week's proposals: due contacts paired with free times that suit them."""

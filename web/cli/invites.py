@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from web.cli import State, pass_state
+from web.cli import State, format_option, pass_state
 from web.errors import UserError
 
 
@@ -56,7 +56,7 @@ def _require_current(runtime: Any) -> None:
 )
 @click.option("--message", default=None, help="The personal message (default: a template).")
 @click.option("--no-email", is_flag=True, help="Do not send an email; just print the link.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@format_option
 @click.option(
     "--force",
     is_flag=True,
