@@ -276,14 +276,7 @@ def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:
         today = now.astimezone(zone).date()
         snap = snapshot(session, user_id, today=today, rules=config.rules, history=facts.history)
         contacts = snap.contacts
-        where = where_for(
-            session,
-            config,
-            user_id,
-            today=today,
-            google_connected=google_connected(session, user_id),
-            occurrences=stored_occurrences(session, user_id, today, config),
-        )
+        where = _where(session, config, user_id, today, None)
     report = snap.report
     if not where.trips:
         return report
@@ -317,14 +310,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
         interval = Interval(start, start + timedelta(days=policy.horizon_days + 1))
         occurrences = stored_occurrences(session, user_id, today, config)
-        where = where_for(
-            session,
-            config,
-            user_id,
-            today=today,
-            google_connected=google_connected(session, user_id),
-            occurrences=occurrences,
-        )
+        where = _where(session, config, user_id, today, occurrences)
         markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
         busy, stale = read_busy(runtime, session, user, interval, markers)
     # Cities only matter against where the owner is: without a home city or a trip nobody's
@@ -529,3 +515,23 @@ def _time_json(t: ProposedTime) -> dict[str, Any]:
     if t.place_url:
         out["place_url"] = t.place_url
     return out
+
+
+def _where(
+    session: Session,
+    config: Config,
+    user_id: int,
+    today: date,
+    occurrences: Sequence[TripOccurrence] | None,
+) -> Where:
+    """Where the owner is and meets around `today`, trips from the stored calendars included."""
+    if occurrences is None:
+        occurrences = stored_occurrences(session, user_id, today, config)
+    return where_for(
+        session,
+        config,
+        user_id,
+        today=today,
+        google_connected=google_connected(session, user_id),
+        occurrences=occurrences,
+    )
