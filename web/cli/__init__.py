@@ -266,12 +266,15 @@ def serve(state: State, host: str, port: int, drain_outbox: bool, sync_calendars
 
 
 def _exit_on_sigterm() -> None:
-    """`kill` (SIGTERM) ends the server like Ctrl-C does, through its clean-up."""
+    """`kill` (SIGTERM) ends the server like Ctrl-C does, through its clean-up; and SIGINT
+    does even when the server was started by a script as a background job (which starts it
+    with SIGINT ignored)."""
     import signal
     import threading
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _shown_address(host: str, port: int) -> str:
