@@ -147,7 +147,7 @@ _TWELVE_HOUR_REGIONS = frozenset(
 _TWENTY_FOUR_HOUR_REGIONS = frozenset({"GB", "IE", "ZA", "SG", "DE", "FR", "NL", "IL"})
 
 
-# Cached: every invite page view asks (the fast path too), browsers send a handful of distinct
+# Cached: every invite page view asks, browsers send a handful of distinct
 # headers, and the answer for a header never changes. Bounded.
 @lru_cache(maxsize=256)
 def uses_12_hour_clock(accept_language: str) -> bool:
