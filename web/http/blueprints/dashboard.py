@@ -567,9 +567,15 @@ def snooze(contact_id: int) -> Response:
 @bp.post("/invites/<int:invite_id>/cancel")
 @login_required
 def cancel_invite(invite_id: int) -> Response:
-    from web.services.invites import cancel_invite as cancel
+    """Withdraw without a note (the form before the confirm page): the one withdraw path."""
+    from web.services.invites import InviteGone, InviteNotFound, moving
 
-    cancel(runtime(), current_user().id, invite_id, now=datetime.now(UTC))
+    try:
+        moving.withdraw_invite(runtime(), current_user().id, invite_id, now=datetime.now(UTC))
+    except InviteNotFound:
+        abort(404)
+    except InviteGone:  # answered or withdrawn already: nothing left to withdraw
+        pass
     flash("Invite withdrawn; its link no longer works.", "ok")
     return redirect_to("dashboard.index")
 

@@ -43,7 +43,6 @@ from web.services.invites.calendar_jobs import (
 from web.services.invites.change import (
     cancel_booking,
     cancel_booking_by_token,
-    cancel_invite,
     expire_invites,
     record_meeting,
 )
@@ -108,7 +107,6 @@ __all__ = [
     "booking_status",
     "cancel_booking",
     "cancel_booking_by_token",
-    "cancel_invite",
     "contact_problem",
     "dismiss_invite",
     "create_invite",

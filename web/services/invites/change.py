@@ -225,17 +225,6 @@ def record_meeting(
         return tuple(contact.questions or ())
 
 
-def cancel_invite(runtime: Runtime, user_id: int, invite_id: int, *, now: datetime) -> None:
-    """The owner withdraws an open invite; its link then answers 410."""
-    with transaction(runtime.sessions) as session:
-        invite = session.get(models.Invite, invite_id)
-        if invite is None or invite.user_id != user_id:
-            raise NotFound(f"no invite {invite_id}")
-        if invite.status == rules.OPEN:
-            invite.status = "cancelled"
-            invite.answered_at = now
-
-
 def expire_invites(runtime: Runtime, *, now: datetime) -> int:
     """Mark open invites whose link ran out as expired (they count as ignored); returns how many."""
     with transaction(runtime.sessions) as session:
