@@ -656,6 +656,7 @@ def delete_contact(
     """Delete a contact and their history; coffees still ahead are cancelled and invites they
     can still answer are withdrawn, each with an email to them through the outbox."""
     from web.services import invites as invite_service
+    from web.services.invites.moving import withdraw_in
 
     with transaction(runtime.sessions) as session:
         _owned(session, user_id, contact_id)
@@ -676,43 +677,10 @@ def delete_contact(
             )
         ).all()
         for invite in live:
-            invite.status = "cancelled"
-            invite.answered_at = now
-            _tell_withdrawn(runtime, session, user_id, invite, name, now=now)
+            withdraw_in(runtime, session, invite, now=now, sent_on=f"{invite.created_at:%d %b}")
         session.flush()
         remove(session, user_id, contact_id)
     return DeletedContact(name, len(live), len(ahead))
-
-
-def _tell_withdrawn(
-    runtime: Runtime,
-    session: Session,
-    user_id: int,
-    invite: models.Invite,
-    name: str,
-    *,
-    now: datetime,
-) -> None:
-    """Queue a kind note to the invitee that the invite no longer stands."""
-    from integrations.emails import withdrawn
-    from integrations.invite_email import Party, build_email
-    from integrations.storage.outbox import enqueue_email
-
-    if not invite.email:
-        return
-    user = session.get(models.User, user_id)
-    assert user is not None
-    owner = Party(user.name or user.email, user.email)
-    msg = build_email(
-        from_address=runtime.config.mail.from_address,
-        on_behalf_of=owner,
-        to=Party(name, invite.email),
-        email=withdrawn.for_invitee(
-            owner=owner.name, invitee=name, sent_on=f"{invite.created_at:%d %b}"
-        ),
-        when=now,
-    )
-    enqueue_email(session, user_id=user_id, message=msg, now=now, purpose="withdraw")
 
 
 def merge_contacts(runtime: Runtime, user_id: int, keep_id: int, other_id: int) -> Contact:

@@ -24,8 +24,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from integrations.emails import withdrawn as withdrawn_email
 from integrations.icalendar_invite import build_ics
-from integrations.invite_email import Party, attach_calendar, build_notice
+from integrations.invite_email import Party, attach_calendar, build_email, build_notice
 from integrations.storage import models
 from integrations.storage.db import transaction
 from integrations.storage.outbox import PENDING, enqueue, enqueue_email
@@ -447,13 +448,45 @@ def cancel_text(
     return email.subject, "\n\n".join(email.paragraphs)
 
 
-def withdrawn_text(*, owner: str, invitee: str, note: str = "") -> tuple[str, list[str]]:
-    """Subject and paragraphs of the kind note an invitee gets when their invite is withdrawn;
-    the copy is `integrations.emails.withdrawn`."""
-    from integrations.emails import withdrawn
-
-    email = withdrawn.for_invitee(owner=owner, invitee=invitee, note=note)
-    return email.subject, list(email.paragraphs)
+def withdraw_in(
+    runtime: Runtime,
+    session: Session,
+    invite: models.Invite,
+    *,
+    now: datetime,
+    note: str = "",
+    sent_on: str = "",
+    delay: timedelta = timedelta(0),
+) -> Party:
+    """Withdraw an invite in the caller's unit of work and queue the invitee's kind note (sent
+    after `delay`, so an undo in time sends nothing); returns the invitee. `sent_on` says the
+    contact was deleted: the note then names the invite's date and is not tied to the invite
+    row, which goes with the contact."""
+    invite.status = "cancelled"
+    invite.answered_at = now
+    owner, invitee = parties(session, invite)
+    if invitee.email:
+        email = withdrawn_email.for_invitee(
+            owner=owner.name, invitee=invitee.name, note=note, sent_on=sent_on
+        )
+        msg = build_email(
+            from_address=runtime.config.mail.from_address,
+            on_behalf_of=owner,
+            to=invitee,
+            email=email,
+            when=now + delay,
+        )
+        linked = {} if sent_on else {"invite_id": invite.id}
+        enqueue_email(
+            session,
+            user_id=invite.user_id,
+            message=msg,
+            now=now,
+            not_before=now + delay if delay else None,
+            purpose="withdraw",
+            **linked,
+        )
+    return invitee
 
 
 def _queue_moved_emails(
@@ -534,28 +567,7 @@ def withdraw_invite(
             raise InviteNotFound("no such invite")
         if invite.status != rules.OPEN:
             raise InviteGone(f"this invite is {invite.status}")
-        invite.status = "cancelled"
-        invite.answered_at = now
-        owner, invitee = parties(session, invite)
-        if invitee.email:
-            subject, paragraphs = withdrawn_text(owner=owner.name, invitee=invitee.name, note=note)
-            msg = build_notice(
-                from_address=runtime.config.mail.from_address,
-                on_behalf_of=owner,
-                to=invitee,
-                subject=subject,
-                paragraphs=paragraphs,
-                when=now + UNDO_WINDOW,
-            )
-            enqueue_email(
-                session,
-                user_id=user_id,
-                message=msg,
-                now=now,
-                not_before=now + UNDO_WINDOW,
-                purpose="withdraw",
-                invite_id=invite.id,
-            )
+        invitee = withdraw_in(runtime, session, invite, now=now, note=note, delay=UNDO_WINDOW)
         return Withdrawn(invite.id, invitee.name, now + UNDO_WINDOW, told=False)
 
 
