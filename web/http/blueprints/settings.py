@@ -19,7 +19,7 @@ from web.http.auth import (
     session_token,
     sign_out,
 )
-from web.http.blueprints.contacts import count_contacts
+from web.services import contacts as contacts_service
 from web.services.accounts import (
     MIN_PASSWORD,
     AccountError,
@@ -50,7 +50,7 @@ def index(errors: dict[str, str] | None = None, form: dict[str, str] | None = No
         user=user,
         config=config,
         google=connection(runtime(), user.id),
-        contacts=count_contacts(user.id),
+        contacts=contacts_service.how_many(runtime(), user.id),
         demo=demo_present(runtime(), user.id),
         sessions=[
             (s, device(s.user_agent)) for s in list_sessions(runtime(), user.id, session_token())
