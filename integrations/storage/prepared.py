@@ -49,6 +49,7 @@ class Prepared:
 
 def prepare(statement: ClauseElement, dialect: Dialect, keys: Sequence[str] = ()) -> Prepared:
     """Compile `statement` for `dialect`; `keys`: the columns an INSERT's parameters name."""
+    _check_defaults(statement, keys)
     compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys) or None)
     if compiled.positional:
         found = [(name, compiled.binds[name]) for name in compiled.positiontup]
@@ -70,6 +71,22 @@ def prepare(statement: ClauseElement, dialect: Dialect, keys: Sequence[str] = ()
     row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
     results = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
     return Prepared(compiled.string, binds, bool(compiled.positional), row, results)
+
+
+def _check_defaults(statement: ClauseElement, keys: Sequence[str]) -> None:
+    """Python-side column defaults are filled by SQLAlchemy's execution context, which `run`
+    skips: an INSERT must give those columns, an UPDATE those with an onupdate."""
+    table: Any = getattr(statement, "table", None)
+    if table is None or not (statement.is_insert or statement.is_update):  # type: ignore[attr-defined]
+        return
+    given = set(keys) | {getattr(k, "key", k) for k in getattr(statement, "_values", None) or ()}
+    missing = [
+        c.key
+        for c in table.columns
+        if c.key not in given and (c.default if statement.is_insert else c.onupdate) is not None  # type: ignore[attr-defined]
+    ]
+    if missing:
+        raise ValueError(f"prepared statements must give the columns {missing} (Python defaults)")
 
 
 def run(conn: Connection, prepared: Prepared, params: Mapping[str, Any]) -> list[Any]:
