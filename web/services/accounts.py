@@ -6,18 +6,19 @@ import copy
 import functools
 import hashlib
 import secrets
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn import zxcvbn
 
 from integrations.config import Config, ConfigError, with_user_settings
 from integrations.crypto import SecretBox
-from integrations.storage import models
+from integrations.storage.accounts import ADMIN as ADMIN  # re-exported
+from integrations.storage.accounts import USER as USER  # re-exported
+from integrations.storage.accounts import Account, AccountStore
 from integrations.storage.db import transaction
+from integrations.storage.user_sessions import UserSessionStore
 from scheduler.text import refuse_controls
 from web.composition import Runtime
 from web.instance import read_secret
@@ -27,7 +28,9 @@ MIN_PASSWORD = 10
 MIN_STRENGTH = 3
 # zxcvbn's time grows with the length; beyond this many characters a password is strong anyway.
 STRENGTH_CHECKED_CHARS = 100
-ADMIN, USER = "admin", "user"
+
+# A user as the app shows them: the account store's record.
+UserView = Account
 
 
 # Compared against when the email is unknown, so a miss costs as much as a hit.
@@ -46,52 +49,15 @@ class AccountError(Exception):
         self.field = field
 
 
-@dataclass(frozen=True)
-class UserView:
-    id: int
-    email: str
-    name: str
-    timezone: str
-    settings: dict[str, Any] = field(default_factory=dict)
-    setup_step: int = 0
-    role: str = USER
-    disabled: bool = False
-    message_template: str = ""
-    signature: str = ""
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == ADMIN
-
-
 def secret_box(runtime: Runtime) -> SecretBox:
     """The Fernet box keyed from this instance's secret (env or instance folder)."""
     return SecretBox(read_secret(runtime.config.instance_dir))
 
 
-def user_view(row: models.User) -> UserView:
-    """The read-only view of a user row."""
-    return UserView(
-        id=row.id,
-        email=row.email,
-        name=row.name,
-        timezone=row.timezone,
-        settings=copy.deepcopy(row.settings or {}),
-        setup_step=row.setup_step,
-        role=row.role,
-        disabled=row.disabled,
-        message_template=row.message_template or "",
-        signature=row.signature or "",
-    )
-
-
 def needs_first_account(runtime: Runtime) -> bool:
     """True until some user has a password: the setup page is open only then."""
     with transaction(runtime.sessions, read_only=True) as session:
-        count = session.scalar(
-            select(func.count()).select_from(models.User).where(models.User.password_hash != "")
-        )
-        return not count
+        return not AccountStore(session).has_owner()
 
 
 def _check_email(email: str) -> str:
@@ -143,33 +109,16 @@ def create_first_account(runtime: Runtime, email: str, password: str, name: str 
     name = _check_name(name)
     _check_password(password, email, name)
     with transaction(runtime.sessions) as session:
-        if session.scalar(select(models.User.id).where(models.User.password_hash != "")):
+        store = AccountStore(session)
+        if store.has_owner():
             raise AccountError("This meetagain already has an owner: sign in instead.")
-        unclaimed = list(
-            session.scalars(
-                select(models.User).where(models.User.password_hash == "").order_by(models.User.id)
-            )
+        return store.claim_owner(
+            email=email,
+            name=name,
+            password_hash=generate_password_hash(password),
+            timezone=runtime.config.owner.timezone,
+            now=datetime.now(UTC),
         )
-        row = next((u for u in unclaimed if u.email == email), None) or (
-            unclaimed[0] if unclaimed else None
-        )
-        if row is None:
-            row = models.User(
-                email=email,
-                timezone=runtime.config.owner.timezone,
-                settings={},
-                setup_step=0,
-                created_at=datetime.now(UTC),
-            )
-            session.add(row)
-        row.email = email
-        row.name = (name or row.name or email.split("@")[0])[:200]
-        row.password_hash = generate_password_hash(password)
-        row.role = ADMIN
-        row.disabled = False
-        session.execute(delete(models.SetupToken))
-        session.flush()
-        return row.id
 
 
 def create_user(
@@ -180,20 +129,16 @@ def create_user(
     name = _check_name(name)
     _check_password(password, email, name)
     with transaction(runtime.sessions) as session:
-        if session.scalar(select(models.User.id).where(models.User.email == email)):
+        store = AccountStore(session)
+        if store.email_taken(email):
             raise AccountError("There is already an account with this email.", "email")
-        row = models.User(
+        return store.add(
             email=email,
-            name=(name or email.split("@")[0])[:200],
+            name=name or email.split("@")[0],
             password_hash=generate_password_hash(password),
             timezone=timezone or runtime.config.owner.timezone,
-            settings={},
-            setup_step=0,
-            created_at=datetime.now(UTC),
+            now=datetime.now(UTC),
         )
-        session.add(row)
-        session.flush()
-        return row.id
 
 
 def change_password(
@@ -205,15 +150,16 @@ def change_password(
     from web.services.user_sessions import end_sessions
 
     with transaction(runtime.sessions) as session:
-        row = session.get(models.User, user_id)
-        if row is None:
+        store = AccountStore(session)
+        found = store.credentials_of(user_id)
+        if found is None:
             raise AccountError("There is no such account.")
         if current is not None and not (
-            row.password_hash and check_password_hash(row.password_hash, current)
+            found.password_hash and check_password_hash(found.password_hash, current)
         ):
             raise AccountError("That is not your current password.", "current_password")
-        _check_password(new, row.email, row.name, field="new_password")
-        row.password_hash = generate_password_hash(new)
+        _check_password(new, found.email, found.name, field="new_password")
+        store.set_password_hash(user_id, generate_password_hash(new))
     end_sessions(runtime, user_id, keep_token=keep_session)
 
 
@@ -222,25 +168,24 @@ def authenticate(runtime: Runtime, email: str, password: str) -> int | None:
     disabled account."""
     email = email.strip().lower()
     with transaction(runtime.sessions, read_only=True) as session:
-        row = session.scalar(select(models.User).where(models.User.email == email))
-        if row is None or not row.password_hash:
+        found = AccountStore(session).credentials(email)
+        if found is None or not found.password_hash:
             check_password_hash(_dummy_hash(), password)
             return None
-        if not check_password_hash(row.password_hash, password):
+        if not check_password_hash(found.password_hash, password):
             return None
-        if row.disabled:
+        if found.disabled:
             raise AccountError("This account is disabled: ask the admin of this meetagain.")
-        return row.id
+        return found.user_id
 
 
 def get_user(runtime: Runtime, user_id: int) -> UserView | None:
     with transaction(runtime.sessions, read_only=True) as session:
-        row = session.get(models.User, user_id)
-        return user_view(row) if row is not None else None
+        return AccountStore(session).account(user_id)
 
 
 class HasSettings(Protocol):
-    """A user row or view: what the effective config is built from."""
+    """A user record or row: what the effective config is built from."""
 
     @property
     def settings(self) -> Any: ...
@@ -261,20 +206,20 @@ def _save_settings(
     runtime: Runtime, user_id: int, changes: dict[str, Any], timezone: str | None = None
 ) -> None:
     with transaction(runtime.sessions) as session:
-        row = session.get(models.User, user_id)
-        if row is None:
+        store = AccountStore(session)
+        user = store.account(user_id)
+        if user is None:
             raise AccountError("This account no longer exists.")
-        settings = copy.deepcopy(row.settings or {})
+        settings = copy.deepcopy(user.settings)
         settings.update(changes)
-        zone = timezone if timezone is not None else row.timezone
+        zone = timezone if timezone is not None else user.timezone
         # Validate exactly like the config file; nothing is stored when this raises.
         try:
             with_user_settings(runtime.config, settings, zone)
         except ConfigError as exc:
             message = str(exc).split("(user settings): ", 1)[-1]
             raise AccountError(message) from None
-        row.settings = settings
-        row.timezone = zone
+        store.set_settings(user_id, settings, zone)
 
 
 def save_time_and_windows(
@@ -331,9 +276,7 @@ def save_email_settings(
 def advance_setup(runtime: Runtime, user_id: int, step: int) -> None:
     """Remember the furthest wizard step the user completed."""
     with transaction(runtime.sessions) as session:
-        row = session.get(models.User, user_id)
-        if row is not None and row.setup_step < step:
-            row.setup_step = step
+        AccountStore(session).advance_setup(user_id, step)
 
 
 # ---------------------------------------------------------------- admin: users and setup link
@@ -342,38 +285,39 @@ def advance_setup(runtime: Runtime, user_id: int, step: int) -> None:
 def list_users(runtime: Runtime) -> list[UserView]:
     """Every account, oldest first (for the admin's users page)."""
     with transaction(runtime.sessions) as session:
-        return [user_view(r) for r in session.scalars(select(models.User).order_by(models.User.id))]
+        return AccountStore(session).accounts()
 
 
-def _other_user(session: Any, admin_id: int, user_id: int) -> models.User:
-    admin = session.get(models.User, admin_id)
+def _other_user(store: AccountStore, admin_id: int, user_id: int) -> Account:
+    admin = store.account(admin_id)
     if admin is None or admin.role != ADMIN or admin.disabled:
         raise AccountError("Only an admin can change other accounts.")
     if user_id == admin_id:
         raise AccountError("You cannot disable or remove your own account.")
-    row = session.get(models.User, user_id)
-    if row is None:
+    user = store.account(user_id)
+    if user is None:
         raise AccountError("There is no such account.")
-    return row
+    return user
 
 
 def set_disabled(runtime: Runtime, admin_id: int, user_id: int, disabled: bool) -> str:
     """Disable (every session ends, sign-in refused) or enable an account; returns its email."""
     with transaction(runtime.sessions) as session:
-        row = _other_user(session, admin_id, user_id)
-        row.disabled = disabled
+        store = AccountStore(session)
+        user = _other_user(store, admin_id, user_id)
+        store.set_disabled(user_id, disabled)
         if disabled:
-            session.execute(delete(models.UserSession).where(models.UserSession.user_id == user_id))
-        return row.email
+            UserSessionStore(session).end_all(user_id)
+        return user.email
 
 
 def remove_user(runtime: Runtime, admin_id: int, user_id: int) -> str:
     """Delete an account and all its data (contacts, calendars, invites); returns its email."""
     with transaction(runtime.sessions) as session:
-        row = _other_user(session, admin_id, user_id)
-        email = row.email
-        session.delete(row)
-        return email
+        store = AccountStore(session)
+        user = _other_user(store, admin_id, user_id)
+        store.remove(user_id)
+        return user.email
 
 
 def _token_hash(token: str) -> str:
@@ -385,10 +329,10 @@ def new_setup_token(runtime: Runtime) -> str | None:
     an account exists."""
     token = secrets.token_urlsafe(24)
     with transaction(runtime.sessions) as session:
-        if session.scalar(select(models.User.id).where(models.User.password_hash != "")):
+        store = AccountStore(session)
+        if store.has_owner():
             return None
-        session.execute(delete(models.SetupToken))
-        session.add(models.SetupToken(token_hash=_token_hash(token), created_at=datetime.now(UTC)))
+        store.replace_setup_token(_token_hash(token), now=datetime.now(UTC))
     return token
 
 
@@ -397,14 +341,7 @@ def setup_token_valid(runtime: Runtime, token: str) -> bool:
     if not token:
         return False
     with transaction(runtime.sessions) as session:
-        return (
-            session.scalar(
-                select(models.SetupToken.token_hash).where(
-                    models.SetupToken.token_hash == _token_hash(token)
-                )
-            )
-            is not None
-        )
+        return AccountStore(session).setup_token_exists(_token_hash(token))
 
 
 def update_profile(runtime: Runtime, user_id: int, name: str, email: str) -> UserView:
@@ -416,18 +353,12 @@ def update_profile(runtime: Runtime, user_id: int, name: str, email: str) -> Use
         raise AccountError("Keep your name under 200 characters.", "name")
     email = _check_email(email)
     with transaction(runtime.sessions) as session:
-        row = session.get(models.User, user_id)
-        if row is None:
+        store = AccountStore(session)
+        if store.account(user_id) is None:
             raise AccountError("This account no longer exists.")
-        taken = session.scalar(
-            select(models.User.id).where(models.User.email == email, models.User.id != user_id)
-        )
-        if taken is not None:
+        if store.email_taken(email, but=user_id):
             raise AccountError("Another account already signs in with that email.", "email")
-        row.name = name
-        row.email = email
-        session.flush()
-        return user_view(row)
+        return store.set_profile(user_id, name=name, email=email)
 
 
 def save_invite_text(runtime: Runtime, user_id: int, template: str, signature: str) -> None:
@@ -455,8 +386,11 @@ def save_invite_text(runtime: Runtime, user_id: int, template: str, signature: s
             "message_template",
         )
     with transaction(runtime.sessions) as session:
-        row = session.get(models.User, user_id)
-        if row is None:
+        store = AccountStore(session)
+        if store.account(user_id) is None:
             raise AccountError("This account no longer exists.")
-        row.message_template = template.replace("\r\n", "\n").strip()
-        row.signature = signature.replace("\r\n", "\n").strip()
+        store.set_invite_text(
+            user_id,
+            template=template.replace("\r\n", "\n").strip(),
+            signature=signature.replace("\r\n", "\n").strip(),
+        )

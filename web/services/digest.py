@@ -18,12 +18,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
 
 from integrations.emails import digest as digest_email
 from integrations.invite_email import Party, build_email
-from integrations.storage import mail_marks, models, outbox
+from integrations.storage import contacts, mail_marks, outbox
+from integrations.storage.accounts import AccountStore
 from integrations.storage.db import transaction
+from integrations.storage.scheduled_mail import ScheduledMailStore
 from scheduler.invites import format_span
 from scheduler.model import Proposal, ProposedTime
 from scheduler.reminders import digest_week
@@ -133,14 +134,15 @@ def check_link(runtime: Runtime, token: str, *, now: datetime) -> Approval:
     expires = datetime.fromtimestamp(int(data["x"]), UTC)
     with transaction(runtime.sessions, read_only=True) as session:
         used = mail_marks.is_marked(session, kind="digest_link", key=str(data["n"]))
-        contact = session.get(models.Contact, int(data["c"]))
-        user = session.get(models.User, int(data["u"]))
-        if contact is None or user is None or contact.user_id != user.id:
+        user = AccountStore(session).account(int(data["u"]))
+        name = (
+            contacts.exists_contact(session, user.id, int(data["c"])) if user is not None else None
+        )
+        if user is None or name is None:
             raise DigestLinkError(
                 "This contact is gone", "The contact this link proposed no longer exists."
             )
         zone = user_config(runtime, user).owner.timezone
-        name = contact.name
     if used:
         raise DigestLinkError(
             "Already approved",
@@ -208,7 +210,7 @@ def send_due_digests(runtime: Runtime, *, now: datetime) -> int:
     from web.services.planning import plan_for_user
 
     with transaction(runtime.sessions, read_only=True) as session:
-        users = list(session.scalars(select(models.User).where(models.User.disabled.is_(False))))
+        users = AccountStore(session).enabled_accounts()
         due: list[tuple[int, str, date]] = []
         for row in users:
             settings = user_config(runtime, row)
@@ -228,7 +230,7 @@ def send_due_digests(runtime: Runtime, *, now: datetime) -> int:
                 session, user_id=user_id, kind="digest", key=f"{user_id}:{week}", now=now
             ):
                 continue  # another worker sent it
-            user = session.get(models.User, user_id)
+            user = AccountStore(session).account(user_id)
             assert user is not None
             config = user_config(runtime, user)
             zone = ZoneInfo(config.owner.timezone or "UTC")
@@ -251,7 +253,7 @@ def send_due_digests(runtime: Runtime, *, now: datetime) -> int:
                 owner=(user.name or user.email).split()[0],
                 week=f"{monday:%d %b}",
                 due=rows,
-                last_week=_last_week(session, user_id, monday, zone),
+                last_week=_last_week(ScheduledMailStore(session), user_id, monday, zone),
                 home_url=f"{runtime.config.web.base_url}/",
                 settings_url=f"{runtime.config.web.base_url}/settings#emails",
             )
@@ -268,18 +270,11 @@ def send_due_digests(runtime: Runtime, *, now: datetime) -> int:
     return queued
 
 
-def _last_week(session: Any, user_id: int, monday: date, zone: ZoneInfo) -> list[str]:
+def _last_week(store: ScheduledMailStore, user_id: int, monday: date, zone: ZoneInfo) -> list[str]:
     start = datetime.combine(monday - timedelta(days=7), time(0), tzinfo=zone)
     end = datetime.combine(monday, time(0), tzinfo=zone)
-    b, c = models.Booking, models.Contact
-    rows = session.execute(
-        select(b.start, b.end, b.met, c.name)
-        .join(c, c.id == b.contact_id)
-        .where(b.user_id == user_id, b.status == "active", b.start >= start, b.start < end)
-        .order_by(b.start)
-    ).all()
     said = {"yes": " (you met)", "no": " (did not happen)"}
     return [
-        f"{r.name}, {format_span(r.start, r.end, zone.key)}{said.get(r.met or '', '')}"
-        for r in rows
+        f"{c.contact_name}, {format_span(c.start, c.end, zone.key)}{said.get(c.met or '', '')}"
+        for c in store.coffees_between(user_id, start, end)
     ]

@@ -9,54 +9,54 @@ a reminder goes out once however many workers run; cancelled bookings get none.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrations.config import EmailsConfig
+from integrations.config import Config, EmailsConfig
 from integrations.emails import reminder
 from integrations.invite_email import Party, build_email
-from integrations.storage import mail_marks, models, outbox
+from integrations.storage import mail_marks, outbox
+from integrations.storage.accounts import AccountStore
 from integrations.storage.db import transaction
+from integrations.storage.scheduled_mail import BookingToRemind, Note, ScheduledMailStore
 from scheduler.invites import format_span
 from scheduler.reminders import reminder_due
 from web.composition import Runtime
 from web.services.accounts import user_config
-from web.services.invites.notify import where_of
 
 # The longest `reminder_days_before` allowed, plus a day: bookings further out are not read.
 LOOK_AHEAD = timedelta(days=15)
 LAST_NOTES = 3
 
 
+class _Coffee(Protocol):
+    """What decides when a booking's reminders are due."""
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+
 def send_due_reminders(runtime: Runtime, *, now: datetime, limit: int = 100) -> int:
     """Queue every reminder due at `now`; returns how many were queued. A plain read finds
     the bookings with a reminder due and not yet sent, so an idle pass takes no write lock."""
-    booking = models.Booking
     with transaction(runtime.sessions, read_only=True) as session:
-        rows = session.execute(
-            select(booking, models.Invite.invitee_timezone)
-            .join(models.Invite, models.Invite.id == booking.invite_id)
-            .where(
-                booking.status == "active",
-                booking.start > now,
-                booking.start <= now + LOOK_AHEAD,
-            )
-            .order_by(booking.start)
-        ).all()
-        configs: dict[int, Any] = {}
+        accounts = AccountStore(session)
+        configs: dict[int, Config | None] = {}
         candidates = []
-        for row, invitee_timezone in rows:
+        for row in ScheduledMailStore(session).upcoming_bookings(now, now + LOOK_AHEAD):
             if row.user_id not in configs:
-                user = session.get(models.User, row.user_id)
+                user = accounts.account(row.user_id)
                 configs[row.user_id] = user_config(runtime, user) if user is not None else None
             config = configs[row.user_id]
             if config is None:
                 continue
             owner_zone = ZoneInfo(config.owner.timezone or "UTC")
-            zones = (("owner", owner_zone), ("invitee", _zone(invitee_timezone) or owner_zone))
+            zones = (("owner", owner_zone), ("invitee", _zone(row.invitee_timezone) or owner_zone))
             if any(
                 _due(row, zone, config.emails, now=now)
                 and not mail_marks.is_marked(session, kind="reminder", key=f"{row.id}:{reader}")
@@ -70,7 +70,7 @@ def send_due_reminders(runtime: Runtime, *, now: datetime, limit: int = 100) -> 
     return queued
 
 
-def _due(booking: models.Booking, zone: ZoneInfo, emails: EmailsConfig, *, now: datetime) -> bool:
+def _due(booking: _Coffee, zone: ZoneInfo, emails: EmailsConfig, *, now: datetime) -> bool:
     return reminder_due(
         booking.start,
         booking.created_at,
@@ -82,22 +82,17 @@ def _due(booking: models.Booking, zone: ZoneInfo, emails: EmailsConfig, *, now: 
 
 
 def _remind(runtime: Runtime, session: Session, booking_id: int, *, now: datetime) -> int:
-    booking = session.get(models.Booking, booking_id)
-    if booking is None or booking.status != "active":
+    booking = ScheduledMailStore(session).booking_to_remind(booking_id, notes=LAST_NOTES)
+    if booking is None:
         return 0
-    invite = session.get(models.Invite, booking.invite_id)
-    user = session.get(models.User, booking.user_id)
-    contact = session.get(models.Contact, booking.contact_id)
-    if invite is None or user is None or contact is None:
-        return 0
+    user, contact = booking.owner, booking.contact
     config = user_config(runtime, user)
     emails = config.emails
     owner_zone = ZoneInfo(config.owner.timezone or user.timezone or "UTC")
-    invitee_zone = _zone(invite.invitee_timezone) or owner_zone
+    invitee_zone = _zone(booking.invitee_timezone) or owner_zone
     owner = Party(user.name or user.email, user.email)
-    invitee = Party(contact.name, invite.email)
-    mode, place, place_url = where_of(booking)
-    where = _where(mode, place, place_url, owner.name)
+    invitee = Party(contact.name, booking.invitee_email)
+    where = _where(booking.mode, booking.place, booking.place_url, owner.name)
     queued = 0
     for reader, zone in (("owner", owner_zone), ("invitee", invitee_zone)):
         to = owner if reader == "owner" else invitee
@@ -118,8 +113,8 @@ def _remind(runtime: Runtime, session: Session, booking_id: int, *, now: datetim
                 where=where,
                 how_met=contact.how_met,
                 first_met=f"{contact.first_met:%d %b %Y}" if contact.first_met else "",
-                last_notes=_last_notes(contact),
-                questions=[q for q in (contact.questions or []) if q],
+                last_notes=_last_notes(contact.notes),
+                questions=[q for q in contact.questions if q],
                 manage_url=f"{base}/invites/bookings/{booking.id}",
                 contact_url=f"{base}/contacts/{contact.id}",
             )
@@ -152,7 +147,7 @@ def _remind(runtime: Runtime, session: Session, booking_id: int, *, now: datetim
     return queued
 
 
-def _cancel_link(session: Session, booking: models.Booking) -> str:
+def _cancel_link(session: Session, booking: BookingToRemind) -> str:
     url = outbox.booking_manage_url(session, booking.user_id, booking.id, booking.created_at)
     return f"{url}/booking" if url else ""
 
@@ -165,13 +160,8 @@ def _where(mode: str, place: str, place_url: str, owner: str) -> str:
     return ""
 
 
-def _last_notes(contact: models.Contact) -> list[str]:
-    noted = sorted(
-        (i for i in contact.interactions if i.notes.strip()),
-        key=lambda i: i.occurred_on,
-        reverse=True,
-    )
-    return [f"{i.occurred_on:%d %b %Y}: {i.notes.strip()}" for i in noted[:LAST_NOTES]]
+def _last_notes(notes: tuple[Note, ...]) -> list[str]:
+    return [f"{n.on:%d %b %Y}: {n.text.strip()}" for n in notes]
 
 
 def _zone(name: str) -> ZoneInfo | None:

@@ -11,14 +11,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import delete, select, update
-
-from integrations.storage import models
 from integrations.storage.db import transaction
+from integrations.storage.user_sessions import UserSessionStore
 from web.composition import Runtime
-from web.services.accounts import UserView, user_view
+from web.services.accounts import UserView
 
 # "Last seen" is written at most this often per session, so pages stay reads.
 TOUCH_EVERY = timedelta(minutes=5)
@@ -46,97 +43,62 @@ def start_session(
     """A new session for `user_id`; returns the token for the cookie."""
     token = secrets.token_urlsafe(32)
     with transaction(runtime.sessions) as session:
-        session.add(
-            models.UserSession(
-                user_id=user_id,
-                token_hash=_hash(token),
-                user_agent=user_agent[:300],
-                address=address[:64],
-                created_at=now,
-                last_seen_at=now,
-            )
+        UserSessionStore(session).start(
+            user_id, _hash(token), user_agent=user_agent, address=address, now=now
         )
     return token
 
 
 def resolve_session(runtime: Runtime, token: str, *, now: datetime) -> UserView | None:
     """The user a session token belongs to, or None when that session has ended."""
-    token_hash = _hash(token)
     with transaction(runtime.sessions) as session:
-        found = session.execute(
-            select(models.UserSession.id, models.UserSession.last_seen_at, models.User)
-            .join(models.User, models.User.id == models.UserSession.user_id)
-            .where(models.UserSession.token_hash == token_hash)
-        ).first()
-        if found is None:
-            return None
-        session_id, last_seen, user = found
-        view = user_view(user)
-    if user.disabled or now - last_seen > IDLE_LIMIT:
-        _write(runtime, delete(models.UserSession).where(models.UserSession.id == session_id))
+        found = UserSessionStore(session).signed_in(_hash(token))
+    if found is None:
         return None
-    if now - last_seen >= TOUCH_EVERY:
+    if found.account.disabled or now - found.last_seen_at > IDLE_LIMIT:
+        with transaction(runtime.sessions) as session:
+            UserSessionStore(session).end(found.session_id)
+        return None
+    if now - found.last_seen_at >= TOUCH_EVERY:
         # A write of its own, taken as a writer from the start (SQLite: BEGIN IMMEDIATE), so
         # a page that reads never has to upgrade its read lock.
-        _write(
-            runtime,
-            update(models.UserSession)
-            .where(models.UserSession.id == session_id)
-            .values(last_seen_at=now),
-        )
-    return view
-
-
-def _write(runtime: Runtime, statement: Any) -> None:
-    with transaction(runtime.sessions) as session:
-        session.execute(statement)
+        with transaction(runtime.sessions) as session:
+            UserSessionStore(session).touch(found.session_id, now=now)
+    return found.account
 
 
 def list_sessions(runtime: Runtime, user_id: int, current_token: str = "") -> list[SessionView]:
     """The user's sessions, most recently used first; `current` marks the asking browser."""
     mine = _hash(current_token) if current_token else ""
     with transaction(runtime.sessions) as session:
-        rows = session.scalars(
-            select(models.UserSession)
-            .where(models.UserSession.user_id == user_id)
-            .order_by(models.UserSession.last_seen_at.desc(), models.UserSession.id.desc())
+        rows = UserSessionStore(session).of_user(user_id)
+    return [
+        SessionView(
+            id=r.id,
+            user_agent=r.user_agent,
+            address=r.address,
+            created_at=r.created_at,
+            last_seen_at=r.last_seen_at,
+            current=r.token_hash == mine,
         )
-        return [
-            SessionView(
-                id=r.id,
-                user_agent=r.user_agent,
-                address=r.address,
-                created_at=r.created_at,
-                last_seen_at=r.last_seen_at,
-                current=r.token_hash == mine,
-            )
-            for r in rows
-        ]
+        for r in rows
+    ]
 
 
 def end_session(runtime: Runtime, user_id: int, session_id: int) -> bool:
     """End one of the user's sessions; False when there is no such session of theirs."""
     with transaction(runtime.sessions) as session:
-        result = session.execute(
-            delete(models.UserSession).where(
-                models.UserSession.id == session_id, models.UserSession.user_id == user_id
-            )
-        )
-        return bool(getattr(result, "rowcount", 0))
+        return UserSessionStore(session).end_of_user(user_id, session_id)
 
 
 def end_session_by_token(runtime: Runtime, token: str) -> None:
     """Sign-out: the session behind this cookie ends, on the server too."""
     with transaction(runtime.sessions) as session:
-        session.execute(
-            delete(models.UserSession).where(models.UserSession.token_hash == _hash(token))
-        )
+        UserSessionStore(session).end_by_token(_hash(token))
 
 
 def end_sessions(runtime: Runtime, user_id: int, *, keep_token: str = "") -> int:
     """End every session of the user except the one with `keep_token`; how many ended."""
-    query = delete(models.UserSession).where(models.UserSession.user_id == user_id)
-    if keep_token:
-        query = query.where(models.UserSession.token_hash != _hash(keep_token))
+    keep = _hash(keep_token) if keep_token else ""
     with transaction(runtime.sessions) as session:
-        return int(getattr(session.execute(query), "rowcount", 0) or 0)
+        return UserSessionStore(session).end_all(user_id, keep_token_hash=keep)
