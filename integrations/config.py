@@ -16,11 +16,12 @@ from dataclasses import dataclass, field, replace
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from scheduler.model import WEEKDAYS, SchedulingPolicy, Window, with_window_lengths
 from scheduler.rules import DEFAULT_CADENCE_DAYS
 from scheduler.text import control_character
+from scheduler.zones import known_zone
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -245,12 +246,8 @@ def parse_weekdays(values: list[str] | str) -> frozenset[int]:
 
 def check_zone(name: str) -> str:
     """Return name if it is an IANA time zone, else raise ValueError."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
-        raise ValueError(
-            f'"{name}" is not a known time zone (use an IANA name like Europe/Berlin)'
-        ) from None
+    if known_zone(name) is None:
+        raise ValueError(f'"{name}" is not a known time zone (use an IANA name like Europe/Berlin)')
     return name
 
 

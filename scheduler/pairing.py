@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from scheduler.model import (
     Contact,
@@ -55,6 +55,7 @@ from scheduler.places import (
     trip_at,
 )
 from scheduler.rules import DueContact
+from scheduler.zones import known_zone
 
 QUARTER = 15 * 60
 ELSEWHERE = "|elsewhere"  # the city class of a contact living where the owner never is
@@ -103,21 +104,12 @@ def candidate_times(
     return result
 
 
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 def _signature(contact: Contact, city: str) -> _Signature:
     meals = contact.preferred_meals
     # Coffee fits any window; no preference does too.
     open_to_any = not meals or Meal.COFFEE in meals
     windows = None if open_to_any else frozenset(m.value for m in meals)
-    zone = contact.timezone if _zone(contact.timezone) is not None else ""
+    zone = contact.timezone if known_zone(contact.timezone) is not None else ""
     return windows, contact.preferred_days, zone or "", city
 
 

@@ -19,7 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from scheduler.zones import known_zone
 
 
 class Mode(StrEnum):
@@ -102,7 +104,7 @@ class Trip:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise ValueError(f"trip to {self.city} ends on {self.end} before it starts")
-        if _zone(self.timezone) is None:
+        if known_zone(self.timezone) is None:
             raise ValueError(f"trip to {self.city}: unknown time zone {self.timezone!r}")
 
     @property
@@ -132,15 +134,6 @@ class Trip:
         return f"{self.city} {span}"
 
 
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 def trip_at(moment: datetime, trips: Sequence[Trip]) -> Trip | None:
     """The trip the owner is on at `moment` (the first, when trips overlap), else None."""
     for trip in trips:
@@ -155,7 +148,7 @@ def choose_mode(
     """In person when the contact is where the owner is; video otherwise (see module doc)."""
     if contact_city and owner_city:
         return Mode.IN_PERSON if same_city(contact_city, owner_city) else Mode.VIDEO
-    if not contact_zone or _zone(contact_zone) is None or contact_zone == owner_zone:
+    if not contact_zone or known_zone(contact_zone) is None or contact_zone == owner_zone:
         return Mode.IN_PERSON
     return Mode.VIDEO
 

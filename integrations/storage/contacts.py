@@ -33,6 +33,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.storage import models
+from integrations.storage.db import folded
 from scheduler.model import Contact, Interaction, InteractionKind, Meal, Relationship
 
 _C = cast(Table, models.Contact.__table__)
@@ -388,7 +389,7 @@ def _matching(user_id: int, words: Sequence[str]) -> Select[Any]:
     for word in words:
         pattern = _like(word.lower())
         fields = [
-            func.lower(col).like(pattern, escape="\\")
+            folded(col).like(pattern, escape="\\")
             for col in (
                 _C.c.name,
                 _C.c.company,
@@ -440,7 +441,7 @@ def page_ids(
         last = func.coalesce(latest, _C.c.first_met)
         q = q.order_by(case((last.is_(None), 0), else_=1), last, _C.c.name, _C.c.id)
     else:
-        q = q.order_by(func.lower(_C.c.name), _C.c.id)
+        q = q.order_by(folded(_C.c.name), _C.c.id)
     return list(session.scalars(q.offset(offset).limit(limit)))
 
 
@@ -595,7 +596,7 @@ def same_person(session: Session, user_id: int, name: str, emails: Iterable[str]
     """A stored contact with this name (case aside) and exactly these emails (or none)."""
     wanted = {e.lower() for e in emails}
     for (cid,) in session.execute(
-        select(_C.c.id).where(_C.c.user_id == user_id, func.lower(_C.c.name) == name.lower())
+        select(_C.c.id).where(_C.c.user_id == user_id, folded(_C.c.name) == name.lower())
     ).all():
         have = {
             e.lower() for e in session.scalars(select(_E.c.email).where(_E.c.contact_id == cid))

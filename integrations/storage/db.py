@@ -11,10 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, String, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 
 from integrations.config import ConfigError
 from integrations.storage.dbapi import BUSY_TIMEOUT as BUSY_TIMEOUT  # re-exported
@@ -87,6 +89,9 @@ def _tune_sqlite(engine: Engine) -> None:
         # turns I/O errors into crashes; the database belongs on a local disk anyway.)
         cursor.execute("PRAGMA mmap_size = 268435456")
         cursor.close()
+        # SQLite's lower() folds ASCII letters only ("Ölmann" stays "Ölmann"): searches and
+        # name order use `folded`, which is Python's lower() here and lower() on PostgreSQL.
+        dbapi_conn.create_function(FOLD_FUNCTION, 1, _fold, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -97,6 +102,31 @@ def _tune_sqlite(engine: Engine) -> None:
             conn.connection.driver_connection.execute(mode)
         except sqlite3.Error as exc:
             raise DBAPIError.instance(mode, (), exc, sqlite3.Error) from exc
+
+
+FOLD_FUNCTION = "meetagain_lower"
+
+
+def _fold(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+class folded(FunctionElement[str]):
+    """lower(x) that folds every letter, on SQLite as on PostgreSQL (for case-blind search
+    and name order)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(folded)
+def _folded(element: folded, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(folded, "sqlite")
+def _folded_sqlite(element: folded, compiler: Any, **kw: Any) -> str:
+    return f"{FOLD_FUNCTION}({compiler.process(element.clauses, **kw)})"
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -173,11 +203,16 @@ def _queued_writer(engine: Engine) -> int:
 @contextmanager
 def snapshot(engine: Engine) -> Iterator[Connection]:
     """A read-only unit of work without an ORM session, for the hot reads (the invite page,
-    the calendars an accept asks): one consistent snapshot (SQLite: a deferred BEGIN, which
-    never waits for the write lock), ended with a rollback. Writes go through `transaction`."""
+    the calendars an accept asks). SQLite: one consistent snapshot (a deferred BEGIN, which
+    never waits for the write lock); PostgreSQL: each statement sees what was committed when
+    it began. Writes go through `transaction`."""
     with engine.connect() as conn:
         if is_sqlite(engine):
             conn.execution_options(sqlite_begin="BEGIN")
+        else:
+            # PostgreSQL reads at READ COMMITTED, where every statement takes its own snapshot
+            # anyway: without BEGIN and COMMIT the reads are the same, in two round trips fewer.
+            conn.execution_options(isolation_level="AUTOCOMMIT")
         with conn.begin():
             yield conn
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, insert, literal_column, select, update
 
 from integrations.storage import models
+from integrations.storage.prepared import compiled, run
 from scheduler.invites import OPEN, OfferedTime
 from scheduler.model import Interval
 
@@ -111,16 +112,15 @@ class InviteStore:
 
     def page(self, token_hash: str) -> InvitePage | None:
         """The invite behind a token hash, or None."""
-        s = _statements()
-        rows = self.conn.execute(s.page, {"token_hash": token_hash}).all()
+        rows = self._run("page", {"token_hash": token_hash})
         if not rows:
             return None
         first = rows[0]
         booking = None
         if first.status != OPEN:
-            found = self.conn.execute(s.latest_booking, {"invite_id": first.id}).first()
-            if found is not None:
-                booking = _booked(found)
+            found = self._run("latest_booking", {"invite_id": first.id})
+            if found:
+                booking = _booked(found[0])
         return InvitePage(
             id=first.id,
             user_id=first.user_id,
@@ -142,11 +142,10 @@ class InviteStore:
         self, *, user_id: int | None = None, token_hash: str | None = None
     ) -> OwnerCalendarRows | None:
         """The owner (by id, or of the invite with this token hash) and their busy calendars."""
-        s = _statements()
         if token_hash is not None:
-            rows = self.conn.execute(s.calendars_by_token, {"token_hash": token_hash}).all()
+            rows = self._run("calendars_by_token", {"token_hash": token_hash})
         else:
-            rows = self.conn.execute(s.calendars_by_user, {"user_id": user_id}).all()
+            rows = self._run("calendars_by_user", {"user_id": user_id})
         if not rows:
             return None
         first = rows[0]
@@ -168,7 +167,7 @@ class InviteStore:
 
     def active_bookings(self, owner: int, lo: datetime, hi: datetime) -> list[Interval]:
         """The owner's active bookings starting in [lo, hi)."""
-        rows = self.conn.execute(_statements().held, {"owner": owner, "lo": lo, "hi": hi})
+        rows = self._run("held", {"owner": owner, "lo": lo, "hi": hi})
         return [Interval(r.start, r.end) for r in rows]
 
     # --- the accept --------------------------------------------------------------------------
@@ -176,8 +175,7 @@ class InviteStore:
     def lock_for_accept(self, token_hash: str) -> AcceptTarget | None:
         """The invite and its times, locked with its owner until the unit of work ends
         (PostgreSQL: FOR UPDATE; SQLite: the unit of work began IMMEDIATE)."""
-        s = _statements()
-        rows = self.conn.execute(s.accept_target, {"token_hash": token_hash}).all()
+        rows = self._run("accept_target", {"token_hash": token_hash})
         if not rows:
             return None
         first = rows[0]
@@ -203,9 +201,8 @@ class InviteStore:
     ) -> BookedCoffee:
         """Insert the booking (the unique index on active (owner, start) may refuse it with
         IntegrityError) and mark the invite accepted."""
-        s = _statements()
-        booking_id = self.conn.execute(
-            s.insert_booking,
+        booking_id = self._run(
+            "insert_booking",
             {
                 "user_id": target.user_id,
                 "invite_id": target.id,
@@ -220,12 +217,13 @@ class InviteStore:
                 "met": None,
                 "created_at": now,
             },
-        ).scalar_one()
+            inserting=True,
+        )[0].id
         values: dict[str, Any] = {"invite_id": target.id, "at": now}
         if invitee_timezone:
-            self.conn.execute(s.accepted_in_zone, {**values, "zone": invitee_timezone})
+            self._run("accepted_in_zone", {**values, "zone": invitee_timezone})
         else:
-            self.conn.execute(s.accepted, values)
+            self._run("accepted", values)
         return BookedCoffee(
             id=booking_id,
             start=chosen.start,
@@ -240,8 +238,8 @@ class InviteStore:
 
     def withdraw_overlapping(self, owner: int, span: Interval) -> None:
         """Take `span` (and whatever overlaps it) off the owner's open invites."""
-        self.conn.execute(
-            _statements().withdraw_near,
+        self._run(
+            "withdraw_near",
             {
                 "owner": owner,
                 "t_start": span.start,
@@ -252,9 +250,14 @@ class InviteStore:
 
     def withdraw_starting_in(self, owner: int, span: Interval) -> None:
         """Take every time starting in `span` (a full day or week) off the owner's open invites."""
-        self.conn.execute(
-            _statements().withdraw_range, {"owner": owner, "lo": span.start, "hi": span.end}
-        )
+        self._run("withdraw_range", {"owner": owner, "lo": span.start, "hi": span.end})
+
+    def _run(self, name: str, params: dict[str, Any], *, inserting: bool = False) -> list[Any]:
+        """Run one of the store's statements (compiled once per dialect; see `prepared`);
+        `inserting`: the parameters name the columns an INSERT sets."""
+        keys = sorted(params) if inserting else ()
+        statement = compiled(self.conn, name, lambda: getattr(_statements(), name), keys)
+        return run(self.conn, statement, params)
 
 
 def _times(rows: Sequence[Any]) -> tuple[OfferedTime, ...]:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.storage.db import is_sqlite, transaction
 from integrations.storage.models import OutboxMessage
+from integrations.storage.prepared import compiled, run_many
 from scheduler.invites import retry_delay
 
 PENDING = "pending"
@@ -91,7 +92,10 @@ def enqueue_all(
     """Add several jobs inside the caller's transaction, in one INSERT on its connection."""
     conn = db.connection() if isinstance(db, Session) else db
     if jobs:
-        conn.execute(_insert_statement(), [_row(user_id, job, now) for job in jobs])
+        rows = [_row(user_id, job, now) for job in jobs]
+        # Compiled once (see `prepared`): a booking's accept queues its messages here.
+        statement = compiled(conn, "outbox_insert", _insert_statement, sorted(rows[0]))
+        run_many(conn, statement, rows)
 
 
 def _row(user_id: int, job: NewJob, now: datetime) -> dict[str, Any]:

@@ -291,3 +291,21 @@ def test_an_uploaded_file_imports_and_a_bad_one_names_the_file(runtime: Runtime,
     with pytest.raises(service.ContactError, match="^notes.txt: line 1: no name or email") as info:
         service.import_file(runtime, user, b"a,b\n1,2\n", filename="notes.txt")
     assert info.value.field == "file"
+
+
+def test_search_and_name_order_fold_every_letter_not_only_ascii(
+    runtime: Runtime, user: int
+) -> None:
+    for name, company in (
+        ("Ömer Ölmann", "Ärzte ohne Grenzen"),
+        ("Zoe Park", ""),
+        ("Émile Roux", ""),
+    ):
+        service.create_contact(runtime, user, sample(name=name, emails=(), company=company))
+    for query in ("ölmann", "ÖLMANN", "ärzte", "ÉMILE"):
+        found = listed(runtime, user, now=NOW, query=query)
+        assert [i.contact.name for i in found] != [], query
+    page = service.contact_page(runtime, user, now=NOW, sort="name")
+    names = [line.contact.name for line in page.lines]
+    # By folded name: "émile" and "ömer" sort by their letters' lowercase forms, as on PostgreSQL.
+    assert names == sorted(names, key=str.lower)

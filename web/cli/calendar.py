@@ -7,6 +7,7 @@ Flags override the config; without them the config and its defaults apply.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -26,8 +27,39 @@ if TYPE_CHECKING:
 _WINDOW = re.compile(r"^\s*([A-Za-z][\w-]*)\s*=\s*([^-\s]+)\s*-\s*(\S+)\s*$")
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What `slots` and `busy` both read: which calendars, in which zone, over which days, for
+    whom, and how the answer is printed."""
+
+    calendars: tuple[str, ...]
+    tz: str | None
+    from_: str | None
+    days: int | None
+    me: tuple[str, ...]
+    fmt: str
+
+
 def _common(command: Any) -> Any:
-    """Options shared by `slots` and `busy` (applied bottom-up, so listed in reverse)."""
+    """Options shared by `slots` and `busy` (applied bottom-up, so listed in reverse), handed
+    to the command as one `Reading` after the state."""
+
+    # Click calls the outermost function with keyword arguments only; `pass_state` (applied
+    # first, so inside) puts the state before the positional `Reading`.
+    @functools.wraps(command)
+    def with_reading(
+        *args: Any,
+        calendars: tuple[str, ...],
+        tz: str | None,
+        from_: str | None,
+        days: int | None,
+        me: tuple[str, ...],
+        fmt: str,
+        **kwargs: Any,
+    ) -> Any:
+        reading = Reading(calendars, tz, from_, days, me, fmt)
+        return command(reading, *args, **kwargs)
+
     options = [
         format_option,
         click.option(
@@ -63,9 +95,10 @@ def _common(command: Any) -> Any:
             "repeatable (default: your calendars that count as busy).",
         ),
     ]
+    wrapped: Any = with_reading
     for option in options:
-        command = option(command)
-    return command
+        wrapped = option(wrapped)
+    return wrapped
 
 
 @dataclass(frozen=True)
@@ -415,12 +448,7 @@ def _heading(what: str, rng: _Range) -> str:
 @pass_state
 def slots(
     state: State,
-    calendars: tuple[str, ...],
-    tz: str | None,
-    from_: str | None,
-    days: int | None,
-    me: tuple[str, ...],
-    fmt: str,
+    reading: Reading,
     now_: str | None,
     windows: tuple[str, ...],
     weekdays: str | None,
@@ -432,10 +460,10 @@ def slots(
     from scheduler.model import Interval
     from scheduler.slots import free_slots
 
-    config = _settings(state, calendars)
-    zone = _zone(config, tz)
+    config = _settings(state, reading.calendars)
+    zone = _zone(config, reading.tz)
     now = _now(now_, zone)
-    rng = _range(config, zone, from_, days, now)
+    rng = _range(config, zone, reading.from_, reading.days, now)
     chosen_windows = _windows(config, windows, weekdays)
     policy = config.scheduling
     policy = replace(
@@ -452,7 +480,7 @@ def slots(
     wider = Interval(
         interval.start.astimezone(UTC) - policy.buffer, interval.end.astimezone(UTC) + policy.buffer
     )
-    report = _read_busy(state, calendars, zone, _me(config, me), wider)
+    report = _read_busy(state, reading.calendars, zone, _me(config, reading.me), wider)
     found = free_slots(
         report.intervals,
         chosen_windows,
@@ -462,7 +490,7 @@ def slots(
         now=now,
         policy=policy,
     )
-    if fmt == "json":
+    if reading.fmt == "json":
         payload = {
             "slots": [
                 {
@@ -494,22 +522,14 @@ def slots(
 @click.command()
 @_common
 @pass_state
-def busy(
-    state: State,
-    calendars: tuple[str, ...],
-    tz: str | None,
-    from_: str | None,
-    days: int | None,
-    me: tuple[str, ...],
-    fmt: str,
-) -> None:
+def busy(state: State, reading: Reading) -> None:
     """Merged busy time from calendars."""
-    config = _settings(state, calendars)
-    zone = _zone(config, tz)
-    rng = _range(config, zone, from_, days, datetime.now(UTC))
-    report = _read_busy(state, calendars, zone, _me(config, me), rng.interval)
+    config = _settings(state, reading.calendars)
+    zone = _zone(config, reading.tz)
+    rng = _range(config, zone, reading.from_, reading.days, datetime.now(UTC))
+    report = _read_busy(state, reading.calendars, zone, _me(config, reading.me), rng.interval)
     intervals = report.intervals
-    if fmt == "json":
+    if reading.fmt == "json":
         payload = {
             "busy": [
                 {"start": _rfc3339(i.start, zone), "end": _rfc3339(i.end, zone)} for i in intervals

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import render_template
 
 # More digits than any id or count we store; also keeps int() clear of its 4300-digit limit.
 MAX_DIGITS = 12
@@ -22,3 +25,13 @@ def whole_number(raw: str | None) -> int | None:
 def whole_numbers(values: Iterable[str]) -> list[int]:
     """The values that are whole numbers (ids from checkboxes), in order; others are dropped."""
     return [n for n in (whole_number(v) for v in values) if n is not None]
+
+
+def form_page(
+    template: str,
+    errors: Mapping[str, str] | None,
+    form: Mapping[str, str] | None,
+    **context: Any,
+) -> str:
+    """A page with a form: rendered with its errors and the values sent back (none at first)."""
+    return render_template(template, errors=errors or {}, form=form or {}, **context)

@@ -60,6 +60,7 @@ from scheduler.rules import (
 )
 from scheduler.rules import last_met as rules_last_met
 from scheduler.text import in_supported_range, refuse_controls
+from scheduler.zones import known_zone
 from web.composition import Runtime
 from web.services.accounts import UserView
 from web.services.planning import invite_facts, user_and_config
@@ -387,13 +388,8 @@ def _check(contact: Contact) -> Contact:
             emails.append(email)
     if contact.cadence_days is not None and contact.cadence_days < 1:
         raise ContactError("the cadence must be at least 1 day", "cadence_days")
-    if contact.timezone:
-        try:
-            ZoneInfo(contact.timezone)
-        except Exception:
-            raise ContactError(
-                f"{contact.timezone!r} is not a known time zone", "timezone"
-            ) from None
+    if contact.timezone and known_zone(contact.timezone) is None:
+        raise ContactError(f"{contact.timezone!r} is not a known time zone", "timezone")
     return replace(contact, name=name, emails=tuple(emails))
 
 

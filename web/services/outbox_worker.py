@@ -51,6 +51,52 @@ def retry_now(runtime: Runtime, user_id: int, job_id: int, *, now: datetime) -> 
         return outbox.retry_now(session, user_id, job_id, now=now)
 
 
+@dataclass(frozen=True)
+class SentMail:
+    """One email as the demo's file outbox holds it."""
+
+    subject: str
+    to: str
+    file: str
+    date: str
+    text: str
+
+
+@dataclass(frozen=True)
+class DevOutbox:
+    """What the demo's outbox page shows one user."""
+
+    mails: list[SentMail]  # newest first, at most 100; empty unless mail goes to files
+    problems: list[Any]  # the user's messages that failed at least once
+    pending: int
+    folder: str  # the file outbox's folder, "" when mail is really sent
+
+
+def dev_outbox(runtime: Runtime, user_id: int, mailer: Mailer | None = None) -> DevOutbox:
+    """The user's queued and failed messages and, for a file outbox (`mailer` or the
+    config's), the emails written."""
+    from integrations.mail import FileMailer
+    from integrations.storage.db import transaction
+
+    mailer = mailer or mailer_from_config(runtime.config)
+    with transaction(runtime.sessions, read_only=True) as session:
+        problems = outbox.problems(session, user_id)
+        pending = outbox.pending_count(session, user_id)
+        mine = outbox.message_ids(session, user_id)
+    if not isinstance(mailer, FileMailer):
+        return DevOutbox([], problems, pending, "")
+    # The folder holds every user's mail; each sees only what was queued for them, since the
+    # links inside an invite email are enough to answer it.
+    mails = [m for m in mailer.messages() if str(m.message.get("Message-ID", "")).strip() in mine]
+    shown = []
+    for m in mails[:100]:
+        body = m.message.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""
+        date = str(m.message.get("Date", ""))
+        shown.append(SentMail(m.subject, m.to, m.path.name, date, text))
+    return DevOutbox(shown, problems, pending, str(mailer.folder))
+
+
 def perform(runtime: Runtime, job: outbox.Job, mailer: Mailer, *, now: datetime) -> None:
     """Do one job; raise to have it retried (or failed, when the error says `permanent`)."""
     from web.services import invites

@@ -124,45 +124,17 @@ def link_urls(text: str) -> Markup:
 @login_required
 def dev_outbox() -> Any:
     """The file outbox of the demo: every email meetagain would have sent."""
-    from integrations.mail import FileMailer, mailer_from_config
-    from integrations.storage import outbox
-    from integrations.storage.db import transaction
+    from web.services.outbox_worker import dev_outbox as outbox_of
 
-    rt = runtime()
-    mailer = current_app.extensions.get("meetagain.adapters", {}).get(
-        "mailer"
-    ) or mailer_from_config(rt.config)
-    user_id = current_user().id
-    with transaction(rt.sessions) as session:
-        problems = outbox.problems(session, user_id)
-        pending = outbox.pending_count(session, user_id)
-        mine = outbox.message_ids(session, user_id)
-    # The folder holds every user's mail; each sees only what was queued for them, since the
-    # links inside an invite email are enough to answer it.
-    mails = [
-        m
-        for m in (mailer.messages() if isinstance(mailer, FileMailer) else [])
-        if str(m.message.get("Message-ID", "")).strip() in mine
-    ]
-    items = []
-    for m in mails[:100]:
-        body = m.message.get_body(preferencelist=("plain",))
-        items.append(
-            {
-                "subject": m.subject,
-                "to": m.to,
-                "file": m.path.name,
-                "date": str(m.message.get("Date", "")),
-                "text": body.get_content() if body is not None else "",
-            }
-        )
+    mailer = current_app.extensions.get("meetagain.adapters", {}).get("mailer")
+    shown = outbox_of(runtime(), current_user().id, mailer)
     return render_template(
         "invites/dev_outbox.html",
-        items=items,
-        problems=problems,
-        pending=pending,
-        file_backend=isinstance(mailer, FileMailer),
-        folder=str(mailer.folder) if isinstance(mailer, FileMailer) else "",
+        items=shown.mails,
+        problems=shown.problems,
+        pending=shown.pending,
+        file_backend=bool(shown.folder),
+        folder=shown.folder,
     )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, flash, jsonify, render_template, request
+from flask import Blueprint, flash, jsonify, request
 from werkzeug.wrappers import Response
 
 from web.errors import UserError
 from web.http.auth import current_user, login_required, redirect_to, runtime
+from web.http.forms import form_page
 from web.services import places as svc
 from web.services.accounts import AccountError, save_owner_place, user_config
 
@@ -21,13 +22,8 @@ bp = Blueprint("places", __name__, url_prefix="/places")
 def index(errors: dict[str, str] | None = None, form: dict[str, str] | None = None) -> str:
     user = current_user()
     config = user_config(runtime(), user)
-    return render_template(
-        "places/index.html",
-        data=svc.page(runtime(), user.id, config),
-        config=config,
-        errors=errors or {},
-        form=form or {},
-    )
+    data = svc.page(runtime(), user.id, config)
+    return form_page("places/index.html", errors, form, data=data, config=config)
 
 
 @bp.app_template_filter("city_note")

@@ -19,7 +19,8 @@ from web.http.auth import (
     session_token,
     sign_out,
 )
-from web.http.blueprints.contacts import count_contacts
+from web.http.forms import form_page
+from web.services import contacts as contacts_service
 from web.services.accounts import (
     MIN_PASSWORD,
     AccountError,
@@ -44,20 +45,19 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 @login_required
 def index(errors: dict[str, str] | None = None, form: dict[str, str] | None = None) -> str:
     user = current_user()
-    config = user_config(runtime(), user)
-    return render_template(
+    return form_page(
         "settings/index.html",
+        errors,
+        form,
         user=user,
-        config=config,
+        config=user_config(runtime(), user),
         google=connection(runtime(), user.id),
-        contacts=count_contacts(user.id),
+        contacts=contacts_service.how_many(runtime(), user.id),
         demo=demo_present(runtime(), user.id),
         sessions=[
             (s, device(s.user_agent)) for s in list_sessions(runtime(), user.id, session_token())
         ],
         min_password=MIN_PASSWORD,
-        errors=errors or {},
-        form=form or {},
         placeholder_hint="Placeholders: "
         + "; ".join(f"{{{name}}} for {what}" for name, what in PLACEHOLDERS.items())
         + ".",
@@ -142,13 +142,13 @@ def end_all_sessions() -> Response:
 @admin_required
 def users(errors: dict[str, str] | None = None, form: dict[str, str] | None = None) -> str:
     """The admin's list of accounts: add, disable, enable, remove."""
-    return render_template(
+    return form_page(
         "settings/users.html",
+        errors,
+        form,
         users=list_users(runtime()),
         me=current_user(),
         min_password=MIN_PASSWORD,
-        errors=errors or {},
-        form=form or {},
     )
 
 

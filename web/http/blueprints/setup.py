@@ -16,6 +16,7 @@ from integrations.config import DEFAULT_CADENCE_DAYS, parse_time
 from scheduler.model import WEEKDAYS, Relationship, Window
 from web.http.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
 from web.http.forms import whole_number
+from web.services import contacts as contacts_service
 from web.services import google as google_service
 from web.services.accounts import (
     MIN_PASSWORD,
@@ -318,14 +319,12 @@ def google_callback() -> Response | str | tuple[str, int]:
 @bp.get("/contacts")
 @login_required
 def contacts() -> str:
-    from web.http.blueprints.contacts import count_contacts
-
     return render_template(
         "setup/contacts.html",
         step=3,
         errors={},
         form={},
-        count=count_contacts(current_user().id),
+        count=contacts_service.how_many(runtime(), current_user().id),
         report=None,
         relationships=[r.value for r in Relationship],
     )
