@@ -28,8 +28,9 @@ class Runtime:
     def sessions(self) -> sessionmaker[Session]:
         return db.make_sessionmaker(self.engine)
 
-    def upgrade_database(self) -> None:
-        db.upgrade(self.config.database_url)
+    def upgrade_database(self, revision: str = "head") -> None:
+        """Run the migrations up (or down) to `revision`."""
+        db.upgrade(self.config.database_url, revision)
 
     def database_is_current(self) -> bool:
         return db.current_revision(self.engine) == db.head_revision()

@@ -334,14 +334,8 @@ def db_group() -> None:
 @pass_state
 def upgrade(state: State, revision: str) -> None:
     """Run the database migrations."""
-    state.runtime.upgrade_database() if revision == "head" else _upgrade_to(state, revision)
+    state.runtime.upgrade_database(revision)
     click.echo(f"database at revision {revision}: {_display_url(state.config.database_url)}")
-
-
-def _upgrade_to(state: State, revision: str) -> None:
-    from integrations.storage import db
-
-    db.upgrade(state.config.database_url, revision)
 
 
 def _display_url(url: str) -> str:

@@ -5,24 +5,20 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
-
 from integrations.emails import calendar_fallback
 from integrations.invite_email import build_email
-from integrations.storage import models
+from integrations.storage.bookings import BookingStore
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
 from scheduler.model import Interval
 from web.composition import Runtime
 from web.services.invites.busy import short_sleep
-from web.services.invites.model import parties
 from web.services.invites.notify import (
     attach_request,
     booking_context,
-    coffee_event,
+    booking_event,
     owner_links,
     queue_invitee_confirmation,
-    where_of,
 )
 
 log = logging.getLogger(__name__)
@@ -44,22 +40,14 @@ def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) ->
     from integrations.google.credentials import GoogleAccessRevoked
 
     with transaction(runtime.sessions, read_only=True) as session:
-        booking = session.get(models.Booking, booking_id)
+        store = BookingStore(session)
+        booking = store.booking(booking_id)
         if booking is None or booking.status != "active" or booking.calendar_event_id:
             return
-        _, zone, owner, invitee = booking_context(runtime, session, booking)
-        event = coffee_event(runtime, booking, owner, invitee, token_url=None)
-        mode = where_of(booking)[0]
-        calendar_id = (
-            session.scalar(
-                select(models.Calendar.external_id).where(
-                    models.Calendar.user_id == booking.user_id,
-                    models.Calendar.kind == "google",
-                    models.Calendar.receives_events.is_(True),
-                )
-            )
-            or "primary"
-        )
+        _, zone, owner, invitee = booking_context(runtime, store, booking)
+        event = booking_event(runtime, store, booking, owner, invitee)
+        mode = store.where(booking).mode
+        calendar_id = store.event_calendar(booking.user_id)
     from web.services.google import credentials_for
 
     creds = credentials_for(runtime, booking.user_id)
@@ -105,10 +93,7 @@ def write_calendar_event(runtime: Runtime, booking_id: int, *, now: datetime) ->
             raise CalendarWriteFailed(f"Google Calendar: {exc}") from exc
     if event_id:
         with transaction(runtime.sessions) as session:
-            row = session.get(models.Booking, booking_id)
-            if row is not None:
-                row.calendar_event_id = event_id
-                row.calendar_error = ""
+            BookingStore(session).mark_event(booking_id, event_id)
         return
     _record_calendar_problem(
         runtime, booking_id, error, now=now, fall_back_to_email=True, final=True
@@ -125,31 +110,29 @@ def _record_calendar_problem(
     final: bool = False,
 ) -> None:
     with transaction(runtime.sessions) as session:
-        booking = session.get(models.Booking, booking_id)
-        if booking is None:
+        store = BookingStore(session)
+        first_problem = store.mark_calendar_error(booking_id, error)
+        if first_problem is None:
             return
-        first_problem = not booking.calendar_error
-        booking.calendar_error = error[:2000]
-        if fall_back_to_email and first_problem:
-            # The invitee still gets the .ics, whatever Google does later (same UID, so a
-            # later Google invitation updates the same event instead of adding one).
-            invite = session.get(models.Invite, booking.invite_id)
-            assert invite is not None
-            if invite.email:
-                queue_invitee_confirmation(
-                    runtime,
-                    session,
-                    invite,
-                    booking,
-                    with_ics=True,
-                    now=now,
-                )
+        booking = store.booking(booking_id)
+        assert booking is not None
+        invite = store.invite(booking.invite_id)
+        assert invite is not None
+        # The invitee still gets the .ics, whatever Google does later (same UID, so a
+        # later Google invitation updates the same event instead of adding one).
+        if fall_back_to_email and first_problem and invite.email:
+            queue_invitee_confirmation(
+                runtime,
+                store,
+                invite,
+                booking,
+                with_ics=True,
+                now=now,
+            )
         if final:
             # No Google event will come: the owner needs the calendar invitation too.
             log.warning("booking %s: %s", booking_id, error)
-            invite = session.get(models.Invite, booking.invite_id)
-            assert invite is not None
-            owner, invitee = parties(session, invite)
+            owner, invitee = store.parties(invite.id)
             if owner.email:
                 links = dict(owner_links(runtime, booking.id))
                 msg = build_email(
@@ -164,7 +147,7 @@ def _record_calendar_problem(
                     ),
                     when=now,
                 )
-                attach_request(runtime, msg, booking, owner, invitee, now=now)
+                attach_request(runtime, store, msg, booking, owner, invitee, now=now)
                 enqueue_email(
                     session,
                     user_id=booking.user_id,
@@ -186,21 +169,13 @@ def delete_calendar_event(
     from web.services.google import credentials_for
 
     with transaction(runtime.sessions) as session:
-        booking = session.get(models.Booking, booking_id)
+        store = BookingStore(session)
+        booking = store.booking(booking_id)
         if booking is not None:
             user_id = booking.user_id
         if user_id is None:
             return
-        calendar_id = (
-            session.scalar(
-                select(models.Calendar.external_id).where(
-                    models.Calendar.user_id == user_id,
-                    models.Calendar.kind == "google",
-                    models.Calendar.receives_events.is_(True),
-                )
-            )
-            or "primary"
-        )
+        calendar_id = store.event_calendar(user_id)
     creds = credentials_for(runtime, user_id)
     if creds is None:
         raise CalendarWriteFailed("Google Calendar needs reconnecting to remove the event")

@@ -4,36 +4,29 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from integrations.emails import moved
 from integrations.icalendar_invite import build_ics
 from integrations.invite_email import attach_calendar, build_email, build_notice
-from integrations.storage import models
+from integrations.storage.bookings import Booking, BookingInvite, BookingStore
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue, enqueue_email
 from scheduler import invites as rules
 from scheduler.invites import format_span
-from scheduler.model import Interval
 from web.composition import Runtime
 from web.errors import NotFound, UserError
 from web.services.invites.answer import more_times
-from web.services.invites.errors import InviteGone
+from web.services.invites.errors import InviteGone, InviteNotFound
 from web.services.invites.model import (
     TOKEN_BYTES,
     hash_token,
-    invite_row,
     invite_url,
-    parties,
     user_config,
     zone_name,
 )
 from web.services.invites.moving import cancel_text
-from web.services.invites.notify import coffee_event
+from web.services.invites.notify import booking_event
 from web.services.invites.reoffer import restore_by_rules, restore_times
 
 
@@ -42,17 +35,16 @@ def cancel_booking_by_token(
 ) -> None:
     """The invitee cancels (or reschedules) through their invite link."""
     with transaction(runtime.sessions) as session:
-        invite = invite_row(session, token, lock=True)
-        booking = session.scalar(
-            select(models.Booking)
-            .where(models.Booking.invite_id == invite.id, models.Booking.status == "active")
-            .with_for_update()
-        )
+        store = BookingStore(session)
+        invite = store.invite_by_token(hash_token(token), lock=True)
+        if invite is None:
+            raise InviteNotFound("no such invite")
+        booking = store.active_booking(invite.id, lock=True)
         if booking is None:
             raise InviteGone("nothing is booked for this invite")
-        _cancel(runtime, session, invite, booking, now=now, by_owner=False, note=note)
+        _cancel(runtime, store, invite, booking, now=now, by_owner=False, note=note)
         if reschedule:
-            _reopen(runtime, session, invite, now=now)
+            _reopen(runtime, store, invite.id, now=now)
 
 
 def cancel_booking(
@@ -69,22 +61,23 @@ def cancel_booking(
     Raises NotFound for a booking that is not this user's.
     """
     with transaction(runtime.sessions) as session:
-        booking = session.get(models.Booking, booking_id, with_for_update=True)
+        store = BookingStore(session)
+        booking = store.booking(booking_id, lock=True)
         if booking is None or booking.user_id != user_id:
             raise NotFound(f"no booking {booking_id}")
         if booking.status != "active":
             raise InviteGone("this coffee is already cancelled")
-        invite = session.get(models.Invite, booking.invite_id)
+        invite = store.invite(booking.invite_id)
         assert invite is not None
-        _cancel(runtime, session, invite, booking, now=now, by_owner=True, note=note)
+        _cancel(runtime, store, invite, booking, now=now, by_owner=True, note=note)
         if not reschedule:
             return None
         # The invitee needs a new link: the old token is only stored as a hash.
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        invite.token_hash = hash_token(token)
-        _reopen(runtime, session, invite, now=now)
+        store.new_token(invite.id, hash_token(token))
+        _reopen(runtime, store, invite.id, now=now)
         url = invite_url(runtime.config, token)
-        owner, invitee = parties(session, invite)
+        owner, invitee = store.parties(invite.id)
         if invitee.email:
             msg = build_email(
                 from_address=runtime.config.mail.from_address,
@@ -97,44 +90,33 @@ def cancel_booking(
         return url
 
 
-def _reopen(
-    runtime: Runtime,
-    session: Session,
-    invite: models.Invite,
-    *,
-    now: datetime,
-) -> None:
+def _reopen(runtime: Runtime, store: BookingStore, invite_id: int, *, now: datetime) -> None:
     """Open the invite again with fresh free times (from the calendar store)."""
-    invite.status = rules.OPEN
-    invite.answered_at = None
-    more_times(runtime, session, invite, now=now)
-    invite.expires_at = max(invite.expires_at, now + timedelta(days=7))
+    store.reopen(invite_id)
+    more_times(runtime, store.session, store.invite_model(invite_id), now=now)
+    store.keep_open_until(invite_id, now + timedelta(days=7))
 
 
 def _cancel(
     runtime: Runtime,
-    session: Session,
-    invite: models.Invite,
-    booking: models.Booking,
+    store: BookingStore,
+    invite: BookingInvite,
+    booking: Booking,
     *,
     now: datetime,
     by_owner: bool,
     note: str,
 ) -> None:
-    booking.status = "cancelled"
-    booking.sequence += 1
-    invite.status = "cancelled"
-    session.flush()
-    restore_times(session, booking.user_id, Interval(booking.start, booking.end), now=now)
-    restore_by_rules(runtime, session, booking.user_id, booking.start, now=now)
-    owner, invitee = parties(session, invite)
-    event = coffee_event(runtime, booking, owner, invitee, token_url=None)
-    user = session.get(models.User, invite.user_id)
-    assert user is not None
+    booking = store.cancel(booking.id)
+    restore_times(store.session, booking.user_id, booking.interval, now=now)
+    restore_by_rules(runtime, store.session, booking.user_id, booking.start, now=now)
+    owner, invitee = store.parties(invite.id)
+    event = booking_event(runtime, store, booking, owner, invitee)
+    user = store.owner(invite.user_id)
     when = format_span(booking.start, booking.end, zone_name(user, user_config(runtime, user)))
     if booking.calendar_event_id:
         enqueue(
-            session,
+            store.session,
             user_id=invite.user_id,
             kind="calendar_delete",
             payload={"booking_id": booking.id, "event_id": booking.calendar_event_id},
@@ -163,7 +145,7 @@ def _cancel(
         )
         attach_calendar(msg, build_ics(event, method="CANCEL", dtstamp=now), method="CANCEL")
         enqueue_email(
-            session,
+            store.session,
             user_id=invite.user_id,
             message=msg,
             now=now,
@@ -188,58 +170,29 @@ def record_meeting(
     in the plan. Returns the contact's questions to ask next time. NotFound if not theirs.
     """
     with transaction(runtime.sessions) as session:
-        booking = session.get(models.Booking, booking_id)
+        store = BookingStore(session)
+        booking = store.booking(booking_id)
         if booking is None or booking.user_id != user_id:
             raise NotFound(f"no booking {booking_id}")
         if not rules.has_passed(booking.end, now=now):
             raise UserError("this coffee has not happened yet")
-        contact = session.get(models.Contact, booking.contact_id)
+        contact = store.contact(booking.contact_id)
         assert contact is not None
-        booking.met = "yes" if met else "no"
+        store.record_met(booking.id, met)
         if met:
-            user = session.get(models.User, user_id)
-            assert user is not None
+            user = store.owner(user_id)
             zone = ZoneInfo(zone_name(user, user_config(runtime, user)))
-            existing = session.scalar(
-                select(models.Interaction).where(
-                    models.Interaction.contact_id == contact.id,
-                    models.Interaction.external_id == booking.ical_uid,
-                )
+            store.log_coffee(
+                booking, on=booking.start.astimezone(zone).date(), notes=notes.strip(), now=now
             )
-            if existing is None:
-                session.add(
-                    models.Interaction(
-                        user_id=user_id,
-                        contact_id=contact.id,
-                        occurred_on=booking.start.astimezone(zone).date(),
-                        kind="coffee",
-                        notes=notes.strip(),
-                        source="manual",
-                        confirmed=True,
-                        external_id=booking.ical_uid,
-                        created_at=now,
-                    )
-                )
-            elif notes.strip():
-                existing.notes = notes.strip()
-        return tuple(contact.questions or ())
+        return contact.questions
 
 
 def expire_invites(runtime: Runtime, *, now: datetime) -> int:
     """Mark open invites whose link ran out as expired (they count as ignored); returns how many."""
     with transaction(runtime.sessions) as session:
+        store = BookingStore(session)
         # Read first: the worker calls this every pass and should not take a write lock idly.
-        due = session.scalar(
-            select(models.Invite.id)
-            .where(models.Invite.status == rules.OPEN, models.Invite.expires_at <= now)
-            .limit(1)
-        )
-        if due is None:
+        if not store.any_expired(now):
             return 0
-        table: Any = models.Invite.__table__  # a Table; the ORM types it as FromClause
-        result = session.connection().execute(
-            update(table)
-            .where(table.c.status == rules.OPEN, table.c.expires_at <= now)
-            .values(status="expired")
-        )
-        return result.rowcount
+        return store.expire_invites(now)

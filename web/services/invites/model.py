@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from integrations.config import Config
 from integrations.invite_email import Party
 from integrations.storage import models
+from integrations.storage.bookings import BookingStore
 from integrations.storage.invites import LONGEST_MEETING as LONGEST_MEETING  # re-exported
 from integrations.storage.invites import BookedCoffee
 from scheduler.invites import OfferedTime
@@ -127,8 +129,14 @@ def booking_view(row: models.Booking) -> BookingView:
     )
 
 
-def zone_name(user: models.User, config: Config) -> str:
-    """The owner's zone: their saved one (user_config folds it into the config)."""
+class _HasZone(Protocol):
+    @property
+    def timezone(self) -> str | None: ...
+
+
+def zone_name(user: _HasZone, config: Config) -> str:
+    """The owner's zone: their saved one (user_config folds it into the config); `user` is a
+    user row or the booking store's Owner."""
     return config.owner.timezone or user.timezone or "UTC"
 
 
@@ -159,10 +167,8 @@ def check_zone(name: str) -> str:
 
 
 def parties(session: Session, invite: models.Invite) -> tuple[Party, Party]:
-    user = session.get(models.User, invite.user_id)
-    contact = session.get(models.Contact, invite.contact_id)
-    assert user is not None and contact is not None
-    return Party(user.name or user.email, user.email), Party(contact.name, invite.email)
+    """The owner and invitee of an invite row (the booking store's `parties` for an id)."""
+    return BookingStore(session).parties(invite.id)
 
 
 def display_zones(view_zone: str, owner_zone: str) -> list[str]:

@@ -17,19 +17,19 @@ outbox until then, and undoing removes it unsent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from integrations.emails import withdrawn as withdrawn_email
 from integrations.icalendar_invite import build_ics
 from integrations.invite_email import Party, attach_calendar, build_email, build_notice
-from integrations.storage import models
+from integrations.storage.bookings import Booking, BookingInvite, BookingStore
 from integrations.storage.db import transaction
-from integrations.storage.outbox import PENDING, enqueue, enqueue_email
+from integrations.storage.outbox import enqueue, enqueue_email
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime, format_span
@@ -43,14 +43,12 @@ from web.services.invites.model import (
     LONGEST_MEETING,
     aware,
     display_zones,
-    invite_row,
+    hash_token,
     invite_url,
-    offered_time,
-    parties,
     user_config,
     zone_name,
 )
-from web.services.invites.notify import coffee_event
+from web.services.invites.notify import booking_event
 from web.services.invites.reoffer import restore_by_rules, restore_times
 
 UNDO_WINDOW = timedelta(minutes=1)
@@ -108,8 +106,9 @@ def invitee_side(token: str) -> _Who:
 def move_choices(runtime: Runtime, who: _Who, *, now: datetime) -> MoveChoices:
     """What the move page shows (reads only): the booking and the times it can move to."""
     with transaction(runtime.sessions, read_only=True) as session:
-        booking, invite = _find(session, who)
-        return _choices_view(runtime, session, invite, booking, now=now)
+        store = BookingStore(session)
+        booking, invite = _find(store, who)
+        return _choices_view(runtime, store, invite, booking, now=now)
 
 
 def offer_new_times(runtime: Runtime, who: _Who, *, now: datetime) -> MoveChoices:
@@ -121,7 +120,7 @@ def offer_new_times(runtime: Runtime, who: _Who, *, now: datetime) -> MoveChoice
     taken off it.
     """
     with transaction(runtime.sessions, read_only=True) as session:
-        booking, invite = _find(session, who)
+        booking, invite = _find(BookingStore(session), who)
         if booking.status != "active":
             raise InviteGone("this coffee is cancelled")
         user_id = booking.user_id
@@ -129,17 +128,17 @@ def offer_new_times(runtime: Runtime, who: _Who, *, now: datetime) -> MoveChoice
     calendars = owner_calendars(runtime, user_id)
     busy = read_busy(calendars, horizon).intervals
     with transaction(runtime.sessions) as session:
-        booking, invite = _find(session, who, lock=True)
+        store = BookingStore(session)
+        booking, invite = _find(store, who, lock=True)
         if booking.status != "active":
             raise InviteGone("this coffee is cancelled")
-        more_times(runtime, session, invite, now=now)
-        session.flush()
-        for row in invite.times:
-            span = Interval(aware(row.start), aware(row.end))
-            if not row.withdrawn and booking_rules.too_close(span, busy, calendars.policy.buffer):
-                row.withdrawn = True
-        session.flush()
-        return _choices_view(runtime, session, invite, booking, now=now)
+        more_times(runtime, session, store.invite_model(invite.id), now=now)
+        store.withdraw_offered(
+            invite.id,
+            lambda t: bool(booking_rules.too_close(t.interval, busy, calendars.policy.buffer)),
+        )
+        invite = store.refreshed(invite)
+        return _choices_view(runtime, store, invite, booking, now=now)
 
 
 def move_booking(
@@ -153,12 +152,13 @@ def move_booking(
     start = aware(start)
     note = note.strip()[:2000]
     with transaction(runtime.sessions, read_only=True) as session:
-        booking, invite = _find(session, who)
+        store = BookingStore(session)
+        booking, invite = _find(store, who)
         if booking.status != "active":
             raise InviteGone("this coffee is cancelled")
-        view = _choices_view(runtime, session, invite, booking, now=now)
-        user_id, seen = booking.user_id, aware(booking.start)
-        own = Interval(seen, aware(booking.end))
+        view = _choices_view(runtime, store, invite, booking, now=now)
+        user_id, seen = booking.user_id, booking.start
+        own = booking.interval
     chosen = rules.find_offered(view.times, start, now=now)
     if chosen is None:
         raise TimeUnavailable("that time is no longer available", view.times)
@@ -170,28 +170,30 @@ def move_booking(
     conflict: TimeUnavailable | None = None
     try:
         with transaction(runtime.sessions) as session:
+            store = BookingStore(session)
             # Lock the owner first, as accept does: moves and accepts of one owner queue here.
-            session.get(models.User, user_id, with_for_update=True)
-            booking, invite = _find(session, who, lock=True)
+            store.lock_owner(user_id)
+            booking, invite = _find(store, who, lock=True)
             if booking.status != "active":
                 raise InviteGone("this coffee is cancelled")
-            if aware(booking.start) != seen:
+            if booking.start != seen:
                 raise TimeUnavailable("this coffee was just moved", ())
-            current = _choices_view(runtime, session, invite, booking, now=now)
+            current = _choices_view(runtime, store, invite, booking, now=now)
             chosen = rules.find_offered(current.times, start, now=now)
             if chosen is None:
                 raise TimeUnavailable("that time is no longer available", current.times)
             if booking_rules.too_close(chosen.interval, busy, calendars.policy.buffer):
-                for row in invite.times:
-                    if aware(row.start) == chosen.start:
-                        row.withdrawn = True
+                taken = chosen.start
+                store.withdraw_offered(invite.id, lambda t: t.start == taken)
                 conflict = TimeUnavailable(
                     "that time is no longer free",
                     [t for t in current.times if t.start != chosen.start],
                 )
             else:
-                _move(runtime, session, invite, booking, chosen, who=who, now=now, note=note)
-                return _choices_view(runtime, session, invite, booking, now=now)
+                booking = _move(
+                    runtime, store, invite, booking, chosen, who=who, now=now, note=note
+                )
+                return _choices_view(runtime, store, store.refreshed(invite), booking, now=now)
     except IntegrityError:
         # Another accept (or move) took this owner's start first: the unique index said no.
         raise TimeUnavailable(
@@ -204,27 +206,25 @@ def move_booking(
 
 def _move(
     runtime: Runtime,
-    session: Session,
-    invite: models.Invite,
-    booking: models.Booking,
+    store: BookingStore,
+    invite: BookingInvite,
+    booking: Booking,
     chosen: OfferedTime,
     *,
     who: _Who,
     now: datetime,
     note: str,
-) -> None:
-    old = Interval(aware(booking.start), aware(booking.end))
-    booking.moved_from = old.start
-    booking.start, booking.end = chosen.start.astimezone(UTC), chosen.end.astimezone(UTC)
-    booking.sequence += 1
-    session.flush()  # the unique index of active starts decides here
+) -> Booking:
+    """Move the booking to `chosen` and queue what follows; the moved booking."""
+    old = booking.interval
+    booking = store.move(booking.id, chosen.interval)  # the unique index of active starts decides
     # The old time is free again for the owner's other open invites; the new one is not.
-    restore_times(session, booking.user_id, old, now=now)
-    restore_by_rules(runtime, session, booking.user_id, old.start, now=now)
-    _withdraw_ruled_out(runtime, session, booking, now=now)
+    restore_times(store.session, booking.user_id, old, now=now)
+    restore_by_rules(runtime, store.session, booking.user_id, old.start, now=now)
+    _withdraw_ruled_out(runtime, store, booking, now=now)
     if booking.calendar_event_id:
         enqueue(
-            session,
+            store.session,
             user_id=booking.user_id,
             kind="calendar_update",
             payload={"booking_id": booking.id, "event_id": booking.calendar_event_id},
@@ -234,7 +234,7 @@ def _move(
     manage = invite_url(runtime.config, who.token) if who.token else ""
     _queue_moved_emails(
         runtime,
-        session,
+        store,
         invite,
         booking,
         old,
@@ -243,107 +243,80 @@ def _move(
         note=note,
         manage_url=manage,
     )
+    return booking
 
 
 def _withdraw_ruled_out(
-    runtime: Runtime, session: Session, booking: models.Booking, *, now: datetime
+    runtime: Runtime, store: BookingStore, booking: Booking, *, now: datetime
 ) -> None:
     """Take off the owner's open invites the times the moved booking now rules out: within
     its buffer, and its day (or week) once full."""
-    user = session.get(models.User, booking.user_id)
-    assert user is not None
+    user = store.owner(booking.user_id)
     config = user_config(runtime, user)
     zone, policy = ZoneInfo(zone_name(user, config)), config.scheduling
-    start = aware(booking.start)
-    week = booking_rules.week_bounds(start.astimezone(zone).date(), zone)
+    week = booking_rules.week_bounds(booking.start.astimezone(zone).date(), zone)
     lo, hi = week.start - LONGEST_MEETING - policy.buffer, week.end + policy.buffer
-    held = _held(session, booking.user_id, lo, hi)
-    rows = session.scalars(
-        select(models.InviteTime)
-        .join(models.Invite, models.Invite.id == models.InviteTime.invite_id)
-        .where(
-            models.InviteTime.user_id == booking.user_id,
-            models.InviteTime.withdrawn.is_(False),
-            models.InviteTime.start >= lo,
-            models.InviteTime.start < hi,
-            models.Invite.status == rules.OPEN,
-        )
+    held = store.held(booking.user_id, lo, hi)
+    store.withdraw_times(
+        [
+            t.id
+            for t in store.open_times(booking.user_id, lo, hi)
+            if booking_rules.time_problem(t.interval, bookings=held, zone=zone, policy=policy)
+        ]
     )
-    for row in rows:
-        span = Interval(aware(row.start), aware(row.end))
-        if booking_rules.time_problem(span, bookings=held, zone=zone, policy=policy):
-            row.withdrawn = True
-
-
-def _held(
-    session: Session, user_id: int, lo: datetime, hi: datetime, *, but: int | None = None
-) -> list[Interval]:
-    """The owner's active bookings starting in [lo, hi), except booking `but`."""
-    stmt = select(models.Booking.start, models.Booking.end).where(
-        models.Booking.user_id == user_id,
-        models.Booking.status == "active",
-        models.Booking.start >= lo,
-        models.Booking.start < hi,
-    )
-    if but is not None:
-        stmt = stmt.where(models.Booking.id != but)
-    return [Interval(aware(s), aware(e)) for s, e in session.execute(stmt)]
 
 
 def _choices_view(
     runtime: Runtime,
-    session: Session,
-    invite: models.Invite,
-    booking: models.Booking,
+    store: BookingStore,
+    invite: BookingInvite,
+    booking: Booking,
     *,
     now: datetime,
 ) -> MoveChoices:
-    user = session.get(models.User, booking.user_id)
-    contact = session.get(models.Contact, booking.contact_id)
-    assert user is not None and contact is not None
+    user = store.owner(booking.user_id)
+    contact = store.contact(booking.contact_id)
+    assert contact is not None
     config = user_config(runtime, user)
     owner_zone = zone_name(user, config)
     times = (
-        _allowed(invite, booking, config.scheduling, ZoneInfo(owner_zone), session, now=now)
+        _allowed(invite, booking, config.scheduling, ZoneInfo(owner_zone), store, now=now)
         if booking.status == "active"
         else ()
     )
     return MoveChoices(
         booking_id=booking.id,
-        start=aware(booking.start),
-        end=aware(booking.end),
-        owner_name=user.name or user.email,
+        start=booking.start,
+        end=booking.end,
+        owner_name=user.name,
         contact_name=contact.name,
         owner_timezone=owner_zone,
-        invitee_timezone=invite.invitee_timezone or "",
+        invitee_timezone=invite.invitee_timezone,
         times=tuple(times),
-        moved_from=aware(booking.moved_from) if booking.moved_from else None,
+        moved_from=booking.moved_from,
     )
 
 
 def _allowed(
-    invite: models.Invite,
-    booking: models.Booking,
+    invite: BookingInvite,
+    booking: Booking,
     policy: SchedulingPolicy,
     zone: ZoneInfo,
-    session: Session,
+    store: BookingStore,
     *,
     now: datetime,
 ) -> list[OfferedTime]:
     """The invite's times the booking may move to: offered and not withdrawn, not its own
     time, outside the notice period, and allowed by the owner's other bookings (buffer, day
     and week caps), soonest first."""
-    offered = sorted(
-        (offered_time(t) for t in invite.times if not t.withdrawn), key=lambda t: t.start
-    )
-    own = aware(booking.start)
+    offered = sorted((t for t in invite.times if not t.withdrawn), key=lambda t: t.start)
+    own = booking.start
     offered = [t for t in offered if t.start != own and t.start >= now + policy.notice]
     if not offered:
         return []
     lo = booking_rules.week_bounds(offered[0].start.astimezone(zone).date(), zone).start
     hi = booking_rules.week_bounds(offered[-1].start.astimezone(zone).date(), zone).end
-    others = _held(
-        session,
+    others = store.held(
         booking.user_id,
         lo - LONGEST_MEETING - policy.buffer,
         hi + policy.buffer,
@@ -361,33 +334,22 @@ def _allowed(
     return allowed
 
 
-def _find(
-    session: Session, who: _Who, *, lock: bool = False
-) -> tuple[models.Booking, models.Invite]:
+def _find(store: BookingStore, who: _Who, *, lock: bool = False) -> tuple[Booking, BookingInvite]:
     """The booking `who` names (its latest, for a token) and its invite; InviteNotFound when
     there is none for them."""
     if who.token is not None:
-        invite = invite_row(session, who.token, lock=lock)
-        stmt = (
-            select(models.Booking)
-            .where(models.Booking.invite_id == invite.id)
-            .order_by(models.Booking.id.desc())
-            .limit(1)
-        )
-        if lock:
-            stmt = stmt.with_for_update()
-        booking = session.scalar(stmt)
+        invite = store.invite_by_token(hash_token(who.token), lock=lock)
+        if invite is None:
+            raise InviteNotFound("no such invite")
+        booking = store.latest_booking(invite.id, lock=lock)
         if booking is None:
             raise InviteGone("nothing is booked for this invite")
         return booking, invite
-    booking = session.get(models.Booking, who.booking_id, with_for_update=lock)
+    assert who.booking_id is not None
+    booking = store.booking(who.booking_id, lock=lock)
     if booking is None or booking.user_id != who.user_id:
         raise InviteNotFound("no such booking")
-    found = session.scalar(
-        select(models.Invite)
-        .where(models.Invite.id == booking.invite_id)
-        .options(selectinload(models.Invite.times))
-    )
+    found = store.invite_with_times(booking.invite_id)
     assert found is not None
     return booking, found
 
@@ -448,10 +410,15 @@ def cancel_text(
     return email.subject, "\n\n".join(email.paragraphs)
 
 
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
 def withdraw_in(
     runtime: Runtime,
     session: Session,
-    invite: models.Invite,
+    invite: _Identified,
     *,
     now: datetime,
     note: str = "",
@@ -461,10 +428,10 @@ def withdraw_in(
     """Withdraw an invite in the caller's unit of work and queue the invitee's kind note (sent
     after `delay`, so an undo in time sends nothing); returns the invitee. `sent_on` says the
     contact was deleted: the note then names the invite's date and is not tied to the invite
-    row, which goes with the contact."""
-    invite.status = "cancelled"
-    invite.answered_at = now
-    owner, invitee = parties(session, invite)
+    row, which goes with the contact. `invite` is the invite's row or the store's record."""
+    store = BookingStore(session)
+    withdrawn = store.withdraw_invite(invite.id, now=now)
+    owner, invitee = store.parties(withdrawn.id)
     if invitee.email:
         email = withdrawn_email.for_invitee(
             owner=owner.name, invitee=invitee.name, note=note, sent_on=sent_on
@@ -476,10 +443,10 @@ def withdraw_in(
             email=email,
             when=now + delay,
         )
-        linked = {} if sent_on else {"invite_id": invite.id}
+        linked = {} if sent_on else {"invite_id": withdrawn.id}
         enqueue_email(
             session,
-            user_id=invite.user_id,
+            user_id=withdrawn.user_id,
             message=msg,
             now=now,
             not_before=now + delay if delay else None,
@@ -491,9 +458,9 @@ def withdraw_in(
 
 def _queue_moved_emails(
     runtime: Runtime,
-    session: Session,
-    invite: models.Invite,
-    booking: models.Booking,
+    store: BookingStore,
+    invite: BookingInvite,
+    booking: Booking,
     old: Interval,
     *,
     by_owner: bool,
@@ -501,11 +468,10 @@ def _queue_moved_emails(
     note: str,
     manage_url: str = "",
 ) -> None:
-    user = session.get(models.User, booking.user_id)
-    assert user is not None
+    user = store.owner(booking.user_id)
     owner_zone = zone_name(user, user_config(runtime, user))
-    owner, invitee = parties(session, invite)
-    event = coffee_event(runtime, booking, owner, invitee, token_url=None)
+    owner, invitee = store.parties(invite.id)
+    event = booking_event(runtime, store, booking, owner, invitee)
     ics = build_ics(event, method="REQUEST", dtstamp=now)
     base = runtime.config.web.base_url
     readers: list[tuple[Party, Party, bool, list[str], list[tuple[str, str]]]] = [
@@ -543,7 +509,7 @@ def _queue_moved_emails(
         )
         attach_calendar(msg, ics, method="REQUEST")
         enqueue_email(
-            session,
+            store.session,
             user_id=booking.user_id,
             message=msg,
             now=now,
@@ -562,7 +528,7 @@ def withdraw_invite(
     waits in the outbox for UNDO_WINDOW, so an undo in time sends nothing."""
     note = note.strip()[:2000]
     with transaction(runtime.sessions) as session:
-        invite = session.get(models.Invite, invite_id, with_for_update=True)
+        invite = BookingStore(session).invite(invite_id, lock=True)
         if invite is None or invite.user_id != user_id:
             raise InviteNotFound("no such invite")
         if invite.status != rules.OPEN:
@@ -574,11 +540,12 @@ def withdraw_invite(
 def withdrawn(runtime: Runtime, user_id: int, invite_id: int, *, now: datetime) -> Withdrawn:
     """A withdrawn invite, for the page that offers the undo."""
     with transaction(runtime.sessions, read_only=True) as session:
-        invite = session.get(models.Invite, invite_id)
+        store = BookingStore(session)
+        invite = store.invite(invite_id)
         if invite is None or invite.user_id != user_id or invite.status != "cancelled":
             raise InviteNotFound("no such withdrawn invite")
-        contact = session.get(models.Contact, invite.contact_id)
-        until = aware(invite.answered_at or now) + UNDO_WINDOW
+        contact = store.contact(invite.contact_id)
+        until = (invite.answered_at or now) + UNDO_WINDOW
         return Withdrawn(invite.id, contact.name if contact else "", until, told=now >= until)
 
 
@@ -586,32 +553,19 @@ def undo_withdraw(runtime: Runtime, user_id: int, invite_id: int, *, now: dateti
     """Open the invite again, unless its minute has passed (UserError): the note to the
     invitee is dropped unsent."""
     with transaction(runtime.sessions) as session:
-        invite = session.get(models.Invite, invite_id, with_for_update=True)
+        store = BookingStore(session)
+        invite = store.invite(invite_id, lock=True)
         if invite is None or invite.user_id != user_id:
             raise InviteNotFound("no such invite")
         if invite.status != "cancelled" or invite.answered_at is None:
             raise UserError("this invite is not withdrawn")
-        if now >= aware(invite.answered_at) + UNDO_WINDOW:
+        if now >= invite.answered_at + UNDO_WINDOW:
             raise UserError("the minute to undo has passed; the invitee has been told")
-        pending = session.scalars(
-            select(models.OutboxMessage).where(
-                models.OutboxMessage.user_id == user_id,
-                models.OutboxMessage.kind == "email",
-                models.OutboxMessage.status == PENDING,
-                models.OutboxMessage.attempts == 0,
-            )
-        ).all()
-        mine = [
-            m.id
-            for m in pending
-            if m.payload.get("purpose") == "withdraw" and m.payload.get("invite_id") == invite.id
-        ]
+        mine = store.unsent_withdraw_notes(user_id, invite.id)
         if invite.email and not mine:
             raise UserError("the invitee is already being told; it is too late to undo")
-        if mine:
-            session.execute(delete(models.OutboxMessage).where(models.OutboxMessage.id.in_(mine)))
-        invite.status = rules.OPEN
-        invite.answered_at = None
+        store.drop_messages(mine)
+        store.reopen(invite.id)
 
 
 # --- the calendar event of a moved booking ---------------------------------------------------
@@ -625,24 +579,14 @@ def update_calendar_event(runtime: Runtime, booking_id: int, event_id: str) -> N
     from web.services.invites.calendar_jobs import CalendarWriteFailed
 
     with transaction(runtime.sessions, read_only=True) as session:
-        booking = session.get(models.Booking, booking_id)
+        store = BookingStore(session)
+        booking = store.booking(booking_id)
         if booking is None or booking.status != "active":
             return
-        user = session.get(models.User, booking.user_id)
-        assert user is not None
+        user = store.owner(booking.user_id)
         zone = zone_name(user, user_config(runtime, user))
-        interval = Interval(aware(booking.start), aware(booking.end))
-        sequence = booking.sequence
-        calendar_id = (
-            session.scalar(
-                select(models.Calendar.external_id).where(
-                    models.Calendar.user_id == booking.user_id,
-                    models.Calendar.kind == "google",
-                    models.Calendar.receives_events.is_(True),
-                )
-            )
-            or "primary"
-        )
+        interval, sequence = booking.interval, booking.sequence
+        calendar_id = store.event_calendar(booking.user_id)
         user_id = booking.user_id
     creds = credentials_for(runtime, user_id)
     if creds is None:

@@ -5,32 +5,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from typing import Any, Protocol
 
 from integrations.emails import booked
 from integrations.icalendar_invite import CoffeeEvent, build_ics
 from integrations.invite_email import Party, attach_calendar, build_email
-from integrations.storage import models
+from integrations.storage.bookings import Booking, BookingInvite, BookingStore, Where
+from integrations.storage.bookings import where_of as where_of  # re-exported
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
 from scheduler.invites import format_span
 from web.composition import Runtime
-from web.services.invites.model import display_zones, parties, user_config, zone_name
+from web.services.invites.model import display_zones, user_config, zone_name
+
+
+class _Coffee(Protocol):
+    """A booking record, or a booking row still in its session (then `where` is read from it)."""
+
+    @property
+    def ical_uid(self) -> str: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
 
 
 def coffee_event(
     runtime: Runtime,
-    booking: models.Booking,
+    booking: _Coffee,
     owner: Party,
     invitee: Party,
     *,
     token_url: str | None,
+    where: Where | None = None,
 ) -> CoffeeEvent:
     first = invitee.name.split()[0] if invitee.name else invitee.email
-    mode, place, place_url = where_of(booking)
+    mode, place, place_url = where.as_tuple() if where is not None else where_of(booking)
     description = f"Coffee with {first}, booked through meetagain."
     if mode == "video":
         description += f"\nVideo call: {place_url or place}"
@@ -52,18 +64,13 @@ def coffee_event(
     )
 
 
-def where_of(booking: models.Booking) -> tuple[str, str, str]:
-    """Mode, place and link of the invite time a booking took ("" each when not recorded)."""
-    session = object_session(booking)
-    if session is None:
-        return "", "", ""
-    tim = models.InviteTime
-    row = session.execute(
-        select(tim.mode, tim.place, tim.place_url).where(
-            tim.invite_id == booking.invite_id, tim.start == booking.start
-        )
-    ).first()
-    return (row.mode, row.place, row.place_url) if row is not None else ("", "", "")
+def booking_event(
+    runtime: Runtime, store: BookingStore, booking: Booking, owner: Party, invitee: Party
+) -> CoffeeEvent:
+    """The booked coffee as a calendar event (where it is read from the store)."""
+    return coffee_event(
+        runtime, booking, owner, invitee, token_url=None, where=store.where(booking)
+    )
 
 
 def owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:
@@ -75,20 +82,21 @@ def owner_links(runtime: Runtime, booking_id: int) -> list[tuple[str, str]]:
 
 
 def booking_context(
-    runtime: Runtime, session: Session, booking: models.Booking
-) -> tuple[models.Invite, str, Party, Party]:
+    runtime: Runtime, store: BookingStore, booking: Booking
+) -> tuple[BookingInvite, str, Party, Party]:
     """The invite behind a booking, the owner's zone name, and the owner and invitee."""
-    invite = session.get(models.Invite, booking.invite_id)
-    user = session.get(models.User, booking.user_id)
-    assert invite is not None and user is not None
-    owner, invitee = parties(session, invite)
-    return invite, zone_name(user, user_config(runtime, user)), owner, invitee
+    invite = store.invite(booking.invite_id)
+    assert invite is not None
+    owner = store.owner(booking.user_id)
+    owner_party, invitee = store.parties(invite.id)
+    return invite, zone_name(owner, user_config(runtime, owner)), owner_party, invitee
 
 
 def attach_request(
     runtime: Runtime,
+    store: BookingStore,
     msg: EmailMessage,
-    booking: models.Booking,
+    booking: Booking,
     owner: Party,
     invitee: Party,
     *,
@@ -96,9 +104,7 @@ def attach_request(
 ) -> None:
     """Attach the coffee as an iCalendar REQUEST, the invitation a calendar app adds."""
     ics = build_ics(
-        coffee_event(runtime, booking, owner, invitee, token_url=None),
-        method="REQUEST",
-        dtstamp=now,
+        booking_event(runtime, store, booking, owner, invitee), method="REQUEST", dtstamp=now
     )
     attach_calendar(msg, ics, method="REQUEST")
 
@@ -114,13 +120,14 @@ def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) 
     Message-ID and Date on every attempt."""
     at = datetime.fromisoformat(str(payload["at"]))
     with transaction(runtime.sessions) as session:
-        booking = session.get(models.Booking, int(payload["booking_id"]))
+        store = BookingStore(session)
+        booking = store.booking(int(payload["booking_id"]))
         if booking is None:
             raise NothingToSend(f"booking {payload['booking_id']} no longer exists")
         if payload["render"] == "booking_owner":
             msg = _owner_booking_notice(
                 runtime,
-                session,
+                store,
                 booking,
                 google=bool(payload.get("google")),
                 now=at,
@@ -129,7 +136,7 @@ def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) 
         elif payload["render"] == "booking_invitee":
             msg = _invitee_confirmation(
                 runtime,
-                session,
+                store,
                 booking,
                 with_ics=bool(payload.get("with_ics")),
                 now=at,
@@ -143,14 +150,14 @@ def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) 
 
 def _owner_booking_notice(
     runtime: Runtime,
-    session: Session,
-    booking: models.Booking,
+    store: BookingStore,
+    booking: Booking,
     *,
     google: bool,
     now: datetime,
     unread: Sequence[str] = (),
 ) -> EmailMessage:
-    _, owner_zone, owner, invitee = booking_context(runtime, session, booking)
+    _, owner_zone, owner, invitee = booking_context(runtime, store, booking)
     when_owner = format_span(booking.start, booking.end, owner_zone)
     links = dict(owner_links(runtime, booking.id))
     notice = build_email(
@@ -168,21 +175,21 @@ def _owner_booking_notice(
         when=now,
     )
     if not google and owner.email and invitee.email:
-        attach_request(runtime, notice, booking, owner, invitee, now=now)
+        attach_request(runtime, store, notice, booking, owner, invitee, now=now)
     return notice
 
 
 def _invitee_confirmation(
     runtime: Runtime,
-    session: Session,
-    booking: models.Booking,
+    store: BookingStore,
+    booking: Booking,
     *,
     with_ics: bool,
     now: datetime,
     note: str = "",
     manage_url: str = "",
 ) -> EmailMessage:
-    invite, owner_zone, owner, invitee = booking_context(runtime, session, booking)
+    invite, owner_zone, owner, invitee = booking_context(runtime, store, booking)
     zones = display_zones(invite.invitee_timezone, owner_zone)
     when = " / ".join(format_span(booking.start, booking.end, z) for z in zones)
     msg = build_email(
@@ -195,23 +202,23 @@ def _invitee_confirmation(
         when=now,
     )
     if with_ics:
-        attach_request(runtime, msg, booking, owner, invitee, now=now)
+        attach_request(runtime, store, msg, booking, owner, invitee, now=now)
     return msg
 
 
 def queue_invitee_confirmation(
     runtime: Runtime,
-    session: Session,
-    invite: models.Invite,
-    booking: models.Booking,
+    store: BookingStore,
+    invite: BookingInvite,
+    booking: Booking,
     *,
     with_ics: bool,
     now: datetime,
     note: str = "",
 ) -> None:
-    msg = _invitee_confirmation(runtime, session, booking, with_ics=with_ics, now=now, note=note)
+    msg = _invitee_confirmation(runtime, store, booking, with_ics=with_ics, now=now, note=note)
     enqueue_email(
-        session,
+        store.session,
         user_id=invite.user_id,
         message=msg,
         now=now,

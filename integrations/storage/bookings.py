@@ -1,0 +1,526 @@
+"""The booking store: a booked coffee, its invite and its parties, and the writes that move,
+cancel and withdraw them.
+
+It runs on the Session of the caller's unit of work (`db.transaction`): on SQLite a writing
+unit of work began IMMEDIATE, so it holds the write lock from its first read; on PostgreSQL
+the methods that take `lock=True` (and `lock_owner`) read with FOR UPDATE, in the order the
+services call them. The unique index on active (owner, start) bookings decides double
+bookings: `move` flushes, so a taken start raises IntegrityError from there. The rules
+(buffer, day and week caps) are not here: the services read the bookings and ask
+`scheduler.booking_rules`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.orm import Session, object_session, selectinload
+
+from integrations.invite_email import Party
+from integrations.storage import models
+from integrations.storage.outbox import PENDING
+from scheduler.invites import OPEN, OfferedTime
+from scheduler.model import Interval
+
+ACTIVE = "active"
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A booked coffee as stored."""
+
+    id: int
+    user_id: int
+    invite_id: int
+    contact_id: int
+    start: datetime
+    end: datetime
+    status: str
+    ical_uid: str
+    sequence: int
+    calendar_event_id: str
+    calendar_error: str
+    met: str | None
+    moved_from: datetime | None
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.start, self.end)
+
+
+@dataclass(frozen=True)
+class BookingInvite:
+    """The invite a booking was made from, with its offered times (in start order)."""
+
+    id: int
+    user_id: int
+    contact_id: int
+    email: str
+    status: str
+    invitee_timezone: str
+    created_at: datetime
+    expires_at: datetime
+    answered_at: datetime | None
+    times: tuple[OfferedTime, ...]
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The owner of a booking: who they are and their saved settings."""
+
+    id: int
+    name: str
+    email: str
+    timezone: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ContactCard:
+    """The contact a booking is with, as the services need them."""
+
+    id: int
+    name: str
+    questions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Where:
+    """Mode, place and link of the offered time a booking took ("" each when not recorded)."""
+
+    mode: str = ""
+    place: str = ""
+    place_url: str = ""
+
+    def as_tuple(self) -> tuple[str, str, str]:
+        return self.mode, self.place, self.place_url
+
+
+@dataclass(frozen=True)
+class OpenTime:
+    """An offered time on one of the owner's open invites."""
+
+    id: int
+    interval: Interval
+
+
+class BookingStore:
+    """SQL and ORM for bookings, on the Session of the caller's unit of work."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def booking(self, booking_id: int, *, lock: bool = False) -> Booking | None:
+        """A booking by id (locked FOR UPDATE with `lock`)."""
+        row = self.session.get(models.Booking, booking_id, with_for_update=lock or None)
+        return _booking(row) if row is not None else None
+
+    def latest_booking(self, invite_id: int, *, lock: bool = False) -> Booking | None:
+        """The invite's latest booking, whatever its status."""
+        stmt = _statements().latest_booking
+        if lock:
+            stmt = stmt.with_for_update()
+        row = self.session.scalar(stmt, {"invite_id": invite_id})
+        return _booking(row) if row is not None else None
+
+    def active_booking(self, invite_id: int, *, lock: bool = False) -> Booking | None:
+        """The invite's active booking, if any."""
+        stmt = _statements().active_booking
+        if lock:
+            stmt = stmt.with_for_update()
+        row = self.session.scalar(stmt, {"invite_id": invite_id})
+        return _booking(row) if row is not None else None
+
+    def invite(self, invite_id: int, *, lock: bool = False) -> BookingInvite | None:
+        """An invite by id (locked FOR UPDATE with `lock`)."""
+        row = self.session.get(models.Invite, invite_id, with_for_update=lock or None)
+        return _invite(row) if row is not None else None
+
+    def refreshed(self, invite: BookingInvite) -> BookingInvite:
+        """The invite again, as this unit of work has changed it (no round trip)."""
+        found = self.invite(invite.id)
+        assert found is not None
+        return found
+
+    def invite_with_times(self, invite_id: int) -> BookingInvite | None:
+        """An invite by id, its times read in the same round trip as the invite."""
+        row = self.session.scalar(_statements().invite_with_times, {"invite_id": invite_id})
+        return _invite(row) if row is not None else None
+
+    def invite_by_token(self, token_hash: str, *, lock: bool = False) -> BookingInvite | None:
+        """The invite behind a token hash (locked FOR UPDATE with `lock`)."""
+        stmt = _statements().invite_by_token
+        if lock:
+            stmt = stmt.with_for_update()
+        row = self.session.scalar(stmt, {"token_hash": token_hash})
+        return _invite(row) if row is not None else None
+
+    def invite_model(self, invite_id: int) -> models.Invite:
+        """The invite's row, for `answer.more_times`, which adds times to it."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        return row
+
+    def owner(self, user_id: int) -> Owner:
+        row = self.session.get(models.User, user_id)
+        assert row is not None
+        return _owner(row)
+
+    def lock_owner(self, user_id: int) -> None:
+        """Lock the owner's row until the unit of work ends (PostgreSQL; SQLite: IMMEDIATE):
+        one owner's moves and accepts queue here."""
+        self.session.get(models.User, user_id, with_for_update=True)
+
+    def contact(self, contact_id: int) -> ContactCard | None:
+        row = self.session.get(models.Contact, contact_id)
+        if row is None:
+            return None
+        return ContactCard(row.id, row.name, tuple(row.questions or ()))
+
+    def parties(self, invite_id: int) -> tuple[Party, Party]:
+        """The owner and the invitee of an invite, as emails name them."""
+        invite = self.session.get(models.Invite, invite_id)
+        assert invite is not None
+        user = self.session.get(models.User, invite.user_id)
+        contact = self.session.get(models.Contact, invite.contact_id)
+        assert user is not None and contact is not None
+        return Party(user.name or user.email, user.email), Party(contact.name, invite.email)
+
+    def where(self, booking: Booking) -> Where:
+        """Where the coffee is: the mode and place of the offered time it took."""
+        row = self.session.execute(
+            _statements().where, {"invite_id": booking.invite_id, "start": booking.start}
+        ).first()
+        return Where(row.mode, row.place, row.place_url) if row is not None else Where()
+
+    def held(
+        self, user_id: int, lo: datetime, hi: datetime, *, but: int | None = None
+    ) -> list[Interval]:
+        """The owner's active bookings starting in [lo, hi), except booking `but`."""
+        s = _statements()
+        if but is None:
+            rows = self.session.execute(s.held, {"owner": user_id, "lo": lo, "hi": hi})
+        else:
+            rows = self.session.execute(
+                s.held_but, {"owner": user_id, "lo": lo, "hi": hi, "but": but}
+            )
+        return [Interval(_aware(r.start), _aware(r.end)) for r in rows]
+
+    def open_times(self, user_id: int, lo: datetime, hi: datetime) -> list[OpenTime]:
+        """The times still offered on the owner's open invites that start in [lo, hi)."""
+        rows = self.session.scalars(
+            _statements().open_times, {"owner": user_id, "lo": lo, "hi": hi}
+        )
+        return [OpenTime(r.id, Interval(_aware(r.start), _aware(r.end))) for r in rows]
+
+    def event_calendar(self, user_id: int) -> str:
+        """The Google calendar the owner's coffees are written to ("primary" by default)."""
+        found = self.session.scalar(_statements().event_calendar, {"owner": user_id})
+        return found or "primary"
+
+    def unsent_withdraw_notes(self, user_id: int, invite_id: int) -> list[int]:
+        """The outbox rows of the invite's withdraw note not yet tried."""
+        pending = self.session.scalars(_statements().untried_emails, {"owner": user_id}).all()
+        return [
+            m.id
+            for m in pending
+            if m.payload.get("purpose") == "withdraw" and m.payload.get("invite_id") == invite_id
+        ]
+
+    def any_expired(self, now: datetime) -> bool:
+        """Whether an open invite has run out (a read: no write lock is asked for)."""
+        return self.session.scalar(_statements().first_expired, {"now": now}) is not None
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def move(self, booking_id: int, to: Interval) -> Booking:
+        """Move the booking to `to` (same row and UID, SEQUENCE + 1, the old start kept as
+        moved_from). Flushes: the unique index of active starts may refuse with IntegrityError."""
+        row = self._booking_row(booking_id)
+        row.moved_from = _aware(row.start)
+        row.start, row.end = to.start.astimezone(UTC), to.end.astimezone(UTC)
+        row.sequence += 1
+        self.session.flush()
+        return _booking(row)
+
+    def cancel(self, booking_id: int) -> Booking:
+        """Cancel the booking (SEQUENCE + 1) and its invite."""
+        row = self._booking_row(booking_id)
+        invite = self.session.get(models.Invite, row.invite_id)
+        assert invite is not None
+        row.status = CANCELLED
+        row.sequence += 1
+        invite.status = CANCELLED
+        self.session.flush()
+        return _booking(row)
+
+    def record_met(self, booking_id: int, met: bool) -> None:
+        self._booking_row(booking_id).met = "yes" if met else "no"
+
+    def log_coffee(
+        self,
+        booking: Booking,
+        *,
+        on: date,
+        notes: str,
+        now: datetime,
+    ) -> None:
+        """Log the booked coffee as a meeting with its contact (once: keyed by its UID);
+        notes given again replace the logged ones."""
+        existing = self.session.scalar(
+            _statements().logged, {"contact_id": booking.contact_id, "uid": booking.ical_uid}
+        )
+        if existing is None:
+            self.session.add(
+                models.Interaction(
+                    user_id=booking.user_id,
+                    contact_id=booking.contact_id,
+                    occurred_on=on,
+                    kind="coffee",
+                    notes=notes,
+                    source="manual",
+                    confirmed=True,
+                    external_id=booking.ical_uid,
+                    created_at=now,
+                )
+            )
+        elif notes:
+            existing.notes = notes
+
+    def mark_event(self, booking_id: int, event_id: str) -> None:
+        """The booking's calendar event was written: remember its id, clear any error."""
+        row = self.session.get(models.Booking, booking_id)
+        if row is not None:
+            row.calendar_event_id = event_id
+            row.calendar_error = ""
+
+    def mark_calendar_error(self, booking_id: int, error: str) -> bool | None:
+        """Record a calendar problem on the booking; whether it is its first (None: the
+        booking is gone)."""
+        row = self.session.get(models.Booking, booking_id)
+        if row is None:
+            return None
+        first = not row.calendar_error
+        row.calendar_error = error[:2000]
+        return first
+
+    def withdraw_offered(self, invite_id: int, which: Callable[[OfferedTime], bool]) -> None:
+        """Take off the invite the offered times `which` picks."""
+        invite = self.session.get(models.Invite, invite_id)
+        assert invite is not None
+        for row in invite.times:
+            if not row.withdrawn and which(_offered(row)):
+                row.withdrawn = True
+
+    def withdraw_times(self, time_ids: Collection[int]) -> None:
+        """Take these offered times off their invites."""
+        for time_id in time_ids:
+            row = self.session.get(models.InviteTime, time_id)
+            if row is not None:
+                row.withdrawn = True
+
+    def withdraw_invite(self, invite_id: int, *, now: datetime) -> BookingInvite:
+        """The owner withdrew the invite."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        row.status = CANCELLED
+        row.answered_at = now
+        return _invite(row)
+
+    def reopen(self, invite_id: int) -> None:
+        """Open the invite again (its answer forgotten)."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        row.status = OPEN
+        row.answered_at = None
+
+    def keep_open_until(self, invite_id: int, at_least: datetime) -> None:
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        row.expires_at = max(row.expires_at, at_least)
+
+    def new_token(self, invite_id: int, token_hash: str) -> None:
+        """The invite's link changes (the old one stops working)."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        row.token_hash = token_hash
+
+    def drop_messages(self, message_ids: Collection[int]) -> None:
+        """Remove these outbox rows unsent."""
+        if message_ids:
+            self.session.execute(
+                delete(models.OutboxMessage).where(models.OutboxMessage.id.in_(message_ids))
+            )
+
+    def expire_invites(self, now: datetime) -> int:
+        """Mark open invites whose link ran out as expired; how many."""
+        result = self.session.connection().execute(_statements().expire, {"now": now})
+        return result.rowcount
+
+    def _booking_row(self, booking_id: int) -> models.Booking:
+        row = self.session.get(models.Booking, booking_id)
+        assert row is not None
+        return row
+
+
+def where_of(booking: object) -> tuple[str, str, str]:
+    """Mode, place and link of the invite time a booking row (still in its session) took
+    ("" each when not recorded, or for anything but such a row)."""
+    if not isinstance(booking, models.Booking):
+        return "", "", ""
+    session = object_session(booking)
+    if session is None:
+        return "", "", ""
+    row = session.execute(
+        _statements().where, {"invite_id": booking.invite_id, "start": booking.start}
+    ).first()
+    return (row.mode, row.place, row.place_url) if row is not None else ("", "", "")
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _booking(row: models.Booking) -> Booking:
+    return Booking(
+        id=row.id,
+        user_id=row.user_id,
+        invite_id=row.invite_id,
+        contact_id=row.contact_id,
+        start=_aware(row.start),
+        end=_aware(row.end),
+        status=row.status,
+        ical_uid=row.ical_uid,
+        sequence=row.sequence,
+        calendar_event_id=row.calendar_event_id,
+        calendar_error=row.calendar_error,
+        met=row.met,
+        moved_from=_aware(row.moved_from) if row.moved_from is not None else None,
+    )
+
+
+def _offered(row: models.InviteTime) -> OfferedTime:
+    return OfferedTime(
+        _aware(row.start),
+        _aware(row.end),
+        row.window,
+        row.withdrawn,
+        row.mode,
+        row.place,
+        row.place_url,
+        row.city,
+        row.zone,
+    )
+
+
+def _invite(row: models.Invite) -> BookingInvite:
+    return BookingInvite(
+        id=row.id,
+        user_id=row.user_id,
+        contact_id=row.contact_id,
+        email=row.email,
+        status=row.status,
+        invitee_timezone=row.invitee_timezone or "",
+        created_at=_aware(row.created_at),
+        expires_at=_aware(row.expires_at),
+        answered_at=_aware(row.answered_at) if row.answered_at is not None else None,
+        times=tuple(_offered(t) for t in row.times),
+    )
+
+
+def _owner(row: models.User) -> Owner:
+    return Owner(
+        id=row.id,
+        name=row.name or row.email,
+        email=row.email,
+        timezone=row.timezone or "",
+        settings=row.settings or {},
+    )
+
+
+@dataclass(frozen=True)
+class _Statements:
+    latest_booking: Any
+    active_booking: Any
+    invite_with_times: Any
+    invite_by_token: Any
+    where: Any
+    held: Any
+    held_but: Any
+    open_times: Any
+    event_calendar: Any
+    untried_emails: Any
+    first_expired: Any
+    logged: Any
+    expire: Any
+
+
+@lru_cache(maxsize=1)
+def _statements() -> _Statements:
+    """The store's statements, built once per process (constants with bind parameters)."""
+    bkg, inv, tim = models.Booking, models.Invite, models.InviteTime
+    held = select(bkg.start, bkg.end).where(
+        bkg.user_id == bindparam("owner"),
+        bkg.status == ACTIVE,
+        bkg.start >= bindparam("lo"),
+        bkg.start < bindparam("hi"),
+    )
+    table: Any = inv.__table__  # a Table; the ORM types it as FromClause
+    return _Statements(
+        latest_booking=select(bkg)
+        .where(bkg.invite_id == bindparam("invite_id"))
+        .order_by(bkg.id.desc())
+        .limit(1),
+        active_booking=select(bkg).where(
+            bkg.invite_id == bindparam("invite_id"), bkg.status == ACTIVE
+        ),
+        invite_with_times=select(inv)
+        .where(inv.id == bindparam("invite_id"))
+        .options(selectinload(inv.times)),
+        invite_by_token=select(inv)
+        .where(inv.token_hash == bindparam("token_hash"))
+        .options(selectinload(inv.times)),
+        where=select(tim.mode, tim.place, tim.place_url).where(
+            tim.invite_id == bindparam("invite_id"), tim.start == bindparam("start")
+        ),
+        held=held,
+        held_but=held.where(bkg.id != bindparam("but")),
+        open_times=select(tim)
+        .join(inv, inv.id == tim.invite_id)
+        .where(
+            tim.user_id == bindparam("owner"),
+            tim.withdrawn.is_(False),
+            tim.start >= bindparam("lo"),
+            tim.start < bindparam("hi"),
+            inv.status == OPEN,
+        ),
+        event_calendar=select(models.Calendar.external_id).where(
+            models.Calendar.user_id == bindparam("owner"),
+            models.Calendar.kind == "google",
+            models.Calendar.receives_events.is_(True),
+        ),
+        untried_emails=select(models.OutboxMessage).where(
+            models.OutboxMessage.user_id == bindparam("owner"),
+            models.OutboxMessage.kind == "email",
+            models.OutboxMessage.status == PENDING,
+            models.OutboxMessage.attempts == 0,
+        ),
+        first_expired=select(inv.id)
+        .where(inv.status == OPEN, inv.expires_at <= bindparam("now"))
+        .limit(1),
+        logged=select(models.Interaction).where(
+            models.Interaction.contact_id == bindparam("contact_id"),
+            models.Interaction.external_id == bindparam("uid"),
+        ),
+        expire=update(table)
+        .where(table.c.status == OPEN, table.c.expires_at <= bindparam("now"))
+        .values(status="expired"),
+    )

@@ -1,0 +1,105 @@
+"""The booking store on SQLite and PostgreSQL: its records, and the writes the move, cancel
+and calendar jobs make (the services' behaviour is tested in tests/web)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from integrations.storage.bookings import BookingStore
+from integrations.storage.db import transaction
+from scheduler.model import Interval
+from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
+from web.composition import Runtime
+from web.services import invites as svc
+from web.services.invites.model import hash_token
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _book(runtime: Runtime, owner: int, *starts: datetime) -> tuple[str, int]:
+    """An invite offering `starts`, accepted at the first; its token and booking id."""
+    contact = make_contact(runtime, owner, email=f"c{starts[0].timestamp():.0f}@example.com")
+    created = svc.create_invite(runtime, owner, contact, times_at(*starts), now=_now())
+    token = created.url.rsplit("/", 1)[1]
+    return token, svc.accept_invite(runtime, token, starts[0], now=_now()).id
+
+
+def _starts(*offsets: int) -> list[datetime]:
+    return [next_weekday_at(_now(), 10 + d, 12, 0, BERLIN) for d in offsets]
+
+
+def test_a_booking_reads_with_its_invite_owner_and_parties(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    first, second = _starts(0, 1)
+    token, booking_id = _book(runtime, owner, first, second)
+    with transaction(runtime.sessions, read_only=True) as session:
+        store = BookingStore(session)
+        booking = store.booking(booking_id)
+        assert booking is not None
+        assert (booking.user_id, booking.status, booking.sequence) == (owner, "active", 0)
+        assert booking.interval.start == first and booking.moved_from is None
+        invite = store.invite_by_token(hash_token(token))
+        assert invite is not None and invite.id == booking.invite_id
+        assert [t.start for t in invite.times] == [first, second]
+        assert store.latest_booking(invite.id) == booking == store.active_booking(invite.id)
+        assert store.owner(owner).email == "olivia@example.com"
+        assert [p.email for p in store.parties(invite.id)] == ["olivia@example.com", invite.email]
+        assert store.held(owner, first, first + timedelta(days=1)) == [booking.interval]
+        assert store.held(owner, first, first + timedelta(days=1), but=booking.id) == []
+        assert store.event_calendar(owner) == "primary"
+
+
+def test_a_move_keeps_the_row_and_raises_the_sequence(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    first, second = _starts(0, 1)
+    _, booking_id = _book(runtime, owner, first, second)
+    with transaction(runtime.sessions) as session:
+        store = BookingStore(session)
+        old = store.booking(booking_id)
+        assert old is not None
+        moved = store.move(booking_id, Interval(second, second + timedelta(hours=1)))
+    assert (moved.id, moved.sequence, moved.moved_from) == (booking_id, 1, first)
+    assert (moved.start, moved.ical_uid) == (second, old.ical_uid)
+
+
+def test_the_unique_index_refuses_a_move_onto_another_active_start(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    first, second = _starts(0, 1)
+    _, taken = _book(runtime, owner, second)
+    _, booking_id = _book(runtime, owner, first)
+    with (
+        pytest.raises(IntegrityError),
+        transaction(runtime.sessions) as session,
+    ):
+        store = BookingStore(session)
+        store.lock_owner(owner)
+        other = store.booking(taken, lock=True)
+        assert other is not None
+        store.move(booking_id, other.interval)
+    with transaction(runtime.sessions, read_only=True) as session:
+        unchanged = BookingStore(session).booking(booking_id)
+    assert unchanged is not None and (unchanged.start, unchanged.sequence) == (first, 0)
+
+
+def test_cancel_and_the_calendar_marks(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    _, booking_id = _book(runtime, owner, *_starts(0))
+    with transaction(runtime.sessions) as session:
+        store = BookingStore(session)
+        assert store.mark_calendar_error(booking_id, "Google said no") is True
+        assert store.mark_calendar_error(booking_id, "still no") is False
+        assert store.mark_calendar_error(booking_id + 1000, "gone") is None
+        store.mark_event(booking_id, "evt-1")
+        cancelled = store.cancel(booking_id)
+        invite = store.invite(cancelled.invite_id)
+    assert (cancelled.status, cancelled.sequence) == ("cancelled", 1)
+    assert (cancelled.calendar_event_id, cancelled.calendar_error) == ("evt-1", "")
+    assert invite is not None and invite.status == "cancelled"
