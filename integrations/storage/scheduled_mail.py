@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from integrations.storage import models
 from integrations.storage.accounts import Account, account
+from integrations.storage.bookings import Where, where_of
 
 ACTIVE = "active"
 
@@ -66,9 +67,7 @@ class BookingToRemind:
     invitee_timezone: str
     owner: Account
     contact: ReminderContact
-    mode: str  # of the offered time it took ("" each when not recorded)
-    place: str
-    place_url: str
+    where: Where  # of the offered time it took
 
 
 @dataclass(frozen=True)
@@ -106,9 +105,6 @@ class ScheduledMailStore:
         contact = self.session.get(models.Contact, booking.contact_id)
         if invite is None or user is None or contact is None:
             return None
-        where = self.session.execute(
-            _statements().where, {"invite_id": booking.invite_id, "start": booking.start}
-        ).first()
         noted = sorted(
             (i for i in contact.interactions if i.notes.strip()),
             key=lambda i: i.occurred_on,
@@ -131,9 +127,7 @@ class ScheduledMailStore:
                 questions=tuple(contact.questions or ()),
                 notes=tuple(Note(i.occurred_on, i.notes) for i in noted[:notes]),
             ),
-            mode=where.mode if where is not None else "",
-            place=where.place if where is not None else "",
-            place_url=where.place_url if where is not None else "",
+            where=Where(*where_of(booking)),
         )
 
     def coffees_between(self, user_id: int, start: datetime, end: datetime) -> list[PastCoffee]:
@@ -147,22 +141,18 @@ class ScheduledMailStore:
 @dataclass(frozen=True)
 class _Statements:
     upcoming: Any
-    where: Any
     coffees: Any
 
 
 @lru_cache(maxsize=1)
 def _statements() -> _Statements:
     """The store's statements, built once per process (constants with bind parameters)."""
-    b, c, i, t = models.Booking, models.Contact, models.Invite, models.InviteTime
+    b, c, i = models.Booking, models.Contact, models.Invite
     return _Statements(
         upcoming=select(b.id, b.user_id, b.start, b.created_at, i.invitee_timezone)
         .join(i, i.id == b.invite_id)
         .where(b.status == ACTIVE, b.start > bindparam("after"), b.start <= bindparam("until"))
         .order_by(b.start),
-        where=select(t.mode, t.place, t.place_url).where(
-            t.invite_id == bindparam("invite_id"), t.start == bindparam("start")
-        ),
         coffees=select(b.start, b.end, b.met, c.name)
         .join(c, c.id == b.contact_id)
         .where(

@@ -92,7 +92,7 @@ def _remind(runtime: Runtime, session: Session, booking_id: int, *, now: datetim
     invitee_zone = _zone(booking.invitee_timezone) or owner_zone
     owner = Party(user.name or user.email, user.email)
     invitee = Party(contact.name, booking.invitee_email)
-    where = _where(booking.mode, booking.place, booking.place_url, owner.name)
+    where = _where(*booking.where.as_tuple(), owner.name)
     queued = 0
     for reader, zone in (("owner", owner_zone), ("invitee", invitee_zone)):
         to = owner if reader == "owner" else invitee
