@@ -21,6 +21,7 @@ from integrations.storage.db import transaction
 from integrations.storage.user_sessions import UserSessionStore
 from scheduler.text import refuse_controls
 from web.composition import Runtime
+from web.errors import Invalid
 from web.instance import read_secret
 
 MIN_PASSWORD = 10
@@ -41,7 +42,7 @@ def _dummy_hash() -> str:
     return generate_password_hash("not-a-real-password")
 
 
-class AccountError(Exception):
+class AccountError(Invalid):
     """Bad account input; `field` names the form field it belongs to."""
 
     def __init__(self, message: str, field: str = "") -> None:

@@ -62,6 +62,7 @@ from scheduler.rules import last_met as rules_last_met
 from scheduler.text import in_supported_range, refuse_controls
 from scheduler.zones import known_zone
 from web.composition import Runtime
+from web.errors import Invalid, NotFound
 from web.services.accounts import UserView
 from web.services.planning import invite_facts, user_and_config
 from web.services.rule_snapshot import snapshot
@@ -69,7 +70,7 @@ from web.services.rule_snapshot import snapshot
 _EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
 
 
-class ContactError(Exception):
+class ContactError(Invalid):
     """Bad contact input; `field` names the form field it belongs to."""
 
     def __init__(self, message: str, field: str = "") -> None:
@@ -77,8 +78,8 @@ class ContactError(Exception):
         self.field = field
 
 
-class ContactNotFound(ContactError):
-    pass
+class ContactNotFound(ContactError, NotFound):
+    """No such contact of this user (404)."""
 
 
 @dataclass(frozen=True)

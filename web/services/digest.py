@@ -38,7 +38,7 @@ LINK_LIFETIME = timedelta(days=7)
 MOST_ROWS = 10
 
 
-class DigestLinkError(Exception):
+class DigestLinkError(UserError):
     """An approve link that cannot be used; the message says why, for the page."""
 
     def __init__(self, title: str, message: str, status: int = 400) -> None:
