@@ -23,35 +23,13 @@ from sqlalchemy.orm import Session, object_session, selectinload
 
 from integrations.invite_email import Party
 from integrations.storage import models
+from integrations.storage.invites import Booking
 from integrations.storage.outbox import PENDING
 from scheduler.invites import OPEN, OfferedTime
 from scheduler.model import Interval
 
 ACTIVE = "active"
 CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True)
-class Booking:
-    """A booked coffee as stored."""
-
-    id: int
-    user_id: int
-    invite_id: int
-    contact_id: int
-    start: datetime
-    end: datetime
-    status: str
-    ical_uid: str
-    sequence: int
-    calendar_event_id: str
-    calendar_error: str
-    met: str | None
-    moved_from: datetime | None
-
-    @property
-    def interval(self) -> Interval:
-        return Interval(self.start, self.end)
 
 
 @dataclass(frozen=True)
@@ -121,7 +99,7 @@ class BookingStore:
     def booking(self, booking_id: int, *, lock: bool = False) -> Booking | None:
         """A booking by id (locked FOR UPDATE with `lock`)."""
         row = self.session.get(models.Booking, booking_id, with_for_update=lock or None)
-        return _booking(row) if row is not None else None
+        return booking_record(row) if row is not None else None
 
     def latest_booking(self, invite_id: int, *, lock: bool = False) -> Booking | None:
         """The invite's latest booking, whatever its status."""
@@ -129,7 +107,7 @@ class BookingStore:
         if lock:
             stmt = stmt.with_for_update()
         row = self.session.scalar(stmt, {"invite_id": invite_id})
-        return _booking(row) if row is not None else None
+        return booking_record(row) if row is not None else None
 
     def active_booking(self, invite_id: int, *, lock: bool = False) -> Booking | None:
         """The invite's active booking, if any."""
@@ -137,7 +115,7 @@ class BookingStore:
         if lock:
             stmt = stmt.with_for_update()
         row = self.session.scalar(stmt, {"invite_id": invite_id})
-        return _booking(row) if row is not None else None
+        return booking_record(row) if row is not None else None
 
     def invite(self, invite_id: int, *, lock: bool = False) -> BookingInvite | None:
         """An invite by id (locked FOR UPDATE with `lock`)."""
@@ -249,7 +227,7 @@ class BookingStore:
         row.start, row.end = to.start.astimezone(UTC), to.end.astimezone(UTC)
         row.sequence += 1
         self.session.flush()
-        return _booking(row)
+        return booking_record(row)
 
     def cancel(self, booking_id: int) -> Booking:
         """Cancel the booking (SEQUENCE + 1) and its invite."""
@@ -260,7 +238,7 @@ class BookingStore:
         row.sequence += 1
         invite.status = CANCELLED
         self.session.flush()
-        return _booking(row)
+        return booking_record(row)
 
     def record_met(self, booking_id: int, met: bool) -> None:
         self._booking_row(booking_id).met = "yes" if met else "no"
@@ -389,7 +367,8 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _booking(row: models.Booking) -> Booking:
+def booking_record(row: models.Booking) -> Booking:
+    """The record of a booking row."""
     return Booking(
         id=row.id,
         user_id=row.user_id,

@@ -31,10 +31,14 @@ ACTIVE = "active"
 
 
 @dataclass(frozen=True)
-class BookedCoffee:
-    """A booking as the invitee's pages and the owner's notices show it."""
+class Booking:
+    """A booked coffee as stored (the one record of a booking: the invite pages, the notices
+    and the booking store all use it)."""
 
     id: int
+    user_id: int
+    invite_id: int
+    contact_id: int
     start: datetime
     end: datetime
     status: str
@@ -43,6 +47,11 @@ class BookedCoffee:
     calendar_event_id: str
     calendar_error: str
     met: str | None
+    moved_from: datetime | None
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.start, self.end)
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,7 @@ class InvitePage:
     owner_zone: str
     contact_name: str
     times: tuple[OfferedTime, ...]
-    booking: BookedCoffee | None
+    booking: Booking | None
 
 
 @dataclass(frozen=True)
@@ -198,7 +207,7 @@ class InviteStore:
         ical_uid: str,
         now: datetime,
         invitee_timezone: str,
-    ) -> BookedCoffee:
+    ) -> Booking:
         """Insert the booking (the unique index on active (owner, start) may refuse it with
         IntegrityError) and mark the invite accepted."""
         booking_id = self._run(
@@ -224,8 +233,11 @@ class InviteStore:
             self._run("accepted_in_zone", {**values, "zone": invitee_timezone})
         else:
             self._run("accepted", values)
-        return BookedCoffee(
+        return Booking(
             id=booking_id,
+            user_id=target.user_id,
+            invite_id=target.id,
+            contact_id=target.contact_id,
             start=chosen.start,
             end=chosen.end,
             status=ACTIVE,
@@ -234,6 +246,7 @@ class InviteStore:
             calendar_event_id="",
             calendar_error="",
             met=None,
+            moved_from=None,
         )
 
     def withdraw_overlapping(self, owner: int, span: Interval) -> None:
@@ -278,9 +291,12 @@ def _times(rows: Sequence[Any]) -> tuple[OfferedTime, ...]:
     )
 
 
-def _booked(row: Any) -> BookedCoffee:
-    return BookedCoffee(
+def _booked(row: Any) -> Booking:
+    return Booking(
         id=row.id,
+        user_id=row.user_id,
+        invite_id=row.invite_id,
+        contact_id=row.contact_id,
         start=row.start,
         end=row.end,
         status=row.status,
@@ -289,6 +305,7 @@ def _booked(row: Any) -> BookedCoffee:
         calendar_event_id=row.calendar_event_id,
         calendar_error=row.calendar_error,
         met=row.met,
+        moved_from=row.moved_from,
     )
 
 

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, selectinload
 from integrations.config import Config
 from integrations.invite_email import Party
 from integrations.storage import models
-from integrations.storage.bookings import BookingStore
+from integrations.storage.bookings import BookingStore, booking_record
 from integrations.storage.invites import LONGEST_MEETING as LONGEST_MEETING  # re-exported
-from integrations.storage.invites import BookedCoffee
+from integrations.storage.invites import Booking
 from scheduler.invites import OfferedTime
 from scheduler.model import ProposedTime
 from web.services.accounts import user_config as user_config  # re-exported for the package
@@ -35,7 +35,7 @@ class CreatedInvite:
 
 
 # A booking as the pages show it: the store's record.
-BookingView = BookedCoffee
+BookingView = Booking
 
 
 @dataclass(frozen=True)
@@ -116,17 +116,7 @@ def offered_time(row: models.InviteTime) -> OfferedTime:
 
 
 def booking_view(row: models.Booking) -> BookingView:
-    return BookingView(
-        id=row.id,
-        start=row.start,
-        end=row.end,
-        status=row.status,
-        ical_uid=row.ical_uid,
-        sequence=row.sequence,
-        calendar_event_id=row.calendar_event_id,
-        calendar_error=row.calendar_error,
-        met=row.met,
-    )
+    return booking_record(row)
 
 
 class _HasZone(Protocol):
