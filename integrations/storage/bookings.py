@@ -23,29 +23,13 @@ from sqlalchemy.orm import Session, object_session, selectinload
 
 from integrations.invite_email import Party
 from integrations.storage import models
-from integrations.storage.invites import Booking
+from integrations.storage.invites import Booking, BookingInvite, InviteStore
 from integrations.storage.outbox import PENDING
 from scheduler.invites import OPEN, OfferedTime
 from scheduler.model import Interval
 
 ACTIVE = "active"
 CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True)
-class BookingInvite:
-    """The invite a booking was made from, with its offered times (in start order)."""
-
-    id: int
-    user_id: int
-    contact_id: int
-    email: str
-    status: str
-    invitee_timezone: str
-    created_at: datetime
-    expires_at: datetime
-    answered_at: datetime | None
-    times: tuple[OfferedTime, ...]
 
 
 @dataclass(frozen=True)
@@ -183,14 +167,13 @@ class BookingStore:
         self, user_id: int, lo: datetime, hi: datetime, *, but: int | None = None
     ) -> list[Interval]:
         """The owner's active bookings starting in [lo, hi), except booking `but`."""
-        s = _statements()
-        if but is None:
-            rows = self.session.execute(s.held, {"owner": user_id, "lo": lo, "hi": hi})
-        else:
-            rows = self.session.execute(
-                s.held_but, {"owner": user_id, "lo": lo, "hi": hi, "but": but}
-            )
-        return [Interval(_aware(r.start), _aware(r.end)) for r in rows]
+        self.session.flush()  # the invite store reads on the connection, past the ORM
+        held = InviteStore(self.session.connection()).active_bookings(user_id, lo, hi)
+        own = self.booking(but) if but is not None else None
+        if own is None or own.status != ACTIVE:
+            return held
+        # Active bookings of one owner never share a start (the unique index).
+        return [h for h in held if h.start != own.start]
 
     def open_times(self, user_id: int, lo: datetime, hi: datetime) -> list[OpenTime]:
         """The times still offered on the owner's open invites that start in [lo, hi)."""
@@ -432,8 +415,6 @@ class _Statements:
     invite_with_times: Any
     invite_by_token: Any
     where: Any
-    held: Any
-    held_but: Any
     open_times: Any
     event_calendar: Any
     untried_emails: Any
@@ -446,12 +427,6 @@ class _Statements:
 def _statements() -> _Statements:
     """The store's statements, built once per process (constants with bind parameters)."""
     bkg, inv, tim = models.Booking, models.Invite, models.InviteTime
-    held = select(bkg.start, bkg.end).where(
-        bkg.user_id == bindparam("owner"),
-        bkg.status == ACTIVE,
-        bkg.start >= bindparam("lo"),
-        bkg.start < bindparam("hi"),
-    )
     table: Any = inv.__table__  # a Table; the ORM types it as FromClause
     return _Statements(
         latest_booking=select(bkg)
@@ -470,8 +445,6 @@ def _statements() -> _Statements:
         where=select(tim.mode, tim.place, tim.place_url).where(
             tim.invite_id == bindparam("invite_id"), tim.start == bindparam("start")
         ),
-        held=held,
-        held_but=held.where(bkg.id != bindparam("but")),
         open_times=select(tim)
         .join(inv, inv.id == tim.invite_id)
         .where(

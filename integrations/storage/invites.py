@@ -75,17 +75,27 @@ class InvitePage:
 
 
 @dataclass(frozen=True)
-class AcceptTarget:
-    """The locked invite an accept decides about."""
+class BookingInvite:
+    """The invite a booking was made from, with its offered times (in start order)."""
 
     id: int
     user_id: int
     contact_id: int
-    status: str
-    expires_at: datetime
     email: str
-    google_connected: bool
+    status: str
+    invitee_timezone: str
+    created_at: datetime
+    expires_at: datetime
+    answered_at: datetime | None
     times: tuple[OfferedTime, ...]
+
+
+@dataclass(frozen=True)
+class AcceptTarget(BookingInvite):
+    """The locked invite an accept decides about, and whether its owner's Google calendar
+    is connected (the booking then goes onto it)."""
+
+    google_connected: bool
 
 
 @dataclass(frozen=True)
@@ -192,9 +202,12 @@ class InviteStore:
             id=first.id,
             user_id=first.user_id,
             contact_id=first.contact_id,
-            status=first.status,
-            expires_at=first.expires_at,
             email=first.email,
+            status=first.status,
+            invitee_timezone=first.invitee_timezone,
+            created_at=first.created_at,
+            expires_at=first.expires_at,
+            answered_at=first.answered_at,
             google_connected=first.google_status == "ok",
             times=_times(rows),
         )
@@ -400,9 +413,12 @@ def _statements() -> _Statements:
             inv.c.id,
             inv.c.user_id,
             inv.c.contact_id,
-            inv.c.status,
-            inv.c.expires_at,
             inv.c.email,
+            inv.c.status,
+            inv.c.invitee_timezone,
+            inv.c.created_at,
+            inv.c.expires_at,
+            inv.c.answered_at,
             google.label("google_status"),
             *time_columns,
         )
