@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 from integrations.calendars.errors import CalendarError
 from scheduler.model import Interval, Proposal, ProposedTime, SchedulingPolicy, Slot, Window
 from scheduler.rules import HEALTH_BUCKETS
-from web.errors import UserError
+from web.errors import NotFound, UserError
 from web.http.auth import current_user, login_required, redirect_to, runtime
 from web.http.forms import whole_number, whole_numbers
 from web.services import contacts as contact_service
@@ -588,7 +588,7 @@ def dismiss_invite(invite_id: int) -> Response:
 
     try:
         name = dismiss(runtime(), current_user().id, invite_id, now=datetime.now(UTC))
-    except LookupError:
+    except NotFound:
         abort(404)
     except UserError as exc:
         flash(str(exc), "error")

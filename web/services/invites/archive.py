@@ -13,7 +13,7 @@ from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler import invites as rules
 from web.composition import Runtime
-from web.errors import UserError
+from web.errors import NotFound, UserError
 
 
 def moved_on(session: Session, user_id: int, contact_ids: Iterable[int]) -> dict[int, datetime]:
@@ -45,11 +45,11 @@ def moved_on(session: Session, user_id: int, contact_ids: Iterable[int]) -> dict
 def dismiss_invite(runtime: Runtime, user_id: int, invite_id: int, *, now: datetime) -> str:
     """The owner clears an answered invite (declined, asked for other times, expired, or every
     time booked elsewhere) from the list; returns the contact's name. An invite still waiting
-    for an answer is withdrawn instead (UserError); someone else's is a LookupError."""
+    for an answer is withdrawn instead (UserError); someone else's is NotFound."""
     with transaction(runtime.sessions) as session:
         invite = session.get(models.Invite, invite_id)
         if invite is None or invite.user_id != user_id:
-            raise LookupError("no such invite")
+            raise NotFound("no such invite")
         contact = session.get(models.Contact, invite.contact_id)
         name = contact.name if contact is not None else "this contact"
         waiting = rules.link_state(invite.status, invite.expires_at, now=now) == rules.OPEN
