@@ -278,7 +278,7 @@ class BookingStore:
         invite = self.session.get(models.Invite, invite_id)
         assert invite is not None
         for row in invite.times:
-            if not row.withdrawn and which(_offered(row)):
+            if not row.withdrawn and which(offered_record(row)):
                 row.withdrawn = True
 
     def withdraw_times(self, time_ids: Collection[int]) -> None:
@@ -369,7 +369,8 @@ def booking_record(row: models.Booking) -> Booking:
     )
 
 
-def _offered(row: models.InviteTime) -> OfferedTime:
+def offered_record(row: models.InviteTime) -> OfferedTime:
+    """The record of an offered-time row."""
     return OfferedTime(
         _aware(row.start),
         _aware(row.end),
@@ -394,7 +395,7 @@ def _invite(row: models.Invite) -> BookingInvite:
         created_at=_aware(row.created_at),
         expires_at=_aware(row.expires_at),
         answered_at=_aware(row.answered_at) if row.answered_at is not None else None,
-        times=tuple(_offered(t) for t in row.times),
+        times=tuple(offered_record(t) for t in row.times),
     )
 
 

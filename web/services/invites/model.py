@@ -101,20 +101,6 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def offered_time(row: models.InviteTime) -> OfferedTime:
-    return OfferedTime(
-        aware(row.start),
-        aware(row.end),
-        row.window,
-        row.withdrawn,
-        row.mode,
-        row.place,
-        row.place_url,
-        row.city,
-        row.zone,
-    )
-
-
 def booking_view(row: models.Booking) -> BookingView:
     return booking_record(row)
 

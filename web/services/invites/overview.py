@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.storage import models
+from integrations.storage.bookings import offered_record
 from integrations.storage.db import transaction
 from scheduler import invites as rules
 from web.composition import Runtime
@@ -19,7 +20,6 @@ from web.services.invites.model import (
     OpenInvite,
     UpcomingCoffee,
     booking_view,
-    offered_time,
 )
 
 
@@ -107,7 +107,7 @@ def open_invites(runtime: Runtime, user_id: int, *, now: datetime) -> list[OpenI
                     status="expired" if state == "gone" else inv.status,
                     created_at=inv.created_at,
                     expires_at=inv.expires_at,
-                    times=tuple(offered_time(t) for t in inv.times),
+                    times=tuple(offered_record(t) for t in inv.times),
                     answer_note=inv.answer_note,
                 )
             )
