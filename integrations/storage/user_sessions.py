@@ -29,14 +29,15 @@ class SignedIn:
 
 @dataclass(frozen=True)
 class BrowserSession:
-    """One of a user's sessions, as the settings page lists them."""
+    """One of a user's sessions, as the settings page lists them; `current`: the browser
+    asking."""
 
     id: int
-    token_hash: str
     user_agent: str
     address: str
     created_at: datetime
     last_seen_at: datetime
+    current: bool = False
 
 
 class UserSessionStore:
@@ -68,17 +69,18 @@ class UserSessionStore:
         session_id, last_seen, user = found
         return SignedIn(session_id, last_seen, account(user))
 
-    def of_user(self, user_id: int) -> list[BrowserSession]:
-        """The user's sessions, most recently used first."""
+    def of_user(self, user_id: int, current_token_hash: str = "") -> list[BrowserSession]:
+        """The user's sessions, most recently used first; the one whose token hash is
+        `current_token_hash` is marked current."""
         rows = self.session.scalars(_statements().of_user, {"user_id": user_id})
         return [
             BrowserSession(
                 id=r.id,
-                token_hash=r.token_hash,
                 user_agent=r.user_agent,
                 address=r.address,
                 created_at=r.created_at,
                 last_seen_at=r.last_seen_at,
+                current=bool(current_token_hash) and r.token_hash == current_token_hash,
             )
             for r in rows
         ]

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from integrations.storage.db import transaction
-from integrations.storage.user_sessions import UserSessionStore
+from integrations.storage.user_sessions import BrowserSession, UserSessionStore
 from web.composition import Runtime
 from web.services.accounts import UserView
 
@@ -23,14 +22,7 @@ TOUCH_EVERY = timedelta(minutes=5)
 IDLE_LIMIT = timedelta(days=14)
 
 
-@dataclass(frozen=True)
-class SessionView:
-    id: int
-    user_agent: str
-    address: str
-    created_at: datetime
-    last_seen_at: datetime
-    current: bool = False
+SessionView = BrowserSession
 
 
 def _hash(token: str) -> str:
@@ -70,19 +62,8 @@ def resolve_session(runtime: Runtime, token: str, *, now: datetime) -> UserView 
 def list_sessions(runtime: Runtime, user_id: int, current_token: str = "") -> list[SessionView]:
     """The user's sessions, most recently used first; `current` marks the asking browser."""
     mine = _hash(current_token) if current_token else ""
-    with transaction(runtime.sessions) as session:
-        rows = UserSessionStore(session).of_user(user_id)
-    return [
-        SessionView(
-            id=r.id,
-            user_agent=r.user_agent,
-            address=r.address,
-            created_at=r.created_at,
-            last_seen_at=r.last_seen_at,
-            current=r.token_hash == mine,
-        )
-        for r in rows
-    ]
+    with transaction(runtime.sessions, read_only=True) as session:
+        return UserSessionStore(session).of_user(user_id, mine)
 
 
 def end_session(runtime: Runtime, user_id: int, session_id: int) -> bool:
