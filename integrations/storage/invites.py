@@ -282,7 +282,9 @@ class InviteStore:
         """Run one of the store's statements (compiled once per dialect; see `prepared`);
         `inserting`: the parameters name the columns an INSERT sets."""
         keys = sorted(params) if inserting else ()
-        statement = compiled(self.conn, name, lambda: getattr(_statements(), name), keys)
+        statement = compiled(
+            self.conn, f"invites.{name}", lambda: getattr(_statements(), name), keys
+        )
         return run(self.conn, statement, params)
 
 

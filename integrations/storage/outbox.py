@@ -94,7 +94,7 @@ def enqueue_all(
     if jobs:
         rows = [_row(user_id, job, now) for job in jobs]
         # Compiled once (see `prepared`): a booking's accept queues its messages here.
-        statement = compiled(conn, "outbox_insert", _insert_statement, sorted(rows[0]))
+        statement = compiled(conn, "outbox.insert", _insert_statement, sorted(rows[0]))
         run_many(conn, statement, rows)
 
 

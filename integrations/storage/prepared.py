@@ -51,6 +51,9 @@ def prepare(statement: ClauseElement, dialect: Dialect, keys: Sequence[str] = ()
     """Compile `statement` for `dialect`; `keys`: the columns an INSERT's parameters name."""
     _check_defaults(statement, keys)
     compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys) or None)
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        # Expanding IN lists and literal-execute values are rendered per call by execute.
+        raise ValueError("prepared statements cannot hold expanding or literal-execute parameters")
     if compiled.positional:
         found = [(name, compiled.binds[name]) for name in compiled.positiontup]
     else:
@@ -153,7 +156,8 @@ _COMPILED: dict[tuple[Any, ...], Prepared] = {}
 def compiled(
     conn: Connection, name: str, build: Callable[[], ClauseElement], keys: Sequence[str] = ()
 ) -> Prepared:
-    """The statement `build()` returns, compiled for `conn`'s dialect once per process."""
+    """The statement `build()` returns, compiled for `conn`'s dialect once per process;
+    `name` is unique in the process ("store.statement")."""
     dialect = conn.dialect
     key = (dialect.name, dialect.driver, dialect.server_version_info, name, tuple(keys))
     found = _COMPILED.get(key)

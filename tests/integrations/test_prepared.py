@@ -115,3 +115,11 @@ def test_an_insert_that_leaves_out_a_python_default_is_refused_before_it_runs(
         conn = session.connection()
         with pytest.raises(ValueError, match="password_hash"):
             compiled(conn, "test.partial", lambda: insert(USERS), ["created_at", "email", "name"])
+
+
+def test_an_expanding_in_list_is_refused_before_it_runs(runtime: Runtime) -> None:
+    listed = select(USERS.c.id).where(USERS.c.id.in_(bindparam("ids", expanding=True)))
+    with transaction(runtime.sessions) as session:
+        conn = session.connection()
+        with pytest.raises(ValueError, match="expanding"):
+            compiled(conn, "test.listed", lambda: listed)
