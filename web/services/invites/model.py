@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from integrations.config import Config
 from integrations.invite_email import Party
 from integrations.storage import models
-from integrations.storage.bookings import BookingStore, booking_record
+from integrations.storage.bookings import BookingStore
 from integrations.storage.invites import LONGEST_MEETING as LONGEST_MEETING  # re-exported
 from integrations.storage.invites import Booking
 from scheduler.invites import OfferedTime
@@ -99,10 +99,6 @@ def invite_url(config: Config, token: str) -> str:
 
 def aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def booking_view(row: models.Booking) -> BookingView:
-    return booking_record(row)
 
 
 class _HasZone(Protocol):

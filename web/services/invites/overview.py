@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.storage import models
-from integrations.storage.bookings import offered_record
+from integrations.storage.bookings import booking_record, offered_record
 from integrations.storage.db import transaction
 from scheduler import invites as rules
 from web.composition import Runtime
@@ -19,7 +19,6 @@ from web.services.invites.model import (
     BookingView,
     OpenInvite,
     UpcomingCoffee,
-    booking_view,
 )
 
 
@@ -128,7 +127,7 @@ def booking_status(runtime: Runtime, user_id: int, booking_id: int) -> BookingVi
         booking = session.get(models.Booking, booking_id)
         if booking is None or booking.user_id != user_id:
             raise NotFound(f"no booking {booking_id}")
-        return booking_view(booking)
+        return booking_record(booking)
 
 
 @dataclass(frozen=True)
