@@ -6,6 +6,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, String, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
@@ -55,8 +56,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             engine = create_engine(url, **kwargs)
             _tune_sqlite(engine)
             return engine
-        kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+        _ping_when_idle(engine)
+        return engine
     except NoSuchModuleError:
         raise ConfigError(
             f"database URL {shown!r} names an unknown database {parsed.drivername!r} ({_URL_HINT})"
@@ -66,6 +68,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             f"database URL {shown!r} needs the Python package {exc.name!r}, which is not "
             "installed (for PostgreSQL: pip install 'meetagain[postgres]')"
         ) from None
+
+
+# A pooled server connection idle longer than this is pinged before use (the server may have
+# restarted or timed it out meanwhile). One in steady use is not: SQLAlchemy's pool_pre_ping
+# would add a round trip to every unit of work, two to each accept. A statement that finds
+# the server gone anyway invalidates its connection (SQLAlchemy does so on `execute`,
+# `prepared.run` likewise), so the next unit of work gets a fresh one.
+PING_AFTER_IDLE = 1.0  # seconds
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            # The pool drops this connection and checks out another (SQLAlchemy's contract).
+            raise DisconnectionError("the database closed an idle connection")
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.storage.db import is_sqlite, transaction
 from integrations.storage.models import OutboxMessage
-from integrations.storage.prepared import compiled, run_many
+from integrations.storage.prepared import compiled, run
 from scheduler.invites import retry_delay
 
 PENDING = "pending"
@@ -93,9 +93,13 @@ def enqueue_all(
     conn = db.connection() if isinstance(db, Session) else db
     if jobs:
         rows = [_row(user_id, job, now) for job in jobs]
-        # Compiled once (see `prepared`): a booking's accept queues its messages here.
-        statement = compiled(conn, "outbox.insert", _insert_statement, sorted(rows[0]))
-        run_many(conn, statement, rows)
+        # Compiled once per number of rows (see `prepared`): a booking's accept queues its
+        # messages here. One statement with a row of values per job, one round trip.
+        statement = compiled(
+            conn, f"outbox.insert_{len(rows)}", lambda: _insert_rows(len(rows)), _COLUMNS
+        )
+        params = {f"{key}_{n}": v for n, row in enumerate(rows) for key, v in row.items()}
+        run(conn, statement, params)
 
 
 def _row(user_id: int, job: NewJob, now: datetime) -> dict[str, Any]:
@@ -110,6 +114,20 @@ def _row(user_id: int, job: NewJob, now: datetime) -> dict[str, Any]:
         "last_error": "",
         "created_at": now,
     }
+
+
+_COLUMNS = sorted(_row(0, NewJob("", {}), datetime.min.replace(tzinfo=UTC)))
+
+
+def _insert_rows(count: int) -> Any:
+    """INSERT of `count` rows, parameters named COLUMN_N (N from 0)."""
+    table = _table()
+    return insert(table).values(
+        [
+            {key: bindparam(f"{key}_{n}", type_=table.c[key].type) for key in _COLUMNS}
+            for n in range(count)
+        ]
+    )
 
 
 def _table() -> Any:

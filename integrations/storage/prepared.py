@@ -1,7 +1,7 @@
 """Core statements compiled once per dialect and run on the unit of work's driver cursor.
 
 `Connection.execute` spends about 50 µs a statement above the driver (the cache key, an
-execution context, events, result set-up). The accept runs seven statements and the invite page
+execution context, events, result set-up). The accept runs eight statements and the invite page
 two, so on the two most public URLs that machinery was a fifth of the request. Their store
 (and the outbox insert they share) compiles each statement once per dialect and runs it here:
 the same SQL, bound and read through the column types' own processors (so values convert exactly
@@ -99,22 +99,10 @@ def run(conn: Connection, prepared: Prepared, params: Mapping[str, Any]) -> list
         try:
             cursor.execute(prepared.sql, _bound(prepared, params))
         except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(conn, prepared, params, exc) from exc
+            raise _wrapped(conn, cursor, prepared, params, exc) from exc
         if prepared.row is None or cursor.description is None:
             return []
         return [_row(prepared, raw) for raw in cursor.fetchall()]
-    finally:
-        cursor.close()
-
-
-def run_many(conn: Connection, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Execute once per parameter set, in one driver call (executemany)."""
-    cursor = _cursor(conn)
-    try:
-        try:
-            cursor.executemany(prepared.sql, [_bound(prepared, p) for p in rows])
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(conn, prepared, rows, exc) from exc
     finally:
         cursor.close()
 
@@ -144,8 +132,17 @@ def _row(prepared: Prepared, raw: Sequence[Any]) -> Any:
     return prepared.row._make(p(v) if p else v for p, v in zip(prepared.results, raw, strict=True))
 
 
-def _wrapped(conn: Connection, prepared: Prepared, params: Any, exc: Exception) -> Exception:
-    return DBAPIError.instance(prepared.sql, params, exc, conn.dialect.loaded_dbapi.Error)
+def _wrapped(
+    conn: Connection, cursor: Any, prepared: Prepared, params: Any, exc: Exception
+) -> Exception:
+    """SQLAlchemy's wrapper of a driver error. When the server is gone, the connection is
+    invalidated first, as `execute` would: the pool then never hands it out again."""
+    gone = conn.dialect.is_disconnect(exc, conn.connection.driver_connection, cursor)  # type: ignore[arg-type]
+    if gone:
+        conn.invalidate(exc)
+    return DBAPIError.instance(
+        prepared.sql, params, exc, conn.dialect.loaded_dbapi.Error, connection_invalidated=gone
+    )
 
 
 # Compiled statements by dialect (name, driver, server version) and statement name. The

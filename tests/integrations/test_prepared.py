@@ -3,15 +3,18 @@ SQLAlchemy's own execute does, and fail the same way."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, insert, literal_column, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from integrations.storage import models
+from integrations.storage import db, models
 from integrations.storage.db import transaction
-from integrations.storage.prepared import compiled, run, run_many
+from integrations.storage.outbox import NewJob, enqueue_all
+from integrations.storage.prepared import compiled, run
 from web.composition import Runtime
 
 NOW = datetime(2026, 3, 16, 7, 30, 15, 123456, tzinfo=UTC)
@@ -57,31 +60,25 @@ def test_literal_values_written_in_the_statement_are_bound(runtime: Runtime) -> 
         assert user is not None and user.name == "Renamed" and user.created_at == NOW
 
 
-def test_many_rows_with_json_payloads_are_inserted_in_one_call(runtime: Runtime) -> None:
+def test_queued_jobs_with_json_payloads_are_inserted_in_one_statement(runtime: Runtime) -> None:
     owner = _owner(runtime)
-    rows = [
-        {
-            "user_id": owner,
-            "kind": "email_render",
-            "payload": {"n": n, "when": NOW.isoformat()},
-            "message_id": f"<{n}@example.org>",
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": NOW + timedelta(minutes=n),
-            "last_error": "",
-            "created_at": NOW,
-        }
+    jobs = [
+        NewJob("email_render", {"n": n, "when": NOW.isoformat(), "name": "Zoë"}, f"<{n}@x.org>")
         for n in range(3)
     ]
     with transaction(runtime.sessions) as session:
-        conn = session.connection()
-        run_many(conn, compiled(conn, "test.outbox", lambda: insert(OUTBOX), sorted(rows[0])), rows)
+        enqueue_all(session, user_id=owner, jobs=jobs[:1], now=NOW)
+        enqueue_all(session, user_id=owner, jobs=jobs, now=NOW + timedelta(minutes=1))
     with transaction(runtime.sessions) as session:
         stored = session.execute(
-            select(OUTBOX.c.payload, OUTBOX.c.next_attempt_at).order_by(OUTBOX.c.id)
+            select(OUTBOX.c.payload, OUTBOX.c.message_id, OUTBOX.c.next_attempt_at).order_by(
+                OUTBOX.c.id
+            )
         ).all()
+    later = NOW + timedelta(minutes=1)
     assert [tuple(r) for r in stored] == [
-        ({"n": n, "when": NOW.isoformat()}, NOW + timedelta(minutes=n)) for n in range(3)
+        (jobs[0].payload, "<0@x.org>", NOW),
+        *((job.payload, job.message_id, later) for job in jobs),
     ]
 
 
@@ -123,3 +120,32 @@ def test_an_expanding_in_list_is_refused_before_it_runs(runtime: Runtime) -> Non
         conn = session.connection()
         with pytest.raises(ValueError, match="expanding"):
             compiled(conn, "test.listed", lambda: listed)
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_closed_is_replaced_not_reused(postgres_url: str) -> None:
+    """A statement on a connection the server ended fails once and invalidates it; the next
+    unit of work gets a fresh connection, and one idle past PING_AFTER_IDLE is pinged first."""
+    engine = db.make_engine(postgres_url)
+    query = select(literal_column("pg_backend_pid()").label("pid"))
+
+    def backend() -> int:
+        with db.snapshot(engine) as conn:
+            (row,) = run(conn, compiled(conn, "test.pid", lambda: query), {})
+            return int(row.pid)
+
+    def end_backend(pid: int) -> None:
+        with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    first = backend()
+    end_backend(first)
+    with pytest.raises(DBAPIError) as failed:
+        backend()  # used again at once: not pinged, so the statement finds the server gone
+    assert failed.value.connection_invalidated
+    second = backend()
+    assert second != first
+    end_backend(second)
+    time.sleep(db.PING_AFTER_IDLE + 0.2)
+    assert backend() not in (first, second)  # the idle one was pinged and replaced unseen
+    engine.dispose()
