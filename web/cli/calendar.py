@@ -22,7 +22,7 @@ from web.cli import State, format_option, pass_state
 from web.errors import UserError
 
 if TYPE_CHECKING:
-    from integrations.storage.dbapi import Db
+    from web.services.busy_reading import CalendarReader
 
 _WINDOW = re.compile(r"^\s*([A-Za-z][\w-]*)\s*=\s*([^-\s]+)\s*-\s*(\S+)\s*$")
 
@@ -158,185 +158,30 @@ def _range(
     return _Range(zone, first, count)
 
 
-def _read_busy(
-    state: State, specs: Sequence[str], zone: ZoneInfo, me: Sequence[str], interval: Any
-) -> Any:
-    """Merged busy time; warnings go to stderr; failures are UserErrors.
+def _reader(state: State) -> CalendarReader:
+    """This command's calendar reader (one per command: the store is opened once)."""
+    from web.services.busy_reading import CalendarReader
 
-    A file or URL given with --calendar is read now (ad hoc). Any other name, and no
-    --calendar at all, means the user's calendars as the app shows them, from the store (read
-    first if due). Before `meetagain init` there is no store: [[calendars]] are read now.
-    """
-    from pathlib import Path
-
-    from integrations.calendars.errors import CalendarError
-    from integrations.calendars.registry import is_url
-    from scheduler.intervals import merge
-    from scheduler.model import BusyReport
-
-    adhoc = [s for s in specs if is_url(s) or Path(s).expanduser().exists()]
-    named = [s for s in specs if s not in adhoc]
-    reports: list[Any] = []
-    if named or not specs:
-        stored = _store_busy(state, named, interval)
-        if stored is None:  # no database yet: the config's calendars, read now
-            names = named or [c.name for c in state.config.calendars]
-            if not names:
-                raise UserError(
-                    "no calendar given: use --calendar PATH|URL|NAME, add [[calendars]] to the "
-                    "config or add calendars in the web app"
-                )
-            adhoc = [*named, *adhoc] if named else names
-        else:
-            reports.append(stored)
-    if adhoc:
-        reports.append(_live_busy(state, adhoc, zone, me, interval))
-    try:
-        report = BusyReport(
-            tuple(merge([i for r in reports for i in r.intervals])),
-            tuple(w for r in reports for w in r.warnings),
-        )
-    except CalendarError as exc:  # pragma: no cover - merge raises nothing of this kind
-        raise UserError(str(exc)) from None
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return report
-
-
-@dataclass(frozen=True)
-class _Store:
-    """The calendar store, ready to read over a plain connection, and whose calendars."""
-
-    db: Db
-    user_id: int
-
-
-_STORE = "meetagain.calendar_store"
-
-
-def _store(state: State) -> _Store | None:
-    """The store to read (opened once per command), or None before `meetagain init`.
-
-    When nothing needs a refresh or a sync first (the usual case), the store is read over
-    `sqlite3` (or the engine's raw connection) and SQLAlchemy is never imported; otherwise the
-    config's calendars are made rows and due calendars synced first (`before_reading`).
-    """
-    meta = click.get_current_context().meta
-    if _STORE not in meta:
-        meta[_STORE] = _open_store(state)
-    found: _Store | None = meta[_STORE]
+    ctx = click.get_current_context()
+    if _READER not in ctx.meta:
+        reader = CalendarReader(state.config, lambda: state.runtime, state.owner_id, state.user)
+        ctx.call_on_close(reader.close)
+        ctx.meta[_READER] = reader
+    found: CalendarReader = ctx.meta[_READER]
     return found
 
 
-def _open_store(state: State) -> _Store | None:
-    from integrations.storage import calendar_reads
-    from integrations.storage.dbapi import Db, connect_sqlite, sqlite_file
-    from web.services import calendar_read
-
-    config = state.config
-    path = sqlite_file(config.database_url)
-    if path is not None:
-        db = connect_sqlite(path)
-        if db is None:
-            return None  # no database yet: nothing is created by reading
-        click.get_current_context().call_on_close(db.close)
-    else:
-        raw = state.runtime.engine.raw_connection()
-        click.get_current_context().call_on_close(raw.close)  # back to the engine's pool
-        db = Db(raw.driver_connection)
-    email = (state.user or config.owner.emails[0]).strip().lower()
-    try:
-        with db.snapshot():
-            owners = calendar_reads.owners(db, [email])
-            if owners and calendar_read.nothing_to_sync(
-                db, config, owners[0].id, now=datetime.now(UTC)
-            ):
-                return _Store(db, owners[0].id)
-    except db.Error:
-        pass  # an empty or older database: the full path below says what to do
-    if not _store_ready(state):
-        return None
-    from web.services import calendar_sync
-
-    user_id = state.owner_id()
-    calendar_sync.before_reading(state.runtime, user_id)
-    return _Store(db, user_id)
+_READER = "meetagain.calendar_reader"
 
 
-def _store_ready(state: State) -> bool:
-    """True when there is a database with the calendar store; an older database is an error
-    that says to upgrade (without loading Alembic to find out)."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
-
-    with state.runtime.engine.connect() as conn:
-        try:
-            conn.execute(text("SELECT 1 FROM calendar_sync LIMIT 1"))
-        except DBAPIError:
-            conn.rollback()
-            try:
-                conn.execute(text("SELECT 1 FROM users LIMIT 1"))
-            except DBAPIError:
-                return False  # an empty file: not set up yet
-            raise UserError("the database is not up to date: run `meetagain db upgrade`") from None
-    return True
-
-
-def _store_busy(state: State, names: Sequence[str], interval: Any) -> Any:
-    """Busy time of the user's stored calendars (all that count as busy, or `names`), synced
-    first where due; None when there is no database yet."""
-    from integrations.calendars.errors import CalendarError
-    from web.services import calendar_read
-
-    store = _store(state)
-    if store is None:
-        return None
-    with store.db.snapshot():
-        try:
-            found = calendar_read.read_busy(
-                store.db, state.config, store.user_id, interval, names=names
-            )
-        except CalendarError as exc:
-            raise UserError(str(exc)) from None
-    return found.report
-
-
-def _live_busy(
+def _read_busy(
     state: State, specs: Sequence[str], zone: ZoneInfo, me: Sequence[str], interval: Any
 ) -> Any:
-    """Read ad-hoc calendars (files, URLs, [[calendars]] names before `init`) now."""
-    from integrations.calendars.cache import open_cache
-    from integrations.calendars.errors import CalendarError
-    from integrations.calendars.registry import open_source, resolve_spec
-    from integrations.calendars.sources import collect_busy
-    from integrations.net import NetworkPolicy
-
-    config = state.config
-    cache = open_cache(config)
-    try:
-        sources = []
-        for spec in specs:
-            calendar = resolve_spec(spec, config)
-            if calendar.kind == "google":  # stored calendars come from the store
-                raise CalendarError(
-                    f"{calendar.name}: Google calendars need the database: run `meetagain init`, "
-                    "then connect Google in the web app"
-                )
-            entry = config.calendar(spec)
-            max_bytes = entry.max_bytes if entry is not None else None
-            sources.append(
-                open_source(
-                    calendar,
-                    zone=zone,
-                    me=me,
-                    cache=cache,
-                    max_bytes=max_bytes,
-                    network=NetworkPolicy.from_config(config),
-                )
-            )
-        return collect_busy(sources, interval)
-    except CalendarError as exc:
-        raise UserError(str(exc)) from None
+    """Merged busy time; warnings go to stderr."""
+    report = _reader(state).busy(specs, zone, me, interval)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return report
 
 
 def _me(config: Any, me: Sequence[str]) -> tuple[str, ...]:
@@ -344,21 +189,8 @@ def _me(config: Any, me: Sequence[str]) -> tuple[str, ...]:
 
 
 def _settings(state: State, specs: Sequence[str]) -> Any:
-    """The config as the user sees it (their windows, rules and zone set in the web app) when
-    the user's calendars are read from the store; for files and URLs alone, the config file."""
-    from pathlib import Path
-
-    from integrations.calendars.registry import is_url
-
-    if specs and all(is_url(s) or Path(s).expanduser().exists() for s in specs):
-        return state.config
-    store = _store(state)
-    if store is None:
-        return state.config
-    from web.services.calendar_read import user_config
-
-    with store.db.snapshot():
-        return user_config(store.db, state.config, store.user_id)
+    """The config as the user sees it (see CalendarReader.settings)."""
+    return _reader(state).settings(specs)
 
 
 def _windows(config: Any, specs: Sequence[str], weekdays: str | None) -> tuple[Any, ...]:
