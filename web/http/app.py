@@ -207,16 +207,23 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def database_busy(exc: OperationalError) -> Any:
-        # SQLite waited BUSY_TIMEOUT for another writer's lock: the save was not made and the
-        # user is told to send it again (a 503, not a crash); anything else is a real error.
-        if "database is locked" not in str(exc.orig):
+        # SQLite waited BUSY_TIMEOUT for another writer's lock, or the database server closed
+        # the connection mid-request (a restart; the pool has dropped that connection): the
+        # transaction was rolled back and the user is told to send it again (a 503, not a
+        # crash). Anything else is a real error.
+        route = request.url_rule.rule if request.url_rule is not None else "(no route)"
+        if exc.connection_invalidated:
+            log.warning("database connection lost on %s %s", request.method, route)
+            message = "meetagain lost its connection to the database and did not save this."
+        elif "database is locked" in str(exc.orig):
+            log.warning("database busy on %s %s", request.method, route)
+            message = "meetagain was busy saving something else and did not save this."
+        else:
             return unexpected(exc)
-        log.warning("database busy on %s %s", request.method, request.path)
         page = render_template(
             "error.html",
             title="Busy, please try again",
-            message="meetagain was busy saving something else and did not save this. "
-            "Go back and send it again.",
+            message=f"{message} Go back and send it again.",
             code=503,
         )
         return page, 503, {"Retry-After": "5"}
