@@ -183,34 +183,52 @@ def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> I
     with SELECT ... FOR UPDATE where a read decides a write.
     """
     bind = factory.kw.get("bind")
-    sqlite = bind is not None and is_sqlite(bind)
-    session = factory()
-    held: set[int] = _writing.__dict__.setdefault("engines", set())
-    mine = sqlite and not read_only
-    queue = -1
-    if mine:
-        if id(bind) in held:
-            # Another connection of this thread holds the write lock: this one would wait
-            # for it until the busy timeout. Say so at once (a bug in the caller).
+    with _writer_turn(bind, read_only=read_only):
+        session = factory()
+        if read_only and bind is not None and is_sqlite(bind):
+            session.connection(execution_options={"sqlite_begin": "BEGIN"})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
             session.close()
-            raise RuntimeError("a write transaction inside another one on the same thread")
-        held.add(id(bind))
-        queue = _queued_writer(bind)  # type: ignore[arg-type]
-    elif sqlite:
-        session.connection(execution_options={"sqlite_begin": "BEGIN"})
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """`transaction` for the stores that run Core statements (the accept's): the same unit of
+    work and locking, on a plain Connection, without an ORM session to set up and tear down."""
+    with _writer_turn(engine, read_only=False), engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def _writer_turn(bind: Any, *, read_only: bool) -> Iterator[None]:
+    """On a SQLite file, the writer's turn (see `transaction`); elsewhere nothing to wait for."""
+    if read_only or bind is None or not is_sqlite(bind):
+        yield
+        return
+    held: set[int] = _writing.__dict__.setdefault("engines", set())
+    if id(bind) in held:
+        # Another connection of this thread holds the write lock: this one would wait
+        # for it until the busy timeout. Say so at once (a bug in the caller).
+        raise RuntimeError("a write transaction inside another one on the same thread")
+    held.add(id(bind))
     try:
-        yield session
-        session.commit()
+        queue = _queued_writer(bind)
     except BaseException:
-        session.rollback()
+        held.discard(id(bind))
         raise
+    try:
+        yield
     finally:
-        session.close()
-        if mine:
-            held.discard(id(bind))
-            if queue >= 0:
-                fcntl.flock(queue, fcntl.LOCK_UN)
-                os.close(queue)
+        held.discard(id(bind))
+        if queue >= 0:
+            fcntl.flock(queue, fcntl.LOCK_UN)
+            os.close(queue)
 
 
 def _queued_writer(engine: Engine) -> int:

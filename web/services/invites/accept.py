@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from integrations.storage.db import snapshot, transaction
+from integrations.storage.db import snapshot, writing
 from integrations.storage.invites import AcceptTarget, InviteStore
 from integrations.storage.outbox import NewJob, enqueue_all
 from scheduler import booking_rules
@@ -67,8 +67,8 @@ def accept_invite(
     policy, zone = calendars.policy, calendars.zone
     conflict: TimeUnavailable | None = None
     try:
-        with transaction(runtime.sessions) as session:
-            store = InviteStore(session.connection())
+        with writing(runtime.engine) as conn:
+            store = InviteStore(conn)
             target = store.lock_for_accept(token_hash)
             if target is None:
                 raise InviteNotFound("no such invite")
