@@ -299,7 +299,7 @@ class BusyCache:
             return None
         try:
             pairs, warnings = decode_payload(row.payload)
-        except (ValueError, struct.error, UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, TypeError, struct.error, UnicodeDecodeError, json.JSONDecodeError):
             return None  # an unreadable entry is a miss; the next put replaces it
         lo, hi = _epoch(interval.start), _epoch(interval.end)
         intervals = tuple(

@@ -131,7 +131,7 @@ def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) 
                 booking,
                 google=bool(payload.get("google")),
                 now=at,
-                unread=unread_lines(payload.get("unread_calendars", [])),
+                unread=_unread_lines(payload.get("unread_calendars", [])),
             )
         elif payload["render"] == "booking_invitee":
             msg = _invitee_confirmation(
@@ -148,7 +148,7 @@ def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) 
     return msg
 
 
-def unread_lines(unread: Sequence[Any]) -> list[str]:
+def _unread_lines(unread: Sequence[Any]) -> list[str]:
     """The notice's line for each calendar an accept could not read: the payload's
     {"calendar", "warning"} entries (a job queued before they had fields holds the lines)."""
     return [str(u["warning"]) if isinstance(u, dict) else str(u) for u in unread]
