@@ -247,8 +247,34 @@ class Proposal:
 
 
 @dataclass(frozen=True, slots=True)
+class CalendarWarning:
+    """What could not be read of one calendar: which calendar (by the owner's name for it, ""
+    when about no one calendar) and what happened. Shown as "<calendar>: <problem>"."""
+
+    calendar: str
+    problem: str
+    # The whole line when it is not worded "<calendar>: <problem>" (e.g. "calendar skipped:
+    # Work: ..."), kept as users have always read it.
+    said: str = ""
+
+    def __str__(self) -> str:
+        if self.said:
+            return self.said
+        return f"{self.calendar}: {self.problem}" if self.calendar else self.problem
+
+    @classmethod
+    def of(cls, calendar: str, line: str) -> CalendarWarning:
+        """The warning `line` about `calendar`: "<calendar>: <problem>" is split there, any
+        other wording is kept whole (and still attributed to `calendar`)."""
+        head = f"{calendar}: "
+        if calendar and line.startswith(head):
+            return cls(calendar, line[len(head) :])
+        return cls(calendar, line, line if calendar else "")
+
+
+@dataclass(frozen=True, slots=True)
 class BusyReport:
     """Busy intervals read from calendars plus warnings about what could not be read."""
 
     intervals: tuple[Interval, ...]
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[CalendarWarning, ...] = field(default=())

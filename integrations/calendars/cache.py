@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from integrations.storage.dbapi import Db, sqlite_time
 from integrations.storage.dbapi import sqlite_file as sqlite_file  # re-exported
-from scheduler.model import BusyReport, Interval
+from scheduler.model import BusyReport, CalendarWarning, Interval
 
 _MAGIC = b"MAB1"
 # Entries not refreshed for this long are dropped on the next write, so calendars no longer
@@ -50,7 +50,9 @@ def _from_epoch(value: int) -> datetime:
     return _EPOCH + timedelta(seconds=value)
 
 
-def encode_payload(intervals: Sequence[Interval], warnings: Sequence[str] = ()) -> bytes:
+def encode_payload(
+    intervals: Sequence[Interval], warnings: Sequence[CalendarWarning] = ()
+) -> bytes:
     """Pack intervals (whole seconds, UTC) and warnings into bytes."""
     flat = array("q")
     for interval in intervals:
@@ -60,7 +62,8 @@ def encode_payload(intervals: Sequence[Interval], warnings: Sequence[str] = ()) 
     if flat.itemsize != 8:  # pragma: no cover - every supported platform has 8-byte long long
         raise RuntimeError("array('q') is not 64-bit here")
     body = flat.tobytes() if struct.pack("=h", 1) == struct.pack("<h", 1) else _swapped(flat)
-    return _MAGIC + struct.pack("<I", len(intervals)) + body + json.dumps(list(warnings)).encode()
+    notes = json.dumps([[w.calendar, w.problem, w.said] for w in warnings]).encode()
+    return _MAGIC + struct.pack("<I", len(intervals)) + body + notes
 
 
 def _swapped(flat: array[int]) -> bytes:  # pragma: no cover - big-endian hosts only
@@ -69,7 +72,7 @@ def _swapped(flat: array[int]) -> bytes:  # pragma: no cover - big-endian hosts 
     return copy.tobytes()
 
 
-def decode_payload(payload: bytes) -> tuple[list[tuple[int, int]], list[str]]:
+def decode_payload(payload: bytes) -> tuple[list[tuple[int, int]], list[CalendarWarning]]:
     """The (start, end) epoch pairs and warnings packed by `encode_payload`."""
     if payload[:4] != _MAGIC:
         raise ValueError("not a busy cache payload")
@@ -78,8 +81,12 @@ def decode_payload(payload: bytes) -> tuple[list[tuple[int, int]], list[str]]:
     flat.frombytes(payload[8 : 8 + 16 * count])
     if struct.pack("=h", 1) != struct.pack("<h", 1):  # pragma: no cover
         flat.byteswap()
-    warnings = json.loads(payload[8 + 16 * count :].decode() or "[]")
-    return list(zip(flat[0::2], flat[1::2], strict=True)), list(warnings)
+    notes = json.loads(payload[8 + 16 * count :].decode() or "[]")
+    # A line stored before warnings had fields is shown as it was, about no one calendar.
+    warnings = [
+        CalendarWarning(*n) if isinstance(n, list) else CalendarWarning("", n) for n in notes
+    ]
+    return list(zip(flat[0::2], flat[1::2], strict=True)), warnings
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,7 @@ class BusyCache:
         self.sqlite_path = None if sqlite_path is None else os.fspath(sqlite_path)
         self.user_id = user_id
         self._now = now or (lambda: datetime.now(UTC))
-        self.last_warnings: list[str] = []
+        self.last_warnings: list[CalendarWarning] = []
 
     @staticmethod
     def covering(interval: Interval) -> Interval:
@@ -292,7 +299,7 @@ class BusyCache:
             return None
         try:
             pairs, warnings = decode_payload(row.payload)
-        except (ValueError, struct.error, UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, TypeError, struct.error, UnicodeDecodeError, json.JSONDecodeError):
             return None  # an unreadable entry is a miss; the next put replaces it
         lo, hi = _epoch(interval.start), _epoch(interval.end)
         intervals = tuple(
@@ -315,7 +322,7 @@ class BusyCache:
         *,
         etag: str = "",
         last_modified: str = "",
-        warnings: Sequence[str] = (),
+        warnings: Sequence[CalendarWarning] = (),
     ) -> None:
         """Store the busy intervals of a source over `covers`, replacing what was there."""
         self._replace(
@@ -397,7 +404,7 @@ class StoredFeed:
         return self.report.intervals
 
     @property
-    def warnings(self) -> tuple[str, ...]:
+    def warnings(self) -> tuple[CalendarWarning, ...]:
         return self.report.warnings
 
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from integrations.calendars.errors import CalendarError
 from integrations.net import NetworkPolicy, open_session, why
 from scheduler.intervals import merge
-from scheduler.model import BusyReport, Interval
+from scheduler.model import BusyReport, CalendarWarning, Interval
 
 DEFAULT_TIMEOUT = 20.0
 _MARGIN = timedelta(days=2)  # covers every UTC offset for floating and all-day events
@@ -70,16 +70,17 @@ class CalDavSource:
         from integrations.calendars.ics import parse_busy
 
         busy: list[Interval] = []
-        warnings: list[str] = []
+        warnings: list[CalendarWarning] = []
         for href, data in objects:
             label = f"{self.name} ({href})"
             try:
                 report = parse_busy(data, interval, zone=self.zone, me=self.me, source=label)
             except CalendarError as exc:
-                warnings.append(f"skipped: {exc}")
+                warnings.append(CalendarWarning.of(self.name, f"skipped: {exc}"))
                 continue
             busy.extend(report.intervals)
-            warnings.extend(report.warnings)
+            # Worded "<name> (<object>): ...": about this calendar, not a calendar of that name.
+            warnings.extend(CalendarWarning.of(self.name, str(w)) for w in report.warnings)
         return BusyReport(tuple(merge(busy)), tuple(warnings))
 
     def fetch(self, interval: Interval) -> list[tuple[str, bytes]]:

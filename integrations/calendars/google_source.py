@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from integrations.calendars.errors import CalendarError
-from scheduler.model import BusyReport, Interval
+from scheduler.model import BusyReport, CalendarWarning, Interval
 
 MAX_DAYS_PER_QUERY = 60
 MAX_CALENDARS_PER_QUERY = 50
@@ -196,11 +196,11 @@ class GoogleFreeBusySource:
         with google_service(self.credentials, self.api_endpoint, timeout=self.timeout) as service:
             self._query(service, interval, zone, busy, failed)
         warnings = tuple(
-            f"{self.name}: calendar {cid!r} could not be read ({reason})"
+            CalendarWarning(self.name, f"calendar {cid!r} could not be read ({reason})")
             for cid, reason in failed.items()
         )
         if len(failed) >= len(set(self.calendar_ids)):
-            raise CalendarError("; ".join(warnings))
+            raise CalendarError("; ".join(str(w) for w in warnings))
         return BusyReport(tuple(sorted(busy)), warnings)
 
     def _query(

@@ -33,7 +33,7 @@ from integrations.calendars.ics_zones import (
     read_calendars,
 )
 from scheduler.intervals import merge
-from scheduler.model import BusyReport, Interval
+from scheduler.model import BusyReport, CalendarWarning, Interval
 
 # Properties whose breakage makes an event's time unknowable: such an event is skipped.
 _TIME_PROPERTIES = frozenset(
@@ -60,7 +60,11 @@ def parse_busy(
     """
     found, warnings = expand_calendar(data, interval, zone=zone, me=me, source=source)
     busy = [Interval(o.start, o.end) for o in found if o.blocks]
-    return BusyReport(intervals=tuple(merge(busy)), warnings=tuple(warnings))
+    label = source or "calendar"  # the name expand_calendar's lines start with
+    return BusyReport(
+        intervals=tuple(merge(busy)),
+        warnings=tuple(CalendarWarning.of(label, w) for w in warnings),
+    )
 
 
 class Expanded:
@@ -717,7 +721,7 @@ class IcsFileSource:
         self.zone = zone
         self.me = tuple(me)
         self.cache = cache
-        self.warnings: list[str] = []
+        self.warnings: list[CalendarWarning] = []
 
     def read(self, max_bytes: int | None = None) -> bytes:
         """The file's bytes; CalendarError naming the calendar (never its path) when it cannot be

@@ -15,7 +15,7 @@ knows no database. The caller (the sync service) writes the result in one short 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from integrations.calendars.errors import CalendarError
 from integrations.calendars.events import Occurrence, ParseLimits, parse_occurrences
-from scheduler.model import Interval
+from scheduler.model import CalendarWarning, Interval
 
 PAST_DAYS = 90  # the store keeps this much of the past, for past meetings
 AHEAD_MARGIN_DAYS = 30  # and the planning horizon plus this much of the future
@@ -53,7 +53,7 @@ class SyncResult:
     mode: str
     occurrences: tuple[Occurrence, ...] = ()
     removed: tuple[str, ...] = ()  # DELTA: keys of occurrences gone
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[CalendarWarning, ...] = ()  # what was skipped, about this calendar
     requests: int = 0  # calls made to the calendar server
 
 
@@ -142,6 +142,10 @@ class _Reading:
     limits: ParseLimits
     label: str
 
+    def about(self, lines: Iterable[str]) -> tuple[CalendarWarning, ...]:
+        """The parse's warning lines, each about the calendar being read."""
+        return tuple(CalendarWarning.of(self.label, line) for line in lines)
+
     def parse(self, data: bytes) -> tuple[list[Occurrence], list[str]]:
         return parse_occurrences(
             data,
@@ -168,7 +172,7 @@ def _sync_feed(source: Any, state: SyncState, read: _Reading) -> SyncResult:
         return SyncResult(replace(state, **validators), UNCHANGED, requests=1)
     found, warnings = read.parse(body)
     new = SyncState(content_hash=content, covers=span.wanted, **validators)
-    return SyncResult(new, REPLACE, tuple(found), warnings=tuple(warnings), requests=1)
+    return SyncResult(new, REPLACE, tuple(found), warnings=read.about(warnings), requests=1)
 
 
 def _sync_file(source: Any, state: SyncState, read: _Reading) -> SyncResult:
@@ -179,7 +183,7 @@ def _sync_file(source: Any, state: SyncState, read: _Reading) -> SyncResult:
         return SyncResult(state, UNCHANGED)
     found, warnings = read.parse(data)
     new = SyncState(content_hash=content, covers=span.wanted)
-    return SyncResult(new, REPLACE, tuple(found), warnings=tuple(warnings))
+    return SyncResult(new, REPLACE, tuple(found), warnings=read.about(warnings))
 
 
 def _sync_caldav(source: Any, state: SyncState, read: _Reading) -> SyncResult:
@@ -209,7 +213,7 @@ def _sync_caldav(source: Any, state: SyncState, read: _Reading) -> SyncResult:
         warnings.extend(notes)
     found.sort(key=lambda o: (o.start, o.end, o.uid))
     new = SyncState(sync_token=token, content_hash=content, covers=span.wanted)
-    return SyncResult(new, REPLACE, tuple(found), warnings=tuple(warnings), requests=2)
+    return SyncResult(new, REPLACE, tuple(found), warnings=read.about(warnings), requests=2)
 
 
 def _collection_token(source: Any) -> str:

@@ -121,7 +121,8 @@ def save_result(
         "claimed_until": None,
     }
     if result.mode != "unchanged":
-        values["warnings"] = "\n".join(result.warnings)[:4000]
+        # Stored as the lines shown (the calendar is this row; reads attribute them again).
+        values["warnings"] = "\n".join(str(w) for w in result.warnings)[:4000]
     conn.execute(update(SYNC).where(SYNC.c.calendar_id == calendar_id).values(**values))
 
 

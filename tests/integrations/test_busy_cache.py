@@ -21,7 +21,7 @@ from integrations.calendars.cache import (
 from integrations.calendars.ics import IcsFileSource
 from integrations.storage import models
 from integrations.storage.db import transaction
-from scheduler.model import BusyReport, Interval
+from scheduler.model import BusyReport, CalendarWarning, Interval
 from tests.conftest import make_config
 from web.composition import Runtime
 
@@ -46,13 +46,15 @@ def test_the_payload_round_trips_intervals_and_warnings_compactly() -> None:
         Interval(datetime(2026, 3, 2, 8, tzinfo=UTC), datetime(2026, 3, 2, 9, tzinfo=UTC)),
         Interval(datetime(1999, 1, 1, tzinfo=UTC), datetime(2099, 1, 1, tzinfo=UTC)),
     ]
-    payload = encode_payload(intervals, ["x.ics: skipped event UID a (line 3): bad DTSTART"])
+    skipped = CalendarWarning.of("x.ics", "x.ics: skipped event UID a (line 3): bad DTSTART")
+    payload = encode_payload(intervals, [skipped])
     assert len(payload) < 8 + 2 * 16 + 80
     pairs, warnings = decode_payload(payload)
     assert [(datetime.fromtimestamp(s, UTC), datetime.fromtimestamp(e, UTC)) for s, e in pairs] == [
         (i.start, i.end) for i in intervals
     ]
-    assert warnings == ["x.ics: skipped event UID a (line 3): bad DTSTART"]
+    assert [str(w) for w in warnings] == ["x.ics: skipped event UID a (line 3): bad DTSTART"]
+    assert warnings == [skipped]  # which calendar, and what happened
 
 
 def test_put_then_get_returns_what_overlaps_while_the_validator_holds(runtime: Runtime) -> None:
@@ -64,14 +66,14 @@ def test_put_then_get_returns_what_overlaps_while_the_validator_holds(runtime: R
         Interval(datetime(2026, 3, 20, 7, tzinfo=UTC), datetime(2026, 3, 20, 8, tzinfo=UTC)),
     ]
     covers = Interval(datetime(2026, 2, 20, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
-    cache.put(key, "stat:1:2|sha256:abc", covers, busy, warnings=["w"])
+    cache.put(key, "stat:1:2|sha256:abc", covers, busy, warnings=[CalendarWarning("", "w")])
     assert cache.get(key, "sha256:abc", MARCH) == busy[:1]
     assert cache.get(key, "stat:1:2", covers) == busy
     assert cache.get(key, "sha256:other", MARCH) is None
     wider = Interval(covers.start, covers.end + timedelta(days=1))
     assert cache.get(key, "sha256:abc", wider) is None  # not covered: a miss
     report = cache.get_report(key, "sha256:abc", MARCH)
-    assert report is not None and report.warnings == ("w",)
+    assert report is not None and tuple(map(str, report.warnings)) == ("w",)
     cache.put(key, "sha256:new", covers, [])
     assert cache.get(key, "sha256:abc", MARCH) is None
     assert cache.get(key, "sha256:new", MARCH) == []
@@ -132,7 +134,7 @@ def test_warnings_of_a_cached_parse_are_still_reported(
     cold = source.busy_report(MARCH)
     warm = source.busy_report(MARCH)
     assert warm == cold
-    assert "broken-start@example.com" in warm.warnings[0]
+    assert "broken-start@example.com" in str(warm.warnings[0])
 
 
 def test_an_interval_beyond_what_was_cached_is_parsed(
@@ -170,14 +172,14 @@ def test_feed_store_keeps_validators_for_a_conditional_get(runtime: Runtime) -> 
     store.put(
         "feed:https://example.com/a.ics",
         MARCH,
-        BusyReport(busy, ("w",)),
+        BusyReport(busy, (CalendarWarning("", "w"),)),
         etag='"v1"',
         last_modified="Mon, 02 Mar 2026 07:00:00 GMT",
     )
     stored = store.get("feed:https://example.com/a.ics", MARCH)
     assert stored is not None
     assert (stored.etag, stored.last_modified) == ('"v1"', "Mon, 02 Mar 2026 07:00:00 GMT")
-    assert stored.report == BusyReport(busy, ("w",))
+    assert stored.report == BusyReport(busy, (CalendarWarning("", "w"),))
     other_owner = FeedStore(cache, zone=BERLIN, me=("someone@example.com",))
     assert other_owner.get("feed:https://example.com/a.ics", MARCH) is None
 

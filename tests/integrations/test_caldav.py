@@ -184,7 +184,7 @@ def test_a_broken_object_is_skipped_with_a_warning_and_the_rest_is_read(
     objects.append((url + "broken.ics", b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nnonsense\r\n"))
     report = source.report_from(objects, WEEK)
     assert report.intervals == (Interval(at(24, 12), at(24, 13)),)
-    assert len(report.warnings) == 1 and "broken.ics" in report.warnings[0]
+    assert len(report.warnings) == 1 and "broken.ics" in str(report.warnings[0])
 
 
 def test_a_missing_calendar_is_a_clear_error(radicale: RadicaleServer) -> None:

@@ -39,7 +39,7 @@ def test_busy_occurrences_merge_to_exactly_what_parse_busy_gives(path: Path, zon
     assert merge([i for o in found if o.busy for i in [Interval(o.start, o.end)]]) == list(
         expected.intervals
     )
-    assert tuple(warnings) == expected.warnings
+    assert tuple(warnings) == tuple(map(str, expected.warnings))
 
 
 def test_declined_transparent_and_cancelled_events_are_stored_as_not_busy() -> None:

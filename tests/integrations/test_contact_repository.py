@@ -279,8 +279,40 @@ def test_a_failing_calendar_is_a_warning_and_planning_continues(
             )
         )
     result = plan_for_user(runtime, user, now=NOW)
-    assert len(result.warnings) == 1 and "Broken" in result.warnings[0]
+    assert len(result.warnings) == 1 and "Broken" in str(result.warnings[0])
+    assert result.warnings[0].calendar == "Broken"
     assert len(result.proposals) == 3
+
+
+def test_the_plans_warning_names_the_one_calendar_it_is_about_among_similar_names(
+    runtime: Runtime, user: int, tmp_path: Path
+) -> None:
+    """ "Work" reads and "Work 2" does not: the warning is about "Work 2" only (a substring
+    match of "Work" would have blamed both)."""
+    from web.services.calendar_sync import sync_user
+
+    load_demo(runtime, user, TODAY)
+    good = Path(__file__).parent.parent / "data" / "ics" / "tentative.ics"
+    with transaction(runtime.sessions) as session:
+        for name, location in (("Work", good), ("Work 2", tmp_path / "gone.ics")):
+            session.add(
+                models.Calendar(
+                    user_id=user,
+                    name=name,
+                    kind="ics",
+                    location=str(location),
+                    counts_as_busy=True,
+                    receives_events=False,
+                    last_error="",
+                    created_at=datetime.now(UTC),
+                )
+            )
+    sync_user(runtime, user, now=NOW)
+    result = plan_for_user(runtime, user, now=NOW)
+    assert [w.calendar for w in result.warnings] == ["Work 2"]
+    [warning] = result.warnings
+    assert str(warning) == f"Work 2: {warning.problem}"
+    assert warning.problem.startswith("not read yet (the calendar file is missing")
 
 
 def test_an_uploaded_file_imports_and_a_bad_one_names_the_file(runtime: Runtime, user: int) -> None:

@@ -88,7 +88,7 @@ def test_an_undefined_zone_never_takes_another_calendars_definition() -> None:
     assert spans(read(EASTERN).intervals) == EASTERN_BUSY
     undefined = read(UNDEFINED)
     assert spans(undefined.intervals) == UNDEFINED_BUSY
-    (warning,) = undefined.warnings
+    (warning,) = map(str, undefined.warnings)
     assert "NOZONE0001 (line 11)" in warning
     assert "'Customized Time Zone' (no VTIMEZONE for it)" in warning
     assert "read in the user's time zone (UTC)" in warning
@@ -164,7 +164,7 @@ def test_windows_zone_names_and_outlook_display_names_resolve_through_cldr() -> 
         "2026-04-08 23:00-2026-04-09 00:00",
         "2026-04-09 21:00-21:30",
     ]
-    brasilia, custom = report.warnings
+    brasilia, custom = map(str, report.warnings)
     assert "owa-brasilia@outlook.example (line 65)" in brasilia
     assert "read at UTC-03:00 all year" in brasilia
     assert "owa-custom@outlook.example (line 78)" in custom
@@ -290,7 +290,7 @@ def test_a_moved_occurrence_that_ends_before_it_starts_still_cancels_the_origina
     # Tuesday 14:00 that ends at 13:00. The Monday is gone; the moved one is not counted.
     report = read("moved_occurrence_ends_before_it_starts.ics", utc_days("2026-03-01", 21))
     assert spans(report.intervals) == ["2026-03-02 08:00-09:00", "2026-03-16 08:00-09:00"]
-    (warning,) = report.warnings
+    (warning,) = map(str, report.warnings)
     assert warning == (
         "moved_occurrence_ends_before_it_starts.ics: moved occurrence of event UID "
         "5k2d9s8f7g6h5j4k3l2m1n0p9q@google.com (line 41) not counted: DTEND is before "
@@ -326,7 +326,7 @@ def test_library_warnings_become_one_line_warnings_of_ours() -> None:
         "2026-03-04 17:00-18:30",  # Wednesdays 18:00-19:30 CET, COUNT=2 (UNTIL also given)
         "2026-03-11 17:00-18:30",
     ]
-    guessed, library = report.warnings
+    guessed, library = map(str, report.warnings)
     assert guessed == (
         "thunderbird_vendor_tzid_and_count_until.ics: event UID "
         "3c1a7e52-5b0f-4d1e-9c55-5c9a2f0e7b11 (line 10): time zone "

@@ -134,9 +134,10 @@ def test_a_failing_source_among_several_becomes_a_warning_naming_it(tmp_path: Pa
     gone = IcsFileSource(tmp_path / "gone.ics", zone=BERLIN, name="gone.ics")
     report = collect_busy([gone, IcsFileSource(ICS / "tentative.ics", zone=BERLIN)], MONDAY)
     assert len(report.intervals) == 1
-    assert report.warnings == (
+    assert tuple(map(str, report.warnings)) == (
         "calendar skipped: gone.ics: the calendar file is missing; add the calendar again",
     )
+    assert [w.calendar for w in report.warnings] == ["gone.ics"]
 
 
 def test_the_only_source_failing_is_an_error(tmp_path: Path) -> None:

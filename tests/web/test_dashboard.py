@@ -181,6 +181,37 @@ def test_the_sync_records_when_each_calendar_was_read_and_why_one_was_not(
     assert "Lost file" in text(site.get("/calendars"))
 
 
+def test_a_calendars_warning_is_about_it_and_not_one_whose_name_it_starts_with(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """The demo's "Work (demo)" reads; "Work (demo) 2" does not. The plan's one warning is
+    about "Work (demo) 2" (a calendar is a warning's field, never found by matching its text)."""
+    from web.services.planning import plan_for_user
+
+    with_demo(sqlite_runtime, owner)
+    with transaction(sqlite_runtime.sessions) as session:
+        session.add(
+            models.Calendar(
+                user_id=owner,
+                name="Work (demo) 2",
+                kind="ics",
+                location="/nonexistent/lost.ics",
+                counts_as_busy=True,
+                receives_events=False,
+                last_error="",
+                created_at=datetime.now(UTC),
+            )
+        )
+    ensure_states(sqlite_runtime)
+    run_due(sqlite_runtime)
+    plan = plan_for_user(sqlite_runtime, owner, now=datetime.now(UTC))
+    assert [w.calendar for w in plan.warnings] == ["Work (demo) 2"]
+    page = text(site.get("/"))
+    warned = re.findall(r'class="flash warn">(.*?)<', page)
+    assert warned == [str(plan.warnings[0])]
+    assert warned[0].startswith("Work (demo) 2: not read yet (the calendar file is missing")
+
+
 def test_a_dashboard_get_reads_no_calendar_and_writes_nothing(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:

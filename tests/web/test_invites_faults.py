@@ -379,7 +379,7 @@ def test_several_slow_calendars_hold_an_accept_up_once_not_each(
         assert elapsed < 2.5, f"the accept waited {elapsed:.1f} s for the calendars"
         assert _booking(runtime, booking_id).status == "active"
         [row] = [r for r in _rows(runtime) if r.payload.get("render") == "booking_owner"]
-        unread = sorted(row.payload["unread_calendars"])
+        unread = sorted(u["warning"] for u in row.payload["unread_calendars"])
         [google_name] = [r.name for r in _calendars(runtime) if r.kind == "google"]
         assert unread == sorted(
             [f"{google_name}: no answer within 1 s", "Team: no answer within 1 s"]
@@ -410,7 +410,7 @@ def test_a_grant_revoked_before_its_token_expires_asks_to_reconnect_at_the_first
     conn = connection(runtime, owner)
     assert conn is not None and conn.status == "needs_reconnect"
     # Named as the owner's calendar is named (the registry's one rule for warnings).
-    [warning] = report.warnings
+    [warning] = map(str, report.warnings)
     assert warning.endswith(
         ": Google Calendar needs reconnecting: Google no longer accepts meetagain's access "
         "(it was revoked or expired)."

@@ -123,8 +123,9 @@ def test_planning_warnings_name_a_calendar_whose_feed_fails(
         from web.services.planning import plan_for_user
 
         plan = plan_for_user(sqlite_runtime, owner, now=datetime.now(UTC))
-    warnings = " ".join(plan.warnings)
+    warnings = " ".join(map(str, plan.warnings))
     assert "Team" in warnings
+    assert [w.calendar for w in plan.warnings] == ["Team"]
     assert TOKEN not in warnings and "127.0.0.1" not in warnings
 
 
@@ -169,7 +170,7 @@ def test_the_owners_accepted_email_names_unread_calendars_without_path_or_token(
         ]
     [payload] = payloads
     unread = payload["unread_calendars"]
-    assert sorted(u.split(":")[0] for u in unread) == ["Team", "Work"]
-    for line in unread:
+    assert sorted(u["calendar"] for u in unread) == ["Team", "Work"]
+    for line in (u["warning"] for u in unread):
         assert TOKEN not in line and str(sqlite_runtime.config.instance_dir) not in line
         assert "/" not in line  # no path and no URL at all

@@ -18,7 +18,7 @@ from integrations.config import Config, with_user_settings
 from integrations.storage import calendar_reads
 from integrations.storage.dbapi import Db
 from scheduler.intervals import merge
-from scheduler.model import BusyReport, Interval
+from scheduler.model import BusyReport, CalendarWarning, Interval
 
 
 @dataclass(frozen=True)
@@ -102,33 +102,44 @@ def read_busy(
         chosen = [known[n] for n in names]
     else:
         chosen = [s for s in statuses if s.counts_as_busy]
-    warnings: list[str] = []
+    warnings: list[CalendarWarning] = []
     stale: list[str] = []
     limit = 2 * interval_of(config)
     for s in chosen:
         if s.last_synced_at is None:
             detail = s.last_error.removeprefix(f"{s.name}: ")
             why = f" ({detail})" if detail else ""
-            warnings.append(f"{s.name}: not read yet{why}; its busy time is not counted")
+            warnings.append(
+                CalendarWarning(s.name, f"not read yet{why}; its busy time is not counted")
+            )
             continue
         if s.last_error:
             warnings.append(
-                f"{s.last_error} (busy time as of {s.last_synced_at:%Y-%m-%d %H:%M} UTC is used)"
+                CalendarWarning.of(
+                    s.name,
+                    f"{s.last_error} (busy time as of {s.last_synced_at:%Y-%m-%d %H:%M} UTC "
+                    "is used)",
+                )
             )
         if now - s.last_synced_at > limit:
             stale.append(s.name)
-        warnings.extend(w for w in s.warnings.splitlines() if w)  # events skipped when read
+        # Events skipped when read: stored as lines, each about this calendar.
+        warnings.extend(CalendarWarning.of(s.name, w) for w in s.warnings.splitlines() if w)
     if not statuses and not names:
-        warnings.append("No calendar connected: every window counts as free")
+        warnings.append(CalendarWarning("", "No calendar connected: every window counts as free"))
     outside = [
         s.name for s in chosen if s.last_synced_at is not None and not _holds(s.covers, interval)
     ]
     if outside:
         # The store keeps a horizon around the day of the sync; busy time outside is not known.
+        # One line for all of them (about one calendar when only one is short).
         warnings.append(
-            f"{', '.join(outside)}: busy time is kept only for the days around today, not all "
-            "of the days asked for, so some of them are not counted (name a calendar file "
-            "with --calendar to read it directly)"
+            CalendarWarning.of(
+                outside[0] if len(outside) == 1 else "",
+                f"{', '.join(outside)}: busy time is kept only for the days around today, not "
+                "all of the days asked for, so some of them are not counted (name a calendar "
+                "file with --calendar to read it directly)",
+            )
         )
     intervals = calendar_reads.busy(db, user_id, interval, [s.calendar_id for s in chosen])
     if exclude:

@@ -19,7 +19,15 @@ from integrations import geo
 from integrations.config import Config, with_user_settings
 from integrations.storage import models
 from integrations.storage.db import transaction
-from scheduler.model import BusyReport, Contact, Interval, Proposal, ProposedTime, Slot
+from scheduler.model import (
+    BusyReport,
+    CalendarWarning,
+    Contact,
+    Interval,
+    Proposal,
+    ProposedTime,
+    Slot,
+)
 from scheduler.pairing import candidate_times, locate, pair, shortlist
 from scheduler.places import Trip, city_key
 from scheduler.rules import DueReport, InviteHistory
@@ -44,7 +52,7 @@ _ANSWERED = ("accepted", "declined", "suggested")
 class PlanResult:
     proposals: list[Proposal]
     due_report: DueReport
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[CalendarWarning] = field(default_factory=list)
     slots: list[Slot] = field(default_factory=list)
     busy: list[Interval] = field(default_factory=list)  # merged, calendars and bookings
     stale: list[str] = field(default_factory=list)  # calendars not synced for 2 intervals
@@ -492,7 +500,7 @@ def check_hand_picked(
     with transaction(runtime.sessions) as session:
         user, _ = user_and_config(session, runtime, user_id)
         busy, _stale = read_busy(runtime, session, user, span)
-    warnings.extend(busy.warnings)
+    warnings.extend(str(w) for w in busy.warnings)  # shown after the times' own warnings
     for t in times:
         problem = time_problem(
             Interval(t.start, t.end), busy=busy.intervals, zone=zone, policy=policy

@@ -17,7 +17,7 @@ from integrations.storage.invites import AcceptTarget, InviteStore
 from integrations.storage.outbox import NewJob, enqueue_all
 from scheduler import booking_rules
 from scheduler import invites as rules
-from scheduler.model import BusyReport, Interval, SchedulingPolicy
+from scheduler.model import BusyReport, CalendarWarning, Interval, SchedulingPolicy
 from web.composition import Runtime
 from web.services.invites.busy import OwnerCalendars, open_calendars, read_busy
 from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavailable
@@ -182,7 +182,7 @@ def _book(
     now: datetime,
     invitee_timezone: str,
     manage_url: str,
-    unread: Sequence[str] = (),
+    unread: Sequence[CalendarWarning] = (),
 ) -> BookingView:
     domain = runtime.config.mail.from_address.partition("@")[2] or "meetagain.local"
     booked = store.book(
@@ -206,6 +206,11 @@ def _book(
     return booked
 
 
+def _unread_json(unread: Sequence[CalendarWarning]) -> list[dict[str, str]]:
+    """Each calendar not read, by name, with the line the owner's notice shows for it."""
+    return [{"calendar": w.calendar, "warning": str(w)} for w in unread]
+
+
 def _queue_booking_messages(
     conn: Connection,
     *,
@@ -216,7 +221,7 @@ def _queue_booking_messages(
     google: bool,
     now: datetime,
     manage_url: str = "",
-    unread: Sequence[str] = (),
+    unread: Sequence[CalendarWarning] = (),
 ) -> None:
     """Queue what a booking sets off, in the booking's transaction. The emails are rendered by
     the outbox worker (they are the slow part), from the booking as it stands, with the
@@ -234,7 +239,7 @@ def _queue_booking_messages(
                 "purpose": "answer",
                 "subject": f"{email or 'The invitee'} accepted",
                 "at": at,
-                **({"unread_calendars": list(unread)} if unread else {}),
+                **({"unread_calendars": _unread_json(unread)} if unread else {}),
             },
             make_msgid(domain=domain),
         )

@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from integrations.calendars.errors import about
+from integrations.calendars.errors import CalendarError, about
 from integrations.calendars.registry import GoogleAccess, open_source
 from integrations.config import Config, ConfigError, with_user_settings
+from integrations.crypto import DecryptionError
 from integrations.net import NetworkPolicy
 from integrations.storage.db import snapshot
 from integrations.storage.invites import CalendarRow, InviteStore, OwnerCalendarRows
 from scheduler.intervals import merge
-from scheduler.model import BusyReport, Interval, SchedulingPolicy
+from scheduler.model import BusyReport, CalendarWarning, Interval, SchedulingPolicy
 from web.composition import Runtime
 
 # Seconds: the longest an accept waits for any one answer (connect, each read) of a calendar
@@ -38,7 +39,7 @@ class OwnerCalendars:
     """
 
     sources: list[Any]
-    warnings: list[str]
+    warnings: list[CalendarWarning]
     # The owner's booking rules (buffer, caps) and zone, read with the calendars.
     policy: SchedulingPolicy = field(default_factory=SchedulingPolicy)
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
@@ -76,14 +77,20 @@ def open_calendars(runtime: Runtime, found: OwnerCalendarRows) -> OwnerCalendars
         # Opened each time: getting the credentials may refresh (and save) the token.
         access = _google_access(runtime, owner_id)
         if access.credentials is None:
-            warnings.append("Google Calendar is not connected; its busy time was not checked")
+            # One line for all of them (about one calendar when the owner has one).
+            which = google_rows[0].name if len(google_rows) == 1 else ""
+            warnings.append(
+                CalendarWarning.of(
+                    which, "Google Calendar is not connected; its busy time was not checked"
+                )
+            )
             google_rows = []
         for row in google_rows:
             try:
                 source = _open_row(runtime, row, zone=opened.zone, me=opened.me, google=access)
                 sources.append(source)
-            except Exception as exc:  # not connected: reported, never fatal here
-                warnings.append(about(row.name, exc))
+            except (CalendarError, DecryptionError) as exc:  # reported, never fatal here
+                warnings.append(CalendarWarning.of(row.name, about(row.name, exc)))
     return OwnerCalendars(sources, warnings, opened.policy, opened.zone)
 
 
@@ -91,7 +98,7 @@ def open_calendars(runtime: Runtime, found: OwnerCalendarRows) -> OwnerCalendars
 class _Opened:
     base: Config
     sources: tuple[Any, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[CalendarWarning, ...]
     policy: SchedulingPolicy
     zone: ZoneInfo
     me: tuple[str, ...] = ()
@@ -114,14 +121,14 @@ def _open_calendars(
     zone = ZoneInfo(config.owner.timezone or timezone or "UTC")
     me = (email, *config.owner.emails)
     sources: list[Any] = []
-    warnings: list[str] = []
+    warnings: list[CalendarWarning] = []
     for row in rows:
         if row.kind == "google":
             continue
         try:
             sources.append(_open_row(runtime, row, zone=zone, me=me))
-        except Exception as exc:  # an unreadable calendar is reported, never fatal here
-            warnings.append(about(row.name, exc))
+        except (CalendarError, DecryptionError) as exc:  # reported, never fatal here
+            warnings.append(CalendarWarning.of(row.name, about(row.name, exc)))
     return _Opened(runtime.config, tuple(sources), tuple(warnings), config.scheduling, zone, me)
 
 
@@ -146,7 +153,9 @@ def read_busy(calendars: OwnerCalendars, interval: Interval) -> BusyReport:
             done, late = wait(futures, timeout=LIVE_DEADLINE)
             reports += [f.result() for f in done]
             reports += [
-                BusyReport((), (f"{futures[f].name}: no answer within {LIVE_DEADLINE:g} s",))
+                BusyReport(
+                    (), (CalendarWarning(futures[f].name, f"no answer within {LIVE_DEADLINE:g} s"),)
+                )
                 for f in late
             ]
         finally:
@@ -158,16 +167,19 @@ def read_busy(calendars: OwnerCalendars, interval: Interval) -> BusyReport:
 
 def _read_one(source: Any, interval: Interval) -> BusyReport:
     """One calendar's busy time and warnings; any failure is a warning naming it."""
-    from integrations.calendars.errors import CalendarError
     from integrations.calendars.sources import source_report
     from integrations.calendars.sync import named
 
+    name = str(getattr(source, "name", "calendar"))
     try:
         return source_report(source, interval)
     except CalendarError as exc:  # named as the owner named it, never by its address
-        return BusyReport((), (named(str(exc), source),))
-    except Exception as exc:  # e.g. Google RefreshError: the grant was revoked meanwhile
-        return BusyReport((), (named(f"{exc.__class__.__name__}: {exc}", source),))
+        return BusyReport((), (CalendarWarning.of(name, named(str(exc), source)),))
+    except Exception as exc:
+        # The accept's one catch-all: an adapter's surprise about one calendar must not fail
+        # the invitee's booking (the other calendars were read; the owner's notice names it).
+        said = named(f"{exc.__class__.__name__}: {exc}", source)
+        return BusyReport((), (CalendarWarning.of(name, said),))
 
 
 def _open_row(

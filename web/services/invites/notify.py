@@ -131,7 +131,7 @@ def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) 
                 booking,
                 google=bool(payload.get("google")),
                 now=at,
-                unread=[str(w) for w in payload.get("unread_calendars", [])],
+                unread=_unread_lines(payload.get("unread_calendars", [])),
             )
         elif payload["render"] == "booking_invitee":
             msg = _invitee_confirmation(
@@ -146,6 +146,12 @@ def render_email(runtime: Runtime, payload: dict[str, Any], *, message_id: str) 
             raise NothingToSend(f"unknown email {payload['render']!r}")
     msg.replace_header("Message-ID", message_id)
     return msg
+
+
+def _unread_lines(unread: Sequence[Any]) -> list[str]:
+    """The notice's line for each calendar an accept could not read: the payload's
+    {"calendar", "warning"} entries (a job queued before they had fields holds the lines)."""
+    return [str(u["warning"]) if isinstance(u, dict) else str(u) for u in unread]
 
 
 def _owner_booking_notice(
