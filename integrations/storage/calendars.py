@@ -73,6 +73,14 @@ def owned(session: Session, user_id: int, calendar_id: int) -> CalendarRecord | 
     return _record(row) if row is not None and row.user_id == user_id else None
 
 
+def google_connected(session: Session, user_id: int) -> bool:
+    """Whether the user has connected a Google account (whatever its calendars)."""
+    found = session.scalar(
+        select(models.GoogleConnection.id).where(models.GoogleConnection.user_id == user_id)
+    )
+    return found is not None
+
+
 def name_taken(session: Session, user_id: int, name: str) -> bool:
     found = session.scalar(
         select(models.Calendar.id).where(

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -436,10 +436,17 @@ def queue_sync(runtime: Runtime, calendar_id: int) -> None:
 # --- reading the store ------------------------------------------------------------------------
 
 
+class _User(Protocol):
+    """A user's record or row: reading busy time needs only its id."""
+
+    @property
+    def id(self) -> int: ...
+
+
 def read_busy(
     runtime: Runtime,
     session: Session,
-    user: models.User,
+    user: _User,
     interval: Interval,
     *,
     names: Sequence[str] = (),
