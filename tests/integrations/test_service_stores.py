@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from integrations.storage import calendars, models
+from integrations.storage import calendar_store, calendars, models
 from integrations.storage import places as place_store
+from integrations.storage.calendar_store import NextSync, PushChannel
 from integrations.storage.contacts import LiveInvite, live_invites, set_fields, unpaused_at
 from integrations.storage.db import transaction
 from integrations.storage.invite_history import BookedCoffee, InviteHistoryStore
@@ -113,3 +114,93 @@ def test_unpaused_at_names_only_contacts_invited_again_after_a_pause(runtime: Ru
         set_fields(session, owner, ana, paused=False, unpaused_at=at)
     with transaction(runtime.sessions, read_only=True) as session:
         assert unpaused_at(session, owner) == {ana: at}
+
+
+def _calendar(runtime: Runtime, owner: int, name: str) -> int:
+    with transaction(runtime.sessions) as session:
+        return calendars.add(
+            session, owner, name=name, kind="ics", location=f"/cal/{name}.ics", now=_now()
+        )
+
+
+def test_calendar_records_by_id_and_owner_and_what_a_read_marks(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    other = make_owner(runtime, email="oscar@example.com")
+    first, second = _calendar(runtime, owner, "Work"), _calendar(runtime, owner, "Home")
+    _calendar(runtime, other, "Theirs")
+    now = _now()
+    with transaction(runtime.sessions) as session:
+        assert calendars.ids_of(session, owner) == [first, second]
+        calendars.mark_failed(session, first, "x" * 3000)
+        calendars.mark_read(session, second, now=now)
+    with transaction(runtime.sessions, read_only=True) as session:
+        failed, read = calendars.by_id(session, first), calendars.by_id(session, second)
+        assert failed is not None and failed.last_error == "x" * 2000
+        assert read is not None and (read.last_read_at, read.last_error) == (now, "")
+        assert calendars.by_id(session, second + 1000) is None
+
+
+def test_a_config_calendar_is_saved_by_name_keeping_what_it_is_told_to(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    _calendar(runtime, owner, "App")
+    now = _now()
+    fields = dict(kind="caldav", location="https://dav.example/cal", username="olivia")
+    with transaction(runtime.sessions) as session:
+        made = calendars.save_from_config(
+            session, owner, "Team", **fields, external_id="", secret=b"sealed",
+            keep_secret=False, last_error="Team: bad (password_env)", now=now,
+        )  # fmt: skip
+        again = calendars.save_from_config(
+            session, owner, "Team", **fields, external_id="x", secret=None,
+            keep_secret=True, last_error=None, now=now,
+        )  # fmt: skip
+        assert again == made
+    with transaction(runtime.sessions, read_only=True) as session:
+        [(name, team)] = calendars.from_config(session, owner).items()
+    assert (name, team.id, team.origin, team.kind, team.external_id) == (
+        "Team", made, "config", "caldav", "x"
+    )  # fmt: skip
+    assert (team.secret_encrypted, team.last_error) == (b"sealed", "Team: bad (password_env)")
+    assert team.counts_as_busy and not team.receives_events
+
+
+def test_sync_states_for_every_calendar_and_when_each_is_due(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    first, second = _calendar(runtime, owner, "Work"), _calendar(runtime, owner, "Home")
+    now = _now()
+    with transaction(runtime.sessions) as session:
+        assert calendar_store.next_syncs(session, owner) == [
+            NextSync(first, None),
+            NextSync(second, None),
+        ]
+        calendar_store.ensure_all_states(session, now)
+        assert calendar_store.next_syncs(session, owner) == [
+            NextSync(first, now),
+            NextSync(second, now),
+        ]
+        assert calendar_store.next_syncs(session, owner + 1) == []
+
+
+def test_a_push_channel_is_recorded_and_found_by_its_id(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    calendar_id = _calendar(runtime, owner, "Work")
+    expires = datetime(2026, 3, 20, 8, 0, tzinfo=UTC)
+    with transaction(runtime.sessions) as session:
+        assert calendar_store.push_channel(session, calendar_id) is None
+        calendar_store.ensure_all_states(session, _now())
+        assert calendar_store.push_channel(session, calendar_id) == PushChannel(
+            calendar_id, "", "", "", None
+        )
+        calendar_store.set_push_channel(
+            session,
+            calendar_id,
+            channel_id="chan-1",
+            resource_id="res-1",
+            token_hash="abc",
+            expires_at=expires,
+        )
+    with transaction(runtime.sessions, read_only=True) as session:
+        found = PushChannel(calendar_id, "chan-1", "res-1", "abc", expires)
+        assert calendar_store.push_channel(session, calendar_id) == found
+        assert calendar_store.channel_named(session, "chan-1") == found
+        assert calendar_store.channel_named(session, "chan-2") is None
