@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from integrations.google.credentials import GoogleConnection
 from integrations.storage import calendar_store, calendars, models
 from integrations.storage import places as place_store
 from integrations.storage.calendar_store import NextSync, PushChannel
@@ -15,6 +16,7 @@ from integrations.storage.invite_history import BookedCoffee, InviteHistoryStore
 from integrations.storage.places import EnteredTrip
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
 from web.composition import Runtime
+from web.services import google as google_service
 from web.services import invites as svc
 from web.services.invites.moving import withdraw_invite
 
@@ -76,6 +78,11 @@ def test_google_connected_says_whether_the_user_has_a_google_connection(
         session.flush()
         assert calendars.google_connected(session, owner)
         assert not calendars.google_connected(session, other)
+    store = google_service.credential_store(runtime)
+    assert store.connection(other) is None
+    assert store.connection(owner) == GoogleConnection(
+        owner, "", b"sealed", "https://oauth2.example/token", "", "ok", ""
+    )
 
 
 def test_invite_history_reads_invites_offered_times_and_bookings(runtime: Runtime) -> None:
