@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,6 +77,31 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class GoogleConnection:
+    """A user's stored Google grant (the token still sealed) and whether it works."""
+
+    user_id: int
+    account_email: str
+    token_encrypted: bytes
+    token_uri: str
+    scopes: str  # space separated, as granted
+    status: str  # ok | needs_reconnect
+    status_detail: str
+
+
+def _connection(row: models.GoogleConnection) -> GoogleConnection:
+    return GoogleConnection(
+        user_id=row.user_id,
+        account_email=row.account_email or "",
+        token_encrypted=row.token_encrypted,
+        token_uri=row.token_uri,
+        scopes=row.scopes or "",
+        status=row.status,
+        status_detail=row.status_detail or "",
+    )
+
+
 class GoogleCredentialStore:
     """The users' Google connections in `google_connections`, tokens encrypted with `box`."""
 
@@ -84,11 +110,12 @@ class GoogleCredentialStore:
         self.box = box
         self.google = google
 
-    def connection(self, user_id: int) -> models.GoogleConnection | None:
+    def connection(self, user_id: int) -> GoogleConnection | None:
         with transaction(self.sessions, read_only=True) as session:
-            return session.scalar(
+            row = session.scalar(
                 select(models.GoogleConnection).where(models.GoogleConnection.user_id == user_id)
             )
+            return _connection(row) if row is not None else None
 
     def save(
         self,
@@ -208,7 +235,7 @@ class GoogleCredentialStore:
             )
         return note
 
-    def _stored(self, row: models.GoogleConnection) -> dict[str, Any]:
+    def _stored(self, row: GoogleConnection) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.box.decrypt_text(row.token_encrypted))
         return data
 

@@ -10,6 +10,7 @@ session's own connection, so the CLI can run the same statements without importi
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -229,3 +230,101 @@ def occurrences(
 def statuses(session: Session, user_id: int, *, now: datetime) -> list[CalendarStatus]:
     """Every calendar of the user with its sync state, ordered by kind and name."""
     return calendar_reads.statuses(Db.of_session(session), user_id, now=now)
+
+
+def ensure_all_states(session: Session, now: datetime) -> None:
+    """A sync state for every calendar (rows added before the store existed, or since by the
+    app or Google's list, get one, due at once)."""
+    cal = cast(Table, models.Calendar.__table__)
+    missing = session.connection().execute(
+        select(cal.c.id, cal.c.user_id)
+        .outerjoin(SYNC, SYNC.c.calendar_id == cal.c.id)
+        .where(SYNC.c.calendar_id.is_(None))
+    )
+    for calendar_id, user_id in missing.all():
+        ensure_state(session, calendar_id, user_id, now)
+
+
+@dataclass(frozen=True)
+class NextSync:
+    """When one of a user's calendars is next due (None: it has no sync state yet)."""
+
+    calendar_id: int
+    due: datetime | None
+
+
+def next_syncs(session: Session, user_id: int) -> list[NextSync]:
+    """Each of the user's calendars with when its next sync is due, by calendar id."""
+    cal = cast(Table, models.Calendar.__table__)
+    rows = session.connection().execute(
+        select(cal.c.id, SYNC.c.next_sync_at)
+        .outerjoin(SYNC, SYNC.c.calendar_id == cal.c.id)
+        .where(cal.c.user_id == user_id)
+        .order_by(cal.c.id)
+    )
+    return [NextSync(calendar_id, due) for calendar_id, due in rows]
+
+
+# --- Google push channels ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushChannel:
+    """The Google push channel open on a calendar ("" ids: none yet)."""
+
+    calendar_id: int
+    id: str
+    resource_id: str
+    token_hash: str
+    expires_at: datetime | None
+
+
+_CHANNEL = (
+    SYNC.c.calendar_id,
+    SYNC.c.channel_id,
+    SYNC.c.channel_resource_id,
+    SYNC.c.channel_token_hash,
+    SYNC.c.channel_expires_at,
+)
+
+
+def push_channel(session: Session, calendar_id: int) -> PushChannel | None:
+    """The calendar's push channel; None when the calendar has no sync state."""
+    row = (
+        session.connection()
+        .execute(select(*_CHANNEL).where(SYNC.c.calendar_id == calendar_id))
+        .first()
+    )
+    return PushChannel(*row) if row is not None else None
+
+
+def channel_named(session: Session, channel_id: str) -> PushChannel | None:
+    """The push channel with this id (what a notification from Google names)."""
+    row = (
+        session.connection()
+        .execute(select(*_CHANNEL).where(SYNC.c.channel_id == channel_id).limit(1))
+        .first()
+    )
+    return PushChannel(*row) if row is not None else None
+
+
+def set_push_channel(
+    session: Session,
+    calendar_id: int,
+    *,
+    channel_id: str,
+    resource_id: str,
+    token_hash: str,
+    expires_at: datetime | None,
+) -> None:
+    """Record the channel just opened on the calendar (nothing if its state is gone)."""
+    session.connection().execute(
+        update(SYNC)
+        .where(SYNC.c.calendar_id == calendar_id)
+        .values(
+            channel_id=channel_id,
+            channel_resource_id=resource_id,
+            channel_token_hash=token_hash,
+            channel_expires_at=expires_at,
+        )
+    )

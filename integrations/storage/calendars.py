@@ -67,10 +67,104 @@ def of_user(session: Session, user_id: int) -> list[CalendarRecord]:
     return [_record(r) for r in rows]
 
 
+def by_id(session: Session, calendar_id: int) -> CalendarRecord | None:
+    """The calendar, whoever owns it (the sync's own reads); None when it is gone."""
+    row = session.get(models.Calendar, calendar_id)
+    return _record(row) if row is not None else None
+
+
+def ids_of(session: Session, user_id: int) -> list[int]:
+    """The ids of the user's calendars, oldest first."""
+    found = session.scalars(
+        select(models.Calendar.id)
+        .where(models.Calendar.user_id == user_id)
+        .order_by(models.Calendar.id)
+    )
+    return list(found)
+
+
+def from_config(session: Session, user_id: int) -> dict[str, CalendarRecord]:
+    """The user's calendars copied from config.toml's [[calendars]], by name."""
+    rows = session.scalars(
+        select(models.Calendar).where(
+            models.Calendar.user_id == user_id, models.Calendar.origin == "config"
+        )
+    )
+    return {r.name: _record(r) for r in rows}
+
+
+def save_from_config(
+    session: Session,
+    user_id: int,
+    name: str,
+    *,
+    kind: str,
+    location: str,
+    username: str,
+    external_id: str,
+    secret: bytes | None,
+    keep_secret: bool,
+    last_error: str | None,
+    now: datetime,
+) -> int:
+    """Create or update the calendar named `name` copied from config.toml; its id.
+    `keep_secret` leaves the stored password as it is; a `last_error` of None keeps the
+    recorded one (the sync says the rest)."""
+    row = session.scalar(
+        select(models.Calendar).where(
+            models.Calendar.user_id == user_id,
+            models.Calendar.origin == "config",
+            models.Calendar.name == name,
+        )
+    )
+    if row is None:
+        row = models.Calendar(
+            user_id=user_id,
+            name=name,
+            counts_as_busy=True,
+            receives_events=False,
+            created_at=now,
+            origin="config",
+            last_error="",
+        )
+        session.add(row)
+    row.kind, row.location, row.username = kind, location, username
+    row.external_id = external_id
+    if not keep_secret:
+        row.secret_encrypted = secret
+    if last_error is not None:
+        row.last_error = last_error
+    session.flush()
+    return row.id
+
+
+def mark_read(session: Session, calendar_id: int, *, now: datetime) -> None:
+    """The calendar was read at `now` without error (what the app's list shows)."""
+    row = session.get(models.Calendar, calendar_id)
+    if row is not None:
+        row.last_read_at = now
+        row.last_error = ""
+
+
+def mark_failed(session: Session, calendar_id: int, error: str) -> None:
+    """The calendar's last read failed with `error` (kept to 2000 characters)."""
+    row = session.get(models.Calendar, calendar_id)
+    if row is not None:
+        row.last_error = error[:2000]
+
+
 def owned(session: Session, user_id: int, calendar_id: int) -> CalendarRecord | None:
     """The calendar if it belongs to `user_id`, else None (someone else's is not found)."""
     row = session.get(models.Calendar, calendar_id)
     return _record(row) if row is not None and row.user_id == user_id else None
+
+
+def google_connected(session: Session, user_id: int) -> bool:
+    """Whether the user has connected a Google account (whatever its calendars)."""
+    found = session.scalar(
+        select(models.GoogleConnection.id).where(models.GoogleConnection.user_id == user_id)
+    )
+    return found is not None
 
 
 def name_taken(session: Session, user_id: int, name: str) -> bool:

@@ -488,6 +488,17 @@ def exists_contact(session: Session, user_id: int, contact_id: int) -> str | Non
     return session.scalar(select(_C.c.name).where(_C.c.id == contact_id, _C.c.user_id == user_id))
 
 
+def unpaused_at(session: Session, user_id: int) -> dict[int, datetime]:
+    """When each contact invited again after a pause was unpaused (ignored invites before it
+    stop counting); contacts never unpaused are left out."""
+    rows = session.connection().execute(
+        select(_C.c.id, _C.c.unpaused_at).where(
+            _C.c.user_id == user_id, _C.c.unpaused_at.is_not(None)
+        )
+    )
+    return {contact_id: at for contact_id, at in rows}
+
+
 def set_fields(session: Session, user_id: int, contact_id: int, **values: Any) -> str | None:
     """Change some columns of one contact (snoozed_until, do_not_invite, paused, ...);
     returns its name, or None when the user has no such contact."""
@@ -678,6 +689,36 @@ def fold_into(session: Session, user_id: int, keep_id: int, other_id: int) -> No
     session.execute(delete(_E).where(_E.c.contact_id == other_id))
     remove(session, user_id, other_id)
     session.expire_all()
+
+
+@dataclass(frozen=True)
+class LiveInvite:
+    """An invite the contact can still answer, so withdrawing it tells them."""
+
+    id: int
+    created_at: datetime
+
+
+# Invites the invitee can still act on.
+_LIVE_INVITES = ("open", "suggested")
+
+
+def live_invites(
+    session: Session, user_id: int, contact_id: int, *, now: datetime
+) -> list[LiveInvite]:
+    """The contact's open or suggested invites that have not expired at `now`, oldest first."""
+    inv = cast(Table, models.Invite.__table__)
+    rows = session.execute(
+        select(inv.c.id, inv.c.created_at)
+        .where(
+            inv.c.user_id == user_id,
+            inv.c.contact_id == contact_id,
+            inv.c.status.in_(_LIVE_INVITES),
+            inv.c.expires_at > now,
+        )
+        .order_by(inv.c.id)
+    )
+    return [LiveInvite(invite_id, created_at) for invite_id, created_at in rows]
 
 
 def remove(session: Session, user_id: int, contact_id: int) -> None:

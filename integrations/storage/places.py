@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -55,14 +56,24 @@ def delete_place(session: Session, user_id: int, place_id: int) -> bool:
     return True
 
 
-def trip_rows(session: Session, user_id: int) -> list[models.Trip]:
-    return list(
-        session.scalars(
-            select(models.Trip)
-            .where(models.Trip.user_id == user_id)
-            .order_by(models.Trip.start, models.Trip.id)
-        )
+@dataclass(frozen=True)
+class EnteredTrip:
+    """A trip as the owner typed it: the city is not resolved yet (the page flags it)."""
+
+    id: int
+    city: str
+    start: date
+    end: date
+
+
+def entered_trips(session: Session, user_id: int) -> list[EnteredTrip]:
+    """The user's hand-entered trips, by start."""
+    rows = session.execute(
+        select(models.Trip.id, models.Trip.city, models.Trip.start, models.Trip.end)
+        .where(models.Trip.user_id == user_id)
+        .order_by(models.Trip.start, models.Trip.id)
     )
+    return [EnteredTrip(trip_id, city, start, end) for trip_id, city, start, end in rows]
 
 
 def load_trips(
@@ -71,7 +82,7 @@ def load_trips(
     """Hand-entered trips not over before `until_after`, with their cities resolved (a trip
     whose city does not resolve has no zone and is left out: the page flags it)."""
     trips = []
-    for r in trip_rows(session, user_id):
+    for r in entered_trips(session, user_id):
         if r.end < until_after:
             continue
         city = resolve(r.city)

@@ -11,10 +11,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.calendars.errors import CalendarError
@@ -23,7 +22,11 @@ from integrations.calendars.registry import GoogleAccess, StoredCalendar, from_c
 from integrations.calendars.sync import PAST_DAYS, SyncStats, horizon, named, sync_source
 from integrations.config import Config, with_user_settings
 from integrations.net import NetworkPolicy
-from integrations.storage import calendar_store, models
+from integrations.storage import calendar_reads, calendar_store
+from integrations.storage import calendars as calendar_rows
+from integrations.storage.accounts import Account, AccountStore
+from integrations.storage.calendar_reads import Owner
+from integrations.storage.calendars import CalendarRecord
 from integrations.storage.db import transaction
 from integrations.storage.dbapi import Db
 from integrations.storage.invites import CalendarRow
@@ -48,7 +51,7 @@ def limits_of(config: Config) -> ParseLimits:
     return ParseLimits(s.ics_max_bytes, s.ics_max_components, s.ics_max_seconds)
 
 
-def stored_calendar(runtime: Runtime, row: models.Calendar | CalendarRow) -> StoredCalendar:
+def stored_calendar(runtime: Runtime, row: CalendarRecord | CalendarRow) -> StoredCalendar:
     """The registry's description of a stored calendar (its password decrypted)."""
     password = ""
     if row.secret_encrypted:
@@ -63,7 +66,7 @@ def stored_calendar(runtime: Runtime, row: models.Calendar | CalendarRow) -> Sto
         password=password,
         external_id=row.external_id,
     )
-    if isinstance(row, models.Calendar):
+    if isinstance(row, CalendarRecord):
         return replace(calendar, id=row.id, origin=row.origin)
     return calendar
 
@@ -75,13 +78,13 @@ def google_access(runtime: Runtime, user_id: int) -> GoogleAccess:
     return GoogleAccess(credentials_for(runtime, user_id), google.api_endpoint, google.timeout)
 
 
-def owner_addresses(user: models.User, config: Config) -> tuple[str, ...]:
+def owner_addresses(user: Account, config: Config) -> tuple[str, ...]:
     return tuple(dict.fromkeys((user.email, *config.owner.emails)))
 
 
 def open_row(
     runtime: Runtime,
-    row: models.Calendar,
+    row: CalendarRecord,
     *,
     zone: ZoneInfo,
     me: Sequence[str],
@@ -98,10 +101,12 @@ def open_row(
 # --- calendars from config.toml ---------------------------------------------------------------
 
 
-def config_owner(session: Session, config: Config) -> models.User | None:
-    """The user config.toml describes (by [owner] emails), if they exist yet."""
+def config_owner(session: Session, config: Config) -> Owner | None:
+    """The user config.toml describes (by [owner] emails), if they exist yet (the first
+    added, should several match)."""
     emails = [e.strip().lower() for e in config.owner.emails]
-    return session.scalar(select(models.User).where(models.User.email.in_(emails)).limit(1))
+    found = calendar_reads.owners(Db.of_session(session), emails)
+    return found[0] if found else None
 
 
 def refresh_config_calendars(runtime: Runtime) -> int:
@@ -117,21 +122,8 @@ def refresh_config_calendars(runtime: Runtime) -> int:
         owner = config_owner(session, config)
         if owner is None:
             return 0
-        existing = {
-            row.name: row
-            for row in session.scalars(
-                select(models.Calendar).where(
-                    models.Calendar.user_id == owner.id, models.Calendar.origin == "config"
-                )
-            )
-        }
-        taken = set(
-            session.scalars(
-                select(models.Calendar.name).where(
-                    models.Calendar.user_id == owner.id, models.Calendar.origin != "config"
-                )
-            )
-        )
+        existing = calendar_rows.from_config(session, owner.id)
+        taken = calendar_reads.app_calendar_names(Db.of_session(session), owner.id)
         wanted = [c for entry in config.calendars for c in from_config(entry, config.base_dir)]
         kept: set[str] = set()
         for found in wanted:
@@ -140,48 +132,46 @@ def refresh_config_calendars(runtime: Runtime) -> int:
                 log.warning("[[calendars]] %r: a calendar of that name exists in the app", cal.name)
                 continue
             kept.add(cal.name)
-            row = existing.get(cal.name)
+            old = existing.get(cal.name)
             secret = secret_box(runtime).encrypt_text(cal.password) if cal.password else None
-            if row is None:
-                row = models.Calendar(
-                    user_id=owner.id,
-                    name=cal.name,
-                    counts_as_busy=True,
-                    receives_events=False,
-                    created_at=now,
-                    origin="config",
-                    last_error="",
-                )
-                session.add(row)
-            changed = (row.kind, row.location, row.username, row.external_id) != (
+            changed = old is None or (old.kind, old.location, old.username, old.external_id) != (
                 cal.kind,
                 cal.location,
                 cal.username,
                 cal.external_id,
             )
-            row.kind, row.location, row.username = cal.kind, cal.location, cal.username
-            row.external_id = cal.external_id
-            if cal.password or not found.problem:
-                row.secret_encrypted = secret
+            last_error: str | None = None  # kept
             if found.problem:
-                row.last_error = found.problem
-            elif "(password_env)" in (row.last_error or ""):  # fixed since: the sync says the rest
-                row.last_error = ""
-            session.flush()
-            calendar_store.ensure_state(session, row.id, owner.id, now)
+                last_error = found.problem
+            elif old is not None and "(password_env)" in old.last_error:
+                last_error = ""  # fixed since: the sync says the rest
+            calendar_id = calendar_rows.save_from_config(
+                session,
+                owner.id,
+                cal.name,
+                kind=cal.kind,
+                location=cal.location,
+                username=cal.username,
+                external_id=cal.external_id,
+                secret=secret,
+                keep_secret=not (cal.password or not found.problem),
+                last_error=last_error,
+                now=now,
+            )
+            calendar_store.ensure_state(session, calendar_id, owner.id, now)
             if changed:
-                calendar_store.queue(session, row.id, now)
+                calendar_store.queue(session, calendar_id, now)
         for name, row in existing.items():
             if name not in kept:
-                session.delete(row)
+                calendar_rows.remove(session, row.id)
         return len(kept)
 
 
 # --- syncing ----------------------------------------------------------------------------------
 
 
-def user_and_config(session: Session, runtime: Runtime, user_id: int) -> tuple[models.User, Config]:
-    user = session.get(models.User, user_id)
+def user_and_config(session: Session, runtime: Runtime, user_id: int) -> tuple[Account, Config]:
+    user = AccountStore(session).account(user_id)
     if user is None:
         raise CalendarError(f"no user with id {user_id}")
     return user, with_user_settings(runtime.config, user.settings or {}, user.timezone or "")
@@ -196,14 +186,13 @@ def sync_calendar(
     """
     now = now or _now()
     with transaction(runtime.sessions) as session:
-        row = session.get(models.Calendar, calendar_id)
+        row = calendar_rows.by_id(session, calendar_id)
         if row is None:
             return "gone"
         user, config = user_and_config(session, runtime, row.user_id)
         calendar_store.ensure_state(session, row.id, row.user_id, now)
         state = calendar_store.load_state(session, calendar_id)
         problem = row.last_error if row.origin == "config" else ""
-        session.expunge(row)
     zone = ZoneInfo(config.owner.timezone)
     me = owner_addresses(user, config)
     span = horizon(now, config.scheduling.horizon_days)
@@ -222,23 +211,18 @@ def sync_calendar(
             error = f"{exc.__class__.__name__}: {exc}"
             error = named(error, source) if source is not None else f"{row.name}: {error}"
     with transaction(runtime.sessions) as session:
-        if session.get(models.Calendar, calendar_id) is None:
+        if calendar_rows.by_id(session, calendar_id) is None:
             return "gone"
         if result is None:
             calendar_store.save_error(session, calendar_id, error, now=now, next_at=next_at)
-            stored = session.get(models.Calendar, calendar_id)
-            if stored is not None:
-                stored.last_error = error[:2000]
+            calendar_rows.mark_failed(session, calendar_id, error)
             return error
         calendar_store.save_result(
             session, calendar_id, row.user_id, result, now=now, next_at=next_at
         )
         if meetings:
             _log_meetings(session, row.user_id, calendar_id, zone=zone, now=now)
-        stored = session.get(models.Calendar, calendar_id)
-        if stored is not None:  # what the app's list shows as "last read"
-            stored.last_read_at = now
-            stored.last_error = ""
+        calendar_rows.mark_read(session, calendar_id, now=now)
     if row.kind == "google" and push_enabled(runtime.config):
         _renew_channel(runtime, calendar_id, source, now=now)
     return ""
@@ -264,13 +248,13 @@ def _renew_channel(runtime: Runtime, calendar_id: int, source: Any, *, now: date
     from integrations.calendars.sync import RENEW_BEFORE, stop_google_channel, watch_google
 
     with transaction(runtime.sessions) as session:
-        state = session.get(models.CalendarSync, calendar_id)
+        state = calendar_store.push_channel(session, calendar_id)
         if state is None:
             return
-        expires = state.channel_expires_at
-        if state.channel_id and expires is not None and expires - now > RENEW_BEFORE:
+        expires = state.expires_at
+        if state.id and expires is not None and expires - now > RENEW_BEFORE:
             return
-        old = (state.channel_id, state.channel_resource_id)
+        old = (state.id, state.resource_id)
     token = secrets.token_urlsafe(32)
     address = runtime.config.web.base_url.rstrip("/") + PUSH_PATH
     try:
@@ -281,13 +265,14 @@ def _renew_channel(runtime: Runtime, calendar_id: int, source: Any, *, now: date
         log.warning("push channel for calendar %s: %s", calendar_id, exc)
         return
     with transaction(runtime.sessions) as session:
-        state = session.get(models.CalendarSync, calendar_id)
-        if state is None:
-            return
-        state.channel_id = channel.id
-        state.channel_resource_id = channel.resource_id
-        state.channel_token_hash = _token_hash(token)
-        state.channel_expires_at = channel.expires_at
+        calendar_store.set_push_channel(
+            session,
+            calendar_id,
+            channel_id=channel.id,
+            resource_id=channel.resource_id,
+            token_hash=_token_hash(token),
+            expires_at=channel.expires_at,
+        )
     if old[0]:
         try:
             stop_google_channel(source, *old)
@@ -301,10 +286,8 @@ def push_received(runtime: Runtime, channel_id: str, token: str, resource_state:
     if not channel_id or not token:
         return False
     with transaction(runtime.sessions) as session:
-        state = session.scalar(
-            select(models.CalendarSync).where(models.CalendarSync.channel_id == channel_id)
-        )
-        if state is None or not hmac.compare_digest(state.channel_token_hash, _token_hash(token)):
+        state = calendar_store.channel_named(session, channel_id)
+        if state is None or not hmac.compare_digest(state.token_hash, _token_hash(token)):
             return False
         if resource_state != "sync":
             calendar_store.queue(session, state.calendar_id, _now())
@@ -337,10 +320,7 @@ def log_meetings(
     with transaction(runtime.sessions) as session:
         _, config = user_and_config(session, runtime, user_id)
         zone = ZoneInfo(config.owner.timezone)
-        ids = session.scalars(
-            select(models.Calendar.id).where(models.Calendar.user_id == user_id)
-        ).all()
-        for calendar_id in ids:
+        for calendar_id in calendar_rows.ids_of(session, user_id):
             new += _log_meetings(session, user_id, calendar_id, zone=zone, now=now, days=days)
     return new
 
@@ -369,13 +349,7 @@ def ensure_states(runtime: Runtime, *, now: datetime | None = None) -> None:
     """A sync state for every calendar (rows added before the store existed get one)."""
     now = now or _now()
     with transaction(runtime.sessions) as session:
-        missing = session.execute(
-            select(models.Calendar.id, models.Calendar.user_id)
-            .outerjoin(models.CalendarSync, models.CalendarSync.calendar_id == models.Calendar.id)
-            .where(models.CalendarSync.calendar_id.is_(None))
-        ).all()
-        for calendar_id, user_id in missing:
-            calendar_store.ensure_state(session, calendar_id, user_id, now)
+        calendar_store.ensure_all_states(session, now)
 
 
 def sync_user(
@@ -389,16 +363,12 @@ def sync_user(
     """Sync the user's calendars now (the CLI, before it reads); returns the errors."""
     now = now or _now()
     with transaction(runtime.sessions) as session:
-        rows = session.execute(
-            select(models.Calendar.id, models.CalendarSync.next_sync_at)
-            .outerjoin(models.CalendarSync, models.CalendarSync.calendar_id == models.Calendar.id)
-            .where(models.Calendar.user_id == user_id)
-        ).all()
+        rows = calendar_store.next_syncs(session, user_id)
     errors = []
-    for calendar_id, due in rows:
-        if stale_only and due is not None and due > now:
+    for row in rows:
+        if stale_only and row.due is not None and row.due > now:
             continue
-        error = sync_calendar(runtime, calendar_id, now=now, meetings=meetings)
+        error = sync_calendar(runtime, row.calendar_id, now=now, meetings=meetings)
         if error:
             errors.append(error)
     return errors
@@ -426,7 +396,7 @@ def queue_sync(runtime: Runtime, calendar_id: int) -> None:
     """ "Read now": the next pass of the sync loop reads this calendar."""
     now = _now()
     with transaction(runtime.sessions) as session:
-        row = session.get(models.Calendar, calendar_id)
+        row = calendar_rows.by_id(session, calendar_id)
         if row is None:
             return
         calendar_store.ensure_state(session, calendar_id, row.user_id, now)
@@ -436,10 +406,17 @@ def queue_sync(runtime: Runtime, calendar_id: int) -> None:
 # --- reading the store ------------------------------------------------------------------------
 
 
+class _User(Protocol):
+    """A user's record or row: reading busy time needs only its id."""
+
+    @property
+    def id(self) -> int: ...
+
+
 def read_busy(
     runtime: Runtime,
     session: Session,
-    user: models.User,
+    user: _User,
     interval: Interval,
     *,
     names: Sequence[str] = (),

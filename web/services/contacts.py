@@ -13,10 +13,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrations.storage import models
 from integrations.storage.contacts import (
     ContactName,
     ContactRepository,
@@ -28,6 +26,7 @@ from integrations.storage.contacts import (
     exists_contact,
     fold_into,
     latest_notes,
+    live_invites,
     load_contacts,
     matching_ids,
     meeting_history,
@@ -643,10 +642,6 @@ class DeletedContact:
     cancelled: int
 
 
-# Invites the invitee can still act on; withdrawing one tells them.
-_LIVE_INVITES = ("open", "suggested")
-
-
 def delete_contact(
     runtime: Runtime, user_id: int, contact_id: int, *, now: datetime
 ) -> DeletedContact:
@@ -665,14 +660,7 @@ def delete_contact(
         invite_service.cancel_booking(runtime, user_id, coffee.booking_id, now=now)
     with transaction(runtime.sessions) as session:
         name = _owned(session, user_id, contact_id)
-        live = session.scalars(
-            select(models.Invite).where(
-                models.Invite.user_id == user_id,
-                models.Invite.contact_id == contact_id,
-                models.Invite.status.in_(_LIVE_INVITES),
-                models.Invite.expires_at > now,
-            )
-        ).all()
+        live = live_invites(session, user_id, contact_id, now=now)
         for invite in live:
             withdraw_in(runtime, session, invite, now=now, sent_on=f"{invite.created_at:%d %b}")
         session.flush()

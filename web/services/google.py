@@ -15,10 +15,14 @@ from google.oauth2.credentials import Credentials
 from integrations.calendars.errors import CalendarError
 from integrations.crypto import DecryptionError
 from integrations.google import SCOPE_PURPOSE
-from integrations.google.credentials import NEEDS_RECONNECT, GoogleCredentialStore
+from integrations.google.credentials import (
+    NEEDS_RECONNECT,
+    GoogleConnection,
+    GoogleCredentialStore,
+)
 from integrations.google.oauth import OAuthError, exchange_code, revoke, start_authorization
 from integrations.storage import calendars as calendar_rows
-from integrations.storage import models, oauth_states
+from integrations.storage import oauth_states
 from integrations.storage.db import transaction
 from web.composition import Runtime
 from web.services.accounts import secret_box
@@ -46,7 +50,7 @@ def credential_store(runtime: Runtime) -> GoogleCredentialStore:
     return GoogleCredentialStore(runtime.sessions, secret_box(runtime), runtime.config.google)
 
 
-def connection(runtime: Runtime, user_id: int) -> models.GoogleConnection | None:
+def connection(runtime: Runtime, user_id: int) -> GoogleConnection | None:
     return credential_store(runtime).connection(user_id)
 
 

@@ -10,12 +10,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, tzinfo
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations import geo
 from integrations.config import Config
-from integrations.storage import models
+from integrations.storage import calendars as calendar_rows
 from integrations.storage import places as store
 from integrations.storage.db import transaction
 from scheduler.model import ProposedTime
@@ -100,12 +99,7 @@ def where_for(
 
 
 def google_connected(session: Session, user_id: int) -> bool:
-    return (
-        session.scalar(
-            select(models.GoogleConnection.id).where(models.GoogleConnection.user_id == user_id)
-        )
-        is not None
-    )
+    return calendar_rows.google_connected(session, user_id)
 
 
 def add_place(
@@ -166,7 +160,7 @@ def page(runtime: Runtime, user_id: int, config: Config) -> dict[str, Any]:
     """What the places page shows: home city, places, trips, each city with its resolution."""
     with transaction(runtime.sessions) as session:
         places, defaults = store.load_places(session, user_id)
-        trips = store.trip_rows(session, user_id)
+        trips = store.entered_trips(session, user_id)
         trip_view = [
             {
                 "id": t.id,

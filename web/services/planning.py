@@ -12,13 +12,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations import geo
 from integrations.config import Config, with_user_settings
-from integrations.storage import models
+from integrations.storage.accounts import Account, AccountStore
+from integrations.storage.contacts import unpaused_at
 from integrations.storage.db import transaction
+from integrations.storage.invite_history import InviteHistoryStore, InviteState
 from scheduler.model import (
     BusyReport,
     CalendarWarning,
@@ -81,9 +82,9 @@ class _InviteFacts:
     booked: list[datetime]
 
 
-def user_and_config(session: Session, runtime: Runtime, user_id: int) -> tuple[models.User, Config]:
-    """The user row and the config as they see it (their windows, scheduling, rules, zone)."""
-    user = session.get(models.User, user_id)
+def user_and_config(session: Session, runtime: Runtime, user_id: int) -> tuple[Account, Config]:
+    """The user and the config as they see it (their windows, scheduling, rules, zone)."""
+    user = AccountStore(session).account(user_id)
     if user is None:
         raise UserError(f"no user with id {user_id}")
     return user, with_user_settings(runtime.config, user.settings or {}, user.timezone or "")
@@ -94,38 +95,15 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
 
     A contact with an invite still open or a coffee booked and not yet over is excluded from
     the plan (the history says why)."""
-    conn = session.connection()
-    inv = models.Invite.__table__
-    unpaused = dict(
-        conn.execute(
-            select(models.Contact.id, models.Contact.unpaused_at).where(
-                models.Contact.user_id == user_id, models.Contact.unpaused_at.is_not(None)
-            )
-        ).all()
-    )
-    per_contact: dict[int, list[Any]] = defaultdict(list)
+    store = InviteHistoryStore(session, user_id)
+    unpaused = unpaused_at(session, user_id)
+    per_contact: dict[int, list[InviteState]] = defaultdict(list)
     open_ids: list[int] = []
-    for row in conn.execute(
-        select(
-            inv.c.id,
-            inv.c.contact_id,
-            inv.c.status,
-            inv.c.created_at,
-            inv.c.expires_at,
-            inv.c.answered_at,
-        )
-        .where(inv.c.user_id == user_id)
-        .order_by(inv.c.created_at, inv.c.id)
-    ):
+    for row in store.invites():
         per_contact[row.contact_id].append(row)
-    book = models.Booking.__table__
     upcoming: dict[int, datetime] = {}
-    for cid, start in conn.execute(
-        select(book.c.contact_id, book.c.start)
-        .where(book.c.user_id == user_id, book.c.status == "active", book.c.end > now)
-        .order_by(book.c.start)
-    ):
-        upcoming.setdefault(cid, start.astimezone(zone))
+    for coffee in store.booked_until_after(now):
+        upcoming.setdefault(coffee.contact_id, coffee.start.astimezone(zone))
     history: dict[int, InviteHistory] = {
         cid: InviteHistory(booked_for=start) for cid, start in upcoming.items()
     }
@@ -152,27 +130,8 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
         history[cid] = InviteHistory(
             open_since, last_declined, last_ignored, streak, upcoming.get(cid)
         )
-    taken: list[Interval] = []
-    if open_ids:
-        times = models.InviteTime.__table__
-        for start, end in conn.execute(
-            select(times.c.start, times.c.end).where(
-                times.c.user_id == user_id,
-                times.c.invite_id.in_(open_ids),
-                times.c.withdrawn.is_(False),
-            )
-        ):
-            taken.append(Interval(start, end))
-    booked = [
-        start
-        for (start,) in conn.execute(
-            select(book.c.start).where(
-                book.c.user_id == user_id,
-                book.c.status == "active",
-                book.c.start >= now - timedelta(days=7),
-            )
-        )
-    ]
+    taken = store.offered(open_ids)
+    booked = store.booked_starts_since(now - timedelta(days=7))
     return _InviteFacts(history, taken, len(open_ids), booked)
 
 
@@ -187,7 +146,7 @@ def invites_and_bookings(
 def read_busy(
     runtime: Runtime,
     session: Session,
-    user: models.User,
+    user: Account,
     interval: Interval,
     exclude: Sequence[Interval] = (),
 ) -> tuple[BusyReport, tuple[str, ...]]:
