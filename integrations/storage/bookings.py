@@ -12,13 +12,13 @@ bookings: `move` flushes, so a taken start raises IntegrityError from there. The
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from integrations.invite_email import Party
@@ -325,6 +325,46 @@ class BookingStore:
         """Mark open invites whose link ran out as expired; how many."""
         result = self.session.connection().execute(_statements().expire, {"now": now})
         return result.rowcount
+
+    # --- the owner's list of invites ----------------------------------------------------------
+
+    def owned_invite(self, user_id: int, invite_id: int) -> BookingInvite | None:
+        """The invite if it is this owner's, else None (someone else's is not found)."""
+        row = self.session.get(models.Invite, invite_id)
+        if row is None or row.user_id != user_id:
+            return None
+        return _invite(row)
+
+    def dismiss(self, invite_id: int, *, now: datetime) -> None:
+        """Take the invite off the owner's list (the first dismissal's time is kept)."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        if row.dismissed_at is None:
+            row.dismissed_at = now
+
+    def moved_on(self, user_id: int, contact_ids: Iterable[int]) -> dict[int, datetime]:
+        """Per contact, the latest moment the owner or the contact moved on: the newest invite
+        to them, or the latest time they booked one."""
+        ids = sorted(set(contact_ids))
+        if not ids:
+            return {}
+        inv = models.Invite
+        mine = (inv.user_id == user_id, inv.contact_id.in_(ids))
+        sent = self.session.execute(
+            select(inv.contact_id, func.max(inv.created_at)).where(*mine).group_by(inv.contact_id)
+        ).all()
+        booked = self.session.execute(
+            select(inv.contact_id, func.max(inv.answered_at))
+            .where(*mine, inv.status == "accepted")
+            .group_by(inv.contact_id)
+        ).all()
+        found: dict[int, datetime] = {}
+        for contact_id, moment in [*sent, *booked]:
+            if moment is None:
+                continue
+            if contact_id not in found or moment > found[contact_id]:
+                found[contact_id] = moment
+        return found
 
     def _booking_row(self, booking_id: int) -> models.Booking:
         row = self.session.get(models.Booking, booking_id)

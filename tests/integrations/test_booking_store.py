@@ -103,3 +103,44 @@ def test_cancel_and_the_calendar_marks(runtime: Runtime) -> None:
     assert (cancelled.status, cancelled.sequence) == ("cancelled", 1)
     assert (cancelled.calendar_event_id, cancelled.calendar_error) == ("evt-1", "")
     assert invite is not None and invite.status == "cancelled"
+
+
+def _invite(runtime: Runtime, owner: int, email: str, *starts: datetime) -> tuple[str, int]:
+    """An open invite offering `starts`: its token and id."""
+    contact = make_contact(runtime, owner, email=email)
+    created = svc.create_invite(runtime, owner, contact, times_at(*starts), now=_now())
+    return created.url.rsplit("/", 1)[1], created.invite_id
+
+
+def test_an_owned_invite_is_dismissed_once(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    other = make_owner(runtime, email="oscar@example.com")
+    _, invite_id = _invite(runtime, owner, "dana@example.com", *_starts(0, 1))
+    first, later = _now(), _now() + timedelta(hours=1)
+    with transaction(runtime.sessions) as session:
+        store = BookingStore(session)
+        assert store.owned_invite(other, invite_id) is None
+        assert store.owned_invite(owner, invite_id + 1000) is None
+        invite = store.owned_invite(owner, invite_id)
+        assert invite is not None and len(invite.times) == 2
+        store.dismiss(invite_id, now=first)
+        store.dismiss(invite_id, now=later)
+    assert [i.invite_id for i in svc.open_invites(runtime, owner, now=_now())] == []
+
+
+def test_moved_on_is_the_newest_invite_or_booking_per_contact(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    _, booked = _book(runtime, owner, *_starts(0))
+    _, waiting = _invite(runtime, owner, "erin@example.com", *_starts(2))
+    with transaction(runtime.sessions, read_only=True) as session:
+        store = BookingStore(session)
+        booking = store.booking(booked)
+        open_one = store.invite(waiting)
+        assert booking is not None and open_one is not None
+        accepted = store.invite(booking.invite_id)
+        assert accepted is not None and accepted.answered_at is not None
+        found = store.moved_on(owner, [booking.contact_id, open_one.contact_id, 9999])
+        assert store.moved_on(owner, []) == {}
+    assert set(found) == {booking.contact_id, open_one.contact_id}
+    assert found[booking.contact_id] == max(accepted.created_at, accepted.answered_at)
+    assert found[open_one.contact_id] == open_one.created_at

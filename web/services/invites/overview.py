@@ -9,12 +9,11 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.storage import models
-from integrations.storage.bookings import booking_record, offered_record
+from integrations.storage.bookings import BookingStore, booking_record, offered_record
 from integrations.storage.db import transaction
 from scheduler import invites as rules
 from web.composition import Runtime
 from web.errors import NotFound
-from web.services.invites.archive import moved_on
 from web.services.invites.model import (
     BookingView,
     OpenInvite,
@@ -84,7 +83,7 @@ def open_invites(runtime: Runtime, user_id: int, *, now: datetime) -> list[OpenI
             .limit(50)
         ).all()
         result = []
-        later = moved_on(session, user_id, (inv.contact_id for inv in rows))
+        later = BookingStore(session).moved_on(user_id, (inv.contact_id for inv in rows))
         for inv in rows:
             state = rules.link_state(inv.status, inv.expires_at, now=now)
             if rules.archived(
