@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 
 from integrations.invite_email import Party
 from integrations.storage import models
-from integrations.storage.invites import Booking, BookingInvite, InviteStore
+from integrations.storage.invites import LONGEST_MEETING, Booking, BookingInvite, InviteStore
 from integrations.storage.outbox import PENDING
 from scheduler.invites import OPEN, OfferedTime
 from scheduler.model import Interval
@@ -365,6 +365,65 @@ class BookingStore:
             if contact_id not in found or moment > found[contact_id]:
                 found[contact_id] = moment
         return found
+
+    # --- offering freed times again ---------------------------------------------------------
+
+    def offer_freed(self, user_id: int, freed: Interval, *, now: datetime) -> None:
+        """Offer again, on the owner's open invites, the future withdrawn times that overlap
+        `freed` (a cancelled or moved coffee's time) unless another active booking holds them."""
+        tim, inv, bkg = models.InviteTime, models.Invite, models.Booking
+        still_open = select(inv.id).where(inv.id == tim.invite_id, inv.status == OPEN).exists()
+        other_booking = (
+            select(bkg.id)
+            .where(
+                bkg.user_id == user_id,
+                bkg.status == ACTIVE,
+                bkg.start < tim.end,
+                bkg.end > tim.start,
+            )
+            .exists()
+        )
+        self.session.execute(
+            update(tim)
+            .where(
+                tim.user_id == user_id,
+                tim.withdrawn.is_(True),
+                tim.start < freed.end,
+                tim.start > freed.start - LONGEST_MEETING,
+                tim.end > freed.start,
+                tim.start > now,
+                still_open,
+                ~other_booking,
+            )
+            .values(withdrawn=False)
+            .execution_options(synchronize_session=False)
+        )
+
+    def withdrawn_open_times(
+        self, user_id: int, lo: datetime, hi: datetime, *, now: datetime
+    ) -> list[OpenTime]:
+        """The withdrawn future times of the owner's open invites that start in [lo, hi)."""
+        tim, inv = models.InviteTime, models.Invite
+        rows = self.session.scalars(
+            select(tim)
+            .join(inv, inv.id == tim.invite_id)
+            .where(
+                tim.user_id == user_id,
+                tim.withdrawn.is_(True),
+                tim.start >= lo,
+                tim.start < hi,
+                tim.start > now,
+                inv.status == OPEN,
+            )
+        )
+        return [OpenTime(r.id, Interval(_aware(r.start), _aware(r.end))) for r in rows]
+
+    def offer_again(self, time_ids: Collection[int]) -> None:
+        """Offer these withdrawn times on their invites again."""
+        for time_id in time_ids:
+            row = self.session.get(models.InviteTime, time_id)
+            if row is not None:
+                row.withdrawn = False
 
     def _booking_row(self, booking_id: int) -> models.Booking:
         row = self.session.get(models.Booking, booking_id)

@@ -144,3 +144,47 @@ def test_moved_on_is_the_newest_invite_or_booking_per_contact(runtime: Runtime) 
     assert set(found) == {booking.contact_id, open_one.contact_id}
     assert found[booking.contact_id] == max(accepted.created_at, accepted.answered_at)
     assert found[open_one.contact_id] == open_one.created_at
+
+
+def test_withdrawn_times_are_offered_again(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    first, second, third = _starts(0, 1, 2)
+    _invite(runtime, owner, "fay@example.com", first, second)
+    _, closed = _invite(runtime, owner, "gus@example.com", third)
+    lo, hi = first - timedelta(hours=1), third + timedelta(days=1)
+    with transaction(runtime.sessions) as session:
+        store = BookingStore(session)
+        offered = store.open_times(owner, lo, hi)
+        assert [t.interval.start for t in offered] == [first, second, third]
+        store.withdraw_times([t.id for t in offered])
+        store.withdraw_invite(closed, now=_now())
+        session.flush()
+        # Only the open invite's times count; the closed one's stay withdrawn.
+        withdrawn = store.withdrawn_open_times(owner, lo, hi, now=_now())
+        assert [t.interval.start for t in withdrawn] == [first, second]
+        assert store.withdrawn_open_times(owner, lo, hi, now=first) == withdrawn[1:]
+        store.offer_again([withdrawn[1].id])
+        session.flush()
+        assert [t.interval.start for t in store.open_times(owner, lo, hi)] == [second]
+        # A freed time is offered again only when it overlaps and is still to come.
+        store.offer_freed(owner, offered[2].interval, now=_now())
+        assert [t.interval.start for t in store.open_times(owner, lo, hi)] == [second]
+        store.offer_freed(owner, offered[0].interval, now=first)
+        assert [t.interval.start for t in store.open_times(owner, lo, hi)] == [second]
+        store.offer_freed(owner, offered[0].interval, now=_now())
+        assert [t.interval.start for t in store.open_times(owner, lo, hi)] == [first, second]
+
+
+def test_a_freed_time_another_booking_holds_stays_withdrawn(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    first, second = _starts(0, 1)
+    _, booking_id = _book(runtime, owner, first)
+    _invite(runtime, owner, "hal@example.com", second)
+    lo, hi = second - timedelta(hours=1), second + timedelta(days=1)
+    with transaction(runtime.sessions) as session:
+        store = BookingStore(session)
+        (time,) = store.open_times(owner, lo, hi)
+        store.withdraw_times([time.id])
+        store.move(booking_id, time.interval)  # another coffee now holds that time
+        store.offer_freed(owner, time.interval, now=_now())
+        assert store.open_times(owner, lo, hi) == []

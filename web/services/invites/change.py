@@ -108,8 +108,8 @@ def _cancel(
     note: str,
 ) -> None:
     booking = store.cancel(booking.id)
-    restore_times(store.session, booking.user_id, booking.interval, now=now)
-    restore_by_rules(runtime, store.session, booking.user_id, booking.start, now=now)
+    restore_times(store, booking.user_id, booking.interval, now=now)
+    restore_by_rules(runtime, store, booking.user_id, booking.start, now=now)
     owner, invitee = store.parties(invite.id)
     event = booking_event(runtime, store, booking, owner, invitee)
     user = store.owner(invite.user_id)
