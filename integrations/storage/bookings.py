@@ -12,11 +12,12 @@ bookings: `move` flushes, so a taken start raises IntegrityError from there. The
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, object_session, selectinload
@@ -26,7 +27,7 @@ from integrations.storage import models
 from integrations.storage.invites import LONGEST_MEETING, Booking, BookingInvite, InviteStore
 from integrations.storage.outbox import PENDING
 from scheduler.invites import OPEN, OfferedTime
-from scheduler.model import Interval
+from scheduler.model import Interval, ProposedTime
 
 ACTIVE = "active"
 CANCELLED = "cancelled"
@@ -124,12 +125,6 @@ class BookingStore:
             stmt = stmt.with_for_update()
         row = self.session.scalar(stmt, {"token_hash": token_hash})
         return _invite(row) if row is not None else None
-
-    def invite_model(self, invite_id: int) -> models.Invite:
-        """The invite's row, for `answer.more_times`, which adds times to it."""
-        row = self.session.get(models.Invite, invite_id)
-        assert row is not None
-        return row
 
     def owner(self, user_id: int) -> Owner:
         row = self.session.get(models.User, user_id)
@@ -425,6 +420,45 @@ class BookingStore:
             if row is not None:
                 row.withdrawn = False
 
+    # --- the invitee's answers -------------------------------------------------------------
+
+    def record_answer(self, invite_id: int, *, status: str, note: str, now: datetime) -> None:
+        """The invitee answered (declined, or asked for other times) with `note`."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        row.status = status
+        row.answer_note = note
+        row.answered_at = now
+
+    def note_invitee_zone(self, invite_id: int, zone: str) -> None:
+        """The zone the invitee's browser is in (times are shown to them in it)."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        row.invitee_timezone = zone
+
+    def note_place(self, invite_id: int, note: str) -> None:
+        """The invitee named a place that suits them better (the invite stays open)."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        row.place_note = note
+
+    def coming_bookings(self, user_id: int, now: datetime) -> list[Interval]:
+        """The owner's active bookings not yet over."""
+        bkg = models.Booking
+        rows = self.session.execute(
+            select(bkg.start, bkg.end).where(
+                bkg.user_id == user_id, bkg.status == ACTIVE, bkg.end > now
+            )
+        )
+        return [Interval(_aware(start), _aware(end)) for start, end in rows]
+
+    def add_times(self, invite_id: int, times: Sequence[ProposedTime]) -> None:
+        """Offer these times on the invite too. Flushes."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        row.times.extend(time_row(row.user_id, t) for t in times)
+        self.session.flush()
+
     def _booking_row(self, booking_id: int) -> models.Booking:
         row = self.session.get(models.Booking, booking_id)
         assert row is not None
@@ -480,6 +514,28 @@ def offered_record(row: models.InviteTime) -> OfferedTime:
         row.place_url,
         row.city,
         row.zone,
+    )
+
+
+def zone_key(value: datetime) -> str:
+    """The IANA name of `value`'s zone ("" for a fixed offset), as an offered time stores it."""
+    zone = value.tzinfo
+    return zone.key[:64] if isinstance(zone, ZoneInfo) else ""
+
+
+def time_row(user_id: int, t: ProposedTime) -> models.InviteTime:
+    """A proposed time as stored on an invite (texts cut to their columns)."""
+    return models.InviteTime(
+        user_id=user_id,
+        start=t.start.astimezone(UTC),
+        end=t.end.astimezone(UTC),
+        window=t.window,
+        withdrawn=False,
+        mode=t.mode,
+        place=t.place[:500],
+        place_url=t.place_url[:2000],
+        city=t.city[:200],
+        zone=zone_key(t.start),
     )
 
 

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from integrations.storage import models
 from integrations.storage.bookings import BookingStore
 from integrations.storage.db import transaction
-from scheduler.model import Interval
+from scheduler.model import Interval, ProposedTime
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
 from web.composition import Runtime
 from web.services import invites as svc
@@ -188,3 +189,48 @@ def test_a_freed_time_another_booking_holds_stays_withdrawn(runtime: Runtime) ->
         store.move(booking_id, time.interval)  # another coffee now holds that time
         store.offer_freed(owner, time.interval, now=_now())
         assert store.open_times(owner, lo, hi) == []
+
+
+def test_an_answer_and_what_the_invitee_told_are_recorded(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    token, invite_id = _invite(runtime, owner, "ida@example.com", *_starts(0))
+    at = _now()
+    with transaction(runtime.sessions) as session:
+        store = BookingStore(session)
+        store.note_invitee_zone(invite_id, "Asia/Tokyo")
+        store.note_place(invite_id, "The bakery on Main St")
+        store.record_answer(invite_id, status="declined", note="Busy month", now=at)
+    with transaction(runtime.sessions, read_only=True) as session:
+        invite = BookingStore(session).invite_by_token(hash_token(token))
+        row = session.get(models.Invite, invite_id)
+    assert invite is not None and row is not None
+    assert (invite.status, invite.answered_at, invite.invitee_timezone) == (
+        "declined",
+        at,
+        "Asia/Tokyo",
+    )
+    assert (row.answer_note, row.place_note) == ("Busy month", "The bakery on Main St")
+
+
+def test_times_are_added_and_coming_bookings_read(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    first, second, third = _starts(0, 1, 2)
+    _book(runtime, owner, first)
+    _, invite_id = _invite(runtime, owner, "jo@example.com", second)
+    extra = ProposedTime(third, third + timedelta(minutes=45), "lunch", "in_person", "x" * 600)
+    with transaction(runtime.sessions) as session:
+        store = BookingStore(session)
+        assert store.coming_bookings(owner, _now()) == [
+            Interval(first, first + timedelta(minutes=45))
+        ]
+        assert store.coming_bookings(owner, first + timedelta(hours=1)) == []
+        store.add_times(invite_id, [extra])
+        invite = store.invite(invite_id)
+    assert invite is not None
+    assert [t.start for t in invite.times] == [second, third]
+    added = invite.times[1]
+    assert (added.window, added.mode, added.place) == ("lunch", "in_person", "x" * 500)
+    assert added.zone == "Europe/Berlin" and not added.withdrawn
+    with transaction(runtime.sessions, read_only=True) as session:
+        again = BookingStore(session).invite_with_times(invite_id)
+    assert again is not None and again.times == invite.times

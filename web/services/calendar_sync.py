@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -37,6 +37,13 @@ from web.services.calendar_read import interval_of as interval_of  # re-exported
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)  # a claimed calendar is free again after this (a crashed worker)
+
+
+class HasId(Protocol):
+    """A user row or the booking store's Owner: whose calendars to read."""
+
+    @property
+    def id(self) -> int: ...
 
 
 def _now() -> datetime:
@@ -439,7 +446,7 @@ def queue_sync(runtime: Runtime, calendar_id: int) -> None:
 def read_busy(
     runtime: Runtime,
     session: Session,
-    user: models.User,
+    user: HasId,
     interval: Interval,
     *,
     names: Sequence[str] = (),

@@ -93,7 +93,9 @@ def cancel_booking(
 def _reopen(runtime: Runtime, store: BookingStore, invite_id: int, *, now: datetime) -> None:
     """Open the invite again with fresh free times (from the calendar store)."""
     store.reopen(invite_id)
-    more_times(runtime, store.session, store.invite_model(invite_id), now=now)
+    invite = store.invite(invite_id)
+    assert invite is not None
+    more_times(runtime, store, invite, now=now)
     store.keep_open_until(invite_id, now + timedelta(days=7))
 
 

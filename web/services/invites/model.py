@@ -17,6 +17,8 @@ from integrations.config import Config
 from integrations.invite_email import Party
 from integrations.storage import models
 from integrations.storage.bookings import BookingStore
+from integrations.storage.bookings import time_row as time_row  # re-exported for create
+from integrations.storage.bookings import zone_key as zone_key  # re-exported
 from integrations.storage.invites import LONGEST_MEETING as LONGEST_MEETING  # re-exported
 from integrations.storage.invites import Booking
 from scheduler.invites import OfferedTime
@@ -145,25 +147,3 @@ def parties(session: Session, invite: models.Invite) -> tuple[Party, Party]:
 
 def display_zones(view_zone: str, owner_zone: str) -> list[str]:
     return [view_zone] if view_zone else [owner_zone, "UTC"] if owner_zone != "UTC" else ["UTC"]
-
-
-def zone_key(value: datetime) -> str:
-    """The IANA name of `value`'s zone ("" for a fixed offset), as an offered time stores it."""
-    zone = value.tzinfo
-    return zone.key[:64] if isinstance(zone, ZoneInfo) else ""
-
-
-def time_row(user_id: int, t: ProposedTime) -> models.InviteTime:
-    """A proposed time as stored on an invite (texts cut to their columns)."""
-    return models.InviteTime(
-        user_id=user_id,
-        start=t.start.astimezone(UTC),
-        end=t.end.astimezone(UTC),
-        window=t.window,
-        withdrawn=False,
-        mode=t.mode,
-        place=t.place[:500],
-        place_url=t.place_url[:2000],
-        city=t.city[:200],
-        zone=zone_key(t.start),
-    )

@@ -132,7 +132,7 @@ def offer_new_times(runtime: Runtime, who: _Who, *, now: datetime) -> MoveChoice
         booking, invite = _find(store, who, lock=True)
         if booking.status != "active":
             raise InviteGone("this coffee is cancelled")
-        more_times(runtime, session, store.invite_model(invite.id), now=now)
+        more_times(runtime, store, invite, now=now)
         store.withdraw_offered(
             invite.id,
             lambda t: bool(booking_rules.too_close(t.interval, busy, calendars.policy.buffer)),
