@@ -170,11 +170,15 @@ class BookingStore:
         # Active bookings of one owner never share a start (the unique index).
         return [h for h in held if h.start != own.start]
 
-    def open_times(self, user_id: int, lo: datetime, hi: datetime) -> list[OpenTime]:
-        """The times still offered on the owner's open invites that start in [lo, hi)."""
-        rows = self.session.scalars(
-            _statements().open_times, {"owner": user_id, "lo": lo, "hi": hi}
-        )
+    def open_times(
+        self, user_id: int, lo: datetime, hi: datetime, *, unexpired_at: datetime | None = None
+    ) -> list[OpenTime]:
+        """The times still offered on the owner's open invites that start in [lo, hi)
+        (with `unexpired_at`: only on invites whose link still works then)."""
+        stmt = _statements().open_times
+        if unexpired_at is not None:
+            stmt = stmt.where(models.Invite.expires_at > unexpired_at)
+        rows = self.session.scalars(stmt, {"owner": user_id, "lo": lo, "hi": hi})
         return [OpenTime(r.id, Interval(_aware(r.start), _aware(r.end))) for r in rows]
 
     def event_calendar(self, user_id: int) -> str:
@@ -458,6 +462,55 @@ class BookingStore:
         assert row is not None
         row.times.extend(time_row(row.user_id, t) for t in times)
         self.session.flush()
+
+    # --- new invites -------------------------------------------------------------------------
+
+    def open_invite_sent(self, user_id: int, contact_id: int, now: datetime) -> datetime | None:
+        """When the contact's newest invite still open at `now` was created, or None."""
+        inv = models.Invite
+        found = self.session.scalar(
+            select(inv.created_at)
+            .where(
+                inv.user_id == user_id,
+                inv.contact_id == contact_id,
+                inv.status == OPEN,
+                inv.expires_at > now,
+            )
+            .order_by(inv.created_at.desc())
+            .limit(1)
+        )
+        return _aware(found) if found is not None else None
+
+    def add_invite(
+        self,
+        *,
+        user_id: int,
+        contact_id: int,
+        token_hash: str,
+        email: str,
+        message: str,
+        invitee_timezone: str,
+        times: Sequence[ProposedTime],
+        now: datetime,
+        expires_at: datetime,
+    ) -> BookingInvite:
+        """A new open invite offering `times`. Flushes (the invite gets its id)."""
+        row = models.Invite(
+            user_id=user_id,
+            contact_id=contact_id,
+            token_hash=token_hash,
+            email=email,
+            message=message,
+            status=OPEN,
+            invitee_timezone=invitee_timezone,
+            answer_note="",
+            created_at=now,
+            expires_at=expires_at,
+        )
+        row.times = [time_row(user_id, t) for t in times]
+        self.session.add(row)
+        self.session.flush()
+        return _invite(row)
 
     def _booking_row(self, booking_id: int) -> models.Booking:
         row = self.session.get(models.Booking, booking_id)

@@ -234,3 +234,44 @@ def test_times_are_added_and_coming_bookings_read(runtime: Runtime) -> None:
     with transaction(runtime.sessions, read_only=True) as session:
         again = BookingStore(session).invite_with_times(invite_id)
     assert again is not None and again.times == invite.times
+
+
+def test_a_new_invite_is_stored_with_its_times(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    contact = make_contact(runtime, owner, email="kim@example.com")
+    first, second = _starts(0, 1)
+    now = _now()
+    with transaction(runtime.sessions) as session:
+        store = BookingStore(session)
+        assert store.open_invite_sent(owner, contact, now) is None
+        invite = store.add_invite(
+            user_id=owner,
+            contact_id=contact,
+            token_hash=hash_token("tok"),
+            email="kim@example.com",
+            message="Coffee?",
+            invitee_timezone="Asia/Tokyo",
+            times=times_at(second, first),
+            now=now,
+            expires_at=second,
+        )
+        assert store.open_invite_sent(owner, contact, now) == now
+        assert store.open_invite_sent(owner, contact, second) is None  # it has run out then
+    assert (invite.status, invite.created_at, invite.expires_at) == ("open", now, second)
+    assert (invite.email, invite.invitee_timezone, invite.answered_at) == (
+        "kim@example.com",
+        "Asia/Tokyo",
+        None,
+    )
+    with transaction(runtime.sessions, read_only=True) as session:
+        store = BookingStore(session)
+        again = store.invite_by_token(hash_token("tok"))
+        lo, hi = first - timedelta(hours=1), second + timedelta(hours=1)
+        assert [t.interval.start for t in store.open_times(owner, lo, hi)] == [first, second]
+        assert store.open_times(owner, lo, hi, unexpired_at=now) != []
+        assert store.open_times(owner, lo, hi, unexpired_at=second) == []
+    assert again is not None and again.id == invite.id
+    assert [(t.start, t.zone, t.window) for t in again.times] == [
+        (first, "Europe/Berlin", "lunch"),
+        (second, "Europe/Berlin", "lunch"),
+    ]

@@ -17,7 +17,6 @@ from integrations.config import Config
 from integrations.invite_email import Party
 from integrations.storage import models
 from integrations.storage.bookings import BookingStore
-from integrations.storage.bookings import time_row as time_row  # re-exported for create
 from integrations.storage.bookings import zone_key as zone_key  # re-exported
 from integrations.storage.invites import LONGEST_MEETING as LONGEST_MEETING  # re-exported
 from integrations.storage.invites import Booking
