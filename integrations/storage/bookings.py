@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from integrations.invite_email import Party
@@ -63,6 +64,14 @@ class Where:
 
     def as_tuple(self) -> tuple[str, str, str]:
         return self.mode, self.place, self.place_url
+
+
+@dataclass(frozen=True)
+class ListedInvite(BookingInvite):
+    """An invite on the owner's list, with its contact's name and the invitee's note."""
+
+    contact_name: str
+    answer_note: str
 
 
 @dataclass(frozen=True)
@@ -446,15 +455,13 @@ class BookingStore:
         assert row is not None
         row.place_note = note
 
-    def coming_bookings(self, user_id: int, now: datetime) -> list[Interval]:
-        """The owner's active bookings not yet over."""
-        bkg = models.Booking
-        rows = self.session.execute(
-            select(bkg.start, bkg.end).where(
-                bkg.user_id == user_id, bkg.status == ACTIVE, bkg.end > now
-            )
-        )
-        return [Interval(_aware(start), _aware(end)) for start, end in rows]
+    def coming_coffees(self, user_id: int, now: datetime) -> list[Booking]:
+        """The owner's active bookings not yet over, soonest first."""
+        return self._active(user_id, models.Booking.end > now)
+
+    def coffees_to_confirm(self, user_id: int, now: datetime) -> list[Booking]:
+        """The owner's active bookings that are over and nobody said whether they met."""
+        return self._active(user_id, models.Booking.end <= now, models.Booking.met.is_(None))
 
     def add_times(self, invite_id: int, times: Sequence[ProposedTime]) -> None:
         """Offer these times on the invite too. Flushes."""
@@ -511,6 +518,38 @@ class BookingStore:
         self.session.add(row)
         self.session.flush()
         return _invite(row)
+
+    def listed_invites(self, user_id: int, *, limit: int = 50) -> list[ListedInvite]:
+        """The owner's invites waiting or answered without a booking, and not dismissed,
+        newest first."""
+        inv = models.Invite
+        rows = self.session.execute(
+            select(inv, models.Contact.name)
+            .join(models.Contact, models.Contact.id == inv.contact_id)
+            .where(
+                inv.user_id == user_id,
+                inv.status.in_((OPEN, "declined", "suggested")),
+                inv.dismissed_at.is_(None),
+            )
+            .options(selectinload(inv.times))
+            .order_by(inv.created_at.desc())
+            .limit(limit)
+        ).all()
+        listed = []
+        for row, name in rows:
+            base = _invite(row)
+            fields = {f.name: getattr(base, f.name) for f in dataclass_fields(base)}
+            listed.append(ListedInvite(**fields, contact_name=name, answer_note=row.answer_note))
+        return listed
+
+    def _active(self, user_id: int, *conditions: ColumnElement[bool]) -> list[Booking]:
+        bkg = models.Booking
+        rows = self.session.scalars(
+            select(bkg)
+            .where(bkg.user_id == user_id, bkg.status == ACTIVE, *conditions)
+            .order_by(bkg.start)
+        )
+        return [booking_record(r) for r in rows]
 
     def _booking_row(self, booking_id: int) -> models.Booking:
         row = self.session.get(models.Booking, booking_id)

@@ -212,7 +212,7 @@ def test_an_answer_and_what_the_invitee_told_are_recorded(runtime: Runtime) -> N
     assert (row.answer_note, row.place_note) == ("Busy month", "The bakery on Main St")
 
 
-def test_times_are_added_and_coming_bookings_read(runtime: Runtime) -> None:
+def test_times_are_added_and_coming_coffees_read(runtime: Runtime) -> None:
     owner = make_owner(runtime)
     first, second, third = _starts(0, 1, 2)
     _book(runtime, owner, first)
@@ -220,10 +220,10 @@ def test_times_are_added_and_coming_bookings_read(runtime: Runtime) -> None:
     extra = ProposedTime(third, third + timedelta(minutes=45), "lunch", "in_person", "x" * 600)
     with transaction(runtime.sessions) as session:
         store = BookingStore(session)
-        assert store.coming_bookings(owner, _now()) == [
+        assert [b.interval for b in store.coming_coffees(owner, _now())] == [
             Interval(first, first + timedelta(minutes=45))
         ]
-        assert store.coming_bookings(owner, first + timedelta(hours=1)) == []
+        assert store.coming_coffees(owner, first + timedelta(hours=1)) == []
         store.add_times(invite_id, [extra])
         invite = store.invite(invite_id)
     assert invite is not None
@@ -275,3 +275,38 @@ def test_a_new_invite_is_stored_with_its_times(runtime: Runtime) -> None:
         (first, "Europe/Berlin", "lunch"),
         (second, "Europe/Berlin", "lunch"),
     ]
+
+
+def test_coffees_to_confirm_are_over_and_unanswered(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    first, second = _starts(0, 1)
+    _, early = _book(runtime, owner, first)
+    _, late = _book(runtime, owner, second)
+    after = second + timedelta(hours=2)
+    with transaction(runtime.sessions) as session:
+        store = BookingStore(session)
+        assert [b.id for b in store.coming_coffees(owner, _now())] == [early, late]
+        assert store.coffees_to_confirm(owner, _now()) == []
+        assert [b.id for b in store.coffees_to_confirm(owner, after)] == [early, late]
+        store.record_met(early, True)
+        session.flush()
+        assert [b.id for b in store.coffees_to_confirm(owner, after)] == [late]
+
+
+def test_listed_invites_are_the_undismissed_unbooked_ones_newest_first(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    first, second, third = _starts(0, 1, 2)
+    _book(runtime, owner, first)
+    _, older = _invite(runtime, owner, "lea@example.com", second)
+    _, newer = _invite(runtime, owner, "max@example.com", third)
+    with transaction(runtime.sessions) as session:
+        store = BookingStore(session)
+        store.record_answer(older, status="declined", note="Not now", now=_now())
+        listed = store.listed_invites(owner)
+        assert [i.id for i in listed] == [newer, older]
+        assert [i.status for i in listed] == ["open", "declined"]
+        assert listed[1].answer_note == "Not now" and listed[1].contact_name
+        assert [t.start for t in listed[0].times] == [third]
+        store.dismiss(older, now=_now())
+        assert [i.id for i in store.listed_invites(owner)] == [newer]
+        assert store.listed_invites(owner, limit=0) == []

@@ -119,7 +119,7 @@ def more_times(
     markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
     horizon = Interval(now, now + timedelta(days=SUGGEST_DAYS + 1))
     report = stored_busy(runtime, session, user, horizon, now=now, exclude=markers).report
-    taken = store.coming_bookings(invite.user_id, now)
+    taken = [b.interval for b in store.coming_coffees(invite.user_id, now)]
     slots = plan_slots(
         [*report.intervals, *taken],
         windows,
