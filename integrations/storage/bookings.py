@@ -1,5 +1,6 @@
 """The booking store: a booked coffee, its invite and its parties, and the writes that move,
-cancel and withdraw them.
+cancel and withdraw them; also the owner's list of invites and coffees, new invites, the
+invitee's answers and the times offered again once a coffee frees them.
 
 It runs on the Session of the caller's unit of work (`db.transaction`): on SQLite a writing
 unit of work began IMMEDIATE, so it holds the write lock from its first read; on PostgreSQL
