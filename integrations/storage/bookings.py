@@ -1,5 +1,6 @@
 """The booking store: a booked coffee, its invite and its parties, and the writes that move,
-cancel and withdraw them.
+cancel and withdraw them; also the owner's list of invites and coffees, new invites, the
+invitee's answers and the times offered again once a coffee frees them.
 
 It runs on the Session of the caller's unit of work (`db.transaction`): on SQLite a writing
 unit of work began IMMEDIATE, so it holds the write lock from its first read; on PostgreSQL
@@ -12,21 +13,23 @@ bookings: `move` flushes, so a taken start raises IntegrityError from there. The
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from integrations.invite_email import Party
 from integrations.storage import models
-from integrations.storage.invites import Booking, BookingInvite, InviteStore
+from integrations.storage.invites import LONGEST_MEETING, Booking, BookingInvite, InviteStore
 from integrations.storage.outbox import PENDING
 from scheduler.invites import OPEN, OfferedTime
-from scheduler.model import Interval
+from scheduler.model import Interval, ProposedTime
 
 ACTIVE = "active"
 CANCELLED = "cancelled"
@@ -62,6 +65,14 @@ class Where:
 
     def as_tuple(self) -> tuple[str, str, str]:
         return self.mode, self.place, self.place_url
+
+
+@dataclass(frozen=True)
+class ListedInvite(BookingInvite):
+    """An invite on the owner's list, with its contact's name and the invitee's note."""
+
+    contact_name: str
+    answer_note: str
 
 
 @dataclass(frozen=True)
@@ -125,12 +136,6 @@ class BookingStore:
         row = self.session.scalar(stmt, {"token_hash": token_hash})
         return _invite(row) if row is not None else None
 
-    def invite_model(self, invite_id: int) -> models.Invite:
-        """The invite's row, for `answer.more_times`, which adds times to it."""
-        row = self.session.get(models.Invite, invite_id)
-        assert row is not None
-        return row
-
     def owner(self, user_id: int) -> Owner:
         row = self.session.get(models.User, user_id)
         assert row is not None
@@ -175,11 +180,15 @@ class BookingStore:
         # Active bookings of one owner never share a start (the unique index).
         return [h for h in held if h.start != own.start]
 
-    def open_times(self, user_id: int, lo: datetime, hi: datetime) -> list[OpenTime]:
-        """The times still offered on the owner's open invites that start in [lo, hi)."""
-        rows = self.session.scalars(
-            _statements().open_times, {"owner": user_id, "lo": lo, "hi": hi}
-        )
+    def open_times(
+        self, user_id: int, lo: datetime, hi: datetime, *, unexpired_at: datetime | None = None
+    ) -> list[OpenTime]:
+        """The times still offered on the owner's open invites that start in [lo, hi)
+        (with `unexpired_at`: only on invites whose link still works then)."""
+        stmt = _statements().open_times
+        if unexpired_at is not None:
+            stmt = stmt.where(models.Invite.expires_at > unexpired_at)
+        rows = self.session.scalars(stmt, {"owner": user_id, "lo": lo, "hi": hi})
         return [OpenTime(r.id, Interval(_aware(r.start), _aware(r.end))) for r in rows]
 
     def event_calendar(self, user_id: int) -> str:
@@ -326,6 +335,223 @@ class BookingStore:
         result = self.session.connection().execute(_statements().expire, {"now": now})
         return result.rowcount
 
+    # --- the owner's list of invites ----------------------------------------------------------
+
+    def owned_invite(self, user_id: int, invite_id: int) -> BookingInvite | None:
+        """The invite if it is this owner's, else None (someone else's is not found)."""
+        row = self.session.get(models.Invite, invite_id)
+        if row is None or row.user_id != user_id:
+            return None
+        return _invite(row)
+
+    def dismiss(self, invite_id: int, *, now: datetime) -> None:
+        """Take the invite off the owner's list (the first dismissal's time is kept)."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        if row.dismissed_at is None:
+            row.dismissed_at = now
+
+    def moved_on(self, user_id: int, contact_ids: Iterable[int]) -> dict[int, datetime]:
+        """Per contact, the latest moment the owner or the contact moved on: the newest invite
+        to them, or the latest time they booked one."""
+        ids = sorted(set(contact_ids))
+        if not ids:
+            return {}
+        inv = models.Invite
+        mine = (inv.user_id == user_id, inv.contact_id.in_(ids))
+        sent = self.session.execute(
+            select(inv.contact_id, func.max(inv.created_at)).where(*mine).group_by(inv.contact_id)
+        ).all()
+        booked = self.session.execute(
+            select(inv.contact_id, func.max(inv.answered_at))
+            .where(*mine, inv.status == "accepted")
+            .group_by(inv.contact_id)
+        ).all()
+        found: dict[int, datetime] = {}
+        for contact_id, moment in [*sent, *booked]:
+            if moment is None:
+                continue
+            if contact_id not in found or moment > found[contact_id]:
+                found[contact_id] = moment
+        return found
+
+    # --- offering freed times again ---------------------------------------------------------
+
+    def offer_freed(self, user_id: int, freed: Interval, *, now: datetime) -> None:
+        """Offer again, on the owner's open invites, the future withdrawn times that overlap
+        `freed` (a cancelled or moved coffee's time) unless another active booking holds them."""
+        tim, inv, bkg = models.InviteTime, models.Invite, models.Booking
+        still_open = select(inv.id).where(inv.id == tim.invite_id, inv.status == OPEN).exists()
+        other_booking = (
+            select(bkg.id)
+            .where(
+                bkg.user_id == user_id,
+                bkg.status == ACTIVE,
+                bkg.start < tim.end,
+                bkg.end > tim.start,
+            )
+            .exists()
+        )
+        self.session.execute(
+            update(tim)
+            .where(
+                tim.user_id == user_id,
+                tim.withdrawn.is_(True),
+                tim.start < freed.end,
+                tim.start > freed.start - LONGEST_MEETING,
+                tim.end > freed.start,
+                tim.start > now,
+                still_open,
+                ~other_booking,
+            )
+            .values(withdrawn=False)
+            .execution_options(synchronize_session=False)
+        )
+
+    def withdrawn_open_times(
+        self, user_id: int, lo: datetime, hi: datetime, *, now: datetime
+    ) -> list[OpenTime]:
+        """The withdrawn future times of the owner's open invites that start in [lo, hi)."""
+        tim, inv = models.InviteTime, models.Invite
+        rows = self.session.scalars(
+            select(tim)
+            .join(inv, inv.id == tim.invite_id)
+            .where(
+                tim.user_id == user_id,
+                tim.withdrawn.is_(True),
+                tim.start >= lo,
+                tim.start < hi,
+                tim.start > now,
+                inv.status == OPEN,
+            )
+        )
+        return [OpenTime(r.id, Interval(_aware(r.start), _aware(r.end))) for r in rows]
+
+    def offer_again(self, time_ids: Collection[int]) -> None:
+        """Offer these withdrawn times on their invites again."""
+        for time_id in time_ids:
+            row = self.session.get(models.InviteTime, time_id)
+            if row is not None:
+                row.withdrawn = False
+
+    # --- the invitee's answers -------------------------------------------------------------
+
+    def record_answer(self, invite_id: int, *, status: str, note: str, now: datetime) -> None:
+        """The invitee answered (declined, or asked for other times) with `note`."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        row.status = status
+        row.answer_note = note
+        row.answered_at = now
+
+    def note_invitee_zone(self, invite_id: int, zone: str) -> None:
+        """The zone the invitee's browser is in (times are shown to them in it)."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        row.invitee_timezone = zone
+
+    def note_place(self, invite_id: int, note: str) -> None:
+        """The invitee named a place that suits them better (the invite stays open)."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        row.place_note = note
+
+    def coming_coffees(self, user_id: int, now: datetime) -> list[Booking]:
+        """The owner's active bookings not yet over, soonest first."""
+        return self._active(user_id, models.Booking.end > now)
+
+    def coffees_to_confirm(self, user_id: int, now: datetime) -> list[Booking]:
+        """The owner's active bookings that are over and nobody said whether they met."""
+        return self._active(user_id, models.Booking.end <= now, models.Booking.met.is_(None))
+
+    def add_times(self, invite_id: int, times: Sequence[ProposedTime]) -> None:
+        """Offer these times on the invite too. Flushes."""
+        row = self.session.get(models.Invite, invite_id)
+        assert row is not None
+        row.times.extend(time_row(row.user_id, t) for t in times)
+        self.session.flush()
+
+    # --- new invites -------------------------------------------------------------------------
+
+    def open_invite_sent(self, user_id: int, contact_id: int, now: datetime) -> datetime | None:
+        """When the contact's newest invite still open at `now` was created, or None."""
+        inv = models.Invite
+        found = self.session.scalar(
+            select(inv.created_at)
+            .where(
+                inv.user_id == user_id,
+                inv.contact_id == contact_id,
+                inv.status == OPEN,
+                inv.expires_at > now,
+            )
+            .order_by(inv.created_at.desc())
+            .limit(1)
+        )
+        return _aware(found) if found is not None else None
+
+    def add_invite(
+        self,
+        *,
+        user_id: int,
+        contact_id: int,
+        token_hash: str,
+        email: str,
+        message: str,
+        invitee_timezone: str,
+        times: Sequence[ProposedTime],
+        now: datetime,
+        expires_at: datetime,
+    ) -> BookingInvite:
+        """A new open invite offering `times`. Flushes (the invite gets its id)."""
+        row = models.Invite(
+            user_id=user_id,
+            contact_id=contact_id,
+            token_hash=token_hash,
+            email=email,
+            message=message,
+            status=OPEN,
+            invitee_timezone=invitee_timezone,
+            answer_note="",
+            created_at=now,
+            expires_at=expires_at,
+        )
+        row.times = [time_row(user_id, t) for t in times]
+        self.session.add(row)
+        self.session.flush()
+        return _invite(row)
+
+    def listed_invites(self, user_id: int, *, limit: int = 50) -> list[ListedInvite]:
+        """The owner's invites waiting or answered without a booking, and not dismissed,
+        newest first."""
+        inv = models.Invite
+        rows = self.session.execute(
+            select(inv, models.Contact.name)
+            .join(models.Contact, models.Contact.id == inv.contact_id)
+            .where(
+                inv.user_id == user_id,
+                inv.status.in_((OPEN, "declined", "suggested")),
+                inv.dismissed_at.is_(None),
+            )
+            .options(selectinload(inv.times))
+            .order_by(inv.created_at.desc())
+            .limit(limit)
+        ).all()
+        listed = []
+        for row, name in rows:
+            base = _invite(row)
+            fields = {f.name: getattr(base, f.name) for f in dataclass_fields(base)}
+            listed.append(ListedInvite(**fields, contact_name=name, answer_note=row.answer_note))
+        return listed
+
+    def _active(self, user_id: int, *conditions: ColumnElement[bool]) -> list[Booking]:
+        bkg = models.Booking
+        rows = self.session.scalars(
+            select(bkg)
+            .where(bkg.user_id == user_id, bkg.status == ACTIVE, *conditions)
+            .order_by(bkg.start)
+        )
+        return [booking_record(r) for r in rows]
+
     def _booking_row(self, booking_id: int) -> models.Booking:
         row = self.session.get(models.Booking, booking_id)
         assert row is not None
@@ -381,6 +607,28 @@ def offered_record(row: models.InviteTime) -> OfferedTime:
         row.place_url,
         row.city,
         row.zone,
+    )
+
+
+def zone_key(value: datetime) -> str:
+    """The IANA name of `value`'s zone ("" for a fixed offset), as an offered time stores it."""
+    zone = value.tzinfo
+    return zone.key[:64] if isinstance(zone, ZoneInfo) else ""
+
+
+def time_row(user_id: int, t: ProposedTime) -> models.InviteTime:
+    """A proposed time as stored on an invite (texts cut to their columns)."""
+    return models.InviteTime(
+        user_id=user_id,
+        start=t.start.astimezone(UTC),
+        end=t.end.astimezone(UTC),
+        window=t.window,
+        withdrawn=False,
+        mode=t.mode,
+        place=t.place[:500],
+        place_url=t.place_url[:2000],
+        city=t.city[:200],
+        zone=zone_key(t.start),
     )
 
 

@@ -253,14 +253,22 @@ class ContactRepository:
     def get_row(self, contact_id: int) -> models.Contact | None:
         return self.session.scalar(self._query().where(models.Contact.id == contact_id))
 
+    def by_email(self, email: str) -> Contact | None:
+        """The contact with this email address (any case), or None."""
+        found = self._id_by_email(email)
+        return self.get(found) if found is not None else None
+
     def row_by_email(self, email: str) -> models.Contact | None:
-        found = self.session.scalar(
-            select(models.ContactEmail).where(
+        found = self._id_by_email(email)
+        return self.get_row(found) if found is not None else None
+
+    def _id_by_email(self, email: str) -> int | None:
+        return self.session.scalar(
+            select(models.ContactEmail.contact_id).where(
                 models.ContactEmail.user_id == self.user_id,
                 models.ContactEmail.email_lower == email.strip().lower(),
             )
         )
-        return self.get_row(found.contact_id) if found else None
 
     def add(self, contact: Contact, *, interaction_source: str = "manual") -> models.Contact:
         """Store a new contact with its emails and interaction log."""

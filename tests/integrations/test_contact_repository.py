@@ -341,3 +341,13 @@ def test_search_and_name_order_fold_every_letter_not_only_ascii(
     names = [line.contact.name for line in page.lines]
     # By folded name: "émile" and "ömer" sort by their letters' lowercase forms, as on PostgreSQL.
     assert names == sorted(names, key=str.lower)
+
+
+def test_a_contact_is_found_by_any_case_of_its_email(runtime: Runtime, user: int) -> None:
+    other = runtime.owner_id("other@example.com", create=True)
+    cid = service.create_contact(runtime, user, sample())
+    with transaction(runtime.sessions, read_only=True) as session:
+        found = ContactRepository(session, user).by_email("  JONAS.WEBER@example.com ")
+        assert ContactRepository(session, user).by_email("nobody@example.com") is None
+        assert ContactRepository(session, other).by_email("jonas.weber@example.com") is None
+    assert found == sample(id=cid)

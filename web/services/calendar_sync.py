@@ -42,6 +42,13 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)  # a claimed calendar is free again after this (a crashed worker)
 
 
+class HasId(Protocol):
+    """A user's record (an Account, the booking store's Owner): whose calendars to read."""
+
+    @property
+    def id(self) -> int: ...
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -406,17 +413,10 @@ def queue_sync(runtime: Runtime, calendar_id: int) -> None:
 # --- reading the store ------------------------------------------------------------------------
 
 
-class _User(Protocol):
-    """A user's record or row: reading busy time needs only its id."""
-
-    @property
-    def id(self) -> int: ...
-
-
 def read_busy(
     runtime: Runtime,
     session: Session,
-    user: _User,
+    user: HasId,
     interval: Interval,
     *,
     names: Sequence[str] = (),

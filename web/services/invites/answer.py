@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from integrations import geo
 from integrations.emails import answer as answer_email
 from integrations.invite_email import build_email
-from integrations.storage import models
+from integrations.storage.bookings import BookingStore
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
+from integrations.storage.invites import BookingInvite
 from integrations.storage.outbox import enqueue_email
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime
@@ -22,17 +20,8 @@ from scheduler.pairing import candidate_times, locate
 from scheduler.trips import plan_slots, trip_markers
 from web.composition import Runtime
 from web.services.calendar_sync import read_busy as stored_busy
-from web.services.invites.errors import InviteGone
-from web.services.invites.model import (
-    aware,
-    check_zone,
-    invite_row,
-    parties,
-    time_row,
-    user_config,
-    zone_key,
-    zone_name,
-)
+from web.services.invites.errors import InviteGone, InviteNotFound
+from web.services.invites.model import check_zone, hash_token, user_config, zone_key, zone_name
 from web.services.places import google_connected, where_for
 from web.services.planning import city_keys, stored_occurrences, with_city_zone
 
@@ -40,8 +29,10 @@ MORE_TIMES = 6
 SUGGEST_DAYS = 14
 
 
-def _open_for_answer(session: Session, token: str, *, now: datetime) -> models.Invite:
-    invite = invite_row(session, token, lock=True)
+def _open_for_answer(store: BookingStore, token: str, *, now: datetime) -> BookingInvite:
+    invite = store.invite_by_token(hash_token(token), lock=True)
+    if invite is None:
+        raise InviteNotFound("no such invite")
     if rules.link_state(invite.status, invite.expires_at, now=now) != rules.OPEN:
         raise InviteGone("expired" if invite.status == rules.OPEN else invite.status)
     return invite
@@ -51,21 +42,14 @@ def decline_invite(
     runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
 ) -> None:
     """ "Not now": close the invite, keep the optional note, tell the owner."""
+    note = note.strip()[:2000]
     with transaction(runtime.sessions) as session:
-        invite = _open_for_answer(session, token, now=now)
-        invite.status = "declined"
-        invite.answer_note = note.strip()[:2000]
-        invite.answered_at = now
+        store = BookingStore(session)
+        invite = _open_for_answer(store, token, now=now)
+        store.record_answer(invite.id, status="declined", note=note, now=now)
         if check_zone(invitee_timezone):
-            invite.invitee_timezone = invitee_timezone
-        _notify_owner(
-            runtime,
-            session,
-            invite,
-            now=now,
-            answer="declined",
-            note=invite.answer_note,
-        )
+            store.note_invitee_zone(invite.id, invitee_timezone)
+        _notify_owner(runtime, store, invite, now=now, answer="declined", note=note)
 
 
 def suggest_other_times(
@@ -77,25 +61,15 @@ def suggest_other_times(
     """
     note = note.strip()[:2000]
     with transaction(runtime.sessions) as session:
-        invite = _open_for_answer(session, token, now=now)
+        store = BookingStore(session)
+        invite = _open_for_answer(store, token, now=now)
         if check_zone(invitee_timezone):
-            invite.invitee_timezone = invitee_timezone
+            store.note_invitee_zone(invite.id, invitee_timezone)
         if note:
-            invite.status = "suggested"
-            invite.answer_note = note
-            invite.answered_at = now
-            _notify_owner(
-                runtime,
-                session,
-                invite,
-                now=now,
-                answer="suggested",
-                note=note,
-            )
+            store.record_answer(invite.id, status="suggested", note=note, now=now)
+            _notify_owner(runtime, store, invite, now=now, answer="suggested", note=note)
             return []
-        added = more_times(runtime, session, invite, now=now)
-        session.flush()
-        return added
+        return more_times(runtime, store, invite, now=now)
 
 
 def suggest_place(
@@ -107,29 +81,25 @@ def suggest_place(
     if not note:
         raise InviteGone("no place was named")
     with transaction(runtime.sessions) as session:
-        invite = _open_for_answer(session, token, now=now)
+        store = BookingStore(session)
+        invite = _open_for_answer(store, token, now=now)
         if check_zone(invitee_timezone):
-            invite.invitee_timezone = invitee_timezone
-        invite.place_note = note
-        _notify_owner(
-            runtime,
-            session,
-            invite,
-            now=now,
-            answer="place",
-            note=note,
-        )
+            store.note_invitee_zone(invite.id, invitee_timezone)
+        store.note_place(invite.id, note)
+        _notify_owner(runtime, store, invite, now=now, answer="place", note=note)
 
 
 def more_times(
     runtime: Runtime,
-    session: Session,
-    invite: models.Invite,
+    store: BookingStore,
+    invite: BookingInvite,
     *,
     now: datetime,
 ) -> list[OfferedTime]:
-    user = session.get(models.User, invite.user_id)
-    assert user is not None
+    """Offer up to six more free times on the invite (busy time from the calendar store, the
+    next two weeks, the windows it already offers); the times added."""
+    session = store.session
+    user = store.owner(invite.user_id)
     config = user_config(runtime, user)
     zone = ZoneInfo(zone_name(user, config))
     wanted = {t.window for t in invite.times if t.window}
@@ -149,16 +119,7 @@ def more_times(
     markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
     horizon = Interval(now, now + timedelta(days=SUGGEST_DAYS + 1))
     report = stored_busy(runtime, session, user, horizon, now=now, exclude=markers).report
-    taken = [
-        Interval(b.start, b.end)
-        for b in session.scalars(
-            select(models.Booking).where(
-                models.Booking.user_id == invite.user_id,
-                models.Booking.status == "active",
-                models.Booking.end > now,
-            )
-        )
-    ]
+    taken = [b.interval for b in store.coming_coffees(invite.user_id, now)]
     slots = plan_slots(
         [*report.intervals, *taken],
         windows,
@@ -169,7 +130,7 @@ def more_times(
         now=now,
         policy=policy,
     )
-    existing = {aware(t.start) for t in invite.times}
+    existing = {t.start for t in invite.times}
     duration = policy.duration
     contact = ContactRepository(session, invite.user_id).get(invite.contact_id)
     candidates = candidate_times(slots, duration, per_window=policy)
@@ -193,29 +154,27 @@ def more_times(
     added = []
     for t in fresh:
         owner_zone = zone_key(t.start)
-        invite.times.append(time_row(invite.user_id, t))
         added.append(
             OfferedTime(
                 t.start, t.end, t.window, False, t.mode, t.place, t.place_url, t.city, owner_zone
             )
         )
+    store.add_times(invite.id, fresh)
     if added:
-        invite.expires_at = max(
-            invite.expires_at, rules.expires_at((t.start for t in added), now=now)
-        )
+        store.keep_open_until(invite.id, rules.expires_at((t.start for t in added), now=now))
     return added
 
 
 def _notify_owner(
     runtime: Runtime,
-    session: Session,
-    invite: models.Invite,
+    store: BookingStore,
+    invite: BookingInvite,
     *,
     now: datetime,
     answer: str,
     note: str,
 ) -> None:
-    owner, invitee = parties(session, invite)
+    owner, invitee = store.parties(invite.id)
     if not owner.email:
         return
     msg = build_email(
@@ -231,5 +190,10 @@ def _notify_owner(
         when=now,
     )
     enqueue_email(
-        session, user_id=invite.user_id, message=msg, now=now, purpose="answer", invite_id=invite.id
+        store.session,
+        user_id=invite.user_id,
+        message=msg,
+        now=now,
+        purpose="answer",
+        invite_id=invite.id,
     )

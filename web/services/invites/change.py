@@ -93,7 +93,9 @@ def cancel_booking(
 def _reopen(runtime: Runtime, store: BookingStore, invite_id: int, *, now: datetime) -> None:
     """Open the invite again with fresh free times (from the calendar store)."""
     store.reopen(invite_id)
-    more_times(runtime, store.session, store.invite_model(invite_id), now=now)
+    invite = store.invite(invite_id)
+    assert invite is not None
+    more_times(runtime, store, invite, now=now)
     store.keep_open_until(invite_id, now + timedelta(days=7))
 
 
@@ -108,8 +110,8 @@ def _cancel(
     note: str,
 ) -> None:
     booking = store.cancel(booking.id)
-    restore_times(store.session, booking.user_id, booking.interval, now=now)
-    restore_by_rules(runtime, store.session, booking.user_id, booking.start, now=now)
+    restore_times(store, booking.user_id, booking.interval, now=now)
+    restore_by_rules(runtime, store, booking.user_id, booking.start, now=now)
     owner, invitee = store.parties(invite.id)
     event = booking_event(runtime, store, booking, owner, invitee)
     user = store.owner(invite.user_id)

@@ -8,17 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.invite_email import Party, build_invite_email
-from integrations.storage import models
+from integrations.storage.accounts import Account, AccountStore
+from integrations.storage.bookings import BookingStore
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
 from scheduler import booking_rules
 from scheduler import invites as rules
-from scheduler.model import Interval, ProposedTime
+from scheduler.model import Contact, Interval, ProposedTime
 from web.composition import Runtime
 from web.errors import Invalid, NotFound, UserError
 from web.services.invites.model import (
@@ -30,7 +30,6 @@ from web.services.invites.model import (
     display_zones,
     hash_token,
     invite_url,
-    time_row,
     user_config,
     zone_name,
 )
@@ -70,11 +69,12 @@ def create_invite(
         raise UserError("the same time is proposed twice")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with transaction(runtime.sessions) as session:
-        contact = session.get(models.Contact, contact_id)
-        if contact is None or contact.user_id != user_id:
+        contact = ContactRepository(session, user_id).get(contact_id)
+        if contact is None:
             raise UserError(f"no contact {contact_id} for this user")
-        user = session.get(models.User, user_id)
+        user = AccountStore(session).account(user_id)
         assert user is not None
+        store = BookingStore(session)
         _check_new_invite(
             session,
             runtime,
@@ -84,7 +84,7 @@ def create_invite(
             now=rules_now,
             force=force,
         )
-        email = contact.emails[0].email if contact.emails else ""
+        email = contact.email
         if send_email and not email:
             raise UserError(
                 f"{contact.name} has no email address: use --no-email and send the link"
@@ -94,21 +94,17 @@ def create_invite(
             if message is not None and message.strip()
             else personal_message(user, contact, rules_now.date())
         )
-        invite = models.Invite(
+        invite = store.add_invite(
             user_id=user_id,
             contact_id=contact_id,
             token_hash=hash_token(token),
             email=email,
             message=text,
-            status=rules.OPEN,
             invitee_timezone=check_zone(contact.timezone or ""),
-            answer_note="",
-            created_at=rules_now,
+            times=ordered,
+            now=rules_now,
             expires_at=rules.expires_at((t.start for t in ordered), now=rules_now),
         )
-        invite.times = [time_row(user_id, t) for t in ordered]
-        session.add(invite)
-        session.flush()
         url = invite_url(runtime.config, token)
         if send_email:
             config = user_config(runtime, user)
@@ -136,15 +132,17 @@ def create_invite(
 
 def contact_problem(
     session: Session,
-    contact: models.Contact,
+    user_id: int,
+    contact: Contact,
     *,
     zone: ZoneInfo,
     now: datetime,
     pause_after: int | None = None,
 ) -> str | None:
-    """Why the contact must not get a new invite (do-not-invite, snoozed, paused, an invite
-    already open), in one sentence, or None. `pause_after`: the rules' number of invites
+    """Why the user's contact must not get a new invite (do-not-invite, snoozed, paused, an
+    invite already open), in one sentence, or None. `pause_after`: the rules' number of invites
     ignored in a row that pauses a contact."""
+    assert contact.id is not None  # a stored contact
     if contact.do_not_invite:
         return f"{contact.name} is marked do-not-invite"
     today = now.astimezone(zone).date()
@@ -155,22 +153,12 @@ def contact_problem(
     if not paused and pause_after:
         from web.services.planning import invite_facts
 
-        history = invite_facts(session, contact.user_id, now=now, zone=zone).history
+        history = invite_facts(session, user_id, now=now, zone=zone).history
         found = history.get(contact.id)
         paused = found is not None and found.ignored_in_a_row >= pause_after
     if paused:
         return f"{contact.name} is paused after ignored invites: unpause them first"
-    sent = session.scalar(
-        select(models.Invite.created_at)
-        .where(
-            models.Invite.user_id == contact.user_id,
-            models.Invite.contact_id == contact.id,
-            models.Invite.status == rules.OPEN,
-            models.Invite.expires_at > now,
-        )
-        .order_by(models.Invite.created_at.desc())
-        .limit(1)
-    )
+    sent = BookingStore(session).open_invite_sent(user_id, contact.id, now)
     if sent is not None:
         day = sent.astimezone(zone).date()
         return f"{contact.name} already has an open invite (created {day:%a} {day.day} {day:%b})"
@@ -180,8 +168,8 @@ def contact_problem(
 def _check_new_invite(
     session: Session,
     runtime: Runtime,
-    user: models.User,
-    contact: models.Contact,
+    user: Account,
+    contact: Contact,
     times: Sequence[ProposedTime],
     *,
     now: datetime,
@@ -193,6 +181,7 @@ def _check_new_invite(
     if not force:
         problem = contact_problem(
             session,
+            user.id,
             contact,
             zone=zone,
             now=now,
@@ -204,30 +193,9 @@ def _check_new_invite(
         return
     lo = min(t.start for t in times) - timedelta(days=7) - LONGEST_MEETING - policy.buffer
     hi = max(t.end for t in times) + timedelta(days=7) + policy.buffer
-    bkg, tim, inv = models.Booking, models.InviteTime, models.Invite
-    bookings = [
-        Interval(aware(s), aware(e))
-        for s, e in session.execute(
-            select(bkg.start, bkg.end).where(
-                bkg.user_id == user.id, bkg.status == "active", bkg.start >= lo, bkg.start < hi
-            )
-        )
-    ]
-    offered = [
-        Interval(aware(s), aware(e))
-        for s, e in session.execute(
-            select(tim.start, tim.end)
-            .join(inv, inv.id == tim.invite_id)
-            .where(
-                tim.user_id == user.id,
-                tim.withdrawn.is_(False),
-                tim.start >= lo,
-                tim.start < hi,
-                inv.status == rules.OPEN,
-                inv.expires_at > now,
-            )
-        )
-    ]
+    store = BookingStore(session)
+    bookings = store.held(user.id, lo, hi)
+    offered = [t.interval for t in store.open_times(user.id, lo, hi, unexpired_at=now)]
     for t in times:
         problem = booking_rules.time_problem(
             Interval(t.start, t.end), bookings=bookings, offered=offered, zone=zone, policy=policy
@@ -263,14 +231,14 @@ def invite_by_email(
     from web.services.planning import check_hand_picked, plan_for_user
 
     with transaction(runtime.sessions) as session:
-        row = ContactRepository(session, user_id).row_by_email(email)
-        if row is None:
+        contact = ContactRepository(session, user_id).by_email(email)
+        if contact is None or contact.id is None:
             raise NotFound(
                 f"no contact with email {email}: add it in the web app or import it "
                 "with `meetagain contacts import FILE` (`meetagain contacts list` shows them)"
             )
-        contact_id = row.id
-        user = session.get(models.User, user_id)
+        contact_id = contact.id
+        user = AccountStore(session).account(user_id)
         assert user is not None
         config = user_config(runtime, user)
         zone = ZoneInfo(config.owner.timezone)
@@ -278,7 +246,12 @@ def invite_by_email(
             None
             if force
             else contact_problem(
-                session, row, zone=zone, now=now, pause_after=config.rules.ignored_invites_to_pause
+                session,
+                user_id,
+                contact,
+                zone=zone,
+                now=now,
+                pause_after=config.rules.ignored_invites_to_pause,
             )
         )
     if problem:

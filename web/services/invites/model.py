@@ -1,5 +1,5 @@
 """What an invite is to the services: its token and link, the read models the pages and the
-dashboard show, and loading an invite row by token."""
+dashboard show."""
 
 from __future__ import annotations
 
@@ -10,19 +10,13 @@ from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
-
 from integrations.config import Config
-from integrations.invite_email import Party
-from integrations.storage import models
-from integrations.storage.bookings import BookingStore
+from integrations.storage.bookings import zone_key as zone_key  # re-exported
 from integrations.storage.invites import LONGEST_MEETING as LONGEST_MEETING  # re-exported
 from integrations.storage.invites import Booking
 from scheduler.invites import OfferedTime
 from scheduler.model import ProposedTime
 from web.services.accounts import user_config as user_config  # re-exported for the package
-from web.services.invites.errors import InviteNotFound
 
 TOKEN_BYTES = 24  # 192 random bits
 
@@ -112,20 +106,6 @@ def zone_name(user: _HasZone, config: Config) -> str:
     return config.owner.timezone or user.timezone or "UTC"
 
 
-def invite_row(session: Session, token: str, *, lock: bool = False) -> models.Invite:
-    stmt = (
-        select(models.Invite)
-        .where(models.Invite.token_hash == hash_token(token))
-        .options(selectinload(models.Invite.times))
-    )
-    if lock:
-        stmt = stmt.with_for_update()
-    invite = session.scalar(stmt)
-    if invite is None:
-        raise InviteNotFound("no such invite")
-    return invite
-
-
 @lru_cache(maxsize=512)
 def check_zone(name: str) -> str:
     # Cached: it runs on every page view, and whether a name is a zone does not change.
@@ -138,32 +118,5 @@ def check_zone(name: str) -> str:
     return name
 
 
-def parties(session: Session, invite: models.Invite) -> tuple[Party, Party]:
-    """The owner and invitee of an invite row (the booking store's `parties` for an id)."""
-    return BookingStore(session).parties(invite.id)
-
-
 def display_zones(view_zone: str, owner_zone: str) -> list[str]:
     return [view_zone] if view_zone else [owner_zone, "UTC"] if owner_zone != "UTC" else ["UTC"]
-
-
-def zone_key(value: datetime) -> str:
-    """The IANA name of `value`'s zone ("" for a fixed offset), as an offered time stores it."""
-    zone = value.tzinfo
-    return zone.key[:64] if isinstance(zone, ZoneInfo) else ""
-
-
-def time_row(user_id: int, t: ProposedTime) -> models.InviteTime:
-    """A proposed time as stored on an invite (texts cut to their columns)."""
-    return models.InviteTime(
-        user_id=user_id,
-        start=t.start.astimezone(UTC),
-        end=t.end.astimezone(UTC),
-        window=t.window,
-        withdrawn=False,
-        mode=t.mode,
-        place=t.place[:500],
-        place_url=t.place_url[:2000],
-        city=t.city[:200],
-        zone=zone_key(t.start),
-    )

@@ -132,7 +132,7 @@ def offer_new_times(runtime: Runtime, who: _Who, *, now: datetime) -> MoveChoice
         booking, invite = _find(store, who, lock=True)
         if booking.status != "active":
             raise InviteGone("this coffee is cancelled")
-        more_times(runtime, session, store.invite_model(invite.id), now=now)
+        more_times(runtime, store, invite, now=now)
         store.withdraw_offered(
             invite.id,
             lambda t: bool(booking_rules.too_close(t.interval, busy, calendars.policy.buffer)),
@@ -219,8 +219,8 @@ def _move(
     old = booking.interval
     booking = store.move(booking.id, chosen.interval)  # the unique index of active starts decides
     # The old time is free again for the owner's other open invites; the new one is not.
-    restore_times(store.session, booking.user_id, old, now=now)
-    restore_by_rules(runtime, store.session, booking.user_id, old.start, now=now)
+    restore_times(store, booking.user_id, old, now=now)
+    restore_by_rules(runtime, store, booking.user_id, old.start, now=now)
     _withdraw_ruled_out(runtime, store, booking, now=now)
     if booking.calendar_event_id:
         enqueue(

@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from integrations.storage import models
-from integrations.storage.bookings import booking_record, offered_record
+from integrations.storage.bookings import BookingStore
+from integrations.storage.contacts import load_contacts
 from integrations.storage.db import transaction
+from integrations.storage.invites import Booking
 from scheduler import invites as rules
 from web.composition import Runtime
 from web.errors import NotFound
-from web.services.invites.archive import moved_on
 from web.services.invites.model import (
     BookingView,
     OpenInvite,
@@ -24,89 +23,68 @@ from web.services.invites.model import (
 
 def upcoming(runtime: Runtime, user_id: int, *, now: datetime) -> list[UpcomingCoffee]:
     """Booked coffees not yet over, soonest first, with their prep card."""
-    return _active_coffees(runtime, user_id, models.Booking.end > now)
+    with transaction(runtime.sessions) as session:
+        return _coffees(session, user_id, BookingStore(session).coming_coffees(user_id, now))
 
 
 def to_confirm(runtime: Runtime, user_id: int, *, now: datetime) -> list[UpcomingCoffee]:
     """Coffees whose time has passed and that nobody said "we met" or "we did not" about."""
-    return _active_coffees(
-        runtime, user_id, models.Booking.end <= now, models.Booking.met.is_(None)
-    )
-
-
-def _active_coffees(
-    runtime: Runtime, user_id: int, *conditions: ColumnElement[bool]
-) -> list[UpcomingCoffee]:
-    """The user's active bookings that meet `conditions`, soonest first, as coffees."""
     with transaction(runtime.sessions) as session:
-        rows = session.scalars(
-            select(models.Booking)
-            .where(
-                models.Booking.user_id == user_id,
-                models.Booking.status == "active",
-                *conditions,
+        return _coffees(session, user_id, BookingStore(session).coffees_to_confirm(user_id, now))
+
+
+def _coffees(session: Session, user_id: int, bookings: list[Booking]) -> list[UpcomingCoffee]:
+    """The bookings as coffees, with what the prep card needs of their contacts."""
+    wanted = sorted({b.contact_id for b in bookings})
+    contacts = {c.id: c for c in load_contacts(session, user_id, ids=wanted)}
+    result = []
+    for booking in bookings:
+        contact = contacts.get(booking.contact_id)
+        assert contact is not None
+        result.append(
+            UpcomingCoffee(
+                booking_id=booking.id,
+                contact_id=booking.contact_id,
+                contact_name=contact.name,
+                start=booking.start,
+                end=booking.end,
+                calendar_error=booking.calendar_error,
+                how_met=contact.how_met,
+                notes=contact.notes,
+                questions=contact.questions,
+                last_met=contact.last_met,  # the record's interactions are the confirmed ones
             )
-            .order_by(models.Booking.start)
-        ).all()
-        return [_coffee(session, b) for b in rows]
-
-
-def _coffee(session: Session, booking: models.Booking) -> UpcomingCoffee:
-    contact = session.get(models.Contact, booking.contact_id)
-    assert contact is not None
-    met = [i.occurred_on for i in contact.interactions if i.confirmed]
-    return UpcomingCoffee(
-        booking_id=booking.id,
-        contact_id=contact.id,
-        contact_name=contact.name,
-        start=booking.start,
-        end=booking.end,
-        calendar_error=booking.calendar_error,
-        how_met=contact.how_met,
-        notes=contact.notes,
-        questions=tuple(contact.questions or ()),
-        last_met=max(met, default=None),
-    )
+        )
+    return result
 
 
 def open_invites(runtime: Runtime, user_id: int, *, now: datetime) -> list[OpenInvite]:
     """The user's invites that are waiting or were answered without a booking, newest first."""
     with transaction(runtime.sessions) as session:
-        rows = session.scalars(
-            select(models.Invite)
-            .where(
-                models.Invite.user_id == user_id,
-                models.Invite.status.in_(("open", "declined", "suggested")),
-                models.Invite.dismissed_at.is_(None),
-            )
-            .options(selectinload(models.Invite.times))
-            .order_by(models.Invite.created_at.desc())
-            .limit(50)
-        ).all()
+        store = BookingStore(session)
+        rows = store.listed_invites(user_id)
         result = []
-        later = moved_on(session, user_id, (inv.contact_id for inv in rows))
+        later = store.moved_on(user_id, (inv.contact_id for inv in rows))
         for inv in rows:
             state = rules.link_state(inv.status, inv.expires_at, now=now)
             if rules.archived(
                 "expired" if state == "gone" else inv.status,
-                dismissed=inv.dismissed_at is not None,
+                dismissed=False,  # the store lists undismissed invites only
                 answered_at=inv.answered_at,
                 created_at=inv.created_at,
                 contact_moved_on=later.get(inv.contact_id),
                 all_withdrawn=bool(inv.times) and all(t.withdrawn for t in inv.times),
             ):
-                continue  # dismissed, or dealt with since (a newer invite, a booking)
-            contact = session.get(models.Contact, inv.contact_id)
-            assert contact is not None
+                continue  # dealt with since (a newer invite, a booking)
             result.append(
                 OpenInvite(
                     invite_id=inv.id,
                     contact_id=inv.contact_id,
-                    contact_name=contact.name,
+                    contact_name=inv.contact_name,
                     status="expired" if state == "gone" else inv.status,
                     created_at=inv.created_at,
                     expires_at=inv.expires_at,
-                    times=tuple(offered_record(t) for t in inv.times),
+                    times=inv.times,
                     answer_note=inv.answer_note,
                 )
             )
@@ -116,18 +94,20 @@ def open_invites(runtime: Runtime, user_id: int, *, now: datetime) -> list[OpenI
 def booking_for_user(runtime: Runtime, user_id: int, booking_id: int) -> UpcomingCoffee:
     """One of the user's bookings (NotFound when it is not theirs)."""
     with transaction(runtime.sessions) as session:
-        booking = session.get(models.Booking, booking_id)
-        if booking is None or booking.user_id != user_id:
-            raise NotFound(f"no booking {booking_id}")
-        return _coffee(session, booking)
+        booking = _own_booking(BookingStore(session), user_id, booking_id)
+        return _coffees(session, user_id, [booking])[0]
 
 
 def booking_status(runtime: Runtime, user_id: int, booking_id: int) -> BookingView:
     with transaction(runtime.sessions) as session:
-        booking = session.get(models.Booking, booking_id)
-        if booking is None or booking.user_id != user_id:
-            raise NotFound(f"no booking {booking_id}")
-        return booking_record(booking)
+        return _own_booking(BookingStore(session), user_id, booking_id)
+
+
+def _own_booking(store: BookingStore, user_id: int, booking_id: int) -> Booking:
+    booking = store.booking(booking_id)
+    if booking is None or booking.user_id != user_id:
+        raise NotFound(f"no booking {booking_id}")
+    return booking
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from integrations.icalendar_invite import build_ics
-from integrations.storage import models
+from integrations.storage.bookings import BookingStore
 from integrations.storage.db import snapshot, transaction
 from integrations.storage.invites import InviteStore
 from scheduler import invites as rules
 from web.composition import Runtime
 from web.services.invites.errors import InviteGone, InviteNotFound
-from web.services.invites.model import InviteView, check_zone, hash_token, invite_row, parties
-from web.services.invites.notify import coffee_event
+from web.services.invites.model import InviteView, check_zone, hash_token
+from web.services.invites.notify import booking_event
 
 
 def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:
@@ -48,17 +46,16 @@ def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:
 def event_ics(runtime: Runtime, token: str, *, now: datetime) -> bytes:
     """The booked coffee as a downloadable .ics (METHOD:PUBLISH), for "add to calendar"."""
     with transaction(runtime.sessions) as session:
-        invite = invite_row(session, token)
-        booking = session.scalar(
-            select(models.Booking).where(
-                models.Booking.invite_id == invite.id, models.Booking.status == "active"
-            )
-        )
+        store = BookingStore(session)
+        invite = store.invite_by_token(hash_token(token))
+        if invite is None:
+            raise InviteNotFound("no such invite")
+        booking = store.active_booking(invite.id)
         if booking is None:
             raise InviteGone("nothing is booked for this invite")
-        owner, invitee = parties(session, invite)
+        owner, invitee = store.parties(invite.id)
         return build_ics(
-            coffee_event(runtime, booking, owner, invitee, token_url=None),
+            booking_event(runtime, store, booking, owner, invitee),
             method="PUBLISH",
             dtstamp=now,
         )

@@ -7,7 +7,9 @@ from datetime import date
 from typing import Protocol
 
 from integrations.storage import models
+from integrations.storage.contacts import to_domain
 from scheduler.message import fill_template, with_signature
+from scheduler.model import Contact, InteractionKind
 
 
 class Owner(Protocol):
@@ -19,14 +21,19 @@ class Owner(Protocol):
     def signature(self) -> str: ...
 
 
-def personal_message(owner: Owner, contact: models.Contact, today: date | None = None) -> str:
-    """The editable message for `contact`, from `owner`'s own template and signature."""
+def personal_message(
+    owner: Owner, contact: Contact | models.Contact, today: date | None = None
+) -> str:
+    """The editable message for `contact` (a record, or a row still in its session), from
+    `owner`'s own template and signature."""
+    if isinstance(contact, models.Contact):
+        contact = to_domain(contact)
     template = owner.message_template or ""
     if not template.strip():
         return with_signature(
             default_message(owner.name, contact, today), owner.signature, owner.name
         )
-    questions = [q for q in (contact.questions or []) if q]
+    questions = [q for q in contact.questions if q]
     values = {
         "first_name": contact.name.split()[0] if contact.name else "there",
         "name": contact.name or "",
@@ -37,16 +44,17 @@ def personal_message(owner: Owner, contact: models.Contact, today: date | None =
     return with_signature(fill_template(template, values), owner.signature, owner.name)
 
 
-def default_message(owner_name: str, contact: models.Contact, today: date | None = None) -> str:
+def default_message(owner_name: str, contact: Contact, today: date | None = None) -> str:
     """The editable personal message: their name, how you met, one question to ask."""
     from integrations.emails import invite as invite_email
 
-    met = [i.occurred_on for i in contact.interactions if i.kind != "email" and i.confirmed]
+    # The record's interactions are the confirmed ones.
+    met = [i.on for i in contact.interactions if i.kind != InteractionKind.EMAIL]
     days = (today - max(met)).days if today is not None and met else None
     return invite_email.default_message(
         owner_name,
         contact.name,
         how_met=contact.how_met,
-        questions=list(contact.questions or []),
+        questions=list(contact.questions),
         days_since_met=days,
     )
