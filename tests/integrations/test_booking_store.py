@@ -16,7 +16,7 @@ from scheduler.model import Interval, ProposedTime
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
 from web.composition import Runtime
 from web.services import invites as svc
-from web.services.invites.model import hash_token
+from web.services.tokens import hash_token
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

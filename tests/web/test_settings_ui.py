@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from integrations.storage import models
+from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from scheduler.message import fill_template, unknown_placeholders, with_signature
 from tests.helpers.invite_fixtures import make_contact, next_weekday_at, times_at
@@ -96,7 +97,7 @@ def test_a_signature_alone_replaces_the_name_under_the_built_in_message(
     site.post("/settings/invite-text", {"message_template": "", "signature": "Olivia O.\nCTO"})
     ana = make_contact(sqlite_runtime, owner)
     with transaction(sqlite_runtime.sessions) as session:
-        contact = session.get(models.Contact, ana)
+        contact = ContactRepository(session, owner).get(ana)
         assert contact is not None
         user = get_user(sqlite_runtime, owner)
         assert user is not None

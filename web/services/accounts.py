@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import secrets
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -23,6 +22,7 @@ from scheduler.text import refuse_controls
 from web.composition import Runtime
 from web.errors import Invalid
 from web.instance import read_secret
+from web.services.tokens import hash_token
 
 MIN_PASSWORD = 10
 # zxcvbn's score: 3 is "safely unguessable" (about 10^8 guesses or more).
@@ -321,10 +321,6 @@ def remove_user(runtime: Runtime, admin_id: int, user_id: int) -> str:
         return user.email
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def new_setup_token(runtime: Runtime) -> str | None:
     """On a fresh instance, a new one-time setup token (replacing any earlier one); None once
     an account exists."""
@@ -333,7 +329,7 @@ def new_setup_token(runtime: Runtime) -> str | None:
         store = AccountStore(session)
         if store.has_owner():
             return None
-        store.replace_setup_token(_token_hash(token), now=datetime.now(UTC))
+        store.replace_setup_token(hash_token(token), now=datetime.now(UTC))
     return token
 
 
@@ -342,7 +338,7 @@ def setup_token_valid(runtime: Runtime, token: str) -> bool:
     if not token:
         return False
     with transaction(runtime.sessions) as session:
-        return AccountStore(session).setup_token_exists(_token_hash(token))
+        return AccountStore(session).setup_token_exists(hash_token(token))
 
 
 def update_profile(runtime: Runtime, user_id: int, name: str, email: str) -> UserView:

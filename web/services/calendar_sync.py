@@ -4,7 +4,6 @@ time read from the store. No Flask here: the web app, the CLI and the worker cal
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
@@ -36,6 +35,7 @@ from web.composition import Runtime
 from web.services import calendar_read
 from web.services.calendar_read import StoredBusy as StoredBusy  # re-exported
 from web.services.calendar_read import interval_of as interval_of  # re-exported
+from web.services.tokens import hash_token
 
 log = logging.getLogger(__name__)
 
@@ -245,10 +245,6 @@ def push_enabled(config: Config) -> bool:
     return config.web.base_url.startswith("https://")
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _renew_channel(runtime: Runtime, calendar_id: int, source: Any, *, now: datetime) -> None:
     """Open a push channel for a Google calendar, or a new one shortly before the old expires;
     failures are logged (polling goes on)."""
@@ -277,7 +273,7 @@ def _renew_channel(runtime: Runtime, calendar_id: int, source: Any, *, now: date
             calendar_id,
             channel_id=channel.id,
             resource_id=channel.resource_id,
-            token_hash=_token_hash(token),
+            token_hash=hash_token(token),
             expires_at=channel.expires_at,
         )
     if old[0]:
@@ -294,7 +290,7 @@ def push_received(runtime: Runtime, channel_id: str, token: str, resource_state:
         return False
     with transaction(runtime.sessions) as session:
         state = calendar_store.channel_named(session, channel_id)
-        if state is None or not hmac.compare_digest(state.token_hash, _token_hash(token)):
+        if state is None or not hmac.compare_digest(state.token_hash, hash_token(token)):
             return False
         if resource_state != "sync":
             calendar_store.queue(session, state.calendar_id, _now())

@@ -600,9 +600,9 @@ def invite_messages(
     with transaction(runtime.sessions, read_only=True) as session:
         repo = ContactRepository(session, owner.id)
         for contact_id in contact_ids:
-            row = repo.get_row(contact_id)
-            if row is not None:
-                messages[contact_id] = personal_message(owner, row, today)
+            contact = repo.get(contact_id)
+            if contact is not None:
+                messages[contact_id] = personal_message(owner, contact, today)
     return messages
 
 
@@ -662,7 +662,7 @@ def delete_contact(
         name = _owned(session, user_id, contact_id)
         live = live_invites(session, user_id, contact_id, now=now)
         for invite in live:
-            withdraw_in(runtime, session, invite, now=now, sent_on=f"{invite.created_at:%d %b}")
+            withdraw_in(runtime, session, invite.id, now=now, sent_on=f"{invite.created_at:%d %b}")
         session.flush()
         remove(session, user_id, contact_id)
     return DeletedContact(name, len(live), len(ahead))

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from integrations import geo
 from integrations.config import Config
-from integrations.storage import calendars as calendar_rows
 from integrations.storage import places as store
 from integrations.storage.db import transaction
 from scheduler.model import ProposedTime
@@ -96,10 +95,6 @@ def where_for(
         # The Meet link is made with the Google event, so the invite can only say so.
         return Where(home, trips, places, defaults, "", MEET_PLACE)
     return Where(home, trips, places, defaults, config.owner.video_room_url)
-
-
-def google_connected(session: Session, user_id: int) -> bool:
-    return calendar_rows.google_connected(session, user_id)
 
 
 def add_place(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from integrations import geo
 from integrations.config import Config, with_user_settings
+from integrations.storage import calendars as calendar_rows
 from integrations.storage.accounts import Account, AccountStore
 from integrations.storage.contacts import unpaused_at
 from integrations.storage.db import transaction
@@ -43,7 +44,7 @@ from scheduler.trips import (
 )
 from web.composition import Runtime
 from web.errors import UserError
-from web.services.places import Where, google_connected, resolved_city, where_for
+from web.services.places import Where, resolved_city, where_for
 from web.services.rule_snapshot import snapshot
 
 _ANSWERED = ("accepted", "declined", "suggested")
@@ -499,6 +500,6 @@ def _where(
         config,
         user_id,
         today=today,
-        google_connected=google_connected(session, user_id),
+        google_connected=calendar_rows.google_connected(session, user_id),
         occurrences=occurrences,
     )

@@ -7,7 +7,6 @@ disabling a user all end sessions by deleting rows.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 
@@ -15,6 +14,7 @@ from integrations.storage.db import transaction
 from integrations.storage.user_sessions import BrowserSession, UserSessionStore
 from web.composition import Runtime
 from web.services.accounts import UserView
+from web.services.tokens import hash_token
 
 # "Last seen" is written at most this often per session, so pages stay reads.
 TOUCH_EVERY = timedelta(minutes=5)
@@ -25,10 +25,6 @@ IDLE_LIMIT = timedelta(days=14)
 SessionView = BrowserSession
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def start_session(
     runtime: Runtime, user_id: int, *, user_agent: str, address: str, now: datetime
 ) -> str:
@@ -36,7 +32,7 @@ def start_session(
     token = secrets.token_urlsafe(32)
     with transaction(runtime.sessions) as session:
         UserSessionStore(session).start(
-            user_id, _hash(token), user_agent=user_agent, address=address, now=now
+            user_id, hash_token(token), user_agent=user_agent, address=address, now=now
         )
     return token
 
@@ -44,7 +40,7 @@ def start_session(
 def resolve_session(runtime: Runtime, token: str, *, now: datetime) -> UserView | None:
     """The user a session token belongs to, or None when that session has ended."""
     with transaction(runtime.sessions) as session:
-        found = UserSessionStore(session).signed_in(_hash(token))
+        found = UserSessionStore(session).signed_in(hash_token(token))
     if found is None:
         return None
     if found.account.disabled or now - found.last_seen_at > IDLE_LIMIT:
@@ -61,7 +57,7 @@ def resolve_session(runtime: Runtime, token: str, *, now: datetime) -> UserView 
 
 def list_sessions(runtime: Runtime, user_id: int, current_token: str = "") -> list[SessionView]:
     """The user's sessions, most recently used first; `current` marks the asking browser."""
-    mine = _hash(current_token) if current_token else ""
+    mine = hash_token(current_token) if current_token else ""
     with transaction(runtime.sessions, read_only=True) as session:
         return UserSessionStore(session).of_user(user_id, mine)
 
@@ -75,11 +71,11 @@ def end_session(runtime: Runtime, user_id: int, session_id: int) -> bool:
 def end_session_by_token(runtime: Runtime, token: str) -> None:
     """Sign-out: the session behind this cookie ends, on the server too."""
     with transaction(runtime.sessions) as session:
-        UserSessionStore(session).end_by_token(_hash(token))
+        UserSessionStore(session).end_by_token(hash_token(token))
 
 
 def end_sessions(runtime: Runtime, user_id: int, *, keep_token: str = "") -> int:
     """End every session of the user except the one with `keep_token`; how many ended."""
-    keep = _hash(keep_token) if keep_token else ""
+    keep = hash_token(keep_token) if keep_token else ""
     with transaction(runtime.sessions) as session:
         return UserSessionStore(session).end_all(user_id, keep_token_hash=keep)

@@ -61,7 +61,6 @@ from web.services.invites.model import (
     InviteView,
     OpenInvite,
     UpcomingCoffee,
-    hash_token,
     invite_url,
     user_config,
 )
@@ -77,6 +76,7 @@ from web.services.invites.overview import (
 )
 from web.services.invites.pages import event_ics, load_invite
 from web.services.invites.personal import default_message, personal_message
+from web.services.tokens import hash_token
 
 __all__ = [
     "BookingView",

@@ -26,10 +26,10 @@ from web.services.invites.model import (
     BookingView,
     aware,
     check_zone,
-    hash_token,
     invite_url,
 )
 from web.services.invites.pages import load_invite
+from web.services.tokens import hash_token
 
 log = logging.getLogger(__name__)
 

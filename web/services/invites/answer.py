@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from integrations import geo
 from integrations.emails import answer as answer_email
 from integrations.invite_email import build_email
+from integrations.storage import calendars as calendar_rows
 from integrations.storage.bookings import BookingStore
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
@@ -21,9 +22,15 @@ from scheduler.trips import plan_slots, trip_markers
 from web.composition import Runtime
 from web.services.calendar_sync import read_busy as stored_busy
 from web.services.invites.errors import InviteGone, InviteNotFound
-from web.services.invites.model import check_zone, hash_token, user_config, zone_key, zone_name
-from web.services.places import google_connected, where_for
+from web.services.invites.model import (
+    check_zone,
+    user_config,
+    zone_key,
+    zone_name,
+)
+from web.services.places import where_for
 from web.services.planning import city_keys, stored_occurrences, with_city_zone
+from web.services.tokens import hash_token
 
 MORE_TIMES = 6
 SUGGEST_DAYS = 14
@@ -113,7 +120,7 @@ def more_times(
         config,
         user.id,
         today=today,
-        google_connected=google_connected(session, user.id),
+        google_connected=calendar_rows.google_connected(session, user.id),
         occurrences=occurrences,
     )
     markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []

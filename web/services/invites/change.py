@@ -20,7 +20,6 @@ from web.services.invites.answer import more_times
 from web.services.invites.errors import InviteGone, InviteNotFound
 from web.services.invites.model import (
     TOKEN_BYTES,
-    hash_token,
     invite_url,
     user_config,
     zone_name,
@@ -28,6 +27,7 @@ from web.services.invites.model import (
 from web.services.invites.moving import cancel_text
 from web.services.invites.notify import booking_event
 from web.services.invites.reoffer import restore_by_rules, restore_times
+from web.services.tokens import hash_token
 
 
 def cancel_booking_by_token(

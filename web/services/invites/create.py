@@ -28,12 +28,12 @@ from web.services.invites.model import (
     aware,
     check_zone,
     display_zones,
-    hash_token,
     invite_url,
     user_config,
     zone_name,
 )
 from web.services.invites.personal import personal_message
+from web.services.tokens import hash_token
 
 
 def create_invite(

@@ -3,7 +3,6 @@ dashboard show."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -81,10 +80,6 @@ class OpenInvite:
     expires_at: datetime
     times: tuple[OfferedTime, ...]
     answer_note: str
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def invite_url(config: Config, token: str) -> str:

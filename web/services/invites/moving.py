@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -43,13 +42,13 @@ from web.services.invites.model import (
     LONGEST_MEETING,
     aware,
     display_zones,
-    hash_token,
     invite_url,
     user_config,
     zone_name,
 )
 from web.services.invites.notify import booking_event
 from web.services.invites.reoffer import restore_by_rules, restore_times
+from web.services.tokens import hash_token
 
 UNDO_WINDOW = timedelta(minutes=1)
 
@@ -410,15 +409,10 @@ def cancel_text(
     return email.subject, "\n\n".join(email.paragraphs)
 
 
-class _Identified(Protocol):
-    @property
-    def id(self) -> int: ...
-
-
 def withdraw_in(
     runtime: Runtime,
     session: Session,
-    invite: _Identified,
+    invite_id: int,
     *,
     now: datetime,
     note: str = "",
@@ -428,9 +422,9 @@ def withdraw_in(
     """Withdraw an invite in the caller's unit of work and queue the invitee's kind note (sent
     after `delay`, so an undo in time sends nothing); returns the invitee. `sent_on` says the
     contact was deleted: the note then names the invite's date and is not tied to the invite
-    row, which goes with the contact. `invite` is the invite's row or the store's record."""
+    row, which goes with the contact."""
     store = BookingStore(session)
-    withdrawn = store.withdraw_invite(invite.id, now=now)
+    withdrawn = store.withdraw_invite(invite_id, now=now)
     owner, invitee = store.parties(withdrawn.id)
     if invitee.email:
         email = withdrawn_email.for_invitee(
@@ -533,7 +527,7 @@ def withdraw_invite(
             raise InviteNotFound("no such invite")
         if invite.status != rules.OPEN:
             raise InviteGone(f"this invite is {invite.status}")
-        invitee = withdraw_in(runtime, session, invite, now=now, note=note, delay=UNDO_WINDOW)
+        invitee = withdraw_in(runtime, session, invite.id, now=now, note=note, delay=UNDO_WINDOW)
         return Withdrawn(invite.id, invitee.name, now + UNDO_WINDOW, told=False)
 
 

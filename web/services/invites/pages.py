@@ -11,8 +11,12 @@ from integrations.storage.invites import InviteStore
 from scheduler import invites as rules
 from web.composition import Runtime
 from web.services.invites.errors import InviteGone, InviteNotFound
-from web.services.invites.model import InviteView, check_zone, hash_token
+from web.services.invites.model import (
+    InviteView,
+    check_zone,
+)
 from web.services.invites.notify import booking_event
+from web.services.tokens import hash_token
 
 
 def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:

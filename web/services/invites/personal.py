@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Protocol
 
-from integrations.storage import models
-from integrations.storage.contacts import to_domain
 from scheduler.message import fill_template, with_signature
 from scheduler.model import Contact, InteractionKind
 
@@ -21,13 +19,8 @@ class Owner(Protocol):
     def signature(self) -> str: ...
 
 
-def personal_message(
-    owner: Owner, contact: Contact | models.Contact, today: date | None = None
-) -> str:
-    """The editable message for `contact` (a record, or a row still in its session), from
-    `owner`'s own template and signature."""
-    if isinstance(contact, models.Contact):
-        contact = to_domain(contact)
+def personal_message(owner: Owner, contact: Contact, today: date | None = None) -> str:
+    """The editable message for `contact`, from `owner`'s own template and signature."""
     template = owner.message_template or ""
     if not template.strip():
         return with_signature(
