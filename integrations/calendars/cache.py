@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from integrations.storage.dbapi import Db, sqlite_time
 from integrations.storage.dbapi import sqlite_file as sqlite_file  # re-exported
+from integrations.storage.types import aware_utc
 from scheduler.model import BusyReport, CalendarWarning, Interval
 
 _MAGIC = b"MAB1"
@@ -207,9 +208,9 @@ class BusyCache:
             row.validator,
             row.etag,
             row.last_modified,
-            _aware(row.covers_start),
-            _aware(row.covers_end),
-            _aware(row.fetched_at),
+            aware_utc(row.covers_start),
+            aware_utc(row.covers_end),
+            aware_utc(row.fetched_at),
             bytes(row.payload),
         )
 
@@ -343,10 +344,6 @@ class BusyCache:
     def revalidate(self, key: str, validator: str) -> None:
         """Record a new validator for an entry whose content is known to be unchanged."""
         self._set_validator(key, validator[:500])
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _to_sqlite(value: datetime) -> str:

@@ -85,7 +85,7 @@ class AccountStore:
 
     def has_owner(self) -> bool:
         """True once some user has a password (the instance has been set up)."""
-        return self.session.scalar(_statements().owner) is not None
+        return self.session.scalar(_statements()["owner"]) is not None
 
     def account(self, user_id: int) -> Account | None:
         row = self.session.get(models.User, user_id)
@@ -93,15 +93,15 @@ class AccountStore:
 
     def accounts(self) -> list[Account]:
         """Every account, oldest first."""
-        return [account(r) for r in self.session.scalars(_statements().everyone)]
+        return [account(r) for r in self.session.scalars(_statements()["everyone"])]
 
     def enabled_accounts(self) -> list[Account]:
         """The accounts not disabled, oldest first."""
-        return [account(r) for r in self.session.scalars(_statements().enabled)]
+        return [account(r) for r in self.session.scalars(_statements()["enabled"])]
 
     def credentials(self, email: str) -> Credentials | None:
         """The credentials of the account signing in with `email` (already normalised)."""
-        row = self.session.scalar(_statements().by_email, {"email": email})
+        row = self.session.scalar(_statements()["by_email"], {"email": email})
         return _credentials(row) if row is not None else None
 
     def credentials_of(self, user_id: int) -> Credentials | None:
@@ -112,12 +112,12 @@ class AccountStore:
         """True when an account (other than `but`) signs in with `email`."""
         s = _statements()
         if but is None:
-            return self.session.scalar(s.email_user, {"email": email}) is not None
-        found = self.session.scalar(s.email_other_user, {"email": email, "but": but})
+            return self.session.scalar(s["email_user"], {"email": email}) is not None
+        found = self.session.scalar(s["email_other_user"], {"email": email, "but": but})
         return found is not None
 
     def setup_token_exists(self, token_hash: str) -> bool:
-        found = self.session.scalar(_statements().setup_token, {"token_hash": token_hash})
+        found = self.session.scalar(_statements()["setup_token"], {"token_hash": token_hash})
         return found is not None
 
     # --- writes ------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ class AccountStore:
         """Make the owner (the admin): claim the password-less user with this email that
         `meetagain init`/`demo` made, else the first such user, else a new one. The setup link
         is used up. Returns the owner's id."""
-        unclaimed = list(self.session.scalars(_statements().unclaimed))
+        unclaimed = list(self.session.scalars(_statements()["unclaimed"]))
         row = next((u for u in unclaimed if u.email == email), None) or (
             unclaimed[0] if unclaimed else None
         )
@@ -207,25 +207,13 @@ class AccountStore:
         return row
 
 
-@dataclass(frozen=True)
-class _Statements:
-    owner: Any
-    everyone: Any
-    enabled: Any
-    unclaimed: Any
-    by_email: Any
-    email_user: Any
-    email_other_user: Any
-    setup_token: Any
-
-
 @lru_cache(maxsize=1)
-def _statements() -> _Statements:
+def _statements() -> dict[str, Any]:
     """The store's statements, built once per process (constants with bind parameters)."""
     user = models.User
     token = models.SetupToken
     email: Any = bindparam("email")
-    return _Statements(
+    return dict(
         owner=select(user.id).where(user.password_hash != "").limit(1),
         everyone=select(user).order_by(user.id),
         enabled=select(user).where(user.disabled.is_(False)).order_by(user.id),

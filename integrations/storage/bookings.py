@@ -26,8 +26,15 @@ from sqlalchemy.orm import Session, object_session, selectinload
 
 from integrations.invite_email import Party
 from integrations.storage import models
-from integrations.storage.invites import LONGEST_MEETING, Booking, BookingInvite, InviteStore
+from integrations.storage.invites import (
+    LONGEST_MEETING,
+    Booking,
+    BookingInvite,
+    InviteStore,
+    booking_record,
+)
 from integrations.storage.outbox import PENDING
+from integrations.storage.types import aware_utc
 from scheduler.invites import OPEN, OfferedTime
 from scheduler.model import Interval, ProposedTime
 
@@ -98,7 +105,7 @@ class BookingStore:
 
     def latest_booking(self, invite_id: int, *, lock: bool = False) -> Booking | None:
         """The invite's latest booking, whatever its status."""
-        stmt = _statements().latest_booking
+        stmt = _statements()["latest_booking"]
         if lock:
             stmt = stmt.with_for_update()
         row = self.session.scalar(stmt, {"invite_id": invite_id})
@@ -106,7 +113,7 @@ class BookingStore:
 
     def active_booking(self, invite_id: int, *, lock: bool = False) -> Booking | None:
         """The invite's active booking, if any."""
-        stmt = _statements().active_booking
+        stmt = _statements()["active_booking"]
         if lock:
             stmt = stmt.with_for_update()
         row = self.session.scalar(stmt, {"invite_id": invite_id})
@@ -125,12 +132,12 @@ class BookingStore:
 
     def invite_with_times(self, invite_id: int) -> BookingInvite | None:
         """An invite by id, its times read in the same round trip as the invite."""
-        row = self.session.scalar(_statements().invite_with_times, {"invite_id": invite_id})
+        row = self.session.scalar(_statements()["invite_with_times"], {"invite_id": invite_id})
         return _invite(row) if row is not None else None
 
     def invite_by_token(self, token_hash: str, *, lock: bool = False) -> BookingInvite | None:
         """The invite behind a token hash (locked FOR UPDATE with `lock`)."""
-        stmt = _statements().invite_by_token
+        stmt = _statements()["invite_by_token"]
         if lock:
             stmt = stmt.with_for_update()
         row = self.session.scalar(stmt, {"token_hash": token_hash})
@@ -164,7 +171,7 @@ class BookingStore:
     def where(self, booking: Booking) -> Where:
         """Where the coffee is: the mode and place of the offered time it took."""
         row = self.session.execute(
-            _statements().where, {"invite_id": booking.invite_id, "start": booking.start}
+            _statements()["where"], {"invite_id": booking.invite_id, "start": booking.start}
         ).first()
         return Where(row.mode, row.place, row.place_url) if row is not None else Where()
 
@@ -185,20 +192,20 @@ class BookingStore:
     ) -> list[OpenTime]:
         """The times still offered on the owner's open invites that start in [lo, hi)
         (with `unexpired_at`: only on invites whose link still works then)."""
-        stmt = _statements().open_times
+        stmt = _statements()["open_times"]
         if unexpired_at is not None:
             stmt = stmt.where(models.Invite.expires_at > unexpired_at)
         rows = self.session.scalars(stmt, {"owner": user_id, "lo": lo, "hi": hi})
-        return [OpenTime(r.id, Interval(_aware(r.start), _aware(r.end))) for r in rows]
+        return [OpenTime(r.id, Interval(aware_utc(r.start), aware_utc(r.end))) for r in rows]
 
     def event_calendar(self, user_id: int) -> str:
         """The Google calendar the owner's coffees are written to ("primary" by default)."""
-        found = self.session.scalar(_statements().event_calendar, {"owner": user_id})
+        found = self.session.scalar(_statements()["event_calendar"], {"owner": user_id})
         return found or "primary"
 
     def unsent_withdraw_notes(self, user_id: int, invite_id: int) -> list[int]:
         """The outbox rows of the invite's withdraw note not yet tried."""
-        pending = self.session.scalars(_statements().untried_emails, {"owner": user_id}).all()
+        pending = self.session.scalars(_statements()["untried_emails"], {"owner": user_id}).all()
         return [
             m.id
             for m in pending
@@ -207,7 +214,7 @@ class BookingStore:
 
     def any_expired(self, now: datetime) -> bool:
         """Whether an open invite has run out (a read: no write lock is asked for)."""
-        return self.session.scalar(_statements().first_expired, {"now": now}) is not None
+        return self.session.scalar(_statements()["first_expired"], {"now": now}) is not None
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -215,7 +222,7 @@ class BookingStore:
         """Move the booking to `to` (same row and UID, SEQUENCE + 1, the old start kept as
         moved_from). Flushes: the unique index of active starts may refuse with IntegrityError."""
         row = self._booking_row(booking_id)
-        row.moved_from = _aware(row.start)
+        row.moved_from = aware_utc(row.start)
         row.start, row.end = to.start.astimezone(UTC), to.end.astimezone(UTC)
         row.sequence += 1
         self.session.flush()
@@ -246,7 +253,7 @@ class BookingStore:
         """Log the booked coffee as a meeting with its contact (once: keyed by its UID);
         notes given again replace the logged ones."""
         existing = self.session.scalar(
-            _statements().logged, {"contact_id": booking.contact_id, "uid": booking.ical_uid}
+            _statements()["logged"], {"contact_id": booking.contact_id, "uid": booking.ical_uid}
         )
         if existing is None:
             self.session.add(
@@ -332,7 +339,7 @@ class BookingStore:
 
     def expire_invites(self, now: datetime) -> int:
         """Mark open invites whose link ran out as expired; how many."""
-        result = self.session.connection().execute(_statements().expire, {"now": now})
+        result = self.session.connection().execute(_statements()["expire"], {"now": now})
         return result.rowcount
 
     # --- the owner's list of invites ----------------------------------------------------------
@@ -425,7 +432,7 @@ class BookingStore:
                 inv.status == OPEN,
             )
         )
-        return [OpenTime(r.id, Interval(_aware(r.start), _aware(r.end))) for r in rows]
+        return [OpenTime(r.id, Interval(aware_utc(r.start), aware_utc(r.end))) for r in rows]
 
     def offer_again(self, time_ids: Collection[int]) -> None:
         """Offer these withdrawn times on their invites again."""
@@ -487,7 +494,7 @@ class BookingStore:
             .order_by(inv.created_at.desc())
             .limit(1)
         )
-        return _aware(found) if found is not None else None
+        return aware_utc(found) if found is not None else None
 
     def add_invite(
         self,
@@ -567,39 +574,16 @@ def where_of(booking: object) -> tuple[str, str, str]:
     if session is None:
         return "", "", ""
     row = session.execute(
-        _statements().where, {"invite_id": booking.invite_id, "start": booking.start}
+        _statements()["where"], {"invite_id": booking.invite_id, "start": booking.start}
     ).first()
     return (row.mode, row.place, row.place_url) if row is not None else ("", "", "")
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def booking_record(row: models.Booking) -> Booking:
-    """The record of a booking row."""
-    return Booking(
-        id=row.id,
-        user_id=row.user_id,
-        invite_id=row.invite_id,
-        contact_id=row.contact_id,
-        start=_aware(row.start),
-        end=_aware(row.end),
-        status=row.status,
-        ical_uid=row.ical_uid,
-        sequence=row.sequence,
-        calendar_event_id=row.calendar_event_id,
-        calendar_error=row.calendar_error,
-        met=row.met,
-        moved_from=_aware(row.moved_from) if row.moved_from is not None else None,
-    )
 
 
 def offered_record(row: models.InviteTime) -> OfferedTime:
     """The record of an offered-time row."""
     return OfferedTime(
-        _aware(row.start),
-        _aware(row.end),
+        aware_utc(row.start),
+        aware_utc(row.end),
         row.window,
         row.withdrawn,
         row.mode,
@@ -640,9 +624,9 @@ def _invite(row: models.Invite) -> BookingInvite:
         email=row.email,
         status=row.status,
         invitee_timezone=row.invitee_timezone or "",
-        created_at=_aware(row.created_at),
-        expires_at=_aware(row.expires_at),
-        answered_at=_aware(row.answered_at) if row.answered_at is not None else None,
+        created_at=aware_utc(row.created_at),
+        expires_at=aware_utc(row.expires_at),
+        answered_at=aware_utc(row.answered_at) if row.answered_at is not None else None,
         times=tuple(offered_record(t) for t in row.times),
     )
 
@@ -657,27 +641,12 @@ def _owner(row: models.User) -> Owner:
     )
 
 
-@dataclass(frozen=True)
-class _Statements:
-    latest_booking: Any
-    active_booking: Any
-    invite_with_times: Any
-    invite_by_token: Any
-    where: Any
-    open_times: Any
-    event_calendar: Any
-    untried_emails: Any
-    first_expired: Any
-    logged: Any
-    expire: Any
-
-
 @lru_cache(maxsize=1)
-def _statements() -> _Statements:
+def _statements() -> dict[str, Any]:
     """The store's statements, built once per process (constants with bind parameters)."""
     bkg, inv, tim = models.Booking, models.Invite, models.InviteTime
     table: Any = inv.__table__  # a Table; the ORM types it as FromClause
-    return _Statements(
+    return dict(
         latest_booking=select(bkg)
         .where(bkg.invite_id == bindparam("invite_id"))
         .order_by(bkg.id.desc())

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, and_, bindparam, insert, literal_column, sele
 
 from integrations.storage import models
 from integrations.storage.prepared import compiled, run
+from integrations.storage.types import aware_utc
 from scheduler.invites import OPEN, OfferedTime
 from scheduler.model import Interval
 
@@ -139,7 +140,7 @@ class InviteStore:
         if first.status != OPEN:
             found = self._run("latest_booking", {"invite_id": first.id})
             if found:
-                booking = _booked(found[0])
+                booking = booking_record(found[0])
         return InvitePage(
             id=first.id,
             user_id=first.user_id,
@@ -282,9 +283,7 @@ class InviteStore:
         """Run one of the store's statements (compiled once per dialect; see `prepared`);
         `inserting`: the parameters name the columns an INSERT sets."""
         keys = sorted(params) if inserting else ()
-        statement = compiled(
-            self.conn, f"invites.{name}", lambda: getattr(_statements(), name), keys
-        )
+        statement = compiled(self.conn, f"invites.{name}", lambda: _statements()[name], keys)
         return run(self.conn, statement, params)
 
 
@@ -306,41 +305,27 @@ def _times(rows: Sequence[Any]) -> tuple[OfferedTime, ...]:
     )
 
 
-def _booked(row: Any) -> Booking:
+def booking_record(row: Any) -> Booking:
+    """The record of a booking row (the ORM's, or a row of one of the store's statements)."""
     return Booking(
         id=row.id,
         user_id=row.user_id,
         invite_id=row.invite_id,
         contact_id=row.contact_id,
-        start=row.start,
-        end=row.end,
+        start=aware_utc(row.start),
+        end=aware_utc(row.end),
         status=row.status,
         ical_uid=row.ical_uid,
         sequence=row.sequence,
         calendar_event_id=row.calendar_event_id,
         calendar_error=row.calendar_error,
         met=row.met,
-        moved_from=row.moved_from,
+        moved_from=aware_utc(row.moved_from) if row.moved_from is not None else None,
     )
 
 
-@dataclass(frozen=True)
-class _Statements:
-    page: Any
-    latest_booking: Any
-    calendars_by_user: Any
-    calendars_by_token: Any
-    accept_target: Any
-    held: Any
-    insert_booking: Any
-    accepted: Any
-    accepted_in_zone: Any
-    withdraw_near: Any
-    withdraw_range: Any
-
-
 @lru_cache(maxsize=1)
-def _statements() -> _Statements:
+def _statements() -> dict[str, Any]:
     """The store's statements, built once per process: they are constants with bind
     parameters, and building one costs more than SQLAlchemy's cached compile of it."""
     inv: Any = models.Invite.__table__  # Tables; the ORM types them as FromClause
@@ -443,7 +428,7 @@ def _statements() -> _Statements:
     # transaction re-checks its foreign key, whose share lock on the invite would deadlock with
     # accepts waiting on the owner lock.
     offered = (tim.c.user_id == bindparam("owner"), still_open, tim.c.withdrawn.is_(False))
-    return _Statements(
+    return dict(
         page=page,
         latest_booking=latest_booking,
         calendars_by_user=calendars.where(usr.c.id == bindparam("user_id")),

@@ -88,7 +88,7 @@ class ScheduledMailStore:
 
     def upcoming_bookings(self, after: datetime, until: datetime) -> list[UpcomingBooking]:
         """Active bookings starting in (after, until], soonest first."""
-        rows = self.session.execute(_statements().upcoming, {"after": after, "until": until})
+        rows = self.session.execute(_statements()["upcoming"], {"after": after, "until": until})
         return [
             UpcomingBooking(r.id, r.user_id, r.start, r.created_at, r.invitee_timezone or "")
             for r in rows
@@ -133,22 +133,16 @@ class ScheduledMailStore:
     def coffees_between(self, user_id: int, start: datetime, end: datetime) -> list[PastCoffee]:
         """The user's active bookings starting in [start, end), in start order."""
         rows = self.session.execute(
-            _statements().coffees, {"user_id": user_id, "start": start, "end": end}
+            _statements()["coffees"], {"user_id": user_id, "start": start, "end": end}
         )
         return [PastCoffee(r.name, r.start, r.end, r.met) for r in rows]
 
 
-@dataclass(frozen=True)
-class _Statements:
-    upcoming: Any
-    coffees: Any
-
-
 @lru_cache(maxsize=1)
-def _statements() -> _Statements:
+def _statements() -> dict[str, Any]:
     """The store's statements, built once per process (constants with bind parameters)."""
     b, c, i = models.Booking, models.Contact, models.Invite
-    return _Statements(
+    return dict(
         upcoming=select(b.id, b.user_id, b.start, b.created_at, i.invitee_timezone)
         .join(i, i.id == b.invite_id)
         .where(b.status == ACTIVE, b.start > bindparam("after"), b.start <= bindparam("until"))

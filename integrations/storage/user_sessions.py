@@ -63,7 +63,7 @@ class UserSessionStore:
 
     def signed_in(self, token_hash: str) -> SignedIn | None:
         """The session with this token hash and its account, or None."""
-        found = self.session.execute(_statements().signed_in, {"token_hash": token_hash}).first()
+        found = self.session.execute(_statements()["signed_in"], {"token_hash": token_hash}).first()
         if found is None:
             return None
         session_id, last_seen, user = found
@@ -72,7 +72,7 @@ class UserSessionStore:
     def of_user(self, user_id: int, current_token_hash: str = "") -> list[BrowserSession]:
         """The user's sessions, most recently used first; the one whose token hash is
         `current_token_hash` is marked current."""
-        rows = self.session.scalars(_statements().of_user, {"user_id": user_id})
+        rows = self.session.scalars(_statements()["of_user"], {"user_id": user_id})
         return [
             BrowserSession(
                 id=r.id,
@@ -87,52 +87,40 @@ class UserSessionStore:
 
     def touch(self, session_id: int, *, now: datetime) -> None:
         """Record that the session was used at `now`."""
-        self.session.execute(_statements().touch, {"session_id": session_id, "now": now})
+        self.session.execute(_statements()["touch"], {"session_id": session_id, "now": now})
 
     def end(self, session_id: int) -> None:
-        self.session.execute(_statements().end, {"session_id": session_id})
+        self.session.execute(_statements()["end"], {"session_id": session_id})
 
     def end_of_user(self, user_id: int, session_id: int) -> bool:
         """End one of the user's sessions; False when there is no such session of theirs."""
         result = self.session.execute(
-            _statements().end_of_user, {"session_id": session_id, "user_id": user_id}
+            _statements()["end_of_user"], {"session_id": session_id, "user_id": user_id}
         )
         return bool(getattr(result, "rowcount", 0))
 
     def end_by_token(self, token_hash: str) -> None:
-        self.session.execute(_statements().end_by_token, {"token_hash": token_hash})
+        self.session.execute(_statements()["end_by_token"], {"token_hash": token_hash})
 
     def end_all(self, user_id: int, *, keep_token_hash: str = "") -> int:
         """End every session of the user but the one with `keep_token_hash`; how many ended."""
         s = _statements()
         if keep_token_hash:
             result = self.session.execute(
-                s.end_all_but, {"user_id": user_id, "keep": keep_token_hash}
+                s["end_all_but"], {"user_id": user_id, "keep": keep_token_hash}
             )
         else:
-            result = self.session.execute(s.end_all, {"user_id": user_id})
+            result = self.session.execute(s["end_all"], {"user_id": user_id})
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-@dataclass(frozen=True)
-class _Statements:
-    signed_in: Any
-    of_user: Any
-    touch: Any
-    end: Any
-    end_of_user: Any
-    end_by_token: Any
-    end_all: Any
-    end_all_but: Any
-
-
 @lru_cache(maxsize=1)
-def _statements() -> _Statements:
+def _statements() -> dict[str, Any]:
     """The store's statements, built once per process (constants with bind parameters)."""
     us: Any = models.UserSession.__table__  # a Table; the ORM types it as FromClause
     mine = us.c.user_id == bindparam("user_id")
     end_all = delete(us).where(mine)
-    return _Statements(
+    return dict(
         signed_in=select(models.UserSession.id, models.UserSession.last_seen_at, models.User)
         .join(models.User, models.User.id == models.UserSession.user_id)
         .where(models.UserSession.token_hash == bindparam("token_hash")),

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from integrations.storage.db import snapshot, writing
 from integrations.storage.invites import AcceptTarget, InviteStore
 from integrations.storage.outbox import NewJob, enqueue_all
+from integrations.storage.types import aware_utc
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.model import BusyReport, CalendarWarning, Interval, SchedulingPolicy
@@ -24,7 +25,6 @@ from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavaila
 from web.services.invites.model import (
     LONGEST_MEETING,
     BookingView,
-    aware,
     check_zone,
     invite_url,
 )
@@ -54,7 +54,7 @@ def accept_invite(
     bookings and withdraw the times it rules out from the owner's other open invites. The
     calendar event and the emails go to the outbox in the same transaction.
     """
-    start = aware(start)
+    start = aware_utc(start)
     token_hash = hash_token(token)
     # The live calendar check happens before the lock is taken: every other writer would
     # wait on a lock held across it.

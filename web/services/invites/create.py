@@ -16,6 +16,7 @@ from integrations.storage.bookings import BookingStore
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
+from integrations.storage.types import aware_utc
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.model import Contact, Interval, ProposedTime
@@ -25,7 +26,6 @@ from web.services.invites.model import (
     LONGEST_MEETING,
     TOKEN_BYTES,
     CreatedInvite,
-    aware,
     check_zone,
     display_zones,
     invite_url,
@@ -54,7 +54,7 @@ def create_invite(
     invite). Unless `force`, also refuses a contact who
     is do-not-invite, snoozed or paused, or who already has an open invite.
     """
-    rules_now = aware(now)
+    rules_now = aware_utc(now)
     ordered = sorted(times, key=lambda t: t.start)
     for t in ordered:
         if t.start.tzinfo is None or t.end.tzinfo is None:

@@ -4,7 +4,7 @@ dashboard show."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -84,10 +84,6 @@ class OpenInvite:
 
 def invite_url(config: Config, token: str) -> str:
     return f"{config.web.base_url}/i/{token}"
-
-
-def aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class _HasZone(Protocol):

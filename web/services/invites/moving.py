@@ -29,6 +29,7 @@ from integrations.invite_email import Party, attach_calendar, build_email, build
 from integrations.storage.bookings import Booking, BookingInvite, BookingStore
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue, enqueue_email
+from integrations.storage.types import aware_utc
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime, format_span
@@ -40,7 +41,6 @@ from web.services.invites.busy import owner_calendars, read_busy
 from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavailable
 from web.services.invites.model import (
     LONGEST_MEETING,
-    aware,
     display_zones,
     invite_url,
     user_config,
@@ -148,7 +148,7 @@ def move_booking(
 
     The same booking row moves: same UID, SEQUENCE + 1, the Google event updated in place.
     """
-    start = aware(start)
+    start = aware_utc(start)
     note = note.strip()[:2000]
     with transaction(runtime.sessions, read_only=True) as session:
         store = BookingStore(session)
