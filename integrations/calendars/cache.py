@@ -24,9 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from integrations.storage.dbapi import Db, sqlite_time
+from integrations.storage.dbapi import Db, aware_utc, sqlite_time
 from integrations.storage.dbapi import sqlite_file as sqlite_file  # re-exported
-from integrations.storage.types import aware_utc
 from scheduler.model import BusyReport, CalendarWarning, Interval
 
 _MAGIC = b"MAB1"

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 
 from integrations.invite_email import Party
 from integrations.storage import models
+from integrations.storage.dbapi import aware_utc
 from integrations.storage.invites import (
     LONGEST_MEETING,
     Booking,
@@ -34,7 +35,6 @@ from integrations.storage.invites import (
     booking_record,
 )
 from integrations.storage.outbox import PENDING
-from integrations.storage.types import aware_utc
 from scheduler.invites import OPEN, OfferedTime
 from scheduler.model import Interval, ProposedTime
 

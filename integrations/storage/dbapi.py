@@ -123,3 +123,8 @@ def connect_sqlite(path: str, timeout: float = BUSY_TIMEOUT) -> Db | None:
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     return Db(conn)
+
+
+def aware_utc(value: datetime) -> datetime:
+    """A time read back raw (SQLite keeps naive UTC) or given by a caller: naive means UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, insert, literal_column, select, update
 
 from integrations.storage import models
+from integrations.storage.dbapi import aware_utc
 from integrations.storage.prepared import compiled, run
-from integrations.storage.types import aware_utc
 from scheduler.invites import OPEN, OfferedTime
 from scheduler.model import Interval
 

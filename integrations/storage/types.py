@@ -33,8 +33,3 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-def aware_utc(value: datetime) -> datetime:
-    """A time read back raw (SQLite keeps naive UTC) or given by a caller: naive means UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -20,7 +20,7 @@ from integrations.storage.db import transaction
 from integrations.storage.user_sessions import UserSessionStore
 from scheduler.text import refuse_controls
 from web.composition import Runtime
-from web.errors import Invalid
+from web.errors import Invalid, NotFound
 from web.instance import read_secret
 from web.services.tokens import hash_token
 
@@ -193,6 +193,16 @@ class HasSettings(Protocol):
 
     @property
     def timezone(self) -> Any: ...
+
+
+def account_and_config(session: Any, runtime: Runtime, user_id: int) -> tuple[Account, Config]:
+    """The user (in the caller's unit of work) and the config as they see it: their windows,
+    scheduling, rules and zone. A stored setting the config file no longer allows raises
+    ConfigError; NotFound when there is no such user."""
+    user = AccountStore(session).account(user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id}")
+    return user, with_user_settings(runtime.config, user.settings or {}, user.timezone or "")
 
 
 def user_config(runtime: Runtime, user: HasSettings) -> Config:

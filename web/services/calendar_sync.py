@@ -19,11 +19,11 @@ from integrations.calendars.errors import CalendarError
 from integrations.calendars.events import ParseLimits
 from integrations.calendars.registry import GoogleAccess, StoredCalendar, from_config, open_source
 from integrations.calendars.sync import PAST_DAYS, SyncStats, horizon, named, sync_source
-from integrations.config import Config, with_user_settings
+from integrations.config import Config
 from integrations.net import NetworkPolicy
 from integrations.storage import calendar_reads, calendar_store
 from integrations.storage import calendars as calendar_rows
-from integrations.storage.accounts import Account, AccountStore
+from integrations.storage.accounts import Account
 from integrations.storage.calendar_reads import Owner
 from integrations.storage.calendars import CalendarRecord
 from integrations.storage.db import transaction
@@ -33,6 +33,7 @@ from scheduler.model import Interval
 from scheduler.ports import CalendarSource
 from web.composition import Runtime
 from web.services import calendar_read
+from web.services.accounts import account_and_config
 from web.services.calendar_read import StoredBusy as StoredBusy  # re-exported
 from web.services.calendar_read import interval_of as interval_of  # re-exported
 from web.services.tokens import hash_token
@@ -177,13 +178,6 @@ def refresh_config_calendars(runtime: Runtime) -> int:
 # --- syncing ----------------------------------------------------------------------------------
 
 
-def user_and_config(session: Session, runtime: Runtime, user_id: int) -> tuple[Account, Config]:
-    user = AccountStore(session).account(user_id)
-    if user is None:
-        raise CalendarError(f"no user with id {user_id}")
-    return user, with_user_settings(runtime.config, user.settings or {}, user.timezone or "")
-
-
 def sync_calendar(
     runtime: Runtime, calendar_id: int, *, now: datetime | None = None, meetings: bool = True
 ) -> str:
@@ -196,7 +190,7 @@ def sync_calendar(
         row = calendar_rows.by_id(session, calendar_id)
         if row is None:
             return "gone"
-        user, config = user_and_config(session, runtime, row.user_id)
+        user, config = account_and_config(session, runtime, row.user_id)
         calendar_store.ensure_state(session, row.id, row.user_id, now)
         state = calendar_store.load_state(session, calendar_id)
         problem = row.last_error if row.origin == "config" else ""
@@ -321,7 +315,7 @@ def log_meetings(
     now = now or _now()
     new = 0
     with transaction(runtime.sessions) as session:
-        _, config = user_and_config(session, runtime, user_id)
+        _, config = account_and_config(session, runtime, user_id)
         zone = ZoneInfo(config.owner.timezone)
         for calendar_id in calendar_rows.ids_of(session, user_id):
             new += _log_meetings(session, user_id, calendar_id, zone=zone, now=now, days=days)

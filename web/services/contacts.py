@@ -62,8 +62,8 @@ from scheduler.text import in_supported_range, refuse_controls
 from scheduler.zones import known_zone
 from web.composition import Runtime
 from web.errors import Invalid, NotFound
-from web.services.accounts import UserView
-from web.services.planning import invite_facts, user_and_config
+from web.services.accounts import UserView, account_and_config
+from web.services.planning import invite_facts
 from web.services.rule_snapshot import snapshot
 
 _EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
@@ -157,7 +157,7 @@ def line_for(contact: Contact, rules: RulesLike, today: date, *, due: bool = Fal
 
 
 def _today(runtime: Runtime, session: Session, user_id: int, now: datetime) -> tuple[date, Any]:
-    _, config = user_and_config(session, runtime, user_id)
+    _, config = account_and_config(session, runtime, user_id)
     zone = ZoneInfo(config.owner.timezone)
     return now.astimezone(zone).date(), config
 
@@ -759,7 +759,7 @@ def invite_at(
 
     with transaction(runtime.sessions) as session:
         _owned(session, user_id, contact_id)
-        _, config = user_and_config(session, runtime, user_id)
+        _, config = account_and_config(session, runtime, user_id)
     zone = ZoneInfo(config.owner.timezone)
     starts = sorted({s.replace(tzinfo=zone) for s in local_starts})
     times = [ProposedTime(s, s + config.scheduling.duration, "") for s in starts]

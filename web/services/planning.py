@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from integrations import geo
-from integrations.config import Config, with_user_settings
+from integrations.config import Config
 from integrations.storage import calendars as calendar_rows
-from integrations.storage.accounts import Account, AccountStore
+from integrations.storage.accounts import Account
 from integrations.storage.contacts import unpaused_at
 from integrations.storage.db import transaction
 from integrations.storage.invite_history import InviteHistoryStore, InviteState
@@ -44,6 +44,7 @@ from scheduler.trips import (
 )
 from web.composition import Runtime
 from web.errors import UserError
+from web.services.accounts import account_and_config
 from web.services.places import Where, resolved_city, where_for
 from web.services.rule_snapshot import snapshot
 
@@ -81,14 +82,6 @@ class _InviteFacts:
     taken: list[Interval]
     pending: int
     booked: list[datetime]
-
-
-def user_and_config(session: Session, runtime: Runtime, user_id: int) -> tuple[Account, Config]:
-    """The user and the config as they see it (their windows, scheduling, rules, zone)."""
-    user = AccountStore(session).account(user_id)
-    if user is None:
-        raise UserError(f"no user with id {user_id}")
-    return user, with_user_settings(runtime.config, user.settings or {}, user.timezone or "")
 
 
 def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInfo) -> _InviteFacts:
@@ -238,7 +231,7 @@ def _whole_days(start: datetime, end: datetime) -> bool:
 def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:
     """Who is due (descending score), who is excluded and why, who is not yet met."""
     with transaction(runtime.sessions, read_only=True) as session:
-        user, config = user_and_config(session, runtime, user_id)
+        user, config = account_and_config(session, runtime, user_id)
         zone = ZoneInfo(config.owner.timezone)
         facts = invite_facts(session, user_id, now=now, zone=zone)
         today = now.astimezone(zone).date()
@@ -268,7 +261,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
     # Read only (calendars are read inside, and opening one may save a refreshed token on
     # another connection: a write lock held here would make that wait for this).
     with transaction(runtime.sessions, read_only=True) as session:
-        user, config = user_and_config(session, runtime, user_id)
+        user, config = account_and_config(session, runtime, user_id)
         zone = ZoneInfo(config.owner.timezone)
         policy = config.scheduling
         today = now.astimezone(zone).date()
@@ -438,7 +431,7 @@ def check_hand_picked(
     from scheduler.slots import window_occurrences
 
     with transaction(runtime.sessions) as session:
-        _, config = user_and_config(session, runtime, user_id)
+        _, config = account_and_config(session, runtime, user_id)
     zone = ZoneInfo(config.owner.timezone)
     policy = config.scheduling
     named = label or (lambda t: at(t.start, zone))
@@ -458,7 +451,7 @@ def check_hand_picked(
         min(t.start for t in times) - policy.buffer, max(t.end for t in times) + policy.buffer
     )
     with transaction(runtime.sessions) as session:
-        user, _ = user_and_config(session, runtime, user_id)
+        user, _ = account_and_config(session, runtime, user_id)
         busy, _stale = read_busy(runtime, session, user, span)
     warnings.extend(str(w) for w in busy.warnings)  # shown after the times' own warnings
     for t in times:

@@ -13,9 +13,9 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from integrations.storage.db import snapshot, writing
+from integrations.storage.dbapi import aware_utc
 from integrations.storage.invites import AcceptTarget, InviteStore
 from integrations.storage.outbox import NewJob, enqueue_all
-from integrations.storage.types import aware_utc
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.model import BusyReport, CalendarWarning, Interval, SchedulingPolicy

@@ -15,8 +15,8 @@ from integrations.storage.accounts import Account, AccountStore
 from integrations.storage.bookings import BookingStore
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
+from integrations.storage.dbapi import aware_utc
 from integrations.storage.outbox import enqueue_email
-from integrations.storage.types import aware_utc
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.model import Contact, Interval, ProposedTime

@@ -28,8 +28,8 @@ from integrations.icalendar_invite import build_ics
 from integrations.invite_email import Party, attach_calendar, build_email, build_notice
 from integrations.storage.bookings import Booking, BookingInvite, BookingStore
 from integrations.storage.db import transaction
+from integrations.storage.dbapi import aware_utc
 from integrations.storage.outbox import enqueue, enqueue_email
-from integrations.storage.types import aware_utc
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime, format_span
