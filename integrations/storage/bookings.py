@@ -382,6 +382,20 @@ class BookingStore:
                 found[contact_id] = moment
         return found
 
+    def remove_of_contacts(self, user_id: int, contact_ids: Collection[int]) -> tuple[int, int]:
+        """Delete the owner's bookings and invites with these contacts; how many (invites,
+        bookings) went. Bookings first: they point at the invites."""
+        if not contact_ids:
+            return 0, 0
+        gone = []
+        for table in (models.Booking, models.Invite):
+            result = self.session.execute(
+                delete(table).where(table.user_id == user_id, table.contact_id.in_(contact_ids))
+            )
+            gone.append(int(getattr(result, "rowcount", 0) or 0))
+        bookings, invites = gone
+        return invites, bookings
+
     # --- offering freed times again ---------------------------------------------------------
 
     def offer_freed(self, user_id: int, freed: Interval, *, now: datetime) -> None:

@@ -167,13 +167,18 @@ def google_connected(session: Session, user_id: int) -> bool:
     return found is not None
 
 
-def name_taken(session: Session, user_id: int, name: str) -> bool:
-    found = session.scalar(
-        select(models.Calendar.id).where(
+def by_name(session: Session, user_id: int, name: str) -> CalendarRecord | None:
+    """The user's calendar called `name` (names are unique per user), or None."""
+    row = session.scalar(
+        select(models.Calendar).where(
             models.Calendar.user_id == user_id, models.Calendar.name == name
         )
     )
-    return found is not None
+    return _record(row) if row is not None else None
+
+
+def name_taken(session: Session, user_id: int, name: str) -> bool:
+    return by_name(session, user_id, name) is not None
 
 
 def add(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -731,9 +731,14 @@ def live_invites(
 
 def remove(session: Session, user_id: int, contact_id: int) -> None:
     """Delete a contact; their emails and history go with them."""
+    remove_all(session, user_id, [contact_id])
+
+
+def remove_all(session: Session, user_id: int, contact_ids: Collection[int]) -> None:
+    """Delete these contacts of the user; their emails and history go with them."""
     session.execute(
         delete(models.Contact).where(
-            models.Contact.id == contact_id, models.Contact.user_id == user_id
+            models.Contact.id.in_(contact_ids), models.Contact.user_id == user_id
         )
     )
 

@@ -310,3 +310,23 @@ def test_listed_invites_are_the_undismissed_unbooked_ones_newest_first(runtime: 
         store.dismiss(older, now=_now())
         assert [i.id for i in store.listed_invites(owner)] == [newer]
         assert store.listed_invites(owner, limit=0) == []
+
+
+def test_a_contacts_invites_and_bookings_are_removed_and_counted(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    other = make_owner(runtime, email="oscar@example.com")
+    first, second = _starts(0, 1)
+    _, booking_id = _book(runtime, owner, first)  # one invite and its booking
+    kept = make_contact(runtime, owner, name="Ben", email="ben@example.org")
+    left = svc.create_invite(runtime, owner, kept, times_at(second), now=_now()).invite_id
+    with transaction(runtime.sessions) as session:
+        store = BookingStore(session)
+        booked = store.booking(booking_id)
+        assert booked is not None
+        assert store.remove_of_contacts(other, [booked.contact_id]) == (0, 0)
+        assert store.remove_of_contacts(owner, []) == (0, 0)
+        assert store.remove_of_contacts(owner, [booked.contact_id]) == (1, 1)
+    with transaction(runtime.sessions, read_only=True) as session:
+        store = BookingStore(session)
+        assert store.booking(booking_id) is None
+        assert store.invite(left) is not None

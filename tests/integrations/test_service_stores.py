@@ -10,7 +10,14 @@ from integrations.google.credentials import GoogleConnection
 from integrations.storage import calendar_store, calendars, models
 from integrations.storage import places as place_store
 from integrations.storage.calendar_store import NextSync, PushChannel
-from integrations.storage.contacts import LiveInvite, live_invites, set_fields, unpaused_at
+from integrations.storage.contacts import (
+    LiveInvite,
+    email_owners,
+    live_invites,
+    remove_all,
+    set_fields,
+    unpaused_at,
+)
 from integrations.storage.db import transaction
 from integrations.storage.invite_history import BookedCoffee, InviteHistoryStore
 from integrations.storage.places import EnteredTrip
@@ -145,6 +152,38 @@ def test_calendar_records_by_id_and_owner_and_what_a_read_marks(runtime: Runtime
         assert failed is not None and failed.last_error == "x" * 2000
         assert read is not None and (read.last_read_at, read.last_error) == (now, "")
         assert calendars.by_id(session, second + 1000) is None
+
+
+def test_a_calendar_is_found_by_its_name_among_the_users_own(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    other = make_owner(runtime, email="oscar@example.com")
+    work = _calendar(runtime, owner, "Work")
+    _calendar(runtime, other, "Home")
+    with transaction(runtime.sessions, read_only=True) as session:
+        found = calendars.by_name(session, owner, "Work")
+        assert found is not None and (found.id, found.name, found.kind) == (work, "Work", "ics")
+        assert calendars.by_name(session, owner, "Home") is None
+        assert calendars.by_name(session, other, "Work") is None
+        assert calendars.name_taken(session, owner, "Work")
+        assert not calendars.name_taken(session, owner, "Home")
+
+
+def test_contacts_are_removed_together_with_their_emails_only_the_users(
+    runtime: Runtime,
+) -> None:
+    owner = make_owner(runtime)
+    other = make_owner(runtime, email="oscar@example.com")
+    ana = make_contact(runtime, owner)
+    ben = make_contact(runtime, owner, name="Ben", email="ben@example.org")
+    cleo = make_contact(runtime, owner, name="Cleo", email="cleo@example.org")
+    theirs = make_contact(runtime, other, name="Dora", email="dora@example.org")
+    with transaction(runtime.sessions) as session:
+        remove_all(session, owner, [ana, ben, theirs])
+        remove_all(session, owner, [])
+    with transaction(runtime.sessions, read_only=True) as session:
+        assert email_owners(session, owner, ["ana@example.org", "ben@example.org"]) == {}
+        assert email_owners(session, owner, ["cleo@example.org"]) == {"cleo@example.org": cleo}
+        assert email_owners(session, other, ["dora@example.org"]) == {"dora@example.org": theirs}
 
 
 def test_a_config_calendar_is_saved_by_name_keeping_what_it_is_told_to(runtime: Runtime) -> None:

@@ -9,14 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
-
 from integrations.files import write_atomically
-from integrations.storage import models
-from integrations.storage.contacts import ContactRepository
+from integrations.storage import calendars
+from integrations.storage.bookings import BookingStore
+from integrations.storage.contacts import ContactRepository, email_owners, remove_all
 from integrations.storage.db import transaction
 from scheduler.model import Contact, Interaction, InteractionKind, Meal, Relationship
 from web.composition import Runtime
@@ -434,29 +432,23 @@ def load_demo(runtime: Runtime, user_id: int, today: date | None = None) -> str:
     write_atomically(ics_path, demo_calendar(today, zone, config.owner.emails[0]))
     added = 0
     with transaction(runtime.sessions) as session:
-        now = datetime.now(UTC)
-        cal = session.scalar(
-            select(models.Calendar).where(
-                models.Calendar.user_id == user_id, models.Calendar.name == DEMO_CALENDAR_NAME
-            )
-        )
-        if cal is None:
-            cal = models.Calendar(
-                user_id=user_id,
+        found = calendars.by_name(session, user_id, DEMO_CALENDAR_NAME)
+        if found is not None:
+            calendar_id = found.id
+        else:
+            calendar_id = calendars.add(
+                session,
+                user_id,
                 name=DEMO_CALENDAR_NAME,
                 kind="ics",
                 location=str(ics_path.resolve()),
-                counts_as_busy=True,
-                receives_events=False,
-                last_error="",
-                created_at=now,
+                now=datetime.now(UTC),
             )
-            session.add(cal)
-            session.flush()
-        calendar_id = cal.id
+        contacts = demo_contacts(today)
+        taken = email_owners(session, user_id, [c.emails[0] for c in contacts])
         repo = ContactRepository(session, user_id)
-        for contact in demo_contacts(today):
-            if repo.row_by_email(contact.emails[0]) is None:
+        for contact in contacts:
+            if contact.emails[0].lower() not in taken:
                 repo.add(contact, interaction_source="demo")
                 added += 1
     from web.services.calendar_sync import sync_calendar
@@ -491,67 +483,30 @@ class DemoRemoved:
 def remove_demo(runtime: Runtime, user_id: int) -> DemoRemoved:
     """Remove what `load_demo` added: its contacts (matched by their demo email, with their
     history), their invites and bookings, and the demo calendar with its file."""
-    emails = [p.email.lower() for p in _PEOPLE]
     with transaction(runtime.sessions) as session:
-        ids = list(
-            session.scalars(
-                select(models.ContactEmail.contact_id).where(
-                    models.ContactEmail.user_id == user_id,
-                    models.ContactEmail.email_lower.in_(emails),
-                )
-            ).all()
-        )
-        invites = _count(session, models.Invite, user_id, ids)
-        bookings = _count(session, models.Booking, user_id, ids)
-        # Invites, bookings, emails and interactions go with the contact (ON DELETE CASCADE).
-        for table in (models.Booking, models.Invite):
-            session.execute(
-                delete(table).where(table.user_id == user_id, table.contact_id.in_(ids))
-            )
-        session.execute(
-            delete(models.Contact).where(
-                models.Contact.user_id == user_id, models.Contact.id.in_(ids)
-            )
-        )
-        calendars = session.scalars(
-            select(models.Calendar).where(
-                models.Calendar.user_id == user_id, models.Calendar.name == DEMO_CALENDAR_NAME
-            )
-        ).all()
-        files = [Path(c.location) for c in calendars]
-        for cal in calendars:
-            session.delete(cal)
+        ids = list(email_owners(session, user_id, _demo_emails()).values())
+        # Emails and interactions go with the contact (ON DELETE CASCADE); invites and
+        # bookings too, but they are counted for the summary.
+        invites, bookings = BookingStore(session).remove_of_contacts(user_id, ids)
+        remove_all(session, user_id, ids)
+        demo_calendar = calendars.by_name(session, user_id, DEMO_CALENDAR_NAME)
+        if demo_calendar is not None:
+            calendars.remove(session, demo_calendar.id)
     ours = (Path(runtime.config.instance_dir) / "demo-calendar.ics").resolve()
-    for path in files:
+    if demo_calendar is not None:
+        path = Path(demo_calendar.location)
         if path.resolve() == ours:  # only the file load_demo wrote, never one of the user's
             path.unlink(missing_ok=True)
-    return DemoRemoved(len(ids), len(calendars), invites, bookings)
+    return DemoRemoved(len(ids), int(demo_calendar is not None), invites, bookings)
 
 
-def _count(session: Any, table: Any, user_id: int, ids: list[int]) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(table)
-            .where(table.user_id == user_id, table.contact_id.in_(ids))
-        )
-        or 0
-    )
+def _demo_emails() -> list[str]:
+    return [p.email.lower() for p in _PEOPLE]
 
 
 def demo_present(runtime: Runtime, user_id: int) -> int:
     """How many demo contacts and calendars the user has (0: nothing to remove)."""
-    emails = [p.email.lower() for p in _PEOPLE]
     with transaction(runtime.sessions) as session:
-        contacts = session.scalar(
-            select(func.count()).where(
-                models.ContactEmail.user_id == user_id,
-                models.ContactEmail.email_lower.in_(emails),
-            )
-        )
-        calendars = session.scalar(
-            select(func.count()).where(
-                models.Calendar.user_id == user_id, models.Calendar.name == DEMO_CALENDAR_NAME
-            )
-        )
-    return int(contacts or 0) + int(calendars or 0)
+        contacts = email_owners(session, user_id, _demo_emails())
+        demo_calendar = calendars.by_name(session, user_id, DEMO_CALENDAR_NAME)
+    return len(contacts) + int(demo_calendar is not None)
