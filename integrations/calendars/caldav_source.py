@@ -85,9 +85,11 @@ class CalDavSource:
 
     def fetch(self, interval: Interval) -> list[tuple[str, bytes]]:
         """(href, iCalendar bytes) of the objects the server selects around `interval`."""
-        with _client(self.url, self.username, self.password, self.timeout, self.network) as client:
+        with dav_client(
+            self.url, self.username, self.password, self.timeout, self.network
+        ) as client:
             calendar = client.calendar(url=self.url)
-            objects = _guard(
+            objects = guarded(
                 self.name,
                 lambda: calendar.search(
                     start=interval.start - _MARGIN,
@@ -143,9 +145,9 @@ def _describe_collection(url: str, username: str, password: str, network: Networ
     from caldav.elements import dav
 
     calendar_type = "{urn:ietf:params:xml:ns:caldav}calendar"
-    with _client(url, username, password, DEFAULT_TIMEOUT, network) as client:
+    with dav_client(url, username, password, DEFAULT_TIMEOUT, network) as client:
         collection = client.calendar(url=url)
-        props = _guard(
+        props = guarded(
             url, lambda: collection.get_properties([dav.ResourceType(), dav.DisplayName()])
         )
         kinds = props.get("{DAV:}resourcetype") or []
@@ -156,7 +158,7 @@ def _describe_collection(url: str, username: str, password: str, network: Networ
         if "{DAV:}principal" in kinds:
             from caldav.collection import Principal
 
-            found = _guard(url, lambda: Principal(client=client, url=url).get_calendars())
+            found = guarded(url, lambda: Principal(client=client, url=url).get_calendars())
             names = [f"{c.get_display_name() or c.url} ({c.url})" for c in found]
             if names:
                 hint = ": its calendars are " + ", ".join(names)
@@ -167,7 +169,10 @@ def _describe_collection(url: str, username: str, password: str, network: Networ
         )
 
 
-def _client(url: str, username: str, password: str, timeout: float, network: NetworkPolicy) -> Any:
+def dav_client(
+    url: str, username: str, password: str, timeout: float, network: NetworkPolicy
+) -> Any:
+    """A caldav client for `url` whose every connection goes through the network policy."""
     from caldav.davclient import DAVClient
 
     client = DAVClient(
@@ -184,7 +189,7 @@ def _client(url: str, username: str, password: str, timeout: float, network: Net
     return client
 
 
-def _guard(label: str, call: Any) -> Any:
+def guarded(label: str, call: Any) -> Any:
     """Run a caldav call, turning its many error types into one CalendarError line."""
     from caldav.lib import error as dav_error
 

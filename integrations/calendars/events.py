@@ -77,7 +77,7 @@ def parse_occurrences(
     if not data.strip():
         raise CalendarError(f"{label}: empty file, not an iCalendar (expected BEGIN:VCALENDAR)")
     check_size(data, label, limits)
-    owners = {ics._address(m) for m in me if m}
+    owners = {ics.mail_address(m) for m in me if m}
     expanded, warnings = ics.expand_calendar(
         data,
         interval,
@@ -122,13 +122,13 @@ def _people(event: Any, me: set[str]) -> tuple[str, ...]:
         attendees = [attendees]
     emails: list[str] = []
     for attendee in attendees:
-        address = ics._address(attendee)
+        address = ics.mail_address(attendee)
         partstat = str(getattr(attendee, "params", {}).get("PARTSTAT", "")).upper()
         if address and address not in me and partstat != "DECLINED":
             emails.append(address)
     organizer = event.get("ORGANIZER")
     if organizer is not None:
-        address = ics._address(organizer)
+        address = ics.mail_address(organizer)
         if address and address not in me:
             emails.append(address)
     return tuple(dict.fromkeys(e for e in emails if "@" in e))

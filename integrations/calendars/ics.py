@@ -109,7 +109,7 @@ def expand_calendar(
     selected, offsets = _select_events(data, interval)
     warnings: list[str] = []
     found: list[Expanded] = []
-    me_set = {_address(m) for m in me if m}
+    me_set = {mail_address(m) for m in me if m}
     with library_warnings(label, warnings):
         try:
             calendars = read_calendars(selected)
@@ -189,7 +189,8 @@ def _zone_warnings(
         warnings.append(f"{label}: {where}{note}")
 
 
-def _address(value: object) -> str:
+def mail_address(value: object) -> str:
+    """An attendee's or organizer's address as compared: lower case, without "mailto:"."""
     text = str(value).strip().lower()
     return text[len("mailto:") :] if text.startswith("mailto:") else text
 
@@ -647,7 +648,7 @@ def _blocks(event: Any, me: set[str]) -> bool:
         if not isinstance(attendees, list):
             attendees = [attendees]
         for attendee in attendees:
-            if _address(attendee) in me:
+            if mail_address(attendee) in me:
                 partstat = str(getattr(attendee, "params", {}).get("PARTSTAT", "")).upper()
                 if partstat == "DECLINED":
                     return False

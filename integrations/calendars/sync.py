@@ -221,13 +221,13 @@ def _collection_token(source: Any) -> str:
     "" when the server keeps none (then the objects are fetched and hashed every time)."""
     from caldav.elements import dav
 
-    from integrations.calendars.caldav_source import _client, _guard
+    from integrations.calendars.caldav_source import dav_client, guarded
 
-    with _client(
+    with dav_client(
         source.url, source.username, source.password, source.timeout, source.network
     ) as client:
         calendar = client.calendar(url=source.url)
-        token = _guard(source.url, lambda: calendar.get_property(dav.SyncToken()))
+        token = guarded(source.url, lambda: calendar.get_property(dav.SyncToken()))
     return str(token or "")
 
 
