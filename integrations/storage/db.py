@@ -297,6 +297,24 @@ def current_revision(engine: Engine) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
+def schema_state(engine: Engine) -> str:
+    """"empty" (nothing set up), "old" (set up before the calendar store: upgrade it) or
+    "ready", found with a query or two rather than by loading Alembic."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        try:
+            conn.execute(text("SELECT 1 FROM calendar_sync LIMIT 1"))
+            return "ready"
+        except DBAPIError:
+            conn.rollback()
+        try:
+            conn.execute(text("SELECT 1 FROM users LIMIT 1"))
+        except DBAPIError:
+            return "empty"
+    return "old"
+
+
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 

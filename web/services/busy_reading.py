@@ -144,23 +144,13 @@ class CalendarReader:
 
     def _store_ready(self) -> bool:
         """True when there is a database with the calendar store; an older database is an
-        error that says to upgrade (without loading Alembic to find out)."""
-        from sqlalchemy import text
-        from sqlalchemy.exc import DBAPIError
+        error that says to upgrade."""
+        from integrations.storage.db import schema_state
 
-        with self._runtime().engine.connect() as conn:
-            try:
-                conn.execute(text("SELECT 1 FROM calendar_sync LIMIT 1"))
-            except DBAPIError:
-                conn.rollback()
-                try:
-                    conn.execute(text("SELECT 1 FROM users LIMIT 1"))
-                except DBAPIError:
-                    return False  # an empty file: not set up yet
-                raise UserError(
-                    "the database is not up to date: run `meetagain db upgrade`"
-                ) from None
-        return True
+        state = schema_state(self._runtime().engine)
+        if state == "old":
+            raise UserError("the database is not up to date: run `meetagain db upgrade`")
+        return state == "ready"
 
     def _stored_busy(self, names: Sequence[str], interval: Interval) -> BusyReport | None:
         """Busy time of the user's stored calendars (all that count as busy, or `names`);
