@@ -255,6 +255,23 @@ def test_db_upgrade_migrates_an_empty_database(tmp_path: Path, database_url: str
     assert meetagain(tmp_path, "--db", database_url, "db", "upgrade").returncode == 0
 
 
+def test_busy_on_a_database_from_before_the_calendar_store_says_to_upgrade(
+    tmp_path: Path, database_url: str
+) -> None:
+    engine = db.make_engine(database_url)
+    assert db.schema_state(engine) == "empty"
+    up = meetagain(
+        tmp_path, "--db", database_url, "db", "upgrade", "--revision", "0002_sessions_roles"
+    )
+    assert up.returncode == 0, up.stderr
+    assert db.schema_state(engine) == "old"
+    line = one_error_line(meetagain(tmp_path, "--db", database_url, "busy", "--format", "json"))
+    assert "the database is not up to date: run `meetagain db upgrade`" in line
+    assert meetagain(tmp_path, "--db", database_url, "db", "upgrade").returncode == 0
+    assert db.schema_state(engine) == "ready"
+    engine.dispose()
+
+
 def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
     url = "postgresql://me:hunter2@127.0.0.1:1/none"
     result = meetagain(tmp_path, "--db", url, "db", "upgrade")
