@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from integrations.invite_email import Party
 from integrations.storage import models
@@ -485,12 +485,14 @@ class BookingStore:
         """The owner's active bookings that are over and nobody said whether they met."""
         return self._active(user_id, models.Booking.end <= now, models.Booking.met.is_(None))
 
-    def add_times(self, invite_id: int, times: Sequence[ProposedTime]) -> None:
-        """Offer these times on the invite too. Flushes."""
+    def add_times(self, invite_id: int, times: Sequence[ProposedTime]) -> list[OfferedTime]:
+        """Offer these times on the invite too, and return them as stored. Flushes."""
         row = self.session.get(models.Invite, invite_id)
         assert row is not None
-        row.times.extend(time_row(row.user_id, t) for t in times)
+        added = [time_row(row.user_id, t) for t in times]
+        row.times.extend(added)
         self.session.flush()
+        return [offered_record(t) for t in added]
 
     # --- new invites -------------------------------------------------------------------------
 
@@ -577,20 +579,6 @@ class BookingStore:
         row = self.session.get(models.Booking, booking_id)
         assert row is not None
         return row
-
-
-def where_of(booking: object) -> tuple[str, str, str]:
-    """Mode, place and link of the invite time a booking row (still in its session) took
-    ("" each when not recorded, or for anything but such a row)."""
-    if not isinstance(booking, models.Booking):
-        return "", "", ""
-    session = object_session(booking)
-    if session is None:
-        return "", "", ""
-    row = session.execute(
-        _statements()["where"], {"invite_id": booking.invite_id, "start": booking.start}
-    ).first()
-    return (row.mode, row.place, row.place_url) if row is not None else ("", "", "")
 
 
 def offered_record(row: models.InviteTime) -> OfferedTime:

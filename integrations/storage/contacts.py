@@ -45,37 +45,6 @@ _RELS = {r.value: r for r in Relationship}
 _MEALS = {m.value: m for m in Meal}
 
 
-def to_domain(row: models.Contact) -> Contact:
-    """A domain Contact from a stored row (with its emails and interactions loaded)."""
-    return Contact(
-        id=row.id,
-        name=row.name,
-        emails=tuple(e.email for e in row.emails),
-        company=row.company,
-        title=row.title,
-        relationship=Relationship(row.relationship_kind),
-        tags=tuple(row.tags or ()),
-        how_met=row.how_met,
-        first_met=row.first_met,
-        interactions=tuple(
-            Interaction(on=i.occurred_on, kind=InteractionKind(i.kind), notes=i.notes)
-            for i in sorted(row.interactions, key=lambda i: (i.occurred_on, i.id or 0))
-            if i.confirmed
-        ),
-        cadence_days=row.cadence_days,
-        preferred_meals=frozenset(Meal(m) for m in row.preferred_meals or ()),
-        preferred_days=frozenset(int(d) for d in row.preferred_days or ()),
-        timezone=row.timezone or None,
-        city=row.city,
-        notes=row.notes,
-        questions=tuple(row.questions or ()),
-        do_not_invite=row.do_not_invite,
-        snoozed_until=row.snoozed_until,
-        linkedin_url=row.linkedin_url,
-        paused=row.paused,
-    )
-
-
 @lru_cache(maxsize=8192)
 def _parse_list(text: str) -> tuple[Any, ...]:
     loaded = json.loads(text)
@@ -255,20 +224,8 @@ class ContactRepository:
 
     def by_email(self, email: str) -> Contact | None:
         """The contact with this email address (any case), or None."""
-        found = self._id_by_email(email)
-        return self.get(found) if found is not None else None
-
-    def row_by_email(self, email: str) -> models.Contact | None:
-        found = self._id_by_email(email)
-        return self.get_row(found) if found is not None else None
-
-    def _id_by_email(self, email: str) -> int | None:
-        return self.session.scalar(
-            select(models.ContactEmail.contact_id).where(
-                models.ContactEmail.user_id == self.user_id,
-                models.ContactEmail.email_lower == email.strip().lower(),
-            )
-        )
+        found = email_owners(self.session, self.user_id, [email.strip()])
+        return self.get(next(iter(found.values()))) if found else None
 
     def add(self, contact: Contact, *, interaction_source: str = "manual") -> models.Contact:
         """Store a new contact with its emails and interaction log."""

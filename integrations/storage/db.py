@@ -298,7 +298,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def schema_state(engine: Engine) -> str:
-    """"empty" (nothing set up), "old" (set up before the calendar store: upgrade it) or
+    """ "empty" (nothing set up), "old" (set up before the calendar store: upgrade it) or
     "ready", found with a query or two rather than by loading Alembic."""
     from sqlalchemy import text
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from integrations.storage import models
 from integrations.storage.accounts import Account, account
-from integrations.storage.bookings import Where, where_of
+from integrations.storage.bookings import BookingStore, Where
+from integrations.storage.invites import booking_record
 
 ACTIVE = "active"
 
@@ -127,7 +128,7 @@ class ScheduledMailStore:
                 questions=tuple(contact.questions or ()),
                 notes=tuple(Note(i.occurred_on, i.notes) for i in noted[:notes]),
             ),
-            where=Where(*where_of(booking)),
+            where=BookingStore(self.session).where(booking_record(booking)),
         )
 
     def coffees_between(self, user_id: int, start: datetime, end: datetime) -> list[PastCoffee]:

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -41,13 +41,6 @@ from web.services.tokens import hash_token
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)  # a claimed calendar is free again after this (a crashed worker)
-
-
-class HasId(Protocol):
-    """A user's record (an Account, the booking store's Owner): whose calendars to read."""
-
-    @property
-    def id(self) -> int: ...
 
 
 def _now() -> datetime:
@@ -406,7 +399,7 @@ def queue_sync(runtime: Runtime, calendar_id: int) -> None:
 def read_busy(
     runtime: Runtime,
     session: Session,
-    user: HasId,
+    user_id: int,
     interval: Interval,
     *,
     names: Sequence[str] = (),
@@ -418,7 +411,7 @@ def read_busy(
     return calendar_read.read_busy(
         Db.of_session(session),
         runtime.config,
-        user.id,
+        user_id,
         interval,
         names=names,
         now=now or _now(),

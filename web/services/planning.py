@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from integrations import geo
 from integrations.config import Config
 from integrations.storage import calendars as calendar_rows
-from integrations.storage.accounts import Account
 from integrations.storage.contacts import unpaused_at
 from integrations.storage.db import transaction
 from integrations.storage.invite_history import InviteHistoryStore, InviteState
@@ -140,7 +139,7 @@ def invites_and_bookings(
 def read_busy(
     runtime: Runtime,
     session: Session,
-    user: Account,
+    user_id: int,
     interval: Interval,
     exclude: Sequence[Interval] = (),
 ) -> tuple[BusyReport, tuple[str, ...]]:
@@ -148,7 +147,7 @@ def read_busy(
     names of calendars whose data is stale (`exclude`: all-day trip markers, not busy)."""
     from web.services.calendar_sync import read_busy as stored_busy
 
-    found = stored_busy(runtime, session, user, interval, exclude=exclude)
+    found = stored_busy(runtime, session, user_id, interval, exclude=exclude)
     return found.report, found.stale
 
 
@@ -273,7 +272,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         occurrences = stored_occurrences(session, user_id, today, config)
         where = _where(session, config, user_id, today, occurrences)
         markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
-        busy, stale = read_busy(runtime, session, user, interval, markers)
+        busy, stale = read_busy(runtime, session, user.id, interval, markers)
     # Cities only matter against where the owner is: without a home city or a trip nobody's
     # city is compared (and the city index is never loaded).
     places_known = where.home is not None or bool(where.trips)
@@ -452,7 +451,7 @@ def check_hand_picked(
     )
     with transaction(runtime.sessions) as session:
         user, _ = account_and_config(session, runtime, user_id)
-        busy, _stale = read_busy(runtime, session, user, span)
+        busy, _stale = read_busy(runtime, session, user.id, span)
     warnings.extend(str(w) for w in busy.warnings)  # shown after the times' own warnings
     for t in times:
         problem = time_problem(

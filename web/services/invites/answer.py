@@ -25,7 +25,6 @@ from web.services.invites.errors import InviteGone, InviteNotFound
 from web.services.invites.model import (
     check_zone,
     user_config,
-    zone_key,
     zone_name,
 )
 from web.services.places import where_for
@@ -125,7 +124,7 @@ def more_times(
     )
     markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
     horizon = Interval(now, now + timedelta(days=SUGGEST_DAYS + 1))
-    report = stored_busy(runtime, session, user, horizon, now=now, exclude=markers).report
+    report = stored_busy(runtime, session, user.id, horizon, now=now, exclude=markers).report
     taken = [b.interval for b in store.coming_coffees(invite.user_id, now)]
     slots = plan_slots(
         [*report.intervals, *taken],
@@ -157,16 +156,7 @@ def more_times(
         limit=MORE_TIMES,
         exclude=existing,
     )
-    fresh = [by_start[c.start] for c in cut]
-    added = []
-    for t in fresh:
-        owner_zone = zone_key(t.start)
-        added.append(
-            OfferedTime(
-                t.start, t.end, t.window, False, t.mode, t.place, t.place_url, t.city, owner_zone
-            )
-        )
-    store.add_times(invite.id, fresh)
+    added = store.add_times(invite.id, [by_start[c.start] for c in cut])
     if added:
         store.keep_open_until(invite.id, rules.expires_at((t.start for t in added), now=now))
     return added

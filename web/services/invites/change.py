@@ -26,7 +26,7 @@ from web.services.invites.model import (
 )
 from web.services.invites.moving import cancel_text
 from web.services.invites.notify import booking_event
-from web.services.invites.reoffer import restore_by_rules, restore_times
+from web.services.invites.reoffer import restore_by_rules
 from web.services.tokens import hash_token
 
 
@@ -110,7 +110,7 @@ def _cancel(
     note: str,
 ) -> None:
     booking = store.cancel(booking.id)
-    restore_times(store, booking.user_id, booking.interval, now=now)
+    store.offer_freed(booking.user_id, booking.interval, now=now)
     restore_by_rules(runtime, store, booking.user_id, booking.start, now=now)
     owner, invitee = store.parties(invite.id)
     event = booking_event(runtime, store, booking, owner, invitee)

@@ -10,7 +10,6 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from integrations.config import Config
-from integrations.storage.bookings import zone_key as zone_key  # re-exported
 from integrations.storage.invites import LONGEST_MEETING as LONGEST_MEETING  # re-exported
 from integrations.storage.invites import Booking
 from scheduler.invites import OfferedTime

@@ -47,7 +47,7 @@ from web.services.invites.model import (
     zone_name,
 )
 from web.services.invites.notify import booking_event
-from web.services.invites.reoffer import restore_by_rules, restore_times
+from web.services.invites.reoffer import restore_by_rules
 from web.services.tokens import hash_token
 
 UNDO_WINDOW = timedelta(minutes=1)
@@ -218,7 +218,7 @@ def _move(
     old = booking.interval
     booking = store.move(booking.id, chosen.interval)  # the unique index of active starts decides
     # The old time is free again for the owner's other open invites; the new one is not.
-    restore_times(store, booking.user_id, old, now=now)
+    store.offer_freed(booking.user_id, old, now=now)
     restore_by_rules(runtime, store, booking.user_id, old.start, now=now)
     _withdraw_ruled_out(runtime, store, booking, now=now)
     if booking.calendar_event_id:
@@ -355,11 +355,6 @@ def _find(store: BookingStore, who: _Who, *, lock: bool = False) -> tuple[Bookin
 
 def _widened(interval: Interval, by: timedelta) -> Interval:
     return Interval(interval.start - by, interval.end + by)
-
-
-def moved_label(start: datetime, end: datetime, zone: str) -> str:
-    """How old links name the time a coffee moved to."""
-    return format_span(start, end, zone or "UTC")
 
 
 # --- the emails ------------------------------------------------------------------------------

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import Any
 
 from integrations.emails import booked
 from integrations.icalendar_invite import CoffeeEvent, build_ics
 from integrations.invite_email import Party, attach_calendar, build_email
-from integrations.storage.bookings import Booking, BookingInvite, BookingStore, Where
-from integrations.storage.bookings import where_of as where_of  # re-exported
+from integrations.storage.bookings import Booking, BookingInvite, BookingStore
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
 from scheduler.invites import format_span
@@ -19,30 +18,12 @@ from web.composition import Runtime
 from web.services.invites.model import display_zones, user_config, zone_name
 
 
-class _Coffee(Protocol):
-    """A booking record, or a booking row still in its session (then `where` is read from it)."""
-
-    @property
-    def ical_uid(self) -> str: ...
-    @property
-    def sequence(self) -> int: ...
-    @property
-    def start(self) -> datetime: ...
-    @property
-    def end(self) -> datetime: ...
-
-
-def coffee_event(
-    runtime: Runtime,
-    booking: _Coffee,
-    owner: Party,
-    invitee: Party,
-    *,
-    token_url: str | None,
-    where: Where | None = None,
+def booking_event(
+    runtime: Runtime, store: BookingStore, booking: Booking, owner: Party, invitee: Party
 ) -> CoffeeEvent:
+    """The booked coffee as a calendar event (where it is read from the store)."""
     first = invitee.name.split()[0] if invitee.name else invitee.email
-    mode, place, place_url = where.as_tuple() if where is not None else where_of(booking)
+    mode, place, place_url = store.where(booking).as_tuple()
     description = f"Coffee with {first}, booked through meetagain."
     if mode == "video":
         description += f"\nVideo call: {place_url or place}"
@@ -60,16 +41,7 @@ def coffee_event(
         attendee_email=invitee.email,
         attendee_name=invitee.name,
         location=(place_url or place) if mode == "video" else place,
-        url=place_url or token_url or "",
-    )
-
-
-def booking_event(
-    runtime: Runtime, store: BookingStore, booking: Booking, owner: Party, invitee: Party
-) -> CoffeeEvent:
-    """The booked coffee as a calendar event (where it is read from the store)."""
-    return coffee_event(
-        runtime, booking, owner, invitee, token_url=None, where=store.where(booking)
+        url=place_url,
     )
 
 

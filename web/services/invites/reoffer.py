@@ -8,15 +8,8 @@ from zoneinfo import ZoneInfo
 
 from integrations.storage.bookings import BookingStore
 from scheduler import booking_rules
-from scheduler.model import Interval
 from web.composition import Runtime
 from web.services.invites.model import LONGEST_MEETING, user_config, zone_name
-
-
-def restore_times(store: BookingStore, user_id: int, interval: Interval, *, now: datetime) -> None:
-    """A cancelled coffee frees its time: offer it again on the owner's other open invites
-    (unless another booking holds it). Accepting re-checks the calendars live anyway."""
-    store.offer_freed(user_id, interval, now=now)
 
 
 def restore_by_rules(
