@@ -35,14 +35,6 @@ class InviteState:
     answered_at: datetime | None
 
 
-@dataclass(frozen=True)
-class BookedCoffee:
-    """A contact's active booking, by its start."""
-
-    contact_id: int
-    start: datetime
-
-
 class InviteHistoryStore:
     """The invites and bookings of one user, on the Session of the caller's unit of work."""
 
@@ -78,19 +70,6 @@ class InviteHistoryStore:
             )
         )
         return [Interval(start, end) for start, end in rows]
-
-    def booked_until_after(self, now: datetime) -> list[BookedCoffee]:
-        """Active bookings not over at `now`, soonest first."""
-        rows = self.session.connection().execute(
-            select(_BOOK.c.contact_id, _BOOK.c.start)
-            .where(
-                _BOOK.c.user_id == self.user_id,
-                _BOOK.c.status == "active",
-                _BOOK.c.end > now,
-            )
-            .order_by(_BOOK.c.start)
-        )
-        return [BookedCoffee(contact_id, start) for contact_id, start in rows]
 
     def booked_starts_since(self, since: datetime) -> list[datetime]:
         """The starts of active bookings starting at or after `since` (the weekly limits)."""

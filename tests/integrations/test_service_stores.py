@@ -19,7 +19,7 @@ from integrations.storage.contacts import (
     unpaused_at,
 )
 from integrations.storage.db import transaction
-from integrations.storage.invite_history import BookedCoffee, InviteHistoryStore
+from integrations.storage.invite_history import InviteHistoryStore
 from integrations.storage.places import EnteredTrip
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
 from web.composition import Runtime
@@ -112,8 +112,6 @@ def test_invite_history_reads_invites_offered_times_and_bookings(runtime: Runtim
         assert invites[0].answered_at is not None and invites[1].answered_at is None
         assert [i.start for i in store.offered([held.invite_id])] == [third]
         assert store.offered([]) == []
-        assert store.booked_until_after(now) == [BookedCoffee(ana, first)]
-        assert store.booked_until_after(first + timedelta(days=1)) == []
         assert store.booked_starts_since(now) == [first]
         assert store.booked_starts_since(first + timedelta(minutes=1)) == []
         assert InviteHistoryStore(session, owner + 1).invites() == []

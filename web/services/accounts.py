@@ -196,17 +196,17 @@ class HasSettings(Protocol):
 
 
 def account_and_config(session: Any, runtime: Runtime, user_id: int) -> tuple[Account, Config]:
-    """The user (in the caller's unit of work) and the config as they see it: their windows,
-    scheduling, rules and zone. A stored setting the config file no longer allows raises
-    ConfigError; NotFound when there is no such user."""
+    """The user (in the caller's unit of work) and the config as they see it (`user_config`);
+    NotFound when there is no such user."""
     user = AccountStore(session).account(user_id)
     if user is None:
         raise NotFound(f"no user with id {user_id}")
-    return user, with_user_settings(runtime.config, user.settings or {}, user.timezone or "")
+    return user, user_config(runtime, user)
 
 
 def user_config(runtime: Runtime, user: HasSettings) -> Config:
-    """The config as this user sees it; falls back to the file's values if settings are bad."""
+    """The config as this user sees it: their windows, scheduling, rules and zone. Settings the
+    config file no longer allows (they were checked when saved) give way to the file's values."""
     try:
         return with_user_settings(runtime.config, user.settings or {}, user.timezone or "")
     except ConfigError:

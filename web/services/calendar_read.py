@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from integrations.calendars.errors import CalendarError
-from integrations.config import Config, with_user_settings
+from integrations.config import Config, ConfigError, with_user_settings
 from integrations.storage import calendar_reads
 from integrations.storage.dbapi import Db
 from scheduler.intervals import merge
@@ -33,11 +33,15 @@ def interval_of(config: Config) -> timedelta:
 
 
 def user_config(db: Db, config: Config, user_id: int) -> Config:
-    """The config as the user sees it: their windows, rules and zone set in the web app."""
+    """The config as the user sees it, read over a plain connection (as
+    `accounts.user_config`: settings the file no longer allows give way to its values)."""
     found = calendar_reads.owner(db, user_id)
     if found is None:
         raise CalendarError(f"no user with id {user_id}")
-    return with_user_settings(config, found.settings, found.timezone)
+    try:
+        return with_user_settings(config, found.settings, found.timezone)
+    except ConfigError:
+        return config
 
 
 def nothing_to_sync(db: Db, config: Config, user_id: int, *, now: datetime) -> bool:

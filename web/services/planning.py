@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from integrations import geo
 from integrations.config import Config
 from integrations.storage import calendars as calendar_rows
+from integrations.storage.bookings import BookingStore
 from integrations.storage.contacts import unpaused_at
 from integrations.storage.db import transaction
 from integrations.storage.invite_history import InviteHistoryStore, InviteState
@@ -95,7 +96,7 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
     for row in store.invites():
         per_contact[row.contact_id].append(row)
     upcoming: dict[int, datetime] = {}
-    for coffee in store.booked_until_after(now):
+    for coffee in BookingStore(session).coming_coffees(user_id, now):
         upcoming.setdefault(coffee.contact_id, coffee.start.astimezone(zone))
     history: dict[int, InviteHistory] = {
         cid: InviteHistory(booked_for=start) for cid, start in upcoming.items()
