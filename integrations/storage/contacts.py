@@ -227,8 +227,8 @@ class ContactRepository:
         found = email_owners(self.session, self.user_id, [email.strip()])
         return self.get(next(iter(found.values()))) if found else None
 
-    def add(self, contact: Contact, *, interaction_source: str = "manual") -> models.Contact:
-        """Store a new contact with its emails and interaction log."""
+    def add(self, contact: Contact, *, interaction_source: str = "manual") -> Contact:
+        """Store a new contact with its emails and interaction log; the contact as stored."""
         now = datetime.now(UTC)
         row = models.Contact(user_id=self.user_id, created_at=now, updated_at=now)
         self.session.add(row)
@@ -236,9 +236,11 @@ class ContactRepository:
         set_emails(row, contact.emails, self.user_id)
         add_interactions(row, contact.interactions, self.user_id, interaction_source)
         self.session.flush()
-        return row
+        stored = self.get(row.id)
+        assert stored is not None
+        return stored
 
-    def update(self, contact: Contact) -> models.Contact:
+    def update(self, contact: Contact) -> None:
         """Overwrite a stored contact's fields and emails with `contact`'s (same id)."""
         if contact.id is None:
             raise ValueError("update needs a contact with an id")
@@ -258,7 +260,6 @@ class ContactRepository:
         ):
             item.position = position
         self.session.flush()
-        return row
 
     def log(
         self,

@@ -286,8 +286,21 @@ def retry_now(session: Session, user_id: int, job_id: int, *, now: datetime) -> 
     return True
 
 
-def problems(session: Session, user_id: int, *, limit: int = 20) -> list[OutboxMessage]:
-    """This user's rows that failed at least once and are not delivered: for the dashboard."""
+@dataclass(frozen=True)
+class FailedJob:
+    """A queued job that failed at least once and is not done: what the owner is shown."""
+
+    id: int
+    kind: str
+    status: str
+    attempts: int
+    last_error: str
+    next_attempt_at: datetime
+    payload: dict[str, Any]
+
+
+def problems(session: Session, user_id: int, *, limit: int = 20) -> list[FailedJob]:
+    """This user's jobs that failed at least once and are not delivered, newest first."""
     stmt = (
         select(OutboxMessage)
         .where(
@@ -298,7 +311,12 @@ def problems(session: Session, user_id: int, *, limit: int = 20) -> list[OutboxM
         .order_by(OutboxMessage.id.desc())
         .limit(limit)
     )
-    return list(session.scalars(stmt))
+    return [
+        FailedJob(
+            r.id, r.kind, r.status, r.attempts, r.last_error, r.next_attempt_at, dict(r.payload)
+        )
+        for r in session.scalars(stmt)
+    ]
 
 
 def pending_count(session: Session, user_id: int | None = None) -> int:

@@ -412,8 +412,9 @@ def create_contact(runtime: Runtime, user_id: int, contact: Contact) -> int:
         taken = email_owners(session, user_id, contact.emails)
         if taken:
             raise ContactError(f"{next(iter(taken))} belongs to another contact", "emails")
-        row = ContactRepository(session, user_id).add(contact, interaction_source="manual")
-        return row.id
+        added = ContactRepository(session, user_id).add(contact, interaction_source="manual")
+        assert added.id is not None
+        return added.id
 
 
 _FIELDS = {

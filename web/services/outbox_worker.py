@@ -20,6 +20,7 @@ from typing import Any
 
 from integrations.mail import mailer_from_config
 from integrations.storage import outbox
+from integrations.storage.outbox import FailedJob
 from scheduler.ports import Mailer
 from web.composition import Runtime
 from web.services.worker import Job, run_jobs
@@ -67,7 +68,7 @@ class DevOutbox:
     """What the demo's outbox page shows one user."""
 
     mails: list[SentMail]  # newest first, at most 100; empty unless mail goes to files
-    problems: list[Any]  # the user's messages that failed at least once
+    problems: list[FailedJob]  # the user's messages that failed at least once
     pending: int
     folder: str  # the file outbox's folder, "" when mail is really sent
 
