@@ -103,6 +103,26 @@ def test_help_imports_no_heavy_library(tmp_path: Path, args: list[str]) -> None:
     assert imported & heavy == set()
 
 
+@pytest.mark.parametrize(
+    "module",
+    ["integrations.calendars.cache", "web.services.busy_reading", "web.services.calendar_read"],
+)
+def test_the_clis_calendar_reading_modules_load_no_sqlalchemy(tmp_path: Path, module: str) -> None:
+    # `meetagain slots`/`busy` on a file, or on a store with nothing to sync, stay light:
+    # what they import must not pull in SQLAlchemy (a helper moved into the wrong module did).
+    code = f"import sys, {module}; print('sqlalchemy' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
 def test_the_installed_meetagain_script_runs() -> None:
     script = Path(sys.executable).parent / "meetagain"
     if not script.exists():
