@@ -30,7 +30,6 @@ BUSY_TIMEOUT = 20
 
 # SQLAlchemy's SQLite DateTime storage format (always with microseconds): text in this shape
 # compares in time order, so range conditions work on it directly.
-_SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 class Db:
@@ -101,7 +100,7 @@ class Db:
 def sqlite_time(value: datetime) -> str:
     """An aware time as SQLAlchemy stores it on SQLite (naive UTC text), so that statements
     run over sqlite3 and through SQLAlchemy read and compare what the other wrote."""
-    return value.astimezone(UTC).replace(tzinfo=None).strftime(_SQLITE_FORMAT)
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def sqlite_file(url: str) -> str | None:

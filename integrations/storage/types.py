@@ -9,6 +9,8 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from integrations.storage.dbapi import sqlite_time
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores aware datetimes as UTC and always hands back aware UTC datetimes.
@@ -26,6 +28,33 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError(f"refusing to store naive datetime {value.isoformat()}")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        # SQLite stores naive UTC text; `sqlite_time` writes exactly SQLAlchemy's format in
+        # one C call instead of a Python formatting step per value (every time column of
+        # every statement goes through here).
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError(f"refusing to store naive datetime {value.isoformat()}")
+            return sqlite_time(value)
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            found = datetime.fromisoformat(value) if isinstance(value, str) else value
+            return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
