@@ -1,6 +1,6 @@
 """Reading the user's busy time from the calendar store, without SQLAlchemy.
 
-The pages, planning and the worker call `read_busy` through `calendar_sync.read_busy` inside
+The pages, planning and the worker call `read_busy` through `planning.read_busy` inside
 their units of work (`Db.of_session`); `meetagain slots` and `busy` call it over a plain
 connection (`integrations.storage.dbapi`), after `nothing_to_sync` said the store needs no
 refresh or sync first. When it does, the CLI takes the full path (`calendar_sync.before_reading`,

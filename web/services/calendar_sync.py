@@ -29,10 +29,8 @@ from integrations.storage.calendars import CalendarRecord
 from integrations.storage.db import transaction
 from integrations.storage.dbapi import Db
 from integrations.storage.invites import CalendarRow
-from scheduler.model import Interval
 from scheduler.ports import CalendarSource
 from web.composition import Runtime
-from web.services import calendar_read
 from web.services.accounts import account_and_config
 from web.services.calendar_read import StoredBusy as StoredBusy  # re-exported
 from web.services.calendar_read import interval_of as interval_of  # re-exported
@@ -395,28 +393,6 @@ def queue_sync(runtime: Runtime, calendar_id: int) -> None:
 
 # --- reading the store ------------------------------------------------------------------------
 
-
-def read_busy(
-    runtime: Runtime,
-    session: Session,
-    user_id: int,
-    interval: Interval,
-    *,
-    names: Sequence[str] = (),
-    now: datetime | None = None,
-    exclude: Sequence[Interval] = (),
-) -> StoredBusy:
-    """Busy time of the user's calendars from the store, in this unit of work (the one read of
-    `calendar_read.read_busy`, over the session's connection)."""
-    return calendar_read.read_busy(
-        Db.of_session(session),
-        runtime.config,
-        user_id,
-        interval,
-        names=names,
-        now=now or _now(),
-        exclude=exclude,
-    )
 
 
 def statuses(runtime: Runtime, user_id: int) -> list[calendar_store.CalendarStatus]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from integrations.storage import calendars as calendar_rows
 from integrations.storage.bookings import BookingStore
 from integrations.storage.contacts import unpaused_at
 from integrations.storage.db import transaction
+from integrations.storage.dbapi import Db
 from integrations.storage.invite_history import InviteHistoryStore, InviteState
 from scheduler.model import (
     BusyReport,
@@ -143,12 +144,22 @@ def read_busy(
     user_id: int,
     interval: Interval,
     exclude: Sequence[Interval] = (),
+    *,
+    now: datetime | None = None,
 ) -> tuple[BusyReport, tuple[str, ...]]:
-    """Busy time of the user's calendars that count as busy, from the calendar store, and the
-    names of calendars whose data is stale (`exclude`: all-day trip markers, not busy)."""
-    from web.services.calendar_sync import read_busy as stored_busy
+    """Busy time of the user's calendars that count as busy, from the calendar store in this
+    unit of work, and the names of calendars whose data is stale (`exclude`: all-day trip
+    markers, not busy)."""
+    from web.services import calendar_read
 
-    found = stored_busy(runtime, session, user_id, interval, exclude=exclude)
+    found = calendar_read.read_busy(
+        Db.of_session(session),
+        runtime.config,
+        user_id,
+        interval,
+        now=now or datetime.now(UTC),
+        exclude=exclude,
+    )
     return found.report, found.stale
 
 

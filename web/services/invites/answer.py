@@ -20,7 +20,6 @@ from scheduler.model import Interval, Slot
 from scheduler.pairing import candidate_times, locate
 from scheduler.trips import plan_slots, trip_markers
 from web.composition import Runtime
-from web.services.calendar_sync import read_busy as stored_busy
 from web.services.invites.errors import InviteGone, InviteNotFound
 from web.services.invites.model import (
     check_zone,
@@ -28,7 +27,7 @@ from web.services.invites.model import (
     zone_name,
 )
 from web.services.places import where_for
-from web.services.planning import city_keys, stored_occurrences, with_city_zone
+from web.services.planning import city_keys, read_busy, stored_occurrences, with_city_zone
 from web.services.tokens import hash_token
 
 MORE_TIMES = 6
@@ -124,7 +123,7 @@ def more_times(
     )
     markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
     horizon = Interval(now, now + timedelta(days=SUGGEST_DAYS + 1))
-    report = stored_busy(runtime, session, user.id, horizon, now=now, exclude=markers).report
+    report, _stale = read_busy(runtime, session, user.id, horizon, markers, now=now)
     taken = [b.interval for b in store.coming_coffees(invite.user_id, now)]
     slots = plan_slots(
         [*report.intervals, *taken],
