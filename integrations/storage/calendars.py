@@ -98,6 +98,7 @@ def save_from_config(
     user_id: int,
     name: str,
     *,
+    existing: int | None,
     kind: str,
     location: str,
     username: str,
@@ -107,27 +108,15 @@ def save_from_config(
     last_error: str | None,
     now: datetime,
 ) -> int:
-    """Create or update the calendar named `name` copied from config.toml; its id.
-    `keep_secret` leaves the stored password as it is; a `last_error` of None keeps the
-    recorded one (the sync says the rest)."""
-    row = session.scalar(
-        select(models.Calendar).where(
-            models.Calendar.user_id == user_id,
-            models.Calendar.origin == "config",
-            models.Calendar.name == name,
+    """Create (`existing` None) or update the calendar named `name` copied from config.toml;
+    its id. `keep_secret` leaves the stored password as it is; a `last_error` of None keeps
+    the recorded one (the sync says the rest)."""
+    if existing is None:
+        existing = add(
+            session, user_id, name=name, kind=kind, location=location, now=now, origin="config"
         )
-    )
-    if row is None:
-        row = models.Calendar(
-            user_id=user_id,
-            name=name,
-            counts_as_busy=True,
-            receives_events=False,
-            created_at=now,
-            origin="config",
-            last_error="",
-        )
-        session.add(row)
+    row = session.get(models.Calendar, existing)
+    assert row is not None and row.user_id == user_id
     row.kind, row.location, row.username = kind, location, username
     row.external_id = external_id
     if not keep_secret:
@@ -191,8 +180,10 @@ def add(
     now: datetime,
     username: str = "",
     secret_encrypted: bytes | None = None,
+    origin: str = "app",
 ) -> int:
-    """A new calendar added in the app, counted as busy; its id."""
+    """A new calendar, counted as busy (added in the app, or copied from config.toml with
+    `origin` "config"); its id."""
     row = models.Calendar(
         user_id=user_id,
         name=name,
@@ -204,6 +195,7 @@ def add(
         receives_events=False,
         last_error="",
         created_at=now,
+        origin=origin,
     )
     session.add(row)
     session.flush()

@@ -191,11 +191,11 @@ def test_a_config_calendar_is_saved_by_name_keeping_what_it_is_told_to(runtime: 
     fields = dict(kind="caldav", location="https://dav.example/cal", username="olivia")
     with transaction(runtime.sessions) as session:
         made = calendars.save_from_config(
-            session, owner, "Team", **fields, external_id="", secret=b"sealed",
+            session, owner, "Team", existing=None, **fields, external_id="", secret=b"sealed",
             keep_secret=False, last_error="Team: bad (password_env)", now=now,
         )  # fmt: skip
         again = calendars.save_from_config(
-            session, owner, "Team", **fields, external_id="x", secret=None,
+            session, owner, "Team", existing=made, **fields, external_id="x", secret=None,
             keep_secret=True, last_error=None, now=now,
         )  # fmt: skip
         assert again == made

@@ -148,6 +148,7 @@ def refresh_config_calendars(runtime: Runtime) -> int:
                 session,
                 owner.id,
                 cal.name,
+                existing=old.id if old is not None else None,
                 kind=cal.kind,
                 location=cal.location,
                 username=cal.username,
