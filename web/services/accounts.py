@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from werkzeug.security import check_password_hash, generate_password_hash
-from zxcvbn import zxcvbn
 
 from integrations.config import Config, ConfigError, with_user_settings
 from integrations.crypto import SecretBox
@@ -84,6 +83,10 @@ def password_problem(password: str, *hints: str) -> str | None:
     if len(password) < MIN_PASSWORD:
         return f"Choose a password of at least {MIN_PASSWORD} characters."
     inputs = [h for hint in hints if hint for h in (hint, *hint.replace("@", " ").split())]
+    # Imported here: planning and contacts import this module for the user's config, and
+    # loading the password checker (its dictionaries, about 25 ms) is no use to them.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(password[:STRENGTH_CHECKED_CHARS], user_inputs=inputs)
     if result["score"] >= MIN_STRENGTH:
         return None
