@@ -29,18 +29,25 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def meetagain(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
+def python(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: int = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m web ARGS` (the same entry point as the `meetagain` script)."""
+    """Run this Python with ARGS in `cwd` and a clean environment, capturing its output."""
     return subprocess.run(
-        [sys.executable, "-m", "web", *args],
+        [sys.executable, *args],
         cwd=cwd,
         env=env or clean_env(),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
+
+
+def meetagain(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m web ARGS` (the same entry point as the `meetagain` script)."""
+    return python(cwd, "-m", "web", *args, env=env)
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -84,14 +91,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["--help"], ["db", "--help"]])
 def test_help_imports_no_heavy_library(tmp_path: Path, args: list[str]) -> None:
     # What keeps `meetagain --help` well under half a second: no framework is imported for it.
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "web", *args],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = python(tmp_path, "-X", "importtime", "-m", "web", *args, timeout=60)
     assert result.returncode == 0, result.stderr
     imported = {
         line.rsplit("|", 1)[-1].strip().split(".")[0]
@@ -111,14 +111,7 @@ def test_the_clis_calendar_reading_modules_load_no_sqlalchemy(tmp_path: Path, mo
     # `meetagain slots`/`busy` on a file, or on a store with nothing to sync, stay light:
     # what they import must not pull in SQLAlchemy (a helper moved into the wrong module did).
     code = f"import sys, {module}; print('sqlalchemy' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = python(tmp_path, "-c", code, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
