@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -561,9 +560,8 @@ class BookingStore:
         ).all()
         listed = []
         for row, name in rows:
-            base = _invite(row)
-            fields = {f.name: getattr(base, f.name) for f in dataclass_fields(base)}
-            listed.append(ListedInvite(**fields, contact_name=name, answer_note=row.answer_note))
+            base = vars(_invite(row))
+            listed.append(ListedInvite(**base, contact_name=name, answer_note=row.answer_note))
         return listed
 
     def _active(self, user_id: int, *conditions: ColumnElement[bool]) -> list[Booking]:

@@ -151,6 +151,12 @@ def _register_headers(app: Flask) -> None:
         return response
 
 
+def _route() -> str:
+    """The request's route pattern for a log line, not its path: an invite link's path is its
+    secret token."""
+    return request.url_rule.rule if request.url_rule is not None else "(no route)"
+
+
 def exc_name(exc: BaseException) -> str:
     """The exception's class, for a log line that must not carry SQL, paths or values."""
     return exc.__class__.__name__
@@ -211,7 +217,7 @@ def _register_errors(app: Flask) -> None:
         # the connection mid-request (a restart; the pool has dropped that connection): the
         # transaction was rolled back and the user is told to send it again (a 503, not a
         # crash). Anything else is a real error.
-        route = request.url_rule.rule if request.url_rule is not None else "(no route)"
+        route = _route()
         if exc.connection_invalidated:
             log.warning("database connection lost on %s %s", request.method, route)
             message = "meetagain lost its connection to the database and did not save this."
@@ -232,8 +238,7 @@ def _register_errors(app: Flask) -> None:
     def unexpected(exc: Exception) -> tuple[str, int]:
         from integrations.files import is_disk_full
 
-        # The route's pattern, not the path: an invite link's path is its secret token.
-        route = request.url_rule.rule if request.url_rule is not None else "(no route)"
+        route = _route()
         if is_disk_full(exc):
             # The transaction rolled back and partial files were removed: nothing was saved.
             log.error("no space left to save on %s %s: %s", request.method, route, exc_name(exc))
