@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, String, create_engine, event
 from sqlalchemy.engine import make_url
@@ -295,7 +295,7 @@ def current_revision(engine: Engine) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-def schema_state(engine: Engine) -> str:
+def schema_state(engine: Engine) -> Literal["empty", "old", "ready"]:
     """ "empty" (nothing set up), "old" (set up before the calendar store: upgrade it) or
     "ready", found with a query or two rather than by loading Alembic."""
     from sqlalchemy import text
