@@ -44,7 +44,7 @@ class Prepared:
     binds: tuple[Bind, ...]  # in positional order for positional parameter styles
     positional: bool
     row: Any  # a namedtuple class for the result columns (None: no rows come back)
-    results: tuple[_Processor, ...]
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, its result processor)
 
 
 def prepare(statement: ClauseElement, dialect: Dialect, keys: Sequence[str] = ()) -> Prepared:
@@ -72,7 +72,8 @@ def prepare(statement: ClauseElement, dialect: Dialect, keys: Sequence[str] = ()
     )
     columns = list(getattr(statement, "exported_columns", ()))
     row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
-    results = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
+    processors = (c.type._cached_result_processor(dialect, None) for c in columns)
+    results = tuple((n, p) for n, p in enumerate(processors) if p is not None)
     return Prepared(compiled.string, binds, bool(compiled.positional), row, results)
 
 
@@ -100,9 +101,9 @@ def run(conn: Connection, prepared: Prepared, params: Mapping[str, Any]) -> list
             cursor.execute(prepared.sql, _bound(prepared, params))
         except conn.dialect.loaded_dbapi.Error as exc:
             raise _wrapped(conn, cursor, prepared, params, exc) from exc
-        if prepared.row is None or cursor.description is None:
+        if prepared.row is None:
             return []
-        return [_row(prepared, raw) for raw in cursor.fetchall()]
+        return _rows(prepared, cursor.fetchall())
     finally:
         cursor.close()
 
@@ -112,24 +113,32 @@ def _cursor(conn: Connection) -> Any:
 
 
 def _bound(prepared: Prepared, params: Mapping[str, Any]) -> Any:
-    values = [_value(b, params) for b in prepared.binds]
+    values = []
+    for bind in prepared.binds:
+        if bind.name in params:
+            value = params[bind.name]
+        elif bind.required:
+            raise KeyError(f"the statement needs the parameter {bind.name!r}")
+        else:
+            value = bind.value
+        values.append(bind.process(value) if bind.process else value)
     if prepared.positional:
         return values
     return {b.key: v for b, v in zip(prepared.binds, values, strict=True)}
 
 
-def _value(bind: Bind, params: Mapping[str, Any]) -> Any:
-    if bind.name in params:
-        value = params[bind.name]
-    elif bind.required:
-        raise KeyError(f"the statement needs the parameter {bind.name!r}")
-    else:
-        value = bind.value
-    return bind.process(value) if bind.process else value
-
-
-def _row(prepared: Prepared, raw: Sequence[Any]) -> Any:
-    return prepared.row._make(p(v) if p else v for p, v in zip(prepared.results, raw, strict=True))
+def _rows(prepared: Prepared, raw: Sequence[Sequence[Any]]) -> list[Any]:
+    """The driver's rows as named rows, each column through its type's result processor."""
+    make, results = prepared.row._make, prepared.results
+    if not results:
+        return [make(r) for r in raw]
+    rows = []
+    for r in raw:
+        values = list(r)
+        for n, process in results:
+            values[n] = process(values[n])
+        rows.append(make(values))
+    return rows
 
 
 def _wrapped(
