@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from integrations.config import load_config
 from integrations.contacts_import.records import NATIVE_COLUMNS
 from integrations.storage import models
 from integrations.storage.db import transaction
@@ -24,7 +25,9 @@ from web.services.demo import load_demo
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    """Today in the owner's time zone (the default config's), whose days the pages count: in
+    the hour or two before midnight UTC it is already tomorrow in Berlin."""
+    return datetime.now(load_config(None).zone).date()
 
 
 def add(site: Web, name: str, email: str = "", **extra: str) -> int:
