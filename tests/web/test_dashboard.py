@@ -139,6 +139,32 @@ def test_a_single_proposal_page_and_withdrawing_an_invite(
     assert invites(sqlite_runtime)[0].status == "cancelled"
 
 
+def test_withdrawing_a_booked_invite_says_nothing_was_withdrawn_and_keeps_the_booking(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    from web.services.invites import accept_invite
+
+    with_demo(sqlite_runtime, owner)
+    page = text(site.get("/"))
+    contact_id = proposal_ids(page)[0]
+    checked, _ = offered_times(page, contact_id)
+    response = site.post(f"/plan/{contact_id}/approve", {"time": checked})
+    token = re.search(r"/i/([A-Za-z0-9_-]+)", text(site.get(response.location)))
+    assert token is not None
+    accept_invite(
+        sqlite_runtime, token.group(1), datetime.fromisoformat(checked[0]), now=datetime.now(UTC)
+    )
+    [invite] = invites(sqlite_runtime)
+    response = site.post(f"/invites/{invite.id}/cancel")
+    assert response.status_code == 303
+    shown = text(site.get(response.location))
+    assert "Nothing was withdrawn: this invite is accepted." in shown
+    assert "Invite withdrawn" not in shown
+    assert invites(sqlite_runtime)[0].status == "accepted"
+    with transaction(sqlite_runtime.sessions) as session:
+        assert [b.status for b in session.scalars(select(models.Booking))] == ["active"]
+
+
 def test_a_new_owner_without_contacts_is_pointed_to_setup(site: Web, owner: int) -> None:
     page = text(site.get("/"))
     assert "Setup is not finished" in page

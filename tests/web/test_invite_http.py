@@ -196,3 +196,33 @@ def test_a_body_shorter_than_its_content_length_books_nothing(
 def _signed_session(app: Flask, data: dict[str, Any]) -> str:
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
     return str(serializer.dumps(data))
+
+
+def test_the_booking_links_of_an_invite_not_booked_yet_lead_to_the_invite(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    path, starts = _invite(sqlite_runtime, owner, "ana@example.org")
+    client = app.test_client()
+    for method, suffix in (("get", "booking"), ("get", "cancel"), ("get", "move")):
+        response = getattr(client, method)(f"{path}/{suffix}")
+        assert (response.status_code, response.location) == (303, path), suffix
+    moved = client.post(f"{path}/move", data={"start": utc_iso(starts[0])})
+    assert (moved.status_code, moved.location) == (303, path)
+    assert _bookings(sqlite_runtime) == 0
+
+
+def test_every_link_of_an_unknown_invite_gets_the_invites_own_not_found_page(
+    app: Flask,
+) -> None:
+    client = app.test_client()
+    for method, suffix in (
+        ("get", ""),
+        ("get", "/booking"),
+        ("get", "/cancel"),
+        ("get", "/move"),
+        ("post", "/move"),
+        ("get", "/event.ics"),
+    ):
+        response = getattr(client, method)(f"/i/not-a-token{suffix}")
+        assert response.status_code == 404, suffix
+        assert "We could not find this invite" in response.get_data(as_text=True), suffix

@@ -574,8 +574,9 @@ def cancel_invite(invite_id: int) -> Response:
         moving.withdraw_invite(runtime(), current_user().id, invite_id, now=datetime.now(UTC))
     except InviteNotFound:
         abort(404)
-    except InviteGone:  # answered or withdrawn already: nothing left to withdraw
-        pass
+    except InviteGone as exc:  # answered, expired or withdrawn already: nothing changed
+        flash(f"Nothing was withdrawn: {exc}.", "error")
+        return redirect_to("dashboard.index")
     flash("Invite withdrawn; its link no longer works.", "ok")
     return redirect_to("dashboard.index")
 

@@ -541,14 +541,35 @@ def _safe_view(token: str) -> svc.InviteView | None:
         return None
 
 
+def _booked_view(token: str) -> tuple[svc.InviteView | None, Response | None]:
+    """The invite of a link about its booking (the booking page, move, cancel), or the answer
+    when it has no active booking: the friendly 404 for an unknown token, the invite page for
+    an invite still open (nothing is booked yet), the 410 page for one that is over."""
+    view = _safe_view(token)
+    if view is None:
+        return None, _not_found()
+    if view.booking is None or view.booking.status != "active":
+        if view.state == "open":
+            return view, redirect(url_for("invites.page", token=token), code=303)
+        return view, _gone(view)
+    return view, None
+
+
+def _refused(exc: svc.InviteNotFound | svc.InviteGone, *, public: bool) -> Response:
+    """A move whose invite or booking is unknown (404) or no longer active (410): the
+    invitee's own pages for a public link, the owner's error page otherwise."""
+    if public:
+        return _not_found() if isinstance(exc, svc.InviteNotFound) else _gone(None)
+    abort(404 if isinstance(exc, svc.InviteNotFound) else 410)
+
+
 @bp.get("/i/<token>/booking")
 def booking(token: str) -> Response:
     """The confirmation page: when, add to calendar, cancel or reschedule."""
-    view = _safe_view(token)
-    if view is None:
-        return _not_found()
-    if view.booking is None or view.booking.status != "active":
-        return _gone(view)
+    view, refused = _booked_view(token)
+    if refused is not None:
+        return refused
+    assert view is not None and view.booking is not None
     zone = typed_zone(request.args.get("tz")) or view.invitee_timezone or view.owner_timezone
     where = next((where_items(t) for t in view.times if t.start == view.booking.start), None)
     start, end = view.booking.start, view.booking.end
@@ -580,7 +601,9 @@ def booking_action(token: str) -> Response:
     if action not in ("cancel", "reschedule"):
         abort(400)
     if action == "reschedule":  # the booking stays until a new time is picked
-        return offer_times(moving.invitee_side(token), url_for("invites.move_page", token=token))
+        return offer_times(
+            moving.invitee_side(token), url_for("invites.move_page", token=token), public=True
+        )
     try:
         svc.cancel_booking_by_token(
             runtime(),
@@ -658,14 +681,12 @@ def moved_from(who: Any, zone: str) -> str:
     )
 
 
-def offer_times(who: Any, target: str) -> Response:
+def offer_times(who: Any, target: str, *, public: bool = False) -> Response:
     """ "Pick another time": fresh times are offered (a POST), then the move page lists them."""
     try:
         moving.offer_new_times(runtime(), who, now=_now())
-    except svc.InviteNotFound:
-        abort(404)
-    except svc.InviteGone:
-        abort(410)
+    except (svc.InviteNotFound, svc.InviteGone) as exc:
+        return _refused(exc, public=public)
     return redirect(target, code=303)
 
 
@@ -674,10 +695,8 @@ def move_page_response(
 ) -> Response:
     try:
         choices = moving.move_choices(runtime(), who, now=_now())
-    except svc.InviteNotFound:
-        abort(404)
-    except svc.InviteGone:
-        abort(410)
+    except (svc.InviteNotFound, svc.InviteGone) as exc:
+        return _refused(exc, public=public)
     html = render_template(
         "invites/move_public.html" if public else "invites/owner_move.html",
         choices=choices,
@@ -698,10 +717,8 @@ def pick_move(who: Any, *, public: bool, zone: str, done: str, **links: Any) -> 
         )
     try:
         moving.move_booking(runtime(), who, start, now=_now(), note=request.form.get("note", ""))
-    except svc.InviteNotFound:
-        abort(404)
-    except svc.InviteGone:
-        abort(410)
+    except (svc.InviteNotFound, svc.InviteGone) as exc:
+        return _refused(exc, public=public)
     except svc.TimeUnavailable as exc:
         return move_page_response(
             who,
@@ -725,6 +742,9 @@ def invitee_zone(token: str) -> str:
 @bp.get("/i/<token>/move")
 def move_page(token: str) -> Response:
     """The invitee's move page: the booking stays; the times it can move to."""
+    _, refused = _booked_view(token)
+    if refused is not None:
+        return refused
     return move_page_response(
         moving.invitee_side(token),
         public=True,
@@ -736,6 +756,9 @@ def move_page(token: str) -> Response:
 
 @bp.post("/i/<token>/move")
 def move_pick(token: str) -> Response:
+    _, refused = _booked_view(token)
+    if refused is not None:
+        return refused
     return pick_move(
         moving.invitee_side(token),
         public=True,
@@ -749,11 +772,10 @@ def move_pick(token: str) -> Response:
 @bp.get("/i/<token>/cancel")
 def cancel_confirm(token: str) -> Response:
     """ "Cancel the coffee?": asks first, with an optional note for the owner."""
-    view = _safe_view(token)
-    if view is None:
-        return _not_found()
-    if view.booking is None or view.booking.status != "active":
-        return _gone(view)
+    view, refused = _booked_view(token)
+    if refused is not None:
+        return refused
+    assert view is not None and view.booking is not None
     zone = invitee_zone(token)
     return make_response(
         render_template(
