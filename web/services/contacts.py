@@ -61,7 +61,7 @@ from scheduler.rules import last_met as rules_last_met
 from scheduler.text import in_supported_range, refuse_controls
 from scheduler.zones import known_zone
 from web.composition import Runtime
-from web.errors import Invalid, NotFound
+from web.errors import Conflict, Invalid, NotFound
 from web.services.accounts import UserView, account_and_config
 from web.services.planning import invite_facts
 from web.services.rule_snapshot import snapshot
@@ -214,7 +214,7 @@ class ContactPage:
     sort: str
 
 
-class PageNotFound(ContactError):
+class PageNotFound(ContactError, NotFound):
     """A page number past the end of the list (or not a page number)."""
 
     def __init__(self, message: str, pages: int) -> None:
@@ -393,7 +393,7 @@ def _check(contact: Contact) -> Contact:
     return replace(contact, name=name, emails=tuple(emails))
 
 
-class DuplicateContact(ContactError):
+class DuplicateContact(ContactError, Conflict):
     """The contact is already there (a form sent twice, say); `contact_id` is the one stored."""
 
     def __init__(self, message: str, contact_id: int) -> None:

@@ -20,7 +20,7 @@ from scheduler.model import ProposedTime
 from scheduler.places import City, Place, Trip
 from scheduler.trips import Occurrence, merge_trips, trips_from_occurrences
 from web.composition import Runtime
-from web.errors import UserError
+from web.errors import NotFound, UserError
 
 MEET_PLACE = "Google Meet (the link is in the calendar invitation)"
 
@@ -126,7 +126,7 @@ def add_place(
 def remove_place(runtime: Runtime, user_id: int, place_id: int) -> None:
     with transaction(runtime.sessions) as session:
         if not store.delete_place(session, user_id, place_id):
-            raise UserError(f"no place with id {place_id}")
+            raise NotFound(f"no place with id {place_id}")
 
 
 def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: date) -> int:
@@ -148,7 +148,7 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
 def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> None:
     with transaction(runtime.sessions) as session:
         if not store.delete_trip(session, user_id, trip_id):
-            raise UserError(f"no trip with id {trip_id}")
+            raise NotFound(f"no trip with id {trip_id}")
 
 
 def page(runtime: Runtime, user_id: int, config: Config) -> dict[str, Any]:
@@ -197,7 +197,7 @@ def with_place(
     """The times with the owner's chosen place on every in-person one (calls keep their room)."""
     chosen = next((p for p in owner_places(runtime, user_id) if p.id == place_id), None)
     if chosen is None:
-        raise UserError(f"no place with id {place_id}")
+        raise NotFound(f"no place with id {place_id}")
     return [
         replace(t, place=chosen.text, place_url=chosen.map_link) if t.mode == "in_person" else t
         for t in times

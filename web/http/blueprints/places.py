@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, request
 from werkzeug.wrappers import Response
 
-from web.errors import UserError
+from web.errors import NotFound, UserError
 from web.http.auth import current_user, login_required, redirect_to, runtime
 from web.http.forms import form_page
 from web.services import places as svc
@@ -92,7 +92,7 @@ def add() -> Response | tuple[str, int]:
 def delete(place_id: int) -> Response:
     try:
         svc.remove_place(runtime(), current_user().id, place_id)
-    except UserError:
+    except NotFound:
         flash("That place is already gone.", "error")
     return redirect_to("places.index")
 
@@ -122,6 +122,6 @@ def _date(value: str, what: str) -> date:
 def delete_trip(trip_id: int) -> Response:
     try:
         svc.remove_trip(runtime(), current_user().id, trip_id)
-    except UserError:
+    except NotFound:
         flash("That trip is already gone.", "error")
     return redirect_to("places.index")

@@ -71,7 +71,7 @@ def create_invite(
     with transaction(runtime.sessions) as session:
         contact = ContactRepository(session, user_id).get(contact_id)
         if contact is None:
-            raise UserError(f"no contact {contact_id} for this user")
+            raise NotFound(f"no contact {contact_id} for this user")
         user = AccountStore(session).account(user_id)
         assert user is not None
         store = BookingStore(session)

@@ -35,7 +35,7 @@ from scheduler import invites as rules
 from scheduler.invites import OfferedTime, format_span
 from scheduler.model import Interval, SchedulingPolicy
 from web.composition import Runtime
-from web.errors import UserError
+from web.errors import Conflict, UserError
 from web.services.invites.answer import SUGGEST_DAYS, more_times
 from web.services.invites.busy import owner_calendars, read_busy
 from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavailable
@@ -547,9 +547,9 @@ def undo_withdraw(runtime: Runtime, user_id: int, invite_id: int, *, now: dateti
         if invite is None or invite.user_id != user_id:
             raise InviteNotFound("no such invite")
         if invite.status != "cancelled" or invite.answered_at is None:
-            raise UserError("this invite is not withdrawn")
+            raise Conflict("this invite is not withdrawn")
         if now >= invite.answered_at + UNDO_WINDOW:
-            raise UserError("the minute to undo has passed; the invitee has been told")
+            raise Conflict("the minute to undo has passed; the invitee has been told")
         mine = store.unsent_withdraw_notes(user_id, invite.id)
         if invite.email and not mine:
             raise UserError("the invitee is already being told; it is too late to undo")
