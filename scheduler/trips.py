@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.model import Contact, Interval, SchedulingPolicy, Slot, Window
@@ -346,8 +346,3 @@ def event_suggestions(
             sentence = f"{first} will be at {ev.summary} on {weekday}: {ask}"
             out.append(EventSuggestion(contact, ev, sentence, tuple(slots)))
     return out
-
-
-def local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    """Midnight starting `day` in `zone` (for all-day occurrences)."""
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC).astimezone(zone)

@@ -533,6 +533,12 @@ def test_without_calendar_slots_reads_the_apps_calendars_by_their_names_and_wind
     assert [(s["start"][11:16], s["end"][11:16]) for s in lunch] == [("13:10", "14:00")]
     line = fails("slots", "--calendar", "Holidays", *when, cwd=tmp_path)
     assert line == "error: Holidays: no calendar of that name (yours: Work (app))"
+    # A missing file is named as the file it was meant to be.
+    line = fails("slots", "--calendar", str(tmp_path / "gone.ics"), *when, cwd=tmp_path)
+    assert line == (
+        f"error: {tmp_path / 'gone.ics'}: no such calendar file, and no calendar of that name "
+        "(yours: Work (app))"
+    )
 
 
 def test_after_init_config_calendars_are_read_from_the_store_without_calendar(

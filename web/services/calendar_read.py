@@ -102,7 +102,10 @@ def read_busy(
         missing = [n for n in names if n not in known]
         if missing:
             shown = ", ".join(sorted(known)) or "none"
-            raise CalendarError(f"{missing[0]}: no calendar of that name (yours: {shown})")
+            # A spec that looks like a file was meant as one: say that it is not there first.
+            looks_like_file = "/" in missing[0] or missing[0].lower().endswith(".ics")
+            file = "no such calendar file, and " if looks_like_file else ""
+            raise CalendarError(f"{missing[0]}: {file}no calendar of that name (yours: {shown})")
         chosen = [known[n] for n in names]
     else:
         chosen = [s for s in statuses if s.counts_as_busy]
