@@ -10,7 +10,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.config import Config
-from integrations.storage import db
+from integrations.storage import calendar_reads, db
+from integrations.storage.dbapi import Db
 from integrations.storage.models import User
 
 
@@ -49,7 +50,8 @@ class Runtime:
                 f"the database {self._shown_url()} is not set up: run `meetagain init` "
                 "(or `meetagain db upgrade`)"
             )
-        configured = self.config.owner.emails[0].strip().lower()
+        emails = [e.strip().lower() for e in self.config.owner.emails]
+        configured = emails[0]
         with db.transaction(self.sessions, read_only=not create) as session:
             if email:
                 wanted = email.strip().lower()
@@ -59,12 +61,10 @@ class Runtime:
                 if user is None:
                     user = self._new_user(session, wanted)
                 return user.id
-            user = session.scalar(select(User).where(User.email == configured))
-            if user is not None:
-                return user.id
-            users = list(session.scalars(select(User).order_by(User.id).limit(6)))
-            if len(users) == 1:
-                return users[0].id
+            owner = calendar_reads.config_owner(Db.of_session(session), emails)
+            if owner is not None:
+                return owner.id
+            users = list(session.scalars(select(User).order_by(User.id).limit(5)))
             if users:
                 names = ", ".join(u.email for u in users[:5])
                 raise UserError(

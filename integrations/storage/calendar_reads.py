@@ -160,6 +160,17 @@ def owners(db: Db, emails: Sequence[str]) -> list[Owner]:
     return [_owner(row) for row in db.rows(sql, tuple(emails))]
 
 
+def config_owner(db: Db, emails: Sequence[str]) -> Owner | None:
+    """The user config.toml's [owner] emails (lowercased) name, the first added should several
+    match; else the only user there is (the web setup may have given the owner another
+    address); else None. The one rule of who "the owner" is for the CLI and config calendars."""
+    found = owners(db, emails)
+    if found:
+        return found[0]
+    rows = db.rows("SELECT id, email, timezone, settings FROM users ORDER BY id LIMIT 2")
+    return _owner(rows[0]) if len(rows) == 1 else None
+
+
 def owner(db: Db, user_id: int) -> Owner | None:
     rows = db.rows("SELECT id, email, timezone, settings FROM users WHERE id = ?", (user_id,))
     return _owner(rows[0]) if rows else None

@@ -24,6 +24,7 @@ from tests.helpers.invite_fixtures import make_owner
 from tests.helpers.radicale_server import PASSWORD, RadicaleServer
 from tests.web.support import Web, text
 from web.composition import Runtime
+from web.errors import UserError
 from web.instance import create_secret, ensure_instance
 from web.services.accounts import secret_box
 from web.services.calendar_sync import run_due, sync_calendar
@@ -528,6 +529,35 @@ def test_config_calendars_are_shown_as_from_config_toml_and_cannot_be_removed_in
     refresh_config_calendars(sqlite_runtime)  # gone from config.toml: gone from the app
     with transaction(sqlite_runtime.sessions) as session:
         assert session.scalars(select(models.Calendar)).all() == []
+
+
+def test_config_calendars_go_to_the_only_user_when_the_owner_signed_up_with_another_address(
+    owner: int, sqlite_runtime: Runtime, tmp_path: Path
+) -> None:
+    """The web setup may give the owner another address than config.toml's [owner] emails:
+    the CLI then acts for the only user, and [[calendars]] are that user's too."""
+    from dataclasses import replace
+
+    from integrations.config import CalendarConfig
+    from tests.web.support import second_user
+    from web.services.calendar_sync import refresh_config_calendars, statuses
+
+    ics = tmp_path / "team.ics"
+    ics.write_bytes(_vcalendar(_vevent("x", at(0, 9), at(0, 10))))
+    config = sqlite_runtime.config
+    sqlite_runtime.config = replace(
+        config,
+        owner=replace(config.owner, emails=("olivia@example.com",)),
+        calendars=(CalendarConfig(name="Team", kind="ics", path=str(ics)),),
+    )
+    assert sqlite_runtime.owner_id() == owner
+    assert refresh_config_calendars(sqlite_runtime) == 1
+    assert [s.name for s in statuses(sqlite_runtime, owner)] == ["Team"]
+    # Two users and neither is olivia@: nobody's calendars change, and the CLI asks which.
+    second_user(sqlite_runtime)
+    assert refresh_config_calendars(sqlite_runtime) == 0
+    with pytest.raises(UserError, match="several users and none is olivia@example.com"):
+        sqlite_runtime.owner_id()
 
 
 def test_a_calendar_over_a_parse_limit_shows_the_error_on_its_page_and_the_rest_works(

@@ -101,11 +101,9 @@ def open_row(
 
 
 def config_owner(session: Session, config: Config) -> Owner | None:
-    """The user config.toml describes (by [owner] emails), if they exist yet (the first
-    added, should several match)."""
+    """The user config.toml describes, if they exist yet (see calendar_reads.config_owner)."""
     emails = [e.strip().lower() for e in config.owner.emails]
-    found = calendar_reads.owners(Db.of_session(session), emails)
-    return found[0] if found else None
+    return calendar_reads.config_owner(Db.of_session(session), emails)
 
 
 def refresh_config_calendars(runtime: Runtime) -> int:
@@ -393,7 +391,6 @@ def queue_sync(runtime: Runtime, calendar_id: int) -> None:
 
 
 # --- reading the store ------------------------------------------------------------------------
-
 
 
 def statuses(runtime: Runtime, user_id: int) -> list[calendar_store.CalendarStatus]:
