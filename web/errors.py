@@ -8,7 +8,11 @@ to the command line (web.cli: the message, exit status 2):
       NotFound           404  nothing of that id is the user's (or the token's)
       Conflict           409  the thing changed under the request (taken, already answered)
       Unavailable        503  a server or lock needed for it did not answer in time
+
+`database_unavailable` says which database errors are an Unavailable (for both mappings).
 """
+
+import sys
 
 
 class UserError(Exception):
@@ -41,3 +45,18 @@ class Unavailable(UserError):
 
     status = 503
     title = "Try again in a moment"
+
+
+def database_unavailable(exc: BaseException) -> Unavailable | None:
+    """The Unavailable a database error stands for, or None: its lock not had in time (SQLite's
+    busy timeout) or its connection lost mid-request; the transaction was rolled back, and
+    sending it again may work. (SQLAlchemy is looked up, never imported, here: a command that
+    never loaded it cannot have its errors.)"""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is None or not isinstance(exc, sa_exc.OperationalError):
+        return None
+    if exc.connection_invalidated:
+        return Unavailable("meetagain lost its connection to the database and did not save this")
+    if "database is locked" in str(exc.orig):
+        return Unavailable("meetagain was busy saving something else and did not save this")
+    return None

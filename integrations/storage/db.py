@@ -285,32 +285,25 @@ def current_revision(engine: Engine) -> str | None:
     Read with one query rather than through Alembic, which every command would otherwise import.
     """
     from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
 
     with engine.connect() as conn:
-        try:
-            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-        except DBAPIError:  # no version table: nothing migrated yet
-            return None
+        # A read: on SQLite it must not wait for (or, busy, be mistaken for a missing table by)
+        # another process's write lock.
+        conn.execution_options(sqlite_begin="BEGIN")
+        if not conn.dialect.has_table(conn, "alembic_version"):
+            return None  # nothing migrated yet
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
     return str(rows[0][0]) if rows else None
 
 
 def schema_state(engine: Engine) -> Literal["empty", "old", "ready"]:
     """ "empty" (nothing set up), "old" (set up before the calendar store: upgrade it) or
     "ready", found with a query or two rather than by loading Alembic."""
-    from sqlalchemy import text
-
     with engine.connect() as conn:
-        try:
-            conn.execute(text("SELECT 1 FROM calendar_sync LIMIT 1"))
+        conn.execution_options(sqlite_begin="BEGIN")  # a read (see current_revision)
+        if conn.dialect.has_table(conn, "calendar_sync"):
             return "ready"
-        except DBAPIError:
-            conn.rollback()
-        try:
-            conn.execute(text("SELECT 1 FROM users LIMIT 1"))
-        except DBAPIError:
-            return "empty"
-    return "old"
+        return "old" if conn.dialect.has_table(conn, "users") else "empty"
 
 
 def head_revision() -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from web.errors import UserError
+from web.errors import UserError, database_unavailable
 
 # Command groups living in their own modules, imported only when used.
 LAZY_COMMANDS: dict[str, str] = {
@@ -378,6 +378,9 @@ def _describe(exc: Exception) -> str:
 
     if isinstance(exc, UserError | ConfigError):
         return _one_line(exc)
+    unavailable = database_unavailable(exc)
+    if unavailable is not None:
+        return f"{unavailable}; run it again"
     sa_exc = sys.modules.get("sqlalchemy.exc")
     if sa_exc is not None and isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
         # The driver's own words (server down, no such database), without SQLAlchemy's wrapping.

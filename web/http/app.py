@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from integrations.config import Config, load_config
 from web.composition import Runtime
-from web.errors import UserError
+from web.errors import UserError, database_unavailable
 from web.http.limits import retry_after
 from web.instance import read_secret
 
@@ -217,22 +217,17 @@ def _register_errors(app: Flask) -> None:
         # the connection mid-request (a restart; the pool has dropped that connection): the
         # transaction was rolled back and the user is told to send it again (a 503, not a
         # crash). Anything else is a real error.
-        route = _route()
-        if exc.connection_invalidated:
-            log.warning("database connection lost on %s %s", request.method, route)
-            message = "meetagain lost its connection to the database and did not save this."
-        elif "database is locked" in str(exc.orig):
-            log.warning("database busy on %s %s", request.method, route)
-            message = "meetagain was busy saving something else and did not save this."
-        else:
+        found = database_unavailable(exc)
+        if found is None:
             return unexpected(exc)
+        log.warning("database unavailable on %s %s: %s", request.method, _route(), found)
         page = render_template(
             "error.html",
-            title="Busy, please try again",
-            message=f"{message} Go back and send it again.",
-            code=503,
+            title=found.title,
+            message=f"{found}. Go back and send it again.",
+            code=found.status,
         )
-        return page, 503, {"Retry-After": "5"}
+        return page, found.status, {"Retry-After": "5"}
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[str, int]:

@@ -124,14 +124,18 @@ class CalendarReader:
             raw = self._runtime().engine.raw_connection()
             self._closers.append(raw.close)  # back to the engine's pool
             db = Db(raw.driver_connection)
-        email = (self._user or config.owner.emails[0]).strip().lower()
         try:
             with db.snapshot():
-                owners = calendar_reads.owners(db, [email])
-                if owners and calendar_read.nothing_to_sync(
-                    db, config, owners[0].id, now=datetime.now(UTC)
+                if self._user:
+                    found = calendar_reads.owners(db, [self._user.strip().lower()])
+                    owner = found[0] if found else None
+                else:
+                    emails = [e.strip().lower() for e in config.owner.emails]
+                    owner = calendar_reads.config_owner(db, emails)
+                if owner is not None and calendar_read.nothing_to_sync(
+                    db, config, owner.id, now=datetime.now(UTC)
                 ):
-                    return _Store(db, owners[0].id)
+                    return _Store(db, owner.id)
         except db.Error:
             pass  # an empty or older database: the full path below says what to do
         if not self._store_ready():
