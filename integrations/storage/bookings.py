@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from integrations.invite_email import Party
 from integrations.storage import models
+from integrations.storage.db import rows_affected
 from integrations.storage.dbapi import aware_utc
 from integrations.storage.invites import (
     LONGEST_MEETING,
@@ -391,7 +392,7 @@ class BookingStore:
             result = self.session.execute(
                 delete(table).where(table.user_id == user_id, table.contact_id.in_(contact_ids))
             )
-            gone.append(int(getattr(result, "rowcount", 0) or 0))
+            gone.append(rows_affected(result))
         bookings, invites = gone
         return invites, bookings
 

@@ -33,7 +33,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.storage import models
-from integrations.storage.db import folded
+from integrations.storage.db import folded, rows_affected
 from scheduler.model import Contact, Interaction, InteractionKind, Meal, Relationship
 
 _C = cast(Table, models.Contact.__table__)
@@ -531,13 +531,13 @@ def confirm_meetings(
     scope = (_I.c.user_id == user_id, _I.c.confirmed.is_(False), _I.c.source == "calendar")
     done = dropped = 0
     if confirm:
-        done = _count(
+        done = rows_affected(
             session.execute(
                 update(_I).where(_I.c.id.in_(list(confirm)), *scope).values(confirmed=True)
             )
         )
     if reject:
-        dropped = _count(
+        dropped = rows_affected(
             session.execute(
                 update(_I).where(_I.c.id.in_(list(reject)), *scope).values(source="rejected")
             )
@@ -550,10 +550,6 @@ def confirm_meetings(
             .values(updated_at=datetime.now(UTC))
         )
     return done, dropped
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def email_owners(session: Session, user_id: int, emails: Iterable[str]) -> dict[str, int]:

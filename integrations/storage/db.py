@@ -10,14 +10,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from sqlalchemy import Connection, Engine, String, create_engine, event
+from sqlalchemy import Connection, Engine, Result, String, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 from integrations.config import ConfigError
 from integrations.storage.dbapi import BUSY_TIMEOUT as BUSY_TIMEOUT  # re-exported
@@ -156,6 +159,12 @@ def _folded(element: folded, compiler: Any, **kw: Any) -> str:
 @compiles(folded, "sqlite")
 def _folded_sqlite(element: folded, compiler: Any, **kw: Any) -> str:
     return f"{FOLD_FUNCTION}({compiler.process(element.clauses, **kw)})"
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched. (Session.execute types its result as the
+    base Result, which has no rowcount; a data-changing statement's is a CursorResult.)"""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from integrations.storage import models
 from integrations.storage.accounts import Account, account
+from integrations.storage.db import rows_affected
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class UserSessionStore:
         result = self.session.execute(
             _statements()["end_of_user"], {"session_id": session_id, "user_id": user_id}
         )
-        return bool(getattr(result, "rowcount", 0))
+        return rows_affected(result) > 0
 
     def end_by_token(self, token_hash: str) -> None:
         self.session.execute(_statements()["end_by_token"], {"token_hash": token_hash})
@@ -111,7 +112,7 @@ class UserSessionStore:
             )
         else:
             result = self.session.execute(s["end_all"], {"user_id": user_id})
-        return int(getattr(result, "rowcount", 0) or 0)
+        return rows_affected(result)
 
 
 @lru_cache(maxsize=1)
