@@ -33,6 +33,7 @@ from integrations.storage.invites import (
     BookingInvite,
     InviteStore,
     booking_record,
+    link_works,
 )
 from integrations.storage.outbox import PENDING
 from scheduler.invites import OPEN, OfferedTime
@@ -194,7 +195,7 @@ class BookingStore:
         (with `unexpired_at`: only on invites whose link still works then)."""
         stmt = _statements()["open_times"]
         if unexpired_at is not None:
-            stmt = stmt.where(models.Invite.expires_at > unexpired_at)
+            stmt = stmt.where(link_works(models.Invite.expires_at, unexpired_at))
         rows = self.session.scalars(stmt, {"owner": user_id, "lo": lo, "hi": hi})
         return [OpenTime(r.id, Interval(aware_utc(r.start), aware_utc(r.end))) for r in rows]
 
@@ -505,7 +506,7 @@ class BookingStore:
                 inv.user_id == user_id,
                 inv.contact_id == contact_id,
                 inv.status == OPEN,
-                inv.expires_at > now,
+                link_works(inv.expires_at, now),
             )
             .order_by(inv.created_at.desc())
             .limit(1)
@@ -685,13 +686,13 @@ def _statements() -> dict[str, Any]:
             models.OutboxMessage.attempts == 0,
         ),
         first_expired=select(inv.id)
-        .where(inv.status == OPEN, inv.expires_at <= bindparam("now"))
+        .where(inv.status == OPEN, ~link_works(inv.expires_at, bindparam("now")))
         .limit(1),
         logged=select(models.Interaction).where(
             models.Interaction.contact_id == bindparam("contact_id"),
             models.Interaction.external_id == bindparam("uid"),
         ),
         expire=update(table)
-        .where(table.c.status == OPEN, table.c.expires_at <= bindparam("now"))
+        .where(table.c.status == OPEN, ~link_works(table.c.expires_at, bindparam("now")))
         .values(status="expired"),
     )

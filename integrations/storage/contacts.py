@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from integrations.storage import models
 from integrations.storage.db import folded, rows_affected
+from integrations.storage.invites import link_works
 from scheduler.model import Contact, Interaction, InteractionKind, Meal, Relationship
 
 _C = cast(Table, models.Contact.__table__)
@@ -676,7 +677,7 @@ def live_invites(
             inv.c.user_id == user_id,
             inv.c.contact_id == contact_id,
             inv.c.status.in_(_LIVE_INVITES),
-            inv.c.expires_at > now,
+            link_works(inv.c.expires_at, now),
         )
         .order_by(inv.c.id)
     )

@@ -15,9 +15,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, and_, bindparam, insert, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 
 from integrations.storage import models
 from integrations.storage.dbapi import aware_utc
@@ -285,6 +294,13 @@ class InviteStore:
         keys = sorted(params) if inserting else ()
         statement = compiled(self.conn, f"invites.{name}", lambda: _statements()[name], keys)
         return run(self.conn, statement, params)
+
+
+def link_works(expires_at: Any, now: Any) -> ColumnElement[bool]:
+    """SQL for "the invite's link still works at `now`" (given its `expires_at` column), as
+    scheduler.invites.link_state has it (an open invite is open while now < expires): the one
+    place the stores write that rule; `~link_works(...)` is "it ran out"."""
+    return cast("ColumnElement[bool]", expires_at > now)
 
 
 def _times(rows: Sequence[Any]) -> tuple[OfferedTime, ...]:

@@ -32,6 +32,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def bind_processor(self, dialect: Dialect) -> Any:
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
+
         # SQLite stores naive UTC text; `sqlite_time` writes exactly SQLAlchemy's format in
         # one C call instead of a Python formatting step per value (every time column of
         # every statement goes through here).

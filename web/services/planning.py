@@ -22,6 +22,7 @@ from integrations.storage.contacts import unpaused_at
 from integrations.storage.db import transaction
 from integrations.storage.dbapi import Db
 from integrations.storage.invite_history import InviteHistoryStore, InviteState
+from scheduler.invites import OPEN, link_state
 from scheduler.model import (
     BusyReport,
     CalendarWarning,
@@ -109,11 +110,11 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
         streak = 0
         since = unpaused.get(cid)
         for r in rows:
-            expired = r.status == "expired" or (r.status == "open" and r.expires_at <= now)
-            if r.status == "open" and not expired:
+            state = link_state(r.status, r.expires_at, now=now)
+            if state == OPEN:
                 open_since = r.created_at.astimezone(zone).date()
                 open_ids.append(r.id)
-            elif expired:
+            elif r.status in (OPEN, "expired"):  # the link ran out unanswered
                 last_ignored = r.expires_at.astimezone(zone).date()
                 if since is None or r.created_at > since:
                     streak += 1
