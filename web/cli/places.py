@@ -49,14 +49,12 @@ def trips_add(state: State, city: str, start: str, end: str) -> None:
 @pass_state
 def trips_list(state: State) -> None:
     """List your trips, with the city each name resolved to."""
-    from integrations.geo import label
     from web.services.places import page
 
     user_id = state.owner_id()
     with_user = _config(state, user_id)
     for t in page(state.runtime, user_id, with_user)["trips"]:
-        where = label(t["where"]) if t["where"].resolved else f"{t['where'].flag} city"
-        click.echo(f"{t['id']}  {t['start']} .. {t['end']}  {t['city']} ({where})")
+        click.echo(f"{t['id']}  {t['start']} .. {t['end']}  {t['city']} ({t['where_label']})")
 
 
 @trips.command("remove")

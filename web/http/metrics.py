@@ -108,14 +108,11 @@ class StoreCollector:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        from integrations.storage import outbox
-        from integrations.storage.calendar_status import sync_status
-        from integrations.storage.db import transaction
+        from web.services.monitoring import store_figures
 
         now = datetime.now(UTC)
-        with transaction(self.runtime.sessions) as session:
-            waiting = outbox.backlog(session)
-            kinds = sync_status(session)
+        figures = store_figures(self.runtime)
+        waiting, kinds = figures.backlog, figures.calendars
         yield GaugeMetricFamily(
             "meetagain_outbox_pending",
             "Outbox jobs (mail, calendar writes) waiting.",

@@ -165,12 +165,9 @@ class CalendarReader:
         if store is None:
             return None
         with store.db.snapshot():
-            try:
-                found = calendar_read.read_busy(
-                    store.db, self.config, store.user_id, interval, names=names
-                )
-            except CalendarError as exc:
-                raise UserError(str(exc)) from None
+            found = calendar_read.read_busy(
+                store.db, self.config, store.user_id, interval, names=names
+            )
         return found.report
 
     # --- files and URLs -----------------------------------------------------------------------

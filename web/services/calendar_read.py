@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from integrations.calendars.errors import CalendarError
 from integrations.config import Config, ConfigError, with_user_settings
 from integrations.storage import calendar_reads
 from integrations.storage.dbapi import Db
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, CalendarWarning, Interval
+from web.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def user_config(db: Db, config: Config, user_id: int) -> Config:
     `accounts.user_config`: settings the file no longer allows give way to its values)."""
     found = calendar_reads.owner(db, user_id)
     if found is None:
-        raise CalendarError(f"no user with id {user_id}")
+        raise NotFound(f"no user with id {user_id}")
     try:
         return with_user_settings(config, found.settings, found.timezone)
     except ConfigError:
@@ -105,7 +105,7 @@ def read_busy(
             # A spec that looks like a file was meant as one: say that it is not there first.
             looks_like_file = "/" in missing[0] or missing[0].lower().endswith(".ics")
             file = "no such calendar file, and " if looks_like_file else ""
-            raise CalendarError(f"{missing[0]}: {file}no calendar of that name (yours: {shown})")
+            raise NotFound(f"{missing[0]}: {file}no calendar of that name (yours: {shown})")
         chosen = [known[n] for n in names]
     else:
         chosen = [s for s in statuses if s.counts_as_busy]

@@ -162,9 +162,12 @@ def page(runtime: Runtime, user_id: int, config: Config) -> dict[str, Any]:
                 "city": t.city,
                 "start": t.start,
                 "end": t.end,
-                "where": geo.resolve(t.city),
+                "where": where,
+                # "Boston, US", or what the name could not be told apart from ("ambiguous city")
+                "where_label": geo.label(where) if where.resolved else f"{where.flag} city",
             }
             for t in trips
+            for where in (geo.resolve(t.city),)
         ]
     default_of = {
         pid: sorted(m for m, p in defaults.items() if p == pid) for pid in defaults.values()

@@ -20,7 +20,6 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from integrations.calendars.errors import CalendarError
 from scheduler.model import Interval, Proposal, ProposedTime, SchedulingPolicy, Slot, Window
 from scheduler.rules import HEALTH_BUCKETS
 from web.errors import NotFound, UserError
@@ -71,7 +70,7 @@ def _plan(user: UserView, now: datetime) -> PlanView:
 
     try:
         result = plan_for_user(runtime(), user.id, now=now)
-    except (CalendarError, UserError) as exc:
+    except UserError as exc:
         return PlanView([], [], [], str(exc))
     except Exception as exc:  # the rest of the dashboard still works without a plan
         log.exception("planning failed for user %s", user.id)

@@ -41,7 +41,6 @@ from flask.sansio.app import App
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from integrations.calendar_links import google_calendar_link, outlook_calendar_link
 from scheduler.invites import OfferedTime, format_span, uses_12_hour_clock, utc_iso
 from scheduler.text import in_supported_range
 from web.http.auth import runtime
@@ -573,9 +572,8 @@ def booking(token: str) -> Response:
     zone = typed_zone(request.args.get("tz")) or view.invitee_timezone or view.owner_timezone
     where = next((where_items(t) for t in view.times if t.start == view.booking.start), None)
     start, end = view.booking.start, view.booking.end
-    title = f"Coffee with {view.owner_name}"
     location = (where or {}).get("place", "") or (where or {}).get("place_url", "")
-    details = f"Coffee with {view.owner_name}, booked with meetagain."
+    links = svc.calendar_links(view, location=location)
     return make_response(
         render_template(
             "invites/booking.html",
@@ -585,10 +583,8 @@ def booking(token: str) -> Response:
             iso=utc_iso(start),
             end_iso=utc_iso(end),
             where=where,
-            google_link=google_calendar_link(title, start, end, details=details, location=location),
-            outlook_link=outlook_calendar_link(
-                title, start, end, details=details, location=location
-            ),
+            google_link=links.google,
+            outlook_link=links.outlook,
             moved=moved_from(moving.invitee_side(token), zone),
         )
     )

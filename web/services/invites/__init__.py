@@ -74,7 +74,7 @@ from web.services.invites.overview import (
     to_confirm,
     upcoming,
 )
-from web.services.invites.pages import event_ics, load_invite
+from web.services.invites.pages import CalendarLinks, calendar_links, event_ics, load_invite
 from web.services.invites.personal import default_message, personal_message
 from web.services.tokens import hash_token
 
@@ -122,6 +122,8 @@ __all__ = [
     "invite_by_email",
     "invite_url",
     "load_invite",
+    "calendar_links",
+    "CalendarLinks",
     "open_invites",
     "personal_message",
     "owner_calendars",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
+from integrations.calendar_links import google_calendar_link, outlook_calendar_link
 from integrations.icalendar_invite import build_ics
 from integrations.storage.bookings import BookingStore
 from integrations.storage.db import snapshot, transaction
@@ -44,6 +46,26 @@ def load_invite(runtime: Runtime, token: str, *, now: datetime) -> InviteView:
         answer_note=page.answer_note,
         booking=page.booking,
         windows=tuple(sorted({t.window for t in times if t.window})),
+    )
+
+
+@dataclass(frozen=True)
+class CalendarLinks:
+    """ "Add to calendar" links for a booked coffee: Google's and Outlook's web calendars."""
+
+    google: str
+    outlook: str
+
+
+def calendar_links(view: InviteView, *, location: str = "") -> CalendarLinks:
+    """The links for the coffee `view` has booked (the .ics covers every other calendar)."""
+    assert view.booking is not None
+    start, end = view.booking.start, view.booking.end
+    title = f"Coffee with {view.owner_name}"
+    details = f"Coffee with {view.owner_name}, booked with meetagain."
+    return CalendarLinks(
+        google_calendar_link(title, start, end, details=details, location=location),
+        outlook_calendar_link(title, start, end, details=details, location=location),
     )
 
 
