@@ -727,24 +727,23 @@ def pick_move(who: Any, *, public: bool, zone: str, done: str, **links: Any) -> 
     return redirect(done, code=303)
 
 
-def invitee_zone(token: str) -> str:
-    view = _safe_view(token)
+def invitee_zone(view: svc.InviteView) -> str:
+    """The zone the invitee reads times in: the one they chose (?tz=), else the invite's."""
     chosen = valid_zone(request.values.get("tz"))
-    if view is None:
-        return chosen or "UTC"
     return chosen or view.invitee_timezone or view.owner_timezone
 
 
 @bp.get("/i/<token>/move")
 def move_page(token: str) -> Response:
     """The invitee's move page: the booking stays; the times it can move to."""
-    _, refused = _booked_view(token)
+    view, refused = _booked_view(token)
     if refused is not None:
         return refused
+    assert view is not None
     return move_page_response(
         moving.invitee_side(token),
         public=True,
-        zone=invitee_zone(token),
+        zone=invitee_zone(view),
         back=url_for("invites.booking", token=token),
         action=url_for("invites.move_pick", token=token),
     )
@@ -752,13 +751,14 @@ def move_page(token: str) -> Response:
 
 @bp.post("/i/<token>/move")
 def move_pick(token: str) -> Response:
-    _, refused = _booked_view(token)
+    view, refused = _booked_view(token)
     if refused is not None:
         return refused
+    assert view is not None
     return pick_move(
         moving.invitee_side(token),
         public=True,
-        zone=invitee_zone(token),
+        zone=invitee_zone(view),
         done=url_for("invites.booking", token=token),
         back=url_for("invites.booking", token=token),
         action=url_for("invites.move_pick", token=token),
@@ -772,7 +772,7 @@ def cancel_confirm(token: str) -> Response:
     if refused is not None:
         return refused
     assert view is not None and view.booking is not None
-    zone = invitee_zone(token)
+    zone = invitee_zone(view)
     return make_response(
         render_template(
             "invites/cancel_public.html",
