@@ -216,10 +216,7 @@ def withdraw(invite_id: int) -> Response:
 @bp.get("/invites/<int:invite_id>/withdrawn")
 @login_required
 def withdrawn_page(invite_id: int) -> Any:
-    try:
-        done = moving.withdrawn(runtime(), current_user().id, invite_id, now=_now())
-    except svc.InviteNotFound:
-        abort(404)
+    done = moving.withdrawn(runtime(), current_user().id, invite_id, now=_now())
     return render_template(
         "invites/withdrawn.html",
         done=done,

@@ -385,12 +385,9 @@ def confirm_delete(contact_id: int) -> str:
 @bp.post("/<int:contact_id>/delete")
 @login_required
 def delete(contact_id: int) -> WerkzeugResponse:
-    from web.services.contacts import ContactNotFound, delete_contact
+    from web.services.contacts import delete_contact
 
-    try:
-        done = delete_contact(runtime(), current_user().id, contact_id, now=datetime.now(UTC))
-    except ContactNotFound:
-        abort(404)
+    done = delete_contact(runtime(), current_user().id, contact_id, now=datetime.now(UTC))
     told = []
     if done.withdrawn:
         told.append(f"{done.withdrawn} open invite{'' if done.withdrawn == 1 else 's'} withdrawn")
@@ -402,12 +399,9 @@ def delete(contact_id: int) -> WerkzeugResponse:
 
 
 def _detail_or_404(user_id: int, contact_id: int) -> Any:
-    from web.services.contacts import ContactNotFound, get_contact
+    from web.services.contacts import get_contact
 
-    try:
-        return get_contact(runtime(), user_id, contact_id, now=datetime.now(UTC))
-    except ContactNotFound:
-        abort(404)
+    return get_contact(runtime(), user_id, contact_id, now=datetime.now(UTC))
 
 
 @bp.get("/<int:contact_id>/merge")
@@ -466,12 +460,9 @@ def merge(contact_id: int) -> WerkzeugResponse:
 @login_required
 def delete_meeting(interaction_id: int) -> WerkzeugResponse:
     """Undo a logged meeting (logged by mistake, or the wrong day)."""
-    from web.services.contacts import ContactNotFound, delete_interaction
+    from web.services.contacts import delete_interaction
 
-    try:
-        contact_id, on = delete_interaction(runtime(), current_user().id, interaction_id)
-    except ContactNotFound:
-        abort(404)
+    contact_id, on = delete_interaction(runtime(), current_user().id, interaction_id)
     flash(f"The meeting on {on:%d %b %Y} is no longer in the history.", "ok")
     return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
 
@@ -496,10 +487,7 @@ def log_meeting(contact_id: int) -> WerkzeugResponse:
     if on > _today(user):
         flash("A meeting can only be logged for today or earlier.", "error")
         return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
-    try:
-        service.log_interaction(runtime(), user.id, contact_id, on=on, kind=kind, notes=notes)
-    except ContactNotFound:
-        abort(404)
+    service.log_interaction(runtime(), user.id, contact_id, on=on, kind=kind, notes=notes)
     flash("Meeting logged; the cadence starts again from that day.", "ok")
     return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
 
@@ -516,10 +504,7 @@ def snooze(contact_id: int) -> WerkzeugResponse:
             flash("Snooze for a number of days between 1 and 3650; nothing was changed.", "error")
             return redirect(_back_to(contact_id), code=303)
         until = _today(user) + timedelta(days=days)
-    try:
-        name = service.snooze(runtime(), user.id, contact_id, until)
-    except ContactNotFound:
-        abort(404)
+    name = service.snooze(runtime(), user.id, contact_id, until)
     flash(
         f"{name} snoozed until {until:%d %b %Y}." if until else f"{name} is no longer snoozed.",
         "ok",
@@ -538,10 +523,7 @@ def _back_to(contact_id: int) -> str:
 @login_required
 def do_not_invite(contact_id: int) -> WerkzeugResponse:
     value = request.form.get("value") == "1"
-    try:
-        name = service.set_do_not_invite(runtime(), current_user().id, contact_id, value)
-    except ContactNotFound:
-        abort(404)
+    name = service.set_do_not_invite(runtime(), current_user().id, contact_id, value)
     flash(f"{name} will not be invited." if value else f"{name} can be invited again.", "ok")
     return redirect(_back_to(contact_id), code=303)
 
@@ -661,13 +643,9 @@ def export() -> Response:
 @login_required
 def unpause(contact_id: int) -> WerkzeugResponse:
     """Invite again a contact that was paused after ignored invites."""
-    from web.services.contacts import ContactNotFound
     from web.services.contacts import unpause as do_unpause
 
-    try:
-        do_unpause(runtime(), current_user().id, contact_id, now=datetime.now(UTC))
-    except ContactNotFound:
-        abort(404)
+    do_unpause(runtime(), current_user().id, contact_id, now=datetime.now(UTC))
     flash("They can be invited again.", "ok")
     return redirect(_back_to(contact_id), code=303)
 

@@ -27,7 +27,7 @@ from web.http.auth import current_user, login_required, redirect_to, runtime
 from web.http.forms import whole_number, whole_numbers
 from web.services import contacts as contact_service
 from web.services.accounts import UserView, user_config
-from web.services.contacts import ContactNotFound, pending_interactions
+from web.services.contacts import pending_interactions
 
 log = logging.getLogger(__name__)
 bp = Blueprint("dashboard", __name__)
@@ -443,10 +443,7 @@ def index() -> str:
 
 
 def _own_contact_name(contact_id: int) -> str:
-    try:
-        return contact_service.name_of(runtime(), current_user().id, contact_id)
-    except ContactNotFound:
-        abort(404)
+    return contact_service.name_of(runtime(), current_user().id, contact_id)
 
 
 def _proposal_for(contact_id: int, now: datetime) -> tuple[Proposal | None, PlanView]:
@@ -534,12 +531,9 @@ def approve(contact_id: int) -> Response:
 @login_required
 def skip(contact_id: int) -> Response:
     """Leave the contact out of this week's plan (snoozed until next Monday)."""
-    try:
-        name = contact_service.skip_this_week(
-            runtime(), current_user().id, contact_id, now=datetime.now(UTC)
-        )
-    except ContactNotFound:
-        abort(404)
+    name = contact_service.skip_this_week(
+        runtime(), current_user().id, contact_id, now=datetime.now(UTC)
+    )
     flash(f"Skipped {name} this week.", "ok")
     return redirect_to("dashboard.index")
 
@@ -553,12 +547,9 @@ def snooze(contact_id: int) -> Response:
         _own_contact_name(contact_id)  # someone else's contact stays a 404
         flash("Snooze for a number of days between 1 and 3650; nothing was changed.", "error")
         return redirect_to("dashboard.index")
-    try:
-        name = contact_service.snooze_for(
-            runtime(), user.id, contact_id, days, now=datetime.now(UTC)
-        ).name
-    except ContactNotFound:
-        abort(404)
+    name = contact_service.snooze_for(
+        runtime(), user.id, contact_id, days, now=datetime.now(UTC)
+    ).name
     flash(f"{name} snoozed for {days} days.", "ok")
     return redirect_to("dashboard.index")
 
