@@ -40,6 +40,24 @@ def invites(runtime: Runtime) -> list[models.Invite]:
         return rows
 
 
+def book_first_proposal(site: Web, runtime: Runtime, owner: int) -> int:
+    """With the demo data: approve the plan's first proposal, and the invitee accepts its first
+    time (through the link the approval shows). The contact's id."""
+    from web.services.invites import accept_invite
+
+    with_demo(runtime, owner)
+    page = text(site.get("/"))
+    contact_id = proposal_ids(page)[0]
+    checked, _ = offered_times(page, contact_id)
+    response = site.post(f"/plan/{contact_id}/approve", {"time": checked})
+    token = re.search(r"/i/([A-Za-z0-9_-]+)", text(site.get(response.location)))
+    assert token is not None
+    accept_invite(
+        runtime, token.group(1), datetime.fromisoformat(checked[0]), now=datetime.now(UTC)
+    )
+    return contact_id
+
+
 def test_the_dashboard_shows_proposals_week_and_network_health(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:
@@ -142,18 +160,7 @@ def test_a_single_proposal_page_and_withdrawing_an_invite(
 def test_withdrawing_a_booked_invite_says_nothing_was_withdrawn_and_keeps_the_booking(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:
-    from web.services.invites import accept_invite
-
-    with_demo(sqlite_runtime, owner)
-    page = text(site.get("/"))
-    contact_id = proposal_ids(page)[0]
-    checked, _ = offered_times(page, contact_id)
-    response = site.post(f"/plan/{contact_id}/approve", {"time": checked})
-    token = re.search(r"/i/([A-Za-z0-9_-]+)", text(site.get(response.location)))
-    assert token is not None
-    accept_invite(
-        sqlite_runtime, token.group(1), datetime.fromisoformat(checked[0]), now=datetime.now(UTC)
-    )
+    book_first_proposal(site, sqlite_runtime, owner)
     [invite] = invites(sqlite_runtime)
     response = site.post(f"/invites/{invite.id}/cancel")
     assert response.status_code == 303
@@ -303,19 +310,7 @@ def test_a_failed_delivery_is_shown_with_the_reason_and_can_be_retried(
 def test_a_booked_coffee_shows_its_prep_card(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:
-    from web.services.invites import accept_invite
-
-    with_demo(sqlite_runtime, owner)
-    page = text(site.get("/"))
-    contact_id = proposal_ids(page)[0]
-    checked, _ = offered_times(page, contact_id)
-    response = site.post(f"/plan/{contact_id}/approve", {"time": checked})
-    flashed = text(site.get(response.location))
-    token = re.search(r"/i/([A-Za-z0-9_-]+)", flashed)
-    assert token is not None
-    accept_invite(
-        sqlite_runtime, token.group(1), datetime.fromisoformat(checked[0]), now=datetime.now(UTC)
-    )
+    contact_id = book_first_proposal(site, sqlite_runtime, owner)
     with transaction(sqlite_runtime.sessions) as session:
         contact = session.get(models.Contact, contact_id)
         assert contact is not None
