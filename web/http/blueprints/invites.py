@@ -569,7 +569,7 @@ def booking(token: str) -> Response:
     if refused is not None:
         return refused
     assert view is not None and view.booking is not None
-    zone = typed_zone(request.args.get("tz")) or view.invitee_timezone or view.owner_timezone
+    zone = invitee_zone(view)
     where = next((where_items(t) for t in view.times if t.start == view.booking.start), None)
     start, end = view.booking.start, view.booking.end
     location = (where or {}).get("place", "") or (where or {}).get("place_url", "")
@@ -728,9 +728,9 @@ def pick_move(who: Any, *, public: bool, zone: str, done: str, **links: Any) -> 
 
 
 def invitee_zone(view: svc.InviteView) -> str:
-    """The zone the invitee reads times in: the one they chose (?tz=), else the invite's."""
-    chosen = valid_zone(request.values.get("tz"))
-    return chosen or view.invitee_timezone or view.owner_timezone
+    """The zone the invitee reads times in: the one they chose (?tz=, a name or its city),
+    else the invite's."""
+    return typed_zone(request.values.get("tz")) or view.invitee_timezone or view.owner_timezone
 
 
 @bp.get("/i/<token>/move")
