@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from integrations.storage import models
+from integrations.storage import calendars, models
 from integrations.storage.db import transaction
 from tests.web.support import Web, text
 from web.composition import Runtime
@@ -38,6 +38,19 @@ def invites(runtime: Runtime) -> list[models.Invite]:
         for row in rows:
             row.times  # noqa: B018 - load before the session closes
         return rows
+
+
+def add_lost_calendar(runtime: Runtime, owner: int, name: str) -> None:
+    """A calendar added in the app whose file has since gone."""
+    with transaction(runtime.sessions) as session:
+        calendars.add(
+            session,
+            owner,
+            name=name,
+            kind="ics",
+            location="/nonexistent/lost.ics",
+            now=datetime.now(UTC),
+        )
 
 
 def book_first_proposal(site: Web, runtime: Runtime, owner: int) -> int:
@@ -182,20 +195,7 @@ def test_the_sync_records_when_each_calendar_was_read_and_why_one_was_not(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:
     with_demo(sqlite_runtime, owner)
-    now = datetime.now(UTC)
-    with transaction(sqlite_runtime.sessions) as session:
-        session.add(
-            models.Calendar(
-                user_id=owner,
-                name="Lost file",
-                kind="ics",
-                location="/nonexistent/lost.ics",
-                counts_as_busy=True,
-                receives_events=False,
-                last_error="",
-                created_at=now,
-            )
-        )
+    add_lost_calendar(sqlite_runtime, owner, "Lost file")
     ensure_states(sqlite_runtime)
     run_due(sqlite_runtime)  # the worker's pass
     page = text(site.get("/"))
@@ -222,19 +222,7 @@ def test_a_calendars_warning_is_about_it_and_not_one_whose_name_it_starts_with(
     from web.services.planning import plan_for_user
 
     with_demo(sqlite_runtime, owner)
-    with transaction(sqlite_runtime.sessions) as session:
-        session.add(
-            models.Calendar(
-                user_id=owner,
-                name="Work (demo) 2",
-                kind="ics",
-                location="/nonexistent/lost.ics",
-                counts_as_busy=True,
-                receives_events=False,
-                last_error="",
-                created_at=datetime.now(UTC),
-            )
-        )
+    add_lost_calendar(sqlite_runtime, owner, "Work (demo) 2")
     ensure_states(sqlite_runtime)
     run_due(sqlite_runtime)
     plan = plan_for_user(sqlite_runtime, owner, now=datetime.now(UTC))
