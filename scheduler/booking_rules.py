@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 
 from scheduler.model import Interval, SchedulingPolicy
 
@@ -23,19 +24,22 @@ def too_close(candidate: Interval, others: Iterable[Interval], buffer: timedelta
     return sorted(o for o in others if _utc(o.start) < end and start < _utc(o.end))
 
 
+@lru_cache(maxsize=4096)
 def day_bounds(day: date, zone: tzinfo) -> Interval:
     """Local midnight to the next local midnight of `day` in `zone` (23 or 25 h across DST)."""
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    return Interval(_utc(start), _utc(end))
+    # Memoised: pure, and every accept asks for the same few days several times.
+    return Interval(_midnight(day, zone), _midnight(day + timedelta(days=1), zone))
 
 
+@lru_cache(maxsize=4096)
 def week_bounds(day: date, zone: tzinfo) -> Interval:
     """The Monday-to-Sunday week holding `day`, as local midnights in `zone`."""
     monday = day - timedelta(days=day.weekday())
-    return Interval(
-        day_bounds(monday, zone).start, day_bounds(monday + timedelta(days=7), zone).start
-    )
+    return Interval(_midnight(monday, zone), _midnight(monday + timedelta(days=7), zone))
+
+
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    return _utc(datetime.combine(day, time(0), tzinfo=zone))
 
 
 def _label(day: date) -> str:
@@ -46,6 +50,25 @@ def _coffees(n: int) -> str:
     return f"{n} coffee{'' if n == 1 else 's'}"
 
 
+def _counted(
+    start: datetime, booked: Iterable[datetime], zone: tzinfo
+) -> tuple[date, Interval, Interval, int, int]:
+    """The day and the week of `start` in `zone`, and how many of `booked` start in each:
+    the one count both caps use (an instant belongs to the day whose local midnights hold it)."""
+    day = start.astimezone(zone).date()
+    day_span, week_span = day_bounds(day, zone), week_bounds(day, zone)
+    day_start, day_end = day_span.start, day_span.end
+    week_start, week_end = week_span.start, week_span.end
+    on_day = in_week = 0
+    for b in booked:
+        b = _utc(b)
+        if week_start <= b < week_end:  # the day lies inside its week
+            in_week += 1
+            if day_start <= b < day_end:
+                on_day += 1
+    return day, day_span, week_span, on_day, in_week
+
+
 def cap_problem(
     start: datetime, booked: Iterable[datetime], *, zone: tzinfo, policy: SchedulingPolicy
 ) -> str | None:
@@ -54,14 +77,7 @@ def cap_problem(
     `booked` are the starts of the owner's active bookings (any range; only the day and the
     week of `start` count).
     """
-    day = start.astimezone(zone).date()
-    week = week_bounds(day, zone)
-    on_day = in_week = 0
-    for b in booked:
-        if b.astimezone(zone).date() == day:
-            on_day += 1
-        if week.start <= _utc(b) < week.end:
-            in_week += 1
+    day, _, _, on_day, in_week = _counted(start, booked, zone)
     if on_day >= policy.max_per_day:
         return (
             f"{_label(day)} already has {_coffees(on_day)} booked "
@@ -81,15 +97,11 @@ def full_ranges(
 ) -> list[Interval]:
     """The day and/or week of `start` that its caps leave no room in once `start` is booked,
     as cap_problem counts them: `booked` are the other active bookings' starts."""
-    day = start.astimezone(zone).date()
-    day_span, week_span = day_bounds(day, zone), week_bounds(day, zone)
-    starts = [_utc(b) for b in booked]
-    on_day = 1 + sum(1 for b in starts if day_span.start <= b < day_span.end)
-    in_week = 1 + sum(1 for b in starts if week_span.start <= b < week_span.end)
+    _, day_span, week_span, on_day, in_week = _counted(start, booked, zone)
     full = []
-    if on_day >= policy.max_per_day:
+    if 1 + on_day >= policy.max_per_day:
         full.append(day_span)
-    if in_week >= policy.max_per_week:
+    if 1 + in_week >= policy.max_per_week:
         full.append(week_span)
     return full
 

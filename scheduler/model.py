@@ -62,10 +62,16 @@ class Interval(_OrderedByInstant):
         return (self.start.astimezone(UTC), self.end.astimezone(UTC))
 
     def __post_init__(self) -> None:
-        require_aware(self.start, "Interval.start")
-        require_aware(self.end, "Interval.end")
-        if self.end.astimezone(UTC) < self.start.astimezone(UTC):
-            raise ValueError(f"interval ends before it starts: {self.start} .. {self.end}")
+        start, end = self.start, self.end
+        if start.tzinfo is UTC and end.tzinfo is UTC:
+            # Most intervals are UTC (read from the database): wall clock is the instant.
+            if end < start:
+                raise ValueError(f"interval ends before it starts: {start} .. {end}")
+            return
+        require_aware(start, "Interval.start")
+        require_aware(end, "Interval.end")
+        if end.astimezone(UTC) < start.astimezone(UTC):
+            raise ValueError(f"interval ends before it starts: {start} .. {end}")
 
     @property
     def duration(self) -> timedelta:

@@ -1,0 +1,107 @@
+"""Booking rules: the owner's day and week in their zone, and the daily and weekly caps;
+unit examples and hypothesis properties."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduler import booking_rules
+from scheduler.model import SchedulingPolicy
+
+# Zones whose clock changes fall away from midnight (or never happen), including a half-hour
+# change (Lord Howe) and the southern hemisphere's summer.
+ZONES = [
+    ZoneInfo(name)
+    for name in (
+        "Europe/Berlin",
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "Asia/Kolkata",
+        "Pacific/Auckland",
+        "UTC",
+    )
+]
+BERLIN = ZoneInfo("Europe/Berlin")
+
+instants = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)
+)
+
+
+@given(instants, st.sampled_from(ZONES))
+@settings(max_examples=300)
+def test_every_instant_lies_in_the_day_and_week_of_its_local_date(
+    moment: datetime, zone: ZoneInfo
+) -> None:
+    local = moment.astimezone(zone).date()
+    day = booking_rules.day_bounds(local, zone)
+    week = booking_rules.week_bounds(local, zone)
+    assert day.start <= moment < day.end
+    assert week.start <= day.start and day.end <= week.end
+    assert week.start.astimezone(zone).weekday() == 0  # a Monday, at local midnight
+    assert week.start.astimezone(zone).time().hour == 0
+
+
+def test_a_day_with_a_clock_change_is_23_or_25_hours_long() -> None:
+    spring = booking_rules.day_bounds(date(2027, 3, 28), BERLIN)
+    autumn = booking_rules.day_bounds(date(2027, 10, 31), BERLIN)
+    assert spring.duration == timedelta(hours=23)
+    assert autumn.duration == timedelta(hours=25)
+    assert booking_rules.week_bounds(date(2027, 10, 31), BERLIN).duration == timedelta(
+        days=7, hours=1
+    )
+
+
+def _at(day: date, hour: int, zone: ZoneInfo = BERLIN) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=zone)
+
+
+def test_the_day_cap_counts_bookings_of_the_owners_local_day_only() -> None:
+    policy = SchedulingPolicy(max_per_day=2, max_per_week=10)
+    monday = date(2027, 3, 1)
+    # 00:30 Tuesday in Berlin is still Monday in UTC: it counts for Tuesday.
+    booked = [_at(monday, 8), _at(monday + timedelta(days=1), 0).replace(minute=30)]
+    assert booking_rules.cap_problem(_at(monday, 12), booked, zone=BERLIN, policy=policy) is None
+    booked.append(_at(monday, 10))
+    said = booking_rules.cap_problem(_at(monday, 12), booked, zone=BERLIN, policy=policy)
+    assert said == "Mon 1 Mar already has 2 coffees booked (at most 2 a day)"
+
+
+def test_the_week_cap_names_the_monday_of_the_full_week() -> None:
+    policy = SchedulingPolicy(max_per_day=3, max_per_week=2)
+    wednesday = date(2027, 3, 3)
+    booked = [_at(wednesday - timedelta(days=2), 9), _at(wednesday + timedelta(days=4), 9)]
+    said = booking_rules.cap_problem(_at(wednesday, 12), booked, zone=BERLIN, policy=policy)
+    assert said == "the week of Mon 1 Mar already has 2 coffees booked (at most 2 a week)"
+    next_week = _at(wednesday + timedelta(days=7), 12)
+    assert booking_rules.cap_problem(next_week, booked, zone=BERLIN, policy=policy) is None
+
+
+@given(
+    st.lists(instants, max_size=12),
+    instants,
+    st.integers(min_value=1, max_value=4),
+    st.integers(min_value=1, max_value=8),
+    st.sampled_from(ZONES),
+)
+@settings(max_examples=300)
+def test_the_ranges_a_booking_fills_are_those_the_caps_then_refuse(
+    booked: list[datetime], start: datetime, per_day: int, per_week: int, zone: ZoneInfo
+) -> None:
+    """Once `start` is booked, a later time of the same day is refused for the day (or the
+    week) exactly when full_ranges said that day (or week) is full: the accept withdraws
+    from other invites what the caps would refuse anyway, no more, no less."""
+    policy = SchedulingPolicy(max_per_day=per_day, max_per_week=per_week)
+    full = booking_rules.full_ranges(start, booked, zone=zone, policy=policy)
+    day = booking_rules.day_bounds(start.astimezone(zone).date(), zone)
+    week = booking_rules.week_bounds(start.astimezone(zone).date(), zone)
+    later = start + (day.end - start) / 2  # the same local day
+    said = booking_rules.cap_problem(later, [*booked, start], zone=zone, policy=policy)
+    refused_for_day = said is not None and not said.startswith("the week of")
+    assert refused_for_day == (day in full)
+    if not refused_for_day:
+        assert (said is not None) == (week in full)
