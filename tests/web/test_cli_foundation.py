@@ -380,10 +380,10 @@ def served(tmp_path: Path) -> Iterator[str]:
         yield base
 
 
-def _wait_for_port(process: subprocess.Popen[str]) -> str:
+def _wait_for_port(process: subprocess.Popen[str], seen: list[str]) -> str:
+    """The address `serve` announces; what it printed until then is added to `seen`."""
     assert process.stdout is not None
     deadline = time.monotonic() + 60
-    seen: list[str] = []
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line and process.poll() is not None:
@@ -393,6 +393,35 @@ def _wait_for_port(process: subprocess.Popen[str]) -> str:
         if match:
             return match.group(1)
     raise AssertionError("serve did not start:\n" + "".join(seen))
+
+
+def test_serving_on_another_port_prints_the_setup_link_for_that_port(tmp_path: Path) -> None:
+    from integrations.config import load_config
+    from web.composition import Runtime
+    from web.services.accounts import setup_token_valid
+
+    printed: list[str] = []
+    with _serving(tmp_path, printed=printed) as base:
+        init_out, served_out = printed[0], "".join(printed[1:])
+        from_init = re.search(r"/setup\?token=(\S+)", init_out)
+        from_serve = re.search(r"at: (\S+)/setup\?token=(\S+)", served_out)
+        assert from_init and from_serve, served_out
+        assert from_serve.group(1) == base  # the port the system picked, not 5000
+        config = load_config(None, {"web": {"instance_path": str(tmp_path / "instance")}})
+        runtime = Runtime(config)
+        try:
+            assert setup_token_valid(runtime, from_serve.group(2))
+            assert not setup_token_valid(runtime, from_init.group(1))  # replaced
+        finally:
+            runtime.engine.dispose()
+
+
+def test_serving_where_init_said_prints_no_second_setup_link(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[web]\nbase_url = "https://coffee.example.org"\n')
+    printed: list[str] = []
+    with _serving(tmp_path, printed=printed):
+        assert "https://coffee.example.org/setup?token=" in printed[0]
+        assert "setup?token=" not in "".join(printed[1:])
 
 
 def test_serve_answers_health_checks(served: str) -> None:
@@ -455,8 +484,15 @@ def test_a_server_killed_without_clean_up_does_not_capture_cli_links(tmp_path: P
 
 
 @contextmanager
-def _serving(cwd: Path, stop: int = signal.SIGINT) -> Iterator[str]:
-    assert meetagain(cwd, "init").returncode == 0
+def _serving(
+    cwd: Path, stop: int = signal.SIGINT, printed: list[str] | None = None
+) -> Iterator[str]:
+    """`meetagain init`, then `serve` on an ephemeral port (what each printed goes to
+    `printed`); yields the address."""
+    init = meetagain(cwd, "init")
+    assert init.returncode == 0
+    seen = printed if printed is not None else []
+    seen.append(init.stdout)
     process = subprocess.Popen(
         [sys.executable, "-m", "web", "serve", "--host", "127.0.0.1", "--port", "0"],
         cwd=cwd,
@@ -466,7 +502,7 @@ def _serving(cwd: Path, stop: int = signal.SIGINT) -> Iterator[str]:
         text=True,
     )
     try:
-        yield _wait_for_port(process)
+        yield _wait_for_port(process, seen)
     finally:
         process.send_signal(stop)
         try:

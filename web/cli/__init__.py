@@ -254,6 +254,7 @@ def serve(state: State, host: str, port: int, drain_outbox: bool, sync_calendars
     _exit_on_sigterm()
     try:
         record_serving(instance, runtime.config.web.base_url)
+        _setup_link_for(runtime, state.config)
         click.echo(f"meetagain on {_shown_address(host, server.port)}")
         server.serve_forever()
     except KeyboardInterrupt:
@@ -263,6 +264,21 @@ def serve(state: State, host: str, port: int, drain_outbox: bool, sync_calendars
         # even if the process is killed meanwhile.
         forget_serving(instance)
         server.server_close()
+
+
+def _setup_link_for(served: Any, config: Any) -> None:
+    """While no account exists and this server's links differ from those `meetagain init`
+    printed (another port, no [web] base_url), print a setup link for this address: it
+    replaces init's, which named an address nothing serves."""
+    from web.services.accounts import new_setup_token
+
+    base = served.config.web.base_url
+    if base == config.web.base_url:
+        return  # init's link names this server
+    token = new_setup_token(served)
+    if token is not None:
+        click.echo(f"create the first account (the admin) at: {base}/setup?token={token}")
+        click.echo("  (one-time link; it replaces the one `meetagain init` printed)")
 
 
 def _exit_on_sigterm() -> None:
