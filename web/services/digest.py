@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from integrations.storage import contacts, mail_marks, outbox
 from integrations.storage.accounts import AccountStore
 from integrations.storage.db import transaction
 from integrations.storage.scheduled_mail import ScheduledMailStore
+from scheduler.booking_rules import week_bounds
 from scheduler.invites import format_span
 from scheduler.model import Proposal, ProposedTime
 from scheduler.reminders import digest_week
@@ -271,10 +272,9 @@ def send_due_digests(runtime: Runtime, *, now: datetime) -> int:
 
 
 def _last_week(store: ScheduledMailStore, user_id: int, monday: date, zone: ZoneInfo) -> list[str]:
-    start = datetime.combine(monday - timedelta(days=7), time(0), tzinfo=zone)
-    end = datetime.combine(monday, time(0), tzinfo=zone)
+    week = week_bounds(monday - timedelta(days=7), zone)
     said = {"yes": " (you met)", "no": " (did not happen)"}
     return [
         f"{c.contact_name}, {format_span(c.start, c.end, zone.key)}{said.get(c.met or '', '')}"
-        for c in store.coffees_between(user_id, start, end)
+        for c in store.coffees_between(user_id, week.start, week.end)
     ]

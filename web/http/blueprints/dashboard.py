@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from scheduler.booking_rules import day_bounds
 from scheduler.model import Interval, Proposal, ProposedTime, SchedulingPolicy, Slot, Window
 from scheduler.rules import HEALTH_BUCKETS
 from web.errors import NotFound, UserError
@@ -177,11 +178,10 @@ def _day_parts(
     spans: Sequence[Interval], zone: ZoneInfo, day: date
 ) -> list[tuple[datetime, datetime]]:
     """The parts of `spans` that fall on `day` (in `zone`), as local datetimes."""
-    day_start = datetime.combine(day, time(0), tzinfo=zone)
-    day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    bounds = day_bounds(day, zone)
     parts = []
     for span in spans:
-        s, e = max(span.start, day_start), min(span.end, day_end)
+        s, e = max(span.start, bounds.start), min(span.end, bounds.end)
         if e > s:
             parts.append((s.astimezone(zone), e.astimezone(zone)))
     return parts
