@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from scheduler.model import WEEKDAYS, SchedulingPolicy, Window, with_window_lengths
-from scheduler.rules import DEFAULT_CADENCE_DAYS
+from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS
 from scheduler.text import control_character
 from scheduler.zones import known_zone
 
@@ -280,10 +280,14 @@ class _Reader:
             raise self.key_error(key, f"must be {_kind_name(kinds)}, got {value!r}")
         return value
 
-    def positive_int(self, key: str, default: int, minimum: int = 0) -> int:
+    def positive_int(
+        self, key: str, default: int, minimum: int = 0, maximum: int | None = None
+    ) -> int:
         value: int = self.get(key, int, default)
         if value < minimum:
             raise self.key_error(key, f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise self.key_error(key, f"must be at most {maximum}, got {value}")
         return value
 
     def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -557,7 +561,7 @@ def _rules(source: str, table: Any, d: RulesConfig | None = None) -> RulesConfig
         if key not in DEFAULT_CADENCE_DAYS:
             known = ", ".join(DEFAULT_CADENCE_DAYS)
             raise cr.error(f"[rules.cadence_days] unknown relationship {key!r} (known: {known})")
-        cadence[key] = cr.positive_int(key, cadence[key], 1)
+        cadence[key] = cr.positive_int(key, cadence[key], 1, LONGEST_CADENCE_DAYS)
     cr.finish()
     rules = RulesConfig(
         cadence_days=cadence,

@@ -65,6 +65,10 @@ class RulesLike(Protocol):
     def ignored_invites_to_pause(self) -> int: ...
 
 
+# The longest cadence anyone can set (ten years): beyond it, keeping in touch is not the point,
+# and a due date would leave the calendar's range.
+LONGEST_CADENCE_DAYS = 3650
+
 # The documented cadence per relationship, in days; [rules.cadence_days] overrides it.
 DEFAULT_CADENCE_DAYS: Mapping[str, int] = MappingProxyType(
     {

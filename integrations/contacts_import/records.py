@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from scheduler.model import WEEKDAYS, Meal, Relationship
+from scheduler.rules import LONGEST_CADENCE_DAYS
 from scheduler.text import EARLIEST_YEAR, LATEST_YEAR, from_spreadsheet_safe, in_supported_range
 
 NATIVE_COLUMNS: tuple[str, ...] = (
@@ -112,13 +113,15 @@ def parse_bool(value: str, column: str) -> bool:
     raise RowError(f"{column} {value!r} is not yes/no/true/false/1/0")
 
 
-def parse_int(value: str, column: str, minimum: int = 0) -> int:
+def parse_int(value: str, column: str, minimum: int = 0, maximum: int | None = None) -> int:
     try:
         number = int(value.strip())
     except ValueError:
         raise RowError(f"{column} {value!r} is not a whole number") from None
     if number < minimum:
         raise RowError(f"{column} {value!r} must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise RowError(f"{column} {value!r} must be at most {maximum}")
     return number
 
 
@@ -224,7 +227,10 @@ def native_record(row: dict[str, str], line: int) -> ContactRecord:
         "tags": ("tags", split_multi),
         "questions": ("questions", split_multi),
         "first_met": ("first_met", lambda t: parse_date(t, "first_met")),
-        "cadence_days": ("cadence_days", lambda t: parse_int(t, "cadence_days", 1)),
+        "cadence_days": (
+            "cadence_days",
+            lambda t: parse_int(t, "cadence_days", 1, LONGEST_CADENCE_DAYS),
+        ),
         "preferred_meals": ("preferred_meals", parse_meals),
         "preferred_days": ("preferred_days", parse_days),
         "timezone": ("timezone", parse_zone),

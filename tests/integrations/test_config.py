@@ -491,6 +491,12 @@ def test_a_cadence_of_zero_days_is_refused() -> None:
     )
 
 
+def test_a_cadence_beyond_ten_years_is_refused() -> None:
+    assert error_of("[rules.cadence_days]\npeer = 99999999999\n") == (
+        "config.toml: [rules.cadence_days] peer must be at most 3650, got 99999999999"
+    )
+
+
 def test_a_google_endpoint_that_is_not_http_is_refused() -> None:
     assert error_of('[google]\ntoken_uri = "file:///etc/passwd"\n') == (
         'config.toml: [google] token_uri "file:///etc/passwd" is not an http(s) URL'

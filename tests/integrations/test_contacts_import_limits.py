@@ -173,3 +173,29 @@ def test_the_cli_imports_the_good_rows_and_names_the_overlong_one(
         "created 3, updated 0, already up to date 0, skipped 1",
         "skipped line 4: company is 412 characters, at most 300",
     ]
+
+
+def test_a_cadence_beyond_ten_years_is_left_empty_with_the_line_and_the_limit(
+    runtime: Runtime, user: int, tmp_path: Path
+) -> None:
+    path = tmp_path / "cadence.csv"
+    path.write_text(
+        "name,email,cadence_days\n"
+        "Ana,ana@example.com,30\n"
+        "Ben,ben@example.com,9999999999\n"
+        "Cy,cy@example.com,99999999999999999999999\n"
+        "Di,di@example.com,3650\n",
+        encoding="utf-8",
+    )
+    report = run(runtime, user, path)
+
+    assert report.notes == [
+        (3, "cadence_days '9999999999' must be at most 3650; cadence_days left empty"),
+        (
+            4,
+            "cadence_days '99999999999999999999999' must be at most 3650; cadence_days left empty",
+        ),
+    ]
+    with transaction(runtime.sessions) as session:
+        cadences = {c.name: c.cadence_days for c in load_contacts(session, user)}
+    assert cadences == {"Ana": 30, "Ben": None, "Cy": None, "Di": 3650}

@@ -49,6 +49,7 @@ from scheduler.model import (
     Relationship,
 )
 from scheduler.rules import (
+    LONGEST_CADENCE_DAYS,
     DueReport,
     RulesLike,
     asleep,
@@ -386,8 +387,10 @@ def _check(contact: Contact) -> Contact:
             raise ContactError(f"{email!r} is not an email address", "emails")
         if email.lower() not in {e.lower() for e in emails}:
             emails.append(email)
-    if contact.cadence_days is not None and contact.cadence_days < 1:
-        raise ContactError("the cadence must be at least 1 day", "cadence_days")
+    if contact.cadence_days is not None and not 1 <= contact.cadence_days <= LONGEST_CADENCE_DAYS:
+        raise ContactError(
+            f"the cadence must be between 1 and {LONGEST_CADENCE_DAYS} days", "cadence_days"
+        )
     if contact.timezone and known_zone(contact.timezone) is None:
         raise ContactError(f"{contact.timezone!r} is not a known time zone", "timezone")
     return replace(contact, name=name, emails=tuple(emails))

@@ -21,6 +21,7 @@ from flask import (
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from scheduler.model import Contact, InteractionKind, Meal, Relationship
+from scheduler.rules import LONGEST_CADENCE_DAYS
 from scheduler.text import EARLIEST_YEAR, in_supported_range, refuse_controls
 from web.http.auth import current_user, login_required, runtime, safe_next
 from web.http.forms import whole_number
@@ -191,8 +192,10 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     values["cadence_days"] = None
     if cadence:
         days = whole_number(cadence)
-        if days is None or not 1 <= days <= 3650:
-            errors["cadence_days"] = "Enter a number of days between 1 and 3650, or leave empty."
+        if days is None or not 1 <= days <= LONGEST_CADENCE_DAYS:
+            errors["cadence_days"] = (
+                f"Enter a number of days between 1 and {LONGEST_CADENCE_DAYS}, or leave empty."
+            )
         else:
             values["cadence_days"] = days
     zone = form.get("timezone", "").strip()
