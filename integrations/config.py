@@ -32,6 +32,9 @@ GOOGLE_API_ENDPOINT = "https://www.googleapis.com/calendar/v3/"
 class ConfigError(Exception):
     """A configuration problem, worded for the person who wrote the file."""
 
+    key = ""  # the key at fault, when the problem is one key's value
+    problem = ""  # what is wrong with that value, without the file and section
+
 
 @dataclass(frozen=True)
 class OwnerConfig:
@@ -266,7 +269,9 @@ class _Reader:
         return ConfigError(f"{self.source}: {message}")
 
     def key_error(self, key: str, message: str) -> ConfigError:
-        return self.error(f"[{self.section}] {key} {message}")
+        error = self.error(f"[{self.section}] {key} {message}")
+        error.key, error.problem = key, message
+        return error
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
         self.used.add(key)
@@ -456,16 +461,21 @@ def _scheduling(r: _Reader, d: SchedulingPolicy | None = None) -> SchedulingPoli
     """Read [scheduling]; keys left out keep the values of `d` (the defaults unless given)."""
     from datetime import timedelta
 
+    from scheduler.model import POLICY_LIMITS
+
+    def number(key: str, default: int, minimum: int = 0) -> int:
+        return r.positive_int(key, default, minimum, POLICY_LIMITS[key])
+
     d = d or SchedulingPolicy()
     minute, hour = timedelta(minutes=1), timedelta(hours=1)
     policy = SchedulingPolicy(
-        duration=timedelta(minutes=r.positive_int("duration_minutes", d.duration // minute, 5)),
-        buffer=timedelta(minutes=r.positive_int("buffer_minutes", d.buffer // minute)),
-        notice=timedelta(hours=r.positive_int("min_notice_hours", d.notice // hour)),
-        horizon_days=r.positive_int("horizon_days", d.horizon_days, 1),
-        max_per_day=r.positive_int("max_per_day", d.max_per_day),
-        max_per_week=r.positive_int("max_per_week", d.max_per_week),
-        times_per_invite=r.positive_int("times_per_invite", d.times_per_invite, 1),
+        duration=timedelta(minutes=number("duration_minutes", d.duration // minute, 5)),
+        buffer=timedelta(minutes=number("buffer_minutes", d.buffer // minute)),
+        notice=timedelta(hours=number("min_notice_hours", d.notice // hour)),
+        horizon_days=number("horizon_days", d.horizon_days, 1),
+        max_per_day=number("max_per_day", d.max_per_day),
+        max_per_week=number("max_per_week", d.max_per_week),
+        times_per_invite=number("times_per_invite", d.times_per_invite, 1),
         waking_start=_hhmm(r, "waking_start", d.waking_start),
         waking_end=_hhmm(r, "waking_end", d.waking_end),
     )

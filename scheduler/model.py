@@ -122,6 +122,20 @@ class Slot(_OrderedByInstant):
         return Interval(self.start, self.end)
 
 
+# The largest value of each scheduling setting (config key and form field), one table for
+# both: a day-long meeting or buffer, a year's notice, ten years ahead; beyond them a value is
+# a slip of the keyboard, and a huge one would overflow the date arithmetic.
+POLICY_LIMITS: dict[str, int] = {
+    "duration_minutes": 24 * 60,
+    "buffer_minutes": 24 * 60,
+    "min_notice_hours": 366 * 24,
+    "horizon_days": 3660,
+    "max_per_day": 100,
+    "max_per_week": 700,
+    "times_per_invite": 20,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SchedulingPolicy:
     """How slots are cut: meeting length, buffer around busy time, notice, caps."""

@@ -491,6 +491,16 @@ def test_a_cadence_of_zero_days_is_refused() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("key", "most"),
+    [("horizon_days", 3660), ("min_notice_hours", 8784), ("duration_minutes", 1440)],
+)
+def test_a_scheduling_value_beyond_its_limit_is_refused(key: str, most: int) -> None:
+    assert error_of(f"[scheduling]\n{key} = 99999999999\n") == (
+        f"config.toml: [scheduling] {key} must be at most {most}, got 99999999999"
+    )
+
+
 def test_a_cadence_beyond_ten_years_is_refused() -> None:
     assert error_of("[rules.cadence_days]\npeer = 99999999999\n") == (
         "config.toml: [rules.cadence_days] peer must be at most 3650, got 99999999999"

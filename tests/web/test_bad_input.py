@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 
 from integrations.storage import models
@@ -196,6 +198,76 @@ def test_unknown_ids_are_404_not_500(site: Web, owner: int) -> None:
     ):
         data = {"name": "X", "on": datetime.now(UTC).date().isoformat()}
         assert site.post(url, data).status_code == 404, url
+
+
+def test_an_id_too_large_for_any_database_is_404_on_every_route(
+    app: Flask, site: Web, owner: int
+) -> None:
+    """Every route with a numeric id, with one no 64-bit column can hold: the same 404 as any
+    unknown id, never an overflow's 500."""
+    huge = "9" * 23
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if "<int:" not in rule.rule:
+            continue
+        url = re.sub(r"<int:\w+>", huge, rule.rule)
+        url = re.sub(r"<(?:\w+:)?\w+>", "x", url)
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            data = {"name": "X", "on": datetime.now(UTC).date().isoformat(), "days": "3"}
+            answer = site.get(url) if method == "GET" else site.post(url, data)
+            assert answer.status_code == 404, f"{method} {url}: {answer.status_code}"
+            checked += 1
+    assert checked >= 30  # the owner's contacts, invites, bookings, calendars, places, users
+
+
+def test_an_invite_for_a_day_beyond_the_planned_years_is_refused_with_a_message(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    contact_id = add_contact(site)
+    for day in ("9999-12-31", "0001-01-01"):
+        sent = site.post(f"/contacts/{contact_id}/invite", {"day": day, "time": "12:30"})
+        assert sent.status_code == 303, day
+        page = text(site.get(sent.location))
+        assert f"{day} is outside the years meetagain plans (1900 to 2999)" in page, day
+    with transaction(sqlite_runtime.sessions) as session:
+        assert session.scalar(select(models.Invite)) is None
+
+
+def test_over_long_contact_fields_are_refused_by_name_and_keep_what_was_stored(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    site.get("/contacts/new")
+    response = site.post("/contacts/new", {"name": "N" * 100_000, "emails": "n@example.org"})
+    assert response.status_code == 400
+    assert "The name must be 300 characters or fewer, got 100000." in text(response)
+    contact_id = add_contact(site)
+    base = {"name": "Ana Souza", "emails": "ana@example.org", "relationship": "peer"}
+    site.post(f"/contacts/{contact_id}/edit", {**base, "notes": "Met at PyData."})
+    for extra, message in (
+        ({"notes": "x" * 200_000}, "The notes must be 20000 characters or fewer, got 200000."),
+        ({"city": "c" * 201}, "The city must be 200 characters or fewer, got 201."),
+        ({"meals": ["lunch", "supper"]}, "Pick meals from the list."),
+    ):
+        response = site.post(f"/contacts/{contact_id}/edit", {**base, **extra})
+        assert response.status_code == 400, extra
+        assert message in text(response), extra
+    row = contact(sqlite_runtime, contact_id)
+    assert (row.notes, row.city, row.preferred_meals) == ("Met at PyData.", "", [])
+
+
+def test_a_choice_outside_its_list_is_refused_not_read_as_another(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    contact_id = add_contact(site)
+    assert site.post(f"/contacts/{contact_id}/do-not-invite", {"value": "maybe"}).status_code == 400
+    assert site.post("/contacts/999/do-not-invite", {"value": "maybe"}).status_code == 404
+    today = datetime.now(UTC).date().isoformat()
+    logged = site.post(f"/contacts/{contact_id}/log", {"on": today, "kind": "bogus"})
+    assert logged.status_code == 400
+    assert "bogus" in text(logged) and "is not a kind of meeting" in text(logged)
+    assert contact(sqlite_runtime, contact_id).do_not_invite is False
+    with transaction(sqlite_runtime.sessions) as session:
+        assert session.scalar(select(models.Interaction)) is None
 
 
 def test_a_caldav_password_sealed_under_an_old_secret_key_is_explained_not_a_500(

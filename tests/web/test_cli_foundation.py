@@ -256,6 +256,36 @@ def test_demo_before_init_prepares_the_database_itself(tmp_path: Path) -> None:
     assert counts(f"sqlite:///{tmp_path / 'instance' / 'meetagain.db'}")["contacts"] >= 20
 
 
+def test_days_outside_the_planned_years_exit_2_naming_the_option_and_keep_the_demo(
+    tmp_path: Path,
+) -> None:
+    assert meetagain(tmp_path, "demo", "--today", TODAY.isoformat()).returncode == 0
+    calendar = (tmp_path / "instance" / "demo-calendar.ics").read_bytes()
+    before = counts(f"sqlite:///{tmp_path / 'instance' / 'meetagain.db'}")
+    for args, option, day in (
+        (("demo", "--today", "0001-01-01"), "--today", "0001-01-01"),
+        (("due", "--now", "0001-01-01T00:00+14:00"), "--now", "0001-01-01"),
+        (("plan", "--now", "9999-12-31T10:00+00:00"), "--now", "9999-12-31"),
+        (("contacts", "meetings", "--now", "9999-12-31"), "--now", "9999-12-31"),
+        (
+            (
+                "invites",
+                "create",
+                "--contact",
+                "aisha.bello@example.com",
+                "--at",
+                "9999-12-31T12:30",
+            ),
+            "--at",
+            "9999-12-31",
+        ),
+    ):
+        line = one_error_line(meetagain(tmp_path, *args))
+        assert line == f"error: {option} {day} is outside the years meetagain plans (1900 to 2999)"
+    assert (tmp_path / "instance" / "demo-calendar.ics").read_bytes() == calendar
+    assert counts(f"sqlite:///{tmp_path / 'instance' / 'meetagain.db'}") == before
+
+
 # --- db upgrade --------------------------------------------------------------------------------
 
 

@@ -314,6 +314,24 @@ def test_a_malformed_window_exits_2_naming_it(tmp_path: Path, window: str, probl
     assert "--window" in line and problem in line
 
 
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (("slots", "--from", "9999-12-30"), "--from 9999-12-30 is outside the years"),
+        (("busy", "--from", "0001-01-01"), "--from 0001-01-01 is outside the years"),
+        (("slots", "--now", "9999-12-31T12:00Z"), "--now 9999-12-31 is outside the years"),
+        (("slots", "--duration", "99999999999999"), "--duration must be at most 1440 minutes"),
+        (("slots", "--buffer", "-1"), "--buffer must not be negative"),
+        (("slots", "--days", "99999"), "--days: at most 3660 days"),
+    ],
+)
+def test_a_day_or_length_out_of_range_exits_2_naming_the_option(
+    tmp_path: Path, args: tuple[str, ...], problem: str
+) -> None:
+    line = fails(*args, "--calendar", str(ICS / "declined.ics"), cwd=tmp_path)
+    assert problem in line and "Overflow" not in line
+
+
 def test_a_missing_calendar_file_exits_2_naming_the_path(tmp_path: Path) -> None:
     line = fails("busy", "--calendar", "no/such/calendar.ics", cwd=tmp_path)
     assert "no/such/calendar.ics" in line

@@ -43,5 +43,11 @@ def test_a_bad_reminder_time_is_named_and_nothing_changes(
     )
     assert response.status_code == 400
     assert "Days before must be a whole number from 0 to 14." in text(response)
+    response = site.post(
+        "/settings/emails", {"digest": "1", "reminder_days_before": "99", "reminder_time": "17:00"}
+    )
+    assert response.status_code == 400
+    assert "Must be at most 14, got 99." in text(response)
+    assert "[emails]" not in text(response)  # the form's words, not the config file's
     user = get_user(sqlite_runtime, owner)
     assert user is not None and user_config(sqlite_runtime, user).emails.digest is True

@@ -226,3 +226,16 @@ def test_every_link_of_an_unknown_invite_gets_the_invites_own_not_found_page(
         response = getattr(client, method)(f"/i/not-a-token{suffix}")
         assert response.status_code == 404, suffix
         assert "We could not find this invite" in response.get_data(as_text=True), suffix
+
+
+def test_cancelling_a_booking_of_an_invite_still_open_leads_back_to_its_times(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    """Nothing is booked yet, so nothing is cancelled, and the link is not over either: the
+    invitee is sent to the invite's times, not told that it expired."""
+    path, _ = _invite(sqlite_runtime, owner, "ana@example.org")
+    client = app.test_client()
+    answer = client.post(f"{path}/booking", data={"action": "cancel"})
+    assert answer.status_code == 303 and answer.location.endswith(path)
+    assert client.get(path).status_code == 200
+    assert _bookings(sqlite_runtime) == 0

@@ -195,15 +195,17 @@ def init(state: State, demo_secret: bool) -> None:
 @pass_state
 def demo(state: State, today: Any, remove: bool) -> None:
     """Load the demo calendar and about 25 contacts (safe to run again), or --remove them."""
+    from web.cli.values import check_day
     from web.services.demo import load_demo, remove_demo
 
+    day = check_day(today.date(), "--today") if today else None
     runtime = state.runtime
     if not runtime.database_is_current():
         runtime.upgrade_database()
     if remove:
         click.echo(remove_demo(runtime, state.owner_id(create=True)).summary())
         return
-    summary = load_demo(runtime, state.owner_id(create=True), today.date() if today else None)
+    summary = load_demo(runtime, state.owner_id(create=True), day)
     click.echo(summary)
 
 
@@ -398,7 +400,7 @@ def _describe(exc: Exception) -> str:
     if unavailable is not None:
         return f"{unavailable}; run it again"
     sa_exc = sys.modules.get("sqlalchemy.exc")
-    if sa_exc is not None and isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+    if sa_exc is not None and isinstance(exc, sa_exc.StatementError) and exc.orig is not None:
         # The driver's own words (server down, no such database), without SQLAlchemy's wrapping.
         return f"database: {_one_line(exc.orig)} (run with --verbose for details)"
     return f"{exc.__class__.__name__}: {_one_line(exc)} (run with --verbose for details)"

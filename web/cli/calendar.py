@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from scheduler.model import POLICY_LIMITS
 from web.cli import State, format_option, pass_state
+from web.cli.values import minutes, parse_day, parse_moment
 from web.errors import UserError
 
 if TYPE_CHECKING:
@@ -131,30 +133,18 @@ def _zone(config: Any, tz: str | None) -> ZoneInfo:
 def _now(value: str | None, zone: ZoneInfo) -> datetime:
     if value is None:
         return datetime.now(UTC)
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
-    except ValueError:
-        raise UserError(
-            f'--now: "{value}" is not an ISO 8601 time like 2026-03-23T08:00:00+01:00'
-        ) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
+    return parse_moment(value, "--now", zone)
 
 
 def _range(
     config: Any, zone: ZoneInfo, from_: str | None, days: int | None, now: datetime
 ) -> _Range:
-    if from_ is None:
-        first = now.astimezone(zone).date()
-    else:
-        try:
-            first = date.fromisoformat(from_.strip())
-        except ValueError:
-            raise UserError(f'--from: "{from_}" is not a date YYYY-MM-DD') from None
+    first = now.astimezone(zone).date() if from_ is None else parse_day(from_, "--from")
     count = days if days is not None else config.scheduling.horizon_days
     if count < 1:
         raise UserError(f"--days: must be at least 1, got {count}")
-    if count > 3660:
-        raise UserError(f"--days: at most 3660 days, got {count}")
+    if count > POLICY_LIMITS["horizon_days"]:
+        raise UserError(f"--days: at most {POLICY_LIMITS['horizon_days']} days, got {count}")
     return _Range(zone, first, count)
 
 
@@ -222,14 +212,6 @@ def _windows(config: Any, specs: Sequence[str], weekdays: str | None) -> tuple[A
         default_days = configured[name].weekdays if name in configured else frozenset(range(5))
         result.append(Window(name, start, end, days or default_days))
     return tuple(result)
-
-
-def _minutes(value: int | None, flag: str, default: timedelta) -> timedelta:
-    if value is None:
-        return default
-    if value < 0:
-        raise UserError(f"{flag}: must not be negative, got {value}")
-    return timedelta(minutes=value)
 
 
 def _rfc3339(value: datetime, zone: ZoneInfo) -> str:
@@ -300,9 +282,11 @@ def slots(
     policy = config.scheduling
     policy = replace(
         policy,
-        duration=_minutes(duration, "--duration", policy.duration),
-        buffer=_minutes(buffer, "--buffer", policy.buffer),
-        notice=_minutes(notice, "--notice", policy.notice),
+        duration=minutes(
+            duration, "--duration", policy.duration, POLICY_LIMITS["duration_minutes"]
+        ),
+        buffer=minutes(buffer, "--buffer", policy.buffer, POLICY_LIMITS["buffer_minutes"]),
+        notice=minutes(notice, "--notice", policy.notice, POLICY_LIMITS["min_notice_hours"] * 60),
     )
     if policy.duration <= timedelta(0):
         raise UserError("--duration: must be at least 1 minute")

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from web.cli import State, format_option, pass_state
+from web.cli.values import parse_moment
 from web.errors import UserError
 
 _NOW = click.option(
@@ -35,15 +36,7 @@ def parse_now(text: str | None, zone_name: str) -> datetime:
     zone = ZoneInfo(zone_name)
     if not text:
         return datetime.now(UTC).astimezone(zone)
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UserError(
-            f"--now {text!r} is not an ISO 8601 time (like 2026-03-16T08:00:00+01:00)"
-        ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone)
-    return value
+    return parse_moment(text, "--now", zone)
 
 
 def _user_zone(state: State, user_id: int) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from web.cli import State, format_option, pass_state
+from web.cli.values import parse_moment
 from web.errors import UserError
 
 
@@ -30,13 +31,7 @@ def _parse_at(values: tuple[str, ...]) -> list[datetime]:
             raise UserError(
                 f'--at "{raw}" has no time of day: give a date and time like {raw.strip()}T12:30'
             )
-        try:
-            starts.append(datetime.fromisoformat(raw.strip()))
-        except ValueError:
-            raise UserError(
-                f'--at "{raw}" is not an ISO 8601 date and time (e.g. 2026-12-01T12:30 or '
-                "2026-12-01T12:30+01:00)"
-            ) from None
+        starts.append(parse_moment(raw, "--at", None))
     return starts
 
 

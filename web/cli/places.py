@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING
 
 import click
 
 from web.cli import State, pass_state
+from web.cli.values import parse_day
 from web.errors import UserError
 
 if TYPE_CHECKING:
     from integrations.config import Config
-
-
-def _day(value: str, what: str) -> date:
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise UserError(f"{what} {value!r} is not a date (use YYYY-MM-DD)") from None
 
 
 @click.group()
@@ -39,8 +32,8 @@ def trips_add(state: State, city: str, start: str, end: str) -> None:
         state.runtime,
         state.owner_id(),
         city=city,
-        start=_day(start, "FROM"),
-        end=_day(end, "TO"),
+        start=parse_day(start, "FROM"),
+        end=parse_day(end, "TO"),
     )
     click.echo(f"trip {trip_id} added")
 

@@ -11,6 +11,7 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from integrations.config import Config, load_config
 from web.composition import Runtime
@@ -23,6 +24,14 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:…>` in every route: at most 18 digits, which always fit the 64-bit id columns of
+    SQLite and PostgreSQL. A longer id names no row, so its path matches no route and is the
+    404 of any unknown id, not an overflow's 500 (nor, as a `max=` would make it, a 405)."""
+
+    regex = r"\d{1,18}"
+
+
 def create_app(
     config: Config | None = None, *, runtime: Runtime | None = None, **adapters: Any
 ) -> Flask:
@@ -30,6 +39,7 @@ def create_app(
     if runtime is None:
         runtime = Runtime(config or load_config())
     app = Flask(__name__, instance_path=str(runtime.config.instance_dir.resolve()))
+    app.url_map.converters["int"] = RowIdConverter
     app.config["SECRET_KEY"] = read_secret(runtime.config.instance_dir)
     https = runtime.config.web.base_url.startswith("https://")
     app.config.update(

@@ -231,6 +231,11 @@ def _save_settings(
         try:
             with_user_settings(runtime.config, settings, zone)
         except ConfigError as exc:
+            sections = [v for v in changes.values() if isinstance(v, dict)]
+            if exc.key and any(exc.key in v for v in sections):
+                # A form field's own value: worded for the form, whose field says which.
+                problem = exc.problem
+                raise AccountError(f"{problem[:1].upper()}{problem[1:]}.", exc.key) from None
             message = str(exc).split("(user settings): ", 1)[-1]
             raise AccountError(message) from None
         store.set_settings(user_id, settings, zone)
@@ -280,11 +285,7 @@ def save_email_settings(
         "reminder_days_before": days,
         "reminder_time": reminder_time.strip(),
     }
-    try:
-        _save_settings(runtime, user_id, {"emails": changes})
-    except AccountError as exc:
-        field = "reminder_time" if "reminder_time" in str(exc) else "reminder_days_before"
-        raise AccountError(str(exc), field) from None
+    _save_settings(runtime, user_id, {"emails": changes})
 
 
 def advance_setup(runtime: Runtime, user_id: int, step: int) -> None:

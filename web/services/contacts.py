@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from integrations.contacts_import.apply import CONTACT_LENGTHS
 from integrations.storage.contacts import (
     ContactName,
     ContactRepository,
@@ -368,7 +369,29 @@ def get_contact(runtime: Runtime, user_id: int, contact_id: int, *, now: datetim
     return ContactDetail(item, pending, line, log)
 
 
+# The longest text each field keeps: a column's size where it has one (the import checks
+# the same sizes), and a bound on the free text, so a pasted file cannot become the notes.
+_WORDS = {
+    "name": "the name",
+    "company": "the company",
+    "title": "the title",
+    "how_met": "how you met",
+    "city": "the city",
+    "notes": "the notes",
+    "linkedin_url": "the LinkedIn address",
+}
+TEXT_LIMITS = {"how_met": 2000, "notes": 20000} | {
+    key: most for key, most in CONTACT_LENGTHS.items() if key in _WORDS
+}
+
+
 def _check(contact: Contact) -> Contact:
+    for key, most in TEXT_LIMITS.items():
+        length = len(getattr(contact, key).strip())
+        if length > most:
+            raise ContactError(
+                f"{_WORDS[key]} must be {most} characters or fewer, got {length}", key
+            )
     refused = refuse_controls(contact.name, "the name")
     if refused:
         raise ContactError(refused, "name")

@@ -441,6 +441,7 @@ def check_hand_picked(
     message prefixed with `label(time)` when given; returns the warnings to show afterwards."""
     from scheduler.booking_rules import at, time_problem
     from scheduler.slots import window_occurrences
+    from scheduler.text import EARLIEST_YEAR, LATEST_YEAR, in_supported_range
 
     with transaction(runtime.sessions) as session:
         _, config = account_and_config(session, runtime, user_id)
@@ -449,6 +450,11 @@ def check_hand_picked(
     named = label or (lambda t: at(t.start, zone))
     warnings: list[str] = []
     for t in times:
+        if not in_supported_range(t.start):
+            raise UserError(
+                f"{named(t)}: {t.start.date().isoformat()} is outside the years meetagain plans "
+                f"({EARLIEST_YEAR} to {LATEST_YEAR})"
+            )
         if t.start <= now:
             raise UserError(f"{named(t)}: {at(t.start, zone)} is in the past")
         local = t.start.astimezone(zone).date()

@@ -168,13 +168,8 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
         if refused:
             errors[key] = refused
     values: dict[str, Any] = {
-        "name": form.get("name", "").strip()[:300],
-        "company": form.get("company", "").strip()[:300],
-        "title": form.get("title", "").strip()[:300],
-        "how_met": form.get("how_met", "").strip()[:2000],
-        "city": form.get("city", "").strip()[:200],
-        "notes": form.get("notes", "").strip()[:20000],
-        "linkedin_url": form.get("linkedin_url", "").strip()[:500],
+        key: form.get(key, "").strip()
+        for key in ("name", "company", "title", "how_met", "city", "notes", "linkedin_url")
     }
     if not values["name"]:
         errors.setdefault("name", "Enter a name.")
@@ -205,8 +200,28 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     values["timezone"] = zone
     values["tags"] = [t.strip() for t in form.get("tags", "").split(",") if t.strip()][:30]
     values["questions"] = [q.strip() for q in form.get("questions", "").splitlines() if q.strip()]
-    values["meals"] = sorted(m for m in form.getlist("meals") if m in {x.value for x in Meal})
+    meals = form.getlist("meals")
+    values["meals"] = sorted(m for m in meals if m in {x.value for x in Meal})
+    if len(values["meals"]) != len(set(meals)):
+        errors.setdefault("_form", "Pick meals from the list.")
     return values, errors
+
+
+NEW_FORM_FIELDS = frozenset({"name", "emails", "company", "how_met"})
+EDIT_FORM_FIELDS = NEW_FORM_FIELDS | {"title", "cadence_days", "city", "timezone", "notes"}
+EDIT_FORM_FIELDS |= {"linkedin_url", "tags", "questions"}
+
+
+def _field_error(exc: Any, shown: frozenset[str]) -> dict[str, str]:
+    """The service's refusal as the form's error: beside its field when the form shows it,
+    else above the form, so it is never lost."""
+    message = str(exc)
+    if "belongs to another contact" in message:
+        message = message.replace("belongs to", "already belongs to")
+    if "@" not in message.split(" ", 1)[0]:  # an email address keeps its own spelling
+        message = f"{message[:1].upper()}{message[1:]}"
+    field = exc.field if exc.field in shown else "_form"
+    return {field: f"{message}."}
 
 
 def _changes(values: dict[str, Any]) -> dict[str, Any]:
@@ -238,8 +253,7 @@ def edit(contact_id: int) -> WerkzeugResponse | tuple[str, int]:
         except ContactNotFound:
             abort(404)
         except ContactError as exc:
-            message = str(exc).replace("belongs to", "already belongs to")
-            errors[exc.field or "name"] = f"{message}."
+            errors.update(_field_error(exc, EDIT_FORM_FIELDS))
         else:
             flash("Contact saved.", "ok")
             return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
@@ -285,10 +299,7 @@ def new() -> WerkzeugResponse | str | tuple[str, int]:
                 return redirect(url_for("setup.contacts"), code=303)
             return redirect(url_for("contacts.show", contact_id=exc.contact_id), code=303)
         except ContactError as exc:
-            message = str(exc)
-            if "belongs to another contact" in message:
-                message = message.replace("belongs to", "already belongs to")
-            errors[exc.field or "name"] = f"{message[:1].upper()}{message[1:]}."
+            errors.update(_field_error(exc, NEW_FORM_FIELDS))
     if errors:
         form = {k: request.form.get(k, "") for k in request.form}
         wizard = request.form.get("wizard") == "1"
@@ -359,7 +370,7 @@ def invite(contact_id: int) -> WerkzeugResponse:
         except ValueError:
             flash(f'"{day} {clock}" is not a date and time; nothing was sent.', "error")
             return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
-    message = request.form.get("message", "").strip()[:5000] or None
+    message = request.form.get("message", "").strip() or None
     try:
         created = invite_at(
             runtime(), current_user().id, contact_id, starts, now=datetime.now(UTC), message=message
@@ -486,7 +497,9 @@ def log_meeting(contact_id: int) -> WerkzeugResponse:
         flash(f"{raw} is before {EARLIEST_YEAR} or far ahead; nothing was logged.", "error")
         return make_response(show(contact_id), 400)
     if kind not in {k.value for k in InteractionKind}:
-        kind = "meeting"
+        kinds = ", ".join(k.value for k in InteractionKind)
+        flash(f'"{kind[:40]}" is not a kind of meeting ({kinds}); nothing was logged.', "error")
+        return make_response(show(contact_id), 400)
     if on > _today(user):
         flash("A meeting can only be logged for today or earlier.", "error")
         return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
@@ -525,7 +538,11 @@ def _back_to(contact_id: int) -> str:
 @bp.post("/<int:contact_id>/do-not-invite")
 @login_required
 def do_not_invite(contact_id: int) -> WerkzeugResponse:
-    value = request.form.get("value") == "1"
+    raw = request.form.get("value", "")
+    if raw not in ("0", "1"):  # the page's two buttons send 1 or 0; anything else is no answer
+        service.name_of(runtime(), current_user().id, contact_id)  # an unknown id: 404 first
+        abort(400)
+    value = raw == "1"
     name = service.set_do_not_invite(runtime(), current_user().id, contact_id, value)
     flash(f"{name} will not be invited." if value else f"{name} can be invited again.", "ok")
     return redirect(_back_to(contact_id), code=303)

@@ -510,7 +510,7 @@ def approve(contact_id: int) -> Response:
     if not picked:
         flash("Tick at least one time to offer.", "error")
         return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)
-    message = request.form.get("message", "").strip()[:5000] or None
+    message = request.form.get("message", "").strip() or None
     from web.services.invites import create_invite
 
     try:

@@ -611,7 +611,9 @@ def booking_action(token: str) -> Response:
     except svc.InviteNotFound:
         return _not_found()
     except svc.InviteGone:
-        return _gone(_safe_view(token))
+        # Nothing booked: the invite page when it is still open, else the link is over.
+        view, answer = _booked_view(token)
+        return answer if answer is not None else _gone(view)
     if action == "reschedule":
         return redirect(url_for("invites.page", token=token) + "#times", code=303)
     return make_response(

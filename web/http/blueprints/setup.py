@@ -13,7 +13,8 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from werkzeug.wrappers import Response
 
 from integrations.config import DEFAULT_CADENCE_DAYS, parse_time
-from scheduler.model import WEEKDAYS, Relationship, Window
+from scheduler.model import POLICY_LIMITS, WEEKDAYS, Relationship, Window
+from scheduler.rules import LONGEST_CADENCE_DAYS
 from web.http.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
 from web.http.forms import whole_number
 from web.services import contacts as contacts_service
@@ -379,6 +380,10 @@ def rules() -> Response | str | tuple[str, int]:
         numbers: dict[str, int] = {}
         minimums = {k: m for k, _, m in (*RULE_FIELDS, *SCHEDULING_FIELDS)}
         minimums.update({f"cad_{k}": 1 for k in DEFAULT_CADENCE_DAYS})
+        maximums = {
+            **POLICY_LIMITS,
+            **{f"cad_{k}": LONGEST_CADENCE_DAYS for k in DEFAULT_CADENCE_DAYS},
+        }
         for key, minimum in minimums.items():
             raw = request.form.get(key, "").strip()
             values[key] = raw
@@ -389,8 +394,8 @@ def rules() -> Response | str | tuple[str, int]:
                 continue
             if number < minimum:
                 errors[key] = f"Must be at least {minimum}."
-            elif number > 10000:
-                errors[key] = "That is too large."
+            elif number > maximums.get(key, 10000):
+                errors[key] = f"Must be at most {maximums.get(key, 10000)}."
             numbers[key] = number
         if not errors:
             rules_settings: dict[str, Any] = {
@@ -401,7 +406,7 @@ def rules() -> Response | str | tuple[str, int]:
             try:
                 save_rules(runtime(), user.id, rules_settings, scheduling)
             except AccountError as exc:
-                errors["_form"] = str(exc)
+                errors[exc.field or "_form"] = str(exc)
             else:
                 flash("Rules saved.", "ok")
                 return _done("dashboard.index")

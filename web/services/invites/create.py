@@ -35,6 +35,9 @@ from web.services.invites.model import (
 from web.services.invites.personal import personal_message
 from web.services.tokens import hash_token
 
+# An invitation is a few lines; a longer text is a paste gone wrong (and would fill the mail).
+LONGEST_MESSAGE = 5000
+
 
 def create_invite(
     runtime: Runtime,
@@ -67,6 +70,10 @@ def create_invite(
             raise UserError(f"proposed time {t.start.isoformat()} is in the past")
     if len({t.start for t in ordered}) != len(ordered):
         raise UserError("the same time is proposed twice")
+    if message is not None and len(message.strip()) > LONGEST_MESSAGE:
+        raise UserError(
+            f"the message must be {LONGEST_MESSAGE} characters or fewer, got {len(message.strip())}"
+        )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with transaction(runtime.sessions) as session:
         contact = ContactRepository(session, user_id).get(contact_id)
