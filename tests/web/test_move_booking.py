@@ -371,6 +371,28 @@ def test_the_owner_cancel_asks_first_and_the_reason_reaches_the_invitee(
 # --- withdraw, with a minute to undo --------------------------------------------------------
 
 
+def test_cancelling_or_withdrawing_what_is_over_says_so_and_changes_nothing(
+    site: Web, sqlite_runtime: Runtime
+) -> None:
+    from tests.web.support import PASSWORD
+    from web.services.accounts import create_first_account
+
+    owner = create_first_account(sqlite_runtime, "olivia@example.com", PASSWORD, "Olivia Owner")
+    site.sign_in("olivia@example.com")
+    booked = Booked(sqlite_runtime, owner, make_contact(sqlite_runtime, owner))
+    url = f"/invites/bookings/{booked.booking.id}"
+    site.get(url)
+    site.post(url, {"action": "cancel", "note": "Flight moved"})
+    again = site.get(url + "/cancel")
+    assert again.status_code == 303 and again.location.endswith(url)
+    assert "This coffee is cancelled; there is nothing to cancel." in text(site.get(url))
+    answered = site.post(f"/invites/{booked.booking.invite_id}/withdraw", {"note": "x"})
+    assert answered.status_code == 303 and answered.location.endswith("/")
+    page = text(site.get(answered.location))
+    assert "Nothing was withdrawn: this invite is" in page
+    assert _booking(sqlite_runtime, booked.booking.id).status == "cancelled"
+
+
 def _open_invite(runtime: Runtime, owner: int) -> svc.CreatedInvite:
     contact = make_contact(runtime, owner)
     start = next_weekday_at(_now(), _weekday(3), 12, 0, BERLIN)

@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from scheduler.invites import format_span
-from web.http.auth import current_user, login_required, runtime, safe_next
+from web.http.auth import current_user, login_required, redirect_to, runtime, safe_next
 from web.http.blueprints.invites import (
     move_page_response,
     moved_from,
@@ -175,8 +175,9 @@ def owner_move_pick(booking_id: int) -> Response:
 def owner_cancel_confirm(booking_id: int) -> Any:
     coffee = svc.booking_for_user(runtime(), current_user().id, booking_id)
     status = svc.booking_status(runtime(), current_user().id, booking_id)
-    if status.status != "active":
-        abort(410)
+    if status.status != "active":  # cancelled or moved meanwhile: the booking page says so
+        flash(f"This coffee is {status.status}; there is nothing to cancel.", "error")
+        return redirect(url_for("bookings.owner_booking", booking_id=booking_id), code=303)
     zone = _owner_zone()
     return render_template(
         "invites/owner_cancel.html",
@@ -208,8 +209,9 @@ def withdraw(invite_id: int) -> Response:
         )
     except svc.InviteNotFound:
         abort(404)
-    except svc.InviteGone:
-        abort(410)
+    except svc.InviteGone as exc:  # answered, expired or withdrawn meanwhile: nothing changed
+        flash(f"Nothing was withdrawn: {exc}.", "error")
+        return redirect_to("dashboard.index")
     return redirect(url_for("bookings.withdrawn_page", invite_id=invite_id), code=303)
 
 
