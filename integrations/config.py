@@ -777,11 +777,19 @@ def load_config(
         file = Path(chosen)
         source = str(file)
         try:
-            text = file.read_text(encoding="utf-8")
+            raw = file.read_bytes()
         except FileNotFoundError:
             raise ConfigError(f"{source}: config file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             raise ConfigError(f"{source}: cannot read config file: {exc}") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise ConfigError(
+                f"{source}: line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                "save the file as UTF-8"
+            ) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

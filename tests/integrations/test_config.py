@@ -521,6 +521,16 @@ def test_the_google_api_endpoint_must_name_the_calendar_v3_path() -> None:
     assert config.google.api_endpoint == "http://127.0.0.1:8080/calendar/v3/"
 
 
+def test_a_config_file_not_in_utf8_is_reported_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes('[owner]\nname = "Zoë"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: line 2: not UTF-8 text (byte 0xeb); save the file as UTF-8"
+    )
+
+
 def test_invalid_toml_is_reported_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text('[owner]\nname = "Ada"\ntimezone = Europe/Berlin\n')

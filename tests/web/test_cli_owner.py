@@ -87,6 +87,9 @@ def test_a_forgotten_password_is_set_again_from_the_command_line(tmp_path: Path)
             timeout=120,
         )
 
+    nothing = password("--user", "sam@example.org", typed="")
+    assert nothing.returncode == 2
+    assert "error: no new password on standard input" in nothing.stderr
     short = password("--user", "sam@example.org", typed="short\nshort\n")
     assert short.returncode == 2 and "at least 10 characters" in short.stderr
     done = password("--user", "sam@example.org", typed="remembered at last\nremembered at last\n")

@@ -264,3 +264,18 @@ def test_an_invitee_who_asked_for_other_times_gets_a_reply_with_up_to_three_time
     assert [(t.date(), f"{t:%H:%M}") for t in local] == sorted(
         zip(days, ("12:00", "12:30", "12:45"), strict=True)
     )
+
+
+def test_the_same_time_twice_in_the_invite_form_is_refused_like_on_the_command_line(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    contact_id = add(site, "Ana Souza", "ana@example.org")
+    first = today() + timedelta(days=20)
+    while first.weekday() >= 5:
+        first += timedelta(days=1)
+    same = {"day": first.isoformat(), "time": "12:30"}
+    sent = site.post(
+        f"/contacts/{contact_id}/invite", {**same, "day2": same["day"], "time2": "12:30"}
+    )
+    assert "Not sent: the same time is proposed twice." in text(site.get(sent.location))
+    assert not [p for p in outbox(sqlite_runtime) if p.get("recipients") == ["ana@example.org"]]

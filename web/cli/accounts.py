@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from web.cli import State, pass_state
@@ -20,7 +22,14 @@ def password(state: State) -> None:
     from web.services.accounts import AccountError, change_password
 
     user_id = state.owner_id()
-    new = click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+    try:
+        new = click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+    except click.exceptions.Abort:
+        if sys.stdin.isatty():
+            raise  # Ctrl-C at the prompt: "aborted"
+        raise UserError(
+            "no new password on standard input: pipe it in twice, one per line"
+        ) from None
     try:
         change_password(state.runtime, user_id, None, new)
     except AccountError as exc:

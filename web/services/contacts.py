@@ -788,7 +788,7 @@ def invite_at(
         _owned(session, user_id, contact_id)
         _, config = account_and_config(session, runtime, user_id)
     zone = ZoneInfo(config.owner.timezone)
-    starts = sorted({s.replace(tzinfo=zone) for s in local_starts})
+    starts = sorted(s.replace(tzinfo=zone) for s in local_starts)  # a repeat is refused
     times = [ProposedTime(s, s + config.scheduling.duration, "") for s in starts]
     check_hand_picked(
         runtime,
