@@ -46,6 +46,10 @@ def test_places_and_trips_are_added_listed_and_removed(site: Web, owner: int) ->
     assert "default for breakfast" in page
     bad = site.post("/places/add", {"name": "X", "map_link": "javascript:alert(1)"})
     assert bad.status_code == 400 and "is not an http(s) link" in text(bad)
+    bad = site.post("/places/add", {"name": "X", "meals": ["supper"]})
+    assert bad.status_code == 400
+    assert "is not one of your meal windows (breakfast, lunch)" in unescape(text(bad))
+    assert "<strong>X</strong>" not in text(site.get("/places"))
 
     assert (
         site.post(

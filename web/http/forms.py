@@ -11,6 +11,15 @@ from flask import render_template
 MAX_DIGITS = 12
 
 
+def sentence(message: object) -> str:
+    """A service's message (worded for `error: …` on the command line) as a page shows it:
+    capitalised, unless it starts with an email address, which keeps its own spelling."""
+    text = str(message)
+    if "@" in text.split(" ", 1)[0]:
+        return text
+    return text[:1].upper() + text[1:]
+
+
 def whole_number(raw: str | None) -> int | None:
     """The non-negative integer written with ASCII digits in `raw`, else None.
 

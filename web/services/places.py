@@ -21,6 +21,7 @@ from scheduler.places import City, Place, Trip
 from scheduler.trips import Occurrence, merge_trips, trips_from_occurrences
 from web.composition import Runtime
 from web.errors import NotFound, UserError
+from web.services.accounts import account_and_config
 
 MEET_PLACE = "Google Meet (the link is in the calendar invitation)"
 
@@ -120,6 +121,13 @@ def add_place(
         frozenset(_printable(m, "A meal", 64) for m in meals if m.strip()),
     )
     with transaction(runtime.sessions) as session:
+        _, config = account_and_config(session, runtime, user_id)
+        windows = [w.name for w in config.windows]
+        for meal in (*place.meals, *(m for m in default_for if m)):
+            if meal not in windows:
+                raise UserError(
+                    f"{meal!r} is not one of your meal windows ({', '.join(windows) or 'none'})"
+                )
         return store.add_place(session, user_id, place, tuple(m for m in default_for if m))
 
 

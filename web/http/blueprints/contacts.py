@@ -24,7 +24,7 @@ from scheduler.model import Contact, InteractionKind, Meal, Relationship
 from scheduler.rules import LONGEST_CADENCE_DAYS
 from scheduler.text import EARLIEST_YEAR, in_supported_range, refuse_controls
 from web.http.auth import current_user, login_required, runtime, safe_next
-from web.http.forms import whole_number
+from web.http.forms import sentence, whole_number
 from web.services import contacts as service
 from web.services.accounts import UserView, user_config
 from web.services.contacts import SORTS, ContactError, ContactNotFound, PageNotFound
@@ -218,10 +218,8 @@ def _field_error(exc: Any, shown: frozenset[str]) -> dict[str, str]:
     message = str(exc)
     if "belongs to another contact" in message:
         message = message.replace("belongs to", "already belongs to")
-    if "@" not in message.split(" ", 1)[0]:  # an email address keeps its own spelling
-        message = f"{message[:1].upper()}{message[1:]}"
     field = exc.field if exc.field in shown else "_form"
-    return {field: f"{message}."}
+    return {field: f"{sentence(message)}."}
 
 
 def _changes(values: dict[str, Any]) -> dict[str, Any]:
@@ -460,7 +458,7 @@ def merge(contact_id: int) -> WerkzeugResponse:
     except ContactNotFound:
         abort(404)
     except ContactError as exc:
-        flash(f"{exc}; nothing was merged.", "error")
+        flash(f"{sentence(exc)}; nothing was merged.", "error")
         return redirect(url_for("contacts.merge_page", contact_id=contact_id), code=303)
     emails = len(kept.emails)
     flash(

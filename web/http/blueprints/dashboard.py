@@ -25,7 +25,7 @@ from scheduler.model import Interval, Proposal, ProposedTime, SchedulingPolicy, 
 from scheduler.rules import HEALTH_BUCKETS
 from web.errors import NotFound, UserError
 from web.http.auth import current_user, login_required, redirect_to, runtime
-from web.http.forms import whole_number, whole_numbers
+from web.http.forms import sentence, whole_number, whole_numbers
 from web.services import contacts as contact_service
 from web.services.accounts import UserView, user_config
 from web.services.contacts import pending_interactions
@@ -505,7 +505,7 @@ def approve(contact_id: int) -> Response:
         try:
             picked = with_place(runtime(), user.id, picked, int(place_id))
         except UserError as exc:
-            flash(str(exc), "error")
+            flash(sentence(exc), "error")
             return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)
     if not picked:
         flash("Tick at least one time to offer.", "error")
@@ -582,7 +582,7 @@ def dismiss_invite(invite_id: int) -> Response:
     except NotFound:
         abort(404)
     except UserError as exc:
-        flash(str(exc), "error")
+        flash(sentence(exc), "error")
         return redirect_to("dashboard.index")
     flash(f"The invite to {name} is cleared from the list.", "ok")
     return redirect_to("dashboard.index")
