@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from integrations.files import NotUtf8, utf8_text
 from scheduler.model import WEEKDAYS, SchedulingPolicy, Window, with_window_lengths
 from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS
 from scheduler.text import control_character
@@ -783,13 +784,9 @@ def load_config(
         except OSError as exc:
             raise ConfigError(f"{source}: cannot read config file: {exc}") from None
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise ConfigError(
-                f"{source}: line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
-                "save the file as UTF-8"
-            ) from None
+            text = utf8_text(raw)
+        except NotUtf8 as exc:
+            raise ConfigError(f"{source}: {exc}") from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

@@ -15,6 +15,21 @@ _SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full"
 _POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
 
 
+class NotUtf8(ValueError):
+    """A file's bytes are not UTF-8 text; the message names the line of the first bad byte."""
+
+
+def utf8_text(data: bytes) -> str:
+    """A file's bytes as UTF-8 text (a byte order mark is dropped); NotUtf8 when they are not."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise NotUtf8(
+            f"line {line}: not UTF-8 text (save the file as UTF-8 and try again)"
+        ) from None
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder, then rename.
 

@@ -20,6 +20,7 @@ from integrations.contacts_import.records import (
     parse_email,
     parse_zone,
 )
+from integrations.files import NotUtf8, utf8_text
 
 FORMATS = ("auto", "csv", "linkedin", "vcard")
 LINKEDIN_HEADER = ("First Name", "Last Name", "URL", "Email Address", "Company", "Position")
@@ -43,12 +44,9 @@ class Parsed:
 def decode(data: bytes, source: str) -> str:
     """UTF-8 text, with or without a byte order mark."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ContactFileError(
-            f"{source}: line {line}: not UTF-8 text (save the file as UTF-8 and try again)"
-        ) from None
+        text = utf8_text(data)
+    except NotUtf8 as exc:
+        raise ContactFileError(f"{source}: {exc}") from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

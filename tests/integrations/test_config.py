@@ -527,7 +527,7 @@ def test_a_config_file_not_in_utf8_is_reported_with_its_line(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(info.value) == (
-        f"{path}: line 2: not UTF-8 text (byte 0xeb); save the file as UTF-8"
+        f"{path}: line 2: not UTF-8 text (save the file as UTF-8 and try again)"
     )
 
 
