@@ -260,3 +260,36 @@ def test_upgrading_a_database_with_data_keeps_it_and_makes_the_first_user_admin(
         ("first@example.com", "admin", False),
         ("second@example.com", "user", False),
     ]
+
+
+def test_settings_saved_before_they_had_limits_are_brought_within_them(
+    database_url: str, engine: Engine
+) -> None:
+    from alembic import command
+
+    from integrations.config import parse_config, with_user_settings
+
+    command.downgrade(db.alembic_config(database_url), "0009_contacts_scale")
+    saved = {
+        "scheduling": {"horizon_days": 5000, "buffer_minutes": 15},
+        "rules": {"cadence_days": {"peer": 9000, "mentor": 60}},
+    }
+    with db.transaction(db.make_sessionmaker(engine)) as session:
+        user = _user("a@example.com")
+        user.settings = saved
+        session.add(user)
+        session.flush()
+        contact = _contact(user.id)
+        contact.cadence_days = 99_999_999
+        session.add(contact)
+    db.upgrade(database_url)
+    with db.transaction(db.make_sessionmaker(engine)) as session:
+        settings = session.scalars(select(models.User.settings)).one()
+        assert session.scalars(select(models.Contact.cadence_days)).one() == 3650
+    assert settings == {
+        "scheduling": {"horizon_days": 3660, "buffer_minutes": 15},
+        "rules": {"cadence_days": {"peer": 3650, "mentor": 60}},
+    }
+    # The config takes them as they are now: nothing falls back to the file's values.
+    seen = with_user_settings(parse_config(""), settings, "UTC")
+    assert (seen.scheduling.horizon_days, seen.rules.cadence_days["mentor"]) == (3660, 60)
