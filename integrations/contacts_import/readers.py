@@ -112,6 +112,12 @@ def _csv(text: str, *, source: str, format: str, mapping: Mapping[str, str]) -> 
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = ","
+    unclosed = _unclosed_quote(body, delimiter)
+    if unclosed is not None:
+        raise ContactFileError(
+            f"{source}: line {header_index + unclosed}: a quoted field starts here and is never "
+            'closed (a " without its partner), so every line after it would be one value'
+        )
     reader = csv.reader(io.StringIO(body), delimiter=delimiter, quotechar='"', doublequote=True)
     try:
         header = [h.strip() for h in next(reader)]
@@ -153,6 +159,23 @@ def _csv(text: str, *, source: str, format: str, mapping: Mapping[str, str]) -> 
             f'{",".join(NATIVE_COLUMNS)} (or map yours with --map "Your Column=name,...")'
         )
     return Parsed("csv" if not mapping else "mapped", total, _native_rows(reader, columns, offset))
+
+
+def _unclosed_quote(body: str, delimiter: str) -> int | None:
+    """The line (of `body`) of a record whose quoted field the file never closes, or None.
+    The lenient reader would take the rest of the file as that one value; strict parsing is
+    the only way to tell, and other quoting slips it refuses stay the lenient reader's."""
+    reader = csv.reader(io.StringIO(body), delimiter=delimiter, quotechar='"', strict=True)
+    start = 1
+    while True:
+        try:
+            next(reader)
+        except StopIteration:
+            return None
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc):  # csv's only signal for EOF in quotes
+                return start
+        start = reader.line_num + 1
 
 
 # Other address books' CSV exports, recognised by their header: the column mapping each needs.

@@ -199,6 +199,12 @@ def test_a_file_that_is_not_contacts_is_refused_with_one_line(
         run(runtime, user, latin)
     with pytest.raises(ContactFileError, match="not a LinkedIn"):
         run(runtime, user, DATA / "native.csv", format="linkedin")
+    unclosed = tmp_path / "unclosed.csv"
+    unclosed.write_text('name,email,notes\nAna,a@example.org,"two\nlines"\n"Bob,b@example.org\n')
+    with pytest.raises(ContactFileError, match="unclosed.csv: line 4: a quoted field starts here"):
+        run(runtime, user, unclosed)
+    with transaction(runtime.sessions) as session:
+        assert load_contacts(session, user) == []
 
 
 def test_a_crash_in_the_middle_of_an_import_leaves_the_contacts_as_they_were(
