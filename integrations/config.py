@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from integrations.files import NotUtf8, utf8_text
 from scheduler.model import WEEKDAYS, SchedulingPolicy, Window, with_window_lengths
 from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS
-from scheduler.text import control_character
+from scheduler.text import control_character, is_web_link
 from scheduler.zones import known_zone
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
@@ -417,7 +417,7 @@ def _owner_place(r: _Reader, d: OwnerConfig) -> tuple[str, str]:
     if len(city) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in city):
         raise r.key_error("city", "must be a city name of at most 200 printable characters")
     video = r.get("video_room_url", str, d.video_room_url)
-    if video and not video.startswith(("https://", "http://")):
+    if video and not is_web_link(video):
         raise r.key_error("video_room_url", f'"{video}" is not an http(s) URL')
     return city, video
 
@@ -623,7 +623,7 @@ def _api_endpoint(r: _Reader, default: str) -> str:
 
 def _url(r: _Reader, key: str, default: str) -> str:
     value: str = r.get(key, str, default)
-    if not value.startswith(("http://", "https://")):
+    if not is_web_link(value):
         raise r.key_error(key, f'"{value}" is not an http(s) URL')
     return value
 

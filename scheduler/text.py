@@ -57,6 +57,11 @@ def from_spreadsheet_safe(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
+def is_web_link(value: str) -> bool:
+    """True for an http(s) address: the only links a page may show (no javascript: or data:)."""
+    return value.lower().startswith(("https://", "http://"))
+
+
 def in_supported_range(value: date | datetime) -> bool:
     """True for dates a request may carry (see EARLIEST_YEAR and LATEST_YEAR)."""
     return EARLIEST_YEAR <= value.year <= LATEST_YEAR

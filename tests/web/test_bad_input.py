@@ -247,12 +247,14 @@ def test_over_long_contact_fields_are_refused_by_name_and_keep_what_was_stored(
         ({"notes": "x" * 200_000}, "The notes must be 20000 characters or fewer, got 200000."),
         ({"city": "c" * 201}, "The city must be 200 characters or fewer, got 201."),
         ({"meals": ["lunch", "supper"]}, "Pick meals from the list."),
+        ({"linkedin_url": "javascript:alert(1)"}, "is not an http(s) link."),
     ):
         response = site.post(f"/contacts/{contact_id}/edit", {**base, **extra})
         assert response.status_code == 400, extra
         assert message in text(response), extra
     row = contact(sqlite_runtime, contact_id)
     assert (row.notes, row.city, row.preferred_meals) == ("Met at PyData.", "", [])
+    assert row.linkedin_url == ""
 
 
 def test_a_choice_outside_its_list_is_refused_not_read_as_another(

@@ -60,7 +60,7 @@ from scheduler.rules import (
     evaluate,
 )
 from scheduler.rules import last_met as rules_last_met
-from scheduler.text import in_supported_range, refuse_controls
+from scheduler.text import in_supported_range, is_web_link, refuse_controls
 from scheduler.zones import known_zone
 from web.composition import Runtime
 from web.errors import Conflict, Invalid, NotFound
@@ -392,6 +392,11 @@ def _check(contact: Contact) -> Contact:
             raise ContactError(
                 f"{_WORDS[key]} must be {most} characters or fewer, got {length}", key
             )
+    link = contact.linkedin_url.strip()
+    if link and not is_web_link(link):
+        raise ContactError(
+            f"the LinkedIn address {link[:80]!r} is not an http(s) link", "linkedin_url"
+        )
     refused = refuse_controls(contact.name, "the name")
     if refused:
         raise ContactError(refused, "name")

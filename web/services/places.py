@@ -18,6 +18,7 @@ from integrations.storage import places as store
 from integrations.storage.db import transaction
 from scheduler.model import ProposedTime
 from scheduler.places import City, Place, Trip
+from scheduler.text import is_web_link
 from scheduler.trips import Occurrence, merge_trips, trips_from_occurrences
 from web.composition import Runtime
 from web.errors import NotFound, UserError
@@ -62,7 +63,7 @@ def _printable(value: str, what: str, limit: int) -> str:
 
 def _url(value: str, what: str) -> str:
     text = value.strip()
-    if text and not text.startswith(("https://", "http://")):
+    if text and not is_web_link(text):
         raise UserError(f'{what} "{text[:80]}" is not an http(s) link')
     if len(text) > 2000:
         raise UserError(f"{what} is longer than 2000 characters")
