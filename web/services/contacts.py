@@ -560,7 +560,10 @@ def log_interaction(
         kind = InteractionKind(kind)
     except ValueError:
         names = ", ".join(k.value for k in InteractionKind)
-        raise ContactError(f"{kind!r} is not one of {names}", "kind") from None
+        raise ContactError(f"{str(kind)[:40]!r} is not one of {names}", "kind") from None
+    most = TEXT_LIMITS["notes"]
+    if len(notes.strip()) > most:
+        raise ContactError(f"the notes must be {most} characters or fewer", "notes")
     with transaction(runtime.sessions) as session:
         if not record_meeting(session, user_id, contact_id, Interaction(on, kind, notes.strip())):
             raise ContactNotFound(f"no contact {contact_id}")

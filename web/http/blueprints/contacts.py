@@ -485,7 +485,7 @@ def log_meeting(contact_id: int) -> WerkzeugResponse:
     user = current_user()
     raw = request.form.get("on", "").strip()
     kind = request.form.get("kind", "coffee")
-    notes = request.form.get("notes", "").strip()[:20000]
+    notes = request.form.get("notes", "")
     try:
         on = date.fromisoformat(raw)
     except ValueError:
@@ -494,14 +494,16 @@ def log_meeting(contact_id: int) -> WerkzeugResponse:
     if not in_supported_range(on):
         flash(f"{raw} is before {EARLIEST_YEAR} or far ahead; nothing was logged.", "error")
         return make_response(show(contact_id), 400)
-    if kind not in {k.value for k in InteractionKind}:
-        kinds = ", ".join(k.value for k in InteractionKind)
-        flash(f'"{kind[:40]}" is not a kind of meeting ({kinds}); nothing was logged.', "error")
-        return make_response(show(contact_id), 400)
     if on > _today(user):
         flash("A meeting can only be logged for today or earlier.", "error")
         return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
-    service.log_interaction(runtime(), user.id, contact_id, on=on, kind=kind, notes=notes)
+    try:
+        service.log_interaction(runtime(), user.id, contact_id, on=on, kind=kind, notes=notes)
+    except ContactNotFound:
+        abort(404)
+    except ContactError as exc:
+        flash(f"{sentence(exc)}; nothing was logged.", "error")
+        return make_response(show(contact_id), 400)
     flash("Meeting logged; the cadence starts again from that day.", "ok")
     return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
 
