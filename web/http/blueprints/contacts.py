@@ -357,6 +357,7 @@ def invite(contact_id: int) -> WerkzeugResponse:
     from web.errors import UserError
     from web.services.contacts import ContactNotFound, invite_at
 
+    service.name_of(runtime(), current_user().id, contact_id)  # an unknown id: 404 first
     starts: list[datetime] = []
     for suffix in ("", "2", "3"):  # the first time is required, two more are optional
         day = request.form.get(f"day{suffix}", "").strip()
@@ -448,6 +449,7 @@ def merge(contact_id: int) -> WerkzeugResponse:
     from web.services.contacts import ContactError, ContactNotFound, merge_contacts
 
     user = current_user()
+    service.name_of(runtime(), user.id, contact_id)  # an unknown id: 404 first
     other = whole_number(request.form.get("other", ""))
     if other is None:
         flash("Pick the contact to merge into this one.", "error")
