@@ -20,6 +20,8 @@ $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.stamp-run
 
+install-dev: $(VENV)/.stamp-dev
+
 run: $(VENV)/.stamp-run
 	$(BIN)/meetagain init --demo-secret
 	$(BIN)/meetagain demo

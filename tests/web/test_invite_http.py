@@ -239,3 +239,35 @@ def test_cancelling_a_booking_of_an_invite_still_open_leads_back_to_its_times(
     assert answer.status_code == 303 and answer.location.endswith(path)
     assert client.get(path).status_code == 200
     assert _bookings(sqlite_runtime) == 0
+
+
+@pytest.mark.parametrize("action", ["decline", "suggest", "place"])
+def test_a_note_longer_than_the_form_allows_is_refused_and_the_invite_stays_open(
+    app: Flask, sqlite_runtime: Runtime, owner: int, action: str
+) -> None:
+    """A note is never cut short: past 2,000 characters the answer is refused with a 400 that
+    says so, and nothing is recorded; the same answer at 2,000 characters goes through."""
+    path, _ = _invite(sqlite_runtime, owner, "ana@example.org")
+    token = path.rsplit("/", 1)[1]
+    client = app.test_client()
+    refused = client.post(path, data={"action": action, "note": "x" * 2001})
+    assert refused.status_code == 400
+    assert "2000 characters or fewer, got 2001" in refused.get_data(as_text=True)
+    view = svc.load_invite(sqlite_runtime, token, now=datetime.now(UTC))
+    assert view.state == "open" and view.status == "open"
+    answered = client.post(path, data={"action": action, "note": "x" * 2000})
+    assert answered.status_code == 303
+
+
+def test_cancelling_a_booking_with_an_overlong_note_keeps_the_booking(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    path, starts = _invite(sqlite_runtime, owner, "ana@example.org")
+    client = app.test_client()
+    booked = client.post(path, data={"action": "accept", "start": utc_iso(starts[0])})
+    assert booked.status_code == 303
+    refused = client.post(f"{path}/booking", data={"action": "cancel", "note": "x" * 2001})
+    assert refused.status_code == 400
+    assert "2000 characters or fewer" in refused.get_data(as_text=True)
+    view = svc.load_invite(sqlite_runtime, path.rsplit("/", 1)[1], now=datetime.now(UTC))
+    assert view.booking is not None and view.booking.status == "active"

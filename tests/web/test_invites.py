@@ -29,6 +29,7 @@ from tests.helpers.invite_fixtures import (
 from tests.web.support import sign_in_as
 from web.composition import Runtime
 from web.services import invites as svc
+from web.services.invites import moving
 from web.services.outbox_worker import message_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -430,6 +431,33 @@ def test_did_you_meet_yes_logs_the_coffee_and_no_does_not(
         ).all()
         assert logged.kind == "coffee" and logged.notes == "Talked dbt"
         assert logged.occurred_on == booking.start.astimezone(BERLIN).date()
+
+
+def test_did_you_meet_refuses_notes_longer_than_a_contacts_notes(
+    sqlite_runtime: Runtime, owner: int, ana: int
+) -> None:
+    created = _invite(sqlite_runtime, owner, ana)
+    token = created.url.rsplit("/", 1)[1]
+    booking = svc.accept_invite(sqlite_runtime, token, created.times[0].start, now=_now())
+    later = booking.end + timedelta(minutes=5)
+    with pytest.raises(svc.UserError, match="20000 characters or fewer, got 20001"):
+        svc.record_meeting(
+            sqlite_runtime, owner, booking.id, met=True, notes="x" * 20001, now=later
+        )
+    # Nothing was logged: the coffee still waits for its answer.
+    assert [c.booking_id for c in svc.to_confirm(sqlite_runtime, owner, now=later)] == [booking.id]
+
+
+def test_withdrawing_with_an_overlong_note_withdraws_nothing(
+    sqlite_runtime: Runtime, owner: int, ana: int
+) -> None:
+    created = _invite(sqlite_runtime, owner, ana)
+    with pytest.raises(svc.UserError, match="2000 characters or fewer"):
+        moving.withdraw_invite(
+            sqlite_runtime, owner, created.invite_id, now=_now(), note="x" * 2001
+        )
+    view = svc.load_invite(sqlite_runtime, created.url.rsplit("/", 1)[1], now=_now())
+    assert view.state == "open"
 
 
 def test_the_did_you_meet_form_logs_the_coffee_for_its_owner(

@@ -385,6 +385,17 @@ TEXT_LIMITS = {"how_met": 2000, "notes": 20000} | {
 }
 
 
+def checked_meeting_notes(notes: str) -> str:
+    """A meeting's notes as kept (stripped), or ContactError when longer than a contact's notes
+    may be."""
+    notes, most = notes.strip(), TEXT_LIMITS["notes"]
+    if len(notes) > most:
+        raise ContactError(
+            f"the notes must be {most} characters or fewer, got {len(notes)}", "notes"
+        )
+    return notes
+
+
 def _check(contact: Contact) -> Contact:
     for key, most in TEXT_LIMITS.items():
         length = len(getattr(contact, key).strip())
@@ -561,11 +572,9 @@ def log_interaction(
     except ValueError:
         names = ", ".join(k.value for k in InteractionKind)
         raise ContactError(f"{str(kind)[:40]!r} is not one of {names}", "kind") from None
-    most = TEXT_LIMITS["notes"]
-    if len(notes.strip()) > most:
-        raise ContactError(f"the notes must be {most} characters or fewer", "notes")
+    notes = checked_meeting_notes(notes)
     with transaction(runtime.sessions) as session:
-        if not record_meeting(session, user_id, contact_id, Interaction(on, kind, notes.strip())):
+        if not record_meeting(session, user_id, contact_id, Interaction(on, kind, notes)):
             raise ContactNotFound(f"no contact {contact_id}")
 
 

@@ -20,9 +20,11 @@ from scheduler.model import Interval, Slot
 from scheduler.pairing import candidate_times, locate
 from scheduler.trips import plan_slots, trip_markers
 from web.composition import Runtime
+from web.errors import Invalid
 from web.services.invites.errors import InviteGone, InviteNotFound
 from web.services.invites.model import (
     check_zone,
+    checked_note,
     user_config,
     zone_name,
 )
@@ -47,7 +49,7 @@ def decline_invite(
     runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
 ) -> None:
     """ "Not now": close the invite, keep the optional note, tell the owner."""
-    note = note.strip()[:2000]
+    note = checked_note(note)
     with transaction(runtime.sessions) as session:
         store = BookingStore(session)
         invite = _open_for_answer(store, token, now=now)
@@ -64,7 +66,7 @@ def suggest_other_times(
     six more free times (busy time from the calendar store, next two weeks, same windows) and
     return them. No calendar server is asked while the write lock is held.
     """
-    note = note.strip()[:2000]
+    note = checked_note(note)
     with transaction(runtime.sessions) as session:
         store = BookingStore(session)
         invite = _open_for_answer(store, token, now=now)
@@ -82,9 +84,9 @@ def suggest_place(
 ) -> None:
     """ "Another place suits me better": keep the note on the invite (still open: a time can
     still be picked) and tell the owner."""
-    note = note.strip()[:2000]
+    note = checked_note(note)
     if not note:
-        raise InviteGone("no place was named")
+        raise Invalid("name the place that suits you better")
     with transaction(runtime.sessions) as session:
         store = BookingStore(session)
         invite = _open_for_answer(store, token, now=now)

@@ -16,10 +16,12 @@ from scheduler import invites as rules
 from scheduler.invites import format_span
 from web.composition import Runtime
 from web.errors import NotFound, UserError
+from web.services.contacts import checked_meeting_notes
 from web.services.invites.answer import more_times
 from web.services.invites.errors import InviteGone, InviteNotFound
 from web.services.invites.model import (
     TOKEN_BYTES,
+    checked_note,
     invite_url,
     user_config,
     zone_name,
@@ -34,6 +36,7 @@ def cancel_booking_by_token(
     runtime: Runtime, token: str, *, now: datetime, reschedule: bool = False, note: str = ""
 ) -> None:
     """The invitee cancels (or reschedules) through their invite link."""
+    note = checked_note(note)
     with transaction(runtime.sessions) as session:
         store = BookingStore(session)
         invite = store.invite_by_token(hash_token(token), lock=True)
@@ -60,6 +63,7 @@ def cancel_booking(
 
     Raises NotFound for a booking that is not this user's.
     """
+    note = checked_note(note)
     with transaction(runtime.sessions) as session:
         store = BookingStore(session)
         booking = store.booking(booking_id, lock=True)
@@ -135,7 +139,7 @@ def _cancel(
             owner=owner.name,
             invitee=invitee.name or invitee.email,
             when=when,
-            note=note.strip()[:2000],
+            note=note,
         )
         msg = build_notice(
             from_address=runtime.config.mail.from_address,
@@ -171,6 +175,7 @@ def record_meeting(
     """Answer "did you meet?": yes logs a coffee (the cadence restarts), no puts the contact back
     in the plan. Returns the contact's questions to ask next time. NotFound if not theirs.
     """
+    notes = checked_meeting_notes(notes)
     with transaction(runtime.sessions) as session:
         store = BookingStore(session)
         booking = store.booking(booking_id)
@@ -185,7 +190,7 @@ def record_meeting(
             user = store.owner(user_id)
             zone = ZoneInfo(zone_name(user, user_config(runtime, user)))
             store.log_coffee(
-                booking, on=booking.start.astimezone(zone).date(), notes=notes.strip(), now=now
+                booking, on=booking.start.astimezone(zone).date(), notes=notes, now=now
             )
         return contact.questions
 

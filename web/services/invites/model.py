@@ -14,9 +14,21 @@ from integrations.storage.invites import LONGEST_MEETING as LONGEST_MEETING  # r
 from integrations.storage.invites import Booking
 from scheduler.invites import OfferedTime
 from scheduler.model import ProposedTime
+from web.errors import Invalid
 from web.services.accounts import user_config as user_config  # re-exported for the package
 
 TOKEN_BYTES = 24  # 192 random bits
+# The notes people add to an answer, a move, a cancel or a withdrawal (the forms' maxlength).
+LONGEST_NOTE = 2000
+
+
+def checked_note(note: str) -> str:
+    """A note as kept (stripped), or Invalid when it is longer than LONGEST_NOTE: a note is
+    never cut short."""
+    note = note.strip()
+    if len(note) > LONGEST_NOTE:
+        raise Invalid(f"the note must be {LONGEST_NOTE} characters or fewer, got {len(note)}")
+    return note
 
 
 @dataclass(frozen=True)

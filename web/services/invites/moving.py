@@ -41,6 +41,7 @@ from web.services.invites.busy import owner_calendars, read_busy
 from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavailable
 from web.services.invites.model import (
     LONGEST_MEETING,
+    checked_note,
     display_zones,
     invite_url,
     user_config,
@@ -149,7 +150,7 @@ def move_booking(
     The same booking row moves: same UID, SEQUENCE + 1, the Google event updated in place.
     """
     start = aware_utc(start)
-    note = note.strip()[:2000]
+    note = checked_note(note)
     with transaction(runtime.sessions, read_only=True) as session:
         store = BookingStore(session)
         booking, invite = _find(store, who)
@@ -515,7 +516,7 @@ def withdraw_invite(
 ) -> Withdrawn:
     """The owner withdraws an open invite (its link then answers 410). The invitee's kind note
     waits in the outbox for UNDO_WINDOW, so an undo in time sends nothing."""
-    note = note.strip()[:2000]
+    note = checked_note(note)
     with transaction(runtime.sessions) as session:
         invite = BookingStore(session).invite(invite_id, lock=True)
         if invite is None or invite.user_id != user_id:
