@@ -271,7 +271,9 @@ def test_a_choice_outside_its_list_is_refused_not_read_as_another(
     assert "bogus" in text(logged) and "is not one of coffee, meal" in text(logged)
     long_notes = site.post(f"/contacts/{contact_id}/log", {"on": today, "notes": "n" * 20_001})
     assert long_notes.status_code == 400
-    assert "The notes must be 20000 characters or fewer; nothing was logged." in text(long_notes)
+    assert "The notes must be 20000 characters or fewer, got 20001; nothing was logged." in text(
+        long_notes
+    )
     assert contact(sqlite_runtime, contact_id).do_not_invite is False
     with transaction(sqlite_runtime.sessions) as session:
         assert session.scalar(select(models.Interaction)) is None
