@@ -115,7 +115,8 @@ ALTERNATE_MIN_POPULATION = 100_000
 
 
 def _latin(name: str) -> bool:
-    return not name or max(name) < "\u0250"
+    # Most names are ASCII: isascii() is far cheaper than max() over the characters.
+    return name.isascii() or max(name) < "\u0250"
 
 
 @functools.cache

@@ -162,12 +162,15 @@ def _city_classes(
     cities = city_of or {}
     home_key = home.key if home is not None else ""
     where_owner = [k for k in dict.fromkeys([home_key, *(t.key for t in trips)]) if k]
+    # By city key: tens of thousands of contacts live in a few hundred cities.
+    classes: dict[str, str] = {"": ""}
 
     def contact_city(c: Contact) -> str:
         key = cities[c.id] if c.id is not None and c.id in cities else city_key(c.city)
-        if not key:
-            return ""
-        return next((k for k in where_owner if same_city(key, k)), ELSEWHERE)
+        found = classes.get(key)
+        if found is None:
+            found = classes[key] = next((k for k in where_owner if same_city(key, k)), ELSEWHERE)
+        return found
 
     return contact_city
 

@@ -257,12 +257,17 @@ def trip_priority(
     due_ids = {id(d.contact): d for d in due}
     boosted: dict[int, DueContact] = {}
     notes: list[TripNote] = []
+    # Each contact's city key once, and which keys a trip's city matches once per distinct key:
+    # tens of thousands of contacts live in a few hundred cities.
+    keyed = [(key_of(c), c) for c in contacts]
+    distinct = {key for key, _ in keyed}
     for trip in sorted(trips, key=lambda t: (t.start, t.key)):
         if trip.end < today:
             continue
+        here = {key for key in distinct if same_city(key, trip.key)}
         there: list[tuple[int, Contact]] = []  # (days overdue, negative when not yet due)
-        for c in contacts:
-            if c.id in skip or c.do_not_invite or c.paused or not same_city(key_of(c), trip.key):
+        for key, c in keyed:
+            if key not in here or c.id in skip or c.do_not_invite or c.paused:
                 continue
             if c.snoozed_until is not None and c.snoozed_until > trip.end:
                 continue

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
+# Cached: a plan asks this of every contact, and ZoneInfo keeps only eight zones strongly, so
+# with more zones than that among the contacts it read the tz files again and again.
+@lru_cache(maxsize=4096)
 def known_zone(name: str | None) -> ZoneInfo | None:
     """The IANA zone `name` names, or None (empty, unknown, or no zone name at all)."""
     if not name:

@@ -34,7 +34,7 @@ from scheduler.model import (
 )
 from scheduler.pairing import candidate_times, locate, pair, shortlist
 from scheduler.places import Trip, city_key
-from scheduler.rules import DueReport, InviteHistory
+from scheduler.rules import DueContact, DueReport, InviteHistory
 from scheduler.trips import Occurrence as TripOccurrence
 from scheduler.trips import (
     TripNote,
@@ -185,6 +185,11 @@ def with_city_zone(c: Contact) -> Contact:
     return c
 
 
+def _with_city_zone(d: DueContact) -> DueContact:
+    zoned = with_city_zone(d.contact)
+    return d if zoned is d.contact else replace(d, contact=zoned)
+
+
 def _with_trips(
     report: DueReport,
     contacts: Sequence[Contact],
@@ -301,9 +306,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
             horizon_days=policy.horizon_days,
             config=config,
         )
-        due = [
-            replace(d, contact=with_city_zone(d.contact)) if places_known else d for d in report.due
-        ]
+        due = [_with_city_zone(d) for d in report.due] if places_known else report.due
         # At most max_per_week proposals: pairing can only use this shortlist of the due.
         short = shortlist(due, policy.max_per_week, home=where.home, trips=trips, city_of=keys)
         return keys, report, trips, notes, short
