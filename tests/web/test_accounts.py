@@ -268,6 +268,28 @@ def test_the_owner_changes_their_password_in_settings(site: Web, owner: int) -> 
     assert site.sign_in("owner@example.com", "a fresh passphrase").status_code == 303
 
 
+def test_a_long_passphrase_is_accepted_whole_at_setup_and_in_settings(
+    site: Web, sqlite_runtime: Runtime
+) -> None:
+    """Past 72 characters the strength checker (zxcvbn) refuses input: only the first 72 are
+    judged, the whole passphrase is kept, and signing in needs all of it."""
+    long_one = "correct horse battery staple " * 4  # 116 characters
+    site.get("/setup")
+    created = site.post(
+        "/setup",
+        {"name": "Ann", "email": "ann@example.org", "password": long_one, "confirm": long_one},
+    )
+    assert created.status_code == 303
+    longer = "a fresh passphrase for the garden gnome, " * 5  # 205 characters
+    changed = site.post(
+        "/settings/password", {"current_password": long_one, "new_password": longer}
+    )
+    assert changed.status_code == 303
+    site.post("/logout")
+    assert site.sign_in("ann@example.org", longer[:72]).status_code == 401
+    assert site.sign_in("ann@example.org", longer).status_code == 303
+
+
 def test_changing_the_password_signs_out_every_other_session(
     app: Flask, site: Web, owner: int
 ) -> None:

@@ -26,8 +26,9 @@ from web.services.tokens import hash_token
 MIN_PASSWORD = 10
 # zxcvbn's score: 3 is "safely unguessable" (about 10^8 guesses or more).
 MIN_STRENGTH = 3
-# zxcvbn's time grows with the length; beyond this many characters a password is strong anyway.
-STRENGTH_CHECKED_CHARS = 100
+# zxcvbn's time grows with the length, and since 4.5 it refuses more than 72 characters (the
+# whole password is still hashed): beyond this many characters a password is strong anyway.
+STRENGTH_CHECKED_CHARS = 72
 
 # A user as the app shows them: the account store's record.
 UserView = Account
