@@ -249,19 +249,26 @@ def test_a_time_another_invite_booked_cannot_be_moved_onto(
     assert starts == sorted([booked.starts[0], target])
 
 
-def test_an_accept_after_a_move_onto_its_time_is_refused(
+def test_a_time_another_open_invite_promises_is_no_move_choice(
     sqlite_runtime: Runtime, owner: int
 ) -> None:
+    """One time, one invite: a time (or one within the buffer of it) that Bo's open invite
+    offers is not offered to move onto, a move onto it is refused, and Bo can still book it."""
     booked = Booked(sqlite_runtime, owner, make_contact(sqlite_runtime, owner))
     target = booked.starts[2]
     bo = make_contact(sqlite_runtime, owner, name="Bo Li", email="bo@example.org")
+    # Half an hour later: the two 45-minute coffees would overlap.
+    promised = target + timedelta(minutes=30)
     other = svc.create_invite(
-        sqlite_runtime, owner, bo, times_at(target), send_email=False, now=_now()
+        sqlite_runtime, owner, bo, times_at(promised), send_email=False, now=_now()
     )
-    moving.move_booking(sqlite_runtime, moving.invitee_side(booked.token), target, now=_now())
+    who = moving.invitee_side(booked.token)
+    choices = moving.move_choices(sqlite_runtime, who, now=_now())
+    assert [t.start for t in choices.times] == [booked.starts[1]]
     with pytest.raises(svc.TimeUnavailable):
-        svc.accept_invite(sqlite_runtime, other.url.rsplit("/", 1)[1], target, now=_now())
-    assert _active(sqlite_runtime, owner) == [(booked.booking.id, target)]
+        moving.move_booking(sqlite_runtime, who, target, now=_now())
+    svc.accept_invite(sqlite_runtime, other.url.rsplit("/", 1)[1], promised, now=_now())
+    assert sorted(s for _, s in _active(sqlite_runtime, owner)) == [booked.starts[0], promised]
 
 
 def test_a_concurrent_move_and_accept_of_one_time_book_it_once(runtime: Runtime) -> None:
@@ -282,7 +289,9 @@ def _race(runtime: Runtime, owner: int, attempt: int) -> tuple[list[str], dateti
         weeks=attempt,
     )
     target = booked.starts[2] + timedelta(hours=4)
-    # The target is offered on the booked invite too (as "pick another time" would).
+    # The target is offered on the booked invite too (as "pick another time" would). Bo's
+    # invite offering it too makes it no move choice, so the move must be refused whichever
+    # runs first: the accept must never find the time taken by the move.
     with transaction(runtime.sessions) as session:
         session.add(
             models.InviteTime(

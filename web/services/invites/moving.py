@@ -308,7 +308,8 @@ def _allowed(
 ) -> list[OfferedTime]:
     """The invite's times the booking may move to: offered and not withdrawn, not its own
     time, outside the notice period, and allowed by the owner's other bookings (buffer, day
-    and week caps), soonest first."""
+    and week caps) and by the times the owner's other open invites promise (one time, one
+    invite), soonest first."""
     offered = sorted((t for t in invite.times if not t.withdrawn), key=lambda t: t.start)
     own = booking.start
     offered = [t for t in offered if t.start != own and t.start >= now + policy.notice]
@@ -322,13 +323,24 @@ def _allowed(
         hi + policy.buffer,
         but=booking.id,
     )
+    promised = [
+        t.interval
+        for t in store.open_times(
+            booking.user_id,
+            lo - LONGEST_MEETING - policy.buffer,
+            hi + policy.buffer,
+            unexpired_at=now,
+        )
+    ]
     seen: set[datetime] = set()
     allowed = []
     for t in offered:
         if t.start in seen:
             continue
         seen.add(t.start)
-        if booking_rules.time_problem(t.interval, bookings=others, zone=zone, policy=policy):
+        if booking_rules.time_problem(
+            t.interval, bookings=others, offered=promised, zone=zone, policy=policy
+        ):
             continue
         allowed.append(t)
     return allowed
