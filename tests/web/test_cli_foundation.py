@@ -298,6 +298,30 @@ def test_db_upgrade_migrates_an_empty_database(tmp_path: Path, database_url: str
     assert meetagain(tmp_path, "--db", database_url, "db", "upgrade").returncode == 0
 
 
+def test_db_upgrade_says_the_revision_the_database_is_at_and_refuses_an_unknown_one(
+    tmp_path: Path, database_url: str
+) -> None:
+    assert meetagain(tmp_path, "--db", database_url, "db", "upgrade").returncode == 0
+    head = db.head_revision()
+    # An older revision than the database's own changes nothing, and says where it stays.
+    older = meetagain(tmp_path, "--db", database_url, "db", "upgrade", "--revision", "base")
+    assert older.returncode == 0 and f"database at revision {head}:" in older.stdout
+    line = one_error_line(
+        meetagain(tmp_path, "--db", database_url, "db", "upgrade", "--revision", "bogus")
+    )
+    assert "--revision 'bogus'" in line and "Can't locate revision" in line
+    assert "CommandError" not in line
+
+
+def test_an_id_no_row_can_have_is_refused_by_name(tmp_path: Path) -> None:
+    assert meetagain(tmp_path, "init").returncode == 0
+    for noun in ("trips", "places"):
+        huge = one_error_line(meetagain(tmp_path, noun, "remove", "9" * 23))
+        assert "ids have at most 18 digits" in huge and "Overflow" not in huge
+        assert "not an id" in one_error_line(meetagain(tmp_path, noun, "remove", "abc"))
+    assert "no trip with id 999" in one_error_line(meetagain(tmp_path, "trips", "remove", "999"))
+
+
 def test_busy_on_a_database_from_before_the_calendar_store_says_to_upgrade(
     tmp_path: Path, database_url: str
 ) -> None:

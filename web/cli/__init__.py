@@ -348,12 +348,23 @@ def db_group() -> None:
 
 
 @db_group.command()
-@click.option("--revision", default="head", show_default=True)
+@click.option(
+    "--revision", default="head", show_default=True, help="Upgrade up to this one (never down)."
+)
 @pass_state
 def upgrade(state: State, revision: str) -> None:
     """Run the database migrations."""
-    state.runtime.upgrade_database(revision)
-    click.echo(f"database at revision {revision}: {_display_url(state.config.database_url)}")
+    from alembic.util import CommandError
+
+    from integrations.storage.db import current_revision
+
+    try:
+        state.runtime.upgrade_database(revision)
+    except CommandError as exc:  # an unknown or ambiguous revision: nothing was run
+        raise UserError(f"--revision {revision!r}: {exc}") from None
+    # What the database is at, which an older --revision than its own leaves unchanged.
+    now_at = current_revision(state.runtime.engine) or "base"
+    click.echo(f"database at revision {now_at}: {_display_url(state.config.database_url)}")
 
 
 def _display_url(url: str) -> str:

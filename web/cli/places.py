@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from web.cli import State, pass_state
-from web.cli.values import parse_day
+from web.cli.values import ROW_ID, parse_day
 from web.errors import UserError
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def trips_list(state: State) -> None:
 
 
 @trips.command("remove")
-@click.argument("trip_id", type=int)
+@click.argument("trip_id", type=ROW_ID)
 @pass_state
 def trips_remove(state: State, trip_id: int) -> None:
     """Remove a trip by its id (see `trips list`)."""
@@ -124,7 +124,7 @@ def places_list(state: State) -> None:
 
 
 @places.command("remove")
-@click.argument("place_id", type=int)
+@click.argument("place_id", type=ROW_ID)
 @pass_state
 def places_remove(state: State, place_id: int) -> None:
     """Remove a place by its id."""

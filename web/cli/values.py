@@ -4,7 +4,10 @@ meetagain plans, and refused with the option's name (exit 2), never an OverflowE
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import click
 
 from scheduler.text import EARLIEST_YEAR, LATEST_YEAR, in_supported_range
 from web.errors import UserError
@@ -53,3 +56,29 @@ def minutes(value: int | None, option: str, default: timedelta, most: int) -> ti
     if value > most:
         raise UserError(f"{option} must be at most {most} minutes, got {value}")
     return timedelta(minutes=value)
+
+
+# As the web routes' ids (web.http.app.RowIdConverter): 18 digits always fit an id column.
+LONGEST_ID_DIGITS = 18
+
+
+class RowId(click.ParamType):
+    """A row's id argument: a whole number that can name a row, else refused by name (exit 2)
+    rather than overflowing the database's integer on the way to a lookup."""
+
+    name = "id"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        text = str(value).strip()
+        if not text.isdigit():
+            self.fail(
+                f"{text[:40]!r} is not an id (a whole number, see the list command)", param, ctx
+            )
+        if len(text) > LONGEST_ID_DIGITS:
+            self.fail(
+                f"{text[:40]} is no id: ids have at most {LONGEST_ID_DIGITS} digits", param, ctx
+            )
+        return int(text)
+
+
+ROW_ID = RowId()
