@@ -19,7 +19,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from integrations.files import NotUtf8, utf8_text
-from scheduler.model import WEEKDAYS, SchedulingPolicy, Window, with_window_lengths
+from scheduler.model import (
+    POLICY_LIMITS,
+    WEEKDAYS,
+    SchedulingPolicy,
+    Window,
+    with_window_lengths,
+)
 from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS
 from scheduler.text import control_character, is_web_link
 from scheduler.zones import known_zone
@@ -445,9 +451,12 @@ def _windows(source: str, table: Any) -> tuple[Window, ...]:
             )
         except ValueError as exc:
             raise r.key_error("weekdays", str(exc)) from None
-        minutes = r.get("duration_minutes", int, 0)
-        if minutes and minutes < 5:
-            raise r.key_error("duration_minutes", f"must be at least 5, got {minutes}")
+        # Left out (0): the [scheduling] length; given: the same range as that one.
+        minutes = (
+            r.positive_int("duration_minutes", 0, 5, POLICY_LIMITS["duration_minutes"])
+            if isinstance(body, dict) and "duration_minutes" in body
+            else 0
+        )
         r.finish()
         if values["end"] <= values["start"]:
             raise r.key_error(
@@ -461,8 +470,6 @@ def _windows(source: str, table: Any) -> tuple[Window, ...]:
 def _scheduling(r: _Reader, d: SchedulingPolicy | None = None) -> SchedulingPolicy:
     """Read [scheduling]; keys left out keep the values of `d` (the defaults unless given)."""
     from datetime import timedelta
-
-    from scheduler.model import POLICY_LIMITS
 
     def number(key: str, default: int, minimum: int = 0) -> int:
         return r.positive_int(key, default, minimum, POLICY_LIMITS[key])
@@ -546,9 +553,18 @@ def _mail(r: _Reader) -> MailConfig:
     port = r.positive_int("port", d.port, 1)
     if port > 65535:
         raise r.key_error("port", f"must be at most 65535, got {port}")
+    sender = r.get("from_address", str, d.from_address).strip()
+    local, at, domain = sender.rpartition("@")
+    if not (local and at and domain) or any(c.isspace() for c in sender) or "<" in sender:
+        # The envelope and From address, as is: a display name is added by meetagain.
+        raise r.key_error(
+            "from_address", f'"{sender}" is not an email address (like you@example.com)'
+        )
+    if control_character(sender):
+        raise r.key_error("from_address", "holds a control character")
     mail = MailConfig(
         backend=backend,
-        from_address=r.get("from_address", str, d.from_address),
+        from_address=sender,
         outbox_dir=r.get("outbox_dir", str, d.outbox_dir),
         host=r.get("host", str, d.host),
         port=port,

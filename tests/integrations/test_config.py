@@ -622,3 +622,17 @@ end = "13:30"
 def test_a_window_meeting_length_under_five_minutes_is_named() -> None:
     with pytest.raises(ConfigError, match=r"\[windows.lunch\] duration_minutes"):
         parse_config('[windows.lunch]\nstart = "12:00"\nend = "13:00"\nduration_minutes = 2\n')
+    for minutes in (0, 99999):
+        with pytest.raises(ConfigError, match=r"\[windows.lunch\] duration_minutes must be at"):
+            parse_config(
+                f'[windows.lunch]\nstart = "12:00"\nend = "13:00"\nduration_minutes = {minutes}\n'
+            )
+
+
+@pytest.mark.parametrize("sender", ["no at sign", "a@", "@example.com", "Me <me@example.com>"])
+def test_a_from_address_that_is_no_email_address_is_refused(sender: str) -> None:
+    with pytest.raises(ConfigError, match=r"\[mail\] from_address .* is not an email address"):
+        parse_config(f'[mail]\nfrom_address = "{sender}"\n')
+    assert parse_config('[mail]\nfrom_address = "me@example.com"\n').mail.from_address == (
+        "me@example.com"
+    )

@@ -135,7 +135,7 @@ def test_each_meal_window_can_have_its_own_meeting_length(
         "w_lunch_minutes": "",
     }
     bad = site.post("/setup/time", {**form, "w_breakfast_minutes": "2"})
-    assert bad.status_code == 400 and "Give the meeting length in minutes, 5 to 600" in text(bad)
+    assert bad.status_code == 400 and "Give the meeting length in minutes, 5 to 1440" in text(bad)
     assert site.post("/setup/time", form).status_code == 303
     user = get_user(sqlite_runtime, owner)
     assert user is not None

@@ -31,6 +31,9 @@ from web.services.accounts import (
 )
 
 log = logging.getLogger(__name__)
+# A window's meeting length: the range of [scheduling] duration_minutes.
+LONGEST_MINUTES = POLICY_LIMITS["duration_minutes"]
+
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 
 STANDARD_WINDOWS = ("breakfast", "lunch")
@@ -221,9 +224,10 @@ def time_and_meals() -> Response | str | tuple[str, int]:
             }
             if entry["minutes"]:
                 minutes = whole_number(entry["minutes"])
-                if minutes is None or not 5 <= minutes <= 600:
+                if minutes is None or not 5 <= minutes <= LONGEST_MINUTES:
                     errors[f"w_{name}_minutes"] = (
-                        "Give the meeting length in minutes, 5 to 600, or leave it empty "
+                        f"Give the meeting length in minutes, 5 to {LONGEST_MINUTES}, "
+                        "or leave it empty "
                         f"for the usual length (got {entry['minutes']!r})."
                     )
                 else:
@@ -247,6 +251,7 @@ def time_and_meals() -> Response | str | tuple[str, int]:
         zone=zone,
         detect=user.setup_step < 1,
         rows=rows,
+        longest_minutes=LONGEST_MINUTES,
         usual_minutes=int(user_config(runtime(), user).scheduling.duration.total_seconds() // 60),
         picture=week_picture(rows),
         day_labels=DAY_LABELS,
