@@ -1,7 +1,8 @@
 """The owner's own invite message: a template with placeholders, and a signature.
 
 Pure text: placeholders are replaced by name only ({first_name}, never attribute access or
-format specs), so a template can hold any other braces as typed.
+format specs). Anything else written in braces is refused when the template is saved (see
+`unknown_placeholders`), so no half-typed placeholder reaches an invitee.
 """
 
 from __future__ import annotations
@@ -21,9 +22,22 @@ MAX_TEMPLATE = 5000
 MAX_SIGNATURE = 1000
 
 
+# What reads as an attempt at a placeholder: a short brace group on one line ({0},
+# {first_name.x}, {name!r}), or a placeholder's name after a brace that is never closed.
+_BRACED = re.compile(r"\{([^{}\n]{0,40})\}")
+_UNCLOSED = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")(?![A-Za-z_}])")
+
+
 def unknown_placeholders(template: str) -> list[str]:
-    """The {names} in `template` that are no placeholder, in order of appearance."""
-    return list(dict.fromkeys(m for m in _FIELD.findall(template) if m not in PLACEHOLDERS))
+    """What `template` writes in braces that is no placeholder ("{first_name" for one never
+    closed), in order of appearance: each would reach the invitee as typed."""
+    braced = list(_BRACED.finditer(template))
+    found = [(m.start(), m.group(1)) for m in braced if m.group(1) not in PLACEHOLDERS]
+    closed = {m.start() for m in braced}  # a group closed later is not "never closed"
+    found += [
+        (m.start(), m.group(0)) for m in _UNCLOSED.finditer(template) if m.start() not in closed
+    ]
+    return list(dict.fromkeys(text for _, text in sorted(found)))
 
 
 def fill_template(template: str, values: Mapping[str, str]) -> str:

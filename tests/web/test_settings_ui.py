@@ -68,6 +68,11 @@ def test_the_invite_template_and_signature_start_every_new_invite(
     refused = site.post("/settings/invite-text", {"message_template": template, "signature": ""})
     assert refused.status_code == 400
     assert "{unknown_braces_stay_out}, which is no placeholder" in text(refused)
+    unclosed = site.post(
+        "/settings/invite-text", {"message_template": "Hi {first_name", "signature": ""}
+    )
+    assert unclosed.status_code == 400
+    assert "The template uses {first_name, which is never closed" in text(unclosed)
     template = "Hallo {first_name}!\n\nSince {how_met} I've wondered: {question}\nCoffee soon?"
     signature = "Olivia\nLumen Analytics · +49 30 1234"
     saved = site.post(
@@ -113,6 +118,14 @@ def test_template_rules_fill_only_known_placeholders_and_tidy_empty_lines() -> N
     )
     assert text_ == 'Hi Ana,\n\nJSON: {"a": 1}'
     assert unknown_placeholders("{first_name} {nope} {nope} {my_name}") == ["nope"]
+    # Half-typed or format-style placeholders would reach the invitee as typed: named too.
+    assert unknown_placeholders("Hi {first_name") == ["{first_name"]
+    assert unknown_placeholders("Hi {0} {first_name.__class__} {name!r:>9}") == [
+        "0",
+        "first_name.__class__",
+        "name!r:>9",
+    ]
+    assert unknown_placeholders("Hi {first_name}, see you :-{") == []
     assert with_signature("Hi\n\nOlivia Owner", "— O.", "Olivia Owner") == "Hi\n\n— O.\n"
     assert with_signature("Hi", "", "Olivia") == "Hi\n"
 

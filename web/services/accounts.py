@@ -393,10 +393,10 @@ def save_invite_text(runtime: Runtime, user_id: int, template: str, signature: s
     unknown = unknown_placeholders(template)
     if unknown:
         known = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
-        raise AccountError(
-            f"The template uses {{{unknown[0]}}}, which is no placeholder: use {known}.",
-            "message_template",
-        )
+        first = unknown[0]
+        written = first if first.startswith("{") else f"{{{first}}}"
+        what = "which is never closed" if first.startswith("{") else "which is no placeholder"
+        raise AccountError(f"The template uses {written}, {what}: use {known}.", "message_template")
     with transaction(runtime.sessions) as session:
         store = AccountStore(session)
         if store.account(user_id) is None:
