@@ -270,7 +270,11 @@ def _linkedin_rows(reader: Iterator[list[str]], header: list[str], offset: int) 
                     raise
                 warnings.append(f"{exc}; Email Address left empty")
                 emails = []
-            url = normalise_linkedin(cell(cells, "URL"))
+            try:
+                url = normalise_linkedin(cell(cells, "URL"))
+            except RowError as exc:
+                warnings.append(f"{exc}; URL left empty")
+                url = ""
             if not name and not emails:
                 raise RowError("has no name and no email")
             rec = ContactRecord(line=line, name=name or emails[0].split("@")[0], emails=emails)
@@ -388,7 +392,10 @@ def _card_record(line: int, card: object) -> ContactRecord:
             break
     for url in _values(card, "url"):
         if "linkedin.com/" in _text(url).lower():
-            rec.linkedin_url = normalise_linkedin(_text(url))
+            try:
+                rec.linkedin_url = normalise_linkedin(_text(url))
+            except RowError as exc:
+                rec.warnings.append(f"{exc}; URL left empty")
             break
     for tz in _values(card, "tz"):
         zone = _text(tz)

@@ -180,7 +180,15 @@ def normalise_linkedin(url: str) -> str:
             lowered = lowered[len(prefix) :]
     if lowered.startswith("www."):
         lowered = lowered[4:]
+    host = lowered.split("/", 1)[0]
+    if not _HOST.fullmatch(host):
+        # "javascript:alert(1)" or "mailto:x" would otherwise become "https://www.javascript:…".
+        shown = url if len(url) <= 60 else url[:57] + "..."
+        raise RowError(f"linkedin_url {shown!r} is not a web address")
     return "https://www." + lowered
+
+
+_HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+(:\d{1,5})?")
 
 
 def native_record(row: dict[str, str], line: int) -> ContactRecord:

@@ -106,6 +106,26 @@ def test_linkedin_export_skips_the_notes_preamble_and_keeps_accents_and_commas(
     assert contacts(runtime, user)["Zoë Müller"].title == "Founder, CEO"
 
 
+def test_a_profile_url_that_is_no_web_address_is_left_empty_with_its_line(
+    runtime: Runtime, user: int
+) -> None:
+    """ "javascript:alert(1)" must not become "https://www.javascript:alert(1)": the contact is
+    kept, its URL left empty, and the line says why."""
+    text = (
+        "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+        "Eve,Script,javascript:alert(1),eve@example.org,,,\n"
+        "Ada,Lovelace,linkedin.com/in/ada/,,,,\n"
+    )
+    report = run(runtime, user, text.encode())
+    assert (report.created, report.skipped) == (2, 0)
+    assert report.notes == [
+        (2, "linkedin_url 'javascript:alert(1)' is not a web address; URL left empty")
+    ]
+    people = contacts(runtime, user)
+    assert people["Eve Script"].linkedin_url == ""
+    assert people["Ada Lovelace"].linkedin_url == "https://www.linkedin.com/in/ada"
+
+
 def test_linkedin_merges_by_email_then_by_profile_url(runtime: Runtime, user: int) -> None:
     run(runtime, user, DATA / "native.csv")  # Ana Souza met at PyData, with an email
     report = run(runtime, user, DATA / "linkedin_connections.csv")
