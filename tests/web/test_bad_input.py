@@ -250,6 +250,9 @@ def test_over_long_contact_fields_are_refused_by_name_and_keep_what_was_stored(
         ({"city": "c" * 201}, "The city must be 200 characters or fewer, got 201."),
         ({"meals": ["lunch", "supper"]}, "Pick meals from the list."),
         ({"linkedin_url": "javascript:alert(1)"}, "is not an http(s) link."),
+        ({"tags": ",".join(f"t{n}" for n in range(35))}, "Keep at most 30 tags, got 35."),
+        ({"tags": "t" * 5000}, "A tag must be 100 characters or fewer, got 5000."),
+        ({"questions": "q" * 200_000}, "A question must be 500 characters or fewer, got 200000."),
     ):
         response = site.post(f"/contacts/{contact_id}/edit", {**base, **extra})
         assert response.status_code == 400, extra
@@ -257,6 +260,7 @@ def test_over_long_contact_fields_are_refused_by_name_and_keep_what_was_stored(
     row = contact(sqlite_runtime, contact_id)
     assert (row.notes, row.city, row.preferred_meals) == ("Met at PyData.", "", [])
     assert row.linkedin_url == ""
+    assert (row.tags, row.questions) == ([], [])
 
 
 def test_a_choice_outside_its_list_is_refused_not_read_as_another(

@@ -396,12 +396,26 @@ def checked_meeting_notes(notes: str) -> str:
     return notes
 
 
+# Lists a contact keeps: (how many at most, how long each at most).
+LIST_LIMITS = {"tags": (30, 100), "questions": (20, 500)}
+
+
 def _check(contact: Contact) -> Contact:
     for key, most in TEXT_LIMITS.items():
         length = len(getattr(contact, key).strip())
         if length > most:
             raise ContactError(
                 f"{_WORDS[key]} must be {most} characters or fewer, got {length}", key
+            )
+    for key, (count, longest) in LIST_LIMITS.items():
+        items = getattr(contact, key)
+        if len(items) > count:
+            raise ContactError(f"keep at most {count} {key}, got {len(items)}", key)
+        long = next((i for i in items if len(i) > longest), None)
+        if long is not None:
+            what = key[:-1]  # "tag", "question"
+            raise ContactError(
+                f"a {what} must be {longest} characters or fewer, got {len(long)}", key
             )
     link = contact.linkedin_url.strip()
     if link and not is_web_link(link):

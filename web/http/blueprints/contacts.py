@@ -198,7 +198,7 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     if problem:
         errors["timezone"] = problem
     values["timezone"] = zone
-    values["tags"] = [t.strip() for t in form.get("tags", "").split(",") if t.strip()][:30]
+    values["tags"] = [t.strip() for t in form.get("tags", "").split(",") if t.strip()]
     values["questions"] = [q.strip() for q in form.get("questions", "").splitlines() if q.strip()]
     meals = form.getlist("meals")
     values["meals"] = sorted(m for m in meals if m in {x.value for x in Meal})
