@@ -129,7 +129,7 @@ POLICY_LIMITS: dict[str, int] = {
     "duration_minutes": 24 * 60,
     "buffer_minutes": 24 * 60,
     "min_notice_hours": 366 * 24,
-    "horizon_days": 3660,
+    "horizon_days": 366,
     "max_per_day": 100,
     "max_per_week": 700,
     "times_per_invite": 20,

@@ -493,7 +493,7 @@ def test_a_cadence_of_zero_days_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("key", "most"),
-    [("horizon_days", 3660), ("min_notice_hours", 8784), ("duration_minutes", 1440)],
+    [("horizon_days", 366), ("min_notice_hours", 8784), ("duration_minutes", 1440)],
 )
 def test_a_scheduling_value_beyond_its_limit_is_refused(key: str, most: int) -> None:
     assert error_of(f"[scheduling]\n{key} = 99999999999\n") == (

@@ -287,9 +287,9 @@ def test_settings_saved_before_they_had_limits_are_brought_within_them(
         settings = session.scalars(select(models.User.settings)).one()
         assert session.scalars(select(models.Contact.cadence_days)).one() == 3650
     assert settings == {
-        "scheduling": {"horizon_days": 3660, "buffer_minutes": 15},
+        "scheduling": {"horizon_days": 366, "buffer_minutes": 15},
         "rules": {"cadence_days": {"peer": 3650, "mentor": 60}},
     }
     # The config takes them as they are now: nothing falls back to the file's values.
     seen = with_user_settings(parse_config(""), settings, "UTC")
-    assert (seen.scheduling.horizon_days, seen.rules.cadence_days["mentor"]) == (3660, 60)
+    assert (seen.scheduling.horizon_days, seen.rules.cadence_days["mentor"]) == (366, 60)
