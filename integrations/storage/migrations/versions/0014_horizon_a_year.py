@@ -32,7 +32,9 @@ def upgrade() -> None:
         if isinstance(settings, str):  # a driver that hands JSON back as text
             settings = json.loads(settings)
         scheduling = settings.get("scheduling") if isinstance(settings, dict) else None
-        horizon = scheduling.get("horizon_days") if isinstance(scheduling, dict) else None
+        if not isinstance(scheduling, dict):
+            continue
+        horizon = scheduling.get("horizon_days")
         if isinstance(horizon, int) and horizon > LONGEST_HORIZON_DAYS:
             scheduling["horizon_days"] = LONGEST_HORIZON_DAYS
             bind.execute(sa.update(users).where(users.c.id == user_id).values(settings=settings))
