@@ -454,7 +454,7 @@ def _windows(source: str, table: Any) -> tuple[Window, ...]:
         # Left out (0): the [scheduling] length; given: the same range as that one.
         minutes = (
             r.positive_int("duration_minutes", 0, 5, POLICY_LIMITS["duration_minutes"])
-            if isinstance(body, dict) and "duration_minutes" in body
+            if "duration_minutes" in r.table
             else 0
         )
         r.finish()
@@ -556,7 +556,8 @@ def _mail(r: _Reader) -> MailConfig:
     sender = r.get("from_address", str, d.from_address).strip()
     local, at, domain = sender.rpartition("@")
     if not (local and at and domain) or any(c.isspace() for c in sender) or "<" in sender:
-        # The envelope and From address, as is: a display name is added by meetagain.
+        # A bare address (meetagain adds the display name). Not the contacts' stricter check:
+        # a host without a dot, as the default meetagain@localhost, is fine for sending.
         raise r.key_error(
             "from_address", f'"{sender}" is not an email address (like you@example.com)'
         )

@@ -52,7 +52,6 @@ def index() -> str | tuple[str, int]:
     page = whole_number(raw_page) if raw_page else 1
     context: dict[str, Any] = {"query": query, "sort": sort, "sorts": SORTS}
     # No page number at all is bad input (400); a page past the end is a page not found (404).
-    status = 400 if page is None or page < 1 else 404
     try:
         if page is None or page < 1:
             raise PageNotFound(f'"{raw_page[:20]}" is not a page number (1, 2, ...)', 1)
@@ -73,7 +72,7 @@ def index() -> str | tuple[str, int]:
                 pages=exc.pages,
                 missing=f"{str(exc)[:1].upper()}{str(exc)[1:]}.",
             ),
-            status,
+            400 if page is None or page < 1 else 404,
         )
     return render_template(
         "contacts/index.html",
