@@ -202,6 +202,12 @@ class Interaction:
     notes: str = ""
 
 
+# What a contact keeps at most, checked wherever contacts are written (the contact form and
+# every import): lists as (how many, how long each), and the free text that has no column size.
+CONTACT_LIST_LIMITS = {"tags": (30, 100), "questions": (20, 500)}
+CONTACT_TEXT_LIMITS = {"how_met": 2000, "notes": 20000}
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     """A person in the user's network, with what the rules need to decide if they are due."""

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from integrations.contacts_import.records import ContactRecord
 from integrations.storage import models
+from scheduler.model import CONTACT_LIST_LIMITS, CONTACT_TEXT_LIMITS
 from scheduler.text import control_character
 
 _C = cast(Table, models.Contact.__table__)
@@ -43,6 +44,10 @@ def _lengths(table: Table) -> dict[str, int]:
 # PostgreSQL refuses longer values (and NUL characters) and would abort the whole import;
 # SQLite stores them. Checking each record first keeps one bad row from sinking the rest.
 CONTACT_LENGTHS = _lengths(_C)
+# What a contact's text may hold: its column's size, or the bound on free text the form keeps.
+# Notes come in whole, however long: another tool's history of a person is not cut or refused
+# (the form asks for them shorter only when they are edited).
+TEXT_LIMITS = {k: v for k, v in CONTACT_TEXT_LIMITS.items() if k != "notes"} | CONTACT_LENGTHS
 EMAIL_LENGTH = min(_lengths(_E)[key] for key in ("email", "email_lower"))
 
 
@@ -51,7 +56,8 @@ HEADER_FIELDS = frozenset({"name", "email"})
 
 
 def unstorable(rec: ContactRecord) -> str | None:
-    """Why a record cannot be stored as it is (a value too long for its column, a NUL), or None."""
+    """Why a record cannot be stored as it is (a value too long for its column or for what a
+    contact keeps, too many tags or questions, a NUL), or None."""
     texts: list[tuple[str, str]] = [("name", rec.name), ("linkedin_url", rec.linkedin_url)]
     for key, value in rec.values.items():
         if isinstance(value, str):
@@ -67,7 +73,7 @@ def unstorable(rec: ContactRecord) -> str | None:
             # Names and emails go into mail headers, where a line break starts a new header.
             reason = f"{name} contains {control_character(value)}: use one line of plain text"
         else:
-            limit = EMAIL_LENGTH if name == "email" else CONTACT_LENGTHS.get(name)
+            limit = EMAIL_LENGTH if name == "email" else TEXT_LIMITS.get(name)
             # email_lower is stored too, and lowering can lengthen a few characters.
             length = max(len(value), len(value.lower())) if name == "email" else len(value)
             if limit is None or length <= limit:
@@ -75,6 +81,15 @@ def unstorable(rec: ContactRecord) -> str | None:
             reason = f"{name} is {length} characters, at most {limit}"
         if reason not in reasons:
             reasons.append(reason)
+    for key, (most, longest) in CONTACT_LIST_LIMITS.items():
+        items = rec.values.get(key)
+        if not isinstance(items, list):
+            continue
+        if len(items) > most:
+            reasons.append(f"{key}: {len(items)} given, at most {most}")
+        length = max((len(i) for i in items if isinstance(i, str)), default=0)
+        if length > longest:
+            reasons.append(f"a {key[:-1]} is {length} characters, at most {longest}")
     return "; ".join(reasons) or None
 
 

@@ -199,3 +199,34 @@ def test_a_cadence_beyond_ten_years_is_left_empty_with_the_line_and_the_limit(
     with transaction(runtime.sessions) as session:
         cadences = {c.name: c.cadence_days for c in load_contacts(session, user)}
     assert cadences == {"Ana": 30, "Ben": None, "Cy": None, "Di": 3650}
+
+
+def test_more_tags_or_questions_than_a_contact_keeps_are_reported_on_their_row(
+    runtime: Runtime, user: int, tmp_path: Path
+) -> None:
+    """The contact form keeps at most 30 tags (100 characters each), 20 questions (500 each)
+    and 2,000 characters of how you met: an import must not store a contact the form could
+    then never save."""
+    path = tmp_path / "contacts.csv"
+    tags = ";".join(f"tag{n}" for n in range(31))
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(
+            [
+                ["name", "email", "tags", "questions", "how_met"],
+                ["Fine", "fine@example.com", "a;b", "How is the book?", "A conference"],
+                ["Tags", "tags@example.com", tags, "", ""],
+                ["Long Tag", "long@example.com", "x" * 101, "", ""],
+                ["Asks", "asks@example.com", "", ";".join(["Why?"] * 21), ""],
+                ["Met", "met@example.com", "", "", "m" * 2001],
+                ["Edge", "edge@example.com", ";".join(["t"] * 30), "q" * 500, "m" * 2000],
+            ]
+        )
+    report = run(runtime, user, path)
+
+    assert report.problems == [
+        (3, "tags: 31 given, at most 30"),
+        (4, "a tag is 101 characters, at most 100"),
+        (5, "questions: 21 given, at most 20"),
+        (6, "how_met is 2001 characters, at most 2000"),
+    ]
+    assert names(runtime, user) == {"Fine", "Edge"}

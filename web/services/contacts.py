@@ -42,6 +42,8 @@ from integrations.storage.contacts import (
 )
 from integrations.storage.db import transaction
 from scheduler.model import (
+    CONTACT_LIST_LIMITS,
+    CONTACT_TEXT_LIMITS,
     WEEKDAYS,
     Contact,
     Interaction,
@@ -380,7 +382,7 @@ _WORDS = {
     "notes": "the notes",
     "linkedin_url": "the LinkedIn address",
 }
-TEXT_LIMITS = {"how_met": 2000, "notes": 20000} | {
+TEXT_LIMITS = CONTACT_TEXT_LIMITS | {
     key: most for key, most in CONTACT_LENGTHS.items() if key in _WORDS
 }
 
@@ -396,10 +398,6 @@ def checked_meeting_notes(notes: str) -> str:
     return notes
 
 
-# Lists a contact keeps: (how many at most, how long each at most).
-LIST_LIMITS = {"tags": (30, 100), "questions": (20, 500)}
-
-
 def _check(contact: Contact) -> Contact:
     for key, most in TEXT_LIMITS.items():
         length = len(getattr(contact, key).strip())
@@ -407,7 +405,7 @@ def _check(contact: Contact) -> Contact:
             raise ContactError(
                 f"{_WORDS[key]} must be {most} characters or fewer, got {length}", key
             )
-    for key, (count, longest) in LIST_LIMITS.items():
+    for key, (count, longest) in CONTACT_LIST_LIMITS.items():
         items = getattr(contact, key)
         if len(items) > count:
             raise ContactError(f"keep at most {count} {key}, got {len(items)}", key)
