@@ -141,9 +141,21 @@ def time_problem(
         )
     near = too_close(candidate, busy, policy.buffer)
     if near:
-        begin, until = at(near[0].start, zone), near[0].end.astimezone(zone)
-        return f"{_near(candidate, near[0], policy.buffer)} busy time ({begin}–{until:%H:%M})"
+        return f"{_near(candidate, near[0], policy.buffer)} busy time ({span(near[0], zone)})"
     return None
+
+
+def span(interval: Interval, zone: tzinfo) -> str:
+    """A busy span in `zone` as a sentence names it: "Fri 27 Nov, 12:00–13:00", "all day Fri
+    27 Nov", "all day Fri 27 Nov – Sun 29 Nov" or "Fri 27 Nov, 22:00 – Sat 28 Nov, 02:00"."""
+    begin, until = interval.start.astimezone(zone), interval.end.astimezone(zone)
+    if begin.time() == until.time() == time(0) and until.date() > begin.date():
+        last = until.date() - timedelta(days=1)
+        first = _label(begin.date())
+        return f"all day {first}" if last == begin.date() else f"all day {first} – {_label(last)}"
+    if until.date() == begin.date():
+        return f"{at(begin, zone)}–{until:%H:%M}"
+    return f"{at(begin, zone)} – {at(until, zone)}"
 
 
 def _near(candidate: Interval, other: Interval, buffer: timedelta) -> str:

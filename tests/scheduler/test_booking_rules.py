@@ -105,3 +105,41 @@ def test_the_ranges_a_booking_fills_are_those_the_caps_then_refuse(
     assert refused_for_day == (day in full)
     if not refused_for_day:
         assert (said is not None) == (week in full)
+
+
+# --- naming busy time ---------------------------------------------------------------------------
+
+
+def _berlin(day: int, hour: int, month: int = 3) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=BERLIN)
+
+
+def test_busy_time_is_named_with_its_days_when_it_runs_past_midnight_or_all_day() -> None:
+    from scheduler.model import Interval
+
+    span = booking_rules.span
+    assert span(Interval(_berlin(20, 12), _berlin(20, 13)), BERLIN) == "Fri 20 Mar, 12:00–13:00"
+    assert span(Interval(_berlin(20, 0), _berlin(21, 0)), BERLIN) == "all day Fri 20 Mar"
+    assert span(Interval(_berlin(20, 0), _berlin(23, 0)), BERLIN) == (
+        "all day Fri 20 Mar – Sun 22 Mar"
+    )
+    assert span(Interval(_berlin(20, 22), _berlin(21, 2)), BERLIN) == (
+        "Fri 20 Mar, 22:00 – Sat 21 Mar, 02:00"
+    )
+    # The day the clocks go forward has 23 hours: still one whole day.
+    assert span(Interval(_berlin(29, 0), _berlin(30, 0)), BERLIN) == "all day Sun 29 Mar"
+    # Told in the owner's zone, not the calendar's: a UTC all-day block is not all day here.
+    utc_day = Interval(datetime(2026, 3, 20, tzinfo=UTC), datetime(2026, 3, 21, tzinfo=UTC))
+    assert span(utc_day, BERLIN) == "Fri 20 Mar, 01:00 – Sat 21 Mar, 01:00"
+
+
+def test_a_time_inside_an_all_day_block_says_the_day_is_busy() -> None:
+    from scheduler.model import Interval
+
+    problem = booking_rules.time_problem(
+        Interval(_berlin(20, 12), _berlin(20, 13)),
+        busy=[Interval(_berlin(20, 0), _berlin(21, 0))],
+        zone=BERLIN,
+        policy=SchedulingPolicy(),
+    )
+    assert problem == "it overlaps busy time (all day Fri 20 Mar)"
