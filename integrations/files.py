@@ -20,7 +20,11 @@ class NotUtf8(ValueError):
 
 
 def utf8_text(data: bytes) -> str:
-    """A file's bytes as UTF-8 text (a byte order mark is dropped); NotUtf8 when they are not."""
+    """A file's bytes as UTF-8 text (a byte order mark is dropped); NotUtf8 when they are not,
+    naming UTF-16 or UTF-32 when the file plainly is one of those."""
+    wide = wide_encoding(data)
+    if wide:
+        raise NotUtf8(f"the file is {wide} encoded, not UTF-8 (save it as UTF-8 and try again)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -28,6 +32,23 @@ def utf8_text(data: bytes) -> str:
         raise NotUtf8(
             f"line {line}: not UTF-8 text (save the file as UTF-8 and try again)"
         ) from None
+
+
+def wide_encoding(data: bytes) -> str:
+    """ "UTF-16" or "UTF-32" when the file plainly is (a byte order mark, or ASCII text with
+    zero bytes between the letters), else "". (Such ASCII would pass for UTF-8 with NULs.)"""
+    head = data[:4]
+    if head in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return "UTF-32"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "UTF-16"
+    if (
+        len(head) == 4
+        and (head[1] == head[3] == 0 or head[0] == head[2] == 0)
+        and head.count(0) == 2
+    ):
+        return "UTF-16"
+    return ""
 
 
 def write_atomically(path: Path, data: bytes) -> None:

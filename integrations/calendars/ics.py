@@ -32,6 +32,7 @@ from integrations.calendars.ics_zones import (
     library_warnings,
     read_calendars,
 )
+from integrations.files import wide_encoding
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, CalendarWarning, Interval
 
@@ -100,7 +101,7 @@ def expand_calendar(
     check = check or _no_check
     if not data.strip():
         raise CalendarError(f"{label}: empty file, not an iCalendar (expected BEGIN:VCALENDAR)")
-    encoding = _wide_encoding(data)
+    encoding = wide_encoding(data)
     if encoding:
         raise CalendarError(
             f"{label}: the file is {encoding} encoded; iCalendar files are UTF-8 "
@@ -144,23 +145,6 @@ def expand_calendar(
 
 def _no_check() -> None:
     return None
-
-
-def _wide_encoding(data: bytes) -> str:
-    """ "UTF-16" or "UTF-32" when the file plainly is (a byte order mark, or ASCII text with
-    zero bytes between the letters), else ""."""
-    head = data[:4]
-    if head in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
-        return "UTF-32"
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return "UTF-16"
-    if (
-        len(head) == 4
-        and (head[1] == head[3] == 0 or head[0] == head[2] == 0)
-        and head.count(0) == 2
-    ):
-        return "UTF-16"
-    return ""
 
 
 def _zone_warnings(

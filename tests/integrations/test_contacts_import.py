@@ -217,6 +217,14 @@ def test_a_file_that_is_not_contacts_is_refused_with_one_line(
     latin.write_bytes("name,email\nJürgen,j@example.de\n".encode("latin-1"))
     with pytest.raises(ContactFileError, match="latin1.csv: line 2: not UTF-8"):
         run(runtime, user, latin)
+    # Excel's "Unicode text" and Outlook exports: UTF-16, with or without a byte order mark.
+    for name, encoding in (("excel.csv", "utf-16"), ("bare.csv", "utf-16-le")):
+        wide = tmp_path / name
+        wide.write_bytes("name,email\nJürgen,j@example.de\n".encode(encoding))
+        with pytest.raises(
+            ContactFileError, match=f"{name}: the file is UTF-16 encoded, not UTF-8 \\(save it"
+        ):
+            run(runtime, user, wide)
     with pytest.raises(ContactFileError, match="not a LinkedIn"):
         run(runtime, user, DATA / "native.csv", format="linkedin")
     unclosed = tmp_path / "unclosed.csv"
