@@ -367,6 +367,15 @@ def test_a_config_file_named_by_the_environment_must_exist(tmp_path: Path) -> No
     assert line == f"error: {tmp_path / 'gone.toml'}: config file not found"
 
 
+def test_a_folder_named_as_the_config_by_the_environment_is_blamed_on_it(tmp_path: Path) -> None:
+    env = clean_env(MEETAGAIN_CONFIG=str(tmp_path))
+    line = one_error_line(meetagain(tmp_path, "init", env=env))
+    assert line == (
+        f"error: Invalid value for '--config' (env var: 'MEETAGAIN_CONFIG'): "
+        f"File '{tmp_path}' is a directory."
+    )
+
+
 def test_invalid_toml_is_one_line_with_the_line_number(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text("[owner\n")
     line = one_error_line(meetagain(tmp_path, "demo"))

@@ -136,6 +136,7 @@ format_option = click.option(
     "config_path",
     type=click.Path(dir_okay=False),
     envvar="MEETAGAIN_CONFIG",
+    show_envvar=True,  # also in errors: the bad value may have come from the environment
     help="Config file (default: ./config.toml if present).",
 )
 @click.option("--db", "db_url", help="Database URL (overrides [database] url).")
