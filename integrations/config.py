@@ -420,8 +420,11 @@ def _owner(r: _Reader) -> OwnerConfig:
 def _owner_place(r: _Reader, d: OwnerConfig) -> tuple[str, str]:
     """[owner] city and video_room_url (also the keys of the user's saved "owner" settings)."""
     city = " ".join(r.get("city", str, d.city).split())
-    if len(city) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in city):
-        raise r.key_error("city", "must be a city name of at most 200 printable characters")
+    found = control_character(city)
+    if found:
+        raise r.key_error("city", f"contains {found}; write the city name as plain text")
+    if len(city) > 200:
+        raise r.key_error("city", f"must be a city name of at most 200 characters, got {len(city)}")
     video = r.get("video_room_url", str, d.video_room_url)
     if video and not is_web_link(video):
         raise r.key_error("video_room_url", f'"{video}" is not an http(s) URL')

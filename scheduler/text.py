@@ -15,6 +15,10 @@ from datetime import date, datetime
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_RUNS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
+# A contact's email address: one @, a dot in the domain, nothing that separates addresses in
+# a list or a header (white space, ; , < >).
+_EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
+
 # OWASP CSV injection: a cell starting with one of these may be read as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -32,6 +36,11 @@ def control_character(value: str) -> str | None:
     char = found.group()
     names = {"\r": "a carriage return", "\n": "a line break", "\t": "a tab", "\x00": "a NUL"}
     return names.get(char, f"the control character U+{ord(char):04X}")
+
+
+def is_email_address(value: str) -> bool:
+    """Whether `value` (already stripped) can be a contact's email address."""
+    return _EMAIL.match(value) is not None
 
 
 def refuse_controls(value: str, what: str) -> str | None:

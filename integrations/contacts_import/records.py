@@ -10,7 +10,13 @@ from datetime import date
 
 from scheduler.model import WEEKDAYS, Meal, Relationship
 from scheduler.rules import LONGEST_CADENCE_DAYS
-from scheduler.text import EARLIEST_YEAR, LATEST_YEAR, from_spreadsheet_safe, in_supported_range
+from scheduler.text import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    from_spreadsheet_safe,
+    in_supported_range,
+    is_email_address,
+)
 
 NATIVE_COLUMNS: tuple[str, ...] = (
     "name",
@@ -36,7 +42,6 @@ NATIVE_COLUMNS: tuple[str, ...] = (
 # Written after the documented columns so contacts found through LinkedIn round-trip too.
 EXTRA_COLUMNS: tuple[str, ...] = ("linkedin_url",)
 
-_EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
 _TRUE = {"yes", "true", "1", "y"}
 _FALSE = {"no", "false", "0", "n"}
 _MONTHS = {
@@ -72,7 +77,7 @@ def parse_email(value: str, column: str = "email") -> str:
     value = value.strip()
     if value.lower().startswith("mailto:"):
         value = value[7:]
-    if not _EMAIL.match(value):
+    if not is_email_address(value):
         raise RowError(f"{column} {value!r} is not an email address")
     return value
 

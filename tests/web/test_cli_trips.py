@@ -107,3 +107,17 @@ def test_an_ambiguous_or_unknown_trip_city_is_refused_with_a_clear_line(cli) -> 
     done = cli("trips", "add", "Boston", "10 Dec", "2026-12-10", ok=False)
     assert "FROM '10 Dec' is not a date (use YYYY-MM-DD)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_place_with_a_control_character_or_too_long_a_name_is_refused_for_that(cli) -> None:  # type: ignore[no-untyped-def]
+    done = cli("places", "add", "Café\x07Einstein", ok=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: The place's name contains the control character U+0007; use plain text"
+    )
+    done = cli("places", "add", "C" * 201, ok=False)
+    assert done.stderr.strip() == "error: The place's name must be at most 200 characters, got 201"
+    # A line break typed into a name is white space, kept as one space.
+    cli("places", "add", "Café\nEinstein")
+    listed = cli("places", "list").stdout
+    assert "Café Einstein" in listed and "C" * 201 not in listed

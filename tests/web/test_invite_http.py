@@ -252,7 +252,8 @@ def test_a_note_longer_than_the_form_allows_is_refused_and_the_invite_stays_open
     client = app.test_client()
     refused = client.post(path, data={"action": action, "note": "x" * 2001})
     assert refused.status_code == 400
-    assert "2000 characters or fewer, got 2001" in refused.get_data(as_text=True)
+    # The service's message, shown on the page as a sentence.
+    assert "The note must be 2000 characters or fewer, got 2001." in refused.get_data(as_text=True)
     view = svc.load_invite(sqlite_runtime, token, now=datetime.now(UTC))
     assert view.state == "open" and view.status == "open"
     answered = client.post(path, data={"action": action, "note": "x" * 2000})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -13,11 +14,22 @@ MAX_DIGITS = 12
 
 def sentence(message: object) -> str:
     """A service's message (worded for `error: …` on the command line) as a page shows it:
-    capitalised, unless it starts with an email address, which keeps its own spelling."""
+    capitalised when it starts with a plain word ("the note …"), never when it starts with a
+    name that keeps its own spelling (an email address, a file name, a config key)."""
     text = str(message)
-    if "@" in text.split(" ", 1)[0]:
+    if _PLAIN_WORD.match(text) is None:
         return text
     return text[:1].upper() + text[1:]
+
+
+_PLAIN_WORD = re.compile(r"[a-z][a-z'’-]*[,;]?(?: |$)")
+
+
+def full_sentence(message: object) -> str:
+    """A message standing alone on a page (an error page, beside a field): a capitalised
+    sentence with its full stop."""
+    text = sentence(message).rstrip()
+    return text if not text or text.endswith((".", "!", "?", ":")) else f"{text}."
 
 
 def whole_number(raw: str | None) -> int | None:

@@ -6,7 +6,6 @@ exist. No Flask here; errors are ContactError with the form field they belong to
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -62,15 +61,13 @@ from scheduler.rules import (
     evaluate,
 )
 from scheduler.rules import last_met as rules_last_met
-from scheduler.text import in_supported_range, is_web_link, refuse_controls
+from scheduler.text import in_supported_range, is_email_address, is_web_link, refuse_controls
 from scheduler.zones import known_zone
 from web.composition import Runtime
 from web.errors import Conflict, Invalid, NotFound
 from web.services.accounts import UserView, account_and_config
 from web.services.planning import invite_facts
 from web.services.rule_snapshot import snapshot
-
-_EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
 
 
 class ContactError(Invalid):
@@ -434,7 +431,7 @@ def _check(contact: Contact) -> Contact:
         email = email.strip()
         if not email:
             continue
-        if not _EMAIL.match(email):
+        if not is_email_address(email):
             raise ContactError(f"{email!r} is not an email address", "emails")
         if email.lower() not in {e.lower() for e in emails}:
             emails.append(email)

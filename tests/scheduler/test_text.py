@@ -1,0 +1,37 @@
+"""Text rules shared by the contact form and every import: email addresses, control characters."""
+
+from __future__ import annotations
+
+import pytest
+
+from scheduler.text import control_character, is_email_address
+
+
+@pytest.mark.parametrize(
+    "address", ["ana@example.org", "ana.souza+coffee@mail.example.co.uk", "o'brien@example.ie"]
+)
+def test_an_ordinary_address_is_an_email_address(address: str) -> None:
+    assert is_email_address(address)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ana",
+        "ana@localhost",  # a contact's address needs a domain with a dot
+        "ana@@example.org",
+        "ana souza@example.org",
+        "ana@example.org; bob@example.org",  # two addresses in one
+        "Ana <ana@example.org>",
+        "",
+    ],
+)
+def test_what_is_not_one_address_is_refused(text: str) -> None:
+    assert not is_email_address(text)
+
+
+def test_control_characters_are_named_for_people() -> None:
+    assert control_character("two\nlines") == "a line break"
+    assert control_character("bell\x07") == "the control character U+0007"
+    assert control_character("next\x85line") == "the control character U+0085"
+    assert control_character("Café Einstein") is None
