@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from integrations.emails import moved
 from integrations.icalendar_invite import build_ics
-from integrations.invite_email import attach_calendar, build_email, build_notice
+from integrations.invite_email import build_email
 from integrations.storage.bookings import Booking, BookingInvite, BookingStore
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue, enqueue_email
@@ -27,7 +27,7 @@ from web.services.invites.model import (
     zone_name,
 )
 from web.services.invites.moving import cancel_text
-from web.services.invites.notify import booking_event
+from web.services.invites.notify import Notice, booking_event, queue_booking_notices
 from web.services.invites.reoffer import restore_by_rules
 from web.services.tokens import hash_token
 
@@ -128,6 +128,7 @@ def _cancel(
             payload={"booking_id": booking.id, "event_id": booking.calendar_event_id},
             now=now,
         )
+    notices = []
     for to, sender in ((invitee, owner), (owner, invitee)):
         if not to.email:
             continue
@@ -141,23 +142,17 @@ def _cancel(
             when=when,
             note=note,
         )
-        msg = build_notice(
-            from_address=runtime.config.mail.from_address,
-            on_behalf_of=sender,
-            to=to,
-            subject=subject,
-            paragraphs=[paragraph],
-            when=now,
-        )
-        attach_calendar(msg, build_ics(event, method="CANCEL", dtstamp=now), method="CANCEL")
-        enqueue_email(
-            store.session,
-            user_id=invite.user_id,
-            message=msg,
-            now=now,
-            purpose="cancel",
-            booking_id=booking.id,
-        )
+        notices.append(Notice(to, sender, subject, [paragraph]))
+    queue_booking_notices(
+        runtime,
+        store,
+        booking,
+        notices,
+        ics=build_ics(event, method="CANCEL", dtstamp=now),
+        method="CANCEL",
+        purpose="cancel",
+        now=now,
+    )
 
 
 # --- owner views and after the coffee ------------------------------------------------------

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from integrations.emails import withdrawn as withdrawn_email
 from integrations.icalendar_invite import build_ics
-from integrations.invite_email import Party, attach_calendar, build_email, build_notice
+from integrations.invite_email import Party, build_email
 from integrations.storage.bookings import Booking, BookingInvite, BookingStore
 from integrations.storage.db import transaction
 from integrations.storage.dbapi import aware_utc
@@ -47,7 +47,7 @@ from web.services.invites.model import (
     user_config,
     zone_name,
 )
-from web.services.invites.notify import booking_event
+from web.services.invites.notify import Notice, booking_event, queue_booking_notices
 from web.services.invites.reoffer import restore_by_rules
 from web.services.tokens import hash_token
 
@@ -486,6 +486,7 @@ def _queue_moved_emails(
             [("Your booking", f"{manage_url}/booking")] if manage_url else [],
         ),
     ]
+    notices = []
     for to, sender, is_owner, zones, links in readers:
         if not to.email:
             continue
@@ -500,24 +501,10 @@ def _queue_moved_emails(
             old=was,
             note=note,
         )
-        msg = build_notice(
-            from_address=runtime.config.mail.from_address,
-            on_behalf_of=sender,
-            to=to,
-            subject=subject,
-            paragraphs=paragraphs,
-            links=links,
-            when=now,
-        )
-        attach_calendar(msg, ics, method="REQUEST")
-        enqueue_email(
-            store.session,
-            user_id=booking.user_id,
-            message=msg,
-            now=now,
-            purpose="moved",
-            booking_id=booking.id,
-        )
+        notices.append(Notice(to, sender, subject, paragraphs, links))
+    queue_booking_notices(
+        runtime, store, booking, notices, ics=ics, method="REQUEST", purpose="moved", now=now
+    )
 
 
 # --- withdrawing an open invite, with a minute to undo ---------------------------------------

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
 from integrations.emails import booked
 from integrations.icalendar_invite import CoffeeEvent, build_ics
-from integrations.invite_email import Party, attach_calendar, build_email
+from integrations.invite_email import Party, attach_calendar, build_email, build_notice
 from integrations.storage.bookings import Booking, BookingInvite, BookingStore
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue_email
@@ -203,3 +204,48 @@ def queue_invitee_confirmation(
         purpose="confirmation",
         booking_id=booking.id,
     )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A short notice about a booking to one of its parties, from the other."""
+
+    to: Party
+    sender: Party
+    subject: str
+    paragraphs: Sequence[str]
+    links: Sequence[tuple[str, str]] = ()
+
+
+def queue_booking_notices(
+    runtime: Runtime,
+    store: BookingStore,
+    booking: Booking,
+    notices: Sequence[Notice],
+    *,
+    ics: bytes,
+    method: str,
+    purpose: str,
+    now: datetime,
+) -> None:
+    """Queue each notice about `booking`, each with the calendar update (`ics`, sent as
+    `method`) that keeps its reader's calendar in step."""
+    for notice in notices:
+        msg = build_notice(
+            from_address=runtime.config.mail.from_address,
+            on_behalf_of=notice.sender,
+            to=notice.to,
+            subject=notice.subject,
+            paragraphs=notice.paragraphs,
+            links=notice.links,
+            when=now,
+        )
+        attach_calendar(msg, ics, method=method)
+        enqueue_email(
+            store.session,
+            user_id=booking.user_id,
+            message=msg,
+            now=now,
+            purpose=purpose,
+            booking_id=booking.id,
+        )
