@@ -27,7 +27,7 @@ install-dev: $(VENV)/.stamp-dev
 # Python never caches it, so every `meetagain` command would first compile the ~200 modules it
 # imports (0.1 to 0.2 s a run). Only files changed since are compiled again.
 bytecode: | $(BIN)/python
-	@$(BIN)/python -m compileall -q -j 0 scheduler web integrations >/dev/null
+	@$(BIN)/python -m compileall -q -j 0 scheduler web integrations
 
 run: $(VENV)/.stamp-run bytecode
 	$(BIN)/meetagain init --demo-secret

@@ -420,9 +420,10 @@ def _owner(r: _Reader) -> OwnerConfig:
 def _owner_place(r: _Reader, d: OwnerConfig) -> tuple[str, str]:
     """[owner] city and video_room_url (also the keys of the user's saved "owner" settings)."""
     city = " ".join(r.get("city", str, d.city).split())
-    found = control_character(city)
-    if found:
-        raise r.key_error("city", f"contains {found}; write the city name as plain text")
+    # Only C0 controls and DEL, as always: a city saved with another one (U+0080 to U+009F,
+    # which Settings now refuses) must not make the user's saved settings unreadable.
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in city):
+        raise r.key_error("city", "contains a control character; use one line of plain text")
     if len(city) > 200:
         raise r.key_error("city", f"must be a city name of at most 200 characters, got {len(city)}")
     video = r.get("video_room_url", str, d.video_room_url)

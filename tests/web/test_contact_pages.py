@@ -58,6 +58,14 @@ def test_a_contact_without_a_name_or_with_a_bad_email_is_refused(site: Web, owne
     assert "Enter a name." in page and "is not an email address" in page
 
 
+def test_an_address_pasted_from_a_mail_link_is_kept_without_mailto(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    contact_id = add(site, "Ana", " mailto:ana@example.org , MAILTO:ana.work@example.org")
+    row = contact_row(sqlite_runtime, contact_id)
+    assert [e.email for e in row.emails] == ["ana@example.org", "ana.work@example.org"]
+
+
 def test_an_email_can_belong_to_only_one_contact(site: Web, owner: int) -> None:
     add(site, "Ana", "ana@example.org")
     site.get("/contacts/new")

@@ -4,8 +4,9 @@ show the same words as sentences, without respelling the names a message starts 
 from __future__ import annotations
 
 import pytest
+from markupsafe import Markup
 
-from web.http.forms import full_sentence, sentence
+from web.http.forms import full_sentence, page_sentence, sentence
 
 
 @pytest.mark.parametrize(
@@ -22,6 +23,7 @@ from web.http.forms import full_sentence, sentence
         ("photo.jpg: line 1: not UTF-8 text", "photo.jpg: line 1: not UTF-8 text."),
         ("ana@example.org is already a contact", "ana@example.org is already a contact."),
         ("[windows.lunch] start is not a time", "[windows.lunch] start is not a time."),
+        ("meetagain lost its connection", "meetagain lost its connection."),
         ("", ""),
     ],
 )
@@ -33,3 +35,10 @@ def test_a_message_inside_a_sentence_gets_no_full_stop() -> None:
     assert f"{sentence('the date is in the past')}; nothing was logged." == (
         "The date is in the past; nothing was logged."
     )
+
+
+def test_the_page_filter_leaves_markup_and_nothing_alone() -> None:
+    written = Markup('<a href="/contacts">the list</a> &amp; more')
+    assert page_sentence(written) is written
+    assert page_sentence(None) == ""
+    assert page_sentence("the note is too long") == "The note is too long."

@@ -16,7 +16,7 @@ from werkzeug.routing import IntegerConverter
 from integrations.config import Config, load_config
 from web.composition import Runtime
 from web.errors import UserError, database_unavailable
-from web.http.forms import full_sentence
+from web.http.forms import page_sentence
 from web.http.limits import retry_after
 from web.instance import read_secret
 
@@ -60,7 +60,7 @@ def create_app(
     app.extensions["meetagain.adapters"] = adapters
     # Services word their messages for the command line ("error: the note must be ..."):
     # pages show them as sentences.
-    app.add_template_filter(full_sentence, "sentence")
+    app.add_template_filter(page_sentence, "sentence")
     CSRFProtect(app)
     from integrations.google.oauth import quiet_token_loggers
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import render_template
+from markupsafe import Markup
 
 # More digits than any id or count we store; also keeps int() clear of its 4300-digit limit.
 MAX_DIGITS = 12
@@ -17,12 +18,13 @@ def sentence(message: object) -> str:
     capitalised when it starts with a plain word ("the note …"), never when it starts with a
     name that keeps its own spelling (an email address, a file name, a config key)."""
     text = str(message)
-    if _PLAIN_WORD.match(text) is None:
+    if _PLAIN_WORD.match(text) is None or text.startswith(_OWN_SPELLING):
         return text
     return text[:1].upper() + text[1:]
 
 
 _PLAIN_WORD = re.compile(r"[a-z][a-z'’-]*[,;]?(?: |$)")
+_OWN_SPELLING = ("meetagain ", "meetagain's ")  # the product's name is written in lower case
 
 
 def full_sentence(message: object) -> str:
@@ -30,6 +32,14 @@ def full_sentence(message: object) -> str:
     sentence with its full stop."""
     text = sentence(message).rstrip()
     return text if not text or text.endswith((".", "!", "?", ":")) else f"{text}."
+
+
+def page_sentence(value: object) -> object:
+    """The `sentence` template filter: `full_sentence`, but Markup (already written for the
+    page) is left as it is and nothing shows nothing."""
+    if value is None or isinstance(value, Markup):
+        return value or ""
+    return full_sentence(value)
 
 
 def whole_number(raw: str | None) -> int | None:

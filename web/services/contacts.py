@@ -61,7 +61,7 @@ from scheduler.rules import (
     evaluate,
 )
 from scheduler.rules import last_met as rules_last_met
-from scheduler.text import in_supported_range, is_email_address, is_web_link, refuse_controls
+from scheduler.text import email_address, in_supported_range, is_web_link, refuse_controls
 from scheduler.zones import known_zone
 from web.composition import Runtime
 from web.errors import Conflict, Invalid, NotFound
@@ -224,14 +224,10 @@ class PageNotFound(ContactError, NotFound):
 
 
 def is_email(value: str) -> bool:
-    """The same check the contacts importer makes ("half@" is not an address)."""
-    from integrations.contacts_import.records import RowError, parse_email
-
-    try:
-        parse_email(value)
-    except RowError:
-        return False
-    return len(value) <= 320
+    """Whether the form's `value` names an email address a contact can keep (the importer's
+    rule; "half@" is not an address)."""
+    address = email_address(value)
+    return address is not None and len(address) <= 320
 
 
 def zone_problem(name: str) -> str | None:
@@ -428,11 +424,12 @@ def _check(contact: Contact) -> Contact:
         refused = refuse_controls(email, f"the email {email.strip()!r}")
         if refused:
             raise ContactError(refused, "emails")
-        email = email.strip()
-        if not email:
+        if not email.strip():
             continue
-        if not is_email_address(email):
-            raise ContactError(f"{email!r} is not an email address", "emails")
+        address = email_address(email)
+        if address is None:
+            raise ContactError(f"{email.strip()!r} is not an email address", "emails")
+        email = address
         if email.lower() not in {e.lower() for e in emails}:
             emails.append(email)
     if contact.cadence_days is not None and not 1 <= contact.cadence_days <= LONGEST_CADENCE_DAYS:

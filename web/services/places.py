@@ -18,7 +18,7 @@ from integrations.storage import places as store
 from integrations.storage.db import transaction
 from scheduler.model import ProposedTime
 from scheduler.places import City, Place, Trip
-from scheduler.text import control_character, is_web_link
+from scheduler.text import is_web_link, refuse_controls
 from scheduler.trips import Occurrence, merge_trips, trips_from_occurrences
 from web.composition import Runtime
 from web.errors import NotFound, UserError
@@ -58,9 +58,9 @@ def _printable(value: str, what: str, limit: int) -> str:
     """`value` on one line (runs of white space as one space), or UserError naming a control
     character in it or its length past `limit`."""
     text = " ".join(value.split())
-    found = control_character(text)
-    if found:
-        raise UserError(f"{what} contains {found}; use plain text")
+    refused = refuse_controls(text, what)
+    if refused:
+        raise UserError(refused)
     if len(text) > limit:
         raise UserError(f"{what} must be at most {limit} characters, got {len(text)}")
     return text

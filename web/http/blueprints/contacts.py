@@ -24,7 +24,7 @@ from scheduler.model import Contact, InteractionKind, Meal, Relationship
 from scheduler.rules import LONGEST_CADENCE_DAYS
 from scheduler.text import EARLIEST_YEAR, in_supported_range, refuse_controls
 from web.http.auth import current_user, login_required, runtime, safe_next
-from web.http.forms import sentence, whole_number
+from web.http.forms import full_sentence, sentence, whole_number
 from web.services import contacts as service
 from web.services.accounts import UserView, user_config
 from web.services.contacts import SORTS, ContactError, ContactNotFound, PageNotFound
@@ -220,7 +220,7 @@ def _field_error(exc: Any, shown: frozenset[str]) -> dict[str, str]:
     if "belongs to another contact" in message:
         message = message.replace("belongs to", "already belongs to")
     field = exc.field if exc.field in shown else "_form"
-    return {field: f"{sentence(message)}."}
+    return {field: full_sentence(message)}
 
 
 def _changes(values: dict[str, Any]) -> dict[str, Any]:
