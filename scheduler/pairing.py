@@ -15,7 +15,8 @@ Pure and deterministic. The rules, precisely:
   or less than `policy.buffer` away from one, are never offered; a day whose booked coffees
   already reach `max_per_day` is not used.
 - Each proposal gets `k_c = min(k, number of distinct days among the contact's suitable times)`
-  times, all on different days; no two times of the plan (of any proposals) overlap or come
+  times, all on different days, in-person times first when there are any (then the least used
+  days, then the earliest); no two times of the plan (of any proposals) overlap or come
   within `policy.buffer` of each other. Because invitees may pick times on the same day,
   accepting re-checks the daily cap.
 - At most the week's remaining capacity of proposals: `max_per_week` minus coffees booked in
@@ -135,6 +136,8 @@ class _Candidate:
     points: int  # score in thousandths
     times: tuple[int, ...]  # indices into the time table, by start
     need: int  # k_c
+    # The times at which they can meet in person (they live where the owner is then).
+    in_person: frozenset[int] = frozenset()
 
 
 def week_capacity(
@@ -284,7 +287,10 @@ def pair(
             continue
         per_fits[fits] = per_fits.get(fits, 0) + 1
         need = min(k, len({table[i].day for i in fits}))
-        candidates.append(_Candidate(len(candidates), d, round(d.score * 1000), fits, need))
+        in_person = frozenset(i for i in fits if _mode(table[i], sig) is Mode.IN_PERSON)
+        candidates.append(
+            _Candidate(len(candidates), d, round(d.score * 1000), fits, need, in_person)
+        )
 
     search = _Search(table, candidates, capacity, gap)
     search.run()
@@ -502,8 +508,9 @@ def _assign(
     every other), or None.
 
     Exact backtracking; the most constrained contacts go first, and each contact prefers the
-    days least used by the contacts placed before it, then the earliest times, so proposals
-    spread over the week.
+    times they can meet in person (a trip to their city is when to see them), then the days
+    least used by the contacts placed before it, then the earliest times, so proposals spread
+    over the week.
     """
     order = sorted(chosen, key=lambda c: (len(c.times), c.order))
     used: list[int] = []
@@ -534,7 +541,7 @@ def _assign(
         cand = order[pos]
         options = sorted(
             (i for i in cand.times if free(i)),
-            key=lambda i: (load.get(table[i].day, 0), table[i].start),
+            key=lambda i: (i not in cand.in_person, load.get(table[i].day, 0), table[i].start),
         )
         if len({table[i].day for i in options}) < cand.need:
             return False

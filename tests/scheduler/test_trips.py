@@ -201,6 +201,39 @@ def test_during_a_trip_boston_contacts_meet_in_person_in_boston_time() -> None:
             assert time(7) <= local
 
 
+def test_the_trip_days_go_to_the_people_who_live_there_and_home_days_to_the_rest() -> None:
+    """Earlier video calls are not offered in place of the trip: someone living in the trip's
+    city gets the trip's in-person times, and a contact at home gets home days, not calls from
+    the trip."""
+    from scheduler.rules import DueContact
+
+    today = date(2026, 12, 7)
+    now = datetime.combine(today, time(6), tzinfo=BERLIN)
+    trip = boston(date(2026, 12, 10), date(2026, 12, 12))
+    slots = plan_slots(
+        [], WINDOWS, zone=BERLIN, trips=[trip], start=today, days=7, now=now, policy=POLICY
+    )
+    # No zone known for Ana: video calls at any of the owner's meal times would suit her.
+    ana = Contact("Ana", ("ana@example.com",), id=1, city="Boston")
+    cleo = Contact("Cleo", ("cleo@example.com",), id=2, city="Berlin", timezone="Europe/Berlin")
+    proposals = pair(
+        [DueContact(ana, 51.0, ("trip",), "trip"), DueContact(cleo, 50.0, ("due",), "due")],
+        slots,
+        policy=POLICY,
+        zone=BERLIN,
+        home=HOME,
+        trips=[trip],
+    )
+    by_name = {p.contact.name: p for p in proposals}
+    assert [(t.mode, t.start.astimezone(NEW_YORK).date().day) for t in by_name["Ana"].times] == [
+        ("in_person", 10),
+        ("in_person", 11),
+        ("in_person", 12),
+    ]
+    assert {t.mode for t in by_name["Cleo"].times} == {"in_person"}
+    assert not any(trip.covers_instant(t.start) for t in by_name["Cleo"].times)
+
+
 def test_events_we_both_attend_suggest_breakfast_before_it() -> None:
     ana = Contact("Ana Lima", ("ana@example.com",), id=1, city="Boston")
     start = datetime(2026, 12, 10, 10, 0, tzinfo=NEW_YORK)  # a Thursday
