@@ -186,6 +186,40 @@ def test_importing_a_file_shows_the_per_row_report(
         assert len(list(session.scalars(select(models.Contact)))) == 3
 
 
+def test_an_imported_contact_with_long_notes_can_still_be_edited(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """An import keeps another tool's notes whole (30,000 characters here); the form asks for
+    at most 20,000 only of notes being written, so the rest of the contact stays editable."""
+    history = "\n".join(f"{n}: talked about sourdough and data teams" for n in range(700))
+    data = f'name,email,company,notes\nAna Souza,ana@example.org,Lumen,"{history}"\n'.encode()
+    site.get("/contacts/import")
+    site.post(
+        "/contacts/import",
+        {"file": (io.BytesIO(data), "crm.csv"), "format": "auto"},
+        content_type="multipart/form-data",
+    )
+    with transaction(sqlite_runtime.sessions) as session:
+        (contact_id,) = session.scalars(select(models.Contact.id))
+    assert len(contact_row(sqlite_runtime, contact_id).notes) > 20_000
+    site.get(f"/contacts/{contact_id}")
+    form = {
+        "name": "Ana Souza",
+        "emails": "ana@example.org",
+        "company": "Lumen Analytics",
+        "relationship": "peer",
+        "notes": history.replace("\n", "\r\n"),  # as a browser sends a textarea back
+    }
+    assert site.post(f"/contacts/{contact_id}/edit", form).status_code == 303
+    row = contact_row(sqlite_runtime, contact_id)
+    assert row.company == "Lumen Analytics" and len(row.notes) > 20_000
+    longer = {**form, "notes": history + "\nand more", "company": "Changed"}
+    refused = site.post(f"/contacts/{contact_id}/edit", longer)
+    assert refused.status_code == 400
+    assert "The notes must be 20000 characters or fewer" in text(refused)
+    assert contact_row(sqlite_runtime, contact_id).company == "Lumen Analytics"
+
+
 def test_the_import_report_also_lists_rows_imported_with_a_note(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:

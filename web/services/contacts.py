@@ -391,15 +391,27 @@ def checked_meeting_notes(notes: str) -> str:
     return notes
 
 
-def _check(contact: Contact) -> Contact:
+def _same_text(given: str, stored: str) -> bool:
+    """The same text, whatever line endings a browser's form sent it back with."""
+    return given.replace("\r\n", "\n").strip() == stored.replace("\r\n", "\n").strip()
+
+
+def _check(contact: Contact, stored: Contact | None = None) -> Contact:
+    """The contact as kept, or ContactError naming the field. A limit applies to what is
+    written now: a value kept as it was stored (long notes brought in by an import, say)
+    never stops the rest of the contact from being saved."""
     for key, most in TEXT_LIMITS.items():
         length = len(getattr(contact, key).strip())
+        if stored is not None and _same_text(getattr(contact, key), getattr(stored, key)):
+            continue
         if length > most:
             raise ContactError(
                 f"{_WORDS[key]} must be {most} characters or fewer, got {length}", key
             )
     for key, (count, longest) in CONTACT_LIST_LIMITS.items():
         items = getattr(contact, key)
+        if stored is not None and tuple(items) == tuple(getattr(stored, key)):
+            continue
         if len(items) > count:
             raise ContactError(f"keep at most {count} {key}, got {len(items)}", key)
         long = next((i for i in items if len(i) > longest), None)
@@ -541,7 +553,7 @@ def update_contact(
         current = repo.get(contact_id)
         if current is None:
             raise ContactNotFound(f"no contact {contact_id}")
-        updated = _check(replace(current, **values))
+        updated = _check(replace(current, **values), stored=current)
         taken = {
             e: cid
             for e, cid in email_owners(session, user_id, updated.emails).items()
