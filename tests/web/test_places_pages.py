@@ -66,7 +66,33 @@ def test_places_and_trips_are_added_listed_and_removed(site: Web, owner: int) ->
     wrong = site.post(
         "/places/trips", {"trip_city": "Boston", "start": "tomorrow", "end": "2026-12-12"}
     )
-    assert wrong.status_code == 400 and "From: 'tomorrow' is not a date" in unescape(text(wrong))
+    assert wrong.status_code == 400
+    assert "&#39;tomorrow&#39; is not a date like 2026-03-18." in text(wrong)
+    for empty, message in (
+        (
+            {"trip_city": "", "start": "2027-01-10", "end": "2027-01-12"},
+            "Enter the city of the trip.",
+        ),
+        (
+            {"trip_city": "Boston", "start": "", "end": "2027-01-12"},
+            "Enter the day the trip starts.",
+        ),
+    ):
+        wrong = site.post("/places/trips", empty)
+        assert wrong.status_code == 400 and message in text(wrong)
+    # Nobody is in two cities at once: a trip overlapping another is refused, naming it.
+    wrong = site.post(
+        "/places/trips", {"trip_city": "London", "start": "2026-12-12", "end": "2026-12-14"}
+    )
+    assert wrong.status_code == 400
+    assert "You are in Boston from 2026-12-10 to 2026-12-12 (trip 1)" in text(wrong)
+    assert "London" not in text(site.get("/places")).split("Trips", 1)[-1]
+    assert (
+        site.post(
+            "/places/trips", {"trip_city": "London", "start": "2026-12-13", "end": "2026-12-14"}
+        ).status_code
+        == 303
+    )
 
 
 def test_the_cities_endpoint_suggests_the_biggest_first(site: Web, owner: int) -> None:

@@ -144,8 +144,11 @@ def remove_place(runtime: Runtime, user_id: int, place_id: int) -> None:
 
 
 def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: date) -> int:
-    """Store a trip; the city must resolve (a trip needs a time zone)."""
+    """Store a trip; the city must resolve (a trip needs a time zone) and the days must not
+    overlap another trip entered by hand (nobody is in two cities at once)."""
     typed = _printable(city, "The trip's city", 200)
+    if not typed:
+        raise UserError("Enter the city of the trip")
     resolved = geo.resolve(typed)
     if resolved.flag == "ambiguous":
         raise UserError(f'"{typed}" names several cities: add the country, like "{typed}, US"')
@@ -156,6 +159,12 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
     if (end - start).days > 366:
         raise UserError("A trip lasts at most a year")
     with transaction(runtime.sessions) as session:
+        for other in store.entered_trips(session, user_id):
+            if other.start <= end and start <= other.end:
+                raise UserError(
+                    f"You are in {other.city} from {other.start} to {other.end} (trip "
+                    f"{other.id}): remove that trip first, or pick days around it"
+                )
         return store.add_trip(session, user_id, typed, start, end)
 
 

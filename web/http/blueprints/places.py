@@ -102,7 +102,7 @@ def delete(place_id: int) -> Response:
 def add_trip() -> Response | tuple[str, int]:
     form: dict[str, Any] = {k: request.form.get(k, "") for k in ("trip_city", "start", "end")}
     try:
-        start, end = _date(form["start"], "From"), _date(form["end"], "To")
+        start, end = _date(form["start"], "starts"), _date(form["end"], "ends")
         svc.add_trip(runtime(), current_user().id, city=form["trip_city"], start=start, end=end)
     except UserError as exc:
         return index({"_trip": str(exc)}, form), 400
@@ -111,10 +111,12 @@ def add_trip() -> Response | tuple[str, int]:
 
 
 def _date(value: str, what: str) -> date:
+    if not value.strip():
+        raise UserError(f"Enter the day the trip {what}")
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise UserError(f"{what}: {value.strip()[:40]!r} is not a date") from None
+        raise UserError(f"{value.strip()[:40]!r} is not a date like 2026-03-18") from None
 
 
 @bp.post("/trips/<int:trip_id>/delete")
