@@ -99,6 +99,7 @@ def test_every_owner_page_has_headings_labels_unique_ids_and_csrf(
         f"/plan/{plan}",
         "/settings",
         "/settings/help/google",
+        "/places",
         "/setup/time",
         "/setup/calendars",
         "/setup/contacts",
