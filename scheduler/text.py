@@ -65,6 +65,13 @@ def without_controls(value: str) -> str:
     return _CONTROL_RUNS.sub(" ", value).strip()
 
 
+def plain_text(value: str) -> str:
+    """Free text (a note, several lines) as kept: line breaks stay (a Windows CR LF becomes
+    LF), every other control character (a bell, an escape) becomes a space, and it is trimmed."""
+    lines = value.replace("\r\n", "\n").split("\n")
+    return "\n".join(_CONTROL_RUNS.sub(" ", line).rstrip() for line in lines).strip()
+
+
 def spreadsheet_safe(cell: str) -> str:
     """The cell as a spreadsheet will show it and never run it (a leading ' when needed)."""
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell

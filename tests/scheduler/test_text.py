@@ -35,3 +35,10 @@ def test_control_characters_are_named_for_people() -> None:
     assert control_character("bell\x07") == "the control character U+0007"
     assert control_character("next\x85line") == "the control character U+0085"
     assert control_character("Café Einstein") is None
+
+
+def test_a_note_keeps_its_lines_and_loses_other_control_characters() -> None:
+    from scheduler.text import plain_text
+
+    assert plain_text("  Caf\x07e at 9?\r\nOr \x1b[31mlater\t \n\n") == "Caf e at 9?\nOr  [31mlater"
+    assert plain_text("Thanks!\n\nSee you") == "Thanks!\n\nSee you"

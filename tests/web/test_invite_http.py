@@ -260,6 +260,20 @@ def test_a_note_longer_than_the_form_allows_is_refused_and_the_invite_stays_open
     assert answered.status_code == 303
 
 
+def test_a_note_keeps_its_lines_but_no_other_control_characters(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    """A note goes into the owner's email: a bell or an escape typed or pasted into it is
+    dropped there (as a space), its line breaks kept."""
+    path, _ = _invite(sqlite_runtime, owner, "ana@example.org")
+    answered = app.test_client().post(
+        path, data={"action": "decline", "note": "Caf\x07e is closed\r\nNext month?\x1b"}
+    )
+    assert answered.status_code == 303
+    view = svc.load_invite(sqlite_runtime, path.rsplit("/", 1)[1], now=datetime.now(UTC))
+    assert view.answer_note == "Caf e is closed\nNext month?"
+
+
 def test_cancelling_a_booking_with_an_overlong_note_keeps_the_booking(
     app: Flask, sqlite_runtime: Runtime, owner: int
 ) -> None:

@@ -14,6 +14,7 @@ from integrations.storage.invites import LONGEST_MEETING as LONGEST_MEETING  # r
 from integrations.storage.invites import Booking
 from scheduler.invites import OfferedTime
 from scheduler.model import ProposedTime
+from scheduler.text import plain_text
 from web.errors import Invalid
 from web.services.accounts import user_config as user_config  # re-exported for the package
 
@@ -23,9 +24,9 @@ LONGEST_NOTE = 2000
 
 
 def checked_note(note: str) -> str:
-    """A note as kept (stripped), or Invalid when it is longer than LONGEST_NOTE: a note is
-    never cut short."""
-    note = note.strip()
+    """A note as kept (plain text: no control characters but line breaks), or Invalid when it
+    is longer than LONGEST_NOTE: a note is never cut short."""
+    note = plain_text(note)
     if len(note) > LONGEST_NOTE:
         raise Invalid(f"the note must be {LONGEST_NOTE} characters or fewer, got {len(note)}")
     return note
