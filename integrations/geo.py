@@ -305,6 +305,25 @@ def resolve(text: str) -> City:
     return _city(chosen)
 
 
+def spellings(text: str, limit: int = 3) -> list[str]:
+    """For a name several cities share ("Cambridge"): how to write each of the most populous
+    so that it resolves ("Cambridge, GB", "Cambridge, US"), at most `limit`."""
+    index = _index()
+    key = _norm(text)
+    found = index.found(index.primary.get(key) or index.alternates.get(key, ()))
+    name = " ".join(text.split())
+    labels: list[str] = []
+    for record in found:
+        # The country, else (two of one country, as in the US) the state or region code.
+        for label in (f"{name}, {record.countrycode}", f"{name}, {record.admin1code}"):
+            if label not in labels and resolve(label).resolved:
+                labels.append(label)
+                break
+        if len(labels) == limit:
+            break
+    return labels
+
+
 def suggest(prefix: str, limit: int = 10) -> list[City]:
     """Cities whose name starts with `prefix` (accents ignored), most populous first."""
     folded = _fold(prefix)

@@ -101,7 +101,10 @@ def test_a_trip_to_boston_puts_the_people_there_first_in_person_in_boston_time(c
 def test_an_ambiguous_or_unknown_trip_city_is_refused_with_a_clear_line(cli) -> None:  # type: ignore[no-untyped-def]
     done = cli("trips", "add", "Cambridge", "2026-12-10", "2026-12-12", ok=False)
     assert done.returncode != 0
-    assert 'names several cities: add the country, like "Cambridge, US"' in done.stderr
+    assert (
+        '"Cambridge" names several cities: write which, like "Cambridge, GB" or "Cambridge, CA"'
+        ' or "Cambridge, US"'
+    ) in done.stderr
     done = cli("trips", "add", "Boston", "2026-12-12", "2026-12-10", ok=False)
     assert "ends on 2026-12-10 before it starts on 2026-12-12" in done.stderr
     done = cli("trips", "add", "Boston", "10 Dec", "2026-12-10", ok=False)
@@ -117,6 +120,9 @@ def test_a_place_with_a_control_character_or_too_long_a_name_is_refused_for_that
     )
     done = cli("places", "add", "C" * 201, ok=False)
     assert done.stderr.strip() == "error: The place's name must be at most 200 characters, got 201"
+    done = cli("places", "add", "The Eagle", "--city", "Cambridge")
+    assert done.stdout.startswith("place ") and "added" in done.stdout
+    assert done.stderr.startswith('warning: "Cambridge" names several cities: write which')
     # A line break typed into a name is white space, kept as one space.
     cli("places", "add", "Café\nEinstein")
     listed = cli("places", "list").stdout

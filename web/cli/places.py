@@ -93,7 +93,7 @@ def places_add(
     default_for: tuple[str, ...],
 ) -> None:
     """Add a place."""
-    from web.services.places import add_place
+    from web.services.places import add_place, city_problem
 
     user_id = state.owner_id()
     config = _config(state, user_id)
@@ -108,6 +108,9 @@ def places_add(
         default_for=default_for,
     )
     click.echo(f"place {place_id} added")
+    problem = city_problem(city)
+    if problem:  # kept as typed, like a contact's city; the web page flags it the same way
+        click.echo(f"warning: {problem}", err=True)
 
 
 @places.command("list")

@@ -80,6 +80,19 @@ def resolved_city(text: str) -> City:
     return geo.resolve(text)
 
 
+def city_problem(typed: str) -> str | None:
+    """Why a typed city does not resolve, as a sentence telling what to write; None when it
+    does (or nothing was typed)."""
+    typed = " ".join(typed.split())
+    city = geo.resolve(typed) if typed else None
+    if city is None or city.resolved:
+        return None
+    if city.flag == "ambiguous":
+        ways = " or ".join(f'"{label}"' for label in geo.spellings(typed))
+        return f'"{typed}" names several cities: write which, like {ways}'
+    return f'"{typed}" is not a city we know: check the spelling'
+
+
 def where_for(
     session: Session,
     config: Config,
@@ -149,11 +162,9 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
     typed = _printable(city, "The trip's city", 200)
     if not typed:
         raise UserError("Enter the city of the trip")
-    resolved = geo.resolve(typed)
-    if resolved.flag == "ambiguous":
-        raise UserError(f'"{typed}" names several cities: add the country, like "{typed}, US"')
-    if not resolved.resolved:
-        raise UserError(f'"{typed}" is not a city we know: check the spelling')
+    problem = city_problem(typed)
+    if problem:
+        raise UserError(problem)
     if end < start:
         raise UserError(f"The trip ends on {end} before it starts on {start}")
     if (end - start).days > 366:
@@ -198,6 +209,7 @@ def page(runtime: Runtime, user_id: int, config: Config) -> dict[str, Any]:
     return {
         "home": config.owner.city,
         "home_city": geo.resolve(config.owner.city) if config.owner.city else None,
+        "home_problem": city_problem(config.owner.city),
         "video_room_url": config.owner.video_room_url,
         "places": [
             {

@@ -33,7 +33,7 @@ def city_note(typed: str) -> str:
     if city.resolved:
         return f"{city.name}, {city.country} · {city.timezone}"
     if city.flag == "ambiguous":
-        return 'several cities have this name: add the country, like "Cambridge, GB"'
+        return svc.city_problem(typed) or ""
     return "not a city we know: meetings with them are video calls"
 
 
@@ -52,18 +52,12 @@ def home() -> Response | tuple[str, int]:
         save_owner_place(runtime(), current_user().id, form["city"], form["video_room_url"])
     except AccountError as exc:
         return index({"_home": str(exc)}, form), 400
-    city = svc.resolved_city(form["city"]) if form["city"].strip() else None
-    if city is not None and not city.resolved:
-        flash(f'Saved, but "{form["city"].strip()}" is {_flag(city.flag)}.', "error")
+    problem = svc.city_problem(form["city"])
+    if problem:
+        flash(f"Saved, but {problem}.", "error")
     else:
         flash("Home city and video room saved.", "ok")
     return redirect_to("places.index")
-
-
-def _flag(flag: str) -> str:
-    if flag == "ambiguous":
-        return 'ambiguous: add the country, like "Cambridge, GB"'
-    return "not a city we know: nobody is compared with it"
 
 
 @bp.post("/add")
