@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -56,6 +57,36 @@ def test_a_contact_without_a_name_or_with_a_bad_email_is_refused(site: Web, owne
     assert response.status_code == 400
     page = text(response)
     assert "Enter a name." in page and "is not an email address" in page
+
+
+def test_the_edit_form_shows_every_problem_at_once(site: Web, owner: int) -> None:
+    """Checks of the form and of the contact service answer together: one send shows all
+    that is wrong, and nothing is saved."""
+    contact_id = add(site, "Ana", "ana@example.org", company="Lumen")
+    site.get(f"/contacts/{contact_id}")
+    response = site.post(
+        f"/contacts/{contact_id}/edit",
+        {
+            "name": "Ana",
+            "emails": "bob@",
+            "relationship": "peer",
+            "tags": ", ".join(f"t{n}" for n in range(31)),
+            "how_met": "m" * 2001,
+            "linkedin_url": "javascript:alert(1)",
+            "timezone": "Mars/Olympus",
+        },
+    )
+    assert response.status_code == 400
+    page = unescape(text(response))
+    for said in (
+        '"bob@" is not an email address.',
+        "Keep at most 30 tags, got 31.",
+        "How you met must be 2000 characters or fewer, got 2001.",
+        "is not an http(s) link.",
+        "Mars/Olympus",
+    ):
+        assert said in page, said
+    assert "Lumen" in text(site.get(f"/contacts/{contact_id}"))
 
 
 def test_an_address_pasted_from_a_mail_link_is_kept_without_mailto(

@@ -73,9 +73,13 @@ from web.services.rule_snapshot import snapshot
 class ContactError(Invalid):
     """Bad contact input; `field` names the form field it belongs to."""
 
-    def __init__(self, message: str, field: str = "") -> None:
+    def __init__(
+        self, message: str, field: str = "", problems: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
+        # Every field refused, when several were (the form shows them all at once).
+        self.problems: dict[str, str] = dict(problems or {field: message})
 
 
 class ContactNotFound(ContactError, NotFound):
@@ -397,60 +401,83 @@ def _same_text(given: str, stored: str) -> bool:
 
 
 def _check(contact: Contact, stored: Contact | None = None) -> Contact:
-    """The contact as kept, or ContactError naming the field. A limit applies to what is
-    written now: a value kept as it was stored (long notes brought in by an import, say)
-    never stops the rest of the contact from being saved."""
+    """The contact as kept, or ContactError naming the first field refused (with every
+    refused field in its `problems`). A limit applies to what is written now: a value kept as
+    it was stored (long notes brought in by an import, say) never stops the rest of the
+    contact from being saved."""
+    problems = contact_problems(contact, stored)
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise ContactError(message, field, problems)
+    emails: list[str] = []
+    for email in contact.emails:
+        address = email_address(email)
+        if address is not None and address.lower() not in {e.lower() for e in emails}:
+            emails.append(address)
+    return replace(contact, name=contact.name.strip(), emails=tuple(emails))
+
+
+def contact_problems(contact: Contact, stored: Contact | None = None) -> dict[str, str]:
+    """Every field of `contact` that cannot be kept, with why (the first reason per field),
+    in the form's order; empty when it can be saved. `stored`: the contact as saved, whose
+    unchanged values are not judged again."""
+    problems: dict[str, str] = {}
+
+    def refuse(field: str, message: str) -> None:
+        problems.setdefault(field, message)
+
+    refused = refuse_controls(contact.name, "the name")
+    if refused:
+        refuse("name", refused)
+    elif not contact.name.strip():
+        refuse("name", "a contact needs a name")
+    for email in contact.emails:
+        refused = refuse_controls(email, f"the email {email.strip()!r}")
+        if refused:
+            refuse("emails", refused)
+        elif email.strip() and email_address(email) is None:
+            refuse("emails", f"{email.strip()!r} is not an email address")
     for key, most in TEXT_LIMITS.items():
         length = len(getattr(contact, key).strip())
         if stored is not None and _same_text(getattr(contact, key), getattr(stored, key)):
             continue
         if length > most:
-            raise ContactError(
-                f"{_WORDS[key]} must be {most} characters or fewer, got {length}", key
-            )
+            refuse(key, f"{_WORDS[key]} must be {most} characters or fewer, got {length}")
+    cadence = contact.cadence_days
+    if cadence is not None and not 1 <= cadence <= LONGEST_CADENCE_DAYS:
+        refuse("cadence_days", f"the cadence must be between 1 and {LONGEST_CADENCE_DAYS} days")
+    if contact.timezone and known_zone(contact.timezone) is None:
+        refuse("timezone", f"{contact.timezone!r} is not a known time zone")
+    link = contact.linkedin_url.strip()
+    if link and not is_web_link(link):
+        refuse("linkedin_url", f"the LinkedIn address {link[:80]!r} is not an http(s) link")
     for key, (count, longest) in CONTACT_LIST_LIMITS.items():
         items = getattr(contact, key)
         if stored is not None and tuple(items) == tuple(getattr(stored, key)):
             continue
-        if len(items) > count:
-            raise ContactError(f"keep at most {count} {key}, got {len(items)}", key)
         long = next((i for i in items if len(i) > longest), None)
-        if long is not None:
+        if len(items) > count:
+            refuse(key, f"keep at most {count} {key}, got {len(items)}")
+        elif long is not None:
             what = key[:-1]  # "tag", "question"
-            raise ContactError(
-                f"a {what} must be {longest} characters or fewer, got {len(long)}", key
-            )
-    link = contact.linkedin_url.strip()
-    if link and not is_web_link(link):
-        raise ContactError(
-            f"the LinkedIn address {link[:80]!r} is not an http(s) link", "linkedin_url"
-        )
-    refused = refuse_controls(contact.name, "the name")
-    if refused:
-        raise ContactError(refused, "name")
-    name = contact.name.strip()
-    if not name:
-        raise ContactError("a contact needs a name", "name")
-    emails: list[str] = []
-    for email in contact.emails:
-        refused = refuse_controls(email, f"the email {email.strip()!r}")
-        if refused:
-            raise ContactError(refused, "emails")
-        if not email.strip():
-            continue
-        address = email_address(email)
-        if address is None:
-            raise ContactError(f"{email.strip()!r} is not an email address", "emails")
-        email = address
-        if email.lower() not in {e.lower() for e in emails}:
-            emails.append(email)
-    if contact.cadence_days is not None and not 1 <= contact.cadence_days <= LONGEST_CADENCE_DAYS:
-        raise ContactError(
-            f"the cadence must be between 1 and {LONGEST_CADENCE_DAYS} days", "cadence_days"
-        )
-    if contact.timezone and known_zone(contact.timezone) is None:
-        raise ContactError(f"{contact.timezone!r} is not a known time zone", "timezone")
-    return replace(contact, name=name, emails=tuple(emails))
+            refuse(key, f"a {what} must be {longest} characters or fewer, got {len(long)}")
+    return problems
+
+
+def edit_problems(
+    runtime: Runtime, user_id: int, contact_id: int, changes: Mapping[str, Any]
+) -> dict[str, str]:
+    """What `update_contact` would refuse in these changes, field by field (nothing is
+    saved): for a form that shows every problem at once."""
+    try:
+        values = coerce_changes(changes)
+    except ContactError as exc:
+        return dict(exc.problems)
+    with transaction(runtime.sessions, read_only=True) as session:
+        current = ContactRepository(session, user_id).get(contact_id)
+    if current is None:
+        raise ContactNotFound(f"no contact {contact_id}")
+    return contact_problems(replace(current, **values), current)
 
 
 class DuplicateContact(ContactError, Conflict):

@@ -214,13 +214,20 @@ EDIT_FORM_FIELDS |= {"linkedin_url", "tags", "questions"}
 
 
 def _field_error(exc: Any, shown: frozenset[str]) -> dict[str, str]:
-    """The service's refusal as the form's error: beside its field when the form shows it,
-    else above the form, so it is never lost."""
+    """The service's refusal as the form's errors: each beside its field when the form shows
+    it, else above the form, so none is lost."""
     message = str(exc)
     if "belongs to another contact" in message:
         message = message.replace("belongs to", "already belongs to")
-    field = exc.field if exc.field in shown else "_form"
-    return {field: full_sentence(message)}
+    problems = getattr(exc, "problems", None) or {exc.field: message}
+    return _beside_fields({**problems, exc.field: message}, shown)
+
+
+def _beside_fields(problems: dict[str, str], shown: frozenset[str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for field, message in problems.items():
+        errors.setdefault(field if field in shown else "_form", full_sentence(message))
+    return errors
 
 
 def _changes(values: dict[str, Any]) -> dict[str, Any]:
@@ -246,7 +253,14 @@ def _changes(values: dict[str, Any]) -> dict[str, Any]:
 def edit(contact_id: int) -> WerkzeugResponse | tuple[str, int]:
     user = current_user()
     values, errors = _parse_contact_form(request.form)
-    if not errors:
+    if errors:  # say at once what the service would refuse too, not after the next send
+        try:
+            found = service.edit_problems(runtime(), user.id, contact_id, _changes(values))
+        except ContactNotFound:
+            abort(404)
+        for field, message in _beside_fields(found, EDIT_FORM_FIELDS).items():
+            errors.setdefault(field, message)
+    else:
         try:
             service.update_contact(runtime(), user.id, contact_id, _changes(values))
         except ContactNotFound:
@@ -286,7 +300,11 @@ def new() -> WerkzeugResponse | str | tuple[str, int]:
             elif met_on > _today(user):
                 errors["last_met"] = "That date is in the future."
     new_id = 0
-    if not errors:
+    if errors:  # say at once what the service would refuse too, not after the next send
+        found = service.contact_problems(_new_contact(values, met_on))
+        for field, message in _beside_fields(found, NEW_FORM_FIELDS).items():
+            errors.setdefault(field, message)
+    else:
         from web.services.contacts import ContactError, DuplicateContact, create_contact
 
         try:
