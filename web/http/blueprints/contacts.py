@@ -213,17 +213,17 @@ EDIT_FORM_FIELDS = NEW_FORM_FIELDS | {"title", "cadence_days", "city", "timezone
 EDIT_FORM_FIELDS |= {"linkedin_url", "tags", "questions"}
 
 
-def _field_error(exc: Any, shown: frozenset[str]) -> dict[str, str]:
+def _field_error(exc: ContactError, shown: frozenset[str]) -> dict[str, str]:
     """The service's refusal as the form's errors: each beside its field when the form shows
     it, else above the form, so none is lost."""
     message = str(exc)
     if "belongs to another contact" in message:
         message = message.replace("belongs to", "already belongs to")
-    problems = getattr(exc, "problems", None) or {exc.field: message}
-    return _beside_fields({**problems, exc.field: message}, shown)
+    return _beside_fields({**exc.problems, exc.field: message}, shown)
 
 
 def _beside_fields(problems: dict[str, str], shown: frozenset[str]) -> dict[str, str]:
+    """Each problem beside its field when the form shows it, else (the first) above the form."""
     errors: dict[str, str] = {}
     for field, message in problems.items():
         errors.setdefault(field if field in shown else "_form", full_sentence(message))
