@@ -1,14 +1,18 @@
 """The owner's own invite message: a template with placeholders, and a signature.
 
 Pure text: placeholders are replaced by name only ({first_name}, never attribute access or
-format specs). Anything else written in braces is refused when the template is saved (see
-`unknown_placeholders`), so no half-typed placeholder reaches an invitee.
+format specs). What reads as an attempt at one is refused when the template is saved (see
+`template_problems`): a short brace group on one line that names no placeholder, a
+placeholder never closed, or one in double braces ({{first_name}}, as other tools write them),
+so no half-typed placeholder reaches an invitee.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 PLACEHOLDERS = {
     "first_name": "their first name",
@@ -23,21 +27,42 @@ MAX_SIGNATURE = 1000
 
 
 # What reads as an attempt at a placeholder: a short brace group on one line ({0},
-# {first_name.x}, {name!r}), or a placeholder's name after a brace that is never closed.
+# {first_name.x}, {name!r}), a placeholder's name after a brace that is never closed, or a
+# placeholder in double braces (Jinja's and Mustache's way; ours would leave "{Ana}").
+_NAMES = "|".join(PLACEHOLDERS)
 _BRACED = re.compile(r"\{([^{}\n]{0,40})\}")
-_UNCLOSED = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")(?![A-Za-z_}])")
+_UNCLOSED = re.compile(r"\{(" + _NAMES + r")(?![A-Za-z_}])")
+_DOUBLED = re.compile(r"\{\{[ \t]*(" + _NAMES + r")[ \t]*\}\}")
 
 
-def unknown_placeholders(template: str) -> list[str]:
-    """What `template` writes in braces that is no placeholder ("{first_name" for one never
-    closed), in order of appearance: each would reach the invitee as typed."""
-    braced = list(_BRACED.finditer(template))
-    found = [(m.start(), m.group(1)) for m in braced if m.group(1) not in PLACEHOLDERS]
-    closed = {m.start() for m in braced}  # a group closed later is not "never closed"
+@dataclass(frozen=True)
+class TemplateProblem:
+    """Something written in braces that would reach the invitee as typed."""
+
+    written: str  # as typed, "{0}" or "{first_name" or "{{first_name}}"
+    kind: Literal["unknown", "unclosed", "doubled"]
+    name: str = ""  # the placeholder meant, for "doubled"
+
+
+def template_problems(template: str) -> list[TemplateProblem]:
+    """Each brace group in `template` that is no placeholder, in order of appearance, once."""
+    found: list[tuple[int, TemplateProblem]] = []
+    doubled = list(_DOUBLED.finditer(template))
+    inside = {i for m in doubled for i in range(m.start(), m.end())}
+    found += [(m.start(), TemplateProblem(m.group(0), "doubled", m.group(1))) for m in doubled]
+    braced = [m for m in _BRACED.finditer(template) if m.start() not in inside]
     found += [
-        (m.start(), m.group(0)) for m in _UNCLOSED.finditer(template) if m.start() not in closed
+        (m.start(), TemplateProblem(m.group(0), "unknown"))
+        for m in braced
+        if m.group(1) not in PLACEHOLDERS
     ]
-    return list(dict.fromkeys(text for _, text in sorted(found)))
+    closed = {m.start() for m in braced} | inside  # a group closed later is not "never closed"
+    found += [
+        (m.start(), TemplateProblem(m.group(0), "unclosed"))
+        for m in _UNCLOSED.finditer(template)
+        if m.start() not in closed
+    ]
+    return list(dict.fromkeys(problem for _, problem in sorted(found, key=lambda f: f[0])))
 
 
 def fill_template(template: str, values: Mapping[str, str]) -> str:

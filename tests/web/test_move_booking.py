@@ -271,12 +271,15 @@ def test_a_time_another_open_invite_promises_is_no_move_choice(
     assert sorted(s for _, s in _active(sqlite_runtime, owner)) == [booked.starts[0], promised]
 
 
-def test_a_concurrent_move_and_accept_of_one_time_book_it_once(runtime: Runtime) -> None:
-    """On SQLite and PostgreSQL: a move and another invite's accept of the same time, at once."""
+def test_a_move_onto_a_time_an_open_invite_promises_loses_to_its_accept_at_once(
+    runtime: Runtime,
+) -> None:
+    """On SQLite and PostgreSQL: a move and another invite's accept of the same time, at once.
+    The open invite's time is no move choice, so whichever runs first, the accept books it."""
     owner = make_owner(runtime)
     for attempt in range(3):
         outcomes, target = _race(runtime, owner, attempt)
-        assert sorted(outcomes).count("refused") == 1, outcomes
+        assert sorted(outcomes) == ["accepted", "refused"], outcomes
         at_target = [b for b in _active(runtime, owner) if b[1] == target]
         assert len(at_target) == 1
 
@@ -292,17 +295,7 @@ def _race(runtime: Runtime, owner: int, attempt: int) -> tuple[list[str], dateti
     # The target is offered on the booked invite too (as "pick another time" would). Bo's
     # invite offering it too makes it no move choice, so the move must be refused whichever
     # runs first: the accept must never find the time taken by the move.
-    with transaction(runtime.sessions) as session:
-        session.add(
-            models.InviteTime(
-                invite_id=booked.created.invite_id,
-                user_id=owner,
-                start=target,
-                end=target + timedelta(minutes=45),
-                window="lunch",
-                withdrawn=False,
-            )
-        )
+    _offer(runtime, owner, booked, target)
     bo = make_contact(runtime, owner, name=f"Bo {attempt}", email=f"bo{attempt}@example.org")
     other = svc.create_invite(runtime, owner, bo, times_at(target), send_email=False, now=_now())
     gate = threading.Barrier(2)
@@ -330,6 +323,66 @@ def _race(runtime: Runtime, owner: int, attempt: int) -> tuple[list[str], dateti
     for t in threads:
         t.join(30)
     return outcomes, target
+
+
+def test_two_moves_onto_one_time_at_once_book_it_once(runtime: Runtime) -> None:
+    """On SQLite and PostgreSQL: two booked coffees whose invites both offer a time (as "pick
+    another time" would add it), moved onto it at the same moment: one moves, one is refused,
+    and the owner has one coffee at that time."""
+    owner = make_owner(runtime)
+    for attempt in range(3):
+        outcomes, target = _two_moves(runtime, owner, attempt)
+        assert sorted(outcomes) == ["moved", "refused"], outcomes
+        assert len([b for b in _active(runtime, owner) if b[1] == target]) == 1
+        # The refused coffee kept its time: the owner still has both.
+        assert len(_active(runtime, owner)) == 2 * (attempt + 1)
+
+
+def _two_moves(runtime: Runtime, owner: int, attempt: int) -> tuple[list[str], datetime]:
+    ana, bo = (
+        Booked(
+            runtime,
+            owner,
+            make_contact(runtime, owner, name=f"{name} {attempt}", email=f"{name}{attempt}@x.org"),
+            weeks=2 * attempt + n,
+        )
+        for n, name in enumerate(("ana", "bo"))
+    )
+    target = ana.starts[2] + timedelta(hours=4)
+    for booked in (ana, bo):
+        _offer(runtime, owner, booked, target)
+    gate = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def move(booked: Booked) -> None:
+        gate.wait()
+        try:
+            moving.move_booking(runtime, moving.invitee_side(booked.token), target, now=_now())
+            outcomes.append("moved")
+        except svc.TimeUnavailable:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=move, args=(b,)) for b in (ana, bo)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return outcomes, target
+
+
+def _offer(runtime: Runtime, owner: int, booked: Booked, start: datetime) -> None:
+    """Add `start` to a booked invite's times, as "pick another time" does."""
+    with transaction(runtime.sessions) as session:
+        session.add(
+            models.InviteTime(
+                invite_id=booked.created.invite_id,
+                user_id=owner,
+                start=start,
+                end=start + timedelta(minutes=45),
+                window="lunch",
+                withdrawn=False,
+            )
+        )
 
 
 # --- cancel with a reason -------------------------------------------------------------------

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from integrations.storage import models
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
-from scheduler.message import fill_template, unknown_placeholders, with_signature
+from scheduler.message import TemplateProblem, fill_template, template_problems, with_signature
 from tests.helpers.invite_fixtures import make_contact, next_weekday_at, times_at
 from tests.web.support import PASSWORD, Web, text
 from web.composition import Runtime
@@ -73,6 +73,13 @@ def test_the_invite_template_and_signature_start_every_new_invite(
     )
     assert unclosed.status_code == 400
     assert "The template uses {first_name, which is never closed" in text(unclosed)
+    doubled = site.post(
+        "/settings/invite-text", {"message_template": "Hi {{first_name}},", "signature": ""}
+    )
+    assert doubled.status_code == 400
+    assert "The template uses {{first_name}}: write it in single braces, {first_name}." in text(
+        doubled
+    )
     template = "Hallo {first_name}!\n\nSince {how_met} I've wondered: {question}\nCoffee soon?"
     signature = "Olivia\nLumen Analytics · +49 30 1234"
     saved = site.post(
@@ -117,15 +124,25 @@ def test_template_rules_fill_only_known_placeholders_and_tidy_empty_lines() -> N
         {"first_name": "Ana", "how_met": "", "question": ""},
     )
     assert text_ == 'Hi Ana,\n\nJSON: {"a": 1}'
-    assert unknown_placeholders("{first_name} {nope} {nope} {my_name}") == ["nope"]
+
+    def written(template: str) -> list[str]:
+        return [p.written for p in template_problems(template)]
+
+    assert written("{first_name} {nope} {nope} {my_name}") == ["{nope}"]
     # Half-typed or format-style placeholders would reach the invitee as typed: named too.
-    assert unknown_placeholders("Hi {first_name") == ["{first_name"]
-    assert unknown_placeholders("Hi {0} {first_name.__class__} {name!r:>9}") == [
-        "0",
-        "first_name.__class__",
-        "name!r:>9",
+    assert template_problems("Hi {first_name") == [TemplateProblem("{first_name", "unclosed")]
+    assert written("Hi {0} {first_name.__class__} {name!r:>9}") == [
+        "{0}",
+        "{first_name.__class__}",
+        "{name!r:>9}",
     ]
-    assert unknown_placeholders("Hi {first_name}, see you :-{") == []
+    assert written("Hi {first_name}, see you :-{") == []
+    # Double braces, as other tools write placeholders, would reach Ana as "{Ana}".
+    assert fill_template("Hi {{first_name}}", {"first_name": "Ana"}) == "Hi {Ana}"
+    assert template_problems("Hi {{first_name}} and {{ my_name }}") == [
+        TemplateProblem("{{first_name}}", "doubled", "first_name"),
+        TemplateProblem("{{ my_name }}", "doubled", "my_name"),
+    ]
     assert with_signature("Hi\n\nOlivia Owner", "— O.", "Olivia Owner") == "Hi\n\n— O.\n"
     assert with_signature("Hi", "", "Olivia") == "Hi\n"
 

@@ -375,7 +375,7 @@ def update_profile(runtime: Runtime, user_id: int, name: str, email: str) -> Use
 
 def save_invite_text(runtime: Runtime, user_id: int, template: str, signature: str) -> None:
     """Store your own invite message template and signature ("" = the built-in message)."""
-    from scheduler.message import MAX_SIGNATURE, MAX_TEMPLATE, PLACEHOLDERS, unknown_placeholders
+    from scheduler.message import MAX_SIGNATURE, MAX_TEMPLATE, PLACEHOLDERS, template_problems
 
     for value, what, field_name in (
         (template, "the message template", "message_template"),
@@ -390,13 +390,19 @@ def save_invite_text(runtime: Runtime, user_id: int, template: str, signature: s
         )
     if len(signature) > MAX_SIGNATURE:
         raise AccountError(f"Keep the signature under {MAX_SIGNATURE} characters.", "signature")
-    unknown = unknown_placeholders(template)
-    if unknown:
+    problems = template_problems(template)
+    if problems:
+        first = problems[0]
         known = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
-        first = unknown[0]
-        written = first if first.startswith("{") else f"{{{first}}}"
-        what = "which is never closed" if first.startswith("{") else "which is no placeholder"
-        raise AccountError(f"The template uses {written}, {what}: use {known}.", "message_template")
+        if first.kind == "doubled":
+            text = (
+                f"The template uses {first.written}: write it in single braces, {{{first.name}}}."
+            )
+        elif first.kind == "unclosed":
+            text = f"The template uses {first.written}, which is never closed: use {known}."
+        else:
+            text = f"The template uses {first.written}, which is no placeholder: use {known}."
+        raise AccountError(text, "message_template")
     with transaction(runtime.sessions) as session:
         store = AccountStore(session)
         if store.account(user_id) is None:
