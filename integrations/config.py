@@ -27,7 +27,7 @@ from scheduler.model import (
     with_window_lengths,
 )
 from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS
-from scheduler.text import control_character, is_web_link
+from scheduler.text import control_character, is_email_address, is_web_link
 from scheduler.zones import known_zone
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
@@ -558,10 +558,9 @@ def _mail(r: _Reader) -> MailConfig:
     if port > 65535:
         raise r.key_error("port", f"must be at most 65535, got {port}")
     sender = r.get("from_address", str, d.from_address).strip()
-    local, at, domain = sender.rpartition("@")
-    if not (local and at and domain) or any(c.isspace() for c in sender) or "<" in sender:
-        # A bare address (meetagain adds the display name). Not the contacts' stricter check:
-        # a host without a dot, as the default meetagain@localhost, is fine for sending.
+    if not is_email_address(sender, dotless_host=True):
+        # A bare address (meetagain adds the display name); a host without a dot, as the
+        # default meetagain@localhost, is fine for sending.
         raise r.key_error(
             "from_address", f'"{sender}" is not an email address (like you@example.com)'
         )

@@ -15,9 +15,10 @@ from datetime import date, datetime
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_RUNS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
-# A contact's email address: one @, a dot in the domain, nothing that separates addresses in
-# a list or a header (white space, ; , < >).
+# An email address: one @, nothing that separates addresses in a list or a header (white
+# space, ; , < >), and for a contact a dot in the domain.
 _EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
+_MAILBOX = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+$")
 
 # OWASP CSV injection: a cell starting with one of these may be read as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -26,6 +27,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # from date.min/date.max that adding a cadence or a week can never overflow.
 EARLIEST_YEAR = 1900
 LATEST_YEAR = 2999
+
+# The digits of a row id the routes and the command line accept: 18 always fit the 64-bit
+# id columns of SQLite and PostgreSQL, so a longer one names no row rather than overflowing.
+ID_DIGITS = 18
 
 
 def control_character(value: str) -> str | None:
@@ -38,9 +43,10 @@ def control_character(value: str) -> str | None:
     return names.get(char, f"the control character U+{ord(char):04X}")
 
 
-def is_email_address(value: str) -> bool:
-    """Whether `value` (already stripped) can be a contact's email address."""
-    return _EMAIL.match(value) is not None
+def is_email_address(value: str, *, dotless_host: bool = False) -> bool:
+    """Whether `value` (already stripped) can be a contact's email address; `dotless_host`:
+    also one at a host without a dot, as a sender's meetagain@localhost can be."""
+    return (_MAILBOX if dotless_host else _EMAIL).match(value) is not None
 
 
 def email_address(value: str) -> str | None:
@@ -90,3 +96,13 @@ def is_web_link(value: str) -> bool:
 def in_supported_range(value: date | datetime) -> bool:
     """True for dates a request may carry (see EARLIEST_YEAR and LATEST_YEAR)."""
     return EARLIEST_YEAR <= value.year <= LATEST_YEAR
+
+
+def whole_number(raw: str | None, *, most_digits: int) -> int | None:
+    """The non-negative integer written in ASCII digits in `raw` (blanks around it allowed),
+    at most `most_digits` long, else None. `str.isdigit` alone accepts "²", which `int` then
+    refuses, and "١٢", which `int` reads as 12."""
+    text = (raw or "").strip()
+    if not text or len(text) > most_digits or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)

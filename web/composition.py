@@ -13,6 +13,7 @@ from integrations.config import Config
 from integrations.storage import calendar_reads, db
 from integrations.storage.dbapi import Db
 from integrations.storage.models import User
+from web.errors import Invalid
 
 
 @dataclass
@@ -29,9 +30,16 @@ class Runtime:
     def sessions(self) -> sessionmaker[Session]:
         return db.make_sessionmaker(self.engine)
 
-    def upgrade_database(self, revision: str = "head") -> None:
-        """Run the migrations up (or down) to `revision`."""
-        db.upgrade(self.config.database_url, revision)
+    def upgrade_database(self, revision: str = "head") -> str:
+        """Run the migrations up to `revision` (an older one than the database's changes
+        nothing); the revision the database is at after. Invalid for an unknown revision."""
+        from alembic.util import CommandError
+
+        try:
+            db.upgrade(self.config.database_url, revision)
+        except CommandError as exc:  # an unknown or ambiguous revision: nothing was run
+            raise Invalid(f"--revision {revision!r}: {exc}") from None
+        return db.current_revision(self.engine) or "base"
 
     def database_is_current(self) -> bool:
         return db.current_revision(self.engine) == db.head_revision()

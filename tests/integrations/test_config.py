@@ -629,10 +629,25 @@ def test_a_window_meeting_length_under_five_minutes_is_named() -> None:
             )
 
 
-@pytest.mark.parametrize("sender", ["no at sign", "a@", "@example.com", "Me <me@example.com>"])
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "no at sign",
+        "a@",
+        "@example.com",
+        "Me <me@example.com>",
+        # Two addresses, or two @: the SMTP server would refuse them only when mail is sent.
+        "a@b.com,c@d.com",
+        "a@b@example.com",
+        "me@@example.com",
+    ],
+)
 def test_a_from_address_that_is_no_email_address_is_refused(sender: str) -> None:
     with pytest.raises(ConfigError, match=r"\[mail\] from_address .* is not an email address"):
         parse_config(f'[mail]\nfrom_address = "{sender}"\n')
     assert parse_config('[mail]\nfrom_address = "me@example.com"\n').mail.from_address == (
         "me@example.com"
+    )
+    assert parse_config('[mail]\nfrom_address = "me@localhost"\n').mail.from_address == (
+        "me@localhost"
     )

@@ -222,6 +222,14 @@ def test_an_id_too_large_for_any_database_is_404_on_every_route(
     assert checked >= 30  # the owner's contacts, invites, bookings, calendars, places, users
 
 
+def test_an_id_in_another_scripts_digits_names_no_row(site: Web, owner: int) -> None:
+    """ "١" is a digit to Python's \\d and int(): the routes take ASCII digits only."""
+    contact_id = add_contact(site)
+    assert site.get(f"/contacts/{contact_id}").status_code == 200
+    arabic = str(contact_id).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    assert site.get(f"/contacts/{arabic}").status_code == 404
+
+
 def test_an_invite_for_a_day_beyond_the_planned_years_is_refused_with_a_message(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:

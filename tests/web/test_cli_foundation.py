@@ -318,7 +318,9 @@ def test_an_id_no_row_can_have_is_refused_by_name(tmp_path: Path) -> None:
     for noun in ("trips", "places"):
         huge = one_error_line(meetagain(tmp_path, noun, "remove", "9" * 23))
         assert "ids have at most 18 digits" in huge and "Overflow" not in huge
-        assert "not an id" in one_error_line(meetagain(tmp_path, noun, "remove", "abc"))
+        for odd in ("abc", "²", "١٢"):
+            line = one_error_line(meetagain(tmp_path, noun, "remove", odd))
+            assert "not an id" in line and "ValueError" not in line, line
     assert "no trip with id 999" in one_error_line(meetagain(tmp_path, "trips", "remove", "999"))
 
 

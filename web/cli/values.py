@@ -9,7 +9,13 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from scheduler.text import EARLIEST_YEAR, LATEST_YEAR, in_supported_range
+from scheduler.text import (
+    EARLIEST_YEAR,
+    ID_DIGITS,
+    LATEST_YEAR,
+    in_supported_range,
+    whole_number,
+)
 from web.errors import UserError
 
 
@@ -58,10 +64,6 @@ def minutes(value: int | None, option: str, default: timedelta, most: int) -> ti
     return timedelta(minutes=value)
 
 
-# As the web routes' ids (web.http.app.RowIdConverter): 18 digits always fit an id column.
-LONGEST_ID_DIGITS = 18
-
-
 class RowId(click.ParamType):
     """A row's id argument: a whole number that can name a row, else refused by name (exit 2)
     rather than overflowing the database's integer on the way to a lookup."""
@@ -70,15 +72,12 @@ class RowId(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         text = str(value).strip()
-        if not text.isdigit():
-            self.fail(
-                f"{text[:40]!r} is not an id (a whole number, see the list command)", param, ctx
-            )
-        if len(text) > LONGEST_ID_DIGITS:
-            self.fail(
-                f"{text[:40]} is no id: ids have at most {LONGEST_ID_DIGITS} digits", param, ctx
-            )
-        return int(text)
+        number = whole_number(text, most_digits=ID_DIGITS)
+        if number is not None:
+            return number
+        if text.isascii() and text.isdigit():
+            self.fail(f"{text[:40]} is no id: ids have at most {ID_DIGITS} digits", param, ctx)
+        self.fail(f"{text[:40]!r} is not an id (a whole number, see the list command)", param, ctx)
 
 
 ROW_ID = RowId()

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from integrations.config import Config, load_config
+from scheduler.text import ID_DIGITS
 from web.composition import Runtime
 from web.errors import UserError, database_unavailable
 from web.http.forms import page_sentence
@@ -26,11 +27,11 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 class RowIdConverter(IntegerConverter):
-    """`<int:…>` in every route: at most 18 digits, which always fit the 64-bit id columns of
-    SQLite and PostgreSQL. A longer id names no row, so its path matches no route and is the
-    404 of any unknown id, not an overflow's 500 (nor, as a `max=` would make it, a 405)."""
+    """`<int:…>` in every route: ASCII digits (`\\d` would take "١٢" as 12), at most
+    ID_DIGITS of them. A longer id names no row, so its path matches no route and is the 404
+    of any unknown id, not an overflow's 500 (nor, as a `max=` would make it, a 405)."""
 
-    regex = r"\d{1,18}"
+    regex = f"[0-9]{{1,{ID_DIGITS}}}"
 
 
 def create_app(

@@ -9,6 +9,8 @@ from typing import Any
 from flask import render_template
 from markupsafe import Markup
 
+from scheduler import text as text_rules
+
 # More digits than any id or count we store; also keeps int() clear of its 4300-digit limit.
 MAX_DIGITS = 12
 
@@ -43,14 +45,8 @@ def page_sentence(value: object) -> object:
 
 
 def whole_number(raw: str | None) -> int | None:
-    """The non-negative integer written with ASCII digits in `raw`, else None.
-
-    `str.isdigit` alone accepts "²" or "٣", which `int` then rejects or reads unexpectedly.
-    """
-    text = (raw or "").strip()
-    if not text or len(text) > MAX_DIGITS or not (text.isascii() and text.isdigit()):
-        return None
-    return int(text)
+    """The non-negative integer a form field holds in ASCII digits, else None."""
+    return text_rules.whole_number(raw, most_digits=MAX_DIGITS)
 
 
 def whole_numbers(values: Iterable[str]) -> list[int]:
