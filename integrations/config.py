@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from integrations.files import NotUtf8, utf8_text
 from scheduler.model import (
     POLICY_LIMITS,
+    SHORTEST_MEETING_MINUTES,
     WEEKDAYS,
     SchedulingPolicy,
     Window,
@@ -457,7 +458,9 @@ def _windows(source: str, table: Any) -> tuple[Window, ...]:
             raise r.key_error("weekdays", str(exc)) from None
         # Left out (0): the [scheduling] length; given: the same range as that one.
         minutes = (
-            r.positive_int("duration_minutes", 0, 5, POLICY_LIMITS["duration_minutes"])
+            r.positive_int(
+                "duration_minutes", 0, SHORTEST_MEETING_MINUTES, POLICY_LIMITS["duration_minutes"]
+            )
             if "duration_minutes" in r.table
             else 0
         )
@@ -481,7 +484,9 @@ def _scheduling(r: _Reader, d: SchedulingPolicy | None = None) -> SchedulingPoli
     d = d or SchedulingPolicy()
     minute, hour = timedelta(minutes=1), timedelta(hours=1)
     policy = SchedulingPolicy(
-        duration=timedelta(minutes=number("duration_minutes", d.duration // minute, 5)),
+        duration=timedelta(
+            minutes=number("duration_minutes", d.duration // minute, SHORTEST_MEETING_MINUTES)
+        ),
         buffer=timedelta(minutes=number("buffer_minutes", d.buffer // minute)),
         notice=timedelta(hours=number("min_notice_hours", d.notice // hour)),
         horizon_days=number("horizon_days", d.horizon_days, 1),

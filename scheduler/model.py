@@ -134,6 +134,8 @@ POLICY_LIMITS: dict[str, int] = {
     "max_per_week": 700,
     "times_per_invite": 20,
 }
+# The shortest meeting any setting may ask for (a window's, the default, the command line's).
+SHORTEST_MEETING_MINUTES = 5
 
 
 @dataclass(frozen=True, slots=True)

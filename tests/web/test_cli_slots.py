@@ -321,6 +321,8 @@ def test_a_malformed_window_exits_2_naming_it(tmp_path: Path, window: str, probl
         (("busy", "--from", "0001-01-01"), "--from 0001-01-01 is outside the years"),
         (("slots", "--now", "9999-12-31T12:00Z"), "--now 9999-12-31 is outside the years"),
         (("slots", "--duration", "99999999999999"), "--duration must be at most 1440 minutes"),
+        # The shortest meeting a config or the setup page may ask for, too.
+        (("slots", "--duration", "3"), "--duration: must be at least 5 minutes"),
         (("slots", "--buffer", "-1"), "--buffer must not be negative"),
         (("slots", "--days", "99999"), "--days: at most 366 days"),
     ],

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from scheduler.model import POLICY_LIMITS
+from scheduler.model import POLICY_LIMITS, SHORTEST_MEETING_MINUTES
 from web.cli import State, format_option, pass_state
 from web.cli.values import minutes, parse_day, parse_moment
 from web.errors import UserError
@@ -288,8 +288,8 @@ def slots(
         buffer=minutes(buffer, "--buffer", policy.buffer, POLICY_LIMITS["buffer_minutes"]),
         notice=minutes(notice, "--notice", policy.notice, POLICY_LIMITS["min_notice_hours"] * 60),
     )
-    if policy.duration <= timedelta(0):
-        raise UserError("--duration: must be at least 1 minute")
+    if policy.duration < timedelta(minutes=SHORTEST_MEETING_MINUTES):
+        raise UserError(f"--duration: must be at least {SHORTEST_MEETING_MINUTES} minutes")
     interval = rng.interval
     # Busy time just outside the range still matters once widened by the buffer.
     # In UTC: wall-clock arithmetic at a midnight clock change (Santiago) could move it inwards.

@@ -13,7 +13,13 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from werkzeug.wrappers import Response
 
 from integrations.config import DEFAULT_CADENCE_DAYS, parse_time
-from scheduler.model import POLICY_LIMITS, WEEKDAYS, Relationship, Window
+from scheduler.model import (
+    POLICY_LIMITS,
+    SHORTEST_MEETING_MINUTES,
+    WEEKDAYS,
+    Relationship,
+    Window,
+)
 from scheduler.rules import LONGEST_CADENCE_DAYS
 from web.http.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
 from web.http.forms import whole_number
@@ -224,9 +230,10 @@ def time_and_meals() -> Response | str | tuple[str, int]:
             }
             if entry["minutes"]:
                 minutes = whole_number(entry["minutes"])
-                if minutes is None or not 5 <= minutes <= LONGEST_MINUTES:
+                if minutes is None or not SHORTEST_MEETING_MINUTES <= minutes <= LONGEST_MINUTES:
                     errors[f"w_{name}_minutes"] = (
-                        f"Give the meeting length in minutes, 5 to {LONGEST_MINUTES}, "
+                        "Give the meeting length in minutes, "
+                        f"{SHORTEST_MEETING_MINUTES} to {LONGEST_MINUTES}, "
                         "or leave it empty "
                         f"for the usual length (got {entry['minutes']!r})."
                     )
