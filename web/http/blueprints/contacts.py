@@ -50,10 +50,13 @@ def index() -> str | tuple[str, int]:
         sort = "overdue"
     raw_page = request.args.get("page", "1").strip()
     page = whole_number(raw_page) if raw_page else 1
+    if page == 0:
+        page = None  # pages count from 1
     context: dict[str, Any] = {"query": query, "sort": sort, "sorts": SORTS}
     # No page number at all is bad input (400); a page past the end is a page not found (404).
+    no_page_number = page is None
     try:
-        if page is None or page < 1:
+        if page is None:
             raise PageNotFound(f'"{raw_page[:20]}" is not a page number (1, 2, ...)', 1)
         found = service.contact_page(
             runtime(), user.id, now=datetime.now(UTC), query=query, sort=sort, page=page
@@ -70,9 +73,9 @@ def index() -> str | tuple[str, int]:
                 plan_status={},
                 page=1,
                 pages=exc.pages,
-                missing=f"{str(exc)[:1].upper()}{str(exc)[1:]}.",
+                missing=full_sentence(exc),
             ),
-            400 if page is None or page < 1 else 404,
+            400 if no_page_number else 404,
         )
     return render_template(
         "contacts/index.html",
