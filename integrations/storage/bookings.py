@@ -91,6 +91,13 @@ class OpenTime:
     interval: Interval
 
 
+def lock_owner(session: Session, user_id: int) -> None:
+    """Lock the owner's row until the unit of work ends (PostgreSQL FOR UPDATE; a writing unit
+    of work on SQLite began IMMEDIATE and holds the lock already): one owner's writes that
+    check before they write (moves and accepts, trips) queue here."""
+    session.get(models.User, user_id, with_for_update=True)
+
+
 class BookingStore:
     """SQL and ORM for bookings, on the Session of the caller's unit of work."""
 
@@ -150,9 +157,8 @@ class BookingStore:
         return _owner(row)
 
     def lock_owner(self, user_id: int) -> None:
-        """Lock the owner's row until the unit of work ends (PostgreSQL; SQLite: IMMEDIATE):
-        one owner's moves and accepts queue here."""
-        self.session.get(models.User, user_id, with_for_update=True)
+        """Lock the owner's row until the unit of work ends: see `lock_owner`."""
+        lock_owner(self.session, user_id)
 
     def contact(self, contact_id: int) -> ContactCard | None:
         row = self.session.get(models.Contact, contact_id)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.storage import models
+from integrations.storage.bookings import lock_owner
 from scheduler.places import City, Place, Trip
 
 
@@ -66,8 +67,11 @@ class EnteredTrip:
     end: date
 
 
-def entered_trips(session: Session, user_id: int) -> list[EnteredTrip]:
-    """The user's hand-entered trips, by start."""
+def entered_trips(session: Session, user_id: int, *, lock: bool = False) -> list[EnteredTrip]:
+    """The user's hand-entered trips, by start; `lock`: first lock the owner (`lock_owner`),
+    so that a trip added in this unit of work is checked against every other one."""
+    if lock:
+        lock_owner(session, user_id)
     rows = session.execute(
         select(models.Trip.id, models.Trip.city, models.Trip.start, models.Trip.end)
         .where(models.Trip.user_id == user_id)

@@ -170,7 +170,7 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
     if (end - start).days > 366:
         raise UserError("A trip lasts at most a year")
     with transaction(runtime.sessions) as session:
-        for other in store.entered_trips(session, user_id):
+        for other in store.entered_trips(session, user_id, lock=True):
             if other.start <= end and start <= other.end:
                 raise UserError(
                     f"You are in {other.city} from {other.start} to {other.end} (trip "

@@ -1,0 +1,42 @@
+"""Two overlapping trips added at the same moment (two tabs, a double click on two nodes): on
+SQLite and PostgreSQL one is stored and the other refused, never both."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+
+from tests.helpers.invite_fixtures import make_owner
+from web.composition import Runtime
+from web.errors import UserError
+from web.services.places import add_trip, page
+
+
+def test_overlapping_trips_added_at_once_store_one(runtime: Runtime) -> None:
+    owner = make_owner(runtime)
+    for attempt in range(5):
+        start = date(2027, 3, 1) + timedelta(days=10 * attempt)
+        outcomes = _add_at_once(runtime, owner, start, ("Lisbon", "Porto"))
+        assert sorted(outcomes) == ["refused", "stored"], (attempt, outcomes)
+    assert len(page(runtime, owner, runtime.config)["trips"]) == 5
+
+
+def _add_at_once(runtime: Runtime, owner: int, start: date, cities: tuple[str, ...]) -> list[str]:
+    """Add a trip to each city for the same days, all at once: what each got."""
+    gate = threading.Barrier(len(cities))
+    outcomes: list[str] = []
+
+    def add(city: str) -> None:
+        gate.wait()
+        try:
+            add_trip(runtime, owner, city=city, start=start, end=start + timedelta(days=3))
+            outcomes.append("stored")
+        except UserError as exc:
+            outcomes.append("refused" if "remove that trip first" in str(exc) else str(exc))
+
+    threads = [threading.Thread(target=add, args=(city,)) for city in cities]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return outcomes
