@@ -18,6 +18,8 @@ _CONTROL_RUNS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 # An email address: one @, nothing that separates addresses in a list or a header (white
 # space, ; , < >), and for a contact a dot in the domain.
 _EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
+# "Display Name <address>": the address between the last pair of angle brackets.
+_BRACKETED = re.compile(r"^[^<>]*<([^<>]*)>$")
 _MAILBOX = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+$")
 
 # OWASP CSV injection: a cell starting with one of these may be read as a formula.
@@ -50,9 +52,13 @@ def is_email_address(value: str, *, dotless_host: bool = False) -> bool:
 
 
 def email_address(value: str) -> str | None:
-    """The address `value` names, trimmed and without a "mailto:" before it (as copied from a
-    link), or None when it is not one."""
+    """The address `value` names, or None when it names none: trimmed, taken from between
+    angle brackets ("Ana Lima <ana@example.org>", as mail programs copy it) and without a
+    "mailto:" before it (as copied from a link)."""
     value = value.strip()
+    bracketed = _BRACKETED.match(value)
+    if bracketed:
+        value = bracketed.group(1).strip()
     if value[:7].lower() == "mailto:":
         value = value[7:].strip()
     return value if is_email_address(value) else None

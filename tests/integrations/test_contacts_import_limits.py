@@ -230,3 +230,17 @@ def test_more_tags_or_questions_than_a_contact_keeps_are_reported_on_their_row(
         (6, "how_met is 2001 characters, at most 2000"),
     ]
     assert names(runtime, user) == {"Fine", "Edge"}
+
+
+def test_an_address_copied_from_a_mail_program_imports_bare(
+    runtime: Runtime, user: int, tmp_path: Path
+) -> None:
+    rows = [
+        ["Ana Lima", "Ana Lima <ana@example.org>", "", "", "", "", ""],
+        ["Bo Li", "<mailto:bo@example.org>", "", "", "", "", ""],
+    ]
+    report = run(runtime, user, write_csv(tmp_path / "contacts.csv", rows))
+    assert (report.created, report.skipped) == (2, 0)
+    with transaction(runtime.sessions) as session:
+        emails = {c.name: c.emails for c in load_contacts(session, user)}
+    assert emails == {"Ana Lima": ("ana@example.org",), "Bo Li": ("bo@example.org",)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.text import control_character, is_email_address
+from scheduler.text import control_character, email_address, is_email_address
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,23 @@ def test_a_note_keeps_its_lines_and_loses_other_control_characters() -> None:
 
     assert plain_text("  Caf\x07e at 9?\r\nOr \x1b[31mlater\t \n\n") == "Caf e at 9?\nOr  [31mlater"
     assert plain_text("Thanks!\n\nSee you") == "Thanks!\n\nSee you"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "ana@example.org",
+        "  mailto:ana@example.org ",
+        "<ana@example.org>",
+        "<mailto:ana@example.org>",
+        "Ana Lima <ana@example.org>",
+        '"Lima, Ana" <MAILTO:ana@example.org>',
+    ],
+)
+def test_an_address_as_mail_programs_and_links_copy_it_is_read(written: str) -> None:
+    assert email_address(written) == "ana@example.org"
+
+
+@pytest.mark.parametrize("written", ["Ana Lima", "<>", "Ana <ana@example.org", "<a@b.c> <d@e.f>"])
+def test_text_naming_no_single_address_is_none(written: str) -> None:
+    assert email_address(written) is None
