@@ -3,7 +3,7 @@ a withdraw can be undone for a minute (issue 15, "the invite and the booking")."
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from typing import Any
@@ -19,6 +19,7 @@ from integrations.mail import FileMailer
 from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.invites import format_span, utc_iso
+from tests.helpers.concurrency import at_once
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
 from tests.web.support import Web, make_app, text
 from web.composition import Runtime
@@ -271,7 +272,7 @@ def test_a_time_another_open_invite_promises_is_no_move_choice(
     assert sorted(s for _, s in _active(sqlite_runtime, owner)) == [booked.starts[0], promised]
 
 
-def test_a_move_onto_a_time_an_open_invite_promises_loses_to_its_accept_at_once(
+def test_a_move_onto_a_time_an_open_invite_promises_loses_to_its_acceptat_once(
     runtime: Runtime,
 ) -> None:
     """On SQLite and PostgreSQL: a move and another invite's accept of the same time, at once.
@@ -298,31 +299,16 @@ def _race(runtime: Runtime, owner: int, attempt: int) -> tuple[list[str], dateti
     _offer(runtime, owner, booked, target)
     bo = make_contact(runtime, owner, name=f"Bo {attempt}", email=f"bo{attempt}@example.org")
     other = svc.create_invite(runtime, owner, bo, times_at(target), send_email=False, now=_now())
-    gate = threading.Barrier(2)
-    outcomes: list[str] = []
+    token = other.url.rsplit("/", 1)[1]
 
-    def move() -> None:
-        gate.wait()
+    def accept() -> str:
         try:
-            moving.move_booking(runtime, moving.invitee_side(booked.token), target, now=_now())
-            outcomes.append("moved")
+            svc.accept_invite(runtime, token, target, now=_now())
+            return "accepted"
         except svc.TimeUnavailable:
-            outcomes.append("refused")
+            return "refused"
 
-    def accept() -> None:
-        gate.wait()
-        try:
-            svc.accept_invite(runtime, other.url.rsplit("/", 1)[1], target, now=_now())
-            outcomes.append("accepted")
-        except svc.TimeUnavailable:
-            outcomes.append("refused")
-
-    threads = [threading.Thread(target=move), threading.Thread(target=accept)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return outcomes, target
+    return at_once(_move(runtime, booked, target), accept), target
 
 
 def test_two_moves_onto_one_time_at_once_book_it_once(runtime: Runtime) -> None:
@@ -351,23 +337,20 @@ def _two_moves(runtime: Runtime, owner: int, attempt: int) -> tuple[list[str], d
     target = ana.starts[2] + timedelta(hours=4)
     for booked in (ana, bo):
         _offer(runtime, owner, booked, target)
-    gate = threading.Barrier(2)
-    outcomes: list[str] = []
+    return at_once(*(_move(runtime, booked, target) for booked in (ana, bo))), target
 
-    def move(booked: Booked) -> None:
-        gate.wait()
+
+def _move(runtime: Runtime, booked: Booked, target: datetime) -> Callable[[], str]:
+    """Moving `booked` onto `target`, to run later: "moved" or "refused"."""
+
+    def attempt() -> str:
         try:
             moving.move_booking(runtime, moving.invitee_side(booked.token), target, now=_now())
-            outcomes.append("moved")
+            return "moved"
         except svc.TimeUnavailable:
-            outcomes.append("refused")
+            return "refused"
 
-    threads = [threading.Thread(target=move, args=(b,)) for b in (ana, bo)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return outcomes, target
+    return attempt
 
 
 def _offer(runtime: Runtime, owner: int, booked: Booked, start: datetime) -> None:

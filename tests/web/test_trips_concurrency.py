@@ -3,9 +3,10 @@ SQLite and PostgreSQL one is stored and the other refused, never both."""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from datetime import date, timedelta
 
+from tests.helpers.concurrency import at_once
 from tests.helpers.invite_fixtures import make_owner
 from web.composition import Runtime
 from web.errors import UserError
@@ -23,20 +24,15 @@ def test_overlapping_trips_added_at_once_store_one(runtime: Runtime) -> None:
 
 def _add_at_once(runtime: Runtime, owner: int, start: date, cities: tuple[str, ...]) -> list[str]:
     """Add a trip to each city for the same days, all at once: what each got."""
-    gate = threading.Barrier(len(cities))
-    outcomes: list[str] = []
 
-    def add(city: str) -> None:
-        gate.wait()
-        try:
-            add_trip(runtime, owner, city=city, start=start, end=start + timedelta(days=3))
-            outcomes.append("stored")
-        except UserError as exc:
-            outcomes.append("refused" if "remove that trip first" in str(exc) else str(exc))
+    def adding(city: str) -> Callable[[], str]:
+        def attempt() -> str:
+            try:
+                add_trip(runtime, owner, city=city, start=start, end=start + timedelta(days=3))
+                return "stored"
+            except UserError as exc:
+                return "refused" if "remove that trip first" in str(exc) else str(exc)
 
-    threads = [threading.Thread(target=add, args=(city,)) for city in cities]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return outcomes
+        return attempt
+
+    return at_once(*(adding(city) for city in cities))
