@@ -28,18 +28,20 @@ MAX_SIGNATURE = 1000
 
 # What reads as an attempt at a placeholder: a short brace group on one line ({0},
 # {first_name.x}, {name!r}), a placeholder's name after a brace that is never closed, or a
-# placeholder in double braces (Jinja's and Mustache's way; ours would leave "{Ana}").
+# placeholder with a doubled brace (Jinja's and Mustache's {{first_name}}, or a slip of the key):
+# ours would leave "{Ana}".
 _NAMES = "|".join(PLACEHOLDERS)
 _BRACED = re.compile(r"\{([^{}\n]{0,40})\}")
 _UNCLOSED = re.compile(r"\{(" + _NAMES + r")(?![A-Za-z_}])")
-_DOUBLED = re.compile(r"\{\{[ \t]*(" + _NAMES + r")[ \t]*\}\}")
+# A doubled brace on either side ({{first_name}}, {{first_name}, {first_name}}); group 2: the name.
+_DOUBLED = re.compile(r"\{(\{)?[ \t]*(" + _NAMES + r")[ \t]*\}(?(1)\}?|\})")
 
 
 @dataclass(frozen=True)
 class TemplateProblem:
     """Something written in braces that would reach the invitee as typed."""
 
-    written: str  # as typed, "{0}" or "{first_name" or "{{first_name}}"
+    written: str  # as typed, "{0}" or "{first_name" or "{{first_name}}" or "{first_name}}"
     kind: Literal["unknown", "unclosed", "doubled"]
     name: str = ""  # the placeholder meant, for "doubled"
 
@@ -49,7 +51,7 @@ def template_problems(template: str) -> list[TemplateProblem]:
     found: list[tuple[int, TemplateProblem]] = []
     doubled = list(_DOUBLED.finditer(template))
     inside = {i for m in doubled for i in range(m.start(), m.end())}
-    found += [(m.start(), TemplateProblem(m.group(0), "doubled", m.group(1))) for m in doubled]
+    found += [(m.start(), TemplateProblem(m.group(0), "doubled", m.group(2))) for m in doubled]
     braced = [m for m in _BRACED.finditer(template) if m.start() not in inside]
     found += [
         (m.start(), TemplateProblem(m.group(0), "unknown"))

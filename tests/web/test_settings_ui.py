@@ -143,6 +143,8 @@ def test_template_rules_fill_only_known_placeholders_and_tidy_empty_lines() -> N
         TemplateProblem("{{first_name}}", "doubled", "first_name"),
         TemplateProblem("{{ my_name }}", "doubled", "my_name"),
     ]
+    # One brace too many on one side only: "{Ana" or "Ana}" would reach her.
+    assert written("{{first_name}, {first_name}}") == ["{{first_name}", "{first_name}}"]
     assert with_signature("Hi\n\nOlivia Owner", "— O.", "Olivia Owner") == "Hi\n\n— O.\n"
     assert with_signature("Hi", "", "Olivia") == "Hi\n"
 
