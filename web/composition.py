@@ -33,12 +33,19 @@ class Runtime:
     def upgrade_database(self, revision: str = "head") -> str:
         """Run the migrations up to `revision` (an older one than the database's changes
         nothing); the revision the database is at after. Invalid for an unknown revision."""
+        from alembic.script.revision import RevisionError
         from alembic.util import CommandError
 
+        if not revision.strip():
+            raise Invalid("--revision: give a revision id, head, or a step like +1")
         try:
             db.upgrade(self.config.database_url, revision)
-        except CommandError as exc:  # an unknown or ambiguous revision: nothing was run
+        except (CommandError, RevisionError) as exc:  # unknown or ambiguous: nothing was run
             raise Invalid(f"--revision {revision!r}: {exc}") from None
+        except AssertionError:
+            # Alembic asserts on some relative steps past the newest revision ("head+3")
+            # before it runs anything.
+            raise Invalid(f"--revision {revision!r}: there is no such revision") from None
         return db.current_revision(self.engine) or "base"
 
     def database_is_current(self) -> bool:

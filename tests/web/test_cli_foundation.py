@@ -311,6 +311,11 @@ def test_db_upgrade_says_the_revision_the_database_is_at_and_refuses_an_unknown_
     )
     assert "--revision 'bogus'" in line and "Can't locate revision" in line
     assert "CommandError" not in line
+    for odd in ("head+3", ""):
+        line = one_error_line(
+            meetagain(tmp_path, "--db", database_url, "db", "upgrade", "--revision", odd)
+        )
+        assert "--revision" in line and "AssertionError" not in line, line
 
 
 def test_an_id_no_row_can_have_is_refused_by_name(tmp_path: Path) -> None:
