@@ -161,6 +161,10 @@ def test_bad_rule_values_are_reported_per_field_and_keep_the_old_rules(
     assert 'id="e-cad_mentor"' in page and "Enter a whole number." in page
     assert 'id="e-duration_minutes"' in page and "Must be at least 5." in page
     assert stored_user(sqlite_runtime).settings == {}
+    # Arabic-Indic digits are a number to int(), not to the form.
+    response = site.post("/setup/rules", rules_form(cad_mentor="١٢"))
+    assert response.status_code == 400 and "Enter a whole number." in text(response)
+    assert stored_user(sqlite_runtime).settings == {}
 
 
 def test_settings_links_back_to_every_setup_step(site: Web, owner: int) -> None:

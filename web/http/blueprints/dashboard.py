@@ -498,12 +498,12 @@ def approve(contact_id: int) -> Response:
         flash("One of the chosen times is no longer free; pick again.", "error")
         return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)
     picked = [offered[p] for p in dict.fromkeys(picked_raw)]
-    place_id = request.form.get("place", "")
-    if place_id.isdigit():
+    place_id = whole_number(request.form.get("place"))
+    if place_id is not None:
         from web.services.places import with_place
 
         try:
-            picked = with_place(runtime(), user.id, picked, int(place_id))
+            picked = with_place(runtime(), user.id, picked, place_id)
         except UserError as exc:
             flash(sentence(exc), "error")
             return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)

@@ -352,7 +352,7 @@ RULE_FIELDS = (
     ("ignored_invites_to_pause", "Pause a contact after this many ignored invites", 1),
 )
 SCHEDULING_FIELDS = (
-    ("duration_minutes", "Meeting length (minutes)", 5),
+    ("duration_minutes", "Meeting length (minutes)", SHORTEST_MEETING_MINUTES),
     ("buffer_minutes", "Buffer around other events (minutes)", 0),
     ("min_notice_hours", "Minimum notice (hours)", 0),
     ("horizon_days", "Plan this many days ahead", 1),
@@ -399,9 +399,8 @@ def rules() -> Response | str | tuple[str, int]:
         for key, minimum in minimums.items():
             raw = request.form.get(key, "").strip()
             values[key] = raw
-            try:
-                number = int(raw)
-            except ValueError:
+            number = whole_number(raw)
+            if number is None:
                 errors[key] = "Enter a whole number."
                 continue
             if number < minimum:
