@@ -404,7 +404,7 @@ def _owner(r: _Reader) -> OwnerConfig:
         # The first email identifies the owner in the database; an empty list has no owner.
         raise r.key_error("emails", "needs at least one email address")
     for email in emails:
-        if "@" not in email or control_character(email):
+        if not is_email_address(email, dotless_host=True) or control_character(email):
             raise r.key_error("emails", f'"{email}" is not an email address')
     tz = r.get("timezone", str, default.timezone)
     try:

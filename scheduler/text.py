@@ -64,6 +64,38 @@ def email_address(value: str) -> str | None:
     return value if is_email_address(value) else None
 
 
+def address_list(value: str) -> list[str]:
+    """The addresses typed in one field, each as written (trimmed): separated by commas or
+    semicolons, except inside quotes or angle brackets ('"Lima, Ana" <ana@example.org>'). A
+    piece with no @ before one written as "Name <address>" is the first part of that name, as
+    Outlook copies 'Lima, Ana <ana@example.org>'."""
+    pieces: list[str] = []
+    current: list[str] = []
+    quoted = bracketed = False
+    for char in value:
+        if char == '"' and not bracketed:
+            quoted = not quoted
+        elif char == "<" and not quoted:
+            bracketed = True
+        elif char == ">" and not quoted:
+            bracketed = False
+        elif char in ",;" and not quoted and not bracketed:
+            pieces.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    pieces.append("".join(current))
+    found: list[str] = []
+    for piece in (p.strip() for p in pieces):
+        if not piece:
+            continue
+        if found and "@" not in found[-1] and _BRACKETED.match(piece):
+            found[-1] = f"{found[-1]}, {piece}"
+        else:
+            found.append(piece)
+    return found
+
+
 def refuse_controls(value: str, what: str) -> str | None:
     """The message refusing `value` as `what` ("the name"), or None when it is clean."""
     found = control_character(value)

@@ -13,6 +13,7 @@ from scheduler.rules import LONGEST_CADENCE_DAYS
 from scheduler.text import (
     EARLIEST_YEAR,
     LATEST_YEAR,
+    address_list,
     email_address,
     from_spreadsheet_safe,
     in_supported_range,
@@ -81,7 +82,7 @@ def parse_email(value: str, column: str = "email") -> str:
 
 
 def parse_emails(value: str, column: str = "email") -> list[str]:
-    return [parse_email(v, column) for v in split_multi(value)]
+    return [parse_email(v, column) for v in address_list(value)]
 
 
 def split_multi(value: str) -> list[str]:

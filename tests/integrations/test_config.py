@@ -651,3 +651,10 @@ def test_a_from_address_that_is_no_email_address_is_refused(sender: str) -> None
     assert parse_config('[mail]\nfrom_address = "me@localhost"\n').mail.from_address == (
         "me@localhost"
     )
+
+
+def test_an_owner_email_that_is_two_addresses_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"\[owner\] emails"):
+        parse_config('[owner]\nemails = ["a@example.com,b@example.com"]\n')
+    owner = parse_config('[owner]\nemails = ["me@localhost"]\n').owner
+    assert owner.emails[0] == "me@localhost"

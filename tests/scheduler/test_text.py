@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.text import control_character, email_address, is_email_address
+from scheduler.text import address_list, control_character, email_address, is_email_address
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,28 @@ def test_an_address_as_mail_programs_and_links_copy_it_is_read(written: str) -> 
 @pytest.mark.parametrize("written", ["Ana Lima", "<>", "Ana <ana@example.org", "<a@b.c> <d@e.f>"])
 def test_text_naming_no_single_address_is_none(written: str) -> None:
     assert email_address(written) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "addresses"),
+    [
+        ("a@x.org, b@y.org; c@z.org", ["a@x.org", "b@y.org", "c@z.org"]),
+        ('"Lima, Ana" <ana@x.org>, bo@y.org', ['"Lima, Ana" <ana@x.org>', "bo@y.org"]),
+        # Outlook copies a "Last, First" name without quotes.
+        (
+            "Lima, Ana <ana@x.org>; Li, Bo <bo@y.org>",
+            ["Lima, Ana <ana@x.org>", "Li, Bo <bo@y.org>"],
+        ),
+        ("<a,b@x.org>", ["<a,b@x.org>"]),
+        (" , ;", []),
+    ],
+)
+def test_a_typed_list_of_addresses_splits_between_addresses_only(
+    typed: str, addresses: list[str]
+) -> None:
+    assert address_list(typed) == addresses
+
+
+def test_each_listed_address_is_read_bare() -> None:
+    listed = address_list('"Lima, Ana" <ana@x.org>; Li, Bo <MAILTO:bo@y.org>, c@z.org')
+    assert [email_address(a) for a in listed] == ["ana@x.org", "bo@y.org", "c@z.org"]

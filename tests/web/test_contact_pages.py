@@ -97,6 +97,15 @@ def test_an_address_pasted_from_a_mail_link_is_kept_without_mailto(
     assert [e.email for e in row.emails] == ["ana@example.org", "ana.work@example.org"]
 
 
+def test_addresses_copied_from_a_mail_program_are_kept_bare(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """Names with a comma, quoted or as Outlook copies them, are not split at it."""
+    contact_id = add(site, "Ana", '"Lima, Ana" <ana@example.org>; Lima, Ana <ana.work@example.org>')
+    row = contact_row(sqlite_runtime, contact_id)
+    assert [e.email for e in row.emails] == ["ana@example.org", "ana.work@example.org"]
+
+
 def test_an_email_can_belong_to_only_one_contact(site: Web, owner: int) -> None:
     add(site, "Ana", "ana@example.org")
     site.get("/contacts/new")

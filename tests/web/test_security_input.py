@@ -104,6 +104,9 @@ def test_account_names_and_emails_refuse_control_characters(site: Web) -> None:
     assert bad_name.status_code == 400 and "The name contains a carriage return" in text(bad_name)
     bad_email = site.post("/setup", {**form, "email": "a@example.com\n", "name": "Ana"})
     assert bad_email.status_code == 400 and "a line break" in text(bad_email)
+    # The one email rule: two addresses are no account's address.
+    two = site.post("/setup", {**form, "email": "a@example.com,b@example.com", "name": "Ana"})
+    assert two.status_code == 400 and "Enter an email address like" in text(two)
 
 
 def test_the_config_refuses_an_owner_name_with_a_control_character() -> None:

@@ -17,7 +17,7 @@ from integrations.storage.accounts import USER as USER  # re-exported
 from integrations.storage.accounts import Account, AccountStore
 from integrations.storage.db import transaction
 from integrations.storage.user_sessions import UserSessionStore
-from scheduler.text import refuse_controls
+from scheduler.text import is_email_address, refuse_controls
 from web.composition import Runtime
 from web.errors import Invalid, NotFound
 from web.instance import read_secret
@@ -66,7 +66,7 @@ def _check_email(email: str) -> str:
     if refused:
         raise AccountError(refused, "email")
     email = email.strip().lower()
-    if not email or "@" not in email or len(email) > 320 or " " in email:
+    if len(email) > 320 or not is_email_address(email, dotless_host=True):
         raise AccountError("Enter an email address like you@example.com.", "email")
     return email
 

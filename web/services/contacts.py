@@ -61,7 +61,14 @@ from scheduler.rules import (
     evaluate,
 )
 from scheduler.rules import last_met as rules_last_met
-from scheduler.text import email_address, in_supported_range, is_web_link, refuse_controls
+from scheduler.text import (
+    address_list,
+    email_address,
+    in_supported_range,
+    is_web_link,
+    refuse_controls,
+    whole_number,
+)
 from scheduler.zones import known_zone
 from web.composition import Runtime
 from web.errors import Conflict, Invalid, NotFound
@@ -526,6 +533,19 @@ _FIELDS = {
 }
 
 
+def _cadence_days(value: Any) -> int | None:
+    """A cadence as given: a number, its ASCII digits, or nothing (ValueError otherwise)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    # Any length reaches the range check, which names the limit; ASCII digits only.
+    number = whole_number(str(value), most_digits=40)
+    if number is None:
+        raise ValueError(value)
+    return number
+
+
 def coerce_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     """Form-ish values (strings, lists of strings) to the domain types of Contact's fields."""
     out: dict[str, Any] = {}
@@ -533,7 +553,9 @@ def coerce_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
         if key not in _FIELDS:
             raise ContactError(f"unknown field {key!r}", key)
         try:
-            if key in ("emails", "tags", "questions"):
+            if key == "emails" and isinstance(value, str):
+                out[key] = tuple(address_list(value))
+            elif key in ("emails", "tags", "questions"):
                 items = value.split(";") if isinstance(value, str) else list(value)
                 out[key] = tuple(str(v).strip() for v in items if str(v).strip())
             elif key == "relationship":
@@ -554,7 +576,7 @@ def coerce_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
                     raise ValueError(f"{day} is out of range")
                 out[key] = day or None
             elif key == "cadence_days":
-                out[key] = int(value) if value not in (None, "") else None
+                out[key] = _cadence_days(value)
             elif key == "do_not_invite":
                 out[key] = (
                     value

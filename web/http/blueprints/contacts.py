@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from scheduler.model import Contact, InteractionKind, Meal, Relationship
 from scheduler.rules import LONGEST_CADENCE_DAYS
-from scheduler.text import EARLIEST_YEAR, in_supported_range, refuse_controls
+from scheduler.text import EARLIEST_YEAR, address_list, in_supported_range, refuse_controls
 from web.http.auth import current_user, login_required, runtime, safe_next
 from web.http.forms import full_sentence, sentence, whole_number
 from web.services import contacts as service
@@ -177,7 +177,7 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     }
     if not values["name"]:
         errors.setdefault("name", "Enter a name.")
-    emails = [e.strip() for e in form.get("emails", "").replace(";", ",").split(",") if e.strip()]
+    emails = address_list(form.get("emails", ""))
     bad = [e for e in emails if not service.is_email(e)]
     if bad:
         errors.setdefault("emails", f'"{bad[0]}" is not an email address.')
