@@ -89,19 +89,20 @@ def test_the_edit_form_shows_every_problem_at_once(site: Web, owner: int) -> Non
     assert "Lumen" in text(site.get(f"/contacts/{contact_id}"))
 
 
-def test_an_address_pasted_from_a_mail_link_is_kept_without_mailto(
-    site: Web, owner: int, sqlite_runtime: Runtime
+@pytest.mark.parametrize(
+    "typed",
+    [
+        # From a mail link.
+        " mailto:ana@example.org , MAILTO:ana.work@example.org",
+        # From a mail program: names with a comma, quoted or as Outlook copies them, are not
+        # split at it.
+        '"Lima, Ana" <ana@example.org>; Lima, Ana <ana.work@example.org>',
+    ],
+)
+def test_addresses_pasted_from_mail_links_and_programs_are_kept_bare(
+    site: Web, owner: int, sqlite_runtime: Runtime, typed: str
 ) -> None:
-    contact_id = add(site, "Ana", " mailto:ana@example.org , MAILTO:ana.work@example.org")
-    row = contact_row(sqlite_runtime, contact_id)
-    assert [e.email for e in row.emails] == ["ana@example.org", "ana.work@example.org"]
-
-
-def test_addresses_copied_from_a_mail_program_are_kept_bare(
-    site: Web, owner: int, sqlite_runtime: Runtime
-) -> None:
-    """Names with a comma, quoted or as Outlook copies them, are not split at it."""
-    contact_id = add(site, "Ana", '"Lima, Ana" <ana@example.org>; Lima, Ana <ana.work@example.org>')
+    contact_id = add(site, "Ana", typed)
     row = contact_row(sqlite_runtime, contact_id)
     assert [e.email for e in row.emails] == ["ana@example.org", "ana.work@example.org"]
 
