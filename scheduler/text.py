@@ -18,7 +18,7 @@ _CONTROL_RUNS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 # An email address: one @, nothing that separates addresses in a list or a header (white
 # space, ; , < >), and for a contact a dot in the domain.
 _EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
-# "Display Name <address>": the address between the last pair of angle brackets.
+# "Display Name <address>": the address between its one pair of angle brackets.
 _BRACKETED = re.compile(r"^[^<>]*<([^<>]*)>$")
 _MAILBOX = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+$")
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from scheduler.model import Contact, Interval, SchedulingPolicy, Slot, Window
@@ -126,6 +127,23 @@ def trip_markers(
         for r in records
         if r.all_day and trips_from_occurrences([r], home, resolve)
     ]
+
+
+class _Days(Protocol):
+    @property
+    def start(self) -> date: ...
+
+    @property
+    def end(self) -> date: ...
+
+
+_D = TypeVar("_D", bound=_Days)
+
+
+def clashing_trip(trips: Iterable[_D], start: date, end: date) -> _D | None:
+    """The first of the trips entered by hand that shares a day with `start`..`end` (both
+    included), or None: nobody is in two cities at once."""
+    return next((t for t in trips if t.start <= end and start <= t.end), None)
 
 
 def merge_trips(trips: Iterable[Trip]) -> list[Trip]:

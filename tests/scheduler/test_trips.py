@@ -14,6 +14,7 @@ from scheduler.rules import DefaultRules, evaluate
 from scheduler.trips import (
     AttendedEvent,
     Occurrence,
+    clashing_trip,
     event_suggestions,
     events_from_occurrences,
     merge_trips,
@@ -272,3 +273,10 @@ def test_events_we_both_attend_suggest_breakfast_before_it() -> None:
         time(7, 30),
         time(9, 0),
     )
+
+
+def test_a_trip_entered_by_hand_clashes_with_one_sharing_a_day() -> None:
+    lisbon = Trip("Lisbon", "Europe/Lisbon", date(2027, 3, 1), date(2027, 3, 4))
+    assert clashing_trip([lisbon], date(2027, 3, 4), date(2027, 3, 6)) is lisbon  # its last day
+    assert clashing_trip([lisbon], date(2027, 2, 27), date(2027, 3, 1)) is lisbon  # its first
+    assert clashing_trip([lisbon], date(2027, 3, 5), date(2027, 3, 9)) is None  # the day after

@@ -19,7 +19,7 @@ from integrations.storage.db import transaction
 from scheduler.model import ProposedTime
 from scheduler.places import City, Place, Trip
 from scheduler.text import is_web_link, refuse_controls
-from scheduler.trips import Occurrence, merge_trips, trips_from_occurrences
+from scheduler.trips import Occurrence, clashing_trip, merge_trips, trips_from_occurrences
 from web.composition import Runtime
 from web.errors import NotFound, UserError
 from web.services.accounts import account_and_config
@@ -170,12 +170,12 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
     if (end - start).days > 366:
         raise UserError("A trip lasts at most a year")
     with transaction(runtime.sessions) as session:
-        for other in store.entered_trips(session, user_id, lock=True):
-            if other.start <= end and start <= other.end:
-                raise UserError(
-                    f"You are in {other.city} from {other.start} to {other.end} (trip "
-                    f"{other.id}): remove that trip first, or pick days around it"
-                )
+        other = clashing_trip(store.entered_trips(session, user_id, lock=True), start, end)
+        if other is not None:
+            raise UserError(
+                f"You are in {other.city} from {other.start} to {other.end} (trip "
+                f"{other.id}): remove that trip first, or pick days around it"
+            )
         return store.add_trip(session, user_id, typed, start, end)
 
 
