@@ -256,7 +256,8 @@ def time_and_meals() -> Response | str | tuple[str, int]:
         step=1,
         zones=zone_names(),
         zone=zone,
-        detect=user.setup_step < 1,
+        # The browser's zone is a first guess, never over one the user picked and sent back.
+        detect=user.setup_step < 1 and request.method == "GET",
         rows=rows,
         longest_minutes=LONGEST_MINUTES,
         usual_minutes=int(user_config(runtime(), user).scheduling.duration.total_seconds() // 60),
