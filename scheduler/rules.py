@@ -148,6 +148,24 @@ def _days(n: int) -> str:
     return "1 day" if n == 1 else f"{n} days"
 
 
+# Words that already say how two people met: "at PyCon", "through Ana", "via LinkedIn".
+_MET_PREPOSITIONS = frozenset(
+    ("at", "in", "on", "through", "via", "from", "during", "after", "over", "by", "with", "when")
+)
+
+
+def where_met(how_met: str) -> str:
+    """`how_met` as the words after "met": "at PyCon" for "PyCon", "through Ana" as typed, and
+    "at TechConf" for "Met at TechConf" (the "met" the user typed is not said twice)."""
+    text = how_met.strip()
+    if text[:4].lower() == "met " or text.lower() == "met":
+        text = text[4:].lstrip()
+    if not text:
+        return ""
+    first = text.split(maxsplit=1)[0].lower()
+    return text if first in _MET_PREPOSITIONS else f"at {text}"
+
+
 def _ago(n: int) -> str:
     return "today" if n == 0 else f"{_days(n)} ago"
 
@@ -315,11 +333,11 @@ def evaluate(
             assert met_on is not None
             since = (today - met_on).days
             if after <= since <= window:
-                at = f" at {contact.how_met}" if contact.how_met else ""
+                where = where_met(contact.how_met)
                 first = (
                     f"Connected on {contact.how_met}"
                     if connected_only(contact)
-                    else f"Met once{at}"
+                    else f"Met once {where}".rstrip()
                 )
                 due.append(
                     DueContact(
@@ -346,11 +364,11 @@ def evaluate(
             since = (today - contact.first_met).days
             if since < cadence:
                 continue
-            via = f" via {contact.how_met}" if contact.how_met else ""
+            where = where_met(contact.how_met)
             what = (
                 f"connected on {contact.how_met} {_ago(since)}"
                 if connected_only(contact)
-                else f"met once{via} {_ago(since)}"
+                else " ".join(filter(None, ("met once", where, _ago(since))))
             )
         own = " (own cadence)" if contact.cadence_days else ""
         ratio = min(since / cadence, OVERDUE_CAP)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from integrations.emails.base import Email, Link, first_name, links
+from scheduler.rules import where_met
 
 # Under this many days since the last meeting, "it's been a while" would be untrue.
 A_WHILE_DAYS = 30
@@ -24,7 +25,11 @@ def default_message(
     if recent:
         lines.append("It was good to see you recently, and I'd love to continue our conversation.")
     elif how_met:
-        lines.append(f"It's been a while since {how_met}, and I'd love to catch up.")
+        # "since PyCon" reads well; a how-met that says it itself ("Met at TechConf",
+        # "through Ana") reads as "since we met at TechConf".
+        where = where_met(how_met)
+        since = f"we met {where}" if where != f"at {how_met.strip()}" else how_met.strip()
+        lines.append(f"It's been a while since {since}, and I'd love to catch up.")
     else:
         lines.append("It's been a while, and I'd love to catch up.")
     lines.append("Would you have time for a coffee or a bite? Here are a few times that work.")

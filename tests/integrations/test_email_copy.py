@@ -166,6 +166,19 @@ def test_its_been_a_while_only_after_a_while(days: int | None, a_while: bool) ->
     assert text.startswith("Hi Rafael,")
 
 
+@pytest.mark.parametrize(
+    ("how_met", "said"),
+    [
+        ("PyData", "It's been a while since PyData, and"),
+        ("Met at TechConf", "It's been a while since we met at TechConf, and"),
+        ("through Ana", "It's been a while since we met through Ana, and"),
+    ],
+)
+def test_the_default_message_says_how_you_met_once(how_met: str, said: str) -> None:
+    text = invite.default_message(OWNER, INVITEE, how_met=how_met, days_since_met=200)
+    assert said in text
+
+
 def test_the_prep_card_has_how_they_met_notes_and_questions() -> None:
     text = RENDERINGS["reminder/owner"]().text()
     assert "How you met\n  - PyData Berlin (03 Mar 2026)" in text

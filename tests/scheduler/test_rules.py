@@ -94,6 +94,27 @@ def test_a_follow_up_reason_reads_as_a_sentence_with_the_event_and_the_days() ->
     assert due.reasons == ("Met once at PyCon on 10 Mar, 10 days ago: follow up while it's fresh",)
 
 
+@pytest.mark.parametrize(
+    ("how_met", "said"),
+    [
+        ("Met at TechConf", "Met once at TechConf on"),  # not "Met once at Met at TechConf"
+        ("met through Ana", "Met once through Ana on"),
+        ("at the Berlin meetup", "Met once at the Berlin meetup on"),
+        ("", "Met once on"),
+    ],
+)
+def test_a_follow_up_reason_does_not_say_met_twice(how_met: str, said: str) -> None:
+    c = person(how_met=how_met, interactions=met(10))
+    [due] = evaluate([c], today=TODAY, rules=RULES).due
+    assert due.reasons[0].startswith(said)
+
+
+def test_an_overdue_reason_says_where_you_met_once() -> None:
+    c = person(how_met="Met at TechConf", first_met=TODAY - timedelta(days=400))
+    [due] = evaluate([c], today=TODAY, rules=RULES).due
+    assert "met once at TechConf 400 days ago" in due.reasons[0]
+
+
 def test_a_first_met_date_without_interactions_counts_as_meeting_once() -> None:
     c = person(how_met="LinkedIn", first_met=TODAY - timedelta(days=5))
     [due] = evaluate([c], today=TODAY, rules=RULES).due
