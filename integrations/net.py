@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import niquests
@@ -131,13 +132,33 @@ def _resolver_class() -> type:
         ) -> list[Any]:
             name = host.decode() if isinstance(host, bytes) else (host or "localhost")
             records = socket.getaddrinfo(name, port, family, type, proto, flags)
-            verdicts = [self.policy.refusal(_ip_of(str(r[4][0]))) for r in records]
-            allowed = [r for r, refused in zip(records, verdicts, strict=True) if refused is None]
-            if not allowed:
-                raise AddressRefused(name, next((k for k in verdicts if k), "refused"))
-            return allowed
+            return _allowed(self.policy, name, records)
 
     return GuardedResolver
+
+
+def _allowed(policy: NetworkPolicy, name: str, records: list[Any]) -> list[Any]:
+    """The address records of `name` that `policy` allows; AddressRefused when none is."""
+    verdicts = [policy.refusal(_ip_of(str(r[4][0]))) for r in records]
+    allowed = [r for r, refused in zip(records, verdicts, strict=True) if refused is None]
+    if not allowed:
+        raise AddressRefused(name, next((k for k in verdicts if k), "refused"))
+    return allowed
+
+
+def url_refusal(url: str, policy: NetworkPolicy) -> str | None:
+    """Why a URL a user gives will never be read (its host resolves only to addresses the
+    policy refuses), in words; None when it may be, or cannot be resolved now (a read says so)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (80 if parts.scheme.lower() == "http" else 443)
+        records = socket.getaddrinfo(parts.hostname or "localhost", port, type=socket.SOCK_STREAM)
+        _allowed(policy, parts.hostname or "localhost", records)
+    except AddressRefused as exc:
+        return why(exc)
+    except (OSError, UnicodeError, ValueError):  # no such host (yet), a port out of range
+        return None
+    return None
 
 
 def _ip_of(text: str) -> IPAddress:

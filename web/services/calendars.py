@@ -78,6 +78,10 @@ def add_ics(
         parts = urlsplit(url)
         if parts.scheme.lower() not in URL_SCHEMES or not parts.netloc:
             errors["url"] = "Use an address starting with https://, http:// or webcal://."
+        else:
+            refused = _never_read(runtime, url)
+            if refused:
+                errors["url"] = refused
     if len(name) > MAX_NAME:
         errors["name"] = f"Keep the name to {MAX_NAME} characters or fewer."
     if not name:
@@ -144,6 +148,10 @@ def caldav_problems(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         errors["caldav_url"] = "Use the calendar's https:// address from your provider."
+    else:
+        refused = _never_read(runtime, url)
+        if refused:
+            errors["caldav_url"] = refused
     if not username:
         errors["username"] = "Enter the user name for this calendar."
     elif len(username) > MAX_NAME:
@@ -156,6 +164,15 @@ def caldav_problems(
         if taken:
             errors["caldav_name"] = taken
     return errors, name
+
+
+def _never_read(runtime: Runtime, url: str) -> str:
+    """Why a calendar at `url` would never be read (the network policy refuses its host), as
+    the form's message; "" when it may be read. Such a calendar is not added at all."""
+    from integrations.net import NetworkPolicy, url_refusal
+
+    refused = url_refusal(url, NetworkPolicy.from_config(runtime.config))
+    return f"{refused}." if refused else ""
 
 
 def add_caldav(
