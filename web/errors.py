@@ -45,6 +45,7 @@ class Unavailable(UserError):
 
     status = 503
     title = "Try again in a moment"
+    detail = ""  # what the server said, for the command line
 
 
 def database_unavailable(exc: BaseException) -> Unavailable | None:
@@ -53,10 +54,27 @@ def database_unavailable(exc: BaseException) -> Unavailable | None:
     sending it again may work. (SQLAlchemy is looked up, never imported, here: a command that
     never loaded it cannot have its errors.)"""
     sa_exc = sys.modules.get("sqlalchemy.exc")
-    if sa_exc is None or not isinstance(exc, sa_exc.OperationalError):
-        return None
-    if exc.connection_invalidated:
-        return Unavailable("meetagain lost its connection to the database and did not save this")
-    if "database is locked" in str(exc.orig):
-        return Unavailable("meetagain was busy saving something else and did not save this")
+    if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
+        if exc.connection_invalidated:
+            return Unavailable(
+                "meetagain lost its connection to the database and did not save this"
+            )
+        if "database is locked" in str(exc.orig):
+            return Unavailable("meetagain was busy saving something else and did not save this")
+        driver_error: BaseException = exc.orig
+    else:
+        driver_error = exc  # the stores' prepared statements may raise the driver's own
+    if _from_postgresql(driver_error):
+        # psycopg's OperationalError: the server refused or dropped the connection, or is
+        # starting, stopping or over its connection limit (SQL mistakes are other classes).
+        found = Unavailable("meetagain could not reach its database and did nothing")
+        # The server's words (which host and port, refused or timed out) are for the command
+        # line, where the person running it can act on them; pages do not show them.
+        found.detail = " ".join(str(driver_error).split())
+        return found
     return None
+
+
+def _from_postgresql(exc: BaseException) -> bool:
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.OperationalError)

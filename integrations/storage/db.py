@@ -53,8 +53,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     shown = parsed.render_as_string(hide_password=True)
     try:
         if parsed.get_backend_name() == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs.setdefault("connect_args", {"timeout": BUSY_TIMEOUT, "check_same_thread": False})
             engine = create_engine(url, **kwargs)
             _tune_sqlite(engine)
@@ -282,10 +280,29 @@ def alembic_config(url: str) -> Any:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Run migrations up to `revision` (default: the newest)."""
+    """Run migrations up to `revision` (default: the newest); a new SQLite file's folder is
+    made here, the one place a database is meant to be created."""
     from alembic import command
 
+    file = _sqlite_file(url)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+
+
+def _sqlite_file(url: str | Any) -> Path | None:
+    """The file of a SQLite URL (None for another database or one in memory)."""
+    parsed = make_url(normalise_url(url)) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _missing_file(engine: Engine) -> bool:
+    """A SQLite database whose file is not there: nothing is set up, and a read must not
+    create it (SQLite would, with any folders missing on the way refused)."""
+    file = _sqlite_file(engine.url)
+    return file is not None and not file.exists()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -295,6 +312,8 @@ def current_revision(engine: Engine) -> str | None:
     """
     from sqlalchemy import text
 
+    if _missing_file(engine):
+        return None
     with engine.connect() as conn:
         # A read: on SQLite it must not wait for (or, busy, be mistaken for a missing table by)
         # another process's write lock.
@@ -308,6 +327,8 @@ def current_revision(engine: Engine) -> str | None:
 def schema_state(engine: Engine) -> Literal["empty", "old", "ready"]:
     """ "empty" (nothing set up), "old" (set up before the calendar store: upgrade it) or
     "ready", found with a query or two rather than by loading Alembic."""
+    if _missing_file(engine):
+        return "empty"
     with engine.connect() as conn:
         conn.execution_options(sqlite_begin="BEGIN")  # a read (see current_revision)
         if conn.dialect.has_table(conn, "calendar_sync"):

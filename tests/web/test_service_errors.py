@@ -60,3 +60,71 @@ def test_the_cli_says_a_locked_database_in_one_line_to_run_again(
     assert capsys.readouterr().err.splitlines() == [
         "error: meetagain was busy saving something else and did not save this; run it again"
     ]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_postgresql_server_that_does_not_answer_is_a_503_on_every_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart or a failover while no pooled connection is left: a 503 to try again (with
+    /healthz), not a 500 with a traceback in the log."""
+    from tests.conftest import make_config
+    from web.http.app import create_app
+    from web.instance import create_secret, ensure_instance
+
+    monkeypatch.delenv("MEETAGAIN_DATABASE_URL", raising=False)
+    config = make_config(tmp_path, f"postgresql://nobody@127.0.0.1:{_closed_port()}/gone")
+    create_secret(ensure_instance(config.instance_dir))
+    client = create_app(config).test_client()
+    for method, path in (("GET", "/login"), ("GET", "/"), ("GET", "/i/abc"), ("POST", "/i/abc")):
+        form = {"action": "accept", "start": "2027-01-04T12:00:00+00:00"}
+        response = client.open(path, method=method, data=form)
+        assert response.status_code == 503, (method, path)
+        assert response.headers["Retry-After"] == "5"
+        assert "could not reach its database" in response.get_data(as_text=True)
+    assert client.get("/healthz").status_code == 503
+
+
+@pytest.mark.parametrize("command", [["due"], ["slots"], ["contacts", "list"]])
+def test_the_cli_says_an_unreachable_postgresql_in_one_line(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from web.cli import main
+
+    url = f"postgresql://nobody@127.0.0.1:{_closed_port()}/gone"
+    with pytest.raises(SystemExit) as done:
+        main(["--db", url, *command])
+    assert done.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        "error: meetagain could not reach its database and did nothing; run it again "
+        '(database: connection failed: connection to server at "127.0.0.1", port '
+    )
+
+
+def test_a_mistyped_sqlite_path_is_not_set_up_and_nothing_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A read command on a path where no database is says so; it makes no folders or empty
+    database there (only `init` and `db upgrade` create one)."""
+    from web.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'typo' / 'sub' / 'x.db'}"
+    for command in (["due"], ["contacts", "list"], ["plan"]):
+        with pytest.raises(SystemExit) as done:
+            main(["--db", url, *command])
+        assert done.value.code == 2
+        assert "is not set up: run `meetagain init`" in capsys.readouterr().err
+    assert not (tmp_path / "typo").exists()
+    with pytest.raises(SystemExit) as done:
+        main(["--db", url, "init"])
+    assert done.value.code == 0
+    assert (tmp_path / "typo" / "sub" / "x.db").is_file()

@@ -402,7 +402,8 @@ def _describe(exc: Exception) -> str:
         return _one_line(exc)
     unavailable = database_unavailable(exc)
     if unavailable is not None:
-        return f"{unavailable}; run it again"
+        said = f" (database: {unavailable.detail})" if unavailable.detail else ""
+        return f"{unavailable}; run it again{said}"
     sa_exc = sys.modules.get("sqlalchemy.exc")
     if sa_exc is not None and isinstance(exc, sa_exc.StatementError) and exc.orig is not None:
         # The driver's own words (server down, no such database), without SQLAlchemy's wrapping.
