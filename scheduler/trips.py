@@ -10,10 +10,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from scheduler.model import Contact, Interval, SchedulingPolicy, Slot, Window
+from scheduler.model import Contact, Interval, Proposal, SchedulingPolicy, Slot, Window
+from scheduler.pairing import pair
 from scheduler.places import City, Trip, city_key, same_city
 from scheduler.rules import DueContact, RulesLike, cadence_for
 from scheduler.slots import free_slots, window_occurrences
@@ -233,6 +234,91 @@ def plan_slots(
             continue
         kept.append(s)
     return kept
+
+
+def meal_windows(
+    windows: Sequence[Window],
+    *,
+    zone: ZoneInfo,
+    trips: Sequence[Trip],
+    start: date,
+    days: int,
+) -> list[tuple[str, Interval]]:
+    """The meal windows where the owner is, from `start` for `days` days, as `plan_slots` reads
+    them: the home windows in the home zone, except those starting on a trip's day, and each
+    trip's windows in its city's clock on its days (occurrences carry that zone), by start."""
+    result = [
+        (name, span)
+        for name, span in window_occurrences(windows, start=start, days=days, zone=zone)
+        if not any(t.covers_instant(span.start) for t in trips)
+    ]
+    last = start + timedelta(days=days)
+    for trip in trips:
+        first = max(trip.start, start)
+        end = min(trip.end + timedelta(days=1), last)
+        if end > first:
+            result += window_occurrences(
+                windows, start=first, days=(end - first).days, zone=trip.zone
+            )
+    result.sort(key=lambda item: (item[1].start.astimezone(UTC), item[0]))
+    return result
+
+
+def meal_window_holding(
+    interval: Interval, windows: Sequence[Window], *, zone: ZoneInfo, trips: Sequence[Trip]
+) -> tuple[str, Interval] | None:
+    """The meal window (where the owner is then: on a trip, the trip city's windows in its
+    clock) that holds all of `interval`, or None."""
+    day = interval.start.astimezone(zone).date() - timedelta(days=1)
+    for name, span in meal_windows(windows, zone=zone, trips=trips, start=day, days=3):
+        if span.contains(interval):
+            return name, span
+    return None
+
+
+def pair_trip_locals_first(
+    due: Sequence[DueContact],
+    slots: Sequence[Slot],
+    notes: Sequence[TripNote],
+    *,
+    policy: SchedulingPolicy,
+    taken: Sequence[Interval] = (),
+    pending: int = 0,
+    **placing: Any,
+) -> list[Proposal]:
+    """`pair`, with the people living in a trip's city sure of a proposal there.
+
+    The plan holds at most the first week's capacity of proposals, and follow-ups outrank
+    trip locals: a trip later in the horizon, or a week full of follow-ups, would leave the
+    people the trip note names without any time. So each trip's locals (in `due`) that `pair`
+    leaves out get proposals of their own, paired over that trip's days only (in person,
+    within the cap of the trip's week: `max_per_week` minus the coffees booked in the 7 days
+    from its first free day; open invites, `pending`, count against the plan's first week
+    only); their times are held first and the rest of the plan is paired around them, so a
+    trip's times go to the people living there before any video call. Those proposals come
+    after the plan's. `placing` are `pair`'s other keyword arguments."""
+    plan = pair(due, slots, policy=policy, taken=taken, pending=pending, **placing)
+    if not notes:
+        return plan
+    planned = {p.contact.id for p in plan}
+    extra: list[Proposal] = []
+    held = list(taken)
+    for note in notes:
+        there = {c.id for c in note.contacts if c.id is not None} - planned
+        there -= {p.contact.id for p in extra}
+        left = [d for d in due if d.contact.id in there]
+        trip_slots = [s for s in slots if note.trip.covers_instant(s.start)]
+        if not left or not trip_slots:
+            continue
+        found = pair(left, trip_slots, policy=policy, taken=held, **placing)
+        extra += found
+        held += [Interval(t.start, t.end) for p in found for t in p.times]
+    if not extra:
+        return plan
+    ids = {p.contact.id for p in extra}
+    rest = [d for d in due if d.contact.id not in ids]
+    rest_plan = pair(rest, slots, policy=policy, taken=held, pending=pending, **placing)
+    return [*rest_plan, *extra]
 
 
 def _weeks_or_days(days: int) -> str:

@@ -32,7 +32,7 @@ from scheduler.model import (
     ProposedTime,
     Slot,
 )
-from scheduler.pairing import candidate_times, locate, pair, shortlist
+from scheduler.pairing import candidate_times, locate, shortlist
 from scheduler.places import Trip, city_key
 from scheduler.rules import DueContact, DueReport, InviteHistory
 from scheduler.trips import Occurrence as TripOccurrence
@@ -40,6 +40,8 @@ from scheduler.trips import (
     TripNote,
     event_suggestions,
     events_from_occurrences,
+    meal_window_holding,
+    pair_trip_locals_first,
     plan_slots,
     trip_markers,
     trip_priority,
@@ -220,11 +222,20 @@ def stored_occurrences(
     session: Session, user_id: int, today: date, config: Config
 ) -> list[TripOccurrence]:
     """The calendar store's events over the planning horizon, as the trip rules read them."""
+    return occurrences_on(
+        session, user_id, today, config.scheduling.horizon_days + 1, ZoneInfo(config.owner.timezone)
+    )
+
+
+def occurrences_on(
+    session: Session, user_id: int, first: date, days: int, zone: ZoneInfo
+) -> list[TripOccurrence]:
+    """The calendar store's events on `days` days from `first` (in `zone`), as the trip rules
+    read them."""
     from integrations.storage import calendar_store
 
-    zone = ZoneInfo(config.owner.timezone)
-    start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
-    horizon = Interval(start, start + timedelta(days=config.scheduling.horizon_days + 1))
+    start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
+    horizon = Interval(start, datetime.combine(first + timedelta(days=days), start.time(), zone))
     return [
         TripOccurrence(
             o.start.astimezone(zone),
@@ -327,9 +338,10 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         now=now,
         policy=policy,
     )
-    proposals = pair(
+    proposals = pair_trip_locals_first(
         due,
         slots,
+        notes,
         policy=policy,
         booked=facts.booked,
         taken=facts.taken,
@@ -443,7 +455,7 @@ def check_hand_picked(
     buffer), and inside a meal window unless `force`. Raises UserError naming the time, each
     message prefixed with `label(time)` when given; returns the warnings to show afterwards."""
     from scheduler.booking_rules import at, time_problem
-    from scheduler.slots import window_occurrences
+    from scheduler.places import trip_at
     from scheduler.text import EARLIEST_YEAR, LATEST_YEAR, in_supported_range
 
     with transaction(runtime.sessions) as session:
@@ -451,7 +463,6 @@ def check_hand_picked(
     zone = ZoneInfo(config.owner.timezone)
     policy = config.scheduling
     named = label or (lambda t: at(t.start, zone))
-    warnings: list[str] = []
     for t in times:
         if not in_supported_range(t.start):
             raise UserError(
@@ -460,20 +471,38 @@ def check_hand_picked(
             )
         if t.start <= now:
             raise UserError(f"{named(t)}: {at(t.start, zone)} is in the past")
-        local = t.start.astimezone(zone).date()
-        occurrences = window_occurrences(config.windows, start=local, days=1, zone=zone)
-        if not any(span.contains(Interval(t.start, t.end)) for _, span in occurrences):
-            names = ", ".join(f"{w.name} {w.start:%H:%M}-{w.end:%H:%M}" for w in config.windows)
-            text = f"{at(t.start, zone)} is outside your meal windows ({names or 'none'})"
-            if not force:
-                raise UserError(f"{named(t)}: {text}{force_hint}")
-            warnings.append(text)
     span = Interval(
         min(t.start for t in times) - policy.buffer, max(t.end for t in times) + policy.buffer
     )
+    # Where the owner is at those times: on a trip (entered, or read from the calendars) the
+    # meal windows follow the trip city's clock and its all-day event is not busy.
+    first = span.start.astimezone(zone).date() - timedelta(days=1)
+    days = (span.end.astimezone(zone).date() - first).days + 2
     with transaction(runtime.sessions) as session:
         user, _ = account_and_config(session, runtime, user_id)
-        busy, _stale = read_busy(runtime, session, user.id, span)
+        occurrences = occurrences_on(session, user.id, first, days, zone)
+        today = now.astimezone(zone).date()
+        where = _where(session, config, user.id, today, occurrences)
+        markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
+        busy, _stale = read_busy(runtime, session, user.id, span, markers)
+    warnings: list[str] = []
+    for t in times:
+        if meal_window_holding(
+            Interval(t.start, t.end), config.windows, zone=zone, trips=where.trips
+        ):
+            continue
+        names = ", ".join(f"{w.name} {w.start:%H:%M}-{w.end:%H:%M}" for w in config.windows)
+        trip = trip_at(t.start, where.trips)
+        if trip is None:
+            text = f"{at(t.start, zone)} is outside your meal windows ({names or 'none'})"
+        else:
+            text = (
+                f"{at(t.start, zone)} ({at(t.start, trip.zone)} in {trip.city}) is outside "
+                f"your meal windows in {trip.city} ({names or 'none'}, {trip.city} time)"
+            )
+        if not force:
+            raise UserError(f"{named(t)}: {text}{force_hint}")
+        warnings.append(text)
     warnings.extend(str(w) for w in busy.warnings)  # shown after the times' own warnings
     for t in times:
         problem = time_problem(
