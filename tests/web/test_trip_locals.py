@@ -110,6 +110,15 @@ def test_the_trip_city_local_gets_a_card_with_in_person_times_there_when_follow_
     page = text(site.get("/"))
     assert re.search(r"You&#39;re in Boston .+: Sam lives there; Sam is 11 weeks overdue", page)
     assert f'action="/plan/{sam}/approve"' in page  # Sam has a card
+    # The trip's week in "Your weeks": Boston's lunch drawn at Berlin's 18:00, inside the hours.
+    trip_week = page.split('<figure class="week"')[2]
+    lunch = _boston_at(days[0], time(12)).astimezone(BERLIN)
+    assert (
+        f"{lunch:%H:%M}–{lunch + timedelta(minutes=90):%H:%M} meal window (12:00–13:30 in Boston)"
+        in trip_week
+    )
+    for top, height in re.findall(r'style="top: ([\d.]+)%; height: ([\d.]+)%"', trip_week):
+        assert float(top) < 100 and float(top) + float(height) <= 100.01
 
     plan = plan_for_user(sqlite_runtime, owner, now=datetime.now(UTC))
     [proposal] = [p for p in plan.proposals if p.contact.id == sam]

@@ -4,7 +4,7 @@ and meal windows within the notice explained."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.model import Interval, Window
@@ -116,3 +116,48 @@ def test_offered_and_booked_spans_on_other_days_are_not_drawn() -> None:
     )
     assert not any(b["kind"] == "offered" for day in picture["days"] for b in day)
     assert ("offered", "offered in an open invite") in picture["legend"]
+
+
+def test_a_trip_week_shows_every_block_and_the_trip_citys_meal_windows_at_your_times() -> None:
+    from scheduler.model import Slot
+    from scheduler.places import Trip
+
+    boston = ZoneInfo("America/New_York")
+    trip = Trip("Boston", "America/New_York", date(2026, 12, 14), date(2026, 12, 16), "US")
+    slots = [
+        Slot(
+            datetime(2026, 12, 15, 7, 30, tzinfo=boston),
+            datetime(2026, 12, 15, 9, 0, tzinfo=boston),
+            "breakfast",
+        ),
+        Slot(
+            datetime(2026, 12, 15, 12, 0, tzinfo=boston),
+            datetime(2026, 12, 15, 13, 30, tzinfo=boston),
+            "lunch",
+        ),
+    ]
+    now = datetime(2026, 12, 5, 20, 0, tzinfo=BERLIN)
+    picture = week_view(WINDOWS, slots, BERLIN, date(2026, 12, 12), trips=[trip], now=now)
+    labels = picture["labels"]
+    tuesday = picture["days"][labels.index("Tue 15 Boston")]
+    meals = sorted(b["label"] for b in tuesday if b["kind"] == "meal")
+    assert meals == [
+        "13:30–15:00 meal window (07:30–09:00 in Boston)",
+        "18:00–19:30 meal window (12:00–13:30 in Boston)",
+    ]
+    free = sorted(b["label"] for b in tuesday if b["kind"] == "free")
+    assert free == ["13:30–15:00 free", "18:00–19:30 free"]
+    # At home again on Thursday: Berlin's windows.
+    thursday = picture["days"][labels.index("Thu 17")]
+    assert sorted(b["label"] for b in thursday if b["kind"] == "meal") == [
+        "07:30–09:00 meal window",
+        "12:00–13:30 meal window",
+    ]
+    # The hours run from before Berlin's breakfast to after Boston's lunch, and every block
+    # lies inside them.
+    hours = [h["label"] for h in picture["hours"]]
+    assert hours[0] == "06:00" and hours[-1] == "21:00"
+    for day in picture["days"]:
+        for block in day:
+            assert 0 <= block["top"] < 100 and block["top"] + block["height"] <= 100.01, block
+            assert block["height"] > 0, block

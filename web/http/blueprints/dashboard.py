@@ -201,116 +201,106 @@ def week_view(
     notice: timedelta = timedelta(0),
 ) -> dict[str, Any]:
     """Meal windows per day, busy time from the calendars, and free slots drawn on top; a day
-    of a trip is shaded and names the trip's city (its free times are in that city's hours).
+    of a trip is shaded and names the trip's city, and its meal windows are the trip city's
+    (`scheduler.trips.meal_windows`), drawn at the owner's times.
 
     Times already offered in open invites and coffees booked are drawn and named (`offered`,
     `booked`: each interval with the contact's name); meal windows that start before
-    `now + notice` are marked as too soon, so an empty window there is explained."""
-    spans = [(w.start, w.end) for w in windows]
-    first = max(0, min((s.hour for s, _ in spans), default=7) - 1)
-    last = min(24, max((e.hour + (1 if e.minute else 0) for _, e in spans), default=14) + 1)
+    `now + notice` are marked as too soon, so an empty window there is explained. The hours
+    shown cover every meal window (with an hour either side), free time, offered time and
+    coffee of the week, and busy time between AXIS_FIRST and AXIS_LAST."""
+    from scheduler.trips import meal_windows
+
     dates = [start + timedelta(days=offset) for offset in range(days)]
-    busy_by_day = {day: _day_parts(busy, zone, day) for day in dates}
     notice_until = now + notice if now is not None else None
     too_soon = False
-    for parts in busy_by_day.values():
-        for s, e in parts:
-            begin = max(AXIS_FIRST * 60, s.hour * 60 + s.minute)
-            end = min(AXIS_LAST * 60, 24 * 60 if e.date() != s.date() else e.hour * 60 + e.minute)
-            if end > begin:
-                first = min(first, begin // 60)
-                last = max(last, -(-end // 60))
-    span = (last - first) * 60
 
     def minutes(moment: datetime, day: date) -> int:
         if moment.date() != day:  # the part ends at midnight
             return 24 * 60
         return moment.hour * 60 + moment.minute
 
+    # Each block first in minutes of its day; `first`/`last` (whole hours) then cover them all.
+    first, last = 24, 0
+    drawn: list[list[tuple[int, int, float, dict[str, Any]]]] = []  # begin, end, least height
+    labels: list[str] = []
+    occurrences = meal_windows(
+        windows, zone=zone, trips=trips, start=start - timedelta(days=1), days=days + 2
+    )
+    for day in dates:
+        labels.append(f"{DAY_LABELS[day.weekday()]} {day.day}")
+        blocks: list[tuple[int, int, float, dict[str, Any]]] = []
+        trip = next((t for t in trips if t.covers(day)), None)
+        if trip is not None:
+            labels[-1] += f" {trip.city}"
+        for name, occurrence in occurrences:
+            for s, e in _day_parts([occurrence], zone, day):
+                begin, end = minutes(s, day), minutes(e, day)
+                label = f"{s:%H:%M}–{e:%H:%M} meal window"
+                where = occurrence.start.tzinfo
+                if where is not None and where != zone:  # a trip's window, in its city's clock
+                    there = [t for t in trips if t.zone == where]
+                    city = there[0].city if there else str(where)
+                    label += (
+                        f" ({occurrence.start.astimezone(where):%H:%M}–"
+                        f"{occurrence.end.astimezone(where):%H:%M} in {city})"
+                    )
+                kind = "meal"
+                if now is not None and occurrence.end <= now:
+                    kind, label = "meal past", label + ", already past"
+                elif notice_until is not None and occurrence.start < notice_until:
+                    kind, label = "meal soon", label + f", within your {_hours(notice)} notice"
+                    too_soon = True
+                blocks.append((begin, end, 0.0, {"name": name, "kind": kind, "label": label}))
+                first, last = min(first, begin // 60 - 1), max(last, -(-end // 60) + 1)
+        for s, e in _day_parts(busy, zone, day):
+            begin, end = minutes(s, day), minutes(e, day)
+            until = "24:00" if e.date() != day else f"{e:%H:%M}"
+            busy_block = {"name": "", "kind": "busy", "label": f"{s:%H:%M}–{until} busy"}
+            blocks.append((begin, end, 1.0, busy_block))
+            # Busy time widens the hours shown only within the axis: an all-day event does not
+            # stretch the picture over the night.
+            shown = (max(AXIS_FIRST * 60, begin), min(AXIS_LAST * 60, end))
+            if shown[1] > shown[0]:
+                first, last = min(first, shown[0] // 60), max(last, -(-shown[1] // 60))
+        spans: list[tuple[Interval, str, str, str, str, float]] = [
+            (slot.interval, "free", slot.window, "free", "", 1.5) for slot in slots
+        ]
+        spans += [(i, "offered", "", f"offered to {n}", n.split(" ")[0], 4.0) for i, n in offered]
+        spans += [(i, "booked", "", f"coffee with {n}", n.split(" ")[0], 4.0) for i, n in booked]
+        for interval, kind, name, what, short, least in spans:
+            s, e = interval.start.astimezone(zone), interval.end.astimezone(zone)
+            if s.date() != day:
+                continue
+            begin, end = minutes(s, day), minutes(e, day)
+            block = {"name": name, "kind": kind, "label": f"{s:%H:%M}–{e:%H:%M} {what}"}
+            if short:
+                block["text"] = short
+            blocks.append((begin, end, least, block))
+            first, last = min(first, begin // 60), max(last, -(-end // 60))
+        drawn.append(blocks)
+    if first >= last:  # nothing to draw: the hours of a usual working morning
+        first, last = 7, 14
+    first, last = max(0, first), min(24, last)
+    span = (last - first) * 60
+
     def pos(m: int) -> float:
         return round(min(max(m - first * 60, 0), span) / span * 100, 2)
 
     columns: list[list[dict[str, Any]]] = []
-    labels: list[str] = []
-    for day in dates:
-        labels.append(f"{DAY_LABELS[day.weekday()]} {day.day}")
-        blocks: list[dict[str, Any]] = []
+    for day, blocks in zip(dates, drawn, strict=True):
+        column: list[dict[str, Any]] = []
         trip = next((t for t in trips if t.covers(day)), None)
         if trip is not None:
-            labels[-1] += f" {trip.city}"
-            blocks.append(
+            column.append(
                 {"name": "", "kind": "trip", "top": 0, "height": 100, "label": f"in {trip.city}"}
             )
-        for w in windows:
-            if day.weekday() in w.weekdays:
-                top = pos(w.start.hour * 60 + w.start.minute)
-                bottom = pos(w.end.hour * 60 + w.end.minute)
-                label = f"{w.start:%H:%M}–{w.end:%H:%M} meal window"
-                kind = "meal"
-                opens = datetime.combine(day, w.start, tzinfo=zone)
-                closes = datetime.combine(day, w.end, tzinfo=zone)
-                if now is not None and closes <= now:
-                    kind, label = "meal past", label + ", already past"
-                elif notice_until is not None and opens < notice_until:
-                    kind, label = "meal soon", label + f", within your {_hours(notice)} notice"
-                    too_soon = True
-                blocks.append(
-                    {
-                        "name": w.name,
-                        "kind": kind,
-                        "top": top,
-                        "height": round(bottom - top, 2),
-                        "label": label,
-                    }
-                )
-        for s, e in busy_by_day[day]:
-            top, bottom = pos(minutes(s, day)), pos(minutes(e, day))
-            if bottom <= top:
+        for begin, end, least, block in blocks:
+            top, bottom = pos(begin), pos(end)
+            if block["kind"] == "busy" and bottom <= top:
                 continue  # entirely outside the hours shown
-            until = "24:00" if e.date() != day else f"{e:%H:%M}"
-            blocks.append(
-                {
-                    "name": "",
-                    "kind": "busy",
-                    "top": top,
-                    "height": max(1.0, round(bottom - top, 2)),
-                    "label": f"{s:%H:%M}–{until} busy",
-                }
-            )
-        for slot in slots:
-            s, e = slot.start.astimezone(zone), slot.end.astimezone(zone)
-            if s.date() != day:
-                continue
-            top = pos(minutes(s, day))
-            blocks.append(
-                {
-                    "name": slot.window,
-                    "kind": "free",
-                    "top": top,
-                    "height": max(1.5, round(pos(minutes(e, day)) - top, 2)),
-                    "label": f"{s:%H:%M}–{e:%H:%M} free",
-                }
-            )
-        for kind, spans_named, what in (
-            ("offered", offered, "offered to"),
-            ("booked", booked, "coffee with"),
-        ):
-            for interval, name in spans_named:
-                s, e = interval.start.astimezone(zone), interval.end.astimezone(zone)
-                if s.date() != day:
-                    continue
-                top = pos(minutes(s, day))
-                blocks.append(
-                    {
-                        "name": "",
-                        "kind": kind,
-                        "top": top,
-                        "height": max(4.0, round(pos(minutes(e, day)) - top, 2)),
-                        "label": f"{s:%H:%M}–{e:%H:%M} {what} {name}",
-                        "text": name.split(" ")[0],
-                    }
-                )
-        columns.append(blocks)
+            column.append({**block, "top": top, "height": max(least, round(bottom - top, 2))})
+        columns.append(column)
     notes = []
     if too_soon and notice_until is not None:
         ends = notice_until.astimezone(zone)
