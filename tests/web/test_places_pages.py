@@ -72,6 +72,12 @@ def test_places_and_trips_are_added_listed_and_removed(site: Web, owner: int) ->
         ).status_code
         == 303
     )
+    for start, end, said in (
+        ("0001-01-01", "0001-01-02", "The trip starts on 0001-01-01, outside the years"),
+        ("9999-12-30", "9999-12-31", "The trip starts on 9999-12-30, outside the years"),
+    ):  # the same years as everywhere else (the CLI's trips add says so too)
+        wrong = site.post("/places/trips", {"trip_city": "Boston", "start": start, "end": end})
+        assert wrong.status_code == 400 and said in text(wrong)
     wrong = site.post(
         "/places/trips", {"trip_city": "Boston", "start": "tomorrow", "end": "2026-12-12"}
     )

@@ -110,6 +110,12 @@ def test_the_admin_cannot_lock_themselves_out(
     assert site.get("/settings").status_code == 200
 
 
+def test_an_account_that_is_not_there_is_a_404(site: Web, owner: int) -> None:
+    for action in ("disable", "enable", "remove"):
+        gone = site.post(f"/settings/users/999999/{action}")
+        assert gone.status_code == 404 and "There is no such account" in text(gone)
+
+
 # ---------------------------------------------------------------- first-run setup
 
 

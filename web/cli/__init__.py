@@ -212,7 +212,7 @@ def demo(state: State, today: Any, remove: bool) -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--drain-outbox/--no-drain-outbox",
     default=False,

@@ -50,6 +50,10 @@ class AccountError(Invalid):
         self.field = field
 
 
+class AccountNotFound(AccountError, NotFound):
+    """No account of that id (a 404, on the form's page)."""
+
+
 def secret_box(runtime: Runtime) -> SecretBox:
     """The Fernet box keyed from this instance's secret (env or instance folder)."""
     return SecretBox(read_secret(runtime.config.instance_dir))
@@ -312,7 +316,7 @@ def _other_user(store: AccountStore, admin_id: int, user_id: int) -> Account:
         raise AccountError("You cannot disable or remove your own account.")
     user = store.account(user_id)
     if user is None:
-        raise AccountError("There is no such account.")
+        raise AccountNotFound("There is no such account.")
     return user
 
 

@@ -18,7 +18,13 @@ from integrations.storage import places as store
 from integrations.storage.db import transaction
 from scheduler.model import ProposedTime
 from scheduler.places import City, Place, Trip
-from scheduler.text import is_web_link, refuse_controls
+from scheduler.text import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    in_supported_range,
+    is_web_link,
+    refuse_controls,
+)
 from scheduler.trips import Occurrence, clashing_trip, merge_trips, trips_from_occurrences
 from web.composition import Runtime
 from web.errors import NotFound, UserError
@@ -165,6 +171,12 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
     problem = city_problem(typed)
     if problem:
         raise UserError(problem)
+    for day, what in ((start, "starts"), (end, "ends")):
+        if not in_supported_range(day):
+            raise UserError(
+                f"The trip {what} on {day}, outside the years meetagain plans "
+                f"({EARLIEST_YEAR} to {LATEST_YEAR})"
+            )
     if end < start:
         raise UserError(f"The trip ends on {end} before it starts on {start}")
     if (end - start).days > 366:

@@ -201,7 +201,7 @@ def _change_user(user_id: int, action: str) -> Response | tuple[str, int]:
             done = "disabled: their sessions ended" if action == "disable" else "enabled again"
             flash(f"{email} is {done}.", "ok")
     except AccountError as exc:
-        return users({"_form": str(exc)}), 400
+        return users({"_form": str(exc)}), exc.status  # 404 for an account that is not there
     return redirect_to("settings.users")
 
 
