@@ -68,6 +68,8 @@ class RulesLike(Protocol):
 # The longest cadence anyone can set (ten years): beyond it, keeping in touch is not the point,
 # and a due date would leave the calendar's range.
 LONGEST_CADENCE_DAYS = 3650
+# A snooze lasts from a day up to this many.
+LONGEST_SNOOZE_DAYS = 3650
 
 # The documented cadence per relationship, in days; [rules.cadence_days] overrides it.
 DEFAULT_CADENCE_DAYS: Mapping[str, int] = MappingProxyType(

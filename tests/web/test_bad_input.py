@@ -43,9 +43,8 @@ def test_an_odd_snooze_length_is_refused_and_changes_nothing(
     contact_id = add_contact(site)
     for url in (f"/contacts/{contact_id}/snooze", f"/plan/{contact_id}/snooze"):
         response = site.post(url, {"days": days})
-        assert response.status_code == 303, url
-        page = text(site.get(response.location))
-        assert "between 1 and 3650; nothing was changed" in page, url
+        assert response.status_code == 400, url  # the page again, saying why
+        assert "between 1 and 3650; nothing was changed" in text(response), url
         assert contact(sqlite_runtime, contact_id).snoozed_until is None
 
 
@@ -85,8 +84,8 @@ def test_odd_ids_in_the_calendar_choice_and_meeting_confirmation_are_ignored(
         [cal] = session.scalars(select(models.Calendar))
         assert not cal.counts_as_busy  # nothing valid was ticked
     response = site.post("/meetings/confirm", {"id": [value]})
-    assert response.status_code == 303
-    assert "Tick at least one meeting" in text(site.get("/"))
+    assert response.status_code == 400
+    assert "Tick at least one meeting" in text(response)
 
 
 @pytest.mark.parametrize("day", ["", "56", "7", "-1", "²"])
@@ -236,8 +235,8 @@ def test_an_invite_for_a_day_beyond_the_planned_years_is_refused_with_a_message(
     contact_id = add_contact(site)
     for day in ("9999-12-31", "0001-01-01"):
         sent = site.post(f"/contacts/{contact_id}/invite", {"day": day, "time": "12:30"})
-        assert sent.status_code == 303, day
-        page = text(site.get(sent.location))
+        assert sent.status_code == 400, day
+        page = text(sent)
         assert f"{day} is outside the years meetagain plans (1900 to 2999)" in page, day
     with transaction(sqlite_runtime.sessions) as session:
         assert session.scalar(select(models.Invite)) is None
@@ -347,3 +346,22 @@ def test_an_import_the_database_refuses_is_one_readable_line_without_sql(
     with transaction(runtime.sessions) as session:
         names = set(session.scalars(select(models.Contact.name)))
     assert "Ana Souza" in names
+
+
+def test_refused_owner_forms_answer_with_the_errors_status_and_the_page_saying_why(
+    site: Web, owner: int
+) -> None:
+    """Bad input is a 400 and a thing that is not there a 404, on the page the form was on
+    (not a 303 to it, which said "done" to anything but a person reading the page)."""
+    ana = add_contact(site)
+    site.get(f"/contacts/{ana}/merge")
+    itself = site.post(f"/contacts/{ana}/merge", {"other": str(ana)})
+    assert itself.status_code == 400 and "Pick two different contacts" in text(itself)
+    later = site.post(f"/contacts/{ana}/log", {"on": "2999-01-01"})
+    assert later.status_code == 400 and "today or earlier" in text(later)
+    for path, said in (
+        ("/places/999999/delete", "That place is already gone"),
+        ("/places/trips/999999/delete", "That trip is already gone"),
+    ):
+        gone = site.post(path)
+        assert gone.status_code == 404 and said in text(gone), path

@@ -58,7 +58,7 @@ def test_a_trip_shows_its_sentence_its_days_and_in_person_times_there(
     checked = re.findall(r'name="time" value="([^"]+)" checked', form)
     assert 'name="place"' in form
     # A place id written with other digits ("²" passes str.isdigit) names no place: no 500.
-    assert site.post(f"/plan/{contact_id}/approve", {"place": "²"}).status_code == 303
+    assert site.post(f"/plan/{contact_id}/approve", {"place": "²"}).status_code == 400
     resp = site.post(f"/plan/{contact_id}/approve", {"time": checked, "place": str(other)})
     assert resp.status_code == 303
     with transaction(sqlite_runtime.sessions) as session:

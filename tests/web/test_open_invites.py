@@ -80,9 +80,9 @@ def test_an_invite_still_waiting_is_withdrawn_not_dismissed(
     invite_id, _ = _invite(sqlite_runtime, owner, ana)
     rows = _rows(site)
     assert "waiting for an answer" in rows and ">Withdraw…<" in rows and "Dismiss" not in rows
-    site.post(f"/invites/{invite_id}/dismiss")
-    page = text(site.get("/"))
-    assert "still waiting for an answer: withdraw it instead" in page
+    refused = site.post(f"/invites/{invite_id}/dismiss")
+    assert refused.status_code == 400
+    assert "still waiting for an answer: withdraw it instead" in text(refused)
     assert "Ana Souza" in _rows(site)
 
 

@@ -52,6 +52,7 @@ from scheduler.model import (
 )
 from scheduler.rules import (
     LONGEST_CADENCE_DAYS,
+    LONGEST_SNOOZE_DAYS,
     DueReport,
     RulesLike,
     asleep,
@@ -661,9 +662,17 @@ class Snoozed:
 
 
 def snooze_for(
-    runtime: Runtime, user_id: int, contact_id: int, days: int, *, now: datetime
+    runtime: Runtime, user_id: int, contact_id: int, days: int | None, *, now: datetime
 ) -> Snoozed:
-    """Snooze for `days` from today (in the user's zone)."""
+    """Snooze for `days` from today (in the user's zone); `days` None (not a whole number) or
+    out of range is a ContactError, once the contact is known to be the user's."""
+    if days is None or not 1 <= days <= LONGEST_SNOOZE_DAYS:
+        name_of(runtime, user_id, contact_id)  # someone else's contact stays a 404
+        raise ContactError(
+            f"Snooze for a number of days between 1 and {LONGEST_SNOOZE_DAYS}; "
+            "nothing was changed",
+            "days",
+        )
     with transaction(runtime.sessions, read_only=True) as session:
         today, _ = _today(runtime, session, user_id, now)
     until = today + timedelta(days=days)

@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -235,6 +236,6 @@ def undo_withdraw(invite_id: int) -> Response:
         abort(404)
     except svc.UserError as exc:
         flash(f"Could not undo: {exc}.", "error")
-        return redirect(url_for("bookings.withdrawn_page", invite_id=invite_id), code=303)
+        return make_response(withdrawn_page(invite_id), exc.status)
     flash("Undone: the invite is open again and nobody was told.", "ok")
     return redirect(url_for("dashboard.index"), code=303)

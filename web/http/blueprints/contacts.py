@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import (
@@ -390,7 +390,7 @@ def invite(contact_id: int) -> WerkzeugResponse:
             starts.append(datetime.fromisoformat(f"{day}T{clock}"))
         except ValueError:
             flash(f'"{day} {clock}" is not a date and time; nothing was sent.', "error")
-            return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+            return make_response(show(contact_id), 400)  # the page again, saying why
     message = request.form.get("message", "").strip() or None
     try:
         created = invite_at(
@@ -400,7 +400,7 @@ def invite(contact_id: int) -> WerkzeugResponse:
         abort(404)
     except UserError as exc:
         flash(f"Not sent: {exc}.", "error")
-        return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+        return make_response(show(contact_id), exc.status)  # 400 bad time, 409 taken
     when = ", ".join(f"{s:%a %d %b %Y, %H:%M}" for s in sorted(set(starts)))
     flash(f"Invite sent for {when}. Link: {created.url}", "ok")
     return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
@@ -475,7 +475,7 @@ def merge(contact_id: int) -> WerkzeugResponse:
     other = whole_number(request.form.get("other", ""))
     if other is None:
         flash("Pick the contact to merge into this one.", "error")
-        return redirect(url_for("contacts.merge_page", contact_id=contact_id), code=303)
+        return make_response(merge_page(contact_id), 400)
     try:
         gone = _detail_or_404(user.id, other).item.contact.name
         kept = merge_contacts(runtime(), user.id, contact_id, other)
@@ -483,7 +483,7 @@ def merge(contact_id: int) -> WerkzeugResponse:
         abort(404)
     except ContactError as exc:
         flash(f"{sentence(exc)}; nothing was merged.", "error")
-        return redirect(url_for("contacts.merge_page", contact_id=contact_id), code=303)
+        return make_response(merge_page(contact_id), exc.status)
     emails = len(kept.emails)
     flash(
         f"Merged {gone} into {kept.name}: one history, {emails} email{'' if emails == 1 else 's'}.",
@@ -520,7 +520,7 @@ def log_meeting(contact_id: int) -> WerkzeugResponse:
         return make_response(show(contact_id), 400)
     if on > _today(user):
         flash("A meeting can only be logged for today or earlier.", "error")
-        return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
+        return make_response(show(contact_id), 400)
     try:
         service.log_interaction(runtime(), user.id, contact_id, on=on, kind=kind, notes=notes)
     except ContactNotFound:
@@ -537,18 +537,20 @@ def log_meeting(contact_id: int) -> WerkzeugResponse:
 def snooze(contact_id: int) -> WerkzeugResponse:
     user = current_user()
     raw = request.form.get("days", "").strip()
-    until: date | None = None
-    if raw not in ("", "0"):
-        days = whole_number(raw)
-        if days is None or not 1 <= days <= 3650:
-            flash("Snooze for a number of days between 1 and 3650; nothing was changed.", "error")
-            return redirect(_back_to(contact_id), code=303)
-        until = _today(user) + timedelta(days=days)
-    name = service.snooze(runtime(), user.id, contact_id, until)
-    flash(
-        f"{name} snoozed until {until:%d %b %Y}." if until else f"{name} is no longer snoozed.",
-        "ok",
-    )
+    if raw in ("", "0"):
+        name = service.snooze(runtime(), user.id, contact_id, None)
+        flash(f"{name} is no longer snoozed.", "ok")
+        return redirect(_back_to(contact_id), code=303)
+    try:
+        done = service.snooze_for(
+            runtime(), user.id, contact_id, whole_number(raw), now=datetime.now(UTC)
+        )
+    except ContactNotFound:
+        abort(404)
+    except ContactError as exc:
+        flash(full_sentence(exc), "error")
+        return make_response(show(contact_id), exc.status)
+    flash(f"{done.name} snoozed until {done.until:%d %b %Y}.", "ok")
     return redirect(_back_to(contact_id), code=303)
 
 

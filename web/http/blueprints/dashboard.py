@@ -13,10 +13,9 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    redirect,
+    make_response,
     render_template,
     request,
-    url_for,
 )
 from werkzeug.wrappers import Response
 
@@ -25,7 +24,7 @@ from scheduler.model import Interval, Proposal, ProposedTime, SchedulingPolicy, 
 from scheduler.rules import HEALTH_BUCKETS
 from web.errors import NotFound, UserError
 from web.http.auth import current_user, login_required, redirect_to, runtime
-from web.http.forms import sentence, whole_number, whole_numbers
+from web.http.forms import full_sentence, sentence, whole_number, whole_numbers
 from web.services import contacts as contact_service
 from web.services.accounts import UserView, user_config
 from web.services.contacts import pending_interactions
@@ -486,7 +485,7 @@ def approve(contact_id: int) -> Response:
     unknown = [p for p in picked_raw if p not in offered]
     if unknown:
         flash("One of the chosen times is no longer free; pick again.", "error")
-        return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)
+        return make_response(proposal(contact_id), 409)  # the plan changed under the form
     picked = [offered[p] for p in dict.fromkeys(picked_raw)]
     place_id = whole_number(request.form.get("place"))
     if place_id is not None:
@@ -496,10 +495,10 @@ def approve(contact_id: int) -> Response:
             picked = with_place(runtime(), user.id, picked, place_id)
         except UserError as exc:
             flash(sentence(exc), "error")
-            return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)
+            return make_response(proposal(contact_id), exc.status)
     if not picked:
         flash("Tick at least one time to offer.", "error")
-        return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)
+        return make_response(proposal(contact_id), 400)
     message = request.form.get("message", "").strip() or None
     from web.services.invites import create_invite
 
@@ -507,7 +506,7 @@ def approve(contact_id: int) -> Response:
         created = create_invite(runtime(), user.id, contact_id, picked, message, now=now)
     except UserError as exc:
         flash(f"Could not invite {name}: {exc}", "error")
-        return redirect(url_for("dashboard.proposal", contact_id=contact_id), code=303)
+        return make_response(proposal(contact_id), exc.status)
     flash(
         f"Invite to {name} created with {len(created.times)} time"
         f"{'' if len(created.times) == 1 else 's'}; the email is on its way. "
@@ -533,13 +532,15 @@ def skip(contact_id: int) -> Response:
 def snooze(contact_id: int) -> Response:
     user = current_user()
     days = whole_number(request.form.get("days", "30"))
-    if days is None or not 1 <= days <= 3650:
-        _own_contact_name(contact_id)  # someone else's contact stays a 404
-        flash("Snooze for a number of days between 1 and 3650; nothing was changed.", "error")
-        return redirect_to("dashboard.index")
-    name = contact_service.snooze_for(
-        runtime(), user.id, contact_id, days, now=datetime.now(UTC)
-    ).name
+    try:
+        name = contact_service.snooze_for(
+            runtime(), user.id, contact_id, days, now=datetime.now(UTC)
+        ).name
+    except NotFound:
+        abort(404)
+    except UserError as exc:
+        flash(full_sentence(exc), "error")
+        return make_response(index(), exc.status)
     flash(f"{name} snoozed for {days} days.", "ok")
     return redirect_to("dashboard.index")
 
@@ -573,7 +574,7 @@ def dismiss_invite(invite_id: int) -> Response:
         abort(404)
     except UserError as exc:
         flash(sentence(exc), "error")
-        return redirect_to("dashboard.index")
+        return make_response(index(), exc.status)
     flash(f"The invite to {name} is cleared from the list.", "ok")
     return redirect_to("dashboard.index")
 
@@ -628,7 +629,7 @@ def confirm_meetings() -> Response:
     ids = whole_numbers(request.form.getlist("id"))
     if not ids:
         flash("Tick at least one meeting.", "error")
-        return redirect_to("dashboard.index")
+        return make_response(index(), 400)
     if request.form.get("action") == "reject":
         _, dropped = confirm_interactions(runtime(), current_user().id, [], reject=ids)
         flash(f"{dropped} meeting{'' if dropped == 1 else 's'} not counted.", "ok")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, flash, jsonify, request
+from flask import Blueprint, flash, jsonify, make_response, request
 from werkzeug.wrappers import Response
 
 from web.errors import NotFound, UserError
@@ -88,6 +88,7 @@ def delete(place_id: int) -> Response:
         svc.remove_place(runtime(), current_user().id, place_id)
     except NotFound:
         flash("That place is already gone.", "error")
+        return make_response(index(), 404)
     return redirect_to("places.index")
 
 
@@ -120,4 +121,5 @@ def delete_trip(trip_id: int) -> Response:
         svc.remove_trip(runtime(), current_user().id, trip_id)
     except NotFound:
         flash("That trip is already gone.", "error")
+        return make_response(index(), 404)
     return redirect_to("places.index")
