@@ -14,7 +14,7 @@ from email.utils import format_datetime, make_msgid
 from urllib.parse import quote
 
 from integrations.emails import Email, Link, invite
-from scheduler.invites import format_span, utc_iso
+from scheduler.invites import format_spans, utc_iso
 from scheduler.model import ProposedTime
 from scheduler.places import describe_where, time_label
 from scheduler.text import without_controls
@@ -106,7 +106,7 @@ def build_invite_email(
 
     items = []
     for t in times:
-        label = " / ".join(format_span(t.start, t.end, z) for z in zone_names)
+        label = format_spans(t.start, t.end, zone_names)
         meal = time_label(t.start, t.window, t.city, t.mode, None) if t.mode and t.window else ""
         where = describe_where(t.mode, t.place, t.place_url, meal, owner.name)
         items.append(Link(label, time_link(url, t.start), where))

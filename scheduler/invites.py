@@ -123,6 +123,11 @@ def format_span(start: datetime, end: datetime, zone_name: str, *, hour12: bool 
     return f"{day}, {span} ({zone_name})"
 
 
+def format_spans(start: datetime, end: datetime, zone_names: Sequence[str]) -> str:
+    """The span in each of `zone_names`, joined by " / " (one zone: `format_span`)."""
+    return " / ".join(format_span(start, end, z) for z in zone_names)
+
+
 def clock_time(moment: datetime, hour12: bool = False) -> str:
     """ "13:05" on a 24-hour clock, "1:05 PM" on a 12-hour one (midnight "12:00 AM")."""
     if not hour12:

@@ -246,6 +246,10 @@ class BookingStore:
         self.session.flush()
         return booking_record(row)
 
+    def booked_at(self, booking_id: int) -> datetime:
+        """When the booking was made (its emails were queued then)."""
+        return aware_utc(self._booking_row(booking_id).created_at)
+
     def record_met(self, booking_id: int, met: bool) -> None:
         self._booking_row(booking_id).met = "yes" if met else "no"
 

@@ -222,6 +222,28 @@ def test_a_google_503_keeps_the_booking_tells_the_owner_and_succeeds_on_retry(
     assert event.start == created.times[0].start
 
 
+def test_the_invitation_that_falls_back_to_email_links_to_the_invitees_booking(
+    google: tuple[Runtime, FakeGoogle],
+) -> None:
+    runtime, fake = google
+    owner = make_owner(runtime)
+    _connect_google(runtime, fake, owner)
+    created = _invite(runtime, owner, make_contact(runtime, owner))
+    _accept(runtime, created)
+    fake.fail_next("events.insert", 503, times=5)
+    drain(runtime, now=_now())
+    bodies = []
+    for row in _rows(runtime):
+        if row.kind in ("email", "email_render") and row.payload.get("purpose") == "confirmation":
+            raw, _, _ = message_of(runtime, row.kind, row.payload, row.message_id)
+            msg = message_from_bytes(raw, policy=policy.default)
+            bodies.append(str(msg.get_body(preferencelist=("plain",)).get_content()))
+    # Google's invitation, then the .ics by email: both confirmations link to the booking.
+    assert len(bodies) == 2
+    for body in bodies:
+        assert created.url + "/booking" in body
+
+
 def test_a_token_revoked_during_booking_keeps_the_booking_and_falls_back_to_email(
     google: tuple[Runtime, FakeGoogle],
 ) -> None:

@@ -83,7 +83,9 @@ def _active(runtime: Runtime, owner: int) -> list[tuple[int, datetime]]:
 
 
 class Booked:
-    def __init__(self, runtime: Runtime, owner: int, contact: int, *, weeks: int = 0) -> None:
+    def __init__(
+        self, runtime: Runtime, owner: int, contact: int, *, weeks: int = 0, zone: str = ""
+    ) -> None:
         first, second, third = _weekday(3), _weekday(_weekday(3) + 1), _weekday(_weekday(3) + 2)
         self.starts = [
             next_weekday_at(_now(), day + 7 * weeks, hour, minute, BERLIN)
@@ -93,7 +95,9 @@ class Booked:
             runtime, owner, contact, times_at(*self.starts), send_email=True, now=_now()
         )
         self.token = self.created.url.rsplit("/", 1)[1]
-        self.booking = svc.accept_invite(runtime, self.token, self.starts[0], now=_now())
+        self.booking = svc.accept_invite(
+            runtime, self.token, self.starts[0], now=_now(), invitee_timezone=zone
+        )
 
 
 @pytest.fixture
@@ -551,3 +555,96 @@ def test_a_move_updates_the_calendar_event_in_place(
         ]
     assert ("calendar_update", "ma-event-1") in jobs
     assert not [k for k, _ in jobs if k == "calendar_delete"]
+
+
+# --- what the invitee reads: their own zone, their booking link, the names -------------------
+
+NEW_YORK = "America/New_York"
+
+
+def _to(mails: list[Any], address: str) -> Any:
+    return next(m for m in mails if m["To"].addresses[0].addr_spec == address)
+
+
+def _olivia_signed_in(site: Web, runtime: Runtime) -> int:
+    from tests.web.support import PASSWORD
+    from web.services.accounts import create_first_account
+
+    owner = create_first_account(runtime, "olivia@example.com", PASSWORD, "Olivia Owner")
+    site.sign_in("olivia@example.com")
+    return owner
+
+
+@pytest.mark.parametrize("by_owner", [False, True], ids=["invitee cancels", "owner cancels"])
+def test_the_invitees_cancelled_email_is_in_the_zone_they_booked_and_moved_in(
+    site: Web, sqlite_runtime: Runtime, by_owner: bool
+) -> None:
+    owner = _olivia_signed_in(site, sqlite_runtime)
+    booked = Booked(sqlite_runtime, owner, make_contact(sqlite_runtime, owner), zone=NEW_YORK)
+    path = _path(booked.created.url)
+    new = booked.starts[1]
+    assert site.client.post(path + "/move", data={"start": utc_iso(new)}).status_code == 303
+    end = new + timedelta(minutes=45)
+    theirs, ours = format_span(new, end, NEW_YORK), format_span(new, end, "Europe/Berlin")
+    assert theirs in _body(_to(_emails(sqlite_runtime, "moved"), "ana@example.org"))
+    if by_owner:
+        site.post(f"/invites/bookings/{booked.booking.id}", {"action": "cancel", "note": "Ill"})
+    else:
+        site.client.post(path + "/booking", data={"action": "cancel", "note": "Ill"})
+    cancelled = _emails(sqlite_runtime, "cancel")
+    to_ana = _to(cancelled, "ana@example.org")
+    assert theirs in to_ana["Subject"] and theirs in _body(to_ana)
+    assert ours not in _body(to_ana) and "Europe/Berlin" not in _body(to_ana)
+    to_olivia = _to(cancelled, "olivia@example.com")  # the owner reads it in her own zone
+    assert ours in _body(to_olivia) and NEW_YORK not in _body(to_olivia)
+
+
+def test_the_invitee_without_a_zone_reads_a_cancel_in_the_owners_zone_and_utc(
+    sqlite_runtime: Runtime, booked: Booked
+) -> None:
+    svc.cancel_booking_by_token(sqlite_runtime, booked.token, now=_now())
+    start, end = booked.starts[0], booked.starts[0] + timedelta(minutes=45)
+    to_ana = _to(_emails(sqlite_runtime, "cancel"), "ana@example.org")
+    both = f"{format_span(start, end, 'Europe/Berlin')} / {format_span(start, end, 'UTC')}"
+    assert both in _body(to_ana)
+
+
+def test_the_invitees_moved_email_links_to_their_booking_when_the_owner_moves_it(
+    sqlite_runtime: Runtime, owner: int, booked: Booked
+) -> None:
+    moving.move_booking(
+        sqlite_runtime, moving.owner_side(owner, booked.booking.id), booked.starts[2], now=_now()
+    )
+    moved = _emails(sqlite_runtime, "moved")
+    confirmation = _body(_to(_emails(sqlite_runtime, "confirmation"), "ana@example.org"))
+    assert booked.created.url + "/booking" in confirmation
+    assert booked.created.url + "/booking" in _body(_to(moved, "ana@example.org"))
+    owner_body = _body(_to(moved, "olivia@example.com"))
+    assert f"/invites/bookings/{booked.booking.id}" in owner_body
+    assert booked.created.url not in owner_body  # the invitee's link is theirs alone
+
+
+def test_after_a_cancel_each_page_names_who_is_told(site: Web, sqlite_runtime: Runtime) -> None:
+    owner = _olivia_signed_in(site, sqlite_runtime)
+    contact = make_contact(sqlite_runtime, owner)
+    first = Booked(sqlite_runtime, owner, contact)
+    page = text(site.client.post(_path(first.created.url) + "/booking", data={"action": "cancel"}))
+    assert "Olivia Owner has been told" in page and "other side" not in page
+    second = Booked(sqlite_runtime, owner, contact, weeks=2)
+    page = text(site.post(f"/invites/bookings/{second.booking.id}", {"action": "cancel"}))
+    assert "Ana Souza is being told" in page and "other side" not in page
+
+
+def test_the_owner_cancelling_for_a_contact_without_email_is_asked_to_tell_them(
+    site: Web, sqlite_runtime: Runtime
+) -> None:
+    owner = _olivia_signed_in(site, sqlite_runtime)
+    contact = make_contact(sqlite_runtime, owner, name="Bo Li", email="")
+    start = next_weekday_at(_now(), _weekday(3), 12, 0, BERLIN)
+    created = svc.create_invite(
+        sqlite_runtime, owner, contact, times_at(start), send_email=False, now=_now()
+    )
+    booking = svc.accept_invite(sqlite_runtime, created.url.rsplit("/", 1)[1], start, now=_now())
+    page = text(site.post(f"/invites/bookings/{booking.id}", {"action": "cancel"}))
+    assert "please let them know yourself" in page and "Bo Li" in page
+    assert "is being told" not in page

@@ -68,7 +68,7 @@ def owner_booking_action(booking_id: int) -> Any:
             moving.owner_side(user.id, booking_id),
             url_for("bookings.owner_move_page", booking_id=booking_id),
         )
-    url = svc.cancel_booking(
+    cancelled = svc.cancel_booking(
         runtime(),
         user.id,
         booking_id,
@@ -76,7 +76,7 @@ def owner_booking_action(booking_id: int) -> Any:
         reschedule=action == "reschedule",
         note=request.form.get("note", ""),
     )
-    return render_template("invites/owner_cancelled.html", url=url)
+    return render_template("invites/owner_cancelled.html", cancelled=cancelled)
 
 
 @bp.post("/invites/bookings/<int:booking_id>/met")

@@ -601,7 +601,7 @@ def booking_action(token: str) -> Response:
             moving.invitee_side(token), url_for("invites.move_page", token=token), public=True
         )
     try:
-        svc.cancel_booking_by_token(
+        cancelled = svc.cancel_booking_by_token(
             runtime(),
             token,
             now=_now(),
@@ -620,7 +620,9 @@ def booking_action(token: str) -> Response:
         render_template(
             "invites/message.html",
             title="Cancelled",
-            text="The coffee is cancelled and the other side has been told.",
+            text=f"The coffee is cancelled and {cancelled.other} has been told."
+            if cancelled.told
+            else f"The coffee is cancelled. Please let {cancelled.other} know yourself.",
         )
     )
 

@@ -41,6 +41,7 @@ from web.services.invites.calendar_jobs import (
     write_calendar_event,
 )
 from web.services.invites.change import (
+    Cancelled,
     cancel_booking,
     cancel_booking_by_token,
     expire_invites,
@@ -105,6 +106,7 @@ __all__ = [
     "accept_invite",
     "booking_for_user",
     "booking_status",
+    "Cancelled",
     "cancel_booking",
     "cancel_booking_by_token",
     "contact_problem",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ from integrations.storage.bookings import Booking, BookingInvite, BookingStore
 from integrations.storage.db import transaction
 from integrations.storage.outbox import enqueue, enqueue_email
 from scheduler import invites as rules
-from scheduler.invites import format_span
+from scheduler.invites import format_spans
 from web.composition import Runtime
 from web.errors import NotFound, UserError
 from web.services.contacts import checked_meeting_notes
@@ -27,14 +28,29 @@ from web.services.invites.model import (
     zone_name,
 )
 from web.services.invites.moving import cancel_text
-from web.services.invites.notify import Notice, booking_event, queue_booking_notices
+from web.services.invites.notify import (
+    Notice,
+    booking_event,
+    queue_booking_notices,
+    reader_zones,
+)
 from web.services.invites.reoffer import restore_by_rules
 from web.services.tokens import hash_token
 
 
+@dataclass(frozen=True)
+class Cancelled:
+    """A cancelled booking, for the canceller: who the other person is (by name) and whether
+    they are told (they have an email address); on an owner's reschedule, the fresh link."""
+
+    other: str
+    told: bool
+    url: str | None = None
+
+
 def cancel_booking_by_token(
     runtime: Runtime, token: str, *, now: datetime, reschedule: bool = False, note: str = ""
-) -> None:
+) -> Cancelled:
     """The invitee cancels (or reschedules) through their invite link."""
     note = checked_note(note)
     with transaction(runtime.sessions) as session:
@@ -45,9 +61,10 @@ def cancel_booking_by_token(
         booking = store.active_booking(invite.id, lock=True)
         if booking is None:
             raise InviteGone("nothing is booked for this invite")
-        _cancel(runtime, store, invite, booking, now=now, by_owner=False, note=note)
+        cancelled = _cancel(runtime, store, invite, booking, now=now, by_owner=False, note=note)
         if reschedule:
             _reopen(runtime, store, invite.id, now=now)
+        return cancelled
 
 
 def cancel_booking(
@@ -58,8 +75,8 @@ def cancel_booking(
     now: datetime,
     reschedule: bool = False,
     note: str = "",
-) -> str | None:
-    """The owner cancels (or reschedules) a booking; returns a fresh invite URL on reschedule.
+) -> Cancelled:
+    """The owner cancels (or reschedules) a booking; with a fresh invite URL on reschedule.
 
     Raises NotFound for a booking that is not this user's.
     """
@@ -73,9 +90,9 @@ def cancel_booking(
             raise InviteGone("this coffee is already cancelled")
         invite = store.invite(booking.invite_id)
         assert invite is not None
-        _cancel(runtime, store, invite, booking, now=now, by_owner=True, note=note)
+        cancelled = _cancel(runtime, store, invite, booking, now=now, by_owner=True, note=note)
         if not reschedule:
-            return None
+            return cancelled
         # The invitee needs a new link: the old token is only stored as a hash.
         token = secrets.token_urlsafe(TOKEN_BYTES)
         store.new_token(invite.id, hash_token(token))
@@ -91,7 +108,7 @@ def cancel_booking(
                 when=now,
             )
             enqueue_email(session, user_id=user_id, message=msg, now=now, purpose="reschedule")
-        return url
+        return Cancelled(cancelled.other, cancelled.told, url)
 
 
 def _reopen(runtime: Runtime, store: BookingStore, invite_id: int, *, now: datetime) -> None:
@@ -112,14 +129,15 @@ def _cancel(
     now: datetime,
     by_owner: bool,
     note: str,
-) -> None:
+) -> Cancelled:
+    """Cancel the booking and queue what follows; who is told, as the canceller sees it."""
     booking = store.cancel(booking.id)
     store.offer_freed(booking.user_id, booking.interval, now=now)
     restore_by_rules(runtime, store, booking.user_id, booking.start, now=now)
     owner, invitee = store.parties(invite.id)
     event = booking_event(runtime, store, booking, owner, invitee)
     user = store.owner(invite.user_id)
-    when = format_span(booking.start, booking.end, zone_name(user, user_config(runtime, user)))
+    owner_zone = zone_name(user, user_config(runtime, user))
     if booking.calendar_event_id:
         enqueue(
             store.session,
@@ -134,12 +152,13 @@ def _cancel(
             continue
         if booking.calendar_event_id and to is invitee and not note.strip():
             continue  # Google tells the attendee itself (sendUpdates=all), but not a reason
+        zones = reader_zones(invite, owner_zone, owner=to is owner)
         subject, paragraph = cancel_text(
             reader_is_owner=to is owner,
             by_owner=by_owner,
             owner=owner.name,
             invitee=invitee.name or invitee.email,
-            when=when,
+            when=format_spans(booking.start, booking.end, zones),
             note=note,
         )
         notices.append(Notice(to, sender, subject, [paragraph]))
@@ -153,6 +172,9 @@ def _cancel(
         purpose="cancel",
         now=now,
     )
+    # Told by email, or (with a Google event and no note) by their calendar's invitation.
+    other = invitee if by_owner else owner
+    return Cancelled(other.name or other.email, bool(other.email))
 
 
 # --- owner views and after the coffee ------------------------------------------------------

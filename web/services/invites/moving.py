@@ -32,7 +32,7 @@ from integrations.storage.dbapi import aware_utc
 from integrations.storage.outbox import enqueue, enqueue_email
 from scheduler import booking_rules
 from scheduler import invites as rules
-from scheduler.invites import OfferedTime, format_span
+from scheduler.invites import OfferedTime, format_spans
 from scheduler.model import Interval, SchedulingPolicy
 from web.composition import Runtime
 from web.errors import Conflict, UserError
@@ -42,12 +42,17 @@ from web.services.invites.errors import InviteGone, InviteNotFound, TimeUnavaila
 from web.services.invites.model import (
     LONGEST_MEETING,
     checked_note,
-    display_zones,
     invite_url,
     user_config,
     zone_name,
 )
-from web.services.invites.notify import Notice, booking_event, queue_booking_notices
+from web.services.invites.notify import (
+    Notice,
+    booking_event,
+    invitee_manage_url,
+    queue_booking_notices,
+    reader_zones,
+)
 from web.services.invites.reoffer import restore_by_rules
 from web.services.tokens import hash_token
 
@@ -476,29 +481,24 @@ def _queue_moved_emails(
     event = booking_event(runtime, store, booking, owner, invitee)
     ics = build_ics(event, method="REQUEST", dtstamp=now)
     base = runtime.config.web.base_url
-    readers: list[tuple[Party, Party, bool, list[str], list[tuple[str, str]]]] = [
-        (owner, invitee, True, [owner_zone], [("Open", f"{base}/invites/bookings/{booking.id}")]),
-        (
-            invitee,
-            owner,
-            False,
-            display_zones(invite.invitee_timezone, owner_zone),
-            [("Your booking", f"{manage_url}/booking")] if manage_url else [],
-        ),
+    # The invitee's booking page, as their confirmation email linked it (whoever moved it).
+    manage_url = manage_url or invitee_manage_url(store, booking)
+    readers: list[tuple[Party, Party, bool, list[tuple[str, str]]]] = [
+        (owner, invitee, True, [("Open", f"{base}/invites/bookings/{booking.id}")]),
+        (invitee, owner, False, [("Your booking", f"{manage_url}/booking")] if manage_url else []),
     ]
     notices = []
-    for to, sender, is_owner, zones, links in readers:
+    for to, sender, is_owner, links in readers:
         if not to.email:
             continue
-        new = " / ".join(format_span(booking.start, booking.end, z) for z in zones)
-        was = " / ".join(format_span(old.start, old.end, z) for z in zones)
+        zones = reader_zones(invite, owner_zone, owner=is_owner)
         subject, paragraphs = moved_text(
             reader_is_owner=is_owner,
             by_owner=by_owner,
             owner=owner.name,
             invitee=invitee.name or invitee.email,
-            new=new,
-            old=was,
+            new=format_spans(booking.start, booking.end, zones),
+            old=format_spans(old.start, old.end, zones),
             note=note,
         )
         notices.append(Notice(to, sender, subject, paragraphs, links))

@@ -13,8 +13,8 @@ from integrations.icalendar_invite import CoffeeEvent, build_ics
 from integrations.invite_email import Party, attach_calendar, build_email, build_notice
 from integrations.storage.bookings import Booking, BookingInvite, BookingStore
 from integrations.storage.db import transaction
-from integrations.storage.outbox import enqueue_email
-from scheduler.invites import format_span
+from integrations.storage.outbox import booking_manage_url, enqueue_email
+from scheduler.invites import format_spans
 from web.composition import Runtime
 from web.services.invites.model import display_zones, user_config, zone_name
 
@@ -43,6 +43,22 @@ def booking_event(
         attendee_name=invitee.name,
         location=(place_url or place) if mode == "video" else place,
         url=place_url,
+    )
+
+
+def reader_zones(invite: BookingInvite, owner_zone: str, *, owner: bool) -> list[str]:
+    """The zones a reader of a booking's email reads its times in: the owner their own; the
+    invitee the one they chose (accepting or moving), else the owner's and UTC. Every email
+    about a booking names its times through this."""
+    return [owner_zone] if owner else display_zones(invite.invitee_timezone, owner_zone)
+
+
+def invitee_manage_url(store: BookingStore, booking: Booking) -> str:
+    """The invitee's link of a booking (their invite link; its /booking page cancels or
+    reschedules), as their confirmation email carried it: the invite token is stored only
+    hashed. "" when it cannot be known."""
+    return booking_manage_url(
+        store.session, booking.user_id, booking.id, store.booked_at(booking.id)
     )
 
 
@@ -136,8 +152,10 @@ def _owner_booking_notice(
     now: datetime,
     unread: Sequence[str] = (),
 ) -> EmailMessage:
-    _, owner_zone, owner, invitee = booking_context(runtime, store, booking)
-    when_owner = format_span(booking.start, booking.end, owner_zone)
+    invite, owner_zone, owner, invitee = booking_context(runtime, store, booking)
+    when_owner = format_spans(
+        booking.start, booking.end, reader_zones(invite, owner_zone, owner=True)
+    )
     links = dict(owner_links(runtime, booking.id))
     notice = build_email(
         from_address=runtime.config.mail.from_address,
@@ -169,8 +187,7 @@ def _invitee_confirmation(
     manage_url: str = "",
 ) -> EmailMessage:
     invite, owner_zone, owner, invitee = booking_context(runtime, store, booking)
-    zones = display_zones(invite.invitee_timezone, owner_zone)
-    when = " / ".join(format_span(booking.start, booking.end, z) for z in zones)
+    when = format_spans(booking.start, booking.end, reader_zones(invite, owner_zone, owner=False))
     msg = build_email(
         from_address=runtime.config.mail.from_address,
         on_behalf_of=owner,
@@ -195,7 +212,15 @@ def queue_invitee_confirmation(
     now: datetime,
     note: str = "",
 ) -> None:
-    msg = _invitee_confirmation(runtime, store, booking, with_ics=with_ics, now=now, note=note)
+    msg = _invitee_confirmation(
+        runtime,
+        store,
+        booking,
+        with_ics=with_ics,
+        now=now,
+        note=note,
+        manage_url=invitee_manage_url(store, booking),
+    )
     enqueue_email(
         store.session,
         user_id=invite.user_id,
