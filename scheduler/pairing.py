@@ -344,6 +344,24 @@ def _located(
     return replace(t.proposed, mode=mode.value, place=place, place_url=url, city=city), label
 
 
+def other_times(
+    proposal: Proposal, slots: Sequence[Slot], policy: SchedulingPolicy, limit: int
+) -> list[ProposedTime]:
+    """Other free times the owner may swap into a proposal ("change a time"): the first start
+    of each slot with room for its window's meeting length, soonest first, never one of the
+    proposal's own starts; at most `limit`. Bare times: `locate` gives them their details."""
+    chosen = {t.start for t in proposal.times}
+    out: list[ProposedTime] = []
+    for slot in sorted(slots):
+        length = policy.length_for(slot.window)
+        if slot.end - slot.start < length or slot.start in chosen:
+            continue
+        out.append(ProposedTime(slot.start, slot.start + length, slot.window))
+        if len(out) >= limit:
+            break
+    return out
+
+
 def locate(
     times: Sequence[ProposedTime],
     contact: Contact,

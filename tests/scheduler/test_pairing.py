@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.model import Contact, Interval, Meal, SchedulingPolicy, Slot
-from scheduler.pairing import candidate_times, pair
+from scheduler.pairing import candidate_times, locate, other_times, pair
 from scheduler.rules import DueContact
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -353,3 +353,18 @@ def test_pairing_a_shortlist_plans_the_same_as_pairing_everyone(
     assert pair(kept, week_slots(), policy=POLICY, booked=taken) == pair(
         everyone, week_slots(), policy=POLICY, booked=taken
     )
+
+
+def test_a_swapped_in_time_is_placed_like_the_plans_own_times() -> None:
+    """ "Change a time": the other free times (never the proposal's own, one per slot with
+    room for the meeting), given their mode and window by `locate` as `pair` gives its own."""
+    slots = [*week_slots(), Slot(at(4, 17), at(4, 17, 20), "dinner")]  # too short to offer
+    [proposal] = pair([due("Ana", 2.0, 1)], slots, policy=POLICY)
+    others = other_times(proposal, slots, POLICY, limit=50)
+    own = {t.start for t in proposal.times}
+    assert others and not own & {t.start for t in others}
+    assert len(others) == len(week_slots()) - len(own)  # the 20-minute dinner is no time
+    placed, _ = locate(others, proposal.contact, zone=BERLIN)
+    assert {t.mode for t in proposal.times} == {t.mode for t in placed} == {"in_person"}
+    assert [t.window for t in placed] == [t.window for t in others]
+    assert len(other_times(proposal, slots, POLICY, limit=2)) == 2

@@ -118,6 +118,46 @@ def test_changing_a_time_offers_the_swapped_in_free_time(
     }
 
 
+def test_a_swapped_in_time_carries_the_details_the_plans_times_have(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """Untick a proposed time, tick another under "change a time": the swapped-in time is
+    in person (or a call) with its meal window in the email, like the times of the plan."""
+    from email import message_from_bytes, policy
+
+    from web.services.outbox_worker import message_of
+
+    with_demo(sqlite_runtime, owner)
+    page = text(site.get("/"))
+    contact_id = proposal_ids(page)[0]
+    checked, alternatives = offered_times(page, contact_id)
+    swapped = alternatives[-1]
+    form = page.split(f'action="/plan/{contact_id}/approve"', 1)[1].split("</form>", 1)[0]
+    shown = form.split(f'value="{swapped}">', 1)[1].split("</label>", 1)[0]
+    assert "in person" in shown or "video call" in shown  # the form says so before sending
+    assert site.post(f"/plan/{contact_id}/approve", {"time": [checked[0], swapped]}).status_code
+    with transaction(sqlite_runtime.sessions) as session:
+        [row] = [
+            r
+            for r in session.scalars(select(models.OutboxMessage))
+            if r.payload.get("purpose") == "invite"
+        ]
+        raw, _, _ = message_of(sqlite_runtime, row.kind, row.payload, row.message_id)
+    body = str(
+        message_from_bytes(raw, policy=policy.default)
+        .get_body(preferencelist=("plain",))
+        .get_content()
+    )
+    lines = body.splitlines()
+    items = [i for i, line in enumerate(lines) if line.startswith("  - ")]
+    assert len(items) == 2
+    for i in items:
+        detail = lines[i + 1].strip()
+        assert detail.startswith(("In person", "Video call")), body
+    meal = datetime.fromisoformat(swapped).strftime("%H:%M")
+    assert lines[items[1] + 1].strip().endswith(meal)  # "In person · breakfast, 07:30"
+
+
 def test_a_time_that_was_not_offered_is_refused_and_nothing_is_sent(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:

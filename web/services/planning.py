@@ -32,7 +32,7 @@ from scheduler.model import (
     ProposedTime,
     Slot,
 )
-from scheduler.pairing import candidate_times, locate, shortlist
+from scheduler.pairing import candidate_times, locate, other_times, shortlist
 from scheduler.places import Trip, city_key
 from scheduler.rules import DueContact, DueReport, InviteHistory
 from scheduler.trips import Occurrence as TripOccurrence
@@ -53,6 +53,9 @@ from web.services.places import Where, resolved_city, where_for
 from web.services.rule_snapshot import snapshot
 
 _ANSWERED = ("accepted", "declined", "suggested")
+# The other free times kept per proposal for "change a time" (the page shows the first few; an
+# approval accepts any of them, so a plan that shifted a little between the two still works).
+OTHER_TIMES = 50
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class PlanResult:
     trips: list[Trip] = field(default_factory=list)
     trip_notes: list[TripNote] = field(default_factory=list)
     events: list[EventOffer] = field(default_factory=list)
+    # Per proposed contact id: the free times that may replace one of theirs, with the mode,
+    # meal window and place the plan's own times get (scheduler.pairing.locate).
+    other_times: dict[int, tuple[ProposedTime, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -338,6 +344,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         now=now,
         policy=policy,
     )
+    placing = where.placing(zone=zone, trips=trips, city_of=keys)
     proposals = pair_trip_locals_first(
         due,
         slots,
@@ -347,11 +354,18 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         taken=facts.taken,
         k=policy.times_per_invite,
         pending=facts.pending,
-        **where.placing(zone=zone, trips=trips, city_of=keys),
+        **placing,
     )
     events = _event_offers(
         occurrences, contacts, report, where, keys, config, now=now, zone=zone, trips=trips
     )
+    others = {
+        p.contact.id: tuple(
+            locate(other_times(p, slots, policy, OTHER_TIMES), p.contact, **placing)[0]
+        )
+        for p in proposals
+        if p.contact.id is not None
+    }
     return PlanResult(
         proposals,
         report,
@@ -362,6 +376,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         trips,
         notes,
         events,
+        others,
     )
 
 

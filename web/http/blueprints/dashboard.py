@@ -20,7 +20,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from scheduler.booking_rules import day_bounds
-from scheduler.model import Interval, Proposal, ProposedTime, SchedulingPolicy, Slot, Window
+from scheduler.model import Interval, Proposal, ProposedTime, Slot, Window
 from scheduler.rules import HEALTH_BUCKETS
 from web.errors import NotFound, UserError
 from web.http.auth import current_user, login_required, redirect_to, runtime
@@ -47,6 +47,7 @@ class PlanView:
     trips: list[Any] = field(default_factory=list)  # scheduler.places.Trip within the horizon
     trip_notes: list[str] = field(default_factory=list)
     events: list[tuple[str, list[str]]] = field(default_factory=list)  # sentence, times
+    other_times: dict[int, tuple[ProposedTime, ...]] = field(default_factory=dict)
 
 
 def _event_lines(offers: Any) -> list[tuple[str, list[str]]]:
@@ -85,6 +86,7 @@ def _plan(user: UserView, now: datetime) -> PlanView:
         trips=list(result.trips),
         trip_notes=[n.sentence for n in result.trip_notes],
         events=_event_lines(result.events),
+        other_times=dict(result.other_times),
     )
 
 
@@ -138,20 +140,16 @@ def default_messages(
     return contact_service.invite_messages(runtime(), user, contact_ids, today)
 
 
+# How many other free times "change a time" shows per proposal (the plan keeps more).
+SHOWN_OTHER_TIMES = 8
+
+
 def alternatives(
-    proposal: Proposal, slots: list[Slot], policy: SchedulingPolicy, limit: int = 8
+    plan: PlanView, proposal: Proposal, limit: int | None = SHOWN_OTHER_TIMES
 ) -> list[ProposedTime]:
-    """Other free times the owner may swap in ("change a time"), one per slot, soonest first."""
-    chosen = {t.start for t in proposal.times}
-    out: list[ProposedTime] = []
-    for slot in sorted(slots):
-        length = policy.length_for(slot.window)
-        if slot.end - slot.start < length or slot.start in chosen:
-            continue
-        out.append(ProposedTime(slot.start, slot.start + length, slot.window))
-        if len(out) >= limit:
-            break
-    return out
+    """Other free times the owner may swap in ("change a time"), soonest first, each with the
+    details the plan gives its own times (web.services.planning keeps them)."""
+    return list(plan.other_times.get(proposal.contact.id or 0, ())[:limit])
 
 
 def health(counts: dict[str, int]) -> list[dict[str, Any]]:
@@ -399,10 +397,7 @@ def index() -> str:
     confirm = invite_service.to_confirm(runtime(), user.id, now=now)
     open_invites = invite_service.open_invites(runtime(), user.id, now=now)
     offered, booked = offered_and_booked(open_invites, upcoming)
-    cards = [
-        {"proposal": p, "options": alternatives(p, plan.slots, config.scheduling)}
-        for p in plan.proposals
-    ]
+    cards = [{"proposal": p, "options": alternatives(plan, p)} for p in plan.proposals]
     return render_template(
         "dashboard/index.html",
         plan=plan,
@@ -450,7 +445,7 @@ def proposal(contact_id: int) -> str:
     config = user_config(runtime(), user)
     now = datetime.now(UTC)
     found, plan = _proposal_for(contact_id, now)
-    options = alternatives(found, plan.slots, config.scheduling) if found else []
+    options = alternatives(plan, found) if found else []
     today = now.astimezone(ZoneInfo(config.owner.timezone)).date()
     messages = default_messages(user, [contact_id], today) if found else {}
     return render_template(
@@ -471,16 +466,13 @@ def approve(contact_id: int) -> Response:
     """Send an invite with the ticked times (the proposed ones or swapped-in free times)."""
     name = _own_contact_name(contact_id)
     user = current_user()
-    config = user_config(runtime(), user)
     now = datetime.now(UTC)
     found, plan = _proposal_for(contact_id, now)
     if found is None:
         flash(f"{name} is no longer in this week's plan; nothing was sent.", "error")
         return redirect_to("dashboard.index")
     offered = {t.start.isoformat(): t for t in found.times}
-    offered.update(
-        {t.start.isoformat(): t for t in alternatives(found, plan.slots, config.scheduling, 50)}
-    )
+    offered.update({t.start.isoformat(): t for t in alternatives(plan, found, limit=None)})
     picked_raw = request.form.getlist("time")
     unknown = [p for p in picked_raw if p not in offered]
     if unknown:
