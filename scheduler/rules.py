@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from scheduler.model import Contact, Interaction, InteractionKind, Relationship
+from scheduler.text import fold
 
 FOLLOW_UP_BASE = 100.0
 OVERDUE_CAP = 10.0
@@ -210,6 +211,61 @@ def asleep(contact: Contact, today: date) -> bool:
     return contact.snoozed_until is not None and contact.snoozed_until > today
 
 
+def overdue_days(contact: Contact, today: date, rules: RulesLike) -> int | None:
+    """How many days past its due date the contact is today (negative: days until it comes;
+    None: never met, so no due date)."""
+    due_on = due_date(contact, rules)
+    return None if due_on is None else (today - due_on).days
+
+
+# How near a due date counts as "due soon" (the list's "due in N days", the chart's bucket).
+DUE_SOON_DAYS = 14
+
+
+def standing(contact: Contact, today: date, overdue: int | None, *, follow_up: bool = False) -> str:
+    """Where the contact stands today, as the contacts list says it, given its `overdue_days`
+    and whether the rules ask for a follow-up now: "do-not-invite", "paused", "snoozed",
+    "never-met", "overdue", "follow-up" (asked for before the due date), "due-today",
+    "due-soon" (within DUE_SOON_DAYS) or "on-track"."""
+    if contact.do_not_invite:
+        return "do-not-invite"
+    if contact.paused:
+        return "paused"
+    if asleep(contact, today):
+        return "snoozed"
+    if overdue is None:
+        return "never-met"
+    if overdue > 0:
+        return "overdue"
+    if follow_up:
+        return "follow-up"
+    if overdue == 0:
+        return "due-today"
+    if overdue > -DUE_SOON_DAYS:
+        return "due-soon"
+    return "on-track"
+
+
+# "Most overdue first": the follow-ups the rules ask for (they show no days overdue, and a
+# follow-up is only worth it while the meeting is fresh), then everyone with a due date by
+# days overdue (most first; then those due soonest), then who was never met, and last who is
+# not to be invited now (do not invite, paused, snoozed), among them in the same order.
+_SET_ASIDE = frozenset({"do-not-invite", "paused", "snoozed"})
+
+
+def most_overdue_key(
+    contact: Contact, today: date, rules: RulesLike, *, follow_up: bool = False
+) -> tuple[int, int, int, str, str, int]:
+    """The contacts list's "most overdue first" order, in the days overdue each line shows
+    (`overdue_days`, `standing`); ties by name (`scheduler.text.fold`), name and id."""
+    overdue = overdue_days(contact, today, rules)
+    where = standing(contact, today, overdue, follow_up=follow_up)
+    set_aside = 1 if where in _SET_ASIDE else 0
+    rank = 2 if overdue is None else 0 if where == "follow-up" else 1
+    days = 0 if overdue is None else -overdue
+    return (set_aside, rank, days, fold(contact.name), contact.name, contact.id or 0)
+
+
 # The dashboard's health chart: every contact in one bucket, by how overdue they are.
 HEALTH_BUCKETS = (
     ("on-track", "On track"),
@@ -225,15 +281,14 @@ def health_bucket(contact: Contact, today: date, rules: RulesLike) -> str:
     """Which bucket of HEALTH_BUCKETS the contact counts in today."""
     if contact.do_not_invite or contact.paused or asleep(contact, today):
         return "paused"
-    due_on = due_date(contact, rules)
-    if due_on is None:
+    overdue = overdue_days(contact, today, rules)
+    if overdue is None:
         return "never"
-    overdue = (today - due_on).days
     if overdue > 30:
         return "long-overdue"
     if overdue > 0:
         return "overdue"
-    if overdue > -14:
+    if overdue > -DUE_SOON_DAYS:
         return "due-soon"
     return "on-track"
 
@@ -382,7 +437,7 @@ def evaluate(
 
 
 def _due_order(d: DueContact) -> tuple[float, str, int]:
-    return (-d.score, d.contact.name.casefold(), d.contact.id or 0)
+    return (-d.score, fold(d.contact.name), d.contact.id or 0)
 
 
 def reevaluate(

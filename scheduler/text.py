@@ -1,4 +1,5 @@
-"""Rules for text that leaves the app in headers and spreadsheets; pure, no I/O.
+"""Rules for text: what leaves the app in headers and spreadsheets, and how text is compared
+(search and name order, `fold`); pure, no I/O.
 
 Names and email addresses end up in mail headers (To, From, Reply-To, Subject) and in
 calendar properties, where a CR or LF starts a new header and other control characters make
@@ -9,6 +10,7 @@ starts like a formula.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 
 # C0 controls, DEL and C1 controls (U+0080-U+009F; U+0085 is a line break to some parsers).
@@ -144,3 +146,36 @@ def whole_number(raw: str | None, *, most_digits: int) -> int | None:
     if not text or len(text) > most_digits or not (text.isascii() and text.isdigit()):
         return None
     return int(text)
+
+
+# Letters that are not a plain letter with an accent, so NFKD leaves them whole: what a person
+# typing without them writes instead ("Søren" as "soren", "Łódź" as "lodz").
+_UNACCENTED = str.maketrans(
+    {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "ħ": "h", "ı": "i", "ŧ": "t", "þ": "th",
+     "æ": "ae", "œ": "oe"}
+)  # fmt: skip
+
+
+def fold(value: str) -> str:
+    """`value` as search and name order compare it, case and accents aside: "Zoë Müller",
+    "ZOE MULLER" and "zoe muller" fold alike. Case-folded ("ß" is "ss"), decomposed (NFKD:
+    "é" is "e" and an accent, "ﬁ" is "fi"), accents dropped, and the few letters that are no
+    letter-and-accent written as people type them without it ("ø" is "o", "æ" is "ae").
+    The one rule of it: the stored folded columns and every search are folded here."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold().translate(_UNACCENTED))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# German writes an umlaut as the vowel and an e where it cannot be typed ("Mueller").
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+
+
+def search_forms(value: str) -> list[str]:
+    """The folded forms of `value` a search looks in: `fold(value)`, and when it has an
+    umlaut the form with the umlaut written out as well, so "muller" and "mueller" both
+    find "Müller" (a search is folded with `fold` alone)."""
+    forms = [fold(value)]
+    spelled = fold(unicodedata.normalize("NFC", value.casefold()).translate(_UMLAUTS))
+    if spelled != forms[0]:
+        forms.append(spelled)
+    return forms

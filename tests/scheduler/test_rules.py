@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 
 from integrations.config import RulesConfig
 from scheduler.model import Contact, Interaction, InteractionKind, Relationship
-from scheduler.rules import DefaultRules, InviteHistory, connected_only, evaluate, last_met
+from scheduler.rules import (
+    DefaultRules,
+    InviteHistory,
+    connected_only,
+    evaluate,
+    last_met,
+    most_overdue_key,
+    overdue_days,
+)
 
 TODAY = date(2026, 3, 20)
 RULES = RulesConfig()
@@ -294,3 +302,35 @@ def test_judging_only_the_changed_contacts_again_gives_the_same_report(
     changed = [after[n] for n in sorted(picked)]
     report = reevaluate(evaluate(before, today=today), after, changed, today=today)
     assert report == evaluate(after, today=today)
+
+
+def test_most_overdue_first_is_the_order_of_the_days_overdue_not_the_plans_score() -> None:
+    today = date(2026, 3, 16)
+    rules = DefaultRules()
+
+    def met(name: str, days_ago: int, rel: Relationship, **kw: object) -> Contact:
+        log = (Interaction(today - timedelta(days=days_ago)),) * 3
+        return Contact(name, relationship=rel, interactions=log, **kw)  # type: ignore[arg-type]
+
+    contacts = [
+        met("Mentor 81", 126, Relationship.MENTOR),  # every 45 days; the plan's first
+        met("Peer 234", 324, Relationship.PEER),
+        met("Own cadence 1", 8, Relationship.MENTOR, cadence_days=7),
+        met("Other 80", 260, Relationship.OTHER),
+        met("Peer due in 60", 30, Relationship.PEER),
+        Contact("Never met"),
+        met("Paused 500", 590, Relationship.PEER, paused=True),
+    ]
+    ordered = sorted(contacts, key=lambda c: most_overdue_key(c, today, rules))
+    assert [c.name for c in ordered] == [
+        "Peer 234",
+        "Mentor 81",
+        "Other 80",
+        "Own cadence 1",
+        "Peer due in 60",
+        "Never met",
+        "Paused 500",
+    ]
+    assert [overdue_days(c, today, rules) for c in ordered] == [234, 81, 80, 1, -60, None, 500]
+    plan = evaluate(contacts, today=today, rules=rules)
+    assert plan.due[0].contact.name == "Mentor 81"  # the plan still weighs relationships

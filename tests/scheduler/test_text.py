@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.text import address_list, control_character, email_address, is_email_address
+from scheduler.text import (
+    address_list,
+    control_character,
+    email_address,
+    fold,
+    is_email_address,
+    search_forms,
+)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +94,28 @@ def test_a_typed_list_of_addresses_splits_between_addresses_only(
 def test_each_listed_address_is_read_bare() -> None:
     listed = address_list('"Lima, Ana" <ana@x.org>; Li, Bo <MAILTO:bo@y.org>, c@z.org')
     assert [email_address(a) for a in listed] == ["ana@x.org", "bo@y.org", "c@z.org"]
+
+
+@pytest.mark.parametrize(
+    ("written", "typed"),
+    [
+        ("Zoë Müller", "zoe muller"),
+        ("ZOË MÜLLER", "zoe muller"),
+        ("Zoe\u0308 Mu\u0308ller", "zoe muller"),  # accents as separate combining marks
+        ("Émile Roux", "emile roux"),
+        ("Straße", "strasse"),
+        ("Søren Ærø", "soren aero"),
+        ("Łódź", "lodz"),
+        ("İstanbul", "istanbul"),
+    ],
+)
+def test_text_folds_to_what_a_person_types_without_accents_or_capitals(
+    written: str, typed: str
+) -> None:
+    assert fold(written) == typed
+    assert fold(typed) == typed
+
+
+def test_an_umlaut_is_searched_for_as_the_vowel_and_as_the_vowel_and_an_e() -> None:
+    assert search_forms("Zoë Müller") == ["zoe muller", "zoe mueller"]
+    assert search_forms("Ana Lima") == ["ana lima"]

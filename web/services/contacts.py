@@ -55,13 +55,16 @@ from scheduler.rules import (
     LONGEST_SNOOZE_DAYS,
     DueReport,
     RulesLike,
-    asleep,
     cadence_for,
     connected_only,
     due_date,
     evaluate,
+    overdue_days,
 )
 from scheduler.rules import last_met as rules_last_met
+from scheduler.rules import (
+    standing as standing_of,
+)
 from scheduler.text import (
     address_list,
     email_address,
@@ -139,25 +142,29 @@ class ContactLine:
         return connected_only(self.contact)
 
     @property
+    def standing(self) -> str:
+        """`scheduler.rules.standing`: what `state` says, and what "most overdue first" sorts by."""
+        return standing_of(self.contact, self.today, self.overdue_days, follow_up=self.follow_up)
+
+    @property
     def state(self) -> str:
         c = self.contact
-        if c.do_not_invite:
+        where = self.standing
+        if where == "do-not-invite":
             return "do not invite"
-        if c.paused:
-            return "paused"
-        if asleep(c, self.today) and c.snoozed_until is not None:
+        if where == "snoozed" and c.snoozed_until is not None:
             return f"snoozed until {c.snoozed_until:%d %b}"
-        if self.overdue_days is None:
+        if where == "never-met" or self.overdue_days is None:
             return "never met"
-        if self.overdue_days > 0:
+        if where == "overdue":
             return f"{_days(self.overdue_days)} overdue"
-        if self.follow_up:
+        if where == "follow-up":
             return "follow up now"
-        if self.overdue_days == 0:
+        if where == "due-today":
             return "due today"
-        if self.overdue_days > -14:
+        if where == "due-soon":
             return f"due in {_days(-self.overdue_days)}"
-        return "on track"
+        return where.replace("-", " ")  # "paused", "on track"
 
 
 def line_for(contact: Contact, rules: RulesLike, today: date, *, due: bool = False) -> ContactLine:
@@ -165,7 +172,7 @@ def line_for(contact: Contact, rules: RulesLike, today: date, *, due: bool = Fal
     cadence = cadence_for(contact, rules)
     due_on = due_date(contact, rules)
     last = contact.last_met or contact.first_met
-    overdue = None if due_on is None else (today - due_on).days
+    overdue = overdue_days(contact, today, rules)
     return ContactLine(contact, cadence, last, due_on, overdue, today, due)
 
 
@@ -271,8 +278,9 @@ def contact_page(
     per_page: int = PAGE_SIZE,
 ) -> ContactPage:
     """Contacts matching every word of `query`, one page of them, searched and sorted in the
-    database. "overdue": who the rules say is due now first, in the rules' order (follow-ups
-    first), then by how overdue; snoozed contacts are left out (counted in `snoozed`) unless
+    database. "overdue": in the order of the days overdue each line shows
+    (`scheduler.rules.most_overdue_key`, follow-ups the rules ask for first, never met and
+    those not to be invited last); snoozed contacts are left out (counted in `snoozed`) unless
     searched for, when they come last. "name" and "last" (longest since last met): the database
     sorts and pages, and only the page is read in full."""
     if sort not in SORTS:
@@ -284,8 +292,8 @@ def contact_page(
         facts = invite_facts(session, user_id, now=now, zone=ZoneInfo(config.owner.timezone))
         snoozed = 0
         if sort == "overdue":
-            # The rules decide who is due and in what order: over every contact, reused from
-            # the snapshot while nothing changed; the search only picks from that order.
+            # The order of every contact, reused from the snapshot while nothing changed; the
+            # search only picks from that order.
             snap = snapshot(session, user_id, today=today, rules=rules, history=facts.history)
             ranked, sleeping = snap.ranked()
             if words:

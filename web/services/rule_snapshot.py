@@ -36,10 +36,10 @@ from scheduler.rules import (
     InviteHistory,
     RulesLike,
     asleep,
-    due_date,
     evaluate,
     health_bucket,
     health_counts,
+    most_overdue_key,
     reevaluate,
 )
 
@@ -79,16 +79,26 @@ class Snapshot:
         return found
 
     def ranked(self) -> tuple[list[int], list[int]]:
-        """The contacts list's "most overdue first": who is due in the rules' order, then the
-        rest by how overdue; and apart, in the same order, the snoozed contacts."""
+        """The contacts list's "most overdue first" (`scheduler.rules.most_overdue_key`: in
+        the order of the days overdue the list shows); and apart, in the same order, the
+        snoozed contacts."""
         found: tuple[list[int], list[int]] = self.get("ranked", self._rank)
         return found
 
-    def overdue_key(self, c: Contact) -> tuple[int, str, str, int]:
-        """Most overdue first, never met last; then by name (case aside), name and id."""
-        due_on = due_date(c, self.rules)
-        overdue = -(self.today - due_on).days if due_on else 10**6
-        return (overdue, c.name.lower(), c.name, c.id or 0)
+    def follow_ups(self) -> frozenset[int]:
+        """The contacts the rules ask to follow up now."""
+        found: frozenset[int] = self.get(
+            "follow-ups",
+            lambda: frozenset(
+                d.contact.id
+                for d in self.report.due
+                if d.kind == "follow-up" and d.contact.id is not None
+            ),
+        )
+        return found
+
+    def overdue_key(self, c: Contact) -> tuple[int, int, int, str, str, int]:
+        return most_overdue_key(c, self.today, self.rules, follow_up=c.id in self.follow_ups())
 
     def by_overdue(self) -> list[int]:
         """Every contact's id, most overdue first."""
@@ -100,16 +110,12 @@ class Snapshot:
 
     def _rank(self) -> tuple[list[int], list[int]]:
         every = self.by_id()
-        due = [d.contact.id for d in self.report.due if d.contact.id is not None]
-        taken = set(due)
         today = self.today
-        rest, sleeping = [], []
+        awake: list[int] = []
+        sleeping: list[int] = []
         for cid in self.by_overdue():
-            if asleep(every[cid], today):
-                sleeping.append(cid)
-            elif cid not in taken:
-                rest.append(cid)
-        return due + rest, sleeping
+            (sleeping if asleep(every[cid], today) else awake).append(cid)
+        return awake, sleeping
 
 
 _memo: OrderedDict[tuple[str, int], tuple[tuple[Any, ...], Snapshot]] = OrderedDict()
@@ -213,7 +219,7 @@ def _refresh(
     if "by overdue" in old.derived:
         current = made.by_id()
 
-        def key(cid: int) -> tuple[int, str, str, int]:
+        def key(cid: int) -> tuple[int, int, int, str, str, int]:
             return made.overdue_key(current[cid])
 
         order = [cid for cid in old.by_overdue() if cid not in now_by_id]
