@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from integrations.contacts_import.records import ContactRecord
 from integrations.storage import models
+from integrations.storage.contacts import folded_columns
 from scheduler.model import CONTACT_LIST_LIMITS, CONTACT_TEXT_LIMITS
 from scheduler.text import control_character
 
@@ -332,6 +333,7 @@ class Importer:
                         "linkedin_url": t.linkedin_url,
                         "updated_at": now,
                         **t.values,
+                        **folded_columns({"name": t.name, **t.values}),
                     }
                 )
         report.created = len(self.new)
@@ -350,6 +352,7 @@ class Importer:
                     "created_at": now,
                     "updated_at": now,
                     **t.values,
+                    **folded_columns({"name": t.name, **t.values}),
                 }
                 for t in chunk
             ]

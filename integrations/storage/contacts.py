@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -29,13 +29,13 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, selectinload
 
 from integrations.storage import models
-from integrations.storage.db import folded, rows_affected
+from integrations.storage.db import rows_affected
 from integrations.storage.invites import link_works
 from scheduler.model import Contact, Interaction, InteractionKind, Meal, Relationship
+from scheduler.text import fold, search_forms
 
 _C = cast(Table, models.Contact.__table__)
 _E = cast(Table, models.ContactEmail.__table__)
@@ -159,7 +159,7 @@ def load_contacts(
         snoozed,
         url,
         paused,
-    ) in conn.execute(cq.order_by(_C.c.name, _C.c.id)).all():
+    ) in conn.execute(cq.order_by(*_BY_NAME)).all():
         # PostgreSQL's driver hands JSON back already parsed (lists); SQLite gives text.
         meal_key = meals if meals is None or isinstance(meals, str) else tuple(meals)
         meal_set = meal_sets.get(meal_key)
@@ -288,8 +288,32 @@ class ContactRepository:
         return item
 
 
+# The fields a search looks in (with the emails), as the contacts table names them.
+SEARCHED = ("name", "company", "title", "how_met", "city", "relationship", "tags")
+
+
+def folded_columns(values: Mapping[str, Any]) -> dict[str, str]:
+    """The stored folded columns of a contact whose SEARCHED fields are `values` (a missing
+    one is empty): `name_folded` for name order, `search_folded` for search, each field's
+    `search_forms` on a line of its own, so no searched word (which has no line break) runs
+    from one field into the next."""
+    texts: list[str] = []
+    for key in SEARCHED:
+        value = values.get(key)
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, list | tuple):
+            texts.extend(item for item in value if isinstance(item, str))
+    lines = [form for text in texts if text for form in search_forms(text)]
+    return {"name_folded": fold(values.get("name") or ""), "search_folded": "\n".join(lines)}
+
+
+# Name order: folded (accents and case aside), then as written, then by id.
+_BY_NAME = (_C.c.name_folded, _C.c.name, _C.c.id)
+
+
 def apply_fields(row: models.Contact, contact: Contact) -> None:
-    """Copy the domain contact's scalar fields onto a row."""
+    """Copy the domain contact's scalar fields onto a row (and the folded columns made of them)."""
     row.name = contact.name
     row.company = contact.company
     row.title = contact.title
@@ -308,6 +332,9 @@ def apply_fields(row: models.Contact, contact: Contact) -> None:
     row.snoozed_until = contact.snoozed_until
     row.linkedin_url = contact.linkedin_url
     row.paused = contact.paused
+    searched = {key: getattr(row, key) for key in SEARCHED if key != "relationship"}
+    for column, value in folded_columns(searched | {"relationship": row.relationship_kind}).items():
+        setattr(row, column, value)
     row.updated_at = datetime.now(UTC)
 
 
@@ -350,29 +377,25 @@ def _like(word: str) -> str:
 
 def _matching(user_id: int, words: Sequence[str]) -> Select[Any]:
     """Ids of the user's contacts whose name, company, title, how met, city, relationship,
-    tags or an email contain every word (case does not matter)."""
+    tags or an email contain every word, case and accents aside (`scheduler.text.fold`, the
+    fold the stored `search_folded` is made with)."""
     q = select(_C.c.id).where(_C.c.user_id == user_id)
     mail = _E.alias("searched_emails")
     for word in words:
-        pattern = _like(word.lower())
-        fields = [
-            folded(col).like(pattern, escape="\\")
-            for col in (
-                _C.c.name,
-                _C.c.company,
-                _C.c.title,
-                _C.c.how_met,
-                _C.c.city,
-                _C.c.relationship,
-                sql_cast(_C.c.tags, Text),
-            )
-        ]
+        pattern = _like(fold(word))
+        as_typed = _like(word.lower())
         email = (
             exists()
-            .where(mail.c.contact_id == _C.c.id, mail.c.email_lower.like(pattern, escape="\\"))
+            .where(
+                mail.c.contact_id == _C.c.id,
+                or_(
+                    mail.c.email_lower.like(pattern, escape="\\"),
+                    mail.c.email_lower.like(as_typed, escape="\\"),
+                ),
+            )
             .correlate(_C)
         )
-        q = q.where(or_(*fields, email))
+        q = q.where(or_(_C.c.search_folded.like(pattern, escape="\\"), email))
     return q
 
 
@@ -396,7 +419,7 @@ def page_ids(
     offset: int = 0,
     limit: int = 50,
 ) -> list[int]:
-    """One page of contact ids, sorted in the database: "name" (case aside), or "last":
+    """One page of contact ids, sorted in the database: "name" (case and accents aside), or "last":
     never met first, then the longest since the last meeting (or the first one)."""
     q = _matching(user_id, words)
     if sort == "last":
@@ -408,7 +431,7 @@ def page_ids(
         last = func.coalesce(latest, _C.c.first_met)
         q = q.order_by(case((last.is_(None), 0), else_=1), last, _C.c.name, _C.c.id)
     else:
-        q = q.order_by(folded(_C.c.name), _C.c.id)
+        q = q.order_by(*_BY_NAME)
     return list(session.scalars(q.offset(offset).limit(limit)))
 
 
@@ -567,10 +590,11 @@ def email_owners(session: Session, user_id: int, emails: Iterable[str]) -> dict[
 
 
 def same_person(session: Session, user_id: int, name: str, emails: Iterable[str]) -> int | None:
-    """A stored contact with this name (case aside) and exactly these emails (or none)."""
+    """A stored contact with this name (case and accents aside) and exactly these emails (or
+    none)."""
     wanted = {e.lower() for e in emails}
     for (cid,) in session.execute(
-        select(_C.c.id).where(_C.c.user_id == user_id, folded(_C.c.name) == name.lower())
+        select(_C.c.id).where(_C.c.user_id == user_id, _C.c.name_folded == fold(name))
     ).all():
         have = {
             e.lower() for e in session.scalars(select(_E.c.email).where(_E.c.contact_id == cid))
@@ -718,9 +742,7 @@ def names(session: Session, user_id: int) -> list[ContactName]:
         .scalar_subquery()
     )
     rows = session.execute(
-        select(_C.c.id, _C.c.name, first)
-        .where(_C.c.user_id == user_id)
-        .order_by(_C.c.name, _C.c.id)
+        select(_C.c.id, _C.c.name, first).where(_C.c.user_id == user_id).order_by(*_BY_NAME)
     )
     return [ContactName(cid, name, email or "") for cid, name, email in rows]
 

@@ -12,12 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from sqlalchemy import Connection, Engine, Result, String, create_engine, event
+from sqlalchemy import Connection, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.functions import FunctionElement
 
 if TYPE_CHECKING:
     from sqlalchemy import CursorResult
@@ -119,9 +117,6 @@ def _tune_sqlite(engine: Engine) -> None:
         # turns I/O errors into crashes; the database belongs on a local disk anyway.)
         cursor.execute("PRAGMA mmap_size = 268435456")
         cursor.close()
-        # SQLite's lower() folds ASCII letters only ("Ölmann" stays "Ölmann"): searches and
-        # name order use `folded`, which is Python's lower() here and lower() on PostgreSQL.
-        dbapi_conn.create_function(FOLD_FUNCTION, 1, _fold, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -132,31 +127,6 @@ def _tune_sqlite(engine: Engine) -> None:
             conn.connection.driver_connection.execute(mode)
         except sqlite3.Error as exc:
             raise DBAPIError.instance(mode, (), exc, sqlite3.Error) from exc
-
-
-FOLD_FUNCTION = "meetagain_lower"
-
-
-def _fold(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
-
-
-class folded(FunctionElement[str]):
-    """lower(x) that folds every letter, on SQLite as on PostgreSQL (for case-blind search
-    and name order)."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(folded)
-def _folded(element: folded, compiler: Any, **kw: Any) -> str:
-    return f"lower({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(folded, "sqlite")
-def _folded_sqlite(element: folded, compiler: Any, **kw: Any) -> str:
-    return f"{FOLD_FUNCTION}({compiler.process(element.clauses, **kw)})"
 
 
 def rows_affected(result: Result[Any]) -> int:

@@ -204,6 +204,8 @@ class Contact(Base):
         # The change fingerprint (storage.contacts.fingerprint) and the unpaused contacts.
         Index("ix_contacts_user_updated", "user_id", "updated_at"),
         Index("ix_contacts_user_unpaused", "user_id", "unpaused_at"),
+        # The contacts list by name.
+        Index("ix_contacts_user_name_folded", "user_id", "name_folded"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -228,6 +230,11 @@ class Contact(Base):
     # When the user last unpaused the contact: ignored invites before it no longer count.
     unpaused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     linkedin_url: Mapped[str] = mapped_column(String(500), default="", index=True)
+    # What search and name order compare, folded in Python by scheduler.text (accents and case
+    # aside) whenever the fields they come from are written (storage.contacts.folded_columns),
+    # so SQLite and PostgreSQL compare the same strings.
+    name_folded: Mapped[str] = mapped_column(Text, server_default="")
+    search_folded: Mapped[str] = mapped_column(Text, server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

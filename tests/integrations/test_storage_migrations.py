@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from integrations.config import ConfigError
@@ -206,6 +206,36 @@ def _contact(user_id: int) -> models.Contact:
     return models.Contact(user_id=user_id, name="Ana", created_at=NOW, updated_at=NOW)
 
 
+def _old_contact(
+    conn: Connection,
+    user_id: int,
+    name: str,
+    *,
+    company: str = "",
+    tags: str = "[]",
+    cadence_days: int | None = None,
+) -> None:
+    """A contact as the table held it before 0015 (no folded columns): plain SQL, since the
+    model describes the newest table."""
+    conn.execute(
+        text(
+            "INSERT INTO contacts (user_id, name, company, title, relationship, tags, how_met,"
+            " cadence_days, preferred_meals, preferred_days, timezone, city, notes, questions,"
+            " do_not_invite, paused, linkedin_url, created_at, updated_at) VALUES (:user_id,"
+            " :name, :company, '', 'peer', :tags, '', :cadence, '[]', '[]', '', '', '', '[]',"
+            " false, false, '', :now, :now)"
+        ),
+        {
+            "user_id": user_id,
+            "name": name,
+            "company": company,
+            "tags": tags,
+            "cadence": cadence_days,
+            "now": NOW,
+        },
+    )
+
+
 def _invite(user_id: int, contact_id: int, token: str) -> models.Invite:
     return models.Invite(
         user_id=user_id,
@@ -279,9 +309,8 @@ def test_settings_saved_before_they_had_limits_are_brought_within_them(
         user.settings = saved
         session.add(user)
         session.flush()
-        contact = _contact(user.id)
-        contact.cadence_days = 99_999_999
-        session.add(contact)
+        # Written as that revision's table holds it (the model has columns added since).
+        _old_contact(session.connection(), user.id, "Ana", cadence_days=99_999_999)
     db.upgrade(database_url)
     with db.transaction(db.make_sessionmaker(engine)) as session:
         settings = session.scalars(select(models.User.settings)).one()
@@ -293,3 +322,32 @@ def test_settings_saved_before_they_had_limits_are_brought_within_them(
     # The config takes them as they are now: nothing falls back to the file's values.
     seen = with_user_settings(parse_config(""), settings, "UTC")
     assert (seen.scheduling.horizon_days, seen.rules.cadence_days["mentor"]) == (366, 60)
+
+
+def test_contacts_stored_before_folded_search_are_found_without_accents(
+    database_url: str, engine: Engine
+) -> None:
+    """0015 fills in the folded columns of the contacts already there: "muller" finds an old
+    "Zoë Müller" as it finds a new one, and the name order folds her name too."""
+    from alembic import command
+
+    from integrations.storage.contacts import matching_ids, page_ids
+
+    command.downgrade(db.alembic_config(database_url), "0014_horizon_a_year")
+    with db.transaction(db.make_sessionmaker(engine)) as session:
+        user = _user("a@example.com")
+        session.add(user)
+        session.flush()
+        user_id = user.id
+        conn = session.connection()
+        _old_contact(conn, user_id, "Zoë Müller", company="Café Zürich", tags='["Düsseldorf"]')
+        _old_contact(conn, user_id, "Ana Lima")
+    db.upgrade(database_url)
+    with db.transaction(db.make_sessionmaker(engine), read_only=True) as session:
+        names = dict(session.execute(select(models.Contact.id, models.Contact.name)).all())
+        for words in (["muller"], ["mueller"], ["ZOE"], ["zurich"], ["dusseldorf"], ["peer"]):
+            found = [names[i] for i in matching_ids(session, user_id, words)]
+            assert "Zoë Müller" in found, words
+        assert [names[i] for i in matching_ids(session, user_id, ["muller"])] == ["Zoë Müller"]
+        by_name = page_ids(session, user_id, sort="name")
+        assert [names[i] for i in by_name] == ["Ana Lima", "Zoë Müller"]
