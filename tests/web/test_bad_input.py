@@ -365,3 +365,44 @@ def test_refused_owner_forms_answer_with_the_errors_status_and_the_page_saying_w
     ):
         gone = site.post(path)
         assert gone.status_code == 404 and said in text(gone), path
+
+
+def test_an_edit_that_leaves_fields_out_keeps_what_they_hold(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """A post without some fields (a script, a page from before a field existed) changes only
+    what it sends; a field sent empty is cleared."""
+    ana = add_contact(site)
+    full = {
+        "name": "Ana Souza",
+        "emails": "ana@example.org",
+        "company": "Helix",
+        "title": "CTO",
+        "notes": "Likes trains",
+        "city": "Berlin",
+        "timezone": "Europe/Berlin",
+        "relationship": "mentor",
+        "cadence_days": "30",
+        "meals": ["", "lunch"],
+    }
+    site.get(f"/contacts/{ana}")
+    assert site.post(f"/contacts/{ana}/edit", full).status_code == 303
+    assert site.post(f"/contacts/{ana}/edit", {"name": "Ana S."}).status_code == 303
+    row = contact(sqlite_runtime, ana)
+    assert (row.name, row.company, row.title, row.notes, row.city) == (
+        "Ana S.",
+        "Helix",
+        "CTO",
+        "Likes trains",
+        "Berlin",
+    )
+    kept = (row.timezone, row.relationship_kind, row.cadence_days)
+    assert kept == ("Europe/Berlin", "mentor", 30)
+    assert row.preferred_meals == ["lunch"]
+    with transaction(sqlite_runtime.sessions) as session:
+        emails = session.scalars(select(models.ContactEmail.email)).all()
+    assert emails == ["ana@example.org"]
+    # Sent empty: cleared (and no meal ticked is an answer too).
+    assert site.post(f"/contacts/{ana}/edit", {"company": "", "meals": [""]}).status_code == 303
+    row = contact(sqlite_runtime, ana)
+    assert row.company == "" and row.preferred_meals == [] and row.name == "Ana S."

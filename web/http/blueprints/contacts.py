@@ -204,7 +204,8 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     values["timezone"] = zone
     values["tags"] = [t.strip() for t in form.get("tags", "").split(",") if t.strip()]
     values["questions"] = [q.strip() for q in form.get("questions", "").splitlines() if q.strip()]
-    meals = form.getlist("meals")
+    # The edit form sends an empty "meals" beside the boxes, so that none ticked is an answer.
+    meals = [m for m in form.getlist("meals") if m]
     values["meals"] = sorted(m for m in meals if m in {x.value for x in Meal})
     if len(values["meals"]) != len(set(meals)):
         errors.setdefault("_form", "Pick meals from the list.")
@@ -233,6 +234,12 @@ def _beside_fields(problems: dict[str, str], shown: frozenset[str]) -> dict[str,
     return errors
 
 
+def _sent(changes: dict[str, Any], form: Any) -> dict[str, Any]:
+    """The changes whose field the form sent: a field left out of a post (a script, a page
+    from before a field was added) keeps what is stored; only a field sent empty clears it."""
+    return {k: v for k, v in changes.items() if ("meals" if k == "preferred_meals" else k) in form}
+
+
 def _changes(values: dict[str, Any]) -> dict[str, Any]:
     """The form's clean values as the contact service's changes."""
     changes = {
@@ -256,16 +263,18 @@ def _changes(values: dict[str, Any]) -> dict[str, Any]:
 def edit(contact_id: int) -> WerkzeugResponse | tuple[str, int]:
     user = current_user()
     values, errors = _parse_contact_form(request.form)
+    errors = {k: m for k, m in errors.items() if k in request.form or k == "_form"}
+    changes = _sent(_changes(values), request.form)
     if errors:  # say at once what the service would refuse too, not after the next send
         try:
-            found = service.edit_problems(runtime(), user.id, contact_id, _changes(values))
+            found = service.edit_problems(runtime(), user.id, contact_id, changes)
         except ContactNotFound:
             abort(404)
         for field, message in _beside_fields(found, EDIT_FORM_FIELDS).items():
             errors.setdefault(field, message)
     else:
         try:
-            service.update_contact(runtime(), user.id, contact_id, _changes(values))
+            service.update_contact(runtime(), user.id, contact_id, changes)
         except ContactNotFound:
             abort(404)
         except ContactError as exc:
