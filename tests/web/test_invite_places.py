@@ -102,7 +102,9 @@ def test_the_invitee_can_say_another_place_suits_them_better(
     assert resp.status_code == 303 and resp.headers["Location"].endswith("place=sent#place")
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "has your note about the place" in page
-    assert client.post(path, data={"action": "place", "note": " "}).status_code == 400
+    empty = client.post(path, data={"action": "place", "note": " "})
+    assert empty.status_code == 400
+    assert "Name the place that suits you better" in empty.get_data(as_text=True)
     with transaction(sqlite_runtime.sessions) as session:
         invite = session.get(models.Invite, created.invite_id)
         assert invite is not None and invite.place_note == "Near Alexanderplatz?"

@@ -472,9 +472,7 @@ def answer(token: str) -> Response:
                 return redirect(url_for("invites.thanks", token=token), code=303)
             target = url_for("invites.page", token=token, more="1" if added else "0", tz=tz or None)
             return redirect(f"{target}#times", code=303)
-        if action == "place":
-            if not note.strip():
-                abort(400)
+        if action == "place":  # an empty note is the service's Invalid: a 400 saying so
             svc.suggest_place(rt, token, note=note, now=now, invitee_timezone=tz)
             target = url_for("invites.page", token=token, tz=tz or None, place="sent")
             return redirect(f"{target}#place", code=303)
