@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
 from scheduler.model import Interval, SchedulingPolicy
+from scheduler.text import counted
 
 
 def _utc(value: datetime) -> datetime:
@@ -46,10 +47,6 @@ def _label(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
-def _coffees(n: int) -> str:
-    return f"{n} coffee{'' if n == 1 else 's'}"
-
-
 def _counted(
     start: datetime, booked: Iterable[datetime], zone: tzinfo
 ) -> tuple[date, Interval, Interval, int, int]:
@@ -80,13 +77,13 @@ def cap_problem(
     day, _, _, on_day, in_week = _counted(start, booked, zone)
     if on_day >= policy.max_per_day:
         return (
-            f"{_label(day)} already has {_coffees(on_day)} booked "
+            f"{_label(day)} already has {counted(on_day, 'coffee')} booked "
             f"(at most {policy.max_per_day} a day)"
         )
     if in_week >= policy.max_per_week:
         monday = day - timedelta(days=day.weekday())
         return (
-            f"the week of {_label(monday)} already has {_coffees(in_week)} booked "
+            f"the week of {_label(monday)} already has {counted(in_week, 'coffee')} booked "
             f"(at most {policy.max_per_week} a week)"
         )
     return None
@@ -169,4 +166,4 @@ def _near(candidate: Interval, other: Interval, buffer: timedelta) -> str:
     if candidate.overlaps(other):
         return "it overlaps"
     n = int(buffer.total_seconds() // 60)
-    return f"it is within {n} minute{'' if n == 1 else 's'} of"
+    return f"it is within {counted(n, 'minute')} of"

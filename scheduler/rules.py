@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from scheduler.model import Contact, Interaction, InteractionKind, Relationship
-from scheduler.text import fold
+from scheduler.text import counted, fold
 
 FOLLOW_UP_BASE = 100.0
 OVERDUE_CAP = 10.0
@@ -147,10 +147,6 @@ def day_label(day: date, today: date) -> str:
     return text if day.year == today.year else f"{text} {day.year}"
 
 
-def _days(n: int) -> str:
-    return "1 day" if n == 1 else f"{n} days"
-
-
 # Words that already say how two people met: "at PyCon", "through Ana", "via LinkedIn".
 _MET_PREPOSITIONS = frozenset(
     ("at", "in", "on", "through", "via", "from", "during", "after", "over", "by", "with", "when")
@@ -170,7 +166,7 @@ def where_met(how_met: str) -> str:
 
 
 def _ago(n: int) -> str:
-    return "today" if n == 0 else f"{_days(n)} ago"
+    return "today" if n == 0 else f"{counted(n, 'day')} ago"
 
 
 def relationship_label(rel: Relationship) -> str:
@@ -312,7 +308,8 @@ def exclusion_reasons(
     if contact.snoozed_until is not None and contact.snoozed_until > today:
         left = (contact.snoozed_until - today).days
         reasons.append(
-            f"Snoozed until {day_label(contact.snoozed_until, today)}, {_days(left)} from now"
+            f"Snoozed until {day_label(contact.snoozed_until, today)}, "
+            f"{counted(left, 'day')} from now"
         )
     if contact.paused:
         paused = True
@@ -340,7 +337,7 @@ def exclusion_reasons(
             if 0 <= ago < cooldown:
                 reasons.append(
                     f"{verb} an invite {_ago(ago)}: waiting {cooldown} days before asking "
-                    f"again ({_days(cooldown - ago)} left)"
+                    f"again ({counted(cooldown - ago, 'day')} left)"
                 )
     return reasons, paused
 

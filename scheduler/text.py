@@ -98,6 +98,11 @@ def address_list(value: str) -> list[str]:
     return found
 
 
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """ "1 booking", "3 bookings", "2 people" (with `plural` for a noun that is not +s)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def refuse_controls(value: str, what: str) -> str | None:
     """The message refusing `value` as `what` ("the name"), or None when it is clean."""
     found = control_character(value)

@@ -18,6 +18,7 @@ from scheduler.pairing import pair
 from scheduler.places import City, Trip, city_key, same_city
 from scheduler.rules import DueContact, RulesLike, cadence_for
 from scheduler.slots import free_slots, window_occurrences
+from scheduler.text import counted
 
 # Contacts in the trip city whose cadence comes due within this many days of the trip's end
 # count as "nearly due": seeing them while there beats a video call next month.
@@ -324,7 +325,7 @@ def pair_trip_locals_first(
 def _weeks_or_days(days: int) -> str:
     if days >= 14:
         return f"{days // 7} weeks"
-    return "1 day" if days == 1 else f"{days} days"
+    return counted(days, "day")
 
 
 def _names(contacts: Sequence[Contact]) -> str:

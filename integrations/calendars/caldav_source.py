@@ -24,6 +24,7 @@ from integrations.calendars.errors import CalendarError
 from integrations.net import NetworkPolicy, open_session, why
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, CalendarWarning, Interval
+from scheduler.text import counted
 
 DEFAULT_TIMEOUT = 20.0
 _MARGIN = timedelta(days=2)  # covers every UTC offset for floating and all-day events
@@ -132,7 +133,7 @@ def test_connection(
     objects = source.fetch(interval)
     report = source.report_from(objects, interval)
     count = len(report.intervals)
-    events = "1 busy time" if count == 1 else f"{count} busy times"
+    events = counted(count, "busy time")
     note = f" ({len(report.warnings)} objects skipped)" if report.warnings else ""
     return (
         f"Connected to calendar {display!r}: {events} in the next 14 days "

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from integrations.emails.base import Email, Link, links, sentences
+from scheduler.text import counted
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ def for_owner(
     sections: list[tuple[str, tuple[str | Link, ...]]] = []
     if due:
         paragraphs.append(
-            f"{len(due)} {'person is' if len(due) == 1 else 'people are'} due for a coffee. "
+            f"{counted(len(due), 'person', 'people')} {'is' if len(due) == 1 else 'are'} due "
+            "for a coffee. "
             "Each link opens a page where you confirm before anything is sent."
         )
         for row in due:

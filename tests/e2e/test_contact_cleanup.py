@@ -140,7 +140,7 @@ def test_settings_removes_the_demo_contacts_calendar_and_invites_after_asking(
         live.shot(page, f"demo-remove-confirm-{viewport}")
         page.get_by_role("button", name="Remove demo data").click()
         expect(page.locator(".flash.ok")).to_contain_text(
-            "Demo data removed: 25 contacts, the demo calendar, 1 invites and 0 bookings."
+            "Demo data removed: 25 contacts, the demo calendar, 1 invite and 0 bookings."
         )
         expect(page.get_by_role("link", name="Remove demo data…")).to_have_count(0)
         page.get_by_role("link", name="Contacts", exact=True).click()

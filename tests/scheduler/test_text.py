@@ -7,6 +7,7 @@ import pytest
 from scheduler.text import (
     address_list,
     control_character,
+    counted,
     email_address,
     fold,
     is_email_address,
@@ -119,3 +120,17 @@ def test_text_folds_to_what_a_person_types_without_accents_or_capitals(
 def test_an_umlaut_is_searched_for_as_the_vowel_and_as_the_vowel_and_an_e() -> None:
     assert search_forms("Zoë Müller") == ["zoe muller", "zoe mueller"]
     assert search_forms("Ana Lima") == ["ana lima"]
+
+
+@pytest.mark.parametrize(
+    ("n", "noun", "plural", "said"),
+    [
+        (0, "booking", "", "0 bookings"),
+        (1, "booking", "", "1 booking"),
+        (2, "open invite", "", "2 open invites"),
+        (1, "person", "people", "1 person"),
+        (3, "person", "people", "3 people"),
+    ],
+)
+def test_a_count_agrees_with_its_noun(n: int, noun: str, plural: str, said: str) -> None:
+    assert counted(n, noun, plural) == said

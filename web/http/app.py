@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from integrations.config import Config, load_config
-from scheduler.text import ID_DIGITS
+from scheduler.text import ID_DIGITS, counted
 from web.composition import Runtime
 from web.errors import UserError, database_unavailable
 from web.http.forms import page_sentence
@@ -62,6 +62,7 @@ def create_app(
     # Services word their messages for the command line ("error: the note must be ..."):
     # pages show them as sentences.
     app.add_template_filter(page_sentence, "sentence")
+    app.add_template_filter(counted, "counted")  # {{ n|counted("booking") }}
     CSRFProtect(app)
     from integrations.google.oauth import quiet_token_loggers
 

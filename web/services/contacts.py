@@ -67,6 +67,7 @@ from scheduler.rules import (
 )
 from scheduler.text import (
     address_list,
+    counted,
     email_address,
     in_supported_range,
     is_web_link,
@@ -117,7 +118,7 @@ class ContactDetail:
 
 
 def _days(n: int) -> str:
-    return f"{n} day" if n == 1 else f"{n} days"
+    return counted(n, "day")
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,7 @@ def _pages(count: int, per_page: int, page: int) -> int:
     pages = max(1, -(-count // per_page))
     if page < 1 or page > pages:
         raise PageNotFound(
-            f"there is no page {page}: the list has {pages} page{'' if pages == 1 else 's'}",
+            f"there is no page {page}: the list has {counted(pages, 'page')}",
             pages,
         )
     return pages

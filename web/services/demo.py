@@ -17,6 +17,7 @@ from integrations.storage.bookings import BookingStore
 from integrations.storage.contacts import ContactRepository, email_owners, remove_all
 from integrations.storage.db import transaction
 from scheduler.model import Contact, Interaction, InteractionKind, Meal, Relationship
+from scheduler.text import counted
 from web.composition import Runtime
 
 DEMO_CALENDAR_NAME = "Work (demo)"
@@ -473,10 +474,13 @@ class DemoRemoved:
     bookings: int
 
     def summary(self) -> str:
-        calendars = f"{self.calendars} calendar{'' if self.calendars == 1 else 's'}"
-        return (
-            f"demo data removed: {self.contacts} contacts, {calendars}, "
-            f"{self.invites} invites, {self.bookings} bookings"
+        return "demo data removed: " + ", ".join(
+            (
+                counted(self.contacts, "contact"),
+                counted(self.calendars, "calendar"),
+                counted(self.invites, "invite"),
+                counted(self.bookings, "booking"),
+            )
         )
 
 

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from scheduler.model import Contact, InteractionKind, Meal, Relationship
 from scheduler.rules import LONGEST_CADENCE_DAYS
-from scheduler.text import EARLIEST_YEAR, address_list, in_supported_range, refuse_controls
+from scheduler.text import EARLIEST_YEAR, address_list, counted, in_supported_range, refuse_controls
 from web.http.auth import current_user, login_required, runtime, safe_next
 from web.http.forms import full_sentence, sentence, whole_number
 from web.services import contacts as service
@@ -434,9 +434,9 @@ def delete(contact_id: int) -> WerkzeugResponse:
     done = delete_contact(runtime(), current_user().id, contact_id, now=datetime.now(UTC))
     told = []
     if done.withdrawn:
-        told.append(f"{done.withdrawn} open invite{'' if done.withdrawn == 1 else 's'} withdrawn")
+        told.append(f"{counted(done.withdrawn, 'open invite')} withdrawn")
     if done.cancelled:
-        told.append(f"{done.cancelled} coffee{'' if done.cancelled == 1 else 's'} cancelled")
+        told.append(f"{counted(done.cancelled, 'coffee')} cancelled")
     extra = f" ({', '.join(told)}; they have been told by email)" if told else ""
     flash(f"Deleted {done.name}{extra}.", "ok")
     return redirect(url_for("contacts.index"), code=303)
@@ -495,7 +495,7 @@ def merge(contact_id: int) -> WerkzeugResponse:
         return make_response(merge_page(contact_id), exc.status)
     emails = len(kept.emails)
     flash(
-        f"Merged {gone} into {kept.name}: one history, {emails} email{'' if emails == 1 else 's'}.",
+        f"Merged {gone} into {kept.name}: one history, {counted(emails, 'email')}.",
         "ok",
     )
     return redirect(url_for("contacts.show", contact_id=contact_id), code=303)

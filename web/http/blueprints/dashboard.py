@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 from scheduler.booking_rules import day_bounds
 from scheduler.model import Interval, Proposal, ProposedTime, Slot, Window
 from scheduler.rules import HEALTH_BUCKETS
+from scheduler.text import counted
 from web.errors import NotFound, UserError
 from web.http.auth import current_user, login_required, redirect_to, runtime
 from web.http.forms import full_sentence, sentence, whole_number, whole_numbers
@@ -500,8 +501,8 @@ def approve(contact_id: int) -> Response:
         flash(f"Could not invite {name}: {exc}", "error")
         return make_response(proposal(contact_id), exc.status)
     flash(
-        f"Invite to {name} created with {len(created.times)} time"
-        f"{'' if len(created.times) == 1 else 's'}; the email is on its way. "
+        f"Invite to {name} created with {counted(len(created.times), 'time')}; "
+        "the email is on its way. "
         f"Link: {created.url}",
         "ok",
     )
@@ -603,7 +604,7 @@ def scan_meetings() -> Response:
         flash(error, "warn")
     if new:
         flash(
-            f"Found {new} new past meeting{'' if new == 1 else 's'} with your contacts: "
+            f"Found {counted(new, 'new past meeting')} with your contacts: "
             "confirm below.",
             "ok",
         )
@@ -624,11 +625,11 @@ def confirm_meetings() -> Response:
         return make_response(index(), 400)
     if request.form.get("action") == "reject":
         _, dropped = confirm_interactions(runtime(), current_user().id, [], reject=ids)
-        flash(f"{dropped} meeting{'' if dropped == 1 else 's'} not counted.", "ok")
+        flash(f"{counted(dropped, 'meeting')} not counted.", "ok")
     else:
         done, _ = confirm_interactions(runtime(), current_user().id, ids)
         flash(
-            f"{done} meeting{'' if done == 1 else 's'} confirmed: "
+            f"{counted(done, 'meeting')} confirmed: "
             "the cadence restarts from those days.",
             "ok",
         )

@@ -10,6 +10,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from scheduler.message import PLACEHOLDERS
+from scheduler.text import counted
 from web.http.auth import (
     admin_required,
     current_user,
@@ -239,8 +240,8 @@ def remove_demo_data() -> Response:
     """Remove the demo contacts, calendar, invites and bookings in one go."""
     removed = remove_demo(runtime(), current_user().id)
     flash(
-        f"Demo data removed: {removed.contacts} contacts, the demo calendar, "
-        f"{removed.invites} invites and {removed.bookings} bookings.",
+        f"Demo data removed: {counted(removed.contacts, 'contact')}, the demo calendar, "
+        f"{counted(removed.invites, 'invite')} and {counted(removed.bookings, 'booking')}.",
         "ok",
     )
     return redirect_to("settings.index")
