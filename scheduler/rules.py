@@ -173,6 +173,13 @@ def relationship_label(rel: Relationship) -> str:
     return _LABEL.get(rel, rel.value.capitalize())
 
 
+def no_meeting_date(contact: Contact) -> str:
+    """What a contact with no meeting date yet is called: "never met", or "met, no date yet"
+    when how you met says you did (a LinkedIn connection alone is not a meeting)."""
+    how = contact.how_met.strip().casefold()
+    return "met, no date yet" if how and how != "linkedin" else "never met"
+
+
 def connected_only(contact: Contact) -> bool:
     """The first-met date is a LinkedIn connection, not a meeting: nothing logged since."""
     return (

@@ -273,3 +273,24 @@ def test_the_list_after_changes_is_the_list_a_fresh_start_shows(
     assert seen() == fresh()
     service.delete_contact(sqlite_runtime, owner, ids[5], now=now)
     assert seen() == fresh()
+
+
+def test_someone_met_without_a_date_is_not_called_never_met(
+    site: Web, sqlite_runtime: Runtime, owner: int
+) -> None:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ["name", "email", "how_met"])
+    writer.writeheader()
+    writer.writerows(
+        [
+            {"name": "Mo Panel", "email": "mo@example.org", "how_met": "Panel at FinTech night"},
+            {"name": "Nell Never", "email": "nell@example.org", "how_met": ""},
+        ]
+    )
+    import_file(sqlite_runtime, owner, out.getvalue().encode(), filename="people.csv")
+    page = text(site.get("/contacts?sort=name"))
+    mo = page.split(">Mo Panel<", 1)[1].split("</tr>", 1)[0]
+    nell = page.split(">Nell Never<", 1)[1].split("</tr>", 1)[0]
+    assert "met, no date yet" in mo and "never met" not in mo
+    assert "log the last meeting" in mo
+    assert "never met" in nell and "Not yet met" in nell

@@ -98,7 +98,10 @@ def create(
     for t in out_times:
         click.echo(f"  {t}")
     if not no_email:
-        click.echo("the invite email is queued (see `meetagain worker`)")
+        click.echo(
+            "the invite email is queued: a running `meetagain serve --drain-outbox` (as `make "
+            "run` starts it) sends it, or `meetagain worker`"
+        )
 
 
 @click.command()

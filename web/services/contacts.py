@@ -59,6 +59,7 @@ from scheduler.rules import (
     connected_only,
     due_date,
     evaluate,
+    no_meeting_date,
     overdue_days,
 )
 from scheduler.rules import last_met as rules_last_met
@@ -156,7 +157,7 @@ class ContactLine:
         if where == "snoozed" and c.snoozed_until is not None:
             return f"snoozed until {c.snoozed_until:%d %b}"
         if where == "never-met" or self.overdue_days is None:
-            return "never met"
+            return no_meeting_date(c)
         if where == "overdue":
             return f"{_days(self.overdue_days)} overdue"
         if where == "follow-up":
@@ -211,7 +212,10 @@ def _classified(
             e = excluded[c.id]
             items.append(ContactListItem(c, "excluded", 0.0, e.reasons, cadence, since, e.paused))
         elif c.id in not_met:
-            items.append(ContactListItem(c, "not-yet-met", 0.0, ("Not yet met",), cadence, since))
+            unmet = no_meeting_date(c)
+            said = "Met, but no date yet: log the last meeting" if unmet != "never met" else ""
+            reason = said or "Not yet met"
+            items.append(ContactListItem(c, "not-yet-met", 0.0, (reason,), cadence, since))
         else:
             items.append(ContactListItem(c, "ok", 0.0, (), cadence, since))
     return items
