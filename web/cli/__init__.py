@@ -212,7 +212,13 @@ def demo(state: State, today: Any, remove: bool) -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0: any free port (the address is printed).",
+)
 @click.option(
     "--drain-outbox/--no-drain-outbox",
     default=False,
