@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from integrations.calendars.errors import CalendarError
 from integrations.calendars.ics_zones import (
+    UnreadableProperty,
     ZoneReport,
     apply_own_zones,
     library_warnings,
@@ -114,6 +115,8 @@ def expand_calendar(
     with library_warnings(label, warnings):
         try:
             calendars = read_calendars(selected)
+        except UnreadableProperty as exc:
+            raise CalendarError(f"{label}: {_describe_unreadable(data, exc)}") from None
         except Exception:  # icalendar raises ValueError and friends without line numbers
             raise CalendarError(f"{label}: {_describe_parse_error(data)}") from None
         if not calendars or calendars[0].name != "VCALENDAR":
@@ -339,12 +342,9 @@ def _shown(name: str) -> str:
     return name if name in _KNOWN_COMPONENTS else "(an unknown component)"
 
 
-def _find_structural_problem(data: bytes) -> str:
-    """The first structural fault of a calendar, as "line N: ...", or "" if none is found."""
+def _logical_lines(data: bytes) -> list[tuple[int, str]]:
+    """The unfolded content lines of `data`, each with the number of its first physical line."""
     text = data.decode("utf-8", errors="replace")
-    stack: list[tuple[str, int]] = []
-    seen_calendar = False
-    # Unfold while keeping the number of the first physical line of each logical line.
     logical: list[tuple[int, str]] = []
     for line_no, raw in enumerate(text.splitlines(), start=1):
         if raw[:1] in (" ", "\t") and logical:
@@ -352,7 +352,58 @@ def _find_structural_problem(data: bytes) -> str:
             logical[-1] = (first, value + raw[1:])
         else:
             logical.append((line_no, raw))
-    for number, line in logical:
+    return logical
+
+
+# What a property's value should have been, by the type icalendar expected (never the value).
+_EXPECTED = {
+    "vUTCOffset": "not a UTC offset (+HHMM or -HHMM, less than 24 hours)",
+    "vDDDTypes": "not a date, date-time or duration",
+    "vDDDLists": "not a list of dates or date-times",
+    "vRecur": "not a recurrence rule",
+    "vPeriod": "not a period (start/end or start/duration)",
+    "vInt": "not a whole number",
+    "vFloat": "not a number",
+    "vGeo": "not a latitude;longitude",
+    "vBoolean": "not TRUE or FALSE",
+}
+_PROPERTY_NAME = re.compile(r"[A-Z][A-Z0-9-]{0,39}")
+
+
+def _describe_unreadable(data: bytes, problem: UnreadableProperty) -> str:
+    """ "line N in COMPONENT: bad NAME: what it should be", for a value the parser refused."""
+    name = problem.name.upper()
+    if not name:
+        what = "not an iCalendar line (its parameters cannot be read)"
+    else:
+        shown = name if _PROPERTY_NAME.fullmatch(name) else "(a property)"
+        what = f"bad {shown}: {_EXPECTED.get(problem.expected, 'its value cannot be read')}"
+    where = f" in {_shown(problem.component.upper())}" if problem.component else ""
+    number = _line_of_property(data, problem.content_line, problem.component.upper())
+    line = f"line {number}{where}" if number else where.strip()
+    return f"{line}: {what}" if line else what
+
+
+def _line_of_property(data: bytes, content_line: str, component: str) -> int | None:
+    """The first line where `content_line` (unfolded) stands inside a `component`, or None."""
+    stack: list[str] = []
+    for number, line in _logical_lines(data):
+        upper = line.upper()
+        if upper.startswith("BEGIN:"):
+            stack.append(upper[6:].strip())
+        elif upper.startswith("END:"):
+            if stack:
+                stack.pop()
+        elif line == content_line and (not component or (stack and stack[-1] == component)):
+            return number
+    return None
+
+
+def _find_structural_problem(data: bytes) -> str:
+    """The first structural fault of a calendar, as "line N: ...", or "" if none is found."""
+    stack: list[tuple[str, int]] = []
+    seen_calendar = False
+    for number, line in _logical_lines(data):
         if not line.strip():
             continue
         upper = line.upper()
@@ -433,9 +484,21 @@ def _broken_events(
     return bad
 
 
+def _time_value(component: Any, name: str) -> Any:
+    """The value (`.dt`) of a date, date-time or duration property of `component`, or None when
+    it is missing or could not be read: icalendar keeps an unreadable value as a vBroken, whose
+    `.dt` raises BrokenCalendarProperty. The one way this module reads such a value."""
+    from icalendar.prop import vBroken
+
+    prop = component.get(name)
+    if prop is None or isinstance(prop, vBroken):
+        return None
+    return getattr(prop, "dt", None)
+
+
 def _original_start(event: Any) -> str | None:
     """When the occurrence an override replaces was (its readable RECURRENCE-ID), else None."""
-    value = getattr(event.get("RECURRENCE-ID"), "dt", None)
+    value = _time_value(event, "RECURRENCE-ID")
     if isinstance(value, datetime):
         zone = getattr(value.tzinfo, "key", None) or value.tzname() or "floating"
         return f"{value:%Y-%m-%d %H:%M} ({zone})"
@@ -557,12 +620,13 @@ def _single_events_in_utc(cal: Any) -> None:
     from icalendar import vDDDTypes
 
     for event in cal.walk("VEVENT"):
-        start = getattr(event.get("DTSTART"), "dt", None)
+        event.pop(_EXACT_DURATION, None)  # only ours counts, never one the file carries
+        start = _time_value(event, "DTSTART")
         if not isinstance(start, datetime):
             continue
-        end = getattr(event.get("DTEND"), "dt", None)
+        end = _time_value(event, "DTEND")
         if end is None:
-            duration = getattr(event.get("DURATION"), "dt", None)
+            duration = _time_value(event, "DURATION")
             if isinstance(duration, timedelta) and (duration.seconds or duration.microseconds):
                 event[_EXACT_DURATION] = event["DURATION"]
             continue
@@ -582,11 +646,10 @@ def _single_events_in_utc(cal: Any) -> None:
 def _occurrence_end(occurrence: Any, zone: ZoneInfo) -> datetime:
     """An occurrence's end in UTC: from DTEND as the expander gave it, or from an exact
     DURATION (days and weeks nominal, on the start's wall clock; the rest exact)."""
-    mark = occurrence.get(_EXACT_DURATION)
+    duration = _time_value(occurrence, _EXACT_DURATION)
     local = occurrence.start
-    if mark is None or not isinstance(local, datetime):
+    if not isinstance(duration, timedelta) or not isinstance(local, datetime):
         return to_aware(occurrence.end, zone)
-    duration: timedelta = mark.dt
     nominal = to_aware(local + timedelta(days=duration.days), zone)
     return nominal + timedelta(seconds=duration.seconds, microseconds=duration.microseconds)
 

@@ -58,6 +58,21 @@ class ZoneReport:
 
 # --- parsing without the shared store ------------------------------------------------------
 
+
+class UnreadableProperty(ValueError):
+    """A content line the parser could not read in a component that refuses bad values (a
+    VTIMEZONE, VALARM, VTODO, ...): which property ("" when the line itself cannot be split
+    into name, parameters and value), in which component, the unfolded content line (to find
+    its line number; never shown) and the value type the property should have had."""
+
+    def __init__(self, name: str, component: str, content_line: str, expected: str) -> None:
+        super().__init__(f"bad {name} in {component}")
+        self.name = name
+        self.component = component
+        self.content_line = content_line
+        self.expected = expected
+
+
 # catch_warnings swaps process-wide state; our own reads never interleave their swaps (which
 # could leave the swapped state in place). Re-entrant: a read may happen inside another.
 _LIBRARY_WARNINGS = threading.RLock()
@@ -107,6 +122,44 @@ def _calendar_class() -> Any:
         def prepare_components(self) -> None:
             """Nothing to redo: a VTIMEZONE after its events is found by apply_own_zones."""
 
+        def initialize_parsing(self) -> None:
+            super().initialize_parsing()
+            self._line = ""
+            self._content_lines_iterator = self._tracked(self._content_lines_iterator)
+
+        def _tracked(self, lines: Iterator[Any]) -> Iterator[Any]:
+            for line in lines:  # the line in hand, for the errors below
+                self._line = str(line)
+                yield line
+
+        def handle_line_parse_error(self, exception: Exception) -> None:
+            if self.component is None:  # outside any component: the structural check says
+                super().handle_line_parse_error(exception)
+                return
+            try:
+                super().handle_line_parse_error(exception)
+            except (ValueError, TypeError) as exc:
+                raise UnreadableProperty("", self._component_name(), self._line, "") from exc
+
+        def handle_property_parse_error(
+            self, exception: Exception, name: str, params: Any, val: str, line: Any
+        ) -> None:
+            # Components that do not tolerate a bad value (all but VEVENT) raise here: say
+            # which property of which component, and what its value should have been.
+            try:
+                super().handle_property_parse_error(exception, name, params, val, line)
+            except (ValueError, TypeError) as exc:
+                factory = self.get_factory_for_property(name, params)
+                raise UnreadableProperty(
+                    name,
+                    self._component_name(),
+                    str(line),
+                    str(getattr(factory, "__name__", "")),
+                ) from exc
+
+        def _component_name(self) -> str:
+            return str(getattr(self.component, "name", "") or "")
+
     class OwnZonesCalendar(icalendar.Calendar):
         @classmethod
         def _get_ical_parser(cls, st: str | bytes) -> Any:
@@ -117,7 +170,8 @@ def _calendar_class() -> Any:
 
 def read_calendars(data: bytes) -> list[Any]:
     """Every top-level component of `data`, parsed with wall-clock times (call apply_own_zones
-    on each calendar before using its times). Raises what icalendar raises."""
+    on each calendar before using its times). Raises UnreadableProperty for a bad value outside
+    a VEVENT, else what icalendar raises."""
     return list(_calendar_class().from_ical(data, multiple=True))
 
 

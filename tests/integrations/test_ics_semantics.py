@@ -283,6 +283,77 @@ def test_a_malformed_event_is_skipped_with_a_warning_naming_its_uid_and_line() -
     assert "DTSTART" in warning
 
 
+def test_an_unreadable_recurrence_id_skips_that_event_with_its_uid_and_line() -> None:
+    report = read("bad_recurrence_id.ics", days("2026-03-01", 5))
+    assert spans(report) == ["2026-03-02 08:00-09:00"]
+    assert [str(w) for w in report.warnings] == [
+        "bad_recurrence_id.ics: skipped event UID u1@x (line 14): bad RECURRENCE-ID: "
+        "its value cannot be read"
+    ]
+
+
+def test_a_vtimezone_offset_out_of_range_is_an_error_naming_the_line_and_property() -> None:
+    with pytest.raises(CalendarError) as caught:
+        read("vtimezone_offset_out_of_range.ics", days("2026-03-01", 5))
+    message = str(caught.value)
+    assert message == (
+        "vtimezone_offset_out_of_range.ics: line 8 in STANDARD: bad TZOFFSETFROM: "
+        "not a UTC offset (+HHMM or -HHMM, less than 24 hours)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("component", "line", "expected"),
+    [
+        (
+            "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:SECRET-99\r\nEND:VALARM\r\n",
+            "line 11 in VALARM: bad TRIGGER:",
+            "not a date, date-time or duration",
+        ),
+        (
+            "END:VEVENT\r\nBEGIN:VFREEBUSY\r\nUID:f@x\r\nFREEBUSY:SECRET-99\r\n"
+            "END:VFREEBUSY\r\nBEGIN:VEVENT\r\nUID:v@x\r\nDTSTART:20260302T100000Z\r\n",
+            "line 12 in VFREEBUSY: bad FREEBUSY:",
+            "not a period",
+        ),
+        (
+            'END:VEVENT\r\nBEGIN:VTIMEZONE\r\nTZID;X="SECRET-99:x\r\nEND:VTIMEZONE\r\n'
+            "BEGIN:VEVENT\r\nUID:v@x\r\nDTSTART:20260302T100000Z\r\n",
+            "line 11 in VTIMEZONE:",
+            "not an iCalendar line",
+        ),
+    ],
+)
+def test_a_bad_value_outside_an_event_is_refused_with_its_line_not_quoted(
+    component: str, line: str, expected: str
+) -> None:
+    data = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:e@x\r\n"
+        "DTSTAMP:20260301T000000Z\r\nDTSTART:20260302T100000Z\r\nDTEND:20260302T110000Z\r\n"
+        f"{component}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+    with pytest.raises(CalendarError) as caught:
+        parse_busy(data, days("2026-03-01", 5), zone=BERLIN, source="f.ics")
+    message = str(caught.value)
+    assert message.startswith(f"f.ics: {line}")
+    assert expected in message
+    assert "SECRET" not in message
+
+
+def test_a_files_own_property_named_like_meetagains_mark_changes_nothing() -> None:
+    data = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:e@x\r\n"
+        b"DTSTAMP:20260301T000000Z\r\nDTSTART:20260302T100000Z\r\nDTEND:20260302T110000Z\r\n"
+        b"X-MEETAGAIN-EXACT-DURATION:P30D\r\nEND:VEVENT\r\n"
+        b"BEGIN:VEVENT\r\nUID:z@x\r\nDTSTAMP:20260301T000000Z\r\n"
+        b"DTSTART:20260303T100000Z\r\nX-MEETAGAIN-EXACT-DURATION:nonsense\r\nEND:VEVENT\r\n"
+        b"END:VCALENDAR\r\n"
+    )
+    report = parse_busy(data, days("2026-03-01", 5), zone=BERLIN, source="f.ics")
+    assert spans(report) == ["2026-03-02 11:00-12:00"]
+    assert report.warnings == ()
+
+
 def test_an_unclosed_component_is_an_error_naming_file_line_and_component() -> None:
     with pytest.raises(CalendarError) as caught:
         read("unclosed_event.ics", days("2026-03-01", 5))

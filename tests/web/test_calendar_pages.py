@@ -18,6 +18,7 @@ from web.composition import Runtime
 from web.services.accounts import secret_box
 from web.services.calendar_sync import run_due
 
+ICS_DATA = Path(__file__).parent.parent / "data" / "ics"
 CAL = ics_bytes(("Stand-up", "20300107T090000Z", "20300107T091500Z"))
 
 
@@ -72,6 +73,28 @@ def test_a_broken_ics_upload_is_refused_with_the_reason_and_not_stored(
     assert 'id="e-file"' in page and "broken.ics" in page
     assert calendars(sqlite_runtime) == []
     assert instance_uploads(sqlite_runtime) == []
+
+
+def test_an_upload_with_an_unreadable_recurrence_id_is_added_and_names_the_skipped_event(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    data = (ICS_DATA / "bad_recurrence_id.ics").read_bytes()
+    response = upload(site, data, filename="moved.ics", name="Moved")
+    assert response.status_code == 303
+    [cal] = calendars(sqlite_runtime)
+    assert cal.name == "Moved" and cal.last_error == ""
+    page = text(site.get(f"/calendars/{cal.id}"))
+    assert "skipped event UID u1@x (line 14): bad RECURRENCE-ID" in page
+
+
+def test_an_upload_whose_vtimezone_cannot_be_read_is_refused_naming_the_line(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    data = (ICS_DATA / "vtimezone_offset_out_of_range.ics").read_bytes()
+    response = upload(site, data, filename="tz_weird.ics")
+    assert response.status_code == 400
+    assert "tz_weird.ics: line 8 in STANDARD: bad TZOFFSETFROM" in text(response)
+    assert calendars(sqlite_runtime) == []
 
 
 def test_a_feed_url_is_added_and_read_with_its_error_shown(

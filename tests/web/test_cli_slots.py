@@ -276,6 +276,33 @@ def test_from_defaults_to_today_in_the_zone_of_now(tmp_path: Path) -> None:
     assert starts == ["2026-03-03T07:30:00+09:00", "2026-03-03T12:00:00+09:00"]
 
 
+def test_an_event_with_an_unreadable_recurrence_id_is_skipped_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    result = ok(
+        "busy",
+        "--calendar",
+        str(ICS / "bad_recurrence_id.ics"),
+        *MARCH_2[:4],
+        "--days",
+        "2",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert len(json.loads(result.stdout)["busy"]) == 1
+    (warning,) = result.stderr.strip().splitlines()
+    assert "skipped event UID u1@x (line 14): bad RECURRENCE-ID" in warning
+
+
+def test_a_vtimezone_with_offsets_out_of_range_is_refused_with_its_line(tmp_path: Path) -> None:
+    message = fails(
+        "slots", "--calendar", str(ICS / "vtimezone_offset_out_of_range.ics"), cwd=tmp_path
+    )
+    assert "line 8 in STANDARD: bad TZOFFSETFROM" in message
+    assert "Traceback" not in message
+
+
 def test_a_malformed_event_is_a_warning_on_stderr_and_the_rest_is_used(tmp_path: Path) -> None:
     result = ok(
         "busy",
