@@ -28,7 +28,14 @@ from scheduler.model import (
     with_window_lengths,
 )
 from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS
-from scheduler.text import control_character, is_email_address, is_web_link
+from scheduler.text import (
+    CALDAV_SCHEMES,
+    FEED_SCHEMES,
+    calendar_url_problem,
+    control_character,
+    is_email_address,
+    is_web_link,
+)
 from scheduler.zones import known_zone
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
@@ -545,6 +552,11 @@ def _calendars(source: str, entries: Any) -> tuple[CalendarConfig, ...]:
             raise r.key_error("path", "or url is required for an ics calendar")
         if kind == "caldav" and not cal.url:
             raise r.key_error("url", "is required for a caldav calendar")
+        if cal.url and kind in ("ics", "caldav"):
+            schemes = CALDAV_SCHEMES if kind == "caldav" else FEED_SCHEMES
+            problem = calendar_url_problem(cal.url, schemes)
+            if problem:
+                raise r.key_error("url", f"is not a calendar address: {problem}")
         if any(c.name == name for c in result):
             raise r.key_error("name", f'"{name}" is used by two calendars')
         result.append(cal)

@@ -9,9 +9,11 @@ starts like a formula.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 # C0 controls, DEL and C1 controls (U+0080-U+009F; U+0085 is a line break to some parsers).
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -136,6 +138,80 @@ def from_spreadsheet_safe(cell: str) -> str:
 def is_web_link(value: str) -> bool:
     """True for an http(s) address: the only links a page may show (no javascript: or data:)."""
     return value.lower().startswith(("https://", "http://"))
+
+
+# The schemes of a calendar's address: an ICS feed's (webcal is http, webcals https) and a
+# CalDAV collection's, in the order messages name them.
+FEED_SCHEMES = ("https", "http", "webcal", "webcals")
+CALDAV_SCHEMES = ("https", "http")
+# The longest calendar address taken: real feed and CalDAV addresses are far shorter, and
+# servers commonly refuse request lines past 8 KB.
+LONGEST_CALENDAR_URL = 4096
+_HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+def calendar_url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    """What makes `url` unusable as a calendar's address (an ICS feed, a CalDAV collection),
+    as a phrase naming the part at fault ("the port must be ..."); None when it is well formed.
+
+    The one rule for every calendar address a person gives (the calendar forms, `--calendar`,
+    config.toml): a scheme of `schemes` (lower case, without "://"), a host (a DNS name, an IPv4
+    address or an IPv6 one in brackets), a port from 1 to 65535 if one is given, and no white
+    space or control character anywhere. The address is never quoted back: a feed's address
+    often holds a secret. `is_web_link` is another rule: which links a page may show, where
+    only the scheme matters (a link that leads nowhere harms nobody).
+    """
+    if not url:
+        return "the address is empty"
+    if len(url) > LONGEST_CALENDAR_URL:
+        return f"the address is longer than {LONGEST_CALENDAR_URL} characters"
+    control = control_character(url)
+    if control is not None:
+        return f"the address contains {control}"
+    if any(char.isspace() for char in url):
+        return "the address contains a space (write it as %20)"
+    shown = " or ".join(", ".join(f"{s}://" for s in schemes).rsplit(", ", 1))
+    scheme, colon, _ = url.partition(":")
+    if not colon or scheme.lower() not in schemes or not url[len(scheme) :].startswith("://"):
+        return f"the address must start with {shown}"
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed "[" or a bracketed host that is no IPv6 address
+        return "the host in [brackets] is not an IPv6 address"
+    hostinfo = parts.netloc.rpartition("@")[2]
+    if hostinfo.startswith("["):
+        host, _, rest = hostinfo[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            return "the host in [brackets] is not an IPv6 address"
+        port = rest[1:]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return "the host in [brackets] is not an IPv6 address"
+    else:
+        host, _, port = hostinfo.partition(":")
+        if not host:
+            return "the address has no host name"
+        problem = _host_name_problem(host)
+        if problem:
+            return problem
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        return "the port must be a number from 1 to 65535"
+    return None
+
+
+def _host_name_problem(host: str) -> str | None:
+    """Why `host` (not in brackets) is no DNS name or IPv4 address, or None. An IPv4 address
+    in any spelling the resolver takes ("127.1", one decimal number) passes: which addresses
+    may be contacted is the network policy's question, asked of what the name resolves to."""
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return "the host name is not valid"
+    labels = ascii_host.removesuffix(".").split(".")
+    if len(ascii_host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        return "the host name is not valid (letters, digits, hyphens and dots only)"
+    return None
 
 
 def in_supported_range(value: date | datetime) -> bool:

@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo
 from integrations.calendars.errors import CalendarError
 from integrations.net import NetworkPolicy
 from scheduler.ports import CalendarSource
+from scheduler.text import CALDAV_SCHEMES, FEED_SCHEMES, calendar_url_problem
 
 KINDS = ("ics", "caldav", "google")
-URL_SCHEMES = ("http://", "https://", "webcal://", "webcals://")
+URL_SCHEMES = tuple(f"{scheme}://" for scheme in FEED_SCHEMES)
 
 
 def is_url(spec: str) -> bool:
@@ -74,6 +75,12 @@ def open_source(
     CalDAV may reach (default: public ones only). Raises CalendarError naming the calendar."""
     name = calendar.name
     network = network or NetworkPolicy()
+    if calendar.is_feed or calendar.kind == "caldav":
+        # A calendar stored before addresses were checked where they are given.
+        schemes = FEED_SCHEMES if calendar.is_feed else CALDAV_SCHEMES
+        problem = calendar_url_problem(calendar.location, schemes)
+        if problem:
+            raise CalendarError(f"{name}: the calendar's address cannot be read: {problem}")
     if calendar.kind == "ics":
         if calendar.is_feed:
             from integrations.calendars.feed import IcsFeedSource
@@ -142,6 +149,9 @@ def adhoc(spec: str) -> StoredCalendar:
     """An ad-hoc calendar given on the command line: a URL (feed) or a local .ics file."""
     spec = spec.strip()
     if is_url(spec):
+        problem = calendar_url_problem(spec, FEED_SCHEMES)
+        if problem:  # the address is not repeated: a feed's address is often a secret
+            raise CalendarError(f"--calendar: not a calendar address: {problem}")
         return StoredCalendar(name=spec, kind="ics", location=spec, origin="adhoc")
     path = Path(spec).expanduser()
     if not path.exists():
@@ -213,6 +223,8 @@ def resolve_spec(spec: str, config: Any = None) -> StoredCalendar:
         if found[0].problem:
             raise CalendarError(found[0].problem)
         return found[0].calendar
+    if is_url(spec):
+        return adhoc(spec)
     try:
         return adhoc(spec)
     except CalendarError:

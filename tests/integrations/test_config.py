@@ -658,3 +658,23 @@ def test_an_owner_email_that_is_two_addresses_is_refused() -> None:
         parse_config('[owner]\nemails = ["a@example.com,b@example.com"]\n')
     owner = parse_config('[owner]\nemails = ["me@localhost"]\n').owner
     assert owner.emails[0] == "me@localhost"
+
+
+@pytest.mark.parametrize(
+    ("kind", "url", "problem"),
+    [
+        ("ics", "http://[::1", "the host in [brackets] is not an IPv6 address"),
+        ("ics", "http://example.com:-1/x", "the port must be a number from 1 to 65535"),
+        ("caldav", "https://example.invalid:99999/", "the port must be a number from 1 to 65535"),
+        ("caldav", "webcal://example.org/x", "the address must start with https:// or http://"),
+    ],
+)
+def test_a_calendar_url_that_can_never_be_read_is_a_config_error_naming_the_key(
+    kind: str, url: str, problem: str
+) -> None:
+    text = f'[[calendars]]\nname = "work"\nkind = "{kind}"\nurl = "{url}"\nusername = "me"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="config.toml")
+    assert str(caught.value) == (
+        f"config.toml: [calendars 'work'] url is not a calendar address: {problem}"
+    )

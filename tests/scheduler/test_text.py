@@ -6,6 +6,7 @@ import pytest
 
 from scheduler.text import (
     address_list,
+    calendar_url_problem,
     control_character,
     counted,
     email_address,
@@ -134,3 +135,39 @@ def test_an_umlaut_is_searched_for_as_the_vowel_and_as_the_vowel_and_an_e() -> N
 )
 def test_a_count_agrees_with_its_noun(n: int, noun: str, plural: str, said: str) -> None:
     assert counted(n, noun, plural) == said
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "the host in [brackets] is not an IPv6 address"),
+        ("http://[zz]/x", "the host in [brackets] is not an IPv6 address"),
+        ("https://example.invalid:99999/", "the port must be a number from 1 to 65535"),
+        ("http://example.com:-1/x", "the port must be a number from 1 to 65535"),
+        ("http://example.com:0/x", "the port must be a number from 1 to 65535"),
+        ("http://a b/x", "the address contains a space (write it as %20)"),
+        ("http://%00/x", "the host name is not valid (letters, digits, hyphens and dots only)"),
+        ("http://ex\x00ample.com/x", "the address contains a NUL"),
+        ("http:///x", "the address has no host name"),
+        ("file:///etc/passwd", "the address must start with https:// or http://"),
+    ],
+)
+def test_a_calendar_address_that_can_never_be_read_is_named_for_what_is_wrong(
+    url: str, problem: str
+) -> None:
+    assert calendar_url_problem(url, ("https", "http")) == problem
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cal.example.org/remote.php/dav/calendars/me/personal/",
+        "webcal://calendar.example.org/private-abc/basic.ics",
+        "https://me:secret@cal.example.org:8443/dav/",
+        "http://[::1]:5232/me/cal/",
+        "http://127.1/cal.ics",  # the network policy, not this rule, decides on addresses
+        "https://münchen.example/cal.ics",
+    ],
+)
+def test_well_formed_calendar_addresses_pass(url: str) -> None:
+    assert calendar_url_problem(url, ("https", "http", "webcal", "webcals")) is None

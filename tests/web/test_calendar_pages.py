@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from integrations.storage import models
@@ -119,7 +120,49 @@ def test_a_url_that_is_not_http_or_webcal_is_refused(
     site.get("/calendars")
     response = site.post("/calendars/ics", {"url": "file:///etc/passwd"})
     assert response.status_code == 400
-    assert "https://, http:// or webcal://" in text(response)
+    assert "start with https://, http://, webcal:// or webcals://" in text(response)
+    assert calendars(sqlite_runtime) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "The host in [brackets] is not an IPv6 address."),
+        ("http://[zz]/x", "The host in [brackets] is not an IPv6 address."),
+        ("http://example.invalid:99999/x", "The port must be a number from 1 to 65535."),
+        ("http://example.com:-1/x", "The port must be a number from 1 to 65535."),
+        ("http://a b/x", "The address contains a space"),
+        ("http://%00/x", "The host name is not valid"),
+    ],
+)
+def test_a_feed_address_that_can_never_be_read_is_refused_beside_the_field(
+    site: Web, owner: int, sqlite_runtime: Runtime, url: str, problem: str
+) -> None:
+    site.get("/calendars")
+    response = site.post("/calendars/ics", {"name": "Feed", "url": url})
+    assert response.status_code == 400
+    page = text(response)
+    assert 'id="e-url"' in page and problem in page
+    assert calendars(sqlite_runtime) == []
+
+
+@pytest.mark.parametrize("action", ["test", "add"])
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "The host in [brackets] is not an IPv6 address."),
+        ("https://example.invalid:99999/", "The port must be a number from 1 to 65535."),
+    ],
+)
+def test_a_caldav_address_that_can_never_be_read_is_refused_beside_the_field(
+    site: Web, owner: int, sqlite_runtime: Runtime, url: str, problem: str, action: str
+) -> None:
+    site.get("/calendars")
+    form = {"caldav_url": url, "username": "me", "password": "x", "action": action}
+    response = site.post("/calendars/caldav", form)
+    assert response.status_code == 400
+    page = text(response)
+    assert 'id="e-caldav_url"' in page and problem in page
     assert calendars(sqlite_runtime) == []
 
 

@@ -741,3 +741,17 @@ def test_slots_from_the_store_follow_config_calendars_added_changed_and_queued(
     finally:
         runtime.engine.dispose()
     assert _breakfasts(tmp_path, when) == [f"{monday}T07:30", f"{tuesday}T07:50"]
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "the host in [brackets] is not an IPv6 address"),
+        ("http://example.com:99999/x", "the port must be a number from 1 to 65535"),
+    ],
+)
+def test_a_calendar_address_that_can_never_be_read_is_one_line_naming_the_fault(
+    tmp_path: Path, url: str, problem: str
+) -> None:
+    message = fails("slots", "--calendar", url, cwd=tmp_path)
+    assert message == f"error: --calendar: not a calendar address: {problem}"

@@ -23,6 +23,7 @@ from integrations.storage.calendars import CalendarRecord
 from integrations.storage.db import transaction
 from scheduler.intervals import merge
 from scheduler.model import Interval
+from scheduler.text import CALDAV_SCHEMES, FEED_SCHEMES, calendar_url_problem
 from web.composition import Runtime
 from web.services import google as google_service
 from web.services.accounts import UserView, secret_box, user_config
@@ -30,7 +31,6 @@ from web.services.calendar_sync import limits_of, statuses, sync_calendar
 
 log = logging.getLogger(__name__)
 
-URL_SCHEMES = ("http", "https", "webcal", "webcals")
 MAX_NAME = 200  # the calendars.name and .username columns
 SEALED_LIFETIME = 1800  # seconds a tested CalDAV password is kept in the form
 CHECK_DAYS = 14  # what a first read and a connection test look at
@@ -75,19 +75,14 @@ def add_ics(
     if bool(filename) == bool(url):
         errors["url"] = "Paste a feed URL or choose a file (one of the two)."
     if url:
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in URL_SCHEMES or not parts.netloc:
-            errors["url"] = "Use an address starting with https://, http:// or webcal://."
-        else:
-            refused = _never_read(runtime, url)
-            if refused:
-                errors["url"] = refused
+        errors.update(_url_problem(runtime, "url", url, FEED_SCHEMES))
     if len(name) > MAX_NAME:
         errors["name"] = f"Keep the name to {MAX_NAME} characters or fewer."
     if not name:
         # An uploaded calendar is called what it calls itself, not after its file.
         own = calendar_name(data) if data else ""
-        name = (own or filename or urlsplit(url).netloc or "Calendar")[:180]
+        host = urlsplit(url).netloc if url and "url" not in errors else ""
+        name = (own or filename or host or "Calendar")[:180]
     if not errors.get("name"):
         taken = _name_problem(runtime, user.id, name)
         if taken:
@@ -144,26 +139,32 @@ def caldav_problems(
     runtime: Runtime, user: UserView, *, name: str, url: str, username: str
 ) -> tuple[dict[str, str], str]:
     """What is wrong with a CalDAV form, and the name the calendar gets."""
-    errors: dict[str, str] = {}
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        errors["caldav_url"] = "Use the calendar's https:// address from your provider."
-    else:
-        refused = _never_read(runtime, url)
-        if refused:
-            errors["caldav_url"] = refused
+    errors = _url_problem(runtime, "caldav_url", url, CALDAV_SCHEMES)
     if not username:
         errors["username"] = "Enter the user name for this calendar."
     elif len(username) > MAX_NAME:
         errors["username"] = f"Keep the user name to {MAX_NAME} characters or fewer."
     if len(name) > MAX_NAME:
         errors["caldav_name"] = f"Keep the name to {MAX_NAME} characters or fewer."
-    name = name or (parts.netloc[:MAX_NAME] or "CalDAV")
+    host = "" if errors.get("caldav_url") else urlsplit(url).netloc
+    name = name or (host[:MAX_NAME] or "CalDAV")
     if not errors:
         taken = _name_problem(runtime, user.id, name)
         if taken:
             errors["caldav_name"] = taken
     return errors, name
+
+
+def _url_problem(
+    runtime: Runtime, field: str, url: str, schemes: tuple[str, ...]
+) -> dict[str, str]:
+    """{field: message} when `url` cannot be a calendar's address (malformed, or its host is
+    refused by the network policy); {} when it may be added."""
+    problem = calendar_url_problem(url, schemes)
+    if problem:
+        return {field: f"{problem[:1].upper()}{problem[1:]}."}
+    refused = _never_read(runtime, url)
+    return {field: refused} if refused else {}
 
 
 def _never_read(runtime: Runtime, url: str) -> str:
