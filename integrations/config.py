@@ -27,7 +27,7 @@ from scheduler.model import (
     Window,
     with_window_lengths,
 )
-from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS
+from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS, RULE_LIMITS
 from scheduler.text import (
     CALDAV_SCHEMES,
     FEED_SCHEMES,
@@ -37,6 +37,15 @@ from scheduler.text import (
     is_web_link,
 )
 from scheduler.zones import known_zone
+
+# Upper bounds of numbers that have no natural one: each far beyond any real need, so that a
+# typo (or a 64-bit maximum) is an error naming its key rather than an overflow later.
+LONGEST_SYNC_INTERVAL_MINUTES = 7 * 24 * 60  # a week
+LARGEST_ICS_BYTES = 1024 * 1024 * 1024  # 1 GiB
+MOST_ICS_COMPONENTS = 10_000_000
+LONGEST_MAIL_TIMEOUT_SECONDS = 600
+MOST_TRUSTED_PROXIES = 20
+LONGEST_INSTANCE_PATH = 1024  # characters; each folder name at most 255
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -545,7 +554,7 @@ def _calendars(source: str, entries: Any) -> tuple[CalendarConfig, ...]:
             username=r.get("username", str, ""),
             password_env=r.get("password_env", str, ""),
             calendar_ids=r.strings("calendar_ids", ("primary",)),
-            max_bytes=r.positive_int("max_bytes", 20 * 1024 * 1024, 1),
+            max_bytes=r.positive_int("max_bytes", 20 * 1024 * 1024, 1, LARGEST_ICS_BYTES),
         )
         r.finish()
         if kind == "ics" and not (cal.path or cal.url):
@@ -592,7 +601,9 @@ def _mail(r: _Reader) -> MailConfig:
         security=security,
         username=r.get("username", str, d.username),
         password_env=r.get("password_env", str, d.password_env),
-        timeout_seconds=r.positive_int("timeout_seconds", d.timeout_seconds, 1),
+        timeout_seconds=r.positive_int(
+            "timeout_seconds", d.timeout_seconds, 1, LONGEST_MAIL_TIMEOUT_SECONDS
+        ),
     )
     r.finish()
     return mail
@@ -613,11 +624,26 @@ def _rules(source: str, table: Any, d: RulesConfig | None = None) -> RulesConfig
     cr.finish()
     rules = RulesConfig(
         cadence_days=cadence,
-        follow_up_after_days=r.positive_int("follow_up_after_days", d.follow_up_after_days),
-        follow_up_window_days=r.positive_int("follow_up_window_days", d.follow_up_window_days),
-        decline_cooldown_days=r.positive_int("decline_cooldown_days", d.decline_cooldown_days),
+        follow_up_after_days=r.positive_int(
+            "follow_up_after_days", d.follow_up_after_days, 0, RULE_LIMITS["follow_up_after_days"]
+        ),
+        follow_up_window_days=r.positive_int(
+            "follow_up_window_days",
+            d.follow_up_window_days,
+            0,
+            RULE_LIMITS["follow_up_window_days"],
+        ),
+        decline_cooldown_days=r.positive_int(
+            "decline_cooldown_days",
+            d.decline_cooldown_days,
+            0,
+            RULE_LIMITS["decline_cooldown_days"],
+        ),
         ignored_invites_to_pause=r.positive_int(
-            "ignored_invites_to_pause", d.ignored_invites_to_pause, 1
+            "ignored_invites_to_pause",
+            d.ignored_invites_to_pause,
+            1,
+            RULE_LIMITS["ignored_invites_to_pause"],
         ),
     )
     r.finish()
@@ -681,12 +707,35 @@ def _web(r: _Reader) -> WebConfig:
         )
     web = WebConfig(
         base_url=_url(r, "base_url", d.base_url).rstrip("/"),
-        instance_path=r.get("instance_path", str, d.instance_path),
+        instance_path=_instance_path(r, d.instance_path),
         rate_limit_storage=storage,
-        trusted_proxies=r.positive_int("trusted_proxies", d.trusted_proxies),
+        trusted_proxies=r.positive_int(
+            "trusted_proxies", d.trusted_proxies, 0, MOST_TRUSTED_PROXIES
+        ),
     )
     r.finish()
     return web
+
+
+def _instance_path(r: _Reader, default: str) -> str:
+    """[web] instance_path (or $MEETAGAIN_INSTANCE): a folder name the system can open."""
+    path: str = r.get("instance_path", str, default)
+    control = control_character(path)
+    if control:
+        raise r.key_error("instance_path", f"contains {control}; give a folder path")
+    if not path.strip():
+        raise r.key_error("instance_path", "is empty; give a folder path")
+    if len(path) > LONGEST_INSTANCE_PATH:
+        raise r.key_error(
+            "instance_path",
+            f"must be a path of at most {LONGEST_INSTANCE_PATH} characters, got {len(path)}",
+        )
+    longest = max(len(part.encode()) for part in Path(path).parts)
+    if longest > 255:
+        raise r.key_error(
+            "instance_path", f"has a folder name of {longest} bytes; at most 255 are possible"
+        )
+    return path
 
 
 def _security(r: _Reader) -> SecurityConfig:
@@ -710,9 +759,13 @@ def _security(r: _Reader) -> SecurityConfig:
 def _sync(r: _Reader) -> SyncConfig:
     d = SyncConfig()
     sync = SyncConfig(
-        interval_minutes=r.positive_int("interval_minutes", d.interval_minutes, 1),
-        ics_max_bytes=r.positive_int("ics_max_bytes", d.ics_max_bytes, 1024),
-        ics_max_components=r.positive_int("ics_max_components", d.ics_max_components, 1),
+        interval_minutes=r.positive_int(
+            "interval_minutes", d.interval_minutes, 1, LONGEST_SYNC_INTERVAL_MINUTES
+        ),
+        ics_max_bytes=r.positive_int("ics_max_bytes", d.ics_max_bytes, 1024, LARGEST_ICS_BYTES),
+        ics_max_components=r.positive_int(
+            "ics_max_components", d.ics_max_components, 1, MOST_ICS_COMPONENTS
+        ),
         ics_max_seconds=_seconds(r, "ics_max_seconds", d.ics_max_seconds),
     )
     r.finish()

@@ -71,6 +71,16 @@ class RulesLike(Protocol):
 LONGEST_CADENCE_DAYS = 3650
 # A snooze lasts from a day up to this many.
 LONGEST_SNOOZE_DAYS = 3650
+# The most each [rules] number may be (the settings form and config.toml alike): far beyond
+# any sensible value, and small enough that a date plus that many days stays a date.
+RULE_LIMITS: Mapping[str, int] = MappingProxyType(
+    {
+        "follow_up_after_days": 10000,
+        "follow_up_window_days": 10000,
+        "decline_cooldown_days": 10000,
+        "ignored_invites_to_pause": 10000,
+    }
+)
 
 # The documented cadence per relationship, in days; [rules.cadence_days] overrides it.
 DEFAULT_CADENCE_DAYS: Mapping[str, int] = MappingProxyType(

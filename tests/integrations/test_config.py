@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tomllib
 from datetime import time, timedelta
@@ -678,3 +679,82 @@ def test_a_calendar_url_that_can_never_be_read_is_a_config_error_naming_the_key(
     assert str(caught.value) == (
         f"config.toml: [calendars 'work'] url is not a calendar address: {problem}"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[sync]\ninterval_minutes = 9223372036854775807\n",
+            "[sync] interval_minutes must be at most 10080, got 9223372036854775807",
+        ),
+        (
+            "[sync]\nics_max_bytes = 9223372036854775807\n",
+            "[sync] ics_max_bytes must be at most 1073741824, got 9223372036854775807",
+        ),
+        (
+            "[sync]\nics_max_components = 9223372036854775807\n",
+            "[sync] ics_max_components must be at most 10000000, got 9223372036854775807",
+        ),
+        (
+            "[mail]\ntimeout_seconds = 9223372036854775807\n",
+            "[mail] timeout_seconds must be at most 600, got 9223372036854775807",
+        ),
+        (
+            "[rules]\nfollow_up_window_days = 9223372036854775807\n",
+            "[rules] follow_up_window_days must be at most 10000, got 9223372036854775807",
+        ),
+        (
+            "[rules]\ndecline_cooldown_days = 9223372036854775807\n",
+            "[rules] decline_cooldown_days must be at most 10000, got 9223372036854775807",
+        ),
+        (
+            "[web]\ntrusted_proxies = 9223372036854775807\n",
+            "[web] trusted_proxies must be at most 20, got 9223372036854775807",
+        ),
+        (
+            '[[calendars]]\nname = "w"\nkind = "ics"\npath = "w.ics"\n'
+            "max_bytes = 9223372036854775807\n",
+            "[calendars 'w'] max_bytes must be at most 1073741824, got 9223372036854775807",
+        ),
+        (
+            f'[web]\ninstance_path = "{"a" * 5000}"\n',
+            "[web] instance_path must be a path of at most 1024 characters, got 5000",
+        ),
+        (
+            f'[web]\ninstance_path = "x/{"a" * 300}"\n',
+            "[web] instance_path has a folder name of 300 bytes; at most 255 are possible",
+        ),
+        ('[web]\ninstance_path = "a\\u0000b"\n', "[web] instance_path contains a NUL"),
+    ],
+)
+def test_numbers_and_paths_beyond_what_the_system_takes_are_config_errors_naming_the_key(
+    text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="config.toml")
+    assert str(caught.value).startswith(f"config.toml: {message}")
+
+
+def test_a_huge_sync_interval_is_one_config_line_from_the_command_line_not_an_overflow(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "config.toml").write_text("[sync]\ninterval_minutes = 9223372036854775807\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEETAGAIN_")}
+    for command in (["plan"], ["slots"], ["contacts", "meetings"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "web", *command],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == (
+            "error: config.toml: [sync] interval_minutes must be at most 10080, "
+            "got 9223372036854775807"
+        )

@@ -20,7 +20,7 @@ from scheduler.model import (
     Relationship,
     Window,
 )
-from scheduler.rules import LONGEST_CADENCE_DAYS
+from scheduler.rules import LONGEST_CADENCE_DAYS, RULE_LIMITS
 from web.http.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
 from web.http.forms import whole_number
 from web.services import contacts as contacts_service
@@ -395,6 +395,7 @@ def rules() -> Response | str | tuple[str, int]:
         minimums.update({f"cad_{k}": 1 for k in DEFAULT_CADENCE_DAYS})
         maximums = {
             **POLICY_LIMITS,
+            **RULE_LIMITS,
             **{f"cad_{k}": LONGEST_CADENCE_DAYS for k in DEFAULT_CADENCE_DAYS},
         }
         for key, minimum in minimums.items():
