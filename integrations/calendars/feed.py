@@ -25,11 +25,12 @@ from zoneinfo import ZoneInfo
 
 import niquests
 
+from integrations.calendars import ics
 from integrations.calendars.errors import CalendarError
 from integrations.net import NetworkPolicy, open_session, why
 from scheduler.model import BusyReport, Interval
 
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_BYTES = ics.DEFAULT_MAX_BYTES
 DEFAULT_TIMEOUT = 20.0
 MAX_REDIRECTS = 5
 _CHUNK = 64 * 1024

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -41,6 +42,8 @@ from scheduler.model import BusyReport, CalendarWarning, Interval
 _TIME_PROPERTIES = frozenset(
     {"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"}
 )
+# The size limit of one calendar read when none is configured (feeds and files alike).
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 # Margin around the asked interval when selecting raw events: covers every UTC offset and the
 # difference between floating/all-day times read in the user's zone and UTC.
 _SLOP = timedelta(days=2)
@@ -763,24 +766,41 @@ class IcsFileSource:
         me: Sequence[str] = (),
         cache: Any = None,
         name: str | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.path = Path(path)
         self.name = name or str(path)
         self.zone = zone
         self.me = tuple(me)
         self.cache = cache
+        self.max_bytes = max_bytes  # read ad hoc; the sync passes [sync] ics_max_bytes
         self.warnings: list[CalendarWarning] = []
 
     def read(self, max_bytes: int | None = None) -> bytes:
-        """The file's bytes; CalendarError naming the calendar (never its path) when it cannot be
-        read or is larger than `max_bytes`."""
+        """The file's bytes, at most `max_bytes` (default: the source's own limit); CalendarError
+        naming the calendar (never its path) when it cannot be read, is larger than the limit
+        or is no regular file (a device such as /dev/zero, a pipe, a socket)."""
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        setting = "[[calendars]] max_bytes" if max_bytes is None else "[sync] ics_max_bytes"
         try:
-            if max_bytes is not None and self.path.stat().st_size > max_bytes:
+            # Non-blocking: opening a named pipe must not wait for a writer.
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as file:
+                mode = os.fstat(file.fileno()).st_mode
+                if stat.S_ISDIR(mode):
+                    raise IsADirectoryError
+                if not stat.S_ISREG(mode):
+                    raise CalendarError(
+                        f"{self.name}: is not a regular file (a device, a pipe or a socket); "
+                        "give an .ics file"
+                    )
+                data = file.read(limit + 1)  # never more than the limit, whatever the size says
+            if len(data) > limit:
                 raise CalendarError(
                     f"{self.name}: the calendar is larger than the limit of "
-                    f"{max_bytes // 1024} KiB ([sync] ics_max_bytes)"
+                    f"{limit // 1024} KiB ({setting})"
                 )
-            return self.path.read_bytes()
+            return data
         except FileNotFoundError:
             raise CalendarError(
                 f"{self.name}: the calendar file is missing; add the calendar again"

@@ -71,8 +71,9 @@ def open_source(
     network: NetworkPolicy | None = None,
 ) -> CalendarSource:
     """The CalendarSource for `calendar`. `timeout` bounds each wait for a server (seconds);
-    `cache` is a BusyCache for ad-hoc files and feeds; `network` says which addresses feeds and
-    CalDAV may reach (default: public ones only). Raises CalendarError naming the calendar."""
+    `max_bytes` the size of a feed or file read; `cache` is a BusyCache for ad-hoc files and
+    feeds; `network` says which addresses feeds and CalDAV may reach (default: public ones
+    only). Raises CalendarError naming the calendar."""
     name = calendar.name
     network = network or NetworkPolicy()
     if calendar.is_feed or calendar.kind == "caldav":
@@ -104,7 +105,10 @@ def open_source(
             return IcsFeedSource(calendar.location, **kwargs)
         from integrations.calendars.ics import IcsFileSource
 
-        return IcsFileSource(Path(calendar.location), zone=zone, me=me, cache=cache, name=name)
+        sized: dict[str, Any] = {} if max_bytes is None else {"max_bytes": max_bytes}
+        return IcsFileSource(
+            Path(calendar.location), zone=zone, me=me, cache=cache, name=name, **sized
+        )
     if calendar.kind == "caldav":
         from integrations.calendars.caldav_source import DEFAULT_TIMEOUT, CalDavSource
 

@@ -154,3 +154,33 @@ def test_every_source_failing_is_an_error_naming_them_all(tmp_path: Path) -> Non
         CalendarError, match=r"no calendar could be read: a\.ics.*; b\.ics: line 13"
     ):
         collect_busy(sources, MONDAY)
+
+
+def test_a_device_is_refused_as_no_regular_file_without_being_read() -> None:
+    source = IcsFileSource("/dev/zero", zone=BERLIN, name="Zero")
+    with pytest.raises(CalendarError) as caught:
+        source.busy(MONDAY)
+    assert str(caught.value) == (
+        "Zero: is not a regular file (a device, a pipe or a socket); give an .ics file"
+    )
+
+
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    import os
+
+    pipe = tmp_path / "cal.ics"
+    os.mkfifo(pipe)
+    with pytest.raises(CalendarError, match="is not a regular file"):
+        IcsFileSource(pipe, zone=BERLIN, name="Pipe").read()
+
+
+def test_a_file_over_the_limit_is_refused_naming_it_and_the_limit(tmp_path: Path) -> None:
+    big = tmp_path / "big.ics"
+    big.write_bytes(b"BEGIN:VCALENDAR\r\n" + b"X" * 4096)
+    with pytest.raises(CalendarError) as caught:
+        IcsFileSource(big, zone=BERLIN, name="Big", max_bytes=2048).read()
+    assert str(caught.value) == (
+        "Big: the calendar is larger than the limit of 2 KiB ([[calendars]] max_bytes)"
+    )
+    with pytest.raises(CalendarError, match=r"limit of 1 KiB \(\[sync\] ics_max_bytes\)"):
+        IcsFileSource(big, zone=BERLIN, name="Big").read(1024)

@@ -755,3 +755,23 @@ def test_a_calendar_address_that_can_never_be_read_is_one_line_naming_the_fault(
 ) -> None:
     message = fails("slots", "--calendar", url, cwd=tmp_path)
     assert message == f"error: --calendar: not a calendar address: {problem}"
+
+
+def test_a_device_given_as_calendar_is_refused_not_read_forever(tmp_path: Path) -> None:
+    message = fails("slots", "--calendar", "/dev/zero", cwd=tmp_path)
+    assert message == (
+        "error: /dev/zero: is not a regular file (a device, a pipe or a socket); give an .ics file"
+    )
+
+
+def test_a_calendar_file_larger_than_max_bytes_is_refused_naming_file_and_limit(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "big.ics").write_bytes(b"BEGIN:VCALENDAR\r\n" + b"X" * (3 * 1024))
+    (tmp_path / "config.toml").write_text(
+        '[[calendars]]\nname = "big"\nkind = "ics"\npath = "big.ics"\nmax_bytes = 2048\n'
+    )
+    message = fails("slots", "--calendar", "big", cwd=tmp_path)
+    assert message == (
+        "error: big: the calendar is larger than the limit of 2 KiB ([[calendars]] max_bytes)"
+    )
