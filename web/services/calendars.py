@@ -23,7 +23,7 @@ from integrations.storage.calendars import CalendarRecord
 from integrations.storage.db import transaction
 from scheduler.intervals import merge
 from scheduler.model import Interval
-from scheduler.text import CALDAV_SCHEMES, FEED_SCHEMES, calendar_url_problem
+from scheduler.text import CALDAV_SCHEMES, FEED_SCHEMES, calendar_url_problem, counted
 from web.composition import Runtime
 from web.services import google as google_service
 from web.services.accounts import UserView, secret_box, user_config
@@ -247,7 +247,7 @@ def _first_read(runtime: Runtime, user: UserView, calendar_id: int, name: str) -
             session, user.id, Interval(now, now + timedelta(days=CHECK_DAYS)), [calendar_id]
         )
     count = len(merge(found))
-    read = f"read {count} busy period{'' if count == 1 else 's'} in the next two weeks"
+    read = f"read {counted(count, 'busy period')} in the next two weeks"
     # What the read skipped is said at once too, not only on the calendar's page.
     status = next((s for s in statuses(runtime, user.id) if s.calendar_id == calendar_id), None)
     skipped = "; ".join(status.warnings.splitlines()) if status and status.warnings else ""
@@ -315,4 +315,4 @@ def refresh_google(runtime: Runtime, user_id: int) -> tuple[bool, str]:
     except CalendarError as exc:  # worded for the owner (a revoked grant: reconnect)
         return False, f"Could not read your calendar list from Google: {exc}"
     google_service.sync_calendars(runtime, user_id, found)
-    return True, f"Found {len(found)} Google calendar{'' if len(found) == 1 else 's'}."
+    return True, f"Found {counted(len(found), 'Google calendar')}."
