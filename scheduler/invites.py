@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
-from scheduler.model import Interval, ProposedTime, Slot, require_aware
+from scheduler.booking_rules import time_problem, too_close
+from scheduler.model import Interval, ProposedTime, SchedulingPolicy, require_aware
 
 MAX_LINK_LIFETIME = timedelta(days=14)
 OPEN = "open"
@@ -69,32 +70,87 @@ def find_offered(
     return next((t for t in remaining(times, now=now) if t.start == start), None)
 
 
-def cut_times(
-    slots: Sequence[Slot],
-    *,
-    duration: timedelta,
-    limit: int,
-    exclude: Iterable[datetime] = (),
-    per_day: int = 1,
-) -> list[ProposedTime]:
-    """Meeting-length times cut from the start of free slots, at most `per_day` a day.
+# A time starting less than this from a time the invitee was already offered is that offer
+# again (09:45 next to 09:30), not another time.
+NEAR_DUPLICATE = timedelta(hours=1)
 
-    Used when an invitee asks for other times: slots come from a fresh busy check.
+
+def near_duplicate(candidate: Interval, offered: Iterable[Interval], *, buffer: timedelta) -> bool:
+    """Whether `candidate` is one of `offered` again in all but name: it overlaps one, comes
+    within `buffer` of it, or starts less than an hour (`NEAR_DUPLICATE`) from its start.
+
+    "Other times" and a new plan for someone who turned times down both skip these."""
+    return any(abs(candidate.start - o.start) < NEAR_DUPLICATE for o in offered) or bool(
+        too_close(candidate, offered, buffer)
+    )
+
+
+def more_times(
+    candidates: Sequence[ProposedTime],
+    *,
+    offered: Sequence[Interval],
+    limit: int,
+    zone: tzinfo,
+    policy: SchedulingPolicy,
+    bookings: Sequence[Interval] = (),
+    elsewhere: Sequence[Interval] = (),
+) -> list[ProposedTime]:
+    """The times to add when an invitee asks for other times: other days first.
+
+    `candidates` are the free times that suit the invitee (their waking hours, meals, days),
+    `offered` the times their invite already offers, `bookings` the owner's booked coffees and
+    `elsewhere` the times other open invites hold. A candidate is never a near duplicate of an
+    offered or an added time (`near_duplicate`), nor one `booking_rules.time_problem` refuses
+    (a booked coffee within the buffer, the daily and weekly caps, a time another invite
+    offers). Then, round after round, the days holding the fewest offered and added times
+    give one time each (their earliest), and when there are more such days than room left the
+    days taken are spread evenly from the first to the last: so days not offered yet come
+    before a second time on an offered day. At most `limit`, in time order.
     """
-    skip = set(exclude)
-    taken_days: dict[object, int] = {}
-    result: list[ProposedTime] = []
-    for slot in sorted(slots):
-        if len(result) >= limit:
-            break
-        if slot.end - slot.start < duration or slot.start in skip:
-            continue
-        day = slot.start.date()
-        if taken_days.get(day, 0) >= per_day:
-            continue
-        taken_days[day] = taken_days.get(day, 0) + 1
-        result.append(ProposedTime(slot.start, slot.start + duration, slot.window))
-    return result
+
+    def day(t: ProposedTime | Interval) -> date:
+        return t.start.astimezone(zone).date()
+
+    pool = [
+        c
+        for c in sorted(candidates, key=lambda c: (c.start, c.window))
+        if not near_duplicate(_span(c), offered, buffer=policy.buffer)
+        and time_problem(_span(c), bookings=bookings, offered=elsewhere, zone=zone, policy=policy)
+        is None
+    ]
+    load: dict[date, int] = {}
+    for o in offered:
+        load[day(o)] = load.get(day(o), 0) + 1
+    chosen: list[ProposedTime] = []
+    while len(chosen) < limit and pool:
+        earliest: dict[date, ProposedTime] = {}
+        for c in pool:
+            earliest.setdefault(day(c), c)
+        fewest = min(load.get(d, 0) for d in earliest)
+        days = sorted(d for d in earliest if load.get(d, 0) == fewest)
+        for d in _spread(days, limit - len(chosen)):
+            pick = earliest[d]
+            chosen.append(pick)
+            load[d] = load.get(d, 0) + 1
+        picked = [_span(c) for c in chosen]
+        pool = [c for c in pool if not near_duplicate(_span(c), picked, buffer=policy.buffer)]
+    return sorted(chosen, key=lambda c: c.start)
+
+
+def _span(t: ProposedTime) -> Interval:
+    return Interval(t.start, t.end)
+
+
+def _spread(items: Sequence[date], count: int) -> list[date]:
+    """`count` of `items` (in order) spread evenly from the first to the last (all of them
+    when there are no more than `count`)."""
+    n = len(items)
+    if count >= n:
+        return list(items)
+    if count == 1:
+        return [items[0]]
+    # Rounded half up, so the picks are symmetric and always include both ends.
+    return [items[(2 * i * (n - 1) + count - 1) // (2 * (count - 1))] for i in range(count)]
 
 
 def retry_delay(attempts: int, *, base: timedelta, cap: timedelta) -> timedelta:

@@ -14,6 +14,9 @@ Pure and deterministic. The rules, precisely:
 - Times overlapping `taken` (times already offered in open invites) or an already booked coffee,
   or less than `policy.buffer` away from one, are never offered; a day whose booked coffees
   already reach `max_per_day` is not used.
+- A contact who turned down their latest invite (declined it, or asked for other times) is
+  never offered its times again (`turned_down`): no time that is a near duplicate of one of
+  them (`scheduler.invites.near_duplicate`: within the buffer, or starting within an hour).
 - Each proposal gets `k_c = min(k, number of distinct days among the contact's suitable times)`
   times, all on different days, in-person times first when there are any (then the least used
   days, then the earliest); no two times of the plan (of any proposals) overlap or come
@@ -33,6 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from scheduler.invites import near_duplicate
 from scheduler.model import (
     Contact,
     Interval,
@@ -76,6 +80,10 @@ class _Time:
     city: str = ""  # key of the city the owner is in at that time
     zone: str = ""  # the owner's zone at that time
     trip: int = -1  # index into the trips, -1 at home
+
+
+def _interval(t: _Time) -> Interval:
+    return Interval(t.proposed.start, t.proposed.end)
 
 
 def _epoch(value: datetime) -> int:
@@ -185,6 +193,7 @@ def shortlist(
     home: City | None = None,
     trips: Sequence[Trip] = (),
     city_of: Mapping[int, str] | None = None,
+    turned_down: Mapping[int, Sequence[Interval]] | None = None,
 ) -> list[DueContact]:
     """The due contacts a plan of at most `keep` proposals can use, in the plan's order.
 
@@ -194,15 +203,19 @@ def shortlist(
     signature's top `keep` (in due order), some top member would be unused and swapping them
     keeps the plan valid with a total at least as high (and earlier in the tie-break). So only
     the top `keep` contacts of each signature can matter, which turns 20,000 contacts into a few
-    hundred at most. `pair` over the shortlist for any `keep` >= its capacity plans the same."""
+    hundred at most. `pair` over the shortlist for any `keep` >= its capacity plans the same.
+    A contact with times of their own to avoid (`turned_down`) shares their times with nobody,
+    so they are a signature of their own."""
     ordered = sorted(
         due, key=lambda d: (-round(d.score * 1000), d.contact.name.casefold(), d.contact.id or 0)
     )
     contact_city = _city_classes(home, trips, city_of)
-    per_signature: dict[_Signature, int] = {}
+    refused = turned_down or {}
+    per_signature: dict[tuple[_Signature, int], int] = {}
     kept: list[DueContact] = []
     for d in ordered:
-        sig = _signature(d.contact, contact_city(d.contact))
+        own = d.contact.id if d.contact.id is not None and refused.get(d.contact.id) else -1
+        sig = (_signature(d.contact, contact_city(d.contact)), own)
         used = per_signature.get(sig, 0)
         if used >= keep:
             continue
@@ -229,12 +242,14 @@ def pair(
     default_places: Mapping[str, int] | None = None,
     video_link: str = "",
     video_place: str = "Video call",
+    turned_down: Mapping[int, Sequence[Interval]] | None = None,
 ) -> list[Proposal]:
     """The best plan: up to the week's capacity of proposals, each with up to k times.
 
     `home` and `trips` say where the owner is; `city_of` maps contact ids to city keys (default:
     the key of the contact's `city` text). Each time carries its mode and place (`places`,
-    `default_places` per meal window, `video_link` for calls)."""
+    `default_places` per meal window, `video_link` for calls). `turned_down` maps contact ids to
+    the times of the latest invite they turned down: none of those is offered to them again."""
     k = policy.times_per_invite if k is None else k
     waking = waking or (policy.waking_start, policy.waking_end)
     if not due or not slots or k <= 0:
@@ -276,11 +291,19 @@ def pair(
     per_fits: dict[tuple[int, ...], int] = {}
     suitable: dict[_Signature, tuple[int, ...]] = {}
     candidates: list[_Candidate] = []
-    for d in shortlist(due, capacity, home=home, trips=trips, city_of=city_of):
+    refused = turned_down or {}
+    for d in shortlist(due, capacity, home=home, trips=trips, city_of=city_of, turned_down=refused):
         sig = _signature(d.contact, contact_city(d.contact))
         if sig not in suitable:
             suitable[sig] = tuple(t.index for t in table if _suits(t, sig, waking))
         fits = suitable[sig]
+        avoid = refused.get(d.contact.id, ()) if d.contact.id is not None else ()
+        if avoid:
+            fits = tuple(
+                i
+                for i in fits
+                if not near_duplicate(_interval(table[i]), avoid, buffer=policy.buffer)
+            )
         # Different signatures can allow exactly the same times (a zone whose 07:00-20:00
         # covers every window, say): the same argument applies to each set of times.
         if not fits or per_fits.get(fits, 0) >= capacity:
@@ -345,18 +368,27 @@ def _located(
 
 
 def other_times(
-    proposal: Proposal, slots: Sequence[Slot], policy: SchedulingPolicy, limit: int
+    proposal: Proposal,
+    slots: Sequence[Slot],
+    policy: SchedulingPolicy,
+    limit: int,
+    *,
+    avoid: Sequence[Interval] = (),
 ) -> list[ProposedTime]:
     """Other free times the owner may swap into a proposal ("change a time"): the first start
     of each slot with room for its window's meeting length, soonest first, never one of the
-    proposal's own starts; at most `limit`. Bare times: `locate` gives them their details."""
+    proposal's own starts nor a near duplicate of a time the contact turned down (`avoid`); at
+    most `limit`. Bare times: `locate` gives them their details."""
     chosen = {t.start for t in proposal.times}
     out: list[ProposedTime] = []
     for slot in sorted(slots):
         length = policy.length_for(slot.window)
         if slot.end - slot.start < length or slot.start in chosen:
             continue
-        out.append(ProposedTime(slot.start, slot.start + length, slot.window))
+        found = ProposedTime(slot.start, slot.start + length, slot.window)
+        if avoid and near_duplicate(Interval(found.start, found.end), avoid, buffer=policy.buffer):
+            continue
+        out.append(found)
         if len(out) >= limit:
             break
     return out

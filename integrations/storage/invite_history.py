@@ -71,6 +71,20 @@ class InviteHistoryStore:
         )
         return [Interval(start, end) for start, end in rows]
 
+    def times_by_invite(self, invite_ids: Collection[int]) -> dict[int, list[Interval]]:
+        """Every time these invites offered (withdrawn ones too), per invite id, by start."""
+        if not invite_ids:
+            return {}
+        rows = self.session.connection().execute(
+            select(_TIMES.c.invite_id, _TIMES.c.start, _TIMES.c.end)
+            .where(_TIMES.c.user_id == self.user_id, _TIMES.c.invite_id.in_(list(invite_ids)))
+            .order_by(_TIMES.c.invite_id, _TIMES.c.start)
+        )
+        found: dict[int, list[Interval]] = {}
+        for invite_id, start, end in rows:
+            found.setdefault(invite_id, []).append(Interval(start, end))
+        return found
+
     def booked_starts_since(self, since: datetime) -> list[datetime]:
         """The starts of active bookings starting at or after `since` (the weekly limits)."""
         rows = self.session.connection().execute(

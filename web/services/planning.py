@@ -53,6 +53,7 @@ from web.services.places import Where, resolved_city, where_for
 from web.services.rule_snapshot import snapshot
 
 _ANSWERED = ("accepted", "declined", "suggested")
+_TURNED_DOWN = ("declined", "suggested")
 # The other free times kept per proposal for "change a time" (the page shows the first few; an
 # approval accepts any of them, so a plan that shifted a little between the two still works).
 OTHER_TIMES = 50
@@ -92,10 +93,14 @@ class _InviteFacts:
     taken: list[Interval]
     pending: int
     booked: list[datetime]
+    # Per contact: the times of their latest invite when they turned it down (declined it or
+    # asked for other times), which the plan does not offer them again.
+    turned_down: dict[int, tuple[Interval, ...]] = field(default_factory=dict)
 
 
 def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInfo) -> _InviteFacts:
-    """Invite history per contact, times held by open invites, and active bookings.
+    """Invite history per contact, times held by open invites, active bookings, and the times
+    each contact turned down on their latest invite.
 
     A contact with an invite still open or a coffee booked and not yet over is excluded from
     the plan (the history says why)."""
@@ -136,7 +141,14 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
         )
     taken = store.offered(open_ids)
     booked = store.booked_starts_since(now - timedelta(days=7))
-    return _InviteFacts(history, taken, len(open_ids), booked)
+    # Rows are oldest first: the last of each contact's is their latest invite.
+    latest = {cid: rows[-1] for cid, rows in per_contact.items()}
+    refused = {r.id: cid for cid, r in latest.items() if r.status in _TURNED_DOWN}
+    turned_down = {
+        refused[invite_id]: tuple(times)
+        for invite_id, times in store.times_by_invite(refused).items()
+    }
+    return _InviteFacts(history, taken, len(open_ids), booked, turned_down)
 
 
 def invites_and_bookings(
@@ -325,11 +337,26 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         )
         due = [_with_city_zone(d) for d in report.due] if places_known else report.due
         # At most max_per_week proposals: pairing can only use this shortlist of the due.
-        short = shortlist(due, policy.max_per_week, home=where.home, trips=trips, city_of=keys)
+        short = shortlist(
+            due,
+            policy.max_per_week,
+            home=where.home,
+            trips=trips,
+            city_of=keys,
+            turned_down=facts.turned_down,
+        )
         return keys, report, trips, notes, short
 
+    turned_down_key = tuple(sorted(facts.turned_down.items()))
     keys, report, trips, notes, due = snap.get(
-        ("plan", where.home, tuple(where.trips), policy.horizon_days, policy.max_per_week),
+        (
+            "plan",
+            where.home,
+            tuple(where.trips),
+            policy.horizon_days,
+            policy.max_per_week,
+            turned_down_key,
+        ),
         plan_inputs,
     )
     booked_busy = [Interval(b, b + policy.duration) for b in facts.booked]
@@ -354,6 +381,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         taken=facts.taken,
         k=policy.times_per_invite,
         pending=facts.pending,
+        turned_down=facts.turned_down,
         **placing,
     )
     events = _event_offers(
@@ -361,7 +389,13 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
     )
     others = {
         p.contact.id: tuple(
-            locate(other_times(p, slots, policy, OTHER_TIMES), p.contact, **placing)[0]
+            locate(
+                other_times(
+                    p, slots, policy, OTHER_TIMES, avoid=facts.turned_down.get(p.contact.id, ())
+                ),
+                p.contact,
+                **placing,
+            )[0]
         )
         for p in proposals
         if p.contact.id is not None

@@ -300,7 +300,12 @@ def _gone(view: svc.InviteView | None, reason: str = "") -> Response:
             clock = reader_uses_12_hour_clock()
             when = format_span(view.booking.start, view.booking.end, zone, hour12=clock)
             text = f"It has moved to {when}."
-    elif view is not None and view.status in ("declined", "suggested"):
+    elif view is not None and view.status == "suggested":
+        # Asking for other times with a note releases the times offered (other invites may
+        # offer them): the invitee hears what happens next rather than "no longer active".
+        title = f"{view.owner_name} will reply with other times"
+        text = _suggested_text(view)
+    elif view is not None and view.status == "declined":
         text = "You already answered this invite. Thank you!"
     else:
         text = "This invite has expired or was withdrawn."
@@ -647,12 +652,23 @@ def thanks(token: str) -> Response:
         return _not_found()
     if view.status not in ("declined", "suggested"):
         return redirect(url_for("invites.page", token=token), code=303)
-    text = (
-        f"{view.owner_name} has been told. Thank you for letting them know!"
-        if view.status == "declined"
-        else f"{view.owner_name} has your note and will get back to you."
+    if view.status == "declined":
+        text = f"{view.owner_name} has been told. Thank you for letting them know!"
+        return make_response(render_template("invites/message.html", title="Thanks", text=text))
+    title = f"Thanks: {view.owner_name} will reply with other times"
+    return make_response(
+        render_template("invites/message.html", title=title, text=_suggested_text(view))
     )
-    return make_response(render_template("invites/message.html", title="Thanks", text=text))
+
+
+def _suggested_text(view: svc.InviteView) -> str:
+    """What an invitee who asked for other times with a note reads on their link."""
+    note = f" (your note: \u201c{view.answer_note}\u201d)" if view.answer_note else ""
+    return (
+        f"You asked for other times{note}. {view.owner_name} has been told and will send you "
+        "new times by email. The times this invite offered are no longer held for you, so "
+        "they cannot be picked here any more."
+    )
 
 
 # --- moving a booking, confirmed cancel and withdraw (issue 15) --------------------------------

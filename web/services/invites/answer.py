@@ -16,7 +16,7 @@ from integrations.storage.invites import BookingInvite
 from integrations.storage.outbox import enqueue_email
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime
-from scheduler.model import Interval, Slot
+from scheduler.model import Interval
 from scheduler.pairing import candidate_times, locate
 from scheduler.trips import plan_slots, trip_markers
 from web.composition import Runtime
@@ -137,7 +137,6 @@ def more_times(
         now=now,
         policy=policy,
     )
-    existing = {t.start for t in invite.times}
     duration = policy.duration
     contact = ContactRepository(session, invite.user_id).get(invite.contact_id)
     candidates = candidate_times(slots, duration, per_window=policy)
@@ -150,14 +149,26 @@ def more_times(
             suitable_only=True,
             waking=(policy.waking_start, policy.waking_end),
         )
-    by_start = {c.start: c for c in candidates}
-    cut = rules.cut_times(
-        [Slot(c.start, c.end, c.window) for c in candidates],
-        duration=duration,
+    # Other days first, never a near copy of a time offered, within the caps and away from
+    # the times other open invites hold (one time, one invite).
+    lo, hi = horizon.start - timedelta(days=7), horizon.end + timedelta(days=7)
+    booking = store.active_booking(invite.id)  # a booked coffee being moved: not in the way
+    own = {t.interval for t in invite.times}
+    elsewhere = [
+        o.interval
+        for o in store.open_times(invite.user_id, lo, hi, unexpired_at=now)
+        if o.interval not in own
+    ]
+    chosen = rules.more_times(
+        candidates,
+        offered=[t.interval for t in invite.times],
         limit=MORE_TIMES,
-        exclude=existing,
+        zone=zone,
+        policy=policy,
+        bookings=store.held(invite.user_id, lo, hi, but=booking.id if booking else None),
+        elsewhere=elsewhere,
     )
-    added = store.add_times(invite.id, [by_start[c.start] for c in cut])
+    added = store.add_times(invite.id, chosen)
     if added:
         store.keep_open_until(invite.id, rules.expires_at((t.start for t in added), now=now))
     return added
