@@ -22,9 +22,10 @@ from integrations.files import NotUtf8, utf8_text
 from scheduler.model import (
     POLICY_LIMITS,
     SHORTEST_MEETING_MINUTES,
-    WEEKDAYS,
     SchedulingPolicy,
     Window,
+    parse_time,
+    parse_weekdays,
     with_window_lengths,
 )
 from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS, RULE_LIMITS
@@ -36,7 +37,7 @@ from scheduler.text import (
     is_email_address,
     is_web_link,
 )
-from scheduler.zones import known_zone
+from scheduler.zones import check_zone
 
 # Upper bounds of numbers that have no natural one: each far beyond any real need, so that a
 # typo (or a 64-bit maximum) is an error naming its key rather than an overflow later.
@@ -240,43 +241,6 @@ DEFAULT_WINDOWS: tuple[Window, ...] = (
     Window("breakfast", time(7, 30), time(9, 0), frozenset(range(5))),
     Window("lunch", time(12, 0), time(13, 30), frozenset(range(5))),
 )
-
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-def parse_time(value: str) -> time:
-    """Parse "HH:MM" (24-hour) or raise ValueError."""
-    match = _HHMM.match(value)
-    if not match:
-        raise ValueError(f'"{value}" is not a time HH:MM')
-    return time(int(match.group(1)), int(match.group(2)))
-
-
-_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def parse_weekdays(values: list[str] | str) -> frozenset[int]:
-    """Parse weekday names ("mon", "tue", ...) into 0-based numbers, Monday first."""
-    items = values.split(",") if isinstance(values, str) else values
-    days: set[int] = set()
-    for item in items:
-        text = str(item).strip().lower()
-        key = text[:3]
-        # "tue", "tues" and "tuesday" are Tuesday; "monkey" is not Monday.
-        if key not in WEEKDAYS or not _DAY_NAMES[WEEKDAYS.index(key)].startswith(text):
-            raise ValueError(f'"{item}" is not a weekday (use mon, tue, wed, thu, fri, sat, sun)')
-        days.add(WEEKDAYS.index(key))
-    if not days:
-        raise ValueError("needs at least one weekday")
-    return frozenset(days)
-
-
-def check_zone(name: str) -> str:
-    """Return name if it is an IANA time zone, else raise ValueError."""
-    if known_zone(name) is None:
-        raise ValueError(f'"{name}" is not a known time zone (use an IANA name like Europe/Berlin)')
-    return name
-
 
 class _Reader:
     """Reads one TOML table, checking types and remembering which keys were used."""

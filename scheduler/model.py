@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -9,6 +10,35 @@ from enum import StrEnum
 from typing import Any
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_time(value: str) -> time:
+    """Parse "HH:MM" (24-hour) or raise ValueError."""
+    match = _HHMM.match(value)
+    if not match:
+        raise ValueError(f'"{value}" is not a time HH:MM')
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def parse_weekdays(values: list[str] | str) -> frozenset[int]:
+    """Parse weekday names ("mon", "tue", ...) into 0-based numbers, Monday first."""
+    items = values.split(",") if isinstance(values, str) else values
+    days: set[int] = set()
+    for item in items:
+        text = str(item).strip().lower()
+        key = text[:3]
+        # "tue", "tues" and "tuesday" are Tuesday; "monkey" is not Monday.
+        if key not in WEEKDAYS or not _DAY_NAMES[WEEKDAYS.index(key)].startswith(text):
+            raise ValueError(f'"{item}" is not a weekday (use mon, tue, wed, thu, fri, sat, sun)')
+        days.add(WEEKDAYS.index(key))
+    if not days:
+        raise ValueError("needs at least one weekday")
+    return frozenset(days)
 
 
 def require_aware(value: datetime, what: str) -> datetime:

@@ -19,3 +19,10 @@ def known_zone(name: str | None) -> ZoneInfo | None:
     # a folder of zones ("Europe") or a name too long for the file system (OSError).
     except (KeyError, ValueError, OSError):
         return None
+
+
+def check_zone(name: str) -> str:
+    """Return name if it is an IANA time zone, else raise ValueError."""
+    if known_zone(name) is None:
+        raise ValueError(f'"{name}" is not a known time zone (use an IANA name like Europe/Berlin)')
+    return name

@@ -121,7 +121,7 @@ class _Range:
 
 
 def _zone(config: Any, tz: str | None) -> ZoneInfo:
-    from integrations.config import check_zone
+    from scheduler.zones import check_zone
 
     name = tz if tz is not None else config.owner.timezone
     try:
@@ -184,8 +184,7 @@ def _settings(state: State, specs: Sequence[str]) -> Any:
 
 
 def _windows(config: Any, specs: Sequence[str], weekdays: str | None) -> tuple[Any, ...]:
-    from integrations.config import parse_time, parse_weekdays
-    from scheduler.model import Window
+    from scheduler.model import Window, parse_time, parse_weekdays
 
     days: frozenset[int] | None = None
     if weekdays is not None:

@@ -256,7 +256,7 @@ def is_email(value: str) -> bool:
 
 def zone_problem(name: str) -> str | None:
     """Why `name` is not a time zone meetagain can use (None when it is)."""
-    from integrations.config import check_zone
+    from scheduler.zones import check_zone
 
     try:
         check_zone(name)

@@ -12,15 +12,15 @@ from zoneinfo import available_timezones
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from integrations.config import DEFAULT_CADENCE_DAYS, parse_time
 from scheduler.model import (
     POLICY_LIMITS,
     SHORTEST_MEETING_MINUTES,
     WEEKDAYS,
     Relationship,
     Window,
+    parse_time,
 )
-from scheduler.rules import LONGEST_CADENCE_DAYS, RULE_LIMITS
+from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS, RULE_LIMITS
 from web.http.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
 from web.http.forms import whole_number
 from web.services import contacts as contacts_service
