@@ -81,6 +81,14 @@ RULE_LIMITS: Mapping[str, int] = MappingProxyType(
         "ignored_invites_to_pause": 10000,
     }
 )
+# The most meetings one imported contact may claim (an import's `times_met`). Each claimed
+# meeting becomes a stored interaction, so the count needs a bound: 500 is a weekly coffee for
+# almost ten years, more than any real count, while a typo or a hostile file cannot make
+# millions of rows (one row claiming 10**23 meetings ran the import out of memory).
+MOST_MEETINGS_PER_IMPORTED_CONTACT = 500
+# The most meetings one import may add in all: many rows at the limit above still add at most
+# this many (a few seconds of writing), and the rows past it say their count was left out.
+MOST_MEETINGS_PER_IMPORT = 100_000
 
 # The documented cadence per relationship, in days; [rules.cadence_days] overrides it.
 DEFAULT_CADENCE_DAYS: Mapping[str, int] = MappingProxyType(

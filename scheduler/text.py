@@ -219,12 +219,18 @@ def in_supported_range(value: date | datetime) -> bool:
     return EARLIEST_YEAR <= value.year <= LATEST_YEAR
 
 
+def ascii_digits(text: str) -> bool:
+    """True when `text` is one or more ASCII digits and nothing else: the only digits read as
+    a number. `str.isdigit` alone accepts "²", which `int` then refuses, and "١٢", which `int`
+    reads as 12."""
+    return text.isascii() and text.isdigit()
+
+
 def whole_number(raw: str | None, *, most_digits: int) -> int | None:
     """The non-negative integer written in ASCII digits in `raw` (blanks around it allowed),
-    at most `most_digits` long, else None. `str.isdigit` alone accepts "²", which `int` then
-    refuses, and "١٢", which `int` reads as 12."""
+    at most `most_digits` long, else None (see `ascii_digits`)."""
     text = (raw or "").strip()
-    if not text or len(text) > most_digits or not (text.isascii() and text.isdigit()):
+    if not text or len(text) > most_digits or not ascii_digits(text):
         return None
     return int(text)
 

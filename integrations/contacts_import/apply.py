@@ -26,6 +26,7 @@ from integrations.contacts_import.records import ContactRecord
 from integrations.storage import models
 from integrations.storage.contacts import folded_columns
 from scheduler.model import CONTACT_LIST_LIMITS, CONTACT_TEXT_LIMITS
+from scheduler.rules import MOST_MEETINGS_PER_IMPORT
 from scheduler.text import control_character
 
 _C = cast(Table, models.Contact.__table__)
@@ -179,6 +180,7 @@ class Importer:
         self.targets: dict[int, _Target] = {}
         self.new: list[_Target] = []
         self.notes: list[tuple[int, str]] = []
+        self.meetings_added = 0  # bounded by MOST_MEETINGS_PER_IMPORT
 
     # --- merging in memory ---
 
@@ -302,12 +304,24 @@ class Importer:
         last = max([d for d in (target.last, *target.new_interactions) if d], default=None)
         if last is None or last < rec.last_met:
             target.new_interactions.append(rec.last_met)
+            self.meetings_added += 1
             count += 1
+        if count >= wanted:
+            return
+        if self.meetings_added + wanted - count > MOST_MEETINGS_PER_IMPORT:
+            self.notes.append(
+                (
+                    rec.line,
+                    f"times_met {wanted} would take this import past "
+                    f"{MOST_MEETINGS_PER_IMPORT} meetings, the most one import adds; "
+                    "times_met left empty",
+                )
+            )
+            return
         first = target.values.get("first_met")
         earlier = first if isinstance(first, date) and first <= rec.last_met else rec.last_met
-        while count < wanted:
-            target.new_interactions.append(earlier)
-            count += 1
+        target.new_interactions.extend([earlier] * (wanted - count))
+        self.meetings_added += wanted - count
 
     # --- writing ---
 
@@ -379,7 +393,7 @@ class Importer:
                 )
         for chunk in _chunks(email_rows):
             conn.execute(insert(_E), chunk)
-        interaction_rows = [
+        interaction_rows = (
             {
                 "user_id": self.user_id,
                 "contact_id": t.id,
@@ -393,14 +407,20 @@ class Importer:
             }
             for t in everyone
             for on in t.new_interactions
-        ]
-        for chunk in _chunks(interaction_rows):
+        )
+        for chunk in _chunks(interaction_rows):  # made a chunk at a time: up to 100,000 rows
             conn.execute(insert(_I), chunk)
 
 
-def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterable[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def run_import(
@@ -427,6 +447,7 @@ def run_import(
         else:
             records.append(item)
             warnings.extend((item.line, w) for w in item.warnings)
+            warnings.extend(item.line_notes)
         done += 1
         if progress is not None and done % 200 == 0:
             progress(200)

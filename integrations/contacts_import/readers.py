@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import re
@@ -19,6 +18,7 @@ from integrations.contacts_import.records import (
     parse_date,
     parse_email,
     parse_zone,
+    shown,
 )
 from integrations.files import NotUtf8, utf8_text
 
@@ -118,12 +118,18 @@ def _csv(text: str, *, source: str, format: str, mapping: Mapping[str, str]) -> 
             f"{source}: line {header_index + unclosed}: a quoted field starts here and is never "
             'closed (a " without its partner), so every line after it would be one value'
         )
-    reader = csv.reader(io.StringIO(body), delimiter=delimiter, quotechar='"', doublequote=True)
+    source_lines = _Lines(body)
+    reader = csv.reader(source_lines, delimiter=delimiter, quotechar='"', doublequote=True)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise ContactFileError(f"{source}: the file is empty") from None
-    offset = header_index  # physical line = offset + reader.line_num
+    except csv.Error:  # the only error the lenient reader raises: a cell over its limit
+        raise ContactFileError(
+            f"{source}: line {header_index + 1}: a header cell is longer than "
+            f"{csv.field_size_limit()} characters, the most a CSV cell may hold"
+        ) from None
+    offset = header_index  # physical line = offset + the lines read of `body`
     total = max(0, sum(1 for line in lines[header_index + 1 :] if line.strip()))
 
     is_linkedin = all(h in header for h in ("First Name", "Last Name", "URL"))
@@ -133,14 +139,14 @@ def _csv(text: str, *, source: str, format: str, mapping: Mapping[str, str]) -> 
             f"(expected {','.join(LINKEDIN_HEADER)},Connected On)"
         )
     if is_linkedin and format in ("auto", "linkedin") and not mapping:
-        return Parsed("linkedin", total, _linkedin_rows(reader, header, offset))
+        return Parsed("linkedin", total, _linkedin_rows(reader, source_lines, header, offset))
 
     if not mapping and format in ("auto", "csv"):
         known = known_export(header)
         if known is not None:
             name, preset = known
             columns = [preset.get(h, "") for h in header]
-            return Parsed(name, total, _native_rows(reader, columns, offset))
+            return Parsed(name, total, _native_rows(reader, source_lines, header, columns, offset))
     if mapping:
         missing = [col for col in mapping if col not in header]
         if missing:
@@ -158,24 +164,27 @@ def _csv(text: str, *, source: str, format: str, mapping: Mapping[str, str]) -> 
             f"{source}: line {offset + 1}: no name or email column in the header; expected "
             f'{",".join(NATIVE_COLUMNS)} (or map yours with --map "Your Column=name,...")'
         )
-    return Parsed("csv" if not mapping else "mapped", total, _native_rows(reader, columns, offset))
+    rows = _native_rows(reader, source_lines, header, columns, offset)
+    return Parsed("csv" if not mapping else "mapped", total, rows)
 
 
 def _unclosed_quote(body: str, delimiter: str) -> int | None:
     """The line (of `body`) of a record whose quoted field the file never closes, or None.
     The lenient reader would take the rest of the file as that one value; strict parsing is
     the only way to tell, and other quoting slips it refuses stay the lenient reader's."""
-    reader = csv.reader(io.StringIO(body), delimiter=delimiter, quotechar='"', strict=True)
-    start = 1
+    lines = _Lines(body)
+    reader = csv.reader(lines, delimiter=delimiter, quotechar='"', strict=True)
     while True:
+        start = lines.read
         try:
             next(reader)
         except StopIteration:
             return None
         except csv.Error as exc:
             if "unexpected end of data" in str(exc):  # csv's only signal for EOF in quotes
-                return start
-        start = reader.line_num + 1
+                return start + 1
+            if "field larger than field limit" in str(exc):  # and its only one for this
+                lines.skip_rest_of_row(start)  # reported with its row when it is read
 
 
 # Other address books' CSV exports, recognised by their header: the column mapping each needs.
@@ -219,19 +228,86 @@ def known_export(header: list[str]) -> tuple[str, dict[str, str]] | None:
 _JOINED = {"email", "tags", "questions"}
 
 
-def _numbered_rows(reader: Iterator[list[str]], offset: int) -> Iterator[tuple[int, list[str]]]:
-    """Each non-blank row with the file line it starts on."""
-    read_to = reader.line_num  # type: ignore[attr-defined]
-    for cells in reader:
+class _Lines:
+    """The lines of a CSV body for `csv.reader`, counting those read: after a cell over csv's
+    size limit the rest of its row is skipped here, which the reader's `line_num` misses."""
+
+    def __init__(self, body: str) -> None:
+        self.lines = io.StringIO(body).readlines()
+        self.read = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.read >= len(self.lines):
+            raise StopIteration
+        self.read += 1
+        return self.lines[self.read - 1]
+
+    def skip_rest_of_row(self, start: int) -> None:
+        """Read on to the end of the row begun on line `start` (0-based) of the body: while
+        its quotes are unbalanced, the row goes on (a quoted cell spans lines)."""
+        quotes = sum(line.count('"') for line in self.lines[start : self.read])
+        while quotes % 2 and self.read < len(self.lines):
+            quotes += self.lines[self.read].count('"')
+            self.read += 1
+
+
+def _long_cell(row: str, delimiter: str, limit: int) -> int:
+    """The index of the first cell of `row` (its text) longer than `limit` characters."""
+    index = length = 0
+    quoted = False
+    for char in row:
+        if char == '"':
+            quoted = not quoted
+            continue
+        if char == delimiter and not quoted:
+            index, length = index + 1, 0
+            continue
+        length += 1
+        if length > limit:
+            break
+    return index
+
+
+def _numbered_rows(
+    reader: Iterator[list[str]], lines: _Lines, header: list[str], offset: int
+) -> Iterator[tuple[int, list[str] | str]]:
+    """Each non-blank row with the file line it starts on, or with why it cannot be read (a
+    cell longer than csv's limit: the row is skipped and the rest of the file still read)."""
+    while True:
+        start = lines.read
         # A quoted cell may span lines: a row starts on the line after the previous row.
-        line = offset + read_to + 1
-        read_to = reader.line_num  # type: ignore[attr-defined]
+        line = offset + start + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:  # the only error the lenient reader raises: a cell over its limit
+            limit = csv.field_size_limit()
+            lines.skip_rest_of_row(start)
+            row = "".join(lines.lines[start : lines.read])
+            index = _long_cell(row, reader.dialect.delimiter, limit)  # type: ignore[attr-defined]
+            column = shown(header[index]) if index < len(header) else f"cell {index + 1}"
+            why = f"{column} is longer than {limit} characters, the most a CSV cell may hold"
+            yield line, why
+            continue
         if any(c.strip() for c in cells):
             yield line, cells
 
 
-def _native_rows(reader: Iterator[list[str]], columns: list[str], offset: int) -> Iterator[Item]:
-    for line, cells in _numbered_rows(reader, offset):
+def _native_rows(
+    reader: Iterator[list[str]],
+    lines: _Lines,
+    header: list[str],
+    columns: list[str],
+    offset: int,
+) -> Iterator[Item]:
+    for line, cells in _numbered_rows(reader, lines, header, offset):
+        if isinstance(cells, str):
+            yield (line, cells)
+            continue
         if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
             yield (line, f"has {len(cells)} fields but the header has {len(columns)}")
             continue
@@ -251,14 +327,19 @@ def _native_rows(reader: Iterator[list[str]], columns: list[str], offset: int) -
             yield (line, str(exc))
 
 
-def _linkedin_rows(reader: Iterator[list[str]], header: list[str], offset: int) -> Iterator[Item]:
+def _linkedin_rows(
+    reader: Iterator[list[str]], lines: _Lines, header: list[str], offset: int
+) -> Iterator[Item]:
     index = {h: i for i, h in enumerate(header)}
 
     def cell(cells: list[str], name: str) -> str:
         i = index.get(name)
         return cells[i].strip() if i is not None and i < len(cells) else ""
 
-    for line, cells in _numbered_rows(reader, offset):
+    for line, cells in _numbered_rows(reader, lines, header, offset):
+        if isinstance(cells, str):
+            yield (line, cells)
+            continue
         try:
             name = " ".join(p for p in (cell(cells, "First Name"), cell(cells, "Last Name")) if p)
             email = cell(cells, "Email Address")
@@ -302,6 +383,7 @@ def _linkedin_rows(reader: Iterator[list[str]], header: list[str], offset: int) 
 
 # --- vCard -------------------------------------------------------------------------------
 
+_UTC_OFFSET = re.compile(r"(UTC|GMT)?[+-]\d{1,2}(:?\d{2})?", re.IGNORECASE)
 _BEGIN = re.compile(r"^BEGIN:VCARD\s*$", re.IGNORECASE)
 _END = re.compile(r"^END:VCARD\s*$", re.IGNORECASE)
 
@@ -330,17 +412,51 @@ def _card(line: int, body: str) -> Item:
 
     if not _END.match(body.rstrip().split("\n")[-1]):
         return (line, "card has no END:VCARD")
+    readable, unreadable = _readable_lines(line, body)
     try:
-        card = vobject.readOne(body + "\n", ignoreUnreadable=True)
+        # Lines vobject cannot read are left out first, so it never skips one itself (it would
+        # log that to stderr with a line number of its own counting, not the file's).
+        card = vobject.readOne(readable + "\n")
     except Exception as exc:  # vobject raises several kinds for malformed cards
         return (
             line,
             f"unreadable card: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}",
         )
     try:
-        return _card_record(line, card)
+        rec = _card_record(line, card)
     except RowError as exc:
         return (line, str(exc))
+    rec.line_notes.extend(unreadable)
+    return rec
+
+
+def _readable_lines(first: int, body: str) -> tuple[str, list[tuple[int, str]]]:
+    """The card's text without the content lines vobject cannot parse, and those lines' file
+    line numbers with why they were left out. `first`: the file line of the card's first."""
+    from vobject.base import VObjectError, parseLine
+
+    physical = body.split("\n")
+    # Logical lines (RFC 6350 3.2: a line starting with a space or tab continues the one
+    # before) as (index of their first physical line, index past their last).
+    spans: list[tuple[int, int]] = []
+    for i, text in enumerate(physical):
+        if text[:1] in (" ", "\t") and spans:
+            spans[-1] = (spans[-1][0], i + 1)
+        elif text.strip():
+            spans.append((i, i + 1))
+    kept: list[str] = []
+    unreadable: list[tuple[int, str]] = []
+    for start, end in spans:
+        logical = physical[start] + "".join(p[1:] for p in physical[start + 1 : end])
+        try:
+            parseLine(logical)
+        except VObjectError:
+            unreadable.append(
+                (first + start, f"{shown(logical)!r} is not a vCard property; line left out")
+            )
+            continue
+        kept.extend(physical[start:end])
+    return "\n".join(kept), unreadable
 
 
 def _values(card: object, name: str) -> list[object]:
@@ -355,10 +471,15 @@ def _text(value: object) -> str:
 
 def _card_record(line: int, card: object) -> ContactRecord:
     emails: list[str] = []
+    bad_emails: list[RowError] = []
     for value in _values(card, "email"):
         raw = _text(value)
         if raw:
-            email = parse_email(raw, "EMAIL")
+            try:
+                email = parse_email(raw, "EMAIL")
+            except RowError as exc:  # like a CSV row: left empty, unless it is all there is
+                bad_emails.append(exc)
+                continue
             if email.lower() not in {e.lower() for e in emails}:
                 emails.append(email)
     name = next((_text(v) for v in _values(card, "fn") if _text(v)), "")
@@ -371,8 +492,11 @@ def _card_record(line: int, card: object) -> ContactRecord:
             if name:
                 break
     if not name and not emails:
+        if bad_emails:
+            raise bad_emails[0]  # nothing else to know the contact by
         raise RowError("card has no FN, no N and no EMAIL")
     rec = ContactRecord(line=line, name=name or emails[0].split("@")[0], emails=emails)
+    rec.warnings.extend(f"{exc}; EMAIL left empty" for exc in bad_emails)
     orgs = _values(card, "org")
     if orgs:
         org = orgs[0]
@@ -399,10 +523,12 @@ def _card_record(line: int, card: object) -> ContactRecord:
             break
     for tz in _values(card, "tz"):
         zone = _text(tz)
-        # vCard allows a UTC offset ("-05:00") here: only an IANA name is kept, others ignored.
-        if "/" in zone:
-            with contextlib.suppress(RowError):
+        # vCard allows a UTC offset ("-05:00") here: only a time zone's name is kept.
+        if zone and not _UTC_OFFSET.fullmatch(zone):
+            try:
                 rec.values["timezone"] = parse_zone(zone)
+            except RowError as exc:
+                rec.warnings.append(f"{exc}; TZ left empty")
     categories = _values(card, "categories")
     if categories:
         tags: list[str] = []

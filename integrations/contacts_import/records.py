@@ -9,14 +9,16 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from scheduler.model import WEEKDAYS, Meal, Relationship
-from scheduler.rules import LONGEST_CADENCE_DAYS
+from scheduler.rules import LONGEST_CADENCE_DAYS, MOST_MEETINGS_PER_IMPORTED_CONTACT
 from scheduler.text import (
     EARLIEST_YEAR,
     LATEST_YEAR,
     address_list,
+    ascii_digits,
     email_address,
     from_spreadsheet_safe,
     in_supported_range,
+    whole_number,
 )
 
 NATIVE_COLUMNS: tuple[str, ...] = (
@@ -70,6 +72,8 @@ class ContactRecord:
     linkedin_url: str = ""
     # A field that could not be read is left empty and said so; the row is still imported.
     warnings: list[str] = field(default_factory=list)
+    # The same about another line of the file than `line` (a vCard's property line).
+    line_notes: list[tuple[int, str]] = field(default_factory=list)
     last_met: date | None = None
     times_met: int | None = None
 
@@ -95,17 +99,26 @@ def parse_date(value: str, column: str) -> date:
     try:
         parsed = date.fromisoformat(value)
     except ValueError:
+        # LinkedIn's "3 Feb 2024": day and year in ASCII digits, as every number imported.
         parts = value.replace(",", " ").split()
-        if len(parts) == 3 and parts[0].isdigit() and parts[1][:3].lower() in _MONTHS:
-            with contextlib.suppress(ValueError):
-                parsed = date(int(parts[2]), _MONTHS[parts[1][:3].lower()], int(parts[0]))
+        if len(parts) == 3 and parts[1][:3].lower() in _MONTHS:
+            day = whole_number(parts[0], most_digits=2)
+            year = whole_number(parts[2], most_digits=4)
+            if day is not None and year is not None:
+                with contextlib.suppress(ValueError):
+                    parsed = date(year, _MONTHS[parts[1][:3].lower()], day)
     if parsed is None:
-        raise RowError(f"{column} {value!r} is not a date (use YYYY-MM-DD)")
+        raise RowError(f"{column} {shown(value)!r} is not a date (use YYYY-MM-DD)")
     if not in_supported_range(parsed):
         raise RowError(
             f"{column} {value!r} is out of range (years {EARLIEST_YEAR} to {LATEST_YEAR})"
         )
     return parsed
+
+
+def shown(value: str, most: int = 60) -> str:
+    """`value` as a message quotes it: cut to `most` characters with "..." when longer."""
+    return value if len(value) <= most else value[: most - 3] + "..."
 
 
 def parse_bool(value: str, column: str) -> bool:
@@ -117,15 +130,19 @@ def parse_bool(value: str, column: str) -> bool:
     raise RowError(f"{column} {value!r} is not yes/no/true/false/1/0")
 
 
-def parse_int(value: str, column: str, minimum: int = 0, maximum: int | None = None) -> int:
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise RowError(f"{column} {value!r} is not a whole number") from None
+def parse_int(value: str, column: str, minimum: int, maximum: int) -> int:
+    """A whole number in ASCII digits (`scheduler.text.whole_number`, as the forms read one)
+    from `minimum` to `maximum`, else RowError naming the column and the bound."""
+    text = value.strip()
+    number = whole_number(text, most_digits=len(str(maximum)))
+    if number is None and ascii_digits(text):  # more digits than the largest allowed has
+        raise RowError(f"{column} {shown(text)!r} must be at most {maximum}")
+    if number is None:
+        raise RowError(f"{column} {shown(text)!r} is not a whole number")
     if number < minimum:
-        raise RowError(f"{column} {value!r} must be at least {minimum}")
-    if maximum is not None and number > maximum:
-        raise RowError(f"{column} {value!r} must be at most {maximum}")
+        raise RowError(f"{column} {text!r} must be at least {minimum}")
+    if number > maximum:
+        raise RowError(f"{column} {text!r} must be at most {maximum}")
     return number
 
 
@@ -166,9 +183,8 @@ def parse_zone(value: str) -> str:
         ZoneInfo(value)
     # OSError: a key naming a tzdata folder, or one too long for a file name.
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        shown = value if len(value) <= 60 else value[:57] + "..."
         raise RowError(
-            f"timezone {shown!r} is not a known time zone (like Europe/Berlin)"
+            f"timezone {shown(value)!r} is not a known time zone (like Europe/Berlin)"
         ) from None
     return value
 
@@ -187,8 +203,7 @@ def normalise_linkedin(url: str) -> str:
     host = lowered.split("/", 1)[0]
     if not _HOST.fullmatch(host):
         # "javascript:alert(1)" or "mailto:x" would otherwise become "https://www.javascript:…".
-        shown = url if len(url) <= 60 else url[:57] + "..."
-        raise RowError(f"linkedin_url {shown!r} is not a web address")
+        raise RowError(f"linkedin_url {shown(url)!r} is not a web address")
     return "https://www." + lowered
 
 
@@ -258,7 +273,9 @@ def native_record(row: dict[str, str], line: int) -> ContactRecord:
         rec.linkedin_url = url
     last_met = read("last_met", lambda t: parse_date(t, "last_met"))
     rec.last_met = last_met if isinstance(last_met, date) else None
-    times = read("times_met", lambda t: parse_int(t, "times_met"))
+    times = read(
+        "times_met", lambda t: parse_int(t, "times_met", 0, MOST_MEETINGS_PER_IMPORTED_CONTACT)
+    )
     rec.times_met = times if isinstance(times, int) else None
     if rec.times_met and rec.last_met is None:
         warnings.append(f"times_met {rec.times_met} needs a last_met date; times_met left empty")

@@ -168,8 +168,13 @@ def test_vcards_from_google_contacts_merge_duplicate_emails(runtime: Runtime, us
 
 def test_vcard_4_with_folded_lines_and_bad_cards(runtime: Runtime, user: int) -> None:
     report = run(runtime, user, DATA / "contacts_v4.vcf")
-    assert (report.created, report.skipped) == (2, 2)
-    assert [line for line, _ in report.problems] == [19, 24]
+    assert (report.created, report.skipped) == (3, 1)
+    assert [line for line, _ in report.problems] == [24]
+    # A card with a name and a bad email is kept without it, as a CSV row is.
+    assert report.notes == [
+        (19, "EMAIL 'broken-at-example' is not an email address; EMAIL left empty")
+    ]
+    assert contacts(runtime, user)["Broken Email"].emails == ()
     isabel = contacts(runtime, user)["Isabel García"]
     assert isabel.timezone == "Europe/Madrid"
     assert "mentoring programme" in isabel.notes

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy import text as sql_text
 
 from integrations.storage import models
 from integrations.storage.db import transaction
@@ -346,6 +347,37 @@ def test_an_import_the_database_refuses_is_one_readable_line_without_sql(
     with transaction(runtime.sessions) as session:
         names = set(session.scalars(select(models.Contact.name)))
     assert "Ana Souza" in names
+
+
+def test_an_import_a_database_constraint_refuses_is_a_400_naming_the_file_without_sql(
+    both_databases: Web, runtime: Runtime
+) -> None:
+    """The service turns the refusal into the import's error; the page only shows it."""
+    site = both_databases
+    site.get("/contacts/new")
+    site.post("/contacts/new", {"name": "Ana Souza", "emails": "ana@example.org"})
+    refuse = (
+        "ALTER TABLE contacts ADD CONSTRAINT short_city CHECK (length(city) < 6)"
+        if runtime.engine.dialect.name == "postgresql"
+        else "CREATE TRIGGER short_city BEFORE INSERT ON contacts WHEN length(NEW.city) > 5 "
+        "BEGIN SELECT RAISE(ABORT, 'city too long'); END"
+    )
+    with runtime.engine.begin() as conn:
+        conn.execute(sql_text(refuse))
+    data = b"name,email,city\nBen,ben@example.org,Lisbon and around\n"
+    site.get("/contacts/import")
+    response = site.post(
+        "/contacts/import",
+        {"file": (io.BytesIO(data), "people.csv")},
+        content_type="multipart/form-data",
+    )
+    page = text(response)
+    assert response.status_code == 400
+    assert "people.csv: the database refused a value in the file; nothing was imported." in page
+    assert "INSERT INTO" not in page and "short_city" not in page and "city too long" not in page
+    with transaction(runtime.sessions) as session:
+        names = set(session.scalars(select(models.Contact.name)))
+    assert names == {"Ana Souza"}
 
 
 def test_refused_owner_forms_answer_with_the_errors_status_and_the_page_saying_why(

@@ -232,3 +232,28 @@ def test_demo_remove_takes_away_the_demo_contacts_and_calendar_and_keeps_yours(
     assert (
         again.stdout.strip() == "demo data removed: 0 contacts, 0 calendars, 0 invites, 0 bookings"
     )
+
+
+def test_bad_cells_and_card_lines_are_reported_on_stdout_by_file_line_not_as_errors(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    big = tmp_path / "bigcell.csv"
+    big.write_text(
+        "name,email,notes\nAna,ana@example.org," + "x" * 200_000 + "\nBo,bo@example.org,hi\n"
+    )
+    done = cli("contacts", "import", str(big))
+    assert done.stdout.splitlines() == [
+        "created 1, updated 0, already up to date 0, skipped 1",
+        "skipped line 2: notes is longer than 131072 characters, the most a CSV cell may hold",
+    ]
+    cards = tmp_path / "cards.vcf"
+    cards.write_text(
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Cy\nEMAIL:cy@example.org\nEND:VCARD\n"
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Di\nEMAIL:di@example.org\nBROKEN\nEND:VCARD\n"
+    )
+    done = cli("contacts", "import", str(cards))
+    assert done.stdout.splitlines() == [
+        "created 2, updated 0, already up to date 0, skipped 0",
+        "line 10: 'BROKEN' is not a vCard property; line left out",
+    ]
+    assert done.stderr == ""  # vobject's own "Skipped line 4" no longer leaks here

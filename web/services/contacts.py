@@ -6,6 +6,7 @@ exist. No Flask here; errors are ContactError with the form field they belong to
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -848,8 +849,11 @@ def import_file(
     on_total: Callable[[int], None] | None = None,
 ) -> Any:
     """Import a file (its bytes, or a path as text) in one transaction; returns the
-    ImportReport. A file that cannot be read at all raises ContactError (field "file") and
-    changes nothing."""
+    ImportReport. A file that cannot be read at all, or that the database refuses, raises
+    ContactError (field "file") naming the file and changes nothing. A database that does not
+    answer or is full raises what it raised (the app's 503 and 507, the CLI's one line)."""
+    from sqlalchemy.exc import DataError, IntegrityError
+
     from integrations.contacts_import import ContactFileError, import_contacts
 
     extra: dict[str, Any] = {}
@@ -864,6 +868,35 @@ def import_file(
             )
     except ContactFileError as exc:
         raise ContactError(str(exc), "file") from None
+    except (DataError, IntegrityError) as exc:
+        # A value the importer's checks let through and the database still refused (a column
+        # narrower than the model says, a constraint): one line, never the SQL or its values.
+        # Losing the connection or the disk filling up are other errors and go on up.
+        logging.getLogger(__name__).warning(
+            "import of %s refused by the database: %s (SQLSTATE %s)",
+            filename,
+            exc.__class__.__name__,
+            getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "sqlite_errorname", "-"),
+        )
+        raise ContactError(_refused(filename, exc), "file") from None
+
+
+# What a database says when a value is longer than its column: PostgreSQL's SQLSTATE
+# string_data_right_truncation, SQLite's SQLITE_TOOBIG.
+_POSTGRES_TOO_LONG = "22001"
+_SQLITE_TOO_BIG = 18
+
+
+def _refused(filename: str, exc: Any) -> str:
+    """Why the database refused an import, in one line naming the file."""
+    orig = exc.orig
+    too_long = (
+        getattr(orig, "sqlstate", None) == _POSTGRES_TOO_LONG
+        or getattr(orig, "sqlite_errorcode", None) == _SQLITE_TOO_BIG
+    )
+    if too_long:
+        return f"{filename}: a value in the file is too long to store; nothing was imported."
+    return f"{filename}: the database refused a value in the file; nothing was imported."
 
 
 def export_file(runtime: Runtime, user_id: int) -> str:
