@@ -87,7 +87,8 @@ RULE_LIMITS: Mapping[str, int] = MappingProxyType(
 # millions of rows (one row claiming 10**23 meetings ran the import out of memory).
 MOST_MEETINGS_PER_IMPORTED_CONTACT = 500
 # The most meetings one import may add in all: many rows at the limit above still add at most
-# this many (a few seconds of writing), and the rows past it say their count was left out.
+# this many (a few seconds of writing); the rows past it keep only the meeting on their
+# last_met date (one a row, as any contact with a last_met has) and say their count was left out.
 MOST_MEETINGS_PER_IMPORT = 100_000
 
 # The documented cadence per relationship, in days; [rules.cadence_days] overrides it.
