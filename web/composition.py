@@ -62,7 +62,7 @@ class Runtime:
 
         if db.current_revision(self.engine) is None:
             raise UserError(
-                f"the database {self._shown_url()} is not set up: run `meetagain init` "
+                f"the database {self.shown_url()} is not set up: run `meetagain init` "
                 "(or `meetagain db upgrade`)"
             )
         emails = [e.strip().lower() for e in self.config.owner.emails]
@@ -101,7 +101,8 @@ class Runtime:
         session.flush()
         return user
 
-    def _shown_url(self) -> str:
+    def shown_url(self) -> str:
+        """The database URL as messages show it: the password hidden."""
         from sqlalchemy.engine import make_url
 
         return make_url(self.config.database_url).render_as_string(hide_password=True)

@@ -170,7 +170,7 @@ def init(state: State, demo_secret: bool) -> None:
         click.echo(f"kept existing secret key {folder / 'secret_key'}")
     state.runtime.upgrade_database()
     state.owner_id(create=True)
-    click.echo(f"database ready: {_display_url(config.database_url)}")
+    click.echo(f"database ready: {state.runtime.shown_url()}")
     from web.services.accounts import new_setup_token
 
     token = new_setup_token(state.runtime)
@@ -363,13 +363,7 @@ def upgrade(state: State, revision: str) -> None:
     """Run the database migrations."""
     # What the database is at, which an older --revision than its own leaves unchanged.
     now_at = state.runtime.upgrade_database(revision)
-    click.echo(f"database at revision {now_at}: {_display_url(state.config.database_url)}")
-
-
-def _display_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    click.echo(f"database at revision {now_at}: {state.runtime.shown_url()}")
 
 
 def _one_line(exc: object) -> str:
