@@ -253,13 +253,26 @@ def test_the_admin_can_add_another_person_who_then_signs_in(
 
 def test_the_owner_changes_their_password_in_settings(site: Web, owner: int) -> None:
     wrong = site.post(
-        "/settings/password", {"current_password": "not-it-at-all", "new_password": "n" * 12}
+        "/settings/password",
+        {
+            "current_password": "not-it-at-all",
+            "new_password": "n" * 12,
+            "confirm_password": "n" * 12,
+        },
     )
     assert wrong.status_code == 400 and "not your current password" in text(wrong)
-    short = site.post("/settings/password", {"current_password": PASSWORD, "new_password": "x"})
+    short = site.post(
+        "/settings/password",
+        {"current_password": PASSWORD, "new_password": "x", "confirm_password": "x"},
+    )
     assert short.status_code == 400 and "at least 10 characters" in text(short)
     changed = site.post(
-        "/settings/password", {"current_password": PASSWORD, "new_password": "a fresh passphrase"}
+        "/settings/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "a fresh passphrase",
+            "confirm_password": "a fresh passphrase",
+        },
     )
     assert changed.status_code == 303
     assert "Password changed" in text(site.get(changed.headers["Location"]))
@@ -282,7 +295,8 @@ def test_a_long_passphrase_is_accepted_whole_at_setup_and_in_settings(
     assert created.status_code == 303
     longer = "a fresh passphrase for the garden gnome, " * 5  # 205 characters
     changed = site.post(
-        "/settings/password", {"current_password": long_one, "new_password": longer}
+        "/settings/password",
+        {"current_password": long_one, "new_password": longer, "confirm_password": longer},
     )
     assert changed.status_code == 303
     site.post("/logout")
@@ -297,7 +311,12 @@ def test_changing_the_password_signs_out_every_other_session(
     assert elsewhere.sign_in("owner@example.com").status_code == 303
     assert elsewhere.get("/settings").status_code == 200
     changed = site.post(
-        "/settings/password", {"current_password": PASSWORD, "new_password": "a fresh passphrase"}
+        "/settings/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "a fresh passphrase",
+            "confirm_password": "a fresh passphrase",
+        },
     )
     assert changed.status_code == 303
     assert site.get("/settings").status_code == 200  # where it was changed: still signed in

@@ -100,7 +100,11 @@ def test_other_users_saves_succeed_while_an_accept_waits_on_a_slow_feed(
             "snooze": browser.post(f"/contacts/{bobs_friend}/snooze", {"days": "30"}),
             "password": browser.post(
                 "/settings/password",
-                {"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+                {
+                    "current_password": PASSWORD,
+                    "new_password": "a brand new passphrase",
+                    "confirm_password": "a brand new passphrase",
+                },
             ),
         }
         saved_after = time.monotonic() - began

@@ -208,7 +208,12 @@ def test_the_setup_form_names_the_rule(site: Web) -> None:
 
 def test_settings_refuses_a_weak_new_password(site: Web, owner: int) -> None:
     weak = site.post(
-        "/settings/password", {"current_password": PASSWORD, "new_password": "password1234"}
+        "/settings/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "password1234",
+            "confirm_password": "password1234",
+        },
     )
     assert weak.status_code == 400 and "too easy to guess" in text(weak)
     assert site.sign_in("owner@example.com").status_code == 303  # unchanged

@@ -108,7 +108,11 @@ def test_a_password_change_ends_the_sessions_elsewhere_and_their_copied_cookies(
     copied = _cookie(phone)
     changed = site.post(
         "/settings/password",
-        {"current_password": PASSWORD, "new_password": "a fresh passphrase"},
+        {
+            "current_password": PASSWORD,
+            "new_password": "a fresh passphrase",
+            "confirm_password": "a fresh passphrase",
+        },
     )
     assert changed.status_code == 303
     assert site.get("/settings").status_code == 200

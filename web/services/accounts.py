@@ -105,6 +105,12 @@ def password_problem(password: str, *hints: str) -> str | None:
     ).strip()
 
 
+def repeat_problem(password: str, again: str) -> str | None:
+    """Why a new password typed twice (setup, Settings' password change) is refused: the two
+    entries differ. None when they are the same."""
+    return None if password == again else "The two passwords differ."
+
+
 def _check_password(password: str, *hints: str, field: str = "password") -> None:
     problem = password_problem(password, *hints)
     if problem:

@@ -29,6 +29,7 @@ from web.services.accounts import (
     create_user,
     list_users,
     remove_user,
+    repeat_problem,
     save_email_settings,
     save_invite_text,
     set_disabled,
@@ -209,14 +210,18 @@ def _change_user(user_id: int, action: str) -> Response | tuple[str, int]:
 @bp.post("/password")
 @login_required
 def password() -> Response | tuple[str, int]:
-    """Change your own password (the current one is asked again)."""
+    """Change your own password (the current one is asked again, the new one twice)."""
+    new = request.form.get("new_password", "")
+    differ = repeat_problem(new, request.form.get("confirm_password", ""))
+    if differ:
+        return index({"confirm_password": differ}), 400
     try:
         # This session goes on; every other one is over.
         change_password(
             runtime(),
             current_user().id,
             request.form.get("current_password", ""),
-            request.form.get("new_password", ""),
+            new,
             keep_session=session_token(),
         )
     except AccountError as exc:

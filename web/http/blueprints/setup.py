@@ -30,6 +30,7 @@ from web.services.accounts import (
     AccountError,
     create_first_account,
     needs_first_account,
+    repeat_problem,
     save_rules,
     save_time_and_windows,
     setup_token_valid,
@@ -94,8 +95,9 @@ def account() -> Response | str | tuple[str, int]:
     if request.method == "POST":
         form = {k: request.form.get(k, "") for k in ("name", "email")}
         password = request.form.get("password", "")
-        if password != request.form.get("confirm", ""):
-            errors["confirm"] = "The two passwords differ."
+        differ = repeat_problem(password, request.form.get("confirm", ""))
+        if differ:
+            errors["confirm"] = differ
         else:
             try:
                 user_id = create_first_account(runtime(), form["email"], password, form["name"])
