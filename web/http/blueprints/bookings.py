@@ -27,8 +27,8 @@ from web.http.blueprints.invites import (
     move_page_response,
     moved_from,
     offer_times,
+    page_clock,
     pick_move,
-    reader_uses_12_hour_clock,
 )
 from web.services import invites as svc
 from web.services.invites import moving
@@ -51,8 +51,8 @@ def owner_booking(booking_id: int) -> Any:
         "invites/owner_booking.html",
         coffee=coffee,
         status=status,
-        label=format_span(coffee.start, coffee.end, zone, hour12=reader_uses_12_hour_clock()),
-        moved=moved_from(moving.owner_side(user.id, booking_id), zone),
+        label=format_span(coffee.start, coffee.end, zone, hour12=page_clock(public=False)),
+        moved=moved_from(moving.owner_side(user.id, booking_id), zone, public=False),
     )
 
 
@@ -183,7 +183,7 @@ def owner_cancel_confirm(booking_id: int) -> Any:
     return render_template(
         "invites/owner_cancel.html",
         coffee=coffee,
-        label=format_span(coffee.start, coffee.end, zone, hour12=reader_uses_12_hour_clock()),
+        label=format_span(coffee.start, coffee.end, zone, hour12=page_clock(public=False)),
     )
 
 

@@ -255,6 +255,13 @@ def reader_uses_12_hour_clock() -> bool:
     return uses_12_hour_clock(request.headers.get("Accept-Language", ""))
 
 
+def page_clock(*, public: bool) -> bool:
+    """Whether a page about a booking writes its times on a 12-hour clock. An invitee's page
+    follows the reader's language; the owner's pages keep the 24-hour clock of every other
+    owner page (dashboard, contacts), whatever the browser's language."""
+    return public and reader_uses_12_hour_clock()
+
+
 def _time_items(
     times: tuple[OfferedTime, ...] | list[OfferedTime], zone: str, hour12: bool = False
 ) -> list[dict[str, Any]]:
@@ -588,7 +595,7 @@ def booking(token: str) -> Response:
             where=where,
             google_link=links.google,
             outlook_link=links.outlook,
-            moved=moved_from(moving.invitee_side(token), zone),
+            moved=moved_from(moving.invitee_side(token), zone, public=True),
         )
     )
 
@@ -681,7 +688,7 @@ def _setup_moves(state: BlueprintSetupState) -> None:
         csrf.exempt(move_pick)  # the token in the URL is the credential, as for `answer`
 
 
-def moved_from(who: Any, zone: str) -> str:
+def moved_from(who: Any, zone: str, *, public: bool) -> str:
     """ "Moved from <old time>" for a booking page, or "" for a booking never moved."""
     try:
         choices = moving.move_choices(runtime(), who, now=_now())
@@ -691,7 +698,7 @@ def moved_from(who: Any, zone: str) -> str:
         return ""
     length = choices.end - choices.start
     return format_span(
-        choices.moved_from, choices.moved_from + length, zone, hour12=reader_uses_12_hour_clock()
+        choices.moved_from, choices.moved_from + length, zone, hour12=page_clock(public=public)
     )
 
 
@@ -715,8 +722,8 @@ def move_page_response(
         "invites/move_public.html" if public else "invites/owner_move.html",
         choices=choices,
         zone=zone,
-        current=format_span(choices.start, choices.end, zone, hour12=reader_uses_12_hour_clock()),
-        times=_time_items(choices.times, zone, reader_uses_12_hour_clock()),
+        current=format_span(choices.start, choices.end, zone, hour12=page_clock(public=public)),
+        times=_time_items(choices.times, zone, page_clock(public=public)),
         conflict=conflict,
         **links,
     )
