@@ -399,14 +399,20 @@ def _matching(user_id: int, words: Sequence[str]) -> Select[Any]:
     return q
 
 
+def _but(query: Select[Any], leave_out: int | None) -> Select[Any]:
+    return query if leave_out is None else query.where(_C.c.id != leave_out)
+
+
 def matching_ids(session: Session, user_id: int, words: Sequence[str]) -> list[int]:
     """Ids of the user's contacts matching every one of `words`."""
     return list(session.scalars(_matching(user_id, words)))
 
 
-def count_contacts(session: Session, user_id: int, words: Sequence[str] = ()) -> int:
-    """How many contacts the user has (matching every one of `words`)."""
-    found = _matching(user_id, words).subquery()
+def count_contacts(
+    session: Session, user_id: int, words: Sequence[str] = (), *, leave_out: int | None = None
+) -> int:
+    """How many contacts the user has (matching every one of `words`, but `leave_out`)."""
+    found = _but(_matching(user_id, words), leave_out).subquery()
     return int(session.scalar(select(func.count()).select_from(found)) or 0)
 
 
@@ -731,8 +737,16 @@ class ContactName:
     email: str
 
 
-def names(session: Session, user_id: int) -> list[ContactName]:
-    """Every contact's id, name and first email, by name."""
+def names(
+    session: Session,
+    user_id: int,
+    *,
+    words: Sequence[str] = (),
+    leave_out: int | None = None,
+    limit: int | None = None,
+) -> list[ContactName]:
+    """The id, name and first email of the contacts matching every one of `words` (every
+    contact without words) but `leave_out`, by name; the first `limit` of them."""
     first = (
         select(_E.c.email)
         .where(_E.c.contact_id == _C.c.id)
@@ -741,8 +755,9 @@ def names(session: Session, user_id: int) -> list[ContactName]:
         .correlate(_C)
         .scalar_subquery()
     )
+    found = _but(_matching(user_id, words), leave_out)
     rows = session.execute(
-        select(_C.c.id, _C.c.name, first).where(_C.c.user_id == user_id).order_by(*_BY_NAME)
+        found.with_only_columns(_C.c.id, _C.c.name, first).order_by(*_BY_NAME).limit(limit)
     )
     return [ContactName(cid, name, email or "") for cid, name, email in rows]
 

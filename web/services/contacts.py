@@ -365,10 +365,38 @@ def all_contacts(runtime: Runtime, user_id: int) -> list[Contact]:
         return load_contacts(session, user_id)
 
 
-def names_and_emails(runtime: Runtime, user_id: int) -> list[ContactName]:
-    """Every contact's id, name and first email, by name (for a picker)."""
+# How many contacts a picker lists at most: a search narrows it down to the one meant.
+PICK_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class PickList:
+    """Contacts for a picker: the first `PICK_LIMIT` matches by name, and how many match."""
+
+    names: list[ContactName]
+    total: int
+
+    @property
+    def cut(self) -> bool:
+        """Whether more contacts match than the list holds."""
+        return self.total > len(self.names)
+
+
+def names_to_pick(
+    runtime: Runtime, user_id: int, *, query: str = "", leave_out: int | None = None
+) -> PickList:
+    """The contacts matching every word of `query` (the contacts search's rule: name, company,
+    city, email... case and accents aside), but `leave_out`, by name, for a picker: id, name and
+    first email of the first `PICK_LIMIT`, and how many match in all."""
+    words = query.lower().split()
     with transaction(runtime.sessions, read_only=True) as session:
-        return names(session, user_id)
+        found = names(session, user_id, words=words, leave_out=leave_out, limit=PICK_LIMIT)
+        total = (
+            len(found)
+            if len(found) < PICK_LIMIT
+            else count_contacts(session, user_id, words, leave_out=leave_out)
+        )
+    return PickList(found, total)
 
 
 def how_many(runtime: Runtime, user_id: int) -> int:

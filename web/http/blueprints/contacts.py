@@ -449,24 +449,27 @@ def _detail_or_404(user_id: int, contact_id: int) -> Any:
 @bp.get("/<int:contact_id>/merge")
 @login_required
 def merge_page(contact_id: int) -> str:
-    """Pick the duplicate to fold into this contact; with one picked, show what will result."""
+    """Find and pick the duplicate to fold into this contact (`q` searches like the contacts
+    list, and the picker lists the first matches); with one picked, show what will result."""
     from scheduler.merge import merged_fields
 
     user = current_user()
     keep = _detail_or_404(user.id, contact_id).item.contact
-    others = [o for o in service.names_and_emails(runtime(), user.id) if o.id != contact_id]
+    query = request.args.get("q", "").strip()[:200]
+    found = service.names_to_pick(runtime(), user.id, query=query, leave_out=contact_id)
     picked = whole_number(request.args.get("other", ""))
     other: Contact | None = None
     if picked is not None and picked != contact_id:
         try:
-            found = service.get_contact(runtime(), user.id, picked, now=datetime.now(UTC))
+            detail = service.get_contact(runtime(), user.id, picked, now=datetime.now(UTC))
         except ContactNotFound:
-            found = None
-        other = found.item.contact if found is not None else None
+            detail = None
+        other = detail.item.contact if detail is not None else None
     return render_template(
         "contacts/merge.html",
         c=keep,
-        others=others,
+        query=query,
+        matches=found,
         other=other,
         result=merged_fields(keep, other) if other else None,
     )
