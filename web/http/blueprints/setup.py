@@ -5,9 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from datetime import time
-from functools import lru_cache
 from typing import Any
-from zoneinfo import available_timezones
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -21,6 +19,7 @@ from scheduler.model import (
     parse_time,
 )
 from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS, RULE_LIMITS
+from scheduler.zones import known_zone, zone_choices
 from web.http.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
 from web.http.forms import whole_number
 from web.services import contacts as contacts_service
@@ -46,11 +45,6 @@ bp = Blueprint("setup", __name__, url_prefix="/setup")
 STANDARD_WINDOWS = ("breakfast", "lunch")
 DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DAY_VALUES = frozenset("0123456")  # the weekday checkboxes' values, Monday = 0
-
-
-@lru_cache(maxsize=1)
-def zone_names() -> tuple[str, ...]:
-    return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
 
 
 # ---------------------------------------------------------------- account
@@ -192,7 +186,8 @@ def time_and_meals() -> Response | str | tuple[str, int]:
     zone = user.timezone
     if request.method == "POST":
         zone = request.form.get("timezone", "").strip()
-        if zone not in zone_names():
+        # The list's zones, or any other name of one (an alias stored earlier or sent).
+        if zone not in zone_choices() and known_zone(zone) is None:
             errors["timezone"] = f'"{zone}" is not a time zone in the list; pick one.'
         posted_rows, windows = [], {}
         for row in rows:
@@ -256,8 +251,10 @@ def time_and_meals() -> Response | str | tuple[str, int]:
     page = render_template(
         "setup/time.html",
         step=1,
-        zones=zone_names(),
+        zones=zone_choices(),
         zone=zone,
+        # A zone not in the list (an alias such as America/Atka) stays picked when stored.
+        other_zone=zone if zone not in zone_choices() and known_zone(zone) else "",
         # The browser's zone is a first guess, never over one the user picked and sent back.
         detect=user.setup_step < 1 and request.method == "GET",
         rows=rows,

@@ -7,8 +7,16 @@
     if (select && window.Intl && Intl.DateTimeFormat) {
       var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
       if (zone) {
+        var listed = false;
         for (var i = 0; i < select.options.length; i++) {
-          if (select.options[i].value === zone) { select.value = zone; break; }
+          if (select.options[i].value === zone) { select.value = zone; listed = true; break; }
+        }
+        // A browser may name its zone by an alias the list leaves out (Asia/Calcutta): the
+        // server accepts any name of a zone, so offer it as it is.
+        if (!listed && zone.indexOf("/") > 0) {
+          var option = new Option(zone, zone, true, true);
+          select.insertBefore(option, select.firstChild);
+          select.value = zone;
         }
       }
     }
