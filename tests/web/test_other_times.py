@@ -132,3 +132,19 @@ def test_the_link_after_asking_for_other_times_says_the_owner_will_reply(
     assert "Olivia Owner will reply with other times" in page
     assert "the week of 4 Jan" in page
     assert "no longer held for you" in page
+
+
+def test_change_a_time_offers_only_times_the_plan_would_offer_the_invitee(
+    sqlite_runtime: Runtime,
+) -> None:
+    """The owner's "change a time" list for Rafael: no 07:30 Berlin breakfast by video, which is
+    03:30 in São Paulo, only times inside his waking hours there."""
+    owner = make_owner(sqlite_runtime)
+    rafael = _rafael(sqlite_runtime, owner)
+    plan = plan_for_user(sqlite_runtime, owner, now=_now())
+    others = plan.other_times[rafael]
+    assert others, "lunches in Berlin are mornings in São Paulo: there are times to offer"
+    for t in others:
+        local = t.start.astimezone(SAO_PAULO)
+        assert time(7) <= local.time() and t.end.astimezone(SAO_PAULO).time() <= time(21), local
+    assert {t.window for t in others} == {"lunch"}

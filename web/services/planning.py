@@ -387,15 +387,19 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
     events = _event_offers(
         occurrences, contacts, report, where, keys, config, now=now, zone=zone, trips=trips
     )
+    # "Change a time" offers what `pair` would offer this contact: their meals and days, and
+    # no video call outside their waking hours (a 07:30 Berlin breakfast is 03:30 in São Paulo).
     others = {
         p.contact.id: tuple(
             locate(
                 other_times(
-                    p, slots, policy, OTHER_TIMES, avoid=facts.turned_down.get(p.contact.id, ())
+                    p, slots, policy, len(slots), avoid=facts.turned_down.get(p.contact.id, ())
                 ),
                 p.contact,
+                suitable_only=True,
+                waking=(policy.waking_start, policy.waking_end),
                 **placing,
-            )[0]
+            )[0][:OTHER_TIMES]
         )
         for p in proposals
         if p.contact.id is not None
