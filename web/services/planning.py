@@ -511,28 +511,27 @@ def check_hand_picked(
     from scheduler.places import trip_at
     from scheduler.text import EARLIEST_YEAR, LATEST_YEAR, in_supported_range
 
-    with transaction(runtime.sessions) as session:
-        _, config = account_and_config(session, runtime, user_id)
-    zone = ZoneInfo(config.owner.timezone)
-    policy = config.scheduling
-    named = label or (lambda t: at(t.start, zone))
-    for t in times:
-        if not in_supported_range(t.start):
-            raise UserError(
-                f"{named(t)}: {t.start.date().isoformat()} is outside the years meetagain plans "
-                f"({EARLIEST_YEAR} to {LATEST_YEAR})"
-            )
-        if t.start <= now:
-            raise UserError(f"{named(t)}: {at(t.start, zone)} is in the past")
-    span = Interval(
-        min(t.start for t in times) - policy.buffer, max(t.end for t in times) + policy.buffer
-    )
-    # Where the owner is at those times: on a trip (entered, or read from the calendars) the
-    # meal windows follow the trip city's clock and its all-day event is not busy.
-    first = span.start.astimezone(zone).date() - timedelta(days=1)
-    days = (span.end.astimezone(zone).date() - first).days + 2
-    with transaction(runtime.sessions) as session:
-        user, _ = account_and_config(session, runtime, user_id)
+    # One read-only unit of work: it reads the store only, so it takes no write lock.
+    with transaction(runtime.sessions, read_only=True) as session:
+        user, config = account_and_config(session, runtime, user_id)
+        zone = ZoneInfo(config.owner.timezone)
+        policy = config.scheduling
+        named = label or (lambda t: at(t.start, zone))
+        for t in times:
+            if not in_supported_range(t.start):
+                raise UserError(
+                    f"{named(t)}: {t.start.date().isoformat()} is outside the years meetagain "
+                    f"plans ({EARLIEST_YEAR} to {LATEST_YEAR})"
+                )
+            if t.start <= now:
+                raise UserError(f"{named(t)}: {at(t.start, zone)} is in the past")
+        span = Interval(
+            min(t.start for t in times) - policy.buffer, max(t.end for t in times) + policy.buffer
+        )
+        # Where the owner is at those times: on a trip (entered, or read from the calendars)
+        # the meal windows follow the trip city's clock and its all-day event is not busy.
+        first = span.start.astimezone(zone).date() - timedelta(days=1)
+        days = (span.end.astimezone(zone).date() - first).days + 2
         occurrences = occurrences_on(session, user.id, first, days, zone)
         today = now.astimezone(zone).date()
         where = _where(session, config, user.id, today, occurrences)
