@@ -45,7 +45,10 @@ class Unavailable(UserError):
 
     status = 503
     title = "Try again in a moment"
-    detail = ""  # what the server said, for the command line
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail  # what the server said, for the command line; pages leave it out
 
 
 def database_unavailable(exc: BaseException) -> Unavailable | None:
@@ -67,11 +70,12 @@ def database_unavailable(exc: BaseException) -> Unavailable | None:
     if _from_postgresql(driver_error):
         # psycopg's OperationalError: the server refused or dropped the connection, or is
         # starting, stopping or over its connection limit (SQL mistakes are other classes).
-        found = Unavailable("meetagain could not reach its database and did nothing")
         # The server's words (which host and port, refused or timed out) are for the command
-        # line, where the person running it can act on them; pages do not show them.
-        found.detail = " ".join(str(driver_error).split())
-        return found
+        # line, where the person running it can act on them.
+        return Unavailable(
+            "meetagain could not reach its database and did nothing",
+            " ".join(str(driver_error).split()),
+        )
     return None
 
 

@@ -13,6 +13,7 @@ from scheduler.text import (
     EARLIEST_YEAR,
     ID_DIGITS,
     LATEST_YEAR,
+    ascii_digits,
     in_supported_range,
     whole_number,
 )
@@ -75,7 +76,7 @@ class RowId(click.ParamType):
         number = whole_number(text, most_digits=ID_DIGITS)
         if number is not None:
             return number
-        if text.isascii() and text.isdigit():
+        if ascii_digits(text):
             self.fail(f"{text[:40]} is no id: ids have at most {ID_DIGITS} digits", param, ctx)
         self.fail(f"{text[:40]!r} is not an id (a whole number, see the list command)", param, ctx)
 

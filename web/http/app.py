@@ -9,14 +9,13 @@ from typing import Any
 from flask import Flask, Response, g, make_response, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from integrations.config import Config, load_config
 from scheduler.text import ID_DIGITS, counted
 from web.composition import Runtime
-from web.errors import UserError, database_unavailable
+from web.errors import Unavailable, UserError, database_unavailable
 from web.http.forms import page_sentence
 from web.http.limits import retry_after
 from web.instance import read_secret
@@ -227,15 +226,10 @@ def _register_errors(app: Flask) -> None:
         title, message = messages.get(code, (exc.name, exc.description or ""))
         return render_template("error.html", title=title, message=message, code=code), code
 
-    @app.errorhandler(OperationalError)
-    def database_busy(exc: OperationalError) -> Any:
+    def database_busy(found: Unavailable) -> Any:
         # SQLite waited BUSY_TIMEOUT for another writer's lock, or the database server closed
-        # the connection mid-request (a restart; the pool has dropped that connection): the
-        # transaction was rolled back and the user is told to send it again (a 503, not a
-        # crash). Anything else is a real error.
-        found = database_unavailable(exc)
-        if found is None:
-            return unexpected(exc)
+        # the connection or cannot be reached: the transaction was rolled back and the user is
+        # told to send it again (a 503, not a crash).
         log.warning("database unavailable on %s %s: %s", request.method, _route(), found)
         page = render_template(
             "error.html",
@@ -246,8 +240,13 @@ def _register_errors(app: Flask) -> None:
         return page, found.status, {"Retry-After": "5"}
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> tuple[str, int]:
+    def unexpected(exc: Exception) -> Any:
         from integrations.files import is_disk_full
+
+        # SQLAlchemy's wrapper of a driver error, or the driver's own (the stores' plain SQL).
+        unavailable = database_unavailable(exc)
+        if unavailable is not None:
+            return database_busy(unavailable)
 
         route = _route()
         if is_disk_full(exc):

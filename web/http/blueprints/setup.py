@@ -187,7 +187,7 @@ def time_and_meals() -> Response | str | tuple[str, int]:
     if request.method == "POST":
         zone = request.form.get("timezone", "").strip()
         # The list's zones, or any other name of one (an alias stored earlier or sent).
-        if zone not in zone_choices() and known_zone(zone) is None:
+        if known_zone(zone) is None:
             errors["timezone"] = f'"{zone}" is not a time zone in the list; pick one.'
         posted_rows, windows = [], {}
         for row in rows:
@@ -254,7 +254,7 @@ def time_and_meals() -> Response | str | tuple[str, int]:
         zones=zone_choices(),
         zone=zone,
         # A zone not in the list (an alias such as America/Atka) stays picked when stored.
-        other_zone=zone if zone not in zone_choices() and known_zone(zone) else "",
+        other_zone=zone if known_zone(zone) and zone not in zone_choices() else "",
         # The browser's zone is a first guess, never over one the user picked and sent back.
         detect=user.setup_step < 1 and request.method == "GET",
         rows=rows,
