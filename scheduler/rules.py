@@ -192,11 +192,16 @@ def relationship_label(rel: Relationship) -> str:
     return _LABEL.get(rel, rel.value.capitalize())
 
 
-def no_meeting_date(contact: Contact) -> str:
-    """What a contact with no meeting date yet is called: "never met", or "met, no date yet"
-    when how you met says you did (a LinkedIn connection alone is not a meeting)."""
+def met_without_date(contact: Contact) -> bool:
+    """How you met says you did, though no meeting has a date (a LinkedIn connection alone
+    is not a meeting)."""
     how = contact.how_met.strip().casefold()
-    return "met, no date yet" if how and how != "linkedin" else "never met"
+    return bool(how) and how != "linkedin"
+
+
+def no_meeting_date(contact: Contact) -> str:
+    """What a contact with no meeting date yet is called."""
+    return "met, no date yet" if met_without_date(contact) else "never met"
 
 
 def connected_only(contact: Contact) -> bool:

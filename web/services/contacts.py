@@ -60,6 +60,7 @@ from scheduler.rules import (
     connected_only,
     due_date,
     evaluate,
+    met_without_date,
     no_meeting_date,
     overdue_days,
 )
@@ -213,9 +214,8 @@ def _classified(
             e = excluded[c.id]
             items.append(ContactListItem(c, "excluded", 0.0, e.reasons, cadence, since, e.paused))
         elif c.id in not_met:
-            unmet = no_meeting_date(c)
-            said = "Met, but no date yet: log the last meeting" if unmet != "never met" else ""
-            reason = said or "Not yet met"
+            met = met_without_date(c)
+            reason = "Met, but no date yet: log the last meeting" if met else "Not yet met"
             items.append(ContactListItem(c, "not-yet-met", 0.0, (reason,), cadence, since))
         else:
             items.append(ContactListItem(c, "ok", 0.0, (), cadence, since))

@@ -6,7 +6,7 @@ No Flask here: the web app and the CLI (`meetagain due`, `meetagain plan`) both 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from scheduler.model import (
     Interval,
     Proposal,
     ProposedTime,
+    SchedulingPolicy,
     Slot,
 )
 from scheduler.pairing import candidate_times, locate, other_times, shortlist
@@ -390,17 +391,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
     # "Change a time" offers what `pair` would offer this contact: their meals and days, and
     # no video call outside their waking hours (a 07:30 Berlin breakfast is 03:30 in São Paulo).
     others = {
-        p.contact.id: tuple(
-            locate(
-                other_times(
-                    p, slots, policy, len(slots), avoid=facts.turned_down.get(p.contact.id, ())
-                ),
-                p.contact,
-                suitable_only=True,
-                waking=(policy.waking_start, policy.waking_end),
-                **placing,
-            )[0][:OTHER_TIMES]
-        )
+        p.contact.id: _suitable_other_times(p, slots, policy, facts.turned_down, placing)
         for p in proposals
         if p.contact.id is not None
     }
@@ -416,6 +407,28 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         events,
         others,
     )
+
+
+def _suitable_other_times(
+    proposal: Proposal,
+    slots: Sequence[Slot],
+    policy: SchedulingPolicy,
+    turned_down: Mapping[int, Sequence[Interval]],
+    placing: Mapping[str, Any],
+) -> tuple[ProposedTime, ...]:
+    """At most OTHER_TIMES of the free times `pair` would offer this contact, located; the
+    slots are looked at in order until that many are found, not all of them."""
+    contact = proposal.contact
+    found: list[ProposedTime] = []
+    candidates = other_times(
+        proposal, slots, policy, len(slots), avoid=turned_down.get(contact.id or 0, ())
+    )
+    waking = (policy.waking_start, policy.waking_end)
+    for t in candidates:
+        found += locate([t], contact, suitable_only=True, waking=waking, **placing)[0]
+        if len(found) >= OTHER_TIMES:
+            break
+    return tuple(found)
 
 
 def _event_offers(

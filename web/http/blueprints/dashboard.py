@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from scheduler.booking_rules import day_bounds
 from scheduler.model import Interval, Proposal, ProposedTime, Slot, Window
+from scheduler.places import trip_at
 from scheduler.rules import HEALTH_BUCKETS
 from scheduler.text import counted
 from web.errors import NotFound, UserError
@@ -237,8 +238,8 @@ def week_view(
                 label = f"{s:%H:%M}–{e:%H:%M} meal window"
                 where = occurrence.start.tzinfo
                 if where is not None and where != zone:  # a trip's window, in its city's clock
-                    there = [t for t in trips if t.zone == where]
-                    city = there[0].city if there else str(where)
+                    there = trip_at(occurrence.start, trips)  # the trip, not any in its zone
+                    city = there.city if there is not None else str(where)
                     label += (
                         f" ({occurrence.start.astimezone(where):%H:%M}–"
                         f"{occurrence.end.astimezone(where):%H:%M} in {city})"
