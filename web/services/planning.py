@@ -99,9 +99,12 @@ class _InviteFacts:
     turned_down: dict[int, tuple[Interval, ...]] = field(default_factory=dict)
 
 
-def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInfo) -> _InviteFacts:
-    """Invite history per contact, times held by open invites, active bookings, and the times
-    each contact turned down on their latest invite.
+def invite_facts(
+    session: Session, user_id: int, *, now: datetime, zone: ZoneInfo, for_plan: bool = False
+) -> _InviteFacts:
+    """Invite history per contact, times held by open invites, active bookings, and (only
+    `for_plan`: pairing is what avoids them) the times each contact turned down on their
+    latest invite.
 
     A contact with an invite still open or a coffee booked and not yet over is excluded from
     the plan (the history says why)."""
@@ -145,10 +148,14 @@ def invite_facts(session: Session, user_id: int, *, now: datetime, zone: ZoneInf
     # Rows are oldest first: the last of each contact's is their latest invite.
     latest = {cid: rows[-1] for cid, rows in per_contact.items()}
     refused = {r.id: cid for cid, r in latest.items() if r.status in _TURNED_DOWN}
-    turned_down = {
-        refused[invite_id]: tuple(times)
-        for invite_id, times in store.times_by_invite(refused).items()
-    }
+    turned_down = (
+        {
+            refused[invite_id]: tuple(times)
+            for invite_id, times in store.times_by_invite(refused).items()
+        }
+        if for_plan and refused
+        else {}
+    )
     return _InviteFacts(history, taken, len(open_ids), booked, turned_down)
 
 
@@ -312,7 +319,7 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         zone = ZoneInfo(config.owner.timezone)
         policy = config.scheduling
         today = now.astimezone(zone).date()
-        facts = invite_facts(session, user_id, now=now, zone=zone)
+        facts = invite_facts(session, user_id, now=now, zone=zone, for_plan=True)
         snap = snapshot(session, user_id, today=today, rules=config.rules, history=facts.history)
         contacts = snap.contacts
         start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
