@@ -17,6 +17,7 @@ from integrations.storage.accounts import USER as USER  # re-exported
 from integrations.storage.accounts import Account, AccountStore
 from integrations.storage.db import transaction
 from integrations.storage.user_sessions import UserSessionStore
+from integrations.zones import zone_choices as zone_choices  # the settings' zone list
 from scheduler.text import is_email_address, refuse_controls
 from web.composition import Runtime
 from web.errors import Invalid, NotFound

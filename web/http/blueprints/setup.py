@@ -19,7 +19,7 @@ from scheduler.model import (
     parse_time,
 )
 from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS, RULE_LIMITS
-from scheduler.zones import known_zone, zone_choices
+from scheduler.zones import known_zone
 from web.http.auth import current_user, login_required, redirect_to, runtime, safe_next, sign_in
 from web.http.forms import whole_number
 from web.services import contacts as contacts_service
@@ -34,6 +34,7 @@ from web.services.accounts import (
     save_time_and_windows,
     setup_token_valid,
     user_config,
+    zone_choices,
 )
 
 log = logging.getLogger(__name__)
