@@ -172,16 +172,25 @@ _MET_PREPOSITIONS = frozenset(
 )
 
 
+def met_in_own_words(how_met: str) -> str | None:
+    """The words after "met" when `how_met` says them itself: "at TechConf" for "Met at
+    TechConf" (the "met" typed is not said twice), "through Ana"; None for a bare name."""
+    text = _without_met(how_met)
+    if not text or text.split(maxsplit=1)[0].lower() not in _MET_PREPOSITIONS:
+        return None
+    return text
+
+
 def where_met(how_met: str) -> str:
-    """`how_met` as the words after "met": "at PyCon" for "PyCon", "through Ana" as typed, and
-    "at TechConf" for "Met at TechConf" (the "met" the user typed is not said twice)."""
+    """`how_met` as the words after "met": "at PyCon" for "PyCon", else as it says itself."""
+    own = met_in_own_words(how_met)
+    text = _without_met(how_met)
+    return own if own is not None else f"at {text}" if text else ""
+
+
+def _without_met(how_met: str) -> str:
     text = how_met.strip()
-    if text[:4].lower() == "met " or text.lower() == "met":
-        text = text[4:].lstrip()
-    if not text:
-        return ""
-    first = text.split(maxsplit=1)[0].lower()
-    return text if first in _MET_PREPOSITIONS else f"at {text}"
+    return text[4:].lstrip() if text[:4].lower() == "met " or text.lower() == "met" else text
 
 
 def _ago(n: int) -> str:

@@ -195,7 +195,8 @@ def calendar_url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
         problem = _host_name_problem(host)
         if problem:
             return problem
-    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+    number = whole_number(port, most_digits=5) if port else None
+    if port and (number is None or not 1 <= number <= 65535):
         return "the port must be a number from 1 to 65535"
     return None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from integrations.emails.base import Email, Link, first_name, links
-from scheduler.rules import where_met
+from scheduler.rules import met_in_own_words
 
 # Under this many days since the last meeting, "it's been a while" would be untrue.
 A_WHILE_DAYS = 30
@@ -27,8 +27,8 @@ def default_message(
     elif how_met:
         # "since PyCon" reads well; a how-met that says it itself ("Met at TechConf",
         # "through Ana") reads as "since we met at TechConf".
-        where = where_met(how_met)
-        since = f"we met {where}" if where != f"at {how_met.strip()}" else how_met.strip()
+        own = met_in_own_words(how_met)
+        since = f"we met {own}" if own is not None else how_met.strip()
         lines.append(f"It's been a while since {since}, and I'd love to catch up.")
     else:
         lines.append("It's been a while, and I'd love to catch up.")
