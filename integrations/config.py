@@ -43,6 +43,7 @@ from scheduler.zones import check_zone
 # typo (or a 64-bit maximum) is an error naming its key rather than an overflow later.
 LONGEST_SYNC_INTERVAL_MINUTES = 7 * 24 * 60  # a week
 LARGEST_ICS_BYTES = 1024 * 1024 * 1024  # 1 GiB
+DEFAULT_ICS_BYTES = 20 * 1024 * 1024  # a feed's or file's size limit unless set
 MOST_ICS_COMPONENTS = 10_000_000
 LONGEST_MAIL_TIMEOUT_SECONDS = 600
 MOST_TRUSTED_PROXIES = 20
@@ -79,7 +80,7 @@ class CalendarConfig:
     username: str = ""
     password_env: str = ""
     calendar_ids: tuple[str, ...] = ("primary",)
-    max_bytes: int = 20 * 1024 * 1024
+    max_bytes: int = DEFAULT_ICS_BYTES
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class SyncConfig:
     """How calendars are synced into the store, and the limits of one ICS parse."""
 
     interval_minutes: int = 10
-    ics_max_bytes: int = 20 * 1024 * 1024
+    ics_max_bytes: int = DEFAULT_ICS_BYTES
     ics_max_components: int = 100_000
     ics_max_seconds: float = 60.0
 
@@ -518,7 +519,7 @@ def _calendars(source: str, entries: Any) -> tuple[CalendarConfig, ...]:
             username=r.get("username", str, ""),
             password_env=r.get("password_env", str, ""),
             calendar_ids=r.strings("calendar_ids", ("primary",)),
-            max_bytes=r.positive_int("max_bytes", 20 * 1024 * 1024, 1, LARGEST_ICS_BYTES),
+            max_bytes=r.positive_int("max_bytes", DEFAULT_ICS_BYTES, 1, LARGEST_ICS_BYTES),
         )
         r.finish()
         if kind == "ics" and not (cal.path or cal.url):

@@ -24,7 +24,7 @@ from scheduler.model import Interval
 class ParseLimits:
     """Bounds on one calendar's parse; a calendar over one gets an error naming the limit."""
 
-    max_bytes: int = 20 * 1024 * 1024
+    max_bytes: int = ics.DEFAULT_MAX_BYTES
     max_components: int = 100_000
     max_seconds: float = 60.0
 

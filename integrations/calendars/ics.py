@@ -34,6 +34,7 @@ from integrations.calendars.ics_zones import (
     library_warnings,
     read_calendars,
 )
+from integrations.config import DEFAULT_ICS_BYTES
 from integrations.files import wide_encoding
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, CalendarWarning, Interval
@@ -43,7 +44,7 @@ _TIME_PROPERTIES = frozenset(
     {"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"}
 )
 # The size limit of one calendar read when none is configured (feeds and files alike).
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_BYTES = DEFAULT_ICS_BYTES
 # Margin around the asked interval when selecting raw events: covers every UTC offset and the
 # difference between floating/all-day times read in the user's zone and UTC.
 _SLOP = timedelta(days=2)
