@@ -97,19 +97,30 @@ def run(conn: Connection, prepared: Prepared, params: Mapping[str, Any]) -> list
     """Execute on `conn`'s driver connection (inside its transaction); the rows, if any."""
     cursor = _cursor(conn)
     try:
-        try:
-            cursor.execute(prepared.sql, _bound(prepared, params))
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(conn, cursor, prepared, params, exc) from exc
-        if prepared.row is None:
-            return []
-        return _rows(prepared, cursor.fetchall())
-    finally:
-        cursor.close()
+        cursor.execute(prepared.sql, _bound(prepared, params))
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, cursor, prepared, params, exc) from exc
+    if prepared.row is None:
+        return []
+    return _rows(prepared, cursor.fetchall())
 
 
 def _cursor(conn: Connection) -> Any:
-    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    """The driver connection's cursor for these statements, made once per driver connection:
+    a new psycopg cursor costs about 17 µs (its adapters and transformer), a sixth of what a
+    statement costs the client. Kept in the pool entry's info beside the connection it belongs
+    to, so a reconnected entry gets a new one; a cursor holds no transaction of its own."""
+    fairy = conn.connection
+    driver = fairy.driver_connection
+    kept = fairy.info.get(_CURSOR)
+    if kept is not None and kept[0] is driver:
+        return kept[1]
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    fairy.info[_CURSOR] = (driver, cursor)
+    return cursor
+
+
+_CURSOR = "meetagain.prepared_cursor"
 
 
 def _bound(prepared: Prepared, params: Mapping[str, Any]) -> Any:
