@@ -243,6 +243,7 @@ DEFAULT_WINDOWS: tuple[Window, ...] = (
     Window("lunch", time(12, 0), time(13, 30), frozenset(range(5))),
 )
 
+
 class _Reader:
     """Reads one TOML table, checking types and remembering which keys were used."""
 

@@ -59,7 +59,7 @@ from scheduler.places import (
     same_city,
     trip_at,
 )
-from scheduler.rules import DueContact
+from scheduler.rules import DueContact, due_order
 from scheduler.zones import known_zone
 
 QUARTER = 15 * 60
@@ -206,9 +206,7 @@ def shortlist(
     hundred at most. `pair` over the shortlist for any `keep` >= its capacity plans the same.
     A contact with times of their own to avoid (`turned_down`) shares their times with nobody,
     so they are a signature of their own."""
-    ordered = sorted(
-        due, key=lambda d: (-round(d.score * 1000), d.contact.name.casefold(), d.contact.id or 0)
-    )
+    ordered = sorted(due, key=due_order)
     contact_city = _city_classes(home, trips, city_of)
     refused = turned_down or {}
     per_signature: dict[tuple[_Signature, int], int] = {}

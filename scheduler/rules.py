@@ -469,11 +469,13 @@ def evaluate(
         score = round(RELATIONSHIP_WEIGHT[contact.relationship] * ratio, 3)
         reason = f"{relationship_label(contact.relationship)}, {what}, every {cadence} days{own}"
         due.append(DueContact(contact, score, (reason,), "cadence"))
-    due.sort(key=_due_order)
+    due.sort(key=due_order)
     return DueReport(due=due, excluded=excluded, not_yet_met=not_met)
 
 
-def _due_order(d: DueContact) -> tuple[float, str, int]:
+def due_order(d: DueContact) -> tuple[float, str, int]:
+    """The order of the due list: highest score first; ties by name (case and accents aside,
+    `scheduler.text.fold`), then id. Every list of due contacts is in this order."""
     return (-d.score, fold(d.contact.name), d.contact.id or 0)
 
 
@@ -494,7 +496,7 @@ def reevaluate(
     fresh = evaluate(changed, today=today, rules=rules, history=history)
     due = [d for d in report.due if d.contact.id not in ids]
     for d in fresh.due:
-        insort(due, d, key=_due_order)
+        insort(due, d, key=due_order)
     position = {c.id: n for n, c in enumerate(contacts)}
     excluded = sorted(
         [e for e in report.excluded if e.contact.id not in ids] + fresh.excluded,

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from scheduler.model import Contact, Interval, Proposal, SchedulingPolicy, Slot, Window
 from scheduler.pairing import pair
 from scheduler.places import City, Trip, city_key, same_city
-from scheduler.rules import DueContact, RulesLike, cadence_for
+from scheduler.rules import DueContact, RulesLike, cadence_for, due_order
 from scheduler.slots import free_slots, window_occurrences
-from scheduler.text import counted
+from scheduler.text import counted, fold
 
 # Contacts in the trip city whose cadence comes due within this many days of the trip's end
 # count as "nearly due": seeing them while there beats a video call next month.
@@ -386,7 +386,7 @@ def trip_priority(
             there.append((overdue, c))
         if not there:
             continue
-        there.sort(key=lambda item: (-item[0], item[1].name.casefold(), item[1].id or 0))
+        there.sort(key=lambda item: (-item[0], fold(item[1].name), item[1].id or 0))
         people = tuple(c for _, c in there)
         verb = "lives" if len(people) == 1 else "live"
         sentence = f"You're in {trip.label}: {_names(people)} {verb} there"
@@ -406,7 +406,7 @@ def trip_priority(
     result = [boosted.get(id(d.contact), d) for d in due]
     in_result = {id(d.contact) for d in result}
     result += [d for key, d in boosted.items() if key not in in_result]
-    result.sort(key=lambda d: (-d.score, d.contact.name.casefold(), d.contact.id or 0))
+    result.sort(key=due_order)
     return result, notes
 
 

@@ -27,7 +27,7 @@ from integrations.storage import models
 from integrations.storage.contacts import folded_columns
 from scheduler.model import CONTACT_LIST_LIMITS, CONTACT_TEXT_LIMITS
 from scheduler.rules import MOST_MEETINGS_PER_IMPORT
-from scheduler.text import control_character
+from scheduler.text import control_character, fold
 
 _C = cast(Table, models.Contact.__table__)
 _E = cast(Table, models.ContactEmail.__table__)
@@ -171,12 +171,15 @@ class Importer:
             .order_by(_C.c.id.desc())
         ):
             self.by_url[url] = cid
-        # Rows with neither email nor profile URL can only be recognised by their name.
+        # Rows with neither email nor profile URL can only be recognised by their name, case
+        # and accents aside ("Jose Garcia" is "José García"), as search and `same_person` do.
         self.by_name: dict[str, _Target | int] = {}
-        for name, cid in conn.execute(
-            select(_C.c.name, _C.c.id).where(_C.c.user_id == user_id).order_by(_C.c.id.desc())
+        for folded, cid in conn.execute(
+            select(_C.c.name_folded, _C.c.id)
+            .where(_C.c.user_id == user_id)
+            .order_by(_C.c.id.desc())
         ):
-            self.by_name[name.casefold()] = cid
+            self.by_name[folded] = cid
         self.targets: dict[int, _Target] = {}
         self.new: list[_Target] = []
         self.notes: list[tuple[int, str]] = []
@@ -234,7 +237,7 @@ class Importer:
         if rec.linkedin_url:
             hits.append(self.by_url.get(rec.linkedin_url))
         if not rec.emails and not rec.linkedin_url:
-            hits.append(self.by_name.get(rec.name.casefold()))
+            hits.append(self.by_name.get(fold(rec.name)))
         return [h for h in hits if isinstance(h, int)]
 
     def _find(self, rec: ContactRecord) -> _Target | None:
@@ -247,7 +250,7 @@ class Importer:
             if hit is not None:
                 return hit if isinstance(hit, _Target) else self._load(hit)
         if not rec.emails and not rec.linkedin_url:
-            hit = self.by_name.get(rec.name.casefold())
+            hit = self.by_name.get(fold(rec.name))
             if hit is not None:
                 return hit if isinstance(hit, _Target) else self._load(hit)
         return None
@@ -263,7 +266,7 @@ class Importer:
                 linkedin_url=rec.linkedin_url,
             )
             self.new.append(target)
-            self.by_name.setdefault(rec.name.casefold(), target)
+            self.by_name.setdefault(fold(rec.name), target)
         else:
             target.name = rec.name or target.name
             for key, value in rec.values.items():

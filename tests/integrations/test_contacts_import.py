@@ -328,3 +328,14 @@ def test_an_outlook_export_is_recognised_by_its_header(runtime: Runtime, user: i
         "Stockholm",
     )
     assert hannah.notes == "Coffee fan"
+
+
+def test_a_row_without_email_finds_its_contact_by_name_case_and_accents_aside(
+    runtime: Runtime, user: int
+) -> None:
+    run(runtime, user, "name,company\nJosé García,Old\n".encode())
+    report = run(runtime, user, b"name,company\nJOSE GARCIA,New\nJosef Garcia,Other\n")
+    assert (report.created, report.updated) == (1, 1)
+    found = contacts(runtime, user)
+    assert sorted(found) == ["JOSE GARCIA", "Josef Garcia"]
+    assert found["JOSE GARCIA"].company == "New"

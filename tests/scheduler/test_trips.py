@@ -280,3 +280,22 @@ def test_a_trip_entered_by_hand_clashes_with_one_sharing_a_day() -> None:
     assert clashing_trip([lisbon], date(2027, 3, 4), date(2027, 3, 6)) is lisbon  # its last day
     assert clashing_trip([lisbon], date(2027, 2, 27), date(2027, 3, 1)) is lisbon  # its first
     assert clashing_trip([lisbon], date(2027, 3, 5), date(2027, 3, 9)) is None  # the day after
+
+
+def test_people_with_equal_claims_are_named_in_name_order_accents_aside() -> None:
+    """ "Émile" sorts with the e's, as in the contacts list and the due list, not after "Zoe"."""
+    today = date(2026, 12, 1)
+    last = today - timedelta(days=120)
+    zoe = contact("Zoe", 1, "Boston", last, Relationship.PEER)
+    emile = contact("Émile", 2, "Boston", last, Relationship.PEER)
+    report = evaluate([zoe, emile], today=today)
+    assert [d.contact.name for d in report.due] == ["Émile", "Zoe"]
+    ordered, [note] = trip_priority(
+        [boston(date(2026, 12, 10), date(2026, 12, 12))],
+        report.due,
+        [zoe, emile],
+        today=today,
+        rules=DefaultRules(),
+    )
+    assert [d.contact.name for d in ordered] == ["Émile", "Zoe"]
+    assert note.sentence.startswith("You're in Boston 10–12 Dec: Émile and Zoe live there")
