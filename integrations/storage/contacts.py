@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -443,7 +443,8 @@ def page_ids(
 
 @dataclass(frozen=True)
 class LoggedInteraction:
-    """One line of a contact's history as the contact page shows it."""
+    """One line of a contact's history as the contact page shows it: `times` identical
+    meetings (same day, kind, notes, source), of which `id` is the newest."""
 
     id: int
     on: date
@@ -451,16 +452,24 @@ class LoggedInteraction:
     notes: str
     source: str
     confirmed: bool
+    times: int = 1
 
 
 def meeting_history(session: Session, user_id: int, contact_id: int) -> list[LoggedInteraction]:
-    """A contact's logged meetings, newest first, rejected calendar finds left out."""
+    """A contact's logged meetings, newest first, rejected calendar finds left out; identical
+    ones on one line (an import's "met 4 times" with one date is one line, not four)."""
     rows = session.execute(
         select(_I.c.id, _I.c.occurred_on, _I.c.kind, _I.c.notes, _I.c.source, _I.c.confirmed)
         .where(_I.c.user_id == user_id, _I.c.contact_id == contact_id, _I.c.source != "rejected")
         .order_by(_I.c.occurred_on.desc(), _I.c.id.desc())
     )
-    return [LoggedInteraction(*row) for row in rows]
+    lines: dict[tuple[Any, ...], LoggedInteraction] = {}
+    for row in rows:
+        found = LoggedInteraction(*row)
+        same = (found.on, found.kind, found.notes, found.source, found.confirmed)
+        seen = lines.get(same)
+        lines[same] = found if seen is None else replace(seen, times=seen.times + 1)
+    return list(lines.values())
 
 
 def latest_notes(

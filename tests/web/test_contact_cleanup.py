@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -105,6 +106,38 @@ def test_a_logged_meeting_can_be_removed_and_the_cadence_follows(
     assert "typo day" not in page and "Nothing logged yet." in page
     assert "First met" not in page  # the date only that meeting set goes with it
     assert site.post(f"/contacts/meetings/{meeting}/delete", {}).status_code == 404
+
+
+def test_an_imported_met_four_times_is_two_history_lines_and_remove_one_takes_one(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    site.get("/contacts/import")
+    csv = (
+        b"name,email,first_met,last_met,times_met\n"
+        b"Jonas Weber,jonas@example.org,2019-05-02,2026-01-26,4\n"
+    )
+    report = site.post(
+        "/contacts/import",
+        {"file": (io.BytesIO(csv), "people.csv")},
+        content_type="multipart/form-data",
+    )
+    assert report.status_code in (200, 303), text(report)
+    with transaction(sqlite_runtime.sessions) as session:
+        contact_id = session.scalars(
+            select(models.Contact.id).where(models.Contact.name == "Jonas Weber")
+        ).one()
+    page = text(site.get(f"/contacts/{contact_id}"))
+    history = page.split(">History<", 1)[1].split("</ol>", 1)[0]
+    # One line for the last meeting, one for the three the count adds on the first date.
+    assert history.count("<li>") == 2
+    assert "26 Jan 2026</time> · meeting <span" in history
+    assert "02 May 2019</time> · meeting ×3" in history
+    assert history.count(">Remove one<") == 1
+    older = history.split("02 May 2019", 1)[1]
+    meeting = int(older.split("/contacts/meetings/", 1)[1].split("/", 1)[0])
+    assert site.post(f"/contacts/meetings/{meeting}/delete", {}).status_code == 303
+    history = text(site.get(f"/contacts/{contact_id}")).split(">History<", 1)[1]
+    assert "02 May 2019</time> · meeting ×2" in history.split("</ol>", 1)[0]
 
 
 def test_deleting_a_contact_cancels_their_coffee_withdraws_their_invite_and_tells_them(
