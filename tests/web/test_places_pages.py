@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
+from datetime import date, datetime, timedelta
 from html import unescape
+from zoneinfo import ZoneInfo
 
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from scheduler.model import Contact
 from tests.web.support import Web, text
 from web.composition import Runtime
-from web.services.accounts import get_user, user_config
+from web.services.accounts import get_user, save_owner_place, user_config
 
 
 def test_the_owner_sets_a_home_city_and_a_video_room(
@@ -132,3 +135,35 @@ def test_a_contact_page_says_how_their_city_resolved(
     assert 'names several cities: write which, like "Cambridge, GB"' in unescape(
         text(site.get(f"/contacts/{cam}"))
     )
+
+
+def test_a_trip_read_from_an_uploaded_calendar_is_listed_with_the_trips(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """The plan puts Boston people first on a "Trip to Boston" event's days: the places page,
+    where the owner looks for their trips, lists it too (and says where to change it)."""
+    save_owner_place(sqlite_runtime, owner, "Berlin", "")
+    first = datetime.now(ZoneInfo("Europe/Berlin")).date() + timedelta(days=9)
+    last = first + timedelta(days=2)
+    assert "From your calendars" not in text(site.get("/places"))
+    site.get("/calendars")
+    uploaded = site.post(
+        "/calendars/ics",
+        {"name": "Travel", "file": (io.BytesIO(_trip_to_boston(first, last)), "trip.ics")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 303
+    page = text(site.get("/places"))
+    listed = page.split("From your calendars", 1)[1].split("</ul>", 1)[0]
+    assert f'Boston <span class="muted small">(Boston, US)</span> {first} – {last}' in listed
+    assert "To change one, change the event." in page
+
+
+def _trip_to_boston(first: date, last: date) -> bytes:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:boston@example.com\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART;VALUE=DATE:{first:%Y%m%d}\r\n"
+        f"DTEND;VALUE=DATE:{last + timedelta(days=1):%Y%m%d}\r\n"
+        "SUMMARY:Trip to Boston\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()

@@ -711,8 +711,7 @@ def snooze_for(
     if days is None or not 1 <= days <= LONGEST_SNOOZE_DAYS:
         name_of(runtime, user_id, contact_id)  # someone else's contact stays a 404
         raise ContactError(
-            f"Snooze for a number of days between 1 and {LONGEST_SNOOZE_DAYS}; "
-            "nothing was changed",
+            f"Snooze for a number of days between 1 and {LONGEST_SNOOZE_DAYS}; nothing was changed",
             "days",
         )
     with transaction(runtime.sessions, read_only=True) as session:

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from integrations import geo
 from integrations.config import Config
+from integrations.storage import calendar_store
 from integrations.storage import places as store
 from integrations.storage.db import transaction
-from scheduler.model import ProposedTime
+from scheduler.model import Interval, ProposedTime
 from scheduler.places import City, Place, Trip
 from scheduler.text import (
     EARLIEST_YEAR,
@@ -110,9 +112,7 @@ def where_for(
 ) -> Where:
     """Home city, trips (entered by hand, and read from `occurrences`: the calendar store's
     events in the horizon), places with the default per meal, and the video link for calls."""
-    home = geo.resolve(config.owner.city) if config.owner.city else None
-    if home is not None and not home.resolved:
-        home = City(home.name, flag=home.flag)
+    home = _home(config)
     manual = store.load_trips(session, user_id, geo.resolve, until_after=today)
     found = trips_from_occurrences(occurrences, home, geo.resolve) if occurrences else []
     trips = merge_trips([*manual, *found]) if found else manual
@@ -121,6 +121,50 @@ def where_for(
         # The Meet link is made with the Google event, so the invite can only say so.
         return Where(home, trips, places, defaults, "", MEET_PLACE)
     return Where(home, trips, places, defaults, config.owner.video_room_url)
+
+
+def stored_occurrences(
+    session: Session, user_id: int, today: date, config: Config
+) -> list[Occurrence]:
+    """The calendar store's events over the planning horizon, as the trip rules read them."""
+    return occurrences_on(
+        session, user_id, today, config.scheduling.horizon_days + 1, ZoneInfo(config.owner.timezone)
+    )
+
+
+def occurrences_on(
+    session: Session, user_id: int, first: date, days: int, zone: ZoneInfo
+) -> list[Occurrence]:
+    """The calendar store's events on `days` days from `first` (in `zone`), as the trip rules
+    read them."""
+    start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
+    horizon = Interval(start, datetime.combine(first + timedelta(days=days), start.time(), zone))
+    return [
+        Occurrence(
+            o.start.astimezone(zone),
+            o.end.astimezone(zone),
+            summary=o.summary,
+            location=o.location,
+            all_day=_whole_days(o.start.astimezone(zone), o.end.astimezone(zone)),
+            attendees=o.attendees,
+        )
+        for o in calendar_store.upcoming(session, user_id, horizon)
+    ]
+
+
+def _whole_days(start: datetime, end: datetime) -> bool:
+    """An all-day event is stored as local midnight to local midnight (the store keeps
+    instants, not DATE values)."""
+    midnight = datetime.min.time()
+    return start.time() == midnight and end.time() == midnight and end > start
+
+
+def _home(config: Config) -> City | None:
+    """The owner's home city, resolved (or flagged, and then no city the trip rules compare)."""
+    home = geo.resolve(config.owner.city) if config.owner.city else None
+    if home is not None and not home.resolved:
+        home = City(home.name, flag=home.flag)
+    return home
 
 
 def add_place(
@@ -202,6 +246,10 @@ def page(runtime: Runtime, user_id: int, config: Config) -> dict[str, Any]:
     with transaction(runtime.sessions) as session:
         places, defaults = store.load_places(session, user_id)
         trips = store.entered_trips(session, user_id)
+        # The trips the plan also reads from the calendars (the store's copy, never a server).
+        today = datetime.now(ZoneInfo(config.owner.timezone)).date()
+        occurrences = stored_occurrences(session, user_id, today, config)
+        found = trips_from_occurrences(occurrences, _home(config), geo.resolve)
         trip_view = [
             {
                 "id": t.id,
@@ -232,6 +280,10 @@ def page(runtime: Runtime, user_id: int, config: Config) -> dict[str, Any]:
             for p in places
         ],
         "trips": trip_view,
+        "calendar_trips": [
+            {"city": t.city, "start": t.start, "end": t.end, "label": f"{t.city}, {t.country}"}
+            for t in found
+        ],
         "windows": [w.name for w in config.windows],
     }
 

@@ -50,7 +50,13 @@ from scheduler.trips import (
 from web.composition import Runtime
 from web.errors import UserError
 from web.services.accounts import account_and_config
-from web.services.places import Where, resolved_city, where_for
+from web.services.places import (
+    Where,
+    occurrences_on,
+    resolved_city,
+    stored_occurrences,
+    where_for,
+)
 from web.services.rule_snapshot import snapshot
 
 _ANSWERED = ("accepted", "declined", "suggested")
@@ -242,44 +248,6 @@ def _with_trips(
         excluded=excluded,
     )
     return replace(report, due=due), trips, notes
-
-
-def stored_occurrences(
-    session: Session, user_id: int, today: date, config: Config
-) -> list[TripOccurrence]:
-    """The calendar store's events over the planning horizon, as the trip rules read them."""
-    return occurrences_on(
-        session, user_id, today, config.scheduling.horizon_days + 1, ZoneInfo(config.owner.timezone)
-    )
-
-
-def occurrences_on(
-    session: Session, user_id: int, first: date, days: int, zone: ZoneInfo
-) -> list[TripOccurrence]:
-    """The calendar store's events on `days` days from `first` (in `zone`), as the trip rules
-    read them."""
-    from integrations.storage import calendar_store
-
-    start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
-    horizon = Interval(start, datetime.combine(first + timedelta(days=days), start.time(), zone))
-    return [
-        TripOccurrence(
-            o.start.astimezone(zone),
-            o.end.astimezone(zone),
-            summary=o.summary,
-            location=o.location,
-            all_day=_whole_days(o.start.astimezone(zone), o.end.astimezone(zone)),
-            attendees=o.attendees,
-        )
-        for o in calendar_store.upcoming(session, user_id, horizon)
-    ]
-
-
-def _whole_days(start: datetime, end: datetime) -> bool:
-    """An all-day event is stored as local midnight to local midnight (the store keeps
-    instants, not DATE values)."""
-    midnight = datetime.min.time()
-    return start.time() == midnight and end.time() == midnight and end > start
 
 
 def due_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> DueReport:

@@ -605,8 +605,7 @@ def scan_meetings() -> Response:
         flash(error, "warn")
     if new:
         flash(
-            f"Found {counted(new, 'new past meeting')} with your contacts: "
-            "confirm below.",
+            f"Found {counted(new, 'new past meeting')} with your contacts: confirm below.",
             "ok",
         )
     else:
@@ -630,8 +629,7 @@ def confirm_meetings() -> Response:
     else:
         done, _ = confirm_interactions(runtime(), current_user().id, ids)
         flash(
-            f"{counted(done, 'meeting')} confirmed: "
-            "the cadence restarts from those days.",
+            f"{counted(done, 'meeting')} confirmed: the cadence restarts from those days.",
             "ok",
         )
     return redirect_to("dashboard.index")

@@ -28,8 +28,8 @@ from web.services.invites.model import (
     user_config,
     zone_name,
 )
-from web.services.places import where_for
-from web.services.planning import city_keys, read_busy, stored_occurrences, with_city_zone
+from web.services.places import stored_occurrences, where_for
+from web.services.planning import city_keys, read_busy, with_city_zone
 from web.services.tokens import hash_token
 
 MORE_TIMES = 6
