@@ -13,7 +13,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from scheduler.model import Contact, Interval, Proposal, SchedulingPolicy, Slot, Window
+from scheduler.model import (
+    Contact,
+    Interval,
+    Proposal,
+    ProposedTime,
+    SchedulingPolicy,
+    Slot,
+    Window,
+)
 from scheduler.pairing import pair
 from scheduler.places import City, Trip, city_key, same_city
 from scheduler.rules import DueContact, RulesLike, cadence_for, due_order
@@ -265,16 +273,24 @@ def meal_windows(
     return result
 
 
-def meal_window_holding(
-    interval: Interval, windows: Sequence[Window], *, zone: ZoneInfo, trips: Sequence[Trip]
-) -> tuple[str, Interval] | None:
-    """The meal window (where the owner is then: on a trip, the trip city's windows in its
-    clock) that holds all of `interval`, or None."""
-    day = interval.start.astimezone(zone).date() - timedelta(days=1)
+def hand_picked_time(
+    start: datetime,
+    windows: Sequence[Window],
+    *,
+    zone: ZoneInfo,
+    trips: Sequence[Trip],
+    policy: SchedulingPolicy,
+) -> ProposedTime:
+    """A start someone picked by hand, as the plan would offer it: in the meal window (where
+    the owner is then) that holds the meeting, that window's name and meeting length; outside
+    every window, the policy's length and no window."""
+    lengths = {w.name: w.duration or policy.duration for w in windows}
+    day = start.astimezone(zone).date() - timedelta(days=1)
     for name, span in meal_windows(windows, zone=zone, trips=trips, start=day, days=3):
-        if span.contains(interval):
-            return name, span
-    return None
+        end = start + lengths[name]
+        if span.start <= start and end <= span.end:
+            return ProposedTime(start, end, name)
+    return ProposedTime(start, start + policy.duration, "")
 
 
 def pair_trip_locals_first(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from scheduler.trips import (
     clashing_trip,
     event_suggestions,
     events_from_occurrences,
+    hand_picked_time,
     merge_trips,
     plan_slots,
     trip_priority,
@@ -299,3 +301,22 @@ def test_people_with_equal_claims_are_named_in_name_order_accents_aside() -> Non
     )
     assert [d.contact.name for d in ordered] == ["Émile", "Zoe"]
     assert note.sentence.startswith("You're in Boston 10–12 Dec: Émile and Zoe live there")
+
+
+def test_a_hand_picked_time_takes_its_windows_name_and_length_where_the_owner_is() -> None:
+    long_lunch = (WINDOWS[0], replace(WINDOWS[1], duration=timedelta(minutes=60)))
+    at = datetime(2026, 12, 14, 12, 15, tzinfo=BERLIN)
+
+    def picked(start: datetime, trips: tuple[Trip, ...] = ()) -> tuple[datetime, str]:
+        t = hand_picked_time(start, long_lunch, zone=BERLIN, trips=trips, policy=POLICY)
+        return t.end, t.window
+
+    assert picked(at) == (at + timedelta(minutes=60), "lunch")
+    assert picked(at.replace(hour=8)) == (at.replace(hour=8) + POLICY.duration, "breakfast")
+    # 12:45 + 60 minutes ends after 13:30: no window holds it, the default length stays.
+    assert picked(at.replace(minute=45)) == (at.replace(minute=45) + POLICY.duration, "")
+    # In Boston, 12:15 Berlin is 06:15 there: no meal; 18:15 Berlin is a Boston lunch.
+    trip = (boston(date(2026, 12, 13), date(2026, 12, 15)),)
+    assert picked(at, trip) == (at + POLICY.duration, "")
+    evening = at.replace(hour=18)
+    assert picked(evening, trip) == (evening + timedelta(minutes=60), "lunch")

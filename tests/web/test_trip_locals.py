@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sqlalchemy import select
+
+from integrations.storage import models
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from scheduler.model import Contact, Interaction, Interval, Relationship
@@ -175,6 +178,47 @@ def test_a_time_picked_in_the_trip_cities_meal_windows_is_accepted_on_the_contac
     assert sent.status_code == 303
     page = text(site.get(f"/contacts/{sam}"))
     assert "Invite sent" in page, re.findall(r"Not sent[^<]*", page)
+    # Placed as the plan places its own: Boston breakfasts, in person in Boston, 45 minutes.
+    assert _offered(sqlite_runtime) == [
+        (first, first + timedelta(minutes=45), "breakfast", "in_person", "Boston"),
+        (second, second + timedelta(minutes=45), "breakfast", "in_person", "Boston"),
+    ]
+
+
+def test_a_hand_picked_lunch_lasts_the_lunch_windows_hour_and_says_how_you_meet(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """The lunch window's own length (60 minutes here, the default 45), not the default; and
+    the mode `pair` gives her own times: in person in Berlin, where the owner is then."""
+    days, _ = _seed(site, owner, sqlite_runtime)
+    with transaction(sqlite_runtime.sessions) as session:
+        fay = ContactRepository(session, owner).by_email("fay@example.com")
+    assert fay is not None
+    plan = plan_for_user(sqlite_runtime, owner, now=datetime.now(UTC))
+    planned = {t.mode for p in plan.proposals if p.contact.id == fay.id for t in p.times}
+    day = days[-1] + timedelta(days=7)  # home again, a weekday
+    resp = site.post(f"/contacts/{fay.id}/invite", {"day": day.isoformat(), "time": "12:15"})
+    assert resp.status_code == 303, text(resp)
+    start = datetime.combine(day, time(12, 15), tzinfo=BERLIN)
+    [(at, end, window, mode, city)] = _offered(sqlite_runtime)
+    assert (at, end, window) == (start, start + timedelta(minutes=60), "lunch")
+    assert (mode, city) == ("in_person", "Berlin") and planned == {mode}
+    # Outside every window a time keeps the default length, and no window or mode is made up.
+    late = site.post(f"/contacts/{fay.id}/invite", {"day": day.isoformat(), "time": "16:00"})
+    assert late.status_code == 400 and "outside your meal windows" in text(late)
+
+
+def _offered(runtime: Runtime) -> list[tuple[datetime, datetime, str, str, str]]:
+    """The times of the newest invite: start, end, window, mode, city."""
+    with transaction(runtime.sessions) as session:
+        newest = session.scalars(select(models.Invite).order_by(models.Invite.id.desc())).first()
+        assert newest is not None
+        return sorted(
+            (t.start, t.end, t.window, t.mode, t.city)
+            for t in session.scalars(
+                select(models.InviteTime).where(models.InviteTime.invite_id == newest.id)
+            )
+        )
 
 
 @pytest.mark.parametrize("with_at", [True, False])

@@ -946,20 +946,19 @@ def invite_at(
     """Invite a contact to times of the user's choosing, any day ahead (not only the plan's two
     weeks; also the reply to someone who asked for other times): each start is a wall-clock
     time in the user's zone. Returns CreatedInvite."""
-    from scheduler.model import ProposedTime
     from web.services.invites import create_invite
-    from web.services.planning import check_hand_picked
+    from web.services.planning import hand_picked
 
     with transaction(runtime.sessions) as session:
         _owned(session, user_id, contact_id)
         _, config = account_and_config(session, runtime, user_id)
     zone = ZoneInfo(config.owner.timezone)
     starts = sorted(s.replace(tzinfo=zone) for s in local_starts)  # a repeat is refused
-    times = [ProposedTime(s, s + config.scheduling.duration, "") for s in starts]
-    check_hand_picked(
+    times, _ = hand_picked(
         runtime,
         user_id,
-        times,
+        contact_id,
+        starts,
         force=False,
         now=now,
         label=lambda t: "That time",

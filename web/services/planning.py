@@ -18,7 +18,7 @@ from integrations import geo
 from integrations.config import Config
 from integrations.storage import calendars as calendar_rows
 from integrations.storage.bookings import BookingStore
-from integrations.storage.contacts import unpaused_at
+from integrations.storage.contacts import ContactRepository, unpaused_at
 from integrations.storage.db import transaction
 from integrations.storage.dbapi import Db
 from integrations.storage.invite_history import InviteHistoryStore, InviteState
@@ -41,14 +41,14 @@ from scheduler.trips import (
     TripNote,
     event_suggestions,
     events_from_occurrences,
-    meal_window_holding,
+    hand_picked_time,
     pair_trip_locals_first,
     plan_slots,
     trip_markers,
     trip_priority,
 )
 from web.composition import Runtime
-from web.errors import UserError
+from web.errors import NotFound, UserError
 from web.services.accounts import account_and_config
 from web.services.places import (
     Where,
@@ -482,19 +482,23 @@ def proposals_json(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
     ]
 
 
-def check_hand_picked(
+def hand_picked(
     runtime: Runtime,
     user_id: int,
-    times: Sequence[Any],
+    contact_id: int,
+    starts: Sequence[datetime],
     *,
     force: bool,
     now: datetime,
     label: Any = None,
     force_hint: str = "; --force offers it anyway",
-) -> list[str]:
-    """Times a person chose (not from the plan): not past, free in the calendars (within the
-    buffer), and inside a meal window unless `force`. Raises UserError naming the time, each
-    message prefixed with `label(time)` when given; returns the warnings to show afterwards."""
+) -> tuple[list[ProposedTime], list[str]]:
+    """Starts a person chose (not from the plan), as the plan offers its own times: the meal
+    window holding each (on a trip, the trip city's) gives its name and meeting length, and
+    `locate` its mode and place for this contact. Checked: not past, free in the calendars
+    (within the buffer), and inside a meal window unless `force`. Raises UserError naming the
+    time, each message prefixed with `label(time)` when given; returns the times and the
+    warnings to show afterwards."""
     from scheduler.booking_rules import at, time_problem
     from scheduler.places import trip_at
     from scheduler.text import EARLIEST_YEAR, LATEST_YEAR, in_supported_range
@@ -505,7 +509,8 @@ def check_hand_picked(
         zone = ZoneInfo(config.owner.timezone)
         policy = config.scheduling
         named = label or (lambda t: at(t.start, zone))
-        for t in times:
+        plain = [ProposedTime(s, s + policy.duration, "") for s in starts]
+        for t in plain:
             if not in_supported_range(t.start):
                 raise UserError(
                     f"{named(t)}: {t.start.date().isoformat()} is outside the years meetagain "
@@ -513,23 +518,31 @@ def check_hand_picked(
                 )
             if t.start <= now:
                 raise UserError(f"{named(t)}: {at(t.start, zone)} is in the past")
-        span = Interval(
-            min(t.start for t in times) - policy.buffer, max(t.end for t in times) + policy.buffer
-        )
+        contact = ContactRepository(session, user_id).get(contact_id)
+        if contact is None:
+            raise NotFound(f"no contact with id {contact_id}")
         # Where the owner is at those times: on a trip (entered, or read from the calendars)
         # the meal windows follow the trip city's clock and its all-day event is not busy.
-        first = span.start.astimezone(zone).date() - timedelta(days=1)
-        days = (span.end.astimezone(zone).date() - first).days + 2
+        first = min(starts).astimezone(zone).date() - timedelta(days=2)
+        days = (max(starts).astimezone(zone).date() - first).days + 3
         occurrences = occurrences_on(session, user.id, first, days, zone)
         today = now.astimezone(zone).date()
         where = _where(session, config, user.id, today, occurrences)
+        windowed = [
+            hand_picked_time(s, config.windows, zone=zone, trips=where.trips, policy=policy)
+            for s in starts
+        ]
+        times, _trip = locate(
+            windowed, contact, **where.placing(zone=zone, city_of=city_keys([contact]))
+        )
+        span = Interval(
+            min(t.start for t in times) - policy.buffer, max(t.end for t in times) + policy.buffer
+        )
         markers = trip_markers(occurrences, where.home, geo.resolve) if occurrences else []
         busy, _stale = read_busy(runtime, session, user.id, span, markers)
     warnings: list[str] = []
     for t in times:
-        if meal_window_holding(
-            Interval(t.start, t.end), config.windows, zone=zone, trips=where.trips
-        ):
+        if t.window:
             continue
         names = ", ".join(f"{w.name} {w.start:%H:%M}-{w.end:%H:%M}" for w in config.windows)
         trip = trip_at(t.start, where.trips)
@@ -550,7 +563,7 @@ def check_hand_picked(
         )
         if problem:
             raise UserError(f"{named(t)}: {at(t.start, zone)} is not free: {problem}")
-    return warnings
+    return times, warnings
 
 
 def _time_json(t: ProposedTime) -> dict[str, Any]:

@@ -235,7 +235,7 @@ def invite_by_email(
     """Invite the contact with this email address: at `starts` (checked as hand-picked times;
     a start without an offset is wall-clock time in the owner's zone) or, without any, at the
     contact's times in this week's plan. `label` names a hand-picked time in warnings."""
-    from web.services.planning import check_hand_picked, plan_for_user
+    from web.services.planning import hand_picked, plan_for_user
 
     with transaction(runtime.sessions) as session:
         contact = ContactRepository(session, user_id).by_email(email)
@@ -265,10 +265,10 @@ def invite_by_email(
         raise Invalid(problem)
     warnings: list[str] = []
     if starts:
-        duration = config.scheduling.duration
         local = [s if s.tzinfo is not None else s.replace(tzinfo=zone) for s in starts]
-        times = [ProposedTime(s, s + duration, "") for s in local]
-        warnings = check_hand_picked(runtime, user_id, times, force=force, now=now, label=label)
+        times, warnings = hand_picked(
+            runtime, user_id, contact_id, local, force=force, now=now, label=label
+        )
     else:
         plan = plan_for_user(runtime, user_id, now=now)
         found = [p for p in plan.proposals if p.contact.id == contact_id]
