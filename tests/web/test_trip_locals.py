@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from sqlalchemy import select
 
 from integrations.storage import models
