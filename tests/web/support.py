@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,17 @@ def ics_bytes(*events: tuple[str, str, str]) -> bytes:
         ]
     lines.append("END:VCALENDAR")
     return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def trip_ics(first: date, last: date, city: str = "Boston") -> bytes:
+    """A calendar with one all-day "Trip to CITY" event from `first` to `last` (included)."""
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{city.lower()}@example.com\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART;VALUE=DATE:{first:%Y%m%d}\r\n"
+        f"DTEND;VALUE=DATE:{last + timedelta(days=1):%Y%m%d}\r\n"
+        f"SUMMARY:Trip to {city}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
 
 
 def instance_uploads(runtime: Runtime) -> list[Path]:

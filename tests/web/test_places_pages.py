@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from html import unescape
 from zoneinfo import ZoneInfo
 
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from scheduler.model import Contact
-from tests.web.support import Web, text
+from tests.web.support import Web, text, trip_ics
 from web.composition import Runtime
 from web.services.accounts import get_user, save_owner_place, user_config
 
@@ -149,7 +149,7 @@ def test_a_trip_read_from_an_uploaded_calendar_is_listed_with_the_trips(
     site.get("/calendars")
     uploaded = site.post(
         "/calendars/ics",
-        {"name": "Travel", "file": (io.BytesIO(_trip_to_boston(first, last)), "trip.ics")},
+        {"name": "Travel", "file": (io.BytesIO(trip_ics(first, last)), "trip.ics")},
         content_type="multipart/form-data",
     )
     assert uploaded.status_code == 303
@@ -157,13 +157,3 @@ def test_a_trip_read_from_an_uploaded_calendar_is_listed_with_the_trips(
     listed = page.split("From your calendars", 1)[1].split("</ul>", 1)[0]
     assert f'Boston <span class="muted small">(Boston, US)</span> {first} – {last}' in listed
     assert "To change one, change the event." in page
-
-
-def _trip_to_boston(first: date, last: date) -> bytes:
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
-        "UID:boston@example.com\r\nDTSTAMP:20260101T000000Z\r\n"
-        f"DTSTART;VALUE=DATE:{first:%Y%m%d}\r\n"
-        f"DTEND;VALUE=DATE:{last + timedelta(days=1):%Y%m%d}\r\n"
-        "SUMMARY:Trip to Boston\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-    ).encode()

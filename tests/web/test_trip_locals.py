@@ -18,7 +18,7 @@ from integrations.storage import models
 from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from scheduler.model import Contact, Interaction, Interval, Relationship
-from tests.web.support import Web, text
+from tests.web.support import Web, text, trip_ics
 from web.composition import Runtime
 from web.services.accounts import save_owner_place, save_time_and_windows
 from web.services.planning import plan_for_user
@@ -26,16 +26,6 @@ from web.services.planning import plan_for_user
 BERLIN = ZoneInfo("Europe/Berlin")
 BOSTON = ZoneInfo("America/New_York")
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
-
-
-def _trip_ics(first: date, last: date) -> bytes:
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
-        "UID:boston@example.com\r\nDTSTAMP:20260101T000000Z\r\n"
-        f"DTSTART;VALUE=DATE:{first:%Y%m%d}\r\n"
-        f"DTEND;VALUE=DATE:{last + timedelta(days=1):%Y%m%d}\r\n"
-        "SUMMARY:Trip to Boston\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-    ).encode()
 
 
 def _trip_days(today: date) -> list[date]:
@@ -69,7 +59,7 @@ def _seed(site: Web, owner: int, runtime: Runtime) -> tuple[list[date], int]:
     site.get("/calendars")
     uploaded = site.post(
         "/calendars/ics",
-        {"name": "Travel", "file": (io.BytesIO(_trip_ics(days[0], days[-1])), "trip.ics")},
+        {"name": "Travel", "file": (io.BytesIO(trip_ics(days[0], days[-1])), "trip.ics")},
         content_type="multipart/form-data",
     )
     assert uploaded.status_code == 303
