@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
+from scheduler.intervals import merge, subtract, widen
 from scheduler.model import (
     Contact,
     Interval,
@@ -426,6 +427,13 @@ def trip_priority(
     return result, notes
 
 
+def _free(start: datetime, end: datetime, blocked: Sequence[Interval]) -> list[Interval]:
+    """The parts of `start`..`end` (nothing when it ends before it starts) outside `blocked`."""
+    if end <= start:
+        return []
+    return subtract(Interval(start, end), blocked)
+
+
 def event_suggestions(
     events: Sequence[AttendedEvent],
     contacts: Sequence[Contact],
@@ -434,11 +442,15 @@ def event_suggestions(
     now: datetime,
     owner_zone: ZoneInfo,
     policy: SchedulingPolicy,
+    busy: Sequence[Interval] = (),
 ) -> list[EventSuggestion]:
-    """'Ana will be at TechConf on Thursday: breakfast before it?' with the meal windows of the
-    event's day (in its city's zone) that fit before it starts or after it ends."""
+    """'Ana will be at TechConf on Thursday: breakfast before it?' with the free parts of the
+    meal windows of the event's day (in its city's zone) before it starts or after it ends.
+    `busy`: what the times must keep clear of by the buffer, as the plan's own times do (the
+    calendars' busy time, bookings, times open invites offer)."""
     by_email = {e.casefold(): c for c in contacts for e in c.emails}
     earliest = now.astimezone(UTC) + policy.notice
+    blocked = merge(widen(busy, policy.buffer))
     out: list[EventSuggestion] = []
     for ev in events:
         if ev.end.astimezone(UTC) <= earliest:
@@ -448,15 +460,20 @@ def event_suggestions(
         slots: list[Slot] = []
         meal_before = meal_after = ""
         for name, occ in window_occurrences(windows, start=day, days=1, zone=zone):
-            s, e = occ.start.astimezone(UTC), occ.end.astimezone(UTC)
-            s = max(s, earliest)
+            s, e = max(occ.start.astimezone(UTC), earliest), occ.end.astimezone(UTC)
+            long_enough = policy.length_for(name)
             before_end = min(e, ev.start.astimezone(UTC) - policy.buffer)
             after_start = max(s, ev.end.astimezone(UTC) + policy.buffer)
-            if before_end - s >= policy.length_for(name):
-                slots.append(Slot(s.astimezone(zone), before_end.astimezone(zone), name))
+            # The free piece closest to the event: the last one before it, the first after.
+            free_before = [p for p in _free(s, before_end, blocked) if p.duration >= long_enough]
+            free_after = [p for p in _free(after_start, e, blocked) if p.duration >= long_enough]
+            if free_before:
+                piece = free_before[-1]
+                slots.append(Slot(piece.start.astimezone(zone), piece.end.astimezone(zone), name))
                 meal_before = meal_before or name
-            elif e - after_start >= policy.length_for(name):
-                slots.append(Slot(after_start.astimezone(zone), e.astimezone(zone), name))
+            elif free_after:
+                piece = free_after[0]
+                slots.append(Slot(piece.start.astimezone(zone), piece.end.astimezone(zone), name))
                 meal_after = meal_after or name
         if not slots:
             continue

@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.model import Contact, Interaction, Relationship, SchedulingPolicy, Window
+from scheduler.model import (
+    Contact,
+    Interaction,
+    Interval,
+    Relationship,
+    SchedulingPolicy,
+    Window,
+)
 from scheduler.pairing import pair
 from scheduler.places import City, Place, Trip
 from scheduler.rules import DefaultRules, evaluate
@@ -275,6 +282,38 @@ def test_events_we_both_attend_suggest_breakfast_before_it() -> None:
         time(7, 30),
         time(9, 0),
     )
+
+
+def test_times_around_an_event_keep_clear_of_busy_time_by_the_buffer() -> None:
+    """A morning workshop before TechConf leaves no breakfast before it and a lunch only once
+    the workshop (and the buffer) is over; with the whole day busy, no offer at all."""
+    ana = Contact("Ana Lima", ("ana@example.com",), id=1)
+    day = date(2026, 12, 10)
+    conf = AttendedEvent(
+        "TechConf",
+        datetime.combine(day, time(15), BERLIN),
+        datetime.combine(day, time(17), BERLIN),
+        "",
+        "",
+        ("ana@example.com",),
+    )
+    workshop = Interval(
+        datetime.combine(day, time(7), BERLIN), datetime.combine(day, time(12, 30), BERLIN)
+    )
+    now = datetime(2026, 12, 1, 9, tzinfo=BERLIN)
+    offer = lambda busy: event_suggestions(  # noqa: E731
+        [conf], [ana], WINDOWS, now=now, owner_zone=BERLIN, policy=POLICY, busy=busy
+    )
+    [s] = offer([workshop])
+    assert s.sentence == "Ana will be at TechConf on Thursday: lunch before it?"
+    [slot] = s.slots
+    assert (slot.window, slot.start.time(), slot.end.time()) == (
+        "lunch",
+        time(12, 40),
+        time(13, 30),
+    )
+    whole_day = Interval(workshop.start, datetime.combine(day, time(23), BERLIN))
+    assert offer([whole_day]) == []
 
 
 def test_a_trip_entered_by_hand_clashes_with_one_sharing_a_day() -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from integrations.storage import models
@@ -72,9 +73,12 @@ def test_a_trip_shows_its_sentence_its_days_and_in_person_times_there(
     assert datetime.now(UTC) < min(t.start for t in times)
 
 
+@pytest.mark.parametrize("gym", [False, True])
 def test_an_event_you_both_attend_offers_breakfast_before_it_in_its_city(
-    site: Web, owner: int, sqlite_runtime: Runtime, tmp_path: Path
+    site: Web, owner: int, sqlite_runtime: Runtime, tmp_path: Path, gym: bool
 ) -> None:
+    """With a gym session 08:00-08:30 that morning, no breakfast before it is free (20 minutes
+    either side of it, with the buffer): no offer, rather than one on top of the gym."""
     from web.services.calendar_sync import ensure_states, run_due
     from web.services.planning import events_json, plan_for_user
 
@@ -92,7 +96,16 @@ def test_an_event_you_both_attend_offers_breakfast_before_it_in_its_city(
         f"UID:techconf\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{start:%Y%m%dT%H%M%SZ}\r\n"
         f"DTEND:{end:%Y%m%dT%H%M%SZ}\r\nSUMMARY:TechConf\r\nLOCATION:Boston\r\n"
         "ATTENDEE;CN=Ana:mailto:Ana@Example.org\r\nATTENDEE:mailto:stranger@example.net\r\n"
-        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+        "END:VEVENT\r\n"
+        + (
+            "BEGIN:VEVENT\r\nUID:gym\r\nDTSTAMP:20260101T000000Z\r\n"
+            f"DTSTART:{start - timedelta(hours=2):%Y%m%dT%H%M%SZ}\r\n"
+            f"DTEND:{start - timedelta(hours=1, minutes=30):%Y%m%dT%H%M%SZ}\r\n"
+            "SUMMARY:Gym\r\nEND:VEVENT\r\n"
+            if gym
+            else ""
+        )
+        + "END:VCALENDAR\r\n"
     )
     with transaction(sqlite_runtime.sessions) as session:
         ContactRepository(session, owner).add(
@@ -121,6 +134,9 @@ def test_an_event_you_both_attend_offers_breakfast_before_it_in_its_city(
 
     sentence = f"Ana will be at TechConf on {day:%A}: breakfast before it?"
     plan = plan_for_user(sqlite_runtime, owner, now=datetime.now(UTC))
+    if gym:
+        assert events_json(plan.events) == []
+        return
     [offer] = events_json(plan.events)
     assert (offer["name"], offer["event"], offer["sentence"]) == ("Ana Lima", "TechConf", sentence)
     [t] = offer["times"]

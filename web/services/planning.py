@@ -360,8 +360,19 @@ def plan_for_user(runtime: Runtime, user_id: int, *, now: datetime) -> PlanResul
         turned_down=facts.turned_down,
         **placing,
     )
+    # Times around events keep clear of what the plan's own times keep clear of: busy time,
+    # bookings and the times open invites offer.
     events = _event_offers(
-        occurrences, contacts, report, where, keys, config, now=now, zone=zone, trips=trips
+        occurrences,
+        contacts,
+        report,
+        where,
+        keys,
+        config,
+        now=now,
+        zone=zone,
+        trips=trips,
+        busy=[*all_busy, *facts.taken],
     )
     # "Change a time" offers what `pair` would offer this contact: their meals and days, and
     # no video call outside their waking hours (a 07:30 Berlin breakfast is 03:30 in São Paulo).
@@ -417,6 +428,7 @@ def _event_offers(
     now: datetime,
     zone: ZoneInfo,
     trips: Sequence[Trip],
+    busy: Sequence[Interval],
 ) -> list[EventOffer]:
     """Upcoming events that list a contact as attendee, with times around each, placed like the
     plan's (contacts who must not be invited are left out)."""
@@ -430,7 +442,7 @@ def _event_offers(
     policy = config.scheduling
     offers: list[EventOffer] = []
     for s in event_suggestions(
-        events, invitable, config.windows, now=now, owner_zone=zone, policy=policy
+        events, invitable, config.windows, now=now, owner_zone=zone, policy=policy, busy=busy
     ):
         # The latest start before the event and the earliest after it: closest to it.
         chosen: list[ProposedTime] = []
