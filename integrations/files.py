@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,42 @@ from pathlib import Path
 _NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 _SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full"
 _POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+class UnreadableFile(ValueError):
+    """A local file that cannot be read whole: `kind` says why ("missing", "folder",
+    "special" for a device, pipe or socket, "too_large", "unreadable"); str is the reason."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+
+
+def read_regular_file(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or UnreadableFile. A device
+    (/dev/zero), a named pipe or a socket is refused before any read: reading one may never
+    end. A file that grows past `limit` while read is refused too (never more is read)."""
+    try:
+        # Non-blocking: opening a named pipe must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise UnreadableFile("folder", "is a folder, not a file")
+            if not stat.S_ISREG(mode):
+                raise UnreadableFile(
+                    "special", "is not a regular file (a device, a pipe or a socket)"
+                )
+            data = file.read(limit + 1)
+    except FileNotFoundError:
+        raise UnreadableFile("missing", "no such file") from None
+    except IsADirectoryError:
+        raise UnreadableFile("folder", "is a folder, not a file") from None
+    except OSError as exc:
+        raise UnreadableFile("unreadable", f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise UnreadableFile("too_large", f"is larger than the limit of {limit // 1024} KiB")
+    return data
 
 
 class NotUtf8(ValueError):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import stat
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -35,7 +34,7 @@ from integrations.calendars.ics_zones import (
     read_calendars,
 )
 from integrations.config import DEFAULT_ICS_BYTES
-from integrations.files import wide_encoding
+from integrations.files import UnreadableFile, read_regular_file, wide_encoding
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, CalendarWarning, Interval
 
@@ -784,32 +783,15 @@ class IcsFileSource:
         limit = self.max_bytes if max_bytes is None else max_bytes
         setting = "[[calendars]] max_bytes" if max_bytes is None else "[sync] ics_max_bytes"
         try:
-            # Non-blocking: opening a named pipe must not wait for a writer.
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-            with os.fdopen(fd, "rb") as file:
-                mode = os.fstat(file.fileno()).st_mode
-                if stat.S_ISDIR(mode):
-                    raise IsADirectoryError
-                if not stat.S_ISREG(mode):
-                    raise CalendarError(
-                        f"{self.name}: is not a regular file (a device, a pipe or a socket); "
-                        "give an .ics file"
-                    )
-                data = file.read(limit + 1)  # never more than the limit, whatever the size says
-            if len(data) > limit:
-                raise CalendarError(
-                    f"{self.name}: the calendar is larger than the limit of "
-                    f"{limit // 1024} KiB ({setting})"
-                )
-            return data
-        except FileNotFoundError:
-            raise CalendarError(
-                f"{self.name}: the calendar file is missing; add the calendar again"
-            ) from None
-        except IsADirectoryError:
-            raise CalendarError(f"{self.name}: is a folder, not an .ics file") from None
-        except OSError as exc:
-            raise CalendarError(f"{self.name}: cannot read calendar file: {exc.strerror}") from None
+            return read_regular_file(self.path, limit)
+        except UnreadableFile as exc:
+            said = {
+                "missing": "the calendar file is missing; add the calendar again",
+                "folder": "is a folder, not an .ics file",
+                "special": f"{exc}; give an .ics file",
+                "too_large": f"the calendar {exc} ({setting})",
+            }.get(exc.kind, f"cannot read calendar file: {str(exc).removeprefix('cannot read: ')}")
+            raise CalendarError(f"{self.name}: {said}") from None
 
     def cache_key(self) -> str:
         from integrations.calendars.cache import source_key

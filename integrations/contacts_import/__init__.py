@@ -23,6 +23,7 @@ from integrations.contacts_import.readers import (
     parse_mapping,
 )
 from integrations.contacts_import.records import EXTRA_COLUMNS, NATIVE_COLUMNS
+from integrations.files import UnreadableFile, read_regular_file
 from integrations.storage.contacts import load_contacts
 from scheduler.model import WEEKDAYS, Contact
 from scheduler.text import spreadsheet_safe
@@ -34,8 +35,23 @@ __all__ = [
     "export_csv",
     "export_rows",
     "import_contacts",
+    "read_contact_file",
     "parse_mapping",
 ]
+
+
+# The largest contacts file read from disk (the command line): 30,000 LinkedIn connections
+# are a few MB; vCards with photos are larger. Uploads are capped by the web app's limit.
+MOST_CONTACT_FILE_BYTES = 64 * 1024 * 1024
+
+
+def read_contact_file(path: str | PathLike[str], label: str) -> bytes:
+    """A contacts file's bytes, or ContactFileError naming `label`: missing, a folder, a device
+    or pipe (never read: it may not end), or larger than MOST_CONTACT_FILE_BYTES."""
+    try:
+        return read_regular_file(path, MOST_CONTACT_FILE_BYTES)
+    except UnreadableFile as exc:
+        raise ContactFileError(f"{label}: {exc}") from None
 
 
 def import_contacts(
@@ -59,12 +75,7 @@ def import_contacts(
     else:
         path = Path(path_or_bytes)
         label = source or str(path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ContactFileError(f"{label}: no such file") from None
-        except OSError as exc:
-            raise ContactFileError(f"{label}: cannot read: {exc.strerror or exc}") from None
+        data = read_contact_file(path, label)
     parsed = parse_file(data, source=label, format=format, mapping=parse_mapping(mapping))
     if on_total is not None:
         on_total(parsed.total)

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from sqlalchemy import Connection, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -209,19 +215,44 @@ def _writer_turn(bind: Any, *, read_only: bool) -> Iterator[None]:
 
 
 def _queued_writer(engine: Engine) -> int:
-    """Wait for this SQLite file's writer lock (flock on FILE.write-lock, which wakes the next
-    waiter, in any thread or process, as soon as it is released); its descriptor, or -1 for a
-    database in memory."""
+    """Wait for this SQLite file's writer lock (flock on FILE.write-lock) at most BUSY_TIMEOUT
+    seconds, as SQLite's own busy timeout would; its descriptor, or -1 for a database in
+    memory. Past the timeout: SQLite's "database is locked" (a 503 "try again", one line on
+    the command line), never a wait without end behind a writer that does not finish."""
     database = engine.url.database or ""
     if database in ("", ":memory:"):
         return -1
     fd = os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _flock_within(fd, BUSY_TIMEOUT)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+# Seconds between tries for a held writer lock: writers hold it for a millisecond or two, so
+# a short step keeps the queue moving (flock itself cannot wait with a timeout).
+_LOCK_STEP = 0.0005
+
+
+def _flock_within(fd: int, seconds: float) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    deadline = time.monotonic() + seconds
+    while True:
+        time.sleep(_LOCK_STEP)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OperationalError(
+                    "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+                ) from None
 
 
 @contextmanager

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,6 +75,49 @@ def test_a_missing_file_exits_2_with_one_clear_line(cli, tmp_path: Path) -> None
     done = cli("contacts", "import", str(tmp_path / "nope.vcf"), ok=False)
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: {tmp_path / 'nope.vcf'}: no such file"
+
+
+def test_a_pipe_or_a_device_is_refused_at_once_and_writers_are_not_held_up(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    """Reading a named pipe (or /dev/zero) might never end, and an import used to read it with
+    the database's writer lock held: every other save waited on it."""
+    fifo = tmp_path / "people.csv"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.csv"
+    zero.symlink_to("/dev/zero")
+    for path in (fifo, zero):
+        done = cli("contacts", "import", str(path), ok=False)
+        assert done.returncode == 2
+        assert done.stderr.strip() == (
+            f"error: {path}: is not a regular file (a device, a pipe or a socket)"
+        )
+    cli("trips", "add", "Paris", "2027-01-10", "2027-01-12")
+
+
+def test_a_writer_that_does_not_finish_makes_the_next_one_say_busy_not_wait_forever(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    """Another process holding the writer's turn (here: this test) past the busy timeout: the
+    command gives up with one line after BUSY_TIMEOUT seconds, and nothing is half saved."""
+    from integrations.storage.dbapi import BUSY_TIMEOUT
+
+    lock = os.open(tmp_path / "instance" / "meetagain.db.write-lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        started = time.monotonic()
+        done = cli("trips", "add", "Paris", "2027-01-10", "2027-01-12", ok=False)
+        waited = time.monotonic() - started
+    finally:
+        os.close(lock)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        "error: meetagain was busy saving something else and did not save this; run it again"
+    )
+    assert BUSY_TIMEOUT <= waited < BUSY_TIMEOUT + 15
+    assert "Paris" not in cli("trips", "list").stdout
+    cli("trips", "add", "Paris", "2027-01-10", "2027-01-12")
+    assert "Paris" in cli("trips", "list").stdout
 
 
 def test_export_then_import_into_a_fresh_instance_is_lossless(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

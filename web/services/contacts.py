@@ -881,7 +881,7 @@ def import_file(
     answer or is full raises what it raised (the app's 503 and 507, the CLI's one line)."""
     from sqlalchemy.exc import DataError, IntegrityError
 
-    from integrations.contacts_import import ContactFileError, import_contacts
+    from integrations.contacts_import import ContactFileError, import_contacts, read_contact_file
 
     extra: dict[str, Any] = {}
     if progress is not None:
@@ -889,6 +889,9 @@ def import_file(
     if on_total is not None:
         extra["on_total"] = on_total
     try:
+        if isinstance(data, str):
+            # Read before the unit of work begins: it holds the writer's lock while it runs.
+            data = read_contact_file(data, filename)
         with transaction(runtime.sessions) as session:
             return import_contacts(
                 session, user_id, data, format, mapping, source=filename, **extra
