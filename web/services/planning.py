@@ -579,18 +579,17 @@ def hand_picked(
 
 
 def _time_json(t: ProposedTime) -> dict[str, Any]:
-    """One time: RFC 3339 in the owner's offset at that time (the trip city's on a trip)."""
-    out: dict[str, Any] = {
+    """One time: RFC 3339 in the owner's offset at that time (the trip city's on a trip); every
+    key always there, `place` and `place_url` "" when there is none (in person with no place
+    kept for that meal)."""
+    return {
         "start": t.start.isoformat(),
         "end": t.end.isoformat(),
         "window": t.window,
         "mode": t.mode,
+        "place": t.place,
+        "place_url": t.place_url,
     }
-    if t.place:
-        out["place"] = t.place
-    if t.place_url:
-        out["place_url"] = t.place_url
-    return out
 
 
 def _where(
