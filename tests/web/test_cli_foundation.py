@@ -88,6 +88,24 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     assert result.stderr == ""
 
 
+@pytest.mark.parametrize("args", [[], ["contacts"]])
+def test_a_group_without_a_command_shows_its_help_laid_out_and_exits_2(
+    tmp_path: Path, args: list[str]
+) -> None:
+    result = meetagain(tmp_path, *args)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Usage: meetagain") and "error:" not in result.stderr
+    assert "Commands:" in lines
+    assert re.search(r"^\s+import\s" if args else r"^\s+contacts\s", result.stderr, re.MULTILINE)
+
+
+def test_a_worker_interval_out_of_range_is_refused(tmp_path: Path) -> None:
+    for interval in ("-1", "0"):
+        line = one_error_line(meetagain(tmp_path, "worker", "--interval", interval))
+        assert "'--interval'" in line and "0.1<=x<=3600" in line
+
+
 @pytest.mark.parametrize("args", [["--help"], ["db", "--help"]])
 def test_help_imports_no_heavy_library(tmp_path: Path, args: list[str]) -> None:
     # What keeps `meetagain --help` well under half a second: no framework is imported for it.

@@ -382,6 +382,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # `meetagain` or `meetagain contacts` alone: the help as it is laid out, as click shows it.
+        click.echo(exc.format_message(), err=True)
+        sys.exit(2)
     except click.ClickException as exc:
         if verbose:
             traceback.print_exc()

@@ -106,7 +106,13 @@ def create(
 
 @click.command()
 @click.option("--once", is_flag=True, help="Drain and sync what is due once, then exit.")
-@click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
+@click.option(
+    "--interval",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds between passes (0.1 to 3600).",
+)
 @click.option(
     "--sync-calendars/--no-sync-calendars",
     default=True,
