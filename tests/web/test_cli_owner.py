@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -92,11 +93,43 @@ def test_a_forgotten_password_is_set_again_from_the_command_line(tmp_path: Path)
     assert "error: no new password on standard input" in nothing.stderr
     short = password("--user", "sam@example.org", typed="short\nshort\n")
     assert short.returncode == 2 and "at least 10 characters" in short.stderr
+    differ = password("--user", "sam@example.org", typed="remembered at last\nremembered at lats\n")
+    assert differ.returncode == 2
+    assert differ.stderr == "error: the two passwords on standard input differ\n"
     done = password("--user", "sam@example.org", typed="remembered at last\nremembered at last\n")
     assert done.returncode == 0, done.stderr
     assert "Password changed" in done.stdout
+    assert done.stderr == ""  # no getpass warning about echo on a terminal there is not
     rt = _runtime(tmp_path)
     assert authenticate(rt, "sam@example.org", "remembered at last") is not None
     assert authenticate(rt, "sam@example.org", "another long password") is None
     assert authenticate(rt, "nora@example.org", "a long enough password") is not None
+    rt.engine.dispose()
+
+
+def test_a_password_piped_in_from_a_terminal_session_is_read_from_the_pipe(tmp_path: Path) -> None:
+    """`printf ... | meetagain password` typed in a terminal: a hidden prompt would read the
+    terminal (getpass opens /dev/tty) and wait there; the pipe is what was meant."""
+    assert meetagain(tmp_path, "init").returncode == 0
+    rt = _runtime(tmp_path)
+    create_first_account(rt, "nora@example.org", "a long enough password")
+    rt.engine.dispose()
+    command = (
+        "printf 'piped from a shell\\npiped from a shell\\n' | "
+        f"{shlex.quote(sys.executable)} -m web password"
+    )
+    # `script` gives the command a terminal of its own, as an interactive shell has.
+    done = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Password changed" in done.stdout
+    rt = _runtime(tmp_path)
+    assert authenticate(rt, "nora@example.org", "piped from a shell") is not None
     rt.engine.dispose()
