@@ -286,3 +286,21 @@ def test_cancelling_a_booking_with_an_overlong_note_keeps_the_booking(
     assert "2000 characters or fewer" in refused.get_data(as_text=True)
     view = svc.load_invite(sqlite_runtime, path.rsplit("/", 1)[1], now=datetime.now(UTC))
     assert view.booking is not None and view.booking.status == "active"
+
+
+def test_the_link_of_a_cancelled_coffee_says_it_was_cancelled_not_that_it_expired(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    path, starts = _invite(sqlite_runtime, owner, "ana@example.org")
+    client = app.test_client()
+    assert client.post(path, data={"action": "accept", "start": utc_iso(starts[0])}).status_code
+    cancelled = client.post(f"{path}/booking", data={"action": "cancel"})
+    assert cancelled.status_code == 200
+    view = svc.load_invite(sqlite_runtime, path.rsplit("/", 1)[1], now=datetime.now(UTC))
+    when = starts[0].astimezone(ZoneInfo(view.owner_timezone))
+    for suffix in ("", "/booking"):
+        page = client.get(f"{path}{suffix}")
+        body = page.get_data(as_text=True)
+        assert page.status_code == 410, suffix
+        assert "This coffee was cancelled" in body and "expired" not in body, suffix
+        assert f"{when:%a} {when.day} {when:%b}" in body, suffix

@@ -314,6 +314,17 @@ def _gone(view: svc.InviteView | None, reason: str = "") -> Response:
         text = _suggested_text(view)
     elif view is not None and view.status == "declined":
         text = "You already answered this invite. Thank you!"
+    elif view is not None and view.booking is not None and view.booking.status == "cancelled":
+        # A booked coffee that was called off (by either side): say that, with when it was.
+        zone = view.invitee_timezone or view.owner_timezone
+        when = format_span(
+            view.booking.start, view.booking.end, zone, hour12=reader_uses_12_hour_clock()
+        )
+        title = "This coffee was cancelled"
+        text = (
+            f"The coffee with {view.owner_name} on {when} was cancelled. "
+            f"To meet another time, reply to {view.owner_name}'s email."
+        )
     else:
         text = "This invite has expired or was withdrawn."
     return make_response(
