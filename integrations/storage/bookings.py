@@ -89,6 +89,7 @@ class OpenTime:
 
     id: int
     interval: Interval
+    city: str = ""  # where the owner was to be at that time, when it was offered
 
 
 def lock_owner(session: Session, user_id: int) -> None:
@@ -203,7 +204,9 @@ class BookingStore:
         if unexpired_at is not None:
             stmt = stmt.where(link_works(models.Invite.expires_at, unexpired_at))
         rows = self.session.scalars(stmt, {"owner": user_id, "lo": lo, "hi": hi})
-        return [OpenTime(r.id, Interval(aware_utc(r.start), aware_utc(r.end))) for r in rows]
+        return [
+            OpenTime(r.id, Interval(aware_utc(r.start), aware_utc(r.end)), r.city) for r in rows
+        ]
 
     def event_calendar(self, user_id: int) -> str:
         """The Google calendar the owner's coffees are written to ("primary" by default)."""
@@ -457,7 +460,9 @@ class BookingStore:
                 inv.status == OPEN,
             )
         )
-        return [OpenTime(r.id, Interval(aware_utc(r.start), aware_utc(r.end))) for r in rows]
+        return [
+            OpenTime(r.id, Interval(aware_utc(r.start), aware_utc(r.end)), r.city) for r in rows
+        ]
 
     def offer_again(self, time_ids: Collection[int]) -> None:
         """Offer these withdrawn times on their invites again."""

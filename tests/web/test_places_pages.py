@@ -157,3 +157,57 @@ def test_a_trip_read_from_an_uploaded_calendar_is_listed_with_the_trips(
     listed = page.split("From your calendars", 1)[1].split("</ul>", 1)[0]
     assert f'Boston <span class="muted small">(Boston, US)</span> {first} – {last}' in listed
     assert "To change one, change the event." in page
+
+
+def test_a_trip_takes_home_times_off_open_invites_and_names_coffees_booked_on_its_days(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """An invite sent last week offers a Berlin lunch in person on a day the owner now will
+    be in Boston: adding the trip takes that time off (nobody books a Berlin coffee while the
+    owner is away) and names the coffee already booked on those days."""
+    from scheduler.invites import utc_iso
+    from tests.helpers.invite_fixtures import make_contact, times_at
+    from web.services import invites as svc
+
+    berlin = ZoneInfo("Europe/Berlin")
+    now = datetime.now(berlin)
+    day = now.date() + timedelta(days=10)
+    lunch = lambda d: datetime.combine(d, datetime.min.time(), berlin).replace(hour=12)  # noqa: E731
+    ana = make_contact(sqlite_runtime, owner, "Ana Souza", "ana@example.org")
+    ben = make_contact(sqlite_runtime, owner, "Ben Okafor", "ben@example.org")
+    later = lunch(day + timedelta(days=5))
+    offered = svc.create_invite(
+        sqlite_runtime, owner, ana, times_at(lunch(day), later), now=now, send_email=False
+    )
+    booked = svc.create_invite(
+        sqlite_runtime,
+        owner,
+        ben,
+        times_at(lunch(day + timedelta(days=1))),
+        now=now,
+        send_email=False,
+    )
+    token = booked.url.rsplit("/", 1)[1]
+    svc.accept_invite(sqlite_runtime, token, lunch(day + timedelta(days=1)), now=now)
+
+    site.get("/places")
+    added = site.post(
+        "/places/trips",
+        {
+            "trip_city": "Boston",
+            "start": day.isoformat(),
+            "end": (day + timedelta(days=2)).isoformat(),
+        },
+    )
+    assert added.status_code == 303
+    page = unescape(text(site.get("/places")))
+    assert "1 time your open invites offered on those days" in page
+    second = lunch(day + timedelta(days=1))
+    assert f"A coffee is booked on {second:%a} {second.day} {second:%b} at 12:00" in page
+    view = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now)
+    assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(later)]
+    refused = site.client.post(
+        f"/i/{offered.url.rsplit('/', 1)[1]}",
+        data={"action": "accept", "start": utc_iso(lunch(day))},
+    )
+    assert refused.status_code == 409

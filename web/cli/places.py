@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -28,14 +29,17 @@ def trips_add(state: State, city: str, start: str, end: str) -> None:
     """Add a trip to CITY from FROM to TO (dates, both included)."""
     from web.services.places import add_trip
 
-    trip_id = add_trip(
+    user_id = state.owner_id()
+    added = add_trip(
         state.runtime,
-        state.owner_id(),
+        user_id,
         city=city,
         start=parse_day(start, "FROM"),
         end=parse_day(end, "TO"),
     )
-    click.echo(f"trip {trip_id} added")
+    click.echo(f"trip {added.id} added")
+    for line in added.lines(ZoneInfo(_config(state, user_id).owner.timezone)):
+        click.echo(line)
 
 
 @trips.command("list")

@@ -17,12 +17,14 @@ from integrations import geo
 from integrations.config import Config
 from integrations.storage import calendar_store
 from integrations.storage import places as store
+from integrations.storage.bookings import BookingStore
 from integrations.storage.db import transaction
 from scheduler.model import Interval, ProposedTime
-from scheduler.places import City, Place, Trip
+from scheduler.places import City, Place, Trip, city_key, same_city
 from scheduler.text import (
     EARLIEST_YEAR,
     LATEST_YEAR,
+    counted,
     in_supported_range,
     is_web_link,
     refuse_controls,
@@ -206,9 +208,37 @@ def remove_place(runtime: Runtime, user_id: int, place_id: int) -> None:
             raise NotFound(f"no place with id {place_id}")
 
 
-def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: date) -> int:
+@dataclass(frozen=True)
+class TripAdded:
+    """A trip stored, and what it changed: times open invites offered on its days for another
+    city, taken off them; and the coffees already booked on its days, for the owner to see."""
+
+    id: int
+    withdrawn: int
+    booked: tuple[Interval, ...]
+
+    def lines(self, zone: tzinfo) -> list[str]:
+        """What to tell the owner besides "added"."""
+        out = []
+        if self.withdrawn:
+            out.append(
+                f"{counted(self.withdrawn, 'time')} your open invites offered on those days "
+                "(planned for where you were to be) taken off them"
+            )
+        for b in self.booked:
+            local = b.start.astimezone(zone)
+            out.append(
+                f"a coffee is booked on {local:%a} {local.day} {local:%b} at {local:%H:%M} "
+                "(your time): move it from the open invites page if you will be away"
+            )
+        return out
+
+
+def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: date) -> TripAdded:
     """Store a trip; the city must resolve (a trip needs a time zone) and the days must not
-    overlap another trip entered by hand (nobody is in two cities at once)."""
+    overlap another trip entered by hand (nobody is in two cities at once). Times open invites
+    offer on the trip's days for another city (a home lunch in person) are taken off them, in
+    the same unit of work, so nobody books them while the owner is away."""
     typed = _printable(city, "The trip's city", 200)
     if not typed:
         raise UserError("Enter the city of the trip")
@@ -232,7 +262,20 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
                 f"You are in {other.city} from {other.start} to {other.end} (trip "
                 f"{other.id}): remove that trip first, or pick days around it"
             )
-        return store.add_trip(session, user_id, typed, start, end)
+        trip_id = store.add_trip(session, user_id, typed, start, end)
+        where = geo.resolve(typed)
+        zone = ZoneInfo(where.timezone)
+        first = datetime.combine(start, datetime.min.time(), zone)
+        last = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone)
+        bookings = BookingStore(session)
+        elsewhere = [
+            t.id
+            for t in bookings.open_times(user_id, first, last)
+            if not same_city(city_key(t.city), where.key)
+        ]
+        bookings.withdraw_times(elsewhere)
+        booked = tuple(bookings.held(user_id, first, last))
+        return TripAdded(trip_id, len(elsewhere), booked)
 
 
 def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> None:

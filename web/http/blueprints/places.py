@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, jsonify, make_response, request
 from werkzeug.wrappers import Response
@@ -98,10 +99,14 @@ def add_trip() -> Response | tuple[str, int]:
     form: dict[str, Any] = {k: request.form.get(k, "") for k in ("trip_city", "start", "end")}
     try:
         start, end = _date(form["start"], "starts"), _date(form["end"], "ends")
-        svc.add_trip(runtime(), current_user().id, city=form["trip_city"], start=start, end=end)
+        user = current_user()
+        added = svc.add_trip(runtime(), user.id, city=form["trip_city"], start=start, end=end)
     except UserError as exc:
         return index({"_trip": str(exc)}, form), 400
     flash(f"Trip to {form['trip_city'].strip()} added.", "ok")
+    zone = ZoneInfo(user_config(runtime(), user).owner.timezone)
+    for line in added.lines(zone):
+        flash(line[0].upper() + line[1:] + ".", "info")
     return redirect_to("places.index")
 
 
