@@ -129,6 +129,9 @@ def test_a_time_taken_meanwhile_says_so_and_shows_the_rest(
         ("berlin", "Europe/Berlin"),
         ("Los Angeles", "America/Los_Angeles"),
         ("europe/lisbon", "Europe/Lisbon"),
+        ("São Paulo", "America/Sao_Paulo"),
+        ("  ho chi   minh ", "Asia/Ho_Chi_Minh"),
+        ("Kathmandu", "Asia/Kathmandu"),
     ],
 )
 def test_the_zone_picker_finds_a_zone_by_its_name_or_city(

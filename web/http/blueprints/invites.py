@@ -42,7 +42,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from scheduler.invites import OfferedTime, format_span, uses_12_hour_clock, utc_iso
-from scheduler.text import in_supported_range
+from scheduler.text import fold, in_supported_range
 from web.http.auth import runtime
 from web.http.limits import invite_limit
 from web.http.metrics import count_accept
@@ -238,16 +238,18 @@ def valid_zone(name: str | None) -> str:
 def _zones_by_city() -> dict[str, str]:
     found: dict[str, str] = {}
     for name in sorted(_zone_names(), key=lambda z: (z not in COMMON_ZONES, z)):
-        found.setdefault(name.rsplit("/", 1)[-1].replace("_", " ").casefold(), name)
-        found.setdefault(name.casefold(), name)
+        found.setdefault(fold(name.rsplit("/", 1)[-1].replace("_", " ")), name)
+        found.setdefault(fold(name), name)
     return found
 
 
 def typed_zone(text: str | None) -> str:
     """The zone someone typed in the picker: an IANA name ("Europe/Berlin"), in any case, or
-    its city ("berlin", "New York"); "" when it names none."""
+    its city ("berlin", "New York", "São Paulo", accents aside); "" when it names none."""
     text = (text or "").strip()
-    return valid_zone(text) or _zones_by_city().get(text.replace("_", " ").casefold(), "")
+    return valid_zone(text) or _zones_by_city().get(
+        fold(" ".join(text.replace("_", " ").split())), ""
+    )
 
 
 def reader_uses_12_hour_clock() -> bool:

@@ -55,6 +55,7 @@
       }
     });
     document.querySelectorAll("input.tz-field").forEach(function (input) { input.value = zone; });
+    document.querySelectorAll(".tz-shown").forEach(function (el) { el.textContent = zone; });
   }
 
   function allZones() {
@@ -65,16 +66,23 @@
     return names;
   }
 
-  // scheduler-side twin: web.blueprints.invites.typed_zone ("berlin", "New York", "europe/berlin").
+  // Case and accents aside ("São Paulo" is "sao paulo"), as scheduler.text.fold compares.
+  function fold(text) {
+    return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
+  // The server's twin: web.http.blueprints.invites.typed_zone ("berlin", "New York",
+  // "europe/berlin"). What this list does not know, the server may (old names such as
+  // Asia/Katmandu in the browser's list, Asia/Kathmandu on the server): the form then asks it.
   function resolver(list) {
     var byKey = {};
     Array.prototype.forEach.call(list.options, function (o) {
-      byKey[o.value.toLowerCase()] = o.value;
-      var city = o.value.split("/").pop().replace(/_/g, " ").toLowerCase();
+      byKey[fold(o.value)] = o.value;
+      var city = fold(o.value.split("/").pop().replace(/_/g, " "));
       if (!byKey[city]) { byKey[city] = o.value; }
     });
     return function (text) {
-      var key = (text || "").trim().replace(/_/g, " ").toLowerCase();
+      var key = fold((text || "").trim().replace(/_/g, " ").replace(/\s+/g, " "));
       return byKey[key] || byKey[key.replace(/ /g, "_")] || "";
     };
   }
@@ -123,8 +131,9 @@
     input.addEventListener("change", function () { choose(true); });
     input.addEventListener("input", function () { if (listed[input.value]) { choose(false); } });
     form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      choose(true);
+      // Known here: shown at once. Unknown here: the page is asked again with ?tz= and the
+      // server, which knows more names, shows the times or says it knows no such zone.
+      if (choose(false)) { event.preventDefault(); }
     });
   }
 
