@@ -17,8 +17,10 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from integrations.storage import models
+from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from scheduler.invites import format_span, utc_iso
+from scheduler.model import Contact
 from tests.helpers.invite_fixtures import (
     create_sharing_invite,
     make_contact,
@@ -576,3 +578,20 @@ def test_cancelling_a_coffee_offers_its_time_again_on_other_open_invites(
     assert again.start == shared
     resp = client.post(_path(second.url), data={"action": "accept", "start": utc_iso(shared)})
     assert resp.status_code == 303
+
+
+def test_the_invite_email_of_a_contact_in_the_owners_city_shows_that_zone_alone(
+    sqlite_runtime: Runtime, owner: int, ana: int
+) -> None:
+    """Marcus lives in Berlin (no zone of his own): his email reads Berlin times, without the
+    UTC line a reader whose zone is unknown gets."""
+    with transaction(sqlite_runtime.sessions) as session:
+        repo = ContactRepository(session, owner)
+        marcus = repo.add(Contact("Marcus Lee", ("marcus@example.org",), city="Berlin")).id
+    assert marcus is not None
+    _invite(sqlite_runtime, owner, marcus)
+    now = _now()
+    _invite(sqlite_runtime, owner, ana, next_weekday_at(now, 5, 12, 0, BERLIN))
+    berlin, unknown = (m.get_body(("plain",)).get_content() for m in _emails(sqlite_runtime))
+    assert "(Europe/Berlin)" in berlin and "(UTC)" not in berlin
+    assert "(Europe/Berlin)" in unknown and "(UTC)" in unknown

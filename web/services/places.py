@@ -85,6 +85,15 @@ def _url(value: str, what: str) -> str:
     return text
 
 
+def contact_zone(contact: Any) -> str:
+    """The zone a contact reads times in, as far as we know it: their own, else their city's
+    (when it resolves), else ""."""
+    if contact.timezone:
+        return str(contact.timezone)
+    city = geo.resolve(contact.city) if contact.city else None
+    return city.timezone if city is not None and city.resolved else ""
+
+
 def resolved_city(text: str) -> City:
     """The city the owner or a contact typed, resolved (or flagged)."""
     return geo.resolve(text)

@@ -52,6 +52,7 @@ from web.errors import NotFound, UserError
 from web.services.accounts import account_and_config
 from web.services.places import (
     Where,
+    contact_zone,
     occurrences_on,
     resolved_city,
     stored_occurrences,
@@ -212,11 +213,8 @@ def city_keys(contacts: Sequence[Contact]) -> dict[int, str]:
 
 def with_city_zone(c: Contact) -> Contact:
     """The contact with their city's zone when they have none: waking hours need one."""
-    if not c.timezone and c.city:
-        city = resolved_city(c.city)
-        if city.resolved:
-            return replace(c, timezone=city.timezone)
-    return c
+    zone = contact_zone(c)
+    return replace(c, timezone=zone) if zone and zone != c.timezone else c
 
 
 def _with_city_zone(d: DueContact) -> DueContact:

@@ -33,6 +33,7 @@ from web.services.invites.model import (
     zone_name,
 )
 from web.services.invites.personal import personal_message
+from web.services.places import contact_zone
 from web.services.tokens import hash_token
 
 # An invitation is a few lines; a longer text is a paste gone wrong (and would fill the mail).
@@ -107,7 +108,8 @@ def create_invite(
             token_hash=hash_token(token),
             email=email,
             message=text,
-            invitee_timezone=check_zone(contact.timezone or ""),
+            # Their own zone, else their city's: a Berlin contact reads Berlin times only.
+            invitee_timezone=check_zone(contact_zone(contact)),
             times=ordered,
             now=rules_now,
             expires_at=rules.expires_at((t.start for t in ordered), now=rules_now),
