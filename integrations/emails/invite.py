@@ -30,10 +30,15 @@ def default_message(
         own = met_in_own_words(how_met)
         since = f"we met {own}" if own is not None else how_met.strip()
         lines.append(f"It's been a while since {since}, and I'd love to catch up.")
+    elif days_since_met is None:
+        # Never met as far as meetagain knows: there is nothing to catch up on yet.
+        lines.append("I'd love to meet and hear what you're working on.")
     else:
         lines.append("It's been a while, and I'd love to catch up.")
     lines.append("Would you have time for a coffee or a bite? Here are a few times that work.")
-    asked = [q for q in questions if q]
+    # "Questions to ask" may hold the owner's own prep notes ("Share the talk recording"):
+    # only a question (it ends with "?") is put to them.
+    asked = [q.strip() for q in questions if q.strip().endswith("?")]
     if asked:
         lines += ["", f"I'd love to hear: {asked[0]}"]
     lines += ["", owner_name or ""]

@@ -199,3 +199,17 @@ def test_the_invite_email_links_each_time_with_its_place_and_the_other_answers()
     assert "None of these work: http://x/i/t?action=suggest" in text
     assert "Not now: http://x/i/t?action=decline" in text
     assert 'href="http://x/i/t?pick=2026-12-01T11:00:00Z"' in html and "Café Einstein" in html
+
+
+def test_someone_never_met_is_not_told_it_has_been_a_while() -> None:
+    text = invite.default_message(OWNER, INVITEE, days_since_met=None)
+    assert "been a while" not in text and "catch up" not in text
+    assert "I'd love to meet and hear what you're working on." in text
+
+
+def test_only_a_question_is_put_to_them_not_the_owners_prep_notes() -> None:
+    notes = ("Share the talk recording", "How did the talk go?")
+    text = invite.default_message(OWNER, INVITEE, questions=notes, days_since_met=200)
+    assert "I'd love to hear: How did the talk go?" in text
+    assert "Share the talk recording" not in text
+    assert "love to hear" not in invite.default_message(OWNER, INVITEE, questions=notes[:1])

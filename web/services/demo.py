@@ -68,7 +68,7 @@ _PEOPLE: tuple[_Person, ...] = (
         "Former manager",
         (59, 110, 170, 260),
         meals=(Meal.LUNCH,),
-        questions=("Ask about the board role he mentioned",),
+        questions=("How is the board role he mentioned going?",),
         notes="Prefers Italian.",
     ),
     _Person(
@@ -91,7 +91,7 @@ _PEOPLE: tuple[_Person, ...] = (
         R.PEER,
         "KubeCon EU",
         (3,),
-        questions=("Share the talk recording",),
+        questions=("How did the talk go?", "Share the talk recording"),
         tags=("conference",),
     ),
     _Person(
