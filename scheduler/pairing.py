@@ -48,6 +48,7 @@ from scheduler.model import (
 )
 from scheduler.places import (
     DEFAULT_WAKING,
+    VIDEO_CALL,
     City,
     Mode,
     Place,
@@ -239,7 +240,7 @@ def pair(
     places: Sequence[Place] = (),
     default_places: Mapping[str, int] | None = None,
     video_link: str = "",
-    video_place: str = "Video call",
+    video_place: str = VIDEO_CALL,
     turned_down: Mapping[int, Sequence[Interval]] | None = None,
 ) -> list[Proposal]:
     """The best plan: up to the week's capacity of proposals, each with up to k times.
@@ -403,7 +404,7 @@ def locate(
     places: Sequence[Place] = (),
     default_places: Mapping[str, int] | None = None,
     video_link: str = "",
-    video_place: str = "Video call",
+    video_place: str = VIDEO_CALL,
     city: City | None = None,
     suitable_only: bool = False,
     waking: tuple[time, time] = DEFAULT_WAKING,

@@ -186,10 +186,24 @@ def choose_place(
     return None
 
 
+# The place of a video time when the owner keeps no room link (and Google makes no Meet).
+VIDEO_CALL = "Video call"
+
+
+def video_where(place: str, place_url: str, owner_name: str) -> str:
+    """Where a video call is, for a calendar event or an email: its link; else what the place
+    says of it (Google Meet's link comes with the invitation); else who sends the link."""
+    if place_url:
+        return place_url
+    if place and place != VIDEO_CALL:
+        return place
+    return f"{owner_name or 'the organiser'} will send the link"
+
+
 def describe_where(mode: str, place: str, place_url: str, meal: str, owner_name: str) -> str:
     """'Video call · Olivia's lunch in Berlin, 13:00' or 'In person at Tatte · map: https://…'."""
     if mode == Mode.VIDEO:
-        text = "Video call"
+        text = VIDEO_CALL
         if meal:
             text += f" · {owner_name}'s {meal}" if owner_name else f" · {meal}"
         return text

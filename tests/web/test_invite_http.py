@@ -4,7 +4,7 @@ view renders, the accept's HTTP contract, the rate limit, a prefix mount and odd
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -304,3 +304,31 @@ def test_the_link_of_a_cancelled_coffee_says_it_was_cancelled_not_that_it_expire
         assert page.status_code == 410, suffix
         assert "This coffee was cancelled" in body and "expired" not in body, suffix
         assert f"{when:%a} {when.day} {when:%b}" in body, suffix
+
+
+@pytest.mark.parametrize("room", ["", "https://meet.example/olivia"])
+def test_a_video_call_without_a_room_link_says_who_sends_it_not_that_the_invitation_has_it(
+    app: Flask, sqlite_runtime: Runtime, owner: int, room: str
+) -> None:
+    """No Google event comes, so no calendar invitation carries a link: the page says the
+    owner will send it; with a room link kept, the page shows the link itself."""
+    from scheduler.model import ProposedTime
+
+    now = datetime.now(UTC)
+    contact = make_contact(sqlite_runtime, owner, name="Rafael", email="rafael@example.org")
+    start = next_weekday_at(now, 3, 12, 0, BERLIN)
+    video = ProposedTime(start, start + timedelta(minutes=45), "lunch", "video", "Video call", room)
+    created = svc.create_invite(sqlite_runtime, owner, contact, [video], now=now)
+    path = urlsplit(created.url).path
+    client = app.test_client()
+    assert client.post(path, data={"action": "accept", "start": utc_iso(start)}).status_code == 303
+    page = client.get(f"{path}/booking").get_data(as_text=True)
+    assert "calendar invitation)" not in page
+    ics = client.get(f"{path}/event.ics").get_data(as_text=True).replace("\r\n ", "")
+    assert "Video call: Video call" not in ics
+    if room:
+        assert f'<a href="{room}"' in page
+        assert f"LOCATION:{room}" in ics
+    else:
+        assert "<strong>Video call</strong> (Olivia Owner will send you the link)" in page
+        assert "Video call: Olivia Owner will send the link" in ics

@@ -20,7 +20,7 @@ from integrations.storage import places as store
 from integrations.storage.bookings import BookingStore
 from integrations.storage.db import transaction
 from scheduler.model import Interval, ProposedTime
-from scheduler.places import City, Place, Trip, city_key, same_city
+from scheduler.places import VIDEO_CALL, City, Place, Trip, city_key, same_city
 from scheduler.text import (
     EARLIEST_YEAR,
     LATEST_YEAR,
@@ -46,7 +46,7 @@ class Where:
     places: list[Place] = field(default_factory=list)
     defaults: dict[str, int] = field(default_factory=dict)
     video_link: str = ""
-    video_place: str = "Video call"
+    video_place: str = VIDEO_CALL
 
     def placing(
         self, *, zone: tzinfo, city_of: dict[int, str], trips: Sequence[Trip] | None = None

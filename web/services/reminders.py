@@ -22,6 +22,7 @@ from integrations.storage.accounts import AccountStore
 from integrations.storage.db import transaction
 from integrations.storage.scheduled_mail import BookingToRemind, Note, ScheduledMailStore
 from scheduler.invites import format_span
+from scheduler.places import video_where
 from scheduler.reminders import reminder_due
 from web.composition import Runtime
 from web.services.accounts import user_config
@@ -154,7 +155,7 @@ def _cancel_link(session: Session, booking: BookingToRemind) -> str:
 
 def _where(mode: str, place: str, place_url: str, owner: str) -> str:
     if mode == "video":
-        return f"Video call: {place_url or place}."
+        return f"Video call: {video_where(place, place_url, owner)}."
     if place:
         return f"At {place}." + (f" Map: {place_url}" if place_url else "")
     return ""

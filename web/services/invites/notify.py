@@ -15,6 +15,7 @@ from integrations.storage.bookings import Booking, BookingInvite, BookingStore
 from integrations.storage.db import transaction
 from integrations.storage.outbox import booking_manage_url, enqueue_email
 from scheduler.invites import format_spans
+from scheduler.places import video_where
 from web.composition import Runtime
 from web.services.invites.model import display_zones, user_config, zone_name
 
@@ -27,7 +28,7 @@ def booking_event(
     mode, place, place_url = store.where(booking).as_tuple()
     description = f"Coffee with {first}, booked through meetagain."
     if mode == "video":
-        description += f"\nVideo call: {place_url or place}"
+        description += f"\nVideo call: {video_where(place, place_url, owner.name)}"
     elif place:
         description += f"\nWhere: {place}" + (f"\nMap: {place_url}" if place_url else "")
     return CoffeeEvent(
