@@ -227,8 +227,13 @@ def time_label(
     """'breakfast in Berlin, 08:00' and, for a video call in another zone, '— 02:00 your time'.
 
     `start` is in the owner's zone at that time (home, or the trip city's)."""
-    where = f" in {owner_city}" if owner_city else ""
-    text = f"{meal}{where}, {start:%H:%M}"
+    if owner_city:
+        text = f"{meal} in {owner_city}, {start:%H:%M}"
+    else:
+        # No city to name: the clock it is read on, or "lunch, 12:00" reads as the reader's.
+        key = str(getattr(start.tzinfo, "key", "") or "")
+        clock = key.rsplit("/", 1)[-1].replace("_", " ")
+        text = f"{meal}, {start:%H:%M}" + (f" ({clock} time)" if clock else "")
     if mode == Mode.VIDEO and invitee_zone is not None:
         theirs = start.astimezone(invitee_zone)
         if theirs.utcoffset() != start.utcoffset():

@@ -157,6 +157,12 @@ def test_time_label_names_the_owners_meal_and_the_invitees_time_for_video_only()
     assert (
         time_label(start, "lunch", "Berlin", Mode.IN_PERSON, NEW_YORK) == "lunch in Berlin, 13:00"
     )
+    # No home city set: the clock is named, or 13:00 would read as the reader's own.
+    assert time_label(start, "lunch", "", Mode.IN_PERSON, None) == "lunch, 13:00 (Berlin time)"
+    kathmandu = start.astimezone(ZoneInfo("Asia/Kathmandu"))
+    assert time_label(kathmandu, "lunch", "", Mode.IN_PERSON, None) == (
+        "lunch, 17:45 (Kathmandu time)"
+    )
 
 
 def test_trip_label_reads_like_a_person_wrote_it() -> None:
