@@ -23,7 +23,8 @@ Pure and deterministic. The rules, precisely:
   within `policy.buffer` of each other. Because invitees may pick times on the same day,
   accepting re-checks the daily cap.
 - At most the week's remaining capacity of proposals: `max_per_week` minus coffees booked in
-  the 7 days from the first slot's day, minus `pending` (open invites awaiting answers).
+  the 7 days from the first slot's day, minus the open invites awaiting answers (`pending`)
+  that offer a time in those days.
 - Among all valid plans the one with the highest total score wins (scores compared in
   thousandths, so float summation order cannot break ties); equal totals go to the plan whose
   contacts come first in the due order (score descending, then name, then id).
@@ -154,14 +155,29 @@ def week_capacity(
     first_day: date | None,
     zone: tzinfo | None,
     policy: SchedulingPolicy,
-    pending: int = 0,
+    pending: Sequence[Sequence[datetime]] = (),
 ) -> int:
-    """`max_per_week` minus coffees booked in the 7 days from `first_day`, minus `pending`."""
+    """`max_per_week` minus the coffees booked in the 7 days from `first_day`, minus the
+    invites waiting for an answer (`pending`: each one's offered starts) that offer a time in
+    those days: one offering only next week's times does not hold this week's place."""
     if first_day is None:
         return 0
     last_day = first_day + timedelta(days=7)
     in_week = sum(1 for b in booked if first_day <= b.astimezone(zone).date() < last_day)
-    return max(0, policy.max_per_week - in_week - pending)
+    return max(0, policy.max_per_week - in_week - waiting_in_week(pending, first_day, zone))
+
+
+def waiting_in_week(
+    pending: Sequence[Sequence[datetime]], first_day: date, zone: tzinfo | None
+) -> int:
+    """How many of the waiting invites (each one's offered starts) offer a time in the 7 days
+    from `first_day`."""
+    last_day = first_day + timedelta(days=7)
+    return sum(
+        1
+        for starts in pending
+        if any(first_day <= s.astimezone(zone).date() < last_day for s in starts)
+    )
 
 
 def _city_classes(
@@ -231,7 +247,7 @@ def pair(
     booked: Sequence[datetime] = (),
     taken: Sequence[Interval] = (),
     k: int | None = None,
-    pending: int = 0,
+    pending: Sequence[Sequence[datetime]] = (),
     zone: tzinfo | None = None,
     home: City | None = None,
     trips: Sequence[Trip] = (),

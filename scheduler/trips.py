@@ -301,7 +301,7 @@ def pair_trip_locals_first(
     *,
     policy: SchedulingPolicy,
     taken: Sequence[Interval] = (),
-    pending: int = 0,
+    pending: Sequence[Sequence[datetime]] = (),
     **placing: Any,
 ) -> list[Proposal]:
     """`pair`, with the people living in a trip's city sure of a proposal there.

@@ -58,18 +58,22 @@ class InviteHistoryStore:
         )
         return [InviteState(*row) for row in rows]
 
-    def offered(self, invite_ids: Collection[int]) -> list[Interval]:
-        """The times still offered by these invites (withdrawn ones left out)."""
+    def offered(self, invite_ids: Collection[int]) -> dict[int, list[Interval]]:
+        """The times still offered by these invites (withdrawn ones left out), per invite id;
+        an invite with none left is not in it."""
         if not invite_ids:
-            return []
+            return {}
         rows = self.session.connection().execute(
-            select(_TIMES.c.start, _TIMES.c.end).where(
+            select(_TIMES.c.invite_id, _TIMES.c.start, _TIMES.c.end).where(
                 _TIMES.c.user_id == self.user_id,
                 _TIMES.c.invite_id.in_(list(invite_ids)),
                 _TIMES.c.withdrawn.is_(False),
             )
         )
-        return [Interval(start, end) for start, end in rows]
+        found: dict[int, list[Interval]] = {}
+        for invite_id, start, end in rows:
+            found.setdefault(invite_id, []).append(Interval(start, end))
+        return found
 
     def times_by_invite(self, invite_ids: Collection[int]) -> dict[int, list[Interval]]:
         """Every time these invites offered (withdrawn ones too), per invite id, by start."""

@@ -137,7 +137,11 @@ def test_days_at_the_daily_cap_are_not_used_and_bookings_count_against_the_week(
 
 def test_open_invites_awaiting_answers_count_against_the_weekly_capacity() -> None:
     people = [due(n, 3.0 - i / 10, i) for i, n in enumerate(["Ana", "Ben", "Cem"])]
-    assert len(pair(people, week_slots(), policy=POLICY, pending=2)) == 1
+    this_week = [(at(2, 12), at(3, 8)), (at(4, 12),)]
+    assert len(pair(people, week_slots(), policy=POLICY, pending=this_week)) == 1
+    # Invites offering only next week's times leave this week's places free.
+    next_week = [tuple(s + timedelta(days=7) for s in starts) for starts in this_week]
+    assert len(pair(people, week_slots(), policy=POLICY, pending=next_week)) == 3
 
 
 def test_twenty_thousand_due_contacts_pair_quickly() -> None:

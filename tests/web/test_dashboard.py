@@ -155,7 +155,8 @@ def test_a_swapped_in_time_carries_the_details_the_plans_times_have(
         detail = lines[i + 1].strip()
         assert detail.startswith(("In person", "Video call")), body
     meal = datetime.fromisoformat(swapped).strftime("%H:%M")
-    assert lines[items[1] + 1].strip().endswith(meal)  # "In person · breakfast, 07:30"
+    # "In person · breakfast, 07:30 (Berlin time)": no home city is set, so the clock is named.
+    assert lines[items[1] + 1].strip().endswith(f"{meal} (Berlin time)")
 
 
 def test_a_time_that_was_not_offered_is_refused_and_nothing_is_sent(

@@ -99,7 +99,9 @@ class EventOffer:
 class _InviteFacts:
     history: dict[int, InviteHistory]
     taken: list[Interval]
-    pending: int
+    # Per invite still waiting for an answer: the starts it still offers (a week's cap counts
+    # the invites that could still be accepted in that week).
+    pending: list[tuple[datetime, ...]]
     booked: list[datetime]
     # Per contact: the times of their latest invite when they turned it down (declined it or
     # asked for other times), which the plan does not offer them again.
@@ -150,7 +152,9 @@ def invite_facts(
         history[cid] = InviteHistory(
             open_since, last_declined, last_ignored, streak, upcoming.get(cid)
         )
-    taken = store.offered(open_ids)
+    offered = store.offered(open_ids)
+    taken = [t for times in offered.values() for t in times]
+    pending = [tuple(t.start for t in times) for times in offered.values()]
     booked = store.booked_starts_since(now - timedelta(days=7))
     # Rows are oldest first: the last of each contact's is their latest invite.
     latest = {cid: rows[-1] for cid, rows in per_contact.items()}
@@ -163,7 +167,7 @@ def invite_facts(
         if for_plan and refused
         else {}
     )
-    return _InviteFacts(history, taken, len(open_ids), booked, turned_down)
+    return _InviteFacts(history, taken, pending, booked, turned_down)
 
 
 def invites_and_bookings(

@@ -110,7 +110,7 @@ def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, Any] | 
     coffees are booked or offered in the plan's first week, and the cap; else None."""
     if plan.proposals or plan.error or not plan.due_count:
         return None
-    from scheduler.pairing import week_capacity
+    from scheduler.pairing import waiting_in_week, week_capacity
     from web.services.planning import invites_and_bookings
 
     config = user_config(runtime(), user)
@@ -126,7 +126,7 @@ def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, Any] | 
     end = last - timedelta(days=1)
     return {
         "booked": booked,
-        "offered": facts.pending,
+        "offered": waiting_in_week(facts.pending, first, zone),
         "max": policy.max_per_week,
         # The seven days the cap counts, named: they start at the first free time, which is
         # not always today.
