@@ -191,7 +191,7 @@ def test_a_time_taken_meanwhile_says_so_and_the_email_links_focus_their_section(
     alert = page.locator("#taken")
     assert alert.is_visible()
     assert format_span(taken_start, taken_end, "Europe/Berlin") in alert.inner_text()
-    assert "in the meantime" in alert.inner_text()
+    assert "is no longer available" in alert.inner_text()
     rest = page.locator("ul.times time.when").all_inner_texts()
     assert rest == [format_span(*invited.times[1], "Europe/Berlin")]
     live.shot(page, "taken-meanwhile")

@@ -116,7 +116,7 @@ def test_a_time_taken_meanwhile_says_so_and_shows_the_rest(
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     label = format_span(taken.start, taken.end, "Europe/Berlin")
-    assert "Someone took <time" in html and label in html and "in the meantime" in html
+    assert label in html and "</time> is no longer available." in html
     assert "Here are the times still open" in html
     assert format_span(rest.start, rest.end, "Europe/Berlin") in html
     assert f'name="start" value="{utc_iso(taken.start)}"' not in html
@@ -249,5 +249,5 @@ def test_a_link_to_a_time_that_has_started_says_so(
                 t.end = now + timedelta(minutes=40)
                 moved = t.start
     html = client.get(f"{path}?pick={utc_iso(moved)}").get_data(as_text=True)
-    assert "has already started." in html and "Someone took" not in html
+    assert "has already started." in html and "no longer available" not in html
     assert format_span(later, later + timedelta(minutes=45), "Europe/Berlin") in html

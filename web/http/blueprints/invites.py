@@ -340,7 +340,8 @@ def _taken_time(view: svc.InviteView, pick: str, zone: str, hour12: bool) -> dic
     for t in view.times:
         if utc_iso(t.start) == pick:
             label = format_span(t.start, t.end, zone, hour12=hour12)
-            # Withdrawn: booked by someone else; otherwise it is too close or past now.
+            # Withdrawn: booked by someone else, the owner's calendar or day filled up since
+            # (the page does not say which); otherwise it has started.
             why = "taken" if t.withdrawn else "passed"
             return {"iso": pick, "end_iso": utc_iso(t.end), "label": label, "why": why}
     return {}
