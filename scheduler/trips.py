@@ -294,6 +294,49 @@ def hand_picked_time(
     return ProposedTime(start, start + policy.duration, "")
 
 
+def windows_label(windows: Sequence[Window]) -> str:
+    """ "breakfast 07:30-09:00 Mon–Fri, lunch 12:00-13:30 Mon–Fri", or "none"."""
+    return (
+        ", ".join(f"{w.name} {w.start:%H:%M}-{w.end:%H:%M} {_days(w.weekdays)}" for w in windows)
+        or "none"
+    )
+
+
+def _days(weekdays: frozenset[int]) -> str:
+    names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    days = sorted(weekdays)
+    if len(days) == 7:
+        return "every day"
+    if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
+        return f"{names[days[0]]}–{names[days[-1]]}"
+    return ", ".join(names[d] for d in days)
+
+
+def too_long_for_window(
+    start: datetime,
+    windows: Sequence[Window],
+    *,
+    zone: ZoneInfo,
+    trips: Sequence[Trip],
+    policy: SchedulingPolicy,
+) -> str:
+    """Why a start inside a meal window (where the owner is then) is no time of it: the
+    meeting would run past the window's end ("a 45-minute lunch from 13:00 ends at 13:45,
+    after lunch ends at 13:30"); "" when no window holds the start at all."""
+    lengths = {w.name: w.duration or policy.duration for w in windows}
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    for name, span in meal_windows(windows, zone=zone, trips=trips, start=day, days=3):
+        if span.start <= start < span.end:
+            local, last = start.astimezone(span.end.tzinfo), span.end
+            end = (start + lengths[name]).astimezone(span.end.tzinfo)
+            minutes = int(lengths[name].total_seconds() // 60)
+            return (
+                f"a {minutes}-minute {name} from {local:%H:%M} ends at {end:%H:%M}, "
+                f"after {name} ends at {last:%H:%M}"
+            )
+    return ""
+
+
 def pair_trip_locals_first(
     due: Sequence[DueContact],
     slots: Sequence[Slot],

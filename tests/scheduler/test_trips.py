@@ -359,3 +359,21 @@ def test_a_hand_picked_time_takes_its_windows_name_and_length_where_the_owner_is
     assert picked(at, trip) == (at + POLICY.duration, "")
     evening = at.replace(hour=18)
     assert picked(evening, trip) == (evening + timedelta(minutes=60), "lunch")
+
+
+def test_the_windows_are_named_with_their_days_and_an_overrun_says_by_how_much() -> None:
+    from scheduler.trips import too_long_for_window, windows_label
+
+    weekdays = replace(WINDOWS[1], weekdays=frozenset(range(5)))
+    assert windows_label((WINDOWS[0], weekdays)) == (
+        "breakfast 07:30-09:00 every day, lunch 12:00-13:30 Mon–Fri"
+    )
+    assert windows_label(()) == "none"
+    at = datetime(2026, 12, 14, 13, 0, tzinfo=BERLIN)
+    assert too_long_for_window(at, WINDOWS, zone=BERLIN, trips=(), policy=POLICY) == (
+        "a 45-minute lunch from 13:00 ends at 13:45, after lunch ends at 13:30"
+    )
+    assert (
+        too_long_for_window(at.replace(hour=15), WINDOWS, zone=BERLIN, trips=(), policy=POLICY)
+        == ""
+    )

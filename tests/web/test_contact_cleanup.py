@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -231,6 +232,19 @@ def test_the_invite_form_on_a_contact_page_offers_any_day_ahead_not_only_the_pla
         far += timedelta(days=1)
     early = site.post(f"/contacts/{contact_id}/invite", {"day": far.isoformat(), "time": "03:00"})
     assert early.status_code == 400 and "outside your meal windows" in text(early)
+    # The windows are named with their days, so a Saturday's refusal explains itself.
+    assert "lunch 12:00-13:30 Mon–Fri" in unescape(text(early))
+    # Inside lunch, but a 45-minute coffee at 13:00 would run past it: said so, and what was
+    # typed (the message too) is still in the form to fix.
+    late = site.post(
+        f"/contacts/{contact_id}/invite",
+        {"day": far.isoformat(), "time": "13:00", "message": "Lunch near the office?"},
+    )
+    page = unescape(text(late))
+    assert late.status_code == 400
+    assert "a 45-minute lunch from 13:00 ends at 13:45, after lunch ends at 13:30" in page
+    assert f'name="day" type="date" min="{today().isoformat()}" value="{far.isoformat()}"' in page
+    assert 'value="13:00"' in page and ">Lunch near the office?</textarea>" in page
     past = site.post(
         f"/contacts/{contact_id}/invite",
         {"day": (today() - timedelta(days=1)).isoformat(), "time": "12:30"},

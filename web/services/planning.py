@@ -44,8 +44,10 @@ from scheduler.trips import (
     hand_picked_time,
     pair_trip_locals_first,
     plan_slots,
+    too_long_for_window,
     trip_markers,
     trip_priority,
+    windows_label,
 )
 from web.composition import Runtime
 from web.errors import NotFound, UserError
@@ -558,14 +560,19 @@ def hand_picked(
     for t in times:
         if t.window:
             continue
-        names = ", ".join(f"{w.name} {w.start:%H:%M}-{w.end:%H:%M}" for w in config.windows)
+        names = windows_label(config.windows)
         trip = trip_at(t.start, where.trips)
-        if trip is None:
-            text = f"{at(t.start, zone)} is outside your meal windows ({names or 'none'})"
+        overrun = too_long_for_window(
+            t.start, config.windows, zone=zone, trips=where.trips, policy=policy
+        )
+        if overrun:
+            text = f"{at(t.start, zone)} is too late for it: {overrun}"
+        elif trip is None:
+            text = f"{at(t.start, zone)} is outside your meal windows ({names})"
         else:
             text = (
                 f"{at(t.start, zone)} ({at(t.start, trip.zone)} in {trip.city}) is outside "
-                f"your meal windows in {trip.city} ({names or 'none'}, {trip.city} time)"
+                f"your meal windows in {trip.city} ({names}, {trip.city} time)"
             )
         if not force:
             raise UserError(f"{named(t)}: {text}{force_hint}")
