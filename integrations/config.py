@@ -11,9 +11,9 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ from scheduler.model import (
     Window,
     parse_time,
     parse_weekdays,
+    window_too_short,
     with_window_lengths,
 )
 from scheduler.rules import DEFAULT_CADENCE_DAYS, LONGEST_CADENCE_DAYS, RULE_LIMITS
@@ -353,12 +354,12 @@ def _build(data: dict[str, Any], source: str, base_dir: str) -> Config:
             raise ConfigError(f"{source}: unknown section [{name}]{hint}")
         raise ConfigError(f"{source}: unknown key {name!r} outside any section{hint}")
     windows = _windows(source, data.get("windows"))
+    scheduling = _scheduling(_Reader(source, "scheduling", data.get("scheduling", {})))
+    _check_lengths(source, windows, scheduling)
     return Config(
         owner=_owner(_Reader(source, "owner", data.get("owner", {}))),
         windows=windows,
-        scheduling=with_window_lengths(
-            _scheduling(_Reader(source, "scheduling", data.get("scheduling", {}))), windows
-        ),
+        scheduling=with_window_lengths(scheduling, windows),
         calendars=_calendars(source, data.get("calendars", [])),
         mail=_mail(_Reader(source, "mail", data.get("mail", {}))),
         rules=_rules(source, data.get("rules", {})),
@@ -898,7 +899,30 @@ def with_user_settings(config: Config, settings: Mapping[str, Any], timezone: st
     if owner is not config.owner:
         changes["owner"] = owner
     if "windows" in changes or "scheduling" in changes:
+        windows = changes.get("windows", config.windows)
+        _check_lengths(source, windows, changes.get("scheduling", config.scheduling))
         changes["scheduling"] = with_window_lengths(
-            changes.get("scheduling", config.scheduling), changes.get("windows", config.windows)
+            changes.get("scheduling", config.scheduling), windows
         )
     return replace(config, **changes)
+
+
+def _check_lengths(source: str, windows: Sequence[Window], policy: SchedulingPolicy) -> None:
+    """Every meal window holds its meeting: one that cannot would never offer a time."""
+    short = window_too_short(policy, windows)
+    if short is None:
+        return
+    span = datetime.combine(date.min, short.end) - datetime.combine(date.min, short.start)
+    minutes = int(span.total_seconds() // 60)
+    if short.duration is not None:
+        section, wanted = f"windows.{short.name}", short.duration
+    else:
+        section, wanted = "scheduling", policy.duration
+    problem = (
+        f"{int(wanted.total_seconds() // 60)} minutes is longer than {short.name} "
+        f"{short.start:%H:%M}-{short.end:%H:%M} ({minutes} minutes): no {short.name} could "
+        f"ever be offered; shorten the meeting or widen the window"
+    )
+    error = ConfigError(f"{source}: [{section}] duration_minutes {problem}")
+    error.key, error.problem = "duration_minutes", problem
+    raise error

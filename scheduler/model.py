@@ -193,6 +193,16 @@ class SchedulingPolicy:
         return self.duration
 
 
+def window_too_short(policy: SchedulingPolicy, windows: Iterable[Window]) -> Window | None:
+    """The first meal window its meeting cannot fit in (its own length, else the policy's):
+    such a window would never offer a time, and nothing would say why."""
+    for w in windows:
+        span = datetime.combine(date.min, w.end) - datetime.combine(date.min, w.start)
+        if (w.duration or policy.duration) > span:
+            return w
+    return None
+
+
 def with_window_lengths(policy: SchedulingPolicy, windows: Iterable[Window]) -> SchedulingPolicy:
     """`policy` knowing the meeting length of each window that sets its own."""
     lengths = tuple((w.name, w.duration) for w in windows if w.duration is not None)

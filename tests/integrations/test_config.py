@@ -758,3 +758,19 @@ def test_a_huge_sync_interval_is_one_config_line_from_the_command_line_not_an_ov
             "error: config.toml: [sync] interval_minutes must be at most 10080, "
             "got 9223372036854775807"
         )
+
+
+def test_a_meeting_longer_than_its_meal_window_is_refused_naming_the_key() -> None:
+    with pytest.raises(ConfigError) as found:
+        parse_config("[scheduling]\nduration_minutes = 100\n")
+    assert "[scheduling] duration_minutes 100 minutes is longer than breakfast" in str(found.value)
+    with pytest.raises(ConfigError) as found:
+        parse_config('[windows.lunch]\nstart = "12:00"\nend = "13:00"\nduration_minutes = 75\n')
+    assert "[windows.lunch] duration_minutes 75 minutes is longer than lunch 12:00-13:00" in str(
+        found.value
+    )
+    # A window with its own shorter length may be narrower than the default meeting.
+    parse_config(
+        '[scheduling]\nduration_minutes = 100\n[windows.breakfast]\nstart = "07:30"\n'
+        'end = "09:00"\nduration_minutes = 60\n[windows.lunch]\nstart = "12:00"\nend = "14:00"\n'
+    )

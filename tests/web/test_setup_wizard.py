@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 from sqlalchemy import select
 
 from integrations.storage import models
@@ -164,6 +166,20 @@ def test_bad_rule_values_are_reported_per_field_and_keep_the_old_rules(
     # Arabic-Indic digits are a number to int(), not to the form.
     response = site.post("/setup/rules", rules_form(cad_mentor="١٢"))
     assert response.status_code == 400 and "Enter a whole number." in text(response)
+    assert stored_user(sqlite_runtime).settings == {}
+
+
+def test_a_meeting_longer_than_a_meal_window_is_refused_on_its_field(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """200 minutes fits no breakfast of 07:30-09:00: the plan would offer nothing and say
+    nothing. The rules page says so on the field instead, and keeps the old rules."""
+    site.get("/setup/rules")
+    response = site.post("/setup/rules", rules_form(duration_minutes="200"))
+    assert response.status_code == 400
+    page = unescape(text(response))
+    assert 'id="e-duration_minutes"' in page
+    assert "200 minutes is longer than breakfast 07:30-09:00 (90 minutes)" in page
     assert stored_user(sqlite_runtime).settings == {}
 
 
