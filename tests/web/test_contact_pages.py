@@ -51,6 +51,15 @@ def test_adding_a_contact_by_hand_with_when_you_last_met(
     assert "Ana Souza" in page and "PyData" in page and "every 45 days" in page
 
 
+def test_the_add_form_takes_the_city_with_the_cities_type_ahead(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    form = text(site.get("/contacts/new"))
+    assert 'name="city"' in form and 'data-cities="/places/cities.json"' in form
+    contact_id = add(site, "Sam Boston", "sam@example.org", city="Boston")
+    assert contact_row(sqlite_runtime, contact_id).city == "Boston"
+
+
 def test_a_contact_without_a_name_or_with_a_bad_email_is_refused(site: Web, owner: int) -> None:
     site.get("/contacts/new")
     response = site.post("/contacts/new", {"name": "", "emails": "not-an-email"})

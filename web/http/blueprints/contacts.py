@@ -210,7 +210,7 @@ def _parse_contact_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     return values, errors
 
 
-NEW_FORM_FIELDS = frozenset({"name", "emails", "company", "how_met"})
+NEW_FORM_FIELDS = frozenset({"name", "emails", "company", "how_met", "city"})
 EDIT_FORM_FIELDS = NEW_FORM_FIELDS | {"title", "cadence_days", "city", "timezone", "notes"}
 EDIT_FORM_FIELDS |= {"linkedin_url", "tags", "questions"}
 
