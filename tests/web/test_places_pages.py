@@ -103,7 +103,8 @@ def test_places_and_trips_are_added_listed_and_removed(site: Web, owner: int) ->
         "/places/trips", {"trip_city": "London", "start": "2026-12-12", "end": "2026-12-14"}
     )
     assert wrong.status_code == 400
-    assert "You are in Boston from 2026-12-10 to 2026-12-12 (trip 1)" in text(wrong)
+    said = "You are already in Boston from 2026-12-10 to 2026-12-12: remove that trip"
+    assert said in text(wrong)
     assert "London" not in text(site.get("/places")).split("Trips", 1)[-1]
     assert (
         site.post(

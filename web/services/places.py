@@ -268,8 +268,8 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
         other = clashing_trip(store.entered_trips(session, user_id, lock=True), start, end)
         if other is not None:
             raise UserError(
-                f"You are in {other.city} from {other.start} to {other.end} (trip "
-                f"{other.id}): remove that trip first, or pick days around it"
+                f"You are already in {other.city} from {other.start} to {other.end}: remove "
+                "that trip first, or pick days around it"
             )
         trip_id = store.add_trip(session, user_id, typed, start, end)
         where = geo.resolve(typed)
