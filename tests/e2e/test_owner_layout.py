@@ -103,3 +103,25 @@ def test_an_ask_for_other_times_reads_line_by_line_on_a_phone(live: LiveApp, chr
         assert cell is not None and cell["x"] + cell["width"] <= 390
     finally:
         context.close()
+
+
+def test_the_demo_outbox_fits_a_phone_however_long_an_emails_lines(
+    live: LiveApp, chromium: Any
+) -> None:
+    from web.services.outbox_worker import drain
+
+    context, page, owner = _signed_in_with_demo(live, chromium, "phone")
+    try:
+        now = datetime.now(UTC)
+        day = next(d for d in range(9, 16) if (now + timedelta(days=d)).weekday() < 5)
+        start = next_weekday_at(now, day, 12, 15, live.runtime.config.zone)
+        ana = make_contact(live.runtime, owner, "Ana Souza", "ana@example.org")
+        svc.create_invite(live.runtime, owner, ana, times_at(start), now=now, force=True)
+        drain(live.runtime, now=now)
+        page.goto(live.url("/dev/outbox"))
+        page.locator("article.mail pre").first.wait_for()
+        live.shot(page, "dev-outbox-phone")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the outbox is {width}px wide on a 390px phone"
+    finally:
+        context.close()
