@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from html import unescape
 import socket
 import subprocess
 import sys
@@ -272,6 +273,11 @@ def test_when_the_weekly_limit_is_reached_the_dashboard_says_so(
         r"booked in those days and 1 invite still waiting for an answer, at most 1 a week",
         plan,
     )
+    # A due contact's own plan page gives the same reason, with the way to invite anyway.
+    due = re.findall(r'href="/contacts/(\d+)"', page)[1]
+    own = unescape(text(site.get(f"/plan/{due}")))
+    assert "Nobody is in this week's plan: the weekly limit is reached for" in own
+    assert f'href="/contacts/{due}#h-invite"' in own
 
 
 # --- 8. adding a feed that cannot be read --------------------------------------------------------

@@ -459,6 +459,8 @@ def proposal(contact_id: int) -> str:
         zone=config.zone,
         contact_id=contact_id,
         places=_places(current_user().id),
+        # Why nobody is proposed, when it is the weekly limit (not the contact).
+        cap=None if found else week_cap(user, plan, now),
     )
 
 
