@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import os
 import re
-from html import unescape
 import socket
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 from pathlib import Path
 
 from sqlalchemy import select
