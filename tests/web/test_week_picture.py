@@ -75,6 +75,9 @@ def test_times_offered_and_coffees_booked_are_named_in_the_picture(
     assert 'class="block offered' in weeks[0] and 'class="block booked' in weeks[1]
     assert '<span class="block-text" aria-hidden="true">Ana</span>' in weeks[0]
     assert "offered in an open invite" in page and "coffee booked" in page
+    # The coffee is drawn once, as the coffee, not also as busy time at the same place.
+    busy_at_coffee = f"{b:%H:%M}–{(b + timedelta(minutes=45)):%H:%M} busy"
+    assert busy_at_coffee not in weeks[1]
 
 
 def test_meal_windows_within_the_notice_say_why_they_are_empty() -> None:

@@ -346,8 +346,14 @@ def plan_weeks(
     offered: Sequence[tuple[Interval, str]] = (),
     booked: Sequence[tuple[Interval, str]] = (),
 ) -> list[dict[str, Any]]:
-    """One week picture per week of the plan's horizon (14 days: two pictures)."""
+    """One week picture per week of the plan's horizon (14 days: two pictures). A booked
+    coffee is drawn once, as the coffee: the busy time the plan reads holds it too (and so
+    does a calendar it was written to)."""
+    from scheduler.intervals import subtract
+
     horizon = max(1, config.scheduling.horizon_days)
+    coffees = [i for i, _ in booked]
+    busy = [piece for b in plan.busy for piece in subtract(b, coffees)]
     return [
         week_view(
             config.windows,
@@ -355,7 +361,7 @@ def plan_weeks(
             config.zone,
             today + timedelta(days=first),
             days=min(7, horizon - first),
-            busy=plan.busy,
+            busy=busy,
             trips=plan.trips,
             offered=offered,
             booked=booked,
