@@ -6,7 +6,7 @@ import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from scheduler.model import WEEKDAYS, Meal, Relationship
 from scheduler.rules import LONGEST_CADENCE_DAYS, MOST_MEETINGS_PER_IMPORTED_CONTACT
@@ -113,6 +113,10 @@ def parse_date(value: str, column: str) -> date:
         raise RowError(
             f"{column} {value!r} is out of range (years {EARLIEST_YEAR} to {LATEST_YEAR})"
         )
+    # A meeting has happened: a later date would hide the contact from "who is due" for
+    # years. A day of slack for every zone's today (the form refuses it the same way).
+    if parsed > datetime.now(UTC).date() + timedelta(days=1):
+        raise RowError(f"{column} {parsed.isoformat()} is in the future")
     return parsed
 
 

@@ -154,3 +154,22 @@ def test_a_vcard_keeps_a_named_card_without_its_bad_email_and_reports_its_bad_li
     found = contacts(runtime, user)
     assert (found["Ana"].emails, found["Ana"].timezone) == ((), None)
     assert (found["Bo"].title, found["Bo"].timezone) == ("CTO", None)
+
+
+def test_a_meeting_date_in_the_future_is_left_empty_with_its_line(
+    runtime: Runtime, user: int, tmp_path: Path
+) -> None:
+    """2030 would hide the contact from "who is due" until then: said, and left empty."""
+    path = tmp_path / "future.csv"
+    path.write_text(
+        "name,email,first_met,last_met,times_met\n"
+        "Fay,fay@example.org,2030-01-01,2030-01-02,1\n"
+        "Gil,gil@example.org,2024-05-01,2025-01-02,2\n",
+        encoding="utf-8",
+    )
+    report = run(runtime, user, path)
+    assert (2, "first_met 2030-01-01 is in the future; first_met left empty") in report.notes
+    assert (2, "last_met 2030-01-02 is in the future; last_met left empty") in report.notes
+    found = contacts(runtime, user)
+    assert (found["Fay"].first_met, found["Fay"].last_met) == (None, None)
+    assert found["Gil"].last_met == date(2025, 1, 2)
