@@ -57,42 +57,71 @@ EMAIL_LENGTH = min(_lengths(_E)[key] for key in ("email", "email_lower"))
 HEADER_FIELDS = frozenset({"name", "email"})
 
 
-def unstorable(rec: ContactRecord) -> str | None:
-    """Why a record cannot be stored as it is (a value too long for its column or for what a
-    contact keeps, too many tags or questions, a NUL), or None."""
-    texts: list[tuple[str, str]] = [("name", rec.name), ("linkedin_url", rec.linkedin_url)]
-    for key, value in rec.values.items():
+def leave_out_unstorable(rec: ContactRecord) -> str | None:
+    """Leave out of `rec` each value that cannot be stored (too long for its column or for
+    what a contact keeps, too many tags or questions, a NUL, a line break in an email), with a
+    warning naming it: the row is kept with that field empty. Returns why the row is skipped
+    when its name itself cannot be stored, else None."""
+    problem = _text_problem("name", rec.name)
+    if problem is not None:
+        return problem
+    if rec.linkedin_url:
+        problem = _text_problem("linkedin_url", rec.linkedin_url)
+        if problem is not None:
+            rec.warnings.append(f"{problem}; linkedin_url left empty")
+            rec.linkedin_url = ""
+    for key, value in list(rec.values.items()):
         if isinstance(value, str):
-            texts.append((key, value))
+            problem = _text_problem(key, value)
         elif isinstance(value, list):
-            texts.extend((key, item) for item in value if isinstance(item, str))
-    texts.extend(("email", email) for email in rec.emails)
-    reasons: list[str] = []
-    for name, value in texts:
-        if "\x00" in value:
-            reason = f"{name} contains a NUL character"
-        elif name in HEADER_FIELDS and control_character(value):
-            # Names and emails go into mail headers, where a line break starts a new header.
-            reason = f"{name} contains {control_character(value)}: use one line of plain text"
+            problem = _list_problem(key, [v for v in value if isinstance(v, str)])
         else:
-            limit = EMAIL_LENGTH if name == "email" else TEXT_LIMITS.get(name)
-            # email_lower is stored too, and lowering can lengthen a few characters.
-            length = max(len(value), len(value.lower())) if name == "email" else len(value)
-            if limit is None or length <= limit:
-                continue
-            reason = f"{name} is {length} characters, at most {limit}"
-        if reason not in reasons:
-            reasons.append(reason)
-    for key, (most, longest) in CONTACT_LIST_LIMITS.items():
-        items = rec.values.get(key)
-        if not isinstance(items, list):
             continue
-        if len(items) > most:
-            reasons.append(f"{key}: {len(items)} given, at most {most}")
-        length = max((len(i) for i in items if isinstance(i, str)), default=0)
-        if length > longest:
-            reasons.append(f"a {key[:-1]} is {length} characters, at most {longest}")
-    return "; ".join(reasons) or None
+        if problem is not None:
+            rec.warnings.append(f"{problem}; {key} left empty")
+            del rec.values[key]
+            rec.soft.discard(key)
+    kept = []
+    for email in rec.emails:
+        problem = _text_problem("email", email)
+        if problem is None:
+            kept.append(email)
+        else:
+            rec.warnings.append(f"{problem}; that email left out")
+    rec.emails = kept
+    return None
+
+
+def _text_problem(name: str, value: str) -> str | None:
+    """Why one text value cannot be stored in `name`, or None."""
+    if "\x00" in value:
+        return f"{name} contains a NUL character"
+    if name in HEADER_FIELDS and control_character(value):
+        # Names and emails go into mail headers, where a line break starts a new header.
+        return f"{name} contains {control_character(value)}: use one line of plain text"
+    limit = EMAIL_LENGTH if name == "email" else TEXT_LIMITS.get(name)
+    # email_lower is stored too, and lowering can lengthen a few characters.
+    length = max(len(value), len(value.lower())) if name == "email" else len(value)
+    if limit is None or length <= limit:
+        return None
+    return f"{name} is {length} characters, at most {limit}"
+
+
+def _list_problem(key: str, items: list[str]) -> str | None:
+    """Why a list value (tags, questions) cannot be stored, or None."""
+    for item in items:
+        problem = _text_problem(key, item)
+        if problem is not None:
+            return problem
+    if key not in CONTACT_LIST_LIMITS:
+        return None
+    most, longest = CONTACT_LIST_LIMITS[key]
+    if len(items) > most:
+        return f"{key}: {len(items)} given, at most {most}"
+    length = max((len(i) for i in items), default=0)
+    if length > longest:
+        return f"a {key[:-1]} is {length} characters, at most {longest}"
+    return None
 
 
 # Contact columns an import may set, with their empty value for new contacts.
@@ -441,7 +470,7 @@ def run_import(
     done = 0
     for item in items:
         if not isinstance(item, tuple):
-            reason = unstorable(item)
+            reason = leave_out_unstorable(item)
             if reason is not None:
                 item = (item.line, reason)
         if isinstance(item, tuple):

@@ -1,4 +1,5 @@
-"""Rows whose values do not fit the database are reported by line; the rest still imports.
+"""Values that do not fit the database are left out and reported by line, the row kept with
+that field empty (only a name that cannot be stored skips its row); the rest still imports.
 
 PostgreSQL refuses a value longer than its VARCHAR column (and any NUL character), which used to
 abort the whole import there while SQLite stored it: these run on both databases.
@@ -49,18 +50,21 @@ def good(n: int) -> list[str]:
     return [f"Good {n}", f"good{n}@example.com", "Acme", "CTO", "Europe/Berlin", "Berlin", ""]
 
 
-def test_an_overlong_company_skips_only_its_row_with_the_line_and_the_limit(
+def test_an_overlong_company_is_left_empty_with_the_line_and_the_limit(
     runtime: Runtime, user: int, tmp_path: Path
 ) -> None:
     long_company = ("Very Long Company " * 23).strip()  # 413 characters
     rows = [good(1), good(2), good(3), good(4), good(5)]
-    rows.insert(3, ["Too Long", "too.long@example.com", long_company, "", "", "", ""])
+    rows.insert(3, ["Too Long", "too.long@example.com", long_company, "CEO", "", "", ""])
     report = run(runtime, user, write_csv(tmp_path / "contacts.csv", rows))
 
-    assert (report.created, report.skipped) == (5, 1)
+    assert (report.created, report.skipped) == (6, 0)
     # Header on line 1, so the fourth data row is line 5.
-    assert report.problems == [(5, "company is 413 characters, at most 300")]
-    assert names(runtime, user) == {f"Good {n}" for n in range(1, 6)}
+    assert report.notes == [(5, "company is 413 characters, at most 300; company left empty")]
+    assert names(runtime, user) == {f"Good {n}" for n in range(1, 6)} | {"Too Long"}
+    with transaction(runtime.sessions) as session:
+        kept = {c.name: c for c in load_contacts(session, user)}["Too Long"]
+    assert (kept.company, kept.title, kept.emails) == ("", "CEO", ("too.long@example.com",))
 
 
 def test_every_limited_field_is_checked_and_named(
@@ -77,14 +81,16 @@ def test_every_limited_field_is_checked_and_named(
     ]
     report = run(runtime, user, write_csv(tmp_path / "contacts.csv", rows))
 
-    assert report.problems == [
-        (3, "name is 301 characters, at most 300"),
-        (4, "title is 301 characters, at most 300"),
-        (5, "city is 201 characters, at most 200"),
-        (6, "email is 322 characters, at most 320"),
-        (7, "company is 301 characters, at most 300; title is 302 characters, at most 300"),
+    # A name that cannot be stored skips its row; any other field is left out of it.
+    assert report.problems == [(3, "name is 301 characters, at most 300")]
+    assert report.notes == [
+        (4, "title is 301 characters, at most 300; title left empty"),
+        (5, "city is 201 characters, at most 200; city left empty"),
+        (6, "email is 322 characters, at most 320; that email left out"),
+        (7, "company is 301 characters, at most 300; company left empty"),
+        (7, "title is 302 characters, at most 300; title left empty"),
     ]
-    assert names(runtime, user) == {"Good 1", "Good 2"}
+    assert names(runtime, user) == {"Good 1", "Title", "City", "Email", "Both", "Good 2"}
 
 
 def test_long_notes_need_no_limit(runtime: Runtime, user: int, tmp_path: Path) -> None:
@@ -125,8 +131,8 @@ def test_a_nul_character_is_reported_on_its_row(
     rows = [good(1), ["Nul", "nul@example.com", "Ac\x00me", "", "", "", ""], good(2)]
     report = run(runtime, user, write_csv(tmp_path / "contacts.csv", rows))
 
-    assert report.problems == [(3, "company contains a NUL character")]
-    assert names(runtime, user) == {"Good 1", "Good 2"}
+    assert report.notes == [(3, "company contains a NUL character; company left empty")]
+    assert names(runtime, user) == {"Good 1", "Nul", "Good 2"}
 
 
 def test_a_vcard_time_zone_naming_a_folder_is_ignored_not_fatal(
@@ -140,9 +146,9 @@ def test_a_vcard_time_zone_naming_a_folder_is_ignored_not_fatal(
     )
     report = run(runtime, user, cards)
 
-    assert (report.created, report.skipped) == (1, 1)
-    assert report.problems == [(7, "company is 301 characters, at most 300")]
-    assert names(runtime, user) == {"Ana"}
+    assert (report.created, report.skipped) == (2, 0)
+    assert (7, "company is 301 characters, at most 300; company left empty") in report.notes
+    assert names(runtime, user) == {"Ana", "Bo"}
 
 
 def test_the_cli_imports_the_good_rows_and_names_the_overlong_one(
@@ -169,10 +175,8 @@ def test_the_cli_imports_the_good_rows_and_names_the_overlong_one(
     cli("init")
     done = cli("contacts", "import", str(path))
 
-    assert done.stdout.splitlines() == [
-        "created 3, updated 0, already up to date 0, skipped 1",
-        "skipped line 4: company is 412 characters, at most 300",
-    ]
+    assert done.stdout.splitlines()[0] == "created 4, updated 0, already up to date 0, skipped 0"
+    assert "line 4: company is 412 characters, at most 300; company left empty" in done.stdout
 
 
 def test_a_cadence_beyond_ten_years_is_left_empty_with_the_line_and_the_limit(
@@ -223,13 +227,13 @@ def test_more_tags_or_questions_than_a_contact_keeps_are_reported_on_their_row(
         )
     report = run(runtime, user, path)
 
-    assert report.problems == [
-        (3, "tags: 31 given, at most 30"),
-        (4, "a tag is 101 characters, at most 100"),
-        (5, "questions: 21 given, at most 20"),
-        (6, "how_met is 2001 characters, at most 2000"),
+    assert report.notes == [
+        (3, "tags: 31 given, at most 30; tags left empty"),
+        (4, "a tag is 101 characters, at most 100; tags left empty"),
+        (5, "questions: 21 given, at most 20; questions left empty"),
+        (6, "how_met is 2001 characters, at most 2000; how_met left empty"),
     ]
-    assert names(runtime, user) == {"Fine", "Edge"}
+    assert names(runtime, user) == {"Fine", "Tags", "Long Tag", "Asks", "Met", "Edge"}
 
 
 def test_an_address_copied_from_a_mail_program_imports_bare(

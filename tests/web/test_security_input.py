@@ -94,7 +94,12 @@ def test_an_import_row_with_a_line_break_in_a_name_is_reported_with_its_line(
     assert '<td data-label="Line">3</td>' in page
     assert "name contains a line break" in page
     assert '<td data-label="Line">5</td>' in page and "email contains" in page
-    assert sorted(_contacts(sqlite_runtime)) == ["Bea Lima", "Dora Kim"]
+    # The bad address is left out (never stored), the rest of its row kept.
+    assert "that email left out" in page
+    assert sorted(_contacts(sqlite_runtime)) == ["Bea Lima", "Caio Reis", "Dora Kim"]
+    with transaction(sqlite_runtime.sessions) as session:
+        stored = list(session.scalars(select(models.ContactEmail.email)))
+    assert sorted(stored) == ["bea@example.org", "dora@example.org"]
 
 
 def test_account_names_and_emails_refuse_control_characters(site: Web) -> None:
