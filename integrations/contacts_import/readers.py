@@ -412,7 +412,7 @@ def _card(line: int, body: str) -> Item:
 
     if not _END.match(body.rstrip().split("\n")[-1]):
         return (line, "card has no END:VCARD")
-    readable, unreadable = _readable_lines(line, body)
+    readable, unreadable, where = _readable_lines(line, body)
     try:
         # Lines vobject cannot read are left out first, so it never skips one itself (it would
         # log that to stderr with a line number of its own counting, not the file's).
@@ -423,16 +423,19 @@ def _card(line: int, body: str) -> Item:
             f"unreadable card: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}",
         )
     try:
-        rec = _card_record(line, card)
+        rec = _card_record(line, card, where)
     except RowError as exc:
         return (line, str(exc))
     rec.line_notes.extend(unreadable)
     return rec
 
 
-def _readable_lines(first: int, body: str) -> tuple[str, list[tuple[int, str]]]:
-    """The card's text without the content lines vobject cannot parse, and those lines' file
-    line numbers with why they were left out. `first`: the file line of the card's first."""
+def _readable_lines(
+    first: int, body: str
+) -> tuple[str, list[tuple[int, str]], dict[str, list[int]]]:
+    """The card's text without the content lines vobject cannot parse, those lines' file line
+    numbers with why they were left out, and the file line of each property kept, by name
+    ("EMAIL": [11, 12], in order). `first`: the file line of the card's first."""
     from vobject.base import VObjectError, parseLine
 
     physical = body.split("\n")
@@ -446,17 +449,19 @@ def _readable_lines(first: int, body: str) -> tuple[str, list[tuple[int, str]]]:
             spans.append((i, i + 1))
     kept: list[str] = []
     unreadable: list[tuple[int, str]] = []
+    where: dict[str, list[int]] = {}
     for start, end in spans:
         logical = physical[start] + "".join(p[1:] for p in physical[start + 1 : end])
         try:
-            parseLine(logical)
+            name = parseLine(logical)[0]
         except VObjectError:
             unreadable.append(
                 (first + start, f"{shown(logical)!r} is not a vCard property; line left out")
             )
             continue
+        where.setdefault(str(name).upper(), []).append(first + start)
         kept.extend(physical[start:end])
-    return "\n".join(kept), unreadable
+    return "\n".join(kept), unreadable, where
 
 
 def _values(card: object, name: str) -> list[object]:
@@ -469,16 +474,22 @@ def _text(value: object) -> str:
     return str(value or "").strip()
 
 
-def _card_record(line: int, card: object) -> ContactRecord:
+def _card_record(line: int, card: object, where: dict[str, list[int]]) -> ContactRecord:
+    """The contact a card describes; a value left out is said on its property's own line."""
+
+    def line_of(name: str, index: int) -> int:
+        found = where.get(name, [])
+        return found[index] if index < len(found) else line
+
     emails: list[str] = []
-    bad_emails: list[RowError] = []
-    for value in _values(card, "email"):
+    bad_emails: list[tuple[int, RowError]] = []
+    for index, value in enumerate(_values(card, "email")):
         raw = _text(value)
         if raw:
             try:
                 email = parse_email(raw, "EMAIL")
             except RowError as exc:  # like a CSV row: left empty, unless it is all there is
-                bad_emails.append(exc)
+                bad_emails.append((line_of("EMAIL", index), exc))
                 continue
             if email.lower() not in {e.lower() for e in emails}:
                 emails.append(email)
@@ -493,10 +504,10 @@ def _card_record(line: int, card: object) -> ContactRecord:
                 break
     if not name and not emails:
         if bad_emails:
-            raise bad_emails[0]  # nothing else to know the contact by
+            raise bad_emails[0][1]  # nothing else to know the contact by
         raise RowError("card has no FN, no N and no EMAIL")
     rec = ContactRecord(line=line, name=name or emails[0].split("@")[0], emails=emails)
-    rec.warnings.extend(f"{exc}; EMAIL left empty" for exc in bad_emails)
+    rec.line_notes.extend((at, f"{exc}; EMAIL left empty") for at, exc in bad_emails)
     orgs = _values(card, "org")
     if orgs:
         org = orgs[0]
@@ -514,21 +525,21 @@ def _card_record(line: int, card: object) -> ContactRecord:
         if city:
             rec.values["city"] = city
             break
-    for url in _values(card, "url"):
+    for index, url in enumerate(_values(card, "url")):
         if "linkedin.com/" in _text(url).lower():
             try:
                 rec.linkedin_url = normalise_linkedin(_text(url))
             except RowError as exc:
-                rec.warnings.append(f"{exc}; URL left empty")
+                rec.line_notes.append((line_of("URL", index), f"{exc}; URL left empty"))
             break
-    for tz in _values(card, "tz"):
+    for index, tz in enumerate(_values(card, "tz")):
         zone = _text(tz)
         # vCard allows a UTC offset ("-05:00") here: only a time zone's name is kept.
         if zone and not _UTC_OFFSET.fullmatch(zone):
             try:
                 rec.values["timezone"] = parse_zone(zone)
             except RowError as exc:
-                rec.warnings.append(f"{exc}; TZ left empty")
+                rec.line_notes.append((line_of("TZ", index), f"{exc}; TZ left empty"))
     categories = _values(card, "categories")
     if categories:
         tags: list[str] = []

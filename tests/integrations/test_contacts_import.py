@@ -170,9 +170,10 @@ def test_vcard_4_with_folded_lines_and_bad_cards(runtime: Runtime, user: int) ->
     report = run(runtime, user, DATA / "contacts_v4.vcf")
     assert (report.created, report.skipped) == (3, 1)
     assert [line for line, _ in report.problems] == [24]
-    # A card with a name and a bad email is kept without it, as a CSV row is.
+    # A card with a name and a bad email is kept without it, as a CSV row is; the note names
+    # the EMAIL line itself (the card begins on line 19).
     assert report.notes == [
-        (19, "EMAIL 'broken-at-example' is not an email address; EMAIL left empty")
+        (22, "EMAIL 'broken-at-example' is not an email address; EMAIL left empty")
     ]
     assert contacts(runtime, user)["Broken Email"].emails == ()
     isabel = contacts(runtime, user)["Isabel García"]

@@ -146,9 +146,10 @@ def test_a_vcard_keeps_a_named_card_without_its_bad_email_and_reports_its_bad_li
     report = run(runtime, user, cards)
 
     assert (report.created, report.skipped) == (2, 0)
+    # Each note names the line of its property, not the card's BEGIN:VCARD.
     assert report.notes == [
-        (1, "EMAIL 'not-an-email' is not an email address; EMAIL left empty"),
-        (1, "timezone 'Mars/Phobos' is not a known time zone (like Europe/Berlin); TZ left empty"),
+        (4, "EMAIL 'not-an-email' is not an email address; EMAIL left empty"),
+        (5, "timezone 'Mars/Phobos' is not a known time zone (like Europe/Berlin); TZ left empty"),
         (11, "'NOT A PROPERTYfolded on' is not a vCard property; line left out"),
     ]
     found = contacts(runtime, user)
