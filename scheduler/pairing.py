@@ -342,7 +342,15 @@ def pair(
             t = table[i]
             trip = trips[t.trip] if t.trip >= 0 else None
             located, label = _located(
-                t, sig, trip, home_name, places, default_places, video_link, video_place
+                t,
+                sig,
+                trip,
+                home_name,
+                places,
+                default_places,
+                video_link,
+                video_place,
+                at_home=trip is None and t.city == home_key,
             )
             trip_label = trip_label or label
             times.append(located)
@@ -368,14 +376,18 @@ def _located(
     default_places: Mapping[str, int] | None,
     video_link: str,
     video_place: str,
+    *,
+    at_home: bool,
 ) -> tuple[ProposedTime, str]:
-    """One time with its mode, place and city; plus the trip's label when met there in person."""
+    """One time with its mode, place and city; plus the trip's label when met there in person.
+    `at_home`: the owner is at home then (no trip, no event elsewhere): places kept without a
+    city apply."""
     mode = _mode(t, sig)
     city = trip.city if trip is not None else home_name
     label = ""
     if mode is Mode.IN_PERSON:
         label = trip.label if trip is not None else ""
-        spot = choose_place(places, t.window, t.city, default_places)
+        spot = choose_place(places, t.window, t.city, default_places, at_home=at_home)
         place, url = (spot.text, spot.map_link) if spot else ("", "")
     else:
         place, url = video_place, video_link
@@ -466,6 +478,7 @@ def locate(
             default_places,
             video_link,
             video_place,
+            at_home=where[2] == -1 and where[0] == home_key,
         )
         label = label or found
         out.append(located)

@@ -170,12 +170,18 @@ def choose_place(
     meal: str,
     city: str,
     defaults: Mapping[str, int] | None = None,
+    *,
+    at_home: bool = False,
 ) -> Place | None:
     """The default place for this meal if it is in `city`, else the first place there suiting it.
 
-    Places in another city never apply: during a trip the home places do not.
+    Places in another city never apply: during a trip the home places do not. A place kept
+    without a city is where the owner lives: it applies at home (`at_home`), home city set
+    or not.
     """
-    here = [p for p in places if same_city(city_key(p.city), city)]
+    here = [
+        p for p in places if same_city(city_key(p.city), city) or (at_home and not p.city.strip())
+    ]
     wanted = (defaults or {}).get(meal)
     for p in here:
         if wanted is not None and p.id == wanted and p.suits(meal):

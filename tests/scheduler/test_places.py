@@ -148,6 +148,16 @@ def test_home_places_do_not_apply_on_a_trip() -> None:
     assert choose_place([cafe], "breakfast", HOME.key) == cafe
 
 
+def test_a_place_kept_without_a_city_is_where_the_owner_lives() -> None:
+    """No home city set (or a place saved without one): it is a home place, used at home and
+    never on a trip."""
+    corner = Place("Corner Café", id=2)
+    assert choose_place([corner], "lunch", "", at_home=True) == corner
+    assert choose_place([corner], "lunch", HOME.key, at_home=True) == corner
+    assert choose_place([corner], "lunch", city_key("Boston", "US"), at_home=False) is None
+    assert choose_place([corner], "lunch", "") is None  # not said to be at home
+
+
 def test_time_label_names_the_owners_meal_and_the_invitees_time_for_video_only() -> None:
     start = datetime(2026, 12, 10, 13, 0, tzinfo=BERLIN)
     assert (

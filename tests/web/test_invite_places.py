@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,8 +14,10 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from integrations.storage import models
+from integrations.storage.contacts import ContactRepository
 from integrations.storage.db import transaction
 from scheduler.invites import format_span, utc_iso
+from scheduler.model import Contact, Interaction, Relationship
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
 from web.composition import Runtime
 from web.services import invites as svc
@@ -160,3 +162,37 @@ def test_other_free_times_carry_the_mode_and_place_the_plan_would_give(
         with transaction(sqlite_runtime.sessions) as session:
             stored = session.scalars(select(models.InviteTime)).all()
             assert {s.mode for s in stored} >= {mode}  # kept on the invite for its pages
+
+
+def test_a_place_without_a_city_is_used_at_home_and_a_default_must_suit_its_meal(
+    sqlite_runtime: Runtime,
+) -> None:
+    """No home city set: the place kept without one is still where the plan meets people in
+    person (it used to match nothing); a place for lunch only cannot be breakfast's default."""
+    from web.errors import UserError
+    from web.services.places import add_place
+    from web.services.planning import plan_for_user
+
+    owner = make_owner(sqlite_runtime)
+    assert sqlite_runtime.config.owner.city == ""
+    with transaction(sqlite_runtime.sessions) as session:
+        ContactRepository(session, owner).add(
+            Contact(
+                "Ana Souza",
+                ("ana@example.org",),
+                relationship=Relationship.PEER,
+                interactions=(Interaction(datetime.now(UTC).date() - timedelta(days=200)),),
+            )
+        )
+    try:
+        add_place(
+            sqlite_runtime, owner, name="Corner", meals=("lunch",), default_for=("breakfast",)
+        )
+    except UserError as exc:
+        assert str(exc) == "Corner suits only lunch: it cannot be the default place for breakfast"
+    else:
+        raise AssertionError("a lunch-only place was made breakfast's default")
+    add_place(sqlite_runtime, owner, name="Corner", address="Torstr. 1")
+    plan = plan_for_user(sqlite_runtime, owner, now=datetime.now(UTC))
+    in_person = [t for p in plan.proposals for t in p.times if t.mode == "in_person"]
+    assert in_person and {t.place for t in in_person} == {"Corner, Torstr. 1"}

@@ -208,6 +208,12 @@ def add_place(
                 raise UserError(
                     f"{meal!r} is not one of your meal windows ({', '.join(windows) or 'none'})"
                 )
+        for meal in (m for m in default_for if m):
+            if not place.suits(meal):
+                raise UserError(
+                    f"{place.name} suits only {', '.join(sorted(place.meals))}: it cannot be "
+                    f"the default place for {meal}"
+                )
         return store.add_place(session, user_id, place, tuple(m for m in default_for if m))
 
 
