@@ -332,3 +332,18 @@ def test_a_video_call_without_a_room_link_says_who_sends_it_not_that_the_invitat
     else:
         assert "<strong>Video call</strong> (Olivia Owner will send you the link)" in page
         assert "Video call: Olivia Owner will send the link" in ics
+
+
+def test_an_in_person_invite_without_a_place_asks_where_rather_than_for_another_place(
+    app: Flask, sqlite_runtime: Runtime, owner: int
+) -> None:
+    from scheduler.model import ProposedTime
+
+    now = datetime.now(UTC)
+    contact = make_contact(sqlite_runtime, owner, name="Ana", email="ana@example.org")
+    start = next_weekday_at(now, 3, 12, 0, BERLIN)
+    plain = ProposedTime(start, start + timedelta(minutes=45), "lunch", "in_person")
+    created = svc.create_invite(sqlite_runtime, owner, contact, [plain], now=now)
+    page = app.test_client().get(urlsplit(created.url).path).get_data(as_text=True)
+    assert "Where would you like to meet?" in page
+    assert "Another place suits you better?" not in page
