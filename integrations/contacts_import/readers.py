@@ -15,8 +15,8 @@ from integrations.contacts_import.records import (
     RowError,
     native_record,
     normalise_linkedin,
-    parse_date,
     parse_email,
+    parse_met_date,
     parse_zone,
     shown,
 )
@@ -370,7 +370,7 @@ def _linkedin_rows(
                 rec.values["how_met"] = "LinkedIn"
                 rec.soft.add("how_met")
                 try:
-                    rec.values["first_met"] = parse_date(connected, "Connected On")
+                    rec.values["first_met"] = parse_met_date(connected, "Connected On")
                     rec.soft.add("first_met")
                 except RowError as exc:
                     warnings.append(f"{exc}; Connected On left empty")

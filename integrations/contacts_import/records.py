@@ -113,8 +113,14 @@ def parse_date(value: str, column: str) -> date:
         raise RowError(
             f"{column} {value!r} is out of range (years {EARLIEST_YEAR} to {LATEST_YEAR})"
         )
-    # A meeting has happened: a later date would hide the contact from "who is due" for
-    # years. A day of slack for every zone's today (the form refuses it the same way).
+    return parsed
+
+
+def parse_met_date(value: str, column: str) -> date:
+    """A date a meeting happened on: `parse_date`, and not in the future (a later date would
+    hide the contact from "who is due" for years; the form refuses it the same way). A day
+    of slack for every zone's today."""
+    parsed = parse_date(value, column)
     if parsed > datetime.now(UTC).date() + timedelta(days=1):
         raise RowError(f"{column} {parsed.isoformat()} is in the future")
     return parsed
@@ -257,7 +263,7 @@ def native_record(row: dict[str, str], line: int) -> ContactRecord:
         "relationship": ("relationship", lambda t: parse_relationship(t).value),
         "tags": ("tags", split_multi),
         "questions": ("questions", split_multi),
-        "first_met": ("first_met", lambda t: parse_date(t, "first_met")),
+        "first_met": ("first_met", lambda t: parse_met_date(t, "first_met")),
         "cadence_days": (
             "cadence_days",
             lambda t: parse_int(t, "cadence_days", 1, LONGEST_CADENCE_DAYS),
@@ -275,7 +281,7 @@ def native_record(row: dict[str, str], line: int) -> ContactRecord:
     url = read("linkedin_url", normalise_linkedin)
     if isinstance(url, str):
         rec.linkedin_url = url
-    last_met = read("last_met", lambda t: parse_date(t, "last_met"))
+    last_met = read("last_met", lambda t: parse_met_date(t, "last_met"))
     rec.last_met = last_met if isinstance(last_met, date) else None
     times = read(
         "times_met", lambda t: parse_int(t, "times_met", 0, MOST_MEETINGS_PER_IMPORTED_CONTACT)

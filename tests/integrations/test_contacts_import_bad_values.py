@@ -174,3 +174,12 @@ def test_a_meeting_date_in_the_future_is_left_empty_with_its_line(
     found = contacts(runtime, user)
     assert (found["Fay"].first_met, found["Fay"].last_met) == (None, None)
     assert found["Gil"].last_met == date(2025, 1, 2)
+
+
+def test_a_snooze_until_a_future_day_is_kept(runtime: Runtime, user: int, tmp_path: Path) -> None:
+    """A snooze is always in the future: exported, it imports again as it was."""
+    path = tmp_path / "snoozed.csv"
+    path.write_text("name,email,snooze_until\nSam,sam@example.org,2031-06-01\n", encoding="utf-8")
+    report = run(runtime, user, path)
+    assert report.notes == []
+    assert contacts(runtime, user)["Sam"].snoozed_until == date(2031, 6, 1)
