@@ -899,12 +899,17 @@ def with_user_settings(config: Config, settings: Mapping[str, Any], timezone: st
     if owner is not config.owner:
         changes["owner"] = owner
     if "windows" in changes or "scheduling" in changes:
-        windows = changes.get("windows", config.windows)
-        _check_lengths(source, windows, changes.get("scheduling", config.scheduling))
         changes["scheduling"] = with_window_lengths(
-            changes.get("scheduling", config.scheduling), windows
+            changes.get("scheduling", config.scheduling), changes.get("windows", config.windows)
         )
     return replace(config, **changes)
+
+
+def check_meeting_lengths(config: Config) -> None:
+    """ConfigError when a meal window cannot hold its meeting (it would never offer a time):
+    checked where windows and lengths are set (the file, the settings forms), not where saved
+    settings are read, so one saved before this rule keeps the rest of the user's settings."""
+    _check_lengths(f"{config.source} (user settings)", config.windows, config.scheduling)
 
 
 def _check_lengths(source: str, windows: Sequence[Window], policy: SchedulingPolicy) -> None:

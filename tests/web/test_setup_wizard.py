@@ -193,3 +193,21 @@ def test_settings_links_back_to_every_setup_step(site: Web, owner: int) -> None:
         "/contacts/export.csv",
     ):
         assert f'href="{url}"' in page or f'href="{url}?next=/settings"' in page
+
+
+def test_settings_saved_before_the_length_rule_still_apply(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """A window narrower than the meeting, saved before that was refused, does not throw away
+    the user's other settings (their zone): only new saves are checked."""
+    from web.services.accounts import get_user, user_config
+
+    narrow = {"breakfast": {"start": "07:30", "end": "08:00"}}
+    with transaction(sqlite_runtime.sessions) as session:
+        row = session.get(models.User, owner)
+        assert row is not None
+        row.settings = {"windows": narrow}
+        row.timezone = "America/New_York"
+    config = user_config(sqlite_runtime, get_user(sqlite_runtime, owner))
+    assert config.owner.timezone == "America/New_York"
+    assert [w.name for w in config.windows] == ["breakfast"]

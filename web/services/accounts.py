@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from integrations.config import Config, ConfigError, with_user_settings
+from integrations.config import Config, ConfigError, check_meeting_lengths, with_user_settings
 from integrations.crypto import SecretBox
 from integrations.storage.accounts import ADMIN as ADMIN  # re-exported
 from integrations.storage.accounts import USER as USER  # re-exported
@@ -241,7 +241,7 @@ def _save_settings(
         zone = timezone if timezone is not None else user.timezone
         # Validate exactly like the config file; nothing is stored when this raises.
         try:
-            with_user_settings(runtime.config, settings, zone)
+            check_meeting_lengths(with_user_settings(runtime.config, settings, zone))
         except ConfigError as exc:
             sections = [v for v in changes.values() if isinstance(v, dict)]
             if exc.key and any(exc.key in v for v in sections):
