@@ -142,6 +142,13 @@ def trip_at(moment: datetime, trips: Sequence[Trip]) -> Trip | None:
     return None
 
 
+def offered_elsewhere(time_city: str, start: datetime, trips: Sequence[Trip]) -> bool:
+    """A time offered for one city (`time_city`, where the owner was to be) that falls on a
+    trip to another: the owner will not be there, so it is not offered."""
+    trip = trip_at(start, trips)
+    return trip is not None and not same_city(city_key(time_city), trip.key)
+
+
 def choose_mode(
     contact_city: str, owner_city: str, contact_zone: str | None, owner_zone: str = ""
 ) -> Mode:

@@ -207,6 +207,10 @@ def test_a_trip_takes_home_times_off_open_invites_and_names_coffees_booked_on_it
     assert f"A coffee is booked on {second:%a} {second.day} {second:%b} at 12:00" in page
     view = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now)
     assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(later)]
+    # Cancelling Ben's coffee offers freed times again, but never the Berlin lunch in Boston.
+    svc.cancel_booking_by_token(sqlite_runtime, token, now=now)
+    view = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now)
+    assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(later)]
     refused = site.client.post(
         f"/i/{offered.url.rsplit('/', 1)[1]}",
         data={"action": "accept", "start": utc_iso(lunch(day))},

@@ -20,7 +20,7 @@ from integrations.storage import places as store
 from integrations.storage.bookings import BookingStore
 from integrations.storage.db import transaction
 from scheduler.model import Interval, ProposedTime
-from scheduler.places import VIDEO_CALL, City, Place, Trip, city_key, same_city
+from scheduler.places import VIDEO_CALL, City, Place, Trip, offered_elsewhere
 from scheduler.text import (
     EARLIEST_YEAR,
     LATEST_YEAR,
@@ -278,19 +278,30 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
                 "that trip first, or pick days around it"
             )
         trip_id = store.add_trip(session, user_id, typed, start, end)
-        where = geo.resolve(typed)
-        zone = ZoneInfo(where.timezone)
+        zone = ZoneInfo(geo.resolve(typed).timezone)
         first = datetime.combine(start, datetime.min.time(), zone)
         last = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone)
-        bookings = BookingStore(session)
-        elsewhere = [
-            t.id
-            for t in bookings.open_times(user_id, first, last)
-            if not same_city(city_key(t.city), where.key)
-        ]
-        bookings.withdraw_times(elsewhere)
-        booked = tuple(bookings.held(user_id, first, last))
-        return TripAdded(trip_id, len(elsewhere), booked)
+        withdrawn = withdraw_elsewhere(session, user_id, first, last)
+        booked = tuple(BookingStore(session).held(user_id, first, last))
+        return TripAdded(trip_id, withdrawn, booked)
+
+
+def withdraw_elsewhere(session: Session, user_id: int, first: datetime, last: datetime) -> int:
+    """Take off the owner's open invites the times starting in [first, last) that were
+    offered for another city than the one a trip entered by hand takes them to (a home lunch
+    in person on a day in Boston); how many. Adding a trip calls it, and so does offering
+    times again after a cancel or a move, which would otherwise bring them back."""
+    trips = store.load_trips(session, user_id, geo.resolve, until_after=first.date())
+    if not trips:
+        return 0
+    bookings = BookingStore(session)
+    elsewhere = [
+        t.id
+        for t in bookings.open_times(user_id, first, last)
+        if offered_elsewhere(t.city, t.interval.start, trips)
+    ]
+    bookings.withdraw_times(elsewhere)
+    return len(elsewhere)
 
 
 def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> None:

@@ -10,6 +10,7 @@ from integrations.storage.bookings import BookingStore
 from scheduler import booking_rules
 from web.composition import Runtime
 from web.services.invites.model import LONGEST_MEETING, user_config, zone_name
+from web.services.places import withdraw_elsewhere
 
 
 def restore_by_rules(
@@ -32,3 +33,7 @@ def restore_by_rules(
             is None
         ]
     )
+    # Never again a time offered for home on a day the owner is away (adding the trip took it
+    # off; the freed times above may include it).
+    store.session.flush()
+    withdraw_elsewhere(store.session, user_id, lo, hi)
