@@ -23,7 +23,7 @@ from scheduler.model import (
     Slot,
     Window,
 )
-from scheduler.pairing import pair
+from scheduler.pairing import candidate_times, pair
 from scheduler.places import City, Trip, city_key, same_city
 from scheduler.rules import DueContact, RulesLike, cadence_for, due_order
 from scheduler.slots import free_slots, window_occurrences
@@ -504,19 +504,28 @@ def event_suggestions(
         meal_before = meal_after = ""
         for name, occ in window_occurrences(windows, start=day, days=1, zone=zone):
             s, e = max(occ.start.astimezone(UTC), earliest), occ.end.astimezone(UTC)
-            long_enough = policy.length_for(name)
             before_end = min(e, ev.start.astimezone(UTC) - policy.buffer)
             after_start = max(s, ev.end.astimezone(UTC) + policy.buffer)
-            # The free piece closest to the event: the last one before it, the first after.
-            free_before = [p for p in _free(s, before_end, blocked) if p.duration >= long_enough]
-            free_after = [p for p in _free(after_start, e, blocked) if p.duration >= long_enough]
-            if free_before:
-                piece = free_before[-1]
-                slots.append(Slot(piece.start.astimezone(zone), piece.end.astimezone(zone), name))
+            # The free piece closest to the event that holds a time (a quarter-hour start with
+            # room for the meeting): the last one before it, else the first after it.
+            before = [
+                Slot(p.start.astimezone(zone), p.end.astimezone(zone), name)
+                for p in _free(s, before_end, blocked)
+            ]
+            after = [
+                Slot(p.start.astimezone(zone), p.end.astimezone(zone), name)
+                for p in _free(after_start, e, blocked)
+            ]
+            holding = [
+                piece
+                for piece in (*reversed(before), *after)
+                if candidate_times([piece], policy.duration, per_window=policy)
+            ]
+            if holding and holding[0] in before:
+                slots.append(holding[0])
                 meal_before = meal_before or name
-            elif free_after:
-                piece = free_after[0]
-                slots.append(Slot(piece.start.astimezone(zone), piece.end.astimezone(zone), name))
+            elif holding:
+                slots.append(holding[0])
                 meal_after = meal_after or name
         if not slots:
             continue

@@ -16,7 +16,7 @@ from scheduler.model import (
     SchedulingPolicy,
     Window,
 )
-from scheduler.pairing import pair
+from scheduler.pairing import candidate_times, pair
 from scheduler.places import City, Place, Trip
 from scheduler.rules import DefaultRules, evaluate
 from scheduler.trips import (
@@ -377,3 +377,31 @@ def test_the_windows_are_named_with_their_days_and_an_overrun_says_by_how_much()
         too_long_for_window(at.replace(hour=15), WINDOWS, zone=BERLIN, trips=(), policy=POLICY)
         == ""
     )
+
+
+def test_times_around_an_event_come_from_a_piece_that_holds_a_time() -> None:
+    """Busy until 12:25 leaves 12:35-13:20 before a 13:30 event: 45 minutes, but no quarter
+    hour starts a 45-minute lunch there. The offer is made from a piece that holds one (here:
+    none before, so none at lunch), never an offer with no times."""
+    ana = Contact("Ana Lima", ("ana@example.com",), id=1)
+    day = date(2026, 12, 10)
+    conf = AttendedEvent(
+        "TechConf",
+        datetime.combine(day, time(13, 30), BERLIN),
+        datetime.combine(day, time(17), BERLIN),
+        "",
+        "",
+        ("ana@example.com",),
+    )
+    busy = Interval(
+        datetime.combine(day, time(11), BERLIN), datetime.combine(day, time(12, 25), BERLIN)
+    )
+    now = datetime(2026, 12, 1, 9, tzinfo=BERLIN)
+    found = event_suggestions(
+        [conf], [ana], WINDOWS, now=now, owner_zone=BERLIN, policy=POLICY, busy=[busy]
+    )
+    for s in found:
+        for slot in s.slots:
+            assert candidate_times([slot], POLICY.duration, per_window=POLICY), slot
+    [s] = found
+    assert [sl.window for sl in s.slots] == ["breakfast"]
