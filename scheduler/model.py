@@ -196,9 +196,11 @@ class SchedulingPolicy:
 def window_too_short(policy: SchedulingPolicy, windows: Iterable[Window]) -> Window | None:
     """The first meal window its meeting cannot fit in (its own length, else the policy's):
     such a window would never offer a time, and nothing would say why."""
+    windows = list(windows)
+    policy = with_window_lengths(policy, windows)
     for w in windows:
         span = datetime.combine(date.min, w.end) - datetime.combine(date.min, w.start)
-        if (w.duration or policy.duration) > span:
+        if policy.length_for(w.name) > span:
             return w
     return None
 

@@ -350,7 +350,7 @@ def pair(
                 default_places,
                 video_link,
                 video_place,
-                at_home=trip is None and t.city == home_key,
+                at_home=trip is None and (t.city == home_key or same_city(t.city, home_key)),
             )
             trip_label = trip_label or label
             times.append(located)
@@ -478,7 +478,7 @@ def locate(
             default_places,
             video_link,
             video_place,
-            at_home=where[2] == -1 and where[0] == home_key,
+            at_home=where[2] == -1 and (where[0] == home_key or same_city(where[0], home_key)),
         )
         label = label or found
         out.append(located)

@@ -22,6 +22,7 @@ from scheduler.model import (
     SchedulingPolicy,
     Slot,
     Window,
+    with_window_lengths,
 )
 from scheduler.pairing import candidate_times, pair
 from scheduler.places import City, Trip, city_key, same_city
@@ -285,10 +286,10 @@ def hand_picked_time(
     """A start someone picked by hand, as the plan would offer it: in the meal window (where
     the owner is then) that holds the meeting, that window's name and meeting length; outside
     every window, the policy's length and no window."""
-    lengths = {w.name: w.duration or policy.duration for w in windows}
+    policy = with_window_lengths(policy, windows)
     day = start.astimezone(zone).date() - timedelta(days=1)
     for name, span in meal_windows(windows, zone=zone, trips=trips, start=day, days=3):
-        end = start + lengths[name]
+        end = start + policy.length_for(name)
         if span.start <= start and end <= span.end:
             return ProposedTime(start, end, name)
     return ProposedTime(start, start + policy.duration, "")
@@ -323,13 +324,13 @@ def too_long_for_window(
     """Why a start inside a meal window (where the owner is then) is no time of it: the
     meeting would run past the window's end ("a 45-minute lunch from 13:00 ends at 13:45,
     after lunch ends at 13:30"); "" when no window holds the start at all."""
-    lengths = {w.name: w.duration or policy.duration for w in windows}
+    policy = with_window_lengths(policy, windows)
     day = start.astimezone(zone).date() - timedelta(days=1)
     for name, span in meal_windows(windows, zone=zone, trips=trips, start=day, days=3):
         if span.start <= start < span.end:
             local, last = start.astimezone(span.end.tzinfo), span.end
-            end = (start + lengths[name]).astimezone(span.end.tzinfo)
-            minutes = int(lengths[name].total_seconds() // 60)
+            end = (start + policy.length_for(name)).astimezone(span.end.tzinfo)
+            minutes = int(policy.length_for(name).total_seconds() // 60)
             return (
                 f"a {minutes}-minute {name} from {local:%H:%M} ends at {end:%H:%M}, "
                 f"after {name} ends at {last:%H:%M}"
@@ -353,9 +354,9 @@ def pair_trip_locals_first(
     trip locals: a trip later in the horizon, or a week full of follow-ups, would leave the
     people the trip note names without any time. So each trip's locals (in `due`) that `pair`
     leaves out get proposals of their own, paired over that trip's days only (in person,
-    within the cap of the trip's week: `max_per_week` minus the coffees booked in the 7 days
-    from its first free day; open invites, `pending`, count against the plan's first week
-    only); their times are held first and the rest of the plan is paired around them, so a
+    within the cap of the trip's week: `max_per_week` minus the coffees booked and the
+    invites waiting for an answer (`pending`) on times in the 7 days from its first free
+    day); their times are held first and the rest of the plan is paired around them, so a
     trip's times go to the people living there before any video call. Those proposals come
     after the plan's. `placing` are `pair`'s other keyword arguments."""
     plan = pair(due, slots, policy=policy, taken=taken, pending=pending, **placing)
@@ -371,7 +372,7 @@ def pair_trip_locals_first(
         trip_slots = [s for s in slots if note.trip.covers_instant(s.start)]
         if not left or not trip_slots:
             continue
-        found = pair(left, trip_slots, policy=policy, taken=held, **placing)
+        found = pair(left, trip_slots, policy=policy, taken=held, pending=pending, **placing)
         extra += found
         held += [Interval(t.start, t.end) for p in found for t in p.times]
     if not extra:

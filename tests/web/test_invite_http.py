@@ -330,7 +330,7 @@ def test_a_video_call_without_a_room_link_says_who_sends_it_not_that_the_invitat
         assert f'<a href="{room}"' in page
         assert f"LOCATION:{room}" in ics
     else:
-        assert "<strong>Video call</strong> (Olivia Owner will send you the link)" in page
+        assert "<strong>Video call</strong>: Olivia Owner will send the link" in page
         assert "Video call: Olivia Owner will send the link" in ics
 
 

@@ -566,7 +566,11 @@ def hand_picked(
             t.start, config.windows, zone=zone, trips=where.trips, policy=policy
         )
         if overrun:
-            text = f"{at(t.start, zone)} is too late for it: {overrun}"
+            # The window's clock is the trip city's on a trip: name the time in both.
+            when = at(t.start, zone)
+            if trip is not None:
+                when += f" ({at(t.start, trip.zone)} in {trip.city})"
+            text = f"{when} is too late: {overrun}"
         elif trip is None:
             text = f"{at(t.start, zone)} is outside your meal windows ({names})"
         else:

@@ -42,6 +42,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from scheduler.invites import OfferedTime, format_span, uses_12_hour_clock, utc_iso
+from scheduler.places import video_where
 from scheduler.text import fold, in_supported_range
 from web.http.auth import runtime
 from web.http.limits import invite_limit
@@ -607,6 +608,10 @@ def booking(token: str) -> Response:
             iso=utc_iso(start),
             end_iso=utc_iso(end),
             where=where,
+            # Where a video call is when no link is shown: one wording with the event and mail.
+            video_where=video_where(
+                (where or {}).get("place", ""), (where or {}).get("place_url", ""), view.owner_name
+            ),
             google_link=links.google,
             outlook_link=links.outlook,
             moved=moved_from(moving.invitee_side(token), zone, public=True),
