@@ -13,7 +13,8 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -67,8 +68,13 @@ def days_overdue(status: str) -> int | None:
     return -int(found.group(1)) if found else None
 
 
+# The owner's zone: the list counts days in it, so "today" is its date (between 23:00 and
+# midnight UTC, Berlin is a day ahead of UTC).
+OWNER_ZONE = ZoneInfo("Europe/Berlin")
+
+
 def met(days_ago: int, relationship: str, *, cadence: str = "", **more: str) -> dict[str, str]:
-    day = datetime.now(UTC).date() - timedelta(days=days_ago)
+    day = datetime.now(OWNER_ZONE).date() - timedelta(days=days_ago)
     return {
         "relationship": relationship,
         "first_met": (day - timedelta(days=1000)).isoformat(),
@@ -140,7 +146,7 @@ def test_a_meeting_logged_moves_the_contact_to_its_place_by_days_overdue(
     page = text(signed_in.get("/contacts"))
     maya = re.search(r'href="/contacts/(\d+)">Maya Mentor<', page)
     assert maya is not None
-    on = (datetime.now(UTC).date() - timedelta(days=40)).isoformat()
+    on = (datetime.now(OWNER_ZONE).date() - timedelta(days=40)).isoformat()
     response = signed_in.post(
         f"/contacts/{maya.group(1)}/log", {"kind": "coffee", "on": on, "notes": ""}
     )
