@@ -34,6 +34,16 @@ def _signed_in_with_demo(live: LiveApp, chromium: Any, viewport: str) -> tuple[A
     return context, page, owner
 
 
+def _invite_ana(live: LiveApp, owner: int, now: datetime, *, send_email: bool) -> Any:
+    """An invite to Ana for a weekday lunch 9 to 15 days ahead."""
+    day = next(d for d in range(9, 16) if (now + timedelta(days=d)).weekday() < 5)
+    start = next_weekday_at(now, day, 12, 15, live.runtime.config.zone)
+    ana = make_contact(live.runtime, owner, "Ana Souza", "ana@example.org")
+    return svc.create_invite(
+        live.runtime, owner, ana, times_at(start), send_email=send_email, now=now, force=True
+    )
+
+
 def _inside(inner: dict[str, float], outer: dict[str, float]) -> bool:
     return (
         inner["x"] >= outer["x"] - 0.5
@@ -70,12 +80,7 @@ def test_an_ask_for_other_times_reads_line_by_line_on_a_phone(live: LiveApp, chr
     context, page, owner = _signed_in_with_demo(live, chromium, "phone")
     try:
         now = datetime.now(UTC)
-        day = next(d for d in range(9, 16) if (now + timedelta(days=d)).weekday() < 5)
-        start = next_weekday_at(now, day, 12, 15, live.runtime.config.zone)
-        ana = make_contact(live.runtime, owner, "Ana Souza", "ana@example.org")
-        created = svc.create_invite(
-            live.runtime, owner, ana, times_at(start), send_email=False, now=now, force=True
-        )
+        created = _invite_ana(live, owner, now, send_email=False)
         token = created.url.rsplit("/", 1)[1]
         svc.suggest_other_times(
             live.runtime, token, note="Mornings suit me better, any day next week", now=now
@@ -113,10 +118,7 @@ def test_the_demo_outbox_fits_a_phone_however_long_an_emails_lines(
     context, page, owner = _signed_in_with_demo(live, chromium, "phone")
     try:
         now = datetime.now(UTC)
-        day = next(d for d in range(9, 16) if (now + timedelta(days=d)).weekday() < 5)
-        start = next_weekday_at(now, day, 12, 15, live.runtime.config.zone)
-        ana = make_contact(live.runtime, owner, "Ana Souza", "ana@example.org")
-        svc.create_invite(live.runtime, owner, ana, times_at(start), now=now, force=True)
+        _invite_ana(live, owner, now, send_email=True)
         drain(live.runtime, now=now)
         page.goto(live.url("/dev/outbox"))
         page.locator("article.mail pre").first.wait_for()
