@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timedelta
 from html import unescape
 from zoneinfo import ZoneInfo
@@ -207,12 +208,17 @@ def test_a_trip_takes_home_times_off_open_invites_and_names_coffees_booked_on_it
     assert f"A coffee is booked on {second:%a} {second.day} {second:%b} at 12:00" in page
     view = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now)
     assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(later)]
-    # Cancelling Ben's coffee offers freed times again, but never the Berlin lunch in Boston.
-    svc.cancel_booking_by_token(sqlite_runtime, token, now=now)
-    view = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now)
-    assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(later)]
     refused = site.client.post(
         f"/i/{offered.url.rsplit('/', 1)[1]}",
         data={"action": "accept", "start": utc_iso(lunch(day))},
     )
     assert refused.status_code == 409
+    # Cancelling Ben's coffee offers freed times again, but never the Berlin lunch in Boston.
+    svc.cancel_booking_by_token(sqlite_runtime, token, now=now)
+    view = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now)
+    assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(later)]
+    # The trip called off: the Berlin lunch is offered again.
+    [trip_id] = re.findall(r'action="/places/trips/(\d+)/delete"', text(site.get("/places")))
+    assert site.post(f"/places/trips/{trip_id}/delete", {}).status_code == 303
+    view = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now)
+    assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(lunch(day)), utc_iso(later)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -305,9 +305,22 @@ def withdraw_elsewhere(session: Session, user_id: int, first: datetime, last: da
 
 
 def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> None:
+    """Remove a trip; the times its adding took off open invites (planned for home) are
+    offered again where the bookings allow, as after a cancel."""
+    from web.services.invites.reoffer import restore_by_rules  # it uses withdraw_elsewhere
+
     with transaction(runtime.sessions) as session:
-        if not store.delete_trip(session, user_id, trip_id):
+        trip = next((t for t in store.entered_trips(session, user_id) if t.id == trip_id), None)
+        if trip is None or not store.delete_trip(session, user_id, trip_id):
             raise NotFound(f"no trip with id {trip_id}")
+        session.flush()
+        bookings, now = BookingStore(session), datetime.now(UTC)
+        zone = ZoneInfo(geo.resolve(trip.city).timezone or "UTC")
+        day = trip.start
+        while day <= trip.end + timedelta(days=7):  # each week the trip touched
+            moment = datetime.combine(min(day, trip.end), datetime.min.time(), zone)
+            restore_by_rules(runtime, bookings, user_id, moment, now=now)
+            day += timedelta(days=7)
 
 
 def page(runtime: Runtime, user_id: int, config: Config) -> dict[str, Any]:
