@@ -78,7 +78,11 @@ def leave_out_unstorable(rec: ContactRecord) -> str | None:
         else:
             continue
         if problem is not None:
-            rec.warnings.append(f"{problem}; {key} left empty")
+            said = f"{problem}; {key} left empty"
+            if key in rec.value_lines:  # a vCard's property: its own line
+                rec.line_notes.append((rec.value_lines[key], said))
+            else:
+                rec.warnings.append(said)
             del rec.values[key]
             rec.soft.discard(key)
     kept = []

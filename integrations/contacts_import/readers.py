@@ -552,4 +552,19 @@ def _card_record(line: int, card: object, where: dict[str, list[int]]) -> Contac
         if tags:
             rec.values["tags"] = tags
             rec.soft.add("tags")
+    # Where each value came from, for a note about one left out (the first such property).
+    for key, prop in _VALUE_PROPERTIES.items():
+        if key in rec.values and where.get(prop):
+            rec.value_lines[key] = where[prop][0]
     return rec
+
+
+# The vCard property each imported value is read from.
+_VALUE_PROPERTIES = {
+    "company": "ORG",
+    "title": "TITLE",
+    "notes": "NOTE",
+    "city": "ADR",
+    "timezone": "TZ",
+    "tags": "CATEGORIES",
+}

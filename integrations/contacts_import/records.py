@@ -74,6 +74,8 @@ class ContactRecord:
     warnings: list[str] = field(default_factory=list)
     # The same about another line of the file than `line` (a vCard's property line).
     line_notes: list[tuple[int, str]] = field(default_factory=list)
+    # The file line each value was read from, when not `line` (a vCard's properties).
+    value_lines: dict[str, int] = field(default_factory=dict)
     last_met: date | None = None
     times_met: int | None = None
 
