@@ -103,3 +103,12 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def create_first_account(page: Any, live: LiveApp, password: str) -> None:
+    """On the first-run page of `live`, create the owner's account (owner@example.com)."""
+    page.goto(live.url("/"))
+    page.get_by_label("Email").fill("owner@example.com")
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Password again").fill(password)
+    page.get_by_role("button", name="Create account").click()

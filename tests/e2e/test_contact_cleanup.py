@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from integrations.storage import models
-from tests.e2e.conftest import LiveApp
+from tests.e2e.conftest import LiveApp, create_first_account
 from web.services.demo import load_demo
 
 pytestmark = pytest.mark.e2e
@@ -26,11 +26,7 @@ def _signed_in_with_demo(live: LiveApp, chromium: Any, viewport: str) -> tuple[A
     context = chromium.new_context(viewport=VIEWPORTS[viewport], timezone_id=ZONES[viewport])
     context.set_default_timeout(15000)
     page = context.new_page()
-    page.goto(live.url("/"))
-    page.get_by_label("Email").fill("owner@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Password again").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
+    create_first_account(page, live, PASSWORD)
     return context, page
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LiveApp
+from tests.e2e.conftest import LiveApp, create_first_account
 from web.services.demo import load_demo
 
 pytestmark = pytest.mark.e2e
@@ -25,11 +25,7 @@ def test_the_demo_owner_claims_the_seeded_data_and_sees_a_full_dashboard(
     context.set_default_timeout(15000)
     page = context.new_page()
     try:
-        page.goto(live.url("/"))
-        page.get_by_label("Email").fill("owner@example.com")
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_label("Password again").fill(PASSWORD)
-        page.get_by_role("button", name="Create account").click()
+        create_first_account(page, live, PASSWORD)
         page.get_by_role("link", name="Dashboard").click()
         expect(page.locator("li.proposal").first).to_be_visible()
         expect(page.locator(".bars")).to_contain_text("Overdue more than a month")
@@ -60,11 +56,7 @@ def test_without_javascript_the_owner_can_still_plan_approve_and_snooze(
     context.set_default_timeout(15000)
     page = context.new_page()
     try:
-        page.goto(live.url("/"))
-        page.get_by_label("Email").fill("owner@example.com")
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_label("Password again").fill(PASSWORD)
-        page.get_by_role("button", name="Create account").click()
+        create_first_account(page, live, PASSWORD)
         page.get_by_role("link", name="Dashboard").click()
         first, second = page.locator("li.proposal").nth(0), page.locator("li.proposal").nth(1)
         name = first.locator("h3 a").inner_text()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LiveApp
+from tests.e2e.conftest import LiveApp, create_first_account
 from tests.helpers.invite_fixtures import make_contact, next_weekday_at, times_at
 from web.services import invites as svc
 from web.services.demo import load_demo
@@ -25,11 +25,7 @@ def _signed_in_with_demo(live: LiveApp, chromium: Any, viewport: str) -> tuple[A
     context = chromium.new_context(viewport=VIEWPORTS[viewport], locale="en-US")
     context.set_default_timeout(15000)
     page = context.new_page()
-    page.goto(live.url("/"))
-    page.get_by_label("Email").fill("owner@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Password again").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
+    create_first_account(page, live, PASSWORD)
     page.get_by_role("link", name="Dashboard").wait_for()
     return context, page, owner
 

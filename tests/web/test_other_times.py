@@ -58,6 +58,13 @@ def _token(url: str) -> str:
     return url.rsplit("/", 1)[1]
 
 
+def _three_lunches_for_rafael(runtime: Runtime) -> svc.CreatedInvite:
+    """An owner's invite to Rafael offering `_three_lunches`."""
+    owner = make_owner(runtime)
+    rafael = _rafael(runtime, owner)
+    return svc.create_invite(runtime, owner, rafael, times_at(*_three_lunches()), now=_now())
+
+
 def _berlin_day(t: ProposedTime | svc.OfferedTime) -> object:
     return t.start.astimezone(BERLIN).date()
 
@@ -65,11 +72,7 @@ def _berlin_day(t: ProposedTime | svc.OfferedTime) -> object:
 def test_other_free_times_are_other_days_inside_the_invitees_morning(
     client: FlaskClient, sqlite_runtime: Runtime
 ) -> None:
-    owner = make_owner(sqlite_runtime)
-    rafael = _rafael(sqlite_runtime, owner)
-    created = svc.create_invite(
-        sqlite_runtime, owner, rafael, times_at(*_three_lunches()), now=_now()
-    )
+    created = _three_lunches_for_rafael(sqlite_runtime)
     resp = client.post(
         urlsplit(created.url).path, data={"action": "suggest", "tz": "America/Sao_Paulo"}
     )
@@ -115,11 +118,7 @@ def test_after_asking_for_other_times_the_plan_does_not_propose_the_same_times_a
 def test_the_link_after_asking_for_other_times_says_the_owner_will_reply(
     client: FlaskClient, sqlite_runtime: Runtime
 ) -> None:
-    owner = make_owner(sqlite_runtime)
-    rafael = _rafael(sqlite_runtime, owner)
-    created = svc.create_invite(
-        sqlite_runtime, owner, rafael, times_at(*_three_lunches()), now=_now()
-    )
+    created = _three_lunches_for_rafael(sqlite_runtime)
     path = urlsplit(created.url).path
     resp = client.post(path, data={"action": "suggest", "note": "the week of 4 Jan"})
     thanks = client.get(resp.headers["Location"]).get_data(as_text=True)
