@@ -179,6 +179,14 @@ def format_span(start: datetime, end: datetime, zone_name: str, *, hour12: bool 
     return f"{day}, {span} ({zone_name})"
 
 
+def format_moment(moment: datetime, zone_name: str, *, hour12: bool = False) -> str:
+    """ "Sat 5 Dec, 14:02" in `zone_name`: when something happened (a cancellation)."""
+    from zoneinfo import ZoneInfo
+
+    local = moment.astimezone(ZoneInfo(zone_name))
+    return f"{local:%a} {local.day} {local:%b}, {clock_time(local, hour12)}"
+
+
 def format_spans(start: datetime, end: datetime, zone_names: Sequence[str]) -> str:
     """The span in each of `zone_names`, joined by " / " (one zone: `format_span`)."""
     return " / ".join(format_span(start, end, z) for z in zone_names)

@@ -238,13 +238,17 @@ class BookingStore:
         self.session.flush()
         return booking_record(row)
 
-    def cancel(self, booking_id: int) -> Booking:
-        """Cancel the booking (SEQUENCE + 1) and its invite."""
+    def cancel(self, booking_id: int, *, by: str, note: str, now: datetime) -> Booking:
+        """Cancel the booking (SEQUENCE + 1) and its invite, keeping who did (`by`: "owner"
+        or "invitee"), when and their note."""
         row = self._booking_row(booking_id)
         invite = self.session.get(models.Invite, row.invite_id)
         assert invite is not None
         row.status = CANCELLED
         row.sequence += 1
+        row.cancelled_by = by
+        row.cancelled_at = now
+        row.cancel_note = note
         invite.status = CANCELLED
         self.session.flush()
         return booking_record(row)

@@ -58,6 +58,11 @@ class Booking:
     calendar_error: str
     met: str | None
     moved_from: datetime | None
+    # Once cancelled: by whom ("owner" | "invitee"), when and the note given (None / "" while
+    # active, and for bookings cancelled before these were kept).
+    cancelled_by: str | None = None
+    cancelled_at: datetime | None = None
+    cancel_note: str = ""
 
     @property
     def interval(self) -> Interval:
@@ -337,6 +342,9 @@ def booking_record(row: Any) -> Booking:
         calendar_error=row.calendar_error,
         met=row.met,
         moved_from=aware_utc(row.moved_from) if row.moved_from is not None else None,
+        cancelled_by=row.cancelled_by,
+        cancelled_at=aware_utc(row.cancelled_at) if row.cancelled_at is not None else None,
+        cancel_note=row.cancel_note or "",
     )
 
 

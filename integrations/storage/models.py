@@ -400,6 +400,11 @@ class Booking(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The start it had before its last move (None: never moved), for "moved to ..." on old links.
     moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
+    # Who called it off ("owner" | "invitee"), when, and the note they gave (None while active,
+    # and on bookings cancelled before these were kept): the owner's page says it.
+    cancelled_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancel_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class OutboxMessage(Base):

@@ -99,9 +99,11 @@ def test_cancel_and_the_calendar_marks(runtime: Runtime) -> None:
         assert store.mark_calendar_error(booking_id, "still no") is False
         assert store.mark_calendar_error(booking_id + 1000, "gone") is None
         store.mark_event(booking_id, "evt-1")
-        cancelled = store.cancel(booking_id)
+        cancelled = store.cancel(booking_id, by="invitee", note="Flu, sorry", now=_now())
         invite = store.invite(cancelled.invite_id)
     assert (cancelled.status, cancelled.sequence) == ("cancelled", 1)
+    assert (cancelled.cancelled_by, cancelled.cancel_note) == ("invitee", "Flu, sorry")
+    assert cancelled.cancelled_at is not None
     assert (cancelled.calendar_event_id, cancelled.calendar_error) == ("evt-1", "")
     assert invite is not None and invite.status == "cancelled"
 

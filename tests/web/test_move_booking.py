@@ -417,6 +417,30 @@ def test_the_owner_cancel_asks_first_and_the_reason_reaches_the_invitee(
     assert 'Olivia Owner\'s note: "Flight moved"' in _body(to_ana)
 
 
+def test_the_owners_page_of_a_cancelled_coffee_says_who_cancelled_it_and_why(
+    site: Web, sqlite_runtime: Runtime
+) -> None:
+    owner = _olivia_signed_in(site, sqlite_runtime)
+    contact = make_contact(sqlite_runtime, owner)
+    by_ana = Booked(sqlite_runtime, owner, contact)
+    site.client.post(
+        _path(by_ana.created.url) + "/booking", data={"action": "cancel", "note": "Sick, sorry"}
+    )
+    page = text(site.get(f"/invites/bookings/{by_ana.booking.id}"))
+    today = _now().astimezone(BERLIN)
+    assert f"Ana Souza cancelled it on {today:%a} {today.day} {today:%b}" in page
+    assert "saying: “Sick, sorry”" in page
+    assert "You cancelled the coffee with Olivia Owner" in text(
+        site.client.get(_path(by_ana.created.url))
+    )
+    by_olivia = Booked(sqlite_runtime, owner, contact, weeks=2)
+    site.post(f"/invites/bookings/{by_olivia.booking.id}", {"action": "cancel"})
+    page = text(site.get(f"/invites/bookings/{by_olivia.booking.id}"))
+    assert "You cancelled it on" in page and "saying" not in page
+    public = text(site.client.get(_path(by_olivia.created.url)))
+    assert "Olivia Owner cancelled the coffee on" in public
+
+
 # --- withdraw, with a minute to undo --------------------------------------------------------
 
 

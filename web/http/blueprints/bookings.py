@@ -21,7 +21,7 @@ from flask import (
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
-from scheduler.invites import format_span
+from scheduler.invites import format_moment, format_span
 from web.http.auth import current_user, login_required, redirect_to, runtime, safe_next
 from web.http.blueprints.invites import (
     move_page_response,
@@ -47,11 +47,14 @@ def owner_booking(booking_id: int) -> Any:
     coffee = svc.booking_for_user(runtime(), user.id, booking_id)
     status = svc.booking_status(runtime(), user.id, booking_id)
     zone = user.timezone or runtime().config.owner.timezone
+    hour12 = page_clock(public=False)
+    cancelled_on = status.cancelled_at and format_moment(status.cancelled_at, zone, hour12=hour12)
     return render_template(
         "invites/owner_booking.html",
         coffee=coffee,
         status=status,
-        label=format_span(coffee.start, coffee.end, zone, hour12=page_clock(public=False)),
+        cancelled_on=cancelled_on,
+        label=format_span(coffee.start, coffee.end, zone, hour12=hour12),
         moved=moved_from(moving.owner_side(user.id, booking_id), zone, public=False),
     )
 

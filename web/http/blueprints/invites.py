@@ -324,10 +324,14 @@ def _gone(view: svc.InviteView | None, reason: str = "") -> Response:
             view.booking.start, view.booking.end, zone, hour12=reader_uses_12_hour_clock()
         )
         title = "This coffee was cancelled"
-        text = (
-            f"The coffee with {view.owner_name} on {when} was cancelled. "
-            f"To meet another time, reply to {view.owner_name}'s email."
-        )
+        by = view.booking.cancelled_by
+        if by == "owner":
+            said = f"{view.owner_name} cancelled the coffee on {when}."
+        elif by == "invitee":
+            said = f"You cancelled the coffee with {view.owner_name} on {when}."
+        else:  # cancelled before who did was kept
+            said = f"The coffee with {view.owner_name} on {when} was cancelled."
+        text = f"{said} To meet another time, reply to {view.owner_name}'s email."
     else:
         text = "This invite has expired or was withdrawn."
     return make_response(

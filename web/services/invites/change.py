@@ -131,7 +131,9 @@ def _cancel(
     note: str,
 ) -> Cancelled:
     """Cancel the booking and queue what follows; who is told, as the canceller sees it."""
-    booking = store.cancel(booking.id)
+    booking = store.cancel(
+        booking.id, by="owner" if by_owner else "invitee", note=note.strip(), now=now
+    )
     store.offer_freed(booking.user_id, booking.interval, now=now)
     restore_by_rules(runtime, store, booking.user_id, booking.start, now=now)
     owner, invitee = store.parties(invite.id)
