@@ -161,6 +161,49 @@ def test_a_trip_read_from_an_uploaded_calendar_is_listed_with_the_trips(
     assert "To change one, change the event." in page
 
 
+def test_a_trip_found_in_a_calendar_takes_home_times_off_open_invites(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """An all-day "Trip to Boston" says where the owner is, not that they are busy, so the
+    accept's calendar check lets it through: an invite sent before the event appeared must
+    lose its Berlin lunch on those days once the calendar is read, as when the trip is
+    entered by hand."""
+    from scheduler.invites import utc_iso
+    from tests.helpers.invite_fixtures import make_contact, times_at
+    from web.services import invites as svc
+
+    save_owner_place(sqlite_runtime, owner, "Berlin", "")
+    berlin = ZoneInfo("Europe/Berlin")
+    now = datetime.now(berlin)
+    day = now.date() + timedelta(days=10)
+    lunch = lambda d: datetime.combine(d, datetime.min.time(), berlin).replace(hour=12)  # noqa: E731
+    ana = make_contact(sqlite_runtime, owner, "Ana Souza", "ana@example.org")
+    later = lunch(day + timedelta(days=5))
+    offered = svc.create_invite(
+        sqlite_runtime, owner, ana, times_at(lunch(day), later), now=now, send_email=False
+    )
+    token = offered.url.rsplit("/", 1)[1]
+    site.get("/calendars")
+    uploaded = site.post(
+        "/calendars/ics",
+        {"name": "Travel", "file": (io.BytesIO(trip_ics(day, day + timedelta(days=2))), "t.ics")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 303
+    view = svc.load_invite(sqlite_runtime, token, now=now)
+    assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(later)]
+    refused = site.client.post(
+        f"/i/{token}", data={"action": "accept", "start": utc_iso(lunch(day))}
+    )
+    assert refused.status_code == 409
+    assert (
+        site.client.post(
+            f"/i/{token}", data={"action": "accept", "start": utc_iso(later)}
+        ).status_code
+        == 303
+    )
+
+
 def test_a_trip_takes_home_times_off_open_invites_and_names_coffees_booked_on_its_days(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:

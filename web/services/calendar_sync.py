@@ -34,6 +34,7 @@ from web.composition import Runtime
 from web.services.accounts import account_and_config
 from web.services.calendar_read import StoredBusy as StoredBusy  # re-exported
 from web.services.calendar_read import interval_of as interval_of  # re-exported
+from web.services.places import withdraw_elsewhere
 from web.services.tokens import hash_token
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,11 @@ def sync_calendar(
         calendar_store.save_result(
             session, calendar_id, row.user_id, result, now=now, next_at=next_at
         )
+        if result.occurrences:
+            # New or changed events may make a trip (an all-day "Lisbon"): the times open
+            # invites offer at home on its days go, as when a trip is entered by hand.
+            ahead = now + timedelta(days=config.scheduling.horizon_days + 1)
+            withdraw_elsewhere(session, config, row.user_id, now, ahead)
         if meetings:
             _log_meetings(session, row.user_id, calendar_id, zone=zone, now=now)
         calendar_rows.mark_read(session, calendar_id, now=now)

@@ -124,14 +124,26 @@ def where_for(
     """Home city, trips (entered by hand, and read from `occurrences`: the calendar store's
     events in the horizon), places with the default per meal, and the video link for calls."""
     home = _home(config)
-    manual = store.load_trips(session, user_id, geo.resolve, until_after=today)
-    found = trips_from_occurrences(occurrences, home, geo.resolve) if occurrences else []
-    trips = merge_trips([*manual, *found]) if found else manual
+    trips = _all_trips(session, user_id, home, today, occurrences)
     places, defaults = store.load_places(session, user_id)
     if google_connected and config.google.meet_link:
         # The Meet link is made with the Google event, so the invite can only say so.
         return Where(home, trips, places, defaults, "", MEET_PLACE)
     return Where(home, trips, places, defaults, config.owner.video_room_url)
+
+
+def _all_trips(
+    session: Session,
+    user_id: int,
+    home: City | None,
+    today: date,
+    occurrences: Sequence[Occurrence],
+) -> list[Trip]:
+    """The trips entered by hand (those not over by `today`) and those read from
+    `occurrences`, merged where they overlap."""
+    manual = store.load_trips(session, user_id, geo.resolve, until_after=today)
+    found = trips_from_occurrences(occurrences, home, geo.resolve) if occurrences else []
+    return merge_trips([*manual, *found]) if found else manual
 
 
 def stored_occurrences(
@@ -281,17 +293,26 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
         zone = ZoneInfo(geo.resolve(typed).timezone)
         first = datetime.combine(start, datetime.min.time(), zone)
         last = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone)
-        withdrawn = withdraw_elsewhere(session, user_id, first, last)
+        _, config = account_and_config(session, runtime, user_id)
+        withdrawn = withdraw_elsewhere(session, config, user_id, first, last)
         booked = tuple(BookingStore(session).held(user_id, first, last))
         return TripAdded(trip_id, withdrawn, booked)
 
 
-def withdraw_elsewhere(session: Session, user_id: int, first: datetime, last: datetime) -> int:
+def withdraw_elsewhere(
+    session: Session, config: Config, user_id: int, first: datetime, last: datetime
+) -> int:
     """Take off the owner's open invites the times starting in [first, last) that were
-    offered for another city than the one a trip entered by hand takes them to (a home lunch
-    in person on a day in Boston); how many. Adding a trip calls it, and so does offering
-    times again after a cancel or a move, which would otherwise bring them back."""
-    trips = store.load_trips(session, user_id, geo.resolve, until_after=first.date())
+    offered for another city than the one a trip takes them to (a home lunch in person on a
+    day in Boston); how many. The trips are those the plan reads: entered by hand, and found
+    in the calendar store. Adding a trip calls it, a calendar sync that stored new events
+    does, and so does offering times again after a cancel or a move, which would otherwise
+    bring them back."""
+    zone = ZoneInfo(config.owner.timezone)
+    today = first.astimezone(zone).date()
+    days = (last.astimezone(zone).date() - today).days + 1
+    occurrences = occurrences_on(session, user_id, today, days, zone)
+    trips = _all_trips(session, user_id, _home(config), today, occurrences)
     if not trips:
         return 0
     bookings = BookingStore(session)

@@ -36,4 +36,4 @@ def restore_by_rules(
     # Never again a time offered for home on a day the owner is away (adding the trip took it
     # off; the freed times above may include it).
     store.session.flush()
-    withdraw_elsewhere(store.session, user_id, lo, hi)
+    withdraw_elsewhere(store.session, config, user_id, lo, hi)
