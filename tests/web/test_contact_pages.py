@@ -60,6 +60,41 @@ def test_the_add_form_takes_the_city_with_the_cities_type_ahead(
     assert contact_row(sqlite_runtime, contact_id).city == "Boston"
 
 
+def test_a_contact_added_with_a_city_reads_times_in_its_zone_and_sleeps_at_night(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """The add form has no zone field: a New York contact's zone comes from the city, so a
+    Berlin breakfast picked by hand is a video call at 2 in the morning for her, and refused
+    (before, with no zone known, it went out as "in person" with no place)."""
+    from zoneinfo import ZoneInfo
+
+    contact_id = add(site, "Grace Miller", "grace@example.org", city="New York")
+    assert contact_row(sqlite_runtime, contact_id).timezone == "America/New_York"
+    day = today() + timedelta(days=3)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    resp = site.post(f"/contacts/{contact_id}/invite", {"day": day.isoformat(), "time": "08:00"})
+    assert resp.status_code == 400
+    there = datetime.combine(day, datetime.min.time(), ZoneInfo("Europe/Berlin")).replace(hour=8)
+    there = there.astimezone(ZoneInfo("America/New_York"))
+    assert (
+        f"is {there:%H:%M} for Grace Miller (America/New_York), outside the waking hours"
+        in unescape(text(resp))
+    )
+    # A zone that came from the city follows the city; one typed stays.
+    form = {"name": "Grace Miller", "emails": "grace@example.org", "relationship": "peer"}
+    site.get(f"/contacts/{contact_id}")
+    moved = site.post(
+        f"/contacts/{contact_id}/edit",
+        {**form, "city": "London", "timezone": "America/New_York"},
+    )
+    assert moved.status_code == 303, text(moved)
+    assert contact_row(sqlite_runtime, contact_id).timezone == "Europe/London"
+    site.post(f"/contacts/{contact_id}/edit", {**form, "city": "London", "timezone": "Asia/Tokyo"})
+    site.post(f"/contacts/{contact_id}/edit", {**form, "city": "Paris", "timezone": "Asia/Tokyo"})
+    assert contact_row(sqlite_runtime, contact_id).timezone == "Asia/Tokyo"
+
+
 def test_a_contact_without_a_name_or_with_a_bad_email_is_refused(site: Web, owner: int) -> None:
     site.get("/contacts/new")
     response = site.post("/contacts/new", {"name": "", "emails": "not-an-email"})

@@ -81,6 +81,7 @@ from scheduler.zones import known_zone
 from web.composition import Runtime
 from web.errors import Conflict, Invalid, NotFound
 from web.services.accounts import UserView, account_and_config
+from web.services.places import city_zone
 from web.services.planning import invite_facts
 from web.services.rule_snapshot import snapshot
 
@@ -464,7 +465,29 @@ def _check(contact: Contact, stored: Contact | None = None) -> Contact:
         address = email_address(email)
         if address is not None and address.lower() not in {e.lower() for e in emails}:
             emails.append(address)
-    return replace(contact, name=contact.name.strip(), emails=tuple(emails))
+    return replace(
+        contact,
+        name=contact.name.strip(),
+        emails=tuple(emails),
+        timezone=_zone_kept(contact, stored),
+    )
+
+
+def _zone_kept(contact: Contact, stored: Contact | None) -> str | None:
+    """The contact's zone as kept: the one given, else their city's. The plan and a hand-picked
+    time read it for video calls and waking hours: a New York contact added with no zone must
+    not be offered a Berlin lunch in person at 6 in the morning. A zone that only followed
+    the old city follows a new one."""
+    zone = contact.timezone
+    followed = (
+        stored is not None
+        and contact.city != stored.city
+        and zone == stored.timezone
+        and zone == city_zone(stored.city)
+    )
+    if (not zone or followed) and contact.city:
+        return city_zone(contact.city) or (None if followed else zone)
+    return zone
 
 
 def contact_problems(contact: Contact, stored: Contact | None = None) -> dict[str, str]:

@@ -90,7 +90,12 @@ def contact_zone(contact: Any) -> str:
     (when it resolves), else ""."""
     if contact.timezone:
         return str(contact.timezone)
-    city = geo.resolve(contact.city) if contact.city else None
+    return city_zone(contact.city)
+
+
+def city_zone(text: str) -> str:
+    """The zone of the city `text` names, when it resolves; else ""."""
+    city = geo.resolve(text) if text else None
     return city.timezone if city is not None and city.resolved else ""
 
 

@@ -516,8 +516,10 @@ def hand_picked(
     time, each message prefixed with `label(time)` when given; returns the times and the
     warnings to show afterwards."""
     from scheduler.booking_rules import at, time_problem
-    from scheduler.places import trip_at
+    from scheduler.invites import clock_time
+    from scheduler.places import Mode, awake, trip_at
     from scheduler.text import EARLIEST_YEAR, LATEST_YEAR, in_supported_range
+    from scheduler.zones import known_zone
 
     # One read-only unit of work: it reads the store only, so it takes no write lock.
     with transaction(runtime.sessions, read_only=True) as session:
@@ -537,6 +539,7 @@ def hand_picked(
         contact = ContactRepository(session, user_id).get(contact_id)
         if contact is None:
             raise NotFound(f"no contact with id {contact_id}")
+        contact = with_city_zone(contact)
         # Where the owner is at those times: on a trip (entered, or read from the calendars)
         # the meal windows follow the trip city's clock and its all-day event is not busy.
         first = min(starts).astimezone(zone).date() - timedelta(days=2)
@@ -578,6 +581,20 @@ def hand_picked(
                 f"{at(t.start, zone)} ({at(t.start, trip.zone)} in {trip.city}) is outside "
                 f"your meal windows in {trip.city} ({names}, {trip.city} time)"
             )
+        if not force:
+            raise UserError(f"{named(t)}: {text}{force_hint}")
+        warnings.append(text)
+    waking = (policy.waking_start, policy.waking_end)
+    theirs = known_zone(contact.timezone)
+    for t in times:
+        if t.mode != Mode.VIDEO.value or theirs is None or awake(t.start, t.end, theirs, waking):
+            continue
+        # The plan never offers a video call outside the invitee's waking hours.
+        text = (
+            f"{at(t.start, zone)} is {clock_time(t.start.astimezone(theirs))} for "
+            f"{contact.name} ({contact.timezone}), outside the waking hours video calls keep "
+            f"to ({waking[0]:%H:%M}–{waking[1]:%H:%M} their time)"
+        )
         if not force:
             raise UserError(f"{named(t)}: {text}{force_hint}")
         warnings.append(text)
