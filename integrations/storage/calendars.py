@@ -250,7 +250,7 @@ def mirror_google(
     seen: set[str] = set()
     for external_id, wanted, primary in found:
         seen.add(external_id)
-        name = _unique_name(wanted, taken)
+        name = unique_name(wanted, taken)
         taken.add(name)
         row = rows.get(external_id)
         if row is None:
@@ -272,7 +272,8 @@ def mirror_google(
             session.delete(row)
 
 
-def _unique_name(name: str, taken: set[str]) -> str:
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or "`name` 2", "`name` 3"... the first not in `taken`."""
     candidate, n = name, 2
     while candidate in taken:
         candidate = f"{name} {n}"

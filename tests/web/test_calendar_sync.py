@@ -531,6 +531,31 @@ def test_config_calendars_are_shown_as_from_config_toml_and_cannot_be_removed_in
         assert session.scalars(select(models.Calendar)).all() == []
 
 
+def test_a_config_calendar_named_like_an_app_calendar_is_still_read_under_its_own_name(
+    owner: int, sqlite_runtime: Runtime, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Dropping it would leave its busy time out, and the plan would offer it."""
+    from dataclasses import replace
+
+    from integrations.config import CalendarConfig
+    from web.services.calendar_sync import refresh_config_calendars
+
+    _add(sqlite_runtime, owner, kind="ics", location=str(tmp_path / "app.ics"), name="Team")
+    ics = tmp_path / "team.ics"
+    ics.write_bytes(_vcalendar(_vevent("x", at(0, 9), at(0, 10))))
+    entry = CalendarConfig(name="Team", kind="ics", path=str(ics))
+    sqlite_runtime.config = replace(sqlite_runtime.config, calendars=(entry,))
+    assert refresh_config_calendars(sqlite_runtime) == 1
+    assert refresh_config_calendars(sqlite_runtime) == 1  # the next start: the same row
+    assert "read as 'Team (config.toml)'" in caplog.text
+    with transaction(sqlite_runtime.sessions) as session:
+        [row] = session.scalars(
+            select(models.Calendar).where(models.Calendar.origin == "config")
+        ).all()
+    assert row.name == "Team (config.toml)"
+    assert synced(sqlite_runtime, row.id) == [(at(0, 9), at(0, 10))]
+
+
 def test_config_calendars_go_to_the_only_user_when_the_owner_signed_up_with_another_address(
     owner: int, sqlite_runtime: Runtime, tmp_path: Path
 ) -> None:

@@ -127,8 +127,15 @@ def refresh_config_calendars(runtime: Runtime) -> int:
         for found in wanted:
             cal = found.calendar
             if cal.name in taken:
-                log.warning("[[calendars]] %r: a calendar of that name exists in the app", cal.name)
-                continue
+                # Its busy time must count all the same: it is kept under a name of its own.
+                shown = calendar_rows.unique_name(f"{cal.name} (config.toml)", taken | kept)
+                log.warning(
+                    "[[calendars]] %r: a calendar added in the app has that name; this one is "
+                    "read as %r (rename one of them to choose)",
+                    cal.name,
+                    shown,
+                )
+                cal = replace(cal, name=shown)
             kept.add(cal.name)
             old = existing.get(cal.name)
             secret = secret_box(runtime).encrypt_text(cal.password) if cal.password else None
