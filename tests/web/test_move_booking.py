@@ -498,6 +498,14 @@ def test_an_undone_withdraw_sends_nothing(
     undo = site.post(f"/invites/{created.invite_id}/undo")
     assert undo.status_code == 303
     assert site.client.get(_path(created.url)).status_code == 200  # open again
+    # Undone twice (a second tab): nothing to undo, said once, and the invite stays open.
+    again = site.post(f"/invites/{created.invite_id}/undo")
+    assert again.status_code == 409
+    said = text(again)
+    assert "This invite is not withdrawn." in said and "Not found" not in said
+    # Its "add to calendar" link, with nothing booked yet, leads to its times.
+    ics = site.client.get(_path(created.url) + "/event.ics")
+    assert ics.status_code == 303 and ics.location.endswith(_path(created.url))
     drain(sqlite_runtime, mailer, now=_now() + timedelta(minutes=5))
     assert _sent_to(tmp_path / "sent", "ana@example.org") == []
 

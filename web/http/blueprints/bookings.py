@@ -238,7 +238,14 @@ def undo_withdraw(invite_id: int) -> Response:
     except svc.InviteNotFound:
         abort(404)
     except svc.UserError as exc:
+        try:
+            page = withdrawn_page(invite_id)
+        except svc.InviteNotFound:  # not withdrawn at all: nothing to undo, said once
+            body = render_template(
+                "error.html", title="Nothing to undo", message=str(exc), code=exc.status
+            )
+            return make_response(body, exc.status)
         flash(f"Could not undo: {exc}.", "error")
-        return make_response(withdrawn_page(invite_id), exc.status)
+        return make_response(page, exc.status)
     flash("Undone: the invite is open again and nobody was told.", "ok")
     return redirect(url_for("dashboard.index"), code=303)

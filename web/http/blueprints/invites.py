@@ -668,7 +668,10 @@ def ics(token: str) -> Response:
     except svc.InviteNotFound:
         return _not_found()
     except svc.InviteGone:
-        return _gone(_safe_view(token))
+        view = _safe_view(token)
+        if view is not None and view.state == "open":  # nothing booked yet: its times
+            return redirect(url_for("invites.page", token=token), code=303)
+        return _gone(view)
     resp = make_response(data)
     resp.headers["Content-Type"] = "text/calendar; charset=utf-8"
     resp.headers["Content-Disposition"] = 'attachment; filename="coffee.ics"'
