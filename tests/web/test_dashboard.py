@@ -169,9 +169,14 @@ def test_a_time_that_was_not_offered_is_refused_and_nothing_is_sent(
     response = site.post(f"/plan/{contact_id}/approve", {"time": [odd]})
     assert response.status_code == 409  # the plan changed under the form
     assert "no longer free" in text(response)
-    nothing = site.post(f"/plan/{contact_id}/approve", {})
+    nothing = site.post(f"/plan/{contact_id}/approve", {"message": "Dear Zoe, typed by hand"})
     assert nothing.status_code == 400 and "Tick at least one time" in text(nothing)
     assert invites(sqlite_runtime) == []
+    # The page sent back keeps the message typed (shown open) and leaves every time unticked.
+    form = text(nothing)
+    assert '<details class="message" open>' in form
+    assert ">Dear Zoe, typed by hand</textarea>" in form
+    assert not re.search(r'name="time" value="[^"]+" checked', form)
 
 
 def test_skip_leaves_the_contact_out_until_next_week_and_snooze_for_longer(

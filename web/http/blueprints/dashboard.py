@@ -456,9 +456,14 @@ def proposal(contact_id: int) -> str:
     options = alternatives(plan, found) if found else []
     today = now.astimezone(ZoneInfo(config.owner.timezone)).date()
     messages = default_messages(user, [contact_id], today) if found else {}
+    # Sent back after a refused approve: the page keeps what was ticked, typed and chosen.
+    typed = request.form if request.method == "POST" else None
     return render_template(
         "dashboard/proposal.html",
         messages=messages,
+        ticked=set(typed.getlist("time")) if typed is not None else None,
+        typed_message=typed.get("message") if typed is not None else None,
+        typed_place=typed.get("place", "") if typed is not None else "",
         name=name,
         proposal=found,
         options=options,
