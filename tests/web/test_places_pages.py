@@ -49,8 +49,15 @@ def test_places_and_trips_are_added_listed_and_removed(site: Web, owner: int) ->
     page = text(site.get("/places"))
     assert "<strong>Café Einstein</strong>, Unter den Linden 42" in page
     assert "default for breakfast" in page
-    bad = site.post("/places/add", {"name": "X", "map_link": "javascript:alert(1)"})
+    bad = site.post(
+        "/places/add",
+        {"name": "X", "map_link": "javascript:alert(1)", "default_for": ["breakfast", "lunch"]},
+    )
     assert bad.status_code == 400 and "is not an http(s) link" in text(bad)
+    # What was ticked stays ticked, as what was typed stays typed.
+    for meal in ("breakfast", "lunch"):
+        assert f'name="default_for" value="{meal}" checked' in text(bad)
+    assert 'name="meals" value="breakfast" checked' not in text(bad)
     bad = site.post("/places/add", {"name": "X", "meals": ["supper"]})
     assert bad.status_code == 400
     assert "is not one of your meal windows (breakfast, lunch)" in unescape(text(bad))

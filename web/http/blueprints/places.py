@@ -20,7 +20,7 @@ bp = Blueprint("places", __name__, url_prefix="/places")
 
 @bp.get("")
 @login_required
-def index(errors: dict[str, str] | None = None, form: dict[str, str] | None = None) -> str:
+def index(errors: dict[str, str] | None = None, form: dict[str, Any] | None = None) -> str:
     user = current_user()
     config = user_config(runtime(), user)
     data = svc.page(runtime(), user.id, config)
@@ -64,7 +64,12 @@ def home() -> Response | tuple[str, int]:
 @bp.post("/add")
 @login_required
 def add() -> Response | tuple[str, int]:
-    form = {k: request.form.get(k, "") for k in ("name", "address", "map_link", "city")}
+    form: dict[str, Any] = {
+        k: request.form.get(k, "") for k in ("name", "address", "map_link", "city")
+    }
+    # The boxes ticked come back ticked when the place is refused.
+    form["meals"] = request.form.getlist("meals")
+    form["default_for"] = request.form.getlist("default_for")
     try:
         svc.add_place(
             runtime(),
@@ -73,8 +78,8 @@ def add() -> Response | tuple[str, int]:
             address=form["address"],
             map_link=form["map_link"],
             city=form["city"],
-            meals=tuple(request.form.getlist("meals")),
-            default_for=tuple(request.form.getlist("default_for")),
+            meals=tuple(form["meals"]),
+            default_for=tuple(form["default_for"]),
         )
     except UserError as exc:
         return index({"_place": str(exc)}, form), 400
