@@ -172,6 +172,12 @@ def awake(
     return first <= a.time() and b.time() <= last and b.astimezone(UTC) > a.astimezone(UTC)
 
 
+def place_applies(place: Place, city: str, *, at_home: bool) -> bool:
+    """Whether the owner can meet at `place` when they are in `city` (a city key): a place in
+    that city, or one kept without a city (where the owner lives) when they are at home."""
+    return same_city(city_key(place.city), city) or (at_home and not place.city.strip())
+
+
 def choose_place(
     places: Sequence[Place],
     meal: str,
@@ -186,9 +192,7 @@ def choose_place(
     without a city is where the owner lives: it applies at home (`at_home`), home city set
     or not.
     """
-    here = [
-        p for p in places if same_city(city_key(p.city), city) or (at_home and not p.city.strip())
-    ]
+    here = [p for p in places if place_applies(p, city, at_home=at_home)]
     wanted = (defaults or {}).get(meal)
     for p in here:
         if wanted is not None and p.id == wanted and p.suits(meal):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, time, timedelta
+from html import unescape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -60,6 +61,15 @@ def test_a_trip_shows_its_sentence_its_days_and_in_person_times_there(
     assert 'name="place"' in form
     # A place id written with other digits ("²" passes str.isdigit) names no place: no 500.
     assert site.post(f"/plan/{contact_id}/approve", {"place": "²"}).status_code == 400
+    # A home café is no place to meet in Boston: refused, the choice kept, nothing sent.
+    home = add_place(sqlite_runtime, owner, name="Café Einstein", city="Berlin")
+    wrong = site.post(f"/plan/{contact_id}/approve", {"time": checked, "place": str(home)})
+    assert wrong.status_code == 400
+    said = unescape(text(wrong))
+    assert "Café Einstein is in Berlin, but you meet in Boston then" in said
+    assert f'<option value="{home}" selected>' in said
+    with transaction(sqlite_runtime.sessions) as session:
+        assert list(session.scalars(select(models.Invite))) == []
     resp = site.post(f"/plan/{contact_id}/approve", {"time": checked, "place": str(other)})
     assert resp.status_code == 303
     with transaction(sqlite_runtime.sessions) as session:

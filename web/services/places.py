@@ -20,7 +20,16 @@ from integrations.storage import places as store
 from integrations.storage.bookings import BookingStore
 from integrations.storage.db import transaction
 from scheduler.model import Interval, ProposedTime
-from scheduler.places import VIDEO_CALL, City, Place, Trip, offered_elsewhere
+from scheduler.places import (
+    VIDEO_CALL,
+    City,
+    Place,
+    Trip,
+    city_key,
+    offered_elsewhere,
+    place_applies,
+    same_city,
+)
 from scheduler.text import (
     EARLIEST_YEAR,
     LATEST_YEAR,
@@ -408,6 +417,21 @@ def with_place(
     chosen = next((p for p in owner_places(runtime, user_id) if p.id == place_id), None)
     if chosen is None:
         raise NotFound(f"no place with id {place_id}")
+    with transaction(runtime.sessions, read_only=True) as session:
+        _, config = account_and_config(session, runtime, user_id)
+    home = _home(config)
+    for t in times:
+        if t.mode != "in_person":
+            continue
+        at_home = not t.city or (home is not None and same_city(city_key(t.city), home.key))
+        if at_home and home is None:
+            continue  # no home city to tell places apart by: any place may be home
+        if not place_applies(chosen, city_key(t.city), at_home=at_home):
+            where = chosen.city or "your home city"
+            raise UserError(
+                f"{chosen.name} is in {where}, but you meet in {t.city or 'your home city'} "
+                f"then: pick a place there, or keep the places as proposed"
+            )
     return [
         replace(t, place=chosen.text, place_url=chosen.map_link) if t.mode == "in_person" else t
         for t in times
