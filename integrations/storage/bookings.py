@@ -195,6 +195,22 @@ class BookingStore:
         # Active bookings of one owner never share a start (the unique index).
         return [h for h in held if h.start != own.start]
 
+    def met_where(self, user_id: int, lo: datetime, hi: datetime) -> list[tuple[Interval, str]]:
+        """The owner's active bookings starting in [lo, hi) that meet in person, each with the
+        city its time was offered for ("" when not known)."""
+        b, t = models.Booking, models.InviteTime
+        rows = self.session.execute(
+            select(b.start, b.end, t.city, t.mode)
+            .outerjoin(t, (t.invite_id == b.invite_id) & (t.start == b.start))
+            .where(b.user_id == user_id, b.status == ACTIVE, b.start >= lo, b.start < hi)
+            .order_by(b.start)
+        ).all()
+        return [
+            (Interval(aware_utc(r.start), aware_utc(r.end)), r.city or "")
+            for r in rows
+            if r.mode != "video"
+        ]
+
     def open_times(
         self, user_id: int, lo: datetime, hi: datetime, *, unexpired_at: datetime | None = None
     ) -> list[OpenTime]:

@@ -255,7 +255,7 @@ def test_a_trip_takes_home_times_off_open_invites_and_names_coffees_booked_on_it
     page = unescape(text(site.get("/places")))
     assert "1 time your open invites offered on those days" in page
     second = lunch(day + timedelta(days=1))
-    assert f"A coffee is booked on {second:%a} {second.day} {second:%b} at 12:00" in page
+    assert f"A coffee in person is booked on {second:%a} {second.day} {second:%b} at 12:00" in page
     view = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now)
     assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(later)]
     refused = site.client.post(
@@ -267,8 +267,32 @@ def test_a_trip_takes_home_times_off_open_invites_and_names_coffees_booked_on_it
     svc.cancel_booking_by_token(sqlite_runtime, token, now=now)
     view = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now)
     assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(later)]
+    # A Boston coffee booked for the trip's second day is the trip's own: calling the trip
+    # off names it (nothing moves it), and says the trip is gone.
+    from dataclasses import replace
+
+    boston = ZoneInfo("America/New_York")
+    there = datetime.combine(day + timedelta(days=1), datetime.min.time(), boston)
+    [in_boston] = times_at(there.replace(hour=12))
+    cam = make_contact(sqlite_runtime, owner, "Cam Boston", "cam@example.org")
+    trip_coffee = svc.create_invite(
+        sqlite_runtime,
+        owner,
+        cam,
+        [replace(in_boston, mode="in_person", city="Boston")],
+        now=now,
+        send_email=False,
+    )
+    svc.accept_invite(sqlite_runtime, trip_coffee.url.rsplit("/", 1)[1], in_boston.start, now=now)
     # The trip called off: the Berlin lunch is offered again.
     [trip_id] = re.findall(r'action="/places/trips/(\d+)/delete"', text(site.get("/places")))
     assert site.post(f"/places/trips/{trip_id}/delete", {}).status_code == 303
+    page = unescape(text(site.get("/places")))
+    assert "Trip to Boston removed." in page
+    local = in_boston.start.astimezone(berlin)
+    assert (
+        f"A coffee in person in Boston is still booked on {local:%a} {local.day} {local:%b} "
+        f"at {local:%H:%M} (your time)" in page
+    )
     view = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now)
     assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(lunch(day)), utc_iso(later)]

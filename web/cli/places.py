@@ -61,8 +61,11 @@ def trips_remove(state: State, trip_id: int) -> None:
     """Remove a trip by its id (see `trips list`)."""
     from web.services.places import remove_trip
 
-    remove_trip(state.runtime, state.owner_id(), trip_id)
+    user_id = state.owner_id()
+    removed = remove_trip(state.runtime, user_id, trip_id)
     click.echo(f"trip {trip_id} removed")
+    for line in removed.lines(ZoneInfo(_config(state, user_id).owner.timezone)):
+        click.echo(line)
 
 
 def _config(state: State, user_id: int) -> Config:

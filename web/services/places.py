@@ -269,8 +269,9 @@ class TripAdded:
         for b in self.booked:
             local = b.start.astimezone(zone)
             out.append(
-                f"a coffee is booked on {local:%a} {local.day} {local:%b} at {local:%H:%M} "
-                "(your time): move it from the open invites page if you will be away"
+                f"a coffee in person is booked on {local:%a} {local.day} {local:%b} at "
+                f"{local:%H:%M} (your time), away from the trip: move or cancel it from its "
+                "page (Dashboard, Coffees booked)"
             )
         return out
 
@@ -309,7 +310,14 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
         last = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone)
         _, config = account_and_config(session, runtime, user_id)
         withdrawn = withdraw_elsewhere(session, config, user_id, first, last)
-        booked = tuple(BookingStore(session).held(user_id, first, last))
+        # The coffees to meet in person somewhere else than the trip's city (those there are
+        # the trip's own).
+        there = geo.resolve(typed).key
+        booked = tuple(
+            span
+            for span, where in BookingStore(session).met_where(user_id, first, last)
+            if not (where and same_city(city_key(where), there))
+        )
         return TripAdded(trip_id, withdrawn, booked)
 
 
@@ -339,9 +347,30 @@ def withdraw_elsewhere(
     return len(elsewhere)
 
 
-def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> None:
+@dataclass(frozen=True)
+class TripRemoved:
+    """A trip removed: its city, and the coffees still booked in person there on its days."""
+
+    city: str
+    booked: tuple[Interval, ...]
+
+    def lines(self, zone: tzinfo) -> list[str]:
+        """What to tell the owner besides "removed"."""
+        out = []
+        for b in self.booked:
+            local = b.start.astimezone(zone)
+            out.append(
+                f"a coffee in person in {self.city} is still booked on {local:%a} {local.day} "
+                f"{local:%b} at {local:%H:%M} (your time): move or cancel it from its page "
+                "(Dashboard, Coffees booked) if you are not going"
+            )
+        return out
+
+
+def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> TripRemoved:
     """Remove a trip; the times its adding took off open invites (planned for home) are
-    offered again where the bookings allow, as after a cancel."""
+    offered again where the bookings allow, as after a cancel. Names the coffees booked in
+    the trip's city on its days, which nothing moves."""
     from web.services.invites.reoffer import restore_by_rules  # it uses withdraw_elsewhere
 
     with transaction(runtime.sessions) as session:
@@ -356,6 +385,15 @@ def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> None:
             moment = datetime.combine(min(day, trip.end), datetime.min.time(), zone)
             restore_by_rules(runtime, bookings, user_id, moment, now=now)
             day += timedelta(days=7)
+        first = datetime.combine(trip.start, datetime.min.time(), zone)
+        last = datetime.combine(trip.end + timedelta(days=1), datetime.min.time(), zone)
+        there = geo.resolve(trip.city).key
+        booked = tuple(
+            span
+            for span, where in bookings.met_where(user_id, first, last)
+            if where and same_city(city_key(where), there)
+        )
+        return TripRemoved(trip.city, booked)
 
 
 def page(runtime: Runtime, user_id: int, config: Config) -> dict[str, Any]:

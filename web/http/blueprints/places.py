@@ -128,8 +128,12 @@ def _date(value: str, what: str) -> date:
 @login_required
 def delete_trip(trip_id: int) -> Response:
     try:
-        svc.remove_trip(runtime(), current_user().id, trip_id)
+        removed = svc.remove_trip(runtime(), current_user().id, trip_id)
     except NotFound:
         flash("That trip is already gone.", "error")
         return make_response(index(), 404)
+    flash(f"Trip to {removed.city} removed.", "ok")
+    zone = ZoneInfo(user_config(runtime(), current_user()).owner.timezone)
+    for line in removed.lines(zone):
+        flash(line[0].upper() + line[1:] + ".", "info")
     return redirect_to("places.index")
