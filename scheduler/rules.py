@@ -13,7 +13,7 @@ Scoring, so the order reads right:
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
@@ -305,35 +305,46 @@ def most_overdue_key(
 # The dashboard's health chart: every contact in one bucket, by how overdue they are.
 HEALTH_BUCKETS = (
     ("on-track", "On track"),
-    ("due-soon", "Due within 2 weeks"),
+    ("due-soon", "Due now or within 2 weeks"),
     ("overdue", "Overdue up to a month"),
     ("long-overdue", "Overdue more than a month"),
-    ("never", "Never met"),
+    ("never", "Never met, or no date to count from"),
     ("paused", "Snoozed, paused or not invited"),
 )
 
 
-def health_bucket(contact: Contact, today: date, rules: RulesLike) -> str:
-    """Which bucket of HEALTH_BUCKETS the contact counts in today."""
-    if contact.do_not_invite or contact.paused or asleep(contact, today):
-        return "paused"
+def health_bucket(
+    contact: Contact, today: date, rules: RulesLike, *, follow_up: bool = False
+) -> str:
+    """Which bucket of HEALTH_BUCKETS the contact counts in today, as `standing` places them
+    on the contacts list (a follow-up the rules ask for now is due now, not on track)."""
     overdue = overdue_days(contact, today, rules)
+    where = standing(contact, today, overdue, follow_up=follow_up)
+    if where in _SET_ASIDE:
+        return "paused"
     if overdue is None:
         return "never"
     if overdue > 30:
         return "long-overdue"
     if overdue > 0:
         return "overdue"
-    if overdue > -DUE_SOON_DAYS:
+    if where in ("follow-up", "due-today", "due-soon"):
         return "due-soon"
     return "on-track"
 
 
-def health_counts(contacts: Iterable[Contact], today: date, rules: RulesLike) -> dict[str, int]:
-    """How many contacts fall in each of HEALTH_BUCKETS today."""
+def health_counts(
+    contacts: Iterable[Contact],
+    today: date,
+    rules: RulesLike,
+    follow_ups: Collection[int] = frozenset(),
+) -> dict[str, int]:
+    """How many contacts fall in each of HEALTH_BUCKETS today; `follow_ups`: the ids of the
+    contacts the rules ask to follow up now."""
     counts = dict.fromkeys((key for key, _ in HEALTH_BUCKETS), 0)
     for contact in contacts:
-        counts[health_bucket(contact, today, rules)] += 1
+        follow_up = contact.id is not None and contact.id in follow_ups
+        counts[health_bucket(contact, today, rules, follow_up=follow_up)] += 1
     return counts
 
 

@@ -334,3 +334,19 @@ def test_most_overdue_first_is_the_order_of_the_days_overdue_not_the_plans_score
     assert [overdue_days(c, today, rules) for c in ordered] == [234, 81, 80, 1, -60, None, 500]
     plan = evaluate(contacts, today=today, rules=rules)
     assert plan.due[0].contact.name == "Mentor 81"  # the plan still weighs relationships
+
+
+def test_the_health_chart_counts_a_follow_up_the_rules_ask_for_now_as_due_not_on_track() -> None:
+    from scheduler.rules import health_counts
+
+    today = date(2026, 3, 16)
+    met_once = Contact(
+        "New connection",
+        id=1,
+        relationship=Relationship.PEER,
+        interactions=(Interaction(today - timedelta(days=10)),),
+    )
+    rules = DefaultRules()
+    assert health_counts([met_once], today, rules)["on-track"] == 1  # no follow-up asked
+    counts = health_counts([met_once], today, rules, follow_ups={1})
+    assert counts["due-soon"] == 1 and counts["on-track"] == 0

@@ -74,7 +74,8 @@ class Snapshot:
     def health(self) -> dict[str, int]:
         """How many contacts are in each of the health chart's buckets."""
         found: dict[str, int] = self.get(
-            "health", lambda: health_counts(self.contacts, self.today, self.rules)
+            "health",
+            lambda: health_counts(self.contacts, self.today, self.rules, self.follow_ups()),
         )
         return found
 
@@ -212,9 +213,11 @@ def _refresh(
     made = Snapshot(contacts, report, old.today, old.rules)
     if "health" in old.derived:
         counts = dict(old.health())
+        asked, asks = old.follow_ups(), made.follow_ups()
         for c in fresh:
-            counts[health_bucket(every[c.id or 0], old.today, old.rules)] -= 1
-            counts[health_bucket(c, old.today, old.rules)] += 1
+            was = every[c.id or 0]
+            counts[health_bucket(was, old.today, old.rules, follow_up=was.id in asked)] -= 1
+            counts[health_bucket(c, old.today, old.rules, follow_up=c.id in asks)] += 1
         made.derived["health"] = counts
     if "by overdue" in old.derived:
         current = made.by_id()
