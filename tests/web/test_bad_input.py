@@ -70,7 +70,7 @@ def test_an_odd_cadence_is_reported_next_to_its_field(
 
 
 @pytest.mark.parametrize("value", ["²", "9" * 5000, "x"])
-def test_odd_ids_in_the_calendar_choice_and_meeting_confirmation_are_ignored(
+def test_odd_ids_in_the_calendar_choice_and_meeting_confirmation_change_nothing(
     site: Web, owner: int, sqlite_runtime: Runtime, value: str
 ) -> None:
     site.get("/calendars")
@@ -80,10 +80,12 @@ def test_odd_ids_in_the_calendar_choice_and_meeting_confirmation_are_ignored(
         content_type="multipart/form-data",
     )
     response = site.post("/calendars/choose", {"busy": [value], "receiver": value})
-    assert response.status_code == 303
+    # Read as "nothing ticked", it would stop every calendar counting as busy, silently.
+    assert response.status_code == 400
+    assert "is not a calendar id; nothing was changed" in text(response)
     with transaction(sqlite_runtime.sessions) as session:
         [cal] = session.scalars(select(models.Calendar))
-        assert not cal.counts_as_busy  # nothing valid was ticked
+        assert cal.counts_as_busy
     response = site.post("/meetings/confirm", {"id": [value]})
     assert response.status_code == 400
     assert "Tick at least one meeting" in text(response)

@@ -256,6 +256,13 @@ def test_importing_a_file_shows_the_per_row_report(
         b"Jonas Weber,jonas@example.com,Nordlicht,mentor\n"
     )
     site.get("/contacts/import")
+    odd = site.post(
+        "/contacts/import",
+        {"file": (io.BytesIO(data), "people.csv"), "format": "zzz"},
+        content_type="multipart/form-data",
+    )
+    assert odd.status_code == 400
+    assert "is not one of auto, csv, linkedin or vcard: nothing was imported" in unescape(text(odd))
     response = site.post(
         "/contacts/import",
         {"file": (io.BytesIO(data), "people.csv"), "format": "auto"},

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from web.http.auth import current_user, login_required, redirect_to, runtime
@@ -196,7 +205,17 @@ def remove(calendar_id: int) -> Response:
 @login_required
 def choose() -> Response:
     """Which calendars count as busy, and which Google calendar receives coffee events."""
-    busy = set(whole_numbers(request.form.getlist("busy")))
+    ticked = request.form.getlist("busy")
+    busy = set(whole_numbers(ticked))
+    if len(busy) != len(set(ticked)):  # a value no checkbox sends: change nothing
+        odd = next(v for v in ticked if whole_number(v) is None)
+        body = render_template(
+            "error.html",
+            title="That choice could not be read",
+            message=f"The busy calendar {odd[:40]!r} is not a calendar id; nothing was changed",
+            code=400,
+        )
+        return make_response(body, 400)
     receiver_id = whole_number(request.form.get("receiver"))
     receiver = _own(receiver_id) if receiver_id is not None else None  # another's: 404
     note = calendars_service.choose(runtime(), current_user(), busy, receiver)

@@ -602,10 +602,15 @@ def import_file() -> WerkzeugResponse | str | tuple[str, int]:
         context["errors"] = {"import": "Choose a file to import."}
         context.update(count=count_contacts(user.id), report=None)
         return render_template(template, **context), 400
-    data = upload.read()
-    fmt = request.form.get("format", "auto")
+    fmt = request.form.get("format", "") or "auto"
     if fmt not in ("auto", "csv", "linkedin", "vcard"):
-        fmt = "auto"
+        context["errors"] = {
+            "import": f"The format {fmt[:40]!r} is not one of auto, csv, linkedin or vcard: "
+            "nothing was imported."
+        }
+        context.update(count=count_contacts(user.id), report=None)
+        return render_template(template, **context), 400
+    data = upload.read()
     # The same column mapping as the CLI's --map ("Full Name=name,E-mail=email").
     mapping = request.form.get("map", "").strip()[:2000] or None
     context["form"] = {"map": mapping or ""}
