@@ -767,8 +767,10 @@ class IcsFileSource:
         cache: Any = None,
         name: str | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        missing: str = "the calendar file is missing; add the calendar again",
     ) -> None:
         self.path = Path(path)
+        self.missing = missing  # what to do when the file is gone, as its owner can do it
         self.name = name or str(path)
         self.zone = zone
         self.me = tuple(me)
@@ -786,7 +788,7 @@ class IcsFileSource:
             return read_regular_file(self.path, limit)
         except UnreadableFile as exc:
             said = {
-                "missing": "the calendar file is missing; add the calendar again",
+                "missing": self.missing,
                 "folder": "is a folder, not an .ics file",
                 "special": f"{exc}; give an .ics file",
                 "too_large": f"the calendar {exc} ({setting})",

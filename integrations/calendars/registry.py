@@ -106,6 +106,10 @@ def open_source(
         from integrations.calendars.ics import IcsFileSource
 
         sized: dict[str, Any] = {} if max_bytes is None else {"max_bytes": max_bytes}
+        if calendar.origin == "config":  # the path is written in config.toml: fixed there
+            sized["missing"] = "the calendar file is missing: fix its path in config.toml"
+        elif calendar.origin == "adhoc":  # a path given on the command line
+            sized["missing"] = "there is no such file"
         return IcsFileSource(
             Path(calendar.location), zone=zone, me=me, cache=cache, name=name, **sized
         )

@@ -554,6 +554,10 @@ def test_a_config_calendar_named_like_an_app_calendar_is_still_read_under_its_ow
         ).all()
     assert row.name == "Team (config.toml)"
     assert synced(sqlite_runtime, row.id) == [(at(0, 9), at(0, 10))]
+    # Its file gone, the advice is the config file's, not "add the calendar again".
+    ics.unlink()
+    error = sync_calendar(sqlite_runtime, row.id)
+    assert error == "Team (config.toml): the calendar file is missing: fix its path in config.toml"
 
 
 def test_config_calendars_go_to_the_only_user_when_the_owner_signed_up_with_another_address(
