@@ -43,12 +43,14 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_import_prints_the_counts_and_one_line_per_skipped_row(cli) -> None:  # type: ignore[no-untyped-def]
-    done = cli("contacts", "import", str(DATA / "linkedin_connections.csv"))
+    file = str(DATA / "linkedin_connections.csv")
+    done = cli("contacts", "import", file)
     assert done.stdout.splitlines() == [
         "created 6, updated 0, already up to date 0, skipped 0",
-        "line 9: Connected On '31 Foo 2024' is not a date (use YYYY-MM-DD); "
+        f"{file}: line 9: Connected On '31 Foo 2024' is not a date (use YYYY-MM-DD); "
         "Connected On left empty",
-        "line 10: Email Address 'not-an-email' is not an email address; Email Address left empty",
+        f"{file}: line 10: Email Address 'not-an-email' is not an email address; "
+        "Email Address left empty",
     ]
     again = cli(
         "contacts", "import", str(DATA / "linkedin_connections.csv"), "--format", "linkedin"
@@ -290,7 +292,8 @@ def test_bad_cells_and_card_lines_are_reported_on_stdout_by_file_line_not_as_err
     done = cli("contacts", "import", str(big))
     assert done.stdout.splitlines() == [
         "created 1, updated 0, already up to date 0, skipped 1",
-        "skipped line 2: notes is longer than 131072 characters, the most a CSV cell may hold",
+        f"{big}: skipped line 2: notes is longer than 131072 characters, the most a CSV cell "
+        "may hold",
     ]
     cards = tmp_path / "cards.vcf"
     cards.write_text(
@@ -300,6 +303,6 @@ def test_bad_cells_and_card_lines_are_reported_on_stdout_by_file_line_not_as_err
     done = cli("contacts", "import", str(cards))
     assert done.stdout.splitlines() == [
         "created 2, updated 0, already up to date 0, skipped 0",
-        "line 10: 'BROKEN' is not a vCard property; line left out",
+        f"{cards}: line 10: 'BROKEN' is not a vCard property; line left out",
     ]
     assert done.stderr == ""  # vobject's own "Skipped line 4" no longer leaks here

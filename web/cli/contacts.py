@@ -106,10 +106,11 @@ def import_command(state: State, file: str, fmt: str, mapping: str | None) -> No
         if bar is not None:
             bar.__exit__(None, None, None)
     click.echo(report.summary())
+    # Each named by file and line, as the import's errors are.
     for line, reason in report.problems:
-        click.echo(f"skipped line {line}: {reason}")
+        click.echo(f"{file}: skipped line {line}: {reason}")
     for line, note in report.notes:
-        click.echo(f"line {line}: {note}")
+        click.echo(f"{file}: line {line}: {note}")
 
 
 @contacts.command(name="export")
