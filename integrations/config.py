@@ -61,6 +61,8 @@ class ConfigError(Exception):
 
     key = ""  # the key at fault, when the problem is one key's value
     problem = ""  # what is wrong with that value, without the file and section
+    # (table, key) to find the line by: "scheduling", "windows.lunch", "calendars #2"
+    where: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,7 @@ class _Reader:
     def __init__(self, source: str, section: str, table: Any) -> None:
         self.source = source
         self.section = section
+        self.at = section  # the table as the file's headers name it (see _line_of)
         if not isinstance(table, dict):
             raise self.error(f"[{section}] must be a table")
         self.table: dict[str, Any] = table
@@ -261,7 +264,7 @@ class _Reader:
 
     def key_error(self, key: str, message: str) -> ConfigError:
         error = self.error(f"[{self.section}] {key} {message}")
-        error.key, error.problem = key, message
+        error.key, error.problem, error.where = key, message, (self.at, key)
         return error
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
@@ -271,9 +274,9 @@ class _Reader:
         value = self.table[key]
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if bool not in kinds and isinstance(value, bool):
-            raise self.key_error(key, f"must be {_kind_name(kinds)}, got {value!r}")
+            raise self.key_error(key, f"must be {_kind_name(kinds)}, got {_toml(value)}")
         if not isinstance(value, kinds):
-            raise self.key_error(key, f"must be {_kind_name(kinds)}, got {value!r}")
+            raise self.key_error(key, f"must be {_kind_name(kinds)}, got {_toml(value)}")
         return value
 
     def positive_int(
@@ -297,7 +300,9 @@ class _Reader:
         unknown = sorted(set(self.table) - self.used)
         if unknown:
             hint = _did_you_mean(unknown[0], self.used)
-            raise self.error(f"[{self.section}] unknown key {unknown[0]!r}{hint}")
+            error = self.error(f"[{self.section}] unknown key {unknown[0]!r}{hint}")
+            error.where = (self.at, unknown[0])
+            raise error
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -342,7 +347,63 @@ def parse_config(text: str, source: str = "config.toml", base_dir: str = ".") ->
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    return _build(data, source, base_dir)
+    return _build_located(data, source, base_dir, text)
+
+
+def _build_located(
+    data: dict[str, Any],
+    source: str,
+    base_dir: str,
+    text: str,
+    given: Mapping[str, Any] | None = None,
+) -> Config:
+    """`_build`, with a value's error also naming its line in `text` (as TOML's own errors
+    do: tomllib keeps no positions for values); not for a value `given` from elsewhere (the
+    environment, the command line)."""
+    try:
+        return _build(data, source, base_dir)
+    except ConfigError as exc:
+        if exc.where is None:
+            raise
+        table, key = exc.where
+        elsewhere = (given or {}).get(table)
+        line = (
+            None if isinstance(elsewhere, dict) and key in elsewhere else _line_of(text, table, key)
+        )
+        if line is None:
+            raise
+        located = ConfigError(f"{exc} (at line {line})")
+        located.key, located.problem, located.where = exc.key, exc.problem, exc.where
+        raise located from None
+
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?")
+
+
+def _line_of(text: str, table: str, key: str) -> int | None:
+    """The line of `key` in `table` ("owner", "windows.lunch", or "calendars #2" for the second
+    [[calendars]]), or None when the file writes it in a way this does not follow (a dotted
+    key, an inline table)."""
+    current, arrays = "", 0
+    assignment = re.compile(rf"\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*=")
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.fullmatch(line)
+        if header is not None:
+            name = "".join(header[2].replace('"', "").split())
+            if header[1] == "[[" and name == "calendars":
+                arrays += 1
+                name = f"calendars #{arrays}"
+            current = name
+        elif current == table and assignment.match(line):
+            return number
+    return None
+
+
+def _toml(value: Any) -> str:
+    """A value as TOML writes it (true, not Python's True)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 def _build(data: dict[str, Any], source: str, base_dir: str) -> Config:
@@ -831,6 +892,7 @@ def load_config(
     data: dict[str, Any] = {}
     source = "<defaults>"
     base_dir = "."
+    text = ""
     if chosen is not None:
         file = Path(chosen)
         source = str(file)
@@ -859,7 +921,8 @@ def load_config(
     data = _merge(data, from_env)
     if override:
         data = _merge(data, override)
-    return _build(data, source, base_dir)
+    given = _merge(from_env, dict(override or {}))
+    return _build_located(data, source, base_dir, text, given)
 
 
 def with_user_settings(config: Config, settings: Mapping[str, Any], timezone: str = "") -> Config:

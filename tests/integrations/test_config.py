@@ -47,9 +47,21 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def error_of(text: str) -> str:
+    """The error's message without its "(at line N)", once that line is checked to be the
+    one that sets the key named."""
     with pytest.raises(ConfigError) as info:
         parse_config(text)
-    return str(info.value)
+    return _checked_line(str(info.value), text, info.value)
+
+
+def _checked_line(message: str, text: str, error: ConfigError) -> str:
+    found = re.search(r" \(at line (\d+)\)$", message)
+    if found is None:
+        return message
+    assert error.where is not None
+    line = text.splitlines()[int(found[1]) - 1]
+    assert re.match(rf'\s*"?{re.escape(error.where[1])}"?\s*=', line), (message, line)
+    return message[: found.start()]
 
 
 def uncommented(text: str) -> str:
@@ -318,7 +330,9 @@ def test_an_unknown_key_names_the_key_and_the_file(tmp_path: Path) -> None:
     path.write_text('[owner]\nnmae = "Ada"\n')
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value) == f"{path}: [owner] unknown key 'nmae' (did you mean 'name'?)"
+    assert str(info.value) == (
+        f"{path}: [owner] unknown key 'nmae' (did you mean 'name'?) (at line 2)"
+    )
 
 
 def test_an_unknown_section_is_an_error() -> None:
@@ -342,7 +356,7 @@ def test_a_key_outside_any_section_is_an_error() -> None:
         ),
         (
             "[scheduling]\nmax_per_day = true\n",
-            "[scheduling] max_per_day must be an integer, got True",
+            "[scheduling] max_per_day must be an integer, got true",
         ),
         ("[owner]\nname = 3\n", "[owner] name must be a string, got 3"),
         ("[owner]\nemails = [1]\n", "[owner] emails must be a list of strings"),
@@ -677,7 +691,7 @@ def test_a_calendar_url_that_can_never_be_read_is_a_config_error_naming_the_key(
     with pytest.raises(ConfigError) as caught:
         parse_config(text, source="config.toml")
     assert str(caught.value) == (
-        f"config.toml: [calendars 'work'] url is not a calendar address: {problem}"
+        f"config.toml: [calendars 'work'] url is not a calendar address: {problem} (at line 4)"
     )
 
 
@@ -756,7 +770,7 @@ def test_a_huge_sync_interval_is_one_config_line_from_the_command_line_not_an_ov
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip() == (
             "error: config.toml: [sync] interval_minutes must be at most 10080, "
-            "got 9223372036854775807"
+            "got 9223372036854775807 (at line 2)"
         )
 
 

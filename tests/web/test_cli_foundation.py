@@ -379,7 +379,9 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path
 def test_a_bad_config_file_is_one_line_naming_file_and_key(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[windows.lunch]\nstart = "25:00"\nend = "13:30"\n')
     line = one_error_line(meetagain(tmp_path, "init"))
-    assert line == 'error: config.toml: [windows.lunch] start "25:00" is not a time HH:MM'
+    assert line == (
+        'error: config.toml: [windows.lunch] start "25:00" is not a time HH:MM (at line 2)'
+    )
 
 
 def test_a_missing_config_file_is_one_line(tmp_path: Path) -> None:
@@ -426,7 +428,7 @@ def test_verbose_shows_the_traceback_and_then_the_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback (most recent call last)" in result.stderr
     assert result.stderr.splitlines()[-1] == (
-        "error: config.toml: [owner] unknown key 'nmae' (did you mean 'name'?)"
+        "error: config.toml: [owner] unknown key 'nmae' (did you mean 'name'?) (at line 2)"
     )
 
 
