@@ -680,3 +680,34 @@ def test_the_owner_cancelling_for_a_contact_without_email_is_asked_to_tell_them(
     page = text(site.post(f"/invites/bookings/{booking.id}", {"action": "cancel"}))
     assert "please let them know yourself" in page and "Bo Li" in page
     assert "is being told" not in page
+
+
+@pytest.mark.parametrize("video", [False, True], ids=["in person", "video"])
+def test_the_owners_booking_page_says_how_and_where_you_meet_and_their_time(
+    site: Web, sqlite_runtime: Runtime, video: bool
+) -> None:
+    from dataclasses import replace
+
+    owner = _olivia_signed_in(site, sqlite_runtime)
+    contact = make_contact(sqlite_runtime, owner)
+    start = next_weekday_at(_now(), _weekday(3), 13, 0, BERLIN)
+    [t] = times_at(start)
+    if video:
+        t = replace(t, mode="video", place="Video call", place_url="https://meet.example/o")
+    else:
+        t = replace(t, mode="in_person", place="Café Einstein, Unter den Linden 42")
+    created = svc.create_invite(sqlite_runtime, owner, contact, [t], send_email=False, now=_now())
+    booking = svc.accept_invite(
+        sqlite_runtime,
+        created.url.rsplit("/", 1)[1],
+        start,
+        now=_now(),
+        invitee_timezone="America/New_York",
+    )
+    page = text(site.get(f"/invites/bookings/{booking.id}"))
+    if video:
+        assert "Video call: https://meet.example/o" in page
+    else:
+        assert "In person at Café Einstein, Unter den Linden 42" in page
+    theirs = format_span(t.start, t.end, "America/New_York")
+    assert f"For Ana Souza: {theirs}" in page

@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from scheduler.invites import format_moment, format_span
+from scheduler.places import describe_where, video_where
 from web.http.auth import current_user, login_required, redirect_to, runtime, safe_next
 from web.http.blueprints.invites import (
     move_page_response,
@@ -49,11 +50,20 @@ def owner_booking(booking_id: int) -> Any:
     zone = user.timezone or runtime().config.owner.timezone
     hour12 = page_clock(public=False)
     cancelled_on = status.cancelled_at and format_moment(status.cancelled_at, zone, hour12=hour12)
+    place = svc.booking_place(runtime(), user.id, booking_id)
+    where = describe_where(place.mode, place.place, place.place_url, "", user.name)
+    if place.mode == "video":
+        where += f": {video_where(place.place, place.place_url, user.name)}"
+    theirs = ""
+    if place.invitee_zone and place.invitee_zone != zone:
+        theirs = format_span(coffee.start, coffee.end, place.invitee_zone, hour12=hour12)
     return render_template(
         "invites/owner_booking.html",
         coffee=coffee,
         status=status,
         cancelled_on=cancelled_on,
+        where=where,
+        theirs=theirs,
         label=format_span(coffee.start, coffee.end, zone, hour12=hour12),
         moved=moved_from(moving.owner_side(user.id, booking_id), zone, public=False),
     )

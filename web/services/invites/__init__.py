@@ -67,8 +67,10 @@ from web.services.invites.model import (
 )
 from web.services.invites.notify import NothingToSend, render_email
 from web.services.invites.overview import (
+    BookingPlace,
     DeliveryProblem,
     booking_for_user,
+    booking_place,
     booking_status,
     delivery_problems,
     open_invites,
@@ -106,6 +108,8 @@ __all__ = [
     "accept_invite",
     "booking_for_user",
     "booking_status",
+    "booking_place",
+    "BookingPlace",
     "Cancelled",
     "cancel_booking",
     "cancel_booking_by_token",

@@ -103,6 +103,27 @@ def booking_status(runtime: Runtime, user_id: int, booking_id: int) -> BookingVi
         return _own_booking(BookingStore(session), user_id, booking_id)
 
 
+@dataclass(frozen=True)
+class BookingPlace:
+    """How and where a booked coffee meets, and the zone the invitee booked it in."""
+
+    mode: str
+    place: str
+    place_url: str
+    invitee_zone: str
+
+
+def booking_place(runtime: Runtime, user_id: int, booking_id: int) -> BookingPlace:
+    """For the owner's booking page (NotFound when the booking is not theirs)."""
+    with transaction(runtime.sessions, read_only=True) as session:
+        store = BookingStore(session)
+        booking = _own_booking(store, user_id, booking_id)
+        where = store.where(booking)
+        invite = store.invite(booking.invite_id)
+        zone = invite.invitee_timezone if invite is not None else ""
+        return BookingPlace(where.mode, where.place, where.place_url, zone or "")
+
+
 def _own_booking(store: BookingStore, user_id: int, booking_id: int) -> Booking:
     booking = store.booking(booking_id)
     if booking is None or booking.user_id != user_id:
