@@ -164,6 +164,16 @@ def _csv(text: str, *, source: str, format: str, mapping: Mapping[str, str]) -> 
             f"{source}: line {offset + 1}: no name or email column in the header; expected "
             f'{",".join(NATIVE_COLUMNS)} (or map yours with --map "Your Column=name,...")'
         )
+    twice = next(
+        (c for n, c in enumerate(columns) if c and c not in _JOINED and c in columns[:n]), None
+    )
+    if twice is not None:
+        # Only the first would be read: the other's values would go without a word.
+        named = [h for h, c in zip(header, columns, strict=True) if c == twice]
+        raise ContactFileError(
+            f"{source}: line {offset + 1}: the columns {' and '.join(repr(h) for h in named)} "
+            f"both give the contact's {twice}; keep one (or map the other elsewhere with --map)"
+        )
     rows = _native_rows(reader, source_lines, header, columns, offset)
     return Parsed("csv" if not mapping else "mapped", total, rows)
 

@@ -219,6 +219,14 @@ def test_a_file_that_is_not_contacts_is_refused_with_one_line(
     bad.write_text("a,b,c\n1,2,3\n")
     with pytest.raises(ContactFileError, match="numbers.csv: line 1: no name or email column"):
         run(runtime, user, bad)
+    # Two columns giving one field: the second's values would be dropped without a word.
+    twice = tmp_path / "twice.csv"
+    twice.write_text("name,Name,email\nA,B,dup@example.com\n")
+    with pytest.raises(
+        ContactFileError,
+        match="twice.csv: line 1: the columns 'name' and 'Name' both give the contact's name",
+    ):
+        run(runtime, user, twice)
     latin = tmp_path / "latin1.csv"
     latin.write_bytes("name,email\nJürgen,j@example.de\n".encode("latin-1"))
     with pytest.raises(ContactFileError, match="latin1.csv: line 2: not UTF-8"):
