@@ -266,14 +266,7 @@ class TripAdded:
                 f"{counted(self.withdrawn, 'time')} your open invites offered on those days "
                 "(planned for where you were to be) taken off them"
             )
-        for b in self.booked:
-            local = b.start.astimezone(zone)
-            out.append(
-                f"a coffee in person is booked on {local:%a} {local.day} {local:%b} at "
-                f"{local:%H:%M} (your time), away from the trip: move or cancel it from its "
-                "page (Dashboard, Coffees booked)"
-            )
-        return out
+        return out + _booked_lines(self.booked, zone, "in person is booked", ", away from the trip")
 
 
 def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: date) -> TripAdded:
@@ -356,15 +349,23 @@ class TripRemoved:
 
     def lines(self, zone: tzinfo) -> list[str]:
         """What to tell the owner besides "removed"."""
-        out = []
-        for b in self.booked:
-            local = b.start.astimezone(zone)
-            out.append(
-                f"a coffee in person in {self.city} is still booked on {local:%a} {local.day} "
-                f"{local:%b} at {local:%H:%M} (your time): move or cancel it from its page "
-                "(Dashboard, Coffees booked) if you are not going"
-            )
-        return out
+        said = f"in person in {self.city} is still booked"
+        return _booked_lines(self.booked, zone, said, "", " if you are not going")
+
+
+def _booked_lines(
+    booked: Sequence[Interval], zone: tzinfo, said: str, why: str, unless: str = ""
+) -> list[str]:
+    """One line for each coffee a trip change leaves where it was, saying where to move it."""
+    out = []
+    for b in booked:
+        local = b.start.astimezone(zone)
+        out.append(
+            f"a coffee {said} on {local:%a} {local.day} {local:%b} at {local:%H:%M} "
+            f"(your time){why}: move or cancel it from its page (Dashboard, Coffees booked)"
+            f"{unless}"
+        )
+    return out
 
 
 def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> TripRemoved:
