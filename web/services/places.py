@@ -303,15 +303,9 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
         last = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone)
         _, config = account_and_config(session, runtime, user_id)
         withdrawn = withdraw_elsewhere(session, config, user_id, first, last)
-        # The coffees to meet in person somewhere else than the trip's city (those there are
-        # the trip's own).
-        there = geo.resolve(typed).key
-        booked = tuple(
-            span
-            for span, where in BookingStore(session).met_where(user_id, first, last)
-            if not (where and same_city(city_key(where), there))
-        )
-        return TripAdded(trip_id, withdrawn, booked)
+        # The coffees to meet in person elsewhere (those in the trip's city are its own).
+        _, elsewhere = _met_in(BookingStore(session), user_id, first, last, typed)
+        return TripAdded(trip_id, withdrawn, elsewhere)
 
 
 def withdraw_elsewhere(
@@ -388,13 +382,19 @@ def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> TripRemoved:
             day += timedelta(days=7)
         first = datetime.combine(trip.start, datetime.min.time(), zone)
         last = datetime.combine(trip.end + timedelta(days=1), datetime.min.time(), zone)
-        there = geo.resolve(trip.city).key
-        booked = tuple(
-            span
-            for span, where in bookings.met_where(user_id, first, last)
-            if where and same_city(city_key(where), there)
-        )
-        return TripRemoved(trip.city, booked)
+        there, _ = _met_in(bookings, user_id, first, last, trip.city)
+        return TripRemoved(trip.city, there)
+
+
+def _met_in(
+    bookings: BookingStore, user_id: int, first: datetime, last: datetime, city: str
+) -> tuple[tuple[Interval, ...], tuple[Interval, ...]]:
+    """The coffees booked to meet in person in [first, last): those in `city`, and the others
+    (a time offered for no city counts as elsewhere)."""
+    key = geo.resolve(city).key
+    found = bookings.met_where(user_id, first, last)
+    there = tuple(span for span, where in found if where and same_city(city_key(where), key))
+    return there, tuple(span for span, _ in found if span not in there)
 
 
 def page(runtime: Runtime, user_id: int, config: Config) -> dict[str, Any]:
@@ -453,11 +453,12 @@ def with_place(
     runtime: Runtime, user_id: int, times: list[ProposedTime], place_id: int
 ) -> list[ProposedTime]:
     """The times with the owner's chosen place on every in-person one (calls keep their room)."""
-    chosen = next((p for p in owner_places(runtime, user_id) if p.id == place_id), None)
+    with transaction(runtime.sessions, read_only=True) as session:
+        places = store.load_places(session, user_id)[0]
+        _, config = account_and_config(session, runtime, user_id)
+    chosen = next((p for p in places if p.id == place_id), None)
     if chosen is None:
         raise NotFound(f"no place with id {place_id}")
-    with transaction(runtime.sessions, read_only=True) as session:
-        _, config = account_and_config(session, runtime, user_id)
     home = _home(config)
     for t in times:
         if t.mode != "in_person":

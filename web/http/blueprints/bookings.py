@@ -46,11 +46,10 @@ def _now() -> datetime:
 def owner_booking(booking_id: int) -> Any:
     user = current_user()
     coffee = svc.booking_for_user(runtime(), user.id, booking_id)
-    status = svc.booking_status(runtime(), user.id, booking_id)
+    status, place = svc.booking_with_place(runtime(), user.id, booking_id)
     zone = user.timezone or runtime().config.owner.timezone
     hour12 = page_clock(public=False)
     cancelled_on = status.cancelled_at and format_moment(status.cancelled_at, zone, hour12=hour12)
-    place = svc.booking_place(runtime(), user.id, booking_id)
     where = describe_where(place.mode, place.place, place.place_url, "", user.name)
     if place.mode == "video":
         where += f": {video_where(place.place, place.place_url, user.name)}"

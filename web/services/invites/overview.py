@@ -113,15 +113,18 @@ class BookingPlace:
     invitee_zone: str
 
 
-def booking_place(runtime: Runtime, user_id: int, booking_id: int) -> BookingPlace:
-    """For the owner's booking page (NotFound when the booking is not theirs)."""
+def booking_with_place(
+    runtime: Runtime, user_id: int, booking_id: int
+) -> tuple[BookingView, BookingPlace]:
+    """The booking as `booking_status` gives it, with how and where it meets, in one read
+    (for the owner's booking page; NotFound when the booking is not theirs)."""
     with transaction(runtime.sessions, read_only=True) as session:
         store = BookingStore(session)
         booking = _own_booking(store, user_id, booking_id)
         where = store.where(booking)
         invite = store.invite(booking.invite_id)
         zone = invite.invitee_timezone if invite is not None else ""
-        return BookingPlace(where.mode, where.place, where.place_url, zone or "")
+        return booking, BookingPlace(where.mode, where.place, where.place_url, zone or "")
 
 
 def _own_booking(store: BookingStore, user_id: int, booking_id: int) -> Booking:
