@@ -158,6 +158,13 @@ def clashing_trip(trips: Iterable[_D], start: date, end: date) -> _D | None:
     return next((t for t in trips if t.start <= end and start <= t.end), None)
 
 
+def called_off(before: Iterable[Trip], after: Iterable[Trip]) -> list[Trip]:
+    """The trips of `before` that `after` no longer holds as they were: removed, cut short,
+    moved or going elsewhere. The times taken off open invites for them may be offered again."""
+    kept = {(t.key, t.start, t.end) for t in after}
+    return [t for t in before if (t.key, t.start, t.end) not in kept]
+
+
 def merge_trips(trips: Iterable[Trip]) -> list[Trip]:
     """Trips sorted by start, overlapping or adjoining trips to the same city joined."""
     result: list[Trip] = []

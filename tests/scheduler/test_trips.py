@@ -22,6 +22,7 @@ from scheduler.rules import DefaultRules, evaluate
 from scheduler.trips import (
     AttendedEvent,
     Occurrence,
+    called_off,
     clashing_trip,
     event_suggestions,
     events_from_occurrences,
@@ -135,6 +136,23 @@ def test_manual_and_calendar_trips_to_one_city_merge() -> None:
     b = Trip("Boston", "America/New_York", date(2026, 12, 13), date(2026, 12, 14), "US", "calendar")
     [merged] = merge_trips([b, a])
     assert (merged.start, merged.end) == (date(2026, 12, 10), date(2026, 12, 14))
+
+
+def test_a_trip_removed_cut_short_or_going_elsewhere_is_called_off() -> None:
+    kept = boston(date(2026, 12, 1), date(2026, 12, 2))
+    removed = boston(date(2026, 12, 10), date(2026, 12, 12))
+    long = boston(date(2026, 12, 20), date(2026, 12, 24))
+    short = boston(date(2026, 12, 20), date(2026, 12, 21))
+    lisbon = Trip("Lisbon", "Europe/Lisbon", date(2027, 1, 5), date(2027, 1, 6), "PT")
+    porto = Trip("Porto", "Europe/Lisbon", date(2027, 1, 5), date(2027, 1, 6), "PT")
+    assert called_off([kept, removed, long, lisbon], [kept, short, porto]) == [
+        removed,
+        long,
+        lisbon,
+    ]
+    # Where it came from (entered or read) does not matter: the days and the city do.
+    assert called_off([kept], [replace(kept, source="calendar", id=None)]) == []
+    assert called_off([], [kept]) == []
 
 
 def contact(name: str, cid: int, city: str, last: date, rel: Relationship) -> Contact:

@@ -437,6 +437,57 @@ def test_disconnect_revokes_the_grant_and_deletes_tokens_and_calendars(
     assert "Connect Google Calendar" in text(gweb.get("/calendars"))
 
 
+def test_a_trip_deleted_in_google_or_disconnected_gives_open_invites_their_home_times_back(
+    gweb: Web, grt: Runtime, google: FakeGoogle
+) -> None:
+    """A "Trip to Boston" made in Google takes the Berlin lunch on its days off an open invite
+    when the calendar is read; deleting the event (an incremental sync reports it gone), or
+    disconnecting Google with the event still there, offers that lunch again."""
+    from zoneinfo import ZoneInfo
+
+    from integrations.storage import calendars as calendar_rows
+    from scheduler.invites import utc_iso
+    from tests.helpers.invite_fixtures import make_contact, times_at
+    from web.services import invites as svc
+    from web.services.accounts import save_owner_place
+    from web.services.calendar_sync import sync_calendar
+
+    connect(gweb)
+    save_owner_place(grt, 1, "Berlin", "")
+    berlin = ZoneInfo("Europe/Berlin")
+    now = datetime.now(berlin)
+    day = now.date() + timedelta(days=10)
+    midnight = lambda d: datetime.combine(d, datetime.min.time(), berlin)  # noqa: E731
+    lunch, later = (
+        midnight(day).replace(hour=12),
+        midnight(day + timedelta(days=5)).replace(hour=12),
+    )
+    ana = make_contact(grt, 1, "Ana Souza", "ana@example.org")
+    offered = svc.create_invite(grt, 1, ana, times_at(lunch, later), now=now, send_email=False)
+    token = offered.url.rsplit("/", 1)[1]
+    with transaction(grt.sessions) as session:
+        [primary] = [
+            c for c in calendar_rows.of_user(session, 1) if c.external_id == google.account_email
+        ]
+
+    def remaining_after_sync() -> list[str]:
+        assert sync_calendar(grt, primary.id) == ""
+        return [utc_iso(t.start) for t in svc.load_invite(grt, token, now=now).remaining]
+
+    assert remaining_after_sync() == [utc_iso(lunch), utc_iso(later)]
+    trip = (midnight(day), midnight(day + timedelta(days=3)))
+    google.put_event(google.account_email, "trip", *trip, summary="Trip to Boston")
+    assert remaining_after_sync() == [utc_iso(later)]
+    google.remove_event(google.account_email, "trip")
+    assert remaining_after_sync() == [utc_iso(lunch), utc_iso(later)]
+    google.put_event(google.account_email, "trip", *trip, summary="Trip to Boston")
+    assert remaining_after_sync() == [utc_iso(later)]
+    gweb.get("/calendars")
+    assert gweb.post("/calendars/google/disconnect").status_code == 303
+    remaining = svc.load_invite(grt, token, now=now).remaining
+    assert [utc_iso(t.start) for t in remaining] == [utc_iso(lunch), utc_iso(later)]
+
+
 def test_without_a_client_id_the_connect_button_is_disabled_and_explained(
     web_no_google: Web,
 ) -> None:

@@ -211,6 +211,62 @@ def test_a_trip_found_in_a_calendar_takes_home_times_off_open_invites(
     )
 
 
+def test_home_times_a_calendar_trip_took_off_come_back_when_its_event_goes(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """The "Trip to Boston" event is cut short, then deleted, then its calendar removed: each
+    time the Berlin lunches on the days the owner is home again are offered again, as when a
+    trip entered by hand is removed (and those still on the trip stay off)."""
+    from integrations.storage import calendars as calendar_rows
+    from scheduler.invites import utc_iso
+    from tests.helpers.invite_fixtures import make_contact, times_at
+    from tests.web.support import instance_uploads
+    from web.services import invites as svc
+    from web.services.calendar_sync import sync_calendar
+
+    save_owner_place(sqlite_runtime, owner, "Berlin", "")
+    berlin = ZoneInfo("Europe/Berlin")
+    now = datetime.now(berlin)
+    day = now.date() + timedelta(days=10)
+    lunch = lambda d: datetime.combine(d, datetime.min.time(), berlin).replace(hour=12)  # noqa: E731
+    ana = make_contact(sqlite_runtime, owner, "Ana Souza", "ana@example.org")
+    first, second, later = lunch(day), lunch(day + timedelta(days=1)), lunch(day + timedelta(5))
+    offered = svc.create_invite(
+        sqlite_runtime, owner, ana, times_at(first, second, later), now=now, send_email=False
+    )
+    token = offered.url.rsplit("/", 1)[1]
+
+    def remaining() -> list[str]:
+        return [utc_iso(t.start) for t in svc.load_invite(sqlite_runtime, token, now=now).remaining]
+
+    site.get("/calendars")
+    uploaded = site.post(
+        "/calendars/ics",
+        {"name": "Travel", "file": (io.BytesIO(trip_ics(day, day + timedelta(days=2))), "t.ics")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 303
+    assert remaining() == [utc_iso(later)]
+    with transaction(sqlite_runtime.sessions) as session:
+        [calendar] = [c for c in calendar_rows.of_user(session, owner) if c.name == "Travel"]
+    [stored] = instance_uploads(sqlite_runtime)
+
+    stored.write_bytes(trip_ics(day, day))  # the trip now ends on its first day
+    assert sync_calendar(sqlite_runtime, calendar.id) == ""
+    assert remaining() == [utc_iso(second), utc_iso(later)]
+
+    stored.write_bytes(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nEND:VCALENDAR\r\n")
+    assert sync_calendar(sqlite_runtime, calendar.id) == ""
+    assert remaining() == [utc_iso(first), utc_iso(second), utc_iso(later)]
+
+    stored.write_bytes(trip_ics(day, day + timedelta(days=2)))  # the trip is back on
+    assert sync_calendar(sqlite_runtime, calendar.id) == ""
+    assert remaining() == [utc_iso(later)]
+    removed = site.post(f"/calendars/{calendar.id}/delete", {})
+    assert removed.status_code == 303
+    assert remaining() == [utc_iso(first), utc_iso(second), utc_iso(later)]
+
+
 def test_a_trip_takes_home_times_off_open_invites_and_names_coffees_booked_on_its_days(
     site: Web, owner: int, sqlite_runtime: Runtime
 ) -> None:

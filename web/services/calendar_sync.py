@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 from integrations.calendars.errors import CalendarError
 from integrations.calendars.events import ParseLimits
 from integrations.calendars.registry import GoogleAccess, StoredCalendar, from_config, open_source
-from integrations.calendars.sync import PAST_DAYS, SyncStats, horizon, named, sync_source
+from integrations.calendars.sync import (
+    PAST_DAYS,
+    REPLACE,
+    SyncStats,
+    horizon,
+    named,
+    sync_source,
+)
 from integrations.config import Config
 from integrations.net import NetworkPolicy
 from integrations.storage import calendar_reads, calendar_store
@@ -34,7 +41,7 @@ from web.composition import Runtime
 from web.services.accounts import account_and_config
 from web.services.calendar_read import StoredBusy as StoredBusy  # re-exported
 from web.services.calendar_read import interval_of as interval_of  # re-exported
-from web.services.places import withdraw_elsewhere
+from web.services.places import follow_trips, upcoming_trips
 from web.services.tokens import hash_token
 
 log = logging.getLogger(__name__)
@@ -216,14 +223,15 @@ def sync_calendar(
             calendar_store.save_error(session, calendar_id, error, now=now, next_at=next_at)
             calendar_rows.mark_failed(session, calendar_id, error)
             return error
+        # New, changed or deleted events may make, move or call off a trip (an all-day
+        # "Lisbon"): open invites follow, as when a trip is entered or removed by hand.
+        changed = result.mode == REPLACE or bool(result.occurrences or result.removed)
+        before = upcoming_trips(session, config, row.user_id, now) if changed else None
         calendar_store.save_result(
             session, calendar_id, row.user_id, result, now=now, next_at=next_at
         )
-        if result.occurrences:
-            # New or changed events may make a trip (an all-day "Lisbon"): the times open
-            # invites offer at home on its days go, as when a trip is entered by hand.
-            ahead = now + timedelta(days=config.scheduling.horizon_days + 1)
-            withdraw_elsewhere(session, config, row.user_id, now, ahead)
+        if before is not None:
+            follow_trips(runtime, session, config, row.user_id, before, now=now)
         if meetings:
             _log_meetings(session, row.user_id, calendar_id, zone=zone, now=now)
         calendar_rows.mark_read(session, calendar_id, now=now)

@@ -25,7 +25,8 @@ from integrations.storage import calendars as calendar_rows
 from integrations.storage import oauth_states
 from integrations.storage.db import transaction
 from web.composition import Runtime
-from web.services.accounts import secret_box
+from web.services.accounts import account_and_config, secret_box
+from web.services.places import follow_trips, upcoming_trips
 
 __all__ = ["NEEDS_RECONNECT", "GoogleCalendarInfo", "credential_store"]
 
@@ -109,8 +110,15 @@ def sync_calendars(runtime: Runtime, user_id: int, calendars: list[GoogleCalenda
 
 def disconnect(runtime: Runtime, user_id: int) -> str:
     """Revoke the grant at Google and delete the tokens and Google calendars ("" or a note
-    on why revoking failed; the local data is deleted regardless)."""
-    return credential_store(runtime).disconnect(user_id)
+    on why revoking failed; the local data is deleted regardless). A trip read from those
+    calendars ends with them: open invites get their home times back."""
+    with transaction(runtime.sessions) as session:
+        _, config = account_and_config(session, runtime, user_id)
+        before = upcoming_trips(session, config, user_id, _now())
+    note = credential_store(runtime).disconnect(user_id)
+    with transaction(runtime.sessions) as session:
+        follow_trips(runtime, session, config, user_id, before, now=_now())
+    return note
 
 
 def begin_connection(runtime: Runtime, user_id: int, redirect_uri: str) -> str:

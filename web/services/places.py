@@ -38,7 +38,13 @@ from scheduler.text import (
     is_web_link,
     refuse_controls,
 )
-from scheduler.trips import Occurrence, clashing_trip, merge_trips, trips_from_occurrences
+from scheduler.trips import (
+    Occurrence,
+    called_off,
+    clashing_trip,
+    merge_trips,
+    trips_from_occurrences,
+)
 from web.composition import Runtime
 from web.errors import NotFound, UserError
 from web.services.accounts import account_and_config
@@ -317,11 +323,7 @@ def withdraw_elsewhere(
     in the calendar store. Adding a trip calls it, a calendar sync that stored new events
     does, and so does offering times again after a cancel or a move, which would otherwise
     bring them back."""
-    zone = ZoneInfo(config.owner.timezone)
-    today = first.astimezone(zone).date()
-    days = (last.astimezone(zone).date() - today).days + 1
-    occurrences = occurrences_on(session, user_id, today, days, zone)
-    trips = _all_trips(session, user_id, _home(config), today, occurrences)
+    trips = trips_between(session, config, user_id, first, last)
     if not trips:
         return 0
     bookings = BookingStore(session)
@@ -332,6 +334,70 @@ def withdraw_elsewhere(
     ]
     bookings.withdraw_times(elsewhere)
     return len(elsewhere)
+
+
+def trips_between(
+    session: Session, config: Config, user_id: int, first: datetime, last: datetime
+) -> list[Trip]:
+    """The trips on the days from `first` to `last` (the owner's zone): entered by hand and
+    found in the calendar store, merged as the plan reads them."""
+    zone = ZoneInfo(config.owner.timezone)
+    today = first.astimezone(zone).date()
+    days = (last.astimezone(zone).date() - today).days + 1
+    occurrences = occurrences_on(session, user_id, today, days, zone)
+    return _all_trips(session, user_id, _home(config), today, occurrences)
+
+
+def upcoming_trips(session: Session, config: Config, user_id: int, now: datetime) -> list[Trip]:
+    """The trips over the planning horizon: what `follow_trips` compares with afterwards."""
+    return trips_between(session, config, user_id, now, _horizon_end(config, now))
+
+
+def follow_trips(
+    runtime: Runtime,
+    session: Session,
+    config: Config,
+    user_id: int,
+    before: Sequence[Trip],
+    *,
+    now: datetime,
+) -> None:
+    """After the calendar store changed (a sync, a calendar removed) in this unit of work:
+    the times a trip no longer there took off open invites are offered again where the
+    bookings allow (as when a trip entered by hand is removed), and those a new or changed
+    trip rules out are taken off (as when one is entered)."""
+    session.flush()
+    after = upcoming_trips(session, config, user_id, now)
+    bookings = BookingStore(session)
+    for trip in called_off(before, after):
+        offer_again_on(runtime, bookings, user_id, trip.zone, trip.start, trip.end, now=now)
+    if called_off(after, before):
+        withdraw_elsewhere(session, config, user_id, now, _horizon_end(config, now))
+
+
+def _horizon_end(config: Config, now: datetime) -> datetime:
+    return now + timedelta(days=config.scheduling.horizon_days + 1)
+
+
+def offer_again_on(
+    runtime: Runtime,
+    bookings: BookingStore,
+    user_id: int,
+    zone: tzinfo,
+    first: date,
+    last: date,
+    *,
+    now: datetime,
+) -> None:
+    """Offer again, where the bookings and the remaining trips allow, the withdrawn times of
+    each week the days from `first` to `last` touch (as after a cancel)."""
+    from web.services.invites.reoffer import restore_by_rules  # it uses withdraw_elsewhere
+
+    day = first
+    while day <= last + timedelta(days=7):  # each week the days touch
+        moment = datetime.combine(min(day, last), datetime.min.time(), zone)
+        restore_by_rules(runtime, bookings, user_id, moment, now=now)
+        day += timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -366,8 +432,6 @@ def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> TripRemoved:
     """Remove a trip; the times its adding took off open invites (planned for home) are
     offered again where the bookings allow, as after a cancel. Names the coffees booked in
     the trip's city on its days, which nothing moves."""
-    from web.services.invites.reoffer import restore_by_rules  # it uses withdraw_elsewhere
-
     with transaction(runtime.sessions) as session:
         trip = next((t for t in store.entered_trips(session, user_id) if t.id == trip_id), None)
         if trip is None or not store.delete_trip(session, user_id, trip_id):
@@ -375,11 +439,7 @@ def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> TripRemoved:
         session.flush()
         bookings, now = BookingStore(session), datetime.now(UTC)
         zone = ZoneInfo(geo.resolve(trip.city).timezone or "UTC")
-        day = trip.start
-        while day <= trip.end + timedelta(days=7):  # each week the trip touched
-            moment = datetime.combine(min(day, trip.end), datetime.min.time(), zone)
-            restore_by_rules(runtime, bookings, user_id, moment, now=now)
-            day += timedelta(days=7)
+        offer_again_on(runtime, bookings, user_id, zone, trip.start, trip.end, now=now)
         first = datetime.combine(trip.start, datetime.min.time(), zone)
         last = datetime.combine(trip.end + timedelta(days=1), datetime.min.time(), zone)
         there, _ = _met_in(bookings, user_id, first, last, trip.city)
