@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
 from scheduler.model import Interval, SchedulingPolicy
-from scheduler.text import counted
+from scheduler.text import counted, day_text, moment_text
 
 
 def _utc(value: datetime) -> datetime:
@@ -41,10 +41,6 @@ def week_bounds(day: date, zone: tzinfo) -> Interval:
 
 def _midnight(day: date, zone: tzinfo) -> datetime:
     return _utc(datetime.combine(day, time(0), tzinfo=zone))
-
-
-def _label(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b}"
 
 
 def _counted(
@@ -77,13 +73,13 @@ def cap_problem(
     day, _, _, on_day, in_week = _counted(start, booked, zone)
     if on_day >= policy.max_per_day:
         return (
-            f"{_label(day)} already has {counted(on_day, 'coffee')} booked "
+            f"{day_text(day)} already has {counted(on_day, 'coffee')} booked "
             f"(at most {policy.max_per_day} a day)"
         )
     if in_week >= policy.max_per_week:
         monday = day - timedelta(days=day.weekday())
         return (
-            f"the week of {_label(monday)} already has {counted(in_week, 'coffee')} booked "
+            f"the week of {day_text(monday)} already has {counted(in_week, 'coffee')} booked "
             f"(at most {policy.max_per_week} a week)"
         )
     return None
@@ -106,7 +102,7 @@ def full_ranges(
 def at(value: datetime, zone: tzinfo) -> str:
     """ "Fri 27 Nov, 12:00" in `zone`: how the rules name a time in sentences."""
     local = value.astimezone(zone)
-    return f"{_label(local.date())}, {local:%H:%M}"
+    return moment_text(local)
 
 
 def time_problem(
@@ -155,8 +151,8 @@ def span(interval: Interval, zone: tzinfo) -> str:
     )
     if whole_days:
         last = until.date() - timedelta(days=1)
-        first = _label(begin.date())
-        return f"all day {first}" if last == begin.date() else f"all day {first} – {_label(last)}"
+        first = day_text(begin.date())
+        return f"all day {first}" if last == begin.date() else f"all day {first} – {day_text(last)}"
     if until.date() == begin.date():
         return f"{at(begin, zone)}–{until:%H:%M}"
     return f"{at(begin, zone)} – {at(until, zone)}"

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from scheduler.booking_rules import time_problem, too_close
 from scheduler.model import Interval, ProposedTime, SchedulingPolicy, require_aware
+from scheduler.text import day_text
 
 MAX_LINK_LIFETIME = timedelta(days=14)
 OPEN = "open"
@@ -172,7 +173,7 @@ def format_span(start: datetime, end: datetime, zone_name: str, *, hour12: bool 
 
     zone = ZoneInfo(zone_name)
     a, b = start.astimezone(zone), end.astimezone(zone)
-    day = f"{a:%a} {a.day} {a:%b}"
+    day = day_text(a)
     span = f"{clock_time(a, hour12)}–{clock_time(b, hour12)}"
     if b.date() != a.date():
         span = f"{clock_time(a, hour12)}–{b:%a} {clock_time(b, hour12)}"
@@ -184,7 +185,7 @@ def format_moment(moment: datetime, zone_name: str, *, hour12: bool = False) -> 
     from zoneinfo import ZoneInfo
 
     local = moment.astimezone(ZoneInfo(zone_name))
-    return f"{local:%a} {local.day} {local:%b}, {clock_time(local, hour12)}"
+    return f"{day_text(local)}, {clock_time(local, hour12)}"
 
 
 def format_spans(start: datetime, end: datetime, zone_names: Sequence[str]) -> str:

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from scheduler.text import day_month
 from scheduler.zones import known_zone
 
 
@@ -126,11 +127,11 @@ class Trip:
         """'Boston 10–12 Dec' (or '30 Dec – 2 Jan', '10 Dec' for one day)."""
         a, b = self.start, self.end
         if a == b:
-            span = f"{a.day} {a:%b}"
+            span = day_month(a)
         elif (a.year, a.month) == (b.year, b.month):
             span = f"{a.day}–{b.day} {b:%b}"
         else:
-            span = f"{a.day} {a:%b} – {b.day} {b:%b}"
+            span = f"{day_month(a)} – {day_month(b)}"
         return f"{self.city} {span}"
 
 

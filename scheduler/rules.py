@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from scheduler.model import Contact, Interaction, InteractionKind, Relationship
-from scheduler.text import counted, fold
+from scheduler.text import counted, fold, moment_text
 
 FOLLOW_UP_BASE = 100.0
 OVERDUE_CAP = 10.0
@@ -374,7 +374,7 @@ def exclusion_reasons(
             )
         if history.booked_for is not None:
             b = history.booked_for
-            reasons.append(f"Coffee booked for {b:%a} {b.day} {b:%b}, {b:%H:%M}")
+            reasons.append(f"Coffee booked for {moment_text(b)}")
         if history.open_since is not None:
             reasons.append(
                 f"An invite sent on {day_label(history.open_since, today)} "

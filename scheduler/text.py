@@ -100,6 +100,26 @@ def address_list(value: str) -> list[str]:
     return found
 
 
+def day_month(day: date) -> str:
+    """ "7 Dec": a day of the month as the pages and the emails write it (no leading zero)."""
+    return f"{day.day} {day:%b}"
+
+
+def day_text(day: date) -> str:
+    """ "Mon 7 Dec": a day with its weekday."""
+    return f"{day:%a} {day_month(day)}"
+
+
+def date_text(day: date) -> str:
+    """ "7 Dec 2026": a date with its year (the history of meetings, a snooze)."""
+    return f"{day_month(day)} {day:%Y}"
+
+
+def moment_text(moment: datetime) -> str:
+    """ "Mon 7 Dec, 12:00": a local time on the owner's pages (their 24-hour clock)."""
+    return f"{day_text(moment)}, {moment:%H:%M}"
+
+
 def counted(n: int, noun: str, plural: str = "") -> str:
     """ "1 booking", "3 bookings", "2 people" (with `plural` for a noun that is not +s)."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from integrations.storage import models
+from scheduler.text import date_text
 from tests.e2e.conftest import LiveApp, create_first_account
 from web.services.demo import load_demo
 
@@ -109,7 +110,7 @@ def test_merging_a_duplicate_joins_histories_and_fills_the_empty_fields(
         expect(page.locator(".flash.ok")).to_contain_text("Merged J. Weber into Jonas Weber")
         history = page.locator("ol.log")
         expect(history.locator("li")).to_have_count(before + 1)  # Jonas's coffees and the meetup
-        expect(history).to_contain_text(date.fromisoformat(met).strftime("%d %b %Y"))
+        expect(history).to_contain_text(date_text(date.fromisoformat(met)))
         expect(page.locator("dl.facts")).to_contain_text("jonas.weber@example.com")
         live.shot(page, f"merged-contact-{viewport}")
         page.get_by_role("link", name="← Contacts").click()

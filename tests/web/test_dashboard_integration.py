@@ -20,6 +20,7 @@ from integrations.mail import SmtpMailer
 from integrations.storage import models
 from integrations.storage.db import transaction
 from scheduler.invites import utc_iso
+from scheduler.text import date_text
 from tests.conftest import make_config
 from tests.helpers.fake_google import FakeGoogle
 from tests.helpers.invite_fixtures import (
@@ -231,7 +232,7 @@ def test_a_past_meeting_with_a_contact_in_a_calendar_is_confirmed_in_bulk_on_the
     assert "1 meeting confirmed" in after
     assert "Lunch with Jonas" in after and "Coffee with Ana" not in after
     contact_page = text(site.get(f"/contacts/{ana}"))
-    assert coffee.strftime("%d %b %Y") in contact_page  # last met is now that coffee
+    assert date_text(coffee) in contact_page  # last met is now that coffee
 
     assert (
         site.post(

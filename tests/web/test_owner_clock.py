@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from scheduler.text import day_text
 from tests.helpers.invite_fixtures import make_contact, next_weekday_at, times_at
 from tests.web.support import Web, text
 from web.composition import Runtime
@@ -49,7 +50,7 @@ def test_the_owners_booking_pages_keep_the_dashboards_24_hour_clock_in_an_en_us_
     booking_id, invitee_path, starts = _booked(sqlite_runtime, owner)
     url = f"/invites/bookings/{booking_id}"
     dashboard = text(site.get("/", headers=US))
-    assert f"{starts[0]:%a %d %b}, 12:00" in dashboard  # the dashboard's clock
+    assert f"{day_text(starts[0])}, 12:00" in dashboard  # the dashboard's clock
     booking = text(site.get(url, headers=US))
     assert "12:00–12:45" in booking and not TWELVE_HOUR.search(booking)
     cancel = text(site.get(url + "/cancel", headers=US))

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from integrations.config import Config, load_config
-from scheduler.text import ID_DIGITS, counted
+from scheduler.text import ID_DIGITS, counted, date_text, day_month, day_text, moment_text
 from web.composition import Runtime
 from web.errors import Unavailable, UserError, database_unavailable
 from web.http.forms import page_sentence
@@ -62,6 +62,11 @@ def create_app(
     # pages show them as sentences.
     app.add_template_filter(page_sentence, "sentence")
     app.add_template_filter(counted, "counted")  # {{ n|counted("booking") }}
+    # Days and times as every page writes them: "Mon 7 Dec", "7 Dec 2026", "Mon 7 Dec, 12:00".
+    app.add_template_filter(day_month, "day_month")
+    app.add_template_filter(day_text, "day")
+    app.add_template_filter(date_text, "day_year")
+    app.add_template_filter(moment_text, "moment")
     CSRFProtect(app)
     from integrations.google.oauth import quiet_token_loggers
 

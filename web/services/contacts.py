@@ -71,6 +71,7 @@ from scheduler.rules import (
 from scheduler.text import (
     address_list,
     counted,
+    day_month,
     email_address,
     in_supported_range,
     is_web_link,
@@ -158,7 +159,7 @@ class ContactLine:
         if where == "do-not-invite":
             return "do not invite"
         if where == "snoozed" and c.snoozed_until is not None:
-            return f"snoozed until {c.snoozed_until:%d %b}"
+            return f"snoozed until {day_month(c.snoozed_until)}"
         if where == "never-met" or self.overdue_days is None:
             return no_meeting_date(c)
         if where == "overdue":
@@ -846,7 +847,7 @@ def delete_contact(
         name = _owned(session, user_id, contact_id)
         live = live_invites(session, user_id, contact_id, now=now)
         for invite in live:
-            withdraw_in(runtime, session, invite.id, now=now, sent_on=f"{invite.created_at:%d %b}")
+            withdraw_in(runtime, session, invite.id, now=now, sent_on=day_month(invite.created_at))
         session.flush()
         remove(session, user_id, contact_id)
     return DeletedContact(name, len(live), len(ahead))

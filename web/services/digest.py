@@ -29,6 +29,7 @@ from scheduler.booking_rules import week_bounds
 from scheduler.invites import format_span
 from scheduler.model import Proposal, ProposedTime
 from scheduler.reminders import digest_week
+from scheduler.text import day_month, moment_text
 from web.composition import Runtime
 from web.errors import UserError
 from web.instance import read_secret
@@ -173,7 +174,7 @@ def check_link(runtime: Runtime, token: str, *, now: datetime) -> Approval:
 
 def _moment(at: datetime, zone: str) -> str:
     local = at.astimezone(ZoneInfo(zone))
-    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M} ({zone})"
+    return f"{moment_text(local)} ({zone})"
 
 
 def approve(runtime: Runtime, token: str, *, now: datetime) -> tuple[Approval, str]:
@@ -252,7 +253,7 @@ def send_due_digests(runtime: Runtime, *, now: datetime) -> int:
                 )
             email = digest_email.for_owner(
                 owner=(user.name or user.email).split()[0],
-                week=f"{monday:%d %b}",
+                week=day_month(monday),
                 due=rows,
                 last_week=_last_week(ScheduledMailStore(session), user_id, monday, zone),
                 home_url=f"{runtime.config.web.base_url}/",

@@ -34,6 +34,7 @@ from scheduler.text import (
     EARLIEST_YEAR,
     LATEST_YEAR,
     counted,
+    day_text,
     in_supported_range,
     is_web_link,
     refuse_controls,
@@ -421,7 +422,7 @@ def _booked_lines(
     for b in booked:
         local = b.start.astimezone(zone)
         out.append(
-            f"a coffee {said} on {local:%a} {local.day} {local:%b} at {local:%H:%M} "
+            f"a coffee {said} on {day_text(local)} at {local:%H:%M} "
             f"(your time){why}: move or cancel it from its page (Dashboard, Coffees booked)"
             f"{unless}"
         )

@@ -24,6 +24,7 @@ from integrations.storage.scheduled_mail import BookingToRemind, Note, Scheduled
 from scheduler.invites import format_span
 from scheduler.places import video_where
 from scheduler.reminders import reminder_due
+from scheduler.text import date_text
 from web.composition import Runtime
 from web.services.accounts import user_config
 
@@ -113,7 +114,7 @@ def _remind(runtime: Runtime, session: Session, booking_id: int, *, now: datetim
                 when=when,
                 where=where,
                 how_met=contact.how_met,
-                first_met=f"{contact.first_met:%d %b %Y}" if contact.first_met else "",
+                first_met=date_text(contact.first_met) if contact.first_met else "",
                 last_notes=_last_notes(contact.notes),
                 questions=[q for q in contact.questions if q],
                 manage_url=f"{base}/invites/bookings/{booking.id}",
@@ -162,7 +163,7 @@ def _where(mode: str, place: str, place_url: str, owner: str) -> str:
 
 
 def _last_notes(notes: tuple[Note, ...]) -> list[str]:
-    return [f"{n.on:%d %b %Y}: {n.text.strip()}" for n in notes]
+    return [f"{date_text(n.on)}: {n.text.strip()}" for n in notes]
 
 
 def _zone(name: str) -> ZoneInfo | None:

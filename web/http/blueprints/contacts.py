@@ -20,7 +20,15 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from scheduler.model import Contact, InteractionKind, Meal, Relationship
 from scheduler.rules import LONGEST_CADENCE_DAYS
-from scheduler.text import EARLIEST_YEAR, address_list, counted, in_supported_range, refuse_controls
+from scheduler.text import (
+    EARLIEST_YEAR,
+    address_list,
+    counted,
+    date_text,
+    day_text,
+    in_supported_range,
+    refuse_controls,
+)
 from web.http.auth import current_user, login_required, runtime, safe_next
 from web.http.forms import full_sentence, sentence, whole_number
 from web.services import contacts as service
@@ -408,7 +416,7 @@ def invite(contact_id: int) -> WerkzeugResponse:
     except UserError as exc:
         flash(f"Not sent: {exc}.", "error")
         return make_response(show(contact_id), exc.status)  # 400 bad time, 409 taken
-    when = ", ".join(f"{s:%a %d %b %Y, %H:%M}" for s in sorted(set(starts)))
+    when = ", ".join(f"{day_text(s)} {s:%Y}, {s:%H:%M}" for s in sorted(set(starts)))
     flash(f"Invite sent for {when}. Link: {created.url}", "ok")
     return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
 
@@ -509,7 +517,7 @@ def delete_meeting(interaction_id: int) -> WerkzeugResponse:
     from web.services.contacts import delete_interaction
 
     contact_id, on = delete_interaction(runtime(), current_user().id, interaction_id)
-    flash(f"The meeting on {on:%d %b %Y} is no longer in the history.", "ok")
+    flash(f"The meeting on {date_text(on)} is no longer in the history.", "ok")
     return redirect(url_for("contacts.show", contact_id=contact_id), code=303)
 
 
@@ -560,7 +568,7 @@ def snooze(contact_id: int) -> WerkzeugResponse:
     except ContactError as exc:
         flash(full_sentence(exc), "error")
         return make_response(show(contact_id), exc.status)
-    flash(f"{done.name} snoozed until {done.until:%d %b %Y}.", "ok")
+    flash(f"{done.name} snoozed until {date_text(done.until)}.", "ok")
     return redirect(_back_to(contact_id), code=303)
 
 

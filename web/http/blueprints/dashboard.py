@@ -23,7 +23,7 @@ from scheduler.booking_rules import day_bounds
 from scheduler.model import Interval, Proposal, ProposedTime, Slot, Window
 from scheduler.places import trip_at
 from scheduler.rules import HEALTH_BUCKETS
-from scheduler.text import counted
+from scheduler.text import counted, day_text
 from web.errors import NotFound, UserError
 from web.http.auth import current_user, login_required, redirect_to, runtime
 from web.http.forms import full_sentence, sentence, whole_number, whole_numbers
@@ -59,7 +59,7 @@ def _event_lines(offers: Any) -> list[tuple[str, list[str]]]:
     lines = []
     for o in offers:
         times = [
-            f"{t.start:%a} {t.start.day} {t.start:%b} {t.start:%H:%M}–{t.end:%H:%M} · "
+            f"{day_text(t.start)} {t.start:%H:%M}–{t.end:%H:%M} · "
             + describe_where(t.mode, t.place, t.place_url, t.window, "")
             for t in o.times
         ]
@@ -102,7 +102,7 @@ def _places(user_id: int) -> list[Any]:
 def plan_span(today: date, horizon_days: int) -> str:
     """The days the plan covers, like "Thu 26 Nov – Wed 9 Dec"."""
     last = today + timedelta(days=max(1, horizon_days) - 1)
-    return f"{today:%a} {today.day} {today:%b} – {last:%a} {last.day} {last:%b}"
+    return f"{day_text(today)} – {day_text(last)}"
 
 
 def week_cap(user: UserView, plan: PlanView, now: datetime) -> dict[str, Any] | None:

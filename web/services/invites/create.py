@@ -20,6 +20,7 @@ from integrations.storage.outbox import enqueue_email
 from scheduler import booking_rules
 from scheduler import invites as rules
 from scheduler.model import Contact, Interval, ProposedTime
+from scheduler.text import day_text
 from web.composition import Runtime
 from web.errors import Invalid, NotFound, UserError
 from web.services.invites.model import (
@@ -157,7 +158,7 @@ def contact_problem(
     today = now.astimezone(zone).date()
     if contact.snoozed_until is not None and contact.snoozed_until > today:
         until = contact.snoozed_until
-        return f"{contact.name} is snoozed until {until:%a} {until.day} {until:%b} {until.year}"
+        return f"{contact.name} is snoozed until {day_text(until)} {until.year}"
     paused = contact.paused
     if not paused and pause_after:
         from web.services.planning import invite_facts
@@ -170,7 +171,7 @@ def contact_problem(
     sent = BookingStore(session).open_invite_sent(user_id, contact.id, now)
     if sent is not None:
         day = sent.astimezone(zone).date()
-        return f"{contact.name} already has an open invite (created {day:%a} {day.day} {day:%b})"
+        return f"{contact.name} already has an open invite (created {day_text(day)})"
     return None
 
 
