@@ -352,3 +352,44 @@ def test_a_trip_takes_home_times_off_open_invites_and_names_coffees_booked_on_it
     )
     view = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now)
     assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(lunch(day)), utc_iso(later)]
+
+
+def test_setup_asks_for_the_home_city_beside_the_time_zone_and_keeps_the_video_room(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """Whether a contact is met in person or by video hangs on the home city: the first setup
+    step asks for it (with the places page's type-ahead), and what the places page keeps
+    beside it stays."""
+    save_owner_place(sqlite_runtime, owner, "", "https://meet.example/o")
+    page = text(site.get("/setup/time"))
+    assert 'name="city"' in page and 'data-cities="/places/cities.json"' in page
+    assert '<datalist id="city-options">' in page
+    form = {
+        "timezone": "America/New_York",
+        "w_lunch_on": "1",
+        "w_lunch_start": "12:00",
+        "w_lunch_end": "13:00",
+        "w_lunch_days": ["0", "2"],
+        "city": "  Boston ",
+    }
+    assert site.post("/setup/time", form).status_code == 303
+    config = user_config(sqlite_runtime, get_user(sqlite_runtime, owner))
+    assert (config.owner.city, config.owner.video_room_url) == ("Boston", "https://meet.example/o")
+    assert "Time zone, home city and meal times saved." in text(site.get("/setup/calendars"))
+    assert 'value="Boston"' in text(site.get("/setup/time"))
+    # A name that could be several cities is kept, and the next page says how to write it.
+    assert site.post("/setup/time", {**form, "city": "Cambridge"}).status_code == 303
+    said = unescape(text(site.get("/setup/calendars")))
+    assert 'Saved, but "Cambridge" names several cities: write which, like "Cambridge, GB"' in said
+    # A form without the field leaves the city alone.
+    without = {k: v for k, v in form.items() if k != "city"}
+    assert site.post("/setup/time", without).status_code == 303
+    assert user_config(sqlite_runtime, get_user(sqlite_runtime, owner)).owner.city == "Cambridge"
+    # A city with a control character is refused on its field, and nothing is stored.
+    refused = site.post("/setup/time", {**form, "timezone": "Europe/Berlin", "city": "Bos\x07ton"})
+    assert refused.status_code == 400 and 'aria-invalid="true" aria-describedby="e-city"' in text(
+        refused
+    )
+    kept = get_user(sqlite_runtime, owner)
+    assert kept.timezone == "America/New_York"
+    assert user_config(sqlite_runtime, kept).owner.city == "Cambridge"

@@ -229,15 +229,26 @@ def user_config(runtime: Runtime, user: HasSettings) -> Config:
 
 
 def _save_settings(
-    runtime: Runtime, user_id: int, changes: dict[str, Any], timezone: str | None = None
+    runtime: Runtime,
+    user_id: int,
+    changes: dict[str, Any],
+    timezone: str | None = None,
+    *,
+    merge: tuple[str, ...] = (),
 ) -> None:
+    """Store `changes` over the user's settings (a section replaced whole, but those named in
+    `merge`, whose keys are set one by one); validated like the file, nothing stored on error."""
     with transaction(runtime.sessions) as session:
         store = AccountStore(session)
         user = store.account(user_id)
         if user is None:
             raise AccountError("This account no longer exists.")
         settings = copy.deepcopy(user.settings)
-        settings.update(changes)
+        for section, values in changes.items():
+            kept = settings.get(section)
+            if section in merge and isinstance(kept, dict):
+                values = {**kept, **values}
+            settings[section] = values
         zone = timezone if timezone is not None else user.timezone
         # Validate exactly like the config file; nothing is stored when this raises.
         try:
@@ -254,12 +265,21 @@ def _save_settings(
 
 
 def save_time_and_windows(
-    runtime: Runtime, user_id: int, timezone: str, windows: dict[str, dict[str, Any]]
+    runtime: Runtime,
+    user_id: int,
+    timezone: str,
+    windows: dict[str, dict[str, Any]],
+    *,
+    city: str | None = None,
 ) -> None:
-    """Store the user's zone and meal windows (validated; nothing changes on error)."""
+    """Store the user's zone and meal windows, and with `city` their home city (validated;
+    nothing changes on error)."""
     if not windows:
         raise AccountError("Keep at least one meal window.", "windows")
-    _save_settings(runtime, user_id, {"windows": windows}, timezone)
+    changes: dict[str, Any] = {"windows": windows}
+    if city is not None:
+        changes["owner"] = {"city": city}
+    _save_settings(runtime, user_id, changes, timezone, merge=("owner",))
     advance_setup(runtime, user_id, 1)
 
 

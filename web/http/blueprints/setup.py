@@ -24,6 +24,7 @@ from web.http.auth import current_user, login_required, redirect_to, runtime, sa
 from web.http.forms import whole_number
 from web.services import contacts as contacts_service
 from web.services import google as google_service
+from web.services import places as places_service
 from web.services.accounts import (
     MIN_PASSWORD,
     AccountError,
@@ -185,8 +186,12 @@ def time_and_meals() -> Response | str | tuple[str, int]:
     rows = _window_rows(user_config(runtime(), user).windows)
     errors: dict[str, str] = {}
     zone = user.timezone
+    city = user_config(runtime(), user).owner.city
     if request.method == "POST":
         zone = request.form.get("timezone", "").strip()
+        # A form without the field (a script's) leaves the home city as it is.
+        sent_city = "city" in request.form
+        city = " ".join(request.form.get("city", city).split())
         # The list's zones, or any other name of one (an alias stored earlier or sent).
         if known_zone(zone) is None:
             errors["timezone"] = f'"{zone}" is not a time zone in the list; pick one.'
@@ -242,11 +247,17 @@ def time_and_meals() -> Response | str | tuple[str, int]:
             errors["_form"] = "Keep at least one meal window switched on."
         if not errors:
             try:
-                save_time_and_windows(runtime(), user.id, zone, windows)
+                save_time_and_windows(
+                    runtime(), user.id, zone, windows, city=city if sent_city else None
+                )
             except AccountError as exc:
                 errors[exc.field or "_form"] = str(exc)
             else:
-                flash("Time zone and meal times saved.", "ok")
+                problem = places_service.city_problem(city)
+                if problem:  # kept as typed, as on the places page: the plan flags it
+                    flash(f"Saved, but {problem} (Settings, Places and trips).", "error")
+                else:
+                    flash("Time zone, home city and meal times saved.", "ok")
                 return _done("setup.calendars")
     status = 400 if errors else 200
     page = render_template(
@@ -254,6 +265,7 @@ def time_and_meals() -> Response | str | tuple[str, int]:
         step=1,
         zones=zone_choices(),
         zone=zone,
+        city=city,
         # A zone not in the list (an alias such as America/Atka) stays picked when stored.
         other_zone=zone if known_zone(zone) and zone not in zone_choices() else "",
         # The browser's zone is a first guess, never over one the user picked and sent back.
