@@ -19,6 +19,7 @@ from integrations.storage.db import transaction
 from scheduler.invites import format_span, utc_iso
 from scheduler.model import Contact, Interaction, Relationship
 from tests.helpers.invite_fixtures import make_contact, make_owner, next_weekday_at, times_at
+from tests.web.support import make_app
 from web.composition import Runtime
 from web.services import invites as svc
 from web.services.outbox_worker import message_of
@@ -143,11 +144,20 @@ def test_other_free_times_carry_the_mode_and_place_the_plan_would_give(
         [t] = times_at(next_weekday_at(now, days, 12, 0, BERLIN))
         created = svc.create_invite(sqlite_runtime, owner, cid, [t], now=now)
         tokens.append(urlsplit(created.url).path.rstrip("/").rsplit("/", 1)[1])
-    # Berlin's lunch (12:00-13:30) is 06:00-07:30 in New York: no 45 minutes there are awake.
-    assert svc.suggest_other_times(sqlite_runtime, tokens.pop(), now=now) == []
+    # Berlin's lunch (12:00-13:30) is 06:00-07:30 in New York: no 45 minutes there are awake,
+    # and the page says that free times there were, but none at such an hour.
+    new_york = tokens.pop()
+    client = make_app(sqlite_runtime).test_client()
+    asked = client.post(f"/i/{new_york}", data={"action": "suggest"})
+    assert asked.status_code == 303 and "more=hours" in asked.location
+    said = client.get(asked.location).get_data(as_text=True)
+    assert "has other free times in the next two weeks, but none at an hour that suits you" in said
+    assert svc.suggest_other_times(sqlite_runtime, new_york, now=now) == svc.MoreTimes(
+        [], none_suit=True
+    )
     halifax = ZoneInfo("America/Halifax")
     for token, mode in zip(tokens, ("in_person", "video"), strict=True):
-        more = svc.suggest_other_times(sqlite_runtime, token, now=now)
+        more = svc.suggest_other_times(sqlite_runtime, token, now=now).added
         assert more, mode
         assert {m.mode for m in more} == {mode}
         if mode == "in_person":

@@ -409,7 +409,7 @@ def page_key(
 
 def plain_page_extra(more: str | None) -> tuple[tuple[str, Any], ...]:
     """The page view's extra template values for its `more` argument (None: not given)."""
-    return (("more", more == "1"), ("no_more", more == "0"))
+    return (("more", more == "1"), ("no_more", more in ("0", "hours")), ("hours", more == "hours"))
 
 
 def _render_page(view: svc.InviteView, *, status: int = 200, **extra: Any) -> Response:
@@ -498,10 +498,11 @@ def answer(token: str) -> Response:
             svc.decline_invite(rt, token, note=note, now=now, invitee_timezone=tz)
             return redirect(url_for("invites.thanks", token=token), code=303)
         if action == "suggest":
-            added = svc.suggest_other_times(rt, token, note=note, now=now, invitee_timezone=tz)
+            found = svc.suggest_other_times(rt, token, note=note, now=now, invitee_timezone=tz)
             if note.strip():
                 return redirect(url_for("invites.thanks", token=token), code=303)
-            target = url_for("invites.page", token=token, more="1" if added else "0", tz=tz or None)
+            more = "1" if found.added else "hours" if found.none_suit else "0"
+            target = url_for("invites.page", token=token, more=more, tz=tz or None)
             return redirect(f"{target}#times", code=303)
         if action == "place":  # an empty note is the service's Invalid: a 400 saying so
             svc.suggest_place(rt, token, note=note, now=now, invitee_timezone=tz)

@@ -29,6 +29,7 @@ from web.services.invites.accept import accept_invite
 from web.services.invites.answer import (
     MORE_TIMES,
     SUGGEST_DAYS,
+    MoreTimes,
     decline_invite,
     suggest_other_times,
     suggest_place,
@@ -137,6 +138,7 @@ __all__ = [
     "record_meeting",
     "render_email",
     "suggest_other_times",
+    "MoreTimes",
     "suggest_place",
     "to_confirm",
     "upcoming",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,15 @@ MORE_TIMES = 6
 SUGGEST_DAYS = 14
 
 
+@dataclass(frozen=True)
+class MoreTimes:
+    """The times "other times" added; `none_suit`: the owner had free times, but none at an
+    hour the invitee's meals, days and waking hours allow (so the page can say why)."""
+
+    added: list[OfferedTime]
+    none_suit: bool = False
+
+
 def _open_for_answer(store: BookingStore, token: str, *, now: datetime) -> BookingInvite:
     invite = store.invite_by_token(hash_token(token), lock=True)
     if invite is None:
@@ -61,7 +71,7 @@ def decline_invite(
 
 def suggest_other_times(
     runtime: Runtime, token: str, *, note: str = "", now: datetime, invitee_timezone: str = ""
-) -> list[OfferedTime]:
+) -> MoreTimes:
     """ "None of these work": with a note, record it and tell the owner; without one, add up to
     six more free times (busy time from the calendar store, next two weeks, same windows) and
     return them. No calendar server is asked while the write lock is held.
@@ -75,7 +85,7 @@ def suggest_other_times(
         if note:
             store.record_answer(invite.id, status="suggested", note=note, now=now)
             _notify_owner(runtime, store, invite, now=now, answer="suggested", note=note)
-            return []
+            return MoreTimes([])
         return more_times(runtime, store, invite, now=now)
 
 
@@ -102,7 +112,7 @@ def more_times(
     invite: BookingInvite,
     *,
     now: datetime,
-) -> list[OfferedTime]:
+) -> MoreTimes:
     """Offer up to six more free times on the invite (busy time from the calendar store, the
     next two weeks, the windows it already offers); the times added."""
     session = store.session
@@ -140,6 +150,7 @@ def more_times(
     duration = policy.duration
     contact = ContactRepository(session, invite.user_id).get(invite.contact_id)
     candidates = candidate_times(slots, duration, per_window=policy)
+    free = bool(candidates)
     if contact is not None:  # a removed contact's invite gets times without a place
         # Every quarter hour, so a video call can start once the invitee is awake.
         candidates, _ = locate(
@@ -171,7 +182,7 @@ def more_times(
     added = store.add_times(invite.id, chosen)
     if added:
         store.keep_open_until(invite.id, rules.expires_at((t.start for t in added), now=now))
-    return added
+    return MoreTimes(added, none_suit=free and not candidates)
 
 
 def _notify_owner(
