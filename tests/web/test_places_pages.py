@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 from html import unescape
 from zoneinfo import ZoneInfo
 
@@ -179,24 +180,14 @@ def test_a_trip_found_in_a_calendar_takes_home_times_off_open_invites(
     from tests.helpers.invite_fixtures import make_contact, times_at
     from web.services import invites as svc
 
-    save_owner_place(sqlite_runtime, owner, "Berlin", "")
-    berlin = ZoneInfo("Europe/Berlin")
-    now = datetime.now(berlin)
-    day = now.date() + timedelta(days=10)
-    lunch = lambda d: datetime.combine(d, datetime.min.time(), berlin).replace(hour=12)  # noqa: E731
+    now, day, lunch = _home_in_berlin(sqlite_runtime, owner)
     ana = make_contact(sqlite_runtime, owner, "Ana Souza", "ana@example.org")
     later = lunch(day + timedelta(days=5))
     offered = svc.create_invite(
         sqlite_runtime, owner, ana, times_at(lunch(day), later), now=now, send_email=False
     )
     token = offered.url.rsplit("/", 1)[1]
-    site.get("/calendars")
-    uploaded = site.post(
-        "/calendars/ics",
-        {"name": "Travel", "file": (io.BytesIO(trip_ics(day, day + timedelta(days=2))), "t.ics")},
-        content_type="multipart/form-data",
-    )
-    assert uploaded.status_code == 303
+    _upload_travel(site, trip_ics(day, day + timedelta(days=2)))
     view = svc.load_invite(sqlite_runtime, token, now=now)
     assert [utc_iso(t.start) for t in view.remaining] == [utc_iso(later)]
     refused = site.client.post(
@@ -224,11 +215,7 @@ def test_home_times_a_calendar_trip_took_off_come_back_when_its_event_goes(
     from web.services import invites as svc
     from web.services.calendar_sync import sync_calendar
 
-    save_owner_place(sqlite_runtime, owner, "Berlin", "")
-    berlin = ZoneInfo("Europe/Berlin")
-    now = datetime.now(berlin)
-    day = now.date() + timedelta(days=10)
-    lunch = lambda d: datetime.combine(d, datetime.min.time(), berlin).replace(hour=12)  # noqa: E731
+    now, day, lunch = _home_in_berlin(sqlite_runtime, owner)
     ana = make_contact(sqlite_runtime, owner, "Ana Souza", "ana@example.org")
     first, second, later = lunch(day), lunch(day + timedelta(days=1)), lunch(day + timedelta(5))
     offered = svc.create_invite(
@@ -239,13 +226,7 @@ def test_home_times_a_calendar_trip_took_off_come_back_when_its_event_goes(
     def remaining() -> list[str]:
         return [utc_iso(t.start) for t in svc.load_invite(sqlite_runtime, token, now=now).remaining]
 
-    site.get("/calendars")
-    uploaded = site.post(
-        "/calendars/ics",
-        {"name": "Travel", "file": (io.BytesIO(trip_ics(day, day + timedelta(days=2))), "t.ics")},
-        content_type="multipart/form-data",
-    )
-    assert uploaded.status_code == 303
+    _upload_travel(site, trip_ics(day, day + timedelta(days=2)))
     assert remaining() == [utc_iso(later)]
     with transaction(sqlite_runtime.sessions) as session:
         [calendar] = [c for c in calendar_rows.of_user(session, owner) if c.name == "Travel"]
@@ -393,3 +374,24 @@ def test_setup_asks_for_the_home_city_beside_the_time_zone_and_keeps_the_video_r
     kept = get_user(sqlite_runtime, owner)
     assert kept.timezone == "America/New_York"
     assert user_config(sqlite_runtime, kept).owner.city == "Cambridge"
+
+
+def _upload_travel(site: Web, ics: bytes) -> None:
+    """Upload `ics` as the calendar "Travel", as the calendars page does."""
+    site.get("/calendars")
+    uploaded = site.post(
+        "/calendars/ics",
+        {"name": "Travel", "file": (io.BytesIO(ics), "t.ics")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 303
+
+
+def _home_in_berlin(
+    runtime: Runtime, owner: int
+) -> tuple[datetime, date, Callable[[date], datetime]]:
+    """The owner lives in Berlin: now there, a day ten days ahead, and a day's 12:00 lunch."""
+    save_owner_place(runtime, owner, "Berlin", "")
+    berlin = ZoneInfo("Europe/Berlin")
+    now = datetime.now(berlin)
+    return now, now.date() + timedelta(days=10), lambda d: datetime.combine(d, time(12), berlin)
