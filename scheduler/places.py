@@ -143,11 +143,16 @@ def trip_at(moment: datetime, trips: Sequence[Trip]) -> Trip | None:
     return None
 
 
-def offered_elsewhere(time_city: str, start: datetime, trips: Sequence[Trip]) -> bool:
-    """A time offered for one city (`time_city`, where the owner was to be) that falls on a
-    trip to another: the owner will not be there, so it is not offered."""
+def offered_elsewhere(
+    time_city: str, start: datetime, trips: Sequence[Trip], home: str = ""
+) -> bool:
+    """A time offered for one city (`time_city`, where the owner was to be) when the owner
+    will be in another: on a trip elsewhere, or (`home`: the home city's key) at home on the
+    day of a trip that was called off. The owner will not be there, so it is not offered."""
     trip = trip_at(start, trips)
-    return trip is not None and not same_city(city_key(time_city), trip.key)
+    if trip is not None:
+        return not same_city(city_key(time_city), trip.key)
+    return bool(home and time_city) and not same_city(city_key(time_city), home)
 
 
 def choose_mode(

@@ -207,11 +207,9 @@ class GoogleCredentialStore:
         self.save(user_id, credentials, tuple(data.get("scopes") or SCOPES))
         return True
 
-    def disconnect(self, user_id: int) -> str:
-        """Revoke the grant at Google and delete the tokens and Google calendars.
-
-        Returns "" or a note on why revoking failed (the local data is deleted regardless).
-        """
+    def revoke_grant(self, user_id: int) -> str:
+        """Revoke the user's grant at Google (no transaction is open meanwhile); "" or a note
+        on why revoking failed. `forget` deletes what is kept here."""
         row = self.connection(user_id)
         note = ""
         if row is not None:
@@ -224,16 +222,19 @@ class GoogleCredentialStore:
                 note = revoke(self.google.revoke_uri, token)
             if row.status == NEEDS_RECONNECT and note.startswith("Google answered"):
                 note = ""  # Google already dropped this grant; refusing to revoke it is fine
-        with transaction(self.sessions) as session:
-            session.execute(
-                delete(models.GoogleConnection).where(models.GoogleConnection.user_id == user_id)
-            )
-            session.execute(
-                delete(models.Calendar).where(
-                    models.Calendar.user_id == user_id, models.Calendar.kind == "google"
-                )
-            )
         return note
+
+    @staticmethod
+    def forget(session: Session, user_id: int) -> None:
+        """Delete the user's tokens and Google calendars, in the caller's unit of work."""
+        session.execute(
+            delete(models.GoogleConnection).where(models.GoogleConnection.user_id == user_id)
+        )
+        session.execute(
+            delete(models.Calendar).where(
+                models.Calendar.user_id == user_id, models.Calendar.kind == "google"
+            )
+        )
 
     def _stored(self, row: GoogleConnection) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.box.decrypt_text(row.token_encrypted))

@@ -155,6 +155,23 @@ def test_a_trip_removed_cut_short_or_going_elsewhere_is_called_off() -> None:
     assert called_off([], [kept]) == []
 
 
+def test_a_time_is_offered_elsewhere_when_the_owner_will_be_in_another_city() -> None:
+    from scheduler.places import city_key, offered_elsewhere
+
+    trip = boston(date(2026, 12, 10), date(2026, 12, 12))
+    on_trip = datetime(2026, 12, 11, 12, tzinfo=ZoneInfo("America/New_York"))
+    at_home = datetime(2026, 12, 14, 12, tzinfo=ZoneInfo("Europe/Berlin"))
+    berlin = city_key("Berlin", "DE")
+    assert offered_elsewhere("Berlin", on_trip, [trip], berlin)
+    assert not offered_elsewhere("Boston", on_trip, [trip], berlin)
+    # At home: a time planned for a trip that is off, but not one planned for home, or one
+    # with no city, or any when the home city is not known.
+    assert offered_elsewhere("Boston", at_home, [trip], berlin)
+    assert not offered_elsewhere("Berlin", at_home, [trip], berlin)
+    assert not offered_elsewhere("", at_home, [], berlin)
+    assert not offered_elsewhere("Boston", at_home, [])
+
+
 def contact(name: str, cid: int, city: str, last: date, rel: Relationship) -> Contact:
     return Contact(
         name=name,

@@ -151,7 +151,7 @@ def test_other_free_times_carry_the_mode_and_place_the_plan_would_give(
     asked = client.post(f"/i/{new_york}", data={"action": "suggest"})
     assert asked.status_code == 303 and "more=hours" in asked.location
     said = client.get(asked.location).get_data(as_text=True)
-    assert "has other free times in the next two weeks, but none at an hour that suits you" in said
+    assert "has other free times in the next two weeks, but none at an hour that suits you." in said
     assert svc.suggest_other_times(sqlite_runtime, new_york, now=now) == svc.MoreTimes(
         [], none_suit=True
     )

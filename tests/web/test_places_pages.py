@@ -395,3 +395,116 @@ def _home_in_berlin(
     berlin = ZoneInfo("Europe/Berlin")
     now = datetime.now(berlin)
     return now, now.date() + timedelta(days=10), lambda d: datetime.combine(d, time(12), berlin)
+
+
+def test_a_trip_called_off_takes_off_the_times_offered_for_its_city(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """A lunch offered in Boston for the trip is no good once the trip is off (the owner is
+    home in Berlin): deleting the event takes it off, and gives the Berlin lunch back."""
+    from dataclasses import replace
+
+    from integrations.storage import calendars as calendar_rows
+    from scheduler.invites import utc_iso
+    from tests.helpers.invite_fixtures import make_contact, times_at
+    from tests.web.support import instance_uploads
+    from web.services import invites as svc
+    from web.services.calendar_sync import sync_calendar
+
+    now, day, lunch = _home_in_berlin(sqlite_runtime, owner)
+    boston = ZoneInfo("America/New_York")
+    in_boston = datetime.combine(day + timedelta(days=1), time(12), boston)
+    ana = make_contact(sqlite_runtime, owner, "Ana Souza", "ana@example.org")
+    # Offered before the trip was known: a Berlin lunch; and, for the trip, a Boston one.
+    [there] = [replace(t, city="Boston") for t in times_at(in_boston)]
+    [home] = [replace(t, city="Berlin") for t in times_at(lunch(day + timedelta(days=2)))]
+    offered = svc.create_invite(
+        sqlite_runtime, owner, ana, [there, home], now=now, send_email=False
+    )
+    token = offered.url.rsplit("/", 1)[1]
+
+    def remaining() -> list[str]:
+        return [utc_iso(t.start) for t in svc.load_invite(sqlite_runtime, token, now=now).remaining]
+
+    _upload_travel(site, trip_ics(day, day + timedelta(days=2)))
+    assert remaining() == [utc_iso(in_boston)]  # the Berlin lunch is on the trip's days
+    with transaction(sqlite_runtime.sessions) as session:
+        [calendar] = [c for c in calendar_rows.of_user(session, owner) if c.name == "Travel"]
+    [stored] = instance_uploads(sqlite_runtime)
+    stored.write_bytes(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nEND:VCALENDAR\r\n")
+    assert sync_calendar(sqlite_runtime, calendar.id) == ""
+    assert remaining() == [utc_iso(lunch(day + timedelta(days=2)))]
+
+
+def test_a_trip_far_ahead_takes_its_home_times_off_as_soon_as_its_event_is_read(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """An invite picked by hand for a lunch a month ahead, beyond the two weeks the plan
+    looks at: a trip event on that day, read now, takes the lunch off at once (the calendar
+    store reads that far), not only once the day comes within the plan's two weeks."""
+    from scheduler.invites import utc_iso
+    from tests.helpers.invite_fixtures import make_contact, times_at
+    from web.services import invites as svc
+
+    now, day, lunch = _home_in_berlin(sqlite_runtime, owner)
+    far = day + timedelta(days=21)
+    ana = make_contact(sqlite_runtime, owner, "Ana Souza", "ana@example.org")
+    offered = svc.create_invite(
+        sqlite_runtime, owner, ana, times_at(lunch(day), lunch(far)), now=now, send_email=False
+    )
+    _upload_travel(site, trip_ics(far, far))
+    remaining = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now).remaining
+    assert [utc_iso(t.start) for t in remaining] == [utc_iso(lunch(day))]
+
+
+def test_removing_a_trip_west_of_home_gives_back_the_home_morning_after_its_last_day(
+    owner: int, sqlite_runtime: Runtime
+) -> None:
+    """A Los Angeles trip from Thursday to Sunday still holds Monday 07:30 in Berlin (it is
+    22:30 on Sunday there): entering it takes that breakfast off, and removing it gives it
+    back, though it is in the owner's next week."""
+    from scheduler.invites import utc_iso
+    from tests.helpers.invite_fixtures import make_contact, times_at
+    from web.services import invites as svc
+    from web.services.places import add_trip, remove_trip
+
+    now, day, _ = _home_in_berlin(sqlite_runtime, owner)
+    thursday = day + timedelta(days=(3 - day.weekday()) % 7)
+    sunday, monday = thursday + timedelta(days=3), thursday + timedelta(days=4)
+    breakfast = datetime.combine(monday, time(7, 30), ZoneInfo("Europe/Berlin"))
+    ana = make_contact(sqlite_runtime, owner, "Ana Souza", "ana@example.org")
+    [early] = times_at(breakfast, window="breakfast")
+    offered = svc.create_invite(sqlite_runtime, owner, ana, [early], now=now, send_email=False)
+    token = offered.url.rsplit("/", 1)[1]
+
+    def remaining() -> list[str]:
+        return [utc_iso(t.start) for t in svc.load_invite(sqlite_runtime, token, now=now).remaining]
+
+    assert remaining() == [utc_iso(breakfast)]
+    added = add_trip(sqlite_runtime, owner, city="Los Angeles", start=thursday, end=sunday)
+    assert remaining() == []
+    remove_trip(sqlite_runtime, owner, added.id)
+    assert remaining() == [utc_iso(breakfast)]
+
+
+def test_moving_home_takes_the_old_citys_times_off_open_invites(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    """Home moves from Berlin to Munich: a lunch offered in Berlin is no longer where the
+    owner is, so it is taken off the open invite (a Munich one stays)."""
+    from dataclasses import replace
+
+    from scheduler.invites import utc_iso
+    from tests.helpers.invite_fixtures import make_contact, times_at
+    from web.services import invites as svc
+
+    now, day, lunch = _home_in_berlin(sqlite_runtime, owner)
+    ana = make_contact(sqlite_runtime, owner, "Ana Souza", "ana@example.org")
+    berlin, munich = lunch(day), lunch(day + timedelta(days=1))
+    [at_berlin, at_munich] = times_at(berlin, munich)
+    times = [replace(at_berlin, city="Berlin"), replace(at_munich, city="Munich")]
+    offered = svc.create_invite(sqlite_runtime, owner, ana, times, now=now, send_email=False)
+    moved = site.post("/places/home", {"city": "Munich", "video_room_url": ""})
+    assert moved.status_code == 303
+    remaining = svc.load_invite(sqlite_runtime, offered.url.rsplit("/", 1)[1], now=now).remaining
+    assert [utc_iso(t.start) for t in remaining] == [utc_iso(munich)]

@@ -8,6 +8,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,7 +42,7 @@ from web.composition import Runtime
 from web.services.accounts import account_and_config
 from web.services.calendar_read import StoredBusy as StoredBusy  # re-exported
 from web.services.calendar_read import interval_of as interval_of  # re-exported
-from web.services.places import follow_trips, upcoming_trips
+from web.services.places import trips_followed
 from web.services.tokens import hash_token
 
 log = logging.getLogger(__name__)
@@ -174,9 +175,11 @@ def refresh_config_calendars(runtime: Runtime) -> int:
             calendar_store.ensure_state(session, calendar_id, owner.id, now)
             if changed:
                 calendar_store.queue(session, calendar_id, now)
-        for name, row in existing.items():
-            if name not in kept:
-                calendar_rows.remove(session, row.id)
+        gone = [row.id for name, row in existing.items() if name not in kept]
+        if gone:  # a trip read from one ends with it
+            with trips_followed(runtime, session, owner.id, now=now):
+                for calendar_id in gone:
+                    calendar_rows.remove(session, calendar_id)
         return len(kept)
 
 
@@ -226,12 +229,10 @@ def sync_calendar(
         # New, changed or deleted events may make, move or call off a trip (an all-day
         # "Lisbon"): open invites follow, as when a trip is entered or removed by hand.
         changed = result.mode == REPLACE or bool(result.occurrences or result.removed)
-        before = upcoming_trips(session, config, row.user_id, now) if changed else None
-        calendar_store.save_result(
-            session, calendar_id, row.user_id, result, now=now, next_at=next_at
-        )
-        if before is not None:
-            follow_trips(runtime, session, config, row.user_id, before, now=now)
+        with trips_followed(runtime, session, row.user_id, now=now) if changed else nullcontext():
+            calendar_store.save_result(
+                session, calendar_id, row.user_id, result, now=now, next_at=next_at
+            )
         if meetings:
             _log_meetings(session, row.user_id, calendar_id, zone=zone, now=now)
         calendar_rows.mark_read(session, calendar_id, now=now)

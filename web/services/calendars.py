@@ -26,9 +26,9 @@ from scheduler.model import Interval
 from scheduler.text import CALDAV_SCHEMES, FEED_SCHEMES, calendar_url_problem, counted
 from web.composition import Runtime
 from web.services import google as google_service
-from web.services.accounts import UserView, account_and_config, secret_box, user_config
+from web.services.accounts import UserView, secret_box, user_config
 from web.services.calendar_sync import limits_of, statuses, sync_calendar
-from web.services.places import follow_trips, upcoming_trips
+from web.services.places import trips_followed
 
 log = logging.getLogger(__name__)
 
@@ -261,13 +261,12 @@ def remove_calendar(runtime: Runtime, calendar: CalendarRecord) -> str:
         return "Google calendars go away when you disconnect Google."
     if calendar.origin == "config":
         return f'"{calendar.name}" is set in config.toml: remove it there.'
-    with transaction(runtime.sessions) as session:
-        _, config = account_and_config(session, runtime, calendar.user_id)
-        now = datetime.now(UTC)
-        # A trip read from it ends with it: open invites get their times back.
-        before = upcoming_trips(session, config, calendar.user_id, now)
+    # A trip read from it ends with it: open invites get their times back.
+    with (
+        transaction(runtime.sessions) as session,
+        trips_followed(runtime, session, calendar.user_id),
+    ):
         store.remove(session, calendar.id)
-        follow_trips(runtime, session, config, calendar.user_id, before, now=now)
     uploads = (runtime.config.instance_dir / "uploads").resolve()
     if calendar.uploaded_file:
         location = Path(calendar.location)

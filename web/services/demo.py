@@ -19,6 +19,7 @@ from integrations.storage.db import transaction
 from scheduler.model import Contact, Interaction, InteractionKind, Meal, Relationship
 from scheduler.text import counted
 from web.composition import Runtime
+from web.services.places import trips_followed
 
 DEMO_CALENDAR_NAME = "Work (demo)"
 
@@ -495,7 +496,8 @@ def remove_demo(runtime: Runtime, user_id: int) -> DemoRemoved:
         remove_all(session, user_id, ids)
         demo_calendar = calendars.by_name(session, user_id, DEMO_CALENDAR_NAME)
         if demo_calendar is not None:
-            calendars.remove(session, demo_calendar.id)
+            with trips_followed(runtime, session, user_id):
+                calendars.remove(session, demo_calendar.id)
     ours = (Path(runtime.config.instance_dir) / "demo-calendar.ics").resolve()
     if demo_calendar is not None:
         path = Path(demo_calendar.location)

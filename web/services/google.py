@@ -25,8 +25,8 @@ from integrations.storage import calendars as calendar_rows
 from integrations.storage import oauth_states
 from integrations.storage.db import transaction
 from web.composition import Runtime
-from web.services.accounts import account_and_config, secret_box
-from web.services.places import follow_trips, upcoming_trips
+from web.services.accounts import secret_box
+from web.services.places import trips_followed
 
 __all__ = ["NEEDS_RECONNECT", "GoogleCalendarInfo", "credential_store"]
 
@@ -99,7 +99,7 @@ def fetch_calendars(runtime: Runtime, credentials: Credentials) -> list[GoogleCa
 
 def sync_calendars(runtime: Runtime, user_id: int, calendars: list[GoogleCalendarInfo]) -> None:
     """Mirror calendarList into the user's Google calendars; keep the user's choices."""
-    with transaction(runtime.sessions) as session:
+    with transaction(runtime.sessions) as session, trips_followed(runtime, session, user_id):
         calendar_rows.mirror_google(
             session,
             user_id,
@@ -112,12 +112,10 @@ def disconnect(runtime: Runtime, user_id: int) -> str:
     """Revoke the grant at Google and delete the tokens and Google calendars ("" or a note
     on why revoking failed; the local data is deleted regardless). A trip read from those
     calendars ends with them: open invites get their home times back."""
-    with transaction(runtime.sessions) as session:
-        _, config = account_and_config(session, runtime, user_id)
-        before = upcoming_trips(session, config, user_id, _now())
-    note = credential_store(runtime).disconnect(user_id)
-    with transaction(runtime.sessions) as session:
-        follow_trips(runtime, session, config, user_id, before, now=_now())
+    store = credential_store(runtime)
+    note = store.revoke_grant(user_id)  # the network first, with no lock held
+    with transaction(runtime.sessions) as session, trips_followed(runtime, session, user_id):
+        store.forget(session, user_id)
     return note
 
 

@@ -5,15 +5,17 @@ No Flask here: the settings pages and the CLI call these; the plan reads `where_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from integrations import geo
+from integrations.calendars.sync import horizon
 from integrations.config import Config
 from integrations.storage import calendar_store
 from integrations.storage import places as store
@@ -325,13 +327,15 @@ def withdraw_elsewhere(
     does, and so does offering times again after a cancel or a move, which would otherwise
     bring them back."""
     trips = trips_between(session, config, user_id, first, last)
-    if not trips:
+    home = _home(config)
+    home_key = home.key if home is not None and home.resolved else ""
+    if not trips and not home_key:
         return 0
     bookings = BookingStore(session)
     elsewhere = [
         t.id
         for t in bookings.open_times(user_id, first, last)
-        if offered_elsewhere(t.city, t.interval.start, trips)
+        if offered_elsewhere(t.city, t.interval.start, trips, home_key)
     ]
     bookings.withdraw_times(elsewhere)
     return len(elsewhere)
@@ -350,8 +354,25 @@ def trips_between(
 
 
 def upcoming_trips(session: Session, config: Config, user_id: int, now: datetime) -> list[Trip]:
-    """The trips over the planning horizon: what `follow_trips` compares with afterwards."""
-    return trips_between(session, config, user_id, now, _horizon_end(config, now))
+    """The trips from `now` as far ahead as the calendar store reads: what `follow_trips`
+    compares with afterwards."""
+    return trips_between(session, config, user_id, now, _store_end(config, now))
+
+
+@contextmanager
+def trips_followed(
+    runtime: Runtime, session: Session, user_id: int, *, now: datetime | None = None
+) -> Iterator[None]:
+    """Around a change in this unit of work that may make, move or call off a trip (events
+    stored or removed, a calendar removed, the home city changed): afterwards the owner's open
+    invites follow it (`follow_trips`)."""
+    now = now or datetime.now(UTC)
+    _, config = account_and_config(session, runtime, user_id)
+    before = upcoming_trips(session, config, user_id, now)
+    yield
+    session.flush()
+    _, config = account_and_config(session, runtime, user_id)  # the home city may be new
+    follow_trips(runtime, session, config, user_id, before, now=now)
 
 
 def follow_trips(
@@ -363,21 +384,24 @@ def follow_trips(
     *,
     now: datetime,
 ) -> None:
-    """After the calendar store changed (a sync, a calendar removed) in this unit of work:
-    the times a trip no longer there took off open invites are offered again where the
-    bookings allow (as when a trip entered by hand is removed), and those a new or changed
-    trip rules out are taken off (as when one is entered)."""
+    """The trips changed in this unit of work (`before`: as they were): the times a trip no
+    longer there took off open invites are offered again where the bookings allow (as when a
+    trip entered by hand is removed); then every time offered for a city the owner will not be
+    in is taken off (as when one is entered), also one a trip long known now reaches."""
     session.flush()
-    after = upcoming_trips(session, config, user_id, now)
+    end = _store_end(config, now)
+    after = trips_between(session, config, user_id, now, end)
     bookings = BookingStore(session)
     for trip in called_off(before, after):
-        offer_again_on(runtime, bookings, user_id, trip.zone, trip.start, trip.end, now=now)
-    if called_off(after, before):
-        withdraw_elsewhere(session, config, user_id, now, _horizon_end(config, now))
+        offer_again_on(
+            runtime, bookings, user_id, trip.zone, trip.start, trip.end, now=now, until=end
+        )
+    withdraw_elsewhere(session, config, user_id, now, end)
 
 
-def _horizon_end(config: Config, now: datetime) -> datetime:
-    return now + timedelta(days=config.scheduling.horizon_days + 1)
+def _store_end(config: Config, now: datetime) -> datetime:
+    """How far ahead the calendar store holds events (and so trips)."""
+    return horizon(now, config.scheduling.horizon_days).wanted.end
 
 
 def offer_again_on(
@@ -389,16 +413,28 @@ def offer_again_on(
     last: date,
     *,
     now: datetime,
+    until: datetime | None = None,
 ) -> None:
     """Offer again, where the bookings and the remaining trips allow, the withdrawn times of
-    each week the days from `first` to `last` touch (as after a cancel)."""
+    each of the owner's weeks that the days from `first` to `last` (in `zone`, the trip
+    city's) touch, from `now` (and up to `until`), as after a cancel."""
     from web.services.invites.reoffer import restore_by_rules  # it uses withdraw_elsewhere
 
-    day = first
-    while day <= last + timedelta(days=7):  # each week the days touch
-        moment = datetime.combine(min(day, last), datetime.min.time(), zone)
+    begin = max(datetime.combine(first, time(0), zone), now)
+    stop = datetime.combine(last + timedelta(days=1), time(0), zone)
+    if until is not None:
+        stop = min(stop, until)
+    if begin >= stop:
+        return
+    # A moment in each week of the owner's (their zone decides where a week ends, so the
+    # span's last instant too: a trip west of home ends in the owner's next day).
+    moments, moment = [], begin
+    while moment < stop:
+        moments.append(moment)
+        moment += timedelta(days=7)
+    moments.append(stop - timedelta(microseconds=1))
+    for moment in moments:
         restore_by_rules(runtime, bookings, user_id, moment, now=now)
-        day += timedelta(days=7)
 
 
 @dataclass(frozen=True)

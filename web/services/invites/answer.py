@@ -17,7 +17,7 @@ from integrations.storage.invites import BookingInvite
 from integrations.storage.outbox import enqueue_email
 from scheduler import invites as rules
 from scheduler.invites import OfferedTime
-from scheduler.model import Interval
+from scheduler.model import Interval, ProposedTime
 from scheduler.pairing import candidate_times, locate
 from scheduler.trips import plan_slots, trip_markers
 from web.composition import Runtime
@@ -150,7 +150,7 @@ def more_times(
     duration = policy.duration
     contact = ContactRepository(session, invite.user_id).get(invite.contact_id)
     candidates = candidate_times(slots, duration, per_window=policy)
-    free = bool(candidates)
+    free = candidates
     if contact is not None:  # a removed contact's invite gets times without a place
         # Every quarter hour, so a video call can start once the invitee is awake.
         candidates, _ = locate(
@@ -170,19 +170,25 @@ def more_times(
         for o in store.open_times(invite.user_id, lo, hi, unexpired_at=now)
         if o.interval not in own
     ]
-    chosen = rules.more_times(
-        candidates,
-        offered=[t.interval for t in invite.times],
-        limit=MORE_TIMES,
-        zone=zone,
-        policy=policy,
-        bookings=store.held(invite.user_id, lo, hi, but=booking.id if booking else None),
-        elsewhere=elsewhere,
-    )
+    held = store.held(invite.user_id, lo, hi, but=booking.id if booking else None)
+
+    def allowed(times: list[ProposedTime]) -> list[ProposedTime]:
+        return rules.more_times(
+            times,
+            offered=[t.interval for t in invite.times],
+            limit=MORE_TIMES,
+            zone=zone,
+            policy=policy,
+            bookings=held,
+            elsewhere=elsewhere,
+        )
+
+    chosen = allowed(candidates)
     added = store.add_times(invite.id, chosen)
     if added:
         store.keep_open_until(invite.id, rules.expires_at((t.start for t in added), now=now))
-    return MoreTimes(added, none_suit=free and not candidates)
+    # Nothing added, but times the owner could offer were there: none suited the invitee.
+    return MoreTimes(added, none_suit=not chosen and bool(allowed(free)))
 
 
 def _notify_owner(
