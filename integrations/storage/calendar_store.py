@@ -85,6 +85,21 @@ def _rows(calendar_id: int, user_id: int, found: Iterable[Occurrence]) -> list[d
     ]
 
 
+def delta_spans(session: Session, calendar_id: int, result: SyncResult) -> list[Interval]:
+    """The time a DELTA sync's changes touch: the stored occurrences it replaces or removes,
+    and those it stores (read before `save_result`)."""
+    keys = {*result.removed, *(o.key for o in result.occurrences)}
+    spans = [Interval(o.start, o.end) for o in result.occurrences]
+    if keys:
+        rows = session.connection().execute(
+            select(OCC.c.start, OCC.c.end).where(
+                OCC.c.calendar_id == calendar_id, OCC.c.source_key.in_(keys)
+            )
+        )
+        spans += [Interval(r.start, r.end) for r in rows]
+    return spans
+
+
 def save_result(
     session: Session,
     calendar_id: int,

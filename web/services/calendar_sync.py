@@ -8,7 +8,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +37,7 @@ from integrations.storage.calendars import CalendarRecord
 from integrations.storage.db import transaction
 from integrations.storage.dbapi import Db
 from integrations.storage.invites import CalendarRow
+from scheduler.model import Interval
 from scheduler.ports import CalendarSource
 from web.composition import Runtime
 from web.services.accounts import account_and_config
@@ -228,8 +229,15 @@ def sync_calendar(
             return error
         # New, changed or deleted events may make, move or call off a trip (an all-day
         # "Lisbon"): open invites follow, as when a trip is entered or removed by hand.
-        changed = result.mode == REPLACE or bool(result.occurrences or result.removed)
-        with trips_followed(runtime, session, row.user_id, now=now) if changed else nullcontext():
+        following: AbstractContextManager[None]
+        if result.mode == REPLACE:  # a full read: anything may have changed
+            following = trips_followed(runtime, session, row.user_id, now=now)
+        elif spans := calendar_store.delta_spans(session, calendar_id, result):
+            within = Interval(min(s.start for s in spans), max(s.end for s in spans))
+            following = trips_followed(runtime, session, row.user_id, now=now, within=within)
+        else:
+            following = nullcontext()
+        with following:
             calendar_store.save_result(
                 session, calendar_id, row.user_id, result, now=now, next_at=next_at
             )

@@ -318,15 +318,22 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
 
 
 def withdraw_elsewhere(
-    session: Session, config: Config, user_id: int, first: datetime, last: datetime
+    session: Session,
+    config: Config,
+    user_id: int,
+    first: datetime,
+    last: datetime,
+    *,
+    trips: Sequence[Trip] | None = None,
 ) -> int:
     """Take off the owner's open invites the times starting in [first, last) that were
     offered for another city than the one a trip takes them to (a home lunch in person on a
     day in Boston); how many. The trips are those the plan reads: entered by hand, and found
     in the calendar store. Adding a trip calls it, a calendar sync that stored new events
     does, and so does offering times again after a cancel or a move, which would otherwise
-    bring them back."""
-    trips = trips_between(session, config, user_id, first, last)
+    bring them back. `trips`: those over [first, last), when the caller has read them."""
+    if trips is None:
+        trips = trips_between(session, config, user_id, first, last)
     home = _home(config)
     home_key = home.key if home is not None and home.resolved else ""
     if not trips and not home_key:
@@ -353,26 +360,33 @@ def trips_between(
     return _all_trips(session, user_id, _home(config), today, occurrences)
 
 
-def upcoming_trips(session: Session, config: Config, user_id: int, now: datetime) -> list[Trip]:
-    """The trips from `now` as far ahead as the calendar store reads: what `follow_trips`
-    compares with afterwards."""
-    return trips_between(session, config, user_id, now, _store_end(config, now))
-
-
 @contextmanager
 def trips_followed(
-    runtime: Runtime, session: Session, user_id: int, *, now: datetime | None = None
+    runtime: Runtime,
+    session: Session,
+    user_id: int,
+    *,
+    now: datetime | None = None,
+    within: Interval | None = None,
 ) -> Iterator[None]:
     """Around a change in this unit of work that may make, move or call off a trip (events
     stored or removed, a calendar removed, the home city changed): afterwards the owner's open
-    invites follow it (`follow_trips`)."""
+    invites follow it (`follow_trips`), from `now` as far ahead as the calendar store reads, or
+    only around `within` (the time a sync's changes touch: the work stays with the change)."""
     now = now or datetime.now(UTC)
     _, config = account_and_config(session, runtime, user_id)
-    before = upcoming_trips(session, config, user_id, now)
+    first, last = now, _store_end(config, now)
+    if within is not None:  # a day either side: a trip joins one on the next day
+        first = max(first, within.start - timedelta(days=1))
+        last = min(last, within.end + timedelta(days=1))
+    if first >= last:
+        yield
+        return
+    before = trips_between(session, config, user_id, first, last)
     yield
     session.flush()
     _, config = account_and_config(session, runtime, user_id)  # the home city may be new
-    follow_trips(runtime, session, config, user_id, before, now=now)
+    follow_trips(runtime, session, config, user_id, before, Interval(first, last), now=now)
 
 
 def follow_trips(
@@ -381,22 +395,28 @@ def follow_trips(
     config: Config,
     user_id: int,
     before: Sequence[Trip],
+    span: Interval,
     *,
     now: datetime,
 ) -> None:
-    """The trips changed in this unit of work (`before`: as they were): the times a trip no
-    longer there took off open invites are offered again where the bookings allow (as when a
-    trip entered by hand is removed); then every time offered for a city the owner will not be
-    in is taken off (as when one is entered), also one a trip long known now reaches."""
-    session.flush()
-    end = _store_end(config, now)
-    after = trips_between(session, config, user_id, now, end)
+    """The trips over `span` changed in this unit of work (`before`: as they were): the times
+    a trip no longer there took off open invites are offered again where the bookings allow
+    (as when a trip entered by hand is removed); then the times in `span` offered for a city
+    the owner will not be in are taken off (as when one is entered)."""
+    after = trips_between(session, config, user_id, span.start, span.end)
     bookings = BookingStore(session)
     for trip in called_off(before, after):
         offer_again_on(
-            runtime, bookings, user_id, trip.zone, trip.start, trip.end, now=now, until=end
+            runtime,
+            bookings,
+            user_id,
+            trip.zone,
+            trip.start,
+            trip.end,
+            now=now,
+            until=_store_end(config, now),
         )
-    withdraw_elsewhere(session, config, user_id, now, end)
+    withdraw_elsewhere(session, config, user_id, span.start, span.end, trips=after)
 
 
 def _store_end(config: Config, now: datetime) -> datetime:
