@@ -231,9 +231,13 @@ def _queued_writer(engine: Engine) -> int:
     return fd
 
 
-# Seconds between tries for a held writer lock: writers hold it for a millisecond or two, so
-# a short step keeps the queue moving (flock itself cannot wait with a timeout).
-_LOCK_STEP = 0.0005
+# Seconds between tries for a held writer lock (flock itself cannot wait with a timeout).
+# Writers hold it for a millisecond or so: the first tries come quickly, so a waiter takes
+# its turn soon after it is free (a 0.5 ms step left a core idle for a quarter of a
+# millisecond per wait under load); later ones further apart, up to _LOCK_STEP_MAX, so a
+# long wait (an import holding the lock) costs little.
+_LOCK_STEP = 0.0001
+_LOCK_STEP_MAX = 0.002
 
 
 def _flock_within(fd: int, seconds: float) -> None:
@@ -243,8 +247,10 @@ def _flock_within(fd: int, seconds: float) -> None:
     except BlockingIOError:
         pass
     deadline = time.monotonic() + seconds
+    step = _LOCK_STEP
     while True:
-        time.sleep(_LOCK_STEP)
+        time.sleep(step)
+        step = min(step * 1.25, _LOCK_STEP_MAX)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
