@@ -845,9 +845,11 @@ def delete_contact(
         invite_service.cancel_booking(runtime, user_id, coffee.booking_id, now=now)
     with transaction(runtime.sessions) as session:
         name = _owned(session, user_id, contact_id)
+        zone = ZoneInfo(account_and_config(session, runtime, user_id)[1].owner.timezone)
         live = live_invites(session, user_id, contact_id, now=now)
         for invite in live:
-            withdraw_in(runtime, session, invite.id, now=now, sent_on=day_month(invite.created_at))
+            sent_on = day_month(invite.created_at.astimezone(zone))  # the day as the owner sent it
+            withdraw_in(runtime, session, invite.id, now=now, sent_on=sent_on)
         session.flush()
         remove(session, user_id, contact_id)
     return DeletedContact(name, len(live), len(ahead))
