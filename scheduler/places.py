@@ -143,16 +143,25 @@ def trip_at(moment: datetime, trips: Sequence[Trip]) -> Trip | None:
     return None
 
 
-def offered_elsewhere(
-    time_city: str, start: datetime, trips: Sequence[Trip], home: str = ""
-) -> bool:
-    """A time offered for one city (`time_city`, where the owner was to be) when the owner
-    will be in another: on a trip elsewhere, or (`home`: the home city's key) at home on the
-    day of a trip that was called off. The owner will not be there, so it is not offered."""
+def offered_elsewhere(time_city: str, start: datetime, trips: Sequence[Trip]) -> bool:
+    """A time offered for one city (`time_city`, where the owner was to be) that falls on a
+    trip to another: the owner will not be there, so it is not offered."""
     trip = trip_at(start, trips)
-    if trip is not None:
-        return not same_city(city_key(time_city), trip.key)
-    return bool(home and time_city) and not same_city(city_key(time_city), home)
+    return trip is not None and not same_city(city_key(time_city), trip.key)
+
+
+def left_behind(
+    time_city: str, mode: str, start: datetime, gone: Trip, trips: Sequence[Trip]
+) -> bool:
+    """A time offered to meet in person in the city of a trip now called off (`gone`), on its
+    days: unless a trip (of `trips`, those now) still takes the owner there, they will not be
+    in that city. A video call does not depend on where the owner is."""
+    if mode == Mode.VIDEO.value or not gone.covers_instant(start):
+        return False
+    if not same_city(city_key(time_city), gone.key):
+        return False
+    now = trip_at(start, trips)
+    return now is None or not same_city(city_key(time_city), now.key)
 
 
 def choose_mode(

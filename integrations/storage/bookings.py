@@ -90,6 +90,7 @@ class OpenTime:
     id: int
     interval: Interval
     city: str = ""  # where the owner was to be at that time, when it was offered
+    mode: str = ""  # "in_person" | "video" ("" when not decided)
 
 
 def lock_owner(session: Session, user_id: int) -> None:
@@ -221,7 +222,8 @@ class BookingStore:
             stmt = stmt.where(link_works(models.Invite.expires_at, unexpired_at))
         rows = self.session.scalars(stmt, {"owner": user_id, "lo": lo, "hi": hi})
         return [
-            OpenTime(r.id, Interval(aware_utc(r.start), aware_utc(r.end)), r.city) for r in rows
+            OpenTime(r.id, Interval(aware_utc(r.start), aware_utc(r.end)), r.city, r.mode)
+            for r in rows
         ]
 
     def event_calendar(self, user_id: int) -> str:

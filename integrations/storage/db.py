@@ -233,11 +233,11 @@ def _queued_writer(engine: Engine) -> int:
 
 # Seconds between tries for a held writer lock (flock itself cannot wait with a timeout).
 # Writers hold it for a millisecond or so: the first tries come quickly, so a waiter takes
-# its turn soon after it is free (a 0.5 ms step left a core idle for a quarter of a
-# millisecond per wait under load); later ones further apart, up to _LOCK_STEP_MAX, so a
-# long wait (an import holding the lock) costs little.
+# its turn soon after it is free (a fixed 0.5 ms step left a core idle for a quarter of a
+# millisecond per wait under load); later ones no further apart than that 0.5 ms, so one
+# that has waited long is not outrun by every newcomer.
 _LOCK_STEP = 0.0001
-_LOCK_STEP_MAX = 0.002
+_LOCK_STEP_MAX = 0.0005
 
 
 def _flock_within(fd: int, seconds: float) -> None:

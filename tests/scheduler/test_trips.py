@@ -155,21 +155,22 @@ def test_a_trip_removed_cut_short_or_going_elsewhere_is_called_off() -> None:
     assert called_off([], [kept]) == []
 
 
-def test_a_time_is_offered_elsewhere_when_the_owner_will_be_in_another_city() -> None:
-    from scheduler.places import city_key, offered_elsewhere
+def test_a_time_in_person_in_the_city_of_a_trip_called_off_is_left_behind() -> None:
+    from scheduler.places import left_behind
 
-    trip = boston(date(2026, 12, 10), date(2026, 12, 12))
-    on_trip = datetime(2026, 12, 11, 12, tzinfo=ZoneInfo("America/New_York"))
-    at_home = datetime(2026, 12, 14, 12, tzinfo=ZoneInfo("Europe/Berlin"))
-    berlin = city_key("Berlin", "DE")
-    assert offered_elsewhere("Berlin", on_trip, [trip], berlin)
-    assert not offered_elsewhere("Boston", on_trip, [trip], berlin)
-    # At home: a time planned for a trip that is off, but not one planned for home, or one
-    # with no city, or any when the home city is not known.
-    assert offered_elsewhere("Boston", at_home, [trip], berlin)
-    assert not offered_elsewhere("Berlin", at_home, [trip], berlin)
-    assert not offered_elsewhere("", at_home, [], berlin)
-    assert not offered_elsewhere("Boston", at_home, [])
+    gone = boston(date(2026, 12, 10), date(2026, 12, 12))
+    on_its_day = datetime(2026, 12, 11, 12, tzinfo=ZoneInfo("America/New_York"))
+    after = datetime(2026, 12, 14, 12, tzinfo=ZoneInfo("America/New_York"))
+    assert left_behind("Boston", "in_person", on_its_day, gone, [])
+    assert left_behind("Boston", "", on_its_day, gone, [])  # no mode kept: met in person
+    # A video call does not need the owner in Boston; a home lunch is not the trip's; a day
+    # after the trip is not its.
+    assert not left_behind("Boston", "video", on_its_day, gone, [])
+    assert not left_behind("Berlin", "in_person", on_its_day, gone, [])
+    assert not left_behind("Boston", "in_person", after, gone, [])
+    # Still in Boston that day (the trip was cut short or moved, not called off).
+    still = boston(date(2026, 12, 11), date(2026, 12, 11))
+    assert not left_behind("Boston", "in_person", on_its_day, gone, [still])
 
 
 def contact(name: str, cid: int, city: str, last: date, rel: Relationship) -> Contact:

@@ -261,14 +261,7 @@ def _save_settings(
                 raise AccountError(f"{problem[:1].upper()}{problem[1:]}.", exc.key) from None
             message = str(exc).split("(user settings): ", 1)[-1]
             raise AccountError(message) from None
-        if "owner" in changes:
-            # A new home city makes or ends trips (home in Boston: no "Trip to Boston").
-            from web.services.places import trips_followed  # it reads accounts
-
-            with trips_followed(runtime, session, user_id):
-                store.set_settings(user_id, settings, zone)
-        else:
-            store.set_settings(user_id, settings, zone)
+        store.set_settings(user_id, settings, zone)
 
 
 def save_time_and_windows(

@@ -28,6 +28,7 @@ from scheduler.places import (
     Place,
     Trip,
     city_key,
+    left_behind,
     offered_elsewhere,
     place_applies,
     same_city,
@@ -334,15 +335,13 @@ def withdraw_elsewhere(
     bring them back. `trips`: those over [first, last), when the caller has read them."""
     if trips is None:
         trips = trips_between(session, config, user_id, first, last)
-    home = _home(config)
-    home_key = home.key if home is not None and home.resolved else ""
-    if not trips and not home_key:
+    if not trips:
         return 0
     bookings = BookingStore(session)
     elsewhere = [
         t.id
         for t in bookings.open_times(user_id, first, last)
-        if offered_elsewhere(t.city, t.interval.start, trips, home_key)
+        if offered_elsewhere(t.city, t.interval.start, trips)
     ]
     bookings.withdraw_times(elsewhere)
     return len(elsewhere)
@@ -351,13 +350,14 @@ def withdraw_elsewhere(
 def trips_between(
     session: Session, config: Config, user_id: int, first: datetime, last: datetime
 ) -> list[Trip]:
-    """The trips on the days from `first` to `last` (the owner's zone): entered by hand and
-    found in the calendar store, merged as the plan reads them."""
+    """The trips on the days from `first` to `last`: entered by hand and found in the calendar
+    store, merged as the plan reads them. Read from the owner's day before `first`: a trip's
+    days are the trip city's, and west of home its last one ends in the owner's next."""
     zone = ZoneInfo(config.owner.timezone)
-    today = first.astimezone(zone).date()
-    days = (last.astimezone(zone).date() - today).days + 1
-    occurrences = occurrences_on(session, user_id, today, days, zone)
-    return _all_trips(session, user_id, _home(config), today, occurrences)
+    since = first.astimezone(zone).date() - timedelta(days=1)
+    days = (last.astimezone(zone).date() - since).days + 1
+    occurrences = occurrences_on(session, user_id, since, days, zone)
+    return _all_trips(session, user_id, _home(config), since, occurrences)
 
 
 @contextmanager
@@ -406,17 +406,35 @@ def follow_trips(
     after = trips_between(session, config, user_id, span.start, span.end)
     bookings = BookingStore(session)
     for trip in called_off(before, after):
-        offer_again_on(
-            runtime,
-            bookings,
-            user_id,
-            trip.zone,
-            trip.start,
-            trip.end,
-            now=now,
-            until=_store_end(config, now),
-        )
+        _call_off(runtime, bookings, user_id, trip, after, now=now, until=_store_end(config, now))
     withdraw_elsewhere(session, config, user_id, span.start, span.end, trips=after)
+
+
+def _call_off(
+    runtime: Runtime,
+    bookings: BookingStore,
+    user_id: int,
+    gone: Trip,
+    trips: Sequence[Trip],
+    *,
+    now: datetime,
+    until: datetime | None = None,
+) -> None:
+    """A trip called off (`trips`: those still on): the times it took off open invites are
+    offered again where the bookings allow, and those offered to meet in its city on its
+    days, where the owner no longer will be, are taken off."""
+    offer_again_on(
+        runtime, bookings, user_id, gone.zone, gone.start, gone.end, now=now, until=until
+    )
+    first = datetime.combine(gone.start, time(0), gone.zone)
+    last = datetime.combine(gone.end + timedelta(days=1), time(0), gone.zone)
+    bookings.withdraw_times(
+        [
+            t.id
+            for t in bookings.open_times(user_id, first, last)
+            if left_behind(t.city, t.mode, t.interval.start, gone, trips)
+        ]
+    )
 
 
 def _store_end(config: Config, now: datetime) -> datetime:
@@ -451,7 +469,7 @@ def offer_again_on(
     moments, moment = [], begin
     while moment < stop:
         moments.append(moment)
-        moment += timedelta(days=7)
+        moment += timedelta(days=6)  # not 7: a week with a clock change is an hour shorter
     moments.append(stop - timedelta(microseconds=1))
     for moment in moments:
         restore_by_rules(runtime, bookings, user_id, moment, now=now)
@@ -487,16 +505,26 @@ def _booked_lines(
 
 def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> TripRemoved:
     """Remove a trip; the times its adding took off open invites (planned for home) are
-    offered again where the bookings allow, as after a cancel. Names the coffees booked in
-    the trip's city on its days, which nothing moves."""
+    offered again where the bookings allow, as after a cancel, and those offered to meet in
+    its city are taken off. Names the coffees booked in the trip's city on its days, which
+    nothing moves."""
     with transaction(runtime.sessions) as session:
         trip = next((t for t in store.entered_trips(session, user_id) if t.id == trip_id), None)
         if trip is None or not store.delete_trip(session, user_id, trip_id):
             raise NotFound(f"no trip with id {trip_id}")
         session.flush()
         bookings, now = BookingStore(session), datetime.now(UTC)
-        zone = ZoneInfo(geo.resolve(trip.city).timezone or "UTC")
-        offer_again_on(runtime, bookings, user_id, zone, trip.start, trip.end, now=now)
+        where = geo.resolve(trip.city)
+        zone = ZoneInfo(where.timezone or "UTC")
+        if where.resolved:
+            gone = Trip(trip.city, where.timezone, trip.start, trip.end, where.country)
+            first = datetime.combine(trip.start, time(0), zone)
+            last = datetime.combine(trip.end + timedelta(days=1), time(0), zone)
+            _, config = account_and_config(session, runtime, user_id)
+            still = trips_between(session, config, user_id, first, last)
+            _call_off(runtime, bookings, user_id, gone, still, now=now)
+        else:  # it never took the owner anywhere the plan knew; what it held goes back
+            offer_again_on(runtime, bookings, user_id, zone, trip.start, trip.end, now=now)
         first = datetime.combine(trip.start, datetime.min.time(), zone)
         last = datetime.combine(trip.end + timedelta(days=1), datetime.min.time(), zone)
         there, _ = _met_in(bookings, user_id, first, last, trip.city)
