@@ -204,3 +204,27 @@ def test_a_lock_held_too_long_is_a_503_to_try_again_not_a_500(
     assert answer.status_code == 503
     assert "try again" in answer.text.lower()
     assert answer.headers["Retry-After"]
+
+
+def test_writers_checkpoint_the_wal_after_their_turn_so_it_stays_small(
+    sqlite_runtime: Runtime,
+) -> None:
+    """SQLite's own checkpoint would run inside a commit, with every other writer waiting on
+    its fsyncs; writers checkpoint after their turn instead, often enough that the WAL file
+    (every page written since the last checkpoint) stays small over many saves."""
+    from pathlib import Path
+
+    from integrations.storage.db import _AUTOCHECKPOINT_PAGES, _CHECKPOINT_EVERY
+    from tests.helpers.invite_fixtures import make_owner
+
+    owner = make_owner(sqlite_runtime)
+    database = Path(sqlite_runtime.engine.url.database or "")
+    for n in range(20 * _CHECKPOINT_EVERY):
+        with transaction(sqlite_runtime.sessions) as session:
+            session.execute(
+                update(models.User).where(models.User.id == owner).values(name=f"Olivia {n}")
+            )
+    wal = Path(f"{database}-wal").stat().st_size
+    # Each save writes a page or two: 20 checkpoint periods without one would leave
+    # thousands of pages; with them the file holds about one period's.
+    assert wal < 2 * _CHECKPOINT_EVERY * 3 * 4096 < _AUTOCHECKPOINT_PAGES * 4096
