@@ -184,8 +184,7 @@ def occurrences_on(
 ) -> list[Occurrence]:
     """The calendar store's events on `days` days from `first` (in `zone`), as the trip rules
     read them."""
-    start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
-    horizon = Interval(start, datetime.combine(first + timedelta(days=days), start.time(), zone))
+    horizon = Interval(*days_span(zone, first, first + timedelta(days=days - 1)))
     return [
         Occurrence(
             o.start.astimezone(zone),
@@ -308,9 +307,7 @@ def add_trip(runtime: Runtime, user_id: int, *, city: str, start: date, end: dat
                 "that trip first, or pick days around it"
             )
         trip_id = store.add_trip(session, user_id, typed, start, end)
-        zone = ZoneInfo(geo.resolve(typed).timezone)
-        first = datetime.combine(start, datetime.min.time(), zone)
-        last = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone)
+        first, last = days_span(ZoneInfo(geo.resolve(typed).timezone), start, end)
         _, config = account_and_config(session, runtime, user_id)
         withdrawn = withdraw_elsewhere(session, config, user_id, first, last)
         # The coffees to meet in person elsewhere (those in the trip's city are its own).
@@ -426,14 +423,21 @@ def _call_off(
     offer_again_on(
         runtime, bookings, user_id, gone.zone, gone.start, gone.end, now=now, until=until
     )
-    first = datetime.combine(gone.start, time(0), gone.zone)
-    last = datetime.combine(gone.end + timedelta(days=1), time(0), gone.zone)
+    first, last = days_span(gone.zone, gone.start, gone.end)
     bookings.withdraw_times(
         [
             t.id
             for t in bookings.open_times(user_id, first, last)
             if left_behind(t.city, t.mode, t.interval.start, gone, trips)
         ]
+    )
+
+
+def days_span(zone: tzinfo, first: date, last: date) -> tuple[datetime, datetime]:
+    """The days from `first` to `last` (both included) in `zone`, as [start, end) instants."""
+    return (
+        datetime.combine(first, time(0), zone),
+        datetime.combine(last + timedelta(days=1), time(0), zone),
     )
 
 
@@ -458,8 +462,8 @@ def offer_again_on(
     city's) touch, from `now` (and up to `until`), as after a cancel."""
     from web.services.invites.reoffer import restore_by_rules  # it uses withdraw_elsewhere
 
-    begin = max(datetime.combine(first, time(0), zone), now)
-    stop = datetime.combine(last + timedelta(days=1), time(0), zone)
+    begin, stop = days_span(zone, first, last)
+    begin = max(begin, now)
     if until is not None:
         stop = min(stop, until)
     if begin >= stop:
@@ -516,17 +520,14 @@ def remove_trip(runtime: Runtime, user_id: int, trip_id: int) -> TripRemoved:
         bookings, now = BookingStore(session), datetime.now(UTC)
         where = geo.resolve(trip.city)
         zone = ZoneInfo(where.timezone or "UTC")
+        first, last = days_span(zone, trip.start, trip.end)
         if where.resolved:
             gone = Trip(trip.city, where.timezone, trip.start, trip.end, where.country)
-            first = datetime.combine(trip.start, time(0), zone)
-            last = datetime.combine(trip.end + timedelta(days=1), time(0), zone)
             _, config = account_and_config(session, runtime, user_id)
             still = trips_between(session, config, user_id, first, last)
             _call_off(runtime, bookings, user_id, gone, still, now=now)
         else:  # it never took the owner anywhere the plan knew; what it held goes back
             offer_again_on(runtime, bookings, user_id, zone, trip.start, trip.end, now=now)
-        first = datetime.combine(trip.start, datetime.min.time(), zone)
-        last = datetime.combine(trip.end + timedelta(days=1), datetime.min.time(), zone)
         there, _ = _met_in(bookings, user_id, first, last, trip.city)
         return TripRemoved(trip.city, there)
 
