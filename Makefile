@@ -30,7 +30,7 @@ bytecode: | $(BIN)/python
 	@$(BIN)/python -m compileall -q -j 0 scheduler web integrations
 
 run: $(VENV)/.stamp-run bytecode
-	$(BIN)/meetagain init --demo-secret
+	$(BIN)/meetagain init --demo-secret --host $(HOST) --port $(PORT)
 	$(BIN)/meetagain demo
 	$(BIN)/meetagain serve --host $(HOST) --port $(PORT) --drain-outbox
 

@@ -12,6 +12,7 @@ from web.errors import UserError
 SECRET_FILE = "secret_key"
 SECRET_ENV = "MEETAGAIN_SECRET_KEY"
 SERVING_FILE = "serving.json"  # where `meetagain serve` listens, while it runs
+SETUP_LINK_FILE = "setup-link-base"  # the address the setup link `meetagain init` printed names
 
 
 def ensure_instance(path: Path) -> Path:
@@ -69,6 +70,20 @@ def forget_serving(path: Path) -> None:
     file = path / SERVING_FILE
     if _serving_entry(file).get("pid") == os.getpid():
         file.unlink(missing_ok=True)
+
+
+def record_setup_link(path: Path, base_url: str) -> None:
+    """Note the address the setup link just printed names, so `serve` on it prints no other."""
+    ensure_instance(path)
+    (path / SETUP_LINK_FILE).write_text(base_url + "\n")
+
+
+def setup_link_base(path: Path) -> str | None:
+    """The address the last setup link `meetagain init` printed names, or None."""
+    try:
+        return (path / SETUP_LINK_FILE).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def serving_url(path: Path) -> str | None:

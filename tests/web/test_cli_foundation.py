@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -508,6 +509,31 @@ def test_serving_on_another_port_prints_the_setup_link_for_that_port(tmp_path: P
             runtime.engine.dispose()
 
 
+def test_init_told_the_port_prints_the_link_serve_on_it_answers(tmp_path: Path) -> None:
+    from integrations.config import load_config
+    from web.composition import Runtime
+    from web.services.accounts import setup_token_valid
+
+    # What `make run PORT=...` does: one setup link, naming the port the server listens on.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    printed: list[str] = []
+    with _serving(tmp_path, printed=printed, port=port) as base:
+        assert base == f"http://127.0.0.1:{port}"
+        link = re.search(r"at: (\S+/setup\?token=\S+)", printed[0])
+        assert link and link.group(1).startswith(f"{base}/setup?token="), printed[0]
+        assert "setup?token=" not in "".join(printed[1:])  # serve replaced nothing
+        with urllib.request.urlopen(link.group(1), timeout=10) as response:
+            assert response.status == 200
+        config = load_config(None, {"web": {"instance_path": str(tmp_path / "instance")}})
+        runtime = Runtime(config)
+        try:
+            assert setup_token_valid(runtime, link.group(1).rsplit("=", 1)[1])
+        finally:
+            runtime.engine.dispose()
+
+
 def test_serving_where_init_said_prints_no_second_setup_link(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[web]\nbase_url = "https://coffee.example.org"\n')
     printed: list[str] = []
@@ -577,16 +603,16 @@ def test_a_server_killed_without_clean_up_does_not_capture_cli_links(tmp_path: P
 
 @contextmanager
 def _serving(
-    cwd: Path, stop: int = signal.SIGINT, printed: list[str] | None = None
+    cwd: Path, stop: int = signal.SIGINT, printed: list[str] | None = None, port: int = 0
 ) -> Iterator[str]:
-    """`meetagain init`, then `serve` on an ephemeral port (what each printed goes to
-    `printed`); yields the address."""
-    init = meetagain(cwd, "init")
+    """`meetagain init` (told the port, when one is given), then `serve` on that port or an
+    ephemeral one (what each printed goes to `printed`); yields the address."""
+    init = meetagain(cwd, "init", *(["--port", str(port)] if port else []))
     assert init.returncode == 0
     seen = printed if printed is not None else []
     seen.append(init.stdout)
     process = subprocess.Popen(
-        [sys.executable, "-m", "web", "serve", "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, "-m", "web", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=cwd,
         env=clean_env(),
         stdout=subprocess.PIPE,

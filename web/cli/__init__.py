@@ -157,12 +157,26 @@ def cli(
     hidden=True,
     help="Accepted for the Makefile; init always creates a missing secret.",
 )
+@click.option(
+    "--host",
+    default=None,
+    help="The host `meetagain serve` will listen on, for the setup link (default: 127.0.0.1).",
+)
+@click.option(
+    "--port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="The port `meetagain serve` will listen on, for the setup link (default: 5000; 0: "
+    "not known yet, serve prints the link).",
+)
 @pass_state
-def init(state: State, demo_secret: bool) -> None:
+def init(state: State, demo_secret: bool, host: str | None, port: int | None) -> None:
     """Create the instance folder, its secret key (mode 0600) and the database."""
-    from web.instance import create_secret, ensure_instance
+    from web.instance import create_secret, ensure_instance, record_setup_link
 
     config = state.config
+    if port != 0 and (host is not None or port is not None):
+        config = _links_at(config, host or "127.0.0.1", port or 5000)
     folder = ensure_instance(config.instance_dir)
     if create_secret(folder):
         click.echo(f"created secret key {folder / 'secret_key'} (mode 0600)")
@@ -177,6 +191,7 @@ def init(state: State, demo_secret: bool) -> None:
     if token is not None:
         # Anyone could claim a fresh server: from elsewhere, /setup needs this one-time link.
         base = config.web.base_url.rstrip("/")
+        record_setup_link(folder, base)
         click.echo(f"create the first account (the admin) at: {base}/setup?token={token}")
         click.echo("  (one-time link; on this machine itself the setup page opens without it)")
 
@@ -279,10 +294,12 @@ def _setup_link_for(served: Any, config: Any) -> None:
     """While no account exists and this server's links differ from those `meetagain init`
     printed (another port, no [web] base_url), print a setup link for this address: it
     replaces init's, which named an address nothing serves."""
+    from web.instance import setup_link_base
     from web.services.accounts import new_setup_token
 
     base = served.config.web.base_url
-    if base == config.web.base_url:
+    printed = setup_link_base(config.instance_dir) or config.web.base_url
+    if base.rstrip("/") == printed.rstrip("/"):
         return  # init's link names this server
     token = new_setup_token(served)
     if token is not None:
@@ -311,19 +328,28 @@ def _shown_address(host: str, port: int) -> str:
 def _served_at(runtime: Any, host: str, port: int) -> Any:
     """The runtime whose links (invite emails, redirects) point at this server: without a
     [web] base_url of the user's own, that is the host and port it serves on."""
+    from web.composition import Runtime
+
+    config = _links_at(runtime.config, host, port)
+    if config is runtime.config:
+        return runtime
+    runtime.engine.dispose()  # the serving runtime opens its own
+    return Runtime(config)
+
+
+def _links_at(config: Any, host: str, port: int) -> Any:
+    """`config` with links (setup, invites, redirects) naming a server on host:port, unless
+    a [web] base_url of the user's own names the public address, whatever the local port."""
     from dataclasses import replace
 
     from integrations.config import WebConfig
-    from web.composition import Runtime
 
-    config = runtime.config
     if config.web.base_url != WebConfig().base_url:
-        return runtime  # configured: the public address, whatever the local port
+        return config
     base_url = _shown_address(host, port)
     if base_url == config.web.base_url:
-        return runtime
-    runtime.engine.dispose()  # the serving runtime opens its own
-    return Runtime(replace(config, web=replace(config.web, base_url=base_url)))
+        return config
+    return replace(config, web=replace(config.web, base_url=base_url))
 
 
 def _check_port_free(host: str, port: int) -> None:
