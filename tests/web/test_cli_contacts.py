@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -196,6 +198,20 @@ def test_plan_offers_three_times_on_different_days_to_at_most_three_people(cli) 
     assert all(s >= "2026-03-17" for s in starts)  # 24 hours' notice
     text = cli("plan", "--now", NOW).stdout
     assert proposals[0]["name"] in text
+
+
+def test_plan_text_writes_days_as_the_pages_do(cli) -> None:  # type: ignore[no-untyped-def]
+    # Early in a month, so the days have one digit: "Tue 3 Mar", never "Tue 03 Mar".
+    cli("demo", "--today", "2026-03-02")
+    now = "2026-03-02T08:00:00+01:00"
+    proposals = json.loads(cli("plan", "--now", now, "--format", "json").stdout)["proposals"]
+    text = cli("plan", "--now", now).stdout
+    starts = [datetime.fromisoformat(t["start"]) for p in proposals for t in p["times"]]
+    assert any(s.day < 10 for s in starts)
+    for start in starts:
+        local = start.astimezone(ZoneInfo("Europe/Berlin"))
+        assert f"  {local:%a} {local.day} {local:%b} {local:%H:%M}-" in text
+        assert f"{local:%a %d %b}" not in text or local.day >= 10
 
 
 def test_a_bad_now_exits_2(cli) -> None:  # type: ignore[no-untyped-def]

@@ -384,3 +384,29 @@ def test_the_invite_message_is_prefilled_and_the_edited_text_is_sent(
     site.post(f"/plan/{contact_id}/approve", {"time": checked, "message": edited})
     [invite] = invites(sqlite_runtime)
     assert invite.message.strip() == edited
+
+
+def test_a_calendar_that_stopped_reading_says_when_it_last_was_in_the_owners_time(
+    site: Web, owner: int, sqlite_runtime: Runtime
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from scheduler.text import moment_text
+
+    with transaction(sqlite_runtime.sessions) as session:
+        session.get(models.User, owner).timezone = "America/Los_Angeles"  # type: ignore[union-attr]
+    with_demo(sqlite_runtime, owner)
+    first = datetime.now(UTC)
+    run_due(sqlite_runtime, now=first)
+    with transaction(sqlite_runtime.sessions) as session:
+        demo = session.scalars(select(models.Calendar)).one()
+        Path(demo.location).unlink()  # the file is gone: the next read fails
+    run_due(sqlite_runtime, now=first + timedelta(days=1))
+    with transaction(sqlite_runtime.sessions) as session:
+        state = session.get(models.CalendarSync, demo.id)
+        assert state is not None and state.last_error and state.last_synced_at is not None
+        read = state.last_synced_at
+    page = text(site.get("/"))
+    local = moment_text(read.astimezone(ZoneInfo("America/Los_Angeles")))
+    assert f"(busy time as of {local} is used)" in page
+    assert "UTC is used" not in page

@@ -241,6 +241,13 @@ def due(state: State, now_text: str | None, fmt: str) -> None:
     click.echo("\n".join(out))
 
 
+def _span(start: datetime, end: datetime) -> str:
+    """ "Mon 7 Dec 12:00-12:45": a proposed time, its day written as the pages write it."""
+    from scheduler.text import day_text
+
+    return f"{day_text(start)} {start:%H:%M}-{end:%H:%M}"
+
+
 @click.command()
 @_NOW
 @format_option
@@ -263,7 +270,7 @@ def plan(state: State, now_text: str | None, fmt: str) -> None:
     for offer in result.events:
         click.echo(offer.sentence)
         for t in offer.times:
-            click.echo(f"  {t.start:%a %d %b %H:%M}-{t.end:%H:%M} ({t.window}, {t.mode})")
+            click.echo(f"  {_span(t.start, t.end)} ({t.window}, {t.mode})")
     if not result.proposals:
         click.echo("no proposals: nobody due, no free slots, or this week is full")
         return
@@ -272,4 +279,4 @@ def plan(state: State, now_text: str | None, fmt: str) -> None:
         for reason in p.reasons:
             click.echo(f"  why: {reason}")
         for t in p.times:
-            click.echo(f"  {t.start:%a %d %b %H:%M}-{t.end:%H:%M} ({t.window})")
+            click.echo(f"  {_span(t.start, t.end)} ({t.window})")

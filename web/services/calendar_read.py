@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from integrations.config import Config, ConfigError, with_user_settings
 from integrations.storage import calendar_reads
 from integrations.storage.dbapi import Db
 from scheduler.intervals import merge
 from scheduler.model import BusyReport, CalendarWarning, Interval
+from scheduler.text import moment_text
 from web.errors import NotFound
 
 
@@ -112,6 +114,7 @@ def read_busy(
     warnings: list[CalendarWarning] = []
     stale: list[str] = []
     limit = 2 * interval_of(config)
+    zone: ZoneInfo | None = None  # the user's, read once a warning names a time
     for s in chosen:
         if s.last_synced_at is None:
             detail = s.last_error.removeprefix(f"{s.name}: ")
@@ -121,12 +124,10 @@ def read_busy(
             )
             continue
         if s.last_error:
+            zone = zone or user_config(db, config, user_id).zone
+            read = moment_text(s.last_synced_at.astimezone(zone))
             warnings.append(
-                CalendarWarning.of(
-                    s.name,
-                    f"{s.last_error} (busy time as of {s.last_synced_at:%Y-%m-%d %H:%M} UTC "
-                    "is used)",
-                )
+                CalendarWarning.of(s.name, f"{s.last_error} (busy time as of {read} is used)")
             )
         if now - s.last_synced_at > limit:
             stale.append(s.name)
