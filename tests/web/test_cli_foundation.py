@@ -534,6 +534,32 @@ def test_init_told_the_port_prints_the_link_serve_on_it_answers(tmp_path: Path) 
             runtime.engine.dispose()
 
 
+def test_serving_again_where_init_said_after_serving_elsewhere_prints_a_working_link(
+    tmp_path: Path,
+) -> None:
+    from integrations.config import load_config
+    from web.composition import Runtime
+    from web.services.accounts import setup_token_valid
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert meetagain(tmp_path, "init", "--port", str(port)).returncode == 0
+    elsewhere: list[str] = []
+    with _serve(tmp_path, signal.SIGINT, elsewhere):  # its link replaces init's
+        assert "setup?token=" in "".join(elsewhere)
+    again: list[str] = []
+    with _serve(tmp_path, signal.SIGINT, again, port) as base:
+        link = re.search(r"at: (\S+)/setup\?token=(\S+)", "".join(again))
+        assert link and link.group(1) == base, "".join(again)
+    config = load_config(None, {"web": {"instance_path": str(tmp_path / "instance")}})
+    runtime = Runtime(config)
+    try:
+        assert setup_token_valid(runtime, link.group(2))
+    finally:
+        runtime.engine.dispose()
+
+
 def test_serving_where_init_said_prints_no_second_setup_link(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[web]\nbase_url = "https://coffee.example.org"\n')
     printed: list[str] = []
@@ -611,6 +637,13 @@ def _serving(
     assert init.returncode == 0
     seen = printed if printed is not None else []
     seen.append(init.stdout)
+    with _serve(cwd, stop, seen, port) as base:
+        yield base
+
+
+@contextmanager
+def _serve(cwd: Path, stop: int, seen: list[str], port: int = 0) -> Iterator[str]:
+    """`serve` on `port` (0: an ephemeral one); what it printed goes to `seen`."""
     process = subprocess.Popen(
         [sys.executable, "-m", "web", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=cwd,

@@ -291,20 +291,21 @@ def serve(state: State, host: str, port: int, drain_outbox: bool, sync_calendars
 
 
 def _setup_link_for(served: Any, config: Any) -> None:
-    """While no account exists and this server's links differ from those `meetagain init`
-    printed (another port, no [web] base_url), print a setup link for this address: it
-    replaces init's, which named an address nothing serves."""
-    from web.instance import setup_link_base
+    """While no account exists and this server's links differ from the last setup link printed
+    (by `meetagain init`, or a `serve` elsewhere: another port, no [web] base_url), print one
+    for this address: it replaces that one, which names an address nothing serves."""
+    from web.instance import record_setup_link, setup_link_base
     from web.services.accounts import new_setup_token
 
-    base = served.config.web.base_url
+    base = served.config.web.base_url.rstrip("/")
     printed = setup_link_base(config.instance_dir) or config.web.base_url
-    if base.rstrip("/") == printed.rstrip("/"):
-        return  # init's link names this server
+    if base == printed.rstrip("/"):
+        return  # the last link printed names this server
     token = new_setup_token(served)
     if token is not None:
+        record_setup_link(config.instance_dir, base)
         click.echo(f"create the first account (the admin) at: {base}/setup?token={token}")
-        click.echo("  (one-time link; it replaces the one `meetagain init` printed)")
+        click.echo("  (one-time link; it replaces the one printed before)")
 
 
 def _exit_on_sigterm() -> None:
