@@ -607,10 +607,9 @@ path = "{tmp_path / "work.ics"}"
         encoding="utf-8",
     )
     ok("init", cwd=tmp_path)
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
-    today = datetime.now(UTC).date()
-    monday = today + timedelta(days=7 - today.weekday())
+    monday = _monday_ahead()
     work = tmp_path / "work.ics"
     work.write_text(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:a@t\r\n"
@@ -631,6 +630,16 @@ path = "{tmp_path / "work.ics"}"
     # Outside the dates the store keeps, it says so rather than offering unknown times.
     far = ok("slots", "--from", "2020-01-06", "--days", "1", "--tz", "Europe/Berlin", cwd=tmp_path)
     assert "busy time is kept only for the days around today" in far.stderr
+
+
+def _monday_ahead() -> date:
+    """A Monday at least two days ahead: the 24 hours' notice never reaches its breakfast (on a
+    Sunday morning, tomorrow's 07:30 would be too soon to offer)."""
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    ahead = 7 - today.weekday()
+    return today + timedelta(days=ahead if ahead >= 2 else ahead + 7)
 
 
 def _calendar_with(path: Path, day: date, start: str, end: str, summary: str) -> None:
@@ -663,9 +672,9 @@ def _breakfasts(folder: Path, when: list[str]) -> list[str]:
 def test_a_second_read_from_the_store_loads_neither_sqlalchemy_nor_the_ics_parser(
     tmp_path: Path,
 ) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
-    monday = datetime.now(UTC).date() + timedelta(days=7 - datetime.now(UTC).weekday())
+    monday = _monday_ahead()
     _calendar_with(tmp_path / "work.ics", monday, "0730", "0830", "Early call")
     _config_with_calendars(tmp_path, f"sqlite:///{tmp_path / 'meetagain.db'}", "work")
     ok("init", cwd=tmp_path)
@@ -701,13 +710,13 @@ def test_slots_from_the_store_follow_config_calendars_added_changed_and_queued(
 ) -> None:
     """Reading the store as it is happens only when nothing is due: a calendar added to
     config.toml, one whose file moved, and one queued by "Read now" are read first."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from tests.conftest import make_config
     from web.composition import Runtime
     from web.services import calendar_sync
 
-    monday = datetime.now(UTC).date() + timedelta(days=7 - datetime.now(UTC).weekday())
+    monday = _monday_ahead()
     tuesday = monday + timedelta(days=1)
     when = ["--tz", "Europe/Berlin", "--from", monday.isoformat(), "--days", "2"]
     _calendar_with(tmp_path / "work.ics", monday, "0730", "0830", "Early call")
