@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from integrations.storage import db, models
+from tests.helpers.processes import free_port
 
 TODAY = date(2026, 3, 18)  # a Wednesday; the demo is relative to the --today given
 
@@ -489,10 +489,6 @@ def _wait_for_port(process: subprocess.Popen[str], seen: list[str]) -> str:
 
 
 def test_serving_on_another_port_prints_the_setup_link_for_that_port(tmp_path: Path) -> None:
-    from integrations.config import load_config
-    from web.composition import Runtime
-    from web.services.accounts import setup_token_valid
-
     printed: list[str] = []
     with _serving(tmp_path, printed=printed) as base:
         init_out, served_out = printed[0], "".join(printed[1:])
@@ -500,24 +496,27 @@ def test_serving_on_another_port_prints_the_setup_link_for_that_port(tmp_path: P
         from_serve = re.search(r"at: (\S+)/setup\?token=(\S+)", served_out)
         assert from_init and from_serve, served_out
         assert from_serve.group(1) == base  # the port the system picked, not 5000
-        config = load_config(None, {"web": {"instance_path": str(tmp_path / "instance")}})
-        runtime = Runtime(config)
-        try:
-            assert setup_token_valid(runtime, from_serve.group(2))
-            assert not setup_token_valid(runtime, from_init.group(1))  # replaced
-        finally:
-            runtime.engine.dispose()
+        assert _setup_token_valid(tmp_path, from_serve.group(2))
+        assert not _setup_token_valid(tmp_path, from_init.group(1))  # replaced
 
 
-def test_init_told_the_port_prints_the_link_serve_on_it_answers(tmp_path: Path) -> None:
+def _setup_token_valid(cwd: Path, token: str) -> bool:
+    """Whether the instance in `cwd` still takes this setup link's token."""
     from integrations.config import load_config
     from web.composition import Runtime
     from web.services.accounts import setup_token_valid
 
+    config = load_config(None, {"web": {"instance_path": str(cwd / "instance")}})
+    runtime = Runtime(config)
+    try:
+        return setup_token_valid(runtime, token)
+    finally:
+        runtime.engine.dispose()
+
+
+def test_init_told_the_port_prints_the_link_serve_on_it_answers(tmp_path: Path) -> None:
     # What `make run PORT=...` does: one setup link, naming the port the server listens on.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     printed: list[str] = []
     with _serving(tmp_path, printed=printed, port=port) as base:
         assert base == f"http://127.0.0.1:{port}"
@@ -526,24 +525,13 @@ def test_init_told_the_port_prints_the_link_serve_on_it_answers(tmp_path: Path) 
         assert "setup?token=" not in "".join(printed[1:])  # serve replaced nothing
         with urllib.request.urlopen(link.group(1), timeout=10) as response:
             assert response.status == 200
-        config = load_config(None, {"web": {"instance_path": str(tmp_path / "instance")}})
-        runtime = Runtime(config)
-        try:
-            assert setup_token_valid(runtime, link.group(1).rsplit("=", 1)[1])
-        finally:
-            runtime.engine.dispose()
+        assert _setup_token_valid(tmp_path, link.group(1).rsplit("=", 1)[1])
 
 
 def test_serving_again_where_init_said_after_serving_elsewhere_prints_a_working_link(
     tmp_path: Path,
 ) -> None:
-    from integrations.config import load_config
-    from web.composition import Runtime
-    from web.services.accounts import setup_token_valid
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     assert meetagain(tmp_path, "init", "--port", str(port)).returncode == 0
     elsewhere: list[str] = []
     with _serve(tmp_path, signal.SIGINT, elsewhere):  # its link replaces init's
@@ -552,12 +540,7 @@ def test_serving_again_where_init_said_after_serving_elsewhere_prints_a_working_
     with _serve(tmp_path, signal.SIGINT, again, port) as base:
         link = re.search(r"at: (\S+)/setup\?token=(\S+)", "".join(again))
         assert link and link.group(1) == base, "".join(again)
-    config = load_config(None, {"web": {"instance_path": str(tmp_path / "instance")}})
-    runtime = Runtime(config)
-    try:
-        assert setup_token_valid(runtime, link.group(2))
-    finally:
-        runtime.engine.dispose()
+    assert _setup_token_valid(tmp_path, link.group(2))
 
 
 def test_serving_where_init_said_prints_no_second_setup_link(tmp_path: Path) -> None:
